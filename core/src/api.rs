@@ -1,0 +1,466 @@
+//! The Matomo-style Reporting API surface: one parser and one JSON shape
+//! that every host (Rust, Python, PHP, the CLI) answers with.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::period::{Period, PeriodRange};
+use crate::query::{Query, Selection};
+use crate::report::{ActionReportKind, ActionRow, Dimension, DimensionRow, ReportRow, sort_rows};
+use crate::segment::Segment;
+use crate::summary::{ActionsSummary, VisitsSummary};
+use crate::url::percent_decode;
+
+/// A parsed Reporting API request.
+///
+/// # Examples
+/// ```
+/// let r = hitmap::ApiRequest::parse("method=VisitsSummary.get&idSite=1&period=day&date=today&segment=countryCode%3D%3Dgb")?;
+/// assert_eq!(r.method, "VisitsSummary.get");
+/// assert_eq!(r.segment.as_deref(), Some("countryCode==gb"));
+/// # Ok::<(), hitmap::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ApiRequest {
+    /// `Module.action`.
+    pub method: String,
+    /// `idSite`.
+    pub site: u32,
+    /// `period`.
+    pub period: String,
+    /// `date`.
+    pub date: String,
+    /// `segment`, decoded once (values inside stay URL-encoded).
+    pub segment: Option<String>,
+    /// hitmap's `section`: a path prefix or a section name.
+    pub section: Option<String>,
+    /// `filter_limit` (-1 or absent: all rows).
+    pub filter_limit: Option<i64>,
+    /// `filter_offset`.
+    pub filter_offset: usize,
+    /// `filter_sort_column` (default `nb_visits`).
+    pub filter_sort_column: Option<String>,
+    /// `filter_sort_order`: `desc` (default) or `asc`.
+    pub filter_sort_ascending: bool,
+    /// `flat=1` for a flat page URL report (default: folder tree).
+    pub flat: bool,
+    /// `format_metrics=0` for raw ratios instead of Matomo's formatting.
+    pub raw_metrics: bool,
+    /// `dimension` for `CustomDimensions.getCustomDimension`.
+    pub dimension: Option<String>,
+}
+
+fn bad(msg: impl Into<String>) -> Error {
+    Error::Request(msg.into())
+}
+
+impl ApiRequest {
+    /// Parses a query string (`a=b&c=d`, URL-encoded, `+` as space).
+    pub fn parse(query: &str) -> Result<ApiRequest> {
+        let mut r = ApiRequest {
+            period: String::new(),
+            ..ApiRequest::default()
+        };
+        let mut site = None;
+        for pair in query
+            .trim_start_matches('?')
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let key = percent_decode(k, true);
+            let v = percent_decode(v, true);
+            match key.as_str() {
+                "method" => r.method = v,
+                "idSite" | "idsite" => {
+                    site = Some(v.parse::<u32>().ok().filter(|s| *s > 0).ok_or_else(|| {
+                        bad(format!(
+                            "idSite must be one site id (a positive integer), got '{v}'"
+                        ))
+                    })?)
+                }
+                "period" => r.period = v,
+                "date" => r.date = v,
+                "segment" if !v.is_empty() => r.segment = Some(v),
+                "section" if !v.is_empty() => r.section = Some(v),
+                "filter_limit" => {
+                    r.filter_limit =
+                        Some(v.parse().map_err(|_| {
+                            bad("filter_limit must be an integer (-1 for all rows)")
+                        })?)
+                }
+                "filter_offset" => {
+                    r.filter_offset = v
+                        .parse()
+                        .map_err(|_| bad("filter_offset must be a non-negative integer"))?
+                }
+                "filter_sort_column" if !v.is_empty() => r.filter_sort_column = Some(v),
+                "filter_sort_order" => {
+                    r.filter_sort_ascending = match v.as_str() {
+                        "asc" => true,
+                        "desc" | "" => false,
+                        _ => return Err(bad("filter_sort_order must be asc or desc")),
+                    }
+                }
+                "flat" => r.flat = v == "1",
+                "format_metrics" => r.raw_metrics = v == "0",
+                "dimension" | "idDimension" if !v.is_empty() => r.dimension = Some(v),
+                "format" if !v.eq_ignore_ascii_case("json") => {
+                    return Err(bad("only format=json is supported"));
+                }
+                _ => {}
+            }
+        }
+        if r.method.is_empty() {
+            return Err(bad(
+                "missing parameter 'method', e.g. method=VisitsSummary.get",
+            ));
+        }
+        r.site = site.ok_or_else(|| bad("missing parameter 'idSite'"))?;
+        if r.period.is_empty() {
+            return Err(bad(
+                "missing parameter 'period' (day, week, month, year or range)",
+            ));
+        }
+        if r.date.is_empty() {
+            return Err(bad(
+                "missing parameter 'date' (YYYY-MM-DD, today, yesterday, lastN, previousN or A,B)",
+            ));
+        }
+        Ok(r)
+    }
+}
+
+/// What a method reports.
+enum Method {
+    VisitsSummary,
+    Actions,
+    VisitFrequency,
+    ActionReport(ActionReportKind),
+    Dimension(Dimension),
+    Sections,
+}
+
+fn method_of(r: &ApiRequest) -> Result<Method> {
+    Ok(match r.method.as_str() {
+        "VisitsSummary.get" => Method::VisitsSummary,
+        "Actions.get" => Method::Actions,
+        "VisitFrequency.get" => Method::VisitFrequency,
+        "Actions.getPageUrls" if r.flat => Method::ActionReport(ActionReportKind::PageUrls),
+        "Actions.getPageUrls" => Method::ActionReport(ActionReportKind::PageUrlTree),
+        "Actions.getPageTitles" => Method::ActionReport(ActionReportKind::PageTitles),
+        "Actions.getDownloads" => Method::ActionReport(ActionReportKind::Downloads),
+        "Actions.getOutlinks" => Method::ActionReport(ActionReportKind::Outlinks),
+        "Actions.getSiteSearchKeywords" => {
+            Method::ActionReport(ActionReportKind::SiteSearchKeywords)
+        }
+        "DevicesDetection.getType" => Method::Dimension(Dimension::DeviceType),
+        "DevicesDetection.getBrowsers" => Method::Dimension(Dimension::Browser),
+        "DevicesDetection.getOsFamilies" => Method::Dimension(Dimension::OperatingSystem),
+        "UserCountry.getCountry" => Method::Dimension(Dimension::Country),
+        "UserLanguage.getLanguageCode" => Method::Dimension(Dimension::Language),
+        "Referrers.getReferrerType" => Method::Dimension(Dimension::ReferrerType),
+        "CustomDimensions.getCustomDimension" => {
+            Method::Dimension(Dimension::Custom(r.dimension.clone().ok_or_else(|| {
+                bad("CustomDimensions.getCustomDimension needs dimension=<name>")
+            })?))
+        }
+        "Hitmap.getSections" => Method::Sections,
+        other => {
+            return Err(bad(format!(
+                "unknown method '{other}': supported are {}",
+                SUPPORTED_METHODS.join(", ")
+            )));
+        }
+    })
+}
+
+/// The methods [`Engine::api`] answers.
+pub const SUPPORTED_METHODS: &[&str] = &[
+    "VisitsSummary.get",
+    "Actions.get",
+    "VisitFrequency.get",
+    "Actions.getPageUrls",
+    "Actions.getPageTitles",
+    "Actions.getDownloads",
+    "Actions.getOutlinks",
+    "Actions.getSiteSearchKeywords",
+    "DevicesDetection.getType",
+    "DevicesDetection.getBrowsers",
+    "DevicesDetection.getOsFamilies",
+    "UserCountry.getCountry",
+    "UserLanguage.getLanguageCode",
+    "Referrers.getReferrerType",
+    "CustomDimensions.getCustomDimension",
+    "Hitmap.getSections",
+];
+
+impl Engine {
+    /// Answers a Reporting API request (`method=...&idSite=...&period=...&date=...`)
+    /// with Matomo-shaped JSON: one object (or row list) for one period, a
+    /// map keyed by period label for several, `[]` for an empty period.
+    /// `today` is the site's local today.
+    ///
+    /// Hosts that need Matomo's error shape use [`Error::to_api_json`].
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Hit, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1))?;
+    /// e.ingest([Hit::pageview(1, 1_717_200_000, "a", "https://x.org/").with_country("gb")])?;
+    /// let json = e.api("method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&segment=countryCode%3D%3Dgb")?;
+    /// assert!(json.contains(r#""nb_visits":1"#));
+    /// let err = e.api("method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&segment=nope%3D%3Dx").unwrap_err();
+    /// assert!(err.to_string().contains("unknown segment field 'nope'"));
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn api(&self, query: &str) -> Result<String> {
+        self.api_at(query, Utc::now())
+    }
+
+    /// [`Engine::api`] with an explicit "now" (for `today`, `lastN`, ...).
+    pub fn api_at(&self, query: &str, now: DateTime<Utc>) -> Result<String> {
+        let request = ApiRequest::parse(query)?;
+        Ok(self.answer(&request, now)?.to_string())
+    }
+
+    /// Answers a parsed request as a JSON value.
+    pub fn answer(&self, r: &ApiRequest, now: DateTime<Utc>) -> Result<Value> {
+        let method = method_of(r)?;
+        let site = self.site_state(r.site)?;
+        let period: Period = r.period.parse()?;
+        let today = now.with_timezone(&site.tz).date_naive();
+        let (periods, multi) = period.expand(&r.date, today)?;
+        let segment: Option<Segment> = r.segment.as_deref().map(str::parse).transpose()?;
+        let mut answers = Vec::with_capacity(periods.len());
+        for p in &periods {
+            answers.push(self.answer_period(r, &method, p, segment.clone())?);
+        }
+        if !multi {
+            return Ok(answers.pop().expect("one period"));
+        }
+        let mut map = Map::new();
+        for (p, v) in periods.iter().zip(answers) {
+            map.insert(p.label.clone(), v);
+        }
+        Ok(Value::Object(map))
+    }
+
+    fn answer_period(
+        &self,
+        r: &ApiRequest,
+        method: &Method,
+        p: &PeriodRange,
+        segment: Option<Segment>,
+    ) -> Result<Value> {
+        let mut q = Query::site(r.site)
+            .range(p.from, p.to)
+            .with_segment(segment);
+        if let Some(s) = &r.section {
+            q = q.section(s.clone());
+        }
+        if let Method::Sections = method {
+            let mut rows = self.sections_report(&q)?;
+            return window(r, &mut rows, |row| {
+                let mut m = summary_json(&row.metrics, r.raw_metrics);
+                m.shift_insert(0, "label".into(), json!(row.label));
+                Value::Object(m)
+            });
+        }
+        let sel: Selection = self.query(&q)?;
+        Ok(match method {
+            Method::VisitsSummary => {
+                let s = sel.visits_summary();
+                if s.nb_visits == 0 {
+                    json!([])
+                } else {
+                    Value::Object(summary_json(&s, r.raw_metrics))
+                }
+            }
+            Method::Actions => {
+                let a = sel.actions_summary();
+                if a == ActionsSummary::default() {
+                    json!([])
+                } else {
+                    serde_json::to_value(a).expect("plain struct")
+                }
+            }
+            Method::VisitFrequency => {
+                let f = sel.visit_frequency();
+                if f.new.nb_visits + f.returning.nb_visits == 0 {
+                    json!([])
+                } else {
+                    let mut m = Map::new();
+                    for (suffix, s) in [("new", f.new), ("returning", f.returning)] {
+                        for (k, v) in summary_json(&s, r.raw_metrics) {
+                            m.insert(format!("{k}_{suffix}"), v);
+                        }
+                    }
+                    Value::Object(m)
+                }
+            }
+            Method::ActionReport(kind) => {
+                let mut rows = sel.action_report(*kind);
+                let pages = matches!(
+                    kind,
+                    ActionReportKind::PageUrls
+                        | ActionReportKind::PageUrlTree
+                        | ActionReportKind::PageTitles
+                );
+                window(r, &mut rows, |row| {
+                    action_row_json(row, pages, r.raw_metrics)
+                })?
+            }
+            Method::Dimension(d) => {
+                let mut rows = sel.dimension_report(d);
+                window(r, &mut rows, |row| {
+                    dimension_row_json(row, d, r.raw_metrics)
+                })?
+            }
+            Method::Sections => unreachable!("answered above"),
+        })
+    }
+}
+
+/// Sorts, offsets and limits rows, then renders them.
+fn window<R: ReportRow>(
+    r: &ApiRequest,
+    rows: &mut [R],
+    render: impl Fn(&R) -> Value,
+) -> Result<Value> {
+    let column = r.filter_sort_column.as_deref().unwrap_or("nb_visits");
+    sort_rows(rows, column, !r.filter_sort_ascending).map_err(bad)?;
+    let limit = match r.filter_limit {
+        Some(n) if n >= 0 => n as usize,
+        _ => usize::MAX,
+    };
+    Ok(Value::Array(
+        rows.iter()
+            .skip(r.filter_offset)
+            .take(limit)
+            .map(render)
+            .collect(),
+    ))
+}
+
+fn rate(num: u64, den: u64, raw: bool) -> Value {
+    let x = if den == 0 {
+        0.0
+    } else {
+        num as f64 / den as f64
+    };
+    if raw {
+        json!(x)
+    } else {
+        json!(format!("{}%", (x * 100.0).round() as i64))
+    }
+}
+
+fn average(num: u64, den: u64, raw: bool, decimals: i32) -> Value {
+    let x = if den == 0 {
+        0.0
+    } else {
+        num as f64 / den as f64
+    };
+    if raw {
+        json!(x)
+    } else if decimals == 0 {
+        json!(x.round() as i64)
+    } else {
+        let f = 10f64.powi(decimals);
+        json!((x * f).round() / f)
+    }
+}
+
+fn summary_json(s: &VisitsSummary, raw: bool) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("nb_uniq_visitors".into(), json!(s.nb_uniq_visitors));
+    m.insert("nb_users".into(), json!(s.nb_users));
+    m.insert("nb_visits".into(), json!(s.nb_visits));
+    m.insert("nb_actions".into(), json!(s.nb_actions));
+    m.insert("bounce_count".into(), json!(s.bounce_count));
+    m.insert("sum_visit_length".into(), json!(s.sum_visit_length));
+    m.insert("max_actions".into(), json!(s.max_actions));
+    m.insert("bounce_rate".into(), rate(s.bounce_count, s.nb_visits, raw));
+    m.insert(
+        "nb_actions_per_visit".into(),
+        average(s.nb_actions, s.nb_visits, raw, 1),
+    );
+    m.insert(
+        "avg_time_on_site".into(),
+        average(s.sum_visit_length, s.nb_visits, raw, 0),
+    );
+    m
+}
+
+fn action_row_json(row: &ActionRow, pages: bool, raw: bool) -> Value {
+    let mut m = Map::new();
+    m.insert("label".into(), json!(row.label));
+    m.insert("nb_visits".into(), json!(row.nb_visits));
+    m.insert("nb_uniq_visitors".into(), json!(row.nb_uniq_visitors));
+    m.insert("nb_hits".into(), json!(row.nb_hits));
+    if pages {
+        m.insert("sum_time_spent".into(), json!(row.sum_time_spent));
+        m.insert("entry_nb_visits".into(), json!(row.entry_nb_visits));
+        m.insert("entry_bounce_count".into(), json!(row.entry_bounce_count));
+        m.insert("exit_nb_visits".into(), json!(row.exit_nb_visits));
+        m.insert(
+            "avg_time_on_page".into(),
+            average(row.sum_time_spent, row.nb_hits, raw, 0),
+        );
+        m.insert(
+            "bounce_rate".into(),
+            rate(row.entry_bounce_count, row.entry_nb_visits, raw),
+        );
+        m.insert(
+            "exit_rate".into(),
+            rate(row.exit_nb_visits, row.nb_visits, raw),
+        );
+    }
+    if row.is_folder() {
+        m.insert(
+            "subtable".into(),
+            Value::Array(
+                row.subtable
+                    .iter()
+                    .map(|c| action_row_json(c, pages, raw))
+                    .collect(),
+            ),
+        );
+    }
+    Value::Object(m)
+}
+
+/// Encodes a segment value the way Matomo writes row segments.
+fn encode_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn dimension_row_json(row: &DimensionRow, d: &Dimension, raw: bool) -> Value {
+    let mut m = summary_json(&row.metrics, raw);
+    m.shift_insert(
+        0,
+        "label".into(),
+        json!(row.label.as_deref().unwrap_or("Unknown")),
+    );
+    m.insert(
+        "segment".into(),
+        json!(format!(
+            "{}=={}",
+            d.segment_name(),
+            row.label.as_deref().map(encode_value).unwrap_or_default()
+        )),
+    );
+    Value::Object(m)
+}

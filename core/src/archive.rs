@@ -1,0 +1,395 @@
+//! The day archive: every visit of one site on one local day, as columns,
+//! plus roaring-bitmap indexes from values to the visits that have them.
+//!
+//! An archive is self-contained (visits never cross a local day) and holds
+//! enough to give its hits back, so late hits rebuild one day from the
+//! archive alone. Visits are stored in (visitor, start) order, so the
+//! visitor column is sorted and visitor sets build with sorted inserts.
+
+use roaring::RoaringBitmap;
+
+use crate::dict::Dict;
+use crate::dict::NONE;
+use crate::hit::HitType;
+use crate::raw::{DayHits, N_VFIELDS, RawHit, SiteDicts, VField, same_action};
+use crate::referrer::classify;
+use crate::site::SiteConfig;
+
+/// Values to the visits (or any ids) that have them, sorted by value id.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ValueIndex {
+    pub ids: Vec<u32>,
+    pub bitmaps: Vec<RoaringBitmap>,
+}
+
+impl ValueIndex {
+    /// Builds from (value, visit) pairs in any order, duplicates allowed.
+    pub(crate) fn from_pairs(mut pairs: Vec<(u32, u32)>) -> ValueIndex {
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut index = ValueIndex::default();
+        let mut i = 0;
+        while i < pairs.len() {
+            let id = pairs[i].0;
+            let j = i + pairs[i..].partition_point(|p| p.0 == id);
+            let bitmap = RoaringBitmap::from_sorted_iter(pairs[i..j].iter().map(|p| p.1))
+                .expect("pairs are sorted and deduplicated");
+            index.ids.push(id);
+            index.bitmaps.push(bitmap);
+            i = j;
+        }
+        index
+    }
+
+    pub(crate) fn get(&self, id: u32) -> Option<&RoaringBitmap> {
+        self.ids.binary_search(&id).ok().map(|i| &self.bitmaps[i])
+    }
+
+    /// The union of the bitmaps whose value id passes `keep`.
+    pub(crate) fn union_where(&self, mut keep: impl FnMut(u32) -> bool) -> RoaringBitmap {
+        let mut out = RoaringBitmap::new();
+        for (id, b) in self.ids.iter().zip(&self.bitmaps) {
+            if keep(*id) {
+                out |= b;
+            }
+        }
+        out
+    }
+}
+
+/// A custom dimension's column: value and carrier position per visit.
+#[derive(Debug, Clone)]
+pub(crate) struct DimColumn {
+    pub name: u32,
+    pub values: Vec<u32>,
+    pub carriers: Vec<u32>,
+    pub index: ValueIndex,
+}
+
+/// Action-level indexes: value id to the visits with such an action.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ActionIndexes {
+    /// By URL id, for page views, downloads and outlinks.
+    pub by_kind_url: [ValueIndex; 3],
+    pub titles: ValueIndex,
+    pub keywords: ValueIndex,
+    pub event_categories: ValueIndex,
+    pub event_actions: ValueIndex,
+}
+
+/// Sums over all visits of the day, for unsegmented summaries.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct DayTotals {
+    pub visits: u64,
+    pub actions: u64,
+    pub max_actions: u64,
+    pub bounces: u64,
+    pub sum_length: u64,
+}
+
+/// One site's visits on one local day.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DayArchive {
+    // visit columns
+    pub visitor: Vec<u32>,
+    pub start: Vec<i64>,
+    pub length: Vec<u32>,
+    /// Start of each visit's actions, plus one final end: len = visits + 1.
+    pub action_offsets: Vec<u32>,
+    /// 0-based rank among the same visitor's visits of this day.
+    pub rank_in_day: Vec<u32>,
+    pub entry_url: Vec<u32>,
+    pub exit_url: Vec<u32>,
+    pub referrer_type: Vec<u8>,
+    pub fields: [Vec<u32>; N_VFIELDS],
+    pub field_carriers: [Vec<u32>; N_VFIELDS],
+    pub dims: Vec<DimColumn>,
+    // action columns
+    pub a_kind: Vec<HitType>,
+    pub a_ts: Vec<i64>,
+    pub a_url: Vec<u32>,
+    pub a_title: Vec<u32>,
+    pub a_keyword: Vec<u32>,
+    pub a_ev_category: Vec<u32>,
+    pub a_ev_action: Vec<u32>,
+    pub a_ev_name: Vec<u32>,
+    pub a_ev_value: Vec<f64>,
+    pub a_time_spent: Vec<u32>,
+    // indexes
+    pub visitors: RoaringBitmap,
+    pub users: RoaringBitmap,
+    pub field_index: [ValueIndex; N_VFIELDS],
+    pub referrer_type_index: ValueIndex,
+    pub actions: ActionIndexes,
+    pub totals: DayTotals,
+}
+
+impl DayArchive {
+    pub(crate) fn visit_count(&self) -> u32 {
+        self.visitor.len() as u32
+    }
+
+    pub(crate) fn actions_of(&self, visit: u32) -> std::ops::Range<usize> {
+        self.action_offsets[visit as usize] as usize
+            ..self.action_offsets[visit as usize + 1] as usize
+    }
+
+    /// Sessionizes one day's hits and builds the archive.
+    /// `hits` must hold every hit of the day (old and new).
+    pub(crate) fn build(mut day: DayHits, dicts: &SiteDicts, site: &SiteConfig) -> DayArchive {
+        day.sort(dicts);
+        let timeout = i64::from(site.visit_timeout);
+        let hits = &day.hits;
+        let mut a = DayArchive::default();
+        let n = hits.len();
+        a.a_kind.reserve(n);
+        a.a_ts.reserve(n);
+
+        let mut start = 0;
+        let mut dim_cells: Vec<(u32, u32, u32, u32)> = Vec::new(); // (name, visit, value, carrier)
+        while start < n {
+            let mut end = start + 1;
+            while end < n
+                && hits[end].visitor == hits[start].visitor
+                && hits[end].ts - hits[end - 1].ts < timeout
+            {
+                end += 1;
+            }
+            let visit = a.visitor.len() as u32;
+            a.push_visit(&hits[start..end], &day, dicts, site, &mut dim_cells, visit);
+            start = end;
+        }
+        a.action_offsets.push(a.a_kind.len() as u32);
+        a.finish_dims(dim_cells);
+        a.build_indexes();
+        a
+    }
+
+    fn push_visit(
+        &mut self,
+        hits: &[RawHit],
+        day: &DayHits,
+        dicts: &SiteDicts,
+        site: &SiteConfig,
+        dim_cells: &mut Vec<(u32, u32, u32, u32)>,
+        visit: u32,
+    ) {
+        let first = &hits[0];
+        let last = &hits[hits.len() - 1];
+        let rank = match self.visitor.last() {
+            Some(&v) if v == first.visitor => self.rank_in_day.last().unwrap() + 1,
+            _ => 0,
+        };
+        self.visitor.push(first.visitor);
+        self.rank_in_day.push(rank);
+        self.start.push(first.ts);
+        self.length.push(if hits.len() == 1 {
+            0
+        } else {
+            (1 + last.ts - first.ts) as u32
+        });
+        self.action_offsets.push(self.a_kind.len() as u32);
+        let pageviews = || hits.iter().filter(|h| h.kind == HitType::Pageview);
+        self.entry_url
+            .push(pageviews().next().map_or(NONE, |h| h.url));
+        self.exit_url
+            .push(pageviews().next_back().map_or(NONE, |h| h.url));
+        for f in 0..N_VFIELDS {
+            let carrier = hits.iter().position(|h| h.fields[f] != NONE);
+            let value = carrier.map_or(NONE, |c| {
+                smallest_in_group(hits, c, |h| h.fields[f], dicts.field(f))
+            });
+            self.fields[f].push(value);
+            self.field_carriers[f].push(carrier.map_or(NONE, |c| c as u32));
+        }
+        let referrer = dicts
+            .referrers
+            .opt(*self.fields[VField::Referrer as usize].last().unwrap());
+        let first_url = dicts.urls.opt(first.url);
+        self.referrer_type
+            .push(classify(first_url, referrer, site) as u8);
+        let visit_dims_start = dim_cells.len();
+        for (pos, h) in hits.iter().enumerate() {
+            for &(name, _) in day.dims_of(h) {
+                if dim_cells[visit_dims_start..].iter().any(|c| c.0 == name) {
+                    continue;
+                }
+                let dim_value = |h: &RawHit| {
+                    day.dims_of(h)
+                        .iter()
+                        .find(|d| d.0 == name)
+                        .map_or(NONE, |d| d.1)
+                };
+                let value = smallest_in_group(hits, pos, dim_value, &dicts.dim_values);
+                dim_cells.push((name, visit, value, pos as u32));
+            }
+        }
+        for (i, h) in hits.iter().enumerate() {
+            self.a_kind.push(h.kind);
+            self.a_ts.push(h.ts);
+            self.a_url.push(h.url);
+            self.a_title.push(h.title);
+            self.a_keyword.push(h.keyword);
+            self.a_ev_category.push(h.ev_category);
+            self.a_ev_action.push(h.ev_action);
+            self.a_ev_name.push(h.ev_name);
+            self.a_ev_value.push(h.ev_value);
+            self.a_time_spent
+                .push(hits.get(i + 1).map_or(0, |next| (next.ts - h.ts) as u32));
+        }
+    }
+
+    fn finish_dims(&mut self, mut cells: Vec<(u32, u32, u32, u32)>) {
+        cells.sort_unstable();
+        let visits = self.visitor.len();
+        let mut i = 0;
+        while i < cells.len() {
+            let name = cells[i].0;
+            let j = i + cells[i..].partition_point(|c| c.0 == name);
+            let mut col = DimColumn {
+                name,
+                values: vec![NONE; visits],
+                carriers: vec![NONE; visits],
+                index: ValueIndex::default(),
+            };
+            for &(_, visit, value, carrier) in &cells[i..j] {
+                col.values[visit as usize] = value;
+                col.carriers[visit as usize] = carrier;
+            }
+            col.index = ValueIndex::from_pairs(cells[i..j].iter().map(|c| (c.2, c.1)).collect());
+            self.dims.push(col);
+            i = j;
+        }
+    }
+
+    fn build_indexes(&mut self) {
+        let visits = self.visitor.len() as u32;
+        let mut visitors = self.visitor.clone();
+        visitors.dedup();
+        self.visitors =
+            RoaringBitmap::from_sorted_iter(visitors).expect("visitor column is sorted");
+        let mut users: Vec<u32> = self.fields[VField::User as usize]
+            .iter()
+            .copied()
+            .filter(|&u| u != NONE)
+            .collect();
+        users.sort_unstable();
+        users.dedup();
+        self.users = RoaringBitmap::from_sorted_iter(users).expect("sorted");
+        for f in 0..N_VFIELDS {
+            let pairs = self.fields[f]
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| **v != NONE)
+                .map(|(i, v)| (*v, i as u32))
+                .collect();
+            self.field_index[f] = ValueIndex::from_pairs(pairs);
+        }
+        self.referrer_type_index = ValueIndex::from_pairs(
+            self.referrer_type
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (u32::from(*t), i as u32))
+                .collect(),
+        );
+        let mut kind_url: [Vec<(u32, u32)>; 3] = Default::default();
+        let (mut titles, mut keywords, mut cats, mut acts) = (vec![], vec![], vec![], vec![]);
+        let mut totals = DayTotals {
+            visits: u64::from(visits),
+            ..DayTotals::default()
+        };
+        for v in 0..visits {
+            let range = self.actions_of(v);
+            let n = range.len() as u64;
+            totals.actions += n;
+            totals.max_actions = totals.max_actions.max(n);
+            totals.bounces += u64::from(n == 1);
+            totals.sum_length += u64::from(self.length[v as usize]);
+            for i in range {
+                match self.a_kind[i] {
+                    k @ (HitType::Pageview | HitType::Download | HitType::Outlink) => {
+                        kind_url[k as usize].push((self.a_url[i], v));
+                        if k == HitType::Pageview && self.a_title[i] != NONE {
+                            titles.push((self.a_title[i], v));
+                        }
+                    }
+                    HitType::Search => keywords.push((self.a_keyword[i], v)),
+                    HitType::Event => {
+                        cats.push((self.a_ev_category[i], v));
+                        acts.push((self.a_ev_action[i], v));
+                    }
+                }
+            }
+        }
+        self.totals = totals;
+        let [p, d, o] = kind_url;
+        self.actions = ActionIndexes {
+            by_kind_url: [
+                ValueIndex::from_pairs(p),
+                ValueIndex::from_pairs(d),
+                ValueIndex::from_pairs(o),
+            ],
+            titles: ValueIndex::from_pairs(titles),
+            keywords: ValueIndex::from_pairs(keywords),
+            event_categories: ValueIndex::from_pairs(cats),
+            event_actions: ValueIndex::from_pairs(acts),
+        };
+    }
+
+    /// Gives the archive's hits back (for a rebuild with late hits). Each
+    /// visit-level value goes back on the hit that first carried it: hits
+    /// only ever merge visits, so the first carrier of a merged visit is
+    /// always one of these or a new hit, and nothing else is needed.
+    pub(crate) fn hits_into(&self, out: &mut DayHits) {
+        for v in 0..self.visit_count() {
+            let vi = v as usize;
+            let range = self.actions_of(v);
+            let first = range.start;
+            for i in range {
+                let pos = (i - first) as u32;
+                let mut h = RawHit::new(self.visitor[vi], self.a_ts[i], self.a_kind[i]);
+                h.url = self.a_url[i];
+                h.title = self.a_title[i];
+                h.keyword = self.a_keyword[i];
+                h.ev_category = self.a_ev_category[i];
+                h.ev_action = self.a_ev_action[i];
+                h.ev_name = self.a_ev_name[i];
+                h.ev_value = self.a_ev_value[i];
+                for f in 0..N_VFIELDS {
+                    if self.field_carriers[f][vi] == pos {
+                        h.fields[f] = self.fields[f][vi];
+                    }
+                }
+                h.dims_start = out.dims.len() as u32;
+                for col in &self.dims {
+                    if col.carriers[vi] == pos {
+                        out.dims.push((col.name, col.values[vi]));
+                    }
+                }
+                h.dims_len = out.dims.len() as u32 - h.dims_start;
+                out.hits.push(h);
+            }
+        }
+    }
+}
+
+/// The smallest value (by string) that the hits of `hits[first]`'s
+/// [`same_action`] group carry; `hits[first]` must carry one.
+fn smallest_in_group(
+    hits: &[RawHit],
+    first: usize,
+    value_of: impl Fn(&RawHit) -> u32,
+    dict: &Dict,
+) -> u32 {
+    let mut best = value_of(&hits[first]);
+    for h in hits[first + 1..]
+        .iter()
+        .take_while(|h| same_action(h, &hits[first]))
+    {
+        let v = value_of(h);
+        if v != NONE && dict.value(v) < dict.value(best) {
+            best = v;
+        }
+    }
+    best
+}

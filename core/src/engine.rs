@@ -1,0 +1,391 @@
+//! The engine: sites, their dictionaries, day archives and visitor table;
+//! ingestion of typed hits and NDJSON in batches.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+
+use chrono::{DateTime, NaiveDate};
+use chrono_tz::Tz;
+use foldhash::HashMap;
+
+use crate::archive::DayArchive;
+use crate::dict::NONE;
+use crate::error::{Error, Result};
+use crate::hit::{Hit, HitType, HitView};
+use crate::ndjson::{Rejected, parse_line};
+use crate::raw::{DayHits, RawHit, SiteDicts};
+use crate::site::SiteConfig;
+
+/// What an ingest call did: how many hits went in, and every line that did
+/// not, with its line number and reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IngestOutcome {
+    /// Hits accepted and archived.
+    pub accepted: u64,
+    /// Lines (or typed hits, by 1-based position) that were rejected.
+    pub rejected: Vec<Rejected>,
+}
+
+/// One visitor's visits on one day, and how many came before that day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct VisitorDay {
+    pub day: NaiveDate,
+    pub visits: u32,
+    pub before: u32,
+}
+
+/// Everything hitmap keeps for one site.
+#[derive(Debug)]
+pub(crate) struct SiteState {
+    pub config: SiteConfig,
+    pub tz: Tz,
+    pub dicts: SiteDicts,
+    pub days: BTreeMap<NaiveDate, DayArchive>,
+    /// Per visitor id, sorted by day: answers new/returning and visitCount
+    /// at query time, so late data never forces other days to rebuild.
+    pub visitor_days: Vec<Vec<VisitorDay>>,
+}
+
+impl SiteState {
+    fn new(config: SiteConfig, tz: Tz) -> SiteState {
+        let mut dicts = SiteDicts::default();
+        for d in &config.dimensions {
+            dicts.dim_names.intern(d);
+        }
+        SiteState {
+            config,
+            tz,
+            dicts,
+            days: BTreeMap::new(),
+            visitor_days: Vec::new(),
+        }
+    }
+
+    /// The site-local date of a Unix timestamp.
+    pub(crate) fn local_date(&self, ts: i64) -> NaiveDate {
+        DateTime::from_timestamp(ts, 0)
+            .expect("timestamps are validated to years 1970..9999")
+            .with_timezone(&self.tz)
+            .date_naive()
+    }
+
+    /// 1-based rank of a visit among all of its visitor's visits.
+    pub(crate) fn visit_count(&self, day: NaiveDate, archive: &DayArchive, visit: u32) -> u32 {
+        let v = visit as usize;
+        let entries = &self.visitor_days[archive.visitor[v] as usize];
+        let before = entries
+            .binary_search_by(|e| e.day.cmp(&day))
+            .map_or(0, |i| entries[i].before);
+        before + archive.rank_in_day[v] + 1
+    }
+
+    /// Whether a visit is its visitor's first (cheaper than `visit_count`).
+    pub(crate) fn is_new(&self, day: NaiveDate, archive: &DayArchive, visit: u32) -> bool {
+        let v = visit as usize;
+        archive.rank_in_day[v] == 0
+            && self.visitor_days[archive.visitor[v] as usize]
+                .first()
+                .is_some_and(|e| e.day == day)
+    }
+
+    fn intern(&mut self, h: &HitView, day: &mut DayHits) {
+        let d = &mut self.dicts;
+        let mut raw = RawHit::new(d.visitors.intern(&h.visitor), h.ts, h.kind);
+        if let Some(u) = &h.url {
+            raw.url = d.intern_url(u);
+        }
+        if let Some(t) = &h.title {
+            raw.title = d.titles.intern(t);
+        }
+        if h.kind == HitType::Search
+            && let Some(k) = &h.search
+        {
+            raw.keyword = d.keywords.intern(k);
+        }
+        if h.kind == HitType::Event
+            && let Some(e) = &h.event
+        {
+            raw.ev_category = d.events.intern(&e.category);
+            raw.ev_action = d.events.intern(&e.action);
+            raw.ev_name = e.name.as_ref().map_or(NONE, |n| d.events.intern(n));
+            raw.ev_value = e.value.unwrap_or(f64::NAN);
+        }
+        let visit_fields = [
+            &h.user,
+            &h.referrer,
+            &h.device,
+            &h.browser,
+            &h.os,
+            &h.country,
+            &h.language,
+        ];
+        for (f, value) in visit_fields.into_iter().enumerate() {
+            if let Some(v) = value {
+                raw.fields[f] = d.field_mut(f).intern(v);
+            }
+        }
+        if !h.dims.is_empty() {
+            let mut dims: Vec<(&str, &str)> = h.dims.iter().map(|(k, v)| (&**k, &**v)).collect();
+            dims.sort_by(|a, b| a.0.cmp(b.0));
+            dims.dedup_by(|a, b| a.0 == b.0);
+            raw.dims_start = day.dims.len() as u32;
+            raw.dims_len = dims.len() as u32;
+            for (k, v) in dims {
+                day.dims
+                    .push((d.dim_names.intern(k), d.dim_values.intern(v)));
+            }
+        }
+        day.hits.push(raw);
+    }
+
+    /// Rebuilds the given days with their new hits, then brings the visitor
+    /// table up to date in one merge per touched visitor.
+    fn rebuild(&mut self, mut buckets: Vec<(NaiveDate, DayHits)>) {
+        buckets.sort_unstable_by_key(|b| b.0);
+        // (visitor, day, order, visits): the later order wins for a key.
+        let mut updates: Vec<(u32, NaiveDate, u8, u32)> = Vec::new();
+        for (date, mut hits) in buckets {
+            if let Some(old) = self.days.remove(&date) {
+                old.hits_into(&mut hits);
+                runs(&old.visitor, |v, _| updates.push((v, date, 0, 0)));
+            }
+            let archive = DayArchive::build(hits, &self.dicts, &self.config);
+            runs(&archive.visitor, |v, n| updates.push((v, date, 1, n)));
+            self.days.insert(date, archive);
+        }
+        updates.sort_unstable();
+        if self.visitor_days.len() < self.dicts.visitors.len() {
+            self.visitor_days
+                .resize(self.dicts.visitors.len(), Vec::new());
+        }
+        let mut i = 0;
+        while i < updates.len() {
+            let visitor = updates[i].0;
+            let j = i + updates[i..].partition_point(|u| u.0 == visitor);
+            let entries = &mut self.visitor_days[visitor as usize];
+            for k in i..j {
+                let (_, day, _, visits) = updates[k];
+                if k + 1 < j && updates[k + 1].1 == day {
+                    continue; // a later update of the same day wins
+                }
+                match entries.binary_search_by(|e| e.day.cmp(&day)) {
+                    Ok(p) if visits == 0 => {
+                        entries.remove(p);
+                    }
+                    Ok(p) => entries[p].visits = visits,
+                    Err(_) if visits == 0 => {}
+                    Err(p) => entries.insert(
+                        p,
+                        VisitorDay {
+                            day,
+                            visits,
+                            before: 0,
+                        },
+                    ),
+                }
+            }
+            let mut before = 0;
+            for e in entries.iter_mut() {
+                e.before = before;
+                before += e.visits;
+            }
+            i = j;
+        }
+    }
+}
+
+/// Calls `f(value, run length)` for each run of equal values.
+fn runs(sorted: &[u32], mut f: impl FnMut(u32, u32)) {
+    let mut i = 0;
+    while i < sorted.len() {
+        let j = i + sorted[i..].partition_point(|&v| v == sorted[i]);
+        f(sorted[i], (j - i) as u32);
+        i = j;
+    }
+}
+
+/// Hits of one ingest call, grouped by (site, local day) until commit.
+#[derive(Default)]
+struct Batch {
+    buckets: HashMap<(u32, NaiveDate), DayHits>,
+    outcome: IngestOutcome,
+}
+
+/// The hitmap engine: add sites, ingest hits, ask queries.
+///
+/// # Examples
+/// ```
+/// use hitmap::{Engine, Hit, Query, SiteConfig};
+/// let mut engine = Engine::in_memory();
+/// engine.add_site(SiteConfig::new(1).time_zone("Europe/London"))?;
+/// let outcome = engine.ingest([
+///     Hit::pageview(1, 1_717_200_000, "a", "https://x.org/news/a"),
+///     Hit::pageview(1, 1_717_200_060, "a", "https://x.org/about"),
+/// ])?;
+/// assert_eq!(outcome.accepted, 2);
+/// let summary = engine.query(&Query::site(1).range("2024-06-01", "2024-06-01"))?.visits_summary();
+/// assert_eq!((summary.nb_visits, summary.nb_actions, summary.sum_visit_length), (1, 2, 61));
+/// # Ok::<(), hitmap::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct Engine {
+    pub(crate) sites: BTreeMap<u32, SiteState>,
+}
+
+impl Engine {
+    /// An engine that keeps everything in memory (tests, notebooks).
+    pub fn in_memory() -> Engine {
+        Engine::default()
+    }
+
+    /// Adds a site, or updates one. A site that already holds data keeps
+    /// its time zone, visit timeout and host lists (they shape archived
+    /// days); its sections and declared dimensions may change any time.
+    ///
+    /// # Examples
+    /// ```
+    /// let mut engine = hitmap::Engine::in_memory();
+    /// engine.add_site(hitmap::SiteConfig::new(1).time_zone("Europe/Paris"))?;
+    /// assert!(engine.add_site(hitmap::SiteConfig::new(2).time_zone("Mars/Olympus")).is_err());
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn add_site(&mut self, config: SiteConfig) -> Result<()> {
+        let (config, tz) = config.validate()?;
+        match self.sites.get_mut(&config.id) {
+            Some(site) if !site.days.is_empty() => {
+                let old = &site.config;
+                if old.time_zone != config.time_zone
+                    || old.visit_timeout != config.visit_timeout
+                    || old.hosts != config.hosts
+                    || old.search_engines != config.search_engines
+                    || old.social_networks != config.social_networks
+                {
+                    return Err(Error::InvalidSite(format!(
+                        "site {} already holds data: its time zone, visit timeout and host lists \
+                         cannot change (sections and dimensions can)",
+                        config.id
+                    )));
+                }
+                for d in &config.dimensions {
+                    site.dicts.dim_names.intern(d);
+                }
+                site.config = config;
+            }
+            _ => {
+                self.sites.insert(config.id, SiteState::new(config, tz));
+            }
+        }
+        Ok(())
+    }
+
+    /// The configuration of a site.
+    pub fn site(&self, id: u32) -> Option<&SiteConfig> {
+        self.sites.get(&id).map(|s| &s.config)
+    }
+
+    /// Ids of all configured sites.
+    pub fn site_ids(&self) -> Vec<u32> {
+        self.sites.keys().copied().collect()
+    }
+
+    /// Ingests typed hits as one batch. A hit that breaks the contract is
+    /// rejected (its 1-based position and the reason), the others go in.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Hit, SiteConfig};
+    /// let mut engine = Engine::in_memory();
+    /// engine.add_site(SiteConfig::new(1))?;
+    /// let out = engine.ingest([Hit::pageview(1, 0, "", "https://x.org/")])?;
+    /// assert_eq!(out.accepted, 0);
+    /// assert_eq!(out.rejected[0].line, 1);
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn ingest<I>(&mut self, hits: I) -> Result<IngestOutcome>
+    where
+        I: IntoIterator,
+        I::Item: std::borrow::Borrow<Hit>,
+    {
+        let mut batch = Batch::default();
+        for (i, hit) in hits.into_iter().enumerate() {
+            let view = std::borrow::Borrow::<Hit>::borrow(&hit).view();
+            let r = view
+                .validate()
+                .and_then(|()| self.add_to(&mut batch, &view));
+            batch.note(i as u64 + 1, r);
+        }
+        Ok(self.commit(batch))
+    }
+
+    /// Ingests NDJSON (one hit per line) as one batch. Blank lines are
+    /// skipped; a bad line is rejected with its line number and reason.
+    /// An I/O error fails the whole call and ingests nothing.
+    ///
+    /// # Examples
+    /// ```
+    /// let mut engine = hitmap::Engine::in_memory();
+    /// engine.add_site(hitmap::SiteConfig::new(1))?;
+    /// let input = "{\"site\":1,\"visitor\":\"f\",\"ts\":1717200000,\"url\":\"https://x.org/a\"}\n{oops\n";
+    /// let out = engine.ingest_ndjson(input.as_bytes())?;
+    /// assert_eq!(out.accepted, 1);
+    /// assert_eq!(out.rejected[0].line, 2);
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn ingest_ndjson<R: BufRead>(&mut self, mut reader: R) -> Result<IngestOutcome> {
+        let mut batch = Batch::default();
+        let mut buf = Vec::with_capacity(1024);
+        let mut line_no = 0u64;
+        loop {
+            buf.clear();
+            if reader.read_until(b'\n', &mut buf)? == 0 {
+                break;
+            }
+            line_no += 1;
+            let r = match std::str::from_utf8(&buf) {
+                Err(e) => Err(format!("not valid UTF-8 (byte {})", e.valid_up_to())),
+                Ok(line) if line.trim().is_empty() => continue,
+                Ok(line) => parse_line(line).and_then(|view| self.add_to(&mut batch, &view)),
+            };
+            batch.note(line_no, r);
+        }
+        Ok(self.commit(batch))
+    }
+
+    fn add_to(&mut self, batch: &mut Batch, view: &HitView) -> std::result::Result<(), String> {
+        let site = self
+            .sites
+            .get_mut(&view.site)
+            .ok_or_else(|| Error::UnknownSite(view.site).to_string())?;
+        let date = site.local_date(view.ts);
+        let day = batch.buckets.entry((view.site, date)).or_default();
+        site.intern(view, day);
+        Ok(())
+    }
+
+    fn commit(&mut self, batch: Batch) -> IngestOutcome {
+        let mut per_site: BTreeMap<u32, Vec<(NaiveDate, DayHits)>> = BTreeMap::new();
+        for ((site, date), hits) in batch.buckets {
+            per_site.entry(site).or_default().push((date, hits));
+        }
+        for (site, buckets) in per_site {
+            self.sites
+                .get_mut(&site)
+                .expect("buckets only exist for known sites")
+                .rebuild(buckets);
+        }
+        batch.outcome
+    }
+
+    pub(crate) fn site_state(&self, id: u32) -> Result<&SiteState> {
+        self.sites.get(&id).ok_or(Error::UnknownSite(id))
+    }
+}
+
+impl Batch {
+    fn note(&mut self, line: u64, r: std::result::Result<(), String>) {
+        match r {
+            Ok(()) => self.outcome.accepted += 1,
+            Err(reason) => self.outcome.rejected.push(Rejected { line, reason }),
+        }
+    }
+}

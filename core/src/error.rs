@@ -1,0 +1,64 @@
+//! The one error type of the core crate.
+
+/// Everything that can go wrong in hitmap's core, with a message that says
+/// what to do about it.
+///
+/// Bad *input lines* are not errors of this kind: ingestion reports them as
+/// [`Rejected`](crate::Rejected) entries and goes on with the rest.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A hit or a query names a site that was never added.
+    #[error("site {0} is not configured: call add_site with SiteConfig::new({0}) first")]
+    UnknownSite(u32),
+    /// A site configuration is not usable (bad id, bad timeout, bad section).
+    #[error("invalid site configuration: {0}")]
+    InvalidSite(String),
+    /// The time zone is not an IANA name that chrono-tz knows.
+    #[error("unknown time zone '{0}': use an IANA name such as 'Europe/London' or 'UTC'")]
+    UnknownTimeZone(String),
+    /// A segment definition could not be parsed or names an unknown field.
+    #[error("invalid segment at position {position}: {reason}")]
+    Segment {
+        /// Byte offset into the segment string where the problem starts.
+        position: usize,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// A date, period or date range could not be understood.
+    #[error("invalid date '{value}': {reason}")]
+    Date {
+        /// The text that was given.
+        value: String,
+        /// What is wrong and what is accepted.
+        reason: String,
+    },
+    /// A section name that the site does not define.
+    #[error(
+        "unknown section '{0}': give a path prefix starting with '/' or a name the site defines with SiteConfig::section"
+    )]
+    UnknownSection(String),
+    /// A Reporting API request that is malformed or asks for something unsupported.
+    #[error("{0}")]
+    Request(String),
+    /// Reading input failed.
+    #[error("I/O error while reading input: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// `Result` with hitmap's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// The error in the Reporting API's error shape:
+    /// `{"result":"error","message":"..."}`.
+    ///
+    /// # Examples
+    /// ```
+    /// let e = hitmap::Error::UnknownSite(9);
+    /// assert!(e.to_api_json().starts_with(r#"{"result":"error","message":"site 9"#));
+    /// ```
+    pub fn to_api_json(&self) -> String {
+        serde_json::json!({"result": "error", "message": self.to_string()}).to_string()
+    }
+}

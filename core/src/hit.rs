@@ -1,0 +1,331 @@
+//! The hit record of the input contract (`spec/hits.md`), owned and borrowed.
+
+use std::borrow::Cow;
+
+/// The kind of action a hit records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[repr(u8)]
+pub enum HitType {
+    /// A page view (the default).
+    #[default]
+    Pageview = 0,
+    /// A file download.
+    Download = 1,
+    /// A click on a link to another site.
+    Outlink = 2,
+    /// A site search.
+    Search = 3,
+    /// A Matomo-style event.
+    Event = 4,
+}
+
+impl HitType {
+    /// The name used in NDJSON input (`pageview`, `download`, ...).
+    ///
+    /// # Examples
+    /// ```
+    /// assert_eq!(hitmap::HitType::Outlink.name(), "outlink");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            HitType::Pageview => "pageview",
+            HitType::Download => "download",
+            HitType::Outlink => "outlink",
+            HitType::Search => "search",
+            HitType::Event => "event",
+        }
+    }
+
+    /// Parses an input name; `None` for anything else.
+    ///
+    /// # Examples
+    /// ```
+    /// assert_eq!(hitmap::HitType::parse("search"), Some(hitmap::HitType::Search));
+    /// assert_eq!(hitmap::HitType::parse("click"), None);
+    /// ```
+    pub fn parse(name: &str) -> Option<HitType> {
+        Some(match name {
+            "pageview" => HitType::Pageview,
+            "download" => HitType::Download,
+            "outlink" => HitType::Outlink,
+            "search" => HitType::Search,
+            "event" => HitType::Event,
+            _ => return None,
+        })
+    }
+
+    /// Whether this kind needs a `url`.
+    pub(crate) fn needs_url(self) -> bool {
+        matches!(
+            self,
+            HitType::Pageview | HitType::Download | HitType::Outlink
+        )
+    }
+}
+
+/// A Matomo-style event (`type: "event"`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Event {
+    /// Event category (required).
+    pub category: String,
+    /// Event action (required).
+    pub action: String,
+    /// Event name.
+    pub name: Option<String>,
+    /// Event value.
+    pub value: Option<f64>,
+}
+
+/// One hit, owned: what a Rust caller builds and passes to
+/// [`Engine::ingest`](crate::Engine::ingest).
+///
+/// Empty optional strings count as missing.
+///
+/// # Examples
+/// ```
+/// use hitmap::{Hit, HitType};
+/// let hit = Hit::pageview(1, 1_717_200_000, "visitor-1", "https://x.org/news/a")
+///     .with_title("News A")
+///     .with_device("smartphone")
+///     .with_dim("department", "HR");
+/// assert_eq!(hit.kind, HitType::Pageview);
+/// assert!(hit.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Hit {
+    /// The website (Matomo `idsite`), 1..2^31-1.
+    pub site: u32,
+    /// Unix seconds.
+    pub ts: i64,
+    /// Stable visitor key, 1..128 bytes.
+    pub visitor: String,
+    /// The action kind.
+    pub kind: HitType,
+    /// Page, file or outbound link URL (required for those kinds).
+    pub url: Option<String>,
+    /// Page title.
+    pub title: Option<String>,
+    /// Referrer URL.
+    pub referrer: Option<String>,
+    /// Logged-in user id.
+    pub user: Option<String>,
+    /// Device type (`desktop`, `smartphone`, ...).
+    pub device: Option<String>,
+    /// Browser name.
+    pub browser: Option<String>,
+    /// Operating system name.
+    pub os: Option<String>,
+    /// ISO 3166-1 alpha-2 country code, lower case.
+    pub country: Option<String>,
+    /// Language code such as `en-gb`.
+    pub language: Option<String>,
+    /// Site-search keyword (required for `search`).
+    pub search: Option<String>,
+    /// Event (required for `event`).
+    pub event: Option<Event>,
+    /// Custom dimensions, name to value.
+    pub dims: Vec<(String, String)>,
+}
+
+macro_rules! with_fields {
+    ($($(#[$doc:meta])* $method:ident => $field:ident),* $(,)?) => {
+        $(
+            $(#[$doc])*
+            pub fn $method(mut self, value: impl Into<String>) -> Self {
+                self.$field = Some(value.into());
+                self
+            }
+        )*
+    };
+}
+
+impl Hit {
+    /// A hit of the given kind with no optional fields.
+    ///
+    /// # Examples
+    /// ```
+    /// let h = hitmap::Hit::new(1, 0, "v", hitmap::HitType::Search).with_search("holidays");
+    /// assert!(h.validate().is_ok());
+    /// ```
+    pub fn new(site: u32, ts: i64, visitor: impl Into<String>, kind: HitType) -> Hit {
+        Hit {
+            site,
+            ts,
+            visitor: visitor.into(),
+            kind,
+            ..Hit::default()
+        }
+    }
+
+    /// A page view of `url`.
+    ///
+    /// # Examples
+    /// ```
+    /// let h = hitmap::Hit::pageview(1, 1_717_200_000, "v", "https://x.org/");
+    /// assert_eq!(h.url.as_deref(), Some("https://x.org/"));
+    /// ```
+    pub fn pageview(site: u32, ts: i64, visitor: impl Into<String>, url: impl Into<String>) -> Hit {
+        Hit::new(site, ts, visitor, HitType::Pageview).with_url(url)
+    }
+
+    with_fields! {
+        /// Sets `url`.
+        with_url => url,
+        /// Sets `title`.
+        with_title => title,
+        /// Sets `referrer`.
+        with_referrer => referrer,
+        /// Sets `user`.
+        with_user => user,
+        /// Sets `device`.
+        with_device => device,
+        /// Sets `browser`.
+        with_browser => browser,
+        /// Sets `os`.
+        with_os => os,
+        /// Sets `country`.
+        with_country => country,
+        /// Sets `language`.
+        with_language => language,
+        /// Sets `search` (the site-search keyword).
+        with_search => search,
+    }
+
+    /// Sets the event.
+    pub fn with_event(mut self, event: Event) -> Self {
+        self.event = Some(event);
+        self
+    }
+
+    /// Adds a custom dimension.
+    pub fn with_dim(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.dims.push((name.into(), value.into()));
+        self
+    }
+
+    /// Checks the hit against the input contract; the error says which
+    /// field is wrong and why.
+    ///
+    /// # Examples
+    /// ```
+    /// let h = hitmap::Hit::new(1, 0, "", hitmap::HitType::Pageview);
+    /// assert!(h.validate().unwrap_err().contains("visitor"));
+    /// ```
+    pub fn validate(&self) -> Result<(), String> {
+        self.view().validate()
+    }
+
+    pub(crate) fn view(&self) -> HitView<'_> {
+        fn s(v: &Option<String>) -> Option<Cow<'_, str>> {
+            v.as_deref().filter(|x| !x.is_empty()).map(Cow::Borrowed)
+        }
+        HitView {
+            site: self.site,
+            ts: self.ts,
+            visitor: Cow::Borrowed(&self.visitor),
+            kind: self.kind,
+            url: s(&self.url),
+            title: s(&self.title),
+            referrer: s(&self.referrer),
+            user: s(&self.user),
+            device: s(&self.device),
+            browser: s(&self.browser),
+            os: s(&self.os),
+            country: s(&self.country),
+            language: s(&self.language),
+            search: s(&self.search),
+            event: self.event.as_ref().map(|e| EventView {
+                category: Cow::Borrowed(&e.category),
+                action: Cow::Borrowed(&e.action),
+                name: s(&e.name),
+                value: e.value,
+            }),
+            dims: self
+                .dims
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str())))
+                .collect(),
+        }
+    }
+}
+
+/// Earliest and latest accepted timestamps: years 1970 to 9999.
+pub(crate) const MIN_TS: i64 = 0;
+pub(crate) const MAX_TS: i64 = 253_402_300_799;
+/// Largest site id (Matomo's `idsite` is a signed 32-bit integer).
+pub(crate) const MAX_SITE: u32 = i32::MAX as u32;
+
+/// A borrowed hit: what both the typed and the NDJSON paths turn into
+/// before interning, so neither copies strings it does not keep.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HitView<'a> {
+    pub site: u32,
+    pub ts: i64,
+    pub visitor: Cow<'a, str>,
+    pub kind: HitType,
+    pub url: Option<Cow<'a, str>>,
+    pub title: Option<Cow<'a, str>>,
+    pub referrer: Option<Cow<'a, str>>,
+    pub user: Option<Cow<'a, str>>,
+    pub device: Option<Cow<'a, str>>,
+    pub browser: Option<Cow<'a, str>>,
+    pub os: Option<Cow<'a, str>>,
+    pub country: Option<Cow<'a, str>>,
+    pub language: Option<Cow<'a, str>>,
+    pub search: Option<Cow<'a, str>>,
+    pub event: Option<EventView<'a>>,
+    pub dims: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EventView<'a> {
+    pub category: Cow<'a, str>,
+    pub action: Cow<'a, str>,
+    pub name: Option<Cow<'a, str>>,
+    pub value: Option<f64>,
+}
+
+impl HitView<'_> {
+    /// The contract's rules that do not depend on the JSON encoding.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.site == 0 || self.site > MAX_SITE {
+            return Err(format!(
+                "`site` must be an integer from 1 to {MAX_SITE}, got {}",
+                self.site
+            ));
+        }
+        if !(MIN_TS..=MAX_TS).contains(&self.ts) {
+            return Err(format!(
+                "`ts` {} is outside the years 1970 to 9999",
+                self.ts
+            ));
+        }
+        if self.visitor.is_empty() || self.visitor.len() > 128 {
+            return Err(format!(
+                "`visitor` must be 1 to 128 bytes long, got {} bytes",
+                self.visitor.len()
+            ));
+        }
+        if self.kind.needs_url() && self.url.is_none() {
+            return Err(format!("`url` is required for a {} hit", self.kind.name()));
+        }
+        match self.kind {
+            HitType::Search if self.search.is_none() => {
+                return Err("`search` (the keyword) is required for a search hit".into());
+            }
+            HitType::Event => match &self.event {
+                None => return Err("`event` is required for an event hit".into()),
+                Some(e) if e.category.is_empty() || e.action.is_empty() => {
+                    return Err("`event.category` and `event.action` must be non-empty".into());
+                }
+                Some(e) if e.value.is_some_and(|v| !v.is_finite()) => {
+                    return Err("`event.value` must be a finite number".into());
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,89 @@
+//! # hitmap: exact web analytics on roaring bitmaps
+//!
+//! hitmap turns raw page hits into visits and keeps one compact, immutable
+//! archive per site and local day: visit and action columns plus roaring
+//! bitmaps over dense per-site ids. Any date range, any segment and any
+//! site section is then answered exactly from those archives — unique
+//! visitors included, for every period and every report row — with no
+//! re-archiving when a new segment is asked.
+//!
+//! ## A tour
+//! ```
+//! use hitmap::{ActionReportKind, Engine, Hit, Query, SiteConfig};
+//!
+//! let mut engine = Engine::in_memory();
+//! engine.add_site(SiteConfig::new(1).time_zone("Europe/London").section("News", ["/news"]))?;
+//!
+//! // Typed hits, any order, any number of batches.
+//! engine.ingest([
+//!     Hit::pageview(1, 1_717_200_000, "alice", "https://x.org/news/a").with_device("smartphone"),
+//!     Hit::pageview(1, 1_717_200_030, "alice", "https://x.org/about"),
+//!     Hit::pageview(1, 1_717_200_000, "bob", "https://x.org/news/b").with_dim("department", "HR"),
+//! ])?;
+//!
+//! // NDJSON: bad lines are rejected with their line number and reason.
+//! let ndjson = b"{\"site\":1,\"visitor\":\"carol\",\"ts\":\"2024-06-01T10:00:00Z\",\"url\":\"https://x.org/\"}\nnot json\n";
+//! let outcome = engine.ingest_ndjson(&ndjson[..])?;
+//! assert_eq!((outcome.accepted, outcome.rejected[0].line), (1, 2));
+//!
+//! // Any range, any segment, any section.
+//! let q = Query::site(1).range("2024-06-01", "2024-06-30").segment("deviceType==smartphone")?;
+//! let s = engine.query(&q)?.visits_summary();
+//! assert_eq!((s.nb_visits, s.nb_uniq_visitors, s.nb_actions), (1, 1, 2));
+//!
+//! let news = engine.query(&Query::site(1).range("2024-06-01", "2024-06-30").section("News"))?;
+//! assert_eq!(news.visits_summary().nb_visits, 2);
+//!
+//! // Reports with exact per-row uniques, never truncated.
+//! let pages = engine.query(&Query::site(1))?.action_report(ActionReportKind::PageUrls);
+//! assert_eq!(pages.len(), 4);
+//!
+//! // The Matomo-style Reporting API that every host shares.
+//! let json = engine.api("method=VisitsSummary.get&idSite=1&period=month&date=2024-06-01")?;
+//! assert!(json.contains("\"nb_visits\":3"));
+//! # Ok::<(), hitmap::Error>(())
+//! ```
+//!
+//! ## Where to look
+//! - [`Hit`] and the NDJSON reader follow the input contract; rejects are
+//!   [`Rejected`] entries in an [`IngestOutcome`].
+//! - [`SiteConfig`]: time zone, visit timeout, own hosts, sections.
+//! - [`Query`] and [`Selection`]: summaries ([`VisitsSummary`],
+//!   [`ActionsSummary`], [`VisitFrequency`]) and reports ([`ActionRow`],
+//!   [`DimensionRow`], [`SectionRow`]).
+//! - [`Segment`]: Matomo's segment grammar.
+//! - [`Engine::api`]: the Reporting API (`method=...&period=...&date=...`).
+#![deny(missing_docs)]
+
+mod api;
+mod archive;
+mod dict;
+mod engine;
+mod error;
+mod hit;
+mod ndjson;
+mod period;
+mod query;
+mod raw;
+mod referrer;
+mod report;
+mod segment;
+mod site;
+mod summary;
+mod url;
+
+pub use api::{ApiRequest, SUPPORTED_METHODS};
+pub use engine::{Engine, IngestOutcome};
+pub use error::{Error, Result};
+pub use hit::{Event, Hit, HitType};
+pub use ndjson::Rejected;
+pub use period::{Period, PeriodRange, parse_day};
+pub use query::{IntoDay, Query, Selection};
+pub use referrer::ReferrerType;
+pub use report::{
+    ActionReportKind, ActionRow, Dimension, DimensionRow, ReportRow, SectionRow, UNTITLED,
+    sort_rows,
+};
+pub use segment::{Condition, Field, Op, Segment};
+pub use site::SiteConfig;
+pub use summary::{ActionsSummary, VisitFrequency, VisitsSummary};

@@ -1,0 +1,384 @@
+//! The NDJSON reader: one hit per line, borrowed from the line where the
+//! JSON has no escapes, with a reason for every rejected line.
+//!
+//! The reader is a hand-written serde visitor rather than a derived struct
+//! so that (a) strings are borrowed, not copied, (b) a syntax error is told
+//! apart from a wrong type, and (c) the reason names the field in the
+//! contract's words (`` `site` must be an integer ``) instead of serde's.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserializer as _;
+use serde::de::{self, Deserialize, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::hit::{EventView, HitType, HitView, MAX_SITE};
+
+/// A line that was not ingested, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Rejected {
+    /// 1-based line number in the input (for typed hits: 1-based position).
+    pub line: u64,
+    /// What is wrong with the line, in the contract's words.
+    pub reason: String,
+}
+
+/// Parses one NDJSON line into a validated hit.
+pub(crate) fn parse_line(line: &str) -> Result<HitView<'_>, String> {
+    let mut de = serde_json::Deserializer::from_str(line);
+    let fields = de
+        .deserialize_map(LineVisitor)
+        .map_err(|e| json_reason(&e))?;
+    de.end()
+        .map_err(|_| "not valid JSON: text after the object (one hit per line)".to_string())?;
+    let hit = fields?;
+    hit.validate()?;
+    Ok(hit)
+}
+
+fn json_reason(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax | Category::Eof => format!("not valid JSON: {e}"),
+        Category::Data => format!("not a JSON object: {e}"),
+        Category::Io => format!("could not read the line: {e}"),
+    }
+}
+
+/// A JSON value in a field position: strings borrowed where possible.
+enum Scalar<'a> {
+    Str(Cow<'a, str>),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Bool,
+    Null,
+    Object(Vec<(Cow<'a, str>, Scalar<'a>)>),
+    Array,
+}
+
+impl Scalar<'_> {
+    fn kind(&self) -> &'static str {
+        match self {
+            Scalar::Str(_) => "a string",
+            Scalar::Int(_) | Scalar::UInt(_) | Scalar::Float(_) => "a number",
+            Scalar::Bool => "a boolean",
+            Scalar::Null => "null",
+            Scalar::Object(_) => "an object",
+            Scalar::Array => "an array",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ScalarVisitor)
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Owned(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Scalar::Int(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Scalar::UInt(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Scalar::Float(v))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Scalar::Bool)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let value: Scalar<'de> = map.next_value()?;
+            entries.push((key, value));
+        }
+        Ok(Scalar::Object(entries))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Array)
+    }
+}
+
+/// Reads an object key, borrowed when it has no escapes.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string key")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+}
+
+/// Reads the top-level object. Syntax errors abort through serde; a field
+/// of the wrong type is kept as the line's reason while the rest of the
+/// line is still read, so that a broken line reports as broken JSON first.
+struct LineVisitor;
+
+impl<'de> Visitor<'de> for LineVisitor {
+    type Value = Result<HitView<'de>, String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object with one hit")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut hit = HitView::default();
+        let mut problem: Option<String> = None;
+        let (mut has_site, mut has_ts, mut has_visitor) = (false, false, false);
+        let note = |p: &mut Option<String>, r: Result<(), String>| {
+            if let (None, Err(e)) = (p.as_ref(), r) {
+                *p = Some(e);
+            }
+        };
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let key: &str = &key;
+            let target = match key {
+                "site" | "ts" | "visitor" | "type" | "url" | "title" | "referrer" | "user"
+                | "device" | "browser" | "os" | "country" | "language" | "search" | "event"
+                | "dims" => map.next_value::<Scalar<'de>>()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            let r = match key {
+                "site" => {
+                    has_site = !matches!(target, Scalar::Null);
+                    site_of(&target).map(|s| hit.site = s)
+                }
+                "ts" => {
+                    has_ts = !matches!(target, Scalar::Null);
+                    ts_of(&target).map(|t| hit.ts = t)
+                }
+                "visitor" => {
+                    has_visitor = !matches!(target, Scalar::Null);
+                    text(key, target).map(|v| hit.visitor = v.unwrap_or_default())
+                }
+                "type" => text(key, target).and_then(|t| match t {
+                    None => Ok(()),
+                    Some(t) => HitType::parse(&t).map(|k| hit.kind = k).ok_or_else(|| {
+                        format!(
+                            "`type` must be pageview, download, outlink, search or event, got {t:?}"
+                        )
+                    }),
+                }),
+                "url" => text(key, target).map(|v| hit.url = v),
+                "title" => text(key, target).map(|v| hit.title = v),
+                "referrer" => text(key, target).map(|v| hit.referrer = v),
+                "user" => text(key, target).map(|v| hit.user = v),
+                "device" => text(key, target).map(|v| hit.device = v),
+                "browser" => text(key, target).map(|v| hit.browser = v),
+                "os" => text(key, target).map(|v| hit.os = v),
+                "country" => text(key, target).map(|v| hit.country = v),
+                "language" => text(key, target).map(|v| hit.language = v),
+                "search" => text(key, target).map(|v| hit.search = v),
+                "event" => event_of(target).map(|e| hit.event = e),
+                _ => dims_of(target).map(|d| hit.dims = d),
+            };
+            note(&mut problem, r);
+        }
+        if let Some(p) = problem {
+            return Ok(Err(p));
+        }
+        for (present, name) in [(has_site, "site"), (has_ts, "ts"), (has_visitor, "visitor")] {
+            if !present {
+                return Ok(Err(format!("missing required field `{name}`")));
+            }
+        }
+        Ok(Ok(hit))
+    }
+}
+
+fn site_of(v: &Scalar) -> Result<u32, String> {
+    let n = match v {
+        Scalar::Int(i) => u64::try_from(*i).ok(),
+        Scalar::UInt(u) => Some(*u),
+        _ => None,
+    };
+    match n {
+        Some(n) if (1..=MAX_SITE as u64).contains(&n) => Ok(n as u32),
+        _ => Err(format!(
+            "`site` must be an integer from 1 to {MAX_SITE}, got {}",
+            describe(v)
+        )),
+    }
+}
+
+fn ts_of(v: &Scalar) -> Result<i64, String> {
+    match v {
+        Scalar::Int(i) => Ok(*i),
+        Scalar::UInt(u) => i64::try_from(*u).map_err(|_| format!("`ts` {u} is too large")),
+        Scalar::Str(s) => chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| t.timestamp())
+            .map_err(|e| {
+                format!("`ts` {s:?} is not an RFC 3339 time ({e}); write e.g. 2026-03-01T12:34:56Z")
+            }),
+        other => Err(format!(
+            "`ts` must be an RFC 3339 string or integer Unix seconds, got {}",
+            other.kind()
+        )),
+    }
+}
+
+fn describe(v: &Scalar) -> String {
+    match v {
+        Scalar::Str(s) => format!("the string {s:?}"),
+        Scalar::Int(i) => i.to_string(),
+        Scalar::UInt(u) => u.to_string(),
+        Scalar::Float(f) => f.to_string(),
+        other => other.kind().to_string(),
+    }
+}
+
+/// An optional text field: null and "" are missing.
+fn text<'a>(name: &str, v: Scalar<'a>) -> Result<Option<Cow<'a, str>>, String> {
+    match v {
+        Scalar::Str(s) if s.is_empty() => Ok(None),
+        Scalar::Str(s) => Ok(Some(s)),
+        Scalar::Null => Ok(None),
+        other => Err(format!("`{name}` must be a string, got {}", other.kind())),
+    }
+}
+
+fn event_of(v: Scalar<'_>) -> Result<Option<EventView<'_>>, String> {
+    let entries = match v {
+        Scalar::Null => return Ok(None),
+        Scalar::Object(entries) => entries,
+        other => {
+            return Err(format!(
+                "`event` must be an object {{category, action, name?, value?}}, got {}",
+                other.kind()
+            ));
+        }
+    };
+    let mut e = EventView::default();
+    for (k, v) in entries {
+        match &*k {
+            "category" => e.category = text("event.category", v)?.unwrap_or_default(),
+            "action" => e.action = text("event.action", v)?.unwrap_or_default(),
+            "name" => e.name = text("event.name", v)?,
+            "value" => {
+                e.value = match v {
+                    Scalar::Null => None,
+                    Scalar::Int(i) => Some(i as f64),
+                    Scalar::UInt(u) => Some(u as f64),
+                    Scalar::Float(f) => Some(f),
+                    other => {
+                        return Err(format!(
+                            "`event.value` must be a number, got {}",
+                            other.kind()
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(Some(e))
+}
+
+/// Custom dimensions as (name, value) pairs.
+type Dims<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
+fn dims_of(v: Scalar<'_>) -> Result<Dims<'_>, String> {
+    match v {
+        Scalar::Null => Ok(Vec::new()),
+        Scalar::Object(entries) => {
+            let mut dims = Vec::with_capacity(entries.len());
+            for (k, v) in entries {
+                if k.is_empty() {
+                    return Err("`dims` names must be non-empty".into());
+                }
+                let label = format!("dims.{k}");
+                if let Some(v) = text(&label, v)? {
+                    dims.push((k, v));
+                }
+            }
+            Ok(dims)
+        }
+        other => Err(format!(
+            "`dims` must be an object of strings, got {}",
+            other.kind()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_full_line() {
+        let h = parse_line(r#"{"site":1,"ts":"2024-06-01T22:50:00+01:00","visitor":"a","type":"event","event":{"category":"c","action":"a","value":2},"dims":{"department":"HR"},"extra":[1,{"x":2}]}"#).unwrap();
+        assert_eq!(h.ts, 1_717_278_600);
+        assert_eq!(h.kind, HitType::Event);
+        assert_eq!(h.event.unwrap().value, Some(2.0));
+        assert_eq!(h.dims[0].1, "HR");
+    }
+
+    #[test]
+    fn reasons_name_the_field() {
+        let r = |l: &str| parse_line(l).unwrap_err();
+        assert!(r(r#"{"site":1,"visitor":"f","ts":"#).starts_with("not valid JSON"));
+        assert_eq!(
+            r(r#"{"site":1,"ts":1,"url":"u"}"#),
+            "missing required field `visitor`"
+        );
+        assert!(
+            r(r#"{"site":"one","visitor":"f","ts":1,"url":"u"}"#)
+                .starts_with("`site` must be an integer")
+        );
+        assert!(r(r#"{"site":1,"visitor":"f","ts":1}"#).contains("`url` is required"));
+        assert!(r(r#"[1,2]"#).starts_with("not a JSON object"));
+        assert!(r(r#"{"site":1,"visitor":"f","ts":1,"url":"u"} x"#).contains("text after"));
+        assert!(r(r#"{"site":1,"visitor":"f","ts":"yesterday","url":"u"}"#).contains("RFC 3339"));
+    }
+
+    #[test]
+    fn escaped_strings_are_decoded() {
+        let h = parse_line(r#"{"site":1,"ts":5,"visitor":"a\"b","url":"https://x.org/\u00e9"}"#)
+            .unwrap();
+        assert_eq!(h.visitor, "a\"b");
+        assert_eq!(h.url.as_deref(), Some("https://x.org/é"));
+    }
+}

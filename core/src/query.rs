@@ -1,0 +1,303 @@
+//! Queries: a site, a local date range, an optional segment and section.
+//! [`Engine::query`] resolves them into a [`Selection`], which answers
+//! summaries and reports.
+
+use chrono::NaiveDate;
+use roaring::RoaringBitmap;
+
+use crate::archive::DayArchive;
+use crate::engine::{Engine, SiteState};
+use crate::error::{Error, Result};
+use crate::segment::{CompiledSegment, Segment};
+use crate::url::{path_in_prefix, path_of};
+
+/// Something that names a day: a [`NaiveDate`] or a `YYYY-MM-DD` string.
+pub trait IntoDay {
+    /// The day, or an error that says what is accepted.
+    fn into_day(self) -> Result<NaiveDate>;
+}
+
+impl IntoDay for NaiveDate {
+    fn into_day(self) -> Result<NaiveDate> {
+        Ok(self)
+    }
+}
+
+impl IntoDay for &str {
+    fn into_day(self) -> Result<NaiveDate> {
+        crate::period::parse_day(self)
+    }
+}
+
+impl IntoDay for &String {
+    fn into_day(self) -> Result<NaiveDate> {
+        crate::period::parse_day(self)
+    }
+}
+
+/// What to ask: a site, a range of its local days, and optionally a
+/// segment (which visits) and a section (which part of the site).
+///
+/// Date errors are kept and reported by [`Engine::query`], so the builder
+/// chains without `?` except for [`Query::segment`], which parses at once.
+///
+/// # Examples
+/// ```
+/// use hitmap::Query;
+/// let q = Query::site(1)
+///     .range("2026-01-01", "2026-03-31")
+///     .segment("deviceType==smartphone;department==HR,department==IT")?
+///     .section("/news");
+/// assert_eq!(q.site_id(), 1);
+/// # Ok::<(), hitmap::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Query {
+    site: u32,
+    range: Option<(NaiveDate, NaiveDate)>,
+    segment: Option<Segment>,
+    section: Option<String>,
+    error: Option<String>,
+    error_value: String,
+}
+
+impl Query {
+    /// A query over every day of `site` (narrow it with [`Query::range`]).
+    pub fn site(site: u32) -> Query {
+        Query {
+            site,
+            range: None,
+            segment: None,
+            section: None,
+            error: None,
+            error_value: String::new(),
+        }
+    }
+
+    /// The site asked about.
+    pub fn site_id(&self) -> u32 {
+        self.site
+    }
+
+    /// Local days `from` to `to`, both included.
+    pub fn range(mut self, from: impl IntoDay, to: impl IntoDay) -> Query {
+        match (from.into_day(), to.into_day()) {
+            (Ok(f), Ok(t)) => self.range = Some((f, t)),
+            (Err(e), _) | (_, Err(e)) => self.keep_error(e),
+        }
+        self
+    }
+
+    /// One local day.
+    pub fn day(self, day: impl IntoDay + Clone) -> Query {
+        self.range(day.clone(), day)
+    }
+
+    /// Only the visits a segment selects. Parses at once.
+    pub fn segment(mut self, segment: &str) -> Result<Query> {
+        self.segment = Some(segment.parse()?);
+        Ok(self)
+    }
+
+    /// Only the visits a parsed segment selects.
+    pub fn with_segment(mut self, segment: Option<Segment>) -> Query {
+        self.segment = segment;
+        self
+    }
+
+    /// Cut visits down to a section: a path prefix (`/news`) or the name of
+    /// one of the site's sections.
+    pub fn section(mut self, section: impl Into<String>) -> Query {
+        self.section = Some(section.into());
+        self
+    }
+
+    fn keep_error(&mut self, e: Error) {
+        if let Error::Date { value, reason } = e {
+            self.error_value = value;
+            self.error = Some(reason);
+        } else {
+            self.error = Some(e.to_string());
+        }
+    }
+}
+
+/// A query resolved against the engine: the days, the compiled segment,
+/// the section's URLs. Cheap to make; every answer reads the archives.
+pub struct Selection<'e> {
+    pub(crate) site: &'e SiteState,
+    pub(crate) days: Vec<(NaiveDate, &'e DayArchive)>,
+    pub(crate) segment: Option<CompiledSegment>,
+    /// URL ids inside the section, if a section is asked.
+    pub(crate) section: Option<RoaringBitmap>,
+}
+
+impl Engine {
+    /// Resolves a query.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Query, SiteConfig};
+    /// let mut engine = Engine::in_memory();
+    /// engine.add_site(SiteConfig::new(1))?;
+    /// assert!(engine.query(&Query::site(2)).is_err());
+    /// assert!(engine.query(&Query::site(1).range("2026-02-30", "2026-03-01")).is_err());
+    /// let s = engine.query(&Query::site(1).range("2026-01-01", "2026-12-31"))?.visits_summary();
+    /// assert_eq!(s.nb_visits, 0);
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn query(&self, q: &Query) -> Result<Selection<'_>> {
+        if let Some(reason) = &q.error {
+            return Err(Error::Date {
+                value: q.error_value.clone(),
+                reason: reason.clone(),
+            });
+        }
+        let site = self.site_state(q.site)?;
+        let days: Vec<_> = match q.range {
+            Some((from, to)) if from > to => {
+                return Err(Error::Date {
+                    value: format!("{from},{to}"),
+                    reason: "the range ends before it starts".into(),
+                });
+            }
+            Some((from, to)) => site.days.range(from..=to).map(|(d, a)| (*d, a)).collect(),
+            None => site.days.iter().map(|(d, a)| (*d, a)).collect(),
+        };
+        let segment = q
+            .segment
+            .as_ref()
+            .map(|s| CompiledSegment::compile(s, site))
+            .transpose()?;
+        let section = q
+            .section
+            .as_deref()
+            .map(|s| section_urls(site, s))
+            .transpose()?;
+        Ok(Selection {
+            site,
+            days,
+            segment,
+            section,
+        })
+    }
+}
+
+/// URL ids whose path lies in the section.
+pub(crate) fn section_urls(site: &SiteState, section: &str) -> Result<RoaringBitmap> {
+    let prefixes = site.config.resolve_section(section)?;
+    Ok(site
+        .dicts
+        .urls
+        .iter()
+        .filter(|(_, url)| {
+            let path = path_of(url);
+            prefixes.iter().any(|p| path_in_prefix(path, p))
+        })
+        .map(|(id, _)| id)
+        .collect())
+}
+
+/// A visit as a report sees it: cut to the section's actions, if any.
+pub(crate) struct CutVisit<'a> {
+    pub date: NaiveDate,
+    pub archive: &'a DayArchive,
+    pub visit: u32,
+    /// Indices into the archive's action columns.
+    pub actions: &'a [u32],
+    pub length: u32,
+}
+
+impl CutVisit<'_> {
+    pub(crate) fn visitor(&self) -> u32 {
+        self.archive.visitor[self.visit as usize]
+    }
+}
+
+impl<'e> Selection<'e> {
+    /// The visits of a day that the segment selects (`None`: all).
+    pub(crate) fn selected(&self, date: NaiveDate, a: &DayArchive) -> Option<RoaringBitmap> {
+        self.segment.as_ref().map(|s| s.eval(self.site, date, a))
+    }
+
+    /// Calls `f` for every selected visit, cut to the section; visits with
+    /// no action inside the section are skipped.
+    pub(crate) fn for_each_visit(&self, mut f: impl FnMut(&CutVisit<'_>)) {
+        let mut buf: Vec<u32> = Vec::new();
+        for &(date, a) in &self.days {
+            let selected = self.selected(date, a);
+            let mut visit = |v: u32| {
+                buf.clear();
+                let range = a.actions_of(v);
+                match &self.section {
+                    None => buf.extend(range.start as u32..range.end as u32),
+                    Some(inside) => buf.extend(
+                        range
+                            .filter(|&i| inside.contains(a.a_url[i]))
+                            .map(|i| i as u32),
+                    ),
+                }
+                let (Some(&first), Some(&last)) = (buf.first(), buf.last()) else {
+                    return;
+                };
+                let length = if self.section.is_none() {
+                    a.length[v as usize]
+                } else if buf.len() == 1 {
+                    0
+                } else {
+                    (1 + a.a_ts[last as usize] - a.a_ts[first as usize]) as u32
+                };
+                f(&CutVisit {
+                    date,
+                    archive: a,
+                    visit: v,
+                    actions: &buf,
+                    length,
+                });
+            };
+            match selected {
+                Some(bitmap) => bitmap.iter().for_each(&mut visit),
+                None => (0..a.visit_count()).for_each(&mut visit),
+            }
+        }
+    }
+}
+
+/// A set of dense ids, counted exactly: one bit per id.
+pub(crate) struct BitSet {
+    words: Vec<u64>,
+    count: u64,
+}
+
+impl BitSet {
+    pub(crate) fn new(universe: usize) -> BitSet {
+        BitSet {
+            words: vec![0; universe.div_ceil(64)],
+            count: 0,
+        }
+    }
+
+    pub(crate) fn insert(&mut self, id: u32) {
+        let (w, b) = ((id / 64) as usize, id % 64);
+        let mask = 1u64 << b;
+        if self.words[w] & mask == 0 {
+            self.words[w] |= mask;
+            self.count += 1;
+        }
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        self.count
+    }
+}
+
+/// Counts distinct (key, id) pairs per key.
+pub(crate) fn distinct_per_key(mut pairs: Vec<u64>, keys: usize) -> Vec<u64> {
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut counts = vec![0u64; keys];
+    for p in pairs {
+        counts[(p >> 32) as usize] += 1;
+    }
+    counts
+}

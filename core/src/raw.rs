@@ -1,0 +1,173 @@
+//! Interned hits: what a batch holds between parsing and archiving, and
+//! what a day archive turns back into when late hits make it rebuild.
+
+use std::cmp::Ordering;
+
+use crate::dict::{Dict, NONE};
+use crate::hit::HitType;
+
+/// Visit-level fields that take the value of the visit's first hit that
+/// carries one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VField {
+    User = 0,
+    Referrer = 1,
+    Device = 2,
+    Browser = 3,
+    Os = 4,
+    Country = 5,
+    Language = 6,
+}
+
+/// Number of [`VField`]s.
+pub(crate) const N_VFIELDS: usize = 7;
+
+/// Every dictionary of a site.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SiteDicts {
+    pub visitors: Dict,
+    pub users: Dict,
+    pub referrers: Dict,
+    /// device, browser, os, country, language
+    pub values: [Dict; 5],
+    /// Full URLs, fragment dropped.
+    pub urls: Dict,
+    /// Page labels (path + query) and the label of every URL.
+    pub pages: Dict,
+    pub page_of_url: Vec<u32>,
+    pub titles: Dict,
+    pub keywords: Dict,
+    pub events: Dict,
+    pub dim_names: Dict,
+    pub dim_values: Dict,
+}
+
+impl SiteDicts {
+    pub(crate) fn field(&self, f: usize) -> &Dict {
+        match f {
+            0 => &self.users,
+            1 => &self.referrers,
+            i => &self.values[i - 2],
+        }
+    }
+
+    pub(crate) fn field_mut(&mut self, f: usize) -> &mut Dict {
+        match f {
+            0 => &mut self.users,
+            1 => &mut self.referrers,
+            i => &mut self.values[i - 2],
+        }
+    }
+
+    pub(crate) fn intern_url(&mut self, url: &str) -> u32 {
+        let url = crate::url::without_fragment(url);
+        let id = self.urls.intern(url);
+        if id as usize == self.page_of_url.len() {
+            let page = self.pages.intern(crate::url::page_label(url));
+            self.page_of_url.push(page);
+        }
+        id
+    }
+}
+
+/// One hit with every string replaced by its dictionary id ([`NONE`] for
+/// missing). Custom dimensions live in the batch's side arena so a hit
+/// stays a fixed-size `Copy` value that sorts fast.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawHit {
+    pub visitor: u32,
+    pub ts: i64,
+    pub kind: HitType,
+    pub url: u32,
+    pub title: u32,
+    pub keyword: u32,
+    pub ev_category: u32,
+    pub ev_action: u32,
+    pub ev_name: u32,
+    /// NaN when the event has no value (JSON cannot carry NaN).
+    pub ev_value: f64,
+    pub fields: [u32; N_VFIELDS],
+    pub dims_start: u32,
+    pub dims_len: u32,
+}
+
+impl RawHit {
+    pub(crate) fn new(visitor: u32, ts: i64, kind: HitType) -> RawHit {
+        RawHit {
+            visitor,
+            ts,
+            kind,
+            url: NONE,
+            title: NONE,
+            keyword: NONE,
+            ev_category: NONE,
+            ev_action: NONE,
+            ev_name: NONE,
+            ev_value: f64::NAN,
+            fields: [NONE; N_VFIELDS],
+            dims_start: 0,
+            dims_len: 0,
+        }
+    }
+}
+
+/// The hits of one (site, local day) waiting to be archived.
+#[derive(Debug, Default)]
+pub(crate) struct DayHits {
+    pub hits: Vec<RawHit>,
+    /// (dimension name id, value id) pairs that hits point into.
+    pub dims: Vec<(u32, u32)>,
+}
+
+impl DayHits {
+    pub(crate) fn dims_of(&self, h: &RawHit) -> &[(u32, u32)] {
+        &self.dims[h.dims_start as usize..(h.dims_start + h.dims_len) as usize]
+    }
+
+    /// Sorts into visit order: by visitor, then time; equal times by the
+    /// strings of URL, type and the other action attributes, so that no
+    /// result can depend on arrival order (ids are first-seen, strings are
+    /// not). Hits equal in all of these are interchangeable as actions; the
+    /// visit-level values among them are settled by [`same_action`] groups.
+    pub(crate) fn sort(&mut self, d: &SiteDicts) {
+        self.hits.sort_unstable_by(|a, b| {
+            a.visitor
+                .cmp(&b.visitor)
+                .then(a.ts.cmp(&b.ts))
+                .then_with(|| tie_break(a, b, d))
+        });
+    }
+}
+
+fn by_str(dict: &Dict, a: u32, b: u32) -> Ordering {
+    if a == b {
+        return Ordering::Equal;
+    }
+    dict.opt(a).cmp(&dict.opt(b))
+}
+
+fn tie_break(a: &RawHit, b: &RawHit, d: &SiteDicts) -> Ordering {
+    by_str(&d.urls, a.url, b.url)
+        .then(a.kind.cmp(&b.kind))
+        .then_with(|| by_str(&d.titles, a.title, b.title))
+        .then_with(|| by_str(&d.keywords, a.keyword, b.keyword))
+        .then_with(|| by_str(&d.events, a.ev_category, b.ev_category))
+        .then_with(|| by_str(&d.events, a.ev_action, b.ev_action))
+        .then_with(|| by_str(&d.events, a.ev_name, b.ev_name))
+        .then_with(|| a.ev_value.total_cmp(&b.ev_value))
+}
+
+/// Whether two hits are the same action (time and every action attribute):
+/// such hits sort next to each other in any order, so a visit-level value
+/// is taken as the smallest string within the first group that carries one.
+pub(crate) fn same_action(a: &RawHit, b: &RawHit) -> bool {
+    a.ts == b.ts
+        && a.url == b.url
+        && a.kind == b.kind
+        && a.title == b.title
+        && a.keyword == b.keyword
+        && a.ev_category == b.ev_category
+        && a.ev_action == b.ev_action
+        && a.ev_name == b.ev_name
+        && a.ev_value.total_cmp(&b.ev_value).is_eq()
+}

@@ -1,0 +1,669 @@
+//! Reports by action value (pages, titles, downloads, outlinks, keywords,
+//! the folder tree) and by visit dimension. Every row carries exact
+//! distinct visits and visitors; nothing is ever folded into "Others".
+
+use std::cmp::Ordering;
+
+use foldhash::HashMap;
+use serde::Serialize;
+
+use crate::dict::NONE;
+use crate::hit::HitType;
+use crate::query::{CutVisit, Selection, distinct_per_key};
+use crate::raw::VField;
+use crate::referrer::ReferrerType;
+use crate::summary::VisitsSummary;
+
+/// The label Matomo gives page views without a title.
+pub const UNTITLED: &str = "Page Name Not Defined";
+
+/// Which action report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActionReportKind {
+    /// Page URLs (path and query), flat.
+    PageUrls,
+    /// Page URLs as a folder tree: folder rows hold their pages and folders
+    /// in `subtable`, with exact distinct visits and visitors of their own.
+    PageUrlTree,
+    /// Page titles.
+    PageTitles,
+    /// Download URLs.
+    Downloads,
+    /// Outlink URLs.
+    Outlinks,
+    /// Site-search keywords.
+    SiteSearchKeywords,
+}
+
+/// A row of an action report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ActionRow {
+    /// Page path and query, title, URL or keyword; a folder's name in a tree.
+    pub label: String,
+    /// Actions.
+    pub nb_hits: u64,
+    /// Distinct visits with such an action.
+    pub nb_visits: u64,
+    /// Distinct visitors with such an action.
+    pub nb_uniq_visitors: u64,
+    /// Visits entering here (page reports).
+    pub entry_nb_visits: u64,
+    /// Visits leaving from here (page reports).
+    pub exit_nb_visits: u64,
+    /// One-action visits entering here (page reports).
+    pub entry_bounce_count: u64,
+    /// Seconds spent (page reports).
+    pub sum_time_spent: u64,
+    /// Children of a folder row (tree reports only).
+    pub subtable: Vec<ActionRow>,
+}
+
+impl ActionRow {
+    /// One-action visits entering here / entries.
+    pub fn bounce_rate(&self) -> f64 {
+        ratio(self.entry_bounce_count, self.entry_nb_visits)
+    }
+    /// Exits / visits.
+    pub fn exit_rate(&self) -> f64 {
+        ratio(self.exit_nb_visits, self.nb_visits)
+    }
+    /// Seconds spent / hits.
+    pub fn avg_time_on_page(&self) -> f64 {
+        ratio(self.sum_time_spent, self.nb_hits)
+    }
+    /// Whether this is a folder row of a tree.
+    pub fn is_folder(&self) -> bool {
+        !self.subtable.is_empty()
+    }
+}
+
+/// A visit dimension to report by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Dimension {
+    /// Device type.
+    DeviceType,
+    /// Browser name.
+    Browser,
+    /// Operating system.
+    OperatingSystem,
+    /// Country code.
+    Country,
+    /// Language code.
+    Language,
+    /// Referrer type.
+    ReferrerType,
+    /// A custom dimension by name.
+    Custom(String),
+}
+
+impl Dimension {
+    /// The segment field of this dimension, used in each row's `segment`.
+    pub fn segment_name(&self) -> &str {
+        match self {
+            Dimension::DeviceType => "deviceType",
+            Dimension::Browser => "browserName",
+            Dimension::OperatingSystem => "operatingSystemName",
+            Dimension::Country => "countryCode",
+            Dimension::Language => "languageCode",
+            Dimension::ReferrerType => "referrerType",
+            Dimension::Custom(name) => name,
+        }
+    }
+}
+
+/// A row of a dimension report. `label` is `None` for visits without a value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DimensionRow {
+    /// The value; `None` for visits that have none.
+    pub label: Option<String>,
+    /// The metrics of the visits with this value.
+    #[serde(flatten)]
+    pub metrics: VisitsSummary,
+}
+
+/// A row of the sections report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SectionRow {
+    /// The section's name.
+    pub label: String,
+    /// The summary of the visits cut to the section.
+    #[serde(flatten)]
+    pub metrics: VisitsSummary,
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+/// A row that can be sorted by a named metric.
+pub trait ReportRow {
+    /// The row's label for ties and label sorts.
+    fn sort_label(&self) -> &str;
+    /// A metric by its Matomo name, if the row has it.
+    fn metric(&self, name: &str) -> Option<f64>;
+}
+
+impl ReportRow for ActionRow {
+    fn sort_label(&self) -> &str {
+        &self.label
+    }
+    fn metric(&self, name: &str) -> Option<f64> {
+        Some(match name {
+            "nb_hits" => self.nb_hits as f64,
+            "nb_visits" => self.nb_visits as f64,
+            "nb_uniq_visitors" => self.nb_uniq_visitors as f64,
+            "entry_nb_visits" => self.entry_nb_visits as f64,
+            "exit_nb_visits" => self.exit_nb_visits as f64,
+            "entry_bounce_count" => self.entry_bounce_count as f64,
+            "sum_time_spent" => self.sum_time_spent as f64,
+            "bounce_rate" => self.bounce_rate(),
+            "exit_rate" => self.exit_rate(),
+            "avg_time_on_page" => self.avg_time_on_page(),
+            _ => return None,
+        })
+    }
+}
+
+fn summary_metric(s: &VisitsSummary, name: &str) -> Option<f64> {
+    Some(match name {
+        "nb_visits" => s.nb_visits as f64,
+        "nb_uniq_visitors" => s.nb_uniq_visitors as f64,
+        "nb_users" => s.nb_users as f64,
+        "nb_actions" => s.nb_actions as f64,
+        "max_actions" => s.max_actions as f64,
+        "bounce_count" => s.bounce_count as f64,
+        "sum_visit_length" => s.sum_visit_length as f64,
+        "bounce_rate" => s.bounce_rate(),
+        "nb_actions_per_visit" => s.nb_actions_per_visit(),
+        "avg_time_on_site" => s.avg_time_on_site(),
+        _ => return None,
+    })
+}
+
+impl ReportRow for DimensionRow {
+    fn sort_label(&self) -> &str {
+        self.label.as_deref().unwrap_or("")
+    }
+    fn metric(&self, name: &str) -> Option<f64> {
+        summary_metric(&self.metrics, name)
+    }
+}
+
+impl ReportRow for SectionRow {
+    fn sort_label(&self) -> &str {
+        &self.label
+    }
+    fn metric(&self, name: &str) -> Option<f64> {
+        summary_metric(&self.metrics, name)
+    }
+}
+
+/// Sorts rows by a metric (or `label`), ties by label ascending, so that
+/// the order never depends on anything but the data.
+///
+/// Returns an error message naming the columns when `column` is unknown.
+pub fn sort_rows<R: ReportRow>(
+    rows: &mut [R],
+    column: &str,
+    descending: bool,
+) -> Result<(), String> {
+    if column == "label" {
+        rows.sort_by(|a, b| {
+            let o = a.sort_label().cmp(b.sort_label());
+            if descending { o.reverse() } else { o }
+        });
+        return Ok(());
+    }
+    if let Some(first) = rows.first()
+        && first.metric(column).is_none()
+    {
+        return Err(format!("unknown sort column '{column}'"));
+    }
+    rows.sort_by(|a, b| {
+        let (x, y) = (
+            a.metric(column).unwrap_or(0.0),
+            b.metric(column).unwrap_or(0.0),
+        );
+        let o = x.partial_cmp(&y).unwrap_or(Ordering::Equal);
+        let o = if descending { o.reverse() } else { o };
+        o.then_with(|| a.sort_label().cmp(b.sort_label()))
+    });
+    Ok(())
+}
+
+/// Per-key sums of an action report.
+#[derive(Default, Clone, Copy)]
+struct Acc {
+    hits: u64,
+    visits: u64,
+    entries: u64,
+    exits: u64,
+    entry_bounces: u64,
+    time: u64,
+}
+
+/// Accumulates action rows over keys; a key may be a page, a title, or a
+/// folder (an action counts toward every key `keys_of` gives it).
+struct ActionAccumulator {
+    acc: Vec<Acc>,
+    visitor_pairs: Vec<u64>,
+    scratch: Vec<u32>,
+    pages: bool,
+}
+
+impl ActionAccumulator {
+    fn new(keys: usize, pages: bool) -> Self {
+        ActionAccumulator {
+            acc: vec![Acc::default(); keys],
+            visitor_pairs: Vec::new(),
+            scratch: Vec::new(),
+            pages,
+        }
+    }
+
+    fn grow(&mut self, keys: usize) {
+        if self.acc.len() < keys {
+            self.acc.resize(keys, Acc::default());
+        }
+    }
+
+    /// `keys_of(action, out)` pushes the keys of an action into `out`,
+    /// none if the action is not of the report's kind.
+    fn add(&mut self, cut: &CutVisit, mut keys_of: impl FnMut(usize, &mut Vec<u32>)) {
+        let a = cut.archive;
+        self.scratch.clear();
+        let mut keys = Vec::new();
+        let (mut first_page, mut last_page) = (None, None);
+        for &i in cut.actions {
+            let i = i as usize;
+            keys.clear();
+            keys_of(i, &mut keys);
+            if keys.is_empty() {
+                continue;
+            }
+            if self.pages {
+                first_page.get_or_insert(i);
+                last_page = Some(i);
+            }
+            for &k in &keys {
+                let acc = &mut self.acc[k as usize];
+                acc.hits += 1;
+                if self.pages {
+                    acc.time += u64::from(a.a_time_spent[i]);
+                }
+            }
+            self.scratch.extend_from_slice(&keys);
+        }
+        if let Some(i) = first_page {
+            keys.clear();
+            keys_of(i, &mut keys);
+            let bounce = u64::from(cut.actions.len() == 1);
+            for &k in &keys {
+                self.acc[k as usize].entries += 1;
+                self.acc[k as usize].entry_bounces += bounce;
+            }
+        }
+        if let Some(i) = last_page {
+            keys.clear();
+            keys_of(i, &mut keys);
+            for &k in &keys {
+                self.acc[k as usize].exits += 1;
+            }
+        }
+        self.scratch.sort_unstable();
+        self.scratch.dedup();
+        let visitor = u64::from(cut.visitor());
+        for &k in &self.scratch {
+            self.acc[k as usize].visits += 1;
+            self.visitor_pairs.push((u64::from(k) << 32) | visitor);
+        }
+    }
+
+    /// Rows for keys with hits, labelled by `label`.
+    fn rows(self, mut label: impl FnMut(u32) -> String) -> Vec<(u32, ActionRow)> {
+        let uniques = distinct_per_key(self.visitor_pairs, self.acc.len());
+        self.acc
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.hits > 0)
+            .map(|(k, a)| {
+                (
+                    k as u32,
+                    ActionRow {
+                        label: label(k as u32),
+                        nb_hits: a.hits,
+                        nb_visits: a.visits,
+                        nb_uniq_visitors: uniques[k],
+                        entry_nb_visits: a.entries,
+                        exit_nb_visits: a.exits,
+                        entry_bounce_count: a.entry_bounces,
+                        sum_time_spent: a.time,
+                        subtable: Vec::new(),
+                    },
+                )
+            })
+            .collect()
+    }
+}
+
+/// The folder tree of page labels: node 0 is the root.
+#[derive(Default)]
+struct Tree {
+    /// (parent, name) -> node
+    children: HashMap<(u32, String), u32>,
+    names: Vec<String>,
+    parents: Vec<u32>,
+    /// Per page label id: the node chain from the top folder to the leaf.
+    chains: HashMap<u32, Vec<u32>>,
+}
+
+impl Tree {
+    fn node(&mut self, parent: u32, name: String) -> u32 {
+        if let Some(&n) = self.children.get(&(parent, name.clone())) {
+            return n;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.clone());
+        self.parents.push(parent);
+        self.children.insert((parent, name), id);
+        id
+    }
+
+    /// Matomo's layout: `/news/a/b` is folder `news`, folder `a`, page
+    /// `/b`; a trailing `/` or the root is the page `/index`.
+    fn chain(&mut self, page_id: u32, label: &str) -> &[u32] {
+        if !self.chains.contains_key(&page_id) {
+            let (path, query) = match label.split_once('?') {
+                Some((p, q)) => (p, format!("?{q}")),
+                None => (label, String::new()),
+            };
+            let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+            let (folders, leaf) = parts.split_at(parts.len() - 1);
+            let mut chain = Vec::with_capacity(parts.len());
+            let mut parent = 0;
+            for f in folders {
+                parent = self.node(parent, format!("{f}/"));
+                chain.push(parent);
+            }
+            let leaf = if leaf[0].is_empty() { "index" } else { leaf[0] };
+            chain.push(self.node(parent, format!("/{leaf}{query}")));
+            self.chains.insert(page_id, chain);
+        }
+        &self.chains[&page_id]
+    }
+
+    fn assemble(&self, mut rows: HashMap<u32, ActionRow>) -> Vec<ActionRow> {
+        // Children have higher ids than their parents: attach bottom-up.
+        let mut ids: Vec<u32> = rows.keys().copied().collect();
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        let mut top = Vec::new();
+        for id in ids {
+            let mut row = rows.remove(&id).expect("each id once");
+            row.label = self.names[id as usize].trim_end_matches('/').to_string();
+            if row.label.is_empty() {
+                row.label = "/".into();
+            }
+            sort_tree(&mut row.subtable);
+            match self.parents[id as usize] {
+                0 => top.push(row),
+                p => rows
+                    .get_mut(&p)
+                    .expect("parents have hits")
+                    .subtable
+                    .push(row),
+            }
+        }
+        top
+    }
+}
+
+fn sort_tree(rows: &mut [ActionRow]) {
+    let _ = sort_rows(rows, "nb_visits", true);
+}
+
+impl Selection<'_> {
+    /// An action report: every row, sorted by visits (most first), then
+    /// label.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{ActionReportKind, Engine, Hit, Query, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1))?;
+    /// e.ingest([
+    ///     Hit::pageview(1, 1_717_200_000, "c", "https://x.org/a"),
+    ///     Hit::pageview(1, 1_717_200_060, "c", "https://x.org/b#top"),
+    /// ])?;
+    /// let rows = e.query(&Query::site(1))?.action_report(ActionReportKind::PageUrls);
+    /// assert_eq!(rows[0].label, "/a");
+    /// assert_eq!((rows[0].sum_time_spent, rows[0].entry_nb_visits), (60, 1));
+    /// assert_eq!((rows[1].label.as_str(), rows[1].exit_nb_visits), ("/b", 1));
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn action_report(&self, kind: ActionReportKind) -> Vec<ActionRow> {
+        let d = &self.site.dicts;
+        let flat = |pages: bool,
+                    universe: usize,
+                    key: &dyn Fn(&crate::archive::DayArchive, usize) -> u32| {
+            let mut acc = ActionAccumulator::new(universe, pages);
+            self.for_each_visit(|cut| {
+                let a = cut.archive;
+                acc.add(cut, |i, out| {
+                    let k = key(a, i);
+                    if k != NONE {
+                        out.push(k);
+                    }
+                })
+            });
+            acc
+        };
+        let of_kind = |kind: HitType, i: usize, a: &crate::archive::DayArchive| a.a_kind[i] == kind;
+        let untitled = d.titles.len() as u32;
+        let pairs = match kind {
+            ActionReportKind::PageUrlTree => return self.page_tree(),
+            ActionReportKind::PageUrls => flat(true, d.pages.len(), &|a, i| {
+                if of_kind(HitType::Pageview, i, a) {
+                    d.page_of_url[a.a_url[i] as usize]
+                } else {
+                    NONE
+                }
+            })
+            .rows(|k| d.pages.value(k).to_owned()),
+            ActionReportKind::PageTitles => flat(true, d.titles.len() + 1, &|a, i| match (
+                of_kind(HitType::Pageview, i, a),
+                a.a_title[i],
+            ) {
+                (false, _) => NONE,
+                (true, NONE) => untitled,
+                (true, t) => t,
+            })
+            .rows(|k| {
+                if k == untitled {
+                    UNTITLED.to_owned()
+                } else {
+                    d.titles.value(k).to_owned()
+                }
+            }),
+            ActionReportKind::Downloads | ActionReportKind::Outlinks => {
+                let want = if kind == ActionReportKind::Downloads {
+                    HitType::Download
+                } else {
+                    HitType::Outlink
+                };
+                flat(false, d.urls.len(), &|a, i| {
+                    if of_kind(want, i, a) {
+                        a.a_url[i]
+                    } else {
+                        NONE
+                    }
+                })
+                .rows(|k| d.urls.value(k).to_owned())
+            }
+            ActionReportKind::SiteSearchKeywords => flat(false, d.keywords.len(), &|a, i| {
+                if of_kind(HitType::Search, i, a) {
+                    a.a_keyword[i]
+                } else {
+                    NONE
+                }
+            })
+            .rows(|k| d.keywords.value(k).to_owned()),
+        };
+        let mut rows: Vec<ActionRow> = pairs.into_iter().map(|(_, r)| r).collect();
+        sort_tree(&mut rows);
+        rows
+    }
+
+    fn page_tree(&self) -> Vec<ActionRow> {
+        let d = &self.site.dicts;
+        let mut tree = Tree::default();
+        tree.names.push(String::new());
+        tree.parents.push(0);
+        let mut acc = ActionAccumulator::new(0, true);
+        self.for_each_visit(|cut| {
+            let a = cut.archive;
+            // Make every chain first, so the accumulator knows all keys.
+            for &i in cut.actions {
+                let i = i as usize;
+                if a.a_kind[i] == HitType::Pageview {
+                    let page = d.page_of_url[a.a_url[i] as usize];
+                    tree.chain(page, d.pages.value(page));
+                }
+            }
+            acc.grow(tree.names.len());
+            acc.add(cut, |i, out| {
+                if a.a_kind[i] == HitType::Pageview {
+                    let page = d.page_of_url[a.a_url[i] as usize];
+                    out.extend_from_slice(&tree.chains[&page]);
+                }
+            });
+        });
+        let rows = acc.rows(|_| String::new()).into_iter().collect();
+        let mut top = tree.assemble(rows);
+        sort_tree(&mut top);
+        top
+    }
+
+    /// A report by a visit dimension: one row per value, plus a row with
+    /// `label: None` for visits without a value; sorted by visits.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Dimension, Engine, Hit, Query, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1))?;
+    /// e.ingest([
+    ///     Hit::pageview(1, 1_717_200_000, "p", "https://x.org/a").with_device("smartphone"),
+    ///     Hit::pageview(1, 1_717_200_000, "q", "https://x.org/a"),
+    /// ])?;
+    /// let rows = e.query(&Query::site(1))?.dimension_report(&Dimension::DeviceType);
+    /// assert_eq!(rows.len(), 2);
+    /// assert_eq!(rows[0].label, None);
+    /// assert_eq!(rows[1].label.as_deref(), Some("smartphone"));
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn dimension_report(&self, dimension: &Dimension) -> Vec<DimensionRow> {
+        let d = &self.site.dicts;
+        let field = |f: VField| Some(f as usize);
+        let vfield = match dimension {
+            Dimension::DeviceType => field(VField::Device),
+            Dimension::Browser => field(VField::Browser),
+            Dimension::OperatingSystem => field(VField::Os),
+            Dimension::Country => field(VField::Country),
+            Dimension::Language => field(VField::Language),
+            Dimension::ReferrerType | Dimension::Custom(_) => None,
+        };
+        let custom = match dimension {
+            Dimension::Custom(name) => Some(d.dim_names.get(name)),
+            _ => None,
+        };
+        let universe = match (vfield, &custom) {
+            (Some(f), _) => d.field(f).len(),
+            (None, Some(_)) => d.dim_values.len(),
+            (None, None) => ReferrerType::ALL.len(),
+        };
+        // Key `universe` stands for "no value".
+        let mut acc = vec![VisitsSummary::default(); universe + 1];
+        let mut visitor_pairs = Vec::new();
+        let mut user_pairs = Vec::new();
+        self.for_each_visit(|cut| {
+            let a = cut.archive;
+            let v = cut.visit as usize;
+            let key = match (vfield, custom) {
+                (Some(f), _) => a.fields[f][v],
+                (None, Some(Some(name))) => a
+                    .dims
+                    .iter()
+                    .find(|c| c.name == name)
+                    .map_or(NONE, |c| c.values[v]),
+                (None, Some(None)) => NONE,
+                (None, None) => u32::from(a.referrer_type[v]),
+            };
+            let key = if key == NONE { universe as u32 } else { key };
+            let s = &mut acc[key as usize];
+            let n = cut.actions.len() as u64;
+            s.nb_visits += 1;
+            s.nb_actions += n;
+            s.max_actions = s.max_actions.max(n);
+            s.bounce_count += u64::from(n == 1);
+            s.sum_visit_length += u64::from(cut.length);
+            visitor_pairs.push((u64::from(key) << 32) | u64::from(cut.visitor()));
+            let user = a.fields[VField::User as usize][v];
+            if user != NONE {
+                user_pairs.push((u64::from(key) << 32) | u64::from(user));
+            }
+        });
+        let visitors = distinct_per_key(visitor_pairs, universe + 1);
+        let users = distinct_per_key(user_pairs, universe + 1);
+        let mut rows: Vec<DimensionRow> = acc
+            .into_iter()
+            .enumerate()
+            .filter(|(_, s)| s.nb_visits > 0)
+            .map(|(k, mut metrics)| {
+                metrics.nb_uniq_visitors = visitors[k];
+                metrics.nb_users = users[k];
+                let label = match (k == universe, vfield, &custom) {
+                    (true, _, _) => None,
+                    (false, Some(f), _) => Some(d.field(f).value(k as u32).to_owned()),
+                    (false, None, Some(_)) => Some(d.dim_values.value(k as u32).to_owned()),
+                    (false, None, None) => Some(ReferrerType::ALL[k].name().to_owned()),
+                };
+                DimensionRow { label, metrics }
+            })
+            .collect();
+        let _ = sort_rows(&mut rows, "nb_visits", true);
+        rows
+    }
+}
+
+impl crate::engine::Engine {
+    /// The sections report: for each named section of the site, the
+    /// summary of the selected visits cut to that section.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Hit, Query, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1).section("News", ["/news"]))?;
+    /// e.ingest([Hit::pageview(1, 1_717_200_000, "d", "https://x.org/news/a")])?;
+    /// let rows = e.sections_report(&Query::site(1))?;
+    /// assert_eq!((rows[0].label.as_str(), rows[0].metrics.nb_visits), ("News", 1));
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn sections_report(
+        &self,
+        q: &crate::query::Query,
+    ) -> crate::error::Result<Vec<SectionRow>> {
+        let site = self.site_state(q.site_id())?;
+        let mut rows = Vec::new();
+        for (name, _) in &site.config.sections {
+            let metrics = self
+                .query(&q.clone().section(name.clone()))?
+                .visits_summary();
+            rows.push(SectionRow {
+                label: name.clone(),
+                metrics,
+            });
+        }
+        Ok(rows)
+    }
+}

@@ -1,0 +1,418 @@
+//! The segment grammar: `name OP value` conditions joined by `,` (OR) and
+//! `;` (AND), OR binding tighter, no parentheses; `\,` and `\;` escape the
+//! delimiters; values are URL-encoded.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+use crate::url::percent_decode;
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `=@` contains
+    Contains,
+    /// `!@` does not contain
+    NotContains,
+    /// `=^` starts with
+    StartsWith,
+    /// `=$` ends with
+    EndsWith,
+}
+
+impl Op {
+    /// Longest first, so `<=` wins over `<`.
+    const ALL: [(&'static str, Op); 10] = [
+        ("==", Op::Eq),
+        ("!=", Op::Ne),
+        ("<=", Op::Le),
+        (">=", Op::Ge),
+        ("=@", Op::Contains),
+        ("!@", Op::NotContains),
+        ("=^", Op::StartsWith),
+        ("=$", Op::EndsWith),
+        ("<", Op::Lt),
+        (">", Op::Gt),
+    ];
+
+    /// The operator's text.
+    pub fn symbol(self) -> &'static str {
+        Op::ALL
+            .iter()
+            .find(|(_, o)| *o == self)
+            .map(|(s, _)| *s)
+            .unwrap_or("")
+    }
+
+    /// `!=` and `!@`: they select what the positive form does not.
+    pub fn is_negative(self) -> bool {
+        matches!(self, Op::Ne | Op::NotContains)
+    }
+
+    pub(crate) fn is_ordering(self) -> bool {
+        matches!(self, Op::Lt | Op::Le | Op::Gt | Op::Ge)
+    }
+}
+
+/// A field a segment condition can test.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// `visitorId`: the visitor key.
+    VisitorId,
+    /// `userId`
+    UserId,
+    /// `deviceType`
+    DeviceType,
+    /// `browserName`
+    BrowserName,
+    /// `operatingSystemName`
+    OperatingSystemName,
+    /// `countryCode`
+    CountryCode,
+    /// `languageCode`
+    LanguageCode,
+    /// `referrerUrl`
+    ReferrerUrl,
+    /// `referrerType`
+    ReferrerType,
+    /// `entryPageUrl`
+    EntryPageUrl,
+    /// `exitPageUrl`
+    ExitPageUrl,
+    /// `actions` (numeric)
+    Actions,
+    /// `visitDuration` in seconds (numeric)
+    VisitDuration,
+    /// `visitorType`: `new` or `returning`
+    VisitorType,
+    /// `visitCount` (numeric)
+    VisitCount,
+    /// `pageUrl` (action field)
+    PageUrl,
+    /// `pageTitle` (action field)
+    PageTitle,
+    /// `downloadUrl` (action field)
+    DownloadUrl,
+    /// `outlinkUrl` (action field)
+    OutlinkUrl,
+    /// `siteSearchKeyword` (action field)
+    SiteSearchKeyword,
+    /// `eventCategory` (action field)
+    EventCategory,
+    /// `eventAction` (action field)
+    EventAction,
+    /// A custom dimension, by name.
+    Dimension(String),
+}
+
+const BUILTIN: [(&str, Field); 22] = [
+    ("visitorId", Field::VisitorId),
+    ("userId", Field::UserId),
+    ("deviceType", Field::DeviceType),
+    ("browserName", Field::BrowserName),
+    ("operatingSystemName", Field::OperatingSystemName),
+    ("countryCode", Field::CountryCode),
+    ("languageCode", Field::LanguageCode),
+    ("referrerUrl", Field::ReferrerUrl),
+    ("referrerType", Field::ReferrerType),
+    ("entryPageUrl", Field::EntryPageUrl),
+    ("exitPageUrl", Field::ExitPageUrl),
+    ("actions", Field::Actions),
+    ("visitDuration", Field::VisitDuration),
+    ("visitorType", Field::VisitorType),
+    ("visitCount", Field::VisitCount),
+    ("pageUrl", Field::PageUrl),
+    ("pageTitle", Field::PageTitle),
+    ("downloadUrl", Field::DownloadUrl),
+    ("outlinkUrl", Field::OutlinkUrl),
+    ("siteSearchKeyword", Field::SiteSearchKeyword),
+    ("eventCategory", Field::EventCategory),
+    ("eventAction", Field::EventAction),
+];
+
+impl Field {
+    /// The segment name of the field.
+    pub fn name(&self) -> &str {
+        match self {
+            Field::Dimension(n) => n,
+            f => BUILTIN
+                .iter()
+                .find(|(_, b)| b == f)
+                .map(|(n, _)| *n)
+                .unwrap_or(""),
+        }
+    }
+
+    /// Numeric fields compare as numbers and allow `<`, `<=`, `>`, `>=`.
+    pub fn is_numeric(&self) -> bool {
+        matches!(
+            self,
+            Field::Actions | Field::VisitDuration | Field::VisitCount
+        )
+    }
+
+    /// Action fields select visits by their actions.
+    pub fn is_action_field(&self) -> bool {
+        matches!(
+            self,
+            Field::PageUrl
+                | Field::PageTitle
+                | Field::DownloadUrl
+                | Field::OutlinkUrl
+                | Field::SiteSearchKeyword
+                | Field::EventCategory
+                | Field::EventAction
+        )
+    }
+
+    /// The built-in field names.
+    pub fn builtin_names() -> impl Iterator<Item = &'static str> {
+        BUILTIN.iter().map(|(n, _)| *n)
+    }
+}
+
+/// One `name OP value` condition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    /// The field.
+    pub field: Field,
+    /// The operator.
+    pub op: Op,
+    /// The decoded value (empty: test for a missing / present value).
+    pub value: String,
+    /// Byte offset of the condition in the segment text.
+    pub position: usize,
+}
+
+/// A parsed segment: an AND of ORs of conditions.
+///
+/// # Examples
+/// ```
+/// let s: hitmap::Segment = "deviceType==smartphone;department==HR,department==IT".parse()?;
+/// assert_eq!(s.clauses().len(), 2);
+/// assert_eq!(s.clauses()[1].len(), 2);
+/// assert!("deviceType~~x".parse::<hitmap::Segment>().is_err());
+/// # Ok::<(), hitmap::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    text: String,
+    clauses: Vec<Vec<Condition>>,
+}
+
+impl Segment {
+    /// The AND-ed clauses, each an OR of conditions.
+    pub fn clauses(&self) -> &[Vec<Condition>] {
+        &self.clauses
+    }
+
+    /// The segment text as given.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for Segment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl FromStr for Segment {
+    type Err = Error;
+    fn from_str(text: &str) -> Result<Segment> {
+        parse(text)
+    }
+}
+
+fn err(position: usize, reason: impl Into<String>) -> Error {
+    Error::Segment {
+        position,
+        reason: reason.into(),
+    }
+}
+
+/// Splits on an unescaped delimiter, keeping each piece's start offset.
+fn split_unescaped(text: &str, base: usize, delim: u8) -> Vec<(usize, &str)> {
+    let bytes = text.as_bytes();
+    let mut parts = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            i += 2;
+            continue;
+        }
+        if bytes[i] == delim {
+            parts.push((base + start, &text[start..i]));
+            start = i + 1;
+        }
+        i += 1;
+    }
+    parts.push((base + start, &text[start..]));
+    parts
+}
+
+/// Parses a segment definition.
+pub(crate) fn parse(text: &str) -> Result<Segment> {
+    if text.trim().is_empty() {
+        return Err(err(
+            0,
+            "the segment is empty: give conditions such as deviceType==smartphone",
+        ));
+    }
+    let mut clauses = Vec::new();
+    for (and_pos, and_part) in split_unescaped(text, 0, b';') {
+        let mut clause = Vec::new();
+        for (pos, cond) in split_unescaped(and_part, and_pos, b',') {
+            clause.push(parse_condition(cond, pos)?);
+        }
+        clauses.push(clause);
+    }
+    Ok(Segment {
+        text: text.to_owned(),
+        clauses,
+    })
+}
+
+fn parse_condition(text: &str, position: usize) -> Result<Condition> {
+    if text.is_empty() {
+        return Err(err(
+            position,
+            "empty condition: remove the extra ',' or ';'",
+        ));
+    }
+    let name_len = text
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-'))
+        .unwrap_or(text.len());
+    if name_len == 0 {
+        return Err(err(position, format!("expected a field name at {text:?}")));
+    }
+    let name = &text[..name_len];
+    let rest = &text[name_len..];
+    let Some((symbol, op)) = Op::ALL.iter().find(|(s, _)| rest.starts_with(s)) else {
+        return Err(err(
+            position + name_len,
+            format!("expected an operator after '{name}' (one of == != < <= > >= =@ !@ =^ =$)"),
+        ));
+    };
+    let raw = &rest[symbol.len()..];
+    let value = percent_decode(&unescape(raw), false);
+    let field = BUILTIN
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, f)| f.clone())
+        .unwrap_or_else(|| Field::Dimension(name.to_owned()));
+    let cond = Condition {
+        field,
+        op: *op,
+        value,
+        position,
+    };
+    check(&cond)?;
+    Ok(cond)
+}
+
+fn unescape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some(n @ (',' | ';' | '\\')) => out.push(n),
+                Some(n) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Rules that do not need the site: operator fits the field, values parse.
+fn check(c: &Condition) -> Result<()> {
+    let name = c.field.name();
+    if c.field.is_numeric() {
+        if matches!(
+            c.op,
+            Op::Contains | Op::NotContains | Op::StartsWith | Op::EndsWith
+        ) {
+            return Err(err(
+                c.position,
+                format!(
+                    "'{name}' is numeric: use == != < <= > >=, not {}",
+                    c.op.symbol()
+                ),
+            ));
+        }
+        if c.value.parse::<f64>().map_or(true, |v| !v.is_finite()) {
+            return Err(err(
+                c.position,
+                format!("'{name}' needs a number, got {:?}", c.value),
+            ));
+        }
+    } else if c.op.is_ordering() {
+        return Err(err(
+            c.position,
+            format!(
+                "operator {} needs a numeric field (actions, visitDuration, visitCount), not '{name}'",
+                c.op.symbol()
+            ),
+        ));
+    }
+    if c.field == Field::VisitorType
+        && (!matches!(c.op, Op::Eq | Op::Ne) || !matches!(c.value.as_str(), "new" | "returning"))
+    {
+        return Err(err(
+            c.position,
+            "visitorType takes == or != with 'new' or 'returning'",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn or_binds_tighter_and_escapes_work() {
+        let s = parse("pageUrl=@/news,deviceType==desktop;countryCode==g\\,b%20x").unwrap();
+        assert_eq!(s.clauses.len(), 2);
+        assert_eq!(s.clauses[0].len(), 2);
+        assert_eq!(s.clauses[1][0].value, "g,b x");
+        assert_eq!(s.clauses[1][0].position, 34);
+    }
+
+    #[test]
+    fn errors_have_positions() {
+        let e = |t: &str| match parse(t).unwrap_err() {
+            Error::Segment { position, reason } => (position, reason),
+            _ => unreachable!(),
+        };
+        assert_eq!(e("deviceType==a;;x==1").0, 14);
+        assert_eq!(e("deviceType~a").0, 10);
+        assert!(e("actions=@3").1.contains("numeric"));
+        assert!(e("deviceType>a").1.contains("numeric field"));
+        assert!(e("visitorType==old").1.contains("returning"));
+        assert!(e("actions>x").1.contains("number"));
+        assert_eq!(e("").0, 0);
+    }
+}

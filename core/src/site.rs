@@ -1,0 +1,165 @@
+//! Site configuration: time zone, visit timeout, own hosts, sections.
+
+use chrono_tz::Tz;
+
+use crate::error::{Error, Result};
+use crate::url::normalize_prefix;
+
+/// How a site is set up. Build with [`SiteConfig::new`] and the builder
+/// methods, then pass to [`Engine::add_site`](crate::Engine::add_site),
+/// which validates it.
+///
+/// # Examples
+/// ```
+/// use hitmap::SiteConfig;
+/// let site = SiteConfig::new(1)
+///     .time_zone("Europe/London")
+///     .visit_timeout(1800)
+///     .host("intranet.example.org")
+///     .section("News", ["/news"])
+///     .section("HR", ["/teams/hr", "/jobs"])
+///     .dimension("department");
+/// assert_eq!(site.id(), 1);
+/// ```
+#[derive(Debug, Clone)]
+pub struct SiteConfig {
+    pub(crate) id: u32,
+    pub(crate) time_zone: String,
+    pub(crate) visit_timeout: u32,
+    pub(crate) hosts: Vec<String>,
+    pub(crate) sections: Vec<(String, Vec<String>)>,
+    pub(crate) search_engines: Vec<String>,
+    pub(crate) social_networks: Vec<String>,
+    pub(crate) dimensions: Vec<String>,
+}
+
+impl SiteConfig {
+    /// A site with Matomo's defaults: UTC, 1800 s visit timeout.
+    pub fn new(id: u32) -> SiteConfig {
+        SiteConfig {
+            id,
+            time_zone: "UTC".into(),
+            visit_timeout: 1800,
+            hosts: Vec::new(),
+            sections: Vec::new(),
+            search_engines: Vec::new(),
+            social_networks: Vec::new(),
+            dimensions: Vec::new(),
+        }
+    }
+
+    /// The site id.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The IANA time zone whose local days, weeks, months and years the
+    /// reports use.
+    pub fn time_zone(mut self, name: impl Into<String>) -> Self {
+        self.time_zone = name.into();
+        self
+    }
+
+    /// Seconds of silence that end a visit (a gap of exactly this many
+    /// seconds starts a new one).
+    pub fn visit_timeout(mut self, seconds: u32) -> Self {
+        self.visit_timeout = seconds;
+        self
+    }
+
+    /// One of the site's own host names: referrers from it count as
+    /// `direct`. A leading `www.` is ignored.
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.hosts.push(normalize_host(&host.into()));
+        self
+    }
+
+    /// A named section: a list of URL path prefixes.
+    pub fn section<I, S>(mut self, name: impl Into<String>, prefixes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.sections
+            .push((name.into(), prefixes.into_iter().map(Into::into).collect()));
+        self
+    }
+
+    /// Adds a search-engine host to the built-in list (`name.*` matches
+    /// every top-level domain).
+    pub fn search_engine(mut self, host: impl Into<String>) -> Self {
+        self.search_engines.push(normalize_host(&host.into()));
+        self
+    }
+
+    /// Adds a social-network host to the built-in list.
+    pub fn social_network(mut self, host: impl Into<String>) -> Self {
+        self.social_networks.push(normalize_host(&host.into()));
+        self
+    }
+
+    /// Declares a custom dimension name, so that segments may use it before
+    /// any hit carries it. Names seen in hits are known without this.
+    pub fn dimension(mut self, name: impl Into<String>) -> Self {
+        self.dimensions.push(name.into());
+        self
+    }
+
+    /// Checks everything and resolves the time zone.
+    pub(crate) fn validate(mut self) -> Result<(SiteConfig, Tz)> {
+        if self.id == 0 || self.id > crate::hit::MAX_SITE {
+            return Err(Error::InvalidSite(format!(
+                "site id must be from 1 to {}, got {}",
+                crate::hit::MAX_SITE,
+                self.id
+            )));
+        }
+        let tz: Tz = self
+            .time_zone
+            .parse()
+            .map_err(|_| Error::UnknownTimeZone(self.time_zone.clone()))?;
+        if self.visit_timeout == 0 || self.visit_timeout > 86_400 {
+            return Err(Error::InvalidSite(format!(
+                "visit timeout must be from 1 to 86400 seconds, got {}",
+                self.visit_timeout
+            )));
+        }
+        for (name, prefixes) in &mut self.sections {
+            if name.is_empty() || name.starts_with('/') {
+                return Err(Error::InvalidSite(format!(
+                    "section name {name:?} must be non-empty and must not start with '/'"
+                )));
+            }
+            if prefixes.is_empty() {
+                return Err(Error::InvalidSite(format!(
+                    "section {name:?} needs at least one path prefix"
+                )));
+            }
+            for p in prefixes.iter_mut() {
+                *p = normalize_prefix(p).ok_or_else(|| {
+                    Error::InvalidSite(format!(
+                        "section {name:?}: prefix {p:?} must start with '/'"
+                    ))
+                })?;
+            }
+        }
+        Ok((self, tz))
+    }
+
+    /// The prefixes of a section given by name or as a path prefix.
+    pub(crate) fn resolve_section(&self, section: &str) -> Result<Vec<String>> {
+        if let Some(p) = normalize_prefix(section) {
+            return Ok(vec![p]);
+        }
+        self.sections
+            .iter()
+            .find(|(n, _)| n == section)
+            .map(|(_, p)| p.clone())
+            .ok_or_else(|| Error::UnknownSection(section.into()))
+    }
+}
+
+fn normalize_host(host: &str) -> String {
+    let h = host.trim().to_ascii_lowercase();
+    h.strip_prefix("www.").map(str::to_owned).unwrap_or(h)
+}

@@ -1,0 +1,205 @@
+//! VisitsSummary, Actions and VisitFrequency metrics of a selection.
+
+use roaring::MultiOps;
+use serde::Serialize;
+
+use crate::dict::NONE;
+use crate::hit::HitType;
+use crate::query::{BitSet, Selection};
+use crate::raw::VField;
+
+/// Matomo's VisitsSummary metrics. Unique visitors and users are exact for
+/// any range.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct VisitsSummary {
+    /// Visits.
+    pub nb_visits: u64,
+    /// Distinct visitor keys.
+    pub nb_uniq_visitors: u64,
+    /// Distinct user ids.
+    pub nb_users: u64,
+    /// Actions of all kinds.
+    pub nb_actions: u64,
+    /// Most actions in one visit.
+    pub max_actions: u64,
+    /// Visits with one action.
+    pub bounce_count: u64,
+    /// Sum of visit lengths in seconds.
+    pub sum_visit_length: u64,
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+impl VisitsSummary {
+    /// `bounce_count / nb_visits` (0 when there are no visits).
+    pub fn bounce_rate(&self) -> f64 {
+        ratio(self.bounce_count, self.nb_visits)
+    }
+    /// `nb_actions / nb_visits`.
+    pub fn nb_actions_per_visit(&self) -> f64 {
+        ratio(self.nb_actions, self.nb_visits)
+    }
+    /// `sum_visit_length / nb_visits`, seconds.
+    pub fn avg_time_on_site(&self) -> f64 {
+        ratio(self.sum_visit_length, self.nb_visits)
+    }
+}
+
+/// Matomo's Actions metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ActionsSummary {
+    /// Page views.
+    pub nb_pageviews: u64,
+    /// Distinct (visit, page URL) pairs.
+    pub nb_uniq_pageviews: u64,
+    /// Downloads.
+    pub nb_downloads: u64,
+    /// Distinct (visit, download URL) pairs.
+    pub nb_uniq_downloads: u64,
+    /// Outlinks.
+    pub nb_outlinks: u64,
+    /// Distinct (visit, outlink URL) pairs.
+    pub nb_uniq_outlinks: u64,
+    /// Site searches.
+    pub nb_searches: u64,
+    /// Distinct search keywords.
+    pub nb_keywords: u64,
+    /// Events.
+    pub nb_events: u64,
+}
+
+/// VisitFrequency: the summary split into new and returning visits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct VisitFrequency {
+    /// Visits that are their visitor's first.
+    pub new: VisitsSummary,
+    /// All other visits.
+    pub returning: VisitsSummary,
+}
+
+impl Selection<'_> {
+    /// VisitsSummary of the selection.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Hit, Query, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1))?;
+    /// e.ingest([
+    ///     Hit::pageview(1, 1_717_200_000, "a", "https://x.org/a"),
+    ///     Hit::pageview(1, 1_717_201_799, "a", "https://x.org/b"),
+    ///     Hit::pageview(1, 1_717_203_599, "a", "https://x.org/c"),
+    /// ])?;
+    /// let s = e.query(&Query::site(1))?.visits_summary();
+    /// assert_eq!((s.nb_visits, s.nb_uniq_visitors, s.max_actions, s.bounce_count, s.sum_visit_length), (2, 1, 2, 1, 1800));
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn visits_summary(&self) -> VisitsSummary {
+        if self.segment.is_none() && self.section.is_none() {
+            return self.unfiltered_summary();
+        }
+        self.summary_where(|_| true)
+    }
+
+    /// Fast path: per-day totals and unions of per-day visitor bitmaps.
+    fn unfiltered_summary(&self) -> VisitsSummary {
+        let mut s = VisitsSummary::default();
+        for (_, a) in &self.days {
+            let t = a.totals;
+            s.nb_visits += t.visits;
+            s.nb_actions += t.actions;
+            s.max_actions = s.max_actions.max(t.max_actions);
+            s.bounce_count += t.bounces;
+            s.sum_visit_length += t.sum_length;
+        }
+        s.nb_uniq_visitors = self.days.iter().map(|(_, a)| &a.visitors).union().len();
+        s.nb_users = self.days.iter().map(|(_, a)| &a.users).union().len();
+        s
+    }
+
+    fn summary_where(
+        &self,
+        mut keep: impl FnMut(&crate::query::CutVisit) -> bool,
+    ) -> VisitsSummary {
+        let mut s = VisitsSummary::default();
+        let mut visitors = BitSet::new(self.site.dicts.visitors.len());
+        let mut users = BitSet::new(self.site.dicts.users.len());
+        self.for_each_visit(|cut| {
+            if !keep(cut) {
+                return;
+            }
+            let n = cut.actions.len() as u64;
+            s.nb_visits += 1;
+            s.nb_actions += n;
+            s.max_actions = s.max_actions.max(n);
+            s.bounce_count += u64::from(n == 1);
+            s.sum_visit_length += u64::from(cut.length);
+            visitors.insert(cut.visitor());
+            let user = cut.archive.fields[VField::User as usize][cut.visit as usize];
+            if user != NONE {
+                users.insert(user);
+            }
+        });
+        s.nb_uniq_visitors = visitors.len();
+        s.nb_users = users.len();
+        s
+    }
+
+    /// VisitFrequency: new versus returning visits (new = the visitor's
+    /// first visit in all stored data).
+    pub fn visit_frequency(&self) -> VisitFrequency {
+        let site = self.site;
+        VisitFrequency {
+            new: self.summary_where(|c| site.is_new(c.date, c.archive, c.visit)),
+            returning: self.summary_where(|c| !site.is_new(c.date, c.archive, c.visit)),
+        }
+    }
+
+    /// Actions metrics of the selection.
+    pub fn actions_summary(&self) -> ActionsSummary {
+        let d = &self.site.dicts;
+        let mut s = ActionsSummary::default();
+        let mut keywords = BitSet::new(d.keywords.len());
+        let mut uniq: [Vec<u32>; 3] = Default::default();
+        self.for_each_visit(|cut| {
+            let a = cut.archive;
+            for u in &mut uniq {
+                u.clear();
+            }
+            for &i in cut.actions {
+                let i = i as usize;
+                match a.a_kind[i] {
+                    HitType::Pageview => {
+                        s.nb_pageviews += 1;
+                        uniq[0].push(d.page_of_url[a.a_url[i] as usize]);
+                    }
+                    HitType::Download => {
+                        s.nb_downloads += 1;
+                        uniq[1].push(a.a_url[i]);
+                    }
+                    HitType::Outlink => {
+                        s.nb_outlinks += 1;
+                        uniq[2].push(a.a_url[i]);
+                    }
+                    HitType::Search => {
+                        s.nb_searches += 1;
+                        keywords.insert(a.a_keyword[i]);
+                    }
+                    HitType::Event => s.nb_events += 1,
+                }
+            }
+            let distinct = |v: &mut Vec<u32>| {
+                v.sort_unstable();
+                v.dedup();
+                v.len() as u64
+            };
+            s.nb_uniq_pageviews += distinct(&mut uniq[0]);
+            s.nb_uniq_downloads += distinct(&mut uniq[1]);
+            s.nb_uniq_outlinks += distinct(&mut uniq[2]);
+        });
+        s.nb_keywords = keywords.len();
+        s
+    }
+}

@@ -1,0 +1,155 @@
+//! Small, allocation-free URL helpers. hitmap does not need a full URL
+//! parser: it needs the host (internal or external referrer), the path
+//! (sections, folders) and the query keys (campaign parameters), and must
+//! never fail on whatever text a tracker sends.
+
+/// The URL without its `#fragment`.
+pub(crate) fn without_fragment(url: &str) -> &str {
+    url.split_once('#').map_or(url, |(u, _)| u)
+}
+
+/// Where the part after `scheme://host[:port]` starts, if there is a scheme.
+fn authority_end(url: &str) -> Option<(usize, usize)> {
+    let start = url.find("://")? + 3;
+    if url[..start - 3].contains(['/', '?', '#']) {
+        return None;
+    }
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    Some((start, end))
+}
+
+/// The lower-cased host of an absolute URL, without user info, port or
+/// a leading `www.`.
+pub(crate) fn host_of(url: &str) -> Option<String> {
+    let (start, end) = authority_end(url)?;
+    let authority = &url[start..end];
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if host.starts_with('[') {
+        host.split_once(']')
+            .map_or(host, |(h, _)| h)
+            .trim_start_matches('[')
+    } else {
+        host.split_once(':').map_or(host, |(h, _)| h)
+    };
+    let host = host.to_ascii_lowercase();
+    let host = host.strip_prefix("www.").map(str::to_owned).unwrap_or(host);
+    (!host.is_empty()).then_some(host)
+}
+
+/// Path plus query, fragment dropped: the page report's row label.
+/// `https://x.org` and `https://x.org/` both give `/`.
+pub(crate) fn page_label(url: &str) -> &str {
+    let url = without_fragment(url);
+    match authority_end(url) {
+        Some((_, end)) if end == url.len() => "/",
+        Some((_, end)) => &url[end..],
+        None => url,
+    }
+}
+
+/// The path alone: no scheme, host, query or fragment.
+pub(crate) fn path_of(url: &str) -> &str {
+    let label = page_label(url);
+    let path = label.split_once('?').map_or(label, |(p, _)| p);
+    if path.is_empty() { "/" } else { path }
+}
+
+/// Whether `path` lies inside the section `prefix` (path-segment aware:
+/// `/news` holds `/news` and `/news/a`, not `/newsletter`).
+pub(crate) fn path_in_prefix(path: &str, prefix: &str) -> bool {
+    if prefix == "/" {
+        return true;
+    }
+    match path.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+/// Normalises a section prefix: leading `/`, no trailing `/`.
+pub(crate) fn normalize_prefix(prefix: &str) -> Option<String> {
+    if !prefix.starts_with('/') {
+        return None;
+    }
+    let trimmed = prefix.trim_end_matches('/');
+    Some(if trimmed.is_empty() {
+        "/".into()
+    } else {
+        trimmed.into()
+    })
+}
+
+/// The keys of the query string.
+pub(crate) fn query_keys(url: &str) -> impl Iterator<Item = &str> {
+    let url = without_fragment(url);
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').map_or(p, |(k, _)| k))
+}
+
+/// Decodes `%XX` escapes (and `+` as space when `plus_is_space`); invalid
+/// escapes stay as they are, invalid UTF-8 is replaced.
+pub(crate) fn percent_decode(s: &str, plus_is_space: bool) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' && i + 2 < bytes.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if plus_is_space && b == b'+' { b' ' } else { b });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_and_paths() {
+        assert_eq!(page_label("https://x.org/a/b?q=1#frag"), "/a/b?q=1");
+        assert_eq!(page_label("https://x.org"), "/");
+        assert_eq!(page_label("https://x.org?x=1"), "?x=1");
+        assert_eq!(path_of("https://x.org?x=1"), "/");
+        assert_eq!(page_label("/relative/p"), "/relative/p");
+        assert_eq!(path_of("https://x.org/news/a?x"), "/news/a");
+        assert_eq!(
+            host_of("https://user@WWW.X.org:8080/p"),
+            Some("x.org".into())
+        );
+        assert_eq!(host_of("/p"), None);
+        assert_eq!(host_of("a/b://c"), None);
+    }
+
+    #[test]
+    fn prefixes_respect_segments() {
+        assert!(path_in_prefix("/news", "/news"));
+        assert!(path_in_prefix("/news/a", "/news"));
+        assert!(!path_in_prefix("/newsletter", "/news"));
+        assert!(path_in_prefix("/anything", "/"));
+        assert_eq!(normalize_prefix("/news/").as_deref(), Some("/news"));
+        assert_eq!(normalize_prefix("news"), None);
+    }
+
+    #[test]
+    fn decoding() {
+        assert_eq!(percent_decode("a%3D%3Db+c%zz%", true), "a==b c%zz%");
+        assert_eq!(percent_decode("a+b", false), "a+b");
+        assert_eq!(
+            query_keys("https://x.org/?utm_source=a&b#c=d").collect::<Vec<_>>(),
+            ["utm_source", "b"]
+        );
+    }
+}

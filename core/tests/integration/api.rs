@@ -1,0 +1,198 @@
+//! The Reporting API surface: shapes, periods, filters and errors.
+
+use chrono::{DateTime, Utc};
+use hitmap::{Engine, Hit, SiteConfig};
+use serde_json::{Value, json};
+
+fn engine() -> Engine {
+    let mut e = Engine::in_memory();
+    e.add_site(
+        SiteConfig::new(1)
+            .time_zone("Europe/London")
+            .host("x.org")
+            .section("News", ["/news"]),
+    )
+    .unwrap();
+    e.ingest([
+        Hit::pageview(1, 1_717_200_000, "a", "https://x.org/news/a")
+            .with_device("smartphone")
+            .with_country("gb"),
+        Hit::pageview(1, 1_717_200_030, "a", "https://x.org/news/b").with_title("B"),
+        Hit::pageview(1, 1_717_200_000, "b", "https://x.org/about").with_device("desktop"),
+        Hit::pageview(1, 1_717_900_000, "a", "https://x.org/"),
+    ])
+    .unwrap();
+    e
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_718_000_000, 0).unwrap() // 2024-06-10
+}
+
+fn api(e: &Engine, q: &str) -> Value {
+    serde_json::from_str(&e.api_at(q, now()).unwrap()).unwrap()
+}
+
+#[test]
+fn one_period_is_one_object_with_matomo_formatting() {
+    let v = api(
+        &engine(),
+        "method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01",
+    );
+    assert_eq!(
+        v,
+        json!({"nb_uniq_visitors":2,"nb_users":0,"nb_visits":2,"nb_actions":3,"bounce_count":1,
+               "sum_visit_length":31,"max_actions":2,"bounce_rate":"50%","nb_actions_per_visit":1.5,
+               "avg_time_on_site":16})
+    );
+    let raw = api(
+        &engine(),
+        "method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&format_metrics=0",
+    );
+    assert_eq!(raw["bounce_rate"], json!(0.5));
+    assert_eq!(raw["avg_time_on_site"], json!(15.5));
+}
+
+#[test]
+fn several_periods_are_a_map_with_empty_arrays() {
+    let v = api(
+        &engine(),
+        "method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01,2024-06-03",
+    );
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["2024-06-01", "2024-06-02", "2024-06-03"]);
+    assert_eq!(v["2024-06-02"], json!([]));
+    assert_eq!(v["2024-06-01"]["nb_visits"], json!(2));
+
+    let weeks = api(
+        &engine(),
+        "method=VisitsSummary.get&idSite=1&period=week&date=last2",
+    );
+    let keys: Vec<&String> = weeks.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["2024-06-03,2024-06-09", "2024-06-10,2024-06-16"]);
+    let months = api(
+        &engine(),
+        "method=VisitsSummary.get&idSite=1&period=month&date=today",
+    );
+    assert_eq!(months["nb_visits"], json!(3));
+    assert_eq!(months["nb_uniq_visitors"], json!(2));
+    let year = api(
+        &engine(),
+        "method=VisitsSummary.get&idSite=1&period=year&date=last2",
+    );
+    assert_eq!(year["2023"], json!([]));
+    assert_eq!(year["2024"]["nb_visits"], json!(3));
+}
+
+#[test]
+fn reports_sort_filter_and_carry_segments() {
+    let e = engine();
+    let rows = api(
+        &e,
+        "method=DevicesDetection.getType&idSite=1&period=month&date=2024-06-01",
+    );
+    let labels: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["label"].as_str().unwrap())
+        .collect();
+    // ties on visits sort by label; the missing value sorts first
+    assert_eq!(labels, ["Unknown", "desktop", "smartphone"]);
+    assert_eq!(rows[0]["segment"], json!("deviceType=="));
+    assert_eq!(rows[2]["segment"], json!("deviceType==smartphone"));
+    assert_eq!(rows[2]["nb_actions"], json!(2));
+    let limited = api(
+        &e,
+        "method=Actions.getPageUrls&flat=1&idSite=1&period=month&date=2024-06-01&filter_sort_column=label&filter_sort_order=asc&filter_limit=2&filter_offset=1",
+    );
+    let labels: Vec<&str> = limited
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["/about", "/news/a"]);
+}
+
+#[test]
+fn page_tree_has_folders_with_distinct_visits() {
+    let tree = api(
+        &engine(),
+        "method=Actions.getPageUrls&idSite=1&period=month&date=2024-06-01",
+    );
+    let news = tree
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["label"] == "news")
+        .unwrap();
+    assert_eq!(news["nb_hits"], json!(2));
+    assert_eq!(news["nb_visits"], json!(1), "two pages, one visit");
+    let children: Vec<&str> = news["subtable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(children, ["/a", "/b"]);
+    let root = tree
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["label"] == "/index")
+        .unwrap();
+    assert_eq!(root["nb_hits"], json!(1));
+}
+
+#[test]
+fn sections_and_titles() {
+    let e = engine();
+    let s = api(
+        &e,
+        "method=Hitmap.getSections&idSite=1&period=month&date=2024-06-01",
+    );
+    assert_eq!(s[0]["label"], json!("News"));
+    assert_eq!(s[0]["nb_actions"], json!(2));
+    let cut = api(
+        &e,
+        "method=VisitsSummary.get&idSite=1&period=month&date=2024-06-01&section=News",
+    );
+    assert_eq!(cut["nb_visits"], json!(1));
+    let titles = api(
+        &e,
+        "method=Actions.getPageTitles&idSite=1&period=month&date=2024-06-01",
+    );
+    let labels: Vec<&str> = titles
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["Page Name Not Defined", "B"]);
+}
+
+#[test]
+fn errors_say_what_to_fix() {
+    let e = engine();
+    let err = |q: &str| e.api_at(q, now()).unwrap_err().to_string();
+    assert!(err("idSite=1&period=day&date=today").contains("method"));
+    assert!(err("method=Nope.get&idSite=1&period=day&date=today").contains("unknown method"));
+    assert!(err("method=VisitsSummary.get&idSite=2&period=day&date=today").contains("add_site"));
+    assert!(
+        err("method=VisitsSummary.get&idSite=1&period=fortnight&date=today")
+            .contains("unknown period")
+    );
+    assert!(
+        err("method=VisitsSummary.get&idSite=1&period=day&date=2024-13-01").contains("YYYY-MM-DD")
+    );
+    let seg = err("method=VisitsSummary.get&idSite=1&period=day&date=today&segment=deviceType~x");
+    assert!(seg.contains("position 10"), "{seg}");
+    assert!(err("method=VisitsSummary.get&idSite=1&period=day&date=last0").contains("lastN"));
+    assert!(err("method=VisitsSummary.get&idSite=1&period=day&date=today&filter_sort_column=zzz&format=xml").contains("json"));
+    let shaped = hitmap::Error::Request("x".into()).to_api_json();
+    assert_eq!(
+        serde_json::from_str::<Value>(&shaped).unwrap(),
+        json!({"result":"error","message":"x"})
+    );
+}

@@ -1,0 +1,9 @@
+//! One integration-test binary for the core crate (links once).
+
+// Rows compared as plain tuples read best in tests.
+#![allow(clippy::type_complexity)]
+
+mod api;
+mod examples;
+mod props;
+mod reference;

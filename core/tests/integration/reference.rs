@@ -1,0 +1,500 @@
+//! A brute-force reference model written straight from `spec/hits.md`
+//! over raw hits: no dictionaries, no bitmaps, no archives. The property
+//! tests check that the engine equals it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDate};
+use chrono_tz::Tz;
+use hitmap::{Hit, HitType};
+
+pub struct RefSite {
+    pub tz: Tz,
+    pub timeout: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct RVisit {
+    pub date: NaiveDate,
+    pub visitor: String,
+    pub hits: Vec<Hit>,
+    pub user: Option<String>,
+    pub referrer: Option<String>,
+    pub device: Option<String>,
+    pub country: Option<String>,
+    pub dims: BTreeMap<String, String>,
+    pub visit_count: u32,
+    pub length: u64,
+    pub referrer_type: &'static str,
+}
+
+pub fn no_fragment(url: &str) -> &str {
+    url.split('#').next().unwrap()
+}
+
+/// Path and query of `https://host/...`, fragment dropped.
+pub fn page_label(url: &str) -> String {
+    let u = no_fragment(url);
+    let after = u.split_once("://").map_or(u, |(_, rest)| rest);
+    match after.find(['/', '?']) {
+        Some(i) if after[i..].starts_with('/') => after[i..].to_string(),
+        Some(i) => after[i..].to_string(),
+        None => "/".to_string(),
+    }
+}
+
+pub fn path(url: &str) -> String {
+    let l = page_label(url);
+    let p = l.split('?').next().unwrap().to_string();
+    if p.is_empty() { "/".into() } else { p }
+}
+
+pub fn in_section(url: Option<&str>, prefix: &str) -> bool {
+    let Some(url) = url else { return false };
+    let p = path(url);
+    prefix == "/" || p == prefix || p.starts_with(&format!("{prefix}/"))
+}
+
+/// Everything that orders hits of one visitor at one second.
+fn action_key(
+    h: &Hit,
+) -> (
+    Option<String>,
+    HitType,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+) {
+    let is_search = h.kind == HitType::Search;
+    let ev = if h.kind == HitType::Event {
+        h.event.clone()
+    } else {
+        None
+    };
+    (
+        h.url.as_deref().map(|u| no_fragment(u).to_string()),
+        h.kind,
+        h.title.clone(),
+        if is_search { h.search.clone() } else { None },
+        ev.as_ref().map(|e| e.category.clone()),
+        ev.as_ref().map(|e| e.action.clone()),
+        ev.as_ref().and_then(|e| e.name.clone()),
+    )
+}
+
+fn ev_value(h: &Hit) -> f64 {
+    match (&h.kind, &h.event) {
+        (HitType::Event, Some(e)) => e.value.unwrap_or(f64::NAN),
+        _ => f64::NAN,
+    }
+}
+
+fn same_action(a: &Hit, b: &Hit) -> bool {
+    a.ts == b.ts && action_key(a) == action_key(b) && ev_value(a).total_cmp(&ev_value(b)).is_eq()
+}
+
+/// The visit's value of a field: its first hit that carries one; among
+/// hits that are the same action, the smallest value.
+fn first_value(hits: &[Hit], get: impl Fn(&Hit) -> Option<String>) -> Option<String> {
+    let c = hits.iter().position(|h| get(h).is_some())?;
+    hits[c..]
+        .iter()
+        .take_while(|h| same_action(h, &hits[c]))
+        .filter_map(&get)
+        .min()
+}
+
+fn referrer_type(first_url: Option<&str>, referrer: Option<&str>) -> &'static str {
+    if let Some(u) = first_url
+        && let Some((_, q)) = no_fragment(u).split_once('?')
+        && q.split('&')
+            .any(|kv| ["utm_", "mtm_", "pk_"].iter().any(|p| kv.starts_with(p)))
+    {
+        return "campaign";
+    }
+    match referrer {
+        None => "direct",
+        Some(r) if r.contains("://x.org") => "direct",
+        Some(r) if r.contains("google.") => "search",
+        Some(r) if r.contains("facebook.com") => "social",
+        Some(_) => "website",
+    }
+}
+
+pub fn visits(hits: &[Hit], site: &RefSite) -> Vec<RVisit> {
+    let local = |ts: i64| {
+        DateTime::from_timestamp(ts, 0)
+            .unwrap()
+            .with_timezone(&site.tz)
+            .date_naive()
+    };
+    let mut groups: BTreeMap<(String, NaiveDate), Vec<Hit>> = BTreeMap::new();
+    for h in hits {
+        groups
+            .entry((h.visitor.clone(), local(h.ts)))
+            .or_default()
+            .push(h.clone());
+    }
+    let mut out = Vec::new();
+    for ((visitor, date), mut hs) in groups {
+        hs.sort_by(|a, b| {
+            a.ts.cmp(&b.ts)
+                .then_with(|| action_key(a).cmp(&action_key(b)))
+                .then_with(|| ev_value(a).total_cmp(&ev_value(b)))
+        });
+        let mut start = 0;
+        for i in 1..=hs.len() {
+            if i == hs.len() || hs[i].ts - hs[i - 1].ts >= site.timeout {
+                let vh = hs[start..i].to_vec();
+                let first = vh[0].ts;
+                let last = vh[vh.len() - 1].ts;
+                let referrer = first_value(&vh, |h| h.referrer.clone());
+                let mut dims = BTreeMap::new();
+                let names: BTreeSet<String> = vh
+                    .iter()
+                    .flat_map(|h| h.dims.iter().map(|d| d.0.clone()))
+                    .collect();
+                for n in names {
+                    let v = first_value(&vh, |h| {
+                        h.dims.iter().find(|d| d.0 == n).map(|d| d.1.clone())
+                    });
+                    dims.insert(n, v.unwrap());
+                }
+                out.push(RVisit {
+                    date,
+                    visitor: visitor.clone(),
+                    user: first_value(&vh, |h| h.user.clone()),
+                    device: first_value(&vh, |h| h.device.clone()),
+                    country: first_value(&vh, |h| h.country.clone()),
+                    referrer_type: referrer_type(vh[0].url.as_deref(), referrer.as_deref()),
+                    referrer,
+                    dims,
+                    visit_count: 0,
+                    length: if vh.len() == 1 {
+                        0
+                    } else {
+                        (1 + last - first) as u64
+                    },
+                    hits: vh,
+                });
+                start = i;
+            }
+        }
+    }
+    // visitCount: rank among the visitor's visits by (local day, start).
+    let mut by_visitor: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, v) in out.iter().enumerate() {
+        by_visitor.entry(v.visitor.clone()).or_default().push(i);
+    }
+    for idx in by_visitor.values() {
+        let mut idx = idx.clone();
+        idx.sort_by_key(|&i| (out[i].date, out[i].hits[0].ts));
+        for (rank, i) in idx.into_iter().enumerate() {
+            out[i].visit_count = rank as u32 + 1;
+        }
+    }
+    out
+}
+
+/// A condition of the reference's segment pool.
+#[derive(Debug, Clone)]
+pub struct RCond {
+    pub field: &'static str,
+    pub op: &'static str,
+    pub value: String,
+}
+
+impl RCond {
+    pub fn text(&self) -> String {
+        format!("{}{}{}", self.field, self.op, self.value)
+    }
+}
+
+fn text_match(op: &str, v: &str, s: Option<&str>) -> bool {
+    match op {
+        "==" if v.is_empty() => s.is_none(),
+        "!=" if v.is_empty() => s.is_some(),
+        "==" => s == Some(v),
+        "!=" => s != Some(v),
+        "=@" => s.is_some_and(|s| s.contains(v)),
+        "!@" => !s.is_some_and(|s| s.contains(v)),
+        "=^" => s.is_some_and(|s| s.starts_with(v)),
+        "=$" => s.is_some_and(|s| s.ends_with(v)),
+        _ => panic!("op {op}"),
+    }
+}
+
+fn positive(op: &str) -> &'static str {
+    match op {
+        "!=" => "==",
+        "!@" => "=@",
+        "==" => "==",
+        "=@" => "=@",
+        "=^" => "=^",
+        "=$" => "=$",
+        _ => panic!("op {op}"),
+    }
+}
+
+fn num_match(op: &str, x: f64, v: f64) -> bool {
+    match op {
+        "==" => x == v,
+        "!=" => x != v,
+        "<" => x < v,
+        "<=" => x <= v,
+        ">" => x > v,
+        ">=" => x >= v,
+        _ => panic!("op {op}"),
+    }
+}
+
+pub fn cond_matches(c: &RCond, v: &RVisit) -> bool {
+    let page_urls = || v.hits.iter().filter(|h| h.kind == HitType::Pageview);
+    let action_values: Option<Vec<Option<String>>> = match c.field {
+        "pageUrl" => Some(
+            page_urls()
+                .map(|h| h.url.as_deref().map(|u| no_fragment(u).to_string()))
+                .collect(),
+        ),
+        "pageTitle" => Some(page_urls().map(|h| h.title.clone()).collect()),
+        "downloadUrl" => Some(
+            v.hits
+                .iter()
+                .filter(|h| h.kind == HitType::Download)
+                .map(|h| h.url.as_deref().map(|u| no_fragment(u).to_string()))
+                .collect(),
+        ),
+        "siteSearchKeyword" => Some(
+            v.hits
+                .iter()
+                .filter(|h| h.kind == HitType::Search)
+                .map(|h| h.search.clone())
+                .collect(),
+        ),
+        "eventCategory" => Some(
+            v.hits
+                .iter()
+                .filter(|h| h.kind == HitType::Event)
+                .map(|h| h.event.as_ref().map(|e| e.category.clone()))
+                .collect(),
+        ),
+        _ => None,
+    };
+    if let Some(values) = action_values {
+        let present: Vec<&str> = values.iter().flatten().map(String::as_str).collect();
+        if c.value.is_empty() && matches!(c.op, "==" | "!=") {
+            return (c.op == "!=") != present.is_empty();
+        }
+        let any = present
+            .iter()
+            .any(|s| text_match(positive(c.op), &c.value, Some(s)));
+        return if matches!(c.op, "!=" | "!@") {
+            !any
+        } else {
+            any
+        };
+    }
+    let num = |x: f64| num_match(c.op, x, c.value.parse().unwrap());
+    let entry = page_urls()
+        .next()
+        .and_then(|h| h.url.as_deref())
+        .map(|u| no_fragment(u).to_string());
+    match c.field {
+        "actions" => num(v.hits.len() as f64),
+        "visitDuration" => num(v.length as f64),
+        "visitCount" => num(f64::from(v.visit_count)),
+        "visitorType" => (v.visit_count == 1) == ((c.value == "new") == (c.op == "==")),
+        "visitorId" => text_match(c.op, &c.value, Some(&v.visitor)),
+        "userId" => text_match(c.op, &c.value, v.user.as_deref()),
+        "deviceType" => text_match(c.op, &c.value, v.device.as_deref()),
+        "countryCode" => text_match(c.op, &c.value, v.country.as_deref()),
+        "referrerType" => text_match(c.op, &c.value, Some(v.referrer_type)),
+        "referrerUrl" => text_match(c.op, &c.value, v.referrer.as_deref()),
+        "entryPageUrl" => text_match(c.op, &c.value, entry.as_deref()),
+        dim => text_match(c.op, &c.value, v.dims.get(dim).map(String::as_str)),
+    }
+}
+
+/// AND of ORs.
+pub fn segment_matches(segment: &[Vec<RCond>], v: &RVisit) -> bool {
+    segment
+        .iter()
+        .all(|clause| clause.iter().any(|c| cond_matches(c, v)))
+}
+
+/// A visit as reports see it: the selected visit cut to a section.
+pub struct Cut<'a> {
+    pub visit: &'a RVisit,
+    /// Indices into `visit.hits`.
+    pub actions: Vec<usize>,
+    pub length: u64,
+}
+
+pub fn cut_visits<'a>(
+    visits: &'a [RVisit],
+    from: NaiveDate,
+    to: NaiveDate,
+    segment: &[Vec<RCond>],
+    section: Option<&str>,
+) -> Vec<Cut<'a>> {
+    let mut out = Vec::new();
+    for v in visits {
+        if v.date < from || v.date > to || !segment_matches(segment, v) {
+            continue;
+        }
+        let actions: Vec<usize> = (0..v.hits.len())
+            .filter(|&i| section.is_none_or(|p| in_section(v.hits[i].url.as_deref(), p)))
+            .collect();
+        if actions.is_empty() {
+            continue;
+        }
+        let length = if section.is_none() {
+            v.length
+        } else if actions.len() == 1 {
+            0
+        } else {
+            (1 + v.hits[*actions.last().unwrap()].ts - v.hits[actions[0]].ts) as u64
+        };
+        out.push(Cut {
+            visit: v,
+            actions,
+            length,
+        });
+    }
+    out
+}
+
+pub fn summary(cuts: &[Cut]) -> hitmap::VisitsSummary {
+    let mut s = hitmap::VisitsSummary::default();
+    let mut visitors = BTreeSet::new();
+    let mut users = BTreeSet::new();
+    for c in cuts {
+        let n = c.actions.len() as u64;
+        s.nb_visits += 1;
+        s.nb_actions += n;
+        s.max_actions = s.max_actions.max(n);
+        s.bounce_count += u64::from(n == 1);
+        s.sum_visit_length += c.length;
+        visitors.insert(&c.visit.visitor);
+        if let Some(u) = &c.visit.user {
+            users.insert(u);
+        }
+    }
+    s.nb_uniq_visitors = visitors.len() as u64;
+    s.nb_users = users.len() as u64;
+    s
+}
+
+pub fn actions(cuts: &[Cut]) -> hitmap::ActionsSummary {
+    let mut s = hitmap::ActionsSummary::default();
+    let mut keywords = BTreeSet::new();
+    for c in cuts {
+        let mut uniq: [BTreeSet<String>; 3] = Default::default();
+        for &i in &c.actions {
+            let h = &c.visit.hits[i];
+            match h.kind {
+                HitType::Pageview => {
+                    s.nb_pageviews += 1;
+                    uniq[0].insert(page_label(h.url.as_deref().unwrap()));
+                }
+                HitType::Download => {
+                    s.nb_downloads += 1;
+                    uniq[1].insert(no_fragment(h.url.as_deref().unwrap()).to_string());
+                }
+                HitType::Outlink => {
+                    s.nb_outlinks += 1;
+                    uniq[2].insert(no_fragment(h.url.as_deref().unwrap()).to_string());
+                }
+                HitType::Search => {
+                    s.nb_searches += 1;
+                    keywords.insert(h.search.clone().unwrap());
+                }
+                HitType::Event => s.nb_events += 1,
+            }
+        }
+        s.nb_uniq_pageviews += uniq[0].len() as u64;
+        s.nb_uniq_downloads += uniq[1].len() as u64;
+        s.nb_uniq_outlinks += uniq[2].len() as u64;
+    }
+    s.nb_keywords = keywords.len() as u64;
+    s
+}
+
+/// Flat page rows: label -> (hits, visits, visitors, entries, exits, entry bounces, time).
+pub fn pages(cuts: &[Cut]) -> BTreeMap<String, (u64, u64, u64, u64, u64, u64, u64)> {
+    let mut rows: BTreeMap<
+        String,
+        (
+            u64,
+            BTreeSet<(NaiveDate, String, i64)>,
+            BTreeSet<String>,
+            u64,
+            u64,
+            u64,
+            u64,
+        ),
+    > = BTreeMap::new();
+    for c in cuts {
+        let hits = &c.visit.hits;
+        let pv: Vec<usize> = c
+            .actions
+            .iter()
+            .copied()
+            .filter(|&i| hits[i].kind == HitType::Pageview)
+            .collect();
+        for &i in &pv {
+            let r = rows
+                .entry(page_label(hits[i].url.as_deref().unwrap()))
+                .or_default();
+            r.0 += 1;
+            r.1.insert((c.visit.date, c.visit.visitor.clone(), hits[0].ts));
+            r.2.insert(c.visit.visitor.clone());
+            r.6 += hits.get(i + 1).map_or(0, |n| (n.ts - hits[i].ts) as u64);
+        }
+        if let (Some(&first), Some(&last)) = (pv.first(), pv.last()) {
+            let e = rows
+                .get_mut(&page_label(hits[first].url.as_deref().unwrap()))
+                .unwrap();
+            e.3 += 1;
+            e.5 += u64::from(c.actions.len() == 1);
+            rows.get_mut(&page_label(hits[last].url.as_deref().unwrap()))
+                .unwrap()
+                .4 += 1;
+        }
+    }
+    rows.into_iter()
+        .map(|(k, r)| {
+            (
+                k,
+                (r.0, r.1.len() as u64, r.2.len() as u64, r.3, r.4, r.5, r.6),
+            )
+        })
+        .collect()
+}
+
+/// Dimension rows: value (None = missing) -> summary of its visits.
+pub fn by_dimension(
+    cuts: &[Cut],
+    value: impl Fn(&RVisit) -> Option<String>,
+) -> BTreeMap<Option<String>, hitmap::VisitsSummary> {
+    let mut groups: BTreeMap<Option<String>, Vec<&Cut>> = BTreeMap::new();
+    for c in cuts {
+        groups.entry(value(c.visit)).or_default().push(c);
+    }
+    groups
+        .into_iter()
+        .map(|(k, cs)| {
+            let owned: Vec<Cut> = cs
+                .iter()
+                .map(|c| Cut {
+                    visit: c.visit,
+                    actions: c.actions.clone(),
+                    length: c.length,
+                })
+                .collect();
+            (k, summary(&owned))
+        })
+        .collect()
+}
