@@ -398,7 +398,7 @@ mod tests {
         assert_eq!(s.clauses.len(), 2);
         assert_eq!(s.clauses[0].len(), 2);
         assert_eq!(s.clauses[1][0].value, "g,b x");
-        assert_eq!(s.clauses[1][0].position, 34);
+        assert_eq!(s.clauses[1][0].position, 35);
     }
 
     #[test]
