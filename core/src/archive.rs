@@ -11,7 +11,7 @@ use roaring::RoaringBitmap;
 use crate::dict::Dict;
 use crate::dict::NONE;
 use crate::hit::HitType;
-use crate::raw::{DayHits, N_VFIELDS, RawHit, SiteDicts, VField, same_action};
+use crate::raw::{Extra, N_VFIELDS, RawHit, SideArena, SiteDicts, VField, same_action, sort_hits};
 use crate::referrer::classify;
 use crate::site::SiteConfig;
 
@@ -134,12 +134,18 @@ impl DayArchive {
             ..self.action_offsets[visit as usize + 1] as usize
     }
 
-    /// Sessionizes one day's hits and builds the archive.
-    /// `hits` must hold every hit of the day (old and new).
-    pub(crate) fn build(mut day: DayHits, dicts: &SiteDicts, site: &SiteConfig) -> DayArchive {
-        day.sort(dicts);
+    /// Sessionizes one day's hits and builds the archive. `hits` must hold
+    /// every hit of the day (old and new); their custom dimensions point
+    /// into `dims`.
+    pub(crate) fn build(
+        hits: &mut [RawHit],
+        side: &SideArena,
+        dicts: &SiteDicts,
+        site: &SiteConfig,
+    ) -> DayArchive {
+        sort_hits(hits, dicts, side);
         let timeout = i64::from(site.visit_timeout);
-        let hits = &day.hits;
+        let hits = &*hits;
         let mut a = DayArchive::default();
         let n = hits.len();
         a.a_kind.reserve(n);
@@ -156,7 +162,7 @@ impl DayArchive {
                 end += 1;
             }
             let visit = a.visitor.len() as u32;
-            a.push_visit(&hits[start..end], &day, dicts, site, &mut dim_cells, visit);
+            a.push_visit(&hits[start..end], side, dicts, site, &mut dim_cells, visit);
             start = end;
         }
         a.action_offsets.push(a.a_kind.len() as u32);
@@ -168,7 +174,7 @@ impl DayArchive {
     fn push_visit(
         &mut self,
         hits: &[RawHit],
-        day: &DayHits,
+        side: &SideArena,
         dicts: &SiteDicts,
         site: &SiteConfig,
         dim_cells: &mut Vec<(u32, u32, u32, u32)>,
@@ -195,9 +201,10 @@ impl DayArchive {
         self.exit_url
             .push(pageviews().next_back().map_or(NONE, |h| h.url));
         for f in 0..N_VFIELDS {
-            let carrier = hits.iter().position(|h| h.fields[f] != NONE);
+            let field = |h: &RawHit| side.fields(h)[f];
+            let carrier = hits.iter().position(|h| field(h) != NONE);
             let value = carrier.map_or(NONE, |c| {
-                smallest_in_group(hits, c, |h| h.fields[f], dicts.field(f))
+                smallest_in_group(hits, c, field, dicts.field(f), side)
             });
             self.fields[f].push(value);
             self.field_carriers[f].push(carrier.map_or(NONE, |c| c as u32));
@@ -210,17 +217,17 @@ impl DayArchive {
             .push(classify(first_url, referrer, site) as u8);
         let visit_dims_start = dim_cells.len();
         for (pos, h) in hits.iter().enumerate() {
-            for &(name, _) in day.dims_of(h) {
+            for &(name, _) in side.dims(h) {
                 if dim_cells[visit_dims_start..].iter().any(|c| c.0 == name) {
                     continue;
                 }
                 let dim_value = |h: &RawHit| {
-                    day.dims_of(h)
+                    side.dims(h)
                         .iter()
                         .find(|d| d.0 == name)
                         .map_or(NONE, |d| d.1)
                 };
-                let value = smallest_in_group(hits, pos, dim_value, &dicts.dim_values);
+                let value = smallest_in_group(hits, pos, dim_value, &dicts.dim_values, side);
                 dim_cells.push((name, visit, value, pos as u32));
             }
         }
@@ -229,11 +236,12 @@ impl DayArchive {
             self.a_ts.push(h.ts);
             self.a_url.push(h.url);
             self.a_title.push(h.title);
-            self.a_keyword.push(h.keyword);
-            self.a_ev_category.push(h.ev_category);
-            self.a_ev_action.push(h.ev_action);
-            self.a_ev_name.push(h.ev_name);
-            self.a_ev_value.push(h.ev_value);
+            let x = side.extra(h);
+            self.a_keyword.push(x.keyword);
+            self.a_ev_category.push(x.ev_category);
+            self.a_ev_action.push(x.ev_action);
+            self.a_ev_name.push(x.ev_name);
+            self.a_ev_value.push(x.ev_value);
             self.a_time_spent
                 .push(hits.get(i + 1).map_or(0, |next| (next.ts - h.ts) as u32));
         }
@@ -340,7 +348,7 @@ impl DayArchive {
     /// visit-level value goes back on the hit that first carried it: hits
     /// only ever merge visits, so the first carrier of a merged visit is
     /// always one of these or a new hit, and nothing else is needed.
-    pub(crate) fn hits_into(&self, out: &mut DayHits) {
+    pub(crate) fn hits_into(&self, hits: &mut Vec<RawHit>, side: &mut SideArena) {
         for v in 0..self.visit_count() {
             let vi = v as usize;
             let range = self.actions_of(v);
@@ -350,24 +358,29 @@ impl DayArchive {
                 let mut h = RawHit::new(self.visitor[vi], self.a_ts[i], self.a_kind[i]);
                 h.url = self.a_url[i];
                 h.title = self.a_title[i];
-                h.keyword = self.a_keyword[i];
-                h.ev_category = self.a_ev_category[i];
-                h.ev_action = self.a_ev_action[i];
-                h.ev_name = self.a_ev_name[i];
-                h.ev_value = self.a_ev_value[i];
-                for f in 0..N_VFIELDS {
+                let extra = Extra {
+                    keyword: self.a_keyword[i],
+                    ev_category: self.a_ev_category[i],
+                    ev_action: self.a_ev_action[i],
+                    ev_name: self.a_ev_name[i],
+                    ev_value: self.a_ev_value[i],
+                };
+                side.set_extra(&mut h, extra);
+                let mut fields = [NONE; N_VFIELDS];
+                for (f, value) in fields.iter_mut().enumerate() {
                     if self.field_carriers[f][vi] == pos {
-                        h.fields[f] = self.fields[f][vi];
+                        *value = self.fields[f][vi];
                     }
                 }
-                h.dims_start = out.dims.len() as u32;
+                side.set_fields(&mut h, fields);
+                h.dims_start = side.dims.len() as u32;
                 for col in &self.dims {
                     if col.carriers[vi] == pos {
-                        out.dims.push((col.name, col.values[vi]));
+                        side.dims.push((col.name, col.values[vi]));
                     }
                 }
-                h.dims_len = out.dims.len() as u32 - h.dims_start;
-                out.hits.push(h);
+                h.dims_len = side.dims.len() as u32 - h.dims_start;
+                hits.push(h);
             }
         }
     }
@@ -380,11 +393,12 @@ fn smallest_in_group(
     first: usize,
     value_of: impl Fn(&RawHit) -> u32,
     dict: &Dict,
+    side: &SideArena,
 ) -> u32 {
     let mut best = value_of(&hits[first]);
     for h in hits[first + 1..]
         .iter()
-        .take_while(|h| same_action(h, &hits[first]))
+        .take_while(|h| same_action(h, &hits[first], side))
     {
         let v = value_of(h);
         if v != NONE && dict.value(v) < dict.value(best) {

@@ -13,7 +13,7 @@ use crate::dict::NONE;
 use crate::error::{Error, Result};
 use crate::hit::{Hit, HitType, HitView};
 use crate::ndjson::{Rejected, parse_line};
-use crate::raw::{DayHits, RawHit, SiteDicts};
+use crate::raw::{Extra, N_VFIELDS, RawHit, SideArena, SiteDicts};
 use crate::site::SiteConfig;
 
 /// What an ingest call did: how many hits went in, and every line that did
@@ -88,7 +88,7 @@ impl SiteState {
                 .is_some_and(|e| e.day == day)
     }
 
-    fn intern(&mut self, h: &HitView, day: &mut DayHits) {
+    fn intern(&mut self, h: &HitView, hits: &mut Vec<RawHit>, side: &mut SideArena) {
         let d = &mut self.dicts;
         let mut raw = RawHit::new(d.visitors.intern(&h.visitor), h.ts, h.kind);
         if let Some(u) = &h.url {
@@ -97,19 +97,21 @@ impl SiteState {
         if let Some(t) = &h.title {
             raw.title = d.titles.intern(t);
         }
+        let mut extra = Extra::NONE;
         if h.kind == HitType::Search
             && let Some(k) = &h.search
         {
-            raw.keyword = d.keywords.intern(k);
+            extra.keyword = d.keywords.intern(k);
         }
         if h.kind == HitType::Event
             && let Some(e) = &h.event
         {
-            raw.ev_category = d.events.intern(&e.category);
-            raw.ev_action = d.events.intern(&e.action);
-            raw.ev_name = e.name.as_ref().map_or(NONE, |n| d.events.intern(n));
-            raw.ev_value = e.value.unwrap_or(f64::NAN);
+            extra.ev_category = d.events.intern(&e.category);
+            extra.ev_action = d.events.intern(&e.action);
+            extra.ev_name = e.name.as_ref().map_or(NONE, |n| d.events.intern(n));
+            extra.ev_value = e.value.unwrap_or(f64::NAN);
         }
+        side.set_extra(&mut raw, extra);
         let visit_fields = [
             &h.user,
             &h.referrer,
@@ -119,37 +121,44 @@ impl SiteState {
             &h.country,
             &h.language,
         ];
+        let mut fields = [NONE; N_VFIELDS];
         for (f, value) in visit_fields.into_iter().enumerate() {
             if let Some(v) = value {
-                raw.fields[f] = d.field_mut(f).intern(v);
+                fields[f] = d.field_mut(f).intern(v);
             }
         }
+        side.set_fields(&mut raw, fields);
         if !h.dims.is_empty() {
             let mut dims: Vec<(&str, &str)> = h.dims.iter().map(|(k, v)| (&**k, &**v)).collect();
             dims.sort_by(|a, b| a.0.cmp(b.0));
             dims.dedup_by(|a, b| a.0 == b.0);
-            raw.dims_start = day.dims.len() as u32;
+            raw.dims_start = side.dims.len() as u32;
             raw.dims_len = dims.len() as u32;
             for (k, v) in dims {
-                day.dims
+                side.dims
                     .push((d.dim_names.intern(k), d.dim_values.intern(v)));
             }
         }
-        day.hits.push(raw);
+        hits.push(raw);
     }
 
-    /// Rebuilds the given days with their new hits, then brings the visitor
-    /// table up to date in one merge per touched visitor.
-    fn rebuild(&mut self, mut buckets: Vec<(NaiveDate, DayHits)>) {
-        buckets.sort_unstable_by_key(|b| b.0);
+    /// Rebuilds the given days with their new hits (custom dimensions in
+    /// `dims`), then brings the visitor table up to date in one merge per
+    /// touched visitor.
+    fn rebuild(&mut self, days: Vec<(NaiveDate, &mut [RawHit])>, side: &mut SideArena) {
         // (visitor, day, order, visits): the later order wins for a key.
         let mut updates: Vec<(u32, NaiveDate, u8, u32)> = Vec::new();
-        for (date, mut hits) in buckets {
-            if let Some(old) = self.days.remove(&date) {
-                old.hits_into(&mut hits);
-                runs(&old.visitor, |v, _| updates.push((v, date, 0, 0)));
-            }
-            let archive = DayArchive::build(hits, &self.dicts, &self.config);
+        for (date, new_hits) in days {
+            let archive = match self.days.remove(&date) {
+                // Late hits: the old archive gives its hits back.
+                Some(old) => {
+                    let mut hits = new_hits.to_vec();
+                    old.hits_into(&mut hits, side);
+                    runs(&old.visitor, |v, _| updates.push((v, date, 0, 0)));
+                    DayArchive::build(&mut hits, side, &self.dicts, &self.config)
+                }
+                None => DayArchive::build(new_hits, side, &self.dicts, &self.config),
+            };
             runs(&archive.visitor, |v, n| updates.push((v, date, 1, n)));
             self.days.insert(date, archive);
         }
@@ -204,11 +213,56 @@ fn runs(sorted: &[u32], mut f: impl FnMut(u32, u32)) {
     }
 }
 
-/// Hits of one ingest call, grouped by (site, local day) until commit.
+/// Hits of one ingest call. They go into one contiguous buffer with a
+/// bucket id per hit, and are grouped by (site, local day) once, at commit,
+/// with a counting sort: a few large allocations instead of one growing
+/// vector per day, which matters to the allocator at millions of hits.
 #[derive(Default)]
 struct Batch {
-    buckets: HashMap<(u32, NaiveDate), DayHits>,
+    hits: Vec<RawHit>,
+    side: SideArena,
+    bucket_of_hit: Vec<u32>,
+    buckets: Vec<(u32, NaiveDate)>,
+    bucket_ids: HashMap<(u32, NaiveDate), u32>,
     outcome: IngestOutcome,
+}
+
+impl Batch {
+    fn bucket(&mut self, key: (u32, NaiveDate)) -> u32 {
+        if let Some(&last) = self.bucket_of_hit.last()
+            && self.buckets[last as usize] == key
+        {
+            return last;
+        }
+        let next = self.buckets.len() as u32;
+        let id = *self.bucket_ids.entry(key).or_insert(next);
+        if id == next {
+            self.buckets.push(key);
+        }
+        id
+    }
+
+    /// The hits grouped by bucket, and each bucket's range in them.
+    fn grouped(&mut self) -> (Vec<RawHit>, Vec<std::ops::Range<usize>>) {
+        let mut starts = vec![0usize; self.buckets.len() + 1];
+        for &b in &self.bucket_of_hit {
+            starts[b as usize + 1] += 1;
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let ranges = starts.windows(2).map(|w| w[0]..w[1]).collect();
+        let mut order = vec![0u32; self.hits.len()];
+        let mut next = starts;
+        for (i, &b) in self.bucket_of_hit.iter().enumerate() {
+            order[next[b as usize]] = i as u32;
+            next[b as usize] += 1;
+        }
+        let grouped = order.iter().map(|&i| self.hits[i as usize]).collect();
+        self.hits = Vec::new();
+        self.bucket_of_hit = Vec::new();
+        (grouped, ranges)
+    }
 }
 
 /// The hitmap engine: add sites, ingest hits, ask queries.
@@ -357,21 +411,29 @@ impl Engine {
             .get_mut(&view.site)
             .ok_or_else(|| Error::UnknownSite(view.site).to_string())?;
         let date = site.local_date(view.ts);
-        let day = batch.buckets.entry((view.site, date)).or_default();
-        site.intern(view, day);
+        let bucket = batch.bucket((view.site, date));
+        site.intern(view, &mut batch.hits, &mut batch.side);
+        batch.bucket_of_hit.push(bucket);
         Ok(())
     }
 
-    fn commit(&mut self, batch: Batch) -> IngestOutcome {
-        let mut per_site: BTreeMap<u32, Vec<(NaiveDate, DayHits)>> = BTreeMap::new();
-        for ((site, date), hits) in batch.buckets {
-            per_site.entry(site).or_default().push((date, hits));
+    fn commit(&mut self, mut batch: Batch) -> IngestOutcome {
+        let (mut grouped, ranges) = batch.grouped();
+        // Ranges follow bucket ids and tile the grouped hits in order: split
+        // them into one mutable slice per (site, day).
+        let mut per_site: BTreeMap<u32, Vec<(NaiveDate, &mut [RawHit])>> = BTreeMap::new();
+        let mut rest: &mut [RawHit] = &mut grouped;
+        for (&(site, date), range) in batch.buckets.iter().zip(ranges) {
+            let (day, tail) = std::mem::take(&mut rest).split_at_mut(range.len());
+            per_site.entry(site).or_default().push((date, day));
+            rest = tail;
         }
-        for (site, buckets) in per_site {
+        for (site, mut days) in per_site {
+            days.sort_unstable_by_key(|d| d.0);
             self.sites
                 .get_mut(&site)
                 .expect("buckets only exist for known sites")
-                .rebuild(buckets);
+                .rebuild(days, &mut batch.side);
         }
         batch.outcome
     }

@@ -67,6 +67,7 @@ mod query;
 mod raw;
 mod referrer;
 mod report;
+pub mod sample;
 mod segment;
 mod site;
 mod summary;

@@ -71,8 +71,10 @@ impl SiteDicts {
 }
 
 /// One hit with every string replaced by its dictionary id ([`NONE`] for
-/// missing). Custom dimensions live in the batch's side arena so a hit
-/// stays a fixed-size `Copy` value that sorts fast.
+/// missing). What most hits lack (visit-level fields, search and event
+/// attributes, custom dimensions) lives in a [`SideArena`], so a hit is a
+/// small fixed-size `Copy` value: batches of millions of hits touch less
+/// memory and sort faster.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RawHit {
     pub visitor: u32,
@@ -80,13 +82,10 @@ pub(crate) struct RawHit {
     pub kind: HitType,
     pub url: u32,
     pub title: u32,
-    pub keyword: u32,
-    pub ev_category: u32,
-    pub ev_action: u32,
-    pub ev_name: u32,
-    /// NaN when the event has no value (JSON cannot carry NaN).
-    pub ev_value: f64,
-    pub fields: [u32; N_VFIELDS],
+    /// Index into [`SideArena::fields`], or [`NONE`].
+    pub fields_at: u32,
+    /// Index into [`SideArena::extras`], or [`NONE`].
+    pub extra_at: u32,
     pub dims_start: u32,
     pub dims_len: u32,
 }
@@ -99,44 +98,98 @@ impl RawHit {
             kind,
             url: NONE,
             title: NONE,
-            keyword: NONE,
-            ev_category: NONE,
-            ev_action: NONE,
-            ev_name: NONE,
-            ev_value: f64::NAN,
-            fields: [NONE; N_VFIELDS],
+            fields_at: NONE,
+            extra_at: NONE,
             dims_start: 0,
             dims_len: 0,
         }
     }
 }
 
-/// The hits of one (site, local day) waiting to be archived.
-#[derive(Debug, Default)]
-pub(crate) struct DayHits {
-    pub hits: Vec<RawHit>,
-    /// (dimension name id, value id) pairs that hits point into.
-    pub dims: Vec<(u32, u32)>,
+/// Search and event attributes of a hit.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Extra {
+    pub keyword: u32,
+    pub ev_category: u32,
+    pub ev_action: u32,
+    pub ev_name: u32,
+    /// NaN when the event has no value (JSON cannot carry NaN).
+    pub ev_value: f64,
 }
 
-impl DayHits {
-    pub(crate) fn dims_of(&self, h: &RawHit) -> &[(u32, u32)] {
+impl Extra {
+    pub(crate) const NONE: Extra = Extra {
+        keyword: NONE,
+        ev_category: NONE,
+        ev_action: NONE,
+        ev_name: NONE,
+        ev_value: f64::NAN,
+    };
+
+    pub(crate) fn is_none(&self) -> bool {
+        self.keyword == NONE && self.ev_category == NONE
+    }
+}
+
+/// The rarely-set parts of a batch's hits.
+#[derive(Debug, Default)]
+pub(crate) struct SideArena {
+    /// (dimension name id, value id) pairs.
+    pub dims: Vec<(u32, u32)>,
+    pub fields: Vec<[u32; N_VFIELDS]>,
+    pub extras: Vec<Extra>,
+}
+
+impl SideArena {
+    pub(crate) fn dims(&self, h: &RawHit) -> &[(u32, u32)] {
         &self.dims[h.dims_start as usize..(h.dims_start + h.dims_len) as usize]
     }
 
-    /// Sorts into visit order: by visitor, then time; equal times by the
-    /// strings of URL, type and the other action attributes, so that no
-    /// result can depend on arrival order (ids are first-seen, strings are
-    /// not). Hits equal in all of these are interchangeable as actions; the
-    /// visit-level values among them are settled by [`same_action`] groups.
-    pub(crate) fn sort(&mut self, d: &SiteDicts) {
-        self.hits.sort_unstable_by(|a, b| {
-            a.visitor
-                .cmp(&b.visitor)
-                .then(a.ts.cmp(&b.ts))
-                .then_with(|| tie_break(a, b, d))
-        });
+    pub(crate) fn fields(&self, h: &RawHit) -> [u32; N_VFIELDS] {
+        if h.fields_at == NONE {
+            [NONE; N_VFIELDS]
+        } else {
+            self.fields[h.fields_at as usize]
+        }
     }
+
+    pub(crate) fn extra(&self, h: &RawHit) -> Extra {
+        if h.extra_at == NONE {
+            Extra::NONE
+        } else {
+            self.extras[h.extra_at as usize]
+        }
+    }
+
+    /// Stores a hit's visit-level fields, unless it has none.
+    pub(crate) fn set_fields(&mut self, h: &mut RawHit, fields: [u32; N_VFIELDS]) {
+        if fields.iter().any(|&f| f != NONE) {
+            h.fields_at = self.fields.len() as u32;
+            self.fields.push(fields);
+        }
+    }
+
+    /// Stores a hit's search and event attributes, unless it has none.
+    pub(crate) fn set_extra(&mut self, h: &mut RawHit, extra: Extra) {
+        if !extra.is_none() {
+            h.extra_at = self.extras.len() as u32;
+            self.extras.push(extra);
+        }
+    }
+}
+
+/// Sorts one day's hits into visit order: by visitor, then time; equal
+/// times by the strings of URL, type and the other action attributes, so
+/// that no result can depend on arrival order (ids are first-seen, strings
+/// are not). Hits equal in all of these are interchangeable as actions; the
+/// visit-level values among them are settled by [`same_action`] groups.
+pub(crate) fn sort_hits(hits: &mut [RawHit], d: &SiteDicts, side: &SideArena) {
+    hits.sort_unstable_by(|a, b| {
+        a.visitor
+            .cmp(&b.visitor)
+            .then(a.ts.cmp(&b.ts))
+            .then_with(|| tie_break(a, b, d, side))
+    });
 }
 
 fn by_str(dict: &Dict, a: u32, b: u32) -> Ordering {
@@ -146,28 +199,29 @@ fn by_str(dict: &Dict, a: u32, b: u32) -> Ordering {
     dict.opt(a).cmp(&dict.opt(b))
 }
 
-fn tie_break(a: &RawHit, b: &RawHit, d: &SiteDicts) -> Ordering {
+fn tie_break(a: &RawHit, b: &RawHit, d: &SiteDicts, side: &SideArena) -> Ordering {
+    let (x, y) = (side.extra(a), side.extra(b));
     by_str(&d.urls, a.url, b.url)
         .then(a.kind.cmp(&b.kind))
         .then_with(|| by_str(&d.titles, a.title, b.title))
-        .then_with(|| by_str(&d.keywords, a.keyword, b.keyword))
-        .then_with(|| by_str(&d.events, a.ev_category, b.ev_category))
-        .then_with(|| by_str(&d.events, a.ev_action, b.ev_action))
-        .then_with(|| by_str(&d.events, a.ev_name, b.ev_name))
-        .then_with(|| a.ev_value.total_cmp(&b.ev_value))
+        .then_with(|| by_str(&d.keywords, x.keyword, y.keyword))
+        .then_with(|| by_str(&d.events, x.ev_category, y.ev_category))
+        .then_with(|| by_str(&d.events, x.ev_action, y.ev_action))
+        .then_with(|| by_str(&d.events, x.ev_name, y.ev_name))
+        .then_with(|| x.ev_value.total_cmp(&y.ev_value))
 }
 
 /// Whether two hits are the same action (time and every action attribute):
 /// such hits sort next to each other in any order, so a visit-level value
 /// is taken as the smallest string within the first group that carries one.
-pub(crate) fn same_action(a: &RawHit, b: &RawHit) -> bool {
-    a.ts == b.ts
-        && a.url == b.url
-        && a.kind == b.kind
-        && a.title == b.title
-        && a.keyword == b.keyword
-        && a.ev_category == b.ev_category
-        && a.ev_action == b.ev_action
-        && a.ev_name == b.ev_name
-        && a.ev_value.total_cmp(&b.ev_value).is_eq()
+pub(crate) fn same_action(a: &RawHit, b: &RawHit, side: &SideArena) -> bool {
+    if a.ts != b.ts || a.url != b.url || a.kind != b.kind || a.title != b.title {
+        return false;
+    }
+    let (x, y) = (side.extra(a), side.extra(b));
+    x.keyword == y.keyword
+        && x.ev_category == y.ev_category
+        && x.ev_action == y.ev_action
+        && x.ev_name == y.ev_name
+        && x.ev_value.total_cmp(&y.ev_value).is_eq()
 }
