@@ -125,6 +125,37 @@ pub(crate) struct DayArchive {
 }
 
 impl DayArchive {
+    /// Columns sized exactly: growing them would touch (and on some
+    /// machines, fault in) twice the memory.
+    fn with_capacity(visits: usize, actions: usize) -> DayArchive {
+        fn cap<T>(n: usize) -> Vec<T> {
+            Vec::with_capacity(n)
+        }
+        DayArchive {
+            visitor: cap(visits),
+            start: cap(visits),
+            length: cap(visits),
+            action_offsets: Vec::with_capacity(visits + 1),
+            rank_in_day: cap(visits),
+            entry_url: cap(visits),
+            exit_url: cap(visits),
+            referrer_type: cap(visits),
+            fields: std::array::from_fn(|_| cap(visits)),
+            field_carriers: std::array::from_fn(|_| cap(visits)),
+            a_kind: cap(actions),
+            a_ts: cap(actions),
+            a_url: cap(actions),
+            a_title: cap(actions),
+            a_keyword: cap(actions),
+            a_ev_category: cap(actions),
+            a_ev_action: cap(actions),
+            a_ev_name: cap(actions),
+            a_ev_value: cap(actions),
+            a_time_spent: cap(actions),
+            ..DayArchive::default()
+        }
+    }
+
     pub(crate) fn visit_count(&self) -> u32 {
         self.visitor.len() as u32
     }
@@ -146,10 +177,11 @@ impl DayArchive {
         sort_hits(hits, dicts, side);
         let timeout = i64::from(site.visit_timeout);
         let hits = &*hits;
-        let mut a = DayArchive::default();
         let n = hits.len();
-        a.a_kind.reserve(n);
-        a.a_ts.reserve(n);
+        let visits = 1 + (1..n)
+            .filter(|&i| hits[i].visitor != hits[i - 1].visitor || hits[i].ts - hits[i - 1].ts >= timeout)
+            .count();
+        let mut a = DayArchive::with_capacity(if n == 0 { 0 } else { visits }, n);
 
         let mut start = 0;
         let mut dim_cells: Vec<(u32, u32, u32, u32)> = Vec::new(); // (name, visit, value, carrier)
@@ -379,7 +411,7 @@ impl DayArchive {
                         side.dims.push((col.name, col.values[vi]));
                     }
                 }
-                h.dims_len = side.dims.len() as u32 - h.dims_start;
+                h.dims_len = (side.dims.len() - h.dims_start as usize) as u16;
                 hits.push(h);
             }
         }

@@ -12,18 +12,28 @@ pub(crate) const NONE: u32 = u32::MAX;
 pub(crate) struct Dict {
     ids: HashMap<Box<str>, u32>,
     values: Vec<Box<str>>,
+    /// The last id interned: hits come in runs (one visitor's visit, one
+    /// page's title), and a compare is cheaper than a hash lookup.
+    last: Option<u32>,
 }
 
 impl Dict {
     /// The id of `value`, assigning the next one if new.
     pub(crate) fn intern(&mut self, value: &str) -> u32 {
+        if let Some(last) = self.last
+            && *self.values[last as usize] == *value
+        {
+            return last;
+        }
         if let Some(&id) = self.ids.get(value) {
+            self.last = Some(id);
             return id;
         }
         let id = self.values.len() as u32;
         let boxed: Box<str> = value.into();
         self.values.push(boxed.clone());
         self.ids.insert(boxed, id);
+        self.last = Some(id);
         id
     }
 

@@ -88,9 +88,10 @@ impl SiteState {
                 .is_some_and(|e| e.day == day)
     }
 
-    fn intern(&mut self, h: &HitView, hits: &mut Vec<RawHit>, side: &mut SideArena) {
+    fn intern(&mut self, h: &HitView, bucket: u32, hits: &mut Vec<RawHit>, side: &mut SideArena) {
         let d = &mut self.dicts;
         let mut raw = RawHit::new(d.visitors.intern(&h.visitor), h.ts, h.kind);
+        raw.bucket = bucket;
         if let Some(u) = &h.url {
             raw.url = d.intern_url(u);
         }
@@ -133,7 +134,7 @@ impl SiteState {
             dims.sort_by(|a, b| a.0.cmp(b.0));
             dims.dedup_by(|a, b| a.0 == b.0);
             raw.dims_start = side.dims.len() as u32;
-            raw.dims_len = dims.len() as u32;
+            raw.dims_len = dims.len() as u16;
             for (k, v) in dims {
                 side.dims
                     .push((d.dim_names.intern(k), d.dim_values.intern(v)));
@@ -213,26 +214,32 @@ fn runs(sorted: &[u32], mut f: impl FnMut(u32, u32)) {
     }
 }
 
-/// Hits of one ingest call. They go into one contiguous buffer with a
-/// bucket id per hit, and are grouped by (site, local day) once, at commit,
-/// with a counting sort: a few large allocations instead of one growing
-/// vector per day, which matters to the allocator at millions of hits.
+/// Hits of one ingest call, in one contiguous buffer with a (site, local
+/// day) bucket id on each hit, grouped once at commit by an in-place
+/// counting sort: no vector per day and no second copy of the batch, which
+/// matters to the allocator and the page cache at millions of hits.
 #[derive(Default)]
 struct Batch {
     hits: Vec<RawHit>,
     side: SideArena,
-    bucket_of_hit: Vec<u32>,
     buckets: Vec<(u32, NaiveDate)>,
     bucket_ids: HashMap<(u32, NaiveDate), u32>,
     outcome: IngestOutcome,
 }
 
 impl Batch {
+    fn with_capacity(hits: usize) -> Batch {
+        Batch {
+            hits: Vec::with_capacity(hits),
+            ..Batch::default()
+        }
+    }
+
     fn bucket(&mut self, key: (u32, NaiveDate)) -> u32 {
-        if let Some(&last) = self.bucket_of_hit.last()
-            && self.buckets[last as usize] == key
+        if let Some(last) = self.hits.last()
+            && self.buckets[last.bucket as usize] == key
         {
-            return last;
+            return last.bucket;
         }
         let next = self.buckets.len() as u32;
         let id = *self.bucket_ids.entry(key).or_insert(next);
@@ -242,26 +249,34 @@ impl Batch {
         id
     }
 
-    /// The hits grouped by bucket, and each bucket's range in them.
-    fn grouped(&mut self) -> (Vec<RawHit>, Vec<std::ops::Range<usize>>) {
-        let mut starts = vec![0usize; self.buckets.len() + 1];
-        for &b in &self.bucket_of_hit {
-            starts[b as usize + 1] += 1;
+    /// Groups the hits by bucket in place (American flag sort: each hit
+    /// moves at most once) and returns each bucket's range.
+    fn group(&mut self) -> Vec<std::ops::Range<usize>> {
+        let mut ends = vec![0usize; self.buckets.len()];
+        for h in &self.hits {
+            ends[h.bucket as usize] += 1;
         }
-        for i in 1..starts.len() {
-            starts[i] += starts[i - 1];
+        let mut start = 0;
+        let mut ranges = Vec::with_capacity(ends.len());
+        for end in &mut ends {
+            *end += start;
+            ranges.push(start..*end);
+            start = *end;
         }
-        let ranges = starts.windows(2).map(|w| w[0]..w[1]).collect();
-        let mut order = vec![0u32; self.hits.len()];
-        let mut next = starts;
-        for (i, &b) in self.bucket_of_hit.iter().enumerate() {
-            order[next[b as usize]] = i as u32;
-            next[b as usize] += 1;
+        let mut next: Vec<usize> = ranges.iter().map(|r| r.start).collect();
+        for b in 0..ranges.len() {
+            while next[b] < ends[b] {
+                let i = next[b];
+                let target = self.hits[i].bucket as usize;
+                if target == b {
+                    next[b] += 1;
+                } else {
+                    self.hits.swap(i, next[target]);
+                    next[target] += 1;
+                }
+            }
         }
-        let grouped = order.iter().map(|&i| self.hits[i as usize]).collect();
-        self.hits = Vec::new();
-        self.bucket_of_hit = Vec::new();
-        (grouped, ranges)
+        ranges
     }
 }
 
@@ -360,8 +375,9 @@ impl Engine {
         I: IntoIterator,
         I::Item: std::borrow::Borrow<Hit>,
     {
-        let mut batch = Batch::default();
-        for (i, hit) in hits.into_iter().enumerate() {
+        let hits = hits.into_iter();
+        let mut batch = Batch::with_capacity(hits.size_hint().0);
+        for (i, hit) in hits.enumerate() {
             let view = std::borrow::Borrow::<Hit>::borrow(&hit).view();
             let r = view
                 .validate()
@@ -412,17 +428,16 @@ impl Engine {
             .ok_or_else(|| Error::UnknownSite(view.site).to_string())?;
         let date = site.local_date(view.ts);
         let bucket = batch.bucket((view.site, date));
-        site.intern(view, &mut batch.hits, &mut batch.side);
-        batch.bucket_of_hit.push(bucket);
+        site.intern(view, bucket, &mut batch.hits, &mut batch.side);
         Ok(())
     }
 
     fn commit(&mut self, mut batch: Batch) -> IngestOutcome {
-        let (mut grouped, ranges) = batch.grouped();
+        let ranges = batch.group();
         // Ranges follow bucket ids and tile the grouped hits in order: split
         // them into one mutable slice per (site, day).
         let mut per_site: BTreeMap<u32, Vec<(NaiveDate, &mut [RawHit])>> = BTreeMap::new();
-        let mut rest: &mut [RawHit] = &mut grouped;
+        let mut rest: &mut [RawHit] = &mut batch.hits;
         for (&(site, date), range) in batch.buckets.iter().zip(ranges) {
             let (day, tail) = std::mem::take(&mut rest).split_at_mut(range.len());
             per_site.entry(site).or_default().push((date, day));

@@ -253,6 +253,8 @@ impl Hit {
 /// Earliest and latest accepted timestamps: years 1970 to 9999.
 pub(crate) const MIN_TS: i64 = 0;
 pub(crate) const MAX_TS: i64 = 253_402_300_799;
+/// Most custom dimensions one hit may carry.
+pub(crate) const MAX_DIMS: usize = 1000;
 /// Largest site id (Matomo's `idsite` is a signed 32-bit integer).
 pub(crate) const MAX_SITE: u32 = i32::MAX as u32;
 
@@ -309,6 +311,12 @@ impl HitView<'_> {
         }
         if self.kind.needs_url() && self.url.is_none() {
             return Err(format!("`url` is required for a {} hit", self.kind.name()));
+        }
+        if self.dims.len() > MAX_DIMS {
+            return Err(format!(
+                "`dims` has {} entries; at most {MAX_DIMS} are kept per hit",
+                self.dims.len()
+            ));
         }
         match self.kind {
             HitType::Search if self.search.is_none() => {

@@ -128,8 +128,9 @@ pub struct Selection<'e> {
     pub(crate) site: &'e SiteState,
     pub(crate) days: Vec<(NaiveDate, &'e DayArchive)>,
     pub(crate) segment: Option<CompiledSegment>,
-    /// URL ids inside the section, if a section is asked.
-    pub(crate) section: Option<RoaringBitmap>,
+    /// URL ids inside the section, if a section is asked (a dense bitset:
+    /// it is probed once per action).
+    pub(crate) section: Option<BitSet>,
 }
 
 impl Engine {
@@ -184,18 +185,56 @@ impl Engine {
 }
 
 /// URL ids whose path lies in the section.
-pub(crate) fn section_urls(site: &SiteState, section: &str) -> Result<RoaringBitmap> {
+pub(crate) fn section_urls(site: &SiteState, section: &str) -> Result<BitSet> {
     let prefixes = site.config.resolve_section(section)?;
-    Ok(site
-        .dicts
-        .urls
-        .iter()
-        .filter(|(_, url)| {
-            let path = path_of(url);
-            prefixes.iter().any(|p| path_in_prefix(path, p))
-        })
-        .map(|(id, _)| id)
-        .collect())
+    let mut inside = BitSet::new(site.dicts.urls.len());
+    for (id, url) in site.dicts.urls.iter() {
+        let path = path_of(url);
+        if prefixes.iter().any(|p| path_in_prefix(path, p)) {
+            inside.insert(id);
+        }
+    }
+    Ok(inside)
+}
+
+/// The actions of a visit that a report sees: all of them (a range of the
+/// archive's action columns) or those inside a section.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Actions<'a> {
+    Range(usize, usize),
+    List(&'a [u32]),
+}
+
+impl Actions<'_> {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Actions::Range(a, b) => b - a,
+            Actions::List(l) => l.len(),
+        }
+    }
+
+    pub(crate) fn iter(&self) -> ActionIter<'_> {
+        match self {
+            Actions::Range(a, b) => ActionIter::Range(*a..*b),
+            Actions::List(l) => ActionIter::List(l.iter()),
+        }
+    }
+}
+
+/// Iterator over [`Actions`], as action indices.
+pub(crate) enum ActionIter<'a> {
+    Range(std::ops::Range<usize>),
+    List(std::slice::Iter<'a, u32>),
+}
+
+impl Iterator for ActionIter<'_> {
+    type Item = usize;
+    fn next(&mut self) -> Option<usize> {
+        match self {
+            ActionIter::Range(r) => r.next(),
+            ActionIter::List(l) => l.next().map(|&i| i as usize),
+        }
+    }
 }
 
 /// A visit as a report sees it: cut to the section's actions, if any.
@@ -203,8 +242,8 @@ pub(crate) struct CutVisit<'a> {
     pub date: NaiveDate,
     pub archive: &'a DayArchive,
     pub visit: u32,
-    /// Indices into the archive's action columns.
-    pub actions: &'a [u32],
+    /// The visit's actions (all, or those inside the section).
+    pub actions: Actions<'a>,
     pub length: u32,
 }
 
@@ -227,22 +266,23 @@ impl<'e> Selection<'e> {
         for &(date, a) in &self.days {
             let selected = self.selected(date, a);
             let mut visit = |v: u32| {
-                buf.clear();
                 let range = a.actions_of(v);
-                match &self.section {
-                    None => buf.extend(range.start as u32..range.end as u32),
-                    Some(inside) => buf.extend(
-                        range
-                            .filter(|&i| inside.contains(a.a_url[i]))
-                            .map(|i| i as u32),
-                    ),
-                }
+                let Some(inside) = &self.section else {
+                    f(&CutVisit {
+                        date,
+                        archive: a,
+                        visit: v,
+                        actions: Actions::Range(range.start, range.end),
+                        length: a.length[v as usize],
+                    });
+                    return;
+                };
+                buf.clear();
+                buf.extend(range.filter(|&i| inside.contains(a.a_url[i])).map(|i| i as u32));
                 let (Some(&first), Some(&last)) = (buf.first(), buf.last()) else {
                     return;
                 };
-                let length = if self.section.is_none() {
-                    a.length[v as usize]
-                } else if buf.len() == 1 {
+                let length = if buf.len() == 1 {
                     0
                 } else {
                     (1 + a.a_ts[last as usize] - a.a_ts[first as usize]) as u32
@@ -251,7 +291,7 @@ impl<'e> Selection<'e> {
                     date,
                     archive: a,
                     visit: v,
-                    actions: &buf,
+                    actions: Actions::List(&buf),
                     length,
                 });
             };
@@ -288,6 +328,14 @@ impl BitSet {
 
     pub(crate) fn len(&self) -> u64 {
         self.count
+    }
+
+    /// Whether `id` is in the set; ids beyond the universe (and `NONE`)
+    /// are not.
+    pub(crate) fn contains(&self, id: u32) -> bool {
+        self.words
+            .get((id / 64) as usize)
+            .is_some_and(|w| w & (1u64 << (id % 64)) != 0)
     }
 }
 

@@ -87,7 +87,9 @@ pub(crate) struct RawHit {
     /// Index into [`SideArena::extras`], or [`NONE`].
     pub extra_at: u32,
     pub dims_start: u32,
-    pub dims_len: u32,
+    pub dims_len: u16,
+    /// The batch's (site, day) bucket of the hit.
+    pub bucket: u32,
 }
 
 impl RawHit {
@@ -102,6 +104,7 @@ impl RawHit {
             extra_at: NONE,
             dims_start: 0,
             dims_len: 0,
+            bucket: 0,
         }
     }
 }
@@ -142,7 +145,7 @@ pub(crate) struct SideArena {
 
 impl SideArena {
     pub(crate) fn dims(&self, h: &RawHit) -> &[(u32, u32)] {
-        &self.dims[h.dims_start as usize..(h.dims_start + h.dims_len) as usize]
+        &self.dims[h.dims_start as usize..h.dims_start as usize + usize::from(h.dims_len)]
     }
 
     pub(crate) fn fields(&self, h: &RawHit) -> [u32; N_VFIELDS] {
@@ -225,3 +228,6 @@ pub(crate) fn same_action(a: &RawHit, b: &RawHit, side: &SideArena) -> bool {
         && x.ev_name == y.ev_name
         && x.ev_value.total_cmp(&y.ev_value).is_eq()
 }
+
+// A batch buffers millions of these: keep them small.
+const _: () = assert!(std::mem::size_of::<RawHit>() <= 40);

@@ -274,8 +274,7 @@ impl ActionAccumulator {
         self.scratch.clear();
         let mut keys = Vec::new();
         let (mut first_page, mut last_page) = (None, None);
-        for &i in cut.actions {
-            let i = i as usize;
+        for i in cut.actions.iter() {
             keys.clear();
             keys_of(i, &mut keys);
             if keys.is_empty() {
@@ -522,8 +521,7 @@ impl Selection<'_> {
         self.for_each_visit(|cut| {
             let a = cut.archive;
             // Make every chain first, so the accumulator knows all keys.
-            for &i in cut.actions {
-                let i = i as usize;
+            for i in cut.actions.iter() {
                 if a.a_kind[i] == HitType::Pageview {
                     let page = d.page_of_url[a.a_url[i] as usize];
                     tree.chain(page, d.pages.value(page));

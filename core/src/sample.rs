@@ -52,7 +52,7 @@ impl Default for SampleConfig {
             days: 365,
             visitors: 30_000,
             actions_per_visit: 6.0,
-            daily_share: 0.22,
+            daily_share: 0.175,
         }
     }
 }

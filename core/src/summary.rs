@@ -168,8 +168,7 @@ impl Selection<'_> {
             for u in &mut uniq {
                 u.clear();
             }
-            for &i in cut.actions {
-                let i = i as usize;
+            for i in cut.actions.iter() {
                 match a.a_kind[i] {
                     HitType::Pageview => {
                         s.nb_pageviews += 1;

@@ -1,0 +1,145 @@
+//! Measures issue 2's performance targets on the sample year (~10M hits,
+//! 30,000 visitors), one core:
+//!
+//! ```text
+//! cargo run --release --example year_bench [-- --visitors 30000 --repeat 5]
+//! ```
+//!
+//! Prints medians of `--repeat` runs. Ingest is measured cold (first batch
+//! in a fresh process: every buffer is fresh memory) and warm (the same
+//! batch into a new engine after the first, as a long-running service
+//! would see it).
+
+use std::time::Instant;
+
+use hitmap::sample::{self, SampleConfig};
+use hitmap::{ActionReportKind, Engine, Hit, Query};
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn time<T>(f: impl FnOnce() -> T) -> (f64, T) {
+    let t = Instant::now();
+    let out = f();
+    (t.elapsed().as_secs_f64(), out)
+}
+
+fn to_ndjson(hits: &[Hit]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for h in hits {
+        let mut o = serde_json::json!({"site": h.site, "ts": h.ts, "visitor": h.visitor, "type": h.kind.name()});
+        let m = o.as_object_mut().expect("object");
+        for (k, v) in [
+            ("url", &h.url), ("title", &h.title), ("referrer", &h.referrer), ("user", &h.user),
+            ("device", &h.device), ("browser", &h.browser), ("os", &h.os), ("country", &h.country),
+            ("language", &h.language), ("search", &h.search),
+        ] {
+            if let Some(v) = v {
+                m.insert(k.into(), v.clone().into());
+            }
+        }
+        if let Some(e) = &h.event {
+            m.insert("event".into(), serde_json::json!({"category": e.category, "action": e.action, "value": e.value}));
+        }
+        if !h.dims.is_empty() {
+            m.insert("dims".into(), h.dims.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone()))).collect::<serde_json::Map<_, _>>().into());
+        }
+        serde_json::to_writer(&mut out, &o).expect("vec");
+        out.push(b'\n');
+    }
+    out
+}
+
+fn main() -> Result<(), hitmap::Error> {
+    let cfg = SampleConfig { visitors: arg("--visitors", 30_000) as u32, ..SampleConfig::default() };
+    let repeat = arg("--repeat", 5).max(1);
+    let (gen_s, hits) = time(|| sample::generate(&cfg).collect::<Vec<_>>());
+    let n = hits.len() as f64;
+    println!("sample: {} hits, {} visitors, {} days (generated in {gen_s:.1} s)", hits.len(), cfg.visitors, cfg.days);
+
+    let fresh = || {
+        let mut e = Engine::in_memory();
+        e.add_site(sample::site_config(&cfg)).expect("valid site");
+        e
+    };
+    let mut engine = fresh();
+    let (cold, _) = time(|| engine.ingest(&hits));
+    let mut warm = Vec::new();
+    for _ in 0..repeat.min(3) {
+        let mut e = fresh();
+        warm.push(time(|| e.ingest(&hits)).0);
+    }
+    let warm = median(warm);
+    println!("ingest typed hits, cold: {:.2} s = {:.2} M hits/s", cold, n / cold / 1e6);
+    println!("ingest typed hits, warm: {:.2} s = {:.2} M hits/s", warm, n / warm / 1e6);
+
+    let ndjson = to_ndjson(&hits[..hits.len().min(2_000_000)]);
+    let lines = ndjson.iter().filter(|&&b| b == b'\n').count() as f64;
+    let (bare, _) = time(|| {
+        let mut ok = 0usize;
+        for line in ndjson.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            ok += usize::from(serde_json::from_slice::<serde_json::Value>(line).is_ok());
+        }
+        ok
+    });
+    let mut nd = Vec::new();
+    for _ in 0..repeat.min(3) {
+        let mut e = fresh();
+        nd.push(time(|| e.ingest_ndjson(&ndjson[..])).0);
+    }
+    let nd = median(nd);
+    println!(
+        "NDJSON ({} lines, {:.0} bytes/line): hitmap ingest {:.2} M lines/s; bare serde_json::Value parse {:.2} M lines/s (ratio {:.2})",
+        lines, ndjson.len() as f64 / lines, lines / nd / 1e6, lines / bare / 1e6, nd / bare
+    );
+    drop(ndjson);
+
+    let q = |text: &str, q: Query| -> Result<(), hitmap::Error> {
+        let mut times = Vec::new();
+        let mut answer = 0;
+        for _ in 0..repeat {
+            let (t, s) = time(|| engine.query(&q).map(|s| s.visits_summary()));
+            times.push(t * 1e3);
+            answer = s?.nb_uniq_visitors;
+        }
+        println!("{text}: {:.2} ms (nb_uniq_visitors {answer})", median(times));
+        Ok(())
+    };
+    let segment = "deviceType==desktop;department==HR,department==IT;countryCode==gb";
+    let year = || Query::site(1).range("2025-01-01", "2025-12-31");
+    let month = || Query::site(1).range("2025-03-01", "2025-03-30");
+    q("VisitsSummary 30 days", month())?;
+    q("VisitsSummary 30 days, 3-condition segment", month().segment(segment)?)?;
+    q("VisitsSummary 365 days", year())?;
+    q("VisitsSummary 365 days, 3-condition segment", year().segment(segment)?)?;
+    q("VisitsSummary 365 days, section News", year().section("News"))?;
+    q("VisitsSummary 365 days, segment + section", year().segment(segment)?.section("News"))?;
+
+    for (label, query) in [("", month()), (", 3-condition segment", month().segment(segment)?)] {
+        let mut times = Vec::new();
+        let mut rows = 0;
+        for _ in 0..repeat {
+            let (t, r) = time(|| engine.query(&query).map(|s| s.action_report(ActionReportKind::PageUrls)));
+            times.push(t * 1e3);
+            rows = r?.len();
+        }
+        println!("page report, one month{label}: {:.2} ms ({rows} rows, exact per-row uniques)", median(times));
+    }
+    let mut times = Vec::new();
+    for _ in 0..repeat {
+        times.push(time(|| engine.api("method=VisitsSummary.get&idSite=1&period=day&date=2025-01-01,2025-12-31")).0 * 1e3);
+    }
+    println!("daily series for a year via the API (365 periods): {:.2} ms", median(times));
+    Ok(())
+}
