@@ -41,19 +41,36 @@ fn to_ndjson(hits: &[Hit]) -> Vec<u8> {
         let mut o = serde_json::json!({"site": h.site, "ts": h.ts, "visitor": h.visitor, "type": h.kind.name()});
         let m = o.as_object_mut().expect("object");
         for (k, v) in [
-            ("url", &h.url), ("title", &h.title), ("referrer", &h.referrer), ("user", &h.user),
-            ("device", &h.device), ("browser", &h.browser), ("os", &h.os), ("country", &h.country),
-            ("language", &h.language), ("search", &h.search),
+            ("url", &h.url),
+            ("title", &h.title),
+            ("referrer", &h.referrer),
+            ("user", &h.user),
+            ("device", &h.device),
+            ("browser", &h.browser),
+            ("os", &h.os),
+            ("country", &h.country),
+            ("language", &h.language),
+            ("search", &h.search),
         ] {
             if let Some(v) = v {
                 m.insert(k.into(), v.clone().into());
             }
         }
         if let Some(e) = &h.event {
-            m.insert("event".into(), serde_json::json!({"category": e.category, "action": e.action, "value": e.value}));
+            m.insert(
+                "event".into(),
+                serde_json::json!({"category": e.category, "action": e.action, "value": e.value}),
+            );
         }
         if !h.dims.is_empty() {
-            m.insert("dims".into(), h.dims.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone()))).collect::<serde_json::Map<_, _>>().into());
+            m.insert(
+                "dims".into(),
+                h.dims
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone())))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into(),
+            );
         }
         serde_json::to_writer(&mut out, &o).expect("vec");
         out.push(b'\n');
@@ -62,11 +79,19 @@ fn to_ndjson(hits: &[Hit]) -> Vec<u8> {
 }
 
 fn main() -> Result<(), hitmap::Error> {
-    let cfg = SampleConfig { visitors: arg("--visitors", 30_000) as u32, ..SampleConfig::default() };
+    let cfg = SampleConfig {
+        visitors: arg("--visitors", 30_000) as u32,
+        ..SampleConfig::default()
+    };
     let repeat = arg("--repeat", 5).max(1);
     let (gen_s, hits) = time(|| sample::generate(&cfg).collect::<Vec<_>>());
     let n = hits.len() as f64;
-    println!("sample: {} hits, {} visitors, {} days (generated in {gen_s:.1} s)", hits.len(), cfg.visitors, cfg.days);
+    println!(
+        "sample: {} hits, {} visitors, {} days (generated in {gen_s:.1} s)",
+        hits.len(),
+        cfg.visitors,
+        cfg.days
+    );
 
     let fresh = || {
         let mut e = Engine::in_memory();
@@ -81,8 +106,16 @@ fn main() -> Result<(), hitmap::Error> {
         warm.push(time(|| e.ingest(&hits)).0);
     }
     let warm = median(warm);
-    println!("ingest typed hits, cold: {:.2} s = {:.2} M hits/s", cold, n / cold / 1e6);
-    println!("ingest typed hits, warm: {:.2} s = {:.2} M hits/s", warm, n / warm / 1e6);
+    println!(
+        "ingest typed hits, cold: {:.2} s = {:.2} M hits/s",
+        cold,
+        n / cold / 1e6
+    );
+    println!(
+        "ingest typed hits, warm: {:.2} s = {:.2} M hits/s",
+        warm,
+        n / warm / 1e6
+    );
 
     let ndjson = to_ndjson(&hits[..hits.len().min(2_000_000)]);
     let lines = ndjson.iter().filter(|&&b| b == b'\n').count() as f64;
@@ -101,7 +134,11 @@ fn main() -> Result<(), hitmap::Error> {
     let nd = median(nd);
     println!(
         "NDJSON ({} lines, {:.0} bytes/line): hitmap ingest {:.2} M lines/s; bare serde_json::Value parse {:.2} M lines/s (ratio {:.2})",
-        lines, ndjson.len() as f64 / lines, lines / nd / 1e6, lines / bare / 1e6, nd / bare
+        lines,
+        ndjson.len() as f64 / lines,
+        lines / nd / 1e6,
+        lines / bare / 1e6,
+        nd / bare
     );
     drop(ndjson);
 
@@ -113,33 +150,67 @@ fn main() -> Result<(), hitmap::Error> {
             times.push(t * 1e3);
             answer = s?.nb_uniq_visitors;
         }
-        println!("{text}: {:.2} ms (nb_uniq_visitors {answer})", median(times));
+        println!(
+            "{text}: {:.2} ms (nb_uniq_visitors {answer})",
+            median(times)
+        );
         Ok(())
     };
     let segment = "deviceType==desktop;department==HR,department==IT;countryCode==gb";
     let year = || Query::site(1).range("2025-01-01", "2025-12-31");
     let month = || Query::site(1).range("2025-03-01", "2025-03-30");
     q("VisitsSummary 30 days", month())?;
-    q("VisitsSummary 30 days, 3-condition segment", month().segment(segment)?)?;
+    q(
+        "VisitsSummary 30 days, 3-condition segment",
+        month().segment(segment)?,
+    )?;
     q("VisitsSummary 365 days", year())?;
-    q("VisitsSummary 365 days, 3-condition segment", year().segment(segment)?)?;
-    q("VisitsSummary 365 days, section News", year().section("News"))?;
-    q("VisitsSummary 365 days, segment + section", year().segment(segment)?.section("News"))?;
+    q(
+        "VisitsSummary 365 days, 3-condition segment",
+        year().segment(segment)?,
+    )?;
+    q(
+        "VisitsSummary 365 days, section News",
+        year().section("News"),
+    )?;
+    q(
+        "VisitsSummary 365 days, segment + section",
+        year().segment(segment)?.section("News"),
+    )?;
 
-    for (label, query) in [("", month()), (", 3-condition segment", month().segment(segment)?)] {
+    for (label, query) in [
+        ("", month()),
+        (", 3-condition segment", month().segment(segment)?),
+    ] {
         let mut times = Vec::new();
         let mut rows = 0;
         for _ in 0..repeat {
-            let (t, r) = time(|| engine.query(&query).map(|s| s.action_report(ActionReportKind::PageUrls)));
+            let (t, r) = time(|| {
+                engine
+                    .query(&query)
+                    .map(|s| s.action_report(ActionReportKind::PageUrls))
+            });
             times.push(t * 1e3);
             rows = r?.len();
         }
-        println!("page report, one month{label}: {:.2} ms ({rows} rows, exact per-row uniques)", median(times));
+        println!(
+            "page report, one month{label}: {:.2} ms ({rows} rows, exact per-row uniques)",
+            median(times)
+        );
     }
     let mut times = Vec::new();
     for _ in 0..repeat {
-        times.push(time(|| engine.api("method=VisitsSummary.get&idSite=1&period=day&date=2025-01-01,2025-12-31")).0 * 1e3);
+        times.push(
+            time(|| {
+                engine
+                    .api("method=VisitsSummary.get&idSite=1&period=day&date=2025-01-01,2025-12-31")
+            })
+            .0 * 1e3,
+        );
     }
-    println!("daily series for a year via the API (365 periods): {:.2} ms", median(times));
+    println!(
+        "daily series for a year via the API (365 periods): {:.2} ms",
+        median(times)
+    );
     Ok(())
 }

@@ -178,9 +178,12 @@ impl DayArchive {
         let timeout = i64::from(site.visit_timeout);
         let hits = &*hits;
         let n = hits.len();
-        let visits = 1 + (1..n)
-            .filter(|&i| hits[i].visitor != hits[i - 1].visitor || hits[i].ts - hits[i - 1].ts >= timeout)
-            .count();
+        let visits = 1
+            + (1..n)
+                .filter(|&i| {
+                    hits[i].visitor != hits[i - 1].visitor || hits[i].ts - hits[i - 1].ts >= timeout
+                })
+                .count();
         let mut a = DayArchive::with_capacity(if n == 0 { 0 } else { visits }, n);
 
         let mut start = 0;

@@ -130,15 +130,24 @@ impl SiteState {
         }
         side.set_fields(&mut raw, fields);
         if !h.dims.is_empty() {
-            let mut dims: Vec<(&str, &str)> = h.dims.iter().map(|(k, v)| (&**k, &**v)).collect();
-            dims.sort_by(|a, b| a.0.cmp(b.0));
-            dims.dedup_by(|a, b| a.0 == b.0);
             raw.dims_start = side.dims.len() as u32;
-            raw.dims_len = dims.len() as u16;
-            for (k, v) in dims {
-                side.dims
-                    .push((d.dim_names.intern(k), d.dim_values.intern(v)));
+            let sorted_unique = h.dims.windows(2).all(|w| w[0].0 < w[1].0);
+            if sorted_unique {
+                for (k, v) in &h.dims {
+                    side.dims
+                        .push((d.dim_names.intern(k), d.dim_values.intern(v)));
+                }
+            } else {
+                let mut dims: Vec<(&str, &str)> =
+                    h.dims.iter().map(|(k, v)| (&**k, &**v)).collect();
+                dims.sort_by(|a, b| a.0.cmp(b.0));
+                dims.dedup_by(|a, b| a.0 == b.0);
+                for (k, v) in dims {
+                    side.dims
+                        .push((d.dim_names.intern(k), d.dim_values.intern(v)));
+                }
             }
+            raw.dims_len = (side.dims.len() - raw.dims_start as usize) as u16;
         }
         hits.push(raw);
     }

@@ -264,41 +264,127 @@ impl<'e> Selection<'e> {
     pub(crate) fn for_each_visit(&self, mut f: impl FnMut(&CutVisit<'_>)) {
         let mut buf: Vec<u32> = Vec::new();
         for &(date, a) in &self.days {
-            let selected = self.selected(date, a);
-            let mut visit = |v: u32| {
-                let range = a.actions_of(v);
-                let Some(inside) = &self.section else {
-                    f(&CutVisit {
-                        date,
-                        archive: a,
-                        visit: v,
-                        actions: Actions::Range(range.start, range.end),
-                        length: a.length[v as usize],
-                    });
-                    return;
-                };
-                buf.clear();
-                buf.extend(range.filter(|&i| inside.contains(a.a_url[i])).map(|i| i as u32));
-                let (Some(&first), Some(&last)) = (buf.first(), buf.last()) else {
-                    return;
-                };
-                let length = if buf.len() == 1 {
-                    0
-                } else {
-                    (1 + a.a_ts[last as usize] - a.a_ts[first as usize]) as u32
-                };
-                f(&CutVisit {
-                    date,
-                    archive: a,
-                    visit: v,
-                    actions: Actions::List(&buf),
-                    length,
-                });
-            };
-            match selected {
-                Some(bitmap) => bitmap.iter().for_each(&mut visit),
-                None => (0..a.visit_count()).for_each(&mut visit),
+            match self.selected(date, a) {
+                Some(bitmap) => {
+                    for v in &bitmap {
+                        self.cut(date, a, v, &mut buf, &mut f);
+                    }
+                }
+                None => {
+                    for v in 0..a.visit_count() {
+                        self.cut(date, a, v, &mut buf, &mut f);
+                    }
+                }
             }
+        }
+    }
+
+    /// [`Selection::for_each_visit`] in visitor-major order: all of one
+    /// visitor's visits, over every day, then the next visitor's. Per-row
+    /// distinct visitors can then be counted with a "last visitor seen"
+    /// stamp ([`DistinctStamp`]) instead of collecting and sorting pairs.
+    pub(crate) fn for_each_visit_by_visitor(&self, mut f: impl FnMut(&CutVisit<'_>)) {
+        let mut items: Vec<(u32, u32, u32)> = Vec::new(); // (visitor, day index, visit)
+        for (d, &(date, a)) in self.days.iter().enumerate() {
+            let d = d as u32;
+            match self.selected(date, a) {
+                Some(bitmap) => items.extend(bitmap.iter().map(|v| (a.visitor[v as usize], d, v))),
+                None => items.extend((0..a.visit_count()).map(|v| (a.visitor[v as usize], d, v))),
+            }
+        }
+        // Counting sort by visitor: ids are dense, so this is linear.
+        let mut starts = vec![0usize; self.site.dicts.visitors.len() + 1];
+        for it in &items {
+            starts[it.0 as usize + 1] += 1;
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut ordered = vec![(0u32, 0u32); items.len()];
+        for &(visitor, d, v) in &items {
+            ordered[starts[visitor as usize]] = (d, v);
+            starts[visitor as usize] += 1;
+        }
+        drop(items);
+        let mut buf: Vec<u32> = Vec::new();
+        for (d, v) in ordered {
+            let (date, a) = self.days[d as usize];
+            self.cut(date, a, v, &mut buf, &mut f);
+        }
+    }
+
+    /// Cuts one visit to the section (if any) and hands it to `f`.
+    fn cut(
+        &self,
+        date: NaiveDate,
+        a: &DayArchive,
+        v: u32,
+        buf: &mut Vec<u32>,
+        f: &mut impl FnMut(&CutVisit<'_>),
+    ) {
+        let range = a.actions_of(v);
+        let Some(inside) = &self.section else {
+            f(&CutVisit {
+                date,
+                archive: a,
+                visit: v,
+                actions: Actions::Range(range.start, range.end),
+                length: a.length[v as usize],
+            });
+            return;
+        };
+        buf.clear();
+        buf.extend(
+            range
+                .filter(|&i| inside.contains(a.a_url[i]))
+                .map(|i| i as u32),
+        );
+        let (Some(&first), Some(&last)) = (buf.first(), buf.last()) else {
+            return;
+        };
+        let length = if buf.len() == 1 {
+            0
+        } else {
+            (1 + a.a_ts[last as usize] - a.a_ts[first as usize]) as u32
+        };
+        f(&CutVisit {
+            date,
+            archive: a,
+            visit: v,
+            actions: Actions::List(buf),
+            length,
+        });
+    }
+}
+
+/// Counts distinct visitors per row when visits arrive in visitor-major
+/// order ([`Selection::for_each_visit_by_visitor`]): a row counts a visitor
+/// the first time in a run.
+pub(crate) struct DistinctStamp {
+    last: Vec<u32>,
+    pub counts: Vec<u64>,
+}
+
+impl DistinctStamp {
+    pub(crate) fn new(keys: usize) -> DistinctStamp {
+        DistinctStamp {
+            last: vec![u32::MAX; keys],
+            counts: vec![0; keys],
+        }
+    }
+
+    pub(crate) fn grow(&mut self, keys: usize) {
+        if self.last.len() < keys {
+            self.last.resize(keys, u32::MAX);
+            self.counts.resize(keys, 0);
+        }
+    }
+
+    pub(crate) fn see(&mut self, key: u32, visitor: u32) {
+        let k = key as usize;
+        if self.last[k] != visitor {
+            self.last[k] = visitor;
+            self.counts[k] += 1;
         }
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::dict::NONE;
 use crate::hit::HitType;
-use crate::query::{CutVisit, Selection, distinct_per_key};
+use crate::query::{CutVisit, DistinctStamp, Selection, distinct_per_key};
 use crate::raw::VField;
 use crate::referrer::ReferrerType;
 use crate::summary::VisitsSummary;
@@ -244,9 +244,10 @@ struct Acc {
 
 /// Accumulates action rows over keys; a key may be a page, a title, or a
 /// folder (an action counts toward every key `keys_of` gives it).
+/// Visits must come in visitor-major order, for the distinct-visitor stamp.
 struct ActionAccumulator {
     acc: Vec<Acc>,
-    visitor_pairs: Vec<u64>,
+    visitors: DistinctStamp,
     scratch: Vec<u32>,
     pages: bool,
 }
@@ -255,7 +256,7 @@ impl ActionAccumulator {
     fn new(keys: usize, pages: bool) -> Self {
         ActionAccumulator {
             acc: vec![Acc::default(); keys],
-            visitor_pairs: Vec::new(),
+            visitors: DistinctStamp::new(keys),
             scratch: Vec::new(),
             pages,
         }
@@ -265,6 +266,7 @@ impl ActionAccumulator {
         if self.acc.len() < keys {
             self.acc.resize(keys, Acc::default());
         }
+        self.visitors.grow(keys);
     }
 
     /// `keys_of(action, out)` pushes the keys of an action into `out`,
@@ -311,16 +313,16 @@ impl ActionAccumulator {
         }
         self.scratch.sort_unstable();
         self.scratch.dedup();
-        let visitor = u64::from(cut.visitor());
+        let visitor = cut.visitor();
         for &k in &self.scratch {
             self.acc[k as usize].visits += 1;
-            self.visitor_pairs.push((u64::from(k) << 32) | visitor);
+            self.visitors.see(k, visitor);
         }
     }
 
     /// Rows for keys with hits, labelled by `label`.
     fn rows(self, mut label: impl FnMut(u32) -> String) -> Vec<(u32, ActionRow)> {
-        let uniques = distinct_per_key(self.visitor_pairs, self.acc.len());
+        let uniques = self.visitors.counts;
         self.acc
             .iter()
             .enumerate()
@@ -445,7 +447,7 @@ impl Selection<'_> {
                     universe: usize,
                     key: &dyn Fn(&crate::archive::DayArchive, usize) -> u32| {
             let mut acc = ActionAccumulator::new(universe, pages);
-            self.for_each_visit(|cut| {
+            self.for_each_visit_by_visitor(|cut| {
                 let a = cut.archive;
                 acc.add(cut, |i, out| {
                     let k = key(a, i);
@@ -518,7 +520,7 @@ impl Selection<'_> {
         tree.names.push(String::new());
         tree.parents.push(0);
         let mut acc = ActionAccumulator::new(0, true);
-        self.for_each_visit(|cut| {
+        self.for_each_visit_by_visitor(|cut| {
             let a = cut.archive;
             // Make every chain first, so the accumulator knows all keys.
             for i in cut.actions.iter() {
@@ -581,9 +583,9 @@ impl Selection<'_> {
         };
         // Key `universe` stands for "no value".
         let mut acc = vec![VisitsSummary::default(); universe + 1];
-        let mut visitor_pairs = Vec::new();
+        let mut visitors = DistinctStamp::new(universe + 1);
         let mut user_pairs = Vec::new();
-        self.for_each_visit(|cut| {
+        self.for_each_visit_by_visitor(|cut| {
             let a = cut.archive;
             let v = cut.visit as usize;
             let key = match (vfield, custom) {
@@ -604,13 +606,13 @@ impl Selection<'_> {
             s.max_actions = s.max_actions.max(n);
             s.bounce_count += u64::from(n == 1);
             s.sum_visit_length += u64::from(cut.length);
-            visitor_pairs.push((u64::from(key) << 32) | u64::from(cut.visitor()));
+            visitors.see(key, cut.visitor());
             let user = a.fields[VField::User as usize][v];
             if user != NONE {
                 user_pairs.push((u64::from(key) << 32) | u64::from(user));
             }
         });
-        let visitors = distinct_per_key(visitor_pairs, universe + 1);
+        let visitors = visitors.counts;
         let users = distinct_per_key(user_pairs, universe + 1);
         let mut rows: Vec<DimensionRow> = acc
             .into_iter()

@@ -100,7 +100,7 @@ impl Selection<'_> {
         if self.segment.is_none() && self.section.is_none() {
             return self.unfiltered_summary();
         }
-        self.summary_where(|_| true)
+        self.summary_where(|_, _, _| true)
     }
 
     /// Fast path: per-day totals and unions of per-day visitor bitmaps.
@@ -119,29 +119,47 @@ impl Selection<'_> {
         s
     }
 
+    /// The summary of the selected visits that pass `keep(day, archive, visit)`.
     fn summary_where(
         &self,
-        mut keep: impl FnMut(&crate::query::CutVisit) -> bool,
+        mut keep: impl FnMut(chrono::NaiveDate, &crate::archive::DayArchive, u32) -> bool,
     ) -> VisitsSummary {
         let mut s = VisitsSummary::default();
         let mut visitors = BitSet::new(self.site.dicts.visitors.len());
         let mut users = BitSet::new(self.site.dicts.users.len());
-        self.for_each_visit(|cut| {
-            if !keep(cut) {
-                return;
-            }
-            let n = cut.actions.len() as u64;
+        let mut add = |a: &crate::archive::DayArchive, v: u32, n: u64, length: u32| {
             s.nb_visits += 1;
             s.nb_actions += n;
             s.max_actions = s.max_actions.max(n);
             s.bounce_count += u64::from(n == 1);
-            s.sum_visit_length += u64::from(cut.length);
-            visitors.insert(cut.visitor());
-            let user = cut.archive.fields[VField::User as usize][cut.visit as usize];
+            s.sum_visit_length += u64::from(length);
+            visitors.insert(a.visitor[v as usize]);
+            let user = a.fields[VField::User as usize][v as usize];
             if user != NONE {
                 users.insert(user);
             }
-        });
+        };
+        if self.section.is_none() {
+            // Whole visits: read the columns, no per-visit action lists.
+            for &(date, a) in &self.days {
+                let mut visit = |v: u32| {
+                    if keep(date, a, v) {
+                        let n = a.actions_of(v).len() as u64;
+                        add(a, v, n, a.length[v as usize]);
+                    }
+                };
+                match self.selected(date, a) {
+                    Some(bitmap) => bitmap.iter().for_each(&mut visit),
+                    None => (0..a.visit_count()).for_each(&mut visit),
+                }
+            }
+        } else {
+            self.for_each_visit(|cut| {
+                if keep(cut.date, cut.archive, cut.visit) {
+                    add(cut.archive, cut.visit, cut.actions.len() as u64, cut.length);
+                }
+            });
+        }
         s.nb_uniq_visitors = visitors.len();
         s.nb_users = users.len();
         s
@@ -152,8 +170,8 @@ impl Selection<'_> {
     pub fn visit_frequency(&self) -> VisitFrequency {
         let site = self.site;
         VisitFrequency {
-            new: self.summary_where(|c| site.is_new(c.date, c.archive, c.visit)),
-            returning: self.summary_where(|c| !site.is_new(c.date, c.archive, c.visit)),
+            new: self.summary_where(|date, a, v| site.is_new(date, a, v)),
+            returning: self.summary_where(|date, a, v| !site.is_new(date, a, v)),
         }
     }
 
