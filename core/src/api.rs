@@ -221,6 +221,31 @@ impl Engine {
         self.api_at(query, Utc::now())
     }
 
+    /// The periods a `period` and `date` pair names for a site, with its
+    /// local today taken from `now`; the flag says whether the Reporting
+    /// API would answer a map of periods.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Period, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1).time_zone("Pacific/Auckland"))?;
+    /// let now = chrono::DateTime::from_timestamp(1_717_200_000, 0).unwrap(); // 2024-06-01 00:00 UTC
+    /// let (days, multi) = e.periods(1, Period::Day, "last2", now)?;
+    /// assert_eq!((days[1].label.as_str(), multi), ("2024-06-01", true)); // already noon in Auckland
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn periods(
+        &self,
+        site: u32,
+        period: Period,
+        date: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<PeriodRange>, bool)> {
+        let today = now.with_timezone(&self.site_state(site)?.tz).date_naive();
+        period.expand(date, today)
+    }
+
     /// [`Engine::api`] with an explicit "now" (for `today`, `lastN`, ...).
     pub fn api_at(&self, query: &str, now: DateTime<Utc>) -> Result<String> {
         let request = ApiRequest::parse(query)?;
@@ -230,10 +255,7 @@ impl Engine {
     /// Answers a parsed request as a JSON value.
     pub fn answer(&self, r: &ApiRequest, now: DateTime<Utc>) -> Result<Value> {
         let method = method_of(r)?;
-        let site = self.site_state(r.site)?;
-        let period: Period = r.period.parse()?;
-        let today = now.with_timezone(&site.tz).date_naive();
-        let (periods, multi) = period.expand(&r.date, today)?;
+        let (periods, multi) = self.periods(r.site, r.period.parse()?, &r.date, now)?;
         let segment: Option<Segment> = r.segment.as_deref().map(str::parse).transpose()?;
         let mut answers = Vec::with_capacity(periods.len());
         for p in &periods {

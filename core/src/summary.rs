@@ -127,13 +127,19 @@ impl Selection<'_> {
         let mut s = VisitsSummary::default();
         let mut visitors = BitSet::new(self.site.dicts.visitors.len());
         let mut users = BitSet::new(self.site.dicts.users.len());
+        // Visits of a day are sorted by visitor: skip repeats cheaply.
+        let mut last_visitor = NONE;
         let mut add = |a: &crate::archive::DayArchive, v: u32, n: u64, length: u32| {
             s.nb_visits += 1;
             s.nb_actions += n;
             s.max_actions = s.max_actions.max(n);
             s.bounce_count += u64::from(n == 1);
             s.sum_visit_length += u64::from(length);
-            visitors.insert(a.visitor[v as usize]);
+            let visitor = a.visitor[v as usize];
+            if visitor != last_visitor {
+                visitors.insert(visitor);
+                last_visitor = visitor;
+            }
             let user = a.fields[VField::User as usize][v as usize];
             if user != NONE {
                 users.insert(user);
