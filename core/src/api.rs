@@ -10,7 +10,7 @@ use crate::period::{Period, PeriodRange};
 use crate::query::{Query, Selection};
 use crate::report::{ActionReportKind, ActionRow, Dimension, DimensionRow, ReportRow, sort_rows};
 use crate::segment::Segment;
-use crate::summary::{ActionsSummary, VisitsSummary};
+use crate::summary::{ActionsSummary, VisitsSummary, ratio};
 use crate::url::percent_decode;
 
 /// A parsed Reporting API request.
@@ -369,11 +369,7 @@ fn window<R: ReportRow>(
 }
 
 fn rate(num: u64, den: u64, raw: bool) -> Value {
-    let x = if den == 0 {
-        0.0
-    } else {
-        num as f64 / den as f64
-    };
+    let x = ratio(num, den);
     if raw {
         json!(x)
     } else {
@@ -382,11 +378,7 @@ fn rate(num: u64, den: u64, raw: bool) -> Value {
 }
 
 fn average(num: u64, den: u64, raw: bool, decimals: i32) -> Value {
-    let x = if den == 0 {
-        0.0
-    } else {
-        num as f64 / den as f64
-    };
+    let x = ratio(num, den);
     if raw {
         json!(x)
     } else if decimals == 0 {

@@ -12,7 +12,7 @@ use crate::hit::HitType;
 use crate::query::{CutVisit, DistinctStamp, Selection, distinct_per_key};
 use crate::raw::VField;
 use crate::referrer::ReferrerType;
-use crate::summary::VisitsSummary;
+use crate::summary::{VisitsSummary, ratio};
 
 /// The label Matomo gives page views without a title.
 pub const UNTITLED: &str = "Page Name Not Defined";
@@ -129,10 +129,6 @@ pub struct SectionRow {
     /// The summary of the visits cut to the section.
     #[serde(flatten)]
     pub metrics: VisitsSummary,
-}
-
-fn ratio(a: u64, b: u64) -> f64 {
-    if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
 /// A row that can be sorted by a named metric.

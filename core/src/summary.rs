@@ -28,7 +28,8 @@ pub struct VisitsSummary {
     pub sum_visit_length: u64,
 }
 
-fn ratio(a: u64, b: u64) -> f64 {
+/// `a / b`, 0 when `b` is 0 (a rate over no visits is shown as 0).
+pub(crate) fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
