@@ -3,6 +3,7 @@
 use roaring::MultiOps;
 use serde::Serialize;
 
+use crate::archive::DayArchive;
 use crate::dict::NONE;
 use crate::hit::HitType;
 use crate::query::{BitSet, Selection};
@@ -123,52 +124,45 @@ impl Selection<'_> {
     /// The summary of the selected visits that pass `keep(day, archive, visit)`.
     fn summary_where(
         &self,
-        mut keep: impl FnMut(chrono::NaiveDate, &crate::archive::DayArchive, u32) -> bool,
+        mut keep: impl FnMut(chrono::NaiveDate, &DayArchive, u32) -> bool,
     ) -> VisitsSummary {
-        let mut s = VisitsSummary::default();
-        let mut visitors = BitSet::new(self.site.dicts.visitors.len());
-        let mut users = BitSet::new(self.site.dicts.users.len());
-        // Visits of a day are sorted by visitor: skip repeats cheaply.
-        let mut last_visitor = NONE;
-        let mut add = |a: &crate::archive::DayArchive, v: u32, n: u64, length: u32| {
-            s.nb_visits += 1;
-            s.nb_actions += n;
-            s.max_actions = s.max_actions.max(n);
-            s.bounce_count += u64::from(n == 1);
-            s.sum_visit_length += u64::from(length);
-            let visitor = a.visitor[v as usize];
-            if visitor != last_visitor {
-                visitors.insert(visitor);
-                last_visitor = visitor;
-            }
-            let user = a.fields[VField::User as usize][v as usize];
-            if user != NONE {
-                users.insert(user);
-            }
+        let mut acc = SummaryAcc {
+            s: VisitsSummary::default(),
+            visitors: BitSet::new(self.site.dicts.visitors.len()),
+            users: BitSet::new(self.site.dicts.users.len()),
+            last_visitor: NONE,
         };
         if self.section.is_none() {
-            // Whole visits: read the columns, no per-visit action lists.
+            // Whole visits: plain loops over the columns (a closure per
+            // visit does not inline through the bitmap iterator).
             for &(date, a) in &self.days {
-                let mut visit = |v: u32| {
-                    if keep(date, a, v) {
-                        let n = a.actions_of(v).len() as u64;
-                        add(a, v, n, a.length[v as usize]);
-                    }
-                };
                 match self.selected(date, a) {
-                    Some(bitmap) => bitmap.iter().for_each(&mut visit),
-                    None => (0..a.visit_count()).for_each(&mut visit),
+                    Some(bitmap) => {
+                        for v in &bitmap {
+                            if keep(date, a, v) {
+                                acc.add_whole(a, v);
+                            }
+                        }
+                    }
+                    None => {
+                        for v in 0..a.visit_count() {
+                            if keep(date, a, v) {
+                                acc.add_whole(a, v);
+                            }
+                        }
+                    }
                 }
             }
         } else {
             self.for_each_visit(|cut| {
                 if keep(cut.date, cut.archive, cut.visit) {
-                    add(cut.archive, cut.visit, cut.actions.len() as u64, cut.length);
+                    acc.add(cut.archive, cut.visit, cut.actions.len() as u64, cut.length);
                 }
             });
         }
-        s.nb_uniq_visitors = visitors.len();
-        s.nb_users = users.len();
+        let mut s = acc.s;
+        s.nb_uniq_visitors = acc.visitors.len();
+        s.nb_users = acc.users.len();
         s
     }
 
@@ -225,5 +219,41 @@ impl Selection<'_> {
         });
         s.nb_keywords = keywords.len();
         s
+    }
+}
+
+/// Running sums of a summary over visits.
+struct SummaryAcc {
+    s: VisitsSummary,
+    visitors: BitSet,
+    users: BitSet,
+    /// Visits of a day are sorted by visitor: repeats skip the set.
+    last_visitor: u32,
+}
+
+impl SummaryAcc {
+    #[inline(always)]
+    fn add_whole(&mut self, a: &DayArchive, v: u32) {
+        let n = a.actions_of(v).len() as u64;
+        self.add(a, v, n, a.length[v as usize]);
+    }
+
+    #[inline(always)]
+    fn add(&mut self, a: &DayArchive, v: u32, n: u64, length: u32) {
+        let s = &mut self.s;
+        s.nb_visits += 1;
+        s.nb_actions += n;
+        s.max_actions = s.max_actions.max(n);
+        s.bounce_count += u64::from(n == 1);
+        s.sum_visit_length += u64::from(length);
+        let visitor = a.visitor[v as usize];
+        if visitor != self.last_visitor {
+            self.visitors.insert(visitor);
+            self.last_visitor = visitor;
+        }
+        let user = a.fields[VField::User as usize][v as usize];
+        if user != NONE {
+            self.users.insert(user);
+        }
     }
 }

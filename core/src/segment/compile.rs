@@ -2,6 +2,8 @@
 //! dictionary ids whose strings match (computed once per query), and each
 //! day then answers it with unions of index bitmaps or one column scan.
 
+use std::borrow::Cow;
+
 use chrono::NaiveDate;
 use roaring::RoaringBitmap;
 
@@ -82,21 +84,39 @@ impl CompiledSegment {
 
     /// The visits of one day that the segment selects.
     pub(crate) fn eval(&self, site: &SiteState, date: NaiveDate, a: &DayArchive) -> RoaringBitmap {
-        let mut result: Option<RoaringBitmap> = None;
+        // Each clause borrows an index bitmap where it can; the AND starts
+        // from the smallest and intersects in place, so no index bitmap is
+        // copied whole.
+        let mut parts: Vec<Cow<'_, RoaringBitmap>> = Vec::with_capacity(self.clauses.len());
         for clause in &self.clauses {
-            let mut any = RoaringBitmap::new();
-            for pred in clause {
-                any |= eval_pred(pred, site, date, a);
+            let part = match clause.as_slice() {
+                [one] => eval_pred(one, site, date, a),
+                many => {
+                    let mut any = RoaringBitmap::new();
+                    for pred in many {
+                        any |= eval_pred(pred, site, date, a).as_ref();
+                    }
+                    Cow::Owned(any)
+                }
+            };
+            if part.is_empty() {
+                return RoaringBitmap::new();
             }
-            result = Some(match result {
-                None => any,
-                Some(r) => r & any,
-            });
-            if result.as_ref().is_some_and(RoaringBitmap::is_empty) {
+            parts.push(part);
+        }
+        parts.sort_by_key(|p| p.len());
+        let mut parts = parts.into_iter();
+        let Some(first) = parts.next() else {
+            return all_visits(a);
+        };
+        let mut result = first.into_owned();
+        for p in parts {
+            result &= p.as_ref();
+            if result.is_empty() {
                 break;
             }
         }
-        result.unwrap_or_else(|| all_visits(a))
+        result
     }
 }
 
@@ -204,29 +224,31 @@ fn scan(a: &DayArchive, mut keep: impl FnMut(u32) -> bool) -> RoaringBitmap {
         .expect("visit ids ascend")
 }
 
-fn eval_pred(pred: &Pred, site: &SiteState, date: NaiveDate, a: &DayArchive) -> RoaringBitmap {
+fn eval_pred<'a>(
+    pred: &Pred,
+    site: &SiteState,
+    date: NaiveDate,
+    a: &'a DayArchive,
+) -> Cow<'a, RoaringBitmap> {
     match pred {
         Pred::Text {
             target,
             matcher,
             negate,
         } => {
-            let from_index = |index: &ValueIndex| match matcher {
+            let from_index = |index: &'a ValueIndex| match matcher {
                 Matcher::Ids(ids) if ids.len() == 1 => index
                     .get(ids.min().expect("one id"))
-                    .cloned()
-                    .unwrap_or_default(),
-                m => index.union_where(|id| m.contains(id)),
+                    .map_or_else(|| Cow::Owned(RoaringBitmap::new()), Cow::Borrowed),
+                m => Cow::Owned(index.union_where(|id| m.contains(id))),
             };
             let hits = match target {
                 Target::Field(f) => from_index(&a.field_index[*f as usize]),
                 Target::ReferrerType => from_index(&a.referrer_type_index),
-                Target::Dimension(name) => a
-                    .dims
-                    .iter()
-                    .find(|c| c.name == *name)
-                    .map(|c| from_index(&c.index))
-                    .unwrap_or_default(),
+                Target::Dimension(name) => a.dims.iter().find(|c| c.name == *name).map_or_else(
+                    || Cow::Owned(RoaringBitmap::new()),
+                    |c| from_index(&c.index),
+                ),
                 Target::PageUrl => from_index(&a.actions.by_kind_url[0]),
                 Target::DownloadUrl => from_index(&a.actions.by_kind_url[1]),
                 Target::OutlinkUrl => from_index(&a.actions.by_kind_url[2]),
@@ -234,13 +256,21 @@ fn eval_pred(pred: &Pred, site: &SiteState, date: NaiveDate, a: &DayArchive) -> 
                 Target::Keyword => from_index(&a.actions.keywords),
                 Target::EventCategory => from_index(&a.actions.event_categories),
                 Target::EventAction => from_index(&a.actions.event_actions),
-                Target::Visitor => scan(a, |v| matcher.contains(a.visitor[v as usize])),
-                Target::EntryUrl => scan(a, |v| matcher.contains(a.entry_url[v as usize])),
-                Target::ExitUrl => scan(a, |v| matcher.contains(a.exit_url[v as usize])),
+                Target::Visitor => Cow::Owned(scan(a, |v| matcher.contains(a.visitor[v as usize]))),
+                Target::EntryUrl => {
+                    Cow::Owned(scan(a, |v| matcher.contains(a.entry_url[v as usize])))
+                }
+                Target::ExitUrl => {
+                    Cow::Owned(scan(a, |v| matcher.contains(a.exit_url[v as usize])))
+                }
             };
-            if *negate { all_visits(a) - hits } else { hits }
+            if *negate {
+                Cow::Owned(all_visits(a) - hits.as_ref())
+            } else {
+                hits
+            }
         }
-        Pred::Numeric { field, op, value } => scan(a, |v| {
+        Pred::Numeric { field, op, value } => Cow::Owned(scan(a, |v| {
             let x = match field {
                 Field::Actions => a.actions_of(v).len() as f64,
                 Field::VisitDuration => f64::from(a.length[v as usize]),
@@ -254,7 +284,7 @@ fn eval_pred(pred: &Pred, site: &SiteState, date: NaiveDate, a: &DayArchive) -> 
                 Op::Gt => x > *value,
                 _ => x >= *value,
             }
-        }),
-        Pred::VisitorIsNew(want) => scan(a, |v| site.is_new(date, a, v) == *want),
+        })),
+        Pred::VisitorIsNew(want) => Cow::Owned(scan(a, |v| site.is_new(date, a, v) == *want)),
     }
 }
