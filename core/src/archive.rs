@@ -305,6 +305,21 @@ impl DayArchive {
         }
     }
 
+    /// Rebuilds every derived index from the columns (after loading).
+    pub(crate) fn rebuild_indexes(&mut self) {
+        for col in &mut self.dims {
+            col.index = ValueIndex::from_pairs(
+                col.values
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| **v != NONE)
+                    .map(|(i, v)| (*v, i as u32))
+                    .collect(),
+            );
+        }
+        self.build_indexes();
+    }
+
     fn build_indexes(&mut self) {
         let visits = self.visitor.len() as u32;
         let mut visitors = self.visitor.clone();

@@ -15,6 +15,7 @@ use crate::hit::{Hit, HitType, HitView};
 use crate::ndjson::{Rejected, parse_line};
 use crate::raw::{Extra, N_VFIELDS, RawHit, SideArena, SiteDicts};
 use crate::site::SiteConfig;
+use crate::store::Store;
 
 /// What an ingest call did: how many hits went in, and every line that did
 /// not, with its line number and reason.
@@ -41,6 +42,8 @@ pub(crate) struct SiteState {
     pub tz: Tz,
     pub dicts: SiteDicts,
     pub days: BTreeMap<NaiveDate, DayArchive>,
+    /// Days whose stored file could not be read: (file, reason).
+    pub damaged: BTreeMap<NaiveDate, (String, String)>,
     /// Per visitor id, sorted by day: answers new/returning and visitCount
     /// at query time, so late data never forces other days to rebuild.
     pub visitor_days: Vec<Vec<VisitorDay>>,
@@ -57,8 +60,31 @@ impl SiteState {
             tz,
             dicts,
             days: BTreeMap::new(),
+            damaged: BTreeMap::new(),
             visitor_days: Vec::new(),
         }
+    }
+
+    /// Builds the visitor table from all day archives (after loading).
+    fn recompute_visitor_days(&mut self) {
+        let mut table: Vec<Vec<VisitorDay>> = vec![Vec::new(); self.dicts.visitors.len()];
+        for (&day, a) in &self.days {
+            runs(&a.visitor, |v, visits| {
+                table[v as usize].push(VisitorDay {
+                    day,
+                    visits,
+                    before: 0,
+                })
+            });
+        }
+        for entries in &mut table {
+            let mut before = 0;
+            for e in entries.iter_mut() {
+                e.before = before;
+                before += e.visits;
+            }
+        }
+        self.visitor_days = table;
     }
 
     /// The site-local date of a Unix timestamp.
@@ -308,6 +334,9 @@ impl Batch {
 #[derive(Debug, Default)]
 pub struct Engine {
     pub(crate) sites: BTreeMap<u32, SiteState>,
+    /// Sites whose configuration or dictionaries could not be read.
+    pub(crate) broken: BTreeMap<u32, Error>,
+    pub(crate) store: Option<Store>,
 }
 
 impl Engine {
@@ -328,7 +357,12 @@ impl Engine {
     /// # Ok::<(), hitmap::Error>(())
     /// ```
     pub fn add_site(&mut self, config: SiteConfig) -> Result<()> {
+        self.writable()?;
         let (config, tz) = config.validate()?;
+        let id = config.id;
+        if let Some(e) = self.broken.get(&id) {
+            return Err(clone_store_error(e));
+        }
         match self.sites.get_mut(&config.id) {
             Some(site) if !site.days.is_empty() => {
                 let old = &site.config;
@@ -350,10 +384,10 @@ impl Engine {
                 site.config = config;
             }
             _ => {
-                self.sites.insert(config.id, SiteState::new(config, tz));
+                self.sites.insert(id, SiteState::new(config, tz));
             }
         }
-        Ok(())
+        self.persist(BTreeMap::from([(id, (true, Vec::new()))]))
     }
 
     /// The configuration of a site.
@@ -384,6 +418,7 @@ impl Engine {
         I: IntoIterator,
         I::Item: std::borrow::Borrow<Hit>,
     {
+        self.writable()?;
         let hits = hits.into_iter();
         let mut batch = Batch::with_capacity(hits.size_hint().0);
         for (i, hit) in hits.enumerate() {
@@ -393,7 +428,7 @@ impl Engine {
                 .and_then(|()| self.add_to(&mut batch, &view));
             batch.note(i as u64 + 1, r);
         }
-        Ok(self.commit(batch))
+        self.commit(batch)
     }
 
     /// Ingests NDJSON (one hit per line) as one batch. Blank lines are
@@ -411,6 +446,7 @@ impl Engine {
     /// # Ok::<(), hitmap::Error>(())
     /// ```
     pub fn ingest_ndjson<R: BufRead>(&mut self, mut reader: R) -> Result<IngestOutcome> {
+        self.writable()?;
         let mut batch = Batch::default();
         let mut buf = Vec::with_capacity(1024);
         let mut line_no = 0u64;
@@ -427,21 +463,35 @@ impl Engine {
             };
             batch.note(line_no, r);
         }
-        Ok(self.commit(batch))
+        self.commit(batch)
     }
 
     fn add_to(&mut self, batch: &mut Batch, view: &HitView) -> std::result::Result<(), String> {
-        let site = self
-            .sites
-            .get_mut(&view.site)
-            .ok_or_else(|| Error::UnknownSite(view.site).to_string())?;
+        let Some(site) = self.sites.get_mut(&view.site) else {
+            return Err(match self.broken.get(&view.site) {
+                Some(e) => e.to_string(),
+                None => Error::UnknownSite(view.site).to_string(),
+            });
+        };
         let date = site.local_date(view.ts);
         let bucket = batch.bucket((view.site, date));
         site.intern(view, bucket, &mut batch.hits, &mut batch.side);
         Ok(())
     }
 
-    fn commit(&mut self, mut batch: Batch) -> IngestOutcome {
+    fn commit(&mut self, mut batch: Batch) -> Result<IngestOutcome> {
+        // A damaged day cannot take hits: rebuilding it would drop what the
+        // unreadable file holds.
+        for &(site, date) in &batch.buckets {
+            if let Some((path, reason)) = self.sites.get(&site).and_then(|s| s.damaged.get(&date)) {
+                return Err(Error::Store {
+                    path: path.clone(),
+                    reason: format!(
+                        "{reason}; hits for this day were not ingested (restore the file, or delete the day with delete_range)"
+                    ),
+                });
+            }
+        }
         let ranges = batch.group();
         // Ranges follow bucket ids and tile the grouped hits in order: split
         // them into one mutable slice per (site, day).
@@ -452,18 +502,154 @@ impl Engine {
             per_site.entry(site).or_default().push((date, day));
             rest = tail;
         }
+        let mut changed = BTreeMap::new();
         for (site, mut days) in per_site {
             days.sort_unstable_by_key(|d| d.0);
+            changed.insert(site, (false, days.iter().map(|d| d.0).collect::<Vec<_>>()));
             self.sites
                 .get_mut(&site)
                 .expect("buckets only exist for known sites")
                 .rebuild(days, &mut batch.side);
         }
-        batch.outcome
+        self.persist(changed)?;
+        Ok(batch.outcome)
+    }
+
+    /// Writes what changed (per site: the config?, the days) as one commit.
+    /// If the write fails, the engine goes back to what the store holds, so
+    /// memory never claims more than the disk.
+    fn persist(&mut self, changed: BTreeMap<u32, (bool, Vec<NaiveDate>)>) -> Result<()> {
+        let Some(store) = &mut self.store else {
+            return Ok(());
+        };
+        let mut changes = BTreeMap::new();
+        for (id, (config, days)) in changed {
+            let site = &self.sites[&id];
+            let mut change = crate::store::SiteChange {
+                dicts: Some(crate::store::format::encode_dicts(&site.dicts)),
+                ..Default::default()
+            };
+            if config || !store.manifest.sites.contains_key(&id) {
+                change.config = Some(crate::store::format::encode_config(&site.config));
+            }
+            for day in days {
+                let bytes = site.days.get(&day).map(crate::store::format::encode_day);
+                change.days.insert(day, bytes);
+            }
+            changes.insert(id, change);
+        }
+        if let Err(e) = store.commit(changes) {
+            let mut store = self.store.take().expect("checked above");
+            let reloaded = store.reload_manifest().and_then(|()| Engine::load(store));
+            match reloaded {
+                Ok(engine) => *self = engine,
+                Err(reload) => {
+                    return Err(Error::Store {
+                        path: ".".into(),
+                        reason: format!("{e}; reloading the store then failed too: {reload}"),
+                    });
+                }
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Opens a store folder for reading and writing, creating it if
+    /// missing. Every ingest that returns `Ok` is on disk when it returns;
+    /// a second writer gets [`Error::Locked`].
+    ///
+    /// Files that cannot be read are reported by [`Engine::damaged`]; the
+    /// rest of the store answers, and a query that needs a damaged day
+    /// fails with an error naming the file.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Hit, Query, SiteConfig};
+    /// let dir = std::env::temp_dir().join(format!("hitmap-doc-{}", std::process::id()));
+    /// {
+    ///     let mut engine = Engine::open(&dir)?;
+    ///     engine.add_site(SiteConfig::new(1))?;
+    ///     engine.ingest([Hit::pageview(1, 1_717_200_000, "a", "https://x.org/")])?;
+    /// }
+    /// let engine = Engine::open_read_only(&dir)?;
+    /// assert_eq!(engine.query(&Query::site(1))?.visits_summary().nb_visits, 1);
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn open(path: impl AsRef<std::path::Path>) -> Result<Engine> {
+        Engine::load(Store::open_writer(path.as_ref())?)
+    }
+
+    /// Opens an existing store for queries only, without the writer lock:
+    /// a snapshot of the last committed batch, while a writer goes on.
+    pub fn open_read_only(path: impl AsRef<std::path::Path>) -> Result<Engine> {
+        // A writer removes the previous generation's files after each
+        // commit: a reader that lost that race sees files missing while the
+        // manifest has moved on, and loads the newer snapshot instead.
+        let path = path.as_ref();
+        let mut attempts = 0;
+        loop {
+            let store = Store::open_reader(path)?;
+            let generation = store.manifest.generation;
+            let engine = Engine::load(store)?;
+            attempts += 1;
+            if engine.damaged().is_empty() || attempts >= 20 {
+                return Ok(engine);
+            }
+            if Store::open_reader(path)?.manifest.generation == generation {
+                return Ok(engine); // damage that is really there
+            }
+        }
+    }
+
+    fn load(store: Store) -> Result<Engine> {
+        let mut engine = Engine::default();
+        for (&id, files) in &store.manifest.sites {
+            match load_site(&store, id, files) {
+                Ok(site) => {
+                    engine.sites.insert(id, site);
+                }
+                Err(e) => {
+                    engine.broken.insert(id, e);
+                }
+            }
+        }
+        engine.store = Some(store);
+        Ok(engine)
+    }
+
+    /// Every store file that could not be read, with the reason.
+    pub fn damaged(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.broken.values().map(Error::to_string).collect();
+        for site in self.sites.values() {
+            for (path, reason) in site.damaged.values() {
+                out.push(format!("store file {path}: {reason}"));
+            }
+        }
+        out
+    }
+
+    /// The store's folder, if the engine has one.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        self.store.as_ref().map(Store::root)
+    }
+
+    fn writable(&self) -> Result<()> {
+        match &self.store {
+            Some(s) if !s.is_writer() => Err(Error::ReadOnly),
+            _ => Ok(()),
+        }
     }
 
     pub(crate) fn site_state(&self, id: u32) -> Result<&SiteState> {
-        self.sites.get(&id).ok_or(Error::UnknownSite(id))
+        match self.sites.get(&id) {
+            Some(site) => Ok(site),
+            None => Err(self
+                .broken
+                .get(&id)
+                .map_or(Error::UnknownSite(id), clone_store_error)),
+        }
     }
 }
 
@@ -474,4 +660,58 @@ impl Batch {
             Err(reason) => self.outcome.rejected.push(Rejected { line, reason }),
         }
     }
+}
+
+fn clone_store_error(e: &Error) -> Error {
+    match e {
+        Error::Store { path, reason } => Error::Store {
+            path: path.clone(),
+            reason: reason.clone(),
+        },
+        other => Error::Store {
+            path: ".".into(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// Loads one site; a damaged day is recorded, not fatal.
+fn load_site(store: &Store, id: u32, files: &crate::store::SiteFiles) -> Result<SiteState> {
+    use crate::store::{config_path, day_path, dicts_path, format, store_err};
+    let path = config_path(id, files.config);
+    let config = format::decode_config(&store.read(&path)?).map_err(|r| store_err(&path, r))?;
+    let (config, tz) = config.validate().map_err(|e| store_err(&path, e))?;
+    if config.id != id {
+        return Err(store_err(
+            &path,
+            format!("holds site {} where site {id} was expected", config.id),
+        ));
+    }
+    let path = dicts_path(id, files.dicts);
+    let mut dicts = format::decode_dicts(&store.read(&path)?).map_err(|r| store_err(&path, r))?;
+    for d in &config.dimensions {
+        dicts.dim_names.intern(d);
+    }
+    let mut site = SiteState::new(config, tz);
+    site.dicts = dicts;
+    for (&day, &generation) in &files.days {
+        let path = day_path(id, day, generation);
+        let loaded = store.read(&path).and_then(|bytes| {
+            format::decode_day(&bytes, &site.dicts).map_err(|r| store_err(&path, r))
+        });
+        match loaded {
+            Ok(archive) => {
+                site.days.insert(day, archive);
+            }
+            Err(Error::Store { path, reason }) => {
+                site.damaged.insert(day, (path, reason));
+            }
+            Err(e) => {
+                site.damaged
+                    .insert(day, (path.display().to_string(), e.to_string()));
+            }
+        }
+    }
+    site.recompute_visitor_days();
+    Ok(site)
 }

@@ -41,6 +41,25 @@ pub enum Error {
     /// A Reporting API request that is malformed or asks for something unsupported.
     #[error("{0}")]
     Request(String),
+    /// A store file is missing, unreadable, corrupt or from a newer hitmap.
+    #[error("store file {path}: {reason}")]
+    Store {
+        /// The file, relative to the store's folder.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Another process holds the store's writer lock.
+    #[error(
+        "store is locked by pid {pid}: one writer at a time; open it read-only to query while that process writes"
+    )]
+    Locked {
+        /// The process id written in the lock file (0 if unreadable).
+        pid: u32,
+    },
+    /// The engine was opened read-only and was asked to write.
+    #[error("the store was opened read-only: open it with Engine::open to ingest or change sites")]
+    ReadOnly,
     /// Reading input failed.
     #[error("I/O error while reading input: {0}")]
     Io(#[from] std::io::Error),

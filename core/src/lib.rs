@@ -70,6 +70,7 @@ mod report;
 pub mod sample;
 mod segment;
 mod site;
+mod store;
 mod summary;
 mod url;
 

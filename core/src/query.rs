@@ -155,6 +155,13 @@ impl Engine {
             });
         }
         let site = self.site_state(q.site)?;
+        let (first, last) = q.range.unwrap_or((NaiveDate::MIN, NaiveDate::MAX));
+        if let Some((_, (path, reason))) = site.damaged.range(first..=last).next() {
+            return Err(Error::Store {
+                path: path.clone(),
+                reason: format!("{reason}; this query needs that day (other days still answer)"),
+            });
+        }
         let days: Vec<_> = match q.range {
             Some((from, to)) if from > to => {
                 return Err(Error::Date {

@@ -21,7 +21,7 @@ use crate::url::normalize_prefix;
 ///     .dimension("department");
 /// assert_eq!(site.id(), 1);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SiteConfig {
     pub(crate) id: u32,
     pub(crate) time_zone: String,

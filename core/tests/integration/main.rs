@@ -7,3 +7,4 @@ mod api;
 mod examples;
 mod props;
 mod reference;
+mod store;

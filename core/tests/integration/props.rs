@@ -48,7 +48,7 @@ fn opt(items: &[&str], i: usize) -> Option<String> {
 }
 
 #[derive(Debug, Clone)]
-struct Spec {
+pub(crate) struct Spec {
     visitor: usize,
     slot: u64,
     jitter: i64,
@@ -84,7 +84,7 @@ fn spec() -> impl Strategy<Value = Spec> {
         )
 }
 
-fn make_hit(s: &Spec, base: i64) -> Hit {
+pub(crate) fn make_hit(s: &Spec, base: i64) -> Hit {
     let ts = base + (s.slot as i64) * 21_600 + s.jitter;
     let visitor = format!("v{}", s.visitor);
     let kind = match s.kind {
@@ -228,15 +228,15 @@ fn segment_text(seg: &[Vec<RCond>]) -> Option<String> {
 }
 
 #[derive(Debug, Clone)]
-struct Case {
-    zone: &'static str,
-    base: i64,
-    timeout: u32,
-    specs: Vec<Spec>,
+pub(crate) struct Case {
+    pub zone: &'static str,
+    pub base: i64,
+    pub timeout: u32,
+    pub specs: Vec<Spec>,
     queries: Vec<(u64, u64, Vec<Vec<RCond>>, usize)>,
 }
 
-fn case() -> impl Strategy<Value = Case> {
+pub(crate) fn case() -> impl Strategy<Value = Case> {
     (
         0..ZONES.len(),
         0..BASES.len(),
@@ -255,16 +255,17 @@ fn case() -> impl Strategy<Value = Case> {
 
 const SECTIONS: [Option<&str>; 4] = [None, Some("/news"), Some("/teams"), Some("/")];
 
-fn build(case: &Case, hits: &[Hit], batches: &[usize]) -> Engine {
+pub(crate) fn site_config(case: &Case) -> SiteConfig {
+    SiteConfig::new(1)
+        .time_zone(case.zone)
+        .visit_timeout(case.timeout)
+        .host("x.org")
+        .dimension("department")
+}
+
+pub(crate) fn build(case: &Case, hits: &[Hit], batches: &[usize]) -> Engine {
     let mut e = Engine::in_memory();
-    e.add_site(
-        SiteConfig::new(1)
-            .time_zone(case.zone)
-            .visit_timeout(case.timeout)
-            .host("x.org")
-            .dimension("department"),
-    )
-    .unwrap();
+    e.add_site(site_config(case)).unwrap();
     let mut rest = hits;
     for &n in batches {
         let (now, later) = rest.split_at(n.min(rest.len()));
@@ -276,7 +277,7 @@ fn build(case: &Case, hits: &[Hit], batches: &[usize]) -> Engine {
     e
 }
 
-fn first_day(case: &Case) -> NaiveDate {
+pub(crate) fn first_day(case: &Case) -> NaiveDate {
     let tz: chrono_tz::Tz = case.zone.parse().unwrap();
     DateTime::from_timestamp(case.base, 0)
         .unwrap()
@@ -385,7 +386,7 @@ fn check_against_reference(case: &Case) -> Result<(), TestCaseError> {
 }
 
 /// Everything the API can say about the data, for equality checks.
-fn fingerprint(e: &Engine, case: &Case) -> Vec<String> {
+pub(crate) fn fingerprint(e: &Engine, case: &Case) -> Vec<String> {
     let from = first_day(case);
     let to = from + Days::new(6);
     let now = DateTime::from_timestamp(case.base + 10 * 86_400, 0).unwrap();

@@ -1,0 +1,255 @@
+//! The envelope every store file shares, and a bounds-checked reader and
+//! writer for the little-endian body. See FORMAT.md.
+
+use roaring::RoaringBitmap;
+
+/// First bytes of every hitmap file.
+pub(crate) const MAGIC: &[u8; 7] = b"HITMAP\0";
+/// The on-disk format version this build writes and reads.
+pub(crate) const FORMAT_VERSION: u16 = 1;
+/// magic (7) + kind (1) + version (2) + reserved (2) + body length (8).
+const HEADER: usize = 20;
+
+/// What a file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Kind {
+    Manifest = b'M',
+    Config = b'C',
+    Dicts = b'T',
+    Day = b'D',
+}
+
+/// Wraps a body: header, body, CRC-32 of both.
+pub(crate) fn seal(kind: Kind, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER + body.len() + 4);
+    out.extend_from_slice(MAGIC);
+    out.push(kind as u8);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(body);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Checks the envelope and returns the body, or what is wrong with it.
+pub(crate) fn open(kind: Kind, bytes: &[u8]) -> Result<&[u8], String> {
+    if bytes.len() < HEADER + 4 {
+        return Err(format!(
+            "truncated: {} bytes, shorter than any hitmap file",
+            bytes.len()
+        ));
+    }
+    if &bytes[..7] != MAGIC {
+        return Err("not a hitmap file (bad magic bytes)".into());
+    }
+    if bytes[7] != kind as u8 {
+        return Err(format!(
+            "holds kind '{}' where kind '{}' was expected",
+            bytes[7] as char, kind as u8 as char
+        ));
+    }
+    let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+    if version > FORMAT_VERSION {
+        return Err(format!(
+            "format version {version} is newer than this hitmap reads ({FORMAT_VERSION}): upgrade hitmap"
+        ));
+    }
+    if version == 0 {
+        return Err("format version 0 is not a valid version".into());
+    }
+    let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
+    let expected = (HEADER as u64).saturating_add(len).saturating_add(4);
+    if expected != bytes.len() as u64 {
+        return Err(format!(
+            "truncated or padded: header says {expected} bytes, file has {}",
+            bytes.len()
+        ));
+    }
+    let (sealed, crc) = bytes.split_at(bytes.len() - 4);
+    let crc = u32::from_le_bytes(crc.try_into().expect("4 bytes"));
+    if crc32fast::hash(sealed) != crc {
+        return Err("checksum mismatch: the file is corrupt".into());
+    }
+    Ok(&sealed[HEADER..])
+}
+
+/// Appends little-endian values and arrays.
+#[derive(Default)]
+pub(crate) struct Writer {
+    pub buf: Vec<u8>,
+}
+
+impl Writer {
+    pub(crate) fn u32(&mut self, v: u32) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+    pub(crate) fn u64(&mut self, v: u64) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+    pub(crate) fn u8s(&mut self, v: &[u8]) {
+        self.u64(v.len() as u64);
+        self.buf.extend_from_slice(v);
+    }
+    pub(crate) fn u32s(&mut self, v: &[u32]) {
+        self.u64(v.len() as u64);
+        for x in v {
+            self.buf.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    pub(crate) fn i64s(&mut self, v: &[i64]) {
+        self.u64(v.len() as u64);
+        for x in v {
+            self.buf.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    pub(crate) fn f64s(&mut self, v: &[f64]) {
+        self.u64(v.len() as u64);
+        for x in v {
+            self.buf.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    pub(crate) fn str(&mut self, s: &str) {
+        self.u8s(s.as_bytes());
+    }
+    /// A roaring bitmap in the portable serialization, length-prefixed.
+    pub(crate) fn bitmap(&mut self, b: &RoaringBitmap) {
+        self.u64(b.serialized_size() as u64);
+        b.serialize_into(&mut self.buf)
+            .expect("writing to a Vec cannot fail");
+    }
+}
+
+/// Reads what [`Writer`] wrote; every read is bounds-checked.
+pub(crate) struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+pub(crate) type ReadResult<T> = Result<T, String>;
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(buf: &'a [u8]) -> Reader<'a> {
+        Reader { buf, pos: 0 }
+    }
+
+    fn take(&mut self, n: usize) -> ReadResult<&'a [u8]> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.buf.len())
+            .ok_or_else(|| format!("body ends early at byte {} (wanted {n} more)", self.pos))?;
+        let out = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(out)
+    }
+
+    pub(crate) fn u32(&mut self) -> ReadResult<u32> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4")))
+    }
+    pub(crate) fn u64(&mut self) -> ReadResult<u64> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8")))
+    }
+    fn count(&mut self, width: usize) -> ReadResult<usize> {
+        let n = self.u64()?;
+        let bytes = n
+            .checked_mul(width as u64)
+            .filter(|&b| b <= (self.buf.len() - self.pos) as u64);
+        bytes
+            .map(|_| n as usize)
+            .ok_or_else(|| format!("array of {n} items at byte {} runs past the end", self.pos))
+    }
+    pub(crate) fn u8s(&mut self) -> ReadResult<Vec<u8>> {
+        let n = self.count(1)?;
+        Ok(self.take(n)?.to_vec())
+    }
+    pub(crate) fn u32s(&mut self) -> ReadResult<Vec<u32>> {
+        let n = self.count(4)?;
+        Ok(self
+            .take(n * 4)?
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().expect("4")))
+            .collect())
+    }
+    pub(crate) fn i64s(&mut self) -> ReadResult<Vec<i64>> {
+        let n = self.count(8)?;
+        Ok(self
+            .take(n * 8)?
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().expect("8")))
+            .collect())
+    }
+    pub(crate) fn f64s(&mut self) -> ReadResult<Vec<f64>> {
+        let n = self.count(8)?;
+        Ok(self
+            .take(n * 8)?
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8")))
+            .collect())
+    }
+    pub(crate) fn str(&mut self) -> ReadResult<String> {
+        String::from_utf8(self.u8s()?)
+            .map_err(|_| format!("a string before byte {} is not UTF-8", self.pos))
+    }
+    /// A bitmap, read with roaring's validating deserializer.
+    pub(crate) fn bitmap(&mut self) -> ReadResult<RoaringBitmap> {
+        let n = self.count(1)?;
+        let bytes = self.take(n)?;
+        let mut cursor = bytes;
+        let b = RoaringBitmap::deserialize_from(&mut cursor)
+            .map_err(|e| format!("a bitmap before byte {} is invalid: {e}", self.pos))?;
+        if !cursor.is_empty() {
+            return Err(format!(
+                "a bitmap before byte {} has trailing bytes",
+                self.pos
+            ));
+        }
+        Ok(b)
+    }
+    pub(crate) fn finish(&self) -> ReadResult<()> {
+        if self.pos == self.buf.len() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} unexpected bytes after the body",
+                self.buf.len() - self.pos
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_round_trips_and_detects_damage() {
+        let sealed = seal(Kind::Day, b"body");
+        assert_eq!(open(Kind::Day, &sealed).unwrap(), b"body");
+        assert!(open(Kind::Dicts, &sealed).unwrap_err().contains("kind"));
+        let mut flipped = sealed.clone();
+        flipped[21] ^= 1;
+        assert!(open(Kind::Day, &flipped).unwrap_err().contains("checksum"));
+        assert!(
+            open(Kind::Day, &sealed[..sealed.len() - 1])
+                .unwrap_err()
+                .contains("truncated")
+        );
+        let mut newer = sealed.clone();
+        newer[8] = 9;
+        assert!(open(Kind::Day, &newer).unwrap_err().contains("newer"));
+    }
+
+    #[test]
+    fn reader_never_reads_past_the_end() {
+        let mut w = Writer::default();
+        w.u32s(&[1, 2, 3]);
+        let mut r = Reader::new(&w.buf[..w.buf.len() - 1]);
+        assert!(r.u32s().is_err());
+        let mut huge = Writer::default();
+        huge.u64(u64::MAX);
+        assert!(Reader::new(&huge.buf).u32s().is_err());
+    }
+}

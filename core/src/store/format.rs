@@ -1,0 +1,331 @@
+//! Day archives and dictionaries to bytes and back (FORMAT.md). Decoding
+//! validates every length and id against the site's dictionaries, so a
+//! damaged or crafted file is an error, never a panic at query time.
+
+use crate::archive::{DayArchive, DimColumn};
+use crate::dict::{Dict, NONE};
+use crate::hit::{HitType, MAX_TS, MIN_TS};
+use crate::raw::{N_VFIELDS, SiteDicts};
+use crate::referrer::ReferrerType;
+
+use super::codec::{Kind, ReadResult, Reader, Writer, open, seal};
+
+const KINDS: [HitType; 5] = [
+    HitType::Pageview,
+    HitType::Download,
+    HitType::Outlink,
+    HitType::Search,
+    HitType::Event,
+];
+
+/// A day archive as a sealed file.
+pub(crate) fn encode_day(a: &DayArchive) -> Vec<u8> {
+    let mut w = Writer::default();
+    w.u32s(&a.visitor);
+    w.i64s(&a.start);
+    w.u32s(&a.length);
+    w.u32s(&a.action_offsets);
+    w.u32s(&a.rank_in_day);
+    w.u32s(&a.entry_url);
+    w.u32s(&a.exit_url);
+    w.u8s(&a.referrer_type);
+    for f in 0..N_VFIELDS {
+        w.u32s(&a.fields[f]);
+        w.u32s(&a.field_carriers[f]);
+    }
+    w.u32(a.dims.len() as u32);
+    for col in &a.dims {
+        w.u32(col.name);
+        w.u32s(&col.values);
+        w.u32s(&col.carriers);
+    }
+    let kinds: Vec<u8> = a.a_kind.iter().map(|k| *k as u8).collect();
+    w.u8s(&kinds);
+    w.i64s(&a.a_ts);
+    w.u32s(&a.a_url);
+    w.u32s(&a.a_title);
+    w.u32s(&a.a_keyword);
+    w.u32s(&a.a_ev_category);
+    w.u32s(&a.a_ev_action);
+    w.u32s(&a.a_ev_name);
+    w.f64s(&a.a_ev_value);
+    w.u32s(&a.a_time_spent);
+    w.bitmap(&a.visitors);
+    w.bitmap(&a.users);
+    seal(Kind::Day, &w.buf)
+}
+
+/// Reads and validates a day archive against its site's dictionaries, then
+/// rebuilds the derived indexes.
+pub(crate) fn decode_day(bytes: &[u8], d: &SiteDicts) -> ReadResult<DayArchive> {
+    let mut r = Reader::new(open(Kind::Day, bytes)?);
+    let mut a = DayArchive {
+        visitor: r.u32s()?,
+        start: r.i64s()?,
+        length: r.u32s()?,
+        action_offsets: r.u32s()?,
+        rank_in_day: r.u32s()?,
+        entry_url: r.u32s()?,
+        exit_url: r.u32s()?,
+        referrer_type: r.u8s()?,
+        ..DayArchive::default()
+    };
+    for f in 0..N_VFIELDS {
+        a.fields[f] = r.u32s()?;
+        a.field_carriers[f] = r.u32s()?;
+    }
+    let dims = r.u32()?;
+    for _ in 0..dims {
+        a.dims.push(DimColumn {
+            name: r.u32()?,
+            values: r.u32s()?,
+            carriers: r.u32s()?,
+            index: Default::default(),
+        });
+    }
+    a.a_kind = r
+        .u8s()?
+        .into_iter()
+        .map(|k| {
+            KINDS
+                .get(usize::from(k))
+                .copied()
+                .ok_or(format!("unknown action kind {k}"))
+        })
+        .collect::<ReadResult<_>>()?;
+    a.a_ts = r.i64s()?;
+    a.a_url = r.u32s()?;
+    a.a_title = r.u32s()?;
+    a.a_keyword = r.u32s()?;
+    a.a_ev_category = r.u32s()?;
+    a.a_ev_action = r.u32s()?;
+    a.a_ev_name = r.u32s()?;
+    a.a_ev_value = r.f64s()?;
+    a.a_time_spent = r.u32s()?;
+    let visitors = r.bitmap()?;
+    let users = r.bitmap()?;
+    r.finish()?;
+    validate(&a, d)?;
+    a.rebuild_indexes();
+    if a.visitors != visitors || a.users != users {
+        return Err("the stored visitor or user bitmap does not match the visit columns".into());
+    }
+    Ok(a)
+}
+
+fn ids_ok(col: &[u32], dict: &Dict, optional: bool, what: &str) -> ReadResult<()> {
+    let n = dict.len() as u32;
+    match col
+        .iter()
+        .find(|&&id| !((optional && id == NONE) || id < n))
+    {
+        None => Ok(()),
+        Some(id) => Err(format!(
+            "{what} id {id} is not in the site's dictionary of {n}"
+        )),
+    }
+}
+
+fn len_ok(len: usize, want: usize, what: &str) -> ReadResult<()> {
+    if len == want {
+        Ok(())
+    } else {
+        Err(format!("{what} has {len} entries, expected {want}"))
+    }
+}
+
+fn validate(a: &DayArchive, d: &SiteDicts) -> ReadResult<()> {
+    let v = a.visitor.len();
+    for (len, what) in [
+        (a.start.len(), "visit starts"),
+        (a.length.len(), "visit lengths"),
+        (a.rank_in_day.len(), "visit ranks"),
+        (a.entry_url.len(), "entry pages"),
+        (a.exit_url.len(), "exit pages"),
+        (a.referrer_type.len(), "referrer types"),
+    ] {
+        len_ok(len, v, what)?;
+    }
+    len_ok(a.action_offsets.len(), v + 1, "action offsets")?;
+    let n = a.a_kind.len();
+    if a.action_offsets.first() != Some(&0)
+        || a.action_offsets.last() != Some(&(n as u32))
+        || a.action_offsets.windows(2).any(|w| w[0] >= w[1])
+    {
+        return Err(
+            "action offsets must rise from 0 to the action count, one or more per visit".into(),
+        );
+    }
+    for (len, what) in [
+        (a.a_ts.len(), "action times"),
+        (a.a_url.len(), "action URLs"),
+        (a.a_title.len(), "action titles"),
+        (a.a_keyword.len(), "keywords"),
+        (a.a_ev_category.len(), "event categories"),
+        (a.a_ev_action.len(), "event actions"),
+        (a.a_ev_name.len(), "event names"),
+        (a.a_ev_value.len(), "event values"),
+        (a.a_time_spent.len(), "times spent"),
+    ] {
+        len_ok(len, n, what)?;
+    }
+    if a.visitor.windows(2).any(|w| w[0] > w[1]) {
+        return Err("visits must be sorted by visitor".into());
+    }
+    ids_ok(&a.visitor, &d.visitors, false, "visitor")?;
+    if a.rank_in_day.iter().any(|&r| r as usize >= v.max(1)) {
+        return Err("a visit rank is larger than the day's visit count".into());
+    }
+    if a.referrer_type
+        .iter()
+        .any(|&t| usize::from(t) >= ReferrerType::ALL.len())
+    {
+        return Err("unknown referrer type".into());
+    }
+    ids_ok(&a.entry_url, &d.urls, true, "entry URL")?;
+    ids_ok(&a.exit_url, &d.urls, true, "exit URL")?;
+    for f in 0..N_VFIELDS {
+        len_ok(a.fields[f].len(), v, "visit field")?;
+        len_ok(a.field_carriers[f].len(), v, "visit field carriers")?;
+        ids_ok(&a.fields[f], d.field(f), true, "visit field value")?;
+        carriers_ok(a, &a.fields[f], &a.field_carriers[f])?;
+    }
+    let mut last_name = None;
+    for col in &a.dims {
+        if last_name.is_some_and(|l| l >= col.name) {
+            return Err("dimension columns must be sorted by name, each once".into());
+        }
+        last_name = Some(col.name);
+        ids_ok(&[col.name], &d.dim_names, false, "dimension name")?;
+        len_ok(col.values.len(), v, "dimension values")?;
+        len_ok(col.carriers.len(), v, "dimension carriers")?;
+        ids_ok(&col.values, &d.dim_values, true, "dimension value")?;
+        carriers_ok(a, &col.values, &col.carriers)?;
+    }
+    ids_ok(&a.a_url, &d.urls, true, "action URL")?;
+    ids_ok(&a.a_title, &d.titles, true, "title")?;
+    ids_ok(&a.a_keyword, &d.keywords, true, "keyword")?;
+    ids_ok(&a.a_ev_category, &d.events, true, "event category")?;
+    ids_ok(&a.a_ev_action, &d.events, true, "event action")?;
+    ids_ok(&a.a_ev_name, &d.events, true, "event name")?;
+    for i in 0..n {
+        let needs = match a.a_kind[i] {
+            HitType::Pageview | HitType::Download | HitType::Outlink => a.a_url[i] != NONE,
+            HitType::Search => a.a_keyword[i] != NONE,
+            HitType::Event => a.a_ev_category[i] != NONE && a.a_ev_action[i] != NONE,
+        };
+        if !needs {
+            return Err(format!("action {i} lacks the field its kind requires"));
+        }
+        if !(MIN_TS..=MAX_TS).contains(&a.a_ts[i]) {
+            return Err(format!("action {i} has a time outside 1970..9999"));
+        }
+    }
+    for visit in 0..v as u32 {
+        let r = a.actions_of(visit);
+        if a.a_ts[r.clone()].windows(2).any(|w| w[0] > w[1])
+            || a.start[visit as usize] != a.a_ts[r.start]
+        {
+            return Err(format!(
+                "visit {visit}'s actions are not in time order from its start"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A value and its carrier are both set or both missing, and the carrier
+/// is one of the visit's actions.
+fn carriers_ok(a: &DayArchive, values: &[u32], carriers: &[u32]) -> ReadResult<()> {
+    for (visit, (&value, &carrier)) in values.iter().zip(carriers).enumerate() {
+        let actions = a.actions_of(visit as u32).len() as u32;
+        let ok = if value == NONE {
+            carrier == NONE
+        } else {
+            carrier < actions
+        };
+        if !ok {
+            return Err(format!(
+                "visit {visit} has a value without a carrying action"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The site's dictionaries, in the order FORMAT.md gives.
+fn dicts_in_order(d: &SiteDicts) -> [&Dict; 15] {
+    [
+        &d.visitors,
+        &d.users,
+        &d.referrers,
+        &d.values[0],
+        &d.values[1],
+        &d.values[2],
+        &d.values[3],
+        &d.values[4],
+        &d.urls,
+        &d.titles,
+        &d.keywords,
+        &d.events,
+        &d.dim_names,
+        &d.dim_values,
+        &d.pages,
+    ]
+}
+
+/// The dictionaries as a sealed file.
+pub(crate) fn encode_dicts(d: &SiteDicts) -> Vec<u8> {
+    let mut w = Writer::default();
+    // Page labels are derived from URLs on load; everything else is stored.
+    for dict in &dicts_in_order(d)[..14] {
+        w.u64(dict.len() as u64);
+        for (_, s) in dict.iter() {
+            w.str(s);
+        }
+    }
+    seal(Kind::Dicts, &w.buf)
+}
+
+/// Reads dictionaries; ids come back as they were (first-seen order).
+pub(crate) fn decode_dicts(bytes: &[u8]) -> ReadResult<SiteDicts> {
+    let mut r = Reader::new(open(Kind::Dicts, bytes)?);
+    let mut d = SiteDicts::default();
+    for which in 0..14 {
+        let n = r.u64()?;
+        for i in 0..n {
+            let s = r.str()?;
+            let id = match which {
+                0 => d.visitors.intern(&s),
+                1 => d.users.intern(&s),
+                2 => d.referrers.intern(&s),
+                3..=7 => d.values[which - 3].intern(&s),
+                8 => d.intern_url(&s),
+                9 => d.titles.intern(&s),
+                10 => d.keywords.intern(&s),
+                11 => d.events.intern(&s),
+                12 => d.dim_names.intern(&s),
+                _ => d.dim_values.intern(&s),
+            };
+            if u64::from(id) != i {
+                return Err(format!("dictionary {which} repeats the value {s:?}"));
+            }
+        }
+    }
+    r.finish()?;
+    Ok(d)
+}
+
+/// A site configuration as a sealed file (JSON body).
+pub(crate) fn encode_config(c: &crate::site::SiteConfig) -> Vec<u8> {
+    seal(
+        Kind::Config,
+        &serde_json::to_vec(c).expect("config serializes"),
+    )
+}
+
+/// Reads a site configuration.
+pub(crate) fn decode_config(bytes: &[u8]) -> ReadResult<crate::site::SiteConfig> {
+    serde_json::from_slice(open(Kind::Config, bytes)?)
+        .map_err(|e| format!("unreadable site configuration: {e}"))
+}
