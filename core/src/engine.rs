@@ -66,7 +66,7 @@ impl SiteState {
     }
 
     /// Builds the visitor table from all day archives (after loading).
-    fn recompute_visitor_days(&mut self) {
+    pub(crate) fn recompute_visitor_days(&mut self) {
         let mut table: Vec<Vec<VisitorDay>> = vec![Vec::new(); self.dicts.visitors.len()];
         for (&day, a) in &self.days {
             runs(&a.visitor, |v, visits| {
@@ -181,7 +181,7 @@ impl SiteState {
     /// Rebuilds the given days with their new hits (custom dimensions in
     /// `dims`), then brings the visitor table up to date in one merge per
     /// touched visitor.
-    fn rebuild(&mut self, days: Vec<(NaiveDate, &mut [RawHit])>, side: &mut SideArena) {
+    pub(crate) fn rebuild(&mut self, days: Vec<(NaiveDate, &mut [RawHit])>, side: &mut SideArena) {
         // (visitor, day, order, visits): the later order wins for a key.
         let mut updates: Vec<(u32, NaiveDate, u8, u32)> = Vec::new();
         for (date, new_hits) in days {
@@ -518,7 +518,7 @@ impl Engine {
     /// Writes what changed (per site: the config?, the days) as one commit.
     /// If the write fails, the engine goes back to what the store holds, so
     /// memory never claims more than the disk.
-    fn persist(&mut self, changed: BTreeMap<u32, (bool, Vec<NaiveDate>)>) -> Result<()> {
+    pub(crate) fn persist(&mut self, changed: BTreeMap<u32, (bool, Vec<NaiveDate>)>) -> Result<()> {
         let Some(store) = &mut self.store else {
             return Ok(());
         };
@@ -635,7 +635,7 @@ impl Engine {
         self.store.as_ref().map(Store::root)
     }
 
-    fn writable(&self) -> Result<()> {
+    pub(crate) fn writable(&self) -> Result<()> {
         match &self.store {
             Some(s) if !s.is_writer() => Err(Error::ReadOnly),
             _ => Ok(()),

@@ -59,6 +59,7 @@ mod api;
 mod archive;
 mod dict;
 mod engine;
+mod erase;
 mod error;
 mod hit;
 mod ndjson;
@@ -72,6 +73,7 @@ mod segment;
 mod site;
 mod store;
 mod summary;
+mod transfer;
 mod url;
 
 pub use api::{ApiRequest, SUPPORTED_METHODS};

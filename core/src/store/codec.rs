@@ -16,6 +16,7 @@ const HEADER: usize = 20;
 pub(crate) enum Kind {
     Manifest = b'M',
     Config = b'C',
+    Bundle = b'B',
     Dicts = b'T',
     Day = b'D',
 }

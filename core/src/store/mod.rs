@@ -263,6 +263,19 @@ impl Store {
         Ok(())
     }
 
+    /// Commits an erasure: like [`Store::commit`], but superseded files are
+    /// deleted at once instead of kept for readers (a reader that loses the
+    /// race reloads the newer snapshot).
+    pub(crate) fn commit_erasure(&mut self, changes: BTreeMap<u32, SiteChange>) -> Result<()> {
+        self.commit(changes)?;
+        self.manifest.retired.clear();
+        let body = serde_json::to_vec(&self.manifest).expect("manifest serializes");
+        let _ = self.write_file(Path::new("MANIFEST"), &seal(Kind::Manifest, &body))?;
+        sync_dir(&self.root).map_err(|e| store_err(".", e))?;
+        self.collect_garbage();
+        Ok(())
+    }
+
     /// Write-new, fsync, rename; returns the path written.
     fn write_file(&self, rel: &Path, bytes: &[u8]) -> Result<PathBuf> {
         let path = self.root.join(rel);

@@ -4,6 +4,7 @@
 #![allow(clippy::type_complexity)]
 
 mod api;
+mod erase;
 mod examples;
 mod props;
 mod reference;

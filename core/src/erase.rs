@@ -1,0 +1,241 @@
+//! Erasure: forget a visitor, delete a range of days, drop a site. Each
+//! rebuilds the site from its own archives minus what goes, into fresh
+//! dictionaries, so no id or string of the erased data survives in memory
+//! or (after the commit) on disk.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+use crate::archive::DayArchive;
+use crate::dict::NONE;
+use crate::engine::{Engine, SiteState};
+use crate::error::{Error, Result};
+use crate::query::IntoDay;
+use crate::raw::{Extra, N_VFIELDS, RawHit, SideArena, SiteDicts};
+
+/// Re-interns a hit from one site's dictionaries into another's.
+pub(crate) fn translate(
+    h: &RawHit,
+    old_side: &SideArena,
+    old: &SiteDicts,
+    new: &mut SiteDicts,
+    new_side: &mut SideArena,
+) -> RawHit {
+    let opt = |id: u32, f: &mut dyn FnMut(&str) -> u32, s: Option<&str>| {
+        if id == NONE {
+            NONE
+        } else {
+            f(s.expect("valid id"))
+        }
+    };
+    let mut out = RawHit::new(
+        new.visitors.intern(old.visitors.value(h.visitor)),
+        h.ts,
+        h.kind,
+    );
+    out.url = if h.url == NONE {
+        NONE
+    } else {
+        new.intern_url(old.urls.value(h.url))
+    };
+    out.title = opt(
+        h.title,
+        &mut |s| new.titles.intern(s),
+        old.titles.opt(h.title),
+    );
+    let x = old_side.extra(h);
+    let extra = Extra {
+        keyword: opt(
+            x.keyword,
+            &mut |s| new.keywords.intern(s),
+            old.keywords.opt(x.keyword),
+        ),
+        ev_category: opt(
+            x.ev_category,
+            &mut |s| new.events.intern(s),
+            old.events.opt(x.ev_category),
+        ),
+        ev_action: opt(
+            x.ev_action,
+            &mut |s| new.events.intern(s),
+            old.events.opt(x.ev_action),
+        ),
+        ev_name: opt(
+            x.ev_name,
+            &mut |s| new.events.intern(s),
+            old.events.opt(x.ev_name),
+        ),
+        ev_value: x.ev_value,
+    };
+    new_side.set_extra(&mut out, extra);
+    let old_fields = old_side.fields(h);
+    let mut fields = [NONE; N_VFIELDS];
+    for f in 0..N_VFIELDS {
+        if old_fields[f] != NONE {
+            fields[f] = new.field_mut(f).intern(old.field(f).value(old_fields[f]));
+        }
+    }
+    new_side.set_fields(&mut out, fields);
+    out.dims_start = new_side.dims.len() as u32;
+    for &(name, value) in old_side.dims(h) {
+        new_side.dims.push((
+            new.dim_names.intern(old.dim_names.value(name)),
+            new.dim_values.intern(old.dim_values.value(value)),
+        ));
+    }
+    out.dims_len = h.dims_len;
+    out
+}
+
+impl SiteState {
+    /// Rebuilds every day from its own hits, keeping those `keep` accepts,
+    /// into fresh dictionaries. Returns the days as they now stand: each
+    /// with its new archive, or `None` where nothing is left.
+    fn rebuild_keeping(
+        &mut self,
+        mut keep: impl FnMut(NaiveDate, &RawHit) -> bool,
+    ) -> BTreeMap<NaiveDate, bool> {
+        let mut dicts = SiteDicts::default();
+        for d in &self.config.dimensions {
+            dicts.dim_names.intern(d);
+        }
+        let old_days = std::mem::take(&mut self.days);
+        let mut outcome = BTreeMap::new();
+        for (date, archive) in old_days {
+            let (mut old_hits, mut old_side) = (Vec::new(), SideArena::default());
+            archive.hits_into(&mut old_hits, &mut old_side);
+            let mut side = SideArena::default();
+            let mut hits: Vec<RawHit> = old_hits
+                .iter()
+                .filter(|h| keep(date, h))
+                .map(|h| translate(h, &old_side, &self.dicts, &mut dicts, &mut side))
+                .collect();
+            if hits.is_empty() {
+                outcome.insert(date, false);
+                continue;
+            }
+            let rebuilt = DayArchive::build(&mut hits, &side, &dicts, &self.config);
+            self.days.insert(date, rebuilt);
+            outcome.insert(date, true);
+        }
+        self.dicts = dicts;
+        self.recompute_visitor_days();
+        outcome
+    }
+}
+
+impl Engine {
+    /// Forgets a visitor (GDPR right to erasure): their hits, visits and
+    /// dictionary entries disappear, and every report afterwards equals one
+    /// computed as if they had never come. With a store, the erasure is
+    /// committed and the files that held the visitor are deleted at once.
+    /// Returns how many hits were removed.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Hit, Query, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1))?;
+    /// e.ingest([
+    ///     Hit::pageview(1, 1_717_200_000, "alice", "https://x.org/").with_user("alice@example.org"),
+    ///     Hit::pageview(1, 1_717_200_000, "bob", "https://x.org/"),
+    /// ])?;
+    /// assert_eq!(e.forget_visitor(1, "alice")?, 1);
+    /// let s = e.query(&Query::site(1))?.visits_summary();
+    /// assert_eq!((s.nb_visits, s.nb_users), (1, 0));
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn forget_visitor(&mut self, site: u32, visitor: &str) -> Result<u64> {
+        self.check_erasable(site)?;
+        let state = self.sites.get_mut(&site).expect("checked");
+        let Some(id) = state.dicts.visitors.get(visitor) else {
+            return Ok(0);
+        };
+        let removed: u64 = state.visitor_days[id as usize]
+            .iter()
+            .map(|d| {
+                let a = &state.days[&d.day];
+                (0..a.visit_count())
+                    .filter(|&v| a.visitor[v as usize] == id)
+                    .map(|v| a.actions_of(v).len() as u64)
+                    .sum::<u64>()
+            })
+            .sum();
+        let days = state.rebuild_keeping(|_, h| h.visitor != id);
+        self.persist_rebuilt(site, days)?;
+        Ok(removed)
+    }
+
+    /// Deletes every hit of local days `from` to `to` (both included).
+    /// New/returning and visitCount of later days change accordingly.
+    pub fn delete_range(&mut self, site: u32, from: impl IntoDay, to: impl IntoDay) -> Result<()> {
+        let (from, to) = (from.into_day()?, to.into_day()?);
+        self.check_erasable(site)?;
+        let state = self.sites.get_mut(&site).expect("checked");
+        let damaged: Vec<NaiveDate> = state.damaged.range(from..=to).map(|(d, _)| *d).collect();
+        let mut days = state.rebuild_keeping(|date, _| date < from || date > to);
+        for d in damaged {
+            // A damaged day in the range is deleted too: that is the way out.
+            state.damaged.remove(&d);
+            days.insert(d, false);
+        }
+        self.persist_rebuilt(site, days)
+    }
+
+    /// Removes a site with all its data and configuration.
+    pub fn drop_site(&mut self, site: u32) -> Result<()> {
+        if let Some(store) = &self.store
+            && !store.is_writer()
+        {
+            return Err(Error::ReadOnly);
+        }
+        if self.sites.remove(&site).is_none() && self.broken.remove(&site).is_none() {
+            return Err(Error::UnknownSite(site));
+        }
+        if let Some(store) = &mut self.store {
+            let change = crate::store::SiteChange {
+                drop: true,
+                ..Default::default()
+            };
+            store.commit_erasure(BTreeMap::from([(site, change)]))?;
+        }
+        Ok(())
+    }
+
+    fn check_erasable(&self, site: u32) -> Result<()> {
+        if let Some(store) = &self.store
+            && !store.is_writer()
+        {
+            return Err(Error::ReadOnly);
+        }
+        let state = self.site_state(site)?;
+        if let Some((path, reason)) = state.damaged.values().next() {
+            return Err(Error::Store {
+                path: path.clone(),
+                reason: format!(
+                    "{reason}; erasure rewrites every day of the site, so restore or delete_range this day first"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Commits a whole-site rebuild: new dictionaries, every day rewritten
+    /// (ids changed) or removed; superseded files deleted at once.
+    fn persist_rebuilt(&mut self, site: u32, days: BTreeMap<NaiveDate, bool>) -> Result<()> {
+        let Some(store) = &mut self.store else {
+            return Ok(());
+        };
+        let state = &self.sites[&site];
+        let mut change = crate::store::SiteChange {
+            dicts: Some(crate::store::format::encode_dicts(&state.dicts)),
+            ..Default::default()
+        };
+        for (day, kept) in days {
+            let bytes = kept.then(|| crate::store::format::encode_day(&state.days[&day]));
+            change.days.insert(day, bytes);
+        }
+        store.commit_erasure(BTreeMap::from([(site, change)]))
+    }
+}
