@@ -78,6 +78,23 @@ fn to_ndjson(hits: &[Hit]) -> Vec<u8> {
     out
 }
 
+fn dir_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    if e.path().is_dir() {
+                        dir_size(&e.path())
+                    } else {
+                        e.metadata().map_or(0, |m| m.len())
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 fn main() -> Result<(), hitmap::Error> {
     let cfg = SampleConfig {
         visitors: arg("--visitors", 30_000) as u32,
@@ -116,6 +133,30 @@ fn main() -> Result<(), hitmap::Error> {
         warm,
         n / warm / 1e6
     );
+
+    // The same year through the durable store: bytes on disk and reopen.
+    let dir = std::env::temp_dir().join(format!("hitmap-year-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (stored_s, _) = time(|| -> Result<(), hitmap::Error> {
+        let mut e = Engine::open(&dir)?;
+        e.add_site(sample::site_config(&cfg))?;
+        e.ingest(&hits)?;
+        Ok(())
+    });
+    let bytes = dir_size(&dir);
+    let (open_s, reopened) = time(|| Engine::open_read_only(&dir));
+    let reopened = reopened?;
+    assert!(reopened.damaged().is_empty());
+    println!(
+        "store: ingest into Engine::open {:.2} s ({:.2} M hits/s); {:.1} MB on disk = {:.2} bytes/hit; reopen {:.2} s",
+        stored_s,
+        n / stored_s / 1e6,
+        bytes as f64 / 1e6,
+        bytes as f64 / n,
+        open_s
+    );
+    drop(reopened);
+    let _ = std::fs::remove_dir_all(&dir);
 
     let ndjson = to_ndjson(&hits[..hits.len().min(2_000_000)]);
     let lines = ndjson.iter().filter(|&&b| b == b'\n').count() as f64;

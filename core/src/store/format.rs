@@ -21,9 +21,9 @@ const KINDS: [HitType; 5] = [
 /// A day archive as a sealed file.
 pub(crate) fn encode_day(a: &DayArchive) -> Vec<u8> {
     let mut w = Writer::default();
+    // Visit starts and lengths and each action's time spent follow from
+    // the action times, so they are not stored.
     w.u32s(&a.visitor);
-    w.i64s(&a.start);
-    w.u32s(&a.length);
     w.u32s(&a.action_offsets);
     w.u32s(&a.rank_in_day);
     w.u32s(&a.entry_url);
@@ -41,7 +41,18 @@ pub(crate) fn encode_day(a: &DayArchive) -> Vec<u8> {
     }
     let kinds: Vec<u8> = a.a_kind.iter().map(|k| *k as u8).collect();
     w.u8s(&kinds);
-    w.i64s(&a.a_ts);
+    // Times as deltas from the previous action: small numbers compress well.
+    let mut prev = 0i64;
+    let deltas: Vec<i64> = a
+        .a_ts
+        .iter()
+        .map(|&t| {
+            let d = t - prev;
+            prev = t;
+            d
+        })
+        .collect();
+    w.i64s(&deltas);
     w.u32s(&a.a_url);
     w.u32s(&a.a_title);
     w.u32s(&a.a_keyword);
@@ -49,20 +60,53 @@ pub(crate) fn encode_day(a: &DayArchive) -> Vec<u8> {
     w.u32s(&a.a_ev_action);
     w.u32s(&a.a_ev_name);
     w.f64s(&a.a_ev_value);
-    w.u32s(&a.a_time_spent);
     w.bitmap(&a.visitors);
     w.bitmap(&a.users);
-    seal(Kind::Day, &w.buf)
+    seal(Kind::Day, &compress(&w.buf))
+}
+
+/// Codec byte of a compressed body: zstd.
+const ZSTD: u8 = 1;
+/// Largest body a day file may unpack to (a day of one site).
+const MAX_RAW: u64 = 4 << 30;
+
+/// `codec (1) | raw length (8) | zstd frame`: columns of small integers
+/// compress several-fold.
+fn compress(raw: &[u8]) -> Vec<u8> {
+    let mut out = vec![ZSTD];
+    out.extend_from_slice(&(raw.len() as u64).to_le_bytes());
+    out.extend(zstd::bulk::compress(raw, 3).expect("compressing into memory cannot fail"));
+    out
+}
+
+fn decompress(body: &[u8]) -> ReadResult<Vec<u8>> {
+    if body.len() < 9 || body[0] != ZSTD {
+        return Err("unknown body codec (expected zstd)".into());
+    }
+    let raw_len = u64::from_le_bytes(body[1..9].try_into().expect("8 bytes"));
+    if raw_len > MAX_RAW {
+        return Err(format!(
+            "claims {raw_len} bytes unpacked, more than a day file may hold"
+        ));
+    }
+    let raw = zstd::bulk::decompress(&body[9..], raw_len as usize)
+        .map_err(|e| format!("cannot unpack: {e}"))?;
+    if raw.len() as u64 != raw_len {
+        return Err(format!(
+            "unpacked to {} bytes, expected {raw_len}",
+            raw.len()
+        ));
+    }
+    Ok(raw)
 }
 
 /// Reads and validates a day archive against its site's dictionaries, then
 /// rebuilds the derived indexes.
 pub(crate) fn decode_day(bytes: &[u8], d: &SiteDicts) -> ReadResult<DayArchive> {
-    let mut r = Reader::new(open(Kind::Day, bytes)?);
+    let raw = decompress(open(Kind::Day, bytes)?)?;
+    let mut r = Reader::new(&raw);
     let mut a = DayArchive {
         visitor: r.u32s()?,
-        start: r.i64s()?,
-        length: r.u32s()?,
         action_offsets: r.u32s()?,
         rank_in_day: r.u32s()?,
         entry_url: r.u32s()?,
@@ -93,7 +137,15 @@ pub(crate) fn decode_day(bytes: &[u8], d: &SiteDicts) -> ReadResult<DayArchive> 
                 .ok_or(format!("unknown action kind {k}"))
         })
         .collect::<ReadResult<_>>()?;
-    a.a_ts = r.i64s()?;
+    let mut prev = 0i64;
+    a.a_ts = r
+        .i64s()?
+        .into_iter()
+        .map(|d| {
+            prev = prev.wrapping_add(d);
+            prev
+        })
+        .collect();
     a.a_url = r.u32s()?;
     a.a_title = r.u32s()?;
     a.a_keyword = r.u32s()?;
@@ -101,11 +153,11 @@ pub(crate) fn decode_day(bytes: &[u8], d: &SiteDicts) -> ReadResult<DayArchive> 
     a.a_ev_action = r.u32s()?;
     a.a_ev_name = r.u32s()?;
     a.a_ev_value = r.f64s()?;
-    a.a_time_spent = r.u32s()?;
     let visitors = r.bitmap()?;
     let users = r.bitmap()?;
     r.finish()?;
     validate(&a, d)?;
+    derive_times(&mut a);
     a.rebuild_indexes();
     if a.visitors != visitors || a.users != users {
         return Err("the stored visitor or user bitmap does not match the visit columns".into());
@@ -137,8 +189,6 @@ fn len_ok(len: usize, want: usize, what: &str) -> ReadResult<()> {
 fn validate(a: &DayArchive, d: &SiteDicts) -> ReadResult<()> {
     let v = a.visitor.len();
     for (len, what) in [
-        (a.start.len(), "visit starts"),
-        (a.length.len(), "visit lengths"),
         (a.rank_in_day.len(), "visit ranks"),
         (a.entry_url.len(), "entry pages"),
         (a.exit_url.len(), "exit pages"),
@@ -165,7 +215,6 @@ fn validate(a: &DayArchive, d: &SiteDicts) -> ReadResult<()> {
         (a.a_ev_action.len(), "event actions"),
         (a.a_ev_name.len(), "event names"),
         (a.a_ev_value.len(), "event values"),
-        (a.a_time_spent.len(), "times spent"),
     ] {
         len_ok(len, n, what)?;
     }
@@ -223,15 +272,32 @@ fn validate(a: &DayArchive, d: &SiteDicts) -> ReadResult<()> {
     }
     for visit in 0..v as u32 {
         let r = a.actions_of(visit);
-        if a.a_ts[r.clone()].windows(2).any(|w| w[0] > w[1])
-            || a.start[visit as usize] != a.a_ts[r.start]
-        {
-            return Err(format!(
-                "visit {visit}'s actions are not in time order from its start"
-            ));
+        if a.a_ts[r].windows(2).any(|w| w[0] > w[1]) {
+            return Err(format!("visit {visit}'s actions are not in time order"));
         }
     }
     Ok(())
+}
+
+/// Visit starts, lengths and times spent, from the (validated) action times.
+fn derive_times(a: &mut DayArchive) {
+    let visits = a.visitor.len() as u32;
+    a.start = Vec::with_capacity(visits as usize);
+    a.length = Vec::with_capacity(visits as usize);
+    a.a_time_spent = vec![0; a.a_ts.len()];
+    for v in 0..visits {
+        let r = a.actions_of(v);
+        let (first, last) = (a.a_ts[r.start], a.a_ts[r.end - 1]);
+        a.start.push(first);
+        a.length.push(if r.len() == 1 {
+            0
+        } else {
+            (1 + last - first) as u32
+        });
+        for i in r.start..r.end - 1 {
+            a.a_time_spent[i] = (a.a_ts[i + 1] - a.a_ts[i]) as u32;
+        }
+    }
 }
 
 /// A value and its carrier are both set or both missing, and the carrier
@@ -328,4 +394,87 @@ pub(crate) fn encode_config(c: &crate::site::SiteConfig) -> Vec<u8> {
 pub(crate) fn decode_config(bytes: &[u8]) -> ReadResult<crate::site::SiteConfig> {
     serde_json::from_slice(open(Kind::Config, bytes)?)
         .map_err(|e| format!("unreadable site configuration: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The raw (uncompressed) body of a small but varied day archive, and
+    /// the dictionaries it refers to.
+    fn sample() -> (Vec<u8>, SiteDicts) {
+        let mut e = crate::Engine::in_memory();
+        let cfg = crate::sample::SampleConfig {
+            days: 1,
+            visitors: 30,
+            ..Default::default()
+        };
+        e.add_site(crate::sample::site_config(&cfg)).unwrap();
+        e.ingest(crate::sample::generate(&cfg)).unwrap();
+        let site = &e.sites[&1];
+        let archive = site.days.values().next().unwrap();
+        let sealed = encode_day(archive);
+        let body = open(Kind::Day, &sealed).unwrap();
+        (decompress(body).unwrap(), site.dicts.clone())
+    }
+
+    /// Looks up every id the way queries do: any id a query could trip
+    /// over panics here instead.
+    fn touch_everything(a: &DayArchive, d: &SiteDicts) {
+        for v in 0..a.visit_count() {
+            let _ = d.visitors.value(a.visitor[v as usize]);
+            let _ = (
+                d.urls.opt(a.entry_url[v as usize]),
+                d.urls.opt(a.exit_url[v as usize]),
+            );
+            for f in 0..N_VFIELDS {
+                let _ = d.field(f).opt(a.fields[f][v as usize]);
+            }
+            for col in &a.dims {
+                let _ = (
+                    d.dim_names.value(col.name),
+                    d.dim_values.opt(col.values[v as usize]),
+                );
+            }
+            let _ = ReferrerType::ALL[usize::from(a.referrer_type[v as usize])];
+            for i in a.actions_of(v) {
+                if a.a_url[i] != NONE {
+                    let u = a.a_url[i];
+                    let _ = (d.urls.value(u), d.pages.value(d.page_of_url[u as usize]));
+                }
+                let _ = (d.titles.opt(a.a_title[i]), d.keywords.opt(a.a_keyword[i]));
+                let _ = (
+                    d.events.opt(a.a_ev_category[i]),
+                    d.events.opt(a.a_ev_action[i]),
+                    d.events.opt(a.a_ev_name[i]),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn day_round_trips() {
+        let (raw, dicts) = sample();
+        let a = decode_day(&seal(Kind::Day, &compress(&raw)), &dicts).unwrap();
+        assert_eq!(encode_day(&a), seal(Kind::Day, &compress(&raw)));
+    }
+
+    proptest! {
+        /// A body that passes the checksum but was changed anywhere is an
+        /// error or a valid archive, never a panic.
+        #[test]
+        fn mutated_bodies_never_panic(edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6), cut in any::<prop::sample::Index>()) {
+            let (mut raw, dicts) = sample();
+            for (at, byte) in edits {
+                let i = at.index(raw.len());
+                raw[i] = byte;
+            }
+            if let Ok(a) = decode_day(&seal(Kind::Day, &compress(&raw)), &dicts) {
+                touch_everything(&a, &dicts);
+            }
+            let short = &raw[..cut.index(raw.len())];
+            prop_assert!(decode_day(&seal(Kind::Day, &compress(short)), &dicts).is_err() || short.len() == raw.len());
+        }
+    }
 }

@@ -6,7 +6,7 @@ use hitmap::{Engine, Hit, Query};
 use proptest::prelude::*;
 
 use crate::props::{build, case, fingerprint, first_day, make_hit, site_config};
-use crate::store::TempDir;
+use crate::store::{TempDir, open_writer};
 
 fn all_bytes_of(dir: &std::path::Path) -> Vec<u8> {
     let mut out = Vec::new();
@@ -46,7 +46,7 @@ proptest! {
 
         let dir = TempDir::new("forget");
         {
-            let mut stored = Engine::open(&dir.0).unwrap();
+            let mut stored = open_writer(&dir.0);
             stored.add_site(site_config(&case)).unwrap();
             stored.ingest(&hits).unwrap();
             let had = hits.len() != without.len();
@@ -78,7 +78,7 @@ proptest! {
 fn dropping_a_site_removes_it_and_its_files() {
     let dir = TempDir::new("drop");
     {
-        let mut e = Engine::open(&dir.0).unwrap();
+        let mut e = open_writer(&dir.0);
         e.add_site(hitmap::SiteConfig::new(1)).unwrap();
         e.add_site(hitmap::SiteConfig::new(2)).unwrap();
         e.ingest([
