@@ -53,6 +53,10 @@
 //!   [`DimensionRow`], [`SectionRow`]).
 //! - [`Segment`]: Matomo's segment grammar.
 //! - [`Engine::api`]: the Reporting API (`method=...&period=...&date=...`).
+//! - [`Engine::open`] and [`Engine::open_read_only`]: the durable store
+//!   (FORMAT.md); [`Engine::forget_visitor`], [`Engine::delete_range`],
+//!   [`Engine::drop_site`] erase; [`Engine::export_day`] and
+//!   [`Engine::import_day`] move a day between engines.
 #![deny(missing_docs)]
 
 mod api;

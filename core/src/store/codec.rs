@@ -77,6 +77,30 @@ pub(crate) fn open(kind: Kind, bytes: &[u8]) -> Result<&[u8], String> {
     Ok(&sealed[HEADER..])
 }
 
+/// A fixed-width value stored little-endian.
+trait LeBytes: Sized {
+    const WIDTH: usize;
+    fn put(&self, out: &mut Vec<u8>);
+    /// From exactly `WIDTH` bytes.
+    fn get(bytes: &[u8]) -> Self;
+}
+
+macro_rules! le_bytes {
+    ($($t:ty),*) => {$(
+        impl LeBytes for $t {
+            const WIDTH: usize = std::mem::size_of::<$t>();
+            fn put(&self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
+            }
+            fn get(bytes: &[u8]) -> Self {
+                <$t>::from_le_bytes(bytes.try_into().expect("chunks of WIDTH"))
+            }
+        }
+    )*};
+}
+
+le_bytes!(u32, i64, f64);
+
 /// Appends little-endian values and arrays.
 #[derive(Default)]
 pub(crate) struct Writer {
@@ -95,21 +119,18 @@ impl Writer {
         self.buf.extend_from_slice(v);
     }
     pub(crate) fn u32s(&mut self, v: &[u32]) {
-        self.u64(v.len() as u64);
-        for x in v {
-            self.buf.extend_from_slice(&x.to_le_bytes());
-        }
+        self.array(v);
     }
     pub(crate) fn i64s(&mut self, v: &[i64]) {
-        self.u64(v.len() as u64);
-        for x in v {
-            self.buf.extend_from_slice(&x.to_le_bytes());
-        }
+        self.array(v);
     }
     pub(crate) fn f64s(&mut self, v: &[f64]) {
+        self.array(v);
+    }
+    fn array<T: LeBytes>(&mut self, v: &[T]) {
         self.u64(v.len() as u64);
         for x in v {
-            self.buf.extend_from_slice(&x.to_le_bytes());
+            x.put(&mut self.buf);
         }
     }
     pub(crate) fn str(&mut self, s: &str) {
@@ -167,27 +188,20 @@ impl<'a> Reader<'a> {
         Ok(self.take(n)?.to_vec())
     }
     pub(crate) fn u32s(&mut self) -> ReadResult<Vec<u32>> {
-        let n = self.count(4)?;
-        Ok(self
-            .take(n * 4)?
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes(c.try_into().expect("4")))
-            .collect())
+        self.array()
     }
     pub(crate) fn i64s(&mut self) -> ReadResult<Vec<i64>> {
-        let n = self.count(8)?;
-        Ok(self
-            .take(n * 8)?
-            .chunks_exact(8)
-            .map(|c| i64::from_le_bytes(c.try_into().expect("8")))
-            .collect())
+        self.array()
     }
     pub(crate) fn f64s(&mut self) -> ReadResult<Vec<f64>> {
-        let n = self.count(8)?;
+        self.array()
+    }
+    fn array<T: LeBytes>(&mut self) -> ReadResult<Vec<T>> {
+        let n = self.count(T::WIDTH)?;
         Ok(self
-            .take(n * 8)?
-            .chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().expect("8")))
+            .take(n * T::WIDTH)?
+            .chunks_exact(T::WIDTH)
+            .map(T::get)
             .collect())
     }
     pub(crate) fn str(&mut self) -> ReadResult<String> {
