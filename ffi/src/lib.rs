@@ -1,0 +1,441 @@
+//! # hitmap C ABI
+//!
+//! The header `ffi/include/hitmap.h` is generated from this file by
+//! cbindgen (a test fails when it drifts) and is the reference: every
+//! function returns a `hitmap_status`; results come back through
+//! out-parameters; after a failure, `hitmap_last_error_message()` says what
+//! went wrong on the calling thread. Owned strings that hitmap hands out are
+//! freed with `hitmap_string_free`, handles with `hitmap_store_free`; both
+//! accept NULL.
+//!
+//! Thread safety: a `hitmap_store` may be used from several threads at
+//! once; calls on one handle are serialized by a lock inside it. The last
+//! error message is per thread.
+//!
+//! No panic crosses the boundary: every body runs inside `catch_unwind`,
+//! and a panic becomes `HITMAP_ERR_PANIC` with its message.
+#![allow(unsafe_code)] // a C ABI is raw pointers; each use is commented.
+
+use std::cell::RefCell;
+use std::ffi::{CStr, CString, c_char};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Mutex;
+
+use hitmap::{Engine, Error, SiteConfig};
+
+/// What a call did. `HITMAP_OK` is 0; anything else is an error whose text
+/// `hitmap_last_error_message()` returns.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub enum hitmap_status {
+    /// Success.
+    HITMAP_OK = 0,
+    /// A required pointer argument was NULL.
+    HITMAP_ERR_NULL_ARGUMENT = 1,
+    /// A string argument was not valid UTF-8.
+    HITMAP_ERR_INVALID_UTF8 = 2,
+    /// An argument was malformed (site configuration, date, ...).
+    HITMAP_ERR_INVALID_ARGUMENT = 3,
+    /// The site was never added.
+    HITMAP_ERR_UNKNOWN_SITE = 4,
+    /// The segment could not be parsed.
+    HITMAP_ERR_SEGMENT = 5,
+    /// The Reporting API request is malformed or unsupported.
+    HITMAP_ERR_REQUEST = 6,
+    /// A store file is missing, damaged or unwritable.
+    HITMAP_ERR_STORE = 7,
+    /// Another process holds the store's writer lock.
+    HITMAP_ERR_LOCKED = 8,
+    /// The store was opened read-only.
+    HITMAP_ERR_READ_ONLY = 9,
+    /// Reading input failed.
+    HITMAP_ERR_IO = 10,
+    /// hitmap panicked (a bug): the message says where.
+    HITMAP_ERR_PANIC = 99,
+}
+
+use hitmap_status::*;
+
+/// An opened hitmap store (or in-memory engine). Opaque.
+#[allow(non_camel_case_types)]
+pub struct hitmap_store {
+    engine: Mutex<Engine>,
+}
+
+/// Bumped whenever a signature or a struct of this header changes.
+pub const HITMAP_ABI_VERSION: u32 = 1;
+
+thread_local! {
+    static LAST_ERROR: RefCell<Option<CString>> = const { RefCell::new(None) };
+}
+
+fn set_error(message: &str) {
+    let c = CString::new(message.replace('\0', " ")).expect("NULs replaced");
+    LAST_ERROR.with(|e| *e.borrow_mut() = Some(c));
+}
+
+fn status_of(e: &Error) -> hitmap_status {
+    match e {
+        Error::UnknownSite(_) => HITMAP_ERR_UNKNOWN_SITE,
+        Error::Segment { .. } => HITMAP_ERR_SEGMENT,
+        Error::Request(_) => HITMAP_ERR_REQUEST,
+        Error::Store { .. } => HITMAP_ERR_STORE,
+        Error::Locked { .. } => HITMAP_ERR_LOCKED,
+        Error::ReadOnly => HITMAP_ERR_READ_ONLY,
+        Error::Io(_) => HITMAP_ERR_IO,
+        _ => HITMAP_ERR_INVALID_ARGUMENT,
+    }
+}
+
+/// Why a call failed before or inside the engine.
+struct Failure(hitmap_status, String);
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure(status_of(&e), e.to_string())
+    }
+}
+
+/// Runs a body: errors and panics become a status and a message.
+fn guard(body: impl FnOnce() -> Result<(), Failure>) -> hitmap_status {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => HITMAP_OK,
+        Ok(Err(Failure(status, message))) => {
+            set_error(&message);
+            status
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            set_error(&format!(
+                "hitmap panicked (a bug, please report it): {what}"
+            ));
+            HITMAP_ERR_PANIC
+        }
+    }
+}
+
+fn null(name: &str) -> Failure {
+    Failure(
+        HITMAP_ERR_NULL_ARGUMENT,
+        format!("`{name}` must not be NULL"),
+    )
+}
+
+/// A borrowed C string argument as UTF-8.
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string valid for the call.
+unsafe fn text<'a>(p: *const c_char, name: &str) -> Result<&'a str, Failure> {
+    if p.is_null() {
+        return Err(null(name));
+    }
+    // SAFETY: non-NULL and NUL-terminated per the function's contract.
+    unsafe { CStr::from_ptr(p) }.to_str().map_err(|_| {
+        Failure(
+            HITMAP_ERR_INVALID_UTF8,
+            format!("`{name}` is not valid UTF-8"),
+        )
+    })
+}
+
+/// The engine behind a handle, locked for this call.
+///
+/// # Safety
+/// `store` is NULL or a pointer from `hitmap_store_open*` not yet freed.
+unsafe fn engine<'a>(
+    store: *const hitmap_store,
+) -> Result<std::sync::MutexGuard<'a, Engine>, Failure> {
+    if store.is_null() {
+        return Err(null("store"));
+    }
+    // SAFETY: a live handle per the contract; the Mutex serializes threads.
+    let store = unsafe { &*store };
+    // A panic while locked poisons the mutex; the engine is still whole
+    // (every mutation commits or reloads), so carry on with it.
+    Ok(store.engine.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// Hands a string to the caller, to be freed with `hitmap_string_free`.
+///
+/// # Safety
+/// `out` is a valid pointer to write to (checked non-NULL).
+unsafe fn give_string(out: *mut *mut c_char, s: String) -> Result<(), Failure> {
+    if out.is_null() {
+        return Err(null("out"));
+    }
+    let c = CString::new(s).map_err(|_| {
+        Failure(
+            HITMAP_ERR_INVALID_ARGUMENT,
+            "result holds a NUL byte".into(),
+        )
+    })?;
+    // SAFETY: checked non-NULL; the caller owns the string from here on.
+    unsafe { *out = c.into_raw() };
+    Ok(())
+}
+
+/// The library version, e.g. `"0.1.0"`. Static: do not free.
+#[unsafe(no_mangle)]
+pub extern "C" fn hitmap_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// The ABI version ([`HITMAP_ABI_VERSION`]); a host checks it at load.
+#[unsafe(no_mangle)]
+pub extern "C" fn hitmap_abi_version() -> u32 {
+    HITMAP_ABI_VERSION
+}
+
+/// The message of the last failed call on this thread, or NULL. Borrowed:
+/// valid until the next failing call on this thread; do not free.
+#[unsafe(no_mangle)]
+pub extern "C" fn hitmap_last_error_message() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().as_ref().map_or(std::ptr::null(), |c| c.as_ptr()))
+}
+
+fn hand_out(engine: Engine, out: *mut *mut hitmap_store) -> Result<(), Failure> {
+    let handle = Box::new(hitmap_store {
+        engine: Mutex::new(engine),
+    });
+    // SAFETY: the caller checked `out` non-NULL before opening.
+    unsafe { *out = Box::into_raw(handle) };
+    Ok(())
+}
+
+/// Opens (creating if missing) a store folder for reading and writing.
+/// `*out` receives the handle; free it with `hitmap_store_free`.
+///
+/// # Safety
+/// `path` is a NUL-terminated string; `out` a valid pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hitmap_store_open(
+    path: *const c_char,
+    out: *mut *mut hitmap_store,
+) -> hitmap_status {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let path = unsafe { text(path, "path") }?;
+        if out.is_null() {
+            return Err(null("out"));
+        }
+        hand_out(Engine::open(path)?, out)
+    })
+}
+
+/// Opens an existing store for queries only (no writer lock).
+///
+/// # Safety
+/// As `hitmap_store_open`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hitmap_store_open_read_only(
+    path: *const c_char,
+    out: *mut *mut hitmap_store,
+) -> hitmap_status {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let path = unsafe { text(path, "path") }?;
+        if out.is_null() {
+            return Err(null("out"));
+        }
+        hand_out(Engine::open_read_only(path)?, out)
+    })
+}
+
+/// An engine that keeps everything in memory.
+///
+/// # Safety
+/// `out` is a valid pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hitmap_store_new_in_memory(out: *mut *mut hitmap_store) -> hitmap_status {
+    guard(|| {
+        if out.is_null() {
+            return Err(null("out"));
+        }
+        hand_out(Engine::in_memory(), out)
+    })
+}
+
+/// Closes a handle. NULL is allowed and does nothing.
+///
+/// # Safety
+/// `store` is NULL or a handle not yet freed; it must not be used after.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hitmap_store_free(store: *mut hitmap_store) {
+    if store.is_null() {
+        return;
+    }
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: a handle from Box::into_raw, freed once per the contract.
+        drop(unsafe { Box::from_raw(store) });
+    }));
+}
+
+/// A site as the C ABI takes it: JSON such as
+/// `{"id":1,"timezone":"Europe/London","visit_timeout":1800,
+///   "hosts":["x.org"],"sections":{"News":["/news"]},"dimensions":["department"]}`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SiteSpec {
+    id: u32,
+    #[serde(default)]
+    timezone: Option<String>,
+    #[serde(default)]
+    visit_timeout: Option<u32>,
+    #[serde(default)]
+    hosts: Vec<String>,
+    #[serde(default)]
+    sections: std::collections::BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    dimensions: Vec<String>,
+}
+
+impl SiteSpec {
+    fn config(self) -> SiteConfig {
+        let mut c = SiteConfig::new(self.id);
+        if let Some(tz) = self.timezone {
+            c = c.time_zone(tz);
+        }
+        if let Some(t) = self.visit_timeout {
+            c = c.visit_timeout(t);
+        }
+        for h in self.hosts {
+            c = c.host(h);
+        }
+        for (name, prefixes) in self.sections {
+            c = c.section(name, prefixes);
+        }
+        for d in self.dimensions {
+            c = c.dimension(d);
+        }
+        c
+    }
+}
+
+/// Adds or updates a site from JSON (see the fields above; only `id` is
+/// required).
+///
+/// # Safety
+/// `store` is a live handle; `site_json` a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hitmap_store_add_site(
+    store: *mut hitmap_store,
+    site_json: *const c_char,
+) -> hitmap_status {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let json = unsafe { text(site_json, "site_json") }?;
+        let spec: SiteSpec = serde_json::from_str(json).map_err(|e| {
+            Failure(
+                HITMAP_ERR_INVALID_ARGUMENT,
+                format!("site_json is not a site: {e}; expected {{\"id\":1,\"timezone\":\"Europe/London\",...}}"),
+            )
+        })?;
+        // SAFETY: per this function's contract.
+        unsafe { engine(store) }?.add_site(spec.config())?;
+        Ok(())
+    })
+}
+
+/// Ingests an NDJSON buffer (one hit per line) as one batch. `*result_json`
+/// receives `{"accepted":N,"rejected":[{"line":L,"reason":"..."}]}`; free
+/// it with `hitmap_string_free`.
+///
+/// # Safety
+/// `store` is a live handle; `data` points to `len` readable bytes (may be
+/// NULL when `len` is 0); `result_json` is a valid pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hitmap_store_ingest_ndjson(
+    store: *mut hitmap_store,
+    data: *const u8,
+    len: usize,
+    result_json: *mut *mut c_char,
+) -> hitmap_status {
+    guard(|| {
+        if result_json.is_null() {
+            return Err(null("result_json"));
+        }
+        let bytes: &[u8] = match (data.is_null(), len) {
+            (_, 0) => &[],
+            (true, _) => return Err(null("data")),
+            // SAFETY: `len` readable bytes at `data` per the contract.
+            (false, n) => unsafe { std::slice::from_raw_parts(data, n) },
+        };
+        // SAFETY: per this function's contract.
+        let outcome = unsafe { engine(store) }?.ingest_ndjson(bytes)?;
+        let json = serde_json::to_string(&outcome).expect("outcome serializes");
+        // SAFETY: checked non-NULL above.
+        unsafe { give_string(result_json, json) }
+    })
+}
+
+/// Answers a Reporting API request (`method=...&idSite=...&period=...&date=...`)
+/// with the same JSON as every other host. `*json_out` receives it; free it
+/// with `hitmap_string_free`.
+///
+/// # Safety
+/// `store` is a live handle; `query` a NUL-terminated string; `json_out` a
+/// valid pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hitmap_store_api(
+    store: *mut hitmap_store,
+    query: *const c_char,
+    json_out: *mut *mut c_char,
+) -> hitmap_status {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let query = unsafe { text(query, "query") }?;
+        if json_out.is_null() {
+            return Err(null("json_out"));
+        }
+        // SAFETY: per this function's contract.
+        let json = unsafe { engine(store) }?.api(query)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { give_string(json_out, json) }
+    })
+}
+
+/// Forgets a visitor (right to erasure). `*removed` receives the number of
+/// hits removed (may be NULL if not wanted).
+///
+/// # Safety
+/// `store` is a live handle; `visitor` a NUL-terminated string; `removed`
+/// NULL or a valid pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hitmap_store_forget_visitor(
+    store: *mut hitmap_store,
+    site: u32,
+    visitor: *const c_char,
+    removed: *mut u64,
+) -> hitmap_status {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let visitor = unsafe { text(visitor, "visitor") }?;
+        // SAFETY: per this function's contract.
+        let n = unsafe { engine(store) }?.forget_visitor(site, visitor)?;
+        if !removed.is_null() {
+            // SAFETY: non-NULL and valid per the contract.
+            unsafe { *removed = n };
+        }
+        Ok(())
+    })
+}
+
+/// Frees a string hitmap handed out. NULL is allowed.
+///
+/// # Safety
+/// `s` is NULL or a string from this library not yet freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hitmap_string_free(s: *mut c_char) {
+    if s.is_null() {
+        return;
+    }
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: from CString::into_raw in give_string, freed once.
+        drop(unsafe { CString::from_raw(s) });
+    }));
+}
