@@ -38,41 +38,7 @@ fn time<T>(f: impl FnOnce() -> T) -> (f64, T) {
 fn to_ndjson(hits: &[Hit]) -> Vec<u8> {
     let mut out = Vec::new();
     for h in hits {
-        let mut o = serde_json::json!({"site": h.site, "ts": h.ts, "visitor": h.visitor, "type": h.kind.name()});
-        let m = o.as_object_mut().expect("object");
-        for (k, v) in [
-            ("url", &h.url),
-            ("title", &h.title),
-            ("referrer", &h.referrer),
-            ("user", &h.user),
-            ("device", &h.device),
-            ("browser", &h.browser),
-            ("os", &h.os),
-            ("country", &h.country),
-            ("language", &h.language),
-            ("search", &h.search),
-        ] {
-            if let Some(v) = v {
-                m.insert(k.into(), v.clone().into());
-            }
-        }
-        if let Some(e) = &h.event {
-            m.insert(
-                "event".into(),
-                serde_json::json!({"category": e.category, "action": e.action, "value": e.value}),
-            );
-        }
-        if !h.dims.is_empty() {
-            m.insert(
-                "dims".into(),
-                h.dims
-                    .iter()
-                    .map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone())))
-                    .collect::<serde_json::Map<_, _>>()
-                    .into(),
-            );
-        }
-        serde_json::to_writer(&mut out, &o).expect("vec");
+        out.extend_from_slice(h.to_ndjson().as_bytes());
         out.push(b'\n');
     }
     out

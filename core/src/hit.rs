@@ -215,6 +215,59 @@ impl Hit {
         self.view().validate()
     }
 
+    /// The hit as one NDJSON line of the input contract (no newline).
+    ///
+    /// # Examples
+    /// ```
+    /// let h = hitmap::Hit::pageview(1, 5, "v", "https://x.org/").with_dim("team", "HR");
+    /// assert_eq!(h.to_ndjson(), r#"{"site":1,"ts":5,"visitor":"v","type":"pageview","url":"https://x.org/","dims":{"team":"HR"}}"#);
+    /// ```
+    pub fn to_ndjson(&self) -> String {
+        let mut o = serde_json::Map::new();
+        o.insert("site".into(), self.site.into());
+        o.insert("ts".into(), self.ts.into());
+        o.insert("visitor".into(), self.visitor.clone().into());
+        o.insert("type".into(), self.kind.name().into());
+        let fields = [
+            ("url", &self.url),
+            ("title", &self.title),
+            ("referrer", &self.referrer),
+            ("user", &self.user),
+            ("device", &self.device),
+            ("browser", &self.browser),
+            ("os", &self.os),
+            ("country", &self.country),
+            ("language", &self.language),
+            ("search", &self.search),
+        ];
+        for (name, value) in fields {
+            if let Some(v) = value {
+                o.insert(name.into(), v.clone().into());
+            }
+        }
+        if let Some(e) = &self.event {
+            let mut ev = serde_json::Map::new();
+            ev.insert("category".into(), e.category.clone().into());
+            ev.insert("action".into(), e.action.clone().into());
+            if let Some(n) = &e.name {
+                ev.insert("name".into(), n.clone().into());
+            }
+            if let Some(v) = e.value {
+                ev.insert("value".into(), v.into());
+            }
+            o.insert("event".into(), ev.into());
+        }
+        if !self.dims.is_empty() {
+            let dims: serde_json::Map<String, serde_json::Value> = self
+                .dims
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone().into()))
+                .collect();
+            o.insert("dims".into(), dims.into());
+        }
+        serde_json::Value::Object(o).to_string()
+    }
+
     pub(crate) fn view(&self) -> HitView<'_> {
         fn s(v: &Option<String>) -> Option<Cow<'_, str>> {
             v.as_deref().filter(|x| !x.is_empty()).map(Cow::Borrowed)

@@ -48,7 +48,11 @@ fn header(php: bool) -> String {
 
 #[test]
 fn committed_headers_match_the_code() {
-    for (php, file) in [(false, "include/hitmap.h"), (true, "include/hitmap_php.h")] {
+    for (php, file) in [
+        (false, "include/hitmap.h"),
+        (true, "include/hitmap_php.h"),
+        (true, "../php/resources/hitmap.h"),
+    ] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
         let fresh = header(php);
         if std::env::var_os("HITMAP_BLESS").is_some() {
@@ -223,4 +227,50 @@ fn a_second_writer_is_told_who_holds_the_lock() {
     );
     unsafe { hitmap_store_free(a) };
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The requests the PHP tests send, and what the Rust surface answers for
+/// them on the fixture hits: PHP must decode the very same JSON.
+const REQUESTS: &[&str] = &[
+    "method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01,2024-06-03",
+    "method=VisitsSummary.get&idSite=1&period=range&date=2024-06-01,2024-06-30&segment=deviceType%3D%3Dsmartphone",
+    "method=Actions.getPageUrls&idSite=1&period=month&date=2024-06-01",
+    "method=Actions.getPageUrls&flat=1&idSite=1&period=month&date=2024-06-01&section=News",
+    "method=DevicesDetection.getType&idSite=1&period=week&date=2024-06-01",
+    "method=CustomDimensions.getCustomDimension&dimension=department&idSite=1&period=month&date=2024-06-01",
+    "method=VisitFrequency.get&idSite=1&period=month&date=2024-06-01",
+    "method=Hitmap.getSections&idSite=1&period=month&date=2024-06-01",
+];
+
+#[test]
+fn php_fixture_answers_match_the_rust_surface() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../php/tests/fixtures");
+    let hits = std::fs::read(dir.join("hits.ndjson")).unwrap();
+    let mut engine = hitmap::Engine::in_memory();
+    engine
+        .add_site(
+            hitmap::SiteConfig::new(1)
+                .time_zone("Europe/London")
+                .host("intranet.example.org")
+                .section("News", ["/news"])
+                .dimension("department"),
+        )
+        .unwrap();
+    let outcome = engine.ingest_ndjson(&hits[..]).unwrap();
+    assert!(outcome.accepted > 100, "the fixture holds real traffic");
+    let mut answers = serde_json::Map::new();
+    for q in REQUESTS {
+        let json: serde_json::Value = serde_json::from_str(&engine.api(q).unwrap()).unwrap();
+        answers.insert(q.to_string(), json);
+    }
+    let fresh = serde_json::to_string_pretty(&answers).unwrap() + "\n";
+    let path = dir.join("expected.json");
+    if std::env::var_os("HITMAP_BLESS").is_some() {
+        std::fs::write(&path, &fresh).unwrap();
+    }
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap_or_default(),
+        fresh,
+        "run HITMAP_BLESS=1 cargo test -p hitmap-ffi"
+    );
 }

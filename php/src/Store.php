@@ -1,0 +1,178 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Hitmap;
+
+use FFI;
+use FFI\CData;
+
+/**
+ * A hitmap store: ingest hits, answer Matomo-style Reporting API requests.
+ *
+ * ```php
+ * $hm = Hitmap\Store::open('/var/lib/hitmap', libPath: '/usr/local/lib/libhitmap_ffi.so');
+ * $hm->addSite(1, timezone: 'Europe/London');
+ * $result = $hm->ingestNdjson($bytes);   // ['accepted' => 1000, 'rejected' => [['line' => 7, 'reason' => '...']]]
+ * $summary = $hm->api('method=VisitsSummary.get&idSite=1&period=month&date=last12');
+ * ```
+ *
+ * One writer per store folder at a time (others get HITMAP_ERR_LOCKED);
+ * any number of openReadOnly() readers. The handle is freed when the
+ * object goes away.
+ */
+final class Store
+{
+    private FFI $ffi;
+    private ?CData $handle;
+
+    private function __construct(FFI $ffi, CData $handle)
+    {
+        $this->ffi = $ffi;
+        $this->handle = $handle;
+    }
+
+    /** Opens (creating if missing) a store folder for reading and writing. */
+    public static function open(string $path, ?string $libPath = null): self
+    {
+        return self::make($libPath, fn (FFI $f, CData $out) => $f->hitmap_store_open($path, $out));
+    }
+
+    /** Opens an existing store for queries only, while a writer goes on. */
+    public static function openReadOnly(string $path, ?string $libPath = null): self
+    {
+        return self::make($libPath, fn (FFI $f, CData $out) => $f->hitmap_store_open_read_only($path, $out));
+    }
+
+    /** An engine that keeps nothing on disk (tests, one-off reports). */
+    public static function inMemory(?string $libPath = null): self
+    {
+        return self::make($libPath, fn (FFI $f, CData $out) => $f->hitmap_store_new_in_memory($out));
+    }
+
+    /** @param callable(FFI, CData): int $open */
+    private static function make(?string $libPath, callable $open): self
+    {
+        $ffi = Library::load($libPath);
+        $handle = $ffi->new('hitmap_store*');
+        self::check($ffi, $open($ffi, FFI::addr($handle)));
+        return new self($ffi, $handle);
+    }
+
+    /**
+     * Adds or updates a site.
+     *
+     * @param list<string> $hosts the site's own host names (direct referrers)
+     * @param array<string, list<string>> $sections name => path prefixes
+     * @param list<string> $dimensions custom dimensions segments may name
+     */
+    public function addSite(
+        int $id,
+        string $timezone = 'UTC',
+        int $visitTimeout = 1800,
+        array $hosts = [],
+        array $sections = [],
+        array $dimensions = [],
+    ): void {
+        $spec = [
+            'id' => $id,
+            'timezone' => $timezone,
+            'visit_timeout' => $visitTimeout,
+            'hosts' => array_values($hosts),
+            'sections' => (object) $sections,
+            'dimensions' => array_values($dimensions),
+        ];
+        self::check($this->ffi, $this->ffi->hitmap_store_add_site($this->handle(), json_encode($spec, JSON_THROW_ON_ERROR)));
+    }
+
+    /**
+     * Ingests NDJSON hits (one per line) as one batch. Bad lines are
+     * rejected with their line number and reason; the rest go in.
+     *
+     * @return array{accepted: int, rejected: list<array{line: int, reason: string}>}
+     */
+    public function ingestNdjson(string $bytes): array
+    {
+        $len = strlen($bytes);
+        $buf = null;
+        if ($len > 0) {
+            $buf = $this->ffi->new("uint8_t[$len]", false);
+            FFI::memcpy($buf, $bytes, $len);
+        }
+        $out = $this->ffi->new('char*');
+        try {
+            self::check($this->ffi, $this->ffi->hitmap_store_ingest_ndjson($this->handle(), $buf, $len, FFI::addr($out)));
+        } finally {
+            if ($buf !== null) {
+                FFI::free($buf);
+            }
+        }
+        return json_decode($this->take($out), true, 512, JSON_THROW_ON_ERROR);
+    }
+
+    /**
+     * Answers a Reporting API request with Matomo's JSON, decoded.
+     *
+     * @return array<mixed>
+     */
+    public function api(string $query): array
+    {
+        return json_decode($this->apiJson($query), true, 512, JSON_THROW_ON_ERROR);
+    }
+
+    /** The same answer as the JSON text (what an HTTP endpoint sends). */
+    public function apiJson(string $query): string
+    {
+        $out = $this->ffi->new('char*');
+        self::check($this->ffi, $this->ffi->hitmap_store_api($this->handle(), $query, FFI::addr($out)));
+        return $this->take($out);
+    }
+
+    /** Forgets a visitor (right to erasure); returns the hits removed. */
+    public function forgetVisitor(int $site, string $visitor): int
+    {
+        $removed = $this->ffi->new('uint64_t');
+        self::check($this->ffi, $this->ffi->hitmap_store_forget_visitor($this->handle(), $site, $visitor, FFI::addr($removed)));
+        return (int) $removed->cdata;
+    }
+
+    /** Frees the handle now (the destructor does it otherwise). */
+    public function close(): void
+    {
+        if ($this->handle !== null) {
+            $this->ffi->hitmap_store_free($this->handle);
+            $this->handle = null;
+        }
+    }
+
+    public function __destruct()
+    {
+        $this->close();
+    }
+
+    private function handle(): CData
+    {
+        if ($this->handle === null) {
+            throw new HitmapException(1, 'this store was closed');
+        }
+        return $this->handle;
+    }
+
+    /** Copies a string hitmap handed out, then frees it. */
+    private function take(CData $out): string
+    {
+        try {
+            return FFI::string($out);
+        } finally {
+            $this->ffi->hitmap_string_free($out);
+        }
+    }
+
+    private static function check(FFI $ffi, int $status): void
+    {
+        if ($status !== 0) {
+            $message = $ffi->hitmap_last_error_message();
+            throw new HitmapException($status, is_string($message) ? $message : 'hitmap call failed');
+        }
+    }
+}

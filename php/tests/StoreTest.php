@@ -1,0 +1,181 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Hitmap\Tests;
+
+use Hitmap\HitmapException;
+use Hitmap\Library;
+use Hitmap\Store;
+use PHPUnit\Framework\TestCase;
+
+/** Everything through the real shared library (HITMAP_LIB or target/). */
+final class StoreTest extends TestCase
+{
+    private static function fixtureStore(): Store
+    {
+        $store = Store::inMemory();
+        $store->addSite(1, timezone: 'Europe/London', hosts: ['intranet.example.org'],
+            sections: ['News' => ['/news']], dimensions: ['department']);
+        $result = $store->ingestNdjson((string) file_get_contents(__DIR__ . '/fixtures/hits.ndjson'));
+        self::assertSame([], $result['rejected']);
+        self::assertGreaterThan(100, $result['accepted']);
+        return $store;
+    }
+
+    private static function tempDir(): string
+    {
+        $dir = sys_get_temp_dir() . '/hitmap-php-' . getmypid() . '-' . bin2hex(random_bytes(4));
+        register_shutdown_function(static function () use ($dir): void {
+            if (is_dir($dir)) {
+                $it = new \RecursiveIteratorIterator(new \RecursiveDirectoryIterator($dir, \FilesystemIterator::SKIP_DOTS),
+                    \RecursiveIteratorIterator::CHILD_FIRST);
+                foreach ($it as $f) {
+                    $f->isDir() ? rmdir($f->getPathname()) : unlink($f->getPathname());
+                }
+                rmdir($dir);
+            }
+        });
+        return $dir;
+    }
+
+    public function testAnswersEqualTheRustSurface(): void
+    {
+        $store = self::fixtureStore();
+        $expected = json_decode((string) file_get_contents(__DIR__ . '/fixtures/expected.json'), true);
+        self::assertCount(8, $expected);
+        foreach ($expected as $request => $answer) {
+            self::assertSame($answer, $store->api($request), $request);
+            self::assertSame(json_encode($answer), json_encode(json_decode($store->apiJson($request))), $request);
+        }
+    }
+
+    public function testIngestReportsRejectedLines(): void
+    {
+        $store = Store::inMemory();
+        $store->addSite(1);
+        $result = $store->ingestNdjson("{\"site\":1,\"visitor\":\"a\",\"ts\":1717200000,\"url\":\"https://x.org/\"}\n"
+            . "{\"site\":1,\"ts\":1717200020}\n\n{\"site\":\"one\"}\n");
+        self::assertSame(1, $result['accepted']);
+        self::assertSame([2, 4], array_column($result['rejected'], 'line'));
+        self::assertStringContainsString('visitor', $result['rejected'][0]['reason']);
+        self::assertSame(['accepted' => 0, 'rejected' => []], $store->ingestNdjson(''));
+    }
+
+    public function testStoreOnDiskLocksAndReopens(): void
+    {
+        $dir = self::tempDir();
+        $writer = Store::open($dir);
+        $writer->addSite(1, timezone: 'Europe/London');
+        $writer->ingestNdjson("{\"site\":1,\"visitor\":\"a\",\"ts\":1717200000,\"url\":\"https://x.org/\"}\n");
+        try {
+            Store::open($dir);
+            self::fail('a second writer must be refused');
+        } catch (HitmapException $e) {
+            self::assertSame('HITMAP_ERR_LOCKED', $e->getStatusName());
+            self::assertStringContainsString('pid ' . getmypid(), $e->getMessage());
+        }
+        $reader = Store::openReadOnly($dir);
+        self::assertSame(1, $reader->api('method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01')['nb_visits']);
+        self::assertSame(1, $writer->forgetVisitor(1, 'a'));
+        $writer->close();
+        $again = Store::openReadOnly($dir);
+        self::assertSame([], $again->api('method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01'));
+        $this->expectExceptionMessage('read-only');
+        $again->addSite(2);
+    }
+
+    /** @return array<string, array{string, string, string}> */
+    public static function badRequests(): array
+    {
+        return [
+            'bad segment' => ['method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&segment=nope%3D%3Dx', 'HITMAP_ERR_SEGMENT', "unknown segment field 'nope'"],
+            'unknown site' => ['method=VisitsSummary.get&idSite=9&period=day&date=today', 'HITMAP_ERR_UNKNOWN_SITE', 'add_site'],
+            'unknown method' => ['method=Nope.get&idSite=1&period=day&date=today', 'HITMAP_ERR_REQUEST', 'unknown method'],
+            'bad period' => ['method=VisitsSummary.get&idSite=1&period=fortnight&date=today', 'HITMAP_ERR_REQUEST', 'unknown period'],
+            'bad date' => ['method=VisitsSummary.get&idSite=1&period=day&date=2024-02-30', 'HITMAP_ERR_INVALID_ARGUMENT', 'YYYY-MM-DD'],
+            'not utf-8' => ["method=\xff", 'HITMAP_ERR_INVALID_UTF8', 'UTF-8'],
+        ];
+    }
+
+    /** @dataProvider badRequests */
+    public function testErrorsRaiseHitmapExceptionAndThePhpProcessSurvives(string $query, string $status, string $message): void
+    {
+        $store = self::fixtureStore();
+        try {
+            $store->api($query);
+            self::fail("$query must fail");
+        } catch (HitmapException $e) {
+            self::assertSame($status, $e->getStatusName());
+            self::assertStringContainsString($message, $e->getMessage());
+        }
+        // Still alive and answering.
+        self::assertArrayHasKey('2024-06-03', $store->api('method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01,2024-06-03'));
+    }
+
+    public function testBadSitesAndClosedStores(): void
+    {
+        $store = Store::inMemory();
+        try {
+            $store->addSite(1, timezone: 'Mars/Olympus');
+            self::fail('unknown zone');
+        } catch (HitmapException $e) {
+            self::assertSame('HITMAP_ERR_INVALID_ARGUMENT', $e->getStatusName());
+            self::assertStringContainsString('Mars/Olympus', $e->getMessage());
+        }
+        $store->close();
+        $store->close();
+        $this->expectException(HitmapException::class);
+        $store->api('method=VisitsSummary.get&idSite=1&period=day&date=today');
+    }
+
+    public function testLibraryDiscoveryAndAbi(): void
+    {
+        self::assertMatchesRegularExpression('/^\d+\.\d+\.\d+/', Library::version());
+        $this->expectExceptionMessage('libhitmap_ffi.so not found');
+        Store::inMemory('/nonexistent/libhitmap_ffi.so');
+    }
+
+    public function testAThousandOpenCloseCyclesDoNotLeak(): void
+    {
+        $rss = static function (): int {
+            $statm = explode(' ', (string) file_get_contents('/proc/self/statm'));
+            return (int) $statm[1] * 4096;
+        };
+        $cycle = static function (): void {
+            $s = Store::inMemory();
+            $s->addSite(1);
+            $s->ingestNdjson("{\"site\":1,\"visitor\":\"a\",\"ts\":1717200000,\"url\":\"https://x.org/\"}\n");
+            $s->api('method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01');
+            try {
+                $s->api('method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&segment=x%3D%3Dy');
+            } catch (HitmapException) {
+            }
+        };
+        for ($i = 0; $i < 100; $i++) {
+            $cycle(); // warm up allocator pools
+        }
+        $before = $rss();
+        for ($i = 0; $i < 1000; $i++) {
+            $cycle();
+        }
+        $grown = $rss() - $before;
+        // Each cycle hands out two strings of ~300 bytes and a handle with
+        // its engine (~5 KB): losing any of them grows RSS by megabytes.
+        self::assertLessThan(256 << 10, $grown, "RSS grew by $grown bytes over 1000 cycles");
+
+        // Many calls on one handle: a result string lost per call (~300
+        // bytes) would add megabytes here.
+        $store = self::fixtureStore();
+        $calls = static function () use ($store): void {
+            for ($i = 0; $i < 20000; $i++) {
+                $store->apiJson('method=VisitsSummary.get&idSite=1&period=day&date=2024-06-03');
+            }
+        };
+        $calls();
+        $before = $rss();
+        $calls();
+        $grown = $rss() - $before;
+        self::assertLessThan(1 << 20, $grown, "RSS grew by $grown bytes over 20000 api() calls");
+    }
+}
