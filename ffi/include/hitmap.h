@@ -69,6 +69,10 @@ typedef enum hitmap_status {
 
 /**
  * An opened hitmap store (or in-memory engine). Opaque.
+ *
+ * Thread safety: one handle may be used from several threads at once
+ * (PHP ZTS, a C server); its calls are serialized by a lock inside it.
+ * `hitmap_last_error_message()` is per thread. Free it exactly once.
  */
 typedef struct hitmap_store hitmap_store;
 

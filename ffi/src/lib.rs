@@ -58,6 +58,10 @@ pub enum hitmap_status {
 use hitmap_status::*;
 
 /// An opened hitmap store (or in-memory engine). Opaque.
+///
+/// Thread safety: one handle may be used from several threads at once
+/// (PHP ZTS, a C server); its calls are serialized by a lock inside it.
+/// `hitmap_last_error_message()` is per thread. Free it exactly once.
 #[allow(non_camel_case_types)]
 pub struct hitmap_store {
     engine: Mutex<Engine>,
