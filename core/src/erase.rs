@@ -147,7 +147,7 @@ impl Engine {
     /// # Ok::<(), hitmap::Error>(())
     /// ```
     pub fn forget_visitor(&mut self, site: u32, visitor: &str) -> Result<u64> {
-        self.check_erasable(site)?;
+        self.check_erasable(site, None)?;
         let state = self.sites.get_mut(&site).expect("checked");
         let Some(id) = state.dicts.visitors.get(visitor) else {
             return Ok(0);
@@ -171,7 +171,7 @@ impl Engine {
     /// New/returning and visitCount of later days change accordingly.
     pub fn delete_range(&mut self, site: u32, from: impl IntoDay, to: impl IntoDay) -> Result<()> {
         let (from, to) = (from.into_day()?, to.into_day()?);
-        self.check_erasable(site)?;
+        self.check_erasable(site, Some((from, to)))?;
         let state = self.sites.get_mut(&site).expect("checked");
         let damaged: Vec<NaiveDate> = state.damaged.range(from..=to).map(|(d, _)| *d).collect();
         let mut days = state.rebuild_keeping(|date, _| date < from || date > to);
@@ -203,14 +203,20 @@ impl Engine {
         Ok(())
     }
 
-    fn check_erasable(&self, site: u32) -> Result<()> {
+    /// Erasure rewrites every day of the site with new ids, so a damaged
+    /// day it cannot read blocks it, unless that day is being deleted.
+    fn check_erasable(&self, site: u32, deleting: Option<(NaiveDate, NaiveDate)>) -> Result<()> {
         if let Some(store) = &self.store
             && !store.is_writer()
         {
             return Err(Error::ReadOnly);
         }
         let state = self.site_state(site)?;
-        if let Some((path, reason)) = state.damaged.values().next() {
+        let blocking = state
+            .damaged
+            .iter()
+            .find(|(day, _)| deleting.is_none_or(|(from, to)| **day < from || **day > to));
+        if let Some((_, (path, reason))) = blocking {
             return Err(Error::Store {
                 path: path.clone(),
                 reason: format!(

@@ -211,6 +211,25 @@ fn hand_out(engine: Engine, out: *mut *mut hitmap_store) -> Result<(), Failure> 
     Ok(())
 }
 
+/// Opens a store folder with `open` and hands out the handle.
+///
+/// # Safety
+/// As `hitmap_store_open`.
+unsafe fn open_with(
+    path: *const c_char,
+    out: *mut *mut hitmap_store,
+    open: fn(&str) -> hitmap::Result<Engine>,
+) -> hitmap_status {
+    guard(|| {
+        // SAFETY: per the calling function's contract.
+        let path = unsafe { text(path, "path") }?;
+        if out.is_null() {
+            return Err(null("out"));
+        }
+        hand_out(open(path)?, out)
+    })
+}
+
 /// Opens (creating if missing) a store folder for reading and writing.
 /// `*out` receives the handle; free it with `hitmap_store_free`.
 ///
@@ -221,14 +240,8 @@ pub unsafe extern "C" fn hitmap_store_open(
     path: *const c_char,
     out: *mut *mut hitmap_store,
 ) -> hitmap_status {
-    guard(|| {
-        // SAFETY: per this function's contract.
-        let path = unsafe { text(path, "path") }?;
-        if out.is_null() {
-            return Err(null("out"));
-        }
-        hand_out(Engine::open(path)?, out)
-    })
+    // SAFETY: the same contract.
+    unsafe { open_with(path, out, |p| Engine::open(p)) }
 }
 
 /// Opens an existing store for queries only (no writer lock).
@@ -240,14 +253,8 @@ pub unsafe extern "C" fn hitmap_store_open_read_only(
     path: *const c_char,
     out: *mut *mut hitmap_store,
 ) -> hitmap_status {
-    guard(|| {
-        // SAFETY: per this function's contract.
-        let path = unsafe { text(path, "path") }?;
-        if out.is_null() {
-            return Err(null("out"));
-        }
-        hand_out(Engine::open_read_only(path)?, out)
-    })
+    // SAFETY: the same contract.
+    unsafe { open_with(path, out, |p| Engine::open_read_only(p)) }
 }
 
 /// An engine that keeps everything in memory.

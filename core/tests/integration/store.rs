@@ -199,6 +199,29 @@ fn damaged_files_are_named_and_the_rest_still_answers() {
     assert!(matches!(w.ingest([hit]), Err(Error::Store { .. })));
     drop(w);
 
+    // The way out: delete the damaged days; erasure elsewhere waits until then.
+    let mut w = open_writer(&dir.0);
+    assert!(matches!(
+        w.forget_visitor(1, "anyone"),
+        Err(Error::Store { .. })
+    ));
+    let dates: Vec<String> = days[..3]
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy()[..10].to_string())
+        .collect();
+    w.delete_range(1, dates[0].as_str(), dates[2].as_str())
+        .unwrap();
+    assert!(w.damaged().is_empty(), "{:?}", w.damaged());
+    assert!(
+        w.query(&Query::site(1).day(dates[0].as_str()))
+            .unwrap()
+            .visits_summary()
+            .nb_visits
+            == 0
+    );
+    drop(w);
+    assert!(Engine::open_read_only(&dir.0).unwrap().damaged().is_empty());
+
     // Broken dictionaries take down their site only; a broken manifest the store.
     let dicts: Vec<PathBuf> = std::fs::read_dir(dir.0.join("site-2"))
         .unwrap()
