@@ -1,0 +1,89 @@
+"""The Python package through the built extension module."""
+
+import datetime as dt
+import json
+import pathlib
+
+import pytest
+
+import hitmap
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "php" / "tests" / "fixtures"
+
+
+def fixture_engine() -> hitmap.Engine:
+    eng = hitmap.Engine.in_memory()
+    eng.add_site(1, timezone="Europe/London", hosts=["intranet.example.org"],
+                 sections={"News": ["/news"]}, dimensions=["department"])
+    res = eng.ingest_ndjson(FIXTURES / "hits.ndjson")
+    assert res.rejected == [] and res.accepted > 100
+    return eng
+
+
+def test_answers_equal_the_rust_surface():
+    # The same requests and answers the PHP tests check: every host agrees.
+    expected = json.loads((FIXTURES / "expected.json").read_text())
+    eng = fixture_engine()
+    assert len(expected) == 8
+    for request, answer in expected.items():
+        assert eng.api(request) == answer, request
+
+
+def test_ingest_sources_and_rejects(tmp_path):
+    import gzip
+
+    lines = b'{"site":1,"visitor":"a","ts":1717200000,"url":"https://x.org/"}\n{"site":1}\n'
+    gz = tmp_path / "hits.ndjson.gz"
+    gz.write_bytes(gzip.compress(lines))
+    with open(gz, "rb") as file_object:
+        for source in (lines, gz, file_object):
+            eng = hitmap.Engine.in_memory()
+            eng.add_site(1)
+            res = eng.ingest_ndjson(source)
+            assert (res.accepted, [line for line, _ in res.rejected]) == (1, [2])
+            assert res.rejected[0][1] == "missing required field `ts`"
+    assert repr(res) == "IngestResult(accepted=1, rejected=1)"
+
+
+def test_records_with_aware_datetimes_and_naive_ones_refused():
+    eng = hitmap.Engine.in_memory()
+    eng.add_site(1, timezone="Europe/London")
+    when = dt.datetime(2024, 6, 1, 10, 0, tzinfo=dt.timezone.utc)
+    res = eng.ingest([{"site": 1, "visitor": "a", "ts": when, "url": "https://x.org/a", "user": None}])
+    assert res.accepted == 1
+    assert eng.api("method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01")["nb_visits"] == 1
+    with pytest.raises(ValueError, match="naive datetime"):
+        eng.ingest([{"site": 1, "visitor": "a", "ts": dt.datetime(2024, 6, 1), "url": "u"}])
+
+
+@pytest.mark.parametrize(
+    "query, error, text",
+    [
+        ("method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&segment=nope%3D%3Dx", hitmap.SegmentError, "unknown segment field"),
+        ("method=VisitsSummary.get&idSite=9&period=day&date=today", hitmap.UnknownSiteError, "add_site"),
+        ("method=Nope&idSite=1&period=day&date=today", hitmap.RequestError, "unknown method"),
+        ("method=VisitsSummary.get&idSite=1&period=day&date=2024-02-30", hitmap.RequestError, "YYYY-MM-DD"),
+    ],
+)
+def test_errors_are_hitmap_exceptions(query, error, text):
+    eng = fixture_engine()
+    with pytest.raises(error, match=text) as info:
+        eng.api(query)
+    assert isinstance(info.value, hitmap.HitmapError)
+    assert eng.api("method=VisitsSummary.get&idSite=1&period=day&date=2024-06-03")["nb_visits"] > 0
+
+
+def test_store_on_disk_lock_and_readers(tmp_path):
+    eng = hitmap.Engine(tmp_path / "metrics")
+    eng.add_site(1)
+    eng.ingest_ndjson(b'{"site":1,"visitor":"a","ts":1717200000,"url":"https://x.org/"}\n')
+    with pytest.raises(hitmap.StoreError, match="locked by pid"):
+        hitmap.Engine(tmp_path / "metrics")
+    reader = hitmap.Engine.open_read_only(tmp_path / "metrics")
+    assert reader.api("method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01")["nb_visits"] == 1
+    with pytest.raises(hitmap.StoreError, match="read-only"):
+        reader.add_site(2)
+    assert eng.forget_visitor(1, "a") == 1
+    assert repr(eng) == "hitmap.Engine(sites=[1])"
+    assert hitmap.__version__.count(".") == 2
