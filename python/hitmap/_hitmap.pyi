@@ -1,0 +1,43 @@
+"""Type stubs of the compiled module (checked with mypy.stubtest)."""
+
+import os
+from typing import Dict, List, Tuple, Union, final
+
+__all__ = [
+    "Engine",
+    "HitmapError",
+    "SegmentError",
+    "RequestError",
+    "UnknownSiteError",
+    "StoreError",
+    "__version__",
+]
+
+__version__: str
+
+class HitmapError(Exception): ...
+class SegmentError(HitmapError): ...
+class RequestError(HitmapError): ...
+class UnknownSiteError(HitmapError): ...
+class StoreError(HitmapError): ...
+
+@final
+class Engine:
+    def __new__(cls, path: Union[str, os.PathLike[str]]) -> Engine: ...
+    @staticmethod
+    def in_memory() -> Engine: ...
+    @staticmethod
+    def open_read_only(path: Union[str, os.PathLike[str]]) -> Engine: ...
+    def add_site(
+        self,
+        site: int,
+        timezone: str = "UTC",
+        visit_timeout: int = 1800,
+        hosts: List[str] = ...,
+        sections: Dict[str, List[str]] = ...,
+        dimensions: List[str] = ...,
+    ) -> None: ...
+    def ingest_ndjson_bytes(self, data: bytes) -> Tuple[int, List[Tuple[int, str]]]: ...
+    def api_json(self, query: str) -> str: ...
+    def forget_visitor(self, site: int, visitor: str) -> int: ...
+    def site_ids(self) -> List[int]: ...
