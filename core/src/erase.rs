@@ -8,11 +8,16 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 
 use crate::archive::DayArchive;
-use crate::dict::NONE;
+use crate::dict::{Dict, NONE};
 use crate::engine::{Engine, SiteState};
 use crate::error::{Error, Result};
 use crate::query::IntoDay;
 use crate::raw::{Extra, N_VFIELDS, RawHit, SideArena, SiteDicts};
+
+/// The id in `to` of the string `id` names in `from` ([`NONE`] stays).
+fn reintern(id: u32, from: &Dict, to: &mut Dict) -> u32 {
+    from.opt(id).map_or(NONE, |s| to.intern(s))
+}
 
 /// Re-interns a hit from one site's dictionaries into another's.
 pub(crate) fn translate(
@@ -22,13 +27,6 @@ pub(crate) fn translate(
     new: &mut SiteDicts,
     new_side: &mut SideArena,
 ) -> RawHit {
-    let opt = |id: u32, f: &mut dyn FnMut(&str) -> u32, s: Option<&str>| {
-        if id == NONE {
-            NONE
-        } else {
-            f(s.expect("valid id"))
-        }
-    };
     let mut out = RawHit::new(
         new.visitors.intern(old.visitors.value(h.visitor)),
         h.ts,
@@ -39,33 +37,13 @@ pub(crate) fn translate(
     } else {
         new.intern_url(old.urls.value(h.url))
     };
-    out.title = opt(
-        h.title,
-        &mut |s| new.titles.intern(s),
-        old.titles.opt(h.title),
-    );
+    out.title = reintern(h.title, &old.titles, &mut new.titles);
     let x = old_side.extra(h);
     let extra = Extra {
-        keyword: opt(
-            x.keyword,
-            &mut |s| new.keywords.intern(s),
-            old.keywords.opt(x.keyword),
-        ),
-        ev_category: opt(
-            x.ev_category,
-            &mut |s| new.events.intern(s),
-            old.events.opt(x.ev_category),
-        ),
-        ev_action: opt(
-            x.ev_action,
-            &mut |s| new.events.intern(s),
-            old.events.opt(x.ev_action),
-        ),
-        ev_name: opt(
-            x.ev_name,
-            &mut |s| new.events.intern(s),
-            old.events.opt(x.ev_name),
-        ),
+        keyword: reintern(x.keyword, &old.keywords, &mut new.keywords),
+        ev_category: reintern(x.ev_category, &old.events, &mut new.events),
+        ev_action: reintern(x.ev_action, &old.events, &mut new.events),
+        ev_name: reintern(x.ev_name, &old.events, &mut new.events),
         ev_value: x.ev_value,
     };
     new_side.set_extra(&mut out, extra);

@@ -50,7 +50,6 @@ fn header(php: bool) -> String {
 fn committed_headers_match_the_code() {
     for (php, file) in [
         (false, "include/hitmap.h"),
-        (true, "include/hitmap_php.h"),
         (true, "../php/resources/hitmap.h"),
     ] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);

@@ -185,8 +185,20 @@ impl Store {
     }
 
     /// Commits changes as the next generation: new files, synced, then the
-    /// manifest swapped atomically, then old files removed.
+    /// manifest swapped atomically, then old files removed (superseded
+    /// ones after the readers' grace).
     pub(crate) fn commit(&mut self, changes: BTreeMap<u32, SiteChange>) -> Result<()> {
+        self.commit_with(changes, false)
+    }
+
+    /// Commits an erasure: superseded files are deleted at once instead of
+    /// kept for readers (a reader that loses the race reloads the newer
+    /// snapshot), so no erased byte stays on disk.
+    pub(crate) fn commit_erasure(&mut self, changes: BTreeMap<u32, SiteChange>) -> Result<()> {
+        self.commit_with(changes, true)
+    }
+
+    fn commit_with(&mut self, changes: BTreeMap<u32, SiteChange>, erase: bool) -> Result<()> {
         if changes.is_empty() {
             return Ok(());
         }
@@ -198,10 +210,9 @@ impl Store {
         let mut retire = |p: PathBuf| {
             next.retired.insert(p.display().to_string(), now);
         };
-        let old = self.manifest.sites.clone();
         let mut written: Vec<PathBuf> = Vec::new();
         for (site, change) in changes {
-            let before = old.get(&site);
+            let before = self.manifest.sites.get(&site);
             if change.drop {
                 if let Some(f) = before {
                     retire(config_path(site, f.config));
@@ -255,23 +266,13 @@ impl Store {
         for dir in dirs {
             sync_dir(&self.root.join(&dir)).map_err(|e| store_err(&dir, e))?;
         }
+        if erase {
+            next.retired.clear();
+        }
         let body = serde_json::to_vec(&next).expect("manifest serializes");
         let _ = self.write_file(Path::new("MANIFEST"), &seal(Kind::Manifest, &body))?;
         sync_dir(&self.root).map_err(|e| store_err(".", e))?;
         self.manifest = next;
-        self.collect_garbage();
-        Ok(())
-    }
-
-    /// Commits an erasure: like [`Store::commit`], but superseded files are
-    /// deleted at once instead of kept for readers (a reader that loses the
-    /// race reloads the newer snapshot).
-    pub(crate) fn commit_erasure(&mut self, changes: BTreeMap<u32, SiteChange>) -> Result<()> {
-        self.commit(changes)?;
-        self.manifest.retired.clear();
-        let body = serde_json::to_vec(&self.manifest).expect("manifest serializes");
-        let _ = self.write_file(Path::new("MANIFEST"), &seal(Kind::Manifest, &body))?;
-        sync_dir(&self.root).map_err(|e| store_err(".", e))?;
         self.collect_garbage();
         Ok(())
     }
