@@ -53,6 +53,16 @@ impl SiteConfig {
         self.id
     }
 
+    /// The site's IANA time zone name.
+    ///
+    /// ```
+    /// let site = hitmap::SiteConfig::new(1).time_zone("Europe/London");
+    /// assert_eq!(site.time_zone_name(), "Europe/London");
+    /// ```
+    pub fn time_zone_name(&self) -> &str {
+        &self.time_zone
+    }
+
     /// The IANA time zone whose local days, weeks, months and years the
     /// reports use.
     pub fn time_zone(mut self, name: impl Into<String>) -> Self {

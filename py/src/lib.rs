@@ -134,12 +134,35 @@ impl Engine {
     }
 
     /// Ingests NDJSON bytes as one batch; returns (accepted, [(line, reason)]).
+    ///
+    /// Every `CHECK_EVERY` bytes the reader takes the GIL back for a moment
+    /// to run Python's signal handlers (so Ctrl-C cancels the batch before
+    /// anything is committed) and to call `progress(bytes_read)`.
+    #[pyo3(signature = (data, progress=None))]
     fn ingest_ndjson_bytes(
         &self,
         py: Python<'_>,
         data: Vec<u8>,
+        progress: Option<Py<PyAny>>,
     ) -> PyResult<(u64, Vec<(u64, String)>)> {
-        let outcome = self.with(py, |e| e.ingest_ndjson(&data[..]))?;
+        let mut reader = WatchedReader {
+            data: &data,
+            pos: 0,
+            next_check: 0,
+            progress: progress.as_ref(),
+            interrupted: None,
+        };
+        let result = py.detach(|| {
+            let mut engine = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            engine.ingest_ndjson(&mut reader)
+        });
+        if let Some(err) = reader.interrupted.take() {
+            return Err(err);
+        }
+        let outcome = result.map_err(to_py)?;
+        if let Some(cb) = &progress {
+            cb.call1(py, (data.len(),))?;
+        }
         Ok((
             outcome.accepted,
             outcome
@@ -148,6 +171,15 @@ impl Engine {
                 .map(|r| (r.line, r.reason))
                 .collect(),
         ))
+    }
+
+    /// The IANA time zone of a site.
+    fn site_timezone(&self, py: Python<'_>, site: u32) -> PyResult<String> {
+        self.with(py, |e| {
+            e.site(site)
+                .map(|c| c.time_zone_name().to_string())
+                .ok_or(hitmap::Error::UnknownSite(site))
+        })
     }
 
     /// Answers a Reporting API request; the JSON text.
@@ -163,6 +195,67 @@ impl Engine {
     /// Ids of the configured sites.
     fn site_ids(&self, py: Python<'_>) -> PyResult<Vec<u32>> {
         self.with(py, |e| Ok(e.site_ids()))
+    }
+}
+
+/// How many bytes the NDJSON reader parses between two looks at Python
+/// (signals and progress): a few milliseconds of work.
+const CHECK_EVERY: usize = 4 << 20;
+
+/// NDJSON bytes handed to the engine in slices that end at check points,
+/// where Python gets a chance to raise `KeyboardInterrupt`.
+struct WatchedReader<'a> {
+    data: &'a [u8],
+    pos: usize,
+    next_check: usize,
+    progress: Option<&'a Py<PyAny>>,
+    /// The Python exception that stopped the read, re-raised afterwards.
+    interrupted: Option<PyErr>,
+}
+
+impl WatchedReader<'_> {
+    fn look_at_python(&mut self) -> std::io::Result<()> {
+        let pos = self.pos;
+        let progress = self.progress;
+        let checked = Python::attach(|py| {
+            py.check_signals()?;
+            if let Some(cb) = progress {
+                cb.call1(py, (pos,))?;
+            }
+            Ok::<(), PyErr>(())
+        });
+        checked.map_err(|e| {
+            self.interrupted = Some(e);
+            // Not `Interrupted`: `read_until` would retry that kind.
+            std::io::Error::other("ingest stopped from Python")
+        })
+    }
+}
+
+impl std::io::Read for WatchedReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let available = std::io::BufRead::fill_buf(self)?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        std::io::BufRead::consume(self, n);
+        Ok(n)
+    }
+}
+
+impl std::io::BufRead for WatchedReader<'_> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.pos >= self.next_check && self.pos < self.data.len() {
+            if self.pos > 0 {
+                self.look_at_python()?;
+            }
+            self.next_check = self.pos + CHECK_EVERY;
+        }
+        let end = self.next_check.min(self.data.len());
+        Ok(&self.data[self.pos.min(end)..end])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos += n;
     }
 }
 

@@ -9,6 +9,10 @@ Reporting API gives::
     eng.add_site(1, timezone="Europe/London", sections={"News": ["/news"]})
     res = eng.ingest_ndjson("hits.ndjson.gz")
     res.accepted, res.rejected[:3]
+    s = eng.visits_summary(1, "2026-01-01", "2026-03-31", segment="deviceType==smartphone")
+    s.nb_uniq_visitors, s.to_dict()
+    eng.report("pages", 1, "2026-03").to_pandas()
+    eng.series(1, period="day", date="last90").to_pandas()
     eng.api("method=VisitsSummary.get&idSite=1&period=month&date=last12")
 """
 
@@ -18,8 +22,21 @@ import datetime as _dt
 import gzip
 import json
 import os
+import urllib.parse
+import warnings
 from dataclasses import dataclass, field
-from typing import IO, Any, Iterable, Mapping, Sequence, Union
+from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from . import _dates
+from ._results import (
+    ACTION_METRICS,
+    ACTION_ROW_METRICS,
+    RATIO_METRICS,
+    VISIT_METRICS,
+    Report,
+    Series,
+    Summary,
+)
 
 from ._hitmap import (
     Engine as _Engine,
@@ -34,6 +51,10 @@ from ._hitmap import (
 __all__ = [
     "Engine",
     "IngestResult",
+    "Report",
+    "Series",
+    "Summary",
+    "REPORTS",
     "HitmapError",
     "RequestError",
     "SegmentError",
@@ -73,6 +94,52 @@ def _timestamp(value: Any) -> Any:
     if hasattr(value, "to_pydatetime"):  # pandas Timestamp
         return _timestamp(value.to_pydatetime())
     return value
+
+
+#: Report names of :meth:`Engine.report`: API method and extra parameters.
+REPORTS: Dict[str, Tuple[str, str]] = {
+    "pages": ("Actions.getPageUrls", "flat=1"),
+    "page_titles": ("Actions.getPageTitles", ""),
+    "downloads": ("Actions.getDownloads", ""),
+    "outlinks": ("Actions.getOutlinks", ""),
+    "site_search_keywords": ("Actions.getSiteSearchKeywords", ""),
+    "device_type": ("DevicesDetection.getType", ""),
+    "browser": ("DevicesDetection.getBrowsers", ""),
+    "os": ("DevicesDetection.getOsFamilies", ""),
+    "country": ("UserCountry.getCountry", ""),
+    "language": ("UserLanguage.getLanguageCode", ""),
+    "referrer_type": ("Referrers.getReferrerType", ""),
+    "sections": ("Hitmap.getSections", ""),
+    "custom_dimension": ("CustomDimensions.getCustomDimension", ""),
+}
+
+_ACTION_REPORTS = ("pages", "page_titles", "downloads", "outlinks", "site_search_keywords")
+_PAGE_REPORTS = ("pages", "page_titles")
+
+
+def _report_columns(kind: str) -> Tuple[str, ...]:
+    if kind in _PAGE_REPORTS:
+        return ("label",) + ACTION_ROW_METRICS
+    if kind in _ACTION_REPORTS:
+        return ("label",) + ACTION_ROW_METRICS[:3]
+    if kind == "sections":
+        return ("label",) + VISIT_METRICS
+    return ("label",) + VISIT_METRICS + ("segment",)
+
+
+def _progress_bar(enabled: bool, total: int, desc: str) -> Optional[Any]:
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        warnings.warn(
+            "progress=True needs tqdm (pip install tqdm); ingesting without a progress bar",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+    return tqdm(total=total, unit="B", unit_scale=True, desc=desc)
 
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, IO[bytes]]
@@ -140,49 +207,293 @@ class Engine:
             list(dimensions),
         )
 
-    def ingest_ndjson(self, source: Source) -> IngestResult:
-        """Ingests NDJSON hits as one batch.
+    def ingest_ndjson(self, source: Source, progress: bool = False) -> IngestResult:
+        """Ingests NDJSON hits (one JSON object per line) as one batch.
 
         Parameters
         ----------
         source : path, bytes or binary file object
-            Gzip-compressed input (``.gz``) is recognised and decompressed.
+            Gzip-compressed input (``.gz``) is recognised by its magic bytes
+            and decompressed.
+        progress : bool
+            Show a ``tqdm.auto`` progress bar over the bytes parsed (a
+            warning, not an error, when tqdm is not installed).
 
         Returns
         -------
         IngestResult
             Accepted count and rejected lines with their reasons.
+
+        Raises
+        ------
+        KeyboardInterrupt
+            Ctrl-C while the lines are parsed cancels the whole batch:
+            nothing of it is stored. Once the batch commits (the last
+            seconds) it completes first.
+        StoreError
+            The store is read-only or damaged.
+
+        Examples
+        --------
+        >>> eng = Engine.in_memory(); eng.add_site(1)
+        >>> eng.ingest_ndjson(b'{"site":1,"visitor":"v","ts":1717200000,"url":"https://x.org/"}\\n{"site":1}\\n')
+        IngestResult(accepted=1, rejected=1)
         """
-        if isinstance(source, (bytes, bytearray)):
+        if isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)
         elif hasattr(source, "read"):
             data = source.read()
-        else:
+        elif isinstance(source, (str, os.PathLike)):
             with open(os.fspath(source), "rb") as f:
                 data = f.read()
+        else:
+            raise TypeError(
+                f"source: expected a path, bytes or a binary file object, got {type(source).__name__}"
+            )
+        if isinstance(data, str):
+            raise TypeError("source: the file object is in text mode; open it with 'rb'")
         if data[:2] == b"\x1f\x8b":
             data = gzip.decompress(data)
-        accepted, rejected = self._engine.ingest_ndjson_bytes(data)
+        bar = _progress_bar(progress, len(data), "hitmap ingest")
+        callback: Optional[Callable[[int], None]] = None
+        if bar is not None:
+            callback = lambda done: bar.update(done - bar.n)  # noqa: E731
+        try:
+            accepted, rejected = self._engine.ingest_ndjson_bytes(data, callback)
+        finally:
+            if bar is not None:
+                bar.close()
         return IngestResult(accepted, list(rejected))
 
-    def ingest(self, records: Any) -> IngestResult:
-        """Ingests hits given as dicts with the spec's fields (or a pandas
-        or polars DataFrame of them). ``ts`` may be an aware datetime.
+    def ingest(self, records: Any, progress: bool = False) -> IngestResult:
+        """Ingests hits given as records with the spec's fields: a list of
+        dicts, or a pandas or polars DataFrame with those columns.
+
+        ``ts`` may be an aware ``datetime`` (or pandas ``Timestamp``) or Unix
+        seconds; missing values (``None``, ``NaN``) are left out. Rejected
+        records are numbered from 1 in the order given.
+
+        Parameters
+        ----------
+        records : list of dict, pandas.DataFrame or polars.DataFrame
+        progress : bool
+            As for :meth:`ingest_ndjson`.
+
+        Returns
+        -------
+        IngestResult
 
         Raises
         ------
         ValueError
-            For a naive datetime.
+            For a naive datetime (it names no instant).
+        TypeError
+            When ``records`` is not a sequence of mappings.
         """
         if hasattr(records, "to_dicts"):  # polars
             records = records.to_dicts()
-        elif hasattr(records, "to_dict"):  # pandas
+        elif hasattr(records, "to_dict") and not isinstance(records, Mapping):  # pandas
             records = records.to_dict("records")
+        if isinstance(records, (Mapping, str, bytes)):
+            raise TypeError("records: expected a list of dicts or a DataFrame, not a single value")
         lines = []
-        for r in records:
+        for i, r in enumerate(records, 1):
+            if not isinstance(r, Mapping):
+                raise TypeError(f"record {i}: expected a dict, got {type(r).__name__}")
             hit = {k: _timestamp(v) for k, v in r.items() if v is not None and v == v}
             lines.append(json.dumps(hit, default=str))
-        return self.ingest_ndjson(("\n".join(lines) + "\n").encode())
+        return self.ingest_ndjson(("\n".join(lines) + "\n").encode(), progress=progress)
+
+    def _timezone(self, site: int) -> str:
+        return self._engine.site_timezone(site)
+
+    def _ask(self, method: str, site: int, period: str, date: str, extra: str = "",
+             segment: Optional[str] = None, section: Optional[str] = None) -> Any:
+        params = {"method": method, "idSite": str(site), "period": period, "date": date,
+                  "format_metrics": "0"}
+        if segment:
+            params["segment"] = segment
+        if section:
+            params["section"] = section
+        query = urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
+        return self.api(query + ("&" + extra if extra else ""))
+
+    def visits_summary(self, site: int, start: Any, end: Any = None, *,
+                       segment: Optional[str] = None, section: Optional[str] = None) -> Summary:
+        """Visits, exact unique visitors and users, actions, bounces and
+        time on site for a day, a month, a year or any range.
+
+        Parameters
+        ----------
+        site : int
+        start : date, str or aware datetime
+            With ``end``: the first day of a range. Alone: a day
+            (``"2026-03-05"``), a month (``"2026-03"``), a year (``"2026"``)
+            or a ``(start, end)`` tuple.
+        end : date, str or aware datetime, optional
+            The last day of the range (inclusive).
+        segment : str, optional
+            A Matomo segment, e.g. ``"deviceType==smartphone;countryCode==gb"``.
+        section : str, optional
+            A section name or URL path prefix (``"/news"``).
+
+        Returns
+        -------
+        Summary
+            ``s.nb_visits``, ``s.nb_uniq_visitors``, ... ; ``s.to_dict()``.
+
+        Examples
+        --------
+        >>> s = eng.visits_summary(1, "2026-01-01", "2026-03-31", section="/news")  # doctest: +SKIP
+        >>> s.nb_uniq_visitors  # doctest: +SKIP
+        1234
+        """
+        return self._summary("VisitsSummary.get", VISIT_METRICS, site, start, end, segment, section)
+
+    def actions_summary(self, site: int, start: Any, end: Any = None, *,
+                        segment: Optional[str] = None, section: Optional[str] = None) -> Summary:
+        """Page views, unique page views, downloads, outlinks, searches,
+        distinct keywords and events (``Actions.get``).
+
+        Parameters and result as for :meth:`visits_summary`.
+
+        Returns
+        -------
+        Summary
+        """
+        return self._summary("Actions.get", ACTION_METRICS, site, start, end, segment, section)
+
+    def _summary(self, method: str, metrics: Sequence[str], site: int, start: Any, end: Any,
+                 segment: Optional[str], section: Optional[str]) -> Summary:
+        period, date = _dates.period_and_date(start, end, timezone=self._timezone(site))
+        first, last = _dates.period_bounds(period, date)
+        answer = self._ask(method, site, period, date, segment=segment, section=section)
+        return Summary(site, first, last, metrics, answer, segment, section)
+
+    def report(self, kind: str, site: int, date: Any, end: Any = None, *,
+               period: Optional[str] = None, segment: Optional[str] = None,
+               section: Optional[str] = None, dimension: Optional[str] = None) -> Report:
+        """Every row of a report for one period, with exact per-row
+        distinct visits and visitors.
+
+        Parameters
+        ----------
+        kind : str
+            One of ``hitmap.REPORTS``: ``"pages"`` (flat page URLs),
+            ``"page_titles"``, ``"downloads"``, ``"outlinks"``,
+            ``"site_search_keywords"``, ``"device_type"``, ``"browser"``,
+            ``"os"``, ``"country"``, ``"language"``, ``"referrer_type"``,
+            ``"sections"``, ``"custom_dimension"`` (with ``dimension=``).
+        site : int
+        date : date, str or aware datetime
+            ``"2026-03"`` (a month), ``"2026"`` (a year), a day, or the first
+            day of a range ending at ``end``; with ``period="week"`` the week
+            holding the day.
+        end : optional
+            Last day of a range.
+        period : str, optional
+            ``day``, ``week``, ``month``, ``year`` or ``range``.
+        segment, section : str, optional
+            As for :meth:`visits_summary`.
+        dimension : str, optional
+            The custom dimension of ``kind="custom_dimension"``.
+
+        Returns
+        -------
+        Report
+            Rows sorted by ``nb_visits`` (descending); ``.to_pandas()``.
+
+        Raises
+        ------
+        ValueError
+            For an unknown report name.
+        """
+        if kind not in REPORTS:
+            raise ValueError(f"unknown report {kind!r}; choose one of {', '.join(REPORTS)}")
+        method, extra = REPORTS[kind]
+        if kind == "custom_dimension":
+            if not dimension:
+                raise ValueError("report('custom_dimension', ...) needs dimension='name'")
+            extra = urllib.parse.urlencode({"dimension": dimension})
+        p, d = _dates.period_and_date(date, end, period, timezone=self._timezone(site))
+        if p != "range" and ("," in d or d.startswith(("last", "previous"))):
+            raise ValueError("report() answers one period; use series() for several")
+        first, last = _dates.period_bounds(*self._resolve(site, p, d))
+        rows = self._ask(method, site, p, d, extra, segment, section)
+        return Report(kind, site, first, last, _report_columns(kind), rows, segment, section)
+
+    def _resolve(self, site: int, period: str, date: str) -> Tuple[str, str]:
+        """Replaces ``today``/``yesterday`` by the site's local day."""
+        if date in ("today", "yesterday"):
+            import datetime as dt
+            from zoneinfo import ZoneInfo
+
+            today = dt.datetime.now(ZoneInfo(self._timezone(site))).date()
+            if date == "yesterday":
+                today -= dt.timedelta(days=1)
+            return period, today.isoformat()
+        return period, date
+
+    def series(self, site: int, period: str = "day", date: Any = "last30",
+               metrics: Optional[Sequence[str]] = None, *, end: Any = None,
+               segment: Optional[str] = None, section: Optional[str] = None) -> Series:
+        """Metrics per day, week, month or year: one row per period.
+
+        Parameters
+        ----------
+        site : int
+        period : str
+            ``"day"``, ``"week"``, ``"month"`` or ``"year"``.
+        date : str or date
+            ``"last90"``, ``"previous12"``, or the first day of a span ending
+            at ``end`` (``date="2026-01-01", end="2026-03-31"``).
+        metrics : sequence of str, optional
+            Any of ``VisitsSummary.get`` and ``Actions.get``'s metrics
+            (default: all of VisitsSummary's).
+        end : optional
+            The last day of the span.
+        segment, section : str, optional
+
+        Returns
+        -------
+        Series
+            ``.to_pandas()``: ``date``, ``date_end`` and one column per metric.
+
+        Examples
+        --------
+        >>> eng.series(1, period="day", date="last90",  # doctest: +SKIP
+        ...            metrics=["nb_visits", "nb_uniq_visitors"]).to_pandas()
+        """
+        if period not in ("day", "week", "month", "year"):
+            raise ValueError(f"period must be day, week, month or year, got {period!r}")
+        wanted = tuple(metrics) if metrics is not None else VISIT_METRICS
+        unknown = [m for m in wanted if m not in VISIT_METRICS and m not in ACTION_METRICS]
+        if unknown:
+            raise ValueError(
+                f"unknown metric(s) {', '.join(unknown)}; choose from "
+                f"{', '.join(VISIT_METRICS + ACTION_METRICS)}"
+            )
+        tz = self._timezone(site)
+        if end is not None:
+            date = f"{_dates.day(date, tz, 'date')},{_dates.day(end, tz, 'end')}"
+        elif not isinstance(date, str) or not date.startswith(("last", "previous")):
+            if not (isinstance(date, str) and "," in date):
+                raise ValueError("series() needs date='lastN', 'previousN', or date= and end=")
+        answers: List[Dict[str, Any]] = []
+        for method, names in (("VisitsSummary.get", VISIT_METRICS), ("Actions.get", ACTION_METRICS)):
+            if any(m in names for m in wanted):
+                answers.append(self._ask(method, site, period, str(date), segment=segment, section=section))
+        points = []
+        for label in answers[0]:
+            first, last = _dates.label_bounds(label)
+            values: Dict[str, Any] = {}
+            for a in answers:
+                if isinstance(a[label], dict):
+                    values.update(a[label])
+            point: Dict[str, Any] = {"date": first, "date_end": last}
+            point.update({m: values.get(m, 0.0 if m in RATIO_METRICS else 0) for m in wanted})
+            points.append(point)
+        return Series(site, period, wanted, points, segment, section)
 
     def api(self, query: str) -> Any:
         """Answers a Matomo-style Reporting API request.
