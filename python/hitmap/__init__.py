@@ -131,7 +131,7 @@ def _progress_bar(enabled: bool, total: int, desc: str) -> Optional[Any]:
     if not enabled:
         return None
     try:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # type: ignore[import-untyped]
     except ImportError:
         warnings.warn(
             "progress=True needs tqdm (pip install tqdm); ingesting without a progress bar",

@@ -95,7 +95,7 @@ class _Table:
         -------
         pandas.DataFrame
         """
-        import pandas as pd
+        import pandas as pd  # type: ignore[import-untyped]
 
         data = {}
         for column, values in self._column_values().items():

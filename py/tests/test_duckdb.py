@@ -1,0 +1,162 @@
+"""Differential tests: hitmap against DuckDB SQL (duckdb_model.py) on
+generated hits, four sites in four time zones over six months. Every
+number must be equal, not close."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import duckdb
+import pytest
+
+import duckdb_model as model
+import hitmap
+
+START = dt.date(2024, 1, 1)
+DAYS = 182
+VISITORS = 6000  # per site: about 300,000 hits in all
+
+PERIODS = [
+    ("day", "2024-03-31"),  # London's spring DST change
+    ("day", "2024-04-07"),  # Lord Howe's 30-minute change
+    ("week", "2024-03-10"),  # New York's change
+    ("month", "2024-04-01"),
+    ("year", "2024-01-01"),
+    ("range", "2024-02-15,2024-05-20"),
+]
+SECTIONS = [None, "/news", "Work"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    hits = model.generate(seed=7, visitors=VISITORS, start=START, days=DAYS)
+    path = str(tmp_path_factory.mktemp("hits") / "hits.ndjson")
+    model.write_ndjson(hits, path)
+    eng = hitmap.Engine.in_memory()
+    for s in model.TEST_SITES:
+        eng.add_site(s.id, timezone=s.timezone, hosts=[s.host], sections=s.sections,
+                     dimensions=list(s.dimensions))
+    res = eng.ingest_ndjson(path)
+    assert res.rejected == [] and res.accepted == len(hits) > 250_000
+    con = duckdb.connect()
+    model.load(con, path, model.TEST_SITES, ["department"])
+    assert con.execute("SELECT count(*) FROM hv").fetchone()[0] == len(hits)
+    return eng, con, hits
+
+
+def prefixes(site, section):
+    if section is None:
+        return None
+    s = next(s for s in model.TEST_SITES if s.id == site)
+    return s.sections.get(section, [section])
+
+
+def bounds(period, date):
+    from hitmap import _dates
+
+    return _dates.period_bounds(period, date)
+
+
+def split(period, date):
+    """report()'s date and period arguments for an API period."""
+    if period == "range":
+        return tuple(date.split(",")), None
+    return date, period
+
+
+def engine_counts(summary, keys):
+    return {k: summary[k] for k in keys}
+
+
+def test_every_local_day_of_every_site(data):
+    eng, con, _ = data
+    keys = ("nb_visits", "nb_uniq_visitors", "nb_users", "nb_actions", "max_actions",
+            "bounce_count", "sum_visit_length")
+    for s in model.TEST_SITES:
+        want = model.daily(con, s.id)
+        series = eng.series(s.id, period="day", date=START - dt.timedelta(days=1),
+                            end=START + dt.timedelta(days=DAYS), metrics=list(keys))
+        got = {p["date"]: tuple(p[k] for k in keys) for p in series if p["nb_visits"]}
+        assert len(want) > DAYS - 2
+        assert got == want, s.timezone
+
+
+@pytest.mark.parametrize("period, date", PERIODS)
+def test_summaries_under_segments_and_sections(data, period, date):
+    eng, con, _ = data
+    first, last = bounds(period, date)
+    segments = [(None, None)] + model.SEGMENTS
+    checked = 0
+    for s, (segment, sql), section in itertools.product(model.TEST_SITES, segments, SECTIONS):
+        pre = prefixes(s.id, section)
+        want = model.visits_summary(con, s.id, first, last, sql, pre)
+        got = eng.visits_summary(s.id, (first, last), segment=segment, section=section)
+        assert engine_counts(got, want) == want, (s.id, period, date, segment, section)
+        want_actions = model.actions_summary(con, s.id, first, last, sql, pre)
+        got_actions = eng.actions_summary(s.id, (first, last), segment=segment, section=section)
+        assert got_actions.to_dict() == want_actions, (s.id, period, date, segment, section)
+        checked += want["nb_visits"]
+    assert checked > 1000
+
+
+@pytest.mark.parametrize("period, date", [p for p in PERIODS if p[0] in ("day", "month", "range")])
+def test_page_reports_row_by_row(data, period, date):
+    eng, con, _ = data
+    first, last = bounds(period, date)
+    date_arg, period_arg = split(period, date)
+    for s, (segment, sql), section in itertools.product(
+        model.TEST_SITES[:2], [(None, None)] + model.SEGMENTS[:4], SECTIONS
+    ):
+        want = model.pages(con, s.id, first, last, sql, prefixes(s.id, section))
+        report = eng.report("pages", s.id, date_arg, period=period_arg, segment=segment,
+                            section=section)
+        got = {r["label"]: tuple(r[k] for k in model.PAGE_KEYS) for r in report}
+        assert got == want, (s.id, period, date, segment, section)
+
+
+@pytest.mark.parametrize(
+    "report, column",
+    [("device_type", "device"), ("referrer_type", "referrer_type"), ("country", "country"),
+     ("custom_dimension", '"dim_department"'), ("browser", "browser")],
+)
+def test_dimension_reports(data, report, column):
+    eng, con, _ = data
+    keys = ("nb_visits", "nb_uniq_visitors", "nb_actions", "bounce_count", "sum_visit_length")
+    for (period, date), s, section in itertools.product(PERIODS[3:], model.TEST_SITES, SECTIONS[:2]):
+        first, last = bounds(period, date)
+        want = model.by_dimension(con, column, s.id, first, last, None, prefixes(s.id, section))
+        want = {("Unknown" if k is None else k): v for k, v in want.items()}
+        date_arg, period_arg = split(period, date)
+        got_report = eng.report(report, s.id, date_arg, period=period_arg,
+                                section=section,
+                                dimension="department" if report == "custom_dimension" else None)
+        got = {r["label"]: tuple(r[k] for k in keys) for r in got_report}
+        assert got == want, (report, s.id, period, section)
+
+
+def test_sections_report_counts_distinct_visits(data):
+    eng, con, _ = data
+    first, last = bounds("month", "2024-05-01")
+    for s in model.TEST_SITES:
+        rows = {r["label"]: r for r in eng.report("sections", s.id, "2024-05")}
+        for name, pre in s.sections.items():
+            want = model.visits_summary(con, s.id, first, last, None, pre)
+            assert {k: rows[name][k] for k in want} == want, (s.id, name)
+
+
+def test_dataframe_ingest_equals_ndjson_ingest(data):
+    pd = pytest.importorskip("pandas")
+    eng, _, hits = data
+    site1 = [h for h in hits if h["site"] == 1]
+    df = pd.DataFrame(site1)
+    df["ts"] = pd.to_datetime(df["ts"], unit="s", utc=True)  # aware timestamps
+    other = hitmap.Engine.in_memory()
+    s = model.TEST_SITES[0]
+    other.add_site(1, timezone=s.timezone, hosts=[s.host], sections=s.sections,
+                   dimensions=list(s.dimensions))
+    assert other.ingest(df).accepted == len(site1)
+    for q in ("method=VisitsSummary.get&idSite=1&period=month&date=2024-01-01,2024-06-01",
+              "method=Actions.getPageUrls&flat=1&idSite=1&period=year&date=2024-01-01",
+              "method=CustomDimensions.getCustomDimension&dimension=department&idSite=1&period=range&date=2024-01-01,2024-06-30"):
+        assert other.api(q) == eng.api(q), q
