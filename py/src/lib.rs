@@ -259,11 +259,42 @@ impl std::io::BufRead for WatchedReader<'_> {
     }
 }
 
+/// The project's seeded sample traffic as NDJSON bytes (see
+/// `hitmap::sample`): the same seed gives the same hits everywhere.
+#[pyfunction]
+#[pyo3(signature = (days=30, visitors=2000, seed=42, start="2025-01-01"))]
+fn sample_ndjson(
+    py: Python<'_>,
+    days: u32,
+    visitors: u32,
+    seed: u64,
+    start: &str,
+) -> PyResult<Py<pyo3::types::PyBytes>> {
+    let start = hitmap::parse_day(start).map_err(to_py)?;
+    let cfg = hitmap::sample::SampleConfig {
+        seed,
+        start,
+        days,
+        visitors,
+        ..Default::default()
+    };
+    let out = py.detach(|| {
+        let mut out = Vec::new();
+        for hit in hitmap::sample::generate(&cfg) {
+            out.extend_from_slice(hit.to_ndjson().as_bytes());
+            out.push(b'\n');
+        }
+        out
+    });
+    Ok(pyo3::types::PyBytes::new(py, &out).unbind())
+}
+
 /// The extension module.
 #[pymodule]
 fn _hitmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<Engine>()?;
+    m.add_function(wrap_pyfunction!(sample_ndjson, m)?)?;
     m.add("HitmapError", py.get_type::<HitmapError>())?;
     m.add("SegmentError", py.get_type::<SegmentError>())?;
     m.add("RequestError", py.get_type::<RequestError>())?;

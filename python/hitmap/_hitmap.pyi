@@ -11,9 +11,12 @@ __all__ = [
     "UnknownSiteError",
     "StoreError",
     "__version__",
+    "sample_ndjson",
 ]
 
 __version__: str
+
+def sample_ndjson(days: int = 30, visitors: int = 2000, seed: int = 42, start: str = "2025-01-01") -> bytes: ...
 
 class HitmapError(Exception): ...
 class SegmentError(HitmapError): ...
