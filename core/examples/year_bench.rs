@@ -44,6 +44,19 @@ fn to_ndjson(hits: &[Hit]) -> Vec<u8> {
     out
 }
 
+/// A `/proc/self/status` field in kB (Linux), e.g. `VmHWM` (peak RSS).
+fn status_kb(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Starts a new peak-RSS window (Linux: writing 5 to clear_refs resets
+/// VmHWM to the current RSS).
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
 fn dir_size(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)
         .map(|entries| {
@@ -94,6 +107,13 @@ fn main() -> Result<(), hitmap::Error> {
         cold,
         n / cold / 1e6
     );
+    if let (Some(peak), Some(now)) = (status_kb("VmHWM"), status_kb("VmRSS")) {
+        println!(
+            "memory: peak RSS {:.0} MB while archiving the year (input hits included); {:.0} MB resident after",
+            peak as f64 / 1024.0,
+            now as f64 / 1024.0
+        );
+    }
     println!(
         "ingest typed hits, warm: {:.2} s = {:.2} M hits/s",
         warm,
@@ -150,6 +170,8 @@ fn main() -> Result<(), hitmap::Error> {
     drop(ndjson);
 
     let q = |text: &str, q: Query| -> Result<(), hitmap::Error> {
+        let before = status_kb("VmRSS");
+        let window = reset_peak_rss();
         let mut times = Vec::new();
         let mut answer = 0;
         for _ in 0..repeat {
@@ -157,8 +179,12 @@ fn main() -> Result<(), hitmap::Error> {
             times.push(t * 1e3);
             answer = s?.nb_uniq_visitors;
         }
+        let extra = match (window, before, status_kb("VmHWM")) {
+            (true, Some(b), Some(p)) => format!(", peak RSS +{:.1} MB", p.saturating_sub(b) as f64 / 1024.0),
+            _ => String::new(),
+        };
         println!(
-            "{text}: {:.2} ms (nb_uniq_visitors {answer})",
+            "{text}: {:.2} ms (nb_uniq_visitors {answer}{extra})",
             median(times)
         );
         Ok(())

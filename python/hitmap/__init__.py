@@ -160,14 +160,42 @@ class Engine:
 
     @classmethod
     def in_memory(cls) -> "Engine":
-        """An engine that keeps everything in memory (notebooks, tests)."""
+        """An engine that keeps everything in memory (notebooks, tests).
+
+        Returns
+        -------
+        Engine
+
+        Examples
+        --------
+        >>> eng = Engine.in_memory()
+        >>> eng.add_site(1, timezone="Europe/London")
+        >>> eng
+        hitmap.Engine(sites=[1])
+        """
         self = cls.__new__(cls)
         self._engine = _Engine.in_memory()
         return self
 
     @classmethod
     def open_read_only(cls, path: Union[str, "os.PathLike[str]"]) -> "Engine":
-        """Opens an existing store for queries while a writer ingests."""
+        """Opens an existing store for queries while a writer ingests.
+
+        Parameters
+        ----------
+        path : str or path-like
+            A store folder written by ``Engine(path)``.
+
+        Returns
+        -------
+        Engine
+            Ingesting or adding sites raises :class:`StoreError`.
+
+        Raises
+        ------
+        StoreError
+            The folder holds no store or a damaged one.
+        """
         self = cls.__new__(cls)
         self._engine = _Engine.open_read_only(os.fspath(path))
         return self
@@ -512,7 +540,20 @@ class Engine:
         return json.loads(self._engine.api_json(query))
 
     def forget_visitor(self, site: int, visitor: str) -> int:
-        """Forgets a visitor everywhere (right to erasure); hits removed."""
+        """Forgets a visitor everywhere (right to erasure): every hit, and
+        the key itself from every store file.
+
+        Parameters
+        ----------
+        site : int
+        visitor : str
+            The ``visitor`` key of the hits.
+
+        Returns
+        -------
+        int
+            The number of hits removed.
+        """
         return self._engine.forget_visitor(site, visitor)
 
     def __repr__(self) -> str:

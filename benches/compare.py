@@ -1,0 +1,205 @@
+"""hitmap and DuckDB side by side on the same hits, in one process run.
+
+    python benches/compare.py                       # the sample year: ~10M hits
+    python benches/compare.py --days 30 --visitors 3000 --repeat 3   # a quick look
+
+Both engines get the same NDJSON file (the project's seeded sample, see
+``hitmap.sample``). DuckDB sessionizes with window functions exactly per
+spec (``py/tests/duckdb_model.py``, the SQL the differential tests check
+against hitmap) and answers from its materialized visit tables; hitmap
+answers from its day archives. Every answer is checked to be identical
+before its time counts. Prints medians, the DuckDB/hitmap ratio (how many
+times faster hitmap is) and bytes on disk per hit.
+
+hitmap is timed through its Python API (``Engine.api``, JSON decoding
+included). DuckDB runs with ``--duckdb-threads`` (default 1: per core, as
+hitmap's own numbers are).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import urllib.parse
+from typing import Any, Callable, List, Tuple
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "py" / "tests"))
+
+import duckdb  # noqa: E402
+
+import duckdb_model as model  # noqa: E402
+import hitmap  # noqa: E402
+from hitmap import sample  # noqa: E402
+
+SEGMENT = "deviceType==desktop;department==HR,department==IT;countryCode==gb"
+SEGMENT_SQL = "v.device = 'desktop' AND v.\"dim_department\" IN ('HR', 'IT') AND v.country = 'gb'"
+SECTION = "News"
+DIMENSIONS = ["department", "office", "role"]
+SUMMARY_KEYS = ("nb_visits", "nb_uniq_visitors", "nb_users", "nb_actions", "max_actions",
+                "bounce_count", "sum_visit_length")
+
+
+def dir_bytes(path: pathlib.Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def timed(f: Callable[[], Any]) -> Tuple[float, Any]:
+    t = time.perf_counter()
+    out = f()
+    return time.perf_counter() - t, out
+
+
+def median_ms(f: Callable[[], Any], repeat: int) -> Tuple[float, Any]:
+    out = f()  # warm: first-touch costs are not the steady state
+    times = []
+    for _ in range(repeat):
+        t, out = timed(f)
+        times.append(t * 1e3)
+    return statistics.median(times), out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--visitors", type=int, default=30_000)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--duckdb-threads", type=int, default=1)
+    args = ap.parse_args()
+    work = pathlib.Path(tempfile.mkdtemp(prefix="hitmap-compare-"))
+    try:
+        run(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, work: pathlib.Path) -> None:
+    start = "2025-01-01"
+    gen_s, data = timed(lambda: sample.ndjson(days=args.days, visitors=args.visitors, start=start))
+    path = work / "hits.ndjson"
+    path.write_bytes(data)
+    n_hits = data.count(b"\n")
+    print(f"data: {n_hits:,} hits, {args.visitors:,} visitors, {args.days} days, "
+          f"{len(data) / n_hits:.0f} bytes/line NDJSON (generated in {gen_s:.1f} s)")
+    print(f"hitmap {hitmap.__version__}, DuckDB {duckdb.__version__} with {args.duckdb_threads} thread(s), "
+          f"Python {sys.version.split()[0]}, {os.cpu_count()} cores\n")
+
+    # ---- archive everything: NDJSON in, sessionized and aggregated --------
+    store = work / "store"
+    eng = hitmap.Engine(store)
+    eng.add_site(1, **sample.SITE)
+    hm_s, res = timed(lambda: eng.ingest_ndjson(data))
+    assert res.rejected == [] and res.accepted == n_hits, res
+    mem = hitmap.Engine.in_memory()
+    mem.add_site(1, **sample.SITE)
+    hm_mem_s, _ = timed(lambda: mem.ingest_ndjson(data))
+    del mem
+
+    db_path = work / "duck.db"
+    con = duckdb.connect(str(db_path))
+    con.execute(f"SET threads = {args.duckdb_threads}")
+    site = model.Site(1, sample.SITE["timezone"], sample.SITE["hosts"][0], sample.SITE["sections"])
+    dk_s, _ = timed(lambda: model.load(con, str(path), [site], DIMENSIONS))
+    con.execute("CHECKPOINT")
+    duck_full_bytes = db_path.stat().st_size
+
+    rows: List[Tuple[str, float, float, str]] = []
+    rows.append(("archive all: NDJSON -> visits (in memory)", hm_mem_s * 1e3, dk_s * 1e3,
+                 f"hitmap {n_hits / hm_mem_s / 1e6:.2f} M hits/s"))
+    rows.append(("archive all: NDJSON -> durable store", hm_s * 1e3, dk_s * 1e3,
+                 f"hitmap {n_hits / hm_s / 1e6:.2f} M hits/s"))
+
+    # ---- queries ----------------------------------------------------------
+    import datetime as dt
+
+    d0 = dt.date.fromisoformat(start)
+    last = d0 + dt.timedelta(days=args.days - 1)
+
+    def at(n: int) -> dt.date:
+        return min(d0 + dt.timedelta(days=n), last)
+
+    spans = [("1 day", at(40), at(40)), ("30 days", at(59), at(88)), ("365 days", d0, at(364))]
+    for label, a, b in spans:
+        for variant, segment, seg_sql, section in [
+            ("", None, None, None),
+            (" +segment", SEGMENT, SEGMENT_SQL, None),
+            (" +section", None, None, SECTION),
+            (" +segment +section", SEGMENT, SEGMENT_SQL, SECTION),
+        ]:
+            q = f"method=VisitsSummary.get&idSite=1&period=range&date={a},{b}&format_metrics=0"
+            if segment:
+                q += "&segment=" + urllib.parse.quote(segment, safe="")
+            if section:
+                q += "&section=" + section
+            prefixes = sample.SITE["sections"][section] if section else None
+            hm_ms, hm = median_ms(lambda: eng.api(q), args.repeat)
+            dk_ms, dk = median_ms(lambda: model.visits_summary(con, 1, a, b, seg_sql, prefixes), args.repeat)
+            got = {k: (hm or {}).get(k, 0) for k in SUMMARY_KEYS}
+            assert got == dk, (label, variant, got, dk)
+            rows.append((f"VisitsSummary {label}{variant}", hm_ms, dk_ms, f"{dk['nb_uniq_visitors']:,} uniq"))
+
+    a, b = at(59), at(88)
+    for variant, segment, seg_sql in [("", None, None), (" +segment", SEGMENT, SEGMENT_SQL)]:
+        q = f"method=Actions.getPageUrls&flat=1&idSite=1&period=range&date={a},{b}&format_metrics=0"
+        if segment:
+            q += "&segment=" + urllib.parse.quote(segment, safe="")
+        hm_ms, hm = median_ms(lambda: eng.api(q), args.repeat)
+        dk_ms, dk = median_ms(lambda: model.pages(con, 1, a, b, seg_sql), args.repeat)
+        got = {r["label"]: tuple(r[k] for k in model.PAGE_KEYS) for r in hm}
+        assert got == dk, ("pages", variant)
+        rows.append((f"page report, 30 days{variant}", hm_ms, dk_ms, f"{len(got):,} rows"))
+
+    q = f"method=VisitsSummary.get&idSite=1&period=day&date={d0},{at(364)}&format_metrics=0"
+    hm_ms, hm = median_ms(lambda: eng.api(q), args.repeat)
+    dk_ms, dk = median_ms(lambda: model.daily(con, 1), args.repeat)
+    got = {dt.date.fromisoformat(k): tuple(v[k2] for k2 in SUMMARY_KEYS) for k, v in hm.items() if v}
+    assert got == dk, "daily series"
+    rows.append(("daily series, every day", hm_ms, dk_ms, f"{len(got)} days"))
+
+    # ---- Python ingest paths ----------------------------------------------
+    sub = data[: data.index(b"\n", min(len(data) - 1, 40_000_000)) + 1]
+    sub_n = sub.count(b"\n")
+    e2 = hitmap.Engine.in_memory()
+    e2.add_site(1, **sample.SITE)
+    nd_s, _ = timed(lambda: e2.ingest_ndjson(sub))
+    import json
+
+    records = [json.loads(line) for line in sub[: sub.index(b"\n", min(len(sub) - 1, 20_000_000)) + 1].splitlines()]
+    e3 = hitmap.Engine.in_memory()
+    e3.add_site(1, **sample.SITE)
+    rec_s, _ = timed(lambda: e3.ingest(records))
+
+    # ---- report -----------------------------------------------------------
+    width = max(len(r[0]) for r in rows)
+    print(f"{'':{width}}  {'hitmap ms':>10}  {'DuckDB ms':>10}  {'DuckDB/hitmap':>13}")
+    for name, h, d, note in rows:
+        print(f"{name:{width}}  {h:10.2f}  {d:10.2f}  {d / h:12.1f}x  {note}")
+    print()
+    raw = work / "raw.parquet"
+    con.execute(f"COPY raw TO '{raw}' (FORMAT parquet, COMPRESSION zstd)")
+    con.execute("DROP TABLE hv")
+    con.execute("DROP TABLE visits")
+    con.close()
+    con = duckdb.connect(str(work / "raw-only.db"))
+    con.execute(f"CREATE TABLE raw AS SELECT * FROM '{raw}'")
+    con.close()
+    print("bytes on disk per hit (everything each needs to answer the reports above):")
+    print(f"  hitmap store (day archives, dictionaries, indexes): {dir_bytes(store) / n_hits:6.2f}")
+    print(f"  DuckDB database with raw hits + visit tables:        {duck_full_bytes / n_hits:6.2f}")
+    print(f"  DuckDB database with raw hits only:                  {(work / 'raw-only.db').stat().st_size / n_hits:6.2f}")
+    print(f"  Parquet (zstd) of the raw hits:                      {raw.stat().st_size / n_hits:6.2f}")
+    print(f"  NDJSON input:                                        {len(data) / n_hits:6.2f}")
+    print()
+    print("ingest from Python (in memory, one batch):")
+    print(f"  ingest_ndjson(bytes): {sub_n / nd_s / 1e6:.2f} M lines/s ({sub_n:,} lines)")
+    print(f"  ingest(list of dicts): {len(records) / rec_s / 1e6:.2f} M records/s ({len(records):,} records)")
+
+
+if __name__ == "__main__":
+    main()
