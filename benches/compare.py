@@ -157,7 +157,7 @@ def run(args: argparse.Namespace, work: pathlib.Path) -> None:
 
     q = f"method=VisitsSummary.get&idSite=1&period=day&date={d0},{at(364)}&format_metrics=0"
     hm_ms, hm = median_ms(lambda: eng.api(q), args.repeat)
-    dk_ms, dk = median_ms(lambda: model.daily(con, 1), args.repeat)
+    dk_ms, dk = median_ms(lambda: model.daily(con, 1, d0, at(364)), args.repeat)
     got = {dt.date.fromisoformat(k): tuple(v[k2] for k2 in SUMMARY_KEYS) for k, v in hm.items() if v}
     assert got == dk, "daily series"
     rows.append(("daily series, every day", hm_ms, dk_ms, f"{len(got)} days"))

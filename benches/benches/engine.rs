@@ -161,7 +161,7 @@ fn store(c: &mut Criterion) {
     {
         let mut e = Engine::open(&dir).unwrap();
         e.add_site(sample::site_config(&d.cfg)).unwrap();
-        e.ingest(&first_days(d, 30)).unwrap();
+        e.ingest(first_days(d, 30)).unwrap();
     }
     g.bench_function("open_read_only_30_days", |b| {
         b.iter(|| black_box(Engine::open_read_only(&dir).unwrap()))

@@ -95,6 +95,7 @@ fn main() -> Result<(), hitmap::Error> {
         e
     };
     let mut engine = fresh();
+    let rss_before = status_kb("VmRSS");
     let (cold, _) = time(|| engine.ingest(&hits));
     let mut warm = Vec::new();
     for _ in 0..repeat.min(3) {
@@ -107,11 +108,15 @@ fn main() -> Result<(), hitmap::Error> {
         cold,
         n / cold / 1e6
     );
-    if let (Some(peak), Some(now)) = (status_kb("VmHWM"), status_kb("VmRSS")) {
+    if let (Some(before), Some(peak), Some(now)) =
+        (rss_before, status_kb("VmHWM"), status_kb("VmRSS"))
+    {
         println!(
-            "memory: peak RSS {:.0} MB while archiving the year (input hits included); {:.0} MB resident after",
+            "memory: {:.0} MB resident with the input hits; peak {:.0} MB while archiving the year; {:.0} MB after (the engine: +{:.0} MB)",
+            before as f64 / 1024.0,
             peak as f64 / 1024.0,
-            now as f64 / 1024.0
+            now as f64 / 1024.0,
+            now.saturating_sub(before) as f64 / 1024.0
         );
     }
     println!(
@@ -180,7 +185,9 @@ fn main() -> Result<(), hitmap::Error> {
             answer = s?.nb_uniq_visitors;
         }
         let extra = match (window, before, status_kb("VmHWM")) {
-            (true, Some(b), Some(p)) => format!(", peak RSS +{:.1} MB", p.saturating_sub(b) as f64 / 1024.0),
+            (true, Some(b), Some(p)) => {
+                format!(", peak RSS +{:.1} MB", p.saturating_sub(b) as f64 / 1024.0)
+            }
             _ => String::new(),
         };
         println!(

@@ -291,13 +291,16 @@ def by_dimension(con: Any, column: str, site: int, first: dt.date, last: dt.date
     return {r[0]: tuple(int(x) for x in r[1:]) for r in rows}
 
 
-def daily(con: Any, site: int) -> Dict[dt.date, Tuple[int, ...]]:
+def daily(con: Any, site: int, first: Optional[dt.date] = None,
+          last: Optional[dt.date] = None) -> Dict[dt.date, Tuple[int, ...]]:
     """Per local day: (nb_visits, nb_uniq_visitors, nb_users, nb_actions,
-    max_actions, bounce_count, sum_visit_length) over every day with data."""
+    max_actions, bounce_count, sum_visit_length) over every day with data
+    (between ``first`` and ``last`` when given)."""
+    span = f" AND day BETWEEN DATE '{first}' AND DATE '{last}'" if first and last else ""
     rows = con.execute(
         f"""SELECT day, count(*), count(DISTINCT visitor), count(DISTINCT "user"), sum(n), max(n),
                    sum(CASE WHEN n = 1 THEN 1 ELSE 0 END), sum(length)
-            FROM visits WHERE site = {site} GROUP BY day"""
+            FROM visits WHERE site = {site}{span} GROUP BY day"""
     ).fetchall()
     return {r[0]: tuple(int(x) for x in r[1:]) for r in rows}
 
