@@ -453,12 +453,11 @@ class Engine:
     def _resolve(self, site: int, period: str, date: str) -> Tuple[str, str]:
         """Replaces ``today``/``yesterday`` by the site's local day."""
         if date in ("today", "yesterday"):
-            import datetime as dt
             from zoneinfo import ZoneInfo
 
-            today = dt.datetime.now(ZoneInfo(self._timezone(site))).date()
+            today = _dt.datetime.now(ZoneInfo(self._timezone(site))).date()
             if date == "yesterday":
-                today -= dt.timedelta(days=1)
+                today -= _dt.timedelta(days=1)
             return period, today.isoformat()
         return period, date
 
@@ -504,9 +503,8 @@ class Engine:
         tz = self._timezone(site)
         if end is not None:
             date = f"{_dates.day(date, tz, 'date')},{_dates.day(end, tz, 'end')}"
-        elif not isinstance(date, str) or not date.startswith(("last", "previous")):
-            if not (isinstance(date, str) and "," in date):
-                raise ValueError("series() needs date='lastN', 'previousN', or date= and end=")
+        elif not (isinstance(date, str) and (date.startswith(("last", "previous")) or "," in date)):
+            raise ValueError("series() needs date='lastN', 'previousN', or date= and end=")
         answers: List[Dict[str, Any]] = []
         for method, names in (("VisitsSummary.get", VISIT_METRICS), ("Actions.get", ACTION_METRICS)):
             if any(m in names for m in wanted):
