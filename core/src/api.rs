@@ -1,14 +1,20 @@
 //! The Matomo-style Reporting API surface: one parser and one JSON shape
 //! that every host (Rust, Python, PHP, the CLI) answers with.
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::period::{Period, PeriodRange};
-use crate::query::{Query, Selection};
-use crate::report::{ActionReportKind, ActionRow, Dimension, DimensionRow, ReportRow, sort_rows};
+use crate::query::{BitSet, Query, Resolved, Selection, site_sections};
+use crate::render::{ApiResponse, Format, render, render_error};
+use crate::report::{
+    ActionReportKind, ActionRow, Dimension, DimensionRow, ReportRow, SectionRow, sort_rows,
+};
 use crate::segment::Segment;
 use crate::summary::{ActionsSummary, VisitsSummary, ratio};
 use crate::url::percent_decode;
@@ -50,6 +56,8 @@ pub struct ApiRequest {
     pub raw_metrics: bool,
     /// `dimension` for `CustomDimensions.getCustomDimension`.
     pub dimension: Option<String>,
+    /// `format`: json (default), csv, tsv or xml.
+    pub format: Format,
 }
 
 fn bad(msg: impl Into<String>) -> Error {
@@ -107,9 +115,7 @@ impl ApiRequest {
                 "flat" => r.flat = v == "1",
                 "format_metrics" => r.raw_metrics = v == "0",
                 "dimension" | "idDimension" if !v.is_empty() => r.dimension = Some(v),
-                "format" if !v.eq_ignore_ascii_case("json") => {
-                    return Err(bad("only format=json is supported"));
-                }
+                "format" => r.format = v.parse()?,
                 _ => {}
             }
         }
@@ -248,21 +254,107 @@ impl Engine {
 
     /// [`Engine::api`] with an explicit "now" (for `today`, `lastN`, ...).
     pub fn api_at(&self, query: &str, now: DateTime<Utc>) -> Result<String> {
+        self.api_with(query, &ApiOptions::at(now))
+    }
+
+    /// [`Engine::api`] with options: "now" and a deadline. A request still
+    /// running at its deadline stops with [`Error::DeadlineExceeded`]
+    /// (checked between periods and between sections), so one request
+    /// cannot hold the engine, and hosts that share it, for long.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use hitmap::{ApiOptions, Engine, Error, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1))?;
+    /// let past = ApiOptions::default().deadline(Instant::now() - Duration::from_secs(1));
+    /// let err = e.api_with("method=VisitsSummary.get&idSite=1&period=day&date=last30", &past).unwrap_err();
+    /// assert!(matches!(err, Error::DeadlineExceeded(_)));
+    /// let soon = ApiOptions::default().timeout(Duration::from_secs(5));
+    /// assert!(e.api_with("method=VisitsSummary.get&idSite=1&period=day&date=last30", &soon).is_ok());
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn api_with(&self, query: &str, options: &ApiOptions) -> Result<String> {
         let request = ApiRequest::parse(query)?;
-        Ok(self.answer(&request, now)?.to_string())
+        Ok(render(
+            &self.answer_with(&request, options)?,
+            request.format,
+        ))
+    }
+
+    /// Answers a request as an HTTP endpoint sends it: never an `Err`,
+    /// errors rendered in the requested format's error shape (Matomo's
+    /// `{"result":"error","message":...}` for JSON) with a fitting status.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{ApiOptions, Engine, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1))?;
+    /// let ok = e.api_response("method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&format=xml", &ApiOptions::default());
+    /// assert_eq!((ok.status, ok.content_type), (200, "text/xml; charset=utf-8"));
+    /// let err = e.api_response("method=VisitsSummary.get&idSite=9&period=day&date=today", &ApiOptions::default());
+    /// assert_eq!(err.status, 404);
+    /// assert!(err.body.starts_with(r#"{"result":"error","message":"site 9"#));
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn api_response(&self, query: &str, options: &ApiOptions) -> ApiResponse {
+        let format = Format::of_query(query);
+        match self.api_with(query, options) {
+            Ok(body) => ApiResponse {
+                status: 200,
+                content_type: format.content_type(),
+                body,
+            },
+            Err(e) => ApiResponse {
+                status: e.http_status(),
+                content_type: format.content_type(),
+                body: render_error(&e, format),
+            },
+        }
     }
 
     /// Answers a parsed request as a JSON value.
     pub fn answer(&self, r: &ApiRequest, now: DateTime<Utc>) -> Result<Value> {
+        self.answer_with(r, &ApiOptions::at(now))
+    }
+
+    /// Answers a parsed request as a JSON value, with options.
+    ///
+    /// The segment and the section are resolved once for the request, so
+    /// a request over many periods costs what its days hold, not its
+    /// period count times the site's dictionaries.
+    pub fn answer_with(&self, r: &ApiRequest, options: &ApiOptions) -> Result<Value> {
         let method = method_of(r)?;
-        let (periods, multi) = self.periods(r.site, r.period.parse()?, &r.date, now)?;
+        let (periods, multi) = self.periods(r.site, r.period.parse()?, &r.date, options.now)?;
         let segment: Option<Segment> = r.segment.as_deref().map(str::parse).transpose()?;
+        let mut q = Query::site(r.site).with_segment(segment);
+        if let Some(s) = &r.section {
+            q = q.section(s.clone());
+        }
+        let plan = match method {
+            Method::Sections => {
+                let resolved = self.resolve(&q.without_section())?;
+                let sections = site_sections(resolved.site)?;
+                Plan::Sections(resolved, sections)
+            }
+            _ => Plan::One(self.resolve(&q)?),
+        };
         let mut answers = Vec::with_capacity(periods.len());
-        for p in &periods {
-            answers.push(self.answer_period(r, &method, p, segment.clone())?);
+        for (done, p) in periods.iter().enumerate() {
+            options.check(done, periods.len())?;
+            answers.push(self.answer_period(
+                r,
+                &method,
+                &plan,
+                p,
+                options,
+                (done, periods.len()),
+            )?);
         }
         if !multi {
-            return Ok(answers.pop().expect("one period"));
+            return answers.pop().ok_or_else(|| bad("the date names no period"));
         }
         let mut map = Map::new();
         for (p, v) in periods.iter().zip(answers) {
@@ -275,24 +367,35 @@ impl Engine {
         &self,
         r: &ApiRequest,
         method: &Method,
+        plan: &Plan<'_>,
         p: &PeriodRange,
-        segment: Option<Segment>,
+        options: &ApiOptions,
+        progress: (usize, usize),
     ) -> Result<Value> {
-        let mut q = Query::site(r.site)
-            .range(p.from, p.to)
-            .with_segment(segment);
-        if let Some(s) = &r.section {
-            q = q.section(s.clone());
-        }
-        if let Method::Sections = method {
-            let mut rows = self.sections_report(&q)?;
-            return window(r, &mut rows, |row| {
-                let mut m = summary_json(&row.metrics, r.raw_metrics);
-                m.shift_insert(0, "label".into(), json!(row.label));
-                Value::Object(m)
-            });
-        }
-        let sel: Selection = self.query(&q)?;
+        let range = Some((p.from, p.to));
+        let resolved = match plan {
+            Plan::Sections(resolved, sections) => {
+                let mut rows = Vec::with_capacity(sections.len());
+                for (label, urls) in sections {
+                    options.check(progress.0, progress.1)?;
+                    let metrics = resolved
+                        .with_section(urls.clone())
+                        .select(range)?
+                        .visits_summary();
+                    rows.push(SectionRow {
+                        label: label.clone(),
+                        metrics,
+                    });
+                }
+                return window(r, &mut rows, |row| {
+                    let mut m = summary_json(&row.metrics, r.raw_metrics);
+                    m.shift_insert(0, "label".into(), json!(row.label));
+                    Value::Object(m)
+                });
+            }
+            Plan::One(resolved) => resolved,
+        };
+        let sel: Selection = resolved.select(range)?;
         Ok(match method {
             Method::VisitsSummary => {
                 let s = sel.visits_summary();
@@ -307,7 +410,7 @@ impl Engine {
                 if a == ActionsSummary::default() {
                     json!([])
                 } else {
-                    serde_json::to_value(a).expect("plain struct")
+                    serde_json::to_value(a).map_err(|e| bad(e.to_string()))?
                 }
             }
             Method::VisitFrequency => {
@@ -342,8 +445,64 @@ impl Engine {
                     dimension_row_json(row, d, r.raw_metrics)
                 })?
             }
-            Method::Sections => unreachable!("answered above"),
+            Method::Sections => json!([]),
         })
+    }
+}
+
+/// What a request resolves to once, before its periods.
+enum Plan<'e> {
+    One(Resolved<'e>),
+    Sections(Resolved<'e>, Vec<(String, Arc<BitSet>)>),
+}
+
+/// Options of one Reporting API request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiOptions {
+    /// The instant `today`, `yesterday` and `lastN` count from.
+    pub now: DateTime<Utc>,
+    /// When to give up: the request then fails with
+    /// [`Error::DeadlineExceeded`]. `None`: no limit.
+    pub deadline: Option<Instant>,
+}
+
+impl Default for ApiOptions {
+    fn default() -> ApiOptions {
+        ApiOptions::at(Utc::now())
+    }
+}
+
+impl ApiOptions {
+    /// Options with "now" set and no deadline.
+    pub fn at(now: DateTime<Utc>) -> ApiOptions {
+        ApiOptions {
+            now,
+            deadline: None,
+        }
+    }
+
+    /// Sets the deadline.
+    pub fn deadline(mut self, deadline: Instant) -> ApiOptions {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Sets the deadline `budget` from now.
+    pub fn timeout(self, budget: Duration) -> ApiOptions {
+        match Instant::now().checked_add(budget) {
+            Some(at) => self.deadline(at),
+            None => self,
+        }
+    }
+
+    fn check(&self, done: usize, total: usize) -> Result<()> {
+        match self.deadline {
+            Some(at) if Instant::now() >= at => Err(Error::DeadlineExceeded(format!(
+                "the request ran out of time after {done} of {total} period(s): ask for fewer \
+                 periods, a shorter range or a simpler segment, or allow more time"
+            ))),
+            _ => Ok(()),
+        }
     }
 }
 

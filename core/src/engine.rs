@@ -262,6 +262,9 @@ struct Batch {
     outcome: IngestOutcome,
 }
 
+/// What JSON calls whitespace; any other character makes a line to read.
+const JSON_WHITESPACE: &[char] = &[' ', '\t', '\r', '\n'];
+
 impl Batch {
     fn with_capacity(hits: usize) -> Batch {
         Batch {
@@ -431,8 +434,8 @@ impl Engine {
         self.commit(batch)
     }
 
-    /// Ingests NDJSON (one hit per line) as one batch. Blank lines are
-    /// skipped; a bad line is rejected with its line number and reason.
+    /// Ingests NDJSON (one hit per line) as one batch. Blank lines (JSON
+    /// whitespace only: space, tab, CR) are skipped; a bad line is rejected with its line number and reason.
     /// An I/O error fails the whole call and ingests nothing.
     ///
     /// # Examples
@@ -458,7 +461,7 @@ impl Engine {
             line_no += 1;
             let r = match std::str::from_utf8(&buf) {
                 Err(e) => Err(format!("not valid UTF-8 (byte {})", e.valid_up_to())),
-                Ok(line) if line.trim().is_empty() => continue,
+                Ok(line) if line.trim_matches(JSON_WHITESPACE).is_empty() => continue,
                 Ok(line) => parse_line(line).and_then(|view| self.add_to(&mut batch, &view)),
             };
             batch.note(line_no, r);
@@ -474,6 +477,12 @@ impl Engine {
             });
         };
         let date = site.local_date(view.ts);
+        if date > crate::period::LAST_DAY {
+            return Err(format!(
+                "`ts` {} falls on {date} in the site's time zone ({}), after the last day hitmap keeps (9999-12-31)",
+                view.ts, site.config.time_zone
+            ));
+        }
         let bucket = batch.bucket((view.site, date));
         site.intern(view, bucket, &mut batch.hits, &mut batch.side);
         Ok(())
@@ -578,7 +587,20 @@ impl Engine {
     /// # Ok::<(), hitmap::Error>(())
     /// ```
     pub fn open(path: impl AsRef<std::path::Path>) -> Result<Engine> {
-        Engine::load(Store::open_writer(path.as_ref())?)
+        Engine::open_with(path, crate::store::StoreOptions::default())
+    }
+
+    /// [`Engine::open`] with store options (how long superseded files stay
+    /// for readers).
+    ///
+    /// A folder that holds store files but no readable `MANIFEST` is
+    /// refused, so that nothing in it is deleted; see
+    /// [`recover_manifest`](crate::recover_manifest).
+    pub fn open_with(
+        path: impl AsRef<std::path::Path>,
+        options: crate::store::StoreOptions,
+    ) -> Result<Engine> {
+        Engine::load(Store::open_writer(path.as_ref(), options)?)
     }
 
     /// Opens an existing store for queries only, without the writer lock:

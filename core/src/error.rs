@@ -60,6 +60,9 @@ pub enum Error {
     /// The engine was opened read-only and was asked to write.
     #[error("the store was opened read-only: open it with Engine::open to ingest or change sites")]
     ReadOnly,
+    /// A request ran past its deadline ([`ApiOptions`](crate::ApiOptions)).
+    #[error("{0}")]
+    DeadlineExceeded(String),
     /// Reading input failed.
     #[error("I/O error while reading input: {0}")]
     Io(#[from] std::io::Error),
@@ -79,5 +82,29 @@ impl Error {
     /// ```
     pub fn to_api_json(&self) -> String {
         serde_json::json!({"result": "error", "message": self.to_string()}).to_string()
+    }
+
+    /// The HTTP status an endpoint answers this error with: 400 for a bad
+    /// request, 404 for an unknown site, 503 for a request past its
+    /// deadline or a locked store, 500 for a damaged or unwritable store.
+    ///
+    /// # Examples
+    /// ```
+    /// assert_eq!(hitmap::Error::UnknownSite(9).http_status(), 404);
+    /// assert_eq!(hitmap::Error::Request("x".into()).http_status(), 400);
+    /// ```
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Error::UnknownSite(_) => 404,
+            Error::DeadlineExceeded(_) | Error::Locked { .. } => 503,
+            Error::ReadOnly => 403,
+            Error::Store { .. } | Error::Io(_) => 500,
+            Error::InvalidSite(_)
+            | Error::UnknownTimeZone(_)
+            | Error::Segment { .. }
+            | Error::Date { .. }
+            | Error::UnknownSection(_)
+            | Error::Request(_) => 400,
+        }
     }
 }

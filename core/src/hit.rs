@@ -1,5 +1,16 @@
 //! The hit record of the input contract (`spec/hits.md`), owned and borrowed.
 
+// Input-facing code: no panicking shortcuts, no unchecked arithmetic.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
 use std::borrow::Cow;
 
 /// The kind of action a hit records.

@@ -65,12 +65,17 @@ mod dict;
 mod engine;
 mod erase;
 mod error;
+mod export;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod hit;
 mod ndjson;
 mod period;
 mod query;
 mod raw;
 mod referrer;
+mod render;
 mod report;
 pub mod sample;
 mod segment;
@@ -80,18 +85,20 @@ mod summary;
 mod transfer;
 mod url;
 
-pub use api::{ApiRequest, SUPPORTED_METHODS};
+pub use api::{ApiOptions, ApiRequest, SUPPORTED_METHODS};
 pub use engine::{Engine, IngestOutcome};
 pub use error::{Error, Result};
 pub use hit::{Event, Hit, HitType};
 pub use ndjson::Rejected;
-pub use period::{Period, PeriodRange, parse_day};
+pub use period::{FIRST_DAY, LAST_DAY, MAX_PERIODS, Period, PeriodRange, parse_day};
 pub use query::{IntoDay, Query, Selection};
 pub use referrer::ReferrerType;
+pub use render::{ApiResponse, Format, render, render_error};
 pub use report::{
     ActionReportKind, ActionRow, Dimension, DimensionRow, ReportRow, SectionRow, UNTITLED,
     sort_rows,
 };
 pub use segment::{Condition, Field, Op, Segment};
 pub use site::SiteConfig;
+pub use store::{Recovery, StoreOptions, recover_manifest};
 pub use summary::{ActionsSummary, VisitFrequency, VisitsSummary};

@@ -6,6 +6,17 @@
 //! apart from a wrong type, and (c) the reason names the field in the
 //! contract's words (`` `site` must be an integer ``) instead of serde's.
 
+// Input-facing code: no panicking shortcuts, no unchecked arithmetic.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
 use std::borrow::Cow;
 use std::fmt;
 
@@ -165,27 +176,51 @@ impl<'de> Visitor<'de> for LineVisitor {
         let mut hit = HitView::default();
         let mut problem: Option<String> = None;
         let (mut has_site, mut has_ts, mut has_visitor) = (false, false, false);
+        // Fields seen so far (a bit per known field; other keys by name):
+        // a repeated key is an error, never "the last one wins".
+        let mut seen = 0u32;
+        let mut seen_other: Vec<Cow<'de, str>> = Vec::new();
         let note = |p: &mut Option<String>, r: Result<(), String>| {
             if let (None, Err(e)) = (p.as_ref(), r) {
                 *p = Some(e);
             }
         };
         while let Some(key) = map.next_key_seed(KeySeed)? {
+            let bit = FIELDS.iter().position(|f| *f == &*key);
+            let repeated = match bit {
+                Some(b) => {
+                    let was = seen & (1 << b) != 0;
+                    seen |= 1 << b;
+                    was
+                }
+                None if seen_other.contains(&key) => true,
+                None => {
+                    seen_other.push(key.clone());
+                    false
+                }
+            };
+            if repeated {
+                note(&mut problem, Err(format!("the key `{key}` appears twice")));
+            }
             let key: &str = &key;
-            let target = match key {
-                "site" | "ts" | "visitor" | "type" | "url" | "title" | "referrer" | "user"
-                | "device" | "browser" | "os" | "country" | "language" | "search" | "event"
-                | "dims" => map.next_value::<Scalar<'de>>()?,
-                _ => {
+            if key == "site" {
+                // Read as raw text, so that a rejected value is echoed as
+                // it was written (a huge integer is not rounded).
+                let raw: &'de serde_json::value::RawValue = map.next_value()?;
+                if raw.get() != "null" {
+                    has_site = true;
+                    note(&mut problem, site_of(raw.get()).map(|s| hit.site = s));
+                }
+                continue;
+            }
+            let target = match bit {
+                Some(_) => map.next_value::<Scalar<'de>>()?,
+                None => {
                     map.next_value::<IgnoredAny>()?;
                     continue;
                 }
             };
             let r = match key {
-                "site" => {
-                    has_site = !matches!(target, Scalar::Null);
-                    site_of(&target).map(|s| hit.site = s)
-                }
                 "ts" => {
                     has_ts = !matches!(target, Scalar::Null);
                     ts_of(&target).map(|t| hit.ts = t)
@@ -194,7 +229,7 @@ impl<'de> Visitor<'de> for LineVisitor {
                     has_visitor = !matches!(target, Scalar::Null);
                     text(key, target).map(|v| hit.visitor = v.unwrap_or_default())
                 }
-                "type" => text(key, target).and_then(|t| match t {
+                "type" => type_text(target).and_then(|t| match t {
                     None => Ok(()),
                     Some(t) => HitType::parse(&t).map(|k| hit.kind = k).ok_or_else(|| {
                         format!(
@@ -229,18 +264,40 @@ impl<'de> Visitor<'de> for LineVisitor {
     }
 }
 
-fn site_of(v: &Scalar) -> Result<u32, String> {
-    let n = match v {
-        Scalar::Int(i) => u64::try_from(*i).ok(),
-        Scalar::UInt(u) => Some(*u),
-        _ => None,
-    };
-    match n {
-        Some(n) if (1..=MAX_SITE as u64).contains(&n) => Ok(n as u32),
-        _ => Err(format!(
-            "`site` must be an integer from 1 to {MAX_SITE}, got {}",
-            describe(v)
-        )),
+/// The fields of the contract; a key's position is its bit in the
+/// duplicate check.
+const FIELDS: [&str; 16] = [
+    "site", "ts", "visitor", "type", "url", "title", "referrer", "user", "device", "browser", "os",
+    "country", "language", "search", "event", "dims",
+];
+
+/// `site` from its raw JSON text.
+fn site_of(raw: &str) -> Result<u32, String> {
+    match raw.parse::<u32>() {
+        Ok(n) if (1..=MAX_SITE).contains(&n) && !raw.starts_with('+') => Ok(n),
+        _ => {
+            let got = if raw.starts_with('"') {
+                format!("the string {raw}")
+            } else if raw.starts_with(['{', '[']) || raw == "true" || raw == "false" {
+                serde_json::from_str::<Scalar>(raw)
+                    .map_or_else(|_| raw.to_string(), |v| v.kind().to_string())
+            } else {
+                raw.to_string()
+            };
+            Err(format!(
+                "`site` must be an integer from 1 to {MAX_SITE}, got {got}"
+            ))
+        }
+    }
+}
+
+/// `type`: missing or null is a page view; an empty string is an error.
+fn type_text(v: Scalar<'_>) -> Result<Option<Cow<'_, str>>, String> {
+    match v {
+        Scalar::Str(s) if s.is_empty() => Err(
+            "`type` must be pageview, download, outlink, search or event, got \"\" (leave it out for a pageview)".into(),
+        ),
+        other => text("type", other),
     }
 }
 
@@ -257,16 +314,6 @@ fn ts_of(v: &Scalar) -> Result<i64, String> {
             "`ts` must be an RFC 3339 string or integer Unix seconds, got {}",
             other.kind()
         )),
-    }
-}
-
-fn describe(v: &Scalar) -> String {
-    match v {
-        Scalar::Str(s) => format!("the string {s:?}"),
-        Scalar::Int(i) => i.to_string(),
-        Scalar::UInt(u) => u.to_string(),
-        Scalar::Float(f) => f.to_string(),
-        other => other.kind().to_string(),
     }
 }
 
@@ -291,6 +338,7 @@ fn event_of(v: Scalar<'_>) -> Result<Option<EventView<'_>>, String> {
             ));
         }
     };
+    no_repeats(&entries, "event")?;
     let mut e = EventView::default();
     for (k, v) in entries {
         match &*k {
@@ -317,6 +365,16 @@ fn event_of(v: Scalar<'_>) -> Result<Option<EventView<'_>>, String> {
     Ok(Some(e))
 }
 
+/// An object's keys must be distinct: `what.key` names a repeated one.
+fn no_repeats(entries: &[(Cow<'_, str>, Scalar<'_>)], what: &str) -> Result<(), String> {
+    for (i, (k, _)) in entries.iter().enumerate() {
+        if entries.iter().take(i).any(|(seen, _)| seen == k) {
+            return Err(format!("the key `{what}.{k}` appears twice"));
+        }
+    }
+    Ok(())
+}
+
 /// Custom dimensions as (name, value) pairs.
 type Dims<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
 
@@ -324,6 +382,7 @@ fn dims_of(v: Scalar<'_>) -> Result<Dims<'_>, String> {
     match v {
         Scalar::Null => Ok(Vec::new()),
         Scalar::Object(entries) => {
+            no_repeats(&entries, "dims")?;
             let mut dims = Vec::with_capacity(entries.len());
             for (k, v) in entries {
                 if k.is_empty() {
@@ -372,6 +431,51 @@ mod tests {
         assert!(r(r#"[1,2]"#).starts_with("not a JSON object"));
         assert!(r(r#"{"site":1,"visitor":"f","ts":1,"url":"u"} x"#).contains("text after"));
         assert!(r(r#"{"site":1,"visitor":"f","ts":"yesterday","url":"u"}"#).contains("RFC 3339"));
+    }
+
+    #[test]
+    fn loose_input_is_refused_with_the_reason() {
+        let r = |l: &str| parse_line(l).unwrap_err();
+        assert!(
+            r(r#"{"site":1,"visitor":"f","ts":1,"type":"","url":"u"}"#).contains("`type` must be")
+        );
+        assert_eq!(
+            r(r#"{"site":1,"visitor":"f","ts":1,"url":"u","visitor":"g"}"#),
+            "the key `visitor` appears twice"
+        );
+        assert_eq!(
+            r(r#"{"site":1,"visitor":"f","ts":1,"url":"u","x":1,"x":2}"#),
+            "the key `x` appears twice"
+        );
+        assert_eq!(
+            r(r#"{"site":1,"visitor":"f","ts":1,"url":"u","dims":{"a":"1","a":"2"}}"#),
+            "the key `dims.a` appears twice"
+        );
+        assert!(
+            r(r#"{"site":1,"visitor":"f","ts":1,"type":"event","event":{"category":"c","action":"a","action":"b"}}"#)
+                .contains("`event.action` appears twice")
+        );
+        assert_eq!(
+            r(r#"{"site":18446744073709551616,"visitor":"f","ts":1,"url":"u"}"#),
+            "`site` must be an integer from 1 to 2147483647, got 18446744073709551616"
+        );
+        assert!(
+            r(r#"{"site":"1","visitor":"f","ts":1,"url":"u"}"#).ends_with(r#"got the string "1""#)
+        );
+        assert!(r(r#"{"site":1.5,"visitor":"f","ts":1,"url":"u"}"#).ends_with("got 1.5"));
+        assert!(r(r#"{"site":[1],"visitor":"f","ts":1,"url":"u"}"#).ends_with("got an array"));
+        assert_eq!(
+            r(r#"{"site":null,"visitor":"f","ts":1,"url":"u"}"#),
+            "missing required field `site`"
+        );
+        // A type of null is a page view, as a missing one.
+        assert!(parse_line(r#"{"site":1,"visitor":"f","ts":1,"type":null,"url":"u"}"#).is_ok());
+        assert_eq!(
+            parse_line(r#"{ "site" : 7 ,"visitor":"f","ts":1,"url":"u"}"#)
+                .unwrap()
+                .site,
+            7
+        );
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! [`Engine::query`] resolves them into a [`Selection`], which answers
 //! summaries and reports.
 
+use std::sync::Arc;
+
 use chrono::NaiveDate;
 use roaring::RoaringBitmap;
 
@@ -112,6 +114,26 @@ impl Query {
         self
     }
 
+    /// The days asked (`None`: every day), or the date error kept by
+    /// [`Query::range`].
+    pub(crate) fn date_range(&self) -> Result<Option<(NaiveDate, NaiveDate)>> {
+        match &self.error {
+            Some(reason) => Err(Error::Date {
+                value: self.error_value.clone(),
+                reason: reason.clone(),
+            }),
+            None => Ok(self.range),
+        }
+    }
+
+    /// The same query without its section.
+    pub(crate) fn without_section(&self) -> Query {
+        Query {
+            section: None,
+            ..self.clone()
+        }
+    }
+
     fn keep_error(&mut self, e: Error) {
         if let Error::Date { value, reason } = e {
             self.error_value = value;
@@ -127,10 +149,59 @@ impl Query {
 pub struct Selection<'e> {
     pub(crate) site: &'e SiteState,
     pub(crate) days: Vec<(NaiveDate, &'e DayArchive)>,
-    pub(crate) segment: Option<CompiledSegment>,
+    pub(crate) segment: Option<Arc<CompiledSegment>>,
     /// URL ids inside the section, if a section is asked (a dense bitset:
     /// it is probed once per action).
-    pub(crate) section: Option<BitSet>,
+    pub(crate) section: Option<Arc<BitSet>>,
+}
+
+/// A query's site, segment and section resolved once, so that a request
+/// over many periods compiles them once and each period only picks its
+/// days.
+pub(crate) struct Resolved<'e> {
+    pub(crate) site: &'e SiteState,
+    segment: Option<Arc<CompiledSegment>>,
+    section: Option<Arc<BitSet>>,
+}
+
+impl<'e> Resolved<'e> {
+    /// The selection of the days `from..=to` (`None`: every day).
+    pub(crate) fn select(&self, range: Option<(NaiveDate, NaiveDate)>) -> Result<Selection<'e>> {
+        let site = self.site;
+        let (first, last) = range.unwrap_or((NaiveDate::MIN, NaiveDate::MAX));
+        if first > last {
+            return Err(Error::Date {
+                value: format!("{first},{last}"),
+                reason: "the range ends before it starts".into(),
+            });
+        }
+        if let Some((_, (path, reason))) = site.damaged.range(first..=last).next() {
+            return Err(Error::Store {
+                path: path.clone(),
+                reason: format!("{reason}; this query needs that day (other days still answer)"),
+            });
+        }
+        Ok(Selection {
+            site,
+            days: site
+                .days
+                .range(first..=last)
+                .map(|(d, a)| (*d, a))
+                .collect(),
+            segment: self.segment.clone(),
+            section: self.section.clone(),
+        })
+    }
+
+    /// The same site and segment with another section (for the sections
+    /// report), resolved from its URL set.
+    pub(crate) fn with_section(&self, section: Arc<BitSet>) -> Resolved<'e> {
+        Resolved {
+            site: self.site,
+            segment: self.segment.clone(),
+            section: Some(section),
+        }
+    }
 }
 
 impl Engine {
@@ -148,47 +219,38 @@ impl Engine {
     /// # Ok::<(), hitmap::Error>(())
     /// ```
     pub fn query(&self, q: &Query) -> Result<Selection<'_>> {
-        if let Some(reason) = &q.error {
-            return Err(Error::Date {
-                value: q.error_value.clone(),
-                reason: reason.clone(),
-            });
-        }
+        let range = q.date_range()?;
+        self.resolve(q)?.select(range)
+    }
+
+    /// Resolves a query's site, segment and section, not its days.
+    pub(crate) fn resolve(&self, q: &Query) -> Result<Resolved<'_>> {
         let site = self.site_state(q.site)?;
-        let (first, last) = q.range.unwrap_or((NaiveDate::MIN, NaiveDate::MAX));
-        if let Some((_, (path, reason))) = site.damaged.range(first..=last).next() {
-            return Err(Error::Store {
-                path: path.clone(),
-                reason: format!("{reason}; this query needs that day (other days still answer)"),
-            });
-        }
-        let days: Vec<_> = match q.range {
-            Some((from, to)) if from > to => {
-                return Err(Error::Date {
-                    value: format!("{from},{to}"),
-                    reason: "the range ends before it starts".into(),
-                });
-            }
-            Some((from, to)) => site.days.range(from..=to).map(|(d, a)| (*d, a)).collect(),
-            None => site.days.iter().map(|(d, a)| (*d, a)).collect(),
-        };
         let segment = q
             .segment
             .as_ref()
-            .map(|s| CompiledSegment::compile(s, site))
+            .map(|s| CompiledSegment::compile(s, site).map(Arc::new))
             .transpose()?;
         let section = q
             .section
             .as_deref()
-            .map(|s| section_urls(site, s))
+            .map(|s| section_urls(site, s).map(Arc::new))
             .transpose()?;
-        Ok(Selection {
+        Ok(Resolved {
             site,
-            days,
             segment,
             section,
         })
     }
+}
+
+/// Each section the site names, with its URL set, in the site's order.
+pub(crate) fn site_sections(site: &SiteState) -> Result<Vec<(String, Arc<BitSet>)>> {
+    site.config
+        .sections
+        .iter()
+        .map(|(name, _)| Ok((name.clone(), Arc::new(section_urls(site, name)?))))
+        .collect()
 }
 
 /// URL ids whose path lies in the section.

@@ -649,17 +649,15 @@ impl crate::engine::Engine {
         &self,
         q: &crate::query::Query,
     ) -> crate::error::Result<Vec<SectionRow>> {
-        let site = self.site_state(q.site_id())?;
-        let mut rows = Vec::new();
-        for (name, _) in &site.config.sections {
-            let metrics = self
-                .query(&q.clone().section(name.clone()))?
-                .visits_summary();
-            rows.push(SectionRow {
-                label: name.clone(),
-                metrics,
-            });
-        }
-        Ok(rows)
+        let range = q.date_range()?;
+        let resolved = self.resolve(&q.without_section())?;
+        let sections = crate::query::site_sections(resolved.site)?;
+        sections
+            .into_iter()
+            .map(|(label, urls)| {
+                let metrics = resolved.with_section(urls).select(range)?.visits_summary();
+                Ok(SectionRow { label, metrics })
+            })
+            .collect()
     }
 }

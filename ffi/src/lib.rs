@@ -51,6 +51,9 @@ pub enum hitmap_status {
     HITMAP_ERR_READ_ONLY = 9,
     /// Reading input failed.
     HITMAP_ERR_IO = 10,
+    /// A request ran past its time budget
+    /// (`hitmap_store_api_with_timeout`).
+    HITMAP_ERR_DEADLINE = 11,
     /// hitmap panicked (a bug): the message says where.
     HITMAP_ERR_PANIC = 99,
 }
@@ -83,7 +86,8 @@ fn status_of(e: &Error) -> hitmap_status {
     match e {
         Error::UnknownSite(_) => HITMAP_ERR_UNKNOWN_SITE,
         Error::Segment { .. } => HITMAP_ERR_SEGMENT,
-        Error::Request(_) => HITMAP_ERR_REQUEST,
+        Error::Request(_) | Error::Date { .. } | Error::UnknownSection(_) => HITMAP_ERR_REQUEST,
+        Error::DeadlineExceeded(_) => HITMAP_ERR_DEADLINE,
         Error::Store { .. } => HITMAP_ERR_STORE,
         Error::Locked { .. } => HITMAP_ERR_LOCKED,
         Error::ReadOnly => HITMAP_ERR_READ_ONLY,
@@ -405,6 +409,37 @@ pub unsafe extern "C" fn hitmap_store_api(
         }
         // SAFETY: per this function's contract.
         let json = unsafe { engine(store) }?.api(query)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { give_string(json_out, json) }
+    })
+}
+
+/// [`hitmap_store_api`] with a time budget: a request still running after
+/// `timeout_ms` milliseconds stops with `HITMAP_ERR_DEADLINE` (0: no
+/// budget). A PHP-FPM worker or a C server uses it so that one request
+/// cannot hold the store's lock for long.
+///
+/// # Safety
+/// As for [`hitmap_store_api`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hitmap_store_api_with_timeout(
+    store: *mut hitmap_store,
+    query: *const c_char,
+    timeout_ms: u64,
+    json_out: *mut *mut c_char,
+) -> hitmap_status {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let query = unsafe { text(query, "query") }?;
+        if json_out.is_null() {
+            return Err(null("json_out"));
+        }
+        let mut options = hitmap::ApiOptions::default();
+        if timeout_ms > 0 {
+            options = options.timeout(std::time::Duration::from_millis(timeout_ms));
+        }
+        // SAFETY: per this function's contract.
+        let json = unsafe { engine(store) }?.api_with(query, &options)?;
         // SAFETY: checked non-NULL above.
         unsafe { give_string(json_out, json) }
     })

@@ -55,6 +55,11 @@ typedef enum hitmap_status {
    */
   HITMAP_ERR_IO = 10,
   /**
+   * A request ran past its time budget
+   * (`hitmap_store_api_with_timeout`).
+   */
+  HITMAP_ERR_DEADLINE = 11,
+  /**
    * hitmap panicked (a bug): the message says where.
    */
   HITMAP_ERR_PANIC = 99,
@@ -151,6 +156,20 @@ enum hitmap_status hitmap_store_ingest_ndjson(struct hitmap_store *store,
  * valid pointer.
  */
 enum hitmap_status hitmap_store_api(struct hitmap_store *store, const char *query, char **json_out);
+
+/**
+ * [`hitmap_store_api`] with a time budget: a request still running after
+ * `timeout_ms` milliseconds stops with `HITMAP_ERR_DEADLINE` (0: no
+ * budget). A PHP-FPM worker or a C server uses it so that one request
+ * cannot hold the store's lock for long.
+ *
+ * # Safety
+ * As for [`hitmap_store_api`].
+ */
+enum hitmap_status hitmap_store_api_with_timeout(struct hitmap_store *store,
+                                                 const char *query,
+                                                 uint64_t timeout_ms,
+                                                 char **json_out);
 
 /**
  * Forgets a visitor (right to erasure). `*removed` receives the number of

@@ -22,6 +22,7 @@ final class HitmapException extends \RuntimeException
         8 => 'HITMAP_ERR_LOCKED',
         9 => 'HITMAP_ERR_READ_ONLY',
         10 => 'HITMAP_ERR_IO',
+        11 => 'HITMAP_ERR_DEADLINE',
         99 => 'HITMAP_ERR_PANIC',
     ];
 

@@ -113,18 +113,28 @@ final class Store
     /**
      * Answers a Reporting API request with Matomo's JSON, decoded.
      *
+     * With `$timeout` (seconds), a request still running after it stops
+     * with a HitmapException of status HITMAP_ERR_DEADLINE (11), so one
+     * request cannot hold a PHP worker, or the store's lock, for long.
+     *
      * @return array<mixed>
      */
-    public function api(string $query): array
+    public function api(string $query, ?float $timeout = null): array
     {
-        return json_decode($this->apiJson($query), true, 512, JSON_THROW_ON_ERROR);
+        return json_decode($this->apiJson($query, $timeout), true, 512, JSON_THROW_ON_ERROR);
     }
 
     /** The same answer as the JSON text (what an HTTP endpoint sends). */
-    public function apiJson(string $query): string
+    public function apiJson(string $query, ?float $timeout = null): string
     {
         $out = $this->ffi->new('char*');
-        self::check($this->ffi, $this->ffi->hitmap_store_api($this->handle(), $query, FFI::addr($out)));
+        if ($timeout === null) {
+            $status = $this->ffi->hitmap_store_api($this->handle(), $query, FFI::addr($out));
+        } else {
+            $ms = max(1, (int) ceil($timeout * 1000));
+            $status = $this->ffi->hitmap_store_api_with_timeout($this->handle(), $query, $ms, FFI::addr($out));
+        }
+        self::check($this->ffi, $status);
         return $this->take($out);
     }
 

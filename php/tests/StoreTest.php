@@ -93,7 +93,11 @@ final class StoreTest extends TestCase
             'unknown site' => ['method=VisitsSummary.get&idSite=9&period=day&date=today', 'HITMAP_ERR_UNKNOWN_SITE', 'add_site'],
             'unknown method' => ['method=Nope.get&idSite=1&period=day&date=today', 'HITMAP_ERR_REQUEST', 'unknown method'],
             'bad period' => ['method=VisitsSummary.get&idSite=1&period=fortnight&date=today', 'HITMAP_ERR_REQUEST', 'unknown period'],
-            'bad date' => ['method=VisitsSummary.get&idSite=1&period=day&date=2024-02-30', 'HITMAP_ERR_INVALID_ARGUMENT', 'YYYY-MM-DD'],
+            'bad date' => ['method=VisitsSummary.get&idSite=1&period=day&date=2024-02-30', 'HITMAP_ERR_REQUEST', 'YYYY-MM-DD'],
+            'date past year 9999' => ['method=VisitsSummary.get&idSite=1&period=week&date=%2B262142-12-31', 'HITMAP_ERR_REQUEST', '0001-01-01 to 9999-12-31'],
+            'date before year 1' => ['method=VisitsSummary.get&idSite=1&period=month&date=-262143-01-01,1970-01-01', 'HITMAP_ERR_REQUEST', '0001-01-01 to 9999-12-31'],
+            'too many periods' => ['method=VisitsSummary.get&idSite=1&period=day&date=last10000', 'HITMAP_ERR_REQUEST', 'from 1 to 3660'],
+            'unknown section' => ['method=VisitsSummary.get&idSite=1&period=day&date=today&section=Nope', 'HITMAP_ERR_REQUEST', "unknown section 'Nope'"],
             'not utf-8' => ["method=\xff", 'HITMAP_ERR_INVALID_UTF8', 'UTF-8'],
         ];
     }
@@ -111,6 +115,22 @@ final class StoreTest extends TestCase
         }
         // Still alive and answering.
         self::assertArrayHasKey('2024-06-03', $store->api('method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01,2024-06-03'));
+    }
+
+    public function testATimeoutStopsALongRequestAndTheWorkerGoesOn(): void
+    {
+        $store = self::fixtureStore();
+        $query = 'method=Hitmap.getSections&idSite=1&period=day&date=last3660&section=/news';
+        try {
+            $store->api($query, timeout: 0.000001);
+            self::fail('a microsecond is not enough for 3660 periods');
+        } catch (HitmapException $e) {
+            self::assertSame('HITMAP_ERR_DEADLINE', $e->getStatusName());
+            self::assertStringContainsString('ran out of time', $e->getMessage());
+        }
+        self::assertSame($store->api($query), $store->api($query, timeout: 600.0));
+        // No panic line reaches stderr for any of the dates that used to panic.
+        self::assertCount(3660, $store->api('method=VisitsSummary.get&idSite=1&period=day&date=last3660'));
     }
 
     public function testBadSitesAndClosedStores(): void

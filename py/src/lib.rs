@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use pyo3::create_exception;
-use pyo3::exceptions::PyException;
+use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 
 create_exception!(
@@ -29,6 +29,12 @@ create_exception!(
 );
 create_exception!(
     _hitmap,
+    DeadlineError,
+    RequestError,
+    "A request ran past its time budget (``timeout=``)."
+);
+create_exception!(
+    _hitmap,
     UnknownSiteError,
     HitmapError,
     "The site was never added."
@@ -45,7 +51,10 @@ fn to_py(e: hitmap::Error) -> PyErr {
     match e {
         hitmap::Error::Segment { .. } => SegmentError::new_err(message),
         hitmap::Error::UnknownSite(_) => UnknownSiteError::new_err(message),
-        hitmap::Error::Request(_) | hitmap::Error::Date { .. } => RequestError::new_err(message),
+        hitmap::Error::DeadlineExceeded(_) => DeadlineError::new_err(message),
+        hitmap::Error::Request(_)
+        | hitmap::Error::Date { .. }
+        | hitmap::Error::UnknownSection(_) => RequestError::new_err(message),
         hitmap::Error::Store { .. } | hitmap::Error::Locked { .. } | hitmap::Error::ReadOnly => {
             StoreError::new_err(message)
         }
@@ -183,8 +192,18 @@ impl Engine {
     }
 
     /// Answers a Reporting API request; the JSON text.
-    fn api_json(&self, py: Python<'_>, query: String) -> PyResult<String> {
-        self.with(py, |e| e.api(&query))
+    #[pyo3(signature = (query, timeout=None))]
+    fn api_json(&self, py: Python<'_>, query: String, timeout: Option<f64>) -> PyResult<String> {
+        let mut options = hitmap::ApiOptions::default();
+        if let Some(t) = timeout {
+            let budget = std::time::Duration::try_from_secs_f64(t).map_err(|_| {
+                PyValueError::new_err(format!(
+                    "timeout must be a non-negative number of seconds, got {t}"
+                ))
+            })?;
+            options = options.timeout(budget);
+        }
+        self.with(py, |e| e.api_with(&query, &options))
     }
 
     /// Forgets a visitor; returns the hits removed.
@@ -298,6 +317,7 @@ fn _hitmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("HitmapError", py.get_type::<HitmapError>())?;
     m.add("SegmentError", py.get_type::<SegmentError>())?;
     m.add("RequestError", py.get_type::<RequestError>())?;
+    m.add("DeadlineError", py.get_type::<DeadlineError>())?;
     m.add("UnknownSiteError", py.get_type::<UnknownSiteError>())?;
     m.add("StoreError", py.get_type::<StoreError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

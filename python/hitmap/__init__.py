@@ -39,6 +39,7 @@ from ._results import (
 )
 
 from ._hitmap import (
+    DeadlineError,
     Engine as _Engine,
     HitmapError,
     RequestError,
@@ -57,6 +58,7 @@ __all__ = [
     "REPORTS",
     "HitmapError",
     "RequestError",
+    "DeadlineError",
     "SegmentError",
     "StoreError",
     "UnknownSiteError",
@@ -521,7 +523,7 @@ class Engine:
             points.append(point)
         return Series(site, period, wanted, points, segment, section)
 
-    def api(self, query: str) -> Any:
+    def api(self, query: str, timeout: Optional[float] = None) -> Any:
         """Answers a Matomo-style Reporting API request.
 
         Parameters
@@ -529,13 +531,25 @@ class Engine:
         query : str
             ``method=...&idSite=...&period=...&date=...`` (and ``segment``,
             ``section``, ``filter_*``).
+        timeout : float, optional
+            Seconds the request may take; past them it stops with
+            :class:`DeadlineError` (a :class:`RequestError`). At most
+            3660 periods are answered per request in any case.
 
         Returns
         -------
         dict or list
             The decoded JSON, the same as every other host returns.
+
+        Examples
+        --------
+        >>> import hitmap
+        >>> e = hitmap.Engine.in_memory()
+        >>> e.add_site(1)
+        >>> e.api("method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01", timeout=5.0)
+        []
         """
-        return json.loads(self._engine.api_json(query))
+        return json.loads(self._engine.api_json(query, timeout))
 
     def forget_visitor(self, site: int, visitor: str) -> int:
         """Forgets a visitor everywhere (right to erasure): every hit, and

@@ -36,23 +36,41 @@ pub(crate) fn seal(kind: Kind, body: &[u8]) -> Vec<u8> {
 }
 
 /// Checks the envelope and returns the body, or what is wrong with it.
+#[deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 pub(crate) fn open(kind: Kind, bytes: &[u8]) -> Result<&[u8], String> {
-    if bytes.len() < HEADER + 4 {
-        return Err(format!(
+    let truncated = || {
+        format!(
             "truncated: {} bytes, shorter than any hitmap file",
             bytes.len()
-        ));
+        )
+    };
+    let (header, rest) = bytes.split_at_checked(HEADER).ok_or_else(truncated)?;
+    let (Some(magic), Some(&found), Some(version), Some(len)) = (
+        header.get(..7),
+        header.get(7),
+        header.get(8..10).and_then(|v| <[u8; 2]>::try_from(v).ok()),
+        header.get(12..20).and_then(|v| <[u8; 8]>::try_from(v).ok()),
+    ) else {
+        return Err(truncated());
+    };
+    if rest.len() < 4 {
+        return Err(truncated());
     }
-    if &bytes[..7] != MAGIC {
+    if magic != MAGIC {
         return Err("not a hitmap file (bad magic bytes)".into());
     }
-    if bytes[7] != kind as u8 {
+    if found != kind as u8 {
         return Err(format!(
             "holds kind '{}' where kind '{}' was expected",
-            bytes[7] as char, kind as u8 as char
+            found as char, kind as u8 as char
         ));
     }
-    let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+    let version = u16::from_le_bytes(version);
     if version > FORMAT_VERSION {
         return Err(format!(
             "format version {version} is newer than this hitmap reads ({FORMAT_VERSION}): upgrade hitmap"
@@ -61,20 +79,20 @@ pub(crate) fn open(kind: Kind, bytes: &[u8]) -> Result<&[u8], String> {
     if version == 0 {
         return Err("format version 0 is not a valid version".into());
     }
-    let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
-    let expected = (HEADER as u64).saturating_add(len).saturating_add(4);
+    let expected = (HEADER as u64)
+        .saturating_add(u64::from_le_bytes(len))
+        .saturating_add(4);
     if expected != bytes.len() as u64 {
         return Err(format!(
             "truncated or padded: header says {expected} bytes, file has {}",
             bytes.len()
         ));
     }
-    let (sealed, crc) = bytes.split_at(bytes.len() - 4);
-    let crc = u32::from_le_bytes(crc.try_into().expect("4 bytes"));
-    if crc32fast::hash(sealed) != crc {
+    let (sealed, crc) = bytes.split_last_chunk::<4>().ok_or_else(truncated)?;
+    if crc32fast::hash(sealed) != u32::from_le_bytes(*crc) {
         return Err("checksum mismatch: the file is corrupt".into());
     }
-    Ok(&sealed[HEADER..])
+    sealed.get(HEADER..).ok_or_else(truncated)
 }
 
 /// A fixed-width value stored little-endian.

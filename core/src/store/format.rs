@@ -72,7 +72,7 @@ const MAX_RAW: u64 = 4 << 30;
 
 /// `codec (1) | raw length (8) | zstd frame`: columns of small integers
 /// compress several-fold.
-fn compress(raw: &[u8]) -> Vec<u8> {
+pub(crate) fn compress(raw: &[u8]) -> Vec<u8> {
     let mut out = vec![ZSTD];
     out.extend_from_slice(&(raw.len() as u64).to_le_bytes());
     out.extend(zstd::bulk::compress(raw, 3).expect("compressing into memory cannot fail"));
@@ -80,16 +80,23 @@ fn compress(raw: &[u8]) -> Vec<u8> {
 }
 
 fn decompress(body: &[u8]) -> ReadResult<Vec<u8>> {
-    if body.len() < 9 || body[0] != ZSTD {
+    use std::io::Read;
+    let (Some(&ZSTD), Some(len), Some(frame)) = (body.first(), body.get(1..9), body.get(9..))
+    else {
         return Err("unknown body codec (expected zstd)".into());
-    }
-    let raw_len = u64::from_le_bytes(body[1..9].try_into().expect("8 bytes"));
+    };
+    let raw_len = u64::from_le_bytes(len.try_into().map_err(|_| "short header".to_string())?);
     if raw_len > MAX_RAW {
         return Err(format!(
             "claims {raw_len} bytes unpacked, more than a day file may hold"
         ));
     }
-    let raw = zstd::bulk::decompress(&body[9..], raw_len as usize)
+    // The claimed length is not trusted for an allocation: memory follows
+    // what the frame really unpacks to, and reading stops one byte past
+    // the claim.
+    let mut raw = Vec::with_capacity(usize::try_from(raw_len.min(1 << 20)).unwrap_or(0));
+    zstd::stream::read::Decoder::new(frame)
+        .and_then(|d| d.take(raw_len.saturating_add(1)).read_to_end(&mut raw))
         .map_err(|e| format!("cannot unpack: {e}"))?;
     if raw.len() as u64 != raw_len {
         return Err(format!(
@@ -399,6 +406,18 @@ pub(crate) fn decode_config(bytes: &[u8]) -> ReadResult<crate::site::SiteConfig>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `store` fuzz target: a day claiming ~4 GB unpacked
+    /// made the decoder allocate it up front.
+    #[test]
+    fn a_claimed_length_is_not_an_allocation() {
+        let mut body = vec![ZSTD];
+        body.extend_from_slice(&0xF500_01D5u64.to_le_bytes());
+        body.extend(zstd::bulk::compress(b"tiny", 3).unwrap());
+        let err = decompress(&body).unwrap_err();
+        assert!(err.contains("unpacked to 4 bytes"), "{err}");
+        assert!(decode_day(&seal(Kind::Day, &body), &SiteDicts::default()).is_err());
+    }
     use proptest::prelude::*;
 
     /// The raw (uncompressed) body of a small but varied day archive, and

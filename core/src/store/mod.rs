@@ -8,19 +8,54 @@
 //! no user string reaches a path):
 //! ```text
 //! MANIFEST                          current generation of every file
+//! PENDING                           the files a commit is writing (a journal)
 //! LOCK                              the writer's lock and pid
 //! site-<id>/config-<gen>.bin        site configuration (JSON, sealed)
 //! site-<id>/dicts-<gen>.bin         dictionaries
 //! site-<id>/days/<date>-<gen>.day   one day archive
 //! ```
+//!
+//! **Deletion is proven, never guessed.** The writer deletes a file only
+//! when a manifest listed it as retired (superseded) or the `PENDING`
+//! journal listed it as being written by a commit that then failed or
+//! crashed, *and* its name and header are hitmap's. Any other file in the
+//! folder, hitmap's or not, is left alone. A folder that holds store files
+//! but no readable `MANIFEST` is refused for writing;
+//! [`recover_manifest`] rebuilds the manifest from the checksummed files.
 
+// Input-facing code: no panicking shortcuts, no unchecked arithmetic.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
+// The decoders index through a bounds-checked reader; the envelope check
+// (`codec::open`) carries the lints itself. Both are fuzzed (`fuzz/`).
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 pub(crate) mod codec;
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 pub(crate) mod format;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -44,33 +79,80 @@ pub(crate) struct Manifest {
     pub sites: BTreeMap<u32, SiteFiles>,
     /// Files superseded by a commit, with the Unix time they were retired:
     /// readers that loaded an older manifest may still be reading them, so
-    /// they are deleted only after [`RETIRE_GRACE_SECS`].
+    /// they are deleted only after the store's retention time.
     #[serde(default)]
     pub retired: BTreeMap<String, i64>,
 }
 
-/// How long a superseded file stays for readers of older snapshots.
-pub(crate) const RETIRE_GRACE_SECS: i64 = 60;
+/// How a writer treats superseded files.
+///
+/// # Examples
+/// ```
+/// use hitmap::{Engine, StoreOptions};
+/// let dir = std::env::temp_dir().join(format!("hitmap-opts-{}", std::process::id()));
+/// let options = StoreOptions::default().retain_superseded(std::time::Duration::from_secs(5));
+/// assert_eq!(StoreOptions::default().retention(), std::time::Duration::from_secs(60));
+/// let engine = Engine::open_with(&dir, options)?;
+/// # drop(engine); std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), hitmap::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    retain: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            retain: Duration::from_secs(DEFAULT_RETAIN_SECS),
+        }
+    }
+}
+
+impl StoreOptions {
+    /// How long a superseded file stays for readers that loaded an older
+    /// manifest (default 60 s). A reader that finds a file gone loads the
+    /// newer manifest instead, so a short time costs readers a retry, never
+    /// a wrong answer; a long one costs disk while batches come quickly.
+    pub fn retain_superseded(mut self, retain: Duration) -> StoreOptions {
+        self.retain = retain;
+        self
+    }
+
+    /// The retention time set.
+    pub fn retention(&self) -> Duration {
+        self.retain
+    }
+}
+
+/// The default retention of superseded files, in seconds.
+pub(crate) const DEFAULT_RETAIN_SECS: u64 = 60;
 
 fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl Manifest {
     /// Every file this manifest keeps: live and retired.
-    fn kept(&self) -> std::collections::BTreeSet<PathBuf> {
-        let mut kept: std::collections::BTreeSet<PathBuf> =
-            self.retired.keys().map(PathBuf::from).collect();
+    fn kept(&self) -> BTreeSet<PathBuf> {
+        let mut kept: BTreeSet<PathBuf> = self.retired.keys().map(PathBuf::from).collect();
+        kept.extend(self.live());
+        kept
+    }
+
+    /// The files this manifest names as current.
+    fn live(&self) -> BTreeSet<PathBuf> {
+        let mut live = BTreeSet::new();
         for (&site, f) in &self.sites {
-            kept.insert(config_path(site, f.config));
-            kept.insert(dicts_path(site, f.dicts));
+            live.insert(config_path(site, f.config));
+            live.insert(dicts_path(site, f.dicts));
             for (&day, &g) in &f.days {
-                kept.insert(day_path(site, day, g));
+                live.insert(day_path(site, day, g));
             }
         }
-        kept
+        live
     }
 }
 
@@ -91,6 +173,7 @@ pub(crate) struct Store {
     root: PathBuf,
     /// Held for the writer's lifetime; `None` when read-only.
     lock: Option<File>,
+    options: StoreOptions,
     pub manifest: Manifest,
 }
 
@@ -115,37 +198,160 @@ pub(crate) fn day_path(site: u32, day: NaiveDate, generation: u64) -> PathBuf {
         .join(format!("{}-{generation}.day", day.format("%Y-%m-%d")))
 }
 
+/// A store file named as hitmap names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileName {
+    Config(u32, u64),
+    Dicts(u32, u64),
+    Day(u32, NaiveDate, u64),
+}
+
+impl FileName {
+    /// Parses a relative path; `None` for any name hitmap does not write.
+    fn parse(rel: &Path) -> Option<FileName> {
+        let parts: Vec<&str> = rel.iter().map(|p| p.to_str()).collect::<Option<_>>()?;
+        let site_of = |s: &str| -> Option<u32> {
+            let id = s.strip_prefix("site-")?;
+            (!id.starts_with('0') && id.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| id.parse().ok())
+                .flatten()
+        };
+        let gen_of = |s: &str| -> Option<u64> {
+            (!s.is_empty()
+                && (s == "0" || !s.starts_with('0'))
+                && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+        };
+        match parts.as_slice() {
+            [site, file] => {
+                let site = site_of(site)?;
+                if let Some(g) = file
+                    .strip_prefix("config-")
+                    .and_then(|f| f.strip_suffix(".bin"))
+                {
+                    return Some(FileName::Config(site, gen_of(g)?));
+                }
+                let g = file.strip_prefix("dicts-")?.strip_suffix(".bin")?;
+                Some(FileName::Dicts(site, gen_of(g)?))
+            }
+            [site, "days", file] => {
+                let site = site_of(site)?;
+                let stem = file.strip_suffix(".day")?;
+                let (date, g) = (stem.get(..10)?, stem.get(10..)?.strip_prefix('-')?);
+                let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
+                (day_path(site, date, gen_of(g)?) == rel).then_some(FileName::Day(
+                    site,
+                    date,
+                    gen_of(g)?,
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    fn kind(self) -> Kind {
+        match self {
+            FileName::Config(..) => Kind::Config,
+            FileName::Dicts(..) => Kind::Dicts,
+            FileName::Day(..) => Kind::Day,
+        }
+    }
+
+    fn generation(self) -> u64 {
+        match self {
+            FileName::Config(_, g) | FileName::Dicts(_, g) | FileName::Day(_, _, g) => g,
+        }
+    }
+}
+
+/// Whether the file at `rel` (or its `.tmp` twin, `tmp`) is one hitmap
+/// wrote: a hitmap name and, for a finished file, hitmap's header of the
+/// kind its name says. A `.tmp` shorter than a header is a write that
+/// failed before the header landed.
+fn is_ours(root: &Path, rel: &Path, tmp: bool) -> bool {
+    let Some(name) = FileName::parse(rel) else {
+        return false;
+    };
+    let path = if tmp {
+        tmp_path(&root.join(rel))
+    } else {
+        root.join(rel)
+    };
+    let Ok(f) = File::open(&path) else {
+        return false;
+    };
+    let mut head = Vec::with_capacity(8);
+    if f.take(8).read_to_end(&mut head).is_err() {
+        return false;
+    }
+    match head.split_last() {
+        Some((&kind, magic)) if head.len() == 8 => {
+            magic == &codec::MAGIC[..] && kind == name.kind() as u8
+        }
+        _ => tmp,
+    }
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".tmp");
+    PathBuf::from(p)
+}
+
+/// Deletes a file of the store, and its `.tmp` twin, if hitmap wrote them.
+fn remove_ours(root: &Path, rel: &Path) {
+    if is_ours(root, rel, true) {
+        let _ = fs::remove_file(tmp_path(&root.join(rel)));
+    }
+    if is_ours(root, rel, false) {
+        let _ = fs::remove_file(root.join(rel));
+    }
+}
+
+/// The journal of files a commit is writing.
+const PENDING: &str = "PENDING";
+
 impl Store {
     /// Opens (creating if missing) a store for writing; fails with
-    /// [`Error::Locked`] if another process writes to it.
-    pub(crate) fn open_writer(root: &Path) -> Result<Store> {
+    /// [`Error::Locked`] if another process writes to it, and refuses a
+    /// folder with store files but no readable manifest.
+    pub(crate) fn open_writer(root: &Path, options: StoreOptions) -> Result<Store> {
         fs::create_dir_all(root)
             .map_err(|e| store_err(root, format!("cannot create the folder: {e}")))?;
-        let lock_path = root.join("LOCK");
-        let mut lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock_path)
-            .map_err(|e| store_err("LOCK", e))?;
-        if lock.try_lock().is_err() {
-            let mut pid = String::new();
-            let _ = lock.read_to_string(&mut pid);
-            return Err(Error::Locked {
-                pid: pid.trim().parse().unwrap_or(0),
-            });
-        }
-        lock.set_len(0).map_err(|e| store_err("LOCK", e))?;
-        write!(lock, "{}", std::process::id()).map_err(|e| store_err("LOCK", e))?;
-        lock.sync_all().map_err(|e| store_err("LOCK", e))?;
-        let manifest = read_manifest(root)?.unwrap_or_default();
+        let lock = take_lock(root)?;
+        let pending = read_pending(root);
+        let manifest = match read_manifest(root)? {
+            Some(m) => m,
+            None => {
+                let unexplained: Vec<PathBuf> = site_files(root)
+                    .into_iter()
+                    .filter(|f| !pending.contains(f))
+                    .collect();
+                if let Some(first) = unexplained.first() {
+                    return Err(store_err(
+                        "MANIFEST",
+                        format!(
+                            "missing, but the folder holds {} store file(s) such as {}: \
+                             refusing to open it for writing, so that nothing is deleted. \
+                             If this is a store whose MANIFEST was lost, rebuild it with \
+                             hitmap::recover_manifest (`hitmap check --repair`); \
+                             otherwise open an empty folder",
+                            unexplained.len(),
+                            first.display()
+                        ),
+                    ));
+                }
+                Manifest::default()
+            }
+        };
         let store = Store {
             root: root.to_path_buf(),
             lock: Some(lock),
+            options,
             manifest,
         };
-        store.collect_garbage();
+        store.clear_pending(&pending);
         Ok(store)
     }
 
@@ -160,6 +366,7 @@ impl Store {
         Ok(Store {
             root: root.to_path_buf(),
             lock: None,
+            options: StoreOptions::default(),
             manifest,
         })
     }
@@ -202,129 +409,259 @@ impl Store {
         if changes.is_empty() {
             return Ok(());
         }
-        let generation = self.manifest.generation + 1;
+        // Files retired long enough go first: a full disk gets room back
+        // even if this commit then fails.
+        let now = now_secs();
+        let retain = i64::try_from(self.options.retain.as_secs()).unwrap_or(i64::MAX);
+        let expired: Vec<String> = self
+            .manifest
+            .retired
+            .iter()
+            .filter(|(_, at)| now.saturating_sub(**at) >= retain)
+            .map(|(p, _)| p.clone())
+            .collect();
+        for p in &expired {
+            remove_ours(&self.root, Path::new(p));
+        }
+        let generation = self
+            .manifest
+            .generation
+            .checked_add(1)
+            .ok_or_else(|| store_err("MANIFEST", "the generation counter is exhausted"))?;
         let mut next = self.manifest.clone();
         next.generation = generation;
-        let now = now_secs();
-        next.retired.retain(|_, at| now - *at < RETIRE_GRACE_SECS);
-        let mut retire = |p: PathBuf| {
-            next.retired.insert(p.display().to_string(), now);
-        };
-        let mut written: Vec<PathBuf> = Vec::new();
-        for (site, change) in changes {
-            let before = self.manifest.sites.get(&site);
-            if change.drop {
+        for p in &expired {
+            next.retired.remove(p);
+        }
+        let mut dropped = Vec::new();
+        let mut writes: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+        {
+            let mut retire = |p: PathBuf| {
+                next.retired.insert(p.display().to_string(), now);
+            };
+            for (site, change) in changes {
+                let before = self.manifest.sites.get(&site);
+                if change.drop {
+                    if let Some(f) = before {
+                        retire(config_path(site, f.config));
+                        retire(dicts_path(site, f.dicts));
+                        f.days
+                            .iter()
+                            .for_each(|(&d, &g)| retire(day_path(site, d, g)));
+                    }
+                    next.sites.remove(&site);
+                    dropped.push(site);
+                    continue;
+                }
                 if let Some(f) = before {
-                    retire(config_path(site, f.config));
-                    retire(dicts_path(site, f.dicts));
-                    f.days
-                        .iter()
-                        .for_each(|(&d, &g)| retire(day_path(site, d, g)));
-                }
-                next.sites.remove(&site);
-                continue;
-            }
-            if let Some(f) = before {
-                if change.config.is_some() {
-                    retire(config_path(site, f.config));
-                }
-                if change.dicts.is_some() {
-                    retire(dicts_path(site, f.dicts));
-                }
-                for day in change.days.keys() {
-                    if let Some(&g) = f.days.get(day) {
-                        retire(day_path(site, *day, g));
+                    if change.config.is_some() {
+                        retire(config_path(site, f.config));
+                    }
+                    if change.dicts.is_some() {
+                        retire(dicts_path(site, f.dicts));
+                    }
+                    for day in change.days.keys() {
+                        if let Some(&g) = f.days.get(day) {
+                            retire(day_path(site, *day, g));
+                        }
                     }
                 }
-            }
-            let files = next.sites.entry(site).or_default();
-            if let Some(bytes) = change.config {
-                written.push(self.write_file(&config_path(site, generation), &bytes)?);
-                files.config = generation;
-            }
-            if let Some(bytes) = change.dicts {
-                written.push(self.write_file(&dicts_path(site, generation), &bytes)?);
-                files.dicts = generation;
-            }
-            for (day, bytes) in change.days {
-                match bytes {
-                    Some(bytes) => {
-                        written.push(self.write_file(&day_path(site, day, generation), &bytes)?);
-                        files.days.insert(day, generation);
-                    }
-                    None => {
-                        files.days.remove(&day);
+                let files = next.sites.entry(site).or_default();
+                if let Some(bytes) = change.config {
+                    writes.push((config_path(site, generation), bytes));
+                    files.config = generation;
+                }
+                if let Some(bytes) = change.dicts {
+                    writes.push((dicts_path(site, generation), bytes));
+                    files.dicts = generation;
+                }
+                for (day, bytes) in change.days {
+                    match bytes {
+                        Some(bytes) => {
+                            writes.push((day_path(site, day, generation), bytes));
+                            files.days.insert(day, generation);
+                        }
+                        None => {
+                            files.days.remove(&day);
+                        }
                     }
                 }
             }
         }
+        let written: Vec<PathBuf> = writes.iter().map(|(p, _)| p.clone()).collect();
+        let result = self.write_generation(&writes, &next);
+        drop(writes);
+        if let Err(e) = result {
+            // Nothing of this generation is named by the manifest on disk:
+            // its files go, so a failed commit (a full disk) leaves no bytes.
+            for rel in &written {
+                remove_ours(&self.root, rel);
+            }
+            let _ = fs::remove_file(self.root.join(PENDING));
+            return Err(e);
+        }
+        let mut superseded = Vec::new();
+        if erase {
+            superseded.extend(next.retired.keys().cloned());
+            next.retired.clear();
+        }
+        self.manifest = next;
+        if erase {
+            // The manifest no longer lists them anywhere; record the
+            // deletions in the journal first so a crash mid-way is finished
+            // by the next writer.
+            let rels: Vec<PathBuf> = superseded.iter().map(PathBuf::from).collect();
+            let _ = write_pending(&self.root, &rels);
+            for rel in &rels {
+                remove_ours(&self.root, rel);
+            }
+        }
+        for site in dropped {
+            let dir = PathBuf::from(format!("site-{site}"));
+            let _ = fs::remove_dir(self.root.join(dir.join("days")));
+            let _ = fs::remove_dir(self.root.join(dir));
+        }
+        let _ = fs::remove_file(self.root.join(PENDING));
+        Ok(())
+    }
+
+    /// Journals, writes and syncs the files of one generation, then swaps
+    /// the manifest in.
+    fn write_generation(&self, writes: &[(PathBuf, Vec<u8>)], next: &Manifest) -> Result<()> {
+        let rels: Vec<PathBuf> = writes.iter().map(|(p, _)| p.clone()).collect();
+        write_pending(&self.root, &rels).map_err(|e| store_err(PENDING, e))?;
+        for (rel, bytes) in writes {
+            self.write_file(rel, bytes)?;
+        }
         // The renames are durable once their folders are synced.
-        let dirs: std::collections::BTreeSet<PathBuf> = written
+        let dirs: BTreeSet<PathBuf> = rels
             .iter()
             .filter_map(|p| p.parent().map(Path::to_path_buf))
             .collect();
         for dir in dirs {
             sync_dir(&self.root.join(&dir)).map_err(|e| store_err(&dir, e))?;
         }
-        if erase {
-            next.retired.clear();
-        }
-        let body = serde_json::to_vec(&next).expect("manifest serializes");
-        let _ = self.write_file(Path::new("MANIFEST"), &seal(Kind::Manifest, &body))?;
-        sync_dir(&self.root).map_err(|e| store_err(".", e))?;
-        self.manifest = next;
-        self.collect_garbage();
-        Ok(())
+        let body = serde_json::to_vec(next).map_err(|e| store_err("MANIFEST", e))?;
+        self.write_file(Path::new("MANIFEST"), &seal(Kind::Manifest, &body))?;
+        sync_dir(&self.root).map_err(|e| store_err(".", e))
     }
 
-    /// Write-new, fsync, rename; returns the path written.
-    fn write_file(&self, rel: &Path, bytes: &[u8]) -> Result<PathBuf> {
+    /// Write-new, fsync, rename. A failed write removes its temporary file.
+    fn write_file(&self, rel: &Path, bytes: &[u8]) -> Result<()> {
         let path = self.root.join(rel);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).map_err(|e| store_err(rel, e))?;
         }
-        let tmp = path.with_extension("tmp");
-        let mut f = File::create(&tmp).map_err(|e| store_err(rel, e))?;
-        f.write_all(bytes).map_err(|e| store_err(rel, e))?;
-        f.sync_all().map_err(|e| store_err(rel, e))?;
-        fs::rename(&tmp, &path).map_err(|e| store_err(rel, e))?;
-        Ok(rel.to_path_buf())
+        let tmp = tmp_path(&path);
+        let written = (|| {
+            let mut f = File::create(&tmp)?;
+            f.write_all(bytes)?;
+            f.sync_all()?;
+            fs::rename(&tmp, &path)
+        })();
+        written.map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            store_err(rel, e)
+        })
     }
 
-    /// Removes files the manifest neither names nor keeps for readers
-    /// (older generations past their grace, files of a commit that crashed
-    /// before its manifest). Best effort: a file left behind is only space.
-    fn collect_garbage(&self) {
-        if self.lock.is_none() {
+    /// Finishes what a crashed or failed commit left: the files its journal
+    /// names that the manifest does not keep are deleted (when hitmap's).
+    fn clear_pending(&self, pending: &BTreeSet<PathBuf>) {
+        if pending.is_empty() {
             return;
         }
         let kept = self.manifest.kept();
-        let Ok(entries) = fs::read_dir(&self.root) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.starts_with("site-") || !entry.path().is_dir() {
-                continue;
+        for rel in pending.iter().filter(|p| !kept.contains(*p)) {
+            remove_ours(&self.root, rel);
+        }
+        // A tmp twin of a kept file is a write that failed before its rename.
+        for rel in pending.iter().filter(|p| kept.contains(*p)) {
+            if is_ours(&self.root, rel, true) {
+                let _ = fs::remove_file(tmp_path(&self.root.join(rel)));
             }
-            let site_dir = PathBuf::from(&name);
-            for sub in [site_dir.clone(), site_dir.join("days")] {
-                for file in fs::read_dir(self.root.join(&sub))
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                {
-                    let rel = sub.join(file.file_name());
-                    if file.path().is_file() && !kept.contains(&rel) {
-                        let _ = fs::remove_file(file.path());
-                    }
+        }
+        let _ = fs::remove_file(self.root.join(PENDING));
+    }
+}
+
+/// Takes the writer lock, writing this process's pid into it.
+fn take_lock(root: &Path) -> Result<File> {
+    let mut lock = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(root.join("LOCK"))
+        .map_err(|e| store_err("LOCK", e))?;
+    if lock.try_lock().is_err() {
+        let mut pid = String::new();
+        let _ = lock.read_to_string(&mut pid);
+        return Err(Error::Locked {
+            pid: pid.trim().parse().unwrap_or(0),
+        });
+    }
+    lock.set_len(0).map_err(|e| store_err("LOCK", e))?;
+    write!(lock, "{}", std::process::id()).map_err(|e| store_err("LOCK", e))?;
+    lock.sync_all().map_err(|e| store_err("LOCK", e))?;
+    Ok(lock)
+}
+
+/// Every file (and `.tmp`) under the `site-*` folders, relative to the
+/// root: what a store folder holds besides its manifest. A `.tmp` counts
+/// as the file it was becoming.
+fn site_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir(root) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("site-") || !entry.path().is_dir() {
+            continue;
+        }
+        let site_dir = PathBuf::from(&name);
+        for sub in [site_dir.clone(), site_dir.join("days")] {
+            for file in fs::read_dir(root.join(&sub))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if file.path().is_file() {
+                    let file_name = file.file_name().to_string_lossy().into_owned();
+                    let file_name = file_name.strip_suffix(".tmp").unwrap_or(&file_name);
+                    out.push(sub.join(file_name));
                 }
             }
-            // Empty folders of dropped sites go too (fails while not empty).
-            let _ = fs::remove_dir(self.root.join(site_dir.join("days")));
-            let _ = fs::remove_dir(self.root.join(&site_dir));
         }
     }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn write_pending(root: &Path, rels: &[PathBuf]) -> std::io::Result<()> {
+    let names: Vec<String> = rels.iter().map(|p| p.display().to_string()).collect();
+    let body = serde_json::to_vec(&names).map_err(std::io::Error::other)?;
+    let path = root.join(PENDING);
+    let mut f = File::create(&path)?;
+    f.write_all(&seal(Kind::Manifest, &body))?;
+    f.sync_all()?;
+    sync_dir(root)
+}
+
+/// The journal's files; an unreadable journal names nothing (so nothing is
+/// deleted on its word).
+fn read_pending(root: &Path) -> BTreeSet<PathBuf> {
+    let Ok(bytes) = fs::read(root.join(PENDING)) else {
+        return BTreeSet::new();
+    };
+    let Ok(body) = open(Kind::Manifest, &bytes) else {
+        return BTreeSet::new();
+    };
+    serde_json::from_slice::<Vec<String>>(body)
+        .map(|v| v.into_iter().map(PathBuf::from).collect())
+        .unwrap_or_default()
 }
 
 fn read_manifest(root: &Path) -> Result<Option<Manifest>> {
@@ -334,12 +671,207 @@ fn read_manifest(root: &Path) -> Result<Option<Manifest>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(store_err("MANIFEST", e)),
     };
-    let body = open(Kind::Manifest, &bytes).map_err(|r| store_err("MANIFEST", r))?;
+    const HINT: &str = "rebuild it from the checksummed files with hitmap::recover_manifest \
+                        (`hitmap check --repair`)";
+    let body =
+        open(Kind::Manifest, &bytes).map_err(|r| store_err("MANIFEST", format!("{r}; {HINT}")))?;
     serde_json::from_slice(body)
         .map(Some)
-        .map_err(|e| store_err("MANIFEST", format!("unreadable manifest: {e}")))
+        .map_err(|e| store_err("MANIFEST", format!("unreadable manifest: {e}; {HINT}")))
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+/// What [`recover_manifest`] rebuilt.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Sites found with a readable configuration and dictionaries.
+    pub sites: Vec<u32>,
+    /// Days listed in the new manifest, over all sites.
+    pub days: usize,
+    /// Files that were not used, with the reason (damaged, or an older
+    /// generation of a file that was used). None of them is deleted.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Rebuilds a lost or damaged `MANIFEST` from the checksummed files under
+/// `site-*/`: for each site the newest configuration and dictionaries that
+/// pass their checksums, and for each day the newest archive that decodes
+/// against those dictionaries. It takes the writer lock, refuses a store
+/// whose manifest is readable, and deletes nothing: older generations stay
+/// where they are (listed in [`Recovery::skipped`]).
+///
+/// If the manifest was lost while a batch was being committed, that batch
+/// may be partly in the recovered store: re-ingest it.
+///
+/// # Examples
+/// ```
+/// use hitmap::{Engine, Hit, Query, SiteConfig};
+/// let dir = std::env::temp_dir().join(format!("hitmap-recover-{}", std::process::id()));
+/// {
+///     let mut e = Engine::open(&dir)?;
+///     e.add_site(SiteConfig::new(1))?;
+///     e.ingest([Hit::pageview(1, 1_717_200_000, "a", "https://x.org/")])?;
+/// }
+/// std::fs::remove_file(dir.join("MANIFEST")).unwrap();
+/// assert!(Engine::open(&dir).is_err()); // refused: files but no manifest
+/// let r = hitmap::recover_manifest(&dir)?;
+/// assert_eq!((r.sites.as_slice(), r.days), (&[1][..], 1));
+/// let e = Engine::open(&dir)?;
+/// assert_eq!(e.query(&Query::site(1))?.visits_summary().nb_visits, 1);
+/// # drop(e); std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), hitmap::Error>(())
+/// ```
+pub fn recover_manifest(root: impl AsRef<Path>) -> Result<Recovery> {
+    let root = root.as_ref();
+    if !root.is_dir() {
+        return Err(store_err(root, "no such folder"));
+    }
+    let _lock = take_lock(root)?;
+    if read_manifest(root).is_ok_and(|m| m.is_some()) {
+        return Err(store_err(
+            "MANIFEST",
+            "is readable: there is nothing to recover (hitmap check verifies the files it names)",
+        ));
+    }
+    let mut by_site: BTreeMap<u32, Vec<FileName>> = BTreeMap::new();
+    let mut report = Recovery::default();
+    let mut max_gen = 0u64;
+    for rel in site_files(root) {
+        match FileName::parse(&rel) {
+            Some(name) if root.join(&rel).is_file() => {
+                let site = match name {
+                    FileName::Config(s, _) | FileName::Dicts(s, _) | FileName::Day(s, _, _) => s,
+                };
+                max_gen = max_gen.max(name.generation());
+                by_site.entry(site).or_default().push(name);
+            }
+            _ => report.skipped.push((
+                rel.display().to_string(),
+                "not a finished hitmap file".into(),
+            )),
+        }
+    }
+    let mut manifest = Manifest {
+        generation: max_gen,
+        ..Manifest::default()
+    };
+    for (site, mut names) in by_site {
+        // Newest generation first.
+        names.sort_by_key(|n| std::cmp::Reverse(n.generation()));
+        let mut skip =
+            |rel: PathBuf, why: String| report.skipped.push((rel.display().to_string(), why));
+        let read = |rel: &Path, kind: Kind| -> std::result::Result<Vec<u8>, String> {
+            let bytes = fs::read(root.join(rel)).map_err(|e| e.to_string())?;
+            open(kind, &bytes).map_err(|r| r.to_string())?;
+            Ok(bytes)
+        };
+        let mut config = None;
+        let mut dicts = None;
+        for n in &names {
+            match *n {
+                FileName::Config(_, g) if config.is_none() => {
+                    let rel = config_path(site, g);
+                    let ok = read(&rel, Kind::Config).and_then(|b| {
+                        let (c, _) = format::decode_config(&b)?
+                            .validate()
+                            .map_err(|e| e.to_string())?;
+                        if c.id == site {
+                            Ok(())
+                        } else {
+                            Err(format!("holds site {}", c.id))
+                        }
+                    });
+                    match ok {
+                        Ok(()) => config = Some(g),
+                        Err(why) => skip(rel, why),
+                    }
+                }
+                FileName::Dicts(_, g) if dicts.is_none() => {
+                    let rel = dicts_path(site, g);
+                    match read(&rel, Kind::Dicts).and_then(|b| format::decode_dicts(&b)) {
+                        Ok(d) => dicts = Some((g, d)),
+                        Err(why) => skip(rel, why),
+                    }
+                }
+                FileName::Config(_, g) => skip(config_path(site, g), "an older generation".into()),
+                FileName::Dicts(_, g) => skip(dicts_path(site, g), "an older generation".into()),
+                FileName::Day(..) => {}
+            }
+        }
+        let (Some(config), Some((dicts_gen, dicts))) = (config, dicts) else {
+            skip(
+                PathBuf::from(format!("site-{site}")),
+                "no readable configuration and dictionaries: the site is left out".into(),
+            );
+            continue;
+        };
+        let mut files = SiteFiles {
+            config,
+            dicts: dicts_gen,
+            days: BTreeMap::new(),
+        };
+        for n in &names {
+            let FileName::Day(_, day, g) = *n else {
+                continue;
+            };
+            let rel = day_path(site, day, g);
+            if files.days.contains_key(&day) {
+                skip(rel, "an older generation".into());
+                continue;
+            }
+            match read(&rel, Kind::Day).and_then(|b| format::decode_day(&b, &dicts).map(|_| ())) {
+                Ok(()) => {
+                    files.days.insert(day, g);
+                }
+                Err(why) => skip(rel, why),
+            }
+        }
+        report.days = report.days.saturating_add(files.days.len());
+        report.sites.push(site);
+        manifest.sites.insert(site, files);
+    }
+    let body = serde_json::to_vec(&manifest).map_err(|e| store_err("MANIFEST", e))?;
+    let store = Store {
+        root: root.to_path_buf(),
+        lock: None,
+        options: StoreOptions::default(),
+        manifest: Manifest::default(),
+    };
+    store.write_file(Path::new("MANIFEST"), &seal(Kind::Manifest, &body))?;
+    sync_dir(root).map_err(|e| store_err(".", e))?;
+    let _ = fs::remove_file(root.join(PENDING));
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_round_trip_and_strangers_do_not_parse() {
+        let day = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+        for (p, n) in [
+            (config_path(3, 7), FileName::Config(3, 7)),
+            (dicts_path(3, 0), FileName::Dicts(3, 0)),
+            (day_path(12, day, 44), FileName::Day(12, day, 44)),
+        ] {
+            assert_eq!(FileName::parse(&p), Some(n));
+        }
+        for p in [
+            "site-1/readme.txt",
+            "site-01/config-1.bin",
+            "site-1/config-01.bin",
+            "site-1/config-1.bin.bak",
+            "site-1/days/2026-3-1-4.day",
+            "site-1/days/2026-03-01-x.day",
+            "site-1/days/sub/2026-03-01-1.day",
+            "MANIFEST",
+            "other/config-1.bin",
+        ] {
+            assert_eq!(FileName::parse(Path::new(p)), None, "{p}");
+        }
+    }
 }

@@ -6,6 +6,7 @@
 mod api;
 mod erase;
 mod examples;
+mod hardening;
 mod props;
 mod reference;
 mod store;

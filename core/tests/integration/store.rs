@@ -462,7 +462,7 @@ fn crash_fingerprint_opt(e: &Engine) -> Option<String> {
 #[allow(dead_code)]
 fn _uses(_: &Case) {}
 
-fn walk(dir: &Path) -> Vec<String> {
+pub(crate) fn walk(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         if entry.file_type().unwrap().is_dir() {

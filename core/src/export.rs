@@ -1,0 +1,103 @@
+//! Raw data back out of the archives, for BI tools and for moving data
+//! elsewhere: the stored hits of a range of days, as the input contract's
+//! records, and the days a site holds.
+
+use chrono::NaiveDate;
+
+use crate::dict::NONE;
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::hit::{Event, Hit};
+use crate::query::IntoDay;
+
+impl Engine {
+    /// The local days a site holds data for, oldest first.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Hit, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1))?;
+    /// e.ingest([Hit::pageview(1, 1_717_200_000, "a", "https://x.org/")])?;
+    /// assert_eq!(e.site_days(1)?, [hitmap::parse_day("2024-06-01")?]);
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn site_days(&self, site: u32) -> Result<Vec<NaiveDate>> {
+        Ok(self.site_state(site)?.days.keys().copied().collect())
+    }
+
+    /// The stored hits of a site's local days `from..=to`, as [`Hit`]
+    /// records: the same records ingested give back the same archives.
+    /// Visit-level fields come on the hit that carried them. Hits are in
+    /// day, visitor and time order.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Hit, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1))?;
+    /// let hit = Hit::pageview(1, 1_717_200_000, "a", "https://x.org/").with_device("desktop");
+    /// e.ingest([hit.clone()])?;
+    /// assert_eq!(e.export_hits(1, "2024-06-01", "2024-06-01")?, [hit]);
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn export_hits(&self, site: u32, from: impl IntoDay, to: impl IntoDay) -> Result<Vec<Hit>> {
+        let (from, to) = (from.into_day()?, to.into_day()?);
+        let sel = self.query(&crate::query::Query::site(site).range(from, to))?;
+        let s = sel.site;
+        let d = &s.dicts;
+        let text =
+            |dict: &crate::dict::Dict, id: u32| (id != NONE).then(|| dict.value(id).to_owned());
+        let mut out = Vec::new();
+        for &(_, a) in &sel.days {
+            for v in 0..a.visit_count() {
+                let vi = v as usize;
+                let range = a.actions_of(v);
+                let first = range.start;
+                for i in range {
+                    let pos = (i - first) as u32;
+                    let carried = |f: usize| {
+                        (a.field_carriers[f][vi] == pos)
+                            .then(|| text(d.field(f), a.fields[f][vi]))
+                            .flatten()
+                    };
+                    let event = (a.a_ev_category[i] != NONE).then(|| Event {
+                        category: d.events.value(a.a_ev_category[i]).to_owned(),
+                        action: text(&d.events, a.a_ev_action[i]).unwrap_or_default(),
+                        name: text(&d.events, a.a_ev_name[i]),
+                        value: Some(a.a_ev_value[i]).filter(|x| !x.is_nan()),
+                    });
+                    out.push(Hit {
+                        site,
+                        ts: a.a_ts[i],
+                        visitor: d.visitors.value(a.visitor[vi]).to_owned(),
+                        kind: a.a_kind[i],
+                        url: text(&d.urls, a.a_url[i]),
+                        title: text(&d.titles, a.a_title[i]),
+                        user: carried(0),
+                        referrer: carried(1),
+                        device: carried(2),
+                        browser: carried(3),
+                        os: carried(4),
+                        country: carried(5),
+                        language: carried(6),
+                        search: text(&d.keywords, a.a_keyword[i]),
+                        event,
+                        dims: a
+                            .dims
+                            .iter()
+                            .filter(|c| c.carriers[vi] == pos)
+                            .map(|c| {
+                                (
+                                    d.dim_names.value(c.name).to_owned(),
+                                    d.dim_values.value(c.values[vi]).to_owned(),
+                                )
+                            })
+                            .collect(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,110 @@
+//! Entry points for the cargo-fuzz targets in `fuzz/` (feature `fuzzing`).
+//! Not part of the API: they reach decoders that are private, with the
+//! envelope's checksum made right so the fuzzer gets past it.
+
+use std::sync::OnceLock;
+
+use crate::engine::Engine;
+use crate::hit::Hit;
+use crate::site::SiteConfig;
+use crate::store::codec::{self, Kind, seal};
+use crate::store::format;
+
+/// A small engine with a few visits, for decoders that need a site's
+/// dictionaries and for the API target.
+pub fn sample_engine() -> Engine {
+    let mut e = Engine::in_memory();
+    let _ = e.add_site(
+        SiteConfig::new(1)
+            .section("News", ["/news"])
+            .dimension("department"),
+    );
+    let _ = e.ingest([
+        Hit::pageview(1, 1_717_200_000, "a", "https://x.org/news/a")
+            .with_device("smartphone")
+            .with_dim("department", "HR"),
+        Hit::pageview(1, 1_717_200_030, "a", "https://x.org/about").with_title("About"),
+        Hit::pageview(1, 1_717_300_000, "b", "https://x.org/news/b")
+            .with_referrer("https://www.google.com/search?q=x"),
+    ]);
+    e
+}
+
+fn sample_dicts() -> &'static crate::raw::SiteDicts {
+    static DICTS: OnceLock<crate::raw::SiteDicts> = OnceLock::new();
+    DICTS.get_or_init(|| {
+        let e = sample_engine();
+        e.sites.get(&1).map(|s| s.dicts.clone()).unwrap_or_default()
+    })
+}
+
+/// Feeds `data` to one of the store's decoders: the first byte picks
+/// which, the rest is the body, sealed (and for a day, compressed) so that
+/// the envelope and the checksum pass and the decoder itself is tested.
+pub fn store_decoders(data: &[u8]) {
+    let _ = codec::open(Kind::Day, data);
+    let Some((&which, body)) = data.split_first() else {
+        return;
+    };
+    match which % 5 {
+        0 => {
+            let _ = format::decode_config(&seal(Kind::Config, body));
+        }
+        1 => {
+            let _ = format::decode_dicts(&seal(Kind::Dicts, body));
+        }
+        2 => {
+            let _ = format::decode_day(&seal(Kind::Day, &format::compress(body)), sample_dicts());
+        }
+        3 => {
+            let _ = format::decode_day(&seal(Kind::Day, body), sample_dicts());
+        }
+        _ => {
+            let mut e = Engine::in_memory();
+            let _ = e.import_day(&seal(Kind::Bundle, body));
+        }
+    }
+}
+
+/// Well-formed inputs for [`store_decoders`] (selector byte, then body),
+/// made from [`sample_engine`]: the seeds of the `store` fuzz target.
+pub fn store_seeds() -> Vec<Vec<u8>> {
+    let e = sample_engine();
+    let Some(site) = e.sites.get(&1) else {
+        return Vec::new();
+    };
+    let body = |sealed: &[u8], kind: Kind| {
+        codec::open(kind, sealed)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default()
+    };
+    let mut seeds = vec![
+        [
+            &[0u8][..],
+            &body(&format::encode_config(&site.config), Kind::Config),
+        ]
+        .concat(),
+        [
+            &[1u8][..],
+            &body(&format::encode_dicts(&site.dicts), Kind::Dicts),
+        ]
+        .concat(),
+    ];
+    if let Some(day) = site.days.values().next() {
+        let sealed = format::encode_day(day);
+        let packed = body(&sealed, Kind::Day);
+        seeds.push([&[3u8][..], &packed].concat());
+        if let Some(raw) = packed
+            .get(9..)
+            .and_then(|z| zstd::bulk::decompress(z, 1 << 20).ok())
+        {
+            seeds.push([&[2u8][..], &raw].concat());
+        }
+    }
+    if let Some((&day, _)) = site.days.iter().next()
+        && let Ok(bundle) = e.export_day(1, day)
+    {
+        seeds.push([&[4u8][..], &body(&bundle, Kind::Bundle)].concat());
+    }
+    seeds
+}

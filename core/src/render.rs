@@ -1,0 +1,348 @@
+//! The Reporting API's output formats, shaped like Matomo's: `json`,
+//! `csv`, `tsv` and `xml`, for answers and for errors. Every host (the
+//! server, Python, PHP, C) renders through here, so a request answers the
+//! same bytes everywhere.
+
+use std::fmt::Write as _;
+use std::str::FromStr;
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// An output format of the Reporting API (`format=`).
+///
+/// # Examples
+/// ```
+/// use hitmap::Format;
+/// assert_eq!("CSV".parse::<Format>()?, Format::Csv);
+/// assert!("original".parse::<Format>().unwrap_err().to_string().contains("format=original"));
+/// # Ok::<(), hitmap::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// JSON (the default).
+    #[default]
+    Json,
+    /// Comma-separated values with a header row (UTF-8).
+    Csv,
+    /// Tab-separated values with a header row (UTF-8).
+    Tsv,
+    /// Matomo's XML: `<result>`, `<row>`, `<results>` for maps.
+    Xml,
+}
+
+impl FromStr for Format {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Format> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "json" | "" => Format::Json,
+            "csv" => Format::Csv,
+            "tsv" => Format::Tsv,
+            "xml" => Format::Xml,
+            "original" => {
+                return Err(Error::Request(
+                    "format=original returns PHP objects inside Matomo and is not supported: \
+                     use format=json, csv, tsv or xml"
+                        .into(),
+                ));
+            }
+            other => {
+                return Err(Error::Request(format!(
+                    "unknown format '{other}': use json, csv, tsv or xml"
+                )));
+            }
+        })
+    }
+}
+
+impl Format {
+    /// The HTTP `Content-Type` of this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Json => "application/json; charset=utf-8",
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Tsv => "text/tab-separated-values; charset=utf-8",
+            Format::Xml => "text/xml; charset=utf-8",
+        }
+    }
+
+    /// The format a query string asks for (`format=`), or JSON when it
+    /// names none or one this module does not know (the error is then
+    /// the request's, reported in JSON).
+    pub fn of_query(query: &str) -> Format {
+        query
+            .trim_start_matches('?')
+            .split('&')
+            .filter_map(|p| p.split_once('='))
+            .rfind(|(k, _)| *k == "format")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or_default()
+    }
+}
+
+/// A whole HTTP-ready answer: status, content type and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiResponse {
+    /// 200, or the error's [`Error::http_status`].
+    pub status: u16,
+    /// The format's content type.
+    pub content_type: &'static str,
+    /// The rendered answer or error.
+    pub body: String,
+}
+
+/// Whether an answer is a map keyed by period (or site), each value an
+/// object or a row list; a single summary holds only scalars.
+fn is_map(v: &Map<String, Value>) -> bool {
+    !v.is_empty() && v.values().all(|x| x.is_object() || x.is_array())
+}
+
+/// Renders an answer of [`Engine::answer`](crate::Engine::answer).
+///
+/// # Examples
+/// ```
+/// use hitmap::{Format, render};
+/// let v = serde_json::json!({"2024-06-01": {"nb_visits": 2}, "2024-06-02": []});
+/// assert_eq!(render(&v, Format::Csv), "date,nb_visits\n2024-06-01,2\n");
+/// assert!(render(&v, Format::Xml).contains("<result date=\"2024-06-02\" />"));
+/// ```
+pub fn render(v: &Value, format: Format) -> String {
+    match format {
+        Format::Json => v.to_string(),
+        Format::Csv => table(v, ','),
+        Format::Tsv => table(v, '\t'),
+        Format::Xml => xml(v),
+    }
+}
+
+/// Renders an error in a format's error shape.
+///
+/// # Examples
+/// ```
+/// use hitmap::{Error, Format, render_error};
+/// let e = Error::Request("missing parameter 'method'".into());
+/// assert_eq!(render_error(&e, Format::Json), r#"{"result":"error","message":"missing parameter 'method'"}"#);
+/// assert_eq!(render_error(&e, Format::Csv), "Error: missing parameter 'method'\n");
+/// assert!(render_error(&e, Format::Xml).contains(r#"<error message="missing parameter &apos;method&apos;" />"#));
+/// ```
+pub fn render_error(e: &Error, format: Format) -> String {
+    match format {
+        Format::Json => e.to_api_json(),
+        Format::Csv | Format::Tsv => format!("Error: {e}\n"),
+        Format::Xml => format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\" ?>\n<result>\n\t<error message=\"{}\" />\n</result>",
+            escape(&e.to_string())
+        ),
+    }
+}
+
+/// A cell: strings as they are, numbers as JSON writes them, booleans 0/1.
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::Bool(b) => u8::from(*b).to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// CSV/TSV: a header of every column in first-seen order (subtables left
+/// out: ask `flat=1`), a `date` column first for maps of periods.
+fn table(v: &Value, sep: char) -> String {
+    let mut rows: Vec<(Option<&str>, &Map<String, Value>)> = Vec::new();
+    let keyed = matches!(v, Value::Object(m) if is_map(m));
+    match v {
+        Value::Object(m) if keyed => {
+            for (k, x) in m {
+                rows_of(Some(k), x, &mut rows);
+            }
+        }
+        other => rows_of(None, other, &mut rows),
+    }
+    let mut columns: Vec<&str> = Vec::new();
+    for (_, m) in &rows {
+        for (k, x) in m.iter() {
+            if !x.is_array() && !x.is_object() && !columns.contains(&k.as_str()) {
+                columns.push(k);
+            }
+        }
+    }
+    if columns.is_empty() {
+        return String::new();
+    }
+    let field = |s: &str| -> String {
+        if sep == '\t' {
+            s.replace(['\t', '\n', '\r'], " ")
+        } else if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_owned()
+        }
+    };
+    let mut out = String::new();
+    let mut header: Vec<String> = Vec::new();
+    if keyed {
+        header.push("date".into());
+    }
+    header.extend(columns.iter().map(|c| field(c)));
+    out.push_str(&header.join(&sep.to_string()));
+    out.push('\n');
+    for (key, m) in rows {
+        let mut line: Vec<String> = Vec::new();
+        if keyed {
+            line.push(field(key.unwrap_or_default()));
+        }
+        line.extend(
+            columns
+                .iter()
+                .map(|c| field(&m.get(*c).map(cell).unwrap_or_default())),
+        );
+        out.push_str(&line.join(&sep.to_string()));
+        out.push('\n');
+    }
+    out
+}
+
+/// The rows of one object or row list, each tagged with its map key.
+fn rows_of<'a>(
+    key: Option<&'a str>,
+    v: &'a Value,
+    rows: &mut Vec<(Option<&'a str>, &'a Map<String, Value>)>,
+) {
+    match v {
+        Value::Object(m) => rows.push((key, m)),
+        Value::Array(items) => {
+            rows.extend(items.iter().filter_map(|i| i.as_object()).map(|m| (key, m)))
+        }
+        _ => {}
+    }
+}
+
+/// Escapes text for XML content and attributes.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Characters XML 1.0 cannot carry.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Matomo's XML: one object is `<result>` with an element per column; a
+/// row list is `<result>` of `<row>`s (subtables nested as `<subtable>`);
+/// a map is `<results>` of `<result date="...">`.
+fn xml(v: &Value) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\" ?>\n");
+    match v {
+        Value::Object(m) if is_map(m) => {
+            out.push_str("<results>\n");
+            for (k, x) in m {
+                element(
+                    &mut out,
+                    1,
+                    "result",
+                    &format!(" date=\"{}\"", escape(k)),
+                    x,
+                );
+            }
+            out.push_str("</results>");
+        }
+        other => {
+            element(&mut out, 0, "result", "", other);
+            out.pop();
+        }
+    }
+    out
+}
+
+fn element(out: &mut String, depth: usize, name: &str, attrs: &str, v: &Value) {
+    let indent = "\t".repeat(depth);
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            let _ = writeln!(out, "{indent}<{name}{attrs}>");
+            for (k, x) in m {
+                element(out, depth + 1, k, "", x);
+            }
+            let _ = writeln!(out, "{indent}</{name}>");
+        }
+        Value::Array(items) if !items.is_empty() => {
+            let _ = writeln!(out, "{indent}<{name}{attrs}>");
+            for item in items {
+                element(out, depth + 1, "row", "", item);
+            }
+            let _ = writeln!(out, "{indent}</{name}>");
+        }
+        Value::Object(_) | Value::Array(_) => {
+            let _ = writeln!(out, "{indent}<{name}{attrs} />");
+        }
+        scalar => {
+            let _ = writeln!(
+                out,
+                "{indent}<{name}{attrs}>{}</{name}>",
+                escape(&cell(scalar))
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn shapes_follow_matomo() {
+        let one = json!({"nb_visits": 3, "bounce_rate": "33%"});
+        assert_eq!(render(&one, Format::Csv), "nb_visits,bounce_rate\n3,33%\n");
+        assert_eq!(
+            render(&one, Format::Xml),
+            "<?xml version=\"1.0\" encoding=\"utf-8\" ?>\n<result>\n\t<nb_visits>3</nb_visits>\n\t<bounce_rate>33%</bounce_rate>\n</result>"
+        );
+        let rows = json!([{"label": "a,\"b\"", "nb_visits": 2, "subtable": [{"label": "c"}]}, {"label": "d", "nb_visits": 1}]);
+        assert_eq!(
+            render(&rows, Format::Csv),
+            "label,nb_visits\n\"a,\"\"b\"\"\",2\nd,1\n"
+        );
+        assert_eq!(
+            render(&rows, Format::Tsv),
+            "label\tnb_visits\na,\"b\"\t2\nd\t1\n"
+        );
+        let x = render(&rows, Format::Xml);
+        assert!(
+            x.contains("\t<row>\n\t\t<label>a,&quot;b&quot;</label>"),
+            "{x}"
+        );
+        assert!(
+            x.contains("<subtable>\n\t\t\t<row>\n\t\t\t\t<label>c</label>"),
+            "{x}"
+        );
+        assert_eq!(
+            render(&json!([]), Format::Xml),
+            "<?xml version=\"1.0\" encoding=\"utf-8\" ?>\n<result />"
+        );
+        assert_eq!(render(&json!([]), Format::Csv), "");
+        let map = json!({"2024-06": [{"label": "x", "nb_hits": 1}], "2024-07": []});
+        assert_eq!(
+            render(&map, Format::Csv),
+            "date,label,nb_hits\n2024-06,x,1\n"
+        );
+        let x = render(&map, Format::Xml);
+        assert!(x.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\" ?>\n<results>\n\t<result date=\"2024-06\">\n\t\t<row>"), "{x}");
+    }
+
+    #[test]
+    fn of_query_finds_the_format() {
+        assert_eq!(Format::of_query("method=x&format=xml"), Format::Xml);
+        assert_eq!(Format::of_query("format=nope"), Format::Json);
+        assert_eq!(Format::of_query(""), Format::Json);
+    }
+}
