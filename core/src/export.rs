@@ -9,6 +9,7 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::hit::{Event, Hit};
 use crate::query::IntoDay;
+use crate::referrer::ReferrerType;
 
 impl Engine {
     /// The local days a site holds data for, oldest first.
@@ -100,4 +101,110 @@ impl Engine {
         }
         Ok(out)
     }
+
+    /// One record per stored visit of a site's local days `from..=to`:
+    /// what a BI tool joins on, with the numbers the reports count.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Hit, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1))?;
+    /// e.ingest([
+    ///     Hit::pageview(1, 1_717_200_000, "a", "https://x.org/a"),
+    ///     Hit::pageview(1, 1_717_200_060, "a", "https://x.org/b"),
+    ///     Hit::pageview(1, 1_717_210_000, "a", "https://x.org/c"),
+    /// ])?;
+    /// let v = e.export_visits(1, "2024-06-01", "2024-06-01")?;
+    /// assert_eq!(v.len(), 2);
+    /// assert_eq!((v[0].actions, v[0].length, v[0].visit_count), (2, 61, 1));
+    /// assert_eq!(v[1].visitor_type, "returning");
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn export_visits(
+        &self,
+        site: u32,
+        from: impl IntoDay,
+        to: impl IntoDay,
+    ) -> Result<Vec<VisitRecord>> {
+        let (from, to) = (from.into_day()?, to.into_day()?);
+        let sel = self.query(&crate::query::Query::site(site).range(from, to))?;
+        let s = sel.site;
+        let d = &s.dicts;
+        let text =
+            |dict: &crate::dict::Dict, id: u32| (id != NONE).then(|| dict.value(id).to_owned());
+        let mut out = Vec::new();
+        for &(date, a) in &sel.days {
+            for v in 0..a.visit_count() {
+                let vi = v as usize;
+                let range = a.actions_of(v);
+                let field = |f: usize| text(d.field(f), a.fields[f][vi]);
+                out.push(VisitRecord {
+                    date,
+                    visitor: d.visitors.value(a.visitor[vi]).to_owned(),
+                    first_ts: a.a_ts[range.start],
+                    length: a.length[vi],
+                    actions: range.len() as u32,
+                    entry_url: text(&d.urls, a.entry_url[vi]),
+                    exit_url: text(&d.urls, a.exit_url[vi]),
+                    referrer_type: ReferrerType::ALL
+                        .get(usize::from(a.referrer_type[vi]))
+                        .map_or("direct", |t| t.name()),
+                    visitor_type: if s.is_new(date, a, v) {
+                        "new"
+                    } else {
+                        "returning"
+                    },
+                    visit_count: s.visit_count(date, a, v),
+                    user: field(0),
+                    referrer: field(1),
+                    device: field(2),
+                    browser: field(3),
+                    os: field(4),
+                    country: field(5),
+                    language: field(6),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One stored visit, as [`Engine::export_visits`] gives it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct VisitRecord {
+    /// The site's local day.
+    pub date: NaiveDate,
+    /// The visitor key.
+    pub visitor: String,
+    /// Unix seconds of the first action.
+    pub first_ts: i64,
+    /// Visit length in seconds (0 for one action).
+    pub length: u32,
+    /// Actions of every kind.
+    pub actions: u32,
+    /// First page view's URL.
+    pub entry_url: Option<String>,
+    /// Last page view's URL.
+    pub exit_url: Option<String>,
+    /// `direct`, `search`, `website`, `campaign`, `social`, `ai`.
+    pub referrer_type: &'static str,
+    /// `new` or `returning`.
+    pub visitor_type: &'static str,
+    /// The visit's rank among the visitor's visits.
+    pub visit_count: u32,
+    /// Logged-in user.
+    pub user: Option<String>,
+    /// Referrer URL.
+    pub referrer: Option<String>,
+    /// Device type.
+    pub device: Option<String>,
+    /// Browser.
+    pub browser: Option<String>,
+    /// Operating system.
+    pub os: Option<String>,
+    /// Country code.
+    pub country: Option<String>,
+    /// Language code.
+    pub language: Option<String>,
 }

@@ -88,6 +88,7 @@ mod url;
 pub use api::{ApiOptions, ApiRequest, SUPPORTED_METHODS};
 pub use engine::{Engine, IngestOutcome};
 pub use error::{Error, Result};
+pub use export::VisitRecord;
 pub use hit::{Event, Hit, HitType};
 pub use ndjson::Rejected;
 pub use period::{FIRST_DAY, LAST_DAY, MAX_PERIODS, Period, PeriodRange, parse_day};

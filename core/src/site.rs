@@ -63,6 +63,17 @@ impl SiteConfig {
         &self.time_zone
     }
 
+    /// The named sections: name and path prefixes, in the order given.
+    ///
+    /// # Examples
+    /// ```
+    /// let c = hitmap::SiteConfig::new(1).section("News", ["/news"]);
+    /// assert_eq!(c.sections()[0].0, "News");
+    /// ```
+    pub fn sections(&self) -> &[(String, Vec<String>)] {
+        &self.sections
+    }
+
     /// The IANA time zone whose local days, weeks, months and years the
     /// reports use.
     pub fn time_zone(mut self, name: impl Into<String>) -> Self {

@@ -189,8 +189,14 @@ fn errors_say_what_to_fix() {
     let seg = err("method=VisitsSummary.get&idSite=1&period=day&date=today&segment=deviceType~x");
     assert!(seg.contains("position 10"), "{seg}");
     assert!(err("method=VisitsSummary.get&idSite=1&period=day&date=last0").contains("lastN"));
-    assert!(err("method=VisitsSummary.get&idSite=1&period=day&date=today&format=original").contains("use format=json, csv, tsv or xml"));
-    assert!(err("method=VisitsSummary.get&idSite=1&period=day&date=today&format=yaml").contains("unknown format 'yaml'"));
+    assert!(
+        err("method=VisitsSummary.get&idSite=1&period=day&date=today&format=original")
+            .contains("use format=json, csv, tsv or xml")
+    );
+    assert!(
+        err("method=VisitsSummary.get&idSite=1&period=day&date=today&format=yaml")
+            .contains("unknown format 'yaml'")
+    );
     let shaped = hitmap::Error::Request("x".into()).to_api_json();
     assert_eq!(
         serde_json::from_str::<Value>(&shaped).unwrap(),

@@ -1,0 +1,593 @@
+//! The subcommands of `hitmap`, each a function over parsed arguments, so
+//! tests call them as the binary does.
+
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+use hitmap::{ApiOptions, ApiRequest, Engine, Query, SiteConfig};
+use serde_json::{Value, json};
+
+use crate::CliError;
+use crate::output::{OutputFormat, show};
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError {
+    let what = what.into();
+    move |e| CliError::Io(what, e)
+}
+
+/// Opens a store that must exist (for writing).
+pub fn open_existing(dir: &Path) -> Result<Engine, CliError> {
+    if !dir.join("MANIFEST").exists() {
+        return Err(CliError::Usage(format!(
+            "no hitmap store at {}: create one with `hitmap init {} --site 1 --timezone UTC`",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    Ok(Engine::open(dir)?)
+}
+
+/// Opens a store that must exist, read-only (queries).
+pub fn open_reader(dir: &Path) -> Result<Engine, CliError> {
+    if !dir.join("MANIFEST").exists() {
+        return Err(CliError::Usage(format!(
+            "no hitmap store at {}: create one with `hitmap init {} --site 1 --timezone UTC`",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    Ok(Engine::open_read_only(dir)?)
+}
+
+/// What `hitmap init` sets up for a site.
+#[derive(Debug, Clone, Default)]
+pub struct SiteArgs {
+    /// Site id.
+    pub site: u32,
+    /// IANA time zone.
+    pub timezone: String,
+    /// Visit timeout in seconds.
+    pub visit_timeout: Option<u32>,
+    /// The site's own hosts.
+    pub hosts: Vec<String>,
+    /// `Name=/prefix,/prefix`.
+    pub sections: Vec<String>,
+    /// Declared custom dimensions.
+    pub dimensions: Vec<String>,
+}
+
+/// `hitmap init`: creates the store (if missing) and adds or updates a site.
+pub fn init(dir: &Path, args: &SiteArgs) -> Result<String, CliError> {
+    let mut config = SiteConfig::new(args.site).time_zone(&args.timezone);
+    if let Some(t) = args.visit_timeout {
+        config = config.visit_timeout(t);
+    }
+    for h in &args.hosts {
+        config = config.host(h);
+    }
+    for s in &args.sections {
+        let (name, prefixes) = s.split_once('=').ok_or_else(|| {
+            CliError::Usage(format!(
+                "--section takes Name=/prefix[,/prefix...], got '{s}'"
+            ))
+        })?;
+        let prefixes: Vec<&str> = prefixes
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        config = config.section(name.trim(), prefixes);
+    }
+    for d in &args.dimensions {
+        config = config.dimension(d);
+    }
+    let mut engine = Engine::open(dir)?;
+    engine.add_site(config)?;
+    Ok(format!(
+        "site {} ({}) ready in {}\nnext: hitmap ingest {} hits.ndjson\n",
+        args.site,
+        args.timezone,
+        dir.display(),
+        dir.display()
+    ))
+}
+
+/// Counts the bytes that pass through, for a progress bar.
+struct Counting<R> {
+    inner: R,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(b) = &self.bar {
+            b.inc(n as u64);
+        }
+        Ok(n)
+    }
+}
+
+/// Opens an input: a path or `-` (stdin); gzip is recognised by its magic
+/// bytes.
+fn input(path: &Path, bar: Option<indicatif::ProgressBar>) -> Result<Box<dyn BufRead>, CliError> {
+    let raw: Box<dyn Read> = if path == Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::fs::File::open(path).map_err(io(format!("cannot open {}", path.display())))?)
+    };
+    let mut reader = BufReader::with_capacity(1 << 20, Counting { inner: raw, bar });
+    let gz = reader
+        .fill_buf()
+        .map_err(io(format!("cannot read {}", path.display())))?
+        .starts_with(&[0x1f, 0x8b]);
+    Ok(if gz {
+        Box::new(BufReader::with_capacity(
+            1 << 20,
+            flate2::read::MultiGzDecoder::new(reader),
+        ))
+    } else {
+        Box::new(reader)
+    })
+}
+
+/// The outcome of `hitmap ingest` over its files.
+#[derive(Debug, Default)]
+pub struct IngestSummary {
+    /// Hits that went in.
+    pub accepted: u64,
+    /// Lines rejected, over all files.
+    pub rejected: u64,
+    /// What to print.
+    pub report: String,
+}
+
+/// `hitmap ingest`: each file is one batch (committed when its line is
+/// printed); bad lines are listed (the first `show_rejects` of each file)
+/// and the rest goes in.
+pub fn ingest(
+    dir: &Path,
+    files: &[PathBuf],
+    show_rejects: usize,
+    progress: bool,
+) -> Result<IngestSummary, CliError> {
+    let mut engine = open_existing(dir)?;
+    let mut summary = IngestSummary::default();
+    for path in files {
+        let size = std::fs::metadata(path).map(|m| m.len()).ok();
+        let bar = (progress && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(size.unwrap_or(0));
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            ) {
+                bar.set_style(style);
+            }
+            bar.set_message(path.display().to_string());
+            bar
+        });
+        let reader = input(path, bar.clone())?;
+        let t = std::time::Instant::now();
+        let out = engine.ingest_ndjson(reader)?;
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        let secs = t.elapsed().as_secs_f64();
+        summary.accepted += out.accepted;
+        summary.rejected += out.rejected.len() as u64;
+        summary.report.push_str(&format!(
+            "{}: {} hits ingested, {} lines rejected ({:.1} s)\n",
+            path.display(),
+            out.accepted,
+            out.rejected.len(),
+            secs
+        ));
+        for r in out.rejected.iter().take(show_rejects) {
+            summary
+                .report
+                .push_str(&format!("  line {}: {}\n", r.line, r.reason));
+        }
+        if out.rejected.len() > show_rejects {
+            summary.report.push_str(&format!(
+                "  ... and {} more (--show-rejects N to list more)\n",
+                out.rejected.len() - show_rejects
+            ));
+        }
+    }
+    Ok(summary)
+}
+
+/// Infers the period from a date's form when none is given: `2026` a
+/// year, `2026-03` a month, `A,B` a range, anything else days.
+///
+/// # Examples
+/// ```
+/// use hitmap_cli::commands::period_and_date;
+/// assert_eq!(period_and_date(None, "2026-03"), ("month".to_string(), "2026-03-01".to_string()));
+/// assert_eq!(period_and_date(None, "2026"), ("year".to_string(), "2026-01-01".to_string()));
+/// assert_eq!(period_and_date(None, "2026-01-01,2026-01-31"), ("range".to_string(), "2026-01-01,2026-01-31".to_string()));
+/// assert_eq!(period_and_date(Some("week"), "last4"), ("week".to_string(), "last4".to_string()));
+/// ```
+pub fn period_and_date(period: Option<&str>, date: &str) -> (String, String) {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (inferred, date) = match date.split('-').collect::<Vec<_>>().as_slice() {
+        [y] if y.len() == 4 && digits(y) => ("year", format!("{y}-01-01")),
+        [y, m] if y.len() == 4 && digits(y) && m.len() == 2 && digits(m) => {
+            ("month", format!("{y}-{m}-01"))
+        }
+        _ if date.contains(',') => ("range", date.to_string()),
+        _ => ("day", date.to_string()),
+    };
+    (period.unwrap_or(inferred).to_string(), date)
+}
+
+/// A Reporting API request assembled from command-line flags.
+#[derive(Debug, Clone, Default)]
+pub struct ReportArgs {
+    /// Site id.
+    pub site: u32,
+    /// `Module.method`.
+    pub method: String,
+    /// Period, or inferred from the date.
+    pub period: Option<String>,
+    /// Date expression.
+    pub date: String,
+    /// Segment.
+    pub segment: Option<String>,
+    /// Section.
+    pub section: Option<String>,
+    /// Rows.
+    pub limit: Option<i64>,
+    /// Further `key=value` parameters.
+    pub extra: Vec<String>,
+}
+
+impl ReportArgs {
+    /// The query string.
+    pub fn query(&self) -> String {
+        use crate::http::encode;
+        let (period, date) = period_and_date(self.period.as_deref(), &self.date);
+        let mut q = format!(
+            "method={}&idSite={}&period={}&date={}",
+            encode(&self.method),
+            self.site,
+            encode(&period),
+            encode(&date)
+        );
+        if let Some(s) = &self.segment {
+            q.push_str(&format!("&segment={}", encode(s)));
+        }
+        if let Some(s) = &self.section {
+            q.push_str(&format!("&section={}", encode(s)));
+        }
+        if let Some(n) = self.limit {
+            q.push_str(&format!("&filter_limit={n}"));
+        }
+        for kv in &self.extra {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            q.push_str(&format!("&{}={}", encode(k), encode(v)));
+        }
+        q
+    }
+}
+
+/// `hitmap report` / `hitmap pages`: a Reporting API answer, printed.
+pub fn report(dir: &Path, args: &ReportArgs, format: OutputFormat) -> Result<String, CliError> {
+    let engine = open_reader(dir)?;
+    let request = ApiRequest::parse(&args.query())?;
+    let answer = engine.answer_with(&request, &ApiOptions::default())?;
+    Ok(show(&answer, format))
+}
+
+/// `hitmap sites`: every site with its zone, sections, days, hits and bytes.
+pub fn sites(dir: &Path, format: OutputFormat) -> Result<String, CliError> {
+    let engine = open_reader(dir)?;
+    let mut rows = Vec::new();
+    for id in engine.site_ids() {
+        let Some(config) = engine.site(id) else {
+            continue;
+        };
+        let days = engine.site_days(id)?;
+        let hits = engine.query(&Query::site(id))?.visits_summary().nb_actions;
+        let bytes = dir_bytes(&dir.join(format!("site-{id}")));
+        rows.push(json!({
+            "site": id,
+            "timezone": config.time_zone_name(),
+            "sections": config.sections().iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(","),
+            "days": days.len(),
+            "first_day": days.first().map(|d| d.to_string()).unwrap_or_default(),
+            "last_day": days.last().map(|d| d.to_string()).unwrap_or_default(),
+            "hits": hits,
+            "bytes": bytes,
+        }));
+    }
+    let damaged = engine.damaged();
+    let mut out = show(&Value::Array(rows), format);
+    for d in damaged {
+        out.push_str(&format!("damaged: {d}\n"));
+    }
+    Ok(out)
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// `hitmap check`: every file decoded and checksummed; with `repair`, a
+/// lost or damaged manifest is rebuilt first.
+pub fn check(dir: &Path, repair: bool) -> Result<String, CliError> {
+    let mut out = String::new();
+    let readable = Engine::open_read_only(dir);
+    if let Err(e) = &readable {
+        if !repair {
+            return Err(CliError::Usage(format!(
+                "{e}\n(if the folder holds hitmap's files, `hitmap check {} --repair` rebuilds the manifest)",
+                dir.display()
+            )));
+        }
+        let r = hitmap::recover_manifest(dir)?;
+        out.push_str(&format!(
+            "rebuilt MANIFEST: {} site(s), {} day(s); {} file(s) not used (left in place)\n",
+            r.sites.len(),
+            r.days,
+            r.skipped.len()
+        ));
+        for (path, why) in &r.skipped {
+            out.push_str(&format!("  not used: {path}: {why}\n"));
+        }
+    }
+    let engine = match readable {
+        Ok(e) => e,
+        Err(_) => Engine::open_read_only(dir)?,
+    };
+    let damaged = engine.damaged();
+    let days: usize = engine
+        .site_ids()
+        .iter()
+        .map(|&id| engine.site_days(id).map_or(0, |d| d.len()))
+        .sum();
+    if damaged.is_empty() {
+        out.push_str(&format!(
+            "ok: {} site(s), {} day file(s), every checksum verified\n",
+            engine.site_ids().len(),
+            days
+        ));
+        return Ok(out);
+    }
+    for d in &damaged {
+        out.push_str(&format!("damaged: {d}\n"));
+    }
+    out.push_str(
+        "restore the named files from a backup, or delete their days with `hitmap delete`\n",
+    );
+    eprint!("{out}");
+    Err(CliError::Damaged(damaged.len()))
+}
+
+/// `hitmap export`: raw hits (the input contract's records) or visits of
+/// a range, as NDJSON or CSV, to a writer.
+pub fn export(
+    dir: &Path,
+    site: u32,
+    from: &str,
+    to: &str,
+    what: &str,
+    format: &str,
+    out: &mut dyn Write,
+) -> Result<u64, CliError> {
+    let engine = open_reader(dir)?;
+    let w = |e| CliError::Io("cannot write the export".into(), e);
+    let mut n = 0u64;
+    match (what, format) {
+        ("hits", "ndjson" | "json") => {
+            for h in &engine.export_hits(site, from, to)? {
+                writeln!(out, "{}", h.to_ndjson()).map_err(w)?;
+                n += 1;
+            }
+        }
+        ("hits", "csv") => {
+            let cols = [
+                "site",
+                "ts",
+                "visitor",
+                "type",
+                "url",
+                "title",
+                "referrer",
+                "user",
+                "device",
+                "browser",
+                "os",
+                "country",
+                "language",
+                "search",
+                "event_category",
+                "event_action",
+                "event_name",
+                "event_value",
+                "dims",
+            ];
+            writeln!(out, "{}", cols.join(",")).map_err(w)?;
+            for h in &engine.export_hits(site, from, to)? {
+                let v: Value = serde_json::from_str(&h.to_ndjson()).unwrap_or_default();
+                let ev = &v["event"];
+                let cells = [
+                    v["site"].to_string(),
+                    v["ts"].to_string(),
+                    csv_cell(&v["visitor"]),
+                    csv_cell(&v["type"]),
+                    csv_cell(&v["url"]),
+                    csv_cell(&v["title"]),
+                    csv_cell(&v["referrer"]),
+                    csv_cell(&v["user"]),
+                    csv_cell(&v["device"]),
+                    csv_cell(&v["browser"]),
+                    csv_cell(&v["os"]),
+                    csv_cell(&v["country"]),
+                    csv_cell(&v["language"]),
+                    csv_cell(&v["search"]),
+                    csv_cell(&ev["category"]),
+                    csv_cell(&ev["action"]),
+                    csv_cell(&ev["name"]),
+                    csv_cell(&ev["value"]),
+                    if v["dims"].is_null() {
+                        String::new()
+                    } else {
+                        csv_cell(&Value::String(v["dims"].to_string()))
+                    },
+                ];
+                writeln!(out, "{}", cells.join(",")).map_err(w)?;
+                n += 1;
+            }
+        }
+        ("visits", f @ ("csv" | "ndjson" | "json")) => {
+            let visits = engine.export_visits(site, from, to)?;
+            let cols = [
+                "date",
+                "visitor",
+                "first_ts",
+                "length",
+                "actions",
+                "entry_url",
+                "exit_url",
+                "referrer_type",
+                "visitor_type",
+                "visit_count",
+                "user",
+                "referrer",
+                "device",
+                "browser",
+                "os",
+                "country",
+                "language",
+            ];
+            if f == "csv" {
+                writeln!(out, "{}", cols.join(",")).map_err(w)?;
+            }
+            for r in visits {
+                let v = serde_json::to_value(&r).unwrap_or_default();
+                if f == "csv" {
+                    let cells: Vec<String> = cols.iter().map(|c| csv_cell(&v[*c])).collect();
+                    writeln!(out, "{}", cells.join(",")).map_err(w)?;
+                } else {
+                    writeln!(out, "{v}").map_err(w)?;
+                }
+                n += 1;
+            }
+        }
+        (what, format) => {
+            return Err(CliError::Usage(format!(
+                "export --what {what} --format {format} is not available: use --what hits|visits with --format csv|ndjson (parquet: convert the CSV, e.g. with DuckDB)"
+            )));
+        }
+    }
+    Ok(n)
+}
+
+fn csv_cell(v: &Value) -> String {
+    let s = match v {
+        Value::Null => return String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+/// `hitmap demo`: a sample year (hitmap's seeded intranet generator) into
+/// a store, then a few reports. A store that already holds the demo is
+/// reused as it is, so running it again changes nothing.
+pub fn demo(dir: &Path, visitors: u32, days: u32) -> Result<String, CliError> {
+    use hitmap::sample::{self, SampleConfig};
+    let cfg = SampleConfig {
+        visitors,
+        days,
+        ..SampleConfig::default()
+    };
+    let mut out = String::new();
+    let fresh = !dir.join("MANIFEST").exists();
+    {
+        let mut engine = Engine::open(dir)?;
+        if fresh || engine.site_days(cfg.site).map_or(true, |d| d.is_empty()) {
+            engine.add_site(sample::site_config(&cfg))?;
+            let hits: Vec<_> = sample::generate(&cfg).collect();
+            let t = std::time::Instant::now();
+            let o = engine.ingest(&hits)?;
+            out.push_str(&format!(
+                "Generated {} hits of {} visitors over {} days and ingested them into {} in {:.1} s.\n\n",
+                o.accepted,
+                cfg.visitors,
+                cfg.days,
+                dir.display(),
+                t.elapsed().as_secs_f64()
+            ));
+        } else {
+            out.push_str(&format!(
+                "Using the demo store already in {} (delete it to start over).\n\n",
+                dir.display()
+            ));
+        }
+    }
+    let first = cfg.start;
+    let last = first + chrono::Days::new(u64::from(cfg.days.max(1) - 1));
+    let range = format!("{first},{last}");
+    let table = OutputFormat::Table;
+    let ask = |title: &str, args: ReportArgs| -> Result<String, CliError> {
+        Ok(format!("{title}\n{}\n", report(dir, &args, table)?))
+    };
+    let base = ReportArgs {
+        site: cfg.site,
+        method: "VisitsSummary.get".into(),
+        date: range.clone(),
+        ..Default::default()
+    };
+    out.push_str(&ask(
+        &format!("Visits summary, {first} to {last} (unique visitors exact):"),
+        base.clone(),
+    )?);
+    out.push_str(&ask(
+        "By month:",
+        ReportArgs {
+            period: Some("month".into()),
+            ..base.clone()
+        },
+    )?);
+    out.push_str(&ask(
+        "Smartphone visits of HR or IT staff, in the News section:",
+        ReportArgs {
+            segment: Some("deviceType==smartphone;department==HR,department==IT".into()),
+            section: Some("News".into()),
+            ..base.clone()
+        },
+    )?);
+    out.push_str(&ask(
+        "Sections:",
+        ReportArgs {
+            method: "Hitmap.getSections".into(),
+            ..base.clone()
+        },
+    )?);
+    let month = first.format("%Y-%m").to_string();
+    out.push_str(&ask(
+        &format!("Top pages of {month}:"),
+        ReportArgs {
+            method: "Actions.getPageUrls".into(),
+            date: month,
+            limit: Some(10),
+            extra: vec!["flat=1".into()],
+            ..base
+        },
+    )?);
+    Ok(out)
+}

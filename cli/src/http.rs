@@ -1,0 +1,535 @@
+//! The HTTP front, as a pure function from a request to a response, so
+//! that `hitmap serve` (axum) and a serverless handler answer the same
+//! bytes. Routes:
+//!
+//! - `GET|POST /index.php?module=API&method=...` and `/?module=API...`:
+//!   Matomo's Reporting API, exactly what [`Engine::api_response`] answers
+//!   (formats json, csv, tsv, xml; errors in Matomo's shape).
+//! - `GET /v1/sites/{id}/visits|pages|downloads|outlinks|sections|series`:
+//!   the REST layout, each a thin alias of a Reporting API request
+//!   (`openapi.json` documents it, served at `/openapi.json`).
+//! - `GET /healthz`.
+
+use std::time::Duration;
+
+use hitmap::{ApiOptions, ApiRequest, Engine, Error, Format, render, render_error};
+use serde_json::{Value, json};
+
+/// The OpenAPI 3 description of the REST layout.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// A request as the HTTP layer sees it.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The path, without the query string.
+    pub path: String,
+    /// The raw query string (no `?`).
+    pub query: String,
+    /// A form-encoded body (`POST`), or empty.
+    pub body: Vec<u8>,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<String>,
+}
+
+/// What to send back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: &'static str,
+    /// The body.
+    pub body: String,
+}
+
+impl Response {
+    fn error(e: &Error, format: Format) -> Response {
+        Response::error_with(e.http_status(), e, format)
+    }
+
+    fn error_with(status: u16, e: &Error, format: Format) -> Response {
+        Response {
+            status,
+            content_type: format.content_type(),
+            body: render_error(e, format),
+        }
+    }
+}
+
+/// Who may ask: no tokens (open), or tokens each for every site or some.
+#[derive(Debug, Clone, Default)]
+pub struct Tokens {
+    entries: Vec<(String, Option<Vec<u32>>)>,
+}
+
+impl Tokens {
+    /// Parses a token file: one token a line, optionally followed by the
+    /// site ids it may read (`TOKEN 1,3`); blank lines and `#` comments
+    /// are skipped.
+    ///
+    /// # Examples
+    /// ```
+    /// let t = hitmap_cli::http::Tokens::parse("# readers\nsecret-a\nsecret-b 1,3\n").unwrap();
+    /// assert!(t.allows("secret-a", Some(7)));
+    /// assert!(t.allows("secret-b", Some(3)) && !t.allows("secret-b", Some(2)));
+    /// assert!(!t.allows("nope", Some(1)));
+    /// ```
+    pub fn parse(text: &str) -> Result<Tokens, String> {
+        let mut entries = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut parts = line.split_whitespace();
+            let token = parts.next().unwrap_or_default().to_string();
+            let sites = match parts.next() {
+                None => None,
+                Some(list) => Some(
+                    list.split(',')
+                        .map(|s| s.trim().parse::<u32>())
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|_| format!("line {}: sites must be ids like 1,3", n + 1))?,
+                ),
+            };
+            if parts.next().is_some() {
+                return Err(format!("line {}: expected TOKEN [SITE,SITE...]", n + 1));
+            }
+            entries.push((token, sites));
+        }
+        if entries.is_empty() {
+            return Err("the token file holds no token".into());
+        }
+        Ok(Tokens { entries })
+    }
+
+    /// Whether any token is configured.
+    pub fn enabled(&self) -> bool {
+        !self.entries.is_empty()
+    }
+
+    /// Whether `token` may read `site` (`None`: a request naming no site).
+    /// Every configured token is compared in constant time.
+    pub fn allows(&self, token: &str, site: Option<u32>) -> bool {
+        let mut ok = false;
+        for (t, sites) in &self.entries {
+            let matches = ct_eq(t.as_bytes(), token.as_bytes());
+            let site_ok = match (sites, site) {
+                (None, _) | (_, None) => true,
+                (Some(list), Some(s)) => list.contains(&s),
+            };
+            ok |= matches & site_ok;
+        }
+        ok
+    }
+}
+
+/// Compares in time that depends only on the lengths.
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = u8::from(a.len() != b.len());
+    for i in 0..a.len().max(b.len()) {
+        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0);
+    }
+    diff == 0
+}
+
+/// How the front answers.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Tokens; empty means open.
+    pub tokens: Tokens,
+    /// The longest query string plus body accepted (bytes).
+    pub max_request_bytes: usize,
+    /// The time budget of one request.
+    pub timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            tokens: Tokens::default(),
+            max_request_bytes: 64 * 1024,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Splits `a=b&c=d` into decoded pairs (`+` as space).
+pub fn params(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Encodes a value for a query string.
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Answers one request.
+pub fn handle(engine: &Engine, config: &Config, req: &Request) -> Response {
+    let body = String::from_utf8_lossy(&req.body);
+    let query = match (req.query.is_empty(), body.trim().is_empty()) {
+        (_, true) => req.query.clone(),
+        (true, false) => body.trim().to_string(),
+        (false, false) => format!("{}&{}", req.query, body.trim()),
+    };
+    let format = Format::of_query(&query);
+    if query.len() > config.max_request_bytes {
+        let e = Error::Request(format!(
+            "the request is {} bytes, more than the {} this server accepts",
+            query.len(),
+            config.max_request_bytes
+        ));
+        return Response::error_with(413, &e, format);
+    }
+    let path = req.path.trim_end_matches('/');
+    match (req.method.as_str(), path) {
+        ("GET" | "HEAD", "/healthz") => Response {
+            status: 200,
+            content_type: "application/json; charset=utf-8",
+            body: json!({"status": "ok", "sites": engine.site_ids()}).to_string(),
+        },
+        ("GET" | "HEAD", "/openapi.json") => Response {
+            status: 200,
+            content_type: "application/json; charset=utf-8",
+            body: OPENAPI.to_string(),
+        },
+        ("GET" | "POST", "" | "/index.php") => reporting_api(engine, config, req, &query, format),
+        (_, p) if p.starts_with("/v1/") => {
+            if req.method != "GET" && req.method != "HEAD" {
+                return Response::error_with(405, &Error::Request("use GET".into()), format);
+            }
+            rest(engine, config, req, p, &query, format)
+        }
+        ("GET" | "POST", _) => Response::error_with(
+            404,
+            &Error::Request(format!(
+                "no such endpoint '{}': use /index.php?module=API&method=..., /v1/sites/{{id}}/visits, or see /openapi.json",
+                req.path
+            )),
+            format,
+        ),
+        _ => Response::error_with(405, &Error::Request("use GET or POST".into()), format),
+    }
+}
+
+/// Checks the token of a request for a site.
+fn authorize(
+    config: &Config,
+    req: &Request,
+    params: &[(String, String)],
+    site: Option<u32>,
+) -> Result<(), (u16, Error)> {
+    if !config.tokens.enabled() {
+        return Ok(());
+    }
+    let bearer = req
+        .authorization
+        .as_deref()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim);
+    let token = params
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "token_auth")
+        .map(|(_, v)| v.as_str())
+        .or(bearer);
+    match token {
+        None => Err((
+            401,
+            Error::Request(
+                "this server needs a token: pass token_auth=... or an Authorization: Bearer header"
+                    .into(),
+            ),
+        )),
+        Some(t) if config.tokens.allows(t, site) => Ok(()),
+        Some(_) => Err((
+            403,
+            Error::Request(match site {
+                Some(s) => format!("the token does not give access to site {s}"),
+                None => "the token is not valid".into(),
+            }),
+        )),
+    }
+}
+
+fn reporting_api(
+    engine: &Engine,
+    config: &Config,
+    req: &Request,
+    query: &str,
+    format: Format,
+) -> Response {
+    let params = params(query);
+    let value = |key: &str| {
+        params
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    let site = value("idSite")
+        .or(value("idsite"))
+        .and_then(|s| s.parse().ok());
+    if let Err((status, e)) = authorize(config, req, &params, site) {
+        return Response::error_with(status, &e, format);
+    }
+    match value("module") {
+        Some("API") => {}
+        other => {
+            let e = Error::Request(format!(
+                "module={} is not served here: ask module=API&method=...",
+                other.unwrap_or("(missing)")
+            ));
+            return Response::error(&e, format);
+        }
+    }
+    let options = ApiOptions::default().timeout(config.timeout);
+    let r = engine.api_response(query, &options);
+    Response {
+        status: r.status,
+        content_type: r.content_type,
+        body: r.body,
+    }
+}
+
+/// The REST layout: each route a Reporting API request.
+fn rest(
+    engine: &Engine,
+    config: &Config,
+    req: &Request,
+    path: &str,
+    query: &str,
+    format: Format,
+) -> Response {
+    let params = params(query);
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let (site, what) = match segments.as_slice() {
+        ["v1", "sites", id, what] => match id.parse::<u32>() {
+            Ok(id) if id > 0 => (id, *what),
+            _ => {
+                let e = Error::Request(format!("'{id}' is not a site id (a positive integer)"));
+                return Response::error(&e, format);
+            }
+        },
+        _ => {
+            let e = Error::Request(format!("no such endpoint '{path}': see /openapi.json"));
+            return Response::error_with(404, &e, format);
+        }
+    };
+    if let Err((status, e)) = authorize(config, req, &params, Some(site)) {
+        return Response::error_with(status, &e, format);
+    }
+    match rest_query(site, what, &params) {
+        Ok((q, metric)) => {
+            let options = ApiOptions::default().timeout(config.timeout);
+            match metric {
+                None => {
+                    let r = engine.api_response(&q, &options);
+                    Response {
+                        status: r.status,
+                        content_type: r.content_type,
+                        body: r.body,
+                    }
+                }
+                Some(metric) => match series(engine, &q, &metric, &options) {
+                    Ok(v) => Response {
+                        status: 200,
+                        content_type: format.content_type(),
+                        body: render(&v, format),
+                    },
+                    Err(e) => Response::error(&e, format),
+                },
+            }
+        }
+        Err((status, e)) => Response::error_with(status, &e, format),
+    }
+}
+
+/// The metrics `/series` can follow, and the method that answers each.
+const SERIES_METRICS: &[(&str, &str)] = &[
+    ("nb_visits", "VisitsSummary.get"),
+    ("nb_uniq_visitors", "VisitsSummary.get"),
+    ("nb_users", "VisitsSummary.get"),
+    ("nb_actions", "VisitsSummary.get"),
+    ("bounce_count", "VisitsSummary.get"),
+    ("sum_visit_length", "VisitsSummary.get"),
+    ("max_actions", "VisitsSummary.get"),
+    ("nb_pageviews", "Actions.get"),
+    ("nb_uniq_pageviews", "Actions.get"),
+    ("nb_downloads", "Actions.get"),
+    ("nb_uniq_downloads", "Actions.get"),
+    ("nb_outlinks", "Actions.get"),
+    ("nb_uniq_outlinks", "Actions.get"),
+    ("nb_searches", "Actions.get"),
+    ("nb_keywords", "Actions.get"),
+    ("nb_events", "Actions.get"),
+];
+
+/// The Reporting API query of a REST route, and for `/series` its metric.
+/// Every parameter is honoured or refused by name.
+pub fn rest_query(
+    site: u32,
+    what: &str,
+    params: &[(String, String)],
+) -> Result<(String, Option<String>), (u16, Error)> {
+    let bad = |m: String| (400, Error::Request(m));
+    let method = match what {
+        "visits" => "VisitsSummary.get",
+        "pages" => "Actions.getPageUrls",
+        "downloads" => "Actions.getDownloads",
+        "outlinks" => "Actions.getOutlinks",
+        "sections" => "Hitmap.getSections",
+        "series" => "",
+        other => {
+            return Err((
+                404,
+                Error::Request(format!(
+                    "no such report '{other}': use visits, pages, downloads, outlinks, sections or series"
+                )),
+            ));
+        }
+    };
+    let mut from = None;
+    let mut to = None;
+    let mut date = None;
+    let mut period = None;
+    let mut metric = None;
+    let mut passed = Vec::new();
+    for (k, v) in params {
+        match k.as_str() {
+            "from" => from = Some(v.clone()),
+            "to" => to = Some(v.clone()),
+            "date" => date = Some(v.clone()),
+            "period" => period = Some(v.clone()),
+            "metric" if what == "series" => metric = Some(v.clone()),
+            "segment" | "section" | "format" | "filter_limit" | "filter_offset"
+            | "filter_sort_column" | "filter_sort_order" | "format_metrics" => {
+                passed.push((k.clone(), v.clone()))
+            }
+            "token_auth" => {}
+            other => {
+                return Err(bad(format!(
+                    "unknown parameter '{other}' for /v1/sites/{{id}}/{what} (see /openapi.json)"
+                )));
+            }
+        }
+    }
+    let date = match (from, to, date) {
+        (Some(f), Some(t), None) => format!("{f},{t}"),
+        (None, None, Some(d)) => d,
+        (Some(f), None, None) => format!("{f},today"),
+        _ => {
+            return Err(bad(
+                "give from=YYYY-MM-DD&to=YYYY-MM-DD (or date=...), not both".into(),
+            ));
+        }
+    };
+    let (method, metric) = if what == "series" {
+        let metric =
+            metric.ok_or_else(|| bad("series needs metric=, e.g. metric=nb_visits".into()))?;
+        let method = SERIES_METRICS
+            .iter()
+            .find(|(m, _)| *m == metric)
+            .map(|(_, method)| *method)
+            .ok_or_else(|| {
+                bad(format!(
+                    "unknown metric '{metric}': use one of {}",
+                    SERIES_METRICS
+                        .iter()
+                        .map(|(m, _)| *m)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+        (method, Some(metric))
+    } else {
+        (method, None)
+    };
+    let period = match (period, &metric) {
+        (Some(p), Some(_)) if p == "range" => {
+            return Err(bad("a series needs period=day, week, month or year".into()));
+        }
+        (Some(p), _) => p,
+        (None, Some(_)) => "day".into(),
+        (None, None) => "range".into(),
+    };
+    let mut q = format!(
+        "module=API&method={method}&idSite={site}&period={}&date={}",
+        encode(&period),
+        encode(&date)
+    );
+    if what == "pages" {
+        q.push_str("&flat=1");
+    }
+    for (k, v) in passed {
+        if metric.is_some() && k == "format" {
+            continue;
+        }
+        q.push_str(&format!("&{k}={}", encode(&v)));
+    }
+    if metric.is_some() {
+        q.push_str("&format_metrics=0");
+    }
+    Ok((q, metric))
+}
+
+/// `/series`: one `{date, value}` row per period.
+fn series(engine: &Engine, q: &str, metric: &str, options: &ApiOptions) -> Result<Value, Error> {
+    let request = ApiRequest::parse(q)?;
+    let answer = engine.answer_with(&request, options)?;
+    let Value::Object(map) = answer else {
+        return Err(Error::Request("a series needs several periods".into()));
+    };
+    Ok(Value::Array(
+        map.iter()
+            .map(|(date, v)| {
+                let value = v.get(metric).cloned().unwrap_or(json!(0));
+                json!({"date": date, "value": value})
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,491 @@
+//! `hitmap`: the command line and HTTP server of the hitmap engine.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use hitmap_cli::commands::{self, ReportArgs, SiteArgs};
+use hitmap_cli::output::OutputFormat;
+use hitmap_cli::serve::{ServeOptions, serve};
+use hitmap_cli::{CliError, http};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  failure (a bad site, segment or date, a damaged store, an I/O error)
+  2  usage: a wrong flag or value, a missing store
+  3  hitmap ingest: some lines were rejected (the other lines went in)
+  4  hitmap check: damaged store files were found
+  5  the store is locked by another writer
+
+Quick start:
+  hitmap demo                                    # sample year in, reports out, then a server on 127.0.0.1:8080
+  hitmap init ./metrics --site 1 --timezone Europe/London --section News=/news
+  hitmap ingest ./metrics hits.ndjson.gz
+  hitmap report ./metrics --site 1 --period month --date last3
+  hitmap serve ./metrics --listen 127.0.0.1:8080
+
+The hit format (one JSON object per line) is docs/hits.md.";
+
+/// Exact web analytics: raw page hits in, Matomo-style reports out.
+#[derive(Parser, Debug)]
+#[command(name = "hitmap", version, about, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Generates a sample year of intranet traffic into a store, prints
+    /// reports, then serves it over HTTP until Ctrl-C.
+    #[command(
+        after_help = "Examples:\n  hitmap demo\n  hitmap demo --no-serve --dir /tmp/demo --visitors 500"
+    )]
+    Demo {
+        /// The store folder (reused when it already holds the demo).
+        #[arg(long, default_value = "hitmap-demo")]
+        dir: PathBuf,
+        /// Distinct visitors of the sample year.
+        #[arg(long, default_value_t = 3000)]
+        visitors: u32,
+        /// Days of sample traffic from 2025-01-01.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// Only print the reports; do not start the server.
+        #[arg(long)]
+        no_serve: bool,
+        /// Where the server listens.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Creates a store (if missing) and adds or updates a site.
+    #[command(
+        after_help = "Examples:\n  hitmap init ./metrics --site 1 --timezone Europe/London --section News=/news --section HR=/teams/hr\n  hitmap init ./metrics --site 2 --host intranet.example.org --dimension department"
+    )]
+    Init {
+        /// The store folder.
+        dir: PathBuf,
+        /// Site id (Matomo's idSite).
+        #[arg(long)]
+        site: u32,
+        /// IANA time zone: days, weeks and months are the site's local ones.
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+        /// Seconds of inactivity that end a visit (default 1800).
+        #[arg(long)]
+        visit_timeout: Option<u32>,
+        /// A host name of the site (its own referrers are direct entries); repeat.
+        #[arg(long = "host")]
+        hosts: Vec<String>,
+        /// A named section, Name=/prefix[,/prefix]; repeat.
+        #[arg(long = "section")]
+        sections: Vec<String>,
+        /// A custom dimension hits carry in `dims`; repeat.
+        #[arg(long = "dimension")]
+        dimensions: Vec<String>,
+    },
+    /// Ingests NDJSON files (gzip recognised; `-` for stdin). Each file is
+    /// one batch: on disk when its line is printed.
+    #[command(
+        after_help = "Examples:\n  hitmap ingest ./metrics hits.ndjson.gz other.ndjson\n  zcat logs/*.gz | hitmap ingest ./metrics -"
+    )]
+    Ingest {
+        /// The store folder.
+        dir: PathBuf,
+        /// NDJSON files, one hit per line (docs/hits.md).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// How many rejected lines to list per file.
+        #[arg(long, default_value_t = 10)]
+        show_rejects: usize,
+        /// No progress bar.
+        #[arg(long)]
+        no_progress: bool,
+    },
+    /// Any Reporting API report, as a table, JSON, CSV, TSV or XML.
+    #[command(
+        after_help = "Examples:\n  hitmap report ./metrics --site 1 --period month --date last3 --segment 'deviceType==smartphone' --section News\n  hitmap report ./metrics --site 1 --method Actions.getDownloads --date 2026-03 --format csv"
+    )]
+    Report {
+        /// The store folder.
+        dir: PathBuf,
+        #[command(flatten)]
+        query: QueryArgs,
+        /// Module.method (see `hitmap report --help` examples).
+        #[arg(long, default_value = "VisitsSummary.get")]
+        method: String,
+    },
+    /// The top pages (Actions.getPageUrls, flat) of a period.
+    #[command(
+        after_help = "Examples:\n  hitmap pages ./metrics --site 1 --date 2026-03 --limit 20\n  hitmap pages ./metrics --site 1 --date last7 --period day --section News"
+    )]
+    Pages {
+        /// The store folder.
+        dir: PathBuf,
+        #[command(flatten)]
+        query: QueryArgs,
+    },
+    /// Lists the sites: time zone, sections, days held, hits, bytes.
+    Sites {
+        /// The store folder.
+        dir: PathBuf,
+        /// table, json, csv, tsv or xml (default: table on a terminal, json when piped).
+        #[arg(long, default_value = "auto")]
+        format: OutputFormat,
+    },
+    /// Forgets a visitor everywhere (right to erasure).
+    Forget {
+        /// The store folder.
+        dir: PathBuf,
+        /// Site id.
+        #[arg(long)]
+        site: u32,
+        /// The visitor key of the hits.
+        #[arg(long)]
+        visitor: String,
+    },
+    /// Deletes a site's days from..to (local days, both included).
+    Delete {
+        /// The store folder.
+        dir: PathBuf,
+        /// Site id.
+        #[arg(long)]
+        site: u32,
+        /// First day, YYYY-MM-DD.
+        #[arg(long)]
+        from: String,
+        /// Last day, YYYY-MM-DD.
+        #[arg(long)]
+        to: String,
+    },
+    /// Removes a site and all its data.
+    DropSite {
+        /// The store folder.
+        dir: PathBuf,
+        /// Site id.
+        #[arg(long)]
+        site: u32,
+    },
+    /// Verifies every file's checksum; exit 4 names damaged files.
+    Check {
+        /// The store folder.
+        dir: PathBuf,
+        /// Rebuild a lost or damaged MANIFEST from the checksummed files
+        /// (deletes nothing).
+        #[arg(long)]
+        repair: bool,
+    },
+    /// Raw data for BI tools: the stored hits or visits of a range.
+    #[command(
+        after_help = "Examples:\n  hitmap export ./metrics --site 1 --from 2026-03-01 --to 2026-03-31 --what visits --format csv > visits.csv\n  hitmap export ./metrics --site 1 --from 2026-03-01 --to 2026-03-01 --what hits --format ndjson"
+    )]
+    Export {
+        /// The store folder.
+        dir: PathBuf,
+        /// Site id.
+        #[arg(long)]
+        site: u32,
+        /// First local day.
+        #[arg(long)]
+        from: String,
+        /// Last local day.
+        #[arg(long)]
+        to: String,
+        /// hits (the input records) or visits.
+        #[arg(long, default_value = "hits")]
+        what: String,
+        /// csv or ndjson.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Write here instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Serves Matomo's Reporting API and the REST layout over HTTP.
+    #[command(
+        after_help = "Examples:\n  hitmap serve ./metrics --listen 127.0.0.1:8080\n  curl 'http://127.0.0.1:8080/index.php?module=API&method=VisitsSummary.get&idSite=1&period=month&date=last3'\n  curl 'http://127.0.0.1:8080/v1/sites/1/pages?from=2026-03-01&to=2026-03-31&filter_limit=10'\n\nA token file holds one token a line, optionally with the sites it may read: `TOKEN 1,3`."
+    )]
+    Serve {
+        /// The store folder.
+        dir: PathBuf,
+        /// Address to listen on (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Require a token (token_auth= or Authorization: Bearer) from this file.
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+        /// Allow this origin to call from a browser (`*` for any); repeat.
+        #[arg(long = "cors-origin")]
+        cors_origins: Vec<String>,
+        /// Requests answered at once; more get 429.
+        #[arg(long, default_value_t = 64)]
+        max_concurrent: usize,
+        /// Time budget of one request in milliseconds; past it, 503.
+        #[arg(long, default_value_t = 10_000)]
+        timeout_ms: u64,
+        /// Largest query string plus body in bytes; larger gets 413.
+        #[arg(long, default_value_t = 65_536)]
+        max_request_bytes: usize,
+        /// How often to look for new commits to the store, in milliseconds.
+        #[arg(long, default_value_t = 1_000)]
+        refresh_ms: u64,
+    },
+}
+
+/// Flags shared by `report` and `pages`.
+#[derive(clap::Args, Debug)]
+struct QueryArgs {
+    /// Site id.
+    #[arg(long)]
+    site: u32,
+    /// day, week, month, year or range (default: from the date's form).
+    #[arg(long)]
+    period: Option<String>,
+    /// YYYY-MM-DD, YYYY-MM, YYYY, A,B, today, yesterday, lastN, previousN.
+    #[arg(long, default_value = "yesterday")]
+    date: String,
+    /// A Matomo segment, e.g. 'deviceType==smartphone;pageUrl=@news'.
+    #[arg(long)]
+    segment: Option<String>,
+    /// A path prefix (/news) or a section name.
+    #[arg(long)]
+    section: Option<String>,
+    /// Rows to show.
+    #[arg(long)]
+    limit: Option<i64>,
+    /// Any further Reporting API parameter, key=value; repeat.
+    #[arg(long = "param")]
+    params: Vec<String>,
+    /// table, json, csv, tsv or xml (default: table on a terminal, json when piped).
+    #[arg(long, default_value = "auto")]
+    format: OutputFormat,
+}
+
+impl QueryArgs {
+    fn report(&self, method: &str) -> ReportArgs {
+        ReportArgs {
+            site: self.site,
+            method: method.to_string(),
+            period: self.period.clone(),
+            date: self.date.clone(),
+            segment: self.segment.clone(),
+            section: self.section.clone(),
+            limit: self.limit,
+            extra: self.params.clone(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(out) => {
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(out.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("hitmap: {e}");
+            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
+        }
+    }
+}
+
+fn run(command: Command) -> Result<String, CliError> {
+    match command {
+        Command::Demo {
+            dir,
+            visitors,
+            days,
+            no_serve,
+            listen,
+        } => {
+            let out = commands::demo(&dir, visitors, days)?;
+            if no_serve {
+                return Ok(out);
+            }
+            print!("{out}");
+            let _ = std::io::stdout().flush();
+            serve_store(
+                dir,
+                listen,
+                http::Config::default(),
+                Vec::new(),
+                64,
+                Duration::from_secs(1),
+            )?;
+            Ok(String::new())
+        }
+        Command::Init {
+            dir,
+            site,
+            timezone,
+            visit_timeout,
+            hosts,
+            sections,
+            dimensions,
+        } => commands::init(
+            &dir,
+            &SiteArgs {
+                site,
+                timezone,
+                visit_timeout,
+                hosts,
+                sections,
+                dimensions,
+            },
+        ),
+        Command::Ingest {
+            dir,
+            files,
+            show_rejects,
+            no_progress,
+        } => {
+            let s = commands::ingest(&dir, &files, show_rejects, !no_progress)?;
+            eprint!("{}", s.report);
+            if s.rejected > 0 {
+                return Err(CliError::Rejected(s.rejected));
+            }
+            Ok(String::new())
+        }
+        Command::Report { dir, query, method } => {
+            commands::report(&dir, &query.report(&method), query.format)
+        }
+        Command::Pages { dir, query } => {
+            let mut args = query.report("Actions.getPageUrls");
+            args.extra.push("flat=1".into());
+            if args.limit.is_none() {
+                args.limit = Some(20);
+            }
+            commands::report(&dir, &args, query.format)
+        }
+        Command::Sites { dir, format } => commands::sites(&dir, format),
+        Command::Forget { dir, site, visitor } => {
+            let n = commands::open_existing(&dir)?.forget_visitor(site, &visitor)?;
+            Ok(format!(
+                "forgot visitor {visitor:?} of site {site}: {n} hits removed from every file\n"
+            ))
+        }
+        Command::Delete {
+            dir,
+            site,
+            from,
+            to,
+        } => {
+            commands::open_existing(&dir)?.delete_range(site, from.as_str(), to.as_str())?;
+            Ok(format!(
+                "deleted {from}..{to} of site {site} from every file\n"
+            ))
+        }
+        Command::DropSite { dir, site } => {
+            commands::open_existing(&dir)?.drop_site(site)?;
+            Ok(format!("site {site} and all its data removed\n"))
+        }
+        Command::Check { dir, repair } => commands::check(&dir, repair),
+        Command::Export {
+            dir,
+            site,
+            from,
+            to,
+            what,
+            format,
+            output,
+        } => {
+            let n = match &output {
+                Some(path) => {
+                    let mut f =
+                        std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| {
+                            CliError::Io(format!("cannot create {}", path.display()), e)
+                        })?);
+                    let n = commands::export(&dir, site, &from, &to, &what, &format, &mut f)?;
+                    f.flush()
+                        .map_err(|e| CliError::Io(format!("cannot write {}", path.display()), e))?;
+                    n
+                }
+                None => {
+                    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                    let n = commands::export(&dir, site, &from, &to, &what, &format, &mut out)?;
+                    out.flush()
+                        .map_err(|e| CliError::Io("cannot write stdout".into(), e))?;
+                    n
+                }
+            };
+            eprintln!("exported {n} {what}");
+            Ok(String::new())
+        }
+        Command::Serve {
+            dir,
+            listen,
+            token_file,
+            cors_origins,
+            max_concurrent,
+            timeout_ms,
+            max_request_bytes,
+            refresh_ms,
+        } => {
+            let tokens = match &token_file {
+                None => http::Tokens::default(),
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .map_err(|e| CliError::Io(format!("cannot read {}", path.display()), e))?;
+                    http::Tokens::parse(&text)
+                        .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?
+                }
+            };
+            let config = http::Config {
+                tokens,
+                max_request_bytes,
+                timeout: Duration::from_millis(timeout_ms),
+            };
+            commands::open_reader(&dir)?;
+            serve_store(
+                dir,
+                listen,
+                config,
+                cors_origins,
+                max_concurrent.max(1),
+                Duration::from_millis(refresh_ms.max(10)),
+            )?;
+            Ok(String::new())
+        }
+    }
+}
+
+fn serve_store(
+    dir: PathBuf,
+    listen: SocketAddr,
+    config: http::Config,
+    cors_origins: Vec<String>,
+    max_concurrent: usize,
+    refresh: Duration,
+) -> Result<(), CliError> {
+    let options = ServeOptions {
+        dir: dir.clone(),
+        listen,
+        config,
+        cors_origins,
+        max_concurrent,
+        refresh,
+    };
+    serve(options, |addr| {
+        // Written with errors ignored: a closed stdout must not stop the server.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on http://{addr}");
+        let _ = writeln!(
+            out,
+            "  try: curl 'http://{addr}/index.php?module=API&method=VisitsSummary.get&idSite=1&period=month&date=last3'"
+        );
+        let _ = writeln!(
+            out,
+            "  REST: http://{addr}/v1/sites/1/visits?from=2025-01-01&to=2025-12-31   OpenAPI: http://{addr}/openapi.json"
+        );
+        let _ = writeln!(out, "serving {} until Ctrl-C", dir.display());
+        let _ = out.flush();
+    })?;
+    eprintln!("hitmap: stopped");
+    Ok(())
+}

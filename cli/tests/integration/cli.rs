@@ -1,0 +1,370 @@
+//! Every subcommand end to end: outputs, exit codes, error messages.
+
+use std::io::Write;
+
+use hitmap::{Engine, Hit, SiteConfig};
+use serde_json::Value;
+
+use crate::{TempDir, hitmap, sample_store, text};
+
+fn json(out: &std::process::Output) -> Value {
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)))
+}
+
+#[test]
+fn help_teaches_by_example_and_documents_exit_codes() {
+    let out = hitmap(&["--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for needle in [
+        "Exit codes:",
+        "hitmap demo",
+        "hitmap init ./metrics",
+        "serve",
+    ] {
+        assert!(help.contains(needle), "{needle} missing from\n{help}");
+    }
+    let out = hitmap(&["report", "--help"]);
+    assert!(
+        text(&out.stdout).contains("hitmap report ./metrics --site 1 --period month --date last3")
+    );
+    let out = hitmap(&["report", "x", "--site", "1", "--bogus"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--bogus"));
+}
+
+#[test]
+fn init_ingest_report_pages_sites() {
+    let dir = TempDir::new("flow");
+    let store = sample_store(&dir.0);
+    let s = store.to_str().unwrap();
+    let engine = Engine::open_read_only(&store).unwrap();
+    // report as JSON equals the engine's own API answer.
+    let out = hitmap(&[
+        "report",
+        s,
+        "--site",
+        "1",
+        "--period",
+        "week",
+        "--date",
+        "2025-01-06,2025-01-19",
+        "--segment",
+        "deviceType==smartphone",
+        "--section",
+        "News",
+        "--format",
+        "json",
+    ]);
+    let want: Value = serde_json::from_str(
+        &engine
+            .api("method=VisitsSummary.get&idSite=1&period=week&date=2025-01-06,2025-01-19&segment=deviceType%3D%3Dsmartphone&section=News")
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json(&out), want);
+    // The date's form picks the period.
+    let out = hitmap(&[
+        "report", s, "--site", "1", "--date", "2025-01", "--format", "json",
+    ]);
+    let want: Value = serde_json::from_str(
+        &engine
+            .api("method=VisitsSummary.get&idSite=1&period=month&date=2025-01-01")
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json(&out), want);
+    // pages: the top N rows, as CSV.
+    let out = hitmap(&[
+        "pages", s, "--site", "1", "--date", "2025-01", "--limit", "5", "--format", "csv",
+    ]);
+    assert!(out.status.success());
+    let csv = text(&out.stdout);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 6, "{csv}");
+    assert!(lines[0].starts_with("label,nb_visits,nb_uniq_visitors,nb_hits"));
+    // A table on request.
+    let out = hitmap(&[
+        "report",
+        s,
+        "--site",
+        "1",
+        "--date",
+        "2025-01-10",
+        "--format",
+        "table",
+    ]);
+    assert!(
+        text(&out.stdout).contains("nb_visits"),
+        "{}",
+        text(&out.stdout)
+    );
+    // sites
+    let out = hitmap(&["sites", s, "--format", "json"]);
+    let sites = json(&out);
+    assert_eq!(sites[0]["site"], 1);
+    assert_eq!(sites[0]["timezone"], "Europe/London");
+    assert_eq!(sites[0]["sections"], "News,HR");
+    assert!((10..=21).contains(&sites[0]["days"].as_u64().unwrap()));
+    assert!(sites[0]["bytes"].as_u64().unwrap() > 1000);
+    let total: Value = serde_json::from_str(
+        &engine.api("method=VisitsSummary.get&idSite=1&period=range&date=2024-01-01,2026-12-31&format_metrics=0").unwrap(),
+    )
+    .unwrap();
+    assert_eq!(sites[0]["hits"], total["nb_actions"]);
+}
+
+#[test]
+fn ingest_reports_rejects_with_line_numbers_and_exit_3() {
+    let dir = TempDir::new("rejects");
+    let store = dir.join("m");
+    let s = store.to_str().unwrap();
+    assert!(hitmap(&["init", s, "--site", "1"]).status.success());
+    let file = dir.join("in.ndjson.gz");
+    let body = "{\"site\":1,\"visitor\":\"a\",\"ts\":1717200000,\"url\":\"https://x.org/\"}\nnot json\n{\"site\":2,\"visitor\":\"a\",\"ts\":1717200000,\"url\":\"https://x.org/\"}\n";
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&file).unwrap(),
+        flate2::Compression::fast(),
+    );
+    gz.write_all(body.as_bytes()).unwrap();
+    gz.finish().unwrap();
+    let out = hitmap(&["ingest", s, file.to_str().unwrap(), "--no-progress"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("1 hits ingested, 2 lines rejected"), "{err}");
+    assert!(err.contains("line 2: not valid JSON"), "{err}");
+    assert!(err.contains("line 3: site 2 is not configured"), "{err}");
+}
+
+#[test]
+fn errors_say_what_to_do() {
+    let dir = TempDir::new("errors");
+    let missing = dir.join("nothing-here");
+    let m = missing.to_str().unwrap();
+    let out = hitmap(&["report", m, "--site", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("hitmap init"),
+        "{}",
+        text(&out.stderr)
+    );
+    let store = sample_store(&dir.0);
+    let s = store.to_str().unwrap();
+    let out = hitmap(&["report", s, "--site", "1", "--segment", "nope==x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("unknown segment field 'nope'"));
+    let out = hitmap(&["report", s, "--site", "1", "--date", "2025-02-30"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("YYYY-MM-DD"));
+    let out = hitmap(&["report", s, "--site", "1", "--format", "yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    // A locked store: another writer holds it.
+    let writer = Engine::open(&store).unwrap();
+    let out = hitmap(&["forget", s, "--site", "1", "--visitor", "v1"]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(text(&out.stderr).contains(&format!("locked by pid {}", std::process::id())));
+    drop(writer);
+}
+
+#[test]
+fn forget_delete_drop_site() {
+    let dir = TempDir::new("erase");
+    let store = dir.join("m");
+    let s = store.to_str().unwrap();
+    {
+        let mut e = Engine::open(&store).unwrap();
+        e.add_site(SiteConfig::new(1)).unwrap();
+        e.add_site(SiteConfig::new(2)).unwrap();
+        e.ingest([
+            Hit::pageview(1, 1_717_200_000, "alice", "https://x.org/a"),
+            Hit::pageview(1, 1_717_290_000, "bob", "https://x.org/b"),
+            Hit::pageview(2, 1_717_200_000, "carol", "https://y.org/"),
+        ])
+        .unwrap();
+    }
+    let out = hitmap(&["forget", s, "--site", "1", "--visitor", "alice"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("1 hits removed"));
+    let out = hitmap(&[
+        "delete",
+        s,
+        "--site",
+        "1",
+        "--from",
+        "2024-06-02",
+        "--to",
+        "2024-06-02",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(hitmap(&["drop-site", s, "--site", "2"]).status.success());
+    let e = Engine::open_read_only(&store).unwrap();
+    assert_eq!(e.site_ids(), [1]);
+    assert!(e.site_days(1).unwrap().is_empty());
+}
+
+#[test]
+fn check_names_damage_and_repairs_a_lost_manifest() {
+    let dir = TempDir::new("check");
+    let store = sample_store(&dir.0);
+    let s = store.to_str().unwrap();
+    let out = hitmap(&["check", s]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("every checksum verified"));
+    // Damage one day file.
+    let days = store.join("site-1/days");
+    let mut files: Vec<_> = std::fs::read_dir(&days)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let victim = &files[3];
+    let mut bytes = std::fs::read(victim).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(victim, &bytes).unwrap();
+    let out = hitmap(&["check", s]);
+    assert_eq!(out.status.code(), Some(4));
+    let name = victim.file_name().unwrap().to_str().unwrap();
+    assert!(text(&out.stderr).contains(name), "{}", text(&out.stderr));
+    // A lost manifest: refused, then rebuilt with --repair.
+    std::fs::remove_file(store.join("MANIFEST")).unwrap();
+    let out = hitmap(&["check", s]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--repair"));
+    let out = hitmap(&["check", s, "--repair"]);
+    let all = text(&out.stdout) + &text(&out.stderr);
+    assert!(all.contains("rebuilt MANIFEST: 1 site(s)"), "{all}");
+    assert!(all.contains(name), "the damaged day is named: {all}");
+}
+
+#[test]
+fn export_round_trips_into_the_same_reports() {
+    let dir = TempDir::new("export");
+    let store = sample_store(&dir.0);
+    let s = store.to_str().unwrap();
+    let hits = dir.join("hits.out.ndjson");
+    let out = hitmap(&[
+        "export",
+        s,
+        "--site",
+        "1",
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-01-31",
+        "--what",
+        "hits",
+        "--format",
+        "ndjson",
+        "--output",
+        hits.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let copy = dir.join("copy");
+    let c = copy.to_str().unwrap();
+    assert!(
+        hitmap(&[
+            "init",
+            c,
+            "--site",
+            "1",
+            "--timezone",
+            "Europe/London",
+            "--section",
+            "News=/news",
+            "--section",
+            "HR=/teams/hr,/policies",
+            "--dimension",
+            "department"
+        ])
+        .status
+        .success()
+    );
+    assert!(
+        hitmap(&["ingest", c, hits.to_str().unwrap(), "--no-progress"])
+            .status
+            .success()
+    );
+    let a = Engine::open_read_only(&store).unwrap();
+    let b = Engine::open_read_only(&copy).unwrap();
+    for q in [
+        "method=VisitsSummary.get&idSite=1&period=day&date=2025-01-01,2025-01-21",
+        "method=Actions.getPageUrls&idSite=1&period=month&date=2025-01-01&flat=1",
+        "method=VisitFrequency.get&idSite=1&period=week&date=2025-01-06",
+        "method=Referrers.getReferrerType&idSite=1&period=month&date=2025-01-01",
+        "method=CustomDimensions.getCustomDimension&dimension=department&idSite=1&period=month&date=2025-01-01",
+        "method=Hitmap.getSections&idSite=1&period=month&date=2025-01-01&segment=deviceType%3D%3Dsmartphone",
+    ] {
+        assert_eq!(a.api(q).unwrap(), b.api(q).unwrap(), "{q}");
+    }
+    // Visits: one row per visit, as many as the summary counts.
+    let out = hitmap(&[
+        "export",
+        s,
+        "--site",
+        "1",
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-01-21",
+        "--what",
+        "visits",
+        "--format",
+        "csv",
+    ]);
+    assert!(out.status.success());
+    let rows = text(&out.stdout).lines().count() - 1;
+    let v: Value = serde_json::from_str(
+        &a.api("method=VisitsSummary.get&idSite=1&period=range&date=2025-01-01,2025-01-21")
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rows as u64, v["nb_visits"].as_u64().unwrap());
+    let out = hitmap(&[
+        "export",
+        s,
+        "--site",
+        "1",
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-01-02",
+        "--format",
+        "parquet",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn demo_prints_reports_and_a_rerun_changes_nothing() {
+    let dir = TempDir::new("demo");
+    let d = dir.join("demo");
+    let args = [
+        "demo",
+        "--no-serve",
+        "--dir",
+        d.to_str().unwrap(),
+        "--visitors",
+        "80",
+        "--days",
+        "20",
+    ];
+    let first = hitmap(&args);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let out = text(&first.stdout);
+    for needle in [
+        "Generated",
+        "Visits summary",
+        "By month:",
+        "Sections:",
+        "Top pages of 2025-01:",
+    ] {
+        assert!(out.contains(needle), "{needle}:\n{out}");
+    }
+    let second = hitmap(&args);
+    let again = text(&second.stdout);
+    assert!(again.contains("Using the demo store already"), "{again}");
+    let tail = |s: &str| s.split_once("Visits summary").unwrap().1.to_string();
+    assert_eq!(tail(&out), tail(&again));
+}

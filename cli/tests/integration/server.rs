@@ -1,0 +1,521 @@
+//! `hitmap serve` over real loopback HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hitmap::Engine;
+use serde_json::Value;
+
+use crate::{TempDir, hitmap, sample_store, text};
+
+/// A running `hitmap serve`, stopped (SIGTERM) when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    /// Kept open: the server's stdout stays a live pipe.
+    _stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl Server {
+    fn start(store: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hitmap"))
+            .args([
+                "serve",
+                store.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+                "--refresh-ms",
+                "50",
+            ])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        Server {
+            child,
+            base,
+            _stdout: stdout,
+        }
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let status = self.child.wait().unwrap();
+        std::mem::forget(self);
+        status
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+struct Got {
+    status: u16,
+    content_type: String,
+    body: String,
+    headers: Vec<(String, String)>,
+}
+
+fn get(url: &str, headers: &[(&str, &str)]) -> Got {
+    let mut req = agent().get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    finish(req.call().unwrap())
+}
+
+fn post(url: &str, form: &str) -> Got {
+    let resp = agent()
+        .post(url)
+        .content_type("application/x-www-form-urlencoded")
+        .send(form)
+        .unwrap();
+    finish(resp)
+}
+
+fn finish(mut resp: ureq::http::Response<ureq::Body>) -> Got {
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                v.to_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap_or_default().to_string())
+        .unwrap_or_default();
+    let body = resp.body_mut().read_to_string().unwrap_or_default();
+    Got {
+        status,
+        content_type,
+        body,
+        headers,
+    }
+}
+
+const METHODS: &[&str] = &[
+    "VisitsSummary.get",
+    "Actions.get",
+    "VisitFrequency.get",
+    "Actions.getPageUrls",
+    "Actions.getPageUrls&flat=1",
+    "Actions.getPageTitles",
+    "Actions.getDownloads",
+    "Actions.getOutlinks",
+    "Actions.getSiteSearchKeywords",
+    "DevicesDetection.getType",
+    "DevicesDetection.getBrowsers",
+    "DevicesDetection.getOsFamilies",
+    "UserCountry.getCountry",
+    "UserLanguage.getLanguageCode",
+    "Referrers.getReferrerType",
+    "CustomDimensions.getCustomDimension&dimension=department",
+    "Hitmap.getSections",
+];
+
+#[test]
+fn every_method_in_every_format_answers_what_the_engine_answers() {
+    let dir = TempDir::new("formats");
+    let store = sample_store(&dir.0);
+    let engine = Engine::open_read_only(&store).unwrap();
+    let server = Server::start(&store, &[]);
+    for method in METHODS {
+        for (period, date) in [
+            ("day", "2025-01-08"),
+            ("week", "2025-01-06,2025-01-19"),
+            ("month", "2025-01-01"),
+            ("range", "2025-01-01,2025-01-21"),
+        ] {
+            for seg in ["", "&segment=deviceType%3D%3Ddesktop&section=News"] {
+                let q =
+                    format!("module=API&method={method}&idSite=1&period={period}&date={date}{seg}");
+                let want = engine.api(&q).unwrap();
+                let json = get(&format!("{}/index.php?{q}", server.base), &[]);
+                assert_eq!(
+                    (json.status, json.body.as_str()),
+                    (200, want.as_str()),
+                    "{q}"
+                );
+                assert!(json.content_type.starts_with("application/json"));
+                // POST (form) answers the same, at / too.
+                let posted = post(&format!("{}/", server.base), &q);
+                assert_eq!(posted.body, want, "POST {q}");
+                for (format, ctype) in [
+                    ("csv", "text/csv"),
+                    ("tsv", "text/tab-separated-values"),
+                    ("xml", "text/xml"),
+                ] {
+                    let got = get(
+                        &format!("{}/index.php?{q}&format={format}", server.base),
+                        &[],
+                    );
+                    assert_eq!(got.status, 200, "{q} {format}: {}", got.body);
+                    assert!(got.content_type.starts_with(ctype), "{}", got.content_type);
+                    let rendered = hitmap::render(
+                        &serde_json::from_str(&want).unwrap(),
+                        format.parse().unwrap(),
+                    );
+                    assert_eq!(got.body, rendered, "{q} {format}");
+                }
+            }
+        }
+    }
+    // The same numbers in every format: nb_visits per day.
+    let q = "module=API&method=VisitsSummary.get&idSite=1&period=day&date=2025-01-06,2025-01-08&format_metrics=0";
+    let json: Value =
+        serde_json::from_str(&get(&format!("{}/?{q}", server.base), &[]).body).unwrap();
+    let csv = get(&format!("{}/?{q}&format=csv", server.base), &[]).body;
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = header.iter().position(|h| *h == "nb_visits").unwrap();
+    for line in csv.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(json[cells[0]]["nb_visits"].to_string(), cells[col]);
+    }
+    let xml = get(&format!("{}/?{q}&format=xml", server.base), &[]).body;
+    for (day, v) in json.as_object().unwrap() {
+        let needle = format!(
+            "<result date=\"{day}\">\n\t\t<nb_uniq_visitors>{}</nb_uniq_visitors>",
+            v["nb_uniq_visitors"]
+        );
+        assert!(xml.contains(&needle), "{needle} in {xml}");
+    }
+    assert!(server.stop().success());
+}
+
+#[test]
+fn rest_aliases_equal_the_reporting_api() {
+    let dir = TempDir::new("rest");
+    let store = sample_store(&dir.0);
+    let server = Server::start(&store, &[]);
+    let b = &server.base;
+    let pairs = [
+        (
+            "/v1/sites/1/visits?from=2025-01-01&to=2025-01-21",
+            "method=VisitsSummary.get&idSite=1&period=range&date=2025-01-01,2025-01-21",
+        ),
+        (
+            "/v1/sites/1/visits?from=2025-01-01&to=2025-01-14&period=week&segment=deviceType%3D%3Dsmartphone",
+            "method=VisitsSummary.get&idSite=1&period=week&date=2025-01-01,2025-01-14&segment=deviceType%3D%3Dsmartphone",
+        ),
+        (
+            "/v1/sites/1/pages?from=2025-01-01&to=2025-01-31&section=News&filter_limit=5",
+            "method=Actions.getPageUrls&flat=1&idSite=1&period=range&date=2025-01-01,2025-01-31&section=News&filter_limit=5",
+        ),
+        (
+            "/v1/sites/1/downloads?date=2025-01-01,2025-01-31",
+            "method=Actions.getDownloads&idSite=1&period=range&date=2025-01-01,2025-01-31",
+        ),
+        (
+            "/v1/sites/1/outlinks?from=2025-01-01&to=2025-01-31&format=xml",
+            "method=Actions.getOutlinks&idSite=1&period=range&date=2025-01-01,2025-01-31&format=xml",
+        ),
+        (
+            "/v1/sites/1/sections?from=2025-01-01&to=2025-01-31&period=month",
+            "method=Hitmap.getSections&idSite=1&period=month&date=2025-01-01,2025-01-31",
+        ),
+    ];
+    for (rest, api) in pairs {
+        let a = get(&format!("{b}{rest}"), &[]);
+        let want = get(&format!("{b}/index.php?module=API&{api}"), &[]);
+        assert_eq!((a.status, &a.body), (200, &want.body), "{rest}");
+    }
+    let series: Value = serde_json::from_str(
+        &get(
+            &format!("{b}/v1/sites/1/series?metric=nb_visits&from=2025-01-06&to=2025-01-08"),
+            &[],
+        )
+        .body,
+    )
+    .unwrap();
+    let days: Value = serde_json::from_str(&get(&format!("{b}/?module=API&method=VisitsSummary.get&idSite=1&period=day&date=2025-01-06,2025-01-08"), &[]).body).unwrap();
+    let rows = series.as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    for r in rows {
+        assert_eq!(r["value"], days[r["date"].as_str().unwrap()]["nb_visits"]);
+    }
+    let spec: Value = serde_json::from_str(&get(&format!("{b}/openapi.json"), &[]).body).unwrap();
+    assert!(spec["paths"]["/v1/sites/{id}/pages"].is_object());
+    for (bad, status) in [
+        (
+            "/v1/sites/1/visits?from=2025-01-01&to=2025-01-31&bogus=1",
+            400,
+        ),
+        ("/v1/sites/0/visits?from=2025-01-01&to=2025-01-31", 400),
+        ("/v1/sites/1/nope?from=2025-01-01&to=2025-01-31", 404),
+        (
+            "/v1/sites/1/series?metric=nb_nope&from=2025-01-01&to=2025-01-31",
+            400,
+        ),
+        ("/v1/sites/1/visits", 400),
+        ("/v1/sites/9/visits?from=2025-01-01&to=2025-01-31", 404),
+    ] {
+        let got = get(&format!("{b}{bad}"), &[]);
+        assert_eq!(got.status, status, "{bad}: {}", got.body);
+        let v: Value = serde_json::from_str(&got.body).unwrap();
+        assert_eq!(v["result"], "error", "{bad}");
+    }
+}
+
+#[test]
+fn bad_requests_get_the_error_shape_and_a_fitting_status() {
+    let dir = TempDir::new("bad");
+    let store = sample_store(&dir.0);
+    let server = Server::start(&store, &["--max-request-bytes", "4096"]);
+    let b = &server.base;
+    let huge = "x".repeat(10_000);
+    for (q, status, needle) in [
+        (
+            "module=API&method=Nope.get&idSite=1&period=day&date=2025-01-01",
+            400,
+            "unknown method",
+        ),
+        (
+            "module=API&method=VisitsSummary.get&idSite=1&period=day&date=2025-13-01",
+            400,
+            "YYYY-MM-DD",
+        ),
+        (
+            "module=API&method=VisitsSummary.get&idSite=1&period=day&date=2025-01-01&segment=nope%3D%3Dx",
+            400,
+            "unknown segment field",
+        ),
+        (
+            "module=API&method=VisitsSummary.get&idSite=1&period=day&date=%ZZ%",
+            400,
+            "invalid date",
+        ),
+        (
+            "module=API&method=VisitsSummary.get&idSite=1&period=week&date=%2B262142-12-31",
+            400,
+            "0001-01-01 to 9999-12-31",
+        ),
+        (
+            "module=API&method=VisitsSummary.get&idSite=77&period=day&date=2025-01-01",
+            404,
+            "site 77",
+        ),
+        (
+            "module=API&method=VisitsSummary.get&idSite=1&period=day&date=2025-01-01&format=original",
+            400,
+            "format=original",
+        ),
+        ("module=CoreHome&action=index", 400, "module=API"),
+        (
+            "method=VisitsSummary.get&idSite=1&period=day&date=2025-01-01",
+            400,
+            "module=API",
+        ),
+    ] {
+        let got = get(&format!("{b}/index.php?{q}"), &[]);
+        assert_eq!(got.status, status, "{q}: {}", got.body);
+        let v: Value =
+            serde_json::from_str(&got.body).unwrap_or_else(|e| panic!("{q}: {e}: {}", got.body));
+        assert_eq!(v["result"], "error");
+        assert!(
+            v["message"].as_str().unwrap().contains(needle),
+            "{q}: {}",
+            got.body
+        );
+    }
+    let got = get(
+        &format!("{b}/index.php?module=API&method=VisitsSummary.get&segment={huge}"),
+        &[],
+    );
+    assert_eq!(got.status, 413, "{}", got.body);
+    let got = post(
+        &format!("{b}/index.php"),
+        &format!("module=API&segment={huge}"),
+    );
+    assert_eq!(got.status, 413);
+    let xml = get(
+        &format!("{b}/index.php?module=API&method=Nope&idSite=1&period=day&date=today&format=xml"),
+        &[],
+    );
+    assert!(
+        xml.body.contains("<error message=\"unknown method"),
+        "{}",
+        xml.body
+    );
+    let csv = get(
+        &format!("{b}/index.php?module=API&method=Nope&idSite=1&period=day&date=today&format=csv"),
+        &[],
+    );
+    assert!(csv.body.starts_with("Error: unknown method"));
+    let got = get(&format!("{b}/healthz"), &[]);
+    assert_eq!(got.status, 200);
+}
+
+#[test]
+fn tokens_guard_every_site_and_cors_is_configurable() {
+    let dir = TempDir::new("auth");
+    let store = sample_store(&dir.0);
+    let tokens = dir.join("tokens");
+    std::fs::write(&tokens, "# readers\nall-sites-token\nsite-two-token 2\n").unwrap();
+    let server = Server::start(
+        &store,
+        &[
+            "--token-file",
+            tokens.to_str().unwrap(),
+            "--cors-origin",
+            "https://dash.example",
+        ],
+    );
+    let b = &server.base;
+    let q = "module=API&method=VisitsSummary.get&idSite=1&period=day&date=2025-01-08";
+    assert_eq!(get(&format!("{b}/index.php?{q}"), &[]).status, 401);
+    assert_eq!(
+        get(&format!("{b}/index.php?{q}&token_auth=wrong"), &[]).status,
+        403
+    );
+    assert_eq!(
+        get(&format!("{b}/index.php?{q}&token_auth=site-two-token"), &[]).status,
+        403
+    );
+    let ok = get(
+        &format!("{b}/index.php?{q}&token_auth=all-sites-token"),
+        &[],
+    );
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let bearer = get(
+        &format!("{b}/index.php?{q}"),
+        &[("Authorization", "Bearer all-sites-token")],
+    );
+    assert_eq!(bearer.body, ok.body);
+    let rest = get(
+        &format!("{b}/v1/sites/1/visits?date=2025-01-08"),
+        &[("Authorization", "Bearer all-sites-token")],
+    );
+    assert_eq!(rest.status, 200);
+    assert_eq!(
+        get(&format!("{b}/v1/sites/1/visits?date=2025-01-08"), &[]).status,
+        401
+    );
+    // The token never shows in an answer.
+    let bad = get(&format!("{b}/index.php?{q}&token_auth=s3cr3t-guess"), &[]);
+    assert!(!bad.body.contains("s3cr3t-guess"));
+    // CORS for the configured origin only.
+    let cors = get(
+        &format!("{b}/index.php?{q}&token_auth=all-sites-token"),
+        &[("Origin", "https://dash.example")],
+    );
+    let allow = cors
+        .headers
+        .iter()
+        .find(|(k, _)| k == "access-control-allow-origin");
+    assert_eq!(allow.map(|(_, v)| v.as_str()), Some("https://dash.example"));
+    let other = get(
+        &format!("{b}/index.php?{q}&token_auth=all-sites-token"),
+        &[("Origin", "https://evil.example")],
+    );
+    assert!(
+        other
+            .headers
+            .iter()
+            .all(|(k, _)| k != "access-control-allow-origin")
+    );
+    // /healthz stays open for load balancers.
+    assert_eq!(get(&format!("{b}/healthz"), &[]).status, 200);
+}
+
+#[test]
+fn an_ingest_in_another_process_becomes_visible_whole() {
+    let dir = TempDir::new("live");
+    let store = sample_store(&dir.0);
+    let server = Server::start(&store, &[]);
+    let q = format!(
+        "{}/index.php?module=API&method=VisitsSummary.get&idSite=1&period=day&date=2025-03-01&format_metrics=0",
+        server.base
+    );
+    assert_eq!(get(&q, &[]).body, "[]");
+    let file = dir.join("more.ndjson");
+    let lines: String = (0..50)
+        .map(|i| format!("{{\"site\":1,\"visitor\":\"late-{i}\",\"ts\":\"2025-03-01T10:{:02}:00Z\",\"url\":\"https://intranet.example.org/news/x\"}}\n", i % 60))
+        .collect();
+    std::fs::write(&file, lines).unwrap();
+    let out = hitmap(&[
+        "ingest",
+        store.to_str().unwrap(),
+        file.to_str().unwrap(),
+        "--no-progress",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let start = Instant::now();
+    loop {
+        let body = get(&q, &[]).body;
+        if body != "[]" {
+            let v: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(v["nb_visits"], 50, "a whole batch, never half of one");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the server never saw the commit"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn many_requests_at_once_get_no_errors_and_shutdown_is_graceful() {
+    let dir = TempDir::new("load");
+    let store = sample_store(&dir.0);
+    let server = Server::start(&store, &[]);
+    let urls = [
+        format!(
+            "{}/index.php?module=API&method=VisitsSummary.get&idSite=1&period=day&date=2025-01-08",
+            server.base
+        ),
+        format!(
+            "{}/index.php?module=API&method=VisitsSummary.get&idSite=1&period=range&date=2025-01-01,2025-01-21&segment=deviceType%3D%3Dsmartphone;pageUrl%3D@news,visitCount%3E1",
+            server.base
+        ),
+        format!(
+            "{}/index.php?module=API&method=Actions.getPageUrls&flat=1&idSite=1&period=month&date=2025-01-01",
+            server.base
+        ),
+    ];
+    let wants: Vec<String> = urls.iter().map(|u| get(u, &[]).body).collect();
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let (urls, wants) = (&urls, &wants);
+            s.spawn(move || {
+                for i in 0..40 {
+                    let k = (t + i) % urls.len();
+                    let got = get(&urls[k], &[]);
+                    assert_eq!((got.status, &got.body), (200, &wants[k]));
+                }
+            });
+        }
+    });
+    assert!(server.stop().success(), "SIGTERM ends the server cleanly");
+}
