@@ -591,3 +591,45 @@ pub fn demo(dir: &Path, visitors: u32, days: u32) -> Result<String, CliError> {
     )?);
     Ok(out)
 }
+
+/// `hitmap sample`: the seeded sample traffic as NDJSON, gzip-compressed
+/// when the file name ends in `.gz`; returns the number of hits.
+pub fn sample(output: &Path, visitors: u32, days: u32, seed: u64) -> Result<u64, CliError> {
+    use hitmap::sample::{self, SampleConfig};
+    let cfg = SampleConfig {
+        visitors,
+        days,
+        seed,
+        ..SampleConfig::default()
+    };
+    let err = |e| CliError::Io(format!("cannot write {}", output.display()), e);
+    let raw: Box<dyn Write> = if output == Path::new("-") {
+        Box::new(std::io::stdout().lock())
+    } else {
+        Box::new(std::fs::File::create(output).map_err(err)?)
+    };
+    let write = |w: &mut dyn Write| -> std::io::Result<u64> {
+        let mut n = 0u64;
+        for hit in sample::generate(&cfg) {
+            w.write_all(hit.to_ndjson().as_bytes())?;
+            w.write_all(b"\n")?;
+            n += 1;
+        }
+        Ok(n)
+    };
+    let n = if output.extension().is_some_and(|e| e == "gz") {
+        let mut gz = flate2::write::GzEncoder::new(
+            std::io::BufWriter::new(raw),
+            flate2::Compression::fast(),
+        );
+        let n = write(&mut gz).map_err(err)?;
+        gz.finish().and_then(|mut w| w.flush()).map_err(err)?;
+        n
+    } else {
+        let mut w = std::io::BufWriter::new(raw);
+        let n = write(&mut w).map_err(err)?;
+        w.flush().map_err(err)?;
+        n
+    };
+    Ok(n)
+}

@@ -62,6 +62,24 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
     },
+    /// Writes sample traffic as NDJSON (gzip when the name ends in .gz):
+    /// hits to try `hitmap ingest` on.
+    #[command(
+        after_help = "Examples:\n  hitmap sample hits.ndjson.gz --days 90\n  hitmap sample - --days 1 | head -3"
+    )]
+    Sample {
+        /// The file to write (`-` for stdout).
+        output: PathBuf,
+        /// Distinct visitors.
+        #[arg(long, default_value_t = 1000)]
+        visitors: u32,
+        /// Days from 2025-01-01.
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+        /// Seed of the generator (the same seed gives the same hits).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
     /// Creates a store (if missing) and adds or updates a site.
     #[command(
         after_help = "Examples:\n  hitmap init ./metrics --site 1 --timezone Europe/London --section News=/news --section HR=/teams/hr\n  hitmap init ./metrics --site 2 --host intranet.example.org --dimension department"
@@ -318,6 +336,18 @@ fn run(command: Command) -> Result<String, CliError> {
                 64,
                 Duration::from_secs(1),
             )?;
+            Ok(String::new())
+        }
+        Command::Sample {
+            output,
+            visitors,
+            days,
+            seed,
+        } => {
+            let n = commands::sample(&output, visitors, days, seed)?;
+            eprintln!(
+                "wrote {n} hits of site 1 (time zone Europe/London, sections News, HR, IT; `hitmap demo` sets such a site up)"
+            );
             Ok(String::new())
         }
         Command::Init {

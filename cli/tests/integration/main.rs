@@ -2,6 +2,7 @@
 //! end, and its server over real loopback HTTP.
 
 mod cli;
+mod readme;
 mod server;
 
 use std::path::{Path, PathBuf};

@@ -4,6 +4,7 @@
 #![allow(clippy::type_complexity)]
 
 mod api;
+mod contract;
 mod erase;
 mod examples;
 mod hardening;

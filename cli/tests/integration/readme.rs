@@ -1,0 +1,115 @@
+//! README's command-line and HTTP snippets, run as written, so they cannot
+//! rot: every `hitmap` line of the shell block (in a fresh folder, the
+//! server started on a free port instead of 8080), then every `curl` URL.
+
+use std::process::Command;
+
+use crate::TempDir;
+
+fn block_after(readme: &str, heading: &str, nth: usize) -> Vec<String> {
+    let section = readme
+        .split_once(heading)
+        .expect("the heading is in README")
+        .1;
+    let block = section
+        .split("```sh\n")
+        .nth(nth + 1)
+        .expect("a sh block")
+        .split("```")
+        .next()
+        .unwrap();
+    block
+        .lines()
+        .map(str::to_owned)
+        .filter(|l| !l.trim().is_empty())
+        .collect()
+}
+
+#[test]
+fn the_readme_command_line_works_as_written() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let heading = "## Use it from the command line and over HTTP";
+    let commands = block_after(&readme, heading, 0);
+    let curls = block_after(&readme, heading, 1);
+    assert!(commands.len() >= 8 && curls.len() >= 3);
+    let dir = TempDir::new("readme");
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_hitmap"))
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut serve_line = None;
+    for line in &commands {
+        assert!(line.starts_with("hitmap "), "{line}");
+        if line.starts_with("hitmap serve") {
+            serve_line = Some(line.clone());
+            continue;
+        }
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(line)
+            .current_dir(&dir.0)
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{line}\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(
+        std::fs::read_to_string(dir.join("visits.csv"))
+            .unwrap()
+            .lines()
+            .count()
+            > 10
+    );
+    // The server line, on a free port; then each curl URL through it.
+    let serve = serve_line
+        .expect("a serve line")
+        .split('#')
+        .next()
+        .unwrap()
+        .trim()
+        .replace("127.0.0.1:8080", "127.0.0.1:0");
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec {serve}"))
+        .current_dir(&dir.0)
+        .env("PATH", &path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    let base = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    for line in &curls {
+        let url = line
+            .split('\'')
+            .nth(1)
+            .expect("a quoted URL")
+            .replace("http://127.0.0.1:8080", &base);
+        let mut resp = agent.get(&url).call().unwrap();
+        let body = resp.body_mut().read_to_string().unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{url}: {body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!(!body.contains("\"result\":\"error\""), "{url}: {v}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
