@@ -142,14 +142,16 @@ pub struct IngestSummary {
     pub report: String,
 }
 
-/// `hitmap ingest`: each file is one batch (committed when its line is
-/// printed); bad lines are listed (the first `show_rejects` of each file)
-/// and the rest goes in.
+/// `hitmap ingest`: each file is read in chunks, each chunk committed as
+/// one batch; bad lines are listed (the first `show_rejects` of each file)
+/// and the rest goes in. Chunks the store already committed (the same
+/// bytes, or the same batch id) are skipped unless `options` force.
 pub fn ingest(
     dir: &Path,
     files: &[PathBuf],
     show_rejects: usize,
     progress: bool,
+    options: &hitmap::IngestOptions,
 ) -> Result<IngestSummary, CliError> {
     let mut engine = open_existing(dir)?;
     let mut summary = IngestSummary::default();
@@ -167,7 +169,7 @@ pub fn ingest(
         });
         let reader = input(path, bar.clone())?;
         let t = std::time::Instant::now();
-        let out = engine.ingest_ndjson(reader)?;
+        let out = engine.ingest_ndjson_with(reader, options)?;
         if let Some(b) = bar {
             b.finish_and_clear();
         }
@@ -181,6 +183,12 @@ pub fn ingest(
             out.rejected.len(),
             secs
         ));
+        if out.skipped_batches > 0 {
+            summary.report.push_str(&format!(
+                "  skipped {} batch(es), {} lines, that this store already holds (a re-run; --force ingests them again)\n",
+                out.skipped_batches, out.skipped_lines
+            ));
+        }
         for r in out.rejected.iter().take(show_rejects) {
             summary
                 .report

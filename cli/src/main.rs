@@ -106,8 +106,8 @@ enum Command {
         #[arg(long = "dimension")]
         dimensions: Vec<String>,
     },
-    /// Ingests NDJSON files (gzip recognised; `-` for stdin). Each file is
-    /// one batch: on disk when its line is printed.
+    /// Ingests NDJSON files (gzip recognised; `-` for stdin), committed in
+    /// chunks of 64 MiB (bounded memory). A file sent again is skipped.
     #[command(
         after_help = "Examples:\n  hitmap ingest ./metrics hits.ndjson.gz other.ndjson\n  zcat logs/*.gz | hitmap ingest ./metrics -"
     )]
@@ -123,6 +123,14 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         no_progress: bool,
+        /// Ingest even what the store already holds (by default a file
+        /// sent again is skipped, chunk by chunk).
+        #[arg(long)]
+        force: bool,
+        /// Name the input (e.g. the file's name and date) instead of
+        /// recognising it by content; chunk n is ID#n.
+        #[arg(long)]
+        batch_id: Option<String>,
     },
     /// Any Reporting API report, as a table, JSON, CSV, TSV or XML.
     #[command(
@@ -374,8 +382,14 @@ fn run(command: Command) -> Result<String, CliError> {
             files,
             show_rejects,
             no_progress,
+            force,
+            batch_id,
         } => {
-            let s = commands::ingest(&dir, &files, show_rejects, !no_progress)?;
+            let mut options = hitmap::IngestOptions::default().force(force);
+            if let Some(id) = batch_id {
+                options = options.batch_id(id);
+            }
+            let s = commands::ingest(&dir, &files, show_rejects, !no_progress, &options)?;
             eprint!("{}", s.report);
             if s.rejected > 0 {
                 return Err(CliError::Rejected(s.rejected));

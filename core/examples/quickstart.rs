@@ -11,8 +11,29 @@ use std::time::Instant;
 use hitmap::sample::{self, SampleConfig};
 use hitmap::{ActionReportKind, Engine, Query, VisitsSummary};
 
+const USAGE: &str = "\
+usage: cargo run --release --example quickstart [-- --full]
+
+A year of intranet-like traffic in, exact reports out, from Rust.
+  --full   30,000 visitors (~10M hits, about 8 GB of memory) instead of 5,000
+  --help   this text
+The command line and HTTP server: cargo run --release -p hitmap-cli -- demo";
+
 fn main() -> Result<(), hitmap::Error> {
-    let full = std::env::args().any(|a| a == "--full");
+    let mut full = false;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--full" => full = true,
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            other => {
+                eprintln!("quickstart: unknown argument '{other}'\n{USAGE}");
+                std::process::exit(2);
+            }
+        }
+    }
     let cfg = SampleConfig {
         visitors: if full { 30_000 } else { 5_000 },
         ..SampleConfig::default()

@@ -25,6 +25,81 @@ pub struct IngestOutcome {
     pub accepted: u64,
     /// Lines (or typed hits, by 1-based position) that were rejected.
     pub rejected: Vec<Rejected>,
+    /// Batches (chunks of the input) committed by this call.
+    pub batches: u64,
+    /// Batches skipped because the store had already committed the same
+    /// content (or batch id): a re-run of the same input.
+    pub skipped_batches: u64,
+    /// Lines inside the skipped batches (not parsed again).
+    pub skipped_lines: u64,
+}
+
+/// How [`Engine::ingest_ndjson_with`] and [`Engine::ingest_with`] read and
+/// commit.
+///
+/// NDJSON is read in chunks of about [`IngestOptions::chunk_bytes`] (cut at
+/// line ends), each committed as one batch: memory stays bounded whatever
+/// the input's size, and each chunk is atomic. Every batch has an identity,
+/// the hash of its bytes or `batch_id#n`; the store remembers the
+/// identities it committed and skips a repeat, so re-sending a file (a
+/// cron retry, a re-run notebook cell) counts nothing twice, and an
+/// interrupted ingest resumes where it stopped when run again.
+///
+/// # Examples
+/// ```
+/// use hitmap::{Engine, IngestOptions, SiteConfig};
+/// let mut e = Engine::in_memory();
+/// e.add_site(SiteConfig::new(1))?;
+/// let input = b"{\"site\":1,\"visitor\":\"v\",\"ts\":1717200000,\"url\":\"https://x.org/\"}\n";
+/// assert_eq!(e.ingest_ndjson(&input[..])?.accepted, 1);
+/// let again = e.ingest_ndjson(&input[..])?;
+/// assert_eq!((again.accepted, again.skipped_batches), (0, 1));
+/// let forced = e.ingest_ndjson_with(&input[..], &IngestOptions::default().force(true))?;
+/// assert_eq!(forced.accepted, 1);
+/// # Ok::<(), hitmap::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestOptions {
+    chunk_bytes: usize,
+    force: bool,
+    batch_id: Option<String>,
+}
+
+impl Default for IngestOptions {
+    fn default() -> IngestOptions {
+        IngestOptions {
+            chunk_bytes: DEFAULT_CHUNK_BYTES,
+            force: false,
+            batch_id: None,
+        }
+    }
+}
+
+/// NDJSON bytes per committed chunk by default: 64 MiB, about 350,000
+/// lines of 180 bytes. The identity of a chunk depends on its bytes, so a
+/// re-run is recognised when it uses the same chunk size.
+pub const DEFAULT_CHUNK_BYTES: usize = 64 << 20;
+
+impl IngestOptions {
+    /// Bytes of NDJSON per committed chunk (at least one line).
+    pub fn chunk_bytes(mut self, bytes: usize) -> IngestOptions {
+        self.chunk_bytes = bytes.max(1);
+        self
+    }
+
+    /// Ingest even what the store already committed.
+    pub fn force(mut self, force: bool) -> IngestOptions {
+        self.force = force;
+        self
+    }
+
+    /// A caller-given identity for the input (a file name with its date,
+    /// an ETL run id): chunk `n` is `id#n`. Without it, each chunk's
+    /// identity is the hash of its bytes.
+    pub fn batch_id(mut self, id: impl Into<String>) -> IngestOptions {
+        self.batch_id = Some(id.into());
+        self
+    }
 }
 
 /// One visitor's visits on one day, and how many came before that day.
@@ -340,6 +415,10 @@ pub struct Engine {
     /// Sites whose configuration or dictionaries could not be read.
     pub(crate) broken: BTreeMap<u32, Error>,
     pub(crate) store: Option<Store>,
+    /// Committed batch identities of an in-memory engine (a store keeps
+    /// them in its manifest).
+    pub(crate) batches: BTreeMap<String, u64>,
+    batch_seq: u64,
 }
 
 impl Engine {
@@ -421,6 +500,14 @@ impl Engine {
         I: IntoIterator,
         I::Item: std::borrow::Borrow<Hit>,
     {
+        self.ingest_batch(hits, None)
+    }
+
+    fn ingest_batch<I>(&mut self, hits: I, id: Option<&str>) -> Result<IngestOutcome>
+    where
+        I: IntoIterator,
+        I::Item: std::borrow::Borrow<Hit>,
+    {
         self.writable()?;
         let hits = hits.into_iter();
         let mut batch = Batch::with_capacity(hits.size_hint().0);
@@ -431,7 +518,9 @@ impl Engine {
                 .and_then(|()| self.add_to(&mut batch, &view));
             batch.note(i as u64 + 1, r);
         }
-        self.commit(batch)
+        let mut out = self.commit_batch(batch, id)?;
+        out.batches = 1;
+        Ok(out)
     }
 
     /// Ingests NDJSON (one hit per line) as one batch. Blank lines (JSON
@@ -448,25 +537,96 @@ impl Engine {
     /// assert_eq!(out.rejected[0].line, 2);
     /// # Ok::<(), hitmap::Error>(())
     /// ```
-    pub fn ingest_ndjson<R: BufRead>(&mut self, mut reader: R) -> Result<IngestOutcome> {
+    pub fn ingest_ndjson<R: BufRead>(&mut self, reader: R) -> Result<IngestOutcome> {
+        self.ingest_ndjson_with(reader, &IngestOptions::default())
+    }
+
+    /// [`Engine::ingest_ndjson`] with options: chunk size, a batch id,
+    /// `force`. Each chunk is committed before the next is read; an error
+    /// (an I/O error, a failed commit) stops the call, and what was
+    /// committed before it stays committed (a re-run skips it).
+    pub fn ingest_ndjson_with<R: BufRead>(
+        &mut self,
+        mut reader: R,
+        options: &IngestOptions,
+    ) -> Result<IngestOutcome> {
         self.writable()?;
-        let mut batch = Batch::default();
-        let mut buf = Vec::with_capacity(1024);
+        let mut total = IngestOutcome::default();
+        let mut chunk: Vec<u8> = Vec::new();
         let mut line_no = 0u64;
+        let mut index = 0u64;
         loop {
-            buf.clear();
-            if reader.read_until(b'\n', &mut buf)? == 0 {
+            chunk.clear();
+            while chunk.len() < options.chunk_bytes {
+                if reader.read_until(b'\n', &mut chunk)? == 0 {
+                    break;
+                }
+            }
+            if chunk.is_empty() {
                 break;
             }
-            line_no += 1;
-            let r = match std::str::from_utf8(&buf) {
-                Err(e) => Err(format!("not valid UTF-8 (byte {})", e.valid_up_to())),
-                Ok(line) if line.trim_matches(JSON_WHITESPACE).is_empty() => continue,
-                Ok(line) => parse_line(line).and_then(|view| self.add_to(&mut batch, &view)),
+            let id = match &options.batch_id {
+                Some(b) => format!("{b}#{index}"),
+                None => format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&chunk)),
             };
-            batch.note(line_no, r);
+            index += 1;
+            let lines = chunk
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count() as u64;
+            if !options.force && self.has_batch(&id) {
+                total.skipped_batches += 1;
+                total.skipped_lines += lines;
+                line_no += lines;
+                continue;
+            }
+            let mut batch = Batch::default();
+            for raw in chunk.split_inclusive(|&b| b == b'\n') {
+                line_no += 1;
+                let r = match std::str::from_utf8(raw) {
+                    Err(e) => Err(format!("not valid UTF-8 (byte {})", e.valid_up_to())),
+                    Ok(line) if line.trim_matches(JSON_WHITESPACE).is_empty() => continue,
+                    Ok(line) => parse_line(line).and_then(|view| self.add_to(&mut batch, &view)),
+                };
+                batch.note(line_no, r);
+            }
+            let out = self.commit_batch(batch, Some(&id))?;
+            total.accepted += out.accepted;
+            total.rejected.extend(out.rejected);
+            total.batches += 1;
         }
-        self.commit(batch)
+        Ok(total)
+    }
+
+    /// [`Engine::ingest`] with options: with a [`IngestOptions::batch_id`],
+    /// a batch already committed is skipped (typed hits have no content
+    /// identity otherwise).
+    pub fn ingest_with<I>(&mut self, hits: I, options: &IngestOptions) -> Result<IngestOutcome>
+    where
+        I: IntoIterator,
+        I::Item: std::borrow::Borrow<Hit>,
+    {
+        let id = options.batch_id.clone();
+        if let Some(id) = &id
+            && !options.force
+            && self.has_batch(id)
+        {
+            let n = hits.into_iter().count() as u64;
+            return Ok(IngestOutcome {
+                skipped_batches: 1,
+                skipped_lines: n,
+                ..IngestOutcome::default()
+            });
+        }
+        self.ingest_batch(hits, id.as_deref())
+    }
+
+    /// Whether a batch identity was committed.
+    fn has_batch(&self, id: &str) -> bool {
+        match &self.store {
+            Some(s) => s.manifest.batches.contains_key(id),
+            None => self.batches.contains_key(id),
+        }
     }
 
     fn add_to(&mut self, batch: &mut Batch, view: &HitView) -> std::result::Result<(), String> {
@@ -488,7 +648,7 @@ impl Engine {
         Ok(())
     }
 
-    fn commit(&mut self, mut batch: Batch) -> Result<IngestOutcome> {
+    fn commit_batch(&mut self, mut batch: Batch, id: Option<&str>) -> Result<IngestOutcome> {
         // A damaged day cannot take hits: rebuilding it would drop what the
         // unreadable file holds.
         for &(site, date) in &batch.buckets {
@@ -520,7 +680,7 @@ impl Engine {
                 .expect("buckets only exist for known sites")
                 .rebuild(days, &mut batch.side);
         }
-        self.persist(changed)?;
+        self.persist_batch(changed, id)?;
         Ok(batch.outcome)
     }
 
@@ -528,7 +688,20 @@ impl Engine {
     /// If the write fails, the engine goes back to what the store holds, so
     /// memory never claims more than the disk.
     pub(crate) fn persist(&mut self, changed: BTreeMap<u32, (bool, Vec<NaiveDate>)>) -> Result<()> {
+        self.persist_batch(changed, None)
+    }
+
+    /// [`Engine::persist`], recording an ingest batch's identity with it.
+    fn persist_batch(
+        &mut self,
+        changed: BTreeMap<u32, (bool, Vec<NaiveDate>)>,
+        batch: Option<&str>,
+    ) -> Result<()> {
         let Some(store) = &mut self.store else {
+            if let Some(id) = batch {
+                self.batch_seq += 1;
+                crate::store::remember_batch(&mut self.batches, id, self.batch_seq);
+            }
             return Ok(());
         };
         let mut changes = BTreeMap::new();
@@ -547,7 +720,7 @@ impl Engine {
             }
             changes.insert(id, change);
         }
-        if let Err(e) = store.commit(changes) {
+        if let Err(e) = store.commit_batch(changes, batch) {
             let mut store = self.store.take().expect("checked above");
             let reloaded = store.reload_manifest().and_then(|()| Engine::load(store));
             match reloaded {

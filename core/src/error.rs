@@ -9,7 +9,9 @@
 #[non_exhaustive]
 pub enum Error {
     /// A hit or a query names a site that was never added.
-    #[error("site {0} is not configured: call add_site with SiteConfig::new({0}) first")]
+    #[error(
+        "site {0} is not configured: add the site (with its time zone) before its hits and reports"
+    )]
     UnknownSite(u32),
     /// A site configuration is not usable (bad id, bad timeout, bad section).
     #[error("invalid site configuration: {0}")]
@@ -78,7 +80,7 @@ impl Error {
     /// # Examples
     /// ```
     /// let e = hitmap::Error::UnknownSite(9);
-    /// assert!(e.to_api_json().starts_with(r#"{"result":"error","message":"site 9"#));
+    /// assert!(e.to_api_json().starts_with(r#"{"result":"error","message":"site 9 is not configured"#));
     /// ```
     pub fn to_api_json(&self) -> String {
         serde_json::json!({"result": "error", "message": self.to_string()}).to_string()

@@ -85,8 +85,13 @@ mod summary;
 mod transfer;
 mod url;
 
+/// README.md's Rust code, compiled by `cargo test --doc` so it cannot rot.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub use api::{ApiOptions, ApiRequest, SUPPORTED_METHODS};
-pub use engine::{Engine, IngestOutcome};
+pub use engine::{DEFAULT_CHUNK_BYTES, Engine, IngestOptions, IngestOutcome};
 pub use error::{Error, Result};
 pub use export::VisitRecord;
 pub use hit::{Event, Hit, HitType};

@@ -445,6 +445,52 @@ pub unsafe extern "C" fn hitmap_store_api_with_timeout(
     })
 }
 
+/// Answers a Reporting API request the way an HTTP endpoint sends it:
+/// errors are not a status of this call but the answer itself, rendered in
+/// the request's `format` (Matomo's `{"result":"error","message":...}` for
+/// JSON). `*http_status` receives the status to send (200, or 400/404/503
+/// ...), `*content_type` a static string (do not free) and `*body_out` the
+/// body (free it with `hitmap_string_free`). `timeout_ms` 0: no budget.
+///
+/// # Safety
+/// `store` is a live handle; `query` a NUL-terminated string; the out
+/// pointers valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hitmap_store_api_response(
+    store: *mut hitmap_store,
+    query: *const c_char,
+    timeout_ms: u64,
+    http_status: *mut u16,
+    content_type: *mut *const c_char,
+    body_out: *mut *mut c_char,
+) -> hitmap_status {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let query = unsafe { text(query, "query") }?;
+        if http_status.is_null() || content_type.is_null() || body_out.is_null() {
+            return Err(null("http_status, content_type or body_out"));
+        }
+        let mut options = hitmap::ApiOptions::default();
+        if timeout_ms > 0 {
+            options = options.timeout(std::time::Duration::from_millis(timeout_ms));
+        }
+        // SAFETY: per this function's contract.
+        let r = unsafe { engine(store) }?.api_response(query, &options);
+        let ctype: &'static std::ffi::CStr = match hitmap::Format::of_query(query) {
+            hitmap::Format::Json => c"application/json; charset=utf-8",
+            hitmap::Format::Csv => c"text/csv; charset=utf-8",
+            hitmap::Format::Tsv => c"text/tab-separated-values; charset=utf-8",
+            hitmap::Format::Xml => c"text/xml; charset=utf-8",
+        };
+        // SAFETY: checked non-NULL above.
+        unsafe {
+            *http_status = r.status;
+            *content_type = ctype.as_ptr();
+            give_string(body_out, r.body)
+        }
+    })
+}
+
 /// Forgets a visitor (right to erasure). `*removed` receives the number of
 /// hits removed (may be NULL if not wanted).
 ///

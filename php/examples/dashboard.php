@@ -10,7 +10,7 @@
 
 declare(strict_types=1);
 
-require __DIR__ . '/../tests/bootstrap.php'; // or Composer's autoloader
+require __DIR__ . '/../bootstrap.php'; // or Composer's vendor/autoload.php
 
 use Hitmap\HitmapException;
 use Hitmap\Store;

@@ -172,6 +172,25 @@ enum hitmap_status hitmap_store_api_with_timeout(struct hitmap_store *store,
                                                  char **json_out);
 
 /**
+ * Answers a Reporting API request the way an HTTP endpoint sends it:
+ * errors are not a status of this call but the answer itself, rendered in
+ * the request's `format` (Matomo's `{"result":"error","message":...}` for
+ * JSON). `*http_status` receives the status to send (200, or 400/404/503
+ * ...), `*content_type` a static string (do not free) and `*body_out` the
+ * body (free it with `hitmap_string_free`). `timeout_ms` 0: no budget.
+ *
+ * # Safety
+ * `store` is a live handle; `query` a NUL-terminated string; the out
+ * pointers valid.
+ */
+enum hitmap_status hitmap_store_api_response(struct hitmap_store *store,
+                                             const char *query,
+                                             uint64_t timeout_ms,
+                                             uint16_t *http_status,
+                                             const char **content_type,
+                                             char **body_out);
+
+/**
  * Forgets a visitor (right to erasure). `*removed` receives the number of
  * hits removed (may be NULL if not wanted).
  *

@@ -121,12 +121,6 @@ final class Store
      */
     public function api(string $query, ?float $timeout = null): array
     {
-        return json_decode($this->apiJson($query, $timeout), true, 512, JSON_THROW_ON_ERROR);
-    }
-
-    /** The same answer as the JSON text (what an HTTP endpoint sends). */
-    public function apiJson(string $query, ?float $timeout = null): string
-    {
         $out = $this->ffi->new('char*');
         if ($timeout === null) {
             $status = $this->ffi->hitmap_store_api($this->handle(), $query, FFI::addr($out));
@@ -135,7 +129,41 @@ final class Store
             $status = $this->ffi->hitmap_store_api_with_timeout($this->handle(), $query, $ms, FFI::addr($out));
         }
         self::check($this->ffi, $status);
-        return $this->take($out);
+        return json_decode($this->take($out), true, 512, JSON_THROW_ON_ERROR);
+    }
+
+    /**
+     * The answer as an HTTP endpoint sends it, never an exception for a
+     * bad request: the body in the request's format (json, csv, tsv, xml),
+     * errors as Matomo's {"result":"error","message":...}, with the
+     * status and content type to send.
+     *
+     * ```php
+     * ['status' => $status, 'contentType' => $type, 'body' => $body] = $hm->apiResponse($_SERVER['QUERY_STRING']);
+     * http_response_code($status); header("Content-Type: $type"); echo $body;
+     * ```
+     *
+     * @return array{status: int, contentType: string, body: string}
+     */
+    public function apiResponse(string $query, ?float $timeout = null): array
+    {
+        $status = $this->ffi->new('uint16_t');
+        $type = $this->ffi->new('const char*');
+        $out = $this->ffi->new('char*');
+        $ms = $timeout === null ? 0 : max(1, (int) ceil($timeout * 1000));
+        self::check($this->ffi, $this->ffi->hitmap_store_api_response(
+            $this->handle(), $query, $ms, FFI::addr($status), FFI::addr($type), FFI::addr($out)));
+        return ['status' => (int) $status->cdata, 'contentType' => FFI::string($type), 'body' => $this->take($out)];
+    }
+
+    /**
+     * The answer's text (what an HTTP endpoint sends): Matomo's error JSON
+     * for a bad request instead of an exception; apiResponse() also gives
+     * the HTTP status.
+     */
+    public function apiJson(string $query, ?float $timeout = null): string
+    {
+        return $this->apiResponse($query, $timeout)['body'];
     }
 
     /** Forgets a visitor (right to erasure); returns the hits removed. */
@@ -182,7 +210,11 @@ final class Store
     {
         if ($status !== 0) {
             $message = $ffi->hitmap_last_error_message();
-            throw new HitmapException($status, is_string($message) ? $message : 'hitmap call failed');
+            $message = is_string($message) ? $message : 'hitmap call failed';
+            if ($status === 4 && preg_match('/^site (\d+) is not configured/', $message, $m) === 1) {
+                $message = "site {$m[1]} is not configured: call \$store->addSite({$m[1]}, timezone: ...) first";
+            }
+            throw new HitmapException($status, $message);
         }
     }
 }

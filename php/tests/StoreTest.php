@@ -59,7 +59,8 @@ final class StoreTest extends TestCase
         self::assertSame(1, $result['accepted']);
         self::assertSame([2, 4], array_column($result['rejected'], 'line'));
         self::assertStringContainsString('visitor', $result['rejected'][0]['reason']);
-        self::assertSame(['accepted' => 0, 'rejected' => []], $store->ingestNdjson(''));
+        self::assertSame(['accepted' => 0, 'rejected' => [], 'batches' => 0, 'skipped_batches' => 0, 'skipped_lines' => 0],
+            $store->ingestNdjson(''));
     }
 
     public function testStoreOnDiskLocksAndReopens(): void
@@ -90,7 +91,7 @@ final class StoreTest extends TestCase
     {
         return [
             'bad segment' => ['method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&segment=nope%3D%3Dx', 'HITMAP_ERR_SEGMENT', "unknown segment field 'nope'"],
-            'unknown site' => ['method=VisitsSummary.get&idSite=9&period=day&date=today', 'HITMAP_ERR_UNKNOWN_SITE', 'add_site'],
+            'unknown site' => ['method=VisitsSummary.get&idSite=9&period=day&date=today', 'HITMAP_ERR_UNKNOWN_SITE', 'call $store->addSite(9, timezone: ...) first'],
             'unknown method' => ['method=Nope.get&idSite=1&period=day&date=today', 'HITMAP_ERR_REQUEST', 'unknown method'],
             'bad period' => ['method=VisitsSummary.get&idSite=1&period=fortnight&date=today', 'HITMAP_ERR_REQUEST', 'unknown period'],
             'bad date' => ['method=VisitsSummary.get&idSite=1&period=day&date=2024-02-30', 'HITMAP_ERR_REQUEST', 'YYYY-MM-DD'],
@@ -154,6 +155,56 @@ final class StoreTest extends TestCase
         self::assertMatchesRegularExpression('/^\d+\.\d+\.\d+/', Library::version());
         $this->expectExceptionMessage('libhitmap_ffi.so not found');
         Store::inMemory('/nonexistent/libhitmap_ffi.so');
+    }
+
+    /** php/README.md's quick start, run as written from the repository root, twice. */
+    public function testTheReadmeQuickStartRunsAsWrittenAndARerunChangesNothing(): void
+    {
+        $readme = (string) file_get_contents(__DIR__ . '/../README.md');
+        self::assertSame(1, preg_match('/```php\n(.*?)```/s', $readme, $m));
+        $code = $m[1];
+        $dir = sys_get_temp_dir() . '/hitmap-quickstart';
+        if (is_dir($dir)) {
+            foreach (new \RecursiveIteratorIterator(new \RecursiveDirectoryIterator($dir, \FilesystemIterator::SKIP_DOTS),
+                \RecursiveIteratorIterator::CHILD_FIRST) as $f) {
+                $f->isDir() ? rmdir($f->getPathname()) : unlink($f->getPathname());
+            }
+        }
+        $run = static function () use ($code): array {
+            $cwd = getcwd();
+            chdir(__DIR__ . '/../..');
+            try {
+                eval($code);
+            } finally {
+                chdir((string) $cwd);
+            }
+            /** @phpstan-ignore-next-line variables of the snippet */
+            return [$result, $summary, $status, $body];
+        };
+        [$result, $summary, $status, $body] = $run();
+        self::assertSame(1, $result['accepted']);
+        self::assertSame(1, $summary['nb_visits']);
+        self::assertSame(400, $status);
+        self::assertStringStartsWith('{"result":"error","message":"unknown method', $body);
+        [$again, $summaryAgain] = $run();
+        self::assertSame([0, 1], [$again['accepted'], $again['skipped_batches']]);
+        self::assertSame($summary, $summaryAgain);
+    }
+
+    public function testApiResponseGivesStatusTypeAndBodyInEveryFormat(): void
+    {
+        $store = self::fixtureStore();
+        $ok = $store->apiResponse('method=VisitsSummary.get&idSite=1&period=week&date=2024-06-05&format=xml');
+        self::assertSame(200, $ok['status']);
+        self::assertSame('text/xml; charset=utf-8', $ok['contentType']);
+        self::assertStringContainsString('<nb_visits>', $ok['body']);
+        $bad = $store->apiResponse('method=VisitsSummary.get&idSite=9&period=day&date=today');
+        self::assertSame(404, $bad['status']);
+        self::assertSame('error', json_decode($bad['body'], true)['result']);
+        self::assertSame($bad['body'], $store->apiJson('method=VisitsSummary.get&idSite=9&period=day&date=today'));
+        $csv = $store->apiResponse('method=Nope&idSite=1&period=day&date=today&format=csv');
+        self::assertSame([400, 'text/csv; charset=utf-8'], [$csv['status'], $csv['contentType']]);
+        self::assertStringStartsWith('Error: unknown method', $csv['body']);
     }
 
     public function testAThousandOpenCloseCyclesDoNotLeak(): void

@@ -50,7 +50,9 @@ fn to_py(e: hitmap::Error) -> PyErr {
     let message = e.to_string();
     match e {
         hitmap::Error::Segment { .. } => SegmentError::new_err(message),
-        hitmap::Error::UnknownSite(_) => UnknownSiteError::new_err(message),
+        hitmap::Error::UnknownSite(id) => UnknownSiteError::new_err(format!(
+            "site {id} is not configured: call add_site({id}, timezone=...) first"
+        )),
         hitmap::Error::DeadlineExceeded(_) => DeadlineError::new_err(message),
         hitmap::Error::Request(_)
         | hitmap::Error::Date { .. }
@@ -142,35 +144,41 @@ impl Engine {
         self.with(py, |e| e.add_site(config))
     }
 
-    /// Ingests NDJSON bytes as one batch; returns (accepted, [(line, reason)]).
-    ///
-    /// Every `CHECK_EVERY` bytes the reader takes the GIL back for a moment
-    /// to run Python's signal handlers (so Ctrl-C cancels the batch before
-    /// anything is committed) and to call `progress(bytes_read)`.
-    #[pyo3(signature = (data, progress=None))]
-    fn ingest_ndjson_bytes(
+    /// Ingests NDJSON read from a binary file object in chunks, each
+    /// committed as one batch; repeats of committed chunks are skipped.
+    /// Returns (accepted, rejected, batches, skipped_batches, skipped_lines).
+    #[pyo3(signature = (source, progress=None, batch_id=None, force=false))]
+    fn ingest_ndjson_stream(
         &self,
         py: Python<'_>,
-        data: Vec<u8>,
+        source: Py<PyAny>,
         progress: Option<Py<PyAny>>,
-    ) -> PyResult<(u64, Vec<(u64, String)>)> {
-        let mut reader = WatchedReader {
-            data: &data,
+        batch_id: Option<String>,
+        force: bool,
+    ) -> PyResult<IngestTuple> {
+        let mut options = hitmap::IngestOptions::default().force(force);
+        if let Some(id) = batch_id {
+            options = options.batch_id(id);
+        }
+        let mut reader = PyStream {
+            source: &source,
+            buf: Vec::new(),
             pos: 0,
-            next_check: 0,
+            done: 0,
+            eof: false,
             progress: progress.as_ref(),
             interrupted: None,
         };
         let result = py.detach(|| {
             let mut engine = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            engine.ingest_ndjson(&mut reader)
+            engine.ingest_ndjson_with(&mut reader, &options)
         });
         if let Some(err) = reader.interrupted.take() {
             return Err(err);
         }
         let outcome = result.map_err(to_py)?;
         if let Some(cb) = &progress {
-            cb.call1(py, (data.len(),))?;
+            cb.call1(py, (reader.done,))?;
         }
         Ok((
             outcome.accepted,
@@ -179,6 +187,9 @@ impl Engine {
                 .into_iter()
                 .map(|r| (r.line, r.reason))
                 .collect(),
+            outcome.batches,
+            outcome.skipped_batches,
+            outcome.skipped_lines,
         ))
     }
 
@@ -221,37 +232,62 @@ impl Engine {
 /// (signals and progress): a few milliseconds of work.
 const CHECK_EVERY: usize = 4 << 20;
 
-/// NDJSON bytes handed to the engine in slices that end at check points,
-/// where Python gets a chance to raise `KeyboardInterrupt`.
-struct WatchedReader<'a> {
-    data: &'a [u8],
+/// (accepted, rejected (line, reason), batches, skipped batches, skipped lines).
+type IngestTuple = (u64, Vec<(u64, String)>, u64, u64, u64);
+
+/// A Python binary file object read in slices of [`CHECK_EVERY`] bytes.
+/// Between slices Python gets the GIL back for a moment: it runs signal
+/// handlers (Ctrl-C raises `KeyboardInterrupt`, which stops the read and
+/// so the chunk being parsed) and the progress callback. Memory holds one
+/// slice here and one chunk in the engine, whatever the input's size.
+struct PyStream<'a> {
+    source: &'a Py<PyAny>,
+    buf: Vec<u8>,
     pos: usize,
-    next_check: usize,
+    /// Bytes handed to the engine so far.
+    done: u64,
+    eof: bool,
     progress: Option<&'a Py<PyAny>>,
     /// The Python exception that stopped the read, re-raised afterwards.
     interrupted: Option<PyErr>,
 }
 
-impl WatchedReader<'_> {
-    fn look_at_python(&mut self) -> std::io::Result<()> {
-        let pos = self.pos;
-        let progress = self.progress;
-        let checked = Python::attach(|py| {
-            py.check_signals()?;
-            if let Some(cb) = progress {
-                cb.call1(py, (pos,))?;
+impl PyStream<'_> {
+    fn refill(&mut self) -> std::io::Result<()> {
+        let (source, progress, done) = (self.source, self.progress, self.done);
+        let read = Python::attach(|py| {
+            // Between slices (not before the first): Ctrl-C and progress.
+            if done > 0 {
+                py.check_signals()?;
+                if let Some(cb) = progress {
+                    cb.call1(py, (done,))?;
+                }
             }
-            Ok::<(), PyErr>(())
+            let chunk = source.call_method1(py, "read", (CHECK_EVERY,))?;
+            let bytes = chunk.bind(py).cast::<pyo3::types::PyBytes>().map_err(|_| {
+                pyo3::exceptions::PyTypeError::new_err(
+                    "source: the file object must return bytes (open it with 'rb')",
+                )
+            })?;
+            Ok::<Vec<u8>, PyErr>(bytes.as_bytes().to_vec())
         });
-        checked.map_err(|e| {
-            self.interrupted = Some(e);
-            // Not `Interrupted`: `read_until` would retry that kind.
-            std::io::Error::other("ingest stopped from Python")
-        })
+        match read {
+            Ok(bytes) => {
+                self.eof = bytes.is_empty();
+                self.buf = bytes;
+                self.pos = 0;
+                Ok(())
+            }
+            Err(e) => {
+                self.interrupted = Some(e);
+                // Not `Interrupted`: `read_until` would retry that kind.
+                Err(std::io::Error::other("ingest stopped from Python"))
+            }
+        }
     }
 }
 
-impl std::io::Read for WatchedReader<'_> {
+impl std::io::Read for PyStream<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let available = std::io::BufRead::fill_buf(self)?;
         let n = available.len().min(buf.len());
@@ -261,20 +297,17 @@ impl std::io::Read for WatchedReader<'_> {
     }
 }
 
-impl std::io::BufRead for WatchedReader<'_> {
+impl std::io::BufRead for PyStream<'_> {
     fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        if self.pos >= self.next_check && self.pos < self.data.len() {
-            if self.pos > 0 {
-                self.look_at_python()?;
-            }
-            self.next_check = self.pos + CHECK_EVERY;
+        if self.pos >= self.buf.len() && !self.eof {
+            self.refill()?;
         }
-        let end = self.next_check.min(self.data.len());
-        Ok(&self.data[self.pos.min(end)..end])
+        Ok(&self.buf[self.pos..])
     }
 
     fn consume(&mut self, n: usize) {
         self.pos += n;
+        self.done += n as u64;
     }
 }
 

@@ -61,7 +61,7 @@ def test_records_with_aware_datetimes_and_naive_ones_refused():
     "query, error, text",
     [
         ("method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&segment=nope%3D%3Dx", hitmap.SegmentError, "unknown segment field"),
-        ("method=VisitsSummary.get&idSite=9&period=day&date=today", hitmap.UnknownSiteError, "add_site"),
+        ("method=VisitsSummary.get&idSite=9&period=day&date=today", hitmap.UnknownSiteError, r"call add_site\(9, timezone=...\) first"),
         ("method=Nope&idSite=1&period=day&date=today", hitmap.RequestError, "unknown method"),
         ("method=VisitsSummary.get&idSite=1&period=day&date=2024-02-30", hitmap.RequestError, "YYYY-MM-DD"),
     ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import _thread
+import io
 import builtins
 import datetime as dt
 import json
@@ -146,7 +147,7 @@ def test_ctrl_c_cancels_the_whole_batch_and_the_engine_goes_on():
             _thread.interrupt_main()  # what Ctrl-C does
 
     with pytest.raises(KeyboardInterrupt):
-        eng._engine.ingest_ndjson_bytes(data, interrupt_at_first_check)
+        eng._engine.ingest_ndjson_stream(io.BytesIO(data), interrupt_at_first_check)
     assert 0 < seen[-1] < len(data)  # stopped part-way through the parse
     assert eng.api("method=VisitsSummary.get&idSite=1&period=year&date=2024-01-01") == []
     assert eng.ingest_ndjson(data[:1000].rsplit(b"\n", 1)[0]).accepted > 0

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import gzip
+import io
 import json
 import os
 import urllib.parse
@@ -76,13 +77,24 @@ class IngestResult:
         Hits that went in.
     rejected : list of (int, str)
         ``(line, reason)`` for every line (or record, 1-based) that did not.
+    batches : int
+        Chunks committed (each one atomic).
+    skipped_batches : int
+        Chunks skipped because the store already holds them: the same
+        input ingested again (a re-run) counts nothing twice.
+    skipped_lines : int
+        Lines inside the skipped chunks.
     """
 
     accepted: int
     rejected: list = field(default_factory=list)
+    batches: int = 0
+    skipped_batches: int = 0
+    skipped_lines: int = 0
 
     def __repr__(self) -> str:
-        return f"IngestResult(accepted={self.accepted}, rejected={len(self.rejected)})"
+        skipped = f", skipped_batches={self.skipped_batches}" if self.skipped_batches else ""
+        return f"IngestResult(accepted={self.accepted}, rejected={len(self.rejected)}{skipped})"
 
 
 def _timestamp(value: Any) -> Any:
@@ -129,7 +141,7 @@ def _report_columns(kind: str) -> Tuple[str, ...]:
     return ("label",) + VISIT_METRICS + ("segment",)
 
 
-def _progress_bar(enabled: bool, total: int, desc: str) -> Optional[Any]:
+def _progress_bar(enabled: bool, total: Optional[int], desc: str) -> Optional[Any]:
     if not enabled:
         return None
     try:
@@ -145,6 +157,33 @@ def _progress_bar(enabled: bool, total: int, desc: str) -> Optional[Any]:
 
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, IO[bytes]]
+
+
+class _Prepended(io.RawIOBase):
+    """A binary stream with a few bytes already read put back in front."""
+
+    def __init__(self, head: bytes, rest: Any) -> None:
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            head, self._head = self._head, b""
+            if size is None or size < 0:
+                return head + self._rest.read()
+            if size <= len(head):
+                self._head = head[size:]
+                return head[:size]
+            return head + self._rest.read(size - len(head))
+        return bytes(self._rest.read(size))
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
 
 
 class Engine:
@@ -237,76 +276,118 @@ class Engine:
             list(dimensions),
         )
 
-    def ingest_ndjson(self, source: Source, progress: bool = False) -> IngestResult:
-        """Ingests NDJSON hits (one JSON object per line) as one batch.
+    def ingest_ndjson(
+        self,
+        source: Source,
+        progress: bool = False,
+        batch_id: Optional[str] = None,
+        force: bool = False,
+    ) -> IngestResult:
+        """Ingests NDJSON hits (one JSON object per line), streamed.
+
+        The input is read in slices and committed in chunks of 64 MiB, so
+        memory stays bounded whatever its size. Each chunk is atomic and
+        has an identity (the hash of its bytes, or ``batch_id#n``) that
+        the store remembers: ingesting the same input again skips what is
+        already in (``skipped_batches``), and an interrupted ingest resumes
+        where it stopped when run again.
 
         Parameters
         ----------
         source : path, bytes or binary file object
             Gzip-compressed input (``.gz``) is recognised by its magic bytes
-            and decompressed.
+            and decompressed on the fly.
         progress : bool
             Show a ``tqdm.auto`` progress bar over the bytes parsed (a
             warning, not an error, when tqdm is not installed).
+        batch_id : str, optional
+            Name the input (an ETL run id) instead of recognising it by
+            content.
+        force : bool
+            Ingest even chunks the store already holds.
 
         Returns
         -------
         IngestResult
-            Accepted count and rejected lines with their reasons.
+            Accepted count, rejected lines with their reasons, and the
+            chunks committed and skipped.
 
         Raises
         ------
         KeyboardInterrupt
-            Ctrl-C while the lines are parsed cancels the whole batch:
-            nothing of it is stored. Once the batch commits (the last
-            seconds) it completes first.
+            Ctrl-C stops the chunk being parsed (nothing of it is stored);
+            chunks committed before stay, and a re-run skips them.
         StoreError
             The store is read-only or damaged.
 
         Examples
         --------
         >>> eng = Engine.in_memory(); eng.add_site(1)
-        >>> eng.ingest_ndjson(b'{"site":1,"visitor":"v","ts":1717200000,"url":"https://x.org/"}\\n{"site":1}\\n')
+        >>> line = b'{"site":1,"visitor":"v","ts":1717200000,"url":"https://x.org/"}\\n{"site":1}\\n'
+        >>> eng.ingest_ndjson(line)
         IngestResult(accepted=1, rejected=1)
+        >>> eng.ingest_ndjson(line)
+        IngestResult(accepted=0, rejected=0, skipped_batches=1)
         """
+        total: Optional[int] = None
         if isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)
-        elif hasattr(source, "read"):
-            data = source.read()
+            total = len(data)
+            stream: Any = io.BytesIO(data)
+            opened = None
         elif isinstance(source, (str, os.PathLike)):
-            with open(os.fspath(source), "rb") as f:
-                data = f.read()
+            path = os.fspath(source)
+            total = os.path.getsize(path)
+            stream = opened = open(path, "rb")
+        elif hasattr(source, "read"):
+            stream, opened = source, None
         else:
             raise TypeError(
                 f"source: expected a path, bytes or a binary file object, got {type(source).__name__}"
             )
-        if isinstance(data, str):
-            raise TypeError("source: the file object is in text mode; open it with 'rb'")
-        if data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
-        bar = _progress_bar(progress, len(data), "hitmap ingest")
-        callback: Optional[Callable[[int], None]] = None
-        if bar is not None:
-            callback = lambda done: bar.update(done - bar.n)  # noqa: E731
         try:
-            accepted, rejected = self._engine.ingest_ndjson_bytes(data, callback)
-        finally:
+            head = stream.read(2)
+            if isinstance(head, str):
+                raise TypeError("source: the file object is in text mode; open it with 'rb'")
+            stream = _Prepended(head, stream)
+            if head == b"\x1f\x8b":
+                stream = gzip.GzipFile(fileobj=stream, mode="rb")
+                total = None
+            bar = _progress_bar(progress, total, "hitmap ingest")
+            callback: Optional[Callable[[int], None]] = None
             if bar is not None:
-                bar.close()
-        return IngestResult(accepted, list(rejected))
+                callback = lambda done: bar.update(done - bar.n)  # noqa: E731
+            try:
+                accepted, rejected, batches, skipped, skipped_lines = self._engine.ingest_ndjson_stream(
+                    stream, callback, batch_id, force
+                )
+            finally:
+                if bar is not None:
+                    bar.close()
+        finally:
+            if opened is not None:
+                opened.close()
+        return IngestResult(accepted, list(rejected), batches, skipped, skipped_lines)
 
-    def ingest(self, records: Any, progress: bool = False) -> IngestResult:
+    def ingest(
+        self,
+        records: Any,
+        progress: bool = False,
+        batch_id: Optional[str] = None,
+        force: bool = False,
+    ) -> IngestResult:
         """Ingests hits given as records with the spec's fields: a list of
         dicts, or a pandas or polars DataFrame with those columns.
 
         ``ts`` may be an aware ``datetime`` (or pandas ``Timestamp``) or Unix
         seconds; missing values (``None``, ``NaN``) are left out. Rejected
-        records are numbered from 1 in the order given.
+        records are numbered from 1 in the order given. The same records
+        ingested again are skipped, as for :meth:`ingest_ndjson`.
 
         Parameters
         ----------
         records : list of dict, pandas.DataFrame or polars.DataFrame
-        progress : bool
+        progress, batch_id, force
             As for :meth:`ingest_ndjson`.
 
         Returns
@@ -332,7 +413,9 @@ class Engine:
                 raise TypeError(f"record {i}: expected a dict, got {type(r).__name__}")
             hit = {k: _timestamp(v) for k, v in r.items() if v is not None and v == v}
             lines.append(json.dumps(hit, default=str))
-        return self.ingest_ndjson(("\n".join(lines) + "\n").encode(), progress=progress)
+        return self.ingest_ndjson(
+            ("\n".join(lines) + "\n").encode(), progress=progress, batch_id=batch_id, force=force
+        )
 
     def _timezone(self, site: int) -> str:
         return self._engine.site_timezone(site)

@@ -61,6 +61,18 @@ ACTION_ROW_METRICS: Tuple[str, ...] = (
 )
 
 
+def _optional(module: str, call: str) -> Any:
+    """Imports an optional dependency, or says how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise ImportError(
+            f"{call} needs {module}, which is not installed: pip install {module}"
+        ) from e
+
+
 def _kind_of(column: str) -> str:
     if column in ("date", "date_end"):
         return "date"
@@ -95,7 +107,7 @@ class _Table:
         -------
         pandas.DataFrame
         """
-        import pandas as pd  # type: ignore[import-untyped]
+        pd = _optional("pandas", "to_pandas()")
 
         data = {}
         for column, values in self._column_values().items():
@@ -116,7 +128,7 @@ class _Table:
         -------
         polars.DataFrame
         """
-        import polars as pl
+        pl = _optional("polars", "to_polars()")
 
         types = {"date": pl.Date, "str": pl.Utf8, "int": pl.Int64, "float": pl.Float64}
         schema = {c: types[_kind_of(c)] for c in self._columns}

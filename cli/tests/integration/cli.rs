@@ -368,3 +368,36 @@ fn demo_prints_reports_and_a_rerun_changes_nothing() {
     let tail = |s: &str| s.split_once("Visits summary").unwrap().1.to_string();
     assert_eq!(tail(&out), tail(&again));
 }
+
+#[test]
+fn ingesting_the_same_file_again_changes_nothing() {
+    let dir = TempDir::new("again");
+    let store = sample_store(&dir.0);
+    let s = store.to_str().unwrap();
+    let q = "method=VisitsSummary.get&idSite=1&period=range&date=2025-01-01,2025-01-31";
+    let before = Engine::open_read_only(&store).unwrap().api(q).unwrap();
+    let file = dir.join("hits.ndjson");
+    let out = hitmap(&["ingest", s, file.to_str().unwrap(), "--no-progress"]);
+    assert!(out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("0 hits ingested") && err.contains("skipped 1 batch(es)"),
+        "{err}"
+    );
+    assert_eq!(
+        Engine::open_read_only(&store).unwrap().api(q).unwrap(),
+        before
+    );
+    let out = hitmap(&[
+        "ingest",
+        s,
+        file.to_str().unwrap(),
+        "--no-progress",
+        "--force",
+    ]);
+    assert!(out.status.success());
+    assert_ne!(
+        Engine::open_read_only(&store).unwrap().api(q).unwrap(),
+        before
+    );
+}

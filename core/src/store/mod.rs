@@ -82,6 +82,27 @@ pub(crate) struct Manifest {
     /// they are deleted only after the store's retention time.
     #[serde(default)]
     pub retired: BTreeMap<String, i64>,
+    /// Identities of committed ingest batches (content hashes or caller
+    /// ids) with the generation that committed them: a repeat is skipped.
+    /// The newest [`MAX_BATCH_IDS`] are kept.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub batches: BTreeMap<String, u64>,
+}
+
+/// How many batch identities a store remembers.
+pub const MAX_BATCH_IDS: usize = 100_000;
+
+/// Records a batch identity, forgetting the oldest past [`MAX_BATCH_IDS`].
+pub(crate) fn remember_batch(batches: &mut BTreeMap<String, u64>, id: &str, generation: u64) {
+    batches.insert(id.to_owned(), generation);
+    if batches.len() > MAX_BATCH_IDS {
+        let mut by_age: Vec<(u64, String)> = batches.iter().map(|(k, g)| (*g, k.clone())).collect();
+        by_age.sort_unstable();
+        let excess = batches.len().saturating_sub(MAX_BATCH_IDS);
+        for (_, k) in by_age.into_iter().take(excess) {
+            batches.remove(&k);
+        }
+    }
 }
 
 /// How a writer treats superseded files.
@@ -392,20 +413,30 @@ impl Store {
     }
 
     /// Commits changes as the next generation: new files, synced, then the
-    /// manifest swapped atomically, then old files removed (superseded
-    /// ones after the readers' grace).
-    pub(crate) fn commit(&mut self, changes: BTreeMap<u32, SiteChange>) -> Result<()> {
-        self.commit_with(changes, false)
+    /// manifest swapped atomically (recording an ingest batch's identity,
+    /// if any, in it, so the batch and its identity land together), then
+    /// old files removed (superseded ones after the readers' grace).
+    pub(crate) fn commit_batch(
+        &mut self,
+        changes: BTreeMap<u32, SiteChange>,
+        batch: Option<&str>,
+    ) -> Result<()> {
+        self.commit_with(changes, false, batch)
     }
 
     /// Commits an erasure: superseded files are deleted at once instead of
     /// kept for readers (a reader that loses the race reloads the newer
     /// snapshot), so no erased byte stays on disk.
     pub(crate) fn commit_erasure(&mut self, changes: BTreeMap<u32, SiteChange>) -> Result<()> {
-        self.commit_with(changes, true)
+        self.commit_with(changes, true, None)
     }
 
-    fn commit_with(&mut self, changes: BTreeMap<u32, SiteChange>, erase: bool) -> Result<()> {
+    fn commit_with(
+        &mut self,
+        changes: BTreeMap<u32, SiteChange>,
+        erase: bool,
+        batch: Option<&str>,
+    ) -> Result<()> {
         if changes.is_empty() {
             return Ok(());
         }
@@ -430,6 +461,9 @@ impl Store {
             .ok_or_else(|| store_err("MANIFEST", "the generation counter is exhausted"))?;
         let mut next = self.manifest.clone();
         next.generation = generation;
+        if let Some(id) = batch {
+            remember_batch(&mut next.batches, id, generation);
+        }
         for p in &expired {
             next.retired.remove(p);
         }

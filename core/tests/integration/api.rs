@@ -178,7 +178,9 @@ fn errors_say_what_to_fix() {
     let err = |q: &str| e.api_at(q, now()).unwrap_err().to_string();
     assert!(err("idSite=1&period=day&date=today").contains("method"));
     assert!(err("method=Nope.get&idSite=1&period=day&date=today").contains("unknown method"));
-    assert!(err("method=VisitsSummary.get&idSite=2&period=day&date=today").contains("add_site"));
+    assert!(
+        err("method=VisitsSummary.get&idSite=2&period=day&date=today").contains("add the site")
+    );
     assert!(
         err("method=VisitsSummary.get&idSite=1&period=fortnight&date=today")
             .contains("unknown period")

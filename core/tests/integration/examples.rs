@@ -293,7 +293,7 @@ fn unknown_sites_are_rejected_per_line() {
     );
     assert_eq!(out.accepted, 0);
     assert!(
-        out.rejected[0].reason.contains("add_site"),
+        out.rejected[0].reason.contains("add the site"),
         "{}",
         out.rejected[0].reason
     );

@@ -10,4 +10,5 @@ mod examples;
 mod hardening;
 mod props;
 mod reference;
+mod rerun;
 mod store;
