@@ -519,3 +519,41 @@ fn many_requests_at_once_get_no_errors_and_shutdown_is_graceful() {
     });
     assert!(server.stop().success(), "SIGTERM ends the server cleanly");
 }
+
+#[test]
+fn the_time_budget_and_the_concurrency_cap_answer_503_and_429() {
+    let dir = TempDir::new("limits");
+    let store = sample_store(&dir.0);
+    let slow = "module=API&method=Hitmap.getSections&idSite=1&period=day&date=last3660&segment=deviceType%3D%3Ddesktop";
+    // A budget of 0 ms: every request is past it before its first period.
+    let server = Server::start(&store, &["--timeout-ms", "0"]);
+    let got = get(&format!("{}/index.php?{slow}", server.base), &[]);
+    assert_eq!(got.status, 503, "{}", got.body);
+    assert!(got.body.contains("ran out of time"), "{}", got.body);
+    drop(server);
+    // One request at a time: of many sent at once, the extra ones get 429.
+    let server = Server::start(&store, &["--max-concurrent", "1"]);
+    let url = format!("{}/index.php?{slow}", server.base);
+    let barrier = std::sync::Barrier::new(16);
+    let statuses: Vec<(u16, String)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..16)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    let g = get(&url, &[]);
+                    (g.status, g.body)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(statuses.iter().any(|(s, _)| *s == 200));
+    let refused: Vec<_> = statuses.iter().filter(|(s, _)| *s == 429).collect();
+    assert!(!refused.is_empty(), "16 at once with a cap of 1: {:?}", statuses.iter().map(|s| s.0).collect::<Vec<_>>());
+    for (status, body) in &statuses {
+        assert!(*status == 200 || *status == 429, "{status}: {body}");
+        if *status == 429 {
+            assert!(body.contains("retry shortly"), "{body}");
+        }
+    }
+}
