@@ -15,27 +15,27 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError {
     move |e| CliError::Io(what, e)
 }
 
+/// Fails with the way to create a store when `dir` holds none.
+fn require_store(dir: &Path) -> Result<(), CliError> {
+    if dir.join("MANIFEST").exists() {
+        return Ok(());
+    }
+    Err(CliError::Usage(format!(
+        "no hitmap store at {}: create one with `hitmap init {} --site 1 --timezone UTC`",
+        dir.display(),
+        dir.display()
+    )))
+}
+
 /// Opens a store that must exist (for writing).
 pub fn open_existing(dir: &Path) -> Result<Engine, CliError> {
-    if !dir.join("MANIFEST").exists() {
-        return Err(CliError::Usage(format!(
-            "no hitmap store at {}: create one with `hitmap init {} --site 1 --timezone UTC`",
-            dir.display(),
-            dir.display()
-        )));
-    }
+    require_store(dir)?;
     Ok(Engine::open(dir)?)
 }
 
 /// Opens a store that must exist, read-only (queries).
 pub fn open_reader(dir: &Path) -> Result<Engine, CliError> {
-    if !dir.join("MANIFEST").exists() {
-        return Err(CliError::Usage(format!(
-            "no hitmap store at {}: create one with `hitmap init {} --site 1 --timezone UTC`",
-            dir.display(),
-            dir.display()
-        )));
-    }
+    require_store(dir)?;
     Ok(Engine::open_read_only(dir)?)
 }
 

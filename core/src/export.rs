@@ -11,6 +11,11 @@ use crate::hit::{Event, Hit};
 use crate::query::IntoDay;
 use crate::referrer::ReferrerType;
 
+/// A dictionary's string for an id, `None` for the missing value.
+fn text(dict: &crate::dict::Dict, id: u32) -> Option<String> {
+    (id != NONE).then(|| dict.value(id).to_owned())
+}
+
 impl Engine {
     /// The local days a site holds data for, oldest first.
     ///
@@ -43,12 +48,9 @@ impl Engine {
     /// # Ok::<(), hitmap::Error>(())
     /// ```
     pub fn export_hits(&self, site: u32, from: impl IntoDay, to: impl IntoDay) -> Result<Vec<Hit>> {
-        let (from, to) = (from.into_day()?, to.into_day()?);
         let sel = self.query(&crate::query::Query::site(site).range(from, to))?;
         let s = sel.site;
         let d = &s.dicts;
-        let text =
-            |dict: &crate::dict::Dict, id: u32| (id != NONE).then(|| dict.value(id).to_owned());
         let mut out = Vec::new();
         for &(_, a) in &sel.days {
             for v in 0..a.visit_count() {
@@ -127,12 +129,9 @@ impl Engine {
         from: impl IntoDay,
         to: impl IntoDay,
     ) -> Result<Vec<VisitRecord>> {
-        let (from, to) = (from.into_day()?, to.into_day()?);
         let sel = self.query(&crate::query::Query::site(site).range(from, to))?;
         let s = sel.site;
         let d = &s.dicts;
-        let text =
-            |dict: &crate::dict::Dict, id: u32| (id != NONE).then(|| dict.value(id).to_owned());
         let mut out = Vec::new();
         for &(date, a) in &sel.days {
             for v in 0..a.visit_count() {

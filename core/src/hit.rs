@@ -1,4 +1,4 @@
-//! The hit record of the input contract (`spec/hits.md`), owned and borrowed.
+//! The hit record of the input contract (`docs/hits.md`), owned and borrowed.
 
 // Input-facing code: no panicking shortcuts, no unchecked arithmetic.
 #![cfg_attr(

@@ -414,6 +414,15 @@ pub unsafe extern "C" fn hitmap_store_api(
     })
 }
 
+/// API options with a budget of `timeout_ms` (0: none).
+fn api_options(timeout_ms: u64) -> hitmap::ApiOptions {
+    let options = hitmap::ApiOptions::default();
+    match timeout_ms {
+        0 => options,
+        ms => options.timeout(std::time::Duration::from_millis(ms)),
+    }
+}
+
 /// [`hitmap_store_api`] with a time budget: a request still running after
 /// `timeout_ms` milliseconds stops with `HITMAP_ERR_DEADLINE` (0: no
 /// budget). A PHP-FPM worker or a C server uses it so that one request
@@ -434,10 +443,7 @@ pub unsafe extern "C" fn hitmap_store_api_with_timeout(
         if json_out.is_null() {
             return Err(null("json_out"));
         }
-        let mut options = hitmap::ApiOptions::default();
-        if timeout_ms > 0 {
-            options = options.timeout(std::time::Duration::from_millis(timeout_ms));
-        }
+        let options = api_options(timeout_ms);
         // SAFETY: per this function's contract.
         let json = unsafe { engine(store) }?.api_with(query, &options)?;
         // SAFETY: checked non-NULL above.
@@ -470,10 +476,7 @@ pub unsafe extern "C" fn hitmap_store_api_response(
         if http_status.is_null() || content_type.is_null() || body_out.is_null() {
             return Err(null("http_status, content_type or body_out"));
         }
-        let mut options = hitmap::ApiOptions::default();
-        if timeout_ms > 0 {
-            options = options.timeout(std::time::Duration::from_millis(timeout_ms));
-        }
+        let options = api_options(timeout_ms);
         // SAFETY: per this function's contract.
         let r = unsafe { engine(store) }?.api_response(query, &options);
         let ctype: &'static std::ffi::CStr = match hitmap::Format::of_query(query) {

@@ -1,4 +1,4 @@
-"""hitmap's report definitions (spec/hits.md) written as DuckDB SQL.
+"""hitmap's report definitions (docs/hits.md) written as DuckDB SQL.
 
 The differential tests and ``benches/compare.py`` load the same NDJSON
 hits into DuckDB and into hitmap and compare every number. DuckDB

@@ -65,3 +65,27 @@ def test_loose_lines_are_rejected_with_reasons(engine: hitmap.Engine) -> None:
     assert reasons[2] == "the key `visitor` appears twice"
     assert reasons[5].endswith("got 18446744073709551616")
     assert "10000-01-01" in reasons[6]
+
+
+def test_other_formats_come_back_as_text(engine: hitmap.Engine) -> None:
+    q = "method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01,2024-06-02"
+    as_json = engine.api(q)
+    csv = engine.api(q + "&format=csv")
+    assert isinstance(csv, str) and csv.startswith("date,nb_uniq_visitors")
+    assert engine.api(q + "&format=xml").startswith('<?xml version="1.0" encoding="utf-8" ?>\n<results>')
+    assert len(csv.strip().splitlines()) == 1 + sum(1 for v in as_json.values() if v)
+
+
+def test_a_missing_optional_library_says_how_to_install_it(engine: hitmap.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    real = importlib.import_module
+
+    def no_pandas(name: str, *args: object, **kwargs: object) -> object:
+        if name == "pandas":
+            raise ImportError("No module named 'pandas'")
+        return real(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importlib, "import_module", no_pandas)
+    with pytest.raises(ImportError, match="pip install pandas"):
+        engine.visits_summary(1, "2024-06-01").to_pandas()

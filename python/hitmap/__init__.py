@@ -621,8 +621,9 @@ class Engine:
 
         Returns
         -------
-        dict or list
-            The decoded JSON, the same as every other host returns.
+        dict, list or str
+            The decoded JSON, the same as every other host returns; with
+            ``format=csv``, ``tsv`` or ``xml`` in the query, that text.
 
         Examples
         --------
@@ -632,7 +633,9 @@ class Engine:
         >>> e.api("method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01", timeout=5.0)
         []
         """
-        return json.loads(self._engine.api_json(query, timeout))
+        text = self._engine.api_json(query, timeout)
+        fmt = urllib.parse.parse_qs(query.lstrip("?")).get("format", ["json"])[-1]
+        return json.loads(text) if fmt.lower() == "json" else text
 
     def forget_visitor(self, site: int, visitor: str) -> int:
         """Forgets a visitor everywhere (right to erasure): every hit, and

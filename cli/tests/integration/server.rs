@@ -549,7 +549,11 @@ fn the_time_budget_and_the_concurrency_cap_answer_503_and_429() {
     });
     assert!(statuses.iter().any(|(s, _)| *s == 200));
     let refused: Vec<_> = statuses.iter().filter(|(s, _)| *s == 429).collect();
-    assert!(!refused.is_empty(), "16 at once with a cap of 1: {:?}", statuses.iter().map(|s| s.0).collect::<Vec<_>>());
+    assert!(
+        !refused.is_empty(),
+        "16 at once with a cap of 1: {:?}",
+        statuses.iter().map(|s| s.0).collect::<Vec<_>>()
+    );
     for (status, body) in &statuses {
         assert!(*status == 200 || *status == 429, "{status}: {body}");
         if *status == 429 {

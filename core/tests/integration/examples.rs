@@ -1,4 +1,4 @@
-//! The worked examples of `spec/examples.md`, with their exact answers.
+//! The worked examples of `docs/examples.md`, with their exact answers.
 
 use hitmap::{ActionReportKind, Engine, Query, SiteConfig};
 

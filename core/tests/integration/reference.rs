@@ -1,4 +1,4 @@
-//! A brute-force reference model written straight from `spec/hits.md`
+//! A brute-force reference model written straight from `docs/hits.md`
 //! over raw hits: no dictionaries, no bitmaps, no archives. The property
 //! tests check that the engine equals it.
 
