@@ -116,7 +116,22 @@ impl ApiRequest {
                 "format_metrics" => r.raw_metrics = v == "0",
                 "dimension" | "idDimension" if !v.is_empty() => r.dimension = Some(v),
                 "format" => r.format = v.parse()?,
-                _ => {}
+                // Honoured as Matomo answers them: subtables come inline.
+                "expanded" if v != "0" => {}
+                "expanded" => {
+                    return Err(bad(
+                        "expanded=0 is not supported: hitmap returns subtables inline (expanded=1), or flat rows with flat=1",
+                    ));
+                }
+                k if HARMLESS_PARAMETERS.contains(&k) || k.is_empty() => {}
+                "segment" | "section" | "dimension" | "idDimension" | "filter_sort_column" => {}
+                other => {
+                    return Err(bad(format!(
+                        "parameter '{other}' is not supported: hitmap never ignores a parameter it cannot honour. \
+                         Supported: {}",
+                        SUPPORTED_PARAMETERS.join(", ")
+                    )));
+                }
             }
         }
         if r.method.is_empty() {
@@ -138,6 +153,37 @@ impl ApiRequest {
         Ok(r)
     }
 }
+
+/// Parameters a request may carry that change nothing in the answer
+/// (routing, authentication, presentation hints Matomo's clients send).
+pub const HARMLESS_PARAMETERS: &[&str] = &[
+    "module",
+    "token_auth",
+    "force_api_session",
+    "language",
+    "translateColumnNames",
+    "_",
+];
+
+/// The parameters [`ApiRequest::parse`] honours.
+pub const SUPPORTED_PARAMETERS: &[&str] = &[
+    "method",
+    "idSite",
+    "period",
+    "date",
+    "segment",
+    "section",
+    "format",
+    "format_metrics",
+    "filter_limit",
+    "filter_offset",
+    "filter_sort_column",
+    "filter_sort_order",
+    "flat",
+    "expanded",
+    "dimension (or idDimension)",
+    "and, changing nothing: module, token_auth, force_api_session, language, translateColumnNames, _",
+];
 
 /// What a method reports.
 enum Method {

@@ -90,7 +90,9 @@ mod url;
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
-pub use api::{ApiOptions, ApiRequest, SUPPORTED_METHODS};
+pub use api::{
+    ApiOptions, ApiRequest, HARMLESS_PARAMETERS, SUPPORTED_METHODS, SUPPORTED_PARAMETERS,
+};
 pub use engine::{DEFAULT_CHUNK_BYTES, Engine, IngestOptions, IngestOutcome};
 pub use error::{Error, Result};
 pub use export::VisitRecord;

@@ -205,3 +205,45 @@ fn errors_say_what_to_fix() {
         json!({"result":"error","message":"x"})
     );
 }
+
+#[test]
+fn no_parameter_is_silently_ignored() {
+    let e = engine();
+    let base = "method=Actions.getPageUrls&idSite=1&period=day&date=2024-06-01";
+    for p in [
+        "filter_pattern=news",
+        "showColumns=nb_hits",
+        "idSubtable=3",
+        "label=x",
+        "filter_truncate=5",
+        "expanded=0",
+        "bogus=1",
+    ] {
+        let name = p.split('=').next().unwrap();
+        let err = e
+            .api_at(&format!("{base}&{p}"), now())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("'{name}'")) || err.contains(name),
+            "{p}: {err}"
+        );
+    }
+    let plain = e.api_at(base, now()).unwrap();
+    for p in [
+        "module=API",
+        "token_auth=anonymous",
+        "force_api_session=1",
+        "language=en",
+        "translateColumnNames=1",
+        "_=1717",
+        "expanded=1",
+        "format=JSON",
+    ] {
+        assert_eq!(
+            e.api_at(&format!("{base}&{p}"), now()).unwrap(),
+            plain,
+            "{p}"
+        );
+    }
+}
