@@ -738,7 +738,9 @@ pub struct Recovery {
 /// where they are (listed in [`Recovery::skipped`]).
 ///
 /// If the manifest was lost while a batch was being committed, that batch
-/// may be partly in the recovered store: re-ingest it.
+/// may be partly in the recovered store: re-ingest it. The identities of
+/// ingested batches lived in the lost manifest: after a recovery, a file
+/// ingested again is not recognised as a repeat.
 ///
 /// # Examples
 /// ```
