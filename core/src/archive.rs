@@ -98,6 +98,11 @@ pub(crate) struct DayArchive {
     pub action_offsets: Vec<u32>,
     /// 0-based rank among the same visitor's visits of this day.
     pub rank_in_day: Vec<u32>,
+    /// Per visit: the visitor's visits on earlier days of the site. Not
+    /// stored; derived from the visitor table and kept current by the
+    /// site whenever that table changes, so `visitCount` and new/returning
+    /// cost one read instead of a lookup per visit.
+    pub before: Vec<u32>,
     pub entry_url: Vec<u32>,
     pub exit_url: Vec<u32>,
     pub referrer_type: Vec<u8>,

@@ -159,6 +159,20 @@ impl SiteState {
                 before += e.visits;
             }
         }
+        // Each archive's `before` column: days in order, and each visitor's
+        // entries in day order, so a cursor per visitor walks its entries.
+        let mut cursor = vec![0usize; table.len()];
+        for a in self.days.values_mut() {
+            a.before = vec![0; a.visitor.len()];
+            let mut i = 0;
+            runs(&a.visitor, |v, n| {
+                let c = &mut cursor[v as usize];
+                let before = table[v as usize][*c].before;
+                *c += 1;
+                a.before[i..i + n as usize].fill(before);
+                i += n as usize;
+            });
+        }
         self.visitor_days = table;
     }
 
@@ -171,22 +185,15 @@ impl SiteState {
     }
 
     /// 1-based rank of a visit among all of its visitor's visits.
-    pub(crate) fn visit_count(&self, day: NaiveDate, archive: &DayArchive, visit: u32) -> u32 {
+    pub(crate) fn visit_count(&self, _day: NaiveDate, archive: &DayArchive, visit: u32) -> u32 {
         let v = visit as usize;
-        let entries = &self.visitor_days[archive.visitor[v] as usize];
-        let before = entries
-            .binary_search_by(|e| e.day.cmp(&day))
-            .map_or(0, |i| entries[i].before);
-        before + archive.rank_in_day[v] + 1
+        archive.before[v] + archive.rank_in_day[v] + 1
     }
 
-    /// Whether a visit is its visitor's first (cheaper than `visit_count`).
-    pub(crate) fn is_new(&self, day: NaiveDate, archive: &DayArchive, visit: u32) -> bool {
+    /// Whether a visit is its visitor's first.
+    pub(crate) fn is_new(&self, _day: NaiveDate, archive: &DayArchive, visit: u32) -> bool {
         let v = visit as usize;
-        archive.rank_in_day[v] == 0
-            && self.visitor_days[archive.visitor[v] as usize]
-                .first()
-                .is_some_and(|e| e.day == day)
+        archive.rank_in_day[v] == 0 && archive.before[v] == 0
     }
 
     fn intern(&mut self, h: &HitView, bucket: u32, hits: &mut Vec<RawHit>, side: &mut SideArena) {
@@ -271,6 +278,8 @@ impl SiteState {
                 None => DayArchive::build(new_hits, side, &self.dicts, &self.config),
             };
             runs(&archive.visitor, |v, n| updates.push((v, date, 1, n)));
+            let mut archive = archive;
+            archive.before = vec![0; archive.visitor.len()];
             self.days.insert(date, archive);
         }
         updates.sort_unstable();
@@ -283,6 +292,9 @@ impl SiteState {
             let visitor = updates[i].0;
             let j = i + updates[i..].partition_point(|u| u.0 == visitor);
             let entries = &mut self.visitor_days[visitor as usize];
+            // Entries from the earliest touched day on change their
+            // `before`; earlier ones keep it.
+            let earliest = updates[i].1;
             for k in i..j {
                 let (_, day, _, visits) = updates[k];
                 if k + 1 < j && updates[k + 1].1 == day {
@@ -308,6 +320,13 @@ impl SiteState {
             for e in entries.iter_mut() {
                 e.before = before;
                 before += e.visits;
+            }
+            for e in entries.iter().filter(|e| e.day >= earliest) {
+                if let Some(a) = self.days.get_mut(&e.day) {
+                    let from = a.visitor.partition_point(|&x| x < visitor);
+                    let to = from + a.visitor[from..].partition_point(|&x| x == visitor);
+                    a.before[from..to].fill(e.before);
+                }
             }
             i = j;
         }
