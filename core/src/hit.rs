@@ -1,15 +1,5 @@
 //! The hit record of the input contract (`docs/hits.md`), owned and borrowed.
 
-// Input-facing code: no panicking shortcuts, no unchecked arithmetic.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::arithmetic_side_effects
-    )
-)]
 
 use std::borrow::Cow;
 

@@ -69,9 +69,6 @@ mod export;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-mod hit;
-mod ndjson;
-mod period;
 mod query;
 mod raw;
 mod referrer;
@@ -80,10 +77,34 @@ mod report;
 pub mod sample;
 mod segment;
 mod site;
-mod store;
 mod summary;
 mod transfer;
 mod url;
+
+/// Declares modules that read outside input (hits, NDJSON, dates, store
+/// files): no `unwrap`/`expect`, no unchecked indexing or arithmetic.
+/// Store decoders beneath opt out file by file and are fuzzed instead.
+macro_rules! input_facing {
+    ($(mod $name:ident;)*) => {$(
+        #[cfg_attr(
+            not(test),
+            deny(
+                clippy::unwrap_used,
+                clippy::expect_used,
+                clippy::indexing_slicing,
+                clippy::arithmetic_side_effects
+            )
+        )]
+        mod $name;
+    )*};
+}
+
+input_facing! {
+    mod hit;
+    mod ndjson;
+    mod period;
+    mod store;
+}
 
 /// README.md's Rust code, compiled by `cargo test --doc` so it cannot rot.
 #[doc = include_str!("../../README.md")]

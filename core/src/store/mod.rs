@@ -23,16 +23,6 @@
 //! but no readable `MANIFEST` is refused for writing;
 //! [`recover_manifest`] rebuilds the manifest from the checksummed files.
 
-// Input-facing code: no panicking shortcuts, no unchecked arithmetic.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::arithmetic_side_effects
-    )
-)]
 
 // The decoders index through a bounds-checked reader; the envelope check
 // (`codec::open`) carries the lints itself. Both are fuzzed (`fuzz/`).
