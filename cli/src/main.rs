@@ -22,7 +22,7 @@ Exit codes:
   5  the store is locked by another writer
 
 Quick start:
-  hitmap demo                                    # sample year in, reports out, then a server on 127.0.0.1:8080
+  hitmap demo                    # a sample year in, reports out, then served
   hitmap init ./metrics --site 1 --timezone Europe/London --section News=/news
   hitmap ingest ./metrics hits.ndjson.gz
   hitmap report ./metrics --site 1 --period month --date last3
