@@ -252,7 +252,7 @@ pub struct ReportArgs {
 impl ReportArgs {
     /// The query string.
     pub fn query(&self) -> String {
-        use crate::http::encode;
+        use hitmap::encode_query_value as encode;
         let (period, date) = period_and_date(self.period.as_deref(), &self.date);
         let mut q = format!(
             "method={}&idSite={}&period={}&date={}",
@@ -280,7 +280,11 @@ impl ReportArgs {
 
 /// `hitmap report` / `hitmap pages`: a Reporting API answer, printed.
 pub fn report(dir: &Path, args: &ReportArgs, format: OutputFormat) -> Result<String, CliError> {
-    let engine = open_reader(dir)?;
+    report_on(&open_reader(dir)?, args, format)
+}
+
+/// A Reporting API answer from an open engine, printed.
+fn report_on(engine: &Engine, args: &ReportArgs, format: OutputFormat) -> Result<String, CliError> {
     let request = ApiRequest::parse(&args.query())?;
     let answer = engine.answer_with(&request, &ApiOptions::default())?;
     Ok(show(&answer, format))
@@ -425,32 +429,37 @@ pub fn export(
             ];
             writeln!(out, "{}", cols.join(",")).map_err(w)?;
             for h in &engine.export_hits(site, from, to)? {
-                let v: Value = serde_json::from_str(&h.to_ndjson()).unwrap_or_default();
-                let ev = &v["event"];
+                let text = |s: Option<&str>| csv_text(s.unwrap_or_default());
+                let ev = h.event.as_ref();
+                let dims = if h.dims.is_empty() {
+                    String::new()
+                } else {
+                    let map: serde_json::Map<String, Value> =
+                        h.dims.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+                    csv_text(&Value::Object(map).to_string())
+                };
                 let cells = [
-                    v["site"].to_string(),
-                    v["ts"].to_string(),
-                    csv_cell(&v["visitor"]),
-                    csv_cell(&v["type"]),
-                    csv_cell(&v["url"]),
-                    csv_cell(&v["title"]),
-                    csv_cell(&v["referrer"]),
-                    csv_cell(&v["user"]),
-                    csv_cell(&v["device"]),
-                    csv_cell(&v["browser"]),
-                    csv_cell(&v["os"]),
-                    csv_cell(&v["country"]),
-                    csv_cell(&v["language"]),
-                    csv_cell(&v["search"]),
-                    csv_cell(&ev["category"]),
-                    csv_cell(&ev["action"]),
-                    csv_cell(&ev["name"]),
-                    csv_cell(&ev["value"]),
-                    if v["dims"].is_null() {
-                        String::new()
-                    } else {
-                        csv_cell(&Value::String(v["dims"].to_string()))
-                    },
+                    h.site.to_string(),
+                    h.ts.to_string(),
+                    csv_text(&h.visitor),
+                    h.kind.name().to_string(),
+                    text(h.url.as_deref()),
+                    text(h.title.as_deref()),
+                    text(h.referrer.as_deref()),
+                    text(h.user.as_deref()),
+                    text(h.device.as_deref()),
+                    text(h.browser.as_deref()),
+                    text(h.os.as_deref()),
+                    text(h.country.as_deref()),
+                    text(h.language.as_deref()),
+                    text(h.search.as_deref()),
+                    text(ev.map(|e| e.category.as_str())),
+                    text(ev.map(|e| e.action.as_str())),
+                    text(ev.and_then(|e| e.name.as_deref())),
+                    ev.and_then(|e| e.value)
+                        .map(|x| json!(x).to_string())
+                        .unwrap_or_default(),
+                    dims,
                 ];
                 writeln!(out, "{}", cells.join(",")).map_err(w)?;
                 n += 1;
@@ -501,15 +510,19 @@ pub fn export(
 }
 
 fn csv_cell(v: &Value) -> String {
-    let s = match v {
-        Value::Null => return String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => csv_text(s),
+        other => csv_text(&other.to_string()),
+    }
+}
+
+/// Quotes a CSV field when it holds a separator, a quote or a line break.
+fn csv_text(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s
+        s.to_owned()
     }
 }
 
@@ -525,7 +538,8 @@ pub fn demo(dir: &Path, visitors: u32, days: u32) -> Result<String, CliError> {
     };
     let mut out = String::new();
     let fresh = !dir.join("MANIFEST").exists();
-    {
+    // One engine for the ingest and every report: the store loads once.
+    let engine = {
         let mut engine = Engine::open(dir)?;
         if fresh || engine.site_days(cfg.site).map_or(true, |d| d.is_empty()) {
             engine.add_site(sample::site_config(&cfg))?;
@@ -546,13 +560,14 @@ pub fn demo(dir: &Path, visitors: u32, days: u32) -> Result<String, CliError> {
                 dir.display()
             ));
         }
-    }
+        engine
+    };
     let first = cfg.start;
     let last = first + chrono::Days::new(u64::from(cfg.days.max(1) - 1));
     let range = format!("{first},{last}");
     let table = OutputFormat::Table;
     let ask = |title: &str, args: ReportArgs| -> Result<String, CliError> {
-        Ok(format!("{title}\n{}\n", report(dir, &args, table)?))
+        Ok(format!("{title}\n{}\n", report_on(&engine, &args, table)?))
     };
     let base = ReportArgs {
         site: cfg.site,

@@ -12,7 +12,10 @@
 
 use std::time::Duration;
 
-use hitmap::{ApiOptions, ApiRequest, Engine, Error, Format, render, render_error};
+use hitmap::{
+    ApiOptions, ApiRequest, Engine, Error, Format, encode_query_value as encode, render,
+    render_error,
+};
 use serde_json::{Value, json};
 
 /// The OpenAPI 3 description of the REST layout.
@@ -156,56 +159,9 @@ impl Default for Config {
     }
 }
 
-/// Splits `a=b&c=d` into decoded pairs (`+` as space).
+/// Decoded `(key, value)` pairs of a query string, as the core reads them.
 pub fn params(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Encodes a value for a query string.
-pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    hitmap::query_pairs(query).collect()
 }
 
 /// Answers one request.

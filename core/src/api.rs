@@ -72,14 +72,7 @@ impl ApiRequest {
             ..ApiRequest::default()
         };
         let mut site = None;
-        for pair in query
-            .trim_start_matches('?')
-            .split('&')
-            .filter(|p| !p.is_empty())
-        {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let key = percent_decode(k, true);
-            let v = percent_decode(v, true);
+        for (key, v) in query_pairs(query) {
             match key.as_str() {
                 "method" => r.method = v,
                 "idSite" | "idsite" => {
@@ -653,8 +646,34 @@ fn action_row_json(row: &ActionRow, pages: bool, raw: bool) -> Value {
     Value::Object(m)
 }
 
-/// Encodes a segment value the way Matomo writes row segments.
-fn encode_value(v: &str) -> String {
+/// Splits a query string (`a=b&c=d`, a leading `?` allowed) into decoded
+/// pairs, `+` as space: how [`ApiRequest::parse`] reads its parameters,
+/// for hosts that look at one before asking (a token, a site id).
+///
+/// # Examples
+/// ```
+/// let p: Vec<_> = hitmap::query_pairs("?idSite=1&segment=a%3D%3Db+c&flag").collect();
+/// assert_eq!(p, [("idSite".into(), "1".into()), ("segment".into(), "a==b c".into()), ("flag".into(), String::new())]);
+/// ```
+pub fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k, true), percent_decode(v, true))
+        })
+}
+
+/// Percent-encodes a query-string value (everything but `A-Za-z0-9-_.~`),
+/// as Matomo writes row segments.
+///
+/// # Examples
+/// ```
+/// assert_eq!(hitmap::encode_query_value("a==b c/é"), "a%3D%3Db%20c%2F%C3%A9");
+/// ```
+pub fn encode_query_value(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for b in v.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
@@ -678,7 +697,10 @@ fn dimension_row_json(row: &DimensionRow, d: &Dimension, raw: bool) -> Value {
         json!(format!(
             "{}=={}",
             d.segment_name(),
-            row.label.as_deref().map(encode_value).unwrap_or_default()
+            row.label
+                .as_deref()
+                .map(encode_query_value)
+                .unwrap_or_default()
         )),
     );
     Value::Object(m)

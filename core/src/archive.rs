@@ -161,6 +161,19 @@ impl DayArchive {
         }
     }
 
+    /// 1-based rank of a visit among all of its visitor's visits
+    /// (Matomo's `visitCount`).
+    pub(crate) fn visit_rank(&self, visit: u32) -> u32 {
+        let v = visit as usize;
+        self.before[v] + self.rank_in_day[v] + 1
+    }
+
+    /// Whether a visit is its visitor's first.
+    pub(crate) fn is_new_visit(&self, visit: u32) -> bool {
+        let v = visit as usize;
+        self.rank_in_day[v] == 0 && self.before[v] == 0
+    }
+
     pub(crate) fn visit_count(&self) -> u32 {
         self.visitor.len() as u32
     }

@@ -184,18 +184,6 @@ impl SiteState {
             .date_naive()
     }
 
-    /// 1-based rank of a visit among all of its visitor's visits.
-    pub(crate) fn visit_count(&self, _day: NaiveDate, archive: &DayArchive, visit: u32) -> u32 {
-        let v = visit as usize;
-        archive.before[v] + archive.rank_in_day[v] + 1
-    }
-
-    /// Whether a visit is its visitor's first.
-    pub(crate) fn is_new(&self, _day: NaiveDate, archive: &DayArchive, visit: u32) -> bool {
-        let v = visit as usize;
-        archive.rank_in_day[v] == 0 && archive.before[v] == 0
-    }
-
     fn intern(&mut self, h: &HitView, bucket: u32, hits: &mut Vec<RawHit>, side: &mut SideArena) {
         let d = &mut self.dicts;
         let mut raw = RawHit::new(d.visitors.intern(&h.visitor), h.ts, h.kind);

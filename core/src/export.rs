@@ -149,12 +149,12 @@ impl Engine {
                     referrer_type: ReferrerType::ALL
                         .get(usize::from(a.referrer_type[vi]))
                         .map_or("direct", |t| t.name()),
-                    visitor_type: if s.is_new(date, a, v) {
+                    visitor_type: if a.is_new_visit(v) {
                         "new"
                     } else {
                         "returning"
                     },
-                    visit_count: s.visit_count(date, a, v),
+                    visit_count: a.visit_rank(v),
                     user: field(0),
                     referrer: field(1),
                     device: field(2),

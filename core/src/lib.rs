@@ -113,6 +113,7 @@ pub struct ReadmeDoctests;
 
 pub use api::{
     ApiOptions, ApiRequest, HARMLESS_PARAMETERS, SUPPORTED_METHODS, SUPPORTED_PARAMETERS,
+    encode_query_value, query_pairs,
 };
 pub use engine::{DEFAULT_CHUNK_BYTES, Engine, IngestOptions, IngestOutcome};
 pub use error::{Error, Result};

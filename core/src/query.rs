@@ -308,7 +308,6 @@ impl Iterator for ActionIter<'_> {
 
 /// A visit as a report sees it: cut to the section's actions, if any.
 pub(crate) struct CutVisit<'a> {
-    pub date: NaiveDate,
     pub archive: &'a DayArchive,
     pub visit: u32,
     /// The visit's actions (all, or those inside the section).
@@ -324,24 +323,24 @@ impl CutVisit<'_> {
 
 impl<'e> Selection<'e> {
     /// The visits of a day that the segment selects (`None`: all).
-    pub(crate) fn selected(&self, date: NaiveDate, a: &DayArchive) -> Option<RoaringBitmap> {
-        self.segment.as_ref().map(|s| s.eval(self.site, date, a))
+    pub(crate) fn selected(&self, a: &DayArchive) -> Option<RoaringBitmap> {
+        self.segment.as_ref().map(|s| s.eval(a))
     }
 
     /// Calls `f` for every selected visit, cut to the section; visits with
     /// no action inside the section are skipped.
     pub(crate) fn for_each_visit(&self, mut f: impl FnMut(&CutVisit<'_>)) {
         let mut buf: Vec<u32> = Vec::new();
-        for &(date, a) in &self.days {
-            match self.selected(date, a) {
+        for &(_, a) in &self.days {
+            match self.selected(a) {
                 Some(bitmap) => {
                     for v in &bitmap {
-                        self.cut(date, a, v, &mut buf, &mut f);
+                        self.cut(a, v, &mut buf, &mut f);
                     }
                 }
                 None => {
                     for v in 0..a.visit_count() {
-                        self.cut(date, a, v, &mut buf, &mut f);
+                        self.cut(a, v, &mut buf, &mut f);
                     }
                 }
             }
@@ -354,9 +353,9 @@ impl<'e> Selection<'e> {
     /// stamp ([`DistinctStamp`]) instead of collecting and sorting pairs.
     pub(crate) fn for_each_visit_by_visitor(&self, mut f: impl FnMut(&CutVisit<'_>)) {
         let mut items: Vec<(u32, u32, u32)> = Vec::new(); // (visitor, day index, visit)
-        for (d, &(date, a)) in self.days.iter().enumerate() {
+        for (d, &(_, a)) in self.days.iter().enumerate() {
             let d = d as u32;
-            match self.selected(date, a) {
+            match self.selected(a) {
                 Some(bitmap) => items.extend(bitmap.iter().map(|v| (a.visitor[v as usize], d, v))),
                 None => items.extend((0..a.visit_count()).map(|v| (a.visitor[v as usize], d, v))),
             }
@@ -377,24 +376,16 @@ impl<'e> Selection<'e> {
         drop(items);
         let mut buf: Vec<u32> = Vec::new();
         for (d, v) in ordered {
-            let (date, a) = self.days[d as usize];
-            self.cut(date, a, v, &mut buf, &mut f);
+            let (_, a) = self.days[d as usize];
+            self.cut(a, v, &mut buf, &mut f);
         }
     }
 
     /// Cuts one visit to the section (if any) and hands it to `f`.
-    fn cut(
-        &self,
-        date: NaiveDate,
-        a: &DayArchive,
-        v: u32,
-        buf: &mut Vec<u32>,
-        f: &mut impl FnMut(&CutVisit<'_>),
-    ) {
+    fn cut(&self, a: &DayArchive, v: u32, buf: &mut Vec<u32>, f: &mut impl FnMut(&CutVisit<'_>)) {
         let range = a.actions_of(v);
         let Some(inside) = &self.section else {
             f(&CutVisit {
-                date,
                 archive: a,
                 visit: v,
                 actions: Actions::Range(range.start, range.end),
@@ -417,7 +408,6 @@ impl<'e> Selection<'e> {
             (1 + a.a_ts[last as usize] - a.a_ts[first as usize]) as u32
         };
         f(&CutVisit {
-            date,
             archive: a,
             visit: v,
             actions: Actions::List(buf),

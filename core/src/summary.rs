@@ -102,7 +102,7 @@ impl Selection<'_> {
         if self.segment.is_none() && self.section.is_none() {
             return self.unfiltered_summary();
         }
-        self.summary_where(|_, _, _| true)
+        self.summary_where(|_, _| true)
     }
 
     /// Fast path: per-day totals and unions of per-day visitor bitmaps.
@@ -121,11 +121,8 @@ impl Selection<'_> {
         s
     }
 
-    /// The summary of the selected visits that pass `keep(day, archive, visit)`.
-    fn summary_where(
-        &self,
-        mut keep: impl FnMut(chrono::NaiveDate, &DayArchive, u32) -> bool,
-    ) -> VisitsSummary {
+    /// The summary of the selected visits that pass `keep(archive, visit)`.
+    fn summary_where(&self, mut keep: impl FnMut(&DayArchive, u32) -> bool) -> VisitsSummary {
         let mut acc = SummaryAcc {
             s: VisitsSummary::default(),
             visitors: BitSet::new(self.site.dicts.visitors.len()),
@@ -135,18 +132,18 @@ impl Selection<'_> {
         if self.section.is_none() {
             // Whole visits: plain loops over the columns (a closure per
             // visit does not inline through the bitmap iterator).
-            for &(date, a) in &self.days {
-                match self.selected(date, a) {
+            for &(_, a) in &self.days {
+                match self.selected(a) {
                     Some(bitmap) => {
                         for v in &bitmap {
-                            if keep(date, a, v) {
+                            if keep(a, v) {
                                 acc.add_whole(a, v);
                             }
                         }
                     }
                     None => {
                         for v in 0..a.visit_count() {
-                            if keep(date, a, v) {
+                            if keep(a, v) {
                                 acc.add_whole(a, v);
                             }
                         }
@@ -155,7 +152,7 @@ impl Selection<'_> {
             }
         } else {
             self.for_each_visit(|cut| {
-                if keep(cut.date, cut.archive, cut.visit) {
+                if keep(cut.archive, cut.visit) {
                     acc.add(cut.archive, cut.visit, cut.actions.len() as u64, cut.length);
                 }
             });
@@ -169,10 +166,9 @@ impl Selection<'_> {
     /// VisitFrequency: new versus returning visits (new = the visitor's
     /// first visit in all stored data).
     pub fn visit_frequency(&self) -> VisitFrequency {
-        let site = self.site;
         VisitFrequency {
-            new: self.summary_where(|date, a, v| site.is_new(date, a, v)),
-            returning: self.summary_where(|date, a, v| !site.is_new(date, a, v)),
+            new: self.summary_where(|a, v| a.is_new_visit(v)),
+            returning: self.summary_where(|a, v| !a.is_new_visit(v)),
         }
     }
 

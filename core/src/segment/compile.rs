@@ -4,7 +4,6 @@
 
 use std::borrow::Cow;
 
-use chrono::NaiveDate;
 use roaring::RoaringBitmap;
 
 use super::parse::{Condition, Field, Op, Segment};
@@ -83,18 +82,18 @@ impl CompiledSegment {
     }
 
     /// The visits of one day that the segment selects.
-    pub(crate) fn eval(&self, site: &SiteState, date: NaiveDate, a: &DayArchive) -> RoaringBitmap {
+    pub(crate) fn eval(&self, a: &DayArchive) -> RoaringBitmap {
         // Each clause borrows an index bitmap where it can; the AND starts
         // from the smallest and intersects in place, so no index bitmap is
         // copied whole.
         let mut parts: Vec<Cow<'_, RoaringBitmap>> = Vec::with_capacity(self.clauses.len());
         for clause in &self.clauses {
             let part = match clause.as_slice() {
-                [one] => eval_pred(one, site, date, a),
+                [one] => eval_pred(one, a),
                 many => {
                     let mut any = RoaringBitmap::new();
                     for pred in many {
-                        any |= eval_pred(pred, site, date, a).as_ref();
+                        any |= eval_pred(pred, a).as_ref();
                     }
                     Cow::Owned(any)
                 }
@@ -224,12 +223,7 @@ fn scan(a: &DayArchive, mut keep: impl FnMut(u32) -> bool) -> RoaringBitmap {
         .expect("visit ids ascend")
 }
 
-fn eval_pred<'a>(
-    pred: &Pred,
-    site: &SiteState,
-    date: NaiveDate,
-    a: &'a DayArchive,
-) -> Cow<'a, RoaringBitmap> {
+fn eval_pred<'a>(pred: &Pred, a: &'a DayArchive) -> Cow<'a, RoaringBitmap> {
     match pred {
         Pred::Text {
             target,
@@ -274,7 +268,7 @@ fn eval_pred<'a>(
             let x = match field {
                 Field::Actions => a.actions_of(v).len() as f64,
                 Field::VisitDuration => f64::from(a.length[v as usize]),
-                _ => f64::from(site.visit_count(date, a, v)),
+                _ => f64::from(a.visit_rank(v)),
             };
             match op {
                 Op::Eq => x == *value,
@@ -285,6 +279,6 @@ fn eval_pred<'a>(
                 _ => x >= *value,
             }
         })),
-        Pred::VisitorIsNew(want) => Cow::Owned(scan(a, |v| site.is_new(date, a, v) == *want)),
+        Pred::VisitorIsNew(want) => Cow::Owned(scan(a, |v| a.is_new_visit(v) == *want)),
     }
 }

@@ -149,21 +149,14 @@ impl Manifest {
     /// Every file this manifest keeps: live and retired.
     fn kept(&self) -> BTreeSet<PathBuf> {
         let mut kept: BTreeSet<PathBuf> = self.retired.keys().map(PathBuf::from).collect();
-        kept.extend(self.live());
-        kept
-    }
-
-    /// The files this manifest names as current.
-    fn live(&self) -> BTreeSet<PathBuf> {
-        let mut live = BTreeSet::new();
         for (&site, f) in &self.sites {
-            live.insert(config_path(site, f.config));
-            live.insert(dicts_path(site, f.dicts));
+            kept.insert(config_path(site, f.config));
+            kept.insert(dicts_path(site, f.dicts));
             for (&day, &g) in &f.days {
-                live.insert(day_path(site, day, g));
+                kept.insert(day_path(site, day, g));
             }
         }
-        live
+        kept
     }
 }
 
