@@ -479,6 +479,20 @@ impl Engine {
                 })?
             }
             Method::Dimension(d) => {
+                if let Dimension::Custom(name) = d
+                    && sel.site.dicts.custom_dim(name).is_none()
+                {
+                    let known: Vec<&str> = sel.site.dicts.custom_dim_names().collect();
+                    return Err(bad(format!(
+                        "site {} has no custom dimension '{name}': declare it with SiteConfig::dimension or send hits that carry it (known: {})",
+                        sel.site.config.id,
+                        if known.is_empty() {
+                            "none".into()
+                        } else {
+                            known.join(", ")
+                        }
+                    )));
+                }
                 let mut rows = sel.dimension_report(d);
                 window(r, &mut rows, |row| {
                     dimension_row_json(row, d, r.raw_metrics)

@@ -11,8 +11,11 @@ use roaring::RoaringBitmap;
 use crate::dict::Dict;
 use crate::dict::NONE;
 use crate::hit::HitType;
-use crate::raw::{Extra, N_VFIELDS, RawHit, SideArena, SiteDicts, VField, same_action, sort_hits};
-use crate::referrer::classify;
+use crate::hit::attr;
+use crate::raw::{
+    Extra, N_VFIELDS, RawHit, SideArena, SiteDicts, VField, same_action, sort_hits, tie_break,
+};
+use crate::referrer::{ReferrerType, classify};
 use crate::site::SiteConfig;
 
 /// Values to the visits (or any ids) that have them, sorted by value id.
@@ -192,36 +195,84 @@ impl DayArchive {
         dicts: &SiteDicts,
         site: &SiteConfig,
     ) -> DayArchive {
-        sort_hits(hits, dicts, side);
         let timeout = i64::from(site.visit_timeout);
+        let key_name = dicts.dim_names.get(attr::NAMES[attr::VISIT]);
+        let Some(key_name) = key_name else {
+            // No hit of the site has ever carried a visit id: the timeout rule.
+            sort_hits(hits, dicts, side);
+            let hits = &*hits;
+            let n = hits.len();
+            let splits = |i: usize| {
+                hits[i].visitor != hits[i - 1].visitor || hits[i].ts - hits[i - 1].ts >= timeout
+            };
+            let visits = 1 + (1..n).filter(|&i| splits(i)).count();
+            let mut a = DayArchive::with_capacity(if n == 0 { 0 } else { visits }, n);
+            let mut dim_cells = Vec::new();
+            let mut start = 0;
+            while start < n {
+                let end = (start + 1..n).find(|&i| splits(i)).unwrap_or(n);
+                let visit = a.visitor.len() as u32;
+                a.push_visit(&hits[start..end], side, dicts, site, &mut dim_cells, visit);
+                start = end;
+            }
+            return a.finish(dim_cells);
+        };
+        // Explicit visit ids: a visitor's hits group by id (hits without
+        // one by the timeout rule), then visits are laid out by (visitor,
+        // start, id string) so that ranks follow time and nothing depends
+        // on arrival order.
+        let key_of = |h: &RawHit| {
+            side.dims(h)
+                .iter()
+                .find(|d| d.0 == key_name)
+                .map_or(NONE, |d| d.1)
+        };
+        sort_hits(hits, dicts, side);
+        hits.sort_by_key(|h| (h.visitor, key_of(h)));
         let hits = &*hits;
         let n = hits.len();
-        let visits = 1
-            + (1..n)
-                .filter(|&i| {
-                    hits[i].visitor != hits[i - 1].visitor || hits[i].ts - hits[i - 1].ts >= timeout
-                })
-                .count();
-        let mut a = DayArchive::with_capacity(if n == 0 { 0 } else { visits }, n);
-
+        let mut visits: Vec<std::ops::Range<usize>> = Vec::new();
         let mut start = 0;
-        let mut dim_cells: Vec<(u32, u32, u32, u32)> = Vec::new(); // (name, visit, value, carrier)
         while start < n {
+            let (visitor, key) = (hits[start].visitor, key_of(&hits[start]));
             let mut end = start + 1;
             while end < n
-                && hits[end].visitor == hits[start].visitor
-                && hits[end].ts - hits[end - 1].ts < timeout
+                && hits[end].visitor == visitor
+                && key_of(&hits[end]) == key
+                && (key != NONE || hits[end].ts - hits[end - 1].ts < timeout)
             {
                 end += 1;
             }
-            let visit = a.visitor.len() as u32;
-            a.push_visit(&hits[start..end], side, dicts, site, &mut dim_cells, visit);
+            visits.push(start..end);
             start = end;
         }
-        a.action_offsets.push(a.a_kind.len() as u32);
-        a.finish_dims(dim_cells);
-        a.build_indexes();
-        a
+        visits.sort_by(|x, y| {
+            let (a, b) = (&hits[x.start], &hits[y.start]);
+            a.visitor
+                .cmp(&b.visitor)
+                .then(a.ts.cmp(&b.ts))
+                .then_with(|| {
+                    dicts
+                        .dim_values
+                        .opt(key_of(a))
+                        .cmp(&dicts.dim_values.opt(key_of(b)))
+                })
+                .then_with(|| tie_break(a, b, dicts, side))
+        });
+        let mut a = DayArchive::with_capacity(visits.len(), n);
+        let mut dim_cells = Vec::new();
+        for range in visits {
+            let visit = a.visitor.len() as u32;
+            a.push_visit(&hits[range], side, dicts, site, &mut dim_cells, visit);
+        }
+        a.finish(dim_cells)
+    }
+
+    fn finish(mut self, dim_cells: Vec<(u32, u32, u32, u32)>) -> DayArchive {
+        self.action_offsets.push(self.a_kind.len() as u32);
+        self.finish_dims(dim_cells);
+        self.build_indexes();
+        self
     }
 
     fn push_visit(
@@ -262,12 +313,6 @@ impl DayArchive {
             self.fields[f].push(value);
             self.field_carriers[f].push(carrier.map_or(NONE, |c| c as u32));
         }
-        let referrer = dicts
-            .referrers
-            .opt(*self.fields[VField::Referrer as usize].last().unwrap());
-        let first_url = dicts.urls.opt(first.url);
-        self.referrer_type
-            .push(classify(first_url, referrer, site) as u8);
         let visit_dims_start = dim_cells.len();
         for (pos, h) in hits.iter().enumerate() {
             for &(name, _) in side.dims(h) {
@@ -284,6 +329,20 @@ impl DayArchive {
                 dim_cells.push((name, visit, value, pos as u32));
             }
         }
+        // The referrer type: as recorded (`referrer_type`), else derived
+        // from the landing URL and the visit's referrer.
+        let recorded = dicts
+            .dim_names
+            .get(attr::NAMES[attr::REFERRER_TYPE])
+            .and_then(|name| dim_cells[visit_dims_start..].iter().find(|c| c.0 == name))
+            .and_then(|c| ReferrerType::parse(dicts.dim_values.value(c.2)));
+        let referrer_type = recorded.unwrap_or_else(|| {
+            let referrer = dicts
+                .referrers
+                .opt(*self.fields[VField::Referrer as usize].last().unwrap());
+            classify(dicts.urls.opt(first.url), referrer, site)
+        });
+        self.referrer_type.push(referrer_type as u8);
         for (i, h) in hits.iter().enumerate() {
             self.a_kind.push(h.kind);
             self.a_ts.push(h.ts);
@@ -416,7 +475,13 @@ impl DayArchive {
     /// visit-level value goes back on the hit that first carried it: hits
     /// only ever merge visits, so the first carrier of a merged visit is
     /// always one of these or a new hit, and nothing else is needed.
-    pub(crate) fn hits_into(&self, hits: &mut Vec<RawHit>, side: &mut SideArena) {
+    pub(crate) fn hits_into(
+        &self,
+        hits: &mut Vec<RawHit>,
+        side: &mut SideArena,
+        dicts: &SiteDicts,
+    ) {
+        let visit_key = dicts.dim_names.get(attr::NAMES[attr::VISIT]);
         for v in 0..self.visit_count() {
             let vi = v as usize;
             let range = self.actions_of(v);
@@ -443,7 +508,10 @@ impl DayArchive {
                 side.set_fields(&mut h, fields);
                 h.dims_start = side.dims.len() as u32;
                 for col in &self.dims {
-                    if col.carriers[vi] == pos {
+                    // A visit id goes back on every hit of its visit: it
+                    // is what holds them together.
+                    let every_hit = Some(col.name) == visit_key && col.values[vi] != NONE;
+                    if col.carriers[vi] == pos || every_hit {
                         side.dims.push((col.name, col.values[vi]));
                     }
                 }

@@ -11,7 +11,7 @@ use foldhash::HashMap;
 use crate::archive::DayArchive;
 use crate::dict::NONE;
 use crate::error::{Error, Result};
-use crate::hit::{Hit, HitType, HitView};
+use crate::hit::{Hit, HitType, HitView, attr};
 use crate::ndjson::{Rejected, parse_line};
 use crate::raw::{Extra, N_VFIELDS, RawHit, SideArena, SiteDicts};
 use crate::site::SiteConfig;
@@ -225,7 +225,8 @@ impl SiteState {
             }
         }
         side.set_fields(&mut raw, fields);
-        if !h.dims.is_empty() {
+        let has_attrs = h.attrs.iter().any(Option::is_some);
+        if !h.dims.is_empty() || has_attrs {
             raw.dims_start = side.dims.len() as u32;
             let sorted_unique = h.dims.windows(2).all(|w| w[0].0 < w[1].0);
             if sorted_unique {
@@ -241,6 +242,13 @@ impl SiteState {
                 for (k, v) in dims {
                     side.dims
                         .push((d.dim_names.intern(k), d.dim_values.intern(v)));
+                }
+            }
+            // hitmap's own attributes ride along as `$` dimensions.
+            for (name, v) in attr::NAMES.iter().zip(&h.attrs) {
+                if let Some(v) = v {
+                    side.dims
+                        .push((d.dim_names.intern(name), d.dim_values.intern(v)));
                 }
             }
             raw.dims_len = (side.dims.len() - raw.dims_start as usize) as u16;
@@ -259,7 +267,7 @@ impl SiteState {
                 // Late hits: the old archive gives its hits back.
                 Some(old) => {
                     let mut hits = new_hits.to_vec();
-                    old.hits_into(&mut hits, side);
+                    old.hits_into(&mut hits, side, &self.dicts);
                     runs(&old.visitor, |v, _| updates.push((v, date, 0, 0)));
                     DayArchive::build(&mut hits, side, &self.dicts, &self.config)
                 }

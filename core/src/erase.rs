@@ -82,7 +82,7 @@ impl SiteState {
         let mut outcome = BTreeMap::new();
         for (date, archive) in old_days {
             let (mut old_hits, mut old_side) = (Vec::new(), SideArena::default());
-            archive.hits_into(&mut old_hits, &mut old_side);
+            archive.hits_into(&mut old_hits, &mut old_side, &self.dicts);
             let mut side = SideArena::default();
             let mut hits: Vec<RawHit> = old_hits
                 .iter()

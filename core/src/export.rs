@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use crate::dict::NONE;
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::hit::{Event, Hit};
+use crate::hit::{Event, Hit, attr};
 use crate::query::IntoDay;
 use crate::referrer::ReferrerType;
 
@@ -70,7 +70,7 @@ impl Engine {
                         name: text(&d.events, a.a_ev_name[i]),
                         value: Some(a.a_ev_value[i]).filter(|x| !x.is_nan()),
                     });
-                    out.push(Hit {
+                    let mut hit = Hit {
                         site,
                         ts: a.a_ts[i],
                         visitor: d.visitors.value(a.visitor[vi]).to_owned(),
@@ -86,18 +86,21 @@ impl Engine {
                         language: carried(6),
                         search: text(&d.keywords, a.a_keyword[i]),
                         event,
-                        dims: a
-                            .dims
-                            .iter()
-                            .filter(|c| c.carriers[vi] == pos)
-                            .map(|c| {
-                                (
-                                    d.dim_names.value(c.name).to_owned(),
-                                    d.dim_values.value(c.values[vi]).to_owned(),
-                                )
-                            })
-                            .collect(),
-                    });
+                        ..Hit::default()
+                    };
+                    for c in &a.dims {
+                        let (name, value) = (d.dim_names.value(c.name), c.values[vi]);
+                        // A visit id belongs on every hit of its visit.
+                        let every_hit = name == attr::NAMES[attr::VISIT] && value != NONE;
+                        if c.carriers[vi] != pos && !every_hit {
+                            continue;
+                        }
+                        let value = d.dim_values.value(value).to_owned();
+                        if !hit.set_attr(name, value.clone()) {
+                            hit.dims.push((name.to_owned(), value));
+                        }
+                    }
+                    out.push(hit);
                 }
             }
         }

@@ -77,6 +77,58 @@ pub struct Event {
     pub value: Option<f64>,
 }
 
+/// A marketing campaign a visit came from (Matomo's `campaign_*` fields).
+/// Empty strings count as missing.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Campaign {
+    /// Campaign name (`mtm_campaign`, `utm_campaign`, `pk_campaign`).
+    pub name: Option<String>,
+    /// Campaign source (`mtm_source`, `utm_source`).
+    pub source: Option<String>,
+    /// Campaign medium (`mtm_medium`, `utm_medium`).
+    pub medium: Option<String>,
+    /// Campaign keyword (`mtm_kwd`, `utm_term`, `pk_kwd`).
+    pub keyword: Option<String>,
+    /// Campaign content (`mtm_content`, `utm_content`).
+    pub content: Option<String>,
+    /// Campaign id (`mtm_cid`, `utm_id`).
+    pub id: Option<String>,
+}
+
+/// hitmap's own visit-level attributes. They are kept like custom
+/// dimensions (first carrier wins, exact rebuilds) under reserved names
+/// that start with `$`, which no custom dimension may use, and never show
+/// up as custom dimensions.
+pub(crate) mod attr {
+    /// Number of attributes.
+    pub const N: usize = 10;
+    /// Reserved dimension names, by attribute index.
+    pub const NAMES: [&str; N] = [
+        "$visit",
+        "$referrer_type",
+        "$referrer_name",
+        "$referrer_keyword",
+        "$campaign_name",
+        "$campaign_source",
+        "$campaign_medium",
+        "$campaign_keyword",
+        "$campaign_content",
+        "$campaign_id",
+    ];
+    pub const VISIT: usize = 0;
+    pub const REFERRER_TYPE: usize = 1;
+    pub const REFERRER_NAME: usize = 2;
+    pub const REFERRER_KEYWORD: usize = 3;
+    pub const CAMPAIGN: usize = 4;
+    /// The keys of the NDJSON `campaign` object, by offset from [`CAMPAIGN`].
+    pub const CAMPAIGN_KEYS: [&str; 6] = ["name", "source", "medium", "keyword", "content", "id"];
+
+    /// The index of a reserved name.
+    pub fn index(name: &str) -> Option<usize> {
+        NAMES.iter().position(|n| *n == name)
+    }
+}
+
 /// One hit, owned: what a Rust caller builds and passes to
 /// [`Engine::ingest`](crate::Engine::ingest).
 ///
@@ -124,8 +176,26 @@ pub struct Hit {
     pub search: Option<String>,
     /// Event (required for `event`).
     pub event: Option<Event>,
-    /// Custom dimensions, name to value.
+    /// Custom dimensions, name to value. Names must not start with `$`.
     pub dims: Vec<(String, String)>,
+    /// An explicit visit id (Matomo's `idvisit`): a visitor's hits with the
+    /// same id form one visit whatever the gaps between them (still cut at
+    /// the site's midnight), and hits with different ids never share a
+    /// visit. Without it, visits follow the timeout rule.
+    pub visit: Option<String>,
+    /// The visit's referrer type as recorded elsewhere (`direct`,
+    /// `search`, `website`, `campaign`, `social`); when the visit's first
+    /// hit that carries one has it, it wins over the derivation from
+    /// `referrer` and the landing URL.
+    pub referrer_type: Option<String>,
+    /// The referrer's name as recorded elsewhere (search engine, social
+    /// network, website host or campaign name).
+    pub referrer_name: Option<String>,
+    /// The referrer's keyword as recorded elsewhere (search keyword or
+    /// campaign keyword).
+    pub referrer_keyword: Option<String>,
+    /// The campaign the visit came from, as recorded elsewhere.
+    pub campaign: Option<Campaign>,
 }
 
 macro_rules! with_fields {
@@ -190,6 +260,65 @@ impl Hit {
         with_language => language,
         /// Sets `search` (the site-search keyword).
         with_search => search,
+        /// Sets `visit` (an explicit visit id).
+        with_visit => visit,
+        /// Sets `referrer_type` (`direct`, `search`, `website`, `campaign`, `social`).
+        with_referrer_type => referrer_type,
+        /// Sets `referrer_name`.
+        with_referrer_name => referrer_name,
+        /// Sets `referrer_keyword`.
+        with_referrer_keyword => referrer_keyword,
+    }
+
+    /// Sets the campaign.
+    pub fn with_campaign(mut self, campaign: Campaign) -> Self {
+        self.campaign = Some(campaign);
+        self
+    }
+
+    /// The hitmap attributes of this hit, by [`attr`] index.
+    fn attrs(&self) -> [Option<&String>; attr::N] {
+        let c = self.campaign.as_ref();
+        [
+            self.visit.as_ref(),
+            self.referrer_type.as_ref(),
+            self.referrer_name.as_ref(),
+            self.referrer_keyword.as_ref(),
+            c.and_then(|c| c.name.as_ref()),
+            c.and_then(|c| c.source.as_ref()),
+            c.and_then(|c| c.medium.as_ref()),
+            c.and_then(|c| c.keyword.as_ref()),
+            c.and_then(|c| c.content.as_ref()),
+            c.and_then(|c| c.id.as_ref()),
+        ]
+    }
+
+    /// Sets the attribute stored under a reserved `$` name; `false` if the
+    /// name is not one.
+    pub(crate) fn set_attr(&mut self, name: &str, value: String) -> bool {
+        let Some(i) = attr::index(name) else {
+            return false;
+        };
+        let campaign = || Campaign::default();
+        let slot = match i {
+            attr::VISIT => &mut self.visit,
+            attr::REFERRER_TYPE => &mut self.referrer_type,
+            attr::REFERRER_NAME => &mut self.referrer_name,
+            attr::REFERRER_KEYWORD => &mut self.referrer_keyword,
+            _ => {
+                let c = self.campaign.get_or_insert_with(campaign);
+                match i {
+                    4 => &mut c.name,
+                    5 => &mut c.source,
+                    6 => &mut c.medium,
+                    7 => &mut c.keyword,
+                    8 => &mut c.content,
+                    _ => &mut c.id,
+                }
+            }
+        };
+        *slot = Some(value);
+        true
     }
 
     /// Sets the event.
@@ -266,6 +395,20 @@ impl Hit {
                 .collect();
             o.insert("dims".into(), dims.into());
         }
+        let attrs = self.attrs();
+        for (name, value) in attr::NAMES.iter().zip(attrs).take(attr::CAMPAIGN) {
+            if let Some(v) = value {
+                o.insert(name.trim_start_matches('$').into(), v.clone().into());
+            }
+        }
+        let campaign: serde_json::Map<String, serde_json::Value> = attr::CAMPAIGN_KEYS
+            .iter()
+            .zip(attrs.iter().skip(attr::CAMPAIGN))
+            .filter_map(|(k, v)| Some(((*k).to_owned(), (*v)?.clone().into())))
+            .collect();
+        if !campaign.is_empty() {
+            o.insert("campaign".into(), campaign.into());
+        }
         serde_json::Value::Object(o).to_string()
     }
 
@@ -300,6 +443,9 @@ impl Hit {
                 .filter(|(_, v)| !v.is_empty())
                 .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str())))
                 .collect(),
+            attrs: self
+                .attrs()
+                .map(|v| v.filter(|x| !x.is_empty()).map(|x| Cow::Borrowed(x.as_str()))),
         }
     }
 }
@@ -332,6 +478,8 @@ pub(crate) struct HitView<'a> {
     pub search: Option<Cow<'a, str>>,
     pub event: Option<EventView<'a>>,
     pub dims: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// hitmap attributes by [`attr`] index.
+    pub attrs: [Option<Cow<'a, str>>; attr::N],
 }
 
 #[derive(Debug, Clone, Default)]
@@ -370,6 +518,26 @@ impl HitView<'_> {
             return Err(format!(
                 "`dims` has {} entries; at most {MAX_DIMS} are kept per hit",
                 self.dims.len()
+            ));
+        }
+        if let Some((name, _)) = self.dims.iter().find(|(k, _)| k.starts_with('$')) {
+            return Err(format!(
+                "custom dimension `{name}`: names starting with `$` are reserved for hitmap's own fields"
+            ));
+        }
+        if let Some(t) = &self.attrs[attr::REFERRER_TYPE]
+            && crate::referrer::ReferrerType::parse(t).is_none()
+        {
+            return Err(format!(
+                "`referrer_type` must be direct, search, website, campaign or social, got {t:?}"
+            ));
+        }
+        if let Some(v) = &self.attrs[attr::VISIT]
+            && v.len() > 128
+        {
+            return Err(format!(
+                "`visit` must be at most 128 bytes long, got {} bytes",
+                v.len()
             ));
         }
         match self.kind {

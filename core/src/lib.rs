@@ -118,7 +118,7 @@ pub use api::{
 pub use engine::{DEFAULT_CHUNK_BYTES, Engine, IngestOptions, IngestOutcome};
 pub use error::{Error, Result};
 pub use export::VisitRecord;
-pub use hit::{Event, Hit, HitType};
+pub use hit::{Campaign, Event, Hit, HitType};
 pub use ndjson::Rejected;
 pub use period::{FIRST_DAY, LAST_DAY, MAX_PERIODS, Period, PeriodRange, parse_day};
 pub use query::{IntoDay, Query, Selection};

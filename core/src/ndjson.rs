@@ -13,7 +13,7 @@ use std::fmt;
 use serde::Deserializer as _;
 use serde::de::{self, Deserialize, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::hit::{EventView, HitType, HitView, MAX_SITE};
+use crate::hit::{EventView, HitType, HitView, MAX_SITE, attr};
 
 /// A line that was not ingested, and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -238,6 +238,13 @@ impl<'de> Visitor<'de> for LineVisitor {
                 "language" => text(key, target).map(|v| hit.language = v),
                 "search" => text(key, target).map(|v| hit.search = v),
                 "event" => event_of(target).map(|e| hit.event = e),
+                "visit" => visit_of(target).map(|v| hit.attrs[attr::VISIT] = v),
+                "referrer_type" => text(key, target).map(|v| hit.attrs[attr::REFERRER_TYPE] = v),
+                "referrer_name" => text(key, target).map(|v| hit.attrs[attr::REFERRER_NAME] = v),
+                "referrer_keyword" => {
+                    text(key, target).map(|v| hit.attrs[attr::REFERRER_KEYWORD] = v)
+                }
+                "campaign" => campaign_of(target, &mut hit.attrs[attr::CAMPAIGN..]),
                 _ => dims_of(target).map(|d| hit.dims = d),
             };
             note(&mut problem, r);
@@ -256,9 +263,28 @@ impl<'de> Visitor<'de> for LineVisitor {
 
 /// The fields of the contract; a key's position is its bit in the
 /// duplicate check.
-const FIELDS: [&str; 16] = [
-    "site", "ts", "visitor", "type", "url", "title", "referrer", "user", "device", "browser", "os",
-    "country", "language", "search", "event", "dims",
+const FIELDS: [&str; 21] = [
+    "site",
+    "ts",
+    "visitor",
+    "type",
+    "url",
+    "title",
+    "referrer",
+    "user",
+    "device",
+    "browser",
+    "os",
+    "country",
+    "language",
+    "search",
+    "event",
+    "dims",
+    "visit",
+    "referrer_type",
+    "referrer_name",
+    "referrer_keyword",
+    "campaign",
 ];
 
 /// `site` from its raw JSON text.
@@ -353,6 +379,44 @@ fn event_of(v: Scalar<'_>) -> Result<Option<EventView<'_>>, String> {
         }
     }
     Ok(Some(e))
+}
+
+/// `visit`: a string, or an integer (Matomo's `idvisit`) kept as its text.
+fn visit_of(v: Scalar<'_>) -> Result<Option<Cow<'_, str>>, String> {
+    match v {
+        Scalar::Int(i) => Ok(Some(Cow::Owned(i.to_string()))),
+        Scalar::UInt(u) => Ok(Some(Cow::Owned(u.to_string()))),
+        Scalar::Str(s) if s.is_empty() => Ok(None),
+        Scalar::Str(s) => Ok(Some(s)),
+        Scalar::Null => Ok(None),
+        other => Err(format!(
+            "`visit` must be a string or an integer, got {}",
+            other.kind()
+        )),
+    }
+}
+
+/// `campaign`: an object of optional strings, by [`attr::CAMPAIGN_KEYS`].
+fn campaign_of<'a>(v: Scalar<'a>, slots: &mut [Option<Cow<'a, str>>]) -> Result<(), String> {
+    let entries = match v {
+        Scalar::Null => return Ok(()),
+        Scalar::Object(entries) => entries,
+        other => {
+            return Err(format!(
+                "`campaign` must be an object {{name?, source?, medium?, keyword?, content?, id?}}, got {}",
+                other.kind()
+            ));
+        }
+    };
+    no_repeats(&entries, "campaign")?;
+    for (k, v) in entries {
+        if let Some(i) = attr::CAMPAIGN_KEYS.iter().position(|c| *c == &*k)
+            && let Some(slot) = slots.get_mut(i)
+        {
+            *slot = text(&format!("campaign.{k}"), v)?;
+        }
+    }
+    Ok(())
 }
 
 /// An object's keys must be distinct: `what.key` names a repeated one.

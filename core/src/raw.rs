@@ -59,6 +59,23 @@ impl SiteDicts {
         }
     }
 
+    /// A custom dimension's name id; hitmap's own `$` attributes are not
+    /// custom dimensions.
+    pub(crate) fn custom_dim(&self, name: &str) -> Option<u32> {
+        if name.starts_with('$') {
+            return None;
+        }
+        self.dim_names.get(name)
+    }
+
+    /// The names of the custom dimensions, without hitmap's own.
+    pub(crate) fn custom_dim_names(&self) -> impl Iterator<Item = &str> {
+        self.dim_names
+            .iter()
+            .map(|(_, n)| n)
+            .filter(|n| !n.starts_with('$'))
+    }
+
     pub(crate) fn intern_url(&mut self, url: &str) -> u32 {
         let url = crate::url::without_fragment(url);
         let id = self.urls.intern(url);
@@ -202,7 +219,7 @@ fn by_str(dict: &Dict, a: u32, b: u32) -> Ordering {
     dict.opt(a).cmp(&dict.opt(b))
 }
 
-fn tie_break(a: &RawHit, b: &RawHit, d: &SiteDicts, side: &SideArena) -> Ordering {
+pub(crate) fn tie_break(a: &RawHit, b: &RawHit, d: &SiteDicts, side: &SideArena) -> Ordering {
     let (x, y) = (side.extra(a), side.extra(b));
     by_str(&d.urls, a.url, b.url)
         .then(a.kind.cmp(&b.kind))

@@ -20,6 +20,19 @@ pub enum ReferrerType {
 }
 
 impl ReferrerType {
+    /// The type of a segment value (`direct`, `search`, ...); `None` for
+    /// anything else.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::ReferrerType;
+    /// assert_eq!(ReferrerType::parse("campaign"), Some(ReferrerType::Campaign));
+    /// assert_eq!(ReferrerType::parse("email"), None);
+    /// ```
+    pub fn parse(name: &str) -> Option<ReferrerType> {
+        ReferrerType::ALL.into_iter().find(|t| t.name() == name)
+    }
+
     /// All types, in id order.
     pub const ALL: [ReferrerType; 5] = [
         ReferrerType::Direct,

@@ -569,7 +569,7 @@ impl Selection<'_> {
             Dimension::ReferrerType | Dimension::Custom(_) => None,
         };
         let custom = match dimension {
-            Dimension::Custom(name) => Some(d.dim_names.get(name)),
+            Dimension::Custom(name) => Some(d.custom_dim(name)),
             _ => None,
         };
         let universe = match (vfield, &custom) {

@@ -145,6 +145,15 @@ impl SiteConfig {
                 self.visit_timeout
             )));
         }
+        if let Some(d) = self
+            .dimensions
+            .iter()
+            .find(|d| d.is_empty() || d.starts_with('$'))
+        {
+            return Err(Error::InvalidSite(format!(
+                "custom dimension {d:?}: names must be non-empty and must not start with `$` (reserved for hitmap's own fields)"
+            )));
+        }
         for (name, prefixes) in &mut self.sections {
             if name.is_empty() || name.starts_with('/') {
                 return Err(Error::InvalidSite(format!(

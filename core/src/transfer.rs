@@ -47,7 +47,7 @@ impl Engine {
             .ok_or_else(|| bundle_err(format!("site {site} has no data on {day}")))?;
         // The day's own dictionaries: no string of other days leaves.
         let (mut hits, mut side) = (Vec::new(), SideArena::default());
-        archive.hits_into(&mut hits, &mut side);
+        archive.hits_into(&mut hits, &mut side, &state.dicts);
         let mut dicts = SiteDicts::default();
         let mut own_side = SideArena::default();
         let mut own: Vec<RawHit> = hits
@@ -99,7 +99,7 @@ impl Engine {
             )));
         }
         let (mut hits, mut side) = (Vec::new(), SideArena::default());
-        archive.hits_into(&mut hits, &mut side);
+        archive.hits_into(&mut hits, &mut side, &dicts);
         if let Some(h) = hits.iter().find(|h| state.local_date(h.ts) != day) {
             return Err(bundle_err(format!(
                 "a hit at {} is not on {day} in this site's time zone",

@@ -156,7 +156,7 @@ fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
         Field::SiteSearchKeyword => (Target::Keyword, Some(&d.keywords)),
         Field::EventCategory => (Target::EventCategory, Some(&d.events)),
         Field::EventAction => (Target::EventAction, Some(&d.events)),
-        Field::Dimension(name) => match d.dim_names.get(name) {
+        Field::Dimension(name) => match d.custom_dim(name) {
             Some(id) => (Target::Dimension(id), Some(&d.dim_values)),
             None => return Err(unknown_field(c, site)),
         },
@@ -201,7 +201,7 @@ fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
 }
 
 fn unknown_field(c: &Condition, site: &SiteState) -> Error {
-    let dims: Vec<&str> = site.dicts.dim_names.iter().map(|(_, n)| n).collect();
+    let dims: Vec<&str> = site.dicts.custom_dim_names().collect();
     Error::Segment {
         position: c.position,
         reason: format!(

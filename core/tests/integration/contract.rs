@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use hitmap::{Event, Hit, HitType};
+use hitmap::{Campaign, Event, Hit, HitType};
 use serde_json::Value;
 
 fn docs(name: &str) -> String {
@@ -55,7 +55,19 @@ fn every_field_the_engine_writes_is_in_the_schema() {
             name: Some("n".into()),
             value: Some(1.5),
         })
-        .with_dim("department", "HR");
+        .with_dim("department", "HR")
+        .with_visit("17")
+        .with_referrer_type("search")
+        .with_referrer_name("Google")
+        .with_referrer_keyword("hitmap")
+        .with_campaign(Campaign {
+            name: Some("spring".into()),
+            source: Some("newsletter".into()),
+            medium: Some("email".into()),
+            keyword: Some("k".into()),
+            content: Some("banner".into()),
+            id: Some("42".into()),
+        });
     let v: Value = serde_json::from_str(&hit.to_ndjson()).unwrap();
     let written: BTreeSet<String> = v.as_object().unwrap().keys().cloned().collect();
     assert_eq!(written, schema_fields());
@@ -68,4 +80,160 @@ fn every_field_the_engine_writes_is_in_the_schema() {
             .accepted,
         1
     );
+    // Every field comes back out of the store as it went in.
+    // (A keyword belongs to search hits only.)
+    let back = e.export_hits(1, "2024-06-01", "2024-06-01").unwrap();
+    assert_eq!(
+        back,
+        vec![Hit {
+            search: None,
+            ..hit
+        }]
+    );
+}
+
+/// A Matomo-style import: visits kept as recorded.
+fn recorded(ts: i64, visit: &str) -> Hit {
+    Hit::pageview(1, ts, "v", "https://x.org/a").with_visit(visit)
+}
+
+fn summary(e: &hitmap::Engine) -> hitmap::VisitsSummary {
+    e.query(&hitmap::Query::site(1).range("2024-06-01", "2024-06-02"))
+        .unwrap()
+        .visits_summary()
+}
+
+#[test]
+fn a_visit_id_keeps_recorded_visit_boundaries() {
+    let t = 1_717_200_000; // 2024-06-01T00:00:00Z
+    let mut e = hitmap::Engine::in_memory();
+    e.add_site(hitmap::SiteConfig::new(1)).unwrap();
+    e.ingest([
+        // Two recorded visits 10 s apart stay two visits.
+        recorded(t + 100, "1"),
+        recorded(t + 110, "2"),
+        // One recorded visit with a two-hour gap stays one visit.
+        recorded(t + 7_200, "3"),
+        recorded(t + 14_400, "3"),
+        // Hits without an id follow the timeout rule among themselves.
+        Hit::pageview(1, t + 7_300, "v", "https://x.org/b"),
+        Hit::pageview(1, t + 7_400, "v", "https://x.org/b"),
+        // A recorded visit across midnight is cut there.
+        recorded(t + 86_000, "4"),
+        recorded(t + 86_500, "4"),
+    ])
+    .unwrap();
+    let s = summary(&e);
+    assert_eq!((s.nb_visits, s.nb_actions, s.nb_uniq_visitors), (6, 8, 1));
+    // The two-hour visit is 1 + 7200 s long; the rest: 0, 0, 101, 0, 0.
+    assert_eq!(s.sum_visit_length, 7_201 + 101);
+    // Ranks follow start times: the fifth visit is the midnight one.
+    let visits = e.export_visits(1, "2024-06-01", "2024-06-02").unwrap();
+    let ranks: Vec<(i64, u32)> = visits
+        .iter()
+        .map(|v| (v.first_ts - t, v.visit_count))
+        .collect();
+    assert_eq!(
+        ranks,
+        [
+            (100, 1),
+            (110, 2),
+            (7_200, 3),
+            (7_300, 4),
+            (86_000, 5),
+            (86_500, 6)
+        ]
+    );
+}
+
+#[test]
+fn late_hits_join_their_recorded_visit_after_a_reopen() {
+    let dir = crate::store::TempDir::new("recorded");
+    let t = 1_717_200_000;
+    {
+        let mut e = hitmap::Engine::open(&dir.0).unwrap();
+        e.add_site(hitmap::SiteConfig::new(1)).unwrap();
+        e.ingest([recorded(t + 100, "9"), recorded(t + 110, "10")])
+            .unwrap();
+    }
+    let mut e = hitmap::Engine::open(&dir.0).unwrap();
+    // Visit 9 goes on three hours later; an unrelated hit lands between.
+    e.ingest([
+        recorded(t + 10_900, "9"),
+        Hit::pageview(1, t + 120, "v", "https://x.org/c"),
+    ])
+    .unwrap();
+    let s = summary(&e);
+    assert_eq!((s.nb_visits, s.nb_actions), (3, 4));
+    assert_eq!(s.sum_visit_length, 10_801);
+    let back = e.export_hits(1, "2024-06-01", "2024-06-01").unwrap();
+    let nine: Vec<i64> = back
+        .iter()
+        .filter(|h| h.visit.as_deref() == Some("9"))
+        .map(|h| h.ts - t)
+        .collect();
+    assert_eq!(nine, [100, 10_900]);
+}
+
+#[test]
+fn a_recorded_referrer_type_wins_over_the_derivation() {
+    let t = 1_717_200_000;
+    let mut e = hitmap::Engine::in_memory();
+    e.add_site(hitmap::SiteConfig::new(1)).unwrap();
+    let out = e
+        .ingest_ndjson(
+            format!(
+                r#"{{"site":1,"ts":{t},"visitor":"a","url":"https://x.org/","referrer":"https://www.google.com/"}}
+{{"site":1,"ts":{t},"visitor":"b","url":"https://x.org/","referrer":"https://www.google.com/","referrer_type":"website"}}
+{{"site":1,"ts":{t},"visitor":"c","url":"https://x.org/","referrer_type":"campaign","campaign":{{"name":"spring"}}}}
+{{"site":1,"ts":{t},"visitor":"d","url":"https://x.org/","referrer_type":"email"}}
+{{"site":1,"ts":{t},"visitor":"e","url":"https://x.org/","dims":{{"$visit":"1"}}}}
+{{"site":1,"ts":{t},"visitor":"f","url":"https://x.org/","campaign":"spring"}}
+{{"site":1,"ts":{t},"visitor":"g","url":"https://x.org/","visit":1.5}}
+"#
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(out.accepted, 3);
+    let reasons: Vec<&str> = out.rejected.iter().map(|r| r.reason.as_str()).collect();
+    assert!(
+        reasons[0].contains("`referrer_type` must be"),
+        "{reasons:?}"
+    );
+    assert!(reasons[1].contains("reserved"), "{reasons:?}");
+    assert!(
+        reasons[2].contains("`campaign` must be an object"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[3].contains("`visit` must be a string or an integer"),
+        "{reasons:?}"
+    );
+    let types = e
+        .query(&hitmap::Query::site(1).range("2024-06-01", "2024-06-01"))
+        .unwrap()
+        .dimension_report(&hitmap::Dimension::ReferrerType);
+    let types: Vec<(Option<String>, u64)> = types
+        .into_iter()
+        .filter(|r| r.metrics.nb_visits > 0)
+        .map(|r| (r.label, r.metrics.nb_visits))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            (Some("campaign".into()), 1),
+            (Some("search".into()), 1),
+            (Some("website".into()), 1)
+        ]
+    );
+    // hitmap's own fields are not custom dimensions.
+    let err = e
+        .api("method=CustomDimensions.getCustomDimension&idSite=1&period=day&date=2024-06-01&dimension=$visit")
+        .unwrap_err();
+    assert!(err.to_string().contains("dimension"), "{err}");
+    let err = e
+        .add_site(hitmap::SiteConfig::new(2).dimension("$x"))
+        .unwrap_err();
+    assert!(err.to_string().contains("reserved"), "{err}");
 }

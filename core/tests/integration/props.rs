@@ -57,6 +57,8 @@ pub(crate) struct Spec {
     title: usize,
     fields: (usize, usize, usize, usize, usize),
     extra: usize,
+    /// Visit id (mostly none) and recorded referrer type (mostly none).
+    recorded: (usize, usize),
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
@@ -69,9 +71,10 @@ fn spec() -> impl Strategy<Value = Spec> {
         0..3usize,
         (0..3usize, 0..4usize, 0..3usize, 0..5usize, 0..3usize),
         0..6usize,
+        (0..8usize, 0..10usize),
     )
         .prop_map(
-            |(visitor, slot, jitter, kind, url, title, fields, extra)| Spec {
+            |(visitor, slot, jitter, kind, url, title, fields, extra, recorded)| Spec {
                 visitor,
                 slot,
                 jitter,
@@ -80,6 +83,7 @@ fn spec() -> impl Strategy<Value = Spec> {
                 title,
                 fields,
                 extra,
+                recorded,
             },
         )
 }
@@ -118,6 +122,9 @@ pub(crate) fn make_hit(s: &Spec, base: i64) -> Hit {
     h.country = opt(&["gb", "fr", "de"], country);
     h.user = opt(&["u1", "u2"], user);
     h.referrer = pick(&REFERRERS, referrer).map(str::to_string);
+    let (visit, rtype) = s.recorded;
+    h.visit = (visit >= 6).then(|| format!("k{}", visit - 5));
+    h.referrer_type = (rtype >= 8).then(|| pick(&["social", "search"], rtype).into());
     if dept > 0 {
         h.dims
             .push(("department".into(), pick(&["HR", "IT"], dept).into()));

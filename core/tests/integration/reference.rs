@@ -123,6 +123,13 @@ fn referrer_type(first_url: Option<&str>, referrer: Option<&str>) -> &'static st
     }
 }
 
+fn recorded_type(t: &str) -> &'static str {
+    ["direct", "search", "website", "campaign", "social"]
+        .into_iter()
+        .find(|n| *n == t)
+        .unwrap()
+}
+
 pub fn visits(hits: &[Hit], site: &RefSite) -> Vec<RVisit> {
     let local = |ts: i64| {
         DateTime::from_timestamp(ts, 0)
@@ -130,15 +137,17 @@ pub fn visits(hits: &[Hit], site: &RefSite) -> Vec<RVisit> {
             .with_timezone(&site.tz)
             .date_naive()
     };
-    let mut groups: BTreeMap<(String, NaiveDate), Vec<Hit>> = BTreeMap::new();
+    // A visit id groups a visitor's hits of a day whatever the gaps; hits
+    // without one follow the timeout rule.
+    let mut groups: BTreeMap<(String, NaiveDate, Option<String>), Vec<Hit>> = BTreeMap::new();
     for h in hits {
         groups
-            .entry((h.visitor.clone(), local(h.ts)))
+            .entry((h.visitor.clone(), local(h.ts), h.visit.clone()))
             .or_default()
             .push(h.clone());
     }
     let mut out = Vec::new();
-    for ((visitor, date), mut hs) in groups {
+    for ((visitor, date, key), mut hs) in groups {
         hs.sort_by(|a, b| {
             a.ts.cmp(&b.ts)
                 .then_with(|| action_key(a).cmp(&action_key(b)))
@@ -146,7 +155,7 @@ pub fn visits(hits: &[Hit], site: &RefSite) -> Vec<RVisit> {
         });
         let mut start = 0;
         for i in 1..=hs.len() {
-            if i == hs.len() || hs[i].ts - hs[i - 1].ts >= site.timeout {
+            if i == hs.len() || (key.is_none() && hs[i].ts - hs[i - 1].ts >= site.timeout) {
                 let vh = hs[start..i].to_vec();
                 let first = vh[0].ts;
                 let last = vh[vh.len() - 1].ts;
@@ -168,7 +177,10 @@ pub fn visits(hits: &[Hit], site: &RefSite) -> Vec<RVisit> {
                     user: first_value(&vh, |h| h.user.clone()),
                     device: first_value(&vh, |h| h.device.clone()),
                     country: first_value(&vh, |h| h.country.clone()),
-                    referrer_type: referrer_type(vh[0].url.as_deref(), referrer.as_deref()),
+                    referrer_type: match first_value(&vh, |h| h.referrer_type.clone()) {
+                        Some(t) => recorded_type(&t),
+                        None => referrer_type(vh[0].url.as_deref(), referrer.as_deref()),
+                    },
                     referrer,
                     dims,
                     visit_count: 0,
@@ -190,7 +202,13 @@ pub fn visits(hits: &[Hit], site: &RefSite) -> Vec<RVisit> {
     }
     for idx in by_visitor.values() {
         let mut idx = idx.clone();
-        idx.sort_by_key(|&i| (out[i].date, out[i].hits[0].ts));
+        idx.sort_by(|&i, &j| {
+            let (a, b) = (&out[i], &out[j]);
+            (a.date, a.hits[0].ts, &a.hits[0].visit)
+                .cmp(&(b.date, b.hits[0].ts, &b.hits[0].visit))
+                .then_with(|| action_key(&a.hits[0]).cmp(&action_key(&b.hits[0])))
+                .then_with(|| ev_value(&a.hits[0]).total_cmp(&ev_value(&b.hits[0])))
+        });
         for (rank, i) in idx.into_iter().enumerate() {
             out[i].visit_count = rank as u32 + 1;
         }
@@ -428,7 +446,7 @@ pub fn pages(cuts: &[Cut]) -> BTreeMap<String, (u64, u64, u64, u64, u64, u64, u6
         String,
         (
             u64,
-            BTreeSet<(NaiveDate, String, i64)>,
+            BTreeSet<(NaiveDate, String, i64, Option<String>)>,
             BTreeSet<String>,
             u64,
             u64,
@@ -449,7 +467,12 @@ pub fn pages(cuts: &[Cut]) -> BTreeMap<String, (u64, u64, u64, u64, u64, u64, u6
                 .entry(page_label(hits[i].url.as_deref().unwrap()))
                 .or_default();
             r.0 += 1;
-            r.1.insert((c.visit.date, c.visit.visitor.clone(), hits[0].ts));
+            r.1.insert((
+                c.visit.date,
+                c.visit.visitor.clone(),
+                hits[0].ts,
+                hits[0].visit.clone(),
+            ));
             r.2.insert(c.visit.visitor.clone());
             r.6 += hits.get(i + 1).map_or(0, |n| (n.ts - hits[i].ts) as u64);
         }
