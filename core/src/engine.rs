@@ -15,7 +15,7 @@ use crate::hit::{Hit, HitType, HitView, attr};
 use crate::ndjson::{Rejected, parse_line};
 use crate::raw::{Extra, N_VFIELDS, RawHit, SideArena, SiteDicts};
 use crate::site::SiteConfig;
-use crate::store::Store;
+use crate::store::{Marks, Store};
 
 /// What an ingest call did: how many hits went in, and every line that did
 /// not, with its line number and reason.
@@ -63,6 +63,7 @@ pub struct IngestOptions {
     chunk_bytes: usize,
     force: bool,
     batch_id: Option<String>,
+    cursor: Option<(String, String)>,
 }
 
 impl Default for IngestOptions {
@@ -71,6 +72,7 @@ impl Default for IngestOptions {
             chunk_bytes: DEFAULT_CHUNK_BYTES,
             force: false,
             batch_id: None,
+            cursor: None,
         }
     }
 }
@@ -98,6 +100,15 @@ impl IngestOptions {
     /// identity is the hash of its bytes.
     pub fn batch_id(mut self, id: impl Into<String>) -> IngestOptions {
         self.batch_id = Some(id.into());
+        self
+    }
+
+    /// An importer's checkpoint, recorded in the same commit as the hits
+    /// of [`Engine::ingest_with`] (even when none of them is accepted), so
+    /// that a re-run resumes exactly after what is in. Read it back with
+    /// [`Engine::cursor`].
+    pub fn cursor(mut self, name: impl Into<String>, value: impl Into<String>) -> IngestOptions {
+        self.cursor = Some((name.into(), value.into()));
         self
     }
 }
@@ -434,6 +445,8 @@ pub struct Engine {
     /// them in its manifest).
     pub(crate) batches: BTreeMap<String, u64>,
     batch_seq: u64,
+    /// Importer checkpoints of an in-memory engine.
+    cursors: BTreeMap<String, String>,
 }
 
 impl Engine {
@@ -515,10 +528,10 @@ impl Engine {
         I: IntoIterator,
         I::Item: std::borrow::Borrow<Hit>,
     {
-        self.ingest_batch(hits, None)
+        self.ingest_batch(hits, Marks::default())
     }
 
-    fn ingest_batch<I>(&mut self, hits: I, id: Option<&str>) -> Result<IngestOutcome>
+    fn ingest_batch<I>(&mut self, hits: I, marks: Marks<'_>) -> Result<IngestOutcome>
     where
         I: IntoIterator,
         I::Item: std::borrow::Borrow<Hit>,
@@ -533,7 +546,7 @@ impl Engine {
                 .and_then(|()| self.add_to(&mut batch, &view));
             batch.note(i as u64 + 1, r);
         }
-        let mut out = self.commit_batch(batch, id)?;
+        let mut out = self.commit_batch(batch, marks)?;
         out.batches = 1;
         Ok(out)
     }
@@ -605,7 +618,11 @@ impl Engine {
                 };
                 batch.note(line_no, r);
             }
-            let out = self.commit_batch(batch, Some(&id))?;
+            let marks = Marks {
+                batch: Some(&id),
+                cursor: None,
+            };
+            let out = self.commit_batch(batch, marks)?;
             total.accepted += out.accepted;
             total.rejected.extend(out.rejected);
             total.batches += 1;
@@ -633,7 +650,36 @@ impl Engine {
                 ..IngestOutcome::default()
             });
         }
-        self.ingest_batch(hits, id.as_deref())
+        let cursor = options
+            .cursor
+            .as_ref()
+            .map(|(n, v)| (n.as_str(), v.as_str()));
+        let marks = Marks {
+            batch: id.as_deref(),
+            cursor,
+        };
+        self.ingest_batch(hits, marks)
+    }
+
+    /// The value of an importer's checkpoint, as the last commit with
+    /// [`IngestOptions::cursor`] left it.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Hit, IngestOptions, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1))?;
+    /// let hits = [Hit::pageview(1, 1_717_200_000, "v", "https://x.org/")];
+    /// e.ingest_with(hits, &IngestOptions::default().cursor("matomo:1", "41"))?;
+    /// assert_eq!(e.cursor("matomo:1"), Some("41"));
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn cursor(&self, name: &str) -> Option<&str> {
+        match &self.store {
+            Some(s) => s.manifest.cursors.get(name),
+            None => self.cursors.get(name),
+        }
+        .map(String::as_str)
     }
 
     /// Whether a batch identity was committed.
@@ -663,7 +709,7 @@ impl Engine {
         Ok(())
     }
 
-    fn commit_batch(&mut self, mut batch: Batch, id: Option<&str>) -> Result<IngestOutcome> {
+    fn commit_batch(&mut self, mut batch: Batch, marks: Marks<'_>) -> Result<IngestOutcome> {
         // A damaged day cannot take hits: rebuilding it would drop what the
         // unreadable file holds.
         for &(site, date) in &batch.buckets {
@@ -695,7 +741,7 @@ impl Engine {
                 .expect("buckets only exist for known sites")
                 .rebuild(days, &mut batch.side);
         }
-        self.persist_batch(changed, id)?;
+        self.persist_batch(changed, marks)?;
         Ok(batch.outcome)
     }
 
@@ -703,19 +749,22 @@ impl Engine {
     /// If the write fails, the engine goes back to what the store holds, so
     /// memory never claims more than the disk.
     pub(crate) fn persist(&mut self, changed: BTreeMap<u32, (bool, Vec<NaiveDate>)>) -> Result<()> {
-        self.persist_batch(changed, None)
+        self.persist_batch(changed, Marks::default())
     }
 
     /// [`Engine::persist`], recording an ingest batch's identity with it.
     fn persist_batch(
         &mut self,
         changed: BTreeMap<u32, (bool, Vec<NaiveDate>)>,
-        batch: Option<&str>,
+        marks: Marks<'_>,
     ) -> Result<()> {
         let Some(store) = &mut self.store else {
-            if let Some(id) = batch {
+            if let Some(id) = marks.batch {
                 self.batch_seq += 1;
                 crate::store::remember_batch(&mut self.batches, id, self.batch_seq);
+            }
+            if let Some((name, value)) = marks.cursor {
+                self.cursors.insert(name.to_owned(), value.to_owned());
             }
             return Ok(());
         };
@@ -735,7 +784,7 @@ impl Engine {
             }
             changes.insert(id, change);
         }
-        if let Err(e) = store.commit_batch(changes, batch) {
+        if let Err(e) = store.commit_batch(changes, marks) {
             let mut store = self.store.take().expect("checked above");
             let reloaded = store.reload_manifest().and_then(|()| Engine::load(store));
             match reloaded {

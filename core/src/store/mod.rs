@@ -77,6 +77,18 @@ pub(crate) struct Manifest {
     /// The newest [`MAX_BATCH_IDS`] are kept.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub batches: BTreeMap<String, u64>,
+    /// Named checkpoints of importers (`IngestOptions::cursor`), committed
+    /// with the hits they stand for.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cursors: BTreeMap<String, String>,
+}
+
+/// What a commit records besides its files: the batch identity and an
+/// importer's checkpoint, so that both land with the data or not at all.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Marks<'a> {
+    pub batch: Option<&'a str>,
+    pub cursor: Option<(&'a str, &'a str)>,
 }
 
 /// How many batch identities a store remembers.
@@ -402,25 +414,25 @@ impl Store {
     pub(crate) fn commit_batch(
         &mut self,
         changes: BTreeMap<u32, SiteChange>,
-        batch: Option<&str>,
+        marks: Marks<'_>,
     ) -> Result<()> {
-        self.commit_with(changes, false, batch)
+        self.commit_with(changes, false, marks)
     }
 
     /// Commits an erasure: superseded files are deleted at once instead of
     /// kept for readers (a reader that loses the race reloads the newer
     /// snapshot), so no erased byte stays on disk.
     pub(crate) fn commit_erasure(&mut self, changes: BTreeMap<u32, SiteChange>) -> Result<()> {
-        self.commit_with(changes, true, None)
+        self.commit_with(changes, true, Marks::default())
     }
 
     fn commit_with(
         &mut self,
         changes: BTreeMap<u32, SiteChange>,
         erase: bool,
-        batch: Option<&str>,
+        marks: Marks<'_>,
     ) -> Result<()> {
-        if changes.is_empty() {
+        if changes.is_empty() && marks.cursor.is_none() {
             return Ok(());
         }
         // Files retired long enough go first: a full disk gets room back
@@ -444,8 +456,11 @@ impl Store {
             .ok_or_else(|| store_err("MANIFEST", "the generation counter is exhausted"))?;
         let mut next = self.manifest.clone();
         next.generation = generation;
-        if let Some(id) = batch {
+        if let Some(id) = marks.batch {
             remember_batch(&mut next.batches, id, generation);
+        }
+        if let Some((name, value)) = marks.cursor {
+            next.cursors.insert(name.to_owned(), value.to_owned());
         }
         for p in &expired {
             next.retired.remove(p);

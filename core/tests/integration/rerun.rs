@@ -158,3 +158,32 @@ fn a_caller_batch_id_makes_typed_and_ndjson_batches_idempotent() {
     let s = e.query(&hitmap::Query::site(1)).unwrap().visits_summary();
     assert_eq!(s.nb_actions, 2);
 }
+
+#[test]
+fn a_cursor_lands_with_its_hits_and_survives_a_reopen() {
+    use hitmap::Hit;
+    let dir = TempDir::new("cursor");
+    {
+        let mut e = Engine::open(&dir.0).unwrap();
+        site(&mut e);
+        let hits = [Hit::pageview(1, 1_717_200_000, "v", "https://x.org/")];
+        e.ingest_with(hits, &IngestOptions::default().cursor("matomo:1", "10"))
+            .unwrap();
+        // A batch whose rows were all rejected still moves the cursor:
+        // the importer must not read them again.
+        let bad = [Hit::pageview(9, 1_717_200_000, "v", "https://x.org/")];
+        let out = e
+            .ingest_with(bad, &IngestOptions::default().cursor("matomo:1", "20"))
+            .unwrap();
+        assert_eq!(out.rejected.len(), 1);
+        assert_eq!(e.cursor("matomo:1"), Some("20"));
+    }
+    let e = Engine::open_read_only(&dir.0).unwrap();
+    assert_eq!(e.cursor("matomo:1"), Some("20"));
+    assert_eq!(e.cursor("matomo:2"), None);
+    let s = e
+        .query(&hitmap::Query::site(1).range("2024-06-01", "2024-06-01"))
+        .unwrap()
+        .visits_summary();
+    assert_eq!(s.nb_actions, 1);
+}
