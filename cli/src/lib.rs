@@ -6,9 +6,12 @@
 //! - [`serve`]: the axum server around it.
 //! - [`commands`]: the subcommands; [`output`]: tables, CSV and JSON on
 //!   stdout.
+//! - [`matomo`]: `hitmap import-matomo`, the `mysql` client of
+//!   `hitmap_intake::matomo`.
 
 pub mod commands;
 pub mod http;
+pub mod matomo;
 pub mod output;
 pub mod serve;
 
@@ -30,6 +33,9 @@ pub enum CliError {
     /// `hitmap check` found damaged files.
     #[error("{0} damaged file(s)")]
     Damaged(usize),
+    /// An importer failed (a database, its schema, a checkpoint).
+    #[error("{0}")]
+    Intake(#[from] hitmap_intake::Error),
 }
 
 impl CliError {
@@ -38,7 +44,9 @@ impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Hitmap(hitmap::Error::Locked { .. }) => 5,
-            CliError::Hitmap(_) | CliError::Io(..) => 1,
+            CliError::Intake(hitmap_intake::Error::Engine(hitmap::Error::Locked { .. })) => 5,
+            CliError::Intake(hitmap_intake::Error::Config(_)) => 2,
+            CliError::Hitmap(_) | CliError::Io(..) | CliError::Intake(_) => 1,
             CliError::Usage(_) => 2,
             CliError::Rejected(_) => 3,
             CliError::Damaged(_) => 4,

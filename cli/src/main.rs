@@ -132,6 +132,51 @@ enum Command {
         #[arg(long)]
         batch_id: Option<String>,
     },
+    /// Imports Matomo's raw log tables from MariaDB/MySQL, resuming at the
+    /// store's checkpoint; with --follow, keeps importing new rows (in
+    /// place of Matomo's core:archive).
+    #[command(
+        after_help = "Examples:\n  hitmap import-matomo ./metrics --dsn mysql://matomo:secret@127.0.0.1:3306/matomo --site 1 --from 2025-01-01\n  hitmap import-matomo ./metrics --dsn 'mysql://root@localhost/matomo?socket=/run/mysqld/mysqld.sock' --keep-visits --follow\n\nThe DSN may also come from HITMAP_MATOMO_DSN (keeps the password out of the process list)."
+    )]
+    ImportMatomo {
+        /// The store folder.
+        dir: PathBuf,
+        /// mysql://user:password@host:port/database (or ?socket=/path).
+        #[arg(long, env = "HITMAP_MATOMO_DSN", hide_env_values = true)]
+        dsn: String,
+        /// A Matomo site id to import; repeat. Default: every site.
+        #[arg(long = "site")]
+        sites: Vec<u32>,
+        /// First local day to import (fixed for the store once set).
+        #[arg(long)]
+        from: Option<String>,
+        /// Last local day to import (fixed like --from).
+        #[arg(long)]
+        to: Option<String>,
+        /// Keep Matomo's visits (idvisit) so numbers match Matomo's to the
+        /// visit, instead of hitmap's sessionization.
+        #[arg(long)]
+        keep_visits: bool,
+        /// Matomo's table prefix.
+        #[arg(long, default_value = "matomo_")]
+        prefix: String,
+        /// Rows per committed batch.
+        #[arg(long, default_value_t = 100_000)]
+        batch_rows: usize,
+        /// Leave rows younger than this many seconds for the next run
+        /// (the tracker may still be writing older ids).
+        #[arg(long, default_value_t = 60)]
+        settle_secs: u32,
+        /// Keep running: import new rows every --interval seconds.
+        #[arg(long)]
+        follow: bool,
+        /// Seconds between runs with --follow.
+        #[arg(long, default_value_t = 60)]
+        interval: u64,
+        /// No progress on stderr.
+        #[arg(long)]
+        no_progress: bool,
+    },
     /// Any Reporting API report, as a table, JSON, CSV, TSV or XML.
     #[command(
         after_help = "Examples:\n  hitmap report ./metrics --site 1 --period month --date last3 --segment 'deviceType==smartphone' --section News\n  hitmap report ./metrics --site 1 --method Actions.getDownloads --date 2026-03 --format csv"
@@ -395,6 +440,39 @@ fn run(command: Command) -> Result<String, CliError> {
                 return Err(CliError::Rejected(s.rejected));
             }
             Ok(String::new())
+        }
+        Command::ImportMatomo {
+            dir,
+            dsn,
+            sites,
+            from,
+            to,
+            keep_visits,
+            prefix,
+            batch_rows,
+            settle_secs,
+            follow,
+            interval,
+            no_progress,
+        } => {
+            let day = |d: Option<String>| d.as_deref().map(hitmap::parse_day).transpose();
+            let options = hitmap_intake::matomo::ImportOptions {
+                prefix,
+                sites: (!sites.is_empty()).then_some(sites),
+                from: day(from)?,
+                to: day(to)?,
+                keep_visits,
+                batch_rows,
+                settle_secs,
+            };
+            let args = hitmap_cli::matomo::ImportArgs {
+                dsn,
+                options,
+                follow,
+                interval: Duration::from_secs(interval),
+                progress: !no_progress,
+            };
+            hitmap_cli::matomo::import(&dir, &args)
         }
         Command::Report { dir, query, method } => {
             commands::report(&dir, &query.report(&method), query.format)

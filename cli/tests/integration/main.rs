@@ -2,6 +2,8 @@
 //! end, and its server over real loopback HTTP.
 
 mod cli;
+mod matomo;
+mod matomo_data;
 mod readme;
 mod server;
 

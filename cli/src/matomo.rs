@@ -1,0 +1,177 @@
+//! `hitmap import-matomo`: Matomo's database through the `mysql` crate
+//! into a store, once or continuously (`--follow`). The queries, the
+//! mapping and the checkpoint are `hitmap_intake::matomo`'s; this file is
+//! the client and the command's output.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use hitmap_intake::matomo::{self, Database, ImportOptions, Summary, Value};
+use mysql::prelude::Queryable;
+
+use crate::CliError;
+
+/// A MySQL or MariaDB connection as the importer's [`Database`].
+pub struct MysqlDatabase {
+    conn: mysql::Conn,
+}
+
+impl MysqlDatabase {
+    /// Connects to `dsn`: `mysql://user:password@host:port/database`, or
+    /// `mysql://user@localhost/database?socket=/run/mysqld/mysqld.sock`.
+    ///
+    /// # Errors
+    /// [`CliError::Usage`] for a malformed DSN, [`CliError::Intake`] when
+    /// the server cannot be reached.
+    pub fn connect(dsn: &str) -> Result<MysqlDatabase, CliError> {
+        let opts = mysql::Opts::from_url(dsn).map_err(|e| {
+            CliError::Usage(format!(
+                "--dsn {:?}: {e}; write mysql://user:password@host:3306/database (or ?socket=/path/to/mysqld.sock)",
+                redact(dsn)
+            ))
+        })?;
+        let conn = mysql::Conn::new(opts).map_err(|e| {
+            hitmap_intake::Error::Database(format!("cannot connect to {}: {e}", redact(dsn)))
+        })?;
+        Ok(MysqlDatabase { conn })
+    }
+}
+
+/// The DSN without its password, for messages.
+fn redact(dsn: &str) -> String {
+    match (dsn.find("://"), dsn.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let user = &dsn[s + 3..at];
+            let user = user.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &dsn[..s + 3], &dsn[at..])
+        }
+        _ => dsn.to_string(),
+    }
+}
+
+impl Database for MysqlDatabase {
+    fn query(&mut self, sql: &str) -> Result<Vec<Vec<Value>>, String> {
+        // The binary protocol: integers arrive as integers, not text.
+        let rows: Vec<mysql::Row> = self.conn.exec(sql, ()).map_err(|e| e.to_string())?;
+        Ok(rows
+            .into_iter()
+            .map(|r| r.unwrap().into_iter().map(value).collect())
+            .collect())
+    }
+}
+
+fn value(v: mysql::Value) -> Value {
+    match v {
+        mysql::Value::NULL => Value::Null,
+        mysql::Value::Int(i) => Value::Int(i),
+        mysql::Value::UInt(u) => {
+            i64::try_from(u).map_or_else(|_| Value::Text(u.to_string()), Value::Int)
+        }
+        mysql::Value::Float(f) => Value::Float(f64::from(f)),
+        mysql::Value::Double(f) => Value::Float(f),
+        mysql::Value::Bytes(b) => Value::Text(String::from_utf8_lossy(&b).into_owned()),
+        other => Value::Text(other.as_sql(true).trim_matches('\'').to_string()),
+    }
+}
+
+/// What `hitmap import-matomo` was asked.
+#[derive(Debug, Clone)]
+pub struct ImportArgs {
+    /// The connection string.
+    pub dsn: String,
+    /// What to import and how.
+    pub options: ImportOptions,
+    /// Run again every `interval` until stopped.
+    pub follow: bool,
+    /// Pause between runs of `--follow`.
+    pub interval: Duration,
+    /// Show progress on stderr.
+    pub progress: bool,
+}
+
+/// Runs the import (once, or forever with `--follow`) and returns the
+/// summary of the last run.
+///
+/// # Errors
+/// A connection, schema, checkpoint or store error; what was committed
+/// before it stays and the next run resumes there.
+pub fn import(dir: &Path, args: &ImportArgs) -> Result<String, CliError> {
+    let mut engine = hitmap::Engine::open(dir)?;
+    let mut db = MysqlDatabase::connect(&args.dsn)?;
+    loop {
+        let started = Instant::now();
+        let bar = args.progress.then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar
+        });
+        let mut on_batch = |p: &matomo::Progress| {
+            if let Some(bar) = &bar {
+                let rate = p.rows as f64 / started.elapsed().as_secs_f64().max(1e-3);
+                bar.set_message(format!(
+                    "site {}: {} rows, {} hits, at idlink_va {} ({rate:.0} rows/s)",
+                    p.site, p.rows, p.hits, p.cursor
+                ));
+                bar.tick();
+            }
+        };
+        let summary = matomo::import(&mut engine, &mut db, &args.options, &mut on_batch)?;
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        let report = describe(&summary, started.elapsed());
+        if !args.follow {
+            return Ok(report);
+        }
+        eprint!("{report}");
+        std::thread::sleep(args.interval);
+    }
+}
+
+fn describe(summary: &Summary, took: Duration) -> String {
+    let mut out = String::new();
+    let secs = took.as_secs_f64().max(1e-3);
+    let _ = writeln!(
+        out,
+        "imported {} rows as {} hits in {:.1} s ({:.0} rows/s)",
+        summary.rows(),
+        summary.hits(),
+        secs,
+        summary.rows() as f64 / secs
+    );
+    for s in &summary.sites {
+        let _ = writeln!(
+            out,
+            "  site {}: {} rows, {} hits, checkpoint idlink_va {}{}",
+            s.site,
+            s.rows,
+            s.hits,
+            s.cursor,
+            if s.settling {
+                " (newer rows wait for the next run)"
+            } else {
+                ""
+            }
+        );
+        for (why, n) in &s.skipped {
+            let _ = writeln!(out, "    skipped {n}: {why}");
+        }
+        for (why, n) in &s.rejected {
+            let _ = writeln!(out, "    rejected {n}: {why}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(
+            super::redact("mysql://matomo:s3cret@db:3306/matomo"),
+            "mysql://matomo:***@db:3306/matomo"
+        );
+        assert_eq!(super::redact("not a dsn"), "not a dsn");
+    }
+}

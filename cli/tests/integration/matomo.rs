@@ -1,0 +1,589 @@
+//! `hitmap import-matomo` against a real MariaDB (Debian's
+//! mariadb-server, started by `scripts/mariadb` on a private socket):
+//! Matomo 5's tables with generated rows as its tracker stores them, and
+//! the answers compared with what Matomo's own archiving SQL (its
+//! LogAggregator queries) returns on the same database.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use chrono::{Datelike, NaiveDate, TimeZone};
+use hitmap::Engine;
+use hitmap_cli::matomo::MysqlDatabase;
+use hitmap_intake::matomo::{self, ImportOptions};
+use mysql::prelude::Queryable;
+use serde_json::Value;
+
+use crate::matomo_data::{self, Spec};
+
+/// The server's socket: started once per test binary, stopped when the
+/// binary exits.
+fn socket() -> &'static str {
+    static SOCKET: OnceLock<String> = OnceLock::new();
+    SOCKET.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let dir = std::env::temp_dir().join(format!("hitmap-mariadb-{}", std::process::id()));
+        let out = std::process::Command::new(root.join("scripts/mariadb"))
+            .arg(&dir)
+            .arg(std::process::id().to_string())
+            .output()
+            .expect("scripts/mariadb runs");
+        assert!(
+            out.status.success(),
+            "MariaDB did not start (scripts/test-all installs mariadb-server): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    })
+}
+
+fn dsn(db: &str) -> String {
+    format!("mysql://root@localhost/{db}?socket={}", socket())
+}
+
+/// A fresh database with Matomo 5's schema and the generated data.
+fn matomo_db(name: &str, spec: &Spec) -> mysql::Conn {
+    let mut admin = mysql::Conn::new(mysql::Opts::from_url(&dsn("mysql")).unwrap()).unwrap();
+    admin
+        .query_drop(format!("DROP DATABASE IF EXISTS {name}"))
+        .unwrap();
+    admin.query_drop(format!("CREATE DATABASE {name}")).unwrap();
+    let mut conn = mysql::Conn::new(mysql::Opts::from_url(&dsn(name)).unwrap()).unwrap();
+    let schema = include_str!("../fixtures/matomo5-schema.sql");
+    for stmt in schema.split(';').filter(|s| s.contains("CREATE")) {
+        conn.query_drop(stmt).unwrap();
+    }
+    matomo_data::load(&mut conn, spec);
+    conn
+}
+
+fn spec(seed: u64, pageviews_only: bool) -> Spec {
+    Spec {
+        seed,
+        sites: vec![
+            (1, "Europe/Paris", "intranet.example.org"),
+            (2, "UTC", "shop.example.com"),
+        ],
+        // Across the spring DST change in Paris.
+        first_day: NaiveDate::from_ymd_opt(2025, 3, 20).unwrap(),
+        days: 21,
+        visitors: 60,
+        daily_per_mille: 350,
+        pageviews_only,
+    }
+}
+
+fn import(db: &str, engine: &mut Engine, options: &ImportOptions) -> matomo::Summary {
+    let mut conn = MysqlDatabase::connect(&dsn(db)).unwrap();
+    matomo::import(engine, &mut conn, options, &mut |_| {}).unwrap()
+}
+
+fn keep() -> ImportOptions {
+    ImportOptions {
+        keep_visits: true,
+        settle_secs: 0,
+        ..ImportOptions::default()
+    }
+}
+
+/// A period as Matomo's archiver bounds it: local first and last second
+/// in UTC, for `server_time` and `visit_last_action_time`.
+struct Period {
+    api: String,
+    start: String,
+    end: String,
+}
+
+fn period(zone: &str, period: &str, from: NaiveDate, to: NaiveDate) -> Period {
+    let tz: chrono_tz::Tz = zone.parse().unwrap();
+    let at = |d: NaiveDate, h, m, s| {
+        tz.from_local_datetime(&d.and_hms_opt(h, m, s).unwrap())
+            .earliest()
+            .unwrap()
+            .naive_utc()
+            .format("'%Y-%m-%d %H:%M:%S'")
+            .to_string()
+    };
+    let date = if period == "range" {
+        format!("{from},{to}")
+    } else {
+        from.to_string()
+    };
+    Period {
+        api: format!("period={period}&date={date}"),
+        start: at(from, 0, 0, 0),
+        end: at(to, 23, 59, 59),
+    }
+}
+
+fn periods(zone: &str) -> Vec<Period> {
+    let d = |m, day| NaiveDate::from_ymd_opt(2025, m, day).unwrap();
+    let mut out: Vec<Period> = [d(3, 20), d(3, 29), d(3, 30), d(3, 31), d(4, 9)]
+        .into_iter()
+        .map(|day| period(zone, "day", day, day))
+        .collect();
+    // ISO weeks, Monday first.
+    let monday = d(3, 24);
+    out.push(period(zone, "week", monday, monday + chrono::Days::new(6)));
+    out.push(period(zone, "month", d(3, 1), d(3, 31)));
+    out.push(period(zone, "month", d(4, 1), d(4, 30)));
+    out.push(period(zone, "range", d(3, 22), d(4, 6)));
+    out.push(period(zone, "range", d(3, 20), d(4, 9)));
+    assert_eq!(monday.weekday(), chrono::Weekday::Mon);
+    out
+}
+
+fn rows(conn: &mut mysql::Conn, sql: &str) -> Vec<Vec<i64>> {
+    let rows: Vec<mysql::Row> = conn.query(sql).unwrap();
+    rows.into_iter()
+        .map(|r| {
+            r.unwrap()
+                .into_iter()
+                .map(|v| match v {
+                    mysql::Value::NULL => 0,
+                    mysql::Value::Int(i) => i,
+                    mysql::Value::UInt(u) => u as i64,
+                    mysql::Value::Bytes(b) => String::from_utf8(b).unwrap().parse().unwrap(),
+                    other => panic!("unexpected {other:?}"),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn api(engine: &Engine, q: &str) -> Value {
+    let text = engine
+        .api(&format!("{q}&format=json&filter_limit=-1"))
+        .unwrap_or_else(|e| panic!("{q}: {e}"));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn num(v: &Value, k: &str) -> i64 {
+    v.get(k).and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// VisitsSummary: Matomo's `getVisitsMetricFields` over `log_visit` by
+/// `visit_last_action_time`.
+fn check_visits_summary(conn: &mut mysql::Conn, engine: &Engine, site: u32, p: &Period) {
+    let sql = format!(
+        "SELECT count(distinct log_visit.idvisitor), count(*), sum(log_visit.visit_total_actions), \
+         max(log_visit.visit_total_actions), sum(log_visit.visit_total_time), \
+         sum(case log_visit.visit_total_actions when 1 then 1 when 0 then 1 else 0 end), \
+         count(distinct log_visit.user_id) \
+         FROM matomo_log_visit AS log_visit WHERE log_visit.visit_last_action_time >= {} \
+         AND log_visit.visit_last_action_time <= {} AND log_visit.idsite IN ({site})",
+        p.start, p.end
+    );
+    let matomo = rows(conn, &sql).remove(0);
+    let got = api(
+        engine,
+        &format!("method=VisitsSummary.get&idSite={site}&{}", p.api),
+    );
+    let ours: Vec<i64> = [
+        "nb_uniq_visitors",
+        "nb_visits",
+        "nb_actions",
+        "max_actions",
+        "sum_visit_length",
+        "bounce_count",
+        "nb_users",
+    ]
+    .iter()
+    .map(|k| num(&got, k))
+    .collect();
+    assert_eq!(ours, matomo, "VisitsSummary site {site} {}", p.api);
+    assert!(
+        matomo[1] > 0 || p.api.contains("day"),
+        "no visits in {}",
+        p.api
+    );
+}
+
+/// Referrers.getReferrerType: `queryVisitsByDimension(referer_type)`.
+fn check_referrer_types(conn: &mut mysql::Conn, engine: &Engine, site: u32, p: &Period) {
+    let sql = format!(
+        "SELECT log_visit.referer_type, count(distinct log_visit.idvisitor), count(*), \
+         sum(log_visit.visit_total_actions), sum(log_visit.visit_total_time), \
+         sum(case log_visit.visit_total_actions when 1 then 1 when 0 then 1 else 0 end) \
+         FROM matomo_log_visit AS log_visit WHERE log_visit.visit_last_action_time >= {} \
+         AND log_visit.visit_last_action_time <= {} AND log_visit.idsite IN ({site}) \
+         GROUP BY log_visit.referer_type",
+        p.start, p.end
+    );
+    let names = BTreeMap::from([
+        (1, "direct"),
+        (2, "search"),
+        (3, "website"),
+        (6, "campaign"),
+        (7, "social"),
+    ]);
+    let matomo: BTreeMap<String, Vec<i64>> = rows(conn, &sql)
+        .into_iter()
+        .map(|r| (names[&r[0]].to_string(), r[1..].to_vec()))
+        .collect();
+    let got = api(
+        engine,
+        &format!("method=Referrers.getReferrerType&idSite={site}&{}", p.api),
+    );
+    let ours: BTreeMap<String, Vec<i64>> = got
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| num(r, "nb_visits") > 0)
+        .map(|r| {
+            let cols = [
+                "nb_uniq_visitors",
+                "nb_visits",
+                "nb_actions",
+                "sum_visit_length",
+                "bounce_count",
+            ];
+            (
+                r["label"].as_str().unwrap().to_string(),
+                cols.iter().map(|k| num(r, k)).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(ours, matomo, "getReferrerType site {site} {}", p.api);
+}
+
+/// Actions.getPageUrls (flat): the archiver's action query (hits, visits,
+/// visitors per `idaction_url` of type 1, events excluded), its entry and
+/// exit queries over `log_visit`, and with `time` its time-spent query
+/// (`time_spent_ref_action` by `idaction_url_ref`).
+fn check_page_urls(conn: &mut mysql::Conn, engine: &Engine, site: u32, p: &Period, time: bool) {
+    let label = |name: &str| format!("/{}", name.split_once('/').map_or("", |(_, path)| path));
+    let mut matomo: BTreeMap<String, [i64; 6]> = BTreeMap::new();
+    let sql = |sql: String| {
+        sql.replace("{start}", &p.start)
+            .replace("{end}", &p.end)
+            .replace("{site}", &site.to_string())
+    };
+    let named = |conn: &mut mysql::Conn, q: String| -> Vec<(String, Vec<i64>)> {
+        let rows: Vec<mysql::Row> = conn.query(q).unwrap();
+        rows.into_iter()
+            .map(|r| {
+                let mut vals = r.unwrap().into_iter();
+                let name = match vals.next().unwrap() {
+                    mysql::Value::Bytes(b) => String::from_utf8(b).unwrap(),
+                    other => panic!("{other:?}"),
+                };
+                let nums = vals
+                    .map(|v| match v {
+                        mysql::Value::Int(i) => i,
+                        mysql::Value::UInt(u) => u as i64,
+                        mysql::Value::Bytes(b) => String::from_utf8(b).unwrap().parse().unwrap(),
+                        mysql::Value::NULL => 0,
+                        other => panic!("{other:?}"),
+                    })
+                    .collect();
+                (name, nums)
+            })
+            .collect()
+    };
+    for (name, v) in named(conn, sql(
+        "SELECT log_action.name, count(*), count(distinct log_link_visit_action.idvisit), \
+         count(distinct log_link_visit_action.idvisitor) \
+         FROM matomo_log_link_visit_action AS log_link_visit_action \
+         LEFT JOIN matomo_log_action AS log_action ON log_link_visit_action.idaction_url = log_action.idaction \
+         WHERE log_link_visit_action.server_time >= {start} AND log_link_visit_action.server_time <= {end} \
+         AND log_link_visit_action.idsite IN ({site}) AND log_link_visit_action.idaction_url IS NOT NULL \
+         AND log_link_visit_action.idaction_event_category IS NULL AND log_action.type IN (1) \
+         GROUP BY log_link_visit_action.idaction_url".into(),
+    )) {
+        let r = matomo.entry(label(&name)).or_default();
+        r[0] += v[0];
+        r[1] += v[1];
+        r[2] += v[2];
+    }
+    for (col, field) in [
+        (3, "visit_entry_idaction_url"),
+        (4, "visit_exit_idaction_url"),
+    ] {
+        for (name, v) in named(
+            conn,
+            sql(format!(
+                "SELECT log_action.name, count(*) FROM matomo_log_visit AS log_visit \
+             LEFT JOIN matomo_log_action AS log_action ON log_visit.{field} = log_action.idaction \
+             WHERE log_visit.visit_last_action_time >= {{start}} AND log_visit.visit_last_action_time <= {{end}} \
+             AND log_visit.idsite IN ({{site}}) AND log_visit.{field} > 0 GROUP BY log_visit.{field}"
+            )),
+        ) {
+            matomo.entry(label(&name)).or_default()[col] += v[0];
+        }
+    }
+    if time {
+        for (name, v) in named(conn, sql(
+            "SELECT log_action.name, sum(log_link_visit_action.time_spent_ref_action) \
+             FROM matomo_log_link_visit_action AS log_link_visit_action \
+             LEFT JOIN matomo_log_action AS log_action ON log_link_visit_action.idaction_url_ref = log_action.idaction \
+             WHERE log_link_visit_action.server_time >= {start} AND log_link_visit_action.server_time <= {end} \
+             AND log_link_visit_action.idsite IN ({site}) AND log_link_visit_action.time_spent_ref_action > 0 \
+             AND log_action.type IN (1) GROUP BY log_link_visit_action.idaction_url_ref".into(),
+        )) {
+            matomo.entry(label(&name)).or_default()[5] += v[0];
+        }
+    }
+    let got = api(
+        engine,
+        &format!("method=Actions.getPageUrls&flat=1&idSite={site}&{}", p.api),
+    );
+    let ours: BTreeMap<String, [i64; 6]> = got
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let c = |k| num(r, k);
+            (
+                r["label"].as_str().unwrap().to_string(),
+                [
+                    c("nb_hits"),
+                    c("nb_visits"),
+                    c("nb_uniq_visitors"),
+                    c("entry_nb_visits"),
+                    c("exit_nb_visits"),
+                    if time { c("sum_time_spent") } else { 0 },
+                ],
+            )
+        })
+        .collect();
+    assert_eq!(ours, matomo, "getPageUrls site {site} {}", p.api);
+}
+
+#[test]
+fn keeping_matomos_visits_gives_matomos_numbers() {
+    let mut conn = matomo_db("hm_keep", &spec(3, false));
+    let mut engine = Engine::in_memory();
+    // Small batches: many commits, visits cut across them.
+    let summary = import(
+        "hm_keep",
+        &mut engine,
+        &ImportOptions {
+            batch_rows: 997,
+            ..keep()
+        },
+    );
+    let actions = rows(
+        &mut conn,
+        "SELECT count(*) FROM matomo_log_link_visit_action",
+    )[0][0];
+    assert_eq!(summary.rows() as i64, actions);
+    assert_eq!(summary.hits(), summary.rows(), "{summary:?}");
+    for (site, zone) in [(1, "Europe/Paris"), (2, "UTC")] {
+        for p in periods(zone) {
+            check_visits_summary(&mut conn, &engine, site, &p);
+            check_referrer_types(&mut conn, &engine, site, &p);
+            check_page_urls(&mut conn, &engine, site, &p, false);
+        }
+    }
+    // The mapping, on one visit: names for DeviceDetector's codes, the
+    // recorded referrer, the configured custom dimension.
+    let visits = api(
+        &engine,
+        "method=DevicesDetection.getBrowsers&idSite=1&period=range&date=2025-03-20,2025-04-09",
+    );
+    let browsers: Vec<&str> = visits
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["label"].as_str().unwrap())
+        .collect();
+    assert!(
+        browsers.contains(&"Firefox") && browsers.contains(&"Chrome Mobile"),
+        "{browsers:?}"
+    );
+    let dims = api(
+        &engine,
+        "method=CustomDimensions.getCustomDimension&dimension=department&idSite=1&period=range&date=2025-03-20,2025-04-09",
+    );
+    let labels: Vec<&str> = dims
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["label"].as_str().unwrap())
+        .collect();
+    assert!(
+        labels.contains(&"HR") && labels.contains(&"Sales"),
+        "{labels:?}"
+    );
+}
+
+#[test]
+fn page_time_matches_matomo_when_visits_are_page_views() {
+    let mut conn = matomo_db("hm_time", &spec(11, true));
+    let mut engine = Engine::in_memory();
+    import("hm_time", &mut engine, &keep());
+    for (site, zone) in [(1, "Europe/Paris"), (2, "UTC")] {
+        for p in periods(zone) {
+            check_page_urls(&mut conn, &engine, site, &p, true);
+        }
+    }
+}
+
+#[test]
+fn resessionizing_keeps_every_action_and_merges_only_close_visits() {
+    let mut conn = matomo_db("hm_sess", &spec(5, false));
+    let mut engine = Engine::in_memory();
+    import(
+        "hm_sess",
+        &mut engine,
+        &ImportOptions {
+            settle_secs: 0,
+            ..ImportOptions::default()
+        },
+    );
+    let p = period(
+        "Europe/Paris",
+        "range",
+        NaiveDate::from_ymd_opt(2025, 3, 20).unwrap(),
+        NaiveDate::from_ymd_opt(2025, 4, 9).unwrap(),
+    );
+    let got = api(
+        &engine,
+        &format!("method=VisitsSummary.get&idSite=1&{}", p.api),
+    );
+    let m = rows(
+        &mut conn,
+        &format!(
+            "SELECT count(distinct idvisitor), count(*), sum(visit_total_actions) FROM matomo_log_visit \
+             WHERE idsite = 1 AND visit_last_action_time >= {} AND visit_last_action_time <= {}",
+            p.start, p.end
+        ),
+    )
+    .remove(0);
+    // Same visitors and actions; a campaign click minutes after a visit
+    // is a new visit for Matomo and the same visit for hitmap's rule.
+    assert_eq!(num(&got, "nb_uniq_visitors"), m[0]);
+    assert_eq!(num(&got, "nb_actions"), m[2]);
+    assert!(num(&got, "nb_visits") < m[1], "{got} vs {m:?}");
+}
+
+#[test]
+fn follow_mode_picks_up_new_rows_and_open_visits_exactly_once() {
+    let name = "hm_follow";
+    let mut conn = matomo_db(name, &spec(3, false));
+    let dir = crate::TempDir::new("matomo-follow");
+    let store = |f: &dyn Fn(&mut Engine)| {
+        let mut e = Engine::open(&dir.0).unwrap();
+        f(&mut e);
+    };
+    store(&|e| {
+        import(name, e, &keep());
+    });
+    // The tracker goes on: an open visit gets two more actions and a new
+    // visit arrives.
+    let (last_visit, visitor, last_ts): (u64, String, String) = conn
+        .query_first(
+            "SELECT idvisit, HEX(idvisitor), visit_last_action_time FROM matomo_log_visit \
+             WHERE idsite = 1 ORDER BY visit_last_action_time DESC LIMIT 1",
+        )
+        .unwrap()
+        .unwrap();
+    let next_id: u64 = conn
+        .query_first("SELECT MAX(idlink_va) + 1 FROM matomo_log_link_visit_action")
+        .unwrap()
+        .unwrap();
+    let url: u64 = conn
+        .query_first(
+            "SELECT idaction FROM matomo_log_action WHERE type = 1 AND name LIKE 'intranet.example.org/%' LIMIT 1",
+        )
+        .unwrap()
+        .unwrap();
+    for (i, secs) in [(0u64, 30), (1, 90)] {
+        conn.query_drop(format!(
+            "INSERT INTO matomo_log_link_visit_action (idlink_va, idsite, idvisitor, idvisit, server_time, idaction_url, time_spent_ref_action) \
+             VALUES ({}, 1, UNHEX('{visitor}'), {last_visit}, '{last_ts}' + INTERVAL {secs} SECOND, {url}, 30)",
+            next_id + i
+        ))
+        .unwrap();
+    }
+    conn.query_drop(format!(
+        "UPDATE matomo_log_visit SET visit_total_actions = visit_total_actions + 2, \
+         visit_total_time = visit_total_time + 90, visit_last_action_time = visit_last_action_time + INTERVAL 90 SECOND, \
+         visit_exit_idaction_url = {url} WHERE idvisit = {last_visit}"
+    ))
+    .unwrap();
+    // The next run takes the new rows only; a third finds nothing.
+    store(&|e| {
+        let s = import(name, e, &keep());
+        assert_eq!((s.rows(), s.hits()), (2, 2));
+        let again = import(name, e, &keep());
+        assert_eq!(again.rows(), 0);
+    });
+    let engine = Engine::open_read_only(&dir.0).unwrap();
+    for p in periods("Europe/Paris") {
+        check_visits_summary(&mut conn, &engine, 1, &p);
+        check_page_urls(&mut conn, &engine, 1, &p, false);
+    }
+    // Another window or mode on the same store is refused, not mixed.
+    let mut e = Engine::open(&dir.0).unwrap();
+    let mut db = MysqlDatabase::connect(&dsn(name)).unwrap();
+    let err = matomo::import(
+        &mut e,
+        &mut db,
+        &ImportOptions {
+            settle_secs: 0,
+            ..ImportOptions::default()
+        },
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("--keep-visits"), "{err}");
+}
+
+#[test]
+fn the_command_imports_and_reports() {
+    let name = "hm_cli";
+    let mut conn = matomo_db(name, &spec(9, false));
+    let dir = crate::TempDir::new("matomo-cli");
+    let out = crate::hitmap(&[
+        "import-matomo",
+        dir.0.to_str().unwrap(),
+        "--dsn",
+        &dsn(name),
+        "--site",
+        "2",
+        "--keep-visits",
+        "--from",
+        "2025-03-25",
+        "--settle-secs",
+        "0",
+        "--no-progress",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("site 2:"), "{text}");
+    let engine = Engine::open_read_only(&dir.0).unwrap();
+    assert_eq!(engine.site_ids(), [2]);
+    for p in periods("UTC")
+        .into_iter()
+        .filter(|p| p.start.as_str() >= "'2025-03-25")
+    {
+        check_visits_summary(&mut conn, &engine, 2, &p);
+    }
+    // Nothing before --from.
+    let march = api(
+        &engine,
+        "method=VisitsSummary.get&idSite=2&period=day&date=2025-03-24",
+    );
+    assert_eq!(march, serde_json::json!([]));
+    // A wrong password is a clear error that does not echo it.
+    let out = crate::hitmap(&[
+        "import-matomo",
+        dir.0.to_str().unwrap(),
+        "--dsn",
+        &format!("mysql://nobody:s3cret@localhost/{name}?socket={}", socket()),
+        "--no-progress",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot connect") && !err.contains("s3cret"),
+        "{err}"
+    );
+}

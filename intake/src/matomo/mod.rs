@@ -1,0 +1,681 @@
+//! Matomo's raw log tables into hits.
+//!
+//! [`import`] reads a Matomo database through any SQL client that
+//! implements [`Database`] (the `hitmap` command uses the `mysql` crate,
+//! Python uses PyMySQL), so the queries, the mapping and the checkpoint
+//! rules exist once:
+//!
+//! 1. the sites (`site`, `site_url`, `custom_dimensions`) become hitmap
+//!    sites with the same id, time zone, hosts and custom dimension names
+//!    (a site already in the store keeps its configuration; its time zone
+//!    must agree);
+//! 2. actions (`log_link_visit_action` joined with their visit and
+//!    `log_action` names) are read in batches in `idlink_va` order, the
+//!    table's primary key, so every batch is one index range scan and a
+//!    visit that was still open at the last run simply goes on with its
+//!    newer rows;
+//! 3. each batch is committed with the checkpoint `matomo:<site>` in the
+//!    same commit ([`hitmap::IngestOptions::cursor`]): an interrupted
+//!    import resumes after the last committed row, and a repeated run
+//!    reads only what is new (the continuous mode that replaces
+//!    `core:archive`).
+//!
+//! The mapping of one row is in [`row`]; DeviceDetector's codes in
+//! `codes.rs`.
+
+mod codes;
+pub mod row;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{NaiveDate, NaiveTime, TimeZone};
+use hitmap::{Engine, IngestOptions, SiteConfig};
+
+use crate::{Error, Result};
+pub use row::{Columns, RowOutcome};
+
+/// One value of a result row. The importer's queries return only
+/// integers, floats, text and NULL (times as Unix seconds, binary ids as
+/// hex), so every client maps its values onto these four.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// SQL NULL.
+    Null,
+    /// An integer column.
+    Int(i64),
+    /// A floating-point column.
+    Float(f64),
+    /// A text column (bytes that are not UTF-8 are replaced).
+    Text(String),
+}
+
+impl Value {
+    /// The value as an integer, if it is one (or a text of one).
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap_intake::matomo::Value;
+    /// assert_eq!(Value::Text("7".into()).int(), Some(7));
+    /// assert_eq!(Value::Null.int(), None);
+    /// ```
+    pub fn int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(*f as i64),
+            Value::Text(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// The value as a float, if it is a number.
+    pub fn float(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            Value::Text(s) => s.trim().parse().ok(),
+            Value::Null => None,
+        }
+    }
+
+    /// The value as non-empty text.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) if !s.is_empty() => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// A connection to Matomo's database. The importer sends only `SELECT`
+/// statements with every value inlined (integers and dates it formatted
+/// itself), so any client's plain query call will do.
+pub trait Database {
+    /// Runs one query and returns its rows, values in `SELECT` order.
+    fn query(&mut self, sql: &str) -> std::result::Result<Vec<Vec<Value>>, String>;
+}
+
+/// How to import.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportOptions {
+    /// Matomo's table prefix (`matomo_` by default; `piwik_` on old
+    /// installations, `` for none).
+    pub prefix: String,
+    /// The sites to import; `None` for every site of the database.
+    pub sites: Option<Vec<u32>>,
+    /// First local day to import (the site's time zone); fixed for a
+    /// store once its first batch is in.
+    pub from: Option<NaiveDate>,
+    /// Last local day to import; fixed like `from`.
+    pub to: Option<NaiveDate>,
+    /// Keep Matomo's visits (`idvisit`) instead of re-sessionizing with
+    /// hitmap's rules, so that numbers match Matomo's to the visit.
+    pub keep_visits: bool,
+    /// Rows per batch (each batch is one commit).
+    pub batch_rows: usize,
+    /// Rows newer than this many seconds (by the database's clock) wait
+    /// for the next run: Matomo's tracker may still be committing rows
+    /// with smaller ids, which a checkpoint must not skip.
+    pub settle_secs: u32,
+}
+
+impl Default for ImportOptions {
+    fn default() -> ImportOptions {
+        ImportOptions {
+            prefix: "matomo_".into(),
+            sites: None,
+            from: None,
+            to: None,
+            keep_visits: false,
+            batch_rows: 100_000,
+            settle_secs: 60,
+        }
+    }
+}
+
+/// Where an import stands, given after every committed batch.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Progress {
+    /// The site being imported.
+    pub site: u32,
+    /// Rows read for this site in this run.
+    pub rows: u64,
+    /// Hits the engine accepted.
+    pub hits: u64,
+    /// The last committed `idlink_va`.
+    pub cursor: u64,
+}
+
+/// What one run imported for one site.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SiteSummary {
+    /// The site.
+    pub site: u32,
+    /// Rows read.
+    pub rows: u64,
+    /// Hits the engine accepted.
+    pub hits: u64,
+    /// Rows that are not hits (content impressions, ecommerce items,
+    /// page views without a URL, ...), by reason.
+    pub skipped: BTreeMap<String, u64>,
+    /// Rows the engine rejected, by reason (none on a sound database).
+    pub rejected: BTreeMap<String, u64>,
+    /// The checkpoint after the run (last committed `idlink_va`).
+    pub cursor: u64,
+    /// Whether rows were left for the next run because they were newer
+    /// than [`ImportOptions::settle_secs`].
+    pub settling: bool,
+}
+
+/// What one run imported.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    /// Per site, in id order.
+    pub sites: Vec<SiteSummary>,
+}
+
+impl Summary {
+    /// Rows read over all sites.
+    pub fn rows(&self) -> u64 {
+        self.sites.iter().map(|s| s.rows).sum()
+    }
+
+    /// Hits accepted over all sites.
+    pub fn hits(&self) -> u64 {
+        self.sites.iter().map(|s| s.hits).sum()
+    }
+}
+
+/// The checkpoint a store keeps per Matomo site: the last committed
+/// `idlink_va` and the window and mode it was taken with.
+#[derive(Debug, Clone, PartialEq)]
+struct Checkpoint {
+    cursor: u64,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    keep_visits: bool,
+}
+
+impl Checkpoint {
+    fn key(site: u32) -> String {
+        format!("matomo:{site}")
+    }
+
+    fn encode(&self) -> String {
+        let day = |d: Option<NaiveDate>| d.map_or("-".to_string(), |d| d.to_string());
+        format!(
+            "v1;cursor={};from={};to={};visits={}",
+            self.cursor,
+            day(self.from),
+            day(self.to),
+            if self.keep_visits {
+                "keep"
+            } else {
+                "sessionize"
+            }
+        )
+    }
+
+    fn decode(text: &str) -> Option<Checkpoint> {
+        let mut parts = text.split(';');
+        if parts.next()? != "v1" {
+            return None;
+        }
+        let mut fields = BTreeMap::new();
+        for p in parts {
+            let (k, v) = p.split_once('=')?;
+            fields.insert(k, v);
+        }
+        let day = |k: &str| -> Option<Option<NaiveDate>> {
+            match *fields.get(k)? {
+                "-" => Some(None),
+                d => d.parse().ok().map(Some),
+            }
+        };
+        Some(Checkpoint {
+            cursor: fields.get("cursor")?.parse().ok()?,
+            from: day("from")?,
+            to: day("to")?,
+            keep_visits: match *fields.get("visits")? {
+                "keep" => true,
+                "sessionize" => false,
+                _ => return None,
+            },
+        })
+    }
+}
+
+/// A Matomo site as the importer needs it.
+#[derive(Debug, Clone)]
+struct MatomoSite {
+    id: u32,
+    time_zone: String,
+    hosts: Vec<String>,
+    /// (scope, index, name) of the active custom dimensions.
+    dimensions: Vec<(String, u32, String)>,
+}
+
+/// Imports Matomo's raw data into `engine`, committing a batch at a time
+/// with its checkpoint; see the module documentation. `progress` is
+/// called after every committed batch.
+///
+/// # Errors
+/// [`Error::Database`] when a query fails (what was committed before
+/// stays, and the next run resumes there), [`Error::Schema`] when a table
+/// or site is missing, [`Error::Config`] for an unusable option or time
+/// zone, [`Error::Checkpoint`] when the store was imported with another
+/// window or mode.
+pub fn import(
+    engine: &mut Engine,
+    db: &mut dyn Database,
+    options: &ImportOptions,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Summary> {
+    let p = &options.prefix;
+    if !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(Error::Config(format!(
+            "table prefix {p:?} may hold only letters, digits and '_'"
+        )));
+    }
+    if options.batch_rows == 0 {
+        return Err(Error::Config("batch_rows must be at least 1".into()));
+    }
+    if let (Some(f), Some(t)) = (options.from, options.to)
+        && f > t
+    {
+        return Err(Error::Config(format!("--from {f} is after --to {t}")));
+    }
+    let schema = Schema::read(db, p)?;
+    let sites = read_sites(db, p, &schema, options.sites.as_deref())?;
+    let mut summary = Summary::default();
+    for site in &sites {
+        ensure_site(engine, site)?;
+        summary
+            .sites
+            .push(import_site(engine, db, options, &schema, site, progress)?);
+    }
+    Ok(summary)
+}
+
+/// Which tables and optional columns the database has.
+#[derive(Debug, Default)]
+struct Schema {
+    tables: BTreeSet<String>,
+    visit_columns: BTreeSet<String>,
+    action_columns: BTreeSet<String>,
+}
+
+impl Schema {
+    fn read(db: &mut dyn Database, p: &str) -> Result<Schema> {
+        let rows = query(
+            db,
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = DATABASE()",
+        )?;
+        let mut s = Schema::default();
+        for r in rows {
+            let (Some(t), Some(c)) = (
+                r.first().and_then(Value::text),
+                r.get(1).and_then(Value::text),
+            ) else {
+                continue;
+            };
+            let Some(t) = t.strip_prefix(p) else { continue };
+            s.tables.insert(t.to_owned());
+            match t {
+                "log_visit" => s.visit_columns.insert(c.to_owned()),
+                "log_link_visit_action" => s.action_columns.insert(c.to_owned()),
+                _ => false,
+            };
+        }
+        for t in ["site", "log_visit", "log_link_visit_action", "log_action"] {
+            if !s.tables.contains(t) {
+                return Err(Error::Schema(format!(
+                    "the database has no table {p}{t}: is it Matomo's database, and is the table prefix {p:?} right (--prefix)?"
+                )));
+            }
+        }
+        Ok(s)
+    }
+}
+
+fn query(db: &mut dyn Database, sql: &str) -> Result<Vec<Vec<Value>>> {
+    db.query(sql).map_err(Error::Database)
+}
+
+fn read_sites(
+    db: &mut dyn Database,
+    p: &str,
+    schema: &Schema,
+    wanted: Option<&[u32]>,
+) -> Result<Vec<MatomoSite>> {
+    let filter = match wanted {
+        Some([]) => {
+            return Err(Error::Config("no site given".into()));
+        }
+        Some(ids) => format!(
+            " WHERE idsite IN ({})",
+            ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+        ),
+        None => String::new(),
+    };
+    let mut sites = BTreeMap::new();
+    for r in query(
+        db,
+        &format!("SELECT idsite, timezone, main_url FROM {p}site{filter} ORDER BY idsite"),
+    )? {
+        let Some(id) = r
+            .first()
+            .and_then(Value::int)
+            .and_then(|i| u32::try_from(i).ok())
+        else {
+            continue;
+        };
+        let time_zone = iana_zone(r.get(1).and_then(Value::text).unwrap_or("UTC"), id)?;
+        let mut hosts = Vec::new();
+        hosts.extend(r.get(2).and_then(Value::text).and_then(host_of));
+        sites.insert(
+            id,
+            MatomoSite {
+                id,
+                time_zone,
+                hosts,
+                dimensions: Vec::new(),
+            },
+        );
+    }
+    if let Some(ids) = wanted {
+        for id in ids {
+            if !sites.contains_key(id) {
+                return Err(Error::Schema(format!(
+                    "Matomo has no site {id} (table {p}site)"
+                )));
+            }
+        }
+    }
+    if schema.tables.contains("site_url") {
+        for r in query(db, &format!("SELECT idsite, url FROM {p}site_url"))? {
+            let id = r
+                .first()
+                .and_then(Value::int)
+                .and_then(|i| u32::try_from(i).ok());
+            if let Some(site) = id.and_then(|id| sites.get_mut(&id))
+                && let Some(h) = r.get(1).and_then(Value::text).and_then(host_of)
+                && !site.hosts.contains(&h)
+            {
+                site.hosts.push(h);
+            }
+        }
+    }
+    if schema.tables.contains("custom_dimensions") {
+        for r in query(
+            db,
+            &format!(
+                "SELECT idsite, `index`, scope, name FROM {p}custom_dimensions WHERE active = 1 ORDER BY idsite, idcustomdimension"
+            ),
+        )? {
+            let id = r
+                .first()
+                .and_then(Value::int)
+                .and_then(|i| u32::try_from(i).ok());
+            let index = r
+                .get(1)
+                .and_then(Value::int)
+                .and_then(|i| u32::try_from(i).ok());
+            let scope = r.get(2).and_then(Value::text);
+            let name = r.get(3).and_then(Value::text);
+            if let (Some(site), Some(index), Some(scope), Some(name)) =
+                (id.and_then(|id| sites.get_mut(&id)), index, scope, name)
+            {
+                site.dimensions
+                    .push((scope.to_owned(), index, name.to_owned()));
+            }
+        }
+    }
+    Ok(sites.into_values().collect())
+}
+
+/// The host of a site URL, lower case, `www.` kept off as hitmap does.
+fn host_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest
+        .split(['/', '?', '#', ':'])
+        .next()?
+        .trim()
+        .to_ascii_lowercase();
+    (!host.is_empty()).then_some(host)
+}
+
+/// Matomo's time zone setting as an IANA name: `UTC+5` is `Etc/GMT-5`
+/// (the IANA sign is reversed); fractional manual offsets have no IANA
+/// name.
+fn iana_zone(tz: &str, site: u32) -> Result<String> {
+    let Some(offset) = tz.strip_prefix("UTC").filter(|o| !o.is_empty()) else {
+        return Ok(tz.to_owned());
+    };
+    let hours: f64 = offset.parse().map_err(|_| {
+        Error::Config(format!(
+            "site {site}: time zone {tz:?} is not one hitmap knows"
+        ))
+    })?;
+    if hours.fract() != 0.0 || !(-12.0..=14.0).contains(&hours) {
+        return Err(Error::Config(format!(
+            "site {site}: Matomo's manual time zone {tz:?} has no IANA equivalent; set the site to a city time zone in Matomo, or add it to hitmap first with the zone to use"
+        )));
+    }
+    Ok(match hours as i32 {
+        0 => "UTC".into(),
+        h if h > 0 => format!("Etc/GMT-{h}"),
+        h => format!("Etc/GMT+{}", -h),
+    })
+}
+
+/// Adds the site to the store if it is new; an existing site must have
+/// the same time zone (its days would differ from Matomo's otherwise).
+fn ensure_site(engine: &mut Engine, site: &MatomoSite) -> Result<()> {
+    if let Some(existing) = engine.site(site.id) {
+        if existing.time_zone_name() != site.time_zone {
+            return Err(Error::Config(format!(
+                "site {} is in time zone {} in this store but {} in Matomo: import into a store whose site {} has Matomo's zone",
+                site.id,
+                existing.time_zone_name(),
+                site.time_zone,
+                site.id
+            )));
+        }
+        return Ok(());
+    }
+    let mut config = SiteConfig::new(site.id).time_zone(site.time_zone.clone());
+    for h in &site.hosts {
+        config = config.host(h.clone());
+    }
+    for (_, _, name) in &site.dimensions {
+        config = config.dimension(name.clone());
+    }
+    engine.add_site(config)?;
+    Ok(())
+}
+
+fn import_site(
+    engine: &mut Engine,
+    db: &mut dyn Database,
+    options: &ImportOptions,
+    schema: &Schema,
+    site: &MatomoSite,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<SiteSummary> {
+    let key = Checkpoint::key(site.id);
+    let mut checkpoint = Checkpoint {
+        cursor: 0,
+        from: options.from,
+        to: options.to,
+        keep_visits: options.keep_visits,
+    };
+    if let Some(text) = engine.cursor(&key) {
+        let stored = Checkpoint::decode(text).ok_or_else(|| {
+            Error::Checkpoint(format!(
+                "the store's checkpoint {key} = {text:?} is not one this hitmap writes"
+            ))
+        })?;
+        if (stored.from, stored.to, stored.keep_visits)
+            != (options.from, options.to, options.keep_visits)
+        {
+            return Err(Error::Checkpoint(format!(
+                "site {} of this store was imported with {}; this run asks for {}. Use the same options to go on, or import into a new store",
+                site.id,
+                describe(&stored),
+                describe(&checkpoint)
+            )));
+        }
+        checkpoint.cursor = stored.cursor;
+    }
+    let columns = Columns::new(
+        &options.prefix,
+        &schema.visit_columns,
+        &schema.action_columns,
+        &site.dimensions,
+    );
+    let window = window_sql(site, options)?;
+    let mut s = SiteSummary {
+        site: site.id,
+        cursor: checkpoint.cursor,
+        ..SiteSummary::default()
+    };
+    loop {
+        let now = query(
+            db,
+            "SELECT TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP())",
+        )?
+        .first()
+        .and_then(|r| r.first())
+        .and_then(Value::int)
+        .unwrap_or(i64::MAX);
+        let settled = now.saturating_sub(i64::from(options.settle_secs));
+        let rows = query(
+            db,
+            &columns.batch_sql(site.id, checkpoint.cursor, &window, options.batch_rows),
+        )?;
+        let full = rows.len() >= options.batch_rows;
+        let mut hits = Vec::with_capacity(rows.len());
+        let mut last = checkpoint.cursor;
+        for r in &rows {
+            let id = columns.id(r);
+            if id <= last {
+                return Err(Error::Database(format!(
+                    "rows came back out of idlink_va order ({id} after {last})"
+                )));
+            }
+            if columns.ts(r).is_some_and(|t| t > settled) {
+                s.settling = true;
+                break;
+            }
+            last = id;
+            s.rows += 1;
+            match columns.hit(r, site.id, options.keep_visits) {
+                RowOutcome::Hit(h) => hits.push(*h),
+                RowOutcome::Skip(reason) => *s.skipped.entry(reason).or_default() += 1,
+            }
+        }
+        if last == checkpoint.cursor {
+            break;
+        }
+        checkpoint.cursor = last;
+        let opts = IngestOptions::default().cursor(key.clone(), checkpoint.encode());
+        let out = engine.ingest_with(&hits, &opts)?;
+        s.hits += out.accepted;
+        for r in out.rejected {
+            *s.rejected.entry(r.reason).or_default() += 1;
+        }
+        s.cursor = checkpoint.cursor;
+        progress(&Progress {
+            site: site.id,
+            rows: s.rows,
+            hits: s.hits,
+            cursor: s.cursor,
+        });
+        if !full || s.settling {
+            break;
+        }
+    }
+    Ok(s)
+}
+
+fn describe(c: &Checkpoint) -> String {
+    let day = |d: Option<NaiveDate>| d.map_or("-".to_string(), |d| d.to_string());
+    format!(
+        "--from {} --to {}{}",
+        day(c.from),
+        day(c.to),
+        if c.keep_visits { " --keep-visits" } else { "" }
+    )
+}
+
+/// The `server_time` bounds of the import window in UTC, as SQL.
+fn window_sql(site: &MatomoSite, options: &ImportOptions) -> Result<String> {
+    let tz: chrono_tz::Tz = site.time_zone.parse().map_err(|_| {
+        Error::Config(format!(
+            "site {}: unknown time zone {:?}",
+            site.id, site.time_zone
+        ))
+    })?;
+    let midnight = |day: NaiveDate| -> Result<String> {
+        let local = day.and_time(NaiveTime::MIN);
+        let utc = tz
+            .from_local_datetime(&local)
+            .earliest()
+            .ok_or_else(|| Error::Config(format!("{day} has no midnight in {tz}")))?
+            .naive_utc();
+        Ok(utc.format("%Y-%m-%d %H:%M:%S").to_string())
+    };
+    let mut sql = String::new();
+    if let Some(from) = options.from {
+        sql += &format!(" AND a.server_time >= '{}'", midnight(from)?);
+    }
+    if let Some(to) = options.to.and_then(|t| t.succ_opt()) {
+        sql += &format!(" AND a.server_time < '{}'", midnight(to)?);
+    }
+    Ok(sql)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoints_round_trip() {
+        let c = Checkpoint {
+            cursor: 42,
+            from: NaiveDate::from_ymd_opt(2025, 1, 1),
+            to: None,
+            keep_visits: true,
+        };
+        assert_eq!(Checkpoint::decode(&c.encode()), Some(c));
+        assert_eq!(Checkpoint::decode("v2;cursor=1"), None);
+        assert_eq!(
+            Checkpoint::decode("v1;cursor=x;from=-;to=-;visits=keep"),
+            None
+        );
+    }
+
+    #[test]
+    fn manual_offsets_become_etc_zones() {
+        assert_eq!(iana_zone("UTC+5", 1).unwrap(), "Etc/GMT-5");
+        assert_eq!(iana_zone("UTC-3", 1).unwrap(), "Etc/GMT+3");
+        assert_eq!(iana_zone("UTC", 1).unwrap(), "UTC");
+        assert_eq!(iana_zone("Europe/Paris", 1).unwrap(), "Europe/Paris");
+        assert!(
+            iana_zone("UTC+5.5", 1)
+                .unwrap_err()
+                .to_string()
+                .contains("no IANA")
+        );
+    }
+
+    #[test]
+    fn hosts_come_from_site_urls() {
+        assert_eq!(
+            host_of("https://WWW.Example.org:8080/x"),
+            Some("www.example.org".into())
+        );
+        assert_eq!(host_of("intranet.local"), Some("intranet.local".into()));
+        assert_eq!(host_of(""), None);
+    }
+}
