@@ -46,6 +46,20 @@ create_exception!(
     "A store file is damaged, locked or read-only."
 );
 
+create_exception!(
+    _hitmap,
+    IntakeError,
+    HitmapError,
+    "An importer failed: its source database, the schema there, the store's checkpoint or an option."
+);
+
+fn intake_to_py(e: hitmap_intake::Error) -> PyErr {
+    match e {
+        hitmap_intake::Error::Engine(e) => to_py(e),
+        other => IntakeError::new_err(other.to_string()),
+    }
+}
+
 fn to_py(e: hitmap::Error) -> PyErr {
     let message = e.to_string();
     match e {
@@ -193,6 +207,85 @@ impl Engine {
         ))
     }
 
+    /// Imports Matomo's raw log tables (`hitmap_intake::matomo`), calling
+    /// `query(sql)` for the rows of each `SELECT` (a DB-API cursor's
+    /// `fetchall()`), and `progress(site, rows, hits, cursor)` after every
+    /// committed batch. Returns one tuple per site: (site, rows, hits,
+    /// skipped, rejected, cursor, settling).
+    // One parameter per Python keyword argument: the signature is the API.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (query, sites=None, from_day=None, to_day=None, keep_visits=false, prefix="matomo_".to_string(), batch_rows=100_000, settle_secs=60, progress=None))]
+    fn import_matomo(
+        &self,
+        py: Python<'_>,
+        query: Py<PyAny>,
+        sites: Option<Vec<u32>>,
+        from_day: Option<String>,
+        to_day: Option<String>,
+        keep_visits: bool,
+        prefix: String,
+        batch_rows: usize,
+        settle_secs: u32,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<Vec<MatomoSiteTuple>> {
+        let day = |d: Option<String>| d.as_deref().map(hitmap::parse_day).transpose().map_err(to_py);
+        let options = hitmap_intake::matomo::ImportOptions {
+            prefix,
+            sites,
+            from: day(from_day)?,
+            to: day(to_day)?,
+            keep_visits,
+            batch_rows,
+            settle_secs,
+        };
+        let mut db = PyDatabase {
+            py,
+            query: &query,
+            failed: None,
+        };
+        let mut callback_error = None;
+        let mut on_batch = |p: &hitmap_intake::matomo::Progress| {
+            if let Some(cb) = &progress
+                && callback_error.is_none()
+                && let Err(e) = cb.call1(py, (p.site, p.rows, p.hits, p.cursor))
+            {
+                callback_error = Some(e);
+            }
+        };
+        // The GIL stays held: every batch calls back into Python.
+        let result = {
+            let mut engine = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            hitmap_intake::matomo::import(&mut engine, &mut db, &options, &mut on_batch)
+        };
+        if let Some(e) = db.failed.take() {
+            return Err(e);
+        }
+        if let Some(e) = callback_error {
+            return Err(e);
+        }
+        let summary = result.map_err(intake_to_py)?;
+        Ok(summary
+            .sites
+            .into_iter()
+            .map(|s| {
+                (
+                    s.site,
+                    s.rows,
+                    s.hits,
+                    s.skipped,
+                    s.rejected,
+                    s.cursor,
+                    s.settling,
+                )
+            })
+            .collect())
+    }
+
+    /// An importer checkpoint of the store (e.g. `matomo:1`).
+    fn cursor(&self, py: Python<'_>, name: String) -> PyResult<Option<String>> {
+        self.with(py, |e| Ok(e.cursor(&name).map(str::to_owned)))
+    }
+
     /// The IANA time zone of a site.
     fn site_timezone(&self, py: Python<'_>, site: u32) -> PyResult<String> {
         self.with(py, |e| {
@@ -311,6 +404,82 @@ impl std::io::BufRead for PyStream<'_> {
     }
 }
 
+/// One site's import: (site, rows, hits, skipped by reason, rejected by
+/// reason, checkpoint, settling).
+type MatomoSiteTuple = (
+    u32,
+    u64,
+    u64,
+    BTreeMap<String, u64>,
+    BTreeMap<String, u64>,
+    u64,
+    bool,
+);
+
+/// A Python callable `query(sql) -> rows` as the importer's database. A
+/// Python exception is kept and raised as it was once the import stops.
+struct PyDatabase<'a, 'py> {
+    py: Python<'py>,
+    query: &'a Py<PyAny>,
+    failed: Option<PyErr>,
+}
+
+impl hitmap_intake::matomo::Database for PyDatabase<'_, '_> {
+    fn query(
+        &mut self,
+        sql: &str,
+    ) -> Result<Vec<Vec<hitmap_intake::matomo::Value>>, String> {
+        let rows = self
+            .query
+            .call1(self.py, (sql,))
+            .and_then(|rows| rows.bind(self.py).try_iter().map(|it| it.collect::<Vec<_>>()));
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(e) => {
+                let message = e.to_string();
+                self.failed = Some(e);
+                return Err(message);
+            }
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let row = row.and_then(|r| r.try_iter()?.map(|v| v.map(|v| value(&v))).collect());
+            match row {
+                Ok(r) => out.push(r),
+                Err(e) => {
+                    let message = e.to_string();
+                    self.failed = Some(e);
+                    return Err(message);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A DB-API value as the importer's: None, int, float, str, bytes; any
+/// other type (Decimal, datetime) by its `str()`.
+fn value(v: &Bound<'_, PyAny>) -> hitmap_intake::matomo::Value {
+    use hitmap_intake::matomo::Value;
+    use pyo3::types::{PyBytes, PyFloat, PyInt, PyString};
+    if v.is_none() {
+        Value::Null
+    } else if v.cast::<PyInt>().is_ok()
+        && let Ok(i) = v.extract::<i64>()
+    {
+        Value::Int(i)
+    } else if let Ok(f) = v.cast::<PyFloat>() {
+        Value::Float(f.value())
+    } else if let Ok(s) = v.cast::<PyString>() {
+        Value::Text(s.to_string_lossy().into_owned())
+    } else if let Ok(b) = v.cast::<PyBytes>() {
+        Value::Text(String::from_utf8_lossy(b.as_bytes()).into_owned())
+    } else {
+        v.str()
+            .map_or(Value::Null, |s| Value::Text(s.to_string_lossy().into_owned()))
+    }
+}
+
 /// The project's seeded sample traffic as NDJSON bytes (see
 /// `hitmap::sample`): the same seed gives the same hits everywhere.
 #[pyfunction]
@@ -353,6 +522,7 @@ fn _hitmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DeadlineError", py.get_type::<DeadlineError>())?;
     m.add("UnknownSiteError", py.get_type::<UnknownSiteError>())?;
     m.add("StoreError", py.get_type::<StoreError>())?;
+    m.add("IntakeError", py.get_type::<IntakeError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -43,6 +43,7 @@ from ._hitmap import (
     DeadlineError,
     Engine as _Engine,
     HitmapError,
+    IntakeError,
     RequestError,
     SegmentError,
     StoreError,
@@ -63,6 +64,7 @@ __all__ = [
     "SegmentError",
     "StoreError",
     "UnknownSiteError",
+    "IntakeError",
     "__version__",
 ]
 
