@@ -116,7 +116,7 @@ pub fn import(dir: &Path, args: &ImportArgs) -> Result<String, CliError> {
                 bar.tick();
             }
         };
-        let summary = matomo::import(&mut engine, &mut db, &args.options, &mut on_batch)?;
+        let summary = matomo::import_pipelined(&mut engine, &mut db, &args.options, &mut on_batch)?;
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }

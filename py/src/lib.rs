@@ -228,7 +228,12 @@ impl Engine {
         settle_secs: u32,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Vec<MatomoSiteTuple>> {
-        let day = |d: Option<String>| d.as_deref().map(hitmap::parse_day).transpose().map_err(to_py);
+        let day = |d: Option<String>| {
+            d.as_deref()
+                .map(hitmap::parse_day)
+                .transpose()
+                .map_err(to_py)
+        };
         let options = hitmap_intake::matomo::ImportOptions {
             prefix,
             sites,
@@ -269,13 +274,7 @@ impl Engine {
             .into_iter()
             .map(|s| {
                 (
-                    s.site,
-                    s.rows,
-                    s.hits,
-                    s.skipped,
-                    s.rejected,
-                    s.cursor,
-                    s.settling,
+                    s.site, s.rows, s.hits, s.skipped, s.rejected, s.cursor, s.settling,
                 )
             })
             .collect())
@@ -425,14 +424,12 @@ struct PyDatabase<'a, 'py> {
 }
 
 impl hitmap_intake::matomo::Database for PyDatabase<'_, '_> {
-    fn query(
-        &mut self,
-        sql: &str,
-    ) -> Result<Vec<Vec<hitmap_intake::matomo::Value>>, String> {
-        let rows = self
-            .query
-            .call1(self.py, (sql,))
-            .and_then(|rows| rows.bind(self.py).try_iter().map(|it| it.collect::<Vec<_>>()));
+    fn query(&mut self, sql: &str) -> Result<Vec<Vec<hitmap_intake::matomo::Value>>, String> {
+        let rows = self.query.call1(self.py, (sql,)).and_then(|rows| {
+            rows.bind(self.py)
+                .try_iter()
+                .map(|it| it.collect::<Vec<_>>())
+        });
         let rows = match rows {
             Ok(rows) => rows,
             Err(e) => {
@@ -475,8 +472,9 @@ fn value(v: &Bound<'_, PyAny>) -> hitmap_intake::matomo::Value {
     } else if let Ok(b) = v.cast::<PyBytes>() {
         Value::Text(String::from_utf8_lossy(b.as_bytes()).into_owned())
     } else {
-        v.str()
-            .map_or(Value::Null, |s| Value::Text(s.to_string_lossy().into_owned()))
+        v.str().map_or(Value::Null, |s| {
+            Value::Text(s.to_string_lossy().into_owned())
+        })
     }
 }
 

@@ -45,9 +45,12 @@ ACTIONS = [
     (1, 1, "00000000000000aa", "2025-06-02 08:00:00", 1, 4),
     (2, 1, "00000000000000aa", "2025-06-02 08:04:00", 2, None),
     (3, 2, "00000000000000aa", "2025-06-02 08:09:00", 2, None),
-    (4, 3, "00000000000000bb", "2025-06-02 09:00:00", 1, 4),
-    (5, 3, "00000000000000bb", "2025-06-02 09:01:00", 3, None),
-    (6, 3, "00000000000000bb", "2025-06-02 09:02:00", None, 5),
+    # A content impression first: not a hit; the visit's device and
+    # referrer still reach the visit through its next row.
+    (4, 3, "00000000000000bb", "2025-06-02 09:00:00", 6, None),
+    (5, 3, "00000000000000bb", "2025-06-02 09:00:00", 1, 4),
+    (6, 3, "00000000000000bb", "2025-06-02 09:01:00", 3, None),
+    (7, 3, "00000000000000bb", "2025-06-02 09:02:00", None, 5),
 ]
 
 
@@ -71,7 +74,8 @@ def matomo(socket, request):
         c.executemany(
             "INSERT INTO matomo_log_action (idaction, name, hash, type, url_prefix) VALUES (%s, %s, 0, %s, %s)",
             [(1, "intranet.example.de/news", 1, 2), (2, "intranet.example.de/hr", 1, 2),
-             (3, "intranet.example.de/f.pdf", 3, 2), (4, "News", 4, None), (5, "vacation", 8, None)],
+             (3, "intranet.example.de/f.pdf", 3, 2), (4, "News", 4, None), (5, "vacation", 8, None),
+             (6, "banner", 13, None)],
         )
         for v in VISITS:
             c.execute(
@@ -115,20 +119,21 @@ def test_keeping_visits_equals_matomos_archiving_sql(matomo):
         matomo, engine, keep_visits=True, settle_secs=0, batch_rows=4,
         progress=lambda *p: seen.append(p),
     )
-    assert (result.rows, result.hits) == (6, 6)
-    assert [p[3] for p in seen] == [4, 6]  # the checkpoint after each batch
+    assert (result.rows, result.hits) == (7, 6)
+    assert result.sites[0].skipped == {"action of type 13": 1}
+    assert [p[3] for p in seen] == [4, 7]  # the checkpoint after each batch
     # Berlin's 2025-06-02 is 2025-06-01 22:00 to 2025-06-02 21:59:59 UTC.
     assert ours(engine, "2025-06-02") == matomo_summary(matomo, "2025-06-01 22:00:00", "2025-06-02 21:59:59")
     # The mapping: DeviceDetector codes, the recorded referrer, the search.
     browsers = engine.api("method=DevicesDetection.getBrowsers&idSite=1&period=day&date=2025-06-02")
-    assert [r["label"] for r in browsers] == ["Chrome Mobile"]
+    assert [(r["label"], r["nb_visits"]) for r in browsers] == [("Chrome Mobile", 3)]
     kinds = {r["label"]: r["nb_visits"] for r in engine.api("method=Referrers.getReferrerType&idSite=1&period=day&date=2025-06-02")}
     assert kinds == {"campaign": 1, "direct": 1, "search": 1}
     keywords = engine.api("method=Actions.getSiteSearchKeywords&idSite=1&period=day&date=2025-06-02")
     assert [r["label"] for r in keywords] == ["vacation"]
     # Nothing new: a second run reads nothing.
     again = hitmap.matomo.import_logs(matomo, engine, keep_visits=True, settle_secs=0)
-    assert again.rows == 0 and again.sites[0].cursor == 6
+    assert again.rows == 0 and again.sites[0].cursor == 7
 
 
 def test_resessionizing_merges_the_campaign_click(matomo):
@@ -150,4 +155,4 @@ def test_errors_are_clear_and_keep_what_was_committed(matomo, tmp_path):
     matomo.close()
     with pytest.raises(pymysql.err.Error):
         hitmap.matomo.import_logs(matomo, engine, settle_secs=0)
-    assert engine._engine.cursor("matomo:1").startswith("v1;cursor=6;")
+    assert engine._engine.cursor("matomo:1").startswith("v1;cursor=7;")

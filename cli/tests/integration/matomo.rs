@@ -587,3 +587,61 @@ fn the_command_imports_and_reports() {
         "{err}"
     );
 }
+
+/// The `sh` blocks of README's and docs/matomo.md's Matomo sections, run
+/// as written against the test server (the DSN line pointed at it).
+#[test]
+fn the_documented_commands_work_as_written() {
+    let name = "hm_readme";
+    matomo_db(name, &spec(13, false));
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    for (file, heading) in [
+        ("README.md", "## Migrate from Matomo"),
+        ("docs/matomo.md", "## Import once"),
+    ] {
+        let text = std::fs::read_to_string(format!("{root}/{file}")).unwrap();
+        let section = text.split_once(heading).unwrap().1;
+        let block = section
+            .split("```sh\n")
+            .nth(1)
+            .unwrap()
+            .split("```")
+            .next()
+            .unwrap();
+        let script: Vec<String> = block
+            .lines()
+            .map(|l| {
+                if l.starts_with("export HITMAP_MATOMO_DSN=") {
+                    format!("export HITMAP_MATOMO_DSN='{}'", dsn(name))
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        assert!(script.iter().any(|l| l.starts_with("hitmap import-matomo")));
+        let dir = crate::TempDir::new("matomo-doc");
+        let bin = std::path::Path::new(env!("CARGO_BIN_EXE_hitmap"))
+            .parent()
+            .unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-ec")
+            .arg(script.join("\n"))
+            .current_dir(&dir.0)
+            .env(
+                "PATH",
+                format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+            )
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("imported") && stdout.contains("nb_visits"),
+            "{file}: {stdout}"
+        );
+    }
+}

@@ -9,11 +9,11 @@
 //!    sites with the same id, time zone, hosts and custom dimension names
 //!    (a site already in the store keeps its configuration; its time zone
 //!    must agree);
-//! 2. actions (`log_link_visit_action` joined with their visit and
-//!    `log_action` names) are read in batches in `idlink_va` order, the
-//!    table's primary key, so every batch is one index range scan and a
-//!    visit that was still open at the last run simply goes on with its
-//!    newer rows;
+//! 2. actions (`log_link_visit_action`) are read in batches in
+//!    `idlink_va` order, the table's primary key, so every batch is one
+//!    index range scan; their visits (`log_visit`) and names
+//!    (`log_action`, cached) follow by primary key. A visit that was
+//!    still open at the last run simply goes on with its newer rows;
 //! 3. each batch is committed with the checkpoint `matomo:<site>` in the
 //!    same commit ([`hitmap::IngestOptions::cursor`]): an interrupted
 //!    import resumes after the last committed row, and a repeated run
@@ -26,13 +26,13 @@
 mod codes;
 pub mod row;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{NaiveDate, NaiveTime, TimeZone};
 use hitmap::{Engine, IngestOptions, SiteConfig};
 
 use crate::{Error, Result};
-pub use row::{Columns, RowOutcome};
+pub use row::{ActionName, Columns, Names, RowOutcome};
 
 /// One value of a result row. The importer's queries return only
 /// integers, floats, text and NULL (times as Unix seconds, binary ids as
@@ -270,6 +270,84 @@ pub fn import(
     options: &ImportOptions,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Summary> {
+    let (schema, sites) = prepare(engine, db, options)?;
+    let mut summary = Summary::default();
+    for site in &sites {
+        let checkpoint = start_checkpoint(engine, options, site.id)?;
+        let mut s = SiteSummary {
+            site: site.id,
+            cursor: checkpoint.cursor,
+            ..SiteSummary::default()
+        };
+        let mut reader = Reader::new(options, &schema, site, checkpoint)?;
+        while let Some(batch) = reader.next(db)? {
+            commit(engine, batch, &mut s, progress)?;
+        }
+        summary.sites.push(s);
+    }
+    Ok(summary)
+}
+
+/// [`import`] with the reading on a second thread: while the engine
+/// commits a batch, the next one is queried and mapped. Same results;
+/// for clients that can move to another thread (the `mysql` crate's).
+///
+/// # Errors
+/// As [`import`].
+pub fn import_pipelined<D: Database + Send>(
+    engine: &mut Engine,
+    db: &mut D,
+    options: &ImportOptions,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Summary> {
+    let (schema, sites) = prepare(engine, db, options)?;
+    let mut summary = Summary::default();
+    for site in &sites {
+        let checkpoint = start_checkpoint(engine, options, site.id)?;
+        let mut s = SiteSummary {
+            site: site.id,
+            cursor: checkpoint.cursor,
+            ..SiteSummary::default()
+        };
+        let mut reader = Reader::new(options, &schema, site, checkpoint)?;
+        let db: &mut D = db;
+        std::thread::scope(|scope| -> Result<()> {
+            // One batch read ahead: memory stays at two batches.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Batch>>(1);
+            scope.spawn(move || {
+                loop {
+                    match reader.next(db) {
+                        Ok(Some(batch)) => {
+                            if tx.send(Ok(batch)).is_err() {
+                                break;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            break;
+                        }
+                    }
+                }
+            });
+            for batch in rx.iter() {
+                // An error drops the receiver, which stops the reader.
+                commit(engine, batch?, &mut s, progress)?;
+            }
+            Ok(())
+        })?;
+        summary.sites.push(s);
+    }
+    Ok(summary)
+}
+
+/// Checks the options, reads the schema and the sites, and adds the
+/// sites the store lacks.
+fn prepare(
+    engine: &mut Engine,
+    db: &mut dyn Database,
+    options: &ImportOptions,
+) -> Result<(Schema, Vec<MatomoSite>)> {
     let p = &options.prefix;
     if !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(Error::Config(format!(
@@ -286,14 +364,10 @@ pub fn import(
     }
     let schema = Schema::read(db, p)?;
     let sites = read_sites(db, p, &schema, options.sites.as_deref())?;
-    let mut summary = Summary::default();
     for site in &sites {
         ensure_site(engine, site)?;
-        summary
-            .sites
-            .push(import_site(engine, db, options, &schema, site, progress)?);
     }
-    Ok(summary)
+    Ok((schema, sites))
 }
 
 /// Which tables and optional columns the database has.
@@ -494,15 +568,10 @@ fn ensure_site(engine: &mut Engine, site: &MatomoSite) -> Result<()> {
     Ok(())
 }
 
-fn import_site(
-    engine: &mut Engine,
-    db: &mut dyn Database,
-    options: &ImportOptions,
-    schema: &Schema,
-    site: &MatomoSite,
-    progress: &mut dyn FnMut(&Progress),
-) -> Result<SiteSummary> {
-    let key = Checkpoint::key(site.id);
+/// The checkpoint a run starts from, refused when the store was imported
+/// with another window or mode.
+fn start_checkpoint(engine: &Engine, options: &ImportOptions, site: u32) -> Result<Checkpoint> {
+    let key = Checkpoint::key(site);
     let mut checkpoint = Checkpoint {
         cursor: 0,
         from: options.from,
@@ -519,27 +588,72 @@ fn import_site(
             != (options.from, options.to, options.keep_visits)
         {
             return Err(Error::Checkpoint(format!(
-                "site {} of this store was imported with {}; this run asks for {}. Use the same options to go on, or import into a new store",
-                site.id,
+                "site {site} of this store was imported with {}; this run asks for {}. Use the same options to go on, or import into a new store",
                 describe(&stored),
                 describe(&checkpoint)
             )));
         }
         checkpoint.cursor = stored.cursor;
     }
-    let columns = Columns::new(
-        &options.prefix,
-        &schema.visit_columns,
-        &schema.action_columns,
-        &site.dimensions,
-    );
-    let window = window_sql(site, options)?;
-    let mut s = SiteSummary {
-        site: site.id,
-        cursor: checkpoint.cursor,
-        ..SiteSummary::default()
-    };
-    loop {
+    Ok(checkpoint)
+}
+
+/// One batch read and mapped, ready to commit.
+struct Batch {
+    hits: Vec<hitmap::Hit>,
+    rows: u64,
+    skipped: BTreeMap<String, u64>,
+    /// The checkpoint once this batch is in.
+    checkpoint: Checkpoint,
+    settling: bool,
+}
+
+/// Reads a site's batches: the queries and the mapping, no engine.
+struct Reader {
+    site: u32,
+    columns: Columns,
+    window: String,
+    batch_rows: usize,
+    settle_secs: u32,
+    keep_visits: bool,
+    checkpoint: Checkpoint,
+    names: Names,
+    /// Visits whose own columns went on a hit in this run.
+    carried: HashSet<u64>,
+    done: bool,
+}
+
+impl Reader {
+    fn new(
+        options: &ImportOptions,
+        schema: &Schema,
+        site: &MatomoSite,
+        checkpoint: Checkpoint,
+    ) -> Result<Reader> {
+        Ok(Reader {
+            site: site.id,
+            columns: Columns::new(
+                &options.prefix,
+                &schema.visit_columns,
+                &schema.action_columns,
+                &site.dimensions,
+            ),
+            window: window_sql(site, options)?,
+            batch_rows: options.batch_rows,
+            settle_secs: options.settle_secs,
+            keep_visits: options.keep_visits,
+            checkpoint,
+            names: Names::new(),
+            carried: HashSet::new(),
+            done: false,
+        })
+    }
+
+    /// The next batch, or `None` when nothing more is ready.
+    fn next(&mut self, db: &mut dyn Database) -> Result<Option<Batch>> {
+        if self.done {
+            return Ok(None);
+        }
         let now = query(
             db,
             "SELECT TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP())",
@@ -548,54 +662,155 @@ fn import_site(
         .and_then(|r| r.first())
         .and_then(Value::int)
         .unwrap_or(i64::MAX);
-        let settled = now.saturating_sub(i64::from(options.settle_secs));
-        let rows = query(
-            db,
-            &columns.batch_sql(site.id, checkpoint.cursor, &window, options.batch_rows),
-        )?;
-        let full = rows.len() >= options.batch_rows;
-        let mut hits = Vec::with_capacity(rows.len());
-        let mut last = checkpoint.cursor;
+        let settled = now.saturating_sub(i64::from(self.settle_secs));
+        let sql = self.columns.actions_sql(
+            self.site,
+            self.checkpoint.cursor,
+            &self.window,
+            self.batch_rows,
+        );
+        let mut rows = query(db, &sql)?;
+        let full = rows.len() >= self.batch_rows;
+        // Rows too young wait for the next run, and so does everything
+        // after the first of them: the checkpoint only moves past rows
+        // that are in.
+        let mut last = self.checkpoint.cursor;
+        let mut settling = false;
+        let mut keep = 0;
         for r in &rows {
-            let id = columns.id(r);
+            let id = Columns::id(r);
             if id <= last {
                 return Err(Error::Database(format!(
                     "rows came back out of idlink_va order ({id} after {last})"
                 )));
             }
-            if columns.ts(r).is_some_and(|t| t > settled) {
-                s.settling = true;
+            if Columns::ts(r).is_some_and(|t| t > settled) {
+                settling = true;
                 break;
             }
             last = id;
-            s.rows += 1;
-            match columns.hit(r, site.id, options.keep_visits) {
-                RowOutcome::Hit(h) => hits.push(*h),
-                RowOutcome::Skip(reason) => *s.skipped.entry(reason).or_default() += 1,
+            keep += 1;
+        }
+        rows.truncate(keep);
+        self.done = !full || settling;
+        if rows.is_empty() {
+            self.done = true;
+            return Ok(None);
+        }
+        let visits = fetch_visits(db, &self.columns, &rows)?;
+        fetch_names(db, &self.columns, &rows, &mut self.names)?;
+        let mut batch = Batch {
+            hits: Vec::with_capacity(rows.len()),
+            rows: rows.len() as u64,
+            skipped: BTreeMap::new(),
+            checkpoint: Checkpoint {
+                cursor: last,
+                ..self.checkpoint.clone()
+            },
+            settling,
+        };
+        for r in &rows {
+            let id = Columns::action_visit(r);
+            let visit = id.and_then(|id| visits.get(&id));
+            let first = id.is_some_and(|id| !self.carried.contains(&id));
+            let hit = self.columns.hit(
+                r,
+                visit.map(Vec::as_slice),
+                &self.names,
+                self.site,
+                self.keep_visits,
+                first,
+            );
+            match hit {
+                RowOutcome::Hit(h) => {
+                    self.carried.extend(id);
+                    batch.hits.push(*h);
+                }
+                RowOutcome::Skip(reason) => *batch.skipped.entry(reason).or_default() += 1,
             }
         }
-        if last == checkpoint.cursor {
-            break;
-        }
-        checkpoint.cursor = last;
-        let opts = IngestOptions::default().cursor(key.clone(), checkpoint.encode());
-        let out = engine.ingest_with(&hits, &opts)?;
-        s.hits += out.accepted;
-        for r in out.rejected {
-            *s.rejected.entry(r.reason).or_default() += 1;
-        }
-        s.cursor = checkpoint.cursor;
-        progress(&Progress {
-            site: site.id,
-            rows: s.rows,
-            hits: s.hits,
-            cursor: s.cursor,
-        });
-        if !full || s.settling {
-            break;
+        self.checkpoint.cursor = last;
+        Ok(Some(batch))
+    }
+}
+
+/// Commits one batch with its checkpoint and adds it to the summary.
+fn commit(
+    engine: &mut Engine,
+    batch: Batch,
+    s: &mut SiteSummary,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<()> {
+    let key = Checkpoint::key(s.site);
+    let opts = IngestOptions::default().cursor(key, batch.checkpoint.encode());
+    let out = engine.ingest_with(&batch.hits, &opts)?;
+    s.rows += batch.rows;
+    s.hits += out.accepted;
+    for (why, n) in batch.skipped {
+        *s.skipped.entry(why).or_default() += n;
+    }
+    for r in out.rejected {
+        *s.rejected.entry(r.reason).or_default() += 1;
+    }
+    s.cursor = batch.checkpoint.cursor;
+    s.settling |= batch.settling;
+    progress(&Progress {
+        site: s.site,
+        rows: s.rows,
+        hits: s.hits,
+        cursor: s.cursor,
+    });
+    Ok(())
+}
+
+/// Ids per `IN (...)` list.
+const IN_LIST: usize = 10_000;
+
+/// The visits of a batch's actions, by `idvisit`.
+fn fetch_visits(
+    db: &mut dyn Database,
+    columns: &Columns,
+    rows: &[Vec<Value>],
+) -> Result<HashMap<u64, Vec<Value>>> {
+    let mut ids: Vec<u64> = rows
+        .iter()
+        .filter_map(|r| Columns::action_visit(r))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut visits = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(IN_LIST) {
+        for row in query(db, &columns.visits_sql(chunk))? {
+            if let Some(id) = Columns::visit_id(&row) {
+                visits.insert(id, row);
+            }
         }
     }
-    Ok(s)
+    Ok(visits)
+}
+
+/// Adds the `log_action` names a batch refers to that are not known yet.
+fn fetch_names(
+    db: &mut dyn Database,
+    columns: &Columns,
+    rows: &[Vec<Value>],
+    names: &mut Names,
+) -> Result<()> {
+    let mut ids: Vec<u64> = rows
+        .iter()
+        .flat_map(|r| Columns::action_ids(r))
+        .filter(|id| !names.contains_key(id))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for chunk in ids.chunks(IN_LIST) {
+        for row in query(db, &columns.names_sql(chunk))? {
+            if let Some((id, name)) = Columns::name_row(&row) {
+                names.insert(id, name);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn describe(c: &Checkpoint) -> String {
@@ -627,10 +842,10 @@ fn window_sql(site: &MatomoSite, options: &ImportOptions) -> Result<String> {
     };
     let mut sql = String::new();
     if let Some(from) = options.from {
-        sql += &format!(" AND a.server_time >= '{}'", midnight(from)?);
+        sql += &format!(" AND server_time >= '{}'", midnight(from)?);
     }
     if let Some(to) = options.to.and_then(|t| t.succ_opt()) {
-        sql += &format!(" AND a.server_time < '{}'", midnight(to)?);
+        sql += &format!(" AND server_time < '{}'", midnight(to)?);
     }
     Ok(sql)
 }

@@ -36,48 +36,100 @@ pub enum RowOutcome {
     Skip(String),
 }
 
-/// A column of the importer's `SELECT`, in order.
+/// A `log_action` row: name, type and URL prefix.
 #[derive(Debug, Clone, PartialEq)]
-enum Col {
-    Id,
-    Ts,
-    Visit,
-    Visitor,
-    User,
-    Url,
-    UrlPrefix,
-    UrlType,
-    Name,
-    NameType,
-    EventCategory,
-    EventAction,
-    Float,
-    ReferrerType,
-    ReferrerName,
-    ReferrerKeyword,
-    ReferrerUrl,
-    DeviceType,
-    Browser,
-    Os,
-    Country,
-    Language,
-    /// `campaign_<part>` of `log_visit`.
-    Campaign(&'static str),
-    /// A custom dimension: its name.
-    Dimension(String),
+pub struct ActionName {
+    /// The name (a URL without its prefix, a title, a keyword, ...).
+    pub name: String,
+    /// Matomo's action type (1 page URL, 2 outlink, 3 download, 4 title,
+    /// 8 site search, 10-12 event parts, ...).
+    pub kind: Option<i64>,
+    /// `url_prefix` (0-3) for URLs.
+    pub prefix: Option<i64>,
 }
 
-/// The importer's column list for one site: which optional columns the
-/// database has and which custom dimensions the site configured.
+/// `log_action` rows by id, filled as batches need them.
+pub type Names = std::collections::HashMap<u64, ActionName>;
+
+/// Positions of the fixed columns of an action row.
+mod a {
+    pub const ID: usize = 0;
+    pub const TS: usize = 1;
+    pub const VISIT: usize = 2;
+    pub const URL: usize = 3;
+    pub const NAME: usize = 4;
+    pub const EVENT_CATEGORY: usize = 5;
+    pub const EVENT_ACTION: usize = 6;
+    pub const FLOAT: usize = 7;
+    pub const DIMS: usize = 8;
+}
+
+/// Positions of the fixed columns of a visit row.
+mod v {
+    pub const ID: usize = 0;
+    pub const VISITOR: usize = 1;
+    pub const USER: usize = 2;
+    pub const REFERRER_TYPE: usize = 3;
+    pub const REFERRER_NAME: usize = 4;
+    pub const REFERRER_KEYWORD: usize = 5;
+    pub const REFERRER_URL: usize = 6;
+    pub const DEVICE: usize = 7;
+    pub const BROWSER: usize = 8;
+    pub const OS: usize = 9;
+    pub const COUNTRY: usize = 10;
+    pub const LANGUAGE: usize = 11;
+    pub const MORE: usize = 12;
+}
+
+const VISIT_COLUMNS: [&str; v::MORE] = [
+    "idvisit",
+    "LOWER(HEX(idvisitor))",
+    "user_id",
+    "referer_type",
+    "referer_name",
+    "referer_keyword",
+    "referer_url",
+    "config_device_type",
+    "config_browser_name",
+    "config_os",
+    "location_country",
+    "location_browser_lang",
+];
+
+/// The importer's queries and column layout for one site: which optional
+/// columns the database has and which custom dimensions the site
+/// configured.
+///
+/// Three queries per batch, each an index lookup: the actions after the
+/// checkpoint by primary key (`log_link_visit_action` alone, so no join
+/// order can turn the scan into a sort of the whole site), their visits
+/// by primary key, and the `log_action` names not seen yet.
 #[derive(Debug, Clone)]
 pub struct Columns {
     prefix: String,
-    cols: Vec<(Col, String)>,
+    /// `campaign_<part>` columns of `log_visit` that exist.
+    campaign: Vec<&'static str>,
+    /// (dimension name, column) of visit-scope custom dimensions.
+    visit_dims: Vec<(String, String)>,
+    /// (dimension name, column) of action-scope custom dimensions.
+    action_dims: Vec<(String, String)>,
 }
 
 /// `campaign_*` columns (MarketingCampaignsReporting) and their part of
 /// the hit's campaign.
 const CAMPAIGN_COLUMNS: [&str; 6] = ["name", "source", "medium", "keyword", "content", "id"];
+
+fn int(row: &[Value], i: usize) -> Option<i64> {
+    row.get(i).and_then(Value::int)
+}
+
+fn text(row: &[Value], i: usize) -> Option<String> {
+    row.get(i).and_then(Value::text).map(str::to_owned)
+}
+
+fn id_list(ids: &[u64]) -> String {
+    ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
+}
 
 impl Columns {
     /// The columns to read, given the optional columns the tables have and
@@ -88,7 +140,7 @@ impl Columns {
     /// use std::collections::BTreeSet;
     /// use hitmap_intake::matomo::Columns;
     /// let c = Columns::new("matomo_", &BTreeSet::new(), &BTreeSet::new(), &[]);
-    /// assert!(c.batch_sql(1, 0, "", 10).starts_with("SELECT a.idlink_va"));
+    /// assert!(c.actions_sql(1, 0, "", 10).contains("FORCE INDEX (PRIMARY)"));
     /// ```
     pub fn new(
         prefix: &str,
@@ -96,125 +148,164 @@ impl Columns {
         action_columns: &BTreeSet<String>,
         dimensions: &[(String, u32, String)],
     ) -> Columns {
-        let mut cols: Vec<(Col, String)> = vec![
-            (Col::Id, "a.idlink_va".into()),
-            (
-                Col::Ts,
-                "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', a.server_time)".into(),
-            ),
-            (Col::Visit, "a.idvisit".into()),
-            (Col::Visitor, "LOWER(HEX(v.idvisitor))".into()),
-            (Col::User, "v.user_id".into()),
-            (Col::Url, "au.name".into()),
-            (Col::UrlPrefix, "au.url_prefix".into()),
-            (Col::UrlType, "au.type".into()),
-            (Col::Name, "an.name".into()),
-            (Col::NameType, "an.type".into()),
-            (Col::EventCategory, "ec.name".into()),
-            (Col::EventAction, "ea.name".into()),
-            (Col::Float, "a.custom_float".into()),
-            (Col::ReferrerType, "v.referer_type".into()),
-            (Col::ReferrerName, "v.referer_name".into()),
-            (Col::ReferrerKeyword, "v.referer_keyword".into()),
-            (Col::ReferrerUrl, "v.referer_url".into()),
-            (Col::DeviceType, "v.config_device_type".into()),
-            (Col::Browser, "v.config_browser_name".into()),
-            (Col::Os, "v.config_os".into()),
-            (Col::Country, "v.location_country".into()),
-            (Col::Language, "v.location_browser_lang".into()),
-        ];
-        for part in CAMPAIGN_COLUMNS {
-            let c = format!("campaign_{part}");
-            if visit_columns.contains(&c) {
-                cols.push((Col::Campaign(part), format!("v.{c}")));
-            }
-        }
+        let campaign = CAMPAIGN_COLUMNS
+            .into_iter()
+            .filter(|part| visit_columns.contains(&format!("campaign_{part}")))
+            .collect();
+        let (mut visit_dims, mut action_dims) = (Vec::new(), Vec::new());
         for (scope, index, name) in dimensions {
             let c = format!("custom_dimension_{index}");
-            let (table, alias) = if scope == "visit" {
-                (visit_columns, "v")
-            } else {
-                (action_columns, "a")
-            };
-            if table.contains(&c) {
-                cols.push((Col::Dimension(name.clone()), format!("{alias}.{c}")));
+            if scope == "visit" && visit_columns.contains(&c) {
+                visit_dims.push((name.clone(), c));
+            } else if scope != "visit" && action_columns.contains(&c) {
+                action_dims.push((name.clone(), c));
             }
         }
         Columns {
             prefix: prefix.to_owned(),
-            cols,
+            campaign,
+            visit_dims,
+            action_dims,
         }
     }
 
-    /// The query for the next batch of a site: rows after `cursor` in
-    /// `idlink_va` order, at most `limit`, within the `window` (extra
-    /// `AND` conditions on `a.server_time`).
-    pub fn batch_sql(&self, site: u32, cursor: u64, window: &str, limit: usize) -> String {
-        let p = &self.prefix;
-        let select: Vec<&str> = self.cols.iter().map(|(_, sql)| sql.as_str()).collect();
+    /// The next batch of a site's actions: rows after `cursor` in
+    /// `idlink_va` order, at most `limit`, within the `window` (extra `AND`
+    /// conditions on `server_time`).
+    pub fn actions_sql(&self, site: u32, cursor: u64, window: &str, limit: usize) -> String {
+        let mut cols = vec![
+            "idlink_va".to_string(),
+            "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', server_time)".into(),
+            "idvisit".into(),
+            "idaction_url".into(),
+            "idaction_name".into(),
+            "idaction_event_category".into(),
+            "idaction_event_action".into(),
+            "custom_float".into(),
+        ];
+        cols.extend(self.action_dims.iter().map(|(_, c)| c.clone()));
         format!(
-            "SELECT {} FROM {p}log_link_visit_action a \
-             JOIN {p}log_visit v ON v.idvisit = a.idvisit \
-             LEFT JOIN {p}log_action au ON au.idaction = a.idaction_url \
-             LEFT JOIN {p}log_action an ON an.idaction = a.idaction_name \
-             LEFT JOIN {p}log_action ec ON ec.idaction = a.idaction_event_category \
-             LEFT JOIN {p}log_action ea ON ea.idaction = a.idaction_event_action \
-             WHERE a.idsite = {site} AND a.idlink_va > {cursor}{window} \
-             ORDER BY a.idlink_va LIMIT {limit}",
-            select.join(", ")
+            "SELECT {} FROM {}log_link_visit_action FORCE INDEX (PRIMARY) \
+             WHERE idlink_va > {cursor} AND idsite = {site}{window} ORDER BY idlink_va LIMIT {limit}",
+            cols.join(", "),
+            self.prefix
         )
     }
 
-    fn get<'r>(&self, row: &'r [Value], col: &Col) -> &'r Value {
-        self.cols
-            .iter()
-            .position(|(c, _)| c == col)
-            .and_then(|i| row.get(i))
-            .unwrap_or(&Value::Null)
+    /// The visits of a batch, by id.
+    pub fn visits_sql(&self, ids: &[u64]) -> String {
+        let mut cols: Vec<String> = VISIT_COLUMNS.iter().map(|c| (*c).to_string()).collect();
+        cols.extend(self.campaign.iter().map(|p| format!("campaign_{p}")));
+        cols.extend(self.visit_dims.iter().map(|(_, c)| c.clone()));
+        format!(
+            "SELECT {} FROM {}log_visit WHERE idvisit IN ({})",
+            cols.join(", "),
+            self.prefix,
+            id_list(ids)
+        )
     }
 
-    fn text(&self, row: &[Value], col: &Col) -> Option<String> {
-        self.get(row, col).text().map(str::to_owned)
+    /// `log_action` rows by id: (idaction, name, type, url_prefix).
+    pub fn names_sql(&self, ids: &[u64]) -> String {
+        format!(
+            "SELECT idaction, name, type, url_prefix FROM {}log_action WHERE idaction IN ({})",
+            self.prefix,
+            id_list(ids)
+        )
     }
 
-    /// The row's `idlink_va`.
-    pub fn id(&self, row: &[Value]) -> u64 {
-        self.get(row, &Col::Id)
-            .int()
+    /// The `log_action` ids an action row refers to.
+    pub fn action_ids(row: &[Value]) -> impl Iterator<Item = u64> + '_ {
+        [a::URL, a::NAME, a::EVENT_CATEGORY, a::EVENT_ACTION]
+            .into_iter()
+            .filter_map(|i| int(row, i).and_then(|x| u64::try_from(x).ok()))
+            .filter(|&x| x > 0)
+    }
+
+    /// An action row's `idlink_va`.
+    pub fn id(row: &[Value]) -> u64 {
+        int(row, a::ID)
             .and_then(|i| u64::try_from(i).ok())
             .unwrap_or(0)
     }
 
-    /// The row's time, Unix seconds.
-    pub fn ts(&self, row: &[Value]) -> Option<i64> {
-        self.get(row, &Col::Ts).int()
+    /// An action row's time, Unix seconds.
+    pub fn ts(row: &[Value]) -> Option<i64> {
+        int(row, a::TS)
     }
 
-    /// The hit of one row.
-    pub fn hit(&self, row: &[Value], site: u32, keep_visits: bool) -> RowOutcome {
+    /// An action row's `idvisit` (a visit row's, with [`Columns::visit_id`]).
+    pub fn action_visit(row: &[Value]) -> Option<u64> {
+        int(row, a::VISIT).and_then(|i| u64::try_from(i).ok())
+    }
+
+    /// A visit row's `idvisit`.
+    pub fn visit_id(row: &[Value]) -> Option<u64> {
+        int(row, v::ID).and_then(|i| u64::try_from(i).ok())
+    }
+
+    /// Reads a `log_action` row of [`Columns::names_sql`].
+    pub fn name_row(row: &[Value]) -> Option<(u64, ActionName)> {
+        let id = int(row, 0).and_then(|i| u64::try_from(i).ok())?;
+        Some((
+            id,
+            ActionName {
+                name: text(row, 1).unwrap_or_default(),
+                kind: int(row, 2),
+                prefix: int(row, 3),
+            },
+        ))
+    }
+
+    /// The hit of one action row, with its visit's row (`None` if the
+    /// visit is missing) and the names it refers to. The visit's own
+    /// columns (user, referrer, device, location, visit-scope dimensions)
+    /// go on the hit when `visit_fields` is set: the importer sets it for
+    /// the first row of each visit it meets, which is all hitmap's
+    /// first-carrier rule needs (every carrier of a visit holds the same
+    /// values), and spares a copy of them per action.
+    pub fn hit(
+        &self,
+        action: &[Value],
+        visit: Option<&[Value]>,
+        names: &Names,
+        site: u32,
+        keep_visits: bool,
+        visit_fields: bool,
+    ) -> RowOutcome {
         let skip = |why: &str| RowOutcome::Skip(why.to_owned());
-        let Some(ts) = self.ts(row) else {
+        let Some(visit) = visit else {
+            return skip("its visit is not in log_visit");
+        };
+        let Some(ts) = Columns::ts(action) else {
             return skip("no server_time");
         };
-        let Some(visitor) = self.text(row, &Col::Visitor) else {
+        let Some(visitor) = text(visit, v::VISITOR) else {
             return skip("no idvisitor");
         };
-        let url = self.text(row, &Col::Url).map(|name| {
-            let prefix = self.get(row, &Col::UrlPrefix).int();
-            with_prefix(&name, prefix)
-        });
-        let url_type = self.get(row, &Col::UrlType).int();
-        let name = self.text(row, &Col::Name);
-        let name_type = self.get(row, &Col::NameType).int();
-        let mut hit = if let Some(category) = self.text(row, &Col::EventCategory) {
-            let Some(action) = self.text(row, &Col::EventAction) else {
+        let name_of = |i: usize| {
+            int(action, i)
+                .and_then(|x| u64::try_from(x).ok())
+                .and_then(|x| names.get(&x))
+        };
+        let url_action = name_of(a::URL);
+        let url = url_action.map(|n| with_prefix(&n.name, n.prefix));
+        let url_type = url_action.and_then(|n| n.kind);
+        let name_action = name_of(a::NAME);
+        let name = name_action.map(|n| n.name.clone());
+        let name_type = name_action.and_then(|n| n.kind);
+        let mut hit = if let Some(category) = name_of(a::EVENT_CATEGORY) {
+            let Some(action_name) = name_of(a::EVENT_ACTION) else {
                 return skip("event without an action");
             };
             let mut h = Hit::new(site, ts, visitor, HitType::Event).with_event(Event {
-                category,
-                action,
+                category: category.name.clone(),
+                action: action_name.name.clone(),
                 name: name.filter(|_| name_type == Some(12)),
-                value: self.get(row, &Col::Float).float().filter(|v| v.is_finite()),
+                value: action
+                    .get(a::FLOAT)
+                    .and_then(Value::float)
+                    .filter(|v| v.is_finite()),
             });
             h.url = url;
             h
@@ -233,34 +324,45 @@ impl Columns {
                     h
                 }
                 _ if name_type == Some(8) => match name {
-                    Some(keyword) => {
+                    Some(keyword) if !keyword.is_empty() => {
                         Hit::new(site, ts, visitor, HitType::Search).with_search(keyword)
                     }
-                    None => return skip("site search without a keyword"),
+                    _ => return skip("site search without a keyword"),
                 },
                 (None, _) if name_type == Some(4) => return skip("page view without a URL"),
                 (Some(t), _) => return RowOutcome::Skip(format!("action of type {t}")),
                 (None, _) => return skip("no page, download, outlink, search or event"),
             }
         };
-        hit.user = self.text(row, &Col::User);
         if keep_visits {
-            hit.visit = self.get(row, &Col::Visit).int().map(|v| v.to_string());
+            hit.visit = int(visit, v::ID).map(|v| v.to_string());
         }
-        let rtype = self.get(row, &Col::ReferrerType).int();
+        if visit_fields {
+            self.visit_fields(&mut hit, visit);
+        }
+        for (i, (name, _)) in self.action_dims.iter().enumerate() {
+            if let Some(value) = text(action, a::DIMS + i) {
+                hit.dims.push((name.clone(), value));
+            }
+        }
+        RowOutcome::Hit(Box::new(hit))
+    }
+
+    /// Puts the visit's own columns on a hit.
+    fn visit_fields(&self, hit: &mut Hit, visit: &[Value]) {
+        hit.user = text(visit, v::USER);
+        let rtype = int(visit, v::REFERRER_TYPE);
         hit.referrer_type = rtype.and_then(referrer_type).map(str::to_owned);
-        hit.referrer = self.text(row, &Col::ReferrerUrl);
-        hit.referrer_name = self.text(row, &Col::ReferrerName);
-        hit.referrer_keyword = self.text(row, &Col::ReferrerKeyword);
+        hit.referrer = text(visit, v::REFERRER_URL);
+        hit.referrer_name = text(visit, v::REFERRER_NAME);
+        hit.referrer_keyword = text(visit, v::REFERRER_KEYWORD);
         let mut campaign = Campaign::default();
         if rtype == Some(6) {
             campaign.name = hit.referrer_name.clone();
             campaign.keyword = hit.referrer_keyword.clone();
         }
-        for (col, _) in &self.cols {
-            if let Col::Campaign(part) = col
-                && let Some(v) = self.text(row, col)
-            {
+        for (i, part) in self.campaign.iter().enumerate() {
+            if let Some(value) = text(visit, v::MORE + i) {
                 let slot = match *part {
                     "name" => &mut campaign.name,
                     "source" => &mut campaign.source,
@@ -269,32 +371,27 @@ impl Columns {
                     "content" => &mut campaign.content,
                     _ => &mut campaign.id,
                 };
-                *slot = Some(v);
+                *slot = Some(value);
             }
         }
         if campaign != Campaign::default() {
             hit.campaign = Some(campaign);
         }
-        hit.device = self
-            .get(row, &Col::DeviceType)
-            .int()
+        hit.device = int(visit, v::DEVICE)
             .and_then(device_type)
             .map(str::to_owned);
-        hit.browser = self.text(row, &Col::Browser).and_then(|c| browser_name(&c));
-        hit.os = self.text(row, &Col::Os).and_then(|c| os_name(&c));
-        hit.country = self
-            .text(row, &Col::Country)
+        hit.browser = text(visit, v::BROWSER).and_then(|c| browser_name(&c));
+        hit.os = text(visit, v::OS).and_then(|c| os_name(&c));
+        hit.country = text(visit, v::COUNTRY)
             .map(|c| c.to_ascii_lowercase())
             .filter(|c| c != "xx");
-        hit.language = self.text(row, &Col::Language).and_then(|l| language(&l));
-        for (col, _) in &self.cols {
-            if let Col::Dimension(name) = col
-                && let Some(v) = self.text(row, col)
-            {
-                hit.dims.push((name.clone(), v));
+        hit.language = text(visit, v::LANGUAGE).and_then(|l| language(&l));
+        let visit_dims = v::MORE + self.campaign.len();
+        for (i, (name, _)) in self.visit_dims.iter().enumerate() {
+            if let Some(value) = text(visit, visit_dims + i) {
+                hit.dims.push((name.clone(), value));
             }
         }
-        RowOutcome::Hit(Box::new(hit))
     }
 }
 
