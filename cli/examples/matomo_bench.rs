@@ -14,6 +14,7 @@
 //!
 //! ```text
 //! cargo run --release -p hitmap-cli --example matomo_bench -- --visitors 1500
+//! # again on the same data: add --reuse
 //! ```
 
 #[path = "../tests/integration/matomo_data.rs"]
@@ -53,19 +54,43 @@ fn main() {
     let socket = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let dsn = |db: &str| format!("mysql://root@localhost/{db}?socket={socket}");
     let mut admin = mysql::Conn::new(mysql::Opts::from_url(&dsn("mysql")).unwrap()).unwrap();
-    admin
-        .query_drop("DROP DATABASE IF EXISTS hm_bench")
-        .unwrap();
-    admin.query_drop("CREATE DATABASE hm_bench").unwrap();
-    let mut conn = mysql::Conn::new(mysql::Opts::from_url(&dsn("hm_bench")).unwrap()).unwrap();
+    // --reuse: keep the data of the last run with the same size.
+    let tag = format!("hm_bench_{visitors}_{days}");
+    let have: Option<u64> = admin
+        .query_first(format!("SELECT count(*) FROM {tag}.matomo_log_link_visit_action"))
+        .unwrap_or(None);
+    let reuse = std::env::args().any(|a| a == "--reuse") && have.is_some_and(|n| n > 0);
+    if !reuse {
+        admin.query_drop(format!("DROP DATABASE IF EXISTS {tag}")).unwrap();
+        admin.query_drop(format!("CREATE DATABASE {tag}")).unwrap();
+    }
+    let mut conn = mysql::Conn::new(mysql::Opts::from_url(&dsn(&tag)).unwrap()).unwrap();
+    let zone = "Europe/Paris";
+    let first_day = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
+    let rows = if reuse {
+        let rows = have.unwrap_or(0);
+        println!("reusing the {rows} actions of the last run of this size (--reuse)");
+        rows
+    } else {
+        load(&mut conn, zone, first_day, days, visitors)
+    };
+    measure(&root, &mut conn, &dsn(&tag), rows, zone, first_day, days);
+}
+
+/// Writes the generated year into Matomo's tables.
+fn load(
+    conn: &mut mysql::Conn,
+    zone: &'static str,
+    first_day: NaiveDate,
+    days: u32,
+    visitors: u32,
+) -> u64 {
     for stmt in include_str!("../tests/fixtures/matomo5-schema.sql")
         .split(';')
         .filter(|s| s.contains("CREATE"))
     {
         conn.query_drop(stmt).unwrap();
     }
-    let zone = "Europe/Paris";
-    let first_day = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
     let spec = matomo_data::Spec {
         seed: 42,
         sites: vec![(1, zone, "intranet.example.org")],
@@ -76,7 +101,7 @@ fn main() {
         pageviews_only: false,
     };
     let t = Instant::now();
-    let rows = matomo_data::load(&mut conn, &spec);
+    let rows = matomo_data::load(conn, &spec);
     conn.query_drop(
         "ANALYZE TABLE matomo_log_visit, matomo_log_link_visit_action, matomo_log_action",
     )
@@ -89,7 +114,18 @@ fn main() {
         "loaded {rows} actions in {visits} visits over {days} days into MariaDB in {:.1} s (not measured below)",
         t.elapsed().as_secs_f64()
     );
+    rows
+}
 
+fn measure(
+    root: &std::path::Path,
+    conn: &mut mysql::Conn,
+    dsn: &str,
+    rows: u64,
+    zone: &str,
+    first_day: NaiveDate,
+    days: u32,
+) {
     let mut results = Vec::new();
     for (label, keep_visits) in [
         ("hitmap import + archive, Matomo's visits", true),
@@ -98,7 +134,7 @@ fn main() {
         let store = root.join(format!("target/bench-matomo-store-{keep_visits}"));
         let _ = std::fs::remove_dir_all(&store);
         let mut engine = hitmap::Engine::open(&store).unwrap();
-        let mut db = MysqlDatabase::connect(&dsn("hm_bench")).unwrap();
+        let mut db = MysqlDatabase::connect(dsn).unwrap();
         let options = ImportOptions {
             keep_visits,
             settle_secs: 0,

@@ -645,3 +645,56 @@ fn the_documented_commands_work_as_written() {
         );
     }
 }
+
+/// A connection that fails after a number of queries, as a dropped link
+/// or a killed server would.
+struct Flaky {
+    inner: MysqlDatabase,
+    left: usize,
+}
+
+impl matomo::Database for Flaky {
+    fn query(&mut self, sql: &str) -> Result<Vec<Vec<matomo::Value>>, String> {
+        if self.left == 0 {
+            return Err("Lost connection to server during query".into());
+        }
+        self.left -= 1;
+        self.inner.query(sql)
+    }
+}
+
+#[test]
+fn an_interrupted_import_resumes_without_loss_or_double_counting() {
+    let name = "hm_resume";
+    let mut conn = matomo_db(name, &spec(17, false));
+    let dir = crate::TempDir::new("matomo-resume");
+    let options = ImportOptions {
+        batch_rows: 500,
+        ..keep()
+    };
+    // Fail part-way, several times: each run keeps what it committed.
+    let mut failures = 0;
+    for left in [9, 14, 23] {
+        let mut e = Engine::open(&dir.0).unwrap();
+        let mut db = Flaky {
+            inner: MysqlDatabase::connect(&dsn(name)).unwrap(),
+            left,
+        };
+        let err = matomo::import(&mut e, &mut db, &options, &mut |_| {}).unwrap_err();
+        assert!(err.to_string().contains("Lost connection"), "{err}");
+        failures += 1;
+    }
+    assert_eq!(failures, 3);
+    let mut e = Engine::open(&dir.0).unwrap();
+    let rest = import(name, &mut e, &options);
+    let total = rows(&mut conn, "SELECT count(*) FROM matomo_log_link_visit_action")[0][0];
+    assert!(rest.rows() > 0 && (rest.rows() as i64) < total, "{rest:?}");
+    drop(e);
+    let engine = Engine::open_read_only(&dir.0).unwrap();
+    for (site, zone) in [(1, "Europe/Paris"), (2, "UTC")] {
+        for p in periods(zone) {
+            check_visits_summary(&mut conn, &engine, site, &p);
+            check_page_urls(&mut conn, &engine, site, &p, false);
+        }
+    }
+}
