@@ -57,11 +57,15 @@ fn main() {
     // --reuse: keep the data of the last run with the same size.
     let tag = format!("hm_bench_{visitors}_{days}");
     let have: Option<u64> = admin
-        .query_first(format!("SELECT count(*) FROM {tag}.matomo_log_link_visit_action"))
+        .query_first(format!(
+            "SELECT count(*) FROM {tag}.matomo_log_link_visit_action"
+        ))
         .unwrap_or(None);
     let reuse = std::env::args().any(|a| a == "--reuse") && have.is_some_and(|n| n > 0);
     if !reuse {
-        admin.query_drop(format!("DROP DATABASE IF EXISTS {tag}")).unwrap();
+        admin
+            .query_drop(format!("DROP DATABASE IF EXISTS {tag}"))
+            .unwrap();
         admin.query_drop(format!("CREATE DATABASE {tag}")).unwrap();
     }
     let mut conn = mysql::Conn::new(mysql::Opts::from_url(&dsn(&tag)).unwrap()).unwrap();

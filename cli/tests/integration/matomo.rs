@@ -687,7 +687,10 @@ fn an_interrupted_import_resumes_without_loss_or_double_counting() {
     assert_eq!(failures, 3);
     let mut e = Engine::open(&dir.0).unwrap();
     let rest = import(name, &mut e, &options);
-    let total = rows(&mut conn, "SELECT count(*) FROM matomo_log_link_visit_action")[0][0];
+    let total = rows(
+        &mut conn,
+        "SELECT count(*) FROM matomo_log_link_visit_action",
+    )[0][0];
     assert!(rest.rows() > 0 && (rest.rows() as i64) < total, "{rest:?}");
     drop(e);
     let engine = Engine::open_read_only(&dir.0).unwrap();
