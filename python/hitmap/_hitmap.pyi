@@ -62,7 +62,7 @@ class Engine:
         from_day: Optional[str] = None,
         to_day: Optional[str] = None,
         keep_visits: bool = False,
-        prefix: str = "matomo_",
+        prefix: str = ...,
         batch_rows: int = 100000,
         settle_secs: int = 60,
         progress: Optional[Callable[[int, int, int, int], object]] = None,
