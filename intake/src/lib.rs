@@ -4,6 +4,8 @@
 //! system's data into hits lives here, once, for every host (the `hitmap`
 //! command, Python, the C ABI):
 //!
+//! - [`logs`]: web-server access-log lines in every format Matomo's log
+//!   importer reads (the format layer of the access-log importer).
 //! - [`matomo`]: Matomo's raw log tables (`log_visit`,
 //!   `log_link_visit_action`, `log_action`) read through any SQL client
 //!   that implements [`matomo::Database`], with a checkpoint in the store.
@@ -24,6 +26,7 @@
 //! assert!(err.to_string().contains("no table matomo_site"));
 //! ```
 
+pub mod logs;
 pub mod matomo;
 
 mod error;

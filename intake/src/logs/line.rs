@@ -1,0 +1,236 @@
+//! One request read from a log line, dates, and the JSON formats.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, NaiveDate};
+
+use super::Format;
+
+/// What a log line says about one request. Text borrows from the line
+/// where it can.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogLine<'a> {
+    /// The client's address (never stored: the visitor key hashes it).
+    pub ip: Option<Cow<'a, str>>,
+    /// Unix seconds, UTC.
+    pub ts: i64,
+    /// The virtual host, when the format logs it.
+    pub host: Option<Cow<'a, str>>,
+    /// `GET`, `POST`, ...
+    pub method: Option<Cow<'a, str>>,
+    /// The path with its query string.
+    pub path: Cow<'a, str>,
+    /// The HTTP status.
+    pub status: Option<u16>,
+    /// Response bytes.
+    pub length: Option<u64>,
+    /// The authenticated user.
+    pub userid: Option<Cow<'a, str>>,
+    /// The `Referer` header.
+    pub referrer: Option<Cow<'a, str>>,
+    /// The `User-Agent` header.
+    pub user_agent: Option<Cow<'a, str>>,
+    /// The server's time for the request, milliseconds, when logged.
+    pub generation_ms: Option<f64>,
+}
+
+impl<'a> LogLine<'a> {
+    /// Reads `METHOD path PROTOCOL` (the protocol may be missing).
+    pub(crate) fn request(&mut self, request: Cow<'a, str>) -> Result<(), String> {
+        let mut parts = request.split(' ').filter(|p| !p.is_empty());
+        let (Some(method), Some(path)) = (parts.next(), parts.next()) else {
+            return Err(format!(
+                "{:?} is not an HTTP request line",
+                request.as_ref()
+            ));
+        };
+        if !method.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(format!("{method:?} is not an HTTP method"));
+        }
+        let (method, path) = match &request {
+            Cow::Borrowed(r) => {
+                let m = r.find(method).map_or("", |at| &r[at..at + method.len()]);
+                let p = r.find(path).map_or("", |at| &r[at..at + path.len()]);
+                (Cow::Borrowed(m), Cow::Borrowed(p))
+            }
+            Cow::Owned(_) => (Cow::Owned(method.to_owned()), Cow::Owned(path.to_owned())),
+        };
+        self.method = Some(method);
+        self.path = path;
+        // A proxy's absolute URL: the host goes to `host`, the path stays.
+        let absolute = ["http://", "https://"]
+            .into_iter()
+            .find_map(|scheme| self.path.strip_prefix(scheme).map(str::to_owned));
+        if let Some(rest) = absolute {
+            let (host, path) = rest.split_once('/').unwrap_or((&rest, ""));
+            if self.host.is_none() && !host.is_empty() {
+                self.host = Some(Cow::Owned(host.to_owned()));
+            }
+            self.path = Cow::Owned(format!("/{path}"));
+        }
+        Ok(())
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// An Apache date, `10/Feb/2012:16:42:07 -0500` (fractions of a second
+/// and a missing offset allowed: HAProxy logs `25/Sep/2018:06:05:27.584`,
+/// read as UTC), as Unix seconds.
+///
+/// # Examples
+/// ```
+/// use hitmap_intake::logs::parse_apache_date;
+/// assert_eq!(parse_apache_date("10/Feb/2012:16:42:07 -0500"), Ok(1_328_910_127));
+/// assert!(parse_apache_date("10/Foo/2012:16:42:07 -0500").is_err());
+/// ```
+pub fn parse_apache_date(s: &str) -> Result<i64, String> {
+    let bad = || format!("{s:?} is not a date like 10/Feb/2012:16:42:07 -0500");
+    let (stamp, offset) = match s.split_once(' ') {
+        Some((stamp, offset)) => (stamp, Some(offset.trim())),
+        None => (s, None),
+    };
+    let mut parts = stamp.splitn(4, [':', '/']);
+    let (Some(day), Some(month), Some(year), Some(time)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    let month = MONTHS
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(month))
+        .ok_or_else(bad)?;
+    let date = NaiveDate::from_ymd_opt(
+        year.parse().map_err(|_| bad())?,
+        u32::try_from(month + 1).map_err(|_| bad())?,
+        day.parse().map_err(|_| bad())?,
+    )
+    .ok_or_else(bad)?;
+    let time = time.split('.').next().unwrap_or(time);
+    let time = chrono::NaiveTime::parse_from_str(time, "%H:%M:%S").map_err(|_| bad())?;
+    let seconds = match offset {
+        None => 0,
+        Some(o) => {
+            let (sign, digits) = match o.as_bytes().first() {
+                Some(b'+') => (1, &o[1..]),
+                Some(b'-') => (-1, &o[1..]),
+                _ => return Err(bad()),
+            };
+            if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            let h: i64 = digits[..2].parse().map_err(|_| bad())?;
+            let m: i64 = digits[2..].parse().map_err(|_| bad())?;
+            sign * (h * 3600 + m * 60)
+        }
+    };
+    Ok(date.and_time(time).and_utc().timestamp() - seconds)
+}
+
+/// An ISO 8601 / RFC 3339 time (`2015-05-13T23:39:43.945958Z`,
+/// `2013-10-10T16:52:00+02:00`; without an offset, UTC), as Unix seconds.
+///
+/// # Examples
+/// ```
+/// use hitmap_intake::logs::parse_iso_date;
+/// assert_eq!(parse_iso_date("2013-10-10T16:52:00+02:00"), Ok(1_381_416_720));
+/// assert_eq!(parse_iso_date("2023-08-11T11:41:25"), Ok(1_691_754_085));
+/// ```
+pub fn parse_iso_date(s: &str) -> Result<i64, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp());
+    }
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
+        .map(|t| t.and_utc().timestamp())
+        .map_err(|_| format!("{s:?} is not an ISO 8601 time"))
+}
+
+fn json_text(v: &serde_json::Value) -> Option<Cow<'static, str>> {
+    match v {
+        serde_json::Value::String(s) if !s.is_empty() && s != "-" => Some(Cow::Owned(s.clone())),
+        serde_json::Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        _ => None,
+    }
+}
+
+fn json_u64(v: &serde_json::Value) -> Option<u64> {
+    match v {
+        serde_json::Value::Number(n) => n.as_u64(),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// nginx (Matomo's documented `log_format`), Traefik and Caddy JSON lines.
+pub(crate) fn parse_json(format: Format, line: &str) -> Result<LogLine<'static>, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| format!("not a JSON object: {e}"))?;
+    let obj = v.as_object().ok_or("not a JSON object")?;
+    let field = |k: &str| obj.get(k).unwrap_or(&serde_json::Value::Null);
+    let mut l = LogLine::default();
+    match format {
+        Format::NginxJson => {
+            l.ip = json_text(field("ip"));
+            l.host = json_text(field("host"));
+            l.path = json_text(field("path")).ok_or("no \"path\"")?;
+            l.status = json_u64(field("status")).and_then(|s| u16::try_from(s).ok());
+            l.length = json_u64(field("length"));
+            l.referrer = json_text(field("referrer"));
+            l.user_agent = json_text(field("user_agent"));
+            l.userid = json_text(field("userid"));
+            l.method = json_text(field("method"));
+            l.generation_ms = field("generation_time_milli").as_f64();
+            let date = field("date").as_str().ok_or("no \"date\"")?;
+            l.ts = parse_iso_date(date)?;
+        }
+        Format::TraefikJson => {
+            l.ip = json_text(field("ClientHost"));
+            l.host = json_text(field("RequestHost"));
+            l.method = json_text(field("RequestMethod"));
+            l.path = json_text(field("RequestPath")).ok_or("no \"RequestPath\"")?;
+            l.status = json_u64(field("DownstreamStatus"))
+                .or_else(|| json_u64(field("OriginStatus")))
+                .and_then(|s| u16::try_from(s).ok());
+            l.length = json_u64(field("DownstreamContentSize"));
+            l.referrer = json_text(field("request_Referer"));
+            l.user_agent = json_text(field("request_User-Agent"));
+            l.userid = json_text(field("ClientUsername"));
+            l.generation_ms = field("Duration").as_f64().map(|ns| ns / 1e6);
+            let date = field("StartUTC")
+                .as_str()
+                .or_else(|| field("time").as_str())
+                .ok_or("no \"StartUTC\"")?;
+            l.ts = parse_iso_date(date)?;
+        }
+        Format::CaddyJson => {
+            let request = field("request");
+            let r = |k: &str| request.get(k).unwrap_or(&serde_json::Value::Null);
+            let header = |k: &str| {
+                r("headers")
+                    .get(k)
+                    .and_then(|h| h.get(0))
+                    .and_then(json_text)
+            };
+            l.ip = json_text(r("client_ip")).or_else(|| json_text(r("remote_ip")));
+            l.host = json_text(r("host"));
+            l.method = json_text(r("method"));
+            l.path = json_text(r("uri")).ok_or("no \"request.uri\"")?;
+            l.status = json_u64(field("status")).and_then(|s| u16::try_from(s).ok());
+            l.length = json_u64(field("size"));
+            l.referrer = header("Referer");
+            l.user_agent = header("User-Agent");
+            l.userid = json_text(field("user_id"));
+            l.generation_ms = field("duration").as_f64().map(|s| s * 1e3);
+            let ts = field("ts").as_f64().ok_or("no \"ts\"")?;
+            if !ts.is_finite() || !(0.0..253_402_300_800.0).contains(&ts) {
+                return Err(format!("\"ts\" {ts} is not a time"));
+            }
+            l.ts = ts as i64;
+        }
+        _ => return Err("not a JSON format".into()),
+    }
+    Ok(l)
+}
