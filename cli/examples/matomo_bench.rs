@@ -142,6 +142,7 @@ fn measure(
         let options = ImportOptions {
             keep_visits,
             settle_secs: 0,
+            batch_rows: arg("--batch-rows", 100_000) as usize,
             ..ImportOptions::default()
         };
         let t = Instant::now();
