@@ -40,35 +40,18 @@ fn main() {
     let visitors = arg("--visitors", 1500);
     let days = arg("--days", 365);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let dir = root.join("target/bench-mariadb");
-    let out = std::process::Command::new(root.join("scripts/mariadb"))
-        .arg(&dir)
-        .arg(std::process::id().to_string())
-        .output()
-        .expect("scripts/mariadb runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let socket = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let dsn = |db: &str| format!("mysql://root@localhost/{db}?socket={socket}");
-    let mut admin = mysql::Conn::new(mysql::Opts::from_url(&dsn("mysql")).unwrap()).unwrap();
+    let socket = matomo_data::start_server(&root.join("target/bench-mariadb"));
+    let dsn = |db: &str| matomo_data::dsn(&socket, db);
     // --reuse: keep the data of the last run with the same size.
     let tag = format!("hm_bench_{visitors}_{days}");
+    let mut admin = mysql::Conn::new(mysql::Opts::from_url(&dsn("mysql")).unwrap()).unwrap();
     let have: Option<u64> = admin
         .query_first(format!(
             "SELECT count(*) FROM {tag}.matomo_log_link_visit_action"
         ))
         .unwrap_or(None);
     let reuse = std::env::args().any(|a| a == "--reuse") && have.is_some_and(|n| n > 0);
-    if !reuse {
-        admin
-            .query_drop(format!("DROP DATABASE IF EXISTS {tag}"))
-            .unwrap();
-        admin.query_drop(format!("CREATE DATABASE {tag}")).unwrap();
-    }
-    let mut conn = mysql::Conn::new(mysql::Opts::from_url(&dsn(&tag)).unwrap()).unwrap();
+    let mut conn = matomo_data::create_db(&socket, &tag, reuse);
     let zone = "Europe/Paris";
     let first_day = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
     let rows = if reuse {
@@ -89,12 +72,6 @@ fn load(
     days: u32,
     visitors: u32,
 ) -> u64 {
-    for stmt in include_str!("../tests/fixtures/matomo5-schema.sql")
-        .split(';')
-        .filter(|s| s.contains("CREATE"))
-    {
-        conn.query_drop(stmt).unwrap();
-    }
     let spec = matomo_data::Spec {
         seed: 42,
         sites: vec![(1, zone, "intranet.example.org")],

@@ -5,7 +5,6 @@
 //! LogAggregator queries) returns on the same database.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use chrono::{Datelike, NaiveDate, TimeZone};
@@ -22,38 +21,18 @@ use crate::matomo_data::{self, Spec};
 fn socket() -> &'static str {
     static SOCKET: OnceLock<String> = OnceLock::new();
     SOCKET.get_or_init(|| {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
         let dir = std::env::temp_dir().join(format!("hitmap-mariadb-{}", std::process::id()));
-        let out = std::process::Command::new(root.join("scripts/mariadb"))
-            .arg(&dir)
-            .arg(std::process::id().to_string())
-            .output()
-            .expect("scripts/mariadb runs");
-        assert!(
-            out.status.success(),
-            "MariaDB did not start (scripts/test-all installs mariadb-server): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
+        matomo_data::start_server(&dir)
     })
 }
 
 fn dsn(db: &str) -> String {
-    format!("mysql://root@localhost/{db}?socket={}", socket())
+    matomo_data::dsn(socket(), db)
 }
 
 /// A fresh database with Matomo 5's schema and the generated data.
 fn matomo_db(name: &str, spec: &Spec) -> mysql::Conn {
-    let mut admin = mysql::Conn::new(mysql::Opts::from_url(&dsn("mysql")).unwrap()).unwrap();
-    admin
-        .query_drop(format!("DROP DATABASE IF EXISTS {name}"))
-        .unwrap();
-    admin.query_drop(format!("CREATE DATABASE {name}")).unwrap();
-    let mut conn = mysql::Conn::new(mysql::Opts::from_url(&dsn(name)).unwrap()).unwrap();
-    let schema = include_str!("../fixtures/matomo5-schema.sql");
-    for stmt in schema.split(';').filter(|s| s.contains("CREATE")) {
-        conn.query_drop(stmt).unwrap();
-    }
+    let mut conn = matomo_data::create_db(socket(), name, false);
     matomo_data::load(&mut conn, spec);
     conn
 }
@@ -157,6 +136,15 @@ fn api(engine: &Engine, q: &str) -> Value {
         .api(&format!("{q}&format=json&filter_limit=-1"))
         .unwrap_or_else(|e| panic!("{q}: {e}"));
     serde_json::from_str(&text).unwrap()
+}
+
+/// The row labels of a report.
+fn labels(rows: &Value) -> Vec<&str> {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["label"].as_str().unwrap())
+        .collect()
 }
 
 fn num(v: &Value, k: &str) -> i64 {
@@ -383,12 +371,7 @@ fn keeping_matomos_visits_gives_matomos_numbers() {
         &engine,
         "method=DevicesDetection.getBrowsers&idSite=1&period=range&date=2025-03-20,2025-04-09",
     );
-    let browsers: Vec<&str> = visits
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["label"].as_str().unwrap())
-        .collect();
+    let browsers = labels(&visits);
     assert!(
         browsers.contains(&"Firefox") && browsers.contains(&"Chrome Mobile"),
         "{browsers:?}"
@@ -397,15 +380,10 @@ fn keeping_matomos_visits_gives_matomos_numbers() {
         &engine,
         "method=CustomDimensions.getCustomDimension&dimension=department&idSite=1&period=range&date=2025-03-20,2025-04-09",
     );
-    let labels: Vec<&str> = dims
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["label"].as_str().unwrap())
-        .collect();
+    let departments = labels(&dims);
     assert!(
-        labels.contains(&"HR") && labels.contains(&"Sales"),
-        "{labels:?}"
+        departments.contains(&"HR") && departments.contains(&"Sales"),
+        "{departments:?}"
     );
 }
 

@@ -12,6 +12,49 @@ use std::fmt::Write as _;
 use chrono::{NaiveDate, TimeZone};
 use mysql::prelude::Queryable;
 
+/// Starts (or finds running) a private MariaDB in `dir` with
+/// `scripts/mariadb`, stopped when this process exits; its socket.
+pub fn start_server(dir: &std::path::Path) -> String {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = std::process::Command::new(root.join("scripts/mariadb"))
+        .arg(dir)
+        .arg(std::process::id().to_string())
+        .output()
+        .expect("scripts/mariadb runs");
+    assert!(
+        out.status.success(),
+        "MariaDB did not start (scripts/test-all installs mariadb-server): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A connection to database `db` on the server at `socket`.
+pub fn dsn(socket: &str, db: &str) -> String {
+    format!("mysql://root@localhost/{db}?socket={socket}")
+}
+
+/// Creates database `name` afresh (or keeps it with `keep`) with Matomo
+/// 5's schema, and connects to it.
+pub fn create_db(socket: &str, name: &str, keep: bool) -> mysql::Conn {
+    let mut admin =
+        mysql::Conn::new(mysql::Opts::from_url(&dsn(socket, "mysql")).unwrap()).unwrap();
+    if !keep {
+        admin
+            .query_drop(format!("DROP DATABASE IF EXISTS {name}"))
+            .unwrap();
+        admin.query_drop(format!("CREATE DATABASE {name}")).unwrap();
+    }
+    let mut conn = mysql::Conn::new(mysql::Opts::from_url(&dsn(socket, name)).unwrap()).unwrap();
+    if !keep {
+        let schema = include_str!("../fixtures/matomo5-schema.sql");
+        for stmt in schema.split(';').filter(|s| s.contains("CREATE")) {
+            conn.query_drop(stmt).unwrap();
+        }
+    }
+    conn
+}
+
 /// What to generate.
 #[derive(Debug, Clone)]
 pub struct Spec {

@@ -273,13 +273,7 @@ pub fn import(
     let (schema, sites) = prepare(engine, db, options)?;
     let mut summary = Summary::default();
     for site in &sites {
-        let checkpoint = start_checkpoint(engine, options, site.id)?;
-        let mut s = SiteSummary {
-            site: site.id,
-            cursor: checkpoint.cursor,
-            ..SiteSummary::default()
-        };
-        let mut reader = Reader::new(options, &schema, site, checkpoint)?;
+        let (mut s, mut reader) = start_site(engine, options, &schema, site)?;
         while let Some(batch) = reader.next(db)? {
             commit(engine, batch, &mut s, progress)?;
         }
@@ -303,13 +297,7 @@ pub fn import_pipelined<D: Database + Send>(
     let (schema, sites) = prepare(engine, db, options)?;
     let mut summary = Summary::default();
     for site in &sites {
-        let checkpoint = start_checkpoint(engine, options, site.id)?;
-        let mut s = SiteSummary {
-            site: site.id,
-            cursor: checkpoint.cursor,
-            ..SiteSummary::default()
-        };
-        let mut reader = Reader::new(options, &schema, site, checkpoint)?;
+        let (mut s, mut reader) = start_site(engine, options, &schema, site)?;
         let db: &mut D = db;
         std::thread::scope(|scope| -> Result<()> {
             // One batch read ahead: memory stays at two batches.
@@ -339,6 +327,22 @@ pub fn import_pipelined<D: Database + Send>(
         summary.sites.push(s);
     }
     Ok(summary)
+}
+
+/// A site's summary and batch reader, from the store's checkpoint.
+fn start_site(
+    engine: &Engine,
+    options: &ImportOptions,
+    schema: &Schema,
+    site: &MatomoSite,
+) -> Result<(SiteSummary, Reader)> {
+    let checkpoint = start_checkpoint(engine, options, site.id)?;
+    let summary = SiteSummary {
+        site: site.id,
+        cursor: checkpoint.cursor,
+        ..SiteSummary::default()
+    };
+    Ok((summary, Reader::new(options, schema, site, checkpoint)?))
 }
 
 /// Checks the options, reads the schema and the sites, and adds the
