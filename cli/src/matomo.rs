@@ -98,7 +98,7 @@ pub struct ImportArgs {
 /// before it stays and the next run resumes there.
 pub fn import(dir: &Path, args: &ImportArgs) -> Result<String, CliError> {
     let mut engine = hitmap::Engine::open(dir)?;
-    let mut db = MysqlDatabase::connect(&args.dsn)?;
+    let mut db = Some(MysqlDatabase::connect(&args.dsn)?);
     loop {
         let started = Instant::now();
         let bar = args.progress.then(|| {
@@ -116,15 +116,34 @@ pub fn import(dir: &Path, args: &ImportArgs) -> Result<String, CliError> {
                 bar.tick();
             }
         };
-        let summary = matomo::import_pipelined(&mut engine, &mut db, &args.options, &mut on_batch)?;
+        let result = match db.as_mut() {
+            Some(conn) => matomo::import_pipelined(&mut engine, conn, &args.options, &mut on_batch),
+            None => MysqlDatabase::connect(&args.dsn)
+                .map_err(|e| hitmap_intake::Error::Database(e.to_string()))
+                .and_then(|conn| {
+                    let conn = db.insert(conn);
+                    matomo::import_pipelined(&mut engine, conn, &args.options, &mut on_batch)
+                }),
+        };
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
-        let report = describe(&summary, started.elapsed());
-        if !args.follow {
-            return Ok(report);
+        match result {
+            Ok(summary) => {
+                let report = describe(&summary, started.elapsed());
+                if !args.follow {
+                    return Ok(report);
+                }
+                eprint!("{report}");
+            }
+            // Following, a lost connection or a restarting server is
+            // waited out: what was committed stays, the next run resumes.
+            Err(hitmap_intake::Error::Database(e)) if args.follow => {
+                eprintln!("hitmap: {e}; retrying in {} s", args.interval.as_secs());
+                db = None;
+            }
+            Err(e) => return Err(e.into()),
         }
-        eprint!("{report}");
         std::thread::sleep(args.interval);
     }
 }

@@ -679,3 +679,74 @@ fn an_interrupted_import_resumes_without_loss_or_double_counting() {
         }
     }
 }
+
+#[test]
+fn the_follow_command_keeps_a_store_current() {
+    let name = "hm_follow_cli";
+    let mut conn = matomo_db(name, &spec(21, false));
+    let dir = crate::TempDir::new("matomo-follow-cli");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hitmap"))
+        .args(["import-matomo", dir.0.to_str().unwrap(), "--site", "2"])
+        .args(["--keep-visits", "--settle-secs", "0", "--no-progress"])
+        .args(["--follow", "--interval", "1"])
+        .env("HITMAP_MATOMO_DSN", dsn(name))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let cursor = || {
+        Engine::open_read_only(&dir.0)
+            .ok()
+            .and_then(|e| e.cursor("matomo:2").map(str::to_owned))
+    };
+    let wait_for = |what: &dyn Fn(&str) -> bool| {
+        for _ in 0..300 {
+            if cursor().is_some_and(|c| what(&c)) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        false
+    };
+    let last: u64 = conn
+        .query_first("SELECT MAX(idlink_va) FROM matomo_log_link_visit_action WHERE idsite = 2")
+        .unwrap()
+        .unwrap();
+    assert!(
+        wait_for(&|c| c.contains(&format!("cursor={last};"))),
+        "{:?}",
+        cursor()
+    );
+    // The tracker records a new visit; the running importer takes it.
+    let url: u64 = conn
+        .query_first("SELECT idaction FROM matomo_log_action WHERE type = 1 LIMIT 1")
+        .unwrap()
+        .unwrap();
+    conn.query_drop(format!(
+        "INSERT INTO matomo_log_visit (idvisit, idsite, idvisitor, visit_first_action_time, visit_last_action_time, config_id, location_ip, visit_total_actions, visit_total_time) \
+         VALUES (999999, 2, UNHEX('00000000000000ff'), '2025-04-09 12:00:00', '2025-04-09 12:00:00', UNHEX('00000000000000ff'), UNHEX('7f000001'), 1, 0)"
+    ))
+    .unwrap();
+    conn.query_drop(format!(
+        "INSERT INTO matomo_log_link_visit_action (idlink_va, idsite, idvisitor, idvisit, server_time, idaction_url) \
+         VALUES ({}, 2, UNHEX('00000000000000ff'), 999999, '2025-04-09 12:00:00', {url})",
+        last + 100_000
+    ))
+    .unwrap();
+    let next = last + 100_000;
+    let caught_up = wait_for(&|c| c.contains(&format!("cursor={next};")));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(caught_up, "{:?}", cursor());
+    let engine = Engine::open_read_only(&dir.0).unwrap();
+    check_visits_summary(
+        &mut conn,
+        &engine,
+        2,
+        &period(
+            "UTC",
+            "day",
+            NaiveDate::from_ymd_opt(2025, 4, 9).unwrap(),
+            NaiveDate::from_ymd_opt(2025, 4, 9).unwrap(),
+        ),
+    );
+}
