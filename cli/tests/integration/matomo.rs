@@ -721,10 +721,10 @@ fn the_follow_command_keeps_a_store_current() {
         .query_first("SELECT idaction FROM matomo_log_action WHERE type = 1 LIMIT 1")
         .unwrap()
         .unwrap();
-    conn.query_drop(format!(
+    conn.query_drop(
         "INSERT INTO matomo_log_visit (idvisit, idsite, idvisitor, visit_first_action_time, visit_last_action_time, config_id, location_ip, visit_total_actions, visit_total_time) \
          VALUES (999999, 2, UNHEX('00000000000000ff'), '2025-04-09 12:00:00', '2025-04-09 12:00:00', UNHEX('00000000000000ff'), UNHEX('7f000001'), 1, 0)"
-    ))
+    )
     .unwrap();
     conn.query_drop(format!(
         "INSERT INTO matomo_log_link_visit_action (idlink_va, idsite, idvisitor, idvisit, server_time, idaction_url) \
