@@ -298,3 +298,51 @@ fn unknown_sites_are_rejected_per_line() {
         out.rejected[0].reason
     );
 }
+
+const E8: &str = r#"{"site":1,"visitor":"g","ts":1717200000,"url":"https://x.org/a","visit":10}
+{"site":1,"visitor":"g","ts":1717200300,"url":"https://x.org/b","visit":11,"referrer_type":"campaign","campaign":{"name":"mail"}}
+{"site":1,"visitor":"g","ts":1717209000,"url":"https://x.org/c","visit":11}
+{"site":1,"visitor":"g","ts":1717200200,"url":"https://x.org/d"}"#;
+
+#[test]
+fn e8_a_recorded_visit_id_keeps_another_systems_visits() {
+    // The block as docs/examples.md shows it.
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/examples.md"))
+        .unwrap();
+    assert!(
+        doc.contains(E8),
+        "docs/examples.md E8 and this test must agree"
+    );
+    let mut e = engine("UTC");
+    assert_eq!(ingest(&mut e, E8).accepted, 4);
+    let s = summary(&e, Query::site(1));
+    assert_eq!((s.nb_visits, s.nb_uniq_visitors, s.nb_actions), (3, 1, 4));
+    assert_eq!((s.bounce_count, s.sum_visit_length), (2, 8701));
+    let types: Vec<(Option<String>, u64)> = e
+        .query(&Query::site(1))
+        .unwrap()
+        .dimension_report(&hitmap::Dimension::ReferrerType)
+        .into_iter()
+        .filter(|r| r.metrics.nb_visits > 0)
+        .map(|r| (r.label, r.metrics.nb_visits))
+        .collect();
+    assert_eq!(
+        types,
+        [(Some("direct".into()), 2), (Some("campaign".into()), 1)]
+    );
+    // Without the ids: the timeout rule alone.
+    let plain: String = E8
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let o = v.as_object_mut().unwrap();
+            o.remove("visit");
+            o.remove("referrer_type");
+            o.remove("campaign");
+            v.to_string() + "\n"
+        })
+        .collect();
+    let mut e = engine("UTC");
+    ingest(&mut e, &plain);
+    assert_eq!(summary(&e, Query::site(1)).nb_visits, 2);
+}
