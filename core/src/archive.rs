@@ -90,6 +90,15 @@ pub(crate) struct DayTotals {
     pub sum_length: u64,
 }
 
+/// What every visit of one day's build needs.
+struct VisitContext<'a> {
+    side: &'a SideArena,
+    dicts: &'a SiteDicts,
+    site: &'a SiteConfig,
+    /// The name id of `$referrer_type`, if the site has seen one.
+    recorded_type: Option<u32>,
+}
+
 /// One site's visits on one local day.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct DayArchive {
@@ -196,6 +205,12 @@ impl DayArchive {
         site: &SiteConfig,
     ) -> DayArchive {
         let timeout = i64::from(site.visit_timeout);
+        let ctx = VisitContext {
+            side,
+            dicts,
+            site,
+            recorded_type: dicts.dim_names.get(attr::NAMES[attr::REFERRER_TYPE]),
+        };
         let key_name = dicts.dim_names.get(attr::NAMES[attr::VISIT]);
         let Some(key_name) = key_name else {
             // No hit of the site has ever carried a visit id: the timeout rule.
@@ -212,7 +227,7 @@ impl DayArchive {
             while start < n {
                 let end = (start + 1..n).find(|&i| splits(i)).unwrap_or(n);
                 let visit = a.visitor.len() as u32;
-                a.push_visit(&hits[start..end], side, dicts, site, &mut dim_cells, visit);
+                a.push_visit(&hits[start..end], &ctx, &mut dim_cells, visit);
                 start = end;
             }
             return a.finish(dim_cells);
@@ -263,7 +278,7 @@ impl DayArchive {
         let mut dim_cells = Vec::new();
         for range in visits {
             let visit = a.visitor.len() as u32;
-            a.push_visit(&hits[range], side, dicts, site, &mut dim_cells, visit);
+            a.push_visit(&hits[range], &ctx, &mut dim_cells, visit);
         }
         a.finish(dim_cells)
     }
@@ -278,12 +293,11 @@ impl DayArchive {
     fn push_visit(
         &mut self,
         hits: &[RawHit],
-        side: &SideArena,
-        dicts: &SiteDicts,
-        site: &SiteConfig,
+        ctx: &VisitContext<'_>,
         dim_cells: &mut Vec<(u32, u32, u32, u32)>,
         visit: u32,
     ) {
+        let (side, dicts, site) = (ctx.side, ctx.dicts, ctx.site);
         let first = &hits[0];
         let last = &hits[hits.len() - 1];
         let rank = match self.visitor.last() {
@@ -331,9 +345,8 @@ impl DayArchive {
         }
         // The referrer type: as recorded (`referrer_type`), else derived
         // from the landing URL and the visit's referrer.
-        let recorded = dicts
-            .dim_names
-            .get(attr::NAMES[attr::REFERRER_TYPE])
+        let recorded = ctx
+            .recorded_type
             .and_then(|name| dim_cells[visit_dims_start..].iter().find(|c| c.0 == name))
             .and_then(|c| ReferrerType::parse(dicts.dim_values.value(c.2)));
         let referrer_type = recorded.unwrap_or_else(|| {
