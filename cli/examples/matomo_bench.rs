@@ -23,7 +23,7 @@ mod matomo_data;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use chrono::{NaiveDate, TimeZone};
+use chrono::NaiveDate;
 use hitmap_cli::matomo::MysqlDatabase;
 use hitmap_intake::matomo::{self, ImportOptions};
 use mysql::prelude::Queryable;
@@ -135,14 +135,7 @@ fn measure(
 
     // Matomo's archiving: the per-day LogAggregator queries.
     let tz: chrono_tz::Tz = zone.parse().unwrap();
-    let bound = |d: NaiveDate, h, m, s| {
-        tz.from_local_datetime(&d.and_hms_opt(h, m, s).unwrap())
-            .earliest()
-            .unwrap()
-            .naive_utc()
-            .format("'%Y-%m-%d %H:%M:%S'")
-            .to_string()
-    };
+    let bound = |d, h, m, s| matomo_data::utc_literal(tz, d, h, m, s);
     let queries = [
         // VisitsSummary (getVisitsMetricFields).
         "SELECT count(distinct log_visit.idvisitor), count(distinct log_visit.config_id), count(*), sum(log_visit.visit_total_actions), max(log_visit.visit_total_actions), sum(log_visit.visit_total_time), sum(case log_visit.visit_total_actions when 1 then 1 when 0 then 1 else 0 end), sum(case log_visit.visit_goal_converted when 1 then 1 else 0 end), count(distinct log_visit.user_id) FROM matomo_log_visit AS log_visit WHERE log_visit.visit_last_action_time >= {start} AND log_visit.visit_last_action_time <= {end} AND log_visit.idsite IN (1)",

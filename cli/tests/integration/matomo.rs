@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use chrono::{Datelike, NaiveDate, TimeZone};
+use chrono::{Datelike, NaiveDate};
 use hitmap::Engine;
 use hitmap_cli::matomo::MysqlDatabase;
 use hitmap_intake::matomo::{self, ImportOptions};
@@ -76,14 +76,7 @@ struct Period {
 
 fn period(zone: &str, period: &str, from: NaiveDate, to: NaiveDate) -> Period {
     let tz: chrono_tz::Tz = zone.parse().unwrap();
-    let at = |d: NaiveDate, h, m, s| {
-        tz.from_local_datetime(&d.and_hms_opt(h, m, s).unwrap())
-            .earliest()
-            .unwrap()
-            .naive_utc()
-            .format("'%Y-%m-%d %H:%M:%S'")
-            .to_string()
-    };
+    let at = |d, h, m, s| matomo_data::utc_literal(tz, d, h, m, s);
     let date = if period == "range" {
         format!("{from},{to}")
     } else {

@@ -55,6 +55,17 @@ pub fn create_db(socket: &str, name: &str, keep: bool) -> mysql::Conn {
     conn
 }
 
+/// A site-local time as the SQL literal of its UTC time (what Matomo's
+/// archiver binds for a period's first and last second).
+pub fn utc_literal(tz: chrono_tz::Tz, day: NaiveDate, h: u32, m: u32, s: u32) -> String {
+    tz.from_local_datetime(&day.and_hms_opt(h, m, s).unwrap())
+        .earliest()
+        .unwrap()
+        .naive_utc()
+        .format("'%Y-%m-%d %H:%M:%S'")
+        .to_string()
+}
+
 /// What to generate.
 #[derive(Debug, Clone)]
 pub struct Spec {
