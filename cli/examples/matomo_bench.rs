@@ -167,10 +167,10 @@ fn measure(
         queries.len()
     );
     println!();
-    println!("| step | seconds | vs Matomo's day archiving SQL |");
+    println!("| step | seconds | speed-up over Matomo's day archiving SQL |");
     println!("|---|---|---|");
     for (label, secs) in &results {
-        println!("| {label} | {secs:.1} | {:.1}x faster |", matomo / secs);
+        println!("| {label} | {secs:.1} | {:.1}x |", matomo / secs);
     }
     println!("| Matomo: per-day archiving SQL only | {matomo:.1} | 1.0x |");
 }
