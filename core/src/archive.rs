@@ -242,8 +242,13 @@ impl DayArchive {
                 .find(|d| d.0 == key_name)
                 .map_or(NONE, |d| d.1)
         };
-        sort_hits(hits, dicts, side);
-        hits.sort_by_key(|h| (h.visitor, key_of(h)));
+        hits.sort_unstable_by(|a, b| {
+            a.visitor
+                .cmp(&b.visitor)
+                .then(key_of(a).cmp(&key_of(b)))
+                .then(a.ts.cmp(&b.ts))
+                .then_with(|| tie_break(a, b, dicts, side))
+        });
         let hits = &*hits;
         let n = hits.len();
         let mut visits: Vec<std::ops::Range<usize>> = Vec::new();

@@ -51,6 +51,7 @@ impl Engine {
         let sel = self.query(&crate::query::Query::site(site).range(from, to))?;
         let s = sel.site;
         let d = &s.dicts;
+        let visit_key = d.dim_names.get(attr::NAMES[attr::VISIT]);
         let mut out = Vec::new();
         for &(_, a) in &sel.days {
             for v in 0..a.visit_count() {
@@ -89,12 +90,13 @@ impl Engine {
                         ..Hit::default()
                     };
                     for c in &a.dims {
-                        let (name, value) = (d.dim_names.value(c.name), c.values[vi]);
+                        let value = c.values[vi];
                         // A visit id belongs on every hit of its visit.
-                        let every_hit = name == attr::NAMES[attr::VISIT] && value != NONE;
+                        let every_hit = Some(c.name) == visit_key && value != NONE;
                         if c.carriers[vi] != pos && !every_hit {
                             continue;
                         }
+                        let name = d.dim_names.value(c.name);
                         let value = d.dim_values.value(value).to_owned();
                         if !hit.set_attr(name, value.clone()) {
                             hit.dims.push((name.to_owned(), value));

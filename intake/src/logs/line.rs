@@ -37,22 +37,23 @@ pub struct LogLine<'a> {
 impl<'a> LogLine<'a> {
     /// Reads `METHOD path PROTOCOL` (the protocol may be missing).
     pub(crate) fn request(&mut self, request: Cow<'a, str>) -> Result<(), String> {
-        let mut parts = request.split(' ').filter(|p| !p.is_empty());
-        let (Some(method), Some(path)) = (parts.next(), parts.next()) else {
-            return Err(format!(
-                "{:?} is not an HTTP request line",
-                request.as_ref()
-            ));
+        /// The first two space-separated words of a request line.
+        fn words(r: &str) -> Option<(&str, &str)> {
+            let (method, rest) = r.trim_start_matches(' ').split_once(' ')?;
+            let path = rest.trim_start_matches(' ').split(' ').next()?;
+            (!path.is_empty()).then_some((method, path))
+        }
+        let Some((method, path)) = words(&request) else {
+            return Err(format!("{request:?} is not an HTTP request line"));
         };
-        if !method.bytes().all(|b| b.is_ascii_uppercase()) {
+        if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(format!("{method:?} is not an HTTP method"));
         }
         let (method, path) = match &request {
-            Cow::Borrowed(r) => {
-                let m = r.find(method).map_or("", |at| &r[at..at + method.len()]);
-                let p = r.find(path).map_or("", |at| &r[at..at + path.len()]);
-                (Cow::Borrowed(m), Cow::Borrowed(p))
-            }
+            &Cow::Borrowed(r) => match words(r) {
+                Some((m, p)) => (Cow::Borrowed(m), Cow::Borrowed(p)),
+                None => return Err(format!("{r:?} is not an HTTP request line")),
+            },
             Cow::Owned(_) => (Cow::Owned(method.to_owned()), Cow::Owned(path.to_owned())),
         };
         self.method = Some(method);
