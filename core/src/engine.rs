@@ -683,7 +683,20 @@ impl Engine {
     }
 
     /// Whether a batch identity was committed.
-    fn has_batch(&self, id: &str) -> bool {
+    /// Whether a batch with this id (an [`IngestOptions::batch_id`] or a
+    /// content hash) was committed: importers skip what a store holds.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Hit, IngestOptions, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1))?;
+    /// let hits = [Hit::pageview(1, 1_717_200_000, "v", "https://x.org/")];
+    /// e.ingest_with(hits, &IngestOptions::default().batch_id("log-1"))?;
+    /// assert!(e.has_batch("log-1") && !e.has_batch("log-2"));
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn has_batch(&self, id: &str) -> bool {
         match &self.store {
             Some(s) => s.manifest.batches.contains_key(id),
             None => self.batches.contains_key(id),

@@ -63,6 +63,17 @@ impl SiteConfig {
         &self.time_zone
     }
 
+    /// The site's own hosts, as given to [`SiteConfig::host`].
+    ///
+    /// # Examples
+    /// ```
+    /// let s = hitmap::SiteConfig::new(1).host("intranet.example.org");
+    /// assert_eq!(s.hosts(), ["intranet.example.org"]);
+    /// ```
+    pub fn hosts(&self) -> &[String] {
+        &self.hosts
+    }
+
     /// The named sections: name and path prefixes, in the order given.
     ///
     /// # Examples

@@ -16,6 +16,12 @@ pub enum Error {
     /// The store's checkpoint does not fit this run.
     #[error("{0}")]
     Checkpoint(String),
+    /// An input file cannot be opened or read.
+    #[error("{0}")]
+    Input(String),
+    /// A log line format (or regex) cannot be used.
+    #[error("{0}")]
+    Format(String),
     /// The engine refused the hits or could not commit them.
     #[error(transparent)]
     Engine(#[from] hitmap::Error),

@@ -26,6 +26,8 @@
 //! assert!(err.to_string().contains("no table matomo_site"));
 //! ```
 
+pub mod enrich;
+pub mod input;
 pub mod logs;
 pub mod matomo;
 

@@ -14,9 +14,12 @@
 //! CloudFront, SHOUTcast), or *JSON* objects (nginx, Traefik, Caddy);
 //! any other is a [`CustomFormat`] regex with named groups.
 
+mod import;
 mod line;
 mod rules;
 mod w3c;
+
+pub use import::{DEFAULT_BATCH_BYTES, InvalidLine, LogOptions, LogSummary, NO_SITE, import};
 
 pub use line::{LogLine, parse_apache_date, parse_iso_date};
 pub use rules::{
@@ -484,9 +487,15 @@ fn without_port(s: &str) -> &str {
 /// assert_eq!(detect(&lines), Some(Format::Common));
 /// ```
 pub fn detect(lines: &[&str]) -> Option<Format> {
+    detect_with(lines, &W3cFields::default())
+}
+
+/// [`detect`] with W3C columns renamed as `template` says
+/// ([`W3cFields::mapped`]).
+pub fn detect_with(lines: &[&str], template: &W3cFields) -> Option<Format> {
     let mut best: Option<(Format, usize)> = None;
     for f in Format::ALL {
-        let mut fields = W3cFields::default();
+        let mut fields = template.clone();
         let (mut read, mut tried) = (0, 0);
         for l in lines {
             match parse_line(f, l, &mut fields) {

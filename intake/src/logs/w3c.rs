@@ -11,9 +11,30 @@ use super::{Parsed, Token, tokens};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct W3cFields {
     names: Vec<String>,
+    map: Vec<(String, String)>,
 }
 
 impl W3cFields {
+    /// Columns renamed as they are read, Matomo's `--w3c-map-field
+    /// custom=standard` (e.g. `date-local` → `date`).
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap_intake::logs::{Format, Parsed, W3cFields, parse_line};
+    /// let mut f = W3cFields::mapped(vec![("date-local".into(), "date".into())]);
+    /// parse_line(Format::W3cExtended, "#Fields: date-local time c-ip cs-uri-stem", &mut f).unwrap();
+    /// assert_eq!(f.names(), ["date", "time", "c-ip", "cs-uri-stem"]);
+    /// ```
+    pub fn mapped(map: Vec<(String, String)>) -> W3cFields {
+        W3cFields {
+            names: Vec::new(),
+            map: map
+                .into_iter()
+                .map(|(a, b)| (a.to_ascii_lowercase(), b.to_ascii_lowercase()))
+                .collect(),
+        }
+    }
+
     /// The columns, in order (empty before a `#Fields:` line).
     pub fn names(&self) -> &[String] {
         &self.names
@@ -26,7 +47,13 @@ pub(crate) fn parse<'a>(line: &'a str, fields: &mut W3cFields) -> Result<Parsed<
             // Some exporters leave zero-width characters in names.
             fields.names = names
                 .split_whitespace()
-                .map(|n| n.trim_matches('\u{200b}').to_ascii_lowercase())
+                .map(|n| {
+                    let n = n.trim_matches('\u{200b}').to_ascii_lowercase();
+                    match fields.map.iter().find(|(from, _)| *from == n) {
+                        Some((_, to)) => to.clone(),
+                        None => n,
+                    }
+                })
                 .collect();
         }
         return Ok(Parsed::Comment);

@@ -1,4 +1,5 @@
 //! One integration-test binary for the intake crate.
 
+mod log_import;
 mod logs;
 mod matomo_rows;

@@ -1,0 +1,154 @@
+//! User agents: device type, browser and operating system with versions,
+//! and whether it is a robot.
+//!
+//! The parsing is the `woothee` crate's (its rules compiled in); names are
+//! mapped to Matomo's where they differ (`Mac OSX` → `Mac`, `Linux` →
+//! `GNU/Linux`, `iPhone` → `iOS`, `Windows 7` → `Windows` version `7`), and
+//! device types to Matomo's (`desktop`, `smartphone`, `tablet`,
+//! `feature phone`, `console`). Parsed agents are cached: a log or a day
+//! of traffic has few distinct agents.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What a user agent says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Agent {
+    /// Matomo's device type (`desktop`, `smartphone`, `tablet`, ...).
+    pub device: Option<&'static str>,
+    /// The browser's name (`Chrome`, `Firefox`, `Internet Explorer`, ...).
+    pub browser: Option<String>,
+    /// The browser's version (`120.0.6099.71`).
+    pub browser_version: Option<String>,
+    /// The operating system's name (`Windows`, `Mac`, `GNU/Linux`, `iOS`,
+    /// `Android`, ...).
+    pub os: Option<String>,
+    /// The operating system's version (`10`, `10.6.7`, `2.3.5`).
+    pub os_version: Option<String>,
+    /// A crawler, feed reader or other robot.
+    pub bot: bool,
+}
+
+impl Agent {
+    /// Parses one user agent (uncached; see [`Agents`]).
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap_intake::enrich::Agent;
+    /// let a = Agent::parse("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0");
+    /// assert_eq!((a.device, a.browser.as_deref(), a.os.as_deref()), (Some("desktop"), Some("Firefox"), Some("Windows")));
+    /// assert_eq!((a.browser_version.as_deref(), a.os_version.as_deref()), (Some("120.0"), Some("10")));
+    /// assert!(Agent::parse("Googlebot/2.1 (+http://www.google.com/bot.html)").bot);
+    /// ```
+    pub fn parse(agent: &str) -> Agent {
+        parse_with(&woothee::parser::Parser::new(), agent)
+    }
+}
+
+fn known(s: &str) -> Option<String> {
+    (!s.is_empty() && s != woothee::woothee::VALUE_UNKNOWN).then(|| s.to_string())
+}
+
+fn parse_with(parser: &woothee::parser::Parser, agent: &str) -> Agent {
+    let Some(r) = parser.parse(agent) else {
+        return Agent::default();
+    };
+    if r.category == "crawler" {
+        return Agent {
+            bot: true,
+            browser: known(r.name),
+            ..Agent::default()
+        };
+    }
+    let (os, mut os_version) = match r.os {
+        "Mac OSX" => ("Mac".to_string(), known(&r.os_version)),
+        "Linux" => ("GNU/Linux".to_string(), None),
+        "iPhone" | "iPad" | "iPod" => ("iOS".to_string(), known(&r.os_version)),
+        "ChromeOS" => ("Chrome OS".to_string(), known(&r.os_version)),
+        "Windows Phone OS" => ("Windows Phone".to_string(), known(&r.os_version)),
+        w if w.starts_with("Windows ") && w != "Windows UNKNOWN Ver" => (
+            "Windows".to_string(),
+            known(w.trim_start_matches("Windows ")),
+        ),
+        "Windows UNKNOWN Ver" => ("Windows".to_string(), None),
+        other => match known(other) {
+            Some(o) => (o, known(&r.os_version)),
+            None => (String::new(), None),
+        },
+    };
+    // Mac versions come as 10_6_7 from the agent.
+    if let Some(v) = &mut os_version
+        && v.contains('_')
+    {
+        *v = v.replace('_', ".");
+    }
+    let device = match r.category {
+        "pc" => Some("desktop"),
+        "smartphone" => {
+            // Matomo's rule: an iPad, or Android without "Mobile", is a tablet.
+            let tablet = r.os == "iPad" || (r.os == "Android" && !agent.contains("Mobile"));
+            Some(if tablet { "tablet" } else { "smartphone" })
+        }
+        "mobilephone" => Some("feature phone"),
+        "appliance" => Some("console"),
+        _ => None,
+    };
+    let browser = known(r.name);
+    Agent {
+        device,
+        browser_version: browser.as_ref().and_then(|_| known(r.version)),
+        browser,
+        os: (!os.is_empty()).then_some(os),
+        os_version,
+        bot: false,
+    }
+}
+
+/// A cache of parsed agents, bounded in size.
+///
+/// # Examples
+/// ```
+/// let mut agents = hitmap_intake::enrich::Agents::default();
+/// let ua = "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+/// assert_eq!(agents.get(ua).device, Some("tablet"));
+/// assert_eq!(agents.get(ua).os.as_deref(), Some("iOS"));
+/// ```
+pub struct Agents {
+    parser: woothee::parser::Parser,
+    cache: HashMap<Box<str>, Arc<Agent>, foldhash::fast::RandomState>,
+}
+
+/// Distinct agents kept before the cache starts over.
+const CACHE_SIZE: usize = 50_000;
+
+impl Default for Agents {
+    fn default() -> Agents {
+        Agents {
+            parser: woothee::parser::Parser::new(),
+            cache: HashMap::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Agents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agents")
+            .field("cached", &self.cache.len())
+            .finish()
+    }
+}
+
+impl Agents {
+    /// The parsed agent, from the cache when seen before.
+    pub fn get(&mut self, agent: &str) -> Arc<Agent> {
+        if let Some(a) = self.cache.get(agent) {
+            return a.clone();
+        }
+        if self.cache.len() >= CACHE_SIZE {
+            self.cache.clear();
+        }
+        let parsed = Arc::new(parse_with(&self.parser, agent));
+        self.cache.insert(agent.into(), parsed.clone());
+        parsed
+    }
+}

@@ -1,0 +1,14 @@
+//! Request-to-hit enrichment, shared by every intake that sees raw
+//! requests (access logs now, the tracking endpoint next): what a user
+//! agent says ([`Agents`]), and the visitor key ([`VisitorKeys`]) that
+//! stands for a person without storing their IP address.
+//!
+//! Referrer type, name, keyword and campaign are not here: the engine
+//! derives them from the stored referrer and landing URLs, so old data
+//! gets them too.
+
+mod agent;
+mod visitor;
+
+pub use agent::{Agent, Agents};
+pub use visitor::{SECRET_CURSOR, VisitorKeys, anonymize_ip};

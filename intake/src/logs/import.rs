@@ -1,0 +1,770 @@
+//! Access logs into a store: lines → requests ([`super::parse_line`]) →
+//! the importer's rules ([`Rules`]) → hits (site, URL, visitor key, user
+//! agent) → committed batches.
+//!
+//! Files are read as they stream (gzip, bzip2 and zstd recognised by
+//! their first bytes; `-` is stdin) in chunks of about
+//! [`LogOptions::batch_bytes`], each committed as one batch whose identity
+//! is the hash of its bytes: memory stays bounded on multi-GB files, and a
+//! file imported again is skipped chunk by chunk (unless forced). One
+//! thread reads and parses while the caller's thread commits.
+//!
+//! Nothing in a line stops a file: comments and blank lines are counted,
+//! a line that does not read is counted as invalid with its line number
+//! and reason, bad bytes are replaced (or decoded with
+//! [`LogOptions::encoding`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::BufRead;
+use std::sync::mpsc;
+
+use hitmap::{Engine, Hit, HitType, IngestOptions};
+
+use super::{CustomFormat, Decision, Format, Parsed, Rules, W3cFields, detect_with, parse_line};
+use crate::enrich::{Agents, SECRET_CURSOR, VisitorKeys, anonymize_ip};
+use crate::{Error, Result};
+
+/// Bytes of a log per committed batch, by default.
+pub const DEFAULT_BATCH_BYTES: usize = 32 << 20;
+
+/// Lines read to recognise a format.
+const DETECT_LINES: usize = 50;
+
+/// How the importer reads logs and which lines become hits. The defaults
+/// are Matomo's importer's.
+#[derive(Debug, Clone)]
+pub struct LogOptions {
+    /// The format; `None` recognises each file's from its first lines.
+    pub format: Option<Format>,
+    /// A regex with named groups instead of a format
+    /// (`--log-format-regex`, see [`CustomFormat`]).
+    pub regex: Option<String>,
+    /// The strftime pattern of the regex's `date` group.
+    pub date_format: Option<String>,
+    /// Which lines become hits.
+    pub rules: Rules,
+    /// W3C columns renamed (`custom` → `standard`), Matomo's
+    /// `--w3c-map-field`.
+    pub w3c_map: Vec<(String, String)>,
+    /// Every hit goes to this site (`--idsite`).
+    pub site: Option<u32>,
+    /// The site of lines whose host is none of the store's sites'
+    /// (`--idsite-fallback`).
+    pub site_fallback: Option<u32>,
+    /// Lower-case paths (`--force-lowercase-path`).
+    pub lowercase_path: bool,
+    /// Drop query strings (`--strip-query-string`).
+    pub strip_query: bool,
+    /// The logs' character encoding (`windows-1252`, `big5`, ...); by
+    /// default UTF-8 with bad bytes replaced.
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// The visitor-key secret; by default the store's own.
+    pub visitor_secret: Option<String>,
+    /// IP bytes masked before the visitor key is made (0 to 4).
+    pub anonymize_ip: u8,
+    /// Bytes of log per committed batch.
+    pub batch_bytes: usize,
+    /// Import chunks the store already holds.
+    pub force: bool,
+    /// Invalid lines kept as examples (with line number and reason).
+    pub examples: usize,
+}
+
+impl Default for LogOptions {
+    fn default() -> LogOptions {
+        LogOptions {
+            format: None,
+            regex: None,
+            date_format: None,
+            rules: Rules::default(),
+            w3c_map: Vec::new(),
+            site: None,
+            site_fallback: None,
+            lowercase_path: false,
+            strip_query: false,
+            encoding: None,
+            visitor_secret: None,
+            anonymize_ip: 0,
+            batch_bytes: DEFAULT_BATCH_BYTES,
+            force: false,
+            examples: 10,
+        }
+    }
+}
+
+fn flag(name: &str, value: &str) -> Result<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "" | "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(Error::Config(format!(
+            "{name}: {value:?} is not true or false"
+        ))),
+    }
+}
+
+fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| Error::Config(format!("{name}: {value:?} is not a valid number")))
+}
+
+impl LogOptions {
+    /// The option names [`LogOptions::set`] takes (the CLI's flags).
+    pub const NAMES: [&str; 23] = [
+        "log-format",
+        "log-format-regex",
+        "log-date-format",
+        "w3c-map-field",
+        "idsite",
+        "idsite-fallback",
+        "enable-static",
+        "enable-bots",
+        "enable-http-errors",
+        "enable-http-redirects",
+        "include-host",
+        "exclude-host",
+        "include-path",
+        "exclude-path",
+        "useragent-exclude",
+        "force-lowercase-path",
+        "strip-query-string",
+        "encoding",
+        "visitor-secret",
+        "anonymize-ip",
+        "batch-bytes",
+        "force",
+        "show-invalid",
+    ];
+
+    /// Sets an option by its CLI name (`_` may stand for `-`): how Python
+    /// keyword arguments and the C ABI's JSON options arrive. List options
+    /// (`exclude-path`, ...) add one value per call.
+    ///
+    /// # Errors
+    /// An unknown name or a value that does not read, naming both.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap_intake::logs::{Format, LogOptions};
+    /// let mut o = LogOptions::default();
+    /// o.set("log_format", "combined")?;
+    /// o.set("enable-static", "true")?;
+    /// o.set("exclude-path", "/admin/*")?;
+    /// assert_eq!(o.format, Some(Format::NcsaExtended));
+    /// assert!(o.rules.enable_static);
+    /// assert_eq!(o.rules.exclude_paths, ["/admin/*"]);
+    /// assert!(o.set("idsite", "one").unwrap_err().to_string().contains("idsite"));
+    /// # Ok::<(), hitmap_intake::Error>(())
+    /// ```
+    pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
+        let key = name.replace('_', "-");
+        let r = &mut self.rules;
+        match key.as_str() {
+            "log-format" | "format" => {
+                self.format = match value {
+                    "" | "auto" => None,
+                    v => Some(Format::parse(v).ok_or_else(|| {
+                        Error::Config(format!(
+                            "log-format: unknown format {v:?} (one of: {})",
+                            Format::ALL.map(Format::name).join(", ")
+                        ))
+                    })?),
+                }
+            }
+            "log-format-regex" => self.regex = Some(value.to_owned()),
+            "log-date-format" => self.date_format = Some(value.to_owned()),
+            "w3c-map-field" => {
+                let (from, to) = value.split_once('=').ok_or_else(|| {
+                    Error::Config(format!(
+                        "w3c-map-field: {value:?} should be custom=standard, e.g. date-local=date"
+                    ))
+                })?;
+                self.w3c_map
+                    .push((from.trim().to_owned(), to.trim().to_owned()));
+            }
+            "idsite" => self.site = Some(number(&key, value)?),
+            "idsite-fallback" => self.site_fallback = Some(number(&key, value)?),
+            "enable-static" => r.enable_static = flag(&key, value)?,
+            "enable-bots" => r.enable_bots = flag(&key, value)?,
+            "enable-http-errors" => r.enable_http_errors = flag(&key, value)?,
+            "enable-http-redirects" => r.enable_http_redirects = flag(&key, value)?,
+            "include-host" => r.include_hosts.push(value.to_owned()),
+            "exclude-host" => r.exclude_hosts.push(value.to_owned()),
+            "include-path" => r.include_paths.push(value.to_owned()),
+            "exclude-path" => r.exclude_paths.push(value.to_owned()),
+            "useragent-exclude" => r.bot_agents.push(value.to_ascii_lowercase()),
+            "force-lowercase-path" => self.lowercase_path = flag(&key, value)?,
+            "strip-query-string" => self.strip_query = flag(&key, value)?,
+            "encoding" => {
+                self.encoding = Some(
+                    encoding_rs::Encoding::for_label(value.trim().as_bytes()).ok_or_else(|| {
+                        Error::Config(format!("encoding: unknown encoding {value:?}"))
+                    })?,
+                )
+            }
+            "visitor-secret" => self.visitor_secret = Some(value.to_owned()),
+            "anonymize-ip" => {
+                let n: u8 = number(&key, value)?;
+                if n > 4 {
+                    return Err(Error::Config(format!(
+                        "anonymize-ip: {n} bytes; an address has 4 (0 to 4)"
+                    )));
+                }
+                self.anonymize_ip = n;
+            }
+            "batch-bytes" => self.batch_bytes = number::<usize>(&key, value)?.max(1),
+            "force" => self.force = flag(&key, value)?,
+            "show-invalid" => self.examples = number(&key, value)?,
+            _ => {
+                return Err(Error::Config(format!(
+                    "unknown log option {name:?} (known: {})",
+                    LogOptions::NAMES.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A line that is not a request, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidLine {
+    /// The input's name (a path, or `-`).
+    pub input: String,
+    /// 1-based line number in that input.
+    pub line: u64,
+    /// Why it does not read.
+    pub reason: String,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogSummary {
+    /// Lines read (committed chunks only).
+    pub lines: u64,
+    /// Blank and comment lines.
+    pub comments: u64,
+    /// Lines that are not requests of the format.
+    pub invalid: u64,
+    /// Page views made.
+    pub pageviews: u64,
+    /// Downloads made.
+    pub downloads: u64,
+    /// Requests that are not hits, by reason ([`super::Skip::reason`], or
+    /// "no site for the host").
+    pub skipped: BTreeMap<String, u64>,
+    /// The first invalid lines.
+    pub examples: Vec<InvalidLine>,
+    /// Hits the engine refused (e.g. a site that does not exist).
+    pub rejected: u64,
+    /// The engine's reasons for the first refused hits.
+    pub rejected_examples: Vec<String>,
+    /// Batches committed.
+    pub batches: u64,
+    /// Chunks the store already held (an input imported again), and
+    /// their lines.
+    pub skipped_batches: u64,
+    /// Lines in those chunks.
+    pub skipped_lines: u64,
+    /// The format of each input, as named or recognised.
+    pub formats: Vec<(String, String)>,
+}
+
+impl LogSummary {
+    /// Hits that went in.
+    pub fn hits(&self) -> u64 {
+        (self.pageviews + self.downloads).saturating_sub(self.rejected)
+    }
+
+    /// The summary as text, for people: one line of totals, then the
+    /// skips by reason and the first invalid lines.
+    ///
+    /// # Examples
+    /// ```
+    /// let s = hitmap_intake::logs::LogSummary { lines: 3, pageviews: 2, comments: 1, ..Default::default() };
+    /// assert!(s.report().starts_with("3 lines: 2 hits (2 page views, 0 downloads), 0 skipped, 0 invalid, 1 comments or blank"));
+    /// ```
+    pub fn report(&self) -> String {
+        let skipped: u64 = self.skipped.values().sum();
+        let mut out = format!(
+            "{} lines: {} hits ({} page views, {} downloads), {} skipped, {} invalid, {} comments or blank\n",
+            self.lines,
+            self.hits(),
+            self.pageviews,
+            self.downloads,
+            skipped,
+            self.invalid,
+            self.comments
+        );
+        for (input, format) in &self.formats {
+            out.push_str(&format!("  {input}: format {format}\n"));
+        }
+        for (reason, n) in &self.skipped {
+            out.push_str(&format!("  skipped {n}: {reason}\n"));
+        }
+        for e in &self.examples {
+            out.push_str(&format!(
+                "  invalid {} line {}: {}\n",
+                e.input, e.line, e.reason
+            ));
+        }
+        if self.invalid > self.examples.len() as u64 {
+            out.push_str(&format!(
+                "  ... and {} more invalid lines\n",
+                self.invalid - self.examples.len() as u64
+            ));
+        }
+        if self.rejected > 0 {
+            out.push_str(&format!("  {} hits refused by the store", self.rejected));
+            if let Some(r) = self.rejected_examples.first() {
+                out.push_str(&format!(", e.g. {r}"));
+            }
+            out.push('\n');
+        }
+        if self.skipped_batches > 0 {
+            out.push_str(&format!(
+                "  {} chunk(s), {} lines, already in the store (imported before; force to import again)\n",
+                self.skipped_batches, self.skipped_lines
+            ));
+        }
+        out
+    }
+
+    fn add(&mut self, c: &Counts, examples: usize) {
+        self.lines += c.lines;
+        self.comments += c.comments;
+        self.invalid += c.invalid;
+        self.pageviews += c.pageviews;
+        self.downloads += c.downloads;
+        for (k, n) in &c.skipped {
+            *self.skipped.entry((*k).to_owned()).or_default() += n;
+        }
+        for e in &c.examples {
+            if self.examples.len() < examples {
+                self.examples.push(e.clone());
+            }
+        }
+    }
+}
+
+/// Per-chunk counts, made by the parsing thread.
+#[derive(Debug, Default)]
+struct Counts {
+    lines: u64,
+    comments: u64,
+    invalid: u64,
+    pageviews: u64,
+    downloads: u64,
+    skipped: BTreeMap<&'static str, u64>,
+    examples: Vec<InvalidLine>,
+}
+
+/// One parsed chunk on its way to a commit.
+struct Chunk {
+    id: String,
+    hits: Vec<Hit>,
+    counts: Counts,
+    format: Option<(String, String)>,
+}
+
+/// The reason for lines whose site cannot be told.
+pub const NO_SITE: &str = "no site for the host (give an idsite, or add the host to a site)";
+
+/// Which site a line goes to, from the store's sites.
+#[derive(Debug, Clone)]
+struct Sites {
+    forced: Option<u32>,
+    by_host: HashMap<String, u32>,
+    fallback: Option<u32>,
+    /// The host of each site's URLs when a line has none.
+    main_host: HashMap<u32, String>,
+}
+
+fn normal_host(h: &str) -> String {
+    let h = h.trim().trim_end_matches('.').to_ascii_lowercase();
+    let h = h.split(':').next().unwrap_or("").to_owned();
+    h.strip_prefix("www.").map(str::to_owned).unwrap_or(h)
+}
+
+impl Sites {
+    fn new(engine: &Engine, options: &LogOptions) -> Result<Sites> {
+        let ids = engine.site_ids();
+        for id in options.site.iter().chain(&options.site_fallback) {
+            if !ids.contains(id) {
+                return Err(Error::Config(format!(
+                    "site {id} is not in the store (hitmap init --site {id} first, or pick one of {ids:?})"
+                )));
+            }
+        }
+        let mut by_host = HashMap::new();
+        let mut main_host = HashMap::new();
+        for id in &ids {
+            if let Some(site) = engine.site(*id) {
+                for h in site.hosts() {
+                    by_host.entry(normal_host(h)).or_insert(*id);
+                }
+                if let Some(h) = site.hosts().first() {
+                    main_host.insert(*id, h.clone());
+                }
+            }
+        }
+        // A store of one site needs no mapping.
+        let fallback = options
+            .site_fallback
+            .or_else(|| (ids.len() == 1).then(|| ids[0]));
+        Ok(Sites {
+            forced: options.site,
+            by_host,
+            fallback,
+            main_host,
+        })
+    }
+
+    fn resolve(&self, host: Option<&str>) -> Option<u32> {
+        self.forced
+            .or_else(|| host.and_then(|h| self.by_host.get(&normal_host(h)).copied()))
+            .or(self.fallback)
+    }
+}
+
+/// How lines are read: a named format or a regex.
+enum Reader {
+    Named(Option<Format>),
+    Custom(CustomFormat),
+}
+
+/// The parsing side: lines → hits.
+struct Parser {
+    reader: Reader,
+    options: LogOptions,
+    sites: Sites,
+    keys: VisitorKeys,
+    agents: Agents,
+}
+
+impl Parser {
+    fn decode<'a>(&self, raw: &'a [u8]) -> std::borrow::Cow<'a, str> {
+        match self.options.encoding {
+            Some(e) => e.decode_without_bom_handling(raw).0,
+            None => String::from_utf8_lossy(raw),
+        }
+    }
+
+    /// Reads one input in chunks and sends them; the first chunk names
+    /// the format (recognised from its first lines unless given).
+    fn run(
+        &mut self,
+        name: &str,
+        mut input: Box<dyn BufRead + Send>,
+        tx: &mpsc::SyncSender<Result<Chunk>>,
+    ) -> bool {
+        let mut fields = W3cFields::mapped(self.options.w3c_map.clone());
+        let mut line_no = 0u64;
+        let mut buf: Vec<u8> = Vec::new();
+        let mut format = match &self.reader {
+            Reader::Named(f) => *f,
+            Reader::Custom(_) => None,
+        };
+        let mut first = true;
+        loop {
+            buf.clear();
+            while buf.len() < self.options.batch_bytes {
+                match input.read_until(b'\n', &mut buf) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => {
+                        let _ = tx.send(Err(Error::Input(format!(
+                            "cannot read {name} after line {line_no}: {e}"
+                        ))));
+                        return false;
+                    }
+                }
+            }
+            if buf.is_empty() {
+                return true;
+            }
+            let mut named = None;
+            if first {
+                first = false;
+                named = Some((name.to_owned(), self.recognise(&buf, &mut format)));
+            }
+            let mut chunk = Chunk {
+                id: format!("log:{:032x}", xxhash_rust::xxh3::xxh3_128(&buf)),
+                hits: Vec::with_capacity(buf.len() / 150),
+                counts: Counts::default(),
+                format: named,
+            };
+            for raw in buf.split_inclusive(|&b| b == b'\n') {
+                line_no += 1;
+                let text = self.decode(raw);
+                self.line(name, line_no, &text, format, &mut fields, &mut chunk);
+            }
+            if tx.send(Ok(chunk)).is_err() {
+                return false;
+            }
+        }
+    }
+
+    /// The format of an input, from its first chunk, for the summary.
+    fn recognise(&self, buf: &[u8], format: &mut Option<Format>) -> String {
+        if let Reader::Custom(_) = self.reader {
+            return "custom regex".into();
+        }
+        if format.is_none() {
+            let lines: Vec<std::borrow::Cow<'_, str>> = buf
+                .split(|&b| b == b'\n')
+                .take(DETECT_LINES)
+                .map(|l| self.decode(l))
+                .collect();
+            let refs: Vec<&str> = lines.iter().map(|l| l.as_ref()).collect();
+            *format = detect_with(&refs, &W3cFields::mapped(self.options.w3c_map.clone()));
+        }
+        match format {
+            Some(f) if matches!(self.reader, Reader::Named(Some(_))) => f.name().to_owned(),
+            Some(f) => format!("{} (recognised)", f.name()),
+            None => "not recognised: every line is invalid (give the format)".to_owned(),
+        }
+    }
+
+    fn line(
+        &mut self,
+        input: &str,
+        line_no: u64,
+        text: &str,
+        format: Option<Format>,
+        fields: &mut W3cFields,
+        chunk: &mut Chunk,
+    ) {
+        let c = &mut chunk.counts;
+        c.lines += 1;
+        let parsed = match (&self.reader, format) {
+            (Reader::Custom(f), _) => {
+                if text.trim().is_empty() || text.starts_with('#') {
+                    Ok(Parsed::Comment)
+                } else {
+                    f.parse(text).map(Parsed::Line)
+                }
+            }
+            (Reader::Named(_), Some(f)) => parse_line(f, text, fields),
+            (Reader::Named(_), None) => {
+                if text.trim().is_empty() || text.starts_with('#') {
+                    Ok(Parsed::Comment)
+                } else {
+                    Err("the log format was not recognised".to_owned())
+                }
+            }
+        };
+        let line = match parsed {
+            Ok(Parsed::Comment) => {
+                c.comments += 1;
+                return;
+            }
+            Ok(Parsed::Line(l)) => l,
+            Err(reason) => {
+                c.invalid += 1;
+                if c.examples.len() < self.options.examples {
+                    c.examples.push(InvalidLine {
+                        input: input.to_owned(),
+                        line: line_no,
+                        reason,
+                    });
+                }
+                return;
+            }
+        };
+        let kind = match self.options.rules.decide(&line) {
+            Decision::Pageview => HitType::Pageview,
+            Decision::Download => HitType::Download,
+            Decision::Skip(s) => {
+                *c.skipped.entry(s.reason()).or_default() += 1;
+                return;
+            }
+        };
+        let Some(site) = self.sites.resolve(line.host.as_deref()) else {
+            *c.skipped.entry(NO_SITE).or_default() += 1;
+            return;
+        };
+        match kind {
+            HitType::Download => c.downloads += 1,
+            _ => c.pageviews += 1,
+        }
+        chunk.hits.push(self.hit(site, kind, &line));
+    }
+
+    fn hit(&mut self, site: u32, kind: HitType, line: &super::LogLine<'_>) -> Hit {
+        let o = &self.options;
+        let (path, query) = match line.path.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (&*line.path, None),
+        };
+        let path = if o.lowercase_path {
+            std::borrow::Cow::Owned(path.to_lowercase())
+        } else {
+            std::borrow::Cow::Borrowed(path)
+        };
+        let host = line
+            .host
+            .as_deref()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .or_else(|| self.sites.main_host.get(&site).cloned())
+            .unwrap_or_else(|| "localhost".to_owned());
+        let mut url = format!("https://{host}{path}");
+        if let Some(q) = query.filter(|q| !o.strip_query && !q.is_empty()) {
+            url.push('?');
+            url.push_str(q);
+        }
+        let ua = line.user_agent.as_deref().unwrap_or("");
+        let user = line
+            .userid
+            .as_deref()
+            .filter(|u| !u.is_empty() && *u != "-");
+        let visitor = match user {
+            Some(u) => self.keys.key(&["uid", u]),
+            None => {
+                let ip = line.ip.as_deref().unwrap_or("");
+                let ip = if o.anonymize_ip > 0 {
+                    std::borrow::Cow::Owned(anonymize_ip(ip, o.anonymize_ip))
+                } else {
+                    std::borrow::Cow::Borrowed(ip)
+                };
+                self.keys.key(&["ip", &ip, ua])
+            }
+        };
+        let mut hit = Hit::new(site, line.ts, visitor, kind);
+        if let Some(status @ 300..=599) = line.status
+            && status != 304
+        {
+            // Matomo's importer titles errors and redirects (when they are
+            // kept) as "404/URL = <url>/From = <referrer>".
+            let mut title = format!("{status}/URL = {}", percent(&url));
+            if let Some(r) = line
+                .referrer
+                .as_deref()
+                .filter(|r| !r.is_empty() && *r != "-")
+            {
+                title.push_str(&format!("/From = {}", percent(r)));
+            }
+            hit.title = Some(title);
+        }
+        hit.url = Some(url);
+        hit.user = user.map(str::to_owned);
+        hit.referrer = line
+            .referrer
+            .as_deref()
+            .filter(|r| !r.is_empty() && *r != "-")
+            .map(str::to_owned);
+        if !ua.is_empty() {
+            let agent = self.agents.get(ua);
+            hit.device = agent.device.map(str::to_owned);
+            hit.browser = agent.browser.clone();
+            hit.os = agent.os.clone();
+        }
+        hit
+    }
+}
+
+/// Percent-encodes everything but unreserved characters, as Python's
+/// `urllib.parse.quote(s, '')`.
+fn percent(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 2);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Imports access logs into `engine`: each input (a name for messages,
+/// and a reader, e.g. from [`crate::input::open`]) in turn. `progress`
+/// sees the summary after each committed batch.
+///
+/// # Errors
+/// Options that cannot be used (a bad regex, a site not in the store), an
+/// input that cannot be read (what was committed before stays), a failed
+/// commit. Bad lines are never errors: they are counted in the summary.
+///
+/// # Examples
+/// ```
+/// use hitmap::{Engine, SiteConfig};
+/// use hitmap_intake::logs::{LogOptions, import};
+/// let mut engine = Engine::in_memory();
+/// engine.add_site(SiteConfig::new(1).host("example.org"))?;
+/// let log = r#"1.2.3.4 - - [10/Feb/2012:16:42:07 -0500] "GET /a HTTP/1.1" 200 368 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+/// 1.2.3.4 - - [10/Feb/2012:16:42:08 -0500] "GET /style.css HTTP/1.1" 200 99 "-" "Mozilla/5.0"
+/// not a log line
+/// "#;
+/// let input: Box<dyn std::io::BufRead + Send> = Box::new(std::io::Cursor::new(log.as_bytes().to_vec()));
+/// let s = import(&mut engine, vec![("access.log".into(), input)], &LogOptions::default(), &mut |_| {})?;
+/// assert_eq!((s.pageviews, s.invalid, s.skipped["static file"]), (1, 1, 1));
+/// assert_eq!(s.examples[0].line, 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn import(
+    engine: &mut Engine,
+    inputs: Vec<(String, Box<dyn BufRead + Send>)>,
+    options: &LogOptions,
+    progress: &mut dyn FnMut(&LogSummary),
+) -> Result<LogSummary> {
+    let reader = match &options.regex {
+        Some(r) => Reader::Custom(
+            CustomFormat::new(r, options.date_format.as_deref()).map_err(Error::Format)?,
+        ),
+        None => Reader::Named(options.format),
+    };
+    let sites = Sites::new(engine, options)?;
+    let (keys, mut new_secret) = VisitorKeys::for_store(engine, options.visitor_secret.as_deref())?;
+    let mut parser = Parser {
+        reader,
+        options: options.clone(),
+        sites,
+        keys,
+        agents: Agents::default(),
+    };
+    let mut summary = LogSummary::default();
+    let (tx, rx) = mpsc::sync_channel::<Result<Chunk>>(1);
+    std::thread::scope(|scope| -> Result<()> {
+        scope.spawn(move || {
+            for (name, input) in inputs {
+                if !parser.run(&name, input, &tx) {
+                    break;
+                }
+            }
+        });
+        for chunk in rx {
+            let chunk = chunk?;
+            if let Some(f) = chunk.format.clone() {
+                summary.formats.push(f);
+            }
+            if !options.force && engine.has_batch(&chunk.id) {
+                summary.skipped_batches += 1;
+                summary.skipped_lines += chunk.counts.lines;
+                continue;
+            }
+            let mut ingest = IngestOptions::default()
+                .batch_id(chunk.id.clone())
+                .force(options.force);
+            if let Some(s) = &new_secret {
+                ingest = ingest.cursor(SECRET_CURSOR, s.clone());
+            }
+            let out = engine.ingest_with(&chunk.hits, &ingest)?;
+            new_secret = None;
+            summary.add(&chunk.counts, options.examples);
+            summary.rejected += out.rejected.len() as u64;
+            for r in out.rejected.iter() {
+                if summary.rejected_examples.len() >= options.examples {
+                    break;
+                }
+                summary.rejected_examples.push(r.reason.clone());
+            }
+            summary.batches += 1;
+            progress(&summary);
+        }
+        Ok(())
+    })?;
+    Ok(summary)
+}
