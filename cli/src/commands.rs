@@ -1,7 +1,7 @@
 //! The subcommands of `hitmap`, each a function over parsed arguments, so
 //! tests call them as the binary does.
 
-use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use hitmap::{ApiOptions, ApiRequest, Engine, Query, SiteConfig};
@@ -9,11 +9,6 @@ use serde_json::{Value, json};
 
 use crate::CliError;
 use crate::output::{OutputFormat, show};
-
-fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError {
-    let what = what.into();
-    move |e| CliError::Io(what, e)
-}
 
 /// Fails with the way to create a store when `dir` holds none.
 fn require_store(dir: &Path) -> Result<(), CliError> {
@@ -92,43 +87,204 @@ pub fn init(dir: &Path, args: &SiteArgs) -> Result<String, CliError> {
     ))
 }
 
-/// Counts the bytes that pass through, for a progress bar.
-struct Counting<R> {
-    inner: R,
+/// Opens an input: a path or `-` (stdin); gzip, bzip2 and zstd are
+/// recognised by their first bytes. The bar counts the file's bytes.
+fn input(
+    path: &Path,
     bar: Option<indicatif::ProgressBar>,
+) -> Result<Box<dyn BufRead + Send>, CliError> {
+    Ok(hitmap_intake::input::open_counted(path, move |n| {
+        if let Some(b) = &bar {
+            b.inc(n);
+        }
+    })?)
 }
 
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Some(b) = &self.bar {
-            b.inc(n as u64);
+/// A progress bar over a file's bytes, on a terminal only.
+fn file_bar(path: &Path, progress: bool) -> Option<indicatif::ProgressBar> {
+    let size = std::fs::metadata(path).map(|m| m.len()).ok();
+    (progress && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(size.unwrap_or(0));
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        ) {
+            bar.set_style(style);
         }
-        Ok(n)
+        bar.set_message(path.display().to_string());
+        bar
+    })
+}
+
+/// The access-log flags of `hitmap ingest` (Matomo's log importer's
+/// names).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LogArgs {
+    /// Read access logs of this format (`auto` recognises each file's):
+    /// common, common_vhost, ncsa_extended (combined), common_complete,
+    /// w3c_extended (iis, netscaler, incapsula_w3c, amazon_cloudfront,
+    /// shoutcast), elb, alb, s3, nginx_json, traefik_json, caddy_json,
+    /// haproxy, ovh, gandi, icecast2.
+    #[arg(long, help_heading = "Access logs")]
+    pub log_format: Option<String>,
+    /// Read access logs with this regex and its named groups (ip, date,
+    /// timezone, path, query_string, status, length, userid, user_agent,
+    /// referrer, host, method, generation_time_micro/milli/secs).
+    #[arg(long, help_heading = "Access logs")]
+    pub log_format_regex: Option<String>,
+    /// strftime pattern of the regex's date group (default %d/%b/%Y:%H:%M:%S).
+    #[arg(long, help_heading = "Access logs")]
+    pub log_date_format: Option<String>,
+    /// Rename a W3C column, custom=standard (e.g. date-local=date); repeat.
+    #[arg(long, help_heading = "Access logs")]
+    pub w3c_map_field: Vec<String>,
+    /// Every line goes to this site (default: by host, or the store's only site).
+    #[arg(long, help_heading = "Access logs")]
+    pub idsite: Option<u32>,
+    /// The site of lines whose host is no site's.
+    #[arg(long, help_heading = "Access logs")]
+    pub idsite_fallback: Option<u32>,
+    /// Count static files (css, js, images, robots.txt) as downloads.
+    #[arg(long, help_heading = "Access logs")]
+    pub enable_static: bool,
+    /// Keep requests from robots.
+    #[arg(long, help_heading = "Access logs")]
+    pub enable_bots: bool,
+    /// Keep 4xx and 5xx responses (titled "404/URL = ...").
+    #[arg(long, help_heading = "Access logs")]
+    pub enable_http_errors: bool,
+    /// Keep 3xx responses (304 is always kept).
+    #[arg(long, help_heading = "Access logs")]
+    pub enable_http_redirects: bool,
+    /// Only these hosts (glob); repeat.
+    #[arg(long, help_heading = "Access logs")]
+    pub include_host: Vec<String>,
+    /// Never these hosts (glob); repeat.
+    #[arg(long, help_heading = "Access logs")]
+    pub exclude_host: Vec<String>,
+    /// Only these paths (glob, e.g. '/docs/*'); repeat.
+    #[arg(long, help_heading = "Access logs")]
+    pub include_path: Vec<String>,
+    /// Never these paths (glob, e.g. '/admin/*'); repeat.
+    #[arg(long, help_heading = "Access logs")]
+    pub exclude_path: Vec<String>,
+    /// More robot user-agent fragments; repeat.
+    #[arg(long, help_heading = "Access logs")]
+    pub useragent_exclude: Vec<String>,
+    /// Lower-case paths.
+    #[arg(long, help_heading = "Access logs")]
+    pub force_lowercase_path: bool,
+    /// Drop query strings.
+    #[arg(long, help_heading = "Access logs")]
+    pub strip_query_string: bool,
+    /// The logs' encoding (windows-1252, big5, ...; default UTF-8, bad bytes replaced).
+    #[arg(long, help_heading = "Access logs")]
+    pub encoding: Option<String>,
+    /// The secret of visitor keys (default: the store's own, made on first use).
+    #[arg(
+        long,
+        env = "HITMAP_VISITOR_SECRET",
+        hide_env_values = true,
+        help_heading = "Access logs"
+    )]
+    pub visitor_secret: Option<String>,
+    /// Mask this many bytes of the IP before the visitor key is made (0-4).
+    #[arg(long, help_heading = "Access logs")]
+    pub anonymize_ip: Option<u8>,
+}
+
+impl LogArgs {
+    /// Whether the inputs are access logs rather than NDJSON.
+    pub fn is_log(&self) -> bool {
+        self.log_format.is_some() || self.log_format_regex.is_some()
+    }
+
+    /// The importer's options: each flag through
+    /// [`hitmap_intake::logs::LogOptions::set`], as Python and the C ABI
+    /// give them.
+    pub fn options(&self) -> Result<hitmap_intake::logs::LogOptions, CliError> {
+        let mut o = hitmap_intake::logs::LogOptions::default();
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        let mut one = |name: &'static str, v: Option<String>| {
+            if let Some(v) = v {
+                pairs.push((name, v));
+            }
+        };
+        one("log-format", self.log_format.clone());
+        one("log-format-regex", self.log_format_regex.clone());
+        one("log-date-format", self.log_date_format.clone());
+        one("idsite", self.idsite.map(|v| v.to_string()));
+        one(
+            "idsite-fallback",
+            self.idsite_fallback.map(|v| v.to_string()),
+        );
+        one("encoding", self.encoding.clone());
+        one("visitor-secret", self.visitor_secret.clone());
+        one("anonymize-ip", self.anonymize_ip.map(|v| v.to_string()));
+        for (name, on) in [
+            ("enable-static", self.enable_static),
+            ("enable-bots", self.enable_bots),
+            ("enable-http-errors", self.enable_http_errors),
+            ("enable-http-redirects", self.enable_http_redirects),
+            ("force-lowercase-path", self.force_lowercase_path),
+            ("strip-query-string", self.strip_query_string),
+        ] {
+            one(name, on.then(|| "true".to_owned()));
+        }
+        for (name, list) in [
+            ("w3c-map-field", &self.w3c_map_field),
+            ("include-host", &self.include_host),
+            ("exclude-host", &self.exclude_host),
+            ("include-path", &self.include_path),
+            ("exclude-path", &self.exclude_path),
+            ("useragent-exclude", &self.useragent_exclude),
+        ] {
+            for v in list {
+                one(name, Some(v.clone()));
+            }
+        }
+        for (name, value) in pairs {
+            o.set(name, &value)?;
+        }
+        Ok(o)
     }
 }
 
-/// Opens an input: a path or `-` (stdin); gzip is recognised by its magic
-/// bytes.
-fn input(path: &Path, bar: Option<indicatif::ProgressBar>) -> Result<Box<dyn BufRead>, CliError> {
-    let raw: Box<dyn Read> = if path == Path::new("-") {
-        Box::new(std::io::stdin().lock())
-    } else {
-        Box::new(std::fs::File::open(path).map_err(io(format!("cannot open {}", path.display())))?)
-    };
-    let mut reader = BufReader::with_capacity(1 << 20, Counting { inner: raw, bar });
-    let gz = reader
-        .fill_buf()
-        .map_err(io(format!("cannot read {}", path.display())))?
-        .starts_with(&[0x1f, 0x8b]);
-    Ok(if gz {
-        Box::new(BufReader::with_capacity(
-            1 << 20,
-            flate2::read::MultiGzDecoder::new(reader),
-        ))
-    } else {
-        Box::new(reader)
-    })
+/// `hitmap ingest --log-format ...`: access logs into the store, with a
+/// progress bar per file and the summary (lines, hits, skips by reason,
+/// the first invalid lines).
+pub fn ingest_logs(
+    dir: &Path,
+    files: &[PathBuf],
+    args: &LogArgs,
+    show_invalid: usize,
+    force: bool,
+    progress: bool,
+) -> Result<hitmap_intake::logs::LogSummary, CliError> {
+    let mut options = args.options()?;
+    options.force = force;
+    options.examples = show_invalid;
+    let mut engine = open_existing(dir)?;
+    let mut inputs = Vec::with_capacity(files.len());
+    let mut bars = Vec::new();
+    for path in files {
+        let bar = file_bar(path, progress);
+        bars.extend(bar.clone());
+        inputs.push((path.display().to_string(), input(path, bar)?));
+    }
+    let t = std::time::Instant::now();
+    let summary = hitmap_intake::logs::import(&mut engine, inputs, &options, &mut |_| {})?;
+    for b in bars {
+        b.finish_and_clear();
+    }
+    if progress {
+        let secs = t.elapsed().as_secs_f64();
+        eprintln!(
+            "{:.1} s, {:.0} lines/s",
+            secs,
+            summary.lines as f64 / secs.max(1e-9)
+        );
+    }
+    Ok(summary)
 }
 
 /// The outcome of `hitmap ingest` over its files.
@@ -156,17 +312,7 @@ pub fn ingest(
     let mut engine = open_existing(dir)?;
     let mut summary = IngestSummary::default();
     for path in files {
-        let size = std::fs::metadata(path).map(|m| m.len()).ok();
-        let bar = (progress && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::new(size.unwrap_or(0));
-            if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            ) {
-                bar.set_style(style);
-            }
-            bar.set_message(path.display().to_string());
-            bar
-        });
+        let bar = file_bar(path, progress);
         let reader = input(path, bar.clone())?;
         let t = std::time::Instant::now();
         let out = engine.ingest_ndjson_with(reader, options)?;

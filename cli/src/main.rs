@@ -106,18 +106,19 @@ enum Command {
         #[arg(long = "dimension")]
         dimensions: Vec<String>,
     },
-    /// Ingests NDJSON files (gzip recognised; `-` for stdin), committed in
-    /// chunks of 64 MiB (bounded memory). A file sent again is skipped.
+    /// Ingests NDJSON hits, or web-server access logs with --log-format
+    /// (gzip, bzip2 and zstd recognised; `-` for stdin), committed in
+    /// chunks (bounded memory). A file sent again is skipped.
     #[command(
-        after_help = "Examples:\n  hitmap ingest ./metrics hits.ndjson.gz other.ndjson\n  zcat logs/*.gz | hitmap ingest ./metrics -"
+        after_help = "Examples:\n  hitmap ingest ./metrics hits.ndjson.gz other.ndjson\n  zcat hits/*.gz | hitmap ingest ./metrics -\n  hitmap ingest ./metrics --log-format auto --idsite 1 /var/log/nginx/access.log*\n  hitmap ingest ./metrics --log-format combined --enable-http-errors --exclude-path '/admin/*' access.log.zst\n  hitmap ingest ./metrics --log-format-regex '(?P<ip>\\S+) \\[(?P<date>.*?) (?P<timezone>.*?)\\] \"\\S+ (?P<path>.*?) \\S+\" (?P<status>\\d+)' app.log\n\nLogs: the formats of Matomo's log importer (common, common_vhost, ncsa_extended or combined,\ncommon_complete, w3c_extended (iis, netscaler, incapsula_w3c, amazon_cloudfront, shoutcast),\nelb, alb, s3, nginx_json, traefik_json, caddy_json, haproxy, ovh, gandi, icecast2), and its\nrules by default: static files, robots, 4xx/5xx and 3xx (but 304) are skipped. Visitors are a\nkeyed hash of IP and user agent (or the logged user); the IP is never stored. docs/logs.md."
     )]
     Ingest {
         /// The store folder.
         dir: PathBuf,
-        /// NDJSON files, one hit per line (docs/hits.md).
+        /// Input files (NDJSON, one hit per line, docs/hits.md; or logs).
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// How many rejected lines to list per file.
+        /// How many rejected (or invalid log) lines to list.
         #[arg(long, default_value_t = 10)]
         show_rejects: usize,
         /// No progress bar.
@@ -128,9 +129,11 @@ enum Command {
         #[arg(long)]
         force: bool,
         /// Name the input (e.g. the file's name and date) instead of
-        /// recognising it by content; chunk n is ID#n.
+        /// recognising it by content; chunk n is ID#n (NDJSON only).
         #[arg(long)]
         batch_id: Option<String>,
+        #[command(flatten)]
+        log: commands::LogArgs,
     },
     /// Imports Matomo's raw log tables from MariaDB/MySQL, resuming at the
     /// store's checkpoint; with --follow, keeps importing new rows (in
@@ -428,7 +431,24 @@ fn run(command: Command) -> Result<String, CliError> {
             show_rejects,
             no_progress,
             force,
+            batch_id: _,
+            log,
+        } if log.is_log() => {
+            let s = commands::ingest_logs(&dir, &files, &log, show_rejects, force, !no_progress)?;
+            eprint!("{}", s.report());
+            if s.rejected > 0 {
+                return Err(CliError::Rejected(s.rejected));
+            }
+            Ok(String::new())
+        }
+        Command::Ingest {
+            dir,
+            files,
+            show_rejects,
+            no_progress,
+            force,
             batch_id,
+            log: _,
         } => {
             let mut options = hitmap::IngestOptions::default().force(force);
             if let Some(id) = batch_id {

@@ -1,0 +1,168 @@
+//! `hitmap ingest --log-format`: access logs end to end, compressed
+//! files and stdin, the summary, a re-run, bad options.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use hitmap::Engine;
+use serde_json::Value;
+
+use crate::{TempDir, hitmap, text};
+
+fn fixture(name: &str) -> String {
+    format!(
+        "{}/../intake/tests/data/matomo-logs/matomo-core/access-logs/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn store(dir: &TempDir) -> String {
+    let store = dir.join("store");
+    let s = store.to_str().unwrap().to_owned();
+    let out = hitmap(&["init", &s, "--site", "1", "--host", "piwik.net"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    s
+}
+
+fn visits(store: &str, from: &str, to: &str) -> (u64, u64) {
+    let e = Engine::open_read_only(store).unwrap();
+    let v: Value = serde_json::from_str(
+        &e.api(&format!(
+            "method=VisitsSummary.get&idSite=1&period=range&date={from},{to}&format=json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    (
+        v["nb_visits"].as_u64().unwrap(),
+        v["nb_actions"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn a_gzipped_log_goes_in_and_a_rerun_is_skipped() {
+    let dir = TempDir::new("logs");
+    let s = store(&dir);
+    let gz = dir.join("access.log.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(&std::fs::read(fixture("fake_logs.log")).unwrap())
+        .unwrap();
+    enc.finish().unwrap();
+    let gz = gz.to_str().unwrap();
+    let out = hitmap(&["ingest", &s, "--log-format", "auto", gz, "--no-progress"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    for needle in [
+        "17 hits (17 page views, 0 downloads), 7 skipped, 1 invalid",
+        "format ncsa_extended (recognised)",
+        "skipped 2: static file",
+        "skipped 3: HTTP error (4xx, 5xx)",
+        "line 3:",
+    ] {
+        assert!(err.contains(needle), "{needle:?} not in\n{err}");
+    }
+    assert_eq!(visits(&s, "2012-08-09", "2012-08-11"), (17, 17));
+    // Again: nothing changes.
+    let out = hitmap(&[
+        "ingest",
+        &s,
+        "--log-format",
+        "combined",
+        gz,
+        "--no-progress",
+    ]);
+    assert!(out.status.success());
+    assert!(
+        text(&out.stderr).contains("already in the store"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(visits(&s, "2012-08-09", "2012-08-11"), (17, 17));
+    // With every switch on, into a new store: the static files count.
+    let dir2 = TempDir::new("logs-all");
+    let s2 = store(&dir2);
+    let out = hitmap(&[
+        "ingest",
+        &s2,
+        "--log-format",
+        "auto",
+        gz,
+        "--no-progress",
+        "--enable-static",
+        "--enable-http-errors",
+        "--enable-http-redirects",
+        "--exclude-path",
+        "/docs/*",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("skipped 4: path filtered out"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn stdin_with_a_regex() {
+    let dir = TempDir::new("logs-stdin");
+    let s = store(&dir);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hitmap"))
+        .args([
+            "ingest",
+            &s,
+            "-",
+            "--no-progress",
+            "--log-format-regex",
+            r#"(?P<ip>\S+) - - \[(?P<date>.*?) (?P<timezone>.*?)\] (?P<status>\S+) "\S+ (?P<path>.*?) \S+" (?P<generation_time_micro>\S+)"#,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&std::fs::read(fixture("fake_logs_custom.log")).unwrap())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("format custom regex"));
+    assert_eq!(visits(&s, "2012-09-30", "2012-09-30"), (1, 10));
+}
+
+#[test]
+fn bad_log_options_say_what_to_do() {
+    let dir = TempDir::new("logs-bad");
+    let s = store(&dir);
+    let log = fixture("fake_logs.log");
+    let out = hitmap(&["ingest", &s, "--log-format", "apache", &log]);
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("unknown format \"apache\"") && err.contains("ncsa_extended"),
+        "{err}"
+    );
+    let out = hitmap(&["ingest", &s, "--log-format", "auto", "--idsite", "7", &log]);
+    assert!(
+        text(&out.stderr).contains("site 7 is not in the store"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = hitmap(&["ingest", &s, "--log-format-regex", "(?P<ip>\\S+)", &log]);
+    assert!(
+        text(&out.stderr).contains("(?P<date>...)"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = hitmap(&["ingest", &s, "--log-format", "auto", "/no/such.log"]);
+    assert!(
+        text(&out.stderr).contains("cannot open /no/such.log"),
+        "{}",
+        text(&out.stderr)
+    );
+}
