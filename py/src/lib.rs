@@ -207,6 +207,30 @@ impl Engine {
         ))
     }
 
+    /// Imports access logs (paths; `-` is stdin; gzip, bzip2, zstd
+    /// recognised) with the importer's options as (name, value) pairs
+    /// (`LogOptions::set` names). Returns the summary as JSON text.
+    fn ingest_log(
+        &self,
+        py: Python<'_>,
+        paths: Vec<String>,
+        options: Vec<(String, String)>,
+    ) -> PyResult<String> {
+        let mut o = hitmap_intake::logs::LogOptions::default();
+        for (name, value) in &options {
+            o.set(name, value).map_err(intake_to_py)?;
+        }
+        let summary = py.detach(|| -> hitmap_intake::Result<_> {
+            let mut inputs = Vec::with_capacity(paths.len());
+            for p in &paths {
+                inputs.push((p.clone(), hitmap_intake::input::open(p.as_ref())?));
+            }
+            let mut engine = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            hitmap_intake::logs::import(&mut engine, inputs, &o, &mut |_| {})
+        });
+        Ok(summary.map_err(intake_to_py)?.to_json().to_string())
+    }
+
     /// Imports Matomo's raw log tables (`hitmap_intake::matomo`), calling
     /// `query(sql)` for the rows of each `SELECT` (a DB-API cursor's
     /// `fetchall()`), and `progress(site, rows, hits, cursor)` after every

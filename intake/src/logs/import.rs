@@ -331,6 +331,35 @@ impl LogSummary {
         out
     }
 
+    /// The summary as JSON (for Python, the C ABI and scripts): the
+    /// fields by name, `hits` added, `examples` as `{input, line, reason}`.
+    ///
+    /// # Examples
+    /// ```
+    /// let s = hitmap_intake::logs::LogSummary { lines: 3, pageviews: 2, ..Default::default() };
+    /// assert_eq!(s.to_json()["hits"], 2);
+    /// ```
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "lines": self.lines,
+            "hits": self.hits(),
+            "pageviews": self.pageviews,
+            "downloads": self.downloads,
+            "comments": self.comments,
+            "invalid": self.invalid,
+            "skipped": self.skipped,
+            "examples": self.examples.iter().map(|e| serde_json::json!({
+                "input": e.input, "line": e.line, "reason": e.reason,
+            })).collect::<Vec<_>>(),
+            "rejected": self.rejected,
+            "rejected_examples": self.rejected_examples,
+            "batches": self.batches,
+            "skipped_batches": self.skipped_batches,
+            "skipped_lines": self.skipped_lines,
+            "formats": self.formats.iter().map(|(i, f)| serde_json::json!({"input": i, "format": f})).collect::<Vec<_>>(),
+        })
+    }
+
     fn add(&mut self, c: &Counts, examples: usize) {
         self.lines += c.lines;
         self.comments += c.comments;

@@ -1,0 +1,83 @@
+"""Engine.ingest_log: access logs through Python, with the same rules and
+numbers as the Rust importer and the CLI (Matomo's fixture logs)."""
+
+import bz2
+import gzip
+import pathlib
+
+import pytest
+
+import hitmap
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+LOGS = ROOT / "intake/tests/data/matomo-logs/matomo-core/access-logs"
+
+
+def visits(eng, date):
+    s = eng.visits_summary(1, *date.split(","))
+    return s.nb_visits, s.nb_actions
+
+
+def engine():
+    eng = hitmap.Engine.in_memory()
+    eng.add_site(1, hosts=["piwik.net"])
+    return eng
+
+
+def test_fake_logs_by_the_default_rules():
+    eng = engine()
+    r = eng.ingest_log(LOGS / "fake_logs.log", idsite=1)
+    assert (r.pageviews, r.downloads, r.invalid, r.comments) == (17, 0, 1, 7)
+    assert r.skipped == {
+        "static file": 2,
+        "HTTP error (4xx, 5xx)": 3,
+        "HTTP redirect (3xx)": 2,
+    }
+    assert r.invalid_lines[0][1] == 3
+    assert r.formats == {str(LOGS / "fake_logs.log"): "ncsa_extended (recognised)"}
+    assert visits(eng, "2012-08-09,2012-08-11") == (17, 17)
+    # A second run changes nothing.
+    again = eng.ingest_log(str(LOGS / "fake_logs.log"), idsite=1)
+    assert (again.hits, again.skipped_batches) == (0, 1)
+    assert visits(eng, "2012-08-09,2012-08-11") == (17, 17)
+
+
+def test_switches_lists_and_compressed_files(tmp_path):
+    raw = (LOGS / "fake_logs.log").read_bytes()
+    gz = tmp_path / "a.log.gz"
+    gz.write_bytes(gzip.compress(raw))
+    bz = tmp_path / "b.log.bz2"
+    bz.write_bytes(bz2.compress((LOGS / "fake_logs_custom.log").read_bytes()))
+    eng = engine()
+    r = eng.ingest_log(
+        [gz],
+        format="combined",
+        idsite=1,
+        enable_static=True,
+        enable_http_errors=True,
+        enable_http_redirects=True,
+        exclude_path=["/docs/*", "/faq/*"],
+    )
+    assert r.downloads == 2
+    assert r.skipped == {"path filtered out": 8}  # 4 under /docs/, 4 under /faq/
+    eng2 = engine()
+    r = eng2.ingest_log(
+        bz,
+        log_format_regex=r'(?P<ip>\S+) - - \[(?P<date>.*?) (?P<timezone>.*?)\] (?P<status>\S+) "\S+ (?P<path>.*?) \S+" (?P<generation_time_micro>\S+)',
+    )
+    assert (r.pageviews, r.invalid) == (10, 0)
+    assert visits(eng2, "2012-09-30,2012-09-30") == (1, 10)
+    s = eng2.visits_summary(1, "2012-09-30", "2012-09-30")
+    assert s.sum_visit_length == 87
+
+
+def test_bad_options_raise_intake_errors():
+    eng = engine()
+    with pytest.raises(hitmap.IntakeError, match="unknown format"):
+        eng.ingest_log(LOGS / "fake_logs.log", format="apache")
+    with pytest.raises(hitmap.IntakeError, match="unknown log option"):
+        eng.ingest_log(LOGS / "fake_logs.log", exclude_paths="/x")
+    with pytest.raises(hitmap.IntakeError, match="cannot open"):
+        eng.ingest_log("/no/such/file.log")
+    with pytest.raises(hitmap.IntakeError, match="site 4 is not in the store"):
+        eng.ingest_log(LOGS / "fake_logs.log", idsite=4)
