@@ -105,6 +105,17 @@ impl From<Error> for Failure {
     }
 }
 
+impl From<hitmap_intake::Error> for Failure {
+    fn from(e: hitmap_intake::Error) -> Failure {
+        use hitmap_intake::Error as I;
+        match e {
+            I::Engine(e) => e.into(),
+            I::Input(m) | I::Database(m) => Failure(HITMAP_ERR_IO, m),
+            other => Failure(HITMAP_ERR_INVALID_ARGUMENT, other.to_string()),
+        }
+    }
+}
+
 /// Runs a body: errors and panics become a status and a message.
 fn guard(body: impl FnOnce() -> Result<(), Failure>) -> hitmap_status {
     match catch_unwind(AssertUnwindSafe(body)) {
@@ -385,6 +396,81 @@ pub unsafe extern "C" fn hitmap_store_ingest_ndjson(
         let json = serde_json::to_string(&outcome).expect("outcome serializes");
         // SAFETY: checked non-NULL above.
         unsafe { give_string(result_json, json) }
+    })
+}
+
+/// Imports web-server access logs, with the rules of Matomo's log
+/// importer (the same importer as `hitmap ingest --log-format` and
+/// Python's `Engine.ingest_log`).
+///
+/// `paths_json` is a JSON array of file paths (gzip, bzip2 and zstd
+/// recognised). `options_json` is NULL or a JSON object of the CLI's flags
+/// without dashes or with `_`: `{"log-format":"combined","idsite":1,
+/// "enable-static":true,"exclude-path":["/admin/*"]}` (a list gives the
+/// option once per value). `*result_json` receives the summary:
+/// `{"lines":..,"hits":..,"pageviews":..,"downloads":..,"comments":..,
+/// "invalid":..,"skipped":{"reason":n},"examples":[{"input","line","reason"}],
+/// "rejected":..,"batches":..,"skipped_batches":..,"skipped_lines":..,
+/// "formats":[{"input","format"}]}`; free it with `hitmap_string_free`.
+///
+/// # Safety
+/// `store` is a live handle; `paths_json` and `options_json` (unless NULL)
+/// NUL-terminated strings; `result_json` a valid pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hitmap_store_ingest_log(
+    store: *mut hitmap_store,
+    paths_json: *const c_char,
+    options_json: *const c_char,
+    result_json: *mut *mut c_char,
+) -> hitmap_status {
+    guard(|| {
+        if result_json.is_null() {
+            return Err(null("result_json"));
+        }
+        // SAFETY: per this function's contract.
+        let paths = unsafe { text(paths_json, "paths_json") }?;
+        let paths: Vec<String> = serde_json::from_str(paths).map_err(|e| {
+            Failure(
+                HITMAP_ERR_INVALID_ARGUMENT,
+                format!(
+                    "paths_json is not a list of paths: {e}; expected [\"/var/log/access.log\"]"
+                ),
+            )
+        })?;
+        let mut options = hitmap_intake::logs::LogOptions::default();
+        if !options_json.is_null() {
+            // SAFETY: per this function's contract.
+            let raw = unsafe { text(options_json, "options_json") }?;
+            let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(raw)
+                .map_err(|e| {
+                    Failure(
+                        HITMAP_ERR_INVALID_ARGUMENT,
+                        format!("options_json is not an object: {e}; expected {{\"log-format\":\"combined\",\"idsite\":1}}"),
+                    )
+                })?;
+            for (name, value) in &map {
+                let values = match value {
+                    serde_json::Value::Array(a) => a.clone(),
+                    v => vec![v.clone()],
+                };
+                for v in values {
+                    let v = match v {
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    options.set(name, &v)?;
+                }
+            }
+        }
+        let mut inputs = Vec::with_capacity(paths.len());
+        for p in &paths {
+            inputs.push((p.clone(), hitmap_intake::input::open(p.as_ref())?));
+        }
+        // SAFETY: per this function's contract.
+        let mut engine = unsafe { engine(store) }?;
+        let summary = hitmap_intake::logs::import(&mut engine, inputs, &options, &mut |_| {})?;
+        // SAFETY: checked non-NULL above.
+        unsafe { give_string(result_json, summary.to_json().to_string()) }
     })
 }
 

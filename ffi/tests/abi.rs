@@ -273,3 +273,72 @@ fn php_fixture_answers_match_the_rust_surface() {
         "run HITMAP_BLESS=1 cargo test -p hitmap-ffi"
     );
 }
+
+#[test]
+fn access_logs_through_the_abi() {
+    let mut store = ptr::null_mut();
+    assert_eq!(
+        unsafe { hitmap_store_new_in_memory(&mut store) },
+        hitmap_status::HITMAP_OK
+    );
+    let site = CString::new(r#"{"id":1}"#).unwrap();
+    assert_eq!(
+        unsafe { hitmap_store_add_site(store, site.as_ptr()) },
+        hitmap_status::HITMAP_OK
+    );
+    let log = format!(
+        "{}/../intake/tests/data/matomo-logs/matomo-core/access-logs/fake_logs.log",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let paths = CString::new(serde_json::json!([log]).to_string()).unwrap();
+    let options = CString::new(
+        r#"{"log_format":"combined","exclude-path":["/docs/*","/faq/*"],"enable-static":true}"#,
+    )
+    .unwrap();
+    let mut result = ptr::null_mut();
+    let status =
+        unsafe { hitmap_store_ingest_log(store, paths.as_ptr(), options.as_ptr(), &mut result) };
+    assert_eq!(status, hitmap_status::HITMAP_OK, "{}", last_error());
+    let summary: serde_json::Value =
+        serde_json::from_str(unsafe { CStr::from_ptr(result) }.to_str().unwrap()).unwrap();
+    unsafe { hitmap_string_free(result) };
+    assert_eq!(
+        (summary["pageviews"].as_u64(), summary["downloads"].as_u64()),
+        (Some(9), Some(2))
+    );
+    assert_eq!(summary["skipped"]["path filtered out"], 8);
+    // Errors: a bad option value, a list that is not one, NULL out.
+    for (paths, options, status, needle) in [
+        (
+            "[]",
+            r#"{"idsite":"one"}"#,
+            hitmap_status::HITMAP_ERR_INVALID_ARGUMENT,
+            "idsite",
+        ),
+        (
+            "{}",
+            "{}",
+            hitmap_status::HITMAP_ERR_INVALID_ARGUMENT,
+            "paths_json",
+        ),
+        (
+            r#"["/no/such.log"]"#,
+            "{}",
+            hitmap_status::HITMAP_ERR_IO,
+            "cannot open /no/such.log",
+        ),
+    ] {
+        let (p, o) = (CString::new(paths).unwrap(), CString::new(options).unwrap());
+        let mut out = ptr::null_mut();
+        assert_eq!(
+            unsafe { hitmap_store_ingest_log(store, p.as_ptr(), o.as_ptr(), &mut out) },
+            status
+        );
+        assert!(last_error().contains(needle), "{}", last_error());
+    }
+    assert_eq!(
+        unsafe { hitmap_store_ingest_log(store, paths.as_ptr(), ptr::null(), ptr::null_mut()) },
+        hitmap_status::HITMAP_ERR_NULL_ARGUMENT
+    );
+    unsafe { hitmap_store_free(store) };
+}

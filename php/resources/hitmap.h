@@ -147,6 +147,30 @@ enum hitmap_status hitmap_store_ingest_ndjson(struct hitmap_store *store,
                                               char **result_json);
 
 /**
+ * Imports web-server access logs, with the rules of Matomo's log
+ * importer (the same importer as `hitmap ingest --log-format` and
+ * Python's `Engine.ingest_log`).
+ *
+ * `paths_json` is a JSON array of file paths (gzip, bzip2 and zstd
+ * recognised). `options_json` is NULL or a JSON object of the CLI's flags
+ * without dashes or with `_`: `{"log-format":"combined","idsite":1,
+ * "enable-static":true,"exclude-path":["/admin/*"]}` (a list gives the
+ * option once per value). `*result_json` receives the summary:
+ * `{"lines":..,"hits":..,"pageviews":..,"downloads":..,"comments":..,
+ * "invalid":..,"skipped":{"reason":n},"examples":[{"input","line","reason"}],
+ * "rejected":..,"batches":..,"skipped_batches":..,"skipped_lines":..,
+ * "formats":[{"input","format"}]}`; free it with `hitmap_string_free`.
+ *
+ * # Safety
+ * `store` is a live handle; `paths_json` and `options_json` (unless NULL)
+ * NUL-terminated strings; `result_json` a valid pointer.
+ */
+enum hitmap_status hitmap_store_ingest_log(struct hitmap_store *store,
+                                           const char *paths_json,
+                                           const char *options_json,
+                                           char **result_json);
+
+/**
  * Answers a Reporting API request (`method=...&idSite=...&period=...&date=...`)
  * with the same JSON as every other host. `*json_out` receives it; free it
  * with `hitmap_string_free`.

@@ -111,6 +111,33 @@ final class Store
     }
 
     /**
+     * Imports web-server access logs (gzip, bzip2 and zstd recognised)
+     * with the rules of Matomo's log importer: the same importer as
+     * `hitmap ingest --log-format` and Python's `Engine.ingest_log`.
+     * `$options` are the CLI's flags: `['log-format' => 'combined',
+     * 'idsite' => 1, 'enable-static' => true, 'exclude-path' => ['/admin/*']]`.
+     *
+     * @param list<string> $paths
+     * @param array<string, scalar|list<scalar>> $options
+     * @return array{lines: int, hits: int, pageviews: int, downloads: int, comments: int, invalid: int,
+     *     skipped: array<string, int>, examples: list<array{input: string, line: int, reason: string}>,
+     *     rejected: int, batches: int, skipped_batches: int, skipped_lines: int,
+     *     formats: list<array{input: string, format: string}>}
+     */
+    public function ingestLog(array $paths, array $options = []): array
+    {
+        $out = $this->ffi->new('char*');
+        $json = $options === [] ? '{}' : json_encode($options, JSON_THROW_ON_ERROR);
+        self::check($this->ffi, $this->ffi->hitmap_store_ingest_log(
+            $this->handle(),
+            json_encode(array_values($paths), JSON_THROW_ON_ERROR),
+            $json,
+            FFI::addr($out),
+        ));
+        return json_decode($this->take($out), true, 512, JSON_THROW_ON_ERROR);
+    }
+
+    /**
      * Answers a Reporting API request with Matomo's JSON, decoded.
      *
      * With `$timeout` (seconds), a request still running after it stops

@@ -50,6 +50,32 @@ final class StoreTest extends TestCase
         }
     }
 
+    public function testAccessLogsGoInByMatomosRules(): void
+    {
+        $logs = dirname(__DIR__, 2) . '/intake/tests/data/matomo-logs/matomo-core/access-logs';
+        $store = Store::inMemory();
+        $store->addSite(1, hosts: ['piwik.net']);
+        $r = $store->ingestLog([$logs . '/fake_logs.log'], ['idsite' => 1, 'enable-static' => true]);
+        self::assertSame([17, 2, 1], [$r['pageviews'], $r['downloads'], $r['invalid']]);
+        self::assertSame(['HTTP error (4xx, 5xx)' => 3, 'HTTP redirect (3xx)' => 2], $r['skipped']);
+        self::assertSame(3, $r['examples'][0]['line']);
+        $v = $store->api('method=VisitsSummary.get&idSite=1&period=range&date=2012-08-09,2012-08-11');
+        self::assertSame([17, 19], [$v['nb_visits'], $v['nb_actions']]);
+        try {
+            $store->ingestLog([$logs . '/fake_logs.log'], ['log-format' => 'apache']);
+            self::fail('an unknown format is an error');
+        } catch (HitmapException $e) {
+            self::assertSame('HITMAP_ERR_INVALID_ARGUMENT', $e->getStatusName());
+            self::assertStringContainsString('unknown format "apache"', $e->getMessage());
+        }
+        try {
+            $store->ingestLog(['/no/such.log']);
+            self::fail('a missing file is an error');
+        } catch (HitmapException $e) {
+            self::assertSame('HITMAP_ERR_IO', $e->getStatusName());
+        }
+    }
+
     public function testIngestReportsRejectedLines(): void
     {
         $store = Store::inMemory();
