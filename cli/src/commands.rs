@@ -250,8 +250,8 @@ impl LogArgs {
 }
 
 /// `hitmap ingest --log-format ...`: access logs into the store, with a
-/// progress bar per file and the summary (lines, hits, skips by reason,
-/// the first invalid lines).
+/// progress bar per file; returns the summary and its text (lines, hits,
+/// skips by reason, the first invalid lines, the speed).
 pub fn ingest_logs(
     dir: &Path,
     files: &[PathBuf],
@@ -259,7 +259,7 @@ pub fn ingest_logs(
     show_invalid: usize,
     force: bool,
     progress: bool,
-) -> Result<hitmap_intake::logs::LogSummary, CliError> {
+) -> Result<(hitmap_intake::logs::LogSummary, String), CliError> {
     let mut options = args.options()?;
     options.force = force;
     options.examples = show_invalid;
@@ -276,15 +276,13 @@ pub fn ingest_logs(
     for b in bars {
         b.finish_and_clear();
     }
-    if progress {
-        let secs = t.elapsed().as_secs_f64();
-        eprintln!(
-            "{:.1} s, {:.0} lines/s",
-            secs,
-            summary.lines as f64 / secs.max(1e-9)
-        );
-    }
-    Ok(summary)
+    let secs = t.elapsed().as_secs_f64();
+    let mut report = summary.report();
+    report.push_str(&format!(
+        "  {secs:.1} s, {:.0} lines/s\n",
+        summary.lines as f64 / secs.max(1e-9)
+    ));
+    Ok((summary, report))
 }
 
 /// The outcome of `hitmap ingest` over its files.

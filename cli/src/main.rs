@@ -434,8 +434,9 @@ fn run(command: Command) -> Result<String, CliError> {
             batch_id: _,
             log,
         } if log.is_log() => {
-            let s = commands::ingest_logs(&dir, &files, &log, show_rejects, force, !no_progress)?;
-            eprint!("{}", s.report());
+            let (s, report) =
+                commands::ingest_logs(&dir, &files, &log, show_rejects, force, !no_progress)?;
+            eprint!("{report}");
             if s.rejected > 0 {
                 return Err(CliError::Rejected(s.rejected));
             }

@@ -113,3 +113,46 @@ fn the_readme_command_line_works_as_written() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn the_readme_log_import_works_as_written() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let commands = block_after(&readme, "## Import web-server logs", 0);
+    assert_eq!(commands.len(), 3);
+    let dir = TempDir::new("readme-logs");
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_hitmap"))
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut last = String::new();
+    for line in &commands {
+        assert!(line.starts_with("hitmap "), "{line}");
+        // The log is the repository's; the store goes to a fresh folder.
+        let line = line.replace(" intake/tests/", &format!(" {root}/intake/tests/"));
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(&line)
+            .current_dir(&dir.0)
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{line}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        last = String::from_utf8_lossy(&out.stdout).into_owned();
+    }
+    // 17 page views from 17 (IP, user agent) pairs: 17 visits, one user.
+    let v: serde_json::Value = serde_json::from_str(&last).unwrap();
+    assert_eq!(
+        (v["nb_visits"].as_u64(), v["nb_users"].as_u64()),
+        (Some(17), Some(1)),
+        "{last}"
+    );
+}

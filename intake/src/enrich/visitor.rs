@@ -103,7 +103,11 @@ impl VisitorKeys {
             h.write_u64(p.len() as u64);
             h.write(p.as_bytes());
         }
-        format!("{:016x}", h.finish())
+        let v = h.finish();
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        (0..16)
+            .map(|i| char::from(HEX[((v >> (60 - 4 * i)) & 0xf) as usize]))
+            .collect()
     }
 }
 

@@ -16,16 +16,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 
 use hitmap::{Engine, Hit, HitType, IngestOptions};
 
 use super::{CustomFormat, Decision, Format, Parsed, Rules, W3cFields, detect_with, parse_line};
-use crate::enrich::{Agents, SECRET_CURSOR, VisitorKeys, anonymize_ip};
+use crate::enrich::{Agent, Agents, SECRET_CURSOR, VisitorKeys, anonymize_ip};
 use crate::{Error, Result};
 
 /// Bytes of a log per committed batch, by default.
-pub const DEFAULT_BATCH_BYTES: usize = 32 << 20;
+pub const DEFAULT_BATCH_BYTES: usize = 64 << 20;
 
 /// Lines read to recognise a format.
 const DETECT_LINES: usize = 50;
@@ -469,14 +469,41 @@ struct Parser {
     options: LogOptions,
     sites: Sites,
     keys: VisitorKeys,
-    agents: Agents,
+    agents: AgentMemory,
 }
+
+/// Per user agent: what it says, and whether the rules call it a robot.
+#[derive(Default)]
+struct AgentMemory {
+    agents: Agents,
+    seen: HashMap<Box<str>, (Arc<Agent>, bool), foldhash::fast::RandomState>,
+}
+
+impl AgentMemory {
+    fn get(&mut self, ua: &str, rules: &Rules) -> (Arc<Agent>, bool) {
+        if let Some((a, bot)) = self.seen.get(ua) {
+            return (a.clone(), *bot);
+        }
+        if self.seen.len() >= SEEN_AGENTS {
+            self.seen.clear();
+        }
+        let entry = (self.agents.get(ua), rules.is_bot(ua));
+        self.seen.insert(ua.into(), entry.clone());
+        entry
+    }
+}
+
+/// Distinct user agents remembered before the memory starts over.
+const SEEN_AGENTS: usize = 50_000;
 
 impl Parser {
     fn decode<'a>(&self, raw: &'a [u8]) -> std::borrow::Cow<'a, str> {
         match self.options.encoding {
             Some(e) => e.decode_without_bom_handling(raw).0,
-            None => String::from_utf8_lossy(raw),
+            None => match std::str::from_utf8(raw) {
+                Ok(s) => std::borrow::Cow::Borrowed(s),
+                Err(_) => String::from_utf8_lossy(raw),
+            },
         }
     }
 
@@ -520,7 +547,7 @@ impl Parser {
             }
             let mut chunk = Chunk {
                 id: format!("log:{:032x}", xxhash_rust::xxh3::xxh3_128(&buf)),
-                hits: Vec::with_capacity(buf.len() / 150),
+                hits: Vec::with_capacity(buf.len() / 400),
                 counts: Counts::default(),
                 format: named,
             };
@@ -602,7 +629,17 @@ impl Parser {
                 return;
             }
         };
-        let kind = match self.options.rules.decide(&line) {
+        let ua = line.user_agent.as_deref().unwrap_or("");
+        let mut agent = None;
+        let rules = &self.options.rules;
+        let memory = &mut self.agents;
+        let decision = rules.decide_with(&line, || {
+            let a = memory.get(ua, rules);
+            let bot = a.1;
+            agent = Some(a.0);
+            bot
+        });
+        let kind = match decision {
             Decision::Pageview => HitType::Pageview,
             Decision::Download => HitType::Download,
             Decision::Skip(s) => {
@@ -618,10 +655,23 @@ impl Parser {
             HitType::Download => c.downloads += 1,
             _ => c.pageviews += 1,
         }
-        chunk.hits.push(self.hit(site, kind, &line));
+        let agent = match agent {
+            Some(a) => Some(a),
+            None if !ua.is_empty() => Some(self.agents.get(ua, &self.options.rules).0),
+            None => None,
+        };
+        chunk
+            .hits
+            .push(self.hit(site, kind, &line, agent.as_deref()));
     }
 
-    fn hit(&mut self, site: u32, kind: HitType, line: &super::LogLine<'_>) -> Hit {
+    fn hit(
+        &mut self,
+        site: u32,
+        kind: HitType,
+        line: &super::LogLine<'_>,
+        agent: Option<&Agent>,
+    ) -> Hit {
         let o = &self.options;
         let (path, query) = match line.path.split_once('?') {
             Some((p, q)) => (p, Some(q)),
@@ -635,12 +685,26 @@ impl Parser {
         let host = line
             .host
             .as_deref()
-            .map(|h| h.trim().to_ascii_lowercase())
-            .filter(|h| !h.is_empty())
-            .or_else(|| self.sites.main_host.get(&site).cloned())
-            .unwrap_or_else(|| "localhost".to_owned());
-        let mut url = format!("https://{host}{path}");
-        if let Some(q) = query.filter(|q| !o.strip_query && !q.is_empty()) {
+            .map(str::trim)
+            .filter(|h| !h.is_empty());
+        let host = match host {
+            Some(h) => h,
+            None => self
+                .sites
+                .main_host
+                .get(&site)
+                .map_or("localhost", String::as_str),
+        };
+        let query = query.filter(|q| !o.strip_query && !q.is_empty());
+        let mut url =
+            String::with_capacity(9 + host.len() + path.len() + query.map_or(0, |q| q.len() + 1));
+        url.push_str("https://");
+        url.push_str(host);
+        if host.bytes().any(|b| b.is_ascii_uppercase()) {
+            url.make_ascii_lowercase();
+        }
+        url.push_str(&path);
+        if let Some(q) = query {
             url.push('?');
             url.push_str(q);
         }
@@ -684,8 +748,7 @@ impl Parser {
             .as_deref()
             .filter(|r| !r.is_empty() && *r != "-")
             .map(str::to_owned);
-        if !ua.is_empty() {
-            let agent = self.agents.get(ua);
+        if let Some(agent) = agent {
             hit.device = agent.device.map(str::to_owned);
             hit.browser = agent.browser.clone();
             hit.os = agent.os.clone();
@@ -752,7 +815,7 @@ pub fn import(
         options: options.clone(),
         sites,
         keys,
-        agents: Agents::default(),
+        agents: AgentMemory::default(),
     };
     let mut summary = LogSummary::default();
     let (tx, rx) = mpsc::sync_channel::<Result<Chunk>>(1);

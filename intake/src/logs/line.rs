@@ -110,7 +110,7 @@ pub fn parse_apache_date(s: &str) -> Result<i64, String> {
     )
     .ok_or_else(bad)?;
     let time = time.split('.').next().unwrap_or(time);
-    let time = chrono::NaiveTime::parse_from_str(time, "%H:%M:%S").map_err(|_| bad())?;
+    let time = hms(time).ok_or_else(bad)?;
     let seconds = match offset {
         None => 0,
         Some(o) => {
@@ -128,6 +128,27 @@ pub fn parse_apache_date(s: &str) -> Result<i64, String> {
         }
     };
     Ok(date.and_time(time).and_utc().timestamp() - seconds)
+}
+
+/// `HH:MM:SS` (one or two digits each, as chrono's `%H:%M:%S`; `:60` is
+/// a leap second), read by hand: it is on every line of a log.
+fn hms(t: &str) -> Option<chrono::NaiveTime> {
+    let mut parts = t.split(':');
+    let mut next = || -> Option<u32> {
+        let p = parts.next()?;
+        if p.is_empty() || p.len() > 2 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        p.parse().ok()
+    };
+    let (h, m, s) = (next()?, next()?, next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    match s {
+        60 => chrono::NaiveTime::from_hms_milli_opt(h, m, 59, 1_000),
+        s => chrono::NaiveTime::from_hms_opt(h, m, s),
+    }
 }
 
 /// An ISO 8601 / RFC 3339 time (`2015-05-13T23:39:43.945958Z`,

@@ -136,28 +136,43 @@ impl Rules {
     /// assert_eq!(Rules::default().decide(&l), Decision::Skip(Skip::HttpError));
     /// ```
     pub fn decide(&self, line: &LogLine<'_>) -> Decision {
+        self.decide_with(line, || {
+            self.is_bot(line.user_agent.as_deref().unwrap_or(""))
+        })
+    }
+
+    /// Whether a user agent is a robot's by Matomo's list and
+    /// [`Rules::bot_agents`] (case-insensitive).
+    ///
+    /// # Examples
+    /// ```
+    /// let rules = hitmap_intake::logs::Rules::default();
+    /// assert!(rules.is_bot("Mozilla/5.0 (compatible; Googlebot/2.1)"));
+    /// assert!(!rules.is_bot("Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"));
+    /// ```
+    pub fn is_bot(&self, agent: &str) -> bool {
+        let agent = agent.to_ascii_lowercase();
+        BOT_AGENTS.iter().any(|b| agent.contains(b))
+            || self.bot_agents.iter().any(|b| agent.contains(b.as_str()))
+    }
+
+    /// [`Rules::decide`] with the robot test given (an importer caches it
+    /// per user agent); it is asked only when robots are excluded and the
+    /// other rules let the line through.
+    pub fn decide_with(&self, line: &LogLine<'_>, is_bot: impl FnOnce() -> bool) -> Decision {
         let path = line.path.split(['?', '#']).next().unwrap_or("");
         let file = path.rsplit('/').next().unwrap_or("");
-        let extension = file
-            .rsplit_once('.')
-            .map(|(_, e)| e.to_ascii_lowercase())
-            .unwrap_or_default();
-        let host = line.host.as_deref().unwrap_or("").to_ascii_lowercase();
-        let host = host.trim_matches('.');
-        if !self.include_hosts.is_empty()
-            && !self
-                .include_hosts
-                .iter()
-                .any(|p| glob(&p.to_ascii_lowercase(), host))
-        {
-            return Decision::Skip(Skip::Host);
-        }
-        if self
-            .exclude_hosts
-            .iter()
-            .any(|p| glob(&p.to_ascii_lowercase(), host))
-        {
-            return Decision::Skip(Skip::Host);
+        let extension = file.rsplit_once('.').map_or("", |(_, e)| e);
+        let is = |list: &[&str]| list.iter().any(|x| x.eq_ignore_ascii_case(extension));
+        if !self.include_hosts.is_empty() || !self.exclude_hosts.is_empty() {
+            let host = line.host.as_deref().unwrap_or("").to_ascii_lowercase();
+            let host = host.trim_matches('.');
+            let matches = |p: &String| glob(&p.to_ascii_lowercase(), host);
+            if (!self.include_hosts.is_empty() && !self.include_hosts.iter().any(matches))
+                || self.exclude_hosts.iter().any(matches)
+            {
+                return Decision::Skip(Skip::Host);
+            }
         }
         match line.status {
             Some(400..=599) if !self.enable_http_errors => {
@@ -173,28 +188,19 @@ impl Rules {
         {
             return Decision::Skip(Skip::Path);
         }
-        let mut kind = if DOWNLOAD_EXTENSIONS.contains(&extension.as_str()) {
+        let mut kind = if !extension.is_empty() && is(&DOWNLOAD_EXTENSIONS) {
             Decision::Download
         } else {
             Decision::Pageview
         };
-        if STATIC_EXTENSIONS.contains(&extension.as_str()) || STATIC_FILES.contains(&file) {
+        if (!extension.is_empty() && is(&STATIC_EXTENSIONS)) || STATIC_FILES.contains(&file) {
             if !self.enable_static {
                 return Decision::Skip(Skip::Static);
             }
             kind = Decision::Download;
         }
-        if !self.enable_bots {
-            let agent = line
-                .user_agent
-                .as_deref()
-                .unwrap_or("")
-                .to_ascii_lowercase();
-            let bot = BOT_AGENTS.iter().any(|b| agent.contains(b))
-                || self.bot_agents.iter().any(|b| agent.contains(b.as_str()));
-            if bot {
-                return Decision::Skip(Skip::Bot);
-            }
+        if !self.enable_bots && is_bot() {
+            return Decision::Skip(Skip::Bot);
         }
         kind
     }
