@@ -190,6 +190,9 @@ pub struct LogArgs {
     /// Mask this many bytes of the IP before the visitor key is made (0-4).
     #[arg(long, help_heading = "Access logs")]
     pub anonymize_ip: Option<u8>,
+    /// Read, check and count the lines, but import nothing.
+    #[arg(long, help_heading = "Access logs")]
+    pub dry_run: bool,
 }
 
 impl LogArgs {
@@ -227,6 +230,7 @@ impl LogArgs {
             ("enable-http-redirects", self.enable_http_redirects),
             ("force-lowercase-path", self.force_lowercase_path),
             ("strip-query-string", self.strip_query_string),
+            ("dry-run", self.dry_run),
         ] {
             one(name, on.then(|| "true".to_owned()));
         }

@@ -445,7 +445,7 @@ class Engine:
             ``include_path``, ``exclude_path``, ``useragent_exclude``,
             ``w3c_map_field`` (lists or one value), ``force_lowercase_path``,
             ``strip_query_string``, ``encoding``, ``visitor_secret``,
-            ``anonymize_ip``, ``force``, ``show_invalid``.
+            ``anonymize_ip``, ``force``, ``dry_run``, ``show_invalid``.
 
         Examples
         --------

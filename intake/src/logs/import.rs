@@ -5,7 +5,7 @@
 //! Files are read as they stream (gzip, bzip2 and zstd recognised by
 //! their first bytes; `-` is stdin) in chunks of about
 //! [`LogOptions::batch_bytes`], each committed as one batch whose identity
-//! is the hash of its bytes: memory stays bounded on multi-GB files, and a
+//! is the hash of its bytes and its first line number: memory stays bounded on multi-GB files, and a
 //! file imported again is skipped chunk by chunk (unless forced). One
 //! thread reads and parses while the caller's thread commits.
 //!
@@ -66,6 +66,9 @@ pub struct LogOptions {
     pub batch_bytes: usize,
     /// Import chunks the store already holds.
     pub force: bool,
+    /// Read, check and count, but commit nothing (Matomo's `--dry-run`):
+    /// to try a format and the rules on a log before importing it.
+    pub dry_run: bool,
     /// Invalid lines kept as examples (with line number and reason).
     pub examples: usize,
 }
@@ -87,6 +90,7 @@ impl Default for LogOptions {
             anonymize_ip: 0,
             batch_bytes: DEFAULT_BATCH_BYTES,
             force: false,
+            dry_run: false,
             examples: 10,
         }
     }
@@ -111,7 +115,7 @@ fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T> {
 
 impl LogOptions {
     /// The option names [`LogOptions::set`] takes (the CLI's flags).
-    pub const NAMES: [&str; 23] = [
+    pub const NAMES: [&str; 24] = [
         "log-format",
         "log-format-regex",
         "log-date-format",
@@ -134,6 +138,7 @@ impl LogOptions {
         "anonymize-ip",
         "batch-bytes",
         "force",
+        "dry-run",
         "show-invalid",
     ];
 
@@ -215,6 +220,7 @@ impl LogOptions {
             }
             "batch-bytes" => self.batch_bytes = number::<usize>(&key, value)?.max(1),
             "force" => self.force = flag(&key, value)?,
+            "dry-run" => self.dry_run = flag(&key, value)?,
             "show-invalid" => self.examples = number(&key, value)?,
             _ => {
                 return Err(Error::Config(format!(
@@ -514,10 +520,13 @@ impl Parser {
         name: &str,
         mut input: Box<dyn BufRead + Send>,
         tx: &mpsc::SyncSender<Result<Chunk>>,
+        spare: &mpsc::Receiver<Vec<Hit>>,
     ) -> bool {
         let mut fields = W3cFields::mapped(self.options.w3c_map.clone());
         let mut line_no = 0u64;
         let mut buf: Vec<u8> = Vec::new();
+        // The start of a line the last chunk cut off.
+        let mut carry: Vec<u8> = Vec::new();
         let mut format = match &self.reader {
             Reader::Named(f) => *f,
             Reader::Custom(_) => None,
@@ -525,17 +534,12 @@ impl Parser {
         let mut first = true;
         loop {
             buf.clear();
-            while buf.len() < self.options.batch_bytes {
-                match input.read_until(b'\n', &mut buf) {
-                    Ok(0) => break,
-                    Ok(_) => {}
-                    Err(e) => {
-                        let _ = tx.send(Err(Error::Input(format!(
-                            "cannot read {name} after line {line_no}: {e}"
-                        ))));
-                        return false;
-                    }
-                }
+            buf.append(&mut carry);
+            if let Err(e) = fill(&mut *input, &mut buf, &mut carry, self.options.batch_bytes) {
+                let _ = tx.send(Err(Error::Input(format!(
+                    "cannot read {name} after line {line_no}: {e}"
+                ))));
+                return false;
             }
             if buf.is_empty() {
                 return true;
@@ -543,11 +547,27 @@ impl Parser {
             let mut named = None;
             if first {
                 first = false;
-                named = Some((name.to_owned(), self.recognise(&buf, &mut format)));
+                // The first lines, however small the chunk: the chunk and
+                // what the reader holds beyond it.
+                let mut head = buf.clone();
+                head.extend_from_slice(&carry);
+                if head.iter().filter(|&&b| b == b'\n').count() < DETECT_LINES
+                    && let Ok(more) = input.fill_buf()
+                {
+                    head.extend_from_slice(&more[..more.len().min(1 << 20)]);
+                }
+                named = Some((name.to_owned(), self.recognise(&head, &mut format)));
             }
+            let mut hits = spare.try_recv().unwrap_or_default();
+            hits.reserve(buf.len() / 400);
             let mut chunk = Chunk {
-                id: format!("log:{:032x}", xxhash_rust::xxh3::xxh3_128(&buf)),
-                hits: Vec::with_capacity(buf.len() / 400),
+                // The bytes and where they start: two equal chunks of one
+                // input (tiny batches of repeated lines) are two batches.
+                id: format!(
+                    "log:{:032x}",
+                    xxhash_rust::xxh3::xxh3_128_with_seed(&buf, line_no)
+                ),
+                hits,
                 counts: Counts::default(),
                 format: named,
             };
@@ -673,9 +693,10 @@ impl Parser {
         agent: Option<&Agent>,
     ) -> Hit {
         let o = &self.options;
-        let (path, query) = match line.path.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (&*line.path, None),
+        let full = &*line.path;
+        let (path, query) = match memchr::memchr(b'?', full.as_bytes()) {
+            Some(i) => (&full[..i], Some(&full[i + 1..])),
+            None => (full, None),
         };
         let path = if o.lowercase_path {
             std::borrow::Cow::Owned(path.to_lowercase())
@@ -757,6 +778,42 @@ impl Parser {
     }
 }
 
+/// Reads whole lines into `buf` up to about `limit` bytes (more when one
+/// line is longer): blocks are copied as they come and the chunk is cut
+/// after its last newline, the rest going to `carry` for the next chunk.
+fn fill(
+    input: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    carry: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<()> {
+    loop {
+        let block = input.fill_buf()?;
+        if block.is_empty() {
+            return Ok(()); // the end: the last line may lack its newline
+        }
+        let full = buf.len() >= limit;
+        let n = if full {
+            // Past the limit inside one long line: up to its end.
+            block
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(block.len(), |p| p + 1)
+        } else {
+            block.len().min(limit - buf.len())
+        };
+        buf.extend_from_slice(&block[..n]);
+        input.consume(n);
+        if buf.len() >= limit
+            && let Some(last) = buf.iter().rposition(|&b| b == b'\n')
+        {
+            carry.extend_from_slice(&buf[last + 1..]);
+            buf.truncate(last + 1);
+            return Ok(());
+        }
+    }
+}
+
 /// Percent-encodes everything but unreserved characters, as Python's
 /// `urllib.parse.quote(s, '')`.
 fn percent(s: &str) -> String {
@@ -819,10 +876,12 @@ pub fn import(
     };
     let mut summary = LogSummary::default();
     let (tx, rx) = mpsc::sync_channel::<Result<Chunk>>(1);
+    // Emptied hit vectors go back to the parser: no new pages per chunk.
+    let (give_back, spare) = mpsc::channel::<Vec<Hit>>();
     std::thread::scope(|scope| -> Result<()> {
         scope.spawn(move || {
             for (name, input) in inputs {
-                if !parser.run(&name, input, &tx) {
+                if !parser.run(&name, input, &tx, &spare) {
                     break;
                 }
             }
@@ -831,6 +890,14 @@ pub fn import(
             let chunk = chunk?;
             if let Some(f) = chunk.format.clone() {
                 summary.formats.push(f);
+            }
+            if options.dry_run {
+                summary.add(&chunk.counts, options.examples);
+                progress(&summary);
+                let mut hits = chunk.hits;
+                hits.clear();
+                let _ = give_back.send(hits);
+                continue;
             }
             if !options.force && engine.has_batch(&chunk.id) {
                 summary.skipped_batches += 1;
@@ -855,6 +922,9 @@ pub fn import(
             }
             summary.batches += 1;
             progress(&summary);
+            let mut hits = chunk.hits;
+            hits.clear();
+            let _ = give_back.send(hits);
         }
         Ok(())
     })?;

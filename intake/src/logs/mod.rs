@@ -186,14 +186,17 @@ pub fn tokens(line: &str) -> Result<Vec<Token<'_>>, String> {
                 let mut j = start;
                 let mut escaped = false;
                 loop {
-                    match bytes.get(j) {
+                    let rest = bytes.get(j..).unwrap_or_default();
+                    match memchr::memchr2(b'"', b'\\', rest).map(|p| j + p) {
                         None => return Err("a quoted field is not closed".into()),
-                        Some(b'\\') => {
+                        Some(k) if bytes.get(k) == Some(&b'\\') => {
                             escaped = true;
-                            j += 2;
+                            j = k + 2;
                         }
-                        Some(b'"') => break,
-                        Some(_) => j += 1,
+                        Some(k) => {
+                            j = k;
+                            break;
+                        }
                     }
                 }
                 let raw = line.get(start..j.min(line.len())).unwrap_or("");
@@ -222,9 +225,8 @@ pub fn tokens(line: &str) -> Result<Vec<Token<'_>>, String> {
             }
             Some(_) => {
                 let start = i;
-                while i < bytes.len() && !matches!(bytes.get(i), Some(b' ' | b'\t')) {
-                    i += 1;
-                }
+                i = memchr::memchr2(b' ', b'\t', bytes.get(i..).unwrap_or_default())
+                    .map_or(bytes.len(), |p| i + p);
                 out.push(Token::Word(line.get(start..i).unwrap_or("")));
             }
             None => break,

@@ -160,9 +160,10 @@ impl Rules {
     /// per user agent); it is asked only when robots are excluded and the
     /// other rules let the line through.
     pub fn decide_with(&self, line: &LogLine<'_>, is_bot: impl FnOnce() -> bool) -> Decision {
-        let path = line.path.split(['?', '#']).next().unwrap_or("");
-        let file = path.rsplit('/').next().unwrap_or("");
-        let extension = file.rsplit_once('.').map_or("", |(_, e)| e);
+        let full = &*line.path;
+        let path = memchr::memchr2(b'?', b'#', full.as_bytes()).map_or(full, |i| &full[..i]);
+        let file = memchr::memrchr(b'/', path.as_bytes()).map_or(path, |i| &path[i + 1..]);
+        let extension = memchr::memrchr(b'.', file.as_bytes()).map_or("", |i| &file[i + 1..]);
         let is = |list: &[&str]| list.iter().any(|x| x.eq_ignore_ascii_case(extension));
         if !self.include_hosts.is_empty() || !self.exclude_hosts.is_empty() {
             let host = line.host.as_deref().unwrap_or("").to_ascii_lowercase();

@@ -483,3 +483,52 @@ proptest! {
         prop_assert_eq!(s.lines, s.comments + s.invalid + s.pageviews + s.downloads + skipped);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(40))]
+    /// Chunk boundaries change nothing: a log cut into batches of any size
+    /// gives the same counts and the same stored hits as one batch.
+    #[test]
+    fn any_batch_size_gives_the_same_store(batch in 1usize..3000) {
+        let bytes = fixture("fake_logs.log");
+        let whole = options(&[("idsite", "1"), ("visitor-secret", "s"), ("enable-static", "1")]);
+        let mut cut = whole.clone();
+        cut.batch_bytes = batch;
+        let (mut a, mut b) = (engine(), engine());
+        let sa = run(&mut a, bytes.clone(), &whole);
+        let sb = run(&mut b, bytes, &cut);
+        prop_assert_eq!(
+            (sa.lines, sa.pageviews, sa.downloads, sa.invalid, sa.comments, &sa.skipped),
+            (sb.lines, sb.pageviews, sb.downloads, sb.invalid, sb.comments, &sb.skipped)
+        );
+        prop_assert_eq!(sa.examples.iter().map(|e| e.line).collect::<Vec<_>>(), sb.examples.iter().map(|e| e.line).collect::<Vec<_>>());
+        prop_assert_eq!(
+            a.export_hits(1, "2012-08-01", "2013-12-31").unwrap(),
+            b.export_hits(1, "2012-08-01", "2013-12-31").unwrap()
+        );
+    }
+}
+
+/// A dry run reads, checks and counts, and stores nothing.
+#[test]
+fn a_dry_run_stores_nothing() {
+    let mut e = engine();
+    let s = run(
+        &mut e,
+        fixture("fake_logs.log"),
+        &options(&[("idsite", "1"), ("dry-run", "1")]),
+    );
+    assert_eq!((s.pageviews, s.invalid, s.batches), (17, 1, 0));
+    assert!(
+        e.export_hits(1, "2012-08-01", "2013-12-31")
+            .unwrap()
+            .is_empty()
+    );
+    // ... so the real import afterwards is not skipped as a re-run.
+    let s = run(
+        &mut e,
+        fixture("fake_logs.log"),
+        &options(&[("idsite", "1")]),
+    );
+    assert_eq!((s.hits(), s.skipped_batches), (17, 0));
+}

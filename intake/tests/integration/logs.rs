@@ -425,3 +425,16 @@ fn matomos_rules_on_its_fake_logs() {
     };
     assert_eq!(count(&other_host).get(Skip::Host.reason()), Some(&24));
 }
+
+proptest! {
+    /// Apache dates read back to the second they were written at, in any
+    /// offset (the by-position reader and chrono agree).
+    #[test]
+    fn apache_dates_round_trip(ts in -2_000_000_000i64..4_000_000_000, offset_min in -720i32..=840) {
+        let offset_min = offset_min - offset_min % 15;
+        let tz = chrono::FixedOffset::east_opt(offset_min * 60).unwrap();
+        let local = chrono::DateTime::from_timestamp(ts, 0).unwrap().with_timezone(&tz);
+        let text = local.format("%d/%b/%Y:%H:%M:%S %z").to_string();
+        prop_assert_eq!(hitmap_intake::logs::parse_apache_date(&text), Ok(ts), "{}", text);
+    }
+}
