@@ -549,12 +549,15 @@ impl Parser {
                 first = false;
                 // The first lines, however small the chunk: the chunk and
                 // what the reader holds beyond it.
-                let mut head = buf.clone();
-                head.extend_from_slice(&carry);
-                if head.iter().filter(|&&b| b == b'\n').count() < DETECT_LINES
-                    && let Ok(more) = input.fill_buf()
-                {
-                    head.extend_from_slice(&more[..more.len().min(1 << 20)]);
+                let end = memchr::memchr_iter(b'\n', &buf)
+                    .nth(DETECT_LINES)
+                    .map_or(buf.len(), |i| i + 1);
+                let mut head = buf[..end].to_vec();
+                if end == buf.len() {
+                    head.extend_from_slice(&carry);
+                    if let Ok(more) = input.fill_buf() {
+                        head.extend_from_slice(&more[..more.len().min(1 << 20)]);
+                    }
                 }
                 named = Some((name.to_owned(), self.recognise(&head, &mut format)));
             }
