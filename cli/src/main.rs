@@ -437,34 +437,25 @@ fn run(command: Command) -> Result<String, CliError> {
             show_rejects,
             no_progress,
             force,
-            batch_id: _,
-            log,
-        } if log.is_log() => {
-            let (s, report) =
-                commands::ingest_logs(&dir, &files, &log, show_rejects, force, !no_progress)?;
-            eprint!("{report}");
-            if s.rejected > 0 {
-                return Err(CliError::Rejected(s.rejected));
-            }
-            Ok(String::new())
-        }
-        Command::Ingest {
-            dir,
-            files,
-            show_rejects,
-            no_progress,
-            force,
             batch_id,
-            log: _,
+            log,
         } => {
-            let mut options = hitmap::IngestOptions::default().force(force);
-            if let Some(id) = batch_id {
-                options = options.batch_id(id);
-            }
-            let s = commands::ingest(&dir, &files, show_rejects, !no_progress, &options)?;
-            eprint!("{}", s.report);
-            if s.rejected > 0 {
-                return Err(CliError::Rejected(s.rejected));
+            let rejected = if log.is_log() {
+                let (s, report) =
+                    commands::ingest_logs(&dir, &files, &log, show_rejects, force, !no_progress)?;
+                eprint!("{report}");
+                s.rejected
+            } else {
+                let mut options = hitmap::IngestOptions::default().force(force);
+                if let Some(id) = batch_id {
+                    options = options.batch_id(id);
+                }
+                let s = commands::ingest(&dir, &files, show_rejects, !no_progress, &options)?;
+                eprint!("{}", s.report);
+                s.rejected
+            };
+            if rejected > 0 {
+                return Err(CliError::Rejected(rejected));
             }
             Ok(String::new())
         }

@@ -25,6 +25,19 @@ fn block_after(readme: &str, heading: &str, nth: usize) -> Vec<String> {
         .collect()
 }
 
+/// PATH with the tested `hitmap` binary first, so README lines run as
+/// written.
+fn path_with_hitmap() -> String {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_hitmap"))
+        .parent()
+        .unwrap();
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
 #[test]
 fn the_readme_command_line_works_as_written() {
     let readme =
@@ -34,14 +47,7 @@ fn the_readme_command_line_works_as_written() {
     let curls = block_after(&readme, heading, 1);
     assert!(commands.len() >= 8 && curls.len() >= 3);
     let dir = TempDir::new("readme");
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_hitmap"))
-        .parent()
-        .unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = path_with_hitmap();
     let mut serve_line = None;
     for line in &commands {
         assert!(line.starts_with("hitmap "), "{line}");
@@ -121,14 +127,7 @@ fn the_readme_log_import_works_as_written() {
     let commands = block_after(&readme, "## Import web-server logs", 0);
     assert_eq!(commands.len(), 3);
     let dir = TempDir::new("readme-logs");
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_hitmap"))
-        .parent()
-        .unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = path_with_hitmap();
     let mut last = String::new();
     for line in &commands {
         assert!(line.starts_with("hitmap "), "{line}");
