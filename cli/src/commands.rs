@@ -193,6 +193,10 @@ pub struct LogArgs {
     /// Read, check and count the lines, but import nothing.
     #[arg(long, help_heading = "Access logs")]
     pub dry_run: bool,
+    /// Countries from this MaxMind-format database (GeoLite2/GeoIP2 Country
+    /// or City .mmdb).
+    #[arg(long, env = "HITMAP_GEOIP", help_heading = "Access logs")]
+    pub geoip: Option<PathBuf>,
 }
 
 impl LogArgs {
@@ -223,6 +227,10 @@ impl LogArgs {
         one("encoding", self.encoding.clone());
         one("visitor-secret", self.visitor_secret.clone());
         one("anonymize-ip", self.anonymize_ip.map(|v| v.to_string()));
+        one(
+            "geoip",
+            self.geoip.as_ref().map(|p| p.display().to_string()),
+        );
         for (name, on) in [
             ("enable-static", self.enable_static),
             ("enable-bots", self.enable_bots),

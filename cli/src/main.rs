@@ -139,7 +139,7 @@ enum Command {
         #[arg(long)]
         batch_id: Option<String>,
         #[command(flatten)]
-        log: commands::LogArgs,
+        log: Box<commands::LogArgs>,
     },
     /// Imports Matomo's raw log tables from MariaDB/MySQL, resuming at the
     /// store's checkpoint; with --follow, keeps importing new rows (in

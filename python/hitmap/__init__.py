@@ -445,7 +445,8 @@ class Engine:
             ``include_path``, ``exclude_path``, ``useragent_exclude``,
             ``w3c_map_field`` (lists or one value), ``force_lowercase_path``,
             ``strip_query_string``, ``encoding``, ``visitor_secret``,
-            ``anonymize_ip``, ``force``, ``dry_run``, ``show_invalid``.
+            ``anonymize_ip``, ``geoip`` (a ``.mmdb`` path), ``force``, ``dry_run``,
+            ``show_invalid``.
 
         Examples
         --------

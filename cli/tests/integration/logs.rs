@@ -159,6 +159,21 @@ fn bad_log_options_say_what_to_do() {
         "{}",
         text(&out.stderr)
     );
+    let out = hitmap(&[
+        "ingest",
+        &s,
+        "--log-format",
+        "auto",
+        "--geoip",
+        "/no/GeoLite2.mmdb",
+        &log,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("/no/GeoLite2.mmdb is not a readable MaxMind database"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = hitmap(&["ingest", &s, "--log-format", "auto", "/no/such.log"]);
     assert!(
         text(&out.stderr).contains("cannot open /no/such.log"),

@@ -1,6 +1,7 @@
 //! Request-to-hit enrichment, shared by every intake that sees raw
 //! requests (access logs now, the tracking endpoint next): what a user
-//! agent says ([`Agents`]), and the visitor key ([`VisitorKeys`]) that
+//! agent says ([`Agents`]), the country of an address ([`Geo`], from a
+//! MaxMind-format database), and the visitor key ([`VisitorKeys`]) that
 //! stands for a person without storing their IP address.
 //!
 //! Referrer type, name, keyword and campaign are not here: the engine
@@ -8,7 +9,9 @@
 //! gets them too.
 
 mod agent;
+mod geo;
 mod visitor;
 
 pub use agent::{Agent, Agents};
+pub use geo::Geo;
 pub use visitor::{SECRET_CURSOR, VisitorKeys, anonymize_ip};

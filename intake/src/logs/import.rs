@@ -21,7 +21,7 @@ use std::sync::{Arc, mpsc};
 use hitmap::{Engine, Hit, HitType, IngestOptions};
 
 use super::{CustomFormat, Decision, Format, Parsed, Rules, W3cFields, detect_with, parse_line};
-use crate::enrich::{Agent, Agents, SECRET_CURSOR, VisitorKeys, anonymize_ip};
+use crate::enrich::{Agent, Agents, Geo, SECRET_CURSOR, VisitorKeys, anonymize_ip};
 use crate::{Error, Result};
 
 /// Bytes of a log per committed batch, by default.
@@ -62,6 +62,8 @@ pub struct LogOptions {
     pub visitor_secret: Option<String>,
     /// IP bytes masked before the visitor key is made (0 to 4).
     pub anonymize_ip: u8,
+    /// A MaxMind-format database (`.mmdb`) for the visitors' countries.
+    pub geoip: Option<std::path::PathBuf>,
     /// Bytes of log per committed batch.
     pub batch_bytes: usize,
     /// Import chunks the store already holds.
@@ -88,6 +90,7 @@ impl Default for LogOptions {
             encoding: None,
             visitor_secret: None,
             anonymize_ip: 0,
+            geoip: None,
             batch_bytes: DEFAULT_BATCH_BYTES,
             force: false,
             dry_run: false,
@@ -115,7 +118,7 @@ fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T> {
 
 impl LogOptions {
     /// The option names [`LogOptions::set`] takes (the CLI's flags).
-    pub const NAMES: [&str; 24] = [
+    pub const NAMES: [&str; 25] = [
         "log-format",
         "log-format-regex",
         "log-date-format",
@@ -136,6 +139,7 @@ impl LogOptions {
         "encoding",
         "visitor-secret",
         "anonymize-ip",
+        "geoip",
         "batch-bytes",
         "force",
         "dry-run",
@@ -218,6 +222,7 @@ impl LogOptions {
                 }
                 self.anonymize_ip = n;
             }
+            "geoip" => self.geoip = Some(value.into()),
             "batch-bytes" => self.batch_bytes = number::<usize>(&key, value)?.max(1),
             "force" => self.force = flag(&key, value)?,
             "dry-run" => self.dry_run = flag(&key, value)?,
@@ -476,6 +481,7 @@ struct Parser {
     sites: Sites,
     keys: VisitorKeys,
     agents: AgentMemory,
+    geo: Option<Geo>,
 }
 
 /// Per user agent: what it says, and whether the rules call it a robot.
@@ -737,18 +743,19 @@ impl Parser {
             .userid
             .as_deref()
             .filter(|u| !u.is_empty() && *u != "-");
+        let ip = line.ip.as_deref().unwrap_or("");
+        let ip = if o.anonymize_ip > 0 {
+            std::borrow::Cow::Owned(anonymize_ip(ip, o.anonymize_ip))
+        } else {
+            std::borrow::Cow::Borrowed(ip)
+        };
         let visitor = match user {
             Some(u) => self.keys.key(&["uid", u]),
-            None => {
-                let ip = line.ip.as_deref().unwrap_or("");
-                let ip = if o.anonymize_ip > 0 {
-                    std::borrow::Cow::Owned(anonymize_ip(ip, o.anonymize_ip))
-                } else {
-                    std::borrow::Cow::Borrowed(ip)
-                };
-                self.keys.key(&["ip", &ip, ua])
-            }
+            None => self.keys.key(&["ip", &ip, ua]),
         };
+        // The (anonymised, when asked) address: geolocation sees no more
+        // of it than the visitor key does.
+        let country = self.geo.as_mut().and_then(|g| g.country(&ip));
         let mut hit = Hit::new(site, line.ts, visitor, kind);
         if let Some(status @ 300..=599) = line.status
             && status != 304
@@ -766,6 +773,7 @@ impl Parser {
             hit.title = Some(title);
         }
         hit.url = Some(url);
+        hit.country = country;
         hit.user = user.map(str::to_owned);
         hit.referrer = line
             .referrer
@@ -876,6 +884,7 @@ pub fn import(
         sites,
         keys,
         agents: AgentMemory::default(),
+        geo: options.geoip.as_deref().map(Geo::open).transpose()?,
     };
     let mut summary = LogSummary::default();
     let (tx, rx) = mpsc::sync_channel::<Result<Chunk>>(1);
