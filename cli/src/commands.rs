@@ -167,6 +167,12 @@ pub struct LogArgs {
     /// Never these paths (glob, e.g. '/admin/*'); repeat.
     #[arg(long, help_heading = "Access logs")]
     pub exclude_path: Vec<String>,
+    /// Skip requests before this time ('2012-08-09 08:10:39 +0000').
+    #[arg(long, help_heading = "Access logs")]
+    pub exclude_older_than: Option<String>,
+    /// Skip requests after this time.
+    #[arg(long, help_heading = "Access logs")]
+    pub exclude_newer_than: Option<String>,
     /// More robot user-agent fragments; repeat.
     #[arg(long, help_heading = "Access logs")]
     pub useragent_exclude: Vec<String>,
@@ -225,6 +231,8 @@ impl LogArgs {
             self.idsite_fallback.map(|v| v.to_string()),
         );
         one("encoding", self.encoding.clone());
+        one("exclude-older-than", self.exclude_older_than.clone());
+        one("exclude-newer-than", self.exclude_newer_than.clone());
         one("visitor-secret", self.visitor_secret.clone());
         one("anonymize-ip", self.anonymize_ip.map(|v| v.to_string()));
         one(

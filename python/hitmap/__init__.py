@@ -443,6 +443,7 @@ class Engine:
             ``enable_static``, ``enable_bots``, ``enable_http_errors``,
             ``enable_http_redirects``, ``include_host``, ``exclude_host``,
             ``include_path``, ``exclude_path``, ``useragent_exclude``,
+            ``exclude_older_than``, ``exclude_newer_than``,
             ``w3c_map_field`` (lists or one value), ``force_lowercase_path``,
             ``strip_query_string``, ``encoding``, ``visitor_secret``,
             ``anonymize_ip``, ``geoip`` (a ``.mmdb`` path), ``force``, ``dry_run``,

@@ -51,6 +51,10 @@ pub struct LogOptions {
     /// The site of lines whose host is none of the store's sites'
     /// (`--idsite-fallback`).
     pub site_fallback: Option<u32>,
+    /// Skip requests before this Unix second (`--exclude-older-than`).
+    pub exclude_older_than: Option<i64>,
+    /// Skip requests after this Unix second (`--exclude-newer-than`).
+    pub exclude_newer_than: Option<i64>,
     /// Lower-case paths (`--force-lowercase-path`).
     pub lowercase_path: bool,
     /// Drop query strings (`--strip-query-string`).
@@ -85,6 +89,8 @@ impl Default for LogOptions {
             w3c_map: Vec::new(),
             site: None,
             site_fallback: None,
+            exclude_older_than: None,
+            exclude_newer_than: None,
             lowercase_path: false,
             strip_query: false,
             encoding: None,
@@ -109,6 +115,20 @@ fn flag(name: &str, value: &str) -> Result<bool> {
     }
 }
 
+/// A moment as Matomo's importer takes it (`2012-08-09 08:10:39 +0000`),
+/// or RFC 3339, as Unix seconds.
+fn instant(name: &str, value: &str) -> Result<i64> {
+    let v = value.trim();
+    chrono::DateTime::parse_from_str(v, "%Y-%m-%d %H:%M:%S %z")
+        .or_else(|_| chrono::DateTime::parse_from_rfc3339(v))
+        .map(|t| t.timestamp())
+        .map_err(|_| {
+            Error::Config(format!(
+                "{name}: {value:?} is not a time like 2012-08-09 08:10:39 +0000"
+            ))
+        })
+}
+
 fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T> {
     value
         .trim()
@@ -118,7 +138,7 @@ fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T> {
 
 impl LogOptions {
     /// The option names [`LogOptions::set`] takes (the CLI's flags).
-    pub const NAMES: [&str; 25] = [
+    pub const NAMES: [&str; 27] = [
         "log-format",
         "log-format-regex",
         "log-date-format",
@@ -134,6 +154,8 @@ impl LogOptions {
         "include-path",
         "exclude-path",
         "useragent-exclude",
+        "exclude-older-than",
+        "exclude-newer-than",
         "force-lowercase-path",
         "strip-query-string",
         "encoding",
@@ -203,6 +225,8 @@ impl LogOptions {
             "include-path" => r.include_paths.push(value.to_owned()),
             "exclude-path" => r.exclude_paths.push(value.to_owned()),
             "useragent-exclude" => r.bot_agents.push(value.to_ascii_lowercase()),
+            "exclude-older-than" => self.exclude_older_than = Some(instant(&key, value)?),
+            "exclude-newer-than" => self.exclude_newer_than = Some(instant(&key, value)?),
             "force-lowercase-path" => self.lowercase_path = flag(&key, value)?,
             "strip-query-string" => self.strip_query = flag(&key, value)?,
             "encoding" => {
@@ -407,6 +431,10 @@ struct Chunk {
     counts: Counts,
     format: Option<(String, String)>,
 }
+
+/// The reason for requests outside `--exclude-older-than` /
+/// `--exclude-newer-than`.
+pub const DATE_FILTERED: &str = "date filtered out";
 
 /// The reason for lines whose site cannot be told.
 pub const NO_SITE: &str = "no site for the host (give an idsite, or add the host to a site)";
@@ -658,6 +686,13 @@ impl Parser {
                 return;
             }
         };
+        let o = &self.options;
+        if o.exclude_older_than.is_some_and(|t| line.ts < t)
+            || o.exclude_newer_than.is_some_and(|t| line.ts > t)
+        {
+            *c.skipped.entry(DATE_FILTERED).or_default() += 1;
+            return;
+        }
         let ua = line.user_agent.as_deref().unwrap_or("");
         let mut agent = None;
         let rules = &self.options.rules;

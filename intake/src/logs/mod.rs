@@ -19,7 +19,9 @@ mod line;
 mod rules;
 mod w3c;
 
-pub use import::{DEFAULT_BATCH_BYTES, InvalidLine, LogOptions, LogSummary, NO_SITE, import};
+pub use import::{
+    DATE_FILTERED, DEFAULT_BATCH_BYTES, InvalidLine, LogOptions, LogSummary, NO_SITE, import,
+};
 
 pub use line::{LogLine, parse_apache_date, parse_iso_date};
 pub use rules::{

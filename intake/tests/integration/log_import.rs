@@ -532,3 +532,35 @@ fn a_dry_run_stores_nothing() {
     );
     assert_eq!((s.hits(), s.skipped_batches), (17, 0));
 }
+
+/// Matomo's exclusion fixture with its options: two hosts and two dates
+/// out, three lines in (one exactly at the older-than bound).
+#[test]
+fn matomos_exclusion_filters() {
+    let mut e = engine();
+    let o = options(&[
+        ("idsite", "1"),
+        ("exclude-host", "filtered1.com"),
+        ("exclude-host", "www.filtered2.com"),
+        ("exclude-older-than", "2012-08-09 08:10:39 +0000"),
+        ("exclude-newer-than", "2012-08-31 00:00:00 +0000"),
+    ]);
+    let s = run(&mut e, fixture("filter_exclude_logs.log"), &o);
+    assert_eq!(s.pageviews, 3, "{}", s.report());
+    // The filtered hosts' lines are also a second too old: the date test
+    // comes first and counts them.
+    assert_eq!(s.skipped[hitmap_intake::logs::DATE_FILTERED], 4);
+    let o = options(&[
+        ("idsite", "1"),
+        ("exclude-host", "filtered1.com"),
+        ("exclude-host", "www.filtered2.com"),
+    ]);
+    let s = run(&mut engine(), fixture("filter_exclude_logs.log"), &o);
+    assert_eq!((s.pageviews, s.skipped["host filtered out"]), (5, 2));
+    let mut bad = LogOptions::default();
+    let err = bad.set("exclude-older-than", "yesterday").unwrap_err();
+    assert!(
+        err.to_string().contains("2012-08-09 08:10:39 +0000"),
+        "{err}"
+    );
+}
