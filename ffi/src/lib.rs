@@ -406,7 +406,7 @@ pub unsafe extern "C" fn hitmap_store_ingest_ndjson(
 /// `paths_json` is a JSON array of file paths (gzip, bzip2 and zstd
 /// recognised). `options_json` is NULL or a JSON object of the CLI's flags
 /// without dashes or with `_`: `{"log-format":"combined","idsite":1,
-/// "enable-static":true,"exclude-path":["/admin/*"]}` (a list gives the
+/// "enable-static":true,"exclude-path":["/login","/logout"]}` (a list gives the
 /// option once per value). `*result_json` receives the summary:
 /// `{"lines":..,"hits":..,"pageviews":..,"downloads":..,"comments":..,
 /// "invalid":..,"skipped":{"reason":n},"examples":[{"input","line","reason"}],
