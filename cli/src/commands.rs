@@ -298,6 +298,9 @@ pub fn ingest_logs(
     }
     let secs = t.elapsed().as_secs_f64();
     let mut report = summary.report();
+    if options.dry_run {
+        report.push_str("  dry run: nothing was stored\n");
+    }
     report.push_str(&format!(
         "  {secs:.1} s, {:.0} lines/s\n",
         summary.lines as f64 / secs.max(1e-9)

@@ -81,3 +81,16 @@ def test_bad_options_raise_intake_errors():
         eng.ingest_log("/no/such/file.log")
     with pytest.raises(hitmap.IntakeError, match="site 4 is not in the store"):
         eng.ingest_log(LOGS / "fake_logs.log", idsite=4)
+
+
+def test_dry_run_and_time_filters():
+    eng = engine()
+    r = eng.ingest_log(LOGS / "filter_exclude_logs.log", idsite=1, dry_run=True,
+                       exclude_older_than="2012-08-09 08:10:39 +0000",
+                       exclude_newer_than="2012-08-31 00:00:00 +0000")
+    assert (r.pageviews, r.batches, r.skipped) == (3, 0, {"date filtered out": 4})
+    assert eng.visits_summary(1, "2012-08-01", "2012-09-30").nb_visits == 0
+    r = eng.ingest_log(LOGS / "filter_exclude_logs.log", idsite=1,
+                       exclude_older_than="2012-08-09 08:10:39 +0000",
+                       exclude_newer_than="2012-08-31 00:00:00 +0000")
+    assert eng.visits_summary(1, "2012-08-01", "2012-09-30").nb_visits == 3

@@ -81,6 +81,33 @@ fn a_gzipped_log_goes_in_and_a_rerun_is_skipped() {
         text(&out.stderr)
     );
     assert_eq!(visits(&s, "2012-08-09", "2012-08-11"), (17, 17));
+    // A dry run says so and stores nothing.
+    let dir3 = TempDir::new("logs-dry");
+    let s3 = store(&dir3);
+    let out = hitmap(&[
+        "ingest",
+        &s3,
+        "--log-format",
+        "auto",
+        gz,
+        "--no-progress",
+        "--dry-run",
+    ]);
+    assert!(
+        text(&out.stderr).contains("dry run: nothing was stored"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("17 hits"),
+        "{}",
+        text(&out.stderr)
+    );
+    let stored = Engine::open_read_only(&s3)
+        .unwrap()
+        .export_hits(1, "2012-08-01", "2013-12-31")
+        .unwrap();
+    assert!(stored.is_empty());
     // With every switch on, into a new store: the static files count.
     let dir2 = TempDir::new("logs-all");
     let s2 = store(&dir2);
