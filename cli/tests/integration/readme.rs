@@ -25,6 +25,25 @@ fn block_after(readme: &str, heading: &str, nth: usize) -> Vec<String> {
         .collect()
 }
 
+/// Runs one README line with `sh` in `dir` (the tested binary first on
+/// PATH), failing with its output unless it succeeds; returns its stdout.
+fn sh(line: &str, dir: &std::path::Path) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(line)
+        .current_dir(dir)
+        .env("PATH", path_with_hitmap())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{line}\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// PATH with the tested `hitmap` binary first, so README lines run as
 /// written.
 fn path_with_hitmap() -> String {
@@ -55,19 +74,7 @@ fn the_readme_command_line_works_as_written() {
             serve_line = Some(line.clone());
             continue;
         }
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(line)
-            .current_dir(&dir.0)
-            .env("PATH", &path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{line}\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        sh(line, &dir.0);
     }
     assert!(
         std::fs::read_to_string(dir.join("visits.csv"))
@@ -127,25 +134,12 @@ fn the_readme_log_import_works_as_written() {
     let commands = block_after(&readme, "## Import web-server logs", 0);
     assert_eq!(commands.len(), 3);
     let dir = TempDir::new("readme-logs");
-    let path = path_with_hitmap();
     let mut last = String::new();
     for line in &commands {
         assert!(line.starts_with("hitmap "), "{line}");
         // The log is the repository's; the store goes to a fresh folder.
         let line = line.replace(" intake/tests/", &format!(" {root}/intake/tests/"));
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(&line)
-            .current_dir(&dir.0)
-            .env("PATH", &path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{line}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        last = String::from_utf8_lossy(&out.stdout).into_owned();
+        last = sh(&line, &dir.0);
     }
     // 17 page views from 17 (IP, user agent) pairs: 17 visits, one user.
     let v: serde_json::Value = serde_json::from_str(&last).unwrap();
