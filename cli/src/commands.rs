@@ -118,90 +118,86 @@ fn file_bar(path: &Path, progress: bool) -> Option<indicatif::ProgressBar> {
 /// The access-log flags of `hitmap ingest` (Matomo's log importer's
 /// names).
 #[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "Access logs")]
 pub struct LogArgs {
     /// Read access logs of this format (`auto` recognises each file's):
     /// common, common_vhost, ncsa_extended (combined), common_complete,
     /// w3c_extended (iis, netscaler, incapsula_w3c, amazon_cloudfront,
     /// shoutcast), elb, alb, s3, nginx_json, traefik_json, caddy_json,
     /// haproxy, ovh, gandi, icecast2.
-    #[arg(long, help_heading = "Access logs")]
+    #[arg(long)]
     pub log_format: Option<String>,
     /// Read access logs with this regex and its named groups (ip, date,
     /// timezone, path, query_string, status, length, userid, user_agent,
     /// referrer, host, method, generation_time_micro/milli/secs).
-    #[arg(long, help_heading = "Access logs")]
+    #[arg(long)]
     pub log_format_regex: Option<String>,
     /// strftime pattern of the regex's date group (default %d/%b/%Y:%H:%M:%S).
-    #[arg(long, help_heading = "Access logs")]
+    #[arg(long)]
     pub log_date_format: Option<String>,
     /// Rename a W3C column, custom=standard (e.g. date-local=date); repeat.
-    #[arg(long, help_heading = "Access logs")]
+    #[arg(long)]
     pub w3c_map_field: Vec<String>,
     /// Every line goes to this site (default: by host, or the store's only site).
-    #[arg(long, help_heading = "Access logs")]
+    #[arg(long)]
     pub idsite: Option<u32>,
     /// The site of lines whose host is no site's.
-    #[arg(long, help_heading = "Access logs")]
+    #[arg(long)]
     pub idsite_fallback: Option<u32>,
     /// Count static files (css, js, images, robots.txt) as downloads.
-    #[arg(long, help_heading = "Access logs")]
+    #[arg(long)]
     pub enable_static: bool,
     /// Keep requests from robots.
-    #[arg(long, help_heading = "Access logs")]
+    #[arg(long)]
     pub enable_bots: bool,
     /// Keep 4xx and 5xx responses (titled "404/URL = ...").
-    #[arg(long, help_heading = "Access logs")]
+    #[arg(long)]
     pub enable_http_errors: bool,
     /// Keep 3xx responses (304 is always kept).
-    #[arg(long, help_heading = "Access logs")]
+    #[arg(long)]
     pub enable_http_redirects: bool,
     /// Only these hosts (glob); repeat.
-    #[arg(long, help_heading = "Access logs")]
+    #[arg(long)]
     pub include_host: Vec<String>,
     /// Never these hosts (glob); repeat.
-    #[arg(long, help_heading = "Access logs")]
+    #[arg(long)]
     pub exclude_host: Vec<String>,
     /// Only these paths (glob, e.g. '/docs/*'); repeat.
-    #[arg(long, help_heading = "Access logs")]
+    #[arg(long)]
     pub include_path: Vec<String>,
     /// Never these paths (glob, e.g. '/admin/*'); repeat.
-    #[arg(long, help_heading = "Access logs")]
+    #[arg(long)]
     pub exclude_path: Vec<String>,
     /// Skip requests before this time ('2012-08-09 08:10:39 +0000').
-    #[arg(long, help_heading = "Access logs")]
+    #[arg(long)]
     pub exclude_older_than: Option<String>,
     /// Skip requests after this time.
-    #[arg(long, help_heading = "Access logs")]
+    #[arg(long)]
     pub exclude_newer_than: Option<String>,
     /// More robot user-agent fragments; repeat.
-    #[arg(long, help_heading = "Access logs")]
+    #[arg(long)]
     pub useragent_exclude: Vec<String>,
     /// Lower-case paths.
-    #[arg(long, help_heading = "Access logs")]
+    #[arg(long)]
     pub force_lowercase_path: bool,
     /// Drop query strings.
-    #[arg(long, help_heading = "Access logs")]
+    #[arg(long)]
     pub strip_query_string: bool,
     /// The logs' encoding (windows-1252, big5, ...; default UTF-8, bad bytes replaced).
-    #[arg(long, help_heading = "Access logs")]
+    #[arg(long)]
     pub encoding: Option<String>,
     /// The secret of visitor keys (default: the store's own, made on first use).
-    #[arg(
-        long,
-        env = "HITMAP_VISITOR_SECRET",
-        hide_env_values = true,
-        help_heading = "Access logs"
-    )]
+    #[arg(long, env = "HITMAP_VISITOR_SECRET", hide_env_values = true)]
     pub visitor_secret: Option<String>,
     /// Mask this many bytes of the IP before the visitor key is made (0-4).
-    #[arg(long, help_heading = "Access logs")]
+    #[arg(long)]
     pub anonymize_ip: Option<u8>,
     /// Read, check and count the lines, but import nothing.
-    #[arg(long, help_heading = "Access logs")]
+    #[arg(long)]
     pub dry_run: bool,
     /// Countries from this MaxMind-format database (GeoLite2/GeoIP2 Country
     /// or City .mmdb).
-    #[arg(long, env = "HITMAP_GEOIP", help_heading = "Access logs")]
+    #[arg(long, env = "HITMAP_GEOIP")]
     pub geoip: Option<PathBuf>,
 }
 

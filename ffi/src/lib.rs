@@ -462,13 +462,9 @@ pub unsafe extern "C" fn hitmap_store_ingest_log(
                 }
             }
         }
-        let mut inputs = Vec::with_capacity(paths.len());
-        for p in &paths {
-            inputs.push((p.clone(), hitmap_intake::input::open(p.as_ref())?));
-        }
         // SAFETY: per this function's contract.
         let mut engine = unsafe { engine(store) }?;
-        let summary = hitmap_intake::logs::import(&mut engine, inputs, &options, &mut |_| {})?;
+        let summary = hitmap_intake::logs::import_files(&mut engine, &paths, &options)?;
         // SAFETY: checked non-NULL above.
         unsafe { give_string(result_json, summary.to_json().to_string()) }
     })

@@ -220,13 +220,9 @@ impl Engine {
         for (name, value) in &options {
             o.set(name, value).map_err(intake_to_py)?;
         }
-        let summary = py.detach(|| -> hitmap_intake::Result<_> {
-            let mut inputs = Vec::with_capacity(paths.len());
-            for p in &paths {
-                inputs.push((p.clone(), hitmap_intake::input::open(p.as_ref())?));
-            }
+        let summary = py.detach(|| {
             let mut engine = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            hitmap_intake::logs::import(&mut engine, inputs, &o, &mut |_| {})
+            hitmap_intake::logs::import_files(&mut engine, &paths, &o)
         });
         Ok(summary.map_err(intake_to_py)?.to_json().to_string())
     }

@@ -21,7 +21,7 @@ use std::sync::{Arc, mpsc};
 use hitmap::{Engine, Hit, HitType, IngestOptions};
 
 use super::{CustomFormat, Decision, Format, Parsed, Rules, W3cFields, detect_with, parse_line};
-use crate::enrich::{Agent, Agents, Geo, SECRET_CURSOR, VisitorKeys, anonymize_ip};
+use crate::enrich::{Agent, Geo, SECRET_CURSOR, VisitorKeys, anonymize_ip};
 use crate::{Error, Result};
 
 /// Bytes of a log per committed batch, by default.
@@ -449,10 +449,20 @@ struct Sites {
     main_host: HashMap<u32, String>,
 }
 
-fn normal_host(h: &str) -> String {
-    let h = h.trim().trim_end_matches('.').to_ascii_lowercase();
-    let h = h.split(':').next().unwrap_or("").to_owned();
-    h.strip_prefix("www.").map(str::to_owned).unwrap_or(h)
+/// A host as sites are matched: no port, no trailing dot, no `www.`,
+/// lower case (borrowed when it already is: this runs on every line).
+fn normal_host(h: &str) -> std::borrow::Cow<'_, str> {
+    let h = h.trim();
+    let h = h.split(':').next().unwrap_or("").trim_end_matches('.');
+    let h = match h.get(..4) {
+        Some(w) if w.eq_ignore_ascii_case("www.") => &h[4..],
+        _ => h,
+    };
+    if h.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(h.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(h)
+    }
 }
 
 impl Sites {
@@ -470,7 +480,7 @@ impl Sites {
         for id in &ids {
             if let Some(site) = engine.site(*id) {
                 for h in site.hosts() {
-                    by_host.entry(normal_host(h)).or_insert(*id);
+                    by_host.entry(normal_host(h).into_owned()).or_insert(*id);
                 }
                 if let Some(h) = site.hosts().first() {
                     main_host.insert(*id, h.clone());
@@ -491,7 +501,7 @@ impl Sites {
 
     fn resolve(&self, host: Option<&str>) -> Option<u32> {
         self.forced
-            .or_else(|| host.and_then(|h| self.by_host.get(&normal_host(h)).copied()))
+            .or_else(|| host.and_then(|h| self.by_host.get(&*normal_host(h)).copied()))
             .or(self.fallback)
     }
 }
@@ -512,10 +522,10 @@ struct Parser {
     geo: Option<Geo>,
 }
 
-/// Per user agent: what it says, and whether the rules call it a robot.
+/// Per user agent: what it says, and whether the rules call it a robot
+/// (one lookup a line for both).
 #[derive(Default)]
 struct AgentMemory {
-    agents: Agents,
     seen: HashMap<Box<str>, (Arc<Agent>, bool), foldhash::fast::RandomState>,
 }
 
@@ -527,7 +537,7 @@ impl AgentMemory {
         if self.seen.len() >= SEEN_AGENTS {
             self.seen.clear();
         }
-        let entry = (self.agents.get(ua), rules.is_bot(ua));
+        let entry = (Arc::new(Agent::parse(ua)), rules.is_bot(ua));
         self.seen.insert(ua.into(), entry.clone());
         entry
     }
@@ -652,21 +662,11 @@ impl Parser {
         let c = &mut chunk.counts;
         c.lines += 1;
         let parsed = match (&self.reader, format) {
-            (Reader::Custom(f), _) => {
-                if text.trim().is_empty() || text.starts_with('#') {
-                    Ok(Parsed::Comment)
-                } else {
-                    f.parse(text).map(Parsed::Line)
-                }
-            }
+            // A named format knows its own comments (W3C headers).
             (Reader::Named(_), Some(f)) => parse_line(f, text, fields),
-            (Reader::Named(_), None) => {
-                if text.trim().is_empty() || text.starts_with('#') {
-                    Ok(Parsed::Comment)
-                } else {
-                    Err("the log format was not recognised".to_owned())
-                }
-            }
+            _ if text.trim().is_empty() || text.starts_with('#') => Ok(Parsed::Comment),
+            (Reader::Custom(f), _) => f.parse(text).map(Parsed::Line),
+            (Reader::Named(_), None) => Err("the log format was not recognised".to_owned()),
         };
         let line = match parsed {
             Ok(Parsed::Comment) => {
@@ -791,6 +791,10 @@ impl Parser {
         // The (anonymised, when asked) address: geolocation sees no more
         // of it than the visitor key does.
         let country = self.geo.as_mut().and_then(|g| g.country(&ip));
+        let referrer = line
+            .referrer
+            .as_deref()
+            .filter(|r| !r.is_empty() && *r != "-");
         let mut hit = Hit::new(site, line.ts, visitor, kind);
         if let Some(status @ 300..=599) = line.status
             && status != 304
@@ -798,11 +802,7 @@ impl Parser {
             // Matomo's importer titles errors and redirects (when they are
             // kept) as "404/URL = <url>/From = <referrer>".
             let mut title = format!("{status}/URL = {}", percent(&url));
-            if let Some(r) = line
-                .referrer
-                .as_deref()
-                .filter(|r| !r.is_empty() && *r != "-")
-            {
+            if let Some(r) = referrer {
                 title.push_str(&format!("/From = {}", percent(r)));
             }
             hit.title = Some(title);
@@ -810,11 +810,7 @@ impl Parser {
         hit.url = Some(url);
         hit.country = country;
         hit.user = user.map(str::to_owned);
-        hit.referrer = line
-            .referrer
-            .as_deref()
-            .filter(|r| !r.is_empty() && *r != "-")
-            .map(str::to_owned);
+        hit.referrer = referrer.map(str::to_owned);
         if let Some(agent) = agent {
             hit.device = agent.device.map(str::to_owned);
             hit.browser = agent.browser.clone();
@@ -838,20 +834,23 @@ fn fill(
         if block.is_empty() {
             return Ok(()); // the end: the last line may lack its newline
         }
-        let full = buf.len() >= limit;
-        let n = if full {
-            // Past the limit inside one long line: up to its end.
-            block
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(block.len(), |p| p + 1)
-        } else {
-            block.len().min(limit - buf.len())
-        };
+        if buf.len() >= limit {
+            // Past the limit inside one long line: up to its end, looking
+            // at the new bytes only.
+            let end = memchr::memchr(b'\n', block).map(|p| p + 1);
+            let n = end.unwrap_or(block.len());
+            buf.extend_from_slice(&block[..n]);
+            input.consume(n);
+            if end.is_some() {
+                return Ok(());
+            }
+            continue;
+        }
+        let n = block.len().min(limit - buf.len());
         buf.extend_from_slice(&block[..n]);
         input.consume(n);
         if buf.len() >= limit
-            && let Some(last) = buf.iter().rposition(|&b| b == b'\n')
+            && let Some(last) = memchr::memrchr(b'\n', buf)
         {
             carry.extend_from_slice(&buf[last + 1..]);
             buf.truncate(last + 1);
@@ -872,6 +871,35 @@ fn percent(s: &str) -> String {
         }
     }
     out
+}
+
+/// [`import`] of files by path (`-` is stdin; compressed files are
+/// recognised, [`crate::input::open`]), each named by its path: what the
+/// Python and C hosts call.
+///
+/// # Errors
+/// A file that cannot be opened (before anything is imported), and as
+/// [`import`].
+///
+/// # Examples
+/// ```
+/// let mut engine = hitmap::Engine::in_memory();
+/// let err = hitmap_intake::logs::import_files(&mut engine, &["/no/access.log"], &Default::default()).unwrap_err();
+/// assert!(err.to_string().starts_with("cannot open /no/access.log"));
+/// ```
+pub fn import_files<P: AsRef<std::path::Path>>(
+    engine: &mut Engine,
+    paths: &[P],
+    options: &LogOptions,
+) -> Result<LogSummary> {
+    let inputs = paths
+        .iter()
+        .map(|p| {
+            let p = p.as_ref();
+            Ok((p.display().to_string(), crate::input::open(p)?))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    import(engine, inputs, options, &mut |_| {})
 }
 
 /// Imports access logs into `engine`: each input (a name for messages,
