@@ -289,6 +289,8 @@ pub fn ingest_logs(
     }
     let t = std::time::Instant::now();
     let summary = hitmap_intake::logs::import(&mut engine, inputs, &options, &mut |_| {})?;
+    // A one-shot run leaves day files, not a write-ahead log to replay.
+    engine.seal()?;
     for b in bars {
         b.finish_and_clear();
     }
@@ -333,6 +335,8 @@ pub fn ingest(
         let reader = input(path, bar.clone())?;
         let t = std::time::Instant::now();
         let out = engine.ingest_ndjson_with(reader, options)?;
+        // A one-shot run leaves day files, not a write-ahead log to replay.
+        engine.seal()?;
         if let Some(b) = bar {
             b.finish_and_clear();
         }
@@ -709,6 +713,7 @@ pub fn demo(dir: &Path, visitors: u32, days: u32) -> Result<String, CliError> {
             let hits: Vec<_> = sample::generate(&cfg).collect();
             let t = std::time::Instant::now();
             let o = engine.ingest(&hits)?;
+            engine.seal()?;
             out.push_str(&format!(
                 "Generated {} hits of {} visitors over {} days and ingested them into {} in {:.1} s.\n\n",
                 o.accepted,

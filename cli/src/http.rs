@@ -108,6 +108,11 @@ impl Tokens {
         Ok(Tokens { entries })
     }
 
+    /// Every configured token (the tracking endpoint's `token_auth`).
+    pub fn list(&self) -> Vec<String> {
+        self.entries.iter().map(|(t, _)| t.clone()).collect()
+    }
+
     /// Whether any token is configured.
     pub fn enabled(&self) -> bool {
         !self.entries.is_empty()

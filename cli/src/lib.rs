@@ -14,6 +14,7 @@ pub mod http;
 pub mod matomo;
 pub mod output;
 pub mod serve;
+pub mod track;
 
 /// Everything a `hitmap` command can fail with, and its exit code.
 #[derive(Debug, thiserror::Error)]

@@ -313,7 +313,36 @@ enum Command {
         /// How often to look for new commits to the store, in milliseconds.
         #[arg(long, default_value_t = 1_000)]
         refresh_ms: u64,
+        #[command(flatten)]
+        track: Box<TrackArgs>,
     },
+}
+
+/// `hitmap serve --track`: Matomo's tracking endpoint.
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Tracking")]
+struct TrackArgs {
+    /// Take Matomo tracker requests at /matomo.php and /piwik.php (the
+    /// server becomes the store's writer; queries see each hit once it is
+    /// acknowledged).
+    #[arg(long)]
+    track: bool,
+    /// Wait this long for more requests before a commit (group commit);
+    /// 0 commits as soon as the previous commit is durable.
+    #[arg(long, default_value_t = 0)]
+    commit_ms: u64,
+    /// Seal live data into day files after this many idle seconds.
+    #[arg(long, default_value_t = 300)]
+    seal_idle_s: u64,
+    /// `uid` names the visitor (one person across devices).
+    #[arg(long)]
+    user_id_is_visitor: bool,
+    /// Mask this many bytes of each IP address first (Matomo's IP anonymisation).
+    #[arg(long, default_value_t = 0)]
+    anonymize_ip: u8,
+    /// Countries from this MaxMind-format database (else from the browser language).
+    #[arg(long, env = "HITMAP_GEOIP")]
+    geoip: Option<PathBuf>,
 }
 
 /// Flags shared by `report` and `pages`.
@@ -390,14 +419,15 @@ fn run(command: Command) -> Result<String, CliError> {
             }
             print!("{out}");
             let _ = std::io::stdout().flush();
-            serve_store(
+            serve_store(ServeOptions {
                 dir,
                 listen,
-                http::Config::default(),
-                Vec::new(),
-                64,
-                Duration::from_secs(1),
-            )?;
+                config: http::Config::default(),
+                cors_origins: Vec::new(),
+                max_concurrent: 64,
+                refresh: Duration::from_secs(1),
+                track: None,
+            })?;
             Ok(String::new())
         }
         Command::Sample {
@@ -566,6 +596,7 @@ fn run(command: Command) -> Result<String, CliError> {
             timeout_ms,
             max_request_bytes,
             refresh_ms,
+            track,
         } => {
             let tokens = match &token_file {
                 None => http::Tokens::default(),
@@ -581,36 +612,38 @@ fn run(command: Command) -> Result<String, CliError> {
                 max_request_bytes,
                 timeout: Duration::from_millis(timeout_ms),
             };
-            commands::open_reader(&dir)?;
-            serve_store(
-                dir,
+            let track = track.track.then(|| hitmap_cli::track::TrackConfig {
+                options: hitmap_intake::track::TrackOptions {
+                    tokens: config.tokens.list(),
+                    user_id_is_visitor: track.user_id_is_visitor,
+                    anonymize_ip: track.anonymize_ip,
+                    geoip: track.geoip.clone(),
+                },
+                commit_interval: Duration::from_millis(track.commit_ms),
+                seal_idle: Duration::from_secs(track.seal_idle_s.max(1)),
+                ..Default::default()
+            });
+            if track.is_none() {
+                commands::open_reader(&dir)?;
+            }
+            let options = ServeOptions {
+                dir: dir.clone(),
                 listen,
                 config,
                 cors_origins,
-                max_concurrent.max(1),
-                Duration::from_millis(refresh_ms.max(10)),
-            )?;
+                max_concurrent: max_concurrent.max(1),
+                refresh: Duration::from_millis(refresh_ms.max(10)),
+                track,
+            };
+            serve_store(options)?;
             Ok(String::new())
         }
     }
 }
 
-fn serve_store(
-    dir: PathBuf,
-    listen: SocketAddr,
-    config: http::Config,
-    cors_origins: Vec<String>,
-    max_concurrent: usize,
-    refresh: Duration,
-) -> Result<(), CliError> {
-    let options = ServeOptions {
-        dir: dir.clone(),
-        listen,
-        config,
-        cors_origins,
-        max_concurrent,
-        refresh,
-    };
+fn serve_store(options: ServeOptions) -> Result<(), CliError> {
+    let dir = options.dir.clone();
+    let tracking = options.track.is_some();
     serve(options, |addr| {
         // Written with errors ignored: a closed stdout must not stop the server.
         let mut out = std::io::stdout().lock();
@@ -623,6 +656,12 @@ fn serve_store(
             out,
             "  REST: http://{addr}/v1/sites/1/visits?from=2025-01-01&to=2025-12-31   OpenAPI: http://{addr}/openapi.json"
         );
+        if tracking {
+            let _ = writeln!(
+                out,
+                "  tracking: http://{addr}/matomo.php (Matomo's tracker; set it as the tracker URL)"
+            );
+        }
         let _ = writeln!(out, "serving {} until Ctrl-C", dir.display());
         let _ = out.flush();
     })?;

@@ -128,6 +128,11 @@ pub fn import(dir: &Path, args: &ImportArgs) -> Result<String, CliError> {
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
+        // Each round leaves day files, not a write-ahead log to replay.
+        let result = result.and_then(|summary| {
+            engine.seal()?;
+            Ok(summary)
+        });
         match result {
             Ok(summary) => {
                 let report = describe(&summary, started.elapsed());

@@ -499,8 +499,20 @@ impl DayArchive {
         side: &mut SideArena,
         dicts: &SiteDicts,
     ) {
+        self.visit_hits_into(0..self.visit_count(), hits, side, dicts);
+    }
+
+    /// [`DayArchive::hits_into`] for some visits only (a live part takes
+    /// back the visits of the visitors a new batch touches).
+    pub(crate) fn visit_hits_into(
+        &self,
+        visits: impl IntoIterator<Item = u32>,
+        hits: &mut Vec<RawHit>,
+        side: &mut SideArena,
+        dicts: &SiteDicts,
+    ) {
         let visit_key = dicts.dim_names.get(attr::NAMES[attr::VISIT]);
-        for v in 0..self.visit_count() {
+        for v in visits {
             let vi = v as usize;
             let range = self.actions_of(v);
             let first = range.start;

@@ -15,7 +15,8 @@ use crate::hit::{Hit, HitType, HitView, attr};
 use crate::ndjson::{Rejected, parse_line};
 use crate::raw::{Extra, N_VFIELDS, RawHit, SideArena, SiteDicts};
 use crate::site::SiteConfig;
-use crate::store::{Marks, Store};
+use crate::store::wal::{self, Wal};
+use crate::store::{LiveMarks, Marks, Store};
 
 /// What an ingest call did: how many hits went in, and every line that did
 /// not, with its line number and reason.
@@ -133,6 +134,9 @@ pub(crate) struct SiteState {
     /// Per visitor id, sorted by day: answers new/returning and visitCount
     /// at query time, so late data never forces other days to rebuild.
     pub visitor_days: Vec<Vec<VisitorDay>>,
+    /// Days taking small batches: the sealed archive's mask and the live
+    /// parts (`live.rs`).
+    pub live: BTreeMap<NaiveDate, crate::live::LiveDay>,
 }
 
 impl SiteState {
@@ -148,6 +152,7 @@ impl SiteState {
             days: BTreeMap::new(),
             damaged: BTreeMap::new(),
             visitor_days: Vec::new(),
+            live: BTreeMap::new(),
         }
     }
 
@@ -274,21 +279,30 @@ impl SiteState {
         // (visitor, day, order, visits): the later order wins for a key.
         let mut updates: Vec<(u32, NaiveDate, u8, u32)> = Vec::new();
         for (date, new_hits) in days {
-            let archive = match self.days.remove(&date) {
-                // Late hits: the old archive gives its hits back.
-                Some(old) => {
-                    let mut hits = new_hits.to_vec();
-                    old.hits_into(&mut hits, side, &self.dicts);
-                    runs(&old.visitor, |v, _| updates.push((v, date, 0, 0)));
-                    DayArchive::build(&mut hits, side, &self.dicts, &self.config)
+            let archive = if self.days.contains_key(&date) || self.live.contains_key(&date) {
+                // Late hits: the old archive (and live parts) give their
+                // hits back.
+                let mut hits = new_hits.to_vec();
+                for v in self.take_day_hits(date, &mut hits, side) {
+                    updates.push((v, date, 0, 0));
                 }
-                None => DayArchive::build(new_hits, side, &self.dicts, &self.config),
+                DayArchive::build(&mut hits, side, &self.dicts, &self.config)
+            } else {
+                DayArchive::build(new_hits, side, &self.dicts, &self.config)
             };
             runs(&archive.visitor, |v, n| updates.push((v, date, 1, n)));
             let mut archive = archive;
             archive.before = vec![0; archive.visitor.len()];
             self.days.insert(date, archive);
         }
+        self.apply_visitor_updates(updates);
+    }
+
+    /// Applies `(visitor, day, order, visits)` updates to the visitor
+    /// table (for one key the later order wins; 0 visits removes the day),
+    /// in one merge per touched visitor, and refreshes the `before` column
+    /// of the visitor's visits from the earliest touched day on.
+    pub(crate) fn apply_visitor_updates(&mut self, mut updates: Vec<(u32, NaiveDate, u8, u32)>) {
         updates.sort_unstable();
         if self.visitor_days.len() < self.dicts.visitors.len() {
             self.visitor_days
@@ -298,7 +312,7 @@ impl SiteState {
         while i < updates.len() {
             let visitor = updates[i].0;
             let j = i + updates[i..].partition_point(|u| u.0 == visitor);
-            let entries = &mut self.visitor_days[visitor as usize];
+            let mut entries = std::mem::take(&mut self.visitor_days[visitor as usize]);
             // Entries from the earliest touched day on change their
             // `before`; earlier ones keep it.
             let earliest = updates[i].1;
@@ -329,19 +343,20 @@ impl SiteState {
                 before += e.visits;
             }
             for e in entries.iter().filter(|e| e.day >= earliest) {
-                if let Some(a) = self.days.get_mut(&e.day) {
+                if let Some(a) = self.holder_mut(e.day, visitor) {
                     let from = a.visitor.partition_point(|&x| x < visitor);
                     let to = from + a.visitor[from..].partition_point(|&x| x == visitor);
                     a.before[from..to].fill(e.before);
                 }
             }
+            self.visitor_days[visitor as usize] = entries;
             i = j;
         }
     }
 }
 
 /// Calls `f(value, run length)` for each run of equal values.
-fn runs(sorted: &[u32], mut f: impl FnMut(u32, u32)) {
+pub(crate) fn runs(sorted: &[u32], mut f: impl FnMut(u32, u32)) {
     let mut i = 0;
     while i < sorted.len() {
         let j = i + sorted[i..].partition_point(|&v| v == sorted[i]);
@@ -361,6 +376,11 @@ struct Batch {
     buckets: Vec<(u32, NaiveDate)>,
     bucket_ids: HashMap<(u32, NaiveDate), u32>,
     outcome: IngestOutcome,
+    /// Small enough to land as live parts (`live.rs`).
+    live: bool,
+    /// The accepted hits as NDJSON, for the write-ahead log (live
+    /// batches of a store only).
+    log: Vec<u8>,
 }
 
 /// What JSON calls whitespace; any other character makes a line to read.
@@ -447,7 +467,34 @@ pub struct Engine {
     batch_seq: u64,
     /// Importer checkpoints of an in-memory engine.
     cursors: BTreeMap<String, String>,
+    /// The write-ahead log a writer store appends small batches to.
+    wal: Option<crate::store::wal::Wal>,
+    /// Batch identities and cursors only the write-ahead log holds yet.
+    pending: LiveMarks,
+    /// Batches of at most this many hits land as live parts.
+    live_limit: LiveLimit,
 }
+
+/// How many hits a batch may have to land as live parts instead of
+/// rebuilding its days (see [`Engine::set_live_limit`]).
+#[derive(Debug, Clone, Copy)]
+struct LiveLimit(usize);
+
+impl Default for LiveLimit {
+    fn default() -> LiveLimit {
+        LiveLimit(DEFAULT_LIVE_LIMIT)
+    }
+}
+
+/// Batches up to this many hits land as live parts by default.
+pub const DEFAULT_LIVE_LIMIT: usize = 20_000;
+
+/// A day's live parts are sealed once they hold this many actions and
+/// half as many as the sealed archive.
+pub(crate) const SEAL_MIN_ACTIONS: u64 = 100_000;
+
+/// A write-ahead log segment this large is sealed into day files.
+const SEAL_WAL_BYTES: u64 = 256 << 20;
 
 impl Engine {
     /// An engine that keeps everything in memory (tests, notebooks).
@@ -539,12 +586,19 @@ impl Engine {
         self.writable()?;
         let hits = hits.into_iter();
         let mut batch = Batch::with_capacity(hits.size_hint().0);
+        batch.live = self.live_limit.0 > 0 && (self.store.is_none() || self.wal.is_some());
         for (i, hit) in hits.enumerate() {
-            let view = std::borrow::Borrow::<Hit>::borrow(&hit).view();
+            let hit = std::borrow::Borrow::<Hit>::borrow(&hit);
+            let view = hit.view();
             let r = view
                 .validate()
                 .and_then(|()| self.add_to(&mut batch, &view));
+            if r.is_ok() && batch.live && self.wal.is_some() {
+                batch.log.extend_from_slice(hit.to_ndjson().as_bytes());
+                batch.log.push(b'\n');
+            }
             batch.note(i as u64 + 1, r);
+            batch.check_live(self.live_limit);
         }
         let mut out = self.commit_batch(batch, marks)?;
         out.batches = 1;
@@ -608,7 +662,10 @@ impl Engine {
                 line_no += lines;
                 continue;
             }
-            let mut batch = Batch::default();
+            let mut batch = Batch {
+                live: self.live_limit.0 > 0 && (self.store.is_none() || self.wal.is_some()),
+                ..Batch::default()
+            };
             for raw in chunk.split_inclusive(|&b| b == b'\n') {
                 line_no += 1;
                 let r = match std::str::from_utf8(raw) {
@@ -616,11 +673,19 @@ impl Engine {
                     Ok(line) if line.trim_matches(JSON_WHITESPACE).is_empty() => continue,
                     Ok(line) => parse_line(line).and_then(|view| self.add_to(&mut batch, &view)),
                 };
+                if r.is_ok() && batch.live && self.wal.is_some() {
+                    batch.log.extend_from_slice(raw);
+                    if !raw.ends_with(b"\n") {
+                        batch.log.push(b'\n');
+                    }
+                }
                 batch.note(line_no, r);
+                batch.check_live(self.live_limit);
             }
             let marks = Marks {
                 batch: Some(&id),
                 cursor: None,
+                live: None,
             };
             let out = self.commit_batch(batch, marks)?;
             total.accepted += out.accepted;
@@ -657,6 +722,7 @@ impl Engine {
         let marks = Marks {
             batch: id.as_deref(),
             cursor,
+            live: None,
         };
         self.ingest_batch(hits, marks)
     }
@@ -676,7 +742,11 @@ impl Engine {
     /// ```
     pub fn cursor(&self, name: &str) -> Option<&str> {
         match &self.store {
-            Some(s) => s.manifest.cursors.get(name),
+            Some(s) => self
+                .pending
+                .cursors
+                .get(name)
+                .or_else(|| s.manifest.cursors.get(name)),
             None => self.cursors.get(name),
         }
         .map(String::as_str)
@@ -698,7 +768,9 @@ impl Engine {
     /// ```
     pub fn has_batch(&self, id: &str) -> bool {
         match &self.store {
-            Some(s) => s.manifest.batches.contains_key(id),
+            Some(s) => {
+                s.manifest.batches.contains_key(id) || self.pending.batches.iter().any(|b| b == id)
+            }
             None => self.batches.contains_key(id),
         }
     }
@@ -735,6 +807,9 @@ impl Engine {
                 });
             }
         }
+        if batch.live {
+            return self.commit_live(batch, marks, true);
+        }
         let ranges = batch.group();
         // Ranges follow bucket ids and tile the grouped hits in order: split
         // them into one mutable slice per (site, day).
@@ -754,8 +829,207 @@ impl Engine {
                 .expect("buckets only exist for known sites")
                 .rebuild(days, &mut batch.side);
         }
+        if self.store.is_some() {
+            // The files are about to hold what the log held: live days
+            // elsewhere are sealed in the same commit.
+            self.seal_live(&mut changed, &mut batch.side);
+        }
         self.persist_batch(changed, marks)?;
         Ok(batch.outcome)
+    }
+
+    /// Lands a live batch: one durable record in the write-ahead log (if
+    /// `log` and the engine has one), then a live part per touched day.
+    /// Seals when a day's live parts or the log grew large.
+    fn commit_live(
+        &mut self,
+        mut batch: Batch,
+        marks: Marks<'_>,
+        log: bool,
+    ) -> Result<IngestOutcome> {
+        if log
+            && let Some(w) = &mut self.wal
+            && (batch.outcome.accepted > 0 || marks.batch.is_some() || marks.cursor.is_some())
+        {
+            w.append(&wal::encode_record(marks.batch, marks.cursor, &batch.log))?;
+        }
+        let ranges = batch.group();
+        let mut touched = Vec::with_capacity(ranges.len());
+        for (&(site, date), range) in batch.buckets.iter().zip(ranges) {
+            self.sites
+                .get_mut(&site)
+                .expect("buckets only exist for known sites")
+                .add_live(date, &batch.hits[range], &mut batch.side);
+            touched.push((site, date));
+        }
+        if self.store.is_some() {
+            if let Some(id) = marks.batch {
+                self.pending.batches.push(id.to_owned());
+            }
+            if let Some((name, value)) = marks.cursor {
+                self.pending
+                    .cursors
+                    .insert(name.to_owned(), value.to_owned());
+            }
+        } else {
+            if let Some(id) = marks.batch {
+                self.batch_seq += 1;
+                crate::store::remember_batch(&mut self.batches, id, self.batch_seq);
+            }
+            if let Some((name, value)) = marks.cursor {
+                self.cursors.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        if log {
+            let over: Vec<(u32, NaiveDate)> = touched
+                .into_iter()
+                .filter(|(site, date)| self.sites[site].live_is_large(*date))
+                .collect();
+            let wal_full = self.wal.as_ref().is_some_and(|w| w.len() > SEAL_WAL_BYTES);
+            if self.store.is_some() && (wal_full || !over.is_empty()) {
+                // The batch is durable in the log already: a seal that
+                // fails is tried again by a later one, and must not make
+                // the caller send the batch twice.
+                let _ = self.seal();
+            } else if self.store.is_none() {
+                for (site, date) in over {
+                    let site = self.sites.get_mut(&site).expect("touched");
+                    site.seal_day(date, &mut batch.side);
+                }
+            }
+        }
+        Ok(batch.outcome)
+    }
+
+    /// Folds every live part into its day's archive (one rebuild per live
+    /// day) and, in a store, writes those days and retires the sealed
+    /// write-ahead log, in one commit. Small batches land as live parts
+    /// (see [`Engine::set_live_limit`]) and are sealed on their own as they
+    /// grow; call this to have everything in day files now, such as before
+    /// a backup or when a server stops.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Hit, Query, SiteConfig};
+    /// let dir = std::env::temp_dir().join(format!("hitmap-seal-{}", std::process::id()));
+    /// let mut engine = Engine::open(&dir)?;
+    /// engine.add_site(SiteConfig::new(1))?;
+    /// engine.ingest([Hit::pageview(1, 1_717_200_000, "a", "https://x.org/")])?; // a live part
+    /// engine.seal()?; // now in a day file
+    /// assert_eq!(engine.query(&Query::site(1))?.visits_summary().nb_visits, 1);
+    /// # drop(engine); std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn seal(&mut self) -> Result<()> {
+        self.writable()?;
+        let mut changed = BTreeMap::new();
+        let mut side = SideArena::default();
+        self.seal_live(&mut changed, &mut side);
+        if self.store.is_none() {
+            return Ok(());
+        }
+        self.persist_batch(changed, Marks::default())
+    }
+
+    /// Seals every live day, adding them to `changed`.
+    fn seal_live(
+        &mut self,
+        changed: &mut BTreeMap<u32, (bool, Vec<NaiveDate>)>,
+        side: &mut SideArena,
+    ) {
+        for (&id, site) in &mut self.sites {
+            let dates: Vec<NaiveDate> = site.live.keys().copied().collect();
+            for &date in &dates {
+                site.seal_day(date, side);
+            }
+            if !dates.is_empty() {
+                let entry = changed.entry(id).or_insert((false, Vec::new()));
+                entry.1.extend(dates);
+                entry.1.sort_unstable();
+                entry.1.dedup();
+            }
+        }
+    }
+
+    /// Sets how many hits a batch may have to land as live parts (a new
+    /// part per touched day, a record in the store's write-ahead log)
+    /// instead of rebuilding the days it touches; 0 makes every batch
+    /// rebuild its days. The default is [`DEFAULT_LIVE_LIMIT`]. Answers
+    /// are the same either way; only the cost of a commit differs.
+    ///
+    /// # Examples
+    /// ```
+    /// let mut engine = hitmap::Engine::in_memory();
+    /// engine.set_live_limit(0); // every batch rebuilds its days
+    /// ```
+    pub fn set_live_limit(&mut self, hits: usize) {
+        self.live_limit = LiveLimit(hits);
+    }
+
+    /// Hits that live parts hold, not yet sealed into day archives.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Hit, SiteConfig};
+    /// let mut engine = Engine::in_memory();
+    /// engine.add_site(SiteConfig::new(1))?;
+    /// engine.ingest([Hit::pageview(1, 1_717_200_000, "a", "https://x.org/")])?;
+    /// assert_eq!(engine.live_hits(), 1);
+    /// engine.seal()?;
+    /// assert_eq!(engine.live_hits(), 0);
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn live_hits(&self) -> u64 {
+        self.sites
+            .values()
+            .flat_map(|s| s.live.values())
+            .map(crate::live::LiveDay::actions)
+            .sum()
+    }
+
+    /// Replays the store's write-ahead log into live parts, and (for a
+    /// writer) starts a new segment to append to.
+    fn open_wal(&mut self, write: bool) -> Result<()> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let root = store.root().to_path_buf();
+        let first = store.manifest.wal;
+        for record in wal::read_from(&root, first)? {
+            self.replay(&record);
+        }
+        if write {
+            let next = wal::segments(&root)
+                .last()
+                .map_or(first, |last| (last + 1).max(first));
+            self.wal = Some(Wal::new(&root, next));
+        }
+        Ok(())
+    }
+
+    /// Applies one write-ahead log record as a live batch (no new record).
+    fn replay(&mut self, record: &[u8]) {
+        let Some((id, cursor, lines)) = wal::decode_record(record) else {
+            return;
+        };
+        let mut batch = Batch {
+            live: true,
+            ..Batch::default()
+        };
+        for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let r = std::str::from_utf8(line)
+                .map_err(|e| e.to_string())
+                .and_then(parse_line)
+                .and_then(|view| self.add_to(&mut batch, &view));
+            batch.note(0, r);
+        }
+        let marks = Marks {
+            batch: id.as_deref(),
+            cursor: cursor.as_ref().map(|(n, v)| (n.as_str(), v.as_str())),
+            live: None,
+        };
+        // Nothing to write, so nothing can fail.
+        let _ = self.commit_live(batch, marks, false);
     }
 
     /// Writes what changed (per site: the config?, the days) as one commit.
@@ -766,11 +1040,41 @@ impl Engine {
     }
 
     /// [`Engine::persist`], recording an ingest batch's identity with it.
+    /// With every live part sealed, the log before the current segment is
+    /// in the files the next commit writes: what that commit records
+    /// (pending batch ids and cursors, the new first unsealed segment) and
+    /// the segments it retires (readers may still be replaying them).
+    fn live_marks(&self) -> Option<LiveMarks> {
+        let (Some(w), Some(store)) = (&self.wal, &self.store) else {
+            return None;
+        };
+        if self.sites.values().any(|s| !s.live.is_empty()) {
+            return None;
+        }
+        // The current segment, if it was started, is sealed too.
+        let next = w.segment() + u64::from(w.has_records());
+        let retire: Vec<std::path::PathBuf> = wal::segments(store.root())
+            .into_iter()
+            .filter(|&n| n < next && n >= store.manifest.wal)
+            .map(wal::wal_path)
+            .collect();
+        let written = w.has_records() || !retire.is_empty();
+        (written || !self.pending.batches.is_empty() || !self.pending.cursors.is_empty()).then(
+            || LiveMarks {
+                batches: self.pending.batches.clone(),
+                cursors: self.pending.cursors.clone(),
+                wal: next,
+                retire,
+            },
+        )
+    }
+
     fn persist_batch(
         &mut self,
         changed: BTreeMap<u32, (bool, Vec<NaiveDate>)>,
         marks: Marks<'_>,
     ) -> Result<()> {
+        let live_marks = self.live_marks();
         let Some(store) = &mut self.store else {
             if let Some(id) = marks.batch {
                 self.batch_seq += 1;
@@ -780,6 +1084,10 @@ impl Engine {
                 self.cursors.insert(name.to_owned(), value.to_owned());
             }
             return Ok(());
+        };
+        let marks = Marks {
+            live: live_marks.as_ref(),
+            ..marks
         };
         let mut changes = BTreeMap::new();
         for (id, (config, days)) in changed {
@@ -797,9 +1105,23 @@ impl Engine {
             }
             changes.insert(id, change);
         }
-        if let Err(e) = store.commit_batch(changes, marks) {
+        let committed = store.commit_batch(changes, marks);
+        if committed.is_ok()
+            && live_marks.is_some()
+            && let Some(w) = &mut self.wal
+        {
+            self.pending = LiveMarks::default();
+            w.rotate();
+        }
+        if let Err(e) = committed {
             let mut store = self.store.take().expect("checked above");
-            let reloaded = store.reload_manifest().and_then(|()| Engine::load(store));
+            let limit = self.live_limit;
+            let reloaded = store.reload_manifest().and_then(|()| {
+                let mut engine = Engine::load(store)?;
+                engine.live_limit = limit;
+                engine.open_wal(true)?;
+                Ok(engine)
+            });
             match reloaded {
                 Ok(engine) => *self = engine,
                 Err(reload) => {
@@ -850,7 +1172,9 @@ impl Engine {
         path: impl AsRef<std::path::Path>,
         options: crate::store::StoreOptions,
     ) -> Result<Engine> {
-        Engine::load(Store::open_writer(path.as_ref(), options)?)
+        let mut engine = Engine::load(Store::open_writer(path.as_ref(), options)?)?;
+        engine.open_wal(true)?;
+        Ok(engine)
     }
 
     /// Opens an existing store for queries only, without the writer lock:
@@ -864,7 +1188,8 @@ impl Engine {
         loop {
             let store = Store::open_reader(path)?;
             let generation = store.manifest.generation;
-            let engine = Engine::load(store)?;
+            let mut engine = Engine::load(store)?;
+            engine.open_wal(false)?;
             attempts += 1;
             if engine.damaged().is_empty() || attempts >= 20 {
                 return Ok(engine);
@@ -926,6 +1251,14 @@ impl Engine {
 }
 
 impl Batch {
+    /// A batch that outgrew the live limit rebuilds its days instead.
+    fn check_live(&mut self, limit: LiveLimit) {
+        if self.live && self.outcome.accepted as usize > limit.0 {
+            self.live = false;
+            self.log = Vec::new();
+        }
+    }
+
     fn note(&mut self, line: u64, r: std::result::Result<(), String>) {
         match r {
             Ok(()) => self.outcome.accepted += 1,

@@ -126,6 +126,7 @@ impl Engine {
     /// ```
     pub fn forget_visitor(&mut self, site: u32, visitor: &str) -> Result<u64> {
         self.check_erasable(site, None)?;
+        self.seal()?;
         let state = self.sites.get_mut(&site).expect("checked");
         let Some(id) = state.dicts.visitors.get(visitor) else {
             return Ok(0);
@@ -150,6 +151,7 @@ impl Engine {
     pub fn delete_range(&mut self, site: u32, from: impl IntoDay, to: impl IntoDay) -> Result<()> {
         let (from, to) = (from.into_day()?, to.into_day()?);
         self.check_erasable(site, Some((from, to)))?;
+        self.seal()?;
         let state = self.sites.get_mut(&site).expect("checked");
         let damaged: Vec<NaiveDate> = state.damaged.range(from..=to).map(|(d, _)| *d).collect();
         let mut days = state.rebuild_keeping(|date, _| date < from || date > to);
@@ -168,6 +170,8 @@ impl Engine {
         {
             return Err(Error::ReadOnly);
         }
+        // Its hits must leave the write-ahead log too.
+        self.seal()?;
         if self.sites.remove(&site).is_none() && self.broken.remove(&site).is_none() {
             return Err(Error::UnknownSite(site));
         }

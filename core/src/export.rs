@@ -29,7 +29,16 @@ impl Engine {
     /// # Ok::<(), hitmap::Error>(())
     /// ```
     pub fn site_days(&self, site: u32) -> Result<Vec<NaiveDate>> {
-        Ok(self.site_state(site)?.days.keys().copied().collect())
+        let state = self.site_state(site)?;
+        let mut days: Vec<NaiveDate> = state
+            .days
+            .keys()
+            .chain(state.live.keys())
+            .copied()
+            .collect();
+        days.sort_unstable();
+        days.dedup();
+        Ok(days)
     }
 
     /// The stored hits of a site's local days `from..=to`, as [`Hit`]
@@ -53,8 +62,9 @@ impl Engine {
         let d = &s.dicts;
         let visit_key = d.dim_names.get(attr::NAMES[attr::VISIT]);
         let mut out = Vec::new();
-        for &(_, a) in &sel.days {
-            for v in 0..a.visit_count() {
+        for (k, v) in crate::live::visits_in_order(&sel.days) {
+            let a = sel.days[k].archive;
+            {
                 let vi = v as usize;
                 let range = a.actions_of(v);
                 let first = range.start;
@@ -138,8 +148,9 @@ impl Engine {
         let s = sel.site;
         let d = &s.dicts;
         let mut out = Vec::new();
-        for &(date, a) in &sel.days {
-            for v in 0..a.visit_count() {
+        for (k, v) in crate::live::visits_in_order(&sel.days) {
+            let (date, a) = (sel.days[k].date, sel.days[k].archive);
+            {
                 let vi = v as usize;
                 let range = a.actions_of(v);
                 let field = |f: usize| text(d.field(f), a.fields[f][vi]);

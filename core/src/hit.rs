@@ -101,7 +101,7 @@ pub struct Campaign {
 /// up as custom dimensions.
 pub(crate) mod attr {
     /// Number of attributes.
-    pub const N: usize = 10;
+    pub const N: usize = 14;
     /// Reserved dimension names, by attribute index.
     pub const NAMES: [&str; N] = [
         "$visit",
@@ -114,12 +114,20 @@ pub(crate) mod attr {
         "$campaign_keyword",
         "$campaign_content",
         "$campaign_id",
+        "$browser_version",
+        "$os_version",
+        "$resolution",
+        "$local_hour",
     ];
     pub const VISIT: usize = 0;
     pub const REFERRER_TYPE: usize = 1;
     pub const REFERRER_NAME: usize = 2;
     pub const REFERRER_KEYWORD: usize = 3;
     pub const CAMPAIGN: usize = 4;
+    /// The first attribute after the campaign's: each is a top-level NDJSON
+    /// field named as the attribute without its `$`.
+    pub const AFTER_CAMPAIGN: usize = CAMPAIGN + CAMPAIGN_KEYS.len();
+    pub const LOCAL_HOUR: usize = 13;
     /// The keys of the NDJSON `campaign` object, by offset from [`CAMPAIGN`].
     pub const CAMPAIGN_KEYS: [&str; 6] = ["name", "source", "medium", "keyword", "content", "id"];
 
@@ -196,6 +204,14 @@ pub struct Hit {
     pub referrer_keyword: Option<String>,
     /// The campaign the visit came from, as recorded elsewhere.
     pub campaign: Option<Campaign>,
+    /// The browser's version (`120.0`).
+    pub browser_version: Option<String>,
+    /// The operating system's version (`10`, `14.2`).
+    pub os_version: Option<String>,
+    /// The screen resolution (`1920x1080`).
+    pub resolution: Option<String>,
+    /// The hour on the visitor's clock, 0 to 23 (Matomo's `h`).
+    pub local_hour: Option<u8>,
 }
 
 macro_rules! with_fields {
@@ -277,19 +293,26 @@ impl Hit {
     }
 
     /// The hitmap attributes of this hit, by [`attr`] index.
-    fn attrs(&self) -> [Option<&String>; attr::N] {
+    fn attrs(&self) -> [Option<Cow<'_, str>>; attr::N] {
         let c = self.campaign.as_ref();
+        fn b(v: Option<&String>) -> Option<Cow<'_, str>> {
+            v.map(|v| Cow::Borrowed(v.as_str()))
+        }
         [
-            self.visit.as_ref(),
-            self.referrer_type.as_ref(),
-            self.referrer_name.as_ref(),
-            self.referrer_keyword.as_ref(),
-            c.and_then(|c| c.name.as_ref()),
-            c.and_then(|c| c.source.as_ref()),
-            c.and_then(|c| c.medium.as_ref()),
-            c.and_then(|c| c.keyword.as_ref()),
-            c.and_then(|c| c.content.as_ref()),
-            c.and_then(|c| c.id.as_ref()),
+            b(self.visit.as_ref()),
+            b(self.referrer_type.as_ref()),
+            b(self.referrer_name.as_ref()),
+            b(self.referrer_keyword.as_ref()),
+            b(c.and_then(|c| c.name.as_ref())),
+            b(c.and_then(|c| c.source.as_ref())),
+            b(c.and_then(|c| c.medium.as_ref())),
+            b(c.and_then(|c| c.keyword.as_ref())),
+            b(c.and_then(|c| c.content.as_ref())),
+            b(c.and_then(|c| c.id.as_ref())),
+            b(self.browser_version.as_ref()),
+            b(self.os_version.as_ref()),
+            b(self.resolution.as_ref()),
+            self.local_hour.map(|h| Cow::Owned(h.to_string())),
         ]
     }
 
@@ -305,6 +328,13 @@ impl Hit {
             attr::REFERRER_TYPE => &mut self.referrer_type,
             attr::REFERRER_NAME => &mut self.referrer_name,
             attr::REFERRER_KEYWORD => &mut self.referrer_keyword,
+            10 => &mut self.browser_version,
+            11 => &mut self.os_version,
+            12 => &mut self.resolution,
+            attr::LOCAL_HOUR => {
+                self.local_hour = value.parse().ok();
+                return true;
+            }
             _ => {
                 let c = self.campaign.get_or_insert_with(campaign);
                 match i {
@@ -396,15 +426,22 @@ impl Hit {
             o.insert("dims".into(), dims.into());
         }
         let attrs = self.attrs();
-        for (name, value) in attr::NAMES.iter().zip(attrs).take(attr::CAMPAIGN) {
-            if let Some(v) = value {
-                o.insert(name.trim_start_matches('$').into(), v.clone().into());
+        let top = |i: &usize| !(attr::CAMPAIGN..attr::AFTER_CAMPAIGN).contains(i);
+        for (i, (name, v)) in attr::NAMES.iter().zip(&attrs).enumerate() {
+            if let Some(v) = v
+                && top(&i)
+            {
+                let value = match (i, self.local_hour) {
+                    (attr::LOCAL_HOUR, Some(h)) => h.into(),
+                    _ => v.to_string().into(),
+                };
+                o.insert(name.trim_start_matches('$').into(), value);
             }
         }
         let campaign: serde_json::Map<String, serde_json::Value> = attr::CAMPAIGN_KEYS
             .iter()
-            .zip(attrs.iter().skip(attr::CAMPAIGN))
-            .filter_map(|(k, v)| Some(((*k).to_owned(), (*v)?.clone().into())))
+            .zip(&attrs[attr::CAMPAIGN..attr::AFTER_CAMPAIGN])
+            .filter_map(|(k, v)| Some(((*k).to_owned(), v.as_ref()?.to_string().into())))
             .collect();
         if !campaign.is_empty() {
             o.insert("campaign".into(), campaign.into());
@@ -443,9 +480,7 @@ impl Hit {
                 .filter(|(_, v)| !v.is_empty())
                 .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str())))
                 .collect(),
-            attrs: self
-                .attrs()
-                .map(|v| v.filter(|x| !x.is_empty()).map(|x| Cow::Borrowed(x.as_str()))),
+            attrs: self.attrs().map(|v| v.filter(|x| !x.is_empty())),
         }
     }
 }
@@ -530,6 +565,24 @@ impl HitView<'_> {
         {
             return Err(format!(
                 "`referrer_type` must be direct, search, website, campaign or social, got {t:?}"
+            ));
+        }
+        if let Some(h) = &self.attrs[attr::LOCAL_HOUR]
+            && !h.parse::<u8>().is_ok_and(|h| h < 24)
+        {
+            return Err(format!("`local_hour` must be an integer from 0 to 23, got {h}"));
+        }
+        let long = attr::NAMES
+            .iter()
+            .zip(&self.attrs)
+            .skip(attr::AFTER_CAMPAIGN)
+            .find_map(|(name, v)| Some((name, v.as_ref()?)))
+            .filter(|(_, v)| v.len() > 100);
+        if let Some((name, v)) = long {
+            return Err(format!(
+                "`{}` must be at most 100 bytes long, got {} bytes",
+                name.trim_start_matches('$'),
+                v.len()
             ));
         }
         if let Some(v) = &self.attrs[attr::VISIT]

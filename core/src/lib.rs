@@ -69,6 +69,7 @@ mod export;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod live;
 mod query;
 mod raw;
 mod referrer;
@@ -122,7 +123,7 @@ pub use hit::{Campaign, Event, Hit, HitType};
 pub use ndjson::Rejected;
 pub use period::{FIRST_DAY, LAST_DAY, MAX_PERIODS, Period, PeriodRange, parse_day};
 pub use query::{IntoDay, Query, Selection};
-pub use referrer::ReferrerType;
+pub use referrer::{ReferrerType, has_campaign};
 pub use render::{ApiResponse, Format, render, render_error};
 pub use report::{
     ActionReportKind, ActionRow, Dimension, DimensionRow, ReportRow, SectionRow, UNTITLED,

@@ -244,7 +244,16 @@ impl<'de> Visitor<'de> for LineVisitor {
                 "referrer_keyword" => {
                     text(key, target).map(|v| hit.attrs[attr::REFERRER_KEYWORD] = v)
                 }
-                "campaign" => campaign_of(target, &mut hit.attrs[attr::CAMPAIGN..]),
+                "campaign" => campaign_of(
+                    target,
+                    &mut hit.attrs[attr::CAMPAIGN..attr::AFTER_CAMPAIGN],
+                ),
+                "browser_version" => text(key, target).map(|v| hit.attrs[10] = v),
+                "os_version" => text(key, target).map(|v| hit.attrs[11] = v),
+                "resolution" => text(key, target).map(|v| hit.attrs[12] = v),
+                "local_hour" => visit_of(target)
+                    .map_err(|_| "`local_hour` must be an integer from 0 to 23".to_string())
+                    .map(|v| hit.attrs[attr::LOCAL_HOUR] = v),
                 _ => dims_of(target).map(|d| hit.dims = d),
             };
             note(&mut problem, r);
@@ -263,7 +272,7 @@ impl<'de> Visitor<'de> for LineVisitor {
 
 /// The fields of the contract; a key's position is its bit in the
 /// duplicate check.
-const FIELDS: [&str; 21] = [
+const FIELDS: [&str; 25] = [
     "site",
     "ts",
     "visitor",
@@ -285,6 +294,10 @@ const FIELDS: [&str; 21] = [
     "referrer_name",
     "referrer_keyword",
     "campaign",
+    "browser_version",
+    "os_version",
+    "resolution",
+    "local_hour",
 ];
 
 /// `site` from its raw JSON text.

@@ -10,6 +10,7 @@ use roaring::RoaringBitmap;
 use crate::archive::DayArchive;
 use crate::engine::{Engine, SiteState};
 use crate::error::{Error, Result};
+use crate::live::DayPart;
 use crate::segment::{CompiledSegment, Segment};
 use crate::url::{path_in_prefix, path_of};
 
@@ -148,7 +149,9 @@ impl Query {
 /// the section's URLs. Cheap to make; every answer reads the archives.
 pub struct Selection<'e> {
     pub(crate) site: &'e SiteState,
-    pub(crate) days: Vec<(NaiveDate, &'e DayArchive)>,
+    /// The pieces of the selected days (a sealed archive, and live parts
+    /// while a day takes small batches), in date order.
+    pub(crate) days: Vec<DayPart<'e>>,
     pub(crate) segment: Option<Arc<CompiledSegment>>,
     /// URL ids inside the section, if a section is asked (a dense bitset:
     /// it is probed once per action).
@@ -183,11 +186,7 @@ impl<'e> Resolved<'e> {
         }
         Ok(Selection {
             site,
-            days: site
-                .days
-                .range(first..=last)
-                .map(|(d, a)| (*d, a))
-                .collect(),
+            days: site.parts(first, last),
             segment: self.segment.clone(),
             section: self.section.clone(),
         })
@@ -322,17 +321,25 @@ impl CutVisit<'_> {
 }
 
 impl<'e> Selection<'e> {
-    /// The visits of a day that the segment selects (`None`: all).
-    pub(crate) fn selected(&self, a: &DayArchive) -> Option<RoaringBitmap> {
-        self.segment.as_ref().map(|s| s.eval(a))
+    /// The visits of a day's piece that the segment selects (`None`: all).
+    pub(crate) fn selected(&self, part: &DayPart<'_>) -> Option<RoaringBitmap> {
+        match &self.segment {
+            Some(s) => {
+                let mut visits = s.eval(part.archive);
+                part.restrict(&mut visits);
+                Some(visits)
+            }
+            None => part.visible(),
+        }
     }
 
     /// Calls `f` for every selected visit, cut to the section; visits with
     /// no action inside the section are skipped.
     pub(crate) fn for_each_visit(&self, mut f: impl FnMut(&CutVisit<'_>)) {
         let mut buf: Vec<u32> = Vec::new();
-        for &(_, a) in &self.days {
-            match self.selected(a) {
+        for part in &self.days {
+            let a = part.archive;
+            match self.selected(part) {
                 Some(bitmap) => {
                     for v in &bitmap {
                         self.cut(a, v, &mut buf, &mut f);
@@ -353,9 +360,10 @@ impl<'e> Selection<'e> {
     /// stamp ([`DistinctStamp`]) instead of collecting and sorting pairs.
     pub(crate) fn for_each_visit_by_visitor(&self, mut f: impl FnMut(&CutVisit<'_>)) {
         let mut items: Vec<(u32, u32, u32)> = Vec::new(); // (visitor, day index, visit)
-        for (d, &(_, a)) in self.days.iter().enumerate() {
+        for (d, part) in self.days.iter().enumerate() {
             let d = d as u32;
-            match self.selected(a) {
+            let a = part.archive;
+            match self.selected(part) {
                 Some(bitmap) => items.extend(bitmap.iter().map(|v| (a.visitor[v as usize], d, v))),
                 None => items.extend((0..a.visit_count()).map(|v| (a.visitor[v as usize], d, v))),
             }
@@ -376,7 +384,7 @@ impl<'e> Selection<'e> {
         drop(items);
         let mut buf: Vec<u32> = Vec::new();
         for (d, v) in ordered {
-            let (_, a) = self.days[d as usize];
+            let a = self.days[d as usize].archive;
             self.cut(a, v, &mut buf, &mut f);
         }
     }

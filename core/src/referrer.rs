@@ -112,6 +112,18 @@ const SOCIAL_NETWORKS: &[&str] = &[
     "stackoverflow.com",
 ];
 
+/// Whether a landing URL carries campaign parameters (any `mtm_*`, `pk_*`,
+/// `utm_*`, and Matomo's long names), which make its visit a campaign.
+///
+/// # Examples
+/// ```
+/// assert!(hitmap::has_campaign("https://x.org/?utm_source=mail"));
+/// assert!(!hitmap::has_campaign("https://x.org/?q=1"));
+/// ```
+pub fn has_campaign(url: &str) -> bool {
+    query_keys(url).any(is_campaign_key)
+}
+
 /// Query keys that mark a campaign: any `mtm_*`, `pk_*`, `utm_*`, and the
 /// long Matomo names.
 fn is_campaign_key(key: &str) -> bool {
@@ -141,7 +153,7 @@ pub(crate) fn classify(
     referrer: Option<&str>,
     site: &SiteConfig,
 ) -> ReferrerType {
-    if first_url.is_some_and(|u| query_keys(u).any(is_campaign_key)) {
+    if first_url.is_some_and(has_campaign) {
         return ReferrerType::Campaign;
     }
     let Some(host) = referrer.and_then(host_of) else {

@@ -108,16 +108,16 @@ impl Selection<'_> {
     /// Fast path: per-day totals and unions of per-day visitor bitmaps.
     fn unfiltered_summary(&self) -> VisitsSummary {
         let mut s = VisitsSummary::default();
-        for (_, a) in &self.days {
-            let t = a.totals;
+        for part in &self.days {
+            let t = part.totals();
             s.nb_visits += t.visits;
             s.nb_actions += t.actions;
             s.max_actions = s.max_actions.max(t.max_actions);
             s.bounce_count += t.bounces;
             s.sum_visit_length += t.sum_length;
         }
-        s.nb_uniq_visitors = self.days.iter().map(|(_, a)| &a.visitors).union().len();
-        s.nb_users = self.days.iter().map(|(_, a)| &a.users).union().len();
+        s.nb_uniq_visitors = self.days.iter().map(|p| p.visitors()).union().len();
+        s.nb_users = self.days.iter().map(|p| p.users()).union().len();
         s
     }
 
@@ -132,8 +132,9 @@ impl Selection<'_> {
         if self.section.is_none() {
             // Whole visits: plain loops over the columns (a closure per
             // visit does not inline through the bitmap iterator).
-            for &(_, a) in &self.days {
-                match self.selected(a) {
+            for part in &self.days {
+                let a = part.archive;
+                match self.selected(part) {
                     Some(bitmap) => {
                         for v in &bitmap {
                             if keep(a, v) {

@@ -41,13 +41,12 @@ impl Engine {
     pub fn export_day(&self, site: u32, day: impl IntoDay) -> Result<Vec<u8>> {
         let day = day.into_day()?;
         let state = self.site_state(site)?;
-        let archive = state
-            .days
-            .get(&day)
-            .ok_or_else(|| bundle_err(format!("site {site} has no data on {day}")))?;
+        if !state.days.contains_key(&day) && !state.live.contains_key(&day) {
+            return Err(bundle_err(format!("site {site} has no data on {day}")));
+        }
         // The day's own dictionaries: no string of other days leaves.
         let (mut hits, mut side) = (Vec::new(), SideArena::default());
-        archive.hits_into(&mut hits, &mut side, &state.dicts);
+        state.day_hits_into(day, &mut hits, &mut side);
         let mut dicts = SiteDicts::default();
         let mut own_side = SideArena::default();
         let mut own: Vec<RawHit> = hits
@@ -69,6 +68,8 @@ impl Engine {
     /// day must not be there yet (`delete_range` it to replace it). Every
     /// byte is validated: a damaged or foreign bundle is an error.
     pub fn import_day(&mut self, bytes: &[u8]) -> Result<NaiveDate> {
+        self.writable()?;
+        self.seal()?;
         let body = open(Kind::Bundle, bytes).map_err(bundle_err)?;
         let mut r = Reader::new(body);
         let day = crate::period::parse_day(&r.str().map_err(bundle_err)?)?;

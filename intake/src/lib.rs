@@ -30,6 +30,7 @@ pub mod enrich;
 pub mod input;
 pub mod logs;
 pub mod matomo;
+pub mod track;
 
 mod error;
 pub use error::{Error, Result};

@@ -19,6 +19,7 @@ pub(crate) enum Kind {
     Bundle = b'B',
     Dicts = b'T',
     Day = b'D',
+    Wal = b'W',
 }
 
 /// Wraps a body: header, body, CRC-32 of both.

@@ -431,6 +431,7 @@ mod tests {
         };
         e.add_site(crate::sample::site_config(&cfg)).unwrap();
         e.ingest(crate::sample::generate(&cfg)).unwrap();
+        e.seal().unwrap();
         let site = &e.sites[&1];
         let archive = site.days.values().next().unwrap();
         let sealed = encode_day(archive);

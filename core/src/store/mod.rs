@@ -40,6 +40,7 @@ pub(crate) mod codec;
     clippy::arithmetic_side_effects
 )]
 pub(crate) mod format;
+pub(crate) mod wal;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
@@ -81,6 +82,25 @@ pub(crate) struct Manifest {
     /// with the hits they stand for.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub cursors: BTreeMap<String, String>,
+    /// The first write-ahead log segment not sealed into day files
+    /// (`wal.rs`): opening the store replays it and later ones.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub wal: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// What a seal of live data records: the batch identities and cursors
+/// that so far only the write-ahead log held, the new first unsealed
+/// segment, and the sealed segments to retire.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct LiveMarks {
+    pub batches: Vec<String>,
+    pub cursors: BTreeMap<String, String>,
+    pub wal: u64,
+    pub retire: Vec<PathBuf>,
 }
 
 /// What a commit records besides its files: the batch identity and an
@@ -89,6 +109,8 @@ pub(crate) struct Manifest {
 pub(crate) struct Marks<'a> {
     pub batch: Option<&'a str>,
     pub cursor: Option<(&'a str, &'a str)>,
+    /// A seal of live data (`None`: no live data is sealed).
+    pub live: Option<&'a LiveMarks>,
 }
 
 /// How many batch identities a store remembers.
@@ -220,6 +242,7 @@ enum FileName {
     Config(u32, u64),
     Dicts(u32, u64),
     Day(u32, NaiveDate, u64),
+    Wal(u64),
 }
 
 impl FileName {
@@ -240,6 +263,10 @@ impl FileName {
             .flatten()
         };
         match parts.as_slice() {
+            ["wal", file] => {
+                let n = gen_of(file.strip_suffix(".log")?)?;
+                (wal::wal_path(n) == rel).then_some(FileName::Wal(n))
+            }
             [site, file] => {
                 let site = site_of(site)?;
                 if let Some(g) = file
@@ -271,12 +298,16 @@ impl FileName {
             FileName::Config(..) => Kind::Config,
             FileName::Dicts(..) => Kind::Dicts,
             FileName::Day(..) => Kind::Day,
+            FileName::Wal(..) => Kind::Wal,
         }
     }
 
     fn generation(self) -> u64 {
         match self {
-            FileName::Config(_, g) | FileName::Dicts(_, g) | FileName::Day(_, _, g) => g,
+            FileName::Config(_, g)
+            | FileName::Dicts(_, g)
+            | FileName::Day(_, _, g)
+            | FileName::Wal(g) => g,
         }
     }
 }
@@ -432,7 +463,7 @@ impl Store {
         erase: bool,
         marks: Marks<'_>,
     ) -> Result<()> {
-        if changes.is_empty() && marks.cursor.is_none() {
+        if changes.is_empty() && marks.cursor.is_none() && marks.live.is_none() {
             return Ok(());
         }
         // Files retired long enough go first: a full disk gets room back
@@ -461,6 +492,16 @@ impl Store {
         }
         if let Some((name, value)) = marks.cursor {
             next.cursors.insert(name.to_owned(), value.to_owned());
+        }
+        if let Some(live) = marks.live {
+            for id in &live.batches {
+                remember_batch(&mut next.batches, id, generation);
+            }
+            next.cursors.extend(live.cursors.clone());
+            next.wal = next.wal.max(live.wal);
+            for rel in &live.retire {
+                next.retired.insert(rel.display().to_string(), now);
+            }
         }
         for p in &expired {
             next.retired.remove(p);
@@ -778,6 +819,7 @@ pub fn recover_manifest(root: impl AsRef<Path>) -> Result<Recovery> {
             Some(name) if root.join(&rel).is_file() => {
                 let site = match name {
                     FileName::Config(s, _) | FileName::Dicts(s, _) | FileName::Day(s, _, _) => s,
+                    FileName::Wal(_) => continue,
                 };
                 max_gen = max_gen.max(name.generation());
                 by_site.entry(site).or_default().push(name);
@@ -832,7 +874,7 @@ pub fn recover_manifest(root: impl AsRef<Path>) -> Result<Recovery> {
                 }
                 FileName::Config(_, g) => skip(config_path(site, g), "an older generation".into()),
                 FileName::Dicts(_, g) => skip(dicts_path(site, g), "an older generation".into()),
-                FileName::Day(..) => {}
+                FileName::Day(..) | FileName::Wal(_) => {}
             }
         }
         let (Some(config), Some((dicts_gen, dicts))) = (config, dicts) else {

@@ -49,6 +49,7 @@ proptest! {
             let mut stored = open_writer(&dir.0);
             stored.add_site(site_config(&case)).unwrap();
             stored.ingest(&hits).unwrap();
+            stored.seal().unwrap(); // dictionaries now, not only the log
             let had = hits.len() != without.len();
             prop_assert_eq!(contains(&all_bytes_of(&dir.0), &gone), had, "before forgetting");
             stored.forget_visitor(1, &gone).unwrap();

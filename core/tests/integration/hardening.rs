@@ -23,6 +23,7 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 fn small_store(dir: &Path) {
     let mut e = Engine::open(dir).unwrap();
+    e.set_live_limit(0); // this test is about day files
     e.add_site(SiteConfig::new(1).section("News", ["/news"]))
         .unwrap();
     for day in 0..3 {
@@ -129,6 +130,7 @@ fn garbage_collection_never_touches_files_hitmap_did_not_write() {
     {
         let opts = StoreOptions::default().retain_superseded(Duration::ZERO);
         let mut e = Engine::open_with(&dir.0, opts).unwrap();
+        e.set_live_limit(0); // this test is about day files
         for i in 0..5 {
             e.ingest([Hit::pageview(
                 1,
@@ -161,6 +163,7 @@ fn superseded_files_go_after_the_retention_time() {
     let dir = TempDir::new("retention");
     let opts = StoreOptions::default().retain_superseded(Duration::ZERO);
     let mut e = Engine::open_with(&dir.0, opts).unwrap();
+    e.set_live_limit(0); // this test is about day files
     e.add_site(SiteConfig::new(1)).unwrap();
     for i in 0..20 {
         e.ingest([Hit::pageview(
@@ -181,6 +184,7 @@ fn superseded_files_go_after_the_retention_time() {
     drop(e);
     // With the default retention they stay for readers.
     let mut e = Engine::open(&dir.0).unwrap();
+    e.set_live_limit(0); // this test is about day files
     for i in 0..3 {
         e.ingest([Hit::pageview(1, 1_717_200_000 + i, "b", "https://x.org/")])
             .unwrap();
@@ -195,6 +199,7 @@ fn a_failed_commit_leaves_no_bytes_and_the_next_one_succeeds() {
     small_store(&dir.0);
     let before = walk(&dir.0);
     let mut e = Engine::open(&dir.0).unwrap();
+    e.set_live_limit(0); // this test is about day files
     let gen_next = {
         // The next generation's day file for 2024-06-10: block it with a
         // folder (not ours) where its temporary file goes.
@@ -288,6 +293,7 @@ fn the_first_commit_crashing_does_not_lock_the_folder_out() {
     let dir = TempDir::new("first-crash");
     {
         let mut e = Engine::open(&dir.0).unwrap();
+        e.set_live_limit(0); // this test is about day files
         e.add_site(SiteConfig::new(1)).unwrap();
     }
     // As if the manifest of that first commit never landed.

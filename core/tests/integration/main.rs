@@ -8,6 +8,7 @@ mod contract;
 mod erase;
 mod examples;
 mod hardening;
+mod live;
 mod props;
 mod reference;
 mod rerun;

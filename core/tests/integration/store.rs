@@ -81,6 +81,7 @@ fn sample_hits() -> Vec<Hit> {
 fn sample_store(dir: &Path) -> Engine {
     let cfg = hitmap::sample::SampleConfig::default();
     let mut e = Engine::open(dir).unwrap();
+    e.set_live_limit(0); // this test is about day files
     e.add_site(hitmap::sample::site_config(&cfg)).unwrap();
     e.add_site(SiteConfig::new(2)).unwrap();
     e.ingest(sample_hits()).unwrap();

@@ -1,0 +1,225 @@
+//! The write-ahead log: small batches are durable when one append and one
+//! `fdatasync` are, long before their days are sealed into files.
+//!
+//! `wal/<n>.log` segments, each a file header (as every store file) then
+//! records `len: u32 | crc32: u32 | payload`. The manifest's `wal` is the
+//! first segment not yet sealed into day files: opening a store replays
+//! segments from there into live parts. A record that is cut short or
+//! fails its checksum ends its segment (a write that never finished was
+//! never acknowledged); later segments are still read.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::Result;
+use crate::store::codec::{FORMAT_VERSION, Kind, MAGIC};
+use crate::store::store_err;
+
+/// The folder of the log's segments.
+pub(crate) const WAL_DIR: &str = "wal";
+
+/// Bytes before the first record: the store files' header, body length 0.
+pub(crate) const HEADER: usize = 20;
+
+/// A segment's path, relative to the store.
+pub(crate) fn wal_path(segment: u64) -> PathBuf {
+    PathBuf::from(WAL_DIR).join(format!("{segment}.log"))
+}
+
+fn header() -> [u8; HEADER] {
+    let mut h = [0u8; HEADER];
+    h[..7].copy_from_slice(MAGIC);
+    h[7] = Kind::Wal as u8;
+    h[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h
+}
+
+/// The segments in the store's `wal/` folder, numbered as hitmap names
+/// them, in order.
+pub(crate) fn segments(root: &Path) -> Vec<u64> {
+    let mut out: Vec<u64> = fs::read_dir(root.join(WAL_DIR))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.ok()?.file_name();
+            let n = name.to_str()?.strip_suffix(".log")?;
+            let ok = !n.is_empty()
+                && (n == "0" || !n.starts_with('0'))
+                && n.bytes().all(|b| b.is_ascii_digit());
+            ok.then(|| n.parse().ok()).flatten()
+        })
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// The records of every segment from `first` on, in order. A segment
+/// that is not hitmap's log is an error; a damaged record ends its
+/// segment.
+pub(crate) fn read_from(root: &Path, first: u64) -> Result<Vec<Vec<u8>>> {
+    let mut records = Vec::new();
+    for segment in segments(root).into_iter().filter(|&s| s >= first) {
+        let rel = wal_path(segment);
+        let bytes = match fs::read(root.join(&rel)) {
+            Ok(b) => b,
+            // Sealed and removed between the listing and the read.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(store_err(&rel, e)),
+        };
+        if bytes.get(..8) != header().get(..8) {
+            return Err(store_err(&rel, "not a hitmap write-ahead log segment"));
+        }
+        records.extend(segment_records(&bytes).map(<[u8]>::to_vec));
+    }
+    Ok(records)
+}
+
+/// The whole records of one segment's bytes, up to the first damaged one.
+fn segment_records(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = bytes.get(HEADER..).unwrap_or_default();
+    std::iter::from_fn(move || {
+        let (len, tail) = rest.split_first_chunk::<4>()?;
+        let (crc, tail) = tail.split_first_chunk::<4>()?;
+        let (payload, tail) = tail.split_at_checked(u32::from_le_bytes(*len) as usize)?;
+        if crc32fast::hash(payload) != u32::from_le_bytes(*crc) {
+            return None;
+        }
+        rest = tail;
+        Some(payload)
+    })
+}
+
+/// The segment a writer appends to, created at its first append (a
+/// writer that appends nothing leaves no file).
+#[derive(Debug)]
+pub(crate) struct Wal {
+    root: PathBuf,
+    segment: u64,
+    file: Option<File>,
+    len: u64,
+}
+
+impl Wal {
+    /// A writer that will append to segment `segment`.
+    pub(crate) fn new(root: &Path, segment: u64) -> Wal {
+        Wal {
+            root: root.to_path_buf(),
+            segment,
+            file: None,
+            len: 0,
+        }
+    }
+
+    fn create(&mut self) -> Result<&mut File> {
+        let rel = wal_path(self.segment);
+        let dir = self.root.join(WAL_DIR);
+        fs::create_dir_all(&dir).map_err(|e| store_err(WAL_DIR, e))?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(self.root.join(&rel))
+            .map_err(|e| store_err(&rel, e))?;
+        file.write_all(&header())
+            .and_then(|()| file.sync_all())
+            .and_then(|()| File::open(&dir)?.sync_all())
+            .map_err(|e| store_err(&rel, e))?;
+        self.len = HEADER as u64;
+        Ok(self.file.insert(file))
+    }
+
+    /// The segment being appended to.
+    pub(crate) fn segment(&self) -> u64 {
+        self.segment
+    }
+
+    /// Whether the current segment holds records.
+    pub(crate) fn has_records(&self) -> bool {
+        self.len > HEADER as u64
+    }
+
+    /// Bytes in the current segment.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Makes the next append start the next segment (after a seal, or
+    /// after a failed append that may have left a partial record).
+    pub(crate) fn rotate(&mut self) {
+        if self.file.take().is_some() {
+            self.segment = self.segment.saturating_add(1);
+            self.len = 0;
+        }
+    }
+
+    /// Appends one record and makes it durable.
+    pub(crate) fn append(&mut self, payload: &[u8]) -> Result<()> {
+        let len = u32::try_from(payload.len())
+            .map_err(|_| store_err(wal_path(self.segment), "a record over 4 GiB"))?;
+        let mut record = Vec::with_capacity(payload.len().saturating_add(8));
+        record.extend_from_slice(&len.to_le_bytes());
+        record.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        record.extend_from_slice(payload);
+        let file = match self.file {
+            Some(ref mut f) => f,
+            None => self.create()?,
+        };
+        let written = file.write_all(&record).and_then(|()| file.sync_data());
+        if let Err(e) = written {
+            let at = wal_path(self.segment);
+            self.rotate();
+            return Err(store_err(at, e));
+        }
+        self.len = self.len.saturating_add(record.len() as u64);
+        Ok(())
+    }
+}
+
+/// A record's payload: what a live batch commits besides its hits (its
+/// identity and an importer's cursor), then the hits as NDJSON.
+///
+/// `version: u8 = 1 | id_len: u16 | id | name_len: u16 | name | value_len: u32 | value | lines`
+/// (`id_len` 0: no identity; `name_len` 0: no cursor).
+pub(crate) fn encode_record(batch: Option<&str>, cursor: Option<(&str, &str)>, lines: &[u8]) -> Vec<u8> {
+    let id = batch.unwrap_or("").as_bytes();
+    let (name, value) = cursor.unwrap_or(("", ""));
+    let mut out = Vec::with_capacity(lines.len().saturating_add(256));
+    out.push(1);
+    // Batch ids and cursor names are short; a longer one is cut (it then
+    // never matches, so the batch is not skipped: safe).
+    let id = id.get(..id.len().min(u16::MAX as usize)).unwrap_or_default();
+    let name = name
+        .as_bytes()
+        .get(..name.len().min(u16::MAX as usize))
+        .unwrap_or_default();
+    out.extend_from_slice(&(id.len() as u16).to_le_bytes());
+    out.extend_from_slice(id);
+    out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    out.extend_from_slice(name);
+    out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(lines);
+    out
+}
+
+/// A record's parts, or `None` if it is not one this build writes.
+#[allow(clippy::type_complexity)]
+pub(crate) fn decode_record(r: &[u8]) -> Option<(Option<String>, Option<(String, String)>, &[u8])> {
+    fn text(r: &[u8], n: usize) -> Option<(String, &[u8])> {
+        let (t, rest) = r.split_at_checked(n)?;
+        Some((String::from_utf8(t.to_vec()).ok()?, rest))
+    }
+    let (&version, r) = r.split_first()?;
+    if version != 1 {
+        return None;
+    }
+    let (n, r) = r.split_first_chunk::<2>()?;
+    let (id, r) = text(r, u16::from_le_bytes(*n) as usize)?;
+    let (n, r) = r.split_first_chunk::<2>()?;
+    let (name, r) = text(r, u16::from_le_bytes(*n) as usize)?;
+    let (n, r) = r.split_first_chunk::<4>()?;
+    let (value, lines) = text(r, u32::from_le_bytes(*n) as usize)?;
+    let id = (!id.is_empty()).then_some(id);
+    let cursor = (!name.is_empty()).then_some((name, value));
+    Some((id, cursor, lines))
+}

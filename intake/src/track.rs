@@ -1,0 +1,562 @@
+//! Matomo's Tracking HTTP API: one tracking request (the query string or
+//! form body of `matomo.php`, or one entry of a bulk request) to a hit,
+//! the way Matomo's tracker reads it.
+//!
+//! What a request says: `idsite`, `rec`, `url`, `action_name`, `_id`,
+//! `cid`, `uid`, `urlref` (or `_ref`), `ua` (or the User-Agent header),
+//! `lang` (or Accept-Language), `cip` and `cdt` (authenticated; `cdt`
+//! within the last 24 hours needs no token, as in Matomo), `h` (the
+//! visitor's local hour), `res`, `e_c`/`e_a`/`e_n`/`e_v`, `search`/
+//! `search_cat`, `download`, `link`, `dimensionN`, `_rcn`/`_rck`,
+//! `new_visit`, `ping`, `bots`. Enrichment is [`crate::enrich`]'s: the
+//! user agent, the country (GeoIP, else the browser language as Matomo
+//! guesses it), and the visitor key.
+//!
+//! **Visitor keys** without `_id`/`cid` (or `uid`, when it is the
+//! visitor): a keyed hash of IP + user agent + language under a salt that
+//! changes every UTC day, random and kept only for that day (the store
+//! holds today's salt, [`SALT_CURSOR`]; yesterday's is overwritten), so a
+//! person without cookies is one visitor per day and their keys cannot be
+//! linked across days, nor recomputed from an IP address afterwards.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use chrono::{DateTime, NaiveDateTime};
+use hitmap::{Campaign, Event, Hit, HitType};
+
+use crate::enrich::{Agents, Geo, VisitorKeys, anonymize_ip};
+use crate::{Error, Result};
+
+/// The cursor holding today's visitor salt: `YYYY-MM-DD:` and 32 hex digits.
+pub const SALT_CURSOR: &str = "track:salt";
+
+/// How long ago a `cdt` may be without a token (Matomo's default).
+const CDT_WITHOUT_TOKEN_SECS: i64 = 86_400;
+
+/// How requests become hits.
+#[derive(Debug, Clone, Default)]
+pub struct TrackOptions {
+    /// Tokens that may set `cip`, a `cdt` older than a day, and send bulk
+    /// requests (Matomo's `token_auth`).
+    pub tokens: Vec<String>,
+    /// `uid` names the visitor too (Matomo's
+    /// `enable_userid_overwrites_visitorid`): one person on every device.
+    pub user_id_is_visitor: bool,
+    /// Mask this many bytes of the IP address before anything reads it
+    /// (Matomo's IP anonymisation; 0 keeps it whole).
+    pub anonymize_ip: u8,
+    /// A MaxMind-format database for countries.
+    pub geoip: Option<PathBuf>,
+}
+
+/// What hitmap knows of the client besides the request's parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct Client<'a> {
+    /// The connection's address (or the proxy's forwarded one).
+    pub ip: &'a str,
+    /// The User-Agent header.
+    pub user_agent: Option<&'a str>,
+    /// The Accept-Language header.
+    pub accept_language: Option<&'a str>,
+    /// Unix seconds now.
+    pub now: i64,
+}
+
+/// What a request that was read comes to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tracked {
+    /// A hit to store.
+    Hit(Box<Hit>),
+    /// A heartbeat (`ping=1`): answered, not stored (hitmap's visits end
+    /// at their last action; Matomo would extend the visit's length).
+    Ping,
+    /// A robot's request, not stored unless the request says `bots=1`.
+    Bot,
+}
+
+/// Why a request is not tracked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// No tracking parameters (no `rec=1`): Matomo's "this resource is
+    /// part of Matomo" page.
+    NotTracking,
+    /// A bad or unknown value: Matomo answers 400.
+    Invalid(String),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::NotTracking => f.write_str("not a tracking request (rec=1 is missing)"),
+            Refused::Invalid(why) => f.write_str(why),
+        }
+    }
+}
+
+/// Turns tracking requests into hits: sites, caches, the day's salt.
+pub struct Tracker {
+    sites: BTreeSet<u32>,
+    agents: Agents,
+    geo: Option<Geo>,
+    salt: Option<(String, VisitorKeys)>,
+    /// A new day's salt not yet handed to the store.
+    salt_to_store: Option<String>,
+    options: TrackOptions,
+}
+
+impl std::fmt::Debug for Tracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracker")
+            .field("sites", &self.sites)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tracker {
+    /// A tracker for the engine's sites (today's salt is read from it).
+    ///
+    /// # Errors
+    /// The GeoIP database cannot be opened.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap_intake::track::{Client, TrackOptions, Tracked, Tracker};
+    /// let mut engine = hitmap::Engine::in_memory();
+    /// engine.add_site(hitmap::SiteConfig::new(1))?;
+    /// let mut tracker = Tracker::new(&engine, TrackOptions::default())?;
+    /// let client = Client { ip: "10.0.0.1", user_agent: Some("Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"), accept_language: Some("de-CH,de;q=0.9"), now: 1_717_200_000 };
+    /// let query = "idsite=1&rec=1&url=https%3A%2F%2Fx.org%2Fa&action_name=A&_id=0123456789abcdef";
+    /// let Tracked::Hit(hit) = tracker.track_query(query, &client).unwrap() else { panic!() };
+    /// assert_eq!((hit.visitor.as_str(), hit.title.as_deref()), ("0123456789abcdef", Some("A")));
+    /// assert_eq!((hit.browser.as_deref(), hit.country.as_deref(), hit.language.as_deref()), (Some("Firefox"), Some("ch"), Some("de-ch")));
+    /// engine.ingest([*hit])?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(engine: &hitmap::Engine, options: TrackOptions) -> Result<Tracker> {
+        let geo = options.geoip.as_deref().map(Geo::open).transpose()?;
+        let salt = engine.cursor(SALT_CURSOR).and_then(|c| {
+            let (day, secret) = c.split_once(':')?;
+            Some((day.to_owned(), VisitorKeys::new(secret)))
+        });
+        Ok(Tracker {
+            sites: engine.site_ids().into_iter().collect(),
+            agents: Agents::default(),
+            geo,
+            salt,
+            salt_to_store: None,
+            options,
+        })
+    }
+
+    /// Sets the sites requests may name (after sites were added).
+    pub fn set_sites(&mut self, sites: impl IntoIterator<Item = u32>) {
+        self.sites = sites.into_iter().collect();
+    }
+
+    /// A new day's salt for the store's [`SALT_CURSOR`], once: commit it
+    /// with the hits keyed by it, so a restart that day keeps the keys.
+    pub fn take_salt_cursor(&mut self) -> Option<(&'static str, String)> {
+        self.salt_to_store.take().map(|s| (SALT_CURSOR, s))
+    }
+
+    /// Whether `token` is one of the configured tokens.
+    pub fn authorized(&self, token: Option<&str>) -> bool {
+        token.is_some_and(|t| !t.is_empty() && self.options.tokens.iter().any(|k| k == t))
+    }
+
+    /// Reads one request from its query string (or form body).
+    pub fn track_query(
+        &mut self,
+        query: &str,
+        client: &Client<'_>,
+    ) -> std::result::Result<Tracked, Refused> {
+        let params: Vec<(String, String)> = hitmap::query_pairs(query).collect();
+        self.track(&params, client, false)
+    }
+
+    /// Reads one request from its decoded parameters. `trusted`: the
+    /// request came in an authenticated bulk request, so its own
+    /// `token_auth` is not needed for `cip` and `cdt`.
+    pub fn track(
+        &mut self,
+        params: &[(String, String)],
+        client: &Client<'_>,
+        trusted: bool,
+    ) -> std::result::Result<Tracked, Refused> {
+        let get = |k: &str| {
+            params
+                .iter()
+                .rev()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        let nonempty = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        if get("rec") != Some("1") {
+            return Err(Refused::NotTracking);
+        }
+        let site = get("idsite")
+            .and_then(|s| s.trim().parse::<u32>().ok())
+            .filter(|s| *s > 0)
+            .ok_or_else(|| {
+                Refused::Invalid("idsite must be a site id (a positive integer)".into())
+            })?;
+        if !self.sites.contains(&site) {
+            return Err(Refused::Invalid(format!(
+                "idsite {site} is not a site of this store (add it with `hitmap sites add`)"
+            )));
+        }
+        let authed = trusted || self.authorized(get("token_auth"));
+        let agent_text = nonempty("ua").or(client.user_agent).unwrap_or("");
+        let agent = self.agents.get(agent_text);
+        if agent.bot && get("bots") != Some("1") {
+            return Ok(Tracked::Bot);
+        }
+        if get("ping") == Some("1") {
+            return Ok(Tracked::Ping);
+        }
+        let ts = match nonempty("cdt") {
+            None => client.now,
+            Some(cdt) => {
+                let t = parse_cdt(cdt).ok_or_else(|| {
+                    Refused::Invalid(format!("cdt {cdt:?} is not a date-time or Unix time"))
+                })?;
+                if t > client.now {
+                    client.now // Matomo ignores a time in the future
+                } else if client.now - t >= CDT_WITHOUT_TOKEN_SECS && !authed {
+                    return Err(Refused::Invalid(format!(
+                        "cdt is {} seconds old: a custom time older than a day needs token_auth",
+                        client.now - t
+                    )));
+                } else {
+                    t
+                }
+            }
+        };
+        let ip = match nonempty("cip") {
+            Some(cip) if authed => cip,
+            _ => client.ip,
+        };
+        let ip = anonymize_ip(ip, self.options.anonymize_ip);
+        let language = nonempty("lang")
+            .or(client.accept_language)
+            .and_then(first_language);
+        let uid = nonempty("uid");
+        let visitor = match (nonempty("cid"), nonempty("_id"), uid) {
+            (_, _, Some(u)) if self.options.user_id_is_visitor => {
+                self.day_keys(ts).key(&["uid", u])
+            }
+            (Some(id), _, _) | (None, Some(id), _) => visitor_id(id).ok_or_else(|| {
+                Refused::Invalid(format!("visitor id {id:?} must be 16 hexadecimal digits"))
+            })?,
+            _ => self
+                .day_keys(ts)
+                .key(&[&ip, agent_text, language.as_deref().unwrap_or("")]),
+        };
+        let url = nonempty("url").map(str::to_owned);
+        let (kind, target) = if let Some(d) = nonempty("download") {
+            (HitType::Download, Some(d.to_owned()))
+        } else if let Some(l) = nonempty("link") {
+            (HitType::Outlink, Some(l.to_owned()))
+        } else if get("search").is_some() {
+            (HitType::Search, url.clone())
+        } else if nonempty("e_c").is_some() || nonempty("e_a").is_some() {
+            (HitType::Event, url.clone())
+        } else {
+            (HitType::Pageview, url.clone())
+        };
+        let mut hit = Hit::new(site, ts, visitor, kind);
+        hit.url = target;
+        match kind {
+            HitType::Pageview if hit.url.is_none() => {
+                return Err(Refused::Invalid("url is missing".into()));
+            }
+            HitType::Pageview => hit.title = nonempty("action_name").map(str::to_owned),
+            HitType::Search => {
+                hit.search = Some(get("search").unwrap_or_default().to_owned());
+                if let Some(cat) = nonempty("search_cat") {
+                    hit.dims.push(("search_category".into(), cat.to_owned()));
+                }
+            }
+            HitType::Event => {
+                let (Some(category), Some(action)) = (nonempty("e_c"), nonempty("e_a")) else {
+                    return Err(Refused::Invalid(
+                        "an event needs both e_c (category) and e_a (action)".into(),
+                    ));
+                };
+                let value = match nonempty("e_v") {
+                    None => None,
+                    Some(v) => Some(
+                        v.trim()
+                            .parse::<f64>()
+                            .ok()
+                            .filter(|v| v.is_finite())
+                            .ok_or_else(|| {
+                                Refused::Invalid(format!("e_v {v:?} is not a number"))
+                            })?,
+                    ),
+                };
+                hit.event = Some(Event {
+                    category: category.to_owned(),
+                    action: action.to_owned(),
+                    name: nonempty("e_n").map(str::to_owned),
+                    value,
+                });
+            }
+            HitType::Download | HitType::Outlink => {}
+        }
+        hit.referrer = nonempty("urlref").or(nonempty("_ref")).map(str::to_owned);
+        hit.user = uid.map(str::to_owned);
+        hit.device = agent.device.map(str::to_owned);
+        hit.browser = agent.browser.clone();
+        hit.browser_version = agent.browser_version.clone();
+        hit.os = agent.os.clone();
+        hit.os_version = agent.os_version.clone();
+        hit.country = self
+            .geo
+            .as_mut()
+            .and_then(|g| g.country(&ip))
+            .or_else(|| language.as_deref().and_then(country_of_language));
+        hit.language = language;
+        hit.local_hour = get("h")
+            .and_then(|h| h.trim().parse::<u8>().ok())
+            .filter(|h| *h < 24);
+        hit.resolution = nonempty("res")
+            .filter(|r| is_resolution(r))
+            .map(str::to_owned);
+        for (k, v) in params {
+            if let Some(n) = k.strip_prefix("dimension")
+                && !n.is_empty()
+                && n.bytes().all(|b| b.is_ascii_digit())
+                && !v.is_empty()
+            {
+                hit.dims.retain(|(name, _)| name != k);
+                hit.dims.push((k.clone(), v.clone()));
+            }
+        }
+        // Campaign parameters in the URL are the engine's to read; the
+        // attribution cookie's name and keyword count when they are not
+        // there (Matomo's order).
+        let url_campaign = url.as_deref().is_some_and(hitmap::has_campaign);
+        if let Some(name) = nonempty("_rcn")
+            && !url_campaign
+        {
+            hit.referrer_type = Some("campaign".into());
+            hit.referrer_name = Some(name.to_lowercase());
+            hit.referrer_keyword = nonempty("_rck").map(str::to_lowercase);
+            hit.campaign = Some(Campaign {
+                name: Some(name.to_lowercase()),
+                keyword: nonempty("_rck").map(str::to_lowercase),
+                ..Campaign::default()
+            });
+        }
+        if get("new_visit") == Some("1") {
+            // A new visit starts here: a visit id of its own.
+            hit.visit = Some(format!("new-{ts}"));
+        }
+        hit.validate().map_err(Refused::Invalid)?;
+        Ok(Tracked::Hit(Box::new(hit)))
+    }
+
+    /// The visitor keys of the UTC day of `ts`, drawing a new random salt
+    /// when the day changes.
+    fn day_keys(&mut self, ts: i64) -> &VisitorKeys {
+        let day = DateTime::from_timestamp(ts, 0)
+            .map(|d| d.date_naive().to_string())
+            .unwrap_or_default();
+        if self.salt.as_ref().is_none_or(|(d, _)| *d != day) {
+            let secret = VisitorKeys::random_secret()
+                .unwrap_or_else(|_| format!("{day}:{}", std::process::id()));
+            self.salt_to_store = Some(format!("{day}:{secret}"));
+            self.salt = Some((day, VisitorKeys::new(&secret)));
+        }
+        &self.salt.as_ref().expect("just set").1
+    }
+}
+
+/// The requests of a bulk body: `{"requests": ["?idsite=1&rec=1&...",
+/// {...}], "token_auth": "..."}`, each as decoded parameters.
+///
+/// # Errors
+/// The body is not such a JSON object.
+///
+/// # Examples
+/// ```
+/// let body = br#"{"requests": ["?idsite=1&rec=1&url=https%3A%2F%2Fx.org%2F", {"idsite": 1, "rec": 1}], "token_auth": "t"}"#;
+/// let (requests, token) = hitmap_intake::track::bulk_requests(body).unwrap();
+/// assert_eq!(requests.len(), 2);
+/// assert_eq!(requests[0][2], ("url".to_string(), "https://x.org/".to_string()));
+/// assert_eq!(requests[1][0], ("idsite".to_string(), "1".to_string()));
+/// assert_eq!(token.as_deref(), Some("t"));
+/// ```
+#[allow(clippy::type_complexity)]
+pub fn bulk_requests(body: &[u8]) -> Result<(Vec<Vec<(String, String)>>, Option<String>)> {
+    let bad = |why: &str| Error::Input(format!("a bulk tracking request {why}"));
+    let v: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| bad(&format!("is not JSON: {e}")))?;
+    let requests = v
+        .get("requests")
+        .and_then(|r| r.as_array())
+        .ok_or_else(|| bad("needs a \"requests\" array"))?;
+    let scalar = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let out = requests
+        .iter()
+        .map(|r| match r {
+            serde_json::Value::String(q) => {
+                let q = q.split_once('?').map_or(q.as_str(), |(_, q)| q);
+                hitmap::query_pairs(q).collect()
+            }
+            serde_json::Value::Object(o) => o.iter().map(|(k, v)| (k.clone(), scalar(v))).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let token = v.get("token_auth").map(scalar);
+    Ok((out, token))
+}
+
+/// `cdt`: Unix seconds (a fraction is dropped; milliseconds are
+/// recognised by their size) or a UTC date-time `YYYY-MM-DD HH:MM:SS`.
+fn parse_cdt(text: &str) -> Option<i64> {
+    let t = text.trim();
+    if let Ok(n) = t.parse::<f64>() {
+        let secs = if n > 1e11 { n / 1000.0 } else { n };
+        return (secs.is_finite() && secs > 0.0 && secs < 253_402_300_800.0).then_some(secs as i64);
+    }
+    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        return Some(d.timestamp());
+    }
+    ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]
+        .iter()
+        .find_map(|f| {
+            NaiveDateTime::parse_from_str(t, f).ok().or_else(|| {
+                chrono::NaiveDate::parse_from_str(t, f)
+                    .ok()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+            })
+        })
+        .map(|d| d.and_utc().timestamp())
+}
+
+/// A visitor id as Matomo takes it: 16 hex digits, lower-cased.
+fn visitor_id(id: &str) -> Option<String> {
+    let id = id.trim();
+    (id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_ascii_lowercase())
+}
+
+/// `WIDTHxHEIGHT`, digits only.
+fn is_resolution(r: &str) -> bool {
+    r.split_once('x').is_some_and(|(w, h)| {
+        !w.is_empty()
+            && !h.is_empty()
+            && w.len() <= 6
+            && h.len() <= 6
+            && (w.bytes().chain(h.bytes())).all(|b| b.is_ascii_digit())
+    })
+}
+
+/// The first language of an Accept-Language value, lower-cased
+/// (`de-CH,de;q=0.9` → `de-ch`); `None` for `*` or nothing usable.
+fn first_language(header: &str) -> Option<String> {
+    let first = header.split(',').next()?.split(';').next()?.trim();
+    let ok = !first.is_empty()
+        && first != "*"
+        && first.len() <= 35
+        && first
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ok.then(|| first.replace('_', "-").to_ascii_lowercase())
+}
+
+/// The country a browser language points to, as Matomo guesses it: the
+/// region of the tag (`de-ch` → `ch`), else the country where the language
+/// is chiefly spoken (`fr` → `fr`, `ja` → `jp`).
+fn country_of_language(lang: &str) -> Option<String> {
+    let mut parts = lang.split('-');
+    let language = parts.next()?;
+    if let Some(region) = parts.find(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_alphabetic()))
+    {
+        return Some(region.to_owned());
+    }
+    LANGUAGE_COUNTRY
+        .iter()
+        .find(|(l, _)| *l == language)
+        .map(|(_, c)| (*c).to_owned())
+}
+
+/// Languages to the one country where each is chiefly spoken, the same
+/// guesses Matomo makes (languages of many countries, such as English or
+/// Arabic, guess nothing).
+const LANGUAGE_COUNTRY: &[(&str, &str)] = &[
+    ("bg", "bg"),
+    ("ca", "es"),
+    ("cs", "cz"),
+    ("da", "dk"),
+    ("de", "de"),
+    ("el", "gr"),
+    ("es", "es"),
+    ("et", "ee"),
+    ("fa", "ir"),
+    ("fi", "fi"),
+    ("fr", "fr"),
+    ("he", "il"),
+    ("hr", "hr"),
+    ("hu", "hu"),
+    ("id", "id"),
+    ("is", "is"),
+    ("it", "it"),
+    ("ja", "jp"),
+    ("ko", "kr"),
+    ("lt", "lt"),
+    ("lv", "lv"),
+    ("mk", "mk"),
+    ("ms", "my"),
+    ("nb", "no"),
+    ("nl", "nl"),
+    ("nn", "no"),
+    ("no", "no"),
+    ("pl", "pl"),
+    ("pt", "pt"),
+    ("ro", "ro"),
+    ("ru", "ru"),
+    ("sk", "sk"),
+    ("sl", "si"),
+    ("sq", "al"),
+    ("sr", "rs"),
+    ("sv", "se"),
+    ("th", "th"),
+    ("bo", "cn"),
+    ("tr", "tr"),
+    ("uk", "ua"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn languages_and_countries() {
+        assert_eq!(
+            first_language("de-CH,de;q=0.9,en;q=0.8").as_deref(),
+            Some("de-ch")
+        );
+        assert_eq!(first_language("*"), None);
+        assert_eq!(first_language(""), None);
+        assert_eq!(country_of_language("de-ch").as_deref(), Some("ch"));
+        assert_eq!(country_of_language("ja").as_deref(), Some("jp"));
+        assert_eq!(country_of_language("en").as_deref(), None);
+        assert_eq!(country_of_language("zh-hant-tw").as_deref(), Some("tw"));
+        assert!(is_resolution("1920x1080") && !is_resolution("x1") && !is_resolution("a x b"));
+        assert_eq!(parse_cdt("2024-06-01 00:00:00"), Some(1_717_200_000));
+        assert_eq!(parse_cdt("1717200000"), Some(1_717_200_000));
+        assert_eq!(parse_cdt("1717200000123"), Some(1_717_200_000));
+        assert_eq!(parse_cdt("yesterday"), None);
+        assert_eq!(
+            visitor_id("0123456789ABCDEF").as_deref(),
+            Some("0123456789abcdef")
+        );
+        assert_eq!(visitor_id("xyz"), None);
+    }
+}
