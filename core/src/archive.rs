@@ -212,13 +212,20 @@ impl DayArchive {
             recorded_type: dicts.dim_names.get(attr::NAMES[attr::REFERRER_TYPE]),
         };
         let key_name = dicts.dim_names.get(attr::NAMES[attr::VISIT]);
+        // A hit marked `new_visit` starts a visit whatever the gap.
+        let new_name = dicts.dim_names.get(attr::NAMES[attr::NEW_VISIT]);
+        let starts = |h: &RawHit| {
+            new_name.is_some_and(|name| h.dims_len > 0 && side.dims(h).iter().any(|d| d.0 == name))
+        };
         let Some(key_name) = key_name else {
             // No hit of the site has ever carried a visit id: the timeout rule.
             sort_hits(hits, dicts, side);
             let hits = &*hits;
             let n = hits.len();
             let splits = |i: usize| {
-                hits[i].visitor != hits[i - 1].visitor || hits[i].ts - hits[i - 1].ts >= timeout
+                hits[i].visitor != hits[i - 1].visitor
+                    || hits[i].ts - hits[i - 1].ts >= timeout
+                    || starts(&hits[i])
             };
             let visits = 1 + (1..n).filter(|&i| splits(i)).count();
             let mut a = DayArchive::with_capacity(if n == 0 { 0 } else { visits }, n);
@@ -259,7 +266,8 @@ impl DayArchive {
             while end < n
                 && hits[end].visitor == visitor
                 && key_of(&hits[end]) == key
-                && (key != NONE || hits[end].ts - hits[end - 1].ts < timeout)
+                && (key != NONE
+                    || (hits[end].ts - hits[end - 1].ts < timeout && !starts(&hits[end])))
             {
                 end += 1;
             }

@@ -101,7 +101,7 @@ pub struct Campaign {
 /// up as custom dimensions.
 pub(crate) mod attr {
     /// Number of attributes.
-    pub const N: usize = 14;
+    pub const N: usize = 15;
     /// Reserved dimension names, by attribute index.
     pub const NAMES: [&str; N] = [
         "$visit",
@@ -118,6 +118,7 @@ pub(crate) mod attr {
         "$os_version",
         "$resolution",
         "$local_hour",
+        "$new_visit",
     ];
     pub const VISIT: usize = 0;
     pub const REFERRER_TYPE: usize = 1;
@@ -128,6 +129,8 @@ pub(crate) mod attr {
     /// field named as the attribute without its `$`.
     pub const AFTER_CAMPAIGN: usize = CAMPAIGN + CAMPAIGN_KEYS.len();
     pub const LOCAL_HOUR: usize = 13;
+    /// `1` on a hit that starts a new visit whatever the gap before it.
+    pub const NEW_VISIT: usize = 14;
     /// The keys of the NDJSON `campaign` object, by offset from [`CAMPAIGN`].
     pub const CAMPAIGN_KEYS: [&str; 6] = ["name", "source", "medium", "keyword", "content", "id"];
 
@@ -212,6 +215,10 @@ pub struct Hit {
     pub resolution: Option<String>,
     /// The hour on the visitor's clock, 0 to 23 (Matomo's `h`).
     pub local_hour: Option<u8>,
+    /// This hit starts a new visit of its visitor, whatever the gap before
+    /// it (Matomo's `new_visit=1`); later hits continue that visit by the
+    /// timeout rule.
+    pub new_visit: bool,
 }
 
 macro_rules! with_fields {
@@ -313,6 +320,7 @@ impl Hit {
             b(self.os_version.as_ref()),
             b(self.resolution.as_ref()),
             self.local_hour.map(|h| Cow::Owned(h.to_string())),
+            self.new_visit.then_some(Cow::Borrowed("1")),
         ]
     }
 
@@ -333,6 +341,10 @@ impl Hit {
             12 => &mut self.resolution,
             attr::LOCAL_HOUR => {
                 self.local_hour = value.parse().ok();
+                return true;
+            }
+            attr::NEW_VISIT => {
+                self.new_visit = value == "1";
                 return true;
             }
             _ => {
@@ -433,6 +445,7 @@ impl Hit {
             {
                 let value = match (i, self.local_hour) {
                     (attr::LOCAL_HOUR, Some(h)) => h.into(),
+                    (attr::NEW_VISIT, _) => true.into(),
                     _ => v.to_string().into(),
                 };
                 o.insert(name.trim_start_matches('$').into(), value);

@@ -52,7 +52,7 @@ enum Scalar<'a> {
     Int(i64),
     UInt(u64),
     Float(f64),
-    Bool,
+    Bool(bool),
     Null,
     Object(Vec<(Cow<'a, str>, Scalar<'a>)>),
     Array,
@@ -63,7 +63,7 @@ impl Scalar<'_> {
         match self {
             Scalar::Str(_) => "a string",
             Scalar::Int(_) | Scalar::UInt(_) | Scalar::Float(_) => "a number",
-            Scalar::Bool => "a boolean",
+            Scalar::Bool(_) => "a boolean",
             Scalar::Null => "null",
             Scalar::Object(_) => "an object",
             Scalar::Array => "an array",
@@ -102,8 +102,8 @@ impl<'de> Visitor<'de> for ScalarVisitor {
     fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
         Ok(Scalar::Float(v))
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Scalar::Bool)
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Scalar::Bool(v))
     }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(Scalar::Null)
@@ -251,6 +251,14 @@ impl<'de> Visitor<'de> for LineVisitor {
                 "browser_version" => text(key, target).map(|v| hit.attrs[10] = v),
                 "os_version" => text(key, target).map(|v| hit.attrs[11] = v),
                 "resolution" => text(key, target).map(|v| hit.attrs[12] = v),
+                "new_visit" => match target {
+                    Scalar::Bool(b) => {
+                        hit.attrs[attr::NEW_VISIT] = b.then_some(Cow::Borrowed("1"));
+                        Ok(())
+                    }
+                    Scalar::Null => Ok(()),
+                    other => Err(format!("`new_visit` must be true or false, got {}", other.kind())),
+                },
                 "local_hour" => visit_of(target)
                     .map_err(|_| "`local_hour` must be an integer from 0 to 23".to_string())
                     .map(|v| hit.attrs[attr::LOCAL_HOUR] = v),
@@ -272,7 +280,7 @@ impl<'de> Visitor<'de> for LineVisitor {
 
 /// The fields of the contract; a key's position is its bit in the
 /// duplicate check.
-const FIELDS: [&str; 25] = [
+const FIELDS: [&str; 26] = [
     "site",
     "ts",
     "visitor",
@@ -298,6 +306,7 @@ const FIELDS: [&str; 25] = [
     "os_version",
     "resolution",
     "local_hour",
+    "new_visit",
 ];
 
 /// `site` from its raw JSON text.

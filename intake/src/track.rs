@@ -350,10 +350,7 @@ impl Tracker {
                 ..Campaign::default()
             });
         }
-        if get("new_visit") == Some("1") {
-            // A new visit starts here: a visit id of its own.
-            hit.visit = Some(format!("new-{ts}"));
-        }
+        hit.new_visit = get("new_visit") == Some("1");
         hit.validate().map_err(Refused::Invalid)?;
         Ok(Tracked::Hit(Box::new(hit)))
     }

@@ -106,7 +106,7 @@ fn mmdb(networks: &[([u8; 4], u8, &str)]) -> Vec<u8> {
     out
 }
 
-fn database(dir: &std::path::Path) -> std::path::PathBuf {
+pub(crate) fn database(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("test-country.mmdb");
     std::fs::write(
         &path,
@@ -116,7 +116,7 @@ fn database(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
-fn tempdir(tag: &str) -> std::path::PathBuf {
+pub(crate) fn tempdir(tag: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("hitmap-geo-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

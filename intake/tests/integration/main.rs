@@ -4,3 +4,4 @@ mod geo;
 mod log_import;
 mod logs;
 mod matomo_rows;
+mod track;

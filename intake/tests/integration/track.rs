@@ -1,0 +1,312 @@
+//! Matomo tracking requests to hits: every parameter the endpoint reads,
+//! bulk bodies, bots, bad requests, and the visitor keys.
+
+use hitmap::{Engine, Hit, HitType, SiteConfig};
+use hitmap_intake::track::{Client, Refused, TrackOptions, Tracked, Tracker, bulk_requests};
+
+const FIREFOX: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0";
+const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
+const NOW: i64 = 1_717_243_200; // 2024-06-01 12:00:00 UTC
+
+fn engine() -> Engine {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1).host("x.org")).unwrap();
+    e.add_site(SiteConfig::new(2)).unwrap();
+    e
+}
+
+fn tracker(options: TrackOptions) -> Tracker {
+    Tracker::new(&engine(), options).unwrap()
+}
+
+fn client() -> Client<'static> {
+    Client {
+        ip: "10.1.2.3",
+        user_agent: Some(FIREFOX),
+        accept_language: Some("fr-CA,fr;q=0.9,en;q=0.8"),
+        now: NOW,
+    }
+}
+
+fn hit(t: &mut Tracker, query: &str) -> Hit {
+    match t.track_query(query, &client()) {
+        Ok(Tracked::Hit(h)) => *h,
+        other => panic!("{query}: {other:?}"),
+    }
+}
+
+fn refused(t: &mut Tracker, query: &str) -> String {
+    match t.track_query(query, &client()) {
+        Err(Refused::Invalid(why)) => why,
+        other => panic!("{query}: {other:?}"),
+    }
+}
+
+const BASE: &str = "idsite=1&rec=1&url=https%3A%2F%2Fx.org%2Fnews%2Fa";
+
+#[test]
+fn a_page_view_carries_what_matomos_tracker_reads() {
+    let mut t = tracker(TrackOptions::default());
+    let h = hit(
+        &mut t,
+        &format!("{BASE}&action_name=News%20A&_id=0123456789ABCDEF&uid=alice&urlref=https%3A%2F%2Fwww.google.fr%2F&res=1920x1080&h=14&m=5&s=0&dimension1=HR&dimension3=Paris"),
+    );
+    assert_eq!((h.site, h.ts, h.kind), (1, NOW, HitType::Pageview));
+    assert_eq!(h.url.as_deref(), Some("https://x.org/news/a"));
+    assert_eq!(h.title.as_deref(), Some("News A"));
+    assert_eq!(h.visitor, "0123456789abcdef");
+    assert_eq!(h.user.as_deref(), Some("alice"));
+    assert_eq!(h.referrer.as_deref(), Some("https://www.google.fr/"));
+    assert_eq!(h.resolution.as_deref(), Some("1920x1080"));
+    assert_eq!(h.local_hour, Some(14));
+    assert_eq!(
+        h.dims,
+        vec![
+            ("dimension1".to_string(), "HR".to_string()),
+            ("dimension3".to_string(), "Paris".to_string())
+        ]
+    );
+    // The user agent and the language.
+    assert_eq!(h.device.as_deref(), Some("desktop"));
+    assert_eq!(
+        (h.browser.as_deref(), h.browser_version.as_deref()),
+        (Some("Firefox"), Some("120.0"))
+    );
+    assert_eq!((h.os.as_deref(), h.os_version.as_deref()), (Some("Windows"), Some("10")));
+    assert_eq!(h.language.as_deref(), Some("fr-ca"));
+    assert_eq!(h.country.as_deref(), Some("ca"), "the region of the browser language");
+    // It is a hit the engine takes.
+    let mut e = engine();
+    assert_eq!(e.ingest([h]).unwrap().accepted, 1);
+}
+
+#[test]
+fn ua_lang_cid_and_ref_parameters_win_over_headers_and_cookies() {
+    let mut t = tracker(TrackOptions::default());
+    let ua = "Mozilla%2F5.0%20(iPhone%3B%20CPU%20iPhone%20OS%2017_1%20like%20Mac%20OS%20X)%20AppleWebKit%2F605.1.15%20(KHTML%2C%20like%20Gecko)%20Version%2F17.1%20Mobile%2F15E148%20Safari%2F604.1";
+    let h = hit(&mut t, &format!("{BASE}&ua={ua}&lang=ja&_id=0123456789abcdef&cid=fedcba9876543210&_ref=https%3A%2F%2Fbing.com%2F"));
+    assert_eq!(h.device.as_deref(), Some("smartphone"));
+    assert_eq!(h.os.as_deref(), Some("iOS"));
+    assert_eq!(h.language.as_deref(), Some("ja"));
+    assert_eq!(h.country.as_deref(), Some("jp"), "Matomo's guess for a language without region");
+    assert_eq!(h.visitor, "fedcba9876543210", "cid forces the visitor id");
+    assert_eq!(h.referrer.as_deref(), Some("https://bing.com/"), "_ref when there is no urlref");
+    // A language that names many countries guesses none.
+    let h = hit(&mut t, &format!("{BASE}&lang=en"));
+    assert_eq!((h.language.as_deref(), h.country), (Some("en"), None));
+    assert!(IPHONE.contains("iPhone"));
+}
+
+#[test]
+fn downloads_outlinks_searches_and_events() {
+    let mut t = tracker(TrackOptions::default());
+    let h = hit(&mut t, &format!("{BASE}&download=https%3A%2F%2Fx.org%2Ff.pdf"));
+    assert_eq!((h.kind, h.url.as_deref()), (HitType::Download, Some("https://x.org/f.pdf")));
+    let h = hit(&mut t, &format!("{BASE}&link=https%3A%2F%2Fother.org%2F"));
+    assert_eq!((h.kind, h.url.as_deref()), (HitType::Outlink, Some("https://other.org/")));
+    let h = hit(&mut t, &format!("{BASE}&search=holiday%20form&search_cat=HR&search_count=3"));
+    assert_eq!((h.kind, h.search.as_deref()), (HitType::Search, Some("holiday form")));
+    assert_eq!(h.dims, vec![("search_category".to_string(), "HR".to_string())]);
+    let h = hit(&mut t, &format!("{BASE}&e_c=Video&e_a=Play&e_n=Intro&e_v=12.5"));
+    assert_eq!(h.kind, HitType::Event);
+    let e = h.event.unwrap();
+    assert_eq!(
+        (e.category.as_str(), e.action.as_str(), e.name.as_deref(), e.value),
+        ("Video", "Play", Some("Intro"), Some(12.5))
+    );
+    assert!(refused(&mut t, &format!("{BASE}&e_c=Video")).contains("e_a"));
+    assert!(refused(&mut t, &format!("{BASE}&e_c=V&e_a=P&e_v=lots")).contains("e_v"));
+}
+
+#[test]
+fn campaign_cookies_count_when_the_url_has_no_campaign() {
+    let mut t = tracker(TrackOptions::default());
+    let h = hit(&mut t, &format!("{BASE}&_rcn=Spring&_rck=Shoes"));
+    assert_eq!(h.referrer_type.as_deref(), Some("campaign"));
+    let c = h.campaign.unwrap();
+    assert_eq!((c.name.as_deref(), c.keyword.as_deref()), (Some("spring"), Some("shoes")));
+    // Campaign parameters in the URL are the engine's to read.
+    let h = hit(
+        &mut t,
+        "idsite=1&rec=1&url=https%3A%2F%2Fx.org%2F%3Futm_campaign%3Dmail&_rcn=Spring",
+    );
+    assert_eq!((h.referrer_type, h.campaign), (None, None));
+}
+
+#[test]
+fn bad_requests_are_refused_with_a_reason_and_pings_and_bots_are_not_stored() {
+    let mut t = tracker(TrackOptions::default());
+    assert_eq!(t.track_query("idsite=1&url=x", &client()), Err(Refused::NotTracking));
+    assert_eq!(t.track_query("", &client()), Err(Refused::NotTracking));
+    assert!(refused(&mut t, "idsite=7&rec=1&url=https%3A%2F%2Fx.org%2F").contains("idsite 7"));
+    assert!(refused(&mut t, "idsite=abc&rec=1&url=x").contains("idsite"));
+    assert!(refused(&mut t, "idsite=1&rec=1").contains("url"));
+    assert!(refused(&mut t, &format!("{BASE}&_id=xyz")).contains("16 hexadecimal"));
+    assert_eq!(
+        t.track_query(&format!("{BASE}&ping=1"), &client()),
+        Ok(Tracked::Ping)
+    );
+    let bot = Client {
+        user_agent: Some("Googlebot/2.1 (+http://www.google.com/bot.html)"),
+        ..client()
+    };
+    assert_eq!(t.track_query(BASE, &bot), Ok(Tracked::Bot));
+    // bots=1 records them.
+    match t.track_query(&format!("{BASE}&bots=1"), &bot) {
+        Ok(Tracked::Hit(h)) => assert_eq!(h.device, None, "a robot has no device"),
+        other => panic!("{other:?}"),
+    }
+    // Bad values of optional fields are dropped, not fatal.
+    let h = hit(&mut t, &format!("{BASE}&h=99&res=big"));
+    assert_eq!((h.local_hour, h.resolution), (None, None));
+}
+
+#[test]
+fn custom_times_and_addresses_need_a_token_as_in_matomo() {
+    let options = TrackOptions {
+        tokens: vec!["s3cret".into()],
+        ..TrackOptions::default()
+    };
+    let mut t = tracker(options);
+    // A recent cdt needs no token; a future one is ignored.
+    let h = hit(&mut t, &format!("{BASE}&cdt={}", NOW - 3600));
+    assert_eq!(h.ts, NOW - 3600);
+    let h = hit(&mut t, &format!("{BASE}&cdt={}", NOW + 3600));
+    assert_eq!(h.ts, NOW);
+    let h = hit(&mut t, &format!("{BASE}&cdt=2024-06-01%2011:00:00"));
+    assert_eq!(h.ts, NOW - 3600);
+    // An old one needs the token.
+    let old = format!("{BASE}&cdt={}", NOW - 3 * 86_400);
+    assert!(refused(&mut t, &old).contains("token_auth"));
+    assert!(refused(&mut t, &format!("{old}&token_auth=wrong")).contains("token_auth"));
+    assert_eq!(hit(&mut t, &format!("{old}&token_auth=s3cret")).ts, NOW - 3 * 86_400);
+    // cip changes the visitor key only with the token.
+    let a = hit(&mut t, BASE).visitor;
+    assert_eq!(hit(&mut t, &format!("{BASE}&cip=20.1.0.1")).visitor, a);
+    assert_ne!(hit(&mut t, &format!("{BASE}&cip=20.1.0.1&token_auth=s3cret")).visitor, a);
+}
+
+#[test]
+fn visitor_keys_hash_ip_agent_and_language_under_a_daily_salt() {
+    let mut t = tracker(TrackOptions::default());
+    let a = hit(&mut t, BASE).visitor;
+    assert_eq!(a.len(), 16);
+    assert_eq!(hit(&mut t, BASE).visitor, a, "the same person the same day");
+    let other_lang = Client {
+        accept_language: Some("de"),
+        ..client()
+    };
+    match t.track_query(BASE, &other_lang) {
+        Ok(Tracked::Hit(h)) => assert_ne!(h.visitor, a),
+        other => panic!("{other:?}"),
+    }
+    // The salt of the day goes to the store once, and a restart that day
+    // (a tracker over a store holding it) keeps the keys.
+    let (name, salt) = t.take_salt_cursor().expect("a new day's salt");
+    assert!(t.take_salt_cursor().is_none());
+    let mut e = engine();
+    e.ingest_with(
+        [Hit::pageview(1, NOW, a.clone(), "https://x.org/")],
+        &hitmap::IngestOptions::default().cursor(name, salt.clone()),
+    )
+    .unwrap();
+    let mut again = Tracker::new(&e, TrackOptions::default()).unwrap();
+    assert_eq!(hit(&mut again, BASE).visitor, a);
+    // Another day, another salt: the same person is not linkable.
+    let tomorrow = Client {
+        now: NOW + 86_400,
+        ..client()
+    };
+    match t.track_query(BASE, &tomorrow) {
+        Ok(Tracked::Hit(h)) => assert_ne!(h.visitor, a),
+        other => panic!("{other:?}"),
+    }
+    let (_, next) = t.take_salt_cursor().unwrap();
+    assert_ne!(next, salt);
+    assert!(next.starts_with("2024-06-02:"));
+    // uid as the visitor, when configured: the same on every device.
+    let mut u = tracker(TrackOptions {
+        user_id_is_visitor: true,
+        ..TrackOptions::default()
+    });
+    let x = hit(&mut u, &format!("{BASE}&uid=alice")).visitor;
+    let phone = Client {
+        user_agent: Some(IPHONE),
+        ip: "10.9.9.9",
+        ..client()
+    };
+    match u.track_query(&format!("{BASE}&uid=alice"), &phone) {
+        Ok(Tracked::Hit(h)) => assert_eq!(h.visitor, x),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn ip_anonymisation_happens_before_the_key() {
+    let mut t = tracker(TrackOptions {
+        anonymize_ip: 2,
+        ..TrackOptions::default()
+    });
+    let a = hit(&mut t, BASE).visitor;
+    let near = Client {
+        ip: "10.1.200.200",
+        ..client()
+    };
+    match t.track_query(BASE, &near) {
+        Ok(Tracked::Hit(h)) => assert_eq!(h.visitor, a, "10.1.x.x masked alike"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn countries_come_from_geoip_when_configured() {
+    let dir = crate::geo::tempdir("track");
+    let db = crate::geo::database(&dir);
+    let mut t = tracker(TrackOptions {
+        geoip: Some(db),
+        ..TrackOptions::default()
+    });
+    let h = hit(&mut t, BASE);
+    assert_eq!(h.country.as_deref(), Some("de"), "10.0.0.0/8 is DE in the test database");
+    let elsewhere = Client {
+        ip: "192.0.2.1",
+        ..client()
+    };
+    match t.track_query(BASE, &elsewhere) {
+        Ok(Tracked::Hit(h)) => assert_eq!(h.country.as_deref(), Some("ca"), "not in the database: the language"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn new_visit_starts_a_visit() {
+    let mut t = tracker(TrackOptions::default());
+    let mut e = engine();
+    let first = hit(&mut t, BASE);
+    let client_later = Client { now: NOW + 60, ..client() };
+    let Ok(Tracked::Hit(second)) = t.track_query(&format!("{BASE}&new_visit=1"), &client_later) else {
+        panic!()
+    };
+    e.ingest([first, *second]).unwrap();
+    let s = e.query(&hitmap::Query::site(1)).unwrap().visits_summary();
+    assert_eq!(s.nb_visits, 2);
+}
+
+#[test]
+fn bulk_bodies_hold_query_strings_or_objects() {
+    let body = br#"{"requests": ["?idsite=1&rec=1&url=https%3A%2F%2Fx.org%2Fa", "idsite=1&rec=1&url=https%3A%2F%2Fx.org%2Fb", {"idsite": 2, "rec": 1, "url": "https://y.org/"}], "token_auth": "t"}"#;
+    let (requests, token) = bulk_requests(body).unwrap();
+    assert_eq!(token.as_deref(), Some("t"));
+    let mut t = tracker(TrackOptions::default());
+    let sites: Vec<u32> = requests
+        .iter()
+        .map(|p| match t.track(p, &client(), false) {
+            Ok(Tracked::Hit(h)) => h.site,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(sites, [1, 1, 2]);
+    for bad in [&b"not json"[..], br#"{"requests": 3}"#, br#"[]"#] {
+        assert!(bulk_requests(bad).is_err());
+    }
+}
