@@ -7,6 +7,7 @@ mod matomo;
 mod matomo_data;
 mod readme;
 mod server;
+mod track;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -11,15 +11,15 @@ use serde_json::Value;
 use crate::{TempDir, hitmap, sample_store, text};
 
 /// A running `hitmap serve`, stopped (SIGTERM) when dropped.
-struct Server {
-    child: Child,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
     /// Kept open: the server's stdout stays a live pipe.
     _stdout: BufReader<std::process::ChildStdout>,
 }
 
 impl Server {
-    fn start(store: &Path, extra: &[&str]) -> Server {
+    pub(crate) fn start(store: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hitmap"))
             .args([
                 "serve",
@@ -49,7 +49,7 @@ impl Server {
         }
     }
 
-    fn stop(mut self) -> std::process::ExitStatus {
+    pub(crate) fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         let status = self.child.wait().unwrap();
@@ -65,7 +65,7 @@ impl Drop for Server {
     }
 }
 
-fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(60)))
@@ -73,14 +73,14 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-struct Got {
-    status: u16,
-    content_type: String,
-    body: String,
-    headers: Vec<(String, String)>,
+pub(crate) struct Got {
+    pub(crate) status: u16,
+    pub(crate) content_type: String,
+    pub(crate) body: String,
+    pub(crate) headers: Vec<(String, String)>,
 }
 
-fn get(url: &str, headers: &[(&str, &str)]) -> Got {
+pub(crate) fn get(url: &str, headers: &[(&str, &str)]) -> Got {
     let mut req = agent().get(url);
     for (k, v) in headers {
         req = req.header(*k, *v);
@@ -97,7 +97,7 @@ fn post(url: &str, form: &str) -> Got {
     finish(resp)
 }
 
-fn finish(mut resp: ureq::http::Response<ureq::Body>) -> Got {
+pub(crate) fn finish(mut resp: ureq::http::Response<ureq::Body>) -> Got {
     let status = resp.status().as_u16();
     let headers = resp
         .headers()
@@ -123,7 +123,7 @@ fn finish(mut resp: ureq::http::Response<ureq::Body>) -> Got {
     }
 }
 
-const METHODS: &[&str] = &[
+pub(crate) const METHODS: &[&str] = &[
     "VisitsSummary.get",
     "Actions.get",
     "VisitFrequency.get",

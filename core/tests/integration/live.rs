@@ -191,7 +191,12 @@ fn new_visit_starts_a_visit_that_later_hits_continue_in_any_batching() {
             e.ingest([hits[i].clone()]).unwrap();
         }
         let s = e.query(&Query::site(1)).unwrap().visits_summary();
-        (s.nb_visits, s.nb_actions, s.bounce_count, s.sum_visit_length)
+        (
+            s.nb_visits,
+            s.nb_actions,
+            s.bounce_count,
+            s.sum_visit_length,
+        )
     };
     assert_eq!(answers(&[0, 1, 2], 0), (2, 3, 1, 61));
     assert_eq!(answers(&[2, 1, 0], 0), (2, 3, 1, 61));
@@ -201,6 +206,9 @@ fn new_visit_starts_a_visit_that_later_hits_continue_in_any_batching() {
     e.add_site(hitmap::SiteConfig::new(1)).unwrap();
     let text: String = hits.iter().map(|h| h.to_ndjson() + "\n").collect();
     e.ingest_ndjson(text.as_bytes()).unwrap();
-    assert_eq!(e.query(&Query::site(1)).unwrap().visits_summary().nb_visits, 2);
+    assert_eq!(
+        e.query(&Query::site(1)).unwrap().visits_summary().nb_visits,
+        2
+    );
     assert_eq!(e.export_hits(1, "2024-06-01", "2024-06-01").unwrap(), hits);
 }

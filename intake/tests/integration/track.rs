@@ -4,7 +4,8 @@
 use hitmap::{Engine, Hit, HitType, SiteConfig};
 use hitmap_intake::track::{Client, Refused, TrackOptions, Tracked, Tracker, bulk_requests};
 
-const FIREFOX: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0";
+const FIREFOX: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0";
 const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
 const NOW: i64 = 1_717_243_200; // 2024-06-01 12:00:00 UTC
 
@@ -49,7 +50,9 @@ fn a_page_view_carries_what_matomos_tracker_reads() {
     let mut t = tracker(TrackOptions::default());
     let h = hit(
         &mut t,
-        &format!("{BASE}&action_name=News%20A&_id=0123456789ABCDEF&uid=alice&urlref=https%3A%2F%2Fwww.google.fr%2F&res=1920x1080&h=14&m=5&s=0&dimension1=HR&dimension3=Paris"),
+        &format!(
+            "{BASE}&action_name=News%20A&_id=0123456789ABCDEF&uid=alice&urlref=https%3A%2F%2Fwww.google.fr%2F&res=1920x1080&h=14&m=5&s=0&dimension1=HR&dimension3=Paris"
+        ),
     );
     assert_eq!((h.site, h.ts, h.kind), (1, NOW, HitType::Pageview));
     assert_eq!(h.url.as_deref(), Some("https://x.org/news/a"));
@@ -72,9 +75,16 @@ fn a_page_view_carries_what_matomos_tracker_reads() {
         (h.browser.as_deref(), h.browser_version.as_deref()),
         (Some("Firefox"), Some("120.0"))
     );
-    assert_eq!((h.os.as_deref(), h.os_version.as_deref()), (Some("Windows"), Some("10")));
+    assert_eq!(
+        (h.os.as_deref(), h.os_version.as_deref()),
+        (Some("Windows"), Some("10"))
+    );
     assert_eq!(h.language.as_deref(), Some("fr-ca"));
-    assert_eq!(h.country.as_deref(), Some("ca"), "the region of the browser language");
+    assert_eq!(
+        h.country.as_deref(),
+        Some("ca"),
+        "the region of the browser language"
+    );
     // It is a hit the engine takes.
     let mut e = engine();
     assert_eq!(e.ingest([h]).unwrap().accepted, 1);
@@ -84,13 +94,26 @@ fn a_page_view_carries_what_matomos_tracker_reads() {
 fn ua_lang_cid_and_ref_parameters_win_over_headers_and_cookies() {
     let mut t = tracker(TrackOptions::default());
     let ua = "Mozilla%2F5.0%20(iPhone%3B%20CPU%20iPhone%20OS%2017_1%20like%20Mac%20OS%20X)%20AppleWebKit%2F605.1.15%20(KHTML%2C%20like%20Gecko)%20Version%2F17.1%20Mobile%2F15E148%20Safari%2F604.1";
-    let h = hit(&mut t, &format!("{BASE}&ua={ua}&lang=ja&_id=0123456789abcdef&cid=fedcba9876543210&_ref=https%3A%2F%2Fbing.com%2F"));
+    let h = hit(
+        &mut t,
+        &format!(
+            "{BASE}&ua={ua}&lang=ja&_id=0123456789abcdef&cid=fedcba9876543210&_ref=https%3A%2F%2Fbing.com%2F"
+        ),
+    );
     assert_eq!(h.device.as_deref(), Some("smartphone"));
     assert_eq!(h.os.as_deref(), Some("iOS"));
     assert_eq!(h.language.as_deref(), Some("ja"));
-    assert_eq!(h.country.as_deref(), Some("jp"), "Matomo's guess for a language without region");
+    assert_eq!(
+        h.country.as_deref(),
+        Some("jp"),
+        "Matomo's guess for a language without region"
+    );
     assert_eq!(h.visitor, "fedcba9876543210", "cid forces the visitor id");
-    assert_eq!(h.referrer.as_deref(), Some("https://bing.com/"), "_ref when there is no urlref");
+    assert_eq!(
+        h.referrer.as_deref(),
+        Some("https://bing.com/"),
+        "_ref when there is no urlref"
+    );
     // A language that names many countries guesses none.
     let h = hit(&mut t, &format!("{BASE}&lang=en"));
     assert_eq!((h.language.as_deref(), h.country), (Some("en"), None));
@@ -100,18 +123,44 @@ fn ua_lang_cid_and_ref_parameters_win_over_headers_and_cookies() {
 #[test]
 fn downloads_outlinks_searches_and_events() {
     let mut t = tracker(TrackOptions::default());
-    let h = hit(&mut t, &format!("{BASE}&download=https%3A%2F%2Fx.org%2Ff.pdf"));
-    assert_eq!((h.kind, h.url.as_deref()), (HitType::Download, Some("https://x.org/f.pdf")));
+    let h = hit(
+        &mut t,
+        &format!("{BASE}&download=https%3A%2F%2Fx.org%2Ff.pdf"),
+    );
+    assert_eq!(
+        (h.kind, h.url.as_deref()),
+        (HitType::Download, Some("https://x.org/f.pdf"))
+    );
     let h = hit(&mut t, &format!("{BASE}&link=https%3A%2F%2Fother.org%2F"));
-    assert_eq!((h.kind, h.url.as_deref()), (HitType::Outlink, Some("https://other.org/")));
-    let h = hit(&mut t, &format!("{BASE}&search=holiday%20form&search_cat=HR&search_count=3"));
-    assert_eq!((h.kind, h.search.as_deref()), (HitType::Search, Some("holiday form")));
-    assert_eq!(h.dims, vec![("search_category".to_string(), "HR".to_string())]);
-    let h = hit(&mut t, &format!("{BASE}&e_c=Video&e_a=Play&e_n=Intro&e_v=12.5"));
+    assert_eq!(
+        (h.kind, h.url.as_deref()),
+        (HitType::Outlink, Some("https://other.org/"))
+    );
+    let h = hit(
+        &mut t,
+        &format!("{BASE}&search=holiday%20form&search_cat=HR&search_count=3"),
+    );
+    assert_eq!(
+        (h.kind, h.search.as_deref()),
+        (HitType::Search, Some("holiday form"))
+    );
+    assert_eq!(
+        h.dims,
+        vec![("search_category".to_string(), "HR".to_string())]
+    );
+    let h = hit(
+        &mut t,
+        &format!("{BASE}&e_c=Video&e_a=Play&e_n=Intro&e_v=12.5"),
+    );
     assert_eq!(h.kind, HitType::Event);
     let e = h.event.unwrap();
     assert_eq!(
-        (e.category.as_str(), e.action.as_str(), e.name.as_deref(), e.value),
+        (
+            e.category.as_str(),
+            e.action.as_str(),
+            e.name.as_deref(),
+            e.value
+        ),
         ("Video", "Play", Some("Intro"), Some(12.5))
     );
     assert!(refused(&mut t, &format!("{BASE}&e_c=Video")).contains("e_a"));
@@ -124,7 +173,10 @@ fn campaign_cookies_count_when_the_url_has_no_campaign() {
     let h = hit(&mut t, &format!("{BASE}&_rcn=Spring&_rck=Shoes"));
     assert_eq!(h.referrer_type.as_deref(), Some("campaign"));
     let c = h.campaign.unwrap();
-    assert_eq!((c.name.as_deref(), c.keyword.as_deref()), (Some("spring"), Some("shoes")));
+    assert_eq!(
+        (c.name.as_deref(), c.keyword.as_deref()),
+        (Some("spring"), Some("shoes"))
+    );
     // Campaign parameters in the URL are the engine's to read.
     let h = hit(
         &mut t,
@@ -136,7 +188,10 @@ fn campaign_cookies_count_when_the_url_has_no_campaign() {
 #[test]
 fn bad_requests_are_refused_with_a_reason_and_pings_and_bots_are_not_stored() {
     let mut t = tracker(TrackOptions::default());
-    assert_eq!(t.track_query("idsite=1&url=x", &client()), Err(Refused::NotTracking));
+    assert_eq!(
+        t.track_query("idsite=1&url=x", &client()),
+        Err(Refused::NotTracking)
+    );
     assert_eq!(t.track_query("", &client()), Err(Refused::NotTracking));
     assert!(refused(&mut t, "idsite=7&rec=1&url=https%3A%2F%2Fx.org%2F").contains("idsite 7"));
     assert!(refused(&mut t, "idsite=abc&rec=1&url=x").contains("idsite"));
@@ -179,11 +234,17 @@ fn custom_times_and_addresses_need_a_token_as_in_matomo() {
     let old = format!("{BASE}&cdt={}", NOW - 3 * 86_400);
     assert!(refused(&mut t, &old).contains("token_auth"));
     assert!(refused(&mut t, &format!("{old}&token_auth=wrong")).contains("token_auth"));
-    assert_eq!(hit(&mut t, &format!("{old}&token_auth=s3cret")).ts, NOW - 3 * 86_400);
+    assert_eq!(
+        hit(&mut t, &format!("{old}&token_auth=s3cret")).ts,
+        NOW - 3 * 86_400
+    );
     // cip changes the visitor key only with the token.
     let a = hit(&mut t, BASE).visitor;
     assert_eq!(hit(&mut t, &format!("{BASE}&cip=20.1.0.1")).visitor, a);
-    assert_ne!(hit(&mut t, &format!("{BASE}&cip=20.1.0.1&token_auth=s3cret")).visitor, a);
+    assert_ne!(
+        hit(&mut t, &format!("{BASE}&cip=20.1.0.1&token_auth=s3cret")).visitor,
+        a
+    );
 }
 
 #[test]
@@ -267,13 +328,21 @@ fn countries_come_from_geoip_when_configured() {
         ..TrackOptions::default()
     });
     let h = hit(&mut t, BASE);
-    assert_eq!(h.country.as_deref(), Some("de"), "10.0.0.0/8 is DE in the test database");
+    assert_eq!(
+        h.country.as_deref(),
+        Some("de"),
+        "10.0.0.0/8 is DE in the test database"
+    );
     let elsewhere = Client {
         ip: "192.0.2.1",
         ..client()
     };
     match t.track_query(BASE, &elsewhere) {
-        Ok(Tracked::Hit(h)) => assert_eq!(h.country.as_deref(), Some("ca"), "not in the database: the language"),
+        Ok(Tracked::Hit(h)) => assert_eq!(
+            h.country.as_deref(),
+            Some("ca"),
+            "not in the database: the language"
+        ),
         other => panic!("{other:?}"),
     }
 }
@@ -283,8 +352,12 @@ fn new_visit_starts_a_visit() {
     let mut t = tracker(TrackOptions::default());
     let mut e = engine();
     let first = hit(&mut t, BASE);
-    let client_later = Client { now: NOW + 60, ..client() };
-    let Ok(Tracked::Hit(second)) = t.track_query(&format!("{BASE}&new_visit=1"), &client_later) else {
+    let client_later = Client {
+        now: NOW + 60,
+        ..client()
+    };
+    let Ok(Tracked::Hit(second)) = t.track_query(&format!("{BASE}&new_visit=1"), &client_later)
+    else {
         panic!()
     };
     e.ingest([first, *second]).unwrap();

@@ -1,0 +1,282 @@
+//! `hitmap serve --track`: Matomo's tracking API over loopback HTTP. The
+//! reports of tracked visits equal those of the same hits ingested as
+//! NDJSON, and a writer killed at any moment keeps every request it
+//! acknowledged, exactly once.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hitmap::{Engine, SiteConfig};
+use hitmap_intake::track::{Client, TrackOptions, Tracked, Tracker};
+
+use crate::TempDir;
+use crate::server::{METHODS, Server, agent, finish, get};
+
+const UAS: [&str; 3] = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+];
+const LANGS: [&str; 3] = ["de-CH,de;q=0.9", "fr", "en-GB"];
+
+fn store(tag: &str) -> TempDir {
+    let dir = TempDir::new(tag);
+    let mut e = Engine::open(&dir.0).unwrap();
+    e.add_site(SiteConfig::new(1).host("x.org").section("News", ["/news"]))
+        .unwrap();
+    drop(e);
+    dir
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A scripted stretch of traffic: (query, user agent, language).
+fn script(start: i64) -> Vec<(String, usize, usize)> {
+    let mut out = Vec::new();
+    let pages = ["/", "/news/a", "/news/b", "/about", "/teams/hr"];
+    for v in 0..30usize {
+        let id = format!("{:016x}", 0xabc000 + v);
+        let (ua, lang) = (v % 3, (v / 3) % 3);
+        for k in 0..(1 + v % 5) {
+            let ts = start
+                + (v as i64) * 97
+                + (k as i64) * 40
+                + if v % 7 == 0 && k > 1 { 4000 } else { 0 };
+            let page = pages[(v + k) % pages.len()];
+            let url = hitmap::encode_query_value(&format!("https://x.org{page}?src={k}"));
+            let mut q = format!(
+                "idsite=1&rec=1&_id={id}&cdt={ts}&url={url}&action_name=P{}",
+                (v + k) % 4
+            );
+            if k == 0 && v % 4 == 1 {
+                q.push_str("&urlref=https%3A%2F%2Fwww.google.de%2Fsearch%3Fq%3Dhitmap");
+            }
+            if k == 0 && v % 6 == 2 {
+                q.push_str("&_rcn=Spring&_rck=Mail");
+            }
+            if v % 5 == 3 && k == 1 {
+                q.push_str("&download=https%3A%2F%2Fx.org%2Ff.pdf");
+            }
+            if v % 8 == 4 && k == 2 {
+                q.push_str("&e_c=Video&e_a=Play&e_v=3");
+            }
+            if v % 9 == 5 {
+                q.push_str("&uid=user-5&dimension1=HR&res=1280x800&h=9");
+            }
+            out.push((q, ua, lang));
+        }
+    }
+    out
+}
+
+#[test]
+fn tracked_visits_answer_what_the_same_hits_answer_as_ndjson() {
+    let dir = store("track-equal");
+    let server = Server::start(&dir.0, &["--track"]);
+    let start = now() - 6 * 3600;
+    let script = script(start);
+    let agent = agent();
+    let track = format!("{}/matomo.php", server.base);
+    // Most requests one by one (GET and POST), the rest as one bulk request.
+    let (single, bulk) = script.split_at(script.len() - 12);
+    for (i, (q, ua, lang)) in single.iter().enumerate() {
+        let req = |r: ureq::RequestBuilder<_>| {
+            r.header("User-Agent", UAS[*ua])
+                .header("Accept-Language", LANGS[*lang])
+        };
+        let got = if i % 2 == 0 {
+            finish(req(agent.get(&format!("{track}?{q}"))).call().unwrap())
+        } else {
+            let r = agent
+                .post(&track)
+                .header("User-Agent", UAS[*ua])
+                .header("Accept-Language", LANGS[*lang]);
+            finish(
+                r.content_type("application/x-www-form-urlencoded")
+                    .send(q.as_str())
+                    .unwrap(),
+            )
+        };
+        assert_eq!(got.status, 200, "{q}: {}", got.body);
+        assert_eq!(got.content_type, "image/gif");
+    }
+    // Bulk requests carry no headers of their own: ua and lang go in them.
+    let requests: Vec<String> = bulk
+        .iter()
+        .map(|(q, ua, lang)| {
+            format!(
+                "?{q}&ua={}&lang={}",
+                hitmap::encode_query_value(UAS[*ua]),
+                hitmap::encode_query_value(LANGS[*lang])
+            )
+        })
+        .collect();
+    let body = serde_json::json!({ "requests": requests }).to_string();
+    let got = finish(
+        agent
+            .post(&track)
+            .content_type("application/json")
+            .send(body.as_str())
+            .unwrap(),
+    );
+    assert_eq!(got.status, 200);
+    let v: serde_json::Value = serde_json::from_str(&got.body).unwrap();
+    assert_eq!(
+        (
+            v["status"].as_str(),
+            v["tracked"].as_u64(),
+            v["invalid"].as_u64()
+        ),
+        (Some("success"), Some(12), Some(0))
+    );
+    // send_image=0 answers 204; a bad site 400; no parameters, Matomo's page.
+    let got = get(&format!("{track}?{}&send_image=0", single[0].0), &[]);
+    assert_eq!(got.status, 204);
+    assert_eq!(
+        get(&format!("{track}?idsite=99&rec=1&url=x"), &[]).status,
+        400
+    );
+    let page = get(&track, &[]);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("tracking API"));
+
+    // The same requests through the library, ingested as NDJSON.
+    let mut expected = Engine::in_memory();
+    expected.set_live_limit(0);
+    expected
+        .add_site(SiteConfig::new(1).host("x.org").section("News", ["/news"]))
+        .unwrap();
+    let mut tracker = Tracker::new(&expected, TrackOptions::default()).unwrap();
+    let mut ndjson = String::new();
+    let mut push = |q: &str, ua: usize, lang: usize| {
+        let client = Client {
+            ip: "127.0.0.1",
+            user_agent: Some(UAS[ua]),
+            accept_language: Some(LANGS[lang]),
+            now: now(),
+        };
+        if let Ok(Tracked::Hit(h)) = tracker.track_query(q, &client) {
+            ndjson.push_str(&h.to_ndjson());
+            ndjson.push('\n');
+        }
+    };
+    for (q, ua, lang) in single {
+        push(q, *ua, *lang);
+    }
+    push(
+        &format!("{}&send_image=0", single[0].0),
+        single[0].1,
+        single[0].2,
+    );
+    for (q, ua, lang) in bulk {
+        push(q, *ua, *lang);
+    }
+    expected.ingest_ndjson(ndjson.as_bytes()).unwrap();
+    let from = chrono::DateTime::from_timestamp(start - 86_400, 0)
+        .unwrap()
+        .date_naive();
+    let to = chrono::DateTime::from_timestamp(now() + 86_400, 0)
+        .unwrap()
+        .date_naive();
+    let answers = |answer: &dyn Fn(&str) -> String| -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for m in METHODS
+            .iter()
+            .map(|m| m.replace("dimension=department", "dimension=dimension1"))
+        {
+            for period in ["day", "range"] {
+                for seg in ["", "&segment=referrerType%3D%3Dcampaign", "&section=News"] {
+                    let q = format!(
+                        "method={m}&idSite=1&period={period}&date={from},{to}&format=json&format_metrics=0{seg}"
+                    );
+                    out.insert(q.clone(), answer(&q));
+                }
+            }
+        }
+        out
+    };
+    let want = answers(&|q| expected.api(q).unwrap());
+    let served = answers(&|q| get(&format!("{}/index.php?module=API&{q}", server.base), &[]).body);
+    assert_eq!(
+        served, want,
+        "the server (live parts) answers what a rebuild answers"
+    );
+    assert!(want.values().any(|a| a.contains("campaign")));
+    // Stopped, it seals; the store then answers the same.
+    assert!(server.stop().success());
+    let sealed = Engine::open_read_only(&dir.0).unwrap();
+    assert_eq!(sealed.live_hits(), 0);
+    assert_eq!(answers(&|q| sealed.api(q).unwrap()), want);
+}
+
+#[test]
+fn a_writer_killed_at_any_moment_keeps_every_acknowledged_request_once() {
+    let dir = store("track-crash");
+    let mut acked: Vec<u64> = Vec::new();
+    let mut next = 0u64;
+    for round in 0..4u64 {
+        let server = Server::start(&dir.0, &["--track"]);
+        let base = server.base.clone();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let workers: Vec<_> = (0..4u64)
+            .map(|w| {
+                let (base, stop) = (base.clone(), stop.clone());
+                let first = next + w * 1_000_000;
+                std::thread::spawn(move || {
+                    let agent = agent();
+                    let mut got = Vec::new();
+                    let mut i = first;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let q = format!("{base}/matomo.php?idsite=1&rec=1&_id={:016x}&url=https%3A%2F%2Fx.org%2Fp%2F{i}", i % 97);
+                        if let Ok(r) = agent.get(&q).call()
+                            && r.status() == 200
+                        {
+                            got.push(i);
+                        }
+                        i += 1;
+                    }
+                    got
+                })
+            })
+            .collect();
+        // Kill at a moment that varies by round, mid-traffic.
+        std::thread::sleep(Duration::from_millis(150 + 97 * round));
+        let mut server = server;
+        server.child.kill().unwrap(); // SIGKILL
+        server.child.wait().unwrap();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for w in workers {
+            acked.extend(w.join().unwrap());
+        }
+        next += 10_000_000;
+        std::mem::forget(server);
+    }
+    assert!(
+        acked.len() > 50,
+        "only {} requests were acknowledged",
+        acked.len()
+    );
+    let e = Engine::open_read_only(&dir.0).unwrap();
+    let mut seen: BTreeMap<u64, u32> = BTreeMap::new();
+    for h in e.export_hits(1, "1970-01-01", "9999-12-31").unwrap() {
+        let i: u64 = h.url.unwrap().rsplit('/').next().unwrap().parse().unwrap();
+        *seen.entry(i).or_default() += 1;
+    }
+    for i in &acked {
+        assert_eq!(seen.get(i), Some(&1), "acknowledged request {i}");
+    }
+    assert!(seen.values().all(|&n| n == 1), "a request stored twice");
+    // A writer reopens it, seals, and nothing changes.
+    let mut w = Engine::open(&dir.0).unwrap();
+    let before = w.query(&hitmap::Query::site(1)).unwrap().visits_summary();
+    w.seal().unwrap();
+    assert_eq!(
+        w.query(&hitmap::Query::site(1)).unwrap().visits_summary(),
+        before
+    );
+}
