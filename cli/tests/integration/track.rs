@@ -280,3 +280,110 @@ fn a_writer_killed_at_any_moment_keeps_every_acknowledged_request_once() {
         before
     );
 }
+
+/// Where `scripts/test-all` installs npm's `matomo-tracker`.
+fn node_modules() -> std::path::PathBuf {
+    std::env::var_os("HITMAP_NODE_MODULES").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/npm/node_modules"),
+        std::path::PathBuf::from,
+    )
+}
+
+#[test]
+fn npms_matomo_tracker_sends_a_day_that_answers_like_ndjson() {
+    let modules = node_modules();
+    assert!(
+        modules.join("matomo-tracker").is_dir(),
+        "npm's matomo-tracker is not installed in {}: run `npm install --prefix target/npm matomo-tracker` (scripts/test-all does)",
+        modules.display()
+    );
+    let dir = store("track-npm");
+    let server = Server::start(&dir.0, &["--track"]);
+    let start = now() - 6 * 3600;
+    // The script's requests as parameter objects, with the user agent and
+    // language in them (the Node client sends neither header).
+    let to_object = |(q, ua, lang): &(String, usize, usize)| {
+        let mut o: serde_json::Map<String, serde_json::Value> = hitmap::query_pairs(q)
+            .filter(|(k, _)| k != "idsite" && k != "rec")
+            .map(|(k, v)| (k, v.into()))
+            .collect();
+        o.insert("ua".into(), UAS[*ua].into());
+        o.insert("lang".into(), LANGS[*lang].into());
+        o
+    };
+    let script = script(start);
+    let (single, bulk) = script.split_at(script.len() - 20);
+    let plan = serde_json::json!({
+        "single": single.iter().map(to_object).collect::<Vec<_>>(),
+        "bulk": bulk.iter().map(to_object).collect::<Vec<_>>(),
+    });
+    let plan_path = dir.0.join("plan.json");
+    std::fs::write(&plan_path, plan.to_string()).unwrap();
+    let out = std::process::Command::new("node")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node/track-day.js"))
+        .arg(&server.base)
+        .arg(&plan_path)
+        .env("NODE_PATH", &modules)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bulk_answer: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(bulk_answer["tracked"], 20, "{stdout}");
+    // The same parameters through the library, as NDJSON.
+    let mut expected = Engine::in_memory();
+    expected
+        .add_site(SiteConfig::new(1).host("x.org").section("News", ["/news"]))
+        .unwrap();
+    let mut tracker = Tracker::new(&expected, TrackOptions::default()).unwrap();
+    let mut ndjson = String::new();
+    for o in plan["single"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(plan["bulk"].as_array().unwrap())
+    {
+        let mut params: Vec<(String, String)> =
+            vec![("idsite".into(), "1".into()), ("rec".into(), "1".into())];
+        params.extend(
+            o.as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned())),
+        );
+        let client = Client {
+            ip: "127.0.0.1",
+            user_agent: None,
+            accept_language: None,
+            now: now(),
+        };
+        let Ok(Tracked::Hit(h)) = tracker.track(&params, &client, false) else {
+            panic!("{params:?}")
+        };
+        ndjson.push_str(&h.to_ndjson());
+        ndjson.push('\n');
+    }
+    expected.ingest_ndjson(ndjson.as_bytes()).unwrap();
+    let from = chrono::DateTime::from_timestamp(start - 86_400, 0)
+        .unwrap()
+        .date_naive();
+    let to = chrono::DateTime::from_timestamp(now() + 86_400, 0)
+        .unwrap()
+        .date_naive();
+    // Single requests are fire-and-forget in that client: node exits when
+    // every response came back, so all are in.
+    for m in METHODS
+        .iter()
+        .map(|m| m.replace("dimension=department", "dimension=dimension1"))
+    {
+        let q = format!(
+            "method={m}&idSite=1&period=range&date={from},{to}&format=json&format_metrics=0"
+        );
+        let served = get(&format!("{}/index.php?module=API&{q}", server.base), &[]).body;
+        assert_eq!(served, expected.api(&q).unwrap(), "{q}");
+    }
+}
