@@ -116,7 +116,7 @@ pub use api::{
     ApiOptions, ApiRequest, HARMLESS_PARAMETERS, SUPPORTED_METHODS, SUPPORTED_PARAMETERS,
     encode_query_value, query_pairs,
 };
-pub use engine::{DEFAULT_CHUNK_BYTES, Engine, IngestOptions, IngestOutcome};
+pub use engine::{DEFAULT_CHUNK_BYTES, DEFAULT_LIVE_LIMIT, Engine, IngestOptions, IngestOutcome};
 pub use error::{Error, Result};
 pub use export::VisitRecord;
 pub use hit::{Campaign, Event, Hit, HitType};

@@ -40,15 +40,22 @@ pub(crate) struct Mask {
     pub visitors: RoaringBitmap,
     /// Users of the visits left.
     pub users: RoaringBitmap,
+    /// How many visits left have `totals.max_actions` actions (the maximum
+    /// is recomputed only when the last of them goes).
+    max_count: u64,
 }
 
 impl Mask {
     fn new(a: &DayArchive) -> Mask {
+        let max = a.totals.max_actions;
         Mask {
             visits: RoaringBitmap::new(),
             totals: a.totals,
             visitors: a.visitors.clone(),
             users: a.users.clone(),
+            max_count: (0..a.visit_count())
+                .filter(|&v| a.actions_of(v).len() as u64 == max)
+                .count() as u64,
         }
     }
 
@@ -66,7 +73,10 @@ impl Mask {
                 t.actions -= n;
                 t.bounces -= u64::from(n == 1);
                 t.sum_length -= u64::from(a.length[v as usize]);
-                max_gone |= n == t.max_actions;
+                if n == t.max_actions {
+                    self.max_count -= 1;
+                    max_gone |= self.max_count == 0;
+                }
                 let u = a.fields[VField::User as usize][v as usize];
                 if u != NONE {
                     users.push(u);
@@ -81,11 +91,16 @@ impl Mask {
             }
         }
         if max_gone {
-            self.totals.max_actions = (0..a.visit_count())
+            let left = (0..a.visit_count())
                 .filter(|v| !self.visits.contains(*v))
-                .map(|v| a.actions_of(v).len() as u64)
-                .max()
-                .unwrap_or(0);
+                .map(|v| a.actions_of(v).len() as u64);
+            let (max, count) = left.fold((0, 0), |(m, c), n| match n.cmp(&m) {
+                std::cmp::Ordering::Greater => (n, 1),
+                std::cmp::Ordering::Equal => (m, c + 1),
+                std::cmp::Ordering::Less => (m, c),
+            });
+            self.totals.max_actions = max;
+            self.max_count = count;
         }
     }
 }
