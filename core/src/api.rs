@@ -13,7 +13,8 @@ use crate::period::{Period, PeriodRange};
 use crate::query::{BitSet, Query, Resolved, Selection, site_sections};
 use crate::render::{ApiResponse, Format, render, render_error};
 use crate::report::{
-    ActionReportKind, ActionRow, Dimension, DimensionRow, ReportRow, SectionRow, sort_rows,
+    ActionReportKind, ActionRow, Dimension, DimensionRow, ReferrerPart, ReportRow, SectionRow,
+    sort_rows,
 };
 use crate::segment::Segment;
 use crate::summary::{ActionsSummary, VisitsSummary, ratio};
@@ -207,6 +208,16 @@ fn method_of(r: &ApiRequest) -> Result<Method> {
         "UserCountry.getCountry" => Method::Dimension(Dimension::Country),
         "UserLanguage.getLanguageCode" => Method::Dimension(Dimension::Language),
         "Referrers.getReferrerType" => Method::Dimension(Dimension::ReferrerType),
+        "Referrers.getSearchEngines" => {
+            Method::Dimension(Dimension::Referrer(ReferrerPart::SearchEngine))
+        }
+        "Referrers.getKeywords" => Method::Dimension(Dimension::Referrer(ReferrerPart::Keyword)),
+        "Referrers.getWebsites" => Method::Dimension(Dimension::Referrer(ReferrerPart::Website)),
+        "Referrers.getSocials" => Method::Dimension(Dimension::Referrer(ReferrerPart::Social)),
+        "Referrers.getCampaigns" => Method::Dimension(Dimension::Referrer(ReferrerPart::Campaign)),
+        "Referrers.getAIAssistants" => {
+            Method::Dimension(Dimension::Referrer(ReferrerPart::AiAssistant))
+        }
         "CustomDimensions.getCustomDimension" => {
             Method::Dimension(Dimension::Custom(r.dimension.clone().ok_or_else(|| {
                 bad("CustomDimensions.getCustomDimension needs dimension=<name>")
@@ -238,6 +249,12 @@ pub const SUPPORTED_METHODS: &[&str] = &[
     "UserCountry.getCountry",
     "UserLanguage.getLanguageCode",
     "Referrers.getReferrerType",
+    "Referrers.getSearchEngines",
+    "Referrers.getKeywords",
+    "Referrers.getWebsites",
+    "Referrers.getSocials",
+    "Referrers.getCampaigns",
+    "Referrers.getAIAssistants",
     "CustomDimensions.getCustomDimension",
     "Hitmap.getSections",
 ];
@@ -706,6 +723,11 @@ fn dimension_row_json(row: &DimensionRow, d: &Dimension, raw: bool) -> Value {
         "label".into(),
         json!(row.label.as_deref().unwrap_or("Unknown")),
     );
+    if matches!(d, Dimension::Referrer(_)) {
+        // Segments by referrer name and keyword are not supported yet:
+        // no row names a segment that would fail.
+        return Value::Object(m);
+    }
     m.insert(
         "segment".into(),
         json!(format!(

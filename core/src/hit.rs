@@ -577,7 +577,7 @@ impl HitView<'_> {
             && crate::referrer::ReferrerType::parse(t).is_none()
         {
             return Err(format!(
-                "`referrer_type` must be direct, search, website, campaign or social, got {t:?}"
+                "`referrer_type` must be direct, search, website, campaign, social or ai, got {t:?}"
             ));
         }
         if let Some(h) = &self.attrs[attr::LOCAL_HOUR]

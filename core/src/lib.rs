@@ -73,6 +73,7 @@ mod live;
 mod query;
 mod raw;
 mod referrer;
+mod referrer_lists;
 mod render;
 mod report;
 pub mod sample;
@@ -123,11 +124,11 @@ pub use hit::{Campaign, Event, Hit, HitType};
 pub use ndjson::Rejected;
 pub use period::{FIRST_DAY, LAST_DAY, MAX_PERIODS, Period, PeriodRange, parse_day};
 pub use query::{IntoDay, Query, Selection};
-pub use referrer::{ReferrerType, has_campaign};
+pub use referrer::{Referrer, ReferrerType, describe_referrer, has_campaign};
 pub use render::{ApiResponse, Format, render, render_error};
 pub use report::{
-    ActionReportKind, ActionRow, Dimension, DimensionRow, ReportRow, SectionRow, UNTITLED,
-    sort_rows,
+    ActionReportKind, ActionRow, Dimension, DimensionRow, KEYWORD_NOT_DEFINED, ReferrerPart,
+    ReportRow, SectionRow, UNTITLED, sort_rows,
 };
 pub use segment::{Condition, Field, Op, Segment};
 pub use site::SiteConfig;

@@ -1,7 +1,10 @@
-//! Referrer type of a visit, from its first hit's URL and its referrer.
+//! A visit's referrer, from its first hit's URL and its referrer: the
+//! type, and the name and keyword (campaign parameters, Matomo's search
+//! engine, social network and AI assistant lists in `referrer_lists.rs`).
 
+use crate::referrer_lists::{Param, lists};
 use crate::site::SiteConfig;
-use crate::url::{host_of, query_keys};
+use crate::url::{host_of, percent_decode, query_keys, without_fragment};
 
 /// How a visit arrived (Matomo's `referrerType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -17,6 +20,8 @@ pub enum ReferrerType {
     Campaign = 3,
     /// A known social network.
     Social = 4,
+    /// A known AI assistant (ChatGPT, Claude, Perplexity, ...).
+    Ai = 5,
 }
 
 impl ReferrerType {
@@ -34,12 +39,13 @@ impl ReferrerType {
     }
 
     /// All types, in id order.
-    pub const ALL: [ReferrerType; 5] = [
+    pub const ALL: [ReferrerType; 6] = [
         ReferrerType::Direct,
         ReferrerType::Search,
         ReferrerType::Website,
         ReferrerType::Campaign,
         ReferrerType::Social,
+        ReferrerType::Ai,
     ];
 
     /// The segment value (`direct`, `search`, ...).
@@ -55,62 +61,10 @@ impl ReferrerType {
             ReferrerType::Website => "website",
             ReferrerType::Campaign => "campaign",
             ReferrerType::Social => "social",
+            ReferrerType::Ai => "ai",
         }
     }
 }
-
-/// Built-in search engines (Matomo's list is the model; `.*` = any TLD).
-const SEARCH_ENGINES: &[&str] = &[
-    "google.*",
-    "bing.com",
-    "duckduckgo.com",
-    "yahoo.*",
-    "yandex.*",
-    "baidu.com",
-    "ecosia.org",
-    "qwant.com",
-    "startpage.com",
-    "search.brave.com",
-    "ask.com",
-    "naver.com",
-    "seznam.cz",
-    "sogou.com",
-    "so.com",
-    "aol.com",
-    "kagi.com",
-    "search.yahoo.com",
-    "perplexity.ai",
-];
-
-/// Built-in social networks.
-const SOCIAL_NETWORKS: &[&str] = &[
-    "facebook.com",
-    "fb.me",
-    "twitter.com",
-    "t.co",
-    "x.com",
-    "linkedin.com",
-    "lnkd.in",
-    "instagram.com",
-    "reddit.com",
-    "youtube.com",
-    "youtu.be",
-    "pinterest.*",
-    "tiktok.com",
-    "vk.com",
-    "xing.com",
-    "tumblr.com",
-    "mastodon.social",
-    "news.ycombinator.com",
-    "bsky.app",
-    "threads.net",
-    "weibo.com",
-    "telegram.org",
-    "t.me",
-    "whatsapp.com",
-    "github.com",
-    "stackoverflow.com",
-];
 
 /// Whether a landing URL carries campaign parameters (any `mtm_*`, `pk_*`,
 /// `utm_*`, and Matomo's long names), which make its visit a campaign.
@@ -137,42 +91,167 @@ fn is_campaign_key(key: &str) -> bool {
         || k == "piwik_kwd"
 }
 
+/// A site's own extra host (`SiteConfig::search_engine`,
+/// `social_network`): the host or a subdomain of it.
 fn host_matches(host: &str, pattern: &str) -> bool {
-    if let Some(name) = pattern.strip_suffix(".*") {
-        // `google.*`: google.com, google.co.uk, news.google.de
-        let mut labels = host.split('.');
-        return host.split('.').count() >= 2
-            && (labels.next() == Some(name) || host.contains(&format!(".{name}.")));
-    }
     host == pattern || host.strip_suffix(pattern).is_some_and(|r| r.ends_with('.'))
 }
 
-/// Classifies a visit.
+/// Campaign name parameters, in Matomo's order of preference.
+const CAMPAIGN_NAMES: [&str; 8] = [
+    "pk_cpn",
+    "pk_campaign",
+    "piwik_campaign",
+    "mtm_campaign",
+    "matomo_campaign",
+    "utm_campaign",
+    "utm_source",
+    "utm_medium",
+];
+
+/// Campaign keyword parameters, in Matomo's order of preference.
+const CAMPAIGN_KEYWORDS: [&str; 7] = [
+    "pk_kwd",
+    "pk_keyword",
+    "piwik_kwd",
+    "mtm_kwd",
+    "mtm_keyword",
+    "matomo_kwd",
+    "utm_term",
+];
+
+/// A visit's referrer: its type, and its name and keyword where the type
+/// has them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referrer {
+    /// The type.
+    pub kind: ReferrerType,
+    /// The campaign, search engine, social network, AI assistant, or the
+    /// website's host; `None` for direct entries.
+    pub name: Option<String>,
+    /// The search or campaign keyword, lower-cased, if the referrer
+    /// shows it.
+    pub keyword: Option<String>,
+}
+
+/// The value of the first of `keys` in a URL's query, decoded and
+/// lower-cased (as Matomo stores campaign names and keywords).
+fn first_param(url: &str, keys: &[&str]) -> Option<String> {
+    let query = without_fragment(url).split_once('?')?.1;
+    keys.iter().find_map(|key| {
+        query.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k.eq_ignore_ascii_case(key) && !v.is_empty())
+                .then(|| percent_decode(v, true).trim().to_lowercase())
+                .filter(|v| !v.is_empty())
+        })
+    })
+}
+
+/// A URL's path and query after its host (`""` when it has none).
+fn rest_of(url: &str) -> &str {
+    let url = without_fragment(url);
+    let after = url.split_once("://").map_or(url, |(_, r)| r);
+    after.find(['/', '?']).map_or("", |i| &after[i..])
+}
+
+/// Describes a visit's referrer from its landing URL and referrer URL
+/// (Matomo's rules): campaign parameters on the landing URL first; then
+/// no referrer or one of the site's own hosts is a direct entry; then an
+/// AI assistant, a search engine (with its keyword, or one that hides
+/// it), a social network (Matomo's lists), else a website named by its
+/// host.
+///
+/// # Examples
+/// ```
+/// use hitmap::{ReferrerType, SiteConfig, describe_referrer};
+/// let site = SiteConfig::new(1).host("x.org");
+/// let r = describe_referrer(Some("https://x.org/"), Some("https://www.google.de/search?q=Hitmap+Rust"), &site);
+/// assert_eq!((r.kind, r.name.as_deref(), r.keyword.as_deref()), (ReferrerType::Search, Some("Google"), Some("hitmap rust")));
+/// let r = describe_referrer(Some("https://x.org/?utm_campaign=Spring&utm_term=Shoes"), None, &site);
+/// assert_eq!((r.kind, r.name.as_deref(), r.keyword.as_deref()), (ReferrerType::Campaign, Some("spring"), Some("shoes")));
+/// assert_eq!(describe_referrer(Some("https://x.org/"), Some("https://chatgpt.com/"), &site).kind, ReferrerType::Ai);
+/// ```
+pub fn describe_referrer(
+    first_url: Option<&str>,
+    referrer: Option<&str>,
+    site: &SiteConfig,
+) -> Referrer {
+    referrer_of(first_url, referrer, site, true)
+}
+
+/// Classifies a visit (the type alone).
 pub(crate) fn classify(
     first_url: Option<&str>,
     referrer: Option<&str>,
     site: &SiteConfig,
 ) -> ReferrerType {
-    if first_url.is_some_and(has_campaign) {
-        return ReferrerType::Campaign;
+    referrer_of(first_url, referrer, site, false).kind
+}
+
+fn referrer_of(
+    first_url: Option<&str>,
+    referrer: Option<&str>,
+    site: &SiteConfig,
+    details: bool,
+) -> Referrer {
+    let plain = |kind| Referrer {
+        kind,
+        name: None,
+        keyword: None,
+    };
+    if let Some(url) = first_url.filter(|u| has_campaign(u)) {
+        if !details {
+            return plain(ReferrerType::Campaign);
+        }
+        return Referrer {
+            kind: ReferrerType::Campaign,
+            name: first_param(url, &CAMPAIGN_NAMES),
+            keyword: first_param(url, &CAMPAIGN_KEYWORDS),
+        };
     }
-    let Some(host) = referrer.and_then(host_of) else {
-        return ReferrerType::Direct;
+    let Some((referrer, host)) = referrer.and_then(|r| Some((r, host_of(r)?))) else {
+        return plain(ReferrerType::Direct);
     };
     if site.hosts.iter().any(|h| host_matches(&host, h)) {
-        return ReferrerType::Direct;
+        return plain(ReferrerType::Direct);
     }
-    let in_list = |builtin: &[&str], extra: &[String]| {
-        builtin.iter().any(|p| host_matches(&host, p))
-            || extra.iter().any(|p| host_matches(&host, p))
+    let named = |kind, name: &str, keyword| Referrer {
+        kind,
+        name: details.then(|| name.to_owned()),
+        keyword,
     };
-    if in_list(SEARCH_ENGINES, &site.search_engines) {
-        ReferrerType::Search
-    } else if in_list(SOCIAL_NETWORKS, &site.social_networks) {
-        ReferrerType::Social
-    } else {
-        ReferrerType::Website
+    let rest = rest_of(referrer);
+    let path = rest.split_once('?').map_or(rest, |(p, _)| p);
+    let lists = lists();
+    // AI assistants first: some (ChatGPT) are on the search engine list
+    // too, and Matomo counts them as AI assistants since it has the type.
+    if let Some(name) = lists.ai(&host, path) {
+        return named(ReferrerType::Ai, name, None);
     }
+    for engine in lists.search_engines(&host, path) {
+        let keyword = engine.params.iter().find_map(|p| match p {
+            Param::Name(key) => first_param(referrer, &[key.as_str()]),
+            Param::Pattern(re) => re
+                .captures(rest)
+                .and_then(|c| c.get(1))
+                .map(|m| percent_decode(m.as_str(), true).trim().to_lowercase())
+                .filter(|k| !k.is_empty()),
+        });
+        if keyword.is_some() || engine.hidden.iter().any(|h| h.matches(rest)) {
+            return named(ReferrerType::Search, &engine.name, keyword);
+        }
+    }
+    if let Some(h) = site.search_engines.iter().find(|h| host_matches(&host, h)) {
+        return named(ReferrerType::Search, h, None);
+    }
+    if let Some(name) = lists.social(&host, path) {
+        return named(ReferrerType::Social, name, None);
+    }
+    if let Some(h) = site.social_networks.iter().find(|h| host_matches(&host, h)) {
+        return named(ReferrerType::Social, h, None);
+    }
+    named(ReferrerType::Website, &host, None)
 }
 
 #[cfg(test)]
@@ -199,9 +278,11 @@ mod tests {
             c("https://x.org/", Some("https://www.google.co.uk/search")),
             ReferrerType::Search
         );
+        // A search engine that shows no keyword and does not hide one
+        // there is a website (Matomo's rule).
         assert_eq!(
             c("https://x.org/", Some("https://news.google.de/")),
-            ReferrerType::Search
+            ReferrerType::Website
         );
         assert_eq!(
             c("https://x.org/", Some("https://l.facebook.com/")),

@@ -94,7 +94,43 @@ pub enum Dimension {
     ReferrerType,
     /// A custom dimension by name.
     Custom(String),
+    /// A part of the referrer, over the visits of its type.
+    Referrer(ReferrerPart),
 }
+
+/// Which part of the referrer a report is by (Matomo's Referrers reports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReferrerPart {
+    /// Search engines (`Referrers.getSearchEngines`).
+    SearchEngine,
+    /// Search keywords (`Referrers.getKeywords`); a hidden keyword is
+    /// `Keyword not defined`.
+    Keyword,
+    /// Websites by host (`Referrers.getWebsites`).
+    Website,
+    /// Social networks (`Referrers.getSocials`).
+    Social,
+    /// Campaign names (`Referrers.getCampaigns`).
+    Campaign,
+    /// AI assistants (`Referrers.getAIAssistants`).
+    AiAssistant,
+}
+
+impl ReferrerPart {
+    /// The referrer type whose visits the report counts.
+    pub fn kind(self) -> ReferrerType {
+        match self {
+            ReferrerPart::SearchEngine | ReferrerPart::Keyword => ReferrerType::Search,
+            ReferrerPart::Website => ReferrerType::Website,
+            ReferrerPart::Social => ReferrerType::Social,
+            ReferrerPart::Campaign => ReferrerType::Campaign,
+            ReferrerPart::AiAssistant => ReferrerType::Ai,
+        }
+    }
+}
+
+/// The label of search visits whose engine hides the keyword (Matomo's).
+pub const KEYWORD_NOT_DEFINED: &str = "Keyword not defined";
 
 impl Dimension {
     /// The segment field of this dimension, used in each row's `segment`.
@@ -107,6 +143,8 @@ impl Dimension {
             Dimension::Language => "languageCode",
             Dimension::ReferrerType => "referrerType",
             Dimension::Custom(name) => name,
+            Dimension::Referrer(ReferrerPart::Keyword) => "referrerKeyword",
+            Dimension::Referrer(_) => "referrerName",
         }
     }
 }
@@ -558,6 +596,9 @@ impl Selection<'_> {
     /// # Ok::<(), hitmap::Error>(())
     /// ```
     pub fn dimension_report(&self, dimension: &Dimension) -> Vec<DimensionRow> {
+        if let Dimension::Referrer(part) = dimension {
+            return self.referrer_report(*part);
+        }
         let d = &self.site.dicts;
         let field = |f: VField| Some(f as usize);
         let vfield = match dimension {
@@ -566,7 +607,7 @@ impl Selection<'_> {
             Dimension::OperatingSystem => field(VField::Os),
             Dimension::Country => field(VField::Country),
             Dimension::Language => field(VField::Language),
-            Dimension::ReferrerType | Dimension::Custom(_) => None,
+            Dimension::ReferrerType | Dimension::Custom(_) | Dimension::Referrer(_) => None,
         };
         let custom = match dimension {
             Dimension::Custom(name) => Some(d.custom_dim(name)),
@@ -624,6 +665,114 @@ impl Selection<'_> {
                     (false, None, None) => Some(ReferrerType::ALL[k].name().to_owned()),
                 };
                 DimensionRow { label, metrics }
+            })
+            .collect();
+        let _ = sort_rows(&mut rows, "nb_visits", true);
+        rows
+    }
+}
+
+impl Selection<'_> {
+    /// Visits of one referrer type by the referrer's name or keyword:
+    /// recorded ones (imported hits) win, else derived from the landing
+    /// URL and the referrer (`describe_referrer`), once per distinct pair.
+    fn referrer_report(&self, part: ReferrerPart) -> Vec<DimensionRow> {
+        let d = &self.site.dicts;
+        let kind = part.kind() as u8;
+        let keyword = part == ReferrerPart::Keyword;
+        let recorded = |name: &str| d.dim_names.get(name);
+        let (rec_name, rec_keyword) = if part == ReferrerPart::Campaign {
+            (recorded("$campaign_name"), recorded("$campaign_keyword"))
+        } else {
+            (recorded("$referrer_name"), recorded("$referrer_keyword"))
+        };
+        let mut labels: Vec<String> = Vec::new();
+        let mut ids: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+        let mut derived: std::collections::HashMap<(u32, u32), u32> =
+            std::collections::HashMap::new();
+        let mut acc: Vec<VisitsSummary> = Vec::new();
+        let mut visitors = DistinctStamp::new(0);
+        let mut user_pairs = Vec::new();
+        let mut intern =
+            |label: String, acc: &mut Vec<VisitsSummary>, visitors: &mut DistinctStamp| {
+                *ids.entry(label).or_insert_with_key(|l| {
+                    labels.push(l.clone());
+                    acc.push(VisitsSummary::default());
+                    visitors.grow(labels.len());
+                    (labels.len() - 1) as u32
+                })
+            };
+        self.for_each_visit_by_visitor(|cut| {
+            let a = cut.archive;
+            let v = cut.visit as usize;
+            if a.referrer_type[v] != kind {
+                return;
+            }
+            let cell = |name: Option<u32>| {
+                name.and_then(|n| a.dims.iter().find(|c| c.name == n))
+                    .map(|c| c.values[v])
+                    .filter(|&x| x != NONE)
+                    .map(|x| d.dim_values.value(x).to_owned())
+            };
+            let wanted = if keyword {
+                cell(rec_keyword)
+            } else {
+                cell(rec_name)
+            };
+            let key = match wanted {
+                Some(label) => intern(label, &mut acc, &mut visitors),
+                None => {
+                    let first = a.a_url[a.actions_of(cut.visit).start];
+                    let referrer = a.fields[VField::Referrer as usize][v];
+                    match derived.get(&(first, referrer)) {
+                        Some(&k) => k,
+                        None => {
+                            let r = crate::referrer::describe_referrer(
+                                d.urls.opt(first),
+                                d.referrers.opt(referrer),
+                                &self.site.config,
+                            );
+                            let label = if keyword { r.keyword } else { r.name };
+                            let label = label.unwrap_or_else(|| {
+                                if keyword {
+                                    KEYWORD_NOT_DEFINED.to_owned()
+                                } else {
+                                    "Unknown".to_owned()
+                                }
+                            });
+                            let k = intern(label, &mut acc, &mut visitors);
+                            derived.insert((first, referrer), k);
+                            k
+                        }
+                    }
+                }
+            };
+            let s = &mut acc[key as usize];
+            let n = cut.actions.len() as u64;
+            s.nb_visits += 1;
+            s.nb_actions += n;
+            s.max_actions = s.max_actions.max(n);
+            s.bounce_count += u64::from(n == 1);
+            s.sum_visit_length += u64::from(cut.length);
+            visitors.see(key, cut.visitor());
+            let user = a.fields[VField::User as usize][v];
+            if user != NONE {
+                user_pairs.push((u64::from(key) << 32) | u64::from(user));
+            }
+        });
+        let visitors = visitors.counts;
+        let users = distinct_per_key(user_pairs, labels.len());
+        let mut rows: Vec<DimensionRow> = acc
+            .into_iter()
+            .zip(labels)
+            .enumerate()
+            .map(|(k, (mut metrics, label))| {
+                metrics.nb_uniq_visitors = visitors[k];
+                metrics.nb_users = users[k];
+                DimensionRow {
+                    label: Some(label),
+                    metrics,
+                }
             })
             .collect();
         let _ = sort_rows(&mut rows, "nb_visits", true);

@@ -11,5 +11,6 @@ mod hardening;
 mod live;
 mod props;
 mod reference;
+mod referrers;
 mod rerun;
 mod store;

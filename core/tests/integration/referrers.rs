@@ -1,0 +1,209 @@
+//! Referrers from real referrer URLs, with Matomo's lists: type, name and
+//! keyword, and the Referrers reports over them.
+
+use hitmap::{Engine, Hit, ReferrerType, SiteConfig, describe_referrer};
+
+fn site() -> SiteConfig {
+    SiteConfig::new(1).host("intranet.example.org")
+}
+
+#[test]
+fn real_referrer_urls_get_matomos_type_name_and_keyword() {
+    let landing = Some("https://intranet.example.org/news/a");
+    let cases: &[(&str, ReferrerType, Option<&str>, Option<&str>)] = &[
+        (
+            "https://www.google.com/search?q=holiday+policy&hl=en",
+            ReferrerType::Search,
+            Some("Google"),
+            Some("holiday policy"),
+        ),
+        (
+            "https://www.google.co.uk/search?q=Caf%C3%A9",
+            ReferrerType::Search,
+            Some("Google"),
+            Some("café"),
+        ),
+        (
+            "https://www.google.de/",
+            ReferrerType::Search,
+            Some("Google"),
+            None,
+        ),
+        (
+            "https://www.google.fr/url?sa=t&rct=j",
+            ReferrerType::Search,
+            Some("Google"),
+            None,
+        ),
+        (
+            "https://www.bing.com/search?q=expense+report&form=QBLH",
+            ReferrerType::Search,
+            Some("Bing"),
+            Some("expense report"),
+        ),
+        (
+            "https://duckduckgo.com/",
+            ReferrerType::Search,
+            Some("DuckDuckGo"),
+            None,
+        ),
+        (
+            "https://duckduckgo.com/?q=vpn+setup",
+            ReferrerType::Search,
+            Some("DuckDuckGo"),
+            Some("vpn setup"),
+        ),
+        (
+            "https://www.baidu.com/s?wd=%E5%A4%A9%E6%B0%94",
+            ReferrerType::Search,
+            Some("Baidu"),
+            Some("天气"),
+        ),
+        (
+            "https://l.facebook.com/l.php?u=https%3A%2F%2Fintranet.example.org",
+            ReferrerType::Social,
+            Some("Facebook"),
+            None,
+        ),
+        (
+            "https://t.co/abc123",
+            ReferrerType::Social,
+            Some("Twitter"),
+            None,
+        ),
+        (
+            "https://www.reddit.com/r/sysadmin/comments/1",
+            ReferrerType::Social,
+            Some("reddit"),
+            None,
+        ),
+        (
+            "https://chatgpt.com/",
+            ReferrerType::Ai,
+            Some("ChatGPT"),
+            None,
+        ),
+        (
+            "https://www.perplexity.ai/search/x",
+            ReferrerType::Ai,
+            Some("Perplexity"),
+            None,
+        ),
+        (
+            "https://blog.example.com/post/1",
+            ReferrerType::Website,
+            Some("blog.example.com"),
+            None,
+        ),
+        (
+            "https://intranet.example.org/home",
+            ReferrerType::Direct,
+            None,
+            None,
+        ),
+    ];
+    for (referrer, kind, name, keyword) in cases {
+        let r = describe_referrer(landing, Some(referrer), &site());
+        assert_eq!(
+            (r.kind, r.name.as_deref(), r.keyword.as_deref()),
+            (*kind, *name, *keyword),
+            "{referrer}"
+        );
+    }
+    // Campaign parameters on the landing URL win over any referrer.
+    let r = describe_referrer(
+        Some("https://intranet.example.org/?mtm_campaign=Spring%20Sale&mtm_kwd=Shoes"),
+        Some("https://www.google.com/search?q=x"),
+        &site(),
+    );
+    assert_eq!(
+        (r.kind, r.name.as_deref(), r.keyword.as_deref()),
+        (ReferrerType::Campaign, Some("spring sale"), Some("shoes"))
+    );
+    let r = describe_referrer(
+        Some("https://intranet.example.org/?utm_source=newsletter"),
+        None,
+        &site(),
+    );
+    assert_eq!(
+        (r.kind, r.name.as_deref()),
+        (ReferrerType::Campaign, Some("newsletter"))
+    );
+    assert_eq!(
+        describe_referrer(landing, None, &site()).kind,
+        ReferrerType::Direct
+    );
+}
+
+#[test]
+fn referrers_reports_count_visits_by_name_and_keyword() {
+    let mut e = Engine::in_memory();
+    e.add_site(site()).unwrap();
+    let t = 1_717_200_000;
+    let page = |v: &str, k: i64, referrer: Option<&str>, url: &str| {
+        let mut h = Hit::pageview(1, t + k * 3600, v, url);
+        h.referrer = referrer.map(str::to_owned);
+        h
+    };
+    let home = "https://intranet.example.org/";
+    e.ingest([
+        page("a", 0, Some("https://www.google.de/search?q=Payroll"), home),
+        page(
+            "a",
+            1,
+            Some("https://www.google.com/search?q=payroll"),
+            home,
+        ),
+        page("b", 0, Some("https://www.bing.com/search?q=holidays"), home),
+        page("c", 0, Some("https://www.google.com/"), home),
+        page("d", 0, Some("https://chatgpt.com/"), home),
+        page("e", 0, Some("https://t.co/x"), home),
+        page(
+            "f",
+            0,
+            None,
+            "https://intranet.example.org/?utm_campaign=Spring",
+        ),
+        page("g", 0, Some("https://blog.example.com/"), home),
+        page("g", 1, Some("https://blog.example.com/b"), home),
+    ])
+    .unwrap();
+    let rows = |method: &str| -> Vec<(String, u64)> {
+        let q = format!(
+            "method=Referrers.{method}&idSite=1&period=day&date=2024-06-01&format_metrics=0"
+        );
+        let v: serde_json::Value = serde_json::from_str(&e.api(&q).unwrap()).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["label"].as_str().unwrap().to_owned(),
+                    r["nb_visits"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        rows("getSearchEngines"),
+        [("Google".into(), 3), ("Bing".into(), 1)]
+    );
+    assert_eq!(
+        rows("getKeywords"),
+        [
+            ("payroll".into(), 2),
+            ("Keyword not defined".into(), 1),
+            ("holidays".into(), 1)
+        ]
+    );
+    assert_eq!(rows("getAIAssistants"), [("ChatGPT".into(), 1)]);
+    assert_eq!(rows("getSocials"), [("Twitter".into(), 1)]);
+    assert_eq!(rows("getCampaigns"), [("spring".into(), 1)]);
+    assert_eq!(rows("getWebsites"), [("blog.example.com".into(), 2)]);
+    let types = rows("getReferrerType");
+    assert!(types.contains(&("ai".to_string(), 1)), "{types:?}");
+    // A segment on the new type.
+    let q = "method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&segment=referrerType%3D%3Dai&format_metrics=0";
+    let v: serde_json::Value = serde_json::from_str(&e.api(q).unwrap()).unwrap();
+    assert_eq!(v["nb_visits"], 1);
+}
