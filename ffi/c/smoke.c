@@ -69,6 +69,8 @@ int main(int argc, char **argv) {
 
     uint64_t removed = 0;
     CHECK(hitmap_store_forget_visitor(store, 1, "a", &removed) == HITMAP_OK && removed == 2, "forget");
+    uint64_t live = 99;
+    CHECK(hitmap_store_seal(store, &live) == HITMAP_OK && live == 0, "seal");
     hitmap_store_free(store);
 
     /* Reopen read-only: the erasure is on disk. */

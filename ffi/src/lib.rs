@@ -602,6 +602,31 @@ pub unsafe extern "C" fn hitmap_store_forget_visitor(
     })
 }
 
+/// Seals live data into day files: small ingests land in a write-ahead
+/// log and live parts first (cheap, durable) and are sealed on their own
+/// as they grow; call this before a backup, or when a writer stops for
+/// good. `*live_hits` (may be NULL) receives the hits that were live.
+///
+/// # Safety
+/// `store` is a live handle; `live_hits` NULL or a valid pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hitmap_store_seal(
+    store: *mut hitmap_store,
+    live_hits: *mut u64,
+) -> hitmap_status {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let mut engine = unsafe { engine(store) }?;
+        let n = engine.live_hits();
+        engine.seal()?;
+        if !live_hits.is_null() {
+            // SAFETY: non-NULL and valid per the contract.
+            unsafe { *live_hits = n };
+        }
+        Ok(())
+    })
+}
+
 /// Frees a string hitmap handed out. NULL is allowed.
 ///
 /// # Safety

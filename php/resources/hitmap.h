@@ -228,6 +228,17 @@ enum hitmap_status hitmap_store_forget_visitor(struct hitmap_store *store,
                                                uint64_t *removed);
 
 /**
+ * Seals live data into day files: small ingests land in a write-ahead
+ * log and live parts first (cheap, durable) and are sealed on their own
+ * as they grow; call this before a backup, or when a writer stops for
+ * good. `*live_hits` (may be NULL) receives the hits that were live.
+ *
+ * # Safety
+ * `store` is a live handle; `live_hits` NULL or a valid pointer.
+ */
+enum hitmap_status hitmap_store_seal(struct hitmap_store *store, uint64_t *live_hits);
+
+/**
  * Frees a string hitmap handed out. NULL is allowed.
  *
  * # Safety

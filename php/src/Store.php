@@ -201,6 +201,18 @@ final class Store
         return (int) $removed->cdata;
     }
 
+    /**
+     * Seals live data into day files and returns the hits that were live.
+     * Small ingests land in a write-ahead log first (cheap and durable) and
+     * are sealed on their own as they grow; call this before a backup.
+     */
+    public function seal(): int
+    {
+        $live = $this->ffi->new('uint64_t');
+        self::check($this->ffi, $this->ffi->hitmap_store_seal($this->handle(), FFI::addr($live)));
+        return (int) $live->cdata;
+    }
+
     /** Frees the handle now (the destructor does it otherwise). */
     public function close(): void
     {

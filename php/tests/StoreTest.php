@@ -112,6 +112,25 @@ final class StoreTest extends TestCase
         $again->addSite(2);
     }
 
+    public function testSmallIngestsAreLiveInTheLogUntilSealed(): void
+    {
+        $dir = self::tempDir();
+        $writer = Store::open($dir);
+        $writer->addSite(1);
+        $writer->ingestNdjson("{\"site\":1,\"visitor\":\"a\",\"ts\":1717200000,\"url\":\"https://x.org/\"}\n");
+        // Durable in the write-ahead log: another process reads it now.
+        self::assertFileExists($dir . '/wal');
+        self::assertDirectoryDoesNotExist($dir . '/site-1/days');
+        $reader = Store::openReadOnly($dir);
+        self::assertSame(1, $reader->api('method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01')['nb_visits']);
+        self::assertSame(1, $writer->seal());
+        self::assertSame(0, $writer->seal());
+        self::assertDirectoryExists($dir . '/site-1/days');
+        $writer->close();
+        $again = Store::openReadOnly($dir);
+        self::assertSame(1, $again->api('method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01')['nb_visits']);
+    }
+
     /** @return array<string, array{string, string, string}> */
     public static function badRequests(): array
     {

@@ -334,6 +334,15 @@ impl Engine {
         self.with(py, |e| e.forget_visitor(site, &visitor))
     }
 
+    /// Seals live data into day files; returns the hits that were live.
+    fn seal(&self, py: Python<'_>) -> PyResult<u64> {
+        self.with(py, |e| {
+            let n = e.live_hits();
+            e.seal()?;
+            Ok(n)
+        })
+    }
+
     /// Ids of the configured sites.
     fn site_ids(&self, py: Python<'_>) -> PyResult<Vec<u32>> {
         self.with(py, |e| Ok(e.site_ids()))

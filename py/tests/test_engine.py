@@ -87,3 +87,16 @@ def test_store_on_disk_lock_and_readers(tmp_path):
     assert eng.forget_visitor(1, "a") == 1
     assert repr(eng) == "hitmap.Engine(sites=[1])"
     assert hitmap.__version__.count(".") == 2
+
+
+def test_small_ingests_are_live_in_the_log_until_sealed(tmp_path) -> None:
+    store = tmp_path / "store"
+    writer = hitmap.Engine(store)
+    writer.add_site(1)
+    writer.ingest([{"site": 1, "ts": 1717200000, "visitor": "a", "url": "https://x.org/"}])
+    assert (store / "wal").is_dir() and not (store / "site-1" / "days").exists()
+    reader = hitmap.Engine.open_read_only(store)
+    assert reader.visits_summary(1, "2024-06-01").nb_visits == 1
+    assert writer.seal() == 1
+    assert writer.seal() == 0
+    assert (store / "site-1" / "days").is_dir()

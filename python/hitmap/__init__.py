@@ -776,5 +776,23 @@ class Engine:
         """
         return self._engine.forget_visitor(site, visitor)
 
+    def seal(self) -> int:
+        """Seals live data into day files; returns the hits that were live.
+
+        Small ingests land in the store's write-ahead log and in live day
+        parts first (one append and one fsync, whatever the day holds) and
+        are sealed on their own as they grow; call this before a backup,
+        or when a writer stops for good.
+
+        >>> e = Engine.in_memory()
+        >>> e.add_site(1)
+        >>> _ = e.ingest([{"site": 1, "ts": 1717200000, "visitor": "a", "url": "https://x.org/"}])
+        >>> e.seal()
+        1
+        >>> e.seal()
+        0
+        """
+        return self._engine.seal()
+
     def __repr__(self) -> str:
         return f"hitmap.Engine(sites={self._engine.site_ids()})"
