@@ -149,3 +149,52 @@ fn the_readme_log_import_works_as_written() {
         "{last}"
     );
 }
+
+#[test]
+fn the_readme_tracking_section_works_as_written() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let lines = block_after(&readme, "## Track visits live (Matomo's tracker)", 0);
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    let dir = TempDir::new("readme-track");
+    sh(&lines[0], &dir.0);
+    // The server on a free port instead of 8080.
+    let serve = lines[1].replace("127.0.0.1:8080", "127.0.0.1:0");
+    let args: Vec<&str> = serve.split_whitespace().skip(1).collect();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hitmap"))
+        .args(&args)
+        .current_dir(&dir.0)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut out, &mut first).unwrap();
+    let base = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url_of = |line: &str| {
+        let url = line.split('\'').nth(1).unwrap();
+        url.replace("http://127.0.0.1:8080", &base)
+    };
+    let mut resp = agent.get(&url_of(&lines[2])).call().unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.headers()["content-type"], "image/gif");
+    let _ = resp.body_mut().read_to_vec();
+    let mut resp = agent.get(&url_of(&lines[3])).call().unwrap();
+    let body = resp.body_mut().read_to_string().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (v["nb_visits"].as_u64(), v["nb_actions"].as_u64()),
+        (Some(1), Some(1)),
+        "{body}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
