@@ -1,5 +1,5 @@
 //! Request-to-hit enrichment, shared by every intake that sees raw
-//! requests (access logs now, the tracking endpoint next): what a user
+//! requests (access logs and the tracking endpoint): what a user
 //! agent says ([`Agents`]), the country of an address ([`Geo`], from a
 //! MaxMind-format database), and the visitor key ([`VisitorKeys`]) that
 //! stands for a person without storing their IP address.
