@@ -124,7 +124,7 @@ pub use hit::{Campaign, Event, Hit, HitType};
 pub use ndjson::Rejected;
 pub use period::{FIRST_DAY, LAST_DAY, MAX_PERIODS, Period, PeriodRange, parse_day};
 pub use query::{IntoDay, Query, Selection};
-pub use referrer::{Referrer, ReferrerType, describe_referrer, has_campaign};
+pub use referrer::{CampaignParts, Referrer, ReferrerType, describe_referrer, has_campaign};
 pub use render::{ApiResponse, Format, render, render_error};
 pub use report::{
     ActionReportKind, ActionRow, Dimension, DimensionRow, KEYWORD_NOT_DEFINED, ReferrerPart,

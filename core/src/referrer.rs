@@ -132,6 +132,22 @@ pub struct Referrer {
     /// The search or campaign keyword, lower-cased, if the referrer
     /// shows it.
     pub keyword: Option<String>,
+    /// A campaign's source, medium, content and id (`mtm_source`,
+    /// `utm_medium`, ...), lower-cased; `None` for other types.
+    pub campaign: Option<CampaignParts>,
+}
+
+/// The parts of a campaign besides its name and keyword.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CampaignParts {
+    /// `mtm_source`, `utm_source`, `pk_source`.
+    pub source: Option<String>,
+    /// `mtm_medium`, `utm_medium`, `pk_medium`.
+    pub medium: Option<String>,
+    /// `mtm_content`, `utm_content`, `pk_content`.
+    pub content: Option<String>,
+    /// `mtm_cid`, `utm_id`, `pk_cid`.
+    pub id: Option<String>,
 }
 
 /// The value of the first of `keys` in a URL's query, decoded and
@@ -168,8 +184,9 @@ fn rest_of(url: &str) -> &str {
 /// let site = SiteConfig::new(1).host("x.org");
 /// let r = describe_referrer(Some("https://x.org/"), Some("https://www.google.de/search?q=Hitmap+Rust"), &site);
 /// assert_eq!((r.kind, r.name.as_deref(), r.keyword.as_deref()), (ReferrerType::Search, Some("Google"), Some("hitmap rust")));
-/// let r = describe_referrer(Some("https://x.org/?utm_campaign=Spring&utm_term=Shoes"), None, &site);
+/// let r = describe_referrer(Some("https://x.org/?utm_campaign=Spring&utm_term=Shoes&utm_medium=Email"), None, &site);
 /// assert_eq!((r.kind, r.name.as_deref(), r.keyword.as_deref()), (ReferrerType::Campaign, Some("spring"), Some("shoes")));
+/// assert_eq!(r.campaign.unwrap().medium.as_deref(), Some("email"));
 /// assert_eq!(describe_referrer(Some("https://x.org/"), Some("https://chatgpt.com/"), &site).kind, ReferrerType::Ai);
 /// ```
 pub fn describe_referrer(
@@ -199,6 +216,7 @@ fn referrer_of(
         kind,
         name: None,
         keyword: None,
+        campaign: None,
     };
     if let Some(url) = first_url.filter(|u| has_campaign(u)) {
         if !details {
@@ -208,6 +226,21 @@ fn referrer_of(
             kind: ReferrerType::Campaign,
             name: first_param(url, &CAMPAIGN_NAMES),
             keyword: first_param(url, &CAMPAIGN_KEYWORDS),
+            campaign: Some(CampaignParts {
+                source: first_param(
+                    url,
+                    &["mtm_source", "utm_source", "pk_source", "matomo_source"],
+                ),
+                medium: first_param(
+                    url,
+                    &["mtm_medium", "utm_medium", "pk_medium", "matomo_medium"],
+                ),
+                content: first_param(
+                    url,
+                    &["mtm_content", "utm_content", "pk_content", "matomo_content"],
+                ),
+                id: first_param(url, &["mtm_cid", "utm_id", "pk_cid", "matomo_cid"]),
+            }),
         };
     }
     let Some((referrer, host)) = referrer.and_then(|r| Some((r, host_of(r)?))) else {
@@ -220,6 +253,7 @@ fn referrer_of(
         kind,
         name: details.then(|| name.to_owned()),
         keyword,
+        campaign: None,
     };
     let rest = rest_of(referrer);
     let path = rest.split_once('?').map_or(rest, |(p, _)| p);

@@ -636,18 +636,13 @@ impl Selection<'_> {
                 (None, None) => u32::from(a.referrer_type[v]),
             };
             let key = if key == NONE { universe as u32 } else { key };
-            let s = &mut acc[key as usize];
-            let n = cut.actions.len() as u64;
-            s.nb_visits += 1;
-            s.nb_actions += n;
-            s.max_actions = s.max_actions.max(n);
-            s.bounce_count += u64::from(n == 1);
-            s.sum_visit_length += u64::from(cut.length);
-            visitors.see(key, cut.visitor());
-            let user = a.fields[VField::User as usize][v];
-            if user != NONE {
-                user_pairs.push((u64::from(key) << 32) | u64::from(user));
-            }
+            tally(
+                &mut acc[key as usize],
+                &mut visitors,
+                &mut user_pairs,
+                key,
+                cut,
+            );
         });
         let visitors = visitors.counts;
         let users = distinct_per_key(user_pairs, universe + 1);
@@ -669,6 +664,28 @@ impl Selection<'_> {
             .collect();
         let _ = sort_rows(&mut rows, "nb_visits", true);
         rows
+    }
+}
+
+/// Counts one (cut) visit into the row `key`: its metrics, its visitor
+/// (visitor-major order), its user.
+fn tally(
+    s: &mut VisitsSummary,
+    visitors: &mut DistinctStamp,
+    user_pairs: &mut Vec<u64>,
+    key: u32,
+    cut: &crate::query::CutVisit<'_>,
+) {
+    let n = cut.actions.len() as u64;
+    s.nb_visits += 1;
+    s.nb_actions += n;
+    s.max_actions = s.max_actions.max(n);
+    s.bounce_count += u64::from(n == 1);
+    s.sum_visit_length += u64::from(cut.length);
+    visitors.see(key, cut.visitor());
+    let user = cut.archive.fields[VField::User as usize][cut.visit as usize];
+    if user != NONE {
+        user_pairs.push((u64::from(key) << 32) | u64::from(user));
     }
 }
 
@@ -747,18 +764,13 @@ impl Selection<'_> {
                     }
                 }
             };
-            let s = &mut acc[key as usize];
-            let n = cut.actions.len() as u64;
-            s.nb_visits += 1;
-            s.nb_actions += n;
-            s.max_actions = s.max_actions.max(n);
-            s.bounce_count += u64::from(n == 1);
-            s.sum_visit_length += u64::from(cut.length);
-            visitors.see(key, cut.visitor());
-            let user = a.fields[VField::User as usize][v];
-            if user != NONE {
-                user_pairs.push((u64::from(key) << 32) | u64::from(user));
-            }
+            tally(
+                &mut acc[key as usize],
+                &mut visitors,
+                &mut user_pairs,
+                key,
+                cut,
+            );
         });
         let visitors = visitors.counts;
         let users = distinct_per_key(user_pairs, labels.len());
