@@ -287,7 +287,7 @@ enum Command {
     },
     /// Serves Matomo's Reporting API and the REST layout over HTTP.
     #[command(
-        after_help = "Examples:\n  hitmap serve ./metrics --listen 127.0.0.1:8080\n  curl 'http://127.0.0.1:8080/index.php?module=API&method=VisitsSummary.get&idSite=1&period=month&date=last3'\n  curl 'http://127.0.0.1:8080/v1/sites/1/pages?from=2026-03-01&to=2026-03-31&filter_limit=10'\n\nA token file holds one token a line, optionally with the sites it may read: `TOKEN 1,3`."
+        after_help = "Examples:\n  hitmap serve ./metrics --listen 127.0.0.1:8080\n  curl 'http://127.0.0.1:8080/index.php?module=API&method=VisitsSummary.get&idSite=1&period=month&date=last3'\n  curl 'http://127.0.0.1:8080/v1/sites/1/pages?from=2026-03-01&to=2026-03-31&filter_limit=10'\n  hitmap serve ./metrics --track   # also Matomo's tracking API at /matomo.php (docs/tracking.md)\n\nA token file holds one token a line, optionally with the sites it may read: `TOKEN 1,3`."
     )]
     Serve {
         /// The store folder.
