@@ -11,10 +11,9 @@
 //! compare them), and a commit costs what the batch and its visitors' day
 //! hold, not what the day holds.
 //!
-//! Parts merge like a binary counter (the newest part merges into the one
-//! before it while it is at least half that one's size), so a day keeps a
-//! logarithmic number of parts and a hit is rebuilt a logarithmic number
-//! of times; sealing ([`SiteState::seal_day`]) folds everything back into
+//! Parts merge in tiers of four (four parts of one size tier become one
+//! of the next), so a day keeps a logarithmic number of parts and a hit is
+//! rebuilt a logarithmic number of times; sealing ([`SiteState::seal_day`]) folds everything back into
 //! one archive.
 
 use std::collections::HashMap;
@@ -327,21 +326,31 @@ impl SiteState {
         self.merge_tail(date, side);
     }
 
-    /// Merges the newest part into the one before it while it is at least
-    /// half that one's size (a binary counter).
+    /// Merges parts in tiers: four parts of the same size tier (powers of
+    /// four) merge into one of the next tier, and a newest part of a
+    /// higher tier than the one before it merges into it. A day keeps at
+    /// most three parts per tier, and a hit is rebuilt once per tier it
+    /// climbs (half as often as merging pairs would).
     fn merge_tail(&mut self, date: NaiveDate, side: &mut SideArena) {
+        const FANOUT: usize = 4;
+        fn tier(p: &Part) -> u32 {
+            (64 - p.size().max(1).leading_zeros()) / 2
+        }
         loop {
             let Some(live) = self.live.get_mut(&date) else {
                 return;
             };
             let n = live.parts.len();
-            if n < 2 || live.parts[n - 1].size() * 2 < live.parts[n - 2].size() {
+            let take = if n >= 2 && tier(&live.parts[n - 1]) > tier(&live.parts[n - 2]) {
+                2
+            } else if n >= FANOUT && tier(&live.parts[n - 1]) >= tier(&live.parts[n - FANOUT]) {
+                FANOUT
+            } else {
                 return;
-            }
-            let newest = live.parts.pop().expect("two parts");
-            let older = live.parts.pop().expect("two parts");
+            };
+            let merged = live.parts.split_off(n - take);
             let mut hits = Vec::new();
-            for p in [&older, &newest] {
+            for p in &merged {
                 p.archive.visit_hits_into(
                     visible_visits(&p.archive, p.mask.as_ref()),
                     &mut hits,
@@ -349,6 +358,7 @@ impl SiteState {
                     &self.dicts,
                 );
             }
+            drop(merged);
             let mut archive = DayArchive::build(&mut hits, side, &self.dicts, &self.config);
             let index = live.parts.len() as u32;
             crate::engine::runs(&archive.visitor, |v, _| {

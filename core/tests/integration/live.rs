@@ -212,3 +212,65 @@ fn new_visit_starts_a_visit_that_later_hits_continue_in_any_batching() {
     );
     assert_eq!(e.export_hits(1, "2024-06-01", "2024-06-01").unwrap(), hits);
 }
+
+#[test]
+fn thousands_of_sample_hits_in_small_batches_answer_like_one_rebuild() {
+    let cfg = hitmap::sample::SampleConfig {
+        days: 4,
+        visitors: 2_000,
+        ..Default::default()
+    };
+    let hits: Vec<Hit> = hitmap::sample::generate(&cfg).collect();
+    assert!(hits.len() > 5_000, "{}", hits.len());
+    let mut rebuilt = Engine::in_memory();
+    rebuilt.set_live_limit(0);
+    rebuilt.add_site(hitmap::sample::site_config(&cfg)).unwrap();
+    rebuilt.ingest(&hits).unwrap();
+    let mut live = Engine::in_memory();
+    live.add_site(hitmap::sample::site_config(&cfg)).unwrap();
+    // Batches of 1 to 97 in an order that interleaves days and visitors,
+    // so parts of every tier merge and visitors move between them.
+    let mut rest: Vec<&Hit> = hits.iter().collect();
+    let mut state = 7u64;
+    let mut i = 0;
+    while !rest.is_empty() {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let n = (1 + (state >> 33) as usize % 97).min(rest.len());
+        let start = (state >> 40) as usize % rest.len();
+        let end = (start + n).min(rest.len());
+        let batch: Vec<Hit> = rest.drain(start..end).cloned().collect();
+        live.ingest(&batch).unwrap();
+        i += 1;
+    }
+    assert!(i > 100);
+    assert!(live.live_hits() > 0);
+    let methods = [
+        "VisitsSummary.get",
+        "VisitFrequency.get",
+        "Actions.getPageUrls&flat=1",
+        "Actions.getPageTitles",
+        "DevicesDetection.getType",
+        "Referrers.getReferrerType",
+        "Referrers.getWebsites",
+        "Hitmap.getSections",
+    ];
+    for m in methods {
+        for seg in [
+            "",
+            "&segment=visitCount%3E%3D2",
+            "&segment=deviceType%3D%3Dsmartphone&section=News",
+        ] {
+            for period in ["day", "range"] {
+                let q = format!(
+                    "method={m}&idSite=1&period={period}&date=2025-01-01,2025-01-04&format_metrics=0{seg}"
+                );
+                assert_eq!(live.api(&q).unwrap(), rebuilt.api(&q).unwrap(), "{q}");
+            }
+        }
+    }
+    live.seal().unwrap();
+    let q = "method=VisitsSummary.get&idSite=1&period=range&date=2025-01-01,2025-01-04";
+    assert_eq!(live.api(q).unwrap(), rebuilt.api(q).unwrap());
+}
