@@ -473,6 +473,8 @@ pub struct Engine {
     pending: LiveMarks,
     /// Batches of at most this many hits land as live parts.
     live_limit: LiveLimit,
+    /// Write-ahead log segments that could not be read: (file, reason).
+    wal_damage: Vec<(String, String)>,
 }
 
 /// How many hits a batch may have to land as live parts instead of
@@ -995,9 +997,11 @@ impl Engine {
         };
         let root = store.root().to_path_buf();
         let first = store.manifest.wal;
-        for record in wal::read_from(&root, first)? {
+        let (records, damaged) = wal::read_from(&root, first);
+        for record in records {
             self.replay(&record);
         }
+        self.wal_damage = damaged;
         if write {
             let next = wal::segments(&root)
                 .last()
@@ -1219,6 +1223,9 @@ impl Engine {
     /// Every store file that could not be read, with the reason.
     pub fn damaged(&self) -> Vec<String> {
         let mut out: Vec<String> = self.broken.values().map(Error::to_string).collect();
+        for (path, reason) in &self.wal_damage {
+            out.push(format!("store file {path}: {reason}"));
+        }
         for site in self.sites.values() {
             for (path, reason) in site.damaged.values() {
                 out.push(format!("store file {path}: {reason}"));

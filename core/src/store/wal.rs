@@ -54,25 +54,35 @@ pub(crate) fn segments(root: &Path) -> Vec<u64> {
     out
 }
 
-/// The records of every segment from `first` on, in order. A segment
-/// that is not hitmap's log is an error; a damaged record ends its
-/// segment.
-pub(crate) fn read_from(root: &Path, first: u64) -> Result<Vec<Vec<u8>>> {
+/// The records of every segment from `first` on, in order, and the
+/// segments that could not be read (a file named like a segment whose
+/// header is not hitmap's log's, an I/O error), which are skipped with
+/// their reason. A damaged record ends its segment.
+#[allow(clippy::type_complexity)]
+pub(crate) fn read_from(root: &Path, first: u64) -> (Vec<Vec<u8>>, Vec<(String, String)>) {
     let mut records = Vec::new();
+    let mut damaged = Vec::new();
     for segment in segments(root).into_iter().filter(|&s| s >= first) {
         let rel = wal_path(segment);
         let bytes = match fs::read(root.join(&rel)) {
             Ok(b) => b,
             // Sealed and removed between the listing and the read.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(store_err(&rel, e)),
+            Err(e) => {
+                damaged.push((rel.display().to_string(), e.to_string()));
+                continue;
+            }
         };
         if bytes.get(..8) != header().get(..8) {
-            return Err(store_err(&rel, "not a hitmap write-ahead log segment"));
+            damaged.push((
+                rel.display().to_string(),
+                "not a hitmap write-ahead log segment (its header is not hitmap's); skipped".into(),
+            ));
+            continue;
         }
         records.extend(segment_records(&bytes).map(<[u8]>::to_vec));
     }
-    Ok(records)
+    (records, damaged)
 }
 
 /// The whole records of one segment's bytes, up to the first damaged one.

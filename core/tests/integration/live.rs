@@ -274,3 +274,36 @@ fn thousands_of_sample_hits_in_small_batches_answer_like_one_rebuild() {
     let q = "method=VisitsSummary.get&idSite=1&period=range&date=2025-01-01,2025-01-04";
     assert_eq!(live.api(q).unwrap(), rebuilt.api(q).unwrap());
 }
+
+#[test]
+fn a_file_named_like_a_log_segment_that_is_not_one_is_named_and_skipped() {
+    let dir = TempDir::new("live-stranger");
+    {
+        let mut e = open_writer(&dir.0);
+        e.add_site(hitmap::SiteConfig::new(1)).unwrap();
+        e.ingest([Hit::pageview(1, 1_717_200_000, "a", "https://x.org/")])
+            .unwrap();
+    }
+    std::fs::write(dir.0.join("wal/99.log"), b"notes of the operator").unwrap();
+    let e = Engine::open_read_only(&dir.0).unwrap();
+    assert_eq!(
+        e.query(&Query::site(1)).unwrap().visits_summary().nb_visits,
+        1
+    );
+    let damaged = e.damaged();
+    assert!(
+        damaged
+            .iter()
+            .any(|d| d.contains("99.log") && d.contains("skipped")),
+        "{damaged:?}"
+    );
+    drop(e);
+    // A writer leaves it alone too, and seals the rest.
+    let mut w = open_writer(&dir.0);
+    w.seal().unwrap();
+    drop(w);
+    assert_eq!(
+        std::fs::read(dir.0.join("wal/99.log")).unwrap(),
+        b"notes of the operator"
+    );
+}
