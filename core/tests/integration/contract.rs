@@ -68,6 +68,14 @@ fn every_field_the_engine_writes_is_in_the_schema() {
             content: Some("banner".into()),
             id: Some("42".into()),
         });
+    let hit = Hit {
+        browser_version: Some("120.0".into()),
+        os_version: Some("10".into()),
+        resolution: Some("1920x1080".into()),
+        local_hour: Some(14),
+        new_visit: true,
+        ..hit
+    };
     let v: Value = serde_json::from_str(&hit.to_ndjson()).unwrap();
     let written: BTreeSet<String> = v.as_object().unwrap().keys().cloned().collect();
     assert_eq!(written, schema_fields());
