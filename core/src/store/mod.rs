@@ -779,7 +779,10 @@ pub struct Recovery {
 /// If the manifest was lost while a batch was being committed, that batch
 /// may be partly in the recovered store: re-ingest it. The identities of
 /// ingested batches lived in the lost manifest: after a recovery, a file
-/// ingested again is not recognised as a repeat.
+/// ingested again is not recognised as a repeat. The write-ahead log is
+/// replayed whole (the lost manifest said which segments were sealed), so
+/// hits only the log held are recovered, and a segment sealed less than
+/// the retention time (60 s) before the loss is counted twice.
 ///
 /// # Examples
 /// ```
@@ -789,6 +792,7 @@ pub struct Recovery {
 ///     let mut e = Engine::open(&dir)?;
 ///     e.add_site(SiteConfig::new(1))?;
 ///     e.ingest([Hit::pageview(1, 1_717_200_000, "a", "https://x.org/")])?;
+///     e.seal()?; // into a day file (small batches wait in the write-ahead log)
 /// }
 /// std::fs::remove_file(dir.join("MANIFEST")).unwrap();
 /// assert!(Engine::open(&dir).is_err()); // refused: files but no manifest
