@@ -523,7 +523,7 @@ impl Engine {
             return Err(clone_store_error(e));
         }
         match self.sites.get_mut(&config.id) {
-            Some(site) if !site.days.is_empty() => {
+            Some(site) if !site.days.is_empty() || !site.live.is_empty() => {
                 let old = &site.config;
                 if old.time_zone != config.time_zone
                     || old.visit_timeout != config.visit_timeout

@@ -307,3 +307,32 @@ fn a_file_named_like_a_log_segment_that_is_not_one_is_named_and_skipped() {
         b"notes of the operator"
     );
 }
+
+#[test]
+fn a_site_with_only_live_data_keeps_it_when_added_again() {
+    let dir = TempDir::new("live-readd");
+    {
+        let mut e = open_writer(&dir.0);
+        e.add_site(hitmap::SiteConfig::new(1).time_zone("Europe/London"))
+            .unwrap();
+        e.ingest([Hit::pageview(1, 1_717_200_000, "a", "https://x.org/")])
+            .unwrap();
+    }
+    let mut e = open_writer(&dir.0);
+    // Re-adding it (as a setup script does on every run) keeps the data,
+    // and the time zone of a site with data cannot change.
+    e.add_site(
+        hitmap::SiteConfig::new(1)
+            .time_zone("Europe/London")
+            .section("All", ["/"]),
+    )
+    .unwrap();
+    assert_eq!(
+        e.query(&Query::site(1)).unwrap().visits_summary().nb_visits,
+        1
+    );
+    assert!(
+        e.add_site(hitmap::SiteConfig::new(1).time_zone("Asia/Tokyo"))
+            .is_err()
+    );
+}
