@@ -164,6 +164,10 @@ def sessionize(con: Any, dimensions: Sequence[str]) -> None:
                    THEN 'campaign'
                  WHEN referrer IS NULL OR coalesce(rhost, '') = '' THEN 'direct'
                  WHEN rhost = site_host OR ends_with(rhost, '.' || site_host) THEN 'direct'
+                 -- Matomo's list: Google News is a search engine only with a
+                 -- keyword (its entry hides none); Google hides it on '/'.
+                 WHEN starts_with(rhost, 'news.google.')
+                   AND NOT regexp_matches(referrer, '[?&]q=[^&]') THEN 'website'
                  WHEN starts_with(rhost, 'google.') OR contains(rhost, '.google.') THEN 'search'
                  WHEN list_has_any([rhost], ['facebook.com', 'linkedin.com', 't.me'])
                    OR ends_with(rhost, '.facebook.com') OR ends_with(rhost, '.linkedin.com')
