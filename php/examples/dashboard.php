@@ -44,9 +44,10 @@ try {
 }
 
 $hm->close();
-array_map('unlink', glob("$dir/site-1/days/*") ?: []);
-array_map('unlink', glob("$dir/site-1/*.bin") ?: []);
-@rmdir("$dir/site-1/days");
-@rmdir("$dir/site-1");
-array_map('unlink', glob("$dir/*") ?: []);
+// The example's own temporary store goes (days, dictionaries, the
+// write-ahead log of small ingests, the manifest).
+foreach (new RecursiveIteratorIterator(new RecursiveDirectoryIterator($dir, FilesystemIterator::SKIP_DOTS),
+    RecursiveIteratorIterator::CHILD_FIRST) as $f) {
+    $f->isDir() ? rmdir($f->getPathname()) : unlink($f->getPathname());
+}
 @rmdir($dir);
