@@ -223,6 +223,14 @@ fn json_text(v: &serde_json::Value) -> Option<Cow<'static, str>> {
     }
 }
 
+/// An HTTP status from a JSON field: a number (or a string of digits)
+/// from 100 to 999; anything else is no status.
+fn json_status(v: &serde_json::Value) -> Option<u16> {
+    json_u64(v)
+        .and_then(|s| u16::try_from(s).ok())
+        .filter(|s| (100..1000).contains(s))
+}
+
 fn json_u64(v: &serde_json::Value) -> Option<u64> {
     match v {
         serde_json::Value::Number(n) => n.as_u64(),
@@ -243,7 +251,7 @@ pub(crate) fn parse_json(format: Format, line: &str) -> Result<LogLine<'static>,
             l.ip = json_text(field("ip"));
             l.host = json_text(field("host"));
             l.path = json_text(field("path")).ok_or("no \"path\"")?;
-            l.status = json_u64(field("status")).and_then(|s| u16::try_from(s).ok());
+            l.status = json_status(field("status"));
             l.length = json_u64(field("length"));
             l.referrer = json_text(field("referrer"));
             l.user_agent = json_text(field("user_agent"));
@@ -258,9 +266,8 @@ pub(crate) fn parse_json(format: Format, line: &str) -> Result<LogLine<'static>,
             l.host = json_text(field("RequestHost"));
             l.method = json_text(field("RequestMethod"));
             l.path = json_text(field("RequestPath")).ok_or("no \"RequestPath\"")?;
-            l.status = json_u64(field("DownstreamStatus"))
-                .or_else(|| json_u64(field("OriginStatus")))
-                .and_then(|s| u16::try_from(s).ok());
+            l.status = json_status(field("DownstreamStatus"))
+                .or_else(|| json_status(field("OriginStatus")));
             l.length = json_u64(field("DownstreamContentSize"));
             l.referrer = json_text(field("request_Referer"));
             l.user_agent = json_text(field("request_User-Agent"));
@@ -285,7 +292,7 @@ pub(crate) fn parse_json(format: Format, line: &str) -> Result<LogLine<'static>,
             l.host = json_text(r("host"));
             l.method = json_text(r("method"));
             l.path = json_text(r("uri")).ok_or("no \"request.uri\"")?;
-            l.status = json_u64(field("status")).and_then(|s| u16::try_from(s).ok());
+            l.status = json_status(field("status"));
             l.length = json_u64(field("size"));
             l.referrer = header("Referer");
             l.user_agent = header("User-Agent");

@@ -438,3 +438,25 @@ proptest! {
         prop_assert_eq!(hitmap_intake::logs::parse_apache_date(&text), Ok(ts), "{}", text);
     }
 }
+
+/// A JSON log's status outside 100..999 (a fuzzer found `"020"`) is no
+/// status, as in the token formats.
+#[test]
+fn json_statuses_outside_http_range_are_none() {
+    for (status, want) in [
+        ("\"020\"", None),
+        ("99", None),
+        ("1000", None),
+        ("\"404\"", Some(404)),
+        ("301", Some(301)),
+    ] {
+        let line = format!(
+            r#"{{"ip":"1.2.3.4","host":"x.org","path":"/a","status":{status},"date":"2013-10-10T16:52:00+02:00"}}"#
+        );
+        let mut fields = W3cFields::default();
+        match parse_line(Format::NginxJson, &line, &mut fields) {
+            Ok(Parsed::Line(l)) => assert_eq!(l.status, want, "{status}"),
+            other => panic!("{status}: {}", matches!(other, Ok(_))),
+        }
+    }
+}
