@@ -109,8 +109,8 @@ pub(crate) struct Lists {
     /// Exact hosts (no `{}`) to the (pattern, engine) entries with that host.
     search_hosts: HashMap<String, Vec<(Pattern, usize)>>,
     search_wild: Vec<(Pattern, usize)>,
-    socials: Vec<(Pattern, String)>,
-    ai: Vec<(Pattern, String)>,
+    socials: HostList,
+    ai: HostList,
 }
 
 /// The lists, parsed on first use.
@@ -220,8 +220,8 @@ impl Lists {
             engines,
             search_hosts,
             search_wild,
-            socials: parse_hosts(SOCIALS),
-            ai: parse_hosts(AI_ASSISTANTS),
+            socials: HostList::new(parse_hosts(SOCIALS)),
+            ai: HostList::new(parse_hosts(AI_ASSISTANTS)),
         }
     }
 
@@ -243,28 +243,56 @@ impl Lists {
 
     /// The social network of a host, if any.
     pub(crate) fn social(&self, host: &str, path: &str) -> Option<&str> {
-        best(&self.socials, host, path)
+        self.socials.best(host, path)
     }
 
     /// The AI assistant of a host, if any.
     pub(crate) fn ai(&self, host: &str, path: &str) -> Option<&str> {
-        best(&self.ai, host, path)
+        self.ai.best(host, path)
     }
 }
 
-/// The matching entry with the longest path (a subdomain of a listed
-/// host matches too: `l.facebook.com`, `m.facebook.com`).
-fn best<'a>(list: &'a [(Pattern, String)], host: &str, path: &str) -> Option<&'a str> {
-    list.iter()
-        .filter(|(p, _)| {
-            p.matches(host, path)
-                || (!p.wild
-                    && host.ends_with(&p.host)
-                    && host[..host.len() - p.host.len()].ends_with('.')
-                    && p.path.as_deref().is_none_or(|x| path.starts_with(x)))
-        })
-        .max_by_key(|(p, _)| p.path.as_ref().map_or(0, String::len))
-        .map(|(_, name)| name.as_str())
+/// Named host patterns, found by host (and by each parent domain, since a
+/// subdomain of a listed host matches too: `l.facebook.com`) instead of
+/// a scan of the list per referrer.
+#[derive(Debug)]
+struct HostList {
+    exact: HashMap<String, Vec<(Pattern, String)>>,
+    wild: Vec<(Pattern, String)>,
+}
+
+impl HostList {
+    fn new(entries: Vec<(Pattern, String)>) -> HostList {
+        let mut list = HostList {
+            exact: HashMap::new(),
+            wild: Vec::new(),
+        };
+        for (p, name) in entries {
+            if p.wild {
+                list.wild.push((p, name));
+            } else {
+                list.exact
+                    .entry(p.host.clone())
+                    .or_default()
+                    .push((p, name));
+            }
+        }
+        list
+    }
+
+    /// The matching entry with the longest path.
+    fn best(&self, host: &str, path: &str) -> Option<&str> {
+        let parents =
+            std::iter::successors(Some(host), |h| h.split_once('.').map(|(_, rest)| rest));
+        let path_ok = |p: &Pattern| p.path.as_deref().is_none_or(|x| path.starts_with(x));
+        parents
+            .filter_map(|h| self.exact.get(h))
+            .flatten()
+            .filter(|(p, _)| path_ok(p))
+            .chain(self.wild.iter().filter(|(p, _)| p.matches(host, path)))
+            .max_by_key(|(p, _)| p.path.as_ref().map_or(0, String::len))
+            .map(|(_, name)| name.as_str())
+    }
 }
 
 #[cfg(test)]
@@ -275,7 +303,8 @@ mod tests {
     fn the_lists_parse_whole() {
         let l = lists();
         assert!(l.engines.len() > 300, "{}", l.engines.len());
-        assert!(l.socials.len() > 200 && l.ai.len() > 20);
+        let count = |h: &HostList| h.exact.values().map(Vec::len).sum::<usize>() + h.wild.len();
+        assert!(count(&l.socials) > 200 && count(&l.ai) > 20);
         let google = l.search_engines("google.co.uk", "/search");
         assert_eq!(google[0].name, "Google");
         assert!(matches!(&google[0].params[0], Param::Name(q) if q == "q"));

@@ -35,6 +35,12 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
+/// The days around the traffic from `start` to now, whatever the zone.
+fn window(start: i64) -> (chrono::NaiveDate, chrono::NaiveDate) {
+    let day = |t: i64| chrono::DateTime::from_timestamp(t, 0).unwrap().date_naive();
+    (day(start - 86_400), day(now() + 86_400))
+}
+
 /// A scripted stretch of traffic: (query, user agent, language).
 fn script(start: i64) -> Vec<(String, usize, usize)> {
     let mut out = Vec::new();
@@ -177,12 +183,7 @@ fn tracked_visits_answer_what_the_same_hits_answer_as_ndjson() {
         push(q, *ua, *lang);
     }
     expected.ingest_ndjson(ndjson.as_bytes()).unwrap();
-    let from = chrono::DateTime::from_timestamp(start - 86_400, 0)
-        .unwrap()
-        .date_naive();
-    let to = chrono::DateTime::from_timestamp(now() + 86_400, 0)
-        .unwrap()
-        .date_naive();
+    let (from, to) = window(start);
     let answers = |answer: &dyn Fn(&str) -> String| -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
         for m in METHODS
@@ -382,12 +383,7 @@ fn npms_matomo_tracker_sends_a_day_that_answers_like_ndjson() {
         ndjson.push('\n');
     }
     expected.ingest_ndjson(ndjson.as_bytes()).unwrap();
-    let from = chrono::DateTime::from_timestamp(start - 86_400, 0)
-        .unwrap()
-        .date_naive();
-    let to = chrono::DateTime::from_timestamp(now() + 86_400, 0)
-        .unwrap()
-        .date_naive();
+    let (from, to) = window(start);
     // Single requests are fire-and-forget in that client: node exits when
     // every response came back, so all are in.
     for m in METHODS
