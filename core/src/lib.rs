@@ -61,6 +61,7 @@
 
 mod api;
 mod archive;
+mod breakdown;
 mod dict;
 mod engine;
 mod erase;
@@ -70,6 +71,7 @@ mod export;
 #[doc(hidden)]
 pub mod fuzzing;
 mod live;
+mod names;
 mod query;
 mod raw;
 mod referrer;
@@ -80,8 +82,10 @@ pub mod sample;
 mod segment;
 mod site;
 mod summary;
+mod table;
 mod transfer;
 mod url;
+mod visit_key;
 
 /// Declares modules that read outside input (hits, NDJSON, dates, store
 /// files): no `unwrap`/`expect`, no unchecked indexing or arithmetic.
@@ -114,8 +118,8 @@ input_facing! {
 pub struct ReadmeDoctests;
 
 pub use api::{
-    ApiOptions, ApiRequest, HARMLESS_PARAMETERS, SUPPORTED_METHODS, SUPPORTED_PARAMETERS,
-    encode_query_value, query_pairs,
+    ApiOptions, ApiRequest, DEFAULT_LIMIT, HARMLESS_PARAMETERS, MATOMO_API_VERSION,
+    SUPPORTED_PARAMETERS, Sites, TableParams, encode_query_value, query_pairs, supported_methods,
 };
 pub use engine::{DEFAULT_CHUNK_BYTES, DEFAULT_LIVE_LIMIT, Engine, IngestOptions, IngestOutcome};
 pub use error::{Error, Result};
@@ -125,7 +129,7 @@ pub use ndjson::Rejected;
 pub use period::{FIRST_DAY, LAST_DAY, MAX_PERIODS, Period, PeriodRange, parse_day};
 pub use query::{IntoDay, Query, Selection};
 pub use referrer::{CampaignParts, Referrer, ReferrerType, describe_referrer, has_campaign};
-pub use render::{ApiResponse, Format, render, render_error};
+pub use render::{ApiResponse, Format, render, render_error, render_keyed};
 pub use report::{
     ActionReportKind, ActionRow, Dimension, DimensionRow, KEYWORD_NOT_DEFINED, ReferrerPart,
     ReportRow, SectionRow, UNTITLED, sort_rows,

@@ -307,6 +307,8 @@ impl Iterator for ActionIter<'_> {
 
 /// A visit as a report sees it: cut to the section's actions, if any.
 pub(crate) struct CutVisit<'a> {
+    /// The site-local day of the visit.
+    pub date: NaiveDate,
     pub archive: &'a DayArchive,
     pub visit: u32,
     /// The visit's actions (all, or those inside the section).
@@ -325,7 +327,7 @@ impl<'e> Selection<'e> {
     pub(crate) fn selected(&self, part: &DayPart<'_>) -> Option<RoaringBitmap> {
         match &self.segment {
             Some(s) => {
-                let mut visits = s.eval(part.archive);
+                let mut visits = s.eval(part.archive, part.date, self.site);
                 part.restrict(&mut visits);
                 Some(visits)
             }
@@ -342,12 +344,12 @@ impl<'e> Selection<'e> {
             match self.selected(part) {
                 Some(bitmap) => {
                     for v in &bitmap {
-                        self.cut(a, v, &mut buf, &mut f);
+                        self.cut(part.date, a, v, &mut buf, &mut f);
                     }
                 }
                 None => {
                     for v in 0..a.visit_count() {
-                        self.cut(a, v, &mut buf, &mut f);
+                        self.cut(part.date, a, v, &mut buf, &mut f);
                     }
                 }
             }
@@ -384,16 +386,24 @@ impl<'e> Selection<'e> {
         drop(items);
         let mut buf: Vec<u32> = Vec::new();
         for (d, v) in ordered {
-            let a = self.days[d as usize].archive;
-            self.cut(a, v, &mut buf, &mut f);
+            let part = &self.days[d as usize];
+            self.cut(part.date, part.archive, v, &mut buf, &mut f);
         }
     }
 
     /// Cuts one visit to the section (if any) and hands it to `f`.
-    fn cut(&self, a: &DayArchive, v: u32, buf: &mut Vec<u32>, f: &mut impl FnMut(&CutVisit<'_>)) {
+    fn cut(
+        &self,
+        date: NaiveDate,
+        a: &DayArchive,
+        v: u32,
+        buf: &mut Vec<u32>,
+        f: &mut impl FnMut(&CutVisit<'_>),
+    ) {
         let range = a.actions_of(v);
         let Some(inside) = &self.section else {
             f(&CutVisit {
+                date,
                 archive: a,
                 visit: v,
                 actions: Actions::Range(range.start, range.end),
@@ -416,6 +426,7 @@ impl<'e> Selection<'e> {
             (1 + a.a_ts[last as usize] - a.a_ts[first as usize]) as u32
         };
         f(&CutVisit {
+            date,
             archive: a,
             visit: v,
             actions: Actions::List(buf),

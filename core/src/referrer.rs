@@ -64,6 +64,40 @@ impl ReferrerType {
             ReferrerType::Ai => "ai",
         }
     }
+
+    /// Matomo's label of the type in its Referrers reports.
+    ///
+    /// # Examples
+    /// ```
+    /// assert_eq!(hitmap::ReferrerType::Direct.label(), "Direct Entry");
+    /// ```
+    pub fn label(self) -> &'static str {
+        match self {
+            ReferrerType::Direct => "Direct Entry",
+            ReferrerType::Search => "Search Engines",
+            ReferrerType::Website => "Websites",
+            ReferrerType::Campaign => "Campaigns",
+            ReferrerType::Social => "Social Networks",
+            ReferrerType::Ai => "AI Assistants",
+        }
+    }
+
+    /// Matomo's number for the type (`referer_type` in its API rows).
+    ///
+    /// # Examples
+    /// ```
+    /// assert_eq!(hitmap::ReferrerType::Campaign.matomo_id(), 6);
+    /// ```
+    pub fn matomo_id(self) -> u8 {
+        match self {
+            ReferrerType::Direct => 1,
+            ReferrerType::Search => 2,
+            ReferrerType::Website => 3,
+            ReferrerType::Campaign => 6,
+            ReferrerType::Social => 7,
+            ReferrerType::Ai => 8,
+        }
+    }
 }
 
 /// Whether a landing URL carries campaign parameters (any `mtm_*`, `pk_*`,

@@ -108,11 +108,30 @@ fn is_map(v: &Map<String, Value>) -> bool {
 /// assert!(render(&v, Format::Xml).contains("<result date=\"2024-06-02\" />"));
 /// ```
 pub fn render(v: &Value, format: Format) -> String {
+    let keys: &[&str] = match v {
+        Value::Object(m) if is_map(m) => &["date"],
+        _ => &[],
+    };
+    render_keyed(v, format, keys)
+}
+
+/// Renders an answer whose outer levels are maps keyed by `keys` (for
+/// example `["idSite", "date"]` for several sites and periods): CSV and
+/// TSV get a column per key, XML nests `<result idSite="1">` elements.
+///
+/// # Examples
+/// ```
+/// use hitmap::{Format, render_keyed};
+/// let v = serde_json::json!({"1": {"2024-06": {"nb_visits": 2}}, "3": {"2024-06": []}});
+/// assert_eq!(render_keyed(&v, Format::Csv, &["idSite", "date"]), "idSite,date,nb_visits\n1,2024-06,2\n");
+/// assert!(render_keyed(&v, Format::Xml, &["idSite", "date"]).contains("<result idSite=\"3\">\n\t\t<result date=\"2024-06\" />"));
+/// ```
+pub fn render_keyed(v: &Value, format: Format, keys: &[&str]) -> String {
     match format {
         Format::Json => v.to_string(),
-        Format::Csv => table(v, ','),
-        Format::Tsv => table(v, '\t'),
-        Format::Xml => xml(v),
+        Format::Csv => table(v, ',', keys),
+        Format::Tsv => table(v, '\t', keys),
+        Format::Xml => xml(v, keys),
     }
 }
 
@@ -148,18 +167,10 @@ fn cell(v: &Value) -> String {
 }
 
 /// CSV/TSV: a header of every column in first-seen order (subtables left
-/// out: ask `flat=1`), a `date` column first for maps of periods.
-fn table(v: &Value, sep: char) -> String {
-    let mut rows: Vec<(Option<&str>, &Map<String, Value>)> = Vec::new();
-    let keyed = matches!(v, Value::Object(m) if is_map(m));
-    match v {
-        Value::Object(m) if keyed => {
-            for (k, x) in m {
-                rows_of(Some(k), x, &mut rows);
-            }
-        }
-        other => rows_of(None, other, &mut rows),
-    }
+/// out: ask `flat=1`), a column per map level (`idSite`, `date`) first.
+fn table(v: &Value, sep: char, keys: &[&str]) -> String {
+    let mut rows: Vec<(Vec<&str>, &Map<String, Value>)> = Vec::new();
+    collect(v, keys.len(), &mut Vec::new(), &mut rows);
     let mut columns: Vec<&str> = Vec::new();
     for (_, m) in &rows {
         for (k, x) in m.iter() {
@@ -181,18 +192,12 @@ fn table(v: &Value, sep: char) -> String {
         }
     };
     let mut out = String::new();
-    let mut header: Vec<String> = Vec::new();
-    if keyed {
-        header.push("date".into());
-    }
+    let mut header: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
     header.extend(columns.iter().map(|c| field(c)));
     out.push_str(&header.join(&sep.to_string()));
     out.push('\n');
-    for (key, m) in rows {
-        let mut line: Vec<String> = Vec::new();
-        if keyed {
-            line.push(field(key.unwrap_or_default()));
-        }
+    for (path, m) in rows {
+        let mut line: Vec<String> = path.iter().map(|k| field(k)).collect();
         line.extend(
             columns
                 .iter()
@@ -204,17 +209,28 @@ fn table(v: &Value, sep: char) -> String {
     out
 }
 
-/// The rows of one object or row list, each tagged with its map key.
-fn rows_of<'a>(
-    key: Option<&'a str>,
+/// The rows under `levels` map levels, each with its keys.
+fn collect<'a>(
     v: &'a Value,
-    rows: &mut Vec<(Option<&'a str>, &'a Map<String, Value>)>,
+    levels: usize,
+    path: &mut Vec<&'a str>,
+    rows: &mut Vec<(Vec<&'a str>, &'a Map<String, Value>)>,
 ) {
     match v {
-        Value::Object(m) => rows.push((key, m)),
-        Value::Array(items) => {
-            rows.extend(items.iter().filter_map(|i| i.as_object()).map(|m| (key, m)))
+        Value::Object(m) if levels > 0 => {
+            for (k, x) in m {
+                path.push(k);
+                collect(x, levels - 1, path, rows);
+                path.pop();
+            }
         }
+        Value::Object(m) => rows.push((path.clone(), m)),
+        Value::Array(items) => rows.extend(
+            items
+                .iter()
+                .filter_map(|i| i.as_object())
+                .map(|m| (path.clone(), m)),
+        ),
         _ => {}
     }
 }
@@ -239,29 +255,38 @@ fn escape(s: &str) -> String {
 
 /// Matomo's XML: one object is `<result>` with an element per column; a
 /// row list is `<result>` of `<row>`s (subtables nested as `<subtable>`);
-/// a map is `<results>` of `<result date="...">`.
-fn xml(v: &Value) -> String {
+/// a map is `<results>` of `<result date="...">` (or `idSite`, nested).
+fn xml(v: &Value, keys: &[&str]) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\" ?>\n");
-    match v {
-        Value::Object(m) if is_map(m) => {
+    match (v, keys.split_first()) {
+        (Value::Object(m), Some((key, rest))) => {
             out.push_str("<results>\n");
             for (k, x) in m {
-                element(
-                    &mut out,
-                    1,
-                    "result",
-                    &format!(" date=\"{}\"", escape(k)),
-                    x,
-                );
+                keyed(&mut out, 1, key, k, rest, x);
             }
             out.push_str("</results>");
         }
-        other => {
+        (other, _) => {
             element(&mut out, 0, "result", "", other);
             out.pop();
         }
     }
     out
+}
+
+fn keyed(out: &mut String, depth: usize, key: &str, k: &str, rest: &[&str], x: &Value) {
+    let attrs = format!(" {key}=\"{}\"", escape(k));
+    match (x, rest.split_first()) {
+        (Value::Object(m), Some((next, more))) if !m.is_empty() => {
+            let indent = "\t".repeat(depth);
+            let _ = writeln!(out, "{indent}<result{attrs}>");
+            for (k2, x2) in m {
+                keyed(out, depth + 1, next, k2, more, x2);
+            }
+            let _ = writeln!(out, "{indent}</result>");
+        }
+        _ => element(out, depth, "result", &attrs, x),
+    }
 }
 
 fn element(out: &mut String, depth: usize, name: &str, attrs: &str, v: &Value) {

@@ -577,6 +577,82 @@ impl Selection<'_> {
         top
     }
 
+    /// Download or outlink URLs grouped by domain (Matomo's layout): a row
+    /// per host, with exact distinct visits and visitors of its own, its
+    /// URLs in `subtable`.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Hit, HitType, Query, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1))?;
+    /// e.ingest([
+    ///     Hit::new(1, 1_717_200_000, "v", HitType::Outlink).with_url("https://a.org/x"),
+    ///     Hit::new(1, 1_717_200_010, "v", HitType::Outlink).with_url("https://a.org/y"),
+    /// ])?;
+    /// let rows = e.query(&Query::site(1))?.url_tree(HitType::Outlink);
+    /// assert_eq!((rows[0].label.as_str(), rows[0].nb_hits, rows[0].nb_visits), ("a.org", 2, 1));
+    /// assert_eq!(rows[0].subtable.len(), 2);
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn url_tree(&self, kind: HitType) -> Vec<ActionRow> {
+        let d = &self.site.dicts;
+        let urls = d.urls.len();
+        let mut hosts: HashMap<String, u32> = HashMap::default();
+        let mut host_names: Vec<String> = Vec::new();
+        let mut host_of_url: HashMap<u32, u32> = HashMap::default();
+        let mut acc = ActionAccumulator::new(urls, false);
+        self.for_each_visit_by_visitor(|cut| {
+            let a = cut.archive;
+            for i in cut.actions.iter() {
+                if a.a_kind[i] == kind {
+                    let url = a.a_url[i];
+                    host_of_url.entry(url).or_insert_with(|| {
+                        let host = crate::url::host_of(d.urls.value(url)).unwrap_or_default();
+                        *hosts.entry(host.clone()).or_insert_with(|| {
+                            host_names.push(host);
+                            (urls + host_names.len() - 1) as u32
+                        })
+                    });
+                }
+            }
+            acc.grow(urls + host_names.len());
+            acc.add(cut, |i, out| {
+                if a.a_kind[i] == kind {
+                    let url = a.a_url[i];
+                    out.push(host_of_url[&url]);
+                    out.push(url);
+                }
+            });
+        });
+        let mut top: HashMap<u32, ActionRow> = HashMap::default();
+        let mut leaves = Vec::new();
+        for (k, row) in acc.rows(|k| {
+            if (k as usize) < urls {
+                d.urls.value(k).to_owned()
+            } else {
+                host_names[k as usize - urls].clone()
+            }
+        }) {
+            if (k as usize) < urls {
+                leaves.push((k, row));
+            } else {
+                top.insert(k, row);
+            }
+        }
+        for (url, row) in leaves {
+            if let Some(parent) = top.get_mut(&host_of_url[&url]) {
+                parent.subtable.push(row);
+            }
+        }
+        let mut rows: Vec<ActionRow> = top.into_values().collect();
+        for r in &mut rows {
+            sort_tree(&mut r.subtable);
+        }
+        sort_tree(&mut rows);
+        rows
+    }
+
     /// A report by a visit dimension: one row per value, plus a row with
     /// `label: None` for visits without a value; sorted by visits.
     ///
@@ -669,7 +745,7 @@ impl Selection<'_> {
 
 /// Counts one (cut) visit into the row `key`: its metrics, its visitor
 /// (visitor-major order), its user.
-fn tally(
+pub(crate) fn tally(
     s: &mut VisitsSummary,
     visitors: &mut DistinctStamp,
     user_pairs: &mut Vec<u64>,
@@ -692,103 +768,34 @@ fn tally(
 impl Selection<'_> {
     /// Visits of one referrer type by the referrer's name or keyword:
     /// recorded ones (imported hits) win, else derived from the landing
-    /// URL and the referrer (`describe_referrer`), once per distinct pair.
+    /// URL and the referrer (`VisitKeys::referrer`).
     fn referrer_report(&self, part: ReferrerPart) -> Vec<DimensionRow> {
-        let d = &self.site.dicts;
+        let keys = crate::visit_key::VisitKeys::new(self.site);
         let kind = part.kind() as u8;
-        let keyword = part == ReferrerPart::Keyword;
-        let recorded = |name: &str| d.dim_names.get(name);
-        let (rec_name, rec_keyword) = if part == ReferrerPart::Campaign {
-            (recorded("$campaign_name"), recorded("$campaign_keyword"))
-        } else {
-            (recorded("$referrer_name"), recorded("$referrer_keyword"))
-        };
-        let mut labels: Vec<String> = Vec::new();
-        let mut ids: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
-        let mut derived: std::collections::HashMap<(u32, u32), u32> =
-            std::collections::HashMap::new();
-        let mut acc: Vec<VisitsSummary> = Vec::new();
-        let mut visitors = DistinctStamp::new(0);
-        let mut user_pairs = Vec::new();
-        let mut intern =
-            |label: String, acc: &mut Vec<VisitsSummary>, visitors: &mut DistinctStamp| {
-                *ids.entry(label).or_insert_with_key(|l| {
-                    labels.push(l.clone());
-                    acc.push(VisitsSummary::default());
-                    visitors.grow(labels.len());
-                    (labels.len() - 1) as u32
-                })
-            };
-        self.for_each_visit_by_visitor(|cut| {
-            let a = cut.archive;
-            let v = cut.visit as usize;
-            if a.referrer_type[v] != kind {
-                return;
+        self.group_visits(|cut| {
+            if cut.archive.referrer_type[cut.visit as usize] != kind {
+                return None;
             }
-            let cell = |name: Option<u32>| {
-                name.and_then(|n| a.dims.iter().find(|c| c.name == n))
-                    .map(|c| c.values[v])
-                    .filter(|&x| x != NONE)
-                    .map(|x| d.dim_values.value(x).to_owned())
-            };
-            let wanted = if keyword {
-                cell(rec_keyword)
-            } else {
-                cell(rec_name)
-            };
-            let key = match wanted {
-                Some(label) => intern(label, &mut acc, &mut visitors),
-                None => {
-                    let first = a.a_url[a.actions_of(cut.visit).start];
-                    let referrer = a.fields[VField::Referrer as usize][v];
-                    match derived.get(&(first, referrer)) {
-                        Some(&k) => k,
-                        None => {
-                            let r = crate::referrer::describe_referrer(
-                                d.urls.opt(first),
-                                d.referrers.opt(referrer),
-                                &self.site.config,
-                            );
-                            let label = if keyword { r.keyword } else { r.name };
-                            let label = label.unwrap_or_else(|| {
-                                if keyword {
-                                    KEYWORD_NOT_DEFINED.to_owned()
-                                } else {
-                                    "Unknown".to_owned()
-                                }
-                            });
-                            let k = intern(label, &mut acc, &mut visitors);
-                            derived.insert((first, referrer), k);
-                            k
-                        }
-                    }
-                }
-            };
-            tally(
-                &mut acc[key as usize],
-                &mut visitors,
-                &mut user_pairs,
-                key,
-                cut,
-            );
-        });
-        let visitors = visitors.counts;
-        let users = distinct_per_key(user_pairs, labels.len());
-        let mut rows: Vec<DimensionRow> = acc
-            .into_iter()
-            .zip(labels)
-            .enumerate()
-            .map(|(k, (mut metrics, label))| {
-                metrics.nb_uniq_visitors = visitors[k];
-                metrics.nb_users = users[k];
-                DimensionRow {
-                    label: Some(label),
-                    metrics,
-                }
-            })
-            .collect();
-        let _ = sort_rows(&mut rows, "nb_visits", true);
-        rows
+            let r = keys.referrer(cut.archive, cut.visit);
+            Some((referrer_label(part, &r), None))
+        })
+        .into_iter()
+        .map(|g| DimensionRow {
+            label: Some(g.label),
+            metrics: g.metrics,
+        })
+        .collect()
+    }
+}
+
+/// A visit's label in a Referrers report by `part`.
+pub(crate) fn referrer_label(part: ReferrerPart, r: &crate::referrer::Referrer) -> String {
+    if part == ReferrerPart::Keyword {
+        r.keyword
+            .clone()
+            .unwrap_or_else(|| KEYWORD_NOT_DEFINED.to_owned())
+    } else {
+        r.name.clone().unwrap_or_else(|| "Unknown".to_owned())
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 
+use chrono::NaiveDate;
 use roaring::RoaringBitmap;
 
 use super::parse::{Condition, Field, Op, Segment};
@@ -11,8 +12,10 @@ use crate::archive::{DayArchive, ValueIndex};
 use crate::dict::{Dict, NONE};
 use crate::engine::SiteState;
 use crate::error::{Error, Result};
+use crate::hit::HitType;
 use crate::raw::VField;
 use crate::referrer::ReferrerType;
+use crate::visit_key::VisitKeys;
 
 /// Which dictionary ids satisfy the positive form of a condition.
 #[derive(Debug, Clone)]
@@ -47,6 +50,7 @@ enum Target {
     Visitor,
     EntryUrl,
     ExitUrl,
+    EventName,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +67,43 @@ enum Pred {
         value: f64,
     },
     VisitorIsNew(bool),
+    /// A value derived per visit (`visit_key.rs`), tested as text:
+    /// visits whose value passes, complemented if `negate`; `None` as the
+    /// test asks for visits without a value.
+    Derived {
+        field: Field,
+        test: TextTest,
+        negate: bool,
+    },
+    /// Visits with an event whose name passes.
+    EventName {
+        matcher: Matcher,
+        negate: bool,
+    },
+}
+
+/// A text test on a derived value.
+#[derive(Debug, Clone)]
+enum TextTest {
+    /// Has any value.
+    Present,
+    Op(Op, String),
+}
+
+impl TextTest {
+    fn passes(&self, value: Option<&str>) -> bool {
+        match (self, value) {
+            (_, None) => false,
+            (TextTest::Present, Some(_)) => true,
+            (TextTest::Op(op, want), Some(s)) => match op {
+                Op::Eq | Op::Ne => s == want,
+                Op::Contains | Op::NotContains => s.contains(want.as_str()),
+                Op::StartsWith => s.starts_with(want.as_str()),
+                Op::EndsWith => s.ends_with(want.as_str()),
+                _ => false,
+            },
+        }
+    }
 }
 
 /// A segment ready to evaluate on the site's day archives.
@@ -81,19 +122,25 @@ impl CompiledSegment {
         Ok(CompiledSegment { clauses })
     }
 
-    /// The visits of one day that the segment selects.
-    pub(crate) fn eval(&self, a: &DayArchive) -> RoaringBitmap {
+    /// The visits of one day's piece that the segment selects.
+    pub(crate) fn eval(&self, a: &DayArchive, date: NaiveDate, site: &SiteState) -> RoaringBitmap {
+        let keys = VisitKeys::new(site);
+        let at = Day {
+            a,
+            date,
+            keys: &keys,
+        };
         // Each clause borrows an index bitmap where it can; the AND starts
         // from the smallest and intersects in place, so no index bitmap is
         // copied whole.
         let mut parts: Vec<Cow<'_, RoaringBitmap>> = Vec::with_capacity(self.clauses.len());
         for clause in &self.clauses {
             let part = match clause.as_slice() {
-                [one] => eval_pred(one, a),
+                [one] => eval_pred(one, &at),
                 many => {
                     let mut any = RoaringBitmap::new();
                     for pred in many {
-                        any |= eval_pred(pred, a).as_ref();
+                        any |= eval_pred(pred, &at).as_ref();
                     }
                     Cow::Owned(any)
                 }
@@ -127,6 +174,9 @@ pub(crate) fn all_visits(a: &DayArchive) -> RoaringBitmap {
 
 fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
     let d = &site.dicts;
+    if let Some(pred) = derived(c) {
+        return Ok(pred);
+    }
     if c.field.is_numeric() {
         return Ok(Pred::Numeric {
             field: c.field.clone(),
@@ -156,13 +206,15 @@ fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
         Field::SiteSearchKeyword => (Target::Keyword, Some(&d.keywords)),
         Field::EventCategory => (Target::EventCategory, Some(&d.events)),
         Field::EventAction => (Target::EventAction, Some(&d.events)),
-        Field::Dimension(name) => match d.custom_dim(name) {
+        Field::Dimension(name) => match d
+            .custom_dim(name)
+            .or_else(|| numbered_dimension(name, site))
+        {
             Some(id) => (Target::Dimension(id), Some(&d.dim_values)),
             None => return Err(unknown_field(c, site)),
         },
-        Field::Actions | Field::VisitDuration | Field::VisitCount | Field::VisitorType => {
-            unreachable!("handled above")
-        }
+        Field::EventName => (Target::EventName, Some(&d.events)),
+        _ => unreachable!("numeric and derived fields are handled above"),
     };
     let empty = c.value.is_empty();
     let (matcher, negate) = match c.op {
@@ -193,11 +245,92 @@ fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
             (Matcher::Ids(ids), op.is_negative())
         }
     };
+    if let Target::EventName = target {
+        return Ok(Pred::EventName { matcher, negate });
+    }
     Ok(Pred::Text {
         target,
         matcher,
         negate,
     })
+}
+
+/// `dimensionN`: the site's N-th custom dimension (Matomo's numbering,
+/// as `CustomDimensions.getConfiguredCustomDimensions` lists them).
+fn numbered_dimension(name: &str, site: &SiteState) -> Option<u32> {
+    let n: usize = name.strip_prefix("dimension")?.parse().ok()?;
+    let wanted = site.dicts.custom_dim_names().nth(n.checked_sub(1)?)?;
+    site.dicts.custom_dim(wanted)
+}
+
+/// Conditions on values derived per visit: tested by a scan of the day.
+fn derived(c: &Condition) -> Option<Pred> {
+    use Field as F;
+    if !matches!(
+        c.field,
+        F::ReferrerName
+            | F::ReferrerKeyword
+            | F::CampaignName
+            | F::CampaignSource
+            | F::CampaignMedium
+            | F::CampaignKeyword
+            | F::CampaignContent
+            | F::CampaignId
+            | F::BrowserVersion
+            | F::OperatingSystemVersion
+            | F::Resolution
+            | F::ContinentCode
+    ) {
+        return None;
+    }
+    let empty = c.value.is_empty();
+    let (test, negate) = match c.op {
+        Op::Eq if empty => (TextTest::Present, true),
+        Op::Ne if empty => (TextTest::Present, false),
+        op => (TextTest::Op(op, c.value.clone()), op.is_negative()),
+    };
+    Some(Pred::Derived {
+        field: c.field.clone(),
+        test,
+        negate,
+    })
+}
+
+/// One day's piece as a predicate sees it.
+struct Day<'a, 's> {
+    a: &'a DayArchive,
+    date: NaiveDate,
+    keys: &'a VisitKeys<'s>,
+}
+
+/// A derived text value of a visit.
+fn derived_text(field: &Field, day: &Day<'_, '_>, v: u32) -> Option<String> {
+    let (a, k) = (day.a, day.keys);
+    let referrer = || k.referrer(a, v);
+    let campaign = |part: fn(&crate::referrer::CampaignParts) -> Option<String>| {
+        referrer().campaign.as_ref().and_then(part)
+    };
+    match field {
+        Field::ReferrerName => referrer().name,
+        Field::ReferrerKeyword => referrer().keyword,
+        Field::CampaignName => {
+            let r = referrer();
+            r.campaign.is_some().then_some(r.name).flatten()
+        }
+        Field::CampaignKeyword => {
+            let r = referrer();
+            r.campaign.is_some().then_some(r.keyword).flatten()
+        }
+        Field::CampaignSource => campaign(|c| c.source.clone()),
+        Field::CampaignMedium => campaign(|c| c.medium.clone()),
+        Field::CampaignContent => campaign(|c| c.content.clone()),
+        Field::CampaignId => campaign(|c| c.id.clone()),
+        Field::BrowserVersion => k.browser_version_only(a, v).map(str::to_owned),
+        Field::OperatingSystemVersion => k.os_version_only(a, v).map(str::to_owned),
+        Field::Resolution => k.resolution(a, v).map(str::to_owned),
+        Field::ContinentCode => k.continent(a, v).map(str::to_owned),
+        _ => None,
+    }
 }
 
 fn unknown_field(c: &Condition, site: &SiteState) -> Error {
@@ -223,7 +356,8 @@ fn scan(a: &DayArchive, mut keep: impl FnMut(u32) -> bool) -> RoaringBitmap {
         .expect("visit ids ascend")
 }
 
-fn eval_pred<'a>(pred: &Pred, a: &'a DayArchive) -> Cow<'a, RoaringBitmap> {
+fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
+    let a = day.a;
     match pred {
         Pred::Text {
             target,
@@ -257,6 +391,7 @@ fn eval_pred<'a>(pred: &Pred, a: &'a DayArchive) -> Cow<'a, RoaringBitmap> {
                 Target::ExitUrl => {
                     Cow::Owned(scan(a, |v| matcher.contains(a.exit_url[v as usize])))
                 }
+                Target::EventName => Cow::Owned(RoaringBitmap::new()),
             };
             if *negate {
                 Cow::Owned(all_visits(a) - hits.as_ref())
@@ -265,20 +400,50 @@ fn eval_pred<'a>(pred: &Pred, a: &'a DayArchive) -> Cow<'a, RoaringBitmap> {
             }
         }
         Pred::Numeric { field, op, value } => Cow::Owned(scan(a, |v| {
-            let x = match field {
-                Field::Actions => a.actions_of(v).len() as f64,
-                Field::VisitDuration => f64::from(a.length[v as usize]),
-                _ => f64::from(a.visit_rank(v)),
-            };
-            match op {
+            let passes = |x: f64| match op {
                 Op::Eq => x == *value,
                 Op::Ne => x != *value,
                 Op::Lt => x < *value,
                 Op::Le => x <= *value,
                 Op::Gt => x > *value,
                 _ => x >= *value,
-            }
+            };
+            let k = day.keys;
+            let x = match field {
+                Field::Actions => a.actions_of(v).len() as f64,
+                Field::VisitDuration => f64::from(a.length[v as usize]),
+                Field::VisitServerHour => f64::from(k.server_hour(a, v)),
+                Field::VisitLocalHour => match k.local_hour(a, v) {
+                    Some(h) => f64::from(h),
+                    None => return false,
+                },
+                Field::DaysSinceLastVisit => match k.days_since_last(a, v, day.date) {
+                    Some(d) => d as f64,
+                    None => return false,
+                },
+                Field::EventValue => {
+                    return a.actions_of(v).any(|i| {
+                        a.a_kind[i] == HitType::Event
+                            && !a.a_ev_value[i].is_nan()
+                            && passes(a.a_ev_value[i])
+                    });
+                }
+                _ => f64::from(a.visit_rank(v)),
+            };
+            passes(x)
         })),
         Pred::VisitorIsNew(want) => Cow::Owned(scan(a, |v| a.is_new_visit(v) == *want)),
+        Pred::Derived {
+            field,
+            test,
+            negate,
+        } => Cow::Owned(scan(a, |v| {
+            test.passes(derived_text(field, day, v).as_deref()) != *negate
+        })),
+        Pred::EventName { matcher, negate } => Cow::Owned(scan(a, |v| {
+            a.actions_of(v)
+                .any(|i| a.a_kind[i] == HitType::Event && matcher.contains(a.a_ev_name[i]))
+                != *negate
+        })),
     }
 }

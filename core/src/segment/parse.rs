@@ -114,11 +114,49 @@ pub enum Field {
     EventCategory,
     /// `eventAction` (action field)
     EventAction,
-    /// A custom dimension, by name.
+    /// `eventName` (action field)
+    EventName,
+    /// `eventValue` (action field, numeric): visits with an event whose
+    /// value compares so
+    EventValue,
+    /// `referrerName`: search engine, website host, social network, AI
+    /// assistant or campaign name
+    ReferrerName,
+    /// `referrerKeyword`: search or campaign keyword
+    ReferrerKeyword,
+    /// `campaignName`
+    CampaignName,
+    /// `campaignSource`
+    CampaignSource,
+    /// `campaignMedium`
+    CampaignMedium,
+    /// `campaignKeyword`
+    CampaignKeyword,
+    /// `campaignContent`
+    CampaignContent,
+    /// `campaignId`
+    CampaignId,
+    /// `browserVersion`
+    BrowserVersion,
+    /// `operatingSystemVersion`
+    OperatingSystemVersion,
+    /// `resolution` (`1920x1080`)
+    Resolution,
+    /// `continentCode` (`eur`, `amn`, ...)
+    ContinentCode,
+    /// `visitServerHour`: the hour the visit started on the site's clock
+    /// (numeric)
+    VisitServerHour,
+    /// `visitLocalHour`: the visitor's local hour (numeric)
+    VisitLocalHour,
+    /// `daysSinceLastVisit` (numeric; 0 for a second visit the same day,
+    /// no value for a first visit)
+    DaysSinceLastVisit,
+    /// A custom dimension, by name (or `dimensionN`, the site's N-th).
     Dimension(String),
 }
 
-const BUILTIN: [(&str, Field); 22] = [
+const BUILTIN: [(&str, Field); 39] = [
     ("visitorId", Field::VisitorId),
     ("userId", Field::UserId),
     ("deviceType", Field::DeviceType),
@@ -141,6 +179,23 @@ const BUILTIN: [(&str, Field); 22] = [
     ("siteSearchKeyword", Field::SiteSearchKeyword),
     ("eventCategory", Field::EventCategory),
     ("eventAction", Field::EventAction),
+    ("eventName", Field::EventName),
+    ("eventValue", Field::EventValue),
+    ("referrerName", Field::ReferrerName),
+    ("referrerKeyword", Field::ReferrerKeyword),
+    ("campaignName", Field::CampaignName),
+    ("campaignSource", Field::CampaignSource),
+    ("campaignMedium", Field::CampaignMedium),
+    ("campaignKeyword", Field::CampaignKeyword),
+    ("campaignContent", Field::CampaignContent),
+    ("campaignId", Field::CampaignId),
+    ("browserVersion", Field::BrowserVersion),
+    ("operatingSystemVersion", Field::OperatingSystemVersion),
+    ("resolution", Field::Resolution),
+    ("continentCode", Field::ContinentCode),
+    ("visitServerHour", Field::VisitServerHour),
+    ("visitLocalHour", Field::VisitLocalHour),
+    ("daysSinceLastVisit", Field::DaysSinceLastVisit),
 ];
 
 impl Field {
@@ -160,7 +215,13 @@ impl Field {
     pub fn is_numeric(&self) -> bool {
         matches!(
             self,
-            Field::Actions | Field::VisitDuration | Field::VisitCount
+            Field::Actions
+                | Field::VisitDuration
+                | Field::VisitCount
+                | Field::EventValue
+                | Field::VisitServerHour
+                | Field::VisitLocalHour
+                | Field::DaysSinceLastVisit
         )
     }
 
@@ -175,6 +236,8 @@ impl Field {
                 | Field::SiteSearchKeyword
                 | Field::EventCategory
                 | Field::EventAction
+                | Field::EventName
+                | Field::EventValue
         )
     }
 

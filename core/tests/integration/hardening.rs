@@ -359,9 +359,9 @@ fn engine() -> Engine {
 #[test]
 fn no_date_can_panic_the_api() {
     let e = engine();
-    let methods = hitmap::SUPPORTED_METHODS
-        .iter()
-        .map(|m| match *m {
+    let methods = hitmap::supported_methods()
+        .into_iter()
+        .map(|m| match m {
             "CustomDimensions.getCustomDimension" => format!("{m}&dimension=x"),
             m => m.to_string(),
         })

@@ -201,7 +201,10 @@ fn referrers_reports_count_visits_by_name_and_keyword() {
     assert_eq!(rows("getCampaigns"), [("spring".into(), 1)]);
     assert_eq!(rows("getWebsites"), [("blog.example.com".into(), 2)]);
     let types = rows("getReferrerType");
-    assert!(types.contains(&("ai".to_string(), 1)), "{types:?}");
+    assert!(
+        types.contains(&("AI Assistants".to_string(), 1)),
+        "{types:?}"
+    );
     // A segment on the new type.
     let q = "method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&segment=referrerType%3D%3Dai&format_metrics=0";
     let v: serde_json::Value = serde_json::from_str(&e.api(q).unwrap()).unwrap();

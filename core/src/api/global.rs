@@ -1,0 +1,310 @@
+//! Methods about the installation rather than one report: sites
+//! (`SitesManager.*`, `MultiSites.*`), custom dimension configuration,
+//! bulk requests, report metadata and processed reports.
+
+use serde_json::{Map, Value, json};
+
+use super::methods::{self, Kind, METHODS, MethodInfo};
+use super::{ApiOptions, ApiRequest, Keyed, Sites, bad};
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::query::Selection;
+use crate::render::Format;
+use crate::site::SiteConfig;
+use crate::table::{self, Row};
+
+/// A site's display name: its first host, else `Site N` (hitmap's site
+/// config has no separate name).
+pub(crate) fn site_name(c: &SiteConfig) -> String {
+    c.hosts()
+        .first()
+        .cloned()
+        .unwrap_or_else(|| format!("Site {}", c.id()))
+}
+
+fn main_url(c: &SiteConfig) -> String {
+    c.hosts()
+        .first()
+        .map(|h| format!("https://{h}"))
+        .unwrap_or_default()
+}
+
+impl Engine {
+    /// `SitesManager.getSitesWithAtLeastViewAccess` rows for some sites.
+    pub(super) fn sites_json(&self, ids: &[u32]) -> Value {
+        Value::Array(
+            ids.iter()
+                .filter_map(|&id| self.site(id))
+                .map(|c| {
+                    json!({
+                        "idsite": c.id(),
+                        "name": site_name(c),
+                        "main_url": main_url(c),
+                        "timezone": c.time_zone_name(),
+                        "currency": "USD",
+                        "ecommerce": 0,
+                        "sitesearch": 1,
+                        "type": "website",
+                        "alias_urls": c.hosts().iter().map(|h| format!("https://{h}")).collect::<Vec<_>>(),
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// `CustomDimensions.getConfiguredCustomDimensions`: the site's custom
+    /// dimensions, numbered in the order the site declares (or first saw)
+    /// them; that number is `idDimension` and `dimensionN` in segments.
+    pub(super) fn configured_dimensions(&self, site: u32) -> Result<Value> {
+        let state = self.site_state(site)?;
+        Ok(Value::Array(
+            state
+                .dicts
+                .custom_dim_names()
+                .enumerate()
+                .map(|(i, name)| {
+                    json!({
+                        "idcustomdimension": i + 1,
+                        "idsite": site,
+                        "name": name,
+                        "index": i + 1,
+                        "scope": "visit",
+                        "active": true,
+                        "extractions": [],
+                        "case_sensitive": true,
+                    })
+                })
+                .collect(),
+        ))
+    }
+
+    /// `API.getBulkRequest`: each `urls[N]` (a URL-encoded query string)
+    /// answered in order; a failing one answers Matomo's error object in
+    /// its place and the others go on.
+    pub(super) fn bulk(&self, r: &ApiRequest, options: &ApiOptions) -> Result<Value> {
+        if r.format != Format::Json {
+            return Err(bad("API.getBulkRequest answers format=json only"));
+        }
+        if r.urls.is_empty() {
+            return Err(bad(
+                "API.getBulkRequest needs urls[0]=<encoded query>, urls[1]=...",
+            ));
+        }
+        let answers = r
+            .urls
+            .iter()
+            .map(|q| {
+                let one = ApiRequest::parse(q).and_then(|sub| {
+                    if methods::find(&sub.method).is_some_and(|m| m.kind == Kind::Bulk) {
+                        return Err(bad(
+                            "API.getBulkRequest cannot contain another bulk request",
+                        ));
+                    }
+                    self.answer_with(&sub, options)
+                });
+                one.unwrap_or_else(|e| json!({"result": "error", "message": e.to_string()}))
+            })
+            .collect();
+        Ok(Value::Array(answers))
+    }
+
+    /// `MultiSites.getAll`: one row per site (visits, actions, page views)
+    /// for each period, every site in its own time zone.
+    pub(super) fn multi_sites(&self, r: &ApiRequest, options: &ApiOptions) -> Result<Keyed> {
+        let info = methods::find("MultiSites.getOne").expect("listed");
+        let ids = match &r.sites {
+            Sites::One(s) => vec![*s],
+            Sites::List(l) => l.clone(),
+            Sites::None | Sites::All => self.site_ids(),
+        };
+        let mut per_period: Vec<(String, Vec<Value>)> = Vec::new();
+        let mut multi = false;
+        let mut flat: Vec<Value> = Vec::new();
+        let one = ApiRequest {
+            table: table::TableParams {
+                limit: Some(-1),
+                ..Default::default()
+            },
+            ..r.clone()
+        };
+        for id in ids {
+            let (value, m) = self.answer_site(&one, info, id, options)?;
+            multi = m;
+            match value {
+                Value::Object(map) if m => {
+                    for (date, row) in map {
+                        match per_period.iter_mut().find(|(d, _)| *d == date) {
+                            Some((_, rows)) => rows.push(row),
+                            None => per_period.push((date, vec![row])),
+                        }
+                    }
+                }
+                row => flat.push(row),
+            }
+        }
+        let finish = |rows: Vec<Value>| -> Result<Value> {
+            let rows: Vec<Row> = rows
+                .into_iter()
+                .filter_map(|v| match v {
+                    Value::Object(m) => Some(m),
+                    _ => None,
+                })
+                .collect();
+            table::apply(rows, &r.table, &table::Spec::new(&[]))
+        };
+        if !multi {
+            return Ok(Keyed {
+                value: finish(flat)?,
+                keys: Vec::new(),
+            });
+        }
+        let mut map = Map::new();
+        for (date, rows) in per_period {
+            map.insert(date, finish(rows)?);
+        }
+        Ok(Keyed {
+            value: Value::Object(map),
+            keys: vec!["date"],
+        })
+    }
+
+    /// `API.getProcessedReport`: a report's metadata, its rows and totals.
+    pub(super) fn processed_report(
+        &self,
+        r: &ApiRequest,
+        site: u32,
+        options: &ApiOptions,
+    ) -> Result<Value> {
+        let (module, action) = match &r.api_method {
+            (Some(m), Some(a)) => (m.clone(), a.clone()),
+            _ => {
+                return Err(bad(
+                    "API.getProcessedReport needs apiModule and apiAction (e.g. apiModule=UserCountry&apiAction=getCountry)",
+                ));
+            }
+        };
+        let name = format!("{module}.{action}");
+        let info = methods::find(&name)
+            .filter(|m| methods::is_report(m))
+            .ok_or_else(|| bad(format!("{name} is not a report: see API.getReportMetadata")))?;
+        let sub = ApiRequest {
+            method: name,
+            sites: Sites::One(site),
+            ..r.clone()
+        };
+        let (data, multi) = self.answer_site(&sub, info, site, options)?;
+        if multi {
+            return Err(bad(
+                "API.getProcessedReport answers one period: use a single date",
+            ));
+        }
+        let totals = totals(&data, info);
+        let state = self.site_state(site)?;
+        let metadata = report_json(info);
+        let mut columns = Map::new();
+        if info.dimension.is_some() {
+            columns.insert("label".into(), json!(info.dimension));
+        }
+        let (metrics, processed) = methods::family_metrics(info.family);
+        for (k, v) in metrics.iter().chain(processed) {
+            columns.insert((*k).into(), json!(v));
+        }
+        Ok(json!({
+            "website": site_name(&state.config),
+            "prettyDate": format!("{} {}", r.period, r.date),
+            "metadata": metadata,
+            "columns": columns,
+            "reportData": data,
+            "reportMetadata": [],
+            "reportTotal": totals,
+        }))
+    }
+}
+
+/// Sums of the additive columns of a report's rows.
+fn totals(data: &Value, info: &MethodInfo) -> Value {
+    let (metrics, _) = methods::family_metrics(info.family);
+    let rows: Vec<&Map<String, Value>> = match data {
+        Value::Array(rows) => rows.iter().filter_map(Value::as_object).collect(),
+        Value::Object(m) => vec![m],
+        _ => Vec::new(),
+    };
+    let mut out = Map::new();
+    for (k, _) in metrics {
+        if k.contains("uniq") || *k == "nb_users" || k.starts_with("max_") || k.starts_with("min_")
+        {
+            continue;
+        }
+        let sum: f64 = rows
+            .iter()
+            .filter_map(|r| r.get(*k))
+            .filter_map(Value::as_f64)
+            .sum();
+        out.insert((*k).into(), json!(sum));
+    }
+    Value::Object(out)
+}
+
+fn report_json(m: &MethodInfo) -> Value {
+    let (module, action) = m.name.split_once('.').unwrap_or((m.name, ""));
+    let (metrics, processed) = methods::family_metrics(m.family);
+    let obj = |pairs: &[(&str, &str)]| -> Map<String, Value> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json!(v)))
+            .collect()
+    };
+    let mut out = Map::new();
+    out.insert("category".into(), json!(m.category));
+    out.insert("name".into(), json!(m.report));
+    out.insert("module".into(), json!(module));
+    out.insert("action".into(), json!(action));
+    if let Some(d) = m.dimension {
+        out.insert("dimension".into(), json!(d));
+    }
+    out.insert("metrics".into(), Value::Object(obj(metrics)));
+    if !processed.is_empty() {
+        out.insert("processedMetrics".into(), Value::Object(obj(processed)));
+    }
+    out.insert(
+        "parameters".into(),
+        if m.kind == Kind::Custom {
+            json!({"idDimension": "N"})
+        } else {
+            json!([])
+        },
+    );
+    out.insert("uniqueId".into(), json!(format!("{module}_{action}")));
+    Value::Object(out)
+}
+
+/// `API.getReportMetadata`: every report hitmap answers.
+pub(super) fn report_metadata() -> Value {
+    Value::Array(
+        METHODS
+            .iter()
+            .filter(|m| methods::is_report(m))
+            .map(report_json)
+            .collect(),
+    )
+}
+
+/// `MultiSites.getOne`: the site's row for one period.
+pub(super) fn multi_sites_row(sel: &Selection<'_>, r: &ApiRequest) -> Result<Value> {
+    let s = sel.visits_summary();
+    let a = sel.actions_summary();
+    let c = &sel.site.config;
+    let row = json!({
+        "label": site_name(c),
+        "nb_visits": s.nb_visits,
+        "nb_actions": s.nb_actions,
+        "nb_pageviews": a.nb_pageviews,
+        "revenue": 0,
+        "idsite": c.id(),
+        "main_url": main_url(c),
+    });
+    match row {
+        Value::Object(m) => table::apply_one(m, &r.table, &[]),
+        _ => Ok(Value::Null),
+    }
+}

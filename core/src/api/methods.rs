@@ -1,0 +1,757 @@
+//! The methods the Reporting API answers: one table with each method's
+//! name, what it computes, what it needs, and the metadata that
+//! `API.getReportMetadata` and `API.getProcessedReport` describe it with.
+
+use crate::breakdown::EventPart;
+use crate::report::{ActionReportKind, ReferrerPart};
+
+/// Which visits-grouped report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Grouping {
+    BrowserVersion,
+    OsVersion,
+    Resolution,
+    Continent,
+    Language,
+    LanguageCode,
+    Country,
+    ServerHour,
+    LocalHour,
+    DayOfWeek,
+    Duration,
+    Pages,
+    VisitCount,
+    DaysSinceLast,
+    ReferrerType,
+    ReferrerAll,
+    Referrer(ReferrerPart),
+}
+
+/// What a method computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    VisitsSummary,
+    Actions,
+    VisitFrequency,
+    ApiGet,
+    /// Page URLs: a folder tree, or flat with `flat=1`.
+    PageUrls,
+    Action(ActionReportKind),
+    Entry {
+        titles: bool,
+    },
+    Exit {
+        titles: bool,
+    },
+    OnePage {
+        titles: bool,
+    },
+    Events(EventPart, EventPart),
+    /// Device type, browser or OS family: one row per stored value.
+    Field(FieldKind),
+    Custom,
+    Group(Grouping),
+    Sections,
+    LastVisits,
+    VisitorProfile,
+    MultiSites {
+        one: bool,
+    },
+    Sites {
+        one: bool,
+    },
+    SiteIds,
+    Version,
+    Bulk,
+    ReportMetadata,
+    ProcessedReport,
+    ConfiguredDimensions,
+    /// A Matomo method hitmap cannot answer, with the reason.
+    Refused(&'static str),
+}
+
+/// A visit-level field reported as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FieldKind {
+    Device,
+    Browser,
+    Os,
+}
+
+/// What a method needs from the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Needs {
+    /// `idSite`, `period` and `date`.
+    Report,
+    /// `idSite` only.
+    Site,
+    /// `period` and `date`, every site.
+    Period,
+    /// Nothing.
+    Nothing,
+}
+
+/// The metric family of a report's rows (for metadata).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Family {
+    Visits,
+    Pages,
+    Hits,
+    Entry,
+    Exit,
+    Events,
+    Interest,
+    None,
+}
+
+/// One method.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MethodInfo {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub category: &'static str,
+    pub report: &'static str,
+    pub dimension: Option<&'static str>,
+    pub family: Family,
+}
+
+const fn m(
+    name: &'static str,
+    kind: Kind,
+    category: &'static str,
+    report: &'static str,
+    dimension: Option<&'static str>,
+    family: Family,
+) -> MethodInfo {
+    MethodInfo {
+        name,
+        kind,
+        category,
+        report,
+        dimension,
+        family,
+    }
+}
+
+use Family as F;
+use Grouping as G;
+use Kind as K;
+
+const VISITS: &str = "Visitors";
+const ACTIONS: &str = "Actions";
+const REFERRERS: &str = "Acquisition";
+const EVENTS: &str = "Events";
+const API: &str = "API";
+
+/// Every method, in the order `API.getReportMetadata` lists reports.
+pub(crate) const METHODS: &[MethodInfo] = &[
+    m(
+        "VisitsSummary.get",
+        K::VisitsSummary,
+        VISITS,
+        "Visits Summary",
+        None,
+        F::Visits,
+    ),
+    m(
+        "Actions.get",
+        K::Actions,
+        ACTIONS,
+        "Actions - Main metrics",
+        None,
+        F::None,
+    ),
+    m(
+        "VisitFrequency.get",
+        K::VisitFrequency,
+        VISITS,
+        "Returning Visits",
+        None,
+        F::None,
+    ),
+    m("API.get", K::ApiGet, API, "All metrics", None, F::None),
+    m(
+        "Actions.getPageUrls",
+        K::PageUrls,
+        ACTIONS,
+        "Page URLs",
+        Some("Page URL"),
+        F::Pages,
+    ),
+    m(
+        "Actions.getPageTitles",
+        K::Action(ActionReportKind::PageTitles),
+        ACTIONS,
+        "Page titles",
+        Some("Page Name"),
+        F::Pages,
+    ),
+    m(
+        "Actions.getEntryPageUrls",
+        K::Entry { titles: false },
+        ACTIONS,
+        "Entry pages",
+        Some("Entry Page URL"),
+        F::Entry,
+    ),
+    m(
+        "Actions.getExitPageUrls",
+        K::Exit { titles: false },
+        ACTIONS,
+        "Exit pages",
+        Some("Exit Page URL"),
+        F::Exit,
+    ),
+    m(
+        "Actions.getEntryPageTitles",
+        K::Entry { titles: true },
+        ACTIONS,
+        "Entry page titles",
+        Some("Entry Page Title"),
+        F::Entry,
+    ),
+    m(
+        "Actions.getExitPageTitles",
+        K::Exit { titles: true },
+        ACTIONS,
+        "Exit page titles",
+        Some("Exit Page Title"),
+        F::Exit,
+    ),
+    m(
+        "Actions.getPageUrl",
+        K::OnePage { titles: false },
+        ACTIONS,
+        "Page URL",
+        Some("Page URL"),
+        F::Pages,
+    ),
+    m(
+        "Actions.getPageTitle",
+        K::OnePage { titles: true },
+        ACTIONS,
+        "Page title",
+        Some("Page Name"),
+        F::Pages,
+    ),
+    m(
+        "Actions.getDownloads",
+        K::Action(ActionReportKind::Downloads),
+        ACTIONS,
+        "Downloads",
+        Some("Download URL"),
+        F::Hits,
+    ),
+    m(
+        "Actions.getOutlinks",
+        K::Action(ActionReportKind::Outlinks),
+        ACTIONS,
+        "Outlinks",
+        Some("Outlink URL"),
+        F::Hits,
+    ),
+    m(
+        "Actions.getSiteSearchKeywords",
+        K::Action(ActionReportKind::SiteSearchKeywords),
+        ACTIONS,
+        "Site Search Keywords",
+        Some("Keyword (Site Search)"),
+        F::Hits,
+    ),
+    m(
+        "Actions.getSiteSearchNoResultKeywords",
+        K::Refused(
+            "hits carry no search result count (the hit contract has `search` only), so keywords without results cannot be told apart",
+        ),
+        ACTIONS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "Actions.getSiteSearchCategories",
+        K::Refused("hits carry no search category (the hit contract has `search` only)"),
+        ACTIONS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "Events.getCategory",
+        K::Events(EventPart::Category, EventPart::Action),
+        EVENTS,
+        "Event Categories",
+        Some("Event Category"),
+        F::Events,
+    ),
+    m(
+        "Events.getAction",
+        K::Events(EventPart::Action, EventPart::Name),
+        EVENTS,
+        "Event Actions",
+        Some("Event Action"),
+        F::Events,
+    ),
+    m(
+        "Events.getName",
+        K::Events(EventPart::Name, EventPart::Action),
+        EVENTS,
+        "Event Names",
+        Some("Event Name"),
+        F::Events,
+    ),
+    m(
+        "Referrers.getReferrerType",
+        K::Group(G::ReferrerType),
+        REFERRERS,
+        "Channel Type",
+        Some("Channel Type"),
+        F::Visits,
+    ),
+    m(
+        "Referrers.getAll",
+        K::Group(G::ReferrerAll),
+        REFERRERS,
+        "Referrers",
+        Some("Referrer"),
+        F::Visits,
+    ),
+    m(
+        "Referrers.getSearchEngines",
+        K::Group(G::Referrer(ReferrerPart::SearchEngine)),
+        REFERRERS,
+        "Search Engines",
+        Some("Search Engine"),
+        F::Visits,
+    ),
+    m(
+        "Referrers.getKeywords",
+        K::Group(G::Referrer(ReferrerPart::Keyword)),
+        REFERRERS,
+        "Keywords",
+        Some("Keyword"),
+        F::Visits,
+    ),
+    m(
+        "Referrers.getWebsites",
+        K::Group(G::Referrer(ReferrerPart::Website)),
+        REFERRERS,
+        "Websites",
+        Some("Website"),
+        F::Visits,
+    ),
+    m(
+        "Referrers.getSocials",
+        K::Group(G::Referrer(ReferrerPart::Social)),
+        REFERRERS,
+        "Social Networks",
+        Some("Social Network"),
+        F::Visits,
+    ),
+    m(
+        "Referrers.getCampaigns",
+        K::Group(G::Referrer(ReferrerPart::Campaign)),
+        REFERRERS,
+        "Campaigns",
+        Some("Campaign"),
+        F::Visits,
+    ),
+    m(
+        "Referrers.getAIAssistants",
+        K::Group(G::Referrer(ReferrerPart::AiAssistant)),
+        REFERRERS,
+        "AI Assistants",
+        Some("AI Assistant"),
+        F::Visits,
+    ),
+    m(
+        "VisitTime.getVisitInformationPerServerTime",
+        K::Group(G::ServerHour),
+        VISITS,
+        "Visits per server time",
+        Some("Server time"),
+        F::Visits,
+    ),
+    m(
+        "VisitTime.getVisitInformationPerLocalTime",
+        K::Group(G::LocalHour),
+        VISITS,
+        "Visits per local time",
+        Some("Local time"),
+        F::Visits,
+    ),
+    m(
+        "VisitTime.getByDayOfWeek",
+        K::Group(G::DayOfWeek),
+        VISITS,
+        "Visits by Day of Week",
+        Some("Day of the week"),
+        F::Visits,
+    ),
+    m(
+        "VisitorInterest.getNumberOfVisitsPerVisitDuration",
+        K::Group(G::Duration),
+        VISITS,
+        "Visits per visit duration",
+        Some("Visit duration"),
+        F::Interest,
+    ),
+    m(
+        "VisitorInterest.getNumberOfVisitsPerPage",
+        K::Group(G::Pages),
+        VISITS,
+        "Visits per number of pages",
+        Some("Number of pages"),
+        F::Interest,
+    ),
+    m(
+        "VisitorInterest.getNumberOfVisitsByVisitCount",
+        K::Group(G::VisitCount),
+        VISITS,
+        "Visits by visit number",
+        Some("Visit number"),
+        F::Interest,
+    ),
+    m(
+        "VisitorInterest.getNumberOfVisitsByDaysSinceLast",
+        K::Group(G::DaysSinceLast),
+        VISITS,
+        "Visits by days since last visit",
+        Some("Days since last visit"),
+        F::Interest,
+    ),
+    m(
+        "UserCountry.getCountry",
+        K::Group(G::Country),
+        VISITS,
+        "Country",
+        Some("Country"),
+        F::Visits,
+    ),
+    m(
+        "UserCountry.getContinent",
+        K::Group(G::Continent),
+        VISITS,
+        "Continent",
+        Some("Continent"),
+        F::Visits,
+    ),
+    m(
+        "UserLanguage.getLanguage",
+        K::Group(G::Language),
+        VISITS,
+        "Browser language",
+        Some("Language"),
+        F::Visits,
+    ),
+    m(
+        "UserLanguage.getLanguageCode",
+        K::Group(G::LanguageCode),
+        VISITS,
+        "Language code",
+        Some("Language code"),
+        F::Visits,
+    ),
+    m(
+        "DevicesDetection.getType",
+        K::Field(FieldKind::Device),
+        VISITS,
+        "Device type",
+        Some("Device type"),
+        F::Visits,
+    ),
+    m(
+        "DevicesDetection.getBrowsers",
+        K::Field(FieldKind::Browser),
+        VISITS,
+        "Browsers",
+        Some("Browser"),
+        F::Visits,
+    ),
+    m(
+        "DevicesDetection.getBrowserVersions",
+        K::Group(G::BrowserVersion),
+        VISITS,
+        "Browser version",
+        Some("Browser version"),
+        F::Visits,
+    ),
+    m(
+        "DevicesDetection.getOsFamilies",
+        K::Field(FieldKind::Os),
+        VISITS,
+        "Operating System families",
+        Some("Operating System family"),
+        F::Visits,
+    ),
+    m(
+        "DevicesDetection.getOsVersions",
+        K::Group(G::OsVersion),
+        VISITS,
+        "Operating System versions",
+        Some("Operating System version"),
+        F::Visits,
+    ),
+    m(
+        "DevicesDetection.getBrand",
+        K::Refused(
+            "hits carry no device brand (the hit contract has `device`, `browser` and `os`)",
+        ),
+        VISITS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "DevicesDetection.getModel",
+        K::Refused(
+            "hits carry no device model (the hit contract has `device`, `browser` and `os`)",
+        ),
+        VISITS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "Resolution.getResolution",
+        K::Group(G::Resolution),
+        VISITS,
+        "Screen Resolution",
+        Some("Resolution"),
+        F::Visits,
+    ),
+    m(
+        "CustomDimensions.getCustomDimension",
+        K::Custom,
+        VISITS,
+        "Custom dimension",
+        Some("Custom dimension"),
+        F::Visits,
+    ),
+    m(
+        "CustomDimensions.getConfiguredCustomDimensions",
+        K::ConfiguredDimensions,
+        API,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "Hitmap.getSections",
+        K::Sections,
+        ACTIONS,
+        "Sections",
+        Some("Section"),
+        F::Visits,
+    ),
+    m(
+        "Live.getLastVisitsDetails",
+        K::LastVisits,
+        VISITS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "Live.getVisitorProfile",
+        K::VisitorProfile,
+        VISITS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "MultiSites.getAll",
+        K::MultiSites { one: false },
+        "All Websites",
+        "All Websites dashboard",
+        Some("Website"),
+        F::None,
+    ),
+    m(
+        "MultiSites.getOne",
+        K::MultiSites { one: true },
+        "All Websites",
+        "All Websites dashboard",
+        Some("Website"),
+        F::None,
+    ),
+    m(
+        "SitesManager.getSitesWithAtLeastViewAccess",
+        K::Sites { one: false },
+        API,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "SitesManager.getAllSites",
+        K::Sites { one: false },
+        API,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "SitesManager.getSiteFromId",
+        K::Sites { one: true },
+        API,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "SitesManager.getAllSitesId",
+        K::SiteIds,
+        API,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "SitesManager.getSitesIdWithAtLeastViewAccess",
+        K::SiteIds,
+        API,
+        "",
+        None,
+        F::None,
+    ),
+    m("API.getMatomoVersion", K::Version, API, "", None, F::None),
+    m("API.getPiwikVersion", K::Version, API, "", None, F::None),
+    m("API.getBulkRequest", K::Bulk, API, "", None, F::None),
+    m(
+        "API.getReportMetadata",
+        K::ReportMetadata,
+        API,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "API.getProcessedReport",
+        K::ProcessedReport,
+        API,
+        "",
+        None,
+        F::None,
+    ),
+];
+
+impl Kind {
+    pub(crate) fn needs(self) -> Needs {
+        match self {
+            K::Sites { one: true } | K::ConfiguredDimensions | K::VisitorProfile => Needs::Site,
+            K::Sites { one: false }
+            | K::SiteIds
+            | K::Version
+            | K::Bulk
+            | K::ReportMetadata
+            | K::Refused(_) => Needs::Nothing,
+            K::MultiSites { one: false } => Needs::Period,
+            _ => Needs::Report,
+        }
+    }
+}
+
+/// A method by its `Module.action` name.
+pub(crate) fn find(name: &str) -> Option<&'static MethodInfo> {
+    METHODS.iter().find(|m| m.name == name)
+}
+
+/// Whether a method answers a report (listed by `API.getReportMetadata`).
+pub(crate) fn is_report(m: &MethodInfo) -> bool {
+    !m.report.is_empty()
+}
+
+/// The columns a family's rows carry, with Matomo's names for them.
+pub(crate) fn family_metrics(
+    f: Family,
+) -> (
+    &'static [(&'static str, &'static str)],
+    &'static [(&'static str, &'static str)],
+) {
+    match f {
+        F::Visits => (
+            &[
+                ("nb_visits", "Visits"),
+                ("nb_uniq_visitors", "Unique visitors"),
+                ("nb_users", "Users"),
+                ("nb_actions", "Actions"),
+                ("max_actions", "Maximum actions in one visit"),
+                ("bounce_count", "Bounces"),
+                (
+                    "sum_visit_length",
+                    "Total time spent by visitors (in seconds)",
+                ),
+            ],
+            &[
+                ("bounce_rate", "Bounce Rate"),
+                ("nb_actions_per_visit", "Actions per Visit"),
+                ("avg_time_on_site", "Avg. Visit Duration (in seconds)"),
+            ],
+        ),
+        F::Pages => (
+            &[
+                ("nb_hits", "Pageviews"),
+                ("nb_visits", "Unique Pageviews"),
+                ("nb_uniq_visitors", "Unique visitors"),
+                ("sum_time_spent", "Total time spent (in seconds)"),
+                ("entry_nb_visits", "Entrances"),
+                ("entry_bounce_count", "Bounces"),
+                ("exit_nb_visits", "Exits"),
+            ],
+            &[
+                ("avg_time_on_page", "Avg. time on page"),
+                ("bounce_rate", "Bounce Rate"),
+                ("exit_rate", "Exit rate"),
+            ],
+        ),
+        F::Hits => (
+            &[
+                ("nb_hits", "Hits"),
+                ("nb_visits", "Unique visits"),
+                ("nb_uniq_visitors", "Unique visitors"),
+            ],
+            &[],
+        ),
+        F::Entry => (
+            &[
+                ("entry_nb_visits", "Entrances"),
+                ("entry_nb_uniq_visitors", "Unique visitors"),
+                ("entry_nb_actions", "Actions by entrances"),
+                (
+                    "entry_sum_visit_length",
+                    "Total time spent by entrances (in seconds)",
+                ),
+                ("entry_bounce_count", "Bounces"),
+            ],
+            &[
+                ("bounce_rate", "Bounce Rate"),
+                ("avg_time_on_site", "Avg. Visit Duration (in seconds)"),
+                ("nb_actions_per_visit", "Actions per Visit"),
+            ],
+        ),
+        F::Exit => (
+            &[
+                ("exit_nb_visits", "Exits"),
+                ("exit_nb_uniq_visitors", "Unique visitors"),
+                ("nb_visits", "Unique Pageviews"),
+            ],
+            &[("exit_rate", "Exit rate")],
+        ),
+        F::Events => (
+            &[
+                ("nb_events", "Events"),
+                ("nb_visits", "Visits"),
+                ("nb_uniq_visitors", "Unique visitors"),
+                ("sum_event_value", "Total Event Value"),
+                ("min_event_value", "Minimum Event Value"),
+                ("max_event_value", "Maximum Event Value"),
+                ("nb_events_with_value", "Events with a Value"),
+            ],
+            &[("avg_event_value", "Average Event Value")],
+        ),
+        F::Interest => (&[("nb_visits", "Visits")], &[]),
+        F::None => (&[], &[]),
+    }
+}

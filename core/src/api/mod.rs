@@ -1,0 +1,956 @@
+//! The Matomo-style Reporting API surface: one parser and one answer
+//! shape that every host (Rust, Python, PHP, the CLI, the server) uses.
+//!
+//! - `mod.rs`: the request, its parameters, and answering it over sites
+//!   and periods;
+//! - `methods.rs`: the table of methods and their metadata;
+//! - `rows.rs`: each report's rows in Matomo's shape;
+//! - `visits.rs`: `Live.*` (visits with their actions);
+//! - `global.rs`: methods about the installation (sites, versions, bulk
+//!   requests, report metadata);
+//! - the generic filters (`filter_limit`, `label`, `flat`, ...) are
+//!   `table.rs`'s, the output formats `render.rs`'s.
+
+mod global;
+mod methods;
+mod rows;
+mod visits;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::period::{Period, PeriodRange};
+use crate::query::{BitSet, Query, Resolved, Selection, site_sections};
+use crate::render::{ApiResponse, Format, render_error, render_keyed};
+use crate::report::{ActionReportKind, Dimension, SectionRow};
+use crate::segment::Segment;
+use crate::summary::ActionsSummary;
+use crate::table::{self, Row, Spec};
+use crate::url::percent_decode;
+use methods::{Kind, MethodInfo, Needs};
+
+pub use crate::table::{DEFAULT_LIMIT, TableParams};
+
+/// The Matomo version whose Reporting API hitmap follows
+/// (`API.getMatomoVersion`).
+pub const MATOMO_API_VERSION: &str = "5.1.0";
+
+/// Which sites a request names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Sites {
+    /// No `idSite`.
+    #[default]
+    None,
+    /// One site: the answer is that site's.
+    One(u32),
+    /// `idSite=1,3,7`: a map keyed by site.
+    List(Vec<u32>),
+    /// `idSite=all`: every site, as a map keyed by site.
+    All,
+}
+
+/// A parsed Reporting API request.
+///
+/// # Examples
+/// ```
+/// let r = hitmap::ApiRequest::parse("method=VisitsSummary.get&idSite=1&period=day&date=today&segment=countryCode%3D%3Dgb")?;
+/// assert_eq!(r.method, "VisitsSummary.get");
+/// assert_eq!(r.segment.as_deref(), Some("countryCode==gb"));
+/// assert_eq!(r.site, 1);
+/// # Ok::<(), hitmap::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ApiRequest {
+    /// `Module.action`.
+    pub method: String,
+    /// `idSite` as given.
+    pub sites: Sites,
+    /// The site when `idSite` names one (else 0).
+    pub site: u32,
+    /// `period`.
+    pub period: String,
+    /// `date`.
+    pub date: String,
+    /// `segment`, decoded once (values inside stay URL-encoded).
+    pub segment: Option<String>,
+    /// hitmap's `section`: a path prefix or a section name.
+    pub section: Option<String>,
+    /// The generic filters (`filter_*`, `label`, `flat`, `expanded`,
+    /// `idSubtable`, `showColumns`, `hideColumns`, `format_metrics`).
+    pub table: TableParams,
+    /// `dimension` (hitmap: a custom dimension by name).
+    pub dimension: Option<String>,
+    /// `idDimension` (Matomo: a custom dimension by number).
+    pub id_dimension: Option<u32>,
+    /// `pageUrl` for `Actions.getPageUrl`.
+    pub page_url: Option<String>,
+    /// `pageName` for `Actions.getPageTitle`.
+    pub page_name: Option<String>,
+    /// `visitorId` for `Live.getVisitorProfile`.
+    pub visitor_id: Option<String>,
+    /// `urls[N]` for `API.getBulkRequest`, in index order.
+    pub urls: Vec<String>,
+    /// `apiModule` and `apiAction` for `API.getProcessedReport`.
+    pub api_method: (Option<String>, Option<String>),
+    /// `format`: json (default), csv, tsv or xml.
+    pub format: Format,
+}
+
+fn bad(msg: impl Into<String>) -> Error {
+    Error::Request(msg.into())
+}
+
+fn integer<T: std::str::FromStr>(v: &str, what: &str) -> Result<T> {
+    v.parse().map_err(|_| bad(format!("{what}, got '{v}'")))
+}
+
+fn site_id(v: &str) -> Result<u32> {
+    v.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|s| *s > 0)
+        .ok_or_else(|| bad(format!("idSite must be a site id (a positive integer), a list such as 1,3,7, or all; got '{v}'")))
+}
+
+fn list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl ApiRequest {
+    /// Parses a query string (`a=b&c=d`, URL-encoded, `+` as space).
+    /// Every parameter is honoured or refused by name: a parameter hitmap
+    /// cannot honour is an error, never silently ignored.
+    pub fn parse(query: &str) -> Result<ApiRequest> {
+        let mut r = ApiRequest::default();
+        let mut urls: Vec<(usize, String)> = Vec::new();
+        for (key, v) in query_pairs(query) {
+            let t = &mut r.table;
+            match key.as_str() {
+                "method" => r.method = v,
+                "idSite" | "idsite" => {
+                    r.sites = if v == "all" {
+                        Sites::All
+                    } else if v.contains(',') {
+                        Sites::List(
+                            v.split(',')
+                                .filter(|s| !s.trim().is_empty())
+                                .map(site_id)
+                                .collect::<Result<_>>()?,
+                        )
+                    } else {
+                        Sites::One(site_id(&v)?)
+                    };
+                }
+                "period" => r.period = v,
+                "date" => r.date = v,
+                "segment" if !v.is_empty() => r.segment = Some(v),
+                "section" if !v.is_empty() => r.section = Some(v),
+                "filter_limit" => {
+                    t.limit = Some(integer(
+                        &v,
+                        "filter_limit must be an integer (-1 for all rows)",
+                    )?)
+                }
+                "filter_offset" => {
+                    t.offset = integer(&v, "filter_offset must be a non-negative integer")?
+                }
+                "filter_sort_column" if !v.is_empty() => t.sort_column = Some(v),
+                "filter_sort_order" => {
+                    t.ascending = match v.as_str() {
+                        "asc" => true,
+                        "desc" | "" => false,
+                        _ => return Err(bad("filter_sort_order must be asc or desc")),
+                    }
+                }
+                "filter_pattern" if !v.is_empty() => t.pattern = Some(v),
+                "filter_pattern_recursive" if !v.is_empty() => t.pattern_recursive = Some(v),
+                "filter_column" if !v.is_empty() => t.pattern_column = Some(v),
+                "filter_excludelowpop" if !v.is_empty() => t.excludelowpop = Some(v),
+                "filter_excludelowpop_value" if !v.is_empty() => {
+                    t.excludelowpop_value =
+                        Some(integer(&v, "filter_excludelowpop_value must be a number")?)
+                }
+                "filter_truncate" if !v.is_empty() => {
+                    t.truncate = Some(integer(
+                        &v,
+                        "filter_truncate must be a non-negative integer",
+                    )?)
+                }
+                "showColumns" => t.show_columns = list(&v),
+                "hideColumns" => t.hide_columns = list(&v),
+                "label" => t.labels.extend(list(&v)),
+                "label[]" if !v.is_empty() => t.labels.push(v),
+                "idSubtable" if !v.is_empty() => {
+                    t.id_subtable = Some(integer(
+                        &v,
+                        "idSubtable must be a subtable id (a positive integer)",
+                    )?)
+                }
+                "flat" => t.flat = v == "1",
+                "expanded" => t.expanded = v == "1",
+                "format_metrics" => t.raw_metrics = v == "0",
+                "dimension" if !v.is_empty() => r.dimension = Some(v),
+                "idDimension" if !v.is_empty() => {
+                    r.id_dimension = Some(integer(&v, "idDimension must be a positive integer")?)
+                }
+                "pageUrl" if !v.is_empty() => r.page_url = Some(v),
+                "pageName" if !v.is_empty() => r.page_name = Some(v),
+                "visitorId" if !v.is_empty() => r.visitor_id = Some(v),
+                "apiModule" => r.api_method.0 = Some(v),
+                "apiAction" => r.api_method.1 = Some(v),
+                "format" => r.format = v.parse()?,
+                k if k.starts_with("urls[") && k.ends_with(']') => {
+                    let i: usize = integer(&k[5..k.len() - 1], "urls[N] needs a number N")?;
+                    urls.push((i, v));
+                }
+                k if HARMLESS_PARAMETERS.contains(&k) || k.is_empty() => {}
+                "segment"
+                | "section"
+                | "filter_sort_column"
+                | "filter_pattern"
+                | "filter_pattern_recursive"
+                | "filter_column"
+                | "filter_excludelowpop"
+                | "filter_excludelowpop_value"
+                | "filter_truncate"
+                | "label[]"
+                | "idSubtable"
+                | "dimension"
+                | "idDimension"
+                | "pageUrl"
+                | "pageName"
+                | "visitorId" => {}
+                other => {
+                    return Err(bad(format!(
+                        "parameter '{other}' is not supported: hitmap never ignores a parameter it cannot honour. \
+                         Supported: {}",
+                        SUPPORTED_PARAMETERS.join(", ")
+                    )));
+                }
+            }
+        }
+        urls.sort_by_key(|(i, _)| *i);
+        r.urls = urls.into_iter().map(|(_, u)| u).collect();
+        if let Sites::One(s) = r.sites {
+            r.site = s;
+        }
+        if r.method.is_empty() {
+            return Err(bad(
+                "missing parameter 'method', e.g. method=VisitsSummary.get",
+            ));
+        }
+        Ok(r)
+    }
+
+    fn require(&self, needs: Needs) -> Result<()> {
+        if matches!(needs, Needs::Report | Needs::Site) && self.sites == Sites::None {
+            return Err(bad("missing parameter 'idSite'"));
+        }
+        if matches!(needs, Needs::Report | Needs::Period) {
+            if self.period.is_empty() {
+                return Err(bad(
+                    "missing parameter 'period' (day, week, month, year or range)",
+                ));
+            }
+            if self.date.is_empty() {
+                return Err(bad(
+                    "missing parameter 'date' (YYYY-MM-DD, today, yesterday, lastN, previousN or A,B)",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parameters a request may carry that change nothing in the answer
+/// (routing, authentication, presentation hints Matomo's clients send).
+pub const HARMLESS_PARAMETERS: &[&str] = &[
+    "module",
+    "token_auth",
+    "force_api_session",
+    "language",
+    "translateColumnNames",
+    "idSites",
+    "_",
+];
+
+/// The parameters [`ApiRequest::parse`] honours.
+pub const SUPPORTED_PARAMETERS: &[&str] = &[
+    "method",
+    "idSite (one id, 1,3,7 or all)",
+    "period",
+    "date",
+    "segment",
+    "section",
+    "format",
+    "format_metrics",
+    "filter_limit",
+    "filter_offset",
+    "filter_sort_column",
+    "filter_sort_order",
+    "filter_pattern",
+    "filter_pattern_recursive",
+    "filter_column",
+    "filter_excludelowpop",
+    "filter_excludelowpop_value",
+    "filter_truncate",
+    "showColumns",
+    "hideColumns",
+    "label",
+    "idSubtable",
+    "flat",
+    "expanded",
+    "idDimension",
+    "dimension",
+    "pageUrl",
+    "pageName",
+    "visitorId",
+    "apiModule",
+    "apiAction",
+    "urls[N]",
+    "and, changing nothing: module, token_auth, force_api_session, language, translateColumnNames, idSites, _",
+];
+
+/// The methods [`Engine::api`] answers.
+pub fn supported_methods() -> Vec<&'static str> {
+    methods::METHODS
+        .iter()
+        .filter(|m| !matches!(m.kind, Kind::Refused(_)))
+        .map(|m| m.name)
+        .collect()
+}
+
+fn method(name: &str) -> Result<&'static MethodInfo> {
+    let info = methods::find(name).ok_or_else(|| {
+        bad(format!(
+            "unknown method '{name}': supported are {}",
+            supported_methods().join(", ")
+        ))
+    })?;
+    if let Kind::Refused(why) = info.kind {
+        return Err(bad(format!("{name} is not supported: {why}")));
+    }
+    Ok(info)
+}
+
+/// An answer and the names of its map levels (`idSite`, `date`).
+pub(crate) struct Keyed {
+    pub value: Value,
+    pub keys: Vec<&'static str>,
+}
+
+impl Engine {
+    /// Answers a Reporting API request (`method=...&idSite=...&period=...&date=...`)
+    /// with Matomo-shaped JSON: one object (or row list) for one period, a
+    /// map keyed by period label for several, `[]` for an empty period.
+    /// `today` is the site's local today.
+    ///
+    /// Hosts that need Matomo's error shape use [`Error::to_api_json`].
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Hit, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1))?;
+    /// e.ingest([Hit::pageview(1, 1_717_200_000, "a", "https://x.org/").with_country("gb")])?;
+    /// let json = e.api("method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&segment=countryCode%3D%3Dgb")?;
+    /// assert!(json.contains(r#""nb_visits":1"#));
+    /// let err = e.api("method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&segment=nope%3D%3Dx").unwrap_err();
+    /// assert!(err.to_string().contains("unknown segment field 'nope'"));
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn api(&self, query: &str) -> Result<String> {
+        self.api_at(query, Utc::now())
+    }
+
+    /// The periods a `period` and `date` pair names for a site, with its
+    /// local today taken from `now`; the flag says whether the Reporting
+    /// API would answer a map of periods.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Period, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1).time_zone("Pacific/Auckland"))?;
+    /// let now = chrono::DateTime::from_timestamp(1_717_200_000, 0).unwrap(); // 2024-06-01 00:00 UTC
+    /// let (days, multi) = e.periods(1, Period::Day, "last2", now)?;
+    /// assert_eq!((days[1].label.as_str(), multi), ("2024-06-01", true)); // already noon in Auckland
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn periods(
+        &self,
+        site: u32,
+        period: Period,
+        date: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<PeriodRange>, bool)> {
+        let today = now.with_timezone(&self.site_state(site)?.tz).date_naive();
+        period.expand(date, today)
+    }
+
+    /// [`Engine::api`] with an explicit "now" (for `today`, `lastN`, ...).
+    pub fn api_at(&self, query: &str, now: DateTime<Utc>) -> Result<String> {
+        self.api_with(query, &ApiOptions::at(now))
+    }
+
+    /// [`Engine::api`] with options: "now" and a deadline. A request still
+    /// running at its deadline stops with [`Error::DeadlineExceeded`]
+    /// (checked between periods and between sections), so one request
+    /// cannot hold the engine, and hosts that share it, for long.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use hitmap::{ApiOptions, Engine, Error, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1))?;
+    /// let past = ApiOptions::default().deadline(Instant::now() - Duration::from_secs(1));
+    /// let err = e.api_with("method=VisitsSummary.get&idSite=1&period=day&date=last30", &past).unwrap_err();
+    /// assert!(matches!(err, Error::DeadlineExceeded(_)));
+    /// let soon = ApiOptions::default().timeout(Duration::from_secs(5));
+    /// assert!(e.api_with("method=VisitsSummary.get&idSite=1&period=day&date=last30", &soon).is_ok());
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn api_with(&self, query: &str, options: &ApiOptions) -> Result<String> {
+        let request = ApiRequest::parse(query)?;
+        let answer = self.answer_keyed(&request, options)?;
+        Ok(render_keyed(&answer.value, request.format, &answer.keys))
+    }
+
+    /// Answers a request as an HTTP endpoint sends it: never an `Err`,
+    /// errors rendered in the requested format's error shape (Matomo's
+    /// `{"result":"error","message":...}` for JSON) with a fitting status.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{ApiOptions, Engine, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1))?;
+    /// let ok = e.api_response("method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&format=xml", &ApiOptions::default());
+    /// assert_eq!((ok.status, ok.content_type), (200, "text/xml; charset=utf-8"));
+    /// let err = e.api_response("method=VisitsSummary.get&idSite=9&period=day&date=today", &ApiOptions::default());
+    /// assert_eq!(err.status, 404);
+    /// assert!(err.body.starts_with(r#"{"result":"error","message":"site 9"#));
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn api_response(&self, query: &str, options: &ApiOptions) -> ApiResponse {
+        let format = Format::of_query(query);
+        match self.api_with(query, options) {
+            Ok(body) => ApiResponse {
+                status: 200,
+                content_type: format.content_type(),
+                body,
+            },
+            Err(e) => ApiResponse {
+                status: e.http_status(),
+                content_type: format.content_type(),
+                body: render_error(&e, format),
+            },
+        }
+    }
+
+    /// Answers a parsed request as a JSON value.
+    pub fn answer(&self, r: &ApiRequest, now: DateTime<Utc>) -> Result<Value> {
+        self.answer_with(r, &ApiOptions::at(now))
+    }
+
+    /// Answers a parsed request as a JSON value, with options.
+    ///
+    /// The segment and the section are resolved once for the request, so
+    /// a request over many periods costs what its days hold, not its
+    /// period count times the site's dictionaries.
+    pub fn answer_with(&self, r: &ApiRequest, options: &ApiOptions) -> Result<Value> {
+        Ok(self.answer_keyed(r, options)?.value)
+    }
+
+    pub(crate) fn answer_keyed(&self, r: &ApiRequest, options: &ApiOptions) -> Result<Keyed> {
+        let info = method(&r.method)?;
+        r.require(info.kind.needs())?;
+        let plain = |value| {
+            Ok(Keyed {
+                value,
+                keys: Vec::new(),
+            })
+        };
+        match info.kind {
+            Kind::Version => return plain(json!({"value": MATOMO_API_VERSION})),
+            Kind::Bulk => return plain(self.bulk(r, options)?),
+            Kind::ReportMetadata => return plain(global::report_metadata()),
+            Kind::Sites { one: false } => return plain(self.sites_json(&self.site_ids())),
+            Kind::SiteIds => return plain(json!(self.site_ids())),
+            Kind::MultiSites { one: false } => return self.multi_sites(r, options),
+            _ => {}
+        }
+        let (sites, multi_site) = match &r.sites {
+            Sites::One(s) => (vec![*s], false),
+            Sites::List(l) => (l.clone(), true),
+            Sites::All => (self.site_ids(), true),
+            Sites::None => return Err(bad("missing parameter 'idSite'")),
+        };
+        let mut answers = Vec::with_capacity(sites.len());
+        let mut keys = Vec::new();
+        for &site in &sites {
+            let (value, multi_period) = self.answer_site(r, info, site, options)?;
+            if multi_period && keys.is_empty() {
+                keys.push("date");
+            }
+            answers.push(value);
+        }
+        if !multi_site {
+            return Ok(Keyed {
+                value: answers.pop().unwrap_or(Value::Null),
+                keys,
+            });
+        }
+        let mut map = Map::new();
+        for (site, v) in sites.iter().zip(answers) {
+            map.insert(site.to_string(), v);
+        }
+        keys.insert(0, "idSite");
+        Ok(Keyed {
+            value: Value::Object(map),
+            keys,
+        })
+    }
+
+    /// One site's answer, and whether it is a map of periods.
+    fn answer_site(
+        &self,
+        r: &ApiRequest,
+        info: &MethodInfo,
+        site: u32,
+        options: &ApiOptions,
+    ) -> Result<(Value, bool)> {
+        match info.kind {
+            Kind::Sites { one: true } => {
+                self.site_state(site)?;
+                let mut all = self.sites_json(&[site]);
+                return Ok((
+                    all.as_array_mut()
+                        .and_then(|a| a.pop())
+                        .unwrap_or(Value::Null),
+                    false,
+                ));
+            }
+            Kind::ConfiguredDimensions => return Ok((self.configured_dimensions(site)?, false)),
+            Kind::VisitorProfile => return Ok((self.visitor_profile(r, site)?, false)),
+            Kind::ProcessedReport => return Ok((self.processed_report(r, site, options)?, false)),
+            _ => {}
+        }
+        let (periods, multi) = self.periods(site, r.period.parse()?, &r.date, options.now)?;
+        let segment: Option<Segment> = r.segment.as_deref().map(str::parse).transpose()?;
+        let mut q = Query::site(site).with_segment(segment);
+        if let Some(s) = &r.section {
+            q = q.section(s.clone());
+        }
+        let plan = match info.kind {
+            Kind::Sections => {
+                let resolved = self.resolve(&q.without_section())?;
+                let sections = site_sections(resolved.site)?;
+                Plan::Sections(resolved, sections)
+            }
+            _ => Plan::One(self.resolve(&q)?),
+        };
+        let mut answers = Vec::with_capacity(periods.len());
+        for (done, p) in periods.iter().enumerate() {
+            options.check(done, periods.len())?;
+            answers.push(self.answer_period(
+                r,
+                info.kind,
+                &plan,
+                p,
+                options,
+                (done, periods.len()),
+            )?);
+        }
+        if !multi {
+            return Ok((
+                answers
+                    .pop()
+                    .ok_or_else(|| bad("the date names no period"))?,
+                false,
+            ));
+        }
+        let mut map = Map::new();
+        for (p, v) in periods.iter().zip(answers) {
+            map.insert(p.label.clone(), v);
+        }
+        Ok((Value::Object(map), true))
+    }
+
+    fn answer_period(
+        &self,
+        r: &ApiRequest,
+        kind: Kind,
+        plan: &Plan<'_>,
+        p: &PeriodRange,
+        options: &ApiOptions,
+        progress: (usize, usize),
+    ) -> Result<Value> {
+        let range = Some((p.from, p.to));
+        let t = &r.table;
+        let resolved = match plan {
+            Plan::Sections(resolved, sections) => {
+                let mut out = Vec::with_capacity(sections.len());
+                for (label, urls) in sections {
+                    options.check(progress.0, progress.1)?;
+                    let metrics = resolved
+                        .with_section(urls.clone())
+                        .select(range)?
+                        .visits_summary();
+                    out.push(SectionRow {
+                        label: label.clone(),
+                        metrics,
+                    });
+                }
+                let rows = out
+                    .iter()
+                    .map(|row| {
+                        let mut m = rows::summary_row(&row.metrics);
+                        m.shift_insert(0, "label".into(), json!(row.label));
+                        m
+                    })
+                    .collect();
+                return table::apply(by_visits(rows), t, &Spec::new(table::VISIT_RATIOS));
+            }
+            Plan::One(resolved) => resolved,
+        };
+        let sel: Selection = resolved.select(range)?;
+        self.period_answer(r, kind, &sel)
+    }
+
+    /// One period's answer for a selection.
+    fn period_answer(&self, r: &ApiRequest, kind: Kind, sel: &Selection<'_>) -> Result<Value> {
+        let t = &r.table;
+        let visits = Spec::new(table::VISIT_RATIOS);
+        Ok(match kind {
+            Kind::VisitsSummary => {
+                let s = sel.visits_summary();
+                if s.nb_visits == 0 {
+                    json!([])
+                } else {
+                    table::apply_one(rows::summary_row(&s), t, table::VISIT_RATIOS)?
+                }
+            }
+            Kind::Actions => {
+                let a = sel.actions_summary();
+                if a == ActionsSummary::default() {
+                    json!([])
+                } else {
+                    table::apply_one(rows::actions_row(&a), t, &[])?
+                }
+            }
+            Kind::VisitFrequency => {
+                let f = sel.visit_frequency();
+                if f.new.nb_visits + f.returning.nb_visits == 0 {
+                    json!([])
+                } else {
+                    table::apply_one(frequency_row(&f), t, &[])?
+                }
+            }
+            Kind::ApiGet => {
+                let mut row = rows::summary_row(&sel.visits_summary());
+                table::derive(&mut row, table::VISIT_RATIOS);
+                row.extend(rows::actions_row(&sel.actions_summary()));
+                row.extend(frequency_row(&sel.visit_frequency()));
+                table::apply_one(row, t, &[])?
+            }
+            Kind::PageUrls => {
+                let flat = t.flat;
+                let kind = if flat {
+                    ActionReportKind::PageUrls
+                } else {
+                    ActionReportKind::PageUrlTree
+                };
+                let params = TableParams {
+                    flat: false,
+                    ..t.clone()
+                };
+                table::apply(
+                    rows::action_rows(sel, kind, flat),
+                    &params,
+                    &Spec::new(table::PAGE_RATIOS),
+                )?
+            }
+            Kind::Action(kind) => {
+                let pages = kind == ActionReportKind::PageTitles;
+                let ratios = if pages { table::PAGE_RATIOS } else { &[] };
+                let tree = matches!(
+                    kind,
+                    ActionReportKind::Downloads | ActionReportKind::Outlinks
+                );
+                let params = TableParams {
+                    flat: t.flat && !tree,
+                    ..t.clone()
+                };
+                table::apply(
+                    rows::action_rows(sel, kind, t.flat),
+                    &params,
+                    &Spec::new(ratios),
+                )?
+            }
+            Kind::Entry { titles } => table::apply(
+                rows::boundary_rows(sel, titles, false),
+                t,
+                &Spec::new(table::ENTRY_RATIOS),
+            )?,
+            Kind::Exit { titles } => table::apply(
+                rows::boundary_rows(sel, titles, true),
+                t,
+                &Spec::new(table::EXIT_RATIOS),
+            )?,
+            Kind::OnePage { titles } => {
+                let wanted = if titles {
+                    r.page_name
+                        .clone()
+                        .ok_or_else(|| bad("Actions.getPageTitle needs pageName=<title>"))?
+                } else {
+                    rows::page_label_of(
+                        r.page_url
+                            .as_deref()
+                            .ok_or_else(|| bad("Actions.getPageUrl needs pageUrl=<URL or path>"))?,
+                    )
+                };
+                let kind = if titles {
+                    ActionReportKind::PageTitles
+                } else {
+                    ActionReportKind::PageUrls
+                };
+                let rows: Vec<Row> = rows::action_rows(sel, kind, true)
+                    .into_iter()
+                    .filter(|row| row.get("label").and_then(Value::as_str) == Some(wanted.as_str()))
+                    .collect();
+                table::apply(rows, t, &Spec::new(table::PAGE_RATIOS))?
+            }
+            Kind::Events(by, sub) => table::apply(
+                rows::event_rows(sel, by, sub),
+                t,
+                &Spec::new(table::EVENT_RATIOS),
+            )?,
+            Kind::Field(f) => {
+                let d = rows::field_dimension(f);
+                let rows = rows::dimension_rows(&sel.dimension_report(&d), &d, d.segment_name());
+                table::apply(rows, t, &visits)?
+            }
+            Kind::Custom => {
+                let name = self.custom_dimension_name(r, sel)?;
+                let d = Dimension::Custom(name.clone());
+                let segment = match r.id_dimension {
+                    Some(id) => format!("dimension{id}"),
+                    None => name,
+                };
+                let rows = rows::dimension_rows(&sel.dimension_report(&d), &d, &segment);
+                table::apply(rows, t, &visits)?
+            }
+            Kind::Group(g) => {
+                let rows = rows::group_rows(sel, g);
+                let spec = if rows::fixed_order(g) {
+                    Spec::new(&[])
+                } else {
+                    visits
+                };
+                let spec = if matches!(
+                    g,
+                    methods::Grouping::Referrer(crate::report::ReferrerPart::Website)
+                ) {
+                    spec.flat_child_labels()
+                } else {
+                    spec
+                };
+                table::apply(rows, t, &spec)?
+            }
+            Kind::LastVisits => self.last_visits(r, sel)?,
+            Kind::MultiSites { one: true } => global::multi_sites_row(sel, r)?,
+            Kind::Sections
+            | Kind::MultiSites { one: false }
+            | Kind::Sites { .. }
+            | Kind::SiteIds
+            | Kind::Version
+            | Kind::Bulk
+            | Kind::ReportMetadata
+            | Kind::ProcessedReport
+            | Kind::ConfiguredDimensions
+            | Kind::VisitorProfile
+            | Kind::Refused(_) => json!([]),
+        })
+    }
+
+    /// The custom dimension a request names: `idDimension=N` (Matomo's
+    /// number: the site's N-th configured dimension) or `dimension=name`.
+    fn custom_dimension_name(&self, r: &ApiRequest, sel: &Selection<'_>) -> Result<String> {
+        let site = sel.site;
+        let known: Vec<&str> = site.dicts.custom_dim_names().collect();
+        let listed = || {
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| format!("{} = {n}", i + 1))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        let name = match (r.id_dimension, &r.dimension) {
+            (Some(id), _) => known
+                .get((id as usize).wrapping_sub(1))
+                .map(|s| (*s).to_owned())
+                .ok_or_else(|| {
+                    bad(format!(
+                        "site {} has no custom dimension with idDimension={id} (known: {})",
+                        site.config.id,
+                        listed()
+                    ))
+                })?,
+            (None, Some(name)) => name.clone(),
+            (None, None) => {
+                return Err(bad(
+                    "CustomDimensions.getCustomDimension needs idDimension=<number> (or dimension=<name>)",
+                ));
+            }
+        };
+        if site.dicts.custom_dim(&name).is_none() {
+            return Err(bad(format!(
+                "site {} has no custom dimension '{name}': declare it with SiteConfig::dimension or send hits that carry it (known: {})",
+                site.config.id,
+                listed()
+            )));
+        }
+        Ok(name)
+    }
+}
+
+/// New and returning visit metrics in one row (`_new`, `_returning`).
+fn frequency_row(f: &crate::summary::VisitFrequency) -> Row {
+    let mut m = Row::new();
+    for (suffix, s) in [("new", f.new), ("returning", f.returning)] {
+        let mut row = rows::summary_row(&s);
+        table::derive(&mut row, table::VISIT_RATIOS);
+        for (k, v) in row {
+            m.insert(format!("{k}_{suffix}"), v);
+        }
+    }
+    m
+}
+
+/// Rows sorted by visits (most first), then label.
+fn by_visits(mut rows: Vec<Row>) -> Vec<Row> {
+    let visits = |r: &Row| r.get("nb_visits").and_then(Value::as_u64).unwrap_or(0);
+    let label = |r: &Row| {
+        r.get("label")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    rows.sort_by(|a, b| {
+        visits(b)
+            .cmp(&visits(a))
+            .then_with(|| label(a).cmp(&label(b)))
+    });
+    rows
+}
+
+/// What a request resolves to once, before its periods.
+enum Plan<'e> {
+    One(Resolved<'e>),
+    Sections(Resolved<'e>, Vec<(String, Arc<BitSet>)>),
+}
+
+/// Options of one Reporting API request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiOptions {
+    /// The instant `today`, `yesterday` and `lastN` count from.
+    pub now: DateTime<Utc>,
+    /// When to give up: the request then fails with
+    /// [`Error::DeadlineExceeded`]. `None`: no limit.
+    pub deadline: Option<Instant>,
+}
+
+impl Default for ApiOptions {
+    fn default() -> ApiOptions {
+        ApiOptions::at(Utc::now())
+    }
+}
+
+impl ApiOptions {
+    /// Options with "now" set and no deadline.
+    pub fn at(now: DateTime<Utc>) -> ApiOptions {
+        ApiOptions {
+            now,
+            deadline: None,
+        }
+    }
+
+    /// Sets the deadline.
+    pub fn deadline(mut self, deadline: Instant) -> ApiOptions {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Sets the deadline `budget` from now.
+    pub fn timeout(self, budget: Duration) -> ApiOptions {
+        match Instant::now().checked_add(budget) {
+            Some(at) => self.deadline(at),
+            None => self,
+        }
+    }
+
+    fn check(&self, done: usize, total: usize) -> Result<()> {
+        match self.deadline {
+            Some(at) if Instant::now() >= at => Err(Error::DeadlineExceeded(format!(
+                "the request ran out of time after {done} of {total} period(s): ask for fewer \
+                 periods, a shorter range or a simpler segment, or allow more time"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Splits a query string (`a=b&c=d`, a leading `?` allowed) into decoded
+/// pairs, `+` as space: how [`ApiRequest::parse`] reads its parameters,
+/// for hosts that look at one before asking (a token, a site id).
+///
+/// # Examples
+/// ```
+/// let p: Vec<_> = hitmap::query_pairs("?idSite=1&segment=a%3D%3Db+c&flag").collect();
+/// assert_eq!(p, [("idSite".into(), "1".into()), ("segment".into(), "a==b c".into()), ("flag".into(), String::new())]);
+/// ```
+pub fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k, true), percent_decode(v, true))
+        })
+}
+
+/// Percent-encodes a query-string value (everything but `A-Za-z0-9-_.~`),
+/// as Matomo writes row segments.
+///
+/// # Examples
+/// ```
+/// assert_eq!(hitmap::encode_query_value("a==b c/é"), "a%3D%3Db%20c%2F%C3%A9");
+/// ```
+pub fn encode_query_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,699 @@
+//! Report rows in Matomo's shapes, for one period's selection: labels,
+//! columns, codes and row segments per method. Raw numbers only; the
+//! generic filters and formatting are `table.rs`'s.
+
+use serde_json::{Value, json};
+
+use super::methods::{FieldKind, Grouping};
+use crate::breakdown::{EventPart, EventRow, Group};
+use crate::dict::NONE;
+use crate::encode_query_value as enc;
+use crate::hit::HitType;
+use crate::query::{CutVisit, Selection};
+use crate::raw::VField;
+use crate::referrer::ReferrerType;
+use crate::report::{
+    ActionReportKind, ActionRow, Dimension, DimensionRow, KEYWORD_NOT_DEFINED, ReferrerPart,
+    referrer_label,
+};
+use crate::summary::{ActionsSummary, VisitsSummary};
+use crate::table::Row;
+use crate::visit_key::VisitKeys;
+
+/// The label of rows without a value.
+pub(crate) const UNKNOWN: &str = "Unknown";
+
+/// A visit summary's base columns (ratios are derived later).
+pub(crate) fn summary_row(s: &VisitsSummary) -> Row {
+    let mut m = Row::new();
+    m.insert("nb_uniq_visitors".into(), json!(s.nb_uniq_visitors));
+    m.insert("nb_users".into(), json!(s.nb_users));
+    m.insert("nb_visits".into(), json!(s.nb_visits));
+    m.insert("nb_actions".into(), json!(s.nb_actions));
+    m.insert("bounce_count".into(), json!(s.bounce_count));
+    m.insert("sum_visit_length".into(), json!(s.sum_visit_length));
+    m.insert("max_actions".into(), json!(s.max_actions));
+    m
+}
+
+/// A labelled visit-metrics row.
+fn labelled(label: &str, s: &VisitsSummary) -> Row {
+    let mut m = summary_row(s);
+    m.shift_insert(0, "label".into(), json!(label));
+    m
+}
+
+/// The actions summary as one row.
+pub(crate) fn actions_row(a: &ActionsSummary) -> Row {
+    match serde_json::to_value(a) {
+        Ok(Value::Object(m)) => m,
+        _ => Row::new(),
+    }
+}
+
+/// An action report row (pages with their page metrics), with children.
+pub(crate) fn action_row(row: &ActionRow, pages: bool) -> Row {
+    let mut m = Row::new();
+    m.insert("label".into(), json!(row.label));
+    m.insert("nb_visits".into(), json!(row.nb_visits));
+    m.insert("nb_uniq_visitors".into(), json!(row.nb_uniq_visitors));
+    m.insert("nb_hits".into(), json!(row.nb_hits));
+    if pages {
+        m.insert("sum_time_spent".into(), json!(row.sum_time_spent));
+        m.insert("entry_nb_visits".into(), json!(row.entry_nb_visits));
+        m.insert("entry_bounce_count".into(), json!(row.entry_bounce_count));
+        m.insert("exit_nb_visits".into(), json!(row.exit_nb_visits));
+    }
+    if row.is_folder() {
+        m.insert(
+            "subtable".into(),
+            Value::Array(
+                row.subtable
+                    .iter()
+                    .map(|c| Value::Object(action_row(c, pages)))
+                    .collect(),
+            ),
+        );
+    }
+    m
+}
+
+/// Rows of an action report kind.
+pub(crate) fn action_rows(sel: &Selection<'_>, kind: ActionReportKind, flat: bool) -> Vec<Row> {
+    let pages = matches!(
+        kind,
+        ActionReportKind::PageUrls | ActionReportKind::PageUrlTree | ActionReportKind::PageTitles
+    );
+    let rows = match kind {
+        ActionReportKind::Downloads if !flat => sel.url_tree(HitType::Download),
+        ActionReportKind::Outlinks if !flat => sel.url_tree(HitType::Outlink),
+        ActionReportKind::PageUrlTree if flat => sel.action_report(ActionReportKind::PageUrls),
+        k => sel.action_report(k),
+    };
+    rows.iter().map(|r| action_row(r, pages)).collect()
+}
+
+/// Entry or exit pages (URLs or titles): visits grouped by their first or
+/// last page view.
+pub(crate) fn boundary_rows(sel: &Selection<'_>, titles: bool, exit: bool) -> Vec<Row> {
+    let groups = sel.group_visits(|cut| sel.boundary_page(cut, titles, exit).map(|p| (p, None)));
+    let page_visits: std::collections::HashMap<String, u64> = if exit {
+        let kind = if titles {
+            ActionReportKind::PageTitles
+        } else {
+            ActionReportKind::PageUrls
+        };
+        sel.action_report(kind)
+            .into_iter()
+            .map(|r| (r.label, r.nb_visits))
+            .collect()
+    } else {
+        Default::default()
+    };
+    groups
+        .iter()
+        .map(|g| {
+            let mut m = Row::new();
+            m.insert("label".into(), json!(g.label));
+            let s = &g.metrics;
+            if exit {
+                m.insert("exit_nb_visits".into(), json!(s.nb_visits));
+                m.insert("exit_nb_uniq_visitors".into(), json!(s.nb_uniq_visitors));
+                m.insert(
+                    "nb_visits".into(),
+                    json!(page_visits.get(&g.label).copied().unwrap_or(s.nb_visits)),
+                );
+            } else {
+                m.insert("entry_nb_visits".into(), json!(s.nb_visits));
+                m.insert("entry_nb_uniq_visitors".into(), json!(s.nb_uniq_visitors));
+                m.insert("entry_nb_actions".into(), json!(s.nb_actions));
+                m.insert("entry_sum_visit_length".into(), json!(s.sum_visit_length));
+                m.insert("entry_bounce_count".into(), json!(s.bounce_count));
+            }
+            m
+        })
+        .collect()
+}
+
+/// The page label a `pageUrl` asks for: a full URL's path and query, or
+/// a path as given.
+pub(crate) fn page_label_of(url: &str) -> String {
+    let path = match crate::url::host_of(url) {
+        Some(_) => url
+            .split_once("://")
+            .map(|(_, rest)| rest.find('/').map_or("/", |i| &rest[i..]))
+            .unwrap_or(url),
+        None => url,
+    };
+    let path = crate::url::without_fragment(path);
+    if path.is_empty() {
+        "/".into()
+    } else {
+        path.to_owned()
+    }
+}
+
+fn event_row(e: &EventRow) -> Row {
+    let mut m = Row::new();
+    m.insert("label".into(), json!(e.label));
+    m.insert("nb_events".into(), json!(e.nb_events));
+    m.insert("nb_visits".into(), json!(e.nb_visits));
+    m.insert("nb_uniq_visitors".into(), json!(e.nb_uniq_visitors));
+    m.insert("sum_event_value".into(), json!(e.sum_event_value));
+    m.insert(
+        "min_event_value".into(),
+        json!(e.min_event_value.unwrap_or(0.0)),
+    );
+    m.insert(
+        "max_event_value".into(),
+        json!(e.max_event_value.unwrap_or(0.0)),
+    );
+    m.insert("nb_events_with_value".into(), json!(e.nb_events_with_value));
+    if !e.sub.is_empty() {
+        m.insert(
+            "subtable".into(),
+            Value::Array(e.sub.iter().map(|c| Value::Object(event_row(c))).collect()),
+        );
+    }
+    m
+}
+
+fn event_segment(part: EventPart) -> &'static str {
+    match part {
+        EventPart::Category => "eventCategory",
+        EventPart::Action => "eventAction",
+        EventPart::Name => "eventName",
+    }
+}
+
+/// Events by one part with subtables by another.
+pub(crate) fn event_rows(sel: &Selection<'_>, by: EventPart, sub: EventPart) -> Vec<Row> {
+    sel.event_report(by, sub)
+        .iter()
+        .map(|e| {
+            let mut m = event_row(e);
+            if e.label != crate::breakdown::EVENT_NAME_NOT_DEFINED {
+                m.insert(
+                    "segment".into(),
+                    json!(format!("{}=={}", event_segment(by), enc(&e.label))),
+                );
+            }
+            m
+        })
+        .collect()
+}
+
+/// A dimension report's rows with Matomo's row segment.
+pub(crate) fn dimension_rows(rows: &[DimensionRow], d: &Dimension, segment_name: &str) -> Vec<Row> {
+    let _ = d;
+    rows.iter()
+        .map(|row| {
+            let mut m = labelled(row.label.as_deref().unwrap_or(UNKNOWN), &row.metrics);
+            m.insert(
+                "segment".into(),
+                json!(format!(
+                    "{segment_name}=={}",
+                    row.label.as_deref().map(enc).unwrap_or_default()
+                )),
+            );
+            m
+        })
+        .collect()
+}
+
+/// The dimension of a stored-field report.
+pub(crate) fn field_dimension(f: FieldKind) -> Dimension {
+    match f {
+        FieldKind::Device => Dimension::DeviceType,
+        FieldKind::Browser => Dimension::Browser,
+        FieldKind::Os => Dimension::OperatingSystem,
+    }
+}
+
+/// A range of a VisitorInterest report: bounds and Matomo's label.
+struct Range {
+    low: u64,
+    high: Option<u64>,
+    label: String,
+}
+
+fn ranges(g: Grouping) -> Vec<Range> {
+    let r = |low: u64, high: Option<u64>, label: String| Range { low, high, label };
+    let counted = |bounds: &[(u64, Option<u64>)], one: &str, many: &str| -> Vec<Range> {
+        bounds
+            .iter()
+            .map(|&(low, high)| {
+                let label = match high {
+                    Some(h) if h == low && low == 1 => format!("1 {one}"),
+                    Some(h) if h == low => format!("{low} {many}"),
+                    Some(h) => format!("{low}-{h} {many}"),
+                    None => format!("{low}+ {many}"),
+                };
+                r(low, high, label)
+            })
+            .collect()
+    };
+    match g {
+        Grouping::Duration => {
+            let seconds = [(0, 10), (11, 30), (31, 60)];
+            let minutes = [(1, 2), (2, 4), (4, 7), (7, 10), (10, 15), (15, 30)];
+            let mut out: Vec<Range> = seconds
+                .iter()
+                .map(|&(l, h)| r(l, Some(h), format!("{l}-{h}s")))
+                .collect();
+            out.extend(
+                minutes
+                    .iter()
+                    .map(|&(l, h)| r(l * 60 + 1, Some(h * 60), format!("{l}-{h} min"))),
+            );
+            out.push(r(1801, None, "30+ min".into()));
+            out
+        }
+        Grouping::Pages => counted(
+            &[
+                (1, Some(1)),
+                (2, Some(2)),
+                (3, Some(3)),
+                (4, Some(4)),
+                (5, Some(5)),
+                (6, Some(7)),
+                (8, Some(10)),
+                (11, Some(14)),
+                (15, Some(20)),
+                (21, None),
+            ],
+            "page",
+            "pages",
+        ),
+        Grouping::VisitCount => counted(
+            &[
+                (1, Some(1)),
+                (2, Some(2)),
+                (3, Some(3)),
+                (4, Some(4)),
+                (5, Some(5)),
+                (6, Some(6)),
+                (7, Some(7)),
+                (8, Some(8)),
+                (9, Some(14)),
+                (15, Some(25)),
+                (26, Some(50)),
+                (51, Some(100)),
+                (101, Some(200)),
+                (201, None),
+            ],
+            "visit",
+            "visits",
+        ),
+        Grouping::DaysSinceLast => counted(
+            &[
+                (0, Some(0)),
+                (1, Some(1)),
+                (2, Some(2)),
+                (3, Some(3)),
+                (4, Some(4)),
+                (5, Some(5)),
+                (6, Some(6)),
+                (7, Some(7)),
+                (8, Some(14)),
+                (15, Some(30)),
+                (31, Some(60)),
+                (61, Some(120)),
+                (121, Some(364)),
+                (365, None),
+            ],
+            "day",
+            "days",
+        ),
+        _ => Vec::new(),
+    }
+}
+
+fn range_index(ranges: &[Range], x: u64) -> Option<usize> {
+    ranges
+        .iter()
+        .position(|r| x >= r.low && r.high.is_none_or(|h| x <= h))
+}
+
+fn range_field(g: Grouping) -> &'static str {
+    match g {
+        Grouping::Duration => "visitDuration",
+        Grouping::Pages => "actions",
+        Grouping::VisitCount => "visitCount",
+        _ => "daysSinceLastVisit",
+    }
+}
+
+/// Matomo's 12-hour label of an hour (`12 AM`, `1 PM`).
+pub(crate) fn hour_label(h: u32) -> String {
+    match h {
+        0 => "12 AM".into(),
+        1..=11 => format!("{h} AM"),
+        12 => "12 PM".into(),
+        h => format!("{} PM", h - 12),
+    }
+}
+
+const WEEKDAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+/// Separates a referrer type from a name in one grouping key.
+const SEP: char = '\u{1}';
+
+/// The label and sub-label of a visit in a grouped report.
+fn key_of(
+    g: Grouping,
+    keys: &VisitKeys<'_>,
+    sel: &Selection<'_>,
+    cut: &CutVisit<'_>,
+) -> Option<(String, Option<String>)> {
+    let (a, v) = (cut.archive, cut.visit);
+    let known = |x: Option<String>| x.unwrap_or_else(|| UNKNOWN.to_owned());
+    let one = |label: String| Some((label, None));
+    match g {
+        Grouping::BrowserVersion => one(known(keys.browser_version(a, v))),
+        Grouping::OsVersion => one(known(keys.os_version(a, v))),
+        Grouping::Resolution => one(known(keys.resolution(a, v).map(str::to_owned))),
+        Grouping::Continent => one(keys.continent(a, v).unwrap_or("unk").to_owned()),
+        Grouping::Country => one(known(
+            keys.field(a, v, VField::Country)
+                .map(str::to_ascii_lowercase),
+        )),
+        Grouping::Language => {
+            one(known(keys.field(a, v, VField::Language).map(|l| {
+                l.split('-').next().unwrap_or(l).to_ascii_lowercase()
+            })))
+        }
+        Grouping::LanguageCode => one(known(
+            keys.field(a, v, VField::Language)
+                .map(str::to_ascii_lowercase),
+        )),
+        Grouping::ServerHour => one(keys.server_hour(a, v).to_string()),
+        Grouping::LocalHour => one(known(keys.local_hour(a, v).map(|h| h.to_string()))),
+        Grouping::DayOfWeek => one(keys.weekday(a, v).to_string()),
+        Grouping::Duration | Grouping::Pages | Grouping::VisitCount | Grouping::DaysSinceLast => {
+            let x = match g {
+                Grouping::Duration => u64::from(cut.length),
+                Grouping::Pages => cut.actions.len() as u64,
+                Grouping::VisitCount => u64::from(a.visit_rank(v)),
+                _ => keys.days_since_last(a, v, cut.date)? as u64,
+            };
+            one(range_index(&ranges(g), x)?.to_string())
+        }
+        Grouping::ReferrerType => {
+            let r = keys.referrer(a, v);
+            let sub = (r.kind != ReferrerType::Direct)
+                .then(|| referrer_label(ReferrerPart::SearchEngine, &r));
+            Some((format!("{}", r.kind as u8), sub))
+        }
+        Grouping::ReferrerAll => {
+            let r = keys.referrer(a, v);
+            let name = match r.kind {
+                ReferrerType::Direct => r.kind.label().to_owned(),
+                _ => referrer_label(ReferrerPart::SearchEngine, &r),
+            };
+            one(format!("{}{SEP}{name}", r.kind as u8))
+        }
+        Grouping::Referrer(part) => {
+            if a.referrer_type[v as usize] != part.kind() as u8 {
+                return None;
+            }
+            let r = keys.referrer(a, v);
+            let label = referrer_label(part, &r);
+            let referrer_url = || {
+                let id = a.fields[VField::Referrer as usize][v as usize];
+                (id != NONE).then(|| sel.site.dicts.referrers.value(id).to_owned())
+            };
+            let sub = match part {
+                ReferrerPart::SearchEngine => Some(referrer_label(ReferrerPart::Keyword, &r)),
+                ReferrerPart::Keyword => Some(referrer_label(ReferrerPart::SearchEngine, &r)),
+                ReferrerPart::Campaign => r.keyword.clone(),
+                ReferrerPart::Website | ReferrerPart::Social | ReferrerPart::AiAssistant => {
+                    referrer_url()
+                }
+            };
+            Some((label, sub))
+        }
+    }
+}
+
+/// Rows of a visits-grouped report, in Matomo's shape and order.
+pub(crate) fn group_rows(sel: &Selection<'_>, g: Grouping) -> Vec<Row> {
+    let keys = VisitKeys::new(sel.site);
+    let groups = sel.group_visits(|cut| key_of(g, &keys, sel, cut));
+    match g {
+        Grouping::ServerHour | Grouping::LocalHour | Grouping::DayOfWeek => {
+            let (count, first) = if g == Grouping::DayOfWeek {
+                (7, 1)
+            } else {
+                (24, 0)
+            };
+            let field = match g {
+                Grouping::ServerHour => Some("visitServerHour"),
+                Grouping::LocalHour => Some("visitLocalHour"),
+                _ => None,
+            };
+            let mut rows: Vec<Row> = (first..first + count)
+                .map(|k: u32| {
+                    let s = groups
+                        .iter()
+                        .find(|x| x.label == k.to_string())
+                        .map(|x| x.metrics)
+                        .unwrap_or_default();
+                    let label = if g == Grouping::DayOfWeek {
+                        WEEKDAYS[k as usize - 1].to_owned()
+                    } else {
+                        hour_label(k)
+                    };
+                    let mut m = labelled(&label, &s);
+                    match field {
+                        Some(f) => {
+                            m.insert("segment".into(), json!(format!("{f}=={k}")));
+                        }
+                        None => {
+                            m.insert("day_of_week".into(), json!(k));
+                        }
+                    }
+                    m
+                })
+                .collect();
+            if let Some(unknown) = groups.iter().find(|x| x.label == UNKNOWN) {
+                rows.push(labelled(UNKNOWN, &unknown.metrics));
+            }
+            rows
+        }
+        Grouping::Duration | Grouping::Pages | Grouping::VisitCount | Grouping::DaysSinceLast => {
+            ranges(g)
+                .iter()
+                .enumerate()
+                .map(|(i, range)| {
+                    let visits = groups
+                        .iter()
+                        .find(|x| x.label == i.to_string())
+                        .map_or(0, |x| x.metrics.nb_visits);
+                    let field = range_field(g);
+                    let segment = match range.high {
+                        Some(h) => format!("{field}>={};{field}<={h}", range.low),
+                        None => format!("{field}>={}", range.low),
+                    };
+                    let mut m = Row::new();
+                    m.insert("label".into(), json!(range.label));
+                    m.insert("nb_visits".into(), json!(visits));
+                    m.insert("segment".into(), json!(segment));
+                    m
+                })
+                .collect()
+        }
+        _ => groups.iter().map(|x| group_row(g, x)).collect(),
+    }
+}
+
+fn group_row(g: Grouping, x: &Group) -> Row {
+    let label = x.label.as_str();
+    let unknown = label == UNKNOWN;
+    let mut extra: Vec<(&str, Value)> = Vec::new();
+    let (shown, segment): (String, Option<String>) = match g {
+        Grouping::BrowserVersion | Grouping::OsVersion => {
+            let (name_field, version_field) = if g == Grouping::BrowserVersion {
+                ("browserName", "browserVersion")
+            } else {
+                ("operatingSystemName", "operatingSystemVersion")
+            };
+            (
+                label.to_owned(),
+                (!unknown).then(|| version_segment(label, name_field, version_field)),
+            )
+        }
+        Grouping::Resolution => (
+            label.to_owned(),
+            (!unknown).then(|| format!("resolution=={}", enc(label))),
+        ),
+        Grouping::Continent => {
+            extra.push(("code", json!(label)));
+            (
+                crate::names::continent(label).unwrap_or(UNKNOWN).to_owned(),
+                Some(format!("continentCode=={label}")),
+            )
+        }
+        Grouping::Country => {
+            let code = if unknown { "xx" } else { label };
+            extra.push(("code", json!(code)));
+            (
+                crate::names::country(code)
+                    .map_or(UNKNOWN, |(n, _)| n)
+                    .to_owned(),
+                Some(format!(
+                    "countryCode=={}",
+                    if unknown { String::new() } else { enc(code) }
+                )),
+            )
+        }
+        Grouping::Language => (
+            if unknown {
+                UNKNOWN.to_owned()
+            } else {
+                crate::names::language_label(label)
+            },
+            (!unknown).then(|| format!("languageCode=^{}", enc(label))),
+        ),
+        Grouping::LanguageCode => (
+            if unknown {
+                UNKNOWN.to_owned()
+            } else {
+                crate::names::language_code_label(label)
+            },
+            Some(format!(
+                "languageCode=={}",
+                if unknown { String::new() } else { enc(label) }
+            )),
+        ),
+        Grouping::ReferrerType => {
+            let kind = label
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| ReferrerType::ALL.get(i).copied());
+            let kind = kind.unwrap_or(ReferrerType::Direct);
+            extra.push(("referer_type", json!(kind.matomo_id())));
+            (
+                kind.label().to_owned(),
+                Some(format!("referrerType=={}", kind.name())),
+            )
+        }
+        Grouping::ReferrerAll => {
+            let (kind, name) = label.split_once(SEP).unwrap_or(("0", label));
+            let kind = kind
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| ReferrerType::ALL.get(i).copied());
+            let kind = kind.unwrap_or(ReferrerType::Direct);
+            extra.push(("referer_type", json!(kind.matomo_id())));
+            let segment = if kind == ReferrerType::Direct {
+                "referrerType==direct".to_owned()
+            } else {
+                format!("referrerType=={};referrerName=={}", kind.name(), enc(name))
+            };
+            (name.to_owned(), Some(segment))
+        }
+        Grouping::Referrer(part) => {
+            let field = if part == ReferrerPart::Keyword {
+                "referrerKeyword"
+            } else {
+                "referrerName"
+            };
+            let value = if label == KEYWORD_NOT_DEFINED || label == UNKNOWN {
+                String::new()
+            } else {
+                enc(label)
+            };
+            (label.to_owned(), Some(format!("{field}=={value}")))
+        }
+        _ => (label.to_owned(), None),
+    };
+    let mut m = labelled(&shown, &x.metrics);
+    for (k, v) in extra {
+        m.insert(k.into(), v);
+    }
+    if let Some(s) = segment {
+        m.insert("segment".into(), json!(s));
+    }
+    if !x.sub.is_empty() {
+        let children = x
+            .sub
+            .iter()
+            .map(|c| Value::Object(labelled(&c.label, &c.metrics)))
+            .collect();
+        m.insert("subtable".into(), Value::Array(children));
+    }
+    m
+}
+
+fn version_segment(label: &str, name_field: &str, version_field: &str) -> String {
+    match label.rsplit_once(' ') {
+        Some((name, version)) if version.starts_with(|c: char| c.is_ascii_digit()) => format!(
+            "{name_field}=={};{version_field}=={}",
+            enc(name),
+            enc(version)
+        ),
+        _ => format!("{name_field}=={}", enc(label)),
+    }
+}
+
+/// Whether a grouped report keeps its own order (hours, weekdays,
+/// ranges) rather than most visits first.
+pub(crate) fn fixed_order(g: Grouping) -> bool {
+    matches!(
+        g,
+        Grouping::ServerHour
+            | Grouping::LocalHour
+            | Grouping::DayOfWeek
+            | Grouping::Duration
+            | Grouping::Pages
+            | Grouping::VisitCount
+            | Grouping::DaysSinceLast
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_follow_matomo() {
+        assert_eq!(hour_label(0), "12 AM");
+        assert_eq!(hour_label(13), "1 PM");
+        let d: Vec<String> = ranges(Grouping::Duration)
+            .into_iter()
+            .map(|r| r.label)
+            .collect();
+        assert_eq!(d[0], "0-10s");
+        assert_eq!(d[3], "1-2 min");
+        assert_eq!(d[9], "30+ min");
+        let p: Vec<String> = ranges(Grouping::Pages)
+            .into_iter()
+            .map(|r| r.label)
+            .collect();
+        assert_eq!(
+            (p[0].as_str(), p[1].as_str(), p[9].as_str()),
+            ("1 page", "2 pages", "21+ pages")
+        );
+        let r = ranges(Grouping::Duration);
+        assert_eq!(range_index(&r, 60), Some(2));
+        assert_eq!(range_index(&r, 61), Some(3));
+        assert_eq!(range_index(&r, 1800), Some(8));
+        assert_eq!(range_index(&r, 1801), Some(9));
+        assert_eq!(page_label_of("https://x.org/a?b=1#c"), "/a?b=1");
+        assert_eq!(page_label_of("https://x.org"), "/");
+        assert_eq!(page_label_of("/news"), "/news");
+        assert_eq!(
+            version_segment("Chrome 120.0", "browserName", "browserVersion"),
+            "browserName==Chrome;browserVersion==120.0"
+        );
+    }
+}

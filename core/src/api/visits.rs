@@ -1,0 +1,272 @@
+//! `Live.getLastVisitsDetails` and `Live.getVisitorProfile`: visits with
+//! their actions, newest first, in Matomo's shape.
+
+use serde_json::{Map, Value, json};
+
+use super::{ApiRequest, bad};
+use crate::archive::DayArchive;
+use crate::dict::NONE;
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::hit::HitType;
+use crate::query::{Query, Selection};
+use crate::raw::VField;
+use crate::segment::Segment;
+use crate::visit_key::VisitKeys;
+
+/// Visits of a selection as (start, piece, visit), newest first.
+fn newest_first(sel: &Selection<'_>) -> Vec<(i64, usize, u32)> {
+    let mut out = Vec::new();
+    for (k, part) in sel.days.iter().enumerate() {
+        let a = part.archive;
+        match sel.selected(part) {
+            Some(b) => out.extend(b.iter().map(|v| (a.start[v as usize], k, v))),
+            None => out.extend((0..a.visit_count()).map(|v| (a.start[v as usize], k, v))),
+        }
+    }
+    // Ties (same start second) by piece and visit, so the order is stable.
+    out.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+    out
+}
+
+fn action_type(kind: HitType) -> &'static str {
+    match kind {
+        HitType::Pageview => "action",
+        HitType::Download => "download",
+        HitType::Outlink => "outlink",
+        HitType::Search => "search",
+        HitType::Event => "event",
+    }
+}
+
+/// One visit with its actions, named as Matomo's Live API names them.
+fn visit_details(keys: &VisitKeys<'_>, a: &DayArchive, v: u32, date: chrono::NaiveDate) -> Value {
+    let site = keys.site;
+    let d = &site.dicts;
+    let vi = v as usize;
+    let text = |dict: &crate::dict::Dict, id: u32| (id != NONE).then(|| dict.value(id).to_owned());
+    let field = |f: VField| keys.field(a, v, f).map(str::to_owned);
+    let range = a.actions_of(v);
+    let referrer = keys.referrer(a, v);
+    let country = field(VField::Country).map(|c| c.to_ascii_lowercase());
+    let mut m = Map::new();
+    m.insert("idSite".into(), json!(site.config.id));
+    m.insert("visitorId".into(), json!(d.visitors.value(a.visitor[vi])));
+    m.insert(
+        "visitorType".into(),
+        json!(if a.is_new_visit(v) {
+            "new"
+        } else {
+            "returning"
+        }),
+    );
+    m.insert("visitCount".into(), json!(a.visit_rank(v)));
+    m.insert(
+        "daysSinceLastVisit".into(),
+        json!(keys.days_since_last(a, v, date).unwrap_or(0)),
+    );
+    m.insert("userId".into(), json!(field(VField::User)));
+    m.insert("serverDate".into(), json!(date.to_string()));
+    m.insert("serverTimestamp".into(), json!(a.start[vi]));
+    m.insert(
+        "visitServerHour".into(),
+        json!(keys.server_hour(a, v).to_string()),
+    );
+    m.insert(
+        "visitLocalHour".into(),
+        json!(keys.local_hour(a, v).map(|h| h.to_string())),
+    );
+    m.insert("firstActionTimestamp".into(), json!(a.a_ts[range.start]));
+    m.insert("lastActionTimestamp".into(), json!(a.a_ts[range.end - 1]));
+    m.insert("visitDuration".into(), json!(a.length[vi]));
+    m.insert("actions".into(), json!(range.len()));
+    m.insert("referrerType".into(), json!(referrer.kind.name()));
+    m.insert("referrerTypeName".into(), json!(referrer.kind.label()));
+    m.insert("referrerName".into(), json!(referrer.name));
+    m.insert("referrerKeyword".into(), json!(referrer.keyword));
+    m.insert("referrerUrl".into(), json!(field(VField::Referrer)));
+    if let Some(c) = &referrer.campaign {
+        m.insert("campaignSource".into(), json!(c.source));
+        m.insert("campaignMedium".into(), json!(c.medium));
+        m.insert("campaignContent".into(), json!(c.content));
+        m.insert("campaignId".into(), json!(c.id));
+    }
+    m.insert("deviceType".into(), json!(field(VField::Device)));
+    m.insert("browserName".into(), json!(field(VField::Browser)));
+    m.insert(
+        "browserVersion".into(),
+        json!(keys.browser_version_only(a, v)),
+    );
+    m.insert("operatingSystemName".into(), json!(field(VField::Os)));
+    m.insert(
+        "operatingSystemVersion".into(),
+        json!(keys.os_version_only(a, v)),
+    );
+    m.insert("resolution".into(), json!(keys.resolution(a, v)));
+    m.insert("countryCode".into(), json!(country));
+    m.insert(
+        "country".into(),
+        json!(
+            country
+                .as_deref()
+                .and_then(crate::names::country)
+                .map(|(n, _)| n)
+        ),
+    );
+    m.insert("continentCode".into(), json!(keys.continent(a, v)));
+    m.insert("languageCode".into(), json!(field(VField::Language)));
+    for c in &a.dims {
+        let name = d.dim_names.value(c.name);
+        if !name.starts_with('$') {
+            m.insert(name.to_owned(), json!(text(&d.dim_values, c.values[vi])));
+        }
+    }
+    let actions: Vec<Value> = range
+        .map(|i| {
+            let mut x = Map::new();
+            let kind = a.a_kind[i];
+            x.insert("type".into(), json!(action_type(kind)));
+            x.insert("url".into(), json!(text(&d.urls, a.a_url[i])));
+            if kind == HitType::Pageview {
+                x.insert("pageTitle".into(), json!(text(&d.titles, a.a_title[i])));
+                x.insert("timeSpent".into(), json!(a.a_time_spent[i]));
+            }
+            if kind == HitType::Search {
+                x.insert(
+                    "siteSearchKeyword".into(),
+                    json!(text(&d.keywords, a.a_keyword[i])),
+                );
+            }
+            if kind == HitType::Event {
+                x.insert(
+                    "eventCategory".into(),
+                    json!(text(&d.events, a.a_ev_category[i])),
+                );
+                x.insert(
+                    "eventAction".into(),
+                    json!(text(&d.events, a.a_ev_action[i])),
+                );
+                x.insert("eventName".into(), json!(text(&d.events, a.a_ev_name[i])));
+                let value = a.a_ev_value[i];
+                x.insert(
+                    "eventValue".into(),
+                    json!((!value.is_nan()).then_some(value)),
+                );
+            }
+            x.insert("timestamp".into(), json!(a.a_ts[i]));
+            Value::Object(x)
+        })
+        .collect();
+    m.insert("actionDetails".into(), Value::Array(actions));
+    Value::Object(m)
+}
+
+impl Engine {
+    /// `Live.getLastVisitsDetails`: the period's visits (segment applied),
+    /// newest first, `filter_offset` and `filter_limit` (default 100).
+    pub(super) fn last_visits(&self, r: &ApiRequest, sel: &Selection<'_>) -> Result<Value> {
+        refuse_table_filters(r)?;
+        let keys = VisitKeys::new(sel.site);
+        let limit = match r.table.limit {
+            None => super::DEFAULT_LIMIT,
+            Some(n) if n >= 0 => n as usize,
+            Some(_) => usize::MAX,
+        };
+        let rows: Vec<Value> = newest_first(sel)
+            .into_iter()
+            .skip(r.table.offset)
+            .take(limit)
+            .map(|(_, k, v)| {
+                let part = &sel.days[k];
+                visit_details(&keys, part.archive, v, part.date)
+            })
+            .collect();
+        Ok(Value::Array(rows))
+    }
+
+    /// `Live.getVisitorProfile`: one visitor's visits over all stored days,
+    /// with totals, first and last visit.
+    pub(super) fn visitor_profile(&self, r: &ApiRequest, site: u32) -> Result<Value> {
+        refuse_table_filters(r)?;
+        let id = r
+            .visitor_id
+            .as_deref()
+            .ok_or_else(|| bad("Live.getVisitorProfile needs visitorId=<visitor key>"))?;
+        let mut segment = format!("visitorId=={}", crate::encode_query_value(id));
+        if let Some(s) = &r.segment {
+            segment = format!("{segment};{s}");
+        }
+        let q = Query::site(site).with_segment(Some(segment.parse::<Segment>()?));
+        let sel = self.resolve(&q)?.select(None)?;
+        let keys = VisitKeys::new(sel.site);
+        let order = newest_first(&sel);
+        if order.is_empty() {
+            return Err(bad(format!("site {site} has no visit of visitor '{id}'")));
+        }
+        let (mut actions, mut pages, mut seconds) = (0u64, 0u64, 0u64);
+        for &(_, k, v) in &order {
+            let a = sel.days[k].archive;
+            let range = a.actions_of(v);
+            actions += range.len() as u64;
+            pages += range.filter(|&i| a.a_kind[i] == HitType::Pageview).count() as u64;
+            seconds += u64::from(a.length[v as usize]);
+        }
+        let summary = |(_, k, v): (i64, usize, u32)| {
+            let part = &sel.days[k];
+            let r = keys.referrer(part.archive, v);
+            json!({
+                "date": part.date.to_string(),
+                "serverTimestamp": part.archive.start[v as usize],
+                "referrerType": r.kind.name(),
+                "referralSummary": r.name.unwrap_or_else(|| r.kind.label().to_owned()),
+            })
+        };
+        let last = order[0];
+        let first = order[order.len() - 1];
+        let limit = match r.table.limit {
+            None => 10,
+            Some(n) if n >= 0 => n as usize,
+            Some(_) => usize::MAX,
+        };
+        let visits: Vec<Value> = order
+            .iter()
+            .take(limit)
+            .map(|&(_, k, v)| visit_details(&keys, sel.days[k].archive, v, sel.days[k].date))
+            .collect();
+        Ok(json!({
+            "visitorId": id,
+            "totalVisits": order.len(),
+            "totalActions": actions,
+            "totalPageViews": pages,
+            "totalVisitDuration": seconds,
+            "firstVisit": summary(first),
+            "lastVisit": summary(last),
+            "lastVisits": visits,
+        }))
+    }
+}
+
+/// Live answers visits, not report rows: the generic row filters other
+/// than offset and limit do not apply, and asking for them is an error.
+fn refuse_table_filters(r: &ApiRequest) -> Result<()> {
+    let t = &r.table;
+    let asked = [
+        ("filter_sort_column", t.sort_column.is_some()),
+        ("filter_pattern", t.pattern.is_some()),
+        ("filter_pattern_recursive", t.pattern_recursive.is_some()),
+        ("filter_excludelowpop", t.excludelowpop.is_some()),
+        ("filter_truncate", t.truncate.is_some()),
+        ("showColumns", !t.show_columns.is_empty()),
+        ("hideColumns", !t.hide_columns.is_empty()),
+        ("label", !t.labels.is_empty()),
+        ("idSubtable", t.id_subtable.is_some()),
+        ("section", r.section.is_some()),
+    ];
+    match asked.iter().find(|(_, on)| *on) {
+        Some((name, _)) => Err(bad(format!(
+            "{name} does not apply to {}: it answers visits, filtered by segment, filter_offset and filter_limit",
+            r.method
+        ))),
+        None => Ok(()),
+    }
+}

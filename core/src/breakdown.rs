@@ -1,0 +1,271 @@
+//! Reports that group visits (or events) by a label computed per visit,
+//! with an optional second label for each row's subtable: the time of
+//! day, visitor interest ranges, versions, continents, languages, entry
+//! and exit pages, referrers with their subtables, and events. Every row,
+//! child rows included, carries exact distinct visitors and users.
+
+use std::collections::HashMap;
+
+use crate::dict::{Dict, NONE};
+use crate::hit::HitType;
+use crate::query::{CutVisit, DistinctStamp, Selection, distinct_per_key};
+use crate::summary::VisitsSummary;
+
+/// A row of a grouped visit report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Group {
+    pub label: String,
+    pub metrics: VisitsSummary,
+    /// Rows by the second label, sorted like the top level.
+    pub sub: Vec<Group>,
+}
+
+/// Interns (parent, label) keys into one dense id space.
+#[derive(Default)]
+struct Keys {
+    ids: HashMap<(u32, String), u32>,
+    labels: Vec<String>,
+    parents: Vec<u32>,
+}
+
+impl Keys {
+    fn id(&mut self, parent: u32, label: &str) -> (u32, bool) {
+        if let Some(&id) = self.ids.get(&(parent, label.to_owned())) {
+            return (id, false);
+        }
+        let id = self.labels.len() as u32;
+        self.ids.insert((parent, label.to_owned()), id);
+        self.labels.push(label.to_owned());
+        self.parents.push(parent);
+        (id, true)
+    }
+
+    /// Rows from per-key values, children under their parents, each level
+    /// sorted by `order` (then label).
+    fn assemble<T>(
+        &self,
+        mut values: Vec<Option<T>>,
+        make: impl Fn(String, T) -> (String, T),
+        order: impl Fn(&T, &T) -> std::cmp::Ordering + Copy,
+    ) -> Vec<(String, T, Vec<(String, T)>)> {
+        let mut top: Vec<(u32, String, T, Vec<(String, T)>)> = Vec::new();
+        let mut at: HashMap<u32, usize> = HashMap::new();
+        for id in 0..self.labels.len() {
+            if self.parents[id] == NONE
+                && let Some(v) = values[id].take()
+            {
+                let (label, v) = make(self.labels[id].clone(), v);
+                at.insert(id as u32, top.len());
+                top.push((id as u32, label, v, Vec::new()));
+            }
+        }
+        for id in 0..self.labels.len() {
+            let parent = self.parents[id];
+            if parent != NONE
+                && let Some(v) = values[id].take()
+                && let Some(&i) = at.get(&parent)
+            {
+                top[i].3.push(make(self.labels[id].clone(), v));
+            }
+        }
+        let mut rows: Vec<(String, T, Vec<(String, T)>)> =
+            top.into_iter().map(|(_, l, v, c)| (l, v, c)).collect();
+        for r in &mut rows {
+            r.2.sort_by(|a, b| order(&a.1, &b.1).then_with(|| a.0.cmp(&b.0)));
+        }
+        rows.sort_by(|a, b| order(&a.1, &b.1).then_with(|| a.0.cmp(&b.0)));
+        rows
+    }
+}
+
+/// Which part of an event a report is by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EventPart {
+    Category,
+    Action,
+    Name,
+}
+
+/// The label of events without a name (Matomo's).
+pub(crate) const EVENT_NAME_NOT_DEFINED: &str = "Event Name not defined";
+
+/// A row of an event report.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct EventRow {
+    pub label: String,
+    pub nb_events: u64,
+    pub nb_visits: u64,
+    pub nb_uniq_visitors: u64,
+    pub sum_event_value: f64,
+    pub min_event_value: Option<f64>,
+    pub max_event_value: Option<f64>,
+    pub nb_events_with_value: u64,
+    pub sub: Vec<EventRow>,
+}
+
+#[derive(Default, Clone)]
+struct EventAcc {
+    events: u64,
+    visits: u64,
+    sum: f64,
+    min: Option<f64>,
+    max: Option<f64>,
+    with_value: u64,
+}
+
+impl Selection<'_> {
+    /// Visits grouped by `key` (a label and an optional sub-label); visits
+    /// for which it gives `None` are left out. Sorted by visits, then label.
+    pub(crate) fn group_visits(
+        &self,
+        mut key: impl FnMut(&CutVisit<'_>) -> Option<(String, Option<String>)>,
+    ) -> Vec<Group> {
+        let mut keys = Keys::default();
+        let mut acc: Vec<Option<VisitsSummary>> = Vec::new();
+        let mut visitors = DistinctStamp::new(0);
+        let mut user_pairs = Vec::new();
+        self.for_each_visit_by_visitor(|cut| {
+            let Some((label, sub)) = key(cut) else {
+                return;
+            };
+            let (top, _) = keys.id(NONE, &label);
+            let child = sub.map(|s| keys.id(top, &s).0);
+            acc.resize(keys.labels.len(), None);
+            visitors.grow(keys.labels.len());
+            for k in std::iter::once(top).chain(child) {
+                let s = acc[k as usize].get_or_insert_with(VisitsSummary::default);
+                crate::report::tally(s, &mut visitors, &mut user_pairs, k, cut);
+            }
+        });
+        let uniques = visitors.counts;
+        let users = distinct_per_key(user_pairs, keys.labels.len());
+        for (k, s) in acc.iter_mut().enumerate() {
+            if let Some(s) = s {
+                s.nb_uniq_visitors = uniques[k];
+                s.nb_users = users[k];
+            }
+        }
+        keys.assemble(acc, |l, s| (l, s), |a, b| b.nb_visits.cmp(&a.nb_visits))
+            .into_iter()
+            .map(|(label, metrics, sub)| Group {
+                label,
+                metrics,
+                sub: sub
+                    .into_iter()
+                    .map(|(label, metrics)| Group {
+                        label,
+                        metrics,
+                        sub: Vec::new(),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// The page label (or title, with `titles`) of the first or last page
+    /// view of a cut visit.
+    pub(crate) fn boundary_page(
+        &self,
+        cut: &CutVisit<'_>,
+        titles: bool,
+        last: bool,
+    ) -> Option<String> {
+        let a = cut.archive;
+        let d = &self.site.dicts;
+        let is_page = |i: &usize| a.a_kind[*i] == HitType::Pageview;
+        let i = if last {
+            cut.actions.iter().filter(is_page).last()
+        } else {
+            cut.actions.iter().find(is_page)
+        }?;
+        Some(if titles {
+            match a.a_title[i] {
+                NONE => crate::report::UNTITLED.to_owned(),
+                t => d.titles.value(t).to_owned(),
+            }
+        } else {
+            d.pages.value(d.page_of_url[a.a_url[i] as usize]).to_owned()
+        })
+    }
+
+    /// Events grouped by one part, with subtables by another.
+    pub(crate) fn event_report(&self, by: EventPart, sub: EventPart) -> Vec<EventRow> {
+        let d = &self.site.dicts;
+        let label = |events: &Dict, a: &crate::archive::DayArchive, i: usize, part: EventPart| {
+            let id = match part {
+                EventPart::Category => a.a_ev_category[i],
+                EventPart::Action => a.a_ev_action[i],
+                EventPart::Name => a.a_ev_name[i],
+            };
+            match id {
+                NONE => EVENT_NAME_NOT_DEFINED.to_owned(),
+                id => events.value(id).to_owned(),
+            }
+        };
+        let mut keys = Keys::default();
+        let mut acc: Vec<Option<EventAcc>> = Vec::new();
+        let mut visitors = DistinctStamp::new(0);
+        let mut touched: Vec<u32> = Vec::new();
+        self.for_each_visit_by_visitor(|cut| {
+            let a = cut.archive;
+            touched.clear();
+            for i in cut.actions.iter() {
+                if a.a_kind[i] != HitType::Event {
+                    continue;
+                }
+                let top = keys.id(NONE, &label(&d.events, a, i, by)).0;
+                let child = keys.id(top, &label(&d.events, a, i, sub)).0;
+                acc.resize(keys.labels.len(), None);
+                let value = a.a_ev_value[i];
+                for k in [top, child] {
+                    let e = acc[k as usize].get_or_insert_with(EventAcc::default);
+                    e.events += 1;
+                    if !value.is_nan() {
+                        e.sum += value;
+                        e.with_value += 1;
+                        e.min = Some(e.min.map_or(value, |m| m.min(value)));
+                        e.max = Some(e.max.map_or(value, |m| m.max(value)));
+                    }
+                    touched.push(k);
+                }
+            }
+            touched.sort_unstable();
+            touched.dedup();
+            visitors.grow(keys.labels.len());
+            for &k in &touched {
+                if let Some(e) = acc[k as usize].as_mut() {
+                    e.visits += 1;
+                }
+                visitors.see(k, cut.visitor());
+            }
+        });
+        let uniques = visitors.counts;
+        let with_uniques: Vec<Option<(EventAcc, u64)>> = acc
+            .into_iter()
+            .enumerate()
+            .map(|(k, e)| e.map(|e| (e, uniques.get(k).copied().unwrap_or(0))))
+            .collect();
+        let row = |label: String, (e, u): (EventAcc, u64)| EventRow {
+            label,
+            nb_events: e.events,
+            nb_visits: e.visits,
+            nb_uniq_visitors: u,
+            sum_event_value: e.sum,
+            min_event_value: e.min,
+            max_event_value: e.max,
+            nb_events_with_value: e.with_value,
+            sub: Vec::new(),
+        };
+        keys.assemble(
+            with_uniques,
+            |l, v| (l, v),
+            |a, b| b.0.events.cmp(&a.0.events),
+        )
+        .into_iter()
+        .map(|(label, v, sub)| EventRow {
+            sub: sub.into_iter().map(|(l, v)| row(l, v)).collect(),
+            ..row(label, v)
+        })
+        .collect()
+    }
+}

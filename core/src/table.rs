@@ -1,0 +1,666 @@
+//! Matomo's generic DataTable filters over report rows: `idSubtable`,
+//! `label`, `flat`, `filter_excludelowpop`, `filter_sort_column`,
+//! `filter_truncate`, `filter_pattern`, `filter_offset`/`filter_limit`,
+//! `showColumns`/`hideColumns`, `format_metrics` and `expanded`, applied
+//! in Matomo's order to the rows of any report.
+//!
+//! Reports build rows with raw numbers (ratios as fractions); derived
+//! metrics are computed here from their parts, so a truncated "Others"
+//! row gets true ratios, and formatting (`45%`, rounding) comes last.
+
+use std::cmp::Ordering;
+
+use regex::{Regex, RegexBuilder};
+use serde_json::{Map, Value, json};
+
+use crate::error::{Error, Result};
+
+/// One row: columns in output order; children under `subtable`.
+pub(crate) type Row = Map<String, Value>;
+
+/// A derived metric: `name = numerator / denominator`.
+pub(crate) type Ratio = (&'static str, &'static str, &'static str);
+
+/// Ratios of visit metrics.
+pub(crate) const VISIT_RATIOS: &[Ratio] = &[
+    ("bounce_rate", "bounce_count", "nb_visits"),
+    ("nb_actions_per_visit", "nb_actions", "nb_visits"),
+    ("avg_time_on_site", "sum_visit_length", "nb_visits"),
+];
+
+/// Ratios of page rows.
+pub(crate) const PAGE_RATIOS: &[Ratio] = &[
+    ("avg_time_on_page", "sum_time_spent", "nb_hits"),
+    ("bounce_rate", "entry_bounce_count", "entry_nb_visits"),
+    ("exit_rate", "exit_nb_visits", "nb_visits"),
+];
+
+/// Ratios of entry page rows.
+pub(crate) const ENTRY_RATIOS: &[Ratio] = &[
+    ("bounce_rate", "entry_bounce_count", "entry_nb_visits"),
+    (
+        "avg_time_on_site",
+        "entry_sum_visit_length",
+        "entry_nb_visits",
+    ),
+    (
+        "nb_actions_per_visit",
+        "entry_nb_actions",
+        "entry_nb_visits",
+    ),
+];
+
+/// Ratios of exit page rows.
+pub(crate) const EXIT_RATIOS: &[Ratio] = &[("exit_rate", "exit_nb_visits", "nb_visits")];
+
+/// Ratios of event rows.
+pub(crate) const EVENT_RATIOS: &[Ratio] =
+    &[("avg_event_value", "sum_event_value", "nb_events_with_value")];
+
+/// How a report's rows behave under the generic filters.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Spec {
+    /// Derived metrics, recomputed for an "Others" row.
+    pub ratios: &'static [Ratio],
+    /// How `flat=1` names a child: `parent - child` (Matomo's default) or
+    /// the child's own label (when it is already whole, like a URL).
+    pub flat_join: Option<&'static str>,
+    /// Columns that are distinct counts: an "Others" row cannot sum them.
+    pub distinct: &'static [&'static str],
+}
+
+impl Spec {
+    pub(crate) const fn new(ratios: &'static [Ratio]) -> Spec {
+        Spec {
+            ratios,
+            flat_join: Some(" - "),
+            distinct: &[
+                "nb_uniq_visitors",
+                "nb_users",
+                "entry_nb_uniq_visitors",
+                "exit_nb_uniq_visitors",
+            ],
+        }
+    }
+
+    pub(crate) const fn flat_child_labels(mut self) -> Spec {
+        self.flat_join = None;
+        self
+    }
+}
+
+/// The generic parameters of one request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TableParams {
+    /// `filter_limit`: `None` means Matomo's default of 100, `-1` all.
+    pub limit: Option<i64>,
+    /// `filter_offset`.
+    pub offset: usize,
+    /// `filter_sort_column`.
+    pub sort_column: Option<String>,
+    /// `filter_sort_order=asc`.
+    pub ascending: bool,
+    /// `filter_pattern`.
+    pub pattern: Option<String>,
+    /// `filter_pattern_recursive`.
+    pub pattern_recursive: Option<String>,
+    /// `filter_column` (default `label`).
+    pub pattern_column: Option<String>,
+    /// `filter_excludelowpop`: a column.
+    pub excludelowpop: Option<String>,
+    /// `filter_excludelowpop_value`.
+    pub excludelowpop_value: Option<f64>,
+    /// `filter_truncate`.
+    pub truncate: Option<usize>,
+    /// `showColumns`.
+    pub show_columns: Vec<String>,
+    /// `hideColumns`.
+    pub hide_columns: Vec<String>,
+    /// `label`: labels (a `>` in one walks into subtables).
+    pub labels: Vec<String>,
+    /// `idSubtable`.
+    pub id_subtable: Option<u32>,
+    /// `flat=1`.
+    pub flat: bool,
+    /// `expanded=1`: subtables inline.
+    pub expanded: bool,
+    /// `format_metrics=0`: ratios as raw numbers.
+    pub raw_metrics: bool,
+}
+
+/// Matomo's default `filter_limit` for API requests.
+pub const DEFAULT_LIMIT: usize = 100;
+
+fn bad(msg: impl Into<String>) -> Error {
+    Error::Request(msg.into())
+}
+
+fn num(v: Option<&Value>) -> f64 {
+    v.and_then(Value::as_f64).unwrap_or(0.0)
+}
+
+/// Adds a report's derived metrics to a row and its subtables.
+pub(crate) fn derive(row: &mut Row, ratios: &[Ratio]) {
+    for (name, n, d) in ratios {
+        if row.contains_key(*d) {
+            let (n, d) = (num(row.get(*n)), num(row.get(*d)));
+            row.insert((*name).into(), json!(if d == 0.0 { 0.0 } else { n / d }));
+        }
+    }
+    if let Some(Value::Array(children)) = row.get_mut("subtable") {
+        for c in children {
+            if let Value::Object(c) = c {
+                derive(c, ratios);
+            }
+        }
+    }
+}
+
+fn children_mut(row: &mut Row) -> Option<&mut Vec<Value>> {
+    match row.get_mut("subtable") {
+        Some(Value::Array(c)) => Some(c),
+        _ => None,
+    }
+}
+
+fn take_children(row: &mut Row) -> Vec<Row> {
+    match row.remove("subtable") {
+        Some(Value::Array(c)) => c.into_iter().filter_map(into_row).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn into_row(v: Value) -> Option<Row> {
+    match v {
+        Value::Object(m) => Some(m),
+        _ => None,
+    }
+}
+
+fn label(row: &Row) -> &str {
+    row.get("label").and_then(Value::as_str).unwrap_or("")
+}
+
+/// Numbers every row with a subtable, depth first in the report's own
+/// order: the `idsubtable` a request's `idSubtable` names. The same
+/// request over the same data numbers the same way.
+fn number_subtables(rows: &mut [Value], next: &mut u32) {
+    for r in rows {
+        if let Value::Object(m) = r
+            && let Some(c) = children_mut(m)
+        {
+            if c.is_empty() {
+                m.remove("subtable");
+                continue;
+            }
+            *next += 1;
+            let id = *next;
+            number_subtables(children_mut(m).expect("checked"), next);
+            m.insert("idsubtable".into(), json!(id));
+        }
+    }
+}
+
+fn find_subtable(rows: Vec<Value>, id: u32) -> Option<Vec<Value>> {
+    for r in rows {
+        if let Value::Object(mut m) = r {
+            let here = m.get("idsubtable").and_then(Value::as_u64) == Some(u64::from(id));
+            let Some(Value::Array(c)) = m.remove("subtable") else {
+                continue;
+            };
+            if here {
+                return Some(c);
+            }
+            if let Some(found) = find_subtable(c, id) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+fn regex(pattern: &str, param: &str) -> Result<Regex> {
+    RegexBuilder::new(pattern)
+        .case_insensitive(true)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| bad(format!("{param} is not a valid regular expression: {e}")))
+}
+
+/// Applies the generic filters to a report's rows, in Matomo's order.
+pub(crate) fn apply(rows: Vec<Row>, p: &TableParams, spec: &Spec) -> Result<Value> {
+    let mut rows: Vec<Value> = rows
+        .into_iter()
+        .map(|mut r| {
+            derive(&mut r, spec.ratios);
+            Value::Object(r)
+        })
+        .collect();
+    let mut next = 0;
+    number_subtables(&mut rows, &mut next);
+    if let Some(id) = p.id_subtable {
+        rows = find_subtable(rows, id).ok_or_else(|| {
+            bad(format!(
+                "idSubtable={id} names no subtable of this report: use an idsubtable from a row of the same request without idSubtable"
+            ))
+        })?;
+    }
+    let mut rows: Vec<Row> = rows.into_iter().filter_map(into_row).collect();
+    if !p.labels.is_empty() {
+        rows = by_labels(rows, &p.labels);
+    }
+    if p.flat {
+        rows = flatten(rows, spec.flat_join, "");
+    }
+    if let Some(column) = &p.excludelowpop {
+        let min = match p.excludelowpop_value {
+            Some(v) => v,
+            None => 0.02 * rows.iter().map(|r| num(r.get(column))).sum::<f64>(),
+        };
+        check_column(&rows, column, "filter_excludelowpop")?;
+        rows.retain(|r| num(r.get(column)) >= min);
+    }
+    if let Some(column) = &p.sort_column {
+        check_column(&rows, column, "filter_sort_column")?;
+        sort(&mut rows, column, !p.ascending);
+    }
+    if let Some(n) = p.truncate {
+        truncate(&mut rows, n, spec);
+    }
+    if let Some(pattern) = &p.pattern {
+        let re = regex(pattern, "filter_pattern")?;
+        let column = p.pattern_column.as_deref().unwrap_or("label");
+        check_column(&rows, column, "filter_column")?;
+        rows.retain(|r| re.is_match(&text(r.get(column))));
+    }
+    if let Some(pattern) = &p.pattern_recursive {
+        let re = regex(pattern, "filter_pattern_recursive")?;
+        rows = keep_matching(rows, &re);
+    }
+    let limit = match p.limit {
+        None => DEFAULT_LIMIT,
+        Some(n) if n >= 0 => n as usize,
+        Some(_) => usize::MAX,
+    };
+    let rows: Vec<Row> = rows.into_iter().skip(p.offset).take(limit).collect();
+    let columns = Columns::of(p, &rows)?;
+    Ok(Value::Array(
+        rows.into_iter()
+            .map(|r| Value::Object(finish(r, p, &columns)))
+            .collect(),
+    ))
+}
+
+/// A one-row answer (a summary): derived metrics, columns, formatting.
+pub(crate) fn apply_one(mut row: Row, p: &TableParams, ratios: &[Ratio]) -> Result<Value> {
+    derive(&mut row, ratios);
+    let rows = [row];
+    let columns = Columns::of(p, &rows)?;
+    let [row] = rows;
+    Ok(Value::Object(finish(row, p, &columns)))
+}
+
+fn text(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn check_column(rows: &[Row], column: &str, param: &str) -> Result<()> {
+    if column == "label" || rows.is_empty() || rows.iter().any(|r| r.contains_key(column)) {
+        return Ok(());
+    }
+    let mut known: Vec<&str> = Vec::new();
+    for r in rows {
+        for k in r.keys() {
+            if k != "subtable" && !known.contains(&k.as_str()) {
+                known.push(k);
+            }
+        }
+    }
+    Err(bad(format!(
+        "{param}: this report has no column '{column}' (it has {})",
+        known.join(", ")
+    )))
+}
+
+fn sort(rows: &mut [Row], column: &str, descending: bool) {
+    let cmp = |a: &Row, b: &Row| -> Ordering {
+        let o = if column == "label" {
+            label(a).cmp(label(b))
+        } else {
+            match (a.get(column), b.get(column)) {
+                (Some(Value::String(x)), Some(Value::String(y))) => x.cmp(y),
+                (x, y) => num(x).partial_cmp(&num(y)).unwrap_or(Ordering::Equal),
+            }
+        };
+        let o = if descending { o.reverse() } else { o };
+        o.then_with(|| label(a).cmp(label(b)))
+    };
+    rows.sort_by(cmp);
+    for r in rows {
+        if let Some(children) = children_mut(r) {
+            let mut c: Vec<Row> = std::mem::take(children)
+                .into_iter()
+                .filter_map(into_row)
+                .collect();
+            sort(&mut c, column, descending);
+            *children = c.into_iter().map(Value::Object).collect();
+        }
+    }
+}
+
+/// Keeps `n` rows and sums the rest into Matomo's "Others" row (label
+/// `-1` in Matomo's archives, shown as "Others"). Distinct counts cannot
+/// be summed and are left out of that row; subtables are truncated too.
+fn truncate(rows: &mut Vec<Row>, n: usize, spec: &Spec) {
+    for r in rows.iter_mut() {
+        if let Some(children) = children_mut(r) {
+            let mut c: Vec<Row> = std::mem::take(children)
+                .into_iter()
+                .filter_map(into_row)
+                .collect();
+            truncate(&mut c, n, spec);
+            *children = c.into_iter().map(Value::Object).collect();
+        }
+    }
+    if rows.len() <= n {
+        return;
+    }
+    let rest = rows.split_off(n);
+    let ratio_names: Vec<&str> = spec.ratios.iter().map(|r| r.0).collect();
+    let mut others = Row::new();
+    others.insert("label".into(), json!("Others"));
+    for r in &rest {
+        for (k, v) in r {
+            if k == "label"
+                || spec.distinct.contains(&k.as_str())
+                || ratio_names.contains(&k.as_str())
+            {
+                continue;
+            }
+            if let Some(x) = v.as_f64() {
+                let sum = num(others.get(k)) + x;
+                let value = if v.is_f64() {
+                    json!(sum)
+                } else {
+                    json!(sum as u64)
+                };
+                others.insert(k.clone(), value);
+            }
+        }
+    }
+    derive(&mut others, spec.ratios);
+    rows.push(others);
+}
+
+fn keep_matching(rows: Vec<Row>, re: &Regex) -> Vec<Row> {
+    rows.into_iter()
+        .filter_map(|mut r| {
+            if re.is_match(label(&r)) {
+                return Some(r);
+            }
+            let children = take_children(&mut r);
+            let kept = keep_matching(children, re);
+            if kept.is_empty() {
+                None
+            } else {
+                r.insert(
+                    "subtable".into(),
+                    Value::Array(kept.into_iter().map(Value::Object).collect()),
+                );
+                Some(r)
+            }
+        })
+        .collect()
+}
+
+/// `label=a,b` (each URL-decoded by the query parser; `>` walks into
+/// subtables): the rows with those labels, in the order asked.
+fn by_labels(rows: Vec<Row>, labels: &[String]) -> Vec<Row> {
+    let mut out = Vec::new();
+    for wanted in labels {
+        let path: Vec<&str> = wanted.split('>').map(str::trim).collect();
+        let mut level: Vec<Row> = rows.clone();
+        let mut found = None;
+        for (i, part) in path.iter().enumerate() {
+            let Some(mut row) = level.into_iter().find(|r| label(r) == *part) else {
+                break;
+            };
+            if i + 1 == path.len() {
+                found = Some(row);
+                break;
+            }
+            level = take_children(&mut row);
+        }
+        out.extend(found);
+    }
+    out
+}
+
+fn flatten(rows: Vec<Row>, join: Option<&str>, prefix: &str) -> Vec<Row> {
+    let mut out = Vec::with_capacity(rows.len());
+    for mut r in rows {
+        let children = take_children(&mut r);
+        r.remove("idsubtable");
+        let name = match join {
+            Some(sep) if !prefix.is_empty() => format!("{prefix}{sep}{}", label(&r)),
+            _ => label(&r).to_owned(),
+        };
+        if children.is_empty() {
+            r.insert("label".into(), json!(name));
+            out.push(r);
+        } else {
+            out.extend(flatten(children, join, &name));
+        }
+    }
+    out
+}
+
+/// The columns a request keeps.
+struct Columns {
+    show: Vec<String>,
+    hide: Vec<String>,
+}
+
+impl Columns {
+    fn of(p: &TableParams, rows: &[Row]) -> Result<Columns> {
+        for (param, names) in [
+            ("showColumns", &p.show_columns),
+            ("hideColumns", &p.hide_columns),
+        ] {
+            for name in names {
+                check_column(rows, name, param)?;
+            }
+        }
+        Ok(Columns {
+            show: p.show_columns.clone(),
+            hide: p.hide_columns.clone(),
+        })
+    }
+
+    fn keeps(&self, name: &str) -> bool {
+        if matches!(name, "label" | "subtable" | "idsubtable") {
+            return true;
+        }
+        (self.show.is_empty() || self.show.iter().any(|s| s == name))
+            && !self.hide.iter().any(|h| h == name)
+    }
+}
+
+fn finish(mut row: Row, p: &TableParams, columns: &Columns) -> Row {
+    row.retain(|k, _| columns.keeps(k));
+    if !p.raw_metrics {
+        for (k, v) in row.iter_mut() {
+            if let Some(x) = v.as_f64() {
+                if let Some(f) = formatted(k, x) {
+                    *v = f;
+                }
+            }
+        }
+    }
+    match row.remove("subtable") {
+        Some(Value::Array(children)) if p.expanded => {
+            let children = children
+                .into_iter()
+                .filter_map(into_row)
+                .map(|c| Value::Object(finish(c, p, columns)))
+                .collect();
+            row.insert("subtable".into(), Value::Array(children));
+        }
+        _ => {}
+    }
+    row
+}
+
+/// Matomo's formatting of a derived metric (`format_metrics=1`).
+fn formatted(name: &str, x: f64) -> Option<Value> {
+    let name = name
+        .strip_suffix("_new")
+        .or_else(|| name.strip_suffix("_returning"))
+        .unwrap_or(name);
+    Some(if name.ends_with("_rate") {
+        json!(format!("{}%", (x * 100.0).round() as i64))
+    } else if name == "nb_actions_per_visit" {
+        json!((x * 10.0).round() / 10.0)
+    } else if name.starts_with("avg_time") {
+        json!(x.round() as i64)
+    } else if name == "avg_event_value" {
+        json!((x * 100.0).round() / 100.0)
+    } else {
+        return None;
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(v: Value) -> Vec<Row> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_object().unwrap().clone())
+            .collect()
+    }
+
+    fn labels(v: &Value) -> Vec<&str> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["label"].as_str().unwrap())
+            .collect()
+    }
+
+    const SPEC: Spec = Spec::new(VISIT_RATIOS);
+
+    fn sample() -> Vec<Row> {
+        rows(json!([
+            {"label": "a", "nb_visits": 5, "bounce_count": 1, "nb_uniq_visitors": 4,
+             "subtable": [{"label": "x", "nb_visits": 3, "bounce_count": 0}, {"label": "y", "nb_visits": 2, "bounce_count": 1}]},
+            {"label": "b", "nb_visits": 3, "bounce_count": 3, "nb_uniq_visitors": 3},
+            {"label": "c", "nb_visits": 1, "bounce_count": 0, "nb_uniq_visitors": 1},
+        ]))
+    }
+
+    #[test]
+    fn truncation_sums_into_others_with_true_ratios() {
+        let p = TableParams {
+            truncate: Some(1),
+            ..TableParams::default()
+        };
+        let v = apply(sample(), &p, &SPEC).unwrap();
+        assert_eq!(labels(&v), ["a", "Others"]);
+        assert_eq!(v[1]["nb_visits"], json!(4));
+        assert_eq!(v[1]["bounce_rate"], json!("75%"));
+        assert!(v[1].get("nb_uniq_visitors").is_none());
+        assert_eq!(v[0]["idsubtable"], json!(1));
+        assert!(
+            v[0].get("subtable").is_none(),
+            "expanded=0 keeps only the id"
+        );
+    }
+
+    #[test]
+    fn subtables_labels_and_flat() {
+        let p = TableParams {
+            id_subtable: Some(1),
+            ..TableParams::default()
+        };
+        assert_eq!(labels(&apply(sample(), &p, &SPEC).unwrap()), ["x", "y"]);
+        let p = TableParams {
+            labels: vec!["a>y".into(), "c".into(), "nope".into()],
+            ..TableParams::default()
+        };
+        assert_eq!(labels(&apply(sample(), &p, &SPEC).unwrap()), ["y", "c"]);
+        let p = TableParams {
+            flat: true,
+            ..TableParams::default()
+        };
+        assert_eq!(
+            labels(&apply(sample(), &p, &SPEC).unwrap()),
+            ["a - x", "a - y", "b", "c"]
+        );
+        let p = TableParams {
+            id_subtable: Some(7),
+            ..TableParams::default()
+        };
+        assert!(
+            apply(sample(), &p, &SPEC)
+                .unwrap_err()
+                .to_string()
+                .contains("idSubtable=7")
+        );
+    }
+
+    #[test]
+    fn patterns_lowpop_sort_and_columns() {
+        let p = TableParams {
+            pattern: Some("^[AB]$".into()),
+            sort_column: Some("bounce_rate".into()),
+            ..TableParams::default()
+        };
+        assert_eq!(labels(&apply(sample(), &p, &SPEC).unwrap()), ["b", "a"]);
+        let p = TableParams {
+            pattern_recursive: Some("y".into()),
+            expanded: true,
+            ..TableParams::default()
+        };
+        let v = apply(sample(), &p, &SPEC).unwrap();
+        assert_eq!(labels(&v), ["a"]);
+        assert_eq!(labels(&v[0]["subtable"]), ["y"]);
+        let p = TableParams {
+            excludelowpop: Some("nb_visits".into()),
+            excludelowpop_value: Some(3.0),
+            show_columns: vec!["nb_visits".into()],
+            ..TableParams::default()
+        };
+        let v = apply(sample(), &p, &SPEC).unwrap();
+        assert_eq!(
+            v,
+            json!([{"label": "a", "nb_visits": 5, "idsubtable": 1}, {"label": "b", "nb_visits": 3}])
+        );
+        let p = TableParams {
+            hide_columns: vec!["nope".into()],
+            ..TableParams::default()
+        };
+        assert!(
+            apply(sample(), &p, &SPEC)
+                .unwrap_err()
+                .to_string()
+                .contains("no column 'nope'")
+        );
+        let p = TableParams {
+            pattern: Some("(".into()),
+            ..TableParams::default()
+        };
+        assert!(
+            apply(sample(), &p, &SPEC)
+                .unwrap_err()
+                .to_string()
+                .contains("filter_pattern")
+        );
+    }
+}
