@@ -2,6 +2,8 @@
 //! segments, sections and ranges across time-zone and DST boundaries;
 //! arrival order and batching change nothing; no input panics.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Days, NaiveDate};
 use hitmap::{ActionReportKind, Dimension, Engine, Event, Hit, HitType, Query, SiteConfig};
 use proptest::prelude::*;
@@ -113,7 +115,7 @@ pub(crate) fn make_hit(s: &Spec, base: i64) -> Hit {
         h.event = Some(Event {
             category: format!("c{}", s.extra % 2),
             action: "a".into(),
-            name: None,
+            name: (s.extra % 3 == 1).then(|| format!("n{}", s.extra % 2)),
             value: s.extra.is_multiple_of(2).then_some(s.extra as f64),
         });
     }
@@ -176,6 +178,26 @@ fn cond() -> impl Strategy<Value = RCond> {
             pick(&["k1", "k0", ""], i)
         )),
         (0..2usize).prop_map(move |i| c("eventCategory", pick(&["==", "!@"], i), "c1")),
+        (0..4usize).prop_map(move |i| c(
+            "eventName",
+            pick(&["==", "!=", "=@"], i),
+            pick(&["n1", "n0", ""], i)
+        )),
+        (0..3usize).prop_map(move |i| c(
+            "eventValue",
+            pick(&[">", "<=", "=="], i),
+            pick(&["2", "4", "0"], i)
+        )),
+        (0..4usize).prop_map(move |i| c(
+            "visitServerHour",
+            pick(&["<", ">=", "==", "!="], i),
+            pick(&["6", "12", "0", "18"], i)
+        )),
+        (0..3usize).prop_map(move |i| c(
+            "daysSinceLastVisit",
+            pick(&["==", ">", "<="], i),
+            pick(&["0", "1", "2"], i)
+        )),
         (0..6usize).prop_map(move |i| c(
             "actions",
             pick(&["==", "!=", "<", "<=", ">", ">="], i),
@@ -377,6 +399,8 @@ fn check_against_reference(case: &Case) -> Result<(), TestCaseError> {
             ctx
         );
 
+        check_api_reports(&engine, &cuts, from, to, seg, section, &ctx)?;
+
         let refs: std::collections::BTreeMap<_, _> = sel
             .dimension_report(&Dimension::ReferrerType)
             .into_iter()
@@ -388,6 +412,262 @@ fn check_against_reference(case: &Case) -> Result<(), TestCaseError> {
             "referrer type, {}",
             ctx
         );
+    }
+    Ok(())
+}
+
+/// Rows of an API answer by label (every row, raw numbers).
+fn api_rows(
+    e: &Engine,
+    method: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    seg: &[Vec<RCond>],
+    section: Option<&str>,
+) -> BTreeMap<String, serde_json::Value> {
+    let mut q = format!(
+        "method={method}&idSite=1&period=range&date={from},{to}&filter_limit=-1&format_metrics=0"
+    );
+    if let Some(text) = segment_text(seg) {
+        q.push_str(&format!("&segment={}", hitmap::encode_query_value(&text)));
+    }
+    if let Some(s) = section {
+        q.push_str(&format!("&section={s}"));
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&e.api(&q).unwrap_or_else(|err| panic!("{q}: {err}"))).unwrap();
+    v.as_array()
+        .unwrap_or(&Vec::new())
+        .iter()
+        .map(|r| (r["label"].as_str().unwrap().to_owned(), r.clone()))
+        .collect()
+}
+
+fn hour_label(h: u32) -> String {
+    match h {
+        0 => "12 AM".into(),
+        12 => "12 PM".into(),
+        h if h < 12 => format!("{h} AM"),
+        h => format!("{} PM", h - 12),
+    }
+}
+
+/// The Reporting API's newer reports equal the reference model.
+fn check_api_reports(
+    e: &Engine,
+    cuts: &[reference::Cut],
+    from: NaiveDate,
+    to: NaiveDate,
+    seg: &[Vec<RCond>],
+    section: Option<&str>,
+    ctx: &str,
+) -> Result<(), TestCaseError> {
+    let visits_of = |rows: &BTreeMap<String, serde_json::Value>| -> BTreeMap<String, u64> {
+        rows.iter()
+            .map(|(k, r)| (k.clone(), r["nb_visits"].as_u64().unwrap()))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    };
+    let model_visits =
+        |label: &dyn Fn(&reference::Cut) -> Option<String>| -> BTreeMap<String, u64> {
+            let mut m = BTreeMap::new();
+            for c in cuts {
+                if let Some(l) = label(c) {
+                    *m.entry(l).or_insert(0) += 1;
+                }
+            }
+            m
+        };
+    let rows = api_rows(
+        e,
+        "VisitTime.getVisitInformationPerServerTime",
+        from,
+        to,
+        seg,
+        section,
+    );
+    prop_assert_eq!(
+        visits_of(&rows),
+        model_visits(&|c| Some(hour_label(c.visit.hour))),
+        "server time, {}",
+        ctx
+    );
+    let days = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
+    let rows = api_rows(e, "VisitTime.getByDayOfWeek", from, to, seg, section);
+    prop_assert_eq!(
+        visits_of(&rows),
+        model_visits(&|c| Some(days[c.visit.weekday as usize - 1].to_owned())),
+        "day of week, {}",
+        ctx
+    );
+    let duration = |x: u64| -> String {
+        match x {
+            0..=10 => "0-10s".into(),
+            11..=30 => "11-30s".into(),
+            31..=60 => "31-60s".into(),
+            x if x > 1800 => "30+ min".into(),
+            x => {
+                let bounds = [(1, 2), (2, 4), (4, 7), (7, 10), (10, 15), (15, 30)];
+                let (l, h) = bounds.into_iter().find(|(_, h)| x <= h * 60).unwrap();
+                format!("{l}-{h} min")
+            }
+        }
+    };
+    let rows = api_rows(
+        e,
+        "VisitorInterest.getNumberOfVisitsPerVisitDuration",
+        from,
+        to,
+        seg,
+        section,
+    );
+    prop_assert_eq!(
+        visits_of(&rows),
+        model_visits(&|c| Some(duration(c.length))),
+        "duration, {}",
+        ctx
+    );
+    let pages = |n: usize| -> String {
+        match n {
+            1 => "1 page".into(),
+            2..=5 => format!("{n} pages"),
+            6..=7 => "6-7 pages".into(),
+            8..=10 => "8-10 pages".into(),
+            11..=14 => "11-14 pages".into(),
+            15..=20 => "15-20 pages".into(),
+            _ => "21+ pages".into(),
+        }
+    };
+    let rows = api_rows(
+        e,
+        "VisitorInterest.getNumberOfVisitsPerPage",
+        from,
+        to,
+        seg,
+        section,
+    );
+    prop_assert_eq!(
+        visits_of(&rows),
+        model_visits(&|c| Some(pages(c.actions.len()))),
+        "pages per visit, {}",
+        ctx
+    );
+    let count = |n: u32| -> String {
+        match n {
+            1 => "1 visit".into(),
+            2..=8 => format!("{n} visits"),
+            9..=14 => "9-14 visits".into(),
+            _ => "15-25 visits".into(),
+        }
+    };
+    let rows = api_rows(
+        e,
+        "VisitorInterest.getNumberOfVisitsByVisitCount",
+        from,
+        to,
+        seg,
+        section,
+    );
+    prop_assert_eq!(
+        visits_of(&rows),
+        model_visits(&|c| Some(count(c.visit.visit_count))),
+        "visit count, {}",
+        ctx
+    );
+    let since = |d: i64| -> String {
+        match d {
+            1 => "1 day".into(),
+            0..=7 => format!("{d} days"),
+            _ => "8-14 days".into(),
+        }
+    };
+    let rows = api_rows(
+        e,
+        "VisitorInterest.getNumberOfVisitsByDaysSinceLast",
+        from,
+        to,
+        seg,
+        section,
+    );
+    prop_assert_eq!(
+        visits_of(&rows),
+        model_visits(&|c| c.visit.days_since_last.map(since)),
+        "days since last, {}",
+        ctx
+    );
+    for (method, last) in [
+        ("Actions.getEntryPageUrls", false),
+        ("Actions.getExitPageUrls", true),
+    ] {
+        let rows = api_rows(e, method, from, to, seg, section);
+        let column = if last {
+            "exit_nb_visits"
+        } else {
+            "entry_nb_visits"
+        };
+        let got: BTreeMap<String, u64> = rows
+            .iter()
+            .map(|(k, r)| (k.clone(), r[column].as_u64().unwrap()))
+            .collect();
+        prop_assert_eq!(
+            got,
+            model_visits(&|c| reference::boundary_page(c, last)),
+            "{}, {}",
+            method,
+            ctx
+        );
+        if !last {
+            let mut model: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+            for c in cuts {
+                if let Some(p) = reference::boundary_page(c, false) {
+                    let r = model.entry(p).or_default();
+                    r.0 += c.actions.len() as u64;
+                    r.1 += c.length;
+                }
+            }
+            let got: BTreeMap<String, (u64, u64)> = rows
+                .iter()
+                .map(|(k, r)| {
+                    (
+                        k.clone(),
+                        (
+                            r["entry_nb_actions"].as_u64().unwrap(),
+                            r["entry_sum_visit_length"].as_u64().unwrap(),
+                        ),
+                    )
+                })
+                .collect();
+            prop_assert_eq!(got, model, "entry actions and length, {}", ctx);
+        }
+    }
+    for (method, by_name) in [("Events.getCategory", false), ("Events.getName", true)] {
+        let rows = api_rows(e, method, from, to, seg, section);
+        let got: BTreeMap<String, (u64, u64, u64, f64, f64, f64, u64)> = rows
+            .iter()
+            .map(|(k, r)| {
+                (
+                    k.clone(),
+                    (
+                        r["nb_events"].as_u64().unwrap(),
+                        r["nb_visits"].as_u64().unwrap(),
+                        r["nb_uniq_visitors"].as_u64().unwrap(),
+                        r["sum_event_value"].as_f64().unwrap(),
+                        r["min_event_value"].as_f64().unwrap(),
+                        r["max_event_value"].as_f64().unwrap(),
+                        r["nb_events_with_value"].as_u64().unwrap(),
+                    ),
+                )
+            })
+            .collect();
+        prop_assert_eq!(got, reference::events(cuts, by_name), "{}, {}", method, ctx);
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike};
 use chrono_tz::Tz;
 use hitmap::{Hit, HitType};
 
@@ -26,6 +26,12 @@ pub struct RVisit {
     pub visit_count: u32,
     pub length: u64,
     pub referrer_type: &'static str,
+    /// The hour (0-23) and weekday (1 = Monday) of the first hit, on the
+    /// site's clock.
+    pub hour: u32,
+    pub weekday: u32,
+    /// Local days since the visitor's previous visit (0 the same day).
+    pub days_since_last: Option<i64>,
 }
 
 pub fn no_fragment(url: &str) -> &str {
@@ -171,7 +177,13 @@ pub fn visits(hits: &[Hit], site: &RefSite) -> Vec<RVisit> {
                     });
                     dims.insert(n, v.unwrap());
                 }
+                let clock = DateTime::from_timestamp(first, 0)
+                    .unwrap()
+                    .with_timezone(&site.tz);
                 out.push(RVisit {
+                    hour: clock.hour(),
+                    weekday: clock.weekday().number_from_monday(),
+                    days_since_last: None,
                     date,
                     visitor: visitor.clone(),
                     user: first_value(&vh, |h| h.user.clone()),
@@ -209,8 +221,11 @@ pub fn visits(hits: &[Hit], site: &RefSite) -> Vec<RVisit> {
                 .then_with(|| action_key(&a.hits[0]).cmp(&action_key(&b.hits[0])))
                 .then_with(|| ev_value(&a.hits[0]).total_cmp(&ev_value(&b.hits[0])))
         });
+        let mut previous: Option<NaiveDate> = None;
         for (rank, i) in idx.into_iter().enumerate() {
             out[i].visit_count = rank as u32 + 1;
+            out[i].days_since_last = previous.map(|p| (out[i].date - p).num_days());
+            previous = Some(out[i].date);
         }
     }
     out
@@ -298,6 +313,13 @@ pub fn cond_matches(c: &RCond, v: &RVisit) -> bool {
                 .map(|h| h.event.as_ref().map(|e| e.category.clone()))
                 .collect(),
         ),
+        "eventName" => Some(
+            v.hits
+                .iter()
+                .filter(|h| h.kind == HitType::Event)
+                .map(|h| h.event.as_ref().and_then(|e| e.name.clone()))
+                .collect(),
+        ),
         _ => None,
     };
     if let Some(values) = action_values {
@@ -321,6 +343,11 @@ pub fn cond_matches(c: &RCond, v: &RVisit) -> bool {
         .map(|u| no_fragment(u).to_string());
     match c.field {
         "actions" => num(v.hits.len() as f64),
+        "visitServerHour" => num(f64::from(v.hour)),
+        "daysSinceLastVisit" => v.days_since_last.is_some_and(|d| num(d as f64)),
+        "eventValue" => v.hits.iter().any(|h| {
+            h.kind == HitType::Event && h.event.as_ref().and_then(|e| e.value).is_some_and(num)
+        }),
         "visitDuration" => num(v.length as f64),
         "visitCount" => num(f64::from(v.visit_count)),
         "visitorType" => (v.visit_count == 1) == ((c.value == "new") == (c.op == "==")),
@@ -520,4 +547,74 @@ pub fn by_dimension(
             (k, summary(&owned))
         })
         .collect()
+}
+
+/// Event rows by category or name: label -> (events, visits, visitors,
+/// sum of values, min, max, events with a value).
+pub fn events(
+    cuts: &[Cut],
+    by_name: bool,
+) -> BTreeMap<String, (u64, u64, u64, f64, f64, f64, u64)> {
+    type Acc = (
+        u64,
+        BTreeSet<usize>,
+        BTreeSet<String>,
+        f64,
+        Option<f64>,
+        Option<f64>,
+        u64,
+    );
+    let mut rows: BTreeMap<String, Acc> = BTreeMap::new();
+    for (k, c) in cuts.iter().enumerate() {
+        for &i in &c.actions {
+            let h = &c.visit.hits[i];
+            let (HitType::Event, Some(e)) = (h.kind, &h.event) else {
+                continue;
+            };
+            let label = if by_name {
+                e.name
+                    .clone()
+                    .unwrap_or_else(|| "Event Name not defined".into())
+            } else {
+                e.category.clone()
+            };
+            let r = rows.entry(label).or_default();
+            r.0 += 1;
+            r.1.insert(k);
+            r.2.insert(c.visit.visitor.clone());
+            if let Some(x) = e.value {
+                r.3 += x;
+                r.4 = Some(r.4.map_or(x, |m| m.min(x)));
+                r.5 = Some(r.5.map_or(x, |m| m.max(x)));
+                r.6 += 1;
+            }
+        }
+    }
+    rows.into_iter()
+        .map(|(k, r)| {
+            (
+                k,
+                (
+                    r.0,
+                    r.1.len() as u64,
+                    r.2.len() as u64,
+                    r.3,
+                    r.4.unwrap_or(0.0),
+                    r.5.unwrap_or(0.0),
+                    r.6,
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The page label of a cut visit's first (or last) page view.
+pub fn boundary_page(c: &Cut, last: bool) -> Option<String> {
+    let mut pv = c
+        .actions
+        .iter()
+        .map(|&i| &c.visit.hits[i])
+        .filter(|h| h.kind == HitType::Pageview);
+    let h = if last { pv.last() } else { pv.next() }?;
+    Some(page_label(h.url.as_deref().unwrap()))
 }
