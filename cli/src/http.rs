@@ -118,6 +118,23 @@ impl Tokens {
         !self.entries.is_empty()
     }
 
+    /// The sites `token` may read: `None` for every site (or no token
+    /// restrictions configured). Every configured token is compared in
+    /// constant time.
+    pub fn sites_of(&self, token: &str) -> Option<Vec<u32>> {
+        let mut all = false;
+        let mut sites = Vec::new();
+        for (t, list) in &self.entries {
+            if ct_eq(t.as_bytes(), token.as_bytes()) {
+                match list {
+                    None => all = true,
+                    Some(l) => sites.extend_from_slice(l),
+                }
+            }
+        }
+        (!all).then_some(sites)
+    }
+
     /// Whether `token` may read `site` (`None`: a request naming no site).
     /// Every configured token is compared in constant time.
     pub fn allows(&self, token: &str, site: Option<u32>) -> bool {
@@ -218,14 +235,16 @@ pub fn handle(engine: &Engine, config: &Config, req: &Request) -> Response {
 }
 
 /// Checks the token of a request for a site.
+/// Checks the request's token; the sites it may read (`None`: all),
+/// which the engine then enforces for lists, `all` and bulk requests.
 fn authorize(
     config: &Config,
     req: &Request,
     params: &[(String, String)],
     site: Option<u32>,
-) -> Result<(), (u16, Error)> {
+) -> Result<Option<Vec<u32>>, (u16, Error)> {
     if !config.tokens.enabled() {
-        return Ok(());
+        return Ok(None);
     }
     let bearer = req
         .authorization
@@ -246,7 +265,7 @@ fn authorize(
                     .into(),
             ),
         )),
-        Some(t) if config.tokens.allows(t, site) => Ok(()),
+        Some(t) if config.tokens.allows(t, site) => Ok(config.tokens.sites_of(t)),
         Some(_) => Err((
             403,
             Error::Request(match site {
@@ -275,9 +294,10 @@ fn reporting_api(
     let site = value("idSite")
         .or(value("idsite"))
         .and_then(|s| s.parse().ok());
-    if let Err((status, e)) = authorize(config, req, &params, site) {
-        return Response::error_with(status, &e, format);
-    }
+    let only = match authorize(config, req, &params, site) {
+        Ok(only) => only,
+        Err((status, e)) => return Response::error_with(status, &e, format),
+    };
     match value("module") {
         Some("API") => {}
         other => {
@@ -288,7 +308,10 @@ fn reporting_api(
             return Response::error(&e, format);
         }
     }
-    let options = ApiOptions::default().timeout(config.timeout);
+    let mut options = ApiOptions::default().timeout(config.timeout);
+    if let Some(sites) = only {
+        options = options.only_sites(sites);
+    }
     let r = engine.api_response(query, &options);
     Response {
         status: r.status,

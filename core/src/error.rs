@@ -62,6 +62,10 @@ pub enum Error {
     /// The engine was opened read-only and was asked to write.
     #[error("the store was opened read-only: open it with Engine::open to ingest or change sites")]
     ReadOnly,
+    /// A request names a site its caller may not read
+    /// ([`ApiOptions::only_sites`](crate::ApiOptions::only_sites)).
+    #[error("{0}")]
+    Forbidden(String),
     /// A request ran past its deadline ([`ApiOptions`](crate::ApiOptions)).
     #[error("{0}")]
     DeadlineExceeded(String),
@@ -99,7 +103,7 @@ impl Error {
         match self {
             Error::UnknownSite(_) => 404,
             Error::DeadlineExceeded(_) | Error::Locked { .. } => 503,
-            Error::ReadOnly => 403,
+            Error::ReadOnly | Error::Forbidden(_) => 403,
             Error::Store { .. } | Error::Io(_) => 500,
             Error::InvalidSite(_)
             | Error::UnknownTimeZone(_)

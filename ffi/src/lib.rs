@@ -86,7 +86,9 @@ fn status_of(e: &Error) -> hitmap_status {
     match e {
         Error::UnknownSite(_) => HITMAP_ERR_UNKNOWN_SITE,
         Error::Segment { .. } => HITMAP_ERR_SEGMENT,
-        Error::Request(_) | Error::Date { .. } | Error::UnknownSection(_) => HITMAP_ERR_REQUEST,
+        Error::Request(_) | Error::Forbidden(_) | Error::Date { .. } | Error::UnknownSection(_) => {
+            HITMAP_ERR_REQUEST
+        }
         Error::DeadlineExceeded(_) => HITMAP_ERR_DEADLINE,
         Error::Store { .. } => HITMAP_ERR_STORE,
         Error::Locked { .. } => HITMAP_ERR_LOCKED,

@@ -69,6 +69,7 @@ fn to_py(e: hitmap::Error) -> PyErr {
         )),
         hitmap::Error::DeadlineExceeded(_) => DeadlineError::new_err(message),
         hitmap::Error::Request(_)
+        | hitmap::Error::Forbidden(_)
         | hitmap::Error::Date { .. }
         | hitmap::Error::UnknownSection(_) => RequestError::new_err(message),
         hitmap::Error::Store { .. } | hitmap::Error::Locked { .. } | hitmap::Error::ReadOnly => {

@@ -192,12 +192,13 @@ fn check_referrer_types(conn: &mut mysql::Conn, engine: &Engine, site: u32, p: &
          GROUP BY log_visit.referer_type",
         p.start, p.end
     );
+    // Matomo's labels of its referer_type numbers.
     let names = BTreeMap::from([
-        (1, "direct"),
-        (2, "search"),
-        (3, "website"),
-        (6, "campaign"),
-        (7, "social"),
+        (1, "Direct Entry"),
+        (2, "Search Engines"),
+        (3, "Websites"),
+        (6, "Campaigns"),
+        (7, "Social Networks"),
     ]);
     let matomo: BTreeMap<String, Vec<i64>> = rows(conn, &sql)
         .into_iter()

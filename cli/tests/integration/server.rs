@@ -420,6 +420,40 @@ fn tokens_guard_every_site_and_cors_is_configurable() {
         get(&format!("{b}/v1/sites/1/visits?date=2025-01-08"), &[]).status,
         401
     );
+    // A token for site 2 reads no other site through lists, all, bulk
+    // requests or the sites methods.
+    let two = "token_auth=site-two-token";
+    let listed = get(
+        &format!(
+            "{b}/index.php?module=API&method=VisitsSummary.get&idSite=1,2&period=day&date=2025-01-08&{two}"
+        ),
+        &[],
+    );
+    assert_eq!(listed.status, 403, "{}", listed.body);
+    let all = get(
+        &format!("{b}/index.php?module=API&method=SitesManager.getAllSitesId&{two}"),
+        &[],
+    );
+    assert!(!all.body.contains('1'), "{}", all.body);
+    let inner =
+        hitmap::encode_query_value("method=VisitsSummary.get&idSite=1&period=day&date=2025-01-08");
+    let bulk = get(
+        &format!("{b}/index.php?module=API&method=API.getBulkRequest&urls[0]={inner}&{two}"),
+        &[],
+    );
+    assert!(
+        bulk.body.contains("does not give access to site 1"),
+        "{}",
+        bulk.body
+    );
+    let every = get(
+        &format!(
+            "{b}/index.php?module=API&method=VisitsSummary.get&idSite=all&period=day&date=2025-01-08&{two}"
+        ),
+        &[],
+    );
+    assert_eq!(every.status, 200);
+    assert!(!every.body.contains("\"1\""), "{}", every.body);
     // The token never shows in an answer.
     let bad = get(&format!("{b}/index.php?{q}&token_auth=s3cr3t-guess"), &[]);
     assert!(!bad.body.contains("s3cr3t-guess"));

@@ -115,8 +115,9 @@ impl Engine {
         let ids = match &r.sites {
             Sites::One(s) => vec![*s],
             Sites::List(l) => l.clone(),
-            Sites::None | Sites::All => self.site_ids(),
+            Sites::None | Sites::All => self.readable_sites(options),
         };
+        options.check_sites(&ids)?;
         let mut per_period: Vec<(String, Vec<Value>)> = Vec::new();
         let mut multi = false;
         let mut flat: Vec<Value> = Vec::new();

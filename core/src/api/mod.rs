@@ -251,6 +251,46 @@ impl ApiRequest {
         Ok(r)
     }
 
+    /// Parameters that belong to one method are an error on another.
+    fn check_method_parameters(&self, info: &MethodInfo) -> Result<()> {
+        let k = info.kind;
+        let misplaced = [
+            ("urls[N]", !self.urls.is_empty(), k == Kind::Bulk),
+            (
+                "pageUrl",
+                self.page_url.is_some(),
+                k == Kind::OnePage { titles: false },
+            ),
+            (
+                "pageName",
+                self.page_name.is_some(),
+                k == Kind::OnePage { titles: true },
+            ),
+            (
+                "visitorId",
+                self.visitor_id.is_some(),
+                k == Kind::VisitorProfile,
+            ),
+            (
+                "apiModule/apiAction",
+                self.api_method != (None, None),
+                k == Kind::ProcessedReport,
+            ),
+            (
+                "idDimension/dimension",
+                self.id_dimension.is_some() || self.dimension.is_some(),
+                k == Kind::Custom || k == Kind::ProcessedReport,
+            ),
+        ];
+        match misplaced.iter().find(|(_, given, fits)| *given && !*fits) {
+            Some((name, _, _)) => Err(bad(format!(
+                "parameter '{name}' does not apply to {}: hitmap never ignores a parameter it cannot honour",
+                self.method
+            ))),
+            None => Ok(()),
+        }
+    }
+
     fn require(&self, needs: Needs) -> Result<()> {
         if matches!(needs, Needs::Report | Needs::Site) && self.sites == Sites::None {
             return Err(bad("missing parameter 'idSite'"));
@@ -475,6 +515,7 @@ impl Engine {
     pub(crate) fn answer_keyed(&self, r: &ApiRequest, options: &ApiOptions) -> Result<Keyed> {
         let info = method(&r.method)?;
         r.require(info.kind.needs())?;
+        r.check_method_parameters(info)?;
         let plain = |value| {
             Ok(Keyed {
                 value,
@@ -485,17 +526,20 @@ impl Engine {
             Kind::Version => return plain(json!({"value": MATOMO_API_VERSION})),
             Kind::Bulk => return plain(self.bulk(r, options)?),
             Kind::ReportMetadata => return plain(global::report_metadata()),
-            Kind::Sites { one: false } => return plain(self.sites_json(&self.site_ids())),
-            Kind::SiteIds => return plain(json!(self.site_ids())),
+            Kind::Sites { one: false } => {
+                return plain(self.sites_json(&self.readable_sites(options)));
+            }
+            Kind::SiteIds => return plain(json!(self.readable_sites(options))),
             Kind::MultiSites { one: false } => return self.multi_sites(r, options),
             _ => {}
         }
         let (sites, multi_site) = match &r.sites {
             Sites::One(s) => (vec![*s], false),
             Sites::List(l) => (l.clone(), true),
-            Sites::All => (self.site_ids(), true),
+            Sites::All => (self.readable_sites(options), true),
             Sites::None => return Err(bad("missing parameter 'idSite'")),
         };
+        options.check_sites(&sites)?;
         let mut answers = Vec::with_capacity(sites.len());
         let mut keys = Vec::new();
         for &site in &sites {
@@ -520,6 +564,14 @@ impl Engine {
             value: Value::Object(map),
             keys,
         })
+    }
+
+    /// The sites a request may read, in id order.
+    fn readable_sites(&self, options: &ApiOptions) -> Vec<u32> {
+        self.site_ids()
+            .into_iter()
+            .filter(|s| options.may_read(*s))
+            .collect()
     }
 
     /// One site's answer, and whether it is a map of periods.
@@ -753,7 +805,7 @@ impl Engine {
             }
             Kind::Group(g) => {
                 let rows = rows::group_rows(sel, g);
-                let spec = if rows::fixed_order(g) {
+                let spec = if rows::is_range(g) {
                     Spec::new(&[])
                 } else {
                     visits
@@ -867,13 +919,17 @@ enum Plan<'e> {
 }
 
 /// Options of one Reporting API request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiOptions {
     /// The instant `today`, `yesterday` and `lastN` count from.
     pub now: DateTime<Utc>,
     /// When to give up: the request then fails with
     /// [`Error::DeadlineExceeded`]. `None`: no limit.
     pub deadline: Option<Instant>,
+    /// The sites the caller may read (`None`: every site). A request that
+    /// names another fails with [`Error::Forbidden`]; `idSite=all`, site
+    /// lists and `MultiSites`/`SitesManager` answer only these.
+    pub sites: Option<Vec<u32>>,
 }
 
 impl Default for ApiOptions {
@@ -888,6 +944,41 @@ impl ApiOptions {
         ApiOptions {
             now,
             deadline: None,
+            sites: None,
+        }
+    }
+
+    /// Restricts the request to some sites (a token's sites on a server).
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{ApiOptions, Engine, Error, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1))?;
+    /// e.add_site(SiteConfig::new(2))?;
+    /// let only_1 = ApiOptions::default().only_sites([1]);
+    /// let err = e.api_with("method=VisitsSummary.get&idSite=1,2&period=day&date=today", &only_1).unwrap_err();
+    /// assert!(matches!(err, Error::Forbidden(_)));
+    /// let all = e.api_with("method=SitesManager.getAllSitesId", &only_1)?;
+    /// assert_eq!(all, "[1]");
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn only_sites(mut self, sites: impl IntoIterator<Item = u32>) -> ApiOptions {
+        self.sites = Some(sites.into_iter().collect());
+        self
+    }
+
+    fn may_read(&self, site: u32) -> bool {
+        self.sites.as_ref().is_none_or(|s| s.contains(&site))
+    }
+
+    /// Fails unless the caller may read every one of `sites`.
+    fn check_sites(&self, sites: &[u32]) -> Result<()> {
+        match sites.iter().find(|s| !self.may_read(**s)) {
+            Some(s) => Err(Error::Forbidden(format!(
+                "the token does not give access to site {s}"
+            ))),
+            None => Ok(()),
         }
     }
 

@@ -192,15 +192,31 @@ pub(crate) fn event_rows(sel: &Selection<'_>, by: EventPart, sub: EventPart) -> 
         .iter()
         .map(|e| {
             let mut m = event_row(e);
-            if e.label != crate::breakdown::EVENT_NAME_NOT_DEFINED {
-                m.insert(
-                    "segment".into(),
-                    json!(format!("{}=={}", event_segment(by), enc(&e.label))),
-                );
+            let own = event_condition(by, &e.label);
+            if let Some(Value::Array(children)) = m.get_mut("subtable") {
+                for (c, row) in children.iter_mut().zip(&e.sub) {
+                    if let Value::Object(c) = c {
+                        c.insert(
+                            "segment".into(),
+                            json!(format!("{own};{}", event_condition(sub, &row.label))),
+                        );
+                    }
+                }
             }
+            m.insert("segment".into(), json!(own));
             m
         })
         .collect()
+}
+
+/// An event row's segment: `eventName==` (no value) for unnamed events.
+fn event_condition(part: EventPart, label: &str) -> String {
+    let value = if label == crate::breakdown::EVENT_NAME_NOT_DEFINED {
+        String::new()
+    } else {
+        enc(label)
+    };
+    format!("{}=={value}", event_segment(part))
 }
 
 /// A dimension report's rows with Matomo's row segment.
@@ -580,7 +596,6 @@ fn group_row(g: Grouping, x: &Group) -> Row {
                 .ok()
                 .and_then(|i| ReferrerType::ALL.get(i).copied());
             let kind = kind.unwrap_or(ReferrerType::Direct);
-            extra.push(("referer_type", json!(kind.matomo_id())));
             (
                 kind.label().to_owned(),
                 Some(format!("referrerType=={}", kind.name())),
@@ -620,16 +635,38 @@ fn group_row(g: Grouping, x: &Group) -> Row {
     for (k, v) in extra {
         m.insert(k.into(), v);
     }
-    if let Some(s) = segment {
-        m.insert("segment".into(), json!(s));
-    }
     if !x.sub.is_empty() {
+        let child_field = match g {
+            Grouping::ReferrerType => "referrerName",
+            Grouping::Referrer(ReferrerPart::SearchEngine | ReferrerPart::Campaign) => {
+                "referrerKeyword"
+            }
+            Grouping::Referrer(ReferrerPart::Keyword) => "referrerName",
+            _ => "referrerUrl",
+        };
         let children = x
             .sub
             .iter()
-            .map(|c| Value::Object(labelled(&c.label, &c.metrics)))
+            .map(|c| {
+                let mut row = labelled(&c.label, &c.metrics);
+                if let Some(own) = &segment {
+                    let value = if c.label == KEYWORD_NOT_DEFINED || c.label == UNKNOWN {
+                        String::new()
+                    } else {
+                        enc(&c.label)
+                    };
+                    row.insert(
+                        "segment".into(),
+                        json!(format!("{own};{child_field}=={value}")),
+                    );
+                }
+                Value::Object(row)
+            })
             .collect();
         m.insert("subtable".into(), Value::Array(children));
+    }
+    if let Some(s) = segment {
+        m.insert("segment".into(), json!(s));
     }
     m
 }
@@ -645,18 +682,11 @@ fn version_segment(label: &str, name_field: &str, version_field: &str) -> String
     }
 }
 
-/// Whether a grouped report keeps its own order (hours, weekdays,
-/// ranges) rather than most visits first.
-pub(crate) fn fixed_order(g: Grouping) -> bool {
+/// Whether a grouped report is VisitorInterest's ranges (visits only).
+pub(crate) fn is_range(g: Grouping) -> bool {
     matches!(
         g,
-        Grouping::ServerHour
-            | Grouping::LocalHour
-            | Grouping::DayOfWeek
-            | Grouping::Duration
-            | Grouping::Pages
-            | Grouping::VisitCount
-            | Grouping::DaysSinceLast
+        Grouping::Duration | Grouping::Pages | Grouping::VisitCount | Grouping::DaysSinceLast
     )
 }
 

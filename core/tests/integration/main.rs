@@ -9,6 +9,7 @@ mod erase;
 mod examples;
 mod hardening;
 mod live;
+mod parity;
 mod props;
 mod reference;
 mod referrers;
