@@ -434,9 +434,8 @@ impl ReportArgs {
         if let Some(s) = &self.section {
             q.push_str(&format!("&section={}", encode(s)));
         }
-        if let Some(n) = self.limit {
-            q.push_str(&format!("&filter_limit={n}"));
-        }
+        // Every row unless asked (the Reporting API's default is 100).
+        q.push_str(&format!("&filter_limit={}", self.limit.unwrap_or(-1)));
         for kv in &self.extra {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
             q.push_str(&format!("&{}={}", encode(k), encode(v)));

@@ -489,6 +489,11 @@ pub fn rest_query(
     if what == "pages" {
         q.push_str("&flat=1");
     }
+    // The REST layout answers every row unless asked (the Reporting API's
+    // default is Matomo's 100).
+    if !passed.iter().any(|(k, _)| k == "filter_limit") {
+        q.push_str("&filter_limit=-1");
+    }
     for (k, v) in passed {
         if metric.is_some() && k == "format" {
             continue;

@@ -164,7 +164,7 @@ fn children_mut(row: &mut Row) -> Option<&mut Vec<Value>> {
 }
 
 fn take_children(row: &mut Row) -> Vec<Row> {
-    match row.remove("subtable") {
+    match row.shift_remove("subtable") {
         Some(Value::Array(c)) => c.into_iter().filter_map(into_row).collect(),
         _ => Vec::new(),
     }
@@ -190,7 +190,7 @@ fn number_subtables(rows: &mut [Value], next: &mut u32) {
             && let Some(c) = children_mut(m)
         {
             if c.is_empty() {
-                m.remove("subtable");
+                m.shift_remove("subtable");
                 continue;
             }
             *next += 1;
@@ -205,7 +205,7 @@ fn find_subtable(rows: Vec<Value>, id: u32) -> Option<Vec<Value>> {
     for r in rows {
         if let Value::Object(mut m) = r {
             let here = m.get("idsubtable").and_then(Value::as_u64) == Some(u64::from(id));
-            let Some(Value::Array(c)) = m.remove("subtable") else {
+            let Some(Value::Array(c)) = m.shift_remove("subtable") else {
                 continue;
             };
             if here {
@@ -444,7 +444,7 @@ fn flatten(rows: Vec<Row>, join: Option<&str>, prefix: &str) -> Vec<Row> {
     let mut out = Vec::with_capacity(rows.len());
     for mut r in rows {
         let children = take_children(&mut r);
-        r.remove("idsubtable");
+        r.shift_remove("idsubtable");
         let name = match join {
             Some(sep) if !prefix.is_empty() => format!("{prefix}{sep}{}", label(&r)),
             _ => label(&r).to_owned(),
@@ -501,7 +501,7 @@ fn finish(mut row: Row, p: &TableParams, columns: &Columns) -> Row {
             }
         }
     }
-    match row.remove("subtable") {
+    match row.shift_remove("subtable") {
         Some(Value::Array(children)) if p.expanded => {
             let children = children
                 .into_iter()

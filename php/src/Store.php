@@ -160,6 +160,32 @@ final class Store
     }
 
     /**
+     * Every row of one report, raw numbers (ratios as fractions): any
+     * Reporting API method by its Matomo name, for one site and period.
+     * `$params` adds parameters such as `segment`, `section`, `flat`,
+     * `idDimension` or `filter_sort_column`; values are URL-encoded here.
+     *
+     * ```php
+     * $rows = $hm->report('Events.getCategory', 1, 'month', '2026-03', ['segment' => 'deviceType==smartphone']);
+     * $hours = $hm->report('VisitTime.getVisitInformationPerServerTime', 1, 'range', '2026-03-01,2026-03-31');
+     * ```
+     *
+     * @param array<string, string|int> $params
+     * @return array<mixed>
+     */
+    public function report(string $method, int $site, string $period, string $date, array $params = [], ?float $timeout = null): array
+    {
+        $query = http_build_query(
+            ['method' => $method, 'idSite' => $site, 'period' => $period, 'date' => $date,
+             'filter_limit' => -1, 'format_metrics' => 0] + $params,
+            '',
+            '&',
+            PHP_QUERY_RFC3986,
+        );
+        return $this->api($query, $timeout);
+    }
+
+    /**
      * The answer as an HTTP endpoint sends it, never an exception for a
      * bad request: the body in the request's format (json, csv, tsv, xml),
      * errors as Matomo's {"result":"error","message":...}, with the

@@ -50,6 +50,23 @@ final class StoreTest extends TestCase
         }
     }
 
+    public function testReportGivesEveryRowOfAnyMethod(): void
+    {
+        $store = self::fixtureStore();
+        $hours = $store->report('VisitTime.getVisitInformationPerServerTime', 1, 'range', '2024-01-01,2024-12-31');
+        self::assertCount(24, $hours);
+        self::assertSame('12 AM', $hours[0]['label']);
+        $visits = $store->api('method=VisitsSummary.get&idSite=1&period=range&date=2024-01-01,2024-12-31&format_metrics=0');
+        self::assertSame($visits['nb_visits'], array_sum(array_column($hours, 'nb_visits')));
+        $pages = $store->report('Actions.getPageUrls', 1, 'range', '2024-01-01,2024-12-31', ['flat' => 1]);
+        $all = $store->api('method=Actions.getPageUrls&flat=1&idSite=1&period=range&date=2024-01-01,2024-12-31&filter_limit=-1');
+        self::assertSame(count($all), count($pages));
+        $news = $store->report('Actions.getPageUrls', 1, 'range', '2024-01-01,2024-12-31',
+            ['flat' => 1, 'segment' => 'pageUrl=@/news']);
+        self::assertNotEmpty($news);
+        self::assertLessThanOrEqual(count($pages), count($news));
+    }
+
     public function testAccessLogsGoInByMatomosRules(): void
     {
         $logs = dirname(__DIR__, 2) . '/intake/tests/data/matomo-logs/matomo-core/access-logs';

@@ -30,6 +30,24 @@ def test_answers_equal_the_rust_surface():
         assert eng.api(request) == answer, request
 
 
+def test_every_report_kind_gives_every_row_with_its_columns():
+    eng = fixture_engine()
+    visits = eng.visits_summary(1, "2024-06").nb_visits
+    for kind, (method, _) in hitmap.REPORTS.items():
+        report = eng.report(kind, 1, "2024-06", dimension="department")
+        frame = report.to_pandas()
+        assert list(frame.columns) == list(hitmap._report_columns(kind)), kind
+        if kind in ("server_time", "day_of_week", "visit_duration", "pages_per_visit", "visit_number",
+                    "device_type", "browser", "country", "continent", "referrer_type", "referrers"):
+            # Each visit in exactly one row.
+            assert sum(r["nb_visits"] for r in report) == visits, kind
+    # Every row, not Matomo's default of 100.
+    pages = eng.report("pages", 1, "2024-06")
+    assert len(pages) == len(eng.api("method=Actions.getPageUrls&flat=1&idSite=1&period=month&date=2024-06-01&filter_limit=-1"))
+    hours = eng.report("server_time", 1, "2024-06")
+    assert [r["label"] for r in hours][:2] == ["12 AM", "1 AM"]
+
+
 def test_ingest_sources_and_rejects(tmp_path):
     import gzip
 

@@ -128,7 +128,7 @@ def test_keeping_visits_equals_matomos_archiving_sql(matomo):
     browsers = engine.api("method=DevicesDetection.getBrowsers&idSite=1&period=day&date=2025-06-02")
     assert [(r["label"], r["nb_visits"]) for r in browsers] == [("Chrome Mobile", 3)]
     kinds = {r["label"]: r["nb_visits"] for r in engine.api("method=Referrers.getReferrerType&idSite=1&period=day&date=2025-06-02")}
-    assert kinds == {"campaign": 1, "direct": 1, "search": 1}
+    assert kinds == {"Campaigns": 1, "Direct Entry": 1, "Search Engines": 1}
     keywords = engine.api("method=Actions.getSiteSearchKeywords&idSite=1&period=day&date=2025-06-02")
     assert [r["label"] for r in keywords] == ["vacation"]
     # Nothing new: a second run reads nothing.

@@ -157,21 +157,65 @@ def _timestamp(value: Any) -> Any:
 REPORTS: Dict[str, Tuple[str, str]] = {
     "pages": ("Actions.getPageUrls", "flat=1"),
     "page_titles": ("Actions.getPageTitles", ""),
-    "downloads": ("Actions.getDownloads", ""),
-    "outlinks": ("Actions.getOutlinks", ""),
+    "entry_pages": ("Actions.getEntryPageUrls", ""),
+    "exit_pages": ("Actions.getExitPageUrls", ""),
+    "entry_page_titles": ("Actions.getEntryPageTitles", ""),
+    "exit_page_titles": ("Actions.getExitPageTitles", ""),
+    "downloads": ("Actions.getDownloads", "flat=1"),
+    "outlinks": ("Actions.getOutlinks", "flat=1"),
     "site_search_keywords": ("Actions.getSiteSearchKeywords", ""),
+    "event_categories": ("Events.getCategory", ""),
+    "event_actions": ("Events.getAction", ""),
+    "event_names": ("Events.getName", ""),
     "device_type": ("DevicesDetection.getType", ""),
     "browser": ("DevicesDetection.getBrowsers", ""),
+    "browser_version": ("DevicesDetection.getBrowserVersions", ""),
     "os": ("DevicesDetection.getOsFamilies", ""),
+    "os_version": ("DevicesDetection.getOsVersions", ""),
+    "resolution": ("Resolution.getResolution", ""),
     "country": ("UserCountry.getCountry", ""),
+    "continent": ("UserCountry.getContinent", ""),
     "language": ("UserLanguage.getLanguageCode", ""),
+    "browser_language": ("UserLanguage.getLanguage", ""),
     "referrer_type": ("Referrers.getReferrerType", ""),
+    "referrers": ("Referrers.getAll", ""),
+    "search_engines": ("Referrers.getSearchEngines", ""),
+    "search_keywords": ("Referrers.getKeywords", ""),
+    "websites": ("Referrers.getWebsites", ""),
+    "social_networks": ("Referrers.getSocials", ""),
+    "campaigns": ("Referrers.getCampaigns", ""),
+    "ai_assistants": ("Referrers.getAIAssistants", ""),
+    "server_time": ("VisitTime.getVisitInformationPerServerTime", ""),
+    "local_time": ("VisitTime.getVisitInformationPerLocalTime", ""),
+    "day_of_week": ("VisitTime.getByDayOfWeek", ""),
+    "visit_duration": ("VisitorInterest.getNumberOfVisitsPerVisitDuration", ""),
+    "pages_per_visit": ("VisitorInterest.getNumberOfVisitsPerPage", ""),
+    "visit_number": ("VisitorInterest.getNumberOfVisitsByVisitCount", ""),
+    "days_since_last_visit": ("VisitorInterest.getNumberOfVisitsByDaysSinceLast", ""),
     "sections": ("Hitmap.getSections", ""),
     "custom_dimension": ("CustomDimensions.getCustomDimension", ""),
 }
 
 _ACTION_REPORTS = ("pages", "page_titles", "downloads", "outlinks", "site_search_keywords")
 _PAGE_REPORTS = ("pages", "page_titles")
+_EVENT_METRICS = ("nb_events", "nb_visits", "nb_uniq_visitors", "sum_event_value", "min_event_value",
+                  "max_event_value", "nb_events_with_value", "avg_event_value")
+_OTHER_COLUMNS: Dict[str, Tuple[str, ...]] = {
+    "entry_pages": ("entry_nb_visits", "entry_nb_uniq_visitors", "entry_nb_actions",
+                    "entry_sum_visit_length", "entry_bounce_count", "bounce_rate",
+                    "avg_time_on_site", "nb_actions_per_visit"),
+    "exit_pages": ("exit_nb_visits", "exit_nb_uniq_visitors", "nb_visits", "exit_rate"),
+    "event_categories": _EVENT_METRICS + ("segment",),
+    "visit_duration": ("nb_visits", "segment"),
+    "day_of_week": VISIT_METRICS + ("day_of_week",),
+    "country": VISIT_METRICS + ("code", "segment"),
+    "referrers": VISIT_METRICS + ("referer_type", "segment"),
+}
+for _same, _as in (("entry_page_titles", "entry_pages"), ("exit_page_titles", "exit_pages"),
+                   ("event_actions", "event_categories"), ("event_names", "event_categories"),
+                   ("pages_per_visit", "visit_duration"), ("visit_number", "visit_duration"),
+                   ("days_since_last_visit", "visit_duration"), ("continent", "country")):
+    _OTHER_COLUMNS[_same] = _OTHER_COLUMNS[_as]
 
 
 def _report_columns(kind: str) -> Tuple[str, ...]:
@@ -181,6 +225,8 @@ def _report_columns(kind: str) -> Tuple[str, ...]:
         return ("label",) + ACTION_ROW_METRICS[:3]
     if kind == "sections":
         return ("label",) + VISIT_METRICS
+    if kind in _OTHER_COLUMNS:
+        return ("label",) + _OTHER_COLUMNS[kind]
     return ("label",) + VISIT_METRICS + ("segment",)
 
 
@@ -545,7 +591,7 @@ class Engine:
     def _ask(self, method: str, site: int, period: str, date: str, extra: str = "",
              segment: Optional[str] = None, section: Optional[str] = None) -> Any:
         params = {"method": method, "idSite": str(site), "period": period, "date": date,
-                  "format_metrics": "0"}
+                  "format_metrics": "0", "filter_limit": "-1"}
         if segment:
             params["segment"] = segment
         if section:
@@ -614,11 +660,22 @@ class Engine:
         Parameters
         ----------
         kind : str
-            One of ``hitmap.REPORTS``: ``"pages"`` (flat page URLs),
-            ``"page_titles"``, ``"downloads"``, ``"outlinks"``,
-            ``"site_search_keywords"``, ``"device_type"``, ``"browser"``,
-            ``"os"``, ``"country"``, ``"language"``, ``"referrer_type"``,
-            ``"sections"``, ``"custom_dimension"`` (with ``dimension=``).
+            One of ``hitmap.REPORTS`` (each a Reporting API method):
+            ``"pages"`` (flat page URLs), ``"page_titles"``,
+            ``"entry_pages"``, ``"exit_pages"``, ``"entry_page_titles"``,
+            ``"exit_page_titles"``, ``"downloads"``, ``"outlinks"``,
+            ``"site_search_keywords"``, ``"event_categories"``,
+            ``"event_actions"``, ``"event_names"``, ``"device_type"``,
+            ``"browser"``, ``"browser_version"``, ``"os"``,
+            ``"os_version"``, ``"resolution"``, ``"country"``,
+            ``"continent"``, ``"language"``, ``"browser_language"``,
+            ``"referrer_type"``, ``"referrers"``, ``"search_engines"``,
+            ``"search_keywords"``, ``"websites"``, ``"social_networks"``,
+            ``"campaigns"``, ``"ai_assistants"``, ``"server_time"``,
+            ``"local_time"``, ``"day_of_week"``, ``"visit_duration"``,
+            ``"pages_per_visit"``, ``"visit_number"``,
+            ``"days_since_last_visit"``, ``"sections"``,
+            ``"custom_dimension"`` (with ``dimension=``).
         site : int
         date : date, str or aware datetime
             ``"2026-03"`` (a month), ``"2026"`` (a year), a day, or the first

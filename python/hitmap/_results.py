@@ -16,6 +16,10 @@ RATIO_METRICS = frozenset(
         "nb_actions_per_visit",
         "avg_time_on_site",
         "avg_time_on_page",
+        "avg_event_value",
+        "sum_event_value",
+        "min_event_value",
+        "max_event_value",
     }
 )
 
@@ -76,7 +80,7 @@ def _optional(module: str, call: str) -> Any:
 def _kind_of(column: str) -> str:
     if column in ("date", "date_end"):
         return "date"
-    if column in ("label", "segment"):
+    if column in ("label", "segment", "code"):
         return "str"
     return "float" if column in RATIO_METRICS else "int"
 

@@ -175,7 +175,7 @@ fn imported_logs_carry_countries() {
             .map(|r| r["nb_visits"].as_u64().unwrap())
     };
     assert_eq!(
-        (visits("de"), visits("fr"), visits("Unknown")),
+        (visits("Germany"), visits("France"), visits("Unknown")),
         (Some(2), Some(1), Some(1)),
         "{report}"
     );
