@@ -44,38 +44,46 @@ impl Keys {
     /// sorted by `order` (then label).
     fn assemble<T>(
         &self,
-        mut values: Vec<Option<T>>,
-        make: impl Fn(String, T) -> (String, T),
+        values: Vec<Option<T>>,
         order: impl Fn(&T, &T) -> std::cmp::Ordering + Copy,
-    ) -> Vec<(String, T, Vec<(String, T)>)> {
-        let mut top: Vec<(u32, String, T, Vec<(String, T)>)> = Vec::new();
+    ) -> Vec<Node<T>> {
+        let mut top: Vec<Node<T>> = Vec::new();
         let mut at: HashMap<u32, usize> = HashMap::new();
-        for id in 0..self.labels.len() {
-            if self.parents[id] == NONE
-                && let Some(v) = values[id].take()
-            {
-                let (label, v) = make(self.labels[id].clone(), v);
-                at.insert(id as u32, top.len());
-                top.push((id as u32, label, v, Vec::new()));
+        let mut children: Vec<(u32, String, T)> = Vec::new();
+        for (id, value) in values.into_iter().enumerate() {
+            let Some(value) = value else { continue };
+            let label = self.labels[id].clone();
+            match self.parents[id] {
+                NONE => {
+                    at.insert(id as u32, top.len());
+                    top.push(Node {
+                        label,
+                        value,
+                        children: Vec::new(),
+                    });
+                }
+                parent => children.push((parent, label, value)),
             }
         }
-        for id in 0..self.labels.len() {
-            let parent = self.parents[id];
-            if parent != NONE
-                && let Some(v) = values[id].take()
-                && let Some(&i) = at.get(&parent)
-            {
-                top[i].3.push(make(self.labels[id].clone(), v));
+        for (parent, label, value) in children {
+            if let Some(&i) = at.get(&parent) {
+                top[i].children.push((label, value));
             }
         }
-        let mut rows: Vec<(String, T, Vec<(String, T)>)> =
-            top.into_iter().map(|(_, l, v, c)| (l, v, c)).collect();
-        for r in &mut rows {
-            r.2.sort_by(|a, b| order(&a.1, &b.1).then_with(|| a.0.cmp(&b.0)));
+        for n in &mut top {
+            n.children
+                .sort_by(|a, b| order(&a.1, &b.1).then_with(|| a.0.cmp(&b.0)));
         }
-        rows.sort_by(|a, b| order(&a.1, &b.1).then_with(|| a.0.cmp(&b.0)));
-        rows
+        top.sort_by(|a, b| order(&a.value, &b.value).then_with(|| a.label.cmp(&b.label)));
+        top
     }
+}
+
+/// A top-level row and its children, before they become report rows.
+struct Node<T> {
+    label: String,
+    value: T,
+    children: Vec<(String, T)>,
 }
 
 /// Which part of an event a report is by.
@@ -145,12 +153,13 @@ impl Selection<'_> {
                 s.nb_users = users[k];
             }
         }
-        keys.assemble(acc, |l, s| (l, s), |a, b| b.nb_visits.cmp(&a.nb_visits))
+        keys.assemble(acc, |a, b| b.nb_visits.cmp(&a.nb_visits))
             .into_iter()
-            .map(|(label, metrics, sub)| Group {
-                label,
-                metrics,
-                sub: sub
+            .map(|n| Group {
+                label: n.label,
+                metrics: n.value,
+                sub: n
+                    .children
                     .into_iter()
                     .map(|(label, metrics)| Group {
                         label,
@@ -256,16 +265,12 @@ impl Selection<'_> {
             nb_events_with_value: e.with_value,
             sub: Vec::new(),
         };
-        keys.assemble(
-            with_uniques,
-            |l, v| (l, v),
-            |a, b| b.0.events.cmp(&a.0.events),
-        )
-        .into_iter()
-        .map(|(label, v, sub)| EventRow {
-            sub: sub.into_iter().map(|(l, v)| row(l, v)).collect(),
-            ..row(label, v)
-        })
-        .collect()
+        keys.assemble(with_uniques, |a, b| b.0.events.cmp(&a.0.events))
+            .into_iter()
+            .map(|n| EventRow {
+                sub: n.children.into_iter().map(|(l, v)| row(l, v)).collect(),
+                ..row(n.label, n.value)
+            })
+            .collect()
     }
 }

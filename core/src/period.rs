@@ -171,6 +171,8 @@ impl Period {
     /// let (range, multi) = Period::Range.expand("previous7", today)?;
     /// assert_eq!((range[0].label.as_str(), multi), ("2026-03-11,2026-03-17", false));
     /// assert!(Period::Day.expand("last100000", today).is_err());
+    /// let (month, _) = Period::Month.expand("lastMonth", today)?;
+    /// assert_eq!(month[0].label, "2026-02");
     /// # Ok::<(), hitmap::Error>(())
     /// ```
     pub fn expand(self, date: &str, today: NaiveDate) -> Result<(Vec<PeriodRange>, bool)> {
@@ -188,6 +190,15 @@ impl Period {
                     .pred_opt()
                     .filter(|d| *d >= FIRST_DAY)
                     .ok_or_else(|| date_err(d, "no day before 0001-01-01")),
+                // Matomo 4.1+: a day a week, month or year before today.
+                "lastWeek" => today
+                    .checked_sub_days(Days::new(7))
+                    .filter(|d| *d >= FIRST_DAY)
+                    .ok_or_else(outside),
+                "lastMonth" | "lastYear" => today
+                    .checked_sub_months(Months::new(if d == "lastMonth" { 1 } else { 12 }))
+                    .filter(|d| *d >= FIRST_DAY)
+                    .ok_or_else(outside),
                 _ => parse_day(d),
             }
         };
@@ -203,6 +214,7 @@ impl Period {
         let containing = |d: NaiveDate| self.containing(d).ok_or_else(outside);
         let relative = date
             .strip_prefix("last")
+            .filter(|_| !matches!(date, "lastWeek" | "lastMonth" | "lastYear"))
             .map(|n| (n, false))
             .or_else(|| date.strip_prefix("previous").map(|n| (n, true)));
         if let Some((n, previous)) = relative {

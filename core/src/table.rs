@@ -494,10 +494,8 @@ fn finish(mut row: Row, p: &TableParams, columns: &Columns) -> Row {
     row.retain(|k, _| columns.keeps(k));
     if !p.raw_metrics {
         for (k, v) in row.iter_mut() {
-            if let Some(x) = v.as_f64() {
-                if let Some(f) = formatted(k, x) {
-                    *v = f;
-                }
+            if let Some(f) = v.as_f64().and_then(|x| formatted(k, x)) {
+                *v = f;
             }
         }
     }

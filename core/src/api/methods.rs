@@ -663,13 +663,12 @@ pub(crate) fn is_report(m: &MethodInfo) -> bool {
     !m.report.is_empty()
 }
 
-/// The columns a family's rows carry, with Matomo's names for them.
-pub(crate) fn family_metrics(
-    f: Family,
-) -> (
-    &'static [(&'static str, &'static str)],
-    &'static [(&'static str, &'static str)],
-) {
+/// Column names with Matomo's titles for them.
+pub(crate) type Titles = &'static [(&'static str, &'static str)];
+
+/// The columns a family's rows carry (metrics, then processed metrics),
+/// with Matomo's titles for them.
+pub(crate) fn family_metrics(f: Family) -> (Titles, Titles) {
     match f {
         F::Visits => (
             &[

@@ -319,7 +319,7 @@ fn generic_filters_work_on_every_report() {
             hitmap::encode_query_value(&format!("news>{child}"))
         ),
     );
-    assert_eq!(labels(&found), [child.clone()]);
+    assert_eq!(labels(&found), std::slice::from_ref(&child));
     assert_eq!(found[0]["nb_hits"], folder["subtable"][0]["nb_hits"]);
     // expanded=0 (Matomo's default): rows name their subtable, which
     // idSubtable answers.
@@ -440,10 +440,7 @@ fn formats_carry_the_same_numbers() {
                 "{method}"
             );
         }
-        assert_eq!(
-            xml.matches("<row>").count(),
-            rows.len() + xml.matches("<subtable>").count() * 0
-        );
+        assert_eq!(xml.matches("<row>").count(), rows.len());
     }
 }
 
@@ -459,6 +456,9 @@ fn date_forms_and_their_errors() {
         "2025-01-01,2025-01-03",
         "2025-01-01,today",
         "yesterday,today",
+        "lastWeek",
+        "lastMonth",
+        "lastYear",
     ] {
         assert!(
             e.api_at(

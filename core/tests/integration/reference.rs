@@ -615,6 +615,6 @@ pub fn boundary_page(c: &Cut, last: bool) -> Option<String> {
         .iter()
         .map(|&i| &c.visit.hits[i])
         .filter(|h| h.kind == HitType::Pageview);
-    let h = if last { pv.last() } else { pv.next() }?;
+    let h = if last { pv.next_back() } else { pv.next() }?;
     Some(page_label(h.url.as_deref().unwrap()))
 }
