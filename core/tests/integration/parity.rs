@@ -780,3 +780,83 @@ fn installation_methods() {
     assert_eq!(processed["reportTotal"]["nb_visits"], json!(total as f64));
     assert_eq!(processed["metadata"]["name"], json!("Country"));
 }
+
+/// Answers that are not row tables (or whose rows vary in shape), each
+/// compared whole with its golden file.
+#[test]
+fn other_methods_have_their_golden_answers() {
+    let e = sample();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/api");
+    let bless = std::env::var_os("HITMAP_BLESS").is_some();
+    for (name, q) in [
+        (
+            "Actions.getPageUrls",
+            format!("method=Actions.getPageUrls&{WEEK}&filter_limit=5"),
+        ),
+        (
+            "Actions.getPageUrls_expanded",
+            format!(
+                "method=Actions.getPageUrls&{WEEK}&filter_limit=2&expanded=1&filter_sort_column=label&filter_sort_order=asc"
+            ),
+        ),
+        (
+            "Actions.getOutlinks",
+            format!("method=Actions.getOutlinks&{WEEK}&filter_limit=3&expanded=1"),
+        ),
+        (
+            "Actions.getPageUrl",
+            format!(
+                "method=Actions.getPageUrl&{WEEK}&pageUrl=https%3A%2F%2Fintranet.example.org%2F"
+            ),
+        ),
+        (
+            "Events.getAction",
+            format!("method=Events.getAction&{WEEK}&expanded=1"),
+        ),
+        (
+            "Referrers.getSearchEngines",
+            format!("method=Referrers.getSearchEngines&{WEEK}&expanded=1"),
+        ),
+        (
+            "VisitsSummary.get",
+            format!("method=VisitsSummary.get&idSite=1&period=day&date=2025-01-01,2025-01-03"),
+        ),
+        (
+            "VisitFrequency.get",
+            format!("method=VisitFrequency.get&{WEEK}"),
+        ),
+        ("API.get", format!("method=API.get&{WEEK}")),
+        (
+            "Live.getLastVisitsDetails",
+            format!("method=Live.getLastVisitsDetails&{WEEK}&filter_limit=2"),
+        ),
+        (
+            "MultiSites.getAll",
+            "method=MultiSites.getAll&period=week&date=2025-01-02".to_owned(),
+        ),
+        (
+            "SitesManager.getSitesWithAtLeastViewAccess",
+            "method=SitesManager.getSitesWithAtLeastViewAccess".to_owned(),
+        ),
+        (
+            "API.getProcessedReport",
+            format!(
+                "method=API.getProcessedReport&{WEEK}&apiModule=VisitorInterest&apiAction=getNumberOfVisitsPerPage"
+            ),
+        ),
+        (
+            "API.getReportMetadata",
+            "method=API.getReportMetadata".to_owned(),
+        ),
+    ] {
+        let v = get(&e, &q);
+        let file = dir.join(format!("{name}.json"));
+        let text = serde_json::to_string_pretty(&v).unwrap() + "\n";
+        if bless {
+            std::fs::write(&file, &text).unwrap();
+        }
+        let golden = std::fs::read_to_string(&file)
+            .unwrap_or_else(|err| panic!("{}: {err} (HITMAP_BLESS=1 writes it)", file.display()));
+        assert_eq!(text, golden, "{q} differs from {}", file.display());
+    }
+}
