@@ -156,6 +156,13 @@ impl SiteState {
         }
     }
 
+    /// The site's custom dimensions with their Matomo ids
+    /// (`SiteConfig::numbered_dimensions`).
+    pub(crate) fn numbered_dimensions(&self) -> Vec<(u32, &str)> {
+        self.config
+            .numbered_dimensions(self.dicts.custom_dim_names())
+    }
+
     /// Builds the visitor table from all day archives (after loading).
     pub(crate) fn recompute_visitor_days(&mut self) {
         let mut table: Vec<Vec<VisitorDay>> = vec![Vec::new(); self.dicts.visitors.len()];

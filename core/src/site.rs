@@ -31,6 +31,10 @@ pub struct SiteConfig {
     pub(crate) search_engines: Vec<String>,
     pub(crate) social_networks: Vec<String>,
     pub(crate) dimensions: Vec<String>,
+    /// Explicit Matomo ids of some custom dimensions (name, id), as
+    /// Matomo's `idcustomdimension`; the others are numbered after them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) dimension_ids: Vec<(String, u32)>,
 }
 
 impl SiteConfig {
@@ -45,6 +49,7 @@ impl SiteConfig {
             search_engines: Vec::new(),
             social_networks: Vec::new(),
             dimensions: Vec::new(),
+            dimension_ids: Vec::new(),
         }
     }
 
@@ -137,6 +142,50 @@ impl SiteConfig {
         self
     }
 
+    /// Declares a custom dimension with the id Matomo gives it
+    /// (`idcustomdimension`): `idDimension=N` and `dimensionN` then name
+    /// it as in Matomo. Dimensions without an id are numbered in the order
+    /// they were declared (or first seen), after the highest explicit id.
+    ///
+    /// # Examples
+    /// ```
+    /// let s = hitmap::SiteConfig::new(1).dimension_with_id("department", 4).dimension("office");
+    /// assert_eq!(s.numbered_dimensions(["department", "office"]), [(4, "department"), (5, "office")]);
+    /// ```
+    pub fn dimension_with_id(mut self, name: impl Into<String>, id: u32) -> Self {
+        let name = name.into();
+        self.dimension_ids.push((name.clone(), id));
+        self.dimension(name)
+    }
+
+    /// Matomo's ids of custom dimensions, given every name in the order
+    /// the site declared or first saw them: explicit ids first, the rest
+    /// numbered after the highest of them.
+    pub fn numbered_dimensions<'a>(
+        &self,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<(u32, &'a str)> {
+        let mut next = self
+            .dimension_ids
+            .iter()
+            .map(|(_, id)| *id)
+            .max()
+            .unwrap_or(0);
+        names
+            .into_iter()
+            .map(|name| {
+                let id = match self.dimension_ids.iter().find(|(n, _)| n == name) {
+                    Some((_, id)) => *id,
+                    None => {
+                        next += 1;
+                        next
+                    }
+                };
+                (id, name)
+            })
+            .collect()
+    }
+
     /// Checks everything and resolves the time zone.
     pub(crate) fn validate(mut self) -> Result<(SiteConfig, Tz)> {
         if self.id == 0 || self.id > crate::hit::MAX_SITE {
@@ -164,6 +213,13 @@ impl SiteConfig {
             return Err(Error::InvalidSite(format!(
                 "custom dimension {d:?}: names must be non-empty and must not start with `$` (reserved for hitmap's own fields)"
             )));
+        }
+        let mut ids: Vec<u32> = self.dimension_ids.iter().map(|(_, id)| *id).collect();
+        ids.sort_unstable();
+        if ids.first() == Some(&0) || ids.windows(2).any(|w| w[0] == w[1]) {
+            return Err(Error::InvalidSite(
+                "custom dimension ids must be positive and distinct".into(),
+            ));
         }
         for (name, prefixes) in &mut self.sections {
             if name.is_empty() || name.starts_with('/') {

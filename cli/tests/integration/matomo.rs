@@ -379,6 +379,18 @@ fn keeping_matomos_visits_gives_matomos_numbers() {
         departments.contains(&"HR") && departments.contains(&"Sales"),
         "{departments:?}"
     );
+    // Matomo's idcustomdimension numbers the dimension as it did there.
+    let configured = api(
+        &engine,
+        "method=CustomDimensions.getConfiguredCustomDimensions&idSite=1",
+    );
+    assert_eq!(configured[0]["idcustomdimension"], 1);
+    assert_eq!(configured[0]["name"], "department");
+    let by_id = api(
+        &engine,
+        "method=CustomDimensions.getCustomDimension&idDimension=1&idSite=1&period=range&date=2025-03-20,2025-04-09",
+    );
+    assert_eq!(labels(&by_id), departments);
 }
 
 #[test]

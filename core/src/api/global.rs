@@ -59,12 +59,12 @@ impl Engine {
         let state = self.site_state(site)?;
         Ok(Value::Array(
             state
-                .dicts
-                .custom_dim_names()
+                .numbered_dimensions()
+                .into_iter()
                 .enumerate()
-                .map(|(i, name)| {
+                .map(|(i, (id, name))| {
                     json!({
-                        "idcustomdimension": i + 1,
+                        "idcustomdimension": id,
                         "idsite": site,
                         "name": name,
                         "index": i + 1,

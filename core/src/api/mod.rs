@@ -840,23 +840,23 @@ impl Engine {
     /// number: the site's N-th configured dimension) or `dimension=name`.
     fn custom_dimension_name(&self, r: &ApiRequest, sel: &Selection<'_>) -> Result<String> {
         let site = sel.site;
-        let known: Vec<&str> = site.dicts.custom_dim_names().collect();
+        let numbered = site.numbered_dimensions();
         let listed = || {
-            if known.is_empty() {
+            if numbered.is_empty() {
                 "none".to_owned()
             } else {
-                known
+                numbered
                     .iter()
-                    .enumerate()
-                    .map(|(i, n)| format!("{} = {n}", i + 1))
+                    .map(|(id, n)| format!("{id} = {n}"))
                     .collect::<Vec<_>>()
                     .join(", ")
             }
         };
         let name = match (r.id_dimension, &r.dimension) {
-            (Some(id), _) => known
-                .get((id as usize).wrapping_sub(1))
-                .map(|s| (*s).to_owned())
+            (Some(id), _) => numbered
+                .iter()
+                .find(|(n, _)| *n == id)
+                .map(|(_, s)| (*s).to_owned())
                 .ok_or_else(|| {
                     bad(format!(
                         "site {} has no custom dimension with idDimension={id} (known: {})",

@@ -258,8 +258,11 @@ fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
 /// `dimensionN`: the site's N-th custom dimension (Matomo's numbering,
 /// as `CustomDimensions.getConfiguredCustomDimensions` lists them).
 fn numbered_dimension(name: &str, site: &SiteState) -> Option<u32> {
-    let n: usize = name.strip_prefix("dimension")?.parse().ok()?;
-    let wanted = site.dicts.custom_dim_names().nth(n.checked_sub(1)?)?;
+    let n: u32 = name.strip_prefix("dimension")?.parse().ok()?;
+    let (_, wanted) = site
+        .numbered_dimensions()
+        .into_iter()
+        .find(|(id, _)| *id == n)?;
     site.dicts.custom_dim(wanted)
 }
 

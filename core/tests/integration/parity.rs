@@ -860,3 +860,65 @@ fn other_methods_have_their_golden_answers() {
         assert_eq!(text, golden, "{q} differs from {}", file.display());
     }
 }
+
+#[test]
+fn explicit_dimension_ids_name_dimensions_as_matomo_did() {
+    let mut e = Engine::in_memory();
+    e.add_site(
+        SiteConfig::new(1)
+            .dimension_with_id("team", 7)
+            .dimension("office"),
+    )
+    .unwrap();
+    let mut h = Hit::pageview(1, 1_735_819_200, "a", "https://x.org/");
+    h.dims = vec![
+        ("team".into(), "red".into()),
+        ("office".into(), "Paris".into()),
+    ];
+    e.ingest([h]).unwrap();
+    let configured = get(
+        &e,
+        "method=CustomDimensions.getConfiguredCustomDimensions&idSite=1",
+    );
+    let ids: Vec<(u64, &str)> = configured
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["idcustomdimension"].as_u64().unwrap(),
+                d["name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(ids, [(7, "team"), (8, "office")]);
+    let day = "idSite=1&period=day&date=2025-01-02";
+    let rows = get(
+        &e,
+        &format!("method=CustomDimensions.getCustomDimension&{day}&idDimension=8"),
+    );
+    assert_eq!(labels(&rows), ["Paris"]);
+    assert_eq!(rows[0]["segment"], json!("dimension8==Paris"));
+    let cut = get(
+        &e,
+        &format!("method=VisitsSummary.get&{day}&segment=dimension7%3D%3Dred"),
+    );
+    assert_eq!(cut["nb_visits"], json!(1));
+    assert!(
+        err(
+            &e,
+            &format!("method=CustomDimensions.getCustomDimension&{day}&idDimension=1")
+        )
+        .contains("7 = team")
+    );
+    assert!(
+        e.add_site(
+            SiteConfig::new(2)
+                .dimension_with_id("a", 3)
+                .dimension_with_id("b", 3)
+        )
+        .unwrap_err()
+        .to_string()
+        .contains("distinct")
+    );
+}

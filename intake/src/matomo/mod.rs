@@ -252,6 +252,8 @@ struct MatomoSite {
     hosts: Vec<String>,
     /// (scope, index, name) of the active custom dimensions.
     dimensions: Vec<(String, u32, String)>,
+    /// Matomo's `idcustomdimension` of each, in the same order.
+    dimension_ids: Vec<u32>,
 }
 
 /// Imports Matomo's raw data into `engine`, committing a batch at a time
@@ -457,6 +459,7 @@ fn read_sites(
                 time_zone,
                 hosts,
                 dimensions: Vec::new(),
+                dimension_ids: Vec::new(),
             },
         );
     }
@@ -487,7 +490,7 @@ fn read_sites(
         for r in query(
             db,
             &format!(
-                "SELECT idsite, `index`, scope, name FROM {p}custom_dimensions WHERE active = 1 ORDER BY idsite, idcustomdimension"
+                "SELECT idsite, `index`, scope, name, idcustomdimension FROM {p}custom_dimensions WHERE active = 1 ORDER BY idsite, idcustomdimension"
             ),
         )? {
             let id = r
@@ -500,11 +503,21 @@ fn read_sites(
                 .and_then(|i| u32::try_from(i).ok());
             let scope = r.get(2).and_then(Value::text);
             let name = r.get(3).and_then(Value::text);
-            if let (Some(site), Some(index), Some(scope), Some(name)) =
-                (id.and_then(|id| sites.get_mut(&id)), index, scope, name)
-            {
+            let dimension = r
+                .get(4)
+                .and_then(Value::int)
+                .and_then(|i| u32::try_from(i).ok())
+                .filter(|i| *i > 0);
+            if let (Some(site), Some(index), Some(scope), Some(name), Some(dimension)) = (
+                id.and_then(|id| sites.get_mut(&id)),
+                index,
+                scope,
+                name,
+                dimension,
+            ) {
                 site.dimensions
                     .push((scope.to_owned(), index, name.to_owned()));
+                site.dimension_ids.push(dimension);
             }
         }
     }
@@ -565,8 +578,9 @@ fn ensure_site(engine: &mut Engine, site: &MatomoSite) -> Result<()> {
     for h in &site.hosts {
         config = config.host(h.clone());
     }
-    for (_, _, name) in &site.dimensions {
-        config = config.dimension(name.clone());
+    // Matomo's ids, so idDimension=N and dimensionN mean what they meant.
+    for ((_, _, name), id) in site.dimensions.iter().zip(&site.dimension_ids) {
+        config = config.dimension_with_id(name.clone(), *id);
     }
     engine.add_site(config)?;
     Ok(())
