@@ -819,7 +819,7 @@ fn other_methods_have_their_golden_answers() {
         ),
         (
             "VisitsSummary.get",
-            format!("method=VisitsSummary.get&idSite=1&period=day&date=2025-01-01,2025-01-03"),
+            "method=VisitsSummary.get&idSite=1&period=day&date=2025-01-01,2025-01-03".to_owned(),
         ),
         (
             "VisitFrequency.get",
