@@ -790,7 +790,7 @@ impl Engine {
             )?,
             Kind::Field(f) => {
                 let d = rows::field_dimension(f);
-                let rows = rows::dimension_rows(&sel.dimension_report(&d), &d, d.segment_name());
+                let rows = rows::dimension_rows(&sel.dimension_report(&d), d.segment_name());
                 table::apply(rows, t, &visits)?
             }
             Kind::Custom => {
@@ -800,7 +800,7 @@ impl Engine {
                     Some(id) => format!("dimension{id}"),
                     None => name,
                 };
-                let rows = rows::dimension_rows(&sel.dimension_report(&d), &d, &segment);
+                let rows = rows::dimension_rows(&sel.dimension_report(&d), &segment);
                 table::apply(rows, t, &visits)?
             }
             Kind::Group(g) => {

@@ -220,8 +220,7 @@ fn event_condition(part: EventPart, label: &str) -> String {
 }
 
 /// A dimension report's rows with Matomo's row segment.
-pub(crate) fn dimension_rows(rows: &[DimensionRow], d: &Dimension, segment_name: &str) -> Vec<Row> {
-    let _ = d;
+pub(crate) fn dimension_rows(rows: &[DimensionRow], segment_name: &str) -> Vec<Row> {
     rows.iter()
         .map(|row| {
             let mut m = labelled(row.label.as_deref().unwrap_or(UNKNOWN), &row.metrics);
