@@ -146,7 +146,7 @@ def run(args: argparse.Namespace, work: pathlib.Path) -> None:
 
     a, b = at(59), at(88)
     for variant, segment, seg_sql in [("", None, None), (" +segment", SEGMENT, SEGMENT_SQL)]:
-        q = f"method=Actions.getPageUrls&flat=1&idSite=1&period=range&date={a},{b}&format_metrics=0"
+        q = f"method=Actions.getPageUrls&flat=1&idSite=1&period=range&date={a},{b}&format_metrics=0&filter_limit=-1"
         if segment:
             q += "&segment=" + urllib.parse.quote(segment, safe="")
         hm_ms, hm = median_ms(lambda: eng.api(q), args.repeat)
