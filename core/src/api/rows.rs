@@ -397,19 +397,14 @@ fn key_of(
         Grouping::OsVersion => one(known(keys.os_version(a, v))),
         Grouping::Resolution => one(known(keys.resolution(a, v).map(str::to_owned))),
         Grouping::Continent => one(keys.continent(a, v).unwrap_or("unk").to_owned()),
-        Grouping::Country => one(known(
-            keys.field(a, v, VField::Country)
-                .map(str::to_ascii_lowercase),
-        )),
-        Grouping::Language => {
-            one(known(keys.field(a, v, VField::Language).map(|l| {
-                l.split('-').next().unwrap_or(l).to_ascii_lowercase()
-            })))
-        }
-        Grouping::LanguageCode => one(known(
+        // Stored values as they are, so each row's segment matches them;
+        // names are looked up case-insensitively.
+        Grouping::Country => one(known(keys.field(a, v, VField::Country).map(str::to_owned))),
+        Grouping::Language => one(known(
             keys.field(a, v, VField::Language)
-                .map(str::to_ascii_lowercase),
+                .map(|l| l.split('-').next().unwrap_or(l).to_owned()),
         )),
+        Grouping::LanguageCode => one(known(keys.field(a, v, VField::Language).map(str::to_owned))),
         Grouping::ServerHour => one(keys.server_hour(a, v).to_string()),
         Grouping::LocalHour => one(known(keys.local_hour(a, v).map(|h| h.to_string()))),
         Grouping::DayOfWeek => one(keys.weekday(a, v).to_string()),
@@ -559,7 +554,7 @@ fn group_row(g: Grouping, x: &Group) -> Row {
         }
         Grouping::Country => {
             let code = if unknown { "xx" } else { label };
-            extra.push(("code", json!(code)));
+            extra.push(("code", json!(code.to_ascii_lowercase())));
             (
                 crate::names::country(code)
                     .map_or(UNKNOWN, |(n, _)| n)

@@ -922,3 +922,53 @@ fn explicit_dimension_ids_name_dimensions_as_matomo_did() {
         .contains("distinct")
     );
 }
+
+#[test]
+fn codes_in_any_case_keep_their_row_segments_exact() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1)).unwrap();
+    let t = 1_735_819_200;
+    e.ingest([
+        Hit::pageview(1, t, "a", "https://x.org/")
+            .with_country("GB")
+            .with_language("en-GB"),
+        Hit::pageview(1, t, "b", "https://x.org/")
+            .with_country("gb")
+            .with_language("en-gb"),
+        Hit::pageview(1, t, "c", "https://x.org/")
+            .with_country("de")
+            .with_language("de"),
+    ])
+    .unwrap();
+    let day = "idSite=1&period=day&date=2025-01-02";
+    for method in [
+        "UserCountry.getCountry",
+        "UserLanguage.getLanguageCode",
+        "UserLanguage.getLanguage",
+        "UserCountry.getContinent",
+    ] {
+        let rows = get(&e, &format!("method={method}&{day}"));
+        let mut total = 0;
+        for row in rows.as_array().unwrap() {
+            let seg = row["segment"].as_str().unwrap();
+            let cut = get(
+                &e,
+                &format!(
+                    "method=VisitsSummary.get&{day}&segment={}",
+                    hitmap::encode_query_value(seg)
+                ),
+            );
+            assert_eq!(cut["nb_visits"], row["nb_visits"], "{method} {seg}");
+            total += row["nb_visits"].as_u64().unwrap();
+        }
+        assert_eq!(total, 3, "{method}");
+    }
+    let countries = get(&e, &format!("method=UserCountry.getCountry&{day}"));
+    assert!(
+        countries
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["code"] == "gb" || r["code"] == "de")
+    );
+}
