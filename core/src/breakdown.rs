@@ -20,21 +20,24 @@ pub(crate) struct Group {
     pub sub: Vec<Group>,
 }
 
-/// Interns (parent, label) keys into one dense id space.
+/// Interns (parent, label) keys into one dense id space; a lookup of a
+/// known label allocates nothing.
 #[derive(Default)]
 struct Keys {
-    ids: HashMap<(u32, String), u32>,
+    /// Per parent (`NONE` for the top level): label -> id.
+    ids: HashMap<u32, HashMap<String, u32>>,
     labels: Vec<String>,
     parents: Vec<u32>,
 }
 
 impl Keys {
     fn id(&mut self, parent: u32, label: &str) -> (u32, bool) {
-        if let Some(&id) = self.ids.get(&(parent, label.to_owned())) {
+        let level = self.ids.entry(parent).or_default();
+        if let Some(&id) = level.get(label) {
             return (id, false);
         }
         let id = self.labels.len() as u32;
-        self.ids.insert((parent, label.to_owned()), id);
+        level.insert(label.to_owned(), id);
         self.labels.push(label.to_owned());
         self.parents.push(parent);
         (id, true)

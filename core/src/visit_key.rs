@@ -113,6 +113,14 @@ impl<'s> VisitKeys<'s> {
             .get(usize::from(a.referrer_type[v as usize]))
             .copied()
             .unwrap_or(ReferrerType::Direct);
+        if kind == ReferrerType::Direct {
+            return Referrer {
+                kind,
+                name: None,
+                keyword: None,
+                campaign: None,
+            };
+        }
         let d = &self.site.dicts;
         let first = a.a_url[a.actions_of(v).start];
         let referrer = a.fields[VField::Referrer as usize][v as usize];
@@ -158,10 +166,6 @@ impl<'s> VisitKeys<'s> {
                 }
             }
             out.campaign = Some(parts);
-        }
-        if kind == ReferrerType::Direct {
-            out.name = None;
-            out.keyword = None;
         }
         out
     }

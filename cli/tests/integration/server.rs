@@ -140,7 +140,15 @@ pub(crate) const METHODS: &[&str] = &[
     "UserLanguage.getLanguageCode",
     "Referrers.getReferrerType",
     "CustomDimensions.getCustomDimension&dimension=department",
+    "CustomDimensions.getCustomDimension&idDimension=2",
     "Hitmap.getSections",
+    "API.get",
+    "Actions.getEntryPageTitles",
+    "Events.getCategory&expanded=1",
+    "Referrers.getAll",
+    "VisitTime.getVisitInformationPerServerTime",
+    "VisitorInterest.getNumberOfVisitsPerVisitDuration",
+    "UserCountry.getContinent",
 ];
 
 #[test]

@@ -385,6 +385,7 @@ const SEP: char = '\u{1}';
 /// The label and sub-label of a visit in a grouped report.
 fn key_of(
     g: Grouping,
+    bounds: &[Range],
     keys: &VisitKeys<'_>,
     sel: &Selection<'_>,
     cut: &CutVisit<'_>,
@@ -415,7 +416,7 @@ fn key_of(
                 Grouping::VisitCount => u64::from(a.visit_rank(v)),
                 _ => keys.days_since_last(a, v, cut.date)? as u64,
             };
-            one(range_index(&ranges(g), x)?.to_string())
+            one(range_index(bounds, x)?.to_string())
         }
         Grouping::ReferrerType => {
             let r = keys.referrer(a, v);
@@ -457,7 +458,8 @@ fn key_of(
 /// Rows of a visits-grouped report, in Matomo's shape and order.
 pub(crate) fn group_rows(sel: &Selection<'_>, g: Grouping) -> Vec<Row> {
     let keys = VisitKeys::new(sel.site);
-    let groups = sel.group_visits(|cut| key_of(g, &keys, sel, cut));
+    let bounds = ranges(g);
+    let groups = sel.group_visits(|cut| key_of(g, &bounds, &keys, sel, cut));
     match g {
         Grouping::ServerHour | Grouping::LocalHour | Grouping::DayOfWeek => {
             let (count, first) = if g == Grouping::DayOfWeek {

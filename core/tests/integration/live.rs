@@ -264,7 +264,7 @@ fn thousands_of_sample_hits_in_small_batches_answer_like_one_rebuild() {
         ] {
             for period in ["day", "range"] {
                 let q = format!(
-                    "method={m}&idSite=1&period={period}&date=2025-01-01,2025-01-04&format_metrics=0{seg}"
+                    "method={m}&idSite=1&period={period}&date=2025-01-01,2025-01-04&format_metrics=0&filter_limit=-1{seg}"
                 );
                 assert_eq!(live.api(&q).unwrap(), rebuilt.api(&q).unwrap(), "{q}");
             }

@@ -703,7 +703,9 @@ pub(crate) fn fingerprint(e: &Engine, case: &Case) -> Vec<String> {
                 "&segment=visitCount%3D%3D1",
                 "&segment=pageUrl%3D@news&section=/news",
             ] {
-                let q = format!("method={method}&idSite=1&period={period}&date={date}{seg}");
+                let q = format!(
+                    "method={method}&idSite=1&period={period}&date={date}&filter_limit=-1{seg}"
+                );
                 out.push(e.api_at(&q, now).unwrap_or_else(|err| panic!("{q}: {err}")));
             }
         }

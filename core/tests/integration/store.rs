@@ -377,7 +377,7 @@ fn crash_fingerprint(e: &Engine) -> String {
         )
         .unwrap()
     };
-    q("VisitsSummary.get") + &q("Actions.getPageUrls&flat=1")
+    q("VisitsSummary.get") + &q("Actions.getPageUrls&flat=1&filter_limit=-1")
 }
 
 /// Kills a writer process with SIGKILL at random moments, many times; after
