@@ -186,10 +186,10 @@ fn tracked_visits_answer_what_the_same_hits_answer_as_ndjson() {
     let (from, to) = window(start);
     let answers = |answer: &dyn Fn(&str) -> String| -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
-        for m in METHODS
-            .iter()
-            .map(|m| m.replace("dimension=department", "dimension=dimension1"))
-        {
+        for m in METHODS.iter().map(|m| {
+            m.replace("dimension=department", "dimension=dimension1")
+                .replace("idDimension=2", "idDimension=1")
+        }) {
             for period in ["day", "range"] {
                 for seg in ["", "&segment=referrerType%3D%3Dcampaign", "&section=News"] {
                     let q = format!(
@@ -386,10 +386,10 @@ fn npms_matomo_tracker_sends_a_day_that_answers_like_ndjson() {
     let (from, to) = window(start);
     // Single requests are fire-and-forget in that client: node exits when
     // every response came back, so all are in.
-    for m in METHODS
-        .iter()
-        .map(|m| m.replace("dimension=department", "dimension=dimension1"))
-    {
+    for m in METHODS.iter().map(|m| {
+        m.replace("dimension=department", "dimension=dimension1")
+            .replace("idDimension=2", "idDimension=1")
+    }) {
         let q = format!(
             "method={m}&idSite=1&period=range&date={from},{to}&format=json&format_metrics=0"
         );

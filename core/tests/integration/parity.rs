@@ -848,6 +848,59 @@ fn other_methods_have_their_golden_answers() {
             "API.getReportMetadata",
             "method=API.getReportMetadata".to_owned(),
         ),
+        (
+            "Actions.getEntryPageTitles",
+            format!("method=Actions.getEntryPageTitles&{WEEK}&filter_limit=3"),
+        ),
+        (
+            "Actions.getExitPageUrls",
+            format!("method=Actions.getExitPageUrls&{WEEK}&filter_limit=3"),
+        ),
+        (
+            "Actions.getPageTitle",
+            format!("method=Actions.getPageTitle&{WEEK}&pageName=News%20story%202"),
+        ),
+        (
+            "Referrers.getKeywords",
+            format!("method=Referrers.getKeywords&{WEEK}&expanded=1"),
+        ),
+        (
+            "CustomDimensions.getConfiguredCustomDimensions",
+            "method=CustomDimensions.getConfiguredCustomDimensions&idSite=1".to_owned(),
+        ),
+        (
+            "Live.getVisitorProfile",
+            "method=Live.getVisitorProfile&idSite=1&visitorId=7812160ce497cb35&filter_limit=1"
+                .to_owned(),
+        ),
+        (
+            "MultiSites.getOne",
+            "method=MultiSites.getOne&idSite=3&period=day&date=2025-01-02".to_owned(),
+        ),
+        (
+            "SitesManager.getSiteFromId",
+            "method=SitesManager.getSiteFromId&idSite=3".to_owned(),
+        ),
+        (
+            "SitesManager.getAllSitesId",
+            "method=SitesManager.getAllSitesId".to_owned(),
+        ),
+        (
+            "API.getMatomoVersion",
+            "method=API.getMatomoVersion".to_owned(),
+        ),
+        (
+            "API.getBulkRequest",
+            format!(
+                "method=API.getBulkRequest&urls[0]={}&urls[1]={}",
+                hitmap::encode_query_value(
+                    "method=UserCountry.getContinent&idSite=1&period=day&date=2025-01-02"
+                ),
+                hitmap::encode_query_value(
+                    "method=DevicesDetection.getModel&idSite=1&period=day&date=2025-01-02"
+                ),
+            ),
+        ),
     ] {
         let v = get(&e, &q);
         let file = dir.join(format!("{name}.json"));
@@ -971,4 +1024,34 @@ fn codes_in_any_case_keep_their_row_segments_exact() {
             .iter()
             .all(|r| r["code"] == "gb" || r["code"] == "de")
     );
+}
+
+/// Golden answers for the fields the sample does not carry.
+#[test]
+fn versions_resolution_and_local_time_have_their_golden_answers() {
+    let e = devices();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/api");
+    let bless = std::env::var_os("HITMAP_BLESS").is_some();
+    for method in [
+        "DevicesDetection.getBrowserVersions",
+        "DevicesDetection.getOsVersions",
+        "Resolution.getResolution",
+        "VisitTime.getVisitInformationPerLocalTime",
+        "Referrers.getAIAssistants",
+        "Referrers.getCampaigns",
+        "Events.getName",
+    ] {
+        let v = get(
+            &e,
+            &format!("method={method}&idSite=1&period=day&date=2025-01-02&expanded=1"),
+        );
+        let file = dir.join(format!("devices-{method}.json"));
+        let text = serde_json::to_string_pretty(&v).unwrap() + "\n";
+        if bless {
+            std::fs::write(&file, &text).unwrap();
+        }
+        let golden = std::fs::read_to_string(&file)
+            .unwrap_or_else(|err| panic!("{}: {err} (HITMAP_BLESS=1 writes it)", file.display()));
+        assert_eq!(text, golden, "{method} differs from {}", file.display());
+    }
 }
