@@ -28,6 +28,39 @@ pub fn open_existing(dir: &Path) -> Result<Engine, CliError> {
     Ok(Engine::open(dir)?)
 }
 
+/// `hitmap export-day`: one local day of a site as a bundle file.
+pub fn export_day(dir: &Path, site: u32, date: &str, out: &Path) -> Result<String, CliError> {
+    let bytes = open_reader(dir)?.export_day(site, date)?;
+    std::fs::write(out, &bytes)
+        .map_err(|e| CliError::Io(format!("cannot write {}", out.display()), e))?;
+    Ok(format!(
+        "wrote {date} of site {site} to {} ({} bytes)\n",
+        out.display(),
+        bytes.len()
+    ))
+}
+
+/// `hitmap import-day`: bundles into a store (created when missing), each
+/// committed on its own; the first bad one stops with its file named,
+/// the ones before it stay imported.
+pub fn import_day(dir: &Path, bundles: &[std::path::PathBuf]) -> Result<String, CliError> {
+    let mut engine = Engine::open(dir)?;
+    let mut out = String::new();
+    for file in bundles {
+        let bytes = std::fs::read(file)
+            .map_err(|e| CliError::Io(format!("cannot read {}", file.display()), e))?;
+        let day = engine.import_day(&bytes).map_err(|e| {
+            CliError::Hitmap(hitmap::Error::Request(format!(
+                "{}: {e} ({} bundle(s) before it were imported)",
+                file.display(),
+                out.lines().count()
+            )))
+        })?;
+        out.push_str(&format!("imported {day} from {}\n", file.display()));
+    }
+    Ok(out)
+}
+
 /// Opens a store that must exist, read-only (queries).
 pub fn open_reader(dir: &Path) -> Result<Engine, CliError> {
     require_store(dir)?;

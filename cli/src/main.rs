@@ -242,6 +242,34 @@ enum Command {
         #[arg(long)]
         to: String,
     },
+    /// Writes one local day of a site as a self-contained bundle (its
+    /// configuration, that day's dictionaries and archive, checksummed):
+    /// to copy a day to another store, or to object storage.
+    #[command(
+        after_help = "Examples:\n  hitmap export-day ./metrics --site 1 --date 2026-03-05 --out 2026-03-05.day\n  hitmap import-day ./replica 2026-03-05.day"
+    )]
+    ExportDay {
+        /// The store folder.
+        dir: PathBuf,
+        /// Site id.
+        #[arg(long)]
+        site: u32,
+        /// The local day, YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        /// The bundle file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Loads day bundles written by `export-day` (or Engine::export_day)
+    /// into a store; the site is added from the bundle when missing.
+    ImportDay {
+        /// The store folder (created when missing).
+        dir: PathBuf,
+        /// Bundle files.
+        #[arg(required = true)]
+        bundles: Vec<PathBuf>,
+    },
     /// Removes a site and all its data.
     DropSite {
         /// The store folder.
@@ -551,6 +579,13 @@ fn run(command: Command) -> Result<String, CliError> {
                 "deleted {from}..{to} of site {site} from every file\n"
             ))
         }
+        Command::ExportDay {
+            dir,
+            site,
+            date,
+            out,
+        } => commands::export_day(&dir, site, &date, &out),
+        Command::ImportDay { dir, bundles } => commands::import_day(&dir, &bundles),
         Command::DropSite { dir, site } => {
             commands::open_existing(&dir)?.drop_site(site)?;
             Ok(format!("site {site} and all its data removed\n"))

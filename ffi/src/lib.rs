@@ -629,6 +629,92 @@ pub unsafe extern "C" fn hitmap_store_seal(
     })
 }
 
+/// Exports one local day of a site as a self-contained bundle (the
+/// site's configuration, that day's dictionaries and archive, checksummed;
+/// `Engine::export_day`). `day` is `YYYY-MM-DD`. `*data` and `*len`
+/// receive the bytes; free them with `hitmap_bytes_free(*data, *len)`.
+///
+/// # Safety
+/// `store` is a live handle; `day` a NUL-terminated string; `data` and
+/// `len` valid pointers.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hitmap_store_export_day(
+    store: *mut hitmap_store,
+    site: u32,
+    day: *const c_char,
+    data: *mut *mut u8,
+    len: *mut usize,
+) -> hitmap_status {
+    guard(|| {
+        if data.is_null() {
+            return Err(null("data"));
+        }
+        if len.is_null() {
+            return Err(null("len"));
+        }
+        // SAFETY: per this function's contract.
+        let day = unsafe { text(day, "day") }?;
+        // SAFETY: per this function's contract.
+        let bytes = unsafe { engine(store) }?.export_day(site, day)?;
+        let boxed: Box<[u8]> = bytes.into_boxed_slice();
+        // SAFETY: both checked non-NULL above.
+        unsafe {
+            *len = boxed.len();
+            *data = Box::into_raw(boxed).cast::<u8>();
+        }
+        Ok(())
+    })
+}
+
+/// Imports a day bundle from `hitmap_store_export_day` (any store). A
+/// missing site is added from the bundle; `*day` (may be NULL) receives
+/// the bundle's day as `YYYY-MM-DD`, to free with `hitmap_string_free`.
+/// A damaged or foreign bundle is an error and changes nothing.
+///
+/// # Safety
+/// `store` is a live handle; `data` points to `len` readable bytes;
+/// `day` NULL or a valid pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hitmap_store_import_day(
+    store: *mut hitmap_store,
+    data: *const u8,
+    len: usize,
+    day: *mut *mut c_char,
+) -> hitmap_status {
+    guard(|| {
+        if data.is_null() {
+            return Err(null("data"));
+        }
+        // SAFETY: `len` readable bytes at `data` per the contract.
+        let bytes = unsafe { std::slice::from_raw_parts(data, len) };
+        // SAFETY: per this function's contract.
+        let imported = unsafe { engine(store) }?.import_day(bytes)?;
+        if day.is_null() {
+            return Ok(());
+        }
+        // SAFETY: checked non-NULL above.
+        unsafe { give_string(day, imported.to_string()) }
+    })
+}
+
+/// Frees bytes hitmap handed out (`hitmap_store_export_day`). NULL is
+/// allowed.
+///
+/// # Safety
+/// `data` is NULL or bytes from this library, not yet freed, with the
+/// `len` they were handed out with.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hitmap_bytes_free(data: *mut u8, len: usize) {
+    if data.is_null() {
+        return;
+    }
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: from Box::into_raw of a boxed slice of `len` bytes in
+        // hitmap_store_export_day, freed once.
+        drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(data, len)) });
+    }));
+}
+
 /// Frees a string hitmap handed out. NULL is allowed.
 ///
 /// # Safety

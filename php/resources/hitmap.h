@@ -239,6 +239,47 @@ enum hitmap_status hitmap_store_forget_visitor(struct hitmap_store *store,
 enum hitmap_status hitmap_store_seal(struct hitmap_store *store, uint64_t *live_hits);
 
 /**
+ * Exports one local day of a site as a self-contained bundle (the
+ * site's configuration, that day's dictionaries and archive, checksummed;
+ * `Engine::export_day`). `day` is `YYYY-MM-DD`. `*data` and `*len`
+ * receive the bytes; free them with `hitmap_bytes_free(*data, *len)`.
+ *
+ * # Safety
+ * `store` is a live handle; `day` a NUL-terminated string; `data` and
+ * `len` valid pointers.
+ */
+enum hitmap_status hitmap_store_export_day(struct hitmap_store *store,
+                                           uint32_t site,
+                                           const char *day,
+                                           uint8_t **data,
+                                           uintptr_t *len);
+
+/**
+ * Imports a day bundle from `hitmap_store_export_day` (any store). A
+ * missing site is added from the bundle; `*day` (may be NULL) receives
+ * the bundle's day as `YYYY-MM-DD`, to free with `hitmap_string_free`.
+ * A damaged or foreign bundle is an error and changes nothing.
+ *
+ * # Safety
+ * `store` is a live handle; `data` points to `len` readable bytes;
+ * `day` NULL or a valid pointer.
+ */
+enum hitmap_status hitmap_store_import_day(struct hitmap_store *store,
+                                           const uint8_t *data,
+                                           uintptr_t len,
+                                           char **day);
+
+/**
+ * Frees bytes hitmap handed out (`hitmap_store_export_day`). NULL is
+ * allowed.
+ *
+ * # Safety
+ * `data` is NULL or bytes from this library, not yet freed, with the
+ * `len` they were handed out with.
+ */
+void hitmap_bytes_free(uint8_t *data, uintptr_t len);
+
+/**
  * Frees a string hitmap handed out. NULL is allowed.
  *
  * # Safety

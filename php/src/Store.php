@@ -219,6 +219,46 @@ final class Store
         return $this->apiResponse($query, $timeout)['body'];
     }
 
+    /**
+     * One local day of a site as a self-contained, checksummed bundle
+     * (its configuration, that day's dictionaries and archive), to load
+     * into another store with importDay().
+     */
+    public function exportDay(int $site, string $day): string
+    {
+        $data = $this->ffi->new('uint8_t*');
+        $len = $this->ffi->new('size_t');
+        self::check($this->ffi, $this->ffi->hitmap_store_export_day($this->handle(), $site, $day, FFI::addr($data), FFI::addr($len)));
+        $n = (int) $len->cdata;
+        try {
+            return $n === 0 ? '' : FFI::string($data, $n);
+        } finally {
+            $this->ffi->hitmap_bytes_free($data, $n);
+        }
+    }
+
+    /**
+     * Imports a bundle from exportDay() (any store); returns its day
+     * (YYYY-MM-DD). A missing site is added from the bundle; a damaged or
+     * foreign bundle raises a HitmapException and changes nothing.
+     */
+    public function importDay(string $bundle): string
+    {
+        $len = strlen($bundle);
+        if ($len === 0) {
+            throw new HitmapException(3, 'importDay: the bundle is empty');
+        }
+        $buf = $this->ffi->new("uint8_t[$len]", false);
+        FFI::memcpy($buf, $bundle, $len);
+        $out = $this->ffi->new('char*');
+        try {
+            self::check($this->ffi, $this->ffi->hitmap_store_import_day($this->handle(), $buf, $len, FFI::addr($out)));
+        } finally {
+            FFI::free($buf);
+        }
+        return $this->take($out);
+    }
+
     /** Forgets a visitor (right to erasure); returns the hits removed. */
     public function forgetVisitor(int $site, string $visitor): int
     {

@@ -67,6 +67,25 @@ final class StoreTest extends TestCase
         self::assertLessThanOrEqual(count($pages), count($news));
     }
 
+    public function testADayBundleCarriesADayToAnotherStore(): void
+    {
+        $source = self::fixtureStore();
+        $bundle = $source->exportDay(1, '2024-06-03');
+        self::assertGreaterThan(100, strlen($bundle));
+        $copy = Store::inMemory();
+        self::assertSame('2024-06-03', $copy->importDay($bundle));
+        $q = 'method=Actions.getPageUrls&flat=1&idSite=1&period=day&date=2024-06-03&filter_limit=-1';
+        self::assertSame($source->api($q), $copy->api($q));
+        $damaged = $bundle;
+        $damaged[intdiv(strlen($damaged), 2)] = chr(ord($damaged[intdiv(strlen($damaged), 2)]) ^ 0xFF);
+        try {
+            Store::inMemory()->importDay($damaged);
+            self::fail('a damaged bundle was imported');
+        } catch (HitmapException $e) {
+            self::assertStringContainsString('bundle', strtolower($e->getMessage()));
+        }
+    }
+
     public function testAccessLogsGoInByMatomosRules(): void
     {
         $logs = dirname(__DIR__, 2) . '/intake/tests/data/matomo-logs/matomo-core/access-logs';

@@ -335,6 +335,22 @@ impl Engine {
         self.with(py, |e| e.forget_visitor(site, &visitor))
     }
 
+    /// One local day of a site as a self-contained bundle.
+    fn export_day<'py>(
+        &self,
+        py: Python<'py>,
+        site: u32,
+        day: String,
+    ) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+        let bytes = self.with(py, |e| e.export_day(site, day.as_str()))?;
+        Ok(pyo3::types::PyBytes::new(py, &bytes))
+    }
+
+    /// Imports a day bundle; returns its day (YYYY-MM-DD).
+    fn import_day(&self, py: Python<'_>, bundle: Vec<u8>) -> PyResult<String> {
+        self.with(py, |e| e.import_day(&bundle).map(|d| d.to_string()))
+    }
+
     /// Seals live data into day files; returns the hits that were live.
     fn seal(&self, py: Python<'_>) -> PyResult<u64> {
         self.with(py, |e| {

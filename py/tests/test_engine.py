@@ -118,3 +118,19 @@ def test_small_ingests_are_live_in_the_log_until_sealed(tmp_path) -> None:
     assert writer.seal() == 1
     assert writer.seal() == 0
     assert (store / "site-1" / "days").is_dir()
+
+
+def test_a_day_bundle_carries_a_day_to_another_engine():
+    src = fixture_engine()
+    bundle = src.export_day(1, "2024-06-03")
+    assert isinstance(bundle, bytes) and len(bundle) > 100
+    dst = hitmap.Engine.in_memory()
+    assert dst.import_day(bundle) == dt.date(2024, 6, 3)
+    q = "method=Actions.getPageUrls&flat=1&idSite=1&period=day&date=2024-06-03&filter_limit=-1"
+    assert dst.api(q) == src.api(q)
+    with pytest.raises(hitmap.HitmapError):
+        dst.import_day(bundle)  # the day is there already
+    damaged = bytearray(bundle)
+    damaged[len(damaged) // 2] ^= 0xFF
+    with pytest.raises(hitmap.HitmapError):
+        hitmap.Engine.in_memory().import_day(bytes(damaged))

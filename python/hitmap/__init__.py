@@ -833,6 +833,52 @@ class Engine:
         """
         return self._engine.forget_visitor(site, visitor)
 
+    def export_day(self, site: int, day: Any) -> bytes:
+        """One local day of a site as a self-contained, checksummed bundle:
+        the site's configuration, that day's dictionaries and its archive.
+        :meth:`import_day` loads it into another engine or store (a
+        replica, a reader in object storage).
+
+        Parameters
+        ----------
+        site : int
+        day : date or str
+            The site's local day (``"2026-03-05"``).
+
+        Returns
+        -------
+        bytes
+
+        Examples
+        --------
+        >>> src = Engine.in_memory()
+        >>> src.add_site(1, timezone="Europe/London")
+        >>> _ = src.ingest([{"site": 1, "visitor": "a", "ts": 1717200000, "url": "https://x.org/"}])
+        >>> dst = Engine.in_memory()
+        >>> dst.import_day(src.export_day(1, "2024-06-01"))
+        datetime.date(2024, 6, 1)
+        >>> dst.visits_summary(1, "2024-06-01").nb_visits
+        1
+        """
+        return self._engine.export_day(site, _dates.day(day, self._timezone(site), "day").isoformat())
+
+    def import_day(self, bundle: bytes) -> _dt.date:
+        """Imports a day bundle from :meth:`export_day` (any engine, any
+        store). A missing site is added from the bundle; an existing one
+        must have the same time zone and timeout, and must not hold that
+        day yet. A damaged or foreign bundle raises :class:`HitmapError`.
+
+        Parameters
+        ----------
+        bundle : bytes
+
+        Returns
+        -------
+        datetime.date
+            The bundle's day.
+        """
+        return _dt.date.fromisoformat(self._engine.import_day(bytes(bundle)))
+
     def seal(self) -> int:
         """Seals live data into day files; returns the hits that were live.
 

@@ -401,3 +401,66 @@ fn ingesting_the_same_file_again_changes_nothing() {
         before
     );
 }
+
+#[test]
+fn a_day_bundle_carries_a_day_to_another_store() {
+    let dir = TempDir::new("bundle");
+    let store = sample_store(&dir.0);
+    let s = store.to_str().unwrap();
+    let file = dir.join("2025-01-08.day");
+    let out = hitmap(&[
+        "export-day",
+        s,
+        "--site",
+        "1",
+        "--date",
+        "2025-01-08",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("bytes"));
+    let replica = dir.join("replica");
+    let r = replica.to_str().unwrap();
+    let out = hitmap(&["import-day", r, file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!("imported 2025-01-08 from {}\n", file.display())
+    );
+    let source = Engine::open_read_only(&store).unwrap();
+    let copy = Engine::open_read_only(&replica).unwrap();
+    for m in [
+        "VisitsSummary.get",
+        "Actions.getPageUrls&flat=1&filter_limit=-1",
+        "UserCountry.getCountry",
+    ] {
+        let q = format!("method={m}&idSite=1&period=day&date=2025-01-08");
+        assert_eq!(copy.api(&q).unwrap(), source.api(&q).unwrap(), "{q}");
+    }
+    drop(copy);
+    // The same day again, and a damaged bundle, are errors naming the file.
+    let again = hitmap(&["import-day", r, file.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again.stderr).contains("2025-01-08.day"),
+        "{}",
+        text(&again.stderr)
+    );
+    let mut bytes = std::fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    let bad = dir.join("bad.day");
+    std::fs::write(&bad, bytes).unwrap();
+    let out = hitmap(&[
+        "import-day",
+        dir.join("other").to_str().unwrap(),
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("bad.day"),
+        "{}",
+        text(&out.stderr)
+    );
+}
