@@ -81,11 +81,28 @@ int main(int argc, char **argv) {
     CHECK(json && strstr(json, "\"nb_visits\":1"), "reader answer");
     hitmap_string_free(json);
     CHECK(hitmap_store_add_site(reader, "{\"id\":2}") == HITMAP_ERR_READ_ONLY, "reader cannot write");
-    hitmap_store_free(reader);
+
+    /* A day bundle from the reader into a fresh in-memory store. */
+    uint8_t *bundle = NULL;
+    size_t bundle_len = 0;
+    CHECK(hitmap_store_export_day(reader, 1, "2024-06-01", &bundle, &bundle_len) == HITMAP_OK && bundle_len > 0, "export day");
+    CHECK(hitmap_store_export_day(reader, 1, "not a day", &bundle, &bundle_len) != HITMAP_OK, "export bad day");
 
     hitmap_store *memory = NULL;
     CHECK(hitmap_store_new_in_memory(&memory) == HITMAP_OK, "in memory");
+    char *day = NULL;
+    CHECK(hitmap_store_import_day(memory, bundle, bundle_len, &day) == HITMAP_OK && day && strcmp(day, "2024-06-01") == 0, "import day");
+    hitmap_string_free(day);
+    json = NULL;
+    CHECK(hitmap_store_api(memory, "method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01", &json) == HITMAP_OK, "bundle api");
+    CHECK(json && strstr(json, "\"nb_visits\":1"), "bundle answer");
+    hitmap_string_free(json);
+    CHECK(hitmap_store_import_day(memory, bundle, bundle_len, NULL) != HITMAP_OK, "same day twice");
+    CHECK(hitmap_store_import_day(memory, bundle, 7, NULL) != HITMAP_OK, "truncated bundle");
+    hitmap_bytes_free(bundle, bundle_len);
+    hitmap_bytes_free(NULL, 0);
     hitmap_store_free(memory);
+    hitmap_store_free(reader);
     hitmap_store_free(NULL);
     hitmap_string_free(NULL);
 
