@@ -172,11 +172,24 @@ fn shapes() -> Vec<(&'static str, Vec<&'static str>)> {
     ]
 }
 
+/// Compares an answer with its golden file under `tests/golden/api/`
+/// (`HITMAP_BLESS=1` writes it).
+fn golden(name: &str, v: &Value) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/api");
+    let file = dir.join(format!("{name}.json"));
+    let text = serde_json::to_string_pretty(v).unwrap() + "\n";
+    if std::env::var_os("HITMAP_BLESS").is_some() {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&file, &text).unwrap();
+    }
+    let want = std::fs::read_to_string(&file)
+        .unwrap_or_else(|err| panic!("{}: {err} (HITMAP_BLESS=1 writes it)", file.display()));
+    assert_eq!(text, want, "{name} differs from {}", file.display());
+}
+
 #[test]
 fn every_report_has_matomo_columns_and_its_golden_answer() {
     let e = sample();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/api");
-    let bless = std::env::var_os("HITMAP_BLESS").is_some();
     for (method, columns) in shapes() {
         let q = format!("method={method}&{WEEK}&filter_limit=5");
         let v = get(&e, &q);
@@ -193,15 +206,7 @@ fn every_report_has_matomo_columns_and_its_golden_answer() {
             let want: BTreeSet<&str> = columns.iter().copied().collect();
             assert_eq!(got, want, "{q}: {r}");
         }
-        let file = dir.join(format!("{}.json", method.replace(['&', '='], "_")));
-        let text = serde_json::to_string_pretty(&v).unwrap() + "\n";
-        if bless {
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(&file, &text).unwrap();
-        }
-        let golden = std::fs::read_to_string(&file)
-            .unwrap_or_else(|err| panic!("{}: {err} (HITMAP_BLESS=1 writes it)", file.display()));
-        assert_eq!(text, golden, "{q} differs from {}", file.display());
+        golden(&method.replace(['&', '='], "_"), &v);
     }
 }
 
@@ -786,8 +791,6 @@ fn installation_methods() {
 #[test]
 fn other_methods_have_their_golden_answers() {
     let e = sample();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/api");
-    let bless = std::env::var_os("HITMAP_BLESS").is_some();
     for (name, q) in [
         (
             "Actions.getPageUrls",
@@ -902,15 +905,7 @@ fn other_methods_have_their_golden_answers() {
             ),
         ),
     ] {
-        let v = get(&e, &q);
-        let file = dir.join(format!("{name}.json"));
-        let text = serde_json::to_string_pretty(&v).unwrap() + "\n";
-        if bless {
-            std::fs::write(&file, &text).unwrap();
-        }
-        let golden = std::fs::read_to_string(&file)
-            .unwrap_or_else(|err| panic!("{}: {err} (HITMAP_BLESS=1 writes it)", file.display()));
-        assert_eq!(text, golden, "{q} differs from {}", file.display());
+        golden(name, &get(&e, &q));
     }
 }
 
@@ -1030,8 +1025,6 @@ fn codes_in_any_case_keep_their_row_segments_exact() {
 #[test]
 fn versions_resolution_and_local_time_have_their_golden_answers() {
     let e = devices();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/api");
-    let bless = std::env::var_os("HITMAP_BLESS").is_some();
     for method in [
         "DevicesDetection.getBrowserVersions",
         "DevicesDetection.getOsVersions",
@@ -1045,13 +1038,6 @@ fn versions_resolution_and_local_time_have_their_golden_answers() {
             &e,
             &format!("method={method}&idSite=1&period=day&date=2025-01-02&expanded=1"),
         );
-        let file = dir.join(format!("devices-{method}.json"));
-        let text = serde_json::to_string_pretty(&v).unwrap() + "\n";
-        if bless {
-            std::fs::write(&file, &text).unwrap();
-        }
-        let golden = std::fs::read_to_string(&file)
-            .unwrap_or_else(|err| panic!("{}: {err} (HITMAP_BLESS=1 writes it)", file.display()));
-        assert_eq!(text, golden, "{method} differs from {}", file.display());
+        golden(&format!("devices-{method}"), &v);
     }
 }

@@ -478,20 +478,13 @@ fn check_api_reports(
             }
             m
         };
-    let rows = api_rows(
-        e,
-        "VisitTime.getVisitInformationPerServerTime",
-        from,
-        to,
-        seg,
-        section,
-    );
-    prop_assert_eq!(
-        visits_of(&rows),
-        model_visits(&|c| Some(hour_label(c.visit.hour))),
-        "server time, {}",
-        ctx
-    );
+    // Visits per label of a visits-only report, from the API and from the
+    // model's label for each cut visit.
+    let check = |method: &str, label: &dyn Fn(&reference::Cut) -> Option<String>| {
+        let rows = api_rows(e, method, from, to, seg, section);
+        prop_assert_eq!(visits_of(&rows), model_visits(label), "{}, {}", method, ctx);
+        Ok(())
+    };
     let days = [
         "Monday",
         "Tuesday",
@@ -501,13 +494,6 @@ fn check_api_reports(
         "Saturday",
         "Sunday",
     ];
-    let rows = api_rows(e, "VisitTime.getByDayOfWeek", from, to, seg, section);
-    prop_assert_eq!(
-        visits_of(&rows),
-        model_visits(&|c| Some(days[c.visit.weekday as usize - 1].to_owned())),
-        "day of week, {}",
-        ctx
-    );
     let duration = |x: u64| -> String {
         match x {
             0..=10 => "0-10s".into(),
@@ -521,20 +507,6 @@ fn check_api_reports(
             }
         }
     };
-    let rows = api_rows(
-        e,
-        "VisitorInterest.getNumberOfVisitsPerVisitDuration",
-        from,
-        to,
-        seg,
-        section,
-    );
-    prop_assert_eq!(
-        visits_of(&rows),
-        model_visits(&|c| Some(duration(c.length))),
-        "duration, {}",
-        ctx
-    );
     let pages = |n: usize| -> String {
         match n {
             1 => "1 page".into(),
@@ -546,20 +518,6 @@ fn check_api_reports(
             _ => "21+ pages".into(),
         }
     };
-    let rows = api_rows(
-        e,
-        "VisitorInterest.getNumberOfVisitsPerPage",
-        from,
-        to,
-        seg,
-        section,
-    );
-    prop_assert_eq!(
-        visits_of(&rows),
-        model_visits(&|c| Some(pages(c.actions.len()))),
-        "pages per visit, {}",
-        ctx
-    );
     let count = |n: u32| -> String {
         match n {
             1 => "1 visit".into(),
@@ -568,20 +526,6 @@ fn check_api_reports(
             _ => "15-25 visits".into(),
         }
     };
-    let rows = api_rows(
-        e,
-        "VisitorInterest.getNumberOfVisitsByVisitCount",
-        from,
-        to,
-        seg,
-        section,
-    );
-    prop_assert_eq!(
-        visits_of(&rows),
-        model_visits(&|c| Some(count(c.visit.visit_count))),
-        "visit count, {}",
-        ctx
-    );
     let since = |d: i64| -> String {
         match d {
             1 => "1 day".into(),
@@ -589,20 +533,24 @@ fn check_api_reports(
             _ => "8-14 days".into(),
         }
     };
-    let rows = api_rows(
-        e,
-        "VisitorInterest.getNumberOfVisitsByDaysSinceLast",
-        from,
-        to,
-        seg,
-        section,
-    );
-    prop_assert_eq!(
-        visits_of(&rows),
-        model_visits(&|c| c.visit.days_since_last.map(since)),
-        "days since last, {}",
-        ctx
-    );
+    check("VisitTime.getVisitInformationPerServerTime", &|c| {
+        Some(hour_label(c.visit.hour))
+    })?;
+    check("VisitTime.getByDayOfWeek", &|c| {
+        Some(days[c.visit.weekday as usize - 1].to_owned())
+    })?;
+    check("VisitorInterest.getNumberOfVisitsPerVisitDuration", &|c| {
+        Some(duration(c.length))
+    })?;
+    check("VisitorInterest.getNumberOfVisitsPerPage", &|c| {
+        Some(pages(c.actions.len()))
+    })?;
+    check("VisitorInterest.getNumberOfVisitsByVisitCount", &|c| {
+        Some(count(c.visit.visit_count))
+    })?;
+    check("VisitorInterest.getNumberOfVisitsByDaysSinceLast", &|c| {
+        c.visit.days_since_last.map(since)
+    })?;
     for (method, last) in [
         ("Actions.getEntryPageUrls", false),
         ("Actions.getExitPageUrls", true),
