@@ -161,6 +161,12 @@ impl SiteConfig {
     /// Matomo's ids of custom dimensions, given every name in the order
     /// the site declared or first saw them: explicit ids first, the rest
     /// numbered after the highest of them.
+    ///
+    /// # Examples
+    /// ```
+    /// let s = hitmap::SiteConfig::new(1).dimension("a").dimension("b");
+    /// assert_eq!(s.numbered_dimensions(["a", "b", "seen-in-hits"]), [(1, "a"), (2, "b"), (3, "seen-in-hits")]);
+    /// ```
     pub fn numbered_dimensions<'a>(
         &self,
         names: impl IntoIterator<Item = &'a str>,

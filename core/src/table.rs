@@ -89,7 +89,16 @@ impl Spec {
     }
 }
 
-/// The generic parameters of one request.
+/// The generic parameters of one request, as
+/// [`ApiRequest::parse`](crate::ApiRequest::parse) reads them.
+///
+/// # Examples
+/// ```
+/// let r = hitmap::ApiRequest::parse("method=Actions.getPageUrls&idSite=1&period=day&date=today&filter_limit=-1&label=news%3E%2Fa&expanded=1")?;
+/// assert_eq!((r.table.limit, r.table.expanded), (Some(-1), true));
+/// assert_eq!(r.table.labels, ["news>/a"]);
+/// # Ok::<(), hitmap::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TableParams {
     /// `filter_limit`: `None` means Matomo's default of 100, `-1` all.
@@ -128,7 +137,22 @@ pub struct TableParams {
     pub raw_metrics: bool,
 }
 
-/// Matomo's default `filter_limit` for API requests.
+/// Matomo's default `filter_limit` for API requests
+/// (`API_datatable_default_limit`).
+///
+/// # Examples
+/// ```
+/// use hitmap::{Engine, Hit, SiteConfig};
+/// let mut e = Engine::in_memory();
+/// e.add_site(SiteConfig::new(1))?;
+/// e.ingest((0..150).map(|i| Hit::pageview(1, 1_717_200_000 + i, "v", format!("https://x.org/{i}"))))?;
+/// let q = "method=Actions.getPageUrls&flat=1&idSite=1&period=day&date=2024-06-01";
+/// let rows: serde_json::Value = serde_json::from_str(&e.api(q)?).unwrap();
+/// assert_eq!(rows.as_array().unwrap().len(), hitmap::DEFAULT_LIMIT);
+/// let all: serde_json::Value = serde_json::from_str(&e.api(&format!("{q}&filter_limit=-1"))?).unwrap();
+/// assert_eq!(all.as_array().unwrap().len(), 150);
+/// # Ok::<(), hitmap::Error>(())
+/// ```
 pub const DEFAULT_LIMIT: usize = 100;
 
 fn bad(msg: impl Into<String>) -> Error {

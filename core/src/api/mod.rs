@@ -38,9 +38,25 @@ pub use crate::table::{DEFAULT_LIMIT, TableParams};
 
 /// The Matomo version whose Reporting API hitmap follows
 /// (`API.getMatomoVersion`).
+///
+/// # Examples
+/// ```
+/// let e = hitmap::Engine::in_memory();
+/// assert_eq!(e.api("method=API.getMatomoVersion")?, format!(r#"{{"value":"{}"}}"#, hitmap::MATOMO_API_VERSION));
+/// # Ok::<(), hitmap::Error>(())
+/// ```
 pub const MATOMO_API_VERSION: &str = "5.1.0";
 
 /// Which sites a request names.
+///
+/// # Examples
+/// ```
+/// use hitmap::{ApiRequest, Sites};
+/// let r = ApiRequest::parse("method=VisitsSummary.get&idSite=1,3&period=day&date=today")?;
+/// assert_eq!(r.sites, Sites::List(vec![1, 3]));
+/// assert_eq!(ApiRequest::parse("method=VisitsSummary.get&idSite=all")?.sites, Sites::All);
+/// # Ok::<(), hitmap::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Sites {
     /// No `idSite`.
@@ -361,6 +377,13 @@ pub const SUPPORTED_PARAMETERS: &[&str] = &[
 ];
 
 /// The methods [`Engine::api`] answers.
+///
+/// # Examples
+/// ```
+/// let methods = hitmap::supported_methods();
+/// assert!(methods.contains(&"Events.getCategory") && methods.contains(&"API.getBulkRequest"));
+/// assert!(!methods.contains(&"DevicesDetection.getModel")); // refused: hits carry no model
+/// ```
 pub fn supported_methods() -> Vec<&'static str> {
     methods::METHODS
         .iter()
