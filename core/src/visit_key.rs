@@ -4,9 +4,8 @@
 //! keyword and campaign parts, days since the visitor's previous visit.
 //! Reports group by them and segments test them, through this one place.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{Datelike, Timelike};
 
@@ -17,12 +16,22 @@ use crate::hit::attr;
 use crate::raw::VField;
 use crate::referrer::{Referrer, ReferrerType, describe_referrer};
 
+/// Referrer descriptions by (landing URL id, referrer id) of one site's
+/// dictionaries: a segment keeps one for all the days of a request.
+pub(crate) type ReferrerCache = Mutex<HashMap<(u32, u32), Arc<Referrer>>>;
+
+/// Where a [`VisitKeys`] keeps its referrer descriptions.
+enum Cache<'s> {
+    Own(ReferrerCache),
+    Shared(&'s ReferrerCache),
+}
+
 /// Per-site lookups for visit-derived values, with a cache of referrer
 /// descriptions by (landing URL, referrer) pair.
 pub(crate) struct VisitKeys<'s> {
     pub site: &'s SiteState,
     attrs: [Option<u32>; attr::N],
-    referrers: RefCell<HashMap<(u32, u32), Rc<Referrer>>>,
+    referrers: Cache<'s>,
 }
 
 impl<'s> VisitKeys<'s> {
@@ -30,7 +39,15 @@ impl<'s> VisitKeys<'s> {
         VisitKeys {
             site,
             attrs: std::array::from_fn(|i| site.dicts.dim_names.get(attr::NAMES[i])),
-            referrers: RefCell::new(HashMap::new()),
+            referrers: Cache::Own(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Lookups that share a referrer cache (a segment's, across days).
+    pub(crate) fn with_cache(site: &'s SiteState, cache: &'s ReferrerCache) -> VisitKeys<'s> {
+        VisitKeys {
+            referrers: Cache::Shared(cache),
+            ..VisitKeys::new(site)
         }
     }
 
@@ -124,12 +141,17 @@ impl<'s> VisitKeys<'s> {
         let d = &self.site.dicts;
         let first = a.a_url[a.actions_of(v).start];
         let referrer = a.fields[VField::Referrer as usize][v as usize];
-        let derived = Rc::clone(
-            self.referrers
-                .borrow_mut()
+        let cache = match &self.referrers {
+            Cache::Own(c) => c,
+            Cache::Shared(c) => *c,
+        };
+        let derived = Arc::clone(
+            cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .entry((first, referrer))
                 .or_insert_with(|| {
-                    Rc::new(describe_referrer(
+                    Arc::new(describe_referrer(
                         d.urls.opt(first),
                         d.referrers.opt(referrer),
                         &self.site.config,

@@ -3,6 +3,7 @@
 //! day then answers it with unions of index bitmaps or one column scan.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use roaring::RoaringBitmap;
@@ -15,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::hit::HitType;
 use crate::raw::VField;
 use crate::referrer::ReferrerType;
-use crate::visit_key::VisitKeys;
+use crate::visit_key::{ReferrerCache, VisitKeys};
 
 /// Which dictionary ids satisfy the positive form of a condition.
 #[derive(Debug, Clone)]
@@ -110,6 +111,8 @@ impl TextTest {
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledSegment {
     clauses: Vec<Vec<Pred>>,
+    /// Referrer descriptions shared by every day the segment is asked of.
+    referrers: Arc<ReferrerCache>,
 }
 
 impl CompiledSegment {
@@ -119,12 +122,15 @@ impl CompiledSegment {
             .iter()
             .map(|clause| clause.iter().map(|c| compile_condition(c, site)).collect())
             .collect::<Result<_>>()?;
-        Ok(CompiledSegment { clauses })
+        Ok(CompiledSegment {
+            clauses,
+            referrers: Arc::default(),
+        })
     }
 
     /// The visits of one day's piece that the segment selects.
     pub(crate) fn eval(&self, a: &DayArchive, date: NaiveDate, site: &SiteState) -> RoaringBitmap {
-        let keys = VisitKeys::new(site);
+        let keys = VisitKeys::with_cache(site, &self.referrers);
         let at = Day {
             a,
             date,
