@@ -31,16 +31,16 @@ struct Keys {
 }
 
 impl Keys {
-    fn id(&mut self, parent: u32, label: &str) -> (u32, bool) {
+    fn id(&mut self, parent: u32, label: &str) -> u32 {
         let level = self.ids.entry(parent).or_default();
         if let Some(&id) = level.get(label) {
-            return (id, false);
+            return id;
         }
         let id = self.labels.len() as u32;
         level.insert(label.to_owned(), id);
         self.labels.push(label.to_owned());
         self.parents.push(parent);
-        (id, true)
+        id
     }
 
     /// Rows from per-key values, children under their parents, each level
@@ -139,8 +139,8 @@ impl Selection<'_> {
             let Some((label, sub)) = key(cut) else {
                 return;
             };
-            let (top, _) = keys.id(NONE, &label);
-            let child = sub.map(|s| keys.id(top, &s).0);
+            let top = keys.id(NONE, &label);
+            let child = sub.map(|s| keys.id(top, &s));
             acc.resize(keys.labels.len(), None);
             visitors.grow(keys.labels.len());
             for k in std::iter::once(top).chain(child) {
@@ -225,8 +225,8 @@ impl Selection<'_> {
                 if a.a_kind[i] != HitType::Event {
                     continue;
                 }
-                let top = keys.id(NONE, &label(&d.events, a, i, by)).0;
-                let child = keys.id(top, &label(&d.events, a, i, sub)).0;
+                let top = keys.id(NONE, &label(&d.events, a, i, by));
+                let child = keys.id(top, &label(&d.events, a, i, sub));
                 acc.resize(keys.labels.len(), None);
                 let value = a.a_ev_value[i];
                 for k in [top, child] {

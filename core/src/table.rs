@@ -137,6 +137,18 @@ pub struct TableParams {
     pub raw_metrics: bool,
 }
 
+impl TableParams {
+    /// How many rows `filter_limit` asks for: `default` without one, all
+    /// for `-1`.
+    pub(crate) fn rows_wanted(&self, default: usize) -> usize {
+        match self.limit {
+            None => default,
+            Some(n) if n >= 0 => n as usize,
+            Some(_) => usize::MAX,
+        }
+    }
+}
+
 /// Matomo's default `filter_limit` for API requests
 /// (`API_datatable_default_limit`).
 ///
@@ -301,12 +313,11 @@ pub(crate) fn apply(rows: Vec<Row>, p: &TableParams, spec: &Spec) -> Result<Valu
         let re = regex(pattern, "filter_pattern_recursive")?;
         rows = keep_matching(rows, &re);
     }
-    let limit = match p.limit {
-        None => DEFAULT_LIMIT,
-        Some(n) if n >= 0 => n as usize,
-        Some(_) => usize::MAX,
-    };
-    let rows: Vec<Row> = rows.into_iter().skip(p.offset).take(limit).collect();
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .skip(p.offset)
+        .take(p.rows_wanted(DEFAULT_LIMIT))
+        .collect();
     let columns = Columns::of(p, &rows)?;
     Ok(Value::Array(
         rows.into_iter()

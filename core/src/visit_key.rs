@@ -52,7 +52,7 @@ impl<'s> VisitKeys<'s> {
     }
 
     /// The value of one of hitmap's visit attributes (`attr::*`).
-    pub(crate) fn attr<'a>(&'a self, a: &DayArchive, v: u32, index: usize) -> Option<&'s str> {
+    pub(crate) fn attr(&self, a: &DayArchive, v: u32, index: usize) -> Option<&'s str> {
         let name = self.attrs[index]?;
         let column = a.dims.iter().find(|c| c.name == name)?;
         let id = column.values[v as usize];

@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::period::{Period, PeriodRange};
 use crate::query::{BitSet, Query, Resolved, Selection, site_sections};
 use crate::render::{ApiResponse, Format, render_error, render_keyed};
-use crate::report::{ActionReportKind, Dimension, SectionRow};
+use crate::report::{ActionReportKind, Dimension, SectionRow, sort_rows};
 use crate::segment::Segment;
 use crate::summary::ActionsSummary;
 use crate::table::{self, Row, Spec};
@@ -687,15 +687,12 @@ impl Engine {
                         metrics,
                     });
                 }
+                let _ = sort_rows(&mut out, "nb_visits", true);
                 let rows = out
                     .iter()
-                    .map(|row| {
-                        let mut m = rows::summary_row(&row.metrics);
-                        m.shift_insert(0, "label".into(), json!(row.label));
-                        m
-                    })
+                    .map(|row| rows::labelled(&row.label, &row.metrics))
                     .collect();
-                return table::apply(by_visits(rows), t, &Spec::new(table::VISIT_RATIOS));
+                return table::apply(rows, t, &Spec::new(table::VISIT_RATIOS));
             }
             Plan::One(resolved) => resolved,
         };
@@ -789,11 +786,12 @@ impl Engine {
                         .clone()
                         .ok_or_else(|| bad("Actions.getPageTitle needs pageName=<title>"))?
                 } else {
-                    rows::page_label_of(
+                    crate::url::page_label(
                         r.page_url
                             .as_deref()
                             .ok_or_else(|| bad("Actions.getPageUrl needs pageUrl=<URL or path>"))?,
                     )
+                    .to_owned()
                 };
                 let kind = if titles {
                     ActionReportKind::PageTitles
@@ -916,23 +914,6 @@ fn frequency_row(f: &crate::summary::VisitFrequency) -> Row {
         }
     }
     m
-}
-
-/// Rows sorted by visits (most first), then label.
-fn by_visits(mut rows: Vec<Row>) -> Vec<Row> {
-    let visits = |r: &Row| r.get("nb_visits").and_then(Value::as_u64).unwrap_or(0);
-    let label = |r: &Row| {
-        r.get("label")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned()
-    };
-    rows.sort_by(|a, b| {
-        visits(b)
-            .cmp(&visits(a))
-            .then_with(|| label(a).cmp(&label(b)))
-    });
-    rows
 }
 
 /// What a request resolves to once, before its periods.

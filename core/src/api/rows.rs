@@ -37,7 +37,7 @@ pub(crate) fn summary_row(s: &VisitsSummary) -> Row {
 }
 
 /// A labelled visit-metrics row.
-fn labelled(label: &str, s: &VisitsSummary) -> Row {
+pub(crate) fn labelled(label: &str, s: &VisitsSummary) -> Row {
     let mut m = summary_row(s);
     m.shift_insert(0, "label".into(), json!(label));
     m
@@ -133,24 +133,6 @@ pub(crate) fn boundary_rows(sel: &Selection<'_>, titles: bool, exit: bool) -> Ve
             m
         })
         .collect()
-}
-
-/// The page label a `pageUrl` asks for: a full URL's path and query, or
-/// a path as given.
-pub(crate) fn page_label_of(url: &str) -> String {
-    let path = match crate::url::host_of(url) {
-        Some(_) => url
-            .split_once("://")
-            .map(|(_, rest)| rest.find('/').map_or("/", |i| &rest[i..]))
-            .unwrap_or(url),
-        None => url,
-    };
-    let path = crate::url::without_fragment(path);
-    if path.is_empty() {
-        "/".into()
-    } else {
-        path.to_owned()
-    }
 }
 
 fn event_row(e: &EventRow) -> Row {
@@ -254,10 +236,13 @@ struct Range {
 
 fn ranges(g: Grouping) -> Vec<Range> {
     let r = |low: u64, high: Option<u64>, label: String| Range { low, high, label };
-    let counted = |bounds: &[(u64, Option<u64>)], one: &str, many: &str| -> Vec<Range> {
-        bounds
-            .iter()
-            .map(|&(low, high)| {
+    // Each range runs from its lower bound to the next one's, the last
+    // one open.
+    let counted = |lows: &[u64], one: &str, many: &str| -> Vec<Range> {
+        lows.iter()
+            .enumerate()
+            .map(|(i, &low)| {
+                let high = lows.get(i + 1).map(|next| next - 1);
                 let label = match high {
                     Some(h) if h == low && low == 1 => format!("1 {one}"),
                     Some(h) if h == low => format!("{low} {many}"),
@@ -284,59 +269,14 @@ fn ranges(g: Grouping) -> Vec<Range> {
             out.push(r(1801, None, "30+ min".into()));
             out
         }
-        Grouping::Pages => counted(
-            &[
-                (1, Some(1)),
-                (2, Some(2)),
-                (3, Some(3)),
-                (4, Some(4)),
-                (5, Some(5)),
-                (6, Some(7)),
-                (8, Some(10)),
-                (11, Some(14)),
-                (15, Some(20)),
-                (21, None),
-            ],
-            "page",
-            "pages",
-        ),
+        Grouping::Pages => counted(&[1, 2, 3, 4, 5, 6, 8, 11, 15, 21], "page", "pages"),
         Grouping::VisitCount => counted(
-            &[
-                (1, Some(1)),
-                (2, Some(2)),
-                (3, Some(3)),
-                (4, Some(4)),
-                (5, Some(5)),
-                (6, Some(6)),
-                (7, Some(7)),
-                (8, Some(8)),
-                (9, Some(14)),
-                (15, Some(25)),
-                (26, Some(50)),
-                (51, Some(100)),
-                (101, Some(200)),
-                (201, None),
-            ],
+            &[1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 26, 51, 101, 201],
             "visit",
             "visits",
         ),
         Grouping::DaysSinceLast => counted(
-            &[
-                (0, Some(0)),
-                (1, Some(1)),
-                (2, Some(2)),
-                (3, Some(3)),
-                (4, Some(4)),
-                (5, Some(5)),
-                (6, Some(6)),
-                (7, Some(7)),
-                (8, Some(14)),
-                (15, Some(30)),
-                (31, Some(60)),
-                (61, Some(120)),
-                (121, Some(364)),
-                (365, None),
-            ],
+            &[0, 1, 2, 3, 4, 5, 6, 7, 8, 15, 31, 61, 121, 365],
             "day",
             "days",
         ),
@@ -502,7 +442,7 @@ pub(crate) fn group_rows(sel: &Selection<'_>, g: Grouping) -> Vec<Row> {
             rows
         }
         Grouping::Duration | Grouping::Pages | Grouping::VisitCount | Grouping::DaysSinceLast => {
-            ranges(g)
+            bounds
                 .iter()
                 .enumerate()
                 .map(|(i, range)| {
@@ -714,9 +654,10 @@ mod tests {
         assert_eq!(range_index(&r, 61), Some(3));
         assert_eq!(range_index(&r, 1800), Some(8));
         assert_eq!(range_index(&r, 1801), Some(9));
-        assert_eq!(page_label_of("https://x.org/a?b=1#c"), "/a?b=1");
-        assert_eq!(page_label_of("https://x.org"), "/");
-        assert_eq!(page_label_of("/news"), "/news");
+        // getPageUrl's pageUrl is looked up as the page report labels it.
+        assert_eq!(crate::url::page_label("https://x.org/a?b=1#c"), "/a?b=1");
+        assert_eq!(crate::url::page_label("https://x.org"), "/");
+        assert_eq!(crate::url::page_label("/news"), "/news");
         assert_eq!(
             version_segment("Chrome 120.0", "browserName", "browserVersion"),
             "browserName==Chrome;browserVersion==120.0"

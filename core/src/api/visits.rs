@@ -167,15 +167,10 @@ impl Engine {
     pub(super) fn last_visits(&self, r: &ApiRequest, sel: &Selection<'_>) -> Result<Value> {
         refuse_table_filters(r)?;
         let keys = VisitKeys::new(sel.site);
-        let limit = match r.table.limit {
-            None => super::DEFAULT_LIMIT,
-            Some(n) if n >= 0 => n as usize,
-            Some(_) => usize::MAX,
-        };
         let rows: Vec<Value> = newest_first(sel)
             .into_iter()
             .skip(r.table.offset)
-            .take(limit)
+            .take(r.table.rows_wanted(super::DEFAULT_LIMIT))
             .map(|(_, k, v)| {
                 let part = &sel.days[k];
                 visit_details(&keys, part.archive, v, part.date)
@@ -223,14 +218,9 @@ impl Engine {
         };
         let last = order[0];
         let first = order[order.len() - 1];
-        let limit = match r.table.limit {
-            None => 10,
-            Some(n) if n >= 0 => n as usize,
-            Some(_) => usize::MAX,
-        };
         let visits: Vec<Value> = order
             .iter()
-            .take(limit)
+            .take(r.table.rows_wanted(10))
             .map(|&(_, k, v)| visit_details(&keys, sel.days[k].archive, v, sel.days[k].date))
             .collect();
         Ok(json!({

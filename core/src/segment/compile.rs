@@ -76,11 +76,6 @@ enum Pred {
         test: TextTest,
         negate: bool,
     },
-    /// Visits with an event whose name passes.
-    EventName {
-        matcher: Matcher,
-        negate: bool,
-    },
 }
 
 /// A text test on a derived value.
@@ -228,32 +223,23 @@ fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
         Op::Ne if empty => (Matcher::Any, false),
         op => {
             let v = c.value.as_str();
-            let test: Box<dyn Fn(&str) -> bool> = match op {
-                Op::Eq | Op::Ne => Box::new(move |s| s == v),
-                Op::Contains | Op::NotContains => Box::new(move |s| s.contains(v)),
-                Op::StartsWith => Box::new(move |s| s.starts_with(v)),
-                Op::EndsWith => Box::new(move |s| s.ends_with(v)),
-                _ => unreachable!("ordering operators are numeric only"),
-            };
+            let test = TextTest::Op(op, c.value.clone());
             let ids = match dict {
                 Some(dict) if matches!(op, Op::Eq | Op::Ne) => dict.get(v).into_iter().collect(),
                 Some(dict) => dict
                     .iter()
-                    .filter(|(_, s)| test(s))
+                    .filter(|(_, s)| test.passes(Some(s)))
                     .map(|(i, _)| i)
                     .collect(),
                 None => ReferrerType::ALL
                     .iter()
-                    .filter(|t| test(t.name()))
+                    .filter(|t| test.passes(Some(t.name())))
                     .map(|t| *t as u32)
                     .collect(),
             };
             (Matcher::Ids(ids), op.is_negative())
         }
     };
-    if let Target::EventName = target {
-        return Ok(Pred::EventName { matcher, negate });
-    }
     Ok(Pred::Text {
         target,
         matcher,
@@ -400,7 +386,10 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
                 Target::ExitUrl => {
                     Cow::Owned(scan(a, |v| matcher.contains(a.exit_url[v as usize])))
                 }
-                Target::EventName => Cow::Owned(RoaringBitmap::new()),
+                Target::EventName => Cow::Owned(scan(a, |v| {
+                    a.actions_of(v)
+                        .any(|i| a.a_kind[i] == HitType::Event && matcher.contains(a.a_ev_name[i]))
+                })),
             };
             if *negate {
                 Cow::Owned(all_visits(a) - hits.as_ref())
@@ -448,11 +437,6 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
             negate,
         } => Cow::Owned(scan(a, |v| {
             test.passes(derived_text(field, day, v).as_deref()) != *negate
-        })),
-        Pred::EventName { matcher, negate } => Cow::Owned(scan(a, |v| {
-            a.actions_of(v)
-                .any(|i| a.a_kind[i] == HitType::Event && matcher.contains(a.a_ev_name[i]))
-                != *negate
         })),
     }
 }
