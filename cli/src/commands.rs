@@ -555,11 +555,11 @@ pub fn check(dir: &Path, repair: bool) -> Result<String, CliError> {
             out.push_str(&format!("  not used: {path}: {why}\n"));
         }
     }
-    let engine = match readable {
+    let mut engine = match readable {
         Ok(e) => e,
         Err(_) => Engine::open_read_only(dir)?,
     };
-    let damaged = engine.damaged();
+    let damaged = engine.verify();
     let days: usize = engine
         .site_ids()
         .iter()

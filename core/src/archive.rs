@@ -26,6 +26,17 @@ pub(crate) struct ValueIndex {
 }
 
 impl ValueIndex {
+    /// Heap bytes, about: ids and each bitmap's serialized size (close to
+    /// its in-memory size) plus a vector header per bitmap.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.ids.capacity() * 4
+            + self
+                .bitmaps
+                .iter()
+                .map(|b| b.serialized_size() + 48)
+                .sum::<usize>()
+    }
+
     /// Builds from (value, visit) pairs in any order, duplicates allowed.
     pub(crate) fn from_pairs(mut pairs: Vec<(u32, u32)>) -> ValueIndex {
         pairs.sort_unstable();
@@ -142,6 +153,58 @@ pub(crate) struct DayArchive {
 }
 
 impl DayArchive {
+    /// Heap bytes the archive holds, about (a lazy reader's cache budget
+    /// counts these).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        #[allow(clippy::ptr_arg)] // the capacity, not the length
+        fn v<T>(x: &Vec<T>) -> usize {
+            x.capacity() * std::mem::size_of::<T>()
+        }
+        let mut n = v(&self.visitor)
+            + v(&self.start)
+            + v(&self.length)
+            + v(&self.action_offsets)
+            + v(&self.rank_in_day)
+            + v(&self.before)
+            + v(&self.entry_url)
+            + v(&self.exit_url)
+            + v(&self.referrer_type)
+            + v(&self.a_kind)
+            + v(&self.a_ts)
+            + v(&self.a_url)
+            + v(&self.a_title)
+            + v(&self.a_keyword)
+            + v(&self.a_ev_category)
+            + v(&self.a_ev_action)
+            + v(&self.a_ev_name)
+            + v(&self.a_ev_value)
+            + v(&self.a_time_spent);
+        for (f, c) in self.fields.iter().zip(&self.field_carriers) {
+            n += (f.capacity() + c.capacity()) * 4;
+        }
+        for d in &self.dims {
+            n += (d.values.capacity() + d.carriers.capacity()) * 4 + d.index.heap_bytes();
+        }
+        n += self.visitors.serialized_size() + self.users.serialized_size();
+        n += self
+            .field_index
+            .iter()
+            .map(ValueIndex::heap_bytes)
+            .sum::<usize>();
+        n += self.referrer_type_index.heap_bytes();
+        let x = &self.actions;
+        n += x
+            .by_kind_url
+            .iter()
+            .map(ValueIndex::heap_bytes)
+            .sum::<usize>()
+            + x.titles.heap_bytes()
+            + x.keywords.heap_bytes()
+            + x.event_categories.heap_bytes()
+            + x.event_actions.heap_bytes();
+        n + std::mem::size_of::<DayArchive>()
+    }
+
     /// Columns sized exactly: growing them would touch (and on some
     /// machines, fault in) twice the memory.
     fn with_capacity(visits: usize, actions: usize) -> DayArchive {

@@ -137,10 +137,13 @@ pub(crate) struct SiteState {
     /// Days taking small batches: the sealed archive's mask and the live
     /// parts (`live.rs`).
     pub live: BTreeMap<NaiveDate, crate::live::LiveDay>,
+    /// A lazy reader's days not loaded yet (`store/lazy.rs`); `None` for
+    /// a writer or an in-memory engine, which hold every day in `days`.
+    pub lazy: Option<crate::store::lazy::LazyDays>,
 }
 
 impl SiteState {
-    fn new(config: SiteConfig, tz: Tz) -> SiteState {
+    pub(crate) fn new(config: SiteConfig, tz: Tz) -> SiteState {
         let mut dicts = SiteDicts::default();
         for d in &config.dimensions {
             dicts.dim_names.intern(d);
@@ -153,6 +156,7 @@ impl SiteState {
             damaged: BTreeMap::new(),
             visitor_days: Vec::new(),
             live: BTreeMap::new(),
+            lazy: None,
         }
     }
 
@@ -165,23 +169,10 @@ impl SiteState {
 
     /// Builds the visitor table from all day archives (after loading).
     pub(crate) fn recompute_visitor_days(&mut self) {
-        let mut table: Vec<Vec<VisitorDay>> = vec![Vec::new(); self.dicts.visitors.len()];
-        for (&day, a) in &self.days {
-            runs(&a.visitor, |v, visits| {
-                table[v as usize].push(VisitorDay {
-                    day,
-                    visits,
-                    before: 0,
-                })
-            });
-        }
-        for entries in &mut table {
-            let mut before = 0;
-            for e in entries.iter_mut() {
-                e.before = before;
-                before += e.visits;
-            }
-        }
+        let table = crate::reader::visitor_table(
+            self.dicts.visitors.len(),
+            self.days.iter().map(|(d, a)| (*d, a.visitor.as_slice())),
+        );
         // Each archive's `before` column: days in order, and each visitor's
         // entries in day order, so a cursor per visitor walks its entries.
         let mut cursor = vec![0usize; table.len()];
@@ -482,6 +473,9 @@ pub struct Engine {
     live_limit: LiveLimit,
     /// Write-ahead log segments that could not be read: (file, reason).
     wal_damage: Vec<(String, String)>,
+    /// A lazy reader's cache and options (`reader.rs`); `None` for a
+    /// writer or an in-memory engine.
+    pub(crate) reader: Option<crate::reader::ReaderState>,
 }
 
 /// How many hits a batch may have to land as live parts instead of
@@ -998,11 +992,19 @@ impl Engine {
 
     /// Replays the store's write-ahead log into live parts, and (for a
     /// writer) starts a new segment to append to.
-    fn open_wal(&mut self, write: bool) -> Result<()> {
+    pub(crate) fn open_wal(&mut self, write: bool) -> Result<()> {
+        // An object store holds no log: `publish` seals first.
+        let Some(root) = self
+            .store
+            .as_ref()
+            .and_then(|s| s.source.folder_path())
+            .map(std::path::Path::to_path_buf)
+        else {
+            return Ok(());
+        };
         let Some(store) = &self.store else {
             return Ok(());
         };
-        let root = store.root().to_path_buf();
         let first = store.manifest.wal;
         let (records, damaged) = wal::read_from(&root, first);
         for record in records {
@@ -1039,6 +1041,9 @@ impl Engine {
             cursor: cursor.as_ref().map(|(n, v)| (n.as_str(), v.as_str())),
             live: None,
         };
+        // A lazy reader reads the days the batch touches first.
+        let touched = batch.buckets.clone();
+        self.hold_days(&touched);
         // Nothing to write, so nothing can fail.
         let _ = self.commit_live(batch, marks, false);
     }
@@ -1105,6 +1110,7 @@ impl Engine {
             let site = &self.sites[&id];
             let mut change = crate::store::SiteChange {
                 dicts: Some(crate::store::format::encode_dicts(&site.dicts)),
+                history: Some(crate::store::format::encode_history(&site.visitor_days)),
                 ..Default::default()
             };
             if config || !store.manifest.sites.contains_key(&id) {
@@ -1190,6 +1196,10 @@ impl Engine {
 
     /// Opens an existing store for queries only, without the writer lock:
     /// a snapshot of the last committed batch, while a writer goes on.
+    ///
+    /// The engine is a lazy reader ([`Engine::open_reader`] with the
+    /// default [`ReaderOptions`](crate::ReaderOptions)): days are read
+    /// when a query needs them.
     pub fn open_read_only(path: impl AsRef<std::path::Path>) -> Result<Engine> {
         // A writer removes the previous generation's files after each
         // commit: a reader that lost that race sees files missing while the
@@ -1197,10 +1207,9 @@ impl Engine {
         let path = path.as_ref();
         let mut attempts = 0;
         loop {
-            let store = Store::open_reader(path)?;
-            let generation = store.manifest.generation;
-            let mut engine = Engine::load(store)?;
-            engine.open_wal(false)?;
+            let source = crate::store::source::Source::folder(path);
+            let engine = Engine::open_source(source, crate::ReaderOptions::default())?;
+            let generation = engine.store.as_ref().map_or(0, |s| s.manifest.generation);
             attempts += 1;
             if engine.damaged().is_empty() || attempts >= 20 {
                 return Ok(engine);
@@ -1296,23 +1305,8 @@ fn clone_store_error(e: &Error) -> Error {
 
 /// Loads one site; a damaged day is recorded, not fatal.
 fn load_site(store: &Store, id: u32, files: &crate::store::SiteFiles) -> Result<SiteState> {
-    use crate::store::{config_path, day_path, dicts_path, format, store_err};
-    let path = config_path(id, files.config);
-    let config = format::decode_config(&store.read(&path)?).map_err(|r| store_err(&path, r))?;
-    let (config, tz) = config.validate().map_err(|e| store_err(&path, e))?;
-    if config.id != id {
-        return Err(store_err(
-            &path,
-            format!("holds site {} where site {id} was expected", config.id),
-        ));
-    }
-    let path = dicts_path(id, files.dicts);
-    let mut dicts = format::decode_dicts(&store.read(&path)?).map_err(|r| store_err(&path, r))?;
-    for d in &config.dimensions {
-        dicts.dim_names.intern(d);
-    }
-    let mut site = SiteState::new(config, tz);
-    site.dicts = dicts;
+    use crate::store::{day_path, format, store_err};
+    let mut site = crate::reader::load_site_head(store, id, files)?;
     for (&day, &generation) in &files.days {
         let path = day_path(id, day, generation);
         let loaded = store.read(&path).and_then(|bytes| {

@@ -218,6 +218,7 @@ impl Engine {
         let state = &self.sites[&site];
         let mut change = crate::store::SiteChange {
             dicts: Some(crate::store::format::encode_dicts(&state.dicts)),
+            history: Some(crate::store::format::encode_history(&state.visitor_days)),
             ..Default::default()
         };
         for (day, kept) in days {

@@ -29,16 +29,7 @@ impl Engine {
     /// # Ok::<(), hitmap::Error>(())
     /// ```
     pub fn site_days(&self, site: u32) -> Result<Vec<NaiveDate>> {
-        let state = self.site_state(site)?;
-        let mut days: Vec<NaiveDate> = state
-            .days
-            .keys()
-            .chain(state.live.keys())
-            .copied()
-            .collect();
-        days.sort_unstable();
-        days.dedup();
-        Ok(days)
+        Ok(self.site_state(site)?.dates().into_iter().collect())
     }
 
     /// The stored hits of a site's local days `from..=to`, as [`Hit`]
@@ -63,7 +54,7 @@ impl Engine {
         let visit_key = d.dim_names.get(attr::NAMES[attr::VISIT]);
         let mut out = Vec::new();
         for (k, v) in crate::live::visits_in_order(&sel.days) {
-            let a = sel.days[k].archive;
+            let a = &*sel.days[k].archive;
             {
                 let vi = v as usize;
                 let range = a.actions_of(v);
@@ -149,7 +140,7 @@ impl Engine {
         let d = &s.dicts;
         let mut out = Vec::new();
         for (k, v) in crate::live::visits_in_order(&sel.days) {
-            let (date, a) = (sel.days[k].date, sel.days[k].archive);
+            let (date, a) = (sel.days[k].date, &*sel.days[k].archive);
             {
                 let vi = v as usize;
                 let range = a.actions_of(v);

@@ -48,7 +48,7 @@ pub fn store_decoders(data: &[u8]) {
     let Some((&which, body)) = data.split_first() else {
         return;
     };
-    match which % 5 {
+    match which % 6 {
         0 => {
             let _ = format::decode_config(&seal(Kind::Config, body));
         }
@@ -61,9 +61,13 @@ pub fn store_decoders(data: &[u8]) {
         3 => {
             let _ = format::decode_day(&seal(Kind::Day, body), sample_dicts());
         }
-        _ => {
+        4 => {
             let mut e = Engine::in_memory();
             let _ = e.import_day(&seal(Kind::Bundle, body));
+        }
+        _ => {
+            let sealed = seal(Kind::History, &format::compress(body));
+            let _ = format::decode_history(&sealed, 64);
         }
     }
 }
@@ -102,6 +106,13 @@ pub fn store_seeds() -> Vec<Vec<u8>> {
         {
             seeds.push([&[2u8][..], &raw].concat());
         }
+    }
+    let history = body(&format::encode_history(&site.visitor_days), Kind::History);
+    if let Some(raw) = history
+        .get(9..)
+        .and_then(|z| zstd::bulk::decompress(z, 1 << 20).ok())
+    {
+        seeds.push([&[5u8][..], &raw].concat());
     }
     if let Some((&day, _)) = site.days.iter().next()
         && let Ok(bundle) = e.export_day(1, day)

@@ -74,6 +74,7 @@ mod live;
 mod names;
 mod query;
 mod raw;
+mod reader;
 mod referrer;
 mod referrer_lists;
 mod render;
@@ -128,6 +129,7 @@ pub use hit::{Campaign, Event, Hit, HitType};
 pub use ndjson::Rejected;
 pub use period::{FIRST_DAY, LAST_DAY, MAX_PERIODS, Period, PeriodRange, parse_day};
 pub use query::{IntoDay, Query, Selection};
+pub use reader::{DEFAULT_CACHE_MB, ReaderOptions};
 pub use referrer::{CampaignParts, Referrer, ReferrerType, describe_referrer, has_campaign};
 pub use render::{ApiResponse, Format, render, render_error, render_keyed};
 pub use report::{
@@ -136,5 +138,8 @@ pub use report::{
 };
 pub use segment::{Condition, Field, Op, Segment};
 pub use site::SiteConfig;
+#[cfg(feature = "object-store")]
+pub use store::remote::Published;
+pub use store::source::ReadStats;
 pub use store::{Recovery, StoreOptions, recover_manifest};
 pub use summary::{ActionsSummary, VisitFrequency, VisitsSummary};

@@ -25,7 +25,9 @@ use roaring::RoaringBitmap;
 use crate::archive::{DayArchive, DayTotals};
 use crate::dict::NONE;
 use crate::engine::SiteState;
+use crate::error::Result;
 use crate::raw::{RawHit, SideArena, VField};
+use crate::store::lazy::{DayRef, fill_before};
 
 /// The visits of a piece that moved to a newer part, and what the others
 /// add up to.
@@ -140,10 +142,10 @@ impl LiveDay {
 
 /// One piece of a day as queries see it: an archive, minus its masked
 /// visits.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct DayPart<'a> {
     pub date: NaiveDate,
-    pub archive: &'a DayArchive,
+    pub archive: DayRef<'a>,
     pub mask: Option<&'a Mask>,
 }
 
@@ -181,7 +183,7 @@ fn push_live<'a>(out: &mut Vec<DayPart<'a>>, date: NaiveDate, l: &'a LiveDay) {
     for p in &l.parts {
         out.push(DayPart {
             date,
-            archive: &p.archive,
+            archive: DayRef::Borrowed(&p.archive),
             mask: p.mask.as_ref(),
         });
     }
@@ -200,6 +202,19 @@ fn visible_visits<'a>(a: &'a DayArchive, mask: Option<&'a Mask>) -> impl Iterato
     (0..a.visit_count()).filter(move |v| masked.is_none_or(|m| !m.contains(*v)))
 }
 
+/// The hits of the visible visits of some pieces, into `hits`.
+pub(crate) fn parts_hits_into(
+    parts: &[DayPart<'_>],
+    dicts: &crate::raw::SiteDicts,
+    hits: &mut Vec<RawHit>,
+    side: &mut SideArena,
+) {
+    for p in parts {
+        p.archive
+            .visit_hits_into(visible_visits(&p.archive, p.mask), hits, side, dicts);
+    }
+}
+
 /// Every visible visit of some pieces as (piece, visit), ordered by date,
 /// then visitor, then the visitor's order: the order one archive per day
 /// would give, whatever the pieces.
@@ -210,7 +225,7 @@ pub(crate) fn visits_in_order(parts: &[DayPart<'_>]) -> Vec<(usize, u32)> {
         let j = i + parts[i..].partition_point(|p| p.date == parts[i].date);
         let start = out.len();
         for (k, p) in parts.iter().enumerate().take(j).skip(i) {
-            out.extend(visible_visits(p.archive, p.mask).map(|v| (k, v)));
+            out.extend(visible_visits(&p.archive, p.mask).map(|v| (k, v)));
         }
         if j - i > 1 {
             // A visitor's visits are all in one piece, in order: a stable
@@ -223,26 +238,52 @@ pub(crate) fn visits_in_order(parts: &[DayPart<'_>]) -> Vec<(usize, u32)> {
 }
 
 impl SiteState {
-    /// The pieces of the days `first..=last`, in date order.
-    pub(crate) fn parts(&self, first: NaiveDate, last: NaiveDate) -> Vec<DayPart<'_>> {
-        let mut out = Vec::new();
-        let mut live = self.live.range(first..=last).peekable();
-        for (&date, a) in self.days.range(first..=last) {
-            while let Some((&d, l)) = live.next_if(|(d, _)| **d < date) {
-                push_live(&mut out, d, l);
+    /// The pieces of the days `first..=last`, in date order. A lazy
+    /// reader reads the days it has not loaded (`store/lazy.rs`); a day
+    /// that cannot be read is the error.
+    pub(crate) fn parts(&self, first: NaiveDate, last: NaiveDate) -> Result<Vec<DayPart<'_>>> {
+        let mut dates: Vec<NaiveDate> = self
+            .days
+            .range(first..=last)
+            .map(|(d, _)| *d)
+            .chain(self.live.range(first..=last).map(|(d, _)| *d))
+            .collect();
+        if let Some(lazy) = &self.lazy {
+            dates.extend(lazy.files.range(first..=last).map(|(d, _)| *d));
+        }
+        dates.sort_unstable();
+        dates.dedup();
+        let mut out = Vec::with_capacity(dates.len());
+        for date in dates {
+            let l = self.live.get(&date);
+            let sealed = match (self.days.get(&date), &self.lazy) {
+                (Some(a), _) => Some(DayRef::Borrowed(a)),
+                (None, Some(lazy)) => match lazy.files.get(&date) {
+                    Some(&g) => Some(DayRef::Shared(lazy.day(self, date, g)?)),
+                    None => None,
+                },
+                (None, None) => None,
+            };
+            if let Some(archive) = sealed {
+                out.push(DayPart {
+                    date,
+                    archive,
+                    mask: l.and_then(|l| l.sealed.as_ref()),
+                });
             }
-            let l = live.next_if(|(d, _)| **d == date).map(|(_, l)| l);
-            out.push(DayPart {
-                date,
-                archive: a,
-                mask: l.and_then(|l| l.sealed.as_ref()),
-            });
             if let Some(l) = l {
                 push_live(&mut out, date, l);
             }
         }
-        for (&d, l) in live {
-            push_live(&mut out, d, l);
+        Ok(out)
+    }
+
+    /// Every date with data: sealed (loaded or not) or live.
+    pub(crate) fn dates(&self) -> std::collections::BTreeSet<NaiveDate> {
+        let mut out: std::collections::BTreeSet<NaiveDate> =
+            self.days.keys().chain(self.live.keys()).copied().collect();
+        if let Some(lazy) = &self.lazy {
+            out.extend(lazy.files.keys().copied());
         }
         out
     }
@@ -443,19 +484,4 @@ impl SiteState {
         }
         self.days.get_mut(&day)
     }
-}
-
-/// Fills an archive's `before` column from the visitor table.
-fn fill_before(table: &[Vec<crate::engine::VisitorDay>], date: NaiveDate, a: &mut DayArchive) {
-    a.before = vec![0; a.visitor.len()];
-    let mut i = 0;
-    let before = &mut a.before;
-    crate::engine::runs(&a.visitor, |v, n| {
-        let entries = &table[v as usize];
-        let b = entries
-            .binary_search_by(|e| e.day.cmp(&date))
-            .map_or(0, |p| entries[p].before);
-        before[i..i + n as usize].fill(b);
-        i += n as usize;
-    });
 }

@@ -186,7 +186,7 @@ impl<'e> Resolved<'e> {
         }
         Ok(Selection {
             site,
-            days: site.parts(first, last),
+            days: site.parts(first, last)?,
             segment: self.segment.clone(),
             section: self.section.clone(),
         })
@@ -327,7 +327,7 @@ impl<'e> Selection<'e> {
     pub(crate) fn selected(&self, part: &DayPart<'_>) -> Option<RoaringBitmap> {
         match &self.segment {
             Some(s) => {
-                let mut visits = s.eval(part.archive, part.date, self.site);
+                let mut visits = s.eval(&part.archive, part.date, self.site);
                 part.restrict(&mut visits);
                 Some(visits)
             }
@@ -340,7 +340,7 @@ impl<'e> Selection<'e> {
     pub(crate) fn for_each_visit(&self, mut f: impl FnMut(&CutVisit<'_>)) {
         let mut buf: Vec<u32> = Vec::new();
         for part in &self.days {
-            let a = part.archive;
+            let a = &*part.archive;
             match self.selected(part) {
                 Some(bitmap) => {
                     for v in &bitmap {
@@ -364,7 +364,7 @@ impl<'e> Selection<'e> {
         let mut items: Vec<(u32, u32, u32)> = Vec::new(); // (visitor, day index, visit)
         for (d, part) in self.days.iter().enumerate() {
             let d = d as u32;
-            let a = part.archive;
+            let a = &*part.archive;
             match self.selected(part) {
                 Some(bitmap) => items.extend(bitmap.iter().map(|v| (a.visitor[v as usize], d, v))),
                 None => items.extend((0..a.visit_count()).map(|v| (a.visitor[v as usize], d, v))),
@@ -387,7 +387,7 @@ impl<'e> Selection<'e> {
         let mut buf: Vec<u32> = Vec::new();
         for (d, v) in ordered {
             let part = &self.days[d as usize];
-            self.cut(part.date, part.archive, v, &mut buf, &mut f);
+            self.cut(part.date, &part.archive, v, &mut buf, &mut f);
         }
     }
 

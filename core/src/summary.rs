@@ -133,7 +133,7 @@ impl Selection<'_> {
             // Whole visits: plain loops over the columns (a closure per
             // visit does not inline through the bitmap iterator).
             for part in &self.days {
-                let a = part.archive;
+                let a = &*part.archive;
                 match self.selected(part) {
                     Some(bitmap) => {
                         for v in &bitmap {

@@ -41,12 +41,13 @@ impl Engine {
     pub fn export_day(&self, site: u32, day: impl IntoDay) -> Result<Vec<u8>> {
         let day = day.into_day()?;
         let state = self.site_state(site)?;
-        if !state.days.contains_key(&day) && !state.live.contains_key(&day) {
+        let parts = state.parts(day, day)?;
+        if parts.is_empty() {
             return Err(bundle_err(format!("site {site} has no data on {day}")));
         }
         // The day's own dictionaries: no string of other days leaves.
         let (mut hits, mut side) = (Vec::new(), SideArena::default());
-        state.day_hits_into(day, &mut hits, &mut side);
+        crate::live::parts_hits_into(&parts, &state.dicts, &mut hits, &mut side);
         let mut dicts = SiteDicts::default();
         let mut own_side = SideArena::default();
         let mut own: Vec<RawHit> = hits

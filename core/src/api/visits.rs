@@ -18,7 +18,7 @@ use crate::visit_key::VisitKeys;
 fn newest_first(sel: &Selection<'_>) -> Vec<(i64, usize, u32)> {
     let mut out = Vec::new();
     for (k, part) in sel.days.iter().enumerate() {
-        let a = part.archive;
+        let a = &*part.archive;
         match sel.selected(part) {
             Some(b) => out.extend(b.iter().map(|v| (a.start[v as usize], k, v))),
             None => out.extend((0..a.visit_count()).map(|v| (a.start[v as usize], k, v))),
@@ -173,7 +173,7 @@ impl Engine {
             .take(r.table.rows_wanted(super::DEFAULT_LIMIT))
             .map(|(_, k, v)| {
                 let part = &sel.days[k];
-                visit_details(&keys, part.archive, v, part.date)
+                visit_details(&keys, &part.archive, v, part.date)
             })
             .collect();
         Ok(Value::Array(rows))
@@ -200,7 +200,7 @@ impl Engine {
         }
         let (mut actions, mut pages, mut seconds) = (0u64, 0u64, 0u64);
         for &(_, k, v) in &order {
-            let a = sel.days[k].archive;
+            let a = &*sel.days[k].archive;
             let range = a.actions_of(v);
             actions += range.len() as u64;
             pages += range.filter(|&i| a.a_kind[i] == HitType::Pageview).count() as u64;
@@ -208,7 +208,7 @@ impl Engine {
         }
         let summary = |(_, k, v): (i64, usize, u32)| {
             let part = &sel.days[k];
-            let r = keys.referrer(part.archive, v);
+            let r = keys.referrer(&part.archive, v);
             json!({
                 "date": part.date.to_string(),
                 "serverTimestamp": part.archive.start[v as usize],
@@ -221,7 +221,7 @@ impl Engine {
         let visits: Vec<Value> = order
             .iter()
             .take(r.table.rows_wanted(10))
-            .map(|&(_, k, v)| visit_details(&keys, sel.days[k].archive, v, sel.days[k].date))
+            .map(|&(_, k, v)| visit_details(&keys, &sel.days[k].archive, v, sel.days[k].date))
             .collect();
         Ok(json!({
             "visitorId": id,

@@ -20,6 +20,7 @@ pub(crate) enum Kind {
     Dicts = b'T',
     Day = b'D',
     Wal = b'W',
+    History = b'V',
 }
 
 /// Wraps a body: header, body, CRC-32 of both.

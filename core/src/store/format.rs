@@ -9,6 +9,7 @@ use crate::raw::{N_VFIELDS, SiteDicts};
 use crate::referrer::ReferrerType;
 
 use super::codec::{Kind, ReadResult, Reader, Writer, open, seal};
+use chrono::{Datelike, NaiveDate};
 
 const KINDS: [HitType; 5] = [
     HitType::Pageview,
@@ -387,6 +388,76 @@ pub(crate) fn decode_dicts(bytes: &[u8]) -> ReadResult<SiteDicts> {
     }
     r.finish()?;
     Ok(d)
+}
+
+/// The visitor table (`SiteState::visitor_days`) as a sealed file, so a
+/// lazy reader knows every visitor's earlier visits without loading
+/// earlier days: per visitor (id order) the number of days with visits,
+/// then every entry's day (days since 0001-01-01) and visit count, as
+/// three zstd-packed `u32` columns.
+pub(crate) fn encode_history(table: &[Vec<crate::engine::VisitorDay>]) -> Vec<u8> {
+    let mut w = Writer::default();
+    let counts: Vec<u32> = table.iter().map(|e| e.len() as u32).collect();
+    let days: Vec<u32> = table
+        .iter()
+        .flatten()
+        .map(|e| e.day.num_days_from_ce() as u32)
+        .collect();
+    let visits: Vec<u32> = table.iter().flatten().map(|e| e.visits).collect();
+    w.u32s(&counts);
+    w.u32s(&days);
+    w.u32s(&visits);
+    seal(Kind::History, &compress(&w.buf))
+}
+
+/// Reads a visitor table for `visitors` visitor ids, with each entry's
+/// `before` (visits on earlier days) summed again.
+pub(crate) fn decode_history(
+    bytes: &[u8],
+    visitors: usize,
+) -> ReadResult<Vec<Vec<crate::engine::VisitorDay>>> {
+    let raw = decompress(open(Kind::History, bytes)?)?;
+    let mut r = Reader::new(&raw);
+    let (counts, days, visits) = (r.u32s()?, r.u32s()?, r.u32s()?);
+    r.finish()?;
+    if counts.len() > visitors {
+        return Err(format!(
+            "holds {} visitors, the dictionaries {visitors}",
+            counts.len()
+        ));
+    }
+    let total: u64 = counts.iter().map(|&c| u64::from(c)).sum();
+    if total != days.len() as u64 || days.len() != visits.len() {
+        return Err("column lengths disagree".into());
+    }
+    let mut table = Vec::with_capacity(visitors);
+    let mut at = 0usize;
+    for &c in &counts {
+        let mut entries = Vec::with_capacity(c as usize);
+        let mut before = 0u32;
+        for (&d, &n) in days[at..at + c as usize].iter().zip(&visits[at..]) {
+            let day = i32::try_from(d)
+                .ok()
+                .and_then(NaiveDate::from_num_days_from_ce_opt)
+                .ok_or_else(|| format!("day number {d} is not a date"))?;
+            if entries
+                .last()
+                .is_some_and(|e: &crate::engine::VisitorDay| e.day >= day)
+            {
+                return Err("a visitor's days are not in order".into());
+            }
+            entries.push(crate::engine::VisitorDay {
+                day,
+                visits: n,
+                before,
+            });
+            before = before.saturating_add(n);
+        }
+        at += c as usize;
+        table.push(entries);
+    }
+    table.resize(visitors, Vec::new());
+    Ok(table)
 }
 
 /// A site configuration as a sealed file (JSON body).

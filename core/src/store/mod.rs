@@ -40,6 +40,30 @@ pub(crate) mod codec;
     clippy::arithmetic_side_effects
 )]
 pub(crate) mod format;
+// The reader's day cache and the I/O behind it read no file format
+// themselves (they hand bytes to `format`).
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+pub(crate) mod lazy;
+#[cfg(feature = "object-store")]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+pub(crate) mod remote;
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+pub(crate) mod source;
 pub(crate) mod wal;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -61,6 +85,11 @@ pub(crate) struct SiteFiles {
     pub dicts: u64,
     /// Day → generation of its file.
     pub days: BTreeMap<NaiveDate, u64>,
+    /// Generation of the visitor history (`visitors-<gen>.bin`), written
+    /// with the dictionaries; absent in stores from before it existed
+    /// (a lazy reader then derives it from the days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<u64>,
 }
 
 /// The manifest: the generation and every live file.
@@ -199,6 +228,8 @@ impl Manifest {
 pub(crate) struct SiteChange {
     pub config: Option<Vec<u8>>,
     pub dicts: Option<Vec<u8>>,
+    /// The visitor history (`format::encode_history`), with the dictionaries.
+    pub history: Option<Vec<u8>>,
     /// Day → new archive bytes, or `None` to remove the day.
     pub days: BTreeMap<NaiveDate, Option<Vec<u8>>>,
     /// Remove the whole site.
@@ -209,6 +240,8 @@ pub(crate) struct SiteChange {
 #[derive(Debug)]
 pub(crate) struct Store {
     root: PathBuf,
+    /// Where reads go (the folder, or an object store for a reader).
+    pub source: std::sync::Arc<source::Source>,
     /// Held for the writer's lifetime; `None` when read-only.
     lock: Option<File>,
     options: StoreOptions,
@@ -230,6 +263,10 @@ pub(crate) fn dicts_path(site: u32, generation: u64) -> PathBuf {
     PathBuf::from(format!("site-{site}")).join(format!("dicts-{generation}.bin"))
 }
 
+pub(crate) fn history_path(site: u32, generation: u64) -> PathBuf {
+    PathBuf::from(format!("site-{site}")).join(format!("visitors-{generation}.bin"))
+}
+
 pub(crate) fn day_path(site: u32, day: NaiveDate, generation: u64) -> PathBuf {
     PathBuf::from(format!("site-{site}"))
         .join("days")
@@ -241,6 +278,7 @@ pub(crate) fn day_path(site: u32, day: NaiveDate, generation: u64) -> PathBuf {
 enum FileName {
     Config(u32, u64),
     Dicts(u32, u64),
+    History(u32, u64),
     Day(u32, NaiveDate, u64),
     Wal(u64),
 }
@@ -275,6 +313,12 @@ impl FileName {
                 {
                     return Some(FileName::Config(site, gen_of(g)?));
                 }
+                if let Some(g) = file
+                    .strip_prefix("visitors-")
+                    .and_then(|f| f.strip_suffix(".bin"))
+                {
+                    return Some(FileName::History(site, gen_of(g)?));
+                }
                 let g = file.strip_prefix("dicts-")?.strip_suffix(".bin")?;
                 Some(FileName::Dicts(site, gen_of(g)?))
             }
@@ -297,6 +341,7 @@ impl FileName {
         match self {
             FileName::Config(..) => Kind::Config,
             FileName::Dicts(..) => Kind::Dicts,
+            FileName::History(..) => Kind::History,
             FileName::Day(..) => Kind::Day,
             FileName::Wal(..) => Kind::Wal,
         }
@@ -306,6 +351,7 @@ impl FileName {
         match self {
             FileName::Config(_, g)
             | FileName::Dicts(_, g)
+            | FileName::History(_, g)
             | FileName::Day(_, _, g)
             | FileName::Wal(g) => g,
         }
@@ -394,6 +440,7 @@ impl Store {
         };
         let store = Store {
             root: root.to_path_buf(),
+            source: std::sync::Arc::new(source::Source::folder(root)),
             lock: Some(lock),
             options,
             manifest,
@@ -404,18 +451,29 @@ impl Store {
 
     /// Opens an existing store for reading: a snapshot of its manifest.
     pub(crate) fn open_reader(root: &Path) -> Result<Store> {
-        let manifest = read_manifest(root)?.ok_or_else(|| {
+        Store::open_source(std::sync::Arc::new(source::Source::folder(root)))
+    }
+
+    /// [`Store::open_reader`] at any location (a folder or an object store).
+    pub(crate) fn open_source(source: std::sync::Arc<source::Source>) -> Result<Store> {
+        let manifest = read_manifest_from(&source)?.ok_or_else(|| {
             store_err(
-                root.join("MANIFEST"),
-                "no store here: create one with Engine::open",
+                format!("{}/MANIFEST", source.describe()),
+                "no store here: create one with Engine::open (and publish it there)",
             )
         })?;
-        Ok(Store {
-            root: root.to_path_buf(),
+        Ok(Store::with_manifest(source, manifest))
+    }
+
+    /// A reader of `source` at a manifest already read.
+    pub(crate) fn with_manifest(source: std::sync::Arc<source::Source>, manifest: Manifest) -> Store {
+        Store {
+            root: source.folder_path().map(Path::to_path_buf).unwrap_or_default(),
+            source,
             lock: None,
             options: StoreOptions::default(),
             manifest,
-        })
+        }
     }
 
     pub(crate) fn is_writer(&self) -> bool {
@@ -424,7 +482,12 @@ impl Store {
 
     /// Reads one file the manifest names (decoding checks it).
     pub(crate) fn read(&self, rel: &Path) -> Result<Vec<u8>> {
-        fs::read(self.root.join(rel)).map_err(|e| store_err(rel, e))
+        self.source.read(rel)
+    }
+
+    /// The manifest as the location holds it now (a reader's refresh).
+    pub(crate) fn current_manifest(&self) -> Result<Option<Manifest>> {
+        read_manifest_from(&self.source)
     }
 
     /// The store's folder.
@@ -518,6 +581,9 @@ impl Store {
                     if let Some(f) = before {
                         retire(config_path(site, f.config));
                         retire(dicts_path(site, f.dicts));
+                        if let Some(g) = f.history {
+                            retire(history_path(site, g));
+                        }
                         f.days
                             .iter()
                             .for_each(|(&d, &g)| retire(day_path(site, d, g)));
@@ -533,6 +599,9 @@ impl Store {
                     if change.dicts.is_some() {
                         retire(dicts_path(site, f.dicts));
                     }
+                    if let (Some(_), Some(g)) = (&change.history, f.history) {
+                        retire(history_path(site, g));
+                    }
                     for day in change.days.keys() {
                         if let Some(&g) = f.days.get(day) {
                             retire(day_path(site, *day, g));
@@ -547,6 +616,10 @@ impl Store {
                 if let Some(bytes) = change.dicts {
                     writes.push((dicts_path(site, generation), bytes));
                     files.dicts = generation;
+                }
+                if let Some(bytes) = change.history {
+                    writes.push((history_path(site, generation), bytes));
+                    files.history = Some(generation);
                 }
                 for (day, bytes) in change.days {
                     match bytes {
@@ -744,12 +817,23 @@ fn read_manifest(root: &Path) -> Result<Option<Manifest>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(store_err("MANIFEST", e)),
     };
+    parse_manifest(&bytes).map(Some)
+}
+
+fn read_manifest_from(source: &source::Source) -> Result<Option<Manifest>> {
+    match source.read_opt(Path::new("MANIFEST"))? {
+        Some(bytes) => parse_manifest(&bytes).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// A manifest file's bytes to the manifest.
+pub(crate) fn parse_manifest(bytes: &[u8]) -> Result<Manifest> {
     const HINT: &str = "rebuild it from the checksummed files with hitmap::recover_manifest \
                         (`hitmap check --repair`)";
     let body =
-        open(Kind::Manifest, &bytes).map_err(|r| store_err("MANIFEST", format!("{r}; {HINT}")))?;
+        open(Kind::Manifest, bytes).map_err(|r| store_err("MANIFEST", format!("{r}; {HINT}")))?;
     serde_json::from_slice(body)
-        .map(Some)
         .map_err(|e| store_err("MANIFEST", format!("unreadable manifest: {e}; {HINT}")))
 }
 
@@ -823,7 +907,9 @@ pub fn recover_manifest(root: impl AsRef<Path>) -> Result<Recovery> {
             Some(name) if root.join(&rel).is_file() => {
                 let site = match name {
                     FileName::Config(s, _) | FileName::Dicts(s, _) | FileName::Day(s, _, _) => s,
-                    FileName::Wal(_) => continue,
+                    // Rebuilt by the next commit; lazy readers derive it
+                    // from the days meanwhile.
+                    FileName::History(..) | FileName::Wal(_) => continue,
                 };
                 max_gen = max_gen.max(name.generation());
                 by_site.entry(site).or_default().push(name);
@@ -878,7 +964,7 @@ pub fn recover_manifest(root: impl AsRef<Path>) -> Result<Recovery> {
                 }
                 FileName::Config(_, g) => skip(config_path(site, g), "an older generation".into()),
                 FileName::Dicts(_, g) => skip(dicts_path(site, g), "an older generation".into()),
-                FileName::Day(..) | FileName::Wal(_) => {}
+                FileName::Day(..) | FileName::History(..) | FileName::Wal(_) => {}
             }
         }
         let (Some(config), Some((dicts_gen, dicts))) = (config, dicts) else {
@@ -892,6 +978,7 @@ pub fn recover_manifest(root: impl AsRef<Path>) -> Result<Recovery> {
             config,
             dicts: dicts_gen,
             days: BTreeMap::new(),
+            history: None,
         };
         for n in &names {
             let FileName::Day(_, day, g) = *n else {
@@ -916,6 +1003,7 @@ pub fn recover_manifest(root: impl AsRef<Path>) -> Result<Recovery> {
     let body = serde_json::to_vec(&manifest).map_err(|e| store_err("MANIFEST", e))?;
     let store = Store {
         root: root.to_path_buf(),
+        source: std::sync::Arc::new(source::Source::folder(root)),
         lock: None,
         options: StoreOptions::default(),
         manifest: Manifest::default(),

@@ -11,6 +11,7 @@ mod hardening;
 mod live;
 mod parity;
 mod props;
+mod reader;
 mod reference;
 mod referrers;
 mod rerun;

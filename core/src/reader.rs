@@ -1,0 +1,496 @@
+//! Store readers: opened lazily from a folder or an object store URL,
+//! refreshed to newer commits without reloading unchanged days.
+//!
+//! Opening reads the manifest and, per site, the configuration, the
+//! dictionaries and the visitor history (`visitors-<gen>.bin`: every
+//! visitor's days with visits, which new/returning and `visitCount`
+//! need); a query reads the day archives in its range through a shared
+//! [`DayCache`] that keeps the most recently used days within a byte
+//! budget. Days the write-ahead log touches are read at open and held,
+//! since its batches apply to them.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+
+use crate::engine::{Engine, SiteState, VisitorDay, runs};
+use crate::error::{Error, Result};
+use crate::store::lazy::{DayCache, LazyDays, fill_before};
+use crate::store::source::{ReadStats, Source};
+use crate::store::{
+    SiteFiles, Store, config_path, day_path, dicts_path, format, history_path, store_err,
+};
+
+/// How a reader keeps days in memory and how fresh it stays.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// let options = hitmap::ReaderOptions::default().cache_mb(64).max_age(Duration::from_secs(5));
+/// assert_eq!(options.cache_bytes(), 64 << 20);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ReaderOptions {
+    cache_bytes: usize,
+    max_age: Option<Duration>,
+}
+
+/// The default day cache of a reader: 256 MiB.
+pub const DEFAULT_CACHE_MB: usize = 256;
+
+impl Default for ReaderOptions {
+    fn default() -> ReaderOptions {
+        ReaderOptions {
+            cache_bytes: DEFAULT_CACHE_MB << 20,
+            max_age: None,
+        }
+    }
+}
+
+impl ReaderOptions {
+    /// Keeps at most this many MiB of day archives between queries (a
+    /// query holds the days it needs while it runs, whatever the budget).
+    pub fn cache_mb(mut self, mb: usize) -> ReaderOptions {
+        self.cache_bytes = mb.saturating_mul(1 << 20);
+        self
+    }
+
+    /// The cache budget in bytes.
+    pub fn cache_bytes(&self) -> usize {
+        self.cache_bytes
+    }
+
+    /// Refreshes the snapshot before a request once it is this old
+    /// ([`Engine::refresh_if_stale`]); `None` (the default) only on
+    /// [`Engine::refresh`].
+    pub fn max_age(mut self, age: Duration) -> ReaderOptions {
+        self.max_age = Some(age);
+        self
+    }
+}
+
+/// What a lazy reader keeps besides its sites.
+#[derive(Debug)]
+pub(crate) struct ReaderState {
+    options: ReaderOptions,
+    cache: Arc<DayCache>,
+    /// When the manifest was last read.
+    loaded_at: std::sync::Mutex<Instant>,
+    /// Bytes of write-ahead log replayed (a folder store): more means new
+    /// small batches.
+    wal_bytes: u64,
+}
+
+impl Engine {
+    /// Opens a store for queries only, lazily: `location` is a folder path
+    /// or an object store URL (`s3://bucket/prefix`, `gs://…`, `az://…`,
+    /// with the `object-store` feature; credentials and endpoints from the
+    /// usual environment variables, such as `AWS_ACCESS_KEY_ID`,
+    /// `AWS_REGION`, `AWS_ENDPOINT`). Opening reads the manifest and each
+    /// site's configuration, dictionaries and visitor history; queries read
+    /// the days they need, kept in a cache of `options.cache_mb`.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Hit, Query, ReaderOptions, SiteConfig};
+    /// let dir = std::env::temp_dir().join(format!("hitmap-reader-{}", std::process::id()));
+    /// {
+    ///     let mut engine = Engine::open(&dir)?;
+    ///     engine.add_site(SiteConfig::new(1))?;
+    ///     engine.ingest([Hit::pageview(1, 1_717_200_000, "a", "https://x.org/")])?;
+    ///     engine.seal()?;
+    /// }
+    /// let reader = Engine::open_reader(dir.to_str().unwrap(), ReaderOptions::default().cache_mb(16))?;
+    /// let before = reader.read_stats().requests; // manifest, config, dictionaries, history
+    /// assert_eq!(reader.query(&Query::site(1))?.visits_summary().nb_visits, 1);
+    /// assert_eq!(reader.read_stats().requests, before + 1); // the one day
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn open_reader(location: &str, options: ReaderOptions) -> Result<Engine> {
+        Engine::open_source(Source::parse(location)?, options)
+    }
+
+    pub(crate) fn open_source(source: Source, options: ReaderOptions) -> Result<Engine> {
+        let source = Arc::new(source);
+        let cache = Arc::new(DayCache::new(options.cache_bytes));
+        let store = Store::open_source(source)?;
+        Engine::load_lazy(store, options, cache)
+    }
+
+    fn load_lazy(store: Store, options: ReaderOptions, cache: Arc<DayCache>) -> Result<Engine> {
+        let mut engine = Engine::default();
+        for (&id, files) in &store.manifest.sites {
+            match load_site_lazy(&store, id, files, &cache) {
+                Ok(site) => {
+                    engine.sites.insert(id, site);
+                }
+                Err(e) => {
+                    engine.broken.insert(id, e);
+                }
+            }
+        }
+        engine.store = Some(store);
+        engine.open_wal(false)?;
+        let wal_bytes = engine.wal_bytes();
+        engine.reader = Some(ReaderState {
+            options,
+            cache,
+            loaded_at: std::sync::Mutex::new(Instant::now()),
+            wal_bytes,
+        });
+        Ok(engine)
+    }
+
+    /// Bytes in the folder store's write-ahead log segments from the
+    /// manifest's first unsealed one.
+    fn wal_bytes(&self) -> u64 {
+        let Some(store) = &self.store else { return 0 };
+        let Some(root) = store.source.folder_path() else {
+            return 0;
+        };
+        crate::store::wal::segments(root)
+            .into_iter()
+            .filter(|&n| n >= store.manifest.wal)
+            .filter_map(|n| std::fs::metadata(root.join(crate::store::wal::wal_path(n))).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
+    /// Brings a reader up to the store's newest commit (and, for a folder,
+    /// the write-ahead log's newest batches). Days whose files did not
+    /// change stay cached. Returns whether anything changed. A writer or
+    /// an in-memory engine is always current: `Ok(false)`.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Hit, Query, ReaderOptions, SiteConfig};
+    /// let dir = std::env::temp_dir().join(format!("hitmap-refresh-{}", std::process::id()));
+    /// let mut writer = Engine::open(&dir)?;
+    /// writer.add_site(SiteConfig::new(1))?;
+    /// let mut reader = Engine::open_reader(dir.to_str().unwrap(), ReaderOptions::default())?;
+    /// writer.ingest([Hit::pageview(1, 1_717_200_000, "a", "https://x.org/")])?;
+    /// assert_eq!(reader.query(&Query::site(1))?.visits_summary().nb_visits, 0);
+    /// assert!(reader.refresh()?);
+    /// assert_eq!(reader.query(&Query::site(1))?.visits_summary().nb_visits, 1);
+    /// # drop(writer); std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn refresh(&mut self) -> Result<bool> {
+        match self.refreshed()? {
+            Some(engine) => {
+                *self = engine;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// [`Engine::refresh`] without touching this engine: the reader of the
+    /// store's newest commit (sharing the cached days that did not
+    /// change), or `None` if this one is current. A server swaps it in
+    /// while requests in flight finish on the old one.
+    ///
+    /// # Examples
+    /// ```
+    /// assert!(hitmap::Engine::in_memory().refreshed()?.is_none());
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn refreshed(&self) -> Result<Option<Engine>> {
+        let (Some(reader), Some(store)) = (&self.reader, &self.store) else {
+            return Ok(None);
+        };
+        let manifest = store.current_manifest()?.ok_or_else(|| {
+            store_err(
+                format!("{}/MANIFEST", store.source.describe()),
+                "is gone: the store was removed",
+            )
+        })?;
+        *reader.loaded_at.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        if manifest.generation == store.manifest.generation && self.wal_bytes() == reader.wal_bytes
+        {
+            return Ok(None);
+        }
+        let next = Store::with_manifest(store.source.clone(), manifest);
+        let cache = Arc::new(DayCache::new(reader.options.cache_bytes));
+        let engine = Engine::load_lazy(next, reader.options.clone(), cache.clone())?;
+        // Unchanged day files stay: the same archive when its `before`
+        // column (earlier visits of its visitors) is unchanged too, else a
+        // copy with the new column; the old engine keeps its own.
+        reader
+            .cache
+            .carry_over(&cache, |(site, date, generation), archive| {
+                let s = engine.sites.get(&site)?;
+                if s.lazy.as_ref()?.files.get(&date) != Some(&generation) {
+                    return None;
+                }
+                let mut fresh = archive.clone();
+                if before_matches(&s.visitor_days, date, archive) {
+                    return Some(fresh);
+                }
+                fill_before(&s.visitor_days, date, Arc::make_mut(&mut fresh));
+                Some(fresh)
+            });
+        Ok(Some(engine))
+    }
+
+    /// [`Engine::refresh`] if the snapshot is older than the reader's
+    /// [`ReaderOptions::max_age`]; hosts call it before each request.
+    ///
+    /// # Examples
+    /// ```
+    /// let mut engine = hitmap::Engine::in_memory();
+    /// assert!(!engine.refresh_if_stale()?);
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn refresh_if_stale(&mut self) -> Result<bool> {
+        if self.is_stale() {
+            self.refresh()
+        } else {
+            Ok(false)
+        }
+    }
+
+    /// Whether a reader's snapshot is older than its
+    /// [`ReaderOptions::max_age`] (never without one).
+    ///
+    /// # Examples
+    /// ```
+    /// assert!(!hitmap::Engine::in_memory().is_stale());
+    /// ```
+    pub fn is_stale(&self) -> bool {
+        self.reader.as_ref().is_some_and(|r| {
+            r.options.max_age.is_some_and(|age| {
+                r.loaded_at
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .elapsed()
+                    >= age
+            })
+        })
+    }
+
+    /// How many files and bytes this engine has read from its store since
+    /// it was opened (zero for an in-memory engine).
+    ///
+    /// # Examples
+    /// ```
+    /// assert_eq!(hitmap::Engine::in_memory().read_stats(), hitmap::ReadStats::default());
+    /// ```
+    pub fn read_stats(&self) -> ReadStats {
+        self.store
+            .as_ref()
+            .map_or_else(ReadStats::default, |s| s.source.stats())
+    }
+
+    /// Bytes of day archives a reader's cache holds now (an estimate of
+    /// their heap size; 0 for a writer, which holds every day).
+    ///
+    /// # Examples
+    /// ```
+    /// assert_eq!(hitmap::Engine::in_memory().cached_bytes(), 0);
+    /// ```
+    pub fn cached_bytes(&self) -> usize {
+        self.reader.as_ref().map_or(0, |r| r.cache.bytes())
+    }
+
+    /// Reads and checks every day file a lazy reader has not read yet (and,
+    /// where no live batch changed it, that the stored visitor history
+    /// agrees with the days), recording what fails; returns
+    /// [`Engine::damaged`]. A writer checked every file when it opened.
+    ///
+    /// # Examples
+    /// ```
+    /// let mut engine = hitmap::Engine::in_memory();
+    /// assert!(engine.verify().is_empty());
+    /// ```
+    pub fn verify(&mut self) -> Vec<String> {
+        if let Some(store) = &self.store {
+            for (&id, site) in &mut self.sites {
+                let Some(lazy) = &site.lazy else { continue };
+                let mut columns = Vec::new();
+                let mut bad = Vec::new();
+                for (&date, &g) in &lazy.files {
+                    let path = day_path(id, date, g);
+                    let loaded = store.read(&path).and_then(|bytes| {
+                        format::decode_day(&bytes, &site.dicts).map_err(|r| store_err(&path, r))
+                    });
+                    match loaded {
+                        Ok(a) => columns.push((date, a.visitor)),
+                        Err(e) => bad.push((date, damage(&path, e))),
+                    }
+                }
+                let whole = bad.is_empty() && site.days.is_empty() && site.live.is_empty();
+                if whole {
+                    let derived = visitor_table(
+                        site.dicts.visitors.len(),
+                        columns.iter().map(|(d, v)| (*d, v.as_slice())),
+                    );
+                    if derived != site.visitor_days {
+                        let files = &store.manifest.sites[&id];
+                        let path = files.history.map_or_else(
+                            || format!("site-{id}"),
+                            |g| history_path(id, g).display().to_string(),
+                        );
+                        site.damaged.insert(
+                            NaiveDate::MIN,
+                            (
+                                path,
+                                "the visitor history disagrees with the day files".into(),
+                            ),
+                        );
+                    }
+                }
+                for (date, d) in bad {
+                    if let Some(lazy) = &mut site.lazy {
+                        lazy.files.remove(&date);
+                    }
+                    site.damaged.insert(date, d);
+                }
+            }
+        }
+        self.damaged()
+    }
+
+    /// A reader holds the days the write-ahead log's batch touches before
+    /// replaying it (its live parts mask their visits).
+    pub(crate) fn hold_days(&mut self, days: &[(u32, NaiveDate)]) {
+        for &(id, date) in days {
+            let Some(site) = self.sites.get_mut(&id) else {
+                continue;
+            };
+            let Some(generation) = site.lazy.as_mut().and_then(|l| l.files.remove(&date)) else {
+                continue;
+            };
+            let Some(store) = &self.store else { return };
+            let path = day_path(id, date, generation);
+            let loaded = store.read(&path).and_then(|bytes| {
+                format::decode_day(&bytes, &site.dicts).map_err(|r| store_err(&path, r))
+            });
+            match loaded {
+                Ok(mut archive) => {
+                    fill_before(&site.visitor_days, date, &mut archive);
+                    site.days.insert(date, archive);
+                }
+                Err(e) => {
+                    site.damaged.insert(date, damage(&path, e));
+                }
+            }
+        }
+    }
+}
+
+fn damage(path: &std::path::Path, e: Error) -> (String, String) {
+    match e {
+        Error::Store { path, reason } => (path, reason),
+        e => (path.display().to_string(), e.to_string()),
+    }
+}
+
+/// Whether an archive's `before` column is what the visitor table gives.
+fn before_matches(
+    table: &[Vec<VisitorDay>],
+    date: NaiveDate,
+    a: &crate::archive::DayArchive,
+) -> bool {
+    let mut probe = crate::archive::DayArchive {
+        visitor: a.visitor.clone(),
+        ..Default::default()
+    };
+    fill_before(table, date, &mut probe);
+    probe.before == a.before
+}
+
+/// A site's configuration and dictionaries, checked (writers and readers).
+pub(crate) fn load_site_head(store: &Store, id: u32, files: &SiteFiles) -> Result<SiteState> {
+    let path = config_path(id, files.config);
+    let config = format::decode_config(&store.read(&path)?).map_err(|r| store_err(&path, r))?;
+    let (config, tz) = config.validate().map_err(|e| store_err(&path, e))?;
+    if config.id != id {
+        return Err(store_err(
+            &path,
+            format!("holds site {} where site {id} was expected", config.id),
+        ));
+    }
+    let path = dicts_path(id, files.dicts);
+    let mut dicts = format::decode_dicts(&store.read(&path)?).map_err(|r| store_err(&path, r))?;
+    for d in &config.dimensions {
+        dicts.dim_names.intern(d);
+    }
+    let mut site = SiteState::new(config, tz);
+    site.dicts = dicts;
+    Ok(site)
+}
+
+/// A site for a lazy reader: its head, its visitor history (read, or
+/// derived from every day for a store written before histories), and its
+/// days' files.
+fn load_site_lazy(
+    store: &Store,
+    id: u32,
+    files: &SiteFiles,
+    cache: &Arc<DayCache>,
+) -> Result<SiteState> {
+    let mut site = load_site_head(store, id, files)?;
+    let visitors = site.dicts.visitors.len();
+    let mut days = files.days.clone();
+    site.visitor_days = match files.history {
+        Some(g) => {
+            let path = history_path(id, g);
+            format::decode_history(&store.read(&path)?, visitors)
+                .map_err(|r| store_err(&path, r))?
+        }
+        None => {
+            let mut columns = Vec::with_capacity(days.len());
+            for (&date, &g) in &files.days {
+                let path = day_path(id, date, g);
+                let loaded = store.read(&path).and_then(|bytes| {
+                    format::decode_day(&bytes, &site.dicts).map_err(|r| store_err(&path, r))
+                });
+                match loaded {
+                    Ok(a) => columns.push((date, a.visitor)),
+                    Err(e) => {
+                        days.remove(&date);
+                        site.damaged.insert(date, damage(&path, e));
+                    }
+                }
+            }
+            visitor_table(visitors, columns.iter().map(|(d, v)| (*d, v.as_slice())))
+        }
+    };
+    site.lazy = Some(LazyDays {
+        site: id,
+        files: days,
+        source: store.source.clone(),
+        cache: cache.clone(),
+    });
+    Ok(site)
+}
+
+/// The visitor table from each day's sorted visitor column, days in order.
+pub(crate) fn visitor_table<'a>(
+    visitors: usize,
+    days: impl Iterator<Item = (NaiveDate, &'a [u32])>,
+) -> Vec<Vec<VisitorDay>> {
+    let mut table: Vec<Vec<VisitorDay>> = vec![Vec::new(); visitors];
+    for (day, column) in days {
+        runs(column, |v, visits| {
+            if let Some(entries) = table.get_mut(v as usize) {
+                entries.push(VisitorDay {
+                    day,
+                    visits,
+                    before: 0,
+                });
+            }
+        });
+    }
+    for entries in &mut table {
+        let mut before = 0u32;
+        for e in entries.iter_mut() {
+            e.before = before;
+            before = before.saturating_add(e.visits);
+        }
+    }
+    table
+}

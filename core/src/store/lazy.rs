@@ -1,0 +1,199 @@
+//! Lazy readers: a store opened for reading loads its manifest, each
+//! site's configuration, dictionaries and visitor history, and nothing
+//! else; a query reads the day archives it needs, and a [`DayCache`] keeps
+//! the most recently used ones within a memory budget.
+//!
+//! A day in the cache is shared (`Arc`): a query holds the days it
+//! answers from, so eviction never pulls a day from under a query; the
+//! budget bounds what stays between queries.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Deref;
+use std::sync::{Arc, Mutex};
+
+use chrono::NaiveDate;
+
+use crate::archive::DayArchive;
+use crate::engine::{SiteState, VisitorDay};
+use crate::error::Result;
+
+use super::source::Source;
+use super::{day_path, format, store_err};
+
+/// A day archive as a query sees it: borrowed from the site (a writer's
+/// days, live parts) or shared with the lazy reader's cache.
+#[derive(Debug, Clone)]
+pub(crate) enum DayRef<'a> {
+    Borrowed(&'a DayArchive),
+    Shared(Arc<DayArchive>),
+}
+
+impl Deref for DayRef<'_> {
+    type Target = DayArchive;
+
+    fn deref(&self) -> &DayArchive {
+        match self {
+            DayRef::Borrowed(a) => a,
+            DayRef::Shared(a) => a,
+        }
+    }
+}
+
+/// The days of one site that a lazy reader has not loaded: their files,
+/// where to read them, and the cache they go to.
+#[derive(Debug)]
+pub(crate) struct LazyDays {
+    pub site: u32,
+    /// Day → generation of its file (days held in `SiteState::days`, the
+    /// ones the write-ahead log touches, are not here).
+    pub files: BTreeMap<NaiveDate, u64>,
+    pub source: Arc<Source>,
+    pub cache: Arc<DayCache>,
+}
+
+impl LazyDays {
+    /// The archive of `date`, from the cache or read, validated against the
+    /// site's dictionaries and given its `before` column.
+    pub(crate) fn day(&self, site: &SiteState, date: NaiveDate, generation: u64) -> Result<Arc<DayArchive>> {
+        let key = (self.site, date, generation);
+        if let Some(a) = self.cache.get(key) {
+            return Ok(a);
+        }
+        let path = day_path(self.site, date, generation);
+        let bytes = self.source.read(&path)?;
+        let mut archive = format::decode_day(&bytes, &site.dicts).map_err(|r| {
+            store_err(
+                &path,
+                format!("{r}; this query needs that day (other days still answer)"),
+            )
+        })?;
+        fill_before(&site.visitor_days, date, &mut archive);
+        let archive = Arc::new(archive);
+        self.cache.put(key, archive.clone());
+        Ok(archive)
+    }
+}
+
+/// Fills an archive's `before` column (each visit's visitor's visits on
+/// earlier days) from the visitor table.
+pub(crate) fn fill_before(table: &[Vec<VisitorDay>], date: NaiveDate, a: &mut DayArchive) {
+    let mut before = vec![0; a.visitor.len()];
+    let mut i = 0;
+    crate::engine::runs(&a.visitor, |v, n| {
+        let b = table.get(v as usize).map_or(0, |entries| {
+            entries
+                .binary_search_by(|e| e.day.cmp(&date))
+                .map_or(0, |p| entries[p].before)
+        });
+        before[i..i + n as usize].fill(b);
+        i += n as usize;
+    });
+    a.before = before;
+}
+
+/// (site, day, file generation): a file's name, so a newer generation of
+/// a day is a different entry.
+type Key = (u32, NaiveDate, u64);
+
+/// Recently used day archives within a byte budget (least recently used
+/// first out), shared by every site of a reader.
+#[derive(Debug)]
+pub(crate) struct DayCache {
+    budget: usize,
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    entries: HashMap<Key, Entry>,
+    tick: u64,
+    bytes: usize,
+}
+
+#[derive(Debug)]
+struct Entry {
+    archive: Arc<DayArchive>,
+    bytes: usize,
+    used: u64,
+}
+
+impl DayCache {
+    pub(crate) fn new(budget: usize) -> DayCache {
+        DayCache {
+            budget,
+            inner: Mutex::new(CacheInner::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        // A panic elsewhere cannot leave the map half-updated: every
+        // change below is a whole insert or remove.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, key: Key) -> Option<Arc<DayArchive>> {
+        let mut inner = self.lock();
+        inner.tick += 1;
+        let tick = inner.tick;
+        let e = inner.entries.get_mut(&key)?;
+        e.used = tick;
+        Some(e.archive.clone())
+    }
+
+    fn put(&self, key: Key, archive: Arc<DayArchive>) {
+        let bytes = archive.heap_bytes();
+        let mut inner = self.lock();
+        inner.tick += 1;
+        let used = inner.tick;
+        if let Some(old) = inner.entries.insert(
+            key,
+            Entry {
+                archive,
+                bytes,
+                used,
+            },
+        ) {
+            inner.bytes -= old.bytes;
+        }
+        inner.bytes += bytes;
+        while inner.bytes > self.budget && inner.entries.len() > 1 {
+            let Some((&oldest, _)) = inner.entries.iter().min_by_key(|(_, e)| e.used) else {
+                break;
+            };
+            if let Some(e) = inner.entries.remove(&oldest) {
+                inner.bytes -= e.bytes;
+            }
+        }
+        if inner.bytes > self.budget {
+            // One day larger than the whole budget is not kept.
+            inner.entries.clear();
+            inner.bytes = 0;
+        }
+    }
+
+    /// Puts into `into` what `keep` makes of each cached day (in the
+    /// order they were last used), for a refreshed reader.
+    pub(crate) fn carry_over(
+        &self,
+        into: &DayCache,
+        mut keep: impl FnMut(Key, &Arc<DayArchive>) -> Option<Arc<DayArchive>>,
+    ) {
+        let mut entries: Vec<(Key, Arc<DayArchive>, u64)> = self
+            .lock()
+            .entries
+            .iter()
+            .map(|(k, e)| (*k, e.archive.clone(), e.used))
+            .collect();
+        entries.sort_by_key(|e| e.2);
+        for (key, archive, _) in entries {
+            if let Some(a) = keep(key, &archive) {
+                into.put(key, a);
+            }
+        }
+    }
+
+    /// Bytes the cached days hold (an estimate of their heap size).
+    pub(crate) fn bytes(&self) -> usize {
+        self.lock().bytes
+    }
+}

@@ -1,0 +1,279 @@
+//! Stores in object storage (feature `object-store`): S3 (and anything
+//! speaking its API), Google Cloud Storage and Azure Blob Storage through
+//! the `object_store` crate.
+//!
+//! Readers fetch whole files by name (a day file is one request). A local
+//! store is the single writer: [`Engine::publish`] seals it, uploads the
+//! files its manifest names that the bucket lacks, then puts `MANIFEST`
+//! last, so a reader sees the previous or the new commit, never half of
+//! one. Superseded files stay for a retention time (readers that loaded
+//! the previous manifest may still fetch them), then the next publish
+//! deletes them: only names hitmap writes, only ones a published manifest
+//! retired.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::path::Path as ObjectPath;
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+
+use super::codec::{Kind, seal};
+use super::{FileName, Manifest, config_path, day_path, dicts_path, history_path, store_err};
+
+/// Schemes read through `object_store`.
+pub(crate) fn knows(scheme: &str) -> bool {
+    matches!(
+        scheme,
+        "s3" | "s3a" | "gs" | "az" | "adl" | "azure" | "abfs" | "abfss"
+    )
+}
+
+/// A bucket and a prefix in it, with a private runtime for the client.
+pub(crate) struct Remote {
+    store: Arc<dyn ObjectStore>,
+    prefix: String,
+    url: String,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote").field("url", &self.url).finish()
+    }
+}
+
+impl Remote {
+    /// Connects to `url` (`s3://bucket/prefix` …) with credentials and
+    /// endpoints from the environment (`AWS_*`, `GOOGLE_*`, `AZURE_*`).
+    pub(crate) fn open(url: &str) -> Result<Remote> {
+        let bad = |e: &dyn std::fmt::Display| store_err(url, format!("cannot use this object store: {e}"));
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| bad(&"not a URL"))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(bad(&"the URL names no bucket"));
+        }
+        let base = format!("{scheme}://{bucket}");
+        let store: Arc<dyn ObjectStore> = match scheme {
+            "s3" | "s3a" => Arc::new(
+                object_store::aws::AmazonS3Builder::from_env()
+                    .with_url(&base)
+                    .build()
+                    .map_err(|e| bad(&e))?,
+            ),
+            "gs" => Arc::new(
+                object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                    .with_url(&base)
+                    .build()
+                    .map_err(|e| bad(&e))?,
+            ),
+            _ => Arc::new(
+                object_store::azure::MicrosoftAzureBuilder::from_env()
+                    .with_url(&base)
+                    .build()
+                    .map_err(|e| bad(&e))?,
+            ),
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("hitmap-object-store")
+            .enable_all()
+            .build()
+            .map_err(|e| bad(&e))?;
+        Ok(Remote {
+            store,
+            prefix: prefix.trim_matches('/').to_string(),
+            url: url.to_string(),
+            runtime,
+        })
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn key(&self, rel: &Path) -> ObjectPath {
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        if self.prefix.is_empty() {
+            ObjectPath::from(rel)
+        } else {
+            ObjectPath::from(format!("{}/{rel}", self.prefix))
+        }
+    }
+
+    /// Runs a future on the private runtime and waits for it, from any
+    /// thread (a host's own async runtime included).
+    fn run<T: Send + 'static>(&self, f: impl Future<Output = T> + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.runtime.spawn(async move {
+            let _ = tx.send(f.await);
+        });
+        rx.recv().expect("the object store task always answers")
+    }
+
+    /// A whole object; `Ok(None)` if it does not exist.
+    pub(crate) fn get(&self, rel: &Path) -> Result<Option<Vec<u8>>> {
+        let (store, key) = (self.store.clone(), self.key(rel));
+        let got = self.run(async move {
+            match store.get(&key).await {
+                Ok(r) => r.bytes().await.map(Some),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        });
+        got.map(|b| b.map(|b| b.to_vec()))
+            .map_err(|e| store_err(format!("{}/{}", self.url, rel.display()), e))
+    }
+
+    fn exists(&self, rel: &Path) -> Result<bool> {
+        let (store, key) = (self.store.clone(), self.key(rel));
+        match self.run(async move { store.head(&key).await }) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(store_err(format!("{}/{}", self.url, rel.display()), e)),
+        }
+    }
+
+    fn put(&self, rel: &Path, bytes: Vec<u8>) -> Result<()> {
+        let (store, key) = (self.store.clone(), self.key(rel));
+        self.run(async move { store.put(&key, bytes.into()).await })
+            .map(|_| ())
+            .map_err(|e| store_err(format!("{}/{}", self.url, rel.display()), e))
+    }
+
+    fn delete(&self, rel: &Path) -> Result<()> {
+        let (store, key) = (self.store.clone(), self.key(rel));
+        match self.run(async move { store.delete(&key).await }) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(store_err(format!("{}/{}", self.url, rel.display()), e)),
+        }
+    }
+}
+
+/// What [`Engine::publish`] did.
+///
+/// # Examples
+/// ```
+/// let p = hitmap::Published::default();
+/// assert_eq!((p.uploaded, p.bytes, p.deleted), (0, 0, 0));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Published {
+    /// The generation the bucket's manifest now names.
+    pub generation: u64,
+    /// Files uploaded (the manifest included).
+    pub uploaded: u64,
+    /// Bytes uploaded.
+    pub bytes: u64,
+    /// Superseded files deleted (retired by an earlier publish longer
+    /// than the retention time ago).
+    pub deleted: u64,
+}
+
+/// The files a manifest names.
+fn named(m: &Manifest) -> BTreeSet<std::path::PathBuf> {
+    let mut out = BTreeSet::new();
+    for (&site, f) in &m.sites {
+        out.insert(config_path(site, f.config));
+        out.insert(dicts_path(site, f.dicts));
+        if let Some(g) = f.history {
+            out.insert(history_path(site, g));
+        }
+        for (&day, &g) in &f.days {
+            out.insert(day_path(site, day, g));
+        }
+    }
+    out
+}
+
+impl Engine {
+    /// Publishes this store's current commit to an object store URL
+    /// (`s3://bucket/prefix`, `gs://…`, `az://…`) for lazy readers
+    /// ([`Engine::open_reader`]): seals live data, uploads the files the
+    /// bucket lacks, then the manifest. The local store is the one writer
+    /// of that prefix; a bucket holding a newer generation than this store
+    /// is refused. Files the bucket's previous manifests named and this one
+    /// does not are deleted by a later publish once `retain` has passed.
+    pub fn publish(&mut self, url: &str, retain: Duration) -> Result<Published> {
+        self.seal()?;
+        let store = self.store.as_ref().ok_or_else(|| {
+            store_err(url, "an in-memory engine has no files to publish: open a store folder")
+        })?;
+        let remote = Remote::open(url)?;
+        let local = store.manifest.clone();
+        let previous = match remote.get(Path::new("MANIFEST"))? {
+            Some(bytes) => Some(super::parse_manifest(&bytes).map_err(|e| match e {
+                Error::Store { reason, .. } => store_err(format!("{url}/MANIFEST"), reason),
+                e => e,
+            })?),
+            None => None,
+        };
+        if let Some(p) = &previous
+            && p.generation > local.generation
+        {
+            return Err(store_err(
+                format!("{url}/MANIFEST"),
+                format!(
+                    "names generation {}, newer than this store's {}: another store publishes here \
+                     (each prefix has one writer)",
+                    p.generation, local.generation
+                ),
+            ));
+        }
+        let now = super::now_secs();
+        let want = named(&local);
+        let had = previous.as_ref().map(named).unwrap_or_default();
+        let mut out = Published {
+            generation: local.generation,
+            ..Published::default()
+        };
+        for rel in &want {
+            if had.contains(rel) || remote.exists(rel)? {
+                continue;
+            }
+            let bytes = store.read(rel)?;
+            out.bytes += bytes.len() as u64;
+            out.uploaded += 1;
+            remote.put(rel, bytes)?;
+        }
+        // What this publish supersedes, and what earlier ones did.
+        let mut retired: BTreeMap<String, i64> =
+            previous.as_ref().map(|p| p.retired.clone()).unwrap_or_default();
+        for rel in had.difference(&want) {
+            retired.insert(rel.display().to_string(), now);
+        }
+        for rel in &want {
+            retired.remove(&rel.display().to_string());
+        }
+        let keep = i64::try_from(retain.as_secs()).unwrap_or(i64::MAX);
+        let expired: Vec<String> = retired
+            .iter()
+            .filter(|(_, at)| now.saturating_sub(**at) >= keep)
+            .map(|(p, _)| p.clone())
+            .collect();
+        let mut next = local;
+        next.retired = retired;
+        next.wal = 0;
+        for p in &expired {
+            next.retired.remove(p);
+        }
+        let body = serde_json::to_vec(&next).map_err(|e| store_err("MANIFEST", e))?;
+        let manifest = seal(Kind::Manifest, &body);
+        out.bytes += manifest.len() as u64;
+        out.uploaded += 1;
+        remote.put(Path::new("MANIFEST"), manifest)?;
+        for p in expired {
+            let rel = Path::new(&p);
+            if FileName::parse(rel).is_some() {
+                remote.delete(rel)?;
+                out.deleted += 1;
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,305 @@
+//! Lazy readers (`Engine::open_reader`): the same answers as the writer
+//! that holds every day, reads bounded by the days asked, a cache held to
+//! its budget, and refreshes that only ever show whole commits.
+
+use chrono::DateTime;
+use hitmap::{Engine, Hit, Query, ReaderOptions, SiteConfig};
+
+use crate::store::TempDir;
+
+/// Every supported method over `dates`, as text (answers and errors).
+pub(crate) fn every_answer(e: &Engine, dates: &str) -> Vec<(String, String)> {
+    let now = DateTime::from_timestamp(1_767_000_000, 0).unwrap();
+    let mut out = Vec::new();
+    for method in hitmap::supported_methods() {
+        for extra in [
+            "",
+            "&segment=visitorType==returning",
+            "&flat=1&filter_limit=-1",
+        ] {
+            let q = format!(
+                "method={method}&idSite=1&period=range&date={dates}&idDimension=1\
+                 &pageUrl=https://intranet.example.org/&visitorId=v1{extra}"
+            );
+            let a = match e.api_at(&q, now) {
+                Ok(text) => text,
+                Err(err) => format!("error: {err}"),
+            };
+            out.push((q, a));
+        }
+    }
+    out
+}
+
+/// The sample intranet over `days` days, in a store of sealed days.
+fn sample_store(dir: &std::path::Path, days: u32) -> Engine {
+    let cfg = hitmap::sample::SampleConfig {
+        days,
+        visitors: 400,
+        ..Default::default()
+    };
+    let mut e = Engine::open(dir).unwrap();
+    e.add_site(hitmap::sample::site_config(&cfg)).unwrap();
+    e.ingest(hitmap::sample::generate(&cfg)).unwrap();
+    e.seal().unwrap();
+    e
+}
+
+#[test]
+fn a_lazy_reader_answers_every_method_as_the_writer_with_a_tiny_cache() {
+    let dir = TempDir::new("lazy-equal");
+    let writer = sample_store(&dir.0, 40);
+    // A budget far below one day: every query reads its days again.
+    for cache_mb in [0, 1, 64] {
+        let reader = Engine::open_reader(
+            dir.0.to_str().unwrap(),
+            ReaderOptions::default().cache_mb(cache_mb),
+        )
+        .unwrap();
+        for dates in [
+            "2025-01-01,2025-02-09",
+            "2025-01-10,2025-01-12",
+            "2025-01-20,2025-01-20",
+        ] {
+            let want = every_answer(&writer, dates);
+            let got = every_answer(&reader, dates);
+            for ((q, w), (_, g)) in want.iter().zip(&got) {
+                assert_eq!(g, w, "cache {cache_mb} MiB: {q}");
+            }
+            assert!(reader.cached_bytes() <= cache_mb << 20);
+        }
+    }
+}
+
+#[test]
+fn reads_follow_the_days_asked() {
+    let dir = TempDir::new("lazy-reads");
+    drop(sample_store(&dir.0, 60));
+    let reader = Engine::open_reader(dir.0.to_str().unwrap(), ReaderOptions::default()).unwrap();
+    // Opening: the manifest, and the site's config, dictionaries, history.
+    let open = reader.read_stats();
+    assert_eq!(open.requests, 4, "{open:?}");
+    let q = |from: &str, to: &str| {
+        reader
+            .query(&Query::site(1).range(from, to))
+            .unwrap()
+            .visits_summary()
+    };
+    q("2025-01-05", "2025-01-05");
+    let one = reader.read_stats();
+    assert_eq!(one.requests - open.requests, 1);
+    q("2025-01-06", "2025-02-04");
+    let thirty = reader.read_stats();
+    assert_eq!(thirty.requests - one.requests, 30);
+    // The bytes are exactly those days' files.
+    let file_bytes = |from: &str, to: &str| -> u64 {
+        std::fs::read_dir(dir.0.join("site-1/days"))
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                (from..=to).contains(&&name[..10])
+            })
+            .map(|e| e.metadata().unwrap().len())
+            .sum()
+    };
+    assert_eq!(
+        one.bytes - open.bytes,
+        file_bytes("2025-01-05", "2025-01-05")
+    );
+    assert_eq!(
+        thirty.bytes - one.bytes,
+        file_bytes("2025-01-06", "2025-02-04")
+    );
+    // Cached: asking again reads nothing.
+    q("2025-01-06", "2025-02-04");
+    assert_eq!(reader.read_stats(), thirty);
+}
+
+#[test]
+fn a_store_without_a_visitor_history_is_read_the_slow_way_with_equal_answers() {
+    let dir = TempDir::new("lazy-nohistory");
+    let writer = sample_store(&dir.0, 20);
+    let want = every_answer(&writer, "2025-01-03,2025-01-12");
+    drop(writer);
+    // As written before histories existed: no visitors file, none named.
+    let manifest = dir.0.join("MANIFEST");
+    let bytes = std::fs::read(&manifest).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&bytes[20..bytes.len() - 4]).unwrap();
+    let mut body = body;
+    for (_, site) in body["sites"].as_object_mut().unwrap() {
+        site.as_object_mut().unwrap().remove("history");
+    }
+    let body = serde_json::to_vec(&body).unwrap();
+    let mut file = bytes[..20].to_vec();
+    file[12..20].copy_from_slice(&(body.len() as u64).to_le_bytes());
+    file.extend_from_slice(&body);
+    let crc = crc32fast::hash(&file);
+    file.extend_from_slice(&crc.to_le_bytes());
+    std::fs::write(&manifest, file).unwrap();
+    let reader = Engine::open_reader(dir.0.to_str().unwrap(), ReaderOptions::default()).unwrap();
+    assert_eq!(every_answer(&reader, "2025-01-03,2025-01-12"), want);
+}
+
+/// 20 batches, each a day of visits plus late hits for earlier days (so
+/// the visitor history of cached days changes), some small (write-ahead
+/// log), some sealed.
+fn batches() -> Vec<Vec<Hit>> {
+    let base = 1_735_700_000i64; // 2025-01-01
+    (0..20i64)
+        .map(|b| {
+            let mut hits = Vec::new();
+            for v in 0..30 {
+                let visitor = format!("v{}", (v * 7 + b) % 45);
+                let ts = base + b * 86_400 + v * 600;
+                hits.push(Hit::pageview(
+                    1,
+                    ts,
+                    &visitor,
+                    format!("https://x.org/p{}", v % 5),
+                ));
+                if v % 6 == 0 && b > 2 {
+                    // A late visit two days back.
+                    hits.push(Hit::pageview(
+                        1,
+                        ts - 2 * 86_400 + 300,
+                        &visitor,
+                        "https://x.org/late",
+                    ));
+                }
+            }
+            hits
+        })
+        .collect()
+}
+
+fn fingerprint(e: &Engine) -> String {
+    let now = DateTime::from_timestamp(1_767_000_000, 0).unwrap();
+    let q = |m: &str| {
+        e.api_at(
+            &format!("method={m}&idSite=1&period=day&date=2025-01-01,2025-01-25"),
+            now,
+        )
+        .unwrap()
+    };
+    q("VisitsSummary.get")
+        + &q("VisitFrequency.get")
+        + &q("Actions.getPageUrls&flat=1&filter_limit=-1")
+}
+
+#[test]
+fn a_refreshing_reader_sees_whole_batches_while_a_writer_commits() {
+    let dir = TempDir::new("lazy-refresh");
+    let site = SiteConfig::new(1);
+    // What each whole batch count answers.
+    let mut memory = Engine::in_memory();
+    memory.add_site(site.clone()).unwrap();
+    let mut states = vec![fingerprint(&memory)];
+    for b in batches() {
+        memory.ingest(b).unwrap();
+        states.push(fingerprint(&memory));
+    }
+    let mut writer = Engine::open(&dir.0).unwrap();
+    writer.add_site(site).unwrap();
+    writer.seal().unwrap();
+    let path = dir.0.to_str().unwrap().to_string();
+    let reader_thread = std::thread::spawn(move || {
+        let mut reader = Engine::open_reader(&path, ReaderOptions::default().cache_mb(1)).unwrap();
+        let mut seen = Vec::new();
+        loop {
+            let f = fingerprint(&reader);
+            let n = states.iter().position(|s| *s == f);
+            assert!(
+                n.is_some(),
+                "a reader saw a state that is no whole batch count"
+            );
+            seen.push(n.unwrap());
+            if n == Some(20) {
+                return seen;
+            }
+            reader.refresh().unwrap();
+        }
+    });
+    for (i, b) in batches().into_iter().enumerate() {
+        if i % 3 == 0 {
+            writer.set_live_limit(0); // this batch rebuilds its days
+        } else {
+            writer.set_live_limit(hitmap::DEFAULT_LIVE_LIMIT); // the log
+        }
+        writer.ingest(b).unwrap();
+        if i % 5 == 4 {
+            writer.seal().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let seen = reader_thread.join().unwrap();
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+}
+
+#[test]
+fn a_refresh_keeps_unchanged_days_and_reads_only_what_changed() {
+    let dir = TempDir::new("lazy-keep");
+    let mut writer = sample_store(&dir.0, 30);
+    let mut reader =
+        Engine::open_reader(dir.0.to_str().unwrap(), ReaderOptions::default()).unwrap();
+    let month = Query::site(1).range("2025-01-01", "2025-01-30");
+    reader.query(&month).unwrap().visits_summary();
+    assert!(!reader.refresh().unwrap(), "nothing was committed");
+    // A commit that rewrites one day (a large batch, sealed).
+    writer.set_live_limit(0);
+    writer
+        .ingest([Hit::pageview(
+            1,
+            1_736_500_000,
+            "new",
+            "https://intranet.example.org/",
+        )])
+        .unwrap();
+    let before = reader.read_stats();
+    assert!(reader.refresh().unwrap());
+    let after_refresh = reader.read_stats();
+    // The manifest, config, dictionaries and history: no day.
+    assert_eq!(after_refresh.requests - before.requests, 4);
+    let got = reader.query(&month).unwrap().visits_summary();
+    assert_eq!(
+        reader.read_stats().requests - after_refresh.requests,
+        1,
+        "only the changed day"
+    );
+    assert_eq!(got, writer.query(&month).unwrap().visits_summary());
+}
+
+#[test]
+fn stale_readers_refresh_before_a_request() {
+    let dir = TempDir::new("lazy-stale");
+    let mut writer = sample_store(&dir.0, 3);
+    let options = ReaderOptions::default().max_age(std::time::Duration::ZERO);
+    let mut reader = Engine::open_reader(dir.0.to_str().unwrap(), options).unwrap();
+    writer
+        .ingest([Hit::pageview(
+            1,
+            1_735_750_000,
+            "new",
+            "https://intranet.example.org/",
+        )])
+        .unwrap();
+    assert!(reader.is_stale());
+    assert!(reader.refresh_if_stale().unwrap());
+    let q = Query::site(1);
+    assert_eq!(
+        reader.query(&q).unwrap().visits_summary(),
+        writer.query(&q).unwrap().visits_summary()
+    );
+    let never = Engine::open_reader(dir.0.to_str().unwrap(), ReaderOptions::default()).unwrap();
+    assert!(!never.is_stale());
+}
+
+#[test]
+fn unknown_locations_are_clear_errors() {
+    let err = Engine::open_reader("ftp://host/x", ReaderOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("ftp://"), "{err}");
+    let dir = TempDir::new("lazy-empty");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let err = Engine::open_reader(dir.0.to_str().unwrap(), ReaderOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("no store here"), "{err}");
+}
