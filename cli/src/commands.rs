@@ -61,10 +61,36 @@ pub fn import_day(dir: &Path, bundles: &[std::path::PathBuf]) -> Result<String, 
     Ok(out)
 }
 
-/// Opens a store that must exist, read-only (queries).
+/// Whether a store location is an object store URL (`s3://…`), not a folder.
+pub fn is_url(location: &Path) -> bool {
+    location.to_str().is_some_and(|s| s.contains("://"))
+}
+
+/// Opens a store that must exist, read-only (queries): a folder, or an
+/// object store URL (`s3://bucket/prefix`) a store was published to.
 pub fn open_reader(dir: &Path) -> Result<Engine, CliError> {
-    require_store(dir)?;
-    Ok(Engine::open_read_only(dir)?)
+    open_reader_with(dir, hitmap::ReaderOptions::default())
+}
+
+/// [`open_reader`] with a cache budget and refresh age.
+pub fn open_reader_with(dir: &Path, options: hitmap::ReaderOptions) -> Result<Engine, CliError> {
+    match dir.to_str() {
+        Some(url) if is_url(dir) => Ok(Engine::open_reader(url, options)?),
+        _ => {
+            require_store(dir)?;
+            Ok(Engine::open_read_only_with(dir, options)?)
+        }
+    }
+}
+
+/// `hitmap publish`: the store's current commit to an object store.
+pub fn publish(dir: &Path, url: &str, retain: std::time::Duration) -> Result<String, CliError> {
+    let mut engine = open_existing(dir)?;
+    let p = engine.publish(url, &hitmap::PublishOptions::default().retain(retain))?;
+    Ok(format!(
+        "published generation {} to {url}: {} file(s) uploaded, {} bytes; {} superseded file(s) deleted\n",
+        p.generation, p.uploaded, p.bytes, p.deleted
+    ))
 }
 
 /// What `hitmap init` sets up for a site.

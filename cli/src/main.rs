@@ -242,6 +242,22 @@ enum Command {
         #[arg(long)]
         to: String,
     },
+    /// Publishes the store's current commit to an object store (S3, GCS,
+    /// Azure Blob) for `hitmap serve URL` and other readers: seals live
+    /// data, uploads the files the bucket lacks, then the manifest.
+    #[command(
+        after_help = "Examples:\n  AWS_REGION=eu-west-1 hitmap publish ./metrics s3://analytics/hitmap\n  AWS_ENDPOINT=http://127.0.0.1:9000 AWS_ALLOW_HTTP=true hitmap publish ./metrics s3://bucket/prefix\n\nCredentials and endpoints come from the usual environment (AWS_*, GOOGLE_*, AZURE_*).\nThis store is the one writer of that prefix."
+    )]
+    Publish {
+        /// The store folder.
+        dir: PathBuf,
+        /// s3://bucket/prefix, gs://bucket/prefix or az://container/prefix.
+        url: String,
+        /// Keep files a publish supersedes this many seconds (readers that
+        /// loaded the previous manifest may still fetch them).
+        #[arg(long, default_value_t = 3600)]
+        retain_s: u64,
+    },
     /// Writes one local day of a site as a self-contained bundle (its
     /// configuration, that day's dictionaries and archive, checksummed):
     /// to copy a day to another store, or to object storage.
@@ -318,7 +334,8 @@ enum Command {
         after_help = "Examples:\n  hitmap serve ./metrics --listen 127.0.0.1:8080\n  curl 'http://127.0.0.1:8080/index.php?module=API&method=VisitsSummary.get&idSite=1&period=month&date=last3'\n  curl 'http://127.0.0.1:8080/v1/sites/1/pages?from=2026-03-01&to=2026-03-31&filter_limit=10'\n  hitmap serve ./metrics --track   # also Matomo's tracking API at /matomo.php (docs/tracking.md)\n\nA token file holds one token a line, optionally with the sites it may read: `TOKEN 1,3`."
     )]
     Serve {
-        /// The store folder.
+        /// The store folder, or the object store URL it was published to
+        /// (s3://bucket/prefix, gs://…, az://…; read-only).
         dir: PathBuf,
         /// Address to listen on (port 0: any free port).
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -341,6 +358,10 @@ enum Command {
         /// How often to look for new commits to the store, in milliseconds.
         #[arg(long, default_value_t = 1_000)]
         refresh_ms: u64,
+        /// Memory for day archives between requests, in MiB (a read-only
+        /// server reads days as requests need them).
+        #[arg(long, default_value_t = hitmap::DEFAULT_CACHE_MB)]
+        cache_mb: usize,
         #[command(flatten)]
         track: Box<TrackArgs>,
     },
@@ -449,6 +470,7 @@ fn run(command: Command) -> Result<String, CliError> {
             let _ = std::io::stdout().flush();
             serve_store(ServeOptions {
                 dir,
+                cache_mb: hitmap::DEFAULT_CACHE_MB,
                 listen,
                 config: http::Config::default(),
                 cors_origins: Vec::new(),
@@ -586,6 +608,9 @@ fn run(command: Command) -> Result<String, CliError> {
             out,
         } => commands::export_day(&dir, site, &date, &out),
         Command::ImportDay { dir, bundles } => commands::import_day(&dir, &bundles),
+        Command::Publish { dir, url, retain_s } => {
+            commands::publish(&dir, &url, Duration::from_secs(retain_s))
+        }
         Command::DropSite { dir, site } => {
             commands::open_existing(&dir)?.drop_site(site)?;
             Ok(format!("site {site} and all its data removed\n"))
@@ -631,6 +656,7 @@ fn run(command: Command) -> Result<String, CliError> {
             timeout_ms,
             max_request_bytes,
             refresh_ms,
+            cache_mb,
             track,
         } => {
             let tokens = match &token_file {
@@ -658,11 +684,9 @@ fn run(command: Command) -> Result<String, CliError> {
                 seal_idle: Duration::from_secs(track.seal_idle_s.max(1)),
                 ..Default::default()
             });
-            if track.is_none() {
-                commands::open_reader(&dir)?;
-            }
             let options = ServeOptions {
                 dir: dir.clone(),
+                cache_mb,
                 listen,
                 config,
                 cors_origins,

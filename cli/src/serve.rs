@@ -1,8 +1,10 @@
 //! `hitmap serve`: the HTTP front on tokio + axum. Requests answer from a
-//! read-only snapshot of the store on the blocking pool, many at once; a
-//! background task picks up commits of another process (a `hitmap ingest`,
-//! a PHP writer) by watching the manifest, and swaps in the new snapshot
-//! whole, so a request sees whole batches only.
+//! read-only snapshot of the store (a lazy reader: days are read when a
+//! request needs them, within `--cache-mb`) on the blocking pool, many at
+//! once; a background task picks up commits of another process (a
+//! `hitmap ingest`, a PHP writer, a `hitmap publish` to the bucket) and
+//! swaps in the refreshed snapshot whole, sharing the unchanged cached
+//! days, so a request sees whole batches only.
 //!
 //! With `--track` the server is the store's writer instead: it takes
 //! Matomo's tracking requests (`track.rs`) and answers queries from the
@@ -30,8 +32,10 @@ use hitmap_intake::track::Refused;
 /// How `hitmap serve` runs.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// The store folder.
+    /// The store folder, or an object store URL (`s3://bucket/prefix`).
     pub dir: PathBuf,
+    /// The day cache of a read-only server, in MiB.
+    pub cache_mb: usize,
     /// Address to listen on.
     pub listen: SocketAddr,
     /// Auth, size and time limits.
@@ -93,7 +97,10 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<()
     let mut committer = None;
     let (source, track) = match &options.track {
         None => (
-            Source::Snapshot(RwLock::new(Arc::new(Engine::open_read_only(&options.dir)?))),
+            Source::Snapshot(RwLock::new(Arc::new(crate::commands::open_reader_with(
+                &options.dir,
+                hitmap::ReaderOptions::default().cache_mb(options.cache_mb),
+            )?))),
             None,
         ),
         Some(cfg) => {
@@ -185,24 +192,36 @@ async fn shutdown() {
     }
 }
 
-/// Swaps in a new snapshot whenever the manifest changes.
+/// Swaps in a refreshed snapshot whenever the store has a newer commit: a
+/// folder's manifest and log are watched on disk; an object store's
+/// manifest is fetched each time.
 async fn refresh(state: Arc<AppState>, every: Duration) {
+    let Source::Snapshot(slot) = &state.source else {
+        return;
+    };
+    let remote = crate::commands::is_url(&state.dir);
     let mut stamp = manifest_stamp(&state.dir);
     loop {
         tokio::time::sleep(every).await;
         let now = manifest_stamp(&state.dir);
-        if now == stamp || now.is_none() {
+        if !remote && (now == stamp || now.is_none()) {
             continue;
         }
-        let dir = state.dir.clone();
-        let loaded = tokio::task::spawn_blocking(move || Engine::open_read_only(&dir)).await;
-        if let Ok(Ok(engine)) = loaded {
-            if let Source::Snapshot(slot) = &state.source
-                && let Ok(mut slot) = slot.write()
-            {
-                *slot = Arc::new(engine);
+        let current = match slot.read() {
+            Ok(e) => e.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        let loaded = tokio::task::spawn_blocking(move || current.refreshed()).await;
+        match loaded {
+            Ok(Ok(Some(engine))) => {
+                if let Ok(mut slot) = slot.write() {
+                    *slot = Arc::new(engine);
+                }
+                stamp = now;
             }
-            stamp = now;
+            Ok(Ok(None)) => stamp = now,
+            // A commit in progress or a network error: try again next time.
+            _ => {}
         }
     }
 }

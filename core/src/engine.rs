@@ -1201,6 +1201,24 @@ impl Engine {
     /// default [`ReaderOptions`](crate::ReaderOptions)): days are read
     /// when a query needs them.
     pub fn open_read_only(path: impl AsRef<std::path::Path>) -> Result<Engine> {
+        Engine::open_read_only_with(path, crate::ReaderOptions::default())
+    }
+
+    /// [`Engine::open_read_only`] with a cache budget and refresh age.
+    ///
+    /// # Examples
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("hitmap-ro-{}", std::process::id()));
+    /// drop(hitmap::Engine::open(&dir)?);
+    /// let options = hitmap::ReaderOptions::default().cache_mb(8);
+    /// assert!(hitmap::Engine::open_read_only_with(&dir, options)?.site_ids().is_empty());
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn open_read_only_with(
+        path: impl AsRef<std::path::Path>,
+        options: crate::ReaderOptions,
+    ) -> Result<Engine> {
         // A writer removes the previous generation's files after each
         // commit: a reader that lost that race sees files missing while the
         // manifest has moved on, and loads the newer snapshot instead.
@@ -1208,7 +1226,7 @@ impl Engine {
         let mut attempts = 0;
         loop {
             let source = crate::store::source::Source::folder(path);
-            let engine = Engine::open_source(source, crate::ReaderOptions::default())?;
+            let engine = Engine::open_source(source, options.clone())?;
             let generation = engine.store.as_ref().map_or(0, |s| s.manifest.generation);
             attempts += 1;
             if engine.damaged().is_empty() || attempts >= 20 {

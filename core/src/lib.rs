@@ -139,7 +139,7 @@ pub use report::{
 pub use segment::{Condition, Field, Op, Segment};
 pub use site::SiteConfig;
 #[cfg(feature = "object-store")]
-pub use store::remote::Published;
+pub use store::remote::{PublishOptions, Published};
 pub use store::source::ReadStats;
 pub use store::{Recovery, StoreOptions, recover_manifest};
 pub use summary::{ActionsSummary, VisitFrequency, VisitsSummary};

@@ -34,6 +34,7 @@ use crate::store::{
 pub struct ReaderOptions {
     cache_bytes: usize,
     max_age: Option<Duration>,
+    storage: Vec<(String, String)>,
 }
 
 /// The default day cache of a reader: 256 MiB.
@@ -44,6 +45,7 @@ impl Default for ReaderOptions {
         ReaderOptions {
             cache_bytes: DEFAULT_CACHE_MB << 20,
             max_age: None,
+            storage: Vec::new(),
         }
     }
 }
@@ -53,6 +55,20 @@ impl ReaderOptions {
     /// query holds the days it needs while it runs, whatever the budget).
     pub fn cache_mb(mut self, mb: usize) -> ReaderOptions {
         self.cache_bytes = mb.saturating_mul(1 << 20);
+        self
+    }
+
+    /// An object store configuration key and value for a URL location
+    /// (object_store's keys: `aws_endpoint`, `aws_allow_http`,
+    /// `aws_access_key_id`, `google_service_account`, `azure_storage_account_name`, …),
+    /// over what the environment gives; pandas and polars call these
+    /// `storage_options`.
+    pub fn storage_option(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> ReaderOptions {
+        self.storage.push((key.into(), value.into()));
         self
     }
 
@@ -109,7 +125,7 @@ impl Engine {
     /// # Ok::<(), hitmap::Error>(())
     /// ```
     pub fn open_reader(location: &str, options: ReaderOptions) -> Result<Engine> {
-        Engine::open_source(Source::parse(location)?, options)
+        Engine::open_source(Source::parse(location, &options.storage)?, options)
     }
 
     pub(crate) fn open_source(source: Source, options: ReaderOptions) -> Result<Engine> {

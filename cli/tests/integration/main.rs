@@ -5,6 +5,7 @@ mod cli;
 mod logs;
 mod matomo;
 mod matomo_data;
+mod object_store;
 mod readme;
 mod server;
 mod track;

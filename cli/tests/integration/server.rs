@@ -20,16 +20,26 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(store: &Path, extra: &[&str]) -> Server {
+        Server::start_with_env(store.to_str().unwrap(), extra, &[])
+    }
+
+    /// `hitmap serve LOCATION` (a folder or a URL) with environment variables.
+    pub(crate) fn start_with_env(
+        location: &str,
+        extra: &[&str],
+        env: &[(String, String)],
+    ) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hitmap"))
             .args([
                 "serve",
-                store.to_str().unwrap(),
+                location,
                 "--listen",
                 "127.0.0.1:0",
                 "--refresh-ms",
                 "50",
             ])
             .args(extra)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

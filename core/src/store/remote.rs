@@ -50,8 +50,10 @@ impl std::fmt::Debug for Remote {
 
 impl Remote {
     /// Connects to `url` (`s3://bucket/prefix` …) with credentials and
-    /// endpoints from the environment (`AWS_*`, `GOOGLE_*`, `AZURE_*`).
-    pub(crate) fn open(url: &str) -> Result<Remote> {
+    /// endpoints from the environment (`AWS_*`, `GOOGLE_*`, `AZURE_*`),
+    /// then `storage` (object_store's configuration keys, such as
+    /// `aws_endpoint`, `aws_allow_http`, `google_service_account`).
+    pub(crate) fn open(url: &str, storage: &[(String, String)]) -> Result<Remote> {
         let bad = |e: &dyn std::fmt::Display| store_err(url, format!("cannot use this object store: {e}"));
         let (scheme, rest) = url.split_once("://").ok_or_else(|| bad(&"not a URL"))?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
@@ -59,25 +61,35 @@ impl Remote {
             return Err(bad(&"the URL names no bucket"));
         }
         let base = format!("{scheme}://{bucket}");
+        let key_err = |k: &str| {
+            store_err(
+                url,
+                format!("unknown storage option {k:?} for {scheme}:// (object_store's configuration keys, e.g. aws_endpoint)"),
+            )
+        };
         let store: Arc<dyn ObjectStore> = match scheme {
-            "s3" | "s3a" => Arc::new(
-                object_store::aws::AmazonS3Builder::from_env()
-                    .with_url(&base)
-                    .build()
-                    .map_err(|e| bad(&e))?,
-            ),
-            "gs" => Arc::new(
-                object_store::gcp::GoogleCloudStorageBuilder::from_env()
-                    .with_url(&base)
-                    .build()
-                    .map_err(|e| bad(&e))?,
-            ),
-            _ => Arc::new(
-                object_store::azure::MicrosoftAzureBuilder::from_env()
-                    .with_url(&base)
-                    .build()
-                    .map_err(|e| bad(&e))?,
-            ),
+            "s3" | "s3a" => {
+                let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(&base);
+                for (k, v) in storage {
+                    b = b.with_config(k.parse().map_err(|_| key_err(k))?, v);
+                }
+                Arc::new(b.build().map_err(|e| bad(&e))?)
+            }
+            "gs" => {
+                let mut b =
+                    object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(&base);
+                for (k, v) in storage {
+                    b = b.with_config(k.parse().map_err(|_| key_err(k))?, v);
+                }
+                Arc::new(b.build().map_err(|e| bad(&e))?)
+            }
+            _ => {
+                let mut b = object_store::azure::MicrosoftAzureBuilder::from_env().with_url(&base);
+                for (k, v) in storage {
+                    b = b.with_config(k.parse().map_err(|_| key_err(k))?, v);
+                }
+                Arc::new(b.build().map_err(|e| bad(&e))?)
+            }
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -155,6 +167,52 @@ impl Remote {
     }
 }
 
+/// How [`Engine::publish`] writes to the bucket.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// let options = hitmap::PublishOptions::default()
+///     .retain(Duration::from_secs(600))
+///     .storage_option("aws_endpoint", "http://127.0.0.1:9000");
+/// assert_eq!(options.retention(), Duration::from_secs(600));
+/// ```
+#[derive(Debug, Clone)]
+pub struct PublishOptions {
+    retain: Duration,
+    storage: Vec<(String, String)>,
+}
+
+impl Default for PublishOptions {
+    fn default() -> PublishOptions {
+        PublishOptions {
+            retain: Duration::from_secs(3600),
+            storage: Vec::new(),
+        }
+    }
+}
+
+impl PublishOptions {
+    /// How long files a publish supersedes stay for readers that loaded
+    /// the previous manifest (default one hour).
+    pub fn retain(mut self, retain: Duration) -> PublishOptions {
+        self.retain = retain;
+        self
+    }
+
+    /// The retention time.
+    pub fn retention(&self) -> Duration {
+        self.retain
+    }
+
+    /// An object_store configuration key and value (`aws_endpoint`,
+    /// `aws_allow_http`, `aws_access_key_id`, …), over the environment's.
+    pub fn storage_option(mut self, key: impl Into<String>, value: impl Into<String>) -> PublishOptions {
+        self.storage.push((key.into(), value.into()));
+        self
+    }
+}
+
 /// What [`Engine::publish`] did.
 ///
 /// # Examples
@@ -198,13 +256,15 @@ impl Engine {
     /// bucket lacks, then the manifest. The local store is the one writer
     /// of that prefix; a bucket holding a newer generation than this store
     /// is refused. Files the bucket's previous manifests named and this one
-    /// does not are deleted by a later publish once `retain` has passed.
-    pub fn publish(&mut self, url: &str, retain: Duration) -> Result<Published> {
+    /// does not are deleted by a later publish once the retention time
+    /// ([`PublishOptions::retain`]) has passed.
+    pub fn publish(&mut self, url: &str, options: &PublishOptions) -> Result<Published> {
+        let retain = options.retain;
         self.seal()?;
         let store = self.store.as_ref().ok_or_else(|| {
             store_err(url, "an in-memory engine has no files to publish: open a store folder")
         })?;
-        let remote = Remote::open(url)?;
+        let remote = Remote::open(url, &options.storage)?;
         let local = store.manifest.clone();
         let previous = match remote.get(Path::new("MANIFEST"))? {
             Some(bytes) => Some(super::parse_manifest(&bytes).map_err(|e| match e {

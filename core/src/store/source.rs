@@ -56,12 +56,14 @@ impl Source {
     /// A location given as text: a URL with a scheme an object store
     /// knows (`s3://`, `gs://`, `az://`, `abfs://`, `file://`), else a
     /// folder path.
-    pub(crate) fn parse(location: &str) -> Result<Source> {
+    pub(crate) fn parse(location: &str, storage: &[(String, String)]) -> Result<Source> {
+        #[cfg(not(feature = "object-store"))]
+        let _ = storage;
         match location.split_once("://") {
             Some(("file", path)) => Ok(Source::folder(Path::new(path))),
             #[cfg(feature = "object-store")]
             Some((scheme, _)) if super::remote::knows(scheme) => {
-                Ok(Source::new(At::Remote(super::remote::Remote::open(location)?)))
+                Ok(Source::new(At::Remote(super::remote::Remote::open(location, storage)?)))
             }
             Some((scheme, _)) if !scheme.contains(['/', '\\']) && scheme.len() > 1 => {
                 Err(store_err(
