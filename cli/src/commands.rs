@@ -473,6 +473,8 @@ pub struct ReportArgs {
     pub limit: Option<i64>,
     /// Further `key=value` parameters.
     pub extra: Vec<String>,
+    /// Print the files and bytes read from the store to stderr.
+    pub read_stats: bool,
 }
 
 impl ReportArgs {
@@ -505,7 +507,13 @@ impl ReportArgs {
 
 /// `hitmap report` / `hitmap pages`: a Reporting API answer, printed.
 pub fn report(dir: &Path, args: &ReportArgs, format: OutputFormat) -> Result<String, CliError> {
-    report_on(&open_reader(dir)?, args, format)
+    let engine = open_reader(dir)?;
+    let out = report_on(&engine, args, format)?;
+    if args.read_stats {
+        let s = engine.read_stats();
+        eprintln!("read {} file(s), {} bytes", s.requests, s.bytes);
+    }
+    Ok(out)
 }
 
 /// A Reporting API answer from an open engine, printed.

@@ -418,6 +418,10 @@ struct QueryArgs {
     /// Any further Reporting API parameter, key=value; repeat.
     #[arg(long = "param")]
     params: Vec<String>,
+    /// Print the files and bytes read from the store to stderr (the
+    /// store is read lazily: the days asked, and each site's head files).
+    #[arg(long)]
+    read_stats: bool,
     /// table, json, csv, tsv or xml (default: table on a terminal, json when piped).
     #[arg(long, default_value = "auto")]
     format: OutputFormat,
@@ -434,6 +438,7 @@ impl QueryArgs {
             section: self.section.clone(),
             limit: self.limit,
             extra: self.params.clone(),
+            read_stats: self.read_stats,
         }
     }
 }

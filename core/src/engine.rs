@@ -1209,9 +1209,9 @@ impl Engine {
     /// # Examples
     /// ```
     /// let dir = std::env::temp_dir().join(format!("hitmap-ro-{}", std::process::id()));
-    /// drop(hitmap::Engine::open(&dir)?);
+    /// hitmap::Engine::open(&dir)?.add_site(hitmap::SiteConfig::new(1))?;
     /// let options = hitmap::ReaderOptions::default().cache_mb(8);
-    /// assert!(hitmap::Engine::open_read_only_with(&dir, options)?.site_ids().is_empty());
+    /// assert_eq!(hitmap::Engine::open_read_only_with(&dir, options)?.site_ids(), [1]);
     /// # std::fs::remove_dir_all(&dir).ok();
     /// # Ok::<(), hitmap::Error>(())
     /// ```

@@ -253,16 +253,16 @@ impl SiteState {
         }
         dates.sort_unstable();
         dates.dedup();
+        let mut loaded = match &self.lazy {
+            Some(lazy) => lazy.days(self, first, last)?,
+            None => Default::default(),
+        };
         let mut out = Vec::with_capacity(dates.len());
         for date in dates {
             let l = self.live.get(&date);
-            let sealed = match (self.days.get(&date), &self.lazy) {
-                (Some(a), _) => Some(DayRef::Borrowed(a)),
-                (None, Some(lazy)) => match lazy.files.get(&date) {
-                    Some(&g) => Some(DayRef::Shared(lazy.day(self, date, g)?)),
-                    None => None,
-                },
-                (None, None) => None,
+            let sealed = match self.days.get(&date) {
+                Some(a) => Some(DayRef::Borrowed(a)),
+                None => loaded.remove(&date).map(DayRef::Shared),
             };
             if let Some(archive) = sealed {
                 out.push(DayPart {

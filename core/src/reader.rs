@@ -72,6 +72,44 @@ impl ReaderOptions {
         self
     }
 
+    /// Options from a JSON object, as the C ABI and PHP pass them:
+    /// `{"cache_mb": 64, "max_age_ms": 5000, "storage_options": {"aws_endpoint": "..."}}`
+    /// (every key optional; an unknown key is an error).
+    ///
+    /// # Examples
+    /// ```
+    /// let o = hitmap::ReaderOptions::from_json(r#"{"cache_mb": 8}"#)?;
+    /// assert_eq!(o.cache_bytes(), 8 << 20);
+    /// assert!(hitmap::ReaderOptions::from_json(r#"{"cache": 8}"#).is_err());
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn from_json(text: &str) -> Result<ReaderOptions> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Json {
+            cache_mb: Option<usize>,
+            max_age_ms: Option<u64>,
+            #[serde(default)]
+            storage_options: std::collections::BTreeMap<String, String>,
+        }
+        let j: Json = serde_json::from_str(text).map_err(|e| {
+            Error::Request(format!(
+                "reader options: {e} (keys: cache_mb, max_age_ms, storage_options)"
+            ))
+        })?;
+        let mut o = ReaderOptions::default();
+        if let Some(mb) = j.cache_mb {
+            o = o.cache_mb(mb);
+        }
+        if let Some(ms) = j.max_age_ms {
+            o = o.max_age(Duration::from_millis(ms));
+        }
+        for (k, v) in j.storage_options {
+            o = o.storage_option(k, v);
+        }
+        Ok(o)
+    }
+
     /// The cache budget in bytes.
     pub fn cache_bytes(&self) -> usize {
         self.cache_bytes

@@ -102,6 +102,26 @@ int main(int argc, char **argv) {
     hitmap_bytes_free(bundle, bundle_len);
     hitmap_bytes_free(NULL, 0);
     hitmap_store_free(memory);
+
+    /* A lazy reader with options, refreshed after a writer commits. */
+    hitmap_store *lazy = NULL;
+    CHECK(hitmap_store_open_reader(argv[1], "{\"cache_mb\":4}", &lazy) == HITMAP_OK, "open reader");
+    CHECK(hitmap_store_open_reader(argv[1], "{\"cache\":4}", &second) == HITMAP_ERR_REQUEST && second == NULL, "bad reader options");
+    uint32_t changed = 7;
+    CHECK(hitmap_store_refresh(lazy, &changed) == HITMAP_OK && changed == 0, "nothing to refresh");
+    hitmap_store *writer = NULL;
+    CHECK(hitmap_store_open(argv[1], &writer) == HITMAP_OK, "writer again");
+    static const char MORE[] = "{\"site\":1,\"visitor\":\"z\",\"ts\":1717200000,\"url\":\"https://x.org/\"}\n";
+    result = NULL;
+    CHECK(hitmap_store_ingest_ndjson(writer, (const uint8_t *)MORE, sizeof MORE - 1, &result) == HITMAP_OK, "ingest again");
+    hitmap_string_free(result);
+    hitmap_store_free(writer);
+    CHECK(hitmap_store_refresh(lazy, &changed) == HITMAP_OK && changed == 1, "refresh");
+    json = NULL;
+    CHECK(hitmap_store_api(lazy, "method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01", &json) == HITMAP_OK, "lazy api");
+    CHECK(json && strstr(json, "\"nb_visits\":2"), "lazy answer after refresh");
+    hitmap_string_free(json);
+    hitmap_store_free(lazy);
     hitmap_store_free(reader);
     hitmap_store_free(NULL);
     hitmap_string_free(NULL);

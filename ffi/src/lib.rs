@@ -181,6 +181,13 @@ unsafe fn engine<'a>(
     Ok(store.engine.lock().unwrap_or_else(|p| p.into_inner()))
 }
 
+/// A reader past its `max_age_ms` picks up newer commits first; if that
+/// fails (a network error), it answers from the snapshot it has.
+fn fresh(mut e: std::sync::MutexGuard<'_, Engine>) -> std::sync::MutexGuard<'_, Engine> {
+    let _ = e.refresh_if_stale();
+    e
+}
+
 /// Hands a string to the caller, to be freed with `hitmap_string_free`.
 ///
 /// # Safety
@@ -271,7 +278,65 @@ pub unsafe extern "C" fn hitmap_store_open_read_only(
     out: *mut *mut hitmap_store,
 ) -> hitmap_status {
     // SAFETY: the same contract.
-    unsafe { open_with(path, out, |p| Engine::open_read_only(p)) }
+    unsafe {
+        open_with(path, out, |p| {
+            Engine::open_reader(p, hitmap::ReaderOptions::default())
+        })
+    }
+}
+
+/// Opens a store for queries only, lazily, at `location`: a folder or an
+/// object store URL (`s3://bucket/prefix`, `gs://…`, `az://…`; credentials
+/// from the environment). `options_json` (may be NULL) is a JSON object:
+/// `{"cache_mb": 64, "max_age_ms": 5000, "storage_options": {"aws_endpoint": "…"}}`.
+/// Day archives are read as queries need them; with `max_age_ms` every
+/// API call first picks up newer commits once the snapshot is that old.
+///
+/// # Safety
+/// `location` is a NUL-terminated string; `options_json` NULL or one;
+/// `out` a valid pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hitmap_store_open_reader(
+    location: *const c_char,
+    options_json: *const c_char,
+    out: *mut *mut hitmap_store,
+) -> hitmap_status {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let location = unsafe { text(location, "location") }?;
+        let options = if options_json.is_null() {
+            hitmap::ReaderOptions::default()
+        } else {
+            // SAFETY: non-NULL, NUL-terminated per the contract.
+            hitmap::ReaderOptions::from_json(unsafe { text(options_json, "options_json") }?)?
+        };
+        if out.is_null() {
+            return Err(null("out"));
+        }
+        hand_out(Engine::open_reader(location, options)?, out)
+    })
+}
+
+/// Brings a reader up to the store's newest commit, keeping the cached
+/// days that did not change. `*changed` (may be NULL) receives 1 if there
+/// was a newer commit, else 0. A writer is always current.
+///
+/// # Safety
+/// `store` is a live handle; `changed` NULL or a valid pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hitmap_store_refresh(
+    store: *mut hitmap_store,
+    changed: *mut u32,
+) -> hitmap_status {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let refreshed = unsafe { engine(store) }?.refresh()?;
+        if !changed.is_null() {
+            // SAFETY: non-NULL and valid per the contract.
+            unsafe { *changed = u32::from(refreshed) };
+        }
+        Ok(())
+    })
 }
 
 /// An engine that keeps everything in memory.
@@ -492,7 +557,7 @@ pub unsafe extern "C" fn hitmap_store_api(
             return Err(null("json_out"));
         }
         // SAFETY: per this function's contract.
-        let json = unsafe { engine(store) }?.api(query)?;
+        let json = fresh(unsafe { engine(store) }?).api(query)?;
         // SAFETY: checked non-NULL above.
         unsafe { give_string(json_out, json) }
     })
@@ -529,7 +594,7 @@ pub unsafe extern "C" fn hitmap_store_api_with_timeout(
         }
         let options = api_options(timeout_ms);
         // SAFETY: per this function's contract.
-        let json = unsafe { engine(store) }?.api_with(query, &options)?;
+        let json = fresh(unsafe { engine(store) }?).api_with(query, &options)?;
         // SAFETY: checked non-NULL above.
         unsafe { give_string(json_out, json) }
     })
@@ -562,7 +627,7 @@ pub unsafe extern "C" fn hitmap_store_api_response(
         }
         let options = api_options(timeout_ms);
         // SAFETY: per this function's contract.
-        let r = unsafe { engine(store) }?.api_response(query, &options);
+        let r = fresh(unsafe { engine(store) }?).api_response(query, &options);
         let ctype: &'static std::ffi::CStr = match hitmap::Format::of_query(query) {
             hitmap::Format::Json => c"application/json; charset=utf-8",
             hitmap::Format::Csv => c"text/csv; charset=utf-8",

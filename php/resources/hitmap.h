@@ -108,6 +108,32 @@ enum hitmap_status hitmap_store_open(const char *path, struct hitmap_store **out
 enum hitmap_status hitmap_store_open_read_only(const char *path, struct hitmap_store **out);
 
 /**
+ * Opens a store for queries only, lazily, at `location`: a folder or an
+ * object store URL (`s3://bucket/prefix`, `gs://…`, `az://…`; credentials
+ * from the environment). `options_json` (may be NULL) is a JSON object:
+ * `{"cache_mb": 64, "max_age_ms": 5000, "storage_options": {"aws_endpoint": "…"}}`.
+ * Day archives are read as queries need them; with `max_age_ms` every
+ * API call first picks up newer commits once the snapshot is that old.
+ *
+ * # Safety
+ * `location` is a NUL-terminated string; `options_json` NULL or one;
+ * `out` a valid pointer.
+ */
+enum hitmap_status hitmap_store_open_reader(const char *location,
+                                            const char *options_json,
+                                            struct hitmap_store **out);
+
+/**
+ * Brings a reader up to the store's newest commit, keeping the cached
+ * days that did not change. `*changed` (may be NULL) receives 1 if there
+ * was a newer commit, else 0. A writer is always current.
+ *
+ * # Safety
+ * `store` is a live handle; `changed` NULL or a valid pointer.
+ */
+enum hitmap_status hitmap_store_refresh(struct hitmap_store *store, uint32_t *changed);
+
+/**
  * An engine that keeps everything in memory.
  *
  * # Safety

@@ -38,10 +38,33 @@ final class Store
         return self::make($libPath, fn (FFI $f, CData $out) => $f->hitmap_store_open($path, $out));
     }
 
-    /** Opens an existing store for queries only, while a writer goes on. */
-    public static function openReadOnly(string $path, ?string $libPath = null): self
+    /**
+     * Opens an existing store for queries only, while a writer goes on.
+     * The reader is lazy: it reads day archives as queries need them.
+     *
+     * @param string $location a store folder, or the object store URL it
+     *     was published to (`s3://bucket/prefix`, `gs://…`, `az://…`)
+     * @param array{cache_mb?: int, max_age_ms?: int, storage_options?: array<string, string>} $options
+     *     memory for day archives between requests; an age after which a
+     *     request first picks up newer commits (a PHP-FPM worker keeps its
+     *     store between requests); object_store settings over the
+     *     environment's (`aws_endpoint`, `aws_allow_http`, …)
+     */
+    public static function openReadOnly(string $location, ?string $libPath = null, array $options = []): self
     {
-        return self::make($libPath, fn (FFI $f, CData $out) => $f->hitmap_store_open_read_only($path, $out));
+        $json = json_encode((object) $options, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES);
+        return self::make($libPath, fn (FFI $f, CData $out) => $f->hitmap_store_open_reader($location, $json, $out));
+    }
+
+    /**
+     * Picks up the store's newest commit (a reader), keeping cached days
+     * whose files did not change; whether there was a newer one.
+     */
+    public function refresh(): bool
+    {
+        $changed = $this->ffi->new('uint32_t');
+        self::check($this->ffi, $this->ffi->hitmap_store_refresh($this->handle(), FFI::addr($changed)));
+        return $changed->cdata === 1;
     }
 
     /** An engine that keeps nothing on disk (tests, one-off reports). */

@@ -148,6 +148,28 @@ final class StoreTest extends TestCase
         $again->addSite(2);
     }
 
+    public function testAReaderRefreshesToNewCommitsAndHonoursItsOptions(): void
+    {
+        $dir = self::tempDir();
+        $writer = Store::open($dir);
+        $writer->addSite(1);
+        $writer->ingestNdjson("{\"site\":1,\"visitor\":\"a\",\"ts\":1717200000,\"url\":\"https://x.org/\"}\n");
+        $q = 'method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01';
+        $reader = Store::openReadOnly($dir, null, ['cache_mb' => 4]);
+        self::assertSame(1, $reader->api($q)['nb_visits']);
+        self::assertFalse($reader->refresh());
+        $writer->ingestNdjson("{\"site\":1,\"visitor\":\"b\",\"ts\":1717200100,\"url\":\"https://x.org/\"}\n");
+        self::assertSame(1, $reader->api($q)['nb_visits'], 'a snapshot until refreshed');
+        self::assertTrue($reader->refresh());
+        self::assertSame(2, $reader->api($q)['nb_visits']);
+        // With max_age_ms 0 every request picks up new commits itself.
+        $auto = Store::openReadOnly($dir, null, ['max_age_ms' => 0]);
+        $writer->ingestNdjson("{\"site\":1,\"visitor\":\"c\",\"ts\":1717200200,\"url\":\"https://x.org/\"}\n");
+        self::assertSame(3, $auto->api($q)['nb_visits']);
+        $this->expectExceptionMessage('cache_mb, max_age_ms, storage_options');
+        Store::openReadOnly($dir, null, ['cache' => 4]);
+    }
+
     public function testSmallIngestsAreLiveInTheLogUntilSealed(): void
     {
         $dir = self::tempDir();

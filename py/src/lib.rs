@@ -106,6 +106,15 @@ impl Engine {
     }
 }
 
+/// A number of seconds from Python as a duration.
+fn seconds(value: f64, name: &str) -> PyResult<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(value).map_err(|_| {
+        PyValueError::new_err(format!(
+            "{name} must be a non-negative number of seconds, got {value}"
+        ))
+    })
+}
+
 #[pymethods]
 impl Engine {
     /// Opens (creating if missing) a store folder for reading and writing.
@@ -122,12 +131,60 @@ impl Engine {
         Engine::wrap(hitmap::Engine::in_memory())
     }
 
-    /// Opens an existing store for queries only.
+    /// Opens a store for queries only, lazily: a folder or an object
+    /// store URL (s3://, gs://, az://).
     #[staticmethod]
-    fn open_read_only(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Engine> {
-        py.detach(|| hitmap::Engine::open_read_only(path))
+    #[pyo3(signature = (location, cache_mb=hitmap::DEFAULT_CACHE_MB, max_age=None, storage_options=BTreeMap::new()))]
+    fn open_read_only(
+        py: Python<'_>,
+        location: String,
+        cache_mb: usize,
+        max_age: Option<f64>,
+        storage_options: BTreeMap<String, String>,
+    ) -> PyResult<Engine> {
+        let mut options = hitmap::ReaderOptions::default().cache_mb(cache_mb);
+        if let Some(age) = max_age {
+            options = options.max_age(seconds(age, "max_age")?);
+        }
+        for (k, v) in storage_options {
+            options = options.storage_option(k, v);
+        }
+        py.detach(|| hitmap::Engine::open_reader(&location, options))
             .map(Engine::wrap)
             .map_err(to_py)
+    }
+
+    /// Picks up the store's newest commit; whether there was one.
+    fn refresh(&self, py: Python<'_>) -> PyResult<bool> {
+        self.with(py, |e| e.refresh())
+    }
+
+    /// Files and bytes read from the store so far: (requests, bytes).
+    fn read_stats(&self, py: Python<'_>) -> PyResult<(u64, u64)> {
+        self.with(py, |e| {
+            let s = e.read_stats();
+            Ok((s.requests, s.bytes))
+        })
+    }
+
+    /// Publishes the store's current commit to an object store URL;
+    /// (generation, files uploaded, bytes uploaded, files deleted).
+    #[pyo3(signature = (url, retain=3600.0, storage_options=BTreeMap::new()))]
+    fn publish(
+        &self,
+        py: Python<'_>,
+        url: String,
+        retain: f64,
+        storage_options: BTreeMap<String, String>,
+    ) -> PyResult<(u64, u64, u64, u64)> {
+        let mut options = hitmap::PublishOptions::default().retain(seconds(retain, "retain")?);
+        for (k, v) in storage_options {
+            options = options.storage_option(k, v);
+        }
+        self.with(py, |e| {
+            let p = e.publish(&url, &options)?;
+            Ok((p.generation, p.uploaded, p.bytes, p.deleted))
+        })
     }
 
     /// Adds or updates a site.
@@ -315,19 +372,19 @@ impl Engine {
         })
     }
 
-    /// Answers a Reporting API request; the JSON text.
+    /// Answers a Reporting API request; the JSON text. A reader past its
+    /// `max_age` picks up newer commits first.
     #[pyo3(signature = (query, timeout=None))]
     fn api_json(&self, py: Python<'_>, query: String, timeout: Option<f64>) -> PyResult<String> {
         let mut options = hitmap::ApiOptions::default();
         if let Some(t) = timeout {
-            let budget = std::time::Duration::try_from_secs_f64(t).map_err(|_| {
-                PyValueError::new_err(format!(
-                    "timeout must be a non-negative number of seconds, got {t}"
-                ))
-            })?;
-            options = options.timeout(budget);
+            options = options.timeout(seconds(t, "timeout")?);
         }
-        self.with(py, |e| e.api_with(&query, &options))
+        self.with(py, |e| {
+            // A failed refresh (a network error) answers from the snapshot.
+            let _ = e.refresh_if_stale();
+            e.api_with(&query, &options)
+        })
     }
 
     /// Forgets a visitor; returns the hits removed.

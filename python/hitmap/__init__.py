@@ -308,13 +308,35 @@ class Engine:
         return self
 
     @classmethod
-    def open_read_only(cls, path: Union[str, "os.PathLike[str]"]) -> "Engine":
+    def open_read_only(
+        cls,
+        location: Union[str, "os.PathLike[str]"],
+        *,
+        cache_mb: int = 256,
+        max_age: Optional[float] = None,
+        storage_options: Optional[Mapping[str, str]] = None,
+    ) -> "Engine":
         """Opens an existing store for queries while a writer ingests.
+
+        The reader is lazy: it reads the store's manifest and each site's
+        configuration, dictionaries and visitor history, then the day
+        archives a query needs, keeping recent ones within ``cache_mb``.
 
         Parameters
         ----------
-        path : str or path-like
-            A store folder written by ``Engine(path)``.
+        location : str or path-like
+            A store folder written by ``Engine(path)``, or the object store
+            URL it was published to (``s3://bucket/prefix``, ``gs://…``,
+            ``az://…``; see :meth:`publish`).
+        cache_mb : int
+            Memory for day archives between queries.
+        max_age : float, optional
+            Seconds after which a query first picks up newer commits
+            (:meth:`refresh`); by default only :meth:`refresh` does.
+        storage_options : mapping, optional
+            object_store settings over the environment's, as in pandas and
+            polars: ``{"aws_endpoint": "http://127.0.0.1:9000",
+            "aws_allow_http": "true"}``.
 
         Returns
         -------
@@ -324,11 +346,78 @@ class Engine:
         Raises
         ------
         StoreError
-            The folder holds no store or a damaged one.
+            The location holds no store or a damaged one.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> writer = Engine(folder)
+        >>> writer.add_site(1)
+        >>> _ = writer.ingest([{"site": 1, "visitor": "a", "ts": 1717200000, "url": "https://x.org/"}])
+        >>> reader = Engine.open_read_only(folder, cache_mb=16)
+        >>> reader.visits_summary(1, "2024-06-01").nb_visits
+        1
         """
         self = cls.__new__(cls)
-        self._engine = _Engine.open_read_only(os.fspath(path))
+        self._engine = _Engine.open_read_only(
+            os.fspath(location), cache_mb, max_age, dict(storage_options or {})
+        )
         return self
+
+    def refresh(self) -> bool:
+        """Picks up the store's newest commit (a reader); cached days whose
+        files did not change stay. Returns whether there was a newer one.
+
+        Examples
+        --------
+        >>> Engine.in_memory().refresh()
+        False
+        """
+        return self._engine.refresh()
+
+    def read_stats(self) -> Dict[str, int]:
+        """Files and bytes this engine has read from its store.
+
+        Examples
+        --------
+        >>> Engine.in_memory().read_stats()
+        {'requests': 0, 'bytes': 0}
+        """
+        requests, nbytes = self._engine.read_stats()
+        return {"requests": requests, "bytes": nbytes}
+
+    def publish(
+        self,
+        url: str,
+        *,
+        retain: float = 3600.0,
+        storage_options: Optional[Mapping[str, str]] = None,
+    ) -> Dict[str, int]:
+        """Publishes this store's current commit to an object store for
+        readers (:meth:`open_read_only` with the URL, ``hitmap serve URL``,
+        the serverless function): seals live data, uploads the files the
+        bucket lacks, then the manifest. This store is the one writer of
+        that prefix.
+
+        Parameters
+        ----------
+        url : str
+            ``s3://bucket/prefix``, ``gs://bucket/prefix`` or ``az://container/prefix``.
+        retain : float
+            Seconds superseded files stay for readers of older manifests.
+        storage_options : mapping, optional
+            As for :meth:`open_read_only`.
+
+        Returns
+        -------
+        dict
+            ``generation``, ``uploaded`` (files), ``bytes``, ``deleted``.
+        """
+        generation, uploaded, nbytes, deleted = self._engine.publish(
+            url, retain, dict(storage_options or {})
+        )
+        return {"generation": generation, "uploaded": uploaded, "bytes": nbytes, "deleted": deleted}
 
     def add_site(
         self,

@@ -72,20 +72,24 @@ impl Settings {
         let number = |name: &str, default: u64| -> Result<u64, Error> {
             match lookup(name) {
                 None => Ok(default),
-                Some(v) => v.trim().parse().map_err(|_| {
-                    Error::Setting(format!("{name}={v:?} is not a whole number"))
-                }),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .map_err(|_| Error::Setting(format!("{name}={v:?} is not a whole number"))),
             }
         };
-        let store = lookup("HITMAP_STORE").filter(|s| !s.is_empty()).ok_or_else(|| {
-            Error::Setting(
-                "HITMAP_STORE is not set: give the store's URL (s3://bucket/prefix)".into(),
-            )
-        })?;
+        let store = lookup("HITMAP_STORE")
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                Error::Setting(
+                    "HITMAP_STORE is not set: give the store's URL (s3://bucket/prefix)".into(),
+                )
+            })?;
         let tokens = match lookup("HITMAP_TOKENS") {
             None => Tokens::default(),
-            Some(text) => Tokens::parse(&text)
-                .map_err(|e| Error::Setting(format!("HITMAP_TOKENS: {e}")))?,
+            Some(text) => {
+                Tokens::parse(&text).map_err(|e| Error::Setting(format!("HITMAP_TOKENS: {e}")))?
+            }
         };
         Ok(Settings {
             store,
@@ -170,7 +174,11 @@ impl Handler {
         Response::builder()
             .status(r.status)
             .header("content-type", r.content_type)
-            .body(if head { Body::Empty } else { Body::Text(r.body) })
+            .body(if head {
+                Body::Empty
+            } else {
+                Body::Text(r.body)
+            })
             .unwrap_or_else(|_| Response::new(Body::Empty))
     }
 }
@@ -194,20 +202,22 @@ fn too_large(config: &Config, query: &str) -> http::Response {
 /// Runs the Lambda runtime loop with a handler (the `bootstrap` binary).
 pub async fn run(handler: Handler) -> Result<(), lambda_http::Error> {
     let handler = Arc::new(handler);
-    lambda_http::run(lambda_http::service_fn(move |request: lambda_http::Request| {
-        let handler = handler.clone();
-        async move {
-            // Queries are CPU work: off the runtime's thread.
-            let answer = tokio::task::spawn_blocking(move || handler.answer(&request)).await;
-            Ok::<_, lambda_http::Error>(answer.unwrap_or_else(|_| {
-                Response::builder()
-                    .status(500)
-                    .body(Body::Text(
-                        "an internal error stopped this request (a bug in hitmap)".into(),
-                    ))
-                    .unwrap_or_else(|_| Response::new(Body::Empty))
-            }))
-        }
-    }))
+    lambda_http::run(lambda_http::service_fn(
+        move |request: lambda_http::Request| {
+            let handler = handler.clone();
+            async move {
+                // Queries are CPU work: off the runtime's thread.
+                let answer = tokio::task::spawn_blocking(move || handler.answer(&request)).await;
+                Ok::<_, lambda_http::Error>(answer.unwrap_or_else(|_| {
+                    Response::builder()
+                        .status(500)
+                        .body(Body::Text(
+                            "an internal error stopped this request (a bug in hitmap)".into(),
+                        ))
+                        .unwrap_or_else(|_| Response::new(Body::Empty))
+                }))
+            }
+        },
+    ))
     .await
 }

@@ -52,25 +52,41 @@ pub(crate) struct LazyDays {
 }
 
 impl LazyDays {
-    /// The archive of `date`, from the cache or read, validated against the
-    /// site's dictionaries and given its `before` column.
-    pub(crate) fn day(&self, site: &SiteState, date: NaiveDate, generation: u64) -> Result<Arc<DayArchive>> {
-        let key = (self.site, date, generation);
-        if let Some(a) = self.cache.get(key) {
-            return Ok(a);
+    /// The archives of the days `first..=last` this reader has not loaded,
+    /// by date: from the cache, or read (all misses at once: an object
+    /// store fetches them concurrently), validated against the site's
+    /// dictionaries and given their `before` column.
+    pub(crate) fn days(
+        &self,
+        site: &SiteState,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<BTreeMap<NaiveDate, Arc<DayArchive>>> {
+        let mut out = BTreeMap::new();
+        let mut missing = Vec::new();
+        for (&date, &generation) in self.files.range(first..=last) {
+            match self.cache.get((self.site, date, generation)) {
+                Some(a) => {
+                    out.insert(date, a);
+                }
+                None => missing.push((date, generation, day_path(self.site, date, generation))),
+            }
         }
-        let path = day_path(self.site, date, generation);
-        let bytes = self.source.read(&path)?;
-        let mut archive = format::decode_day(&bytes, &site.dicts).map_err(|r| {
-            store_err(
-                &path,
-                format!("{r}; this query needs that day (other days still answer)"),
-            )
-        })?;
-        fill_before(&site.visitor_days, date, &mut archive);
-        let archive = Arc::new(archive);
-        self.cache.put(key, archive.clone());
-        Ok(archive)
+        let paths: Vec<&std::path::Path> = missing.iter().map(|(_, _, p)| p.as_path()).collect();
+        let read = self.source.read_many(&paths);
+        for ((date, generation, path), bytes) in missing.iter().zip(read) {
+            let mut archive = format::decode_day(&bytes?, &site.dicts).map_err(|r| {
+                store_err(
+                    path,
+                    format!("{r}; this query needs that day (other days still answer)"),
+                )
+            })?;
+            fill_before(&site.visitor_days, *date, &mut archive);
+            let archive = Arc::new(archive);
+            self.cache.put((self.site, *date, *generation), archive.clone());
+            out.insert(*date, archive);
+        }
+        Ok(out)
     }
 }
 

@@ -115,15 +115,32 @@ impl Source {
         Ok(got)
     }
 
+    /// Reads several whole files the manifest names (an object store
+    /// fetches them concurrently).
+    pub(crate) fn read_many(&self, rels: &[&Path]) -> Vec<Result<Vec<u8>>> {
+        let got: Vec<Result<Option<Vec<u8>>>> = match &self.at {
+            #[cfg(feature = "object-store")]
+            At::Remote(r) if rels.len() > 1 => r.get_many(rels),
+            _ => return rels.iter().map(|rel| self.read(rel)).collect(),
+        };
+        rels.iter()
+            .zip(got)
+            .map(|(rel, g)| {
+                self.requests.fetch_add(1, Ordering::Relaxed);
+                match g? {
+                    Some(b) => {
+                        self.bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
+                        Ok(b)
+                    }
+                    None => Err(not_found(rel)),
+                }
+            })
+            .collect()
+    }
+
     /// Reads one whole file the manifest names.
     pub(crate) fn read(&self, rel: &Path) -> Result<Vec<u8>> {
-        self.read_opt(rel)?.ok_or_else(|| {
-            store_err(
-                rel,
-                "No such file: the store moved on since its manifest was read \
-                 (refresh the reader), or the file was removed",
-            )
-        })
+        self.read_opt(rel)?.ok_or_else(|| not_found(rel))
     }
 
     pub(crate) fn stats(&self) -> ReadStats {
@@ -132,4 +149,12 @@ impl Source {
             bytes: self.bytes.load(Ordering::Relaxed),
         }
     }
+}
+
+fn not_found(rel: &Path) -> crate::error::Error {
+    store_err(
+        rel,
+        "No such file: the store moved on since its manifest was read \
+         (refresh the reader), or the file was removed",
+    )
 }

@@ -303,3 +303,113 @@ fn unknown_locations_are_clear_errors() {
     let err = Engine::open_reader(dir.0.to_str().unwrap(), ReaderOptions::default()).unwrap_err();
     assert!(err.to_string().contains("no store here"), "{err}");
 }
+
+/// Every month of the year, a summary and every row of the page report.
+fn every_month(e: &Engine) -> String {
+    let now = DateTime::from_timestamp(1_767_000_000, 0).unwrap();
+    let mut out = String::new();
+    for m in 1..=12 {
+        for method in [
+            "VisitsSummary.get",
+            "Actions.getPageUrls&flat=1&filter_limit=-1",
+        ] {
+            let q = format!("method={method}&idSite=1&period=month&date=2025-{m:02}-01");
+            out += &e.api_at(&q, now).unwrap();
+        }
+    }
+    out
+}
+
+/// A process's resident and peak resident memory (kB), from /proc.
+fn rss_kb() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Child side of the memory test: opens the store with a budget, answers
+/// every month, checks the cache after each, prints what it answered
+/// (hashed) and its memory. Does nothing unless the parent asked.
+#[test]
+fn budget_child() {
+    let (Some(dir), Some(mb)) = (
+        std::env::var_os("HITMAP_BUDGET_DIR"),
+        std::env::var("HITMAP_BUDGET_MB").ok(),
+    ) else {
+        return;
+    };
+    let mb: usize = mb.parse().unwrap();
+    let reader =
+        Engine::open_reader(dir.to_str().unwrap(), ReaderOptions::default().cache_mb(mb)).unwrap();
+    let (opened, _) = rss_kb();
+    let answers = every_month(&reader);
+    assert!(reader.cached_bytes() <= mb << 20);
+    let (_, peak) = rss_kb();
+    println!(
+        "budget {} {opened} {peak}",
+        xxhash_rust::xxh3::xxh3_64(answers.as_bytes())
+    );
+}
+
+#[test]
+fn a_cache_budget_bounds_memory_over_a_year_of_months_with_equal_answers() {
+    let dir = TempDir::new("lazy-budget");
+    let cfg = hitmap::sample::SampleConfig {
+        days: 365,
+        visitors: 1500,
+        ..Default::default()
+    };
+    let want = {
+        let mut e = Engine::open(&dir.0).unwrap();
+        e.add_site(hitmap::sample::site_config(&cfg)).unwrap();
+        e.ingest(hitmap::sample::generate(&cfg)).unwrap();
+        e.seal().unwrap();
+        xxhash_rust::xxh3::xxh3_64(every_month(&e).as_bytes())
+    };
+    let run = |mb: usize| -> (u64, u64, u64) {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "reader::budget_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("HITMAP_BUDGET_DIR", &dir.0)
+            .env("HITMAP_BUDGET_MB", mb.to_string())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .lines()
+            .find_map(|l| l.split_once("budget ").map(|(_, rest)| rest))
+            .unwrap_or_else(|| panic!("child: {text}{}", String::from_utf8_lossy(&out.stderr)));
+        let v: Vec<u64> = line
+            .split(' ')
+            .take(3)
+            .map(|x| x.trim().parse().unwrap())
+            .collect();
+        (v[0], v[1], v[2])
+    };
+    let (small_answers, small_open, small_peak) = run(4);
+    let (big_answers, _, big_peak) = run(1024);
+    assert_eq!(small_answers, want, "answers with a 4 MiB cache");
+    assert_eq!(big_answers, want, "answers with a 1 GiB cache");
+    // With a budget of a few days' archives, the peak stays within what
+    // the process held after opening, the budget and a month's working
+    // set; keeping every day (1 GiB budget) holds the year.
+    let month_and_slack_kb = 48 << 10;
+    assert!(
+        small_peak <= small_open + (4 << 10) + month_and_slack_kb,
+        "peak {small_peak} kB, {small_open} kB after opening"
+    );
+    assert!(
+        small_peak + (16 << 10) < big_peak,
+        "a 4 MiB budget peaked at {small_peak} kB, 1 GiB at {big_peak} kB"
+    );
+}

@@ -138,7 +138,10 @@ fn every_recorded_event_gets_the_answer_hitmap_serve_gives() {
         statuses.contains(&200) && statuses.contains(&403),
         "{statuses:?}"
     );
-    assert!(statuses.iter().any(|s| *s == 400 || *s == 404), "{statuses:?}");
+    assert!(
+        statuses.iter().any(|s| *s == 400 || *s == 404),
+        "{statuses:?}"
+    );
 }
 
 #[test]
