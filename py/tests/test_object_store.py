@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 import hitmap
+from hitmap import sample
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -31,8 +32,8 @@ def storage_options():
 
 def test_a_published_store_reads_by_url_and_refreshes(tmp_path, storage_options):
     writer = hitmap.Engine(tmp_path / "metrics")
-    writer.add_site(1, **hitmap.sample.SITE)
-    writer.ingest_ndjson(hitmap.sample.ndjson(days=10, visitors=50))
+    writer.add_site(1, **sample.SITE)
+    writer.ingest_ndjson(sample.ndjson(days=10, visitors=50))
     url = f"s3://hitmap/python-{os.getpid()}"
     published = writer.publish(url, storage_options=storage_options)
     assert published["uploaded"] > 10 and published["generation"] > 0
@@ -43,10 +44,11 @@ def test_a_published_store_reads_by_url_and_refreshes(tmp_path, storage_options)
         got = reader.report(kind, 1, "2025-01-01", "2025-01-10")
         want = folder.report(kind, 1, "2025-01-01", "2025-01-10")
         assert got.rows == want.rows and len(got) > 0
-    # One GET for a one-day query.
-    before = reader.read_stats()["requests"]
-    reader.visits_summary(1, "2025-01-04")
-    assert reader.read_stats()["requests"] == before + 1
+    # A fresh reader: four files to open, then one GET for a one-day query.
+    fresh = hitmap.Engine.open_read_only(url, storage_options=storage_options)
+    assert fresh.read_stats()["requests"] == 4
+    fresh.visits_summary(1, "2025-01-04")
+    assert fresh.read_stats()["requests"] == 5
 
     writer.ingest([{"site": 1, "visitor": "late", "ts": 1735900000, "url": "https://intranet.example.org/"}])
     writer.publish(url, storage_options=storage_options)
@@ -59,3 +61,17 @@ def test_a_published_store_reads_by_url_and_refreshes(tmp_path, storage_options)
 def test_a_bad_location_is_a_store_error():
     with pytest.raises(hitmap.HitmapError, match="ftp://"):
         hitmap.Engine.open_read_only("ftp://example.org/x")
+
+
+def test_a_reader_with_max_age_picks_up_commits_by_itself(tmp_path):
+    writer = hitmap.Engine(tmp_path / "metrics")
+    writer.add_site(1)
+    hit = {"site": 1, "visitor": "a", "ts": 1717200000, "url": "https://x.org/"}
+    writer.ingest([hit])
+    pinned = hitmap.Engine.open_read_only(tmp_path / "metrics")
+    fresh = hitmap.Engine.open_read_only(tmp_path / "metrics", max_age=0)
+    writer.ingest([{**hit, "visitor": "b"}])
+    assert pinned.visits_summary(1, "2024-06-01").nb_visits == 1
+    assert fresh.visits_summary(1, "2024-06-01").nb_visits == 2
+    assert pinned.refresh() is True
+    assert pinned.visits_summary(1, "2024-06-01").nb_visits == 2

@@ -36,7 +36,7 @@ class Engine:
     @staticmethod
     def open_read_only(
         location: str,
-        cache_mb: int = 256,
+        cache_mb: int = ...,
         max_age: Optional[float] = None,
         storage_options: Dict[str, str] = ...,
     ) -> Engine: ...

@@ -209,16 +209,26 @@ fn now_secs() -> i64 {
 }
 
 impl Manifest {
-    /// Every file this manifest keeps: live and retired.
-    fn kept(&self) -> BTreeSet<PathBuf> {
-        let mut kept: BTreeSet<PathBuf> = self.retired.keys().map(PathBuf::from).collect();
+    /// Every file this manifest names as live.
+    pub(crate) fn live_files(&self) -> BTreeSet<PathBuf> {
+        let mut out = BTreeSet::new();
         for (&site, f) in &self.sites {
-            kept.insert(config_path(site, f.config));
-            kept.insert(dicts_path(site, f.dicts));
+            out.insert(config_path(site, f.config));
+            out.insert(dicts_path(site, f.dicts));
+            if let Some(g) = f.history {
+                out.insert(history_path(site, g));
+            }
             for (&day, &g) in &f.days {
-                kept.insert(day_path(site, day, g));
+                out.insert(day_path(site, day, g));
             }
         }
+        out
+    }
+
+    /// Every file this manifest keeps: live and retired.
+    fn kept(&self) -> BTreeSet<PathBuf> {
+        let mut kept = self.live_files();
+        kept.extend(self.retired.keys().map(PathBuf::from));
         kept
     }
 }
@@ -1024,6 +1034,7 @@ mod tests {
         for (p, n) in [
             (config_path(3, 7), FileName::Config(3, 7)),
             (dicts_path(3, 0), FileName::Dicts(3, 0)),
+            (history_path(3, 12), FileName::History(3, 12)),
             (day_path(12, day, 44), FileName::Day(12, day, 44)),
         ] {
             assert_eq!(FileName::parse(&p), Some(n));

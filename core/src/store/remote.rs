@@ -11,7 +11,7 @@
 //! deletes them: only names hitmap writes, only ones a published manifest
 //! retired.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
@@ -24,7 +24,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 
 use super::codec::{Kind, seal};
-use super::{FileName, Manifest, config_path, day_path, dicts_path, history_path, store_err};
+use super::{FileName, Manifest, store_err};
 
 /// Schemes read through `object_store`.
 pub(crate) fn knows(scheme: &str) -> bool {
@@ -260,22 +260,6 @@ pub struct Published {
     pub deleted: u64,
 }
 
-/// The files a manifest names.
-fn named(m: &Manifest) -> BTreeSet<std::path::PathBuf> {
-    let mut out = BTreeSet::new();
-    for (&site, f) in &m.sites {
-        out.insert(config_path(site, f.config));
-        out.insert(dicts_path(site, f.dicts));
-        if let Some(g) = f.history {
-            out.insert(history_path(site, g));
-        }
-        for (&day, &g) in &f.days {
-            out.insert(day_path(site, day, g));
-        }
-    }
-    out
-}
-
 impl Engine {
     /// Publishes this store's current commit to an object store URL
     /// (`s3://bucket/prefix`, `gs://…`, `az://…`) for lazy readers
@@ -313,8 +297,11 @@ impl Engine {
             ));
         }
         let now = super::now_secs();
-        let want = named(&local);
-        let had = previous.as_ref().map(named).unwrap_or_default();
+        let want = local.live_files();
+        let had = previous
+            .as_ref()
+            .map(Manifest::live_files)
+            .unwrap_or_default();
         let mut out = Published {
             generation: local.generation,
             ..Published::default()

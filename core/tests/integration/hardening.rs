@@ -291,6 +291,43 @@ fn a_crashed_commit_is_cleaned_by_its_journal_only() {
     );
 }
 
+/// A writer killed after its manifest swap but before it removed the
+/// journal: the next writer clears the journal, and must keep every file
+/// the manifest names (found by the crash test: the visitor history was
+/// not counted as live and went).
+#[test]
+fn a_journal_never_removes_what_the_manifest_names() {
+    let dir = TempDir::new("journal-live");
+    small_store(&dir.0);
+    let live: Vec<String> = walk(&dir.0)
+        .into_iter()
+        .filter(|p| p.contains("site-1/") && !p.ends_with(".tmp"))
+        .filter(|p| p.contains("visitors-") || p.contains("dicts-") || p.contains("/days/"))
+        .collect();
+    assert!(live.iter().any(|p| p.contains("visitors-")), "{live:?}");
+    let rels: Vec<String> = live
+        .iter()
+        .map(|p| p[p.find("site-1/").unwrap()..].to_string())
+        .collect();
+    let journal_body = serde_json::to_vec(&rels).unwrap();
+    std::fs::write(dir.0.join("PENDING"), seal_manifest_kind(&journal_body)).unwrap();
+    let want = Engine::open_read_only(&dir.0)
+        .unwrap()
+        .query(&Query::site(1))
+        .unwrap()
+        .visits_summary();
+    drop(Engine::open(&dir.0).unwrap());
+    for p in &live {
+        assert!(std::path::Path::new(p).exists(), "{p} went");
+    }
+    let mut reader = Engine::open_read_only(&dir.0).unwrap();
+    assert!(reader.verify().is_empty(), "{:?}", reader.damaged());
+    assert_eq!(
+        reader.query(&Query::site(1)).unwrap().visits_summary(),
+        want
+    );
+}
+
 #[test]
 fn the_first_commit_crashing_does_not_lock_the_folder_out() {
     let dir = TempDir::new("first-crash");
