@@ -1323,23 +1323,14 @@ fn clone_store_error(e: &Error) -> Error {
 
 /// Loads one site; a damaged day is recorded, not fatal.
 fn load_site(store: &Store, id: u32, files: &crate::store::SiteFiles) -> Result<SiteState> {
-    use crate::store::{day_path, format, store_err};
     let mut site = crate::reader::load_site_head(store, id, files)?;
     for (&day, &generation) in &files.days {
-        let path = day_path(id, day, generation);
-        let loaded = store.read(&path).and_then(|bytes| {
-            format::decode_day(&bytes, &site.dicts).map_err(|r| store_err(&path, r))
-        });
-        match loaded {
+        match crate::reader::read_day(store, &site, id, day, generation) {
             Ok(archive) => {
                 site.days.insert(day, archive);
             }
-            Err(Error::Store { path, reason }) => {
-                site.damaged.insert(day, (path, reason));
-            }
-            Err(e) => {
-                site.damaged
-                    .insert(day, (path.display().to_string(), e.to_string()));
+            Err(d) => {
+                site.damaged.insert(day, d);
             }
         }
     }

@@ -363,18 +363,7 @@ impl Engine {
         if let Some(store) = &self.store {
             for (&id, site) in &mut self.sites {
                 let Some(lazy) = &site.lazy else { continue };
-                let mut columns = Vec::new();
-                let mut bad = Vec::new();
-                for (&date, &g) in &lazy.files {
-                    let path = day_path(id, date, g);
-                    let loaded = store.read(&path).and_then(|bytes| {
-                        format::decode_day(&bytes, &site.dicts).map_err(|r| store_err(&path, r))
-                    });
-                    match loaded {
-                        Ok(a) => columns.push((date, a.visitor)),
-                        Err(e) => bad.push((date, damage(&path, e))),
-                    }
-                }
+                let (columns, bad) = visitor_columns(store, site, id, &lazy.files);
                 let whole = bad.is_empty() && site.days.is_empty() && site.live.is_empty();
                 if whole {
                     let derived = visitor_table(
@@ -418,28 +407,59 @@ impl Engine {
                 continue;
             };
             let Some(store) = &self.store else { return };
-            let path = day_path(id, date, generation);
-            let loaded = store.read(&path).and_then(|bytes| {
-                format::decode_day(&bytes, &site.dicts).map_err(|r| store_err(&path, r))
-            });
-            match loaded {
+            match read_day(store, site, id, date, generation) {
                 Ok(mut archive) => {
                     fill_before(&site.visitor_days, date, &mut archive);
                     site.days.insert(date, archive);
                 }
-                Err(e) => {
-                    site.damaged.insert(date, damage(&path, e));
+                Err(d) => {
+                    site.damaged.insert(date, d);
                 }
             }
         }
     }
 }
 
-fn damage(path: &std::path::Path, e: Error) -> (String, String) {
-    match e {
-        Error::Store { path, reason } => (path, reason),
-        e => (path.display().to_string(), e.to_string()),
+/// Reads and validates one day file of a site; a failure as the damage
+/// record `(file, reason)` that `Engine::damaged` reports.
+pub(crate) fn read_day(
+    store: &Store,
+    site: &SiteState,
+    id: u32,
+    date: NaiveDate,
+    generation: u64,
+) -> std::result::Result<crate::archive::DayArchive, (String, String)> {
+    let path = day_path(id, date, generation);
+    store
+        .read(&path)
+        .and_then(|bytes| format::decode_day(&bytes, &site.dicts).map_err(|r| store_err(&path, r)))
+        .map_err(|e| match e {
+            Error::Store { path, reason } => (path, reason),
+            e => (path.display().to_string(), e.to_string()),
+        })
+}
+
+/// Days' visitor columns.
+type Columns = Vec<(NaiveDate, Vec<u32>)>;
+/// Days that could not be read, with their damage records.
+type Unread = Vec<(NaiveDate, (String, String))>;
+
+/// Each day's visitor column (read, validated, the rest dropped), and the
+/// days that could not be read.
+fn visitor_columns(
+    store: &Store,
+    site: &SiteState,
+    id: u32,
+    files: &std::collections::BTreeMap<NaiveDate, u64>,
+) -> (Columns, Unread) {
+    let (mut columns, mut bad) = (Vec::with_capacity(files.len()), Vec::new());
+    for (&date, &g) in files {
+        match read_day(store, site, id, date, g) {
+            Ok(a) => columns.push((date, a.visitor)),
+            Err(d) => bad.push((date, d)),
+        }
     }
+    (columns, bad)
 }
 
 /// Whether an archive's `before` column is what the visitor table gives.
@@ -496,19 +516,10 @@ fn load_site_lazy(
                 .map_err(|r| store_err(&path, r))?
         }
         None => {
-            let mut columns = Vec::with_capacity(days.len());
-            for (&date, &g) in &files.days {
-                let path = day_path(id, date, g);
-                let loaded = store.read(&path).and_then(|bytes| {
-                    format::decode_day(&bytes, &site.dicts).map_err(|r| store_err(&path, r))
-                });
-                match loaded {
-                    Ok(a) => columns.push((date, a.visitor)),
-                    Err(e) => {
-                        days.remove(&date);
-                        site.damaged.insert(date, damage(&path, e));
-                    }
-                }
+            let (columns, bad) = visitor_columns(store, &site, id, &files.days);
+            for (date, d) in bad {
+                days.remove(&date);
+                site.damaged.insert(date, d);
             }
             visitor_table(visitors, columns.iter().map(|(d, v)| (*d, v.as_slice())))
         }

@@ -118,24 +118,22 @@ impl Source {
     /// Reads several whole files the manifest names (an object store
     /// fetches them concurrently).
     pub(crate) fn read_many(&self, rels: &[&Path]) -> Vec<Result<Vec<u8>>> {
-        let got: Vec<Result<Option<Vec<u8>>>> = match &self.at {
-            #[cfg(feature = "object-store")]
-            At::Remote(r) if rels.len() > 1 => r.get_many(rels),
-            _ => return rels.iter().map(|rel| self.read(rel)).collect(),
-        };
-        rels.iter()
-            .zip(got)
-            .map(|(rel, g)| {
-                self.requests.fetch_add(1, Ordering::Relaxed);
-                match g? {
-                    Some(b) => {
-                        self.bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
-                        Ok(b)
-                    }
-                    None => Err(not_found(rel)),
-                }
-            })
-            .collect()
+        #[cfg(feature = "object-store")]
+        if let At::Remote(r) = &self.at
+            && rels.len() > 1
+        {
+            return rels
+                .iter()
+                .zip(r.get_many(rels))
+                .map(|(rel, got)| {
+                    self.requests.fetch_add(1, Ordering::Relaxed);
+                    let bytes = got?.ok_or_else(|| not_found(rel))?;
+                    self.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    Ok(bytes)
+                })
+                .collect();
+        }
+        rels.iter().map(|rel| self.read(rel)).collect()
     }
 
     /// Reads one whole file the manifest names.
