@@ -259,3 +259,27 @@ fn hitmap_publish_and_serve_from_a_bucket_answer_as_the_folder() {
     assert!(report.status.success(), "{}", text(&report.stderr));
     assert_eq!(text(&report.stdout), text(&local.stdout));
 }
+
+/// A host's own async runtime (a server, a Lambda handler) can open, use
+/// and drop a bucket reader on its threads: the object store client runs
+/// on a private runtime that never blocks or panics in the host's.
+#[test]
+fn a_bucket_reader_lives_and_dies_inside_an_async_runtime() {
+    let dir = TempDir::new("s3-async");
+    let store = sample_store(&dir.0);
+    let url = url("async");
+    Engine::open(&store)
+        .unwrap()
+        .publish(&url, &publish_options())
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let visits = rt.block_on(async {
+        let e = Engine::open_reader(&url, reader_options()).unwrap();
+        let n = e.query(&Query::site(1)).unwrap().visits_summary().nb_visits;
+        drop(e);
+        n
+    });
+    assert!(visits > 0);
+}

@@ -39,7 +39,18 @@ pub(crate) struct Remote {
     store: Arc<dyn ObjectStore>,
     prefix: String,
     url: String,
-    runtime: tokio::runtime::Runtime,
+    /// Taken only by `Drop`.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        // A runtime dropped the usual way blocks, which panics inside a
+        // host's async context (a server swapping its last snapshot out).
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl std::fmt::Debug for Remote {
@@ -101,7 +112,7 @@ impl Remote {
             store,
             prefix: prefix.trim_matches('/').to_string(),
             url: url.to_string(),
-            runtime,
+            runtime: Some(runtime),
         })
     }
 
@@ -122,10 +133,16 @@ impl Remote {
     /// thread (a host's own async runtime included).
     fn run<T: Send + 'static>(&self, f: impl Future<Output = T> + Send + 'static) -> T {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.runtime.spawn(async move {
+        self.spawn(async move {
             let _ = tx.send(f.await);
         });
         rx.recv().expect("the object store task always answers")
+    }
+
+    fn spawn(&self, f: impl Future<Output = ()> + Send + 'static) {
+        if let Some(rt) = &self.runtime {
+            rt.spawn(f);
+        }
     }
 
     /// A whole object; `Ok(None)` if it does not exist.
@@ -150,7 +167,7 @@ impl Remote {
         for chunk in (0..rels.len()).collect::<Vec<_>>().chunks(16) {
             for &i in chunk {
                 let (store, key, tx) = (self.store.clone(), self.key(rels[i]), tx.clone());
-                self.runtime.spawn(async move {
+                self.spawn(async move {
                     let got = match store.get(&key).await {
                         Ok(r) => r.bytes().await.map(|b| Some(b.to_vec())),
                         Err(object_store::Error::NotFound { .. }) => Ok(None),
