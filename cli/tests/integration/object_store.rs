@@ -12,7 +12,7 @@ use crate::server::{Server, agent};
 use crate::{TempDir, hitmap, sample_store, text};
 
 /// The moto server's endpoint (one per test process, stopped when it exits).
-fn endpoint() -> &'static str {
+pub(crate) fn endpoint() -> &'static str {
     static ENDPOINT: OnceLock<String> = OnceLock::new();
     ENDPOINT.get_or_init(|| {
         let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -42,7 +42,7 @@ fn storage() -> [(&'static str, String); 5] {
 }
 
 /// The same settings as the environment of a `hitmap` process.
-fn env() -> Vec<(String, String)> {
+pub(crate) fn env() -> Vec<(String, String)> {
     storage()
         .into_iter()
         .map(|(k, v)| (k.to_ascii_uppercase(), v))

@@ -198,3 +198,48 @@ fn the_readme_tracking_section_works_as_written() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn the_readme_object_storage_section_works_as_written() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let lines = block_after(&readme, "## Object storage and serverless", 0);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let dir = TempDir::new("readme-s3");
+    let store = crate::sample_store(&dir.0);
+    std::fs::rename(&store, dir.join("metrics")).unwrap();
+    // `hitmap publish ./metrics s3://…`, against moto on loopback.
+    let env = crate::object_store::env();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(&lines[0])
+        .current_dir(&dir.0)
+        .env("PATH", path_with_hitmap())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // `hitmap serve s3://… --cache-mb 128` answers as the folder does.
+    let args: Vec<&str> = lines[1]
+        .split('#')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(args[..2], ["hitmap", "serve"], "{args:?}");
+    let bucket = crate::server::Server::start_with_env(args[2], &args[3..], &env);
+    let folder = crate::server::Server::start(&dir.join("metrics"), &[]);
+    let q = "/index.php?module=API&method=VisitsSummary.get&idSite=1&period=month&date=2025-01-01";
+    let agent = crate::server::agent();
+    let a = agent.get(format!("{}{q}", bucket.base)).call().unwrap();
+    let b = agent.get(format!("{}{q}", folder.base)).call().unwrap();
+    assert_eq!(a.status().as_u16(), 200);
+    assert_eq!(
+        a.into_body().read_to_string().unwrap(),
+        b.into_body().read_to_string().unwrap()
+    );
+}
