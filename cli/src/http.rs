@@ -186,6 +186,16 @@ pub fn params(query: &str) -> Vec<(String, String)> {
     hitmap::query_pairs(query).collect()
 }
 
+/// The 413 for a request body over `config.max_request_bytes`, refused
+/// before it is read (`hitmap serve` and the serverless handler).
+pub fn body_too_large(config: &Config, query: &str) -> Response {
+    let e = Error::Request(format!(
+        "the request body is larger than the {} bytes this server accepts",
+        config.max_request_bytes
+    ));
+    Response::error_with(413, &e, Format::of_query(query))
+}
+
 /// Answers one request.
 pub fn handle(engine: &Engine, config: &Config, req: &Request) -> Response {
     let body = String::from_utf8_lossy(&req.body);

@@ -258,14 +258,11 @@ async fn answer(
             ),
         );
     };
-    let limit = state.config.max_request_bytes;
-    let body = match axum::body::to_bytes(body, limit).await {
+    let body = match axum::body::to_bytes(body, state.config.max_request_bytes).await {
         Ok(b) => b.to_vec(),
         Err(_) => {
-            return fail(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the request body is larger than the {limit} bytes this server accepts"),
-            );
+            let r = http::body_too_large(&state.config, uri.query().unwrap_or_default());
+            return to_axum(r, false);
         }
     };
     let req = Request {
@@ -298,17 +295,19 @@ async fn answer(
         }
     };
     match out {
-        Ok(r) => {
-            let status =
-                StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let body = if head { String::new() } else { r.body };
-            (status, [(header::CONTENT_TYPE, r.content_type)], body).into_response()
-        }
+        Ok(r) => to_axum(r, head),
         Err(_) => fail(
             StatusCode::INTERNAL_SERVER_ERROR,
             "an internal error stopped this request (a bug in hitmap); nothing was changed".into(),
         ),
     }
+}
+
+/// An answer of `http::handle` as axum's (no body for HEAD).
+fn to_axum(r: http::Response, head: bool) -> AxumResponse {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = if head { String::new() } else { r.body };
+    (status, [(header::CONTENT_TYPE, r.content_type)], body).into_response()
 }
 
 /// Matomo's tracker paths (also under a prefix, as `/matomo/matomo.php`).

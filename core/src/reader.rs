@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 
 use crate::engine::{Engine, SiteState, VisitorDay, runs};
 use crate::error::{Error, Result};
-use crate::store::lazy::{DayCache, LazyDays, fill_before};
+use crate::store::lazy::{DayCache, LazyDays, before_column, fill_before};
 use crate::store::source::{ReadStats, Source};
 use crate::store::{
     SiteFiles, Store, config_path, day_path, dicts_path, format, history_path, store_err,
@@ -279,12 +279,13 @@ impl Engine {
                 if s.lazy.as_ref()?.files.get(&date) != Some(&generation) {
                     return None;
                 }
-                let mut fresh = archive.clone();
-                if before_matches(&s.visitor_days, date, archive) {
-                    return Some(fresh);
+                let column = before_column(&s.visitor_days, date, &archive.visitor);
+                if column == archive.before {
+                    return Some(archive.clone());
                 }
-                fill_before(&s.visitor_days, date, Arc::make_mut(&mut fresh));
-                Some(fresh)
+                let mut fresh = (**archive).clone();
+                fresh.before = column;
+                Some(Arc::new(fresh))
             });
         Ok(Some(engine))
     }
@@ -460,20 +461,6 @@ fn visitor_columns(
         }
     }
     (columns, bad)
-}
-
-/// Whether an archive's `before` column is what the visitor table gives.
-fn before_matches(
-    table: &[Vec<VisitorDay>],
-    date: NaiveDate,
-    a: &crate::archive::DayArchive,
-) -> bool {
-    let mut probe = crate::archive::DayArchive {
-        visitor: a.visitor.clone(),
-        ..Default::default()
-    };
-    fill_before(table, date, &mut probe);
-    probe.before == a.before
 }
 
 /// A site's configuration and dictionaries, checked (writers and readers).

@@ -155,7 +155,7 @@ impl Handler {
         // As `hitmap serve`: a body over the limit is refused before it is
         // read; `http::handle` checks the query and body together.
         let r = if body.len() > self.config.max_request_bytes {
-            too_large(&self.config, uri.query().unwrap_or_default())
+            http::body_too_large(&self.config, uri.query().unwrap_or_default())
         } else {
             let req = Request {
                 method: request.method().as_str().to_string(),
@@ -180,22 +180,6 @@ impl Handler {
                 Body::Text(r.body)
             })
             .unwrap_or_else(|_| Response::new(Body::Empty))
-    }
-}
-
-/// The 413 `hitmap serve` gives a request over the size limit.
-fn too_large(config: &Config, query: &str) -> http::Response {
-    let format = hitmap::Format::of_query(query);
-    http::Response {
-        status: 413,
-        content_type: format.content_type(),
-        body: hitmap::render_error(
-            &hitmap::Error::Request(format!(
-                "the request body is larger than the {} bytes this server accepts",
-                config.max_request_bytes
-            )),
-            format,
-        ),
     }
 }
 

@@ -93,9 +93,14 @@ impl LazyDays {
 /// Fills an archive's `before` column (each visit's visitor's visits on
 /// earlier days) from the visitor table.
 pub(crate) fn fill_before(table: &[Vec<VisitorDay>], date: NaiveDate, a: &mut DayArchive) {
-    let mut before = vec![0; a.visitor.len()];
+    a.before = before_column(table, date, &a.visitor);
+}
+
+/// The `before` column of a day whose sorted visitor column is `visitor`.
+pub(crate) fn before_column(table: &[Vec<VisitorDay>], date: NaiveDate, visitor: &[u32]) -> Vec<u32> {
+    let mut before = vec![0; visitor.len()];
     let mut i = 0;
-    crate::engine::runs(&a.visitor, |v, n| {
+    crate::engine::runs(visitor, |v, n| {
         let b = table.get(v as usize).map_or(0, |entries| {
             entries
                 .binary_search_by(|e| e.day.cmp(&date))
@@ -104,7 +109,7 @@ pub(crate) fn fill_before(table: &[Vec<VisitorDay>], date: NaiveDate, a: &mut Da
         before[i..i + n as usize].fill(b);
         i += n as usize;
     });
-    a.before = before;
+    before
 }
 
 /// (site, day, file generation): a file's name, so a newer generation of

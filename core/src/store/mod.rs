@@ -40,8 +40,8 @@ pub(crate) mod codec;
     clippy::arithmetic_side_effects
 )]
 pub(crate) mod format;
-// The reader's day cache and the I/O behind it read no file format
-// themselves (they hand bytes to `format`).
+// The reader's day cache and the object store client read no file
+// format themselves: they hand bytes to `format`.
 #[allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -57,12 +57,6 @@ pub(crate) mod lazy;
     clippy::arithmetic_side_effects
 )]
 pub(crate) mod remote;
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
-)]
 pub(crate) mod source;
 pub(crate) mod wal;
 

@@ -145,22 +145,21 @@ impl Remote {
         }
     }
 
-    /// A whole object; `Ok(None)` if it does not exist.
-    pub(crate) fn get(&self, rel: &Path) -> Result<Option<Vec<u8>>> {
-        let (store, key) = (self.store.clone(), self.key(rel));
-        let got = self.run(async move {
-            match store.get(&key).await {
-                Ok(r) => r.bytes().await.map(Some),
-                Err(object_store::Error::NotFound { .. }) => Ok(None),
-                Err(e) => Err(e),
-            }
-        });
-        got.map(|b| b.map(|b| b.to_vec()))
-            .map_err(|e| store_err(format!("{}/{}", self.url, rel.display()), e))
+    /// The error of a request for `rel`, naming the object.
+    fn err(&self, rel: &Path, e: object_store::Error) -> Error {
+        store_err(format!("{}/{}", self.url, rel.display()), e)
     }
 
-    /// Whole objects, fetched concurrently (at most 16 requests in
-    /// flight): a query's days cost one round trip time, not one each.
+    /// A whole object; `Ok(None)` if it does not exist.
+    pub(crate) fn get(&self, rel: &Path) -> Result<Option<Vec<u8>>> {
+        self.get_many(&[rel])
+            .pop()
+            .expect("one answer for one object")
+    }
+
+    /// Whole objects (`None`: it does not exist), fetched concurrently (at
+    /// most 16 requests in flight): a query's days cost one round trip
+    /// time, not one each.
     pub(crate) fn get_many(&self, rels: &[&Path]) -> Vec<Result<Option<Vec<u8>>>> {
         let (tx, rx) = std::sync::mpsc::channel();
         let mut out: Vec<Option<Result<Option<Vec<u8>>>>> = rels.iter().map(|_| None).collect();
@@ -178,9 +177,7 @@ impl Remote {
             }
             for _ in chunk {
                 let (i, got) = rx.recv().expect("every object store task answers");
-                out[i] = Some(got.map_err(|e| {
-                    store_err(format!("{}/{}", self.url, rels[i].display()), e)
-                }));
+                out[i] = Some(got.map_err(|e| self.err(rels[i], e)));
             }
         }
         out.into_iter().map(|r| r.expect("every index answered")).collect()
@@ -191,7 +188,7 @@ impl Remote {
         match self.run(async move { store.head(&key).await }) {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(store_err(format!("{}/{}", self.url, rel.display()), e)),
+            Err(e) => Err(self.err(rel, e)),
         }
     }
 
@@ -199,14 +196,14 @@ impl Remote {
         let (store, key) = (self.store.clone(), self.key(rel));
         self.run(async move { store.put(&key, bytes.into()).await })
             .map(|_| ())
-            .map_err(|e| store_err(format!("{}/{}", self.url, rel.display()), e))
+            .map_err(|e| self.err(rel, e))
     }
 
     fn delete(&self, rel: &Path) -> Result<()> {
         let (store, key) = (self.store.clone(), self.key(rel));
         match self.run(async move { store.delete(&key).await }) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(store_err(format!("{}/{}", self.url, rel.display()), e)),
+            Err(e) => Err(self.err(rel, e)),
         }
     }
 }

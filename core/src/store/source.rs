@@ -108,32 +108,30 @@ impl Source {
             #[cfg(feature = "object-store")]
             At::Remote(r) => r.get(rel)?,
         };
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        if let Some(b) = &got {
-            self.bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
-        }
-        Ok(got)
+        Ok(self.counted(got))
     }
 
     /// Reads several whole files the manifest names (an object store
     /// fetches them concurrently).
     pub(crate) fn read_many(&self, rels: &[&Path]) -> Vec<Result<Vec<u8>>> {
         #[cfg(feature = "object-store")]
-        if let At::Remote(r) = &self.at
-            && rels.len() > 1
-        {
+        if let At::Remote(r) = &self.at {
             return rels
                 .iter()
                 .zip(r.get_many(rels))
-                .map(|(rel, got)| {
-                    self.requests.fetch_add(1, Ordering::Relaxed);
-                    let bytes = got?.ok_or_else(|| not_found(rel))?;
-                    self.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                    Ok(bytes)
-                })
+                .map(|(rel, got)| self.counted(got?).ok_or_else(|| not_found(rel)))
                 .collect();
         }
         rels.iter().map(|rel| self.read(rel)).collect()
+    }
+
+    /// Counts one read and what it brought.
+    fn counted(&self, got: Option<Vec<u8>>) -> Option<Vec<u8>> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        if let Some(b) = &got {
+            self.bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
+        }
+        got
     }
 
     /// Reads one whole file the manifest names.
