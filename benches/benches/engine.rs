@@ -82,6 +82,19 @@ fn ingest(c: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
+    // The NDJSON reader alone: every line parsed and checked against the
+    // contract, nothing ingested.
+    g.bench_function("ndjson_parse_month", |b| {
+        b.iter(|| {
+            month
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .filter(|l| {
+                    std::str::from_utf8(l).is_ok_and(|l| hitmap::check_ndjson_line(l).is_ok())
+                })
+                .count()
+        })
+    });
     // The peer of the NDJSON target: parsing the same lines into
     // serde_json::Value and nothing else.
     g.bench_function("serde_json_value_month", |b| {

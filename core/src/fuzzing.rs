@@ -121,3 +121,15 @@ pub fn store_seeds() -> Vec<Vec<u8>> {
     }
     seeds
 }
+
+/// Reads every line of `data` with the NDJSON reader as used (fast path
+/// first) and with the serde reader alone, and panics where they differ:
+/// the same hit, or the same reason.
+pub fn ndjson_paths_agree(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    for line in text.split('\n') {
+        crate::ndjson::assert_paths_agree(line);
+    }
+}

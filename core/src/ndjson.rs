@@ -5,7 +5,11 @@
 //! so that (a) strings are borrowed, not copied, (b) a syntax error is told
 //! apart from a wrong type, and (c) the reason names the field in the
 //! contract's words (`` `site` must be an integer ``) instead of serde's.
+//!
+//! Before it, [`fast`] reads the common lines with a byte scanner; it
+//! gives every line it is unsure of to the serde reader.
 
+mod fast;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -24,8 +28,33 @@ pub struct Rejected {
     pub reason: String,
 }
 
+/// Checks one NDJSON line against the input contract without ingesting
+/// it: `Ok` if [`crate::Engine::ingest_ndjson`] would accept it (given
+/// that its site exists), else the reason it would give.
+///
+/// # Examples
+/// ```
+/// assert!(hitmap::check_ndjson_line(r#"{"site":1,"ts":1717200000,"visitor":"a","url":"https://x.org/"}"#).is_ok());
+/// assert_eq!(
+///     hitmap::check_ndjson_line(r#"{"site":1,"ts":1717200000,"url":"https://x.org/"}"#),
+///     Err("missing required field `visitor`".to_string())
+/// );
+/// ```
+pub fn check_ndjson_line(line: &str) -> Result<(), String> {
+    parse_line(line).map(|_| ())
+}
+
 /// Parses one NDJSON line into a validated hit.
 pub(crate) fn parse_line(line: &str) -> Result<HitView<'_>, String> {
+    if let Some(hit) = fast::line(line) {
+        hit.validate()?;
+        return Ok(hit);
+    }
+    parse_line_serde(line)
+}
+
+/// The serde reader: every line, with a reason for each rejected one.
+pub(crate) fn parse_line_serde(line: &str) -> Result<HitView<'_>, String> {
     let mut de = serde_json::Deserializer::from_str(line);
     let fields = de
         .deserialize_map(LineVisitor)
@@ -478,9 +507,149 @@ fn dims_of(v: Scalar<'_>) -> Result<Dims<'_>, String> {
     }
 }
 
+/// Panics unless the reader as used and the serde reader alone give
+/// `line` the same hit or the same reason (for tests and the fuzzer).
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn assert_paths_agree(line: &str) {
+    let shown = |r: Result<HitView<'_>, String>| r.map(|h| format!("{h:?}"));
+    assert_eq!(
+        shown(parse_line(line)),
+        shown(parse_line_serde(line)),
+        "the fast path reads {line:?} differently"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Lines the fast path reads itself: the shapes of real inputs.
+    #[test]
+    fn common_lines_take_the_fast_path() {
+        for line in [
+            r#"{"site":1,"ts":1735749350,"visitor":"581ce1ff0e4ae394","type":"pageview","url":"https://intranet.example.org/docs/3/item-10","title":"docs item 10"}"#,
+            r#"{"site":1,"ts":1735749337,"visitor":"v","type":"pageview","url":"https://x.org/a","user":"u1","device":"desktop","browser":"Chrome","os":"Windows","country":"gb","language":"en-gb","dims":{"department":"Operations","office":"Edinburgh","role":"staff"}}"#,
+            r#"{"site":1,"ts":"2025-01-01T10:00:00+01:00","visitor":"v","type":"event","event":{"category":"video","action":"play","name":"intro","value":41.0}}"#,
+            r#" { "site" : 7 , "ts" : 0 , "visitor" : "é" , "url" : "https://x.org/é" , "title" : null , "dims" : { "a" : null , "b" : "" } } "#,
+            r#"{"site":2147483647,"ts":1,"visitor":"v","type":"search","search":"q","url":"https://x.org/s","referrer_type":"search","referrer_name":"Google","resolution":"1920x1080"}"#,
+        ] {
+            assert!(fast::line(line).is_some(), "{line}");
+            assert_paths_agree(line);
+        }
+        // And the ones it leaves to serde, with serde's reasons.
+        for line in [
+            r#"{"site":1,"ts":1,"visitor":"a\"b","url":"u"}"#,
+            r#"{"site":1,"ts":1,"visitor":"v","url":"u","visit":12}"#,
+            r#"{"site":1,"ts":1,"visitor":"v","url":"u","url":"w"}"#,
+            r#"{"site":01,"ts":1,"visitor":"v","url":"u"}"#,
+            r#"{"site":1,"ts":-0,"visitor":"v","url":"u"}"#,
+            r#"{"site":1,"ts":1e3,"visitor":"v","url":"u"}"#,
+            r#"{"site":1,"ts":1,"visitor":"v","type":"event","event":{"category":"c","action":"a","value":1.5e1}}"#,
+            r#"{"site":1,"ts":1,"visitor":"v","url":"u"} x"#,
+        ] {
+            assert!(fast::line(line).is_none(), "{line}");
+            assert_paths_agree(line);
+        }
+    }
+
+    /// A value of some JSON type for a field, often of the right one.
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => "[a-z0-9/:.é ]{0,12}".prop_map(|s| format!("{s:?}")),
+            1 => Just(r#""a\"b""#.to_string()),
+            1 => Just(r#""tab\there""#.to_string()),
+            1 => Just("\"raw\tcontrol\"".to_string()),
+            2 => (0u64..3_000_000_000).prop_map(|n| n.to_string()),
+            1 => Just("0".to_string()),
+            1 => Just("00".to_string()),
+            1 => Just("-5".to_string()),
+            1 => Just("-0".to_string()),
+            1 => (0u64..100_000, 0u32..10_000).prop_map(|(a, b)| format!("{a}.{b}")),
+            1 => Just("4.0e2".to_string()),
+            1 => Just("12345678901234567890".to_string()),
+            1 => Just("0.1234567890123456789".to_string()),
+            1 => Just("null".to_string()),
+            1 => Just("nullx".to_string()),
+            1 => Just("true".to_string()),
+            1 => Just("[]".to_string()),
+            1 => Just(r#""2025-03-01T12:34:56Z""#.to_string()),
+            1 => Just(r#""2025-03-01T12:34:56+02:00""#.to_string()),
+            1 => Just(r#""pageview""#.to_string()),
+            1 => Just(r#""event""#.to_string()),
+            1 => Just(r#""search""#.to_string()),
+            1 => Just(r#""website""#.to_string()),
+        ]
+    }
+
+    /// An object for `dims` or `event`, or some other value.
+    fn nested() -> impl Strategy<Value = String> {
+        let key = prop_oneof![
+            Just("category"), Just("action"), Just("name"), Just("value"),
+            Just("department"), Just(""), Just("$x"),
+        ];
+        prop_oneof![
+            3 => proptest::collection::vec((key, value()), 0..4).prop_map(|kv| {
+                let body: Vec<String> = kv.iter().map(|(k, v)| format!("{k:?}:{v}")).collect();
+                format!("{{{}}}", body.join(","))
+            }),
+            1 => value(),
+        ]
+    }
+
+    fn pair() -> impl Strategy<Value = String> {
+        let key = prop_oneof![
+            Just("site"), Just("ts"), Just("visitor"), Just("type"), Just("url"),
+            Just("title"), Just("referrer"), Just("user"), Just("device"), Just("search"),
+            Just("country"), Just("referrer_type"), Just("resolution"), Just("visit"),
+            Just("local_hour"), Just("new_visit"), Just("campaign"), Just("other"),
+        ];
+        let ws = prop_oneof![4 => Just(""), 1 => Just(" "), 1 => Just("\t\r ")];
+        prop_oneof![
+            4 => (key, value(), ws.clone()).prop_map(|(k, v, w)| format!("{w}{k:?}{w}:{w}{v}{w}")),
+            1 => (prop_oneof![Just("dims"), Just("event"), Just("campaign")], nested())
+                .prop_map(|(k, v)| format!("{k:?}:{v}")),
+        ]
+    }
+
+    /// Lines that start as valid hits, with fields of every shape added,
+    /// and sometimes cut or with something after them.
+    fn lines() -> impl Strategy<Value = String> {
+        (
+            proptest::collection::vec(pair(), 0..6),
+            any::<bool>(),
+            prop_oneof![8 => Just(""), 1 => Just(" x"), 1 => Just("}"), 1 => Just("\r")],
+            0usize..400,
+        )
+            .prop_map(|(extra, base, tail, cut)| {
+                let mut fields = Vec::new();
+                if base {
+                    fields.extend([
+                        r#""site":1"#.to_string(),
+                        r#""ts":1735749350"#.to_string(),
+                        r#""visitor":"v""#.to_string(),
+                        r#""url":"https://x.org/a""#.to_string(),
+                    ]);
+                }
+                fields.extend(extra);
+                let mut line = format!("{{{}}}{tail}", fields.join(","));
+                if cut < line.len() && cut % 7 == 0 {
+                    let at = (0..=cut).rev().find(|&i| line.is_char_boundary(i)).unwrap_or(0);
+                    line.truncate(at);
+                }
+                line
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// The fast path never changes what a line reads as.
+        #[test]
+        fn fast_path_agrees_with_serde(line in lines()) {
+            assert_paths_agree(&line);
+        }
+    }
 
     #[test]
     fn parses_a_full_line() {

@@ -1,10 +1,12 @@
 //! Any bytes as NDJSON: every line accepted or rejected, never a panic,
-//! and the engine still answers afterwards.
+//! the fast path reads each line as the serde reader does, and the engine
+//! still answers afterwards.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    hitmap::fuzzing::ndjson_paths_agree(data);
     let mut e = hitmap::Engine::in_memory();
     if e.add_site(hitmap::SiteConfig::new(1).time_zone("Pacific/Kiritimati")).is_err() {
         return;

@@ -1,0 +1,341 @@
+//! The NDJSON reader's fast path: a byte scanner for the lines nearly every
+//! real input is made of (a flat object of the contract's fields, strings
+//! without escapes, plain integers, `dims` and `event` objects).
+//!
+//! It gives up (`None`) on anything else: an escape, an unknown or repeated
+//! key, a value of an unexpected type, a float it cannot convert exactly,
+//! `visit`, `campaign`, `new_visit`, `local_hour`, a missing required field.
+//! The serde reader then reads that line, so a rejected line always gets
+//! the reason it had before, and an accepted line is read into the same
+//! [`HitView`] either way (a differential test and the `ndjson` fuzz target
+//! check that). Measured in BENCHMARKS.md: the serde reader's speed is that
+//! of building a `serde_json::Value`; this one skips the tokenizer's
+//! generality, and the scan for a string's end runs on whole words.
+
+use std::borrow::Cow;
+
+use crate::hit::{EventView, HitType, HitView, MAX_SITE, attr};
+
+/// The line's hit when the fast path can read it (not yet validated).
+pub(super) fn line(src: &str) -> Option<HitView<'_>> {
+    let mut s = Scan {
+        src,
+        rest: src.as_bytes(),
+    };
+    let mut hit = HitView::default();
+    let mut seen = 0u32;
+    s.ws();
+    s.eat(b'{')?;
+    loop {
+        s.ws();
+        let key = s.string()?;
+        let bit = 1u32.checked_shl(field(key)?)?;
+        if seen & bit != 0 {
+            return None;
+        }
+        seen |= bit;
+        s.ws();
+        s.eat(b':')?;
+        s.ws();
+        match bit.trailing_zeros() {
+            SITE => {
+                let n = s.uint(10)?;
+                hit.site = u32::try_from(n).ok().filter(|n| (1..=MAX_SITE).contains(n))?;
+            }
+            TS => {
+                hit.ts = if s.peek()? == b'"' {
+                    let t = s.string()?;
+                    chrono::DateTime::parse_from_rfc3339(t).ok()?.timestamp()
+                } else {
+                    i64::try_from(s.uint(18)?).ok()?
+                };
+            }
+            VISITOR => hit.visitor = Cow::Borrowed(s.string()?),
+            TYPE => {
+                if !s.null() {
+                    hit.kind = HitType::parse(s.string()?)?;
+                }
+            }
+            DIMS => hit.dims = s.dims()?,
+            EVENT => hit.event = s.event()?,
+            field => {
+                let v = s.text()?;
+                let slot = match field {
+                    URL => &mut hit.url,
+                    TITLE => &mut hit.title,
+                    REFERRER => &mut hit.referrer,
+                    USER => &mut hit.user,
+                    DEVICE => &mut hit.device,
+                    BROWSER => &mut hit.browser,
+                    OS => &mut hit.os,
+                    COUNTRY => &mut hit.country,
+                    LANGUAGE => &mut hit.language,
+                    SEARCH => &mut hit.search,
+                    REFERRER_TYPE => hit.attrs.get_mut(attr::REFERRER_TYPE)?,
+                    REFERRER_NAME => hit.attrs.get_mut(attr::REFERRER_NAME)?,
+                    REFERRER_KEYWORD => hit.attrs.get_mut(attr::REFERRER_KEYWORD)?,
+                    BROWSER_VERSION => hit.attrs.get_mut(10)?,
+                    OS_VERSION => hit.attrs.get_mut(11)?,
+                    RESOLUTION => hit.attrs.get_mut(12)?,
+                    _ => return None,
+                };
+                *slot = v;
+            }
+        }
+        s.ws();
+        match s.next()? {
+            b',' => {}
+            b'}' => break,
+            _ => return None,
+        }
+    }
+    s.ws();
+    let required = (1 << SITE) | (1 << TS) | (1 << VISITOR);
+    (s.rest.is_empty() && seen & required == required).then_some(hit)
+}
+
+const SITE: u32 = 0;
+const TS: u32 = 1;
+const VISITOR: u32 = 2;
+const TYPE: u32 = 3;
+const URL: u32 = 4;
+const TITLE: u32 = 5;
+const REFERRER: u32 = 6;
+const USER: u32 = 7;
+const DEVICE: u32 = 8;
+const BROWSER: u32 = 9;
+const OS: u32 = 10;
+const COUNTRY: u32 = 11;
+const LANGUAGE: u32 = 12;
+const SEARCH: u32 = 13;
+const EVENT: u32 = 14;
+const DIMS: u32 = 15;
+const REFERRER_TYPE: u32 = 16;
+const REFERRER_NAME: u32 = 17;
+const REFERRER_KEYWORD: u32 = 18;
+const BROWSER_VERSION: u32 = 19;
+const OS_VERSION: u32 = 20;
+const RESOLUTION: u32 = 21;
+
+/// The fields the fast path reads, by their bit; `None` for the others.
+fn field(key: &str) -> Option<u32> {
+    Some(match key {
+        "site" => SITE,
+        "ts" => TS,
+        "visitor" => VISITOR,
+        "type" => TYPE,
+        "url" => URL,
+        "title" => TITLE,
+        "referrer" => REFERRER,
+        "user" => USER,
+        "device" => DEVICE,
+        "browser" => BROWSER,
+        "os" => OS,
+        "country" => COUNTRY,
+        "language" => LANGUAGE,
+        "search" => SEARCH,
+        "event" => EVENT,
+        "dims" => DIMS,
+        "referrer_type" => REFERRER_TYPE,
+        "referrer_name" => REFERRER_NAME,
+        "referrer_keyword" => REFERRER_KEYWORD,
+        "browser_version" => BROWSER_VERSION,
+        "os_version" => OS_VERSION,
+        "resolution" => RESOLUTION,
+        _ => return None,
+    })
+}
+
+/// Powers of ten that are exact in an `f64`.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+struct Scan<'a> {
+    src: &'a str,
+    /// What is left of `src` to read.
+    rest: &'a [u8],
+}
+
+impl<'a> Scan<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.rest.first().copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let (&c, rest) = self.rest.split_first()?;
+        self.rest = rest;
+        Some(c)
+    }
+
+    fn eat(&mut self, c: u8) -> Option<()> {
+        (self.next()? == c).then_some(())
+    }
+
+    /// JSON's whitespace.
+    fn ws(&mut self) {
+        while let Some((b' ' | b'\t' | b'\n' | b'\r', rest)) = self.rest.split_first() {
+            self.rest = rest;
+        }
+    }
+
+    /// `null`, consumed if it is there.
+    fn null(&mut self) -> bool {
+        match self.rest.strip_prefix(b"null") {
+            Some(rest) => {
+                self.rest = rest;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A string without escapes or control characters, borrowed.
+    fn string(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let len = self.rest.iter().position(|&c| c == b'"')?;
+        let (body, after) = self.rest.split_at_checked(len)?;
+        // One pass the compiler vectorizes: no escape, no raw control byte.
+        if body.iter().fold(false, |bad, &c| bad | (c < 0x20) | (c == b'\\')) {
+            return None;
+        }
+        let start = self.src.len().checked_sub(self.rest.len())?;
+        self.rest = after.get(1..)?;
+        // A quote is ASCII, so both ends are character boundaries.
+        self.src.get(start..start.checked_add(len)?)
+    }
+
+    /// An optional text value: `null` and `""` are missing.
+    fn text(&mut self) -> Option<Option<Cow<'a, str>>> {
+        if self.null() {
+            return Some(None);
+        }
+        let s = self.string()?;
+        Some((!s.is_empty()).then_some(Cow::Borrowed(s)))
+    }
+
+    /// The digits of a non-negative integer in JSON's form (no sign, no
+    /// leading zero), at most `max_digits` of them.
+    fn digits(&mut self, max_digits: usize) -> Option<u64> {
+        let first = self.peek()?;
+        let (mut n, mut count) = (0u64, 0usize);
+        while let Some(c @ b'0'..=b'9') = self.peek() {
+            if count == max_digits {
+                return None;
+            }
+            n = n.checked_mul(10)?.checked_add(u64::from(c.wrapping_sub(b'0')))?;
+            count = count.checked_add(1)?;
+            self.next();
+        }
+        (count == 1 || (count > 1 && first != b'0')).then_some(n)
+    }
+
+    fn exponent_or_fraction(&self) -> bool {
+        matches!(self.peek(), Some(b'.' | b'e' | b'E'))
+    }
+
+    /// A non-negative integer of at most `max_digits` digits, not followed
+    /// by a fraction or an exponent.
+    fn uint(&mut self, max_digits: usize) -> Option<u64> {
+        let n = self.digits(max_digits)?;
+        (!self.exponent_or_fraction()).then_some(n)
+    }
+
+    /// A non-negative number read exactly: an integer, or a decimal
+    /// fraction whose digits fit 2^53, so that `digits / 10^k` is one
+    /// correctly rounded division (what serde_json computes for it too).
+    fn number(&mut self) -> Option<f64> {
+        let int = self.digits(15)?;
+        if self.peek() != Some(b'.') {
+            return (!self.exponent_or_fraction()).then_some(int as f64);
+        }
+        self.next();
+        let (mut m, mut k) = (int, 0usize);
+        while let Some(c @ b'0'..=b'9') = self.peek() {
+            m = m.checked_mul(10)?.checked_add(u64::from(c.wrapping_sub(b'0')))?;
+            k = k.checked_add(1)?;
+            self.next();
+        }
+        if k == 0 || m >= 1 << 53 || self.exponent_or_fraction() {
+            return None;
+        }
+        Some(m as f64 / *POW10.get(k)?)
+    }
+
+    /// `dims`: `null` or an object of strings (or nulls), keys distinct
+    /// and non-empty; empty and null values are left out.
+    fn dims(&mut self) -> Option<Vec<(Cow<'a, str>, Cow<'a, str>)>> {
+        let mut dims = Vec::new();
+        if self.null() {
+            return Some(dims);
+        }
+        let mut keys: Vec<&str> = Vec::new();
+        self.object(|s, key| {
+            if key.is_empty() || keys.contains(&key) {
+                return None;
+            }
+            keys.push(key);
+            if let Some(v) = s.text()? {
+                dims.push((Cow::Borrowed(key), v));
+            }
+            Some(())
+        })?;
+        Some(dims)
+    }
+
+    /// `event`: `null` or an object of category, action, name and value.
+    fn event(&mut self) -> Option<Option<EventView<'a>>> {
+        if self.null() {
+            return Some(None);
+        }
+        let mut e = EventView::default();
+        let mut seen = 0u8;
+        self.object(|s, key| {
+            let bit = match key {
+                "category" => 1,
+                "action" => 2,
+                "name" => 4,
+                "value" => 8,
+                _ => return None,
+            };
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+            match bit {
+                1 => e.category = s.text()?.unwrap_or_default(),
+                2 => e.action = s.text()?.unwrap_or_default(),
+                4 => e.name = s.text()?,
+                _ if s.null() => e.value = None,
+                _ => e.value = Some(s.number()?),
+            }
+            Some(())
+        })?;
+        Some(Some(e))
+    }
+
+    /// An object: `each` reads the value of every key.
+    fn object(&mut self, mut each: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+        self.eat(b'{')?;
+        self.ws();
+        if self.peek()? == b'}' {
+            self.next();
+            return Some(());
+        }
+        loop {
+            self.ws();
+            let key = self.string()?;
+            self.ws();
+            self.eat(b':')?;
+            self.ws();
+            each(self, key)?;
+            self.ws();
+            match self.next()? {
+                b',' => {}
+                b'}' => return Some(()),
+                _ => return None,
+            }
+        }
+    }
+}
