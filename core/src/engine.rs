@@ -476,6 +476,8 @@ pub struct Engine {
     /// A lazy reader's cache and options (`reader.rs`); `None` for a
     /// writer or an in-memory engine.
     pub(crate) reader: Option<crate::reader::ReaderState>,
+    /// Threads one query may use ([`Engine::set_query_threads`]).
+    pub(crate) query_threads: crate::query::QueryThreads,
 }
 
 /// How many hits a batch may have to land as live parts instead of
@@ -967,6 +969,36 @@ impl Engine {
     /// ```
     pub fn set_live_limit(&mut self, hits: usize) {
         self.live_limit = LiveLimit(hits);
+    }
+
+    /// Sets how many threads one query may use; 0 means one per core.
+    /// Reports over many days or visits split their work into runs of
+    /// days or of visitors, one per thread, and add the runs' counts up
+    /// exactly; small ones stay on the calling thread. The default is the
+    /// environment's `HITMAP_THREADS`, else one per core. Set 1 where the
+    /// host forbids threads (PHP-FPM) or runs one query per core already.
+    ///
+    /// # Examples
+    /// ```
+    /// let mut engine = hitmap::Engine::in_memory();
+    /// engine.set_query_threads(1); // every query on the calling thread
+    /// assert_eq!(engine.query_threads(), 1);
+    /// ```
+    pub fn set_query_threads(&mut self, threads: usize) {
+        self.query_threads = crate::query::QueryThreads::new(threads);
+    }
+
+    /// How many threads one query may use ([`Engine::set_query_threads`]).
+    pub fn query_threads(&self) -> usize {
+        self.query_threads.get()
+    }
+
+    /// Splits every query that has work for more than one run across
+    /// `threads` runs, however small: for tests that compare split and
+    /// unsplit answers on small data. Not for production use.
+    #[doc(hidden)]
+    pub fn split_queries_eagerly(&mut self, threads: usize) {
+        self.query_threads = crate::query::QueryThreads::eager(threads);
     }
 
     /// Hits that live parts hold, not yet sealed into day archives.

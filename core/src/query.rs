@@ -156,6 +156,8 @@ pub struct Selection<'e> {
     /// URL ids inside the section, if a section is asked (a dense bitset:
     /// it is probed once per action).
     pub(crate) section: Option<Arc<BitSet>>,
+    /// Threads a report may use ([`Engine::set_query_threads`]).
+    pub(crate) threads: QueryThreads,
 }
 
 /// A query's site, segment and section resolved once, so that a request
@@ -165,6 +167,7 @@ pub(crate) struct Resolved<'e> {
     pub(crate) site: &'e SiteState,
     segment: Option<Arc<CompiledSegment>>,
     section: Option<Arc<BitSet>>,
+    threads: QueryThreads,
 }
 
 impl<'e> Resolved<'e> {
@@ -189,6 +192,7 @@ impl<'e> Resolved<'e> {
             days: site.parts(first, last)?,
             segment: self.segment.clone(),
             section: self.section.clone(),
+            threads: self.threads,
         })
     }
 
@@ -199,6 +203,7 @@ impl<'e> Resolved<'e> {
             site: self.site,
             segment: self.segment.clone(),
             section: Some(section),
+            threads: self.threads,
         }
     }
 }
@@ -233,12 +238,13 @@ impl Engine {
         let section = q
             .section
             .as_deref()
-            .map(|s| section_urls(site, s).map(Arc::new))
+            .map(|s| section_urls(site, s))
             .transpose()?;
         Ok(Resolved {
             site,
             segment,
             section,
+            threads: self.query_threads,
         })
     }
 }
@@ -248,21 +254,117 @@ pub(crate) fn site_sections(site: &SiteState) -> Result<Vec<(String, Arc<BitSet>
     site.config
         .sections
         .iter()
-        .map(|(name, _)| Ok((name.clone(), Arc::new(section_urls(site, name)?))))
+        .map(|(name, _)| Ok((name.clone(), section_urls(site, name)?)))
         .collect()
 }
 
-/// URL ids whose path lies in the section.
-pub(crate) fn section_urls(site: &SiteState, section: &str) -> Result<BitSet> {
-    let prefixes = site.config.resolve_section(section)?;
-    let mut inside = BitSet::new(site.dicts.urls.len());
-    for (id, url) in site.dicts.urls.iter() {
-        let path = path_of(url);
-        if prefixes.iter().any(|p| path_in_prefix(path, p)) {
-            inside.insert(id);
+/// How many threads one query may use: [`Engine::set_query_threads`],
+/// else the environment's `HITMAP_THREADS`, else every core; and how much
+/// work (visits) a thread must have before a query splits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QueryThreads {
+    threads: usize,
+    min_work: usize,
+}
+
+/// Visits a thread must get before a query starts it.
+const MIN_WORK_PER_THREAD: usize = 20_000;
+
+impl QueryThreads {
+    pub(crate) fn new(threads: usize) -> QueryThreads {
+        QueryThreads {
+            threads: if threads == 0 {
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            } else {
+                threads
+            },
+            min_work: MIN_WORK_PER_THREAD,
         }
     }
-    Ok(inside)
+
+    /// Splits any query with work for more than one thread (tests).
+    pub(crate) fn eager(threads: usize) -> QueryThreads {
+        QueryThreads {
+            min_work: 1,
+            ..QueryThreads::new(threads)
+        }
+    }
+
+    pub(crate) fn get(self) -> usize {
+        self.threads
+    }
+}
+
+impl Default for QueryThreads {
+    fn default() -> QueryThreads {
+        let asked = std::env::var("HITMAP_THREADS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok());
+        QueryThreads::new(asked.unwrap_or(0))
+    }
+}
+
+/// URL ids whose path lies in the section.
+///
+/// Computed once per section and site, then extended by the URLs added
+/// since: the URL dictionary only grows, and a rebuilt one (erasure, a
+/// reader's refresh) comes with an empty cache.
+pub(crate) fn section_urls(site: &SiteState, section: &str) -> Result<Arc<BitSet>> {
+    let prefixes = site.config.resolve_section(section)?;
+    let urls = &site.dicts.urls;
+    let mut cache = site
+        .dicts
+        .sections
+        .0
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let at = match cache.iter().position(|e| e.prefixes == prefixes) {
+        Some(at) => at,
+        None => {
+            cache.push(SectionUrls {
+                prefixes,
+                covered: 0,
+                set: Arc::new(BitSet::new(0)),
+            });
+            cache.len() - 1
+        }
+    };
+    let entry = &mut cache[at];
+    if entry.covered < urls.len() {
+        let set = Arc::make_mut(&mut entry.set);
+        set.grow(urls.len());
+        for id in entry.covered..urls.len() {
+            let path = path_of(urls.value(id as u32));
+            if entry.prefixes.iter().any(|p| path_in_prefix(path, p)) {
+                set.insert(id as u32);
+            }
+        }
+        entry.covered = urls.len();
+    }
+    Ok(entry.set.clone())
+}
+
+/// The URL sets of the sections asked so far over one site's dictionaries.
+#[derive(Debug, Default)]
+pub(crate) struct SectionCache(std::sync::Mutex<Vec<SectionUrls>>);
+
+#[derive(Debug, Clone)]
+pub(crate) struct SectionUrls {
+    /// The section's path prefixes (a redefined section is another entry).
+    prefixes: Vec<String>,
+    /// URL ids `0..covered` have been tested.
+    covered: usize,
+    set: Arc<BitSet>,
+}
+
+impl Clone for SectionCache {
+    fn clone(&self) -> SectionCache {
+        let entries = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        SectionCache(std::sync::Mutex::new(entries.clone()))
+    }
 }
 
 /// The actions of a visit that a report sees: all of them (a range of the
@@ -340,19 +442,7 @@ impl<'e> Selection<'e> {
     pub(crate) fn for_each_visit(&self, mut f: impl FnMut(&CutVisit<'_>)) {
         let mut buf: Vec<u32> = Vec::new();
         for part in &self.days {
-            let a = &*part.archive;
-            match self.selected(part) {
-                Some(bitmap) => {
-                    for v in &bitmap {
-                        self.cut(part.date, a, v, &mut buf, &mut f);
-                    }
-                }
-                None => {
-                    for v in 0..a.visit_count() {
-                        self.cut(part.date, a, v, &mut buf, &mut f);
-                    }
-                }
-            }
+            self.visits_of(part, &mut buf, &mut f);
         }
     }
 
@@ -361,6 +451,16 @@ impl<'e> Selection<'e> {
     /// distinct visitors can then be counted with a "last visitor seen"
     /// stamp ([`DistinctStamp`]) instead of collecting and sorting pairs.
     pub(crate) fn for_each_visit_by_visitor(&self, mut f: impl FnMut(&CutVisit<'_>)) {
+        let ordered = self.visitor_major();
+        let mut buf: Vec<u32> = Vec::new();
+        for (d, v) in ordered {
+            let part = &self.days[d as usize];
+            self.cut(part.date, &part.archive, v, &mut buf, &mut f);
+        }
+    }
+
+    /// The selected visits as (day index, visit), visitor-major.
+    fn visitor_major(&self) -> Vec<(u32, u32)> {
         let mut items: Vec<(u32, u32, u32)> = Vec::new(); // (visitor, day index, visit)
         for (d, part) in self.days.iter().enumerate() {
             let d = d as u32;
@@ -383,12 +483,139 @@ impl<'e> Selection<'e> {
             ordered[starts[visitor as usize]] = (d, v);
             starts[visitor as usize] += 1;
         }
-        drop(items);
-        let mut buf: Vec<u32> = Vec::new();
-        for (d, v) in ordered {
-            let part = &self.days[d as usize];
-            self.cut(part.date, &part.archive, v, &mut buf, &mut f);
+        ordered
+    }
+
+    /// [`Selection::for_each_visit_by_visitor`] on up to
+    /// the engine's query threads at once: the visitors are split into
+    /// contiguous runs, each run is fed to its own accumulator from
+    /// `init`, and the accumulators come back in visitor order. A visitor's
+    /// visits all go to one accumulator, so distinct-visitor counts of the
+    /// accumulators add up exactly.
+    pub(crate) fn par_visits_by_visitor<A: Send>(
+        &self,
+        init: impl Fn() -> A + Sync,
+        each: impl Fn(&mut A, &CutVisit<'_>) + Sync,
+    ) -> Vec<A> {
+        let ordered = self.visitor_major();
+        let visitor_of = |k: usize| {
+            let (d, v) = ordered[k];
+            self.days[d as usize].archive.visitor[v as usize]
+        };
+        let chunks = self.chunks(ordered.len());
+        let mut bounds = vec![0];
+        for c in 1..chunks {
+            let mut at = (ordered.len() * c / chunks).max(*bounds.last().unwrap_or(&0));
+            while at > 0 && at < ordered.len() && visitor_of(at) == visitor_of(at - 1) {
+                at += 1;
+            }
+            bounds.push(at);
         }
+        bounds.push(ordered.len());
+        let run = |range: std::ops::Range<usize>| {
+            let mut acc = init();
+            let mut buf: Vec<u32> = Vec::new();
+            for &(d, v) in &ordered[range] {
+                let part = &self.days[d as usize];
+                self.cut(part.date, &part.archive, v, &mut buf, &mut |cut| {
+                    each(&mut acc, cut)
+                });
+            }
+            acc
+        };
+        self.run_chunks(&bounds, &run)
+    }
+
+    /// Runs `each` over the selected days in up to [`Selection::threads`]
+    /// contiguous runs of days at once, each run with its own accumulator
+    /// from `init`; the accumulators come back in day order.
+    pub(crate) fn par_days<A: Send>(
+        &self,
+        init: impl Fn() -> A + Sync,
+        each: impl Fn(&mut A, &DayPart<'e>) + Sync,
+    ) -> Vec<A> {
+        // Split by visits, so that the runs take about as long.
+        let mut weight = Vec::with_capacity(self.days.len() + 1);
+        weight.push(0u64);
+        for p in &self.days {
+            weight.push(weight.last().unwrap_or(&0) + p.totals().visits + 1);
+        }
+        let total = *weight.last().unwrap_or(&0);
+        let chunks = self.chunks(total as usize);
+        let mut bounds = vec![0];
+        for c in 1..chunks as u64 {
+            let at = weight.partition_point(|&w| w < total * c / chunks as u64);
+            bounds.push(at.clamp(*bounds.last().unwrap_or(&0), self.days.len()));
+        }
+        bounds.push(self.days.len());
+        let run = |range: std::ops::Range<usize>| {
+            let mut acc = init();
+            for part in &self.days[range] {
+                each(&mut acc, part);
+            }
+            acc
+        };
+        self.run_chunks(&bounds, &run)
+    }
+
+    /// Calls `f` for every selected visit of one day's piece, cut to the
+    /// section; visits with no action inside the section are skipped.
+    pub(crate) fn visits_of(
+        &self,
+        part: &DayPart<'_>,
+        buf: &mut Vec<u32>,
+        f: &mut impl FnMut(&CutVisit<'_>),
+    ) {
+        let a = &*part.archive;
+        match self.selected(part) {
+            Some(bitmap) => {
+                for v in &bitmap {
+                    self.cut(part.date, a, v, buf, f);
+                }
+            }
+            None => {
+                for v in 0..a.visit_count() {
+                    self.cut(part.date, a, v, buf, f);
+                }
+            }
+        }
+    }
+
+    /// How many runs `work` items are split into: one per thread, and one
+    /// alone when the work is too small to pay for starting a thread.
+    fn chunks(&self, work: usize) -> usize {
+        let QueryThreads { threads, min_work } = self.threads;
+        threads.clamp(1, (work / min_work.max(1)).max(1))
+    }
+
+    /// Runs `run` over `bounds[i]..bounds[i + 1]`, the first run on this
+    /// thread and the others on scoped threads.
+    fn run_chunks<A: Send>(
+        &self,
+        bounds: &[usize],
+        run: &(impl Fn(std::ops::Range<usize>) -> A + Sync),
+    ) -> Vec<A> {
+        let ranges: Vec<std::ops::Range<usize>> = bounds.windows(2).map(|w| w[0]..w[1]).collect();
+        if ranges.len() <= 1 {
+            return ranges.into_iter().map(run).collect();
+        }
+        std::thread::scope(|scope| {
+            let others: Vec<_> = ranges[1..]
+                .iter()
+                .map(|r| {
+                    let r = r.clone();
+                    scope.spawn(move || run(r))
+                })
+                .collect();
+            let mut out = vec![run(ranges[0].clone())];
+            for h in others {
+                match h.join() {
+                    Ok(a) => out.push(a),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            out
+        })
     }
 
     /// Cuts one visit to the section (if any) and hands it to `f`.
@@ -468,6 +695,7 @@ impl DistinctStamp {
 }
 
 /// A set of dense ids, counted exactly: one bit per id.
+#[derive(Debug, Clone)]
 pub(crate) struct BitSet {
     words: Vec<u64>,
     count: u64,
@@ -478,6 +706,23 @@ impl BitSet {
         BitSet {
             words: vec![0; universe.div_ceil(64)],
             count: 0,
+        }
+    }
+
+    /// Adds every id of `other`.
+    pub(crate) fn union_with(&mut self, other: &BitSet) {
+        self.grow(other.words.len() * 64);
+        for (w, o) in self.words.iter_mut().zip(&other.words) {
+            *w |= o;
+        }
+        self.count = self.words.iter().map(|w| u64::from(w.count_ones())).sum();
+    }
+
+    /// Makes room for ids below `universe`.
+    pub(crate) fn grow(&mut self, universe: usize) {
+        let words = universe.div_ceil(64);
+        if words > self.words.len() {
+            self.words.resize(words, 0);
         }
     }
 

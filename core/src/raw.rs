@@ -40,6 +40,10 @@ pub(crate) struct SiteDicts {
     pub events: Dict,
     pub dim_names: Dict,
     pub dim_values: Dict,
+    /// Sections resolved to URL-id sets over these dictionaries
+    /// ([`crate::query::section_urls`]); a set goes with the dictionaries
+    /// it was computed from, so a rebuilt dictionary starts empty.
+    pub sections: crate::query::SectionCache,
 }
 
 impl SiteDicts {

@@ -268,7 +268,8 @@ impl Engine {
         }
         let next = Store::with_manifest(store.source.clone(), manifest);
         let cache = Arc::new(DayCache::new(reader.options.cache_bytes));
-        let engine = Engine::load_lazy(next, reader.options.clone(), cache.clone())?;
+        let mut engine = Engine::load_lazy(next, reader.options.clone(), cache.clone())?;
+        engine.query_threads = self.query_threads;
         // Unchanged day files stay: the same archive when its `before`
         // column (earlier visits of its visitors) is unchanged too, else a
         // copy with the new column; the old engine keeps its own.

@@ -296,6 +296,23 @@ impl ActionAccumulator {
         }
     }
 
+    /// Adds another run's rows: its visitors are not this run's, so the
+    /// distinct-visitor counts add up too.
+    fn merge(&mut self, other: ActionAccumulator) {
+        self.grow(other.acc.len());
+        for (a, o) in self.acc.iter_mut().zip(&other.acc) {
+            a.hits += o.hits;
+            a.visits += o.visits;
+            a.entries += o.entries;
+            a.exits += o.exits;
+            a.entry_bounces += o.entry_bounces;
+            a.time += o.time;
+        }
+        for (c, o) in self.visitors.counts.iter_mut().zip(&other.visitors.counts) {
+            *c += o;
+        }
+    }
+
     fn grow(&mut self, keys: usize) {
         if self.acc.len() < keys {
             self.acc.resize(keys, Acc::default());
@@ -477,21 +494,32 @@ impl Selection<'_> {
     /// ```
     pub fn action_report(&self, kind: ActionReportKind) -> Vec<ActionRow> {
         let d = &self.site.dicts;
-        let flat = |pages: bool,
-                    universe: usize,
-                    key: &dyn Fn(&crate::archive::DayArchive, usize) -> u32| {
-            let mut acc = ActionAccumulator::new(universe, pages);
-            self.for_each_visit_by_visitor(|cut| {
-                let a = cut.archive;
-                acc.add(cut, |i, out| {
-                    let k = key(a, i);
-                    if k != NONE {
-                        out.push(k);
-                    }
-                })
-            });
-            acc
-        };
+        let flat =
+            |pages: bool,
+             universe: usize,
+             key: &(dyn Fn(&crate::archive::DayArchive, usize) -> u32 + Sync)| {
+                // Runs of visitors on the query's threads, added up exactly.
+                let runs = self.par_visits_by_visitor(
+                    || ActionAccumulator::new(universe, pages),
+                    |acc, cut| {
+                        let a = cut.archive;
+                        acc.add(cut, |i, out| {
+                            let k = key(a, i);
+                            if k != NONE {
+                                out.push(k);
+                            }
+                        })
+                    },
+                );
+                let mut runs = runs.into_iter();
+                let mut acc = runs
+                    .next()
+                    .unwrap_or_else(|| ActionAccumulator::new(universe, pages));
+                for r in runs {
+                    acc.merge(r);
+                }
+                acc
+            };
         let of_kind = |kind: HitType, i: usize, a: &crate::archive::DayArchive| a.a_kind[i] == kind;
         let untitled = d.titles.len() as u32;
         let pairs = match kind {

@@ -121,42 +121,54 @@ impl Selection<'_> {
         s
     }
 
-    /// The summary of the selected visits that pass `keep(archive, visit)`.
-    fn summary_where(&self, mut keep: impl FnMut(&DayArchive, u32) -> bool) -> VisitsSummary {
-        let mut acc = SummaryAcc {
+    /// The summary of the selected visits that pass `keep(archive, visit)`,
+    /// over runs of days on [`Selection::par_days`]'s threads.
+    fn summary_where(&self, keep: impl Fn(&DayArchive, u32) -> bool + Sync) -> VisitsSummary {
+        let d = &self.site.dicts;
+        let init = || SummaryAcc {
             s: VisitsSummary::default(),
-            visitors: BitSet::new(self.site.dicts.visitors.len()),
-            users: BitSet::new(self.site.dicts.users.len()),
+            visitors: BitSet::new(d.visitors.len()),
+            users: BitSet::new(d.users.len()),
             last_visitor: NONE,
+            buf: Vec::new(),
         };
-        if self.section.is_none() {
+        let runs = self.par_days(init, |acc, part| {
+            if self.section.is_some() {
+                let mut buf = std::mem::take(&mut acc.buf);
+                self.visits_of(part, &mut buf, &mut |cut| {
+                    if keep(cut.archive, cut.visit) {
+                        acc.add(cut.archive, cut.visit, cut.actions.len() as u64, cut.length);
+                    }
+                });
+                acc.buf = buf;
+                return;
+            }
             // Whole visits: plain loops over the columns (a closure per
             // visit does not inline through the bitmap iterator).
-            for part in &self.days {
-                let a = &*part.archive;
-                match self.selected(part) {
-                    Some(bitmap) => {
-                        for v in &bitmap {
-                            if keep(a, v) {
-                                acc.add_whole(a, v);
-                            }
+            let a = &*part.archive;
+            match self.selected(part) {
+                Some(bitmap) => {
+                    for v in &bitmap {
+                        if keep(a, v) {
+                            acc.add_whole(a, v);
                         }
                     }
-                    None => {
-                        for v in 0..a.visit_count() {
-                            if keep(a, v) {
-                                acc.add_whole(a, v);
-                            }
+                }
+                None => {
+                    for v in 0..a.visit_count() {
+                        if keep(a, v) {
+                            acc.add_whole(a, v);
                         }
                     }
                 }
             }
-        } else {
-            self.for_each_visit(|cut| {
-                if keep(cut.archive, cut.visit) {
-                    acc.add(cut.archive, cut.visit, cut.actions.len() as u64, cut.length);
-                }
-            });
+        });
+        let mut runs = runs.into_iter();
+        let Some(mut acc) = runs.next() else {
+            return VisitsSummary::default();
+        };
+        for r in runs {
+            acc.merge(&r);
         }
         let mut s = acc.s;
         s.nb_uniq_visitors = acc.visitors.len();
@@ -226,9 +238,23 @@ struct SummaryAcc {
     users: BitSet,
     /// Visits of a day are sorted by visitor: repeats skip the set.
     last_visitor: u32,
+    /// A visit's actions inside the section.
+    buf: Vec<u32>,
 }
 
 impl SummaryAcc {
+    /// Adds another run's counts (its visitors and users by set union).
+    fn merge(&mut self, other: &SummaryAcc) {
+        let (s, o) = (&mut self.s, &other.s);
+        s.nb_visits += o.nb_visits;
+        s.nb_actions += o.nb_actions;
+        s.max_actions = s.max_actions.max(o.max_actions);
+        s.bounce_count += o.bounce_count;
+        s.sum_visit_length += o.sum_visit_length;
+        self.visitors.union_with(&other.visitors);
+        self.users.union_with(&other.users);
+    }
+
     #[inline(always)]
     fn add_whole(&mut self, a: &DayArchive, v: u32) {
         let n = a.actions_of(v).len() as u64;

@@ -145,6 +145,17 @@ enum hitmap_status hitmap_store_open_reader(const char *location,
 enum hitmap_status hitmap_store_refresh(struct hitmap_store *store, uint32_t *changed);
 
 /**
+ * Sets how many threads one query of `store` may use: 0 means one per
+ * core, 1 keeps every query on the calling thread (for hosts that forbid
+ * threads). The default is the environment's `HITMAP_THREADS`, else one
+ * per core.
+ *
+ * # Safety
+ * `store` is a live handle.
+ */
+enum hitmap_status hitmap_store_set_query_threads(struct hitmap_store *store, uint32_t threads);
+
+/**
  * An engine that keeps everything in memory.
  *
  * # Safety

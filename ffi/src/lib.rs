@@ -339,6 +339,25 @@ pub unsafe extern "C" fn hitmap_store_refresh(
     })
 }
 
+/// Sets how many threads one query of `store` may use: 0 means one per
+/// core, 1 keeps every query on the calling thread (for hosts that forbid
+/// threads). The default is the environment's `HITMAP_THREADS`, else one
+/// per core.
+///
+/// # Safety
+/// `store` is a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hitmap_store_set_query_threads(
+    store: *mut hitmap_store,
+    threads: u32,
+) -> hitmap_status {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        unsafe { engine(store) }?.set_query_threads(threads as usize);
+        Ok(())
+    })
+}
+
 /// An engine that keeps everything in memory.
 ///
 /// # Safety

@@ -67,6 +67,19 @@ final class Store
         return $changed->cdata === 1;
     }
 
+    /**
+     * How many threads one query may use: 0 is one per core. A Store
+     * starts with 1, since PHP-FPM already runs one worker per core and
+     * some hosts forbid threads; a CLI script may ask for 0.
+     */
+    public function setQueryThreads(int $threads): void
+    {
+        if ($threads < 0) {
+            throw new \InvalidArgumentException("threads must be 0 (one per core) or more, got $threads");
+        }
+        self::check($this->ffi, $this->ffi->hitmap_store_set_query_threads($this->handle(), $threads));
+    }
+
     /** An engine that keeps nothing on disk (tests, one-off reports). */
     public static function inMemory(?string $libPath = null): self
     {
@@ -79,7 +92,9 @@ final class Store
         $ffi = Library::load($libPath);
         $handle = $ffi->new('hitmap_store*');
         self::check($ffi, $open($ffi, FFI::addr($handle)));
-        return new self($ffi, $handle);
+        $store = new self($ffi, $handle);
+        $store->setQueryThreads(1);
+        return $store;
     }
 
     /**

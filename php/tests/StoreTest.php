@@ -50,6 +50,17 @@ final class StoreTest extends TestCase
         }
     }
 
+    public function testQueryThreadsChangeNoAnswer(): void
+    {
+        $store = self::fixtureStore();
+        $request = 'method=Actions.getPageUrls&flat=1&idSite=1&period=range&date=2024-01-01,2024-12-31&filter_limit=-1';
+        $one = $store->apiJson($request);
+        $store->setQueryThreads(0);
+        self::assertSame($one, $store->apiJson($request));
+        $this->expectException(\InvalidArgumentException::class);
+        $store->setQueryThreads(-1);
+    }
+
     public function testReportGivesEveryRowOfAnyMethod(): void
     {
         $store = self::fixtureStore();

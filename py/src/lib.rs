@@ -154,6 +154,19 @@ impl Engine {
             .map_err(to_py)
     }
 
+    /// Sets how many threads one query may use (0: one per core).
+    fn set_query_threads(&self, py: Python<'_>, threads: usize) -> PyResult<()> {
+        self.with(py, |e| {
+            e.set_query_threads(threads);
+            Ok(())
+        })
+    }
+
+    /// How many threads one query may use.
+    fn query_threads(&self, py: Python<'_>) -> PyResult<usize> {
+        self.with(py, |e| Ok(e.query_threads()))
+    }
+
     /// Picks up the store's newest commit; whether there was one.
     fn refresh(&self, py: Python<'_>) -> PyResult<bool> {
         self.with(py, |e| e.refresh())

@@ -54,13 +54,7 @@ class Site:
 def load(con: Any, ndjson_path: str, sites: Sequence[Site], dimensions: Sequence[str]) -> None:
     """Reads the hits and builds the tables ``hv`` (hits with their visit)
     and ``visits``. ``dimensions`` are the custom dimension names."""
-    con.execute(
-        "CREATE OR REPLACE TABLE sites (site INTEGER, tz VARCHAR, host VARCHAR, timeout BIGINT)"
-    )
-    con.executemany(
-        "INSERT INTO sites VALUES (?, ?, ?, ?)",
-        [(s.id, s.timezone, s.host, s.timeout) for s in sites],
-    )
+    _sites(con, sites)
     dim_cols = "".join(f", dims->>'{d}' AS \"dim_{d}\"" for d in dimensions)
     con.execute(
         f"""
@@ -82,6 +76,24 @@ def load(con: Any, ndjson_path: str, sites: Sequence[Site], dimensions: Sequence
         [ndjson_path],
     )
     sessionize(con, dimensions)
+
+
+def load_parquet(con: Any, parquet_path: str, sites: Sequence[Site], dimensions: Sequence[str]) -> None:
+    """:func:`load` from a Parquet file of the ``raw`` table (its best input
+    format: typed columns, nothing to parse)."""
+    _sites(con, sites)
+    con.execute("CREATE OR REPLACE TABLE raw AS SELECT * FROM read_parquet(?)", [parquet_path])
+    sessionize(con, dimensions)
+
+
+def _sites(con: Any, sites: Sequence[Site]) -> None:
+    con.execute(
+        "CREATE OR REPLACE TABLE sites (site INTEGER, tz VARCHAR, host VARCHAR, timeout BIGINT)"
+    )
+    con.executemany(
+        "INSERT INTO sites VALUES (?, ?, ?, ?)",
+        [(s.id, s.timezone, s.host, s.timeout) for s in sites],
+    )
 
 
 def sessionize(con: Any, dimensions: Sequence[str]) -> None:

@@ -134,3 +134,29 @@ def test_a_day_bundle_carries_a_day_to_another_engine():
     damaged[len(damaged) // 2] ^= 0xFF
     with pytest.raises(hitmap.HitmapError):
         hitmap.Engine.in_memory().import_day(bytes(damaged))
+
+
+def test_query_threads_change_no_answer():
+    """Reports big enough to split into runs on two threads (tens of
+    thousands of visits) answer exactly as on one."""
+    from hitmap import sample
+
+    e = hitmap.Engine.in_memory()
+    e.add_site(1, **sample.SITE)
+    res = e.ingest_ndjson(sample.ndjson(days=28, visitors=3000))
+    assert res.rejected == []
+    seg = "&segment=deviceType%3D%3Ddesktop"
+    queries = [
+        f"method={m}&idSite=1&period=range&date=2025-01-01,2025-01-28&format_metrics=0&filter_limit=-1{extra}"
+        for m in ("VisitsSummary.get", "Actions.getPageUrls&flat=1", "Actions.getDownloads&flat=1",
+                  "VisitFrequency.get")
+        for extra in ("", seg, "&section=News", seg + "&section=News")
+    ]
+    e.query_threads = 1
+    one = [e.api(q) for q in queries]
+    assert one[0]["nb_visits"] > 40_000, "too few visits for the reports to split"
+    e.query_threads = 2
+    assert e.query_threads == 2
+    assert [e.api(q) for q in queries] == one
+    with pytest.raises(ValueError, match="query_threads"):
+        e.query_threads = -1

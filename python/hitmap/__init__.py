@@ -376,6 +376,30 @@ class Engine:
         """
         return self._engine.refresh()
 
+    @property
+    def query_threads(self) -> int:
+        """How many threads one query may use. Reports over many days or
+        visits split into runs, one per thread, whose counts add up exactly;
+        small ones stay on the calling thread. The default is the
+        ``HITMAP_THREADS`` environment variable, else one per core; set 1
+        where the host forbids threads or already runs a query per core, 0
+        for one per core.
+
+        Examples
+        --------
+        >>> e = Engine.in_memory()
+        >>> e.query_threads = 1
+        >>> e.query_threads
+        1
+        """
+        return self._engine.query_threads()
+
+    @query_threads.setter
+    def query_threads(self, threads: int) -> None:
+        if threads < 0:
+            raise ValueError(f"query_threads must be 0 (one per core) or more, got {threads}")
+        self._engine.set_query_threads(threads)
+
     def read_stats(self) -> Dict[str, int]:
         """Files and bytes this engine has read from its store.
 
