@@ -143,7 +143,7 @@ def test_query_threads_change_no_answer():
 
     e = hitmap.Engine.in_memory()
     e.add_site(1, **sample.SITE)
-    res = e.ingest_ndjson(sample.ndjson(days=28, visitors=3000))
+    res = e.ingest_ndjson(sample.ndjson(days=28, visitors=10_000))
     assert res.rejected == []
     seg = "&segment=deviceType%3D%3Ddesktop"
     queries = [
