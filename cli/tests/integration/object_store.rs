@@ -84,13 +84,18 @@ fn answers(e: &Engine, dates: &str) -> Vec<String> {
         .collect()
 }
 
-fn day_file_bytes(store: &std::path::Path, from: &str, to: &str) -> u64 {
+/// Site 1's day files for the days `from..=to`: their sizes.
+fn day_file_sizes(store: &std::path::Path, from: &str, to: &str) -> Vec<u64> {
     std::fs::read_dir(store.join("site-1/days"))
         .unwrap()
         .map(|e| e.unwrap())
         .filter(|e| (from..=to).contains(&&e.file_name().to_string_lossy()[..10]))
         .map(|e| e.metadata().unwrap().len())
-        .sum()
+        .collect()
+}
+
+fn day_file_bytes(store: &std::path::Path, from: &str, to: &str) -> u64 {
+    day_file_sizes(store, from, to).iter().sum()
 }
 
 #[test]
@@ -133,18 +138,7 @@ fn a_published_store_answers_every_method_as_the_folder_and_reads_only_its_days(
         day_file_bytes(&store, "2025-01-07", "2025-01-07")
     );
     // One GET per day with data in 2024-12-20..2025-01-18 but the cached one.
-    let files = std::fs::read_dir(store.join("site-1/days"))
-        .unwrap()
-        .filter(|e| {
-            let name = e
-                .as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .into_owned();
-            ("2024-12-20"..="2025-01-18").contains(&&name[..10])
-        })
-        .count() as u64;
+    let files = day_file_sizes(&store, "2024-12-20", "2025-01-18").len() as u64;
     assert_eq!(month.requests - one.requests, files - 1);
     assert_eq!(
         month.bytes - one.bytes,

@@ -28,8 +28,8 @@ pub(super) fn line(src: &str) -> Option<HitView<'_>> {
     s.eat(b'{')?;
     loop {
         s.ws();
-        let key = s.string()?;
-        let bit = 1u32.checked_shl(field(key)?)?;
+        let field = field(s.string()?)?;
+        let bit = 1u32.checked_shl(field)?;
         if seen & bit != 0 {
             return None;
         }
@@ -37,7 +37,7 @@ pub(super) fn line(src: &str) -> Option<HitView<'_>> {
         s.ws();
         s.eat(b':')?;
         s.ws();
-        match bit.trailing_zeros() {
+        match field {
             SITE => {
                 let n = s.uint(10)?;
                 hit.site = u32::try_from(n).ok().filter(|n| (1..=MAX_SITE).contains(n))?;
@@ -58,7 +58,7 @@ pub(super) fn line(src: &str) -> Option<HitView<'_>> {
             }
             DIMS => hit.dims = s.dims()?,
             EVENT => hit.event = s.event()?,
-            field => {
+            _ => {
                 let v = s.text()?;
                 let slot = match field {
                     URL => &mut hit.url,
