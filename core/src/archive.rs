@@ -108,6 +108,10 @@ struct VisitContext<'a> {
     site: &'a SiteConfig,
     /// The name id of `$referrer_type`, if the site has seen one.
     recorded_type: Option<u32>,
+    /// Referrer types already derived this build, by (landing URL id,
+    /// referrer id): a day's visits repeat few pairs, and the lists are
+    /// long.
+    referrer_types: std::cell::RefCell<foldhash::HashMap<(u32, u32), ReferrerType>>,
 }
 
 /// One site's visits on one local day.
@@ -273,6 +277,7 @@ impl DayArchive {
             dicts,
             site,
             recorded_type: dicts.dim_names.get(attr::NAMES[attr::REFERRER_TYPE]),
+            referrer_types: Default::default(),
         };
         let key_name = dicts.dim_names.get(attr::NAMES[attr::VISIT]);
         // A hit marked `new_visit` starts a visit whatever the gap.
@@ -426,10 +431,17 @@ impl DayArchive {
             .and_then(|name| dim_cells[visit_dims_start..].iter().find(|c| c.0 == name))
             .and_then(|c| ReferrerType::parse(dicts.dim_values.value(c.2)));
         let referrer_type = recorded.unwrap_or_else(|| {
-            let referrer = dicts
-                .referrers
-                .opt(*self.fields[VField::Referrer as usize].last().unwrap());
-            classify(dicts.urls.opt(first.url), referrer, site)
+            let referrer = *self.fields[VField::Referrer as usize].last().unwrap();
+            *ctx.referrer_types
+                .borrow_mut()
+                .entry((first.url, referrer))
+                .or_insert_with(|| {
+                    classify(
+                        dicts.urls.opt(first.url),
+                        dicts.referrers.opt(referrer),
+                        site,
+                    )
+                })
         });
         self.referrer_type.push(referrer_type as u8);
         for (i, h) in hits.iter().enumerate() {

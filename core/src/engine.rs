@@ -271,25 +271,39 @@ impl SiteState {
     }
 
     /// Rebuilds the given days with their new hits (custom dimensions in
-    /// `dims`), then brings the visitor table up to date in one merge per
-    /// touched visitor.
-    pub(crate) fn rebuild(&mut self, days: Vec<(NaiveDate, &mut [RawHit])>, side: &mut SideArena) {
+    /// `dims`) on up to `threads` threads (days are independent), then
+    /// brings the visitor table up to date in one merge per touched
+    /// visitor.
+    pub(crate) fn rebuild(
+        &mut self,
+        days: Vec<(NaiveDate, &mut [RawHit])>,
+        side: &mut SideArena,
+        threads: usize,
+    ) {
         // (visitor, day, order, visits): the later order wins for a key.
         let mut updates: Vec<(u32, NaiveDate, u8, u32)> = Vec::new();
+        // Late hits: the old archive (and live parts) give their hits back
+        // first, as that changes the side arena; then every day builds.
+        let mut late: Vec<(NaiveDate, Vec<RawHit>)> = Vec::new();
+        let mut fresh: Vec<(NaiveDate, &mut [RawHit])> = Vec::new();
         for (date, new_hits) in days {
-            let archive = if self.days.contains_key(&date) || self.live.contains_key(&date) {
-                // Late hits: the old archive (and live parts) give their
-                // hits back.
+            if self.days.contains_key(&date) || self.live.contains_key(&date) {
                 let mut hits = new_hits.to_vec();
                 for v in self.take_day_hits(date, &mut hits, side) {
                     updates.push((v, date, 0, 0));
                 }
-                DayArchive::build(&mut hits, side, &self.dicts, &self.config)
+                late.push((date, hits));
             } else {
-                DayArchive::build(new_hits, side, &self.dicts, &self.config)
-            };
+                fresh.push((date, new_hits));
+            }
+        }
+        fresh.extend(late.iter_mut().map(|(d, h)| (*d, h.as_mut_slice())));
+        let (side, dicts, config) = (&*side, &self.dicts, &self.config);
+        let built = crate::par::map_jobs(fresh, threads, |(date, hits)| {
+            (date, DayArchive::build(hits, side, dicts, config))
+        });
+        for (date, mut archive) in built {
             runs(&archive.visitor, |v, n| updates.push((v, date, 1, n)));
-            let mut archive = archive;
             archive.before = vec![0; archive.visitor.len()];
             self.days.insert(date, archive);
         }
@@ -671,21 +685,51 @@ impl Engine {
                 live: self.live_limit.0 > 0 && (self.store.is_none() || self.wal.is_some()),
                 ..Batch::default()
             };
-            for raw in chunk.split_inclusive(|&b| b == b'\n') {
+            let threads = self.query_threads.get();
+            let wal = self.wal.is_some();
+            let live_limit = self.live_limit;
+            let mut take = |this: &mut Engine, raw: &[u8], parsed: Parsed<'_>| {
                 line_no += 1;
-                let r = match std::str::from_utf8(raw) {
-                    Err(e) => Err(format!("not valid UTF-8 (byte {})", e.valid_up_to())),
-                    Ok(line) if line.trim_matches(JSON_WHITESPACE).is_empty() => continue,
-                    Ok(line) => parse_line(line).and_then(|view| self.add_to(&mut batch, &view)),
+                let r = match parsed {
+                    Parsed::Blank => return,
+                    Parsed::Hit(view) => view.and_then(|view| this.add_to(&mut batch, &view)),
                 };
-                if r.is_ok() && batch.live && self.wal.is_some() {
+                if r.is_ok() && batch.live && wal {
                     batch.log.extend_from_slice(raw);
                     if !raw.ends_with(b"\n") {
                         batch.log.push(b'\n');
                     }
                 }
                 batch.note(line_no, r);
-                batch.check_live(self.live_limit);
+                batch.check_live(live_limit);
+            };
+            if threads > 1 && chunk.len() > 2 * PIPELINE_BLOCK_BYTES {
+                // Two stages: another thread parses the next block of lines
+                // while this one interns the current block.
+                std::thread::scope(|scope| {
+                    let (tx, rx) = std::sync::mpsc::sync_channel(2);
+                    let chunk = &chunk[..];
+                    scope.spawn(move || {
+                        for block in blocks(chunk, PIPELINE_BLOCK_BYTES) {
+                            let parsed: Vec<_> = block
+                                .split_inclusive(|&b| b == b'\n')
+                                .map(|raw| (raw, parse_raw(raw)))
+                                .collect();
+                            if tx.send(parsed).is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    for parsed in rx {
+                        for (raw, p) in parsed {
+                            take(self, raw, p);
+                        }
+                    }
+                });
+            } else {
+                for raw in chunk.split_inclusive(|&b| b == b'\n') {
+                    take(self, raw, parse_raw(raw));
+                }
             }
             let marks = Marks {
                 batch: Some(&id),
@@ -825,6 +869,7 @@ impl Engine {
             per_site.entry(site).or_default().push((date, day));
             rest = tail;
         }
+        let threads = self.query_threads.get();
         let mut changed = BTreeMap::new();
         for (site, mut days) in per_site {
             days.sort_unstable_by_key(|d| d.0);
@@ -832,7 +877,7 @@ impl Engine {
             self.sites
                 .get_mut(&site)
                 .expect("buckets only exist for known sites")
-                .rebuild(days, &mut batch.side);
+                .rebuild(days, &mut batch.side, threads);
         }
         if self.store.is_some() {
             // The files are about to hold what the log held: live days
@@ -971,12 +1016,14 @@ impl Engine {
         self.live_limit = LiveLimit(hits);
     }
 
-    /// Sets how many threads one query may use; 0 means one per core.
-    /// Reports over many days or visits split their work into runs of
-    /// days or of visitors, one per thread, and add the runs' counts up
-    /// exactly; small ones stay on the calling thread. The default is the
+    /// Sets how many threads one query or one ingest may use; 0 means one
+    /// per core. Reports over many days or visits split their work into
+    /// runs of days or of visitors, one per thread, and add the runs'
+    /// counts up exactly; small ones stay on the calling thread. An ingest
+    /// builds and encodes its days on these threads, and NDJSON is parsed
+    /// on one of them while another interns. The default is the
     /// environment's `HITMAP_THREADS`, else one per core. Set 1 where the
-    /// host forbids threads (PHP-FPM) or runs one query per core already.
+    /// host forbids threads (PHP-FPM) or runs one request per core already.
     ///
     /// # Examples
     /// ```
@@ -1148,10 +1195,14 @@ impl Engine {
             if config || !store.manifest.sites.contains_key(&id) {
                 change.config = Some(crate::store::format::encode_config(&site.config));
             }
-            for day in days {
-                let bytes = site.days.get(&day).map(crate::store::format::encode_day);
-                change.days.insert(day, bytes);
-            }
+            // Days encode (and compress) independently.
+            let encoded = crate::par::map_jobs(days, self.query_threads.get(), |day| {
+                (
+                    day,
+                    site.days.get(&day).map(crate::store::format::encode_day),
+                )
+            });
+            change.days.extend(encoded);
             changes.insert(id, change);
         }
         let committed = store.commit_batch(changes, marks);
@@ -1338,6 +1389,45 @@ impl Batch {
             Err(reason) => self.outcome.rejected.push(Rejected { line, reason }),
         }
     }
+}
+
+/// Bytes of NDJSON one pipeline step parses (about 5,000 lines).
+const PIPELINE_BLOCK_BYTES: usize = 1 << 20;
+
+/// One NDJSON line read: blank, or a hit (or why it is not one).
+// Blank lines are rare; boxing every hit would cost an allocation a line.
+#[allow(clippy::large_enum_variant)]
+enum Parsed<'a> {
+    Blank,
+    Hit(std::result::Result<HitView<'a>, String>),
+}
+
+fn parse_raw(raw: &[u8]) -> Parsed<'_> {
+    match std::str::from_utf8(raw) {
+        Err(e) => Parsed::Hit(Err(format!("not valid UTF-8 (byte {})", e.valid_up_to()))),
+        Ok(line) if line.trim_matches(JSON_WHITESPACE).is_empty() => Parsed::Blank,
+        Ok(line) => Parsed::Hit(parse_line(line)),
+    }
+}
+
+/// `bytes` cut into runs of whole lines of about `size` bytes.
+fn blocks(bytes: &[u8], size: usize) -> impl Iterator<Item = &[u8]> {
+    let mut rest = bytes;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let cut = match rest
+            .get(size..)
+            .and_then(|t| t.iter().position(|&b| b == b'\n'))
+        {
+            Some(i) => size + i + 1,
+            None => rest.len(),
+        };
+        let (block, tail) = rest.split_at(cut);
+        rest = tail;
+        Some(block)
+    })
 }
 
 fn clone_store_error(e: &Error) -> Error {

@@ -72,6 +72,7 @@ mod export;
 pub mod fuzzing;
 mod live;
 mod names;
+mod par;
 mod query;
 mod raw;
 mod reader;

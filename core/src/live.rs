@@ -419,7 +419,7 @@ impl SiteState {
         if !self.live.contains_key(&date) {
             return false;
         }
-        self.rebuild(vec![(date, &mut [])], side);
+        self.rebuild(vec![(date, &mut [])], side, 1);
         true
     }
 

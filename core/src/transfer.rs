@@ -113,7 +113,7 @@ impl Engine {
             .iter()
             .map(|h| translate(h, &side, &dicts, &mut state.dicts, &mut own_side))
             .collect();
-        state.rebuild(vec![(day, &mut own)], &mut own_side);
+        state.rebuild(vec![(day, &mut own)], &mut own_side, 1);
         self.persist(std::collections::BTreeMap::from([(
             site,
             (false, vec![day]),

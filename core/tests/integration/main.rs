@@ -16,3 +16,4 @@ mod reference;
 mod referrers;
 mod rerun;
 mod store;
+mod threads;

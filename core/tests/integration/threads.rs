@@ -1,0 +1,98 @@
+//! Threads change nothing: an ingest on one thread, two or three (days
+//! built in parallel, NDJSON parsed while another thread interns) gives
+//! the same outcome, line for line, and the same answers.
+
+use hitmap::sample::{self, SampleConfig};
+use hitmap::{ActionReportKind, Engine, IngestOutcome, Query};
+
+/// Two months of sample traffic as NDJSON (several MB, so the reader's
+/// pipeline runs), with bad and blank lines among the good ones.
+fn input(cfg: &SampleConfig) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, hit) in sample::generate(cfg).enumerate() {
+        match i % 997 {
+            13 => out.extend_from_slice(b"{\"site\":1,\"visitor\":\"x\",\"ts\":\"soon\"}\n"),
+            14 => out.extend_from_slice(b"\n   \n"),
+            15 => out.extend_from_slice(b"{\"site\":1,\"visitor\":\"\xff\"}\n"),
+            16 => out.extend_from_slice(b"{broken\n"),
+            17 => out.extend_from_slice(b"{\"site\":9,\"visitor\":\"x\",\"ts\":1}\n"),
+            _ => {}
+        }
+        out.extend_from_slice(hit.to_ndjson().as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+fn engine(cfg: &SampleConfig, threads: usize) -> Engine {
+    let mut e = Engine::in_memory();
+    e.set_query_threads(threads);
+    e.add_site(sample::site_config(cfg)).unwrap();
+    e
+}
+
+fn answers(e: &Engine) -> String {
+    let q = e
+        .query(&Query::site(1).range("2025-01-01", "2025-03-31"))
+        .unwrap();
+    let seg = e
+        .query(
+            &Query::site(1)
+                .range("2025-01-01", "2025-03-31")
+                .segment("deviceType==desktop")
+                .unwrap(),
+        )
+        .unwrap();
+    format!(
+        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+        q.visits_summary(),
+        seg.visits_summary(),
+        q.action_report(ActionReportKind::PageUrls),
+        q.action_report(ActionReportKind::Downloads),
+        e.export_hits(1, "2025-01-01", "2025-03-31").unwrap(),
+    )
+}
+
+#[test]
+fn ndjson_and_day_builds_answer_the_same_on_any_thread_count() {
+    let cfg = SampleConfig {
+        visitors: 600,
+        days: 60,
+        ..SampleConfig::default()
+    };
+    let ndjson = input(&cfg);
+    assert!(
+        ndjson.len() > 4 << 20,
+        "{} bytes: too few for the pipeline",
+        ndjson.len()
+    );
+    let mut outcomes: Vec<IngestOutcome> = Vec::new();
+    let mut all = Vec::new();
+    for threads in [1, 2, 3] {
+        let mut e = engine(&cfg, threads);
+        outcomes.push(e.ingest_ndjson(&ndjson[..]).unwrap());
+        all.push(answers(&e));
+    }
+    let one = &outcomes[0];
+    assert!(one.accepted > 20_000);
+    assert!(one.rejected.len() > 100, "{} rejected", one.rejected.len());
+    for (o, a) in outcomes.iter().zip(&all).skip(1) {
+        assert_eq!(o.accepted, one.accepted);
+        assert_eq!(
+            o.rejected
+                .iter()
+                .map(|r| (r.line, &r.reason))
+                .collect::<Vec<_>>(),
+            one.rejected
+                .iter()
+                .map(|r| (r.line, &r.reason))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(a, &all[0]);
+    }
+    // The typed path on one thread agrees with them all.
+    let mut typed = engine(&cfg, 1);
+    let hits: Vec<_> = sample::generate(&cfg).collect();
+    assert_eq!(typed.ingest(&hits).unwrap().accepted, one.accepted);
+    assert_eq!(answers(&typed), all[0]);
+}
