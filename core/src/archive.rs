@@ -18,22 +18,42 @@ use crate::raw::{
 use crate::referrer::{ReferrerType, classify};
 use crate::site::SiteConfig;
 
-/// Values to the visits (or any ids) that have them, sorted by value id.
+/// Values to the visits (or any ids) that have them.
+///
+/// Most values of a day are rare (one page among thousands, read in a few
+/// visits): their visits sit end to end in one sorted list, 4 bytes each,
+/// and a query turns a list into a bitmap when it needs one. Values with
+/// at least [`BITMAP_FROM`] visits keep a roaring bitmap, ready to combine.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct ValueIndex {
-    pub ids: Vec<u32>,
-    pub bitmaps: Vec<RoaringBitmap>,
+    /// Rare values' ids, ascending.
+    ids: Vec<u32>,
+    /// Where each rare value's visits start in `visits`, plus one end.
+    starts: Vec<u32>,
+    /// Rare values' visits, each value's ascending.
+    visits: Vec<u32>,
+    /// Frequent values' ids, ascending, with their bitmaps.
+    big_ids: Vec<u32>,
+    bitmaps: Vec<RoaringBitmap>,
 }
 
+/// Visits from which a value keeps a bitmap rather than a list (about
+/// where a bitmap's fixed cost is paid back).
+pub(crate) const BITMAP_FROM: usize = 64;
+
 impl ValueIndex {
-    /// Heap bytes, about: ids and each bitmap's serialized size (close to
-    /// its in-memory size) plus a vector header per bitmap.
+    /// Heap bytes, about: lists, ids, and each bitmap's serialized size
+    /// (close to its in-memory size) plus its allocations.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.ids.capacity() * 4
+        (self.ids.capacity()
+            + self.starts.capacity()
+            + self.visits.capacity()
+            + self.big_ids.capacity())
+            * 4
             + self
                 .bitmaps
                 .iter()
-                .map(|b| b.serialized_size() + 48)
+                .map(|b| b.serialized_size() + 64)
                 .sum::<usize>()
     }
 
@@ -46,28 +66,106 @@ impl ValueIndex {
         while i < pairs.len() {
             let id = pairs[i].0;
             let j = i + pairs[i..].partition_point(|p| p.0 == id);
-            let bitmap = RoaringBitmap::from_sorted_iter(pairs[i..j].iter().map(|p| p.1))
-                .expect("pairs are sorted and deduplicated");
-            index.ids.push(id);
-            index.bitmaps.push(bitmap);
+            let visits = pairs[i..j].iter().map(|p| p.1);
+            if j - i >= BITMAP_FROM {
+                let bitmap = RoaringBitmap::from_sorted_iter(visits)
+                    .expect("pairs are sorted and deduplicated");
+                index.big_ids.push(id);
+                index.bitmaps.push(bitmap);
+            } else {
+                if index.starts.is_empty() {
+                    index.starts.push(0);
+                }
+                index.ids.push(id);
+                index.visits.extend(visits);
+                index.starts.push(index.visits.len() as u32);
+            }
             i = j;
         }
+        index.ids.shrink_to_fit();
+        index.starts.shrink_to_fit();
+        index.visits.shrink_to_fit();
         index
     }
 
-    pub(crate) fn get(&self, id: u32) -> Option<&RoaringBitmap> {
-        self.ids.binary_search(&id).ok().map(|i| &self.bitmaps[i])
+    /// The visits with value `id`, if any.
+    pub(crate) fn get(&self, id: u32) -> Option<std::borrow::Cow<'_, RoaringBitmap>> {
+        if let Ok(i) = self.big_ids.binary_search(&id) {
+            return Some(std::borrow::Cow::Borrowed(&self.bitmaps[i]));
+        }
+        let i = self.ids.binary_search(&id).ok()?;
+        Some(std::borrow::Cow::Owned(
+            RoaringBitmap::from_sorted_iter(self.list(i).iter().copied())
+                .expect("lists are sorted"),
+        ))
     }
 
-    /// The union of the bitmaps whose value id passes `keep`.
+    fn list(&self, i: usize) -> &[u32] {
+        &self.visits[self.starts[i] as usize..self.starts[i + 1] as usize]
+    }
+
+    /// The union of the visits whose value id passes `keep`.
     pub(crate) fn union_where(&self, mut keep: impl FnMut(u32) -> bool) -> RoaringBitmap {
         let mut out = RoaringBitmap::new();
-        for (id, b) in self.ids.iter().zip(&self.bitmaps) {
+        for (id, b) in self.big_ids.iter().zip(&self.bitmaps) {
             if keep(*id) {
                 out |= b;
             }
         }
+        let mut rare: Vec<u32> = Vec::new();
+        for (i, id) in self.ids.iter().enumerate() {
+            if keep(*id) {
+                rare.extend_from_slice(self.list(i));
+            }
+        }
+        if !rare.is_empty() {
+            rare.sort_unstable();
+            rare.dedup();
+            out |= RoaringBitmap::from_sorted_iter(rare).expect("sorted and deduplicated");
+        }
         out
+    }
+}
+
+/// Keywords and event attributes of the actions that have any (searches
+/// and events, a small share of a day's actions), by action position.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ActionExtras {
+    /// Positions of the actions with extras, ascending.
+    at: Vec<u32>,
+    values: Vec<Extra>,
+}
+
+impl ActionExtras {
+    /// Records action `i`'s extras (nothing if it has none). Actions come
+    /// in position order.
+    pub(crate) fn push(&mut self, i: usize, x: Extra) {
+        if !x.is_empty() {
+            self.at.push(i as u32);
+            self.values.push(x);
+        }
+    }
+
+    /// Action `i`'s extras ([`Extra::NONE`] if it has none).
+    pub(crate) fn get(&self, i: usize) -> Extra {
+        match self.at.binary_search(&(i as u32)) {
+            Ok(k) => self.values[k],
+            Err(_) => Extra::NONE,
+        }
+    }
+
+    /// One attribute for each of `n` actions, `none` where missing (the
+    /// column a day file holds).
+    pub(crate) fn column<T: Copy>(&self, n: usize, none: T, f: impl Fn(&Extra) -> T) -> Vec<T> {
+        let mut out = vec![none; n];
+        for (&i, x) in self.at.iter().zip(&self.values) {
+            out[i as usize] = f(x);
+        }
+        out
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.at.capacity() * 4 + self.values.capacity() * std::mem::size_of::<Extra>()
     }
 }
 
@@ -141,11 +239,9 @@ pub(crate) struct DayArchive {
     pub a_ts: Vec<i64>,
     pub a_url: Vec<u32>,
     pub a_title: Vec<u32>,
-    pub a_keyword: Vec<u32>,
-    pub a_ev_category: Vec<u32>,
-    pub a_ev_action: Vec<u32>,
-    pub a_ev_name: Vec<u32>,
-    pub a_ev_value: Vec<f64>,
+    /// Keywords and event attributes, kept for the few actions that have
+    /// them ([`DayArchive::extra`]).
+    pub a_extras: ActionExtras,
     pub a_time_spent: Vec<u32>,
     // indexes
     pub visitors: RoaringBitmap,
@@ -160,11 +256,16 @@ impl DayArchive {
     /// Heap bytes the archive holds, about (a lazy reader's cache budget
     /// counts these).
     pub(crate) fn heap_bytes(&self) -> usize {
+        self.heap_parts().iter().map(|p| p.1).sum::<usize>() + std::mem::size_of::<DayArchive>()
+    }
+
+    /// [`DayArchive::heap_bytes`] by part, for memory reports.
+    pub(crate) fn heap_parts(&self) -> [(&'static str, usize); 6] {
         #[allow(clippy::ptr_arg)] // the capacity, not the length
         fn v<T>(x: &Vec<T>) -> usize {
             x.capacity() * std::mem::size_of::<T>()
         }
-        let mut n = v(&self.visitor)
+        let visits = v(&self.visitor)
             + v(&self.start)
             + v(&self.length)
             + v(&self.action_offsets)
@@ -173,31 +274,32 @@ impl DayArchive {
             + v(&self.entry_url)
             + v(&self.exit_url)
             + v(&self.referrer_type)
-            + v(&self.a_kind)
+            + self
+                .fields
+                .iter()
+                .chain(&self.field_carriers)
+                .map(v)
+                .sum::<usize>();
+        let actions = v(&self.a_kind)
             + v(&self.a_ts)
             + v(&self.a_url)
             + v(&self.a_title)
-            + v(&self.a_keyword)
-            + v(&self.a_ev_category)
-            + v(&self.a_ev_action)
-            + v(&self.a_ev_name)
-            + v(&self.a_ev_value)
+            + self.a_extras.heap_bytes()
             + v(&self.a_time_spent);
-        for (f, c) in self.fields.iter().zip(&self.field_carriers) {
-            n += (f.capacity() + c.capacity()) * 4;
-        }
-        for d in &self.dims {
-            n += (d.values.capacity() + d.carriers.capacity()) * 4 + d.index.heap_bytes();
-        }
-        n += self.visitors.serialized_size() + self.users.serialized_size();
-        n += self
+        let dims = self
+            .dims
+            .iter()
+            .map(|d| v(&d.values) + v(&d.carriers) + d.index.heap_bytes())
+            .sum::<usize>();
+        let visitors = self.visitors.serialized_size() + self.users.serialized_size();
+        let visit_indexes = self
             .field_index
             .iter()
             .map(ValueIndex::heap_bytes)
-            .sum::<usize>();
-        n += self.referrer_type_index.heap_bytes();
+            .sum::<usize>()
+            + self.referrer_type_index.heap_bytes();
         let x = &self.actions;
-        n += x
+        let action_indexes = x
             .by_kind_url
             .iter()
             .map(ValueIndex::heap_bytes)
@@ -206,7 +308,14 @@ impl DayArchive {
             + x.keywords.heap_bytes()
             + x.event_categories.heap_bytes()
             + x.event_actions.heap_bytes();
-        n + std::mem::size_of::<DayArchive>()
+        [
+            ("visit columns", visits),
+            ("action columns", actions),
+            ("custom dimension columns and indexes", dims),
+            ("visitor and user bitmaps", visitors),
+            ("visit field indexes", visit_indexes),
+            ("action indexes", action_indexes),
+        ]
     }
 
     /// Columns sized exactly: growing them would touch (and on some
@@ -230,11 +339,6 @@ impl DayArchive {
             a_ts: cap(actions),
             a_url: cap(actions),
             a_title: cap(actions),
-            a_keyword: cap(actions),
-            a_ev_category: cap(actions),
-            a_ev_action: cap(actions),
-            a_ev_name: cap(actions),
-            a_ev_value: cap(actions),
             a_time_spent: cap(actions),
             ..DayArchive::default()
         }
@@ -251,6 +355,11 @@ impl DayArchive {
     pub(crate) fn is_new_visit(&self, visit: u32) -> bool {
         let v = visit as usize;
         self.rank_in_day[v] == 0 && self.before[v] == 0
+    }
+
+    /// Action `i`'s keyword and event attributes.
+    pub(crate) fn extra(&self, i: usize) -> Extra {
+        self.a_extras.get(i)
     }
 
     pub(crate) fn visit_count(&self) -> u32 {
@@ -450,11 +559,7 @@ impl DayArchive {
             self.a_url.push(h.url);
             self.a_title.push(h.title);
             let x = side.extra(h);
-            self.a_keyword.push(x.keyword);
-            self.a_ev_category.push(x.ev_category);
-            self.a_ev_action.push(x.ev_action);
-            self.a_ev_name.push(x.ev_name);
-            self.a_ev_value.push(x.ev_value);
+            self.a_extras.push(self.a_kind.len() - 1, x);
             self.a_time_spent
                 .push(hits.get(i + 1).map_or(0, |next| (next.ts - h.ts) as u32));
         }
@@ -549,10 +654,11 @@ impl DayArchive {
                             titles.push((self.a_title[i], v));
                         }
                     }
-                    HitType::Search => keywords.push((self.a_keyword[i], v)),
+                    HitType::Search => keywords.push((self.extra(i).keyword, v)),
                     HitType::Event => {
-                        cats.push((self.a_ev_category[i], v));
-                        acts.push((self.a_ev_action[i], v));
+                        let x = self.extra(i);
+                        cats.push((x.ev_category, v));
+                        acts.push((x.ev_action, v));
                     }
                 }
             }
@@ -604,13 +710,7 @@ impl DayArchive {
                 let mut h = RawHit::new(self.visitor[vi], self.a_ts[i], self.a_kind[i]);
                 h.url = self.a_url[i];
                 h.title = self.a_title[i];
-                let extra = Extra {
-                    keyword: self.a_keyword[i],
-                    ev_category: self.a_ev_category[i],
-                    ev_action: self.a_ev_action[i],
-                    ev_name: self.a_ev_name[i],
-                    ev_value: self.a_ev_value[i],
-                };
+                let extra = self.extra(i);
                 side.set_extra(&mut h, extra);
                 let mut fields = [NONE; N_VFIELDS];
                 for (f, value) in fields.iter_mut().enumerate() {
@@ -655,4 +755,70 @@ fn smallest_in_group(
         }
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    proptest! {
+        /// Lists and bitmaps answer alike: every value's visits and every
+        /// union equal a plain map's, on either side of `BITMAP_FROM`.
+        #[test]
+        fn value_index_equals_a_map(
+            pairs in prop::collection::vec((0..12u32, 0..400u32), 0..1500),
+            keep in prop::collection::vec(any::<bool>(), 12),
+        ) {
+            let mut model: BTreeMap<u32, BTreeSet<u32>> = BTreeMap::new();
+            for &(value, visit) in &pairs {
+                model.entry(value).or_default().insert(visit);
+            }
+            let index = ValueIndex::from_pairs(pairs);
+            for value in 0..13 {
+                let got = index.get(value).map(|b| b.iter().collect::<BTreeSet<u32>>());
+                prop_assert_eq!(got, model.get(&value).cloned());
+            }
+            let union: BTreeSet<u32> = index.union_where(|v| keep[v as usize]).iter().collect();
+            let want: BTreeSet<u32> = model
+                .iter()
+                .filter(|(v, _)| keep[**v as usize])
+                .flat_map(|(_, s)| s.iter().copied())
+                .collect();
+            prop_assert_eq!(union, want);
+        }
+
+        /// Extras kept sparse give back every action's full attributes.
+        #[test]
+        fn action_extras_equal_full_columns(
+            cells in prop::collection::vec(prop::option::of((0..5u32, any::<bool>())), 0..300),
+        ) {
+            let full: Vec<Extra> = cells
+                .iter()
+                .map(|c| match *c {
+                    None => Extra::NONE,
+                    Some((k, true)) => Extra { keyword: k, ..Extra::NONE },
+                    Some((k, false)) => Extra {
+                        ev_category: k,
+                        ev_action: k + 1,
+                        ev_value: f64::from(k),
+                        ..Extra::NONE
+                    },
+                })
+                .collect();
+            let mut x = ActionExtras::default();
+            for (i, e) in full.iter().enumerate() {
+                x.push(i, *e);
+            }
+            for (i, e) in full.iter().enumerate() {
+                let got = x.get(i);
+                prop_assert_eq!(
+                    (got.keyword, got.ev_category, got.ev_action, got.ev_name, got.ev_value.to_bits()),
+                    (e.keyword, e.ev_category, e.ev_action, e.ev_name, e.ev_value.to_bits())
+                );
+            }
+            prop_assert_eq!(x.column(full.len(), NONE, |e| e.keyword), full.iter().map(|e| e.keyword).collect::<Vec<_>>());
+        }
+    }
 }

@@ -205,9 +205,9 @@ impl Selection<'_> {
         let d = &self.site.dicts;
         let label = |events: &Dict, a: &crate::archive::DayArchive, i: usize, part: EventPart| {
             let id = match part {
-                EventPart::Category => a.a_ev_category[i],
-                EventPart::Action => a.a_ev_action[i],
-                EventPart::Name => a.a_ev_name[i],
+                EventPart::Category => a.extra(i).ev_category,
+                EventPart::Action => a.extra(i).ev_action,
+                EventPart::Name => a.extra(i).ev_name,
             };
             match id {
                 NONE => EVENT_NAME_NOT_DEFINED.to_owned(),
@@ -228,7 +228,7 @@ impl Selection<'_> {
                 let top = keys.id(NONE, &label(&d.events, a, i, by));
                 let child = keys.id(top, &label(&d.events, a, i, sub));
                 acc.resize(keys.labels.len(), None);
-                let value = a.a_ev_value[i];
+                let value = a.extra(i).ev_value;
                 for k in [top, child] {
                     let e = acc[k as usize].get_or_insert_with(EventAcc::default);
                     e.events += 1;

@@ -95,7 +95,6 @@ impl Dict {
     }
 
     /// Heap bytes held (text, offsets, table), for memory reports.
-    #[allow(dead_code)]
     pub(crate) fn heap_bytes(&self) -> usize {
         self.text.capacity()
             + self.ends.capacity() * std::mem::size_of::<usize>()

@@ -1016,6 +1016,53 @@ impl Engine {
         self.live_limit = LiveLimit(hits);
     }
 
+    /// Heap bytes the engine holds, by part, summed over its sites (and,
+    /// for a lazy reader, over the days it has loaded): dictionaries, the
+    /// visitor table, and the day archives' columns and indexes (live
+    /// parts included). Sizes are close estimates from capacities; they
+    /// leave out what the allocator keeps around freed memory.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Hit, SiteConfig};
+    /// let mut engine = Engine::in_memory();
+    /// engine.add_site(SiteConfig::new(1))?;
+    /// engine.ingest([Hit::pageview(1, 1_717_200_000, "a", "https://x.org/")])?;
+    /// let parts = engine.memory_usage();
+    /// assert!(parts.iter().any(|(part, bytes)| *part == "dictionaries" && *bytes > 0));
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn memory_usage(&self) -> Vec<(&'static str, usize)> {
+        let mut parts: Vec<(&'static str, usize)> = vec![("dictionaries", 0), ("visitor table", 0)];
+        let mut add =
+            |name: &'static str, bytes: usize| match parts.iter_mut().find(|p| p.0 == name) {
+                Some(p) => p.1 += bytes,
+                None => parts.push((name, bytes)),
+            };
+        for site in self.sites.values() {
+            add("dictionaries", site.dicts.heap_bytes());
+            add(
+                "visitor table",
+                site.visitor_days.capacity() * std::mem::size_of::<Vec<VisitorDay>>()
+                    + site
+                        .visitor_days
+                        .iter()
+                        .map(|d| d.capacity() * std::mem::size_of::<VisitorDay>())
+                        .sum::<usize>(),
+            );
+            let live = site
+                .live
+                .values()
+                .flat_map(|l| l.parts.iter().map(|p| &p.archive));
+            for a in site.days.values().chain(live) {
+                for (name, bytes) in a.heap_parts() {
+                    add(name, bytes);
+                }
+            }
+        }
+        parts
+    }
+
     /// Sets how many threads one query or one ingest may use; 0 means one
     /// per core. Reports over many days or visits split their work into
     /// runs of days or of visitors, one per thread, and add the runs'

@@ -66,11 +66,11 @@ impl Engine {
                             .then(|| text(d.field(f), a.fields[f][vi]))
                             .flatten()
                     };
-                    let event = (a.a_ev_category[i] != NONE).then(|| Event {
-                        category: d.events.value(a.a_ev_category[i]).to_owned(),
-                        action: text(&d.events, a.a_ev_action[i]).unwrap_or_default(),
-                        name: text(&d.events, a.a_ev_name[i]),
-                        value: Some(a.a_ev_value[i]).filter(|x| !x.is_nan()),
+                    let event = (a.extra(i).ev_category != NONE).then(|| Event {
+                        category: d.events.value(a.extra(i).ev_category).to_owned(),
+                        action: text(&d.events, a.extra(i).ev_action).unwrap_or_default(),
+                        name: text(&d.events, a.extra(i).ev_name),
+                        value: Some(a.extra(i).ev_value).filter(|x| !x.is_nan()),
                     });
                     let mut hit = Hit {
                         site,
@@ -86,7 +86,7 @@ impl Engine {
                         os: carried(4),
                         country: carried(5),
                         language: carried(6),
-                        search: text(&d.keywords, a.a_keyword[i]),
+                        search: text(&d.keywords, a.extra(i).keyword),
                         event,
                         ..Hit::default()
                     };

@@ -47,6 +47,27 @@ pub(crate) struct SiteDicts {
 }
 
 impl SiteDicts {
+    /// Heap bytes of every dictionary, about.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        [
+            &self.visitors,
+            &self.users,
+            &self.referrers,
+            &self.urls,
+            &self.pages,
+            &self.titles,
+            &self.keywords,
+            &self.events,
+            &self.dim_names,
+            &self.dim_values,
+        ]
+        .into_iter()
+        .chain(&self.values)
+        .map(Dict::heap_bytes)
+        .sum::<usize>()
+            + self.page_of_url.capacity() * 4
+    }
+
     pub(crate) fn field(&self, f: usize) -> &Dict {
         match f {
             0 => &self.users,
@@ -149,6 +170,11 @@ impl Extra {
         ev_name: NONE,
         ev_value: f64::NAN,
     };
+
+    /// No attribute at all (an event's value included).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.is_none() && self.ev_action == NONE && self.ev_name == NONE && self.ev_value.is_nan()
+    }
 
     pub(crate) fn is_none(&self) -> bool {
         self.keyword == NONE && self.ev_category == NONE

@@ -564,7 +564,7 @@ impl Selection<'_> {
             }
             ActionReportKind::SiteSearchKeywords => flat(false, d.keywords.len(), &|a, i| {
                 if of_kind(HitType::Search, i, a) {
-                    a.a_keyword[i]
+                    a.extra(i).keyword
                 } else {
                     NONE
                 }

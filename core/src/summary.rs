@@ -212,7 +212,7 @@ impl Selection<'_> {
                     }
                     HitType::Search => {
                         s.nb_searches += 1;
-                        keywords.insert(a.a_keyword[i]);
+                        keywords.insert(a.extra(i).keyword);
                     }
                     HitType::Event => s.nb_events += 1,
                 }

@@ -134,20 +134,23 @@ fn visit_details(keys: &VisitKeys<'_>, a: &DayArchive, v: u32, date: chrono::Nai
             if kind == HitType::Search {
                 x.insert(
                     "siteSearchKeyword".into(),
-                    json!(text(&d.keywords, a.a_keyword[i])),
+                    json!(text(&d.keywords, a.extra(i).keyword)),
                 );
             }
             if kind == HitType::Event {
                 x.insert(
                     "eventCategory".into(),
-                    json!(text(&d.events, a.a_ev_category[i])),
+                    json!(text(&d.events, a.extra(i).ev_category)),
                 );
                 x.insert(
                     "eventAction".into(),
-                    json!(text(&d.events, a.a_ev_action[i])),
+                    json!(text(&d.events, a.extra(i).ev_action)),
                 );
-                x.insert("eventName".into(), json!(text(&d.events, a.a_ev_name[i])));
-                let value = a.a_ev_value[i];
+                x.insert(
+                    "eventName".into(),
+                    json!(text(&d.events, a.extra(i).ev_name)),
+                );
+                let value = a.extra(i).ev_value;
                 x.insert(
                     "eventValue".into(),
                     json!((!value.is_nan()).then_some(value)),

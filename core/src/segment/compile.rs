@@ -362,7 +362,7 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
             let from_index = |index: &'a ValueIndex| match matcher {
                 Matcher::Ids(ids) if ids.len() == 1 => index
                     .get(ids.min().expect("one id"))
-                    .map_or_else(|| Cow::Owned(RoaringBitmap::new()), Cow::Borrowed),
+                    .unwrap_or_else(|| Cow::Owned(RoaringBitmap::new())),
                 m => Cow::Owned(index.union_where(|id| m.contains(id))),
             };
             let hits = match target {
@@ -387,8 +387,9 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
                     Cow::Owned(scan(a, |v| matcher.contains(a.exit_url[v as usize])))
                 }
                 Target::EventName => Cow::Owned(scan(a, |v| {
-                    a.actions_of(v)
-                        .any(|i| a.a_kind[i] == HitType::Event && matcher.contains(a.a_ev_name[i]))
+                    a.actions_of(v).any(|i| {
+                        a.a_kind[i] == HitType::Event && matcher.contains(a.extra(i).ev_name)
+                    })
                 })),
             };
             if *negate {
@@ -422,8 +423,8 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
                 Field::EventValue => {
                     return a.actions_of(v).any(|i| {
                         a.a_kind[i] == HitType::Event
-                            && !a.a_ev_value[i].is_nan()
-                            && passes(a.a_ev_value[i])
+                            && !a.extra(i).ev_value.is_nan()
+                            && passes(a.extra(i).ev_value)
                     });
                 }
                 _ => f64::from(a.visit_rank(v)),

@@ -5,7 +5,7 @@
 use crate::archive::{DayArchive, DimColumn};
 use crate::dict::{Dict, NONE};
 use crate::hit::{HitType, MAX_TS, MIN_TS};
-use crate::raw::{N_VFIELDS, SiteDicts};
+use crate::raw::{Extra, N_VFIELDS, SiteDicts};
 use crate::referrer::ReferrerType;
 
 use super::codec::{Kind, ReadResult, Reader, Writer, open, seal};
@@ -56,11 +56,14 @@ pub(crate) fn encode_day(a: &DayArchive) -> Vec<u8> {
     w.i64s(&deltas);
     w.u32s(&a.a_url);
     w.u32s(&a.a_title);
-    w.u32s(&a.a_keyword);
-    w.u32s(&a.a_ev_category);
-    w.u32s(&a.a_ev_action);
-    w.u32s(&a.a_ev_name);
-    w.f64s(&a.a_ev_value);
+    // Keywords and events as full columns (mostly missing, which
+    // compresses to nearly nothing).
+    let (x, n) = (&a.a_extras, a.a_kind.len());
+    w.u32s(&x.column(n, NONE, |x| x.keyword));
+    w.u32s(&x.column(n, NONE, |x| x.ev_category));
+    w.u32s(&x.column(n, NONE, |x| x.ev_action));
+    w.u32s(&x.column(n, NONE, |x| x.ev_name));
+    w.f64s(&x.column(n, f64::NAN, |x| x.ev_value));
     w.bitmap(&a.visitors);
     w.bitmap(&a.users);
     seal(Kind::Day, &compress(&w.buf))
@@ -156,15 +159,29 @@ pub(crate) fn decode_day(bytes: &[u8], d: &SiteDicts) -> ReadResult<DayArchive> 
         .collect();
     a.a_url = r.u32s()?;
     a.a_title = r.u32s()?;
-    a.a_keyword = r.u32s()?;
-    a.a_ev_category = r.u32s()?;
-    a.a_ev_action = r.u32s()?;
-    a.a_ev_name = r.u32s()?;
-    a.a_ev_value = r.f64s()?;
+    let x = ExtraColumns {
+        keyword: r.u32s()?,
+        ev_category: r.u32s()?,
+        ev_action: r.u32s()?,
+        ev_name: r.u32s()?,
+        ev_value: r.f64s()?,
+    };
     let visitors = r.bitmap()?;
     let users = r.bitmap()?;
     r.finish()?;
-    validate(&a, d)?;
+    validate(&a, &x, d)?;
+    let columns = x.keyword.iter().zip(&x.ev_category).zip(&x.ev_action);
+    let columns = columns.zip(&x.ev_name).zip(&x.ev_value);
+    for (i, ((((&keyword, &ev_category), &ev_action), &ev_name), &ev_value)) in columns.enumerate() {
+        let extra = Extra {
+            keyword,
+            ev_category,
+            ev_action,
+            ev_name,
+            ev_value,
+        };
+        a.a_extras.push(i, extra);
+    }
     derive_times(&mut a);
     a.rebuild_indexes();
     if a.visitors != visitors || a.users != users {
@@ -194,7 +211,17 @@ fn len_ok(len: usize, want: usize, what: &str) -> ReadResult<()> {
     }
 }
 
-fn validate(a: &DayArchive, d: &SiteDicts) -> ReadResult<()> {
+/// A day file's keyword and event columns, one value per action, as read
+/// (checked, then kept for the actions that have any).
+struct ExtraColumns {
+    keyword: Vec<u32>,
+    ev_category: Vec<u32>,
+    ev_action: Vec<u32>,
+    ev_name: Vec<u32>,
+    ev_value: Vec<f64>,
+}
+
+fn validate(a: &DayArchive, x: &ExtraColumns, d: &SiteDicts) -> ReadResult<()> {
     let v = a.visitor.len();
     for (len, what) in [
         (a.rank_in_day.len(), "visit ranks"),
@@ -218,11 +245,11 @@ fn validate(a: &DayArchive, d: &SiteDicts) -> ReadResult<()> {
         (a.a_ts.len(), "action times"),
         (a.a_url.len(), "action URLs"),
         (a.a_title.len(), "action titles"),
-        (a.a_keyword.len(), "keywords"),
-        (a.a_ev_category.len(), "event categories"),
-        (a.a_ev_action.len(), "event actions"),
-        (a.a_ev_name.len(), "event names"),
-        (a.a_ev_value.len(), "event values"),
+        (x.keyword.len(), "keywords"),
+        (x.ev_category.len(), "event categories"),
+        (x.ev_action.len(), "event actions"),
+        (x.ev_name.len(), "event names"),
+        (x.ev_value.len(), "event values"),
     ] {
         len_ok(len, n, what)?;
     }
@@ -261,15 +288,15 @@ fn validate(a: &DayArchive, d: &SiteDicts) -> ReadResult<()> {
     }
     ids_ok(&a.a_url, &d.urls, true, "action URL")?;
     ids_ok(&a.a_title, &d.titles, true, "title")?;
-    ids_ok(&a.a_keyword, &d.keywords, true, "keyword")?;
-    ids_ok(&a.a_ev_category, &d.events, true, "event category")?;
-    ids_ok(&a.a_ev_action, &d.events, true, "event action")?;
-    ids_ok(&a.a_ev_name, &d.events, true, "event name")?;
+    ids_ok(&x.keyword, &d.keywords, true, "keyword")?;
+    ids_ok(&x.ev_category, &d.events, true, "event category")?;
+    ids_ok(&x.ev_action, &d.events, true, "event action")?;
+    ids_ok(&x.ev_name, &d.events, true, "event name")?;
     for i in 0..n {
         let needs = match a.a_kind[i] {
             HitType::Pageview | HitType::Download | HitType::Outlink => a.a_url[i] != NONE,
-            HitType::Search => a.a_keyword[i] != NONE,
-            HitType::Event => a.a_ev_category[i] != NONE && a.a_ev_action[i] != NONE,
+            HitType::Search => x.keyword[i] != NONE,
+            HitType::Event => x.ev_category[i] != NONE && x.ev_action[i] != NONE,
         };
         if !needs {
             return Err(format!("action {i} lacks the field its kind requires"));
@@ -534,11 +561,12 @@ mod tests {
                     let u = a.a_url[i];
                     let _ = (d.urls.value(u), d.pages.value(d.page_of_url[u as usize]));
                 }
-                let _ = (d.titles.opt(a.a_title[i]), d.keywords.opt(a.a_keyword[i]));
+                let x = a.extra(i);
+                let _ = (d.titles.opt(a.a_title[i]), d.keywords.opt(x.keyword));
                 let _ = (
-                    d.events.opt(a.a_ev_category[i]),
-                    d.events.opt(a.a_ev_action[i]),
-                    d.events.opt(a.a_ev_name[i]),
+                    d.events.opt(x.ev_category),
+                    d.events.opt(x.ev_action),
+                    d.events.opt(x.ev_name),
                 );
             }
         }
