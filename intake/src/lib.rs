@@ -26,6 +26,8 @@
 //! assert!(err.to_string().contains("no table matomo_site"));
 //! ```
 
+#[cfg(feature = "arrow")]
+pub mod arrow;
 pub mod enrich;
 pub mod input;
 pub mod logs;

@@ -278,6 +278,48 @@ impl Engine {
         ))
     }
 
+    /// Ingests Arrow record batches (any object with `__arrow_c_stream__`:
+    /// a polars or pyarrow table, a pandas DataFrame with pyarrow) column
+    /// by column, committed in chunks of `chunk_rows` rows. Returns the
+    /// same tuple as `ingest_ndjson_stream`, rows numbered from 1.
+    #[pyo3(signature = (data, batch_id=None, force=false, chunk_rows=1 << 18))]
+    fn ingest_arrow(
+        &self,
+        py: Python<'_>,
+        data: pyo3_arrow::PyRecordBatchReader,
+        batch_id: Option<String>,
+        force: bool,
+        chunk_rows: usize,
+    ) -> PyResult<IngestTuple> {
+        let reader = data.into_reader()?;
+        let options = hitmap_intake::arrow::ArrowOptions {
+            chunk_rows,
+            batch_id,
+            force,
+        };
+        let outcome = py
+            .detach(|| {
+                let mut engine = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+                hitmap_intake::arrow::ingest_batches(&mut engine, reader, &options)
+            })
+            .map_err(|e| match e {
+                // A column that cannot be read is the caller's value.
+                hitmap_intake::Error::Format(m) => pyo3::exceptions::PyValueError::new_err(m),
+                other => intake_to_py(other),
+            })?;
+        Ok((
+            outcome.accepted,
+            outcome
+                .rejected
+                .into_iter()
+                .map(|r| (r.line, r.reason))
+                .collect(),
+            outcome.batches,
+            outcome.skipped_batches,
+            outcome.skipped_lines,
+        ))
+    }
+
     /// Imports access logs (paths; `-` is stdin; gzip, bzip2, zstd
     /// recognised) with the importer's options as (name, value) pairs
     /// (`LogOptions::set` names). Returns the summary as JSON text.

@@ -164,3 +164,55 @@ def test_dataframe_ingest_equals_ndjson_ingest(data):
               "method=Actions.getPageUrls&flat=1&idSite=1&period=year&date=2024-01-01",
               "method=CustomDimensions.getCustomDimension&dimension=department&idSite=1&period=range&date=2024-01-01,2024-06-30"):
         assert other.api(q) == eng.api(q), q
+
+
+def test_dataframes_go_in_as_arrow_columns(data):
+    """polars and pandas (with pyarrow) DataFrames take the Arrow path:
+    the same answers as the records, the same rejects with row numbers,
+    re-runs skipped, unreadable columns refused before anything goes in."""
+    pl = pytest.importorskip("polars")
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    eng, _, hits = data
+    site1 = [dict(h) for h in hits if h["site"] == 1]
+    site1[3]["visitor"] = ""  # rejected: row 4
+    site1[7]["site"] = 0  # rejected: row 8
+    s = model.TEST_SITES[0]
+
+    def fresh():
+        e = hitmap.Engine.in_memory()
+        e.add_site(1, timezone=s.timezone, hosts=[s.host], sections=s.sections,
+                   dimensions=list(s.dimensions))
+        return e
+
+    by_records = fresh()
+    want = by_records.ingest(site1)
+    assert [r[0] for r in want.rejected] == [4, 8]
+    frames = {
+        "polars": pl.DataFrame(site1).with_columns(pl.from_epoch("ts", time_unit="s").dt.replace_time_zone("UTC")),
+        "pandas": pd.DataFrame(site1),
+    }
+    frames["pandas"]["ts"] = pd.to_datetime(frames["pandas"]["ts"], unit="s", utc=True)
+    queries = ("method=VisitsSummary.get&idSite=1&period=month&date=2024-01-01,2024-06-01",
+               "method=Actions.getPageUrls&flat=1&idSite=1&period=year&date=2024-01-01",
+               "method=Events.getCategory&idSite=1&period=year&date=2024-01-01",
+               "method=CustomDimensions.getCustomDimension&dimension=department&idSite=1&period=range&date=2024-01-01,2024-06-30")
+    for name, frame in frames.items():
+        assert hasattr(frame, "__arrow_c_stream__"), name
+        e = fresh()
+        got = e.ingest(frame)
+        assert (got.accepted, got.rejected) == (want.accepted, want.rejected), name
+        for q in queries:
+            assert e.api(q) == by_records.api(q), (name, q)
+        again = e.ingest(frame)
+        assert (again.accepted, again.skipped_lines) == (0, len(site1)), name
+    import datetime as _dt
+
+    naive = pl.DataFrame({"site": [1], "visitor": ["a"], "ts": [_dt.datetime(2024, 6, 1)],
+                          "url": ["https://intranet.example.org/"]})
+    with pytest.raises(ValueError, match="colour"):
+        fresh().ingest(pl.DataFrame({"site": [1], "visitor": ["a"], "ts": [1], "colour": ["red"]}))
+    e = fresh()
+    with pytest.raises(ValueError, match="time zone"):
+        e.ingest(naive)
+    assert e.visits_summary(1, "2024-06-01")["nb_visits"] == 0

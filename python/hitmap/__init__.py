@@ -660,6 +660,15 @@ class Engine:
         """Ingests hits given as records with the spec's fields: a list of
         dicts, or a pandas or polars DataFrame with those columns.
 
+        A DataFrame (polars, pyarrow, or pandas with pyarrow installed) goes
+        in as Arrow columns through the Arrow C stream interface, with no
+        JSON in between: strings of any Arrow string type, ``ts`` as a
+        time-zone-aware datetime column or integer Unix seconds, ``event``
+        and ``campaign`` as struct columns, ``dims`` as a struct column
+        (one field per dimension) or a map. A column the contract does not
+        know, or a naive datetime column, raises ``ValueError`` before
+        anything is ingested.
+
         ``ts`` may be an aware ``datetime`` (or pandas ``Timestamp``) or Unix
         seconds; missing values (``None``, ``NaN``) are left out. Rejected
         records are numbered from 1 in the order given. The same records
@@ -682,6 +691,23 @@ class Engine:
         TypeError
             When ``records`` is not a sequence of mappings.
         """
+        if hasattr(records, "__arrow_c_stream__"):
+            # polars, pyarrow, pandas with pyarrow, DuckDB: Arrow columns
+            # straight into the engine, no JSON in between.
+            try:
+                accepted, rejected, batches, skipped, skipped_lines = self._engine.ingest_arrow(
+                    records, batch_id=batch_id, force=force
+                )
+            except ImportError:  # pandas without pyarrow cannot export
+                pass
+            else:
+                return IngestResult(
+                    accepted=accepted,
+                    rejected=rejected,
+                    batches=batches,
+                    skipped_batches=skipped,
+                    skipped_lines=skipped_lines,
+                )
         if hasattr(records, "to_dicts"):  # polars
             records = records.to_dicts()
         elif hasattr(records, "to_dict") and not isinstance(records, Mapping):  # pandas

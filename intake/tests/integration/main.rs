@@ -1,5 +1,7 @@
 //! One integration-test binary for the intake crate.
 
+#[cfg(feature = "arrow")]
+mod arrow;
 mod geo;
 mod log_import;
 mod logs;

@@ -1,0 +1,794 @@
+//! Hits from Arrow columns (feature `arrow`): what a DataFrame (polars,
+//! pandas with pyarrow, a pyarrow Table, DuckDB) hands over through the
+//! Arrow C stream interface, read column by column into typed hits with
+//! no JSON in between.
+//!
+//! Columns are the contract's fields (`docs/hits.md`). Strings may be any
+//! Arrow string type (plain, large, view, dictionary); `site` any integer
+//! type; `ts` integer Unix seconds, a timestamp with a time zone (any
+//! unit, floored to the second), whole float seconds, or RFC 3339 text;
+//! `event` and `campaign` structs of the object's keys; `dims` a struct
+//! (one child per dimension) or a map of strings. Null (and NaN, and the
+//! empty string) is a missing value, as in NDJSON.
+//!
+//! A column the contract does not know, or of a type that cannot hold
+//! the field, fails the call with [`Error::Format`] before any row of its
+//! batch is read (a stream's batches all have its schema, so nothing is
+//! ingested); a row whose values break the contract is rejected alone,
+//! with its 1-based row number and the same reason NDJSON would give.
+//!
+//! # Examples
+//! ```
+//! use std::sync::Arc;
+//! use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+//! use hitmap::{Engine, Query, SiteConfig};
+//! use hitmap_intake::arrow::{ingest_batches, ArrowOptions};
+//!
+//! let batch = RecordBatch::try_from_iter([
+//!     ("site", Arc::new(Int64Array::from(vec![1, 1, 0])) as ArrayRef),
+//!     ("ts", Arc::new(Int64Array::from(vec![1_717_200_000, 1_717_200_060, 1]))),
+//!     ("visitor", Arc::new(StringArray::from(vec!["a", "a", "b"]))),
+//!     ("url", Arc::new(StringArray::from(vec!["https://x.org/", "https://x.org/b", "https://x.org/"]))),
+//! ])?;
+//! let mut engine = Engine::in_memory();
+//! engine.add_site(SiteConfig::new(1))?;
+//! let out = ingest_batches(&mut engine, [Ok(batch)], &ArrowOptions::default())?;
+//! assert_eq!(out.accepted, 2);
+//! assert_eq!(out.rejected[0].line, 3); // site 0
+//! let summary = engine.query(&Query::site(1).range("2024-06-01", "2024-06-01"))?.visits_summary();
+//! assert_eq!(summary.nb_actions, 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Float64Type, Int64Type, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType,
+};
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, StructArray};
+use arrow_schema::{ArrowError, DataType, TimeUnit};
+use hitmap::{Campaign, Engine, Event, Hit, HitType, IngestOptions, IngestOutcome, Rejected};
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::{Error, Result};
+
+/// How [`ingest_batches`] commits.
+#[derive(Debug, Clone)]
+pub struct ArrowOptions {
+    /// Rows per committed chunk; each chunk is atomic and has an identity
+    /// (the hash of its hits, or `batch_id#n`), so a re-run skips it.
+    pub chunk_rows: usize,
+    /// Names the input instead of recognising chunks by content.
+    pub batch_id: Option<String>,
+    /// Ingests even chunks the store already holds.
+    pub force: bool,
+}
+
+impl Default for ArrowOptions {
+    fn default() -> ArrowOptions {
+        ArrowOptions {
+            chunk_rows: 1 << 18,
+            batch_id: None,
+            force: false,
+        }
+    }
+}
+
+/// The columns the contract knows.
+const COLUMNS: [&str; 26] = [
+    "site",
+    "ts",
+    "visitor",
+    "type",
+    "url",
+    "title",
+    "referrer",
+    "user",
+    "device",
+    "browser",
+    "os",
+    "country",
+    "language",
+    "search",
+    "event",
+    "dims",
+    "visit",
+    "referrer_type",
+    "referrer_name",
+    "referrer_keyword",
+    "campaign",
+    "browser_version",
+    "os_version",
+    "resolution",
+    "local_hour",
+    "new_visit",
+];
+
+/// Ingests record batches in chunks of [`ArrowOptions::chunk_rows`] rows,
+/// each committed (or skipped, if the store holds it) in order. Rows are
+/// numbered from 1 across all batches in [`IngestOutcome::rejected`].
+/// With more than one engine thread ([`Engine::query_threads`]), the next
+/// chunk's rows are read on a second thread while one commits.
+///
+/// # Errors
+/// [`Error::Format`] for a column the contract does not know or of a type
+/// that cannot hold its field, [`Error::Input`] when the stream fails,
+/// [`Error::Engine`] when a commit fails. Chunks committed before stay.
+pub fn ingest_batches<I>(
+    engine: &mut Engine,
+    batches: I,
+    options: &ArrowOptions,
+) -> Result<IngestOutcome>
+where
+    I: IntoIterator<Item = std::result::Result<RecordBatch, ArrowError>>,
+    I::IntoIter: Send,
+{
+    let mut total = IngestOutcome::default();
+    let mut index = 0u64;
+    let chunks = Chunks {
+        batches: batches.into_iter(),
+        rows: options.chunk_rows.max(1) as u64,
+        current: None,
+        next_row: 1,
+        pending: Chunk::default(),
+        failed: false,
+    };
+    if engine.query_threads() <= 1 {
+        for chunk in chunks {
+            chunk?.commit(engine, options, &mut index, &mut total)?;
+        }
+        return Ok(total);
+    }
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        scope.spawn(move || {
+            for chunk in chunks {
+                if tx.send(chunk).is_err() {
+                    break;
+                }
+            }
+        });
+        // Returning early drops `rx`: the reader stops at its next chunk.
+        for chunk in rx {
+            chunk?.commit(engine, options, &mut index, &mut total)?;
+        }
+        Ok(total)
+    })
+}
+
+/// Chunks of hits read from a stream of batches.
+struct Chunks<B> {
+    batches: B,
+    rows: u64,
+    /// The batch being read, its columns and the next row in it.
+    current: Option<(RecordBatch, Columns, usize)>,
+    /// The row number of the next row read.
+    next_row: u64,
+    pending: Chunk,
+    failed: bool,
+}
+
+impl<B> Iterator for Chunks<B>
+where
+    B: Iterator<Item = std::result::Result<RecordBatch, ArrowError>>,
+{
+    type Item = Result<Chunk>;
+
+    fn next(&mut self) -> Option<Result<Chunk>> {
+        if self.failed {
+            return None;
+        }
+        loop {
+            if let Some((batch, columns, at)) = &mut self.current {
+                while *at < batch.num_rows() {
+                    let i = *at;
+                    *at += 1;
+                    if self.pending.size == 0 {
+                        // Hits are large: grow the chunk once, not by doubling.
+                        let left = (batch.num_rows() - i) as u64;
+                        let want = self.rows.min(left.max(1 << 12)) as usize;
+                        self.pending.hits.reserve(want);
+                        self.pending.rows.reserve(want);
+                    }
+                    self.pending.add(columns.hit(i), self.next_row);
+                    self.next_row += 1;
+                    if self.pending.size >= self.rows {
+                        return Some(Ok(std::mem::take(&mut self.pending)));
+                    }
+                }
+                self.current = None;
+            }
+            match self.batches.next() {
+                None => {
+                    let last = std::mem::take(&mut self.pending);
+                    return (last.size > 0).then_some(Ok(last));
+                }
+                Some(Err(e)) => {
+                    self.failed = true;
+                    return Some(Err(Error::Input(format!("reading the Arrow stream: {e}"))));
+                }
+                Some(Ok(batch)) => match Columns::of(&batch) {
+                    Ok(columns) => self.current = Some((batch, columns, 0)),
+                    Err(e) => {
+                        self.failed = true;
+                        return Some(Err(e));
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// Rows read and not yet committed.
+#[derive(Default)]
+struct Chunk {
+    hits: Vec<Hit>,
+    /// The row number of each hit.
+    rows: Vec<u64>,
+    rejected: Vec<Rejected>,
+    size: u64,
+    hasher: Xxh3,
+}
+
+impl Chunk {
+    /// Adds row `row` (a hit, or why it is not one).
+    fn add(&mut self, hit: std::result::Result<Hit, String>, row: u64) {
+        match hit {
+            Ok(hit) => {
+                self.hash(&hit);
+                self.hits.push(hit);
+                self.rows.push(row);
+            }
+            Err(reason) => self.rejected.push(Rejected { line: row, reason }),
+        }
+        self.size += 1;
+    }
+
+    /// Feeds a hit's fields into the chunk's content identity.
+    fn hash(&mut self, hit: &Hit) {
+        let h = &mut self.hasher;
+        let mut text = |s: Option<&str>| match s {
+            None => h.update(&[0]),
+            Some(s) => {
+                h.update(&[1]);
+                h.update(&(s.len() as u64).to_le_bytes());
+                h.update(s.as_bytes());
+            }
+        };
+        text(Some(&hit.visitor));
+        text(Some(hit.kind.name()));
+        for s in [
+            &hit.url,
+            &hit.title,
+            &hit.referrer,
+            &hit.user,
+            &hit.device,
+            &hit.browser,
+            &hit.os,
+            &hit.country,
+            &hit.language,
+            &hit.search,
+            &hit.visit,
+            &hit.referrer_type,
+            &hit.referrer_name,
+            &hit.referrer_keyword,
+            &hit.browser_version,
+            &hit.os_version,
+            &hit.resolution,
+        ] {
+            text(s.as_deref());
+        }
+        match &hit.event {
+            None => text(None),
+            Some(e) => {
+                text(Some(&e.category));
+                text(Some(&e.action));
+                text(e.name.as_deref());
+                text(e.value.map(f64::to_bits).map(|b| b.to_string()).as_deref());
+            }
+        }
+        match &hit.campaign {
+            None => text(None),
+            Some(c) => {
+                for s in [&c.name, &c.source, &c.medium, &c.keyword, &c.content, &c.id] {
+                    text(s.as_deref());
+                }
+            }
+        }
+        for (k, v) in &hit.dims {
+            text(Some(k));
+            text(Some(v));
+        }
+        text(None);
+        h.update(&hit.site.to_le_bytes());
+        h.update(&hit.ts.to_le_bytes());
+        h.update(&[hit.local_hour.unwrap_or(u8::MAX), u8::from(hit.new_visit)]);
+    }
+
+    fn commit(
+        self,
+        engine: &mut Engine,
+        options: &ArrowOptions,
+        index: &mut u64,
+        total: &mut IngestOutcome,
+    ) -> Result<()> {
+        let id = match &options.batch_id {
+            Some(b) => format!("{b}#{index}"),
+            None => format!("arrow:{:032x}", self.hasher.digest128()),
+        };
+        *index += 1;
+        let opts = IngestOptions::default().batch_id(id).force(options.force);
+        let out = engine.ingest_with(&self.hits, &opts)?;
+        total.accepted += out.accepted;
+        total.batches += out.batches;
+        total.skipped_batches += out.skipped_batches;
+        if out.skipped_batches > 0 {
+            total.skipped_lines += self.size;
+            return Ok(());
+        }
+        // The engine numbers the hits it was given: back to row numbers.
+        let mut rejected = self.rejected;
+        for r in out.rejected {
+            let row = usize::try_from(r.line)
+                .ok()
+                .and_then(|l| l.checked_sub(1))
+                .and_then(|i| self.rows.get(i));
+            if let Some(&line) = row {
+                rejected.push(Rejected {
+                    line,
+                    reason: r.reason,
+                });
+            }
+        }
+        rejected.sort_by_key(|r| r.line);
+        total.rejected.extend(rejected);
+        Ok(())
+    }
+}
+
+/// A batch's columns, each read into the type its field needs.
+struct Columns {
+    site: Option<Ints>,
+    ts: Option<Times>,
+    visitor: Option<StringArray>,
+    kind: Option<StringArray>,
+    /// url .. search, in [`TEXT`] order.
+    text: Vec<Option<StringArray>>,
+    event: Option<EventColumns>,
+    dims: Option<Dims>,
+    visit: Option<StringArray>,
+    /// referrer_type .. resolution, in [`ATTRS`] order.
+    attrs: Vec<Option<StringArray>>,
+    campaign: Option<[Option<StringArray>; 6]>,
+    local_hour: Option<Ints>,
+    new_visit: Option<arrow_array::BooleanArray>,
+}
+
+/// Optional text fields of a hit, in column order.
+const TEXT: [&str; 10] = [
+    "url", "title", "referrer", "user", "device", "browser", "os", "country", "language", "search",
+];
+/// Recorded visit attributes, in column order.
+const ATTRS: [&str; 6] = [
+    "referrer_type",
+    "referrer_name",
+    "referrer_keyword",
+    "browser_version",
+    "os_version",
+    "resolution",
+];
+const CAMPAIGN_KEYS: [&str; 6] = ["name", "source", "medium", "keyword", "content", "id"];
+
+struct Ints(arrow_array::Int64Array);
+
+enum Times {
+    Seconds(arrow_array::Int64Array, i64),
+    Floats(arrow_array::Float64Array),
+    Text(StringArray),
+}
+
+struct EventColumns {
+    nulls: StructArray,
+    category: Option<StringArray>,
+    action: Option<StringArray>,
+    name: Option<StringArray>,
+    value: Option<arrow_array::Float64Array>,
+}
+
+enum Dims {
+    /// One child column per dimension.
+    Struct(StructArray, Vec<(String, StringArray)>),
+    /// A map of name to value per row (boxed: one per batch).
+    Map(Box<(arrow_array::MapArray, StringArray, StringArray)>),
+}
+
+fn format_error(column: &str, want: &str, got: &DataType) -> Error {
+    Error::Format(format!(
+        "column `{column}`: expected {want}, got Arrow type {got}"
+    ))
+}
+
+fn is_text(t: &DataType) -> bool {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => true,
+        DataType::Dictionary(_, v) => is_text(v),
+        _ => false,
+    }
+}
+
+fn is_int(t: &DataType) -> bool {
+    t.is_integer() || *t == DataType::Null
+}
+
+/// A string-typed column as plain UTF-8.
+fn strings(name: &str, col: &ArrayRef) -> Result<StringArray> {
+    if !is_text(col.data_type()) {
+        return Err(format_error(name, "strings", col.data_type()));
+    }
+    let cast = arrow_cast::cast(col, &DataType::Utf8)
+        .map_err(|e| Error::Format(format!("column `{name}`: {e}")))?;
+    Ok(cast.as_string::<i32>().clone())
+}
+
+/// An integer column as `i64` (values beyond it become null, then a
+/// reject).
+fn ints(name: &str, col: &ArrayRef) -> Result<Ints> {
+    if !is_int(col.data_type()) {
+        return Err(format_error(name, "integers", col.data_type()));
+    }
+    let cast = arrow_cast::cast(col, &DataType::Int64)
+        .map_err(|e| Error::Format(format!("column `{name}`: {e}")))?;
+    Ok(Ints(cast.as_primitive::<Int64Type>().clone()))
+}
+
+fn times(col: &ArrayRef) -> Result<Times> {
+    let t = col.data_type();
+    Ok(match t {
+        DataType::Timestamp(_, None) => {
+            return Err(Error::Format(
+                "column `ts`: timestamps without a time zone name no instant; give the column a time zone (polars: .dt.replace_time_zone(\"UTC\"), pandas: .dt.tz_localize(\"UTC\"))".into(),
+            ));
+        }
+        DataType::Timestamp(unit, Some(_)) => {
+            let per_second = match unit {
+                TimeUnit::Second => 1,
+                TimeUnit::Millisecond => 1_000,
+                TimeUnit::Microsecond => 1_000_000,
+                TimeUnit::Nanosecond => 1_000_000_000,
+            };
+            let values: arrow_array::Int64Array = match unit {
+                TimeUnit::Second => col.as_primitive::<TimestampSecondType>().reinterpret_cast(),
+                TimeUnit::Millisecond => col
+                    .as_primitive::<TimestampMillisecondType>()
+                    .reinterpret_cast(),
+                TimeUnit::Microsecond => col
+                    .as_primitive::<TimestampMicrosecondType>()
+                    .reinterpret_cast(),
+                TimeUnit::Nanosecond => col
+                    .as_primitive::<TimestampNanosecondType>()
+                    .reinterpret_cast(),
+            };
+            Times::Seconds(values, per_second)
+        }
+        t if is_int(t) => Times::Seconds(ints("ts", col)?.0, 1),
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => {
+            let cast = arrow_cast::cast(col, &DataType::Float64)
+                .map_err(|e| Error::Format(format!("column `ts`: {e}")))?;
+            Times::Floats(cast.as_primitive::<Float64Type>().clone())
+        }
+        t if is_text(t) => Times::Text(strings("ts", col)?),
+        t => {
+            return Err(format_error(
+                "ts",
+                "integer Unix seconds, a timestamp with a time zone or RFC 3339 strings",
+                t,
+            ));
+        }
+    })
+}
+
+/// A struct column's fields must all be keys the contract knows.
+fn check_keys(parent: &str, s: &StructArray, keys: &[&str]) -> Result<()> {
+    match s
+        .fields()
+        .iter()
+        .find(|f| !keys.contains(&f.name().as_str()))
+    {
+        Some(f) => Err(Error::Format(format!(
+            "column `{parent}`: unknown key `{}` (expected {})",
+            f.name(),
+            keys.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn child(s: &StructArray, key: &str) -> Option<ArrayRef> {
+    s.column_by_name(key).cloned()
+}
+
+impl Columns {
+    fn of(batch: &RecordBatch) -> Result<Columns> {
+        let schema = batch.schema();
+        for f in schema.fields() {
+            let name = f.name().as_str();
+            if !COLUMNS.contains(&name) {
+                return Err(Error::Format(format!(
+                    "column `{name}` is not a field of the hit contract (docs/hits.md): drop or rename it"
+                )));
+            }
+        }
+        let col = |name: &str| batch.column_by_name(name);
+        let text_col = |name: &str| col(name).map(|c| strings(name, c)).transpose();
+        let event = match col("event") {
+            None => None,
+            Some(c) => {
+                let DataType::Struct(_) = c.data_type() else {
+                    return Err(format_error(
+                        "event",
+                        "a struct of category, action, name, value",
+                        c.data_type(),
+                    ));
+                };
+                let s = c.as_struct().clone();
+                check_keys("event", &s, &["category", "action", "name", "value"])?;
+                let text = |k: &str| -> Result<Option<StringArray>> {
+                    child(&s, k)
+                        .map(|c| strings(&format!("event.{k}"), &c))
+                        .transpose()
+                };
+                let value = match child(&s, "value") {
+                    None => None,
+                    Some(v) if v.data_type().is_numeric() || *v.data_type() == DataType::Null => {
+                        Some(
+                            arrow_cast::cast(&v, &DataType::Float64)
+                                .map_err(|e| Error::Format(format!("column `event.value`: {e}")))?
+                                .as_primitive::<Float64Type>()
+                                .clone(),
+                        )
+                    }
+                    Some(v) => return Err(format_error("event.value", "numbers", v.data_type())),
+                };
+                Some(EventColumns {
+                    category: text("category")?,
+                    action: text("action")?,
+                    name: text("name")?,
+                    value,
+                    nulls: s,
+                })
+            }
+        };
+        let dims = match col("dims") {
+            None => None,
+            Some(c) => match c.data_type() {
+                DataType::Struct(_) => {
+                    let s = c.as_struct().clone();
+                    let children = s
+                        .fields()
+                        .iter()
+                        .zip(s.columns())
+                        .map(|(f, c)| {
+                            Ok((f.name().clone(), strings(&format!("dims.{}", f.name()), c)?))
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    Some(Dims::Struct(s, children))
+                }
+                DataType::Map(_, _) => {
+                    let m = c.as_map().clone();
+                    let keys = strings("dims (keys)", m.keys())?;
+                    let values = strings("dims (values)", m.values())?;
+                    Some(Dims::Map(Box::new((m, keys, values))))
+                }
+                t => return Err(format_error("dims", "a struct or a map of strings", t)),
+            },
+        };
+        let campaign = match col("campaign") {
+            None => None,
+            Some(c) => {
+                let DataType::Struct(_) = c.data_type() else {
+                    return Err(format_error(
+                        "campaign",
+                        "a struct of strings",
+                        c.data_type(),
+                    ));
+                };
+                let s = c.as_struct();
+                check_keys("campaign", s, &CAMPAIGN_KEYS)?;
+                let mut out: [Option<StringArray>; 6] = Default::default();
+                for (slot, k) in out.iter_mut().zip(CAMPAIGN_KEYS) {
+                    *slot = child(s, k)
+                        .map(|c| strings(&format!("campaign.{k}"), &c))
+                        .transpose()?;
+                }
+                Some(out)
+            }
+        };
+        let visit = match col("visit") {
+            Some(c) if is_int(c.data_type()) => {
+                let cast = arrow_cast::cast(c, &DataType::Utf8)
+                    .map_err(|e| Error::Format(format!("column `visit`: {e}")))?;
+                Some(cast.as_string::<i32>().clone())
+            }
+            Some(_) => text_col("visit")?,
+            None => None,
+        };
+        let new_visit = match col("new_visit") {
+            None => None,
+            Some(c) if matches!(c.data_type(), DataType::Boolean | DataType::Null) => Some(
+                arrow_cast::cast(c, &DataType::Boolean)
+                    .map_err(|e| Error::Format(format!("column `new_visit`: {e}")))?
+                    .as_boolean()
+                    .clone(),
+            ),
+            Some(c) => return Err(format_error("new_visit", "booleans", c.data_type())),
+        };
+        Ok(Columns {
+            site: col("site").map(|c| ints("site", c)).transpose()?,
+            ts: col("ts").map(times).transpose()?,
+            visitor: text_col("visitor")?,
+            kind: text_col("type")?,
+            text: TEXT.iter().map(|n| text_col(n)).collect::<Result<_>>()?,
+            event,
+            dims,
+            visit,
+            attrs: ATTRS.iter().map(|n| text_col(n)).collect::<Result<_>>()?,
+            campaign,
+            local_hour: col("local_hour")
+                .map(|c| ints("local_hour", c))
+                .transpose()?,
+            new_visit,
+        })
+    }
+
+    /// Row `i` as a hit, or why it cannot be one.
+    fn hit(&self, i: usize) -> std::result::Result<Hit, String> {
+        let site = match self.site.as_ref().and_then(|s| value_i64(&s.0, i)) {
+            None => return Err("missing required field `site`".into()),
+            Some(s) => u32::try_from(s)
+                .ok()
+                .filter(|s| (1..=i32::MAX as u32).contains(s))
+                .ok_or_else(|| {
+                    format!("`site` must be an integer from 1 to {}, got {s}", i32::MAX)
+                })?,
+        };
+        let ts = match &self.ts {
+            None => None,
+            Some(Times::Seconds(a, per)) => value_i64(a, i).map(|v| v.div_euclid(*per)),
+            Some(Times::Floats(a)) => match a.is_valid(i).then(|| a.value(i)) {
+                Some(f) if f.is_nan() => None,
+                Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(f as i64),
+                Some(f) => {
+                    return Err(format!(
+                        "`ts` must be an RFC 3339 string or integer Unix seconds, got {f}"
+                    ));
+                }
+                None => None,
+            },
+            Some(Times::Text(a)) => match raw(Some(a), i) {
+                None => None,
+                Some(s) => Some(
+                    chrono::DateTime::parse_from_rfc3339(s)
+                        .map(|t| t.timestamp())
+                        .map_err(|e| {
+                            format!("`ts` {s:?} is not an RFC 3339 time ({e}); write e.g. 2026-03-01T12:34:56Z")
+                        })?,
+                ),
+            },
+        };
+        let ts = ts.ok_or("missing required field `ts`")?;
+        // An empty visitor or type is an error, as in NDJSON, not missing.
+        let visitor = raw(self.visitor.as_ref(), i).ok_or("missing required field `visitor`")?;
+        let kind = match raw(self.kind.as_ref(), i) {
+            None => HitType::Pageview,
+            Some("") => {
+                return Err("`type` must be pageview, download, outlink, search or event, got \"\" (leave it out for a pageview)".into());
+            }
+            Some(t) => HitType::parse(t).ok_or_else(|| {
+                format!("`type` must be pageview, download, outlink, search or event, got {t:?}")
+            })?,
+        };
+        let mut hit = Hit::new(site, ts, visitor.to_owned(), kind);
+        let [
+            url,
+            title,
+            referrer,
+            user,
+            device,
+            browser,
+            os,
+            country,
+            language,
+            search,
+        ] = std::array::from_fn(|k| text(self.text.get(k).and_then(Option::as_ref), i));
+        (hit.url, hit.title, hit.referrer, hit.user) = (url, title, referrer, user);
+        (hit.device, hit.browser, hit.os, hit.country) = (device, browser, os, country);
+        (hit.language, hit.search) = (language, search);
+        if let Some(e) = &self.event
+            && e.nulls.is_valid(i)
+        {
+            let category = text(e.category.as_ref(), i);
+            let action = text(e.action.as_ref(), i);
+            let value = e
+                .value
+                .as_ref()
+                .and_then(|v| v.is_valid(i).then(|| v.value(i)))
+                .filter(|v| !v.is_nan());
+            if category.is_some() || action.is_some() || value.is_some() {
+                hit.event = Some(Event {
+                    category: category.unwrap_or_default(),
+                    action: action.unwrap_or_default(),
+                    name: text(e.name.as_ref(), i),
+                    value,
+                });
+            }
+        }
+        match &self.dims {
+            Some(Dims::Struct(s, children)) if s.is_valid(i) => {
+                for (name, values) in children {
+                    if let Some(v) = text(Some(values), i) {
+                        hit.dims.push((name.clone(), v));
+                    }
+                }
+            }
+            Some(Dims::Map(map)) if map.0.is_valid(i) => {
+                let (m, keys, values) = &**map;
+                let offsets = m.value_offsets();
+                let (from, to) = (offsets[i] as usize, offsets[i + 1] as usize);
+                for k in from..to {
+                    if let (Some(name), Some(v)) = (text(Some(keys), k), text(Some(values), k)) {
+                        hit.dims.push((name, v));
+                    }
+                }
+            }
+            _ => {}
+        }
+        hit.dims.sort_by(|a, b| a.0.cmp(&b.0));
+        hit.visit = text(self.visit.as_ref(), i);
+        let [rtype, rname, rkeyword, bversion, osversion, resolution] =
+            std::array::from_fn(|k| text(self.attrs.get(k).and_then(Option::as_ref), i));
+        (hit.referrer_type, hit.referrer_name, hit.referrer_keyword) = (rtype, rname, rkeyword);
+        (hit.browser_version, hit.os_version, hit.resolution) = (bversion, osversion, resolution);
+        if let Some(c) = &self.campaign {
+            let [name, source, medium, keyword, content, id] =
+                std::array::from_fn(|k| text(c[k].as_ref(), i));
+            let campaign = Campaign {
+                name,
+                source,
+                medium,
+                keyword,
+                content,
+                id,
+            };
+            if campaign != Campaign::default() {
+                hit.campaign = Some(campaign);
+            }
+        }
+        if let Some(h) = self.local_hour.as_ref().and_then(|h| value_i64(&h.0, i)) {
+            hit.local_hour =
+                Some(u8::try_from(h).ok().filter(|h| *h < 24).ok_or_else(|| {
+                    format!("`local_hour` must be an integer from 0 to 23, got {h}")
+                })?);
+        }
+        hit.new_visit = self
+            .new_visit
+            .as_ref()
+            .is_some_and(|b| b.is_valid(i) && b.value(i));
+        Ok(hit)
+    }
+}
+
+fn value_i64(a: &arrow_array::Int64Array, i: usize) -> Option<i64> {
+    a.is_valid(i).then(|| a.value(i))
+}
+
+/// Row `i` of a string column as it is (null is missing).
+fn raw(a: Option<&StringArray>, i: usize) -> Option<&str> {
+    let a = a?;
+    a.is_valid(i).then(|| a.value(i))
+}
+
+/// Row `i` of a string column; null and "" are missing.
+fn text(a: Option<&StringArray>, i: usize) -> Option<String> {
+    let a = a?;
+    (a.is_valid(i) && !a.value(i).is_empty()).then(|| a.value(i).to_owned())
+}
