@@ -127,7 +127,7 @@ pub use engine::{DEFAULT_CHUNK_BYTES, DEFAULT_LIVE_LIMIT, Engine, IngestOptions,
 pub use error::{Error, Result};
 pub use export::VisitRecord;
 pub use hit::{Campaign, Event, Hit, HitType};
-pub use ndjson::{Rejected, check_ndjson_line};
+pub use ndjson::{FIELDS as HIT_FIELDS, Rejected, check_ndjson_line};
 pub use period::{FIRST_DAY, LAST_DAY, MAX_PERIODS, Period, PeriodRange, parse_day};
 pub use query::{IntoDay, Query, Selection};
 pub use reader::{DEFAULT_CACHE_MB, ReaderOptions};

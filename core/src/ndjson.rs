@@ -307,9 +307,17 @@ impl<'de> Visitor<'de> for LineVisitor {
     }
 }
 
-/// The fields of the contract; a key's position is its bit in the
-/// duplicate check.
-const FIELDS: [&str; 26] = [
+/// The top-level fields of the hit contract (`docs/hits.md`), in its
+/// order: what an NDJSON object's keys and a DataFrame's columns may be
+/// named. (In the reader, a key's position is its bit in the duplicate
+/// check.)
+///
+/// # Examples
+/// ```
+/// assert_eq!(&hitmap::HIT_FIELDS[..3], ["site", "ts", "visitor"]);
+/// assert!(hitmap::HIT_FIELDS.contains(&"dims"));
+/// ```
+pub const FIELDS: [&str; 26] = [
     "site",
     "ts",
     "visitor",

@@ -74,36 +74,6 @@ impl Default for ArrowOptions {
     }
 }
 
-/// The columns the contract knows.
-const COLUMNS: [&str; 26] = [
-    "site",
-    "ts",
-    "visitor",
-    "type",
-    "url",
-    "title",
-    "referrer",
-    "user",
-    "device",
-    "browser",
-    "os",
-    "country",
-    "language",
-    "search",
-    "event",
-    "dims",
-    "visit",
-    "referrer_type",
-    "referrer_name",
-    "referrer_keyword",
-    "campaign",
-    "browser_version",
-    "os_version",
-    "resolution",
-    "local_hour",
-    "new_visit",
-];
-
 /// Ingests record batches in chunks of [`ArrowOptions::chunk_rows`] rows,
 /// each committed (or skipped, if the store holds it) in order. Rows are
 /// numbered from 1 across all batches in [`IngestOutcome::rejected`].
@@ -512,7 +482,7 @@ impl Columns {
         let schema = batch.schema();
         for f in schema.fields() {
             let name = f.name().as_str();
-            if !COLUMNS.contains(&name) {
+            if !hitmap::HIT_FIELDS.contains(&name) {
                 return Err(Error::Format(format!(
                     "column `{name}` is not a field of the hit contract (docs/hits.md): drop or rename it"
                 )));

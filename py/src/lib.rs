@@ -106,6 +106,22 @@ impl Engine {
     }
 }
 
+/// An ingest's outcome as Python gets it: (accepted, [(line, reason)],
+/// batches, skipped batches, skipped lines).
+fn ingest_tuple(outcome: hitmap::IngestOutcome) -> IngestTuple {
+    (
+        outcome.accepted,
+        outcome
+            .rejected
+            .into_iter()
+            .map(|r| (r.line, r.reason))
+            .collect(),
+        outcome.batches,
+        outcome.skipped_batches,
+        outcome.skipped_lines,
+    )
+}
+
 /// A number of seconds from Python as a duration.
 fn seconds(value: f64, name: &str) -> PyResult<std::time::Duration> {
     std::time::Duration::try_from_secs_f64(value).map_err(|_| {
@@ -265,24 +281,14 @@ impl Engine {
         if let Some(cb) = &progress {
             cb.call1(py, (reader.done,))?;
         }
-        Ok((
-            outcome.accepted,
-            outcome
-                .rejected
-                .into_iter()
-                .map(|r| (r.line, r.reason))
-                .collect(),
-            outcome.batches,
-            outcome.skipped_batches,
-            outcome.skipped_lines,
-        ))
+        Ok(ingest_tuple(outcome))
     }
 
     /// Ingests Arrow record batches (any object with `__arrow_c_stream__`:
     /// a polars or pyarrow table, a pandas DataFrame with pyarrow) column
     /// by column, committed in chunks of `chunk_rows` rows. Returns the
     /// same tuple as `ingest_ndjson_stream`, rows numbered from 1.
-    #[pyo3(signature = (data, batch_id=None, force=false, chunk_rows=1 << 18))]
+    #[pyo3(signature = (data, batch_id=None, force=false, chunk_rows=262_144))]
     fn ingest_arrow(
         &self,
         py: Python<'_>,
@@ -307,17 +313,7 @@ impl Engine {
                 hitmap_intake::Error::Format(m) => pyo3::exceptions::PyValueError::new_err(m),
                 other => intake_to_py(other),
             })?;
-        Ok((
-            outcome.accepted,
-            outcome
-                .rejected
-                .into_iter()
-                .map(|r| (r.line, r.reason))
-                .collect(),
-            outcome.batches,
-            outcome.skipped_batches,
-            outcome.skipped_lines,
-        ))
+        Ok(ingest_tuple(outcome))
     }
 
     /// Imports access logs (paths; `-` is stdin; gzip, bzip2, zstd

@@ -293,5 +293,8 @@ fn dimensions_as_a_map_equal_dimensions_as_a_struct() {
     ingest_batches(&mut b, [Ok(as_map)], &ArrowOptions::default()).unwrap();
     let hits_a = a.export_hits(1, "2025-01-01", "2025-01-03").unwrap();
     assert!(hits_a.iter().any(|h| !h.dims.is_empty()));
-    assert_eq!(hits_a, b.export_hits(1, "2025-01-01", "2025-01-03").unwrap());
+    assert_eq!(
+        hits_a,
+        b.export_hits(1, "2025-01-01", "2025-01-03").unwrap()
+    );
 }
