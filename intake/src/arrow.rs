@@ -612,51 +612,54 @@ impl Columns {
 
     /// Row `i` as a hit, or why it cannot be one.
     fn hit(&self, i: usize) -> std::result::Result<Hit, String> {
-        let site = match self.site.as_ref().and_then(|s| value_i64(&s.0, i)) {
-            None => return Err("missing required field `site`".into()),
-            Some(s) => u32::try_from(s)
-                .ok()
-                .filter(|s| (1..=i32::MAX as u32).contains(s))
-                .ok_or_else(|| {
-                    format!("`site` must be an integer from 1 to {}, got {s}", i32::MAX)
-                })?,
-        };
+        // As in NDJSON: a value of the wrong shape first (site, ts, type,
+        // in column order), then a required field that is missing.
+        let site = self
+            .site
+            .as_ref()
+            .and_then(|s| value_i64(&s.0, i))
+            .map(|s| {
+                u32::try_from(s)
+                    .ok()
+                    .filter(|s| (1..=i32::MAX as u32).contains(s))
+                    .ok_or_else(|| {
+                        format!("`site` must be an integer from 1 to {}, got {s}", i32::MAX)
+                    })
+            });
         let ts = match &self.ts {
             None => None,
-            Some(Times::Seconds(a, per)) => value_i64(a, i).map(|v| v.div_euclid(*per)),
+            Some(Times::Seconds(a, per)) => value_i64(a, i).map(|v| Ok(v.div_euclid(*per))),
             Some(Times::Floats(a)) => match a.is_valid(i).then(|| a.value(i)) {
                 Some(f) if f.is_nan() => None,
-                Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(f as i64),
-                Some(f) => {
-                    return Err(format!(
-                        "`ts` must be an RFC 3339 string or integer Unix seconds, got {f}"
-                    ));
-                }
+                Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(Ok(f as i64)),
+                Some(f) => Some(Err(format!(
+                    "`ts` must be an RFC 3339 string or integer Unix seconds, got {f}"
+                ))),
                 None => None,
             },
-            Some(Times::Text(a)) => match raw(Some(a), i) {
-                None => None,
-                Some(s) => Some(
-                    chrono::DateTime::parse_from_rfc3339(s)
-                        .map(|t| t.timestamp())
-                        .map_err(|e| {
-                            format!("`ts` {s:?} is not an RFC 3339 time ({e}); write e.g. 2026-03-01T12:34:56Z")
-                        })?,
-                ),
-            },
+            Some(Times::Text(a)) => raw(Some(a), i).map(|s| {
+                chrono::DateTime::parse_from_rfc3339(s)
+                    .map(|t| t.timestamp())
+                    .map_err(|e| {
+                        format!("`ts` {s:?} is not an RFC 3339 time ({e}); write e.g. 2026-03-01T12:34:56Z")
+                    })
+            }),
         };
-        let ts = ts.ok_or("missing required field `ts`")?;
-        // An empty visitor or type is an error, as in NDJSON, not missing.
-        let visitor = raw(self.visitor.as_ref(), i).ok_or("missing required field `visitor`")?;
+        // An empty type is an error, as in NDJSON, not missing.
         let kind = match raw(self.kind.as_ref(), i) {
-            None => HitType::Pageview,
-            Some("") => {
-                return Err("`type` must be pageview, download, outlink, search or event, got \"\" (leave it out for a pageview)".into());
-            }
+            None => Ok(HitType::Pageview),
+            Some("") => Err("`type` must be pageview, download, outlink, search or event, got \"\" (leave it out for a pageview)".to_owned()),
             Some(t) => HitType::parse(t).ok_or_else(|| {
                 format!("`type` must be pageview, download, outlink, search or event, got {t:?}")
-            })?,
+            }),
         };
+        let site = site.transpose()?;
+        let ts = ts.transpose()?;
+        let kind = kind?;
+        let site = site.ok_or("missing required field `site`")?;
+        let ts = ts.ok_or("missing required field `ts`")?;
+        // An empty visitor is checked by the contract's rules (its length).
+        let visitor = raw(self.visitor.as_ref(), i).ok_or("missing required field `visitor`")?;
         let mut hit = Hit::new(site, ts, visitor.to_owned(), kind);
         let [
             url,

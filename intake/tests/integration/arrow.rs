@@ -298,3 +298,110 @@ fn dimensions_as_a_map_equal_dimensions_as_a_struct() {
         b.export_hits(1, "2025-01-01", "2025-01-03").unwrap()
     );
 }
+
+/// Optional values of any shape in the required columns: the Arrow path
+/// accepts and rejects exactly what NDJSON lines of the same values do,
+/// with the same reasons, and never panics.
+mod differential {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    struct Row {
+        site: Option<i64>,
+        ts: Option<i64>,
+        visitor: Option<String>,
+        kind: Option<String>,
+        url: Option<String>,
+    }
+
+    fn row() -> impl Strategy<Value = Row> {
+        (
+            prop::option::of(prop_oneof![
+                1..4i64,
+                any::<i64>(),
+                Just(0i64),
+                Just(1i64 << 31)
+            ]),
+            prop::option::of(prop_oneof![1_717_000_000..1_718_000_000i64, any::<i64>()]),
+            prop::option::of(prop_oneof!["[a-c]{1,3}", Just(String::new()), "[a-z]{129}"]),
+            prop::option::of(prop_oneof![
+                Just("pageview".to_owned()),
+                Just("download".to_owned()),
+                Just("click".to_owned()),
+                Just(String::new())
+            ]),
+            prop::option::of(prop_oneof![
+                "https://x\\.org/[a-c]{0,2}",
+                Just(String::new())
+            ]),
+        )
+            .prop_map(|(site, ts, visitor, kind, url)| Row {
+                site,
+                ts,
+                visitor,
+                kind,
+                url,
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn arrow_rows_are_judged_like_ndjson_lines(
+            rows in prop::collection::vec(row(), 1..40),
+            ts_text in any::<bool>(),
+        ) {
+            // `ts` as RFC 3339 text: a valid time for small values, else
+            // text that is not one.
+            let as_text = |t: i64| match chrono::DateTime::from_timestamp(t % 4_000_000_000, 0) {
+                Some(d) if t % 3 != 0 => d.to_rfc3339(),
+                _ => format!("soon-{t}"),
+            };
+            let mut lines = String::new();
+            for r in &rows {
+                let mut o = serde_json::Map::new();
+                if let Some(v) = r.site { o.insert("site".into(), v.into()); }
+                if let Some(v) = r.ts {
+                    let v: serde_json::Value = if ts_text { as_text(v).into() } else { v.into() };
+                    o.insert("ts".into(), v);
+                }
+                if let Some(v) = &r.visitor { o.insert("visitor".into(), v.clone().into()); }
+                if let Some(v) = &r.kind { o.insert("type".into(), v.clone().into()); }
+                if let Some(v) = &r.url { o.insert("url".into(), v.clone().into()); }
+                lines.push_str(&serde_json::Value::Object(o).to_string());
+                lines.push('\n');
+            }
+            let ts: ArrayRef = if ts_text {
+                Arc::new(rows.iter().map(|r| r.ts.map(as_text)).collect::<StringArray>())
+            } else {
+                Arc::new(rows.iter().map(|r| r.ts).collect::<Int64Array>())
+            };
+            let batch = RecordBatch::try_from_iter([
+                ("site", Arc::new(rows.iter().map(|r| r.site).collect::<Int64Array>()) as ArrayRef),
+                ("ts", ts),
+                ("visitor", Arc::new(rows.iter().map(|r| r.visitor.clone()).collect::<StringArray>())),
+                ("type", Arc::new(rows.iter().map(|r| r.kind.clone()).collect::<StringArray>())),
+                ("url", Arc::new(rows.iter().map(|r| r.url.clone()).collect::<StringArray>())),
+            ])
+            .unwrap();
+            let fresh = || {
+                let mut e = Engine::in_memory();
+                e.add_site(hitmap::SiteConfig::new(1)).unwrap();
+                e.add_site(hitmap::SiteConfig::new(2)).unwrap();
+                e
+            };
+            let (mut by_lines, mut by_columns) = (fresh(), fresh());
+            let want = by_lines.ingest_ndjson(lines.as_bytes()).unwrap();
+            let got = ingest_batches(&mut by_columns, [Ok(batch)], &ArrowOptions::default()).unwrap();
+            prop_assert_eq!(got.accepted, want.accepted);
+            prop_assert_eq!(rejects(&got), rejects(&want));
+            for site in [1, 2] {
+                prop_assert_eq!(
+                    by_columns.export_hits(site, "1970-01-01", "9999-12-31").unwrap(),
+                    by_lines.export_hits(site, "1970-01-01", "9999-12-31").unwrap()
+                );
+            }
+        }
+    }
+}
