@@ -488,7 +488,13 @@ impl Columns {
                 )));
             }
         }
-        let col = |name: &str| batch.column_by_name(name);
+        // An all-null column of no type (a frame whose rows all lack the
+        // field) is a missing field.
+        let col = |name: &str| {
+            batch
+                .column_by_name(name)
+                .filter(|c| *c.data_type() != DataType::Null)
+        };
         let text_col = |name: &str| col(name).map(|c| strings(name, c)).transpose();
         let event = match col("event") {
             None => None,

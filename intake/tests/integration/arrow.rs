@@ -287,6 +287,13 @@ fn dimensions_as_a_map_equal_dimensions_as_a_struct() {
         .map(|(f, c)| (f.name().clone(), c.clone()))
         .collect();
     cols.push(("dims".into(), Arc::new(map.finish())));
+    // Columns of nulls with no type (every row lacks the field) are missing fields.
+    for name in ["campaign", "local_hour", "visit"] {
+        cols.push((
+            name.into(),
+            Arc::new(arrow_array::NullArray::new(hits.len())),
+        ));
+    }
     let as_map = RecordBatch::try_from_iter(cols).unwrap();
     let (mut a, mut b) = (engine(&cfg), engine(&cfg));
     ingest_batches(&mut a, [Ok(as_struct)], &ArrowOptions::default()).unwrap();
