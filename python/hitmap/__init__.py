@@ -764,9 +764,15 @@ class Engine:
 
         Examples
         --------
-        >>> s = eng.visits_summary(1, "2026-01-01", "2026-03-31", section="/news")  # doctest: +SKIP
-        >>> s.nb_uniq_visitors  # doctest: +SKIP
-        1234
+        >>> eng = Engine.in_memory()
+        >>> eng.add_site(1, sections={"News": ["/news"]})
+        >>> eng.ingest([{"site": 1, "visitor": v, "ts": 1767268800 + i * 60,
+        ...              "url": f"https://x.org/{p}"}
+        ...             for i, (v, p) in enumerate([("a", "news/1"), ("a", "about"), ("b", "about")])])
+        IngestResult(accepted=3, rejected=0)
+        >>> s = eng.visits_summary(1, "2026-01-01", "2026-03-31", section="/news")
+        >>> s.nb_uniq_visitors, s.nb_actions
+        (1, 1)
         """
         return self._summary("VisitsSummary.get", VISIT_METRICS, site, start, end, segment, section)
 
@@ -891,8 +897,15 @@ class Engine:
 
         Examples
         --------
-        >>> eng.series(1, period="day", date="last90",  # doctest: +SKIP
-        ...            metrics=["nb_visits", "nb_uniq_visitors"]).to_pandas()
+        >>> eng = Engine.in_memory()
+        >>> eng.add_site(1)
+        >>> eng.ingest([{"site": 1, "visitor": "a", "ts": 1767268800, "url": "https://x.org/"},
+        ...             {"site": 1, "visitor": "b", "ts": 1767355200, "url": "https://x.org/"}])
+        IngestResult(accepted=2, rejected=0)
+        >>> s = eng.series(1, period="day", date="2026-01-01", end="2026-01-03",
+        ...                metrics=["nb_visits", "nb_uniq_visitors"])
+        >>> [(str(p["date"]), p["nb_visits"]) for p in s]
+        [('2026-01-01', 1), ('2026-01-02', 1), ('2026-01-03', 0)]
         """
         if period not in ("day", "week", "month", "year"):
             raise ValueError(f"period must be day, week, month or year, got {period!r}")
