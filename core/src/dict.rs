@@ -32,6 +32,13 @@ fn hash(value: &str) -> u64 {
     foldhash::fast::FixedState::with_seed(0x6869_746d_6170).hash_one(value)
 }
 
+/// Value `id` of a dictionary's text: it starts where the previous ends.
+fn at<'a>(text: &'a str, ends: &[usize], id: u32) -> &'a str {
+    let i = id as usize;
+    let start = if i == 0 { 0 } else { ends[i - 1] };
+    &text[start..ends[i]]
+}
+
 impl Dict {
     /// The id of `value`, assigning the next one if new.
     pub(crate) fn intern(&mut self, value: &str) -> u32 {
@@ -42,12 +49,7 @@ impl Dict {
         }
         let h = hash(value);
         let (text, ends) = (&self.text, &self.ends);
-        let at = |id: u32| {
-            let i = id as usize;
-            let start = if i == 0 { 0 } else { ends[i - 1] };
-            &text[start..ends[i]]
-        };
-        if let Some(&id) = self.table.find(h, |&id| at(id) == value) {
+        if let Some(&id) = self.table.find(h, |&id| at(text, ends, id) == value) {
             self.last = Some(id);
             return id;
         }
@@ -55,12 +57,8 @@ impl Dict {
         self.text.push_str(value);
         self.ends.push(self.text.len());
         let (text, ends) = (&self.text, &self.ends);
-        let at = |id: u32| {
-            let i = id as usize;
-            let start = if i == 0 { 0 } else { ends[i - 1] };
-            &text[start..ends[i]]
-        };
-        self.table.insert_unique(h, id, |&id| hash(at(id)));
+        self.table
+            .insert_unique(h, id, |&id| hash(at(text, ends, id)));
         self.last = Some(id);
         id
     }
@@ -75,9 +73,7 @@ impl Dict {
     /// The string of `id`. Panics on an id this dictionary never gave out,
     /// which would be a bug in hitmap, not bad input.
     pub(crate) fn value(&self, id: u32) -> &str {
-        let i = id as usize;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.text[start..self.ends[i]]
+        at(&self.text, &self.ends, id)
     }
 
     /// The string of an optional id.

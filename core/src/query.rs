@@ -588,34 +588,16 @@ impl<'e> Selection<'e> {
         threads.clamp(1, (work / min_work.max(1)).max(1))
     }
 
-    /// Runs `run` over `bounds[i]..bounds[i + 1]`, the first run on this
-    /// thread and the others on scoped threads.
+    /// Runs `run` over `bounds[i]..bounds[i + 1]`, one run per thread
+    /// (the calling thread takes one).
     fn run_chunks<A: Send>(
         &self,
         bounds: &[usize],
         run: &(impl Fn(std::ops::Range<usize>) -> A + Sync),
     ) -> Vec<A> {
         let ranges: Vec<std::ops::Range<usize>> = bounds.windows(2).map(|w| w[0]..w[1]).collect();
-        if ranges.len() <= 1 {
-            return ranges.into_iter().map(run).collect();
-        }
-        std::thread::scope(|scope| {
-            let others: Vec<_> = ranges[1..]
-                .iter()
-                .map(|r| {
-                    let r = r.clone();
-                    scope.spawn(move || run(r))
-                })
-                .collect();
-            let mut out = vec![run(ranges[0].clone())];
-            for h in others {
-                match h.join() {
-                    Ok(a) => out.push(a),
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
-            }
-            out
-        })
+        let threads = ranges.len();
+        crate::par::map_jobs(ranges, threads, run)
     }
 
     /// Cuts one visit to the section (if any) and hands it to `f`.

@@ -45,7 +45,7 @@ use arrow_array::types::{
     Float64Type, Int64Type, TimestampMicrosecondType, TimestampMillisecondType,
     TimestampNanosecondType, TimestampSecondType,
 };
-use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, StructArray};
+use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray, StructArray};
 use arrow_schema::{ArrowError, DataType, TimeUnit};
 use hitmap::{Campaign, Engine, Event, Hit, HitType, IngestOptions, IngestOutcome, Rejected};
 use xxhash_rust::xxh3::Xxh3;
@@ -77,8 +77,6 @@ impl Default for ArrowOptions {
 /// Ingests record batches in chunks of [`ArrowOptions::chunk_rows`] rows,
 /// each committed (or skipped, if the store holds it) in order. Rows are
 /// numbered from 1 across all batches in [`IngestOutcome::rejected`].
-/// With more than one engine thread ([`Engine::query_threads`]), the next
-/// chunk's rows are read on a second thread while one commits.
 ///
 /// # Errors
 /// [`Error::Format`] for a column the contract does not know or of a type
@@ -91,7 +89,6 @@ pub fn ingest_batches<I>(
 ) -> Result<IngestOutcome>
 where
     I: IntoIterator<Item = std::result::Result<RecordBatch, ArrowError>>,
-    I::IntoIter: Send,
 {
     let mut total = IngestOutcome::default();
     let mut index = 0u64;
@@ -103,27 +100,10 @@ where
         pending: Chunk::default(),
         failed: false,
     };
-    if engine.query_threads() <= 1 {
-        for chunk in chunks {
-            chunk?.commit(engine, options, &mut index, &mut total)?;
-        }
-        return Ok(total);
+    for chunk in chunks {
+        chunk?.commit(engine, options, &mut index, &mut total)?;
     }
-    std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        scope.spawn(move || {
-            for chunk in chunks {
-                if tx.send(chunk).is_err() {
-                    break;
-                }
-            }
-        });
-        // Returning early drops `rx`: the reader stops at its next chunk.
-        for chunk in rx {
-            chunk?.commit(engine, options, &mut index, &mut total)?;
-        }
-        Ok(total)
-    })
+    Ok(total)
 }
 
 /// Chunks of hits read from a stream of batches.
@@ -216,17 +196,21 @@ impl Chunk {
 
     /// Feeds a hit's fields into the chunk's content identity.
     fn hash(&mut self, hit: &Hit) {
-        let h = &mut self.hasher;
-        let mut text = |s: Option<&str>| match s {
-            None => h.update(&[0]),
-            Some(s) => {
-                h.update(&[1]);
-                h.update(&(s.len() as u64).to_le_bytes());
-                h.update(s.as_bytes());
+        /// One optional value, length-prefixed so fields cannot run together.
+        fn feed(h: &mut Xxh3, value: Option<&[u8]>) {
+            match value {
+                None => h.update(&[0]),
+                Some(v) => {
+                    h.update(&[1]);
+                    h.update(&(v.len() as u64).to_le_bytes());
+                    h.update(v);
+                }
             }
-        };
-        text(Some(&hit.visitor));
-        text(Some(hit.kind.name()));
+        }
+        let h = &mut self.hasher;
+        let text = |h: &mut Xxh3, s: Option<&str>| feed(h, s.map(str::as_bytes));
+        text(h, Some(&hit.visitor));
+        text(h, Some(hit.kind.name()));
         for s in [
             &hit.url,
             &hit.title,
@@ -246,30 +230,31 @@ impl Chunk {
             &hit.os_version,
             &hit.resolution,
         ] {
-            text(s.as_deref());
+            text(h, s.as_deref());
         }
         match &hit.event {
-            None => text(None),
+            None => text(h, None),
             Some(e) => {
-                text(Some(&e.category));
-                text(Some(&e.action));
-                text(e.name.as_deref());
-                text(e.value.map(f64::to_bits).map(|b| b.to_string()).as_deref());
+                text(h, Some(&e.category));
+                text(h, Some(&e.action));
+                text(h, e.name.as_deref());
+                let value = e.value.map(|v| v.to_bits().to_le_bytes());
+                feed(h, value.as_ref().map(|v| &v[..]));
             }
         }
         match &hit.campaign {
-            None => text(None),
+            None => text(h, None),
             Some(c) => {
                 for s in [&c.name, &c.source, &c.medium, &c.keyword, &c.content, &c.id] {
-                    text(s.as_deref());
+                    text(h, s.as_deref());
                 }
             }
         }
         for (k, v) in &hit.dims {
-            text(Some(k));
-            text(Some(v));
+            text(h, Some(k));
+            text(h, Some(v));
         }
-        text(None);
+        text(h, None);
         h.update(&hit.site.to_le_bytes());
         h.update(&hit.ts.to_le_bytes());
         h.update(&[hit.local_hour.unwrap_or(u8::MAX), u8::from(hit.new_visit)]);
@@ -318,7 +303,7 @@ impl Chunk {
 
 /// A batch's columns, each read into the type its field needs.
 struct Columns {
-    site: Option<Ints>,
+    site: Option<Int64Array>,
     ts: Option<Times>,
     visitor: Option<StringArray>,
     kind: Option<StringArray>,
@@ -330,7 +315,7 @@ struct Columns {
     /// referrer_type .. resolution, in [`ATTRS`] order.
     attrs: Vec<Option<StringArray>>,
     campaign: Option<[Option<StringArray>; 6]>,
-    local_hour: Option<Ints>,
+    local_hour: Option<Int64Array>,
     new_visit: Option<arrow_array::BooleanArray>,
 }
 
@@ -348,8 +333,6 @@ const ATTRS: [&str; 6] = [
     "resolution",
 ];
 const CAMPAIGN_KEYS: [&str; 6] = ["name", "source", "medium", "keyword", "content", "id"];
-
-struct Ints(arrow_array::Int64Array);
 
 enum Times {
     Seconds(arrow_array::Int64Array, i64),
@@ -395,20 +378,44 @@ fn strings(name: &str, col: &ArrayRef) -> Result<StringArray> {
     if !is_text(col.data_type()) {
         return Err(format_error(name, "strings", col.data_type()));
     }
-    let cast = arrow_cast::cast(col, &DataType::Utf8)
-        .map_err(|e| Error::Format(format!("column `{name}`: {e}")))?;
-    Ok(cast.as_string::<i32>().clone())
+    Ok(cast_to(name, col, &DataType::Utf8)?
+        .as_string::<i32>()
+        .clone())
 }
 
 /// An integer column as `i64` (values beyond it become null, then a
 /// reject).
-fn ints(name: &str, col: &ArrayRef) -> Result<Ints> {
+fn ints(name: &str, col: &ArrayRef) -> Result<Int64Array> {
     if !is_int(col.data_type()) {
         return Err(format_error(name, "integers", col.data_type()));
     }
-    let cast = arrow_cast::cast(col, &DataType::Int64)
-        .map_err(|e| Error::Format(format!("column `{name}`: {e}")))?;
-    Ok(Ints(cast.as_primitive::<Int64Type>().clone()))
+    Ok(cast_to(name, col, &DataType::Int64)?
+        .as_primitive::<Int64Type>()
+        .clone())
+}
+
+/// `col` cast to `to`, or an error naming the column.
+fn cast_to(name: &str, col: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
+    arrow_cast::cast(col, to).map_err(|e| Error::Format(format!("column `{name}`: {e}")))
+}
+
+/// A struct column whose fields are all keys the contract knows.
+fn struct_of<'a>(name: &str, col: &'a ArrayRef, keys: &[&str]) -> Result<&'a StructArray> {
+    let DataType::Struct(fields) = col.data_type() else {
+        return Err(format_error(
+            name,
+            &format!("a struct of {}", keys.join(", ")),
+            col.data_type(),
+        ));
+    };
+    if let Some(f) = fields.iter().find(|f| !keys.contains(&f.name().as_str())) {
+        return Err(Error::Format(format!(
+            "column `{name}`: unknown key `{}` (expected {})",
+            f.name(),
+            keys.join(", ")
+        )));
+    }
+    Ok(col.as_struct())
 }
 
 fn times(col: &ArrayRef) -> Result<Times> {
@@ -440,12 +447,12 @@ fn times(col: &ArrayRef) -> Result<Times> {
             };
             Times::Seconds(values, per_second)
         }
-        t if is_int(t) => Times::Seconds(ints("ts", col)?.0, 1),
-        DataType::Float16 | DataType::Float32 | DataType::Float64 => {
-            let cast = arrow_cast::cast(col, &DataType::Float64)
-                .map_err(|e| Error::Format(format!("column `ts`: {e}")))?;
-            Times::Floats(cast.as_primitive::<Float64Type>().clone())
-        }
+        t if is_int(t) => Times::Seconds(ints("ts", col)?, 1),
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => Times::Floats(
+            cast_to("ts", col, &DataType::Float64)?
+                .as_primitive::<Float64Type>()
+                .clone(),
+        ),
         t if is_text(t) => Times::Text(strings("ts", col)?),
         t => {
             return Err(format_error(
@@ -455,22 +462,6 @@ fn times(col: &ArrayRef) -> Result<Times> {
             ));
         }
     })
-}
-
-/// A struct column's fields must all be keys the contract knows.
-fn check_keys(parent: &str, s: &StructArray, keys: &[&str]) -> Result<()> {
-    match s
-        .fields()
-        .iter()
-        .find(|f| !keys.contains(&f.name().as_str()))
-    {
-        Some(f) => Err(Error::Format(format!(
-            "column `{parent}`: unknown key `{}` (expected {})",
-            f.name(),
-            keys.join(", ")
-        ))),
-        None => Ok(()),
-    }
 }
 
 fn child(s: &StructArray, key: &str) -> Option<ArrayRef> {
@@ -499,15 +490,7 @@ impl Columns {
         let event = match col("event") {
             None => None,
             Some(c) => {
-                let DataType::Struct(_) = c.data_type() else {
-                    return Err(format_error(
-                        "event",
-                        "a struct of category, action, name, value",
-                        c.data_type(),
-                    ));
-                };
-                let s = c.as_struct().clone();
-                check_keys("event", &s, &["category", "action", "name", "value"])?;
+                let s = struct_of("event", c, &["category", "action", "name", "value"])?.clone();
                 let text = |k: &str| -> Result<Option<StringArray>> {
                     child(&s, k)
                         .map(|c| strings(&format!("event.{k}"), &c))
@@ -517,8 +500,7 @@ impl Columns {
                     None => None,
                     Some(v) if v.data_type().is_numeric() || *v.data_type() == DataType::Null => {
                         Some(
-                            arrow_cast::cast(&v, &DataType::Float64)
-                                .map_err(|e| Error::Format(format!("column `event.value`: {e}")))?
+                            cast_to("event.value", &v, &DataType::Float64)?
                                 .as_primitive::<Float64Type>()
                                 .clone(),
                         )
@@ -561,15 +543,7 @@ impl Columns {
         let campaign = match col("campaign") {
             None => None,
             Some(c) => {
-                let DataType::Struct(_) = c.data_type() else {
-                    return Err(format_error(
-                        "campaign",
-                        "a struct of strings",
-                        c.data_type(),
-                    ));
-                };
-                let s = c.as_struct();
-                check_keys("campaign", s, &CAMPAIGN_KEYS)?;
+                let s = struct_of("campaign", c, &CAMPAIGN_KEYS)?;
                 let mut out: [Option<StringArray>; 6] = Default::default();
                 for (slot, k) in out.iter_mut().zip(CAMPAIGN_KEYS) {
                     *slot = child(s, k)
@@ -580,22 +554,17 @@ impl Columns {
             }
         };
         let visit = match col("visit") {
-            Some(c) if is_int(c.data_type()) => {
-                let cast = arrow_cast::cast(c, &DataType::Utf8)
-                    .map_err(|e| Error::Format(format!("column `visit`: {e}")))?;
-                Some(cast.as_string::<i32>().clone())
-            }
+            Some(c) if is_int(c.data_type()) => Some(
+                cast_to("visit", c, &DataType::Utf8)?
+                    .as_string::<i32>()
+                    .clone(),
+            ),
             Some(_) => text_col("visit")?,
             None => None,
         };
         let new_visit = match col("new_visit") {
             None => None,
-            Some(c) if matches!(c.data_type(), DataType::Boolean | DataType::Null) => Some(
-                arrow_cast::cast(c, &DataType::Boolean)
-                    .map_err(|e| Error::Format(format!("column `new_visit`: {e}")))?
-                    .as_boolean()
-                    .clone(),
-            ),
+            Some(c) if *c.data_type() == DataType::Boolean => Some(c.as_boolean().clone()),
             Some(c) => return Err(format_error("new_visit", "booleans", c.data_type())),
         };
         Ok(Columns {
@@ -620,18 +589,12 @@ impl Columns {
     fn hit(&self, i: usize) -> std::result::Result<Hit, String> {
         // As in NDJSON: a value of the wrong shape first (site, ts, type,
         // in column order), then a required field that is missing.
-        let site = self
-            .site
-            .as_ref()
-            .and_then(|s| value_i64(&s.0, i))
-            .map(|s| {
-                u32::try_from(s)
-                    .ok()
-                    .filter(|s| (1..=i32::MAX as u32).contains(s))
-                    .ok_or_else(|| {
-                        format!("`site` must be an integer from 1 to {}, got {s}", i32::MAX)
-                    })
-            });
+        let site = self.site.as_ref().and_then(|s| value_i64(s, i)).map(|s| {
+            u32::try_from(s)
+                .ok()
+                .filter(|s| (1..=i32::MAX as u32).contains(s))
+                .ok_or_else(|| format!("`site` must be an integer from 1 to {}, got {s}", i32::MAX))
+        });
         let ts = match &self.ts {
             None => None,
             Some(Times::Seconds(a, per)) => value_i64(a, i).map(|v| Ok(v.div_euclid(*per))),
@@ -742,7 +705,7 @@ impl Columns {
                 hit.campaign = Some(campaign);
             }
         }
-        if let Some(h) = self.local_hour.as_ref().and_then(|h| value_i64(&h.0, i)) {
+        if let Some(h) = self.local_hour.as_ref().and_then(|h| value_i64(h, i)) {
             hit.local_hour =
                 Some(u8::try_from(h).ok().filter(|h| *h < 24).ok_or_else(|| {
                     format!("`local_hour` must be an integer from 0 to 23, got {h}")
@@ -756,7 +719,7 @@ impl Columns {
     }
 }
 
-fn value_i64(a: &arrow_array::Int64Array, i: usize) -> Option<i64> {
+fn value_i64(a: &Int64Array, i: usize) -> Option<i64> {
     a.is_valid(i).then(|| a.value(i))
 }
 
