@@ -40,6 +40,15 @@ fn sample_dicts() -> &'static crate::raw::SiteDicts {
     })
 }
 
+/// A version 1 day file and its dictionaries (from the golden store).
+const V1_DAY: &[u8] = include_bytes!("../tests/golden/store-v1/site-1/days/2025-01-01-3.day");
+const V1_DICTS: &[u8] = include_bytes!("../tests/golden/store-v1/site-1/dicts-3.bin");
+
+fn v1_dicts() -> &'static crate::raw::SiteDicts {
+    static DICTS: OnceLock<crate::raw::SiteDicts> = OnceLock::new();
+    DICTS.get_or_init(|| format::decode_dicts(V1_DICTS).unwrap_or_default())
+}
+
 /// Feeds `data` to one of the store's decoders: the first byte picks
 /// which, the rest is the body, sealed (and for a day, compressed) so that
 /// the envelope and the checksum pass and the decoder itself is tested.
@@ -48,12 +57,12 @@ pub fn store_decoders(data: &[u8]) {
     let Some((&which, body)) = data.split_first() else {
         return;
     };
-    match which % 6 {
+    match which % 8 {
         0 => {
             let _ = format::decode_config(&seal(Kind::Config, body));
         }
         1 => {
-            let _ = format::decode_dicts(&seal(Kind::Dicts, body));
+            let _ = format::decode_dicts(&seal(Kind::Dicts, &format::compress(body)));
         }
         2 => {
             let _ = format::decode_day(&seal(Kind::Day, &format::compress(body)), sample_dicts());
@@ -65,9 +74,17 @@ pub fn store_decoders(data: &[u8]) {
             let mut e = Engine::in_memory();
             let _ = e.import_day(&seal(Kind::Bundle, body));
         }
-        _ => {
+        5 => {
             let sealed = seal(Kind::History, &format::compress(body));
             let _ = format::decode_history(&sealed, 64);
+        }
+        // Format version 1, which this build still reads.
+        6 => {
+            let sealed = codec::seal_version(Kind::Day, 1, &format::compress(body));
+            let _ = format::decode_day(&sealed, v1_dicts());
+        }
+        _ => {
+            let _ = format::decode_dicts(&codec::seal_version(Kind::Dicts, 1, body));
         }
     }
 }
@@ -84,6 +101,12 @@ pub fn store_seeds() -> Vec<Vec<u8>> {
             .map(<[u8]>::to_vec)
             .unwrap_or_default()
     };
+    let unpacked = |packed: &[u8]| {
+        packed
+            .get(9..)
+            .and_then(|z| zstd::bulk::decompress(z, 1 << 20).ok())
+            .unwrap_or_default()
+    };
     let mut seeds = vec![
         [
             &[0u8][..],
@@ -92,7 +115,17 @@ pub fn store_seeds() -> Vec<Vec<u8>> {
         .concat(),
         [
             &[1u8][..],
-            &body(&format::encode_dicts(&site.dicts), Kind::Dicts),
+            &unpacked(&body(&format::encode_dicts(&site.dicts), Kind::Dicts)),
+        ]
+        .concat(),
+        [&[6u8][..], &unpacked(&body(V1_DAY, Kind::Day))].concat(),
+        // A small version 1 dictionary file (the fuzzer's inputs stop at 4 KiB).
+        [
+            &[7u8][..],
+            &body(
+                include_bytes!("../tests/golden/store-v1/site-2/dicts-4.bin"),
+                Kind::Dicts,
+            ),
         ]
         .concat(),
     ];
@@ -100,20 +133,10 @@ pub fn store_seeds() -> Vec<Vec<u8>> {
         let sealed = format::encode_day(day);
         let packed = body(&sealed, Kind::Day);
         seeds.push([&[3u8][..], &packed].concat());
-        if let Some(raw) = packed
-            .get(9..)
-            .and_then(|z| zstd::bulk::decompress(z, 1 << 20).ok())
-        {
-            seeds.push([&[2u8][..], &raw].concat());
-        }
+        seeds.push([&[2u8][..], &unpacked(&packed)].concat());
     }
     let history = body(&format::encode_history(&site.visitor_days), Kind::History);
-    if let Some(raw) = history
-        .get(9..)
-        .and_then(|z| zstd::bulk::decompress(z, 1 << 20).ok())
-    {
-        seeds.push([&[5u8][..], &raw].concat());
-    }
+    seeds.push([&[5u8][..], &unpacked(&history)].concat());
     if let Some((&day, _)) = site.days.iter().next()
         && let Ok(bundle) = e.export_day(1, day)
     {

@@ -142,5 +142,5 @@ pub use site::SiteConfig;
 #[cfg(feature = "object-store")]
 pub use store::remote::{PublishOptions, Published};
 pub use store::source::ReadStats;
-pub use store::{Recovery, StoreOptions, recover_manifest};
+pub use store::{Recovery, StoreOptions, files_holding, recover_manifest};
 pub use summary::{ActionsSummary, VisitFrequency, VisitsSummary};

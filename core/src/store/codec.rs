@@ -5,8 +5,10 @@ use roaring::RoaringBitmap;
 
 /// First bytes of every hitmap file.
 pub(crate) const MAGIC: &[u8; 7] = b"HITMAP\0";
-/// The on-disk format version this build writes and reads.
-pub(crate) const FORMAT_VERSION: u16 = 1;
+/// The on-disk format version this build writes; it reads every version
+/// from 1 up to it. Version 2 changed the bodies of day (`D`) and
+/// dictionary (`T`) files; the other kinds are the same in both.
+pub(crate) const FORMAT_VERSION: u16 = 2;
 /// magic (7) + kind (1) + version (2) + reserved (2) + body length (8).
 const HEADER: usize = 20;
 
@@ -25,10 +27,21 @@ pub(crate) enum Kind {
 
 /// Wraps a body: header, body, CRC-32 of both.
 pub(crate) fn seal(kind: Kind, body: &[u8]) -> Vec<u8> {
+    sealed(kind, FORMAT_VERSION, body)
+}
+
+/// [`seal`] with an older version in the header (tests and fuzzing feed
+/// version 1 bodies through it).
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn seal_version(kind: Kind, version: u16, body: &[u8]) -> Vec<u8> {
+    sealed(kind, version, body)
+}
+
+fn sealed(kind: Kind, version: u16, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER + body.len() + 4);
     out.extend_from_slice(MAGIC);
     out.push(kind as u8);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
     out.extend_from_slice(body);
@@ -38,13 +51,18 @@ pub(crate) fn seal(kind: Kind, body: &[u8]) -> Vec<u8> {
 }
 
 /// Checks the envelope and returns the body, or what is wrong with it.
+pub(crate) fn open(kind: Kind, bytes: &[u8]) -> Result<&[u8], String> {
+    open_versioned(kind, bytes).map(|(_, body)| body)
+}
+
+/// [`open`], with the format version the file was written in.
 #[deny(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects
 )]
-pub(crate) fn open(kind: Kind, bytes: &[u8]) -> Result<&[u8], String> {
+pub(crate) fn open_versioned(kind: Kind, bytes: &[u8]) -> Result<(u16, &[u8]), String> {
     let truncated = || {
         format!(
             "truncated: {} bytes, shorter than any hitmap file",
@@ -94,7 +112,7 @@ pub(crate) fn open(kind: Kind, bytes: &[u8]) -> Result<&[u8], String> {
     if crc32fast::hash(sealed) != u32::from_le_bytes(*crc) {
         return Err("checksum mismatch: the file is corrupt".into());
     }
-    sealed.get(HEADER..).ok_or_else(truncated)
+    Ok((version, sealed.get(HEADER..).ok_or_else(truncated)?))
 }
 
 /// A fixed-width value stored little-endian.
@@ -128,9 +146,6 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn u32(&mut self, v: u32) {
-        self.buf.extend_from_slice(&v.to_le_bytes());
-    }
     pub(crate) fn u64(&mut self, v: u64) {
         self.buf.extend_from_slice(&v.to_le_bytes());
     }
@@ -139,12 +154,6 @@ impl Writer {
         self.buf.extend_from_slice(v);
     }
     pub(crate) fn u32s(&mut self, v: &[u32]) {
-        self.array(v);
-    }
-    pub(crate) fn i64s(&mut self, v: &[i64]) {
-        self.array(v);
-    }
-    pub(crate) fn f64s(&mut self, v: &[f64]) {
         self.array(v);
     }
     fn array<T: LeBytes>(&mut self, v: &[T]) {
@@ -156,11 +165,20 @@ impl Writer {
     pub(crate) fn str(&mut self, s: &str) {
         self.u8s(s.as_bytes());
     }
-    /// A roaring bitmap in the portable serialization, length-prefixed.
-    pub(crate) fn bitmap(&mut self, b: &RoaringBitmap) {
-        self.u64(b.serialized_size() as u64);
-        b.serialize_into(&mut self.buf)
-            .expect("writing to a Vec cannot fail");
+    /// An unsigned LEB128 varint: 7 bits a byte, low bits first.
+    pub(crate) fn var(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.buf.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        self.buf.push(v as u8);
+    }
+    /// A count, then each value as a varint.
+    pub(crate) fn vars(&mut self, v: impl ExactSizeIterator<Item = u64>) {
+        self.var(v.len() as u64);
+        for x in v {
+            self.var(x);
+        }
     }
 }
 
@@ -203,6 +221,49 @@ impl<'a> Reader<'a> {
             .map(|_| n as usize)
             .ok_or_else(|| format!("array of {n} items at byte {} runs past the end", self.pos))
     }
+    /// A varint as [`Writer::var`] writes it; at most ten bytes, no bits
+    /// past the 64th.
+    pub(crate) fn var(&mut self) -> ReadResult<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = *self.buf.get(self.pos).ok_or_else(|| {
+                format!("body ends early at byte {} inside a number", self.pos)
+            })?;
+            self.pos += 1;
+            let bits = u64::from(b & 0x7f);
+            if shift == 63 && bits > 1 {
+                break;
+            }
+            v |= bits << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(format!("a number before byte {} is too long", self.pos))
+    }
+    /// A varint that must fit in a `u32`.
+    pub(crate) fn var_u32(&mut self) -> ReadResult<u32> {
+        let v = self.var()?;
+        u32::try_from(v).map_err(|_| format!("{v} before byte {} is out of range", self.pos))
+    }
+    /// A count of items that take at least one byte each, so that it
+    /// cannot claim more than the body holds.
+    pub(crate) fn var_count(&mut self) -> ReadResult<usize> {
+        let n = self.var()?;
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= self.buf.len() - self.pos)
+            .ok_or_else(|| format!("array of {n} items at byte {} runs past the end", self.pos))
+    }
+    /// What [`Writer::vars`] wrote, each value a `u32`.
+    pub(crate) fn vars_u32(&mut self) -> ReadResult<Vec<u32>> {
+        let n = self.var_count()?;
+        (0..n).map(|_| self.var_u32()).collect()
+    }
+    /// `n` raw bytes.
+    pub(crate) fn bytes(&mut self, n: usize) -> ReadResult<&'a [u8]> {
+        self.take(n)
+    }
     pub(crate) fn u8s(&mut self) -> ReadResult<Vec<u8>> {
         let n = self.count(1)?;
         Ok(self.take(n)?.to_vec())
@@ -243,6 +304,11 @@ impl<'a> Reader<'a> {
         }
         Ok(b)
     }
+    /// Bytes not read yet.
+    #[cfg(test)]
+    pub(crate) fn rest_len(&self) -> usize {
+        self.buf.len() - self.pos
+    }
     pub(crate) fn finish(&self) -> ReadResult<()> {
         if self.pos == self.buf.len() {
             Ok(())
@@ -275,6 +341,28 @@ mod tests {
         let mut newer = sealed.clone();
         newer[8] = 9;
         assert!(open(Kind::Day, &newer).unwrap_err().contains("newer"));
+    }
+
+    #[test]
+    fn varints_round_trip_and_reject_overlong_numbers() {
+        let values = [0, 1, 127, 128, 300, u64::from(u32::MAX), u64::MAX];
+        let mut w = Writer::default();
+        w.vars(values.iter().copied());
+        let mut r = Reader::new(&w.buf);
+        let n = r.var_count().unwrap();
+        let back: Vec<u64> = (0..n).map(|_| r.var().unwrap()).collect();
+        assert_eq!(back, values);
+        r.finish().unwrap();
+        assert!(Reader::new(&[0xff; 11]).var().is_err());
+        assert!(Reader::new(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02]).var().is_err());
+        assert!(Reader::new(&[0x80]).var().is_err());
+        let mut big = Writer::default();
+        big.var(1 << 32);
+        assert!(Reader::new(&big.buf).var_u32().is_err());
+        let mut claims = Writer::default();
+        claims.var(5);
+        claims.var(1);
+        assert!(Reader::new(&claims.buf).vars_u32().is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::hit::{HitType, MAX_TS, MIN_TS};
 use crate::raw::{Extra, N_VFIELDS, SiteDicts};
 use crate::referrer::ReferrerType;
 
-use super::codec::{Kind, ReadResult, Reader, Writer, open, seal};
+use super::codec::{Kind, ReadResult, Reader, Writer, open, open_versioned, seal};
 use chrono::{Datelike, NaiveDate};
 
 const KINDS: [HitType; 5] = [
@@ -19,54 +19,101 @@ const KINDS: [HitType; 5] = [
     HitType::Event,
 ];
 
-/// A day archive as a sealed file.
+/// A day archive as a sealed file (format version 2; FORMAT.md).
+///
+/// Everything that follows from other columns is left out (visit ranks,
+/// entry and exit pages, the visitor and user bitmaps, visit starts,
+/// lengths and times spent), and what is stored is shaped so that zstd
+/// finds little left to squeeze: sorted columns as differences, ids as
+/// varints, times as offsets within the day and the visit, each title as
+/// "the same as this URL's last one", keywords and events only for the
+/// actions that have them.
 pub(crate) fn encode_day(a: &DayArchive) -> Vec<u8> {
     let mut w = Writer::default();
-    // Visit starts and lengths and each action's time spent follow from
-    // the action times, so they are not stored.
-    w.u32s(&a.visitor);
-    w.u32s(&a.action_offsets);
-    w.u32s(&a.rank_in_day);
-    w.u32s(&a.entry_url);
-    w.u32s(&a.exit_url);
-    w.u8s(&a.referrer_type);
+    let (visits, actions) = (a.visitor.len(), a.a_kind.len());
+    w.var(visits as u64);
+    w.var(actions as u64);
+    let mut prev = 0;
+    w.vars(a.visitor.iter().map(|&v| {
+        let d = v - prev;
+        prev = v;
+        u64::from(d)
+    }));
+    w.vars(a.action_offsets.windows(2).map(|o| u64::from(o[1] - o[0])));
+    w.buf.extend_from_slice(&a.referrer_type);
     for f in 0..N_VFIELDS {
-        w.u32s(&a.fields[f]);
-        w.u32s(&a.field_carriers[f]);
+        opt_ids(&mut w, &a.fields[f]);
+        opt_ids(&mut w, &a.field_carriers[f]);
     }
-    w.u32(a.dims.len() as u32);
+    w.var(a.dims.len() as u64);
     for col in &a.dims {
-        w.u32(col.name);
-        w.u32s(&col.values);
-        w.u32s(&col.carriers);
+        w.var(u64::from(col.name));
+        opt_ids(&mut w, &col.values);
+        opt_ids(&mut w, &col.carriers);
     }
-    let kinds: Vec<u8> = a.a_kind.iter().map(|k| *k as u8).collect();
-    w.u8s(&kinds);
-    // Times as deltas from the previous action: small numbers compress well.
-    let mut prev = 0i64;
-    let deltas: Vec<i64> = a
-        .a_ts
+    w.buf.extend(a.a_kind.iter().map(|k| *k as u8));
+    // Times: the day's first visit start in full, each visit's start as
+    // seconds after it, each later action as seconds after the one before.
+    let base = a.action_offsets[..visits]
         .iter()
-        .map(|&t| {
-            let d = t - prev;
-            prev = t;
-            d
-        })
-        .collect();
-    w.i64s(&deltas);
-    w.u32s(&a.a_url);
-    w.u32s(&a.a_title);
-    // Keywords and events as full columns (mostly missing, which
-    // compresses to nearly nothing).
-    let (x, n) = (&a.a_extras, a.a_kind.len());
-    w.u32s(&x.column(n, NONE, |x| x.keyword));
-    w.u32s(&x.column(n, NONE, |x| x.ev_category));
-    w.u32s(&x.column(n, NONE, |x| x.ev_action));
-    w.u32s(&x.column(n, NONE, |x| x.ev_name));
-    w.f64s(&x.column(n, f64::NAN, |x| x.ev_value));
-    w.bitmap(&a.visitors);
-    w.bitmap(&a.users);
+        .map(|&o| a.a_ts[o as usize])
+        .min()
+        .unwrap_or(0);
+    w.buf.extend_from_slice(&base.to_le_bytes());
+    for v in 0..visits as u32 {
+        let r = a.actions_of(v);
+        w.var((a.a_ts[r.start] - base) as u64);
+        for i in r.start + 1..r.end {
+            w.var((a.a_ts[i] - a.a_ts[i - 1]) as u64);
+        }
+    }
+    opt_ids(&mut w, &a.a_url);
+    let mut last_title = std::collections::HashMap::new();
+    for (&url, &title) in a.a_url.iter().zip(&a.a_title) {
+        let predicted = last_title.insert(url, title).unwrap_or(NONE);
+        w.var(if title == predicted {
+            0
+        } else {
+            1 + opt_id(title)
+        });
+    }
+    let extras = &a.a_extras;
+    w.var(extras.iter().count() as u64);
+    let mut next = 0;
+    for (i, x) in extras.iter() {
+        w.var((i - next) as u64);
+        next = i + 1;
+        for id in [x.keyword, x.ev_category, x.ev_action, x.ev_name] {
+            w.var(opt_id(id));
+        }
+        w.buf.extend_from_slice(&x.ev_value.to_bits().to_le_bytes());
+    }
     seal(Kind::Day, &compress(&w.buf))
+}
+
+/// An optional id as a varint: 0 for none, else the id plus one.
+fn opt_id(id: u32) -> u64 {
+    if id == NONE { 0 } else { u64::from(id) + 1 }
+}
+
+fn opt_ids(w: &mut Writer, ids: &[u32]) {
+    for &id in ids {
+        w.var(opt_id(id));
+    }
+}
+
+fn read_opt_id(r: &mut Reader<'_>) -> ReadResult<u32> {
+    match r.var()? {
+        0 => Ok(NONE),
+        v => u32::try_from(v - 1)
+            .ok()
+            .filter(|&id| id != NONE)
+            .ok_or_else(|| format!("id {} is out of range", v - 1)),
+    }
+}
+
+fn read_opt_ids(r: &mut Reader<'_>, n: usize) -> ReadResult<Vec<u32>> {
+    (0..n).map(|_| read_opt_id(r)).collect()
 }
 
 /// Codec byte of a compressed body: zstd.
@@ -83,6 +130,15 @@ pub(crate) fn compress(raw: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A file's body unpacked, if it is a hitmap file with a packed body
+/// (checksums and kinds not checked: for [`super::files_holding`]).
+pub(crate) fn unpacked_body(bytes: &[u8]) -> Option<Vec<u8>> {
+    let body = bytes.get(20..bytes.len().checked_sub(4)?)?;
+    (bytes.starts_with(super::codec::MAGIC) && body.first() == Some(&ZSTD))
+        .then(|| decompress(body).ok())
+        .flatten()
+}
+
 fn decompress(body: &[u8]) -> ReadResult<Vec<u8>> {
     use std::io::Read;
     let (Some(&ZSTD), Some(len), Some(frame)) = (body.first(), body.get(1..9), body.get(9..))
@@ -92,7 +148,7 @@ fn decompress(body: &[u8]) -> ReadResult<Vec<u8>> {
     let raw_len = u64::from_le_bytes(len.try_into().map_err(|_| "short header".to_string())?);
     if raw_len > MAX_RAW {
         return Err(format!(
-            "claims {raw_len} bytes unpacked, more than a day file may hold"
+            "claims {raw_len} bytes unpacked, more than a store file may hold"
         ));
     }
     // The claimed length is not trusted for an allocation: memory follows
@@ -111,20 +167,188 @@ fn decompress(body: &[u8]) -> ReadResult<Vec<u8>> {
     Ok(raw)
 }
 
-/// Reads and validates a day archive against its site's dictionaries, then
-/// rebuilds the derived indexes.
+/// Reads and validates a day archive against its site's dictionaries (any
+/// format version this build knows), then rebuilds what is derived.
 pub(crate) fn decode_day(bytes: &[u8], d: &SiteDicts) -> ReadResult<DayArchive> {
-    let raw = decompress(open(Kind::Day, bytes)?)?;
-    let mut r = Reader::new(&raw);
+    let (version, body) = open_versioned(Kind::Day, bytes)?;
+    let raw = decompress(body)?;
+    let (mut a, claims) = if version == 1 {
+        let (a, claims) = decode_day_v1(&raw)?;
+        (a, Some(claims))
+    } else {
+        (decode_day_v2(&raw)?, None)
+    };
+    validate(&a, d)?;
+    derive_visits(&mut a);
+    derive_times(&mut a);
+    a.rebuild_indexes();
+    if let Some(c) = claims {
+        // Version 1 stored what version 2 derives: it must agree.
+        if (c.rank_in_day, c.entry_url, c.exit_url)
+            != (a.rank_in_day.clone(), a.entry_url.clone(), a.exit_url.clone())
+        {
+            return Err(
+                "the stored visit ranks or entry and exit pages do not match the actions".into(),
+            );
+        }
+        if a.visitors != c.visitors || a.users != c.users {
+            return Err("the stored visitor or user bitmap does not match the visit columns".into());
+        }
+    }
+    Ok(a)
+}
+
+/// What a version 1 day file stored besides the columns, all of it
+/// derivable: checked against what the columns give.
+struct V1Claims {
+    rank_in_day: Vec<u32>,
+    entry_url: Vec<u32>,
+    exit_url: Vec<u32>,
+    visitors: roaring::RoaringBitmap,
+    users: roaring::RoaringBitmap,
+}
+
+/// The version 2 body ([`encode_day`]).
+fn decode_day_v2(raw: &[u8]) -> ReadResult<DayArchive> {
+    let mut r = Reader::new(raw);
+    let visits = r.var_count()?;
+    let actions = r.var()?;
+    let actions = usize::try_from(actions)
+        .ok()
+        .filter(|&n| n <= raw.len())
+        .ok_or_else(|| format!("claims {actions} actions, more than the body holds"))?;
+    let mut a = DayArchive::default();
+    let mut prev = 0u32;
+    a.visitor = visit_column(&mut r, visits, "visitor ids")?
+        .into_iter()
+        .map(|d| {
+            prev = prev.checked_add(d).ok_or("visitor ids overflow")?;
+            Ok(prev)
+        })
+        .collect::<ReadResult<_>>()?;
+    let mut end = 0u32;
+    a.action_offsets = std::iter::once(Ok(0))
+        .chain(visit_column(&mut r, visits, "action counts")?.into_iter().map(|n| {
+            end = end.checked_add(n).ok_or("action offsets overflow")?;
+            Ok(end)
+        }))
+        .collect::<ReadResult<_>>()?;
+    a.referrer_type = r.bytes(visits)?.to_vec();
+    for f in 0..N_VFIELDS {
+        a.fields[f] = read_opt_ids(&mut r, visits)?;
+        a.field_carriers[f] = read_opt_ids(&mut r, visits)?;
+    }
+    let dims = r.var_count()?;
+    for _ in 0..dims {
+        a.dims.push(DimColumn {
+            name: r.var_u32()?,
+            values: read_opt_ids(&mut r, visits)?,
+            carriers: read_opt_ids(&mut r, visits)?,
+            index: Default::default(),
+        });
+    }
+    a.a_kind = kinds(r.bytes(actions)?)?;
+    // Offsets are checked before the times are spread over the visits.
+    offsets_ok(&a, actions)?;
+    let base = i64::from_le_bytes(r.bytes(8)?.try_into().map_err(|_| "short time base")?);
+    a.a_ts = Vec::with_capacity(actions);
+    let add = |t: i64, d: u64| {
+        i64::try_from(d)
+            .ok()
+            .and_then(|d| t.checked_add(d))
+            .filter(|t| (MIN_TS..=MAX_TS).contains(t))
+            .ok_or_else(|| "an action time is outside 1970..9999".to_string())
+    };
+    for v in 0..visits as u32 {
+        let r2 = a.actions_of(v);
+        let mut t = add(base, r.var()?)?;
+        a.a_ts.push(t);
+        for _ in r2.start + 1..r2.end {
+            t = add(t, r.var()?)?;
+            a.a_ts.push(t);
+        }
+    }
+    a.a_url = read_opt_ids(&mut r, actions)?;
+    a.a_title = Vec::with_capacity(actions);
+    let mut last_title = std::collections::HashMap::new();
+    for &url in &a.a_url {
+        let predicted = last_title.get(&url).copied().unwrap_or(NONE);
+        let title = match r.var()? {
+            0 => predicted,
+            v => {
+                let id = v - 1;
+                if id == 0 {
+                    NONE
+                } else {
+                    u32::try_from(id - 1)
+                        .ok()
+                        .filter(|&t| t != NONE)
+                        .ok_or_else(|| format!("title id {} is out of range", id - 1))?
+                }
+            }
+        };
+        last_title.insert(url, title);
+        a.a_title.push(title);
+    }
+    let n = r.var_count()?;
+    let mut next = 0usize;
+    for _ in 0..n {
+        let at = usize::try_from(r.var()?)
+            .ok()
+            .and_then(|d| next.checked_add(d))
+            .filter(|&i| i < actions)
+            .ok_or("an event or keyword belongs to no action")?;
+        next = at + 1;
+        let [keyword, ev_category, ev_action, ev_name] = [
+            read_opt_id(&mut r)?,
+            read_opt_id(&mut r)?,
+            read_opt_id(&mut r)?,
+            read_opt_id(&mut r)?,
+        ];
+        let bits = r.bytes(8)?.try_into().map_err(|_| "short event value")?;
+        let x = Extra {
+            keyword,
+            ev_category,
+            ev_action,
+            ev_name,
+            ev_value: f64::from_bits(u64::from_le_bytes(bits)),
+        };
+        a.a_extras.push(at, x);
+    }
+    r.finish()?;
+    Ok(a)
+}
+
+/// A counted varint column that must hold one value per visit.
+fn visit_column(r: &mut Reader<'_>, visits: usize, what: &str) -> ReadResult<Vec<u32>> {
+    let col = r.vars_u32()?;
+    len_ok(col.len(), visits, what)?;
+    Ok(col)
+}
+
+fn kinds(bytes: &[u8]) -> ReadResult<Vec<HitType>> {
+    bytes
+        .iter()
+        .map(|&k| {
+            KINDS
+                .get(usize::from(k))
+                .copied()
+                .ok_or(format!("unknown action kind {k}"))
+        })
+        .collect()
+}
+
+/// The version 1 body: every column in full, then the visitor and user
+/// bitmaps, which must equal the ones rebuilt from the columns.
+fn decode_day_v1(raw: &[u8]) -> ReadResult<(DayArchive, V1Claims)> {
+    let mut r = Reader::new(raw);
     let mut a = DayArchive {
         visitor: r.u32s()?,
         action_offsets: r.u32s()?,
-        rank_in_day: r.u32s()?,
-        entry_url: r.u32s()?,
-        exit_url: r.u32s()?,
-        referrer_type: r.u8s()?,
         ..DayArchive::default()
     };
+    let (rank_in_day, entry_url, exit_url) = (r.u32s()?, r.u32s()?, r.u32s()?);
+    a.referrer_type = r.u8s()?;
     for f in 0..N_VFIELDS {
         a.fields[f] = r.u32s()?;
         a.field_carriers[f] = r.u32s()?;
@@ -138,16 +362,7 @@ pub(crate) fn decode_day(bytes: &[u8], d: &SiteDicts) -> ReadResult<DayArchive> 
             index: Default::default(),
         });
     }
-    a.a_kind = r
-        .u8s()?
-        .into_iter()
-        .map(|k| {
-            KINDS
-                .get(usize::from(k))
-                .copied()
-                .ok_or(format!("unknown action kind {k}"))
-        })
-        .collect::<ReadResult<_>>()?;
+    a.a_kind = kinds(&r.u8s()?)?;
     let mut prev = 0i64;
     a.a_ts = r
         .i64s()?
@@ -169,7 +384,16 @@ pub(crate) fn decode_day(bytes: &[u8], d: &SiteDicts) -> ReadResult<DayArchive> 
     let visitors = r.bitmap()?;
     let users = r.bitmap()?;
     r.finish()?;
-    validate(&a, &x, d)?;
+    let n = a.a_kind.len();
+    for (len, what) in [
+        (x.keyword.len(), "keywords"),
+        (x.ev_category.len(), "event categories"),
+        (x.ev_action.len(), "event actions"),
+        (x.ev_name.len(), "event names"),
+        (x.ev_value.len(), "event values"),
+    ] {
+        len_ok(len, n, what)?;
+    }
     let columns = x.keyword.iter().zip(&x.ev_category).zip(&x.ev_action);
     let columns = columns.zip(&x.ev_name).zip(&x.ev_value);
     for (i, ((((&keyword, &ev_category), &ev_action), &ev_name), &ev_value)) in columns.enumerate() {
@@ -182,12 +406,14 @@ pub(crate) fn decode_day(bytes: &[u8], d: &SiteDicts) -> ReadResult<DayArchive> 
         };
         a.a_extras.push(i, extra);
     }
-    derive_times(&mut a);
-    a.rebuild_indexes();
-    if a.visitors != visitors || a.users != users {
-        return Err("the stored visitor or user bitmap does not match the visit columns".into());
-    }
-    Ok(a)
+    let claims = V1Claims {
+        rank_in_day,
+        entry_url,
+        exit_url,
+        visitors,
+        users,
+    };
+    Ok((a, claims))
 }
 
 fn ids_ok(col: &[u32], dict: &Dict, optional: bool, what: &str) -> ReadResult<()> {
@@ -221,18 +447,10 @@ struct ExtraColumns {
     ev_value: Vec<f64>,
 }
 
-fn validate(a: &DayArchive, x: &ExtraColumns, d: &SiteDicts) -> ReadResult<()> {
-    let v = a.visitor.len();
-    for (len, what) in [
-        (a.rank_in_day.len(), "visit ranks"),
-        (a.entry_url.len(), "entry pages"),
-        (a.exit_url.len(), "exit pages"),
-        (a.referrer_type.len(), "referrer types"),
-    ] {
-        len_ok(len, v, what)?;
-    }
-    len_ok(a.action_offsets.len(), v + 1, "action offsets")?;
-    let n = a.a_kind.len();
+/// The action offsets rise from 0 to the `n` actions, one or more per
+/// visit.
+fn offsets_ok(a: &DayArchive, n: usize) -> ReadResult<()> {
+    len_ok(a.action_offsets.len(), a.visitor.len() + 1, "action offsets")?;
     if a.action_offsets.first() != Some(&0)
         || a.action_offsets.last() != Some(&(n as u32))
         || a.action_offsets.windows(2).any(|w| w[0] >= w[1])
@@ -241,15 +459,20 @@ fn validate(a: &DayArchive, x: &ExtraColumns, d: &SiteDicts) -> ReadResult<()> {
             "action offsets must rise from 0 to the action count, one or more per visit".into(),
         );
     }
+    Ok(())
+}
+
+/// Everything a query relies on: lengths, ids, order, carriers, times
+/// (the stored columns; derived ones are built after).
+fn validate(a: &DayArchive, d: &SiteDicts) -> ReadResult<()> {
+    let v = a.visitor.len();
+    len_ok(a.referrer_type.len(), v, "referrer types")?;
+    let n = a.a_kind.len();
+    offsets_ok(a, n)?;
     for (len, what) in [
         (a.a_ts.len(), "action times"),
         (a.a_url.len(), "action URLs"),
         (a.a_title.len(), "action titles"),
-        (x.keyword.len(), "keywords"),
-        (x.ev_category.len(), "event categories"),
-        (x.ev_action.len(), "event actions"),
-        (x.ev_name.len(), "event names"),
-        (x.ev_value.len(), "event values"),
     ] {
         len_ok(len, n, what)?;
     }
@@ -257,17 +480,12 @@ fn validate(a: &DayArchive, x: &ExtraColumns, d: &SiteDicts) -> ReadResult<()> {
         return Err("visits must be sorted by visitor".into());
     }
     ids_ok(&a.visitor, &d.visitors, false, "visitor")?;
-    if a.rank_in_day.iter().any(|&r| r as usize >= v.max(1)) {
-        return Err("a visit rank is larger than the day's visit count".into());
-    }
     if a.referrer_type
         .iter()
         .any(|&t| usize::from(t) >= ReferrerType::ALL.len())
     {
         return Err("unknown referrer type".into());
     }
-    ids_ok(&a.entry_url, &d.urls, true, "entry URL")?;
-    ids_ok(&a.exit_url, &d.urls, true, "exit URL")?;
     for f in 0..N_VFIELDS {
         len_ok(a.fields[f].len(), v, "visit field")?;
         len_ok(a.field_carriers[f].len(), v, "visit field carriers")?;
@@ -288,15 +506,20 @@ fn validate(a: &DayArchive, x: &ExtraColumns, d: &SiteDicts) -> ReadResult<()> {
     }
     ids_ok(&a.a_url, &d.urls, true, "action URL")?;
     ids_ok(&a.a_title, &d.titles, true, "title")?;
-    ids_ok(&x.keyword, &d.keywords, true, "keyword")?;
-    ids_ok(&x.ev_category, &d.events, true, "event category")?;
-    ids_ok(&x.ev_action, &d.events, true, "event action")?;
-    ids_ok(&x.ev_name, &d.events, true, "event name")?;
+    for (_, x) in a.a_extras.iter() {
+        ids_ok(&[x.keyword], &d.keywords, true, "keyword")?;
+        ids_ok(&[x.ev_category, x.ev_action, x.ev_name], &d.events, true, "event string")?;
+    }
+    let mut extras = a.a_extras.iter().peekable();
     for i in 0..n {
+        let x = match extras.next_if(|(at, _)| *at == i) {
+            Some((_, x)) => *x,
+            None => Extra::NONE,
+        };
         let needs = match a.a_kind[i] {
             HitType::Pageview | HitType::Download | HitType::Outlink => a.a_url[i] != NONE,
-            HitType::Search => x.keyword[i] != NONE,
-            HitType::Event => x.ev_category[i] != NONE && x.ev_action[i] != NONE,
+            HitType::Search => x.keyword != NONE,
+            HitType::Event => x.ev_category != NONE && x.ev_action != NONE,
         };
         if !needs {
             return Err(format!("action {i} lacks the field its kind requires"));
@@ -312,6 +535,29 @@ fn validate(a: &DayArchive, x: &ExtraColumns, d: &SiteDicts) -> ReadResult<()> {
         }
     }
     Ok(())
+}
+
+/// Visit ranks within the day (visits are sorted by visitor) and entry
+/// and exit pages (the first and last page view's URL), from the
+/// validated columns.
+fn derive_visits(a: &mut DayArchive) {
+    let visits = a.visitor.len();
+    a.rank_in_day = Vec::with_capacity(visits);
+    a.entry_url = Vec::with_capacity(visits);
+    a.exit_url = Vec::with_capacity(visits);
+    for v in 0..visits {
+        let rank = match v.checked_sub(1) {
+            Some(p) if a.visitor[p] == a.visitor[v] => a.rank_in_day[p] + 1,
+            _ => 0,
+        };
+        a.rank_in_day.push(rank);
+        let r = a.actions_of(v as u32);
+        let mut pages = r.filter(|&i| a.a_kind[i] == HitType::Pageview);
+        let entry = pages.next().map_or(NONE, |i| a.a_url[i]);
+        let exit = pages.next_back().map_or(entry, |i| a.a_url[i]);
+        a.entry_url.push(entry);
+        a.exit_url.push(exit);
+    }
 }
 
 /// Visit starts, lengths and times spent, from the (validated) action times.
@@ -385,12 +631,22 @@ pub(crate) fn encode_dicts(d: &SiteDicts) -> Vec<u8> {
             w.str(s);
         }
     }
-    seal(Kind::Dicts, &w.buf)
+    // Version 2 packs the lists with zstd (URLs and visitor ids share
+    // long prefixes).
+    seal(Kind::Dicts, &compress(&w.buf))
 }
 
 /// Reads dictionaries; ids come back as they were (first-seen order).
 pub(crate) fn decode_dicts(bytes: &[u8]) -> ReadResult<SiteDicts> {
-    let mut r = Reader::new(open(Kind::Dicts, bytes)?);
+    let (version, body) = open_versioned(Kind::Dicts, bytes)?;
+    let unpacked;
+    let body = if version == 1 {
+        body
+    } else {
+        unpacked = decompress(body)?;
+        &unpacked
+    };
+    let mut r = Reader::new(body);
     let mut d = SiteDicts::default();
     for which in 0..14 {
         let n = r.u64()?;
@@ -504,6 +760,7 @@ pub(crate) fn decode_config(bytes: &[u8]) -> ReadResult<crate::site::SiteConfig>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::codec::seal_version;
 
     /// Found by the `store` fuzz target: a day claiming ~4 GB unpacked
     /// made the decoder allocate it up front.
@@ -521,6 +778,13 @@ mod tests {
     /// The raw (uncompressed) body of a small but varied day archive, and
     /// the dictionaries it refers to.
     fn sample() -> (Vec<u8>, SiteDicts) {
+        let (archive, dicts) = sample_archive();
+        let sealed = encode_day(&archive);
+        let body = open(Kind::Day, &sealed).unwrap();
+        (decompress(body).unwrap(), dicts)
+    }
+
+    fn sample_archive() -> (DayArchive, SiteDicts) {
         let mut e = crate::Engine::in_memory();
         let cfg = crate::sample::SampleConfig {
             days: 1,
@@ -531,10 +795,40 @@ mod tests {
         e.ingest(crate::sample::generate(&cfg)).unwrap();
         e.seal().unwrap();
         let site = &e.sites[&1];
-        let archive = site.days.values().next().unwrap();
-        let sealed = encode_day(archive);
-        let body = open(Kind::Day, &sealed).unwrap();
-        (decompress(body).unwrap(), site.dicts.clone())
+        let archive = site.days.values().next().unwrap().clone();
+        (archive, site.dicts.clone())
+    }
+
+    /// Every column of an archive, stored or derived, with the indexes'
+    /// contents (what a query can see), as text to compare.
+    fn everything(a: &DayArchive) -> String {
+        let extras: Vec<_> = a
+            .a_extras
+            .iter()
+            .map(|(i, x)| (i, x.keyword, x.ev_category, x.ev_action, x.ev_name, x.ev_value.to_bits()))
+            .collect();
+        let dims: Vec<_> = a.dims.iter().map(|c| (c.name, &c.values, &c.carriers)).collect();
+        let fields: Vec<_> = (0..N_VFIELDS)
+            .map(|f| (&a.fields[f], &a.field_carriers[f], a.field_index[f].union_where(|_| true)))
+            .collect();
+        format!(
+            "{:?}",
+            (
+                (&a.visitor, &a.start, &a.length, &a.action_offsets, &a.rank_in_day),
+                (&a.entry_url, &a.exit_url, &a.referrer_type, fields, dims),
+                (&a.a_kind, &a.a_ts, &a.a_url, &a.a_title, extras, &a.a_time_spent),
+                (&a.visitors, &a.users, &a.totals),
+            )
+        )
+    }
+
+    /// The golden version 1 day file (2025-01-01 of `tests/golden/store-v1`)
+    /// and its dictionaries.
+    fn v1_sample() -> (Vec<u8>, SiteDicts) {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/store-v1/site-1/");
+        let day = std::fs::read(format!("{dir}days/2025-01-01-3.day")).unwrap();
+        let dicts = decode_dicts(&std::fs::read(format!("{dir}dicts-3.bin")).unwrap()).unwrap();
+        (decompress(open(Kind::Day, &day).unwrap()).unwrap(), dicts)
     }
 
     /// Looks up every id the way queries do: any id a query could trip
@@ -574,9 +868,43 @@ mod tests {
 
     #[test]
     fn day_round_trips() {
-        let (raw, dicts) = sample();
-        let a = decode_day(&seal(Kind::Day, &compress(&raw)), &dicts).unwrap();
-        assert_eq!(encode_day(&a), seal(Kind::Day, &compress(&raw)));
+        let (archive, dicts) = sample_archive();
+        let a = decode_day(&encode_day(&archive), &dicts).unwrap();
+        assert_eq!(everything(&a), everything(&archive));
+        assert_eq!(encode_day(&a), encode_day(&archive));
+    }
+
+    /// A version 1 file reads into the same archive as its version 2
+    /// rewrite, and a version 1 file whose derivable parts disagree with
+    /// its columns is refused.
+    #[test]
+    fn version_1_days_read_like_version_2() {
+        let (raw, dicts) = v1_sample();
+        let a = decode_day(&seal_version(Kind::Day, 1, &compress(&raw)), &dicts).unwrap();
+        assert!(a.visit_count() > 1 && !a.visitors.is_empty());
+        let b = decode_day(&encode_day(&a), &dicts).unwrap();
+        assert_eq!(everything(&a), everything(&b));
+        // The v1 body as version 2 is garbage, not a panic.
+        assert!(decode_day(&seal(Kind::Day, &compress(&raw)), &dicts).is_err());
+        // Rank of the first visit (third array: after visitors and offsets).
+        let mut r = Reader::new(&raw);
+        let (_, _) = (r.u32s().unwrap(), r.u32s().unwrap());
+        let rank_at = raw.len() - r.rest_len() + 8;
+        let mut bad = raw.clone();
+        bad[rank_at] = 1;
+        let err = decode_day(&seal_version(Kind::Day, 1, &compress(&bad)), &dicts).unwrap_err();
+        assert!(err.contains("visit ranks"), "{err}");
+    }
+
+    /// A version 1 dictionary file (no zstd) reads; version 2 packs it.
+    #[test]
+    fn version_1_dictionaries_read() {
+        let (_, dicts) = v1_sample();
+        let packed = encode_dicts(&dicts);
+        let plain = open(Kind::Dicts, &packed).map(decompress).unwrap().unwrap();
+        let v1 = decode_dicts(&seal_version(Kind::Dicts, 1, &plain)).unwrap();
+        assert_eq!(encode_dicts(&v1), packed);
+        assert!(decode_dicts(&seal(Kind::Dicts, &plain)).is_err());
     }
 
     proptest! {
@@ -594,6 +922,22 @@ mod tests {
             }
             let short = &raw[..cut.index(raw.len())];
             prop_assert!(decode_day(&seal(Kind::Day, &compress(short)), &dicts).is_err() || short.len() == raw.len());
+        }
+
+        /// The same for version 1 bodies, which this build still reads.
+        #[test]
+        fn mutated_version_1_bodies_never_panic(edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6), cut in any::<prop::sample::Index>()) {
+            let (mut raw, dicts) = v1_sample();
+            for (at, byte) in edits {
+                let i = at.index(raw.len());
+                raw[i] = byte;
+            }
+            let v1 = |body: &[u8]| seal_version(Kind::Day, 1, &compress(body));
+            if let Ok(a) = decode_day(&v1(&raw), &dicts) {
+                touch_everything(&a, &dicts);
+            }
+            let short = &raw[..cut.index(raw.len())];
+            prop_assert!(decode_day(&v1(short), &dicts).is_err() || short.len() == raw.len());
         }
     }
 }

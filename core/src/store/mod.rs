@@ -857,6 +857,48 @@ pub struct Recovery {
     pub skipped: Vec<(String, String)>,
 }
 
+/// The files under a store folder (relative paths, sorted) whose bytes
+/// hold `needle`, looking inside packed (zstd) bodies as well: an audit
+/// that an erased visitor's key or a client's IP address is stored
+/// nowhere. Dictionary strings are stored as a `u64` length and the
+/// bytes, so search for that to match a whole key.
+///
+/// # Examples
+/// ```
+/// use hitmap::{Engine, Hit, SiteConfig};
+/// let dir = std::env::temp_dir().join(format!("hitmap-doc-audit-{}", std::process::id()));
+/// let mut e = Engine::open(&dir)?;
+/// e.add_site(SiteConfig::new(1))?;
+/// e.ingest([Hit::pageview(1, 1_717_200_000, "alice", "https://x.org/")])?;
+/// e.seal()?; // the key moves from the write-ahead log into packed dictionaries
+/// assert!(!hitmap::files_holding(&dir, b"alice")?.is_empty());
+/// e.forget_visitor(1, "alice")?;
+/// assert!(hitmap::files_holding(&dir, b"alice")?.is_empty());
+/// # drop(e); std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), hitmap::Error>(())
+/// ```
+pub fn files_holding(root: impl AsRef<Path>, needle: &[u8]) -> Result<Vec<PathBuf>> {
+    let root = root.as_ref();
+    let holds = |bytes: &[u8]| !needle.is_empty() && bytes.windows(needle.len()).any(|w| w == needle);
+    let mut found = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for entry in fs::read_dir(&dir).map_err(|e| store_err(&dir, e))? {
+            let path = entry.map_err(|e| store_err(&dir, e))?.path();
+            if path.is_dir() {
+                todo.push(path);
+                continue;
+            }
+            let bytes = fs::read(&path).map_err(|e| store_err(&path, e))?;
+            if holds(&bytes) || format::unpacked_body(&bytes).is_some_and(|b| holds(&b)) {
+                found.push(path.strip_prefix(root).unwrap_or(&path).to_path_buf());
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
 /// Rebuilds a lost or damaged `MANIFEST` from the checksummed files under
 /// `site-*/`: for each site the newest configuration and dictionaries that
 /// pass their checksums, and for each day the newest archive that decodes

@@ -251,7 +251,7 @@ fn damaged_files_are_named_and_the_rest_still_answers() {
 /// bytes, or the version must change. `HITMAP_BLESS=1` rewrites them.
 #[test]
 fn golden_store_reads_and_the_writer_is_stable() {
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/store-v1");
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/store-v2");
     let dir = TempDir::new("golden");
     let e = sample_store(&dir.0);
     let answers = golden_answers(&e);
@@ -283,6 +283,61 @@ fn golden_store_reads_and_the_writer_is_stable() {
         golden_answers(&old),
         std::fs::read_to_string(golden.join("answers.json")).unwrap()
     );
+}
+
+/// A store written in format version 1 (before day files left out what
+/// they can derive) opens, checks clean and answers exactly as the same
+/// hits written today; a writer adds version 2 files next to the old ones
+/// and the store still answers the same.
+#[test]
+fn version_1_stores_read_and_keep_working() {
+    let v1 = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/store-v1");
+    let day = std::fs::read(v1.join("site-1/days/2025-01-01-3.day")).unwrap();
+    assert_eq!(
+        &day[8..10],
+        &1u16.to_le_bytes(),
+        "the fixture is a version 1 file"
+    );
+    let old = Engine::open_read_only(&v1).unwrap();
+    assert!(old.damaged().is_empty());
+    let want = std::fs::read_to_string(v1.join("answers.json")).unwrap();
+    assert_eq!(golden_answers(&old), want);
+    drop(old);
+    let dir = TempDir::new("v1-today");
+    assert_eq!(
+        golden_answers(&sample_store(&dir.0)),
+        want,
+        "the same hits, written today"
+    );
+    // A writer on the old store: new hits go into version 2 files.
+    let copy = TempDir::new("v1-writer");
+    copy_dir(&v1, &copy.0);
+    let mut e = Engine::open(&copy.0).unwrap();
+    assert_eq!(golden_answers(&e), want);
+    e.ingest([Hit::pageview(
+        1,
+        1_735_700_000,
+        "late",
+        "https://x.org/late",
+    )])
+    .unwrap();
+    e.seal().unwrap();
+    drop(e);
+    let e = Engine::open_read_only(&copy.0).unwrap();
+    assert!(e.damaged().is_empty());
+    let mut lazy =
+        Engine::open_reader(copy.0.to_str().unwrap(), hitmap::ReaderOptions::default()).unwrap();
+    assert_eq!(lazy.verify(), Vec::<String>::new());
+    let today = Query::site(1).range("2024-12-31", "2025-01-05");
+    let s = e.query(&today).unwrap().visits_summary();
+    assert_eq!(lazy.query(&today).unwrap().visits_summary(), s);
+    let before = old_summary(&v1, &today);
+    assert_eq!(s.nb_visits, before.nb_visits + 1);
+}
+
+fn old_summary(dir: &Path, q: &Query) -> hitmap::VisitsSummary {
+    let e = Engine::open_read_only(dir).unwrap();
+    e.query(q).unwrap().visits_summary()
 }
 
 fn golden_answers(e: &Engine) -> String {
