@@ -190,6 +190,17 @@ def run(args: argparse.Namespace, work: pathlib.Path) -> None:
         got = {r["label"]: tuple(r[k] for k in model.PAGE_KEYS) for r in hm}
         assert got == dk, ("pages", variant)
         rows.append((f"page report, 30 days{variant}", hm_ms, dk_ms, f"{len(got):,} rows"))
+        # The same rows as a pyarrow table (Engine.report(...).to_arrow()): no JSON.
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            continue
+        hm_ms, table = median_ms(lambda: eng.report("pages", 1, a, b, segment=segment).to_arrow(),
+                                 args.repeat)
+        cols = table.to_pydict()
+        got = {label: tuple(cols[k][i] for k in model.PAGE_KEYS) for i, label in enumerate(cols["label"])}
+        assert got == dk, ("pages as Arrow", variant)
+        rows.append((f"page report, 30 days{variant}, as Arrow", hm_ms, dk_ms, f"{len(got):,} rows"))
 
     q = f"method=VisitsSummary.get&idSite=1&period=day&date={d0},{at(364)}&format_metrics=0"
     hm_ms, hm = median_ms(lambda: eng.api(q), args.repeat)

@@ -61,6 +61,8 @@
 
 mod api;
 mod archive;
+#[cfg(feature = "arrow")]
+mod arrow;
 mod breakdown;
 mod dict;
 mod engine;

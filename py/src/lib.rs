@@ -438,6 +438,28 @@ impl Engine {
         })
     }
 
+    /// Answers a Reporting API request as an Arrow table (an object with
+    /// `__arrow_c_stream__`: `pyarrow.table(t)`, `polars.DataFrame(t)`),
+    /// one row per report row, without JSON.
+    #[pyo3(signature = (query, timeout=None))]
+    fn api_arrow(
+        &self,
+        py: Python<'_>,
+        query: String,
+        timeout: Option<f64>,
+    ) -> PyResult<pyo3_arrow::PyTable> {
+        let mut options = hitmap::ApiOptions::default();
+        if let Some(t) = timeout {
+            options = options.timeout(seconds(t, "timeout")?);
+        }
+        let batch = self.with(py, |e| {
+            let _ = e.refresh_if_stale();
+            e.api_arrow(&query, &options)
+        })?;
+        let schema = batch.schema();
+        pyo3_arrow::PyTable::try_new(vec![batch], schema)
+    }
+
     /// Forgets a visitor; returns the hits removed.
     fn forget_visitor(&self, py: Python<'_>, site: u32, visitor: String) -> PyResult<u64> {
         self.with(py, |e| e.forget_visitor(site, &visitor))

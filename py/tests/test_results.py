@@ -223,3 +223,59 @@ def new_engine():
     eng = hitmap.Engine.in_memory()
     eng.add_site(1)
     return eng
+
+
+def test_reports_come_as_arrow_columns_equal_to_the_json_rows():
+    import pyarrow as pa
+    import polars as pl
+
+    eng = fixture_engine()
+    for kind, (method, extra) in hitmap.REPORTS.items():
+        for segment in (None, "deviceType==desktop"):
+            arrow = eng.report(kind, 1, "2024-06", dimension="department", segment=segment)
+            assert arrow._arrow is not None, kind
+            # The same report built from the JSON rows, as without pyarrow.
+            query = hitmap.Engine._query(method, 1, "month", "2024-06-01",
+                                         "dimension=department" if kind == "custom_dimension" else extra,
+                                         segment)
+            json_rows = eng.api(query)
+            from_json = hitmap.Report(kind, 1, arrow.start, arrow.end, arrow._columns, json_rows, segment)
+            assert arrow.rows == json_rows, kind
+            table = arrow.to_arrow()
+            assert table.column_names == list(hitmap._report_columns(kind))
+            assert table.equals(from_json.to_arrow()), kind
+            for c in table.column_names:
+                want = {"str": pa.string(), "int": pa.int64(), "float": pa.float64()}[
+                    hitmap._results._kind_of(c)]
+                assert table.schema.field(c).type == want, (kind, c)
+            assert arrow.to_polars().equals(from_json.to_polars()), kind
+            assert isinstance(arrow.to_polars(), pl.DataFrame)
+
+    q = ("method=Actions.getPageUrls&flat=1&idSite=1&period=month&date=2024-06-01"
+         "&format_metrics=0&filter_limit=-1")
+    t = eng.api_arrow(q)
+    assert t.to_pylist() == [{k: r.get(k) for k in t.column_names} for r in eng.api(q)]
+    one = eng.api_arrow("method=VisitsSummary.get&idSite=1&period=month&date=2024-06-01")
+    assert one.num_rows == 1 and one.column("nb_visits").to_pylist() == [eng.visits_summary(1, "2024-06").nb_visits]
+    with pytest.raises(hitmap.RequestError, match="one period"):
+        eng.api_arrow("method=VisitsSummary.get&idSite=1&period=day&date=last7")
+    with pytest.raises(hitmap.RequestError, match="format"):
+        eng.api_arrow(q + "&format=csv")
+
+
+def test_reports_without_pyarrow_use_the_json_rows(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_pyarrow(name, *args, **kwargs):
+        if name == "pyarrow" or name.startswith("pyarrow."):
+            raise ImportError("no pyarrow here")
+        return real_import(name, *args, **kwargs)
+
+    eng = fixture_engine()
+    with_arrow = eng.report("pages", 1, "2024-06")
+    monkeypatch.setattr(builtins, "__import__", no_pyarrow)
+    plain = eng.report("pages", 1, "2024-06")
+    assert plain._arrow is None and plain.rows == with_arrow.rows
+    assert plain.to_polars().equals(with_arrow.to_polars())

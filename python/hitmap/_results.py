@@ -86,7 +86,11 @@ def _kind_of(column: str) -> str:
 
 
 def _zero(column: str) -> Any:
-    return 0.0 if column in RATIO_METRICS else 0
+    """What a row that lacks a column shows: 0 for a metric, None for text."""
+    kind = _kind_of(column)
+    if kind in ("str", "date"):
+        return None
+    return 0.0 if kind == "float" else 0
 
 
 class _Table:
@@ -262,9 +266,10 @@ class Report(_Table):
         start: _dt.date,
         end: _dt.date,
         columns: Sequence[str],
-        rows: List[Dict[str, Any]],
+        rows: Optional[List[Dict[str, Any]]] = None,
         segment: Optional[str] = None,
         section: Optional[str] = None,
+        arrow: Any = None,
     ) -> None:
         self.kind = kind
         self.site = site
@@ -272,8 +277,62 @@ class Report(_Table):
         self.end = end
         self.segment = segment
         self.section = section
-        self.rows = rows
+        self._row_list = rows
+        # The engine's Arrow table of the rows (pyarrow), when it gave one.
+        self._arrow = arrow
         self._columns = tuple(columns)
+
+    @property
+    def rows(self) -> List[Dict[str, Any]]:
+        """The rows as dicts (made from the Arrow table on first use)."""
+        if self._row_list is None:
+            table = self._arrow.to_pylist() if self._arrow is not None else []
+            self._row_list = [{k: v for k, v in r.items() if v is not None} for r in table]
+        return self._row_list
+
+    def to_arrow(self) -> Any:
+        """The rows as a ``pyarrow.Table`` with the report's columns
+        (``int64`` counts, ``float64`` ratios, ``string`` labels; a
+        metric a row lacks is 0). Built from the engine's Arrow columns,
+        without a JSON round trip.
+
+        Returns
+        -------
+        pyarrow.Table
+        """
+        pa = _optional("pyarrow", "to_arrow()")
+        types = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "date": pa.date32()}
+        if self._arrow is None:
+            values = self._column_values()
+            return pa.table(
+                [pa.array(values[c], type=types[_kind_of(c)]) for c in self._columns],
+                names=list(self._columns),
+            )
+        table, columns = self._arrow, []
+        for c in self._columns:
+            kind = _kind_of(c)
+            if c not in table.column_names:
+                columns.append(pa.array([_zero(c)] * table.num_rows, type=types[kind]))
+                continue
+            column = table.column(c)
+            if _zero(c) is not None:
+                column = column.fill_null(_zero(c))
+            columns.append(column.cast(types[kind]))
+        return pa.table(columns, names=list(self._columns))
+
+    def to_polars(self) -> Any:
+        """The rows as a ``polars.DataFrame`` (``Int64`` counts, ``Float64``
+        ratios, ``Utf8`` labels), from the engine's Arrow columns when
+        pyarrow is installed (no copy).
+
+        Returns
+        -------
+        polars.DataFrame
+        """
+        if self._arrow is None:
+            return super().to_polars()
+        pl = _optional("polars", "to_polars()")
+        return pl.from_arrow(self.to_arrow())
 
     def _rows(self) -> List[Dict[str, Any]]:
         return self.rows
