@@ -6,6 +6,8 @@
 //! archive alone. Visits are stored in (visitor, start) order, so the
 //! visitor column is sorted and visitor sets build with sorted inserts.
 
+use std::sync::{Arc, Mutex};
+
 use roaring::RoaringBitmap;
 
 use crate::dict::Dict;
@@ -245,13 +247,59 @@ pub(crate) struct DayArchive {
     pub referrer_type_index: ValueIndex,
     pub actions: ActionIndexes,
     pub totals: DayTotals,
+    /// Per-visit counts of the visits cut to the sections asked so far.
+    pub section_cuts: SectionCuts,
+}
+
+/// Per visit, the number of its actions inside a section and the length
+/// of the visit cut to them ((0, 0): none inside).
+pub(crate) type SectionCut = Arc<[(u32, u32)]>;
+
+/// The section cuts of one day archive ([`DayArchive::section_cut`]),
+/// computed on first use. An archive's columns never change once built
+/// (only the derived `before` column is refreshed), and a section's URL
+/// set over the archive's URL ids depends only on the section's prefixes,
+/// so an entry stays right for the archive's life; a copy starts empty.
+#[derive(Default)]
+pub(crate) struct SectionCuts(Mutex<Vec<(Arc<str>, SectionCut)>>);
+
+/// Sections whose cuts one archive keeps (the oldest goes first).
+const SECTION_CUTS: usize = 8;
+
+impl Clone for SectionCuts {
+    fn clone(&self) -> SectionCuts {
+        SectionCuts::default()
+    }
+}
+
+impl std::fmt::Debug for SectionCuts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SectionCuts({})", self.entries().len())
+    }
+}
+
+impl SectionCuts {
+    fn entries(&self) -> std::sync::MutexGuard<'_, Vec<(Arc<str>, SectionCut)>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.entries()
+            .iter()
+            .map(|(k, c)| k.len() + c.len() * 8)
+            .sum()
+    }
 }
 
 impl DayArchive {
     /// Heap bytes the archive holds, about (a lazy reader's cache budget
     /// counts these).
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.heap_parts().iter().map(|p| p.1).sum::<usize>() + std::mem::size_of::<DayArchive>()
+        self.heap_parts().iter().map(|p| p.1).sum::<usize>()
+            + self.section_cuts.heap_bytes()
+            + std::mem::size_of::<DayArchive>()
     }
 
     /// [`DayArchive::heap_bytes`] by part, for memory reports.
@@ -350,6 +398,34 @@ impl DayArchive {
     pub(crate) fn is_new_visit(&self, visit: u32) -> bool {
         let v = visit as usize;
         self.rank_in_day[v] == 0 && self.before[v] == 0
+    }
+
+    /// Every visit cut to a section: the number of its actions inside and
+    /// the cut visit's length ([`crate::query::cut_counts`]), computed on
+    /// the first query of this section over this day and kept.
+    pub(crate) fn section_cut(&self, section: &crate::query::SectionSet) -> SectionCut {
+        if let Some((_, cut)) = self
+            .section_cuts
+            .entries()
+            .iter()
+            .find(|(k, _)| *k == section.key)
+        {
+            return cut.clone();
+        }
+        let cut: SectionCut = (0..self.visit_count())
+            .map(|v| {
+                crate::query::cut_counts(self, v, &section.urls)
+                    .map_or((0, 0), |(n, length)| (n as u32, length))
+            })
+            .collect();
+        let mut entries = self.section_cuts.entries();
+        if !entries.iter().any(|(k, _)| *k == section.key) {
+            if entries.len() == SECTION_CUTS {
+                entries.remove(0);
+            }
+            entries.push((section.key.clone(), cut.clone()));
+        }
+        cut
     }
 
     /// Action `i`'s keyword and event attributes.

@@ -155,7 +155,7 @@ pub struct Selection<'e> {
     pub(crate) segment: Option<Arc<CompiledSegment>>,
     /// URL ids inside the section, if a section is asked (a dense bitset:
     /// it is probed once per action).
-    pub(crate) section: Option<Arc<BitSet>>,
+    pub(crate) section: Option<Arc<SectionSet>>,
     /// Threads a report may use ([`Engine::set_query_threads`]).
     pub(crate) threads: QueryThreads,
 }
@@ -166,7 +166,7 @@ pub struct Selection<'e> {
 pub(crate) struct Resolved<'e> {
     pub(crate) site: &'e SiteState,
     segment: Option<Arc<CompiledSegment>>,
-    section: Option<Arc<BitSet>>,
+    section: Option<Arc<SectionSet>>,
     threads: QueryThreads,
 }
 
@@ -198,7 +198,7 @@ impl<'e> Resolved<'e> {
 
     /// The same site and segment with another section (for the sections
     /// report), resolved from its URL set.
-    pub(crate) fn with_section(&self, section: Arc<BitSet>) -> Resolved<'e> {
+    pub(crate) fn with_section(&self, section: Arc<SectionSet>) -> Resolved<'e> {
         Resolved {
             site: self.site,
             segment: self.segment.clone(),
@@ -250,7 +250,7 @@ impl Engine {
 }
 
 /// Each section the site names, with its URL set, in the site's order.
-pub(crate) fn site_sections(site: &SiteState) -> Result<Vec<(String, Arc<BitSet>)>> {
+pub(crate) fn site_sections(site: &SiteState) -> Result<Vec<(String, Arc<SectionSet>)>> {
     site.config
         .sections
         .iter()
@@ -309,7 +309,7 @@ impl Default for QueryThreads {
 /// Computed once per section and site, then extended by the URLs added
 /// since: the URL dictionary only grows, and a rebuilt one (erasure, a
 /// reader's refresh) comes with an empty cache.
-pub(crate) fn section_urls(site: &SiteState, section: &str) -> Result<Arc<BitSet>> {
+pub(crate) fn section_urls(site: &SiteState, section: &str) -> Result<Arc<SectionSet>> {
     let prefixes = site.config.resolve_section(section)?;
     let urls = &site.dicts.urls;
     let mut cache = site
@@ -321,17 +321,21 @@ pub(crate) fn section_urls(site: &SiteState, section: &str) -> Result<Arc<BitSet
     let at = match cache.iter().position(|e| e.prefixes == prefixes) {
         Some(at) => at,
         None => {
+            let key = serde_json::to_string(&prefixes).expect("strings serialize");
             cache.push(SectionUrls {
                 prefixes,
                 covered: 0,
-                set: Arc::new(BitSet::new(0)),
+                set: Arc::new(SectionSet {
+                    key: key.into(),
+                    urls: BitSet::new(0),
+                }),
             });
             cache.len() - 1
         }
     };
     let entry = &mut cache[at];
     if entry.covered < urls.len() {
-        let set = Arc::make_mut(&mut entry.set);
+        let set = &mut Arc::make_mut(&mut entry.set).urls;
         set.grow(urls.len());
         for id in entry.covered..urls.len() {
             let path = path_of(urls.value(id as u32));
@@ -354,7 +358,24 @@ pub(crate) struct SectionUrls {
     prefixes: Vec<String>,
     /// URL ids `0..covered` have been tested.
     covered: usize,
-    set: Arc<BitSet>,
+    set: Arc<SectionSet>,
+}
+
+/// A section's URL ids and a key naming its path prefixes: the same key
+/// means the same section, whatever it is called, so per-day caches of
+/// its cuts ([`DayArchive::section_cut`]) can be shared by every query.
+#[derive(Debug, Clone)]
+pub(crate) struct SectionSet {
+    /// The prefixes as JSON text.
+    pub(crate) key: Arc<str>,
+    pub(crate) urls: BitSet,
+}
+
+impl SectionSet {
+    /// Whether a URL id lies in the section.
+    pub(crate) fn contains(&self, id: u32) -> bool {
+        self.urls.contains(id)
+    }
 }
 
 impl Clone for SectionCache {
@@ -629,11 +650,7 @@ impl<'e> Selection<'e> {
         let (Some(&first), Some(&last)) = (buf.first(), buf.last()) else {
             return;
         };
-        let length = if buf.len() == 1 {
-            0
-        } else {
-            (1 + a.a_ts[last as usize] - a.a_ts[first as usize]) as u32
-        };
+        let length = cut_length(a, buf.len(), first as usize, last as usize);
         f(&CutVisit {
             date,
             archive: a,
@@ -642,6 +659,38 @@ impl<'e> Selection<'e> {
             length,
         });
     }
+}
+
+/// The length of a visit cut to `n` actions from `first` to `last`: 0 for
+/// one action, else the seconds from the first to the last, plus one (as
+/// an uncut visit's length).
+fn cut_length(a: &DayArchive, n: usize, first: usize, last: usize) -> u32 {
+    if n == 1 {
+        0
+    } else {
+        (1 + a.a_ts[last] - a.a_ts[first]) as u32
+    }
+}
+
+/// Visit `v` cut to a section, counted without listing its actions: the
+/// number of its actions inside and the cut length, or `None` when no
+/// action is inside (the same numbers [`Selection::cut`] gives).
+pub(crate) fn cut_counts(a: &DayArchive, v: u32, inside: &BitSet) -> Option<(u64, u32)> {
+    let range = a.actions_of(v);
+    let urls = &a.a_url[range.clone()];
+    let mut n = 0usize;
+    let (mut first, mut last) = (usize::MAX, 0);
+    for (k, &url) in urls.iter().enumerate() {
+        if inside.contains(url) {
+            n += 1;
+            first = first.min(k);
+            last = k;
+        }
+    }
+    (n > 0).then(|| {
+        let at = range.start;
+        (n as u64, cut_length(a, n, at + first, at + last))
+    })
 }
 
 /// Counts distinct visitors per row when visits arrive in visitor-major

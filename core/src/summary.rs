@@ -130,22 +130,27 @@ impl Selection<'_> {
             visitors: BitSet::new(d.visitors.len()),
             users: BitSet::new(d.users.len()),
             last_visitor: NONE,
-            buf: Vec::new(),
         };
         let runs = self.par_days(init, |acc, part| {
-            if self.section.is_some() {
-                let mut buf = std::mem::take(&mut acc.buf);
-                self.visits_of(part, &mut buf, &mut |cut| {
-                    if keep(cut.archive, cut.visit) {
-                        acc.add(cut.archive, cut.visit, cut.actions.len() as u64, cut.length);
+            let a = &*part.archive;
+            if let Some(inside) = &self.section {
+                // Visits cut to the section: their counts, computed once
+                // per day and section and kept with the archive.
+                let cut = a.section_cut(inside);
+                let mut visit = |v: u32| {
+                    let (n, length) = cut[v as usize];
+                    if n > 0 && keep(a, v) {
+                        acc.add(a, v, u64::from(n), length);
                     }
-                });
-                acc.buf = buf;
+                };
+                match self.selected(part) {
+                    Some(bitmap) => bitmap.iter().for_each(&mut visit),
+                    None => (0..a.visit_count()).for_each(&mut visit),
+                }
                 return;
             }
             // Whole visits: plain loops over the columns (a closure per
             // visit does not inline through the bitmap iterator).
-            let a = &*part.archive;
             match self.selected(part) {
                 Some(bitmap) => {
                     for v in &bitmap {
@@ -238,8 +243,6 @@ struct SummaryAcc {
     users: BitSet,
     /// Visits of a day are sorted by visitor: repeats skip the set.
     last_visitor: u32,
-    /// A visit's actions inside the section.
-    buf: Vec<u32>,
 }
 
 impl SummaryAcc {

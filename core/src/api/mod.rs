@@ -25,7 +25,7 @@ use serde_json::{Map, Value, json};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::period::{Period, PeriodRange};
-use crate::query::{BitSet, Query, Resolved, Selection, site_sections};
+use crate::query::{Query, Resolved, SectionSet, Selection, site_sections};
 use crate::render::{ApiResponse, Format, render_error, render_keyed};
 use crate::report::{ActionReportKind, Dimension, SectionRow, sort_rows};
 use crate::segment::Segment;
@@ -919,7 +919,7 @@ fn frequency_row(f: &crate::summary::VisitFrequency) -> Row {
 /// What a request resolves to once, before its periods.
 enum Plan<'e> {
     One(Resolved<'e>),
-    Sections(Resolved<'e>, Vec<(String, Arc<BitSet>)>),
+    Sections(Resolved<'e>, Vec<(String, Arc<SectionSet>)>),
 }
 
 /// Options of one Reporting API request.
