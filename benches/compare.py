@@ -254,6 +254,8 @@ def run(args: argparse.Namespace, work: pathlib.Path) -> None:
     con = duckdb.connect(str(work / "raw-only.db"))
     con.execute(f"CREATE TABLE raw AS SELECT * FROM '{raw}'")
     con.close()
+    heap = sum(eng.memory_usage().values())
+    print(f"engine heap after the year (Engine.memory_usage, the store's engine): {heap / n_hits:.1f} bytes/hit ({heap / 1e6:.0f} MB)")
     print("bytes on disk per hit (everything each needs to answer the reports above):")
     print(f"  hitmap store (day archives, dictionaries, indexes): {dir_bytes(store) / n_hits:6.2f}")
     print(f"  DuckDB database with raw hits + visit tables:        {duck_full_bytes / n_hits:6.2f}")

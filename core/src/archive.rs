@@ -285,7 +285,7 @@ impl SectionCuts {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn heap_bytes(&self) -> usize {
+    pub(crate) fn heap_bytes(&self) -> usize {
         self.entries()
             .iter()
             .map(|(k, c)| k.len() + c.len() * 8)

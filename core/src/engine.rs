@@ -1018,8 +1018,9 @@ impl Engine {
 
     /// Heap bytes the engine holds, by part, summed over its sites (and,
     /// for a lazy reader, over the days it has loaded): dictionaries, the
-    /// visitor table, and the day archives' columns and indexes (live
-    /// parts included). Sizes are close estimates from capacities; they
+    /// visitor table, the day archives' columns and indexes (live parts
+    /// included), and the section cuts kept for section summaries. Sizes
+    /// are close estimates from capacities; they
     /// leave out what the allocator keeps around freed memory.
     ///
     /// # Examples
@@ -1058,6 +1059,7 @@ impl Engine {
                 for (name, bytes) in a.heap_parts() {
                     add(name, bytes);
                 }
+                add("section cuts", a.section_cuts.heap_bytes());
             }
         }
         parts

@@ -460,6 +460,16 @@ impl Engine {
         pyo3_arrow::PyTable::try_new(vec![batch], schema)
     }
 
+    /// Heap bytes the engine holds, by part (`hitmap::Engine::memory_usage`).
+    fn memory_usage(&self, py: Python<'_>) -> PyResult<Vec<(String, usize)>> {
+        self.with(py, |e| {
+            Ok(e.memory_usage()
+                .into_iter()
+                .map(|(part, bytes)| (part.to_owned(), bytes))
+                .collect())
+        })
+    }
+
     /// Forgets a visitor; returns the hits removed.
     fn forget_visitor(&self, py: Python<'_>, site: u32, visitor: String) -> PyResult<u64> {
         self.with(py, |e| e.forget_visitor(site, &visitor))

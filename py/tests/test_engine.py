@@ -160,3 +160,17 @@ def test_query_threads_change_no_answer():
     assert [e.api(q) for q in queries] == one
     with pytest.raises(ValueError, match="query_threads"):
         e.query_threads = -1
+
+
+def test_memory_usage_reports_the_engine_by_part():
+    empty = hitmap.Engine.in_memory()
+    assert sum(empty.memory_usage().values()) == 0
+    eng = fixture_engine()
+    parts = eng.memory_usage()
+    assert {"dictionaries", "visitor table", "visit columns", "action columns",
+            "section cuts"} <= set(parts)
+    assert all(isinstance(b, int) and b >= 0 for b in parts.values())
+    assert parts["action columns"] > 0 and parts["section cuts"] == 0
+    # A section summary keeps its per-day cuts, which count.
+    eng.visits_summary(1, "2024-06", section="News")
+    assert eng.memory_usage()["section cuts"] > 0

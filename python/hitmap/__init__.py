@@ -1021,6 +1021,29 @@ class Engine:
         pa = _optional("pyarrow", "api_arrow()")
         return pa.table(self._engine.api_arrow(query, timeout))
 
+    def memory_usage(self) -> Dict[str, int]:
+        """Heap bytes the engine holds, by part: dictionaries, the visitor
+        table, visit and action columns, indexes, section cuts (for a
+        read-only store, the days it has loaded). Close estimates from
+        capacities; what the allocator keeps after frees is not counted.
+
+        Returns
+        -------
+        dict
+            Part name to bytes; ``sum(...values())`` is the total.
+
+        Examples
+        --------
+        >>> e = Engine.in_memory()
+        >>> e.add_site(1)
+        >>> e.ingest([{"site": 1, "visitor": "a", "ts": 1717200000, "url": "https://x.org/"}])
+        IngestResult(accepted=1, rejected=0)
+        >>> parts = e.memory_usage()
+        >>> parts["dictionaries"] > 0 and sum(parts.values()) > parts["dictionaries"]
+        True
+        """
+        return dict(self._engine.memory_usage())
+
     def forget_visitor(self, site: int, visitor: str) -> int:
         """Forgets a visitor everywhere (right to erasure): every hit, and
         the key itself from every store file.
