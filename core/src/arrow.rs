@@ -109,40 +109,25 @@ fn rows_to_batch(answer: &Value) -> Result<RecordBatch> {
 fn column(cells: &[Option<&Value>]) -> ArrayRef {
     let present = || cells.iter().flatten();
     if present().all(|v| v.is_boolean()) && present().next().is_some() {
-        return Arc::new(BooleanArray::from(
-            cells
-                .iter()
-                .map(|c| c.and_then(Value::as_bool))
-                .collect::<Vec<_>>(),
-        ));
+        return Arc::new(BooleanArray::from(each(cells, Value::as_bool)));
     }
     if present().all(|v| v.is_i64()) {
-        return Arc::new(Int64Array::from(
-            cells
-                .iter()
-                .map(|c| c.and_then(Value::as_i64))
-                .collect::<Vec<_>>(),
-        ));
+        return Arc::new(Int64Array::from(each(cells, Value::as_i64)));
     }
     if present().all(|v| v.is_number()) {
-        return Arc::new(Float64Array::from(
-            cells
-                .iter()
-                .map(|c| c.and_then(Value::as_f64))
-                .collect::<Vec<_>>(),
-        ));
+        return Arc::new(Float64Array::from(each(cells, Value::as_f64)));
     }
-    Arc::new(StringArray::from(
-        cells
-            .iter()
-            .map(|c| {
-                c.map(|v| match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-            })
-            .collect::<Vec<_>>(),
-    ))
+    Arc::new(StringArray::from(each(cells, |v| {
+        Some(match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    })))
+}
+
+/// `f` of each cell that has a value.
+fn each<T>(cells: &[Option<&Value>], f: impl Fn(&Value) -> Option<T>) -> Vec<Option<T>> {
+    cells.iter().map(|c| c.and_then(&f)).collect()
 }
 
 #[cfg(test)]
