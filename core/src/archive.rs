@@ -239,7 +239,6 @@ pub(crate) struct DayArchive {
     /// Keywords and event attributes, kept for the few actions that have
     /// them ([`DayArchive::extra`]).
     pub a_extras: ActionExtras,
-    pub a_time_spent: Vec<u32>,
     // indexes
     pub visitors: RoaringBitmap,
     pub users: RoaringBitmap,
@@ -327,8 +326,7 @@ impl DayArchive {
             + v(&self.a_ts)
             + v(&self.a_url)
             + v(&self.a_title)
-            + self.a_extras.heap_bytes()
-            + v(&self.a_time_spent);
+            + self.a_extras.heap_bytes();
         let dims = self
             .dims
             .iter()
@@ -382,7 +380,6 @@ impl DayArchive {
             a_ts: cap(actions),
             a_url: cap(actions),
             a_title: cap(actions),
-            a_time_spent: cap(actions),
             ..DayArchive::default()
         }
     }
@@ -426,6 +423,17 @@ impl DayArchive {
             entries.push((section.key.clone(), cut.clone()));
         }
         cut
+    }
+
+    /// Seconds from action `i` to the next action of its visit, whose
+    /// actions end before `end`; 0 for the visit's last action (Matomo's
+    /// time spent on a page). Derived from the times, not stored.
+    pub(crate) fn time_spent(&self, i: usize, end: usize) -> u32 {
+        if i + 1 < end {
+            (self.a_ts[i + 1] - self.a_ts[i]) as u32
+        } else {
+            0
+        }
     }
 
     /// Action `i`'s keyword and event attributes.
@@ -624,15 +632,13 @@ impl DayArchive {
                 })
         });
         self.referrer_type.push(referrer_type as u8);
-        for (i, h) in hits.iter().enumerate() {
+        for h in hits {
             self.a_kind.push(h.kind);
             self.a_ts.push(h.ts);
             self.a_url.push(h.url);
             self.a_title.push(h.title);
             let x = side.extra(h);
             self.a_extras.push(self.a_kind.len() - 1, x);
-            self.a_time_spent
-                .push(hits.get(i + 1).map_or(0, |next| (next.ts - h.ts) as u32));
         }
     }
 

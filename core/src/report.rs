@@ -324,6 +324,7 @@ impl ActionAccumulator {
     /// none if the action is not of the report's kind.
     fn add(&mut self, cut: &CutVisit, mut keys_of: impl FnMut(usize, &mut Vec<u32>)) {
         let a = cut.archive;
+        let end = a.action_offsets[cut.visit as usize + 1] as usize;
         self.scratch.clear();
         let mut keys = Vec::new();
         let (mut first_page, mut last_page) = (None, None);
@@ -341,7 +342,7 @@ impl ActionAccumulator {
                 let acc = &mut self.acc[k as usize];
                 acc.hits += 1;
                 if self.pages {
-                    acc.time += u64::from(a.a_time_spent[i]);
+                    acc.time += u64::from(a.time_spent(i, end));
                 }
             }
             self.scratch.extend_from_slice(&keys);

@@ -560,12 +560,11 @@ fn derive_visits(a: &mut DayArchive) {
     }
 }
 
-/// Visit starts, lengths and times spent, from the (validated) action times.
+/// Visit starts and lengths, from the (validated) action times.
 fn derive_times(a: &mut DayArchive) {
     let visits = a.visitor.len() as u32;
     a.start = Vec::with_capacity(visits as usize);
     a.length = Vec::with_capacity(visits as usize);
-    a.a_time_spent = vec![0; a.a_ts.len()];
     for v in 0..visits {
         let r = a.actions_of(v);
         let (first, last) = (a.a_ts[r.start], a.a_ts[r.end - 1]);
@@ -575,9 +574,6 @@ fn derive_times(a: &mut DayArchive) {
         } else {
             (1 + last - first) as u32
         });
-        for i in r.start..r.end - 1 {
-            a.a_time_spent[i] = (a.a_ts[i + 1] - a.a_ts[i]) as u32;
-        }
     }
 }
 
@@ -816,7 +812,7 @@ mod tests {
             (
                 (&a.visitor, &a.start, &a.length, &a.action_offsets, &a.rank_in_day),
                 (&a.entry_url, &a.exit_url, &a.referrer_type, fields, dims),
-                (&a.a_kind, &a.a_ts, &a.a_url, &a.a_title, extras, &a.a_time_spent),
+                (&a.a_kind, &a.a_ts, &a.a_url, &a.a_title, extras),
                 (&a.visitors, &a.users, &a.totals),
             )
         )
