@@ -214,7 +214,6 @@ struct VisitContext<'a> {
 pub(crate) struct DayArchive {
     // visit columns
     pub visitor: Vec<u32>,
-    pub start: Vec<i64>,
     pub length: Vec<u32>,
     /// Start of each visit's actions, plus one final end: len = visits + 1.
     pub action_offsets: Vec<u32>,
@@ -308,7 +307,6 @@ impl DayArchive {
             x.capacity() * std::mem::size_of::<T>()
         }
         let visits = v(&self.visitor)
-            + v(&self.start)
             + v(&self.length)
             + v(&self.action_offsets)
             + v(&self.rank_in_day)
@@ -367,7 +365,6 @@ impl DayArchive {
         }
         DayArchive {
             visitor: cap(visits),
-            start: cap(visits),
             length: cap(visits),
             action_offsets: Vec::with_capacity(visits + 1),
             rank_in_day: cap(visits),
@@ -423,6 +420,11 @@ impl DayArchive {
             entries.push((section.key.clone(), cut.clone()));
         }
         cut
+    }
+
+    /// When a visit started: its first action's time (Unix seconds).
+    pub(crate) fn visit_start(&self, visit: u32) -> i64 {
+        self.a_ts[self.action_offsets[visit as usize] as usize]
     }
 
     /// Seconds from action `i` to the next action of its visit, whose
@@ -575,7 +577,6 @@ impl DayArchive {
         };
         self.visitor.push(first.visitor);
         self.rank_in_day.push(rank);
-        self.start.push(first.ts);
         self.length.push(if hits.len() == 1 {
             0
         } else {

@@ -66,7 +66,7 @@ impl<'s> VisitKeys<'s> {
     }
 
     fn start(&self, a: &DayArchive, v: u32) -> chrono::DateTime<chrono_tz::Tz> {
-        chrono::DateTime::from_timestamp(a.start[v as usize], 0)
+        chrono::DateTime::from_timestamp(a.visit_start(v), 0)
             .expect("timestamps are validated")
             .with_timezone(&self.site.tz)
     }

@@ -20,8 +20,8 @@ fn newest_first(sel: &Selection<'_>) -> Vec<(i64, usize, u32)> {
     for (k, part) in sel.days.iter().enumerate() {
         let a = &*part.archive;
         match sel.selected(part) {
-            Some(b) => out.extend(b.iter().map(|v| (a.start[v as usize], k, v))),
-            None => out.extend((0..a.visit_count()).map(|v| (a.start[v as usize], k, v))),
+            Some(b) => out.extend(b.iter().map(|v| (a.visit_start(v), k, v))),
+            None => out.extend((0..a.visit_count()).map(|v| (a.visit_start(v), k, v))),
         }
     }
     // Ties (same start second) by piece and visit, so the order is stable.
@@ -67,7 +67,7 @@ fn visit_details(keys: &VisitKeys<'_>, a: &DayArchive, v: u32, date: chrono::Nai
     );
     m.insert("userId".into(), json!(field(VField::User)));
     m.insert("serverDate".into(), json!(date.to_string()));
-    m.insert("serverTimestamp".into(), json!(a.start[vi]));
+    m.insert("serverTimestamp".into(), json!(a.visit_start(v)));
     m.insert(
         "visitServerHour".into(),
         json!(keys.server_hour(a, v).to_string()),
@@ -215,7 +215,7 @@ impl Engine {
             let r = keys.referrer(&part.archive, v);
             json!({
                 "date": part.date.to_string(),
-                "serverTimestamp": part.archive.start[v as usize],
+                "serverTimestamp": part.archive.visit_start(v),
                 "referrerType": r.kind.name(),
                 "referralSummary": r.name.unwrap_or_else(|| r.kind.label().to_owned()),
             })

@@ -560,15 +560,13 @@ fn derive_visits(a: &mut DayArchive) {
     }
 }
 
-/// Visit starts and lengths, from the (validated) action times.
+/// Visit lengths, from the (validated) action times.
 fn derive_times(a: &mut DayArchive) {
     let visits = a.visitor.len() as u32;
-    a.start = Vec::with_capacity(visits as usize);
     a.length = Vec::with_capacity(visits as usize);
     for v in 0..visits {
         let r = a.actions_of(v);
         let (first, last) = (a.a_ts[r.start], a.a_ts[r.end - 1]);
-        a.start.push(first);
         a.length.push(if r.len() == 1 {
             0
         } else {
@@ -810,7 +808,7 @@ mod tests {
         format!(
             "{:?}",
             (
-                (&a.visitor, &a.start, &a.length, &a.action_offsets, &a.rank_in_day),
+                (&a.visitor, &a.length, &a.action_offsets, &a.rank_in_day),
                 (&a.entry_url, &a.exit_url, &a.referrer_type, fields, dims),
                 (&a.a_kind, &a.a_ts, &a.a_url, &a.a_title, extras),
                 (&a.visitors, &a.users, &a.totals),
