@@ -365,11 +365,7 @@ impl DayArchive {
         }
         DayArchive {
             visitor: cap(visits),
-            length: cap(visits),
             action_offsets: Vec::with_capacity(visits + 1),
-            rank_in_day: cap(visits),
-            entry_url: cap(visits),
-            exit_url: cap(visits),
             referrer_type: cap(visits),
             fields: std::array::from_fn(|_| cap(visits)),
             field_carriers: std::array::from_fn(|_| cap(visits)),
@@ -420,6 +416,46 @@ impl DayArchive {
             entries.push((section.key.clone(), cut.clone()));
         }
         cut
+    }
+
+    /// The visit columns that follow from the others, computed here alone
+    /// for a build and for a day file read back: each visit's rank among
+    /// its visitor's visits that day (visits are sorted by visitor), its
+    /// entry and exit page (the first and last page view's URL) and its
+    /// length. The action offsets must be valid.
+    pub(crate) fn derive_visit_columns(&mut self) {
+        let visits = self.visitor.len();
+        let (mut rank, mut entry, mut exit, mut length) = (
+            Vec::with_capacity(visits),
+            Vec::with_capacity(visits),
+            Vec::with_capacity(visits),
+            Vec::with_capacity(visits),
+        );
+        for v in 0..visits {
+            rank.push(match v.checked_sub(1) {
+                Some(p) if self.visitor[p] == self.visitor[v] => rank[p] + 1,
+                _ => 0,
+            });
+            let r = self.actions_of(v as u32);
+            length.push(self.span_length(r.len(), r.start, r.end - 1));
+            let mut pages = r.filter(|&i| self.a_kind[i] == HitType::Pageview);
+            let first = pages.next().map_or(NONE, |i| self.a_url[i]);
+            entry.push(first);
+            exit.push(pages.next_back().map_or(first, |i| self.a_url[i]));
+        }
+        (self.rank_in_day, self.entry_url, self.exit_url, self.length) =
+            (rank, entry, exit, length);
+    }
+
+    /// The length of a visit, or of a visit cut to a section, of `n`
+    /// actions from `first` to `last`: 0 for one action, else the seconds
+    /// from the first to the last, plus one.
+    pub(crate) fn span_length(&self, n: usize, first: usize, last: usize) -> u32 {
+        if n == 1 {
+            0
+        } else {
+            (1 + self.a_ts[last] - self.a_ts[first]) as u32
+        }
     }
 
     /// When a visit started: its first action's time (Unix seconds).
@@ -556,6 +592,7 @@ impl DayArchive {
 
     fn finish(mut self, dim_cells: Vec<(u32, u32, u32, u32)>) -> DayArchive {
         self.action_offsets.push(self.a_kind.len() as u32);
+        self.derive_visit_columns();
         self.finish_dims(dim_cells);
         self.build_indexes();
         self
@@ -570,24 +607,8 @@ impl DayArchive {
     ) {
         let (side, dicts, site) = (ctx.side, ctx.dicts, ctx.site);
         let first = &hits[0];
-        let last = &hits[hits.len() - 1];
-        let rank = match self.visitor.last() {
-            Some(&v) if v == first.visitor => self.rank_in_day.last().unwrap() + 1,
-            _ => 0,
-        };
         self.visitor.push(first.visitor);
-        self.rank_in_day.push(rank);
-        self.length.push(if hits.len() == 1 {
-            0
-        } else {
-            (1 + last.ts - first.ts) as u32
-        });
         self.action_offsets.push(self.a_kind.len() as u32);
-        let pageviews = || hits.iter().filter(|h| h.kind == HitType::Pageview);
-        self.entry_url
-            .push(pageviews().next().map_or(NONE, |h| h.url));
-        self.exit_url
-            .push(pageviews().next_back().map_or(NONE, |h| h.url));
         for f in 0..N_VFIELDS {
             let field = |h: &RawHit| side.fields(h)[f];
             let carrier = hits.iter().position(|h| field(h) != NONE);

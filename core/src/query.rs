@@ -650,7 +650,7 @@ impl<'e> Selection<'e> {
         let (Some(&first), Some(&last)) = (buf.first(), buf.last()) else {
             return;
         };
-        let length = cut_length(a, buf.len(), first as usize, last as usize);
+        let length = a.span_length(buf.len(), first as usize, last as usize);
         f(&CutVisit {
             date,
             archive: a,
@@ -658,17 +658,6 @@ impl<'e> Selection<'e> {
             actions: Actions::List(buf),
             length,
         });
-    }
-}
-
-/// The length of a visit cut to `n` actions from `first` to `last`: 0 for
-/// one action, else the seconds from the first to the last, plus one (as
-/// an uncut visit's length).
-fn cut_length(a: &DayArchive, n: usize, first: usize, last: usize) -> u32 {
-    if n == 1 {
-        0
-    } else {
-        (1 + a.a_ts[last] - a.a_ts[first]) as u32
     }
 }
 
@@ -689,7 +678,7 @@ pub(crate) fn cut_counts(a: &DayArchive, v: u32, inside: &BitSet) -> Option<(u64
     }
     (n > 0).then(|| {
         let at = range.start;
-        (n as u64, cut_length(a, n, at + first, at + last))
+        (n as u64, a.span_length(n, at + first, at + last))
     })
 }
 

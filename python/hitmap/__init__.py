@@ -866,13 +866,12 @@ class Engine:
         first, last = _dates.period_bounds(*self._resolve(site, p, d))
         query = self._query(method, site, p, d, extra, segment, section)
         try:
-            import pyarrow  # type: ignore[import-untyped]
+            import pyarrow  # type: ignore[import-untyped]  # noqa: F401
         except ImportError:
             return Report(kind, site, first, last, _report_columns(kind), self.api(query),
                           segment, section)
-        table = pyarrow.table(self._engine.api_arrow(query))
         return Report(kind, site, first, last, _report_columns(kind), None, segment, section,
-                      arrow=table)
+                      arrow=self.api_arrow(query))
 
     def _resolve(self, site: int, period: str, date: str) -> Tuple[str, str]:
         """Replaces ``today``/``yesterday`` by the site's local day."""

@@ -10,7 +10,7 @@ pub(crate) const MAGIC: &[u8; 7] = b"HITMAP\0";
 /// dictionary (`T`) files; the other kinds are the same in both.
 pub(crate) const FORMAT_VERSION: u16 = 2;
 /// magic (7) + kind (1) + version (2) + reserved (2) + body length (8).
-const HEADER: usize = 20;
+pub(crate) const HEADER: usize = 20;
 
 /// What a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -102,14 +102,19 @@ fn opt_ids(w: &mut Writer, ids: &[u32]) {
     }
 }
 
-fn read_opt_id(r: &mut Reader<'_>) -> ReadResult<u32> {
-    match r.var()? {
+/// The id an [`opt_id`] varint holds.
+fn from_opt_id(v: u64) -> ReadResult<u32> {
+    match v {
         0 => Ok(NONE),
         v => u32::try_from(v - 1)
             .ok()
             .filter(|&id| id != NONE)
             .ok_or_else(|| format!("id {} is out of range", v - 1)),
     }
+}
+
+fn read_opt_id(r: &mut Reader<'_>) -> ReadResult<u32> {
+    from_opt_id(r.var()?)
 }
 
 fn read_opt_ids(r: &mut Reader<'_>, n: usize) -> ReadResult<Vec<u32>> {
@@ -133,7 +138,7 @@ pub(crate) fn compress(raw: &[u8]) -> Vec<u8> {
 /// A file's body unpacked, if it is a hitmap file with a packed body
 /// (checksums and kinds not checked: for [`super::files_holding`]).
 pub(crate) fn unpacked_body(bytes: &[u8]) -> Option<Vec<u8>> {
-    let body = bytes.get(20..bytes.len().checked_sub(4)?)?;
+    let body = bytes.get(super::codec::HEADER..bytes.len().checked_sub(4)?)?;
     (bytes.starts_with(super::codec::MAGIC) && body.first() == Some(&ZSTD))
         .then(|| decompress(body).ok())
         .flatten()
@@ -179,13 +184,11 @@ pub(crate) fn decode_day(bytes: &[u8], d: &SiteDicts) -> ReadResult<DayArchive> 
         (decode_day_v2(&raw)?, None)
     };
     validate(&a, d)?;
-    derive_visits(&mut a);
-    derive_times(&mut a);
+    a.derive_visit_columns();
     a.rebuild_indexes();
     if let Some(c) = claims {
         // Version 1 stored what version 2 derives: it must agree.
-        if (c.rank_in_day, c.entry_url, c.exit_url)
-            != (a.rank_in_day.clone(), a.entry_url.clone(), a.exit_url.clone())
+        if c.rank_in_day != a.rank_in_day || c.entry_url != a.entry_url || c.exit_url != a.exit_url
         {
             return Err(
                 "the stored visit ranks or entry and exit pages do not match the actions".into(),
@@ -275,17 +278,7 @@ fn decode_day_v2(raw: &[u8]) -> ReadResult<DayArchive> {
         let predicted = last_title.get(&url).copied().unwrap_or(NONE);
         let title = match r.var()? {
             0 => predicted,
-            v => {
-                let id = v - 1;
-                if id == 0 {
-                    NONE
-                } else {
-                    u32::try_from(id - 1)
-                        .ok()
-                        .filter(|&t| t != NONE)
-                        .ok_or_else(|| format!("title id {} is out of range", id - 1))?
-                }
-            }
+            v => from_opt_id(v - 1)?,
         };
         last_title.insert(url, title);
         a.a_title.push(title);
@@ -535,44 +528,6 @@ fn validate(a: &DayArchive, d: &SiteDicts) -> ReadResult<()> {
         }
     }
     Ok(())
-}
-
-/// Visit ranks within the day (visits are sorted by visitor) and entry
-/// and exit pages (the first and last page view's URL), from the
-/// validated columns.
-fn derive_visits(a: &mut DayArchive) {
-    let visits = a.visitor.len();
-    a.rank_in_day = Vec::with_capacity(visits);
-    a.entry_url = Vec::with_capacity(visits);
-    a.exit_url = Vec::with_capacity(visits);
-    for v in 0..visits {
-        let rank = match v.checked_sub(1) {
-            Some(p) if a.visitor[p] == a.visitor[v] => a.rank_in_day[p] + 1,
-            _ => 0,
-        };
-        a.rank_in_day.push(rank);
-        let r = a.actions_of(v as u32);
-        let mut pages = r.filter(|&i| a.a_kind[i] == HitType::Pageview);
-        let entry = pages.next().map_or(NONE, |i| a.a_url[i]);
-        let exit = pages.next_back().map_or(entry, |i| a.a_url[i]);
-        a.entry_url.push(entry);
-        a.exit_url.push(exit);
-    }
-}
-
-/// Visit lengths, from the (validated) action times.
-fn derive_times(a: &mut DayArchive) {
-    let visits = a.visitor.len() as u32;
-    a.length = Vec::with_capacity(visits as usize);
-    for v in 0..visits {
-        let r = a.actions_of(v);
-        let (first, last) = (a.a_ts[r.start], a.a_ts[r.end - 1]);
-        a.length.push(if r.len() == 1 {
-            0
-        } else {
-            (1 + last - first) as u32
-        });
-    }
 }
 
 /// A value and its carrier are both set or both missing, and the carrier

@@ -13,14 +13,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::Result;
-use crate::store::codec::{FORMAT_VERSION, Kind, MAGIC};
+use crate::store::codec::{FORMAT_VERSION, HEADER, Kind, MAGIC};
 use crate::store::store_err;
 
 /// The folder of the log's segments.
 pub(crate) const WAL_DIR: &str = "wal";
 
-/// Bytes before the first record: the store files' header, body length 0.
-pub(crate) const HEADER: usize = 20;
 
 /// A segment's path, relative to the store.
 pub(crate) fn wal_path(segment: u64) -> PathBuf {
