@@ -9,11 +9,10 @@ use chrono_tz::Tz;
 use foldhash::HashMap;
 
 use crate::archive::DayArchive;
-use crate::dict::NONE;
 use crate::error::{Error, Result};
-use crate::hit::{Hit, HitType, HitView, attr};
+use crate::hit::{Hit, HitView};
 use crate::ndjson::{Rejected, parse_line};
-use crate::raw::{Extra, N_VFIELDS, RawHit, SideArena, SiteDicts};
+use crate::raw::{RawHit, SideArena, SiteDicts};
 use crate::site::SiteConfig;
 use crate::store::wal::{self, Wal};
 use crate::store::{LiveMarks, Marks, Store};
@@ -31,7 +30,9 @@ pub struct IngestOutcome {
     /// Batches skipped because the store had already committed the same
     /// content (or batch id): a re-run of the same input.
     pub skipped_batches: u64,
-    /// Lines inside the skipped batches (not parsed again).
+    /// Lines inside the skipped batches, blank ones not counted (not
+    /// parsed again: what `accepted` plus `rejected` counted the first
+    /// time).
     pub skipped_lines: u64,
 }
 
@@ -198,78 +199,6 @@ impl SiteState {
             .date_naive()
     }
 
-    fn intern(&mut self, h: &HitView, bucket: u32, hits: &mut Vec<RawHit>, side: &mut SideArena) {
-        let d = &mut self.dicts;
-        let mut raw = RawHit::new(d.visitors.intern(&h.visitor), h.ts, h.kind);
-        raw.bucket = bucket;
-        if let Some(u) = &h.url {
-            raw.url = d.intern_url(u);
-        }
-        if let Some(t) = &h.title {
-            raw.title = d.titles.intern(t);
-        }
-        let mut extra = Extra::NONE;
-        if h.kind == HitType::Search
-            && let Some(k) = &h.search
-        {
-            extra.keyword = d.keywords.intern(k);
-        }
-        if h.kind == HitType::Event
-            && let Some(e) = &h.event
-        {
-            extra.ev_category = d.events.intern(&e.category);
-            extra.ev_action = d.events.intern(&e.action);
-            extra.ev_name = e.name.as_ref().map_or(NONE, |n| d.events.intern(n));
-            extra.ev_value = e.value.unwrap_or(f64::NAN);
-        }
-        side.set_extra(&mut raw, extra);
-        let visit_fields = [
-            &h.user,
-            &h.referrer,
-            &h.device,
-            &h.browser,
-            &h.os,
-            &h.country,
-            &h.language,
-        ];
-        let mut fields = [NONE; N_VFIELDS];
-        for (f, value) in visit_fields.into_iter().enumerate() {
-            if let Some(v) = value {
-                fields[f] = d.field_mut(f).intern(v);
-            }
-        }
-        side.set_fields(&mut raw, fields);
-        let has_attrs = h.attrs.iter().any(Option::is_some);
-        if !h.dims.is_empty() || has_attrs {
-            raw.dims_start = side.dims.len() as u32;
-            let sorted_unique = h.dims.windows(2).all(|w| w[0].0 < w[1].0);
-            if sorted_unique {
-                for (k, v) in &h.dims {
-                    side.dims
-                        .push((d.dim_names.intern(k), d.dim_values.intern(v)));
-                }
-            } else {
-                let mut dims: Vec<(&str, &str)> =
-                    h.dims.iter().map(|(k, v)| (&**k, &**v)).collect();
-                dims.sort_by(|a, b| a.0.cmp(b.0));
-                dims.dedup_by(|a, b| a.0 == b.0);
-                for (k, v) in dims {
-                    side.dims
-                        .push((d.dim_names.intern(k), d.dim_values.intern(v)));
-                }
-            }
-            // hitmap's own attributes ride along as `$` dimensions.
-            for (name, v) in attr::NAMES.iter().zip(&h.attrs) {
-                if let Some(v) = v {
-                    side.dims
-                        .push((d.dim_names.intern(name), d.dim_values.intern(v)));
-                }
-            }
-            raw.dims_len = (side.dims.len() - raw.dims_start as usize) as u16;
-        }
-        hits.push(raw);
-    }
-
     /// Rebuilds the given days with their new hits (custom dimensions in
     /// `dims`) on up to `threads` threads (days are independent), then
     /// brings the visitor table up to date in one merge per touched
@@ -382,10 +311,10 @@ pub(crate) fn runs(sorted: &[u32], mut f: impl FnMut(u32, u32)) {
 /// counting sort: no vector per day and no second copy of the batch, which
 /// matters to the allocator and the page cache at millions of hits.
 #[derive(Default)]
-struct Batch {
-    hits: Vec<RawHit>,
-    side: SideArena,
-    buckets: Vec<(u32, NaiveDate)>,
+pub(crate) struct Batch {
+    pub(crate) hits: Vec<RawHit>,
+    pub(crate) side: SideArena,
+    pub(crate) buckets: Vec<(u32, NaiveDate)>,
     bucket_ids: HashMap<(u32, NaiveDate), u32>,
     outcome: IngestOutcome,
     /// Small enough to land as live parts (`live.rs`).
@@ -396,7 +325,9 @@ struct Batch {
 }
 
 /// What JSON calls whitespace; any other character makes a line to read.
-const JSON_WHITESPACE: &[char] = &[' ', '\t', '\r', '\n'];
+fn json_whitespace(b: &u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
 
 impl Batch {
     fn with_capacity(hits: usize) -> Batch {
@@ -406,7 +337,8 @@ impl Batch {
         }
     }
 
-    fn bucket(&mut self, key: (u32, NaiveDate)) -> u32 {
+    /// The id of a (site, day) bucket, assigning the next one if new.
+    pub(crate) fn bucket(&mut self, key: (u32, NaiveDate)) -> u32 {
         if let Some(last) = self.hits.last()
             && self.buckets[last.bucket as usize] == key
         {
@@ -658,11 +590,7 @@ impl Engine {
         let mut index = 0u64;
         loop {
             chunk.clear();
-            while chunk.len() < options.chunk_bytes {
-                if reader.read_until(b'\n', &mut chunk)? == 0 {
-                    break;
-                }
-            }
+            read_chunk(&mut reader, options.chunk_bytes, &mut chunk)?;
             if chunk.is_empty() {
                 break;
             }
@@ -671,14 +599,13 @@ impl Engine {
                 None => format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&chunk)),
             };
             index += 1;
-            let lines = chunk
-                .split(|&b| b == b'\n')
-                .filter(|l| !l.is_empty())
-                .count() as u64;
             if !options.force && self.has_batch(&id) {
                 total.skipped_batches += 1;
-                total.skipped_lines += lines;
-                line_no += lines;
+                total.skipped_lines += lines(&chunk)
+                    .filter(|l| !l.iter().all(json_whitespace))
+                    .count() as u64;
+                // Line numbers count every line, blank ones too.
+                line_no += lines(&chunk).count() as u64;
                 continue;
             }
             let mut batch = Batch {
@@ -688,47 +615,48 @@ impl Engine {
             let threads = self.query_threads.get();
             let wal = self.wal.is_some();
             let live_limit = self.live_limit;
-            let mut take = |this: &mut Engine, raw: &[u8], parsed: Parsed<'_>| {
-                line_no += 1;
-                let r = match parsed {
-                    Parsed::Blank => return,
-                    Parsed::Hit(view) => view.and_then(|view| this.add_to(&mut batch, &view)),
+            // A line's outcome into the batch (and the write-ahead log).
+            let mut take =
+                |batch: &mut Batch, raw: &[u8], r: Option<std::result::Result<(), String>>| {
+                    line_no += 1;
+                    let Some(r) = r else { return };
+                    if r.is_ok() && batch.live && wal {
+                        batch.log.extend_from_slice(raw);
+                        if !raw.ends_with(b"\n") {
+                            batch.log.push(b'\n');
+                        }
+                    }
+                    batch.note(line_no, r);
+                    batch.check_live(live_limit);
                 };
-                if r.is_ok() && batch.live && wal {
-                    batch.log.extend_from_slice(raw);
-                    if !raw.ends_with(b"\n") {
-                        batch.log.push(b'\n');
+            if threads > 1 && chunk.len() > 2 * BLOCK_BYTES {
+                // Blocks are read and interned on every thread into
+                // dictionaries of their own, then merged in order
+                // (`intern.rs`): the same ids as one thread would give.
+                let this = &*self;
+                let read =
+                    crate::par::map_jobs(blocks(&chunk, BLOCK_BYTES).collect(), threads, |b| {
+                        (b, this.read_block(b))
+                    });
+                batch
+                    .hits
+                    .reserve_exact(read.iter().map(|(_, b)| b.batch.hits.len()).sum());
+                for (_, mut block) in read {
+                    let outcomes = std::mem::take(&mut block.lines);
+                    block.merge_into(&mut batch, &mut self.sites);
+                    for (raw, r) in outcomes {
+                        take(&mut batch, raw, r);
                     }
                 }
-                batch.note(line_no, r);
-                batch.check_live(live_limit);
-            };
-            if threads > 1 && chunk.len() > 2 * PIPELINE_BLOCK_BYTES {
-                // Two stages: another thread parses the next block of lines
-                // while this one interns the current block.
-                std::thread::scope(|scope| {
-                    let (tx, rx) = std::sync::mpsc::sync_channel(2);
-                    let chunk = &chunk[..];
-                    scope.spawn(move || {
-                        for block in blocks(chunk, PIPELINE_BLOCK_BYTES) {
-                            let parsed: Vec<_> = block
-                                .split_inclusive(|&b| b == b'\n')
-                                .map(|raw| (raw, parse_raw(raw)))
-                                .collect();
-                            if tx.send(parsed).is_err() {
-                                break;
-                            }
-                        }
-                    });
-                    for parsed in rx {
-                        for (raw, p) in parsed {
-                            take(self, raw, p);
-                        }
-                    }
-                });
             } else {
-                for raw in chunk.split_inclusive(|&b| b == b'\n') {
-                    take(self, raw, parse_raw(raw));
+                for raw in lines(&chunk) {
+                    let r = match parse_raw(raw) {
+                        Parsed::Blank => None,
+                        Parsed::Hit(view) => {
+                            Some(view.and_then(|view| self.add_to(&mut batch, &view)))
+                        }
+                    };
+                    take(&mut batch, raw, r);
                 }
             }
             let marks = Marks {
@@ -825,7 +753,25 @@ impl Engine {
     }
 
     fn add_to(&mut self, batch: &mut Batch, view: &HitView) -> std::result::Result<(), String> {
-        let Some(site) = self.sites.get_mut(&view.site) else {
+        let date = self.place(view)?;
+        let bucket = batch.bucket((view.site, date));
+        let site = self
+            .sites
+            .get_mut(&view.site)
+            .expect("place found the site");
+        crate::intern::intern_hit(
+            &mut site.dicts,
+            view,
+            bucket,
+            &mut batch.hits,
+            &mut batch.side,
+        );
+        Ok(())
+    }
+
+    /// The site-local day of a hit, or why the engine cannot take it.
+    fn place(&self, view: &HitView) -> std::result::Result<NaiveDate, String> {
+        let Some(site) = self.sites.get(&view.site) else {
             return Err(match self.broken.get(&view.site) {
                 Some(e) => e.to_string(),
                 None => Error::UnknownSite(view.site).to_string(),
@@ -838,9 +784,28 @@ impl Engine {
                 view.ts, site.config.time_zone
             ));
         }
-        let bucket = batch.bucket((view.site, date));
-        site.intern(view, bucket, &mut batch.hits, &mut batch.side);
-        Ok(())
+        Ok(date)
+    }
+
+    /// Reads and interns a block of NDJSON lines into dictionaries of its
+    /// own (a worker thread's share of a chunk; see `intern.rs`).
+    fn read_block<'a>(&self, bytes: &'a [u8]) -> crate::intern::Block<'a> {
+        let mut block = crate::intern::Block::default();
+        for raw in lines(bytes) {
+            let outcome = match parse_raw(raw) {
+                Parsed::Blank => None,
+                Parsed::Hit(view) => Some(view.and_then(|view| {
+                    let date = self.place(&view)?;
+                    let b = &mut block.batch;
+                    let bucket = b.bucket((view.site, date));
+                    let d = block.dicts.site(view.site);
+                    crate::intern::intern_hit(d, &view, bucket, &mut b.hits, &mut b.side);
+                    Ok(())
+                })),
+            };
+            block.lines.push((raw, outcome));
+        }
+        block
     }
 
     fn commit_batch(&mut self, mut batch: Batch, marks: Marks<'_>) -> Result<IngestOutcome> {
@@ -1440,8 +1405,9 @@ impl Batch {
     }
 }
 
-/// Bytes of NDJSON one pipeline step parses (about 5,000 lines).
-const PIPELINE_BLOCK_BYTES: usize = 1 << 20;
+/// Bytes of NDJSON one thread reads and interns at a time (about 23,000
+/// lines of 180 bytes).
+const BLOCK_BYTES: usize = 2 << 20;
 
 /// One NDJSON line read: blank, or a hit (or why it is not one).
 // Blank lines are rare; boxing every hit would cost an allocation a line.
@@ -1452,11 +1418,56 @@ enum Parsed<'a> {
 }
 
 fn parse_raw(raw: &[u8]) -> Parsed<'_> {
+    if raw.iter().all(json_whitespace) {
+        return Parsed::Blank;
+    }
     match std::str::from_utf8(raw) {
         Err(e) => Parsed::Hit(Err(format!("not valid UTF-8 (byte {})", e.valid_up_to()))),
-        Ok(line) if line.trim_matches(JSON_WHITESPACE).is_empty() => Parsed::Blank,
         Ok(line) => Parsed::Hit(parse_line(line)),
     }
+}
+
+/// Reads whole lines into `chunk` until it holds at least `size` bytes
+/// (or the input ends), taking what the reader has buffered at once
+/// rather than a line at a time.
+fn read_chunk<R: BufRead>(reader: &mut R, size: usize, chunk: &mut Vec<u8>) -> std::io::Result<()> {
+    loop {
+        if chunk.len() >= size && chunk.last() == Some(&b'\n') {
+            return Ok(());
+        }
+        let buf = match reader.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let take = if chunk.len() >= size {
+            // Full: finish the line under way.
+            memchr::memchr(b'\n', buf).map_or(buf.len(), |i| i + 1)
+        } else {
+            (size - chunk.len()).min(buf.len())
+        };
+        chunk.extend_from_slice(&buf[..take]);
+        reader.consume(take);
+    }
+}
+
+/// The lines of `bytes`, each with its `\n` (the last may lack one), as
+/// `split_inclusive` would cut them but found with SIMD (`memchr`).
+fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    let mut ends = memchr::memchr_iter(b'\n', bytes);
+    std::iter::from_fn(move || {
+        let end = ends.next().map_or(bytes.len(), |i| i + 1);
+        if start >= end {
+            return None;
+        }
+        let line = &bytes[start..end];
+        start = end;
+        Some(line)
+    })
 }
 
 /// `bytes` cut into runs of whole lines of about `size` bytes.

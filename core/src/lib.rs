@@ -72,6 +72,7 @@ mod export;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod intern;
 mod live;
 mod names;
 mod par;

@@ -90,6 +90,32 @@ fn chunking_changes_no_number_and_line_numbers_stay_global() {
     assert_eq!(answers(&chunked), answers(&whole));
 }
 
+/// A re-run skips the chunks it committed before; a bad line after them
+/// still gets its line number in the file, blank lines counted.
+#[test]
+fn line_numbers_after_skipped_chunks_count_blank_lines() {
+    let mut first = Vec::new();
+    for (i, line) in ndjson(4, 50).split_inclusive(|&b| b == b'\n').enumerate() {
+        first.extend_from_slice(line);
+        if i % 10 == 3 {
+            first.extend_from_slice(b"\n  \n");
+        }
+    }
+    let options = IngestOptions::default().chunk_bytes(first.len());
+    let mut e = Engine::in_memory();
+    site(&mut e);
+    let once = e.ingest_ndjson_with(&first[..], &options).unwrap();
+    assert!(once.rejected.is_empty());
+    let mut again = first.clone();
+    again.extend_from_slice(b"not json\n");
+    let out = e.ingest_ndjson_with(&again[..], &options).unwrap();
+    assert_eq!(out.skipped_batches, 1);
+    assert_eq!(out.skipped_lines, once.accepted);
+    let lines = again.split_inclusive(|&b| b == b'\n').count() as u64;
+    assert_eq!(out.rejected.len(), 1);
+    assert_eq!(out.rejected[0].line, lines);
+}
+
 /// A reader that fails after `limit` bytes, as a killed or broken transfer.
 struct Breaks<'a> {
     data: &'a [u8],

@@ -1,9 +1,12 @@
 //! Threads change nothing: an ingest on one thread, two or three (days
-//! built in parallel, NDJSON parsed while another thread interns) gives
-//! the same outcome, line for line, and the same answers.
+//! built in parallel, NDJSON blocks read and interned on every thread and
+//! merged in order) gives the same outcome, line for line, the same
+//! answers and the same store, byte for byte.
 
 use hitmap::sample::{self, SampleConfig};
 use hitmap::{ActionReportKind, Engine, IngestOutcome, Query};
+
+use crate::store::{TempDir, open_writer, walk};
 
 /// Two months of sample traffic as NDJSON (several MB, so the reader's
 /// pipeline runs), with bad and blank lines among the good ones.
@@ -62,8 +65,8 @@ fn ndjson_and_day_builds_answer_the_same_on_any_thread_count() {
     };
     let ndjson = input(&cfg);
     assert!(
-        ndjson.len() > 4 << 20,
-        "{} bytes: too few for the pipeline",
+        ndjson.len() > 5 << 20,
+        "{} bytes: too few for blocks on several threads",
         ndjson.len()
     );
     let mut outcomes: Vec<IngestOutcome> = Vec::new();
@@ -95,4 +98,61 @@ fn ndjson_and_day_builds_answer_the_same_on_any_thread_count() {
     let hits: Vec<_> = sample::generate(&cfg).collect();
     assert_eq!(typed.ingest(&hits).unwrap().accepted, one.accepted);
     assert_eq!(answers(&typed), all[0]);
+}
+
+/// Ids are first-seen on any thread count, so the files a store holds
+/// after an ingest (dictionaries, day archives, manifest) are the same
+/// bytes. The input comes in two calls: a small one read line by line,
+/// then blocks that merge into the dictionaries it filled.
+#[test]
+fn a_store_written_on_any_thread_count_holds_the_same_bytes() {
+    let cfg = SampleConfig {
+        visitors: 600,
+        days: 60,
+        ..SampleConfig::default()
+    };
+    let ndjson = input(&cfg);
+    let cut = 1 << 20;
+    let cut = cut + ndjson[cut..].iter().position(|&b| b == b'\n').unwrap() + 1;
+    let (first, rest) = ndjson.split_at(cut);
+    assert!(
+        rest.len() > 4 << 20,
+        "{} bytes: too few for blocks",
+        rest.len()
+    );
+    let mut stores = Vec::new();
+    for threads in [1, 2, 3] {
+        let dir = TempDir::new("threads");
+        let mut e = open_writer(&dir.0);
+        e.set_query_threads(threads);
+        e.set_live_limit(0);
+        e.add_site(sample::site_config(&cfg)).unwrap();
+        for part in [first, rest] {
+            e.ingest_ndjson(part).unwrap();
+        }
+        drop(e);
+        let files: Vec<(String, Vec<u8>)> = walk(&dir.0)
+            .into_iter()
+            .filter(|f| !f.ends_with("LOCK"))
+            .map(|f| {
+                let bytes = std::fs::read(&f).unwrap();
+                (
+                    f.strip_prefix(&*dir.0.to_string_lossy())
+                        .unwrap()
+                        .to_string(),
+                    bytes,
+                )
+            })
+            .collect();
+        assert!(files.len() > 60, "{} files", files.len());
+        stores.push(files);
+        std::fs::remove_dir_all(&dir.0).ok();
+    }
+    for other in &stores[1..] {
+        let names = |s: &[(String, Vec<u8>)]| s.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
+        assert_eq!(names(other), names(&stores[0]));
+        for (a, b) in other.iter().zip(&stores[0]) {
+            assert!(a.1 == b.1, "{} differs", a.0);
+        }
+    }
 }

@@ -1,0 +1,241 @@
+//! Interning: a hit's strings become its site's dictionary ids.
+//!
+//! One hit at a time ([`intern_hit`]), or a block of NDJSON lines at a
+//! time on a worker thread: the block is read and interned into
+//! dictionaries of its own ([`Block`]), and the blocks are then merged
+//! into the site's dictionaries in input order ([`Block::merge_into`]).
+//! Ids are first-seen, and a block's own ids are first-seen within the
+//! block, so interning a block's values in its id order, block after
+//! block, assigns every value the id one thread reading the lines in
+//! order would: the parallel path and the sequential one build the same
+//! dictionaries, archives and files.
+
+use std::collections::BTreeMap;
+
+use crate::dict::{Dict, NONE};
+use crate::engine::{Batch, SiteState};
+use crate::hit::{HitType, HitView, attr};
+use crate::raw::{Extra, N_VFIELDS, RawHit, SideArena, SiteDicts};
+
+/// Interns one hit into `d` and appends it to `hits` (its rare parts to
+/// `side`), in bucket `bucket`.
+pub(crate) fn intern_hit(
+    d: &mut SiteDicts,
+    h: &HitView,
+    bucket: u32,
+    hits: &mut Vec<RawHit>,
+    side: &mut SideArena,
+) {
+    let mut raw = RawHit::new(d.visitors.intern(&h.visitor), h.ts, h.kind);
+    raw.bucket = bucket;
+    if let Some(u) = &h.url {
+        raw.url = d.intern_url(u);
+    }
+    if let Some(t) = &h.title {
+        raw.title = d.titles.intern(t);
+    }
+    let mut extra = Extra::NONE;
+    if h.kind == HitType::Search
+        && let Some(k) = &h.search
+    {
+        extra.keyword = d.keywords.intern(k);
+    }
+    if h.kind == HitType::Event
+        && let Some(e) = &h.event
+    {
+        extra.ev_category = d.events.intern(&e.category);
+        extra.ev_action = d.events.intern(&e.action);
+        extra.ev_name = e.name.as_ref().map_or(NONE, |n| d.events.intern(n));
+        extra.ev_value = e.value.unwrap_or(f64::NAN);
+    }
+    side.set_extra(&mut raw, extra);
+    let visit_fields = [
+        &h.user,
+        &h.referrer,
+        &h.device,
+        &h.browser,
+        &h.os,
+        &h.country,
+        &h.language,
+    ];
+    let mut fields = [NONE; N_VFIELDS];
+    for (f, value) in visit_fields.into_iter().enumerate() {
+        if let Some(v) = value {
+            fields[f] = d.field_mut(f).intern(v);
+        }
+    }
+    side.set_fields(&mut raw, fields);
+    let has_attrs = h.attrs.iter().any(Option::is_some);
+    if !h.dims.is_empty() || has_attrs {
+        raw.dims_start = side.dims.len() as u32;
+        let sorted_unique = h.dims.windows(2).all(|w| w[0].0 < w[1].0);
+        if sorted_unique {
+            for (k, v) in &h.dims {
+                side.dims
+                    .push((d.dim_names.intern(k), d.dim_values.intern(v)));
+            }
+        } else {
+            let mut dims: Vec<(&str, &str)> = h.dims.iter().map(|(k, v)| (&**k, &**v)).collect();
+            dims.sort_by(|a, b| a.0.cmp(b.0));
+            dims.dedup_by(|a, b| a.0 == b.0);
+            for (k, v) in dims {
+                side.dims
+                    .push((d.dim_names.intern(k), d.dim_values.intern(v)));
+            }
+        }
+        // hitmap's own attributes ride along as `$` dimensions.
+        for (name, v) in attr::NAMES.iter().zip(&h.attrs) {
+            if let Some(v) = v {
+                side.dims
+                    .push((d.dim_names.intern(name), d.dim_values.intern(v)));
+            }
+        }
+        raw.dims_len = (side.dims.len() - raw.dims_start as usize) as u16;
+    }
+    hits.push(raw);
+}
+
+/// What became of one line: `None` for a blank line, else whether it was
+/// taken (and why not).
+pub(crate) type LineOutcome = Option<Result<(), String>>;
+
+/// A block of lines read on a worker thread: its hits with ids of the
+/// block's own dictionaries and bucket ids of its own buckets, and each
+/// line's outcome.
+#[derive(Default)]
+pub(crate) struct Block<'a> {
+    /// Hits, side arena and (site, day) buckets, all local to the block.
+    pub batch: Batch,
+    /// The block's dictionaries, per site.
+    pub dicts: BlockDicts,
+    /// Per line, in order, the line and its outcome: `None` for a blank
+    /// line, else whether it was taken (and why not).
+    pub lines: Vec<(&'a [u8], LineOutcome)>,
+}
+
+/// A block's own dictionaries, per site (a block rarely holds more than
+/// one site).
+#[derive(Default)]
+pub(crate) struct BlockDicts(Vec<(u32, SiteDicts)>);
+
+impl BlockDicts {
+    /// The block's dictionaries of `site`.
+    pub(crate) fn site(&mut self, site: u32) -> &mut SiteDicts {
+        let i = match self.0.iter().position(|(s, _)| *s == site) {
+            Some(i) => i,
+            None => {
+                self.0.push((site, SiteDicts::default()));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[i].1
+    }
+}
+
+impl Block<'_> {
+    /// Adds the block's hits to `batch`: its values are interned into the
+    /// sites' dictionaries in the block's id order, and every id, bucket
+    /// and side-arena position of its hits is rewritten to the batch's.
+    pub(crate) fn merge_into(self, batch: &mut Batch, sites: &mut BTreeMap<u32, SiteState>) {
+        let Block {
+            batch: mut local,
+            dicts,
+            ..
+        } = self;
+        let remaps: Vec<(u32, Remap)> = dicts
+            .0
+            .iter()
+            .map(|(site, d)| {
+                let global = &mut sites
+                    .get_mut(site)
+                    .expect("a block interns only known sites")
+                    .dicts;
+                (*site, Remap::new(global, d))
+            })
+            .collect();
+        let buckets: Vec<u32> = local.buckets.iter().map(|&k| batch.bucket(k)).collect();
+        let base_fields = batch.side.fields.len() as u32;
+        let base_extras = batch.side.extras.len() as u32;
+        let base_dims = batch.side.dims.len() as u32;
+        let side = &mut local.side;
+        batch.hits.reserve(local.hits.len());
+        for mut h in local.hits {
+            let site = local.buckets[h.bucket as usize].0;
+            let r = match remaps.iter().find(|(s, _)| *s == site) {
+                Some((_, r)) => r,
+                None => unreachable!("every bucket's site has dictionaries"),
+            };
+            h.bucket = buckets[h.bucket as usize];
+            h.visitor = r.visitors[h.visitor as usize];
+            h.url = map(&r.urls, h.url);
+            h.title = map(&r.titles, h.title);
+            if h.fields_at != NONE {
+                let fields = &mut side.fields[h.fields_at as usize];
+                for (f, id) in fields.iter_mut().enumerate() {
+                    *id = map(&r.fields[f], *id);
+                }
+                h.fields_at += base_fields;
+            }
+            if h.extra_at != NONE {
+                let e = &mut side.extras[h.extra_at as usize];
+                e.keyword = map(&r.keywords, e.keyword);
+                e.ev_category = map(&r.events, e.ev_category);
+                e.ev_action = map(&r.events, e.ev_action);
+                e.ev_name = map(&r.events, e.ev_name);
+                h.extra_at += base_extras;
+            }
+            if h.dims_len > 0 {
+                let from = h.dims_start as usize;
+                for (name, value) in &mut side.dims[from..from + usize::from(h.dims_len)] {
+                    *name = r.dim_names[*name as usize];
+                    *value = r.dim_values[*value as usize];
+                }
+                h.dims_start += base_dims;
+            }
+            batch.hits.push(h);
+        }
+        batch.side.fields.append(&mut side.fields);
+        batch.side.extras.append(&mut side.extras);
+        batch.side.dims.append(&mut side.dims);
+    }
+}
+
+/// A block-local id (or [`NONE`]) as the site's id.
+fn map(remap: &[u32], id: u32) -> u32 {
+    if id == NONE { NONE } else { remap[id as usize] }
+}
+
+/// Block-local id → site id, per dictionary.
+struct Remap {
+    visitors: Vec<u32>,
+    urls: Vec<u32>,
+    titles: Vec<u32>,
+    keywords: Vec<u32>,
+    events: Vec<u32>,
+    fields: [Vec<u32>; N_VFIELDS],
+    dim_names: Vec<u32>,
+    dim_values: Vec<u32>,
+}
+
+impl Remap {
+    /// Interns every value of `local` into `global`, in local id order.
+    fn new(global: &mut SiteDicts, local: &SiteDicts) -> Remap {
+        fn all(global: &mut Dict, local: &Dict) -> Vec<u32> {
+            local.iter().map(|(_, v)| global.intern(v)).collect()
+        }
+        Remap {
+            visitors: all(&mut global.visitors, &local.visitors),
+            urls: local
+                .urls
+                .iter()
+                .map(|(_, u)| global.intern_url(u))
+                .collect(),
+            titles: all(&mut global.titles, &local.titles),
+            keywords: all(&mut global.keywords, &local.keywords),
+            events: all(&mut global.events, &local.events),
+            fields: std::array::from_fn(|f| all(global.field_mut(f), local.field(f))),
+            dim_names: all(&mut global.dim_names, &local.dim_names),
+            dim_values: all(&mut global.dim_values, &local.dim_values),
+        }
+    }
+}
