@@ -409,6 +409,21 @@ fn remove_ours(root: &Path, rel: &Path) {
 /// The journal of files a commit is writing.
 const PENDING: &str = "PENDING";
 
+/// A commit writing more files than this flushes the file system once
+/// instead of syncing each file ([`Store::write_files`]).
+const SYNC_EACH_UP_TO: usize = 8;
+
+/// Makes everything written to `file`'s file system durable.
+#[cfg(target_os = "linux")]
+fn sync_fs(file: &File) -> std::io::Result<()> {
+    rustix::fs::syncfs(file).map_err(std::io::Error::from)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn sync_fs(file: &File) -> std::io::Result<()> {
+    file.sync_all()
+}
+
 impl Store {
     /// Opens (creating if missing) a store for writing; fails with
     /// [`Error::Locked`] if another process writes to it, and refuses a
@@ -680,9 +695,7 @@ impl Store {
     fn write_generation(&self, writes: &[(PathBuf, Vec<u8>)], next: &Manifest) -> Result<()> {
         let rels: Vec<PathBuf> = writes.iter().map(|(p, _)| p.clone()).collect();
         write_pending(&self.root, &rels).map_err(|e| store_err(PENDING, e))?;
-        for (rel, bytes) in writes {
-            self.write_file(rel, bytes)?;
-        }
+        self.write_files(writes)?;
         // The renames are durable once their folders are synced.
         let dirs: BTreeSet<PathBuf> = rels
             .iter()
@@ -698,21 +711,55 @@ impl Store {
 
     /// Write-new, fsync, rename. A failed write removes its temporary file.
     fn write_file(&self, rel: &Path, bytes: &[u8]) -> Result<()> {
+        let (file, tmp) = self.write_tmp(rel, bytes)?;
+        let path = self.root.join(rel);
+        let synced = file.sync_all().and_then(|()| fs::rename(&tmp, &path));
+        synced.map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            store_err(rel, e)
+        })
+    }
+
+    /// Writes every file as [`Store::write_file`] does. Many files (a
+    /// commit of many days) are written first and made durable by one
+    /// flush of the file system (`syncfs`, Linux) before they are renamed
+    /// into place: one flush instead of a sync per file, which on a
+    /// virtual disk took most of a bulk ingest's commit time. On an error
+    /// the caller removes what was written, temporary files included.
+    fn write_files(&self, writes: &[(PathBuf, Vec<u8>)]) -> Result<()> {
+        if writes.len() <= SYNC_EACH_UP_TO || !cfg!(target_os = "linux") {
+            return writes
+                .iter()
+                .try_for_each(|(rel, bytes)| self.write_file(rel, bytes));
+        }
+        let mut files = Vec::with_capacity(writes.len());
+        for (rel, bytes) in writes {
+            files.push((self.write_tmp(rel, bytes)?, rel));
+        }
+        if let Some(((file, _), rel)) = files.first() {
+            sync_fs(file).map_err(|e| store_err(rel, e))?;
+        }
+        for ((_, tmp), rel) in files {
+            fs::rename(&tmp, self.root.join(rel)).map_err(|e| store_err(rel, e))?;
+        }
+        Ok(())
+    }
+
+    /// `bytes` in a new temporary file beside `rel`, not yet synced.
+    fn write_tmp(&self, rel: &Path, bytes: &[u8]) -> Result<(File, PathBuf)> {
         let path = self.root.join(rel);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).map_err(|e| store_err(rel, e))?;
         }
         let tmp = tmp_path(&path);
-        let written = (|| {
-            let mut f = File::create(&tmp)?;
-            f.write_all(bytes)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &path)
-        })();
-        written.map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            store_err(rel, e)
-        })
+        let written = File::create(&tmp).and_then(|mut f| f.write_all(bytes).map(|()| f));
+        match written {
+            Ok(f) => Ok((f, tmp)),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(store_err(rel, e))
+            }
+        }
     }
 
     /// Finishes what a crashed or failed commit left: the files its journal

@@ -198,6 +198,19 @@ fn superseded_files_go_after_the_retention_time() {
 
 #[test]
 fn a_failed_commit_leaves_no_bytes_and_the_next_one_succeeds() {
+    failed_commit_leaves_no_bytes(0);
+}
+
+/// A commit of many files writes them all before one flush of the file
+/// system: a failure among them removes every one written before it.
+#[test]
+fn a_failed_commit_of_many_files_leaves_no_bytes() {
+    failed_commit_leaves_no_bytes(12);
+}
+
+/// A commit of hits on 2024-06-01, 2024-06-10 and `more` days after the
+/// 10th, whose 2024-06-10 file cannot be written.
+fn failed_commit_leaves_no_bytes(more: i64) {
     let dir = TempDir::new("failed-commit");
     small_store(&dir.0);
     let before = walk(&dir.0);
@@ -224,12 +237,19 @@ fn a_failed_commit_leaves_no_bytes_and_the_next_one_succeeds() {
         .join(format!("site-1/days/2024-06-10-{gen_next}.day.tmp"));
     std::fs::create_dir_all(&blocker).unwrap();
     std::fs::write(blocker.join("keep.txt"), b"mine").unwrap();
-    let err = e
-        .ingest([
-            Hit::pageview(1, 1_717_200_000, "x", "https://x.org/news/new"),
-            Hit::pageview(1, 1_717_977_600, "x", "https://x.org/news/new"),
-        ])
-        .unwrap_err();
+    let mut hits = vec![
+        Hit::pageview(1, 1_717_200_000, "x", "https://x.org/news/new"),
+        Hit::pageview(1, 1_717_977_600, "x", "https://x.org/news/new"),
+    ];
+    for day in 1..=more {
+        hits.push(Hit::pageview(
+            1,
+            1_717_977_600 + day * 86_400,
+            "x",
+            "https://x.org/",
+        ));
+    }
+    let err = e.ingest(hits.clone()).unwrap_err();
     assert!(matches!(err, Error::Store { .. }), "{err}");
     // Nothing of the failed generation is left, the blocker untouched,
     // and the engine still answers what the disk holds.
@@ -243,18 +263,25 @@ fn a_failed_commit_leaves_no_bytes_and_the_next_one_succeeds() {
         e.query(&Query::site(1)).unwrap().visits_summary().nb_visits,
         6
     );
-    // Once the obstacle is gone, the same engine commits again.
+    // Once the obstacle is gone, the same engine commits again, and what
+    // it wrote reads back.
     std::fs::remove_dir_all(&blocker).unwrap();
-    e.ingest([Hit::pageview(
-        1,
-        1_717_977_600,
-        "x",
-        "https://x.org/news/new",
-    )])
-    .unwrap();
+    e.ingest(hits).unwrap();
+    let want = 6 + 2 + more as u64;
     assert_eq!(
         e.query(&Query::site(1)).unwrap().visits_summary().nb_visits,
-        7
+        want
+    );
+    drop(e);
+    let reopened = Engine::open_read_only(&dir.0).unwrap();
+    assert!(reopened.damaged().is_empty(), "{:?}", reopened.damaged());
+    assert_eq!(
+        reopened
+            .query(&Query::site(1))
+            .unwrap()
+            .visits_summary()
+            .nb_visits,
+        want
     );
 }
 
