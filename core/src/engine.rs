@@ -580,10 +580,28 @@ impl Engine {
     /// committed before it stays committed (a re-run skips it).
     pub fn ingest_ndjson_with<R: BufRead>(
         &mut self,
-        mut reader: R,
+        reader: R,
         options: &IngestOptions,
     ) -> Result<IngestOutcome> {
         self.writable()?;
+        let mut writing = None;
+        let read = self.ingest_chunks(reader, options, &mut writing);
+        match (read, self.settle(writing)) {
+            (Ok(total), Ok(())) => Ok(total),
+            (_, Err(e)) | (Err(e), Ok(())) => Err(e),
+        }
+    }
+
+    /// Reads, interns and commits chunk after chunk. A chunk's files are
+    /// written on another thread while the next chunk is read (`writing`;
+    /// see [`crate::store::Store::commit_in_background`]); each write is
+    /// waited for before the next commit.
+    fn ingest_chunks<R: BufRead>(
+        &mut self,
+        mut reader: R,
+        options: &IngestOptions,
+        writing: &mut Option<crate::store::Background>,
+    ) -> Result<IngestOutcome> {
         let mut total = IngestOutcome::default();
         let mut chunk: Vec<u8> = Vec::new();
         let mut line_no = 0u64;
@@ -664,7 +682,9 @@ impl Engine {
                 cursor: None,
                 live: None,
             };
-            let out = self.commit_batch(batch, marks)?;
+            self.settle(writing.take())?;
+            let (out, write) = self.commit_batch_with(batch, marks, true)?;
+            *writing = write;
             total.accepted += out.accepted;
             total.rejected.extend(out.rejected);
             total.batches += 1;
@@ -808,7 +828,19 @@ impl Engine {
         block
     }
 
-    fn commit_batch(&mut self, mut batch: Batch, marks: Marks<'_>) -> Result<IngestOutcome> {
+    fn commit_batch(&mut self, batch: Batch, marks: Marks<'_>) -> Result<IngestOutcome> {
+        self.commit_batch_with(batch, marks, false)
+            .map(|(out, _)| out)
+    }
+
+    /// Commits a batch; with `background`, the store may write its files
+    /// on another thread (the returned write must be settled).
+    fn commit_batch_with(
+        &mut self,
+        mut batch: Batch,
+        marks: Marks<'_>,
+        background: bool,
+    ) -> Result<(IngestOutcome, Option<crate::store::Background>)> {
         // A damaged day cannot take hits: rebuilding it would drop what the
         // unreadable file holds.
         for &(site, date) in &batch.buckets {
@@ -822,7 +854,7 @@ impl Engine {
             }
         }
         if batch.live {
-            return self.commit_live(batch, marks, true);
+            return Ok((self.commit_live(batch, marks, true)?, None));
         }
         let ranges = batch.group();
         // Ranges follow bucket ids and tile the grouped hits in order: split
@@ -849,8 +881,17 @@ impl Engine {
             // elsewhere are sealed in the same commit.
             self.seal_live(&mut changed, &mut batch.side);
         }
-        self.persist_batch(changed, marks)?;
-        Ok(batch.outcome)
+        let writing = self.persist_batch(changed, marks, background)?;
+        Ok((batch.outcome, writing))
+    }
+
+    /// Waits for a commit written in the background; if it failed, the
+    /// engine reloads what the store holds.
+    fn settle(&mut self, writing: Option<crate::store::Background>) -> Result<()> {
+        match writing {
+            None => Ok(()),
+            Some(w) => w.wait().map_err(|e| self.reload_after_failed_commit(e)),
+        }
     }
 
     /// Lands a live batch: one durable record in the write-ahead log (if
@@ -943,7 +984,8 @@ impl Engine {
         if self.store.is_none() {
             return Ok(());
         }
-        self.persist_batch(changed, Marks::default())
+        self.persist_batch(changed, Marks::default(), false)
+            .map(|_| ())
     }
 
     /// Seals every live day, adding them to `changed`.
@@ -1145,7 +1187,8 @@ impl Engine {
     /// If the write fails, the engine goes back to what the store holds, so
     /// memory never claims more than the disk.
     pub(crate) fn persist(&mut self, changed: BTreeMap<u32, (bool, Vec<NaiveDate>)>) -> Result<()> {
-        self.persist_batch(changed, Marks::default())
+        self.persist_batch(changed, Marks::default(), false)
+            .map(|_| ())
     }
 
     /// [`Engine::persist`], recording an ingest batch's identity with it.
@@ -1182,8 +1225,12 @@ impl Engine {
         &mut self,
         changed: BTreeMap<u32, (bool, Vec<NaiveDate>)>,
         marks: Marks<'_>,
-    ) -> Result<()> {
+        background: bool,
+    ) -> Result<Option<crate::store::Background>> {
         let live_marks = self.live_marks();
+        // Writing in the background needs a thread, and a commit that
+        // also retires log segments rotates the log once it is in.
+        let background = background && live_marks.is_none() && self.query_threads.get() > 1;
         let Some(store) = &mut self.store else {
             if let Some(id) = marks.batch {
                 self.batch_seq += 1;
@@ -1192,7 +1239,7 @@ impl Engine {
             if let Some((name, value)) = marks.cursor {
                 self.cursors.insert(name.to_owned(), value.to_owned());
             }
-            return Ok(());
+            return Ok(None);
         };
         let marks = Marks {
             live: live_marks.as_ref(),
@@ -1219,6 +1266,11 @@ impl Engine {
             change.days.extend(encoded);
             changes.insert(id, change);
         }
+        if background {
+            return store
+                .commit_in_background(changes, marks)
+                .map_err(|e| self.reload_after_failed_commit(e));
+        }
         let committed = store.commit_batch(changes, marks);
         if committed.is_ok()
             && live_marks.is_some()
@@ -1227,27 +1279,37 @@ impl Engine {
             self.pending = LiveMarks::default();
             w.rotate();
         }
-        if let Err(e) = committed {
-            let mut store = self.store.take().expect("checked above");
-            let limit = self.live_limit;
-            let reloaded = store.reload_manifest().and_then(|()| {
-                let mut engine = Engine::load(store)?;
-                engine.live_limit = limit;
-                engine.open_wal(true)?;
-                Ok(engine)
-            });
-            match reloaded {
-                Ok(engine) => *self = engine,
-                Err(reload) => {
-                    return Err(Error::Store {
-                        path: ".".into(),
-                        reason: format!("{e}; reloading the store then failed too: {reload}"),
-                    });
-                }
+        committed
+            .map(|()| None)
+            .map_err(|e| self.reload_after_failed_commit(e))
+    }
+
+    /// After a failed commit: the engine reloads what the store holds (and
+    /// replays its log), so memory never holds more than the disk; the
+    /// commit's error is returned (with the reload's, if that failed too).
+    fn reload_after_failed_commit(&mut self, e: Error) -> Error {
+        let Some(mut store) = self.store.take() else {
+            return e;
+        };
+        let limit = self.live_limit;
+        let threads = self.query_threads;
+        let reloaded = store.reload_manifest().and_then(|()| {
+            let mut engine = Engine::load(store)?;
+            engine.live_limit = limit;
+            engine.query_threads = threads;
+            engine.open_wal(true)?;
+            Ok(engine)
+        });
+        match reloaded {
+            Ok(engine) => {
+                *self = engine;
+                e
             }
-            return Err(e);
+            Err(reload) => Error::Store {
+                path: ".".into(),
+                reason: format!("{e}; reloading the store then failed too: {reload}"),
+            },
         }
-        Ok(())
     }
 
     /// Opens a store folder for reading and writing, creating it if

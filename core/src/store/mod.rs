@@ -409,19 +409,85 @@ fn remove_ours(root: &Path, rel: &Path) {
 /// The journal of files a commit is writing.
 const PENDING: &str = "PENDING";
 
-/// A commit writing more files than this flushes the file system once
-/// instead of syncing each file ([`Store::write_files`]).
-const SYNC_EACH_UP_TO: usize = 8;
-
-/// Makes everything written to `file`'s file system durable.
-#[cfg(target_os = "linux")]
-fn sync_fs(file: &File) -> std::io::Result<()> {
-    rustix::fs::syncfs(file).map_err(std::io::Error::from)
+/// A prepared commit: the files of the next generation and its manifest.
+struct Commit {
+    writes: Vec<(PathBuf, Vec<u8>)>,
+    next: Manifest,
+    /// Sites the commit drops (their folders go once it is in).
+    dropped: Vec<u32>,
 }
 
-#[cfg(not(target_os = "linux"))]
-fn sync_fs(file: &File) -> std::io::Result<()> {
-    file.sync_all()
+/// A commit being written on another thread
+/// ([`Store::commit_in_background`]).
+pub(crate) struct Background(Option<std::thread::JoinHandle<Result<()>>>);
+
+impl Background {
+    /// Waits for the commit: `Ok` once its files and manifest are on disk.
+    pub(crate) fn wait(mut self) -> Result<()> {
+        match self.0.take().map(std::thread::JoinHandle::join) {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(e),
+            Some(Err(_)) => Err(store_err(".", "the thread writing the commit panicked")),
+        }
+    }
+}
+
+impl Drop for Background {
+    /// A commit is never left running: the store's lock outlives it.
+    fn drop(&mut self) {
+        if let Some(h) = self.0.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Journals, writes and syncs the files of one generation, then swaps the
+/// manifest in. A failure removes every file the generation wrote (so a
+/// full disk keeps no half-written bytes) and the journal.
+fn write_generation(root: &Path, writes: &[(PathBuf, Vec<u8>)], next: &Manifest) -> Result<()> {
+    let rels: Vec<PathBuf> = writes.iter().map(|(p, _)| p.clone()).collect();
+    let written = (|| {
+        write_pending(root, &rels).map_err(|e| store_err(PENDING, e))?;
+        for (rel, bytes) in writes {
+            write_file(root, rel, bytes)?;
+        }
+        // The renames are durable once their folders are synced.
+        let dirs: BTreeSet<&Path> = rels.iter().filter_map(|p| p.parent()).collect();
+        for dir in dirs {
+            sync_dir(&root.join(dir)).map_err(|e| store_err(dir, e))?;
+        }
+        let body = serde_json::to_vec(next).map_err(|e| store_err("MANIFEST", e))?;
+        write_file(root, Path::new("MANIFEST"), &seal(Kind::Manifest, &body))?;
+        sync_dir(root).map_err(|e| store_err(".", e))
+    })();
+    if written.is_err() {
+        // Nothing of this generation is named by the manifest on disk:
+        // its files go.
+        for rel in &rels {
+            remove_ours(root, rel);
+        }
+        let _ = fs::remove_file(root.join(PENDING));
+    }
+    written
+}
+
+/// Write-new, fsync, rename. A failed write removes its temporary file.
+fn write_file(root: &Path, rel: &Path, bytes: &[u8]) -> Result<()> {
+    let path = root.join(rel);
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(|e| store_err(rel, e))?;
+    }
+    let tmp = tmp_path(&path);
+    let written = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, &path)
+    })();
+    written.map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        store_err(rel, e)
+    })
 }
 
 impl Store {
@@ -532,6 +598,39 @@ impl Store {
         self.commit_with(changes, false, marks)
     }
 
+    /// [`Store::commit_batch`] with the writing on another thread, so the
+    /// caller can prepare its next batch meanwhile: the store's manifest
+    /// in memory is the new one at once, and the files and the manifest
+    /// on disk follow, in the same order and with the same syncs. The
+    /// caller must [`Background::wait`] before anything else touches the
+    /// store, and reload it if the write failed. A commit that drops a
+    /// site is written at once (`Ok(None)`).
+    pub(crate) fn commit_in_background(
+        &mut self,
+        changes: BTreeMap<u32, SiteChange>,
+        marks: Marks<'_>,
+    ) -> Result<Option<Background>> {
+        if changes.values().any(|c| c.drop) {
+            return self.commit_batch(changes, marks).map(|()| None);
+        }
+        let Some(commit) = self.prepare(changes, marks)? else {
+            return Ok(None);
+        };
+        let root = self.root.clone();
+        let next = commit.next.clone();
+        self.manifest = commit.next;
+        let writes = commit.writes;
+        let handle = std::thread::Builder::new()
+            .name("hitmap-commit".into())
+            .spawn(move || {
+                write_generation(&root, &writes, &next)?;
+                let _ = fs::remove_file(root.join(PENDING));
+                Ok(())
+            })
+            .map_err(|e| store_err(".", e))?;
+        Ok(Some(Background(Some(handle))))
+    }
+
     /// Commits an erasure: superseded files are deleted at once instead of
     /// kept for readers (a reader that loses the race reloads the newer
     /// snapshot), so no erased byte stays on disk.
@@ -545,8 +644,50 @@ impl Store {
         erase: bool,
         marks: Marks<'_>,
     ) -> Result<()> {
-        if changes.is_empty() && marks.cursor.is_none() && marks.live.is_none() {
+        let Some(Commit {
+            writes,
+            mut next,
+            dropped,
+        }) = self.prepare(changes, marks)?
+        else {
             return Ok(());
+        };
+        write_generation(&self.root, &writes, &next)?;
+        drop(writes);
+        let mut superseded = Vec::new();
+        if erase {
+            superseded.extend(next.retired.keys().cloned());
+            next.retired.clear();
+        }
+        self.manifest = next;
+        if erase {
+            // The manifest no longer lists them anywhere; record the
+            // deletions in the journal first so a crash mid-way is finished
+            // by the next writer.
+            let rels: Vec<PathBuf> = superseded.iter().map(PathBuf::from).collect();
+            let _ = write_pending(&self.root, &rels);
+            for rel in &rels {
+                remove_ours(&self.root, rel);
+            }
+        }
+        for site in dropped {
+            let dir = PathBuf::from(format!("site-{site}"));
+            let _ = fs::remove_dir(self.root.join(dir.join("days")));
+            let _ = fs::remove_dir(self.root.join(dir));
+        }
+        let _ = fs::remove_file(self.root.join(PENDING));
+        Ok(())
+    }
+
+    /// The next generation's files and manifest (`None`: nothing to
+    /// commit). Files retired long enough are deleted first.
+    fn prepare(
+        &mut self,
+        changes: BTreeMap<u32, SiteChange>,
+        marks: Marks<'_>,
+    ) -> Result<Option<Commit>> {
+        if changes.is_empty() && marks.cursor.is_none() && marks.live.is_none() {
+            return Ok(None);
         }
         // Files retired long enough go first: a full disk gets room back
         // even if this commit then fails.
@@ -653,113 +794,11 @@ impl Store {
                 }
             }
         }
-        let written: Vec<PathBuf> = writes.iter().map(|(p, _)| p.clone()).collect();
-        let result = self.write_generation(&writes, &next);
-        drop(writes);
-        if let Err(e) = result {
-            // Nothing of this generation is named by the manifest on disk:
-            // its files go, so a failed commit (a full disk) leaves no bytes.
-            for rel in &written {
-                remove_ours(&self.root, rel);
-            }
-            let _ = fs::remove_file(self.root.join(PENDING));
-            return Err(e);
-        }
-        let mut superseded = Vec::new();
-        if erase {
-            superseded.extend(next.retired.keys().cloned());
-            next.retired.clear();
-        }
-        self.manifest = next;
-        if erase {
-            // The manifest no longer lists them anywhere; record the
-            // deletions in the journal first so a crash mid-way is finished
-            // by the next writer.
-            let rels: Vec<PathBuf> = superseded.iter().map(PathBuf::from).collect();
-            let _ = write_pending(&self.root, &rels);
-            for rel in &rels {
-                remove_ours(&self.root, rel);
-            }
-        }
-        for site in dropped {
-            let dir = PathBuf::from(format!("site-{site}"));
-            let _ = fs::remove_dir(self.root.join(dir.join("days")));
-            let _ = fs::remove_dir(self.root.join(dir));
-        }
-        let _ = fs::remove_file(self.root.join(PENDING));
-        Ok(())
-    }
-
-    /// Journals, writes and syncs the files of one generation, then swaps
-    /// the manifest in.
-    fn write_generation(&self, writes: &[(PathBuf, Vec<u8>)], next: &Manifest) -> Result<()> {
-        let rels: Vec<PathBuf> = writes.iter().map(|(p, _)| p.clone()).collect();
-        write_pending(&self.root, &rels).map_err(|e| store_err(PENDING, e))?;
-        self.write_files(writes)?;
-        // The renames are durable once their folders are synced.
-        let dirs: BTreeSet<PathBuf> = rels
-            .iter()
-            .filter_map(|p| p.parent().map(Path::to_path_buf))
-            .collect();
-        for dir in dirs {
-            sync_dir(&self.root.join(&dir)).map_err(|e| store_err(&dir, e))?;
-        }
-        let body = serde_json::to_vec(next).map_err(|e| store_err("MANIFEST", e))?;
-        self.write_file(Path::new("MANIFEST"), &seal(Kind::Manifest, &body))?;
-        sync_dir(&self.root).map_err(|e| store_err(".", e))
-    }
-
-    /// Write-new, fsync, rename. A failed write removes its temporary file.
-    fn write_file(&self, rel: &Path, bytes: &[u8]) -> Result<()> {
-        let (file, tmp) = self.write_tmp(rel, bytes)?;
-        let path = self.root.join(rel);
-        let synced = file.sync_all().and_then(|()| fs::rename(&tmp, &path));
-        synced.map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            store_err(rel, e)
-        })
-    }
-
-    /// Writes every file as [`Store::write_file`] does. Many files (a
-    /// commit of many days) are written first and made durable by one
-    /// flush of the file system (`syncfs`, Linux) before they are renamed
-    /// into place: one flush instead of a sync per file, which on a
-    /// virtual disk took most of a bulk ingest's commit time. On an error
-    /// the caller removes what was written, temporary files included.
-    fn write_files(&self, writes: &[(PathBuf, Vec<u8>)]) -> Result<()> {
-        if writes.len() <= SYNC_EACH_UP_TO || !cfg!(target_os = "linux") {
-            return writes
-                .iter()
-                .try_for_each(|(rel, bytes)| self.write_file(rel, bytes));
-        }
-        let mut files = Vec::with_capacity(writes.len());
-        for (rel, bytes) in writes {
-            files.push((self.write_tmp(rel, bytes)?, rel));
-        }
-        if let Some(((file, _), rel)) = files.first() {
-            sync_fs(file).map_err(|e| store_err(rel, e))?;
-        }
-        for ((_, tmp), rel) in files {
-            fs::rename(&tmp, self.root.join(rel)).map_err(|e| store_err(rel, e))?;
-        }
-        Ok(())
-    }
-
-    /// `bytes` in a new temporary file beside `rel`, not yet synced.
-    fn write_tmp(&self, rel: &Path, bytes: &[u8]) -> Result<(File, PathBuf)> {
-        let path = self.root.join(rel);
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(|e| store_err(rel, e))?;
-        }
-        let tmp = tmp_path(&path);
-        let written = File::create(&tmp).and_then(|mut f| f.write_all(bytes).map(|()| f));
-        match written {
-            Ok(f) => Ok((f, tmp)),
-            Err(e) => {
-                let _ = fs::remove_file(&tmp);
-                Err(store_err(rel, e))
-            }
-        }
+        Ok(Some(Commit {
+            writes,
+            next,
+            dropped,
+        }))
     }
 
     /// Finishes what a crashed or failed commit left: the files its journal
@@ -1094,14 +1133,7 @@ pub fn recover_manifest(root: impl AsRef<Path>) -> Result<Recovery> {
         manifest.sites.insert(site, files);
     }
     let body = serde_json::to_vec(&manifest).map_err(|e| store_err("MANIFEST", e))?;
-    let store = Store {
-        root: root.to_path_buf(),
-        source: std::sync::Arc::new(source::Source::folder(root)),
-        lock: None,
-        options: StoreOptions::default(),
-        manifest: Manifest::default(),
-    };
-    store.write_file(Path::new("MANIFEST"), &seal(Kind::Manifest, &body))?;
+    write_file(root, Path::new("MANIFEST"), &seal(Kind::Manifest, &body))?;
     sync_dir(root).map_err(|e| store_err(".", e))?;
     let _ = fs::remove_file(root.join(PENDING));
     Ok(report)

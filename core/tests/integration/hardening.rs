@@ -201,8 +201,9 @@ fn a_failed_commit_leaves_no_bytes_and_the_next_one_succeeds() {
     failed_commit_leaves_no_bytes(0);
 }
 
-/// A commit of many files writes them all before one flush of the file
-/// system: a failure among them removes every one written before it.
+/// A commit of many day files: a failure among them removes every one
+/// written before it, and the same days commit and read back once the
+/// obstacle is gone.
 #[test]
 fn a_failed_commit_of_many_files_leaves_no_bytes() {
     failed_commit_leaves_no_bytes(12);
@@ -551,4 +552,70 @@ fn unknown_sections_are_request_errors() {
         .api("method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&section=Nope")
         .unwrap_err();
     assert!(matches!(err, Error::UnknownSection(_)), "{err:?}");
+}
+
+/// A chunk's files are written on another thread while the next chunk is
+/// read: when that write fails, the ingest stops with the error, the
+/// engine answers what the disk holds, nothing of the failed generation
+/// stays, and a re-run finishes the input exactly once.
+#[test]
+fn a_failed_background_commit_stops_the_ingest_and_a_rerun_completes_it() {
+    let mut input = Vec::new();
+    for day in 0..20i64 {
+        for i in 0..50i64 {
+            let ts = 1_717_200_000 + day * 86_400 + i * 10;
+            input.extend_from_slice(
+                format!("{{\"site\":1,\"visitor\":\"v{i}\",\"ts\":{ts},\"url\":\"https://x.org/p{i}\"}}\n")
+                    .as_bytes(),
+            );
+        }
+    }
+    let options = hitmap::IngestOptions::default().chunk_bytes(input.len() / 6);
+    let dir = TempDir::new("background-commit");
+    let mut e = Engine::open(&dir.0).unwrap();
+    e.set_live_limit(0);
+    e.set_query_threads(2);
+    e.add_site(SiteConfig::new(1)).unwrap();
+    // 2024-06-11's file (day 10, in the fourth chunk) cannot be written,
+    // whatever generation writes it.
+    let days = dir.0.join("site-1/days");
+    let blockers: Vec<_> = (1..40)
+        .map(|g| days.join(format!("2024-06-11-{g}.day.tmp")))
+        .collect();
+    for b in &blockers {
+        std::fs::create_dir_all(b).unwrap();
+    }
+    let err = e.ingest_ndjson_with(&input[..], &options).unwrap_err();
+    assert!(matches!(err, Error::Store { .. }), "{err}");
+    let held = e.query(&Query::site(1)).unwrap().visits_summary();
+    assert!(held.nb_visits >= 150 && held.nb_visits < 1000, "{held:?}");
+    // What the engine answers is what a reader of the disk sees.
+    let reader = Engine::open_read_only(&dir.0).unwrap();
+    assert_eq!(
+        reader.query(&Query::site(1)).unwrap().visits_summary(),
+        held
+    );
+    drop(reader);
+    for b in &blockers {
+        std::fs::remove_dir(b).unwrap();
+    }
+    let leftovers: Vec<String> = walk(&dir.0)
+        .into_iter()
+        .filter(|p| p.ends_with(".tmp") || p.ends_with("PENDING"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let again = e.ingest_ndjson_with(&input[..], &options).unwrap();
+    assert!(again.skipped_batches >= 1, "{again:?}");
+    let mut whole = Engine::in_memory();
+    whole.add_site(SiteConfig::new(1)).unwrap();
+    whole.ingest_ndjson(&input[..]).unwrap();
+    let want = whole.query(&Query::site(1)).unwrap().visits_summary();
+    assert_eq!(want.nb_visits, 1000);
+    assert_eq!(e.query(&Query::site(1)).unwrap().visits_summary(), want);
+    drop(e);
+    let reopened = Engine::open_read_only(&dir.0).unwrap();
+    assert_eq!(
+        reopened.query(&Query::site(1)).unwrap().visits_summary(),
+        want
+    );
 }
