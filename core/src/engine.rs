@@ -1247,23 +1247,41 @@ impl Engine {
         };
         let mut changes = BTreeMap::new();
         for (id, (config, days)) in changed {
-            let site = &self.sites[&id];
-            let mut change = crate::store::SiteChange {
-                dicts: Some(crate::store::format::encode_dicts(&site.dicts)),
-                history: Some(crate::store::format::encode_history(&site.visitor_days)),
-                ..Default::default()
-            };
-            if config || !store.manifest.sites.contains_key(&id) {
-                change.config = Some(crate::store::format::encode_config(&site.config));
+            use crate::store::format::{encode_config, encode_day, encode_dicts, encode_history};
+            /// A file of the site's commit.
+            enum Part {
+                Dicts,
+                History,
+                Day(NaiveDate),
             }
-            // Days encode (and compress) independently.
-            let encoded = crate::par::map_jobs(days, self.query_threads.get(), |day| {
-                (
-                    day,
-                    site.days.get(&day).map(crate::store::format::encode_day),
-                )
+            let site = &self.sites[&id];
+            let mut change = crate::store::SiteChange::default();
+            if config || !store.manifest.sites.contains_key(&id) {
+                change.config = Some(encode_config(&site.config));
+            }
+            // The files encode (and compress) independently; the
+            // dictionaries, the largest, first.
+            let parts = [Part::Dicts, Part::History]
+                .into_iter()
+                .chain(days.into_iter().map(Part::Day))
+                .collect();
+            let encoded = crate::par::map_jobs(parts, self.query_threads.get(), |part| {
+                let bytes = match &part {
+                    Part::Dicts => Some(encode_dicts(&site.dicts)),
+                    Part::History => Some(encode_history(&site.visitor_days)),
+                    Part::Day(day) => site.days.get(day).map(encode_day),
+                };
+                (part, bytes)
             });
-            change.days.extend(encoded);
+            for (part, bytes) in encoded {
+                match part {
+                    Part::Dicts => change.dicts = bytes,
+                    Part::History => change.history = bytes,
+                    Part::Day(day) => {
+                        change.days.insert(day, bytes);
+                    }
+                }
+            }
             changes.insert(id, change);
         }
         if background {

@@ -8,8 +8,17 @@ use hitmap::{ActionReportKind, Engine, IngestOutcome, Query};
 
 use crate::store::{TempDir, open_writer, walk};
 
-/// Two months of sample traffic as NDJSON (several MB, so the reader's
-/// pipeline runs), with bad and blank lines among the good ones.
+/// Two months of sample traffic from 600 visitors.
+fn two_months() -> SampleConfig {
+    SampleConfig {
+        visitors: 600,
+        days: 60,
+        ..SampleConfig::default()
+    }
+}
+
+/// Sample traffic as NDJSON (several MB for two months, so blocks are
+/// read on every thread), with bad and blank lines among the good ones.
 fn input(cfg: &SampleConfig) -> Vec<u8> {
     let mut out = Vec::new();
     for (i, hit) in sample::generate(cfg).enumerate() {
@@ -58,11 +67,7 @@ fn answers(e: &Engine) -> String {
 
 #[test]
 fn ndjson_and_day_builds_answer_the_same_on_any_thread_count() {
-    let cfg = SampleConfig {
-        visitors: 600,
-        days: 60,
-        ..SampleConfig::default()
-    };
+    let cfg = two_months();
     let ndjson = input(&cfg);
     assert!(
         ndjson.len() > 5 << 20,
@@ -106,11 +111,7 @@ fn ndjson_and_day_builds_answer_the_same_on_any_thread_count() {
 /// then blocks that merge into the dictionaries it filled.
 #[test]
 fn a_store_written_on_any_thread_count_holds_the_same_bytes() {
-    let cfg = SampleConfig {
-        visitors: 600,
-        days: 60,
-        ..SampleConfig::default()
-    };
+    let cfg = two_months();
     let ndjson = input(&cfg);
     let cut = 1 << 20;
     let cut = cut + ndjson[cut..].iter().position(|&b| b == b'\n').unwrap() + 1;
