@@ -193,10 +193,7 @@ impl SiteState {
 
     /// The site-local date of a Unix timestamp.
     pub(crate) fn local_date(&self, ts: i64) -> NaiveDate {
-        DateTime::from_timestamp(ts, 0)
-            .expect("timestamps are validated to years 1970..9999")
-            .with_timezone(&self.tz)
-            .date_naive()
+        local_date(&self.tz, ts)
     }
 
     /// Rebuilds the given days with their new hits (custom dimensions in
@@ -294,6 +291,14 @@ impl SiteState {
             i = j;
         }
     }
+}
+
+/// The date of a Unix timestamp in a time zone.
+pub(crate) fn local_date(tz: &Tz, ts: i64) -> NaiveDate {
+    DateTime::from_timestamp(ts, 0)
+        .expect("timestamps are validated to years 1970..9999")
+        .with_timezone(tz)
+        .date_naive()
 }
 
 /// Calls `f(value, run length)` for each run of equal values.
@@ -538,12 +543,13 @@ impl Engine {
         let hits = hits.into_iter();
         let mut batch = Batch::with_capacity(hits.size_hint().0);
         batch.live = self.live_limit.0 > 0 && (self.store.is_none() || self.wal.is_some());
+        let zones = self.zones();
         for (i, hit) in hits.enumerate() {
             let hit = std::borrow::Borrow::<Hit>::borrow(&hit);
             let view = hit.view();
             let r = view
                 .validate()
-                .and_then(|()| self.add_to(&mut batch, &view));
+                .and_then(|()| self.add_to(&zones, &mut batch, &view));
             if r.is_ok() && batch.live && self.wal.is_some() {
                 batch.log.extend_from_slice(hit.to_ndjson().as_bytes());
                 batch.log.push(b'\n');
@@ -634,44 +640,50 @@ impl Engine {
             let wal = self.wal.is_some();
             let live_limit = self.live_limit;
             // A line's outcome into the batch (and the write-ahead log).
-            let mut take =
-                |batch: &mut Batch, raw: &[u8], r: Option<std::result::Result<(), String>>| {
-                    line_no += 1;
-                    let Some(r) = r else { return };
-                    if r.is_ok() && batch.live && wal {
-                        batch.log.extend_from_slice(raw);
-                        if !raw.ends_with(b"\n") {
-                            batch.log.push(b'\n');
-                        }
-                    }
-                    batch.note(line_no, r);
-                    batch.check_live(live_limit);
-                };
-            if threads > 1 && chunk.len() > 2 * BLOCK_BYTES {
-                // Blocks are read and interned on every thread into
-                // dictionaries of their own, then merged in order
-                // (`intern.rs`): the same ids as one thread would give.
-                let this = &*self;
-                let read =
-                    crate::par::map_jobs(blocks(&chunk, BLOCK_BYTES).collect(), threads, |b| {
-                        (b, this.read_block(b))
-                    });
-                batch
-                    .hits
-                    .reserve_exact(read.iter().map(|(_, b)| b.batch.hits.len()).sum());
-                for (_, mut block) in read {
-                    let outcomes = std::mem::take(&mut block.lines);
-                    block.merge_into(&mut batch, &mut self.sites);
-                    for (raw, r) in outcomes {
-                        take(&mut batch, raw, r);
+            let mut take = |batch: &mut Batch, raw: &[u8], r: crate::intern::LineOutcome| {
+                line_no += 1;
+                let Some(r) = r else { return };
+                if r.is_ok() && batch.live && wal {
+                    batch.log.extend_from_slice(raw);
+                    if !raw.ends_with(b"\n") {
+                        batch.log.push(b'\n');
                     }
                 }
+                batch.note(line_no, r);
+                batch.check_live(live_limit);
+            };
+            let zones = self.zones();
+            if threads > 1 && chunk.len() > 2 * BLOCK_BYTES {
+                // Blocks are read and interned on every thread into
+                // dictionaries of their own, and merged in input order as
+                // they come (`intern.rs`): the same ids as one thread gives.
+                let blocks: Vec<&[u8]> = blocks(&chunk, BLOCK_BYTES).collect();
+                let sites = &mut self.sites;
+                let n = blocks.len();
+                crate::par::in_order(
+                    &blocks,
+                    threads,
+                    |b| read_block(&zones, b),
+                    |mut block| {
+                        if batch.hits.capacity() == 0 {
+                            // Blocks are of a size: room for them all at once.
+                            batch
+                                .hits
+                                .reserve_exact(block.batch.hits.len() * (n + n / 16 + 1));
+                        }
+                        let outcomes = std::mem::take(&mut block.lines);
+                        block.merge_into(&mut batch, sites);
+                        for (raw, r) in outcomes {
+                            take(&mut batch, raw, r);
+                        }
+                    },
+                );
             } else {
                 for raw in lines(&chunk) {
                     let r = match parse_raw(raw) {
                         Parsed::Blank => None,
                         Parsed::Hit(view) => {
-                            Some(view.and_then(|view| self.add_to(&mut batch, &view)))
+                            Some(view.and_then(|view| self.add_to(&zones, &mut batch, &view)))
                         }
                     };
                     take(&mut batch, raw, r);
@@ -772,13 +784,18 @@ impl Engine {
         }
     }
 
-    fn add_to(&mut self, batch: &mut Batch, view: &HitView) -> std::result::Result<(), String> {
-        let date = self.place(view)?;
+    fn add_to(
+        &mut self,
+        zones: &crate::intern::Zones,
+        batch: &mut Batch,
+        view: &HitView,
+    ) -> std::result::Result<(), String> {
+        let date = zones.place(view)?;
         let bucket = batch.bucket((view.site, date));
         let site = self
             .sites
             .get_mut(&view.site)
-            .expect("place found the site");
+            .expect("a placed hit's site is known");
         crate::intern::intern_hit(
             &mut site.dicts,
             view,
@@ -789,43 +806,8 @@ impl Engine {
         Ok(())
     }
 
-    /// The site-local day of a hit, or why the engine cannot take it.
-    fn place(&self, view: &HitView) -> std::result::Result<NaiveDate, String> {
-        let Some(site) = self.sites.get(&view.site) else {
-            return Err(match self.broken.get(&view.site) {
-                Some(e) => e.to_string(),
-                None => Error::UnknownSite(view.site).to_string(),
-            });
-        };
-        let date = site.local_date(view.ts);
-        if date > crate::period::LAST_DAY {
-            return Err(format!(
-                "`ts` {} falls on {date} in the site's time zone ({}), after the last day hitmap keeps (9999-12-31)",
-                view.ts, site.config.time_zone
-            ));
-        }
-        Ok(date)
-    }
-
-    /// Reads and interns a block of NDJSON lines into dictionaries of its
-    /// own (a worker thread's share of a chunk; see `intern.rs`).
-    fn read_block<'a>(&self, bytes: &'a [u8]) -> crate::intern::Block<'a> {
-        let mut block = crate::intern::Block::default();
-        for raw in lines(bytes) {
-            let outcome = match parse_raw(raw) {
-                Parsed::Blank => None,
-                Parsed::Hit(view) => Some(view.and_then(|view| {
-                    let date = self.place(&view)?;
-                    let b = &mut block.batch;
-                    let bucket = b.bucket((view.site, date));
-                    let d = block.dicts.site(view.site);
-                    crate::intern::intern_hit(d, &view, bucket, &mut b.hits, &mut b.side);
-                    Ok(())
-                })),
-            };
-            block.lines.push((raw, outcome));
-        }
-        block
+    fn zones(&self) -> crate::intern::Zones {
+        crate::intern::Zones::new(&self.sites, &self.broken)
     }
 
     fn commit_batch(&mut self, batch: Batch, marks: Marks<'_>) -> Result<IngestOutcome> {
@@ -1164,11 +1146,12 @@ impl Engine {
             live: true,
             ..Batch::default()
         };
+        let zones = self.zones();
         for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             let r = std::str::from_utf8(line)
                 .map_err(|e| e.to_string())
                 .and_then(parse_line)
-                .and_then(|view| self.add_to(&mut batch, &view));
+                .and_then(|view| self.add_to(&zones, &mut batch, &view));
             batch.note(0, r);
         }
         let marks = Marks {
@@ -1505,6 +1488,27 @@ fn parse_raw(raw: &[u8]) -> Parsed<'_> {
         Err(e) => Parsed::Hit(Err(format!("not valid UTF-8 (byte {})", e.valid_up_to()))),
         Ok(line) => Parsed::Hit(parse_line(line)),
     }
+}
+
+/// Reads and interns a block of NDJSON lines into dictionaries of its own
+/// (a thread's share of a chunk; see `intern.rs`).
+fn read_block<'a>(zones: &crate::intern::Zones, bytes: &'a [u8]) -> crate::intern::Block<'a> {
+    let mut block = crate::intern::Block::default();
+    for raw in lines(bytes) {
+        let outcome = match parse_raw(raw) {
+            Parsed::Blank => None,
+            Parsed::Hit(view) => Some(view.and_then(|view| {
+                let date = zones.place(&view)?;
+                let b = &mut block.batch;
+                let bucket = b.bucket((view.site, date));
+                let d = block.dicts.site(view.site);
+                crate::intern::intern_hit(d, &view, bucket, &mut b.hits, &mut b.side);
+                Ok(())
+            })),
+        };
+        block.lines.push((raw, outcome));
+    }
+    block
 }
 
 /// Reads whole lines into `chunk` until it holds at least `size` bytes

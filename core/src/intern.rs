@@ -12,10 +12,49 @@
 
 use std::collections::BTreeMap;
 
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+
 use crate::dict::{Dict, NONE};
 use crate::engine::{Batch, SiteState};
+use crate::error::Error;
 use crate::hit::{HitType, HitView, attr};
 use crate::raw::{Extra, N_VFIELDS, RawHit, SideArena, SiteDicts};
+
+/// What placing a hit in its site's day needs of the engine, apart from
+/// it (so workers read while the calling thread merges): each site's time
+/// zone and its name, or why the site cannot take hits.
+pub(crate) struct Zones(BTreeMap<u32, Result<(Tz, String), String>>);
+
+impl Zones {
+    pub(crate) fn new(sites: &BTreeMap<u32, SiteState>, broken: &BTreeMap<u32, Error>) -> Zones {
+        let mut zones: BTreeMap<u32, Result<(Tz, String), String>> = broken
+            .iter()
+            .map(|(&id, e)| (id, Err(e.to_string())))
+            .collect();
+        for (&id, site) in sites {
+            zones.insert(id, Ok((site.tz, site.config.time_zone.clone())));
+        }
+        Zones(zones)
+    }
+
+    /// The site-local day of a hit, or why the engine cannot take it.
+    pub(crate) fn place(&self, view: &HitView) -> Result<NaiveDate, String> {
+        let (tz, name) = match self.0.get(&view.site) {
+            Some(Ok(zone)) => zone,
+            Some(Err(why)) => return Err(why.clone()),
+            None => return Err(Error::UnknownSite(view.site).to_string()),
+        };
+        let date = crate::engine::local_date(tz, view.ts);
+        if date > crate::period::LAST_DAY {
+            return Err(format!(
+                "`ts` {} falls on {date} in the site's time zone ({name}), after the last day hitmap keeps (9999-12-31)",
+                view.ts
+            ));
+        }
+        Ok(date)
+    }
+}
 
 /// Interns one hit into `d` and appends it to `hits` (its rare parts to
 /// `side`), in bucket `bucket`.

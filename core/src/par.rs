@@ -1,6 +1,7 @@
 //! Work on the engine's threads: independent jobs (a day to build, a day
-//! to encode) pulled one at a time by scoped threads, so a long day does
-//! not hold up a thread's whole share. No pool: threads live for one call.
+//! to encode, a block of lines to read) pulled one at a time by scoped
+//! threads, so a long job does not hold up a thread's whole share. No
+//! pool: threads live for one call.
 //! How many threads is the engine's setting ([`Engine::set_query_threads`],
 //! `HITMAP_THREADS`), so one switch keeps a host on a single thread.
 //!
@@ -52,6 +53,64 @@ pub(crate) fn map_jobs<T: Send, R: Send>(
     all.into_iter().map(|(_, r)| r).collect()
 }
 
+/// `read` applied to every job on up to `threads` threads (the calling one
+/// included), and `merge` to each result on the calling thread in job
+/// order, as soon as the results before it are merged: merging overlaps
+/// the reading of later jobs. A panic on any thread reaches the caller.
+pub(crate) fn in_order<J: Sync, R: Send>(
+    jobs: &[J],
+    threads: usize,
+    read: impl Fn(&J) -> R + Sync,
+    mut merge: impl FnMut(R),
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let take = || {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        (i < jobs.len()).then_some(i)
+    };
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        for _ in 1..threads.min(jobs.len()) {
+            let tx = tx.clone();
+            let (take, read) = (&take, &read);
+            scope.spawn(move || {
+                while let Some(i) = take() {
+                    if tx.send((i, read(&jobs[i]))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut ready: std::collections::BTreeMap<usize, R> = std::collections::BTreeMap::new();
+        let mut want = 0;
+        while want < jobs.len() {
+            if let Some(r) = ready.remove(&want) {
+                merge(r);
+                want += 1;
+                continue;
+            }
+            ready.extend(rx.try_iter());
+            if ready.contains_key(&want) {
+                continue;
+            }
+            // The next result is not here: read a job here, or wait.
+            if let Some(i) = take() {
+                ready.insert(i, read(&jobs[i]));
+            } else {
+                match rx.recv() {
+                    Ok((i, r)) => {
+                        ready.insert(i, r);
+                    }
+                    // A worker panicked; the scope resumes its panic.
+                    Err(_) => break,
+                }
+            }
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,6 +123,37 @@ mod tests {
             assert_eq!(map_jobs(jobs.clone(), threads, |x| x * x), want);
         }
         assert!(map_jobs(Vec::<u8>::new(), 4, |x| x).is_empty());
+    }
+
+    #[test]
+    fn in_order_merges_every_result_in_job_order_on_any_thread_count() {
+        let jobs: Vec<u64> = (0..500).collect();
+        for threads in [1, 2, 3, 8] {
+            let mut merged = Vec::new();
+            in_order(&jobs, threads, |x| x * x, |r| merged.push(r));
+            assert_eq!(merged, jobs.iter().map(|x| x * x).collect::<Vec<_>>());
+        }
+        let mut none = Vec::new();
+        in_order(&Vec::<u64>::new(), 2, |x| *x, |r| none.push(r));
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn in_order_resumes_a_reader_panic_on_the_caller() {
+        for threads in [1, 2, 3] {
+            let r = std::panic::catch_unwind(|| {
+                in_order(
+                    &(0..200).collect::<Vec<u32>>(),
+                    threads,
+                    |&x| {
+                        assert!(x != 117, "job 117");
+                        x
+                    },
+                    |_| {},
+                );
+            });
+            assert!(r.is_err(), "{threads} threads");
+        }
     }
 
     #[test]
