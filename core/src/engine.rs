@@ -544,18 +544,49 @@ impl Engine {
         let mut batch = Batch::with_capacity(hits.size_hint().0);
         batch.live = self.live_limit.0 > 0 && (self.store.is_none() || self.wal.is_some());
         let zones = self.zones();
-        for (i, hit) in hits.enumerate() {
-            let hit = std::borrow::Borrow::<Hit>::borrow(&hit);
-            let view = hit.view();
-            let r = view
-                .validate()
-                .and_then(|()| self.add_to(&zones, &mut batch, &view));
-            if r.is_ok() && batch.live && self.wal.is_some() {
+        let (wal, limit) = (self.wal.is_some(), self.live_limit);
+        let mut n = 0u64;
+        // A hit's outcome into the batch (and the write-ahead log).
+        let mut note = |batch: &mut Batch, hit: &Hit, r: std::result::Result<(), String>| {
+            n += 1;
+            if r.is_ok() && batch.live && wal {
                 batch.log.extend_from_slice(hit.to_ndjson().as_bytes());
                 batch.log.push(b'\n');
             }
-            batch.note(i as u64 + 1, r);
-            batch.check_live(self.live_limit);
+            batch.note(n, r);
+            batch.check_live(limit);
+        };
+        let threads = self.query_threads.get();
+        let mut hits = hits.peekable();
+        while hits.peek().is_some() {
+            // Rounds of hits: blocks of a round are validated and interned
+            // on every thread and merged in order, as NDJSON blocks are.
+            let round: Vec<I::Item> = hits.by_ref().take(TYPED_ROUND).collect();
+            let refs: Vec<&Hit> = round.iter().map(std::borrow::Borrow::borrow).collect();
+            if threads > 1 && refs.len() > TYPED_BLOCK {
+                let blocks: Vec<&[&Hit]> = refs.chunks(TYPED_BLOCK).collect();
+                let sites = &mut self.sites;
+                crate::par::in_order(
+                    &blocks,
+                    threads,
+                    |b| read_hits(&zones, b),
+                    |mut block| {
+                        let outcomes = std::mem::take(&mut block.lines);
+                        block.merge_into(&mut batch, sites);
+                        for (hit, r) in outcomes {
+                            note(&mut batch, hit, r.unwrap_or(Ok(())));
+                        }
+                    },
+                );
+            } else {
+                for hit in refs {
+                    let view = hit.view();
+                    let r = view
+                        .validate()
+                        .and_then(|()| self.add_to(&zones, &mut batch, &view));
+                    note(&mut batch, hit, r);
+                }
+            }
         }
         let mut out = self.commit_batch(batch, marks)?;
         out.batches = 1;
@@ -1468,6 +1499,11 @@ impl Batch {
     }
 }
 
+/// Typed hits one thread validates and interns at a time, and how many
+/// a round of blocks holds (the items of a round are kept until merged).
+const TYPED_BLOCK: usize = 8 << 10;
+const TYPED_ROUND: usize = 32 * TYPED_BLOCK;
+
 /// Bytes of NDJSON one thread reads and interns at a time (about 23,000
 /// lines of 180 bytes).
 const BLOCK_BYTES: usize = 2 << 20;
@@ -1492,21 +1528,26 @@ fn parse_raw(raw: &[u8]) -> Parsed<'_> {
 
 /// Reads and interns a block of NDJSON lines into dictionaries of its own
 /// (a thread's share of a chunk; see `intern.rs`).
-fn read_block<'a>(zones: &crate::intern::Zones, bytes: &'a [u8]) -> crate::intern::Block<'a> {
+fn read_block<'a>(zones: &crate::intern::Zones, bytes: &'a [u8]) -> crate::intern::Block<&'a [u8]> {
     let mut block = crate::intern::Block::default();
     for raw in lines(bytes) {
         let outcome = match parse_raw(raw) {
             Parsed::Blank => None,
-            Parsed::Hit(view) => Some(view.and_then(|view| {
-                let date = zones.place(&view)?;
-                let b = &mut block.batch;
-                let bucket = b.bucket((view.site, date));
-                let d = block.dicts.site(view.site);
-                crate::intern::intern_hit(d, &view, bucket, &mut b.hits, &mut b.side);
-                Ok(())
-            })),
+            Parsed::Hit(view) => Some(view.and_then(|view| block.add(zones, &view))),
         };
         block.lines.push((raw, outcome));
+    }
+    block
+}
+
+/// Validates and interns a block of typed hits into dictionaries of its
+/// own (a thread's share of a batch).
+fn read_hits<'a>(zones: &crate::intern::Zones, hits: &[&'a Hit]) -> crate::intern::Block<&'a Hit> {
+    let mut block = crate::intern::Block::default();
+    for &hit in hits {
+        let view = hit.view();
+        let outcome = view.validate().and_then(|()| block.add(zones, &view));
+        block.lines.push((hit, Some(outcome)));
     }
     block
 }

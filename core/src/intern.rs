@@ -138,18 +138,28 @@ pub(crate) fn intern_hit(
 /// taken (and why not).
 pub(crate) type LineOutcome = Option<Result<(), String>>;
 
-/// A block of lines read on a worker thread: its hits with ids of the
-/// block's own dictionaries and bucket ids of its own buckets, and each
-/// line's outcome.
-#[derive(Default)]
-pub(crate) struct Block<'a> {
+/// A block of input read on a worker thread (NDJSON lines, `T = &[u8]`,
+/// or typed hits, `T = &Hit`): its hits with ids of the block's own
+/// dictionaries and bucket ids of its own buckets, and each item's
+/// outcome.
+pub(crate) struct Block<T> {
     /// Hits, side arena and (site, day) buckets, all local to the block.
     pub batch: Batch,
     /// The block's dictionaries, per site.
     pub dicts: BlockDicts,
-    /// Per line, in order, the line and its outcome: `None` for a blank
+    /// Per item, in order, the item and its outcome: `None` for a blank
     /// line, else whether it was taken (and why not).
-    pub lines: Vec<(&'a [u8], LineOutcome)>,
+    pub lines: Vec<(T, LineOutcome)>,
+}
+
+impl<T> Default for Block<T> {
+    fn default() -> Block<T> {
+        Block {
+            batch: Batch::default(),
+            dicts: BlockDicts::default(),
+            lines: Vec::new(),
+        }
+    }
 }
 
 /// A block's own dictionaries, per site (a block rarely holds more than
@@ -171,7 +181,16 @@ impl BlockDicts {
     }
 }
 
-impl Block<'_> {
+impl<T> Block<T> {
+    /// Places a hit in its site's day and interns it into the block.
+    pub(crate) fn add(&mut self, zones: &Zones, view: &HitView) -> Result<(), String> {
+        let date = zones.place(view)?;
+        let bucket = self.batch.bucket((view.site, date));
+        let d = self.dicts.site(view.site);
+        intern_hit(d, view, bucket, &mut self.batch.hits, &mut self.batch.side);
+        Ok(())
+    }
+
     /// Adds the block's hits to `batch`: its values are interned into the
     /// sites' dictionaries in the block's id order, and every id, bucket
     /// and side-arena position of its hits is rewritten to the batch's.

@@ -107,8 +107,10 @@ fn ndjson_and_day_builds_answer_the_same_on_any_thread_count() {
 
 /// Ids are first-seen on any thread count, so the files a store holds
 /// after an ingest (dictionaries, day archives, manifest) are the same
-/// bytes. The input comes in two calls: a small one read line by line,
-/// then blocks that merge into the dictionaries it filled.
+/// bytes. The NDJSON comes in two calls: a small one read line by line,
+/// then blocks that merge into the dictionaries it filled. Typed hits
+/// come in two calls too, the second in blocks on every thread, with
+/// hits the contract refuses among them.
 #[test]
 fn a_store_written_on_any_thread_count_holds_the_same_bytes() {
     let cfg = two_months();
@@ -121,16 +123,37 @@ fn a_store_written_on_any_thread_count_holds_the_same_bytes() {
         "{} bytes: too few for blocks",
         rest.len()
     );
+    same_store_on_any_thread_count(&cfg, |e| {
+        for part in [first, rest] {
+            e.ingest_ndjson(part).unwrap();
+        }
+    });
+    let mut hits: Vec<hitmap::Hit> = sample::generate(&cfg).collect();
+    for i in (0..hits.len()).step_by(997) {
+        hits[i].visitor.clear(); // refused: a hit needs a visitor
+    }
+    let (first, rest) = hits.split_at(5_000);
+    same_store_on_any_thread_count(&cfg, |e| {
+        for part in [first, rest] {
+            let out = e.ingest(part).unwrap();
+            let refused = part.iter().filter(|h| h.visitor.is_empty()).count();
+            assert!(refused > 0);
+            assert_eq!(out.rejected.len(), refused);
+        }
+    });
+}
+
+/// Ingests with `ingest` into a store on 1, 2 and 3 threads and checks the
+/// stores hold the same files, byte for byte.
+fn same_store_on_any_thread_count(cfg: &SampleConfig, ingest: impl Fn(&mut Engine)) {
     let mut stores = Vec::new();
     for threads in [1, 2, 3] {
         let dir = TempDir::new("threads");
         let mut e = open_writer(&dir.0);
         e.set_query_threads(threads);
         e.set_live_limit(0);
-        e.add_site(sample::site_config(&cfg)).unwrap();
-        for part in [first, rest] {
-            e.ingest_ndjson(part).unwrap();
-        }
+        e.add_site(sample::site_config(cfg)).unwrap();
+        ingest(&mut e);
         drop(e);
         let files: Vec<(String, Vec<u8>)> = walk(&dir.0)
             .into_iter()
