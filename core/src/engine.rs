@@ -327,6 +327,10 @@ pub(crate) struct Batch {
     /// The accepted hits as NDJSON, for the write-ahead log (live
     /// batches of a store only).
     log: Vec<u8>,
+    /// Whether a live batch's accepted hits go to the write-ahead log.
+    to_wal: bool,
+    /// Past this many accepted hits the batch is no longer live.
+    limit: LiveLimit,
 }
 
 /// What JSON calls whitespace; any other character makes a line to read.
@@ -335,13 +339,6 @@ fn json_whitespace(b: &u8) -> bool {
 }
 
 impl Batch {
-    fn with_capacity(hits: usize) -> Batch {
-        Batch {
-            hits: Vec::with_capacity(hits),
-            ..Batch::default()
-        }
-    }
-
     /// The id of a (site, day) bucket, assigning the next one if new.
     pub(crate) fn bucket(&mut self, key: (u32, NaiveDate)) -> u32 {
         if let Some(last) = self.hits.last()
@@ -541,50 +538,51 @@ impl Engine {
     {
         self.writable()?;
         let hits = hits.into_iter();
-        let mut batch = Batch::with_capacity(hits.size_hint().0);
-        batch.live = self.live_limit.0 > 0 && (self.store.is_none() || self.wal.is_some());
-        let zones = self.zones();
-        let (wal, limit) = (self.wal.is_some(), self.live_limit);
+        let mut batch = self.new_batch(hits.size_hint().0);
         let mut n = 0u64;
         // A hit's outcome into the batch (and the write-ahead log).
         let mut note = |batch: &mut Batch, hit: &Hit, r: std::result::Result<(), String>| {
             n += 1;
-            if r.is_ok() && batch.live && wal {
-                batch.log.extend_from_slice(hit.to_ndjson().as_bytes());
-                batch.log.push(b'\n');
-            }
-            batch.note(n, r);
-            batch.check_live(limit);
+            batch.record(n, r, |log| {
+                log.extend_from_slice(hit.to_ndjson().as_bytes());
+                log.push(b'\n');
+            });
         };
         let threads = self.query_threads.get();
-        let mut hits = hits.peekable();
-        while hits.peek().is_some() {
-            // Rounds of hits: blocks of a round are validated and interned
-            // on every thread and merged in order, as NDJSON blocks are.
-            let round: Vec<I::Item> = hits.by_ref().take(TYPED_ROUND).collect();
-            let refs: Vec<&Hit> = round.iter().map(std::borrow::Borrow::borrow).collect();
-            if threads > 1 && refs.len() > TYPED_BLOCK {
-                let blocks: Vec<&[&Hit]> = refs.chunks(TYPED_BLOCK).collect();
-                let sites = &mut self.sites;
-                crate::par::in_order(
-                    &blocks,
-                    threads,
-                    |b| read_hits(&zones, b),
-                    |mut block| {
-                        let outcomes = std::mem::take(&mut block.lines);
-                        block.merge_into(&mut batch, sites);
-                        for (hit, r) in outcomes {
-                            note(&mut batch, hit, r.unwrap_or(Ok(())));
-                        }
-                    },
-                );
-            } else {
-                for hit in refs {
-                    let view = hit.view();
-                    let r = view
-                        .validate()
-                        .and_then(|()| self.add_to(&zones, &mut batch, &view));
-                    note(&mut batch, hit, r);
+        if threads == 1 {
+            for hit in hits {
+                let hit = std::borrow::Borrow::<Hit>::borrow(&hit);
+                let r = self.add_hit(&mut batch, hit);
+                note(&mut batch, hit, r);
+            }
+        } else {
+            let mut hits = hits.peekable();
+            while hits.peek().is_some() {
+                // Rounds of hits: blocks of a round are validated and interned
+                // on every thread and merged in order, as NDJSON blocks are.
+                let round: Vec<I::Item> = hits.by_ref().take(TYPED_ROUND).collect();
+                let refs: Vec<&Hit> = round.iter().map(std::borrow::Borrow::borrow).collect();
+                if refs.len() > TYPED_BLOCK {
+                    let zones = self.zones();
+                    let blocks: Vec<&[&Hit]> = refs.chunks(TYPED_BLOCK).collect();
+                    let sites = &mut self.sites;
+                    crate::par::in_order(
+                        &blocks,
+                        threads,
+                        |b| read_hits(&zones, b),
+                        |mut block| {
+                            let outcomes = std::mem::take(&mut block.lines);
+                            block.merge_into(&mut batch, sites);
+                            for (hit, r) in outcomes {
+                                note(&mut batch, hit, r.unwrap_or(Ok(())));
+                            }
+                        },
+                    );
+                } else {
+                    for hit in refs {
+                        let r = self.add_hit(&mut batch, hit);
+                        note(&mut batch, hit, r);
+                    }
                 }
             }
         }
@@ -656,35 +654,28 @@ impl Engine {
             index += 1;
             if !options.force && self.has_batch(&id) {
                 total.skipped_batches += 1;
-                total.skipped_lines += lines(&chunk)
-                    .filter(|l| !l.iter().all(json_whitespace))
-                    .count() as u64;
                 // Line numbers count every line, blank ones too.
-                line_no += lines(&chunk).count() as u64;
+                for line in lines(&chunk) {
+                    line_no += 1;
+                    total.skipped_lines += u64::from(!line.iter().all(json_whitespace));
+                }
                 continue;
             }
-            let mut batch = Batch {
-                live: self.live_limit.0 > 0 && (self.store.is_none() || self.wal.is_some()),
-                ..Batch::default()
-            };
+            let mut batch = self.new_batch(0);
             let threads = self.query_threads.get();
-            let wal = self.wal.is_some();
-            let live_limit = self.live_limit;
             // A line's outcome into the batch (and the write-ahead log).
             let mut take = |batch: &mut Batch, raw: &[u8], r: crate::intern::LineOutcome| {
                 line_no += 1;
                 let Some(r) = r else { return };
-                if r.is_ok() && batch.live && wal {
-                    batch.log.extend_from_slice(raw);
+                batch.record(line_no, r, |log| {
+                    log.extend_from_slice(raw);
                     if !raw.ends_with(b"\n") {
-                        batch.log.push(b'\n');
+                        log.push(b'\n');
                     }
-                }
-                batch.note(line_no, r);
-                batch.check_live(live_limit);
+                });
             };
-            let zones = self.zones();
             if threads > 1 && chunk.len() > 2 * BLOCK_BYTES {
+                let zones = self.zones();
                 // Blocks are read and interned on every thread into
                 // dictionaries of their own, and merged in input order as
                 // they come (`intern.rs`): the same ids as one thread gives.
@@ -714,7 +705,7 @@ impl Engine {
                     let r = match parse_raw(raw) {
                         Parsed::Blank => None,
                         Parsed::Hit(view) => {
-                            Some(view.and_then(|view| self.add_to(&zones, &mut batch, &view)))
+                            Some(view.and_then(|view| self.add_to(&mut batch, &view)))
                         }
                     };
                     take(&mut batch, raw, r);
@@ -815,13 +806,8 @@ impl Engine {
         }
     }
 
-    fn add_to(
-        &mut self,
-        zones: &crate::intern::Zones,
-        batch: &mut Batch,
-        view: &HitView,
-    ) -> std::result::Result<(), String> {
-        let date = zones.place(view)?;
+    fn add_to(&mut self, batch: &mut Batch, view: &HitView) -> std::result::Result<(), String> {
+        let date = self.place(view)?;
         let bucket = batch.bucket((view.site, date));
         let site = self
             .sites
@@ -837,8 +823,44 @@ impl Engine {
         Ok(())
     }
 
+    /// A typed hit checked against the contract and added to the batch.
+    fn add_hit(&mut self, batch: &mut Batch, hit: &Hit) -> std::result::Result<(), String> {
+        let view = hit.view();
+        view.validate()?;
+        self.add_to(batch, &view)
+    }
+
+    /// The site-local day of a hit, or why the engine cannot take it.
+    fn place(&self, view: &HitView) -> std::result::Result<NaiveDate, String> {
+        match self.sites.get(&view.site) {
+            Some(site) => crate::intern::day_of(view, &site.tz, &site.config.time_zone),
+            None => Err(self.refusal(view.site)),
+        }
+    }
+
+    /// Why hits for a site the engine does not hold are rejected.
+    pub(crate) fn refusal(&self, site: u32) -> String {
+        match self.broken.get(&site) {
+            Some(e) => e.to_string(),
+            None => Error::UnknownSite(site).to_string(),
+        }
+    }
+
+    /// An empty batch for about `hits` hits: live (small batches land as
+    /// live parts) unless the engine has a store without a write-ahead log.
+    fn new_batch(&self, hits: usize) -> Batch {
+        Batch {
+            hits: Vec::with_capacity(hits),
+            live: self.live_limit.0 > 0 && (self.store.is_none() || self.wal.is_some()),
+            to_wal: self.wal.is_some(),
+            limit: self.live_limit,
+            ..Batch::default()
+        }
+    }
+
+    /// What workers need to place hits while the calling thread merges.
     fn zones(&self) -> crate::intern::Zones {
-        crate::intern::Zones::new(&self.sites, &self.broken)
+        crate::intern::Zones::new(self)
     }
 
     fn commit_batch(&mut self, batch: Batch, marks: Marks<'_>) -> Result<IngestOutcome> {
@@ -1177,12 +1199,11 @@ impl Engine {
             live: true,
             ..Batch::default()
         };
-        let zones = self.zones();
         for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             let r = std::str::from_utf8(line)
                 .map_err(|e| e.to_string())
                 .and_then(parse_line)
-                .and_then(|view| self.add_to(&zones, &mut batch, &view));
+                .and_then(|view| self.add_to(&mut batch, &view));
             batch.note(0, r);
         }
         let marks = Marks {
@@ -1483,9 +1504,20 @@ impl Engine {
 }
 
 impl Batch {
-    /// A batch that outgrew the live limit rebuilds its days instead.
-    fn check_live(&mut self, limit: LiveLimit) {
-        if self.live && self.outcome.accepted as usize > limit.0 {
+    /// Records item `line`'s outcome. An accepted item of a live batch
+    /// bound for the write-ahead log is written there by `log`; a batch
+    /// that outgrows the live limit rebuilds its days instead.
+    fn record(
+        &mut self,
+        line: u64,
+        r: std::result::Result<(), String>,
+        log: impl FnOnce(&mut Vec<u8>),
+    ) {
+        if r.is_ok() && self.live && self.to_wal {
+            log(&mut self.log);
+        }
+        self.note(line, r);
+        if self.live && self.outcome.accepted as usize > self.limit.0 {
             self.live = false;
             self.log = Vec::new();
         }
@@ -1500,9 +1532,10 @@ impl Batch {
 }
 
 /// Typed hits one thread validates and interns at a time, and how many
-/// a round of blocks holds (the items of a round are kept until merged).
+/// a round of blocks holds (a round's items are held until merged: an
+/// iterator of owned hits is not drained whole).
 const TYPED_BLOCK: usize = 8 << 10;
-const TYPED_ROUND: usize = 32 * TYPED_BLOCK;
+const TYPED_ROUND: usize = 8 * TYPED_BLOCK;
 
 /// Bytes of NDJSON one thread reads and interns at a time (about 23,000
 /// lines of 180 bytes).

@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 
 use crate::dict::{Dict, NONE};
-use crate::engine::{Batch, SiteState};
+use crate::engine::{Batch, Engine, SiteState};
 use crate::error::Error;
 use crate::hit::{HitType, HitView, attr};
 use crate::raw::{Extra, N_VFIELDS, RawHit, SideArena, SiteDicts};
@@ -27,12 +27,13 @@ use crate::raw::{Extra, N_VFIELDS, RawHit, SideArena, SiteDicts};
 pub(crate) struct Zones(BTreeMap<u32, Result<(Tz, String), String>>);
 
 impl Zones {
-    pub(crate) fn new(sites: &BTreeMap<u32, SiteState>, broken: &BTreeMap<u32, Error>) -> Zones {
-        let mut zones: BTreeMap<u32, Result<(Tz, String), String>> = broken
-            .iter()
-            .map(|(&id, e)| (id, Err(e.to_string())))
+    pub(crate) fn new(engine: &Engine) -> Zones {
+        let mut zones: BTreeMap<u32, Result<(Tz, String), String>> = engine
+            .broken
+            .keys()
+            .map(|&id| (id, Err(engine.refusal(id))))
             .collect();
-        for (&id, site) in sites {
+        for (&id, site) in &engine.sites {
             zones.insert(id, Ok((site.tz, site.config.time_zone.clone())));
         }
         Zones(zones)
@@ -40,20 +41,25 @@ impl Zones {
 
     /// The site-local day of a hit, or why the engine cannot take it.
     pub(crate) fn place(&self, view: &HitView) -> Result<NaiveDate, String> {
-        let (tz, name) = match self.0.get(&view.site) {
-            Some(Ok(zone)) => zone,
-            Some(Err(why)) => return Err(why.clone()),
-            None => return Err(Error::UnknownSite(view.site).to_string()),
-        };
-        let date = crate::engine::local_date(tz, view.ts);
-        if date > crate::period::LAST_DAY {
-            return Err(format!(
-                "`ts` {} falls on {date} in the site's time zone ({name}), after the last day hitmap keeps (9999-12-31)",
-                view.ts
-            ));
+        match self.0.get(&view.site) {
+            Some(Ok((tz, name))) => day_of(view, tz, name),
+            Some(Err(why)) => Err(why.clone()),
+            None => Err(Error::UnknownSite(view.site).to_string()),
         }
-        Ok(date)
     }
+}
+
+/// A hit's day in its site's time zone (`zone` names it), unless that
+/// falls after the last day hitmap keeps.
+pub(crate) fn day_of(view: &HitView, tz: &Tz, zone: &str) -> Result<NaiveDate, String> {
+    let date = crate::engine::local_date(tz, view.ts);
+    if date > crate::period::LAST_DAY {
+        return Err(format!(
+            "`ts` {} falls on {date} in the site's time zone ({zone}), after the last day hitmap keeps (9999-12-31)",
+            view.ts
+        ));
+    }
+    Ok(date)
 }
 
 /// Interns one hit into `d` and appends it to `hits` (its rare parts to

@@ -203,6 +203,12 @@ fn now_secs() -> i64 {
 }
 
 impl Manifest {
+    /// The manifest as its file holds it: JSON in an `M` envelope.
+    pub(crate) fn sealed(&self) -> Result<Vec<u8>> {
+        let body = serde_json::to_vec(self).map_err(|e| store_err("MANIFEST", e))?;
+        Ok(seal(Kind::Manifest, &body))
+    }
+
     /// Every file this manifest names as live.
     pub(crate) fn live_files(&self) -> BTreeSet<PathBuf> {
         let mut out = BTreeSet::new();
@@ -444,7 +450,7 @@ impl Drop for Background {
 /// Journals, writes and syncs the files of one generation, then swaps the
 /// manifest in. A failure removes every file the generation wrote (so a
 /// full disk keeps no half-written bytes) and the journal.
-fn write_generation(root: &Path, writes: &[(PathBuf, Vec<u8>)], next: &Manifest) -> Result<()> {
+fn write_generation(root: &Path, writes: &[(PathBuf, Vec<u8>)], manifest: &[u8]) -> Result<()> {
     let rels: Vec<PathBuf> = writes.iter().map(|(p, _)| p.clone()).collect();
     let written = (|| {
         write_pending(root, &rels).map_err(|e| store_err(PENDING, e))?;
@@ -456,8 +462,7 @@ fn write_generation(root: &Path, writes: &[(PathBuf, Vec<u8>)], next: &Manifest)
         for dir in dirs {
             sync_dir(&root.join(dir)).map_err(|e| store_err(dir, e))?;
         }
-        let body = serde_json::to_vec(next).map_err(|e| store_err("MANIFEST", e))?;
-        write_file(root, Path::new("MANIFEST"), &seal(Kind::Manifest, &body))?;
+        write_file(root, Path::new("MANIFEST"), manifest)?;
         sync_dir(root).map_err(|e| store_err(".", e))
     })();
     if written.is_err() {
@@ -617,13 +622,13 @@ impl Store {
             return Ok(None);
         };
         let root = self.root.clone();
-        let next = commit.next.clone();
+        let manifest = commit.next.sealed()?;
         self.manifest = commit.next;
         let writes = commit.writes;
         let handle = std::thread::Builder::new()
             .name("hitmap-commit".into())
             .spawn(move || {
-                write_generation(&root, &writes, &next)?;
+                write_generation(&root, &writes, &manifest)?;
                 let _ = fs::remove_file(root.join(PENDING));
                 Ok(())
             })
@@ -652,7 +657,7 @@ impl Store {
         else {
             return Ok(());
         };
-        write_generation(&self.root, &writes, &next)?;
+        write_generation(&self.root, &writes, &next.sealed()?)?;
         drop(writes);
         let mut superseded = Vec::new();
         if erase {
@@ -1132,8 +1137,7 @@ pub fn recover_manifest(root: impl AsRef<Path>) -> Result<Recovery> {
         report.sites.push(site);
         manifest.sites.insert(site, files);
     }
-    let body = serde_json::to_vec(&manifest).map_err(|e| store_err("MANIFEST", e))?;
-    write_file(root, Path::new("MANIFEST"), &seal(Kind::Manifest, &body))?;
+    write_file(root, Path::new("MANIFEST"), &manifest.sealed()?)?;
     sync_dir(root).map_err(|e| store_err(".", e))?;
     let _ = fs::remove_file(root.join(PENDING));
     Ok(report)

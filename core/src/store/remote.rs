@@ -23,7 +23,6 @@ use object_store::path::Path as ObjectPath;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 
-use super::codec::{Kind, seal};
 use super::{FileName, Manifest, store_err};
 
 /// Schemes read through `object_store`.
@@ -350,8 +349,7 @@ impl Engine {
         for p in &expired {
             next.retired.remove(p);
         }
-        let body = serde_json::to_vec(&next).map_err(|e| store_err("MANIFEST", e))?;
-        let manifest = seal(Kind::Manifest, &body);
+        let manifest = next.sealed()?;
         out.bytes += manifest.len() as u64;
         out.uploaded += 1;
         remote.put(Path::new("MANIFEST"), manifest)?;
