@@ -58,7 +58,26 @@ pub struct ActionRow {
     pub subtable: Vec<ActionRow>,
 }
 
+/// The count columns of an action row, in the Reporting API's order:
+/// those of every action report, then those of page reports only.
+pub(crate) type CountColumn = (&'static str, fn(&ActionRow) -> u64);
+const ACTION_COUNTS: [CountColumn; 7] = [
+    ("nb_visits", |r| r.nb_visits),
+    ("nb_uniq_visitors", |r| r.nb_uniq_visitors),
+    ("nb_hits", |r| r.nb_hits),
+    ("sum_time_spent", |r| r.sum_time_spent),
+    ("entry_nb_visits", |r| r.entry_nb_visits),
+    ("entry_bounce_count", |r| r.entry_bounce_count),
+    ("exit_nb_visits", |r| r.exit_nb_visits),
+];
+
 impl ActionRow {
+    /// The count columns a row of a page report (`pages`) or of another
+    /// action report has, after its label.
+    pub(crate) fn count_columns(pages: bool) -> &'static [CountColumn] {
+        &ACTION_COUNTS[..if pages { 7 } else { 3 }]
+    }
+
     /// One-action visits entering here / entries.
     pub fn bounce_rate(&self) -> f64 {
         ratio(self.entry_bounce_count, self.entry_nb_visits)

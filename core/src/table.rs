@@ -147,6 +147,21 @@ impl TableParams {
             Some(_) => usize::MAX,
         }
     }
+
+    /// Whether the filters leave a flat report's rows as the report gives
+    /// them, but for `filter_offset`, `filter_limit` and the formatting of
+    /// derived metrics (so a host may take the typed rows as they are).
+    pub(crate) fn passes_flat_rows(&self) -> bool {
+        self.labels.is_empty()
+            && self.id_subtable.is_none()
+            && self.excludelowpop.is_none()
+            && self.sort_column.is_none()
+            && self.truncate.is_none()
+            && self.pattern.is_none()
+            && self.pattern_recursive.is_none()
+            && self.show_columns.is_empty()
+            && self.hide_columns.is_empty()
+    }
 }
 
 /// Matomo's default `filter_limit` for API requests
@@ -180,7 +195,7 @@ pub(crate) fn derive(row: &mut Row, ratios: &[Ratio]) {
     for (name, n, d) in ratios {
         if row.contains_key(*d) {
             let (n, d) = (num(row.get(*n)), num(row.get(*d)));
-            row.insert((*name).into(), json!(if d == 0.0 { 0.0 } else { n / d }));
+            row.insert((*name).into(), json!(ratio(n, d)));
         }
     }
     if let Some(Value::Array(children)) = row.get_mut("subtable") {
@@ -189,6 +204,20 @@ pub(crate) fn derive(row: &mut Row, ratios: &[Ratio]) {
                 derive(c, ratios);
             }
         }
+    }
+}
+
+/// A derived metric from its parts: 0 when the denominator is.
+pub(crate) fn ratio(n: f64, d: f64) -> f64 {
+    if d == 0.0 { 0.0 } else { n / d }
+}
+
+/// A derived metric as an answer shows it: raw (`format_metrics=0`) or
+/// in Matomo's format.
+pub(crate) fn shown(name: &str, x: f64, raw_metrics: bool) -> Value {
+    match raw_metrics {
+        true => json!(x),
+        false => formatted(name, x).unwrap_or_else(|| json!(x)),
     }
 }
 

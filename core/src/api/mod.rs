@@ -6,6 +6,8 @@
 //! - `methods.rs`: the table of methods and their metadata;
 //! - `rows.rs`: each report's rows in Matomo's shape;
 //! - `visits.rs`: `Live.*` (visits with their actions);
+//! - `typed.rs`: typed rows for answers the generic filters would pass
+//!   through (what `Engine::api_arrow` builds columns from);
 //! - `global.rs`: methods about the installation (sites, versions, bulk
 //!   requests, report metadata);
 //! - the generic filters (`filter_limit`, `label`, `flat`, ...) are
@@ -14,6 +16,8 @@
 mod global;
 mod methods;
 mod rows;
+#[cfg(feature = "arrow")]
+mod typed;
 mod visits;
 
 use std::sync::Arc;
@@ -35,6 +39,8 @@ use crate::url::percent_decode;
 use methods::{Kind, MethodInfo, Needs};
 
 pub use crate::table::{DEFAULT_LIMIT, TableParams};
+#[cfg(feature = "arrow")]
+pub(crate) use typed::ActionTable;
 
 /// The Matomo version whose Reporting API hitmap follows
 /// (`API.getMatomoVersion`).
@@ -622,19 +628,7 @@ impl Engine {
             _ => {}
         }
         let (periods, multi) = self.periods(site, r.period.parse()?, &r.date, options.now)?;
-        let segment: Option<Segment> = r.segment.as_deref().map(str::parse).transpose()?;
-        let mut q = Query::site(site).with_segment(segment);
-        if let Some(s) = &r.section {
-            q = q.section(s.clone());
-        }
-        let plan = match info.kind {
-            Kind::Sections => {
-                let resolved = self.resolve(&q.without_section())?;
-                let sections = site_sections(resolved.site)?;
-                Plan::Sections(resolved, sections)
-            }
-            _ => Plan::One(self.resolve(&q)?),
-        };
+        let plan = self.plan(r, info, site)?;
         let mut answers = Vec::with_capacity(periods.len());
         for (done, p) in periods.iter().enumerate() {
             options.check(done, periods.len())?;
@@ -660,6 +654,24 @@ impl Engine {
             map.insert(p.label.clone(), v);
         }
         Ok((Value::Object(map), true))
+    }
+
+    /// The site, segment and section a request's periods are answered
+    /// over.
+    fn plan(&self, r: &ApiRequest, info: &MethodInfo, site: u32) -> Result<Plan<'_>> {
+        let segment: Option<Segment> = r.segment.as_deref().map(str::parse).transpose()?;
+        let mut q = Query::site(site).with_segment(segment);
+        if let Some(s) = &r.section {
+            q = q.section(s.clone());
+        }
+        Ok(match info.kind {
+            Kind::Sections => {
+                let resolved = self.resolve(&q.without_section())?;
+                let sections = site_sections(resolved.site)?;
+                Plan::Sections(resolved, sections)
+            }
+            _ => Plan::One(self.resolve(&q)?),
+        })
     }
 
     fn answer_period(

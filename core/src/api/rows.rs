@@ -55,14 +55,8 @@ pub(crate) fn actions_row(a: &ActionsSummary) -> Row {
 pub(crate) fn action_row(row: &ActionRow, pages: bool) -> Row {
     let mut m = Row::new();
     m.insert("label".into(), json!(row.label));
-    m.insert("nb_visits".into(), json!(row.nb_visits));
-    m.insert("nb_uniq_visitors".into(), json!(row.nb_uniq_visitors));
-    m.insert("nb_hits".into(), json!(row.nb_hits));
-    if pages {
-        m.insert("sum_time_spent".into(), json!(row.sum_time_spent));
-        m.insert("entry_nb_visits".into(), json!(row.entry_nb_visits));
-        m.insert("entry_bounce_count".into(), json!(row.entry_bounce_count));
-        m.insert("exit_nb_visits".into(), json!(row.exit_nb_visits));
+    for (name, value) in ActionRow::count_columns(pages) {
+        m.insert((*name).into(), json!(value(row)));
     }
     if row.is_folder() {
         m.insert(
