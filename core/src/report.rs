@@ -272,16 +272,34 @@ pub fn sort_rows<R: ReportRow>(
     {
         return Err(format!("unknown sort column '{column}'"));
     }
-    rows.sort_by(|a, b| {
-        let (x, y) = (
-            a.metric(column).unwrap_or(0.0),
-            b.metric(column).unwrap_or(0.0),
-        );
-        let o = x.partial_cmp(&y).unwrap_or(Ordering::Equal);
+    // Each row's metric once, then a stable sort of the positions.
+    let keys: Vec<f64> = rows
+        .iter()
+        .map(|r| r.metric(column).unwrap_or(0.0))
+        .collect();
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by(|&a, &b| {
+        let o = keys[a].partial_cmp(&keys[b]).unwrap_or(Ordering::Equal);
         let o = if descending { o.reverse() } else { o };
-        o.then_with(|| a.sort_label().cmp(b.sort_label()))
+        o.then_with(|| rows[a].sort_label().cmp(rows[b].sort_label()))
     });
+    permute(rows, order);
     Ok(())
+}
+
+/// Puts `rows[order[i]]` at position `i`, in place.
+fn permute<R>(rows: &mut [R], mut order: Vec<usize>) {
+    for i in 0..order.len() {
+        // Follow the cycle through i, swapping each row into place.
+        let mut at = i;
+        while order[at] != i {
+            let next = order[at];
+            rows.swap(at, next);
+            order[at] = at;
+            at = next;
+        }
+        order[at] = at;
+    }
 }
 
 /// Per-key sums of an action report.
@@ -344,50 +362,49 @@ impl ActionAccumulator {
     fn add(&mut self, cut: &CutVisit, mut keys_of: impl FnMut(usize, &mut Vec<u32>)) {
         let a = cut.archive;
         let end = a.action_offsets[cut.visit as usize + 1] as usize;
-        self.scratch.clear();
-        let mut keys = Vec::new();
-        let (mut first_page, mut last_page) = (None, None);
+        let ActionAccumulator {
+            acc,
+            visitors,
+            scratch,
+            pages,
+        } = self;
+        // The keys of the visit's actions, in action order; the keys of
+        // its first and last page are scratch[first] and scratch[last].
+        scratch.clear();
+        let (mut first, mut last) = (0..0, 0..0);
         for i in cut.actions.iter() {
-            keys.clear();
-            keys_of(i, &mut keys);
-            if keys.is_empty() {
+            let from = scratch.len();
+            keys_of(i, scratch);
+            if scratch.len() == from {
                 continue;
             }
-            if self.pages {
-                first_page.get_or_insert(i);
-                last_page = Some(i);
-            }
-            for &k in &keys {
-                let acc = &mut self.acc[k as usize];
+            let time = if *pages { a.time_spent(i, end) } else { 0 };
+            for &k in &scratch[from..] {
+                let acc = &mut acc[k as usize];
                 acc.hits += 1;
-                if self.pages {
-                    acc.time += u64::from(a.time_spent(i, end));
+                acc.time += u64::from(time);
+            }
+            if *pages {
+                if first.is_empty() {
+                    first = from..scratch.len();
                 }
-            }
-            self.scratch.extend_from_slice(&keys);
-        }
-        if let Some(i) = first_page {
-            keys.clear();
-            keys_of(i, &mut keys);
-            let bounce = u64::from(cut.actions.len() == 1);
-            for &k in &keys {
-                self.acc[k as usize].entries += 1;
-                self.acc[k as usize].entry_bounces += bounce;
+                last = from..scratch.len();
             }
         }
-        if let Some(i) = last_page {
-            keys.clear();
-            keys_of(i, &mut keys);
-            for &k in &keys {
-                self.acc[k as usize].exits += 1;
-            }
+        let bounce = u64::from(cut.actions.len() == 1);
+        for &k in &scratch[first] {
+            acc[k as usize].entries += 1;
+            acc[k as usize].entry_bounces += bounce;
         }
-        self.scratch.sort_unstable();
-        self.scratch.dedup();
+        for &k in &scratch[last] {
+            acc[k as usize].exits += 1;
+        }
+        scratch.sort_unstable();
+        scratch.dedup();
         let visitor = cut.visitor();
-        for &k in &self.scratch {
-            self.acc[k as usize].visits += 1;
-            self.visitors.see(k, visitor);
+        for &k in scratch.iter() {
+            acc[k as usize].visits += 1;
+            visitors.see(k, visitor);
         }
     }
 
@@ -514,66 +531,41 @@ impl Selection<'_> {
     /// ```
     pub fn action_report(&self, kind: ActionReportKind) -> Vec<ActionRow> {
         let d = &self.site.dicts;
-        let flat =
-            |pages: bool,
-             universe: usize,
-             key: &(dyn Fn(&crate::archive::DayArchive, usize) -> u32 + Sync)| {
-                // Runs of visitors on the query's threads, added up exactly.
-                let runs = self.par_visits_by_visitor(
-                    || ActionAccumulator::new(universe, pages),
-                    |acc, cut| {
-                        let a = cut.archive;
-                        acc.add(cut, |i, out| {
-                            let k = key(a, i);
-                            if k != NONE {
-                                out.push(k);
-                            }
-                        })
-                    },
-                );
-                let mut runs = runs.into_iter();
-                let mut acc = runs
-                    .next()
-                    .unwrap_or_else(|| ActionAccumulator::new(universe, pages));
-                for r in runs {
-                    acc.merge(r);
-                }
-                acc
-            };
         let of_kind = |kind: HitType, i: usize, a: &crate::archive::DayArchive| a.a_kind[i] == kind;
         let untitled = d.titles.len() as u32;
         let pairs = match kind {
             ActionReportKind::PageUrlTree => return self.page_tree(),
-            ActionReportKind::PageUrls => flat(true, d.pages.len(), &|a, i| {
-                if of_kind(HitType::Pageview, i, a) {
-                    d.page_of_url[a.a_url[i] as usize]
-                } else {
-                    NONE
-                }
-            })
-            .rows(|k| d.pages.value(k).to_owned()),
-            ActionReportKind::PageTitles => flat(true, d.titles.len() + 1, &|a, i| match (
-                of_kind(HitType::Pageview, i, a),
-                a.a_title[i],
-            ) {
-                (false, _) => NONE,
-                (true, NONE) => untitled,
-                (true, t) => t,
-            })
-            .rows(|k| {
-                if k == untitled {
-                    UNTITLED.to_owned()
-                } else {
-                    d.titles.value(k).to_owned()
-                }
-            }),
+            ActionReportKind::PageUrls => self
+                .flat_report(true, d.pages.len(), |a, i| {
+                    if of_kind(HitType::Pageview, i, a) {
+                        d.page_of_url[a.a_url[i] as usize]
+                    } else {
+                        NONE
+                    }
+                })
+                .rows(|k| d.pages.value(k).to_owned()),
+            ActionReportKind::PageTitles => self
+                .flat_report(true, d.titles.len() + 1, |a, i| {
+                    match (of_kind(HitType::Pageview, i, a), a.a_title[i]) {
+                        (false, _) => NONE,
+                        (true, NONE) => untitled,
+                        (true, t) => t,
+                    }
+                })
+                .rows(|k| {
+                    if k == untitled {
+                        UNTITLED.to_owned()
+                    } else {
+                        d.titles.value(k).to_owned()
+                    }
+                }),
             ActionReportKind::Downloads | ActionReportKind::Outlinks => {
                 let want = if kind == ActionReportKind::Downloads {
                     HitType::Download
                 } else {
                     HitType::Outlink
                 };
-                flat(false, d.urls.len(), &|a, i| {
+                self.flat_report(false, d.urls.len(), |a, i| {
                     if of_kind(want, i, a) {
                         a.a_url[i]
                     } else {
@@ -582,18 +574,50 @@ impl Selection<'_> {
                 })
                 .rows(|k| d.urls.value(k).to_owned())
             }
-            ActionReportKind::SiteSearchKeywords => flat(false, d.keywords.len(), &|a, i| {
-                if of_kind(HitType::Search, i, a) {
-                    a.extra(i).keyword
-                } else {
-                    NONE
-                }
-            })
-            .rows(|k| d.keywords.value(k).to_owned()),
+            ActionReportKind::SiteSearchKeywords => self
+                .flat_report(false, d.keywords.len(), |a, i| {
+                    if of_kind(HitType::Search, i, a) {
+                        a.extra(i).keyword
+                    } else {
+                        NONE
+                    }
+                })
+                .rows(|k| d.keywords.value(k).to_owned()),
         };
         let mut rows: Vec<ActionRow> = pairs.into_iter().map(|(_, r)| r).collect();
         sort_tree(&mut rows);
         rows
+    }
+
+    /// The accumulated rows of a flat action report: `key(archive,
+    /// action)` is an action's row, `NONE` for actions of other kinds.
+    fn flat_report(
+        &self,
+        pages: bool,
+        universe: usize,
+        key: impl Fn(&crate::archive::DayArchive, usize) -> u32 + Sync,
+    ) -> ActionAccumulator {
+        // Runs of visitors on the query's threads, added up exactly.
+        let runs = self.par_visits_by_visitor(
+            || ActionAccumulator::new(universe, pages),
+            |acc, cut| {
+                let a = cut.archive;
+                acc.add(cut, |i, out| {
+                    let k = key(a, i);
+                    if k != NONE {
+                        out.push(k);
+                    }
+                })
+            },
+        );
+        let mut runs = runs.into_iter();
+        let mut acc = runs
+            .next()
+            .unwrap_or_else(|| ActionAccumulator::new(universe, pages));
+        for r in runs {
+            acc.merge(r);
+        }
+        acc
     }
 
     fn page_tree(&self) -> Vec<ActionRow> {
@@ -875,5 +899,37 @@ impl crate::engine::Engine {
                 Ok(SectionRow { label, metrics })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permute_puts_each_row_where_the_order_says() {
+        // Every permutation of 5, and a few longer ones of several cycles.
+        let mut orders: Vec<Vec<usize>> = Vec::new();
+        let mut p: Vec<usize> = (0..5).collect();
+        for _ in 0..120 {
+            orders.push(p.clone());
+            // The next permutation in lexicographic order (wrapping).
+            let Some(i) = (0..4).rev().find(|&i| p[i] < p[i + 1]) else {
+                p.reverse();
+                continue;
+            };
+            let j = (i + 1..5).rev().find(|&j| p[j] > p[i]).unwrap();
+            p.swap(i, j);
+            p[i + 1..].reverse();
+        }
+        orders.push((0..50).map(|i| (i * 7 + 3) % 50).collect());
+        orders.push((0..50).rev().collect());
+        for order in orders {
+            let rows: Vec<String> = (0..order.len()).map(|i| format!("r{i}")).collect();
+            let want: Vec<String> = order.iter().map(|&i| rows[i].clone()).collect();
+            let mut got = rows.clone();
+            permute(&mut got, order.clone());
+            assert_eq!(got, want, "{order:?}");
+        }
     }
 }
