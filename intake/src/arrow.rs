@@ -94,6 +94,7 @@ where
     let mut index = 0u64;
     let chunks = Chunks {
         batches: batches.into_iter(),
+        threads: engine.query_threads(),
         rows: options.chunk_rows.max(1) as u64,
         current: None,
         next_row: 1,
@@ -109,6 +110,8 @@ where
 /// Chunks of hits read from a stream of batches.
 struct Chunks<B> {
     batches: B,
+    /// Threads rows are read on (the engine's).
+    threads: usize,
     rows: u64,
     /// The batch being read, its columns and the next row in it.
     current: Option<(RecordBatch, Columns, usize)>,
@@ -131,17 +134,12 @@ where
         loop {
             if let Some((batch, columns, at)) = &mut self.current {
                 while *at < batch.num_rows() {
-                    let i = *at;
-                    *at += 1;
-                    if self.pending.size == 0 {
-                        // Hits are large: grow the chunk once, not by doubling.
-                        let left = (batch.num_rows() - i) as u64;
-                        let want = self.rows.min(left.max(1 << 12)) as usize;
-                        self.pending.hits.reserve(want);
-                        self.pending.rows.reserve(want);
-                    }
-                    self.pending.add(columns.hit(i), self.next_row);
-                    self.next_row += 1;
+                    let left = batch.num_rows() - *at;
+                    let take = left.min((self.rows - self.pending.size) as usize);
+                    let rows = *at..*at + take;
+                    *at += take;
+                    self.pending
+                        .read(columns, rows, &mut self.next_row, self.threads);
                     if self.pending.size >= self.rows {
                         return Some(Ok(std::mem::take(&mut self.pending)));
                     }
@@ -172,7 +170,9 @@ where
 /// Rows read and not yet committed.
 #[derive(Default)]
 struct Chunk {
-    hits: Vec<Hit>,
+    /// The hits, in blocks as they were read (hits are large: they are
+    /// not moved again).
+    hits: Vec<Vec<Hit>>,
     /// The row number of each hit.
     rows: Vec<u64>,
     rejected: Vec<Rejected>,
@@ -180,84 +180,78 @@ struct Chunk {
     hasher: Xxh3,
 }
 
-impl Chunk {
-    /// Adds row `row` (a hit, or why it is not one).
-    fn add(&mut self, hit: std::result::Result<Hit, String>, row: u64) {
-        match hit {
-            Ok(hit) => {
-                self.hash(&hit);
-                self.hits.push(hit);
-                self.rows.push(row);
-            }
-            Err(reason) => self.rejected.push(Rejected { line: row, reason }),
-        }
-        self.size += 1;
-    }
+/// Rows read into hits on one thread: the hits with their row numbers,
+/// the rows that are not hits, and the identity bytes of the hits, in
+/// row order.
+#[derive(Default)]
+struct Block {
+    hits: Vec<Hit>,
+    rows: Vec<u64>,
+    rejected: Vec<Rejected>,
+    identity: Vec<u8>,
+}
 
-    /// Feeds a hit's fields into the chunk's content identity.
-    fn hash(&mut self, hit: &Hit) {
-        /// One optional value, length-prefixed so fields cannot run together.
-        fn feed(h: &mut Xxh3, value: Option<&[u8]>) {
-            match value {
-                None => h.update(&[0]),
-                Some(v) => {
-                    h.update(&[1]);
-                    h.update(&(v.len() as u64).to_le_bytes());
-                    h.update(v);
+/// Rows at least this many to a thread: fewer are read on the calling one.
+const ROWS_PER_THREAD: usize = 4096;
+
+impl Chunk {
+    /// Reads `rows` of a batch, numbered from `next_row`, on up to
+    /// `threads` threads; the hits, rejects and identity are the same on
+    /// any number.
+    fn read(
+        &mut self,
+        columns: &Columns,
+        rows: std::ops::Range<usize>,
+        next_row: &mut u64,
+        threads: usize,
+    ) {
+        let (start, n, first) = (rows.start, rows.len(), *next_row);
+        let read = |range: std::ops::Range<usize>| {
+            let mut block = Block {
+                hits: Vec::with_capacity(range.len()),
+                rows: Vec::with_capacity(range.len()),
+                rejected: Vec::new(),
+                identity: Vec::with_capacity(range.len() * 160),
+            };
+            for i in range {
+                let row = first + (i - start) as u64;
+                match columns.hit(i) {
+                    Ok(hit) => {
+                        identity_bytes(&hit, &mut block.identity);
+                        block.hits.push(hit);
+                        block.rows.push(row);
+                    }
+                    Err(reason) => block.rejected.push(Rejected { line: row, reason }),
                 }
             }
-        }
-        let h = &mut self.hasher;
-        let text = |h: &mut Xxh3, s: Option<&str>| feed(h, s.map(str::as_bytes));
-        text(h, Some(&hit.visitor));
-        text(h, Some(hit.kind.name()));
-        for s in [
-            &hit.url,
-            &hit.title,
-            &hit.referrer,
-            &hit.user,
-            &hit.device,
-            &hit.browser,
-            &hit.os,
-            &hit.country,
-            &hit.language,
-            &hit.search,
-            &hit.visit,
-            &hit.referrer_type,
-            &hit.referrer_name,
-            &hit.referrer_keyword,
-            &hit.browser_version,
-            &hit.os_version,
-            &hit.resolution,
-        ] {
-            text(h, s.as_deref());
-        }
-        match &hit.event {
-            None => text(h, None),
-            Some(e) => {
-                text(h, Some(&e.category));
-                text(h, Some(&e.action));
-                text(h, e.name.as_deref());
-                let value = e.value.map(|v| v.to_bits().to_le_bytes());
-                feed(h, value.as_ref().map(|v| &v[..]));
-            }
-        }
-        match &hit.campaign {
-            None => text(h, None),
-            Some(c) => {
-                for s in [&c.name, &c.source, &c.medium, &c.keyword, &c.content, &c.id] {
-                    text(h, s.as_deref());
+            block
+        };
+        let parts = threads.clamp(1, (n / ROWS_PER_THREAD).max(1));
+        let range = |p: usize| start + n * p / parts..start + n * (p + 1) / parts;
+        let blocks = if parts == 1 {
+            vec![read(rows)]
+        } else {
+            std::thread::scope(|s| {
+                let read = &read;
+                let handles: Vec<_> = (1..parts)
+                    .map(|p| s.spawn(move || read(range(p))))
+                    .collect();
+                let mut blocks = vec![read(range(0))];
+                for h in handles {
+                    // A reader panics only on a bug: pass it on.
+                    blocks.push(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
                 }
-            }
+                blocks
+            })
+        };
+        for block in blocks {
+            self.hasher.update(&block.identity);
+            self.rows.extend_from_slice(&block.rows);
+            self.rejected.extend(block.rejected);
+            self.hits.push(block.hits);
         }
-        for (k, v) in &hit.dims {
-            text(h, Some(k));
-            text(h, Some(v));
-        }
-        text(h, None);
-        h.update(&hit.site.to_le_bytes());
-        h.update(&hit.ts.to_le_bytes());
-        h.update(&[hit.local_hour.unwrap_or(u8::MAX), u8::from(hit.new_visit)]);
+        self.size += n as u64;
+        *next_row += n as u64;
     }
 
     fn commit(
@@ -273,7 +267,7 @@ impl Chunk {
         };
         *index += 1;
         let opts = IngestOptions::default().batch_id(id).force(options.force);
-        let out = engine.ingest_with(&self.hits, &opts)?;
+        let out = engine.ingest_with(self.hits.iter().flatten(), &opts)?;
         total.accepted += out.accepted;
         total.batches += out.batches;
         total.skipped_batches += out.skipped_batches;
@@ -299,6 +293,76 @@ impl Chunk {
         total.rejected.extend(rejected);
         Ok(())
     }
+}
+
+/// Appends a hit's fields to `out`, the bytes of its chunk's content
+/// identity: each optional value as a 0 byte when absent, else a 1 byte,
+/// its length (8 bytes, little-endian) and its bytes, so fields cannot
+/// run together. Chunks written by earlier versions are recognised by
+/// these bytes: they must not change.
+fn identity_bytes(hit: &Hit, out: &mut Vec<u8>) {
+    fn feed(out: &mut Vec<u8>, value: Option<&[u8]>) {
+        match value {
+            None => out.push(0),
+            Some(v) => {
+                out.push(1);
+                out.extend_from_slice(&(v.len() as u64).to_le_bytes());
+                out.extend_from_slice(v);
+            }
+        }
+    }
+    fn text(out: &mut Vec<u8>, s: Option<&str>) {
+        feed(out, s.map(str::as_bytes));
+    }
+    text(out, Some(&hit.visitor));
+    text(out, Some(hit.kind.name()));
+    for s in [
+        &hit.url,
+        &hit.title,
+        &hit.referrer,
+        &hit.user,
+        &hit.device,
+        &hit.browser,
+        &hit.os,
+        &hit.country,
+        &hit.language,
+        &hit.search,
+        &hit.visit,
+        &hit.referrer_type,
+        &hit.referrer_name,
+        &hit.referrer_keyword,
+        &hit.browser_version,
+        &hit.os_version,
+        &hit.resolution,
+    ] {
+        text(out, s.as_deref());
+    }
+    match &hit.event {
+        None => text(out, None),
+        Some(e) => {
+            text(out, Some(&e.category));
+            text(out, Some(&e.action));
+            text(out, e.name.as_deref());
+            let value = e.value.map(|v| v.to_bits().to_le_bytes());
+            feed(out, value.as_ref().map(|v| &v[..]));
+        }
+    }
+    match &hit.campaign {
+        None => text(out, None),
+        Some(c) => {
+            for s in [&c.name, &c.source, &c.medium, &c.keyword, &c.content, &c.id] {
+                text(out, s.as_deref());
+            }
+        }
+    }
+    for (k, v) in &hit.dims {
+        text(out, Some(k));
+        text(out, Some(v));
+    }
+    text(out, None);
+    out.extend_from_slice(&hit.site.to_le_bytes());
+    out.extend_from_slice(&hit.ts.to_le_bytes());
+    out.extend_from_slice(&[hit.local_hour.unwrap_or(u8::MAX), u8::from(hit.new_visit)]);
 }
 
 /// A batch's columns, each read into the type its field needs.
@@ -733,4 +797,98 @@ fn raw(a: Option<&StringArray>, i: usize) -> Option<&str> {
 fn text(a: Option<&StringArray>, i: usize) -> Option<String> {
     let a = a?;
     (a.is_valid(i) && !a.value(i).is_empty()).then(|| a.value(i).to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{BooleanArray, Float64Array};
+    use arrow_schema::{Field, Fields};
+    use std::sync::Arc;
+
+    /// A chunk's identity is what a re-run recognises it by, in stores
+    /// written by every earlier version: the digest of these rows is fixed.
+    #[test]
+    fn a_chunks_identity_does_not_change_between_versions() {
+        let text = |v: &[Option<&str>]| -> ArrayRef { Arc::new(StringArray::from(v.to_vec())) };
+        let event = StructArray::new(
+            Fields::from(vec![
+                Field::new("category", DataType::Utf8, true),
+                Field::new("action", DataType::Utf8, true),
+                Field::new("value", DataType::Float64, true),
+            ]),
+            vec![
+                text(&[None, Some("video"), None, None]),
+                text(&[None, Some("play"), None, None]),
+                Arc::new(Float64Array::from(vec![None, Some(2.5), None, None])),
+            ],
+            Some(vec![false, true, false, false].into()),
+        );
+        let dims = StructArray::new(
+            Fields::from(vec![Field::new("department", DataType::Utf8, true)]),
+            vec![text(&[Some("HR"), None, Some("IT"), None])],
+            None,
+        );
+        let batch = RecordBatch::try_from_iter([
+            (
+                "site",
+                Arc::new(Int64Array::from(vec![1, 1, 1, 1])) as ArrayRef,
+            ),
+            (
+                "ts",
+                Arc::new(Int64Array::from(vec![
+                    1_717_200_000,
+                    1_717_200_060,
+                    1_717_200_120,
+                    1_717_200_180,
+                ])),
+            ),
+            (
+                "visitor",
+                text(&[Some("a"), Some("a"), Some("b"), Some("")]),
+            ),
+            (
+                "type",
+                text(&[
+                    Some("pageview"),
+                    Some("event"),
+                    Some("pageview"),
+                    Some("nope"),
+                ]),
+            ),
+            (
+                "url",
+                text(&[
+                    Some("https://x.org/a"),
+                    Some("https://x.org/a"),
+                    Some("https://x.org/é"),
+                    None,
+                ]),
+            ),
+            ("title", text(&[Some("A"), None, None, None])),
+            ("country", text(&[None, None, Some("gb"), None])),
+            ("event", Arc::new(event)),
+            ("dims", Arc::new(dims)),
+            (
+                "new_visit",
+                Arc::new(BooleanArray::from(vec![false, false, true, false])),
+            ),
+        ])
+        .unwrap();
+        let mut chunks = Chunks {
+            batches: [Ok(batch)].into_iter(),
+            threads: 1,
+            rows: 100,
+            current: None,
+            next_row: 1,
+            pending: Chunk::default(),
+            failed: false,
+        };
+        let chunk = chunks.next().unwrap().unwrap();
+        assert_eq!((chunk.rows.len(), chunk.rejected.len()), (3, 1));
+        assert_eq!(
+            format!("{:032x}", chunk.hasher.digest128()),
+            "0bee6d8526c20b152901c86a7381a35f"
+        );
+    }
 }

@@ -412,3 +412,45 @@ mod differential {
         }
     }
 }
+
+/// Rows are read into hits on the engine's threads: the hits, rejects,
+/// answers and chunk identities are the same on any number of them.
+#[test]
+fn rows_read_on_any_number_of_threads_give_the_same_chunks() {
+    let cfg = SampleConfig {
+        visitors: 600,
+        days: 30,
+        ..SampleConfig::default()
+    };
+    let mut hits: Vec<Hit> = sample::generate(&cfg).collect();
+    assert!(hits.len() > 15_000, "{}", hits.len());
+    // Rows refused here (a bad site) and by the engine (no visitor),
+    // on either side of where the threads split a chunk.
+    for i in [3, 4_100, 4_200, 8_191, 8_192, 12_000, hits.len() - 1] {
+        hits[i].site = 0;
+    }
+    for i in [10, 6_000, 13_500] {
+        hits[i].visitor = String::new();
+    }
+    let rows = batch(&hits, false);
+    let options = ArrowOptions {
+        chunk_rows: 13_000,
+        ..ArrowOptions::default()
+    };
+    let mut one = engine(&cfg);
+    one.set_query_threads(1);
+    let want = ingest_batches(&mut one, [Ok(rows.clone())], &options).unwrap();
+    assert_eq!(want.rejected.len(), 10);
+    for threads in [2, 3] {
+        let mut e = engine(&cfg);
+        e.set_query_threads(threads);
+        let got = ingest_batches(&mut e, [Ok(rows.clone())], &options).unwrap();
+        assert_eq!(got.accepted, want.accepted, "{threads} threads");
+        assert_eq!(rejects(&got), rejects(&want), "{threads} threads");
+        assert_eq!(answers(&e), answers(&one), "{threads} threads");
+        // One thread recognises every chunk the others wrote.
+        e.set_query_threads(1);
+        let again = ingest_batches(&mut e, [Ok(rows.clone())], &options).unwrap();
+        assert_eq!((again.accepted, again.skipped_batches), (0, got.batches));
+    }
+}
