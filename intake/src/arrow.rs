@@ -45,7 +45,9 @@ use arrow_array::types::{
     Float64Type, Int64Type, TimestampMicrosecondType, TimestampMillisecondType,
     TimestampNanosecondType, TimestampSecondType,
 };
-use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray, StructArray};
+use arrow_array::{
+    Array, ArrayRef, Int64Array, RecordBatch, StringArray, StringViewArray, StructArray,
+};
 use arrow_schema::{ArrowError, DataType, TimeUnit};
 use hitmap::{Campaign, Engine, Event, Hit, HitType, IngestOptions, IngestOutcome, Rejected};
 use xxhash_rust::xxh3::Xxh3;
@@ -369,16 +371,16 @@ fn identity_bytes(hit: &Hit, out: &mut Vec<u8>) {
 struct Columns {
     site: Option<Int64Array>,
     ts: Option<Times>,
-    visitor: Option<StringArray>,
-    kind: Option<StringArray>,
+    visitor: Option<Strings>,
+    kind: Option<Strings>,
     /// url .. search, in [`TEXT`] order.
-    text: Vec<Option<StringArray>>,
+    text: Vec<Option<Strings>>,
     event: Option<EventColumns>,
     dims: Option<Dims>,
-    visit: Option<StringArray>,
+    visit: Option<Strings>,
     /// referrer_type .. resolution, in [`ATTRS`] order.
-    attrs: Vec<Option<StringArray>>,
-    campaign: Option<[Option<StringArray>; 6]>,
+    attrs: Vec<Option<Strings>>,
+    campaign: Option<[Option<Strings>; 6]>,
     local_hour: Option<Int64Array>,
     new_visit: Option<arrow_array::BooleanArray>,
 }
@@ -401,22 +403,22 @@ const CAMPAIGN_KEYS: [&str; 6] = ["name", "source", "medium", "keyword", "conten
 enum Times {
     Seconds(arrow_array::Int64Array, i64),
     Floats(arrow_array::Float64Array),
-    Text(StringArray),
+    Text(Strings),
 }
 
 struct EventColumns {
     nulls: StructArray,
-    category: Option<StringArray>,
-    action: Option<StringArray>,
-    name: Option<StringArray>,
+    category: Option<Strings>,
+    action: Option<Strings>,
+    name: Option<Strings>,
     value: Option<arrow_array::Float64Array>,
 }
 
 enum Dims {
     /// One child column per dimension.
-    Struct(StructArray, Vec<(String, StringArray)>),
+    Struct(StructArray, Vec<(String, Strings)>),
     /// A map of name to value per row (boxed: one per batch).
-    Map(Box<(arrow_array::MapArray, StringArray, StringArray)>),
+    Map(Box<(arrow_array::MapArray, Strings, Strings)>),
 }
 
 fn format_error(column: &str, want: &str, got: &DataType) -> Error {
@@ -437,14 +439,41 @@ fn is_int(t: &DataType) -> bool {
     t.is_integer() || *t == DataType::Null
 }
 
-/// A string-typed column as plain UTF-8.
-fn strings(name: &str, col: &ArrayRef) -> Result<StringArray> {
-    if !is_text(col.data_type()) {
-        return Err(format_error(name, "strings", col.data_type()));
+/// A string column as it came (UTF-8, or string views as polars gives
+/// them), or cast to UTF-8.
+enum Strings {
+    Utf8(StringArray),
+    View(StringViewArray),
+}
+
+impl Strings {
+    fn is_valid(&self, i: usize) -> bool {
+        match self {
+            Strings::Utf8(a) => a.is_valid(i),
+            Strings::View(a) => a.is_valid(i),
+        }
     }
-    Ok(cast_to(name, col, &DataType::Utf8)?
-        .as_string::<i32>()
-        .clone())
+
+    fn value(&self, i: usize) -> &str {
+        match self {
+            Strings::Utf8(a) => a.value(i),
+            Strings::View(a) => a.value(i),
+        }
+    }
+}
+
+/// A string-typed column, read without a copy when it is UTF-8 or views.
+fn strings(name: &str, col: &ArrayRef) -> Result<Strings> {
+    match col.data_type() {
+        DataType::Utf8 => Ok(Strings::Utf8(col.as_string::<i32>().clone())),
+        DataType::Utf8View => Ok(Strings::View(col.as_string_view().clone())),
+        t if is_text(t) => Ok(Strings::Utf8(
+            cast_to(name, col, &DataType::Utf8)?
+                .as_string::<i32>()
+                .clone(),
+        )),
+        t => Err(format_error(name, "strings", t)),
+    }
 }
 
 /// An integer column as `i64` (values beyond it become null, then a
@@ -555,7 +584,7 @@ impl Columns {
             None => None,
             Some(c) => {
                 let s = struct_of("event", c, &["category", "action", "name", "value"])?.clone();
-                let text = |k: &str| -> Result<Option<StringArray>> {
+                let text = |k: &str| -> Result<Option<Strings>> {
                     child(&s, k)
                         .map(|c| strings(&format!("event.{k}"), &c))
                         .transpose()
@@ -608,7 +637,7 @@ impl Columns {
             None => None,
             Some(c) => {
                 let s = struct_of("campaign", c, &CAMPAIGN_KEYS)?;
-                let mut out: [Option<StringArray>; 6] = Default::default();
+                let mut out: [Option<Strings>; 6] = Default::default();
                 for (slot, k) in out.iter_mut().zip(CAMPAIGN_KEYS) {
                     *slot = child(s, k)
                         .map(|c| strings(&format!("campaign.{k}"), &c))
@@ -618,11 +647,11 @@ impl Columns {
             }
         };
         let visit = match col("visit") {
-            Some(c) if is_int(c.data_type()) => Some(
+            Some(c) if is_int(c.data_type()) => Some(Strings::Utf8(
                 cast_to("visit", c, &DataType::Utf8)?
                     .as_string::<i32>()
                     .clone(),
-            ),
+            )),
             Some(_) => text_col("visit")?,
             None => None,
         };
@@ -788,13 +817,13 @@ fn value_i64(a: &Int64Array, i: usize) -> Option<i64> {
 }
 
 /// Row `i` of a string column as it is (null is missing).
-fn raw(a: Option<&StringArray>, i: usize) -> Option<&str> {
+fn raw(a: Option<&Strings>, i: usize) -> Option<&str> {
     let a = a?;
     a.is_valid(i).then(|| a.value(i))
 }
 
 /// Row `i` of a string column; null and "" are missing.
-fn text(a: Option<&StringArray>, i: usize) -> Option<String> {
+fn text(a: Option<&Strings>, i: usize) -> Option<String> {
     let a = a?;
     (a.is_valid(i) && !a.value(i).is_empty()).then(|| a.value(i).to_owned())
 }

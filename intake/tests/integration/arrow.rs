@@ -181,6 +181,37 @@ fn arrow_columns_equal_ndjson_lines() {
     assert_eq!((again.accepted, again.skipped_batches), (0, got.batches));
     assert_eq!(again.skipped_lines, hits.len() as u64);
 
+    // Text as string views (polars' export) and as large strings: read
+    // as they come, with the same rejects and answers.
+    for to in [DataType::Utf8View, DataType::LargeUtf8] {
+        let whole = batch(&hits, false);
+        let columns: Vec<(String, ArrayRef)> = whole
+            .schema()
+            .fields()
+            .iter()
+            .zip(whole.columns())
+            .map(|(f, c)| {
+                let c = match c.data_type() {
+                    DataType::Utf8 => arrow_cast::cast(c, &to).unwrap(),
+                    _ => c.clone(),
+                };
+                (f.name().clone(), c)
+            })
+            .collect();
+        let recast = RecordBatch::try_from_iter(columns).unwrap();
+        assert!(
+            recast
+                .schema()
+                .fields()
+                .iter()
+                .any(|f| *f.data_type() == to)
+        );
+        let mut e = engine(&cfg);
+        let got = ingest_batches(&mut e, [Ok(recast)], &ArrowOptions::default()).unwrap();
+        assert_eq!(rejects(&got), rejects(&want), "{to}");
+        assert_eq!(answers(&e), answers(&by_lines), "{to}");
+    }
+
     // Timestamps with a zone (milliseconds, floored to the second).
     let mut by_times = engine(&cfg);
     let t = ingest_batches(
