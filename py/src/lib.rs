@@ -9,13 +9,6 @@ use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 
-/// The module's Rust allocations (hits, rows, dictionaries) go through
-/// mimalloc: ingest and answers allocate many small strings, which
-/// glibc's malloc serves slower, most of all across threads. Python's own
-/// objects keep Python's allocator.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 create_exception!(
     _hitmap,
     HitmapError,
