@@ -15,8 +15,6 @@ use crate::api::{ActionTable, ApiOptions, ApiRequest};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::render::Format;
-use crate::report::ActionRow;
-use crate::table;
 
 impl Engine {
     /// Answers a Reporting API request as one Arrow record batch: a column
@@ -78,8 +76,7 @@ fn action_batch(t: &ActionTable) -> Result<RecordBatch> {
             rows.iter().map(|r| r.label.as_str()),
         )),
     )];
-    let counts = ActionRow::count_columns(t.pages);
-    for &(name, value) in counts {
+    for &(name, value) in t.count_columns() {
         let values: Vec<u64> = rows.iter().map(value).collect();
         let column: ArrayRef = match values.iter().all(|&v| i64::try_from(v).is_ok()) {
             true => Arc::new(Int64Array::from_iter_values(
@@ -92,15 +89,7 @@ fn action_batch(t: &ActionTable) -> Result<RecordBatch> {
         };
         columns.push((name, column));
     }
-    let count = |name: &str| counts.iter().find(|c| c.0 == name).map(|c| c.1);
-    for &(name, n, d) in t.ratios {
-        let (Some(n), Some(d)) = (count(n), count(d)) else {
-            continue;
-        };
-        let cells: Vec<Value> = rows
-            .iter()
-            .map(|r| table::shown(name, table::ratio(n(r) as f64, d(r) as f64), t.raw_metrics))
-            .collect();
+    for (name, cells) in t.ratio_columns() {
         columns.push((name, column(&cells.iter().map(Some).collect::<Vec<_>>())));
     }
     let fields: Vec<Field> = columns
@@ -236,67 +225,28 @@ mod tests {
     /// rows give, column for column; the others still answer.
     #[test]
     fn typed_action_rows_give_the_batch_of_the_generic_rows() {
-        use crate::sample::{self, SampleConfig};
-        let cfg = SampleConfig {
-            visitors: 150,
-            days: 20,
-            ..SampleConfig::default()
-        };
-        let mut e = Engine::in_memory();
-        e.add_site(sample::site_config(&cfg)).unwrap();
-        e.ingest(sample::generate(&cfg)).unwrap();
+        let e = crate::api::typed_tests::engine();
         let options = ApiOptions::default();
         let (mut typed, mut rows) = (0, 0);
-        for method in [
-            "Actions.getPageUrls&flat=1",
-            "Actions.getPageUrls",
-            "Actions.getPageTitles",
-            "Actions.getPageTitles&flat=1",
-            "Actions.getDownloads&flat=1",
-            "Actions.getDownloads",
-            "Actions.getOutlinks&flat=1",
-            "Actions.getSiteSearchKeywords",
-        ] {
-            for date in [
-                "period=day&date=2025-01-08",
-                "period=range&date=2025-01-01,2025-01-20",
-                "period=month&date=2025-01",
-                "period=day&date=2024-06-01",
-                "period=day&date=last3",
-            ] {
-                for extra in [
-                    "",
-                    "&format_metrics=0",
-                    "&filter_limit=-1&format_metrics=0",
-                    "&filter_limit=7&filter_offset=3",
-                    "&filter_limit=0",
-                    "&filter_offset=100000",
-                    "&segment=deviceType%3D%3Ddesktop&filter_limit=-1",
-                    "&section=News&filter_limit=-1&format_metrics=0",
-                    "&filter_sort_column=nb_hits&filter_limit=-1",
-                    "&segment=nope%3D%3Dx",
-                ] {
-                    let q = format!("method={method}&idSite=1&{date}{extra}");
-                    let request = ApiRequest::parse(&q).unwrap();
-                    let generic = e
-                        .answer_with(&request, &options)
-                        .and_then(|a| rows_to_batch(&a));
-                    let got = e.api_arrow(&q, &options);
-                    match (&got, &generic) {
-                        (Ok(got), Ok(generic)) => {
-                            assert_eq!(got, generic, "{q}");
-                            rows += got.num_rows();
-                        }
-                        (Err(got), Err(generic)) => {
-                            assert_eq!(got.to_string(), generic.to_string(), "{q}")
-                        }
-                        _ => panic!("{q}: {got:?} against {generic:?}"),
-                    }
-                    if let Some(t) = e.action_table(&request, &options) {
-                        typed += 1;
-                        assert_eq!(action_batch(&t).unwrap(), generic.unwrap(), "{q}");
-                    }
+        for q in crate::api::typed_tests::requests() {
+            let request = ApiRequest::parse(&q).unwrap();
+            let generic = e
+                .answer_with(&request, &options)
+                .and_then(|a| rows_to_batch(&a));
+            let got = e.api_arrow(&q, &options);
+            match (&got, &generic) {
+                (Ok(got), Ok(generic)) => {
+                    assert_eq!(got, generic, "{q}");
+                    rows += got.num_rows();
                 }
+                (Err(got), Err(generic)) => {
+                    assert_eq!(got.to_string(), generic.to_string(), "{q}")
+                }
+                _ => panic!("{q}: {got:?} against {generic:?}"),
+            }
+            if let Some(t) = e.action_table(&request, &options) {
+                typed += 1;
+                assert_eq!(action_batch(&t).unwrap(), generic.unwrap(), "{q}");
             }
         }
         // Most requests took the typed path, over many rows.

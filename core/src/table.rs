@@ -151,7 +151,6 @@ impl TableParams {
     /// Whether the filters leave a flat report's rows as the report gives
     /// them, but for `filter_offset`, `filter_limit` and the formatting of
     /// derived metrics (so a host may take the typed rows as they are).
-    #[cfg(feature = "arrow")]
     pub(crate) fn passes_flat_rows(&self) -> bool {
         self.labels.is_empty()
             && self.id_subtable.is_none()
@@ -215,7 +214,6 @@ pub(crate) fn ratio(n: f64, d: f64) -> f64 {
 
 /// A derived metric as an answer shows it: raw (`format_metrics=0`) or
 /// in Matomo's format.
-#[cfg(feature = "arrow")]
 pub(crate) fn shown(name: &str, x: f64, raw_metrics: bool) -> Value {
     match raw_metrics {
         true => json!(x),

@@ -7,7 +7,7 @@
 //! - `rows.rs`: each report's rows in Matomo's shape;
 //! - `visits.rs`: `Live.*` (visits with their actions);
 //! - `typed.rs`: typed rows for answers the generic filters would pass
-//!   through (what `Engine::api_arrow` builds columns from);
+//!   through (written as JSON, or as Arrow columns by `Engine::api_arrow`);
 //! - `global.rs`: methods about the installation (sites, versions, bulk
 //!   requests, report metadata);
 //! - the generic filters (`filter_limit`, `label`, `flat`, ...) are
@@ -16,8 +16,9 @@
 mod global;
 mod methods;
 mod rows;
-#[cfg(feature = "arrow")]
 mod typed;
+#[cfg(all(test, feature = "arrow"))]
+pub(crate) use typed::typed_tests;
 mod visits;
 
 use std::sync::Arc;
@@ -491,6 +492,11 @@ impl Engine {
     /// ```
     pub fn api_with(&self, query: &str, options: &ApiOptions) -> Result<String> {
         let request = ApiRequest::parse(query)?;
+        if request.format == Format::Json
+            && let Some(table) = self.action_table(&request, options)
+        {
+            return Ok(table.to_json());
+        }
         let answer = self.answer_keyed(&request, options)?;
         Ok(render_keyed(&answer.value, request.format, &answer.keys))
     }

@@ -1,14 +1,18 @@
 //! Answers the generic filters would pass through, as typed rows: a flat
 //! action report for one site and one period, with no filter but
-//! `filter_offset` and `filter_limit`. A host that renders columns (Arrow)
-//! takes these rows as they are, skipping the JSON rows the generic
-//! filters work on; anything else goes the generic way.
+//! `filter_offset` and `filter_limit`. Its JSON is written from these rows
+//! and its Arrow columns built from them (`arrow.rs`), skipping the JSON
+//! rows the generic filters work on; anything else goes the generic way.
+//! Both give what the generic rows give, byte for byte.
+
+use std::fmt::Write;
 
 use crate::api::methods::Kind;
 use crate::api::{ApiOptions, ApiRequest, Plan, Sites, method};
 use crate::engine::Engine;
 use crate::report::{ActionReportKind, ActionRow};
 use crate::table::{self, DEFAULT_LIMIT, Ratio};
+use serde_json::Value;
 
 /// The rows of a flat action report, as the generic filters would leave
 /// them: sorted, offset and limited, with the report's derived metrics.
@@ -80,5 +84,152 @@ impl Engine {
             ratios: if pages { table::PAGE_RATIOS } else { &[] },
             raw_metrics: t.raw_metrics,
         })
+    }
+}
+
+impl ActionTable {
+    /// The counts of an action row, by column name.
+    pub(crate) fn count_columns(&self) -> &'static [crate::report::CountColumn] {
+        ActionRow::count_columns(self.pages)
+    }
+
+    /// Each derived metric with its value in each row, as the answer shows
+    /// it (raw or formatted).
+    pub(crate) fn ratio_columns(&self) -> Vec<(&'static str, Vec<Value>)> {
+        let counts = self.count_columns();
+        let count = |name: &str| counts.iter().find(|c| c.0 == name).map(|c| c.1);
+        self.ratios
+            .iter()
+            .filter_map(|&(name, n, d)| {
+                let (n, d) = (count(n)?, count(d)?);
+                let cells = self
+                    .rows
+                    .iter()
+                    .map(|r| {
+                        let x = table::ratio(n(r) as f64, d(r) as f64);
+                        table::shown(name, x, self.raw_metrics)
+                    })
+                    .collect();
+                Some((name, cells))
+            })
+            .collect()
+    }
+
+    /// The rows as the Reporting API's JSON (`format=json`).
+    pub(crate) fn to_json(&self) -> String {
+        let ratios = self.ratio_columns();
+        let mut out = String::with_capacity(self.rows.len() * 256 + 2);
+        out.push('[');
+        for (i, row) in self.rows.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"label\":");
+            out.push_str(&Value::from(row.label.as_str()).to_string());
+            for (name, value) in self.count_columns() {
+                let _ = write!(out, ",\"{name}\":{}", value(row));
+            }
+            for (name, cells) in &ratios {
+                let _ = write!(out, ",\"{name}\":{}", cells[i]);
+            }
+            out.push('}');
+        }
+        out.push(']');
+        out
+    }
+}
+
+/// The requests and data the typed paths are checked on (here for JSON,
+/// in `arrow.rs` for Arrow).
+#[cfg(test)]
+pub(crate) mod typed_tests {
+    use super::*;
+    use crate::render::{Format, render_keyed};
+    use crate::sample::{self, SampleConfig};
+
+    pub(crate) fn engine() -> Engine {
+        let cfg = SampleConfig {
+            visitors: 150,
+            days: 20,
+            ..SampleConfig::default()
+        };
+        let mut e = Engine::in_memory();
+        e.add_site(sample::site_config(&cfg)).unwrap();
+        e.ingest(sample::generate(&cfg)).unwrap();
+        e
+    }
+
+    /// Every action report, flat or not, over days, ranges, months, an
+    /// empty day and several periods, with and without filters the typed
+    /// rows cannot take, segments (one bad), sections and both formats.
+    pub(crate) fn requests() -> Vec<String> {
+        let mut out = Vec::new();
+        for method in [
+            "Actions.getPageUrls&flat=1",
+            "Actions.getPageUrls",
+            "Actions.getPageTitles",
+            "Actions.getPageTitles&flat=1",
+            "Actions.getDownloads&flat=1",
+            "Actions.getDownloads",
+            "Actions.getOutlinks&flat=1",
+            "Actions.getSiteSearchKeywords",
+        ] {
+            for date in [
+                "period=day&date=2025-01-08",
+                "period=range&date=2025-01-01,2025-01-20",
+                "period=month&date=2025-01",
+                "period=day&date=2024-06-01",
+                "period=day&date=last3",
+            ] {
+                for extra in [
+                    "",
+                    "&format_metrics=0",
+                    "&filter_limit=-1&format_metrics=0",
+                    "&filter_limit=7&filter_offset=3",
+                    "&filter_limit=0",
+                    "&filter_offset=100000",
+                    "&segment=deviceType%3D%3Ddesktop&filter_limit=-1",
+                    "&section=News&filter_limit=-1&format_metrics=0",
+                    "&filter_sort_column=nb_hits&filter_limit=-1",
+                    "&segment=nope%3D%3Dx",
+                ] {
+                    out.push(format!("method={method}&idSite=1&{date}{extra}"));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn typed_action_rows_write_the_json_of_the_generic_rows() {
+        let e = engine();
+        let options = ApiOptions::default();
+        let (mut typed, mut bytes) = (0, 0);
+        for q in requests() {
+            let request = ApiRequest::parse(&q).unwrap();
+            let generic = e
+                .answer_keyed(&request, &options)
+                .map(|a| render_keyed(&a.value, Format::Json, &a.keys));
+            let got = e.api_with(&q, &options);
+            match (&got, &generic) {
+                (Ok(got), Ok(generic)) => {
+                    assert_eq!(got, generic, "{q}");
+                    bytes += got.len();
+                }
+                (Err(got), Err(generic)) => {
+                    assert_eq!(got.to_string(), generic.to_string(), "{q}")
+                }
+                _ => panic!("{q}: {got:?} against {generic:?}"),
+            }
+            if let Some(t) = e.action_table(&request, &options) {
+                typed += 1;
+                assert_eq!(&t.to_json(), generic.as_ref().unwrap(), "{q}");
+            }
+        }
+        // Most requests took the typed path, over many rows.
+        assert!(
+            typed > 100 && bytes > 1_000_000,
+            "{typed} typed, {bytes} bytes"
+        );
     }
 }
