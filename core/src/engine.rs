@@ -10,7 +10,7 @@ use foldhash::HashMap;
 
 use crate::archive::DayArchive;
 use crate::error::{Error, Result};
-use crate::hit::{Hit, HitView};
+use crate::hit::{Hit, HitRef, HitView};
 use crate::ndjson::{Rejected, parse_line};
 use crate::raw::{RawHit, SideArena, SiteDicts};
 use crate::site::SiteConfig;
@@ -528,43 +528,47 @@ impl Engine {
         I: IntoIterator,
         I::Item: std::borrow::Borrow<Hit>,
     {
-        self.ingest_batch(hits, Marks::default())
+        self.ingest_batch::<Hit, I>(hits, Marks::default())
     }
 
-    fn ingest_batch<I>(&mut self, hits: I, marks: Marks<'_>) -> Result<IngestOutcome>
+    fn ingest_batch<T, I>(&mut self, hits: I, marks: Marks<'_>) -> Result<IngestOutcome>
     where
+        T: TypedHit,
         I: IntoIterator,
-        I::Item: std::borrow::Borrow<Hit>,
+        I::Item: std::borrow::Borrow<T>,
     {
         self.writable()?;
         let hits = hits.into_iter();
         let mut batch = self.new_batch(hits.size_hint().0);
         let mut n = 0u64;
         // A hit's outcome into the batch (and the write-ahead log).
-        let mut note = |batch: &mut Batch, hit: &Hit, r: std::result::Result<(), String>| {
+        let mut note = |batch: &mut Batch, hit: &T, r: std::result::Result<(), String>| {
             n += 1;
             batch.record(n, r, |log| {
-                log.extend_from_slice(hit.to_ndjson().as_bytes());
+                log.extend_from_slice(hit.ndjson().as_bytes());
                 log.push(b'\n');
             });
         };
         let threads = self.query_threads.get();
         if threads == 1 {
             for hit in hits {
-                let hit = std::borrow::Borrow::<Hit>::borrow(&hit);
+                let hit = std::borrow::Borrow::<T>::borrow(&hit);
                 let r = self.add_hit(&mut batch, hit);
                 note(&mut batch, hit, r);
             }
         } else {
             let mut hits = hits.peekable();
+            // One buffer for every round (a borrowed hit is a few hundred bytes).
+            let mut round: Vec<I::Item> = Vec::new();
             while hits.peek().is_some() {
                 // Rounds of hits: blocks of a round are validated and interned
                 // on every thread and merged in order, as NDJSON blocks are.
-                let round: Vec<I::Item> = hits.by_ref().take(TYPED_ROUND).collect();
-                let refs: Vec<&Hit> = round.iter().map(std::borrow::Borrow::borrow).collect();
+                round.clear();
+                round.extend(hits.by_ref().take(TYPED_ROUND));
+                let refs: Vec<&T> = round.iter().map(std::borrow::Borrow::borrow).collect();
                 if refs.len() > TYPED_BLOCK {
                     let zones = self.zones();
-                    let blocks: Vec<&[&Hit]> = refs.chunks(TYPED_BLOCK).collect();
+                    let blocks: Vec<&[&T]> = refs.chunks(TYPED_BLOCK).collect();
                     let sites = &mut self.sites;
                     crate::par::in_order(
                         &blocks,
@@ -734,6 +738,46 @@ impl Engine {
         I: IntoIterator,
         I::Item: std::borrow::Borrow<Hit>,
     {
+        self.ingest_typed::<Hit, I>(hits, options)
+    }
+
+    /// [`Engine::ingest_with`] for hits whose text is borrowed
+    /// ([`HitRef`]): a host that holds the text elsewhere (Arrow columns)
+    /// hands it over without a copy per field. The outcome, the stored
+    /// hits and a store's bytes are those of the same hits as [`Hit`]s.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Hit, HitRef, IngestOptions, SiteConfig};
+    /// let hits = [
+    ///     Hit::pageview(1, 1_717_200_000, "a", "https://x.org/news"),
+    ///     Hit::pageview(1, 1_717_200_060, "", "https://x.org/"), // no visitor: rejected
+    /// ];
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1))?;
+    /// let out = e.ingest_refs_with(hits.iter().map(Hit::as_ref), &IngestOptions::default())?;
+    /// assert_eq!((out.accepted, out.rejected[0].line), (1, 2));
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn ingest_refs_with<'a, I>(
+        &mut self,
+        hits: I,
+        options: &IngestOptions,
+    ) -> Result<IngestOutcome>
+    where
+        I: IntoIterator,
+        I::Item: std::borrow::Borrow<HitRef<'a>>,
+    {
+        self.ingest_typed::<HitRef<'a>, I>(hits, options)
+    }
+
+    /// [`Engine::ingest_with`] over owned or borrowed hits.
+    fn ingest_typed<T, I>(&mut self, hits: I, options: &IngestOptions) -> Result<IngestOutcome>
+    where
+        T: TypedHit,
+        I: IntoIterator,
+        I::Item: std::borrow::Borrow<T>,
+    {
         let id = options.batch_id.clone();
         if let Some(id) = &id
             && !options.force
@@ -755,7 +799,7 @@ impl Engine {
             cursor,
             live: None,
         };
-        self.ingest_batch(hits, marks)
+        self.ingest_batch::<T, I>(hits, marks)
     }
 
     /// The value of an importer's checkpoint, as the last commit with
@@ -824,7 +868,11 @@ impl Engine {
     }
 
     /// A typed hit checked against the contract and added to the batch.
-    fn add_hit(&mut self, batch: &mut Batch, hit: &Hit) -> std::result::Result<(), String> {
+    fn add_hit<T: TypedHit>(
+        &mut self,
+        batch: &mut Batch,
+        hit: &T,
+    ) -> std::result::Result<(), String> {
         let view = hit.view();
         view.validate()?;
         self.add_to(batch, &view)
@@ -1575,7 +1623,36 @@ fn read_block<'a>(zones: &crate::intern::Zones, bytes: &'a [u8]) -> crate::inter
 
 /// Validates and interns a block of typed hits into dictionaries of its
 /// own (a thread's share of a batch).
-fn read_hits<'a>(zones: &crate::intern::Zones, hits: &[&'a Hit]) -> crate::intern::Block<&'a Hit> {
+/// A typed hit the ingest reads: owned ([`Hit`]) or borrowed ([`HitRef`]).
+pub(crate) trait TypedHit: Sync {
+    /// The hit as the engine reads it.
+    fn view(&self) -> crate::hit::HitView<'_>;
+    /// The hit as an NDJSON line (for the write-ahead log).
+    fn ndjson(&self) -> String;
+}
+
+impl TypedHit for Hit {
+    fn view(&self) -> crate::hit::HitView<'_> {
+        Hit::view(self)
+    }
+    fn ndjson(&self) -> String {
+        self.to_ndjson()
+    }
+}
+
+impl TypedHit for HitRef<'_> {
+    fn view(&self) -> crate::hit::HitView<'_> {
+        HitRef::view(self)
+    }
+    fn ndjson(&self) -> String {
+        self.to_hit().to_ndjson()
+    }
+}
+
+fn read_hits<'a, T: TypedHit>(
+    zones: &crate::intern::Zones,
+    hits: &[&'a T],
+) -> crate::intern::Block<&'a T> {
     let mut block = crate::intern::Block::default();
     for &hit in hits {
         let view = hit.view();

@@ -301,27 +301,69 @@ impl Hit {
 
     /// The hitmap attributes of this hit, by [`attr`] index.
     fn attrs(&self) -> [Option<Cow<'_, str>>; attr::N] {
-        let c = self.campaign.as_ref();
-        fn b(v: Option<&String>) -> Option<Cow<'_, str>> {
-            v.map(|v| Cow::Borrowed(v.as_str()))
+        self.as_ref().attrs()
+    }
+
+    /// The hit with its text borrowed: what [`Engine::ingest_refs_with`]
+    /// takes, and how both ingests read a hit.
+    ///
+    /// [`Engine::ingest_refs_with`]: crate::Engine::ingest_refs_with
+    ///
+    /// # Examples
+    /// ```
+    /// let h = hitmap::Hit::pageview(1, 5, "v", "https://x.org/").with_dim("team", "HR");
+    /// let r = h.as_ref();
+    /// assert_eq!((r.visitor, r.url, r.dims[0]), ("v", Some("https://x.org/"), ("team", "HR")));
+    /// assert_eq!(r.to_hit(), h);
+    /// ```
+    pub fn as_ref(&self) -> HitRef<'_> {
+        fn s(v: &Option<String>) -> Option<&str> {
+            v.as_deref()
         }
-        [
-            b(self.visit.as_ref()),
-            b(self.referrer_type.as_ref()),
-            b(self.referrer_name.as_ref()),
-            b(self.referrer_keyword.as_ref()),
-            b(c.and_then(|c| c.name.as_ref())),
-            b(c.and_then(|c| c.source.as_ref())),
-            b(c.and_then(|c| c.medium.as_ref())),
-            b(c.and_then(|c| c.keyword.as_ref())),
-            b(c.and_then(|c| c.content.as_ref())),
-            b(c.and_then(|c| c.id.as_ref())),
-            b(self.browser_version.as_ref()),
-            b(self.os_version.as_ref()),
-            b(self.resolution.as_ref()),
-            self.local_hour.map(|h| Cow::Owned(h.to_string())),
-            self.new_visit.then_some(Cow::Borrowed("1")),
-        ]
+        HitRef {
+            site: self.site,
+            ts: self.ts,
+            visitor: &self.visitor,
+            kind: self.kind,
+            url: s(&self.url),
+            title: s(&self.title),
+            referrer: s(&self.referrer),
+            user: s(&self.user),
+            device: s(&self.device),
+            browser: s(&self.browser),
+            os: s(&self.os),
+            country: s(&self.country),
+            language: s(&self.language),
+            search: s(&self.search),
+            event: self.event.as_ref().map(|e| EventRef {
+                category: &e.category,
+                action: &e.action,
+                name: e.name.as_deref(),
+                value: e.value,
+            }),
+            dims: self
+                .dims
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+            visit: s(&self.visit),
+            referrer_type: s(&self.referrer_type),
+            referrer_name: s(&self.referrer_name),
+            referrer_keyword: s(&self.referrer_keyword),
+            campaign: self.campaign.as_ref().map(|c| CampaignRef {
+                name: c.name.as_deref(),
+                source: c.source.as_deref(),
+                medium: c.medium.as_deref(),
+                keyword: c.keyword.as_deref(),
+                content: c.content.as_deref(),
+                id: c.id.as_deref(),
+            }),
+            browser_version: s(&self.browser_version),
+            os_version: s(&self.os_version),
+            resolution: s(&self.resolution),
+            local_hour: self.local_hour,
+            new_visit: self.new_visit,
+        }
     }
 
     /// Sets the attribute stored under a reserved `$` name; `false` if the
@@ -463,35 +505,225 @@ impl Hit {
     }
 
     pub(crate) fn view(&self) -> HitView<'_> {
-        fn s(v: &Option<String>) -> Option<Cow<'_, str>> {
-            v.as_deref().filter(|x| !x.is_empty()).map(Cow::Borrowed)
+        self.as_ref().view()
+    }
+}
+
+/// A hit whose text is borrowed: [`Hit`]'s fields, each string a slice of
+/// text held elsewhere (Arrow columns, a parser's buffer), so a host can
+/// hand hits to [`Engine::ingest_refs_with`] without copying each field
+/// into a [`Hit`]. Empty optional strings count as missing, as in a
+/// [`Hit`]; [`Hit::as_ref`] and [`HitRef::to_hit`] go between the two.
+///
+/// [`Engine::ingest_refs_with`]: crate::Engine::ingest_refs_with
+///
+/// # Examples
+/// ```
+/// use hitmap::{Engine, HitRef, IngestOptions, SiteConfig};
+/// let mut e = Engine::in_memory();
+/// e.add_site(SiteConfig::new(1))?;
+/// let column = String::from("https://x.org/a"); // text held by the host
+/// let hit = HitRef {
+///     site: 1,
+///     ts: 1_717_200_000,
+///     visitor: "v",
+///     url: Some(&column),
+///     dims: vec![("team", "HR")],
+///     ..HitRef::default()
+/// };
+/// let out = e.ingest_refs_with([hit], &IngestOptions::default())?;
+/// assert_eq!(out.accepted, 1);
+/// # Ok::<(), hitmap::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HitRef<'a> {
+    /// The website (Matomo `idsite`), 1..2^31-1.
+    pub site: u32,
+    /// Unix seconds.
+    pub ts: i64,
+    /// Stable visitor key.
+    pub visitor: &'a str,
+    /// Action type.
+    pub kind: HitType,
+    /// Absolute URL.
+    pub url: Option<&'a str>,
+    /// Page title.
+    pub title: Option<&'a str>,
+    /// Absolute referrer URL.
+    pub referrer: Option<&'a str>,
+    /// Logged-in user id.
+    pub user: Option<&'a str>,
+    /// Device type.
+    pub device: Option<&'a str>,
+    /// Browser name.
+    pub browser: Option<&'a str>,
+    /// Operating system.
+    pub os: Option<&'a str>,
+    /// Country code.
+    pub country: Option<&'a str>,
+    /// Language code.
+    pub language: Option<&'a str>,
+    /// Site-search keyword.
+    pub search: Option<&'a str>,
+    /// The event of an `event` hit.
+    pub event: Option<EventRef<'a>>,
+    /// Custom dimensions (name, value).
+    pub dims: Vec<(&'a str, &'a str)>,
+    /// The visit id the tracker gave.
+    pub visit: Option<&'a str>,
+    /// Referrer type recorded by the tracker.
+    pub referrer_type: Option<&'a str>,
+    /// Referrer name recorded by the tracker.
+    pub referrer_name: Option<&'a str>,
+    /// Referrer keyword recorded by the tracker.
+    pub referrer_keyword: Option<&'a str>,
+    /// The campaign.
+    pub campaign: Option<CampaignRef<'a>>,
+    /// Browser version.
+    pub browser_version: Option<&'a str>,
+    /// Operating system version.
+    pub os_version: Option<&'a str>,
+    /// Screen resolution.
+    pub resolution: Option<&'a str>,
+    /// The visitor's local hour (0..23).
+    pub local_hour: Option<u8>,
+    /// Starts a new visit whatever the gap before it.
+    pub new_visit: bool,
+}
+
+/// [`Event`] with its text borrowed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EventRef<'a> {
+    /// Event category (required).
+    pub category: &'a str,
+    /// Event action (required).
+    pub action: &'a str,
+    /// Event name.
+    pub name: Option<&'a str>,
+    /// Event value.
+    pub value: Option<f64>,
+}
+
+/// [`Campaign`] with its text borrowed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CampaignRef<'a> {
+    /// Campaign name.
+    pub name: Option<&'a str>,
+    /// Campaign source.
+    pub source: Option<&'a str>,
+    /// Campaign medium.
+    pub medium: Option<&'a str>,
+    /// Campaign keyword.
+    pub keyword: Option<&'a str>,
+    /// Campaign content.
+    pub content: Option<&'a str>,
+    /// Campaign id.
+    pub id: Option<&'a str>,
+}
+
+impl<'a> HitRef<'a> {
+    /// The hit with its text copied.
+    pub fn to_hit(&self) -> Hit {
+        let s = |v: Option<&str>| v.map(str::to_owned);
+        Hit {
+            site: self.site,
+            ts: self.ts,
+            visitor: self.visitor.to_owned(),
+            kind: self.kind,
+            url: s(self.url),
+            title: s(self.title),
+            referrer: s(self.referrer),
+            user: s(self.user),
+            device: s(self.device),
+            browser: s(self.browser),
+            os: s(self.os),
+            country: s(self.country),
+            language: s(self.language),
+            search: s(self.search),
+            event: self.event.as_ref().map(|e| Event {
+                category: e.category.to_owned(),
+                action: e.action.to_owned(),
+                name: s(e.name),
+                value: e.value,
+            }),
+            dims: self
+                .dims
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            visit: s(self.visit),
+            referrer_type: s(self.referrer_type),
+            referrer_name: s(self.referrer_name),
+            referrer_keyword: s(self.referrer_keyword),
+            campaign: self.campaign.as_ref().map(|c| Campaign {
+                name: s(c.name),
+                source: s(c.source),
+                medium: s(c.medium),
+                keyword: s(c.keyword),
+                content: s(c.content),
+                id: s(c.id),
+            }),
+            browser_version: s(self.browser_version),
+            os_version: s(self.os_version),
+            resolution: s(self.resolution),
+            local_hour: self.local_hour,
+            new_visit: self.new_visit,
+        }
+    }
+
+    /// The hitmap attributes of this hit, by [`attr`] index.
+    fn attrs(&self) -> [Option<Cow<'a, str>>; attr::N] {
+        let c = self.campaign.as_ref();
+        let b = |v: Option<&'a str>| v.map(Cow::Borrowed);
+        [
+            b(self.visit),
+            b(self.referrer_type),
+            b(self.referrer_name),
+            b(self.referrer_keyword),
+            b(c.and_then(|c| c.name)),
+            b(c.and_then(|c| c.source)),
+            b(c.and_then(|c| c.medium)),
+            b(c.and_then(|c| c.keyword)),
+            b(c.and_then(|c| c.content)),
+            b(c.and_then(|c| c.id)),
+            b(self.browser_version),
+            b(self.os_version),
+            b(self.resolution),
+            self.local_hour.map(|h| Cow::Owned(h.to_string())),
+            self.new_visit.then_some(Cow::Borrowed("1")),
+        ]
+    }
+
+    pub(crate) fn view(&self) -> HitView<'a> {
+        fn s(v: Option<&str>) -> Option<Cow<'_, str>> {
+            v.filter(|x| !x.is_empty()).map(Cow::Borrowed)
         }
         HitView {
             site: self.site,
             ts: self.ts,
-            visitor: Cow::Borrowed(&self.visitor),
+            visitor: Cow::Borrowed(self.visitor),
             kind: self.kind,
-            url: s(&self.url),
-            title: s(&self.title),
-            referrer: s(&self.referrer),
-            user: s(&self.user),
-            device: s(&self.device),
-            browser: s(&self.browser),
-            os: s(&self.os),
-            country: s(&self.country),
-            language: s(&self.language),
-            search: s(&self.search),
+            url: s(self.url),
+            title: s(self.title),
+            referrer: s(self.referrer),
+            user: s(self.user),
+            device: s(self.device),
+            browser: s(self.browser),
+            os: s(self.os),
+            country: s(self.country),
+            language: s(self.language),
+            search: s(self.search),
             event: self.event.as_ref().map(|e| EventView {
-                category: Cow::Borrowed(&e.category),
-                action: Cow::Borrowed(&e.action),
-                name: s(&e.name),
+                category: Cow::Borrowed(e.category),
+                action: Cow::Borrowed(e.action),
+                name: s(e.name),
                 value: e.value,
             }),
             dims: self
                 .dims
                 .iter()
                 .filter(|(_, v)| !v.is_empty())
-                .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str())))
+                .map(|&(k, v)| (Cow::Borrowed(k), Cow::Borrowed(v)))
                 .collect(),
             attrs: self.attrs().map(|v| v.filter(|x| !x.is_empty())),
         }

@@ -129,7 +129,7 @@ pub use api::{
 pub use engine::{DEFAULT_CHUNK_BYTES, DEFAULT_LIVE_LIMIT, Engine, IngestOptions, IngestOutcome};
 pub use error::{Error, Result};
 pub use export::VisitRecord;
-pub use hit::{Campaign, Event, Hit, HitType};
+pub use hit::{Campaign, CampaignRef, Event, EventRef, Hit, HitRef, HitType};
 pub use ndjson::{FIELDS as HIT_FIELDS, Rejected, check_ndjson_line};
 pub use period::{FIRST_DAY, LAST_DAY, MAX_PERIODS, Period, PeriodRange, parse_day};
 pub use query::{IntoDay, Query, Selection};

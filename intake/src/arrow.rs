@@ -40,6 +40,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::sync::Arc;
+
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Float64Type, Int64Type, TimestampMicrosecondType, TimestampMillisecondType,
@@ -49,7 +51,9 @@ use arrow_array::{
     Array, ArrayRef, Int64Array, RecordBatch, StringArray, StringViewArray, StructArray,
 };
 use arrow_schema::{ArrowError, DataType, TimeUnit};
-use hitmap::{Campaign, Engine, Event, Hit, HitType, IngestOptions, IngestOutcome, Rejected};
+use hitmap::{
+    CampaignRef, Engine, EventRef, HitRef, HitType, IngestOptions, IngestOutcome, Rejected,
+};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::{Error, Result};
@@ -96,15 +100,18 @@ where
     let mut index = 0u64;
     let chunks = Chunks {
         batches: batches.into_iter(),
-        threads: engine.query_threads(),
         rows: options.chunk_rows.max(1) as u64,
         current: None,
         next_row: 1,
         pending: Chunk::default(),
         failed: false,
     };
+    let threads = engine.query_threads();
     for chunk in chunks {
-        chunk?.commit(engine, options, &mut index, &mut total)?;
+        let chunk = chunk?;
+        chunk
+            .read(threads)
+            .commit(engine, options, &mut index, &mut total)?;
     }
     Ok(total)
 }
@@ -112,11 +119,9 @@ where
 /// Chunks of hits read from a stream of batches.
 struct Chunks<B> {
     batches: B,
-    /// Threads rows are read on (the engine's).
-    threads: usize,
     rows: u64,
     /// The batch being read, its columns and the next row in it.
-    current: Option<(RecordBatch, Columns, usize)>,
+    current: Option<(RecordBatch, Arc<Columns>, usize)>,
     /// The row number of the next row read.
     next_row: u64,
     pending: Chunk,
@@ -138,10 +143,15 @@ where
                 while *at < batch.num_rows() {
                     let left = batch.num_rows() - *at;
                     let take = left.min((self.rows - self.pending.size) as usize);
-                    let rows = *at..*at + take;
-                    *at += take;
+                    if self.pending.size == 0 {
+                        self.pending.first_row = self.next_row;
+                    }
                     self.pending
-                        .read(columns, rows, &mut self.next_row, self.threads);
+                        .parts
+                        .push((Arc::clone(columns), *at..*at + take));
+                    *at += take;
+                    self.pending.size += take as u64;
+                    self.next_row += take as u64;
                     if self.pending.size >= self.rows {
                         return Some(Ok(std::mem::take(&mut self.pending)));
                     }
@@ -158,7 +168,7 @@ where
                     return Some(Err(Error::Input(format!("reading the Arrow stream: {e}"))));
                 }
                 Some(Ok(batch)) => match Columns::of(&batch) {
-                    Ok(columns) => self.current = Some((batch, columns, 0)),
+                    Ok(columns) => self.current = Some((batch, Arc::new(columns), 0)),
                     Err(e) => {
                         self.failed = true;
                         return Some(Err(e));
@@ -169,25 +179,31 @@ where
     }
 }
 
-/// Rows read and not yet committed.
+/// A chunk's rows, not yet read: ranges of rows of one or more batches.
 #[derive(Default)]
 struct Chunk {
-    /// The hits, in blocks as they were read (hits are large: they are
-    /// not moved again).
-    hits: Vec<Vec<Hit>>,
-    /// The row number of each hit.
+    parts: Vec<(Arc<Columns>, std::ops::Range<usize>)>,
+    /// The number of the chunk's first row.
+    first_row: u64,
+    size: u64,
+}
+
+/// A chunk's rows read: its hits (borrowing the chunk's columns, in the
+/// blocks the threads read them in), their row numbers, the rows that are
+/// not hits, and the chunk's identity.
+struct Read<'c> {
+    blocks: Vec<Block<'c>>,
     rows: Vec<u64>,
     rejected: Vec<Rejected>,
     size: u64,
     hasher: Xxh3,
 }
 
-/// Rows read into hits on one thread: the hits with their row numbers,
-/// the rows that are not hits, and the identity bytes of the hits, in
+/// Rows read on one thread: the rows that are hits with their row
+/// numbers, the rows that are not, and the identity bytes of the hits, in
 /// row order.
-#[derive(Default)]
-struct Block {
-    hits: Vec<Hit>,
+struct Block<'c> {
+    hits: Vec<HitRef<'c>>,
     rows: Vec<u64>,
     rejected: Vec<Rejected>,
     identity: Vec<u8>,
@@ -197,65 +213,99 @@ struct Block {
 const ROWS_PER_THREAD: usize = 4096;
 
 impl Chunk {
-    /// Reads `rows` of a batch, numbered from `next_row`, on up to
-    /// `threads` threads; the hits, rejects and identity are the same on
-    /// any number.
-    fn read(
-        &mut self,
-        columns: &Columns,
-        rows: std::ops::Range<usize>,
-        next_row: &mut u64,
-        threads: usize,
-    ) {
-        let (start, n, first) = (rows.start, rows.len(), *next_row);
-        let read = |range: std::ops::Range<usize>| {
-            let mut block = Block {
-                hits: Vec::with_capacity(range.len()),
-                rows: Vec::with_capacity(range.len()),
-                rejected: Vec::new(),
-                identity: Vec::with_capacity(range.len() * 160),
-            };
-            for i in range {
-                let row = first + (i - start) as u64;
-                match columns.hit(i) {
-                    Ok(hit) => {
-                        identity_bytes(&hit, &mut block.identity);
-                        block.hits.push(hit);
-                        block.rows.push(row);
-                    }
-                    Err(reason) => block.rejected.push(Rejected { line: row, reason }),
+    /// Reads the chunk's rows on up to `threads` threads; the hits,
+    /// rejects and identity are the same on any number.
+    fn read(&self, threads: usize) -> Read<'_> {
+        // Each part split in about equal runs, one per thread.
+        let n = self.size as usize;
+        let parts = threads.clamp(1, (n / ROWS_PER_THREAD).max(1));
+        let mut jobs: Vec<(&Columns, std::ops::Range<usize>, u64)> = Vec::new();
+        let mut row = self.first_row;
+        for (columns, range) in &self.parts {
+            let len = range.len();
+            for p in 0..parts {
+                let (a, b) = (len * p / parts, len * (p + 1) / parts);
+                if a < b {
+                    jobs.push((columns, range.start + a..range.start + b, row + a as u64));
                 }
             }
-            block
-        };
-        let parts = threads.clamp(1, (n / ROWS_PER_THREAD).max(1));
-        let range = |p: usize| start + n * p / parts..start + n * (p + 1) / parts;
-        let blocks = if parts == 1 {
-            vec![read(rows)]
+            row += len as u64;
+        }
+        let blocks: Vec<Block<'_>> = if parts == 1 {
+            jobs.iter()
+                .map(|(c, range, first)| read_rows(c, range.clone(), *first))
+                .collect()
         } else {
+            // Jobs in turn to the threads; results back in job order.
             std::thread::scope(|s| {
-                let read = &read;
+                let jobs = &jobs;
+                let read = |j: usize| {
+                    let (c, range, first) = &jobs[j];
+                    read_rows(c, range.clone(), *first)
+                };
                 let handles: Vec<_> = (1..parts)
-                    .map(|p| s.spawn(move || read(range(p))))
+                    .map(|t| {
+                        s.spawn(move || {
+                            (t..jobs.len())
+                                .step_by(parts)
+                                .map(|j| (j, read(j)))
+                                .collect::<Vec<_>>()
+                        })
+                    })
                     .collect();
-                let mut blocks = vec![read(range(0))];
+                let mut done: Vec<(usize, Block<'_>)> = (0..jobs.len())
+                    .step_by(parts)
+                    .map(|j| (j, read(j)))
+                    .collect();
                 for h in handles {
                     // A reader panics only on a bug: pass it on.
-                    blocks.push(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+                    done.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
                 }
-                blocks
+                done.sort_by_key(|(j, _)| *j);
+                done.into_iter().map(|(_, b)| b).collect()
             })
         };
-        for block in blocks {
-            self.hasher.update(&block.identity);
-            self.rows.extend_from_slice(&block.rows);
-            self.rejected.extend(block.rejected);
-            self.hits.push(block.hits);
+        let mut out = Read {
+            blocks: Vec::with_capacity(blocks.len()),
+            rows: Vec::with_capacity(n),
+            rejected: Vec::new(),
+            size: self.size,
+            hasher: Xxh3::default(),
+        };
+        for mut block in blocks {
+            out.hasher.update(&block.identity);
+            out.rows.extend_from_slice(&block.rows);
+            out.rejected.append(&mut block.rejected);
+            block.identity = Vec::new();
+            out.blocks.push(block);
         }
-        self.size += n as u64;
-        *next_row += n as u64;
+        out
     }
+}
 
+/// Rows `range` of a batch's columns, the first numbered `first`.
+fn read_rows(columns: &Columns, range: std::ops::Range<usize>, first: u64) -> Block<'_> {
+    let mut block = Block {
+        hits: Vec::with_capacity(range.len()),
+        rows: Vec::with_capacity(range.len()),
+        rejected: Vec::new(),
+        identity: Vec::with_capacity(range.len() * 160),
+    };
+    for i in range.clone() {
+        let row = first + (i - range.start) as u64;
+        match columns.hit(i) {
+            Ok(hit) => {
+                identity_bytes(&hit, &mut block.identity);
+                block.hits.push(hit);
+                block.rows.push(row);
+            }
+            Err(reason) => block.rejected.push(Rejected { line: row, reason }),
+        }
+    }
+    block
+}
+
+impl Read<'_> {
     fn commit(
         self,
         engine: &mut Engine,
@@ -269,7 +319,8 @@ impl Chunk {
         };
         *index += 1;
         let opts = IngestOptions::default().batch_id(id).force(options.force);
-        let out = engine.ingest_with(self.hits.iter().flatten(), &opts)?;
+        let hits = self.blocks.iter().flat_map(|b| b.hits.iter());
+        let out = engine.ingest_refs_with(hits, &opts)?;
         total.accepted += out.accepted;
         total.batches += out.batches;
         total.skipped_batches += out.skipped_batches;
@@ -302,7 +353,7 @@ impl Chunk {
 /// its length (8 bytes, little-endian) and its bytes, so fields cannot
 /// run together. Chunks written by earlier versions are recognised by
 /// these bytes: they must not change.
-fn identity_bytes(hit: &Hit, out: &mut Vec<u8>) {
+fn identity_bytes(hit: &HitRef, out: &mut Vec<u8>) {
     fn feed(out: &mut Vec<u8>, value: Option<&[u8]>) {
         match value {
             None => out.push(0),
@@ -316,35 +367,35 @@ fn identity_bytes(hit: &Hit, out: &mut Vec<u8>) {
     fn text(out: &mut Vec<u8>, s: Option<&str>) {
         feed(out, s.map(str::as_bytes));
     }
-    text(out, Some(&hit.visitor));
+    text(out, Some(hit.visitor));
     text(out, Some(hit.kind.name()));
     for s in [
-        &hit.url,
-        &hit.title,
-        &hit.referrer,
-        &hit.user,
-        &hit.device,
-        &hit.browser,
-        &hit.os,
-        &hit.country,
-        &hit.language,
-        &hit.search,
-        &hit.visit,
-        &hit.referrer_type,
-        &hit.referrer_name,
-        &hit.referrer_keyword,
-        &hit.browser_version,
-        &hit.os_version,
-        &hit.resolution,
+        hit.url,
+        hit.title,
+        hit.referrer,
+        hit.user,
+        hit.device,
+        hit.browser,
+        hit.os,
+        hit.country,
+        hit.language,
+        hit.search,
+        hit.visit,
+        hit.referrer_type,
+        hit.referrer_name,
+        hit.referrer_keyword,
+        hit.browser_version,
+        hit.os_version,
+        hit.resolution,
     ] {
-        text(out, s.as_deref());
+        text(out, s);
     }
     match &hit.event {
         None => text(out, None),
         Some(e) => {
-            text(out, Some(&e.category));
-            text(out, Some(&e.action));
-            text(out, e.name.as_deref());
+            text(out, Some(e.category));
+            text(out, Some(e.action));
+            text(out, e.name);
             let value = e.value.map(|v| v.to_bits().to_le_bytes());
             feed(out, value.as_ref().map(|v| &v[..]));
         }
@@ -352,12 +403,12 @@ fn identity_bytes(hit: &Hit, out: &mut Vec<u8>) {
     match &hit.campaign {
         None => text(out, None),
         Some(c) => {
-            for s in [&c.name, &c.source, &c.medium, &c.keyword, &c.content, &c.id] {
-                text(out, s.as_deref());
+            for s in [c.name, c.source, c.medium, c.keyword, c.content, c.id] {
+                text(out, s);
             }
         }
     }
-    for (k, v) in &hit.dims {
+    for &(k, v) in &hit.dims {
         text(out, Some(k));
         text(out, Some(v));
     }
@@ -679,7 +730,7 @@ impl Columns {
     }
 
     /// Row `i` as a hit, or why it cannot be one.
-    fn hit(&self, i: usize) -> std::result::Result<Hit, String> {
+    fn hit(&self, i: usize) -> std::result::Result<HitRef<'_>, String> {
         // As in NDJSON: a value of the wrong shape first (site, ts, type,
         // in column order), then a required field that is missing.
         let site = self.site.as_ref().and_then(|s| value_i64(s, i)).map(|s| {
@@ -722,7 +773,13 @@ impl Columns {
         let ts = ts.ok_or("missing required field `ts`")?;
         // An empty visitor is checked by the contract's rules (its length).
         let visitor = raw(self.visitor.as_ref(), i).ok_or("missing required field `visitor`")?;
-        let mut hit = Hit::new(site, ts, visitor.to_owned(), kind);
+        let mut hit = HitRef {
+            site,
+            ts,
+            visitor,
+            kind,
+            ..HitRef::default()
+        };
         let [
             url,
             title,
@@ -749,7 +806,7 @@ impl Columns {
                 .and_then(|v| v.is_valid(i).then(|| v.value(i)))
                 .filter(|v| !v.is_nan());
             if category.is_some() || action.is_some() || value.is_some() {
-                hit.event = Some(Event {
+                hit.event = Some(EventRef {
                     category: category.unwrap_or_default(),
                     action: action.unwrap_or_default(),
                     name: text(e.name.as_ref(), i),
@@ -761,7 +818,7 @@ impl Columns {
             Some(Dims::Struct(s, children)) if s.is_valid(i) => {
                 for (name, values) in children {
                     if let Some(v) = text(Some(values), i) {
-                        hit.dims.push((name.clone(), v));
+                        hit.dims.push((name.as_str(), v));
                     }
                 }
             }
@@ -777,7 +834,7 @@ impl Columns {
             }
             _ => {}
         }
-        hit.dims.sort_by(|a, b| a.0.cmp(&b.0));
+        hit.dims.sort_by(|a, b| a.0.cmp(b.0));
         hit.visit = text(self.visit.as_ref(), i);
         let [rtype, rname, rkeyword, bversion, osversion, resolution] =
             std::array::from_fn(|k| text(self.attrs.get(k).and_then(Option::as_ref), i));
@@ -786,7 +843,7 @@ impl Columns {
         if let Some(c) = &self.campaign {
             let [name, source, medium, keyword, content, id] =
                 std::array::from_fn(|k| text(c[k].as_ref(), i));
-            let campaign = Campaign {
+            let campaign = CampaignRef {
                 name,
                 source,
                 medium,
@@ -794,7 +851,7 @@ impl Columns {
                 content,
                 id,
             };
-            if campaign != Campaign::default() {
+            if campaign != CampaignRef::default() {
                 hit.campaign = Some(campaign);
             }
         }
@@ -823,9 +880,9 @@ fn raw(a: Option<&Strings>, i: usize) -> Option<&str> {
 }
 
 /// Row `i` of a string column; null and "" are missing.
-fn text(a: Option<&Strings>, i: usize) -> Option<String> {
+fn text(a: Option<&Strings>, i: usize) -> Option<&str> {
     let a = a?;
-    (a.is_valid(i) && !a.value(i).is_empty()).then(|| a.value(i).to_owned())
+    (a.is_valid(i) && !a.value(i).is_empty()).then(|| a.value(i))
 }
 
 #[cfg(test)]
@@ -833,7 +890,6 @@ mod tests {
     use super::*;
     use arrow_array::{BooleanArray, Float64Array};
     use arrow_schema::{Field, Fields};
-    use std::sync::Arc;
 
     /// A chunk's identity is what a re-run recognises it by, in stores
     /// written by every earlier version: the digest of these rows is fixed.
@@ -906,7 +962,6 @@ mod tests {
         .unwrap();
         let mut chunks = Chunks {
             batches: [Ok(batch)].into_iter(),
-            threads: 1,
             rows: 100,
             current: None,
             next_row: 1,
@@ -914,10 +969,13 @@ mod tests {
             failed: false,
         };
         let chunk = chunks.next().unwrap().unwrap();
-        assert_eq!((chunk.rows.len(), chunk.rejected.len()), (3, 1));
-        assert_eq!(
-            format!("{:032x}", chunk.hasher.digest128()),
-            "0bee6d8526c20b152901c86a7381a35f"
-        );
+        for threads in [1, 2] {
+            let read = chunk.read(threads);
+            assert_eq!((read.rows.len(), read.rejected.len()), (3, 1));
+            assert_eq!(
+                format!("{:032x}", read.hasher.digest128()),
+                "0bee6d8526c20b152901c86a7381a35f"
+            );
+        }
     }
 }

@@ -133,7 +133,7 @@ fn a_store_written_on_any_thread_count_holds_the_same_bytes() {
         hits[i].visitor.clear(); // refused: a hit needs a visitor
     }
     let (first, rest) = hits.split_at(5_000);
-    same_store_on_any_thread_count(&cfg, |e| {
+    let typed = same_store_on_any_thread_count(&cfg, |e| {
         for part in [first, rest] {
             let out = e.ingest(part).unwrap();
             let refused = part.iter().filter(|h| h.visitor.is_empty()).count();
@@ -141,11 +141,29 @@ fn a_store_written_on_any_thread_count_holds_the_same_bytes() {
             assert_eq!(out.rejected.len(), refused);
         }
     });
+    // The same hits borrowed (HitRef, as the DataFrame path gives them).
+    let borrowed = same_store_on_any_thread_count(&cfg, |e| {
+        for part in [first, rest] {
+            let refs: Vec<hitmap::HitRef> = part.iter().map(hitmap::Hit::as_ref).collect();
+            let out = e
+                .ingest_refs_with(&refs, &hitmap::IngestOptions::default())
+                .unwrap();
+            let refused = part.iter().filter(|h| h.visitor.is_empty()).count();
+            assert_eq!(out.rejected.len(), refused);
+        }
+    });
+    assert_eq!(borrowed.len(), typed.len());
+    for (a, b) in borrowed.iter().zip(&typed) {
+        assert!(a == b, "{} differs", a.0);
+    }
 }
 
 /// Ingests with `ingest` into a store on 1, 2 and 3 threads and checks the
-/// stores hold the same files, byte for byte.
-fn same_store_on_any_thread_count(cfg: &SampleConfig, ingest: impl Fn(&mut Engine)) {
+/// stores hold the same files, byte for byte; returns them.
+fn same_store_on_any_thread_count(
+    cfg: &SampleConfig,
+    ingest: impl Fn(&mut Engine),
+) -> Vec<(String, Vec<u8>)> {
     let mut stores = Vec::new();
     for threads in [1, 2, 3] {
         let dir = TempDir::new("threads");
@@ -181,4 +199,5 @@ fn same_store_on_any_thread_count(cfg: &SampleConfig, ingest: impl Fn(&mut Engin
             assert!(a.1 == b.1, "{} differs", a.0);
         }
     }
+    stores.swap_remove(0)
 }
