@@ -225,30 +225,15 @@ mod tests {
     /// rows give, column for column; the others still answer.
     #[test]
     fn typed_action_rows_give_the_batch_of_the_generic_rows() {
-        let e = crate::api::typed_tests::engine();
-        let options = ApiOptions::default();
-        let (mut typed, mut rows) = (0, 0);
-        for q in crate::api::typed_tests::requests() {
-            let request = ApiRequest::parse(&q).unwrap();
-            let generic = e
-                .answer_with(&request, &options)
-                .and_then(|a| rows_to_batch(&a));
-            let got = e.api_arrow(&q, &options);
-            match (&got, &generic) {
-                (Ok(got), Ok(generic)) => {
-                    assert_eq!(got, generic, "{q}");
-                    rows += got.num_rows();
-                }
-                (Err(got), Err(generic)) => {
-                    assert_eq!(got.to_string(), generic.to_string(), "{q}")
-                }
-                _ => panic!("{q}: {got:?} against {generic:?}"),
-            }
-            if let Some(t) = e.action_table(&request, &options) {
-                typed += 1;
-                assert_eq!(action_batch(&t).unwrap(), generic.unwrap(), "{q}");
-            }
-        }
+        let (typed, answers) = crate::api::typed_tests::agree(
+            |e, q, options| e.api_arrow(q, options),
+            |e, request, options| {
+                e.answer_with(request, options)
+                    .and_then(|a| rows_to_batch(&a))
+            },
+            |t| action_batch(t).unwrap(),
+        );
+        let rows: usize = answers.iter().map(RecordBatch::num_rows).sum();
         // Most requests took the typed path, over many rows.
         assert!(typed > 100 && rows > 5_000, "{typed} typed, {rows} rows");
     }

@@ -1621,8 +1621,6 @@ fn read_block<'a>(zones: &crate::intern::Zones, bytes: &'a [u8]) -> crate::inter
     block
 }
 
-/// Validates and interns a block of typed hits into dictionaries of its
-/// own (a thread's share of a batch).
 /// A typed hit the ingest reads: owned ([`Hit`]) or borrowed ([`HitRef`]).
 pub(crate) trait TypedHit: Sync {
     /// The hit as the engine reads it.
@@ -1649,6 +1647,8 @@ impl TypedHit for HitRef<'_> {
     }
 }
 
+/// Validates and interns a block of typed hits into dictionaries of its
+/// own (a thread's share of a batch).
 fn read_hits<'a, T: TypedHit>(
     zones: &crate::intern::Zones,
     hits: &[&'a T],

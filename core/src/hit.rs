@@ -301,7 +301,7 @@ impl Hit {
 
     /// The hitmap attributes of this hit, by [`attr`] index.
     fn attrs(&self) -> [Option<Cow<'_, str>>; attr::N] {
-        self.as_ref().attrs()
+        self.fields().attrs()
     }
 
     /// The hit with its text borrowed: what [`Engine::ingest_refs_with`]
@@ -317,6 +317,18 @@ impl Hit {
     /// assert_eq!(r.to_hit(), h);
     /// ```
     pub fn as_ref(&self) -> HitRef<'_> {
+        HitRef {
+            dims: self
+                .dims
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+            ..self.fields()
+        }
+    }
+
+    /// [`Hit::as_ref`] but the custom dimensions (left empty: no vector).
+    fn fields(&self) -> HitRef<'_> {
         fn s(v: &Option<String>) -> Option<&str> {
             v.as_deref()
         }
@@ -341,11 +353,7 @@ impl Hit {
                 name: e.name.as_deref(),
                 value: e.value,
             }),
-            dims: self
-                .dims
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect(),
+            dims: Vec::new(),
             visit: s(&self.visit),
             referrer_type: s(&self.referrer_type),
             referrer_name: s(&self.referrer_name),
@@ -505,7 +513,8 @@ impl Hit {
     }
 
     pub(crate) fn view(&self) -> HitView<'_> {
-        self.as_ref().view()
+        let dims = self.dims.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        self.fields().view_with(dims)
     }
 }
 
@@ -695,6 +704,12 @@ impl<'a> HitRef<'a> {
     }
 
     pub(crate) fn view(&self) -> HitView<'a> {
+        self.view_with(self.dims.iter().copied())
+    }
+
+    /// The view of this hit with the custom dimensions `dims` (a [`Hit`]
+    /// gives its own, so viewing it collects them once).
+    fn view_with(&self, dims: impl Iterator<Item = (&'a str, &'a str)>) -> HitView<'a> {
         fn s(v: Option<&str>) -> Option<Cow<'_, str>> {
             v.filter(|x| !x.is_empty()).map(Cow::Borrowed)
         }
@@ -719,11 +734,9 @@ impl<'a> HitRef<'a> {
                 name: s(e.name),
                 value: e.value,
             }),
-            dims: self
-                .dims
-                .iter()
+            dims: dims
                 .filter(|(_, v)| !v.is_empty())
-                .map(|&(k, v)| (Cow::Borrowed(k), Cow::Borrowed(v)))
+                .map(|(k, v)| (Cow::Borrowed(k), Cow::Borrowed(v)))
                 .collect(),
             attrs: self.attrs().map(|v| v.filter(|x| !x.is_empty())),
         }

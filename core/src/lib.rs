@@ -75,7 +75,7 @@ pub mod fuzzing;
 mod intern;
 mod live;
 mod names;
-mod par;
+pub mod par;
 mod query;
 mod raw;
 mod reader;

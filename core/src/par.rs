@@ -12,8 +12,16 @@ use std::sync::Mutex;
 /// `f` applied to every job, results in job order, on up to `threads`
 /// threads (the calling one included). Runs on the calling thread alone
 /// when there is one thread or fewer than two jobs. A panic in `f` is
-/// resumed on the calling thread.
-pub(crate) fn map_jobs<T: Send, R: Send>(
+/// resumed on the calling thread. Hosts that prepare work for the engine
+/// (the Arrow intake's rows) use it with the engine's
+/// [`query_threads`](crate::Engine::query_threads).
+///
+/// # Examples
+/// ```
+/// let squares = hitmap::par::map_jobs(vec![1u64, 2, 3, 4], 2, |x| x * x);
+/// assert_eq!(squares, [1, 4, 9, 16]);
+/// ```
+pub fn map_jobs<T: Send, R: Send>(
     jobs: Vec<T>,
     threads: usize,
     f: impl Fn(T) -> R + Sync,

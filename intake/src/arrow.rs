@@ -218,53 +218,22 @@ impl Chunk {
     fn read(&self, threads: usize) -> Read<'_> {
         // Each part split in about equal runs, one per thread.
         let n = self.size as usize;
-        let parts = threads.clamp(1, (n / ROWS_PER_THREAD).max(1));
+        let runs = threads.clamp(1, (n / ROWS_PER_THREAD).max(1));
         let mut jobs: Vec<(&Columns, std::ops::Range<usize>, u64)> = Vec::new();
         let mut row = self.first_row;
         for (columns, range) in &self.parts {
             let len = range.len();
-            for p in 0..parts {
-                let (a, b) = (len * p / parts, len * (p + 1) / parts);
+            for p in 0..runs {
+                let (a, b) = (len * p / runs, len * (p + 1) / runs);
                 if a < b {
                     jobs.push((columns, range.start + a..range.start + b, row + a as u64));
                 }
             }
             row += len as u64;
         }
-        let blocks: Vec<Block<'_>> = if parts == 1 {
-            jobs.iter()
-                .map(|(c, range, first)| read_rows(c, range.clone(), *first))
-                .collect()
-        } else {
-            // Jobs in turn to the threads; results back in job order.
-            std::thread::scope(|s| {
-                let jobs = &jobs;
-                let read = |j: usize| {
-                    let (c, range, first) = &jobs[j];
-                    read_rows(c, range.clone(), *first)
-                };
-                let handles: Vec<_> = (1..parts)
-                    .map(|t| {
-                        s.spawn(move || {
-                            (t..jobs.len())
-                                .step_by(parts)
-                                .map(|j| (j, read(j)))
-                                .collect::<Vec<_>>()
-                        })
-                    })
-                    .collect();
-                let mut done: Vec<(usize, Block<'_>)> = (0..jobs.len())
-                    .step_by(parts)
-                    .map(|j| (j, read(j)))
-                    .collect();
-                for h in handles {
-                    // A reader panics only on a bug: pass it on.
-                    done.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-                }
-                done.sort_by_key(|(j, _)| *j);
-                done.into_iter().map(|(_, b)| b).collect()
-            })
-        };
+        let blocks = hitmap::par::map_jobs(jobs, runs, |(columns, range, first)| {
+            read_rows(columns, range, first)
+        });
         let mut out = Read {
             blocks: Vec::with_capacity(blocks.len()),
             rows: Vec::with_capacity(n),

@@ -200,32 +200,51 @@ pub(crate) mod typed_tests {
         out
     }
 
-    #[test]
-    fn typed_action_rows_write_the_json_of_the_generic_rows() {
+    /// Asks every request of [`requests`] through the path under test
+    /// (`got`) and the generic rows (`generic`), which must agree, answer
+    /// or error alike, and checks that the typed rows alone (`typed`) give
+    /// the generic answer. Returns how many requests took the typed path,
+    /// and the answers.
+    pub(crate) fn agree<T: PartialEq + std::fmt::Debug>(
+        got: impl Fn(&Engine, &str, &ApiOptions) -> crate::error::Result<T>,
+        generic: impl Fn(&Engine, &ApiRequest, &ApiOptions) -> crate::error::Result<T>,
+        typed: impl Fn(&ActionTable) -> T,
+    ) -> (usize, Vec<T>) {
         let e = engine();
         let options = ApiOptions::default();
-        let (mut typed, mut bytes) = (0, 0);
+        let (mut typed_count, mut answers) = (0, Vec::new());
         for q in requests() {
             let request = ApiRequest::parse(&q).unwrap();
-            let generic = e
-                .answer_keyed(&request, &options)
-                .map(|a| render_keyed(&a.value, Format::Json, &a.keys));
-            let got = e.api_with(&q, &options);
-            match (&got, &generic) {
-                (Ok(got), Ok(generic)) => {
-                    assert_eq!(got, generic, "{q}");
-                    bytes += got.len();
+            let want = generic(&e, &request, &options);
+            match (got(&e, &q, &options), want.as_ref()) {
+                (Ok(got), Ok(want)) => {
+                    assert_eq!(&got, want, "{q}");
+                    answers.push(got);
                 }
-                (Err(got), Err(generic)) => {
-                    assert_eq!(got.to_string(), generic.to_string(), "{q}")
+                (Err(got), Err(want)) => {
+                    assert_eq!(got.to_string(), want.to_string(), "{q}")
                 }
-                _ => panic!("{q}: {got:?} against {generic:?}"),
+                (got, _) => panic!("{q}: {got:?} against {want:?}"),
             }
             if let Some(t) = e.action_table(&request, &options) {
-                typed += 1;
-                assert_eq!(&t.to_json(), generic.as_ref().unwrap(), "{q}");
+                typed_count += 1;
+                assert_eq!(&typed(&t), want.as_ref().unwrap(), "{q}");
             }
         }
+        (typed_count, answers)
+    }
+
+    #[test]
+    fn typed_action_rows_write_the_json_of_the_generic_rows() {
+        let (typed, answers) = agree(
+            |e, q, options| e.api_with(q, options),
+            |e, request, options| {
+                e.answer_keyed(request, options)
+                    .map(|a| render_keyed(&a.value, Format::Json, &a.keys))
+            },
+            ActionTable::to_json,
+        );
+        let bytes: usize = answers.iter().map(String::len).sum();
         // Most requests took the typed path, over many rows.
         assert!(
             typed > 100 && bytes > 1_000_000,
