@@ -421,6 +421,8 @@ pub struct Engine {
     live_limit: LiveLimit,
     /// Write-ahead log segments that could not be read: (file, reason).
     wal_damage: Vec<(String, String)>,
+    /// When the unsealed log is sealed on its own (size and age).
+    seal_policy: SealPolicy,
     /// A lazy reader's cache and options (`reader.rs`); `None` for a
     /// writer or an in-memory engine.
     pub(crate) reader: Option<crate::reader::ReaderState>,
@@ -446,8 +448,48 @@ pub const DEFAULT_LIVE_LIMIT: usize = 20_000;
 /// half as many as the sealed archive.
 pub(crate) const SEAL_MIN_ACTIONS: u64 = 100_000;
 
-/// A write-ahead log segment this large is sealed into day files.
-const SEAL_WAL_BYTES: u64 = 256 << 20;
+/// The write-ahead log is sealed into day files once it holds as many
+/// bytes as the store's files (so the disk never needs much more than
+/// twice the data's size), within these bounds.
+const SEAL_WAL_MIN: u64 = 1 << 20;
+const SEAL_WAL_MAX: u64 = 64 << 20;
+
+/// The write-ahead log is sealed at the first commit after its oldest
+/// unsealed record is this old (see [`Engine::set_seal_age`]).
+pub const DEFAULT_SEAL_AGE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// When a writer seals its log on its own: by size (a share of the
+/// store's bytes) and by age, in every host (the server, Python, PHP, C).
+#[derive(Debug, Clone, Copy)]
+struct SealPolicy {
+    /// Seal once the log holds more than this many bytes.
+    bytes: u64,
+    /// Seal once the oldest unsealed record is this old.
+    age: std::time::Duration,
+    /// When the oldest unsealed record was appended.
+    since: Option<std::time::Instant>,
+}
+
+impl Default for SealPolicy {
+    fn default() -> SealPolicy {
+        SealPolicy {
+            bytes: SEAL_WAL_MIN,
+            age: DEFAULT_SEAL_AGE,
+            since: None,
+        }
+    }
+}
+
+impl SealPolicy {
+    /// The size bound for a store whose files hold `store_bytes`.
+    fn sized_for(&mut self, store_bytes: u64) {
+        self.bytes = store_bytes.clamp(SEAL_WAL_MIN, SEAL_WAL_MAX);
+    }
+
+    fn due(&self, log_bytes: u64) -> bool {
+        log_bytes > self.bytes || self.since.is_some_and(|t| t.elapsed() >= self.age)
+    }
+}
 
 impl Engine {
     /// An engine that keeps everything in memory (tests, notebooks).
@@ -991,6 +1033,9 @@ impl Engine {
             && (batch.outcome.accepted > 0 || marks.batch.is_some() || marks.cursor.is_some())
         {
             w.append(&wal::encode_record(marks.batch, marks.cursor, &batch.log))?;
+            self.seal_policy
+                .since
+                .get_or_insert_with(std::time::Instant::now);
         }
         let ranges = batch.group();
         let mut touched = Vec::with_capacity(ranges.len());
@@ -1001,30 +1046,16 @@ impl Engine {
                 .add_live(date, &batch.hits[range], &mut batch.side);
             touched.push((site, date));
         }
-        if self.store.is_some() {
-            if let Some(id) = marks.batch {
-                self.pending.batches.push(id.to_owned());
-            }
-            if let Some((name, value)) = marks.cursor {
-                self.pending
-                    .cursors
-                    .insert(name.to_owned(), value.to_owned());
-            }
-        } else {
-            if let Some(id) = marks.batch {
-                self.batch_seq += 1;
-                crate::store::remember_batch(&mut self.batches, id, self.batch_seq);
-            }
-            if let Some((name, value)) = marks.cursor {
-                self.cursors.insert(name.to_owned(), value.to_owned());
-            }
-        }
+        self.note_live_marks(marks.batch, marks.cursor);
         if log {
             let over: Vec<(u32, NaiveDate)> = touched
                 .into_iter()
                 .filter(|(site, date)| self.sites[site].live_is_large(*date))
                 .collect();
-            let wal_full = self.wal.as_ref().is_some_and(|w| w.len() > SEAL_WAL_BYTES);
+            let wal_full = self
+                .wal
+                .as_ref()
+                .is_some_and(|w| self.seal_policy.due(w.len()));
             if self.store.is_some() && (wal_full || !over.is_empty()) {
                 // The batch is durable in the log already: a seal that
                 // fails is tried again by a later one, and must not make
@@ -1038,6 +1069,29 @@ impl Engine {
             }
         }
         Ok(batch.outcome)
+    }
+
+    /// Records a live batch's identity and cursor: in a store, pending
+    /// until the seal that writes its days; in memory, at once.
+    fn note_live_marks(&mut self, batch: Option<&str>, cursor: Option<(&str, &str)>) {
+        if self.store.is_some() {
+            if let Some(id) = batch {
+                self.pending.batches.push(id.to_owned());
+            }
+            if let Some((name, value)) = cursor {
+                self.pending
+                    .cursors
+                    .insert(name.to_owned(), value.to_owned());
+            }
+        } else {
+            if let Some(id) = batch {
+                self.batch_seq += 1;
+                crate::store::remember_batch(&mut self.batches, id, self.batch_seq);
+            }
+            if let Some((name, value)) = cursor {
+                self.cursors.insert(name.to_owned(), value.to_owned());
+            }
+        }
     }
 
     /// Folds every live part into its day's archive (one rebuild per live
@@ -1089,6 +1143,29 @@ impl Engine {
                 entry.1.dedup();
             }
         }
+    }
+
+    /// Sets how old the oldest unsealed write-ahead log record may be
+    /// before the next commit seals the log into day files (default
+    /// [`DEFAULT_SEAL_AGE`]). Besides age, a writer seals once its log
+    /// holds about as many bytes as the store's files (1 to 64 MiB), so a
+    /// Python, PHP or C writer that sends many small batches keeps its log
+    /// (and every reader's open, which replays it) small on its own.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Hit, SiteConfig};
+    /// let dir = std::env::temp_dir().join(format!("hitmap-seal-age-{}", std::process::id()));
+    /// let mut engine = Engine::open(&dir)?;
+    /// engine.add_site(SiteConfig::new(1))?;
+    /// engine.set_seal_age(std::time::Duration::ZERO); // seal at every commit
+    /// engine.ingest([Hit::pageview(1, 1_717_200_000, "a", "https://x.org/")])?;
+    /// assert_eq!(engine.live_hits(), 0); // already in a day file
+    /// # drop(engine); std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn set_seal_age(&mut self, age: std::time::Duration) {
+        self.seal_policy.age = age;
     }
 
     /// Sets how many hits a batch may have to land as live parts (a new
@@ -1225,45 +1302,60 @@ impl Engine {
         };
         let first = store.manifest.wal;
         let (records, damaged) = wal::read_from(&root, first);
-        for record in records {
-            self.replay(&record);
-        }
+        self.replay(&records);
         self.wal_damage = damaged;
         if write {
             let next = wal::segments(&root)
                 .last()
                 .map_or(first, |last| (last + 1).max(first));
             self.wal = Some(Wal::new(&root, next));
+            let bytes = self.store.as_ref().map_or(0, Store::bytes);
+            self.seal_policy.sized_for(bytes);
+            if self.live_hits() > 0 {
+                // Unsealed before this process: its age counts from now.
+                self.seal_policy.since = Some(std::time::Instant::now());
+            }
         }
         Ok(())
     }
 
-    /// Applies one write-ahead log record as a live batch (no new record).
-    fn replay(&mut self, record: &[u8]) {
-        let Some((id, cursor, lines)) = wal::decode_record(record) else {
-            return;
-        };
+    /// Applies the write-ahead log's records as one live batch (no new
+    /// record): their hits together, in order, then their identities and
+    /// cursors in order. Live batches are exact however they are grouped,
+    /// so this answers what replaying them one by one would, at the cost
+    /// of one live part per day instead of one commit per record: a
+    /// restart costs what reading the hits costs.
+    fn replay(&mut self, records: &[Vec<u8>]) {
         let mut batch = Batch {
             live: true,
             ..Batch::default()
         };
-        for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            let r = std::str::from_utf8(line)
-                .map_err(|e| e.to_string())
-                .and_then(parse_line)
-                .and_then(|view| self.add_to(&mut batch, &view));
-            batch.note(0, r);
+        let mut marks = Vec::new();
+        for record in records {
+            let Some((id, cursor, lines)) = wal::decode_record(record) else {
+                continue;
+            };
+            for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                let r = std::str::from_utf8(line)
+                    .map_err(|e| e.to_string())
+                    .and_then(parse_line)
+                    .and_then(|view| self.add_to(&mut batch, &view));
+                batch.note(0, r);
+            }
+            marks.push((id, cursor));
         }
-        let marks = Marks {
-            batch: id.as_deref(),
-            cursor: cursor.as_ref().map(|(n, v)| (n.as_str(), v.as_str())),
-            live: None,
-        };
+        if marks.is_empty() {
+            return;
+        }
         // A lazy reader reads the days the batch touches first.
         let touched = batch.buckets.clone();
         self.hold_days(&touched);
         // Nothing to write, so nothing can fail.
-        let _ = self.commit_live(batch, marks, false);
+        let _ = self.commit_live(batch, Marks::default(), false);
+        for (id, cursor) in &marks {
+            let cursor = cursor.as_ref().map(|(n, v)| (n.as_str(), v.as_str()));
+            self.note_live_marks(id.as_deref(), cursor);
+        }
     }
 
     /// Writes what changed (per site: the config?, the days) as one commit.
@@ -1379,6 +1471,8 @@ impl Engine {
         {
             self.pending = LiveMarks::default();
             w.rotate();
+            self.seal_policy.since = None;
+            self.seal_policy.sized_for(store.bytes());
         }
         committed
             .map(|()| None)

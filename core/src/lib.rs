@@ -126,7 +126,9 @@ pub use api::{
     ApiOptions, ApiRequest, DEFAULT_LIMIT, HARMLESS_PARAMETERS, MATOMO_API_VERSION,
     SUPPORTED_PARAMETERS, Sites, TableParams, encode_query_value, query_pairs, supported_methods,
 };
-pub use engine::{DEFAULT_CHUNK_BYTES, DEFAULT_LIVE_LIMIT, Engine, IngestOptions, IngestOutcome};
+pub use engine::{
+    DEFAULT_CHUNK_BYTES, DEFAULT_LIVE_LIMIT, DEFAULT_SEAL_AGE, Engine, IngestOptions, IngestOutcome,
+};
 pub use error::{Error, Result};
 pub use export::VisitRecord;
 pub use hit::{Campaign, CampaignRef, Event, EventRef, Hit, HitRef, HitType};

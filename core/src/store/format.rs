@@ -135,6 +135,15 @@ pub(crate) fn compress(raw: &[u8]) -> Vec<u8> {
     out
 }
 
+/// [`compress`] at zstd's fastest level, for bytes written on a commit's
+/// path (the write-ahead log's records).
+pub(crate) fn compress_fast(raw: &[u8]) -> Vec<u8> {
+    let mut out = vec![ZSTD];
+    out.extend_from_slice(&(raw.len() as u64).to_le_bytes());
+    out.extend(zstd::bulk::compress(raw, 1).expect("compressing into memory cannot fail"));
+    out
+}
+
 /// A file's body unpacked, if it is a hitmap file with a packed body
 /// (checksums and kinds not checked: for [`super::files_holding`]).
 pub(crate) fn unpacked_body(bytes: &[u8]) -> Option<Vec<u8>> {
@@ -144,7 +153,7 @@ pub(crate) fn unpacked_body(bytes: &[u8]) -> Option<Vec<u8>> {
         .flatten()
 }
 
-fn decompress(body: &[u8]) -> ReadResult<Vec<u8>> {
+pub(crate) fn decompress(body: &[u8]) -> ReadResult<Vec<u8>> {
     use std::io::Read;
     let (Some(&ZSTD), Some(len), Some(frame)) = (body.first(), body.get(1..9), body.get(9..))
     else {

@@ -585,6 +585,20 @@ impl Store {
         &self.root
     }
 
+    /// The bytes of the files the manifest names (what a folder holds;
+    /// 0 for an object store, which holds no log).
+    pub(crate) fn bytes(&self) -> u64 {
+        if self.source.folder_path().is_none() {
+            return 0;
+        }
+        self.manifest
+            .live_files()
+            .iter()
+            .filter_map(|rel| fs::metadata(self.root.join(rel)).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
     /// Re-reads the manifest from disk (after a failed commit).
     pub(crate) fn reload_manifest(&mut self) -> Result<()> {
         self.manifest = read_manifest(&self.root)?.unwrap_or_default();

@@ -71,6 +71,10 @@ pub(crate) fn read_from(root: &Path, first: u64) -> (Vec<Vec<u8>>, Vec<(String, 
                 continue;
             }
         };
+        if bytes.len() <= HEADER && header().starts_with(&bytes) {
+            // A segment whose creation never finished: no records.
+            continue;
+        }
         if bytes.get(..8) != header().get(..8) {
             damaged.push((
                 rel.display().to_string(),
@@ -81,6 +85,12 @@ pub(crate) fn read_from(root: &Path, first: u64) -> (Vec<Vec<u8>>, Vec<(String, 
         records.extend(segment_records(&bytes).map(<[u8]>::to_vec));
     }
     (records, damaged)
+}
+
+/// Whether the file at `path` is a segment whose creation never finished:
+/// at most a header's bytes, all of them a prefix of hitmap's header.
+fn is_unstarted(path: &Path) -> bool {
+    fs::read(path).is_ok_and(|b| b.len() <= HEADER && header().starts_with(&b))
 }
 
 /// The whole records of one segment's bytes, up to the first damaged one.
@@ -123,15 +133,38 @@ impl Wal {
         let rel = wal_path(self.segment);
         let dir = self.root.join(WAL_DIR);
         fs::create_dir_all(&dir).map_err(|e| store_err(WAL_DIR, e))?;
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(self.root.join(&rel))
-            .map_err(|e| store_err(&rel, e))?;
-        file.write_all(&header())
+        let path = self.root.join(&rel);
+        let open = || OpenOptions::new().write(true).create_new(true).open(&path);
+        let mut file = match open() {
+            Ok(f) => f,
+            // Left by a creation that failed before its header was whole
+            // (a full disk, a crash): it never held a record, so it is
+            // ours to replace. Anything else under that name is kept and
+            // the next append starts the next segment.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                if !is_unstarted(&path) || fs::remove_file(&path).is_err() {
+                    self.segment = self.segment.saturating_add(1);
+                    return Err(store_err(&rel, e));
+                }
+                open().map_err(|e| store_err(&rel, e))?
+            }
+            Err(e) => return Err(store_err(&rel, e)),
+        };
+        let written = file
+            .write_all(&header())
             .and_then(|()| file.sync_all())
-            .and_then(|()| File::open(&dir)?.sync_all())
-            .map_err(|e| store_err(&rel, e))?;
+            .and_then(|()| File::open(&dir)?.sync_all());
+        if let Err(e) = written {
+            // Nothing was acknowledged from this segment: remove it, so
+            // the next append creates it anew once there is room (and no
+            // reader or check meets a half-written header). If even the
+            // removal fails, the next append starts the next segment.
+            drop(file);
+            if fs::remove_file(&path).is_err() {
+                self.segment = self.segment.saturating_add(1);
+            }
+            return Err(store_err(&rel, e));
+        }
         self.len = HEADER as u64;
         Ok(self.file.insert(file))
     }
@@ -186,13 +219,16 @@ impl Wal {
 /// A record's payload: what a live batch commits besides its hits (its
 /// identity and an importer's cursor), then the hits as NDJSON.
 ///
-/// `version: u8 = 1 | id_len: u16 | id | name_len: u16 | name | value_len: u32 | value | lines`
-/// (`id_len` 0: no identity; `name_len` 0: no cursor).
+/// Version 1: `1 | id_len: u16 | id | name_len: u16 | name | value_len: u32 | value | lines`
+/// (`id_len` 0: no identity; `name_len` 0: no cursor). Version 2, what
+/// this build writes: `2 | packed`, `packed` being version 1's bytes after
+/// the version byte, packed as a store file's body (codec, raw length,
+/// zstd frame): hits as NDJSON pack about tenfold, so the log needs a
+/// tenth of the disk before its seal.
 pub(crate) fn encode_record(batch: Option<&str>, cursor: Option<(&str, &str)>, lines: &[u8]) -> Vec<u8> {
     let id = batch.unwrap_or("").as_bytes();
     let (name, value) = cursor.unwrap_or(("", ""));
     let mut out = Vec::with_capacity(lines.len().saturating_add(256));
-    out.push(1);
     // Batch ids and cursor names are short; a longer one is cut (it then
     // never matches, so the batch is not skipped: safe).
     let id = id.get(..id.len().min(u16::MAX as usize)).unwrap_or_default();
@@ -207,20 +243,30 @@ pub(crate) fn encode_record(batch: Option<&str>, cursor: Option<(&str, &str)>, l
     out.extend_from_slice(&(value.len() as u32).to_le_bytes());
     out.extend_from_slice(value.as_bytes());
     out.extend_from_slice(lines);
-    out
+    let mut record = vec![2];
+    record.extend(crate::store::format::compress_fast(&out));
+    record
 }
 
-/// A record's parts, or `None` if it is not one this build writes.
-#[allow(clippy::type_complexity)]
-pub(crate) fn decode_record(r: &[u8]) -> Option<(Option<String>, Option<(String, String)>, &[u8])> {
+/// What a record holds: its batch identity, its cursor, its NDJSON lines.
+pub(crate) type Record = (Option<String>, Option<(String, String)>, Vec<u8>);
+
+/// A record's parts, or `None` if it is not one this build reads.
+pub(crate) fn decode_record(r: &[u8]) -> Option<Record> {
     fn text(r: &[u8], n: usize) -> Option<(String, &[u8])> {
         let (t, rest) = r.split_at_checked(n)?;
         Some((String::from_utf8(t.to_vec()).ok()?, rest))
     }
     let (&version, r) = r.split_first()?;
-    if version != 1 {
-        return None;
-    }
+    let unpacked;
+    let r = match version {
+        1 => r,
+        2 => {
+            unpacked = crate::store::format::decompress(r).ok()?;
+            unpacked.as_slice()
+        }
+        _ => return None,
+    };
     let (n, r) = r.split_first_chunk::<2>()?;
     let (id, r) = text(r, u16::from_le_bytes(*n) as usize)?;
     let (n, r) = r.split_first_chunk::<2>()?;
@@ -229,5 +275,5 @@ pub(crate) fn decode_record(r: &[u8]) -> Option<(Option<String>, Option<(String,
     let (value, lines) = text(r, u32::from_le_bytes(*n) as usize)?;
     let id = (!id.is_empty()).then_some(id);
     let cursor = (!name.is_empty()).then_some((name, value));
-    Some((id, cursor, lines))
+    Some((id, cursor, lines.to_vec()))
 }

@@ -336,3 +336,84 @@ fn a_site_with_only_live_data_keeps_it_when_added_again() {
             .is_err()
     );
 }
+
+/// The bytes of the write-ahead log's segments on disk.
+fn log_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir.join("wal"))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// A writer that only ever sends small batches (a Python or PHP process,
+/// an importer) seals its log on its own, by size: the log stays about
+/// as large as the store's files, and the answers are a rebuild's.
+#[test]
+fn a_writer_of_small_batches_seals_its_log_on_its_own() {
+    let cfg = hitmap::sample::SampleConfig {
+        days: 60,
+        visitors: 5_000,
+        ..Default::default()
+    };
+    let hits: Vec<Hit> = hitmap::sample::generate(&cfg).collect();
+    let dir = TempDir::new("live-self-seal");
+    let options = hitmap::StoreOptions::default().retain_superseded(std::time::Duration::ZERO);
+    let mut w = Engine::open_with(&dir.0, options).unwrap();
+    w.add_site(hitmap::sample::site_config(&cfg)).unwrap();
+    let mut largest = 0;
+    for batch in hits.chunks(2_000) {
+        w.ingest(batch).unwrap();
+        largest = largest.max(log_bytes(&dir.0));
+    }
+    // The store's own files, and the log: sealed each time it outgrows
+    // them (1 MiB at the least), it holds at most that much unsealed
+    // beside the segment sealed last (kept a while for readers). Without
+    // a seal by size it would hold every batch: about 5 MB here.
+    let files: u64 = crate::store::walk(&dir.0)
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum::<u64>()
+        - log_bytes(&dir.0);
+    let bound = 2 * files.max(1 << 20) + 100_000;
+    assert!(
+        largest < bound,
+        "the log grew to {largest} bytes beside {files} bytes of files"
+    );
+    let mut rebuilt = Engine::in_memory();
+    rebuilt.set_live_limit(0);
+    rebuilt.add_site(hitmap::sample::site_config(&cfg)).unwrap();
+    rebuilt.ingest(&hits).unwrap();
+    let q = "method=Actions.getPageUrls&idSite=1&period=range&date=2025-01-01,2025-03-01&flat=1&filter_limit=-1&format_metrics=0";
+    assert_eq!(w.api(q).unwrap(), rebuilt.api(q).unwrap());
+    drop(w);
+    // What the log still holds is replayed at open, in one go.
+    let r = Engine::open_read_only(&dir.0).unwrap();
+    assert_eq!(r.api(q).unwrap(), rebuilt.api(q).unwrap());
+}
+
+/// By age: a log whose oldest record is older than the seal age is
+/// sealed at the next commit.
+#[test]
+fn a_writer_seals_a_log_older_than_its_seal_age() {
+    let dir = TempDir::new("live-age");
+    let mut w = Engine::open(&dir.0).unwrap();
+    w.add_site(hitmap::SiteConfig::new(1)).unwrap();
+    w.ingest([Hit::pageview(1, 1_717_200_000, "a", "https://x.org/a")])
+        .unwrap();
+    assert_eq!(w.live_hits(), 1, "young: still live");
+    w.set_seal_age(std::time::Duration::ZERO);
+    w.ingest([Hit::pageview(1, 1_717_200_060, "a", "https://x.org/b")])
+        .unwrap();
+    assert_eq!(w.live_hits(), 0, "old: sealed with the next commit");
+    w.ingest([Hit::pageview(1, 1_717_200_120, "b", "https://x.org/c")])
+        .unwrap();
+    assert_eq!(w.live_hits(), 0);
+    drop(w);
+    let r = Engine::open_read_only(&dir.0).unwrap();
+    let s = r.query(&Query::site(1)).unwrap().visits_summary();
+    assert_eq!((s.nb_visits, s.nb_actions), (2, 3));
+}

@@ -5,6 +5,7 @@
 
 mod api;
 mod contract;
+mod disk;
 mod erase;
 mod examples;
 mod hardening;
@@ -17,3 +18,4 @@ mod referrers;
 mod rerun;
 mod store;
 mod threads;
+mod tmpfs;

@@ -1,0 +1,121 @@
+//! A full disk, on a real small file system: failed batches are not
+//! stored, the store stays whole, and the same writer takes batches again
+//! once there is room, with no restart.
+
+use hitmap::{Engine, Hit, Query, SiteConfig};
+
+use crate::tmpfs::Tmpfs;
+
+/// Hex digits that do not compress (the log packs its records).
+fn noise(seed: u64, len: usize) -> String {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from_digit((x % 16) as u32, 16).unwrap()
+        })
+        .collect()
+}
+
+/// A batch of about 12 KB of NDJSON that packs to more than a page of
+/// the log.
+fn batch(n: i64) -> Vec<Hit> {
+    (0..60)
+        .map(|i| {
+            Hit::pageview(
+                1,
+                1_717_200_000 + n * 600 + i,
+                format!("v{n}-{}", i % 4),
+                format!(
+                    "https://x.org/batch/{n}/page/{i}/{}",
+                    noise((n * 1000 + i) as u64, 160)
+                ),
+            )
+        })
+        .collect()
+}
+
+fn actions(e: &Engine) -> u64 {
+    e.query(&Query::site(1))
+        .unwrap()
+        .visits_summary()
+        .nb_actions
+}
+
+#[test]
+fn a_writer_takes_batches_again_once_a_full_disk_has_room() {
+    let fs = Tmpfs::mount("full", 4096);
+    let dir = fs.path().join("store");
+    let mut e = Engine::open(&dir).unwrap();
+    e.add_site(SiteConfig::new(1)).unwrap();
+    e.ingest(batch(0)).unwrap();
+    let mut stored = 60;
+    let filler = fs.fill();
+    let mut failed = 0;
+    for n in 1..=4 {
+        match e.ingest(batch(n)) {
+            Ok(_) => stored += 60,
+            Err(err) => {
+                failed += 1;
+                let msg = err.to_string();
+                assert!(msg.contains("No space left"), "{msg}");
+            }
+        }
+        assert_eq!(actions(&e), stored, "a failed batch is not answered");
+    }
+    assert!(
+        failed >= 3,
+        "the full disk refused only {failed} of 4 batches"
+    );
+    std::fs::remove_file(&filler).unwrap();
+    // Room again: the same writer takes every batch (it answered
+    // "File exists" for the log segment a failed batch had started).
+    for n in 5..=8 {
+        e.ingest(batch(n)).unwrap();
+        stored += 60;
+    }
+    assert_eq!(actions(&e), stored);
+    e.seal().unwrap();
+    e.ingest(batch(9)).unwrap();
+    stored += 60;
+    drop(e);
+    // What is on disk is whole: nothing damaged, and a reader and a new
+    // writer answer exactly the acknowledged batches.
+    let mut r = Engine::open_read_only(&dir).unwrap();
+    assert_eq!(r.verify(), Vec::<String>::new());
+    assert_eq!(actions(&r), stored);
+    let mut w = Engine::open(&dir).unwrap();
+    assert_eq!(actions(&w), stored);
+    w.seal().unwrap();
+    assert_eq!(actions(&w), stored);
+}
+
+#[test]
+fn a_log_segment_whose_creation_failed_is_not_damage() {
+    let fs = Tmpfs::mount("half-segment", 4096);
+    let dir = fs.path().join("store");
+    let mut e = Engine::open(&dir).unwrap();
+    e.add_site(SiteConfig::new(1)).unwrap();
+    e.ingest(batch(0)).unwrap();
+    drop(e);
+    // A crash while a segment's header was being written leaves a few of
+    // its bytes: a reader and a check see no damage, and the next writer
+    // replaces it.
+    let segment = std::fs::read_dir(dir.join("wal"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter_map(|n| n.strip_suffix(".log")?.parse::<u64>().ok())
+        .max()
+        .unwrap();
+    let header = std::fs::read(dir.join(format!("wal/{segment}.log"))).unwrap();
+    std::fs::write(dir.join(format!("wal/{}.log", segment + 1)), &header[..5]).unwrap();
+    let mut r = Engine::open_read_only(&dir).unwrap();
+    assert_eq!(r.verify(), Vec::<String>::new());
+    assert_eq!(actions(&r), 60);
+    let mut w = Engine::open(&dir).unwrap();
+    w.ingest(batch(1)).unwrap();
+    drop(w);
+    assert_eq!(actions(&Engine::open_read_only(&dir).unwrap()), 120);
+}

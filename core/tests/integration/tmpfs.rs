@@ -1,0 +1,56 @@
+//! A small real file system for disk-full tests: a tmpfs of a given size,
+//! mounted on a fresh folder and unmounted (and removed) when dropped.
+//! Mounting needs root (CAP_SYS_ADMIN), which the project's machines and
+//! CI have; elsewhere the test fails with the reason instead of passing
+//! unchecked. Shared by the core and CLI test binaries (`#[path]`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub(crate) struct Tmpfs(pub(crate) PathBuf);
+
+impl Tmpfs {
+    /// A tmpfs of `kib` KiB.
+    pub(crate) fn mount(tag: &str, kib: u64) -> Tmpfs {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("hitmap-tmpfs-{}-{tag}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
+            .arg(&dir)
+            .output()
+            .expect("the mount command");
+        assert!(
+            out.status.success(),
+            "mounting a {kib} KiB tmpfs on {} failed (this test needs root, as on the project's machines and CI): {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Tmpfs(dir)
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Fills the file system with `fill` until a write fails: what is
+    /// left free is less than a page.
+    pub(crate) fn fill(&self) -> PathBuf {
+        use std::io::Write;
+        let path = self.0.join("filler");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let block = vec![0x5au8; 4096];
+        while f.write_all(&block).and_then(|()| f.flush()).is_ok() {}
+        let _ = f.sync_all();
+        path
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
