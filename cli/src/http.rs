@@ -108,9 +108,16 @@ impl Tokens {
         Ok(Tokens { entries })
     }
 
-    /// Every configured token (the tracking endpoint's `token_auth`).
-    pub fn list(&self) -> Vec<String> {
-        self.entries.iter().map(|(t, _)| t.clone()).collect()
+    /// Every configured token with its sites, for the tracking endpoint:
+    /// a token writes (back-dates, sets `cip`) only the sites it reads.
+    pub fn access(&self) -> Vec<hitmap_intake::track::TokenAccess> {
+        self.entries
+            .iter()
+            .map(|(token, sites)| hitmap_intake::track::TokenAccess {
+                token: token.clone(),
+                sites: sites.clone(),
+            })
+            .collect()
     }
 
     /// Whether any token is configured.
@@ -133,6 +140,14 @@ impl Tokens {
             }
         }
         (!all).then_some(sites)
+    }
+
+    /// Whether `token` is one of the configured tokens (for any site).
+    /// Every configured token is compared in constant time.
+    pub fn known(&self, token: &str) -> bool {
+        self.entries.iter().fold(false, |ok, (t, _)| {
+            ok | ct_eq(t.as_bytes(), token.as_bytes())
+        })
     }
 
     /// Whether `token` may read `site` (`None`: a request naming no site).
@@ -276,6 +291,10 @@ fn authorize(
             ),
         )),
         Some(t) if config.tokens.allows(t, site) => Ok(config.tokens.sites_of(t)),
+        Some(t) if !config.tokens.known(t) => Err((
+            401,
+            Error::Request("unknown token: check token_auth (or the Bearer header)".into()),
+        )),
         Some(_) => Err((
             403,
             Error::Request(match site {

@@ -363,8 +363,45 @@ enum Command {
         #[arg(long, default_value_t = hitmap::DEFAULT_CACHE_MB)]
         cache_mb: usize,
         #[command(flatten)]
+        limits: LimitArgs,
+        #[command(flatten)]
         track: Box<TrackArgs>,
     },
+}
+
+/// `hitmap serve`: bounds on connections and request bodies.
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Connections")]
+struct LimitArgs {
+    /// Connections open at once (0: the open-file limit less 64); more
+    /// wait in the kernel's queue.
+    #[arg(long, default_value_t = 0)]
+    max_connections: usize,
+    /// Time to send a request's headers, and the longest idle time of a
+    /// kept-alive connection, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    header_timeout_ms: u64,
+    /// Time to send a request's body, in milliseconds; slower gets 408.
+    #[arg(long, default_value_t = 10_000)]
+    body_timeout_ms: u64,
+    /// Request bodies held in memory at once, in MiB; a body that finds
+    /// no room within the body timeout gets 503.
+    #[arg(long, default_value_t = 64)]
+    max_inflight_mb: usize,
+    /// Largest tracking request body (a bulk request) in bytes; larger gets 413.
+    #[arg(long, default_value_t = 8 << 20)]
+    max_track_body_bytes: usize,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> hitmap_cli::serve::Limits {
+        hitmap_cli::serve::Limits {
+            max_connections: self.max_connections,
+            header_timeout: Duration::from_millis(self.header_timeout_ms.max(1)),
+            body_timeout: Duration::from_millis(self.body_timeout_ms.max(1)),
+            max_inflight_bytes: self.max_inflight_mb.max(1) << 20,
+        }
+    }
 }
 
 /// `hitmap serve --track`: Matomo's tracking endpoint.
@@ -412,8 +449,8 @@ struct QueryArgs {
     /// A path prefix (/news) or a section name.
     #[arg(long)]
     section: Option<String>,
-    /// Rows to show.
-    #[arg(long)]
+    /// Rows to show (-1: every row).
+    #[arg(long, allow_negative_numbers = true)]
     limit: Option<i64>,
     /// Any further Reporting API parameter, key=value; repeat.
     #[arg(long = "param")]
@@ -482,6 +519,7 @@ fn run(command: Command) -> Result<String, CliError> {
                 max_concurrent: 64,
                 refresh: Duration::from_secs(1),
                 track: None,
+                limits: Default::default(),
             })?;
             Ok(String::new())
         }
@@ -662,6 +700,7 @@ fn run(command: Command) -> Result<String, CliError> {
             max_request_bytes,
             refresh_ms,
             cache_mb,
+            limits,
             track,
         } => {
             let tokens = match &token_file {
@@ -680,14 +719,14 @@ fn run(command: Command) -> Result<String, CliError> {
             };
             let track = track.track.then(|| hitmap_cli::track::TrackConfig {
                 options: hitmap_intake::track::TrackOptions {
-                    tokens: config.tokens.list(),
+                    tokens: config.tokens.access(),
                     user_id_is_visitor: track.user_id_is_visitor,
                     anonymize_ip: track.anonymize_ip,
                     geoip: track.geoip.clone(),
                 },
                 commit_interval: Duration::from_millis(track.commit_ms),
                 seal_idle: Duration::from_secs(track.seal_idle_s.max(1)),
-                ..Default::default()
+                max_body_bytes: limits.max_track_body_bytes,
             });
             let options = ServeOptions {
                 dir: dir.clone(),
@@ -698,6 +737,7 @@ fn run(command: Command) -> Result<String, CliError> {
                 max_concurrent: max_concurrent.max(1),
                 refresh: Duration::from_millis(refresh_ms.max(10)),
                 track,
+                limits: limits.limits(),
             };
             serve_store(options)?;
             Ok(String::new())

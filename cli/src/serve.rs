@@ -48,6 +48,58 @@ pub struct ServeOptions {
     pub refresh: Duration,
     /// Take tracking requests (and be the store's writer).
     pub track: Option<TrackConfig>,
+    /// Bounds on connections and the bodies they hold.
+    pub limits: Limits,
+}
+
+/// Bounds on connections and on what requests hold while they are read,
+/// so that idle, slow or large clients cannot take the server from others.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Connections open at once; 0: the process's open-file limit less
+    /// 64 (for store files). Past it, new connections wait in the kernel's
+    /// queue until one closes.
+    pub max_connections: usize,
+    /// Time to read a request's headers, and the longest a kept-alive
+    /// connection may sit idle between requests.
+    pub header_timeout: Duration,
+    /// Time to read a request's body.
+    pub body_timeout: Duration,
+    /// Request bodies held in memory at once, in bytes (tracking bulk
+    /// bodies and Reporting API forms alike). A body waits for room up
+    /// to `body_timeout`, then gets 503 (retry).
+    pub max_inflight_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: 0,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            max_inflight_bytes: 64 << 20,
+        }
+    }
+}
+
+/// The soft limit on open files of this process (Linux), if known.
+fn open_file_limit() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    let soft = line.split_whitespace().nth(3)?;
+    soft.parse().ok()
+}
+
+impl Limits {
+    /// The connection cap in force: the configured one, or the open-file
+    /// limit less a reserve, and never above the latter.
+    pub fn connections(&self) -> usize {
+        let ceiling = open_file_limit().map_or(usize::MAX, |n| n.saturating_sub(64).max(16));
+        match self.max_connections {
+            0 => ceiling.min(100_000),
+            n => n.min(ceiling),
+        }
+    }
 }
 
 /// Where answers come from.
@@ -62,9 +114,15 @@ struct AppState {
     dir: PathBuf,
     source: Source,
     config: Config,
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
     max_concurrent: usize,
     track: Option<(std::sync::mpsc::Sender<Job>, usize)>,
+    limits: Limits,
+    /// Room for request bodies, in bytes.
+    inflight: Arc<Semaphore>,
+    /// The sites `/healthz` last saw (answered from here while a commit
+    /// holds the writer).
+    sites: std::sync::Mutex<Vec<u32>>,
 }
 
 /// The manifest's time and size, and the newest log segment's name and size.
@@ -115,18 +173,25 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<()
         .build()
         .map_err(|e| CliError::Io("cannot start the server runtime".into(), e))?;
     let served = runtime.block_on(async move {
+        let inflight = options
+            .limits
+            .max_inflight_bytes
+            .clamp(1, Semaphore::MAX_PERMITS);
         let state = Arc::new(AppState {
             dir: options.dir.clone(),
             source,
             config: options.config.clone(),
-            permits: Semaphore::new(options.max_concurrent),
+            permits: Arc::new(Semaphore::new(options.max_concurrent)),
             max_concurrent: options.max_concurrent,
             track,
+            limits: options.limits.clone(),
+            inflight: Arc::new(Semaphore::new(inflight)),
+            sites: std::sync::Mutex::new(Vec::new()),
         });
         if matches!(state.source, Source::Snapshot(_)) {
             tokio::spawn(refresh(state.clone(), options.refresh));
         }
-        let mut app = Router::new().fallback(answer).with_state(state);
+        let mut app = Router::new().fallback(answer).with_state(state.clone());
         if !options.cors_origins.is_empty() {
             let origin = if options.cors_origins.iter().any(|o| o == "*") {
                 AllowOrigin::any()
@@ -152,13 +217,8 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<()
             .local_addr()
             .map_err(|e| CliError::Io("no local address".into(), e))?;
         ready(addr);
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|e| CliError::Io("the server stopped".into(), e))
+        accept_loop(listener, app, &state.limits).await;
+        Ok(())
     });
     // The state (and the committer's channel) is gone with the runtime:
     // the committer seals what is live and stops.
@@ -167,6 +227,77 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<()
         let _ = handle.join();
     }
     served
+}
+
+/// Accepts connections up to the cap and serves each on HTTP/1.1 with
+/// the header and idle timeouts, until SIGINT or SIGTERM; then every
+/// connection finishes its request in flight and closes.
+async fn accept_loop(listener: tokio::net::TcpListener, app: Router, limits: &Limits) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let cap = limits.connections();
+    let connections = Arc::new(Semaphore::new(cap));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let header_timeout = limits.header_timeout;
+    let mut stopping = std::pin::pin!(shutdown());
+    loop {
+        let permit = tokio::select! {
+            p = connections.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut stopping => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(_) => {
+                    // Out of descriptors or a connection reset before it
+                    // was taken: wait a moment, never spin.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stopping => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let service = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(ConnectInfo(peer));
+                    app.clone().oneshot(req.map(Body::new))
+                },
+            );
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                // A connection's read buffer (hyper's default is 400 KB):
+                // what each waiting client can make the server hold.
+                .max_buf_size(64 << 10)
+                .keep_alive(true);
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    let _ = stop_tx.send(true);
+    // Requests in flight finish (each within its own time budget).
+    let _ = tokio::time::timeout(
+        Duration::from_secs(30),
+        connections.acquire_many(u32::try_from(cap).unwrap_or(u32::MAX)),
+    )
+    .await;
 }
 
 async fn shutdown() {
@@ -237,7 +368,7 @@ async fn answer(
     if let Some((tx, max_body)) = &state.track
         && is_tracking_path(uri.path())
     {
-        return track_answer(tx, *max_body, peer, method, uri, headers, body).await;
+        return track_answer(&state, tx, *max_body, peer, method, uri, headers, body).await;
     }
     let format = Format::of_query(uri.query().unwrap_or_default());
     let fail = |status: StatusCode, message: String| {
@@ -249,7 +380,22 @@ async fn answer(
         )
             .into_response()
     };
-    let Ok(_permit) = state.permits.try_acquire() else {
+    let head = method == Method::HEAD;
+    // Answered before any slot is taken: a load balancer must see the
+    // server alive while every request slot is busy.
+    if (method == Method::GET || head) && uri.path().trim_end_matches('/') == "/healthz" {
+        return healthz(&state, head);
+    }
+    let (body, _room) =
+        match read_body(&state, &headers, body, state.config.max_request_bytes).await {
+            Ok(b) => b,
+            Err(BodyError::TooLarge) => {
+                let r = http::body_too_large(&state.config, uri.query().unwrap_or_default());
+                return to_axum(r, false);
+            }
+            Err(e) => return fail(e.status(), e.message(&state.limits)),
+        };
+    let Ok(permit) = state.permits.clone().try_acquire_owned() else {
         return fail(
             StatusCode::TOO_MANY_REQUESTS,
             format!(
@@ -258,48 +404,155 @@ async fn answer(
             ),
         );
     };
-    let body = match axum::body::to_bytes(body, state.config.max_request_bytes).await {
-        Ok(b) => b.to_vec(),
-        Err(_) => {
-            let r = http::body_too_large(&state.config, uri.query().unwrap_or_default());
-            return to_axum(r, false);
-        }
-    };
     let req = Request {
         method: method.as_str().to_string(),
         path: uri.path().to_string(),
         query: uri.query().unwrap_or_default().to_string(),
-        body,
+        body: body.to_vec(),
         authorization: headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
     };
     let config = state.config.clone();
-    let head = method == Method::HEAD;
-    let out = match &state.source {
+    // The slot stays taken until the work itself ends, even past the
+    // answer below: the number of requests computing at once is bounded.
+    let task = match &state.source {
         Source::Snapshot(slot) => {
             let engine = match slot.read() {
                 Ok(e) => e.clone(),
                 Err(p) => p.into_inner().clone(),
             };
-            tokio::task::spawn_blocking(move || http::handle(&engine, &config, &req)).await
+            tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                http::handle(&engine, &config, &req)
+            })
         }
         Source::Writer(engine) => {
             let engine = engine.clone();
             tokio::task::spawn_blocking(move || {
+                let _permit = permit;
                 let e = engine.read().unwrap_or_else(|p| p.into_inner());
                 http::handle(&e, &config, &req)
             })
-            .await
         }
     };
-    match out {
-        Ok(r) => to_axum(r, head),
-        Err(_) => fail(
+    // The engine checks the deadline between periods; this answers at it
+    // whatever the request is waiting for (an object store, a commit).
+    let budget = state.config.timeout + Duration::from_millis(200);
+    match tokio::time::timeout(budget, task).await {
+        Ok(Ok(r)) => to_axum(r, head),
+        Ok(Err(_)) => fail(
             StatusCode::INTERNAL_SERVER_ERROR,
             "an internal error stopped this request (a bug in hitmap); nothing was changed".into(),
         ),
+        Err(_) => fail(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the request ran out of time after {} ms (--timeout-ms): ask for a shorter range or a simpler segment, or retry",
+                state.config.timeout.as_millis()
+            ),
+        ),
+    }
+}
+
+/// `/healthz`: alive, and the sites served (the last ones seen while a
+/// commit holds the writer).
+fn healthz(state: &AppState, head: bool) -> AxumResponse {
+    let now = match &state.source {
+        Source::Snapshot(slot) => slot.read().ok().map(|e| e.site_ids()),
+        Source::Writer(engine) => engine.try_read().ok().map(|e| e.site_ids()),
+    };
+    let mut sites = state.sites.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(now) = now {
+        *sites = now;
+    }
+    let body = serde_json::json!({"status": "ok", "sites": *sites}).to_string();
+    to_axum(
+        http::Response {
+            status: 200,
+            content_type: "application/json; charset=utf-8",
+            body,
+        },
+        head,
+    )
+}
+
+/// Why a request body was not read.
+enum BodyError {
+    /// Larger than this endpoint takes.
+    TooLarge,
+    /// No room among the bodies in flight within the body timeout.
+    Busy,
+    /// Not sent whole within the body timeout.
+    Slow,
+    /// The connection failed while sending it.
+    Broken,
+}
+
+impl BodyError {
+    fn status(&self) -> StatusCode {
+        match self {
+            BodyError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            BodyError::Slow => StatusCode::REQUEST_TIMEOUT,
+            BodyError::Broken => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn message(&self, limits: &Limits) -> String {
+        match self {
+            BodyError::TooLarge => "the request body is larger than this endpoint takes".into(),
+            BodyError::Busy => format!(
+                "the server holds {} bytes of request bodies already (--max-inflight-mb): retry shortly",
+                limits.max_inflight_bytes
+            ),
+            BodyError::Slow => format!(
+                "the request body was not sent within {} ms (--body-timeout-ms)",
+                limits.body_timeout.as_millis()
+            ),
+            BodyError::Broken => "the request body could not be read".into(),
+        }
+    }
+}
+
+/// Reads a body of at most `max` bytes within the body timeout, once the
+/// bytes in flight leave room for it; the permit holds that room until
+/// the request is answered.
+async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    max: usize,
+) -> Result<(axum::body::Bytes, Option<tokio::sync::OwnedSemaphorePermit>), BodyError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.trim().parse::<usize>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(BodyError::TooLarge);
+    }
+    let chunked = headers.contains_key(header::TRANSFER_ENCODING);
+    if declared == Some(0) || (declared.is_none() && !chunked) {
+        return Ok((axum::body::Bytes::new(), None));
+    }
+    let limit = state.limits.max_inflight_bytes.clamp(1, u32::MAX as usize);
+    let room = declared.unwrap_or(max).clamp(1, limit) as u32;
+    let timeout = state.limits.body_timeout;
+    let permit = match tokio::time::timeout(
+        timeout,
+        state.inflight.clone().acquire_many_owned(room),
+    )
+    .await
+    {
+        Ok(Ok(p)) => p,
+        _ => return Err(BodyError::Busy),
+    };
+    let limited = http_body_util::Limited::new(body, max);
+    match tokio::time::timeout(timeout, http_body_util::BodyExt::collect(limited)).await {
+        Ok(Ok(collected)) => Ok((collected.to_bytes(), Some(permit))),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
+        Ok(Err(_)) => Err(BodyError::Broken),
+        Err(_) => Err(BodyError::Slow),
     }
 }
 
@@ -327,7 +580,9 @@ const NOT_TRACKING: &str = "This resource is part of hitmap, which answers Matom
 Send tracking requests with rec=1 (see https://developer.matomo.org/api-reference/tracking-api).\n";
 
 /// Answers a tracking request once the committer has made it durable.
+#[allow(clippy::too_many_arguments)]
 async fn track_answer(
+    state: &AppState,
     tx: &std::sync::mpsc::Sender<Job>,
     max_body: usize,
     peer: SocketAddr,
@@ -344,14 +599,19 @@ async fn track_answer(
         )
             .into_response()
     };
-    let body = match axum::body::to_bytes(body, max_body).await {
+    // The room the body takes among the bytes in flight is held until
+    // the request is answered (its hits are committed or refused).
+    let (body, _room) = match read_body(state, &headers, body, max_body).await {
         Ok(b) => b,
-        Err(_) => {
+        Err(BodyError::TooLarge) => {
             return text(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("a tracking request body is at most {max_body} bytes"),
+                format!(
+                    "a tracking request body is at most {max_body} bytes (send a bulk request in parts)"
+                ),
             );
         }
+        Err(e) => return text(e.status(), format!("{}\n", e.message(&state.limits))),
     };
     let header_text = |h: header::HeaderName| {
         headers

@@ -33,7 +33,7 @@ impl Default for TrackConfig {
             options: Default::default(),
             commit_interval: Duration::ZERO,
             seal_idle: Duration::from_secs(300),
-            max_body_bytes: 16 << 20,
+            max_body_bytes: 8 << 20,
         }
     }
 }
@@ -148,7 +148,7 @@ fn commit_group(engine: &RwLock<Engine>, tracker: &mut Tracker, jobs: Vec<Job>) 
         };
         let start = hits.len();
         let reply = match &job.kind {
-            JobKind::Single(params) => Reply::Single(match tracker.track(params, &client, false) {
+            JobKind::Single(params) => Reply::Single(match tracker.track(params, &client, None) {
                 Ok(Tracked::Hit(h)) => {
                     hits.push(*h);
                     Ok(())
@@ -161,7 +161,7 @@ fn commit_group(engine: &RwLock<Engine>, tracker: &mut Tracker, jobs: Vec<Job>) 
                 let mut tracked = 0;
                 let mut invalid = Vec::new();
                 for (i, params) in requests.iter().enumerate() {
-                    match tracker.track(params, &client, authed) {
+                    match tracker.track(params, &client, token.as_deref()) {
                         Ok(Tracked::Hit(h)) => {
                             hits.push(*h);
                             tracked += 1;

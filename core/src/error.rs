@@ -51,6 +51,18 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// An object store did not answer, or answered with a failure of its
+    /// own (a network error, a time-out, a 5xx): the request may succeed
+    /// when retried.
+    #[error(
+        "object {path} could not be read: {reason}; the object store may be unreachable, retry later"
+    )]
+    Unavailable {
+        /// The object's URL.
+        path: String,
+        /// What the object store client said.
+        reason: String,
+    },
     /// Another process holds the store's writer lock.
     #[error(
         "store is locked by pid {pid}: one writer at a time; open it read-only to query while that process writes"
@@ -102,7 +114,7 @@ impl Error {
     pub fn http_status(&self) -> u16 {
         match self {
             Error::UnknownSite(_) => 404,
-            Error::DeadlineExceeded(_) | Error::Locked { .. } => 503,
+            Error::DeadlineExceeded(_) | Error::Locked { .. } | Error::Unavailable { .. } => 503,
             Error::ReadOnly | Error::Forbidden(_) => 403,
             Error::Store { .. } | Error::Io(_) => 500,
             Error::InvalidSite(_)

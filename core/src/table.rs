@@ -9,6 +9,7 @@
 //! row gets true ratios, and formatting (`45%`, rounding) comes last.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 
 use regex::{Regex, RegexBuilder};
 use serde_json::{Map, Value, json};
@@ -482,26 +483,45 @@ fn keep_matching(rows: Vec<Row>, re: &Regex) -> Vec<Row> {
 }
 
 /// `label=a,b` (each URL-decoded by the query parser; `>` walks into
-/// subtables): the rows with those labels, in the order asked.
+/// subtables): the rows with those labels, in the order asked. The top
+/// level is indexed once, so a long list costs a look-up per label, not a
+/// pass (and a copy) of the table.
 fn by_labels(rows: Vec<Row>, labels: &[String]) -> Vec<Row> {
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        index.entry(label(r)).or_insert(i);
+    }
     let mut out = Vec::new();
     for wanted in labels {
-        let path: Vec<&str> = wanted.split('>').map(str::trim).collect();
-        let mut level: Vec<Row> = rows.clone();
-        let mut found = None;
-        for (i, part) in path.iter().enumerate() {
-            let Some(mut row) = level.into_iter().find(|r| label(r) == *part) else {
-                break;
-            };
-            if i + 1 == path.len() {
-                found = Some(row);
-                break;
+        let mut path = wanted.split('>').map(str::trim);
+        let Some(&top) = path.next().and_then(|first| index.get(first)) else {
+            continue;
+        };
+        let mut row = &rows[top];
+        let mut whole = true;
+        for part in path {
+            match children(row).find(|r| label(r) == part) {
+                Some(child) => row = child,
+                None => {
+                    whole = false;
+                    break;
+                }
             }
-            level = take_children(&mut row);
         }
-        out.extend(found);
+        if whole {
+            out.push(row.clone());
+        }
     }
     out
+}
+
+/// A row's subtable rows, borrowed.
+fn children(row: &Row) -> impl Iterator<Item = &Row> {
+    let list = match row.get("subtable") {
+        Some(Value::Array(c)) => c.as_slice(),
+        _ => &[],
+    };
+    list.iter().filter_map(Value::as_object)
 }
 
 fn flatten(rows: Vec<Row>, join: Option<&str>, prefix: &str) -> Vec<Row> {

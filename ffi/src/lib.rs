@@ -90,7 +90,7 @@ fn status_of(e: &Error) -> hitmap_status {
             HITMAP_ERR_REQUEST
         }
         Error::DeadlineExceeded(_) => HITMAP_ERR_DEADLINE,
-        Error::Store { .. } => HITMAP_ERR_STORE,
+        Error::Store { .. } | Error::Unavailable { .. } => HITMAP_ERR_STORE,
         Error::Locked { .. } => HITMAP_ERR_LOCKED,
         Error::ReadOnly => HITMAP_ERR_READ_ONLY,
         Error::Io(_) => HITMAP_ERR_IO,

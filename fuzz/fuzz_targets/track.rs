@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     let state = STATE.get_or_init(|| {
         let mut engine = Engine::in_memory();
         engine.add_site(SiteConfig::new(1).host("x.org")).unwrap();
-        let tracker = Tracker::new(&engine, TrackOptions { tokens: vec!["t".into()], ..TrackOptions::default() }).unwrap();
+        let tracker = Tracker::new(&engine, TrackOptions { tokens: vec![hitmap_intake::track::TokenAccess::all("t")], ..TrackOptions::default() }).unwrap();
         Mutex::new((engine, tracker))
     });
     let mut guard = state.lock().unwrap();
@@ -40,9 +40,8 @@ fuzz_target!(|data: &[u8]| {
     check(tracker.track_query(&text, &client));
     check(tracker.track_query(&format!("idsite=1&rec=1&url=https%3A%2F%2Fx.org%2F&{text}"), &client));
     if let Ok((requests, token)) = bulk_requests(data) {
-        let trusted = tracker.authorized(token.as_deref());
         for params in requests.iter().take(20) {
-            check(tracker.track(params, &client, trusted));
+            check(tracker.track(params, &client, token.as_deref()));
         }
     }
     let _ = hitmap::describe_referrer(Some(&text), Some(&text), &site);

@@ -37,9 +37,10 @@ const CDT_WITHOUT_TOKEN_SECS: i64 = 86_400;
 /// How requests become hits.
 #[derive(Debug, Clone, Default)]
 pub struct TrackOptions {
-    /// Tokens that may set `cip`, a `cdt` older than a day, and send bulk
-    /// requests (Matomo's `token_auth`).
-    pub tokens: Vec<String>,
+    /// Tokens that may set `cip` and a `cdt` older than a day (Matomo's
+    /// `token_auth`), each for the sites it names or for every site: the
+    /// same list that says which sites a token may read.
+    pub tokens: Vec<TokenAccess>,
     /// `uid` names the visitor too (Matomo's
     /// `enable_userid_overwrites_visitorid`): one person on every device.
     pub user_id_is_visitor: bool,
@@ -48,6 +49,52 @@ pub struct TrackOptions {
     pub anonymize_ip: u8,
     /// A MaxMind-format database for countries.
     pub geoip: Option<PathBuf>,
+}
+
+/// A token and the sites it may write to (and read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenAccess {
+    /// The token (`token_auth`).
+    pub token: String,
+    /// The sites it is for; `None`: every site.
+    pub sites: Option<Vec<u32>>,
+}
+
+impl TokenAccess {
+    /// A token for every site.
+    ///
+    /// # Examples
+    /// ```
+    /// let t = hitmap_intake::track::TokenAccess::all("secret");
+    /// assert!(t.allows("secret", 7) && !t.allows("other", 7));
+    /// ```
+    pub fn all(token: impl Into<String>) -> TokenAccess {
+        TokenAccess {
+            token: token.into(),
+            sites: None,
+        }
+    }
+
+    /// A token for some sites.
+    ///
+    /// # Examples
+    /// ```
+    /// let t = hitmap_intake::track::TokenAccess::sites("secret", [1, 3]);
+    /// assert!(t.allows("secret", 3) && !t.allows("secret", 2));
+    /// ```
+    pub fn sites(token: impl Into<String>, sites: impl IntoIterator<Item = u32>) -> TokenAccess {
+        TokenAccess {
+            token: token.into(),
+            sites: Some(sites.into_iter().collect()),
+        }
+    }
+
+    /// Whether `token` is this one and it is for `site`.
+    pub fn allows(&self, token: &str, site: u32) -> bool {
+        !token.is_empty()
+            && self.token == token
+            && self.sites.as_ref().is_none_or(|l| l.contains(&site))
+    }
 }
 
 /// What hitmap knows of the client besides the request's parameters.
@@ -160,9 +207,15 @@ impl Tracker {
         self.salt_to_store.take().map(|s| (SALT_CURSOR, s))
     }
 
-    /// Whether `token` is one of the configured tokens.
+    /// Whether `token` is one of the configured tokens (for any site).
     pub fn authorized(&self, token: Option<&str>) -> bool {
-        token.is_some_and(|t| !t.is_empty() && self.options.tokens.iter().any(|k| k == t))
+        token.is_some_and(|t| !t.is_empty() && self.options.tokens.iter().any(|k| k.token == t))
+    }
+
+    /// Whether `token` is a configured token for `site`: what setting
+    /// `cip` and a `cdt` older than a day needs.
+    pub fn authorized_for(&self, token: Option<&str>, site: u32) -> bool {
+        token.is_some_and(|t| self.options.tokens.iter().any(|k| k.allows(t, site)))
     }
 
     /// Reads one request from its query string (or form body).
@@ -172,17 +225,20 @@ impl Tracker {
         client: &Client<'_>,
     ) -> std::result::Result<Tracked, Refused> {
         let params: Vec<(String, String)> = hitmap::query_pairs(query).collect();
-        self.track(&params, client, false)
+        self.track(&params, client, None)
     }
 
-    /// Reads one request from its decoded parameters. `trusted`: the
-    /// request came in an authenticated bulk request, so its own
-    /// `token_auth` is not needed for `cip` and `cdt`.
+    /// Reads one request from its decoded parameters. `bulk_token`: the
+    /// `token_auth` of the bulk request it came in, which stands for the
+    /// request's own where that has none. `cip` and a `cdt` older than a
+    /// day count only with a token for the request's site: elsewhere `cip`
+    /// is ignored and such a `cdt` refused, as Matomo does with an invalid
+    /// token.
     pub fn track(
         &mut self,
         params: &[(String, String)],
         client: &Client<'_>,
-        trusted: bool,
+        bulk_token: Option<&str>,
     ) -> std::result::Result<Tracked, Refused> {
         let get = |k: &str| {
             params
@@ -206,7 +262,8 @@ impl Tracker {
                 "idsite {site} is not a site of this store (add it with `hitmap sites add`)"
             )));
         }
-        let authed = trusted || self.authorized(get("token_auth"));
+        let authed =
+            self.authorized_for(get("token_auth"), site) || self.authorized_for(bulk_token, site);
         let agent_text = nonempty("ua").or(client.user_agent).unwrap_or("");
         let agent = self.agents.get(agent_text);
         if agent.bot && get("bots") != Some("1") {
@@ -225,7 +282,7 @@ impl Tracker {
                     client.now // Matomo ignores a time in the future
                 } else if client.now - t >= CDT_WITHOUT_TOKEN_SECS && !authed {
                     return Err(Refused::Invalid(format!(
-                        "cdt is {} seconds old: a custom time older than a day needs token_auth",
+                        "cdt is {} seconds old: a custom time older than a day needs a token_auth for site {site}",
                         client.now - t
                     )));
                 } else {

@@ -72,9 +72,10 @@ fn to_py(e: hitmap::Error) -> PyErr {
         | hitmap::Error::Forbidden(_)
         | hitmap::Error::Date { .. }
         | hitmap::Error::UnknownSection(_) => RequestError::new_err(message),
-        hitmap::Error::Store { .. } | hitmap::Error::Locked { .. } | hitmap::Error::ReadOnly => {
-            StoreError::new_err(message)
-        }
+        hitmap::Error::Store { .. }
+        | hitmap::Error::Unavailable { .. }
+        | hitmap::Error::Locked { .. }
+        | hitmap::Error::ReadOnly => StoreError::new_err(message),
         _ => HitmapError::new_err(message),
     }
 }

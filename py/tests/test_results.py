@@ -7,6 +7,7 @@ import io
 import builtins
 import datetime as dt
 import json
+import signal
 import threading
 
 import pytest
@@ -136,7 +137,19 @@ def big_input(lines=300_000):
     return "".join(row.format(i % 5000, 1717200000 + i) for i in range(lines)).encode()
 
 
-def test_ctrl_c_cancels_the_whole_batch_and_the_engine_goes_on():
+@pytest.fixture
+def ctrl_c():
+    """Python's own SIGINT handler for the test: a suite started in the
+    background (or by a service) inherits SIGINT ignored, and then
+    `_thread.interrupt_main` does nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_cancels_the_whole_batch_and_the_engine_goes_on(ctrl_c):
     data = big_input()
     eng = new_engine()
     seen = []
@@ -153,7 +166,7 @@ def test_ctrl_c_cancels_the_whole_batch_and_the_engine_goes_on():
     assert eng.ingest_ndjson(data[:1000].rsplit(b"\n", 1)[0]).accepted > 0
 
 
-def test_ctrl_c_from_another_thread_without_progress():
+def test_ctrl_c_from_another_thread_without_progress(ctrl_c):
     data = big_input()
     eng = new_engine()
     timer = threading.Timer(0.01, _thread.interrupt_main)

@@ -7,6 +7,7 @@ mod matomo;
 mod matomo_data;
 mod object_store;
 mod readme;
+mod reliability;
 mod server;
 mod track;
 

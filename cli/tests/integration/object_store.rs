@@ -277,3 +277,136 @@ fn a_bucket_reader_lives_and_dies_inside_an_async_runtime() {
     });
     assert!(visits > 0);
 }
+
+/// A TCP proxy to the object store that a test can freeze (connections
+/// held, nothing forwarded, as a hung service) or cut (connections
+/// closed, as a service that is down).
+struct Proxy {
+    addr: String,
+    /// 0: forward, 1: frozen, 2: cut.
+    state: std::sync::Arc<std::sync::atomic::AtomicU8>,
+}
+
+impl Proxy {
+    fn start(target: &str) -> Proxy {
+        use std::sync::atomic::Ordering::Relaxed;
+        let target = target.trim_start_matches("http://").to_string();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = format!("http://{}", listener.local_addr().unwrap());
+        let state = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(0));
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if shared.load(Relaxed) == 2 {
+                    continue; // dropped: closed at once
+                }
+                let Ok(server) = std::net::TcpStream::connect(&target) else {
+                    continue;
+                };
+                for (from, to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    let state = shared.clone();
+                    std::thread::spawn(move || pump(from, to, &state));
+                }
+            }
+        });
+        Proxy { addr, state }
+    }
+
+    fn set(&self, state: u8) {
+        self.state
+            .store(state, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Copies bytes one way until either side closes; holds them while the
+/// proxy is frozen and closes both sides when it is cut.
+fn pump(
+    mut from: std::net::TcpStream,
+    mut to: std::net::TcpStream,
+    state: &std::sync::atomic::AtomicU8,
+) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering::Relaxed;
+    from.set_read_timeout(Some(std::time::Duration::from_millis(20)))
+        .unwrap();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        match state.load(Relaxed) {
+            2 => break,
+            1 => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                continue;
+            }
+            _ => {}
+        }
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = from.shutdown(std::net::Shutdown::Both);
+    let _ = to.shutdown(std::net::Shutdown::Both);
+}
+
+/// A hung object store costs a request its time budget, not more, and a
+/// store that is down answers 503 (retry later), not 500.
+#[test]
+fn an_object_store_outage_answers_503_within_the_time_budget() {
+    let dir = TempDir::new("s3-outage");
+    let store = sample_store(&dir.0);
+    let url = url("outage");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hitmap"))
+        .args(["publish", store.to_str().unwrap(), &url])
+        .envs(env())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let proxy = Proxy::start(endpoint());
+    let env: Vec<(String, String)> = env()
+        .into_iter()
+        .map(|(k, v)| match k.as_str() {
+            "AWS_ENDPOINT" => (k, proxy.addr.clone()),
+            _ => (k, v),
+        })
+        .collect();
+    let server = Server::start_with_env(&url, &["--cache-mb", "0", "--timeout-ms", "1500"], &env);
+    let day = |d: u32| {
+        format!(
+            "{}/index.php?module=API&method=VisitsSummary.get&idSite=1&period=day&date=2025-01-{d:02}",
+            server.base
+        )
+    };
+    let client = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(6)))
+        .build();
+    let client: ureq::Agent = client.into();
+    let ask = |d: u32| {
+        let mut r = client.get(day(d)).call().expect("an answer within 6 s");
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    };
+    assert_eq!(ask(2).0, 200);
+    proxy.set(1);
+    let (status, body) = ask(3);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("ran out of time"), "{body}");
+    proxy.set(2);
+    let (status, body) = ask(4);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("retry"), "{body}");
+    proxy.set(0);
+    assert_eq!(ask(5).0, 200);
+}

@@ -29,7 +29,24 @@ impl Server {
         extra: &[&str],
         env: &[(String, String)],
     ) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hitmap"))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hitmap"));
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        Server::spawn(cmd, location, extra)
+    }
+
+    /// `hitmap serve` under a limit on open files (the shell's `ulimit -n`).
+    pub(crate) fn start_with_file_limit(store: &Path, extra: &[&str], files: u32) -> Server {
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            &format!("ulimit -n {files} && exec \"$0\" \"$@\""),
+            env!("CARGO_BIN_EXE_hitmap"),
+        ]);
+        Server::spawn(cmd, store.to_str().unwrap(), extra)
+    }
+
+    fn spawn(mut cmd: Command, location: &str, extra: &[&str]) -> Server {
+        let mut child = cmd
             .args([
                 "serve",
                 location,
@@ -39,7 +56,6 @@ impl Server {
                 "50",
             ])
             .args(extra)
-            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -50,13 +66,32 @@ impl Server {
         let base = line
             .trim()
             .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
+            .map(str::to_string);
+        let Some(base) = base else {
+            let mut err = String::new();
+            let _ = child.kill();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut e, &mut err);
+            }
+            panic!("unexpected first line {line:?}; stderr: {err}");
+        };
         Server {
             child,
             base,
             _stdout: stdout,
         }
+    }
+
+    /// The server's peak resident memory so far, in bytes (Linux).
+    pub(crate) fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().strip_suffix("kB"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap();
+        kb * 1024
     }
 
     pub(crate) fn stop(mut self) -> std::process::ExitStatus {
@@ -98,7 +133,7 @@ pub(crate) fn get(url: &str, headers: &[(&str, &str)]) -> Got {
     finish(req.call().unwrap())
 }
 
-fn post(url: &str, form: &str) -> Got {
+pub(crate) fn post(url: &str, form: &str) -> Got {
     let resp = agent()
         .post(url)
         .content_type("application/x-www-form-urlencoded")
@@ -411,10 +446,10 @@ fn tokens_guard_every_site_and_cors_is_configurable() {
     let b = &server.base;
     let q = "module=API&method=VisitsSummary.get&idSite=1&period=day&date=2025-01-08";
     assert_eq!(get(&format!("{b}/index.php?{q}"), &[]).status, 401);
-    assert_eq!(
-        get(&format!("{b}/index.php?{q}&token_auth=wrong"), &[]).status,
-        403
-    );
+    // An unknown token is not authenticated at all: 401, and it says so.
+    let wrong = get(&format!("{b}/index.php?{q}&token_auth=wrong"), &[]);
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("unknown token"), "{}", wrong.body);
     assert_eq!(
         get(&format!("{b}/index.php?{q}&token_auth=site-two-token"), &[]).status,
         403

@@ -369,7 +369,7 @@ fn npms_matomo_tracker_sends_a_day_that_answers_like_ndjson() {
             accept_language: None,
             now: now(),
         };
-        let Ok(Tracked::Hit(h)) = tracker.track(&params, &client, false) else {
+        let Ok(Tracked::Hit(h)) = tracker.track(&params, &client, None) else {
             panic!("{params:?}")
         };
         ndjson.push_str(&h.to_ndjson());

@@ -58,6 +58,20 @@ impl std::fmt::Debug for Remote {
     }
 }
 
+/// Bounded requests by default, so that an unreachable or frozen object
+/// store fails a request within seconds (object_store's defaults wait 30 s
+/// per attempt and retry for 3 minutes); storage options `timeout` and
+/// `connect_timeout` set other values.
+const CLIENT_DEFAULTS: [(&str, &str); 2] = [("timeout", "5s"), ("connect_timeout", "2s")];
+
+fn retry_config() -> object_store::RetryConfig {
+    object_store::RetryConfig {
+        max_retries: 2,
+        retry_timeout: std::time::Duration::from_secs(8),
+        ..Default::default()
+    }
+}
+
 impl Remote {
     /// Connects to `url` (`s3://bucket/prefix` …) with credentials and
     /// endpoints from the environment (`AWS_*`, `GOOGLE_*`, `AZURE_*`),
@@ -79,23 +93,32 @@ impl Remote {
         };
         let store: Arc<dyn ObjectStore> = match scheme {
             "s3" | "s3a" => {
-                let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(&base);
-                for (k, v) in storage {
+                let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(&base)
+                    .with_retry(retry_config());
+                for (k, v) in CLIENT_DEFAULTS.iter().map(|(k, v)| (*k, *v)).chain(
+                    storage.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                ) {
                     b = b.with_config(k.parse().map_err(|_| key_err(k))?, v);
                 }
                 Arc::new(b.build().map_err(|e| bad(&e))?)
             }
             "gs" => {
                 let mut b =
-                    object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(&base);
-                for (k, v) in storage {
+                    object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(&base)
+                    .with_retry(retry_config());
+                for (k, v) in CLIENT_DEFAULTS.iter().map(|(k, v)| (*k, *v)).chain(
+                    storage.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                ) {
                     b = b.with_config(k.parse().map_err(|_| key_err(k))?, v);
                 }
                 Arc::new(b.build().map_err(|e| bad(&e))?)
             }
             _ => {
-                let mut b = object_store::azure::MicrosoftAzureBuilder::from_env().with_url(&base);
-                for (k, v) in storage {
+                let mut b = object_store::azure::MicrosoftAzureBuilder::from_env().with_url(&base)
+                    .with_retry(retry_config());
+                for (k, v) in CLIENT_DEFAULTS.iter().map(|(k, v)| (*k, *v)).chain(
+                    storage.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                ) {
                     b = b.with_config(k.parse().map_err(|_| key_err(k))?, v);
                 }
                 Arc::new(b.build().map_err(|e| bad(&e))?)
@@ -146,7 +169,20 @@ impl Remote {
 
     /// The error of a request for `rel`, naming the object.
     fn err(&self, rel: &Path, e: object_store::Error) -> Error {
-        store_err(format!("{}/{}", self.url, rel.display()), e)
+        let path = format!("{}/{}", self.url, rel.display());
+        match e {
+            // What retrying will not change: the configuration's errors.
+            object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. }
+            | object_store::Error::InvalidPath { .. }
+            | object_store::Error::UnknownConfigurationKey { .. }
+            | object_store::Error::NotSupported { .. } => store_err(path, e),
+            // A network error, a time-out, the service's own failure.
+            e => Error::Unavailable {
+                path,
+                reason: e.to_string(),
+            },
+        }
     }
 
     /// A whole object; `Ok(None)` if it does not exist.

@@ -673,7 +673,11 @@ impl Parser {
                 c.comments += 1;
                 return;
             }
-            Ok(Parsed::Line(l)) => l,
+            Ok(Parsed::Line(l)) => l.validate().map(|()| l),
+            Err(reason) => Err(reason),
+        };
+        let line = match line {
+            Ok(l) => l,
             Err(reason) => {
                 c.invalid += 1;
                 if c.examples.len() < self.options.examples {

@@ -34,7 +34,89 @@ pub struct LogLine<'a> {
     pub generation_ms: Option<f64>,
 }
 
+/// HTTP methods a web server logs: RFC 9110's, PATCH, and WebDAV's.
+const METHODS: &[&str] = &[
+    "GET",
+    "HEAD",
+    "POST",
+    "PUT",
+    "DELETE",
+    "CONNECT",
+    "OPTIONS",
+    "TRACE",
+    "PATCH",
+    "PROPFIND",
+    "PROPPATCH",
+    "MKCOL",
+    "COPY",
+    "MOVE",
+    "LOCK",
+    "UNLOCK",
+    "REPORT",
+    "SEARCH",
+    "MKCALENDAR",
+];
+
+/// A logged client address: IPv4 (octets with leading zeros too, as
+/// some servers write them and Matomo reads them) or IPv6, bracketed or
+/// with a port.
+fn is_address(text: &str) -> bool {
+    use std::net::{IpAddr, SocketAddr};
+    let ipv4 = |t: &str| {
+        let mut n = 0;
+        t.split('.').all(|o| {
+            n += 1;
+            (1..=3).contains(&o.len())
+                && o.bytes().all(|b| b.is_ascii_digit())
+                && o.parse::<u16>().is_ok_and(|v| v <= 255)
+        }) && n == 4
+    };
+    let t = text.trim();
+    let host = match t.rsplit_once(':') {
+        Some((h, port)) if !h.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => t,
+    };
+    ipv4(host)
+        || t.parse::<IpAddr>().is_ok()
+        || t.parse::<SocketAddr>().is_ok()
+        || t.strip_prefix('[')
+            .and_then(|r| r.strip_suffix(']'))
+            .is_some_and(|r| r.parse::<IpAddr>().is_ok())
+}
+
 impl<'a> LogLine<'a> {
+    /// Refuses a line whose fields were read but cannot be a request a
+    /// server logged: a client address that is not one, an unknown HTTP
+    /// method. (Times with an impossible offset are refused when read.)
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap_intake::logs::{Format, Parsed, W3cFields, parse_line};
+    /// let read = |l| match parse_line(Format::Common, l, &mut W3cFields::default()) {
+    ///     Ok(Parsed::Line(l)) => l.validate(),
+    ///     other => panic!("{other:?}"),
+    /// };
+    /// assert!(read(r#"1.2.3.4 - - [10/Feb/2012:16:42:07 -0500] "GET / HTTP/1.0" 200 9"#).is_ok());
+    /// assert!(read(r#"xyz - - [10/Feb/2012:16:42:07 -0500] "GET / HTTP/1.0" 200 9"#).unwrap_err().contains("not an IP address"));
+    /// assert!(read(r#"1.2.3.4 - - [10/Feb/2012:16:42:07 -0500] "FOO / HTTP/1.0" 200 9"#).unwrap_err().contains("not an HTTP method"));
+    /// ```
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(ip) = self.ip.as_deref()
+            && !ip.is_empty()
+            && ip != "-"
+            && !is_address(ip)
+        {
+            return Err(format!("the client address {ip:?} is not an IP address"));
+        }
+        if let Some(m) = self.method.as_deref()
+            && !m.is_empty()
+            && !METHODS.contains(&m)
+        {
+            return Err(format!("{m:?} is not an HTTP method"));
+        }
+        Ok(())
+    }
+
     /// Reads `METHOD path PROTOCOL` (the protocol may be missing).
     pub(crate) fn request(&mut self, request: Cow<'a, str>) -> Result<(), String> {
         /// The first two space-separated words of a request line.
@@ -127,6 +209,12 @@ pub fn parse_apache_date(s: &str) -> Result<i64, String> {
             }
             let h: i64 = digits[..2].parse().map_err(|_| bad())?;
             let m: i64 = digits[2..].parse().map_err(|_| bad())?;
+            // Offsets in use run from -12:00 to +14:00.
+            if h > 14 || m > 59 {
+                return Err(format!(
+                    "{s:?} has the time zone offset {o}: offsets run from -1200 to +1400"
+                ));
+            }
             sign * (h * 3600 + m * 60)
         }
     };
@@ -165,7 +253,11 @@ fn apache_date_fast(b: &[u8]) -> Option<i64> {
         b'-' => -1,
         _ => return None,
     };
-    let offset = sign * (num(22..24)? * 3600 + num(24..26)? * 60);
+    let (oh, om) = (num(22..24)?, num(24..26)?);
+    if oh > 14 || om > 59 {
+        return None; // the general reader says why
+    }
+    let offset = sign * (oh * 3600 + om * 60);
     let date = NaiveDate::from_ymd_opt(
         i32::try_from(year).ok()?,
         u32::try_from(month + 1).ok()?,

@@ -551,3 +551,52 @@ fn matomos_exclusion_filters() {
         "{err}"
     );
 }
+
+/// Fields that were read but cannot be what a server logged are refused
+/// with a reason, as the NDJSON reader refuses a bad field; the good
+/// lines around them go in.
+#[test]
+fn loose_fields_are_refused_with_a_reason() {
+    let good = |ip: &str, tz: &str, method: &str| {
+        format!(
+            r#"{ip} - - [10/Feb/2012:16:42:07 {tz}] "{method} /a HTTP/1.1" 200 9 "-" "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0""#
+        )
+    };
+    let text = [
+        good("1.2.3.4", "+0100", "GET"),
+        good("1.2.3.4", "+9999", "GET"),
+        good("1.2.3.4", "-1260", "GET"),
+        good("xyz", "+0100", "GET"),
+        good("300.1.1.1", "+0100", "GET"),
+        good("1.2.3.4", "+0100", "FOO"),
+        good("2001:db8::1", "+1400", "POST"),
+        good("::1", "-1200", "HEAD"),
+        good("10.0.0.1:5050", "+0530", "GET"),
+    ]
+    .join("\n");
+    let mut e = engine();
+    let s = run(
+        &mut e,
+        text.into_bytes(),
+        &options(&[("log-format", "ncsa_extended")]),
+    );
+    assert_eq!((s.pageviews, s.invalid), (4, 5), "{}", s.report());
+    let reasons: Vec<&str> = s.examples.iter().map(|x| x.reason.as_str()).collect();
+    assert!(
+        reasons[0].contains("+9999") && reasons[0].contains("offsets run"),
+        "{reasons:?}"
+    );
+    assert!(reasons[1].contains("-1260"), "{reasons:?}");
+    assert!(
+        reasons[2].contains("\"xyz\" is not an IP address"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[3].contains("\"300.1.1.1\" is not an IP address"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[4].contains("\"FOO\" is not an HTTP method"),
+        "{reasons:?}"
+    );
+}

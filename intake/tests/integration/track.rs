@@ -2,7 +2,9 @@
 //! bulk bodies, bots, bad requests, and the visitor keys.
 
 use hitmap::{Engine, Hit, HitType, SiteConfig};
-use hitmap_intake::track::{Client, Refused, TrackOptions, Tracked, Tracker, bulk_requests};
+use hitmap_intake::track::{
+    Client, Refused, TokenAccess, TrackOptions, Tracked, Tracker, bulk_requests,
+};
 
 const FIREFOX: &str =
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0";
@@ -219,7 +221,7 @@ fn bad_requests_are_refused_with_a_reason_and_pings_and_bots_are_not_stored() {
 #[test]
 fn custom_times_and_addresses_need_a_token_as_in_matomo() {
     let options = TrackOptions {
-        tokens: vec!["s3cret".into()],
+        tokens: vec![TokenAccess::all("s3cret")],
         ..TrackOptions::default()
     };
     let mut t = tracker(options);
@@ -245,6 +247,47 @@ fn custom_times_and_addresses_need_a_token_as_in_matomo() {
         hit(&mut t, &format!("{BASE}&cip=20.1.0.1&token_auth=s3cret")).visitor,
         a
     );
+}
+
+#[test]
+fn a_token_for_some_sites_back_dates_and_sets_addresses_only_there() {
+    let mut t = tracker(TrackOptions {
+        tokens: vec![TokenAccess::sites("one", [1]), TokenAccess::all("every")],
+        ..TrackOptions::default()
+    });
+    let old = NOW - 3 * 86_400;
+    let site2 = "idsite=2&rec=1&url=https%3A%2F%2Fy.org%2F";
+    // Site 1's token back-dates site 1, not site 2.
+    assert_eq!(
+        hit(&mut t, &format!("{BASE}&cdt={old}&token_auth=one")).ts,
+        old
+    );
+    let why = refused(&mut t, &format!("{site2}&cdt={old}&token_auth=one"));
+    assert!(why.contains("token_auth for site 2"), "{why}");
+    assert_eq!(
+        hit(&mut t, &format!("{site2}&cdt={old}&token_auth=every")).ts,
+        old
+    );
+    // cip: honoured for site 1, ignored (the connection's address) for site 2.
+    let plain = hit(&mut t, site2).visitor;
+    assert_eq!(
+        hit(&mut t, &format!("{site2}&cip=20.1.0.1&token_auth=one")).visitor,
+        plain
+    );
+    assert_ne!(
+        hit(&mut t, &format!("{site2}&cip=20.1.0.1&token_auth=every")).visitor,
+        plain
+    );
+    // In a bulk request the body's token counts per request's site.
+    let body = format!(
+        r#"{{"requests": ["?{BASE}&cdt={old}", "?{site2}&cdt={old}"], "token_auth": "one"}}"#
+    );
+    let (requests, token) = bulk_requests(body.as_bytes()).unwrap();
+    let results: Vec<bool> = requests
+        .iter()
+        .map(|p| t.track(p, &client(), token.as_deref()).is_ok())
+        .collect();
+    assert_eq!(results, [true, false]);
 }
 
 #[test]
@@ -373,7 +416,7 @@ fn bulk_bodies_hold_query_strings_or_objects() {
     let mut t = tracker(TrackOptions::default());
     let sites: Vec<u32> = requests
         .iter()
-        .map(|p| match t.track(p, &client(), false) {
+        .map(|p| match t.track(p, &client(), None) {
             Ok(Tracked::Hit(h)) => h.site,
             other => panic!("{other:?}"),
         })

@@ -56,6 +56,7 @@ fn start_serve(store: &Path) -> String {
         max_concurrent: 8,
         refresh: Duration::from_secs(1),
         track: None,
+        limits: Default::default(),
     };
     std::thread::spawn(move || serve(options, move |addr| tx.send(addr).unwrap()));
     format!("http://{}", rx.recv().unwrap())
