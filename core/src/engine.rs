@@ -423,6 +423,9 @@ pub struct Engine {
     wal_damage: Vec<(String, String)>,
     /// When the unsealed log is sealed on its own (size and age).
     seal_policy: SealPolicy,
+    /// A log segment vanished while it was replayed (a seal landed
+    /// meanwhile): a reader opens again.
+    pub(crate) wal_vanished: bool,
     /// A lazy reader's cache and options (`reader.rs`); `None` for a
     /// writer or an in-memory engine.
     pub(crate) reader: Option<crate::reader::ReaderState>,
@@ -448,10 +451,10 @@ pub const DEFAULT_LIVE_LIMIT: usize = 20_000;
 /// half as many as the sealed archive.
 pub(crate) const SEAL_MIN_ACTIONS: u64 = 100_000;
 
-/// The write-ahead log is sealed into day files once it holds as many
-/// bytes as the store's files (so the disk never needs much more than
-/// twice the data's size), within these bounds.
-const SEAL_WAL_MIN: u64 = 1 << 20;
+/// The write-ahead log is sealed into day files once it holds a quarter
+/// of the store's files in bytes (so the disk never needs much more than
+/// the data, the log and one seal's new files), within these bounds.
+const SEAL_WAL_MIN: u64 = 256 << 10;
 const SEAL_WAL_MAX: u64 = 64 << 20;
 
 /// The write-ahead log is sealed at the first commit after its oldest
@@ -483,7 +486,7 @@ impl Default for SealPolicy {
 impl SealPolicy {
     /// The size bound for a store whose files hold `store_bytes`.
     fn sized_for(&mut self, store_bytes: u64) {
-        self.bytes = store_bytes.clamp(SEAL_WAL_MIN, SEAL_WAL_MAX);
+        self.bytes = (store_bytes / 4).clamp(SEAL_WAL_MIN, SEAL_WAL_MAX);
     }
 
     fn due(&self, log_bytes: u64) -> bool {
@@ -1029,10 +1032,20 @@ impl Engine {
         log: bool,
     ) -> Result<IngestOutcome> {
         if log
-            && let Some(w) = &mut self.wal
+            && self.wal.is_some()
             && (batch.outcome.accepted > 0 || marks.batch.is_some() || marks.cursor.is_some())
         {
-            w.append(&wal::encode_record(marks.batch, marks.cursor, &batch.log))?;
+            let record = wal::encode_record(marks.batch, marks.cursor, &batch.log);
+            let mut appended = self.wal.as_mut().map_or(Ok(()), |w| w.append(&record));
+            // A full disk: the files kept for readers of older commits
+            // make room, and the append is tried once more.
+            if let Err(e) = &appended
+                && crate::store::is_disk_full(e)
+                && self.store.as_mut().is_some_and(Store::purge_retired)
+            {
+                appended = self.wal.as_mut().map_or(Ok(()), |w| w.append(&record));
+            }
+            appended?;
             self.seal_policy
                 .since
                 .get_or_insert_with(std::time::Instant::now);
@@ -1301,9 +1314,10 @@ impl Engine {
             return Ok(());
         };
         let first = store.manifest.wal;
-        let (records, damaged) = wal::read_from(&root, first);
-        self.replay(&records);
-        self.wal_damage = damaged;
+        let log = wal::read_from(&root, first);
+        self.replay(&log.records);
+        self.wal_damage = log.damaged;
+        self.wal_vanished = log.vanished;
         if write {
             let next = wal::segments(&root)
                 .last()

@@ -169,8 +169,18 @@ impl Engine {
     pub(crate) fn open_source(source: Source, options: ReaderOptions) -> Result<Engine> {
         let source = Arc::new(source);
         let cache = Arc::new(DayCache::new(options.cache_bytes));
-        let store = Store::open_source(source)?;
-        Engine::load_lazy(store, options, cache)
+        // A seal that lands while the log is replayed deletes a segment
+        // this manifest still names (at once on a full disk): open the
+        // newer commit instead.
+        let mut attempts = 0;
+        loop {
+            let store = Store::open_source(source.clone())?;
+            let engine = Engine::load_lazy(store, options.clone(), cache.clone())?;
+            attempts += 1;
+            if !engine.wal_vanished || attempts == 3 {
+                return Ok(engine);
+            }
+        }
     }
 
     fn load_lazy(store: Store, options: ReaderOptions, cache: Arc<DayCache>) -> Result<Engine> {
@@ -269,6 +279,12 @@ impl Engine {
         let next = Store::with_manifest(store.source.clone(), manifest);
         let cache = Arc::new(DayCache::new(reader.options.cache_bytes));
         let mut engine = Engine::load_lazy(next, reader.options.clone(), cache.clone())?;
+        if engine.wal_vanished {
+            return Err(store_err(
+                "wal",
+                "a seal landed while the log was read: refresh again for its commit",
+            ));
+        }
         engine.query_threads = self.query_threads;
         // Unchanged day files stay: the same archive when its `before`
         // column (earlier visits of its visitors) is unchanged too, else a

@@ -258,6 +258,13 @@ pub(crate) struct Store {
     pub manifest: Manifest,
 }
 
+/// Whether a store error is a full disk or an exhausted quota (ENOSPC,
+/// EDQUOT), as the operating system words it.
+pub(crate) fn is_disk_full(e: &Error) -> bool {
+    matches!(e, Error::Store { reason, .. }
+        if reason.contains("os error 28") || reason.contains("os error 122"))
+}
+
 pub(crate) fn store_err(path: impl AsRef<Path>, reason: impl std::fmt::Display) -> Error {
     Error::Store {
         path: path.as_ref().display().to_string(),
@@ -585,6 +592,18 @@ impl Store {
         &self.root
     }
 
+    /// Deletes every file the current manifest retired, before its
+    /// retention ends: what a full disk gives up first (a reader of an
+    /// older commit that misses one opens the newer commit). The manifest
+    /// keeps their names until its next commit; deleting a missing file is
+    /// nothing. Whether there was any.
+    pub(crate) fn purge_retired(&mut self) -> bool {
+        for p in self.manifest.retired.keys() {
+            remove_ours(&self.root, Path::new(p));
+        }
+        !self.manifest.retired.is_empty()
+    }
+
     /// The bytes of the files the manifest names (what a folder holds;
     /// 0 for an object store, which holds no log).
     pub(crate) fn bytes(&self) -> u64 {
@@ -671,7 +690,21 @@ impl Store {
         else {
             return Ok(());
         };
-        write_generation(&self.root, &writes, &next.sealed()?)?;
+        if let Err(e) = write_generation(&self.root, &writes, &next.sealed()?) {
+            // A full disk: the files the current manifest retired (kept
+            // for readers of older manifests, which load the newer one
+            // when a file is gone) make room, and the commit is tried
+            // once more. Files this commit retires are still the current
+            // manifest's, and stay.
+            if !is_disk_full(&e) || self.manifest.retired.is_empty() {
+                return Err(e);
+            }
+            self.purge_retired();
+            for p in self.manifest.retired.keys() {
+                next.retired.remove(p);
+            }
+            write_generation(&self.root, &writes, &next.sealed()?)?;
+        }
         drop(writes);
         let mut superseded = Vec::new();
         if erase {

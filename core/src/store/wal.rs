@@ -52,20 +52,35 @@ pub(crate) fn segments(root: &Path) -> Vec<u64> {
     out
 }
 
-/// The records of every segment from `first` on, in order, and the
-/// segments that could not be read (a file named like a segment whose
-/// header is not hitmap's log's, an I/O error), which are skipped with
-/// their reason. A damaged record ends its segment.
-#[allow(clippy::type_complexity)]
-pub(crate) fn read_from(root: &Path, first: u64) -> (Vec<Vec<u8>>, Vec<(String, String)>) {
-    let mut records = Vec::new();
-    let mut damaged = Vec::new();
+/// What [`read_from`] found.
+#[derive(Debug, Default)]
+pub(crate) struct LogRead {
+    /// The records, in order.
+    pub records: Vec<Vec<u8>>,
+    /// Segments that could not be read (a file named like a segment whose
+    /// header is not hitmap's log's, an I/O error), skipped with their
+    /// reason.
+    pub damaged: Vec<(String, String)>,
+    /// A listed segment was gone when read: a seal retired and deleted it
+    /// meanwhile (a full disk deletes retired files at once), so the
+    /// manifest these records are replayed over is no longer current.
+    pub vanished: bool,
+}
+
+/// The records of every segment from `first` on, in order. A damaged
+/// record ends its segment.
+pub(crate) fn read_from(root: &Path, first: u64) -> LogRead {
+    let mut out = LogRead::default();
+    let (records, damaged) = (&mut out.records, &mut out.damaged);
     for segment in segments(root).into_iter().filter(|&s| s >= first) {
         let rel = wal_path(segment);
         let bytes = match fs::read(root.join(&rel)) {
             Ok(b) => b,
             // Sealed and removed between the listing and the read.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                out.vanished = true;
+                continue;
+            }
             Err(e) => {
                 damaged.push((rel.display().to_string(), e.to_string()));
                 continue;
@@ -84,7 +99,7 @@ pub(crate) fn read_from(root: &Path, first: u64) -> (Vec<Vec<u8>>, Vec<(String, 
         }
         records.extend(segment_records(&bytes).map(<[u8]>::to_vec));
     }
-    (records, damaged)
+    out
 }
 
 /// Whether the file at `path` is a segment whose creation never finished:

@@ -369,16 +369,17 @@ fn a_writer_of_small_batches_seals_its_log_on_its_own() {
         w.ingest(batch).unwrap();
         largest = largest.max(log_bytes(&dir.0));
     }
-    // The store's own files, and the log: sealed each time it outgrows
-    // them (1 MiB at the least), it holds at most that much unsealed
-    // beside the segment sealed last (kept a while for readers). Without
-    // a seal by size it would hold every batch: about 5 MB here.
+    // The store's own files, and the log: sealed each time it holds a
+    // quarter of their bytes (256 KiB at the least), so beside the
+    // segment sealed last (kept a while for readers) it never holds much
+    // more than half of them. Without a seal by size it would hold every
+    // batch: about 5 MB here.
     let files: u64 = crate::store::walk(&dir.0)
         .iter()
         .map(|p| std::fs::metadata(p).unwrap().len())
         .sum::<u64>()
         - log_bytes(&dir.0);
-    let bound = 2 * files.max(1 << 20) + 100_000;
+    let bound = files / 2 + 2 * (256 << 10) + 100_000;
     assert!(
         largest < bound,
         "the log grew to {largest} bytes beside {files} bytes of files"
