@@ -7,6 +7,10 @@
 //!
 //!     cargo run --release -p hitmap --example small_batches DIR [VISITORS] [DAYS] [BATCH]
 //!
+//! With `HITMAP_KEEP_LOG=1` the store keeps its unsealed log at the end
+//! (to open it with another build); with `HITMAP_OPEN_ONLY=1` it only
+//! times the opens of the store already in DIR.
+//!
 //! Defaults: 5,000 visitors, 60 days (about 276,000 hits), batches of
 //! 14,000. A batch that fails (a full disk) is reported and the run goes
 //! on with the next one.
@@ -46,6 +50,21 @@ fn main() {
     };
     let hits: Vec<Hit> = hitmap::sample::generate(&cfg).collect();
     let dir = Path::new(&dir).join("store");
+    // With HITMAP_OPEN_ONLY set, only the opens of an existing store.
+    if std::env::var_os("HITMAP_OPEN_ONLY").is_some() {
+        let t = Instant::now();
+        drop(Engine::open_read_only(&dir).expect("a reader opens"));
+        let reader = t.elapsed();
+        let t = Instant::now();
+        let w = Engine::open(&dir).expect("a writer opens");
+        println!(
+            "{} hits unsealed: reader open {:.0} ms, writer open {:.0} ms",
+            w.live_hits(),
+            reader.as_secs_f64() * 1e3,
+            t.elapsed().as_secs_f64() * 1e3
+        );
+        return;
+    }
     let _ = std::fs::remove_dir_all(&dir);
     let mut w = Engine::open_with(&dir, StoreOptions::default()).expect("open the store");
     w.set_live_limit(batch.max(hitmap::DEFAULT_LIVE_LIMIT));
@@ -71,7 +90,10 @@ fn main() {
     let t = Instant::now();
     let mut w = Engine::open(&dir).expect("a writer opens");
     let writer_open = t.elapsed();
-    w.seal().expect("seal");
+    // With HITMAP_KEEP_LOG set, the log stays (to open it with another build).
+    if std::env::var_os("HITMAP_KEEP_LOG").is_none() {
+        w.seal().expect("seal");
+    }
     drop(w);
     println!(
         "{} hits in batches of {batch}: {failed} failed, {:.2} s; peak on disk {:.2} MB; {live} hits unsealed at the end ({:.2} MB on disk); open with that log: reader {:.0} ms, writer {:.0} ms; sealed {:.2} MB",
