@@ -90,6 +90,21 @@ impl Engine {
                 "API.getBulkRequest needs urls[0]=<encoded query>, urls[1]=...",
             ));
         }
+        // The requests of a bulk share one bound on periods, as one
+        // request's periods do: a bulk of hundreds of long ranges would
+        // otherwise build an answer of gigabytes.
+        let periods: usize = r
+            .urls
+            .iter()
+            .filter_map(|q| ApiRequest::parse(q).ok())
+            .map(|sub| self.period_count(&sub, options))
+            .sum();
+        if periods > crate::period::MAX_PERIODS {
+            return Err(bad(&format!(
+                "API.getBulkRequest asks for {periods} periods in all, more than the {} one request may: split it",
+                crate::period::MAX_PERIODS
+            )));
+        }
         let answers = r
             .urls
             .iter()
@@ -106,6 +121,25 @@ impl Engine {
             })
             .collect();
         Ok(Value::Array(answers))
+    }
+
+    /// How many periods a request answers over all its sites (0 where it
+    /// names none, or where its own answer will be an error).
+    fn period_count(&self, r: &ApiRequest, options: &ApiOptions) -> usize {
+        let sites = match &r.sites {
+            Sites::One(s) => vec![*s],
+            Sites::List(l) => l.clone(),
+            Sites::All => self.readable_sites(options),
+            Sites::None => return 0,
+        };
+        let Ok(period) = r.period.parse() else {
+            return 0;
+        };
+        sites
+            .iter()
+            .filter_map(|&s| self.periods(s, period, &r.date, options.now).ok())
+            .map(|(p, _)| p.len())
+            .sum()
     }
 
     /// `MultiSites.getAll`: one row per site (visits, actions, page views)

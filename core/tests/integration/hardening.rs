@@ -619,3 +619,31 @@ fn a_failed_background_commit_stops_the_ingest_and_a_rerun_completes_it() {
         want
     );
 }
+
+/// The requests of a bulk share the bound on periods one request has, so
+/// a bulk of many long ranges cannot build an answer of gigabytes.
+#[test]
+fn a_bulk_request_shares_one_bound_on_periods() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1)).unwrap();
+    e.ingest([Hit::pageview(1, 1_717_200_000, "a", "https://x.org/")])
+        .unwrap();
+    let inner = hitmap::encode_query_value(
+        "method=VisitsSummary.get&idSite=1&period=day&date=2024-01-01,2024-03-31",
+    );
+    let bulk = |n: usize| {
+        let urls: Vec<String> = (0..n).map(|i| format!("urls[{i}]={inner}")).collect();
+        e.api(&format!(
+            "method=API.getBulkRequest&format=json&{}",
+            urls.join("&")
+        ))
+    };
+    // 40 x 91 periods fit in 3660; 41 do not.
+    let ok: serde_json::Value = serde_json::from_str(&bulk(40).unwrap()).unwrap();
+    assert_eq!(ok.as_array().unwrap().len(), 40);
+    let err = bulk(41).unwrap_err().to_string();
+    assert!(
+        err.contains("3731 periods") && err.contains("split"),
+        "{err}"
+    );
+}
