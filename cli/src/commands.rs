@@ -509,11 +509,36 @@ impl ReportArgs {
 pub fn report(dir: &Path, args: &ReportArgs, format: OutputFormat) -> Result<String, CliError> {
     let engine = open_reader(dir)?;
     let out = report_on(&engine, args, format)?;
+    if let Some(note) = empty_period_note(&engine, args) {
+        eprintln!("{note}");
+    }
     if args.read_stats {
         let s = engine.read_stats();
         eprintln!("read {} file(s), {} bytes", s.requests, s.bytes);
     }
     Ok(out)
+}
+
+/// A note for stderr when the asked periods hold no day of a site that
+/// has data on other days: the answer is Matomo's (zeros, no rows), and
+/// this says where the data is.
+pub fn empty_period_note(engine: &Engine, args: &ReportArgs) -> Option<String> {
+    let days = engine.site_days(args.site).ok()?;
+    let (first, last) = (*days.first()?, *days.last()?);
+    let (period, date) = period_and_date(args.period.as_deref(), &args.date);
+    let (periods, _) = engine
+        .periods(args.site, period.parse().ok()?, &date, chrono::Utc::now())
+        .ok()?;
+    let held = periods.iter().any(|p| {
+        let from = days.partition_point(|d| *d < p.from);
+        days.get(from).is_some_and(|d| *d <= p.to)
+    });
+    (!held).then(|| {
+        format!(
+            "hitmap: note: site {} has no data in {} (it has data from {first} to {last})",
+            args.site, args.date
+        )
+    })
 }
 
 /// A Reporting API answer from an open engine, printed.
@@ -617,6 +642,23 @@ pub fn check(dir: &Path, repair: bool) -> Result<String, CliError> {
     Err(CliError::Damaged(damaged.len()))
 }
 
+/// A day given as `YYYY-MM-DD` or as a date expression of the site's
+/// days (`today`, `yesterday`, `lastN`, `previousN`): its first day for
+/// `first`, else its last.
+fn day_of(engine: &Engine, site: u32, text: &str, first: bool) -> Result<String, CliError> {
+    if hitmap::parse_day(text).is_ok() {
+        return Ok(text.to_owned());
+    }
+    let (periods, _) = engine.periods(site, hitmap::Period::Day, text, chrono::Utc::now())?;
+    let day = if first {
+        periods.first().map(|p| p.from)
+    } else {
+        periods.last().map(|p| p.to)
+    };
+    day.map(|d| d.to_string())
+        .ok_or_else(|| CliError::Usage(format!("{text:?} names no day")))
+}
+
 /// `hitmap export`: raw hits (the input contract's records) or visits of
 /// a range, as NDJSON or CSV, to a writer.
 pub fn export(
@@ -629,6 +671,11 @@ pub fn export(
     out: &mut dyn Write,
 ) -> Result<u64, CliError> {
     let engine = open_reader(dir)?;
+    let (from, to) = (
+        day_of(&engine, site, from, true)?,
+        day_of(&engine, site, to, false)?,
+    );
+    let (from, to) = (from.as_str(), to.as_str());
     let w = |e| CliError::Io("cannot write the export".into(), e);
     let mut n = 0u64;
     match (what, format) {
@@ -762,11 +809,25 @@ fn csv_text(s: &str) -> String {
 /// `hitmap demo`: a sample year (hitmap's seeded intranet generator) into
 /// a store, then a few reports. A store that already holds the demo is
 /// reused as it is, so running it again changes nothing.
-pub fn demo(dir: &Path, visitors: u32, days: u32) -> Result<String, CliError> {
+/// The first day of `days` of sample traffic: `start`, else the day that
+/// makes the traffic end yesterday (UTC), so relative dates show data.
+pub fn sample_start(days: u32, start: Option<chrono::NaiveDate>) -> chrono::NaiveDate {
+    start.unwrap_or_else(|| {
+        chrono::Utc::now().date_naive() - chrono::Days::new(u64::from(days.max(1)))
+    })
+}
+
+pub fn demo(
+    dir: &Path,
+    visitors: u32,
+    days: u32,
+    start: Option<chrono::NaiveDate>,
+) -> Result<String, CliError> {
     use hitmap::sample::{self, SampleConfig};
     let cfg = SampleConfig {
         visitors,
         days,
+        start: sample_start(days, start),
         ..SampleConfig::default()
     };
     let mut out = String::new();
@@ -796,8 +857,14 @@ pub fn demo(dir: &Path, visitors: u32, days: u32) -> Result<String, CliError> {
         }
         engine
     };
-    let first = cfg.start;
-    let last = first + chrono::Days::new(u64::from(cfg.days.max(1) - 1));
+    // The days the store holds (a store kept from an earlier run keeps
+    // its own dates).
+    let held = engine.site_days(cfg.site).unwrap_or_default();
+    let first = held.first().copied().unwrap_or(cfg.start);
+    let last = held
+        .last()
+        .copied()
+        .unwrap_or(cfg.start + chrono::Days::new(u64::from(cfg.days.max(1) - 1)));
     let range = format!("{first},{last}");
     let table = OutputFormat::Table;
     let ask = |title: &str, args: ReportArgs| -> Result<String, CliError> {
@@ -835,7 +902,10 @@ pub fn demo(dir: &Path, visitors: u32, days: u32) -> Result<String, CliError> {
             ..base.clone()
         },
     )?);
-    let month = first.format("%Y-%m").to_string();
+    // The month in the middle of the data.
+    let middle =
+        first + chrono::Days::new(u64::try_from((last - first).num_days() / 2).unwrap_or(0));
+    let month = middle.format("%Y-%m").to_string();
     out.push_str(&ask(
         &format!("Top pages of {month}:"),
         ReportArgs {
@@ -851,14 +921,22 @@ pub fn demo(dir: &Path, visitors: u32, days: u32) -> Result<String, CliError> {
 
 /// `hitmap sample`: the seeded sample traffic as NDJSON, gzip-compressed
 /// when the file name ends in `.gz`; returns the number of hits.
-pub fn sample(output: &Path, visitors: u32, days: u32, seed: u64) -> Result<u64, CliError> {
+pub fn sample(
+    output: &Path,
+    visitors: u32,
+    days: u32,
+    seed: u64,
+    start: Option<chrono::NaiveDate>,
+) -> Result<(u64, chrono::NaiveDate, chrono::NaiveDate), CliError> {
     use hitmap::sample::{self, SampleConfig};
     let cfg = SampleConfig {
         visitors,
         days,
         seed,
+        start: sample_start(days, start),
         ..SampleConfig::default()
     };
+    let last = cfg.start + chrono::Days::new(u64::from(days.max(1) - 1));
     let err = |e| CliError::Io(format!("cannot write {}", output.display()), e);
     let raw: Box<dyn Write> = if output == Path::new("-") {
         Box::new(std::io::stdout().lock())
@@ -888,5 +966,5 @@ pub fn sample(output: &Path, visitors: u32, days: u32, seed: u64) -> Result<u64,
         w.flush().map_err(err)?;
         n
     };
-    Ok(n)
+    Ok((n, cfg.start, last))
 }

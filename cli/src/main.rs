@@ -58,9 +58,14 @@ enum Command {
         /// Distinct visitors of the sample year.
         #[arg(long, default_value_t = 3000)]
         visitors: u32,
-        /// Days of sample traffic from 2025-01-01.
+        /// Days of sample traffic, ending yesterday (or from --start).
         #[arg(long, default_value_t = 365)]
         days: u32,
+        /// First day of the sample traffic (YYYY-MM-DD); default: the
+        /// traffic ends yesterday, so `today`, `lastN` and the printed
+        /// examples show data.
+        #[arg(long, value_parser = parse_day_arg)]
+        start: Option<chrono::NaiveDate>,
         /// Only print the reports; do not start the server.
         #[arg(long)]
         no_serve: bool,
@@ -79,9 +84,12 @@ enum Command {
         /// Distinct visitors.
         #[arg(long, default_value_t = 1000)]
         visitors: u32,
-        /// Days from 2025-01-01.
+        /// Days of traffic, ending yesterday (or from --start).
         #[arg(long, default_value_t = 90)]
         days: u32,
+        /// First day (YYYY-MM-DD); default: the traffic ends yesterday.
+        #[arg(long, value_parser = parse_day_arg)]
+        start: Option<chrono::NaiveDate>,
         /// Seed of the generator (the same seed gives the same hits).
         #[arg(long, default_value_t = 42)]
         seed: u64,
@@ -313,10 +321,10 @@ enum Command {
         /// Site id.
         #[arg(long)]
         site: u32,
-        /// First local day.
+        /// First local day (YYYY-MM-DD, or today, yesterday, lastN: the first of those days).
         #[arg(long)]
         from: String,
-        /// Last local day.
+        /// Last local day (YYYY-MM-DD, or today, yesterday).
         #[arg(long)]
         to: String,
         /// hits (the input records) or visits.
@@ -367,6 +375,10 @@ enum Command {
         #[command(flatten)]
         track: Box<TrackArgs>,
     },
+}
+
+fn parse_day_arg(s: &str) -> Result<chrono::NaiveDate, String> {
+    hitmap::parse_day(s).map_err(|e| e.to_string())
 }
 
 /// `hitmap serve`: bounds on connections and request bodies.
@@ -501,10 +513,11 @@ fn run(command: Command) -> Result<String, CliError> {
             dir,
             visitors,
             days,
+            start,
             no_serve,
             listen,
         } => {
-            let out = commands::demo(&dir, visitors, days)?;
+            let out = commands::demo(&dir, visitors, days, start)?;
             if no_serve {
                 return Ok(out);
             }
@@ -527,11 +540,12 @@ fn run(command: Command) -> Result<String, CliError> {
             output,
             visitors,
             days,
+            start,
             seed,
         } => {
-            let n = commands::sample(&output, visitors, days, seed)?;
+            let (n, first, last) = commands::sample(&output, visitors, days, seed, start)?;
             eprintln!(
-                "wrote {n} hits of site 1 (time zone Europe/London, sections News, HR, IT; `hitmap demo` sets such a site up)"
+                "wrote {n} hits of site 1 from {first} to {last} (time zone Europe/London, sections News, HR, IT; `hitmap demo` sets such a site up)"
             );
             Ok(String::new())
         }
@@ -758,7 +772,7 @@ fn serve_store(options: ServeOptions) -> Result<(), CliError> {
         );
         let _ = writeln!(
             out,
-            "  REST: http://{addr}/v1/sites/1/visits?from=2025-01-01&to=2025-12-31   OpenAPI: http://{addr}/openapi.json"
+            "  REST: http://{addr}/v1/sites/1/visits?date=last30   OpenAPI: http://{addr}/openapi.json"
         );
         if tracking {
             let _ = writeln!(

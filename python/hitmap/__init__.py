@@ -238,7 +238,7 @@ def _progress_bar(enabled: bool, total: Optional[int], desc: str) -> Optional[An
         from tqdm.auto import tqdm  # type: ignore[import-untyped]
     except ImportError:
         warnings.warn(
-            "progress=True needs tqdm (pip install tqdm); ingesting without a progress bar",
+            "progress=True needs tqdm (pip install tqdm, or hitmap's extra: pip install 'hitmap[progress]'); ingesting without a progress bar",
             RuntimeWarning,
             stacklevel=3,
         )

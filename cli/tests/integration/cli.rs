@@ -358,9 +358,53 @@ fn demo_prints_reports_and_a_rerun_changes_nothing() {
         "Visits summary",
         "By month:",
         "Sections:",
-        "Top pages of 2025-01:",
+        "Top pages of ",
     ] {
         assert!(out.contains(needle), "{needle}:\n{out}");
+    }
+    // The traffic ends yesterday, so relative dates show data.
+    let yesterday = (chrono::Utc::now().date_naive() - chrono::Days::new(1)).to_string();
+    assert!(out.contains(&format!("to {yesterday}")), "{out}");
+    let e = Engine::open_read_only(&d).unwrap();
+    let q = "method=VisitsSummary.get&idSite=1&period=day&date=yesterday&format=json";
+    let v: serde_json::Value = serde_json::from_str(&e.api(q).unwrap()).unwrap();
+    assert!(v["nb_visits"].as_u64().unwrap() > 0, "{v}");
+    drop(e);
+    // The examples the server prints answer with data.
+    let server = crate::server::Server::start(&d, &[]);
+    let printed = {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hitmap"))
+            .args(["serve", d.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines =
+            std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+        let head: Vec<String> = (0..3).map(|_| lines.next().unwrap().unwrap()).collect();
+        let _ = child.kill();
+        let _ = child.wait();
+        head
+    };
+    let urls: Vec<String> = printed
+        .iter()
+        .filter_map(|l| {
+            l.split_once("try: curl '")
+                .map(|(_, r)| r.split('\'').next().unwrap().to_string())
+                .or_else(|| {
+                    l.split_once("REST: ")
+                        .map(|(_, r)| r.split_whitespace().next().unwrap().to_string())
+                })
+        })
+        .map(|u| {
+            let path = u.splitn(4, '/').nth(3).unwrap().to_string();
+            format!("{}/{path}", server.base)
+        })
+        .collect();
+    assert_eq!(urls.len(), 2, "{printed:?}");
+    for url in urls {
+        let got = crate::server::get(&url, &[]);
+        let v: serde_json::Value = serde_json::from_str(&got.body).unwrap();
+        assert!(crate::readme::has_data(&v), "{url}: {v}");
     }
     let second = hitmap(&args);
     let again = text(&second.stdout);
@@ -460,6 +504,43 @@ fn a_day_bundle_carries_a_day_to_another_store() {
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("bad.day"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_period_without_data_answers_zeros_and_says_where_the_data_is() {
+    let dir = TempDir::new("empty-period");
+    let store = sample_store(&dir.0);
+    let out = hitmap(&[
+        "report",
+        store.to_str().unwrap(),
+        "--site",
+        "1",
+        "--date",
+        "2020-03",
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert!(!crate::readme::has_data(&v), "Matomo's empty answer: {v}");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("site 1 has no data in 2020-03 (it has data from 2025-01-01 to 2025-01-21)"),
+        "{err}"
+    );
+    let out = hitmap(&[
+        "report",
+        store.to_str().unwrap(),
+        "--site",
+        "1",
+        "--date",
+        "2025-01-01,2025-01-31",
+    ]);
+    assert!(
+        !text(&out.stderr).contains("no data"),
         "{}",
         text(&out.stderr)
     );

@@ -57,6 +57,16 @@ fn path_with_hitmap() -> String {
     )
 }
 
+/// Whether an answer holds a count above zero anywhere.
+pub(crate) fn has_data(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Number(n) => n.as_f64().is_some_and(|x| x > 0.0),
+        serde_json::Value::Array(a) => a.iter().any(has_data),
+        serde_json::Value::Object(o) => o.values().any(has_data),
+        _ => false,
+    }
+}
+
 #[test]
 fn the_readme_command_line_works_as_written() {
     let readme =
@@ -74,7 +84,13 @@ fn the_readme_command_line_works_as_written() {
             serve_line = Some(line.clone());
             continue;
         }
-        sh(line, &dir.0);
+        let out = sh(line, &dir.0);
+        if line.starts_with("hitmap report") || line.starts_with("hitmap pages") {
+            assert!(
+                out.lines().count() > 2 && out.chars().any(|c| ('1'..='9').contains(&c)),
+                "{line} shows no data:\n{out}"
+            );
+        }
     }
     assert!(
         std::fs::read_to_string(dir.join("visits.csv"))
@@ -122,6 +138,8 @@ fn the_readme_command_line_works_as_written() {
         assert_eq!(resp.status().as_u16(), 200, "{url}: {body}");
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert!(!body.contains("\"result\":\"error\""), "{url}: {v}");
+        // The sample ends yesterday: every example shows data.
+        assert!(has_data(&v), "{url} answers no data: {v}");
     }
     let _ = child.kill();
     let _ = child.wait();

@@ -318,6 +318,13 @@ fn rest_aliases_equal_the_reporting_api() {
     }
     let spec: Value = serde_json::from_str(&get(&format!("{b}/openapi.json"), &[]).body).unwrap();
     assert!(spec["paths"]["/v1/sites/{id}/pages"].is_object());
+    // How a token is sent, for clients generated from the spec.
+    let schemes = &spec["components"]["securitySchemes"];
+    assert_eq!(schemes["bearer"]["scheme"], "bearer");
+    assert_eq!(
+        (&schemes["token_auth"]["in"], &schemes["token_auth"]["name"]),
+        (&Value::from("query"), &Value::from("token_auth"))
+    );
     for (bad, status) in [
         (
             "/v1/sites/1/visits?from=2025-01-01&to=2025-01-31&bogus=1",
