@@ -100,7 +100,7 @@ impl Engine {
             .map(|sub| self.period_count(&sub, options))
             .sum();
         if periods > crate::period::MAX_PERIODS {
-            return Err(bad(&format!(
+            return Err(bad(format!(
                 "API.getBulkRequest asks for {periods} periods in all, more than the {} one request may: split it",
                 crate::period::MAX_PERIODS
             )));
