@@ -391,9 +391,9 @@ impl DayArchive {
     }
 
     /// Every visit cut to a section: the number of its actions inside and
-    /// the cut visit's length ([`crate::query::cut_counts`]), computed on
+    /// the cut visit's length ([`cut_counts`]), computed on
     /// the first query of this section over this day and kept.
-    pub(crate) fn section_cut(&self, section: &crate::query::SectionSet) -> SectionCut {
+    pub(crate) fn section_cut(&self, section: &crate::section::SectionSet) -> SectionCut {
         if let Some((_, cut)) = self
             .section_cuts
             .entries()
@@ -404,8 +404,7 @@ impl DayArchive {
         }
         let cut: SectionCut = (0..self.visit_count())
             .map(|v| {
-                crate::query::cut_counts(self, v, &section.urls)
-                    .map_or((0, 0), |(n, length)| (n as u32, length))
+                cut_counts(self, v, &section.urls).map_or((0, 0), |(n, length)| (n as u32, length))
             })
             .collect();
         let mut entries = self.section_cuts.entries();
@@ -854,6 +853,31 @@ fn smallest_in_group(
         }
     }
     best
+}
+
+/// Visit `v` cut to a section, counted without listing its actions: the
+/// number of its actions inside and the cut length, or `None` when no
+/// action is inside (the same numbers [`Selection::cut`] gives).
+pub(crate) fn cut_counts(
+    a: &DayArchive,
+    v: u32,
+    inside: &crate::bitset::BitSet,
+) -> Option<(u64, u32)> {
+    let range = a.actions_of(v);
+    let urls = &a.a_url[range.clone()];
+    let mut n = 0usize;
+    let (mut first, mut last) = (usize::MAX, 0);
+    for (k, &url) in urls.iter().enumerate() {
+        if inside.contains(url) {
+            n += 1;
+            first = first.min(k);
+            last = k;
+        }
+    }
+    (n > 0).then(|| {
+        let at = range.start;
+        (n as u64, a.span_length(n, at + first, at + last))
+    })
 }
 
 #[cfg(test)]

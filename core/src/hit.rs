@@ -748,8 +748,7 @@ pub(crate) const MIN_TS: i64 = 0;
 pub(crate) const MAX_TS: i64 = 253_402_300_799;
 /// Most custom dimensions one hit may carry.
 pub(crate) const MAX_DIMS: usize = 1000;
-/// Largest site id (Matomo's `idsite` is a signed 32-bit integer).
-pub(crate) const MAX_SITE: u32 = i32::MAX as u32;
+pub(crate) use crate::site::MAX_SITE;
 
 /// A borrowed hit: what both the typed and the NDJSON paths turn into
 /// before interning, so neither copies strings it does not keep.

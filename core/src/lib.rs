@@ -63,6 +63,7 @@ mod api;
 mod archive;
 #[cfg(feature = "arrow")]
 mod arrow;
+mod bitset;
 mod breakdown;
 mod dict;
 mod engine;
@@ -84,6 +85,7 @@ mod referrer_lists;
 mod render;
 mod report;
 pub mod sample;
+mod section;
 mod segment;
 mod site;
 mod summary;

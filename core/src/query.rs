@@ -8,11 +8,12 @@ use chrono::NaiveDate;
 use roaring::RoaringBitmap;
 
 use crate::archive::DayArchive;
+pub(crate) use crate::bitset::BitSet;
 use crate::engine::{Engine, SiteState};
 use crate::error::{Error, Result};
 use crate::live::DayPart;
+pub(crate) use crate::section::SectionSet;
 use crate::segment::{CompiledSegment, Segment};
-use crate::url::{path_in_prefix, path_of};
 
 /// Something that names a day: a [`NaiveDate`] or a `YYYY-MM-DD` string.
 pub trait IntoDay {
@@ -304,88 +305,11 @@ impl Default for QueryThreads {
     }
 }
 
-/// URL ids whose path lies in the section.
-///
-/// Computed once per section and site, then extended by the URLs added
-/// since: the URL dictionary only grows, and a rebuilt one (erasure, a
-/// reader's refresh) comes with an empty cache.
+/// URL ids whose path lies in the section (the site's cached set,
+/// extended by the URLs added since; `section.rs`).
 pub(crate) fn section_urls(site: &SiteState, section: &str) -> Result<Arc<SectionSet>> {
     let prefixes = site.config.resolve_section(section)?;
-    let urls = &site.dicts.urls;
-    let mut cache = site
-        .dicts
-        .sections
-        .0
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let at = match cache.iter().position(|e| e.prefixes == prefixes) {
-        Some(at) => at,
-        None => {
-            let key = serde_json::to_string(&prefixes).expect("strings serialize");
-            cache.push(SectionUrls {
-                prefixes,
-                covered: 0,
-                set: Arc::new(SectionSet {
-                    key: key.into(),
-                    urls: BitSet::new(0),
-                }),
-            });
-            cache.len() - 1
-        }
-    };
-    let entry = &mut cache[at];
-    if entry.covered < urls.len() {
-        let set = &mut Arc::make_mut(&mut entry.set).urls;
-        set.grow(urls.len());
-        for id in entry.covered..urls.len() {
-            let path = path_of(urls.value(id as u32));
-            if entry.prefixes.iter().any(|p| path_in_prefix(path, p)) {
-                set.insert(id as u32);
-            }
-        }
-        entry.covered = urls.len();
-    }
-    Ok(entry.set.clone())
-}
-
-/// The URL sets of the sections asked so far over one site's dictionaries.
-#[derive(Debug, Default)]
-pub(crate) struct SectionCache(std::sync::Mutex<Vec<SectionUrls>>);
-
-#[derive(Debug, Clone)]
-pub(crate) struct SectionUrls {
-    /// The section's path prefixes (a redefined section is another entry).
-    prefixes: Vec<String>,
-    /// URL ids `0..covered` have been tested.
-    covered: usize,
-    set: Arc<SectionSet>,
-}
-
-/// A section's URL ids and a key naming its path prefixes: the same key
-/// means the same section, whatever it is called, so per-day caches of
-/// its cuts ([`DayArchive::section_cut`]) can be shared by every query.
-#[derive(Debug, Clone)]
-pub(crate) struct SectionSet {
-    /// The prefixes as JSON text.
-    pub(crate) key: Arc<str>,
-    pub(crate) urls: BitSet,
-}
-
-impl SectionSet {
-    /// Whether a URL id lies in the section.
-    pub(crate) fn contains(&self, id: u32) -> bool {
-        self.urls.contains(id)
-    }
-}
-
-impl Clone for SectionCache {
-    fn clone(&self) -> SectionCache {
-        let entries = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        SectionCache(std::sync::Mutex::new(entries.clone()))
-    }
+    Ok(site.dicts.sections.urls_for(prefixes, &site.dicts.urls))
 }
 
 /// The actions of a visit that a report sees: all of them (a range of the
@@ -661,27 +585,6 @@ impl<'e> Selection<'e> {
     }
 }
 
-/// Visit `v` cut to a section, counted without listing its actions: the
-/// number of its actions inside and the cut length, or `None` when no
-/// action is inside (the same numbers [`Selection::cut`] gives).
-pub(crate) fn cut_counts(a: &DayArchive, v: u32, inside: &BitSet) -> Option<(u64, u32)> {
-    let range = a.actions_of(v);
-    let urls = &a.a_url[range.clone()];
-    let mut n = 0usize;
-    let (mut first, mut last) = (usize::MAX, 0);
-    for (k, &url) in urls.iter().enumerate() {
-        if inside.contains(url) {
-            n += 1;
-            first = first.min(k);
-            last = k;
-        }
-    }
-    (n > 0).then(|| {
-        let at = range.start;
-        (n as u64, a.span_length(n, at + first, at + last))
-    })
-}
-
 /// Counts distinct visitors per row when visits arrive in visitor-major
 /// order ([`Selection::for_each_visit_by_visitor`]): a row counts a visitor
 /// the first time in a run.
@@ -711,60 +614,6 @@ impl DistinctStamp {
             self.last[k] = visitor;
             self.counts[k] += 1;
         }
-    }
-}
-
-/// A set of dense ids, counted exactly: one bit per id.
-#[derive(Debug, Clone)]
-pub(crate) struct BitSet {
-    words: Vec<u64>,
-    count: u64,
-}
-
-impl BitSet {
-    pub(crate) fn new(universe: usize) -> BitSet {
-        BitSet {
-            words: vec![0; universe.div_ceil(64)],
-            count: 0,
-        }
-    }
-
-    /// Adds every id of `other`.
-    pub(crate) fn union_with(&mut self, other: &BitSet) {
-        self.grow(other.words.len() * 64);
-        for (w, o) in self.words.iter_mut().zip(&other.words) {
-            *w |= o;
-        }
-        self.count = self.words.iter().map(|w| u64::from(w.count_ones())).sum();
-    }
-
-    /// Makes room for ids below `universe`.
-    pub(crate) fn grow(&mut self, universe: usize) {
-        let words = universe.div_ceil(64);
-        if words > self.words.len() {
-            self.words.resize(words, 0);
-        }
-    }
-
-    pub(crate) fn insert(&mut self, id: u32) {
-        let (w, b) = ((id / 64) as usize, id % 64);
-        let mask = 1u64 << b;
-        if self.words[w] & mask == 0 {
-            self.words[w] |= mask;
-            self.count += 1;
-        }
-    }
-
-    pub(crate) fn len(&self) -> u64 {
-        self.count
-    }
-
-    /// Whether `id` is in the set; ids beyond the universe (and `NONE`)
-    /// are not.
-    pub(crate) fn contains(&self, id: u32) -> bool {
-        self.words
-            .get((id / 64) as usize)
-            .is_some_and(|w| w & (1u64 << (id % 64)) != 0)
     }
 }
 

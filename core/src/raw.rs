@@ -41,9 +41,9 @@ pub(crate) struct SiteDicts {
     pub dim_names: Dict,
     pub dim_values: Dict,
     /// Sections resolved to URL-id sets over these dictionaries
-    /// ([`crate::query::section_urls`]); a set goes with the dictionaries
+    /// (`section.rs`); a set goes with the dictionaries
     /// it was computed from, so a rebuilt dictionary starts empty.
-    pub sections: crate::query::SectionCache,
+    pub sections: crate::section::SectionCache,
 }
 
 impl SiteDicts {

@@ -5,6 +5,9 @@ use chrono_tz::Tz;
 use crate::error::{Error, Result};
 use crate::url::normalize_prefix;
 
+/// Largest site id (Matomo's `idsite` is a signed 32-bit integer).
+pub(crate) const MAX_SITE: u32 = i32::MAX as u32;
+
 /// How a site is set up. Build with [`SiteConfig::new`] and the builder
 /// methods, then pass to [`Engine::add_site`](crate::Engine::add_site),
 /// which validates it.
@@ -194,11 +197,10 @@ impl SiteConfig {
 
     /// Checks everything and resolves the time zone.
     pub(crate) fn validate(mut self) -> Result<(SiteConfig, Tz)> {
-        if self.id == 0 || self.id > crate::hit::MAX_SITE {
+        if self.id == 0 || self.id > MAX_SITE {
             return Err(Error::InvalidSite(format!(
                 "site id must be from 1 to {}, got {}",
-                crate::hit::MAX_SITE,
-                self.id
+                MAX_SITE, self.id
             )));
         }
         let tz: Tz = self

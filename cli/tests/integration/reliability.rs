@@ -99,7 +99,7 @@ fn live_tracking_takes_hits_again_once_a_full_disk_has_room() {
         refused >= 3,
         "the full disk refused {refused} of 4 bulk requests"
     );
-    std::fs::remove_file(&filler).unwrap();
+    fs.free(&filler);
     // Room again: acknowledged at once, no restart.
     for round in 5..=8u64 {
         assert_eq!(post_bulk(&b, &bulk(round * 100, 30)), 200, "round {round}");

@@ -62,7 +62,7 @@ pub(crate) mod wal;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -882,12 +882,21 @@ fn take_lock(root: &Path) -> Result<File> {
         .truncate(false)
         .open(root.join("LOCK"))
         .map_err(|e| store_err("LOCK", e))?;
-    if lock.try_lock().is_err() {
+    // The lock of a writer this process just closed can outlive it for a
+    // moment: a child that another thread forks holds a copy of every
+    // descriptor until it execs. Held under this process's own pid, the
+    // lock is tried again for up to a second before it counts as taken.
+    let mut tries = 0u32;
+    while lock.try_lock().is_err() {
         let mut pid = String::new();
         let _ = lock.read_to_string(&mut pid);
-        return Err(Error::Locked {
-            pid: pid.trim().parse().unwrap_or(0),
-        });
+        let pid = pid.trim().parse().unwrap_or(0);
+        tries = tries.saturating_add(1);
+        if pid != std::process::id() || tries > 100 {
+            return Err(Error::Locked { pid });
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        lock.rewind().map_err(|e| store_err("LOCK", e))?;
     }
     lock.set_len(0).map_err(|e| store_err("LOCK", e))?;
     write!(lock, "{}", std::process::id()).map_err(|e| store_err("LOCK", e))?;

@@ -69,7 +69,7 @@ fn a_writer_takes_batches_again_once_a_full_disk_has_room() {
         failed >= 3,
         "the full disk refused only {failed} of 4 batches"
     );
-    std::fs::remove_file(&filler).unwrap();
+    fs.free(&filler);
     // Room again: the same writer takes every batch (it answered
     // "File exists" for the log segment a failed batch had started).
     for n in 5..=8 {

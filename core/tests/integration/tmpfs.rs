@@ -48,6 +48,28 @@ impl Tmpfs {
     }
 }
 
+impl Tmpfs {
+    /// Removes what [`Tmpfs::fill`] wrote and waits until the room is
+    /// back: a child process forked by another test while the filler was
+    /// open holds its pages until it execs or exits.
+    pub(crate) fn free(&self, filler: &Path) {
+        std::fs::remove_file(filler).unwrap();
+        let probe = self.0.join("probe");
+        for _ in 0..400 {
+            let fits = std::fs::write(&probe, vec![0u8; 256 << 10]).is_ok();
+            let _ = std::fs::remove_file(&probe);
+            if fits {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!(
+            "the room of {} did not come back within 20 s",
+            filler.display()
+        );
+    }
+}
+
 impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
