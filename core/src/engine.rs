@@ -430,7 +430,7 @@ pub struct Engine {
     /// writer or an in-memory engine.
     pub(crate) reader: Option<crate::reader::ReaderState>,
     /// Threads one query may use ([`Engine::set_query_threads`]).
-    pub(crate) query_threads: crate::query::QueryThreads,
+    pub(crate) query_threads: crate::par::QueryThreads,
 }
 
 /// How many hits a batch may have to land as live parts instead of
@@ -1261,7 +1261,7 @@ impl Engine {
     /// assert_eq!(engine.query_threads(), 1);
     /// ```
     pub fn set_query_threads(&mut self, threads: usize) {
-        self.query_threads = crate::query::QueryThreads::new(threads);
+        self.query_threads = crate::par::QueryThreads::new(threads);
     }
 
     /// How many threads one query may use ([`Engine::set_query_threads`]).
@@ -1274,7 +1274,7 @@ impl Engine {
     /// unsplit answers on small data. Not for production use.
     #[doc(hidden)]
     pub fn split_queries_eagerly(&mut self, threads: usize) {
-        self.query_threads = crate::query::QueryThreads::eager(threads);
+        self.query_threads = crate::par::QueryThreads::eager(threads);
     }
 
     /// Hits that live parts hold, not yet sealed into day archives.

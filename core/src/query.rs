@@ -12,6 +12,7 @@ pub(crate) use crate::bitset::BitSet;
 use crate::engine::{Engine, SiteState};
 use crate::error::{Error, Result};
 use crate::live::DayPart;
+pub(crate) use crate::par::QueryThreads;
 pub(crate) use crate::section::SectionSet;
 use crate::segment::{CompiledSegment, Segment};
 
@@ -257,52 +258,6 @@ pub(crate) fn site_sections(site: &SiteState) -> Result<Vec<(String, Arc<Section
         .iter()
         .map(|(name, _)| Ok((name.clone(), section_urls(site, name)?)))
         .collect()
-}
-
-/// How many threads one query may use: [`Engine::set_query_threads`],
-/// else the environment's `HITMAP_THREADS`, else every core; and how much
-/// work (visits) a thread must have before a query splits.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct QueryThreads {
-    threads: usize,
-    min_work: usize,
-}
-
-/// Visits a thread must get before a query starts it.
-const MIN_WORK_PER_THREAD: usize = 20_000;
-
-impl QueryThreads {
-    pub(crate) fn new(threads: usize) -> QueryThreads {
-        QueryThreads {
-            threads: if threads == 0 {
-                std::thread::available_parallelism().map_or(1, |n| n.get())
-            } else {
-                threads
-            },
-            min_work: MIN_WORK_PER_THREAD,
-        }
-    }
-
-    /// Splits any query with work for more than one thread (tests).
-    pub(crate) fn eager(threads: usize) -> QueryThreads {
-        QueryThreads {
-            min_work: 1,
-            ..QueryThreads::new(threads)
-        }
-    }
-
-    pub(crate) fn get(self) -> usize {
-        self.threads
-    }
-}
-
-impl Default for QueryThreads {
-    fn default() -> QueryThreads {
-        let asked = std::env::var("HITMAP_THREADS")
-            .ok()
-            .and_then(|v| v.trim().parse().ok());
-        QueryThreads::new(asked.unwrap_or(0))
-    }
 }
 
 /// URL ids whose path lies in the section (the site's cached set,
