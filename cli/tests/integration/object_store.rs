@@ -68,6 +68,18 @@ fn url(tag: &str) -> String {
     format!("s3://hitmap/{tag}-{}", std::process::id())
 }
 
+/// `hitmap publish STORE URL` against the loopback server; its output,
+/// once it succeeded.
+fn hitmap_publish(store: &std::path::Path, url: &str) -> std::process::Output {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hitmap"))
+        .args(["publish", store.to_str().unwrap(), url])
+        .envs(env())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    out
+}
+
 /// Every supported method over a range, as text (answers and errors).
 fn answers(e: &Engine, dates: &str) -> Vec<String> {
     let now = DateTime::from_timestamp(1_767_000_000, 0).unwrap();
@@ -195,12 +207,7 @@ fn hitmap_publish_and_serve_from_a_bucket_answer_as_the_folder() {
     let dir = TempDir::new("s3-serve");
     let store = sample_store(&dir.0);
     let url = url("serve");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hitmap"))
-        .args(["publish", store.to_str().unwrap(), &url])
-        .envs(env())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = hitmap_publish(&store, &url);
     assert!(
         text(&out.stdout).contains("published generation"),
         "{}",
@@ -368,12 +375,7 @@ fn an_object_store_outage_answers_503_within_the_time_budget() {
     let dir = TempDir::new("s3-outage");
     let store = sample_store(&dir.0);
     let url = url("outage");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hitmap"))
-        .args(["publish", store.to_str().unwrap(), &url])
-        .envs(env())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    hitmap_publish(&store, &url);
     let proxy = Proxy::start(endpoint());
     let env: Vec<(String, String)> = env()
         .into_iter()

@@ -15,24 +15,13 @@ use crate::{TempDir, hitmap, sample_store, text};
 #[path = "../../../core/tests/integration/tmpfs.rs"]
 mod tmpfs;
 
+use tmpfs::noise;
+
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
-}
-
-/// Hex digits that do not compress (the log packs its records).
-fn noise(seed: u64, len: usize) -> String {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            char::from_digit((x % 16) as u32, 16).unwrap()
-        })
-        .collect()
 }
 
 /// A bulk tracking body of `n` page views, numbered from `first`, whose

@@ -4,20 +4,7 @@
 
 use hitmap::{Engine, Hit, Query, SiteConfig};
 
-use crate::tmpfs::Tmpfs;
-
-/// Hex digits that do not compress (the log packs its records).
-fn noise(seed: u64, len: usize) -> String {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            char::from_digit((x % 16) as u32, 16).unwrap()
-        })
-        .collect()
-}
+use crate::tmpfs::{Tmpfs, noise};
 
 /// A batch of about 12 KB of NDJSON that packs to more than a page of
 /// the log.

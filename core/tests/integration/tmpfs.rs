@@ -76,3 +76,17 @@ impl Drop for Tmpfs {
         let _ = std::fs::remove_dir(&self.0);
     }
 }
+
+/// Hex digits that do not compress (the write-ahead log packs its
+/// records): what makes a batch take real room on a small disk.
+pub(crate) fn noise(seed: u64, len: usize) -> String {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from_digit((x % 16) as u32, 16).unwrap()
+        })
+        .collect()
+}
