@@ -509,36 +509,14 @@ impl ReportArgs {
 pub fn report(dir: &Path, args: &ReportArgs, format: OutputFormat) -> Result<String, CliError> {
     let engine = open_reader(dir)?;
     let out = report_on(&engine, args, format)?;
-    if let Some(note) = empty_period_note(&engine, args) {
-        eprintln!("{note}");
+    if let Some(note) = crate::http::no_data_note(&engine, &args.query()) {
+        eprintln!("hitmap: note: {note}");
     }
     if args.read_stats {
         let s = engine.read_stats();
         eprintln!("read {} file(s), {} bytes", s.requests, s.bytes);
     }
     Ok(out)
-}
-
-/// A note for stderr when the asked periods hold no day of a site that
-/// has data on other days: the answer is Matomo's (zeros, no rows), and
-/// this says where the data is.
-pub fn empty_period_note(engine: &Engine, args: &ReportArgs) -> Option<String> {
-    let days = engine.site_days(args.site).ok()?;
-    let (first, last) = (*days.first()?, *days.last()?);
-    let (period, date) = period_and_date(args.period.as_deref(), &args.date);
-    let (periods, _) = engine
-        .periods(args.site, period.parse().ok()?, &date, chrono::Utc::now())
-        .ok()?;
-    let held = periods.iter().any(|p| {
-        let from = days.partition_point(|d| *d < p.from);
-        days.get(from).is_some_and(|d| *d <= p.to)
-    });
-    (!held).then(|| {
-        format!(
-            "hitmap: note: site {} has no data in {} (it has data from {first} to {last})",
-            args.site, args.date
-        )
-    })
 }
 
 /// A Reporting API answer from an open engine, printed.

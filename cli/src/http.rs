@@ -211,14 +211,80 @@ pub fn body_too_large(config: &Config, query: &str) -> Response {
     Response::error_with(413, &e, Format::of_query(query))
 }
 
-/// Answers one request.
-pub fn handle(engine: &Engine, config: &Config, req: &Request) -> Response {
+/// The request's parameters: its query string and a form body together.
+pub fn request_query(req: &Request) -> String {
     let body = String::from_utf8_lossy(&req.body);
-    let query = match (req.query.is_empty(), body.trim().is_empty()) {
+    match (req.query.is_empty(), body.trim().is_empty()) {
         (_, true) => req.query.clone(),
         (true, false) => body.trim().to_string(),
         (false, false) => format!("{}&{}", req.query, body.trim()),
+    }
+}
+
+/// The header that says a Reporting API answer for one site is empty
+/// because its periods hold no data while the site has data elsewhere.
+pub const NOTE_HEADER: &str = "X-Hitmap-Note";
+
+/// For a request of one site (`idSite=N`, `period`, `date`) whose periods
+/// hold none of the site's days, a note saying which days do (the answer
+/// itself stays Matomo's); `None` otherwise.
+///
+/// # Examples
+/// ```
+/// use hitmap::{Engine, Hit, SiteConfig};
+/// let mut e = Engine::in_memory();
+/// e.add_site(SiteConfig::new(1))?;
+/// e.ingest([Hit::pageview(1, 1_717_200_000, "a", "https://x.org/")])?; // 2024-06-01
+/// let note = hitmap_cli::http::no_data_note(&e, "method=VisitsSummary.get&idSite=1&period=month&date=2020-03-01");
+/// assert_eq!(note.as_deref(), Some("site 1 has no data in period=month, date=2020-03-01 (it has data from 2024-06-01 to 2024-06-01)"));
+/// assert_eq!(hitmap_cli::http::no_data_note(&e, "method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01"), None);
+/// # Ok::<(), hitmap::Error>(())
+/// ```
+pub fn no_data_note(engine: &Engine, query: &str) -> Option<String> {
+    let params = params(query);
+    let value = |key: &str| {
+        params
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     };
+    let site: u32 = value("idSite").or(value("idsite"))?.trim().parse().ok()?;
+    let (period, date) = (value("period")?, value("date")?);
+    let days = engine.site_days(site).ok()?;
+    let (first, last) = (*days.first()?, *days.last()?);
+    let (periods, _) = engine
+        .periods(site, period.parse().ok()?, date, chrono::Utc::now())
+        .ok()?;
+    let held = periods.iter().any(|p| {
+        let from = days.partition_point(|d| *d < p.from);
+        days.get(from).is_some_and(|d| *d <= p.to)
+    });
+    (!held).then(|| {
+        format!(
+            "site {site} has no data in period={period}, date={date} (it has data from {first} to {last})"
+        )
+    })
+}
+
+/// [`handle`], and for a Reporting API answer whose periods hold no data
+/// of its site, the note a host sends as [`NOTE_HEADER`].
+pub fn handle_with_note(
+    engine: &Engine,
+    config: &Config,
+    req: &Request,
+) -> (Response, Option<String>) {
+    let r = handle(engine, config, req);
+    let api = req.path.trim_end_matches('/').is_empty() || req.path == "/index.php";
+    let note = (api && r.status == 200)
+        .then(|| no_data_note(engine, &request_query(req)))
+        .flatten();
+    (r, note)
+}
+
+/// Answers one request.
+pub fn handle(engine: &Engine, config: &Config, req: &Request) -> Response {
+    let query = request_query(req);
     let format = Format::of_query(&query);
     if query.len() > config.max_request_bytes {
         let e = Error::Request(format!(

@@ -415,6 +415,8 @@ async fn answer(
             .map(str::to_owned),
     };
     let config = state.config.clone();
+    // An answer, and the note for a period without data (Reporting API).
+    let answer = move |engine: &Engine| http::handle_with_note(engine, &config, &req);
     // The slot stays taken until the work itself ends, even past the
     // answer below: the number of requests computing at once is bounded.
     let task = match &state.source {
@@ -425,7 +427,7 @@ async fn answer(
             };
             tokio::task::spawn_blocking(move || {
                 let _permit = permit;
-                http::handle(&engine, &config, &req)
+                answer(&engine)
             })
         }
         Source::Writer(engine) => {
@@ -433,7 +435,7 @@ async fn answer(
             tokio::task::spawn_blocking(move || {
                 let _permit = permit;
                 let e = engine.read().unwrap_or_else(|p| p.into_inner());
-                http::handle(&e, &config, &req)
+                answer(&e)
             })
         }
     };
@@ -441,7 +443,13 @@ async fn answer(
     // whatever the request is waiting for (an object store, a commit).
     let budget = state.config.timeout + Duration::from_millis(200);
     match tokio::time::timeout(budget, task).await {
-        Ok(Ok(r)) => to_axum(r, head),
+        Ok(Ok((r, note))) => {
+            let mut response = to_axum(r, head);
+            if let Some(v) = note.and_then(|n| HeaderValue::from_str(&n).ok()) {
+                response.headers_mut().insert(http::NOTE_HEADER, v);
+            }
+            response
+        }
         Ok(Err(_)) => fail(
             StatusCode::INTERNAL_SERVER_ERROR,
             "an internal error stopped this request (a bug in hitmap); nothing was changed".into(),

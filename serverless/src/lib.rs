@@ -154,8 +154,11 @@ impl Handler {
         let body: &[u8] = request.body().as_ref();
         // As `hitmap serve`: a body over the limit is refused before it is
         // read; `http::handle` checks the query and body together.
-        let r = if body.len() > self.config.max_request_bytes {
-            http::body_too_large(&self.config, uri.query().unwrap_or_default())
+        let (r, note) = if body.len() > self.config.max_request_bytes {
+            (
+                http::body_too_large(&self.config, uri.query().unwrap_or_default()),
+                None,
+            )
         } else {
             let req = Request {
                 method: request.method().as_str().to_string(),
@@ -168,12 +171,16 @@ impl Handler {
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned),
             };
-            http::handle(&self.engine(), &self.config, &req)
+            http::handle_with_note(&self.engine(), &self.config, &req)
         };
         let head = request.method() == lambda_http::http::Method::HEAD;
-        Response::builder()
+        let mut builder = Response::builder()
             .status(r.status)
-            .header("content-type", r.content_type)
+            .header("content-type", r.content_type);
+        if let Some(note) = note {
+            builder = builder.header(http::NOTE_HEADER, note);
+        }
+        builder
             .body(if head {
                 Body::Empty
             } else {

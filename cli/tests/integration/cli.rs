@@ -528,7 +528,9 @@ fn a_period_without_data_answers_zeros_and_says_where_the_data_is() {
     assert!(!crate::readme::has_data(&v), "Matomo's empty answer: {v}");
     let err = text(&out.stderr);
     assert!(
-        err.contains("site 1 has no data in 2020-03 (it has data from 2025-01-01 to 2025-01-21)"),
+        err.contains(
+            "site 1 has no data in period=month, date=2020-03-01 (it has data from 2025-01-01 to 2025-01-21)"
+        ),
         "{err}"
     );
     let out = hitmap(&[
@@ -543,5 +545,43 @@ fn a_period_without_data_answers_zeros_and_says_where_the_data_is() {
         !text(&out.stderr).contains("no data"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+#[test]
+fn the_server_says_in_a_header_when_a_period_holds_no_data() {
+    let dir = TempDir::new("empty-period-http");
+    let store = sample_store(&dir.0);
+    let server = crate::server::Server::start(&store, &[]);
+    let ask = |date: &str| {
+        crate::server::get(
+            &format!(
+                "{}/index.php?module=API&method=VisitsSummary.get&idSite=1&period=month&date={date}&format=json",
+                server.base
+            ),
+            &[],
+        )
+    };
+    let empty = ask("2020-03-01");
+    assert_eq!(empty.status, 200);
+    let note = empty
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("x-hitmap-note"))
+        .map(|(_, v)| v.clone());
+    assert_eq!(
+        note.as_deref(),
+        Some(
+            "site 1 has no data in period=month, date=2020-03-01 (it has data from 2025-01-01 to 2025-01-21)"
+        )
+    );
+    let full = ask("2025-01-01");
+    assert!(
+        !full
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("x-hitmap-note")),
+        "{:?}",
+        full.headers
     );
 }
