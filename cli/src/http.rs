@@ -201,6 +201,24 @@ pub fn params(query: &str) -> Vec<(String, String)> {
     hitmap::query_pairs(query).collect()
 }
 
+/// The value of `key` in decoded pairs: the last one, as PHP's `$_GET`.
+fn value_of<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// `/healthz`: alive, and the sites served.
+pub fn healthz(sites: &[u32]) -> Response {
+    Response {
+        status: 200,
+        content_type: "application/json; charset=utf-8",
+        body: json!({"status": "ok", "sites": sites}).to_string(),
+    }
+}
+
 /// The 413 for a request body over `config.max_request_bytes`, refused
 /// before it is read (`hitmap serve` and the serverless handler).
 pub fn body_too_large(config: &Config, query: &str) -> Response {
@@ -242,13 +260,7 @@ pub const NOTE_HEADER: &str = "X-Hitmap-Note";
 /// ```
 pub fn no_data_note(engine: &Engine, query: &str) -> Option<String> {
     let params = params(query);
-    let value = |key: &str| {
-        params
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    };
+    let value = |key: &str| value_of(&params, key);
     let site: u32 = value("idSite").or(value("idsite"))?.trim().parse().ok()?;
     let (period, date) = (value("period")?, value("date")?);
     let days = engine.site_days(site).ok()?;
@@ -296,11 +308,7 @@ pub fn handle(engine: &Engine, config: &Config, req: &Request) -> Response {
     }
     let path = req.path.trim_end_matches('/');
     match (req.method.as_str(), path) {
-        ("GET" | "HEAD", "/healthz") => Response {
-            status: 200,
-            content_type: "application/json; charset=utf-8",
-            body: json!({"status": "ok", "sites": engine.site_ids()}).to_string(),
-        },
+        ("GET" | "HEAD", "/healthz") => healthz(&engine.site_ids()),
         ("GET" | "HEAD", "/openapi.json") => Response {
             status: 200,
             content_type: "application/json; charset=utf-8",
@@ -342,12 +350,7 @@ fn authorize(
         .as_deref()
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::trim);
-    let token = params
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "token_auth")
-        .map(|(_, v)| v.as_str())
-        .or(bearer);
+    let token = value_of(params, "token_auth").or(bearer);
     match token {
         None => Err((
             401,
@@ -379,13 +382,7 @@ fn reporting_api(
     format: Format,
 ) -> Response {
     let params = params(query);
-    let value = |key: &str| {
-        params
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    };
+    let value = |key: &str| value_of(&params, key);
     let site = value("idSite")
         .or(value("idsite"))
         .and_then(|s| s.parse().ok());

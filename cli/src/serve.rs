@@ -475,15 +475,7 @@ fn healthz(state: &AppState, head: bool) -> AxumResponse {
     if let Some(now) = now {
         *sites = now;
     }
-    let body = serde_json::json!({"status": "ok", "sites": *sites}).to_string();
-    to_axum(
-        http::Response {
-            status: 200,
-            content_type: "application/json; charset=utf-8",
-            body,
-        },
-        head,
-    )
+    to_axum(http::healthz(&sites), head)
 }
 
 /// Why a request body was not read.

@@ -1161,7 +1161,7 @@ impl Engine {
     /// Sets how old the oldest unsealed write-ahead log record may be
     /// before the next commit seals the log into day files (default
     /// [`DEFAULT_SEAL_AGE`]). Besides age, a writer seals once its log
-    /// holds about as many bytes as the store's files (1 to 64 MiB), so a
+    /// holds a quarter of the store's files in bytes (256 KiB to 64 MiB), so a
     /// Python, PHP or C writer that sends many small batches keeps its log
     /// (and every reader's open, which replays it) small on its own.
     ///

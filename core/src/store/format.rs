@@ -129,18 +129,19 @@ const MAX_RAW: u64 = 4 << 30;
 /// `codec (1) | raw length (8) | zstd frame`: columns of small integers
 /// compress several-fold.
 pub(crate) fn compress(raw: &[u8]) -> Vec<u8> {
-    let mut out = vec![ZSTD];
-    out.extend_from_slice(&(raw.len() as u64).to_le_bytes());
-    out.extend(zstd::bulk::compress(raw, 3).expect("compressing into memory cannot fail"));
-    out
+    compress_at(raw, 3)
 }
 
 /// [`compress`] at zstd's fastest level, for bytes written on a commit's
 /// path (the write-ahead log's records).
 pub(crate) fn compress_fast(raw: &[u8]) -> Vec<u8> {
+    compress_at(raw, 1)
+}
+
+fn compress_at(raw: &[u8], level: i32) -> Vec<u8> {
     let mut out = vec![ZSTD];
     out.extend_from_slice(&(raw.len() as u64).to_le_bytes());
-    out.extend(zstd::bulk::compress(raw, 1).expect("compressing into memory cannot fail"));
+    out.extend(zstd::bulk::compress(raw, level).expect("compressing into memory cannot fail"));
     out
 }
 

@@ -71,7 +71,6 @@ pub(crate) struct LogRead {
 /// record ends its segment.
 pub(crate) fn read_from(root: &Path, first: u64) -> LogRead {
     let mut out = LogRead::default();
-    let (records, damaged) = (&mut out.records, &mut out.damaged);
     for segment in segments(root).into_iter().filter(|&s| s >= first) {
         let rel = wal_path(segment);
         let bytes = match fs::read(root.join(&rel)) {
@@ -82,30 +81,31 @@ pub(crate) fn read_from(root: &Path, first: u64) -> LogRead {
                 continue;
             }
             Err(e) => {
-                damaged.push((rel.display().to_string(), e.to_string()));
+                out.damaged.push((rel.display().to_string(), e.to_string()));
                 continue;
             }
         };
-        if bytes.len() <= HEADER && header().starts_with(&bytes) {
-            // A segment whose creation never finished: no records.
+        if unstarted(&bytes) {
             continue;
         }
         if bytes.get(..8) != header().get(..8) {
-            damaged.push((
+            out.damaged.push((
                 rel.display().to_string(),
                 "not a hitmap write-ahead log segment (its header is not hitmap's); skipped".into(),
             ));
             continue;
         }
-        records.extend(segment_records(&bytes).map(<[u8]>::to_vec));
+        out.records
+            .extend(segment_records(&bytes).map(<[u8]>::to_vec));
     }
     out
 }
 
-/// Whether the file at `path` is a segment whose creation never finished:
-/// at most a header's bytes, all of them a prefix of hitmap's header.
-fn is_unstarted(path: &Path) -> bool {
-    fs::read(path).is_ok_and(|b| b.len() <= HEADER && header().starts_with(&b))
+/// Whether a segment's bytes are those of a creation that never
+/// finished: at most a header's bytes, all of them a prefix of hitmap's
+/// header, so no records.
+fn unstarted(bytes: &[u8]) -> bool {
+    bytes.len() <= HEADER && header().starts_with(bytes)
 }
 
 /// The whole records of one segment's bytes, up to the first damaged one.
@@ -157,7 +157,7 @@ impl Wal {
             // ours to replace. Anything else under that name is kept and
             // the next append starts the next segment.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                if !is_unstarted(&path) || fs::remove_file(&path).is_err() {
+                if !fs::read(&path).is_ok_and(|b| unstarted(&b)) || fs::remove_file(&path).is_err() {
                     self.segment = self.segment.saturating_add(1);
                     return Err(store_err(&rel, e));
                 }
