@@ -187,7 +187,7 @@ pub(crate) struct ActionIndexes {
 }
 
 /// Sums over all visits of the day, for unsegmented summaries.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DayTotals {
     pub visits: u64,
     pub actions: u64,

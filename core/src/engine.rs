@@ -115,6 +115,66 @@ impl IngestOptions {
     }
 }
 
+/// The month rollups (`rollup.rs`) a commit that writes `days` of a site
+/// writes or removes: every month of those days, and every other month
+/// whose rollup the manifest (`files`, before the commit) lacks or holds
+/// stale (a day newer than it, or a day added or removed since). A month
+/// with a live or damaged day gets none until it is sealed or repaired;
+/// a reader then answers it from its days.
+pub(crate) fn rollup_changes(
+    site: &SiteState,
+    files: Option<&crate::store::SiteFiles>,
+    days: &[NaiveDate],
+) -> BTreeMap<NaiveDate, Option<Vec<u8>>> {
+    use crate::rollup::{MonthRollup, month_end, month_of};
+    let mut months: std::collections::BTreeSet<NaiveDate> =
+        days.iter().map(|d| month_of(*d)).collect();
+    let stale = |month: NaiveDate| {
+        let Some(f) = files else { return true };
+        let Some(&g) = f.rollups.get(&month) else {
+            return true;
+        };
+        let range = month..=month_end(month);
+        f.days.range(range.clone()).any(|(_, &dg)| dg > g)
+            || f.days.range(range.clone()).count() != site.days.range(range).count()
+    };
+    let mut month = None;
+    for date in site.days.keys() {
+        let m = month_of(*date);
+        if month != Some(m) {
+            month = Some(m);
+            if !months.contains(&m) && stale(m) {
+                months.insert(m);
+            }
+        }
+    }
+    if let Some(f) = files {
+        // Months whose days are all gone lose their rollup.
+        months.extend(f.rollups.keys().filter(|m| {
+            let range = **m..=month_end(**m);
+            site.days.range(range).next().is_none()
+        }));
+    }
+    let had = |m: &NaiveDate| files.is_some_and(|f| f.rollups.contains_key(m));
+    let mut out = BTreeMap::new();
+    for m in months {
+        let range = m..=month_end(m);
+        let unsettled = site.live.range(range.clone()).next().is_some()
+            || site.damaged.range(range.clone()).next().is_some();
+        let held: Vec<(NaiveDate, &crate::archive::DayArchive)> =
+            site.days.range(range).map(|(d, a)| (*d, a)).collect();
+        if unsettled || held.is_empty() {
+            if had(&m) {
+                out.insert(m, None);
+            }
+            continue;
+        }
+        let rollup = MonthRollup::build(m, held);
+        out.insert(m, Some(crate::store::format::encode_rollup(&rollup)));
+    }
+    out
+}
+
 /// One visitor's visits on one day, and how many came before that day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct VisitorDay {
@@ -158,6 +218,40 @@ impl SiteState {
             visitor_days: Vec::new(),
             live: BTreeMap::new(),
             lazy: None,
+        }
+    }
+
+    /// The visitor table: `visitor_days`, or a lazy reader's history
+    /// file, read at the first call.
+    pub(crate) fn history(&self) -> Result<&[Vec<VisitorDay>]> {
+        match &self.lazy {
+            Some(lazy) if let Some(h) = &lazy.history => h.get(lazy.site, &lazy.source),
+            _ => Ok(&self.visitor_days),
+        }
+    }
+
+    /// Makes a lazy reader's history `visitor_days` (read if it was not),
+    /// before live batches change it.
+    pub(crate) fn hold_history(&mut self) -> Result<()> {
+        let Some(lazy) = &mut self.lazy else {
+            return Ok(());
+        };
+        let Some(h) = lazy.history.take() else {
+            return Ok(());
+        };
+        let generation = h.generation;
+        match h.take(lazy.site, &lazy.source) {
+            Ok(t) => {
+                self.visitor_days = t;
+                Ok(())
+            }
+            Err(e) => {
+                // Kept, so every later use gives the same error.
+                let visitors = self.dicts.visitors.len();
+                let again = crate::store::lazy::LazyHistory::new(generation, visitors);
+                lazy.history = Some(again);
+                Err(e)
+            }
         }
     }
 
@@ -1450,6 +1544,7 @@ impl Engine {
             }
             // The files encode (and compress) independently; the
             // dictionaries, the largest, first.
+            change.rollups = rollup_changes(site, store.manifest.sites.get(&id), &days);
             let parts = [Part::Dicts, Part::History]
                 .into_iter()
                 .chain(days.into_iter().map(Part::Day))

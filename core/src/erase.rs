@@ -221,10 +221,15 @@ impl Engine {
             history: Some(crate::store::format::encode_history(&state.visitor_days)),
             ..Default::default()
         };
+        let all: Vec<NaiveDate> = days.keys().copied().collect();
         for (day, kept) in days {
             let bytes = kept.then(|| crate::store::format::encode_day(&state.days[&day]));
             change.days.insert(day, bytes);
         }
+        // Every month's rollup holds the old ids: each is rewritten or
+        // removed, and the old ones deleted with the old days.
+        change.rollups =
+            crate::engine::rollup_changes(state, store.manifest.sites.get(&site), &all);
         store.commit_erasure(BTreeMap::from([(site, change)]))
     }
 }

@@ -57,7 +57,7 @@ pub fn store_decoders(data: &[u8]) {
     let Some((&which, body)) = data.split_first() else {
         return;
     };
-    match which % 8 {
+    match which % 9 {
         0 => {
             let _ = format::decode_config(&seal(Kind::Config, body));
         }
@@ -83,8 +83,11 @@ pub fn store_decoders(data: &[u8]) {
             let sealed = codec::seal_version(Kind::Day, 1, &format::compress(body));
             let _ = format::decode_day(&sealed, v1_dicts());
         }
-        _ => {
+        7 => {
             let _ = format::decode_dicts(&codec::seal_version(Kind::Dicts, 1, body));
+        }
+        _ => {
+            let _ = format::decode_rollup(&seal(Kind::Rollup, body), 1 << 16, 1 << 16);
         }
     }
 }
@@ -137,6 +140,12 @@ pub fn store_seeds() -> Vec<Vec<u8>> {
     }
     let history = body(&format::encode_history(&site.visitor_days), Kind::History);
     seeds.push([&[5u8][..], &unpacked(&history)].concat());
+    if let Some((&day, a)) = site.days.iter().next() {
+        let month = crate::rollup::month_of(day);
+        let rollup = crate::rollup::MonthRollup::build(month, [(day, a)]);
+        let sealed = format::encode_rollup(&rollup);
+        seeds.push([&[8u8][..], &body(&sealed, Kind::Rollup)].concat());
+    }
     if let Some((&day, _)) = site.days.iter().next()
         && let Ok(bundle) = e.export_day(1, day)
     {

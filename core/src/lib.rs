@@ -84,6 +84,7 @@ mod referrer;
 mod referrer_lists;
 mod render;
 mod report;
+mod rollup;
 pub mod sample;
 mod section;
 mod segment;

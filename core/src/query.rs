@@ -176,19 +176,7 @@ impl<'e> Resolved<'e> {
     /// The selection of the days `from..=to` (`None`: every day).
     pub(crate) fn select(&self, range: Option<(NaiveDate, NaiveDate)>) -> Result<Selection<'e>> {
         let site = self.site;
-        let (first, last) = range.unwrap_or((NaiveDate::MIN, NaiveDate::MAX));
-        if first > last {
-            return Err(Error::Date {
-                value: format!("{first},{last}"),
-                reason: "the range ends before it starts".into(),
-            });
-        }
-        if let Some((_, (path, reason))) = site.damaged.range(first..=last).next() {
-            return Err(Error::Store {
-                path: path.clone(),
-                reason: format!("{reason}; this query needs that day (other days still answer)"),
-            });
-        }
+        let (first, last) = self.checked_range(range)?;
         Ok(Selection {
             site,
             days: site.parts(first, last)?,
@@ -196,6 +184,33 @@ impl<'e> Resolved<'e> {
             section: self.section.clone(),
             threads: self.threads,
         })
+    }
+
+    /// The days `from..=to` (`None`: every day), once checked: in order,
+    /// and none of them damaged.
+    pub(crate) fn checked_range(
+        &self,
+        range: Option<(NaiveDate, NaiveDate)>,
+    ) -> Result<(NaiveDate, NaiveDate)> {
+        let (first, last) = range.unwrap_or((NaiveDate::MIN, NaiveDate::MAX));
+        if first > last {
+            return Err(Error::Date {
+                value: format!("{first},{last}"),
+                reason: "the range ends before it starts".into(),
+            });
+        }
+        if let Some((_, (path, reason))) = self.site.damaged.range(first..=last).next() {
+            return Err(Error::Store {
+                path: path.clone(),
+                reason: format!("{reason}; this query needs that day (other days still answer)"),
+            });
+        }
+        Ok((first, last))
+    }
+
+    /// Whether the query has neither a segment nor a section.
+    pub(crate) fn is_unfiltered(&self) -> bool {
+        self.segment.is_none() && self.section.is_none()
     }
 
     /// The same site and segment with another section (for the sections

@@ -1,10 +1,13 @@
 //! Store readers: opened lazily from a folder or an object store URL,
 //! refreshed to newer commits without reloading unchanged days.
 //!
-//! Opening reads the manifest and, per site, the configuration, the
-//! dictionaries and the visitor history (`visitors-<gen>.bin`: every
+//! Opening reads the manifest and, per site, the configuration and the
+//! dictionaries; the visitor history (`visitors-<gen>.bin`: every
 //! visitor's days with visits, which new/returning and `visitCount`
-//! need); a query reads the day archives in its range through a shared
+//! need) is read with the first day a query reads (`LazyHistory`), or at
+//! open when the write-ahead log's batches change it; a VisitsSummary of
+//! whole months reads their rollups and no day. A query reads the day
+//! archives in its range through a shared
 //! [`DayCache`] that keeps the most recently used days within a byte
 //! budget. Days the write-ahead log touches are read at open and held,
 //! since its batches apply to them.
@@ -142,8 +145,9 @@ impl Engine {
     /// with the `object-store` feature; credentials and endpoints from the
     /// usual environment variables, such as `AWS_ACCESS_KEY_ID`,
     /// `AWS_REGION`, `AWS_ENDPOINT`). Opening reads the manifest and each
-    /// site's configuration, dictionaries and visitor history; queries read
-    /// the days they need, kept in a cache of `options.cache_mb`.
+    /// site's configuration and dictionaries; queries read the days they
+    /// need (and, with the first day, the site's visitor history), kept in
+    /// a cache of `options.cache_mb`, or a whole month's rollup.
     ///
     /// # Examples
     /// ```
@@ -156,9 +160,9 @@ impl Engine {
     ///     engine.seal()?;
     /// }
     /// let reader = Engine::open_reader(dir.to_str().unwrap(), ReaderOptions::default().cache_mb(16))?;
-    /// let before = reader.read_stats().requests; // manifest, config, dictionaries, history
+    /// let before = reader.read_stats().requests; // manifest, config, dictionaries
     /// assert_eq!(reader.query(&Query::site(1))?.visits_summary().nb_visits, 1);
-    /// assert_eq!(reader.read_stats().requests, before + 1); // the one day
+    /// assert_eq!(reader.read_stats().requests, before + 2); // the one day, the visitor history
     /// # std::fs::remove_dir_all(&dir).ok();
     /// # Ok::<(), hitmap::Error>(())
     /// ```
@@ -296,7 +300,7 @@ impl Engine {
                 if s.lazy.as_ref()?.files.get(&date) != Some(&generation) {
                     return None;
                 }
-                let column = before_column(&s.visitor_days, date, &archive.visitor);
+                let column = before_column(s.history().ok()?, date, &archive.visitor);
                 if column == archive.before {
                     return Some(archive.clone());
                 }
@@ -388,7 +392,8 @@ impl Engine {
                         site.dicts.visitors.len(),
                         columns.iter().map(|(d, v)| (*d, v.as_slice())),
                     );
-                    if derived != site.visitor_days {
+                    let stored = site.history();
+                    if stored.as_ref().map_or(true, |t| derived != *t) {
                         let files = &store.manifest.sites[&id];
                         let path = files.history.map_or_else(
                             || format!("site-{id}"),
@@ -398,7 +403,12 @@ impl Engine {
                             NaiveDate::MIN,
                             (
                                 path,
-                                "the visitor history disagrees with the day files".into(),
+                                match stored {
+                                    Ok(_) => {
+                                        "the visitor history disagrees with the day files".into()
+                                    }
+                                    Err(e) => e.to_string(),
+                                },
                             ),
                         );
                     }
@@ -421,11 +431,16 @@ impl Engine {
             let Some(site) = self.sites.get_mut(&id) else {
                 continue;
             };
+            // The batch changes the visitor table: it is read now.
+            let held = site.hold_history().map_err(|e| match e {
+                Error::Store { path, reason } => (path, reason),
+                e => (format!("site-{id}"), e.to_string()),
+            });
             let Some(generation) = site.lazy.as_mut().and_then(|l| l.files.remove(&date)) else {
                 continue;
             };
             let Some(store) = &self.store else { return };
-            match read_day(store, site, id, date, generation) {
+            match held.and_then(|()| read_day(store, site, id, date, generation)) {
                 Ok(mut archive) => {
                     fill_before(&site.visitor_days, date, &mut archive);
                     site.days.insert(date, archive);
@@ -513,24 +528,25 @@ fn load_site_lazy(
     let mut site = load_site_head(store, id, files)?;
     let visitors = site.dicts.visitors.len();
     let mut days = files.days.clone();
-    site.visitor_days = match files.history {
-        Some(g) => {
-            let path = history_path(id, g);
-            format::decode_history(&store.read(&path)?, visitors)
-                .map_err(|r| store_err(&path, r))?
-        }
+    let history = match files.history {
+        // Read when a query first needs it.
+        Some(g) => Some(crate::store::lazy::LazyHistory::new(g, visitors)),
         None => {
             let (columns, bad) = visitor_columns(store, &site, id, &files.days);
             for (date, d) in bad {
                 days.remove(&date);
                 site.damaged.insert(date, d);
             }
-            visitor_table(visitors, columns.iter().map(|(d, v)| (*d, v.as_slice())))
+            site.visitor_days =
+                visitor_table(visitors, columns.iter().map(|(d, v)| (*d, v.as_slice())));
+            None
         }
     };
     site.lazy = Some(LazyDays {
         site: id,
         files: days,
+        rollups: files.rollups.clone(),
+        history,
         source: store.source.clone(),
         cache: cache.clone(),
     });

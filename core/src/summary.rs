@@ -1,13 +1,18 @@
 //! VisitsSummary, Actions and VisitFrequency metrics of a selection.
 
-use roaring::MultiOps;
+use chrono::NaiveDate;
+use roaring::{MultiOps, RoaringBitmap};
 use serde::Serialize;
 
-use crate::archive::DayArchive;
+use crate::archive::{DayArchive, DayTotals};
 use crate::dict::NONE;
+use crate::engine::Engine;
+use crate::error::Result;
 use crate::hit::HitType;
-use crate::query::{BitSet, Selection};
+use crate::live::DayPart;
+use crate::query::{BitSet, Query, Resolved, Selection};
 use crate::raw::VField;
+use crate::rollup::{MonthRollup, month_end, month_of, whole_months};
 
 /// Matomo's VisitsSummary metrics. Unique visitors and users are exact for
 /// any range.
@@ -81,6 +86,110 @@ pub struct VisitFrequency {
     pub returning: VisitsSummary,
 }
 
+/// The unfiltered VisitsSummary of some day pieces and month rollups
+/// (disjoint days): totals added, visitor and user bitmaps unioned.
+fn summed(parts: &[DayPart<'_>], months: &[&MonthRollup]) -> VisitsSummary {
+    let mut t = DayTotals::default();
+    parts.iter().for_each(|p| t.add(&p.totals()));
+    months.iter().for_each(|m| t.add(&m.totals));
+    let visitors: Vec<&RoaringBitmap> = parts
+        .iter()
+        .map(|p| p.visitors())
+        .chain(months.iter().map(|m| &m.visitors))
+        .collect();
+    let users: Vec<&RoaringBitmap> = parts
+        .iter()
+        .map(|p| p.users())
+        .chain(months.iter().map(|m| &m.users))
+        .collect();
+    VisitsSummary {
+        nb_visits: t.visits,
+        nb_uniq_visitors: visitors.union().len(),
+        nb_users: users.union().len(),
+        nb_actions: t.actions,
+        max_actions: t.max_actions,
+        bounce_count: t.bounces,
+        sum_visit_length: t.sum_length,
+    }
+}
+
+impl Engine {
+    /// The VisitsSummary of a query: what
+    /// `engine.query(q)?.visits_summary()` gives, except that a reader
+    /// ([`Engine::open_reader`]) answers a query without segment or
+    /// section over whole months from each month's rollup (one small
+    /// file, written with the month's days) instead of its days. The
+    /// Reporting API's `VisitsSummary.get` answers through it.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Hit, Query, ReaderOptions, SiteConfig};
+    /// let dir = std::env::temp_dir().join(format!("hitmap-rollup-doc-{}", std::process::id()));
+    /// {
+    ///     let mut writer = Engine::open(&dir)?;
+    ///     writer.add_site(SiteConfig::new(1))?;
+    ///     writer.ingest([
+    ///         Hit::pageview(1, 1_717_200_000, "a", "https://x.org/"), // 2024-06-01
+    ///         Hit::pageview(1, 1_719_000_000, "a", "https://x.org/"), // 2024-06-21
+    ///     ])?;
+    ///     writer.seal()?;
+    /// }
+    /// let reader = Engine::open_reader(dir.to_str().unwrap(), ReaderOptions::default())?;
+    /// let before = reader.read_stats().requests;
+    /// let q = Query::site(1).range("2024-01-01", "2024-12-31");
+    /// let s = reader.visits_summary(&q)?;
+    /// assert_eq!((s.nb_visits, s.nb_uniq_visitors), (2, 1));
+    /// assert_eq!(reader.read_stats().requests, before + 1); // June's rollup, no day
+    /// assert_eq!(reader.query(&q)?.visits_summary(), s); // from the two days
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn visits_summary(&self, q: &Query) -> Result<VisitsSummary> {
+        let range = q.date_range()?;
+        self.resolve(q)?.visits_summary(range)
+    }
+}
+
+impl Resolved<'_> {
+    /// The VisitsSummary of the days `range` (`None`: every day). A lazy
+    /// reader with neither segment nor section answers each whole month
+    /// of the range that has a current rollup (`rollup.rs`) from it, and
+    /// reads only the other days; every other query reads its days. The
+    /// numbers are the same either way.
+    pub(crate) fn visits_summary(
+        &self,
+        range: Option<(NaiveDate, NaiveDate)>,
+    ) -> Result<VisitsSummary> {
+        let site = self.site;
+        let lazy = match &site.lazy {
+            Some(lazy) if self.is_unfiltered() => lazy,
+            _ => return Ok(self.select(range)?.visits_summary()),
+        };
+        let (first, last) = self.checked_range(range)?;
+        // Months are counted within the stored ones, not from year 1.
+        let (Some((&lo, _)), Some((&hi, _))) =
+            (lazy.files.first_key_value(), lazy.files.last_key_value())
+        else {
+            return Ok(self.select(range)?.visits_summary());
+        };
+        let months = whole_months(first.max(month_of(lo)), last.min(month_end(month_of(hi))));
+        let rolled = lazy.rollups(site, &months);
+        let mut parts = Vec::new();
+        let mut from = Some(first);
+        for &month in rolled.keys() {
+            if let Some(f) = from.filter(|f| *f < month) {
+                parts.extend(site.parts(f, month.pred_opt().unwrap_or(month))?);
+            }
+            from = month_end(month).succ_opt();
+        }
+        if let Some(f) = from.filter(|f| *f <= last) {
+            parts.extend(site.parts(f, last)?);
+        }
+        let months: Vec<&MonthRollup> = rolled.values().map(|r| &**r).collect();
+        Ok(summed(&parts, &months))
+    }
+}
+
 impl Selection<'_> {
     /// VisitsSummary of the selection.
     ///
@@ -107,18 +216,7 @@ impl Selection<'_> {
 
     /// Fast path: per-day totals and unions of per-day visitor bitmaps.
     fn unfiltered_summary(&self) -> VisitsSummary {
-        let mut s = VisitsSummary::default();
-        for part in &self.days {
-            let t = part.totals();
-            s.nb_visits += t.visits;
-            s.nb_actions += t.actions;
-            s.max_actions = s.max_actions.max(t.max_actions);
-            s.bounce_count += t.bounces;
-            s.sum_visit_length += t.sum_length;
-        }
-        s.nb_uniq_visitors = self.days.iter().map(|p| p.visitors()).union().len();
-        s.nb_users = self.days.iter().map(|p| p.users()).union().len();
-        s
+        summed(&self.days, &[])
     }
 
     /// The summary of the selected visits that pass `keep(archive, visit)`,

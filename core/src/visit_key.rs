@@ -208,7 +208,8 @@ impl<'s> VisitKeys<'s> {
         if a.before[vi] == 0 {
             return None;
         }
-        let days = self.site.visitor_days.get(a.visitor[vi] as usize)?;
+        // Read by now: the day's `before` column came from it.
+        let days = self.site.history().ok()?.get(a.visitor[vi] as usize)?;
         let i = days.partition_point(|d| d.day < day);
         let previous = days[..i].last()?;
         Some((day - previous.day).num_days())

@@ -714,23 +714,21 @@ impl Engine {
             }
             Plan::One(resolved) => resolved,
         };
+        if kind == Kind::VisitsSummary {
+            // Whole months may come from their rollups, not their days.
+            return summary_answer(&resolved.visits_summary(range)?, t);
+        }
         let sel: Selection = resolved.select(range)?;
         self.period_answer(r, kind, &sel)
     }
 
-    /// One period's answer for a selection.
+    /// One period's answer for a selection (a VisitsSummary is answered
+    /// by [`Resolved::visits_summary`] instead).
     fn period_answer(&self, r: &ApiRequest, kind: Kind, sel: &Selection<'_>) -> Result<Value> {
         let t = &r.table;
         let visits = Spec::new(table::VISIT_RATIOS);
         Ok(match kind {
-            Kind::VisitsSummary => {
-                let s = sel.visits_summary();
-                if s.nb_visits == 0 {
-                    json!([])
-                } else {
-                    table::apply_one(rows::summary_row(&s), t, table::VISIT_RATIOS)?
-                }
-            }
+            Kind::VisitsSummary => summary_answer(&sel.visits_summary(), t)?,
             Kind::Actions => {
                 let a = sel.actions_summary();
                 if a == ActionsSummary::default() {
@@ -918,6 +916,16 @@ impl Engine {
             )));
         }
         Ok(name)
+    }
+}
+
+/// A VisitsSummary period's answer: no row without visits (Matomo's
+/// empty answer), else the row with its ratios.
+fn summary_answer(s: &crate::summary::VisitsSummary, t: &TableParams) -> Result<Value> {
+    if s.nb_visits == 0 {
+        Ok(json!([]))
+    } else {
+        table::apply_one(rows::summary_row(s), t, table::VISIT_RATIOS)
     }
 }
 

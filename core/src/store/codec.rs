@@ -23,6 +23,7 @@ pub(crate) enum Kind {
     Day = b'D',
     Wal = b'W',
     History = b'V',
+    Rollup = b'R',
 }
 
 /// Wraps a body: header, body, CRC-32 of both.
@@ -172,6 +173,12 @@ impl Writer {
             v >>= 7;
         }
         self.buf.push(v as u8);
+    }
+    /// A bitmap: its byte length, then roaring's portable serialization.
+    pub(crate) fn bitmap(&mut self, b: &RoaringBitmap) {
+        self.u64(b.serialized_size() as u64);
+        b.serialize_into(&mut self.buf)
+            .expect("writing to a Vec cannot fail");
     }
     /// A count, then each value as a varint.
     pub(crate) fn vars(&mut self, v: impl ExactSizeIterator<Item = u64>) {

@@ -702,6 +702,77 @@ pub(crate) fn decode_history(
     Ok(table)
 }
 
+/// A month rollup as a sealed file (`R`, FORMAT.md): the month, the days
+/// it was built from (as days after the month's first), the totals, then
+/// the visitor and user bitmaps.
+pub(crate) fn encode_rollup(r: &crate::rollup::MonthRollup) -> Vec<u8> {
+    let mut w = Writer::default();
+    w.var(r.month.num_days_from_ce() as u64);
+    w.vars(
+        r.dates
+            .iter()
+            .map(|d| (*d - r.month).num_days().unsigned_abs()),
+    );
+    let t = &r.totals;
+    for v in [t.visits, t.actions, t.max_actions, t.bounces, t.sum_length] {
+        w.var(v);
+    }
+    w.bitmap(&r.visitors);
+    w.bitmap(&r.users);
+    seal(Kind::Rollup, &w.buf)
+}
+
+/// Reads a month rollup, checking its ids against a site's dictionary
+/// sizes (`visitors`, `users`) and its days against its month.
+pub(crate) fn decode_rollup(
+    bytes: &[u8],
+    visitors: usize,
+    users: usize,
+) -> ReadResult<crate::rollup::MonthRollup> {
+    let mut r = Reader::new(open(Kind::Rollup, bytes)?);
+    let day = r.var()?;
+    let month = i32::try_from(day)
+        .ok()
+        .and_then(NaiveDate::from_num_days_from_ce_opt)
+        .filter(|m| m.day() == 1)
+        .ok_or_else(|| format!("day number {day} is not the first of a month"))?;
+    let last = crate::rollup::month_end(month);
+    let mut dates: Vec<NaiveDate> = Vec::new();
+    for offset in r.vars_u32()? {
+        let date = month
+            .checked_add_days(chrono::Days::new(u64::from(offset)))
+            .filter(|d| *d <= last && dates.last().is_none_or(|p| p < d))
+            .ok_or_else(|| format!("day {offset} of the month is out of order or range"))?;
+        dates.push(date);
+    }
+    let mut totals = crate::archive::DayTotals::default();
+    for v in [
+        &mut totals.visits,
+        &mut totals.actions,
+        &mut totals.max_actions,
+        &mut totals.bounces,
+        &mut totals.sum_length,
+    ] {
+        *v = r.var()?;
+    }
+    let (v, u) = (r.bitmap()?, r.bitmap()?);
+    r.finish()?;
+    if v.max().is_some_and(|m| m as usize >= visitors) || u.max().is_some_and(|m| m as usize >= users)
+    {
+        return Err("an id is beyond the dictionaries".into());
+    }
+    if (v.len() > totals.visits) || totals.max_actions > totals.actions {
+        return Err("the totals disagree with the visitors".into());
+    }
+    Ok(crate::rollup::MonthRollup {
+        month,
+        dates,
+        totals,
+        visitors: v,
+        users: u,
+    })
+}
+
 /// A site configuration as a sealed file (JSON body).
 pub(crate) fn encode_config(c: &crate::site::SiteConfig) -> Vec<u8> {
     seal(

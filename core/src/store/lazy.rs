@@ -9,16 +9,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Deref;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::NaiveDate;
 
 use crate::archive::DayArchive;
 use crate::engine::{SiteState, VisitorDay};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::rollup::{MonthRollup, month_end};
 
 use super::source::Source;
-use super::{day_path, format, store_err};
+use super::{day_path, format, history_path, rollup_path, store_err};
 
 /// A day archive as a query sees it: borrowed from the site (a writer's
 /// days, live parts) or shared with the lazy reader's cache.
@@ -47,6 +48,11 @@ pub(crate) struct LazyDays {
     /// Day → generation of its file (days held in `SiteState::days`, the
     /// ones the write-ahead log touches, are not here).
     pub files: BTreeMap<NaiveDate, u64>,
+    /// Month → generation of its rollup, as the manifest names them.
+    pub rollups: BTreeMap<NaiveDate, u64>,
+    /// The visitor history, read when a query first needs it (`None`:
+    /// it is in `SiteState::visitor_days`).
+    pub history: Option<LazyHistory>,
     pub source: Arc<Source>,
     pub cache: Arc<DayCache>,
 }
@@ -81,12 +87,126 @@ impl LazyDays {
                     format!("{r}; this query needs that day (other days still answer)"),
                 )
             })?;
-            fill_before(&site.visitor_days, *date, &mut archive);
+            fill_before(site.history()?, *date, &mut archive);
             let archive = Arc::new(archive);
             self.cache.put((self.site, *date, *generation), archive.clone());
             out.insert(*date, archive);
         }
         Ok(out)
+    }
+}
+
+impl LazyDays {
+    /// The rollups of `months` that answer for their month's days, by
+    /// month: cached or read (all misses at once). A month has none when
+    /// the manifest names none, when a day of it is held (the write-ahead
+    /// log's batches touch it), live or damaged, when one of its day files
+    /// is newer than the rollup, or when the rollup's days are not the
+    /// month's days; such a month, and one whose rollup cannot be read,
+    /// is answered from its days.
+    pub(crate) fn rollups(
+        &self,
+        site: &SiteState,
+        months: &[NaiveDate],
+    ) -> BTreeMap<NaiveDate, Arc<MonthRollup>> {
+        let mut out = BTreeMap::new();
+        let mut missing = Vec::new();
+        for &month in months {
+            let Some(&generation) = self.rollups.get(&month) else {
+                continue;
+            };
+            let range = month..=month_end(month);
+            if site.days.range(range.clone()).next().is_some()
+                || site.live.range(range.clone()).next().is_some()
+                || site.damaged.range(range.clone()).next().is_some()
+                || self.files.range(range).any(|(_, &g)| g > generation)
+            {
+                continue;
+            }
+            match self.cache.get_rollup((self.site, month, generation)) {
+                Some(r) => {
+                    out.insert(month, r);
+                }
+                None => missing.push((month, generation, rollup_path(self.site, month, generation))),
+            }
+        }
+        let paths: Vec<&std::path::Path> = missing.iter().map(|(_, _, p)| p.as_path()).collect();
+        let read = self.source.read_many(&paths);
+        let (visitors, users) = (site.dicts.visitors.len(), site.dicts.users.len());
+        for ((month, generation, _), bytes) in missing.iter().zip(read) {
+            let Some(r) = bytes
+                .ok()
+                .and_then(|b| format::decode_rollup(&b, visitors, users).ok())
+            else {
+                continue;
+            };
+            let r = Arc::new(r);
+            self.cache.put_rollup((self.site, *month, *generation), r.clone());
+            out.insert(*month, r);
+        }
+        // The rollup must stand for exactly the month's day files.
+        out.retain(|month, r| {
+            r.month == *month
+                && self
+                    .files
+                .range(*month..=month_end(*month))
+                .map(|(d, _)| *d)
+                .eq(r.dates.iter().copied())
+        });
+        out
+    }
+}
+
+/// A site's visitor history file, read on first use: a question that
+/// reads no day (a VisitsSummary of whole rolled-up months) never reads
+/// it, and it is the largest file of a site's head.
+#[derive(Debug)]
+pub(crate) struct LazyHistory {
+    pub generation: u64,
+    visitors: usize,
+    table: OnceLock<std::result::Result<Vec<Vec<VisitorDay>>, Damage>>,
+}
+
+/// A file that could not be read, and why.
+type Damage = (String, String);
+
+impl LazyHistory {
+    pub(crate) fn new(generation: u64, visitors: usize) -> LazyHistory {
+        LazyHistory {
+            generation,
+            visitors,
+            table: OnceLock::new(),
+        }
+    }
+
+    /// The table, read from site `site`'s file at the first call (an error,
+    /// naming the file, is kept and given again).
+    pub(crate) fn get(&self, site: u32, source: &Source) -> Result<&[Vec<VisitorDay>]> {
+        let read = self.table.get_or_init(|| {
+            let path = history_path(site, self.generation);
+            let bytes = source
+                .read(&path)
+                .map_err(|e| (path.display().to_string(), e.to_string()))?;
+            format::decode_history(&bytes, self.visitors)
+                .map_err(|r| (path.display().to_string(), r))
+        });
+        match read {
+            Ok(t) => Ok(t),
+            Err((path, reason)) => Err(Error::Store {
+                path: path.clone(),
+                reason: reason.clone(),
+            }),
+        }
+    }
+
+    /// The table, read if it was not, for a site that takes it over.
+    pub(crate) fn take(self, site: u32, source: &Source) -> Result<Vec<Vec<VisitorDay>>> {
+        self.get(site, source)?;
+        Ok(self
+            .table
+            .into_inner()
+            .and_then(|t| t.ok())
+            .unwrap_or_default())
     }
 }
 
@@ -129,6 +249,10 @@ struct CacheInner {
     entries: HashMap<Key, Entry>,
     tick: u64,
     bytes: usize,
+    /// Month rollups by (site, month, generation), small: kept until they
+    /// hold an eighth of the budget, then dropped together.
+    rollups: HashMap<Key, Arc<MonthRollup>>,
+    rollup_bytes: usize,
 }
 
 #[derive(Debug)]
@@ -161,6 +285,23 @@ impl DayCache {
         Some(e.archive.clone())
     }
 
+    fn get_rollup(&self, key: Key) -> Option<Arc<MonthRollup>> {
+        self.lock().rollups.get(&key).cloned()
+    }
+
+    fn put_rollup(&self, key: Key, rollup: Arc<MonthRollup>) {
+        let bytes = rollup.heap_bytes();
+        let mut inner = self.lock();
+        if inner.rollup_bytes + bytes > self.budget / 8 {
+            inner.rollups.clear();
+            inner.rollup_bytes = 0;
+        }
+        if bytes <= self.budget / 8 && inner.rollups.insert(key, rollup).is_none() {
+            inner.rollup_bytes += bytes;
+            self.evict(&mut inner);
+        }
+    }
+
     fn put(&self, key: Key, archive: Arc<DayArchive>) {
         let bytes = archive.heap_bytes();
         let mut inner = self.lock();
@@ -177,7 +318,14 @@ impl DayCache {
             inner.bytes -= old.bytes;
         }
         inner.bytes += bytes;
-        while inner.bytes > self.budget && inner.entries.len() > 1 {
+        self.evict(&mut inner);
+    }
+
+    /// Drops the least recently used days until the days and rollups fit
+    /// the budget; a day larger than the whole budget is not kept.
+    fn evict(&self, inner: &mut CacheInner) {
+        let budget = self.budget.saturating_sub(inner.rollup_bytes);
+        while inner.bytes > budget && inner.entries.len() > 1 {
             let Some((&oldest, _)) = inner.entries.iter().min_by_key(|(_, e)| e.used) else {
                 break;
             };
@@ -185,8 +333,7 @@ impl DayCache {
                 inner.bytes -= e.bytes;
             }
         }
-        if inner.bytes > self.budget {
-            // One day larger than the whole budget is not kept.
+        if inner.bytes > budget {
             inner.entries.clear();
             inner.bytes = 0;
         }
@@ -213,8 +360,10 @@ impl DayCache {
         }
     }
 
-    /// Bytes the cached days hold (an estimate of their heap size).
+    /// Bytes the cached days and rollups hold (an estimate of their heap
+    /// size).
     pub(crate) fn bytes(&self) -> usize {
-        self.lock().bytes
+        let inner = self.lock();
+        inner.bytes + inner.rollup_bytes
     }
 }

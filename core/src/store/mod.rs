@@ -84,6 +84,11 @@ pub(crate) struct SiteFiles {
     /// (a lazy reader then derives it from the days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<u64>,
+    /// Month (its first day) → generation of its rollup
+    /// (`rollups/<YYYY-MM>-<gen>.sum`, `rollup.rs`); a reader checks it
+    /// against the month's days before using it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rollups: BTreeMap<NaiveDate, u64>,
 }
 
 /// The manifest: the generation and every live file.
@@ -221,6 +226,9 @@ impl Manifest {
             for (&day, &g) in &f.days {
                 out.insert(day_path(site, day, g));
             }
+            for (&month, &g) in &f.rollups {
+                out.insert(rollup_path(site, month, g));
+            }
         }
         out
     }
@@ -242,6 +250,8 @@ pub(crate) struct SiteChange {
     pub history: Option<Vec<u8>>,
     /// Day → new archive bytes, or `None` to remove the day.
     pub days: BTreeMap<NaiveDate, Option<Vec<u8>>>,
+    /// Month (its first day) → new rollup bytes, or `None` to remove it.
+    pub rollups: BTreeMap<NaiveDate, Option<Vec<u8>>>,
     /// Remove the whole site.
     pub drop: bool,
 }
@@ -290,6 +300,12 @@ pub(crate) fn day_path(site: u32, day: NaiveDate, generation: u64) -> PathBuf {
         .join(format!("{}-{generation}.day", day.format("%Y-%m-%d")))
 }
 
+pub(crate) fn rollup_path(site: u32, month: NaiveDate, generation: u64) -> PathBuf {
+    PathBuf::from(format!("site-{site}"))
+        .join("rollups")
+        .join(format!("{}-{generation}.sum", month.format("%Y-%m")))
+}
+
 /// A store file named as hitmap names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FileName {
@@ -297,6 +313,7 @@ enum FileName {
     Dicts(u32, u64),
     History(u32, u64),
     Day(u32, NaiveDate, u64),
+    Rollup(u32, NaiveDate, u64),
     Wal(u64),
 }
 
@@ -350,6 +367,14 @@ impl FileName {
                     gen_of(g)?,
                 ))
             }
+            [site, "rollups", file] => {
+                let site = site_of(site)?;
+                let stem = file.strip_suffix(".sum")?;
+                let (month, g) = (stem.get(..7)?, stem.get(7..)?.strip_prefix('-')?);
+                let month = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?;
+                let g = gen_of(g)?;
+                (rollup_path(site, month, g) == rel).then_some(FileName::Rollup(site, month, g))
+            }
             _ => None,
         }
     }
@@ -360,6 +385,7 @@ impl FileName {
             FileName::Dicts(..) => Kind::Dicts,
             FileName::History(..) => Kind::History,
             FileName::Day(..) => Kind::Day,
+            FileName::Rollup(..) => Kind::Rollup,
             FileName::Wal(..) => Kind::Wal,
         }
     }
@@ -370,6 +396,7 @@ impl FileName {
             | FileName::Dicts(_, g)
             | FileName::History(_, g)
             | FileName::Day(_, _, g)
+            | FileName::Rollup(_, _, g)
             | FileName::Wal(g) => g,
         }
     }
@@ -725,6 +752,7 @@ impl Store {
         for site in dropped {
             let dir = PathBuf::from(format!("site-{site}"));
             let _ = fs::remove_dir(self.root.join(dir.join("days")));
+            let _ = fs::remove_dir(self.root.join(dir.join("rollups")));
             let _ = fs::remove_dir(self.root.join(dir));
         }
         let _ = fs::remove_file(self.root.join(PENDING));
@@ -799,6 +827,9 @@ impl Store {
                         f.days
                             .iter()
                             .for_each(|(&d, &g)| retire(day_path(site, d, g)));
+                        f.rollups
+                            .iter()
+                            .for_each(|(&m, &g)| retire(rollup_path(site, m, g)));
                     }
                     next.sites.remove(&site);
                     dropped.push(site);
@@ -817,6 +848,11 @@ impl Store {
                     for day in change.days.keys() {
                         if let Some(&g) = f.days.get(day) {
                             retire(day_path(site, *day, g));
+                        }
+                    }
+                    for month in change.rollups.keys() {
+                        if let Some(&g) = f.rollups.get(month) {
+                            retire(rollup_path(site, *month, g));
                         }
                     }
                 }
@@ -841,6 +877,17 @@ impl Store {
                         }
                         None => {
                             files.days.remove(&day);
+                        }
+                    }
+                }
+                for (month, bytes) in change.rollups {
+                    match bytes {
+                        Some(bytes) => {
+                            writes.push((rollup_path(site, month, generation), bytes));
+                            files.rollups.insert(month, generation);
+                        }
+                        None => {
+                            files.rollups.remove(&month);
                         }
                     }
                 }
@@ -918,7 +965,11 @@ fn site_files(root: &Path) -> Vec<PathBuf> {
             continue;
         }
         let site_dir = PathBuf::from(&name);
-        for sub in [site_dir.clone(), site_dir.join("days")] {
+        for sub in [
+            site_dir.clone(),
+            site_dir.join("days"),
+            site_dir.join("rollups"),
+        ] {
             for file in fs::read_dir(root.join(&sub))
                 .into_iter()
                 .flatten()
@@ -1101,8 +1152,9 @@ pub fn recover_manifest(root: impl AsRef<Path>) -> Result<Recovery> {
                 let site = match name {
                     FileName::Config(s, _) | FileName::Dicts(s, _) | FileName::Day(s, _, _) => s,
                     // Rebuilt by the next commit; lazy readers derive it
-                    // from the days meanwhile.
-                    FileName::History(..) | FileName::Wal(_) => continue,
+                    // from the days meanwhile (and answer whole months
+                    // from their days).
+                    FileName::History(..) | FileName::Rollup(..) | FileName::Wal(_) => continue,
                 };
                 max_gen = max_gen.max(name.generation());
                 by_site.entry(site).or_default().push(name);
@@ -1157,7 +1209,10 @@ pub fn recover_manifest(root: impl AsRef<Path>) -> Result<Recovery> {
                 }
                 FileName::Config(_, g) => skip(config_path(site, g), "an older generation".into()),
                 FileName::Dicts(_, g) => skip(dicts_path(site, g), "an older generation".into()),
-                FileName::Day(..) | FileName::History(..) | FileName::Wal(_) => {}
+                FileName::Day(..)
+                | FileName::History(..)
+                | FileName::Rollup(..)
+                | FileName::Wal(_) => {}
             }
         }
         let (Some(config), Some((dicts_gen, dicts))) = (config, dicts) else {
@@ -1172,6 +1227,7 @@ pub fn recover_manifest(root: impl AsRef<Path>) -> Result<Recovery> {
             dicts: dicts_gen,
             days: BTreeMap::new(),
             history: None,
+            rollups: BTreeMap::new(),
         };
         for n in &names {
             let FileName::Day(_, day, g) = *n else {

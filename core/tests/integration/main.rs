@@ -17,6 +17,7 @@ mod reader;
 mod reference;
 mod referrers;
 mod rerun;
+mod rollup;
 mod store;
 mod threads;
 mod tmpfs;

@@ -1,0 +1,147 @@
+//! Month rollups: what the unfiltered VisitsSummary of one calendar month
+//! of a site adds up to (the day totals, the month's visitor and user
+//! bitmaps), kept beside the day files so that a reader answers whole
+//! months from one small file each instead of decoding their days.
+//!
+//! A rollup records the days it was built from. It is never updated in
+//! place and never trusted on its own word: a reader uses it only while
+//! the manifest's days of that month are exactly those days, none newer
+//! than the rollup (late data, `forget`, `delete` or an import rewrite a
+//! day and so give it a newer generation), and no live batch of the
+//! write-ahead log touches the month. Otherwise the month is answered
+//! from its days, as before; the writer builds a fresh rollup with the
+//! next commit that writes the month's days.
+
+use chrono::{Datelike, NaiveDate};
+use roaring::RoaringBitmap;
+
+use crate::archive::{DayArchive, DayTotals};
+
+/// One month of one site, summed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct MonthRollup {
+    /// The month's first day.
+    pub month: NaiveDate,
+    /// The days it was built from, in order.
+    pub dates: Vec<NaiveDate>,
+    /// Sums over those days (the maximum for `max_actions`).
+    pub totals: DayTotals,
+    /// Every visitor id with a visit in the month.
+    pub visitors: RoaringBitmap,
+    /// Every user id of the month.
+    pub users: RoaringBitmap,
+}
+
+impl MonthRollup {
+    /// The rollup of a month's days (sealed archives, in date order).
+    pub(crate) fn build<'a>(
+        month: NaiveDate,
+        days: impl IntoIterator<Item = (NaiveDate, &'a DayArchive)>,
+    ) -> MonthRollup {
+        let mut r = MonthRollup {
+            month,
+            ..MonthRollup::default()
+        };
+        for (date, a) in days {
+            debug_assert_eq!(month_of(date), month);
+            r.dates.push(date);
+            r.totals.add(&a.totals);
+            r.visitors |= &a.visitors;
+            r.users |= &a.users;
+        }
+        r
+    }
+
+    /// Heap bytes, about (a reader's cache counts them).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.dates.len() * 4
+            + self.visitors.serialized_size()
+            + self.users.serialized_size()
+            + std::mem::size_of::<MonthRollup>()
+    }
+}
+
+impl DayTotals {
+    /// Adds another day's (or piece's) totals.
+    pub(crate) fn add(&mut self, t: &DayTotals) {
+        self.visits += t.visits;
+        self.actions += t.actions;
+        self.max_actions = self.max_actions.max(t.max_actions);
+        self.bounces += t.bounces;
+        self.sum_length += t.sum_length;
+    }
+}
+
+/// The first day of `date`'s month.
+pub(crate) fn month_of(date: NaiveDate) -> NaiveDate {
+    date.with_day(1).unwrap_or(date)
+}
+
+/// The last day of the month that starts on `month`.
+pub(crate) fn month_end(month: NaiveDate) -> NaiveDate {
+    next_month(month)
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(NaiveDate::MAX)
+}
+
+fn next_month(month: NaiveDate) -> Option<NaiveDate> {
+    let (y, m) = if month.month() == 12 {
+        (month.year() + 1, 1)
+    } else {
+        (month.year(), month.month() + 1)
+    };
+    NaiveDate::from_ymd_opt(y, m, 1)
+}
+
+/// The months that lie wholly inside `first..=last`, as their first days
+/// (callers clamp the range to the days a site holds).
+pub(crate) fn whole_months(first: NaiveDate, last: NaiveDate) -> Vec<NaiveDate> {
+    let mut out = Vec::new();
+    let mut m = month_of(first);
+    if m < first {
+        match next_month(m) {
+            Some(n) => m = n,
+            None => return out,
+        }
+    }
+    while month_end(m) <= last && m <= last {
+        out.push(m);
+        match next_month(m) {
+            Some(n) => m = n,
+            None => break,
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn whole_months_are_the_months_a_range_covers_entirely() {
+        assert_eq!(
+            whole_months(d("2025-01-15"), d("2025-04-30")),
+            vec![d("2025-02-01"), d("2025-03-01"), d("2025-04-01")]
+        );
+        assert_eq!(
+            whole_months(d("2024-12-01"), d("2025-01-30")),
+            vec![d("2024-12-01")]
+        );
+        assert!(whole_months(d("2025-02-02"), d("2025-02-28")).is_empty());
+        assert_eq!(
+            whole_months(d("2024-02-01"), d("2024-02-29")),
+            vec![d("2024-02-01")]
+        );
+        assert_eq!(
+            whole_months(d("9999-11-30"), d("9999-12-31")),
+            vec![d("9999-12-01")]
+        );
+        assert_eq!(month_end(d("2025-12-01")), d("2025-12-31"));
+        assert_eq!(month_of(d("2025-12-17")), d("2025-12-01"));
+    }
+}

@@ -1,0 +1,361 @@
+//! Month rollups: a reader answers whole months from them with exactly
+//! the numbers of their days, reads no day of a rolled month, and never
+//! uses a rollup that does not stand for its month's day files (late
+//! data, live batches, `forget`, `delete`, a manifest whose days moved on).
+
+use std::path::{Path, PathBuf};
+
+use hitmap::{Engine, Hit, Query, ReaderOptions, SiteConfig, VisitsSummary};
+use proptest::prelude::*;
+
+use crate::store::TempDir;
+
+/// The sample intranet from 2025-01-01 over `days` days, sealed.
+fn sample_store(dir: &Path, days: u32) -> Engine {
+    let cfg = hitmap::sample::SampleConfig {
+        days,
+        visitors: 300,
+        ..Default::default()
+    };
+    let mut e = Engine::open(dir).unwrap();
+    e.add_site(hitmap::sample::site_config(&cfg)).unwrap();
+    e.ingest(hitmap::sample::generate(&cfg)).unwrap();
+    e.seal().unwrap();
+    e
+}
+
+fn reader(dir: &Path) -> Engine {
+    Engine::open_reader(dir.to_str().unwrap(), ReaderOptions::default()).unwrap()
+}
+
+/// The rollup files of site 1, by name.
+fn rollup_files(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(dir.join("site-1/rollups"))
+        .into_iter()
+        .flatten()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    out.sort();
+    out
+}
+
+fn day(n: i64) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2024, 12, 1).unwrap() + chrono::Days::new(n as u64)
+}
+
+/// Ranges from a fixed pseudo-random sequence over 2024-12-01 plus 200
+/// days, with the whole year and some month edges among them.
+fn ranges() -> Vec<(chrono::NaiveDate, chrono::NaiveDate)> {
+    let mut out = vec![
+        (day(0), day(400)),
+        (day(31), day(31 + 364)),
+        (day(31), day(31 + 30)),
+        (day(30), day(31 + 31)),
+        (day(62), day(89)),
+        (day(40), day(150)),
+    ];
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..60 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let a = (x % 200) as i64;
+        let b = a + ((x >> 20) % 140) as i64;
+        out.push((day(a), day(b)));
+    }
+    out
+}
+
+/// Every range's summary: the reader's (rollups where current), the
+/// same reader's from its days, and `want`'s (a writer's).
+fn assert_equal_everywhere(dir: &Path, want: &Engine, what: &str) {
+    let r = reader(dir);
+    for (a, b) in ranges() {
+        let q = Query::site(1).range(a, b);
+        let expect: VisitsSummary = want.query(&q).unwrap().visits_summary();
+        assert_eq!(r.visits_summary(&q).unwrap(), expect, "{what}: {a}..{b}");
+        assert_eq!(
+            r.query(&q).unwrap().visits_summary(),
+            expect,
+            "{what}: {a}..{b} by days"
+        );
+    }
+    // The Reporting API answers through the rollups too.
+    for (period, date) in [
+        ("year", "2025-01-01"),
+        ("month", "2025-02-01"),
+        ("range", "2025-01-15,2025-04-02"),
+    ] {
+        let q =
+            format!("method=VisitsSummary.get&idSite=1&period={period}&date={date}&format=json");
+        assert_eq!(r.api(&q).unwrap(), want.api(&q).unwrap(), "{what}: {q}");
+    }
+}
+
+#[test]
+fn a_reader_answers_whole_months_from_rollups_with_the_numbers_of_their_days() {
+    let dir = TempDir::new("rollup-equal");
+    let writer = sample_store(&dir.0, 120); // January to April 2025
+    assert_eq!(
+        rollup_files(&dir.0)
+            .iter()
+            .map(|f| &f[..7])
+            .collect::<Vec<_>>(),
+        ["2025-01", "2025-02", "2025-03", "2025-04"]
+    );
+    assert_equal_everywhere(&dir.0, &writer, "sealed");
+
+    // The year reads four rollups and no day; a range that cuts months
+    // reads its rollups and its edge days only.
+    let r = reader(&dir.0);
+    let open = r.read_stats().requests;
+    let year = r
+        .visits_summary(&Query::site(1).range("2025-01-01", "2025-12-31"))
+        .unwrap();
+    assert_eq!(r.read_stats().requests - open, 4);
+    assert_eq!(
+        year.nb_visits,
+        writer
+            .query(&Query::site(1))
+            .unwrap()
+            .visits_summary()
+            .nb_visits
+    );
+    let before = r.read_stats().requests;
+    r.visits_summary(&Query::site(1).range("2025-01-30", "2025-03-02"))
+        .unwrap();
+    assert_eq!(
+        r.read_stats().requests - before,
+        2 + 2 + 1,
+        "Jan 30-31, Mar 1-2 and the visitor history they need (February's rollup is cached)"
+    );
+    // A segment or a section reads days.
+    let before = r.read_stats().requests;
+    let q = Query::site(1)
+        .range("2025-02-01", "2025-02-28")
+        .section("/news");
+    assert_eq!(
+        r.visits_summary(&q).unwrap(),
+        writer.query(&q).unwrap().visits_summary()
+    );
+    assert_eq!(r.read_stats().requests - before, 28);
+}
+
+#[test]
+fn rollups_stay_exact_through_late_hits_forget_and_delete() {
+    let dir = TempDir::new("rollup-changes");
+    let mut w = sample_store(&dir.0, 120);
+    let first = rollup_files(&dir.0);
+
+    // A late live batch for 2025-02-10 (write-ahead log only): February's
+    // days change, its rollup does not; readers answer February from days.
+    let late =
+        |visitor: &str, ts: i64| Hit::pageview(1, ts, visitor, "https://intranet.example.org/late");
+    let feb10 = 1_739_180_000; // 2025-02-10 09:33 UTC
+    w.ingest([
+        late("x1", feb10),
+        late("x1", feb10 + 60),
+        late("x2", feb10 + 90),
+    ])
+    .unwrap();
+    assert_eq!(rollup_files(&dir.0), first, "a live batch writes no rollup");
+    assert_equal_everywhere(&dir.0, &w, "live batch");
+    let r = reader(&dir.0);
+    let before = r.read_stats().requests;
+    r.visits_summary(&Query::site(1).range("2025-02-01", "2025-02-28"))
+        .unwrap();
+    assert_eq!(
+        r.read_stats().requests - before,
+        27,
+        "February from its days (the 10th held at open), not its rollup"
+    );
+
+    // The seal rewrites the day and February's rollup.
+    w.seal().unwrap();
+    let sealed = rollup_files(&dir.0);
+    let feb: Vec<&String> = sealed.iter().filter(|f| f.starts_with("2025-02")).collect();
+    assert_eq!(
+        feb.len(),
+        2,
+        "the old one is retired for readers: {sealed:?}"
+    );
+    assert_equal_everywhere(&dir.0, &w, "sealed late batch");
+
+    // A big batch (rebuilding its days at once) into January and March.
+    w.set_live_limit(0);
+    w.ingest([late("x1", 1_736_000_000), late("x3", 1_741_000_000)])
+        .unwrap();
+    assert_equal_everywhere(&dir.0, &w, "rebuilt days");
+    w.set_live_limit(20_000);
+
+    // Forgetting a visitor rewrites every day with new ids: every rollup
+    // is rewritten and the old files are gone at once.
+    assert!(w.forget_visitor(1, "x1").unwrap() > 0);
+    let after: Vec<String> = rollup_files(&dir.0);
+    assert_eq!(after.len(), 4, "{after:?}");
+    assert!(
+        after.iter().all(|f| !sealed.contains(f)),
+        "{after:?} {sealed:?}"
+    );
+    assert_equal_everywhere(&dir.0, &w, "forget");
+
+    // Deleting from 2025-03-10 to the end: March is rebuilt from its
+    // first nine days, April loses its rollup.
+    w.delete_range(1, "2025-03-10", "2025-04-30").unwrap();
+    let left = rollup_files(&dir.0);
+    assert_eq!(
+        left.iter().map(|f| &f[..7]).collect::<Vec<_>>(),
+        ["2025-01", "2025-02", "2025-03"]
+    );
+    assert_equal_everywhere(&dir.0, &w, "delete");
+}
+
+/// Rewrites the manifest's JSON body (and its envelope's length and
+/// checksum).
+fn edit_manifest(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let path = dir.join("MANIFEST");
+    let bytes = std::fs::read(&path).unwrap();
+    let mut body: serde_json::Value = serde_json::from_slice(&bytes[20..bytes.len() - 4]).unwrap();
+    edit(&mut body);
+    let body = serde_json::to_vec(&body).unwrap();
+    let mut file = bytes[..20].to_vec();
+    file[12..20].copy_from_slice(&(body.len() as u64).to_le_bytes());
+    file.extend_from_slice(&body);
+    let crc = crc32fast::hash(&file);
+    file.extend_from_slice(&crc.to_le_bytes());
+    std::fs::write(&path, file).unwrap();
+}
+
+#[test]
+fn a_rollup_that_does_not_stand_for_its_days_is_not_used() {
+    let dir = TempDir::new("rollup-stale");
+    let w = sample_store(&dir.0, 90);
+    let want: Vec<VisitsSummary> = ranges()
+        .iter()
+        .map(|(a, b)| {
+            w.query(&Query::site(1).range(*a, *b))
+                .unwrap()
+                .visits_summary()
+        })
+        .collect();
+    drop(w);
+    let rollups = rollup_files(&dir.0);
+    let site: PathBuf = dir.0.join("site-1");
+
+    // A day of January newer than January's rollup (as if a commit had
+    // rewritten the day and not the rollup).
+    let jan5 = std::fs::read_dir(site.join("days"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|f| f.starts_with("2025-01-05-"))
+        .unwrap();
+    let jan6 = jan5.replace("2025-01-05", "2025-01-06");
+    // Its new file holds other visits (the 6th's), so a rollup used in
+    // its place would answer differently.
+    std::fs::copy(
+        site.join("days").join(&jan6),
+        site.join("days/2025-01-05-999.day"),
+    )
+    .unwrap();
+    std::fs::remove_file(site.join("days").join(&jan5)).unwrap();
+    edit_manifest(&dir.0, |m| {
+        m["sites"]["1"]["days"]["2025-01-05"] = 999.into();
+    });
+    // February's rollup replaced by March's bytes (the wrong month).
+    let (feb, mar) = (&rollups[1], &rollups[2]);
+    std::fs::copy(
+        site.join("rollups").join(mar),
+        site.join("rollups").join(feb),
+    )
+    .unwrap();
+    // March's rollup claims a day the manifest no longer lists.
+    edit_manifest(&dir.0, |m| {
+        m["sites"]["1"]["days"]
+            .as_object_mut()
+            .unwrap()
+            .remove("2025-03-31");
+    });
+
+    let r = reader(&dir.0);
+    for ((a, b), want) in ranges().into_iter().zip(&want) {
+        let q = Query::site(1).range(a, b);
+        let by_days = r.query(&q).unwrap().visits_summary();
+        assert_eq!(r.visits_summary(&q).unwrap(), by_days, "{a}..{b}");
+        let untouched = |d: &str| !(a..=b).contains(&d.parse().unwrap());
+        if untouched("2025-01-05") && untouched("2025-03-31") {
+            assert_eq!(&by_days, want, "{a}..{b}");
+        }
+    }
+    // All three months are read from their days.
+    let before = r.read_stats().requests;
+    r.visits_summary(&Query::site(1).range("2025-01-01", "2025-03-31"))
+        .unwrap();
+    assert_eq!(
+        r.read_stats().requests - before,
+        0,
+        "cached above: days, not rollups"
+    );
+    let cold = reader(&dir.0);
+    let before = cold.read_stats().requests;
+    cold.visits_summary(&Query::site(1).range("2025-01-01", "2025-03-31"))
+        .unwrap();
+    let days = std::fs::read_dir(site.join("days")).unwrap().count() - 1; // not 03-31
+    assert_eq!(
+        cold.read_stats().requests - before,
+        days as u64 + 2 + 1,
+        "every day, the two rollups found wrong, the visitor history"
+    );
+}
+
+/// The hits of one property case: visits on days spread over three
+/// months, from a small pool of visitors (and users).
+fn case_hits(seeds: &[(u8, u8, u16)]) -> Vec<Hit> {
+    let base = 1_735_689_600i64; // 2025-01-01 00:00 UTC
+    seeds
+        .iter()
+        .map(|&(d, v, s)| {
+            let mut h = Hit::pageview(
+                1,
+                base + i64::from(d) * 86_400 + i64::from(s) * 7,
+                format!("v{}", v % 23),
+                format!("https://x.org/p{}", s % 5),
+            );
+            if v % 3 == 0 {
+                h = h.with_user(format!("u{}", v % 7));
+            }
+            h
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Batches of hits (some live, some sealed, some late for earlier
+    /// months) and then any range: the reader's rollup answer equals the
+    /// writer's, which the reference tests hold to the brute-force model.
+    #[test]
+    fn rollups_equal_the_days_after_any_sequence_of_batches(
+        batches in prop::collection::vec(
+            (prop::collection::vec((0u8..90, any::<u8>(), any::<u16>()), 1..40), any::<bool>()),
+            1..6,
+        ),
+        asks in prop::collection::vec((0i64..120, 0i64..120), 1..12),
+    ) {
+        let dir = TempDir::new("rollup-prop");
+        let mut w = Engine::open(&dir.0).unwrap();
+        w.add_site(SiteConfig::new(1)).unwrap();
+        for (seeds, seal) in &batches {
+            w.ingest(case_hits(seeds)).unwrap();
+            if *seal {
+                w.seal().unwrap();
+            }
+        }
+        let r = reader(&dir.0);
+        for (a, len) in asks {
+            let from = day(a + 15);
+            let q = Query::site(1).range(from, from + chrono::Days::new(len as u64));
+            prop_assert_eq!(r.visits_summary(&q).unwrap(), w.query(&q).unwrap().visits_summary());
+        }
+    }
+}
