@@ -366,8 +366,8 @@ enum Command {
         /// How often to look for new commits to the store, in milliseconds.
         #[arg(long, default_value_t = 1_000)]
         refresh_ms: u64,
-        /// Memory for day archives between requests, in MiB (a read-only
-        /// server reads days as requests need them).
+        /// Memory for day archives between requests, in MiB (the server
+        /// reads days as requests and, with --track, batches need them).
         #[arg(long, default_value_t = hitmap::DEFAULT_CACHE_MB)]
         cache_mb: usize,
         #[command(flatten)]

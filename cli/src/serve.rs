@@ -162,7 +162,8 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<()
             None,
         ),
         Some(cfg) => {
-            let engine = Arc::new(RwLock::new(Engine::open(&options.dir)?));
+            let store = hitmap::StoreOptions::default().cache_mb(options.cache_mb);
+            let engine = Arc::new(RwLock::new(Engine::open_with(&options.dir, store)?));
             let (tx, handle) = track::start(engine.clone(), cfg.clone())?;
             committer = Some(handle);
             (Source::Writer(engine), Some((tx, cfg.max_body_bytes)))

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate};
 use chrono_tz::Tz;
@@ -121,12 +122,20 @@ impl IngestOptions {
 /// stale (a day newer than it, or a day added or removed since). A month
 /// with a live or damaged day gets none until it is sealed or repaired;
 /// a reader then answers it from its days.
+///
+/// With `grown` (the days only gained hits: ingest, seals, imports; not
+/// erasure), a month whose current rollup stands for its other days is
+/// updated from it ([`grown_rollup`]); otherwise it is built from all of
+/// the month's days.
 pub(crate) fn rollup_changes(
     site: &SiteState,
     files: Option<&crate::store::SiteFiles>,
     days: &[NaiveDate],
+    grown: bool,
 ) -> BTreeMap<NaiveDate, Option<Vec<u8>>> {
     use crate::rollup::{MonthRollup, month_end, month_of};
+    let dates = site.dates();
+    let in_month = |m: NaiveDate| dates.range(m..=month_end(m));
     let mut months: std::collections::BTreeSet<NaiveDate> =
         days.iter().map(|d| month_of(*d)).collect();
     let stale = |month: NaiveDate| {
@@ -136,10 +145,10 @@ pub(crate) fn rollup_changes(
         };
         let range = month..=month_end(month);
         f.days.range(range.clone()).any(|(_, &dg)| dg > g)
-            || f.days.range(range.clone()).count() != site.days.range(range).count()
+            || f.days.range(range).count() != in_month(month).count()
     };
     let mut month = None;
-    for date in site.days.keys() {
+    for date in &dates {
         let m = month_of(*date);
         if month != Some(m) {
             month = Some(m);
@@ -150,10 +159,7 @@ pub(crate) fn rollup_changes(
     }
     if let Some(f) = files {
         // Months whose days are all gone lose their rollup.
-        months.extend(f.rollups.keys().filter(|m| {
-            let range = **m..=month_end(**m);
-            site.days.range(range).next().is_none()
-        }));
+        months.extend(f.rollups.keys().filter(|m| in_month(**m).next().is_none()));
     }
     let had = |m: &NaiveDate| files.is_some_and(|f| f.rollups.contains_key(m));
     let mut out = BTreeMap::new();
@@ -161,18 +167,93 @@ pub(crate) fn rollup_changes(
         let range = m..=month_end(m);
         let unsettled = site.live.range(range.clone()).next().is_some()
             || site.damaged.range(range.clone()).next().is_some();
-        let held: Vec<(NaiveDate, &crate::archive::DayArchive)> =
-            site.days.range(range).map(|(d, a)| (*d, a)).collect();
-        if unsettled || held.is_empty() {
+        if unsettled {
             if had(&m) {
                 out.insert(m, None);
             }
             continue;
         }
-        let rollup = MonthRollup::build(m, held);
+        let changed: Vec<NaiveDate> = days.iter().copied().filter(|d| range.contains(d)).collect();
+        if grown
+            && !changed.is_empty()
+            && let Some(r) = files.and_then(|f| grown_rollup(site, f, m, &changed))
+        {
+            out.insert(m, Some(crate::store::format::encode_rollup(&r)));
+            continue;
+        }
+        // The month's days: held, cached or read.
+        let parts = if unsettled {
+            Vec::new()
+        } else {
+            site.parts(m, month_end(m)).unwrap_or_default()
+        };
+        if parts.is_empty() || parts.len() != in_month(m).count() {
+            if had(&m) {
+                out.insert(m, None);
+            }
+            continue;
+        }
+        let rollup = MonthRollup::build(m, parts.iter().map(|p| (p.date, &*p.archive)));
         out.insert(m, Some(crate::store::format::encode_rollup(&rollup)));
     }
     out
+}
+
+/// Month `m`'s new rollup from its current one, when `changed` (days of
+/// `m` this commit writes, each held in `site.days`) only gained hits:
+/// each changed day's stored totals come out and its new totals go in,
+/// the maximum is the larger of the two (a day that gains hits never
+/// loses actions from a visit: visits only merge), and the visitor and
+/// user bitmaps take the changed days' (a superset of what they had).
+/// `None` when the current rollup does not stand for the month's stored
+/// days, a changed stored day's old totals are unknown, or it cannot be
+/// read: the caller builds the month from its days.
+fn grown_rollup(
+    site: &SiteState,
+    files: &crate::store::SiteFiles,
+    m: NaiveDate,
+    changed: &[NaiveDate],
+) -> Option<crate::rollup::MonthRollup> {
+    let lazy = site.lazy.as_ref()?;
+    let g = *files.rollups.get(&m)?;
+    let stored: Vec<NaiveDate> = files
+        .days
+        .range(m..=crate::rollup::month_end(m))
+        .filter(|(_, dg)| **dg <= g)
+        .map(|(d, _)| *d)
+        .collect();
+    let bytes = lazy
+        .source
+        .read(&crate::store::rollup_path(lazy.site, m, g))
+        .ok()?;
+    let (visitors, users) = (site.dicts.visitors.len(), site.dicts.users.len());
+    let mut r = crate::store::format::decode_rollup(&bytes, visitors, users).ok()?;
+    let in_month = files.days.range(m..=crate::rollup::month_end(m)).count();
+    if r.month != m || r.dates != stored || stored.len() != in_month {
+        return None;
+    }
+    let t = &mut r.totals;
+    for d in changed {
+        let new = site.days.get(d)?;
+        if r.dates.binary_search(d).is_ok() {
+            let old = site.held_from.get(d)?;
+            t.visits = t.visits.checked_sub(old.visits)?;
+            t.actions = t.actions.checked_sub(old.actions)?;
+            t.bounces = t.bounces.checked_sub(old.bounces)?;
+            t.sum_length = t.sum_length.checked_sub(old.sum_length)?;
+        }
+        t.visits += new.totals.visits;
+        t.actions += new.totals.actions;
+        t.bounces += new.totals.bounces;
+        t.sum_length += new.totals.sum_length;
+        t.max_actions = t.max_actions.max(new.totals.max_actions);
+        r.visitors |= &new.visitors;
+        r.users |= &new.users;
+    }
+    r.dates.extend_from_slice(changed);
+    r.dates.sort_unstable();
+    r.dates.dedup();
+    Some(r)
 }
 
 /// One visitor's visits on one day, and how many came before that day.
@@ -198,9 +279,15 @@ pub(crate) struct SiteState {
     /// Days taking small batches: the sealed archive's mask and the live
     /// parts (`live.rs`).
     pub live: BTreeMap<NaiveDate, crate::live::LiveDay>,
-    /// A lazy reader's days not loaded yet (`store/lazy.rs`); `None` for
-    /// a writer or an in-memory engine, which hold every day in `days`.
+    /// The stored days not held in `days` (`store/lazy.rs`), read through
+    /// a cache when a query or a batch needs them; `None` for an
+    /// in-memory engine, which holds every day in `days`.
     pub lazy: Option<crate::store::lazy::LazyDays>,
+    /// The totals of each held day as its stored file has them (a writer
+    /// reads a day into `days` before a batch changes it): a month's
+    /// rollup is then updated from its old rollup, not rebuilt from every
+    /// day of the month (`rollup_changes`).
+    pub held_from: BTreeMap<NaiveDate, crate::archive::DayTotals>,
 }
 
 impl SiteState {
@@ -218,6 +305,7 @@ impl SiteState {
             visitor_days: Vec::new(),
             live: BTreeMap::new(),
             lazy: None,
+            held_from: BTreeMap::new(),
         }
     }
 
@@ -336,6 +424,11 @@ impl SiteState {
     /// of the visitor's visits from the earliest touched day on.
     pub(crate) fn apply_visitor_updates(&mut self, mut updates: Vec<(u32, NaiveDate, u8, u32)>) {
         updates.sort_unstable();
+        // Cached days from the earliest touched one on may hold `before`
+        // columns these updates change: they are read again when needed.
+        if let (Some(lazy), Some(earliest)) = (&self.lazy, updates.iter().map(|u| u.1).min()) {
+            lazy.cache.forget_from(lazy.site, earliest);
+        }
         if self.visitor_days.len() < self.dicts.visitors.len() {
             self.visitor_days
                 .resize(self.dicts.visitors.len(), Vec::new());
@@ -613,7 +706,7 @@ impl Engine {
             return Err(clone_store_error(e));
         }
         match self.sites.get_mut(&config.id) {
-            Some(site) if !site.days.is_empty() || !site.live.is_empty() => {
+            Some(site) if !site.dates().is_empty() => {
                 let old = &site.config;
                 if old.time_zone != config.time_zone
                     || old.visit_timeout != config.visit_timeout
@@ -1063,6 +1156,9 @@ impl Engine {
         marks: Marks<'_>,
         background: bool,
     ) -> Result<(IngestOutcome, Option<crate::store::Background>)> {
+        // The days the batch touches are read first (a writer holds only
+        // those); one that cannot be read is damaged.
+        self.hold_days(&batch.buckets);
         // A damaged day cannot take hits: rebuilding it would drop what the
         // unreadable file holds.
         for &(site, date) in &batch.buckets {
@@ -1511,6 +1607,10 @@ impl Engine {
         background: bool,
     ) -> Result<Option<crate::store::Background>> {
         let live_marks = self.live_marks();
+        let written: Vec<(u32, Vec<NaiveDate>)> = changed
+            .iter()
+            .map(|(id, (_, d))| (*id, d.clone()))
+            .collect();
         // Writing in the background needs a thread, and a commit that
         // also retires log segments rotates the log once it is in.
         let background = background && live_marks.is_none() && self.query_threads.get() > 1;
@@ -1544,7 +1644,7 @@ impl Engine {
             }
             // The files encode (and compress) independently; the
             // dictionaries, the largest, first.
-            change.rollups = rollup_changes(site, store.manifest.sites.get(&id), &days);
+            change.rollups = rollup_changes(site, store.manifest.sites.get(&id), &days, true);
             let parts = [Part::Dicts, Part::History]
                 .into_iter()
                 .chain(days.into_iter().map(Part::Day))
@@ -1569,9 +1669,11 @@ impl Engine {
             changes.insert(id, change);
         }
         if background {
-            return store
-                .commit_in_background(changes, marks)
-                .map_err(|e| self.reload_after_failed_commit(e));
+            let writing = store.commit_in_background(changes, marks);
+            if writing.is_ok() {
+                self.release_days(&written);
+            }
+            return writing.map_err(|e| self.reload_after_failed_commit(e));
         }
         let committed = store.commit_batch(changes, marks);
         if committed.is_ok()
@@ -1583,9 +1685,47 @@ impl Engine {
             self.seal_policy.since = None;
             self.seal_policy.sized_for(store.bytes());
         }
+        if committed.is_ok() {
+            self.release_days(&written);
+        }
         committed
             .map(|()| None)
             .map_err(|e| self.reload_after_failed_commit(e))
+    }
+
+    /// After a commit: the written days of each site that take no live
+    /// batch leave the writer's memory for its day cache (under their new
+    /// file generation), and the site's rollups are the manifest's. A
+    /// writer holds only what batches touch between commits.
+    pub(crate) fn release_days(&mut self, written: &[(u32, Vec<NaiveDate>)]) {
+        let Some(store) = &self.store else { return };
+        for (id, days) in written {
+            let (Some(site), Some(files)) = (self.sites.get_mut(id), store.manifest.sites.get(id))
+            else {
+                continue;
+            };
+            let Some(lazy) = &mut site.lazy else { continue };
+            lazy.rollups.clone_from(&files.rollups);
+            for day in days {
+                if site.live.contains_key(day) {
+                    // Still held: the file now holds this archive.
+                    if let Some(a) = site.days.get(day) {
+                        site.held_from.insert(*day, a.totals);
+                    }
+                    continue;
+                }
+                let Some(&generation) = files.days.get(day) else {
+                    site.days.remove(day);
+                    lazy.files.remove(day);
+                    continue;
+                };
+                site.held_from.remove(day);
+                if let Some(archive) = site.days.remove(day) {
+                    lazy.cache.put((*id, *day, generation), Arc::new(archive));
+                    lazy.files.insert(*day, generation);
+                }
+            }
+        }
     }
 
     /// After a failed commit: the engine reloads what the store holds (and
@@ -1701,10 +1841,16 @@ impl Engine {
         }
     }
 
+    /// A writer of `store`: every site's head and visitor table, and its
+    /// days' files, read when a batch, an erasure or a query needs them
+    /// (through a cache of the store options' budget).
     fn load(store: Store) -> Result<Engine> {
         let mut engine = Engine::default();
+        let cache = Arc::new(crate::store::lazy::DayCache::new(
+            store.options().cache_bytes(),
+        ));
         for (&id, files) in &store.manifest.sites {
-            match load_site(&store, id, files) {
+            match load_site(&store, id, files, &cache) {
                 Ok(site) => {
                     engine.sites.insert(id, site);
                 }
@@ -1941,19 +2087,15 @@ fn clone_store_error(e: &Error) -> Error {
     }
 }
 
-/// Loads one site; a damaged day is recorded, not fatal.
-fn load_site(store: &Store, id: u32, files: &crate::store::SiteFiles) -> Result<SiteState> {
-    let mut site = crate::reader::load_site_head(store, id, files)?;
-    for (&day, &generation) in &files.days {
-        match crate::reader::read_day(store, &site, id, day, generation) {
-            Ok(archive) => {
-                site.days.insert(day, archive);
-            }
-            Err(d) => {
-                site.damaged.insert(day, d);
-            }
-        }
-    }
-    site.recompute_visitor_days();
+/// Loads one site for a writer: as a lazy reader does, with the visitor
+/// table read at once (batches change it).
+fn load_site(
+    store: &Store,
+    id: u32,
+    files: &crate::store::SiteFiles,
+    cache: &Arc<crate::store::lazy::DayCache>,
+) -> Result<SiteState> {
+    let mut site = crate::reader::load_site_lazy(store, id, files, cache)?;
+    site.hold_history()?;
     Ok(site)
 }

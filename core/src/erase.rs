@@ -125,8 +125,7 @@ impl Engine {
     /// # Ok::<(), hitmap::Error>(())
     /// ```
     pub fn forget_visitor(&mut self, site: u32, visitor: &str) -> Result<u64> {
-        self.check_erasable(site, None)?;
-        self.seal()?;
+        self.prepare_erasure(site, None)?;
         let state = self.sites.get_mut(&site).expect("checked");
         let Some(id) = state.dicts.visitors.get(visitor) else {
             return Ok(0);
@@ -150,8 +149,7 @@ impl Engine {
     /// New/returning and visitCount of later days change accordingly.
     pub fn delete_range(&mut self, site: u32, from: impl IntoDay, to: impl IntoDay) -> Result<()> {
         let (from, to) = (from.into_day()?, to.into_day()?);
-        self.check_erasable(site, Some((from, to)))?;
-        self.seal()?;
+        self.prepare_erasure(site, Some((from, to)))?;
         let state = self.sites.get_mut(&site).expect("checked");
         let damaged: Vec<NaiveDate> = state.damaged.range(from..=to).map(|(d, _)| *d).collect();
         let mut days = state.rebuild_keeping(|date, _| date < from || date > to);
@@ -185,14 +183,22 @@ impl Engine {
         Ok(())
     }
 
-    /// Erasure rewrites every day of the site with new ids, so a damaged
-    /// day it cannot read blocks it, unless that day is being deleted.
-    fn check_erasable(&self, site: u32, deleting: Option<(NaiveDate, NaiveDate)>) -> Result<()> {
+    /// Erasure rewrites every day of the site with new ids: live days are
+    /// sealed and every day is read into memory, and a damaged day it
+    /// cannot read blocks it, unless that day is being deleted.
+    fn prepare_erasure(
+        &mut self,
+        site: u32,
+        deleting: Option<(NaiveDate, NaiveDate)>,
+    ) -> Result<()> {
         if let Some(store) = &self.store
             && !store.is_writer()
         {
             return Err(Error::ReadOnly);
         }
+        self.site_state(site)?;
+        self.seal()?;
+        self.hold_site(site);
         let state = self.site_state(site)?;
         let blocking = state
             .damaged
@@ -229,7 +235,13 @@ impl Engine {
         // Every month's rollup holds the old ids: each is rewritten or
         // removed, and the old ones deleted with the old days.
         change.rollups =
-            crate::engine::rollup_changes(state, store.manifest.sites.get(&site), &all);
-        store.commit_erasure(BTreeMap::from([(site, change)]))
+            crate::engine::rollup_changes(state, store.manifest.sites.get(&site), &all, false);
+        store.commit_erasure(BTreeMap::from([(site, change)]))?;
+        // Cached days hold the old ids (and the erased data).
+        if let Some(lazy) = &state.lazy {
+            lazy.cache.forget_from(site, NaiveDate::MIN);
+        }
+        self.release_days(&[(site, all)]);
+        Ok(())
     }
 }

@@ -40,8 +40,7 @@ pub struct ReaderOptions {
     storage: Vec<(String, String)>,
 }
 
-/// The default day cache of a reader: 256 MiB.
-pub const DEFAULT_CACHE_MB: usize = 256;
+pub use crate::store::lazy::DEFAULT_CACHE_MB;
 
 impl Default for ReaderOptions {
     fn default() -> ReaderOptions {
@@ -360,15 +359,23 @@ impl Engine {
             .map_or_else(ReadStats::default, |s| s.source.stats())
     }
 
-    /// Bytes of day archives a reader's cache holds now (an estimate of
-    /// their heap size; 0 for a writer, which holds every day).
+    /// Bytes of day archives (and month rollups) a reader's or a writer's
+    /// cache holds now (an estimate of their heap size; 0 in memory).
+    /// A writer's days that take live batches are held outside it.
     ///
     /// # Examples
     /// ```
     /// assert_eq!(hitmap::Engine::in_memory().cached_bytes(), 0);
     /// ```
     pub fn cached_bytes(&self) -> usize {
-        self.reader.as_ref().map_or(0, |r| r.cache.bytes())
+        match &self.reader {
+            Some(r) => r.cache.bytes(),
+            None => self
+                .sites
+                .values()
+                .find_map(|s| s.lazy.as_ref())
+                .map_or(0, |l| l.cache.bytes()),
+        }
     }
 
     /// Reads and checks every day file a lazy reader has not read yet (and,
@@ -424,6 +431,17 @@ impl Engine {
         self.damaged()
     }
 
+    /// Holds every day of a site (an erasure rewrites them all).
+    pub(crate) fn hold_site(&mut self, id: u32) {
+        let dates: Vec<(u32, NaiveDate)> = self
+            .sites
+            .get(&id)
+            .and_then(|s| s.lazy.as_ref())
+            .map(|l| l.files.keys().map(|d| (id, *d)).collect())
+            .unwrap_or_default();
+        self.hold_days(&dates);
+    }
+
     /// A reader holds the days the write-ahead log's batch touches before
     /// replaying it (its live parts mask their visits).
     pub(crate) fn hold_days(&mut self, days: &[(u32, NaiveDate)]) {
@@ -440,9 +458,21 @@ impl Engine {
                 continue;
             };
             let Some(store) = &self.store else { return };
-            match held.and_then(|()| read_day(store, site, id, date, generation)) {
+            // From the cache if it is there (a writer's days go back to
+            // it after each commit), else from the file.
+            let cached = site
+                .lazy
+                .as_ref()
+                .and_then(|l| l.cache.take((id, date, generation)))
+                .map(|a| Arc::try_unwrap(a).unwrap_or_else(|shared| (*shared).clone()));
+            let read = held.and_then(|()| match cached {
+                Some(a) => Ok(a),
+                None => read_day(store, site, id, date, generation),
+            });
+            match read {
                 Ok(mut archive) => {
                     fill_before(&site.visitor_days, date, &mut archive);
+                    site.held_from.insert(date, archive.totals);
                     site.days.insert(date, archive);
                 }
                 Err(d) => {
@@ -519,7 +549,7 @@ pub(crate) fn load_site_head(store: &Store, id: u32, files: &SiteFiles) -> Resul
 /// A site for a lazy reader: its head, its visitor history (read, or
 /// derived from every day for a store written before histories), and its
 /// days' files.
-fn load_site_lazy(
+pub(crate) fn load_site_lazy(
     store: &Store,
     id: u32,
     files: &SiteFiles,

@@ -95,7 +95,7 @@ impl Engine {
         }
         self.writable()?;
         let state = self.sites.get_mut(&site).expect("added above");
-        if state.days.contains_key(&day) || state.damaged.contains_key(&day) {
+        if state.dates().contains(&day) || state.damaged.contains_key(&day) {
             return Err(bundle_err(format!(
                 "site {site} already has {day}: delete_range it first to replace it"
             )));

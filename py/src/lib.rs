@@ -134,10 +134,13 @@ fn seconds(value: f64, name: &str) -> PyResult<std::time::Duration> {
 
 #[pymethods]
 impl Engine {
-    /// Opens (creating if missing) a store folder for reading and writing.
+    /// Opens (creating if missing) a store folder for reading and writing,
+    /// keeping at most `cache_mb` MiB of day archives between batches.
     #[new]
-    fn open(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Engine> {
-        py.detach(|| hitmap::Engine::open(path))
+    #[pyo3(signature = (path, cache_mb=hitmap::DEFAULT_CACHE_MB))]
+    fn open(py: Python<'_>, path: std::path::PathBuf, cache_mb: usize) -> PyResult<Engine> {
+        let options = hitmap::StoreOptions::default().cache_mb(cache_mb);
+        py.detach(|| hitmap::Engine::open_with(path, options))
             .map(Engine::wrap)
             .map_err(to_py)
     }

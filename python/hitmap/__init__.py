@@ -284,10 +284,15 @@ class Engine:
     path : str or path-like
         The store folder (created if missing). One writer at a time; use
         :meth:`open_read_only` for readers.
+    cache_mb : int, default 256
+        Day archives kept in memory between batches and queries, in MiB.
+        A writer reads the days a batch or a query touches, not the whole
+        history, so its memory stays near this budget however many days
+        the store holds.
     """
 
-    def __init__(self, path: Union[str, "os.PathLike[str]"]) -> None:
-        self._engine = _Engine(os.fspath(path))
+    def __init__(self, path: Union[str, "os.PathLike[str]"], cache_mb: int = 256) -> None:
+        self._engine = _Engine(os.fspath(path), cache_mb)
 
     @classmethod
     def in_memory(cls) -> "Engine":

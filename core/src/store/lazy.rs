@@ -232,6 +232,9 @@ pub(crate) fn before_column(table: &[Vec<VisitorDay>], date: NaiveDate, visitor:
     before
 }
 
+/// The default day cache of a reader or a writer: 256 MiB.
+pub const DEFAULT_CACHE_MB: usize = 256;
+
 /// (site, day, file generation): a file's name, so a newer generation of
 /// a day is a different entry.
 type Key = (u32, NaiveDate, u64);
@@ -302,7 +305,7 @@ impl DayCache {
         }
     }
 
-    fn put(&self, key: Key, archive: Arc<DayArchive>) {
+    pub(crate) fn put(&self, key: Key, archive: Arc<DayArchive>) {
         let bytes = archive.heap_bytes();
         let mut inner = self.lock();
         inner.tick += 1;
@@ -336,6 +339,31 @@ impl DayCache {
         if inner.bytes > budget {
             inner.entries.clear();
             inner.bytes = 0;
+        }
+    }
+
+    /// Takes a day out of the cache (for a writer about to change it).
+    pub(crate) fn take(&self, key: Key) -> Option<Arc<DayArchive>> {
+        let mut inner = self.lock();
+        let e = inner.entries.remove(&key)?;
+        inner.bytes -= e.bytes;
+        Some(e.archive)
+    }
+
+    /// Drops the cached days of `site` from `date` on (their `before`
+    /// columns are about to change).
+    pub(crate) fn forget_from(&self, site: u32, date: NaiveDate) {
+        let mut inner = self.lock();
+        let gone: Vec<Key> = inner
+            .entries
+            .keys()
+            .filter(|k| k.0 == site && k.1 >= date)
+            .copied()
+            .collect();
+        for k in gone {
+            if let Some(e) = inner.entries.remove(&k) {
+                inner.bytes -= e.bytes;
+            }
         }
     }
 

@@ -172,12 +172,14 @@ pub(crate) fn remember_batch(batches: &mut BTreeMap<String, u64>, id: &str, gene
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreOptions {
     retain: Duration,
+    cache_bytes: usize,
 }
 
 impl Default for StoreOptions {
     fn default() -> StoreOptions {
         StoreOptions {
             retain: Duration::from_secs(DEFAULT_RETAIN_SECS),
+            cache_bytes: lazy::DEFAULT_CACHE_MB << 20,
         }
     }
 }
@@ -195,6 +197,26 @@ impl StoreOptions {
     /// The retention time set.
     pub fn retention(&self) -> Duration {
         self.retain
+    }
+
+    /// How many MiB of day archives a writer keeps between batches
+    /// (default 256, as a reader's cache): a writer reads the days a
+    /// batch or a query touches, not the whole history, so its memory is
+    /// this budget plus its dictionaries, visitor table and live days.
+    ///
+    /// # Examples
+    /// ```
+    /// let o = hitmap::StoreOptions::default().cache_mb(64);
+    /// assert_eq!(o.cache_bytes(), 64 << 20);
+    /// ```
+    pub fn cache_mb(mut self, mb: usize) -> StoreOptions {
+        self.cache_bytes = mb.saturating_mul(1 << 20);
+        self
+    }
+
+    /// The day cache budget in bytes.
+    pub fn cache_bytes(&self) -> usize {
+        self.cache_bytes
     }
 }
 
@@ -649,6 +671,11 @@ impl Store {
     pub(crate) fn reload_manifest(&mut self) -> Result<()> {
         self.manifest = read_manifest(&self.root)?.unwrap_or_default();
         Ok(())
+    }
+
+    /// The options the store was opened with.
+    pub(crate) fn options(&self) -> StoreOptions {
+        self.options
     }
 
     /// Commits changes as the next generation: new files, synced, then the

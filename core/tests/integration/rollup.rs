@@ -337,20 +337,31 @@ proptest! {
     #[test]
     fn rollups_equal_the_days_after_any_sequence_of_batches(
         batches in prop::collection::vec(
-            (prop::collection::vec((0u8..90, any::<u8>(), any::<u16>()), 1..40), any::<bool>()),
-            1..6,
+            (
+                prop::collection::vec((0u8..90, any::<u8>(), any::<u16>()), 1..40),
+                any::<bool>(),
+                any::<bool>(),
+            ),
+            1..7,
         ),
         asks in prop::collection::vec((0i64..120, 0i64..120), 1..12),
     ) {
         let dir = TempDir::new("rollup-prop");
         let mut w = Engine::open(&dir.0).unwrap();
         w.add_site(SiteConfig::new(1)).unwrap();
-        for (seeds, seal) in &batches {
+        for (seeds, seal, rebuild) in &batches {
+            // A batch is live (the log), or rebuilds its days at once.
+            w.set_live_limit(if *rebuild { 0 } else { 20_000 });
             w.ingest(case_hits(seeds)).unwrap();
             if *seal {
                 w.seal().unwrap();
             }
         }
+        // A new writer (its days read from the files) goes on.
+        drop(w);
+        let mut w = Engine::open(&dir.0).unwrap();
+        w.ingest(case_hits(&batches[0].0[..1])).unwrap();
+        w.seal().unwrap();
         let r = reader(&dir.0);
         for (a, len) in asks {
             let from = day(a + 15);
@@ -358,4 +369,76 @@ proptest! {
             prop_assert_eq!(r.visits_summary(&q).unwrap(), w.query(&q).unwrap().visits_summary());
         }
     }
+}
+
+/// Bytes of day archives a writer holds (its `memory_usage` parts other
+/// than the dictionaries and the visitor table).
+fn held_day_bytes(e: &Engine) -> usize {
+    e.memory_usage()
+        .iter()
+        .filter(|(part, _)| *part != "dictionaries" && *part != "visitor table")
+        .map(|(_, b)| b)
+        .sum()
+}
+
+#[test]
+fn a_writer_reads_only_what_its_batches_and_questions_touch() {
+    let dir = TempDir::new("lazy-writer");
+    let want = {
+        let w = sample_store(&dir.0, 120);
+        (0..4)
+            .map(|m| {
+                let q = Query::site(1).range(day(31 + 30 * m), day(31 + 30 * m + 40));
+                w.query(&q).unwrap().visits_summary()
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut w = Engine::open(&dir.0).unwrap();
+    // Opening: the site's config, dictionaries and visitor table (the
+    // writer reads its manifest itself); no day.
+    let open = w.read_stats().requests;
+    assert_eq!(open, 3);
+    assert_eq!(held_day_bytes(&w), 0);
+    // A small batch for 2025-02-10 reads that day only.
+    let feb10 = 1_739_180_000;
+    let hit = |v: &str, ts: i64| Hit::pageview(1, ts, v, "https://intranet.example.org/w");
+    w.ingest([hit("w1", feb10), hit("w1", feb10 + 30)]).unwrap();
+    assert_eq!(w.read_stats().requests, open + 1);
+    // Its seal writes the day and February's rollup, updated from the
+    // old one (one read), not from the month's days.
+    w.seal().unwrap();
+    let sealed = w.read_stats().requests;
+    assert_eq!(sealed - open, 1 + 1, "the day, then February's rollup");
+    assert_eq!(held_day_bytes(&w), 0, "sealed days go back to the cache");
+    // A large batch (rebuilding its days) into January and March reads
+    // those two days, and their months for the rollups, nothing else.
+    w.set_live_limit(0);
+    w.ingest([hit("w2", 1_736_000_000), hit("w3", 1_741_000_000)])
+        .unwrap();
+    let after = w.read_stats().requests - sealed;
+    assert_eq!(after, 2 + 2, "two days and their months' rollups");
+    // The answers: the first store's, plus the new hits.
+    drop(w);
+    let w = Engine::open(&dir.0).unwrap();
+    let mut with_new = want.clone();
+    for (i, s) in with_new.iter_mut().enumerate() {
+        let q = Query::site(1).range(day(31 + 30 * i as i64), day(31 + 30 * i as i64 + 40));
+        let got = w.query(&q).unwrap().visits_summary();
+        assert!(got.nb_visits >= s.nb_visits && got.nb_visits <= s.nb_visits + 3);
+        *s = got;
+    }
+    let everything = Engine::open_read_only(&dir.0).unwrap();
+    for (i, s) in with_new.iter().enumerate() {
+        let q = Query::site(1).range(day(31 + 30 * i as i64), day(31 + 30 * i as i64 + 40));
+        assert_eq!(&everything.visits_summary(&q).unwrap(), s);
+    }
+    // A small cache budget keeps the writer's memory bounded while it
+    // answers the whole history, with the same answers.
+    drop(w);
+    let w = Engine::open_with(&dir.0, hitmap::StoreOptions::default().cache_mb(1)).unwrap();
+    for (i, s) in with_new.iter().enumerate() {
+        let q = Query::site(1).range(day(31 + 30 * i as i64), day(31 + 30 * i as i64 + 40));
+        assert_eq!(&w.query(&q).unwrap().visits_summary(), s);
+    }
+    assert_eq!(held_day_bytes(&w), 0);
 }
