@@ -204,9 +204,10 @@ fn publishing_again_uploads_what_changed_and_a_reader_refreshes_to_it() {
         )])
         .unwrap();
     let changed = writer.publish(&url, &options).unwrap();
-    // Dictionaries, history, the day, the manifest; with a retention of
-    // 0 the three superseded files go as soon as the manifest is up.
-    assert_eq!((changed.uploaded, changed.deleted), (4, 3), "{changed:?}");
+    // Dictionaries, history, the day, its month's rollup, the manifest;
+    // with a retention of 0 the four superseded files go as soon as the
+    // manifest is up.
+    assert_eq!((changed.uploaded, changed.deleted), (5, 4), "{changed:?}");
     assert!(reader.refresh().unwrap());
     let after = reader.query(&q).unwrap().visits_summary();
     assert_eq!(after, writer.query(&q).unwrap().visits_summary());
