@@ -116,12 +116,22 @@ impl IngestOptions {
     }
 }
 
-/// The month rollups (`rollup.rs`) a commit that writes `days` of a site
+/// The rollups a commit writes (`Some` bytes) or removes (`None`), by
+/// the first day of their period.
+#[derive(Debug, Default)]
+pub(crate) struct RollupChanges {
+    pub months: BTreeMap<NaiveDate, Option<Vec<u8>>>,
+    pub years: BTreeMap<NaiveDate, Option<Vec<u8>>>,
+}
+
+/// The rollups (`rollup.rs`) a commit that writes `days` of a site
 /// writes or removes: every month of those days, and every other month
 /// whose rollup the manifest (`files`, before the commit) lacks or holds
-/// stale (a day newer than it, or a day added or removed since). A month
-/// with a live or damaged day gets none until it is sealed or repaired;
-/// a reader then answers it from its days.
+/// stale (a day newer than it, or a day added or removed since); then
+/// every year of those months, and every stale year, from its months'
+/// rollups. A month with a live or damaged day gets none until it is
+/// sealed or repaired, and neither does its year; a reader then answers
+/// them from their days.
 ///
 /// With `grown` (the days only gained hits: ingest, seals, imports; not
 /// erasure), a month whose current rollup stands for its other days is
@@ -132,71 +142,124 @@ pub(crate) fn rollup_changes(
     files: Option<&crate::store::SiteFiles>,
     days: &[NaiveDate],
     grown: bool,
-) -> BTreeMap<NaiveDate, Option<Vec<u8>>> {
-    use crate::rollup::{MonthRollup, month_end, month_of};
+) -> RollupChanges {
+    use crate::rollup::{Rollup, Span};
     let dates = site.dates();
-    let in_month = |m: NaiveDate| dates.range(m..=month_end(m));
-    let mut months: std::collections::BTreeSet<NaiveDate> =
-        days.iter().map(|d| month_of(*d)).collect();
-    let stale = |month: NaiveDate| {
+    let within = |span: Span, start: NaiveDate| dates.range(start..=span.end(start));
+    // A period whose rollup the manifest lacks, or holds stale.
+    let stale = |span: Span, start: NaiveDate| {
         let Some(f) = files else { return true };
-        let Some(&g) = f.rollups.get(&month) else {
+        let Some(&g) = f.rollups_of(span).get(&start) else {
             return true;
         };
-        let range = month..=month_end(month);
+        let range = start..=span.end(start);
         f.days.range(range.clone()).any(|(_, &dg)| dg > g)
-            || f.days.range(range).count() != in_month(month).count()
+            || f.days.range(range).count() != within(span, start).count()
     };
-    let mut month = None;
-    for date in &dates {
-        let m = month_of(*date);
-        if month != Some(m) {
-            month = Some(m);
-            if !months.contains(&m) && stale(m) {
-                months.insert(m);
+    let had = |span: Span, start: &NaiveDate| {
+        files.is_some_and(|f| f.rollups_of(span).contains_key(start))
+    };
+    let periods = |span: Span| {
+        let mut out: std::collections::BTreeSet<NaiveDate> =
+            days.iter().map(|d| span.start_of(*d)).collect();
+        let mut last = None;
+        for date in &dates {
+            let p = span.start_of(*date);
+            if last != Some(p) {
+                last = Some(p);
+                if !out.contains(&p) && stale(span, p) {
+                    out.insert(p);
+                }
             }
         }
-    }
-    if let Some(f) = files {
-        // Months whose days are all gone lose their rollup.
-        months.extend(f.rollups.keys().filter(|m| in_month(**m).next().is_none()));
-    }
-    let had = |m: &NaiveDate| files.is_some_and(|f| f.rollups.contains_key(m));
-    let mut out = BTreeMap::new();
-    for m in months {
-        let range = m..=month_end(m);
-        let unsettled = site.live.range(range.clone()).next().is_some()
-            || site.damaged.range(range.clone()).next().is_some();
-        if unsettled {
-            if had(&m) {
-                out.insert(m, None);
-            }
-            continue;
+        // Periods whose days are all gone lose their rollup.
+        if let Some(f) = files {
+            out.extend(
+                f.rollups_of(span)
+                    .keys()
+                    .filter(|p| within(span, **p).next().is_none()),
+            );
         }
-        let changed: Vec<NaiveDate> = days.iter().copied().filter(|d| range.contains(d)).collect();
-        if grown
-            && !changed.is_empty()
-            && let Some(r) = files.and_then(|f| grown_rollup(site, f, m, &changed))
-        {
-            out.insert(m, Some(crate::store::format::encode_rollup(&r)));
-            continue;
-        }
-        // The month's days: held, cached or read.
-        let parts = if unsettled {
-            Vec::new()
+        out
+    };
+    let unsettled = |span: Span, start: NaiveDate| {
+        let range = start..=span.end(start);
+        site.live.range(range.clone()).next().is_some()
+            || site.damaged.range(range).next().is_some()
+    };
+    // Months: built or updated here (`None`: the month has none after
+    // this commit).
+    let mut months: BTreeMap<NaiveDate, Option<std::sync::Arc<Rollup>>> = BTreeMap::new();
+    for m in periods(Span::Month) {
+        let built = if unsettled(Span::Month, m) {
+            None
         } else {
-            site.parts(m, month_end(m)).unwrap_or_default()
+            let end = Span::Month.end(m);
+            let changed: Vec<NaiveDate> = days
+                .iter()
+                .copied()
+                .filter(|d| (m..=end).contains(d))
+                .collect();
+            let grew = (grown && !changed.is_empty())
+                .then(|| files.and_then(|f| grown_rollup(site, f, m, &changed)))
+                .flatten();
+            grew.or_else(|| {
+                // The month's days: held, cached or read.
+                let parts = site.parts(m, end).unwrap_or_default();
+                (!parts.is_empty() && parts.len() == within(Span::Month, m).count())
+                    .then(|| Rollup::build(m, parts.iter().map(|p| (p.date, &*p.archive))))
+            })
         };
-        if parts.is_empty() || parts.len() != in_month(m).count() {
-            if had(&m) {
-                out.insert(m, None);
-            }
-            continue;
-        }
-        let rollup = MonthRollup::build(m, parts.iter().map(|p| (p.date, &*p.archive)));
-        out.insert(m, Some(crate::store::format::encode_rollup(&rollup)));
+        months.insert(m, built.map(std::sync::Arc::new));
     }
-    out
+    // Years: from their months' rollups, this commit's or the stored
+    // current ones.
+    let mut years = BTreeMap::new();
+    for y in periods(Span::Year) {
+        let mut parts = Vec::new();
+        let mut whole = !unsettled(Span::Year, y);
+        let mut m = None;
+        for date in within(Span::Year, y) {
+            if !whole {
+                break;
+            }
+            let start = Span::Month.start_of(*date);
+            if m == Some(start) {
+                continue;
+            }
+            m = Some(start);
+            let r = match months.get(&start) {
+                Some(built) => built.clone(),
+                None => files.and_then(|f| {
+                    let &g = f.rollups.get(&start)?;
+                    let r = site
+                        .lazy
+                        .as_ref()?
+                        .stored_rollup(site, Span::Month, start, g)?;
+                    (!stale(Span::Month, start) && r.dates.iter().eq(within(Span::Month, start)))
+                        .then_some(r)
+                }),
+            };
+            match r {
+                Some(r) => parts.push(r),
+                None => whole = false,
+            }
+        }
+        if whole && !parts.is_empty() {
+            let year = Rollup::year(y, parts.iter().map(|r| &**r));
+            years.insert(y, Some(crate::store::format::encode_rollup(&year)));
+        } else if had(Span::Year, &y) {
+            years.insert(y, None);
+        }
+    }
+    let months = months
+        .into_iter()
+        .filter_map(|(m, r)| match r {
+            Some(r) => Some((m, Some(crate::store::format::encode_rollup(&r)))),
+            None => had(Span::Month, &m).then_some((m, None)),
+        })
+        .collect();
+    RollupChanges { months, years }
 }
 
 /// Month `m`'s new rollup from its current one, when `changed` (days of
@@ -213,23 +276,20 @@ fn grown_rollup(
     files: &crate::store::SiteFiles,
     m: NaiveDate,
     changed: &[NaiveDate],
-) -> Option<crate::rollup::MonthRollup> {
+) -> Option<crate::rollup::Rollup> {
+    use crate::rollup::Span;
     let lazy = site.lazy.as_ref()?;
     let g = *files.rollups.get(&m)?;
+    let end = Span::Month.end(m);
     let stored: Vec<NaiveDate> = files
         .days
-        .range(m..=crate::rollup::month_end(m))
+        .range(m..=end)
         .filter(|(_, dg)| **dg <= g)
         .map(|(d, _)| *d)
         .collect();
-    let bytes = lazy
-        .source
-        .read(&crate::store::rollup_path(lazy.site, m, g))
-        .ok()?;
-    let (visitors, users) = (site.dicts.visitors.len(), site.dicts.users.len());
-    let mut r = crate::store::format::decode_rollup(&bytes, visitors, users).ok()?;
-    let in_month = files.days.range(m..=crate::rollup::month_end(m)).count();
-    if r.month != m || r.dates != stored || stored.len() != in_month {
+    let mut r = (*lazy.stored_rollup(site, Span::Month, m, g)?).clone();
+    let in_month = files.days.range(m..=end).count();
+    if r.dates != stored || stored.len() != in_month {
         return None;
     }
     let t = &mut r.totals;
@@ -616,6 +676,9 @@ pub struct Engine {
     /// A lazy reader's cache and options (`reader.rs`); `None` for a
     /// writer or an in-memory engine.
     pub(crate) reader: Option<crate::reader::ReaderState>,
+    /// A writer's day cache, which its sites share (a site added later
+    /// too); `None` for a reader or an in-memory engine.
+    pub(crate) day_cache: Option<Arc<crate::store::lazy::DayCache>>,
     /// Threads one query may use ([`Engine::set_query_threads`]).
     pub(crate) query_threads: crate::par::QueryThreads,
 }
@@ -726,7 +789,17 @@ impl Engine {
                 site.config = config;
             }
             _ => {
-                self.sites.insert(id, SiteState::new(config, tz));
+                let mut site = SiteState::new(config, tz);
+                // A writer's new site keeps its days the way a loaded one
+                // does: in the store, read through the cache.
+                if let (Some(store), Some(cache)) = (&self.store, &self.day_cache) {
+                    site.lazy = Some(crate::store::lazy::LazyDays::empty(
+                        id,
+                        store.source.clone(),
+                        cache.clone(),
+                    ));
+                }
+                self.sites.insert(id, site);
             }
         }
         self.persist(BTreeMap::from([(id, (true, Vec::new()))]))
@@ -1644,7 +1717,8 @@ impl Engine {
             }
             // The files encode (and compress) independently; the
             // dictionaries, the largest, first.
-            change.rollups = rollup_changes(site, store.manifest.sites.get(&id), &days, true);
+            let rollups = rollup_changes(site, store.manifest.sites.get(&id), &days, true);
+            (change.rollups, change.years) = (rollups.months, rollups.years);
             let parts = [Part::Dicts, Part::History]
                 .into_iter()
                 .chain(days.into_iter().map(Part::Day))
@@ -1706,6 +1780,7 @@ impl Engine {
             };
             let Some(lazy) = &mut site.lazy else { continue };
             lazy.rollups.clone_from(&files.rollups);
+            lazy.years.clone_from(&files.years);
             for day in days {
                 if site.live.contains_key(day) {
                     // Still held: the file now holds this archive.
@@ -1849,6 +1924,7 @@ impl Engine {
         let cache = Arc::new(crate::store::lazy::DayCache::new(
             store.options().cache_bytes(),
         ));
+        engine.day_cache = Some(cache.clone());
         for (&id, files) in &store.manifest.sites {
             match load_site(&store, id, files, &cache) {
                 Ok(site) => {

@@ -87,7 +87,10 @@ pub fn store_decoders(data: &[u8]) {
             let _ = format::decode_dicts(&codec::seal_version(Kind::Dicts, 1, body));
         }
         _ => {
-            let _ = format::decode_rollup(&seal(Kind::Rollup, body), 1 << 16, 1 << 16);
+            let sealed = seal(Kind::Rollup, body);
+            for span in [crate::rollup::Span::Month, crate::rollup::Span::Year] {
+                let _ = format::decode_rollup(&sealed, span, 1 << 16, 1 << 16);
+            }
         }
     }
 }
@@ -142,7 +145,7 @@ pub fn store_seeds() -> Vec<Vec<u8>> {
     seeds.push([&[5u8][..], &unpacked(&history)].concat());
     if let Some((&day, a)) = site.days.iter().next() {
         let month = crate::rollup::month_of(day);
-        let rollup = crate::rollup::MonthRollup::build(month, [(day, a)]);
+        let rollup = crate::rollup::Rollup::build(month, [(day, a)]);
         let sealed = format::encode_rollup(&rollup);
         seeds.push([&[8u8][..], &body(&sealed, Kind::Rollup)].concat());
     }

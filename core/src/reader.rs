@@ -576,6 +576,7 @@ pub(crate) fn load_site_lazy(
         site: id,
         files: days,
         rollups: files.rollups.clone(),
+        years: files.years.clone(),
         history,
         source: store.source.clone(),
         cache: cache.clone(),

@@ -1,27 +1,80 @@
-//! Month rollups: what the unfiltered VisitsSummary of one calendar month
-//! of a site adds up to (the day totals, the month's visitor and user
-//! bitmaps), kept beside the day files so that a reader answers whole
-//! months from one small file each instead of decoding their days.
+//! Rollups: what the unfiltered VisitsSummary of one calendar month, or
+//! one calendar year, of a site adds up to (the day totals, the visitor
+//! and user bitmaps), kept beside the day files so that a reader answers
+//! whole years and months from one small file each instead of decoding
+//! their days.
 //!
 //! A rollup records the days it was built from. It is never updated in
 //! place and never trusted on its own word: a reader uses it only while
-//! the manifest's days of that month are exactly those days, none newer
+//! the manifest's days of its period are exactly those days, none newer
 //! than the rollup (late data, `forget`, `delete` or an import rewrite a
 //! day and so give it a newer generation), and no live batch of the
-//! write-ahead log touches the month. Otherwise the month is answered
-//! from its days, as before; the writer builds a fresh rollup with the
-//! next commit that writes the month's days.
+//! write-ahead log touches the period. Otherwise the period is answered
+//! from its months or days, as before; the writer builds a fresh rollup
+//! with the next commit that writes the period's days (a year's from its
+//! months' rollups).
 
 use chrono::{Datelike, NaiveDate};
 use roaring::RoaringBitmap;
 
 use crate::archive::{DayArchive, DayTotals};
 
-/// One month of one site, summed.
+/// The periods rollups are kept for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub(crate) enum Span {
+    /// A calendar month.
+    #[default]
+    Month,
+    /// A calendar year, built from its months' rollups.
+    Year,
+}
+
+impl Span {
+    /// The first day of `date`'s period.
+    pub(crate) fn start_of(self, date: NaiveDate) -> NaiveDate {
+        match self {
+            Span::Month => month_of(date),
+            Span::Year => date.with_ordinal(1).unwrap_or(date),
+        }
+    }
+
+    /// The last day of the period that starts on `start`.
+    pub(crate) fn end(self, start: NaiveDate) -> NaiveDate {
+        match self {
+            Span::Month => month_end(start),
+            Span::Year => NaiveDate::from_ymd_opt(start.year(), 12, 31).unwrap_or(NaiveDate::MAX),
+        }
+    }
+
+    /// The periods that lie wholly inside `first..=last`, as their first
+    /// days (callers clamp the range to the days a site holds).
+    pub(crate) fn whole(self, first: NaiveDate, last: NaiveDate) -> Vec<NaiveDate> {
+        let mut out = Vec::new();
+        let mut p = self.start_of(first);
+        if p < first {
+            match self.end(p).succ_opt() {
+                Some(n) => p = n,
+                None => return out,
+            }
+        }
+        while p <= last && self.end(p) <= last {
+            out.push(p);
+            match self.end(p).succ_opt() {
+                Some(n) => p = n,
+                None => break,
+            }
+        }
+        out
+    }
+}
+
+/// One month or year of one site, summed.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct MonthRollup {
-    /// The month's first day.
-    pub month: NaiveDate,
+pub(crate) struct Rollup {
+    /// The period's first day.
+    pub start: NaiveDate,
+    /// Month or year.
+    pub span: Span,
     /// The days it was built from, in order.
     pub dates: Vec<NaiveDate>,
     /// Sums over those days (the maximum for `max_actions`).
@@ -32,15 +85,16 @@ pub(crate) struct MonthRollup {
     pub users: RoaringBitmap,
 }
 
-impl MonthRollup {
+impl Rollup {
     /// The rollup of a month's days (sealed archives, in date order).
     pub(crate) fn build<'a>(
         month: NaiveDate,
         days: impl IntoIterator<Item = (NaiveDate, &'a DayArchive)>,
-    ) -> MonthRollup {
-        let mut r = MonthRollup {
-            month,
-            ..MonthRollup::default()
+    ) -> Rollup {
+        let mut r = Rollup {
+            start: month,
+            span: Span::Month,
+            ..Rollup::default()
         };
         for (date, a) in days {
             debug_assert_eq!(month_of(date), month);
@@ -52,12 +106,31 @@ impl MonthRollup {
         r
     }
 
+    /// The rollup of a year from its months' rollups (in month order).
+    pub(crate) fn year<'a>(
+        start: NaiveDate,
+        months: impl IntoIterator<Item = &'a Rollup>,
+    ) -> Rollup {
+        let mut r = Rollup {
+            start,
+            span: Span::Year,
+            ..Rollup::default()
+        };
+        for m in months {
+            r.dates.extend_from_slice(&m.dates);
+            r.totals.add(&m.totals);
+            r.visitors |= &m.visitors;
+            r.users |= &m.users;
+        }
+        r
+    }
+
     /// Heap bytes, about (a reader's cache counts them).
     pub(crate) fn heap_bytes(&self) -> usize {
         self.dates.len() * 4
             + self.visitors.serialized_size()
             + self.users.serialized_size()
-            + std::mem::size_of::<MonthRollup>()
+            + std::mem::size_of::<Rollup>()
     }
 }
 
@@ -93,25 +166,10 @@ fn next_month(month: NaiveDate) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(y, m, 1)
 }
 
-/// The months that lie wholly inside `first..=last`, as their first days
-/// (callers clamp the range to the days a site holds).
-pub(crate) fn whole_months(first: NaiveDate, last: NaiveDate) -> Vec<NaiveDate> {
-    let mut out = Vec::new();
-    let mut m = month_of(first);
-    if m < first {
-        match next_month(m) {
-            Some(n) => m = n,
-            None => return out,
-        }
-    }
-    while month_end(m) <= last && m <= last {
-        out.push(m);
-        match next_month(m) {
-            Some(n) => m = n,
-            None => break,
-        }
-    }
-    out
+/// The months that lie wholly inside `first..=last`, as their first days.
+#[cfg(test)]
+fn whole_months(first: NaiveDate, last: NaiveDate) -> Vec<NaiveDate> {
+    Span::Month.whole(first, last)
 }
 
 #[cfg(test)]
@@ -142,6 +200,17 @@ mod tests {
             vec![d("9999-12-01")]
         );
         assert_eq!(month_end(d("2025-12-01")), d("2025-12-31"));
+        assert_eq!(
+            Span::Year.whole(d("2024-01-01"), d("2026-12-30")),
+            vec![d("2024-01-01"), d("2025-01-01")]
+        );
+        assert_eq!(Span::Year.end(d("2024-01-01")), d("2024-12-31"));
+        assert_eq!(Span::Year.start_of(d("2024-07-09")), d("2024-01-01"));
+        assert!(
+            Span::Year
+                .whole(d("2024-01-02"), d("2025-12-30"))
+                .is_empty()
+        );
         assert_eq!(month_of(d("2025-12-17")), d("2025-12-01"));
     }
 }

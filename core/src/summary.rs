@@ -12,7 +12,7 @@ use crate::hit::HitType;
 use crate::live::DayPart;
 use crate::query::{BitSet, Query, Resolved, Selection};
 use crate::raw::VField;
-use crate::rollup::{MonthRollup, month_end, month_of, whole_months};
+use crate::rollup::{Rollup, Span};
 
 /// Matomo's VisitsSummary metrics. Unique visitors and users are exact for
 /// any range.
@@ -86,9 +86,9 @@ pub struct VisitFrequency {
     pub returning: VisitsSummary,
 }
 
-/// The unfiltered VisitsSummary of some day pieces and month rollups
-/// (disjoint days): totals added, visitor and user bitmaps unioned.
-fn summed(parts: &[DayPart<'_>], months: &[&MonthRollup]) -> VisitsSummary {
+/// The unfiltered VisitsSummary of some day pieces and rollups (disjoint
+/// days): totals added, visitor and user bitmaps unioned.
+fn summed(parts: &[DayPart<'_>], months: &[&Rollup]) -> VisitsSummary {
     let mut t = DayTotals::default();
     parts.iter().for_each(|p| t.add(&p.totals()));
     months.iter().for_each(|m| t.add(&m.totals));
@@ -115,11 +115,11 @@ fn summed(parts: &[DayPart<'_>], months: &[&MonthRollup]) -> VisitsSummary {
 
 impl Engine {
     /// The VisitsSummary of a query: what
-    /// `engine.query(q)?.visits_summary()` gives, except that a reader
-    /// ([`Engine::open_reader`]) answers a query without segment or
-    /// section over whole months from each month's rollup (one small
-    /// file, written with the month's days) instead of its days. The
-    /// Reporting API's `VisitsSummary.get` answers through it.
+    /// `engine.query(q)?.visits_summary()` gives, except that a store
+    /// ([`Engine::open_reader`], [`Engine::open`]) answers a query without
+    /// segment or section over whole years and months from each one's
+    /// rollup (one small file, written with the period's days) instead of
+    /// its days. The Reporting API's `VisitsSummary.get` answers through it.
     ///
     /// # Examples
     /// ```
@@ -139,7 +139,7 @@ impl Engine {
     /// let q = Query::site(1).range("2024-01-01", "2024-12-31");
     /// let s = reader.visits_summary(&q)?;
     /// assert_eq!((s.nb_visits, s.nb_uniq_visitors), (2, 1));
-    /// assert_eq!(reader.read_stats().requests, before + 1); // June's rollup, no day
+    /// assert_eq!(reader.read_stats().requests, before + 1); // 2024's rollup, no day
     /// assert_eq!(reader.query(&q)?.visits_summary(), s); // from the two days
     /// # std::fs::remove_dir_all(&dir).ok();
     /// # Ok::<(), hitmap::Error>(())
@@ -151,11 +151,11 @@ impl Engine {
 }
 
 impl Resolved<'_> {
-    /// The VisitsSummary of the days `range` (`None`: every day). A lazy
-    /// reader with neither segment nor section answers each whole month
-    /// of the range that has a current rollup (`rollup.rs`) from it, and
-    /// reads only the other days; every other query reads its days. The
-    /// numbers are the same either way.
+    /// The VisitsSummary of the days `range` (`None`: every day). A store
+    /// with neither segment nor section answers each whole year of the
+    /// range that has a current rollup (`rollup.rs`) from it, then each
+    /// whole month of the rest, and reads only the other days; every other
+    /// query reads its days. The numbers are the same either way.
     pub(crate) fn visits_summary(
         &self,
         range: Option<(NaiveDate, NaiveDate)>,
@@ -166,27 +166,40 @@ impl Resolved<'_> {
             _ => return Ok(self.select(range)?.visits_summary()),
         };
         let (first, last) = self.checked_range(range)?;
-        // Months are counted within the stored ones, not from year 1.
+        // Periods are counted within the stored days, not from year 1.
         let (Some((&lo, _)), Some((&hi, _))) =
             (lazy.files.first_key_value(), lazy.files.last_key_value())
         else {
             return Ok(self.select(range)?.visits_summary());
         };
-        let months = whole_months(first.max(month_of(lo)), last.min(month_end(month_of(hi))));
-        let rolled = lazy.rollups(site, &months);
-        let mut parts = Vec::new();
-        let mut from = Some(first);
-        for &month in rolled.keys() {
-            if let Some(f) = from.filter(|f| *f < month) {
-                parts.extend(site.parts(f, month.pred_opt().unwrap_or(month))?);
+        let mut rolled: Vec<std::sync::Arc<Rollup>> = Vec::new();
+        let mut gaps = vec![(first, last)];
+        for span in [Span::Year, Span::Month] {
+            let mut rest = Vec::new();
+            for (a, b) in gaps {
+                let starts =
+                    span.whole(a.max(span.start_of(lo)), b.min(span.end(span.start_of(hi))));
+                let got = lazy.rollups(site, span, &starts);
+                let mut from = Some(a);
+                for (&start, r) in &got {
+                    if let Some(f) = from.filter(|f| *f < start) {
+                        rest.push((f, start.pred_opt().unwrap_or(start)));
+                    }
+                    from = span.end(start).succ_opt();
+                    rolled.push(r.clone());
+                }
+                if let Some(f) = from.filter(|f| *f <= b) {
+                    rest.push((f, b));
+                }
             }
-            from = month_end(month).succ_opt();
+            gaps = rest;
         }
-        if let Some(f) = from.filter(|f| *f <= last) {
-            parts.extend(site.parts(f, last)?);
+        let mut parts = Vec::new();
+        for (a, b) in gaps {
+            parts.extend(site.parts(a, b)?);
         }
-        let months: Vec<&MonthRollup> = rolled.values().map(|r| &**r).collect();
-        Ok(summed(&parts, &months))
+        let rolled: Vec<&Rollup> = rolled.iter().map(|r| &**r).collect();
+        Ok(summed(&parts, &rolled))
     }
 }
 

@@ -702,16 +702,17 @@ pub(crate) fn decode_history(
     Ok(table)
 }
 
-/// A month rollup as a sealed file (`R`, FORMAT.md): the month, the days
-/// it was built from (as days after the month's first), the totals, then
-/// the visitor and user bitmaps.
-pub(crate) fn encode_rollup(r: &crate::rollup::MonthRollup) -> Vec<u8> {
+/// A rollup as a sealed file (`R`, FORMAT.md): the first day of its
+/// period, the days it was built from (as days after the first), the
+/// totals, then the visitor and user bitmaps. Whether it is a month's or a
+/// year's, its name says.
+pub(crate) fn encode_rollup(r: &crate::rollup::Rollup) -> Vec<u8> {
     let mut w = Writer::default();
-    w.var(r.month.num_days_from_ce() as u64);
+    w.var(r.start.num_days_from_ce() as u64);
     w.vars(
         r.dates
             .iter()
-            .map(|d| (*d - r.month).num_days().unsigned_abs()),
+            .map(|d| (*d - r.start).num_days().unsigned_abs()),
     );
     let t = &r.totals;
     for v in [t.visits, t.actions, t.max_actions, t.bounces, t.sum_length] {
@@ -722,27 +723,29 @@ pub(crate) fn encode_rollup(r: &crate::rollup::MonthRollup) -> Vec<u8> {
     seal(Kind::Rollup, &w.buf)
 }
 
-/// Reads a month rollup, checking its ids against a site's dictionary
-/// sizes (`visitors`, `users`) and its days against its month.
+/// Reads a rollup of a `span` (month or year), checking its ids against
+/// a site's dictionary sizes (`visitors`, `users`) and its days against
+/// its period.
 pub(crate) fn decode_rollup(
     bytes: &[u8],
+    span: crate::rollup::Span,
     visitors: usize,
     users: usize,
-) -> ReadResult<crate::rollup::MonthRollup> {
+) -> ReadResult<crate::rollup::Rollup> {
     let mut r = Reader::new(open(Kind::Rollup, bytes)?);
     let day = r.var()?;
-    let month = i32::try_from(day)
+    let start = i32::try_from(day)
         .ok()
         .and_then(NaiveDate::from_num_days_from_ce_opt)
-        .filter(|m| m.day() == 1)
-        .ok_or_else(|| format!("day number {day} is not the first of a month"))?;
-    let last = crate::rollup::month_end(month);
+        .filter(|m| span.start_of(*m) == *m)
+        .ok_or_else(|| format!("day number {day} does not start a {span:?}"))?;
+    let last = span.end(start);
     let mut dates: Vec<NaiveDate> = Vec::new();
     for offset in r.vars_u32()? {
-        let date = month
+        let date = start
             .checked_add_days(chrono::Days::new(u64::from(offset)))
             .filter(|d| *d <= last && dates.last().is_none_or(|p| p < d))
-            .ok_or_else(|| format!("day {offset} of the month is out of order or range"))?;
+            .ok_or_else(|| format!("day {offset} of the period is out of order or range"))?;
         dates.push(date);
     }
     let mut totals = crate::archive::DayTotals::default();
@@ -757,15 +760,17 @@ pub(crate) fn decode_rollup(
     }
     let (v, u) = (r.bitmap()?, r.bitmap()?);
     r.finish()?;
-    if v.max().is_some_and(|m| m as usize >= visitors) || u.max().is_some_and(|m| m as usize >= users)
+    if v.max().is_some_and(|m| m as usize >= visitors)
+        || u.max().is_some_and(|m| m as usize >= users)
     {
         return Err("an id is beyond the dictionaries".into());
     }
     if (v.len() > totals.visits) || totals.max_actions > totals.actions {
         return Err("the totals disagree with the visitors".into());
     }
-    Ok(crate::rollup::MonthRollup {
-        month,
+    Ok(crate::rollup::Rollup {
+        start,
+        span,
         dates,
         totals,
         visitors: v,

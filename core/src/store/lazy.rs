@@ -16,10 +16,10 @@ use chrono::NaiveDate;
 use crate::archive::DayArchive;
 use crate::engine::{SiteState, VisitorDay};
 use crate::error::{Error, Result};
-use crate::rollup::{MonthRollup, month_end};
+use crate::rollup::{Rollup, Span};
 
 use super::source::Source;
-use super::{day_path, format, history_path, rollup_path, store_err};
+use super::{day_path, format, history_path, span_rollup_path, store_err};
 
 /// A day archive as a query sees it: borrowed from the site (a writer's
 /// days, live parts) or shared with the lazy reader's cache.
@@ -50,6 +50,8 @@ pub(crate) struct LazyDays {
     pub files: BTreeMap<NaiveDate, u64>,
     /// Month → generation of its rollup, as the manifest names them.
     pub rollups: BTreeMap<NaiveDate, u64>,
+    /// Year → generation of its rollup, as the manifest names them.
+    pub years: BTreeMap<NaiveDate, u64>,
     /// The visitor history, read when a query first needs it (`None`:
     /// it is in `SiteState::visitor_days`).
     pub history: Option<LazyHistory>,
@@ -58,6 +60,19 @@ pub(crate) struct LazyDays {
 }
 
 impl LazyDays {
+    /// A site without stored days yet (a writer's new site).
+    pub(crate) fn empty(site: u32, source: Arc<Source>, cache: Arc<DayCache>) -> LazyDays {
+        LazyDays {
+            site,
+            files: BTreeMap::new(),
+            rollups: BTreeMap::new(),
+            years: BTreeMap::new(),
+            history: None,
+            source,
+            cache,
+        }
+    }
+
     /// The archives of the days `first..=last` this reader has not loaded,
     /// by date: from the cache, or read (all misses at once: an object
     /// store fetches them concurrently), validated against the site's
@@ -97,25 +112,31 @@ impl LazyDays {
 }
 
 impl LazyDays {
-    /// The rollups of `months` that answer for their month's days, by
-    /// month: cached or read (all misses at once). A month has none when
-    /// the manifest names none, when a day of it is held (the write-ahead
-    /// log's batches touch it), live or damaged, when one of its day files
-    /// is newer than the rollup, or when the rollup's days are not the
-    /// month's days; such a month, and one whose rollup cannot be read,
-    /// is answered from its days.
+    /// The rollups of the `span` periods starting on `starts` that answer
+    /// for their period's days, by start: cached or read (all misses at
+    /// once). A period has none when the manifest names none, when a day
+    /// of it is held (the write-ahead log's batches touch it), live or
+    /// damaged, when one of its day files is newer than the rollup, or
+    /// when the rollup's days are not the period's days; such a period,
+    /// and one whose rollup cannot be read, is answered from its months
+    /// or days.
     pub(crate) fn rollups(
         &self,
         site: &SiteState,
-        months: &[NaiveDate],
-    ) -> BTreeMap<NaiveDate, Arc<MonthRollup>> {
+        span: Span,
+        starts: &[NaiveDate],
+    ) -> BTreeMap<NaiveDate, Arc<Rollup>> {
+        let names = match span {
+            Span::Month => &self.rollups,
+            Span::Year => &self.years,
+        };
         let mut out = BTreeMap::new();
         let mut missing = Vec::new();
-        for &month in months {
-            let Some(&generation) = self.rollups.get(&month) else {
+        for &start in starts {
+            let Some(&generation) = names.get(&start) else {
                 continue;
             };
-            let range = month..=month_end(month);
+            let range = start..=span.end(start);
             if site.days.range(range.clone()).next().is_some()
                 || site.live.range(range.clone()).next().is_some()
                 || site.damaged.range(range.clone()).next().is_some()
@@ -123,37 +144,72 @@ impl LazyDays {
             {
                 continue;
             }
-            match self.cache.get_rollup((self.site, month, generation)) {
+            match self.cache.get_rollup((self.site, start, generation, span)) {
                 Some(r) => {
-                    out.insert(month, r);
+                    out.insert(start, r);
                 }
-                None => missing.push((month, generation, rollup_path(self.site, month, generation))),
+                None => missing.push((start, generation)),
             }
         }
-        let paths: Vec<&std::path::Path> = missing.iter().map(|(_, _, p)| p.as_path()).collect();
+        let paths: Vec<std::path::PathBuf> = missing
+            .iter()
+            .map(|(start, g)| span_rollup_path(self.site, span, *start, *g))
+            .collect();
+        let paths: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
         let read = self.source.read_many(&paths);
-        let (visitors, users) = (site.dicts.visitors.len(), site.dicts.users.len());
-        for ((month, generation, _), bytes) in missing.iter().zip(read) {
-            let Some(r) = bytes
-                .ok()
-                .and_then(|b| format::decode_rollup(&b, visitors, users).ok())
-            else {
-                continue;
-            };
-            let r = Arc::new(r);
-            self.cache.put_rollup((self.site, *month, *generation), r.clone());
-            out.insert(*month, r);
+        for ((start, generation), bytes) in missing.iter().zip(read) {
+            if let Some(r) = self.decoded(site, span, *start, *generation, bytes.ok()) {
+                out.insert(*start, r);
+            }
         }
-        // The rollup must stand for exactly the month's day files.
-        out.retain(|month, r| {
-            r.month == *month
+        // The rollup must stand for exactly the period's day files.
+        out.retain(|start, r| {
+            r.start == *start
                 && self
                     .files
-                .range(*month..=month_end(*month))
+                .range(*start..=span.end(*start))
                 .map(|(d, _)| *d)
                 .eq(r.dates.iter().copied())
         });
         out
+    }
+
+    /// One stored rollup, cached or read, not checked against the days
+    /// (a writer checks it against the manifest it is about to replace).
+    pub(crate) fn stored_rollup(
+        &self,
+        site: &SiteState,
+        span: Span,
+        start: NaiveDate,
+        generation: u64,
+    ) -> Option<Arc<Rollup>> {
+        if let Some(r) = self.cache.get_rollup((self.site, start, generation, span)) {
+            return (r.start == start).then_some(r);
+        }
+        let bytes = self
+            .source
+            .read(&span_rollup_path(self.site, span, start, generation))
+            .ok();
+        self.decoded(site, span, start, generation, bytes)
+    }
+
+    /// A rollup file's bytes decoded (its ids checked against the site's
+    /// dictionaries) and cached; `None` if unreadable or of another period
+    /// (cached too, so it is not read again).
+    fn decoded(
+        &self,
+        site: &SiteState,
+        span: Span,
+        start: NaiveDate,
+        generation: u64,
+        bytes: Option<Vec<u8>>,
+    ) -> Option<Arc<Rollup>> {
+        let (visitors, users) = (site.dicts.visitors.len(), site.dicts.users.len());
+        let r = Arc::new(format::decode_rollup(&bytes?, span, visitors, users).ok()?);
+        // Kept even if it is another period's, so it is not read again.
+        self.cache
+            .put_rollup((self.site, start, generation, span), r.clone());
+        (r.start == start).then_some(r)
     }
 }
 
@@ -235,6 +291,9 @@ pub(crate) fn before_column(table: &[Vec<VisitorDay>], date: NaiveDate, visitor:
 /// The default day cache of a reader or a writer: 256 MiB.
 pub const DEFAULT_CACHE_MB: usize = 256;
 
+/// (site, first day, file generation, span): a rollup's file.
+type RollupKey = (u32, NaiveDate, u64, Span);
+
 /// (site, day, file generation): a file's name, so a newer generation of
 /// a day is a different entry.
 type Key = (u32, NaiveDate, u64);
@@ -252,9 +311,9 @@ struct CacheInner {
     entries: HashMap<Key, Entry>,
     tick: u64,
     bytes: usize,
-    /// Month rollups by (site, month, generation), small: kept until they
-    /// hold an eighth of the budget, then dropped together.
-    rollups: HashMap<Key, Arc<MonthRollup>>,
+    /// Rollups by (site, first day, generation, span), small: kept until
+    /// they hold an eighth of the budget, then dropped together.
+    rollups: HashMap<RollupKey, Arc<Rollup>>,
     rollup_bytes: usize,
 }
 
@@ -288,11 +347,11 @@ impl DayCache {
         Some(e.archive.clone())
     }
 
-    fn get_rollup(&self, key: Key) -> Option<Arc<MonthRollup>> {
+    fn get_rollup(&self, key: RollupKey) -> Option<Arc<Rollup>> {
         self.lock().rollups.get(&key).cloned()
     }
 
-    fn put_rollup(&self, key: Key, rollup: Arc<MonthRollup>) {
+    fn put_rollup(&self, key: RollupKey, rollup: Arc<Rollup>) {
         let bytes = rollup.heap_bytes();
         let mut inner = self.lock();
         if inner.rollup_bytes + bytes > self.budget / 8 {

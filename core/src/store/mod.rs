@@ -89,6 +89,20 @@ pub(crate) struct SiteFiles {
     /// against the month's days before using it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rollups: BTreeMap<NaiveDate, u64>,
+    /// Year (its first day) → generation of its rollup
+    /// (`rollups/<YYYY>-<gen>.sum`), built from its months' rollups.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub years: BTreeMap<NaiveDate, u64>,
+}
+
+impl SiteFiles {
+    /// The rollups of a span: month → generation, or year → generation.
+    pub(crate) fn rollups_of(&self, span: crate::rollup::Span) -> &BTreeMap<NaiveDate, u64> {
+        match span {
+            crate::rollup::Span::Month => &self.rollups,
+            crate::rollup::Span::Year => &self.years,
+        }
+    }
 }
 
 /// The manifest: the generation and every live file.
@@ -251,6 +265,9 @@ impl Manifest {
             for (&month, &g) in &f.rollups {
                 out.insert(rollup_path(site, month, g));
             }
+            for (&year, &g) in &f.years {
+                out.insert(year_rollup_path(site, year, g));
+            }
         }
         out
     }
@@ -274,6 +291,8 @@ pub(crate) struct SiteChange {
     pub days: BTreeMap<NaiveDate, Option<Vec<u8>>>,
     /// Month (its first day) → new rollup bytes, or `None` to remove it.
     pub rollups: BTreeMap<NaiveDate, Option<Vec<u8>>>,
+    /// Year (its first day) → new rollup bytes, or `None` to remove it.
+    pub years: BTreeMap<NaiveDate, Option<Vec<u8>>>,
     /// Remove the whole site.
     pub drop: bool,
 }
@@ -328,6 +347,25 @@ pub(crate) fn rollup_path(site: u32, month: NaiveDate, generation: u64) -> PathB
         .join(format!("{}-{generation}.sum", month.format("%Y-%m")))
 }
 
+pub(crate) fn year_rollup_path(site: u32, year: NaiveDate, generation: u64) -> PathBuf {
+    PathBuf::from(format!("site-{site}"))
+        .join("rollups")
+        .join(format!("{}-{generation}.sum", year.format("%Y")))
+}
+
+/// A rollup's file: a month's or a year's.
+pub(crate) fn span_rollup_path(
+    site: u32,
+    span: crate::rollup::Span,
+    start: NaiveDate,
+    generation: u64,
+) -> PathBuf {
+    match span {
+        crate::rollup::Span::Month => rollup_path(site, start, generation),
+        crate::rollup::Span::Year => year_rollup_path(site, start, generation),
+    }
+}
+
 /// A store file named as hitmap names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FileName {
@@ -336,6 +374,7 @@ enum FileName {
     History(u32, u64),
     Day(u32, NaiveDate, u64),
     Rollup(u32, NaiveDate, u64),
+    YearRollup(u32, NaiveDate, u64),
     Wal(u64),
 }
 
@@ -389,6 +428,13 @@ impl FileName {
                     gen_of(g)?,
                 ))
             }
+            [site, "rollups", file] if file.matches('-').count() == 1 => {
+                let site = site_of(site)?;
+                let (year, g) = file.strip_suffix(".sum")?.split_once('-')?;
+                let start = NaiveDate::parse_from_str(&format!("{year}-01-01"), "%Y-%m-%d").ok()?;
+                let g = gen_of(g)?;
+                (year_rollup_path(site, start, g) == rel).then_some(FileName::YearRollup(site, start, g))
+            }
             [site, "rollups", file] => {
                 let site = site_of(site)?;
                 let stem = file.strip_suffix(".sum")?;
@@ -407,7 +453,7 @@ impl FileName {
             FileName::Dicts(..) => Kind::Dicts,
             FileName::History(..) => Kind::History,
             FileName::Day(..) => Kind::Day,
-            FileName::Rollup(..) => Kind::Rollup,
+            FileName::Rollup(..) | FileName::YearRollup(..) => Kind::Rollup,
             FileName::Wal(..) => Kind::Wal,
         }
     }
@@ -419,6 +465,7 @@ impl FileName {
             | FileName::History(_, g)
             | FileName::Day(_, _, g)
             | FileName::Rollup(_, _, g)
+            | FileName::YearRollup(_, _, g)
             | FileName::Wal(g) => g,
         }
     }
@@ -857,6 +904,9 @@ impl Store {
                         f.rollups
                             .iter()
                             .for_each(|(&m, &g)| retire(rollup_path(site, m, g)));
+                        f.years
+                            .iter()
+                            .for_each(|(&y, &g)| retire(year_rollup_path(site, y, g)));
                     }
                     next.sites.remove(&site);
                     dropped.push(site);
@@ -880,6 +930,11 @@ impl Store {
                     for month in change.rollups.keys() {
                         if let Some(&g) = f.rollups.get(month) {
                             retire(rollup_path(site, *month, g));
+                        }
+                    }
+                    for year in change.years.keys() {
+                        if let Some(&g) = f.years.get(year) {
+                            retire(year_rollup_path(site, *year, g));
                         }
                     }
                 }
@@ -915,6 +970,17 @@ impl Store {
                         }
                         None => {
                             files.rollups.remove(&month);
+                        }
+                    }
+                }
+                for (year, bytes) in change.years {
+                    match bytes {
+                        Some(bytes) => {
+                            writes.push((year_rollup_path(site, year, generation), bytes));
+                            files.years.insert(year, generation);
+                        }
+                        None => {
+                            files.years.remove(&year);
                         }
                     }
                 }
@@ -1181,7 +1247,10 @@ pub fn recover_manifest(root: impl AsRef<Path>) -> Result<Recovery> {
                     // Rebuilt by the next commit; lazy readers derive it
                     // from the days meanwhile (and answer whole months
                     // from their days).
-                    FileName::History(..) | FileName::Rollup(..) | FileName::Wal(_) => continue,
+                    FileName::History(..)
+                    | FileName::Rollup(..)
+                    | FileName::YearRollup(..)
+                    | FileName::Wal(_) => continue,
                 };
                 max_gen = max_gen.max(name.generation());
                 by_site.entry(site).or_default().push(name);
@@ -1239,6 +1308,7 @@ pub fn recover_manifest(root: impl AsRef<Path>) -> Result<Recovery> {
                 FileName::Day(..)
                 | FileName::History(..)
                 | FileName::Rollup(..)
+                | FileName::YearRollup(..)
                 | FileName::Wal(_) => {}
             }
         }
@@ -1255,6 +1325,7 @@ pub fn recover_manifest(root: impl AsRef<Path>) -> Result<Recovery> {
             days: BTreeMap::new(),
             history: None,
             rollups: BTreeMap::new(),
+            years: BTreeMap::new(),
         };
         for n in &names {
             let FileName::Day(_, day, g) = *n else {
@@ -1285,6 +1356,7 @@ pub fn recover_manifest(root: impl AsRef<Path>) -> Result<Recovery> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Datelike;
 
     #[test]
     fn file_names_round_trip_and_strangers_do_not_parse() {
@@ -1294,6 +1366,11 @@ mod tests {
             (dicts_path(3, 0), FileName::Dicts(3, 0)),
             (history_path(3, 12), FileName::History(3, 12)),
             (day_path(12, day, 44), FileName::Day(12, day, 44)),
+            (rollup_path(2, day, 9), FileName::Rollup(2, day, 9)),
+            (
+                year_rollup_path(2, day.with_month(1).unwrap(), 12),
+                FileName::YearRollup(2, day.with_month(1).unwrap(), 12),
+            ),
         ] {
             assert_eq!(FileName::parse(&p), Some(n));
         }
@@ -1305,6 +1382,10 @@ mod tests {
             "site-1/days/2026-3-1-4.day",
             "site-1/days/2026-03-01-x.day",
             "site-1/days/sub/2026-03-01-1.day",
+            "site-1/rollups/2026-3-1.sum",
+            "site-1/rollups/2026-03-01-1.sum",
+            "site-1/rollups/26-1.sum",
+            "site-1/rollups/2026-x.sum",
             "MANIFEST",
             "other/config-1.bin",
         ] {

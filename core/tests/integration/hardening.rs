@@ -174,14 +174,14 @@ fn superseded_files_go_after_the_retention_time() {
         )])
         .unwrap();
     }
-    // Live: config, dicts, visitor history, one day, its month's rollup.
-    // Retired by the last commit and kept for its readers until the next:
-    // the previous dicts, history, day and rollup.
+    // Live: config, dicts, visitor history, one day, its month's and
+    // year's rollups. Retired by the last commit and kept for its readers
+    // until the next: the previous dicts, history, day and rollups.
     let files: Vec<String> = walk(&dir.0)
         .into_iter()
         .filter(|p| p.contains("site-1"))
         .collect();
-    assert_eq!(files.len(), 9, "{files:#?}");
+    assert_eq!(files.len(), 11, "{files:#?}");
     drop(e);
     // With the default retention they stay for readers.
     let mut e = Engine::open(&dir.0).unwrap();
@@ -191,10 +191,10 @@ fn superseded_files_go_after_the_retention_time() {
             .unwrap();
     }
     let kept = walk(&dir.0).iter().filter(|p| p.contains("site-1")).count();
-    // Live: 5; each of the three commits' retired dicts, history, day and
-    // rollup; the four retired before the reopen (now under a 60 s
+    // Live: 6; each of the three commits' retired dicts, history, day and
+    // two rollups; the five retired before the reopen (now under a 60 s
     // retention).
-    assert_eq!(kept, 5 + 3 * 4 + 4);
+    assert_eq!(kept, 6 + 3 * 5 + 5);
 }
 
 #[test]

@@ -28,12 +28,22 @@ fn reader(dir: &Path) -> Engine {
     Engine::open_reader(dir.to_str().unwrap(), ReaderOptions::default()).unwrap()
 }
 
-/// The rollup files of site 1, by name.
+/// The month rollup files of site 1 (`YYYY-MM-gen.sum`), by name.
 fn rollup_files(dir: &Path) -> Vec<String> {
+    rollups_named(dir, 2)
+}
+
+/// The year rollup files of site 1 (`YYYY-gen.sum`), by name.
+fn year_files(dir: &Path) -> Vec<String> {
+    rollups_named(dir, 1)
+}
+
+fn rollups_named(dir: &Path, dashes: usize) -> Vec<String> {
     let mut out: Vec<String> = std::fs::read_dir(dir.join("site-1/rollups"))
         .into_iter()
         .flatten()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|f| f.matches('-').count() == dashes)
         .collect();
     out.sort();
     out
@@ -112,7 +122,7 @@ fn a_reader_answers_whole_months_from_rollups_with_the_numbers_of_their_days() {
     let year = r
         .visits_summary(&Query::site(1).range("2025-01-01", "2025-12-31"))
         .unwrap();
-    assert_eq!(r.read_stats().requests - open, 4);
+    assert_eq!(r.read_stats().requests - open, 1, "the year's rollup");
     assert_eq!(
         year.nb_visits,
         writer
@@ -126,9 +136,10 @@ fn a_reader_answers_whole_months_from_rollups_with_the_numbers_of_their_days() {
         .unwrap();
     assert_eq!(
         r.read_stats().requests - before,
-        2 + 2 + 1,
-        "Jan 30-31, Mar 1-2 and the visitor history they need (February's rollup is cached)"
+        2 + 2 + 1 + 1,
+        "Jan 30-31, Mar 1-2, the visitor history they need, February's rollup"
     );
+    assert_eq!(year_files(&dir.0).len(), 1);
     // A segment or a section reads days.
     let before = r.read_stats().requests;
     let q = Query::site(1)
@@ -170,8 +181,14 @@ fn rollups_stay_exact_through_late_hits_forget_and_delete() {
         "February from its days (the 10th held at open), not its rollup"
     );
 
-    // The seal rewrites the day and February's rollup.
+    // The seal rewrites the day, February's rollup and the year's.
+    let year = year_files(&dir.0);
     w.seal().unwrap();
+    assert_eq!(year_files(&dir.0).len(), 2, "{:?}", year_files(&dir.0));
+    assert!(
+        year_files(&dir.0).contains(&year[0]),
+        "retired, kept for readers"
+    );
     let sealed = rollup_files(&dir.0);
     let feb: Vec<&String> = sealed.iter().filter(|f| f.starts_with("2025-02")).collect();
     assert_eq!(
@@ -193,6 +210,11 @@ fn rollups_stay_exact_through_late_hits_forget_and_delete() {
     assert!(w.forget_visitor(1, "x1").unwrap() > 0);
     let after: Vec<String> = rollup_files(&dir.0);
     assert_eq!(after.len(), 4, "{after:?}");
+    assert_eq!(
+        year_files(&dir.0).len(),
+        1,
+        "old ones deleted with the erasure"
+    );
     assert!(
         after.iter().all(|f| !sealed.contains(f)),
         "{after:?} {sealed:?}"
@@ -408,7 +430,11 @@ fn a_writer_reads_only_what_its_batches_and_questions_touch() {
     // old one (one read), not from the month's days.
     w.seal().unwrap();
     let sealed = w.read_stats().requests;
-    assert_eq!(sealed - open, 1 + 1, "the day, then February's rollup");
+    assert_eq!(
+        sealed - open,
+        1 + 1 + 3,
+        "the day, February's rollup, the other months' for the year's"
+    );
     assert_eq!(held_day_bytes(&w), 0, "sealed days go back to the cache");
     // A large batch (rebuilding its days) into January and March reads
     // those two days, and their months for the rollups, nothing else.
@@ -416,7 +442,11 @@ fn a_writer_reads_only_what_its_batches_and_questions_touch() {
     w.ingest([hit("w2", 1_736_000_000), hit("w3", 1_741_000_000)])
         .unwrap();
     let after = w.read_stats().requests - sealed;
-    assert_eq!(after, 2 + 2, "two days and their months' rollups");
+    assert_eq!(
+        after,
+        2 + 1,
+        "two days, and February's new rollup for the year's (the others are cached)"
+    );
     // The answers: the first store's, plus the new hits.
     drop(w);
     let w = Engine::open(&dir.0).unwrap();
