@@ -17,23 +17,10 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
-
-def run(cmd, env=None):
-    """Wall seconds, peak RSS (MiB) and stderr of a command run to completion."""
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
-    err = p.stderr.read().decode()
-    p.stderr.close()
-    if status != 0:
-        sys.exit(f"{' '.join(cmd)} failed: {err}")
-    return wall, usage.ru_maxrss / 1024, err
+from cold_start import run  # a command's wall time, peak RSS and stderr
 
 
 def measure(cmd, repeat, env=None, before=None):

@@ -32,7 +32,7 @@ pub(crate) fn every_answer(e: &Engine, dates: &str) -> Vec<(String, String)> {
 }
 
 /// The sample intranet over `days` days, in a store of sealed days.
-fn sample_store(dir: &std::path::Path, days: u32) -> Engine {
+pub(crate) fn sample_store(dir: &std::path::Path, days: u32) -> Engine {
     let cfg = hitmap::sample::SampleConfig {
         days,
         visitors: 400,

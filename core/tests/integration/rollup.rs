@@ -8,21 +8,8 @@ use std::path::{Path, PathBuf};
 use hitmap::{Engine, Hit, Query, ReaderOptions, SiteConfig, VisitsSummary};
 use proptest::prelude::*;
 
+use crate::reader::sample_store;
 use crate::store::TempDir;
-
-/// The sample intranet from 2025-01-01 over `days` days, sealed.
-fn sample_store(dir: &Path, days: u32) -> Engine {
-    let cfg = hitmap::sample::SampleConfig {
-        days,
-        visitors: 300,
-        ..Default::default()
-    };
-    let mut e = Engine::open(dir).unwrap();
-    e.add_site(hitmap::sample::site_config(&cfg)).unwrap();
-    e.ingest(hitmap::sample::generate(&cfg)).unwrap();
-    e.seal().unwrap();
-    e
-}
 
 fn reader(dir: &Path) -> Engine {
     Engine::open_reader(dir.to_str().unwrap(), ReaderOptions::default()).unwrap()
