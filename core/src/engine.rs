@@ -116,16 +116,9 @@ impl IngestOptions {
     }
 }
 
-/// The rollups a commit writes (`Some` bytes) or removes (`None`), by
-/// the first day of their period.
-#[derive(Debug, Default)]
-pub(crate) struct RollupChanges {
-    pub months: BTreeMap<NaiveDate, Option<Vec<u8>>>,
-    pub years: BTreeMap<NaiveDate, Option<Vec<u8>>>,
-}
-
 /// The rollups (`rollup.rs`) a commit that writes `days` of a site
-/// writes or removes: every month of those days, and every other month
+/// writes (`Some` bytes) or removes (`None`), by span and first day:
+/// every month of those days, and every other month
 /// whose rollup the manifest (`files`, before the commit) lacks or holds
 /// stale (a day newer than it, or a day added or removed since); then
 /// every year of those months, and every stale year, from its months'
@@ -142,7 +135,7 @@ pub(crate) fn rollup_changes(
     files: Option<&crate::store::SiteFiles>,
     days: &[NaiveDate],
     grown: bool,
-) -> RollupChanges {
+) -> BTreeMap<(crate::rollup::Span, NaiveDate), Option<Vec<u8>>> {
     use crate::rollup::{Rollup, Span};
     let dates = site.dates();
     let within = |span: Span, start: NaiveDate| dates.range(start..=span.end(start));
@@ -214,7 +207,7 @@ pub(crate) fn rollup_changes(
     }
     // Years: from their months' rollups, this commit's or the stored
     // current ones.
-    let mut years = BTreeMap::new();
+    let mut out = BTreeMap::new();
     for y in periods(Span::Year) {
         let mut parts = Vec::new();
         let mut whole = !unsettled(Span::Year, y);
@@ -247,19 +240,29 @@ pub(crate) fn rollup_changes(
         }
         if whole && !parts.is_empty() {
             let year = Rollup::year(y, parts.iter().map(|r| &**r));
-            years.insert(y, Some(crate::store::format::encode_rollup(&year)));
+            out.insert(
+                (Span::Year, y),
+                Some(crate::store::format::encode_rollup(&year)),
+            );
         } else if had(Span::Year, &y) {
-            years.insert(y, None);
+            out.insert((Span::Year, y), None);
         }
     }
-    let months = months
-        .into_iter()
-        .filter_map(|(m, r)| match r {
-            Some(r) => Some((m, Some(crate::store::format::encode_rollup(&r)))),
-            None => had(Span::Month, &m).then_some((m, None)),
-        })
-        .collect();
-    RollupChanges { months, years }
+    for (m, r) in months {
+        match r {
+            Some(r) => {
+                out.insert(
+                    (Span::Month, m),
+                    Some(crate::store::format::encode_rollup(&r)),
+                );
+            }
+            None if had(Span::Month, &m) => {
+                out.insert((Span::Month, m), None);
+            }
+            None => {}
+        }
+    }
+    out
 }
 
 /// Month `m`'s new rollup from its current one, when `changed` (days of
@@ -292,21 +295,12 @@ fn grown_rollup(
     if r.dates != stored || stored.len() != in_month {
         return None;
     }
-    let t = &mut r.totals;
     for d in changed {
         let new = site.days.get(d)?;
         if r.dates.binary_search(d).is_ok() {
-            let old = site.held_from.get(d)?;
-            t.visits = t.visits.checked_sub(old.visits)?;
-            t.actions = t.actions.checked_sub(old.actions)?;
-            t.bounces = t.bounces.checked_sub(old.bounces)?;
-            t.sum_length = t.sum_length.checked_sub(old.sum_length)?;
+            r.totals = r.totals.without(site.held_from.get(d)?)?;
         }
-        t.visits += new.totals.visits;
-        t.actions += new.totals.actions;
-        t.bounces += new.totals.bounces;
-        t.sum_length += new.totals.sum_length;
-        t.max_actions = t.max_actions.max(new.totals.max_actions);
+        r.totals.add(&new.totals);
         r.visitors |= &new.visitors;
         r.users |= &new.users;
     }
@@ -384,23 +378,14 @@ impl SiteState {
         let Some(lazy) = &mut self.lazy else {
             return Ok(());
         };
-        let Some(h) = lazy.history.take() else {
-            return Ok(());
-        };
-        let generation = h.generation;
-        match h.take(lazy.site, &lazy.source) {
-            Ok(t) => {
-                self.visitor_days = t;
-                Ok(())
-            }
-            Err(e) => {
-                // Kept, so every later use gives the same error.
-                let visitors = self.dicts.visitors.len();
-                let again = crate::store::lazy::LazyHistory::new(generation, visitors);
-                lazy.history = Some(again);
-                Err(e)
-            }
+        if let Some(h) = &lazy.history {
+            // An error stays in place: every later use gives it again.
+            h.get(lazy.site, &lazy.source)?;
         }
+        if let Some(h) = lazy.history.take() {
+            self.visitor_days = h.into_table();
+        }
+        Ok(())
     }
 
     /// The site's custom dimensions with their Matomo ids
@@ -1717,8 +1702,7 @@ impl Engine {
             }
             // The files encode (and compress) independently; the
             // dictionaries, the largest, first.
-            let rollups = rollup_changes(site, store.manifest.sites.get(&id), &days, true);
-            (change.rollups, change.years) = (rollups.months, rollups.years);
+            change.rollups = rollup_changes(site, store.manifest.sites.get(&id), &days, true);
             let parts = [Part::Dicts, Part::History]
                 .into_iter()
                 .chain(days.into_iter().map(Part::Day))

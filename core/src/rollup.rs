@@ -20,7 +20,7 @@ use roaring::RoaringBitmap;
 use crate::archive::{DayArchive, DayTotals};
 
 /// The periods rollups are kept for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub(crate) enum Span {
     /// A calendar month.
     #[default]
@@ -79,9 +79,9 @@ pub(crate) struct Rollup {
     pub dates: Vec<NaiveDate>,
     /// Sums over those days (the maximum for `max_actions`).
     pub totals: DayTotals,
-    /// Every visitor id with a visit in the month.
+    /// Every visitor id with a visit in the period.
     pub visitors: RoaringBitmap,
-    /// Every user id of the month.
+    /// Every user id of the period.
     pub users: RoaringBitmap,
 }
 
@@ -135,6 +135,17 @@ impl Rollup {
 }
 
 impl DayTotals {
+    /// These totals with a day's sums taken out (the maximum stays: the
+    /// caller adds a day whose maximum is at least the old one's); `None`
+    /// if they do not hold that day.
+    pub(crate) fn without(mut self, t: &DayTotals) -> Option<DayTotals> {
+        self.visits = self.visits.checked_sub(t.visits)?;
+        self.actions = self.actions.checked_sub(t.actions)?;
+        self.bounces = self.bounces.checked_sub(t.bounces)?;
+        self.sum_length = self.sum_length.checked_sub(t.sum_length)?;
+        Some(self)
+    }
+
     /// Adds another day's (or piece's) totals.
     pub(crate) fn add(&mut self, t: &DayTotals) {
         self.visits += t.visits;
@@ -166,12 +177,6 @@ fn next_month(month: NaiveDate) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(y, m, 1)
 }
 
-/// The months that lie wholly inside `first..=last`, as their first days.
-#[cfg(test)]
-fn whole_months(first: NaiveDate, last: NaiveDate) -> Vec<NaiveDate> {
-    Span::Month.whole(first, last)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,20 +188,24 @@ mod tests {
     #[test]
     fn whole_months_are_the_months_a_range_covers_entirely() {
         assert_eq!(
-            whole_months(d("2025-01-15"), d("2025-04-30")),
+            Span::Month.whole(d("2025-01-15"), d("2025-04-30")),
             vec![d("2025-02-01"), d("2025-03-01"), d("2025-04-01")]
         );
         assert_eq!(
-            whole_months(d("2024-12-01"), d("2025-01-30")),
+            Span::Month.whole(d("2024-12-01"), d("2025-01-30")),
             vec![d("2024-12-01")]
         );
-        assert!(whole_months(d("2025-02-02"), d("2025-02-28")).is_empty());
+        assert!(
+            Span::Month
+                .whole(d("2025-02-02"), d("2025-02-28"))
+                .is_empty()
+        );
         assert_eq!(
-            whole_months(d("2024-02-01"), d("2024-02-29")),
+            Span::Month.whole(d("2024-02-01"), d("2024-02-29")),
             vec![d("2024-02-01")]
         );
         assert_eq!(
-            whole_months(d("9999-11-30"), d("9999-12-31")),
+            Span::Month.whole(d("9999-11-30"), d("9999-12-31")),
             vec![d("9999-12-01")]
         );
         assert_eq!(month_end(d("2025-12-01")), d("2025-12-31"));

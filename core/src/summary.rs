@@ -88,19 +88,19 @@ pub struct VisitFrequency {
 
 /// The unfiltered VisitsSummary of some day pieces and rollups (disjoint
 /// days): totals added, visitor and user bitmaps unioned.
-fn summed(parts: &[DayPart<'_>], months: &[&Rollup]) -> VisitsSummary {
+fn summed(parts: &[DayPart<'_>], rolled: &[&Rollup]) -> VisitsSummary {
     let mut t = DayTotals::default();
     parts.iter().for_each(|p| t.add(&p.totals()));
-    months.iter().for_each(|m| t.add(&m.totals));
+    rolled.iter().for_each(|r| t.add(&r.totals));
     let visitors: Vec<&RoaringBitmap> = parts
         .iter()
         .map(|p| p.visitors())
-        .chain(months.iter().map(|m| &m.visitors))
+        .chain(rolled.iter().map(|r| &r.visitors))
         .collect();
     let users: Vec<&RoaringBitmap> = parts
         .iter()
         .map(|p| p.users())
-        .chain(months.iter().map(|m| &m.users))
+        .chain(rolled.iter().map(|r| &r.users))
         .collect();
     VisitsSummary {
         nb_visits: t.visits,

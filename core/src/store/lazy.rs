@@ -109,9 +109,7 @@ impl LazyDays {
         }
         Ok(out)
     }
-}
 
-impl LazyDays {
     /// The rollups of the `span` periods starting on `starts` that answer
     /// for their period's days, by start: cached or read (all misses at
     /// once). A period has none when the manifest names none, when a day
@@ -218,7 +216,7 @@ impl LazyDays {
 /// it, and it is the largest file of a site's head.
 #[derive(Debug)]
 pub(crate) struct LazyHistory {
-    pub generation: u64,
+    generation: u64,
     visitors: usize,
     table: OnceLock<std::result::Result<Vec<Vec<VisitorDay>>, Damage>>,
 }
@@ -255,14 +253,13 @@ impl LazyHistory {
         }
     }
 
-    /// The table, read if it was not, for a site that takes it over.
-    pub(crate) fn take(self, site: u32, source: &Source) -> Result<Vec<Vec<VisitorDay>>> {
-        self.get(site, source)?;
-        Ok(self
-            .table
+    /// The table [`LazyHistory::get`] read, for a site that takes it
+    /// over (empty if it was not read).
+    pub(crate) fn into_table(self) -> Vec<Vec<VisitorDay>> {
+        self.table
             .into_inner()
             .and_then(|t| t.ok())
-            .unwrap_or_default())
+            .unwrap_or_default()
     }
 }
 
@@ -315,6 +312,15 @@ struct CacheInner {
     /// they hold an eighth of the budget, then dropped together.
     rollups: HashMap<RollupKey, Arc<Rollup>>,
     rollup_bytes: usize,
+}
+
+impl CacheInner {
+    /// Removes a day, keeping the byte count.
+    fn remove(&mut self, key: Key) -> Option<Arc<DayArchive>> {
+        let e = self.entries.remove(&key)?;
+        self.bytes -= e.bytes;
+        Some(e.archive)
+    }
 }
 
 #[derive(Debug)]
@@ -391,9 +397,7 @@ impl DayCache {
             let Some((&oldest, _)) = inner.entries.iter().min_by_key(|(_, e)| e.used) else {
                 break;
             };
-            if let Some(e) = inner.entries.remove(&oldest) {
-                inner.bytes -= e.bytes;
-            }
+            inner.remove(oldest);
         }
         if inner.bytes > budget {
             inner.entries.clear();
@@ -403,10 +407,7 @@ impl DayCache {
 
     /// Takes a day out of the cache (for a writer about to change it).
     pub(crate) fn take(&self, key: Key) -> Option<Arc<DayArchive>> {
-        let mut inner = self.lock();
-        let e = inner.entries.remove(&key)?;
-        inner.bytes -= e.bytes;
-        Some(e.archive)
+        self.lock().remove(key)
     }
 
     /// Drops the cached days of `site` from `date` on (their `before`
@@ -420,9 +421,7 @@ impl DayCache {
             .copied()
             .collect();
         for k in gone {
-            if let Some(e) = inner.entries.remove(&k) {
-                inner.bytes -= e.bytes;
-            }
+            inner.remove(k);
         }
     }
 

@@ -70,6 +70,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::rollup::Span;
 use codec::{Kind, open, seal};
 
 /// What the manifest records for one site.
@@ -97,11 +98,27 @@ pub(crate) struct SiteFiles {
 
 impl SiteFiles {
     /// The rollups of a span: month → generation, or year → generation.
-    pub(crate) fn rollups_of(&self, span: crate::rollup::Span) -> &BTreeMap<NaiveDate, u64> {
+    pub(crate) fn rollups_of(&self, span: Span) -> &BTreeMap<NaiveDate, u64> {
         match span {
-            crate::rollup::Span::Month => &self.rollups,
-            crate::rollup::Span::Year => &self.years,
+            Span::Month => &self.rollups,
+            Span::Year => &self.years,
         }
+    }
+
+    fn rollups_of_mut(&mut self, span: Span) -> &mut BTreeMap<NaiveDate, u64> {
+        match span {
+            Span::Month => &mut self.rollups,
+            Span::Year => &mut self.years,
+        }
+    }
+
+    /// Every rollup file named, with its span and first day.
+    fn rollup_files(&self, site: u32) -> impl Iterator<Item = PathBuf> + '_ {
+        [Span::Month, Span::Year].into_iter().flat_map(move |span| {
+            self.rollups_of(span)
+                .iter()
+                .map(move |(&start, &g)| span_rollup_path(site, span, start, g))
+        })
     }
 }
 
@@ -262,12 +279,7 @@ impl Manifest {
             for (&day, &g) in &f.days {
                 out.insert(day_path(site, day, g));
             }
-            for (&month, &g) in &f.rollups {
-                out.insert(rollup_path(site, month, g));
-            }
-            for (&year, &g) in &f.years {
-                out.insert(year_rollup_path(site, year, g));
-            }
+            out.extend(f.rollup_files(site));
         }
         out
     }
@@ -289,10 +301,9 @@ pub(crate) struct SiteChange {
     pub history: Option<Vec<u8>>,
     /// Day → new archive bytes, or `None` to remove the day.
     pub days: BTreeMap<NaiveDate, Option<Vec<u8>>>,
-    /// Month (its first day) → new rollup bytes, or `None` to remove it.
-    pub rollups: BTreeMap<NaiveDate, Option<Vec<u8>>>,
-    /// Year (its first day) → new rollup bytes, or `None` to remove it.
-    pub years: BTreeMap<NaiveDate, Option<Vec<u8>>>,
+    /// (Month or year, its first day) → new rollup bytes, or `None` to
+    /// remove it.
+    pub rollups: BTreeMap<(Span, NaiveDate), Option<Vec<u8>>>,
     /// Remove the whole site.
     pub drop: bool,
 }
@@ -354,15 +365,10 @@ pub(crate) fn year_rollup_path(site: u32, year: NaiveDate, generation: u64) -> P
 }
 
 /// A rollup's file: a month's or a year's.
-pub(crate) fn span_rollup_path(
-    site: u32,
-    span: crate::rollup::Span,
-    start: NaiveDate,
-    generation: u64,
-) -> PathBuf {
+pub(crate) fn span_rollup_path(site: u32, span: Span, start: NaiveDate, generation: u64) -> PathBuf {
     match span {
-        crate::rollup::Span::Month => rollup_path(site, start, generation),
-        crate::rollup::Span::Year => year_rollup_path(site, start, generation),
+        Span::Month => rollup_path(site, start, generation),
+        Span::Year => year_rollup_path(site, start, generation),
     }
 }
 
@@ -901,12 +907,7 @@ impl Store {
                         f.days
                             .iter()
                             .for_each(|(&d, &g)| retire(day_path(site, d, g)));
-                        f.rollups
-                            .iter()
-                            .for_each(|(&m, &g)| retire(rollup_path(site, m, g)));
-                        f.years
-                            .iter()
-                            .for_each(|(&y, &g)| retire(year_rollup_path(site, y, g)));
+                        f.rollup_files(site).for_each(&mut retire);
                     }
                     next.sites.remove(&site);
                     dropped.push(site);
@@ -927,14 +928,9 @@ impl Store {
                             retire(day_path(site, *day, g));
                         }
                     }
-                    for month in change.rollups.keys() {
-                        if let Some(&g) = f.rollups.get(month) {
-                            retire(rollup_path(site, *month, g));
-                        }
-                    }
-                    for year in change.years.keys() {
-                        if let Some(&g) = f.years.get(year) {
-                            retire(year_rollup_path(site, *year, g));
+                    for &(span, start) in change.rollups.keys() {
+                        if let Some(&g) = f.rollups_of(span).get(&start) {
+                            retire(span_rollup_path(site, span, start, g));
                         }
                     }
                 }
@@ -962,25 +958,14 @@ impl Store {
                         }
                     }
                 }
-                for (month, bytes) in change.rollups {
+                for ((span, start), bytes) in change.rollups {
                     match bytes {
                         Some(bytes) => {
-                            writes.push((rollup_path(site, month, generation), bytes));
-                            files.rollups.insert(month, generation);
+                            writes.push((span_rollup_path(site, span, start, generation), bytes));
+                            files.rollups_of_mut(span).insert(start, generation);
                         }
                         None => {
-                            files.rollups.remove(&month);
-                        }
-                    }
-                }
-                for (year, bytes) in change.years {
-                    match bytes {
-                        Some(bytes) => {
-                            writes.push((year_rollup_path(site, year, generation), bytes));
-                            files.years.insert(year, generation);
-                        }
-                        None => {
-                            files.years.remove(&year);
+                            files.rollups_of_mut(span).remove(&start);
                         }
                     }
                 }

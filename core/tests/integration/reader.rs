@@ -131,20 +131,11 @@ fn a_store_without_a_visitor_history_is_read_the_slow_way_with_equal_answers() {
     let want = every_answer(&writer, "2025-01-03,2025-01-12");
     drop(writer);
     // As written before histories existed: no visitors file, none named.
-    let manifest = dir.0.join("MANIFEST");
-    let bytes = std::fs::read(&manifest).unwrap();
-    let body: serde_json::Value = serde_json::from_slice(&bytes[20..bytes.len() - 4]).unwrap();
-    let mut body = body;
-    for (_, site) in body["sites"].as_object_mut().unwrap() {
-        site.as_object_mut().unwrap().remove("history");
-    }
-    let body = serde_json::to_vec(&body).unwrap();
-    let mut file = bytes[..20].to_vec();
-    file[12..20].copy_from_slice(&(body.len() as u64).to_le_bytes());
-    file.extend_from_slice(&body);
-    let crc = crc32fast::hash(&file);
-    file.extend_from_slice(&crc.to_le_bytes());
-    std::fs::write(&manifest, file).unwrap();
+    crate::store::edit_manifest(&dir.0, |body| {
+        for (_, site) in body["sites"].as_object_mut().unwrap() {
+            site.as_object_mut().unwrap().remove("history");
+        }
+    });
     let reader = Engine::open_reader(dir.0.to_str().unwrap(), ReaderOptions::default()).unwrap();
     assert_eq!(every_answer(&reader, "2025-01-03,2025-01-12"), want);
 }

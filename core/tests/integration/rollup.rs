@@ -10,6 +10,7 @@ use proptest::prelude::*;
 
 use crate::reader::sample_store;
 use crate::store::TempDir;
+use crate::store::edit_manifest;
 
 fn reader(dir: &Path) -> Engine {
     Engine::open_reader(dir.to_str().unwrap(), ReaderOptions::default()).unwrap()
@@ -217,22 +218,6 @@ fn rollups_stay_exact_through_late_hits_forget_and_delete() {
         ["2025-01", "2025-02", "2025-03"]
     );
     assert_equal_everywhere(&dir.0, &w, "delete");
-}
-
-/// Rewrites the manifest's JSON body (and its envelope's length and
-/// checksum).
-fn edit_manifest(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
-    let path = dir.join("MANIFEST");
-    let bytes = std::fs::read(&path).unwrap();
-    let mut body: serde_json::Value = serde_json::from_slice(&bytes[20..bytes.len() - 4]).unwrap();
-    edit(&mut body);
-    let body = serde_json::to_vec(&body).unwrap();
-    let mut file = bytes[..20].to_vec();
-    file[12..20].copy_from_slice(&(body.len() as u64).to_le_bytes());
-    file.extend_from_slice(&body);
-    let crc = crc32fast::hash(&file);
-    file.extend_from_slice(&crc.to_le_bytes());
-    std::fs::write(&path, file).unwrap();
 }
 
 #[test]

@@ -23,6 +23,22 @@ impl TempDir {
     }
 }
 
+/// Rewrites the manifest's JSON body (and its envelope's length and
+/// checksum).
+pub(crate) fn edit_manifest(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let path = dir.join("MANIFEST");
+    let bytes = std::fs::read(&path).unwrap();
+    let mut body: serde_json::Value = serde_json::from_slice(&bytes[20..bytes.len() - 4]).unwrap();
+    edit(&mut body);
+    let body = serde_json::to_vec(&body).unwrap();
+    let mut file = bytes[..20].to_vec();
+    file[12..20].copy_from_slice(&(body.len() as u64).to_le_bytes());
+    file.extend_from_slice(&body);
+    let crc = crc32fast::hash(&file);
+    file.extend_from_slice(&crc.to_le_bytes());
+    std::fs::write(&path, file).unwrap();
+}
+
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
