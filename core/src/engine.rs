@@ -136,8 +136,31 @@ pub(crate) fn rollup_changes(
     days: &[NaiveDate],
     grown: bool,
 ) -> BTreeMap<(crate::rollup::Span, NaiveDate), Option<Vec<u8>>> {
+    let mut out = BTreeMap::new();
+    shelf_changes(site, files, days, grown, false, &mut out);
+    shelf_changes(site, files, days, grown, true, &mut out);
+    out
+}
+
+/// [`rollup_changes`] of the summary rollups, or (`reports`) of the
+/// report rollups: those are kept only for complete periods (the site
+/// has a later day), so a month that still grows each day is not
+/// rebuilt from its days at every commit.
+fn shelf_changes(
+    site: &SiteState,
+    files: Option<&crate::store::SiteFiles>,
+    days: &[NaiveDate],
+    grown: bool,
+    reports: bool,
+    out: &mut BTreeMap<(crate::rollup::Span, NaiveDate), Option<Vec<u8>>>,
+) {
     use crate::rollup::{Rollup, Span};
     let dates = site.dates();
+    let (month_span, year_span) = (
+        Span::Month.with_reports(reports),
+        Span::Year.with_reports(reports),
+    );
+    let latest = dates.last().copied();
     let within = |span: Span, start: NaiveDate| dates.range(start..=span.end(start));
     // A period whose rollup the manifest lacks, or holds stale.
     let stale = |span: Span, start: NaiveDate| {
@@ -179,44 +202,49 @@ pub(crate) fn rollup_changes(
         let range = start..=span.end(start);
         site.live.range(range.clone()).next().is_some()
             || site.damaged.range(range).next().is_some()
+            || (reports && latest.is_none_or(|l| l <= span.end(start)))
     };
     // Months: built or updated here (`None`: the month has none after
     // this commit).
     let mut months: BTreeMap<NaiveDate, Option<std::sync::Arc<Rollup>>> = BTreeMap::new();
-    for m in periods(Span::Month) {
-        let built = if unsettled(Span::Month, m) {
+    for m in periods(month_span) {
+        let built = if unsettled(month_span, m) {
             None
         } else {
-            let end = Span::Month.end(m);
+            let end = month_span.end(m);
             let changed: Vec<NaiveDate> = days
                 .iter()
                 .copied()
                 .filter(|d| (m..=end).contains(d))
                 .collect();
             let grew = (grown && !changed.is_empty())
-                .then(|| files.and_then(|f| grown_rollup(site, f, m, &changed)))
+                .then(|| files.and_then(|f| grown_rollup(site, f, month_span, m, &changed)))
                 .flatten();
             grew.or_else(|| {
                 // The month's days: held, cached or read.
                 let parts = site.parts(m, end).unwrap_or_default();
-                (!parts.is_empty() && parts.len() == within(Span::Month, m).count())
-                    .then(|| Rollup::build(m, parts.iter().map(|p| (p.date, &*p.archive))))
+                (!parts.is_empty() && parts.len() == within(month_span, m).count()).then(|| {
+                    Rollup::build(
+                        m,
+                        parts.iter().map(|p| (p.date, &*p.archive)),
+                        reports.then_some(&site.dicts),
+                    )
+                })
             })
         };
         months.insert(m, built.map(std::sync::Arc::new));
     }
     // Years: from their months' rollups, this commit's or the stored
     // current ones.
-    let mut out = BTreeMap::new();
-    for y in periods(Span::Year) {
+    for y in periods(year_span) {
         let mut parts = Vec::new();
-        let mut whole = !unsettled(Span::Year, y);
+        let mut whole = !unsettled(year_span, y);
         let mut m = None;
-        for date in within(Span::Year, y) {
+        for date in within(year_span, y) {
             if !whole {
                 break;
             }
-            let start = Span::Month.start_of(*date);
+            let start = month_span.start_of(*date);
             if m == Some(start) {
                 continue;
             }
@@ -224,13 +252,14 @@ pub(crate) fn rollup_changes(
             let r = match months.get(&start) {
                 Some(built) => built.clone(),
                 None => files.and_then(|f| {
-                    let &g = f.rollups.get(&start)?;
+                    let &g = f.rollups_of(month_span).get(&start)?;
                     let r = site
                         .lazy
                         .as_ref()?
-                        .stored_rollup(site, Span::Month, start, g)?;
-                    (!stale(Span::Month, start) && r.dates.iter().eq(within(Span::Month, start)))
-                        .then_some(r)
+                        .stored_rollup(site, month_span, start, g)?;
+                    (!stale(month_span, start) && r.dates.iter().eq(within(month_span, start)))
+                        .then(|| unpacked(site, r).map(std::sync::Arc::new))
+                        .flatten()
                 }),
             };
             match r {
@@ -239,30 +268,29 @@ pub(crate) fn rollup_changes(
             }
         }
         if whole && !parts.is_empty() {
-            let year = Rollup::year(y, parts.iter().map(|r| &**r));
+            let year = Rollup::year(y, parts.iter().map(|r| &**r), reports);
             out.insert(
-                (Span::Year, y),
+                (year_span, y),
                 Some(crate::store::format::encode_rollup(&year)),
             );
-        } else if had(Span::Year, &y) {
-            out.insert((Span::Year, y), None);
+        } else if had(year_span, &y) {
+            out.insert((year_span, y), None);
         }
     }
     for (m, r) in months {
         match r {
             Some(r) => {
                 out.insert(
-                    (Span::Month, m),
+                    (month_span, m),
                     Some(crate::store::format::encode_rollup(&r)),
                 );
             }
-            None if had(Span::Month, &m) => {
-                out.insert((Span::Month, m), None);
+            None if had(month_span, &m) => {
+                out.insert((month_span, m), None);
             }
             None => {}
         }
     }
-    out
 }
 
 /// Month `m`'s new rollup from its current one, when `changed` (days of
@@ -277,27 +305,38 @@ pub(crate) fn rollup_changes(
 fn grown_rollup(
     site: &SiteState,
     files: &crate::store::SiteFiles,
+    span: crate::rollup::Span,
     m: NaiveDate,
     changed: &[NaiveDate],
 ) -> Option<crate::rollup::Rollup> {
-    use crate::rollup::Span;
+    use crate::rollup::Rollup;
     let lazy = site.lazy.as_ref()?;
-    let g = *files.rollups.get(&m)?;
-    let end = Span::Month.end(m);
+    let g = *files.rollups_of(span).get(&m)?;
+    let end = span.end(m);
     let stored: Vec<NaiveDate> = files
         .days
         .range(m..=end)
         .filter(|(_, dg)| **dg <= g)
         .map(|(d, _)| *d)
         .collect();
-    let mut r = (*lazy.stored_rollup(site, Span::Month, m, g)?).clone();
+    let mut r = unpacked(site, lazy.stored_rollup(site, span, m, g)?)?;
     let in_month = files.days.range(m..=end).count();
     if r.dates != stored || stored.len() != in_month {
         return None;
     }
     for d in changed {
         let new = site.days.get(d)?;
-        if r.dates.binary_search(d).is_ok() {
+        let had = stored.binary_search(d).is_ok();
+        if span.reports() {
+            let new = Rollup::build(m, [(*d, new)], Some(&site.dicts));
+            if had {
+                r.regrow(site.held_reports.get(d)?, &new)?;
+            } else {
+                r.add(&new);
+            }
+            continue;
+        }
+        if had {
             r.totals = r.totals.without(site.held_from.get(d)?)?;
         }
         r.totals.add(&new.totals);
@@ -307,6 +346,23 @@ fn grown_rollup(
     r.dates.extend_from_slice(changed);
     r.dates.sort_unstable();
     r.dates.dedup();
+    Some(r)
+}
+
+/// A stored rollup with its reports unpacked (with their bitmaps) into
+/// `reports`, for a writer that updates or adds it up; `None` if they
+/// cannot be read.
+fn unpacked(
+    site: &SiteState,
+    r: std::sync::Arc<crate::rollup::Rollup>,
+) -> Option<crate::rollup::Rollup> {
+    let mut r = std::sync::Arc::unwrap_or_clone(r);
+    if let Some(stored) = r.stored.take() {
+        let d = &site.dicts;
+        let reports =
+            crate::store::format::decode_reports(&stored, d.visitors.len(), d.users.len());
+        r.reports = Some(Box::new(reports.ok()?));
+    }
     Some(r)
 }
 
@@ -342,6 +398,10 @@ pub(crate) struct SiteState {
     /// rollup is then updated from its old rollup, not rebuilt from every
     /// day of the month (`rollup_changes`).
     pub held_from: BTreeMap<NaiveDate, crate::archive::DayTotals>,
+    /// Each held day's own report rollup as its stored file has it, for
+    /// days of a month with a report rollup: that one is then updated
+    /// (`Rollup::regrow`), not rebuilt from every day of the month.
+    pub held_reports: BTreeMap<NaiveDate, crate::rollup::Rollup>,
 }
 
 impl SiteState {
@@ -360,6 +420,7 @@ impl SiteState {
             live: BTreeMap::new(),
             lazy: None,
             held_from: BTreeMap::new(),
+            held_reports: BTreeMap::new(),
         }
     }
 
@@ -1216,7 +1277,7 @@ impl Engine {
     ) -> Result<(IngestOutcome, Option<crate::store::Background>)> {
         // The days the batch touches are read first (a writer holds only
         // those); one that cannot be read is damaged.
-        self.hold_days(&batch.buckets);
+        self.hold_days(&batch.buckets, true);
         // A damaged day cannot take hits: rebuilding it would drop what the
         // unreadable file holds.
         for &(site, date) in &batch.buckets {
@@ -1611,7 +1672,7 @@ impl Engine {
         }
         // A lazy reader reads the days the batch touches first.
         let touched = batch.buckets.clone();
-        self.hold_days(&touched);
+        self.hold_days(&touched, false);
         // Nothing to write, so nothing can fail.
         let _ = self.commit_live(batch, Marks::default(), false);
         for (id, cursor) in &marks {
@@ -1763,8 +1824,7 @@ impl Engine {
                 continue;
             };
             let Some(lazy) = &mut site.lazy else { continue };
-            lazy.rollups.clone_from(&files.rollups);
-            lazy.years.clone_from(&files.years);
+            lazy.rollups = files.rollup_names();
             for day in days {
                 if site.live.contains_key(day) {
                     // Still held: the file now holds this archive.
@@ -1779,6 +1839,7 @@ impl Engine {
                     continue;
                 };
                 site.held_from.remove(day);
+                site.held_reports.remove(day);
                 if let Some(archive) = site.days.remove(day) {
                     lazy.cache.put((*id, *day, generation), Arc::new(archive));
                     lazy.files.insert(*day, generation);

@@ -88,7 +88,7 @@ pub fn store_decoders(data: &[u8]) {
         }
         _ => {
             let sealed = seal(Kind::Rollup, body);
-            for span in [crate::rollup::Span::Month, crate::rollup::Span::Year] {
+            for span in crate::rollup::SPANS {
                 let _ = format::decode_rollup(&sealed, span, 1 << 16, 1 << 16);
             }
         }
@@ -145,9 +145,11 @@ pub fn store_seeds() -> Vec<Vec<u8>> {
     seeds.push([&[5u8][..], &unpacked(&history)].concat());
     if let Some((&day, a)) = site.days.iter().next() {
         let month = crate::rollup::month_of(day);
-        let rollup = crate::rollup::Rollup::build(month, [(day, a)]);
-        let sealed = format::encode_rollup(&rollup);
-        seeds.push([&[8u8][..], &body(&sealed, Kind::Rollup)].concat());
+        for dicts in [None, Some(&site.dicts)] {
+            let rollup = crate::rollup::Rollup::build(month, [(day, a)], dicts);
+            let sealed = format::encode_rollup(&rollup);
+            seeds.push([&[8u8][..], &body(&sealed, Kind::Rollup)].concat());
+        }
     }
     if let Some((&day, _)) = site.days.iter().next()
         && let Ok(bundle) = e.export_day(1, day)

@@ -307,6 +307,7 @@ impl Actions<'_> {
 }
 
 /// Iterator over [`Actions`], as action indices.
+#[derive(Clone)]
 pub(crate) enum ActionIter<'a> {
     Range(std::ops::Range<usize>),
     List(std::slice::Iter<'a, u32>),

@@ -439,12 +439,14 @@ impl Engine {
             .and_then(|s| s.lazy.as_ref())
             .map(|l| l.files.keys().map(|d| (id, *d)).collect())
             .unwrap_or_default();
-        self.hold_days(&dates);
+        self.hold_days(&dates, false);
     }
 
     /// A reader holds the days the write-ahead log's batch touches before
-    /// replaying it (its live parts mask their visits).
-    pub(crate) fn hold_days(&mut self, days: &[(u32, NaiveDate)]) {
+    /// replaying it (its live parts mask their visits); a writer the days
+    /// a batch touches, and (`reports`) each one's part of its month's
+    /// report rollup, so that the rollup is updated, not rebuilt.
+    pub(crate) fn hold_days(&mut self, days: &[(u32, NaiveDate)], reports: bool) {
         for &(id, date) in days {
             let Some(site) = self.sites.get_mut(&id) else {
                 continue;
@@ -473,6 +475,21 @@ impl Engine {
                 Ok(mut archive) => {
                     fill_before(&site.visitor_days, date, &mut archive);
                     site.held_from.insert(date, archive.totals);
+                    // Its part of its month's report rollup, if it has one.
+                    let month = crate::rollup::month_of(date);
+                    let rolled = site.lazy.as_ref().is_some_and(|l| {
+                        l.rollups
+                            .get(&crate::rollup::Span::MonthReports)
+                            .is_some_and(|m| m.contains_key(&month))
+                    });
+                    if reports && rolled {
+                        let own = crate::rollup::Rollup::build(
+                            month,
+                            [(date, &archive)],
+                            Some(&site.dicts),
+                        );
+                        site.held_reports.insert(date, own);
+                    }
                     site.days.insert(date, archive);
                 }
                 Err(d) => {
@@ -575,8 +592,7 @@ pub(crate) fn load_site_lazy(
     site.lazy = Some(LazyDays {
         site: id,
         files: days,
-        rollups: files.rollups.clone(),
-        years: files.years.clone(),
+        rollups: files.rollup_names(),
         history,
         source: store.source.clone(),
         cache: cache.clone(),

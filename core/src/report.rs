@@ -7,12 +7,21 @@ use std::cmp::Ordering;
 use foldhash::HashMap;
 use serde::Serialize;
 
+use crate::archive::DayTotals;
 use crate::dict::NONE;
 use crate::hit::HitType;
 use crate::query::{CutVisit, DistinctStamp, Selection, distinct_per_key};
-use crate::raw::VField;
+use crate::raw::{SiteDicts, VField};
+
+use crate::query::Resolved;
 use crate::referrer::ReferrerType;
+use crate::rollup::reports::{
+    ActionCounts, ActionTable, Reports, ReportsBuilder, UNTITLED_KEY, VisitTable, Which,
+    count_visit,
+};
 use crate::summary::{VisitsSummary, ratio};
+use chrono::NaiveDate;
+use roaring::RoaringBitmap;
 
 /// The label Matomo gives page views without a title.
 pub const UNTITLED: &str = "Page Name Not Defined";
@@ -93,6 +102,42 @@ impl ActionRow {
     /// Whether this is a folder row of a tree.
     pub fn is_folder(&self) -> bool {
         !self.subtable.is_empty()
+    }
+}
+
+impl ActionReportKind {
+    /// Whether its rows have page columns (time, entries, exits).
+    pub(crate) fn pages(self) -> bool {
+        matches!(
+            self,
+            ActionReportKind::PageUrls
+                | ActionReportKind::PageUrlTree
+                | ActionReportKind::PageTitles
+        )
+    }
+
+    /// The flat report it is ([`ActionTable`]); `None` for the page tree.
+    pub(crate) fn table(self) -> Option<ActionTable> {
+        Some(match self {
+            ActionReportKind::PageUrls => ActionTable::Pages,
+            ActionReportKind::PageUrlTree => return None,
+            ActionReportKind::PageTitles => ActionTable::Titles,
+            ActionReportKind::Downloads => ActionTable::Downloads,
+            ActionReportKind::Outlinks => ActionTable::Outlinks,
+            ActionReportKind::SiteSearchKeywords => ActionTable::Keywords,
+        })
+    }
+}
+
+/// The label of key `k` of a flat action report (`untitled`: the key of
+/// page views without a title).
+fn action_label(d: &SiteDicts, table: ActionTable, k: u32, untitled: u32) -> String {
+    match table {
+        ActionTable::Pages => d.pages.value(k).to_owned(),
+        ActionTable::Titles if k == untitled => UNTITLED.to_owned(),
+        ActionTable::Titles => d.titles.value(k).to_owned(),
+        ActionTable::Downloads | ActionTable::Outlinks => d.urls.value(k).to_owned(),
+        ActionTable::Keywords => d.keywords.value(k).to_owned(),
     }
 }
 
@@ -302,22 +347,11 @@ fn permute<R>(rows: &mut [R], mut order: Vec<usize>) {
     }
 }
 
-/// Per-key sums of an action report.
-#[derive(Default, Clone, Copy)]
-struct Acc {
-    hits: u64,
-    visits: u64,
-    entries: u64,
-    exits: u64,
-    entry_bounces: u64,
-    time: u64,
-}
-
 /// Accumulates action rows over keys; a key may be a page, a title, or a
 /// folder (an action counts toward every key `keys_of` gives it).
 /// Visits must come in visitor-major order, for the distinct-visitor stamp.
 struct ActionAccumulator {
-    acc: Vec<Acc>,
+    acc: Vec<ActionCounts>,
     visitors: DistinctStamp,
     scratch: Vec<u32>,
     pages: bool,
@@ -326,7 +360,7 @@ struct ActionAccumulator {
 impl ActionAccumulator {
     fn new(keys: usize, pages: bool) -> Self {
         ActionAccumulator {
-            acc: vec![Acc::default(); keys],
+            acc: vec![ActionCounts::default(); keys],
             visitors: DistinctStamp::new(keys),
             scratch: Vec::new(),
             pages,
@@ -338,12 +372,7 @@ impl ActionAccumulator {
     fn merge(&mut self, other: ActionAccumulator) {
         self.grow(other.acc.len());
         for (a, o) in self.acc.iter_mut().zip(&other.acc) {
-            a.hits += o.hits;
-            a.visits += o.visits;
-            a.entries += o.entries;
-            a.exits += o.exits;
-            a.entry_bounces += o.entry_bounces;
-            a.time += o.time;
+            a.add(o);
         }
         for (c, o) in self.visitors.counts.iter_mut().zip(&other.visitors.counts) {
             *c += o;
@@ -352,58 +381,32 @@ impl ActionAccumulator {
 
     fn grow(&mut self, keys: usize) {
         if self.acc.len() < keys {
-            self.acc.resize(keys, Acc::default());
+            self.acc.resize(keys, ActionCounts::default());
         }
         self.visitors.grow(keys);
     }
 
     /// `keys_of(action, out)` pushes the keys of an action into `out`,
     /// none if the action is not of the report's kind.
-    fn add(&mut self, cut: &CutVisit, mut keys_of: impl FnMut(usize, &mut Vec<u32>)) {
-        let a = cut.archive;
-        let end = a.action_offsets[cut.visit as usize + 1] as usize;
+    fn add(&mut self, cut: &CutVisit, keys_of: impl FnMut(usize, &mut Vec<u32>)) {
         let ActionAccumulator {
             acc,
             visitors,
             scratch,
             pages,
         } = self;
-        // The keys of the visit's actions, in action order; the keys of
-        // its first and last page are scratch[first] and scratch[last].
-        scratch.clear();
-        let (mut first, mut last) = (0..0, 0..0);
-        for i in cut.actions.iter() {
-            let from = scratch.len();
-            keys_of(i, scratch);
-            if scratch.len() == from {
-                continue;
-            }
-            let time = if *pages { a.time_spent(i, end) } else { 0 };
-            for &k in &scratch[from..] {
-                let acc = &mut acc[k as usize];
-                acc.hits += 1;
-                acc.time += u64::from(time);
-            }
-            if *pages {
-                if first.is_empty() {
-                    first = from..scratch.len();
-                }
-                last = from..scratch.len();
-            }
-        }
-        let bounce = u64::from(cut.actions.len() == 1);
-        for &k in &scratch[first] {
-            acc[k as usize].entries += 1;
-            acc[k as usize].entry_bounces += bounce;
-        }
-        for &k in &scratch[last] {
-            acc[k as usize].exits += 1;
-        }
-        scratch.sort_unstable();
-        scratch.dedup();
+        let actions = (cut.actions.iter(), cut.actions.len());
+        count_visit(
+            cut.archive,
+            cut.visit,
+            actions,
+            *pages,
+            acc,
+            scratch,
+            keys_of,
+        );
         let visitor = cut.visitor();
         for &k in scratch.iter() {
-            acc[k as usize].visits += 1;
             visitors.see(k, visitor);
         }
     }
@@ -530,60 +533,20 @@ impl Selection<'_> {
     /// # Ok::<(), hitmap::Error>(())
     /// ```
     pub fn action_report(&self, kind: ActionReportKind) -> Vec<ActionRow> {
-        let d = &self.site.dicts;
-        let of_kind = |kind: HitType, i: usize, a: &crate::archive::DayArchive| a.a_kind[i] == kind;
-        let untitled = d.titles.len() as u32;
-        let pairs = match kind {
-            ActionReportKind::PageUrlTree => return self.page_tree(),
-            ActionReportKind::PageUrls => self
-                .flat_report(true, d.pages.len(), |a, i| {
-                    if of_kind(HitType::Pageview, i, a) {
-                        d.page_of_url[a.a_url[i] as usize]
-                    } else {
-                        NONE
-                    }
-                })
-                .rows(|k| d.pages.value(k).to_owned()),
-            ActionReportKind::PageTitles => self
-                .flat_report(true, d.titles.len() + 1, |a, i| {
-                    match (of_kind(HitType::Pageview, i, a), a.a_title[i]) {
-                        (false, _) => NONE,
-                        (true, NONE) => untitled,
-                        (true, t) => t,
-                    }
-                })
-                .rows(|k| {
-                    if k == untitled {
-                        UNTITLED.to_owned()
-                    } else {
-                        d.titles.value(k).to_owned()
-                    }
-                }),
-            ActionReportKind::Downloads | ActionReportKind::Outlinks => {
-                let want = if kind == ActionReportKind::Downloads {
-                    HitType::Download
-                } else {
-                    HitType::Outlink
-                };
-                self.flat_report(false, d.urls.len(), |a, i| {
-                    if of_kind(want, i, a) {
-                        a.a_url[i]
-                    } else {
-                        NONE
-                    }
-                })
-                .rows(|k| d.urls.value(k).to_owned())
-            }
-            ActionReportKind::SiteSearchKeywords => self
-                .flat_report(false, d.keywords.len(), |a, i| {
-                    if of_kind(HitType::Search, i, a) {
-                        a.extra(i).keyword
-                    } else {
-                        NONE
-                    }
-                })
-                .rows(|k| d.keywords.value(k).to_owned()),
+        let Some(table) = kind.table() else {
+            return self.page_tree();
         };
+        let d = &self.site.dicts;
+        let untitled = d.titles.len() as u32;
+        let universe = match table {
+            ActionTable::Pages => d.pages.len(),
+            ActionTable::Titles => d.titles.len() + 1,
+            ActionTable::Downloads | ActionTable::Outlinks => d.urls.len(),
+            ActionTable::Keywords => d.keywords.len(),
+        };
+        let pairs = self
+            .flat_report(table.pages(), universe, |a, i| table.key(d, a, i, untitled))
+            .rows(|k| action_label(d, table, k, untitled));
         let mut rows: Vec<ActionRow> = pairs.into_iter().map(|(_, r)| r).collect();
         sort_tree(&mut rows);
         rows
@@ -748,41 +711,14 @@ impl Selection<'_> {
             return self.referrer_report(*part);
         }
         let d = &self.site.dicts;
-        let field = |f: VField| Some(f as usize);
-        let vfield = match dimension {
-            Dimension::DeviceType => field(VField::Device),
-            Dimension::Browser => field(VField::Browser),
-            Dimension::OperatingSystem => field(VField::Os),
-            Dimension::Country => field(VField::Country),
-            Dimension::Language => field(VField::Language),
-            Dimension::ReferrerType | Dimension::Custom(_) | Dimension::Referrer(_) => None,
-        };
-        let custom = match dimension {
-            Dimension::Custom(name) => Some(d.custom_dim(name)),
-            _ => None,
-        };
-        let universe = match (vfield, &custom) {
-            (Some(f), _) => d.field(f).len(),
-            (None, Some(_)) => d.dim_values.len(),
-            (None, None) => ReferrerType::ALL.len(),
-        };
+        let table = dimension.table(d);
+        let universe = table.map_or(0, |t| visit_universe(d, t));
         // Key `universe` stands for "no value".
         let mut acc = vec![VisitsSummary::default(); universe + 1];
         let mut visitors = DistinctStamp::new(universe + 1);
         let mut user_pairs = Vec::new();
         self.for_each_visit_by_visitor(|cut| {
-            let a = cut.archive;
-            let v = cut.visit as usize;
-            let key = match (vfield, custom) {
-                (Some(f), _) => a.fields[f][v],
-                (None, Some(Some(name))) => a
-                    .dims
-                    .iter()
-                    .find(|c| c.name == name)
-                    .map_or(NONE, |c| c.values[v]),
-                (None, Some(None)) => NONE,
-                (None, None) => u32::from(a.referrer_type[v]),
-            };
+            let key = table.map_or(NONE, |t| t.key(cut.archive, cut.visit as usize));
             let key = if key == NONE { universe as u32 } else { key };
             tally(
                 &mut acc[key as usize],
@@ -801,17 +737,210 @@ impl Selection<'_> {
             .map(|(k, mut metrics)| {
                 metrics.nb_uniq_visitors = visitors[k];
                 metrics.nb_users = users[k];
-                let label = match (k == universe, vfield, &custom) {
-                    (true, _, _) => None,
-                    (false, Some(f), _) => Some(d.field(f).value(k as u32).to_owned()),
-                    (false, None, Some(_)) => Some(d.dim_values.value(k as u32).to_owned()),
-                    (false, None, None) => Some(ReferrerType::ALL[k].name().to_owned()),
+                let label = match table {
+                    Some(t) if k != universe => Some(visit_label(d, t, k as u32)),
+                    _ => None,
                 };
                 DimensionRow { label, metrics }
             })
             .collect();
         let _ = sort_rows(&mut rows, "nb_visits", true);
         rows
+    }
+}
+
+/// How many keys a visit report's values have (its "no value" aside).
+fn visit_universe(d: &SiteDicts, t: VisitTable) -> usize {
+    match t {
+        VisitTable::Field(f) => d.field(f as usize).len(),
+        VisitTable::ReferrerType => ReferrerType::ALL.len(),
+        VisitTable::Dimension(_) => d.dim_values.len(),
+    }
+}
+
+/// The label of a value of a visit report.
+fn visit_label(d: &SiteDicts, t: VisitTable, k: u32) -> String {
+    match t {
+        VisitTable::Field(f) => d.field(f as usize).value(k).to_owned(),
+        VisitTable::Dimension(_) => d.dim_values.value(k).to_owned(),
+        VisitTable::ReferrerType => ReferrerType::ALL[k as usize].name().to_owned(),
+    }
+}
+
+impl Dimension {
+    /// The visit report it is; `None` for referrer names and keywords
+    /// (grouped by a derived label).
+    pub(crate) fn table(&self, d: &SiteDicts) -> Option<VisitTable> {
+        let field = |f: VField| Some(VisitTable::Field(f as u8));
+        match self {
+            Dimension::DeviceType => field(VField::Device),
+            Dimension::Browser => field(VField::Browser),
+            Dimension::OperatingSystem => field(VField::Os),
+            Dimension::Country => field(VField::Country),
+            Dimension::Language => field(VField::Language),
+            Dimension::ReferrerType => Some(VisitTable::ReferrerType),
+            // A name the site has never seen (or one of hitmap's own):
+            // a dimension no visit has a value of.
+            Dimension::Custom(name) => {
+                Some(VisitTable::Dimension(d.custom_dim(name).unwrap_or(NONE)))
+            }
+            Dimension::Referrer(_) => None,
+        }
+    }
+}
+
+impl Resolved<'_> {
+    /// An unfiltered flat action report of the days `range` from the
+    /// report rollups of its whole years and months and the edge days
+    /// between them; `None` (the caller reads the days) for a segment, a
+    /// section, the page tree, or a range no report rollup covers. The
+    /// rows are the ones [`Selection::action_report`] gives.
+    pub(crate) fn rolled_action_report(
+        &self,
+        range: Option<(NaiveDate, NaiveDate)>,
+        kind: ActionReportKind,
+    ) -> crate::error::Result<Option<Vec<ActionRow>>> {
+        let Some(table) = kind.table() else {
+            return Ok(None);
+        };
+        let Some(reports) = self.rolled_reports(range, Which::Action(table))? else {
+            return Ok(None);
+        };
+        let d = &self.site.dicts;
+        let mut rows: Vec<ActionRow> = reports.actions[table as usize]
+            .iter()
+            .filter(|(_, r)| r.counts.hits > 0)
+            .map(|(&k, r)| {
+                let c = &r.counts;
+                ActionRow {
+                    label: action_label(d, table, k, UNTITLED_KEY),
+                    nb_hits: c.hits,
+                    nb_visits: c.visits,
+                    nb_uniq_visitors: r.distinct[0],
+                    entry_nb_visits: c.entries,
+                    exit_nb_visits: c.exits,
+                    entry_bounce_count: c.entry_bounces,
+                    sum_time_spent: c.time,
+                    subtable: Vec::new(),
+                }
+            })
+            .collect();
+        sort_tree(&mut rows);
+        Ok(Some(rows))
+    }
+
+    /// [`Resolved::rolled_action_report`] for a dimension report: the rows
+    /// [`Selection::dimension_report`] gives; `None` for referrer names and
+    /// keywords.
+    pub(crate) fn rolled_dimension_report(
+        &self,
+        range: Option<(NaiveDate, NaiveDate)>,
+        dimension: &Dimension,
+    ) -> crate::error::Result<Option<Vec<DimensionRow>>> {
+        let d = &self.site.dicts;
+        let Some(table) = dimension.table(d) else {
+            return Ok(None);
+        };
+        let Some(reports) = self.rolled_reports(range, Which::Visit(table))? else {
+            return Ok(None);
+        };
+        let mut rows: Vec<DimensionRow> = reports
+            .visits
+            .get(&table)
+            .into_iter()
+            .flatten()
+            .filter(|(_, r)| r.counts.visits > 0)
+            .map(|(&k, r)| {
+                let c = &r.counts;
+                DimensionRow {
+                    label: (k != NONE).then(|| visit_label(d, table, k)),
+                    metrics: VisitsSummary {
+                        nb_visits: c.visits,
+                        nb_uniq_visitors: r.distinct[0],
+                        nb_users: r.distinct[1],
+                        nb_actions: c.actions,
+                        max_actions: c.max_actions,
+                        bounce_count: c.bounces,
+                        sum_visit_length: c.sum_length,
+                    },
+                }
+            })
+            .collect();
+        let _ = sort_rows(&mut rows, "nb_visits", true);
+        Ok(Some(rows))
+    }
+
+    /// The `which` report over `range`: the report rollups' rows and the
+    /// edge days' rows, added up (visitors and users as bitmaps, so that
+    /// distinct counts stay exact); `None` when no report rollup applies
+    /// or one cannot be read (the caller reads the days). A year's report
+    /// rollup keeps no bitmaps: it answers its year alone, and a range
+    /// with more than that year takes the year's months instead.
+    fn rolled_reports(
+        &self,
+        range: Option<(NaiveDate, NaiveDate)>,
+        which: Which,
+    ) -> crate::error::Result<Option<Reports>> {
+        use crate::rollup::Span;
+        let Some((mut rolled, mut gaps)) =
+            self.rolled(range, &[Span::YearReports, Span::MonthReports])?
+        else {
+            return Ok(None);
+        };
+        let alone = rolled.len() == 1 && gaps.is_empty();
+        if !alone && rolled.iter().any(|r| r.span == Span::YearReports) {
+            let Some(months) = self.rolled(range, &[Span::MonthReports])? else {
+                return Ok(None);
+            };
+            (rolled, gaps) = months;
+        }
+        if rolled.is_empty() {
+            return Ok(None);
+        }
+        let d = &self.site.dicts;
+        let empty = RoaringBitmap::new();
+        let none = (&DayTotals::default(), &empty, &empty);
+        let mut out: Option<Reports> = None;
+        let mut add = |piece: Reports| match &mut out {
+            None => out = Some(piece),
+            Some(out) => out.merge(none, &piece, none),
+        };
+        for r in &rolled {
+            let Some(stored) = &r.stored else {
+                return Ok(None);
+            };
+            let piece = crate::store::format::decode_report(
+                stored,
+                which,
+                !alone,
+                d.visitors.len(),
+                d.users.len(),
+            );
+            match piece {
+                Ok(Some(piece)) => add(piece),
+                Ok(None) => add(Reports::without_values(
+                    which,
+                    (&r.totals, &r.visitors, &r.users),
+                )),
+                Err(_) => return Ok(None),
+            }
+        }
+        for (a, b) in gaps {
+            let sel = self.select(Some((a, b)))?;
+            let mut builder = ReportsBuilder::new(d, Some(which), &[]);
+            sel.for_each_visit(|cut| {
+                let actions = cut.actions.iter();
+                builder.add_visit(
+                    cut.archive,
+                    cut.visit,
+                    actions,
+                    cut.actions.len(),
+                    cut.length,
+                );
+            });
+            add(builder.finish());
+        }
+        Ok(out)
     }
 }
 
@@ -872,6 +1001,79 @@ pub(crate) fn referrer_label(part: ReferrerPart, r: &crate::referrer::Referrer) 
 }
 
 impl crate::engine::Engine {
+    /// An action report of a query: the rows
+    /// `engine.query(q)?.action_report(kind)` gives, except that a store
+    /// answers a flat report without segment or section over complete
+    /// years and months from their report rollups (written once a period
+    /// is complete), reading only the days between them. The Reporting
+    /// API's flat action reports answer through it.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{ActionReportKind, Engine, Hit, Query, ReaderOptions, SiteConfig};
+    /// let dir = std::env::temp_dir().join(format!("hitmap-report-rollup-doc-{}", std::process::id()));
+    /// {
+    ///     let mut writer = Engine::open(&dir)?;
+    ///     writer.add_site(SiteConfig::new(1))?;
+    ///     writer.ingest([
+    ///         Hit::pageview(1, 1_717_200_000, "a", "https://x.org/a"), // 2024-06-01
+    ///         Hit::pageview(1, 1_719_000_000, "b", "https://x.org/a"), // 2024-06-21
+    ///         Hit::pageview(1, 1_720_000_000, "a", "https://x.org/b"), // 2024-07-03
+    ///     ])?;
+    ///     writer.seal()?;
+    /// }
+    /// let reader = Engine::open_reader(dir.to_str().unwrap(), ReaderOptions::default())?;
+    /// let before = reader.read_stats().requests;
+    /// let q = Query::site(1).range("2024-06-01", "2024-06-30");
+    /// let rows = reader.action_report(&q, ActionReportKind::PageUrls)?;
+    /// assert_eq!((rows[0].label.as_str(), rows[0].nb_uniq_visitors), ("/a", 2));
+    /// assert_eq!(reader.read_stats().requests, before + 1); // June's report rollup
+    /// assert_eq!(reader.query(&q)?.action_report(ActionReportKind::PageUrls), rows);
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn action_report(
+        &self,
+        q: &crate::query::Query,
+        kind: ActionReportKind,
+    ) -> crate::error::Result<Vec<ActionRow>> {
+        let range = q.date_range()?;
+        let resolved = self.resolve(q)?;
+        match resolved.rolled_action_report(range, kind)? {
+            Some(rows) => Ok(rows),
+            None => Ok(resolved.select(range)?.action_report(kind)),
+        }
+    }
+
+    /// A dimension report of a query: the rows
+    /// `engine.query(q)?.dimension_report(dimension)` gives, from report
+    /// rollups where [`Engine::action_report`] would use them (devices,
+    /// browsers, systems, countries, languages, referrer types, custom
+    /// dimensions).
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Dimension, Engine, Hit, Query, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1))?;
+    /// e.ingest([Hit::pageview(1, 1_717_200_000, "a", "https://x.org/").with_device("desktop")])?;
+    /// let rows = e.dimension_report(&Query::site(1), &Dimension::DeviceType)?;
+    /// assert_eq!((rows[0].label.as_deref(), rows[0].metrics.nb_visits), (Some("desktop"), 1));
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn dimension_report(
+        &self,
+        q: &crate::query::Query,
+        dimension: &Dimension,
+    ) -> crate::error::Result<Vec<DimensionRow>> {
+        let range = q.date_range()?;
+        let resolved = self.resolve(q)?;
+        match resolved.rolled_dimension_report(range, dimension)? {
+            Some(rows) => Ok(rows),
+            None => Ok(resolved.select(range)?.dimension_report(dimension)),
+        }
+    }
+
     /// The sections report: for each named section of the site, the
     /// summary of the selected visits cut to that section.
     ///

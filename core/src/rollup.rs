@@ -18,31 +18,71 @@ use chrono::{Datelike, NaiveDate};
 use roaring::RoaringBitmap;
 
 use crate::archive::{DayArchive, DayTotals};
+use crate::raw::SiteDicts;
+use reports::{ReportsBuilder, StoredReports};
 
-/// The periods rollups are kept for.
+pub(crate) mod reports;
+
+/// The rollups kept: a period, and whether it holds the period's reports
+/// too (a separate, larger file, written once the period is complete).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub(crate) enum Span {
-    /// A calendar month.
+    /// A calendar month's summary.
     #[default]
     Month,
-    /// A calendar year, built from its months' rollups.
+    /// A calendar year's summary, built from its months' rollups.
     Year,
+    /// A complete month's summary and reports.
+    MonthReports,
+    /// A complete year's summary and reports, from its months'.
+    YearReports,
 }
 
+/// Every [`Span`].
+pub(crate) const SPANS: [Span; 4] = [
+    Span::Month,
+    Span::Year,
+    Span::MonthReports,
+    Span::YearReports,
+];
+
 impl Span {
+    /// The calendar period: `Month` or `Year`.
+    pub(crate) fn period(self) -> Span {
+        match self {
+            Span::Month | Span::MonthReports => Span::Month,
+            Span::Year | Span::YearReports => Span::Year,
+        }
+    }
+
+    /// Whether its rollups hold reports.
+    pub(crate) fn reports(self) -> bool {
+        matches!(self, Span::MonthReports | Span::YearReports)
+    }
+
+    /// The same period with (`true`) or without reports.
+    pub(crate) fn with_reports(self, reports: bool) -> Span {
+        match (self.period(), reports) {
+            (Span::Month, false) => Span::Month,
+            (Span::Month, true) => Span::MonthReports,
+            (_, false) => Span::Year,
+            (_, true) => Span::YearReports,
+        }
+    }
+
     /// The first day of `date`'s period.
     pub(crate) fn start_of(self, date: NaiveDate) -> NaiveDate {
-        match self {
+        match self.period() {
             Span::Month => month_of(date),
-            Span::Year => date.with_ordinal(1).unwrap_or(date),
+            _ => date.with_ordinal(1).unwrap_or(date),
         }
     }
 
     /// The last day of the period that starts on `start`.
     pub(crate) fn end(self, start: NaiveDate) -> NaiveDate {
-        match self {
+        match self.period() {
             Span::Month => month_end(start),
-            Span::Year => NaiveDate::from_ymd_opt(start.year(), 12, 31).unwrap_or(NaiveDate::MAX),
+            _ => NaiveDate::from_ymd_opt(start.year(), 12, 31).unwrap_or(NaiveDate::MAX),
         }
     }
 
@@ -83,51 +123,115 @@ pub(crate) struct Rollup {
     pub visitors: RoaringBitmap,
     /// Every user id of the period.
     pub users: RoaringBitmap,
+    /// The period's reports (a [`Span::reports`] rollup built here).
+    pub reports: Option<Box<reports::Reports>>,
+    /// The period's reports as read from its file, each unpacked when
+    /// needed (`store::format::decode_report`).
+    pub stored: Option<std::sync::Arc<StoredReports>>,
 }
 
 impl Rollup {
-    /// The rollup of a month's days (sealed archives, in date order).
+    /// The rollup of a month's days (sealed archives, in date order),
+    /// with the month's reports if `reports` gives the site's
+    /// dictionaries.
     pub(crate) fn build<'a>(
         month: NaiveDate,
         days: impl IntoIterator<Item = (NaiveDate, &'a DayArchive)>,
+        reports: Option<&SiteDicts>,
     ) -> Rollup {
+        let days: Vec<(NaiveDate, &DayArchive)> = days.into_iter().collect();
         let mut r = Rollup {
             start: month,
-            span: Span::Month,
+            span: Span::Month.with_reports(reports.is_some()),
             ..Rollup::default()
         };
-        for (date, a) in days {
+        for &(date, a) in &days {
             debug_assert_eq!(month_of(date), month);
             r.dates.push(date);
             r.totals.add(&a.totals);
             r.visitors |= &a.visitors;
             r.users |= &a.users;
         }
+        if let Some(dicts) = reports {
+            let dims = ReportsBuilder::dims_of(dicts, days.iter().map(|(_, a)| *a));
+            let mut b = ReportsBuilder::new(dicts, None, &dims);
+            for (_, a) in &days {
+                b.add_day(a);
+            }
+            r.reports = Some(Box::new(b.finish()));
+        }
         r
     }
 
-    /// The rollup of a year from its months' rollups (in month order).
+    /// The rollup of a year from its months' rollups (in month order),
+    /// with reports when every month has them and `reports` asks for them.
     pub(crate) fn year<'a>(
         start: NaiveDate,
         months: impl IntoIterator<Item = &'a Rollup>,
+        reports: bool,
     ) -> Rollup {
         let mut r = Rollup {
             start,
-            span: Span::Year,
+            span: Span::Year.with_reports(reports),
+            reports: reports.then(Box::default),
             ..Rollup::default()
         };
         for m in months {
-            r.dates.extend_from_slice(&m.dates);
-            r.totals.add(&m.totals);
-            r.visitors |= &m.visitors;
-            r.users |= &m.users;
+            r.add(m);
         }
         r
+    }
+
+    /// Adds a disjoint period's rollup: its days, totals, bitmaps and
+    /// (if both have them) reports; reports are dropped if it has none.
+    pub(crate) fn add(&mut self, m: &Rollup) {
+        match (&mut self.reports, &m.reports) {
+            (Some(mine), Some(theirs)) => mine.merge(
+                (&self.totals, &self.visitors, &self.users),
+                theirs,
+                (&m.totals, &m.visitors, &m.users),
+            ),
+            (Some(_), None) => self.reports = None,
+            _ => {}
+        }
+        self.dates.extend_from_slice(&m.dates);
+        self.totals.add(&m.totals);
+        self.visitors |= &m.visitors;
+        self.users |= &m.users;
+    }
+
+    /// Replaces one of its days, `old` (that day's own rollup as stored),
+    /// by `new` (the same day's after it gained hits): sums lose `old`'s
+    /// and take `new`'s, bitmaps take `new`'s. Exact when every row of
+    /// `old` is in `new` with its visitors and users (and, in visit
+    /// reports, a maximum at least as large): what `old` added to a
+    /// bitmap is then still added by `new`. `None` (nothing to trust:
+    /// the caller builds the period from its days) when that does not
+    /// hold, `old` is not in it, or a custom dimension appears that the
+    /// period did not have.
+    pub(crate) fn regrow(&mut self, old: &Rollup, new: &Rollup) -> Option<()> {
+        let totals = self.totals.without(&old.totals)?;
+        if let Some(reports) = &mut self.reports {
+            let summary = |r: &Rollup| (r.totals, r.visitors.clone(), r.users.clone());
+            reports.regrow(
+                old.reports.as_deref()?,
+                summary(old),
+                new.reports.as_deref()?,
+                summary(new),
+            )?;
+        }
+        self.totals = totals;
+        self.totals.add(&new.totals);
+        self.visitors |= &new.visitors;
+        self.users |= &new.users;
+        Some(())
     }
 
     /// Heap bytes, about (a reader's cache counts them).
     pub(crate) fn heap_bytes(&self) -> usize {
         self.dates.len() * 4
+            + self.reports.as_ref().map_or(0, |r| r.heap_bytes())
+            + self.stored.as_ref().map_or(0, |r| r.heap_bytes())
             + self.visitors.serialized_size()
             + self.users.serialized_size()
             + std::mem::size_of::<Rollup>()

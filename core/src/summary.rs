@@ -160,21 +160,41 @@ impl Resolved<'_> {
         &self,
         range: Option<(NaiveDate, NaiveDate)>,
     ) -> Result<VisitsSummary> {
+        let Some((rolled, gaps)) = self.rolled(range, &[Span::Year, Span::Month])? else {
+            return Ok(self.select(range)?.visits_summary());
+        };
+        let mut parts = Vec::new();
+        for (a, b) in gaps {
+            parts.extend(self.site.parts(a, b)?);
+        }
+        let rolled: Vec<&Rollup> = rolled.iter().map(|r| &**r).collect();
+        Ok(summed(&parts, &rolled))
+    }
+
+    /// The current rollups of `spans` (years before months) that cover
+    /// whole periods of the days `range` (`None`: every day), with the day
+    /// ranges left over. `None` for a query with a segment or a section,
+    /// or of a site without stored days: those read their days.
+    pub(crate) fn rolled(
+        &self,
+        range: Option<(NaiveDate, NaiveDate)>,
+        spans: &[Span],
+    ) -> Result<Option<Rolled>> {
         let site = self.site;
         let lazy = match &site.lazy {
             Some(lazy) if self.is_unfiltered() => lazy,
-            _ => return Ok(self.select(range)?.visits_summary()),
+            _ => return Ok(None),
         };
         let (first, last) = self.checked_range(range)?;
         // Periods are counted within the stored days, not from year 1.
         let (Some((&lo, _)), Some((&hi, _))) =
             (lazy.files.first_key_value(), lazy.files.last_key_value())
         else {
-            return Ok(self.select(range)?.visits_summary());
+            return Ok(None);
         };
         let mut rolled: Vec<std::sync::Arc<Rollup>> = Vec::new();
         let mut gaps = vec![(first, last)];
-        for span in [Span::Year, Span::Month] {
+        for &span in spans {
             let mut rest = Vec::new();
             for (a, b) in gaps {
                 let starts =
@@ -194,14 +214,12 @@ impl Resolved<'_> {
             }
             gaps = rest;
         }
-        let mut parts = Vec::new();
-        for (a, b) in gaps {
-            parts.extend(site.parts(a, b)?);
-        }
-        let rolled: Vec<&Rollup> = rolled.iter().map(|r| &**r).collect();
-        Ok(summed(&parts, &rolled))
+        Ok(Some((rolled, gaps)))
     }
 }
+
+/// Rollups of whole periods, and the day ranges between them.
+pub(crate) type Rolled = (Vec<std::sync::Arc<Rollup>>, Vec<(NaiveDate, NaiveDate)>);
 
 impl Selection<'_> {
     /// VisitsSummary of the selection.

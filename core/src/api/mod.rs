@@ -24,10 +24,10 @@ mod visits;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, SiteState};
 use crate::error::{Error, Result};
 use crate::period::{Period, PeriodRange};
 use crate::query::{Query, Resolved, SectionSet, Selection, site_sections};
@@ -718,6 +718,9 @@ impl Engine {
             // Whole months may come from their rollups, not their days.
             return summary_answer(&resolved.visits_summary(range)?, t);
         }
+        if let Some(answer) = self.rolled_answer(r, kind, resolved, range)? {
+            return Ok(answer);
+        }
         let sel: Selection = resolved.select(range)?;
         self.period_answer(r, kind, &sel)
     }
@@ -753,39 +756,14 @@ impl Engine {
                 table::apply_one(row, t, &[])?
             }
             Kind::PageUrls => {
-                let flat = t.flat;
-                let kind = if flat {
+                let kind = if t.flat {
                     ActionReportKind::PageUrls
                 } else {
                     ActionReportKind::PageUrlTree
                 };
-                let params = TableParams {
-                    flat: false,
-                    ..t.clone()
-                };
-                table::apply(
-                    rows::action_rows(sel, kind, flat),
-                    &params,
-                    &Spec::new(table::PAGE_RATIOS),
-                )?
+                page_urls_answer(rows::action_rows(sel, kind, t), t)?
             }
-            Kind::Action(kind) => {
-                let pages = kind == ActionReportKind::PageTitles;
-                let ratios = if pages { table::PAGE_RATIOS } else { &[] };
-                let tree = matches!(
-                    kind,
-                    ActionReportKind::Downloads | ActionReportKind::Outlinks
-                );
-                let params = TableParams {
-                    flat: t.flat && !tree,
-                    ..t.clone()
-                };
-                table::apply(
-                    rows::action_rows(sel, kind, t.flat),
-                    &params,
-                    &Spec::new(ratios),
-                )?
-            }
+            Kind::Action(kind) => action_answer(kind, rows::action_rows(sel, kind, t), t)?,
             Kind::Entry { titles } => table::apply(
                 rows::boundary_rows(sel, titles, false),
                 t,
@@ -814,9 +792,11 @@ impl Engine {
                 } else {
                     ActionReportKind::PageUrls
                 };
-                let rows: Vec<Row> = rows::action_rows(sel, kind, true)
-                    .into_iter()
-                    .filter(|row| row.get("label").and_then(Value::as_str) == Some(wanted.as_str()))
+                let rows: Vec<Row> = sel
+                    .action_report(kind)
+                    .iter()
+                    .filter(|row| row.label == wanted)
+                    .map(|row| rows::action_row(row, true))
                     .collect();
                 table::apply(rows, t, &Spec::new(table::PAGE_RATIOS))?
             }
@@ -831,12 +811,7 @@ impl Engine {
                 table::apply(rows, t, &visits)?
             }
             Kind::Custom => {
-                let name = self.custom_dimension_name(r, sel)?;
-                let d = Dimension::Custom(name.clone());
-                let segment = match r.id_dimension {
-                    Some(id) => format!("dimension{id}"),
-                    None => name,
-                };
+                let (d, segment) = self.custom_dimension(r, sel.site)?;
                 let rows = rows::dimension_rows(&sel.dimension_report(&d), &segment);
                 table::apply(rows, t, &visits)?
             }
@@ -873,10 +848,69 @@ impl Engine {
         })
     }
 
+    /// The custom dimension a request names, and its segment name.
+    fn custom_dimension(&self, r: &ApiRequest, site: &SiteState) -> Result<(Dimension, String)> {
+        let name = self.custom_dimension_name(r, site)?;
+        let segment = match r.id_dimension {
+            Some(id) => format!("dimension{id}"),
+            None => name.clone(),
+        };
+        Ok((Dimension::Custom(name), segment))
+    }
+
+    /// The answer of a request without segment or section from report
+    /// rollups (`report.rs`: whole years and months from their rollups,
+    /// the edge days read), for the reports rollups keep; `None` for the
+    /// others, and when no rollup applies.
+    fn rolled_answer(
+        &self,
+        r: &ApiRequest,
+        kind: Kind,
+        resolved: &Resolved<'_>,
+        range: Option<(NaiveDate, NaiveDate)>,
+    ) -> Result<Option<Value>> {
+        let t = &r.table;
+        let flat_rows = |kind: ActionReportKind| -> Result<Option<Vec<Row>>> {
+            Ok(resolved
+                .rolled_action_report(range, kind)?
+                .map(|rows| rows::action_rows_of(&rows, kind.pages(), t)))
+        };
+        let dimension = |d: &Dimension, segment: &str| -> Result<Option<Value>> {
+            resolved
+                .rolled_dimension_report(range, d)?
+                .map(|rows| {
+                    let rows = rows::dimension_rows(&rows, segment);
+                    table::apply(rows, t, &Spec::new(table::VISIT_RATIOS))
+                })
+                .transpose()
+        };
+        match kind {
+            Kind::PageUrls if t.flat => flat_rows(ActionReportKind::PageUrls)?
+                .map(|rows| page_urls_answer(rows, t))
+                .transpose(),
+            Kind::Action(k)
+                if t.flat
+                    || !matches!(k, ActionReportKind::Downloads | ActionReportKind::Outlinks) =>
+            {
+                flat_rows(k)?
+                    .map(|rows| action_answer(k, rows, t))
+                    .transpose()
+            }
+            Kind::Field(f) => {
+                let d = rows::field_dimension(f);
+                dimension(&d, d.segment_name())
+            }
+            Kind::Custom => {
+                let (d, segment) = self.custom_dimension(r, resolved.site)?;
+                dimension(&d, &segment)
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// The custom dimension a request names: `idDimension=N` (Matomo's
     /// number: the site's N-th configured dimension) or `dimension=name`.
-    fn custom_dimension_name(&self, r: &ApiRequest, sel: &Selection<'_>) -> Result<String> {
-        let site = sel.site;
+    fn custom_dimension_name(&self, r: &ApiRequest, site: &SiteState) -> Result<String> {
         let numbered = site.numbered_dimensions();
         let listed = || {
             if numbered.is_empty() {
@@ -917,6 +951,33 @@ impl Engine {
         }
         Ok(name)
     }
+}
+
+/// A page URL report's answer (flat or a tree) from its rows.
+fn page_urls_answer(rows: Vec<Row>, t: &TableParams) -> Result<Value> {
+    let params = TableParams {
+        flat: false,
+        ..t.clone()
+    };
+    table::apply(rows, &params, &Spec::new(table::PAGE_RATIOS))
+}
+
+/// Another action report's answer from its rows.
+fn action_answer(kind: ActionReportKind, rows: Vec<Row>, t: &TableParams) -> Result<Value> {
+    let ratios = if kind == ActionReportKind::PageTitles {
+        table::PAGE_RATIOS
+    } else {
+        &[]
+    };
+    let tree = matches!(
+        kind,
+        ActionReportKind::Downloads | ActionReportKind::Outlinks
+    );
+    let params = TableParams {
+        flat: t.flat && !tree,
+        ..t.clone()
+    };
+    table::apply(rows, &params, &Spec::new(ratios))
 }
 
 /// A VisitsSummary period's answer: no row without visits (Matomo's

@@ -17,7 +17,7 @@ use crate::report::{
     referrer_label,
 };
 use crate::summary::{ActionsSummary, VisitsSummary};
-use crate::table::Row;
+use crate::table::{Row, TableParams};
 use crate::visit_key::VisitKeys;
 
 /// The label of rows without a value.
@@ -73,18 +73,36 @@ pub(crate) fn action_row(row: &ActionRow, pages: bool) -> Row {
 }
 
 /// Rows of an action report kind.
-pub(crate) fn action_rows(sel: &Selection<'_>, kind: ActionReportKind, flat: bool) -> Vec<Row> {
-    let pages = matches!(
-        kind,
-        ActionReportKind::PageUrls | ActionReportKind::PageUrlTree | ActionReportKind::PageTitles
-    );
+pub(crate) fn action_rows(
+    sel: &Selection<'_>,
+    kind: ActionReportKind,
+    t: &TableParams,
+) -> Vec<Row> {
+    let flat = t.flat;
+    let pages = kind.pages();
     let rows = match kind {
         ActionReportKind::Downloads if !flat => sel.url_tree(HitType::Download),
         ActionReportKind::Outlinks if !flat => sel.url_tree(HitType::Outlink),
         ActionReportKind::PageUrlTree if flat => sel.action_report(ActionReportKind::PageUrls),
         k => sel.action_report(k),
     };
-    rows.iter().map(|r| action_row(r, pages)).collect()
+    action_rows_of(&rows, pages, t)
+}
+
+/// Rows of an action report's rows (`pages`: with page columns). Rows
+/// of a flat report that the filters `t` would only offset and limit are
+/// cut to what they keep first: a year of thousands of URLs asked for its
+/// top 100 builds 100 rows, not thousands.
+pub(crate) fn action_rows_of(rows: &[ActionRow], pages: bool, t: &TableParams) -> Vec<Row> {
+    let flat = rows.iter().all(|r| !r.is_folder());
+    let keep = if flat && t.passes_flat_rows() {
+        t.offset
+            .saturating_add(t.rows_wanted(crate::table::DEFAULT_LIMIT))
+            .min(rows.len())
+    } else {
+        rows.len()
+    };
+    rows[..keep].iter().map(|r| action_row(r, pages)).collect()
 }
 
 /// Entry or exit pages (URLs or titles): visits grouped by their first or

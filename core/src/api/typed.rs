@@ -67,13 +67,15 @@ impl Engine {
             return None;
         };
         options.check(0, 1).ok()?;
-        let sel = resolved.select(Some((p.from, p.to))).ok()?;
-        let pages = matches!(
-            kind,
-            ActionReportKind::PageUrls | ActionReportKind::PageTitles
-        );
-        let rows = sel
-            .action_report(kind)
+        let range = Some((p.from, p.to));
+        // Whole months and years from their report rollups, if they have
+        // them.
+        let rows = match resolved.rolled_action_report(range, kind).ok()? {
+            Some(rows) => rows,
+            None => resolved.select(range).ok()?.action_report(kind),
+        };
+        let pages = kind.pages();
+        let rows = rows
             .into_iter()
             .skip(t.offset)
             .take(t.rows_wanted(DEFAULT_LIMIT))

@@ -2,11 +2,15 @@
 //! validates every length and id against the site's dictionaries, so a
 //! damaged or crafted file is an error, never a panic at query time.
 
-use crate::archive::{DayArchive, DimColumn};
+use crate::archive::{DayArchive, DayTotals, DimColumn};
+use roaring::RoaringBitmap;
 use crate::dict::{Dict, NONE};
 use crate::hit::{HitType, MAX_TS, MIN_TS};
 use crate::raw::{Extra, N_VFIELDS, SiteDicts};
 use crate::referrer::ReferrerType;
+use crate::rollup::reports::{
+    ACTION_TABLES, ActionCounts, Reports, Row, StoredReports, Table, VisitTable, Which,
+};
 
 use super::codec::{Kind, ReadResult, Reader, Writer, open, open_versioned, seal};
 use chrono::{Datelike, NaiveDate};
@@ -720,6 +724,9 @@ pub(crate) fn encode_rollup(r: &crate::rollup::Rollup) -> Vec<u8> {
     }
     w.bitmap(&r.visitors);
     w.bitmap(&r.users);
+    if let Some(reports) = &r.reports {
+        encode_reports(&mut w, reports, r.span == crate::rollup::Span::MonthReports);
+    }
     seal(Kind::Rollup, &w.buf)
 }
 
@@ -759,6 +766,11 @@ pub(crate) fn decode_rollup(
         *v = r.var()?;
     }
     let (v, u) = (r.bitmap()?, r.bitmap()?);
+    let stored = if span.reports() {
+        Some(std::sync::Arc::new(read_reports(&mut r)?))
+    } else {
+        None
+    };
     r.finish()?;
     if v.max().is_some_and(|m| m as usize >= visitors)
         || u.max().is_some_and(|m| m as usize >= users)
@@ -775,7 +787,269 @@ pub(crate) fn decode_rollup(
         totals,
         visitors: v,
         users: u,
+        reports: None,
+        stored,
     })
+}
+
+/// Writes a rollup's reports (after its summary): whether rows keep
+/// bitmaps (`bitmaps`), then each report as `which` and a packed section
+/// of rows (key, counts, distinct visitors and users, bitmaps).
+fn encode_reports(w: &mut Writer, reports: &Reports, bitmaps: bool) {
+    fn section<C>(
+        t: &Table<C>,
+        counts: impl Fn(&C) -> [u64; 6],
+        n: usize,
+        users: bool,
+        bitmaps: bool,
+    ) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.var(t.len() as u64);
+        for (k, r) in t {
+            w.var(u64::from(*k));
+            for c in &counts(&r.counts)[..n] {
+                w.var(*c);
+            }
+            w.var(r.distinct[0]);
+            if users {
+                w.var(r.distinct[1]);
+            }
+            if bitmaps {
+                ids(&mut w, &r.visitors);
+                if users {
+                    ids(&mut w, &r.users);
+                }
+            }
+        }
+        compress(&w.buf)
+    }
+    /// A row's ids (as many as its distinct count says) as gaps: small
+    /// varints where a roaring bitmap spends a header on each short row.
+    fn ids(w: &mut Writer, b: &RoaringBitmap) {
+        let mut last = 0u32;
+        for (i, id) in b.iter().enumerate() {
+            w.var(u64::from(if i == 0 { id } else { id - last }));
+            last = id;
+        }
+    }
+    w.var(u64::from(bitmaps));
+    let tables: Vec<Which> = reports.tables().collect();
+    w.var(tables.len() as u64);
+    for which in tables {
+        let (tag, n) = which_code(which);
+        w.var(tag);
+        w.var(u64::from(n));
+        let bytes = match which {
+            Which::Action(t) => section(
+                &reports.actions[t as usize],
+                |c| [c.hits, c.visits, c.entries, c.exits, c.entry_bounces, c.time],
+                6,
+                false,
+                bitmaps,
+            ),
+            Which::Visit(t) => section(
+                &reports.visits[&t],
+                |c| [c.visits, c.actions, c.max_actions, c.bounces, c.sum_length, 0],
+                5,
+                true,
+                bitmaps,
+            ),
+        };
+        w.u8s(&bytes);
+    }
+}
+
+/// A report's tag and number in a rollup file.
+fn which_code(which: Which) -> (u64, u32) {
+    match which {
+        Which::Action(t) => (0, t as u32),
+        Which::Visit(t) => {
+            let (tag, n) = t.code();
+            (1 + u64::from(tag), n)
+        }
+    }
+}
+
+fn which_of(tag: u64, n: u32) -> Option<Which> {
+    match tag {
+        0 => ACTION_TABLES.get(n as usize).map(|t| Which::Action(*t)),
+        t => VisitTable::from_code(u8::try_from(t - 1).ok()?, n).map(Which::Visit),
+    }
+}
+
+/// Reads the sections [`encode_reports`] wrote (each unpacked and
+/// checked when [`decode_report`] reads it).
+fn read_reports(r: &mut Reader<'_>) -> ReadResult<StoredReports> {
+    let bitmaps = match r.var()? {
+        0 => false,
+        1 => true,
+        _ => return Err("unknown report rollup flags".into()),
+    };
+    let n = r.var_count()?;
+    let mut sections = std::collections::BTreeMap::new();
+    for _ in 0..n {
+        let (tag, num) = (r.var()?, r.var_u32()?);
+        let which = which_of(tag, num).ok_or("unknown report in a rollup")?;
+        if sections.insert(which, r.u8s()?).is_some() {
+            return Err("a report is stored twice".into());
+        }
+    }
+    if ACTION_TABLES
+        .iter()
+        .any(|t| !sections.contains_key(&Which::Action(*t)))
+    {
+        return Err("a report rollup lacks an action report".into());
+    }
+    Ok(StoredReports { bitmaps, sections })
+}
+
+/// One report of a stored rollup, unpacked and checked against the
+/// site's dictionary sizes (`visitors`, `users`); with its rows' bitmaps
+/// if `bitmaps` (an error if the file kept none). `Ok(None)` when the
+/// period has no such custom dimension.
+pub(crate) fn decode_report(
+    stored: &StoredReports,
+    which: Which,
+    bitmaps: bool,
+    visitors: usize,
+    users: usize,
+) -> ReadResult<Option<Reports>> {
+    fn table<C: Default>(
+        r: &mut Reader<'_>,
+        mut counts: impl FnMut(&mut Reader<'_>) -> ReadResult<C>,
+        with_users: bool,
+        (stored, wanted): (bool, bool),
+        check: impl Fn(&C, u64) -> bool,
+        (visitors, users): (usize, usize),
+    ) -> ReadResult<Table<C>> {
+        let n = r.var_count()?;
+        let mut t = Table::new();
+        let mut last = None;
+        for _ in 0..n {
+            let k = r.var_u32()?;
+            if last.is_some_and(|l| l >= k) {
+                return Err("report rows are out of order".into());
+            }
+            last = Some(k);
+            let c = counts(r)?;
+            let distinct = [r.var()?, if with_users { r.var()? } else { 0 }];
+            let mut row = Row {
+                counts: c,
+                distinct,
+                ..Row::default()
+            };
+            if stored {
+                let v = ids(r, distinct[0], visitors, wanted)?;
+                let u = ids(r, distinct[1], users, wanted)?;
+                if wanted {
+                    (row.visitors, row.users) = (v, u);
+                }
+            }
+            if !check(&row.counts, distinct[0]) {
+                return Err("a report row's counts disagree with its visitors".into());
+            }
+            t.insert(k, row);
+        }
+        r.finish()?;
+        Ok(t)
+    }
+    /// `n` ids written as gaps, each below `limit`, as a bitmap (empty
+    /// unless `keep`).
+    fn ids(r: &mut Reader<'_>, n: u64, limit: usize, keep: bool) -> ReadResult<RoaringBitmap> {
+        let mut out = Vec::new();
+        let mut last: Option<u64> = None;
+        for _ in 0..n {
+            let gap = r.var()?;
+            let id = match last {
+                None => gap,
+                Some(_) if gap == 0 => return Err("a report row repeats an id".into()),
+                Some(l) => l.checked_add(gap).ok_or("an id overflows")?,
+            };
+            if id >= limit as u64 {
+                return Err("a report row's id is beyond the dictionaries".into());
+            }
+            last = Some(id);
+            if keep {
+                out.push(id as u32);
+            }
+        }
+        RoaringBitmap::from_sorted_iter(out).map_err(|e| e.to_string())
+    }
+    if bitmaps && !stored.bitmaps {
+        return Err("this rollup keeps no bitmaps".into());
+    }
+    let Some(bytes) = stored.sections.get(&which) else {
+        return match which {
+            Which::Visit(VisitTable::Dimension(_)) => Ok(None),
+            _ => Err("a report rollup lacks a report".into()),
+        };
+    };
+    let raw = decompress(bytes)?;
+    let mut r = Reader::new(&raw);
+    let ids = (visitors, users);
+    let modes = (stored.bitmaps, bitmaps);
+    let mut out = Reports::default();
+    match which {
+        Which::Action(t) => {
+            out.actions[t as usize] = table(
+                &mut r,
+                |r| {
+                    Ok(ActionCounts {
+                        hits: r.var()?,
+                        visits: r.var()?,
+                        entries: r.var()?,
+                        exits: r.var()?,
+                        entry_bounces: r.var()?,
+                        time: r.var()?,
+                    })
+                },
+                false,
+                modes,
+                |c, v| v <= c.visits && c.visits <= c.hits && c.entries <= c.visits,
+                ids,
+            )?;
+        }
+        Which::Visit(t) => {
+            let table = table(
+                &mut r,
+                |r| {
+                    Ok(DayTotals {
+                        visits: r.var()?,
+                        actions: r.var()?,
+                        max_actions: r.var()?,
+                        bounces: r.var()?,
+                        sum_length: r.var()?,
+                    })
+                },
+                true,
+                modes,
+                |c, v| v <= c.visits && c.max_actions <= c.actions,
+                ids,
+            )?;
+            out.visits.insert(t, table);
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Every report of a stored rollup with its bitmaps (a writer updating
+/// a period, or building a year from its months).
+pub(crate) fn decode_reports(
+    stored: &StoredReports,
+    visitors: usize,
+    users: usize,
+) -> ReadResult<Reports> {
+    let mut out = Reports::default();
+    for which in stored.sections.keys() {
+        let Some(one) = decode_report(stored, *which, true, visitors, users)? else {
+            continue;
+        };
+        match which {
+            Which::Action(t) => out.actions[*t as usize] = one.actions[*t as usize].clone(),
+            Which::Visit(_) => out.visits.extend(one.visits),
+        }
+    }
+    Ok(out)
 }
 
 /// A site configuration as a sealed file (JSON body).

@@ -48,10 +48,9 @@ pub(crate) struct LazyDays {
     /// Day → generation of its file (days held in `SiteState::days`, the
     /// ones the write-ahead log touches, are not here).
     pub files: BTreeMap<NaiveDate, u64>,
-    /// Month → generation of its rollup, as the manifest names them.
-    pub rollups: BTreeMap<NaiveDate, u64>,
-    /// Year → generation of its rollup, as the manifest names them.
-    pub years: BTreeMap<NaiveDate, u64>,
+    /// Per span, each period's first day → generation of its rollup, as
+    /// the manifest names them.
+    pub rollups: BTreeMap<Span, BTreeMap<NaiveDate, u64>>,
     /// The visitor history, read when a query first needs it (`None`:
     /// it is in `SiteState::visitor_days`).
     pub history: Option<LazyHistory>,
@@ -66,7 +65,6 @@ impl LazyDays {
             site,
             files: BTreeMap::new(),
             rollups: BTreeMap::new(),
-            years: BTreeMap::new(),
             history: None,
             source,
             cache,
@@ -124,9 +122,8 @@ impl LazyDays {
         span: Span,
         starts: &[NaiveDate],
     ) -> BTreeMap<NaiveDate, Arc<Rollup>> {
-        let names = match span {
-            Span::Month => &self.rollups,
-            Span::Year => &self.years,
+        let Some(names) = self.rollups.get(&span) else {
+            return BTreeMap::new();
         };
         let mut out = BTreeMap::new();
         let mut missing = Vec::new();

@@ -94,6 +94,14 @@ pub(crate) struct SiteFiles {
     /// (`rollups/<YYYY>-<gen>.sum`), built from its months' rollups.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub years: BTreeMap<NaiveDate, u64>,
+    /// Complete month → generation of its report rollup
+    /// (`rollups/<YYYY-MM>-<gen>.rep`: the summary and every report).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub month_reports: BTreeMap<NaiveDate, u64>,
+    /// Complete year → generation of its report rollup
+    /// (`rollups/<YYYY>-<gen>.rep`), from its months'.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub year_reports: BTreeMap<NaiveDate, u64>,
 }
 
 impl SiteFiles {
@@ -102,6 +110,8 @@ impl SiteFiles {
         match span {
             Span::Month => &self.rollups,
             Span::Year => &self.years,
+            Span::MonthReports => &self.month_reports,
+            Span::YearReports => &self.year_reports,
         }
     }
 
@@ -109,12 +119,23 @@ impl SiteFiles {
         match span {
             Span::Month => &mut self.rollups,
             Span::Year => &mut self.years,
+            Span::MonthReports => &mut self.month_reports,
+            Span::YearReports => &mut self.year_reports,
         }
+    }
+
+    /// The rollups of every span, as a reader keeps them.
+    pub(crate) fn rollup_names(&self) -> BTreeMap<Span, BTreeMap<NaiveDate, u64>> {
+        crate::rollup::SPANS
+            .into_iter()
+            .map(|span| (span, self.rollups_of(span).clone()))
+            .filter(|(_, m)| !m.is_empty())
+            .collect()
     }
 
     /// Every rollup file named, with its span and first day.
     fn rollup_files(&self, site: u32) -> impl Iterator<Item = PathBuf> + '_ {
-        [Span::Month, Span::Year].into_iter().flat_map(move |span| {
+        crate::rollup::SPANS.into_iter().flat_map(move |span| {
             self.rollups_of(span)
                 .iter()
                 .map(move |(&start, &g)| span_rollup_path(site, span, start, g))
@@ -352,24 +373,18 @@ pub(crate) fn day_path(site: u32, day: NaiveDate, generation: u64) -> PathBuf {
         .join(format!("{}-{generation}.day", day.format("%Y-%m-%d")))
 }
 
-pub(crate) fn rollup_path(site: u32, month: NaiveDate, generation: u64) -> PathBuf {
-    PathBuf::from(format!("site-{site}"))
-        .join("rollups")
-        .join(format!("{}-{generation}.sum", month.format("%Y-%m")))
-}
-
-pub(crate) fn year_rollup_path(site: u32, year: NaiveDate, generation: u64) -> PathBuf {
-    PathBuf::from(format!("site-{site}"))
-        .join("rollups")
-        .join(format!("{}-{generation}.sum", year.format("%Y")))
-}
-
-/// A rollup's file: a month's or a year's.
+/// A rollup's file: `rollups/<YYYY-MM>-<gen>` for a month,
+/// `rollups/<YYYY>-<gen>` for a year; `.sum` for a summary, `.rep` with
+/// reports.
 pub(crate) fn span_rollup_path(site: u32, span: Span, start: NaiveDate, generation: u64) -> PathBuf {
-    match span {
-        Span::Month => rollup_path(site, start, generation),
-        Span::Year => year_rollup_path(site, start, generation),
-    }
+    let period = match span.period() {
+        Span::Month => start.format("%Y-%m"),
+        _ => start.format("%Y"),
+    };
+    let ext = if span.reports() { "rep" } else { "sum" };
+    PathBuf::from(format!("site-{site}"))
+        .join("rollups")
+        .join(format!("{period}-{generation}.{ext}"))
 }
 
 /// A store file named as hitmap names them.
@@ -379,8 +394,7 @@ enum FileName {
     Dicts(u32, u64),
     History(u32, u64),
     Day(u32, NaiveDate, u64),
-    Rollup(u32, NaiveDate, u64),
-    YearRollup(u32, NaiveDate, u64),
+    Rollup(u32, Span, NaiveDate, u64),
     Wal(u64),
 }
 
@@ -434,20 +448,24 @@ impl FileName {
                     gen_of(g)?,
                 ))
             }
-            [site, "rollups", file] if file.matches('-').count() == 1 => {
-                let site = site_of(site)?;
-                let (year, g) = file.strip_suffix(".sum")?.split_once('-')?;
-                let start = NaiveDate::parse_from_str(&format!("{year}-01-01"), "%Y-%m-%d").ok()?;
-                let g = gen_of(g)?;
-                (year_rollup_path(site, start, g) == rel).then_some(FileName::YearRollup(site, start, g))
-            }
             [site, "rollups", file] => {
                 let site = site_of(site)?;
-                let stem = file.strip_suffix(".sum")?;
-                let (month, g) = (stem.get(..7)?, stem.get(7..)?.strip_prefix('-')?);
-                let month = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?;
+                let (stem, reports) = match file.rsplit_once('.')? {
+                    (stem, "sum") => (stem, false),
+                    (stem, "rep") => (stem, true),
+                    _ => return None,
+                };
+                let (period, g) = stem.rsplit_once('-')?;
                 let g = gen_of(g)?;
-                (rollup_path(site, month, g) == rel).then_some(FileName::Rollup(site, month, g))
+                let (span, start) = if period.len() == 4 {
+                    (Span::Year, format!("{period}-01-01"))
+                } else {
+                    (Span::Month, format!("{period}-01"))
+                };
+                let span = span.with_reports(reports);
+                let start = NaiveDate::parse_from_str(&start, "%Y-%m-%d").ok()?;
+                (span_rollup_path(site, span, start, g) == rel)
+                    .then_some(FileName::Rollup(site, span, start, g))
             }
             _ => None,
         }
@@ -459,7 +477,7 @@ impl FileName {
             FileName::Dicts(..) => Kind::Dicts,
             FileName::History(..) => Kind::History,
             FileName::Day(..) => Kind::Day,
-            FileName::Rollup(..) | FileName::YearRollup(..) => Kind::Rollup,
+            FileName::Rollup(..) => Kind::Rollup,
             FileName::Wal(..) => Kind::Wal,
         }
     }
@@ -470,8 +488,7 @@ impl FileName {
             | FileName::Dicts(_, g)
             | FileName::History(_, g)
             | FileName::Day(_, _, g)
-            | FileName::Rollup(_, _, g)
-            | FileName::YearRollup(_, _, g)
+            | FileName::Rollup(_, _, _, g)
             | FileName::Wal(g) => g,
         }
     }
@@ -1234,7 +1251,6 @@ pub fn recover_manifest(root: impl AsRef<Path>) -> Result<Recovery> {
                     // from their days).
                     FileName::History(..)
                     | FileName::Rollup(..)
-                    | FileName::YearRollup(..)
                     | FileName::Wal(_) => continue,
                 };
                 max_gen = max_gen.max(name.generation());
@@ -1293,7 +1309,6 @@ pub fn recover_manifest(root: impl AsRef<Path>) -> Result<Recovery> {
                 FileName::Day(..)
                 | FileName::History(..)
                 | FileName::Rollup(..)
-                | FileName::YearRollup(..)
                 | FileName::Wal(_) => {}
             }
         }
@@ -1309,8 +1324,7 @@ pub fn recover_manifest(root: impl AsRef<Path>) -> Result<Recovery> {
             dicts: dicts_gen,
             days: BTreeMap::new(),
             history: None,
-            rollups: BTreeMap::new(),
-            years: BTreeMap::new(),
+            ..SiteFiles::default()
         };
         for n in &names {
             let FileName::Day(_, day, g) = *n else {
@@ -1351,10 +1365,21 @@ mod tests {
             (dicts_path(3, 0), FileName::Dicts(3, 0)),
             (history_path(3, 12), FileName::History(3, 12)),
             (day_path(12, day, 44), FileName::Day(12, day, 44)),
-            (rollup_path(2, day, 9), FileName::Rollup(2, day, 9)),
             (
-                year_rollup_path(2, day.with_month(1).unwrap(), 12),
-                FileName::YearRollup(2, day.with_month(1).unwrap(), 12),
+                span_rollup_path(2, Span::Month, day, 9),
+                FileName::Rollup(2, Span::Month, day, 9),
+            ),
+            (
+                span_rollup_path(2, Span::MonthReports, day, 9),
+                FileName::Rollup(2, Span::MonthReports, day, 9),
+            ),
+            (
+                span_rollup_path(2, Span::Year, day.with_month(1).unwrap(), 12),
+                FileName::Rollup(2, Span::Year, day.with_month(1).unwrap(), 12),
+            ),
+            (
+                span_rollup_path(2, Span::YearReports, day.with_month(1).unwrap(), 12),
+                FileName::Rollup(2, Span::YearReports, day.with_month(1).unwrap(), 12),
             ),
         ] {
             assert_eq!(FileName::parse(&p), Some(n));
@@ -1371,6 +1396,8 @@ mod tests {
             "site-1/rollups/2026-03-01-1.sum",
             "site-1/rollups/26-1.sum",
             "site-1/rollups/2026-x.sum",
+            "site-1/rollups/2026-03-1.rollup",
+            "site-1/rollups/2026-03-01.rep",
             "MANIFEST",
             "other/config-1.bin",
         ] {

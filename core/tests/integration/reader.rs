@@ -307,12 +307,19 @@ fn unknown_locations_are_clear_errors() {
 fn every_month(e: &Engine) -> String {
     let now = DateTime::from_timestamp(1_767_000_000, 0).unwrap();
     let mut out = String::new();
+    // Ranges that cut months (the 2nd to the next 1st), so that days are
+    // read: whole months would come from their rollups.
     for m in 1..=12 {
+        let to = if m == 12 {
+            "2025-12-31".to_owned()
+        } else {
+            format!("2025-{:02}-01", m + 1)
+        };
         for method in [
             "VisitsSummary.get",
             "Actions.getPageUrls&flat=1&filter_limit=-1",
         ] {
-            let q = format!("method={method}&idSite=1&period=month&date=2025-{m:02}-01");
+            let q = format!("method={method}&idSite=1&period=range&date=2025-{m:02}-02,{to}");
             out += &e.api_at(&q, now).unwrap();
         }
     }

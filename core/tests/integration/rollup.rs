@@ -5,7 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use hitmap::{Engine, Hit, Query, ReaderOptions, SiteConfig, VisitsSummary};
+use hitmap::{
+    ActionReportKind, Dimension, Engine, Hit, Query, ReaderOptions, SiteConfig, VisitsSummary,
+};
 use proptest::prelude::*;
 
 use crate::reader::sample_store;
@@ -18,20 +20,27 @@ fn reader(dir: &Path) -> Engine {
 
 /// The month rollup files of site 1 (`YYYY-MM-gen.sum`), by name.
 fn rollup_files(dir: &Path) -> Vec<String> {
-    rollups_named(dir, 2)
+    rollups_named(dir, 2, ".sum")
 }
 
 /// The year rollup files of site 1 (`YYYY-gen.sum`), by name.
 fn year_files(dir: &Path) -> Vec<String> {
-    rollups_named(dir, 1)
+    rollups_named(dir, 1, ".sum")
 }
 
-fn rollups_named(dir: &Path, dashes: usize) -> Vec<String> {
+/// The report rollup files of site 1 (`YYYY-MM-gen.rep`, `YYYY-gen.rep`).
+fn report_files(dir: &Path) -> Vec<String> {
+    let mut out = rollups_named(dir, 2, ".rep");
+    out.extend(rollups_named(dir, 1, ".rep"));
+    out
+}
+
+fn rollups_named(dir: &Path, dashes: usize, ext: &str) -> Vec<String> {
     let mut out: Vec<String> = std::fs::read_dir(dir.join("site-1/rollups"))
         .into_iter()
         .flatten()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|f| f.matches('-').count() == dashes)
+        .filter(|f| f.matches('-').count() == dashes && f.ends_with(ext))
         .collect();
     out.sort();
     out
@@ -64,10 +73,56 @@ fn ranges() -> Vec<(chrono::NaiveDate, chrono::NaiveDate)> {
     out
 }
 
+const ACTION_REPORTS: [ActionReportKind; 5] = [
+    ActionReportKind::PageUrls,
+    ActionReportKind::PageTitles,
+    ActionReportKind::Downloads,
+    ActionReportKind::Outlinks,
+    ActionReportKind::SiteSearchKeywords,
+];
+
+fn dimensions() -> Vec<Dimension> {
+    vec![
+        Dimension::DeviceType,
+        Dimension::Browser,
+        Dimension::OperatingSystem,
+        Dimension::Country,
+        Dimension::Language,
+        Dimension::ReferrerType,
+        Dimension::Custom("department".into()),
+        Dimension::Custom("role".into()),
+        Dimension::Custom("never-seen".into()),
+    ]
+}
+
+/// The reader's reports (report rollups where current) over `q` equal
+/// `want`'s from its days.
+fn assert_reports_equal(r: &Engine, want: &Engine, q: &Query, what: &str) {
+    let by_days = want.query(q).unwrap();
+    for kind in ACTION_REPORTS {
+        assert_eq!(
+            r.action_report(q, kind).unwrap(),
+            by_days.action_report(kind),
+            "{what}: {kind:?} {q:?}"
+        );
+    }
+    for d in dimensions() {
+        assert_eq!(
+            r.dimension_report(q, &d).unwrap(),
+            by_days.dimension_report(&d),
+            "{what}: {d:?} {q:?}"
+        );
+    }
+}
+
 /// Every range's summary: the reader's (rollups where current), the
-/// same reader's from its days, and `want`'s (a writer's).
+/// same reader's from its days, and `want`'s (a writer's); and the
+/// reports of some ranges.
 fn assert_equal_everywhere(dir: &Path, want: &Engine, what: &str) {
     let r = reader(dir);
+    for (a, b) in ranges().into_iter().take(16) {
+        assert_reports_equal(&r, want, &Query::site(1).range(a, b), what);
+    }
     for (a, b) in ranges() {
         let q = Query::site(1).range(a, b);
         let expect: VisitsSummary = want.query(&q).unwrap().visits_summary();
@@ -84,9 +139,19 @@ fn assert_equal_everywhere(dir: &Path, want: &Engine, what: &str) {
         ("month", "2025-02-01"),
         ("range", "2025-01-15,2025-04-02"),
     ] {
-        let q =
-            format!("method=VisitsSummary.get&idSite=1&period={period}&date={date}&format=json");
-        assert_eq!(r.api(&q).unwrap(), want.api(&q).unwrap(), "{what}: {q}");
+        for method in [
+            "VisitsSummary.get",
+            "Actions.getPageUrls&flat=1",
+            "Actions.getPageTitles",
+            "Actions.getDownloads&flat=1",
+            "DevicesDetection.getType",
+            "CustomDimensions.getCustomDimension&idDimension=1",
+        ] {
+            let q = format!(
+                "method={method}&idSite=1&period={period}&date={date}&format=json&filter_limit=-1"
+            );
+            assert_eq!(r.api(&q).unwrap(), want.api(&q).unwrap(), "{what}: {q}");
+        }
     }
 }
 
@@ -138,6 +203,89 @@ fn a_reader_answers_whole_months_from_rollups_with_the_numbers_of_their_days() {
         writer.query(&q).unwrap().visits_summary()
     );
     assert_eq!(r.read_stats().requests - before, 28);
+}
+
+#[test]
+fn complete_months_and_years_answer_reports_from_report_rollups() {
+    let dir = TempDir::new("rollup-reports");
+    let mut writer = sample_store(&dir.0, 120); // January to April 2025
+    // April is the last month with days: not complete, no report rollup.
+    assert_eq!(
+        report_files(&dir.0)
+            .iter()
+            .map(|f| &f[..7])
+            .collect::<Vec<_>>(),
+        ["2025-01", "2025-02", "2025-03"]
+    );
+    // A visit in 2026 completes April and 2025.
+    writer
+        .ingest([Hit::pageview(
+            1,
+            1_767_400_000,
+            "n",
+            "https://intranet.example.org/",
+        )])
+        .unwrap();
+    writer.seal().unwrap();
+    let names = report_files(&dir.0);
+    let periods: Vec<&str> = names
+        .iter()
+        .map(|f| f.split('-').take(2).last().unwrap())
+        .collect();
+    assert_eq!(names.len(), 5, "{names:?}");
+    assert!(names.iter().any(|f| f.starts_with("2025-04-")), "{names:?}");
+    assert!(names[4].starts_with("2025-"), "{periods:?}");
+    assert_equal_everywhere(&dir.0, &writer, "complete");
+
+    // The year's page report reads one file; a month's too; a range that
+    // cuts months reads its report rollups and edge days (and the visitor
+    // history that days need).
+    let r = reader(&dir.0);
+    let by_days = writer
+        .query(&Query::site(1).range("2025-01-01", "2025-12-31"))
+        .unwrap();
+    for (a, b, reads) in [
+        ("2025-01-01", "2025-12-31", 1),
+        ("2025-02-01", "2025-02-28", 1),
+        ("2025-01-30", "2025-03-02", 2 + 2 + 1), // February's is cached
+    ] {
+        let q = Query::site(1).range(a, b);
+        let before = r.read_stats().requests;
+        let rows = r.action_report(&q, ActionReportKind::PageUrls).unwrap();
+        assert_eq!(r.read_stats().requests - before, reads, "{a}..{b}");
+        assert_eq!(
+            rows,
+            writer
+                .query(&q)
+                .unwrap()
+                .action_report(ActionReportKind::PageUrls)
+        );
+    }
+    let year = r
+        .action_report(
+            &Query::site(1).range("2025-01-01", "2025-12-31"),
+            ActionReportKind::PageTitles,
+        )
+        .unwrap();
+    assert!(year.len() > 5 && year[0].nb_uniq_visitors > 0);
+    assert_eq!(year, by_days.action_report(ActionReportKind::PageTitles));
+
+    // Late hits for a complete month rebuild its report rollup and the
+    // year's; answers stay exact before (live) and after the seal.
+    let feb10 = 1_739_180_000;
+    writer
+        .ingest([
+            Hit::pageview(1, feb10, "late", "https://intranet.example.org/late"),
+            Hit::pageview(1, feb10 + 30, "late", "https://intranet.example.org/late"),
+        ])
+        .unwrap();
+    assert_equal_everywhere(&dir.0, &writer, "live late batch");
+    writer.seal().unwrap();
+    assert_equal_everywhere(&dir.0, &writer, "sealed late batch");
+    assert!(writer.forget_visitor(1, "late").unwrap() > 0);
+    assert_equal_everywhere(&dir.0, &writer, "forget");
+    writer.delete_range(1, "2025-03-10", "2025-04-30").unwrap();
+    assert_equal_everywhere(&dir.0, &writer, "delete");
 }
 
 #[test]
@@ -317,6 +465,10 @@ fn case_hits(seeds: &[(u8, u8, u16)]) -> Vec<Hit> {
             if v % 3 == 0 {
                 h = h.with_user(format!("u{}", v % 7));
             }
+            if d > 40 && v % 4 == 1 {
+                // A custom dimension on some days only.
+                h = h.with_dim("d", format!("x{}", s % 3));
+            }
             h
         })
         .collect()
@@ -361,6 +513,15 @@ proptest! {
             let from = day(a + 15);
             let q = Query::site(1).range(from, from + chrono::Days::new(len as u64));
             prop_assert_eq!(r.visits_summary(&q).unwrap(), w.query(&q).unwrap().visits_summary());
+            let by_days = w.query(&q).unwrap();
+            prop_assert_eq!(
+                r.action_report(&q, ActionReportKind::PageUrls).unwrap(),
+                by_days.action_report(ActionReportKind::PageUrls)
+            );
+            prop_assert_eq!(
+                r.dimension_report(&q, &Dimension::Custom("d".into())).unwrap(),
+                by_days.dimension_report(&Dimension::Custom("d".into()))
+            );
         }
     }
 }
@@ -398,14 +559,15 @@ fn a_writer_reads_only_what_its_batches_and_questions_touch() {
     let hit = |v: &str, ts: i64| Hit::pageview(1, ts, v, "https://intranet.example.org/w");
     w.ingest([hit("w1", feb10), hit("w1", feb10 + 30)]).unwrap();
     assert_eq!(w.read_stats().requests, open + 1);
-    // Its seal writes the day and February's rollup, updated from the
-    // old one (one read), not from the month's days.
+    // Its seal writes the day and February's rollups (summary and
+    // reports), each updated from the old one (one read each), not from
+    // the month's days.
     w.seal().unwrap();
     let sealed = w.read_stats().requests;
     assert_eq!(
         sealed - open,
-        1 + 1 + 3,
-        "the day, February's rollup, the other months' for the year's"
+        1 + 2 + 3,
+        "the day, February's rollups, the other months' for the year's"
     );
     assert_eq!(held_day_bytes(&w), 0, "sealed days go back to the cache");
     // A large batch (rebuilding its days) into January and March reads
@@ -416,8 +578,9 @@ fn a_writer_reads_only_what_its_batches_and_questions_touch() {
     let after = w.read_stats().requests - sealed;
     assert_eq!(
         after,
-        2 + 1,
-        "two days, and February's new rollup for the year's (the others are cached)"
+        2 + 1 + 2,
+        "two days, February's new rollup for the year's (the others are cached), \
+         January's and March's report rollups (updated, not rebuilt)"
     );
     // The answers: the first store's, plus the new hits.
     drop(w);
@@ -443,4 +606,49 @@ fn a_writer_reads_only_what_its_batches_and_questions_touch() {
         assert_eq!(&w.query(&q).unwrap().visits_summary(), s);
     }
     assert_eq!(held_day_bytes(&w), 0);
+}
+
+/// A report rollup's bytes are part of the format (FORMAT.md, `R` with
+/// reports): the writer keeps writing the same bytes for the same hits, or
+/// the version must change; `HITMAP_BLESS=1` rewrites the golden file. A
+/// reader answers from the golden file as from the days.
+#[test]
+fn golden_report_rollup_reads_and_the_writer_is_stable() {
+    let dir = TempDir::new("rollup-golden");
+    let cfg = hitmap::sample::SampleConfig {
+        days: 35,
+        visitors: 60,
+        ..Default::default()
+    };
+    let mut w = Engine::open(&dir.0).unwrap();
+    w.add_site(hitmap::sample::site_config(&cfg)).unwrap();
+    w.ingest(hitmap::sample::generate(&cfg)).unwrap();
+    w.seal().unwrap();
+    let names = report_files(&dir.0);
+    assert_eq!(names.len(), 1, "{names:?}");
+    let written = std::fs::read(dir.0.join("site-1/rollups").join(&names[0])).unwrap();
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/rollup-v1/2025-01.rep");
+    if std::env::var_os("HITMAP_BLESS").is_some() {
+        std::fs::write(&golden, &written).unwrap();
+    }
+    assert_eq!(
+        written,
+        std::fs::read(&golden).unwrap(),
+        "the report rollup is written differently: change its format version"
+    );
+    // The golden bytes in place of the written ones answer as the days.
+    std::fs::write(
+        dir.0.join("site-1/rollups").join(&names[0]),
+        &golden_bytes(&golden),
+    )
+    .unwrap();
+    let r = reader(&dir.0);
+    let q = Query::site(1).range("2025-01-01", "2025-01-31");
+    let before = r.read_stats().requests;
+    assert_reports_equal(&r, &w, &q, "golden");
+    assert_eq!(
+        r.read_stats().requests - before,
+        1,
+        "the golden rollup alone"
+    );
 }

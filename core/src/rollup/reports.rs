@@ -1,0 +1,643 @@
+//! Report rollups: a whole month's or year's unfiltered action reports
+//! (pages, titles, downloads, outlinks, site-search keywords) and visit
+//! reports (device, browser, OS, country, language, referrer type,
+//! custom dimensions), one row per value with its counts and its visitor
+//! (and, for visit reports, user) bitmap, so that rows of several periods
+//! and edge days add up with exact distinct visitors.
+//!
+//! The per-visit counting here is the one the query's reports use
+//! (`report.rs`), so a report from rollups and one from days agree by
+//! construction; the tests compare them anyway.
+
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt};
+use roaring::RoaringBitmap;
+
+use crate::archive::{DayArchive, DayTotals};
+use crate::dict::NONE;
+use crate::hit::HitType;
+use crate::raw::{SiteDicts, VField};
+
+/// The key of untitled page views in a stored titles table.
+pub(crate) const UNTITLED_KEY: u32 = NONE - 1;
+
+/// The action reports a rollup keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum ActionTable {
+    /// Page URLs (their page labels).
+    Pages = 0,
+    /// Page titles (`UNTITLED_KEY` for page views without one).
+    Titles = 1,
+    /// Download URLs.
+    Downloads = 2,
+    /// Outlink URLs.
+    Outlinks = 3,
+    /// Site-search keywords.
+    Keywords = 4,
+}
+
+/// Every [`ActionTable`], in their stored order.
+pub(crate) const ACTION_TABLES: [ActionTable; 5] = [
+    ActionTable::Pages,
+    ActionTable::Titles,
+    ActionTable::Downloads,
+    ActionTable::Outlinks,
+    ActionTable::Keywords,
+];
+
+impl ActionTable {
+    /// Whether its rows have page columns (time spent, entries, exits).
+    pub(crate) fn pages(self) -> bool {
+        matches!(self, ActionTable::Pages | ActionTable::Titles)
+    }
+
+    /// Action `i`'s row (`untitled` for an untitled page view in the
+    /// titles table), `NONE` if the action is not of this report's kind.
+    pub(crate) fn key(self, d: &SiteDicts, a: &DayArchive, i: usize, untitled: u32) -> u32 {
+        let kind = a.a_kind[i];
+        match self {
+            ActionTable::Pages if kind == HitType::Pageview => d.page_of_url[a.a_url[i] as usize],
+            ActionTable::Titles if kind == HitType::Pageview => match a.a_title[i] {
+                NONE => untitled,
+                t => t,
+            },
+            ActionTable::Downloads if kind == HitType::Download => a.a_url[i],
+            ActionTable::Outlinks if kind == HitType::Outlink => a.a_url[i],
+            ActionTable::Keywords if kind == HitType::Search => a.extra(i).keyword,
+            _ => NONE,
+        }
+    }
+}
+
+/// The visit reports a rollup keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum VisitTable {
+    /// A visit-level field by its [`VField`] position (device to language).
+    Field(u8),
+    /// The referrer type.
+    ReferrerType,
+    /// A custom dimension by its name id.
+    Dimension(u32),
+}
+
+/// The visit-level fields with a table of their own.
+pub(crate) const FIELD_TABLES: [VField; 5] = [
+    VField::Device,
+    VField::Browser,
+    VField::Os,
+    VField::Country,
+    VField::Language,
+];
+
+impl VisitTable {
+    /// Visit `v`'s row (`NONE`: no value).
+    pub(crate) fn key(self, a: &DayArchive, v: usize) -> u32 {
+        match self {
+            VisitTable::Field(f) => a.fields[f as usize][v],
+            VisitTable::ReferrerType => u32::from(a.referrer_type[v]),
+            VisitTable::Dimension(name) => a
+                .dims
+                .iter()
+                .find(|c| c.name == name)
+                .map_or(NONE, |c| c.values[v]),
+        }
+    }
+
+    /// The tag and number it is stored as.
+    pub(crate) fn code(self) -> (u8, u32) {
+        match self {
+            VisitTable::Field(f) => (0, u32::from(f)),
+            VisitTable::ReferrerType => (1, 0),
+            VisitTable::Dimension(n) => (2, n),
+        }
+    }
+
+    pub(crate) fn from_code(tag: u8, n: u32) -> Option<VisitTable> {
+        match tag {
+            0 if FIELD_TABLES.iter().any(|f| *f as u32 == n) => Some(VisitTable::Field(n as u8)),
+            1 if n == 0 => Some(VisitTable::ReferrerType),
+            2 => Some(VisitTable::Dimension(n)),
+            _ => None,
+        }
+    }
+}
+
+/// Per-row sums of an action report.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ActionCounts {
+    /// Actions.
+    pub hits: u64,
+    /// Visits with such an action.
+    pub visits: u64,
+    /// Visits entering here.
+    pub entries: u64,
+    /// Visits leaving from here.
+    pub exits: u64,
+    /// One-action visits entering here.
+    pub entry_bounces: u64,
+    /// Seconds spent.
+    pub time: u64,
+}
+
+impl ActionCounts {
+    /// These sums with another's taken out; `None` if they do not hold it.
+    pub(crate) fn without(&self, o: &ActionCounts) -> Option<ActionCounts> {
+        Some(ActionCounts {
+            hits: self.hits.checked_sub(o.hits)?,
+            visits: self.visits.checked_sub(o.visits)?,
+            entries: self.entries.checked_sub(o.entries)?,
+            exits: self.exits.checked_sub(o.exits)?,
+            entry_bounces: self.entry_bounces.checked_sub(o.entry_bounces)?,
+            time: self.time.checked_sub(o.time)?,
+        })
+    }
+
+    /// Adds another period's (or run's) sums.
+    pub(crate) fn add(&mut self, o: &ActionCounts) {
+        self.hits += o.hits;
+        self.visits += o.visits;
+        self.entries += o.entries;
+        self.exits += o.exits;
+        self.entry_bounces += o.entry_bounces;
+        self.time += o.time;
+    }
+}
+
+/// Where a report's per-key sums live while visits are counted.
+pub(crate) trait CountsByKey {
+    /// The sums of key `k`.
+    fn at(&mut self, k: u32) -> &mut ActionCounts;
+}
+
+impl CountsByKey for Vec<ActionCounts> {
+    fn at(&mut self, k: u32) -> &mut ActionCounts {
+        &mut self[k as usize]
+    }
+}
+
+impl CountsByKey for HashMap<u32, ActionCounts> {
+    fn at(&mut self, k: u32) -> &mut ActionCounts {
+        self.entry(k).or_default()
+    }
+}
+
+/// Counts one visit's `actions` (its action positions in order: all of
+/// them, or a section's; and how many) into `acc`: `keys_of(i, out)`
+/// pushes action `i`'s keys (none if it is not of the report's kind).
+/// Leaves the visit's distinct keys in `scratch`, sorted, for the caller
+/// to count the visit and its visitor once per key.
+pub(crate) fn count_visit(
+    a: &DayArchive,
+    visit: u32,
+    (actions, n): (impl Iterator<Item = usize>, usize),
+    pages: bool,
+    acc: &mut impl CountsByKey,
+    scratch: &mut Vec<u32>,
+    mut keys_of: impl FnMut(usize, &mut Vec<u32>),
+) {
+    let end = a.action_offsets[visit as usize + 1] as usize;
+    // The keys of the visit's actions, in action order; the keys of its
+    // first and last page are scratch[first] and scratch[last].
+    scratch.clear();
+    let (mut first, mut last) = (0..0, 0..0);
+    for i in actions {
+        let from = scratch.len();
+        keys_of(i, scratch);
+        if scratch.len() == from {
+            continue;
+        }
+        let time = if pages { a.time_spent(i, end) } else { 0 };
+        for &k in &scratch[from..] {
+            let c = acc.at(k);
+            c.hits += 1;
+            c.time += u64::from(time);
+        }
+        if pages {
+            if first.is_empty() {
+                first = from..scratch.len();
+            }
+            last = from..scratch.len();
+        }
+    }
+    let bounce = u64::from(n == 1);
+    for i in first {
+        let c = acc.at(scratch[i]);
+        c.entries += 1;
+        c.entry_bounces += bounce;
+    }
+    for i in last {
+        acc.at(scratch[i]).exits += 1;
+    }
+    scratch.sort_unstable();
+    scratch.dedup();
+    for &k in scratch.iter() {
+        acc.at(k).visits += 1;
+    }
+}
+
+impl DayTotals {
+    /// Counts one visit of `n` actions lasting `length` seconds.
+    pub(crate) fn add_visit(&mut self, n: u64, length: u32) {
+        self.visits += 1;
+        self.actions += n;
+        self.max_actions = self.max_actions.max(n);
+        self.bounces += u64::from(n == 1);
+        self.sum_length += u64::from(length);
+    }
+}
+
+/// One row of a rolled-up report.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Row<C> {
+    pub counts: C,
+    /// How many distinct visitors and users (users: visit reports only).
+    pub distinct: [u64; 2],
+    /// Its distinct visitors (empty when read without bitmaps).
+    pub visitors: RoaringBitmap,
+    /// Its distinct users (visit reports only; empty when read without
+    /// bitmaps).
+    pub users: RoaringBitmap,
+}
+
+impl<C> Row<C> {
+    /// Sets the distinct counts from the bitmaps.
+    fn recount(&mut self) {
+        self.distinct = [self.visitors.len(), self.users.len()];
+    }
+}
+
+/// Which one report of a period: an action report or a visit report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Which {
+    Action(ActionTable),
+    Visit(VisitTable),
+}
+
+/// A rollup's reports as its file holds them: each report a packed
+/// section of its own, unpacked only when a question needs it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct StoredReports {
+    /// Whether rows keep their visitor and user bitmaps (months do;
+    /// years keep only the counts: a year alone answers exactly, a range
+    /// that adds days to a year adds its months instead).
+    pub bitmaps: bool,
+    /// Each report's packed section.
+    pub sections: BTreeMap<Which, Vec<u8>>,
+}
+
+impl StoredReports {
+    /// Heap bytes, about.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.sections.values().map(|s| s.len() + 48).sum()
+    }
+}
+
+/// A rolled-up report: key → row, in key order.
+pub(crate) type Table<C> = BTreeMap<u32, Row<C>>;
+
+/// A period's rolled-up reports.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Reports {
+    /// By [`ActionTable`] position.
+    pub actions: [Table<ActionCounts>; 5],
+    /// Every visit report; a custom dimension no day of the period has
+    /// is absent (its visits all have no value: see [`Reports::merge`]).
+    pub visits: BTreeMap<VisitTable, Table<DayTotals>>,
+}
+
+/// Adds `from`'s rows into `into`.
+fn merge_table<C: Copy + Default>(into: &mut Table<C>, from: &Table<C>, add: impl Fn(&mut C, &C)) {
+    for (k, r) in from {
+        let row = into.entry(*k).or_default();
+        add(&mut row.counts, &r.counts);
+        row.visitors |= &r.visitors;
+        row.users |= &r.users;
+        row.recount();
+    }
+}
+
+/// [`Reports::regrow`] of one table: `old`'s rows come out of `mine`
+/// (`without`), `new`'s go in; `None` unless every row of `old` is in
+/// `new` with a subset of its visitors and users and `kept(old, new)`.
+fn regrow_table<C: Copy + Default>(
+    mine: &mut Table<C>,
+    old: &Table<C>,
+    new: &Table<C>,
+    without: impl Fn(&C, &C) -> Option<C>,
+    add: impl Fn(&mut C, &C),
+    kept: impl Fn(&C, &C) -> bool,
+) -> Option<()> {
+    for (k, o) in old {
+        let n = new.get(k)?;
+        if !o.visitors.is_subset(&n.visitors)
+            || !o.users.is_subset(&n.users)
+            || !kept(&o.counts, &n.counts)
+        {
+            return None;
+        }
+        let row = mine.get_mut(k)?;
+        row.counts = without(&row.counts, &o.counts)?;
+    }
+    for (k, n) in new {
+        let row = mine.entry(*k).or_default();
+        add(&mut row.counts, &n.counts);
+        row.visitors |= &n.visitors;
+        row.users |= &n.users;
+        row.recount();
+    }
+    Some(())
+}
+
+/// The one row of a visit report over visits that all lack its value.
+fn no_value_table(
+    totals: &DayTotals,
+    visitors: &RoaringBitmap,
+    users: &RoaringBitmap,
+) -> Table<DayTotals> {
+    let mut t = Table::new();
+    if totals.visits > 0 {
+        t.insert(
+            NONE,
+            Row {
+                counts: *totals,
+                distinct: [visitors.len(), users.len()],
+                visitors: visitors.clone(),
+                users: users.clone(),
+            },
+        );
+    }
+    t
+}
+
+impl Reports {
+    /// Adds another (disjoint) period's reports: `self` covers visits
+    /// summed in `mine` (totals, visitors, users), `other` those of
+    /// `theirs`; a custom dimension only one side has counts the other
+    /// side's visits as having no value.
+    pub(crate) fn merge(
+        &mut self,
+        mine: (&DayTotals, &RoaringBitmap, &RoaringBitmap),
+        other: &Reports,
+        theirs: (&DayTotals, &RoaringBitmap, &RoaringBitmap),
+    ) {
+        for (into, from) in self.actions.iter_mut().zip(&other.actions) {
+            merge_table(into, from, ActionCounts::add);
+        }
+        for t in other.visits.keys() {
+            if !self.visits.contains_key(t) {
+                self.visits
+                    .insert(*t, no_value_table(mine.0, mine.1, mine.2));
+            }
+        }
+        for (t, into) in self.visits.iter_mut() {
+            match other.visits.get(t) {
+                Some(from) => merge_table(into, from, DayTotals::add),
+                None => merge_table(
+                    into,
+                    &no_value_table(theirs.0, theirs.1, theirs.2),
+                    DayTotals::add,
+                ),
+            }
+        }
+    }
+
+    /// [`crate::rollup::Rollup::regrow`] of the reports: `old` and `new`
+    /// are one day's before and after it gained hits, with their
+    /// summaries (totals, visitors, users).
+    pub(crate) fn regrow(
+        &mut self,
+        old: &Reports,
+        old_summary: (DayTotals, RoaringBitmap, RoaringBitmap),
+        new: &Reports,
+        new_summary: (DayTotals, RoaringBitmap, RoaringBitmap),
+    ) -> Option<()> {
+        for ((mine, o), n) in self.actions.iter_mut().zip(&old.actions).zip(&new.actions) {
+            regrow_table(
+                mine,
+                o,
+                n,
+                ActionCounts::without,
+                ActionCounts::add,
+                |_, _| true,
+            )?;
+        }
+        if new.visits.keys().any(|t| !self.visits.contains_key(t))
+            || old.visits.keys().any(|t| !self.visits.contains_key(t))
+        {
+            return None;
+        }
+        let (ot, ov, ou) = &old_summary;
+        let (nt, nv, nu) = &new_summary;
+        for (t, mine) in self.visits.iter_mut() {
+            let o = old
+                .visits
+                .get(t)
+                .cloned()
+                .unwrap_or_else(|| no_value_table(ot, ov, ou));
+            let n = new
+                .visits
+                .get(t)
+                .cloned()
+                .unwrap_or_else(|| no_value_table(nt, nv, nu));
+            regrow_table(
+                mine,
+                &o,
+                &n,
+                |a, b| a.without(b),
+                DayTotals::add,
+                |o, n| o.max_actions <= n.max_actions,
+            )?;
+        }
+        Some(())
+    }
+
+    /// The report of a period whose visits sum to `summary` that has no
+    /// `which` table: visits without a value of a custom dimension none
+    /// of its days has.
+    pub(crate) fn without_values(
+        which: Which,
+        summary: (&DayTotals, &RoaringBitmap, &RoaringBitmap),
+    ) -> Reports {
+        let mut out = Reports::default();
+        if let Which::Visit(t) = which {
+            out.visits
+                .insert(t, no_value_table(summary.0, summary.1, summary.2));
+        }
+        out
+    }
+
+    /// Every report, by [`Which`].
+    pub(crate) fn tables(&self) -> impl Iterator<Item = Which> + '_ {
+        ACTION_TABLES
+            .into_iter()
+            .map(Which::Action)
+            .chain(self.visits.keys().map(|t| Which::Visit(*t)))
+    }
+
+    /// Heap bytes, about (the cache counts them).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        fn table<C>(t: &Table<C>) -> usize {
+            t.values()
+                .map(|r| {
+                    std::mem::size_of::<Row<C>>()
+                        + 16
+                        + r.visitors.serialized_size()
+                        + r.users.serialized_size()
+                })
+                .sum()
+        }
+        self.actions.iter().map(table).sum::<usize>()
+            + self.visits.values().map(table).sum::<usize>()
+    }
+}
+
+/// An action report's sums and visitors by key, while counting.
+type ActionRows = (HashMap<u32, ActionCounts>, HashMap<u32, RoaringBitmap>);
+
+/// A visit report's sums, visitors and users by key, while counting.
+type VisitRows = HashMap<u32, (DayTotals, RoaringBitmap, RoaringBitmap)>;
+
+/// Counts visits into [`Reports`].
+pub(crate) struct ReportsBuilder<'d> {
+    dicts: &'d SiteDicts,
+    actions: Vec<(ActionTable, ActionRows)>,
+    visits: Vec<(VisitTable, VisitRows)>,
+    scratch: Vec<u32>,
+}
+
+impl<'d> ReportsBuilder<'d> {
+    /// A builder of the `wanted` report (`None`: every one); `dims` are
+    /// the custom dimensions (name ids) to keep with every one.
+    pub(crate) fn new(dicts: &'d SiteDicts, wanted: Option<Which>, dims: &[u32]) -> Self {
+        let (actions, visits): (Vec<ActionTable>, Vec<VisitTable>) = match wanted {
+            None => (
+                ACTION_TABLES.to_vec(),
+                FIELD_TABLES
+                    .iter()
+                    .map(|f| VisitTable::Field(*f as u8))
+                    .chain([VisitTable::ReferrerType])
+                    .chain(dims.iter().map(|n| VisitTable::Dimension(*n)))
+                    .collect(),
+            ),
+            Some(Which::Action(t)) => (vec![t], Vec::new()),
+            Some(Which::Visit(t)) => (Vec::new(), vec![t]),
+        };
+        ReportsBuilder {
+            dicts,
+            actions: actions
+                .into_iter()
+                .map(|t| (t, (HashMap::new(), HashMap::new())))
+                .collect(),
+            visits: visits.into_iter().map(|t| (t, HashMap::new())).collect(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The custom dimensions (name ids, without hitmap's own `$` ones)
+    /// that some of `days` has.
+    pub(crate) fn dims_of<'a>(
+        dicts: &SiteDicts,
+        days: impl IntoIterator<Item = &'a DayArchive>,
+    ) -> Vec<u32> {
+        let mut out: Vec<u32> = days
+            .into_iter()
+            .flat_map(|a| a.dims.iter().map(|c| c.name))
+            .filter(|n| !dicts.dim_names.value(*n).starts_with('$'))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Counts visit `v` of `a` with its `actions` (all of its actions or
+    /// a section's; `n` of them) lasting `length` seconds.
+    pub(crate) fn add_visit(
+        &mut self,
+        a: &DayArchive,
+        v: u32,
+        actions: impl Iterator<Item = usize> + Clone,
+        n: usize,
+        length: u32,
+    ) {
+        let visitor = a.visitor[v as usize];
+        let d = self.dicts;
+        for (table, (counts, visitors)) in self.actions.iter_mut() {
+            let t = *table;
+            count_visit(
+                a,
+                v,
+                (actions.clone(), n),
+                t.pages(),
+                counts,
+                &mut self.scratch,
+                |i, out| {
+                    let k = t.key(d, a, i, UNTITLED_KEY);
+                    if k != NONE {
+                        out.push(k);
+                    }
+                },
+            );
+            for &k in &self.scratch {
+                visitors.entry(k).or_default().insert(visitor);
+            }
+        }
+        let user = a.fields[VField::User as usize][v as usize];
+        for (table, rows) in self.visits.iter_mut() {
+            let row = rows.entry(table.key(a, v as usize)).or_default();
+            row.0.add_visit(n as u64, length);
+            row.1.insert(visitor);
+            if user != NONE {
+                row.2.insert(user);
+            }
+        }
+    }
+
+    /// Counts every visit of a whole day.
+    pub(crate) fn add_day(&mut self, a: &DayArchive) {
+        for v in 0..a.visitor.len() {
+            let (from, to) = (
+                a.action_offsets[v] as usize,
+                a.action_offsets[v + 1] as usize,
+            );
+            self.add_visit(a, v as u32, from..to, to - from, a.length[v]);
+        }
+    }
+
+    /// The reports counted.
+    pub(crate) fn finish(self) -> Reports {
+        let mut out = Reports::default();
+        for (table, (counts, mut visitors)) in self.actions {
+            out.actions[table as usize] = counts
+                .into_iter()
+                .map(|(k, c)| {
+                    let mut row = Row {
+                        counts: c,
+                        visitors: visitors.remove(&k).unwrap_or_default(),
+                        ..Row::default()
+                    };
+                    row.recount();
+                    (k, row)
+                })
+                .collect();
+        }
+        for (table, rows) in self.visits {
+            out.visits.insert(
+                table,
+                rows.into_iter()
+                    .map(|(k, (counts, visitors, users))| {
+                        let mut row = Row {
+                            counts,
+                            visitors,
+                            users,
+                            ..Row::default()
+                        };
+                        row.recount();
+                        (k, row)
+                    })
+                    .collect(),
+            );
+        }
+        out
+    }
+}
