@@ -904,6 +904,22 @@ impl Engine {
                 let (d, segment) = self.custom_dimension(r, resolved.site)?;
                 dimension(&d, &segment)
             }
+            Kind::Group(g @ (methods::Grouping::Country | methods::Grouping::LanguageCode)) => {
+                let d = if g == methods::Grouping::Country {
+                    Dimension::Country
+                } else {
+                    Dimension::Language
+                };
+                let Some(rows) = resolved.rolled_dimension_report(range, &d)? else {
+                    return Ok(None);
+                };
+                rows::field_groups(&rows)
+                    .map(|groups| {
+                        let rows = rows::rows_of_groups(g, &groups);
+                        table::apply(rows, t, &Spec::new(table::VISIT_RATIOS))
+                    })
+                    .transpose()
+            }
             _ => Ok(None),
         }
     }

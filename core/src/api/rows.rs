@@ -475,8 +475,37 @@ pub(crate) fn group_rows(sel: &Selection<'_>, g: Grouping) -> Vec<Row> {
                 })
                 .collect()
         }
-        _ => groups.iter().map(|x| group_row(g, x)).collect(),
+        _ => rows_of_groups(g, &groups),
     }
+}
+
+/// The groups a grouping by one stored visit field gives (`Country`,
+/// `LanguageCode`: the value as it is, or "Unknown"), from that field's
+/// dimension rows; `None` if a value is literally "Unknown" and visits
+/// without one exist too (the grouping merges them).
+pub(crate) fn field_groups(rows: &[DimensionRow]) -> Option<Vec<Group>> {
+    let mut groups: Vec<Group> = rows
+        .iter()
+        .map(|r| Group {
+            label: r.label.clone().unwrap_or_else(|| UNKNOWN.to_owned()),
+            metrics: r.metrics,
+            sub: Vec::new(),
+        })
+        .collect();
+    groups.sort_by(|a, b| {
+        b.metrics
+            .nb_visits
+            .cmp(&a.metrics.nb_visits)
+            .then_with(|| a.label.cmp(&b.label))
+    });
+    let unknown = groups.iter().filter(|g| g.label == UNKNOWN).count();
+    (unknown <= 1).then_some(groups)
+}
+
+/// A grouped report's rows from its groups (a grouping whose rows are
+/// one per group, with no fixed set of labels).
+pub(crate) fn rows_of_groups(g: Grouping, groups: &[Group]) -> Vec<Row> {
+    groups.iter().map(|x| group_row(g, x)).collect()
 }
 
 fn group_row(g: Grouping, x: &Group) -> Row {
