@@ -237,6 +237,17 @@ fn shelf_changes(
     // Years: from their months' rollups, this commit's or the stored
     // current ones.
     for y in periods(year_span) {
+        if reports && grown && !unsettled(year_span, y) {
+            // A complete year whose months only gained hits: its stored
+            // report rollup updated month by month, not rebuilt.
+            if let Some(year) = files.and_then(|f| grown_year(site, f, y, &months)) {
+                out.insert(
+                    (year_span, y),
+                    Some(crate::store::format::encode_rollup(&year)),
+                );
+                continue;
+            }
+        }
         let mut parts = Vec::new();
         let mut whole = !unsettled(year_span, y);
         let mut m = None;
@@ -347,6 +358,47 @@ fn grown_rollup(
     r.dates.sort_unstable();
     r.dates.dedup();
     Some(r)
+}
+
+/// Year `y`'s new report rollup from its current one, when this commit's
+/// months of it (`months`, each with its new report rollup) only gained
+/// hits: each changed month's current rollup comes out and its new one
+/// goes in (`Rollup::regrow`, which checks that nothing was lost), a new
+/// month is added. `None` when the year's or a changed month's stored
+/// rollup does not stand for its stored days, a changed month has no new
+/// rollup, or a check fails: the caller builds the year from its months.
+fn grown_year(
+    site: &SiteState,
+    files: &crate::store::SiteFiles,
+    y: NaiveDate,
+    months: &BTreeMap<NaiveDate, Option<std::sync::Arc<crate::rollup::Rollup>>>,
+) -> Option<crate::rollup::Rollup> {
+    use crate::rollup::Span;
+    let lazy = site.lazy.as_ref()?;
+    // A stored rollup of `span` standing for exactly its stored days.
+    let current = |span: Span, start: NaiveDate| -> Option<crate::rollup::Rollup> {
+        let g = *files.rollups_of(span).get(&start)?;
+        let days = files.days.range(start..=span.end(start));
+        if days.clone().any(|(_, &dg)| dg > g) {
+            return None;
+        }
+        let r = unpacked(site, lazy.stored_rollup(site, span, start, g)?)?;
+        r.dates.iter().eq(days.map(|(d, _)| d)).then_some(r)
+    };
+    let mut year = current(Span::YearReports, y)?;
+    for (&m, new) in months.range(y..=Span::Year.end(y)) {
+        let new = new.as_ref()?;
+        if files.days.range(m..=Span::Month.end(m)).next().is_none() {
+            year.add(new);
+            continue;
+        }
+        let old = current(Span::MonthReports, m)?;
+        year.regrow(&old, new)?;
+        year.dates.extend_from_slice(&new.dates);
+    }
+    year.dates.sort_unstable();
+    year.dates.dedup();
+    Some(year)
 }
 
 /// A stored rollup with its reports unpacked (with their bitmaps) into

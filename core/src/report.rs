@@ -873,27 +873,19 @@ impl Resolved<'_> {
     /// The `which` report over `range`: the report rollups' rows and the
     /// edge days' rows, added up (visitors and users as bitmaps, so that
     /// distinct counts stay exact); `None` when no report rollup applies
-    /// or one cannot be read (the caller reads the days). A year's report
-    /// rollup keeps no bitmaps: it answers its year alone, and a range
-    /// with more than that year takes the year's months instead.
+    /// or one cannot be read (the caller reads the days).
     fn rolled_reports(
         &self,
         range: Option<(NaiveDate, NaiveDate)>,
         which: Which,
     ) -> crate::error::Result<Option<Reports>> {
         use crate::rollup::Span;
-        let Some((mut rolled, mut gaps)) =
-            self.rolled(range, &[Span::YearReports, Span::MonthReports])?
+        let Some((rolled, gaps)) = self.rolled(range, &[Span::YearReports, Span::MonthReports])?
         else {
             return Ok(None);
         };
+        // One period alone needs its rows' counts, not their ids.
         let alone = rolled.len() == 1 && gaps.is_empty();
-        if !alone && rolled.iter().any(|r| r.span == Span::YearReports) {
-            let Some(months) = self.rolled(range, &[Span::MonthReports])? else {
-                return Ok(None);
-            };
-            (rolled, gaps) = months;
-        }
         if rolled.is_empty() {
             return Ok(None);
         }

@@ -278,18 +278,21 @@ pub(crate) enum Which {
 /// section of its own, unpacked only when a question needs it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct StoredReports {
-    /// Whether rows keep their visitor and user bitmaps (months do;
-    /// years keep only the counts: a year alone answers exactly, a range
-    /// that adds days to a year adds its months instead).
+    /// Whether rows keep their visitor and user ids (what this version
+    /// writes).
     pub bitmaps: bool,
-    /// Each report's packed section.
-    pub sections: BTreeMap<Which, Vec<u8>>,
+    /// Each report's packed sections: its rows' keys and counts, and its
+    /// rows' ids (read only to add periods up).
+    pub sections: BTreeMap<Which, (Vec<u8>, Vec<u8>)>,
 }
 
 impl StoredReports {
     /// Heap bytes, about.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.sections.values().map(|s| s.len() + 48).sum()
+        self.sections
+            .values()
+            .map(|(c, i)| c.len() + i.len() + 64)
+            .sum()
     }
 }
 

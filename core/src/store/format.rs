@@ -725,7 +725,7 @@ pub(crate) fn encode_rollup(r: &crate::rollup::Rollup) -> Vec<u8> {
     w.bitmap(&r.visitors);
     w.bitmap(&r.users);
     if let Some(reports) = &r.reports {
-        encode_reports(&mut w, reports, r.span == crate::rollup::Span::MonthReports);
+        encode_reports(&mut w, reports);
     }
     seal(Kind::Rollup, &w.buf)
 }
@@ -795,15 +795,16 @@ pub(crate) fn decode_rollup(
 /// Writes a rollup's reports (after its summary): whether rows keep
 /// bitmaps (`bitmaps`), then each report as `which` and a packed section
 /// of rows (key, counts, distinct visitors and users, bitmaps).
-fn encode_reports(w: &mut Writer, reports: &Reports, bitmaps: bool) {
-    fn section<C>(
+fn encode_reports(w: &mut Writer, reports: &Reports) {
+    /// A report's two sections: its rows' keys and counts, and its rows'
+    /// ids (a question about the period alone reads only the first).
+    fn sections<C>(
         t: &Table<C>,
         counts: impl Fn(&C) -> [u64; 6],
         n: usize,
         users: bool,
-        bitmaps: bool,
-    ) -> Vec<u8> {
-        let mut w = Writer::default();
+    ) -> (Vec<u8>, Vec<u8>) {
+        let (mut w, mut ids_w) = (Writer::default(), Writer::default());
         w.var(t.len() as u64);
         for (k, r) in t {
             w.var(u64::from(*k));
@@ -814,14 +815,12 @@ fn encode_reports(w: &mut Writer, reports: &Reports, bitmaps: bool) {
             if users {
                 w.var(r.distinct[1]);
             }
-            if bitmaps {
-                ids(&mut w, &r.visitors);
-                if users {
-                    ids(&mut w, &r.users);
-                }
+            ids(&mut ids_w, &r.visitors);
+            if users {
+                ids(&mut ids_w, &r.users);
             }
         }
-        compress(&w.buf)
+        (compress(&w.buf), compress(&ids_w.buf))
     }
     /// A row's ids (as many as its distinct count says) as gaps: small
     /// varints where a roaring bitmap spends a header on each short row.
@@ -832,30 +831,30 @@ fn encode_reports(w: &mut Writer, reports: &Reports, bitmaps: bool) {
             last = id;
         }
     }
-    w.var(u64::from(bitmaps));
+    // Flags: 1, rows keep their ids.
+    w.var(1);
     let tables: Vec<Which> = reports.tables().collect();
     w.var(tables.len() as u64);
     for which in tables {
         let (tag, n) = which_code(which);
         w.var(tag);
         w.var(u64::from(n));
-        let bytes = match which {
-            Which::Action(t) => section(
+        let (counts, ids) = match which {
+            Which::Action(t) => sections(
                 &reports.actions[t as usize],
                 |c| [c.hits, c.visits, c.entries, c.exits, c.entry_bounces, c.time],
                 6,
                 false,
-                bitmaps,
             ),
-            Which::Visit(t) => section(
+            Which::Visit(t) => sections(
                 &reports.visits[&t],
                 |c| [c.visits, c.actions, c.max_actions, c.bounces, c.sum_length, 0],
                 5,
                 true,
-                bitmaps,
             ),
         };
-        w.u8s(&bytes);
+        w.u8s(&counts);
+        w.u8s(&ids);
     }
 }
 
@@ -890,7 +889,8 @@ fn read_reports(r: &mut Reader<'_>) -> ReadResult<StoredReports> {
     for _ in 0..n {
         let (tag, num) = (r.var()?, r.var_u32()?);
         let which = which_of(tag, num).ok_or("unknown report in a rollup")?;
-        if sections.insert(which, r.u8s()?).is_some() {
+        let (counts, ids) = (r.u8s()?, r.u8s()?);
+        if sections.insert(which, (counts, ids)).is_some() {
             return Err("a report is stored twice".into());
         }
     }
@@ -918,13 +918,14 @@ pub(crate) fn decode_report(
         r: &mut Reader<'_>,
         mut counts: impl FnMut(&mut Reader<'_>) -> ReadResult<C>,
         with_users: bool,
-        (stored, wanted): (bool, bool),
+        ids_of: Option<&mut Reader<'_>>,
         check: impl Fn(&C, u64) -> bool,
         (visitors, users): (usize, usize),
     ) -> ReadResult<Table<C>> {
         let n = r.var_count()?;
         let mut t = Table::new();
         let mut last = None;
+        let mut ids_of = ids_of;
         for _ in 0..n {
             let k = r.var_u32()?;
             if last.is_some_and(|l| l >= k) {
@@ -938,12 +939,9 @@ pub(crate) fn decode_report(
                 distinct,
                 ..Row::default()
             };
-            if stored {
-                let v = ids(r, distinct[0], visitors, wanted)?;
-                let u = ids(r, distinct[1], users, wanted)?;
-                if wanted {
-                    (row.visitors, row.users) = (v, u);
-                }
+            if let Some(i) = ids_of.as_deref_mut() {
+                row.visitors = ids(i, distinct[0], visitors)?;
+                row.users = ids(i, distinct[1], users)?;
             }
             if !check(&row.counts, distinct[0]) {
                 return Err("a report row's counts disagree with its visitors".into());
@@ -951,11 +949,13 @@ pub(crate) fn decode_report(
             t.insert(k, row);
         }
         r.finish()?;
+        if let Some(i) = ids_of {
+            i.finish()?;
+        }
         Ok(t)
     }
-    /// `n` ids written as gaps, each below `limit`, as a bitmap (empty
-    /// unless `keep`).
-    fn ids(r: &mut Reader<'_>, n: u64, limit: usize, keep: bool) -> ReadResult<RoaringBitmap> {
+    /// `n` ids written as gaps, each below `limit`, as a bitmap.
+    fn ids(r: &mut Reader<'_>, n: u64, limit: usize) -> ReadResult<RoaringBitmap> {
         let mut out = Vec::new();
         let mut last: Option<u64> = None;
         for _ in 0..n {
@@ -969,25 +969,25 @@ pub(crate) fn decode_report(
                 return Err("a report row's id is beyond the dictionaries".into());
             }
             last = Some(id);
-            if keep {
-                out.push(id as u32);
-            }
+            out.push(id as u32);
         }
         RoaringBitmap::from_sorted_iter(out).map_err(|e| e.to_string())
     }
     if bitmaps && !stored.bitmaps {
         return Err("this rollup keeps no bitmaps".into());
     }
-    let Some(bytes) = stored.sections.get(&which) else {
+    let Some((counts, id_bytes)) = stored.sections.get(&which) else {
         return match which {
             Which::Visit(VisitTable::Dimension(_)) => Ok(None),
             _ => Err("a report rollup lacks a report".into()),
         };
     };
-    let raw = decompress(bytes)?;
+    let raw = decompress(counts)?;
     let mut r = Reader::new(&raw);
+    let raw_ids = if bitmaps { decompress(id_bytes)? } else { Vec::new() };
+    let mut id_reader = Reader::new(&raw_ids);
+    let modes = bitmaps.then_some(&mut id_reader);
     let ids = (visitors, users);
-    let modes = (stored.bitmaps, bitmaps);
     let mut out = Reports::default();
     match which {
         Which::Action(t) => {
