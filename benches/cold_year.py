@@ -42,6 +42,7 @@ def main():
     ap.add_argument("--store", required=True)
     ap.add_argument("--parquet", required=True)
     ap.add_argument("--append", required=True, help="an NDJSON file of about 1,000 new hits")
+    ap.add_argument("--append-now", help="the same hits on the store's last day")
     ap.add_argument("--url")
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--threads", type=int, default=2)
@@ -98,9 +99,14 @@ def main():
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(base, copy)
 
-    rows.append(("append 1,000 hits (hitmap ingest: read, commit, seal)", "folder",
+    rows.append(("append 1,000 hits to a day of a complete past year (hitmap ingest: read, commit, seal)",
+                 "folder",
                  *measure([a.bin, "ingest", copy, a.append, "--no-progress", "--force"], a.repeat, env,
                           before=fresh_warm)))
+    if a.append_now:
+        rows.append(("append 1,000 hits to the current day", "folder",
+                     *measure([a.bin, "ingest", copy, a.append_now, "--no-progress", "--force"], a.repeat,
+                              env, before=fresh_warm)))
     shutil.rmtree(work, ignore_errors=True)
     duck = (
         "import duckdb, sys; c = duckdb.connect(); c.execute('SET threads=%d'); "

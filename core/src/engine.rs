@@ -139,8 +139,19 @@ pub(crate) fn rollup_changes(
     let mut out = BTreeMap::new();
     shelf_changes(site, files, days, grown, false, &mut out);
     shelf_changes(site, files, days, grown, true, &mut out);
-    out
+    // Encoded (and packed) on every core: a month's and a year's report
+    // rollups are the largest.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    crate::par::map_jobs(out.into_iter().collect(), threads, |(key, r)| {
+        (key, r.map(|r| crate::store::format::encode_rollup(&r)))
+    })
+    .into_iter()
+    .collect()
 }
+
+/// What a commit does to each rollup: write this one, or remove it.
+type RollupChanges =
+    BTreeMap<(crate::rollup::Span, NaiveDate), Option<std::sync::Arc<crate::rollup::Rollup>>>;
 
 /// [`rollup_changes`] of the summary rollups, or (`reports`) of the
 /// report rollups: those are kept only for complete periods (the site
@@ -152,7 +163,7 @@ fn shelf_changes(
     days: &[NaiveDate],
     grown: bool,
     reports: bool,
-    out: &mut BTreeMap<(crate::rollup::Span, NaiveDate), Option<Vec<u8>>>,
+    out: &mut RollupChanges,
 ) {
     use crate::rollup::{Rollup, Span};
     let dates = site.dates();
@@ -207,6 +218,8 @@ fn shelf_changes(
     // Months: built or updated here (`None`: the month has none after
     // this commit).
     let mut months: BTreeMap<NaiveDate, Option<std::sync::Arc<Rollup>>> = BTreeMap::new();
+    // The stored report rollups of the months updated here, as they were.
+    let mut olds: BTreeMap<NaiveDate, Rollup> = BTreeMap::new();
     for m in periods(month_span) {
         let built = if unsettled(month_span, m) {
             None
@@ -218,7 +231,9 @@ fn shelf_changes(
                 .filter(|d| (m..=end).contains(d))
                 .collect();
             let grew = (grown && !changed.is_empty())
-                .then(|| files.and_then(|f| grown_rollup(site, f, month_span, m, &changed)))
+                .then(|| {
+                    files.and_then(|f| grown_rollup(site, f, month_span, m, &changed, &mut olds))
+                })
                 .flatten();
             grew.or_else(|| {
                 // The month's days: held, cached or read.
@@ -240,11 +255,8 @@ fn shelf_changes(
         if reports && grown && !unsettled(year_span, y) {
             // A complete year whose months only gained hits: its stored
             // report rollup updated month by month, not rebuilt.
-            if let Some(year) = files.and_then(|f| grown_year(site, f, y, &months)) {
-                out.insert(
-                    (year_span, y),
-                    Some(crate::store::format::encode_rollup(&year)),
-                );
+            if let Some(year) = files.and_then(|f| grown_year(site, f, y, &months, &olds)) {
+                out.insert((year_span, y), Some(std::sync::Arc::new(year)));
                 continue;
             }
         }
@@ -280,10 +292,7 @@ fn shelf_changes(
         }
         if whole && !parts.is_empty() {
             let year = Rollup::year(y, parts.iter().map(|r| &**r), reports);
-            out.insert(
-                (year_span, y),
-                Some(crate::store::format::encode_rollup(&year)),
-            );
+            out.insert((year_span, y), Some(std::sync::Arc::new(year)));
         } else if had(year_span, &y) {
             out.insert((year_span, y), None);
         }
@@ -291,10 +300,7 @@ fn shelf_changes(
     for (m, r) in months {
         match r {
             Some(r) => {
-                out.insert(
-                    (month_span, m),
-                    Some(crate::store::format::encode_rollup(&r)),
-                );
+                out.insert((month_span, m), Some(r));
             }
             None if had(month_span, &m) => {
                 out.insert((month_span, m), None);
@@ -319,6 +325,7 @@ fn grown_rollup(
     span: crate::rollup::Span,
     m: NaiveDate,
     changed: &[NaiveDate],
+    olds: &mut BTreeMap<NaiveDate, crate::rollup::Rollup>,
 ) -> Option<crate::rollup::Rollup> {
     use crate::rollup::Rollup;
     let lazy = site.lazy.as_ref()?;
@@ -334,6 +341,10 @@ fn grown_rollup(
     let in_month = files.days.range(m..=end).count();
     if r.dates != stored || stored.len() != in_month {
         return None;
+    }
+    if span.reports() {
+        // Its year is updated from it next (`grown_year`).
+        olds.insert(m, r.clone());
     }
     for d in changed {
         let new = site.days.get(d)?;
@@ -361,8 +372,8 @@ fn grown_rollup(
 }
 
 /// Year `y`'s new report rollup from its current one, when this commit's
-/// months of it (`months`, each with its new report rollup) only gained
-/// hits: each changed month's current rollup comes out and its new one
+/// months of it (`months`, each with its new report rollup; `olds`, the
+/// stored ones they were updated from) only gained hits: each changed month's current rollup comes out and its new one
 /// goes in (`Rollup::regrow`, which checks that nothing was lost), a new
 /// month is added. `None` when the year's or a changed month's stored
 /// rollup does not stand for its stored days, a changed month has no new
@@ -372,6 +383,7 @@ fn grown_year(
     files: &crate::store::SiteFiles,
     y: NaiveDate,
     months: &BTreeMap<NaiveDate, Option<std::sync::Arc<crate::rollup::Rollup>>>,
+    olds: &BTreeMap<NaiveDate, crate::rollup::Rollup>,
 ) -> Option<crate::rollup::Rollup> {
     use crate::rollup::Span;
     let lazy = site.lazy.as_ref()?;
@@ -392,8 +404,15 @@ fn grown_year(
             year.add(new);
             continue;
         }
-        let old = current(Span::MonthReports, m)?;
-        year.regrow(&old, new)?;
+        let read;
+        let old = match olds.get(&m) {
+            Some(old) => old,
+            None => {
+                read = current(Span::MonthReports, m)?;
+                &read
+            }
+        };
+        year.regrow(old, new)?;
         year.dates.extend_from_slice(&new.dates);
     }
     year.dates.sort_unstable();

@@ -820,7 +820,9 @@ fn encode_reports(w: &mut Writer, reports: &Reports) {
                 ids(&mut ids_w, &r.users);
             }
         }
-        (compress(&w.buf), compress(&ids_w.buf))
+        // zstd's fastest level: a late batch rewrites a month's and a
+        // year's report rollup in its commit.
+        (compress_fast(&w.buf), compress_fast(&ids_w.buf))
     }
     /// A row's ids (as many as its distinct count says) as gaps: small
     /// varints where a roaring bitmap spends a header on each short row.
