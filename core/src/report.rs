@@ -1039,7 +1039,7 @@ impl crate::engine::Engine {
 
     /// A dimension report of a query: the rows
     /// `engine.query(q)?.dimension_report(dimension)` gives, from report
-    /// rollups where [`Engine::action_report`] would use them (devices,
+    /// rollups where [`Self::action_report`] would use them (devices,
     /// browsers, systems, countries, languages, referrer types, custom
     /// dimensions).
     ///
