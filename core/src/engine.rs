@@ -473,6 +473,9 @@ pub(crate) struct SiteState {
     /// days of a month with a report rollup: that one is then updated
     /// (`Rollup::regrow`), not rebuilt from every day of the month.
     pub held_reports: BTreeMap<NaiveDate, crate::rollup::Rollup>,
+    /// Rollups `Engine::verify` found disagreeing with their days: (file,
+    /// why).
+    pub rollup_damage: Vec<(String, String)>,
 }
 
 impl SiteState {
@@ -492,6 +495,7 @@ impl SiteState {
             lazy: None,
             held_from: BTreeMap::new(),
             held_reports: BTreeMap::new(),
+            rollup_damage: Vec::new(),
         }
     }
 
@@ -2062,7 +2066,7 @@ impl Engine {
             out.push(format!("store file {path}: {reason}"));
         }
         for site in self.sites.values() {
-            for (path, reason) in site.damaged.values() {
+            for (path, reason) in site.damaged.values().chain(&site.rollup_damage) {
                 out.push(format!("store file {path}: {reason}"));
             }
         }

@@ -19,6 +19,7 @@ use chrono::NaiveDate;
 
 use crate::engine::{Engine, SiteState, VisitorDay, runs};
 use crate::error::{Error, Result};
+use crate::rollup::{self, Rollup, Span};
 use crate::store::lazy::{DayCache, LazyDays, before_column, fill_before};
 use crate::store::source::{ReadStats, Source};
 use crate::store::{
@@ -380,8 +381,11 @@ impl Engine {
 
     /// Reads and checks every day file a lazy reader has not read yet (and,
     /// where no live batch changed it, that the stored visitor history
-    /// agrees with the days), recording what fails; returns
-    /// [`Engine::damaged`]. A writer checked every file when it opened.
+    /// agrees with the days), and that every rollup a query would use
+    /// gives what its days give (its totals, ids and every report row);
+    /// records what fails (this engine then answers those periods from
+    /// their days) and returns [`Engine::damaged`]. A writer checked
+    /// every file when it opened.
     ///
     /// # Examples
     /// ```
@@ -425,6 +429,13 @@ impl Engine {
                         lazy.files.remove(&date);
                     }
                     site.damaged.insert(date, d);
+                }
+                // Every rollup a query would use, against its days.
+                for (span, start, path, reason) in wrong_rollups(id, site) {
+                    if let Some(names) = site.lazy.as_mut().and_then(|l| l.rollups.get_mut(&span)) {
+                        names.remove(&start);
+                    }
+                    site.rollup_damage.push((path, reason));
                 }
             }
         }
@@ -498,6 +509,80 @@ impl Engine {
             }
         }
     }
+}
+
+/// The rollups of a site that a query would use (current for their
+/// days) but that disagree with what those days give, as (span, first
+/// day, file, why). Days that cannot be read are left to the day check.
+fn wrong_rollups(id: u32, site: &SiteState) -> Vec<(Span, NaiveDate, String, String)> {
+    let Some(lazy) = &site.lazy else {
+        return Vec::new();
+    };
+    let d = &site.dicts;
+    let build_month = |start: NaiveDate, reports: bool| -> Option<Rollup> {
+        let parts = site.parts(start, Span::Month.end(start)).ok()?;
+        let built = Rollup::build(
+            start,
+            parts.iter().map(|p| (p.date, &*p.archive)),
+            reports.then_some(d),
+        );
+        (!parts.is_empty()).then_some(built)
+    };
+    let mut out = Vec::new();
+    for span in crate::rollup::SPANS {
+        let starts: Vec<NaiveDate> = lazy
+            .rollups
+            .get(&span)
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default();
+        for (start, stored) in lazy.rollups(site, span, &starts) {
+            let built = match span.period() {
+                Span::Month => build_month(start, span.reports()),
+                _ => {
+                    let mut months: Vec<NaiveDate> =
+                        stored.dates.iter().map(|d| rollup::month_of(*d)).collect();
+                    months.dedup();
+                    let built: Option<Vec<Rollup>> = months
+                        .iter()
+                        .map(|m| build_month(*m, span.reports()))
+                        .collect();
+                    built.map(|b| Rollup::year(start, b.iter(), span.reports()))
+                }
+            };
+            let Some(built) = built else { continue };
+            let reports = stored
+                .stored
+                .as_ref()
+                .map(|s| crate::store::format::decode_reports(s, d.visitors.len(), d.users.len()));
+            let why = if (stored.totals, &stored.visitors, &stored.users)
+                != (built.totals, &built.visitors, &built.users)
+            {
+                Some(format!(
+                    "its totals or ids disagree with its days' ({} visits, {} from the days)",
+                    stored.totals.visits, built.totals.visits
+                ))
+            } else {
+                match reports {
+                    Some(Err(e)) => Some(format!("its reports cannot be read: {e}")),
+                    Some(Ok(r)) if Some(&r) != built.reports.as_deref() => {
+                        Some("its reports disagree with its days'".to_owned())
+                    }
+                    _ => None,
+                }
+            };
+            if let Some(why) = why {
+                let generation = lazy.rollups[&span][&start];
+                let path = crate::store::span_rollup_path(id, span, start, generation);
+                out.push((
+                    span,
+                    start,
+                    path.display().to_string(),
+                    format!("{why}; this process answers that period from its days, and the next commit that writes them rewrites it"),
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// Reads and validates one day file of a site; a failure as the damage

@@ -119,6 +119,8 @@ fn assert_reports_equal(r: &Engine, want: &Engine, q: &Query, what: &str) {
 /// same reader's from its days, and `want`'s (a writer's); and the
 /// reports of some ranges.
 fn assert_equal_everywhere(dir: &Path, want: &Engine, what: &str) {
+    // Every rollup holds what its days give, id for id.
+    assert_eq!(reader(dir).verify(), Vec::<String>::new(), "{what}");
     let r = reader(dir);
     for (a, b) in ranges().into_iter().take(16) {
         assert_reports_equal(&r, want, &Query::site(1).range(a, b), what);
@@ -711,5 +713,68 @@ fn golden_report_rollup_reads_and_the_writer_is_stable() {
         r.read_stats().requests - before,
         1,
         "the golden rollup alone"
+    );
+}
+
+/// `hitmap check` (`Engine::verify`) proves every rollup a query would use
+/// against its days: a report rollup that stands for the right days but
+/// holds other numbers (here another store's, whose January has one more
+/// hit, with the same file names and dictionaries) is reported, and the
+/// checking process answers that month from its days.
+#[test]
+fn verify_finds_a_rollup_that_disagrees_with_its_days() {
+    let cfg = hitmap::sample::SampleConfig {
+        days: 40,
+        visitors: 80,
+        ..Default::default()
+    };
+    let hits: Vec<Hit> = hitmap::sample::generate(&cfg).collect();
+    let make = |name: &str, extra: bool| {
+        let dir = TempDir::new(name);
+        let mut w = Engine::open(&dir.0).unwrap();
+        w.add_site(hitmap::sample::site_config(&cfg)).unwrap();
+        let mut all = hits.clone();
+        if extra {
+            let mut again = hits[0].clone();
+            again.ts += 1;
+            all.push(again);
+        }
+        w.ingest(all).unwrap();
+        w.seal().unwrap();
+        (dir, w)
+    };
+    let (dir, w) = make("rollup-verify-a", false);
+    let (other, _) = make("rollup-verify-b", true);
+    let names = report_files(&dir.0);
+    assert_eq!(names, report_files(&other.0));
+    let q = Query::site(1).range("2025-01-01", "2025-01-31");
+    let want = w
+        .query(&q)
+        .unwrap()
+        .action_report(ActionReportKind::PageUrls);
+    std::fs::copy(
+        other.0.join("site-1/rollups").join(&names[0]),
+        dir.0.join("site-1/rollups").join(&names[0]),
+    )
+    .unwrap();
+    let r = reader(&dir.0);
+    let wrong = r.action_report(&q, ActionReportKind::PageUrls).unwrap();
+    assert!(
+        wrong != want,
+        "the other store's rollup is used, and it is wrong"
+    );
+    let mut checked = reader(&dir.0);
+    let found = checked.verify();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains(&names[0]) && found[0].contains("disagree"),
+        "{found:?}"
+    );
+    let fixed = checked
+        .action_report(&q, ActionReportKind::PageUrls)
+        .unwrap();
+    assert!(
+        fixed == want,
+        "the checked reader answers January from its days"
     );
 }
