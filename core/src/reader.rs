@@ -519,14 +519,21 @@ fn wrong_rollups(id: u32, site: &SiteState) -> Vec<(Span, NaiveDate, String, Str
         return Vec::new();
     };
     let d = &site.dicts;
-    let build_month = |start: NaiveDate, reports: bool| -> Option<Rollup> {
-        let parts = site.parts(start, Span::Month.end(start)).ok()?;
-        let built = Rollup::build(
-            start,
-            parts.iter().map(|p| (p.date, &*p.archive)),
-            reports.then_some(d),
-        );
-        (!parts.is_empty()).then_some(built)
+    // Each month built once from its days, with its reports.
+    let mut months: std::collections::BTreeMap<NaiveDate, Option<Rollup>> =
+        std::collections::BTreeMap::new();
+    let mut build_month = |start: NaiveDate, reports: bool| -> Option<Rollup> {
+        let built = months.entry(start).or_insert_with(|| {
+            let parts = site.parts(start, Span::Month.end(start)).ok()?;
+            (!parts.is_empty())
+                .then(|| Rollup::build(start, parts.iter().map(|p| (p.date, &*p.archive)), Some(d)))
+        });
+        let mut built = built.clone()?;
+        if !reports {
+            built.reports = None;
+            built.span = Span::Month;
+        }
+        Some(built)
     };
     let mut out = Vec::new();
     for span in crate::rollup::SPANS {
