@@ -1902,10 +1902,14 @@ impl Engine {
             lazy.rollups = files.rollup_names();
             for day in days {
                 if site.live.contains_key(day) {
-                    // Still held: the file now holds this archive.
+                    // Still held: the file now holds this archive. Its own
+                    // report part as read is no longer what the file holds
+                    // (its month then has no report rollup: a month with a
+                    // live day gets none until it is sealed and rebuilt).
                     if let Some(a) = site.days.get(day) {
                         site.held_from.insert(*day, a.totals);
                     }
+                    site.held_reports.remove(day);
                     continue;
                 }
                 let Some(&generation) = files.days.get(day) else {
