@@ -196,6 +196,17 @@ pub(crate) struct DayTotals {
     pub sum_length: u64,
 }
 
+impl DayTotals {
+    /// Counts one visit of `n` actions lasting `length` seconds.
+    pub(crate) fn add_visit(&mut self, n: u64, length: u32) {
+        self.visits += 1;
+        self.actions += n;
+        self.max_actions = self.max_actions.max(n);
+        self.bounces += u64::from(n == 1);
+        self.sum_length += u64::from(length);
+    }
+}
+
 /// What every visit of one day's build needs.
 struct VisitContext<'a> {
     side: &'a SideArena,
@@ -733,17 +744,10 @@ impl DayArchive {
         );
         let mut kind_url: [Vec<(u32, u32)>; 3] = Default::default();
         let (mut titles, mut keywords, mut cats, mut acts) = (vec![], vec![], vec![], vec![]);
-        let mut totals = DayTotals {
-            visits: u64::from(visits),
-            ..DayTotals::default()
-        };
+        let mut totals = DayTotals::default();
         for v in 0..visits {
             let range = self.actions_of(v);
-            let n = range.len() as u64;
-            totals.actions += n;
-            totals.max_actions = totals.max_actions.max(n);
-            totals.bounces += u64::from(n == 1);
-            totals.sum_length += u64::from(self.length[v as usize]);
+            totals.add_visit(range.len() as u64, self.length[v as usize]);
             for i in range {
                 match self.a_kind[i] {
                     k @ (HitType::Pageview | HitType::Download | HitType::Outlink) => {

@@ -528,12 +528,20 @@ fn wrong_rollups(id: u32, site: &SiteState) -> Vec<(Span, NaiveDate, String, Str
             (!parts.is_empty())
                 .then(|| Rollup::build(start, parts.iter().map(|p| (p.date, &*p.archive)), Some(d)))
         });
-        let mut built = built.clone()?;
-        if !reports {
-            built.reports = None;
-            built.span = Span::Month;
-        }
-        Some(built)
+        let built = built.as_ref()?;
+        Some(if reports {
+            built.clone()
+        } else {
+            // The summary alone, without copying the reports.
+            Rollup {
+                start: built.start,
+                dates: built.dates.clone(),
+                totals: built.totals,
+                visitors: built.visitors.clone(),
+                users: built.users.clone(),
+                ..Rollup::default()
+            }
+        })
     };
     let mut out = Vec::new();
     for span in crate::rollup::SPANS {

@@ -236,17 +236,6 @@ pub(crate) fn count_visit(
     }
 }
 
-impl DayTotals {
-    /// Counts one visit of `n` actions lasting `length` seconds.
-    pub(crate) fn add_visit(&mut self, n: u64, length: u32) {
-        self.visits += 1;
-        self.actions += n;
-        self.max_actions = self.max_actions.max(n);
-        self.bounces += u64::from(n == 1);
-        self.sum_length += u64::from(length);
-    }
-}
-
 /// One row of a rolled-up report.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Row<C> {
