@@ -6,7 +6,7 @@
 //! archive alone. Visits are stored in (visitor, start) order, so the
 //! visitor column is sorted and visitor sets build with sorted inserts.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use roaring::RoaringBitmap;
 
@@ -172,7 +172,24 @@ pub(crate) struct DimColumn {
     pub name: u32,
     pub values: Vec<u32>,
     pub carriers: Vec<u32>,
-    pub index: ValueIndex,
+    /// Built from `values` on first use ([`DimColumn::index`]).
+    pub index: OnceLock<ValueIndex>,
+}
+
+impl DimColumn {
+    /// The column as an index of its values, built on first use.
+    pub(crate) fn index(&self) -> &ValueIndex {
+        self.index.get_or_init(|| {
+            ValueIndex::from_pairs(
+                self.values
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| **v != NONE)
+                    .map(|(i, v)| (*v, i as u32))
+                    .collect(),
+            )
+        })
+    }
 }
 
 /// Action-level indexes: value id to the visits with such an action.
@@ -220,9 +237,74 @@ struct VisitContext<'a> {
     referrer_types: std::cell::RefCell<foldhash::HashMap<(u32, u32), ReferrerType>>,
 }
 
+/// The column groups of a day archive, as a set: a reader that decodes a
+/// day file for one question decodes only the groups it needs (a
+/// segmented summary: the visits, their times, the user field and what
+/// the segment and section look at). The visitor and action-offset
+/// columns are always there; a group left out stays empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Columns(u32);
+
+impl Columns {
+    /// Visit field `f`'s values ([`VField`] as `usize`).
+    pub(crate) const fn field(f: usize) -> Columns {
+        Columns(1 << f)
+    }
+    /// Every visit field's and custom dimension's carrier (where each
+    /// value came from: for giving hits back).
+    pub(crate) const CARRIERS: Columns = Columns(1 << 7);
+    /// The custom dimensions' values.
+    pub(crate) const DIMS: Columns = Columns(1 << 8);
+    pub(crate) const REFERRER_TYPE: Columns = Columns(1 << 9);
+    pub(crate) const KINDS: Columns = Columns(1 << 10);
+    /// Action times (and so visit lengths).
+    pub(crate) const TIMES: Columns = Columns(1 << 11);
+    pub(crate) const URLS: Columns = Columns(1 << 12);
+    /// Page titles (stored against the URLs: they come with them).
+    pub(crate) const TITLES: Columns = Columns(1 << 13 | 1 << 12);
+    /// Keywords and event attributes.
+    pub(crate) const EXTRAS: Columns = Columns(1 << 14);
+    /// The visits' visitors' visits on earlier days (`before`, from the
+    /// visitor history: for visit counts and new or returning visits).
+    pub(crate) const BEFORE: Columns = Columns(1 << 15);
+    pub(crate) const ALL: Columns = Columns((1 << 16) - 1);
+    /// Only the visitor and action-offset columns.
+    pub(crate) const NONE: Columns = Columns(0);
+    /// What every summary reads: visits, their times (lengths) and users.
+    pub(crate) const SUMMARY: Columns = Columns(Columns::TIMES.0 | 1 << VField::User as u32);
+
+    /// The groups whose bits are set in `bits` (the constants' bits;
+    /// others are ignored).
+    #[cfg(test)]
+    pub(crate) const fn from_bits(bits: u32) -> Columns {
+        Columns(bits & Columns::ALL.0)
+    }
+
+    pub(crate) const fn with(self, other: Columns) -> Columns {
+        Columns(self.0 | other.0)
+    }
+
+    pub(crate) const fn without(self, other: Columns) -> Columns {
+        Columns(self.0 & !other.0)
+    }
+
+    pub(crate) const fn has(self, other: Columns) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl Default for Columns {
+    fn default() -> Columns {
+        Columns::ALL
+    }
+}
+
 /// One site's visits on one local day.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct DayArchive {
+    /// The column groups this archive holds (a built archive: all; one
+    /// read for a question: what it needs).
+    pub cols: Columns,
     // visit columns
     pub visitor: Vec<u32>,
     pub length: Vec<u32>,
@@ -252,9 +334,12 @@ pub(crate) struct DayArchive {
     // indexes
     pub visitors: RoaringBitmap,
     pub users: RoaringBitmap,
-    pub field_index: [ValueIndex; N_VFIELDS],
-    pub referrer_type_index: ValueIndex,
-    pub actions: ActionIndexes,
+    /// The value indexes below are built on first use (a query uses the
+    /// few its segment names): [`DayArchive::field_index`],
+    /// [`DayArchive::referrer_type_index`], [`DayArchive::action_indexes`].
+    pub field_index: [OnceLock<ValueIndex>; N_VFIELDS],
+    pub referrer_type_index: OnceLock<ValueIndex>,
+    pub actions: OnceLock<ActionIndexes>,
     pub totals: DayTotals,
     /// Per-visit counts of the visits cut to the sections asked so far.
     pub section_cuts: SectionCuts,
@@ -339,25 +424,24 @@ impl DayArchive {
         let dims = self
             .dims
             .iter()
-            .map(|d| v(&d.values) + v(&d.carriers) + d.index.heap_bytes())
+            .map(|d| {
+                v(&d.values) + v(&d.carriers) + d.index.get().map_or(0, ValueIndex::heap_bytes)
+            })
             .sum::<usize>();
         let visitors = self.visitors.serialized_size() + self.users.serialized_size();
-        let visit_indexes = self
-            .field_index
-            .iter()
-            .map(ValueIndex::heap_bytes)
-            .sum::<usize>()
-            + self.referrer_type_index.heap_bytes();
-        let x = &self.actions;
-        let action_indexes = x
-            .by_kind_url
-            .iter()
-            .map(ValueIndex::heap_bytes)
-            .sum::<usize>()
-            + x.titles.heap_bytes()
-            + x.keywords.heap_bytes()
-            + x.event_categories.heap_bytes()
-            + x.event_actions.heap_bytes();
+        let built = |i: &OnceLock<ValueIndex>| i.get().map_or(0, ValueIndex::heap_bytes);
+        let visit_indexes =
+            self.field_index.iter().map(built).sum::<usize>() + built(&self.referrer_type_index);
+        let action_indexes = self.actions.get().map_or(0, |x| {
+            x.by_kind_url
+                .iter()
+                .map(ValueIndex::heap_bytes)
+                .sum::<usize>()
+                + x.titles.heap_bytes()
+                + x.keywords.heap_bytes()
+                + x.event_categories.heap_bytes()
+                + x.event_actions.heap_bytes()
+        });
         [
             ("visit columns", visits),
             ("action columns", actions),
@@ -435,6 +519,32 @@ impl DayArchive {
     /// length. The action offsets must be valid.
     pub(crate) fn derive_visit_columns(&mut self) {
         let visits = self.visitor.len();
+        if !self
+            .cols
+            .has(Columns::KINDS.with(Columns::URLS).with(Columns::TIMES))
+        {
+            // A projected read: ranks and, with the times, lengths.
+            self.rank_in_day = Vec::with_capacity(visits);
+            for v in 0..visits {
+                let rank = match v.checked_sub(1) {
+                    Some(p) if self.visitor[p] == self.visitor[v] => self.rank_in_day[p] + 1,
+                    _ => 0,
+                };
+                self.rank_in_day.push(rank);
+            }
+            self.length = if self.cols.has(Columns::TIMES) {
+                (0..visits as u32)
+                    .map(|v| {
+                        let r = self.actions_of(v);
+                        self.span_length(r.len(), r.start, r.end - 1)
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            (self.entry_url, self.exit_url) = (Vec::new(), Vec::new());
+            return;
+        }
         let (mut rank, mut entry, mut exit, mut length) = (
             Vec::with_capacity(visits),
             Vec::with_capacity(visits),
@@ -685,35 +795,31 @@ impl DayArchive {
                 name,
                 values: vec![NONE; visits],
                 carriers: vec![NONE; visits],
-                index: ValueIndex::default(),
+                index: OnceLock::new(),
             };
             for &(_, visit, value, carrier) in &cells[i..j] {
                 col.values[visit as usize] = value;
                 col.carriers[visit as usize] = carrier;
             }
-            col.index = ValueIndex::from_pairs(cells[i..j].iter().map(|c| (c.2, c.1)).collect());
             self.dims.push(col);
             i = j;
         }
     }
 
-    /// Rebuilds every derived index from the columns (after loading).
+    /// Derives what every query needs from the columns (after a build or
+    /// a load): the visitor and user bitmaps and the day's totals. The
+    /// value indexes wait for their first use.
     pub(crate) fn rebuild_indexes(&mut self) {
         for col in &mut self.dims {
-            col.index = ValueIndex::from_pairs(
-                col.values
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, v)| **v != NONE)
-                    .map(|(i, v)| (*v, i as u32))
-                    .collect(),
-            );
+            col.index = OnceLock::new();
         }
+        self.field_index = Default::default();
+        self.referrer_type_index = OnceLock::new();
+        self.actions = OnceLock::new();
         self.build_indexes();
     }
 
     fn build_indexes(&mut self) {
-        let visits = self.visitor.len() as u32;
         let mut visitors = self.visitor.clone();
         visitors.dedup();
         self.visitors =
@@ -726,58 +832,78 @@ impl DayArchive {
         users.sort_unstable();
         users.dedup();
         self.users = RoaringBitmap::from_sorted_iter(users).expect("sorted");
-        for f in 0..N_VFIELDS {
-            let pairs = self.fields[f]
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| **v != NONE)
-                .map(|(i, v)| (*v, i as u32))
-                .collect();
-            self.field_index[f] = ValueIndex::from_pairs(pairs);
-        }
-        self.referrer_type_index = ValueIndex::from_pairs(
-            self.referrer_type
-                .iter()
-                .enumerate()
-                .map(|(i, t)| (u32::from(*t), i as u32))
-                .collect(),
-        );
-        let mut kind_url: [Vec<(u32, u32)>; 3] = Default::default();
-        let (mut titles, mut keywords, mut cats, mut acts) = (vec![], vec![], vec![], vec![]);
         let mut totals = DayTotals::default();
-        for v in 0..visits {
-            let range = self.actions_of(v);
-            totals.add_visit(range.len() as u64, self.length[v as usize]);
-            for i in range {
-                match self.a_kind[i] {
-                    k @ (HitType::Pageview | HitType::Download | HitType::Outlink) => {
-                        kind_url[k as usize].push((self.a_url[i], v));
-                        if k == HitType::Pageview && self.a_title[i] != NONE {
-                            titles.push((self.a_title[i], v));
-                        }
-                    }
-                    HitType::Search => keywords.push((self.extra(i).keyword, v)),
-                    HitType::Event => {
-                        let x = self.extra(i);
-                        cats.push((x.ev_category, v));
-                        acts.push((x.ev_action, v));
-                    }
-                }
+        if self.cols.has(Columns::TIMES) {
+            for v in 0..self.visit_count() {
+                totals.add_visit(self.actions_of(v).len() as u64, self.length[v as usize]);
             }
         }
         self.totals = totals;
-        let [p, d, o] = kind_url;
-        self.actions = ActionIndexes {
-            by_kind_url: [
-                ValueIndex::from_pairs(p),
-                ValueIndex::from_pairs(d),
-                ValueIndex::from_pairs(o),
-            ],
-            titles: ValueIndex::from_pairs(titles),
-            keywords: ValueIndex::from_pairs(keywords),
-            event_categories: ValueIndex::from_pairs(cats),
-            event_actions: ValueIndex::from_pairs(acts),
-        };
+    }
+
+    /// Visit field `f`'s values to their visits, built on first use.
+    pub(crate) fn field_index(&self, f: usize) -> &ValueIndex {
+        self.field_index[f].get_or_init(|| {
+            ValueIndex::from_pairs(
+                self.fields[f]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| **v != NONE)
+                    .map(|(i, v)| (*v, i as u32))
+                    .collect(),
+            )
+        })
+    }
+
+    /// Referrer types to their visits, built on first use.
+    pub(crate) fn referrer_type_index(&self) -> &ValueIndex {
+        self.referrer_type_index.get_or_init(|| {
+            ValueIndex::from_pairs(
+                self.referrer_type
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| (u32::from(*t), i as u32))
+                    .collect(),
+            )
+        })
+    }
+
+    /// The action-level indexes, built together on first use.
+    pub(crate) fn action_indexes(&self) -> &ActionIndexes {
+        self.actions.get_or_init(|| {
+            let mut kind_url: [Vec<(u32, u32)>; 3] = Default::default();
+            let (mut titles, mut keywords, mut cats, mut acts) = (vec![], vec![], vec![], vec![]);
+            for v in 0..self.visit_count() {
+                for i in self.actions_of(v) {
+                    match self.a_kind[i] {
+                        k @ (HitType::Pageview | HitType::Download | HitType::Outlink) => {
+                            kind_url[k as usize].push((self.a_url[i], v));
+                            if k == HitType::Pageview && self.a_title[i] != NONE {
+                                titles.push((self.a_title[i], v));
+                            }
+                        }
+                        HitType::Search => keywords.push((self.extra(i).keyword, v)),
+                        HitType::Event => {
+                            let x = self.extra(i);
+                            cats.push((x.ev_category, v));
+                            acts.push((x.ev_action, v));
+                        }
+                    }
+                }
+            }
+            let [p, d, o] = kind_url;
+            ActionIndexes {
+                by_kind_url: [
+                    ValueIndex::from_pairs(p),
+                    ValueIndex::from_pairs(d),
+                    ValueIndex::from_pairs(o),
+                ],
+                titles: ValueIndex::from_pairs(titles),
+                keywords: ValueIndex::from_pairs(keywords),
+                event_categories: ValueIndex::from_pairs(cats),
+                event_actions: ValueIndex::from_pairs(acts),
+            }
+        })
     }
 
     /// Gives the archive's hits back (for a rebuild with late hits). Each

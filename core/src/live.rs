@@ -22,7 +22,7 @@ use std::ops::Range;
 use chrono::NaiveDate;
 use roaring::RoaringBitmap;
 
-use crate::archive::{DayArchive, DayTotals};
+use crate::archive::{Columns, DayArchive, DayTotals};
 use crate::dict::NONE;
 use crate::engine::SiteState;
 use crate::error::Result;
@@ -85,7 +85,7 @@ impl Mask {
             }
         }
         // A user stays while one of the visits left has it.
-        let index = &a.field_index[VField::User as usize];
+        let index = a.field_index(VField::User as usize);
         for u in users {
             if index.get(u).is_none_or(|b| b.is_subset(&self.visits)) {
                 self.users.remove(u);
@@ -242,6 +242,19 @@ impl SiteState {
     /// reader reads the days it has not loaded (`store/lazy.rs`); a day
     /// that cannot be read is the error.
     pub(crate) fn parts(&self, first: NaiveDate, last: NaiveDate) -> Result<Vec<DayPart<'_>>> {
+        self.parts_on(first, last, 1, Columns::ALL)
+    }
+
+    /// [`SiteState::parts`], the days to read decoded on up to `threads`
+    /// threads, holding at least the column groups `cols` (a day held in
+    /// memory or live holds all).
+    pub(crate) fn parts_on(
+        &self,
+        first: NaiveDate,
+        last: NaiveDate,
+        threads: usize,
+        cols: Columns,
+    ) -> Result<Vec<DayPart<'_>>> {
         let mut dates: Vec<NaiveDate> = self
             .days
             .range(first..=last)
@@ -254,7 +267,7 @@ impl SiteState {
         dates.sort_unstable();
         dates.dedup();
         let mut loaded = match &self.lazy {
-            Some(lazy) => lazy.days(self, first, last)?,
+            Some(lazy) => lazy.days(self, first, last, threads, cols)?,
             None => Default::default(),
         };
         let mut out = Vec::with_capacity(dates.len());

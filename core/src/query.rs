@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use roaring::RoaringBitmap;
 
-use crate::archive::DayArchive;
+use crate::archive::{Columns, DayArchive};
 pub(crate) use crate::bitset::BitSet;
 use crate::engine::{Engine, SiteState};
 use crate::error::{Error, Result};
@@ -169,21 +169,43 @@ pub(crate) struct Resolved<'e> {
     pub(crate) site: &'e SiteState,
     segment: Option<Arc<CompiledSegment>>,
     section: Option<Arc<SectionSet>>,
-    threads: QueryThreads,
+    pub(crate) threads: QueryThreads,
 }
 
 impl<'e> Resolved<'e> {
     /// The selection of the days `from..=to` (`None`: every day).
     pub(crate) fn select(&self, range: Option<(NaiveDate, NaiveDate)>) -> Result<Selection<'e>> {
+        self.select_columns(range, Columns::ALL)
+    }
+
+    /// [`Resolved::select`] for a question that reads only the column
+    /// groups `cols` of each day and those the segment and section need
+    /// ([`Resolved::columns`]): a day read for it unpacks no more.
+    pub(crate) fn select_columns(
+        &self,
+        range: Option<(NaiveDate, NaiveDate)>,
+        cols: Columns,
+    ) -> Result<Selection<'e>> {
         let site = self.site;
         let (first, last) = self.checked_range(range)?;
+        let cols = cols.with(self.columns());
         Ok(Selection {
             site,
-            days: site.parts(first, last)?,
+            days: site.parts_on(first, last, self.threads.threads, cols)?,
             segment: self.segment.clone(),
             section: self.section.clone(),
             threads: self.threads,
         })
+    }
+
+    /// The column groups the segment and the section read.
+    pub(crate) fn columns(&self) -> Columns {
+        let segment = self.segment.as_ref().map_or(Columns::NONE, |s| s.columns());
+        match self.section {
+            // A visit cut to a section: its actions' URLs and times.
+            Some(_) => segment.with(Columns::URLS).with(Columns::TIMES),
+            None => segment,
+        }
     }
 
     /// The days `from..=to` (`None`: every day), once checked: in order,

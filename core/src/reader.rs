@@ -300,6 +300,9 @@ impl Engine {
                 if s.lazy.as_ref()?.files.get(&date) != Some(&generation) {
                     return None;
                 }
+                if !archive.cols.has(crate::archive::Columns::BEFORE) {
+                    return Some(archive.clone());
+                }
                 let column = before_column(s.history().ok()?, date, &archive.visitor);
                 if column == archive.before {
                     return Some(archive.clone());

@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use roaring::{MultiOps, RoaringBitmap};
 use serde::Serialize;
 
-use crate::archive::{DayArchive, DayTotals};
+use crate::archive::{Columns, DayArchive, DayTotals};
 use crate::dict::NONE;
 use crate::engine::Engine;
 use crate::error::Result;
@@ -161,11 +161,16 @@ impl Resolved<'_> {
         range: Option<(NaiveDate, NaiveDate)>,
     ) -> Result<VisitsSummary> {
         let Some((rolled, gaps)) = self.rolled(range, &[Span::Year, Span::Month])? else {
-            return Ok(self.select(range)?.visits_summary());
+            return Ok(self
+                .select_columns(range, Columns::SUMMARY)?
+                .visits_summary());
         };
         let mut parts = Vec::new();
         for (a, b) in gaps {
-            parts.extend(self.site.parts(a, b)?);
+            parts.extend(
+                self.site
+                    .parts_on(a, b, self.threads.threads, Columns::SUMMARY)?,
+            );
         }
         let rolled: Vec<&Rollup> = rolled.iter().map(|r| &**r).collect();
         Ok(summed(&parts, &rolled))

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use roaring::RoaringBitmap;
 
 use super::parse::{Condition, Field, Op, Segment};
-use crate::archive::{DayArchive, ValueIndex};
+use crate::archive::{Columns, DayArchive, ValueIndex};
 use crate::dict::{Dict, NONE};
 use crate::engine::SiteState;
 use crate::error::{Error, Result};
@@ -111,6 +111,44 @@ pub(crate) struct CompiledSegment {
 }
 
 impl CompiledSegment {
+    /// The column groups of a day archive the segment reads (besides the
+    /// visitor and action-offset columns every archive holds).
+    pub(crate) fn columns(&self) -> Columns {
+        // The action indexes are built together, from every action column.
+        let actions = Columns::KINDS.with(Columns::TITLES).with(Columns::EXTRAS);
+        // Entry and exit pages are derived from the page views in time.
+        let ends = Columns::KINDS.with(Columns::URLS).with(Columns::TIMES);
+        self.clauses
+            .iter()
+            .flatten()
+            .map(|pred| match pred {
+                Pred::Text { target, .. } => match target {
+                    Target::Field(f) => Columns::field(*f as usize),
+                    Target::ReferrerType => Columns::REFERRER_TYPE,
+                    Target::Dimension(_) => Columns::DIMS,
+                    Target::PageUrl
+                    | Target::DownloadUrl
+                    | Target::OutlinkUrl
+                    | Target::PageTitle
+                    | Target::Keyword
+                    | Target::EventCategory
+                    | Target::EventAction => actions,
+                    Target::EntryUrl | Target::ExitUrl => ends,
+                    Target::EventName => Columns::KINDS.with(Columns::EXTRAS),
+                    Target::Visitor => Columns::NONE,
+                },
+                Pred::Numeric { field, .. } => match field {
+                    Field::Actions => Columns::NONE,
+                    Field::VisitCount => Columns::BEFORE,
+                    Field::VisitDuration => Columns::TIMES,
+                    _ => Columns::ALL,
+                },
+                Pred::VisitorIsNew(_) => Columns::BEFORE,
+                Pred::Derived { .. } => Columns::ALL,
+            })
+            .fold(Columns::NONE, Columns::with)
+    }
+
     pub(crate) fn compile(segment: &Segment, site: &SiteState) -> Result<CompiledSegment> {
         let clauses = segment
             .clauses()
@@ -366,19 +404,19 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
                 m => Cow::Owned(index.union_where(|id| m.contains(id))),
             };
             let hits = match target {
-                Target::Field(f) => from_index(&a.field_index[*f as usize]),
-                Target::ReferrerType => from_index(&a.referrer_type_index),
+                Target::Field(f) => from_index(a.field_index(*f as usize)),
+                Target::ReferrerType => from_index(a.referrer_type_index()),
                 Target::Dimension(name) => a.dims.iter().find(|c| c.name == *name).map_or_else(
                     || Cow::Owned(RoaringBitmap::new()),
-                    |c| from_index(&c.index),
+                    |c| from_index(c.index()),
                 ),
-                Target::PageUrl => from_index(&a.actions.by_kind_url[0]),
-                Target::DownloadUrl => from_index(&a.actions.by_kind_url[1]),
-                Target::OutlinkUrl => from_index(&a.actions.by_kind_url[2]),
-                Target::PageTitle => from_index(&a.actions.titles),
-                Target::Keyword => from_index(&a.actions.keywords),
-                Target::EventCategory => from_index(&a.actions.event_categories),
-                Target::EventAction => from_index(&a.actions.event_actions),
+                Target::PageUrl => from_index(&a.action_indexes().by_kind_url[0]),
+                Target::DownloadUrl => from_index(&a.action_indexes().by_kind_url[1]),
+                Target::OutlinkUrl => from_index(&a.action_indexes().by_kind_url[2]),
+                Target::PageTitle => from_index(&a.action_indexes().titles),
+                Target::Keyword => from_index(&a.action_indexes().keywords),
+                Target::EventCategory => from_index(&a.action_indexes().event_categories),
+                Target::EventAction => from_index(&a.action_indexes().event_actions),
                 Target::Visitor => Cow::Owned(scan(a, |v| matcher.contains(a.visitor[v as usize]))),
                 Target::EntryUrl => {
                     Cow::Owned(scan(a, |v| matcher.contains(a.entry_url[v as usize])))

@@ -7,8 +7,9 @@ use roaring::RoaringBitmap;
 pub(crate) const MAGIC: &[u8; 7] = b"HITMAP\0";
 /// The on-disk format version this build writes; it reads every version
 /// from 1 up to it. Version 2 changed the bodies of day (`D`) and
-/// dictionary (`T`) files; the other kinds are the same in both.
-pub(crate) const FORMAT_VERSION: u16 = 2;
+/// dictionary (`T`) files; version 3 split a day file's body into
+/// sections compressed one by one; the other kinds are the same in all.
+pub(crate) const FORMAT_VERSION: u16 = 3;
 /// magic (7) + kind (1) + version (2) + reserved (2) + body length (8).
 pub(crate) const HEADER: usize = 20;
 

@@ -2,7 +2,7 @@
 //! validates every length and id against the site's dictionaries, so a
 //! damaged or crafted file is an error, never a panic at query time.
 
-use crate::archive::{DayArchive, DayTotals, DimColumn};
+use crate::archive::{Columns, DayArchive, DayTotals, DimColumn};
 use roaring::RoaringBitmap;
 use crate::dict::{Dict, NONE};
 use crate::hit::{HitType, MAX_TS, MIN_TS};
@@ -23,7 +23,27 @@ const KINDS: [HitType; 5] = [
     HitType::Event,
 ];
 
-/// A day archive as a sealed file (format version 2; FORMAT.md).
+/// Sections of a version 3 day file, in file order (FORMAT.md): each
+/// compressed on its own, so a reader unpacks only the columns its
+/// question needs.
+mod sec {
+    pub(super) const VISITS: usize = 0;
+    pub(super) const REFERRER_TYPES: usize = 1;
+    /// Visit field `f`'s values at `FIELDS + f`, its carriers at
+    /// `CARRIERS + f`.
+    pub(super) const FIELDS: usize = 2;
+    pub(super) const CARRIERS: usize = 9;
+    pub(super) const DIM_VALUES: usize = 16;
+    pub(super) const DIM_CARRIERS: usize = 17;
+    pub(super) const KINDS: usize = 18;
+    pub(super) const TIMES: usize = 19;
+    pub(super) const URLS: usize = 20;
+    pub(super) const TITLES: usize = 21;
+    pub(super) const EXTRAS: usize = 22;
+    pub(super) const COUNT: usize = 23;
+}
+
+/// A day archive as a sealed file (format version 3; FORMAT.md).
 ///
 /// Everything that follows from other columns is left out (visit ranks,
 /// entry and exit pages, the visitor and user bitmaps, visit starts,
@@ -31,12 +51,35 @@ const KINDS: [HitType; 5] = [
 /// finds little left to squeeze: sorted columns as differences, ids as
 /// varints, times as offsets within the day and the visit, each title as
 /// "the same as this URL's last one", keywords and events only for the
-/// actions that have them.
+/// actions that have them. Each column group is a section of its own
+/// ([`day_sections`]), so a question reads only the groups it needs.
 pub(crate) fn encode_day(a: &DayArchive) -> Vec<u8> {
+    seal(
+        Kind::Day,
+        &pack_day(a.visitor.len(), a.a_kind.len(), &day_sections(a)),
+    )
+}
+
+/// The body of a version 3 day file: the visit and action counts, the
+/// packed length of each section, then the sections, each compressed.
+fn pack_day(visits: usize, actions: usize, sections: &[Vec<u8>]) -> Vec<u8> {
+    let packed: Vec<Vec<u8>> = sections.iter().map(|s| compress(s)).collect();
     let mut w = Writer::default();
-    let (visits, actions) = (a.visitor.len(), a.a_kind.len());
     w.var(visits as u64);
     w.var(actions as u64);
+    w.vars(packed.iter().map(|p| p.len() as u64));
+    for p in &packed {
+        w.buf.extend_from_slice(p);
+    }
+    w.buf
+}
+
+/// A day archive's columns, one byte string per section ([`sec`]).
+fn day_sections(a: &DayArchive) -> Vec<Vec<u8>> {
+    let mut out = Vec::with_capacity(sec::COUNT);
+    let mut w = Writer::default();
+    let mut next = |w: &mut Writer| out.push(std::mem::take(&mut w.buf));
+    let visits = a.visitor.len();
     let mut prev = 0;
     w.vars(a.visitor.iter().map(|&v| {
         let d = v - prev;
@@ -44,18 +87,29 @@ pub(crate) fn encode_day(a: &DayArchive) -> Vec<u8> {
         u64::from(d)
     }));
     w.vars(a.action_offsets.windows(2).map(|o| u64::from(o[1] - o[0])));
+    next(&mut w);
     w.buf.extend_from_slice(&a.referrer_type);
+    next(&mut w);
     for f in 0..N_VFIELDS {
         opt_ids(&mut w, &a.fields[f]);
+        next(&mut w);
+    }
+    for f in 0..N_VFIELDS {
         opt_ids(&mut w, &a.field_carriers[f]);
+        next(&mut w);
     }
     w.var(a.dims.len() as u64);
     for col in &a.dims {
         w.var(u64::from(col.name));
         opt_ids(&mut w, &col.values);
+    }
+    next(&mut w);
+    for col in &a.dims {
         opt_ids(&mut w, &col.carriers);
     }
+    next(&mut w);
     w.buf.extend(a.a_kind.iter().map(|k| *k as u8));
+    next(&mut w);
     // Times: the day's first visit start in full, each visit's start as
     // seconds after it, each later action as seconds after the one before.
     let base = a.action_offsets[..visits]
@@ -71,7 +125,9 @@ pub(crate) fn encode_day(a: &DayArchive) -> Vec<u8> {
             w.var((a.a_ts[i] - a.a_ts[i - 1]) as u64);
         }
     }
+    next(&mut w);
     opt_ids(&mut w, &a.a_url);
+    next(&mut w);
     let mut last_title = std::collections::HashMap::new();
     for (&url, &title) in a.a_url.iter().zip(&a.a_title) {
         let predicted = last_title.insert(url, title).unwrap_or(NONE);
@@ -81,18 +137,21 @@ pub(crate) fn encode_day(a: &DayArchive) -> Vec<u8> {
             1 + opt_id(title)
         });
     }
+    next(&mut w);
     let extras = &a.a_extras;
     w.var(extras.iter().count() as u64);
-    let mut next = 0;
+    let mut at = 0;
     for (i, x) in extras.iter() {
-        w.var((i - next) as u64);
-        next = i + 1;
+        w.var((i - at) as u64);
+        at = i + 1;
         for id in [x.keyword, x.ev_category, x.ev_action, x.ev_name] {
             w.var(opt_id(id));
         }
         w.buf.extend_from_slice(&x.ev_value.to_bits().to_le_bytes());
     }
-    seal(Kind::Day, &compress(&w.buf))
+    next(&mut w);
+    debug_assert_eq!(out.len(), sec::COUNT);
+    out
 }
 
 /// An optional id as a varint: 0 for none, else the id plus one.
@@ -129,6 +188,9 @@ fn read_opt_ids(r: &mut Reader<'_>, n: usize) -> ReadResult<Vec<u32>> {
 const ZSTD: u8 = 1;
 /// Largest body a day file may unpack to (a day of one site).
 const MAX_RAW: u64 = 4 << 30;
+/// Bodies up to this size unpack in one call into a buffer of their
+/// claimed size (a claim this small is safe to allocate).
+const SMALL_RAW: u64 = 1 << 20;
 
 /// `codec (1) | raw length (8) | zstd frame`: columns of small integers
 /// compress several-fold.
@@ -170,6 +232,28 @@ pub(crate) fn decompress(body: &[u8]) -> ReadResult<Vec<u8>> {
             "claims {raw_len} bytes unpacked, more than a store file may hold"
         ));
     }
+    if raw_len <= SMALL_RAW {
+        // Most bodies (a day file's sections) are small: unpacked in one
+        // call with this thread's reused context, into at most the claim.
+        thread_local! {
+            static UNPACK: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        let mut raw = Vec::with_capacity(raw_len as usize);
+        let n = UNPACK.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            let d = match &mut *cell {
+                Some(d) => d,
+                None => cell.insert(zstd::bulk::Decompressor::new().map_err(|e| e.to_string())?),
+            };
+            d.decompress_to_buffer(frame, &mut raw)
+                .map_err(|e| format!("cannot unpack: {e}"))
+        })?;
+        if n as u64 != raw_len {
+            return Err(format!("unpacked to {n} bytes, expected {raw_len}"));
+        }
+        return Ok(raw);
+    }
     // The claimed length is not trusted for an allocation: memory follows
     // what the frame really unpacks to, and reading stops one byte past
     // the claim.
@@ -189,13 +273,24 @@ pub(crate) fn decompress(body: &[u8]) -> ReadResult<Vec<u8>> {
 /// Reads and validates a day archive against its site's dictionaries (any
 /// format version this build knows), then rebuilds what is derived.
 pub(crate) fn decode_day(bytes: &[u8], d: &SiteDicts) -> ReadResult<DayArchive> {
+    decode_day_columns(bytes, d, Columns::ALL)
+}
+
+/// [`decode_day`] for the column groups `cols` (a version 3 file unpacks
+/// only those sections; older versions are read whole).
+pub(crate) fn decode_day_columns(
+    bytes: &[u8],
+    d: &SiteDicts,
+    cols: Columns,
+) -> ReadResult<DayArchive> {
     let (version, body) = open_versioned(Kind::Day, bytes)?;
-    let raw = decompress(body)?;
-    let (mut a, claims) = if version == 1 {
-        let (a, claims) = decode_day_v1(&raw)?;
-        (a, Some(claims))
-    } else {
-        (decode_day_v2(&raw)?, None)
+    let (mut a, claims) = match version {
+        1 => {
+            let (a, claims) = decode_day_v1(&decompress(body)?)?;
+            (a, Some(claims))
+        }
+        2 => (decode_day_v2(&decompress(body)?)?, None),
+        _ => (decode_day_v3(body, cols)?, None),
     };
     validate(&a, d)?;
     a.derive_visit_columns();
@@ -225,7 +320,9 @@ struct V1Claims {
     users: roaring::RoaringBitmap,
 }
 
-/// The version 2 body ([`encode_day`]).
+/// The version 2 body: version 3's sections end to end, uncompressed,
+/// each field's carriers after its values and each dimension's name,
+/// values and carriers together.
 fn decode_day_v2(raw: &[u8]) -> ReadResult<DayArchive> {
     let mut r = Reader::new(raw);
     let visits = r.var_count()?;
@@ -235,21 +332,7 @@ fn decode_day_v2(raw: &[u8]) -> ReadResult<DayArchive> {
         .filter(|&n| n <= raw.len())
         .ok_or_else(|| format!("claims {actions} actions, more than the body holds"))?;
     let mut a = DayArchive::default();
-    let mut prev = 0u32;
-    a.visitor = visit_column(&mut r, visits, "visitor ids")?
-        .into_iter()
-        .map(|d| {
-            prev = prev.checked_add(d).ok_or("visitor ids overflow")?;
-            Ok(prev)
-        })
-        .collect::<ReadResult<_>>()?;
-    let mut end = 0u32;
-    a.action_offsets = std::iter::once(Ok(0))
-        .chain(visit_column(&mut r, visits, "action counts")?.into_iter().map(|n| {
-            end = end.checked_add(n).ok_or("action offsets overflow")?;
-            Ok(end)
-        }))
-        .collect::<ReadResult<_>>()?;
+    read_visits(&mut r, visits, &mut a)?;
     a.referrer_type = r.bytes(visits)?.to_vec();
     for f in 0..N_VFIELDS {
         a.fields[f] = read_opt_ids(&mut r, visits)?;
@@ -267,7 +350,139 @@ fn decode_day_v2(raw: &[u8]) -> ReadResult<DayArchive> {
     a.a_kind = kinds(r.bytes(actions)?)?;
     // Offsets are checked before the times are spread over the visits.
     offsets_ok(&a, actions)?;
+    read_times(&mut r, &mut a)?;
+    a.a_url = read_opt_ids(&mut r, actions)?;
+    read_titles(&mut r, &mut a)?;
+    read_extras(&mut r, actions, &mut a)?;
+    r.finish()?;
+    Ok(a)
+}
+
+/// The version 3 body ([`pack_day`]), unpacking the sections `cols` needs.
+fn decode_day_v3(body: &[u8], cols: Columns) -> ReadResult<DayArchive> {
+    let mut r = Reader::new(body);
+    let visits = r.var_count()?;
+    let actions = r.var()?;
+    let lens = r.vars_u32()?;
+    len_ok(lens.len(), sec::COUNT, "day sections")?;
+    let mut packed = Vec::with_capacity(sec::COUNT);
+    for &len in &lens {
+        packed.push(r.bytes(len as usize)?);
+    }
+    r.finish()?;
+    let section = |i: usize| decompress(packed[i]);
+    let mut a = DayArchive {
+        cols,
+        ..DayArchive::default()
+    };
+    let raw = section(sec::VISITS)?;
+    let mut r = Reader::new(&raw);
+    read_visits(&mut r, visits, &mut a)?;
+    r.finish()?;
+    // The action count is trusted only once the offsets end on it.
+    let actions = usize::try_from(actions)
+        .ok()
+        .filter(|&n| a.action_offsets.last() == Some(&(n as u32)))
+        .ok_or_else(|| format!("claims {actions} actions, the visits hold another number"))?;
+    offsets_ok(&a, actions)?;
+    // Each wanted section, read whole by `read`.
+    let read = |i: usize, read: &mut dyn FnMut(&mut Reader<'_>) -> ReadResult<()>| {
+        let raw = section(i)?;
+        let mut r = Reader::new(&raw);
+        read(&mut r)?;
+        r.finish()
+    };
+    if cols.has(Columns::REFERRER_TYPE) {
+        read(sec::REFERRER_TYPES, &mut |r| {
+            a.referrer_type = r.bytes(visits)?.to_vec();
+            Ok(())
+        })?;
+    }
+    for f in 0..N_VFIELDS {
+        if !cols.has(Columns::field(f)) {
+            continue;
+        }
+        read(sec::FIELDS + f, &mut |r| {
+            a.fields[f] = read_opt_ids(r, visits)?;
+            Ok(())
+        })?;
+        if cols.has(Columns::CARRIERS) {
+            read(sec::CARRIERS + f, &mut |r| {
+                a.field_carriers[f] = read_opt_ids(r, visits)?;
+                Ok(())
+            })?;
+        }
+    }
+    if cols.has(Columns::DIMS) {
+        read(sec::DIM_VALUES, &mut |r| {
+            for _ in 0..r.var_count()? {
+                a.dims.push(DimColumn {
+                    name: r.var_u32()?,
+                    values: read_opt_ids(r, visits)?,
+                    carriers: Vec::new(),
+                    index: Default::default(),
+                });
+            }
+            Ok(())
+        })?;
+        if cols.has(Columns::CARRIERS) {
+            read(sec::DIM_CARRIERS, &mut |r| {
+                for col in &mut a.dims {
+                    col.carriers = read_opt_ids(r, visits)?;
+                }
+                Ok(())
+            })?;
+        }
+    }
+    if cols.has(Columns::KINDS) {
+        read(sec::KINDS, &mut |r| {
+            a.a_kind = kinds(r.bytes(actions)?)?;
+            Ok(())
+        })?;
+    }
+    if cols.has(Columns::TIMES) {
+        read(sec::TIMES, &mut |r| read_times(r, &mut a))?;
+    }
+    if cols.has(Columns::URLS) {
+        read(sec::URLS, &mut |r| {
+            a.a_url = read_opt_ids(r, actions)?;
+            Ok(())
+        })?;
+    }
+    if cols.has(Columns::TITLES) {
+        read(sec::TITLES, &mut |r| read_titles(r, &mut a))?;
+    }
+    if cols.has(Columns::EXTRAS) {
+        read(sec::EXTRAS, &mut |r| read_extras(r, actions, &mut a))?;
+    }
+    Ok(a)
+}
+
+/// The visitor column (differences) and the action offsets (counts).
+fn read_visits(r: &mut Reader<'_>, visits: usize, a: &mut DayArchive) -> ReadResult<()> {
+    let mut prev = 0u32;
+    a.visitor = visit_column(r, visits, "visitor ids")?
+        .into_iter()
+        .map(|d| {
+            prev = prev.checked_add(d).ok_or("visitor ids overflow")?;
+            Ok(prev)
+        })
+        .collect::<ReadResult<_>>()?;
+    let mut end = 0u32;
+    a.action_offsets = std::iter::once(Ok(0))
+        .chain(visit_column(r, visits, "action counts")?.into_iter().map(|n| {
+            end = end.checked_add(n).ok_or("action offsets overflow")?;
+            Ok(end)
+        }))
+        .collect::<ReadResult<_>>()?;
+    Ok(())
+}
+
+/// The action times, spread over the visits (whose offsets are checked).
+fn read_times(r: &mut Reader<'_>, a: &mut DayArchive) -> ReadResult<()> {
     let base = i64::from_le_bytes(r.bytes(8)?.try_into().map_err(|_| "short time base")?);
+    let visits = a.visitor.len() as u32;
+    let actions = a.action_offsets.last().map_or(0, |&n| n as usize);
     a.a_ts = Vec::with_capacity(actions);
     let add = |t: i64, d: u64| {
         i64::try_from(d)
@@ -276,7 +491,7 @@ fn decode_day_v2(raw: &[u8]) -> ReadResult<DayArchive> {
             .filter(|t| (MIN_TS..=MAX_TS).contains(t))
             .ok_or_else(|| "an action time is outside 1970..9999".to_string())
     };
-    for v in 0..visits as u32 {
+    for v in 0..visits {
         let r2 = a.actions_of(v);
         let mut t = add(base, r.var()?)?;
         a.a_ts.push(t);
@@ -285,8 +500,12 @@ fn decode_day_v2(raw: &[u8]) -> ReadResult<DayArchive> {
             a.a_ts.push(t);
         }
     }
-    a.a_url = read_opt_ids(&mut r, actions)?;
-    a.a_title = Vec::with_capacity(actions);
+    Ok(())
+}
+
+/// The titles, each "as this URL's last one" or its own (after the URLs).
+fn read_titles(r: &mut Reader<'_>, a: &mut DayArchive) -> ReadResult<()> {
+    a.a_title = Vec::with_capacity(a.a_url.len());
     let mut last_title = std::collections::HashMap::new();
     for &url in &a.a_url {
         let predicted = last_title.get(&url).copied().unwrap_or(NONE);
@@ -297,6 +516,11 @@ fn decode_day_v2(raw: &[u8]) -> ReadResult<DayArchive> {
         last_title.insert(url, title);
         a.a_title.push(title);
     }
+    Ok(())
+}
+
+/// The keywords and event attributes of the actions that have any.
+fn read_extras(r: &mut Reader<'_>, actions: usize, a: &mut DayArchive) -> ReadResult<()> {
     let n = r.var_count()?;
     let mut next = 0usize;
     for _ in 0..n {
@@ -307,10 +531,10 @@ fn decode_day_v2(raw: &[u8]) -> ReadResult<DayArchive> {
             .ok_or("an event or keyword belongs to no action")?;
         next = at + 1;
         let [keyword, ev_category, ev_action, ev_name] = [
-            read_opt_id(&mut r)?,
-            read_opt_id(&mut r)?,
-            read_opt_id(&mut r)?,
-            read_opt_id(&mut r)?,
+            read_opt_id(r)?,
+            read_opt_id(r)?,
+            read_opt_id(r)?,
+            read_opt_id(r)?,
         ];
         let bits = r.bytes(8)?.try_into().map_err(|_| "short event value")?;
         let x = Extra {
@@ -322,8 +546,7 @@ fn decode_day_v2(raw: &[u8]) -> ReadResult<DayArchive> {
         };
         a.a_extras.push(at, x);
     }
-    r.finish()?;
-    Ok(a)
+    Ok(())
 }
 
 /// A counted varint column that must hold one value per visit.
@@ -340,7 +563,7 @@ fn kinds(bytes: &[u8]) -> ReadResult<Vec<HitType>> {
             KINDS
                 .get(usize::from(k))
                 .copied()
-                .ok_or(format!("unknown action kind {k}"))
+                .ok_or_else(|| format!("unknown action kind {k}"))
         })
         .collect()
 }
@@ -470,75 +693,103 @@ fn offsets_ok(a: &DayArchive, n: usize) -> ReadResult<()> {
 }
 
 /// Everything a query relies on: lengths, ids, order, carriers, times
-/// (the stored columns; derived ones are built after).
+/// (the stored columns the archive holds; derived ones are built after).
 fn validate(a: &DayArchive, d: &SiteDicts) -> ReadResult<()> {
+    let cols = a.cols;
     let v = a.visitor.len();
-    len_ok(a.referrer_type.len(), v, "referrer types")?;
-    let n = a.a_kind.len();
+    let n = a.action_offsets.last().map_or(0, |&n| n as usize);
     offsets_ok(a, n)?;
-    for (len, what) in [
-        (a.a_ts.len(), "action times"),
-        (a.a_url.len(), "action URLs"),
-        (a.a_title.len(), "action titles"),
+    for (len, what, held) in [
+        (a.a_kind.len(), "action kinds", Columns::KINDS),
+        (a.a_ts.len(), "action times", Columns::TIMES),
+        (a.a_url.len(), "action URLs", Columns::URLS),
+        (a.a_title.len(), "action titles", Columns::TITLES),
     ] {
-        len_ok(len, n, what)?;
+        if cols.has(held) {
+            len_ok(len, n, what)?;
+        }
     }
     if a.visitor.windows(2).any(|w| w[0] > w[1]) {
         return Err("visits must be sorted by visitor".into());
     }
     ids_ok(&a.visitor, &d.visitors, false, "visitor")?;
-    if a.referrer_type
-        .iter()
-        .any(|&t| usize::from(t) >= ReferrerType::ALL.len())
-    {
-        return Err("unknown referrer type".into());
+    if cols.has(Columns::REFERRER_TYPE) {
+        len_ok(a.referrer_type.len(), v, "referrer types")?;
+        if a.referrer_type
+            .iter()
+            .any(|&t| usize::from(t) >= ReferrerType::ALL.len())
+        {
+            return Err("unknown referrer type".into());
+        }
     }
-    for f in 0..N_VFIELDS {
+    let carriers = cols.has(Columns::CARRIERS);
+    for f in (0..N_VFIELDS).filter(|&f| cols.has(Columns::field(f))) {
         len_ok(a.fields[f].len(), v, "visit field")?;
-        len_ok(a.field_carriers[f].len(), v, "visit field carriers")?;
         ids_ok(&a.fields[f], d.field(f), true, "visit field value")?;
-        carriers_ok(a, &a.fields[f], &a.field_carriers[f])?;
-    }
-    let mut last_name = None;
-    for col in &a.dims {
-        if last_name.is_some_and(|l| l >= col.name) {
-            return Err("dimension columns must be sorted by name, each once".into());
+        if carriers {
+            len_ok(a.field_carriers[f].len(), v, "visit field carriers")?;
+            carriers_ok(a, &a.fields[f], &a.field_carriers[f])?;
         }
-        last_name = Some(col.name);
-        ids_ok(&[col.name], &d.dim_names, false, "dimension name")?;
-        len_ok(col.values.len(), v, "dimension values")?;
-        len_ok(col.carriers.len(), v, "dimension carriers")?;
-        ids_ok(&col.values, &d.dim_values, true, "dimension value")?;
-        carriers_ok(a, &col.values, &col.carriers)?;
     }
-    ids_ok(&a.a_url, &d.urls, true, "action URL")?;
-    ids_ok(&a.a_title, &d.titles, true, "title")?;
-    for (_, x) in a.a_extras.iter() {
-        ids_ok(&[x.keyword], &d.keywords, true, "keyword")?;
-        ids_ok(&[x.ev_category, x.ev_action, x.ev_name], &d.events, true, "event string")?;
-    }
-    let mut extras = a.a_extras.iter().peekable();
-    for i in 0..n {
-        let x = match extras.next_if(|(at, _)| *at == i) {
-            Some((_, x)) => *x,
-            None => Extra::NONE,
-        };
-        let needs = match a.a_kind[i] {
-            HitType::Pageview | HitType::Download | HitType::Outlink => a.a_url[i] != NONE,
-            HitType::Search => x.keyword != NONE,
-            HitType::Event => x.ev_category != NONE && x.ev_action != NONE,
-        };
-        if !needs {
-            return Err(format!("action {i} lacks the field its kind requires"));
+    if cols.has(Columns::DIMS) {
+        let mut last_name = None;
+        for col in &a.dims {
+            if last_name.is_some_and(|l| l >= col.name) {
+                return Err("dimension columns must be sorted by name, each once".into());
+            }
+            last_name = Some(col.name);
+            ids_ok(&[col.name], &d.dim_names, false, "dimension name")?;
+            len_ok(col.values.len(), v, "dimension values")?;
+            ids_ok(&col.values, &d.dim_values, true, "dimension value")?;
+            if carriers {
+                len_ok(col.carriers.len(), v, "dimension carriers")?;
+                carriers_ok(a, &col.values, &col.carriers)?;
+            }
         }
-        if !(MIN_TS..=MAX_TS).contains(&a.a_ts[i]) {
+    }
+    if cols.has(Columns::URLS) {
+        ids_ok(&a.a_url, &d.urls, true, "action URL")?;
+    }
+    if cols.has(Columns::TITLES) {
+        ids_ok(&a.a_title, &d.titles, true, "title")?;
+    }
+    let extras = cols.has(Columns::EXTRAS);
+    if extras {
+        for (_, x) in a.a_extras.iter() {
+            ids_ok(&[x.keyword], &d.keywords, true, "keyword")?;
+            ids_ok(&[x.ev_category, x.ev_action, x.ev_name], &d.events, true, "event string")?;
+        }
+    }
+    if cols.has(Columns::KINDS) {
+        // What each kind requires, as far as the archive holds it.
+        let urls = cols.has(Columns::URLS);
+        let mut held = a.a_extras.iter().peekable();
+        for i in 0..n {
+            let x = match held.next_if(|(at, _)| *at == i) {
+                Some((_, x)) => *x,
+                None => Extra::NONE,
+            };
+            let needs = match a.a_kind[i] {
+                HitType::Pageview | HitType::Download | HitType::Outlink => {
+                    !urls || a.a_url[i] != NONE
+                }
+                HitType::Search => !extras || x.keyword != NONE,
+                HitType::Event => !extras || (x.ev_category != NONE && x.ev_action != NONE),
+            };
+            if !needs {
+                return Err(format!("action {i} lacks the field its kind requires"));
+            }
+        }
+    }
+    if cols.has(Columns::TIMES) {
+        if let Some(i) = a.a_ts.iter().position(|t| !(MIN_TS..=MAX_TS).contains(t)) {
             return Err(format!("action {i} has a time outside 1970..9999"));
         }
-    }
-    for visit in 0..v as u32 {
-        let r = a.actions_of(visit);
-        if a.a_ts[r].windows(2).any(|w| w[0] > w[1]) {
-            return Err(format!("visit {visit}'s actions are not in time order"));
+        for visit in 0..v as u32 {
+            let r = a.actions_of(visit);
+            if a.a_ts[r].windows(2).any(|w| w[0] > w[1]) {
+                return Err(format!("visit {visit}'s actions are not in time order"));
+            }
         }
     }
     Ok(())
@@ -1086,13 +1337,21 @@ mod tests {
     }
     use proptest::prelude::*;
 
-    /// The raw (uncompressed) body of a small but varied day archive, and
-    /// the dictionaries it refers to.
-    fn sample() -> (Vec<u8>, SiteDicts) {
+    /// A small but varied day archive's sections, unpacked, with its
+    /// visit and action counts, and the dictionaries it refers to.
+    fn sample() -> (Vec<Vec<u8>>, (usize, usize), SiteDicts) {
         let (archive, dicts) = sample_archive();
-        let sealed = encode_day(&archive);
-        let body = open(Kind::Day, &sealed).unwrap();
-        (decompress(body).unwrap(), dicts)
+        let counts = (archive.visit_count() as usize, archive.a_kind.len());
+        (day_sections(&archive), counts, dicts)
+    }
+
+    /// The golden version 2 day file (2025-01-01 of `tests/golden/store-v2`),
+    /// unpacked, and its dictionaries.
+    fn v2_sample() -> (Vec<u8>, SiteDicts) {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/store-v2/site-1/");
+        let day = std::fs::read(format!("{dir}days/2025-01-01-3.day")).unwrap();
+        let dicts = decode_dicts(&std::fs::read(format!("{dir}dicts-3.bin")).unwrap()).unwrap();
+        (decompress(open(Kind::Day, &day).unwrap()).unwrap(), dicts)
     }
 
     fn sample_archive() -> (DayArchive, SiteDicts) {
@@ -1120,7 +1379,7 @@ mod tests {
             .collect();
         let dims: Vec<_> = a.dims.iter().map(|c| (c.name, &c.values, &c.carriers)).collect();
         let fields: Vec<_> = (0..N_VFIELDS)
-            .map(|f| (&a.fields[f], &a.field_carriers[f], a.field_index[f].union_where(|_| true)))
+            .map(|f| (&a.fields[f], &a.field_carriers[f], a.field_index(f).union_where(|_| true)))
             .collect();
         format!(
             "{:?}",
@@ -1142,38 +1401,102 @@ mod tests {
         (decompress(open(Kind::Day, &day).unwrap()).unwrap(), dicts)
     }
 
-    /// Looks up every id the way queries do: any id a query could trip
-    /// over panics here instead.
+    /// Looks up every id the archive holds the way queries do: any id a
+    /// query could trip over panics here instead.
     fn touch_everything(a: &DayArchive, d: &SiteDicts) {
+        let has = |c| a.cols.has(c);
+        let _ = (a.visitors.len(), a.users.len(), a.totals);
         for v in 0..a.visit_count() {
             let _ = d.visitors.value(a.visitor[v as usize]);
-            let _ = (
-                d.urls.opt(a.entry_url[v as usize]),
-                d.urls.opt(a.exit_url[v as usize]),
-            );
-            for f in 0..N_VFIELDS {
-                let _ = d.field(f).opt(a.fields[f][v as usize]);
-            }
-            for col in &a.dims {
+            let _ = a.rank_in_day[v as usize];
+            if has(Columns::KINDS.with(Columns::URLS).with(Columns::TIMES)) {
                 let _ = (
-                    d.dim_names.value(col.name),
-                    d.dim_values.opt(col.values[v as usize]),
+                    d.urls.opt(a.entry_url[v as usize]),
+                    d.urls.opt(a.exit_url[v as usize]),
                 );
             }
-            let _ = ReferrerType::ALL[usize::from(a.referrer_type[v as usize])];
+            if has(Columns::TIMES) {
+                let _ = (a.length[v as usize], a.visit_start(v));
+            }
+            for f in (0..N_VFIELDS).filter(|&f| has(Columns::field(f))) {
+                let _ = d.field(f).opt(a.fields[f][v as usize]);
+            }
+            if has(Columns::DIMS) {
+                for col in &a.dims {
+                    let _ = (
+                        d.dim_names.value(col.name),
+                        d.dim_values.opt(col.values[v as usize]),
+                    );
+                }
+            }
+            if has(Columns::REFERRER_TYPE) {
+                let _ = ReferrerType::ALL[usize::from(a.referrer_type[v as usize])];
+            }
             for i in a.actions_of(v) {
-                if a.a_url[i] != NONE {
+                if has(Columns::URLS) && a.a_url[i] != NONE {
                     let u = a.a_url[i];
                     let _ = (d.urls.value(u), d.pages.value(d.page_of_url[u as usize]));
                 }
-                let x = a.extra(i);
-                let _ = (d.titles.opt(a.a_title[i]), d.keywords.opt(x.keyword));
-                let _ = (
-                    d.events.opt(x.ev_category),
-                    d.events.opt(x.ev_action),
-                    d.events.opt(x.ev_name),
-                );
+                if has(Columns::TITLES) {
+                    let _ = d.titles.opt(a.a_title[i]);
+                }
+                if has(Columns::EXTRAS) {
+                    let x = a.extra(i);
+                    let _ = (
+                        d.keywords.opt(x.keyword),
+                        d.events.opt(x.ev_category),
+                        d.events.opt(x.ev_action),
+                        d.events.opt(x.ev_name),
+                    );
+                }
             }
+        }
+    }
+
+    /// Column groups as a proptest picks them.
+    fn columns_of(bits: u32) -> Columns {
+        Columns::from_bits(bits)
+    }
+
+    /// A day read for some column groups holds exactly what the whole day
+    /// holds in those groups, and what every summary needs is right.
+    #[test]
+    fn projected_reads_equal_the_whole_day() {
+        let (archive, dicts) = sample_archive();
+        let bytes = encode_day(&archive);
+        for bits in [0, 1 << 2, 1 << 8, 1 << 12, 0b111_1111, (1 << 15) - 1, 0x5a5a, 0x2a5] {
+            let cols = columns_of(bits).with(Columns::SUMMARY);
+            let a = decode_day_columns(&bytes, &dicts, cols).unwrap();
+            assert_eq!(a.cols, cols);
+            touch_everything(&a, &dicts);
+            let same = |held: Columns, x: &dyn std::fmt::Debug, y: &dyn std::fmt::Debug| {
+                let (x, y) = (format!("{x:?}"), format!("{y:?}"));
+                if cols.has(held) {
+                    assert_eq!(x, y, "{cols:?}");
+                } else {
+                    assert!(matches!(x.as_str(), "[]" | "ActionExtras { at: [], values: [] }"), "{cols:?}: {x}");
+                }
+            };
+            assert_eq!(
+                (&a.visitor, &a.action_offsets, &a.rank_in_day, &a.length),
+                (&archive.visitor, &archive.action_offsets, &archive.rank_in_day, &archive.length)
+            );
+            assert_eq!((&a.visitors, &a.users, a.totals), (&archive.visitors, &archive.users, archive.totals));
+            for f in 0..N_VFIELDS {
+                same(Columns::field(f), &a.fields[f], &archive.fields[f]);
+                let both = Columns::field(f).with(Columns::CARRIERS);
+                same(both, &a.field_carriers[f], &archive.field_carriers[f]);
+            }
+            let dims = |x: &DayArchive| x.dims.iter().map(|c| (c.name, c.values.clone())).collect::<Vec<_>>();
+            same(Columns::DIMS, &dims(&a), &dims(&archive));
+            if cols.has(Columns::DIMS.with(Columns::CARRIERS)) {
+                assert!(a.dims.iter().zip(&archive.dims).all(|(x, y)| x.carriers == y.carriers));
+            }
+            same(Columns::REFERRER_TYPE, &a.referrer_type, &archive.referrer_type);
+            same(Columns::KINDS, &a.a_kind, &archive.a_kind);
+            same(Columns::URLS, &a.a_url, &archive.a_url);
+            same(Columns::TITLES, &a.a_title, &archive.a_title);
+            same(Columns::EXTRAS, &a.a_extras, &archive.a_extras);
         }
     }
 
@@ -1218,39 +1541,67 @@ mod tests {
         assert!(decode_dicts(&seal(Kind::Dicts, &plain)).is_err());
     }
 
-    /// Changes a day body at `edits` and cuts it at `cut`: sealed as
-    /// `version`, each is an error or an archive whose every id looks up.
+    /// Changes a day body at `edits` and cuts it at `cut`: made a file by
+    /// `sealed`, each is an error or an archive whose every id looks up,
+    /// read whole or for the column groups `cols`.
     fn mutations_never_panic(
-        version: u16,
+        sealed: &dyn Fn(&[u8]) -> Vec<u8>,
         (mut raw, dicts): (Vec<u8>, SiteDicts),
         edits: Vec<(prop::sample::Index, u8)>,
         cut: prop::sample::Index,
+        cols: Columns,
     ) -> Result<(), TestCaseError> {
         for (at, byte) in edits {
             let i = at.index(raw.len());
             raw[i] = byte;
         }
-        let sealed = |body: &[u8]| seal_version(Kind::Day, version, &compress(body));
-        if let Ok(a) = decode_day(&sealed(&raw), &dicts) {
-            touch_everything(&a, &dicts);
+        for cols in [Columns::ALL, cols] {
+            if let Ok(a) = decode_day_columns(&sealed(&raw), &dicts, cols) {
+                touch_everything(&a, &dicts);
+            }
         }
         let short = &raw[..cut.index(raw.len())];
         prop_assert!(decode_day(&sealed(short), &dicts).is_err() || short.len() == raw.len());
         Ok(())
     }
 
+    /// A version 3 file of `sections` as they were cut from `raw`, the
+    /// sections end to end (a shorter `raw` empties the last ones).
+    fn v3_sealed(sizes: &[usize], (visits, actions): (usize, usize), raw: &[u8]) -> Vec<u8> {
+        let mut at = 0;
+        let sections: Vec<Vec<u8>> = sizes
+            .iter()
+            .map(|&n| {
+                let s = raw[at.min(raw.len())..(at + n).min(raw.len())].to_vec();
+                at += n;
+                s
+            })
+            .collect();
+        seal_version(Kind::Day, 3, &pack_day(visits, actions, &sections))
+    }
+
     proptest! {
         /// A body that passes the checksum but was changed anywhere is an
         /// error or a valid archive, never a panic.
         #[test]
-        fn mutated_bodies_never_panic(edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6), cut in any::<prop::sample::Index>()) {
-            mutations_never_panic(crate::store::codec::FORMAT_VERSION, sample(), edits, cut)?;
+        fn mutated_bodies_never_panic(edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6), cut in any::<prop::sample::Index>(), bits in any::<u32>()) {
+            let (sections, counts, dicts) = sample();
+            let sizes: Vec<usize> = sections.iter().map(Vec::len).collect();
+            let sealed = |raw: &[u8]| v3_sealed(&sizes, counts, raw);
+            mutations_never_panic(&sealed, (sections.concat(), dicts), edits, cut, columns_of(bits))?;
         }
 
-        /// The same for version 1 bodies, which this build still reads.
+        /// The same for version 1 and 2 bodies, which this build still reads.
         #[test]
         fn mutated_version_1_bodies_never_panic(edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6), cut in any::<prop::sample::Index>()) {
-            mutations_never_panic(1, v1_sample(), edits, cut)?;
+            let sealed = |raw: &[u8]| seal_version(Kind::Day, 1, &compress(raw));
+            mutations_never_panic(&sealed, v1_sample(), edits, cut, Columns::ALL)?;
+        }
+
+        #[test]
+        fn mutated_version_2_bodies_never_panic(edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6), cut in any::<prop::sample::Index>()) {
+            let sealed = |raw: &[u8]| seal_version(Kind::Day, 2, &compress(raw));
+            mutations_never_panic(&sealed, v2_sample(), edits, cut, Columns::ALL)?;
         }
     }
 }

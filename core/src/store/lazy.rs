@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::NaiveDate;
 
-use crate::archive::DayArchive;
+use crate::archive::{Columns, DayArchive};
 use crate::engine::{SiteState, VisitorDay};
 use crate::error::{Error, Result};
 use crate::rollup::{Rollup, Span};
@@ -74,34 +74,59 @@ impl LazyDays {
     /// The archives of the days `first..=last` this reader has not loaded,
     /// by date: from the cache, or read (all misses at once: an object
     /// store fetches them concurrently), validated against the site's
-    /// dictionaries and given their `before` column.
+    /// dictionaries and given their `before` column, on up to `threads`
+    /// threads. Each holds at least the column groups `cols` (a day read
+    /// now holds those and the ones its cached copy held).
     pub(crate) fn days(
         &self,
         site: &SiteState,
         first: NaiveDate,
         last: NaiveDate,
+        threads: usize,
+        cols: Columns,
     ) -> Result<BTreeMap<NaiveDate, Arc<DayArchive>>> {
         let mut out = BTreeMap::new();
         let mut missing = Vec::new();
         for (&date, &generation) in self.files.range(first..=last) {
-            match self.cache.get((self.site, date, generation)) {
-                Some(a) => {
+            match self.cache.get((self.site, date, generation), cols) {
+                Ok(a) => {
                     out.insert(date, a);
                 }
-                None => missing.push((date, generation, day_path(self.site, date, generation))),
+                Err(held) => missing.push((
+                    date,
+                    generation,
+                    day_path(self.site, date, generation),
+                    held.with(cols),
+                )),
             }
         }
-        let paths: Vec<&std::path::Path> = missing.iter().map(|(_, _, p)| p.as_path()).collect();
+        let paths: Vec<&std::path::Path> = missing.iter().map(|(_, _, p, _)| p.as_path()).collect();
         let read = self.source.read_many(&paths);
-        for ((date, generation, path), bytes) in missing.iter().zip(read) {
-            let mut archive = format::decode_day(&bytes?, &site.dicts).map_err(|r| {
+        let history = if missing.iter().all(|m| !m.3.has(Columns::BEFORE)) {
+            &[][..]
+        } else {
+            site.history()?
+        };
+        // Decoded on the query's threads, a day per job.
+        let jobs: Vec<_> = missing.iter().zip(read).collect();
+        let decoded = crate::par::map_jobs(jobs, threads, |((date, _, path, cols), bytes)| {
+            let mut archive = format::decode_day_columns(&bytes?, &site.dicts, *cols).map_err(|r| {
                 store_err(
                     path,
                     format!("{r}; this query needs that day (other days still answer)"),
                 )
             })?;
-            fill_before(site.history()?, *date, &mut archive);
-            let archive = Arc::new(archive);
+            // `before` is filled only when asked for (an older file is
+            // read whole, but its `before` still needs the history).
+            if cols.has(Columns::BEFORE) {
+                fill_before(history, *date, &mut archive);
+            } else {
+                archive.cols = archive.cols.without(Columns::BEFORE);
+            }
+            Ok::<_, Error>(Arc::new(archive))
+        });
+        for ((date, generation, _, _), archive) in missing.iter().zip(decoded) {
+            let archive: Arc<DayArchive> = archive?;
             self.cache.put((self.site, *date, *generation), archive.clone());
             out.insert(*date, archive);
         }
@@ -341,13 +366,21 @@ impl DayCache {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn get(&self, key: Key) -> Option<Arc<DayArchive>> {
+    /// The cached day if it holds the column groups `cols`; else the
+    /// groups it holds (none if it is not cached), for a read that
+    /// replaces it with one holding both.
+    fn get(&self, key: Key, cols: Columns) -> std::result::Result<Arc<DayArchive>, Columns> {
         let mut inner = self.lock();
         inner.tick += 1;
         let tick = inner.tick;
-        let e = inner.entries.get_mut(&key)?;
+        let Some(e) = inner.entries.get_mut(&key) else {
+            return Err(Columns::NONE);
+        };
+        if !e.archive.cols.has(cols) {
+            return Err(e.archive.cols);
+        }
         e.used = tick;
-        Some(e.archive.clone())
+        Ok(e.archive.clone())
     }
 
     fn get_rollup(&self, key: RollupKey) -> Option<Arc<Rollup>> {
@@ -402,9 +435,12 @@ impl DayCache {
         }
     }
 
-    /// Takes a day out of the cache (for a writer about to change it).
+    /// Takes a day out of the cache (for a writer about to change it): a
+    /// day read whole only.
     pub(crate) fn take(&self, key: Key) -> Option<Arc<DayArchive>> {
-        self.lock().remove(key)
+        self.lock()
+            .remove(key)
+            .filter(|a| a.cols == Columns::ALL)
     }
 
     /// Drops the cached days of `site` from `date` on (their `before`

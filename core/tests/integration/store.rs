@@ -267,7 +267,7 @@ fn damaged_files_are_named_and_the_rest_still_answers() {
 /// bytes, or the version must change. `HITMAP_BLESS=1` rewrites them.
 #[test]
 fn golden_store_reads_and_the_writer_is_stable() {
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/store-v2");
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/store-v3");
     let dir = TempDir::new("golden");
     let e = sample_store(&dir.0);
     let answers = golden_answers(&e);
@@ -322,31 +322,65 @@ fn golden_store_reads_and_the_writer_is_stable() {
 
 /// A store written in format version 1 (before day files left out what
 /// they can derive) opens, checks clean and answers exactly as the same
-/// hits written today; a writer adds version 2 files next to the old ones
+/// hits written today; a writer adds today's files next to the old ones
 /// and the store still answers the same.
 #[test]
 fn version_1_stores_read_and_keep_working() {
-    let v1 = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/store-v1");
-    let day = std::fs::read(v1.join("site-1/days/2025-01-01-3.day")).unwrap();
+    old_stores_read_and_keep_working(1);
+}
+
+/// The same for format version 2 (before day files were cut into
+/// sections unpacked one by one).
+#[test]
+fn version_2_stores_read_and_keep_working() {
+    old_stores_read_and_keep_working(2);
+}
+
+fn old_stores_read_and_keep_working(version: u16) {
+    let old_dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/store-v{version}"));
+    let day = std::fs::read(old_dir.join("site-1/days/2025-01-01-3.day")).unwrap();
     assert_eq!(
         &day[8..10],
-        &1u16.to_le_bytes(),
-        "the fixture is a version 1 file"
+        &version.to_le_bytes(),
+        "the fixture is a version {version} file"
     );
-    let old = Engine::open_read_only(&v1).unwrap();
+    let old = Engine::open_read_only(&old_dir).unwrap();
     assert!(old.damaged().is_empty());
-    let want = std::fs::read_to_string(v1.join("answers.json")).unwrap();
+    let want = std::fs::read_to_string(old_dir.join("answers.json")).unwrap();
     assert_eq!(golden_answers(&old), want);
     drop(old);
-    let dir = TempDir::new("v1-today");
+    let dir = TempDir::new("old-today");
+    let today_store = sample_store(&dir.0);
     assert_eq!(
-        golden_answers(&sample_store(&dir.0)),
+        golden_answers(&today_store),
         want,
         "the same hits, written today"
     );
-    // A writer on the old store: new hits go into version 2 files.
-    let copy = TempDir::new("v1-writer");
-    copy_dir(&v1, &copy.0);
+    // A lazy reader's segmented and sectioned summaries (which read only
+    // some columns of a day written today) equal the old store's.
+    let old_lazy =
+        Engine::open_reader(old_dir.to_str().unwrap(), hitmap::ReaderOptions::default()).unwrap();
+    let new_lazy =
+        Engine::open_reader(dir.0.to_str().unwrap(), hitmap::ReaderOptions::default()).unwrap();
+    for q in [
+        Query::site(1)
+            .range("2025-01-01", "2025-01-05")
+            .segment("department==HR")
+            .unwrap(),
+        Query::site(1)
+            .range("2025-01-01", "2025-01-05")
+            .section("News"),
+    ] {
+        assert_eq!(
+            old_lazy.visits_summary(&q).unwrap(),
+            new_lazy.visits_summary(&q).unwrap()
+        );
+    }
+    drop((today_store, old_lazy, new_lazy));
+    // A writer on the old store: new hits go into today's files.
+    let copy = TempDir::new("old-writer");
+    copy_dir(&old_dir, &copy.0);
     let mut e = Engine::open(&copy.0).unwrap();
     assert_eq!(golden_answers(&e), want);
     e.ingest([Hit::pageview(
@@ -366,7 +400,7 @@ fn version_1_stores_read_and_keep_working() {
     let today = Query::site(1).range("2024-12-31", "2025-01-05");
     let s = e.query(&today).unwrap().visits_summary();
     assert_eq!(lazy.query(&today).unwrap().visits_summary(), s);
-    let before = old_summary(&v1, &today);
+    let before = old_summary(&old_dir, &today);
     assert_eq!(s.nb_visits, before.nb_visits + 1);
 }
 
