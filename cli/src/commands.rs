@@ -571,7 +571,7 @@ fn dir_bytes(dir: &Path) -> u64 {
 
 /// `hitmap check`: every file decoded and checksummed; with `repair`, a
 /// lost or damaged manifest is rebuilt first.
-pub fn check(dir: &Path, repair: bool) -> Result<String, CliError> {
+pub fn check(dir: &Path, repair: bool, upgrade: bool) -> Result<String, CliError> {
     let mut out = String::new();
     let readable = Engine::open_read_only(dir);
     if let Err(e) = &readable {
@@ -608,6 +608,13 @@ pub fn check(dir: &Path, repair: bool) -> Result<String, CliError> {
             engine.site_ids().len(),
             days
         ));
+        if upgrade {
+            drop(engine);
+            let n = Engine::open(dir)?.upgrade_days()?;
+            out.push_str(&format!(
+                "upgraded: {n} day file(s) rewritten in format version 3\n"
+            ));
+        }
         return Ok(out);
     }
     for d in &damaged {

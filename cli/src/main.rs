@@ -310,6 +310,11 @@ enum Command {
         /// (deletes nothing).
         #[arg(long)]
         repair: bool,
+        /// Then rewrite day files of older format versions in today's, a
+        /// month per commit: same answers, and segmented questions read
+        /// only the columns they use.
+        #[arg(long)]
+        upgrade: bool,
     },
     /// Raw data for BI tools: the stored hits or visits of a range.
     #[command(
@@ -672,7 +677,11 @@ fn run(command: Command) -> Result<String, CliError> {
             commands::open_existing(&dir)?.drop_site(site)?;
             Ok(format!("site {site} and all its data removed\n"))
         }
-        Command::Check { dir, repair } => commands::check(&dir, repair),
+        Command::Check {
+            dir,
+            repair,
+            upgrade,
+        } => commands::check(&dir, repair, upgrade),
         Command::Export {
             dir,
             site,

@@ -49,6 +49,15 @@ fn v1_dicts() -> &'static crate::raw::SiteDicts {
     DICTS.get_or_init(|| format::decode_dicts(V1_DICTS).unwrap_or_default())
 }
 
+/// A version 2 day file and its dictionaries (from the golden store).
+const V2_DAY: &[u8] = include_bytes!("../tests/golden/store-v2/site-1/days/2025-01-01-3.day");
+const V2_DICTS: &[u8] = include_bytes!("../tests/golden/store-v2/site-1/dicts-3.bin");
+
+fn v2_dicts() -> &'static crate::raw::SiteDicts {
+    static DICTS: OnceLock<crate::raw::SiteDicts> = OnceLock::new();
+    DICTS.get_or_init(|| format::decode_dicts(V2_DICTS).unwrap_or_default())
+}
+
 /// Feeds `data` to one of the store's decoders: the first byte picks
 /// which, the rest is the body, sealed (and for a day, compressed) so that
 /// the envelope and the checksum pass and the decoder itself is tested.
@@ -64,11 +73,19 @@ pub fn store_decoders(data: &[u8]) {
         1 => {
             let _ = format::decode_dicts(&seal(Kind::Dicts, &format::compress(body)));
         }
+        // Format version 2, which this build still reads.
         2 => {
-            let _ = format::decode_day(&seal(Kind::Day, &format::compress(body)), sample_dicts());
+            let sealed = codec::seal_version(Kind::Day, 2, &format::compress(body));
+            let _ = format::decode_day(&sealed, v2_dicts());
         }
+        // Today's day files, read whole and for a segmented summary.
         3 => {
-            let _ = format::decode_day(&seal(Kind::Day, body), sample_dicts());
+            let sealed = seal(Kind::Day, body);
+            let _ = format::decode_day(&sealed, sample_dicts());
+            let some = crate::archive::Columns::SUMMARY
+                .with(crate::archive::Columns::DIMS)
+                .with(crate::archive::Columns::URLS);
+            let _ = format::decode_day_columns(&sealed, sample_dicts(), some);
         }
         4 => {
             let mut e = Engine::in_memory();
@@ -139,7 +156,7 @@ pub fn store_seeds() -> Vec<Vec<u8>> {
         let sealed = format::encode_day(day);
         let packed = body(&sealed, Kind::Day);
         seeds.push([&[3u8][..], &packed].concat());
-        seeds.push([&[2u8][..], &unpacked(&packed)].concat());
+        seeds.push([&[2u8][..], &unpacked(&body(V2_DAY, Kind::Day))].concat());
     }
     let history = body(&format::encode_history(&site.visitor_days), Kind::History);
     seeds.push([&[5u8][..], &unpacked(&history)].concat());

@@ -92,6 +92,7 @@ mod site;
 mod summary;
 mod table;
 mod transfer;
+mod upgrade;
 mod url;
 mod visit_key;
 

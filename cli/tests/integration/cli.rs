@@ -238,6 +238,57 @@ fn check_names_damage_and_repairs_a_lost_manifest() {
     assert!(all.contains(name), "the damaged day is named: {all}");
 }
 
+/// `hitmap check --upgrade` on a format version 2 store (the golden one
+/// of core's tests): its day files are rewritten in version 3 and a
+/// segmented report answers as before.
+#[test]
+fn check_upgrades_an_older_store() {
+    let golden =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/golden/store-v2");
+    let dir = TempDir::new("upgrade");
+    let store = dir.join("store");
+    let mut todo = vec![(golden.clone(), store.clone())];
+    while let Some((from, to)) = todo.pop() {
+        std::fs::create_dir_all(&to).unwrap();
+        for e in std::fs::read_dir(&from).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                todo.push((e.path(), to.join(e.file_name())));
+            } else {
+                std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+            }
+        }
+    }
+    let s = store.to_str().unwrap();
+    let ask = [
+        "report",
+        s,
+        "--site",
+        "1",
+        "--period",
+        "range",
+        "--date",
+        "2025-01-01,2025-01-05",
+        "--segment",
+        "department==HR",
+        "--format",
+        "json",
+    ];
+    let before = hitmap(&ask);
+    assert!(before.status.success(), "{}", text(&before.stderr));
+    let out = hitmap(&["check", s, "--upgrade"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("upgraded: 5 day file(s) rewritten in format version 3"),
+        "{said}"
+    );
+    let after = hitmap(&ask);
+    assert_eq!(text(&after.stdout), text(&before.stdout));
+    let again = hitmap(&["check", s, "--upgrade"]);
+    assert!(text(&again.stdout).contains("upgraded: 0 day file(s)"));
+}
+
 #[test]
 fn export_round_trips_into_the_same_reports() {
     let dir = TempDir::new("export");

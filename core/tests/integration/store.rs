@@ -336,6 +336,60 @@ fn version_2_stores_read_and_keep_working() {
     old_stores_read_and_keep_working(2);
 }
 
+/// `upgrade_days` (`hitmap check --upgrade`) rewrites a version 1 or 2
+/// store's day files in today's version, month by month: every day file
+/// is then today's, the answers are the same, the check is clean, and a
+/// second run has nothing to do.
+#[test]
+fn old_stores_upgrade_to_todays_day_files_with_equal_answers() {
+    for version in [1u16, 2] {
+        let old_dir =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/store-v{version}"));
+        let want = std::fs::read_to_string(old_dir.join("answers.json")).unwrap();
+        let copy = TempDir::new("upgrade");
+        copy_dir(&old_dir, &copy.0);
+        let versions = |dir: &Path| -> Vec<u16> {
+            [1, 2]
+                .iter()
+                .flat_map(|&site| day_files(dir, site))
+                .map(|p| {
+                    let b = std::fs::read(p).unwrap();
+                    u16::from_le_bytes([b[8], b[9]])
+                })
+                .collect()
+        };
+        let before = versions(&copy.0);
+        assert!(before.iter().all(|&v| v == version), "{before:?}");
+        let mut w = Engine::open(&copy.0).unwrap();
+        assert_eq!(w.upgrade_days().unwrap(), before.len() as u64);
+        assert_eq!(w.upgrade_days().unwrap(), 0, "nothing left to do");
+        assert_eq!(golden_answers(&w), want);
+        drop(w);
+        // The live day files (the manifest's) are all today's.
+        let mut r = Engine::open_reader(copy.0.to_str().unwrap(), hitmap::ReaderOptions::default())
+            .unwrap();
+        assert_eq!(r.verify(), Vec::<String>::new());
+        assert_eq!(golden_answers(&r), want);
+        let manifest = std::fs::read(copy.0.join("MANIFEST")).unwrap();
+        let manifest = String::from_utf8_lossy(&manifest);
+        let live: Vec<u16> = [1, 2]
+            .iter()
+            .flat_map(|&site| day_files(&copy.0, site))
+            .filter(|p| {
+                let name = p.file_name().unwrap().to_string_lossy();
+                let (day, generation) = name.trim_end_matches(".day").rsplit_once('-').unwrap();
+                manifest.contains(&format!("\"{day}\":{generation}"))
+            })
+            .map(|p| {
+                let b = std::fs::read(p).unwrap();
+                u16::from_le_bytes([b[8], b[9]])
+            })
+            .collect();
+        assert_eq!(live.len(), before.len());
+        assert!(live.iter().all(|&v| v == 3), "{live:?}");
+    }
+}
+
 fn old_stores_read_and_keep_working(version: u16) {
     let old_dir =
         Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/store-v{version}"));
