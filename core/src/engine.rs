@@ -10,6 +10,7 @@ use chrono_tz::Tz;
 use foldhash::HashMap;
 
 use crate::archive::DayArchive;
+use crate::history::{VisitorDay, runs};
 use crate::error::{Error, Result};
 use crate::hit::{Hit, HitRef, HitView};
 use crate::ndjson::{Rejected, parse_line};
@@ -437,14 +438,6 @@ fn unpacked(
     Some(r)
 }
 
-/// One visitor's visits on one day, and how many came before that day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct VisitorDay {
-    pub day: NaiveDate,
-    pub visits: u32,
-    pub before: u32,
-}
-
 /// Everything hitmap keeps for one site.
 #[derive(Debug)]
 pub(crate) struct SiteState {
@@ -533,7 +526,7 @@ impl SiteState {
 
     /// Builds the visitor table from all day archives (after loading).
     pub(crate) fn recompute_visitor_days(&mut self) {
-        let table = crate::reader::visitor_table(
+        let table = crate::history::visitor_table(
             self.dicts.visitors.len(),
             self.days.iter().map(|(d, a)| (*d, a.visitor.as_slice())),
         );
@@ -669,16 +662,6 @@ pub(crate) fn local_date(tz: &Tz, ts: i64) -> NaiveDate {
         .date_naive()
 }
 
-/// Calls `f(value, run length)` for each run of equal values.
-pub(crate) fn runs(sorted: &[u32], mut f: impl FnMut(u32, u32)) {
-    let mut i = 0;
-    while i < sorted.len() {
-        let j = i + sorted[i..].partition_point(|&v| v == sorted[i]);
-        f(sorted[i], (j - i) as u32);
-        i = j;
-    }
-}
-
 /// Hits of one ingest call, in one contiguous buffer with a (site, local
 /// day) bucket id on each hit, grouped once at commit by an in-place
 /// counting sort: no vector per day and no second copy of the batch, which
@@ -796,7 +779,7 @@ pub struct Engine {
     pub(crate) wal_vanished: bool,
     /// A lazy reader's cache and options (`reader.rs`); `None` for a
     /// writer or an in-memory engine.
-    pub(crate) reader: Option<crate::reader::ReaderState>,
+    pub(crate) reader: Option<crate::store::lazy::ReaderState>,
     /// A writer's day cache, which its sites share (a site added later
     /// too); `None` for a reader or an in-memory engine.
     pub(crate) day_cache: Option<Arc<crate::store::lazy::DayCache>>,
@@ -2040,29 +2023,6 @@ impl Engine {
         }
     }
 
-    /// A writer of `store`: every site's head and visitor table, and its
-    /// days' files, read when a batch, an erasure or a query needs them
-    /// (through a cache of the store options' budget).
-    fn load(store: Store) -> Result<Engine> {
-        let mut engine = Engine::default();
-        let cache = Arc::new(crate::store::lazy::DayCache::new(
-            store.options().cache_bytes(),
-        ));
-        engine.day_cache = Some(cache.clone());
-        for (&id, files) in &store.manifest.sites {
-            match load_site(&store, id, files, &cache) {
-                Ok(site) => {
-                    engine.sites.insert(id, site);
-                }
-                Err(e) => {
-                    engine.broken.insert(id, e);
-                }
-            }
-        }
-        engine.store = Some(store);
-        Ok(engine)
-    }
-
     /// Every store file that could not be read, with the reason.
     pub fn damaged(&self) -> Vec<String> {
         let mut out: Vec<String> = self.broken.values().map(Error::to_string).collect();
@@ -2287,15 +2247,3 @@ fn clone_store_error(e: &Error) -> Error {
     }
 }
 
-/// Loads one site for a writer: as a lazy reader does, with the visitor
-/// table read at once (batches change it).
-fn load_site(
-    store: &Store,
-    id: u32,
-    files: &crate::store::SiteFiles,
-    cache: &Arc<crate::store::lazy::DayCache>,
-) -> Result<SiteState> {
-    let mut site = crate::reader::load_site_lazy(store, id, files, cache)?;
-    site.hold_history()?;
-    Ok(site)
-}

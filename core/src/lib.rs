@@ -73,6 +73,7 @@ mod export;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod history;
 mod intern;
 mod live;
 mod names;
@@ -139,7 +140,7 @@ pub use hit::{Campaign, CampaignRef, Event, EventRef, Hit, HitRef, HitType};
 pub use ndjson::{FIELDS as HIT_FIELDS, Rejected, check_ndjson_line};
 pub use period::{FIRST_DAY, LAST_DAY, MAX_PERIODS, Period, PeriodRange, parse_day};
 pub use query::{IntoDay, Query, Selection};
-pub use reader::{DEFAULT_CACHE_MB, ReaderOptions};
+pub use store::lazy::{DEFAULT_CACHE_MB, ReaderOptions};
 pub use referrer::{CampaignParts, Referrer, ReferrerType, describe_referrer, has_campaign};
 pub use render::{ApiResponse, Format, render, render_error, render_keyed};
 pub use report::{

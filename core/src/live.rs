@@ -27,7 +27,8 @@ use crate::dict::NONE;
 use crate::engine::SiteState;
 use crate::error::Result;
 use crate::raw::{RawHit, SideArena, VField};
-use crate::store::lazy::{DayRef, fill_before};
+use crate::history::fill_before;
+use crate::store::lazy::DayRef;
 
 /// The visits of a piece that moved to a newer part, and what the others
 /// add up to.
@@ -366,7 +367,7 @@ impl SiteState {
         let archive = DayArchive::build(&mut hits, side, dicts, config);
         let index = live.parts.len() as u32;
         let mut updates = Vec::new();
-        crate::engine::runs(&archive.visitor, |v, n| {
+        crate::history::runs(&archive.visitor, |v, n| {
             live.owner.insert(v, index);
             updates.push((v, date, 1u8, n));
         });
@@ -415,7 +416,7 @@ impl SiteState {
             drop(merged);
             let mut archive = DayArchive::build(&mut hits, side, &self.dicts, &self.config);
             let index = live.parts.len() as u32;
-            crate::engine::runs(&archive.visitor, |v, _| {
+            crate::history::runs(&archive.visitor, |v, _| {
                 live.owner.insert(v, index);
             });
             fill_before(&self.visitor_days, date, &mut archive);
@@ -470,10 +471,10 @@ impl SiteState {
         let live = self.live.remove(&date);
         let mut visitors = Vec::new();
         if let Some(old) = self.days.remove(&date) {
-            crate::engine::runs(&old.visitor, |v, _| visitors.push(v));
+            crate::history::runs(&old.visitor, |v, _| visitors.push(v));
         }
         for p in live.iter().flat_map(|l| &l.parts) {
-            crate::engine::runs(&p.archive.visitor, |v, _| visitors.push(v));
+            crate::history::runs(&p.archive.visitor, |v, _| visitors.push(v));
         }
         visitors
     }

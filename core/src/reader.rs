@@ -13,133 +13,44 @@
 //! since its batches apply to them.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::NaiveDate;
 
-use crate::engine::{Engine, SiteState, VisitorDay, runs};
+use crate::engine::{Engine, SiteState};
+use crate::history::{before_column, fill_before, visitor_table};
 use crate::error::{Error, Result};
 use crate::rollup::{self, Rollup, Span};
-use crate::store::lazy::{DayCache, LazyDays, before_column, fill_before};
+use crate::store::lazy::{DayCache, LazyDays, ReaderOptions, ReaderState};
 use crate::store::source::{ReadStats, Source};
 use crate::store::{
     SiteFiles, Store, config_path, day_path, dicts_path, format, history_path, store_err,
 };
 
-/// How a reader keeps days in memory and how fresh it stays.
-///
-/// # Examples
-/// ```
-/// use std::time::Duration;
-/// let options = hitmap::ReaderOptions::default().cache_mb(64).max_age(Duration::from_secs(5));
-/// assert_eq!(options.cache_bytes(), 64 << 20);
-/// ```
-#[derive(Debug, Clone)]
-pub struct ReaderOptions {
-    cache_bytes: usize,
-    max_age: Option<Duration>,
-    storage: Vec<(String, String)>,
-}
-
-pub use crate::store::lazy::DEFAULT_CACHE_MB;
-
-impl Default for ReaderOptions {
-    fn default() -> ReaderOptions {
-        ReaderOptions {
-            cache_bytes: DEFAULT_CACHE_MB << 20,
-            max_age: None,
-            storage: Vec::new(),
-        }
-    }
-}
-
-impl ReaderOptions {
-    /// Keeps at most this many MiB of day archives between queries (a
-    /// query holds the days it needs while it runs, whatever the budget).
-    pub fn cache_mb(mut self, mb: usize) -> ReaderOptions {
-        self.cache_bytes = mb.saturating_mul(1 << 20);
-        self
-    }
-
-    /// An object store configuration key and value for a URL location
-    /// (object_store's keys: `aws_endpoint`, `aws_allow_http`,
-    /// `aws_access_key_id`, `google_service_account`, `azure_storage_account_name`, …),
-    /// over what the environment gives; pandas and polars call these
-    /// `storage_options`.
-    pub fn storage_option(
-        mut self,
-        key: impl Into<String>,
-        value: impl Into<String>,
-    ) -> ReaderOptions {
-        self.storage.push((key.into(), value.into()));
-        self
-    }
-
-    /// Options from a JSON object, as the C ABI and PHP pass them:
-    /// `{"cache_mb": 64, "max_age_ms": 5000, "storage_options": {"aws_endpoint": "..."}}`
-    /// (every key optional; an unknown key is an error).
-    ///
-    /// # Examples
-    /// ```
-    /// let o = hitmap::ReaderOptions::from_json(r#"{"cache_mb": 8}"#)?;
-    /// assert_eq!(o.cache_bytes(), 8 << 20);
-    /// assert!(hitmap::ReaderOptions::from_json(r#"{"cache": 8}"#).is_err());
-    /// # Ok::<(), hitmap::Error>(())
-    /// ```
-    pub fn from_json(text: &str) -> Result<ReaderOptions> {
-        #[derive(serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Json {
-            cache_mb: Option<usize>,
-            max_age_ms: Option<u64>,
-            #[serde(default)]
-            storage_options: std::collections::BTreeMap<String, String>,
-        }
-        let j: Json = serde_json::from_str(text).map_err(|e| {
-            Error::Request(format!(
-                "reader options: {e} (keys: cache_mb, max_age_ms, storage_options)"
-            ))
-        })?;
-        let mut o = ReaderOptions::default();
-        if let Some(mb) = j.cache_mb {
-            o = o.cache_mb(mb);
-        }
-        if let Some(ms) = j.max_age_ms {
-            o = o.max_age(Duration::from_millis(ms));
-        }
-        for (k, v) in j.storage_options {
-            o = o.storage_option(k, v);
-        }
-        Ok(o)
-    }
-
-    /// The cache budget in bytes.
-    pub fn cache_bytes(&self) -> usize {
-        self.cache_bytes
-    }
-
-    /// Refreshes the snapshot before a request once it is this old
-    /// ([`Engine::refresh_if_stale`]); `None` (the default) only on
-    /// [`Engine::refresh`].
-    pub fn max_age(mut self, age: Duration) -> ReaderOptions {
-        self.max_age = Some(age);
-        self
-    }
-}
-
-/// What a lazy reader keeps besides its sites.
-#[derive(Debug)]
-pub(crate) struct ReaderState {
-    options: ReaderOptions,
-    cache: Arc<DayCache>,
-    /// When the manifest was last read.
-    loaded_at: std::sync::Mutex<Instant>,
-    /// Bytes of write-ahead log replayed (a folder store): more means new
-    /// small batches.
-    wal_bytes: u64,
-}
-
 impl Engine {
+    /// A writer of `store`: every site's head and visitor table, and its
+    /// days' files, read when a batch, an erasure or a query needs them
+    /// (through a cache of the store options' budget).
+    pub(crate) fn load(store: Store) -> Result<Engine> {
+        let mut engine = Engine::default();
+        let cache = Arc::new(crate::store::lazy::DayCache::new(
+            store.options().cache_bytes(),
+        ));
+        engine.day_cache = Some(cache.clone());
+        for (&id, files) in &store.manifest.sites {
+            match load_site(&store, id, files, &cache) {
+                Ok(site) => {
+                    engine.sites.insert(id, site);
+                }
+                Err(e) => {
+                    engine.broken.insert(id, e);
+                }
+            }
+        }
+        engine.store = Some(store);
+        Ok(engine)
+    }
+
     /// Opens a store for queries only, lazily: `location` is a folder path
     /// or an object store URL (`s3://bucket/prefix`, `gs://…`, `az://…`,
     /// with the `object-store` feature; credentials and endpoints from the
@@ -703,29 +614,15 @@ pub(crate) fn load_site_lazy(
     Ok(site)
 }
 
-/// The visitor table from each day's sorted visitor column, days in order.
-pub(crate) fn visitor_table<'a>(
-    visitors: usize,
-    days: impl Iterator<Item = (NaiveDate, &'a [u32])>,
-) -> Vec<Vec<VisitorDay>> {
-    let mut table: Vec<Vec<VisitorDay>> = vec![Vec::new(); visitors];
-    for (day, column) in days {
-        runs(column, |v, visits| {
-            if let Some(entries) = table.get_mut(v as usize) {
-                entries.push(VisitorDay {
-                    day,
-                    visits,
-                    before: 0,
-                });
-            }
-        });
-    }
-    for entries in &mut table {
-        let mut before = 0u32;
-        for e in entries.iter_mut() {
-            e.before = before;
-            before = before.saturating_add(e.visits);
-        }
-    }
-    table
+/// Loads one site for a writer: as a lazy reader does, with the visitor
+/// table read at once (batches change it).
+fn load_site(
+    store: &Store,
+    id: u32,
+    files: &crate::store::SiteFiles,
+    cache: &Arc<crate::store::lazy::DayCache>,
+) -> Result<SiteState> {
+    let mut site = load_site_lazy(store, id, files, cache)?;
+    site.hold_history()?;
+    Ok(site)
 }

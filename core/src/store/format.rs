@@ -892,7 +892,7 @@ pub(crate) fn decode_dicts(bytes: &[u8]) -> ReadResult<SiteDicts> {
 /// earlier days: per visitor (id order) the number of days with visits,
 /// then every entry's day (days since 0001-01-01) and visit count, as
 /// three zstd-packed `u32` columns.
-pub(crate) fn encode_history(table: &[Vec<crate::engine::VisitorDay>]) -> Vec<u8> {
+pub(crate) fn encode_history(table: &[Vec<crate::history::VisitorDay>]) -> Vec<u8> {
     let mut w = Writer::default();
     let counts: Vec<u32> = table.iter().map(|e| e.len() as u32).collect();
     let days: Vec<u32> = table
@@ -912,7 +912,7 @@ pub(crate) fn encode_history(table: &[Vec<crate::engine::VisitorDay>]) -> Vec<u8
 pub(crate) fn decode_history(
     bytes: &[u8],
     visitors: usize,
-) -> ReadResult<Vec<Vec<crate::engine::VisitorDay>>> {
+) -> ReadResult<Vec<Vec<crate::history::VisitorDay>>> {
     let raw = decompress(open(Kind::History, bytes)?)?;
     let mut r = Reader::new(&raw);
     let (counts, days, visits) = (r.u32s()?, r.u32s()?, r.u32s()?);
@@ -939,11 +939,11 @@ pub(crate) fn decode_history(
                 .ok_or_else(|| format!("day number {d} is not a date"))?;
             if entries
                 .last()
-                .is_some_and(|e: &crate::engine::VisitorDay| e.day >= day)
+                .is_some_and(|e: &crate::history::VisitorDay| e.day >= day)
             {
                 return Err("a visitor's days are not in order".into());
             }
-            entries.push(crate::engine::VisitorDay {
+            entries.push(crate::history::VisitorDay {
                 day,
                 visits: n,
                 before,

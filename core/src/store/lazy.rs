@@ -10,11 +10,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Deref;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 
 use crate::archive::{Columns, DayArchive};
-use crate::engine::{SiteState, VisitorDay};
+use crate::engine::SiteState;
+use crate::history::{VisitorDay, fill_before};
 use crate::error::{Error, Result};
 use crate::rollup::{Rollup, Span};
 
@@ -285,30 +287,120 @@ impl LazyHistory {
     }
 }
 
-/// Fills an archive's `before` column (each visit's visitor's visits on
-/// earlier days) from the visitor table.
-pub(crate) fn fill_before(table: &[Vec<VisitorDay>], date: NaiveDate, a: &mut DayArchive) {
-    a.before = before_column(table, date, &a.visitor);
-}
-
-/// The `before` column of a day whose sorted visitor column is `visitor`.
-pub(crate) fn before_column(table: &[Vec<VisitorDay>], date: NaiveDate, visitor: &[u32]) -> Vec<u32> {
-    let mut before = vec![0; visitor.len()];
-    let mut i = 0;
-    crate::engine::runs(visitor, |v, n| {
-        let b = table.get(v as usize).map_or(0, |entries| {
-            entries
-                .binary_search_by(|e| e.day.cmp(&date))
-                .map_or(0, |p| entries[p].before)
-        });
-        before[i..i + n as usize].fill(b);
-        i += n as usize;
-    });
-    before
-}
-
 /// The default day cache of a reader or a writer: 256 MiB.
 pub const DEFAULT_CACHE_MB: usize = 256;
+
+/// How a reader keeps days in memory and how fresh it stays.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// let options = hitmap::ReaderOptions::default().cache_mb(64).max_age(Duration::from_secs(5));
+/// assert_eq!(options.cache_bytes(), 64 << 20);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ReaderOptions {
+    pub(crate) cache_bytes: usize,
+    pub(crate) max_age: Option<Duration>,
+    pub(crate) storage: Vec<(String, String)>,
+}
+
+impl Default for ReaderOptions {
+    fn default() -> ReaderOptions {
+        ReaderOptions {
+            cache_bytes: DEFAULT_CACHE_MB << 20,
+            max_age: None,
+            storage: Vec::new(),
+        }
+    }
+}
+
+impl ReaderOptions {
+    /// Keeps at most this many MiB of day archives between queries (a
+    /// query holds the days it needs while it runs, whatever the budget).
+    pub fn cache_mb(mut self, mb: usize) -> ReaderOptions {
+        self.cache_bytes = mb.saturating_mul(1 << 20);
+        self
+    }
+
+    /// An object store configuration key and value for a URL location
+    /// (object_store's keys: `aws_endpoint`, `aws_allow_http`,
+    /// `aws_access_key_id`, `google_service_account`, `azure_storage_account_name`, …),
+    /// over what the environment gives; pandas and polars call these
+    /// `storage_options`.
+    pub fn storage_option(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> ReaderOptions {
+        self.storage.push((key.into(), value.into()));
+        self
+    }
+
+    /// Options from a JSON object, as the C ABI and PHP pass them:
+    /// `{"cache_mb": 64, "max_age_ms": 5000, "storage_options": {"aws_endpoint": "..."}}`
+    /// (every key optional; an unknown key is an error).
+    ///
+    /// # Examples
+    /// ```
+    /// let o = hitmap::ReaderOptions::from_json(r#"{"cache_mb": 8}"#)?;
+    /// assert_eq!(o.cache_bytes(), 8 << 20);
+    /// assert!(hitmap::ReaderOptions::from_json(r#"{"cache": 8}"#).is_err());
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn from_json(text: &str) -> Result<ReaderOptions> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Json {
+            cache_mb: Option<usize>,
+            max_age_ms: Option<u64>,
+            #[serde(default)]
+            storage_options: std::collections::BTreeMap<String, String>,
+        }
+        let j: Json = serde_json::from_str(text).map_err(|e| {
+            Error::Request(format!(
+                "reader options: {e} (keys: cache_mb, max_age_ms, storage_options)"
+            ))
+        })?;
+        let mut o = ReaderOptions::default();
+        if let Some(mb) = j.cache_mb {
+            o = o.cache_mb(mb);
+        }
+        if let Some(ms) = j.max_age_ms {
+            o = o.max_age(Duration::from_millis(ms));
+        }
+        for (k, v) in j.storage_options {
+            o = o.storage_option(k, v);
+        }
+        Ok(o)
+    }
+
+    /// The cache budget in bytes.
+    pub fn cache_bytes(&self) -> usize {
+        self.cache_bytes
+    }
+
+    /// Refreshes the snapshot before a request once it is this old
+    /// ([`Engine::refresh_if_stale`](crate::Engine::refresh_if_stale)); `None` (the default) only on
+    /// [`Engine::refresh`](crate::Engine::refresh).
+    pub fn max_age(mut self, age: Duration) -> ReaderOptions {
+        self.max_age = Some(age);
+        self
+    }
+}
+
+/// What a lazy reader keeps besides its sites.
+#[derive(Debug)]
+pub(crate) struct ReaderState {
+    pub(crate) options: ReaderOptions,
+    pub(crate) cache: Arc<DayCache>,
+    /// When the manifest was last read.
+    pub(crate) loaded_at: std::sync::Mutex<Instant>,
+    /// Bytes of write-ahead log replayed (a folder store): more means new
+    /// small batches.
+    pub(crate) wal_bytes: u64,
+}
+
 
 /// (site, first day, file generation, span): a rollup's file.
 type RollupKey = (u32, NaiveDate, u64, Span);
