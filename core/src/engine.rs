@@ -10,8 +10,8 @@ use chrono_tz::Tz;
 use foldhash::HashMap;
 
 use crate::archive::DayArchive;
-use crate::history::{VisitorDay, runs};
 use crate::error::{Error, Result};
+use crate::history::{VisitorDay, runs};
 use crate::hit::{Hit, HitRef, HitView};
 use crate::ndjson::{Rejected, parse_line};
 use crate::raw::{RawHit, SideArena, SiteDicts};
@@ -469,6 +469,22 @@ pub(crate) struct SiteState {
     /// Rollups `Engine::verify` found disagreeing with their days: (file,
     /// why).
     pub rollup_damage: Vec<(String, String)>,
+}
+
+impl crate::store::lazy::SiteHead for SiteState {
+    fn dicts(&self) -> &SiteDicts {
+        &self.dicts
+    }
+
+    fn history(&self) -> Result<&[Vec<VisitorDay>]> {
+        SiteState::history(self)
+    }
+
+    fn busy(&self, range: std::ops::RangeInclusive<NaiveDate>) -> bool {
+        self.days.range(range.clone()).next().is_some()
+            || self.live.range(range.clone()).next().is_some()
+            || self.damaged.range(range).next().is_some()
+    }
 }
 
 impl SiteState {
@@ -2246,4 +2262,3 @@ fn clone_store_error(e: &Error) -> Error {
         },
     }
 }
-

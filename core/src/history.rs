@@ -59,7 +59,11 @@ pub(crate) fn fill_before(table: &[Vec<VisitorDay>], date: NaiveDate, a: &mut Da
 }
 
 /// The `before` column of a day whose sorted visitor column is `visitor`.
-pub(crate) fn before_column(table: &[Vec<VisitorDay>], date: NaiveDate, visitor: &[u32]) -> Vec<u32> {
+pub(crate) fn before_column(
+    table: &[Vec<VisitorDay>],
+    date: NaiveDate,
+    visitor: &[u32],
+) -> Vec<u32> {
     let mut before = vec![0; visitor.len()];
     let mut i = 0;
     runs(visitor, |v, n| {
@@ -73,4 +77,3 @@ pub(crate) fn before_column(table: &[Vec<VisitorDay>], date: NaiveDate, visitor:
     });
     before
 }
-

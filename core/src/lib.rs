@@ -90,6 +90,7 @@ pub mod sample;
 mod section;
 mod segment;
 mod site;
+mod site_days;
 mod summary;
 mod table;
 mod transfer;
@@ -140,7 +141,6 @@ pub use hit::{Campaign, CampaignRef, Event, EventRef, Hit, HitRef, HitType};
 pub use ndjson::{FIELDS as HIT_FIELDS, Rejected, check_ndjson_line};
 pub use period::{FIRST_DAY, LAST_DAY, MAX_PERIODS, Period, PeriodRange, parse_day};
 pub use query::{IntoDay, Query, Selection};
-pub use store::lazy::{DEFAULT_CACHE_MB, ReaderOptions};
 pub use referrer::{CampaignParts, Referrer, ReferrerType, describe_referrer, has_campaign};
 pub use render::{ApiResponse, Format, render, render_error, render_keyed};
 pub use report::{
@@ -149,6 +149,7 @@ pub use report::{
 };
 pub use segment::{Condition, Field, Op, Segment};
 pub use site::SiteConfig;
+pub use store::lazy::{DEFAULT_CACHE_MB, ReaderOptions};
 #[cfg(feature = "object-store")]
 pub use store::remote::{PublishOptions, Published};
 pub use store::source::ReadStats;

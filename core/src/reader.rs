@@ -18,8 +18,8 @@ use std::time::Instant;
 use chrono::NaiveDate;
 
 use crate::engine::{Engine, SiteState};
-use crate::history::{before_column, fill_before, visitor_table};
 use crate::error::{Error, Result};
+use crate::history::{before_column, fill_before, visitor_table};
 use crate::rollup::{self, Rollup, Span};
 use crate::store::lazy::{DayCache, LazyDays, ReaderOptions, ReaderState};
 use crate::store::source::{ReadStats, Source};

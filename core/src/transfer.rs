@@ -121,3 +121,29 @@ impl Engine {
         Ok(day)
     }
 }
+
+#[cfg(feature = "object-store")]
+impl Engine {
+    /// Publishes this store's current commit to an object store URL
+    /// (`s3://bucket/prefix`, `gs://…`, `az://…`) for lazy readers
+    /// ([`Engine::open_reader`]): seals live data, uploads the files the
+    /// bucket lacks, then the manifest. The local store is the one writer
+    /// of that prefix; a bucket holding a newer generation than this store
+    /// is refused. Files the bucket's previous manifests named and this one
+    /// does not are deleted by a later publish once the retention time
+    /// ([`PublishOptions::retain`](crate::PublishOptions::retain)) has passed.
+    pub fn publish(
+        &mut self,
+        url: &str,
+        options: &crate::PublishOptions,
+    ) -> Result<crate::Published> {
+        self.seal()?;
+        let store = self.store.as_ref().ok_or_else(|| {
+            crate::store::store_err(
+                url,
+                "an in-memory engine has no files to publish: open a store folder",
+            )
+        })?;
+        crate::store::remote::publish(store, url, options)
+    }
+}

@@ -15,13 +15,23 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 
 use crate::archive::{Columns, DayArchive};
-use crate::engine::SiteState;
 use crate::history::{VisitorDay, fill_before};
 use crate::error::{Error, Result};
 use crate::rollup::{Rollup, Span};
 
 use super::source::Source;
 use super::{day_path, format, history_path, span_rollup_path, store_err};
+
+/// What a lazy reader needs from the site it reads for (the engine's
+/// `SiteState`): its dictionaries, its visitor history, and whether it
+/// holds, takes live batches for, or lost any day of a range (its files
+/// then do not answer for those days).
+pub(crate) trait SiteHead: Sync {
+    fn dicts(&self) -> &crate::raw::SiteDicts;
+    /// The visitor history, read on first use.
+    fn history(&self) -> Result<&[Vec<VisitorDay>]>;
+    fn busy(&self, range: std::ops::RangeInclusive<NaiveDate>) -> bool;
+}
 
 /// A day archive as a query sees it: borrowed from the site (a writer's
 /// days, live parts) or shared with the lazy reader's cache.
@@ -81,7 +91,7 @@ impl LazyDays {
     /// now holds those and the ones its cached copy held).
     pub(crate) fn days(
         &self,
-        site: &SiteState,
+        site: &impl SiteHead,
         first: NaiveDate,
         last: NaiveDate,
         threads: usize,
@@ -112,7 +122,7 @@ impl LazyDays {
         // Decoded on the query's threads, a day per job.
         let jobs: Vec<_> = missing.iter().zip(read).collect();
         let decoded = crate::par::map_jobs(jobs, threads, |((date, _, path, cols), bytes)| {
-            let mut archive = format::decode_day_columns(&bytes?, &site.dicts, *cols).map_err(|r| {
+            let mut archive = format::decode_day_columns(&bytes?, site.dicts(), *cols).map_err(|r| {
                 store_err(
                     path,
                     format!("{r}; this query needs that day (other days still answer)"),
@@ -145,7 +155,7 @@ impl LazyDays {
     /// or days.
     pub(crate) fn rollups(
         &self,
-        site: &SiteState,
+        site: &impl SiteHead,
         span: Span,
         starts: &[NaiveDate],
     ) -> BTreeMap<NaiveDate, Arc<Rollup>> {
@@ -159,9 +169,7 @@ impl LazyDays {
                 continue;
             };
             let range = start..=span.end(start);
-            if site.days.range(range.clone()).next().is_some()
-                || site.live.range(range.clone()).next().is_some()
-                || site.damaged.range(range.clone()).next().is_some()
+            if site.busy(range.clone())
                 || self.files.range(range).any(|(_, &g)| g > generation)
             {
                 continue;
@@ -200,7 +208,7 @@ impl LazyDays {
     /// (a writer checks it against the manifest it is about to replace).
     pub(crate) fn stored_rollup(
         &self,
-        site: &SiteState,
+        site: &impl SiteHead,
         span: Span,
         start: NaiveDate,
         generation: u64,
@@ -220,13 +228,13 @@ impl LazyDays {
     /// (cached too, so it is not read again).
     fn decoded(
         &self,
-        site: &SiteState,
+        site: &impl SiteHead,
         span: Span,
         start: NaiveDate,
         generation: u64,
         bytes: Option<Vec<u8>>,
     ) -> Option<Arc<Rollup>> {
-        let (visitors, users) = (site.dicts.visitors.len(), site.dicts.users.len());
+        let (visitors, users) = (site.dicts().visitors.len(), site.dicts().users.len());
         let r = Arc::new(format::decode_rollup(&bytes?, span, visitors, users).ok()?);
         // Kept even if it is another period's, so it is not read again.
         self.cache

@@ -3,7 +3,7 @@
 //! the `object_store` crate.
 //!
 //! Readers fetch whole files by name (a day file is one request). A local
-//! store is the single writer: [`Engine::publish`] seals it, uploads the
+//! store is the single writer: [`Engine::publish`](crate::Engine::publish) seals it, uploads the
 //! files its manifest names that the bucket lacks, then puts `MANIFEST`
 //! last, so a reader sees the previous or the new commit, never half of
 //! one. Superseded files stay for a retention time (readers that loaded
@@ -20,7 +20,6 @@ use std::time::Duration;
 use object_store::{ObjectStore, ObjectStoreExt};
 use object_store::path::Path as ObjectPath;
 
-use crate::engine::Engine;
 use crate::error::{Error, Result};
 
 use super::{FileName, Manifest, store_err};
@@ -243,7 +242,7 @@ impl Remote {
     }
 }
 
-/// How [`Engine::publish`] writes to the bucket.
+/// How [`Engine::publish`](crate::Engine::publish) writes to the bucket.
 ///
 /// # Examples
 /// ```
@@ -289,7 +288,7 @@ impl PublishOptions {
     }
 }
 
-/// What [`Engine::publish`] did.
+/// What [`Engine::publish`](crate::Engine::publish) did.
 ///
 /// # Examples
 /// ```
@@ -309,93 +308,81 @@ pub struct Published {
     pub deleted: u64,
 }
 
-impl Engine {
-    /// Publishes this store's current commit to an object store URL
-    /// (`s3://bucket/prefix`, `gs://…`, `az://…`) for lazy readers
-    /// ([`Engine::open_reader`]): seals live data, uploads the files the
-    /// bucket lacks, then the manifest. The local store is the one writer
-    /// of that prefix; a bucket holding a newer generation than this store
-    /// is refused. Files the bucket's previous manifests named and this one
-    /// does not are deleted by a later publish once the retention time
-    /// ([`PublishOptions::retain`]) has passed.
-    pub fn publish(&mut self, url: &str, options: &PublishOptions) -> Result<Published> {
-        let retain = options.retain;
-        self.seal()?;
-        let store = self.store.as_ref().ok_or_else(|| {
-            store_err(url, "an in-memory engine has no files to publish: open a store folder")
-        })?;
-        let remote = Remote::open(url, &options.storage)?;
-        let local = store.manifest.clone();
-        let previous = match remote.get(Path::new("MANIFEST"))? {
-            Some(bytes) => Some(super::parse_manifest(&bytes).map_err(|e| match e {
-                Error::Store { reason, .. } => store_err(format!("{url}/MANIFEST"), reason),
-                e => e,
-            })?),
-            None => None,
-        };
-        if let Some(p) = &previous
-            && p.generation > local.generation
-        {
-            return Err(store_err(
-                format!("{url}/MANIFEST"),
-                format!(
-                    "names generation {}, newer than this store's {}: another store publishes here \
-                     (each prefix has one writer)",
-                    p.generation, local.generation
-                ),
-            ));
-        }
-        let now = super::now_secs();
-        let want = local.live_files();
-        let had = previous
-            .as_ref()
-            .map(Manifest::live_files)
-            .unwrap_or_default();
-        let mut out = Published {
-            generation: local.generation,
-            ..Published::default()
-        };
-        for rel in &want {
-            if had.contains(rel) || remote.exists(rel)? {
-                continue;
-            }
-            let bytes = store.read(rel)?;
-            out.bytes += bytes.len() as u64;
-            out.uploaded += 1;
-            remote.put(rel, bytes)?;
-        }
-        // What this publish supersedes, and what earlier ones did.
-        let mut retired: BTreeMap<String, i64> =
-            previous.as_ref().map(|p| p.retired.clone()).unwrap_or_default();
-        for rel in had.difference(&want) {
-            retired.insert(rel.display().to_string(), now);
-        }
-        for rel in &want {
-            retired.remove(&rel.display().to_string());
-        }
-        let keep = i64::try_from(retain.as_secs()).unwrap_or(i64::MAX);
-        let expired: Vec<String> = retired
-            .iter()
-            .filter(|(_, at)| now.saturating_sub(**at) >= keep)
-            .map(|(p, _)| p.clone())
-            .collect();
-        let mut next = local;
-        next.retired = retired;
-        next.wal = 0;
-        for p in &expired {
-            next.retired.remove(p);
-        }
-        let manifest = next.sealed()?;
-        out.bytes += manifest.len() as u64;
-        out.uploaded += 1;
-        remote.put(Path::new("MANIFEST"), manifest)?;
-        for p in expired {
-            let rel = Path::new(&p);
-            if FileName::parse(rel).is_some() {
-                remote.delete(rel)?;
-                out.deleted += 1;
-            }
-        }
-        Ok(out)
+/// Publishes `store`'s current commit to an object store URL
+/// ([`Engine::publish`](crate::Engine::publish), which seals the store first).
+pub(crate) fn publish(store: &super::Store, url: &str, options: &PublishOptions) -> Result<Published> {
+    let retain = options.retain;
+    let remote = Remote::open(url, &options.storage)?;
+    let local = store.manifest.clone();
+    let previous = match remote.get(Path::new("MANIFEST"))? {
+        Some(bytes) => Some(super::parse_manifest(&bytes).map_err(|e| match e {
+            Error::Store { reason, .. } => store_err(format!("{url}/MANIFEST"), reason),
+            e => e,
+        })?),
+        None => None,
+    };
+    if let Some(p) = &previous
+        && p.generation > local.generation
+    {
+        return Err(store_err(
+            format!("{url}/MANIFEST"),
+            format!(
+                "names generation {}, newer than this store's {}: another store publishes here \
+                 (each prefix has one writer)",
+                p.generation, local.generation
+            ),
+        ));
     }
+    let now = super::now_secs();
+    let want = local.live_files();
+    let had = previous
+        .as_ref()
+        .map(Manifest::live_files)
+        .unwrap_or_default();
+    let mut out = Published {
+        generation: local.generation,
+        ..Published::default()
+    };
+    for rel in &want {
+        if had.contains(rel) || remote.exists(rel)? {
+            continue;
+        }
+        let bytes = store.read(rel)?;
+        out.bytes += bytes.len() as u64;
+        out.uploaded += 1;
+        remote.put(rel, bytes)?;
+    }
+    // What this publish supersedes, and what earlier ones did.
+    let mut retired: BTreeMap<String, i64> =
+        previous.as_ref().map(|p| p.retired.clone()).unwrap_or_default();
+    for rel in had.difference(&want) {
+        retired.insert(rel.display().to_string(), now);
+    }
+    for rel in &want {
+        retired.remove(&rel.display().to_string());
+    }
+    let keep = i64::try_from(retain.as_secs()).unwrap_or(i64::MAX);
+    let expired: Vec<String> = retired
+        .iter()
+        .filter(|(_, at)| now.saturating_sub(**at) >= keep)
+        .map(|(p, _)| p.clone())
+        .collect();
+    let mut next = local;
+    next.retired = retired;
+    next.wal = 0;
+    for p in &expired {
+        next.retired.remove(p);
+    }
+    let manifest = next.sealed()?;
+    out.bytes += manifest.len() as u64;
+    out.uploaded += 1;
+    remote.put(Path::new("MANIFEST"), manifest)?;
+    for p in expired {
+        let rel = Path::new(&p);
+        if FileName::parse(rel).is_some() {
+            remote.delete(rel)?;
+            out.deleted += 1;
+        }
+    }
+    Ok(out)
 }
