@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate};
+use chrono::NaiveDate;
 use chrono_tz::Tz;
-use foldhash::HashMap;
 
 use crate::archive::DayArchive;
 use crate::error::{Error, Result};
 use crate::history::{VisitorDay, runs};
 use crate::hit::{Hit, HitRef, HitView};
+use crate::intern::Bucketed;
 use crate::ndjson::{Rejected, parse_line};
 use crate::raw::{RawHit, SideArena, SiteDicts};
 use crate::site::SiteConfig;
@@ -471,6 +471,12 @@ pub(crate) struct SiteState {
     pub rollup_damage: Vec<(String, String)>,
 }
 
+impl crate::intern::SitesDicts for BTreeMap<u32, SiteState> {
+    fn dicts_mut(&mut self, site: u32) -> Option<&mut SiteDicts> {
+        self.get_mut(&site).map(|s| &mut s.dicts)
+    }
+}
+
 impl crate::store::lazy::SiteHead for SiteState {
     fn dicts(&self) -> &SiteDicts {
         &self.dicts
@@ -565,7 +571,7 @@ impl SiteState {
 
     /// The site-local date of a Unix timestamp.
     pub(crate) fn local_date(&self, ts: i64) -> NaiveDate {
-        local_date(&self.tz, ts)
+        crate::site::local_date(&self.tz, ts)
     }
 
     /// Rebuilds the given days with their new hits (custom dimensions in
@@ -670,24 +676,14 @@ impl SiteState {
     }
 }
 
-/// The date of a Unix timestamp in a time zone.
-pub(crate) fn local_date(tz: &Tz, ts: i64) -> NaiveDate {
-    DateTime::from_timestamp(ts, 0)
-        .expect("timestamps are validated to years 1970..9999")
-        .with_timezone(tz)
-        .date_naive()
-}
-
 /// Hits of one ingest call, in one contiguous buffer with a (site, local
 /// day) bucket id on each hit, grouped once at commit by an in-place
 /// counting sort: no vector per day and no second copy of the batch, which
 /// matters to the allocator and the page cache at millions of hits.
 #[derive(Default)]
 pub(crate) struct Batch {
-    pub(crate) hits: Vec<RawHit>,
-    pub(crate) side: SideArena,
-    pub(crate) buckets: Vec<(u32, NaiveDate)>,
-    bucket_ids: HashMap<(u32, NaiveDate), u32>,
+    /// The hits, their side arena and (site, day) buckets.
+    pub(crate) held: Bucketed,
     outcome: IngestOutcome,
     /// Small enough to land as live parts (`live.rs`).
     live: bool,
@@ -703,53 +699,6 @@ pub(crate) struct Batch {
 /// What JSON calls whitespace; any other character makes a line to read.
 fn json_whitespace(b: &u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
-}
-
-impl Batch {
-    /// The id of a (site, day) bucket, assigning the next one if new.
-    pub(crate) fn bucket(&mut self, key: (u32, NaiveDate)) -> u32 {
-        if let Some(last) = self.hits.last()
-            && self.buckets[last.bucket as usize] == key
-        {
-            return last.bucket;
-        }
-        let next = self.buckets.len() as u32;
-        let id = *self.bucket_ids.entry(key).or_insert(next);
-        if id == next {
-            self.buckets.push(key);
-        }
-        id
-    }
-
-    /// Groups the hits by bucket in place (American flag sort: each hit
-    /// moves at most once) and returns each bucket's range.
-    fn group(&mut self) -> Vec<std::ops::Range<usize>> {
-        let mut ends = vec![0usize; self.buckets.len()];
-        for h in &self.hits {
-            ends[h.bucket as usize] += 1;
-        }
-        let mut start = 0;
-        let mut ranges = Vec::with_capacity(ends.len());
-        for end in &mut ends {
-            *end += start;
-            ranges.push(start..*end);
-            start = *end;
-        }
-        let mut next: Vec<usize> = ranges.iter().map(|r| r.start).collect();
-        for b in 0..ranges.len() {
-            while next[b] < ends[b] {
-                let i = next[b];
-                let target = self.hits[i].bucket as usize;
-                if target == b {
-                    next[b] += 1;
-                } else {
-                    self.hits.swap(i, next[target]);
-                    next[target] += 1;
-                }
-            }
-        }
-        ranges
-    }
 }
 
 /// The hitmap engine: add sites, ingest hits, ask queries.
@@ -1001,7 +950,7 @@ impl Engine {
                         |b| read_hits(&zones, b),
                         |mut block| {
                             let outcomes = std::mem::take(&mut block.lines);
-                            block.merge_into(&mut batch, sites);
+                            block.merge_into(&mut batch.held, sites);
                             for (hit, r) in outcomes {
                                 note(&mut batch, hit, r.unwrap_or(Ok(())));
                             }
@@ -1116,14 +1065,15 @@ impl Engine {
                     threads,
                     |b| read_block(&zones, b),
                     |mut block| {
-                        if batch.hits.capacity() == 0 {
+                        if batch.held.hits.capacity() == 0 {
                             // Blocks are of a size: room for them all at once.
                             batch
+                                .held
                                 .hits
                                 .reserve_exact(block.batch.hits.len() * (n + n / 16 + 1));
                         }
                         let outcomes = std::mem::take(&mut block.lines);
-                        block.merge_into(&mut batch, sites);
+                        block.merge_into(&mut batch.held, sites);
                         for (raw, r) in outcomes {
                             take(&mut batch, raw, r);
                         }
@@ -1277,7 +1227,7 @@ impl Engine {
 
     fn add_to(&mut self, batch: &mut Batch, view: &HitView) -> std::result::Result<(), String> {
         let date = self.place(view)?;
-        let bucket = batch.bucket((view.site, date));
+        let bucket = batch.held.bucket((view.site, date));
         let site = self
             .sites
             .get_mut(&view.site)
@@ -1286,8 +1236,8 @@ impl Engine {
             &mut site.dicts,
             view,
             bucket,
-            &mut batch.hits,
-            &mut batch.side,
+            &mut batch.held.hits,
+            &mut batch.held.side,
         );
         Ok(())
     }
@@ -1323,7 +1273,7 @@ impl Engine {
     /// live parts) unless the engine has a store without a write-ahead log.
     fn new_batch(&self, hits: usize) -> Batch {
         Batch {
-            hits: Vec::with_capacity(hits),
+            held: Bucketed::with_capacity(hits),
             live: self.live_limit.0 > 0 && (self.store.is_none() || self.wal.is_some()),
             to_wal: self.wal.is_some(),
             limit: self.live_limit,
@@ -1331,9 +1281,18 @@ impl Engine {
         }
     }
 
-    /// What workers need to place hits while the calling thread merges.
+    /// What workers need to place hits while the calling thread merges:
+    /// each site's time zone and its name, or why it cannot take hits.
     fn zones(&self) -> crate::intern::Zones {
-        crate::intern::Zones::new(self)
+        let mut zones: BTreeMap<u32, std::result::Result<(Tz, String), String>> = self
+            .broken
+            .keys()
+            .map(|&id| (id, Err(self.refusal(id))))
+            .collect();
+        for (&id, site) in &self.sites {
+            zones.insert(id, Ok((site.tz, site.config.time_zone.clone())));
+        }
+        crate::intern::Zones(zones)
     }
 
     fn commit_batch(&mut self, batch: Batch, marks: Marks<'_>) -> Result<IngestOutcome> {
@@ -1351,10 +1310,10 @@ impl Engine {
     ) -> Result<(IngestOutcome, Option<crate::store::Background>)> {
         // The days the batch touches are read first (a writer holds only
         // those); one that cannot be read is damaged.
-        self.hold_days(&batch.buckets, true);
+        self.hold_days(&batch.held.buckets, true);
         // A damaged day cannot take hits: rebuilding it would drop what the
         // unreadable file holds.
-        for &(site, date) in &batch.buckets {
+        for &(site, date) in &batch.held.buckets {
             if let Some((path, reason)) = self.sites.get(&site).and_then(|s| s.damaged.get(&date)) {
                 return Err(Error::Store {
                     path: path.clone(),
@@ -1367,12 +1326,12 @@ impl Engine {
         if batch.live {
             return Ok((self.commit_live(batch, marks, true)?, None));
         }
-        let ranges = batch.group();
+        let ranges = batch.held.group();
         // Ranges follow bucket ids and tile the grouped hits in order: split
         // them into one mutable slice per (site, day).
         let mut per_site: BTreeMap<u32, Vec<(NaiveDate, &mut [RawHit])>> = BTreeMap::new();
-        let mut rest: &mut [RawHit] = &mut batch.hits;
-        for (&(site, date), range) in batch.buckets.iter().zip(ranges) {
+        let mut rest: &mut [RawHit] = &mut batch.held.hits;
+        for (&(site, date), range) in batch.held.buckets.iter().zip(ranges) {
             let (day, tail) = std::mem::take(&mut rest).split_at_mut(range.len());
             per_site.entry(site).or_default().push((date, day));
             rest = tail;
@@ -1385,12 +1344,12 @@ impl Engine {
             self.sites
                 .get_mut(&site)
                 .expect("buckets only exist for known sites")
-                .rebuild(days, &mut batch.side, threads);
+                .rebuild(days, &mut batch.held.side, threads);
         }
         if self.store.is_some() {
             // The files are about to hold what the log held: live days
             // elsewhere are sealed in the same commit.
-            self.seal_live(&mut changed, &mut batch.side);
+            self.seal_live(&mut changed, &mut batch.held.side);
         }
         let writing = self.persist_batch(changed, marks, background)?;
         Ok((batch.outcome, writing))
@@ -1433,13 +1392,13 @@ impl Engine {
                 .since
                 .get_or_insert_with(std::time::Instant::now);
         }
-        let ranges = batch.group();
+        let ranges = batch.held.group();
         let mut touched = Vec::with_capacity(ranges.len());
-        for (&(site, date), range) in batch.buckets.iter().zip(ranges) {
+        for (&(site, date), range) in batch.held.buckets.iter().zip(ranges) {
             self.sites
                 .get_mut(&site)
                 .expect("buckets only exist for known sites")
-                .add_live(date, &batch.hits[range], &mut batch.side);
+                .add_live(date, &batch.held.hits[range], &mut batch.held.side);
             touched.push((site, date));
         }
         self.note_live_marks(marks.batch, marks.cursor);
@@ -1460,7 +1419,7 @@ impl Engine {
             } else if self.store.is_none() {
                 for (site, date) in over {
                     let site = self.sites.get_mut(&site).expect("touched");
-                    site.seal_day(date, &mut batch.side);
+                    site.seal_day(date, &mut batch.held.side);
                 }
             }
         }
@@ -1745,7 +1704,7 @@ impl Engine {
             return;
         }
         // A lazy reader reads the days the batch touches first.
-        let touched = batch.buckets.clone();
+        let touched = batch.held.buckets.clone();
         self.hold_days(&touched, false);
         // Nothing to write, so nothing can fail.
         let _ = self.commit_live(batch, Marks::default(), false);

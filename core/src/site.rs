@@ -268,3 +268,11 @@ fn normalize_host(host: &str) -> String {
     let h = host.trim().to_ascii_lowercase();
     h.strip_prefix("www.").map(str::to_owned).unwrap_or(h)
 }
+
+/// The date of a Unix timestamp in a time zone.
+pub(crate) fn local_date(tz: &chrono_tz::Tz, ts: i64) -> chrono::NaiveDate {
+    chrono::DateTime::from_timestamp(ts, 0)
+        .expect("timestamps are validated to years 1970..9999")
+        .with_timezone(tz)
+        .date_naive()
+}
