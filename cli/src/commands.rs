@@ -802,6 +802,9 @@ pub fn sample_start(days: u32, start: Option<chrono::NaiveDate>) -> chrono::Naiv
     })
 }
 
+/// Hits the demo generates and ingests at a time.
+const DEMO_CHUNK: usize = 1 << 20;
+
 pub fn demo(
     dir: &Path,
     visitors: u32,
@@ -822,13 +825,21 @@ pub fn demo(
         let mut engine = Engine::open(dir)?;
         if fresh || engine.site_days(cfg.site).map_or(true, |d| d.is_empty()) {
             engine.add_site(sample::site_config(&cfg))?;
-            let hits: Vec<_> = sample::generate(&cfg).collect();
+            // In chunks of a million hits (about a month of the default
+            // traffic): memory stays bounded however many days are asked.
             let t = std::time::Instant::now();
-            let o = engine.ingest(&hits)?;
+            let mut accepted = 0;
+            let mut hits = Vec::with_capacity(DEMO_CHUNK);
+            let mut generated = sample::generate(&cfg).peekable();
+            while generated.peek().is_some() {
+                hits.clear();
+                hits.extend(generated.by_ref().take(DEMO_CHUNK));
+                accepted += engine.ingest(&hits)?.accepted;
+            }
             engine.seal()?;
             out.push_str(&format!(
                 "Generated {} hits of {} visitors over {} days and ingested them into {} in {:.1} s.\n\n",
-                o.accepted,
+                accepted,
                 cfg.visitors,
                 cfg.days,
                 dir.display(),
