@@ -45,11 +45,14 @@ def test_a_published_store_reads_by_url_and_refreshes(tmp_path, storage_options)
         want = folder.report(kind, 1, "2025-01-01", "2025-01-10")
         assert got.rows == want.rows and len(got) > 0
     # A fresh reader: three files to open (manifest, configuration,
-    # dictionaries), then the day and the visitor history it needs.
+    # dictionaries), then the day it needs (a summary reads no visitor
+    # history; a question about new or returning visits does).
     fresh = hitmap.Engine.open_read_only(url, storage_options=storage_options)
     assert fresh.read_stats()["requests"] == 3
     fresh.visits_summary(1, "2025-01-04")
-    assert fresh.read_stats()["requests"] == 5
+    assert fresh.read_stats()["requests"] == 4
+    fresh.visits_summary(1, "2025-01-04", segment="visitorType==new")
+    assert fresh.read_stats()["requests"] == 6  # the day again, with the history
 
     writer.ingest([{"site": 1, "visitor": "late", "ts": 1735900000, "url": "https://intranet.example.org/"}])
     writer.publish(url, storage_options=storage_options)
