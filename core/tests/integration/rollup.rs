@@ -580,6 +580,17 @@ proptest! {
             let from = day(a + 15);
             let q = Query::site(1).range(from, from + chrono::Days::new(len as u64));
             prop_assert_eq!(r.visits_summary(&q).unwrap(), w.query(&q).unwrap().visits_summary());
+            // Segmented and sectioned: the reader's days are read a window
+            // of a month at a time, and only the columns the question uses.
+            for filtered in [
+                q.clone().segment("pageUrl=@p1,userId!=u3").unwrap(),
+                q.clone().segment("visitorType==returning").unwrap(),
+            ] {
+                prop_assert_eq!(
+                    r.visits_summary(&filtered).unwrap(),
+                    w.query(&filtered).unwrap().visits_summary()
+                );
+            }
             let by_days = w.query(&q).unwrap();
             prop_assert_eq!(
                 r.action_report(&q, ActionReportKind::PageUrls).unwrap(),
