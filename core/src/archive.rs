@@ -90,6 +90,19 @@ impl ValueIndex {
         index
     }
 
+    /// A column's values (one per visit, [`NONE`] for none) to their
+    /// visits.
+    pub(crate) fn of_column(values: &[u32]) -> ValueIndex {
+        ValueIndex::from_pairs(
+            values
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| **v != NONE)
+                .map(|(i, v)| (*v, i as u32))
+                .collect(),
+        )
+    }
+
     /// The visits with value `id`, if any.
     pub(crate) fn get(&self, id: u32) -> Option<std::borrow::Cow<'_, RoaringBitmap>> {
         if let Ok(i) = self.big_ids.binary_search(&id) {
@@ -179,16 +192,8 @@ pub(crate) struct DimColumn {
 impl DimColumn {
     /// The column as an index of its values, built on first use.
     pub(crate) fn index(&self) -> &ValueIndex {
-        self.index.get_or_init(|| {
-            ValueIndex::from_pairs(
-                self.values
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, v)| **v != NONE)
-                    .map(|(i, v)| (*v, i as u32))
-                    .collect(),
-            )
-        })
+        self.index
+            .get_or_init(|| ValueIndex::of_column(&self.values))
     }
 }
 
@@ -261,7 +266,7 @@ impl Columns {
     pub(crate) const TIMES: Columns = Columns(1 << 11);
     pub(crate) const URLS: Columns = Columns(1 << 12);
     /// Page titles (stored against the URLs: they come with them).
-    pub(crate) const TITLES: Columns = Columns(1 << 13 | 1 << 12);
+    pub(crate) const TITLES: Columns = Columns(1 << 13 | Columns::URLS.0);
     /// Keywords and event attributes.
     pub(crate) const EXTRAS: Columns = Columns(1 << 14);
     /// The visits' visitors' visits on earlier days (`before`, from the
@@ -519,49 +524,28 @@ impl DayArchive {
     /// length. The action offsets must be valid.
     pub(crate) fn derive_visit_columns(&mut self) {
         let visits = self.visitor.len();
-        if !self
-            .cols
-            .has(Columns::KINDS.with(Columns::URLS).with(Columns::TIMES))
-        {
-            // A projected read: ranks and, with the times, lengths.
-            self.rank_in_day = Vec::with_capacity(visits);
-            for v in 0..visits {
-                let rank = match v.checked_sub(1) {
-                    Some(p) if self.visitor[p] == self.visitor[v] => self.rank_in_day[p] + 1,
-                    _ => 0,
-                };
-                self.rank_in_day.push(rank);
-            }
-            self.length = if self.cols.has(Columns::TIMES) {
-                (0..visits as u32)
-                    .map(|v| {
-                        let r = self.actions_of(v);
-                        self.span_length(r.len(), r.start, r.end - 1)
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            (self.entry_url, self.exit_url) = (Vec::new(), Vec::new());
-            return;
-        }
-        let (mut rank, mut entry, mut exit, mut length) = (
-            Vec::with_capacity(visits),
-            Vec::with_capacity(visits),
-            Vec::with_capacity(visits),
-            Vec::with_capacity(visits),
-        );
+        // A projected read derives what its columns allow: lengths need
+        // the times, entry and exit pages the kinds and URLs.
+        let times = self.cols.has(Columns::TIMES);
+        let pages = self.cols.has(Columns::KINDS.with(Columns::URLS));
+        let room = |on: bool| Vec::with_capacity(if on { visits } else { 0 });
+        let (mut rank, mut entry, mut exit, mut length) =
+            (room(true), room(pages), room(pages), room(times));
         for v in 0..visits {
             rank.push(match v.checked_sub(1) {
                 Some(p) if self.visitor[p] == self.visitor[v] => rank[p] + 1,
                 _ => 0,
             });
             let r = self.actions_of(v as u32);
-            length.push(self.span_length(r.len(), r.start, r.end - 1));
-            let mut pages = r.filter(|&i| self.a_kind[i] == HitType::Pageview);
-            let first = pages.next().map_or(NONE, |i| self.a_url[i]);
-            entry.push(first);
-            exit.push(pages.next_back().map_or(first, |i| self.a_url[i]));
+            if times {
+                length.push(self.span_length(r.len(), r.start, r.end - 1));
+            }
+            if pages {
+                let mut views = r.filter(|&i| self.a_kind[i] == HitType::Pageview);
+                let first = views.next().map_or(NONE, |i| self.a_url[i]);
+                entry.push(first);
+                exit.push(views.next_back().map_or(first, |i| self.a_url[i]));
+            }
         }
         (self.rank_in_day, self.entry_url, self.exit_url, self.length) =
             (rank, entry, exit, length);
@@ -809,17 +793,7 @@ impl DayArchive {
     /// Derives what every query needs from the columns (after a build or
     /// a load): the visitor and user bitmaps and the day's totals. The
     /// value indexes wait for their first use.
-    pub(crate) fn rebuild_indexes(&mut self) {
-        for col in &mut self.dims {
-            col.index = OnceLock::new();
-        }
-        self.field_index = Default::default();
-        self.referrer_type_index = OnceLock::new();
-        self.actions = OnceLock::new();
-        self.build_indexes();
-    }
-
-    fn build_indexes(&mut self) {
+    pub(crate) fn build_indexes(&mut self) {
         let mut visitors = self.visitor.clone();
         visitors.dedup();
         self.visitors =
@@ -843,16 +817,7 @@ impl DayArchive {
 
     /// Visit field `f`'s values to their visits, built on first use.
     pub(crate) fn field_index(&self, f: usize) -> &ValueIndex {
-        self.field_index[f].get_or_init(|| {
-            ValueIndex::from_pairs(
-                self.fields[f]
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, v)| **v != NONE)
-                    .map(|(i, v)| (*v, i as u32))
-                    .collect(),
-            )
-        })
+        self.field_index[f].get_or_init(|| ValueIndex::of_column(&self.fields[f]))
     }
 
     /// Referrer types to their visits, built on first use.

@@ -676,10 +676,8 @@ impl SiteState {
     }
 }
 
-/// Hits of one ingest call, in one contiguous buffer with a (site, local
-/// day) bucket id on each hit, grouped once at commit by an in-place
-/// counting sort: no vector per day and no second copy of the batch, which
-/// matters to the allocator and the page cache at millions of hits.
+/// One ingest call: its hits by (site, local day) bucket ([`Bucketed`]),
+/// what became of each, and whether it lands as live parts.
 #[derive(Default)]
 pub(crate) struct Batch {
     /// The hits, their side arena and (site, day) buckets.

@@ -306,7 +306,7 @@ pub(crate) struct Bucketed {
     pub(crate) hits: Vec<RawHit>,
     pub(crate) side: SideArena,
     pub(crate) buckets: Vec<(u32, NaiveDate)>,
-    bucket_ids: std::collections::HashMap<(u32, NaiveDate), u32>,
+    bucket_ids: foldhash::HashMap<(u32, NaiveDate), u32>,
 }
 
 impl Bucketed {

@@ -168,16 +168,16 @@ impl Resolved<'_> {
             }
             // Stored days read a window at a time: read, answered, let go.
             let (first, last) = self.checked_range(range)?;
-            let mut runs = Vec::new();
+            let mut sums = None;
             let mut from = first;
             while from <= last {
                 let to = (from + chrono::Days::new(WINDOW_DAYS - 1)).min(last);
                 let sel = self.select_columns(Some((from, to)), Columns::SUMMARY)?;
-                runs.extend(sel.summary_runs(&|_, _| true));
+                sums = SummaryAcc::merged(sums.into_iter().chain(sel.summary_runs(&|_, _| true)));
                 let Some(next) = to.succ_opt() else { break };
                 from = next;
             }
-            return Ok(SummaryAcc::finish(runs));
+            return Ok(SummaryAcc::finish(sums));
         };
         let mut parts = Vec::new();
         for (a, b) in gaps {
@@ -272,11 +272,11 @@ impl Selection<'_> {
     /// The summary of the selected visits that pass `keep(archive, visit)`,
     /// over runs of days on [`Selection::par_days`]'s threads.
     fn summary_where(&self, keep: impl Fn(&DayArchive, u32) -> bool + Sync) -> VisitsSummary {
-        SummaryAcc::finish(self.summary_runs(&keep))
+        SummaryAcc::finish(SummaryAcc::merged(self.summary_runs(&keep)))
     }
 
     /// [`Selection::summary_where`]'s sums, one per run of days, to add
-    /// up ([`SummaryAcc::finish`]).
+    /// up ([`SummaryAcc::merged`]).
     fn summary_runs(&self, keep: &(impl Fn(&DayArchive, u32) -> bool + Sync)) -> Vec<SummaryAcc> {
         let d = &self.site.dicts;
         let init = || SummaryAcc {
@@ -394,15 +394,21 @@ struct SummaryAcc {
 }
 
 impl SummaryAcc {
-    /// The summary of runs (of days, or of windows of days), added up.
-    fn finish(runs: Vec<SummaryAcc>) -> VisitsSummary {
+    /// Runs (of days, or of windows of days) added up into the first.
+    fn merged(runs: impl IntoIterator<Item = SummaryAcc>) -> Option<SummaryAcc> {
         let mut runs = runs.into_iter();
-        let Some(mut acc) = runs.next() else {
-            return VisitsSummary::default();
-        };
+        let mut acc = runs.next()?;
         for r in runs {
             acc.merge(&r);
         }
+        Some(acc)
+    }
+
+    /// The summary the sums give (none: no visits).
+    fn finish(acc: Option<SummaryAcc>) -> VisitsSummary {
+        let Some(acc) = acc else {
+            return VisitsSummary::default();
+        };
         let mut s = acc.s;
         s.nb_uniq_visitors = acc.visitors.len();
         s.nb_users = acc.users.len();

@@ -116,8 +116,8 @@ impl CompiledSegment {
     pub(crate) fn columns(&self) -> Columns {
         // The action indexes are built together, from every action column.
         let actions = Columns::KINDS.with(Columns::TITLES).with(Columns::EXTRAS);
-        // Entry and exit pages are derived from the page views in time.
-        let ends = Columns::KINDS.with(Columns::URLS).with(Columns::TIMES);
+        // Entry and exit pages are derived from the page views.
+        let ends = Columns::KINDS.with(Columns::URLS);
         self.clauses
             .iter()
             .flatten()

@@ -313,7 +313,6 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
     /// Bytes not read yet.
-    #[cfg(test)]
     pub(crate) fn rest_len(&self) -> usize {
         self.buf.len() - self.pos
     }

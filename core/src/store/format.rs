@@ -294,7 +294,7 @@ pub(crate) fn decode_day_columns(
     };
     validate(&a, d)?;
     a.derive_visit_columns();
-    a.rebuild_indexes();
+    a.build_indexes();
     if let Some(c) = claims {
         // Version 1 stored what version 2 derives: it must agree.
         if c.rank_in_day != a.rank_in_day || c.entry_url != a.entry_url || c.exit_url != a.exit_url
@@ -380,9 +380,11 @@ fn decode_day_v3(body: &[u8], cols: Columns) -> ReadResult<DayArchive> {
     read_visits(&mut r, visits, &mut a)?;
     r.finish()?;
     // The action count is trusted only once the offsets end on it.
-    let actions = usize::try_from(actions)
-        .ok()
-        .filter(|&n| a.action_offsets.last() == Some(&(n as u32)))
+    let actions = a
+        .action_offsets
+        .last()
+        .filter(|&&n| u64::from(n) == actions)
+        .map(|&n| n as usize)
         .ok_or_else(|| format!("claims {actions} actions, the visits hold another number"))?;
     offsets_ok(&a, actions)?;
     // Each wanted section, read whole by `read`.
@@ -483,7 +485,9 @@ fn read_times(r: &mut Reader<'_>, a: &mut DayArchive) -> ReadResult<()> {
     let base = i64::from_le_bytes(r.bytes(8)?.try_into().map_err(|_| "short time base")?);
     let visits = a.visitor.len() as u32;
     let actions = a.action_offsets.last().map_or(0, |&n| n as usize);
-    a.a_ts = Vec::with_capacity(actions);
+    // Each action takes a byte at least: a claim past the bytes left is
+    // not an allocation.
+    a.a_ts = Vec::with_capacity(actions.min(r.rest_len()));
     let add = |t: i64, d: u64| {
         i64::try_from(d)
             .ok()
