@@ -68,8 +68,12 @@ pub fn is_url(location: &Path) -> bool {
 
 /// Opens a store that must exist, read-only (queries): a folder, or an
 /// object store URL (`s3://bucket/prefix`) a store was published to.
+/// A command asks one question and exits, so it keeps no day cache: a
+/// day kept for a later question would only be fresh memory to fault in
+/// (a segmented year took 0.55 s and 290 MB with the server's cache,
+/// 0.33 s and 104 MB without; the files read are the same).
 pub fn open_reader(dir: &Path) -> Result<Engine, CliError> {
-    open_reader_with(dir, hitmap::ReaderOptions::default())
+    open_reader_with(dir, hitmap::ReaderOptions::default().cache_mb(0))
 }
 
 /// [`open_reader`] with a cache budget and refresh age.

@@ -196,7 +196,10 @@ impl Selection<'_> {
                 t => d.titles.value(t).to_owned(),
             }
         } else {
-            d.pages.value(d.page_of_url[a.a_url[i] as usize]).to_owned()
+            {
+                let pages = d.pages();
+                pages.labels.value(pages.of(a.a_url[i])).to_owned()
+            }
         })
     }
 

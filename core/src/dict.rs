@@ -4,6 +4,8 @@
 
 use std::hash::BuildHasher;
 
+use std::sync::OnceLock;
+
 use hashbrown::HashTable;
 
 /// The id that means "no value".
@@ -14,14 +16,18 @@ pub(crate) const NONE: u32 = u32::MAX;
 /// The strings sit end to end in one buffer and the hash table holds ids
 /// alone, so a lookup touches a small table and compact text rather than a
 /// heap allocation per string (about 12 bytes per value besides its text).
+/// A dictionary read from a store builds its table on the first lookup:
+/// most questions only turn ids into strings, and a cold process that
+/// hashes every URL and visitor id of ten years before its first answer
+/// spends most of its time there.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Dict {
     /// Every value, in id order, end to end.
     text: String,
     /// Where each value ends in `text`; it starts where the previous ends.
     ends: Vec<usize>,
-    /// Ids, hashed by their value.
-    table: HashTable<u32>,
+    /// Ids, hashed by their value; built on first use.
+    table: OnceLock<HashTable<u32>>,
     /// The last id interned: hits come in runs (one visitor's visit, one
     /// page's title), and a compare is cheaper than a hash lookup.
     last: Option<u32>,
@@ -39,7 +45,28 @@ fn at<'a>(text: &'a str, ends: &[usize], id: u32) -> &'a str {
     &text[start..ends[i]]
 }
 
+/// The table of the values so far. A value held twice (only a damaged
+/// file could hold one) is found under its first id.
+fn table_of(text: &str, ends: &[usize]) -> HashTable<u32> {
+    let mut table = HashTable::with_capacity(ends.len());
+    for id in 0..ends.len() as u32 {
+        let value = at(text, ends, id);
+        let h = hash(value);
+        if table
+            .find(h, |&other| at(text, ends, other) == value)
+            .is_none()
+        {
+            table.insert_unique(h, id, |&id| hash(at(text, ends, id)));
+        }
+    }
+    table
+}
+
 impl Dict {
+    fn table(&self) -> &HashTable<u32> {
+        self.table.get_or_init(|| table_of(&self.text, &self.ends))
+    }
+
     /// The id of `value`, assigning the next one if new.
     pub(crate) fn intern(&mut self, value: &str) -> u32 {
         if let Some(last) = self.last
@@ -47,9 +74,11 @@ impl Dict {
         {
             return last;
         }
+        self.table();
         let h = hash(value);
         let (text, ends) = (&self.text, &self.ends);
-        if let Some(&id) = self.table.find(h, |&id| at(text, ends, id) == value) {
+        let table = self.table.get_mut().expect("built above");
+        if let Some(&id) = table.find(h, |&id| at(text, ends, id) == value) {
             self.last = Some(id);
             return id;
         }
@@ -57,15 +86,31 @@ impl Dict {
         self.text.push_str(value);
         self.ends.push(self.text.len());
         let (text, ends) = (&self.text, &self.ends);
-        self.table
-            .insert_unique(h, id, |&id| hash(at(text, ends, id)));
+        table.insert_unique(h, id, |&id| hash(at(text, ends, id)));
         self.last = Some(id);
         id
     }
 
+    /// Appends the next value as read from a store, without looking it
+    /// up: a file holds each value once.
+    pub(crate) fn push_stored(&mut self, value: &str) -> u32 {
+        if self.table.get().is_some() {
+            return self.intern(value);
+        }
+        self.text.push_str(value);
+        self.ends.push(self.text.len());
+        self.ends.len() as u32 - 1
+    }
+
+    /// Room for `values` more values of `bytes` bytes in all.
+    pub(crate) fn reserve(&mut self, values: usize, bytes: usize) {
+        self.ends.reserve(values);
+        self.text.reserve(bytes);
+    }
+
     /// The id of `value` if it was seen.
     pub(crate) fn get(&self, value: &str) -> Option<u32> {
-        self.table
+        self.table()
             .find(hash(value), |&id| self.value(id) == value)
             .copied()
     }
@@ -94,7 +139,10 @@ impl Dict {
     pub(crate) fn heap_bytes(&self) -> usize {
         self.text.capacity()
             + self.ends.capacity() * std::mem::size_of::<usize>()
-            + self.table.capacity() * (std::mem::size_of::<u32>() + 1)
+            + self
+                .table
+                .get()
+                .map_or(0, |t| t.capacity() * (std::mem::size_of::<u32>() + 1))
     }
 }
 
@@ -117,6 +165,30 @@ mod tests {
         assert_eq!(d.value(2), "");
         assert_eq!(d.intern("a"), 1);
         assert_eq!(d.iter().collect::<Vec<_>>(), [(0, "b"), (1, "a"), (2, "")]);
+    }
+
+    /// Values read from a store are found once the table is built on
+    /// the first lookup, and interning after them goes on from their ids;
+    /// a value held twice is found under its first id.
+    #[test]
+    fn stored_values_are_found_after_the_lazy_build() {
+        let mut d = Dict::default();
+        d.reserve(3, 5);
+        assert_eq!(d.push_stored("a"), 0);
+        assert_eq!(d.push_stored("bb"), 1);
+        assert_eq!(d.push_stored("a"), 2);
+        assert_eq!(d.value(1), "bb");
+        assert_eq!(d.get("a"), Some(0));
+        assert_eq!(d.get("bb"), Some(1));
+        assert_eq!(d.get("c"), None);
+        assert_eq!(d.intern("bb"), 1);
+        assert_eq!(d.intern("c"), 3);
+        assert_eq!(d.push_stored("d"), 4);
+        assert_eq!(d.get("d"), Some(4));
+        let mut fresh = Dict::default();
+        fresh.push_stored("x");
+        assert_eq!(fresh.intern("y"), 1);
+        assert_eq!(fresh.intern("x"), 0);
     }
 
     #[test]

@@ -32,9 +32,9 @@ pub(crate) struct SiteDicts {
     pub values: [Dict; 5],
     /// Full URLs, fragment dropped.
     pub urls: Dict,
-    /// Page labels (path + query) and the label of every URL.
-    pub pages: Dict,
-    pub page_of_url: Vec<u32>,
+    /// Page labels (path + query) and the label of every URL, derived
+    /// from the URLs on first use ([`SiteDicts::pages`]).
+    pages: std::sync::OnceLock<Pages>,
     pub titles: Dict,
     pub keywords: Dict,
     pub events: Dict,
@@ -54,7 +54,6 @@ impl SiteDicts {
             &self.users,
             &self.referrers,
             &self.urls,
-            &self.pages,
             &self.titles,
             &self.keywords,
             &self.events,
@@ -65,7 +64,10 @@ impl SiteDicts {
         .chain(&self.values)
         .map(Dict::heap_bytes)
         .sum::<usize>()
-            + self.page_of_url.capacity() * 4
+            + self
+                .pages
+                .get()
+                .map_or(0, |p| p.labels.heap_bytes() + p.of_url.capacity() * 4)
     }
 
     pub(crate) fn field(&self, f: usize) -> &Dict {
@@ -101,14 +103,61 @@ impl SiteDicts {
             .filter(|n| !n.starts_with('$'))
     }
 
+    /// Appends the next URL as read from a store (each is held once,
+    /// without fragment).
+    pub(crate) fn push_stored_url(&mut self, url: &str) -> u32 {
+        let id = self.urls.push_stored(url);
+        if let Some(pages) = self.pages.get_mut() {
+            pages.add(&self.urls, id);
+        }
+        id
+    }
+
     pub(crate) fn intern_url(&mut self, url: &str) -> u32 {
         let url = crate::url::without_fragment(url);
         let id = self.urls.intern(url);
-        if id as usize == self.page_of_url.len() {
-            let page = self.pages.intern(crate::url::page_label(url));
-            self.page_of_url.push(page);
+        if let Some(pages) = self.pages.get_mut() {
+            pages.add(&self.urls, id);
         }
         id
+    }
+
+    /// The page labels of the URLs, derived on first use: a question
+    /// that shows no page label (a summary, most segments) never parses
+    /// the site's URLs.
+    pub(crate) fn pages(&self) -> &Pages {
+        self.pages.get_or_init(|| {
+            let mut pages = Pages::default();
+            for id in 0..self.urls.len() as u32 {
+                pages.add(&self.urls, id);
+            }
+            pages
+        })
+    }
+}
+
+/// Page labels (path and query, `url::page_label`) and which label each
+/// URL id has.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Pages {
+    /// The labels, a dense id each.
+    pub labels: Dict,
+    /// Per URL id, its label's id.
+    of_url: Vec<u32>,
+}
+
+impl Pages {
+    /// URL `id` of `urls`, if it is the next one without a label.
+    fn add(&mut self, urls: &Dict, id: u32) {
+        if id as usize == self.of_url.len() {
+            let page = self.labels.intern(crate::url::page_label(urls.value(id)));
+            self.of_url.push(page);
+        }
+    }
+
+    /// The label id of URL `url`.
+    pub(crate) fn of(&self, url: u32) -> u32 {
+        self.of_url[url as usize]
     }
 }
 

@@ -133,7 +133,7 @@ impl ActionReportKind {
 /// page views without a title).
 fn action_label(d: &SiteDicts, table: ActionTable, k: u32, untitled: u32) -> String {
     match table {
-        ActionTable::Pages => d.pages.value(k).to_owned(),
+        ActionTable::Pages => d.pages().labels.value(k).to_owned(),
         ActionTable::Titles if k == untitled => UNTITLED.to_owned(),
         ActionTable::Titles => d.titles.value(k).to_owned(),
         ActionTable::Downloads | ActionTable::Outlinks => d.urls.value(k).to_owned(),
@@ -539,7 +539,7 @@ impl Selection<'_> {
         let d = &self.site.dicts;
         let untitled = d.titles.len() as u32;
         let universe = match table {
-            ActionTable::Pages => d.pages.len(),
+            ActionTable::Pages => d.pages().labels.len(),
             ActionTable::Titles => d.titles.len() + 1,
             ActionTable::Downloads | ActionTable::Outlinks => d.urls.len(),
             ActionTable::Keywords => d.keywords.len(),
@@ -594,14 +594,14 @@ impl Selection<'_> {
             // Make every chain first, so the accumulator knows all keys.
             for i in cut.actions.iter() {
                 if a.a_kind[i] == HitType::Pageview {
-                    let page = d.page_of_url[a.a_url[i] as usize];
-                    tree.chain(page, d.pages.value(page));
+                    let page = d.pages().of(a.a_url[i]);
+                    tree.chain(page, d.pages().labels.value(page));
                 }
             }
             acc.grow(tree.names.len());
             acc.add(cut, |i, out| {
                 if a.a_kind[i] == HitType::Pageview {
-                    let page = d.page_of_url[a.a_url[i] as usize];
+                    let page = d.pages().of(a.a_url[i]);
                     out.extend_from_slice(&tree.chains[&page]);
                 }
             });

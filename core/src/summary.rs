@@ -348,7 +348,7 @@ impl Selection<'_> {
                 match a.a_kind[i] {
                     HitType::Pageview => {
                         s.nb_pageviews += 1;
-                        uniq[0].push(d.page_of_url[a.a_url[i] as usize]);
+                        uniq[0].push(d.pages().of(a.a_url[i]));
                     }
                     HitType::Download => {
                         s.nb_downloads += 1;

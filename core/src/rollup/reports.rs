@@ -57,7 +57,7 @@ impl ActionTable {
     pub(crate) fn key(self, d: &SiteDicts, a: &DayArchive, i: usize, untitled: u32) -> u32 {
         let kind = a.a_kind[i];
         match self {
-            ActionTable::Pages if kind == HitType::Pageview => d.page_of_url[a.a_url[i] as usize],
+            ActionTable::Pages if kind == HitType::Pageview => d.pages().of(a.a_url[i]),
             ActionTable::Titles if kind == HitType::Pageview => match a.a_title[i] {
                 NONE => untitled,
                 t => t,

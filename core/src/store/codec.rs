@@ -231,7 +231,19 @@ impl<'a> Reader<'a> {
     }
     /// A varint as [`Writer::var`] writes it; at most ten bytes, no bits
     /// past the 64th.
+    #[inline]
     pub(crate) fn var(&mut self) -> ReadResult<u64> {
+        // Most numbers of a day file (ids, deltas) take one byte.
+        match self.buf.get(self.pos) {
+            Some(&b) if b < 0x80 => {
+                self.pos += 1;
+                Ok(u64::from(b))
+            }
+            _ => self.var_long(),
+        }
+    }
+    #[inline(never)]
+    fn var_long(&mut self) -> ReadResult<u64> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let b = *self.buf.get(self.pos).ok_or_else(|| {
@@ -292,6 +304,13 @@ impl<'a> Reader<'a> {
             .chunks_exact(T::WIDTH)
             .map(T::get)
             .collect())
+    }
+    /// A string as [`Writer::str`] writes it, borrowed from the input.
+    pub(crate) fn str_ref(&mut self) -> ReadResult<&'a str> {
+        let n = self.count(1)?;
+        let at = self.pos;
+        std::str::from_utf8(self.take(n)?)
+            .map_err(|_| format!("a string at byte {at} is not UTF-8"))
     }
     pub(crate) fn str(&mut self) -> ReadResult<String> {
         String::from_utf8(self.u8s()?)

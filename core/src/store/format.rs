@@ -181,7 +181,13 @@ fn read_opt_id(r: &mut Reader<'_>) -> ReadResult<u32> {
 }
 
 fn read_opt_ids(r: &mut Reader<'_>, n: usize) -> ReadResult<Vec<u32>> {
-    (0..n).map(|_| read_opt_id(r)).collect()
+    // Each id takes a byte at least: a claim past the bytes left is not
+    // an allocation.
+    let mut out = Vec::with_capacity(n.min(r.rest_len()));
+    for _ in 0..n {
+        out.push(read_opt_id(r)?);
+    }
+    Ok(out)
 }
 
 /// Codec byte of a compressed body: zstd.
@@ -254,10 +260,14 @@ pub(crate) fn decompress(body: &[u8]) -> ReadResult<Vec<u8>> {
         }
         return Ok(raw);
     }
-    // The claimed length is not trusted for an allocation: memory follows
-    // what the frame really unpacks to, and reading stops one byte past
-    // the claim.
-    let mut raw = Vec::with_capacity(usize::try_from(raw_len.min(1 << 20)).unwrap_or(0));
+    // The claimed length is trusted for a reservation of address space
+    // only (pages are touched as the frame really unpacks, so a false
+    // claim costs no memory), up to RESERVE_RAW; past it memory follows
+    // what the frame unpacks to. Reading stops one byte past the claim.
+    // Reserving the claim spares a large body (a ten-year site's
+    // dictionaries) the copies of a growing buffer.
+    const RESERVE_RAW: u64 = 256 << 20;
+    let mut raw = Vec::with_capacity(usize::try_from(raw_len.min(RESERVE_RAW)).unwrap_or(0));
     zstd::stream::read::Decoder::new(frame)
         .and_then(|d| d.take(raw_len.saturating_add(1)).read_to_end(&mut raw))
         .map_err(|e| format!("cannot unpack: {e}"))?;
@@ -819,7 +829,7 @@ fn carriers_ok(a: &DayArchive, values: &[u32], carriers: &[u32]) -> ReadResult<(
 }
 
 /// The site's dictionaries, in the order FORMAT.md gives.
-fn dicts_in_order(d: &SiteDicts) -> [&Dict; 15] {
+fn dicts_in_order(d: &SiteDicts) -> [&Dict; 14] {
     [
         &d.visitors,
         &d.users,
@@ -835,15 +845,14 @@ fn dicts_in_order(d: &SiteDicts) -> [&Dict; 15] {
         &d.events,
         &d.dim_names,
         &d.dim_values,
-        &d.pages,
     ]
 }
 
 /// The dictionaries as a sealed file.
 pub(crate) fn encode_dicts(d: &SiteDicts) -> Vec<u8> {
     let mut w = Writer::default();
-    // Page labels are derived from URLs on load; everything else is stored.
-    for dict in &dicts_in_order(d)[..14] {
+    // Page labels are derived from the URLs when first needed.
+    for dict in &dicts_in_order(d) {
         w.u64(dict.len() as u64);
         for (_, s) in dict.iter() {
             w.str(s);
@@ -866,21 +875,19 @@ pub(crate) fn decode_dicts(bytes: &[u8]) -> ReadResult<SiteDicts> {
     };
     let mut r = Reader::new(body);
     let mut d = SiteDicts::default();
+    // Values are appended as stored; each dictionary hashes them on its
+    // first lookup (most questions never look a string up).
     for which in 0..14 {
         let n = r.u64()?;
+        // Each value takes eight bytes at least: a claim past the bytes
+        // left is not an allocation.
+        let claim = usize::try_from(n).unwrap_or(usize::MAX).min(r.rest_len() / 8);
+        stored_dict(&mut d, which).reserve(claim, 0);
         for i in 0..n {
-            let s = r.str()?;
+            let s = r.str_ref()?;
             let id = match which {
-                0 => d.visitors.intern(&s),
-                1 => d.users.intern(&s),
-                2 => d.referrers.intern(&s),
-                3..=7 => d.values[which - 3].intern(&s),
-                8 => d.intern_url(&s),
-                9 => d.titles.intern(&s),
-                10 => d.keywords.intern(&s),
-                11 => d.events.intern(&s),
-                12 => d.dim_names.intern(&s),
-                _ => d.dim_values.intern(&s),
+                8 => d.push_stored_url(s),
+                _ => stored_dict(&mut d, which).push_stored(s),
             };
             if u64::from(id) != i {
                 return Err(format!("dictionary {which} repeats the value {s:?}"));
@@ -889,6 +896,22 @@ pub(crate) fn decode_dicts(bytes: &[u8]) -> ReadResult<SiteDicts> {
     }
     r.finish()?;
     Ok(d)
+}
+
+/// Dictionary `which` of a dictionaries file (FORMAT.md's order).
+fn stored_dict(d: &mut SiteDicts, which: usize) -> &mut Dict {
+    match which {
+        0 => &mut d.visitors,
+        1 => &mut d.users,
+        2 => &mut d.referrers,
+        3..=7 => &mut d.values[which - 3],
+        8 => &mut d.urls,
+        9 => &mut d.titles,
+        10 => &mut d.keywords,
+        11 => &mut d.events,
+        12 => &mut d.dim_names,
+        _ => &mut d.dim_values,
+    }
 }
 
 /// The visitor table (`SiteState::visitor_days`) as a sealed file, so a
@@ -1439,7 +1462,7 @@ mod tests {
             for i in a.actions_of(v) {
                 if has(Columns::URLS) && a.a_url[i] != NONE {
                     let u = a.a_url[i];
-                    let _ = (d.urls.value(u), d.pages.value(d.page_of_url[u as usize]));
+                    let _ = (d.urls.value(u), d.pages().labels.value(d.pages().of(u)));
                 }
                 if has(Columns::TITLES) {
                     let _ = d.titles.opt(a.a_title[i]);

@@ -408,14 +408,15 @@ fn a_cache_budget_bounds_memory_over_a_year_of_months_with_equal_answers() {
     assert_eq!(big_answers, want, "answers with a 1 GiB cache");
     // With a budget of a few days' archives, the peak stays within what
     // the process held after opening, the budget and a month's working
-    // set; keeping every day (1 GiB budget) holds the year.
+    // set; keeping every day (1 GiB budget) holds the year (about 14
+    // MiB of columns since id columns are read at their exact length).
     let month_and_slack_kb = 48 << 10;
     assert!(
         small_peak <= small_open + (4 << 10) + month_and_slack_kb,
         "peak {small_peak} kB, {small_open} kB after opening"
     );
     assert!(
-        small_peak + (16 << 10) < big_peak,
+        small_peak + (10 << 10) < big_peak,
         "a 4 MiB budget peaked at {small_peak} kB, 1 GiB at {big_peak} kB"
     );
 }
