@@ -120,7 +120,6 @@ pub(crate) fn open_versioned(kind: Kind, bytes: &[u8]) -> Result<(u16, &[u8]), S
 /// A fixed-width value stored little-endian.
 trait LeBytes: Sized {
     const WIDTH: usize;
-    fn put(&self, out: &mut Vec<u8>);
     /// From exactly `WIDTH` bytes.
     fn get(bytes: &[u8]) -> Self;
 }
@@ -129,9 +128,6 @@ macro_rules! le_bytes {
     ($($t:ty),*) => {$(
         impl LeBytes for $t {
             const WIDTH: usize = std::mem::size_of::<$t>();
-            fn put(&self, out: &mut Vec<u8>) {
-                out.extend_from_slice(&self.to_le_bytes());
-            }
             fn get(bytes: &[u8]) -> Self {
                 <$t>::from_le_bytes(bytes.try_into().expect("chunks of WIDTH"))
             }
@@ -155,14 +151,16 @@ impl Writer {
         self.u64(v.len() as u64);
         self.buf.extend_from_slice(v);
     }
-    pub(crate) fn u32s(&mut self, v: &[u32]) {
-        self.array(v);
-    }
-    fn array<T: LeBytes>(&mut self, v: &[T]) {
-        self.u64(v.len() as u64);
+    /// A count, then `n` little-endian `u32`s from `v` (what
+    /// [`Reader::u32s`] reads).
+    pub(crate) fn u32s_of(&mut self, n: usize, v: impl Iterator<Item = u32>) {
+        self.u64(n as u64);
+        self.buf.reserve(n * 4);
+        let start = self.buf.len();
         for x in v {
-            x.put(&mut self.buf);
+            self.buf.extend_from_slice(&x.to_le_bytes());
         }
+        debug_assert_eq!(self.buf.len() - start, n * 4, "u32s_of: wrong count");
     }
     pub(crate) fn str(&mut self, s: &str) {
         self.u8s(s.as_bytes());
@@ -291,6 +289,12 @@ impl<'a> Reader<'a> {
     pub(crate) fn u32s(&mut self) -> ReadResult<Vec<u32>> {
         self.array()
     }
+    /// What [`Reader::u32s`] reads, as the values' bytes (four each,
+    /// little-endian), without collecting them.
+    pub(crate) fn u32s_bytes(&mut self) -> ReadResult<&'a [u8]> {
+        let n = self.count(4)?;
+        self.take(n * 4)
+    }
     pub(crate) fn i64s(&mut self) -> ReadResult<Vec<i64>> {
         self.array()
     }
@@ -394,7 +398,7 @@ mod tests {
     #[test]
     fn reader_never_reads_past_the_end() {
         let mut w = Writer::default();
-        w.u32s(&[1, 2, 3]);
+        w.u32s_of(3, [1, 2, 3].into_iter());
         let mut r = Reader::new(&w.buf[..w.buf.len() - 1]);
         assert!(r.u32s().is_err());
         let mut huge = Writer::default();

@@ -194,9 +194,12 @@ fn read_opt_ids(r: &mut Reader<'_>, n: usize) -> ReadResult<Vec<u32>> {
 const ZSTD: u8 = 1;
 /// Largest body a day file may unpack to (a day of one site).
 const MAX_RAW: u64 = 4 << 30;
-/// Bodies up to this size unpack in one call into a buffer of their
-/// claimed size (a claim this small is safe to allocate).
-const SMALL_RAW: u64 = 1 << 20;
+/// Bodies claiming up to this size unpack in one call into a buffer of
+/// their claimed size. The claim is trusted for a reservation of address
+/// space only: pages are touched as the frame really unpacks, so a false
+/// claim costs no memory, and a frame that unpacks past its claim fails.
+/// Larger claims stream, with memory following what the frame unpacks to.
+const BULK_RAW: u64 = 256 << 20;
 
 /// `codec (1) | raw length (8) | zstd frame`: columns of small integers
 /// compress several-fold.
@@ -238,9 +241,9 @@ pub(crate) fn decompress(body: &[u8]) -> ReadResult<Vec<u8>> {
             "claims {raw_len} bytes unpacked, more than a store file may hold"
         ));
     }
-    if raw_len <= SMALL_RAW {
-        // Most bodies (a day file's sections) are small: unpacked in one
-        // call with this thread's reused context, into at most the claim.
+    if raw_len <= BULK_RAW {
+        // One call with this thread's reused context, into at most the
+        // claim (no copies of a growing buffer).
         thread_local! {
             static UNPACK: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
                 const { std::cell::RefCell::new(None) };
@@ -260,14 +263,8 @@ pub(crate) fn decompress(body: &[u8]) -> ReadResult<Vec<u8>> {
         }
         return Ok(raw);
     }
-    // The claimed length is trusted for a reservation of address space
-    // only (pages are touched as the frame really unpacks, so a false
-    // claim costs no memory), up to RESERVE_RAW; past it memory follows
-    // what the frame unpacks to. Reading stops one byte past the claim.
-    // Reserving the claim spares a large body (a ten-year site's
-    // dictionaries) the copies of a growing buffer.
-    const RESERVE_RAW: u64 = 256 << 20;
-    let mut raw = Vec::with_capacity(usize::try_from(raw_len.min(RESERVE_RAW)).unwrap_or(0));
+    // Reading stops one byte past the claim.
+    let mut raw = Vec::with_capacity(1 << 20);
     zstd::stream::read::Decoder::new(frame)
         .and_then(|d| d.take(raw_len.saturating_add(1)).read_to_end(&mut raw))
         .map_err(|e| format!("cannot unpack: {e}"))?;
@@ -920,18 +917,29 @@ fn stored_dict(d: &mut SiteDicts, which: usize) -> &mut Dict {
 /// then every entry's day (days since 0001-01-01) and visit count, as
 /// three zstd-packed `u32` columns.
 pub(crate) fn encode_history(table: &[Vec<crate::history::VisitorDay>]) -> Vec<u8> {
-    let mut w = Writer::default();
-    let counts: Vec<u32> = table.iter().map(|e| e.len() as u32).collect();
-    let days: Vec<u32> = table
-        .iter()
-        .flatten()
-        .map(|e| e.day.num_days_from_ce() as u32)
-        .collect();
-    let visits: Vec<u32> = table.iter().flatten().map(|e| e.visits).collect();
-    w.u32s(&counts);
-    w.u32s(&days);
-    w.u32s(&visits);
+    // Written straight into a buffer of its final size: this runs on
+    // every seal, and a year's table is millions of entries.
+    let entries: usize = table.iter().map(Vec::len).sum();
+    let mut w = Writer {
+        buf: Vec::with_capacity(24 + 4 * (table.len() + 2 * entries)),
+    };
+    w.u32s_of(table.len(), table.iter().map(|e| e.len() as u32));
+    w.u32s_of(
+        entries,
+        table
+            .iter()
+            .flatten()
+            .map(|e| e.day.num_days_from_ce() as u32),
+    );
+    w.u32s_of(entries, table.iter().flatten().map(|e| e.visits));
     seal(Kind::History, &compress(&w.buf))
+}
+
+/// The values of a `u32` column read in place.
+fn u32s(bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    bytes
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes(c.try_into().expect("chunks of four")))
 }
 
 /// Reads a visitor table for `visitors` visitor ids, with each entry's
@@ -942,24 +950,25 @@ pub(crate) fn decode_history(
 ) -> ReadResult<Vec<Vec<crate::history::VisitorDay>>> {
     let raw = decompress(open(Kind::History, bytes)?)?;
     let mut r = Reader::new(&raw);
-    let (counts, days, visits) = (r.u32s()?, r.u32s()?, r.u32s()?);
+    // The columns are read in place (a writer reads them on every open).
+    let (counts, days, visits) = (r.u32s_bytes()?, r.u32s_bytes()?, r.u32s_bytes()?);
     r.finish()?;
-    if counts.len() > visitors {
+    if counts.len() / 4 > visitors {
         return Err(format!(
             "holds {} visitors, the dictionaries {visitors}",
-            counts.len()
+            counts.len() / 4
         ));
     }
-    let total: u64 = counts.iter().map(|&c| u64::from(c)).sum();
-    if total != days.len() as u64 || days.len() != visits.len() {
+    let total: u64 = u32s(counts).map(u64::from).sum();
+    if total != (days.len() / 4) as u64 || days.len() != visits.len() {
         return Err("column lengths disagree".into());
     }
     let mut table = Vec::with_capacity(visitors);
-    let mut at = 0usize;
-    for &c in &counts {
+    let (mut days, mut visits) = (u32s(days), u32s(visits));
+    for c in u32s(counts) {
         let mut entries = Vec::with_capacity(c as usize);
         let mut before = 0u32;
-        for (&d, &n) in days[at..at + c as usize].iter().zip(&visits[at..]) {
+        for (d, n) in days.by_ref().zip(visits.by_ref()).take(c as usize) {
             let day = i32::try_from(d)
                 .ok()
                 .and_then(NaiveDate::from_num_days_from_ce_opt)
@@ -977,7 +986,6 @@ pub(crate) fn decode_history(
             });
             before = before.saturating_add(n);
         }
-        at += c as usize;
         table.push(entries);
     }
     table.resize(visitors, Vec::new());
