@@ -310,6 +310,10 @@ impl Columns {
     /// visitor history: for visit counts and new or returning visits).
     pub(crate) const BEFORE: Columns = Columns(1 << 15);
     pub(crate) const ALL: Columns = Columns((1 << 16) - 1);
+    /// Everything but `before`: what a report reads (no report's rows
+    /// depend on the visitors' earlier days, so the visitor history is
+    /// not read for them).
+    pub(crate) const REPORTS: Columns = Columns::ALL.without(Columns::BEFORE);
     /// Only the visitor and action-offset columns.
     pub(crate) const NONE: Columns = Columns(0);
     /// What every summary reads: visits, their times (lengths) and users.

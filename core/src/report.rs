@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use foldhash::HashMap;
 use serde::Serialize;
 
-use crate::archive::DayTotals;
+use crate::archive::{Columns, DayTotals};
 use crate::dict::NONE;
 use crate::hit::HitType;
 use crate::query::{CutVisit, DistinctStamp, Selection, distinct_per_key};
@@ -918,7 +918,7 @@ impl Resolved<'_> {
             }
         }
         for (a, b) in gaps {
-            let sel = self.select(Some((a, b)))?;
+            let sel = self.select_columns(Some((a, b)), Columns::REPORTS)?;
             let mut builder = ReportsBuilder::new(d, Some(which), &[]);
             sel.for_each_visit(|cut| {
                 let actions = cut.actions.iter();
@@ -1033,7 +1033,9 @@ impl crate::engine::Engine {
         let resolved = self.resolve(q)?;
         match resolved.rolled_action_report(range, kind)? {
             Some(rows) => Ok(rows),
-            None => Ok(resolved.select(range)?.action_report(kind)),
+            None => Ok(resolved
+                .select_columns(range, Columns::REPORTS)?
+                .action_report(kind)),
         }
     }
 
@@ -1062,7 +1064,9 @@ impl crate::engine::Engine {
         let resolved = self.resolve(q)?;
         match resolved.rolled_dimension_report(range, dimension)? {
             Some(rows) => Ok(rows),
-            None => Ok(resolved.select(range)?.dimension_report(dimension)),
+            None => Ok(resolved
+                .select_columns(range, Columns::REPORTS)?
+                .dimension_report(dimension)),
         }
     }
 
@@ -1089,7 +1093,10 @@ impl crate::engine::Engine {
         sections
             .into_iter()
             .map(|(label, urls)| {
-                let metrics = resolved.with_section(urls).select(range)?.visits_summary();
+                let metrics = resolved
+                    .with_section(urls)
+                    .select_columns(range, Columns::REPORTS)?
+                    .visits_summary();
                 Ok(SectionRow { label, metrics })
             })
             .collect()
