@@ -395,9 +395,18 @@ pub fn ingest(
     let mut summary = IngestSummary::default();
     for path in files {
         let bar = file_bar(path, progress);
-        let reader = input(path, bar.clone())?;
         let t = std::time::Instant::now();
-        let out = engine.ingest_ndjson_with(reader, options)?;
+        // A file read before resumes after what the store holds (it may
+        // have grown, been renamed or compressed since); stdin is read as
+        // it comes (give it a --batch-id to make a re-run recognisable).
+        let out = if path.as_os_str() == "-" {
+            engine.ingest_ndjson_with(input(path, bar.clone())?, options)?
+        } else {
+            engine.ingest_ndjson_resuming(
+                || input(path, bar.clone()).map_err(|e| std::io::Error::other(e.to_string())),
+                options,
+            )?
+        };
         // A one-shot run leaves day files, not a write-ahead log to replay.
         engine.seal()?;
         if let Some(b) = bar {
@@ -415,9 +424,14 @@ pub fn ingest(
         ));
         if out.skipped_batches > 0 {
             summary.report.push_str(&format!(
-                "  skipped {} batch(es), {} lines, that this store already holds (a re-run; --force ingests them again)\n",
+                "  skipped {} batch(es), {} lines, that this store already holds (a re-run, or the part of a grown file read before; --force ingests them again)\n",
                 out.skipped_batches, out.skipped_lines
             ));
+        }
+        if out.held_back > 0 {
+            summary.report.push_str(
+                "  its last line has no newline and is not whole JSON yet (still being written?): left for the next run\n",
+            );
         }
         for r in out.rejected.iter().take(show_rejects) {
             summary

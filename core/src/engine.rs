@@ -36,6 +36,10 @@ pub struct IngestOutcome {
     /// parsed again: what `accepted` plus `rejected` counted the first
     /// time).
     pub skipped_lines: u64,
+    /// A last line without its `\n` that is not (yet) whole JSON, left for
+    /// the next read of a growing input ([`Engine::ingest_ndjson_resuming`]):
+    /// 1 or 0.
+    pub held_back: u64,
 }
 
 /// How [`Engine::ingest_ndjson_with`] and [`Engine::ingest_with`] read and
@@ -996,9 +1000,101 @@ impl Engine {
     ) -> Result<IngestOutcome> {
         self.writable()?;
         let mut writing = None;
-        let read = self.ingest_chunks(reader, options, &mut writing);
+        let read = self.ingest_chunks(reader, options, &mut writing, None);
         match (read, self.settle(writing)) {
             (Ok(total), Ok(())) => Ok(total),
+            (_, Err(e)) | (Err(e), Ok(())) => Err(e),
+        }
+    }
+
+    /// [`Engine::ingest_ndjson_with`] for an input that may have been read
+    /// before, in part: a file that grew since (a cron job over a log
+    /// still written), was renamed or was compressed resumes after the
+    /// part this store holds (`resume.rs`: the input is known by its
+    /// first line and its committed prefixes' hashes, recorded with each
+    /// chunk). `open` gives the input from its start; it is called again
+    /// when the read must start over (the input holds less of a committed
+    /// prefix than it first seemed). The prefix this store holds counts
+    /// as one skipped batch and its lines as skipped lines; line numbers
+    /// of rejected lines count from the input's start. With a
+    /// [`IngestOptions::batch_id`] the ids decide, as in
+    /// [`Engine::ingest_ndjson_with`]; with `force` the input is read
+    /// whole.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, IngestOptions, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1))?;
+    /// let line = |i: u32| format!("{{\"site\":1,\"visitor\":\"v{i}\",\"ts\":1717200000,\"url\":\"https://x.org/{i}\"}}\n");
+    /// let first: String = (0..3).map(line).collect();
+    /// let grown: String = (0..5).map(line).collect();
+    /// let o = IngestOptions::default();
+    /// assert_eq!(e.ingest_ndjson_resuming(|| Ok(first.as_bytes()), &o)?.accepted, 3);
+    /// let again = e.ingest_ndjson_resuming(|| Ok(grown.as_bytes()), &o)?;
+    /// assert_eq!((again.accepted, again.skipped_lines), (2, 3));
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn ingest_ndjson_resuming<R: BufRead>(
+        &mut self,
+        mut open: impl FnMut() -> std::io::Result<R>,
+        options: &IngestOptions,
+    ) -> Result<IngestOutcome> {
+        use crate::resume::{self, InputMark};
+        self.writable()?;
+        if options.batch_id.is_some() {
+            return self.ingest_ndjson_with(open()?, options);
+        }
+        let mut reader = open()?;
+        let first = resume::first_line(&mut reader)?;
+        let whole = |first: Vec<u8>, r: R| std::io::Read::chain(std::io::Cursor::new(first), r);
+        if !first.ends_with(b"\n") {
+            // No whole first line to know the input by.
+            return self.ingest_ndjson_with(whole(first, reader), options);
+        }
+        let name = resume::cursor_name(&first);
+        let prefixes = self.cursor(&name).map(resume::parse).unwrap_or_default();
+        let mut mark = InputMark::new(name, prefixes.clone());
+        let mut skipped = IngestOutcome::default();
+        let mut writing = None;
+        let read = if prefixes.is_empty() || options.force {
+            self.ingest_chunks(whole(first, reader), options, &mut writing, Some(&mut mark))
+        } else {
+            mark.advance(&first);
+            match resume::find(&mut reader, mark.clone())? {
+                None => {
+                    let mark = &mut InputMark::new(mark.name.clone(), prefixes);
+                    self.ingest_chunks(open()?, options, &mut writing, Some(mark))
+                }
+                Some((mut at, here)) => {
+                    skipped.skipped_batches = 1;
+                    skipped.skipped_lines = at.count.filled;
+                    if here {
+                        self.ingest_chunks(reader, options, &mut writing, Some(&mut at))
+                    } else {
+                        // Read on past the prefix to look for a longer one:
+                        // start over and skip to it.
+                        let mut again = open()?;
+                        let mut check = InputMark::new(String::new(), Vec::new());
+                        if resume::feed(&mut again, at.len(), &mut check)? < at.len()
+                            || check.len() != at.len()
+                            || check.digest() != at.digest()
+                        {
+                            return Err(Error::Io(std::io::Error::other(
+                                "the input changed while it was read; ingest it again",
+                            )));
+                        }
+                        self.ingest_chunks(again, options, &mut writing, Some(&mut at))
+                    }
+                }
+            }
+        };
+        match (read, self.settle(writing)) {
+            (Ok(mut total), Ok(())) => {
+                total.skipped_batches += skipped.skipped_batches;
+                total.skipped_lines += skipped.skipped_lines;
+                Ok(total)
+            }
             (_, Err(e)) | (Err(e), Ok(())) => Err(e),
         }
     }
@@ -1007,21 +1103,40 @@ impl Engine {
     /// written on another thread while the next chunk is read (`writing`;
     /// see [`crate::store::Store::commit_in_background`]); each write is
     /// waited for before the next commit.
+    ///
+    /// With a `mark`, each chunk's bytes go to it and each commit records
+    /// its cursor (where the input stands); line numbers count on from
+    /// the lines it has seen.
     fn ingest_chunks<R: BufRead>(
         &mut self,
         mut reader: R,
         options: &IngestOptions,
         writing: &mut Option<crate::store::Background>,
+        mut mark: Option<&mut crate::resume::InputMark>,
     ) -> Result<IngestOutcome> {
         let mut total = IngestOutcome::default();
         let mut chunk: Vec<u8> = Vec::new();
-        let mut line_no = 0u64;
+        let mut line_no = mark.as_ref().map_or(0, |m| m.count.lines);
         let mut index = 0u64;
         loop {
             chunk.clear();
             read_chunk(&mut reader, options.chunk_bytes, &mut chunk)?;
             if chunk.is_empty() {
                 break;
+            }
+            if let Some(m) = mark.as_deref_mut() {
+                m.advance(&chunk);
+                // Only the end of the input lacks a line end: a last line
+                // that is not whole JSON is still being written; it is
+                // read again, whole, by a later run (the mark's prefix
+                // stops before it).
+                if !chunk.ends_with(b"\n") && !crate::resume::is_whole(last_line(&chunk)) {
+                    chunk.truncate(memchr::memrchr(b'\n', &chunk).map_or(0, |i| i + 1));
+                    total.held_back = 1;
+                    if chunk.is_empty() {
+                        break;
+                    }
+                }
             }
             let id = match &options.batch_id {
                 Some(b) => format!("{b}#{index}"),
@@ -1088,9 +1203,10 @@ impl Engine {
                     take(&mut batch, raw, r);
                 }
             }
+            let cursor = mark.as_deref().map(|m| (m.name.as_str(), m.value()));
             let marks = Marks {
                 batch: Some(&id),
-                cursor: None,
+                cursor: cursor.as_ref().map(|(n, v)| (*n, v.as_str())),
                 live: None,
             };
             self.settle(writing.take())?;
@@ -2169,6 +2285,11 @@ fn read_chunk<R: BufRead>(reader: &mut R, size: usize, chunk: &mut Vec<u8>) -> s
         chunk.extend_from_slice(&buf[..take]);
         reader.consume(take);
     }
+}
+
+/// The bytes after the last `\n` of `bytes` (all of them without one).
+fn last_line(bytes: &[u8]) -> &[u8] {
+    &bytes[memchr::memrchr(b'\n', bytes).map_or(0, |i| i + 1)..]
 }
 
 /// The lines of `bytes`, each with its `\n` (the last may lack one), as

@@ -85,6 +85,7 @@ mod referrer;
 mod referrer_lists;
 mod render;
 mod report;
+mod resume;
 mod rollup;
 pub mod sample;
 mod section;

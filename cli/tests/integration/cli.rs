@@ -636,3 +636,92 @@ fn the_server_says_in_a_header_when_a_period_holds_no_data() {
         full.headers
     );
 }
+
+/// The cron pattern: `hitmap ingest` every few minutes over an NDJSON
+/// file that grows, is rotated (`hits.ndjson` -> `hits.ndjson.1`, which
+/// still gets its last lines) and compressed (`hits.ndjson.2.gz`), each
+/// run naming every file there is. The store ends equal to one ingest
+/// of all the lines, and a last run adds nothing.
+#[test]
+fn a_cron_over_a_growing_rotated_and_compressed_file_counts_each_line_once() {
+    let dir = TempDir::new("cron");
+    let init = |name: &str| {
+        let store = dir.join(name);
+        let out = hitmap(&["init", store.to_str().unwrap(), "--site", "1"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        store
+    };
+    let (cron, once) = (init("cron"), init("once"));
+    let cfg = hitmap::sample::SampleConfig {
+        days: 6,
+        visitors: 80,
+        ..Default::default()
+    };
+    let all: String = hitmap::sample::generate(&cfg)
+        .map(|h| h.to_ndjson() + "\n")
+        .collect();
+    let lines: Vec<&str> = all.split_inclusive('\n').collect();
+    let half = lines.len() / 2;
+    let (day1, day2) = (lines[..half].concat(), lines[half..].concat());
+    let (log, log1, log2) = (
+        dir.join("hits.ndjson"),
+        dir.join("hits.ndjson.1"),
+        dir.join("hits.ndjson.2.gz"),
+    );
+    let run = |files: &[&std::path::Path]| {
+        let mut args = vec!["ingest", cron.to_str().unwrap(), "--no-progress"];
+        args.extend(files.iter().map(|f| f.to_str().unwrap()));
+        let out = hitmap(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    let third = day1.len() / 3;
+    let cut = |s: &str, n: usize| s.as_bytes()[..n].to_vec();
+    std::fs::write(&log, cut(&day1, third)).unwrap();
+    run(&[&log]);
+    std::fs::write(&log, cut(&day1, 2 * third)).unwrap();
+    run(&[&log]);
+    std::fs::rename(&log, &log1).unwrap();
+    std::fs::write(&log1, &day1).unwrap();
+    std::fs::write(&log, cut(&day2, day2.len() / 2)).unwrap();
+    run(&[&log, &log1]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(day1.as_bytes()).unwrap();
+    std::fs::write(&log2, gz.finish().unwrap()).unwrap();
+    std::fs::remove_file(&log1).unwrap();
+    std::fs::write(&log, &day2).unwrap();
+    run(&[&log, &log2]);
+    let last = run(&[&log, &log2]);
+    assert_eq!(last.matches(": 0 hits ingested").count(), 2, "{last}");
+    assert!(
+        last.contains("the part of a grown file read before"),
+        "{last}"
+    );
+    let whole = dir.join("all.ndjson");
+    std::fs::write(&whole, &all).unwrap();
+    let out = hitmap(&[
+        "ingest",
+        once.to_str().unwrap(),
+        whole.to_str().unwrap(),
+        "--no-progress",
+    ]);
+    assert!(out.status.success());
+    let ask = |store: &std::path::Path| {
+        let e = Engine::open_read_only(store).unwrap();
+        [
+            "method=VisitsSummary.get&idSite=1&period=day&date=2025-01-01,2025-01-08",
+            "method=Actions.getPageUrls&idSite=1&period=range&date=2025-01-01,2025-01-08&flat=1",
+        ]
+        .map(|q| e.api(q).unwrap())
+    };
+    let want = ask(&once);
+    let days: serde_json::Value = serde_json::from_str(&want[0]).unwrap();
+    let visits: u64 = days
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|d| d["nb_visits"].as_u64())
+        .sum();
+    assert!(visits > 30, "{days}");
+    assert_eq!(ask(&cron), want);
+}

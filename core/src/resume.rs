@@ -1,0 +1,331 @@
+//! Where an NDJSON input stands in a store, so that a file ingested again
+//! after it grew (a cron job over a log that is still written), was
+//! renamed (`access.log` → `access.log.1`) or was compressed
+//! (`access.log.2.gz`) resumes after the part the store holds instead of
+//! counting that part twice.
+//!
+//! An input is known by its first line: the cursor `input:<hash of the
+//! first line>` (committed with each chunk, in the manifest) holds up to
+//! [`MAX_PREFIXES`] committed prefixes, each a byte length and the hash
+//! of those bytes (xxh3-128), most recent first. A later read hashes the
+//! input from its start and resumes after the longest prefix whose hash
+//! matches; names, paths and compression do not matter, only bytes. A
+//! file rewritten from the start matches no prefix and is read whole
+//! (its chunks, if identical to committed ones, are still skipped by
+//! their content identity). A prefix always ends at a line end, so a
+//! line that was still being written is read again once it is whole.
+
+use std::io::BufRead;
+
+use xxhash_rust::xxh3::Xxh3Default;
+
+/// Committed prefixes kept per first line (inputs that share their first
+/// line share the cursor; the oldest prefix is forgotten first).
+pub(crate) const MAX_PREFIXES: usize = 8;
+
+/// Longest first line that names an input; a longer one names none (the
+/// input is then read as before, by chunk identities only).
+pub(crate) const MAX_FIRST_LINE: usize = 64 << 10;
+
+/// The cursor name of an input whose first line (with its `\n`) is
+/// `line`.
+pub(crate) fn cursor_name(line: &[u8]) -> String {
+    format!("input:{:016x}", xxhash_rust::xxh3::xxh3_64(line))
+}
+
+/// The prefixes a cursor value lists (`LEN:HASH;…`); a part that does not
+/// parse is left out.
+pub(crate) fn parse(value: &str) -> Vec<(u64, u128)> {
+    value
+        .split(';')
+        .filter_map(|p| {
+            let (len, hash) = p.split_once(':')?;
+            Some((len.parse().ok()?, u128::from_str_radix(hash, 16).ok()?))
+        })
+        .take(MAX_PREFIXES)
+        .collect()
+}
+
+fn format(prefixes: &[(u64, u128)]) -> String {
+    prefixes
+        .iter()
+        .map(|(len, hash)| format!("{len}:{hash:032x}"))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// Counts lines as bytes stream by: every `\n` (for line numbers) and the
+/// lines that hold more than JSON whitespace (what a skip reports).
+#[derive(Clone, Default)]
+pub(crate) struct LineCount {
+    pub(crate) lines: u64,
+    pub(crate) filled: u64,
+    open_has_text: bool,
+}
+
+impl LineCount {
+    fn add(&mut self, bytes: &[u8]) {
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', bytes) {
+            let text = self.open_has_text || has_text(&bytes[start..end]);
+            self.lines += 1;
+            self.filled += u64::from(text);
+            self.open_has_text = false;
+            start = end + 1;
+        }
+        self.open_has_text |= has_text(&bytes[start..]);
+    }
+}
+
+/// Whether a last line without its `\n` is a whole JSON value (a
+/// hand-made file's last line) rather than a line still being written.
+pub(crate) fn is_whole(line: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok()
+}
+
+fn has_text(b: &[u8]) -> bool {
+    b.iter().any(|c| !matches!(c, b' ' | b'\t' | b'\r'))
+}
+
+/// An input under way: the hash and length of its bytes so far and at
+/// its last line end, and the cursor value each commit records.
+#[derive(Clone)]
+pub(crate) struct InputMark {
+    pub(crate) name: String,
+    prefixes: Vec<(u64, u128)>,
+    /// The prefixes this input holds (replaced in the value by its own).
+    extends: Vec<usize>,
+    /// Every byte so far.
+    hasher: Xxh3Default,
+    pos: u64,
+    /// The bytes up to the last line end.
+    at_line_end: (Xxh3Default, u64),
+    /// Bytes after the last line end (a line under way, or a last line
+    /// without its `\n`).
+    tail: Vec<u8>,
+    pub(crate) count: LineCount,
+}
+
+impl InputMark {
+    /// An input read from its start.
+    pub(crate) fn new(name: String, prefixes: Vec<(u64, u128)>) -> InputMark {
+        InputMark {
+            name,
+            prefixes,
+            extends: Vec::new(),
+            hasher: Xxh3Default::new(),
+            pos: 0,
+            at_line_end: (Xxh3Default::new(), 0),
+            tail: Vec::new(),
+            count: LineCount::default(),
+        }
+    }
+
+    /// Takes in the next bytes of the input.
+    pub(crate) fn advance(&mut self, bytes: &[u8]) {
+        self.count.add(bytes);
+        let rest = match memchr::memrchr(b'\n', bytes) {
+            Some(i) => {
+                self.hasher.update(&bytes[..=i]);
+                self.pos += (i + 1) as u64;
+                self.at_line_end = (self.hasher.clone(), self.pos);
+                self.tail.clear();
+                &bytes[i + 1..]
+            }
+            None => bytes,
+        };
+        self.hasher.update(rest);
+        self.pos += rest.len() as u64;
+        // Only a last line short enough to be a hit is kept to be judged.
+        if self.tail.len() + rest.len() <= MAX_FIRST_LINE {
+            self.tail.extend_from_slice(rest);
+        } else {
+            self.tail.clear();
+            self.tail.push(0);
+        }
+    }
+
+    /// The committed prefix the bytes so far make: all of them when the
+    /// last line, without its `\n`, is a whole JSON value (a hand-made
+    /// file's last line; read again it would count twice), else up to
+    /// the last line end (a line under way is read again once whole).
+    fn prefix(&self) -> (u64, u128) {
+        if self.tail.is_empty() || is_whole(&self.tail) {
+            (self.pos, self.hasher.digest128())
+        } else {
+            (self.at_line_end.1, self.at_line_end.0.digest128())
+        }
+    }
+
+    /// The cursor value once the bytes so far are committed: this
+    /// input's prefix first, then the others of its first line.
+    pub(crate) fn value(&self) -> String {
+        let mut prefixes = vec![self.prefix()];
+        prefixes.extend(
+            self.prefixes
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !self.extends.contains(i))
+                .map(|(_, p)| *p),
+        );
+        prefixes.truncate(MAX_PREFIXES);
+        format(&prefixes)
+    }
+
+    /// The hash of every byte so far.
+    pub(crate) fn digest(&self) -> u128 {
+        self.hasher.digest128()
+    }
+
+    /// Bytes so far.
+    pub(crate) fn len(&self) -> u64 {
+        self.pos
+    }
+}
+
+/// Reads the first line of `reader` (at most [`MAX_FIRST_LINE`] bytes, its
+/// `\n` included when it has one).
+pub(crate) fn first_line<R: BufRead>(reader: &mut R) -> std::io::Result<Vec<u8>> {
+    let mut line = Vec::new();
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() || line.len() > MAX_FIRST_LINE {
+            return Ok(line);
+        }
+        let (take, done) = match memchr::memchr(b'\n', buf) {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        line.extend_from_slice(&buf[..take]);
+        reader.consume(take);
+        if done {
+            return Ok(line);
+        }
+    }
+}
+
+/// Feeds `reader`'s next `n` bytes to `mark` (all of them, or fewer at the
+/// end of the input); returns how many.
+pub(crate) fn feed<R: BufRead>(
+    reader: &mut R,
+    n: u64,
+    mark: &mut InputMark,
+) -> std::io::Result<u64> {
+    let mut done = 0u64;
+    while done < n {
+        let buf = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            break;
+        }
+        let take = buf
+            .len()
+            .min(usize::try_from(n - done).unwrap_or(usize::MAX));
+        mark.advance(&buf[..take]);
+        reader.consume(take);
+        done += take as u64;
+    }
+    Ok(done)
+}
+
+/// Where a read of an input that begins with `mark`'s bytes resumes: the
+/// longest of its first line's committed prefixes that this input holds,
+/// found by reading on from `reader` (which has given `mark` its bytes so
+/// far) to each prefix's end. `Some((mark at that prefix, whether the
+/// reader stands right after it))`; `None` when no prefix matches.
+pub(crate) fn find<R: BufRead>(
+    reader: &mut R,
+    mut mark: InputMark,
+) -> std::io::Result<Option<(InputMark, bool)>> {
+    let mut ends: Vec<(u64, usize)> = mark
+        .prefixes
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.0, i))
+        .collect();
+    ends.sort_unstable();
+    let mut best = None;
+    let mut held = Vec::new();
+    for (end, i) in ends {
+        if end < mark.len() {
+            continue; // within the first line: not a prefix this read can end
+        }
+        let want = end - mark.len();
+        if feed(reader, want, &mut mark)? < want {
+            break; // the input ends first
+        }
+        if mark.digest() == mark.prefixes[i].1 {
+            held.push(i);
+            best = Some(mark.clone());
+        }
+    }
+    let at_end = mark.len();
+    Ok(best.map(|mut m| {
+        m.extends = held;
+        let here = m.len() == at_end;
+        (m, here)
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_parse_back_and_keep_at_most_eight() {
+        // A line under way is not in the prefix; a whole last line is.
+        let mut m = InputMark::new("input:x".into(), Vec::new());
+        m.advance(b"{\"a\":1}\n{\"b\"");
+        assert_eq!(m.len(), 12);
+        let v = parse(&m.value());
+        assert_eq!(v, [(8, xxhash_rust::xxh3::xxh3_128(b"{\"a\":1}\n"))]);
+        m.advance(b":2}");
+        let v = parse(&m.value());
+        assert_eq!(
+            v,
+            [(15, xxhash_rust::xxh3::xxh3_128(b"{\"a\":1}\n{\"b\":2}"))]
+        );
+        let many: Vec<(u64, u128)> = (0..12).map(|i| (i, u128::from(i))).collect();
+        assert_eq!(parse(&format(&many)).len(), MAX_PREFIXES);
+        assert!(parse("junk;3:zz;4:0a").eq(&[(4, 10)]));
+    }
+
+    #[test]
+    fn lines_are_counted_across_reads() {
+        let mut c = LineCount::default();
+        c.add(b"a\n \n");
+        c.add(b"  b");
+        c.add(b"c\n\n");
+        assert_eq!((c.lines, c.filled), (4, 2));
+    }
+
+    #[test]
+    fn the_longest_matching_prefix_wins() {
+        let text = b"l1\nl2\nl3\nl4\n";
+        let h = |n: usize| xxhash_rust::xxh3::xxh3_128(&text[..n]);
+        // Prefixes of 6 and 9 bytes match; one of 12 bytes does not.
+        let prefixes = vec![(6, h(6)), (12, 7), (9, h(9))];
+        let mut reader = &text[..];
+        let mut mark = InputMark::new("n".into(), prefixes);
+        let first = first_line(&mut reader).unwrap();
+        mark.advance(&first);
+        let (m, here) = find(&mut reader, mark).unwrap().unwrap();
+        assert_eq!(m.len(), 9);
+        assert_eq!(m.digest(), h(9));
+        assert!(!here, "read on to the 12-byte prefix");
+        assert_eq!(m.count.lines, 3);
+        assert_eq!(parse(&m.value())[0], (9, h(9)));
+        assert_eq!(
+            parse(&m.value()),
+            [(9, h(9)), (12, 7)],
+            "the prefixes it holds are replaced"
+        );
+    }
+}
