@@ -132,7 +132,7 @@ final class StoreTest extends TestCase
         self::assertSame(1, $result['accepted']);
         self::assertSame([2, 4], array_column($result['rejected'], 'line'));
         self::assertStringContainsString('visitor', $result['rejected'][0]['reason']);
-        self::assertSame(['accepted' => 0, 'rejected' => [], 'batches' => 0, 'skipped_batches' => 0, 'skipped_lines' => 0],
+        self::assertSame(['accepted' => 0, 'rejected' => [], 'batches' => 0, 'skipped_batches' => 0, 'skipped_lines' => 0, 'held_back' => 0],
             $store->ingestNdjson(''));
     }
 
