@@ -3,7 +3,6 @@
 //! union fast; ids never leak into results, which always carry strings.
 
 use std::hash::BuildHasher;
-
 use std::sync::OnceLock;
 
 use hashbrown::HashTable;
@@ -102,10 +101,9 @@ impl Dict {
         self.ends.len() as u32 - 1
     }
 
-    /// Room for `values` more values of `bytes` bytes in all.
-    pub(crate) fn reserve(&mut self, values: usize, bytes: usize) {
+    /// Room for `values` more values.
+    pub(crate) fn reserve(&mut self, values: usize) {
         self.ends.reserve(values);
-        self.text.reserve(bytes);
     }
 
     /// The id of `value` if it was seen.
@@ -173,7 +171,7 @@ mod tests {
     #[test]
     fn stored_values_are_found_after_the_lazy_build() {
         let mut d = Dict::default();
-        d.reserve(3, 5);
+        d.reserve(3);
         assert_eq!(d.push_stored("a"), 0);
         assert_eq!(d.push_stored("bb"), 1);
         assert_eq!(d.push_stored("a"), 2);

@@ -1055,7 +1055,8 @@ impl Engine {
         let name = resume::cursor_name(&first);
         let prefixes = self.cursor(&name).map(resume::parse).unwrap_or_default();
         let mut mark = InputMark::new(name, prefixes.clone());
-        let mut skipped = IngestOutcome::default();
+        // Lines of the committed prefix resumed after, if any.
+        let mut resumed = None;
         let mut writing = None;
         let read = if prefixes.is_empty() || options.force {
             self.ingest_chunks(whole(first, reader), options, &mut writing, Some(&mut mark))
@@ -1067,8 +1068,7 @@ impl Engine {
                     self.ingest_chunks(open()?, options, &mut writing, Some(mark))
                 }
                 Some((mut at, here)) => {
-                    skipped.skipped_batches = 1;
-                    skipped.skipped_lines = at.count.filled;
+                    resumed = Some(at.count.filled);
                     if here {
                         self.ingest_chunks(reader, options, &mut writing, Some(&mut at))
                     } else {
@@ -1091,8 +1091,10 @@ impl Engine {
         };
         match (read, self.settle(writing)) {
             (Ok(mut total), Ok(())) => {
-                total.skipped_batches += skipped.skipped_batches;
-                total.skipped_lines += skipped.skipped_lines;
+                if let Some(lines) = resumed {
+                    total.skipped_batches += 1;
+                    total.skipped_lines += lines;
+                }
                 Ok(total)
             }
             (_, Err(e)) | (Err(e), Ok(())) => Err(e),
@@ -2268,11 +2270,7 @@ fn read_chunk<R: BufRead>(reader: &mut R, size: usize, chunk: &mut Vec<u8>) -> s
         if chunk.len() >= size && chunk.last() == Some(&b'\n') {
             return Ok(());
         }
-        let buf = match reader.fill_buf() {
-            Ok(buf) => buf,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let buf = crate::resume::fill_buf(reader)?;
         if buf.is_empty() {
             return Ok(());
         }

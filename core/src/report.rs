@@ -584,7 +584,7 @@ impl Selection<'_> {
     }
 
     fn page_tree(&self) -> Vec<ActionRow> {
-        let d = &self.site.dicts;
+        let pages = self.site.dicts.pages();
         let mut tree = Tree::default();
         tree.names.push(String::new());
         tree.parents.push(0);
@@ -594,14 +594,14 @@ impl Selection<'_> {
             // Make every chain first, so the accumulator knows all keys.
             for i in cut.actions.iter() {
                 if a.a_kind[i] == HitType::Pageview {
-                    let page = d.pages().of(a.a_url[i]);
-                    tree.chain(page, d.pages().labels.value(page));
+                    let page = pages.of(a.a_url[i]);
+                    tree.chain(page, pages.labels.value(page));
                 }
             }
             acc.grow(tree.names.len());
             acc.add(cut, |i, out| {
                 if a.a_kind[i] == HitType::Pageview {
-                    let page = d.pages().of(a.a_url[i]);
+                    let page = pages.of(a.a_url[i]);
                     out.extend_from_slice(&tree.chains[&page]);
                 }
             });

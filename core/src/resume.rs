@@ -101,8 +101,8 @@ pub(crate) struct InputMark {
     /// The bytes up to the last line end.
     at_line_end: (Xxh3Default, u64),
     /// Bytes after the last line end (a line under way, or a last line
-    /// without its `\n`).
-    tail: Vec<u8>,
+    /// without its `\n`); `None` past [`MAX_FIRST_LINE`] (no hit).
+    tail: Option<Vec<u8>>,
     pub(crate) count: LineCount,
 }
 
@@ -116,7 +116,7 @@ impl InputMark {
             hasher: Xxh3Default::new(),
             pos: 0,
             at_line_end: (Xxh3Default::new(), 0),
-            tail: Vec::new(),
+            tail: Some(Vec::new()),
             count: LineCount::default(),
         }
     }
@@ -129,7 +129,7 @@ impl InputMark {
                 self.hasher.update(&bytes[..=i]);
                 self.pos += (i + 1) as u64;
                 self.at_line_end = (self.hasher.clone(), self.pos);
-                self.tail.clear();
+                self.tail = Some(Vec::new());
                 &bytes[i + 1..]
             }
             None => bytes,
@@ -137,11 +137,12 @@ impl InputMark {
         self.hasher.update(rest);
         self.pos += rest.len() as u64;
         // Only a last line short enough to be a hit is kept to be judged.
-        if self.tail.len() + rest.len() <= MAX_FIRST_LINE {
-            self.tail.extend_from_slice(rest);
-        } else {
-            self.tail.clear();
-            self.tail.push(0);
+        if let Some(tail) = &mut self.tail {
+            if tail.len() + rest.len() <= MAX_FIRST_LINE {
+                tail.extend_from_slice(rest);
+            } else {
+                self.tail = None;
+            }
         }
     }
 
@@ -150,7 +151,11 @@ impl InputMark {
     /// file's last line; read again it would count twice), else up to
     /// the last line end (a line under way is read again once whole).
     fn prefix(&self) -> (u64, u128) {
-        if self.tail.is_empty() || is_whole(&self.tail) {
+        if self
+            .tail
+            .as_ref()
+            .is_some_and(|t| t.is_empty() || is_whole(t))
+        {
             (self.pos, self.hasher.digest128())
         } else {
             (self.at_line_end.1, self.at_line_end.0.digest128())
@@ -183,16 +188,25 @@ impl InputMark {
     }
 }
 
+/// `reader.fill_buf()`, tried again when a signal interrupts it.
+pub(crate) fn fill_buf<R: BufRead>(reader: &mut R) -> std::io::Result<&[u8]> {
+    loop {
+        match reader.fill_buf() {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+            Ok(_) => break,
+        }
+    }
+    // Buffered now: a second call reads nothing.
+    reader.fill_buf()
+}
+
 /// Reads the first line of `reader` (at most [`MAX_FIRST_LINE`] bytes, its
 /// `\n` included when it has one).
 pub(crate) fn first_line<R: BufRead>(reader: &mut R) -> std::io::Result<Vec<u8>> {
     let mut line = Vec::new();
     loop {
-        let buf = match reader.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let buf = fill_buf(reader)?;
         if buf.is_empty() || line.len() > MAX_FIRST_LINE {
             return Ok(line);
         }
@@ -217,11 +231,7 @@ pub(crate) fn feed<R: BufRead>(
 ) -> std::io::Result<u64> {
     let mut done = 0u64;
     while done < n {
-        let buf = match reader.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let buf = fill_buf(reader)?;
         if buf.is_empty() {
             break;
         }

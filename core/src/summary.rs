@@ -339,6 +339,7 @@ impl Selection<'_> {
         let mut s = ActionsSummary::default();
         let mut keywords = BitSet::new(d.keywords.len());
         let mut uniq: [Vec<u32>; 3] = Default::default();
+        let pages = d.pages();
         self.for_each_visit(|cut| {
             let a = cut.archive;
             for u in &mut uniq {
@@ -348,7 +349,7 @@ impl Selection<'_> {
                 match a.a_kind[i] {
                     HitType::Pageview => {
                         s.nb_pageviews += 1;
-                        uniq[0].push(d.pages().of(a.a_url[i]));
+                        uniq[0].push(pages.of(a.a_url[i]));
                     }
                     HitType::Download => {
                         s.nb_downloads += 1;

@@ -289,11 +289,12 @@ impl<'a> Reader<'a> {
     pub(crate) fn u32s(&mut self) -> ReadResult<Vec<u32>> {
         self.array()
     }
-    /// What [`Reader::u32s`] reads, as the values' bytes (four each,
-    /// little-endian), without collecting them.
-    pub(crate) fn u32s_bytes(&mut self) -> ReadResult<&'a [u8]> {
-        let n = self.count(4)?;
-        self.take(n * 4)
+    /// What [`Reader::u32s`] reads, without collecting it: the values
+    /// decoded in place as they are iterated.
+    pub(crate) fn u32s_iter(
+        &mut self,
+    ) -> ReadResult<impl ExactSizeIterator<Item = u32> + Clone + 'a> {
+        self.values()
     }
     pub(crate) fn i64s(&mut self) -> ReadResult<Vec<i64>> {
         self.array()
@@ -301,13 +302,13 @@ impl<'a> Reader<'a> {
     pub(crate) fn f64s(&mut self) -> ReadResult<Vec<f64>> {
         self.array()
     }
-    fn array<T: LeBytes>(&mut self) -> ReadResult<Vec<T>> {
+    fn array<T: LeBytes + 'a>(&mut self) -> ReadResult<Vec<T>> {
+        Ok(self.values()?.collect())
+    }
+    /// A count, then that many fixed-width values, decoded as iterated.
+    fn values<T: LeBytes + 'a>(&mut self) -> ReadResult<impl ExactSizeIterator<Item = T> + Clone + 'a> {
         let n = self.count(T::WIDTH)?;
-        Ok(self
-            .take(n * T::WIDTH)?
-            .chunks_exact(T::WIDTH)
-            .map(T::get)
-            .collect())
+        Ok(self.take(n * T::WIDTH)?.chunks_exact(T::WIDTH).map(T::get))
     }
     /// A string as [`Writer::str`] writes it, borrowed from the input.
     pub(crate) fn str_ref(&mut self) -> ReadResult<&'a str> {

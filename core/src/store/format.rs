@@ -879,16 +879,13 @@ pub(crate) fn decode_dicts(bytes: &[u8]) -> ReadResult<SiteDicts> {
         // Each value takes eight bytes at least: a claim past the bytes
         // left is not an allocation.
         let claim = usize::try_from(n).unwrap_or(usize::MAX).min(r.rest_len() / 8);
-        stored_dict(&mut d, which).reserve(claim, 0);
-        for i in 0..n {
+        stored_dict(&mut d, which).reserve(claim);
+        for _ in 0..n {
             let s = r.str_ref()?;
-            let id = match which {
+            match which {
                 8 => d.push_stored_url(s),
                 _ => stored_dict(&mut d, which).push_stored(s),
             };
-            if u64::from(id) != i {
-                return Err(format!("dictionary {which} repeats the value {s:?}"));
-            }
         }
     }
     r.finish()?;
@@ -935,13 +932,6 @@ pub(crate) fn encode_history(table: &[Vec<crate::history::VisitorDay>]) -> Vec<u
     seal(Kind::History, &compress(&w.buf))
 }
 
-/// The values of a `u32` column read in place.
-fn u32s(bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {
-    bytes
-        .chunks_exact(4)
-        .map(|c| u32::from_le_bytes(c.try_into().expect("chunks of four")))
-}
-
 /// Reads a visitor table for `visitors` visitor ids, with each entry's
 /// `before` (visits on earlier days) summed again.
 pub(crate) fn decode_history(
@@ -951,21 +941,20 @@ pub(crate) fn decode_history(
     let raw = decompress(open(Kind::History, bytes)?)?;
     let mut r = Reader::new(&raw);
     // The columns are read in place (a writer reads them on every open).
-    let (counts, days, visits) = (r.u32s_bytes()?, r.u32s_bytes()?, r.u32s_bytes()?);
+    let (counts, mut days, mut visits) = (r.u32s_iter()?, r.u32s_iter()?, r.u32s_iter()?);
     r.finish()?;
-    if counts.len() / 4 > visitors {
+    if counts.len() > visitors {
         return Err(format!(
             "holds {} visitors, the dictionaries {visitors}",
-            counts.len() / 4
+            counts.len()
         ));
     }
-    let total: u64 = u32s(counts).map(u64::from).sum();
-    if total != (days.len() / 4) as u64 || days.len() != visits.len() {
+    let total: u64 = counts.clone().map(u64::from).sum();
+    if total != days.len() as u64 || days.len() != visits.len() {
         return Err("column lengths disagree".into());
     }
     let mut table = Vec::with_capacity(visitors);
-    let (mut days, mut visits) = (u32s(days), u32s(visits));
-    for c in u32s(counts) {
+    for c in counts {
         let mut entries = Vec::with_capacity(c as usize);
         let mut before = 0u32;
         for (d, n) in days.by_ref().zip(visits.by_ref()).take(c as usize) {
