@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 
 use crate::archive::DayArchive;
 use crate::error::{Error, Result};
-use crate::history::{VisitorDay, runs};
+use crate::history::{History, runs};
 use crate::hit::{Hit, HitRef, HitView};
 use crate::intern::Bucketed;
 use crate::ndjson::{Rejected, parse_line};
@@ -451,9 +451,10 @@ pub(crate) struct SiteState {
     pub days: BTreeMap<NaiveDate, DayArchive>,
     /// Days whose stored file could not be read: (file, reason).
     pub damaged: BTreeMap<NaiveDate, (String, String)>,
-    /// Per visitor id, sorted by day: answers new/returning and visitCount
-    /// at query time, so late data never forces other days to rebuild.
-    pub visitor_days: Vec<Vec<VisitorDay>>,
+    /// The visitor history (`history.rs`): answers new/returning,
+    /// visitCount and days since the last visit at query time, so late
+    /// data never forces other days to rebuild.
+    pub history: History,
     /// Days taking small batches: the sealed archive's mask and the live
     /// parts (`live.rs`).
     pub live: BTreeMap<NaiveDate, crate::live::LiveDay>,
@@ -486,8 +487,8 @@ impl crate::store::lazy::SiteHead for SiteState {
         &self.dicts
     }
 
-    fn history(&self) -> Result<&[Vec<VisitorDay>]> {
-        SiteState::history(self)
+    fn history(&self) -> &History {
+        &self.history
     }
 
     fn busy(&self, range: std::ops::RangeInclusive<NaiveDate>) -> bool {
@@ -509,7 +510,7 @@ impl SiteState {
             dicts,
             days: BTreeMap::new(),
             damaged: BTreeMap::new(),
-            visitor_days: Vec::new(),
+            history: History::default(),
             live: BTreeMap::new(),
             lazy: None,
             held_from: BTreeMap::new(),
@@ -518,29 +519,15 @@ impl SiteState {
         }
     }
 
-    /// The visitor table: `visitor_days`, or a lazy reader's history
-    /// file, read at the first call.
-    pub(crate) fn history(&self) -> Result<&[Vec<VisitorDay>]> {
-        match &self.lazy {
-            Some(lazy) if let Some(h) = &lazy.history => h.get(lazy.site, &lazy.source),
-            _ => Ok(&self.visitor_days),
-        }
+    /// The visitor history.
+    pub(crate) fn history(&self) -> &History {
+        &self.history
     }
 
-    /// Makes a lazy reader's history `visitor_days` (read if it was not),
-    /// before live batches change it.
-    pub(crate) fn hold_history(&mut self) -> Result<()> {
-        let Some(lazy) = &mut self.lazy else {
-            return Ok(());
-        };
-        if let Some(h) = &lazy.history {
-            // An error stays in place: every later use gives it again.
-            h.get(lazy.site, &lazy.source)?;
-        }
-        if let Some(h) = lazy.history.take() {
-            self.visitor_days = h.into_table();
-        }
-        Ok(())
+    /// Holds the history's pages from `date`'s month on (read if they
+    /// were not), before a batch changes them.
+    pub(crate) fn hold_history_from(&mut self, date: NaiveDate) -> Result<()> {
+        self.history.hold_from(crate::history::month_of(date))
     }
 
     /// The site's custom dimensions with their Matomo ids
@@ -550,27 +537,17 @@ impl SiteState {
             .numbered_dimensions(self.dicts.custom_dim_names())
     }
 
-    /// Builds the visitor table from all day archives (after loading).
+    /// Builds the visitor history from all held day archives (after an
+    /// erasure rebuilt them), with each archive's `before` column.
     pub(crate) fn recompute_visitor_days(&mut self) {
-        let table = crate::history::visitor_table(
-            self.dicts.visitors.len(),
+        let (pages, totals) = crate::history::pages_of_days(
             self.days.iter().map(|(d, a)| (*d, a.visitor.as_slice())),
         );
-        // Each archive's `before` column: days in order, and each visitor's
-        // entries in day order, so a cursor per visitor walks its entries.
-        let mut cursor = vec![0usize; table.len()];
-        for a in self.days.values_mut() {
-            a.before = vec![0; a.visitor.len()];
-            let mut i = 0;
-            runs(&a.visitor, |v, n| {
-                let c = &mut cursor[v as usize];
-                let before = table[v as usize][*c].before;
-                *c += 1;
-                a.before[i..i + n as usize].fill(before);
-                i += n as usize;
-            });
+        self.history.replace(pages, totals);
+        for (date, a) in &mut self.days {
+            // Every page is held: nothing to read, nothing to fail.
+            let _ = self.history.fill_before(*date, a);
         }
-        self.visitor_days = table;
     }
 
     /// The site-local date of a Unix timestamp.
@@ -619,63 +596,21 @@ impl SiteState {
     }
 
     /// Applies `(visitor, day, order, visits)` updates to the visitor
-    /// table (for one key the later order wins; 0 visits removes the day),
-    /// in one merge per touched visitor, and refreshes the `before` column
-    /// of the visitor's visits from the earliest touched day on.
-    pub(crate) fn apply_visitor_updates(&mut self, mut updates: Vec<(u32, NaiveDate, u8, u32)>) {
-        updates.sort_unstable();
+    /// history (for one key the later order wins; 0 visits removes the
+    /// day), and refreshes the `before` column of the held days from each
+    /// visitor's earliest touched day on.
+    pub(crate) fn apply_visitor_updates(&mut self, updates: Vec<(u32, NaiveDate, u8, u32)>) {
         // Cached days from the earliest touched one on may hold `before`
         // columns these updates change: they are read again when needed.
         if let (Some(lazy), Some(earliest)) = (&self.lazy, updates.iter().map(|u| u.1).min()) {
             lazy.cache.forget_from(lazy.site, earliest);
         }
-        if self.visitor_days.len() < self.dicts.visitors.len() {
-            self.visitor_days
-                .resize(self.dicts.visitors.len(), Vec::new());
-        }
-        let mut i = 0;
-        while i < updates.len() {
-            let visitor = updates[i].0;
-            let j = i + updates[i..].partition_point(|u| u.0 == visitor);
-            let mut entries = std::mem::take(&mut self.visitor_days[visitor as usize]);
-            // Entries from the earliest touched day on change their
-            // `before`; earlier ones keep it.
-            let earliest = updates[i].1;
-            for k in i..j {
-                let (_, day, _, visits) = updates[k];
-                if k + 1 < j && updates[k + 1].1 == day {
-                    continue; // a later update of the same day wins
-                }
-                match entries.binary_search_by(|e| e.day.cmp(&day)) {
-                    Ok(p) if visits == 0 => {
-                        entries.remove(p);
-                    }
-                    Ok(p) => entries[p].visits = visits,
-                    Err(_) if visits == 0 => {}
-                    Err(p) => entries.insert(
-                        p,
-                        VisitorDay {
-                            day,
-                            visits,
-                            before: 0,
-                        },
-                    ),
-                }
+        for (visitor, day, before) in self.history.apply(updates) {
+            if let Some(a) = self.holder_mut(day, visitor) {
+                let from = a.visitor.partition_point(|&x| x < visitor);
+                let to = from + a.visitor[from..].partition_point(|&x| x == visitor);
+                a.before[from..to].fill(before);
             }
-            let mut before = 0;
-            for e in entries.iter_mut() {
-                e.before = before;
-                before += e.visits;
-            }
-            for e in entries.iter().filter(|e| e.day >= earliest) {
-                if let Some(a) = self.holder_mut(e.day, visitor) {
-                    let from = a.visitor.partition_point(|&x| x < visitor);
-                    let to = from + a.visitor[from..].partition_point(|&x| x == visitor);
-                    a.before[from..to].fill(e.before);
-                }
-            }
-            self.visitor_days[visitor as usize] = entries;
-            i = j;
         }
     }
 }
@@ -1680,15 +1615,7 @@ impl Engine {
             };
         for site in self.sites.values() {
             add("dictionaries", site.dicts.heap_bytes());
-            add(
-                "visitor table",
-                site.visitor_days.capacity() * std::mem::size_of::<Vec<VisitorDay>>()
-                    + site
-                        .visitor_days
-                        .iter()
-                        .map(|d| d.capacity() * std::mem::size_of::<VisitorDay>())
-                        .sum::<usize>(),
-            );
+            add("visitor table", site.history.heap_bytes());
             let live = site
                 .live
                 .values()
@@ -1898,11 +1825,14 @@ impl Engine {
         };
         let mut changes = BTreeMap::new();
         for (id, (config, days)) in changed {
-            use crate::store::format::{encode_config, encode_day, encode_dicts, encode_history};
+            use crate::store::format::{
+                encode_config, encode_day, encode_dicts, encode_page, encode_totals,
+            };
             /// A file of the site's commit.
-            enum Part {
+            enum Part<'a> {
                 Dicts,
-                History,
+                Totals(&'a crate::history::Totals),
+                Page(NaiveDate, Option<&'a crate::history::Page>),
                 Day(NaiveDate),
             }
             let site = &self.sites[&id];
@@ -1913,14 +1843,18 @@ impl Engine {
             // The files encode (and compress) independently; the
             // dictionaries, the largest, first.
             change.rollups = rollup_changes(site, store.manifest.sites.get(&id), &days, true);
-            let parts = [Part::Dicts, Part::History]
+            let (pages, totals) = site.history.changes();
+            let parts = [Part::Dicts]
                 .into_iter()
+                .chain(totals.map(Part::Totals))
+                .chain(pages.into_iter().map(|(m, p)| Part::Page(m, p)))
                 .chain(days.into_iter().map(Part::Day))
                 .collect();
             let encoded = crate::par::map_jobs(parts, self.query_threads.get(), |part| {
                 let bytes = match &part {
                     Part::Dicts => Some(encode_dicts(&site.dicts)),
-                    Part::History => Some(encode_history(&site.visitor_days)),
+                    Part::Totals(t) => Some(encode_totals(t)),
+                    Part::Page(m, p) => p.map(|p| encode_page(*m, p)),
                     Part::Day(day) => site.days.get(day).map(encode_day),
                 };
                 (part, bytes)
@@ -1928,7 +1862,10 @@ impl Engine {
             for (part, bytes) in encoded {
                 match part {
                     Part::Dicts => change.dicts = bytes,
-                    Part::History => change.history = bytes,
+                    Part::Totals(_) => change.totals = bytes,
+                    Part::Page(m, _) => {
+                        change.pages.insert(m, bytes);
+                    }
                     Part::Day(day) => {
                         change.days.insert(day, bytes);
                     }
@@ -1974,6 +1911,13 @@ impl Engine {
             };
             let Some(lazy) = &mut site.lazy else { continue };
             lazy.rollups = files.rollup_names();
+            let loader = crate::store::lazy::StoredHistory::loader(
+                *id,
+                site.dicts.visitors.len(),
+                lazy.source.clone(),
+            );
+            site.history
+                .committed(&files.pages, files.totals, Some(loader));
             for day in days {
                 if site.live.contains_key(day) {
                     // Still held: the file now holds this archive. Its own

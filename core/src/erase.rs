@@ -130,13 +130,15 @@ impl Engine {
         let Some(id) = state.dicts.visitors.get(visitor) else {
             return Ok(0);
         };
-        let removed: u64 = state.visitor_days[id as usize]
-            .iter()
-            .map(|d| {
-                let a = &state.days[&d.day];
-                (0..a.visit_count())
-                    .filter(|&v| a.visitor[v as usize] == id)
-                    .map(|v| a.actions_of(v).len() as u64)
+        // Every day is held (`prepare_erasure`).
+        let removed: u64 = state
+            .days
+            .values()
+            .map(|a| {
+                let from = a.visitor.partition_point(|&x| x < id);
+                let to = from + a.visitor[from..].partition_point(|&x| x == id);
+                (from..to)
+                    .map(|v| a.actions_of(v as u32).len() as u64)
                     .sum::<u64>()
             })
             .sum();
@@ -224,9 +226,16 @@ impl Engine {
         let state = &self.sites[&site];
         let mut change = crate::store::SiteChange {
             dicts: Some(crate::store::format::encode_dicts(&state.dicts)),
-            history: Some(crate::store::format::encode_history(&state.visitor_days)),
             ..Default::default()
         };
+        let (pages, totals) = state.history.changes();
+        change.totals = totals.map(crate::store::format::encode_totals);
+        for (month, page) in pages {
+            change.pages.insert(
+                month,
+                page.map(|p| crate::store::format::encode_page(month, p)),
+            );
+        }
         let all: Vec<NaiveDate> = days.keys().copied().collect();
         for (day, kept) in days {
             let bytes = kept.then(|| crate::store::format::encode_day(&state.days[&day]));

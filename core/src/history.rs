@@ -1,9 +1,20 @@
 //! The visitor history: per visitor, the days with visits and how many
-//! came before each, which new/returning and `visitCount` need from
-//! earlier days (a day's `before` column), kept per site and stored as
-//! its `V` file.
+//! came before each, which new/returning, `visitCount` and days since the
+//! last visit need from earlier days (a day's `before` column).
+//!
+//! It is kept in pages, one per month with visits ([`Page`]): a visitor's
+//! days of that month, each with the visits on every earlier day, and the
+//! last earlier day with visits. A question about a day reads its month's
+//! page only, and a writer appending to this month holds this month's page
+//! and the [`Totals`] (each visitor's visits so far and last day), not
+//! years of history. A store keeps each page in a file of its own
+//! (`history/<YYYY-MM>-<gen>.vis`) and the totals in another; the store
+//! layer reads them through [`PageLoader`], on first use.
 
-use chrono::NaiveDate;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, OnceLock};
+
+use chrono::{Datelike, NaiveDate};
 
 use crate::archive::DayArchive;
 
@@ -13,6 +24,118 @@ pub(crate) struct VisitorDay {
     pub day: NaiveDate,
     pub visits: u32,
     pub before: u32,
+}
+
+/// One visitor in one month's page: the last day with visits before the
+/// month, and the month's days (at least one) with their visits and the
+/// visits before each (the first one's `before` is the visits before the
+/// month).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Row {
+    pub prev: Option<NaiveDate>,
+    pub days: Vec<VisitorDay>,
+}
+
+/// One month of the visitor history: visitor id → its row.
+pub(crate) type Page = BTreeMap<u32, Row>;
+
+/// Per visitor id: visits on all days, and the last day with any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Totals {
+    pub visits: Vec<u32>,
+    pub last: Vec<Option<NaiveDate>>,
+}
+
+impl Totals {
+    fn of(&self, v: u32) -> (u32, Option<NaiveDate>) {
+        (
+            self.visits.get(v as usize).copied().unwrap_or(0),
+            self.last.get(v as usize).copied().flatten(),
+        )
+    }
+
+    fn set(&mut self, v: u32, visits: u32, last: Option<NaiveDate>) {
+        let i = v as usize;
+        if self.visits.len() <= i {
+            self.visits.resize(i + 1, 0);
+            self.last.resize(i + 1, None);
+        }
+        self.visits[i] = visits;
+        self.last[i] = last;
+    }
+}
+
+/// Every page and the totals: a history read whole.
+pub(crate) type Whole = (BTreeMap<NaiveDate, Page>, Totals);
+
+/// A file that could not be read: (its path, why).
+pub(crate) type Damage = (String, String);
+
+/// Reads a site's stored history files (the store layer implements it).
+pub(crate) trait PageLoader: Send + Sync + std::fmt::Debug {
+    /// The page of `month` written as generation `generation`.
+    fn page(&self, month: NaiveDate, generation: u64) -> Result<Page, Damage>;
+    /// The totals written as generation `generation`.
+    fn totals(&self, generation: u64) -> Result<Totals, Damage>;
+    /// A store from before pages: its one table, as pages and totals.
+    fn legacy(&self, generation: u64) -> Result<Whole, Damage>;
+}
+
+/// A page: in memory (built here, or taken over by a writer), or stored
+/// and read on first use.
+#[derive(Debug)]
+enum Slot {
+    Held(Page),
+    Stored {
+        generation: u64,
+        page: OnceLock<Result<Page, Damage>>,
+    },
+}
+
+/// The totals, as a [`Slot`] holds a page.
+#[derive(Debug)]
+enum TotalsSlot {
+    Held(Totals),
+    Stored {
+        generation: u64,
+        totals: OnceLock<Result<Totals, Damage>>,
+    },
+}
+
+/// A site's visitor history: its pages and totals, held or stored.
+#[derive(Debug)]
+pub(crate) struct History {
+    pages: BTreeMap<NaiveDate, Slot>,
+    totals: TotalsSlot,
+    /// A store from before pages: its one table, read on first use.
+    legacy: Option<(u64, OnceLock<Result<Whole, Damage>>)>,
+    loader: Option<Arc<dyn PageLoader>>,
+    /// Months whose pages changed (or went) since the last commit.
+    dirty: BTreeSet<NaiveDate>,
+}
+
+impl Default for History {
+    fn default() -> History {
+        History {
+            pages: BTreeMap::new(),
+            totals: TotalsSlot::Held(Totals::default()),
+            legacy: None,
+            loader: None,
+            dirty: BTreeSet::new(),
+        }
+    }
+}
+
+/// The first day of a date's month.
+pub(crate) fn month_of(date: NaiveDate) -> NaiveDate {
+    date.with_day(1).unwrap_or(date)
+}
+
+fn damage_err(d: &Damage) -> crate::error::Error {
+    crate::error::Error::Store {
+        path: d.0.clone(),
+        reason: d.1.clone(),
+    }
 }
 
 /// Calls `f(value, run length)` for each run of equal values.
@@ -25,55 +148,497 @@ pub(crate) fn runs(sorted: &[u32], mut f: impl FnMut(u32, u32)) {
     }
 }
 
-/// The visitor table from each day's sorted visitor column, days in order.
-pub(crate) fn visitor_table<'a>(
-    visitors: usize,
-    days: impl Iterator<Item = (NaiveDate, &'a [u32])>,
-) -> Vec<Vec<VisitorDay>> {
-    let mut table: Vec<Vec<VisitorDay>> = vec![Vec::new(); visitors];
-    for (day, column) in days {
-        runs(column, |v, visits| {
-            if let Some(entries) = table.get_mut(v as usize) {
-                entries.push(VisitorDay {
+impl History {
+    /// A stored history: pages month → generation, totals generation.
+    pub(crate) fn stored(
+        loader: Arc<dyn PageLoader>,
+        pages: &BTreeMap<NaiveDate, u64>,
+        totals: Option<u64>,
+    ) -> History {
+        History {
+            pages: pages
+                .iter()
+                .map(|(&m, &generation)| {
+                    (
+                        m,
+                        Slot::Stored {
+                            generation,
+                            page: OnceLock::new(),
+                        },
+                    )
+                })
+                .collect(),
+            totals: match totals {
+                Some(generation) => TotalsSlot::Stored {
+                    generation,
+                    totals: OnceLock::new(),
+                },
+                None => TotalsSlot::Held(Totals::default()),
+            },
+            legacy: None,
+            loader: Some(loader),
+            dirty: BTreeSet::new(),
+        }
+    }
+
+    /// A store from before pages: the one table of generation
+    /// `generation`, read on first use (and written as pages by the first
+    /// commit that changes it).
+    pub(crate) fn legacy(loader: Arc<dyn PageLoader>, generation: u64) -> History {
+        History {
+            legacy: Some((generation, OnceLock::new())),
+            loader: Some(loader),
+            ..History::default()
+        }
+    }
+
+    /// The history of days given by their sorted visitor columns, in day
+    /// order (every page changed: a commit writes them all).
+    pub(crate) fn from_days<'a>(days: impl Iterator<Item = (NaiveDate, &'a [u32])>) -> History {
+        let (pages, totals) = pages_of_days(days);
+        let mut h = History::default();
+        h.replace(pages, totals);
+        h
+    }
+
+    /// Replaces every page and the totals (each month, old or new, is
+    /// written by the next commit).
+    pub(crate) fn replace(&mut self, pages: BTreeMap<NaiveDate, Page>, totals: Totals) {
+        let old = self.months();
+        self.dirty.extend(old);
+        self.dirty.extend(pages.keys().copied());
+        self.pages = pages.into_iter().map(|(m, p)| (m, Slot::Held(p))).collect();
+        self.totals = TotalsSlot::Held(totals);
+        self.legacy = None;
+    }
+
+    /// Every month with a page.
+    pub(crate) fn months(&self) -> Vec<NaiveDate> {
+        if let Some(Ok((pages, _))) = self.legacy.as_ref().and_then(|(_, l)| l.get()) {
+            return pages.keys().copied().collect();
+        }
+        self.pages.keys().copied().collect()
+    }
+
+    fn loader(&self) -> Result<&Arc<dyn PageLoader>, Damage> {
+        self.loader
+            .as_ref()
+            .ok_or_else(|| ("history".into(), "no store to read it from".into()))
+    }
+
+    fn legacy_table(&self) -> Option<Result<&Whole, Damage>> {
+        let (generation, cell) = self.legacy.as_ref()?;
+        Some(
+            cell.get_or_init(|| self.loader()?.legacy(*generation))
+                .as_ref()
+                .map_err(Clone::clone),
+        )
+    }
+
+    /// The page of a month (`None`: no visits that month), read on first
+    /// use.
+    pub(crate) fn page(&self, month: NaiveDate) -> crate::error::Result<Option<&Page>> {
+        if let Some(l) = self.legacy_table() {
+            return l
+                .map(|(pages, _)| pages.get(&month))
+                .map_err(|d| damage_err(&d));
+        }
+        match self.pages.get(&month) {
+            None => Ok(None),
+            Some(Slot::Held(p)) => Ok(Some(p)),
+            Some(Slot::Stored { generation, page }) => page
+                .get_or_init(|| self.loader()?.page(month, *generation))
+                .as_ref()
+                .map(Some)
+                .map_err(damage_err),
+        }
+    }
+
+    /// Each visitor's visits on earlier days, for a day whose sorted
+    /// visitor column is `visitor`.
+    pub(crate) fn before_column(
+        &self,
+        date: NaiveDate,
+        visitor: &[u32],
+    ) -> crate::error::Result<Vec<u32>> {
+        let page = self.page(month_of(date))?;
+        let mut before = vec![0; visitor.len()];
+        let mut i = 0;
+        runs(visitor, |v, n| {
+            let b = page.and_then(|p| p.get(&v)).map_or(0, |row| {
+                row.days
+                    .binary_search_by(|e| e.day.cmp(&date))
+                    .map_or(0, |k| row.days[k].before)
+            });
+            before[i..i + n as usize].fill(b);
+            i += n as usize;
+        });
+        Ok(before)
+    }
+
+    /// Fills an archive's `before` column from its month's page.
+    pub(crate) fn fill_before(
+        &self,
+        date: NaiveDate,
+        a: &mut DayArchive,
+    ) -> crate::error::Result<()> {
+        a.before = self.before_column(date, &a.visitor)?;
+        Ok(())
+    }
+
+    /// The latest day before `day` with visits of visitor `v`.
+    pub(crate) fn previous_day(&self, v: u32, day: NaiveDate) -> Option<NaiveDate> {
+        let row = self.page(month_of(day)).ok()??.get(&v)?;
+        let i = row.days.partition_point(|d| d.day < day);
+        match i {
+            0 => row.prev,
+            i => Some(row.days[i - 1].day),
+        }
+    }
+
+    /// Reads (if needed) and holds every page from `month` on and the
+    /// totals, before a batch changes them. A store from before pages is
+    /// read whole and every page marked for writing.
+    pub(crate) fn hold_from(&mut self, month: NaiveDate) -> crate::error::Result<()> {
+        if let Some((generation, cell)) = self.legacy.take() {
+            let read = match cell.into_inner() {
+                Some(r) => r,
+                None => self.loader().and_then(|l| l.legacy(generation)),
+            };
+            match read {
+                Ok((pages, totals)) => self.replace(pages, totals),
+                Err(d) => {
+                    let e = damage_err(&d);
+                    self.legacy = Some((generation, OnceLock::from(Err(d))));
+                    return Err(e);
+                }
+            }
+        }
+        for (&m, slot) in self.pages.range_mut(month..) {
+            if let Slot::Stored { generation, page } = slot {
+                let read = match page.take() {
+                    Some(r) => r,
+                    None => match &self.loader {
+                        Some(l) => l.page(m, *generation),
+                        None => Err(("history".into(), "no store to read it from".into())),
+                    },
+                };
+                match read {
+                    Ok(p) => *slot = Slot::Held(p),
+                    Err(d) => {
+                        let e = damage_err(&d);
+                        *page = OnceLock::from(Err(d));
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        if let TotalsSlot::Stored { generation, totals } = &mut self.totals {
+            let read = match totals.take() {
+                Some(r) => r,
+                None => match &self.loader {
+                    Some(l) => l.totals(*generation),
+                    None => Err(("history".into(), "no store to read it from".into())),
+                },
+            };
+            match read {
+                Ok(t) => self.totals = TotalsSlot::Held(t),
+                Err(d) => {
+                    let e = damage_err(&d);
+                    *totals = OnceLock::from(Err(d));
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn held_totals(&mut self) -> &mut Totals {
+        if !matches!(self.totals, TotalsSlot::Held(_)) {
+            self.totals = TotalsSlot::Held(Totals::default());
+        }
+        match &mut self.totals {
+            TotalsSlot::Held(t) => t,
+            TotalsSlot::Stored { .. } => unreachable!("made held above"),
+        }
+    }
+
+    /// Applies `(visitor, day, order, visits)` updates (for one key the
+    /// later order wins; 0 visits removes the day) to the held pages, and
+    /// returns each `(visitor, day, before)` from each visitor's earliest
+    /// updated day on, for the days held in memory. Pages from the
+    /// earliest updated month on must be held ([`History::hold_from`]);
+    /// a stored one is left as it is.
+    pub(crate) fn apply(
+        &mut self,
+        mut updates: Vec<(u32, NaiveDate, u8, u32)>,
+    ) -> Vec<(u32, NaiveDate, u32)> {
+        updates.sort_unstable();
+        let mut changed = Vec::new();
+        let mut i = 0;
+        while i < updates.len() {
+            let visitor = updates[i].0;
+            let j = i + updates[i..].partition_point(|u| u.0 == visitor);
+            self.apply_visitor(visitor, &updates[i..j], &mut changed);
+            i = j;
+        }
+        changed
+    }
+
+    fn apply_visitor(
+        &mut self,
+        v: u32,
+        updates: &[(u32, NaiveDate, u8, u32)],
+        changed: &mut Vec<(u32, NaiveDate, u32)>,
+    ) {
+        let first = month_of(updates[0].1);
+        // The visitor's days from the first updated month on, and what
+        // came before them.
+        let mut days: Vec<VisitorDay> = Vec::new();
+        let mut base = None;
+        for (&m, slot) in self.pages.range_mut(first..) {
+            if let Slot::Held(page) = slot
+                && let Some(row) = page.remove(&v)
+            {
+                self.dirty.insert(m);
+                if base.is_none() {
+                    base = Some((row.days.first().map_or(0, |d| d.before), row.prev));
+                }
+                days.extend(row.days);
+            }
+        }
+        let (start, prev) = base.unwrap_or_else(|| match &self.totals {
+            TotalsSlot::Held(t) => t.of(v),
+            TotalsSlot::Stored { .. } => (0, None),
+        });
+        // Merged with the updates (both by day; the last update of a day
+        // wins).
+        let mut merged = Vec::with_capacity(days.len() + updates.len());
+        let mut old = days.into_iter().peekable();
+        let mut k = 0;
+        while k < updates.len() {
+            let (_, day, _, visits) = updates[k];
+            if k + 1 < updates.len() && updates[k + 1].1 == day {
+                k += 1;
+                continue;
+            }
+            while let Some(e) = old.next_if(|e| e.day < day) {
+                merged.push(e);
+            }
+            old.next_if(|e| e.day == day);
+            if visits > 0 {
+                merged.push(VisitorDay {
                     day,
                     visits,
                     before: 0,
                 });
             }
-        });
-    }
-    for entries in &mut table {
-        let mut before = 0u32;
-        for e in entries.iter_mut() {
+            k += 1;
+        }
+        merged.extend(old);
+        // Counted again from `start`, and cut into months.
+        let (mut before, mut last) = (start, prev);
+        for e in &mut merged {
             e.before = before;
             before = before.saturating_add(e.visits);
+            changed.push((v, e.day, e.before));
+        }
+        let mut rest = merged.as_slice();
+        while let Some(head) = rest.first() {
+            let month = month_of(head.day);
+            let n = rest.partition_point(|e| month_of(e.day) == month);
+            let slot = self
+                .pages
+                .entry(month)
+                .or_insert_with(|| Slot::Held(Page::new()));
+            if let Slot::Held(page) = slot {
+                page.insert(
+                    v,
+                    Row {
+                        prev: last,
+                        days: rest[..n].to_vec(),
+                    },
+                );
+                self.dirty.insert(month);
+            }
+            last = Some(rest[n - 1].day);
+            rest = &rest[n..];
+        }
+        // Months left without visitors go.
+        let empty: Vec<NaiveDate> = self
+            .pages
+            .range(first..)
+            .filter(|(_, s)| matches!(s, Slot::Held(p) if p.is_empty()))
+            .map(|(m, _)| *m)
+            .collect();
+        for m in empty {
+            self.pages.remove(&m);
+        }
+        self.held_totals().set(v, before, last);
+    }
+
+    /// The months changed since the last commit, each with its page (or
+    /// `None`: it went), and whether the totals are to be written.
+    pub(crate) fn changes(&self) -> (Vec<(NaiveDate, Option<&Page>)>, Option<&Totals>) {
+        let pages = self
+            .dirty
+            .iter()
+            .map(|m| match self.pages.get(m) {
+                Some(Slot::Held(p)) => (*m, Some(p)),
+                _ => (*m, None),
+            })
+            .collect::<Vec<_>>();
+        let totals = match (&self.totals, self.dirty.is_empty()) {
+            (TotalsSlot::Held(t), false) => Some(t),
+            _ => None,
+        };
+        (pages, totals)
+    }
+
+    /// After a commit: the written pages are stored under their new
+    /// generations; the latest month stays held (the next batch most
+    /// likely goes there), older ones leave memory.
+    pub(crate) fn committed(
+        &mut self,
+        pages: &BTreeMap<NaiveDate, u64>,
+        totals: Option<u64>,
+        loader: Option<Arc<dyn PageLoader>>,
+    ) {
+        let Some(loader) = loader else {
+            // An in-memory engine holds everything.
+            self.dirty.clear();
+            return;
+        };
+        self.loader = Some(loader);
+        let latest = self.pages.keys().next_back().copied();
+        for m in std::mem::take(&mut self.dirty) {
+            let Some(&generation) = pages.get(&m) else {
+                self.pages.remove(&m);
+                continue;
+            };
+            let held = match self.pages.remove(&m) {
+                Some(Slot::Held(p)) if Some(m) == latest => OnceLock::from(Ok(p)),
+                _ => OnceLock::new(),
+            };
+            self.pages.insert(
+                m,
+                Slot::Stored {
+                    generation,
+                    page: held,
+                },
+            );
+        }
+        if let (Some(generation), TotalsSlot::Held(t)) = (totals, &mut self.totals) {
+            let t = std::mem::take(t);
+            self.totals = TotalsSlot::Stored {
+                generation,
+                totals: OnceLock::from(Ok(t)),
+            };
         }
     }
-    table
+
+    /// Every page read, in month order, and the totals (a check compares
+    /// them with the history derived from the days).
+    pub(crate) fn read_all(
+        &self,
+    ) -> crate::error::Result<(BTreeMap<NaiveDate, &Page>, Option<&Totals>)> {
+        if let Some(l) = self.legacy_table() {
+            let (pages, totals) = l.map_err(|d| damage_err(&d))?;
+            return Ok((pages.iter().map(|(m, p)| (*m, p)).collect(), Some(totals)));
+        }
+        let mut out = BTreeMap::new();
+        for &m in self.pages.keys() {
+            if let Some(p) = self.page(m)? {
+                out.insert(m, p);
+            }
+        }
+        let totals = match &self.totals {
+            TotalsSlot::Held(t) => Some(t),
+            TotalsSlot::Stored { generation, totals } => Some(
+                totals
+                    .get_or_init(|| self.loader()?.totals(*generation))
+                    .as_ref()
+                    .map_err(damage_err)?,
+            ),
+        };
+        Ok((out, totals))
+    }
+
+    /// Bytes held in memory (estimated from lengths).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let row = std::mem::size_of::<(u32, Row)>() + 16;
+        let day = std::mem::size_of::<VisitorDay>();
+        let page = |p: &Page| {
+            p.values()
+                .map(|r| row + r.days.capacity() * day)
+                .sum::<usize>()
+        };
+        let mut bytes = 0;
+        for slot in self.pages.values() {
+            bytes += match slot {
+                Slot::Held(p) => page(p),
+                Slot::Stored { page: cell, .. } => {
+                    cell.get().and_then(|r| r.as_ref().ok()).map_or(0, page)
+                }
+            };
+        }
+        let totals = match &self.totals {
+            TotalsSlot::Held(t) => Some(t),
+            TotalsSlot::Stored { totals, .. } => totals.get().and_then(|r| r.as_ref().ok()),
+        };
+        bytes + totals.map_or(0, |t| t.visits.capacity() * 4 + t.last.capacity() * 4)
+    }
 }
 
-/// Fills an archive's `before` column (each visit's visitor's visits on
-/// earlier days) from the visitor table.
-pub(crate) fn fill_before(table: &[Vec<VisitorDay>], date: NaiveDate, a: &mut DayArchive) {
-    a.before = before_column(table, date, &a.visitor);
-}
-
-/// The `before` column of a day whose sorted visitor column is `visitor`.
-pub(crate) fn before_column(
-    table: &[Vec<VisitorDay>],
-    date: NaiveDate,
-    visitor: &[u32],
-) -> Vec<u32> {
-    let mut before = vec![0; visitor.len()];
-    let mut i = 0;
-    runs(visitor, |v, n| {
-        let b = table.get(v as usize).map_or(0, |entries| {
-            entries
-                .binary_search_by(|e| e.day.cmp(&date))
-                .map_or(0, |p| entries[p].before)
+/// Pages and totals from each day's sorted visitor column, days in order.
+pub(crate) fn pages_of_days<'a>(
+    days: impl Iterator<Item = (NaiveDate, &'a [u32])>,
+) -> (BTreeMap<NaiveDate, Page>, Totals) {
+    let mut pages: BTreeMap<NaiveDate, Page> = BTreeMap::new();
+    let mut totals = Totals::default();
+    for (day, column) in days {
+        let page = pages.entry(month_of(day)).or_default();
+        runs(column, |v, visits| {
+            let (before, last) = totals.of(v);
+            page.entry(v)
+                .or_insert_with(|| Row {
+                    prev: last,
+                    days: Vec::new(),
+                })
+                .days
+                .push(VisitorDay {
+                    day,
+                    visits,
+                    before,
+                });
+            totals.set(v, before.saturating_add(visits), Some(day));
         });
-        before[i..i + n as usize].fill(b);
-        i += n as usize;
-    });
-    before
+    }
+    pages.retain(|_, p| !p.is_empty());
+    (pages, totals)
+}
+
+/// Pages and totals from a whole table (a store from before pages).
+pub(crate) fn pages_of_table(table: &[Vec<VisitorDay>]) -> (BTreeMap<NaiveDate, Page>, Totals) {
+    let mut pages: BTreeMap<NaiveDate, Page> = BTreeMap::new();
+    let mut totals = Totals::default();
+    for (v, entries) in table.iter().enumerate() {
+        let v = v as u32;
+        let mut last = None;
+        for e in entries {
+            let page = pages.entry(month_of(e.day)).or_default();
+            page.entry(v)
+                .or_insert_with(|| Row {
+                    prev: last,
+                    days: Vec::new(),
+                })
+                .days
+                .push(*e);
+            last = Some(e.day);
+        }
+        if let Some(e) = entries.last() {
+            totals.set(v, e.before.saturating_add(e.visits), Some(e.day));
+        }
+    }
+    (pages, totals)
 }

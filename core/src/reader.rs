@@ -19,7 +19,7 @@ use chrono::NaiveDate;
 
 use crate::engine::{Engine, SiteState};
 use crate::error::{Error, Result};
-use crate::history::{before_column, fill_before, visitor_table};
+use crate::history::History;
 use crate::rollup::{self, Rollup, Span};
 use crate::store::lazy::{DayCache, LazyDays, ReaderOptions, ReaderState};
 use crate::store::source::{ReadStats, Source};
@@ -214,7 +214,7 @@ impl Engine {
                 if !archive.cols.has(crate::archive::Columns::BEFORE) {
                     return Some(archive.clone());
                 }
-                let column = before_column(s.history().ok()?, date, &archive.visitor);
+                let column = s.history().before_column(date, &archive.visitor).ok()?;
                 if column == archive.before {
                     return Some(archive.clone());
                 }
@@ -313,29 +313,40 @@ impl Engine {
                 let (columns, bad) = visitor_columns(store, site, id, &lazy.files);
                 let whole = bad.is_empty() && site.days.is_empty() && site.live.is_empty();
                 if whole {
-                    let derived = visitor_table(
-                        site.dicts.visitors.len(),
+                    let (pages, totals) = crate::history::pages_of_days(
                         columns.iter().map(|(d, v)| (*d, v.as_slice())),
                     );
-                    let stored = site.history();
-                    if stored.as_ref().map_or(true, |t| derived != *t) {
-                        let files = &store.manifest.sites[&id];
-                        let path = files.history.map_or_else(
-                            || format!("site-{id}"),
-                            |g| history_path(id, g).display().to_string(),
-                        );
-                        site.damaged.insert(
-                            NaiveDate::MIN,
-                            (
-                                path,
-                                match stored {
-                                    Ok(_) => {
-                                        "the visitor history disagrees with the day files".into()
-                                    }
-                                    Err(e) => e.to_string(),
-                                },
-                            ),
-                        );
+                    let files = &store.manifest.sites[&id];
+                    let disagrees = match site.history().read_all() {
+                        Err(e) => Some(e.to_string()),
+                        Ok((stored, stored_totals)) => {
+                            let same_pages = stored.len() == pages.len()
+                                && stored
+                                    .iter()
+                                    .zip(&pages)
+                                    .all(|((m, p), (n, q))| m == n && *p == q);
+                            // Totals name every visitor the dictionaries had
+                            // when written; the ones without visits are 0.
+                            let same_totals = stored_totals.is_none_or(|t| {
+                                (0..t.visits.len().max(totals.visits.len())).all(|v| {
+                                    t.visits.get(v).copied().unwrap_or(0)
+                                        == totals.visits.get(v).copied().unwrap_or(0)
+                                        && t.last.get(v).copied().flatten()
+                                            == totals.last.get(v).copied().flatten()
+                                })
+                            });
+                            (!(same_pages && same_totals)).then(|| {
+                                "the visitor history disagrees with the day files".to_string()
+                            })
+                        }
+                    };
+                    if let Some(reason) = disagrees {
+                        let path = match (files.totals, files.history) {
+                            (Some(_), _) => format!("site-{id}/history"),
+                            (None, Some(g)) => history_path(id, g).display().to_string(),
+                            (None, None) => format!("site-{id}"),
+                        };
+                        site.damaged.insert(NaiveDate::MIN, (path, reason));
                     }
                 }
                 for (date, d) in bad {
@@ -376,8 +387,9 @@ impl Engine {
             let Some(site) = self.sites.get_mut(&id) else {
                 continue;
             };
-            // The batch changes the visitor table: it is read now.
-            let held = site.hold_history().map_err(|e| match e {
+            // The batch changes the visitor history from this month on:
+            // it is read now.
+            let held = site.hold_history_from(date).map_err(|e| match e {
                 Error::Store { path, reason } => (path, reason),
                 e => (format!("site-{id}"), e.to_string()),
             });
@@ -398,7 +410,8 @@ impl Engine {
             });
             match read {
                 Ok(mut archive) => {
-                    fill_before(&site.visitor_days, date, &mut archive);
+                    // The page is held: nothing left to read or fail.
+                    let _ = site.history.fill_before(date, &mut archive);
                     site.held_from.insert(date, archive.totals);
                     // Its part of its month's report rollup, if it has one.
                     let month = crate::rollup::month_of(date);
@@ -589,25 +602,26 @@ pub(crate) fn load_site_lazy(
     let mut site = load_site_head(store, id, files)?;
     let visitors = site.dicts.visitors.len();
     let mut days = files.days.clone();
-    let history = match files.history {
-        // Read when a query first needs it.
-        Some(g) => Some(crate::store::lazy::LazyHistory::new(g, visitors)),
+    let loader = crate::store::lazy::StoredHistory::loader(id, visitors, store.source.clone());
+    site.history = match files.history {
+        // Read when a query first needs them.
+        _ if files.totals.is_some() || !files.pages.is_empty() => {
+            History::stored(loader, &files.pages, files.totals)
+        }
+        Some(g) => History::legacy(loader, g),
         None => {
             let (columns, bad) = visitor_columns(store, &site, id, &files.days);
             for (date, d) in bad {
                 days.remove(&date);
                 site.damaged.insert(date, d);
             }
-            site.visitor_days =
-                visitor_table(visitors, columns.iter().map(|(d, v)| (*d, v.as_slice())));
-            None
+            History::from_days(columns.iter().map(|(d, v)| (*d, v.as_slice())))
         }
     };
     site.lazy = Some(LazyDays {
         site: id,
         files: days,
         rollups: files.rollup_names(),
-        history,
         source: store.source.clone(),
         cache: cache.clone(),
     });
@@ -615,7 +629,7 @@ pub(crate) fn load_site_lazy(
 }
 
 /// Loads one site for a writer: as a lazy reader does, with the visitor
-/// table read at once (batches change it).
+/// history's latest month and totals read at once (batches change them).
 fn load_site(
     store: &Store,
     id: u32,
@@ -623,6 +637,7 @@ fn load_site(
     cache: &Arc<crate::store::lazy::DayCache>,
 ) -> Result<SiteState> {
     let mut site = load_site_lazy(store, id, files, cache)?;
-    site.hold_history()?;
+    let latest = site.history.months().last().copied();
+    site.history.hold_from(latest.unwrap_or(NaiveDate::MAX))?;
     Ok(site)
 }

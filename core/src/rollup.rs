@@ -260,10 +260,7 @@ impl DayTotals {
     }
 }
 
-/// The first day of `date`'s month.
-pub(crate) fn month_of(date: NaiveDate) -> NaiveDate {
-    date.with_day(1).unwrap_or(date)
-}
+pub(crate) use crate::history::month_of;
 
 /// The last day of the month that starts on `month`.
 pub(crate) fn month_end(month: NaiveDate) -> NaiveDate {

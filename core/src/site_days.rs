@@ -10,7 +10,6 @@ use chrono::NaiveDate;
 use crate::archive::{Columns, DayArchive};
 use crate::engine::SiteState;
 use crate::error::Result;
-use crate::history::fill_before;
 use crate::live::{DayPart, LiveDay, Mask, Part, push_live, visible_visits, visitor_range};
 use crate::raw::{RawHit, SideArena};
 use crate::store::lazy::DayRef;
@@ -196,7 +195,8 @@ impl SiteState {
             crate::history::runs(&archive.visitor, |v, _| {
                 live.owner.insert(v, index);
             });
-            fill_before(&self.visitor_days, date, &mut archive);
+            // Live days' pages are held: nothing to read or fail.
+            let _ = self.history.fill_before(date, &mut archive);
             live.parts.push(Part {
                 archive,
                 mask: None,

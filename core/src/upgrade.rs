@@ -6,13 +6,14 @@ use chrono::NaiveDate;
 
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::store::codec::{FORMAT_VERSION, Kind, open_versioned};
+use crate::store::codec::{DAY_VERSION, Kind, open_versioned};
 use crate::store::day_path;
 
 impl Engine {
     /// Rewrites every day file of an older format version in today's, a
     /// month of days per commit (so a writer holds at most a month), and
-    /// returns how many days it rewrote. Answers do not change; what
+    /// a visitor history kept as one table as month pages, and returns how
+    /// many days it rewrote. Answers do not change; what
     /// changes is what a question reads: a version 3 day file keeps each
     /// column group apart, so a segmented summary of an upgraded year reads
     /// a fraction of each day (FORMAT.md, "Versions"). Older files are
@@ -55,6 +56,17 @@ impl Engine {
                 rewritten += days.len() as u64;
                 self.persist(BTreeMap::from([(id, (false, days))]))?;
             }
+            // A visitor history kept as one table (before version 4) is
+            // written as month pages.
+            let legacy = self
+                .store
+                .as_ref()
+                .and_then(|s| s.manifest.sites.get(&id))
+                .is_some_and(|f| f.history.is_some() && f.totals.is_none());
+            if legacy && let Some(site) = self.sites.get_mut(&id) {
+                site.history.hold_from(NaiveDate::MIN)?;
+                self.persist(BTreeMap::from([(id, (false, Vec::new()))]))?;
+            }
         }
         Ok(rewritten)
     }
@@ -73,7 +85,7 @@ impl Engine {
             .filter(|(d, _)| !site.live.contains_key(d) && !site.damaged.contains_key(d))
             .filter(|&(&d, &g)| {
                 store.read(&day_path(id, d, g)).is_ok_and(|bytes| {
-                    open_versioned(Kind::Day, &bytes).is_ok_and(|(v, _)| v < FORMAT_VERSION)
+                    open_versioned(Kind::Day, &bytes).is_ok_and(|(v, _)| v < DAY_VERSION)
                 })
             })
             .map(|(d, _)| *d)

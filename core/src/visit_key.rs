@@ -209,10 +209,8 @@ impl<'s> VisitKeys<'s> {
             return None;
         }
         // Read by now: the day's `before` column came from it.
-        let days = self.site.history().ok()?.get(a.visitor[vi] as usize)?;
-        let i = days.partition_point(|d| d.day < day);
-        let previous = days[..i].last()?;
-        Some((day - previous.day).num_days())
+        let previous = self.site.history().previous_day(a.visitor[vi], day)?;
+        Some((day - previous).num_days())
     }
 }
 

@@ -144,20 +144,27 @@ fn a_published_store_answers_every_method_as_the_folder_and_reads_only_its_days(
     let one = fresh.read_stats();
     summary("2024-12-20", "2025-01-18");
     let month = fresh.read_stats();
-    // The day, and the visitor history that the first day read needs.
+    // The day, and its month's visitor history page (the newest file of
+    // 2025-01; older ones are retired).
     assert_eq!(one.requests - open.requests, 2);
-    let history = std::fs::read_dir(store.join("site-1"))
+    let history = std::fs::read_dir(store.join("site-1/history"))
         .unwrap()
         .map(|e| e.unwrap())
-        .filter(|e| e.file_name().to_string_lossy().starts_with("visitors-"))
-        .map(|e| e.metadata().unwrap().len())
-        .max()
-        .unwrap();
+        .filter(|e| e.file_name().to_string_lossy().starts_with("2025-01-"))
+        .max_by_key(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name[8..].trim_end_matches(".vis").parse::<u64>().unwrap()
+        })
+        .unwrap()
+        .metadata()
+        .unwrap()
+        .len();
     assert_eq!(
         one.bytes - open.bytes,
         day_file_bytes(&store, "2025-01-07", "2025-01-07") + history
     );
-    // One GET per day with data in 2024-12-20..2025-01-18 but the cached one.
+    // One GET per day with data in 2024-12-20..2025-01-18 but the cached
+    // one (no page for December: no visits then).
     let files = day_file_sizes(&store, "2024-12-20", "2025-01-18").len() as u64;
     assert_eq!(month.requests - one.requests, files - 1);
     assert_eq!(
@@ -201,10 +208,10 @@ fn publishing_again_uploads_what_changed_and_a_reader_refreshes_to_it() {
         )])
         .unwrap();
     let changed = writer.publish(&url, &options).unwrap();
-    // Dictionaries, history, the day, its month's and year's rollups, the
-    // manifest; with a retention of 0 the five superseded files go as
-    // soon as the manifest is up.
-    assert_eq!((changed.uploaded, changed.deleted), (6, 5), "{changed:?}");
+    // Dictionaries, visitor totals, the month's history page, the day, its
+    // month's and year's rollups, the manifest; with a retention of 0 the
+    // six superseded files go as soon as the manifest is up.
+    assert_eq!((changed.uploaded, changed.deleted), (7, 6), "{changed:?}");
     assert!(reader.refresh().unwrap());
     let after = reader.query(&q).unwrap().visits_summary();
     assert_eq!(after, writer.query(&q).unwrap().visits_summary());

@@ -8,8 +8,23 @@ pub(crate) const MAGIC: &[u8; 7] = b"HITMAP\0";
 /// The on-disk format version this build writes; it reads every version
 /// from 1 up to it. Version 2 changed the bodies of day (`D`) and
 /// dictionary (`T`) files; version 3 split a day file's body into
-/// sections compressed one by one; the other kinds are the same in all.
-pub(crate) const FORMAT_VERSION: u16 = 3;
+/// sections compressed one by one; version 4 keeps the visitor history in
+/// month pages (`P`) and totals (`N`) instead of one table (`V`, still
+/// read); the other kinds are the same in all.
+pub(crate) const FORMAT_VERSION: u16 = 4;
+/// The version that last changed a day file's body (a store's older day
+/// files are rewritten by `hitmap check --upgrade`).
+pub(crate) const DAY_VERSION: u16 = 3;
+
+/// The version a file of `kind` is written in: the last version that
+/// changed that kind (the manifest's names the history's files since 4),
+/// so files of unchanged kinds keep their bytes.
+pub(crate) fn version_of(kind: Kind) -> u16 {
+    match kind {
+        Kind::Manifest | Kind::Page | Kind::Totals => FORMAT_VERSION,
+        _ => DAY_VERSION,
+    }
+}
 /// magic (7) + kind (1) + version (2) + reserved (2) + body length (8).
 pub(crate) const HEADER: usize = 20;
 
@@ -24,12 +39,14 @@ pub(crate) enum Kind {
     Day = b'D',
     Wal = b'W',
     History = b'V',
+    Page = b'P',
+    Totals = b'N',
     Rollup = b'R',
 }
 
 /// Wraps a body: header, body, CRC-32 of both.
 pub(crate) fn seal(kind: Kind, body: &[u8]) -> Vec<u8> {
-    sealed(kind, FORMAT_VERSION, body)
+    sealed(kind, version_of(kind), body)
 }
 
 /// [`seal`] with an older version in the header (tests and fuzzing feed

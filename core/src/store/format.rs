@@ -908,31 +908,8 @@ fn stored_dict(d: &mut SiteDicts, which: usize) -> &mut Dict {
     }
 }
 
-/// The visitor table (`SiteState::visitor_days`) as a sealed file, so a
-/// lazy reader knows every visitor's earlier visits without loading
-/// earlier days: per visitor (id order) the number of days with visits,
-/// then every entry's day (days since 0001-01-01) and visit count, as
-/// three zstd-packed `u32` columns.
-pub(crate) fn encode_history(table: &[Vec<crate::history::VisitorDay>]) -> Vec<u8> {
-    // Written straight into a buffer of its final size: this runs on
-    // every seal, and a year's table is millions of entries.
-    let entries: usize = table.iter().map(Vec::len).sum();
-    let mut w = Writer {
-        buf: Vec::with_capacity(24 + 4 * (table.len() + 2 * entries)),
-    };
-    w.u32s_of(table.len(), table.iter().map(|e| e.len() as u32));
-    w.u32s_of(
-        entries,
-        table
-            .iter()
-            .flatten()
-            .map(|e| e.day.num_days_from_ce() as u32),
-    );
-    w.u32s_of(entries, table.iter().flatten().map(|e| e.visits));
-    seal(Kind::History, &compress(&w.buf))
-}
-
-/// Reads a visitor table for `visitors` visitor ids, with each entry's
+/// Reads a visitor table (one file per site, before format version 4)
+/// for `visitors` visitor ids, with each entry's
 /// `before` (visits on earlier days) summed again.
 pub(crate) fn decode_history(
     bytes: &[u8],
@@ -979,6 +956,139 @@ pub(crate) fn decode_history(
     }
     table.resize(visitors, Vec::new());
     Ok(table)
+}
+
+/// Day numbers as a page and the totals store them (0: none).
+fn day_number(day: Option<NaiveDate>) -> u32 {
+    day.map_or(0, |d| d.num_days_from_ce() as u32)
+}
+
+fn day_of_number(n: u32) -> ReadResult<Option<NaiveDate>> {
+    if n == 0 {
+        return Ok(None);
+    }
+    i32::try_from(n)
+        .ok()
+        .and_then(NaiveDate::from_num_days_from_ce_opt)
+        .map(Some)
+        .ok_or_else(|| format!("day number {n} is not a date"))
+}
+
+/// One month's page of the visitor history as a sealed file (`P`,
+/// FORMAT.md): the month's first day, then by visitor (ascending): the
+/// visitor ids, each one's last earlier day with visits, visits before
+/// the month and number of days; then per day its day of the month and
+/// visits.
+pub(crate) fn encode_page(month: NaiveDate, page: &crate::history::Page) -> Vec<u8> {
+    let days: usize = page.values().map(|r| r.days.len()).sum();
+    let mut w = Writer {
+        buf: Vec::with_capacity(64 + 16 * page.len() + 8 * days),
+    };
+    w.var(u64::from(day_number(Some(month))));
+    w.u32s_of(page.len(), page.keys().copied());
+    w.u32s_of(page.len(), page.values().map(|r| day_number(r.prev)));
+    w.u32s_of(
+        page.len(),
+        page.values().map(|r| r.days.first().map_or(0, |d| d.before)),
+    );
+    w.u32s_of(page.len(), page.values().map(|r| r.days.len() as u32));
+    w.u32s_of(
+        days,
+        page.values().flat_map(|r| r.days.iter().map(|d| d.day.day())),
+    );
+    w.u32s_of(
+        days,
+        page.values().flat_map(|r| r.days.iter().map(|d| d.visits)),
+    );
+    seal(Kind::Page, &compress(&w.buf))
+}
+
+/// Reads a page of month `month` for `visitors` visitor ids.
+pub(crate) fn decode_page(
+    bytes: &[u8],
+    month: NaiveDate,
+    visitors: usize,
+) -> ReadResult<crate::history::Page> {
+    use crate::history::{Row, VisitorDay};
+    let raw = decompress(open(Kind::Page, bytes)?)?;
+    let mut r = Reader::new(&raw);
+    let first = day_of_number(r.var_u32()?)?;
+    if first != Some(month) {
+        return Err(format!("holds the month of {first:?}, its name says {month}"));
+    }
+    let (ids, prev, start, counts) = (r.u32s_iter()?, r.u32s_iter()?, r.u32s_iter()?, r.u32s_iter()?);
+    let (mut days, mut visits) = (r.u32s_iter()?, r.u32s_iter()?);
+    r.finish()?;
+    if prev.len() != ids.len() || start.len() != ids.len() || counts.len() != ids.len() {
+        return Err("column lengths disagree".into());
+    }
+    let total: u64 = counts.clone().map(u64::from).sum();
+    if total != days.len() as u64 || days.len() != visits.len() {
+        return Err("column lengths disagree".into());
+    }
+    let mut page = crate::history::Page::new();
+    let mut last_id = None;
+    for (((v, p), s), c) in ids.zip(prev).zip(start).zip(counts) {
+        if v as usize >= visitors || last_id.is_some_and(|l| l >= v) {
+            return Err(format!("visitor {v} is out of order or unknown"));
+        }
+        last_id = Some(v);
+        let prev = day_of_number(p)?;
+        if prev.is_some_and(|p| p >= month) || c == 0 {
+            return Err(format!("visitor {v}'s row is not a month's"));
+        }
+        let mut row = Row {
+            prev,
+            days: Vec::with_capacity(c as usize),
+        };
+        let mut before = s;
+        for (d, n) in days.by_ref().zip(visits.by_ref()).take(c as usize) {
+            let day = month
+                .with_day(d)
+                .filter(|_| n > 0)
+                .ok_or_else(|| format!("day {d} ({n} visits) is not one of the month's"))?;
+            if row.days.last().is_some_and(|e: &VisitorDay| e.day >= day) {
+                return Err("a visitor's days are not in order".into());
+            }
+            row.days.push(VisitorDay {
+                day,
+                visits: n,
+                before,
+            });
+            before = before.saturating_add(n);
+        }
+        page.insert(v, row);
+    }
+    Ok(page)
+}
+
+/// Each visitor's visits on all days and last day with visits, as a
+/// sealed file (`N`, FORMAT.md).
+pub(crate) fn encode_totals(t: &crate::history::Totals) -> Vec<u8> {
+    let mut w = Writer::default();
+    w.u32s_of(t.visits.len(), t.visits.iter().copied());
+    w.u32s_of(t.last.len(), t.last.iter().map(|d| day_number(*d)));
+    seal(Kind::Totals, &compress(&w.buf))
+}
+
+/// Reads the totals for `visitors` visitor ids.
+pub(crate) fn decode_totals(bytes: &[u8], visitors: usize) -> ReadResult<crate::history::Totals> {
+    let raw = decompress(open(Kind::Totals, bytes)?)?;
+    let mut r = Reader::new(&raw);
+    let (visits, last) = (r.u32s()?, r.u32s()?);
+    r.finish()?;
+    if visits.len() != last.len() || visits.len() > visitors {
+        return Err(format!(
+            "holds {} visitors ({} last days), the dictionaries {visitors}",
+            visits.len(),
+            last.len()
+        ));
+    }
+    let last = last
+        .into_iter()
+        .map(day_of_number)
+        .collect::<ReadResult<Vec<_>>>()?;
+    Ok(crate::history::Totals { visits, last })
 }
 
 /// A rollup as a sealed file (`R`, FORMAT.md): the first day of its

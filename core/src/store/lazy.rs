@@ -9,18 +9,18 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Deref;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 
 use crate::archive::{Columns, DayArchive};
-use crate::history::{VisitorDay, fill_before};
+use crate::history::{Damage, History, Page, PageLoader, Totals};
 use crate::error::{Error, Result};
 use crate::rollup::{Rollup, Span};
 
 use super::source::Source;
-use super::{day_path, format, history_path, span_rollup_path, store_err};
+use super::{day_path, format, history_path, page_path, span_rollup_path, store_err, totals_path};
 
 /// What a lazy reader needs from the site it reads for (the engine's
 /// `SiteState`): its dictionaries, its visitor history, and whether it
@@ -28,8 +28,8 @@ use super::{day_path, format, history_path, span_rollup_path, store_err};
 /// then do not answer for those days).
 pub(crate) trait SiteHead: Sync {
     fn dicts(&self) -> &crate::raw::SiteDicts;
-    /// The visitor history, read on first use.
-    fn history(&self) -> Result<&[Vec<VisitorDay>]>;
+    /// The visitor history (its pages read on first use).
+    fn history(&self) -> &History;
     fn busy(&self, range: std::ops::RangeInclusive<NaiveDate>) -> bool;
 }
 
@@ -63,9 +63,6 @@ pub(crate) struct LazyDays {
     /// Per span, each period's first day → generation of its rollup, as
     /// the manifest names them.
     pub rollups: BTreeMap<Span, BTreeMap<NaiveDate, u64>>,
-    /// The visitor history, read when a query first needs it (`None`:
-    /// it is in `SiteState::visitor_days`).
-    pub history: Option<LazyHistory>,
     pub source: Arc<Source>,
     pub cache: Arc<DayCache>,
 }
@@ -77,7 +74,6 @@ impl LazyDays {
             site,
             files: BTreeMap::new(),
             rollups: BTreeMap::new(),
-            history: None,
             source,
             cache,
         }
@@ -114,11 +110,7 @@ impl LazyDays {
         }
         let paths: Vec<&std::path::Path> = missing.iter().map(|(_, _, p, _)| p.as_path()).collect();
         let read = self.source.read_many(&paths);
-        let history = if missing.iter().all(|m| !m.3.has(Columns::BEFORE)) {
-            &[][..]
-        } else {
-            site.history()?
-        };
+        let history = site.history();
         // Decoded on the query's threads, a day per job.
         let jobs: Vec<_> = missing.iter().zip(read).collect();
         let decoded = crate::par::map_jobs(jobs, threads, |((date, _, path, cols), bytes)| {
@@ -131,7 +123,7 @@ impl LazyDays {
             // `before` is filled only when asked for (an older file is
             // read whole, but its `before` still needs the history).
             if cols.has(Columns::BEFORE) {
-                fill_before(history, *date, &mut archive);
+                history.fill_before(*date, &mut archive)?;
             } else {
                 archive.cols = archive.cols.without(Columns::BEFORE);
             }
@@ -243,55 +235,62 @@ impl LazyDays {
     }
 }
 
-/// A site's visitor history file, read on first use: a question that
-/// reads no day (a VisitsSummary of whole rolled-up months) never reads
-/// it, and it is the largest file of a site's head.
+/// Reads a site's visitor history files for [`History`]: pages and
+/// totals, or a whole table of an older version.
 #[derive(Debug)]
-pub(crate) struct LazyHistory {
-    generation: u64,
+pub(crate) struct StoredHistory {
+    site: u32,
+    /// Visitor ids the site's dictionaries hold (a file naming more is
+    /// damaged).
     visitors: usize,
-    table: OnceLock<std::result::Result<Vec<Vec<VisitorDay>>, Damage>>,
+    source: Arc<Source>,
 }
 
-/// A file that could not be read, and why.
-type Damage = (String, String);
-
-impl LazyHistory {
-    pub(crate) fn new(generation: u64, visitors: usize) -> LazyHistory {
-        LazyHistory {
-            generation,
+impl StoredHistory {
+    /// A loader for site `site` with `visitors` visitor ids.
+    pub(crate) fn loader(site: u32, visitors: usize, source: Arc<Source>) -> Arc<dyn PageLoader> {
+        Arc::new(StoredHistory {
+            site,
             visitors,
-            table: OnceLock::new(),
-        }
+            source,
+        })
     }
 
-    /// The table, read from site `site`'s file at the first call (an error,
-    /// naming the file, is kept and given again).
-    pub(crate) fn get(&self, site: u32, source: &Source) -> Result<&[Vec<VisitorDay>]> {
-        let read = self.table.get_or_init(|| {
-            let path = history_path(site, self.generation);
-            let bytes = source
-                .read(&path)
-                .map_err(|e| (path.display().to_string(), e.to_string()))?;
-            format::decode_history(&bytes, self.visitors)
-                .map_err(|r| (path.display().to_string(), r))
-        });
-        match read {
-            Ok(t) => Ok(t),
-            Err((path, reason)) => Err(Error::Store {
-                path: path.clone(),
-                reason: reason.clone(),
-            }),
-        }
+    fn read<T>(
+        &self,
+        path: std::path::PathBuf,
+        decode: impl FnOnce(&[u8]) -> std::result::Result<T, String>,
+    ) -> std::result::Result<T, Damage> {
+        let name = || path.display().to_string();
+        let bytes = self
+            .source
+            .read(&path)
+            .map_err(|e| (name(), e.to_string()))?;
+        decode(&bytes).map_err(|r| (name(), r))
+    }
+}
+
+impl PageLoader for StoredHistory {
+    fn page(&self, month: NaiveDate, generation: u64) -> std::result::Result<Page, Damage> {
+        self.read(page_path(self.site, month, generation), |b| {
+            format::decode_page(b, month, self.visitors)
+        })
     }
 
-    /// The table [`LazyHistory::get`] read, for a site that takes it
-    /// over (empty if it was not read).
-    pub(crate) fn into_table(self) -> Vec<Vec<VisitorDay>> {
-        self.table
-            .into_inner()
-            .and_then(|t| t.ok())
-            .unwrap_or_default()
+    fn totals(&self, generation: u64) -> std::result::Result<Totals, Damage> {
+        self.read(totals_path(self.site, generation), |b| {
+            format::decode_totals(b, self.visitors)
+        })
+    }
+
+    fn legacy(
+        &self,
+        generation: u64,
+    ) -> std::result::Result<crate::history::Whole, Damage> {
+        self.read(history_path(self.site, generation), |b| {
+            let table = format::decode_history(b, self.visitors)?;
+            Ok(crate::history::pages_of_table(&table))
+        })
     }
 }
 

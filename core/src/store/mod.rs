@@ -80,11 +80,21 @@ pub(crate) struct SiteFiles {
     pub dicts: u64,
     /// Day → generation of its file.
     pub days: BTreeMap<NaiveDate, u64>,
-    /// Generation of the visitor history (`visitors-<gen>.bin`), written
-    /// with the dictionaries; absent in stores from before it existed
-    /// (a lazy reader then derives it from the days).
+    /// Generation of the visitor history as one table
+    /// (`visitors-<gen>.bin`), in stores of format version 2 and 3 (a
+    /// writer's first commit turns it into `pages` and `totals`); absent
+    /// in stores from before it existed (a lazy reader then derives the
+    /// history from the days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<u64>,
+    /// Month (its first day) → generation of its visitor history page
+    /// (`history/<YYYY-MM>-<gen>.vis`, format version 4).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pages: BTreeMap<NaiveDate, u64>,
+    /// Generation of the visitor totals (`totals-<gen>.bin`): what a
+    /// writer needs to start a month's page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totals: Option<u64>,
     /// Month (its first day) → generation of its rollup
     /// (`rollups/<YYYY-MM>-<gen>.sum`, `rollup.rs`); a reader checks it
     /// against the month's days before using it.
@@ -297,6 +307,12 @@ impl Manifest {
             if let Some(g) = f.history {
                 out.insert(history_path(site, g));
             }
+            if let Some(g) = f.totals {
+                out.insert(totals_path(site, g));
+            }
+            for (&month, &g) in &f.pages {
+                out.insert(page_path(site, month, g));
+            }
             for (&day, &g) in &f.days {
                 out.insert(day_path(site, day, g));
             }
@@ -318,8 +334,11 @@ impl Manifest {
 pub(crate) struct SiteChange {
     pub config: Option<Vec<u8>>,
     pub dicts: Option<Vec<u8>>,
-    /// The visitor history (`format::encode_history`), with the dictionaries.
-    pub history: Option<Vec<u8>>,
+    /// The visitor totals (`format::encode_totals`): written with any
+    /// page, and they replace a table of an older version.
+    pub totals: Option<Vec<u8>>,
+    /// Month → new visitor history page, or `None` to remove it.
+    pub pages: BTreeMap<NaiveDate, Option<Vec<u8>>>,
     /// Day → new archive bytes, or `None` to remove the day.
     pub days: BTreeMap<NaiveDate, Option<Vec<u8>>>,
     /// (Month or year, its first day) → new rollup bytes, or `None` to
@@ -367,6 +386,16 @@ pub(crate) fn history_path(site: u32, generation: u64) -> PathBuf {
     PathBuf::from(format!("site-{site}")).join(format!("visitors-{generation}.bin"))
 }
 
+pub(crate) fn totals_path(site: u32, generation: u64) -> PathBuf {
+    PathBuf::from(format!("site-{site}")).join(format!("totals-{generation}.bin"))
+}
+
+pub(crate) fn page_path(site: u32, month: NaiveDate, generation: u64) -> PathBuf {
+    PathBuf::from(format!("site-{site}"))
+        .join("history")
+        .join(format!("{}-{generation}.vis", month.format("%Y-%m")))
+}
+
 pub(crate) fn day_path(site: u32, day: NaiveDate, generation: u64) -> PathBuf {
     PathBuf::from(format!("site-{site}"))
         .join("days")
@@ -393,6 +422,8 @@ enum FileName {
     Config(u32, u64),
     Dicts(u32, u64),
     History(u32, u64),
+    Totals(u32, u64),
+    Page(u32, NaiveDate, u64),
     Day(u32, NaiveDate, u64),
     Rollup(u32, Span, NaiveDate, u64),
     Wal(u64),
@@ -434,8 +465,22 @@ impl FileName {
                 {
                     return Some(FileName::History(site, gen_of(g)?));
                 }
+                if let Some(g) = file
+                    .strip_prefix("totals-")
+                    .and_then(|f| f.strip_suffix(".bin"))
+                {
+                    return Some(FileName::Totals(site, gen_of(g)?));
+                }
                 let g = file.strip_prefix("dicts-")?.strip_suffix(".bin")?;
                 Some(FileName::Dicts(site, gen_of(g)?))
+            }
+            [site, "history", file] => {
+                let site = site_of(site)?;
+                let stem = file.strip_suffix(".vis")?;
+                let (month, g) = (stem.get(..7)?, stem.get(7..)?.strip_prefix('-')?);
+                let month = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?;
+                let g = gen_of(g)?;
+                (page_path(site, month, g) == rel).then_some(FileName::Page(site, month, g))
             }
             [site, "days", file] => {
                 let site = site_of(site)?;
@@ -476,6 +521,8 @@ impl FileName {
             FileName::Config(..) => Kind::Config,
             FileName::Dicts(..) => Kind::Dicts,
             FileName::History(..) => Kind::History,
+            FileName::Totals(..) => Kind::Totals,
+            FileName::Page(..) => Kind::Page,
             FileName::Day(..) => Kind::Day,
             FileName::Rollup(..) => Kind::Rollup,
             FileName::Wal(..) => Kind::Wal,
@@ -487,6 +534,8 @@ impl FileName {
             FileName::Config(_, g)
             | FileName::Dicts(_, g)
             | FileName::History(_, g)
+            | FileName::Totals(_, g)
+            | FileName::Page(_, _, g)
             | FileName::Day(_, _, g)
             | FileName::Rollup(_, _, _, g)
             | FileName::Wal(g) => g,
@@ -850,6 +899,7 @@ impl Store {
             let dir = PathBuf::from(format!("site-{site}"));
             let _ = fs::remove_dir(self.root.join(dir.join("days")));
             let _ = fs::remove_dir(self.root.join(dir.join("rollups")));
+            let _ = fs::remove_dir(self.root.join(dir.join("history")));
             let _ = fs::remove_dir(self.root.join(dir));
         }
         let _ = fs::remove_file(self.root.join(PENDING));
@@ -921,6 +971,12 @@ impl Store {
                         if let Some(g) = f.history {
                             retire(history_path(site, g));
                         }
+                        if let Some(g) = f.totals {
+                            retire(totals_path(site, g));
+                        }
+                        f.pages
+                            .iter()
+                            .for_each(|(&m, &g)| retire(page_path(site, m, g)));
                         f.days
                             .iter()
                             .for_each(|(&d, &g)| retire(day_path(site, d, g)));
@@ -937,8 +993,19 @@ impl Store {
                     if change.dicts.is_some() {
                         retire(dicts_path(site, f.dicts));
                     }
-                    if let (Some(_), Some(g)) = (&change.history, f.history) {
-                        retire(history_path(site, g));
+                    if change.totals.is_some() {
+                        // Pages and totals replace a table of an older version.
+                        if let Some(g) = f.history {
+                            retire(history_path(site, g));
+                        }
+                        if let Some(g) = f.totals {
+                            retire(totals_path(site, g));
+                        }
+                    }
+                    for month in change.pages.keys() {
+                        if let Some(&g) = f.pages.get(month) {
+                            retire(page_path(site, *month, g));
+                        }
                     }
                     for day in change.days.keys() {
                         if let Some(&g) = f.days.get(day) {
@@ -960,9 +1027,21 @@ impl Store {
                     writes.push((dicts_path(site, generation), bytes));
                     files.dicts = generation;
                 }
-                if let Some(bytes) = change.history {
-                    writes.push((history_path(site, generation), bytes));
-                    files.history = Some(generation);
+                if let Some(bytes) = change.totals {
+                    writes.push((totals_path(site, generation), bytes));
+                    files.totals = Some(generation);
+                    files.history = None;
+                }
+                for (month, bytes) in change.pages {
+                    match bytes {
+                        Some(bytes) => {
+                            writes.push((page_path(site, month, generation), bytes));
+                            files.pages.insert(month, generation);
+                        }
+                        None => {
+                            files.pages.remove(&month);
+                        }
+                    }
                 }
                 for (day, bytes) in change.days {
                     match bytes {
@@ -1064,6 +1143,7 @@ fn site_files(root: &Path) -> Vec<PathBuf> {
             site_dir.clone(),
             site_dir.join("days"),
             site_dir.join("rollups"),
+            site_dir.join("history"),
         ] {
             for file in fs::read_dir(root.join(&sub))
                 .into_iter()
@@ -1250,6 +1330,8 @@ pub fn recover_manifest(root: impl AsRef<Path>) -> Result<Recovery> {
                     // from the days meanwhile (and answer whole months
                     // from their days).
                     FileName::History(..)
+                    | FileName::Totals(..)
+                    | FileName::Page(..)
                     | FileName::Rollup(..)
                     | FileName::Wal(_) => continue,
                 };
@@ -1308,6 +1390,8 @@ pub fn recover_manifest(root: impl AsRef<Path>) -> Result<Recovery> {
                 FileName::Dicts(_, g) => skip(dicts_path(site, g), "an older generation".into()),
                 FileName::Day(..)
                 | FileName::History(..)
+                | FileName::Totals(..)
+                | FileName::Page(..)
                 | FileName::Rollup(..)
                 | FileName::Wal(_) => {}
             }
@@ -1364,6 +1448,8 @@ mod tests {
             (config_path(3, 7), FileName::Config(3, 7)),
             (dicts_path(3, 0), FileName::Dicts(3, 0)),
             (history_path(3, 12), FileName::History(3, 12)),
+            (totals_path(3, 12), FileName::Totals(3, 12)),
+            (page_path(3, day, 12), FileName::Page(3, day, 12)),
             (day_path(12, day, 44), FileName::Day(12, day, 44)),
             (
                 span_rollup_path(2, Span::Month, day, 9),

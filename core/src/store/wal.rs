@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::Result;
-use crate::store::codec::{FORMAT_VERSION, HEADER, Kind, MAGIC};
+use crate::store::codec::{HEADER, Kind, MAGIC, version_of};
 use crate::store::store_err;
 
 /// The folder of the log's segments.
@@ -29,7 +29,7 @@ fn header() -> [u8; HEADER] {
     let mut h = [0u8; HEADER];
     h[..7].copy_from_slice(MAGIC);
     h[7] = Kind::Wal as u8;
-    h[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h[8..10].copy_from_slice(&version_of(Kind::Wal).to_le_bytes());
     h
 }
 

@@ -174,14 +174,15 @@ fn superseded_files_go_after_the_retention_time() {
         )])
         .unwrap();
     }
-    // Live: config, dicts, visitor history, one day, its month's and
-    // year's rollups. Retired by the last commit and kept for its readers
-    // until the next: the previous dicts, history, day and rollups.
+    // Live: config, dicts, visitor totals and history page, one day, its
+    // month's and year's rollups. Retired by the last commit and kept for
+    // its readers until the next: the previous dicts, totals, page, day
+    // and rollups.
     let files: Vec<String> = walk(&dir.0)
         .into_iter()
         .filter(|p| p.contains("site-1"))
         .collect();
-    assert_eq!(files.len(), 11, "{files:#?}");
+    assert_eq!(files.len(), 13, "{files:#?}");
     drop(e);
     // With the default retention they stay for readers.
     let mut e = Engine::open(&dir.0).unwrap();
@@ -191,10 +192,10 @@ fn superseded_files_go_after_the_retention_time() {
             .unwrap();
     }
     let kept = walk(&dir.0).iter().filter(|p| p.contains("site-1")).count();
-    // Live: 6; each of the three commits' retired dicts, history, day and
-    // two rollups; the five retired before the reopen (now under a 60 s
+    // Live: 7; each of the three commits' retired dicts, totals, page, day
+    // and two rollups; the six retired before the reopen (now under a 60 s
     // retention).
-    assert_eq!(kept, 6 + 3 * 5 + 5);
+    assert_eq!(kept, 7 + 3 * 6 + 6);
 }
 
 #[test]
@@ -331,9 +332,15 @@ fn a_journal_never_removes_what_the_manifest_names() {
     let live: Vec<String> = walk(&dir.0)
         .into_iter()
         .filter(|p| p.contains("site-1/") && !p.ends_with(".tmp"))
-        .filter(|p| p.contains("visitors-") || p.contains("dicts-") || p.contains("/days/"))
+        .filter(|p| {
+            p.contains("totals-")
+                || p.contains("/history/")
+                || p.contains("dicts-")
+                || p.contains("/days/")
+        })
         .collect();
-    assert!(live.iter().any(|p| p.contains("visitors-")), "{live:?}");
+    assert!(live.iter().any(|p| p.contains("totals-")), "{live:?}");
+    assert!(live.iter().any(|p| p.contains("/history/")), "{live:?}");
     let rels: Vec<String> = live
         .iter()
         .map(|p| p[p.find("site-1/").unwrap()..].to_string())

@@ -9,6 +9,7 @@ mod disk;
 mod erase;
 mod examples;
 mod hardening;
+mod history;
 mod layers;
 mod live;
 mod parity;

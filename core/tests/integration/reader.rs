@@ -91,7 +91,8 @@ fn reads_follow_the_days_asked() {
     assert_eq!(one.requests - open.requests, 2);
     q("2025-01-06", "2025-02-04");
     let thirty = reader.read_stats();
-    assert_eq!(thirty.requests - one.requests, 30);
+    // The days, and February's history page.
+    assert_eq!(thirty.requests - one.requests, 30 + 1);
     // The bytes are exactly those days' files.
     let file_bytes = |from: &str, to: &str| -> u64 {
         std::fs::read_dir(dir.0.join("site-1/days"))
@@ -104,20 +105,28 @@ fn reads_follow_the_days_asked() {
             .map(|e| e.metadata().unwrap().len())
             .sum()
     };
-    let history: u64 = std::fs::read_dir(dir.0.join("site-1"))
-        .unwrap()
-        .map(|e| e.unwrap())
-        .filter(|e| e.file_name().to_string_lossy().starts_with("visitors-"))
-        .map(|e| e.metadata().unwrap().len())
-        .max()
-        .unwrap();
+    // A month's history page: its newest file (older ones are retired).
+    let page = |month: &str| -> u64 {
+        std::fs::read_dir(dir.0.join("site-1/history"))
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(month))
+            .max_by_key(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name[8..].trim_end_matches(".vis").parse::<u64>().unwrap()
+            })
+            .unwrap()
+            .metadata()
+            .unwrap()
+            .len()
+    };
     assert_eq!(
         one.bytes - open.bytes,
-        file_bytes("2025-01-05", "2025-01-05") + history
+        file_bytes("2025-01-05", "2025-01-05") + page("2025-01")
     );
     assert_eq!(
         thirty.bytes - one.bytes,
-        file_bytes("2025-01-06", "2025-02-04")
+        file_bytes("2025-01-06", "2025-02-04") + page("2025-02")
     );
     // Cached: asking again reads nothing.
     q("2025-01-06", "2025-02-04");

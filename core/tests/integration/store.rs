@@ -267,7 +267,7 @@ fn damaged_files_are_named_and_the_rest_still_answers() {
 /// bytes, or the version must change. `HITMAP_BLESS=1` rewrites them.
 #[test]
 fn golden_store_reads_and_the_writer_is_stable() {
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/store-v3");
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/store-v4");
     let dir = TempDir::new("golden");
     let e = sample_store(&dir.0);
     let answers = golden_answers(&e);
@@ -277,6 +277,8 @@ fn golden_store_reads_and_the_writer_is_stable() {
         "site-1/config-1.bin",
         "site-1/dicts-3.bin",
         "site-1/days/2025-01-01-3.day",
+        "site-1/history/2025-01-3.vis",
+        "site-1/totals-3.bin",
         "site-2/dicts-4.bin",
     ];
     if std::env::var_os("HITMAP_BLESS").is_some() {
@@ -336,13 +338,21 @@ fn version_2_stores_read_and_keep_working() {
     old_stores_read_and_keep_working(2);
 }
 
+/// The same for format version 3 (before the visitor history was kept in
+/// month pages: one table per site, read whole and split into pages).
+#[test]
+fn version_3_stores_read_and_keep_working() {
+    old_stores_read_and_keep_working(3);
+}
+
 /// `upgrade_days` (`hitmap check --upgrade`) rewrites a version 1 or 2
-/// store's day files in today's version, month by month: every day file
-/// is then today's, the answers are the same, the check is clean, and a
-/// second run has nothing to do.
+/// store's day files in today's version, month by month, and an older
+/// store's visitor history as month pages: every day file is then
+/// today's, every site has pages, the answers are the same, the check is
+/// clean, and a second run has nothing to do.
 #[test]
 fn old_stores_upgrade_to_todays_day_files_with_equal_answers() {
-    for version in [1u16, 2] {
+    for version in [1u16, 2, 3] {
         let old_dir =
             Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/store-v{version}"));
         let want = std::fs::read_to_string(old_dir.join("answers.json")).unwrap();
@@ -361,7 +371,20 @@ fn old_stores_upgrade_to_todays_day_files_with_equal_answers() {
         let before = versions(&copy.0);
         assert!(before.iter().all(|&v| v == version), "{before:?}");
         let mut w = Engine::open(&copy.0).unwrap();
-        assert_eq!(w.upgrade_days().unwrap(), before.len() as u64);
+        let old_days = if version < 3 { before.len() as u64 } else { 0 };
+        assert_eq!(w.upgrade_days().unwrap(), old_days);
+        for site in [1, 2] {
+            assert!(
+                std::fs::read_dir(copy.0.join(format!("site-{site}")))
+                    .unwrap()
+                    .any(|e| e
+                        .unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .starts_with("totals-")),
+                "version {version}, site {site}: no history pages"
+            );
+        }
         assert_eq!(w.upgrade_days().unwrap(), 0, "nothing left to do");
         assert_eq!(golden_answers(&w), want);
         drop(w);
@@ -451,6 +474,14 @@ fn old_stores_read_and_keep_working(version: u16) {
     let mut lazy =
         Engine::open_reader(copy.0.to_str().unwrap(), hitmap::ReaderOptions::default()).unwrap();
     assert_eq!(lazy.verify(), Vec::<String>::new());
+    // The writer's commit kept site 1's visitor history as month pages
+    // (format version 4), whatever the old store kept.
+    let names: Vec<String> = std::fs::read_dir(copy.0.join("site-1"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().any(|n| n.starts_with("totals-")), "{names:?}");
+    assert!(copy.0.join("site-1/history").is_dir());
     let today = Query::site(1).range("2024-12-31", "2025-01-05");
     let s = e.query(&today).unwrap().visits_summary();
     assert_eq!(lazy.query(&today).unwrap().visits_summary(), s);
