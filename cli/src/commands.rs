@@ -630,7 +630,7 @@ pub fn check(dir: &Path, repair: bool, upgrade: bool) -> Result<String, CliError
             drop(engine);
             let n = Engine::open(dir)?.upgrade_days()?;
             out.push_str(&format!(
-                "upgraded: {n} day file(s) rewritten in format version 3\n"
+                "upgraded: {n} day file(s) rewritten in format version 3; every visitor history kept in month pages (format version 4)\n"
             ));
         }
         return Ok(out);
