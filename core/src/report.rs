@@ -32,7 +32,9 @@ pub enum ActionReportKind {
     /// Page URLs (path and query), flat.
     PageUrls,
     /// Page URLs as a folder tree: folder rows hold their pages and folders
-    /// in `subtable`, with exact distinct visits and visitors of their own.
+    /// in `subtable`; as Matomo's, a folder's counts are the sums of its
+    /// rows' (a visit to two of its pages counts twice), and its unique
+    /// visitors are exact: the distinct visitors of its pages.
     PageUrlTree,
     /// Page titles.
     PageTitles,
@@ -495,6 +497,9 @@ impl Tree {
             if row.label.is_empty() {
                 row.label = "/".into();
             }
+            if !row.subtable.is_empty() {
+                sum_subtable(&mut row);
+            }
             sort_tree(&mut row.subtable);
             match self.parents[id as usize] {
                 0 => top.push(row),
@@ -507,6 +512,25 @@ impl Tree {
         }
         top
     }
+}
+
+/// Matomo's folder and domain rows: their counts are the sums of their
+/// rows' (a visit to two of its pages counts twice); their distinct
+/// visitors, counted apart, stay.
+fn sum_subtable(row: &mut ActionRow) {
+    let mut sum = ActionRow::default();
+    for c in &row.subtable {
+        sum.nb_hits += c.nb_hits;
+        sum.nb_visits += c.nb_visits;
+        sum.entry_nb_visits += c.entry_nb_visits;
+        sum.exit_nb_visits += c.exit_nb_visits;
+        sum.entry_bounce_count += c.entry_bounce_count;
+        sum.sum_time_spent += c.sum_time_spent;
+    }
+    sum.nb_uniq_visitors = row.nb_uniq_visitors;
+    sum.label = std::mem::take(&mut row.label);
+    sum.subtable = std::mem::take(&mut row.subtable);
+    *row = sum;
 }
 
 fn sort_tree(rows: &mut [ActionRow]) {
@@ -613,8 +637,8 @@ impl Selection<'_> {
     }
 
     /// Download or outlink URLs grouped by domain (Matomo's layout): a row
-    /// per host, with exact distinct visits and visitors of its own, its
-    /// URLs in `subtable`.
+    /// per host, its URLs in `subtable`; as Matomo's, a host's counts are
+    /// the sums of its URLs' and its unique visitors are exact.
     ///
     /// # Examples
     /// ```
@@ -626,8 +650,10 @@ impl Selection<'_> {
     ///     Hit::new(1, 1_717_200_010, "v", HitType::Outlink).with_url("https://a.org/y"),
     /// ])?;
     /// let rows = e.query(&Query::site(1))?.url_tree(HitType::Outlink);
-    /// assert_eq!((rows[0].label.as_str(), rows[0].nb_hits, rows[0].nb_visits), ("a.org", 2, 1));
-    /// assert_eq!(rows[0].subtable.len(), 2);
+    /// // One visit to two URLs of a.org: counted once per URL, summed.
+    /// let (row, urls) = (&rows[0], &rows[0].subtable);
+    /// assert_eq!((row.label.as_str(), row.nb_hits, row.nb_visits, row.nb_uniq_visitors), ("a.org", 2, 2, 1));
+    /// assert_eq!(urls.len(), 2);
     /// # Ok::<(), hitmap::Error>(())
     /// ```
     pub fn url_tree(&self, kind: HitType) -> Vec<ActionRow> {
@@ -682,6 +708,7 @@ impl Selection<'_> {
         }
         let mut rows: Vec<ActionRow> = top.into_values().collect();
         for r in &mut rows {
+            sum_subtable(r);
             sort_tree(&mut r.subtable);
         }
         sort_tree(&mut rows);
@@ -790,39 +817,105 @@ impl Dimension {
 }
 
 impl Resolved<'_> {
-    /// An unfiltered flat action report of the days `range` from the
-    /// report rollups of its whole years and months and the edge days
-    /// between them; `None` (the caller reads the days) for a segment, a
-    /// section, the page tree, or a range no report rollup covers. The
+    /// An unfiltered action report (flat, or the page tree) of the days
+    /// `range` from the report rollups of its whole years and months and
+    /// the edge days between them; `None` (the caller reads the days) for
+    /// a segment, a section, or a range no report rollup covers. The
     /// rows are the ones [`Selection::action_report`] gives.
     pub(crate) fn rolled_action_report(
         &self,
         range: Option<(NaiveDate, NaiveDate)>,
         kind: ActionReportKind,
     ) -> crate::error::Result<Option<Vec<ActionRow>>> {
-        let Some(table) = kind.table() else {
-            return Ok(None);
-        };
-        let Some(reports) = self.rolled_reports(range, Which::Action(table))? else {
+        let tree = kind == ActionReportKind::PageUrlTree;
+        let table = kind.table().unwrap_or(ActionTable::Pages);
+        // A folder's visitors are its pages' together: the tree needs ids.
+        let Some(reports) = self.rolled_reports(range, Which::Action(table), tree)? else {
             return Ok(None);
         };
         let d = &self.site.dicts;
-        let mut rows: Vec<ActionRow> = reports.actions[table as usize]
+        let row_of = |k: u32, r: &RolledRow| rolled_row(d, table, k, r);
+        let rolled = reports.actions[table as usize]
+            .iter()
+            .filter(|(_, r)| r.counts.hits > 0);
+        if tree {
+            // The page rows as leaves, each folder's visitors the union
+            // of its pages' (its counts are summed as it is assembled).
+            let pages = d.pages();
+            let mut tree = Tree::default();
+            tree.names.push(String::new());
+            tree.parents.push(0);
+            let mut rows: HashMap<u32, ActionRow> = HashMap::default();
+            let mut folders: HashMap<u32, RoaringBitmap> = HashMap::default();
+            for (&page, r) in rolled {
+                let chain = tree.chain(page, pages.labels.value(page)).to_vec();
+                let Some((&leaf, up)) = chain.split_last() else {
+                    continue;
+                };
+                rows.insert(leaf, row_of(page, r));
+                for &f in up {
+                    *folders.entry(f).or_default() |= &r.visitors;
+                }
+            }
+            for (f, visitors) in folders {
+                rows.insert(
+                    f,
+                    ActionRow {
+                        nb_uniq_visitors: visitors.len(),
+                        ..ActionRow::default()
+                    },
+                );
+            }
+            let mut top = tree.assemble(rows);
+            sort_tree(&mut top);
+            return Ok(Some(top));
+        }
+        let mut rows: Vec<ActionRow> = rolled.map(|(&k, r)| row_of(k, r)).collect();
+        sort_tree(&mut rows);
+        Ok(Some(rows))
+    }
+
+    /// [`Selection::url_tree`] of download or outlink URLs from report
+    /// rollups, as [`Resolved::rolled_action_report`]: each host's rows,
+    /// its counts summed and its visitors united.
+    pub(crate) fn rolled_url_tree(
+        &self,
+        range: Option<(NaiveDate, NaiveDate)>,
+        kind: HitType,
+    ) -> crate::error::Result<Option<Vec<ActionRow>>> {
+        let table = match kind {
+            HitType::Download => ActionTable::Downloads,
+            HitType::Outlink => ActionTable::Outlinks,
+            _ => return Ok(None),
+        };
+        let Some(reports) = self.rolled_reports(range, Which::Action(table), true)? else {
+            return Ok(None);
+        };
+        let d = &self.site.dicts;
+        let mut hosts: std::collections::BTreeMap<String, (ActionRow, RoaringBitmap)> =
+            std::collections::BTreeMap::new();
+        for (&url, r) in reports.actions[table as usize]
             .iter()
             .filter(|(_, r)| r.counts.hits > 0)
-            .map(|(&k, r)| {
-                let c = &r.counts;
-                ActionRow {
-                    label: action_label(d, table, k, UNTITLED_KEY),
-                    nb_hits: c.hits,
-                    nb_visits: c.visits,
-                    nb_uniq_visitors: r.distinct[0],
-                    entry_nb_visits: c.entries,
-                    exit_nb_visits: c.exits,
-                    entry_bounce_count: c.entry_bounces,
-                    sum_time_spent: c.time,
-                    subtable: Vec::new(),
-                }
+        {
+            let host = crate::url::host_of(d.urls.value(url)).unwrap_or_default();
+            let (row, visitors) = hosts.entry(host).or_insert_with_key(|host| {
+                let row = ActionRow {
+                    label: host.clone(),
+                    ..ActionRow::default()
+                };
+                (row, RoaringBitmap::new())
+            });
+            row.subtable.push(rolled_row(d, table, url, r));
+            *visitors |= &r.visitors;
+        }
+        let mut rows: Vec<ActionRow> = hosts
+            .into_values()
+            .map(|(mut row, visitors)| {
+                row.nb_uniq_visitors = visitors.len();
+                sum_subtable(&mut row);
+                sort_tree(&mut row.subtable);
+                row
             })
             .collect();
         sort_tree(&mut rows);
@@ -841,7 +934,7 @@ impl Resolved<'_> {
         let Some(table) = dimension.table(d) else {
             return Ok(None);
         };
-        let Some(reports) = self.rolled_reports(range, Which::Visit(table))? else {
+        let Some(reports) = self.rolled_reports(range, Which::Visit(table), false)? else {
             return Ok(None);
         };
         let mut rows: Vec<DimensionRow> = reports
@@ -878,14 +971,16 @@ impl Resolved<'_> {
         &self,
         range: Option<(NaiveDate, NaiveDate)>,
         which: Which,
+        ids: bool,
     ) -> crate::error::Result<Option<Reports>> {
         use crate::rollup::Span;
         let Some((rolled, gaps)) = self.rolled(range, &[Span::YearReports, Span::MonthReports])?
         else {
             return Ok(None);
         };
-        // One period alone needs its rows' counts, not their ids.
-        let alone = rolled.len() == 1 && gaps.is_empty();
+        // One period alone needs its rows' counts, not their ids (unless
+        // the caller unites rows).
+        let alone = rolled.len() == 1 && gaps.is_empty() && !ids;
         if rolled.is_empty() {
             return Ok(None);
         }
@@ -933,6 +1028,24 @@ impl Resolved<'_> {
             add(builder.finish());
         }
         Ok(out)
+    }
+}
+
+/// A rolled-up action row's report row.
+type RolledRow = crate::rollup::reports::Row<ActionCounts>;
+
+fn rolled_row(d: &SiteDicts, table: ActionTable, k: u32, r: &RolledRow) -> ActionRow {
+    let c = &r.counts;
+    ActionRow {
+        label: action_label(d, table, k, UNTITLED_KEY),
+        nb_hits: c.hits,
+        nb_visits: c.visits,
+        nb_uniq_visitors: r.distinct[0],
+        entry_nb_visits: c.entries,
+        exit_nb_visits: c.exits,
+        entry_bounce_count: c.entry_bounces,
+        sum_time_spent: c.time,
+        subtable: Vec::new(),
     }
 }
 

@@ -29,6 +29,7 @@ use serde_json::{Map, Value, json};
 
 use crate::engine::{Engine, SiteState};
 use crate::error::{Error, Result};
+use crate::hit::HitType;
 use crate::period::{Period, PeriodRange};
 use crate::query::{Query, Resolved, SectionSet, Selection, site_sections};
 use crate::render::{ApiResponse, Format, render_error, render_keyed};
@@ -870,6 +871,7 @@ impl Engine {
         range: Option<(NaiveDate, NaiveDate)>,
     ) -> Result<Option<Value>> {
         let t = &r.table;
+        // The rows of an action report, flat or the page tree.
         let flat_rows = |kind: ActionReportKind| -> Result<Option<Vec<Row>>> {
             Ok(resolved
                 .rolled_action_report(range, kind)?
@@ -885,17 +887,32 @@ impl Engine {
                 .transpose()
         };
         match kind {
-            Kind::PageUrls if t.flat => flat_rows(ActionReportKind::PageUrls)?
-                .map(|rows| page_urls_answer(rows, t))
-                .transpose(),
-            Kind::Action(k)
-                if t.flat
-                    || !matches!(k, ActionReportKind::Downloads | ActionReportKind::Outlinks) =>
-            {
-                flat_rows(k)?
-                    .map(|rows| action_answer(k, rows, t))
+            Kind::PageUrls => {
+                let kind = if t.flat {
+                    ActionReportKind::PageUrls
+                } else {
+                    ActionReportKind::PageUrlTree
+                };
+                flat_rows(kind)?
+                    .map(|rows| page_urls_answer(rows, t))
                     .transpose()
             }
+            Kind::Action(k @ (ActionReportKind::Downloads | ActionReportKind::Outlinks))
+                if !t.flat =>
+            {
+                let kind = if k == ActionReportKind::Downloads {
+                    HitType::Download
+                } else {
+                    HitType::Outlink
+                };
+                resolved
+                    .rolled_url_tree(range, kind)?
+                    .map(|rows| action_answer(k, rows::action_rows_of(&rows, false, t), t))
+                    .transpose()
+            }
+            Kind::Action(k) => flat_rows(k)?
+                .map(|rows| action_answer(k, rows, t))
+                .transpose(),
             Kind::Field(f) => {
                 let d = rows::field_dimension(f);
                 dimension(&d, d.segment_name())

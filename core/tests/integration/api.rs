@@ -116,7 +116,7 @@ fn reports_sort_filter_and_carry_segments() {
 }
 
 #[test]
-fn page_tree_has_folders_with_distinct_visits() {
+fn page_tree_folders_sum_their_rows_and_count_visitors_exactly() {
     let tree = api(
         &engine(),
         "method=Actions.getPageUrls&idSite=1&period=month&date=2024-06-01&expanded=1",
@@ -128,7 +128,10 @@ fn page_tree_has_folders_with_distinct_visits() {
         .find(|r| r["label"] == "news")
         .unwrap();
     assert_eq!(news["nb_hits"], json!(2));
-    assert_eq!(news["nb_visits"], json!(1), "two pages, one visit");
+    // As Matomo's: a folder's visits are its rows' summed (two pages of
+    // one visit count twice); its unique visitors are exact.
+    assert_eq!(news["nb_visits"], json!(2), "two pages, one visit: summed");
+    assert_eq!(news["nb_uniq_visitors"], json!(1));
     let children: Vec<&str> = news["subtable"]
         .as_array()
         .unwrap()

@@ -611,6 +611,109 @@ fn check_api_reports(
             prop_assert_eq!(got, model, "entry actions and length, {}", ctx);
         }
     }
+    // The page tree's top level, as Matomo builds it: a folder's hits and
+    // visits are the sums of its pages' (a page's visits: the visits that
+    // viewed it), its unique visitors those with a page view beneath it.
+    {
+        let mut model: BTreeMap<String, (u64, u64, std::collections::BTreeSet<&str>)> =
+            BTreeMap::new();
+        for c in cuts {
+            let mut seen = std::collections::BTreeSet::new();
+            for &i in &c.actions {
+                let h = &c.visit.hits[i];
+                if h.kind != HitType::Pageview {
+                    continue;
+                }
+                let label = reference::page_label(h.url.as_deref().unwrap());
+                let path = label.split('?').next().unwrap();
+                let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+                let top = if parts.len() > 1 {
+                    parts[0].to_string()
+                } else {
+                    let leaf = if parts[0].is_empty() {
+                        "index"
+                    } else {
+                        parts[0]
+                    };
+                    let query = label
+                        .split_once('?')
+                        .map_or(String::new(), |(_, q)| format!("?{q}"));
+                    format!("/{leaf}{query}")
+                };
+                let row = model.entry(top).or_default();
+                row.0 += 1;
+                if seen.insert(label) {
+                    row.1 += 1;
+                }
+                row.2.insert(c.visit.visitor.as_str());
+            }
+        }
+        let model: BTreeMap<String, (u64, u64, u64)> = model
+            .into_iter()
+            .map(|(k, (hits, visits, who))| (k, (hits, visits, who.len() as u64)))
+            .collect();
+        let rows = api_rows(e, "Actions.getPageUrls", from, to, seg, section);
+        let got: BTreeMap<String, (u64, u64, u64)> = rows
+            .iter()
+            .map(|(k, r)| {
+                (
+                    k.clone(),
+                    (
+                        r["nb_hits"].as_u64().unwrap(),
+                        r["nb_visits"].as_u64().unwrap(),
+                        r["nb_uniq_visitors"].as_u64().unwrap(),
+                    ),
+                )
+            })
+            .collect();
+        prop_assert_eq!(got, model, "page tree, {}", ctx);
+    }
+    // Downloads and outlinks by domain: a host's hits and visits are the
+    // sums of its URLs' (a URL's visits: those that followed it), its
+    // unique visitors those who followed any of its URLs.
+    for (method, kind) in [
+        ("Actions.getDownloads", HitType::Download),
+        ("Actions.getOutlinks", HitType::Outlink),
+    ] {
+        let mut model: BTreeMap<String, (u64, u64, std::collections::BTreeSet<&str>)> =
+            BTreeMap::new();
+        for c in cuts {
+            let mut seen = std::collections::BTreeSet::new();
+            for &i in &c.actions {
+                let h = &c.visit.hits[i];
+                if h.kind != kind {
+                    continue;
+                }
+                let url = reference::no_fragment(h.url.as_deref().unwrap());
+                let host = url.split("://").nth(1).unwrap().split('/').next().unwrap();
+                let row = model.entry(host.to_owned()).or_default();
+                row.0 += 1;
+                if seen.insert(url) {
+                    row.1 += 1;
+                }
+                row.2.insert(c.visit.visitor.as_str());
+            }
+        }
+        let model: BTreeMap<String, (u64, u64, u64)> = model
+            .into_iter()
+            .map(|(k, (hits, visits, who))| (k, (hits, visits, who.len() as u64)))
+            .collect();
+        let rows = api_rows(e, method, from, to, seg, section);
+        let got: BTreeMap<String, (u64, u64, u64)> = rows
+            .iter()
+            .map(|(k, r)| {
+                (
+                    k.clone(),
+                    (
+                        r["nb_hits"].as_u64().unwrap(),
+                        r["nb_visits"].as_u64().unwrap(),
+                        r["nb_uniq_visitors"].as_u64().unwrap(),
+                    ),
+                )
+            })
+            .collect();
+        prop_assert_eq!(got, model, "{} by domain, {}", method, ctx);
+    }
     for (method, by_name) in [("Events.getCategory", false), ("Events.getName", true)] {
         let rows = api_rows(e, method, from, to, seg, section);
         let got: BTreeMap<String, (u64, u64, u64, f64, f64, f64, u64)> = rows

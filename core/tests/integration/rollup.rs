@@ -73,8 +73,9 @@ fn ranges() -> Vec<(chrono::NaiveDate, chrono::NaiveDate)> {
     out
 }
 
-const ACTION_REPORTS: [ActionReportKind; 5] = [
+const ACTION_REPORTS: [ActionReportKind; 6] = [
     ActionReportKind::PageUrls,
+    ActionReportKind::PageUrlTree,
     ActionReportKind::PageTitles,
     ActionReportKind::Downloads,
     ActionReportKind::Outlinks,
@@ -144,8 +145,11 @@ fn assert_equal_everywhere(dir: &Path, want: &Engine, what: &str) {
         for method in [
             "VisitsSummary.get",
             "Actions.getPageUrls&flat=1",
+            "Actions.getPageUrls&expanded=1",
             "Actions.getPageTitles",
             "Actions.getDownloads&flat=1",
+            "Actions.getDownloads&expanded=1",
+            "Actions.getOutlinks&expanded=1",
             "DevicesDetection.getType",
             "CustomDimensions.getCustomDimension&idDimension=1",
         ] {
@@ -327,6 +331,18 @@ fn complete_months_and_years_answer_reports_from_report_rollups() {
         .unwrap();
     assert!(year.len() > 5 && year[0].nb_uniq_visitors > 0);
     assert_eq!(year, by_days.action_report(ActionReportKind::PageTitles));
+    // The page tree of the year: from the year's rollup too (already
+    // cached), folders with their pages' visitors united.
+    let before = r.read_stats().requests;
+    let tree = r
+        .action_report(
+            &Query::site(1).range("2025-01-01", "2025-12-31"),
+            ActionReportKind::PageUrlTree,
+        )
+        .unwrap();
+    assert_eq!(r.read_stats().requests, before, "no day read");
+    assert!(tree.iter().any(|row| !row.subtable.is_empty()));
+    assert_eq!(tree, by_days.action_report(ActionReportKind::PageUrlTree));
 
     // Late hits for a complete month update its report rollup and the
     // year's from the stored ones; answers stay exact before (live) and
@@ -592,10 +608,12 @@ proptest! {
                 );
             }
             let by_days = w.query(&q).unwrap();
-            prop_assert_eq!(
-                r.action_report(&q, ActionReportKind::PageUrls).unwrap(),
-                by_days.action_report(ActionReportKind::PageUrls)
-            );
+            for kind in [ActionReportKind::PageUrls, ActionReportKind::PageUrlTree] {
+                prop_assert_eq!(
+                    r.action_report(&q, kind).unwrap(),
+                    by_days.action_report(kind)
+                );
+            }
             prop_assert_eq!(
                 r.dimension_report(&q, &Dimension::Custom("d".into())).unwrap(),
                 by_days.dimension_report(&Dimension::Custom("d".into()))
