@@ -5,6 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use hitmap::{ApiOptions, ApiRequest, Engine, Query, SiteConfig};
+use hitmap_intake::logs::LogSource;
 use serde_json::{Value, json};
 
 use crate::CliError;
@@ -348,7 +349,24 @@ pub fn ingest_logs(
     for path in files {
         let bar = file_bar(path, progress);
         bars.extend(bar.clone());
-        inputs.push((path.display().to_string(), input(path, bar)?));
+        // Opened now (a missing file fails before anything is imported);
+        // a file is opened again to resume after what the store holds.
+        let mut first = Some(input(path, bar.clone())?);
+        let source = if path == Path::new("-") {
+            LogSource::Stream(first.take().expect("just opened"))
+        } else {
+            let path = path.clone();
+            LogSource::File(Box::new(move || match first.take() {
+                Some(r) => Ok(r),
+                None => {
+                    if let Some(b) = &bar {
+                        b.set_position(0);
+                    }
+                    input(&path, bar.clone()).map_err(|e| std::io::Error::other(e.to_string()))
+                }
+            }))
+        };
+        inputs.push((path.display().to_string(), source));
     }
     let t = std::time::Instant::now();
     let summary = hitmap_intake::logs::import(&mut engine, inputs, &options, &mut |_| {})?;

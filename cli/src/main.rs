@@ -122,9 +122,9 @@ enum Command {
     },
     /// Ingests NDJSON hits, or web-server access logs with --log-format
     /// (gzip, bzip2 and zstd recognised; `-` for stdin), committed in
-    /// chunks (bounded memory). A file sent again is skipped; an NDJSON
-    /// file that grew, was renamed or compressed since resumes after the
-    /// part the store holds (cron-safe).
+    /// chunks (bounded memory). A file sent again is skipped; a file (NDJSON
+    /// or a log) that grew, was renamed or compressed since resumes after
+    /// the part the store holds (cron-safe).
     #[command(
         after_help = "Examples:\n  hitmap ingest ./metrics hits.ndjson.gz other.ndjson\n  zcat hits/*.gz | hitmap ingest ./metrics -\n  hitmap ingest ./metrics --log-format auto --idsite 1 /var/log/nginx/access.log*\n  hitmap ingest ./metrics --log-format combined --enable-http-errors --exclude-path '/admin/*' access.log.zst\n  hitmap ingest ./metrics --log-format-regex '(?P<ip>\\S+) \\[(?P<date>.*?) (?P<timezone>.*?)\\] \"\\S+ (?P<path>.*?) \\S+\" (?P<status>\\d+)' app.log\n\nLogs: the formats of Matomo's log importer (common, common_vhost, ncsa_extended or combined,\ncommon_complete, w3c_extended (iis, netscaler, incapsula_w3c, amazon_cloudfront, shoutcast),\nelb, alb, s3, nginx_json, traefik_json, caddy_json, haproxy, ovh, gandi, icecast2), and its\nrules by default: static files, robots, 4xx/5xx and 3xx (but 304) are skipped. Visitors are a\nkeyed hash of IP and user agent (or the logged user); the IP is never stored. docs/logs.md."
     )]

@@ -975,65 +975,70 @@ impl Engine {
         mut open: impl FnMut() -> std::io::Result<R>,
         options: &IngestOptions,
     ) -> Result<IngestOutcome> {
-        use crate::resume::{self, InputMark};
         self.writable()?;
         if options.batch_id.is_some() {
             return self.ingest_ndjson_with(open()?, options);
         }
-        let mut reader = open()?;
-        let first = resume::first_line(&mut reader)?;
-        let whole = |first: Vec<u8>, r: R| std::io::Read::chain(std::io::Cursor::new(first), r);
-        if !first.ends_with(b"\n") {
-            // No whole first line to know the input by.
-            return self.ingest_ndjson_with(whole(first, reader), options);
-        }
-        let name = resume::cursor_name(&first);
-        let prefixes = self.cursor(&name).map(resume::parse).unwrap_or_default();
-        let mut mark = InputMark::new(name, prefixes.clone());
-        // Lines of the committed prefix resumed after, if any.
-        let mut resumed = None;
+        let resumed = self.resume_input(open, options.force)?;
         let mut writing = None;
-        let read = if prefixes.is_empty() || options.force {
-            self.ingest_chunks(whole(first, reader), options, &mut writing, Some(&mut mark))
-        } else {
-            mark.advance(&first);
-            match resume::find(&mut reader, mark.clone())? {
-                None => {
-                    let mark = &mut InputMark::new(mark.name.clone(), prefixes);
-                    self.ingest_chunks(open()?, options, &mut writing, Some(mark))
-                }
-                Some((mut at, here)) => {
-                    resumed = Some(at.count.filled);
-                    if here {
-                        self.ingest_chunks(reader, options, &mut writing, Some(&mut at))
-                    } else {
-                        // Read on past the prefix to look for a longer one:
-                        // start over and skip to it.
-                        let mut again = open()?;
-                        let mut check = InputMark::new(String::new(), Vec::new());
-                        if resume::feed(&mut again, at.len(), &mut check)? < at.len()
-                            || check.len() != at.len()
-                            || check.digest() != at.digest()
-                        {
-                            return Err(Error::Io(std::io::Error::other(
-                                "the input changed while it was read; ingest it again",
-                            )));
-                        }
-                        self.ingest_chunks(again, options, &mut writing, Some(&mut at))
-                    }
-                }
+        let read = match resumed.cursor {
+            None => {
+                let read = self.ingest_ndjson_with(resumed.reader, options);
+                return match (read, self.settle(writing)) {
+                    (Ok(total), Ok(())) => Ok(total),
+                    (_, Err(e)) | (Err(e), Ok(())) => Err(e),
+                };
+            }
+            Some(mut at) => {
+                let mark = Some(&mut at.0);
+                self.ingest_chunks(resumed.reader, options, &mut writing, mark)
             }
         };
         match (read, self.settle(writing)) {
             (Ok(mut total), Ok(())) => {
-                if let Some(lines) = resumed {
+                if resumed.skipped_lines > 0 {
                     total.skipped_batches += 1;
-                    total.skipped_lines += lines;
+                    total.skipped_lines += resumed.skipped_filled;
                 }
                 Ok(total)
             }
             (_, Err(e)) | (Err(e), Ok(())) => Err(e),
         }
+    }
+
+    /// Opens an input for a host that reads and commits it itself (the
+    /// access-log importer): an input read again after it grew, was renamed
+    /// or compressed stands after the part the store holds, known by its
+    /// first line and the committed prefixes recorded with each commit
+    /// (`InputCursor::cursor`, committed through
+    /// [`IngestOptions::cursor`]), as [`Engine::ingest_ndjson_resuming`]
+    /// does for NDJSON. `open` is called again when the read must start
+    /// over; with `force` the input is read from its start.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, IngestOptions};
+    /// let e = Engine::in_memory();
+    /// let log = "line one\nline two\n";
+    /// let r = e.resume_input(|| Ok(log.as_bytes()), false)?;
+    /// let mut cursor = r.cursor.expect("a whole first line");
+    /// assert_eq!(r.skipped_lines, 0);
+    /// cursor.advance(log.as_bytes());
+    /// let (name, value) = cursor.cursor(false);
+    /// assert!(name.starts_with("input:") && value.starts_with("18:"));
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn resume_input<R: BufRead>(
+        &self,
+        open: impl FnMut() -> std::io::Result<R>,
+        force: bool,
+    ) -> Result<crate::resume::Resumed<R>> {
+        let cursor = |name: &str| {
+            self.cursor(name)
+                .map(crate::resume::parse)
+                .unwrap_or_default()
+        };
+        Ok(crate::resume::resume(open, cursor, force)?)
     }
 
     /// Reads, interns and commits chunk after chunk. A chunk's files are

@@ -148,6 +148,7 @@ pub use report::{
     ActionReportKind, ActionRow, Dimension, DimensionRow, KEYWORD_NOT_DEFINED, ReferrerPart,
     ReportRow, SectionRow, UNTITLED, sort_rows,
 };
+pub use resume::{InputCursor, Resumed};
 pub use segment::{Condition, Field, Op, Segment};
 pub use site::SiteConfig;
 pub use store::lazy::{DEFAULT_CACHE_MB, ReaderOptions};

@@ -151,11 +151,13 @@ impl InputMark {
     /// file's last line; read again it would count twice), else up to
     /// the last line end (a line under way is read again once whole).
     fn prefix(&self) -> (u64, u128) {
-        if self
-            .tail
-            .as_ref()
-            .is_some_and(|t| t.is_empty() || is_whole(t))
-        {
+        self.prefix_with(is_whole)
+    }
+
+    /// [`InputMark::prefix`] with `whole` judging a last line without its
+    /// `\n`.
+    fn prefix_with(&self, whole: impl Fn(&[u8]) -> bool) -> (u64, u128) {
+        if self.tail.as_ref().is_some_and(|t| t.is_empty() || whole(t)) {
             (self.pos, self.hasher.digest128())
         } else {
             (self.at_line_end.1, self.at_line_end.0.digest128())
@@ -165,7 +167,11 @@ impl InputMark {
     /// The cursor value once the bytes so far are committed: this
     /// input's prefix first, then the others of its first line.
     pub(crate) fn value(&self) -> String {
-        let mut prefixes = vec![self.prefix()];
+        self.value_with(self.prefix())
+    }
+
+    fn value_with(&self, prefix: (u64, u128)) -> String {
+        let mut prefixes = vec![prefix];
         prefixes.extend(
             self.prefixes
                 .iter()
@@ -282,6 +288,110 @@ pub(crate) fn find<R: BufRead>(
         let here = m.len() == at_end;
         (m, here)
     }))
+}
+
+/// Where an input a host reads itself (access logs) stands in a store,
+/// as [`crate::Engine::ingest_ndjson_resuming`] keeps it for NDJSON: the
+/// bytes read so far, and the cursor each commit of them records, so that
+/// the same input read again (grown, renamed or compressed) resumes after
+/// what the store holds. Made by [`crate::Engine::resume_input`].
+#[derive(Clone)]
+pub struct InputCursor(pub(crate) InputMark);
+
+impl InputCursor {
+    /// Takes in the next bytes read (after the resume point).
+    pub fn advance(&mut self, bytes: &[u8]) {
+        self.0.advance(bytes);
+    }
+
+    /// Bytes of the input so far, the skipped part included.
+    pub fn len(&self) -> u64 {
+        self.0.len()
+    }
+
+    /// Whether nothing was read yet.
+    pub fn is_empty(&self) -> bool {
+        self.0.len() == 0
+    }
+
+    /// Lines of the input so far (`\n` seen), the skipped part included.
+    pub fn lines(&self) -> u64 {
+        self.0.count.lines
+    }
+
+    /// The cursor (name, value) a commit of the bytes so far records
+    /// ([`crate::IngestOptions::cursor`]); `tail_whole` tells whether a
+    /// last line without its `\n` is whole (it then counts as read; else
+    /// it is read again once whole).
+    pub fn cursor(&self, tail_whole: bool) -> (String, String) {
+        let prefix = self.0.prefix_with(|_| tail_whole);
+        (self.0.name.clone(), self.0.value_with(prefix))
+    }
+}
+
+/// An input opened by [`crate::Engine::resume_input`]: its reader, standing
+/// where the read resumes, and the cursor to commit with what is read.
+pub struct Resumed<R> {
+    /// The input, after the part the store holds (at its start when the
+    /// store holds none of it).
+    pub reader: R,
+    /// `None` when the input has no whole first line to be known by: it is
+    /// read whole, with no cursor.
+    pub cursor: Option<InputCursor>,
+    /// Lines skipped (the part the store holds).
+    pub skipped_lines: u64,
+    /// Of those, lines with more than whitespace.
+    pub skipped_filled: u64,
+}
+
+/// [`crate::Engine::resume_input`]: `prefixes` are those the store holds
+/// for the input's first line (`cursor` looks them up by name).
+pub(crate) fn resume<R: BufRead>(
+    mut open: impl FnMut() -> std::io::Result<R>,
+    cursor: impl Fn(&str) -> Vec<(u64, u128)>,
+    force: bool,
+) -> std::io::Result<Resumed<R>> {
+    let mut reader = open()?;
+    let first = first_line(&mut reader)?;
+    let fresh = |reader: R, cursor: Option<InputCursor>| Resumed {
+        reader,
+        cursor,
+        skipped_lines: 0,
+        skipped_filled: 0,
+    };
+    if !first.ends_with(b"\n") {
+        return Ok(fresh(open()?, None));
+    }
+    let name = cursor_name(&first);
+    let prefixes = cursor(&name);
+    let start = || InputCursor(InputMark::new(name.clone(), prefixes.clone()));
+    if prefixes.is_empty() || force {
+        return Ok(fresh(open()?, Some(start())));
+    }
+    let mut mark = InputMark::new(name.clone(), prefixes.clone());
+    mark.advance(&first);
+    let (at, reader) = match find(&mut reader, mark)? {
+        None => return Ok(fresh(open()?, Some(start()))),
+        Some((at, true)) => (at, reader),
+        Some((at, false)) => {
+            // Read on past the prefix to look for a longer one: start
+            // over and skip to it.
+            let mut again = open()?;
+            let mut check = InputMark::new(String::new(), Vec::new());
+            if feed(&mut again, at.len(), &mut check)? < at.len() || check.digest() != at.digest() {
+                return Err(std::io::Error::other(
+                    "the input changed while it was read; read it again",
+                ));
+            }
+            (at, again)
+        }
+    };
+    Ok(Resumed {
+        reader,
+        skipped_lines: at.count.lines,
+        skipped_filled: at.count.filled,
+        cursor: Some(InputCursor(at)),
+    })
 }
 
 #[cfg(test)]

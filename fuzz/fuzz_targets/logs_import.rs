@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
     options.set("visitor-secret", "fuzz").expect("a known option");
     options.set("batch-bytes", "512").expect("a known option");
     let input: Box<dyn std::io::BufRead + Send> = Box::new(std::io::Cursor::new(data.to_vec()));
-    let s = import(&mut engine, vec![("fuzz".into(), input)], &options, &mut |_| {})
+    let s = import(&mut engine, vec![("fuzz".into(), input.into())], &options, &mut |_| {})
         .expect("bytes never make the importer fail");
     let skipped: u64 = s.skipped.values().sum();
     assert_eq!(s.lines, s.comments + s.invalid + s.pageviews + s.downloads + skipped);

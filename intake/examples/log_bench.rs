@@ -194,7 +194,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let input = hitmap_intake::input::open(&log)?;
         let s = import(
             engine,
-            vec![("access.log".into(), input)],
+            vec![("access.log".into(), input.into())],
             &options,
             &mut |_| {},
         )?;

@@ -288,6 +288,61 @@ impl Engine {
         Ok(ingest_tuple(outcome))
     }
 
+    /// Ingests an NDJSON file by path (gzip, bzip2 and zstd recognised),
+    /// resuming after the part the store holds when the file was ingested
+    /// before and has grown, or was renamed or compressed
+    /// (`Engine::ingest_ndjson_resuming`). Ctrl-C and `progress(bytes)`
+    /// run between slices of the read, as for a stream.
+    #[pyo3(signature = (path, progress=None, batch_id=None, force=false))]
+    fn ingest_ndjson_path(
+        &self,
+        py: Python<'_>,
+        path: String,
+        progress: Option<Py<PyAny>>,
+        batch_id: Option<String>,
+        force: bool,
+    ) -> PyResult<IngestTuple> {
+        let mut options = hitmap::IngestOptions::default().force(force);
+        if let Some(id) = batch_id {
+            options = options.batch_id(id);
+        }
+        let interrupted: std::sync::Arc<std::sync::Mutex<Option<PyErr>>> = Default::default();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        // Opened once here, so that a missing file is an error before
+        // anything is read; again when the read must start over.
+        let mut first =
+            Some(hitmap_intake::input::open(std::path::Path::new(&path)).map_err(intake_to_py)?);
+        let open = || -> std::io::Result<PathStream> {
+            let inner = match first.take() {
+                Some(r) => r,
+                None => hitmap_intake::input::open(std::path::Path::new(&path))
+                    .map_err(|e| std::io::Error::other(e.to_string()))?,
+            };
+            done.store(0, std::sync::atomic::Ordering::Relaxed);
+            Ok(PathStream {
+                inner,
+                done: done.clone(),
+                checked: 0,
+                progress: progress
+                    .as_ref()
+                    .map(|p| Python::attach(|py| p.clone_ref(py))),
+                interrupted: interrupted.clone(),
+            })
+        };
+        let result = py.detach(|| {
+            let mut engine = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            engine.ingest_ndjson_resuming(open, &options)
+        });
+        if let Some(err) = interrupted.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return Err(err);
+        }
+        let outcome = result.map_err(to_py)?;
+        if let Some(cb) = &progress {
+            cb.call1(py, (done.load(std::sync::atomic::Ordering::Relaxed),))?;
+        }
+        Ok(ingest_tuple(outcome))
+    }
+
     /// Ingests Arrow record batches (any object with `__arrow_c_stream__`:
     /// a polars or pyarrow table, a pandas DataFrame with pyarrow) column
     /// by column, committed in chunks of `chunk_rows` rows. Returns the
@@ -590,6 +645,58 @@ impl std::io::BufRead for PyStream<'_> {
     fn consume(&mut self, n: usize) {
         self.pos += n;
         self.done += n as u64;
+    }
+}
+
+/// A file read by Rust for `ingest_ndjson_path`: every [`CHECK_EVERY`]
+/// bytes Python gets the GIL back for a moment for its signal handlers
+/// (Ctrl-C stops the read) and the progress callback.
+struct PathStream {
+    inner: Box<dyn std::io::BufRead + Send>,
+    /// Bytes handed to the engine so far (this open's).
+    done: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// `done` when Python last ran.
+    checked: u64,
+    progress: Option<Py<PyAny>>,
+    /// The Python exception that stopped the read, re-raised afterwards.
+    interrupted: std::sync::Arc<std::sync::Mutex<Option<PyErr>>>,
+}
+
+impl std::io::Read for PathStream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let available = std::io::BufRead::fill_buf(self)?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        std::io::BufRead::consume(self, n);
+        Ok(n)
+    }
+}
+
+impl std::io::BufRead for PathStream {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        let done = self.done.load(std::sync::atomic::Ordering::Relaxed);
+        if done >= self.checked + CHECK_EVERY as u64 {
+            self.checked = done;
+            let progress = &self.progress;
+            let ran = Python::attach(|py| {
+                py.check_signals()?;
+                if let Some(cb) = progress {
+                    cb.call1(py, (done,))?;
+                }
+                Ok::<(), PyErr>(())
+            });
+            if let Err(e) = ran {
+                *self.interrupted.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                return Err(std::io::Error::other("ingest stopped from Python"));
+            }
+        }
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.inner.consume(n);
+        self.done
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -94,3 +94,44 @@ def test_dry_run_and_time_filters():
                        exclude_older_than="2012-08-09 08:10:39 +0000",
                        exclude_newer_than="2012-08-31 00:00:00 +0000")
     assert eng.visits_summary(1, "2012-08-01", "2012-09-30").nb_visits == 3
+
+
+def test_a_cron_over_a_growing_and_rotated_log_counts_each_line_once(tmp_path):
+    # A store ingesting an access log and an NDJSON file every few
+    # minutes while they grow, then after rotation and compression: each
+    # line counts once, as the whole files ingested at once.
+    log_bytes = (LOGS / "fake_logs.log").read_bytes()
+    lines = log_bytes.splitlines(keepends=True)
+    ndjson = "".join(
+        f'{{"site":1,"visitor":"v{i % 7}","ts":{1717200000 + 97 * i},"url":"https://piwik.net/p{i % 5}"}}\n'
+        for i in range(200)
+    ).encode()
+    nd_lines = ndjson.splitlines(keepends=True)
+    store = tmp_path / "store"
+    eng = hitmap.Engine(store)
+    eng.add_site(1, hosts=["piwik.net"])
+    log, nd = tmp_path / "access.log", tmp_path / "hits.ndjson"
+    log.write_bytes(b"".join(lines[:10]) + lines[10][:12])
+    nd.write_bytes(b"".join(nd_lines[:80]) + nd_lines[80][:20])
+    assert eng.ingest_log(log, idsite=1).held_back == 1
+    assert eng.ingest_ndjson(nd).accepted == 80
+    log.write_bytes(log_bytes)
+    nd.write_bytes(ndjson)
+    assert eng.ingest_log(log, idsite=1).skipped_lines == 10
+    again = eng.ingest_ndjson(nd)
+    assert (again.accepted, again.skipped_lines) == (120, 80)
+    # Rotated and compressed: nothing new.
+    (tmp_path / "access.log.1.gz").write_bytes(gzip.compress(log_bytes))
+    (tmp_path / "hits.ndjson.1.gz").write_bytes(gzip.compress(ndjson))
+    log.unlink()
+    nd.unlink()
+    r = eng.ingest_log(tmp_path / "access.log.1.gz", idsite=1)
+    assert r.pageviews + r.downloads == 0
+    assert eng.ingest_ndjson(tmp_path / "hits.ndjson.1.gz").accepted == 0
+
+    once = hitmap.Engine.in_memory()
+    once.add_site(1, hosts=["piwik.net"])
+    once.ingest_log(LOGS / "fake_logs.log", idsite=1)
+    once.ingest_ndjson(ndjson)
+    for date in ("2012-08-09,2012-08-11", "2024-06-01,2024-06-02"):
+        assert visits(eng, date) == visits(once, date)

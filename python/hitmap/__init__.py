@@ -121,9 +121,14 @@ class LogResult:
     formats : dict of str to str
         Each input's format, as named or recognised.
     batches, skipped_batches, skipped_lines : int
-        Chunks committed; chunks (and their lines) the store already held.
+        Chunks committed; chunks (and their lines) the store already held,
+        and the lines a file imported again skipped (the part the store
+        holds: a file that grew resumes after it).
     rejected : int
         Hits the store refused.
+    held_back : int
+        Last lines without their line end that do not read yet (still being
+        written), left for the next run.
     """
 
     lines: int
@@ -139,6 +144,7 @@ class LogResult:
     skipped_batches: int
     skipped_lines: int
     rejected: int
+    held_back: int = 0
 
 
 def _timestamp(value: Any) -> Any:
@@ -504,7 +510,12 @@ class Engine:
         ----------
         source : path, bytes or binary file object
             Gzip-compressed input (``.gz``) is recognised by its magic bytes
-            and decompressed on the fly.
+            and decompressed on the fly (bzip2 and zstd too for a path). A
+            file given by path and ingested again resumes after the part
+            the store holds: one that grew (a cron job over a log still
+            being written), was renamed or compressed counts each line
+            once, and a last line still being written is left for the next
+            run.
         progress : bool
             Show a ``tqdm.auto`` progress bar over the bytes parsed (a
             warning, not an error, when tqdm is not installed).
@@ -544,9 +555,24 @@ class Engine:
             stream: Any = io.BytesIO(data)
             opened = None
         elif isinstance(source, (str, os.PathLike)):
+            # A file by path is read by the engine, which resumes after the
+            # part the store holds when the file was ingested before and
+            # has grown (a cron over a log still written), or was renamed
+            # or compressed: each line counts once.
             path = os.fspath(source)
-            total = os.path.getsize(path)
-            stream = opened = open(path, "rb")
+            with open(path, "rb") as f:
+                plain = f.read(2) not in (b"\x1f\x8b", b"BZ", b"\x28\xb5")
+            file_bar = _progress_bar(progress, os.path.getsize(path) if plain else None, "hitmap ingest")
+            on_bytes: Optional[Callable[[int], None]] = None
+            if file_bar is not None:
+                on_bytes = lambda done: file_bar.update(done - file_bar.n)  # noqa: E731
+            try:
+                result = self._engine.ingest_ndjson_path(path, on_bytes, batch_id, force)
+            finally:
+                if file_bar is not None:
+                    file_bar.close()
+            accepted, rejected, batches, skipped, skipped_lines = result
+            return IngestResult(accepted, list(rejected), batches, skipped, skipped_lines)
         elif hasattr(source, "read"):
             stream, opened = source, None
         else:
@@ -654,6 +680,7 @@ class Engine:
             skipped_batches=s["skipped_batches"],
             skipped_lines=s["skipped_lines"],
             rejected=s["rejected"],
+            held_back=s.get("held_back", 0),
         )
 
     def ingest(

@@ -63,6 +63,13 @@ class Engine:
         batch_id: Optional[str] = None,
         force: bool = False,
     ) -> Tuple[int, List[Tuple[int, str]], int, int, int]: ...
+    def ingest_ndjson_path(
+        self,
+        path: str,
+        progress: Optional[Callable[[int], object]] = None,
+        batch_id: Optional[str] = None,
+        force: bool = False,
+    ) -> Tuple[int, List[Tuple[int, str]], int, int, int]: ...
     def ingest_arrow(
         self,
         data: object,

@@ -208,3 +208,70 @@ fn bad_log_options_say_what_to_do() {
         text(&out.stderr)
     );
 }
+
+/// The cron pattern through the command line: `hitmap ingest
+/// --log-format auto access.log` every few minutes while the log grows,
+/// then after its rotation and compression, counts each request once
+/// (the same visits and actions as the whole log ingested once), and says
+/// what it skipped.
+#[test]
+fn a_cron_over_a_growing_rotated_and_compressed_log_counts_each_line_once() {
+    let dir = TempDir::new("logs-cron");
+    let (cron, once) = (store(&dir), {
+        let store = dir.join("once");
+        let s = store.to_str().unwrap().to_owned();
+        let out = hitmap(&["init", &s, "--site", "1", "--host", "piwik.net"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        s
+    });
+    let bytes = std::fs::read(fixture("fake_logs.log")).unwrap();
+    let lines: Vec<&[u8]> = bytes.split_inclusive(|&b| b == b'\n').collect();
+    let (log, log1, log2) = (
+        dir.join("access.log"),
+        dir.join("access.log.1"),
+        dir.join("access.log.2.gz"),
+    );
+    let run = |files: &[&std::path::Path]| {
+        let mut args = vec![
+            "ingest",
+            cron.as_str(),
+            "--log-format",
+            "auto",
+            "--no-progress",
+        ];
+        args.extend(files.iter().map(|f| f.to_str().unwrap()));
+        let out = hitmap(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    let half = lines.len() / 2;
+    let mut part = lines[..half].concat();
+    part.extend_from_slice(&lines[half][..10]);
+    std::fs::write(&log, &part).unwrap();
+    let first = run(&[&log]);
+    assert!(first.contains("left for the next run"), "{first}");
+    std::fs::write(&log, &bytes).unwrap();
+    let grown = run(&[&log]);
+    assert!(grown.contains("already in the store"), "{grown}");
+    std::fs::rename(&log, &log1).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&bytes).unwrap();
+    std::fs::write(&log2, gz.finish().unwrap()).unwrap();
+    std::fs::remove_file(&log1).unwrap();
+    let last = run(&[&log2]);
+    assert!(last.contains("0 hits"), "{last}");
+    let whole = dir.join("whole.log");
+    std::fs::write(&whole, &bytes).unwrap();
+    let out = hitmap(&[
+        "ingest",
+        &once,
+        "--log-format",
+        "auto",
+        "--no-progress",
+        whole.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let want = visits(&once, "2012-08-09", "2012-08-11");
+    assert_eq!(want, (17, 17));
+    assert_eq!(visits(&cron, "2012-08-09", "2012-08-11"), want);
+}

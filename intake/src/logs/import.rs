@@ -300,8 +300,12 @@ pub struct LogSummary {
     /// Chunks the store already held (an input imported again), and
     /// their lines.
     pub skipped_batches: u64,
-    /// Lines in those chunks.
+    /// Lines in those chunks, and the lines a file imported again skipped
+    /// (the part the store holds).
     pub skipped_lines: u64,
+    /// Last lines left for the next run: a file's last line without its
+    /// `\n` that does not read yet (being written).
+    pub held_back: u64,
     /// The format of each input, as named or recognised.
     pub formats: Vec<(String, String)>,
 }
@@ -363,6 +367,12 @@ impl LogSummary {
                 self.skipped_batches, self.skipped_lines
             ));
         }
+        if self.held_back > 0 {
+            out.push_str(&format!(
+                "  {} last line(s) without a line end left for the next run (still being written)\n",
+                self.held_back
+            ));
+        }
         out
     }
 
@@ -391,6 +401,7 @@ impl LogSummary {
             "batches": self.batches,
             "skipped_batches": self.skipped_batches,
             "skipped_lines": self.skipped_lines,
+            "held_back": self.held_back,
             "formats": self.formats.iter().map(|(i, f)| serde_json::json!({"input": i, "format": f})).collect::<Vec<_>>(),
         })
     }
@@ -424,12 +435,88 @@ struct Counts {
     examples: Vec<InvalidLine>,
 }
 
+impl Counts {
+    /// Adds another line's (or chunk's) counts.
+    fn add(&mut self, o: Counts) {
+        self.lines += o.lines;
+        self.comments += o.comments;
+        self.invalid += o.invalid;
+        self.pageviews += o.pageviews;
+        self.downloads += o.downloads;
+        for (k, n) in o.skipped {
+            *self.skipped.entry(k).or_default() += n;
+        }
+        self.examples.extend(o.examples);
+    }
+}
+
 /// One parsed chunk on its way to a commit.
 struct Chunk {
     id: String,
     hits: Vec<Hit>,
     counts: Counts,
     format: Option<(String, String)>,
+    /// Where its input stands once this chunk is in (a file read again
+    /// resumes after it): the cursor its commit records.
+    cursor: Option<(String, String)>,
+    /// A last line without its `\n` that does not read yet, left for the
+    /// next run (a line still being written).
+    held_back: bool,
+}
+
+/// An access log to import: a stream read once (stdin, a pipe), or a
+/// file that can be opened again, which resumes after the part the store
+/// holds when it is imported again (it grew, was renamed or compressed:
+/// `hitmap::Engine::resume_input`).
+pub enum LogSource {
+    /// Read from where it stands; a repeat is known by its chunks only.
+    Stream(Box<dyn BufRead + Send>),
+    /// Opened (again) by the function.
+    File(Box<dyn FnMut() -> std::io::Result<Box<dyn BufRead + Send>> + Send>),
+}
+
+impl From<Box<dyn BufRead + Send>> for LogSource {
+    fn from(r: Box<dyn BufRead + Send>) -> LogSource {
+        LogSource::Stream(r)
+    }
+}
+
+/// Where a resumed input stands, for the parsing thread.
+struct Resumed {
+    /// The cursor, at the resume point (`None`: no whole first line).
+    cursor: Option<hitmap::InputCursor>,
+    /// Lines skipped (the part the store holds).
+    skipped: u64,
+    /// The input's first lines, to recognise its format when its read
+    /// starts past them.
+    head: Vec<u8>,
+    /// The skipped part's directive lines (`#Fields:` and the like, which
+    /// a W3C log's later lines need).
+    directives: Vec<String>,
+}
+
+/// The first lines (for [`Parser::recognise`]) and every `#` line of an
+/// input's first `len` bytes.
+fn preamble(input: &mut dyn BufRead, len: u64) -> std::io::Result<(Vec<u8>, Vec<String>)> {
+    let (mut head, mut directives) = (Vec::new(), Vec::new());
+    let (mut read, mut lines) = (0u64, 0usize);
+    let mut line = Vec::new();
+    while read < len {
+        line.clear();
+        let n = input.read_until(b'\n', &mut line)?;
+        if n == 0 {
+            break;
+        }
+        read += n as u64;
+        if lines < DETECT_LINES {
+            head.extend_from_slice(&line);
+            lines += 1;
+        }
+        if line.first() == Some(&b'#') {
+            directives.push(String::from_utf8_lossy(&line).into_owned());
+        }
+    }
+    Ok((head, directives))
 }
 
 /// The reason for requests outside `--exclude-older-than` /
@@ -558,16 +645,21 @@ impl Parser {
     }
 
     /// Reads one input in chunks and sends them; the first chunk names
-    /// the format (recognised from its first lines unless given).
+    /// the format (recognised from its first lines unless given). A
+    /// resumed input starts past the part the store holds: its line
+    /// numbers count on, its format is recognised from its head, its
+    /// skipped directives are replayed, and each chunk carries the cursor
+    /// its commit records.
     fn run(
         &mut self,
         name: &str,
         mut input: Box<dyn BufRead + Send>,
+        mut resumed: Option<Resumed>,
         tx: &mpsc::SyncSender<Result<Chunk>>,
         spare: &mpsc::Receiver<Vec<Hit>>,
     ) -> bool {
         let mut fields = W3cFields::mapped(self.options.w3c_map.clone());
-        let mut line_no = 0u64;
+        let mut line_no = resumed.as_ref().map_or(0, |r| r.skipped);
         let mut buf: Vec<u8> = Vec::new();
         // The start of a line the last chunk cut off.
         let mut carry: Vec<u8> = Vec::new();
@@ -592,11 +684,16 @@ impl Parser {
             if first {
                 first = false;
                 // The first lines, however small the chunk: the chunk and
-                // what the reader holds beyond it.
+                // what the reader holds beyond it; after the skipped
+                // part's first lines when the input resumes.
+                let mut head = resumed
+                    .as_mut()
+                    .map(|r| std::mem::take(&mut r.head))
+                    .unwrap_or_default();
                 let end = memchr::memchr_iter(b'\n', &buf)
                     .nth(DETECT_LINES)
                     .map_or(buf.len(), |i| i + 1);
-                let mut head = buf[..end].to_vec();
+                head.extend_from_slice(&buf[..end]);
                 if end == buf.len() {
                     head.extend_from_slice(&carry);
                     if let Ok(more) = input.fill_buf() {
@@ -604,6 +701,12 @@ impl Parser {
                     }
                 }
                 named = Some((name.to_owned(), self.recognise(&head, &mut format)));
+                // A W3C log's columns come from the directives read before.
+                if let (Some(r), Some(Format::W3cExtended)) = (resumed.as_ref(), format) {
+                    for d in &r.directives {
+                        let _ = parse_line(Format::W3cExtended, d, &mut fields);
+                    }
+                }
             }
             let mut hits = spare.try_recv().unwrap_or_default();
             hits.reserve(buf.len() / 400);
@@ -617,11 +720,48 @@ impl Parser {
                 hits,
                 counts: Counts::default(),
                 format: named,
+                cursor: None,
+                held_back: false,
             };
-            for raw in buf.split_inclusive(|&b| b == b'\n') {
+            // Only the input's end lacks a line end.
+            let tail = match buf.last() {
+                Some(b'\n') | None => 0,
+                Some(_) => buf.len() - memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1),
+            };
+            let (whole, last) = buf.split_at(buf.len() - tail);
+            for raw in whole.split_inclusive(|&b| b == b'\n') {
                 line_no += 1;
                 let text = self.decode(raw);
                 self.line(name, line_no, &text, format, &mut fields, &mut chunk);
+            }
+            let mut tail_whole = true;
+            if !last.is_empty() {
+                // A last line without its line end: whole if it reads (a
+                // file whose writer left no final newline), else, when the
+                // input resumes, left for the next run, which reads it
+                // whole.
+                let mut alone = Chunk {
+                    id: String::new(),
+                    hits: Vec::new(),
+                    counts: Counts::default(),
+                    format: None,
+                    cursor: None,
+                    held_back: false,
+                };
+                let text = self.decode(last);
+                self.line(name, line_no + 1, &text, format, &mut fields, &mut alone);
+                tail_whole = alone.counts.invalid == 0;
+                if tail_whole || resumed.as_ref().is_none_or(|r| r.cursor.is_none()) {
+                    line_no += 1;
+                    chunk.hits.append(&mut alone.hits);
+                    chunk.counts.add(alone.counts);
+                } else {
+                    chunk.held_back = true;
+                }
+            }
+            if let Some(c) = resumed.as_mut().and_then(|r| r.cursor.as_mut()) {
+                c.advance(&buf);
+                chunk.cursor = Some(c.cursor(tail_whole));
             }
             if tx.send(Ok(chunk)).is_err() {
                 return false;
@@ -900,15 +1040,33 @@ pub fn import_files<P: AsRef<std::path::Path>>(
         .iter()
         .map(|p| {
             let p = p.as_ref();
-            Ok((p.display().to_string(), crate::input::open(p)?))
+            // Opened now, so that a missing file fails before anything is
+            // imported; read again (resumed) through the opener.
+            let mut first = Some(crate::input::open(p)?);
+            let source = if p == std::path::Path::new("-") {
+                LogSource::Stream(first.take().expect("just opened"))
+            } else {
+                let path = p.to_owned();
+                LogSource::File(Box::new(move || match first.take() {
+                    Some(r) => Ok(r),
+                    None => {
+                        crate::input::open(&path).map_err(|e| std::io::Error::other(e.to_string()))
+                    }
+                }))
+            };
+            Ok((p.display().to_string(), source))
         })
         .collect::<Result<Vec<_>>>()?;
     import(engine, inputs, options, &mut |_| {})
 }
 
 /// Imports access logs into `engine`: each input (a name for messages,
-/// and a reader, e.g. from [`crate::input::open`]) in turn. `progress`
-/// sees the summary after each committed batch.
+/// and a [`LogSource`]: a reader, e.g. from [`crate::input::open`], or a
+/// file's opener) in turn. A file imported again resumes after the part
+/// the store holds (it grew, or was renamed or compressed: a cron job
+/// over a log that is still written counts each line once); each commit
+/// records where its input stands. `progress` sees the summary after each
+/// committed batch.
 ///
 /// # Errors
 /// Options that cannot be used (a bad regex, a site not in the store), an
@@ -926,14 +1084,14 @@ pub fn import_files<P: AsRef<std::path::Path>>(
 /// not a log line
 /// "#;
 /// let input: Box<dyn std::io::BufRead + Send> = Box::new(std::io::Cursor::new(log.as_bytes().to_vec()));
-/// let s = import(&mut engine, vec![("access.log".into(), input)], &LogOptions::default(), &mut |_| {})?;
+/// let s = import(&mut engine, vec![("access.log".into(), input.into())], &LogOptions::default(), &mut |_| {})?;
 /// assert_eq!((s.pageviews, s.invalid, s.skipped["static file"]), (1, 1, 1));
 /// assert_eq!(s.examples[0].line, 3);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn import(
     engine: &mut Engine,
-    inputs: Vec<(String, Box<dyn BufRead + Send>)>,
+    inputs: Vec<(String, LogSource)>,
     options: &LogOptions,
     progress: &mut dyn FnMut(&LogSummary),
 ) -> Result<LogSummary> {
@@ -954,13 +1112,55 @@ pub fn import(
         geo: options.geoip.as_deref().map(Geo::open).transpose()?,
     };
     let mut summary = LogSummary::default();
+    // Each file where it resumes (read now: the store is the caller's
+    // while the chunks commit).
+    let mut readers = Vec::with_capacity(inputs.len());
+    for (name, source) in inputs {
+        let (reader, resumed) = match source {
+            LogSource::Stream(r) => (r, None),
+            LogSource::File(mut open) => {
+                let cant =
+                    |e: &dyn std::fmt::Display| Error::Input(format!("cannot read {name}: {e}"));
+                let r = engine
+                    .resume_input(&mut open, options.force)
+                    .map_err(|e| cant(&e))?;
+                let skipped = r.skipped_lines;
+                let (mut head, mut directives) = (Vec::new(), Vec::new());
+                if skipped > 0 {
+                    summary.skipped_batches += 1;
+                    summary.skipped_lines += skipped;
+                    let len = r.cursor.as_ref().map_or(0, |c| c.len());
+                    (head, directives) =
+                        preamble(&mut *open().map_err(|e| cant(&e))?, len).map_err(|e| cant(&e))?;
+                }
+                let resumed = Resumed {
+                    cursor: r.cursor,
+                    skipped,
+                    head,
+                    directives,
+                };
+                (r.reader, Some(resumed))
+            }
+        };
+        readers.push((name, reader, resumed));
+    }
+    // The visitor-key secret a new store gets goes in first, alone: each
+    // chunk's commit records its input's cursor.
+    if let Some(s) = new_secret.take()
+        && !options.dry_run
+    {
+        engine.ingest_with(
+            std::iter::empty::<Hit>(),
+            &IngestOptions::default().cursor(SECRET_CURSOR, s),
+        )?;
+    }
     let (tx, rx) = mpsc::sync_channel::<Result<Chunk>>(1);
     // Emptied hit vectors go back to the parser: no new pages per chunk.
     let (give_back, spare) = mpsc::channel::<Vec<Hit>>();
     std::thread::scope(|scope| -> Result<()> {
         scope.spawn(move || {
-            for (name, input) in inputs {
-                if !parser.run(&name, input, &tx, &spare) {
+            for (name, input, resumed) in readers {
+                if !parser.run(&name, input, resumed, &tx, &spare) {
                     break;
                 }
             }
@@ -970,6 +1170,7 @@ pub fn import(
             if let Some(f) = chunk.format.clone() {
                 summary.formats.push(f);
             }
+            summary.held_back += u64::from(chunk.held_back);
             if options.dry_run {
                 summary.add(&chunk.counts, options.examples);
                 progress(&summary);
@@ -986,11 +1187,10 @@ pub fn import(
             let mut ingest = IngestOptions::default()
                 .batch_id(chunk.id.clone())
                 .force(options.force);
-            if let Some(s) = &new_secret {
-                ingest = ingest.cursor(SECRET_CURSOR, s.clone());
+            if let Some((name, value)) = &chunk.cursor {
+                ingest = ingest.cursor(name.clone(), value.clone());
             }
             let out = engine.ingest_with(&chunk.hits, &ingest)?;
-            new_secret = None;
             summary.add(&chunk.counts, options.examples);
             summary.rejected += out.rejected.len() as u64;
             for r in out.rejected.iter() {

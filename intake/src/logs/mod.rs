@@ -20,8 +20,8 @@ mod rules;
 mod w3c;
 
 pub use import::{
-    DATE_FILTERED, DEFAULT_BATCH_BYTES, InvalidLine, LogOptions, LogSummary, NO_SITE, import,
-    import_files,
+    DATE_FILTERED, DEFAULT_BATCH_BYTES, InvalidLine, LogOptions, LogSource, LogSummary, NO_SITE,
+    import, import_files,
 };
 
 pub use line::{LogLine, parse_apache_date, parse_iso_date};

@@ -158,7 +158,13 @@ fn imported_logs_carry_countries() {
     let mut o = LogOptions::default();
     o.set("geoip", db.to_str().unwrap()).unwrap();
     let input: Box<dyn BufRead + Send> = Box::new(std::io::Cursor::new(log.into_bytes()));
-    let s = import(&mut engine, vec![("x".into(), input)], &o, &mut |_| {}).unwrap();
+    let s = import(
+        &mut engine,
+        vec![("x".into(), input.into())],
+        &o,
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(s.pageviews, 4);
     let hits = engine.export_hits(1, "2012-02-10", "2012-02-10").unwrap();
     let countries: Vec<Option<&str>> = hits.iter().map(|h| h.country.as_deref()).collect();
