@@ -349,23 +349,16 @@ pub fn ingest_logs(
     for path in files {
         let bar = file_bar(path, progress);
         bars.extend(bar.clone());
-        // Opened now (a missing file fails before anything is imported);
-        // a file is opened again to resume after what the store holds.
-        let mut first = Some(input(path, bar.clone())?);
-        let source = if path == Path::new("-") {
-            LogSource::Stream(first.take().expect("just opened"))
-        } else {
+        // A file is opened again to resume after what the store holds.
+        let source = LogSource::open_with(path, {
             let path = path.clone();
-            LogSource::File(Box::new(move || match first.take() {
-                Some(r) => Ok(r),
-                None => {
-                    if let Some(b) = &bar {
-                        b.set_position(0);
-                    }
-                    input(&path, bar.clone()).map_err(|e| std::io::Error::other(e.to_string()))
+            move || {
+                if let Some(b) = &bar {
+                    b.set_position(0);
                 }
-            }))
-        };
+                input(&path, bar.clone())
+            }
+        })?;
         inputs.push((path.display().to_string(), source));
     }
     let t = std::time::Instant::now();

@@ -648,25 +648,9 @@ fn check_api_reports(
                 row.2.insert(c.visit.visitor.as_str());
             }
         }
-        let model: BTreeMap<String, (u64, u64, u64)> = model
-            .into_iter()
-            .map(|(k, (hits, visits, who))| (k, (hits, visits, who.len() as u64)))
-            .collect();
+        let model = counted(model);
         let rows = api_rows(e, "Actions.getPageUrls", from, to, seg, section);
-        let got: BTreeMap<String, (u64, u64, u64)> = rows
-            .iter()
-            .map(|(k, r)| {
-                (
-                    k.clone(),
-                    (
-                        r["nb_hits"].as_u64().unwrap(),
-                        r["nb_visits"].as_u64().unwrap(),
-                        r["nb_uniq_visitors"].as_u64().unwrap(),
-                    ),
-                )
-            })
-            .collect();
-        prop_assert_eq!(got, model, "page tree, {}", ctx);
+        prop_assert_eq!(tree_rows(&rows), model, "page tree, {}", ctx);
     }
     // Downloads and outlinks by domain: a host's hits and visits are the
     // sums of its URLs' (a URL's visits: those that followed it), its
@@ -694,25 +678,9 @@ fn check_api_reports(
                 row.2.insert(c.visit.visitor.as_str());
             }
         }
-        let model: BTreeMap<String, (u64, u64, u64)> = model
-            .into_iter()
-            .map(|(k, (hits, visits, who))| (k, (hits, visits, who.len() as u64)))
-            .collect();
+        let model = counted(model);
         let rows = api_rows(e, method, from, to, seg, section);
-        let got: BTreeMap<String, (u64, u64, u64)> = rows
-            .iter()
-            .map(|(k, r)| {
-                (
-                    k.clone(),
-                    (
-                        r["nb_hits"].as_u64().unwrap(),
-                        r["nb_visits"].as_u64().unwrap(),
-                        r["nb_uniq_visitors"].as_u64().unwrap(),
-                    ),
-                )
-            })
-            .collect();
-        prop_assert_eq!(got, model, "{} by domain, {}", method, ctx);
+        prop_assert_eq!(tree_rows(&rows), model, "{} by domain, {}", method, ctx);
     }
     for (method, by_name) in [("Events.getCategory", false), ("Events.getName", true)] {
         let rows = api_rows(e, method, from, to, seg, section);
@@ -736,6 +704,26 @@ fn check_api_reports(
         prop_assert_eq!(got, reference::events(cuts, by_name), "{}, {}", method, ctx);
     }
     Ok(())
+}
+
+/// A tree's top rows: label → (hits, visits, unique visitors).
+fn tree_rows(rows: &BTreeMap<String, serde_json::Value>) -> BTreeMap<String, (u64, u64, u64)> {
+    let n = |r: &serde_json::Value, k: &str| r[k].as_u64().unwrap();
+    rows.iter()
+        .map(|(k, r)| {
+            let counts = (n(r, "nb_hits"), n(r, "nb_visits"), n(r, "nb_uniq_visitors"));
+            (k.clone(), counts)
+        })
+        .collect()
+}
+
+/// The model's tree rows with their visitors counted.
+fn counted(
+    rows: BTreeMap<String, (u64, u64, std::collections::BTreeSet<&str>)>,
+) -> BTreeMap<String, (u64, u64, u64)> {
+    rows.into_iter()
+        .map(|(k, (hits, visits, who))| (k, (hits, visits, who.len() as u64)))
+        .collect()
 }
 
 /// Everything the API can say about the data, for equality checks.

@@ -475,6 +475,36 @@ pub enum LogSource {
     File(Box<dyn FnMut() -> std::io::Result<Box<dyn BufRead + Send>> + Send>),
 }
 
+impl LogSource {
+    /// The log at `path` (`-`: stdin, a stream), opened by `open` now
+    /// (an error before anything is imported) and again when a read must
+    /// start over.
+    ///
+    /// # Errors
+    /// What `open` gives the first time.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap_intake::logs::LogSource;
+    /// let path = std::path::Path::new("/no/access.log");
+    /// assert!(LogSource::open_with(path, || hitmap_intake::input::open(path)).is_err());
+    /// ```
+    pub fn open_with<E: std::fmt::Display>(
+        path: &std::path::Path,
+        mut open: impl FnMut() -> std::result::Result<Box<dyn BufRead + Send>, E> + Send + 'static,
+    ) -> std::result::Result<LogSource, E> {
+        let first = open()?;
+        if path == std::path::Path::new("-") {
+            return Ok(LogSource::Stream(first));
+        }
+        let mut first = Some(first);
+        Ok(LogSource::File(Box::new(move || match first.take() {
+            Some(r) => Ok(r),
+            None => open().map_err(|e| std::io::Error::other(e.to_string())),
+        })))
+    }
+}
+
 impl From<Box<dyn BufRead + Send>> for LogSource {
     fn from(r: Box<dyn BufRead + Send>) -> LogSource {
         LogSource::Stream(r)
