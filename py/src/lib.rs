@@ -261,10 +261,7 @@ impl Engine {
         batch_id: Option<String>,
         force: bool,
     ) -> PyResult<IngestTuple> {
-        let mut options = hitmap::IngestOptions::default().force(force);
-        if let Some(id) = batch_id {
-            options = options.batch_id(id);
-        }
+        let options = ingest_options(batch_id, force);
         let mut reader = PyStream {
             source: &source,
             buf: Vec::new(),
@@ -302,10 +299,7 @@ impl Engine {
         batch_id: Option<String>,
         force: bool,
     ) -> PyResult<IngestTuple> {
-        let mut options = hitmap::IngestOptions::default().force(force);
-        if let Some(id) = batch_id {
-            options = options.batch_id(id);
-        }
+        let options = ingest_options(batch_id, force);
         let interrupted: std::sync::Arc<std::sync::Mutex<Option<PyErr>>> = Default::default();
         let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         // Opened once here, so that a missing file is an error before
@@ -571,6 +565,15 @@ const CHECK_EVERY: usize = 4 << 20;
 
 /// (accepted, rejected (line, reason), batches, skipped batches, skipped lines).
 type IngestTuple = (u64, Vec<(u64, String)>, u64, u64, u64);
+
+/// An ingest's options from Python's `batch_id` and `force`.
+fn ingest_options(batch_id: Option<String>, force: bool) -> hitmap::IngestOptions {
+    let options = hitmap::IngestOptions::default().force(force);
+    match batch_id {
+        Some(id) => options.batch_id(id),
+        None => options,
+    }
+}
 
 /// A Python binary file object read in slices of [`CHECK_EVERY`] bytes.
 /// Between slices Python gets the GIL back for a moment: it runs signal
