@@ -437,3 +437,20 @@ fn an_object_store_outage_answers_503_within_the_time_budget() {
     proxy.set(0);
     assert_eq!(ask(5).0, 200);
 }
+
+/// HTTPS goes through rustls with ring (installed by the engine, no
+/// aws-lc-rs in the build): a store behind an https endpoint that does
+/// not answer is a clear error naming the URL, not a panic about a
+/// missing crypto provider.
+#[test]
+fn an_https_endpoint_that_does_not_answer_is_an_error() {
+    let options = ReaderOptions::default()
+        .storage_option("aws_endpoint", "https://127.0.0.1:9")
+        .storage_option("aws_access_key_id", "test")
+        .storage_option("aws_secret_access_key", "test")
+        .storage_option("aws_region", "us-east-1");
+    let err = Engine::open_reader("s3://nobody/store", options)
+        .err()
+        .expect("nothing listens there");
+    assert!(err.to_string().contains("s3://nobody"), "{err}");
+}

@@ -77,6 +77,9 @@ impl Remote {
     /// then `storage` (object_store's configuration keys, such as
     /// `aws_endpoint`, `aws_allow_http`, `google_service_account`).
     pub(crate) fn open(url: &str, storage: &[(String, String)]) -> Result<Remote> {
+        // HTTPS through rustls with ring (once per process; a provider
+        // the host installed first stays).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let bad = |e: &dyn std::fmt::Display| store_err(url, format!("cannot use this object store: {e}"));
         let (scheme, rest) = url.split_once("://").ok_or_else(|| bad(&"not a URL"))?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
