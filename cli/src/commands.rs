@@ -941,7 +941,26 @@ pub fn demo(
             ..base
         },
     )?);
+    out.push_str(&path_hint());
     Ok(out)
+}
+
+/// How to run `hitmap` by name, when this binary is not on `PATH` (a
+/// `cargo run` or `target/release/hitmap` after a build).
+fn path_hint() -> String {
+    let Some(exe) = std::env::current_exe().ok() else {
+        return String::new();
+    };
+    let on_path = exe.parent().is_some_and(|dir| {
+        std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d == dir))
+    });
+    if on_path {
+        return String::new();
+    }
+    format!(
+        "\nThis hitmap is {}; `cargo install --path cli` puts `hitmap` on your PATH (in ~/.cargo/bin).\n",
+        exe.display()
+    )
 }
 
 /// `hitmap sample`: the seeded sample traffic as NDJSON, gzip-compressed

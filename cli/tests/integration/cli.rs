@@ -413,6 +413,22 @@ fn demo_prints_reports_and_a_rerun_changes_nothing() {
     ] {
         assert!(out.contains(needle), "{needle}:\n{out}");
     }
+    // Run from target/, not on PATH: it says how to put it there; on
+    // PATH it says nothing of it.
+    assert!(
+        out.contains("`cargo install --path cli` puts `hitmap` on your PATH"),
+        "{out}"
+    );
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_hitmap"))
+        .parent()
+        .unwrap();
+    let on_path = std::process::Command::new(env!("CARGO_BIN_EXE_hitmap"))
+        .args(args)
+        .env("PATH", std::env::join_paths([bin_dir]).unwrap())
+        .output()
+        .unwrap();
+    assert!(on_path.status.success());
+    assert!(!text(&on_path.stdout).contains("cargo install"));
     // The traffic ends yesterday, so relative dates show data.
     let yesterday = (chrono::Utc::now().date_naive() - chrono::Days::new(1)).to_string();
     assert!(out.contains(&format!("to {yesterday}")), "{out}");
