@@ -27,14 +27,21 @@ pub(crate) const MAX_PREFIXES: usize = 8;
 /// input is then read as before, by chunk identities only).
 pub(crate) const MAX_FIRST_LINE: usize = 64 << 10;
 
+/// The start of every input cursor's name.
+pub(crate) const CURSOR_PREFIX: &str = "input:";
+
+/// Input cursors a store keeps: the inputs committed most recently (a log
+/// rotated daily makes a new first line each day).
+pub(crate) const MAX_INPUTS: usize = 4096;
+
 /// The cursor name of an input whose first line (with its `\n`) is
 /// `line`.
 pub(crate) fn cursor_name(line: &[u8]) -> String {
-    format!("input:{:016x}", xxhash_rust::xxh3::xxh3_64(line))
+    format!("{CURSOR_PREFIX}{:016x}", xxhash_rust::xxh3::xxh3_64(line))
 }
 
 /// The prefixes a cursor value lists (`LEN:HASH;…`); a part that does not
-/// parse is left out.
+/// parse is left out (the store's `g<generation>` stamp among them).
 pub(crate) fn parse(value: &str) -> Vec<(u64, u128)> {
     value
         .split(';')

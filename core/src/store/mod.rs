@@ -219,6 +219,41 @@ pub(crate) fn remember_batch(batches: &mut BTreeMap<String, u64>, id: &str, gene
     }
 }
 
+/// Records an importer's cursor. An input cursor (`resume.rs`) is
+/// stamped with the generation that committed it (`;g<generation>`), and
+/// past [`crate::resume::MAX_INPUTS`] of them the least recently
+/// committed ones are forgotten (those inputs are then read whole again,
+/// their chunks still skipped by their identities).
+pub(crate) fn remember_cursor(
+    cursors: &mut BTreeMap<String, String>,
+    name: &str,
+    value: &str,
+    generation: u64,
+) {
+    use crate::resume::{CURSOR_PREFIX, MAX_INPUTS};
+    if !name.starts_with(CURSOR_PREFIX) {
+        cursors.insert(name.to_owned(), value.to_owned());
+        return;
+    }
+    let value = value.split(";g").next().unwrap_or(value);
+    cursors.insert(name.to_owned(), format!("{value};g{generation}"));
+    let inputs = cursors.keys().filter(|k| k.starts_with(CURSOR_PREFIX)).count();
+    if inputs > MAX_INPUTS {
+        let stamp = |v: &str| -> u64 {
+            v.rsplit_once(";g").and_then(|(_, g)| g.parse().ok()).unwrap_or(0)
+        };
+        let mut by_age: Vec<(u64, String)> = cursors
+            .iter()
+            .filter(|(k, _)| k.starts_with(CURSOR_PREFIX))
+            .map(|(k, v)| (stamp(v), k.clone()))
+            .collect();
+        by_age.sort_unstable();
+        for (_, k) in by_age.into_iter().take(inputs - MAX_INPUTS) {
+            cursors.remove(&k);
+        }
+    }
+}
+
 /// How a writer treats superseded files.
 ///
 /// # Examples
@@ -941,13 +976,15 @@ impl Store {
             remember_batch(&mut next.batches, id, generation);
         }
         if let Some((name, value)) = marks.cursor {
-            next.cursors.insert(name.to_owned(), value.to_owned());
+            remember_cursor(&mut next.cursors, name, value, generation);
         }
         if let Some(live) = marks.live {
             for id in &live.batches {
                 remember_batch(&mut next.batches, id, generation);
             }
-            next.cursors.extend(live.cursors.clone());
+            for (name, value) in &live.cursors {
+                remember_cursor(&mut next.cursors, name, value, generation);
+            }
             next.wal = next.wal.max(live.wal);
             for rel in &live.retire {
                 next.retired.insert(rel.display().to_string(), now);
@@ -1440,6 +1477,29 @@ pub fn recover_manifest(root: impl AsRef<Path>) -> Result<Recovery> {
 mod tests {
     use super::*;
     use chrono::Datelike;
+
+    #[test]
+    fn input_cursors_are_stamped_and_the_oldest_forgotten() {
+        use crate::resume::MAX_INPUTS;
+        let mut cursors = BTreeMap::new();
+        remember_cursor(&mut cursors, "matomo:1", "v1;cursor=9", 1);
+        for i in 0..MAX_INPUTS + 3 {
+            let g = i as u64 + 2;
+            remember_cursor(&mut cursors, &format!("input:{i:016x}"), "10:ab", g);
+        }
+        // The importer's own cursor stays as it was given.
+        assert_eq!(cursors["matomo:1"], "v1;cursor=9");
+        assert_eq!(cursors.len(), MAX_INPUTS + 1);
+        // The three least recent inputs went; the others keep their stamp.
+        assert!(!cursors.contains_key("input:0000000000000002"));
+        assert_eq!(cursors["input:0000000000000003"], "10:ab;g5");
+        // A recommitted input is stamped again (not twice), and kept.
+        let last = format!("input:{:016x}", MAX_INPUTS + 2);
+        remember_cursor(&mut cursors, "input:0000000000000003", "12:cd;g5", 9_999);
+        assert_eq!(cursors["input:0000000000000003"], "12:cd;g9999");
+        assert!(cursors.contains_key(&last));
+        assert_eq!(crate::resume::parse(&cursors["input:0000000000000003"]), [(12, 0xcd)]);
+    }
 
     #[test]
     fn file_names_round_trip_and_strangers_do_not_parse() {
