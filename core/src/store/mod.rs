@@ -248,7 +248,7 @@ pub(crate) fn remember_cursor(
             .map(|(k, v)| (stamp(v), k.clone()))
             .collect();
         by_age.sort_unstable();
-        for (_, k) in by_age.into_iter().take(inputs - MAX_INPUTS) {
+        for (_, k) in by_age.into_iter().take(inputs.saturating_sub(MAX_INPUTS)) {
             cursors.remove(&k);
         }
     }
