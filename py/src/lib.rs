@@ -627,13 +627,19 @@ impl PyStream<'_> {
     }
 }
 
+/// `Read::read` through a reader's own buffer (`fill_buf`, `consume`),
+/// where its checks between slices run.
+fn read_buffered(r: &mut impl std::io::BufRead, buf: &mut [u8]) -> std::io::Result<usize> {
+    let available = r.fill_buf()?;
+    let n = available.len().min(buf.len());
+    buf[..n].copy_from_slice(&available[..n]);
+    r.consume(n);
+    Ok(n)
+}
+
 impl std::io::Read for PyStream<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let available = std::io::BufRead::fill_buf(self)?;
-        let n = available.len().min(buf.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        std::io::BufRead::consume(self, n);
-        Ok(n)
+        read_buffered(self, buf)
     }
 }
 
@@ -667,11 +673,7 @@ struct PathStream {
 
 impl std::io::Read for PathStream {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let available = std::io::BufRead::fill_buf(self)?;
-        let n = available.len().min(buf.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        std::io::BufRead::consume(self, n);
-        Ok(n)
+        read_buffered(self, buf)
     }
 }
 
