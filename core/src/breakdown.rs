@@ -89,6 +89,46 @@ struct Node<T> {
     children: Vec<(String, T)>,
 }
 
+/// A grouped report's rows from its rolled-up table (`report.rs`,
+/// [`crate::query::Resolved::rolled_group`]), ordered as
+/// [`Selection::group_visits`] orders them.
+pub(crate) fn groups_of_table(table: crate::rollup::reports::GroupTable) -> Vec<Group> {
+    let mut top: Vec<Group> = Vec::new();
+    let mut children: HashMap<String, Vec<Group>> = HashMap::new();
+    for ((label, sub), row) in table {
+        if row.counts.visits == 0 {
+            continue;
+        }
+        let metrics = crate::report::rolled_summary(&row);
+        match sub {
+            None => top.push(Group {
+                label,
+                metrics,
+                sub: Vec::new(),
+            }),
+            Some(sub) => children.entry(label).or_default().push(Group {
+                label: sub,
+                metrics,
+                sub: Vec::new(),
+            }),
+        }
+    }
+    let by_visits = |a: &Group, b: &Group| {
+        b.metrics
+            .nb_visits
+            .cmp(&a.metrics.nb_visits)
+            .then_with(|| a.label.cmp(&b.label))
+    };
+    for g in &mut top {
+        if let Some(mut sub) = children.remove(&g.label) {
+            sub.sort_by(by_visits);
+            g.sub = sub;
+        }
+    }
+    top.sort_by(by_visits);
+    top
+}
+
 /// Which part of an event a report is by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum EventPart {
@@ -172,35 +212,6 @@ impl Selection<'_> {
                     .collect(),
             })
             .collect()
-    }
-
-    /// The page label (or title, with `titles`) of the first or last page
-    /// view of a cut visit.
-    pub(crate) fn boundary_page(
-        &self,
-        cut: &CutVisit<'_>,
-        titles: bool,
-        last: bool,
-    ) -> Option<String> {
-        let a = cut.archive;
-        let d = &self.site.dicts;
-        let is_page = |i: &usize| a.a_kind[*i] == HitType::Pageview;
-        let i = if last {
-            cut.actions.iter().filter(is_page).last()
-        } else {
-            cut.actions.iter().find(is_page)
-        }?;
-        Some(if titles {
-            match a.a_title[i] {
-                NONE => crate::report::UNTITLED.to_owned(),
-                t => d.titles.value(t).to_owned(),
-            }
-        } else {
-            {
-                let pages = d.pages();
-                pages.labels.value(pages.of(a.a_url[i])).to_owned()
-            }
-        })
     }
 
     /// Events grouped by one part, with subtables by another.

@@ -243,11 +243,12 @@ fn shelf_changes(
             grew.or_else(|| {
                 // The month's days: held, cached or read.
                 let parts = site.parts(m, end).unwrap_or_default();
+                let keys = site.visit_keys();
                 (!parts.is_empty() && parts.len() == within(month_span, m).count()).then(|| {
                     Rollup::build(
                         m,
                         parts.iter().map(|p| (p.date, &*p.archive)),
-                        reports.then_some(&site.dicts),
+                        reports.then_some(&keys),
                     )
                 })
             })
@@ -355,7 +356,7 @@ fn grown_rollup(
         let new = site.days.get(d)?;
         let had = stored.binary_search(d).is_ok();
         if span.reports() {
-            let new = Rollup::build(m, [(*d, new)], Some(&site.dicts));
+            let new = Rollup::build(m, [(*d, new)], Some(&site.visit_keys()));
             if had {
                 r.regrow(site.held_reports.get(d)?, &new)?;
             } else {
@@ -522,6 +523,11 @@ impl SiteState {
     /// The visitor history.
     pub(crate) fn history(&self) -> &History {
         &self.history
+    }
+
+    /// The site's per-visit lookups (`visit_key.rs`).
+    pub(crate) fn visit_keys(&self) -> crate::visit_key::VisitKeys<'_> {
+        crate::visit_key::VisitKeys::new(&self.dicts, &self.config, self.tz, Some(&self.history))
     }
 
     /// Holds the history's pages from `date`'s month on (read if they

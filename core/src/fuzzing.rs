@@ -75,7 +75,7 @@ pub fn store_decoders(data: &[u8]) {
         }
         // Format version 2, which this build still reads.
         2 => {
-            let sealed = codec::seal_version(Kind::Day, 2, &format::compress(body));
+            let sealed = codec::seal_in(Kind::Day, 2, &format::compress(body));
             let _ = format::decode_day(&sealed, v2_dicts());
         }
         // Today's day files, read whole and for a segmented summary.
@@ -97,11 +97,11 @@ pub fn store_decoders(data: &[u8]) {
         }
         // Format version 1, which this build still reads.
         6 => {
-            let sealed = codec::seal_version(Kind::Day, 1, &format::compress(body));
+            let sealed = codec::seal_in(Kind::Day, 1, &format::compress(body));
             let _ = format::decode_day(&sealed, v1_dicts());
         }
         7 => {
-            let _ = format::decode_dicts(&codec::seal_version(Kind::Dicts, 1, body));
+            let _ = format::decode_dicts(&codec::seal_in(Kind::Dicts, 1, body));
         }
         9 => {
             let sealed = seal(Kind::Page, &format::compress(body));
@@ -183,8 +183,9 @@ pub fn store_seeds() -> Vec<Vec<u8>> {
     }
     if let Some((&day, a)) = site.days.iter().next() {
         let month = crate::rollup::month_of(day);
-        for dicts in [None, Some(&site.dicts)] {
-            let rollup = crate::rollup::Rollup::build(month, [(day, a)], dicts);
+        let keys = site.visit_keys();
+        for keys in [None, Some(&keys)] {
+            let rollup = crate::rollup::Rollup::build(month, [(day, a)], keys);
             let sealed = format::encode_rollup(&rollup);
             seeds.push([&[8u8][..], &body(&sealed, Kind::Rollup)].concat());
         }

@@ -360,6 +360,17 @@ impl CutVisit<'_> {
     pub(crate) fn visitor(&self) -> u32 {
         self.archive.visitor[self.visit as usize]
     }
+
+    /// The visit as grouped reports count it.
+    pub(crate) fn at(&self) -> crate::visit_key::VisitAt<'_> {
+        crate::visit_key::VisitAt {
+            date: self.date,
+            archive: self.archive,
+            visit: self.visit,
+            actions: self.actions.len(),
+            length: self.length,
+        }
+    }
 }
 
 impl<'e> Selection<'e> {

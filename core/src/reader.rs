@@ -424,7 +424,7 @@ impl Engine {
                         let own = crate::rollup::Rollup::build(
                             month,
                             [(date, &archive)],
-                            Some(&site.dicts),
+                            Some(&site.visit_keys()),
                         );
                         site.held_reports.insert(date, own);
                     }
@@ -452,8 +452,10 @@ fn wrong_rollups(id: u32, site: &SiteState) -> Vec<(Span, NaiveDate, String, Str
     let mut build_month = |start: NaiveDate, reports: bool| -> Option<Rollup> {
         let built = months.entry(start).or_insert_with(|| {
             let parts = site.parts(start, Span::Month.end(start)).ok()?;
-            (!parts.is_empty())
-                .then(|| Rollup::build(start, parts.iter().map(|p| (p.date, &*p.archive)), Some(d)))
+            (!parts.is_empty()).then(|| {
+                let parts = parts.iter().map(|p| (p.date, &*p.archive));
+                Rollup::build(start, parts, Some(&site.visit_keys()))
+            })
         });
         let built = built.as_ref()?;
         Some(if reports {
@@ -491,7 +493,7 @@ fn wrong_rollups(id: u32, site: &SiteState) -> Vec<(Span, NaiveDate, String, Str
                     built.map(|b| Rollup::year(start, b.iter(), span.reports()))
                 }
             };
-            let Some(built) = built else { continue };
+            let Some(mut built) = built else { continue };
             let reports = stored
                 .stored
                 .as_ref()
@@ -504,6 +506,13 @@ fn wrong_rollups(id: u32, site: &SiteState) -> Vec<(Span, NaiveDate, String, Str
                     stored.totals.visits, built.totals.visits
                 ))
             } else {
+                // A rollup written before grouped reports were kept is
+                // checked for the reports it keeps.
+                if let (Some(Ok(r)), Some(b)) = (&reports, built.reports.as_mut())
+                    && r.groups.is_empty()
+                {
+                    b.groups.clear();
+                }
                 match reports {
                     Some(Err(e)) => Some(format!("its reports cannot be read: {e}")),
                     Some(Ok(r)) if Some(&r) != built.reports.as_deref() => {

@@ -322,6 +322,51 @@ fn referrer_of(
     named(ReferrerType::Website, &host, None)
 }
 
+/// Which part of the referrer a report is by (Matomo's Referrers reports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ReferrerPart {
+    /// Search engines (`Referrers.getSearchEngines`).
+    SearchEngine,
+    /// Search keywords (`Referrers.getKeywords`); a hidden keyword is
+    /// `Keyword not defined`.
+    Keyword,
+    /// Websites by host (`Referrers.getWebsites`).
+    Website,
+    /// Social networks (`Referrers.getSocials`).
+    Social,
+    /// Campaign names (`Referrers.getCampaigns`).
+    Campaign,
+    /// AI assistants (`Referrers.getAIAssistants`).
+    AiAssistant,
+}
+
+impl ReferrerPart {
+    /// The referrer type whose visits the report counts.
+    pub fn kind(self) -> ReferrerType {
+        match self {
+            ReferrerPart::SearchEngine | ReferrerPart::Keyword => ReferrerType::Search,
+            ReferrerPart::Website => ReferrerType::Website,
+            ReferrerPart::Social => ReferrerType::Social,
+            ReferrerPart::Campaign => ReferrerType::Campaign,
+            ReferrerPart::AiAssistant => ReferrerType::Ai,
+        }
+    }
+}
+
+/// The label of search visits whose engine hides the keyword (Matomo's).
+pub const KEYWORD_NOT_DEFINED: &str = "Keyword not defined";
+
+/// A visit's label in a Referrers report by `part`.
+pub(crate) fn referrer_label(part: ReferrerPart, r: &Referrer) -> String {
+    if part == ReferrerPart::Keyword {
+        r.keyword
+            .clone()
+            .unwrap_or_else(|| KEYWORD_NOT_DEFINED.to_owned())
+    } else {
+        r.name.clone().unwrap_or_else(|| "Unknown".to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,19 +12,20 @@ use crate::dict::NONE;
 use crate::hit::HitType;
 use crate::query::{CutVisit, DistinctStamp, Selection, distinct_per_key};
 use crate::raw::{SiteDicts, VField};
+pub(crate) use crate::referrer::referrer_label;
+pub use crate::referrer::{KEYWORD_NOT_DEFINED, ReferrerPart};
+pub use crate::visit_key::UNTITLED;
 
 use crate::query::Resolved;
 use crate::referrer::ReferrerType;
 use crate::rollup::reports::{
-    ActionCounts, ActionTable, Reports, ReportsBuilder, UNTITLED_KEY, VisitTable, Which,
-    count_visit,
+    ActionCounts, ActionTable, GroupTable, Reports, ReportsBuilder, UNTITLED_KEY, VisitTable,
+    Which, count_visit,
 };
 use crate::summary::{VisitsSummary, ratio};
+use crate::visit_key::{Grouping, VisitGroup};
 use chrono::NaiveDate;
 use roaring::RoaringBitmap;
-
-/// The label Matomo gives page views without a title.
-pub const UNTITLED: &str = "Page Name Not Defined";
 
 /// Which action report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -163,40 +164,6 @@ pub enum Dimension {
     /// A part of the referrer, over the visits of its type.
     Referrer(ReferrerPart),
 }
-
-/// Which part of the referrer a report is by (Matomo's Referrers reports).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ReferrerPart {
-    /// Search engines (`Referrers.getSearchEngines`).
-    SearchEngine,
-    /// Search keywords (`Referrers.getKeywords`); a hidden keyword is
-    /// `Keyword not defined`.
-    Keyword,
-    /// Websites by host (`Referrers.getWebsites`).
-    Website,
-    /// Social networks (`Referrers.getSocials`).
-    Social,
-    /// Campaign names (`Referrers.getCampaigns`).
-    Campaign,
-    /// AI assistants (`Referrers.getAIAssistants`).
-    AiAssistant,
-}
-
-impl ReferrerPart {
-    /// The referrer type whose visits the report counts.
-    pub fn kind(self) -> ReferrerType {
-        match self {
-            ReferrerPart::SearchEngine | ReferrerPart::Keyword => ReferrerType::Search,
-            ReferrerPart::Website => ReferrerType::Website,
-            ReferrerPart::Social => ReferrerType::Social,
-            ReferrerPart::Campaign => ReferrerType::Campaign,
-            ReferrerPart::AiAssistant => ReferrerType::Ai,
-        }
-    }
-}
-
-/// The label of search visits whose engine hides the keyword (Matomo's).
-pub const KEYWORD_NOT_DEFINED: &str = "Keyword not defined";
 
 impl Dimension {
     /// The segment field of this dimension, used in each row's `segment`.
@@ -923,14 +890,36 @@ impl Resolved<'_> {
     }
 
     /// [`Resolved::rolled_action_report`] for a dimension report: the rows
-    /// [`Selection::dimension_report`] gives; `None` for referrer names and
-    /// keywords.
+    /// [`Selection::dimension_report`] gives.
     pub(crate) fn rolled_dimension_report(
         &self,
         range: Option<(NaiveDate, NaiveDate)>,
         dimension: &Dimension,
     ) -> crate::error::Result<Option<Vec<DimensionRow>>> {
         let d = &self.site.dicts;
+        if let Dimension::Referrer(part) = dimension {
+            // The referrer names' grouped report, without its subtables.
+            let group = VisitGroup::By(Grouping::Referrer(*part));
+            let Some(table) = self.rolled_group(range, group)? else {
+                return Ok(None);
+            };
+            let mut rows: Vec<DimensionRow> = table
+                .iter()
+                .filter(|((_, sub), r)| sub.is_none() && r.counts.visits > 0)
+                .map(|((label, _), r)| DimensionRow {
+                    label: Some(label.clone()),
+                    metrics: rolled_summary(r),
+                })
+                .collect();
+            // As `Selection::group_visits` orders them.
+            rows.sort_by(|a, b| {
+                b.metrics
+                    .nb_visits
+                    .cmp(&a.metrics.nb_visits)
+                    .then_with(|| a.label.cmp(&b.label))
+            });
+            return Ok(Some(rows));
+        }
         let Some(table) = dimension.table(d) else {
             return Ok(None);
         };
@@ -943,24 +932,31 @@ impl Resolved<'_> {
             .into_iter()
             .flatten()
             .filter(|(_, r)| r.counts.visits > 0)
-            .map(|(&k, r)| {
-                let c = &r.counts;
-                DimensionRow {
-                    label: (k != NONE).then(|| visit_label(d, table, k)),
-                    metrics: VisitsSummary {
-                        nb_visits: c.visits,
-                        nb_uniq_visitors: r.distinct[0],
-                        nb_users: r.distinct[1],
-                        nb_actions: c.actions,
-                        max_actions: c.max_actions,
-                        bounce_count: c.bounces,
-                        sum_visit_length: c.sum_length,
-                    },
-                }
+            .map(|(&k, r)| DimensionRow {
+                label: (k != NONE).then(|| visit_label(d, table, k)),
+                metrics: rolled_summary(r),
             })
             .collect();
         let _ = sort_rows(&mut rows, "nb_visits", true);
         Ok(Some(rows))
+    }
+
+    /// A visits-grouped report over `range` from report rollups and edge
+    /// days, as [`Resolved::rolled_action_report`]: its rows by label
+    /// (and sub-label), with exact distinct visitors and users; `None`
+    /// (the caller reads the days) when no report rollup applies, or one
+    /// was written before rollups kept grouped reports.
+    pub(crate) fn rolled_group(
+        &self,
+        range: Option<(NaiveDate, NaiveDate)>,
+        group: VisitGroup,
+    ) -> crate::error::Result<Option<GroupTable>> {
+        if !group.rolled() {
+            return Ok(None);
+        }
+        Ok(self
+            .rolled_reports(range, Which::Group(group), false)?
+            .and_then(|mut r| r.groups.remove(&group)))
     }
 
     /// The `which` report over `range`: the report rollups' rows and the
@@ -1014,10 +1010,12 @@ impl Resolved<'_> {
         }
         for (a, b) in gaps {
             let sel = self.select_columns(Some((a, b)), Columns::REPORTS)?;
-            let mut builder = ReportsBuilder::new(d, Some(which), &[]);
+            let keys = self.site.visit_keys();
+            let mut builder = ReportsBuilder::new(&keys, Some(which), &[]);
             sel.for_each_visit(|cut| {
                 let actions = cut.actions.iter();
                 builder.add_visit(
+                    cut.date,
                     cut.archive,
                     cut.visit,
                     actions,
@@ -1028,6 +1026,20 @@ impl Resolved<'_> {
             add(builder.finish());
         }
         Ok(out)
+    }
+}
+
+/// A rolled-up visit report row's summary.
+pub(crate) fn rolled_summary(r: &crate::rollup::reports::Row<DayTotals>) -> VisitsSummary {
+    let c = &r.counts;
+    VisitsSummary {
+        nb_visits: c.visits,
+        nb_uniq_visitors: r.distinct[0],
+        nb_users: r.distinct[1],
+        nb_actions: c.actions,
+        max_actions: c.max_actions,
+        bounce_count: c.bounces,
+        sum_visit_length: c.sum_length,
     }
 }
 
@@ -1076,7 +1088,7 @@ impl Selection<'_> {
     /// recorded ones (imported hits) win, else derived from the landing
     /// URL and the referrer (`VisitKeys::referrer`).
     fn referrer_report(&self, part: ReferrerPart) -> Vec<DimensionRow> {
-        let keys = crate::visit_key::VisitKeys::new(self.site);
+        let keys = self.site.visit_keys();
         let kind = part.kind() as u8;
         self.group_visits(|cut| {
             if cut.archive.referrer_type[cut.visit as usize] != kind {
@@ -1091,17 +1103,6 @@ impl Selection<'_> {
             metrics: g.metrics,
         })
         .collect()
-    }
-}
-
-/// A visit's label in a Referrers report by `part`.
-pub(crate) fn referrer_label(part: ReferrerPart, r: &crate::referrer::Referrer) -> String {
-    if part == ReferrerPart::Keyword {
-        r.keyword
-            .clone()
-            .unwrap_or_else(|| KEYWORD_NOT_DEFINED.to_owned())
-    } else {
-        r.name.clone().unwrap_or_else(|| "Unknown".to_owned())
     }
 }
 

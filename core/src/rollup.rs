@@ -18,7 +18,7 @@ use chrono::{Datelike, NaiveDate};
 use roaring::RoaringBitmap;
 
 use crate::archive::{DayArchive, DayTotals};
-use crate::raw::SiteDicts;
+use crate::visit_key::VisitKeys;
 use reports::{ReportsBuilder, StoredReports};
 
 pub(crate) mod reports;
@@ -132,12 +132,11 @@ pub(crate) struct Rollup {
 
 impl Rollup {
     /// The rollup of a month's days (sealed archives, in date order),
-    /// with the month's reports if `reports` gives the site's
-    /// dictionaries.
+    /// with the month's reports if `reports` gives the site's lookups.
     pub(crate) fn build<'a>(
         month: NaiveDate,
         days: impl IntoIterator<Item = (NaiveDate, &'a DayArchive)>,
-        reports: Option<&SiteDicts>,
+        reports: Option<&VisitKeys<'_>>,
     ) -> Rollup {
         let days: Vec<(NaiveDate, &DayArchive)> = days.into_iter().collect();
         let mut r = Rollup {
@@ -152,11 +151,11 @@ impl Rollup {
             r.visitors |= &a.visitors;
             r.users |= &a.users;
         }
-        if let Some(dicts) = reports {
-            let dims = ReportsBuilder::dims_of(dicts, days.iter().map(|(_, a)| *a));
-            let mut b = ReportsBuilder::new(dicts, None, &dims);
-            for (_, a) in &days {
-                b.add_day(a);
+        if let Some(keys) = reports {
+            let dims = ReportsBuilder::dims_of(keys.dicts, days.iter().map(|(_, a)| *a));
+            let mut b = ReportsBuilder::new(keys, None, &dims);
+            for (date, a) in &days {
+                b.add_day(*date, a);
             }
             r.reports = Some(Box::new(b.finish()));
         }

@@ -1,20 +1,208 @@
 //! Values derived per visit from what its hits stored: the hour and
 //! weekday of its start on the site's clock, the visitor's local hour,
 //! browser and OS versions, resolution, continent, the referrer's name,
-//! keyword and campaign parts, days since the visitor's previous visit.
-//! Reports group by them and segments test them, through this one place.
+//! keyword and campaign parts, days since the visitor's previous visit;
+//! and the labels by which visits-grouped reports group them
+//! ([`Grouping`], [`VisitGroup`]). Reports, report rollups and segments
+//! read them through this one place, so that a month's rollup groups its
+//! visits by the very labels a query over its days would.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use chrono::{Datelike, Timelike};
+use chrono::{Datelike, NaiveDate, Timelike};
+use chrono_tz::Tz;
 
 use crate::archive::DayArchive;
 use crate::dict::NONE;
-use crate::engine::SiteState;
-use crate::hit::attr;
-use crate::raw::VField;
-use crate::referrer::{Referrer, ReferrerType, describe_referrer};
+use crate::history::History;
+use crate::hit::{HitType, attr};
+use crate::raw::{SiteDicts, VField};
+use crate::referrer::{Referrer, ReferrerPart, ReferrerType, describe_referrer, referrer_label};
+use crate::site::SiteConfig;
+
+/// The label Matomo gives page views without a title.
+pub const UNTITLED: &str = "Page Name Not Defined";
+
+/// The label of rows without a value.
+pub(crate) const UNKNOWN: &str = "Unknown";
+
+/// Which visits-grouped report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Grouping {
+    BrowserVersion,
+    OsVersion,
+    Resolution,
+    Continent,
+    Language,
+    LanguageCode,
+    Country,
+    ServerHour,
+    LocalHour,
+    DayOfWeek,
+    Duration,
+    Pages,
+    VisitCount,
+    DaysSinceLast,
+    ReferrerType,
+    ReferrerAll,
+    Referrer(ReferrerPart),
+}
+
+/// A visits-grouped report a report rollup keeps: a [`Grouping`] whose
+/// labels depend on a visit's own day alone (not the visit count or the
+/// days since the last visit, which later late hits change), or the
+/// entry and exit pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum VisitGroup {
+    /// Visits by a grouping's labels.
+    By(Grouping),
+    /// Visits by their first page view's URL (or title).
+    Entry { titles: bool },
+    /// Visits by their last page view's URL (or title).
+    Exit { titles: bool },
+}
+
+/// Every [`VisitGroup`] a report rollup keeps.
+pub(crate) const ROLLED_GROUPS: [VisitGroup; 22] = {
+    use Grouping as G;
+    use VisitGroup::By;
+    [
+        By(G::BrowserVersion),
+        By(G::OsVersion),
+        By(G::Resolution),
+        By(G::Continent),
+        By(G::Language),
+        By(G::ServerHour),
+        By(G::LocalHour),
+        By(G::DayOfWeek),
+        By(G::Duration),
+        By(G::Pages),
+        By(G::ReferrerType),
+        By(G::ReferrerAll),
+        By(G::Referrer(ReferrerPart::SearchEngine)),
+        By(G::Referrer(ReferrerPart::Keyword)),
+        By(G::Referrer(ReferrerPart::Website)),
+        By(G::Referrer(ReferrerPart::Social)),
+        By(G::Referrer(ReferrerPart::Campaign)),
+        By(G::Referrer(ReferrerPart::AiAssistant)),
+        VisitGroup::Entry { titles: false },
+        VisitGroup::Entry { titles: true },
+        VisitGroup::Exit { titles: false },
+        VisitGroup::Exit { titles: true },
+    ]
+};
+
+impl VisitGroup {
+    /// The number it is stored as: its position in [`ROLLED_GROUPS`].
+    pub(crate) fn code(self) -> Option<u32> {
+        ROLLED_GROUPS
+            .iter()
+            .position(|g| *g == self)
+            .map(|i| i as u32)
+    }
+
+    /// The group stored as `code`.
+    pub(crate) fn from_code(code: u32) -> Option<VisitGroup> {
+        ROLLED_GROUPS.get(code as usize).copied()
+    }
+
+    /// Whether report rollups keep it.
+    pub(crate) fn rolled(self) -> bool {
+        self.code().is_some()
+    }
+
+    /// Whether its rows show distinct visitors, and distinct users (a
+    /// rollup keeps the ids of what they show): VisitorInterest's ranges
+    /// show visits alone, entry and exit pages no users.
+    pub(crate) fn distinct(self) -> (bool, bool) {
+        match self {
+            VisitGroup::By(Grouping::Duration | Grouping::Pages) => (false, false),
+            VisitGroup::Entry { .. } | VisitGroup::Exit { .. } => (true, false),
+            VisitGroup::By(_) => (true, true),
+        }
+    }
+}
+
+/// A range of a VisitorInterest report: bounds and Matomo's label.
+pub(crate) struct Range {
+    pub low: u64,
+    pub high: Option<u64>,
+    pub label: String,
+}
+
+pub(crate) fn ranges(g: Grouping) -> Vec<Range> {
+    let r = |low: u64, high: Option<u64>, label: String| Range { low, high, label };
+    // Each range runs from its lower bound to the next one's, the last
+    // one open.
+    let counted = |lows: &[u64], one: &str, many: &str| -> Vec<Range> {
+        lows.iter()
+            .enumerate()
+            .map(|(i, &low)| {
+                let high = lows.get(i + 1).map(|next| next - 1);
+                let label = match high {
+                    Some(h) if h == low && low == 1 => format!("1 {one}"),
+                    Some(h) if h == low => format!("{low} {many}"),
+                    Some(h) => format!("{low}-{h} {many}"),
+                    None => format!("{low}+ {many}"),
+                };
+                r(low, high, label)
+            })
+            .collect()
+    };
+    match g {
+        Grouping::Duration => {
+            let seconds = [(0, 10), (11, 30), (31, 60)];
+            let minutes = [(1, 2), (2, 4), (4, 7), (7, 10), (10, 15), (15, 30)];
+            let mut out: Vec<Range> = seconds
+                .iter()
+                .map(|&(l, h)| r(l, Some(h), format!("{l}-{h}s")))
+                .collect();
+            out.extend(
+                minutes
+                    .iter()
+                    .map(|&(l, h)| r(l * 60 + 1, Some(h * 60), format!("{l}-{h} min"))),
+            );
+            out.push(r(1801, None, "30+ min".into()));
+            out
+        }
+        Grouping::Pages => counted(&[1, 2, 3, 4, 5, 6, 8, 11, 15, 21], "page", "pages"),
+        Grouping::VisitCount => counted(
+            &[1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 26, 51, 101, 201],
+            "visit",
+            "visits",
+        ),
+        Grouping::DaysSinceLast => counted(
+            &[0, 1, 2, 3, 4, 5, 6, 7, 8, 15, 31, 61, 121, 365],
+            "day",
+            "days",
+        ),
+        _ => Vec::new(),
+    }
+}
+
+pub(crate) fn range_index(ranges: &[Range], x: u64) -> Option<usize> {
+    ranges
+        .iter()
+        .position(|r| x >= r.low && r.high.is_none_or(|h| x <= h))
+}
+
+/// Separates a referrer type from a name in one grouping key.
+pub(crate) const SEP: char = '\u{1}';
+
+/// One visit as a grouped report counts it: whole, or cut to a section.
+#[derive(Clone, Copy)]
+pub(crate) struct VisitAt<'a> {
+    /// The site-local day of the visit.
+    pub date: NaiveDate,
+    pub archive: &'a DayArchive,
+    pub visit: u32,
+    /// How many of its actions count (all, or the section's).
+    pub actions: usize,
+    /// Its length in seconds (whole, or cut to the section).
+    pub length: u32,
+}
 
 /// Referrer descriptions by (landing URL id, referrer id) of one site's
 /// dictionaries: a segment keeps one for all the days of a request.
@@ -29,25 +217,41 @@ enum Cache<'s> {
 /// Per-site lookups for visit-derived values, with a cache of referrer
 /// descriptions by (landing URL, referrer) pair.
 pub(crate) struct VisitKeys<'s> {
-    pub site: &'s SiteState,
+    /// The site's dictionaries.
+    pub dicts: &'s SiteDicts,
+    /// The site's configuration.
+    pub config: &'s SiteConfig,
+    tz: Tz,
+    /// The visitor history (days since the last visit), if at hand.
+    history: Option<&'s History>,
     attrs: [Option<u32>; attr::N],
     referrers: Cache<'s>,
 }
 
 impl<'s> VisitKeys<'s> {
-    pub(crate) fn new(site: &'s SiteState) -> VisitKeys<'s> {
+    /// Lookups over a site's dictionaries, configuration and time zone,
+    /// and its visitor history if `history` gives it.
+    pub(crate) fn new(
+        dicts: &'s SiteDicts,
+        config: &'s SiteConfig,
+        tz: Tz,
+        history: Option<&'s History>,
+    ) -> VisitKeys<'s> {
         VisitKeys {
-            site,
-            attrs: std::array::from_fn(|i| site.dicts.dim_names.get(attr::NAMES[i])),
+            dicts,
+            config,
+            tz,
+            history,
+            attrs: std::array::from_fn(|i| dicts.dim_names.get(attr::NAMES[i])),
             referrers: Cache::Own(Mutex::new(HashMap::new())),
         }
     }
 
     /// Lookups that share a referrer cache (a segment's, across days).
-    pub(crate) fn with_cache(site: &'s SiteState, cache: &'s ReferrerCache) -> VisitKeys<'s> {
+    pub(crate) fn with_cache(self, cache: &'s ReferrerCache) -> VisitKeys<'s> {
         VisitKeys {
             referrers: Cache::Shared(cache),
-            ..VisitKeys::new(site)
+            ..self
         }
     }
 
@@ -56,19 +260,19 @@ impl<'s> VisitKeys<'s> {
         let name = self.attrs[index]?;
         let column = a.dims.iter().find(|c| c.name == name)?;
         let id = column.values[v as usize];
-        (id != NONE).then(|| self.site.dicts.dim_values.value(id))
+        (id != NONE).then(|| self.dicts.dim_values.value(id))
     }
 
     /// A visit-level field's value.
     pub(crate) fn field(&self, a: &DayArchive, v: u32, f: VField) -> Option<&'s str> {
         let id = a.fields[f as usize][v as usize];
-        (id != NONE).then(|| self.site.dicts.field(f as usize).value(id))
+        (id != NONE).then(|| self.dicts.field(f as usize).value(id))
     }
 
     fn start(&self, a: &DayArchive, v: u32) -> chrono::DateTime<chrono_tz::Tz> {
         chrono::DateTime::from_timestamp(a.visit_start(v), 0)
             .expect("timestamps are validated")
-            .with_timezone(&self.site.tz)
+            .with_timezone(&self.tz)
     }
 
     /// The hour (0-23) the visit started, on the site's clock.
@@ -138,7 +342,7 @@ impl<'s> VisitKeys<'s> {
                 campaign: None,
             };
         }
-        let d = &self.site.dicts;
+        let d = self.dicts;
         let first = a.a_url[a.actions_of(v).start];
         let referrer = a.fields[VField::Referrer as usize][v as usize];
         let cache = match &self.referrers {
@@ -154,7 +358,7 @@ impl<'s> VisitKeys<'s> {
                     Arc::new(describe_referrer(
                         d.urls.opt(first),
                         d.referrers.opt(referrer),
-                        &self.site.config,
+                        self.config,
                     ))
                 }),
         );
@@ -209,8 +413,139 @@ impl<'s> VisitKeys<'s> {
             return None;
         }
         // Read by now: the day's `before` column came from it.
-        let previous = self.site.history().previous_day(a.visitor[vi], day)?;
+        let previous = self.history?.previous_day(a.visitor[vi], day)?;
         Some((day - previous).num_days())
+    }
+
+    /// The page label (or title, with `titles`) of the first or last
+    /// (`last`) page view among `actions` (positions in `a`).
+    pub(crate) fn boundary_page(
+        &self,
+        a: &DayArchive,
+        mut actions: impl Iterator<Item = usize>,
+        titles: bool,
+        last: bool,
+    ) -> Option<String> {
+        let is_page = |i: &usize| a.a_kind[*i] == HitType::Pageview;
+        let i = if last {
+            actions.filter(is_page).last()
+        } else {
+            actions.find(is_page)
+        }?;
+        let d = self.dicts;
+        Some(if titles {
+            match a.a_title[i] {
+                NONE => UNTITLED.to_owned(),
+                t => d.titles.value(t).to_owned(),
+            }
+        } else {
+            let pages = d.pages();
+            pages.labels.value(pages.of(a.a_url[i])).to_owned()
+        })
+    }
+
+    /// A visit's label and sub-label in the `group` report (`None`: the
+    /// report leaves it out): `actions` are its counted actions' positions
+    /// (entry and exit pages), `bounds` the grouping's [`ranges`], and
+    /// `referrer` its referrer once described.
+    pub(crate) fn group_key(
+        &self,
+        group: VisitGroup,
+        at: &VisitAt<'_>,
+        actions: impl Iterator<Item = usize>,
+        bounds: &[Range],
+        referrer: &OnceCell<Referrer>,
+    ) -> Option<(String, Option<String>)> {
+        match group {
+            VisitGroup::By(g) => self.key_of(g, bounds, at, referrer),
+            VisitGroup::Entry { titles } => Some((
+                self.boundary_page(at.archive, actions, titles, false)?,
+                None,
+            )),
+            VisitGroup::Exit { titles } => {
+                Some((self.boundary_page(at.archive, actions, titles, true)?, None))
+            }
+        }
+    }
+
+    /// The label and sub-label of a visit in a grouping's report.
+    pub(crate) fn key_of(
+        &self,
+        g: Grouping,
+        bounds: &[Range],
+        cut: &VisitAt<'_>,
+        referrer: &OnceCell<Referrer>,
+    ) -> Option<(String, Option<String>)> {
+        let keys = self;
+        let (a, v) = (cut.archive, cut.visit);
+        let described = || referrer.get_or_init(|| keys.referrer(a, v));
+        let known = |x: Option<String>| x.unwrap_or_else(|| UNKNOWN.to_owned());
+        let one = |label: String| Some((label, None));
+        match g {
+            Grouping::BrowserVersion => one(known(keys.browser_version(a, v))),
+            Grouping::OsVersion => one(known(keys.os_version(a, v))),
+            Grouping::Resolution => one(known(keys.resolution(a, v).map(str::to_owned))),
+            Grouping::Continent => one(keys.continent(a, v).unwrap_or("unk").to_owned()),
+            // Stored values as they are, so each row's segment matches them;
+            // names are looked up case-insensitively.
+            Grouping::Country => one(known(keys.field(a, v, VField::Country).map(str::to_owned))),
+            Grouping::Language => one(known(
+                keys.field(a, v, VField::Language)
+                    .map(|l| l.split('-').next().unwrap_or(l).to_owned()),
+            )),
+            Grouping::LanguageCode => {
+                one(known(keys.field(a, v, VField::Language).map(str::to_owned)))
+            }
+            Grouping::ServerHour => one(keys.server_hour(a, v).to_string()),
+            Grouping::LocalHour => one(known(keys.local_hour(a, v).map(|h| h.to_string()))),
+            Grouping::DayOfWeek => one(keys.weekday(a, v).to_string()),
+            Grouping::Duration
+            | Grouping::Pages
+            | Grouping::VisitCount
+            | Grouping::DaysSinceLast => {
+                let x = match g {
+                    Grouping::Duration => u64::from(cut.length),
+                    Grouping::Pages => cut.actions as u64,
+                    Grouping::VisitCount => u64::from(a.visit_rank(v)),
+                    _ => keys.days_since_last(a, v, cut.date)? as u64,
+                };
+                one(range_index(bounds, x)?.to_string())
+            }
+            Grouping::ReferrerType => {
+                let r = described();
+                let sub = (r.kind != ReferrerType::Direct)
+                    .then(|| referrer_label(ReferrerPart::SearchEngine, r));
+                Some((format!("{}", r.kind as u8), sub))
+            }
+            Grouping::ReferrerAll => {
+                let r = described();
+                let name = match r.kind {
+                    ReferrerType::Direct => r.kind.label().to_owned(),
+                    _ => referrer_label(ReferrerPart::SearchEngine, r),
+                };
+                one(format!("{}{SEP}{name}", r.kind as u8))
+            }
+            Grouping::Referrer(part) => {
+                if a.referrer_type[v as usize] != part.kind() as u8 {
+                    return None;
+                }
+                let r = described();
+                let label = referrer_label(part, r);
+                let referrer_url = || {
+                    let id = a.fields[VField::Referrer as usize][v as usize];
+                    (id != NONE).then(|| keys.dicts.referrers.value(id).to_owned())
+                };
+                let sub = match part {
+                    ReferrerPart::SearchEngine => Some(referrer_label(ReferrerPart::Keyword, r)),
+                    ReferrerPart::Keyword => Some(referrer_label(ReferrerPart::SearchEngine, r)),
+                    ReferrerPart::Campaign => r.keyword.clone(),
+                    ReferrerPart::Website | ReferrerPart::Social | ReferrerPart::AiAssistant => {
+                        referrer_url()
+                    }
+                };
+                Some((label, sub))
+            }
+        }
     }
 }
 
@@ -219,4 +554,33 @@ fn joined(name: Option<&str>, version: Option<&str>) -> Option<String> {
         (n, Some(v)) => format!("{n} {v}"),
         (n, None) => n.to_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn visitor_interest_ranges_follow_matomo() {
+        let d: Vec<String> = ranges(Grouping::Duration)
+            .into_iter()
+            .map(|r| r.label)
+            .collect();
+        assert_eq!(d[0], "0-10s");
+        assert_eq!(d[3], "1-2 min");
+        assert_eq!(d[9], "30+ min");
+        let p: Vec<String> = ranges(Grouping::Pages)
+            .into_iter()
+            .map(|r| r.label)
+            .collect();
+        assert_eq!(
+            (p[0].as_str(), p[1].as_str(), p[9].as_str()),
+            ("1 page", "2 pages", "21+ pages")
+        );
+        let r = ranges(Grouping::Duration);
+        assert_eq!(range_index(&r, 60), Some(2));
+        assert_eq!(range_index(&r, 61), Some(3));
+        assert_eq!(range_index(&r, 1800), Some(8));
+        assert_eq!(range_index(&r, 1801), Some(9));
+    }
 }

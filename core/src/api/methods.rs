@@ -5,27 +5,7 @@
 use crate::breakdown::EventPart;
 use crate::report::{ActionReportKind, ReferrerPart};
 
-/// Which visits-grouped report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Grouping {
-    BrowserVersion,
-    OsVersion,
-    Resolution,
-    Continent,
-    Language,
-    LanguageCode,
-    Country,
-    ServerHour,
-    LocalHour,
-    DayOfWeek,
-    Duration,
-    Pages,
-    VisitCount,
-    DaysSinceLast,
-    ReferrerType,
-    ReferrerAll,
-    Referrer(ReferrerPart),
-}
+pub(crate) use crate::visit_key::Grouping;
 
 /// What a method computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -38,6 +38,7 @@ use crate::segment::Segment;
 use crate::summary::ActionsSummary;
 use crate::table::{self, Row, Spec};
 use crate::url::percent_decode;
+use crate::visit_key::VisitGroup;
 use methods::{Kind, MethodInfo, Needs};
 
 pub use crate::table::{DEFAULT_LIMIT, TableParams};
@@ -816,23 +817,7 @@ impl Engine {
                 let rows = rows::dimension_rows(&sel.dimension_report(&d), &segment);
                 table::apply(rows, t, &visits)?
             }
-            Kind::Group(g) => {
-                let rows = rows::group_rows(sel, g);
-                let spec = if rows::is_range(g) {
-                    Spec::new(&[])
-                } else {
-                    visits
-                };
-                let spec = if matches!(
-                    g,
-                    methods::Grouping::Referrer(crate::report::ReferrerPart::Website)
-                ) {
-                    spec.flat_child_labels()
-                } else {
-                    spec
-                };
-                table::apply(rows, t, &spec)?
-            }
+            Kind::Group(g) => table::apply(rows::group_rows(sel, g), t, &group_spec(g))?,
             Kind::LastVisits => self.last_visits(r, sel)?,
             Kind::MultiSites { one: true } => global::multi_sites_row(sel, r)?,
             Kind::Sections
@@ -920,6 +905,43 @@ impl Engine {
             Kind::Custom => {
                 let (d, segment) = self.custom_dimension(r, resolved.site)?;
                 dimension(&d, &segment)
+            }
+            Kind::Entry { titles } | Kind::Exit { titles } => {
+                let exit = matches!(kind, Kind::Exit { .. });
+                let group = if exit {
+                    VisitGroup::Exit { titles }
+                } else {
+                    VisitGroup::Entry { titles }
+                };
+                let Some(groups) = resolved.rolled_group(range, group)? else {
+                    return Ok(None);
+                };
+                // Exit rows show their page's visits.
+                let pages = if exit {
+                    let kind = rows::boundary_pages(titles);
+                    match resolved.rolled_action_report(range, kind)? {
+                        Some(rows) => Some(rows),
+                        None => return Ok(None),
+                    }
+                } else {
+                    None
+                };
+                let groups = crate::breakdown::groups_of_table(groups);
+                let rows = rows::boundary_rows_of(&groups, pages.as_deref(), exit);
+                let ratios = if exit {
+                    table::EXIT_RATIOS
+                } else {
+                    table::ENTRY_RATIOS
+                };
+                table::apply(rows, t, &Spec::new(ratios)).map(Some)
+            }
+            Kind::Group(g) if VisitGroup::By(g).rolled() => {
+                let Some(groups) = resolved.rolled_group(range, VisitGroup::By(g))? else {
+                    return Ok(None);
+                };
+                let groups = crate::breakdown::groups_of_table(groups);
+                let rows = rows::group_rows_of(g, &groups);
+                table::apply(rows, t, &group_spec(g)).map(Some)
             }
             Kind::Group(g @ (methods::Grouping::Country | methods::Grouping::LanguageCode)) => {
                 let d = if g == methods::Grouping::Country {
@@ -1011,6 +1033,25 @@ fn action_answer(kind: ActionReportKind, rows: Vec<Row>, t: &TableParams) -> Res
         ..t.clone()
     };
     table::apply(rows, &params, &Spec::new(ratios))
+}
+
+/// The table filters' view of a visits-grouped report: VisitorInterest's
+/// ranges have no ratios; referrer websites label their subtable rows
+/// flat.
+fn group_spec(g: methods::Grouping) -> Spec {
+    let spec = if rows::is_range(g) {
+        Spec::new(&[])
+    } else {
+        Spec::new(table::VISIT_RATIOS)
+    };
+    if matches!(
+        g,
+        methods::Grouping::Referrer(crate::report::ReferrerPart::Website)
+    ) {
+        spec.flat_child_labels()
+    } else {
+        spec
+    }
 }
 
 /// A VisitsSummary period's answer: no row without visits (Matomo's

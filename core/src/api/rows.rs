@@ -6,22 +6,16 @@ use serde_json::{Value, json};
 
 use super::methods::{FieldKind, Grouping};
 use crate::breakdown::{EventPart, EventRow, Group};
-use crate::dict::NONE;
 use crate::encode_query_value as enc;
 use crate::hit::HitType;
-use crate::query::{CutVisit, Selection};
-use crate::raw::VField;
+use crate::query::Selection;
 use crate::referrer::ReferrerType;
 use crate::report::{
     ActionReportKind, ActionRow, Dimension, DimensionRow, KEYWORD_NOT_DEFINED, ReferrerPart,
-    referrer_label,
 };
 use crate::summary::{ActionsSummary, VisitsSummary};
 use crate::table::{Row, TableParams};
-use crate::visit_key::VisitKeys;
-
-/// The label of rows without a value.
-pub(crate) const UNKNOWN: &str = "Unknown";
+use crate::visit_key::{SEP, UNKNOWN, ranges};
 
 /// A visit summary's base columns (ratios are derived later).
 pub(crate) fn summary_row(s: &VisitsSummary) -> Row {
@@ -108,20 +102,36 @@ pub(crate) fn action_rows_of(rows: &[ActionRow], pages: bool, t: &TableParams) -
 /// Entry or exit pages (URLs or titles): visits grouped by their first or
 /// last page view.
 pub(crate) fn boundary_rows(sel: &Selection<'_>, titles: bool, exit: bool) -> Vec<Row> {
-    let groups = sel.group_visits(|cut| sel.boundary_page(cut, titles, exit).map(|p| (p, None)));
-    let page_visits: std::collections::HashMap<String, u64> = if exit {
-        let kind = if titles {
-            ActionReportKind::PageTitles
-        } else {
-            ActionReportKind::PageUrls
-        };
-        sel.action_report(kind)
-            .into_iter()
-            .map(|r| (r.label, r.nb_visits))
-            .collect()
+    let keys = sel.site.visit_keys();
+    let groups = sel.group_visits(|cut| {
+        keys.boundary_page(cut.archive, cut.actions.iter(), titles, exit)
+            .map(|p| (p, None))
+    });
+    let pages = exit.then(|| sel.action_report(boundary_pages(titles)));
+    boundary_rows_of(&groups, pages.as_deref(), exit)
+}
+
+/// The page report whose visits an exit pages report shows.
+pub(crate) fn boundary_pages(titles: bool) -> ActionReportKind {
+    if titles {
+        ActionReportKind::PageTitles
     } else {
-        Default::default()
-    };
+        ActionReportKind::PageUrls
+    }
+}
+
+/// Entry or exit page rows from their groups, and (exit pages) the page
+/// report's rows ([`boundary_pages`]) for each page's visits.
+pub(crate) fn boundary_rows_of(
+    groups: &[Group],
+    pages: Option<&[ActionRow]>,
+    exit: bool,
+) -> Vec<Row> {
+    let page_visits: std::collections::HashMap<&str, u64> = pages
+        .into_iter()
+        .flatten()
+        .map(|r| (r.label.as_str(), r.nb_visits))
+        .collect();
     groups
         .iter()
         .map(|g| {
@@ -133,7 +143,12 @@ pub(crate) fn boundary_rows(sel: &Selection<'_>, titles: bool, exit: bool) -> Ve
                 m.insert("exit_nb_uniq_visitors".into(), json!(s.nb_uniq_visitors));
                 m.insert(
                     "nb_visits".into(),
-                    json!(page_visits.get(&g.label).copied().unwrap_or(s.nb_visits)),
+                    json!(
+                        page_visits
+                            .get(g.label.as_str())
+                            .copied()
+                            .unwrap_or(s.nb_visits)
+                    ),
                 );
             } else {
                 m.insert("entry_nb_visits".into(), json!(s.nb_visits));
@@ -239,69 +254,6 @@ pub(crate) fn field_dimension(f: FieldKind) -> Dimension {
     }
 }
 
-/// A range of a VisitorInterest report: bounds and Matomo's label.
-struct Range {
-    low: u64,
-    high: Option<u64>,
-    label: String,
-}
-
-fn ranges(g: Grouping) -> Vec<Range> {
-    let r = |low: u64, high: Option<u64>, label: String| Range { low, high, label };
-    // Each range runs from its lower bound to the next one's, the last
-    // one open.
-    let counted = |lows: &[u64], one: &str, many: &str| -> Vec<Range> {
-        lows.iter()
-            .enumerate()
-            .map(|(i, &low)| {
-                let high = lows.get(i + 1).map(|next| next - 1);
-                let label = match high {
-                    Some(h) if h == low && low == 1 => format!("1 {one}"),
-                    Some(h) if h == low => format!("{low} {many}"),
-                    Some(h) => format!("{low}-{h} {many}"),
-                    None => format!("{low}+ {many}"),
-                };
-                r(low, high, label)
-            })
-            .collect()
-    };
-    match g {
-        Grouping::Duration => {
-            let seconds = [(0, 10), (11, 30), (31, 60)];
-            let minutes = [(1, 2), (2, 4), (4, 7), (7, 10), (10, 15), (15, 30)];
-            let mut out: Vec<Range> = seconds
-                .iter()
-                .map(|&(l, h)| r(l, Some(h), format!("{l}-{h}s")))
-                .collect();
-            out.extend(
-                minutes
-                    .iter()
-                    .map(|&(l, h)| r(l * 60 + 1, Some(h * 60), format!("{l}-{h} min"))),
-            );
-            out.push(r(1801, None, "30+ min".into()));
-            out
-        }
-        Grouping::Pages => counted(&[1, 2, 3, 4, 5, 6, 8, 11, 15, 21], "page", "pages"),
-        Grouping::VisitCount => counted(
-            &[1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 26, 51, 101, 201],
-            "visit",
-            "visits",
-        ),
-        Grouping::DaysSinceLast => counted(
-            &[0, 1, 2, 3, 4, 5, 6, 7, 8, 15, 31, 61, 121, 365],
-            "day",
-            "days",
-        ),
-        _ => Vec::new(),
-    }
-}
-
-fn range_index(ranges: &[Range], x: u64) -> Option<usize> {
-    ranges
-        .iter()
-        .position(|r| x >= r.low && r.high.is_none_or(|h| x <= h))
-}
-
 fn range_field(g: Grouping) -> &'static str {
     match g {
         Grouping::Duration => "visitDuration",
@@ -331,87 +283,18 @@ const WEEKDAYS: [&str; 7] = [
     "Sunday",
 ];
 
-/// Separates a referrer type from a name in one grouping key.
-const SEP: char = '\u{1}';
-
-/// The label and sub-label of a visit in a grouped report.
-fn key_of(
-    g: Grouping,
-    bounds: &[Range],
-    keys: &VisitKeys<'_>,
-    sel: &Selection<'_>,
-    cut: &CutVisit<'_>,
-) -> Option<(String, Option<String>)> {
-    let (a, v) = (cut.archive, cut.visit);
-    let known = |x: Option<String>| x.unwrap_or_else(|| UNKNOWN.to_owned());
-    let one = |label: String| Some((label, None));
-    match g {
-        Grouping::BrowserVersion => one(known(keys.browser_version(a, v))),
-        Grouping::OsVersion => one(known(keys.os_version(a, v))),
-        Grouping::Resolution => one(known(keys.resolution(a, v).map(str::to_owned))),
-        Grouping::Continent => one(keys.continent(a, v).unwrap_or("unk").to_owned()),
-        // Stored values as they are, so each row's segment matches them;
-        // names are looked up case-insensitively.
-        Grouping::Country => one(known(keys.field(a, v, VField::Country).map(str::to_owned))),
-        Grouping::Language => one(known(
-            keys.field(a, v, VField::Language)
-                .map(|l| l.split('-').next().unwrap_or(l).to_owned()),
-        )),
-        Grouping::LanguageCode => one(known(keys.field(a, v, VField::Language).map(str::to_owned))),
-        Grouping::ServerHour => one(keys.server_hour(a, v).to_string()),
-        Grouping::LocalHour => one(known(keys.local_hour(a, v).map(|h| h.to_string()))),
-        Grouping::DayOfWeek => one(keys.weekday(a, v).to_string()),
-        Grouping::Duration | Grouping::Pages | Grouping::VisitCount | Grouping::DaysSinceLast => {
-            let x = match g {
-                Grouping::Duration => u64::from(cut.length),
-                Grouping::Pages => cut.actions.len() as u64,
-                Grouping::VisitCount => u64::from(a.visit_rank(v)),
-                _ => keys.days_since_last(a, v, cut.date)? as u64,
-            };
-            one(range_index(bounds, x)?.to_string())
-        }
-        Grouping::ReferrerType => {
-            let r = keys.referrer(a, v);
-            let sub = (r.kind != ReferrerType::Direct)
-                .then(|| referrer_label(ReferrerPart::SearchEngine, &r));
-            Some((format!("{}", r.kind as u8), sub))
-        }
-        Grouping::ReferrerAll => {
-            let r = keys.referrer(a, v);
-            let name = match r.kind {
-                ReferrerType::Direct => r.kind.label().to_owned(),
-                _ => referrer_label(ReferrerPart::SearchEngine, &r),
-            };
-            one(format!("{}{SEP}{name}", r.kind as u8))
-        }
-        Grouping::Referrer(part) => {
-            if a.referrer_type[v as usize] != part.kind() as u8 {
-                return None;
-            }
-            let r = keys.referrer(a, v);
-            let label = referrer_label(part, &r);
-            let referrer_url = || {
-                let id = a.fields[VField::Referrer as usize][v as usize];
-                (id != NONE).then(|| sel.site.dicts.referrers.value(id).to_owned())
-            };
-            let sub = match part {
-                ReferrerPart::SearchEngine => Some(referrer_label(ReferrerPart::Keyword, &r)),
-                ReferrerPart::Keyword => Some(referrer_label(ReferrerPart::SearchEngine, &r)),
-                ReferrerPart::Campaign => r.keyword.clone(),
-                ReferrerPart::Website | ReferrerPart::Social | ReferrerPart::AiAssistant => {
-                    referrer_url()
-                }
-            };
-            Some((label, sub))
-        }
-    }
-}
-
 /// Rows of a visits-grouped report, in Matomo's shape and order.
 pub(crate) fn group_rows(sel: &Selection<'_>, g: Grouping) -> Vec<Row> {
-    let keys = VisitKeys::new(sel.site);
+    let keys = sel.site.visit_keys();
     let bounds = ranges(g);
-    let groups = sel.group_visits(|cut| key_of(g, &bounds, &keys, sel, cut));
+    let groups =
+        sel.group_visits(|cut| keys.key_of(g, &bounds, &cut.at(), &std::cell::OnceCell::new()));
+    group_rows_of(g, &groups)
+}
+
+/// A visits-grouped report's rows from its groups.
+pub(crate) fn group_rows_of(g: Grouping, groups: &[Group]) -> Vec<Row> {
+    let bounds = ranges(g);
     match g {
         Grouping::ServerHour | Grouping::LocalHour | Grouping::DayOfWeek => {
             let (count, first) = if g == Grouping::DayOfWeek {
@@ -475,7 +358,7 @@ pub(crate) fn group_rows(sel: &Selection<'_>, g: Grouping) -> Vec<Row> {
                 })
                 .collect()
         }
-        _ => rows_of_groups(g, &groups),
+        _ => rows_of_groups(g, groups),
     }
 }
 
@@ -675,26 +558,6 @@ mod tests {
     fn labels_follow_matomo() {
         assert_eq!(hour_label(0), "12 AM");
         assert_eq!(hour_label(13), "1 PM");
-        let d: Vec<String> = ranges(Grouping::Duration)
-            .into_iter()
-            .map(|r| r.label)
-            .collect();
-        assert_eq!(d[0], "0-10s");
-        assert_eq!(d[3], "1-2 min");
-        assert_eq!(d[9], "30+ min");
-        let p: Vec<String> = ranges(Grouping::Pages)
-            .into_iter()
-            .map(|r| r.label)
-            .collect();
-        assert_eq!(
-            (p[0].as_str(), p[1].as_str(), p[9].as_str()),
-            ("1 page", "2 pages", "21+ pages")
-        );
-        let r = ranges(Grouping::Duration);
-        assert_eq!(range_index(&r, 60), Some(2));
-        assert_eq!(range_index(&r, 61), Some(3));
-        assert_eq!(range_index(&r, 1800), Some(8));
-        assert_eq!(range_index(&r, 1801), Some(9));
         // getPageUrl's pageUrl is looked up as the page report labels it.
         assert_eq!(crate::url::page_label("https://x.org/a?b=1#c"), "/a?b=1");
         assert_eq!(crate::url::page_label("https://x.org"), "/");

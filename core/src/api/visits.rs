@@ -41,8 +41,7 @@ fn action_type(kind: HitType) -> &'static str {
 
 /// One visit with its actions, named as Matomo's Live API names them.
 fn visit_details(keys: &VisitKeys<'_>, a: &DayArchive, v: u32, date: chrono::NaiveDate) -> Value {
-    let site = keys.site;
-    let d = &site.dicts;
+    let d = keys.dicts;
     let vi = v as usize;
     let text = |dict: &crate::dict::Dict, id: u32| (id != NONE).then(|| dict.value(id).to_owned());
     let field = |f: VField| keys.field(a, v, f).map(str::to_owned);
@@ -50,7 +49,7 @@ fn visit_details(keys: &VisitKeys<'_>, a: &DayArchive, v: u32, date: chrono::Nai
     let referrer = keys.referrer(a, v);
     let country = field(VField::Country).map(|c| c.to_ascii_lowercase());
     let mut m = Map::new();
-    m.insert("idSite".into(), json!(site.config.id));
+    m.insert("idSite".into(), json!(keys.config.id));
     m.insert("visitorId".into(), json!(d.visitors.value(a.visitor[vi])));
     m.insert(
         "visitorType".into(),
@@ -170,7 +169,7 @@ impl Engine {
     /// newest first, `filter_offset` and `filter_limit` (default 100).
     pub(super) fn last_visits(&self, r: &ApiRequest, sel: &Selection<'_>) -> Result<Value> {
         refuse_table_filters(r)?;
-        let keys = VisitKeys::new(sel.site);
+        let keys = sel.site.visit_keys();
         let rows: Vec<Value> = newest_first(sel)
             .into_iter()
             .skip(r.table.offset)
@@ -197,7 +196,7 @@ impl Engine {
         }
         let q = Query::site(site).with_segment(Some(segment.parse::<Segment>()?));
         let sel = self.resolve(&q)?.select(None)?;
-        let keys = VisitKeys::new(sel.site);
+        let keys = sel.site.visit_keys();
         let order = newest_first(&sel);
         if order.is_empty() {
             return Err(bad(format!("site {site} has no visit of visitor '{id}'")));

@@ -1,9 +1,12 @@
 //! Report rollups: a whole month's or year's unfiltered action reports
-//! (pages, titles, downloads, outlinks, site-search keywords) and visit
+//! (pages, titles, downloads, outlinks, site-search keywords), visit
 //! reports (device, browser, OS, country, language, referrer type,
-//! custom dimensions), one row per value with its counts and its visitor
-//! (and, for visit reports, user) bitmap, so that rows of several periods
-//! and edge days add up with exact distinct visitors.
+//! custom dimensions) and visits-grouped reports (versions, resolution,
+//! continent, language, visit time, duration and pages, referrers with
+//! their subtables, entry and exit pages: `visit_key::ROLLED_GROUPS`),
+//! one row per value with its counts and its visitor (and, for visit
+//! reports, user) bitmap, so that rows of several periods and edge days
+//! add up with exact distinct visitors.
 //!
 //! The per-visit counting here is the one the query's reports use
 //! (`report.rs`), so a report from rollups and one from days agree by
@@ -18,6 +21,7 @@ use crate::archive::{DayArchive, DayTotals};
 use crate::dict::NONE;
 use crate::hit::HitType;
 use crate::raw::{SiteDicts, VField};
+use crate::visit_key::{ROLLED_GROUPS, Range, VisitAt, VisitGroup, VisitKeys, ranges};
 
 /// The key of untitled page views in a stored titles table.
 pub(crate) const UNTITLED_KEY: u32 = NONE - 1;
@@ -261,6 +265,8 @@ impl<C> Row<C> {
 pub(crate) enum Which {
     Action(ActionTable),
     Visit(VisitTable),
+    /// A visits-grouped report (string labels).
+    Group(VisitGroup),
 }
 
 /// A rollup's reports as its file holds them: each report a packed
@@ -286,7 +292,14 @@ impl StoredReports {
 }
 
 /// A rolled-up report: key → row, in key order.
-pub(crate) type Table<C> = BTreeMap<u32, Row<C>>;
+pub(crate) type Table<C, K = u32> = BTreeMap<K, Row<C>>;
+
+/// A visits-grouped row's key: its label, and its sub-label for a row of
+/// a subtable (the row `(label, None)` is its parent).
+pub(crate) type GroupKey = (String, Option<String>);
+
+/// A visits-grouped report's rows.
+pub(crate) type GroupTable = Table<DayTotals, GroupKey>;
 
 /// A period's rolled-up reports.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -296,12 +309,19 @@ pub(crate) struct Reports {
     /// Every visit report; a custom dimension no day of the period has
     /// is absent (its visits all have no value: see [`Reports::merge`]).
     pub visits: BTreeMap<VisitTable, Table<DayTotals>>,
+    /// Every visits-grouped report it keeps (a rollup written before
+    /// they were kept has none: those reports are answered from days).
+    pub groups: BTreeMap<VisitGroup, GroupTable>,
 }
 
 /// Adds `from`'s rows into `into`.
-fn merge_table<C: Copy + Default>(into: &mut Table<C>, from: &Table<C>, add: impl Fn(&mut C, &C)) {
+fn merge_table<C: Copy + Default, K: Ord + Clone>(
+    into: &mut Table<C, K>,
+    from: &Table<C, K>,
+    add: impl Fn(&mut C, &C),
+) {
     for (k, r) in from {
-        let row = into.entry(*k).or_default();
+        let row = into.entry(k.clone()).or_default();
         add(&mut row.counts, &r.counts);
         row.visitors |= &r.visitors;
         row.users |= &r.users;
@@ -312,10 +332,10 @@ fn merge_table<C: Copy + Default>(into: &mut Table<C>, from: &Table<C>, add: imp
 /// [`Reports::regrow`] of one table: `old`'s rows come out of `mine`
 /// (`without`), `new`'s go in; `None` unless every row of `old` is in
 /// `new` with a subset of its visitors and users and `kept(old, new)`.
-fn regrow_table<C: Copy + Default>(
-    mine: &mut Table<C>,
-    old: &Table<C>,
-    new: &Table<C>,
+fn regrow_table<C: Copy + Default, K: Ord + Clone>(
+    mine: &mut Table<C, K>,
+    old: &Table<C, K>,
+    new: &Table<C, K>,
     without: impl Fn(&C, &C) -> Option<C>,
     add: impl Fn(&mut C, &C),
     kept: impl Fn(&C, &C) -> bool,
@@ -332,7 +352,7 @@ fn regrow_table<C: Copy + Default>(
         row.counts = without(&row.counts, &o.counts)?;
     }
     for (k, n) in new {
-        let row = mine.entry(*k).or_default();
+        let row = mine.entry(k.clone()).or_default();
         add(&mut row.counts, &n.counts);
         row.visitors |= &n.visitors;
         row.users |= &n.users;
@@ -392,6 +412,21 @@ impl Reports {
                 ),
             }
         }
+        // A grouped report one side lacks (a rollup written before they
+        // were kept) is unknown for the sum, unless that side has no
+        // visits at all.
+        for (g, from) in &other.groups {
+            match self.groups.get_mut(g) {
+                Some(into) => merge_table(into, from, DayTotals::add),
+                None if mine.0.visits == 0 => {
+                    self.groups.insert(*g, from.clone());
+                }
+                None => {}
+            }
+        }
+        if theirs.0.visits > 0 {
+            self.groups.retain(|g, _| other.groups.contains_key(g));
+        }
     }
 
     /// [`crate::rollup::Rollup::regrow`] of the reports: `old` and `new`
@@ -441,6 +476,16 @@ impl Reports {
                 |o, n| o.max_actions <= n.max_actions,
             )?;
         }
+        for (g, mine) in self.groups.iter_mut() {
+            regrow_table(
+                mine,
+                old.groups.get(g)?,
+                new.groups.get(g)?,
+                |a, b| a.without(b),
+                DayTotals::add,
+                |o, n| o.max_actions <= n.max_actions,
+            )?;
+        }
         Some(())
     }
 
@@ -465,22 +510,27 @@ impl Reports {
             .into_iter()
             .map(Which::Action)
             .chain(self.visits.keys().map(|t| Which::Visit(*t)))
+            .chain(self.groups.keys().map(|g| Which::Group(*g)))
     }
 
     /// Heap bytes, about (the cache counts them).
     pub(crate) fn heap_bytes(&self) -> usize {
-        fn table<C>(t: &Table<C>) -> usize {
-            t.values()
-                .map(|r| {
+        fn table<C, K>(t: &Table<C, K>, key: impl Fn(&K) -> usize) -> usize {
+            t.iter()
+                .map(|(k, r)| {
                     std::mem::size_of::<Row<C>>()
                         + 16
+                        + key(k)
                         + r.visitors.serialized_size()
                         + r.users.serialized_size()
                 })
                 .sum()
         }
-        self.actions.iter().map(table).sum::<usize>()
-            + self.visits.values().map(table).sum::<usize>()
+        let id = |_: &u32| 0;
+        let label = |(l, s): &GroupKey| l.len() + s.as_ref().map_or(0, String::len) + 48;
+        self.actions.iter().map(|t| table(t, id)).sum::<usize>()
+            + self.visits.values().map(|t| table(t, id)).sum::<usize>()
+            + self.groups.values().map(|t| table(t, label)).sum::<usize>()
     }
 }
 
@@ -490,38 +540,55 @@ type ActionRows = (HashMap<u32, ActionCounts>, HashMap<u32, RoaringBitmap>);
 /// A visit report's sums, visitors and users by key, while counting.
 type VisitRows = HashMap<u32, (DayTotals, RoaringBitmap, RoaringBitmap)>;
 
+/// A grouped report's sums, visitors and users by label, while counting.
+type GroupRows = std::collections::HashMap<GroupKey, (DayTotals, RoaringBitmap, RoaringBitmap)>;
+
 /// Counts visits into [`Reports`].
 pub(crate) struct ReportsBuilder<'d> {
-    dicts: &'d SiteDicts,
+    keys: &'d VisitKeys<'d>,
     actions: Vec<(ActionTable, ActionRows)>,
     visits: Vec<(VisitTable, VisitRows)>,
+    /// Each grouped report with its grouping's ranges.
+    groups: Vec<(VisitGroup, Vec<Range>, GroupRows)>,
     scratch: Vec<u32>,
 }
 
 impl<'d> ReportsBuilder<'d> {
-    /// A builder of the `wanted` report (`None`: every one); `dims` are
-    /// the custom dimensions (name ids) to keep with every one.
-    pub(crate) fn new(dicts: &'d SiteDicts, wanted: Option<Which>, dims: &[u32]) -> Self {
-        let (actions, visits): (Vec<ActionTable>, Vec<VisitTable>) = match wanted {
-            None => (
-                ACTION_TABLES.to_vec(),
-                FIELD_TABLES
-                    .iter()
-                    .map(|f| VisitTable::Field(*f as u8))
-                    .chain([VisitTable::ReferrerType])
-                    .chain(dims.iter().map(|n| VisitTable::Dimension(*n)))
-                    .collect(),
-            ),
-            Some(Which::Action(t)) => (vec![t], Vec::new()),
-            Some(Which::Visit(t)) => (Vec::new(), vec![t]),
+    /// A builder of the `wanted` report (`None`: every one) of the site
+    /// `keys` looks up; `dims` are the custom dimensions (name ids) to
+    /// keep with every one.
+    pub(crate) fn new(keys: &'d VisitKeys<'d>, wanted: Option<Which>, dims: &[u32]) -> Self {
+        let (actions, visits, groups): (Vec<ActionTable>, Vec<VisitTable>, Vec<VisitGroup>) =
+            match wanted {
+                None => (
+                    ACTION_TABLES.to_vec(),
+                    FIELD_TABLES
+                        .iter()
+                        .map(|f| VisitTable::Field(*f as u8))
+                        .chain([VisitTable::ReferrerType])
+                        .chain(dims.iter().map(|n| VisitTable::Dimension(*n)))
+                        .collect(),
+                    ROLLED_GROUPS.to_vec(),
+                ),
+                Some(Which::Action(t)) => (vec![t], Vec::new(), Vec::new()),
+                Some(Which::Visit(t)) => (Vec::new(), vec![t], Vec::new()),
+                Some(Which::Group(g)) => (Vec::new(), Vec::new(), vec![g]),
+            };
+        let bounds = |g: VisitGroup| match g {
+            VisitGroup::By(g) => ranges(g),
+            _ => Vec::new(),
         };
         ReportsBuilder {
-            dicts,
+            keys,
             actions: actions
                 .into_iter()
                 .map(|t| (t, (HashMap::new(), HashMap::new())))
                 .collect(),
             visits: visits.into_iter().map(|t| (t, HashMap::new())).collect(),
+            groups: groups
+                .into_iter()
+                .map(|g| (g, bounds(g), GroupRows::new()))
+                .collect(),
             scratch: Vec::new(),
         }
     }
@@ -542,10 +609,12 @@ impl<'d> ReportsBuilder<'d> {
         out
     }
 
-    /// Counts visit `v` of `a` with its `actions` (all of its actions or
-    /// a section's; `n` of them) lasting `length` seconds.
+    /// Counts visit `v` of `a` (a visit of `date`) with its `actions`
+    /// (all of its actions or a section's; `n` of them) lasting `length`
+    /// seconds.
     pub(crate) fn add_visit(
         &mut self,
+        date: chrono::NaiveDate,
         a: &DayArchive,
         v: u32,
         actions: impl Iterator<Item = usize> + Clone,
@@ -553,7 +622,7 @@ impl<'d> ReportsBuilder<'d> {
         length: u32,
     ) {
         let visitor = a.visitor[v as usize];
-        let d = self.dicts;
+        let d = self.keys.dicts;
         for (table, (counts, visitors)) in self.actions.iter_mut() {
             let t = *table;
             count_visit(
@@ -575,24 +644,56 @@ impl<'d> ReportsBuilder<'d> {
             }
         }
         let user = a.fields[VField::User as usize][v as usize];
-        for (table, rows) in self.visits.iter_mut() {
-            let row = rows.entry(table.key(a, v as usize)).or_default();
+        // Counts the visit into a row, with its visitor and user if the
+        // report shows them.
+        let count = |row: &mut (DayTotals, RoaringBitmap, RoaringBitmap),
+                     (vs, us): (bool, bool)| {
             row.0.add_visit(n as u64, length);
-            row.1.insert(visitor);
-            if user != NONE {
+            if vs {
+                row.1.insert(visitor);
+            }
+            if us && user != NONE {
                 row.2.insert(user);
             }
+        };
+        for (table, rows) in self.visits.iter_mut() {
+            count(
+                rows.entry(table.key(a, v as usize)).or_default(),
+                (true, true),
+            );
+        }
+        if self.groups.is_empty() {
+            return;
+        }
+        let at = VisitAt {
+            date,
+            archive: a,
+            visit: v,
+            actions: n,
+            length,
+        };
+        let referrer = std::cell::OnceCell::new();
+        for (group, bounds, rows) in self.groups.iter_mut() {
+            let key = self
+                .keys
+                .group_key(*group, &at, actions.clone(), bounds, &referrer);
+            let Some((label, sub)) = key else { continue };
+            let shown = group.distinct();
+            if let Some(sub) = sub {
+                count(rows.entry((label.clone(), Some(sub))).or_default(), shown);
+            }
+            count(rows.entry((label, None)).or_default(), shown);
         }
     }
 
-    /// Counts every visit of a whole day.
-    pub(crate) fn add_day(&mut self, a: &DayArchive) {
+    /// Counts every visit of a whole day, `date`.
+    pub(crate) fn add_day(&mut self, date: chrono::NaiveDate, a: &DayArchive) {
         for v in 0..a.visitor.len() {
             let (from, to) = (
                 a.action_offsets[v] as usize,
                 a.action_offsets[v + 1] as usize,
             );
-            self.add_visit(a, v as u32, from..to, to - from, a.length[v]);
+            self.add_visit(date, a, v as u32, from..to, to - from, a.length[v]);
         }
     }
 
@@ -613,22 +714,27 @@ impl<'d> ReportsBuilder<'d> {
                 })
                 .collect();
         }
-        for (table, rows) in self.visits {
-            out.visits.insert(
-                table,
-                rows.into_iter()
-                    .map(|(k, (counts, visitors, users))| {
-                        let mut row = Row {
-                            counts,
-                            visitors,
-                            users,
-                            ..Row::default()
-                        };
-                        row.recount();
-                        (k, row)
-                    })
-                    .collect(),
-            );
+        fn rows<K: Ord>(
+            rows: impl IntoIterator<Item = (K, (DayTotals, RoaringBitmap, RoaringBitmap))>,
+        ) -> Table<DayTotals, K> {
+            rows.into_iter()
+                .map(|(k, (counts, visitors, users))| {
+                    let mut row = Row {
+                        counts,
+                        visitors,
+                        users,
+                        ..Row::default()
+                    };
+                    row.recount();
+                    (k, row)
+                })
+                .collect()
+        }
+        for (table, r) in self.visits {
+            out.visits.insert(table, rows(r));
+        }
+        for (group, _, r) in self.groups {
+            out.groups.insert(group, rows(r));
         }
         out
     }

@@ -163,7 +163,7 @@ impl CompiledSegment {
 
     /// The visits of one day's piece that the segment selects.
     pub(crate) fn eval(&self, a: &DayArchive, date: NaiveDate, site: &SiteState) -> RoaringBitmap {
-        let keys = VisitKeys::with_cache(site, &self.referrers);
+        let keys = site.visit_keys().with_cache(&self.referrers);
         let at = Day {
             a,
             date,

@@ -9,8 +9,9 @@ use crate::hit::{HitType, MAX_TS, MIN_TS};
 use crate::raw::{Extra, N_VFIELDS, SiteDicts};
 use crate::referrer::ReferrerType;
 use crate::rollup::reports::{
-    ACTION_TABLES, ActionCounts, Reports, Row, StoredReports, Table, VisitTable, Which,
+    ACTION_TABLES, ActionCounts, GroupKey, Reports, Row, StoredReports, Table, VisitTable, Which,
 };
+use crate::visit_key::VisitGroup;
 
 use super::codec::{Kind, ReadResult, Reader, Writer, open, open_versioned, seal};
 use chrono::{Datelike, NaiveDate};
@@ -1109,10 +1110,14 @@ pub(crate) fn encode_rollup(r: &crate::rollup::Rollup) -> Vec<u8> {
     }
     w.bitmap(&r.visitors);
     w.bitmap(&r.users);
-    if let Some(reports) = &r.reports {
-        encode_reports(&mut w, reports);
+    match &r.reports {
+        Some(reports) => {
+            encode_reports(&mut w, reports);
+            // Its grouped reports are new in version 5.
+            super::codec::seal_in(Kind::Rollup, super::codec::FORMAT_VERSION, &w.buf)
+        }
+        None => seal(Kind::Rollup, &w.buf),
     }
-    seal(Kind::Rollup, &w.buf)
 }
 
 /// Reads a rollup of a `span` (month or year), checking its ids against
@@ -1183,8 +1188,9 @@ pub(crate) fn decode_rollup(
 fn encode_reports(w: &mut Writer, reports: &Reports) {
     /// A report's two sections: its rows' keys and counts, and its rows'
     /// ids (a question about the period alone reads only the first).
-    fn sections<C>(
-        t: &Table<C>,
+    fn sections<C, K>(
+        t: &Table<C, K>,
+        key: impl Fn(&mut Writer, &K),
         counts: impl Fn(&C) -> [u64; 6],
         n: usize,
         users: bool,
@@ -1192,7 +1198,7 @@ fn encode_reports(w: &mut Writer, reports: &Reports) {
         let (mut w, mut ids_w) = (Writer::default(), Writer::default());
         w.var(t.len() as u64);
         for (k, r) in t {
-            w.var(u64::from(*k));
+            key(&mut w, k);
             for c in &counts(&r.counts)[..n] {
                 w.var(*c);
             }
@@ -1226,16 +1232,31 @@ fn encode_reports(w: &mut Writer, reports: &Reports) {
         let (tag, n) = which_code(which);
         w.var(tag);
         w.var(u64::from(n));
+        let id = |w: &mut Writer, k: &u32| w.var(u64::from(*k));
+        let visit = |c: &DayTotals| [c.visits, c.actions, c.max_actions, c.bounces, c.sum_length, 0];
         let (counts, ids) = match which {
             Which::Action(t) => sections(
                 &reports.actions[t as usize],
+                id,
                 |c| [c.hits, c.visits, c.entries, c.exits, c.entry_bounces, c.time],
                 6,
                 false,
             ),
-            Which::Visit(t) => sections(
-                &reports.visits[&t],
-                |c| [c.visits, c.actions, c.max_actions, c.bounces, c.sum_length, 0],
+            Which::Visit(t) => sections(&reports.visits[&t], id, visit, 5, true),
+            Which::Group(g) => sections(
+                &reports.groups[&g],
+                // The label, then 0 (a top row) or 1 and the sub-label.
+                |w, (label, sub): &GroupKey| {
+                    w.str(label);
+                    match sub {
+                        None => w.var(0),
+                        Some(sub) => {
+                            w.var(1);
+                            w.str(sub);
+                        }
+                    }
+                },
+                visit,
                 5,
                 true,
             ),
@@ -1245,6 +1266,9 @@ fn encode_reports(w: &mut Writer, reports: &Reports) {
     }
 }
 
+/// The tag of a visits-grouped report in a rollup file.
+const GROUP_TAG: u64 = 9;
+
 /// A report's tag and number in a rollup file.
 fn which_code(which: Which) -> (u64, u32) {
     match which {
@@ -1253,12 +1277,15 @@ fn which_code(which: Which) -> (u64, u32) {
             let (tag, n) = t.code();
             (1 + u64::from(tag), n)
         }
+        // Only rolled groups are built into rollups.
+        Which::Group(g) => (GROUP_TAG, g.code().unwrap_or(u32::MAX)),
     }
 }
 
 fn which_of(tag: u64, n: u32) -> Option<Which> {
     match tag {
         0 => ACTION_TABLES.get(n as usize).map(|t| Which::Action(*t)),
+        GROUP_TAG => VisitGroup::from_code(n).map(Which::Group),
         t => VisitTable::from_code(u8::try_from(t - 1).ok()?, n).map(Which::Visit),
     }
 }
@@ -1301,24 +1328,25 @@ pub(crate) fn decode_report(
     visitors: usize,
     users: usize,
 ) -> ReadResult<Option<Reports>> {
-    fn table<C: Default>(
+    fn table<C: Default, K: Ord + Clone>(
         r: &mut Reader<'_>,
+        mut key: impl FnMut(&mut Reader<'_>) -> ReadResult<K>,
         mut counts: impl FnMut(&mut Reader<'_>) -> ReadResult<C>,
         with_users: bool,
         ids_of: Option<&mut Reader<'_>>,
         check: impl Fn(&C, u64) -> bool,
         (visitors, users): (usize, usize),
-    ) -> ReadResult<Table<C>> {
+    ) -> ReadResult<Table<C, K>> {
         let n = r.var_count()?;
         let mut t = Table::new();
-        let mut last = None;
+        let mut last: Option<K> = None;
         let mut ids_of = ids_of;
         for _ in 0..n {
-            let k = r.var_u32()?;
-            if last.is_some_and(|l| l >= k) {
+            let k = key(r)?;
+            if last.as_ref().is_some_and(|l| *l >= k) {
                 return Err("report rows are out of order".into());
             }
-            last = Some(k);
+            last = Some(k.clone());
             let c = counts(r)?;
             let distinct = [r.var()?, if with_users { r.var()? } else { 0 }];
             let mut row = Row {
@@ -1366,9 +1394,22 @@ pub(crate) fn decode_report(
     let Some((counts, id_bytes)) = stored.sections.get(&which) else {
         return match which {
             Which::Visit(VisitTable::Dimension(_)) => Ok(None),
+            // Written before rollups kept grouped reports.
+            Which::Group(_) => Err("this rollup keeps no grouped reports".into()),
             _ => Err("a report rollup lacks a report".into()),
         };
     };
+    let id = |r: &mut Reader<'_>| r.var_u32();
+    let visit = |r: &mut Reader<'_>| {
+        Ok(DayTotals {
+            visits: r.var()?,
+            actions: r.var()?,
+            max_actions: r.var()?,
+            bounces: r.var()?,
+            sum_length: r.var()?,
+        })
+    };
+    let visit_check = |c: &DayTotals, v: u64| v <= c.visits && c.max_actions <= c.actions;
     let raw = decompress(counts)?;
     let mut r = Reader::new(&raw);
     let raw_ids = if bitmaps { decompress(id_bytes)? } else { Vec::new() };
@@ -1380,6 +1421,7 @@ pub(crate) fn decode_report(
         Which::Action(t) => {
             out.actions[t as usize] = table(
                 &mut r,
+                id,
                 |r| {
                     Ok(ActionCounts {
                         hits: r.var()?,
@@ -1397,23 +1439,21 @@ pub(crate) fn decode_report(
             )?;
         }
         Which::Visit(t) => {
-            let table = table(
-                &mut r,
-                |r| {
-                    Ok(DayTotals {
-                        visits: r.var()?,
-                        actions: r.var()?,
-                        max_actions: r.var()?,
-                        bounces: r.var()?,
-                        sum_length: r.var()?,
-                    })
-                },
-                true,
-                modes,
-                |c, v| v <= c.visits && c.max_actions <= c.actions,
-                ids,
-            )?;
+            let table = table(&mut r, id, visit, true, modes, visit_check, ids)?;
             out.visits.insert(t, table);
+        }
+        Which::Group(g) => {
+            let key = |r: &mut Reader<'_>| -> ReadResult<GroupKey> {
+                let label = r.str()?;
+                let sub = match r.var()? {
+                    0 => None,
+                    1 => Some(r.str()?),
+                    _ => return Err("a grouped report row's key is unreadable".into()),
+                };
+                Ok((label, sub))
+            };
+            let table = table(&mut r, key, visit, true, modes, visit_check, ids)?;
+            out.groups.insert(g, table);
         }
     }
     Ok(Some(out))
@@ -1434,6 +1474,7 @@ pub(crate) fn decode_reports(
         match which {
             Which::Action(t) => out.actions[*t as usize] = one.actions[*t as usize].clone(),
             Which::Visit(_) => out.visits.extend(one.visits),
+            Which::Group(_) => out.groups.extend(one.groups),
         }
     }
     Ok(out)
@@ -1456,7 +1497,7 @@ pub(crate) fn decode_config(bytes: &[u8]) -> ReadResult<crate::site::SiteConfig>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::codec::seal_version;
+    use crate::store::codec::seal_in;
 
     /// Found by the `store` fuzz target: a day claiming ~4 GB unpacked
     /// made the decoder allocate it up front.
@@ -1648,7 +1689,7 @@ mod tests {
     #[test]
     fn version_1_days_read_like_version_2() {
         let (raw, dicts) = v1_sample();
-        let a = decode_day(&seal_version(Kind::Day, 1, &compress(&raw)), &dicts).unwrap();
+        let a = decode_day(&seal_in(Kind::Day, 1, &compress(&raw)), &dicts).unwrap();
         assert!(a.visit_count() > 1 && !a.visitors.is_empty());
         let b = decode_day(&encode_day(&a), &dicts).unwrap();
         assert_eq!(everything(&a), everything(&b));
@@ -1660,7 +1701,7 @@ mod tests {
         let rank_at = raw.len() - r.rest_len() + 8;
         let mut bad = raw.clone();
         bad[rank_at] = 1;
-        let err = decode_day(&seal_version(Kind::Day, 1, &compress(&bad)), &dicts).unwrap_err();
+        let err = decode_day(&seal_in(Kind::Day, 1, &compress(&bad)), &dicts).unwrap_err();
         assert!(err.contains("visit ranks"), "{err}");
     }
 
@@ -1670,7 +1711,7 @@ mod tests {
         let (_, dicts) = v1_sample();
         let packed = encode_dicts(&dicts);
         let plain = open(Kind::Dicts, &packed).map(decompress).unwrap().unwrap();
-        let v1 = decode_dicts(&seal_version(Kind::Dicts, 1, &plain)).unwrap();
+        let v1 = decode_dicts(&seal_in(Kind::Dicts, 1, &plain)).unwrap();
         assert_eq!(encode_dicts(&v1), packed);
         assert!(decode_dicts(&seal(Kind::Dicts, &plain)).is_err());
     }
@@ -1711,7 +1752,7 @@ mod tests {
                 s
             })
             .collect();
-        seal_version(Kind::Day, 3, &pack_day(visits, actions, &sections))
+        seal_in(Kind::Day, 3, &pack_day(visits, actions, &sections))
     }
 
     proptest! {
@@ -1728,13 +1769,13 @@ mod tests {
         /// The same for version 1 and 2 bodies, which this build still reads.
         #[test]
         fn mutated_version_1_bodies_never_panic(edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6), cut in any::<prop::sample::Index>()) {
-            let sealed = |raw: &[u8]| seal_version(Kind::Day, 1, &compress(raw));
+            let sealed = |raw: &[u8]| seal_in(Kind::Day, 1, &compress(raw));
             mutations_never_panic(&sealed, v1_sample(), edits, cut, Columns::ALL)?;
         }
 
         #[test]
         fn mutated_version_2_bodies_never_panic(edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6), cut in any::<prop::sample::Index>()) {
-            let sealed = |raw: &[u8]| seal_version(Kind::Day, 2, &compress(raw));
+            let sealed = |raw: &[u8]| seal_in(Kind::Day, 2, &compress(raw));
             mutations_never_panic(&sealed, v2_sample(), edits, cut, Columns::ALL)?;
         }
     }

@@ -82,6 +82,36 @@ const ACTION_REPORTS: [ActionReportKind; 6] = [
     ActionReportKind::SiteSearchKeywords,
 ];
 
+/// The visits-grouped reports report rollups keep (the visit count and
+/// the days since the last visit are not: later late hits change them).
+const GROUPED: [&str; 25] = [
+    "Actions.getEntryPageUrls",
+    "Actions.getExitPageUrls",
+    "Actions.getEntryPageTitles",
+    "Actions.getExitPageTitles",
+    "Referrers.getReferrerType",
+    "Referrers.getReferrerType&expanded=1",
+    "Referrers.getAll",
+    "Referrers.getSearchEngines&expanded=1",
+    "Referrers.getKeywords&expanded=1",
+    "Referrers.getWebsites&expanded=1",
+    "Referrers.getSocials",
+    "Referrers.getCampaigns&expanded=1",
+    "Referrers.getAIAssistants",
+    "VisitTime.getVisitInformationPerServerTime",
+    "VisitTime.getVisitInformationPerLocalTime",
+    "VisitTime.getByDayOfWeek",
+    "VisitorInterest.getNumberOfVisitsPerVisitDuration",
+    "VisitorInterest.getNumberOfVisitsPerPage",
+    "UserCountry.getContinent",
+    "UserLanguage.getLanguage",
+    "DevicesDetection.getBrowserVersions",
+    "DevicesDetection.getOsVersions",
+    "Resolution.getResolution",
+    "Referrers.getWebsites&flat=1",
+    "Actions.getEntryPageUrls&filter_limit=3",
+];
+
 fn dimensions() -> Vec<Dimension> {
     vec![
         Dimension::DeviceType,
@@ -93,6 +123,10 @@ fn dimensions() -> Vec<Dimension> {
         Dimension::Custom("department".into()),
         Dimension::Custom("role".into()),
         Dimension::Custom("never-seen".into()),
+        Dimension::Referrer(hitmap::ReferrerPart::SearchEngine),
+        Dimension::Referrer(hitmap::ReferrerPart::Keyword),
+        Dimension::Referrer(hitmap::ReferrerPart::Website),
+        Dimension::Referrer(hitmap::ReferrerPart::Campaign),
     ]
 }
 
@@ -152,7 +186,10 @@ fn assert_equal_everywhere(dir: &Path, want: &Engine, what: &str) {
             "Actions.getOutlinks&expanded=1",
             "DevicesDetection.getType",
             "CustomDimensions.getCustomDimension&idDimension=1",
-        ] {
+        ]
+        .into_iter()
+        .chain(GROUPED)
+        {
             let q = format!(
                 "method={method}&idSite=1&period={period}&date={date}&format=json&filter_limit=-1"
             );
@@ -257,7 +294,7 @@ fn complete_months_and_years_answer_reports_from_report_rollups() {
             "https://intranet.example.org/",
         )])
         .unwrap();
-    let methods = [
+    let methods: Vec<&str> = [
         "Actions.getPageUrls&flat=1",
         "Actions.getPageTitles",
         "Actions.getDownloads&flat=1",
@@ -269,11 +306,14 @@ fn complete_months_and_years_answer_reports_from_report_rollups() {
         "UserCountry.getCountry",
         "UserLanguage.getLanguageCode",
         "CustomDimensions.getCustomDimension&idDimension=2",
-    ];
+    ]
+    .into_iter()
+    .chain(GROUPED)
+    .collect();
     // Every one of them answers the year from its rollup alone.
     let cold = reader(&dir.0);
     let before = cold.read_stats().requests;
-    for method in methods {
+    for method in &methods {
         let q = format!("method={method}&idSite=1&period=year&date=2025-01-01&format=json");
         cold.api(&q).unwrap();
     }
@@ -289,7 +329,7 @@ fn complete_months_and_years_answer_reports_from_report_rollups() {
         ("range", "2025-01-20,2025-04-02"),
         ("range", "2024-12-01,2026-01-31"),
     ] {
-        for method in methods {
+        for method in &methods {
             for extra in ["&filter_limit=-1", "&filter_limit=7&filter_offset=2", ""] {
                 let q = format!(
                     "method={method}&idSite=1&period={period}&date={date}&format=json{extra}"
@@ -552,6 +592,23 @@ fn case_hits(seeds: &[(u8, u8, u16)]) -> Vec<Hit> {
                 // A custom dimension on some days only.
                 h = h.with_dim("d", format!("x{}", s % 3));
             }
+            // Referrers, versions, resolutions and local hours on some
+            // visits, for the grouped reports.
+            h.referrer = match s % 6 {
+                0 => Some("https://www.google.com/search?q=x".into()),
+                1 => Some(format!("https://blog{}.example/", v % 3)),
+                2 => Some("https://www.linkedin.com/".into()),
+                _ => None,
+            };
+            if v % 5 == 0 {
+                h.url = Some(format!("https://x.org/p{}?utm_campaign=c{}", s % 5, d % 2));
+            }
+            if v % 2 == 0 {
+                h.browser = Some("Firefox".into());
+                h.browser_version = Some(format!("{}.0", 120 + v % 3));
+                h.resolution = Some("1920x1080".into());
+                h.local_hour = Some(v % 24);
+            }
             h
         })
         .collect()
@@ -592,6 +649,13 @@ proptest! {
         w.ingest(case_hits(&batches[0].0[..1])).unwrap();
         w.seal().unwrap();
         let r = reader(&dir.0);
+        // The same hits in memory: no store, no rollup.
+        let mut memory = Engine::in_memory();
+        memory.add_site(SiteConfig::new(1)).unwrap();
+        for (seeds, _, _) in &batches {
+            memory.ingest(case_hits(seeds)).unwrap();
+        }
+        memory.ingest(case_hits(&batches[0].0[..1])).unwrap();
         for (a, len) in asks {
             let from = day(a + 15);
             let q = Query::site(1).range(from, from + chrono::Days::new(len as u64));
@@ -618,6 +682,14 @@ proptest! {
                 r.dimension_report(&q, &Dimension::Custom("d".into())).unwrap(),
                 by_days.dimension_report(&Dimension::Custom("d".into()))
             );
+            // Grouped reports (report rollups where whole months are).
+            let date = format!("{},{}", from, from + chrono::Days::new(len as u64));
+            for method in GROUPED.iter().step_by(2) {
+                let q = format!(
+                    "method={method}&idSite=1&period=range&date={date}&format=json&filter_limit=-1"
+                );
+                prop_assert_eq!(r.api(&q).unwrap(), memory.api(&q).unwrap(), "{}", q);
+            }
         }
     }
 }
@@ -710,7 +782,9 @@ fn a_writer_reads_only_what_its_batches_and_questions_touch() {
 /// A report rollup's bytes are part of the format (FORMAT.md, `R` with
 /// reports): the writer keeps writing the same bytes for the same hits, or
 /// the version must change; `HITMAP_BLESS=1` rewrites the golden file. A
-/// reader answers from the golden file as from the days.
+/// reader answers from the golden file as from the days; from the one
+/// written before rollups kept grouped reports (`rollup-v1`) too, reading
+/// the days for those.
 #[test]
 fn golden_report_rollup_reads_and_the_writer_is_stable() {
     let dir = TempDir::new("rollup-golden");
@@ -725,27 +799,51 @@ fn golden_report_rollup_reads_and_the_writer_is_stable() {
     w.seal().unwrap();
     let names = report_files(&dir.0);
     assert_eq!(names.len(), 1, "{names:?}");
-    let written = std::fs::read(dir.0.join("site-1/rollups").join(&names[0])).unwrap();
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/rollup-v1/2025-01.rep");
+    let file = dir.0.join("site-1/rollups").join(&names[0]);
+    let written = std::fs::read(&file).unwrap();
+    let golden_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let golden = golden_dir.join("rollup-v5/2025-01.rep");
     if std::env::var_os("HITMAP_BLESS").is_some() {
+        std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
         std::fs::write(&golden, &written).unwrap();
     }
     assert!(
         written == std::fs::read(&golden).unwrap(),
         "the report rollup is written differently: change its format version"
     );
-    // The golden bytes in place of the written ones answer as the days.
-    let bytes = std::fs::read(&golden).unwrap();
-    std::fs::write(dir.0.join("site-1/rollups").join(&names[0]), bytes).unwrap();
-    let r = reader(&dir.0);
     let q = Query::site(1).range("2025-01-01", "2025-01-31");
-    let before = r.read_stats().requests;
-    assert_reports_equal(&r, &w, &q, "golden");
-    assert_eq!(
-        r.read_stats().requests - before,
-        1,
-        "the golden rollup alone"
-    );
+    let grouped = [
+        "Referrers.getReferrerType",
+        "Referrers.getWebsites",
+        "VisitTime.getVisitInformationPerServerTime",
+        "VisitorInterest.getNumberOfVisitsPerVisitDuration",
+        "Actions.getEntryPageUrls",
+        "Actions.getExitPageTitles",
+        "DevicesDetection.getBrowserVersions",
+    ];
+    for (version, grouped_from_rollup) in [("rollup-v5", true), ("rollup-v1", false)] {
+        // The golden bytes in place of the written ones answer as the days.
+        let bytes = std::fs::read(golden_dir.join(version).join("2025-01.rep")).unwrap();
+        std::fs::write(&file, bytes).unwrap();
+        let r = reader(&dir.0);
+        let before = r.read_stats().requests;
+        r.action_report(&q, ActionReportKind::PageUrls).unwrap();
+        assert_eq!(
+            r.read_stats().requests - before,
+            1,
+            "{version}: the golden rollup alone"
+        );
+        assert_reports_equal(&r, &w, &q, version);
+        for method in grouped {
+            let q = format!(
+                "method={method}&idSite=1&period=month&date=2025-01-01&format=json&filter_limit=-1"
+            );
+            assert_eq!(r.api(&q).unwrap(), w.api(&q).unwrap(), "{version}: {q}");
+        }
+        // The old rollup lacks grouped reports: their month's days are read.
+        let read_days = r.read_stats().requests - before > 1;
+        assert_eq!(read_days, !grouped_from_rollup, "{version}");
+    }
 }
 
 /// `hitmap check` (`Engine::verify`) proves every rollup a query would use
