@@ -138,6 +138,20 @@ fn damage_err(d: &Damage) -> crate::error::Error {
     }
 }
 
+/// What a stored slot's cell holds (read before by a reader), else what
+/// `read` gives now; a failure stays in the cell, so the next asker gets
+/// the same error without reading again.
+fn read_once<T>(
+    cell: &mut OnceLock<Result<T, Damage>>,
+    read: impl FnOnce() -> Result<T, Damage>,
+) -> crate::error::Result<T> {
+    cell.take().unwrap_or_else(read).map_err(|d| {
+        let e = damage_err(&d);
+        *cell = OnceLock::from(Err(d));
+        e
+    })
+}
+
 /// Calls `f(value, run length)` for each run of equal values.
 pub(crate) fn runs(sorted: &[u32], mut f: impl FnMut(u32, u32)) {
     let mut i = 0;
@@ -300,55 +314,31 @@ impl History {
     /// totals, before a batch changes them. A store from before pages is
     /// read whole and every page marked for writing.
     pub(crate) fn hold_from(&mut self, month: NaiveDate) -> crate::error::Result<()> {
-        if let Some((generation, cell)) = self.legacy.take() {
-            let read = match cell.into_inner() {
-                Some(r) => r,
-                None => self.loader().and_then(|l| l.legacy(generation)),
-            };
-            match read {
+        let no_store = || -> Damage { ("history".into(), "no store to read it from".into()) };
+        if let Some((generation, mut cell)) = self.legacy.take() {
+            let loader = self.loader.clone();
+            match read_once(&mut cell, || {
+                loader.ok_or_else(no_store)?.legacy(generation)
+            }) {
                 Ok((pages, totals)) => self.replace(pages, totals),
-                Err(d) => {
-                    let e = damage_err(&d);
-                    self.legacy = Some((generation, OnceLock::from(Err(d))));
+                Err(e) => {
+                    self.legacy = Some((generation, cell));
                     return Err(e);
                 }
             }
         }
+        let loader = self.loader.as_ref();
         for (&m, slot) in self.pages.range_mut(month..) {
             if let Slot::Stored { generation, page } = slot {
-                let read = match page.take() {
-                    Some(r) => r,
-                    None => match &self.loader {
-                        Some(l) => l.page(m, *generation),
-                        None => Err(("history".into(), "no store to read it from".into())),
-                    },
-                };
-                match read {
-                    Ok(p) => *slot = Slot::Held(p),
-                    Err(d) => {
-                        let e = damage_err(&d);
-                        *page = OnceLock::from(Err(d));
-                        return Err(e);
-                    }
-                }
+                let g = *generation;
+                let p = read_once(page, || loader.ok_or_else(no_store)?.page(m, g))?;
+                *slot = Slot::Held(p);
             }
         }
         if let TotalsSlot::Stored { generation, totals } = &mut self.totals {
-            let read = match totals.take() {
-                Some(r) => r,
-                None => match &self.loader {
-                    Some(l) => l.totals(*generation),
-                    None => Err(("history".into(), "no store to read it from".into())),
-                },
-            };
-            match read {
-                Ok(t) => self.totals = TotalsSlot::Held(t),
-                Err(d) => {
-                    let e = damage_err(&d);
-                    *totals = OnceLock::from(Err(d));
-                    return Err(e);
-                }
-            }
+            let g = *generation;
+            let t = read_once(totals, || loader.ok_or_else(no_store)?.totals(g))?;
+            self.totals = TotalsSlot::Held(t);
         }
         Ok(())
     }
