@@ -487,7 +487,8 @@ impl History {
 
     /// After a commit: the written pages are stored under their new
     /// generations; the latest month stays held (the next batch most
-    /// likely goes there), older ones leave memory.
+    /// likely goes there), older ones leave memory, and so do the pages
+    /// questions read since the last commit.
     pub(crate) fn committed(
         &mut self,
         pages: &BTreeMap<NaiveDate, u64>,
@@ -517,6 +518,16 @@ impl History {
                     page: held,
                 },
             );
+        }
+        // Pages questions read go too: a long-running writer that answers
+        // a month now and then does not keep every month it ever read.
+        for (m, slot) in self.pages.iter_mut() {
+            if let Slot::Stored { page, .. } = slot
+                && Some(*m) != latest
+                && page.get().is_some_and(Result::is_ok)
+            {
+                *page = OnceLock::new();
+            }
         }
         if let (Some(generation), TotalsSlot::Held(t)) = (totals, &mut self.totals) {
             let t = std::mem::take(t);

@@ -494,7 +494,7 @@ fn wrong_rollups(id: u32, site: &SiteState) -> Vec<(Span, NaiveDate, String, Str
                 }
             };
             let Some(mut built) = built else { continue };
-            let reports = stored
+            let mut reports = stored
                 .stored
                 .as_ref()
                 .map(|s| crate::store::format::decode_reports(s, d.visitors.len(), d.users.len()));
@@ -508,10 +508,17 @@ fn wrong_rollups(id: u32, site: &SiteState) -> Vec<(Span, NaiveDate, String, Str
             } else {
                 // A rollup written before grouped reports were kept is
                 // checked for the reports it keeps.
-                if let (Some(Ok(r)), Some(b)) = (&reports, built.reports.as_mut())
-                    && r.groups.is_empty()
-                {
-                    b.groups.clear();
+                if let (Some(Ok(r)), Some(b)) = (&mut reports, built.reports.as_mut()) {
+                    if r.groups.is_empty() {
+                        b.groups.clear();
+                    }
+                    // Sections defined otherwise since it was written
+                    // have other rows (and are not answered from it).
+                    let g = crate::visit_key::VisitGroup::Sections;
+                    if let (Some(mine), Some(days)) = (r.groups.get_mut(&g), b.groups.get_mut(&g)) {
+                        mine.retain(|k, _| days.contains_key(k));
+                        days.retain(|k, _| mine.contains_key(k));
+                    }
                 }
                 match reports {
                     Some(Err(e)) => Some(format!("its reports cannot be read: {e}")),

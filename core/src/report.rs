@@ -959,6 +959,34 @@ impl Resolved<'_> {
             .and_then(|mut r| r.groups.remove(&group)))
     }
 
+    /// The sections report (`sections`: the site's, as
+    /// [`crate::query::site_sections`] gives them) over `range` from report
+    /// rollups and edge days, in the order given; `None` (the caller
+    /// reads the days) when no report rollup applies, or a section's row
+    /// was counted with another definition of it.
+    pub(crate) fn rolled_sections(
+        &self,
+        range: Option<(NaiveDate, NaiveDate)>,
+        sections: &[(String, std::sync::Arc<crate::section::SectionSet>)],
+    ) -> crate::error::Result<Option<Vec<SectionRow>>> {
+        if sections.is_empty() {
+            return Ok(None);
+        }
+        let Some(table) = self.rolled_group(range, VisitGroup::Sections)? else {
+            return Ok(None);
+        };
+        Ok(sections
+            .iter()
+            .map(|(name, set)| {
+                let row = table.get(&(name.clone(), Some(set.key.to_string())))?;
+                Some(SectionRow {
+                    label: name.clone(),
+                    metrics: rolled_summary(row),
+                })
+            })
+            .collect())
+    }
+
     /// The `which` report over `range`: the report rollups' rows and the
     /// edge days' rows, added up (visitors and users as bitmaps, so that
     /// distinct counts stay exact); `None` when no report rollup applies
@@ -1204,6 +1232,10 @@ impl crate::engine::Engine {
         let range = q.date_range()?;
         let resolved = self.resolve(&q.without_section())?;
         let sections = crate::query::site_sections(resolved.site)?;
+        // Whole months and years from their report rollups.
+        if let Some(rows) = resolved.rolled_sections(range, &sections)? {
+            return Ok(rows);
+        }
         sections
             .into_iter()
             .map(|(label, urls)| {

@@ -20,6 +20,7 @@ use crate::history::History;
 use crate::hit::{HitType, attr};
 use crate::raw::{SiteDicts, VField};
 use crate::referrer::{Referrer, ReferrerPart, ReferrerType, describe_referrer, referrer_label};
+use crate::section::SectionSet;
 use crate::site::SiteConfig;
 
 /// The label Matomo gives page views without a title.
@@ -62,10 +63,19 @@ pub(crate) enum VisitGroup {
     Entry { titles: bool },
     /// Visits by their last page view's URL (or title).
     Exit { titles: bool },
+    /// The sections report: each named section's visits, cut to it. A
+    /// visit counts in every section it has an action in; a row's key is
+    /// the section's name and its prefixes (`SectionSet::key`), so a
+    /// row stands only for the definition it was counted with.
+    Sections,
 }
 
+/// A visits-grouped row's key: its label, and its sub-label for a row of
+/// a subtable (the row `(label, None)` is its parent).
+pub(crate) type GroupKey = (String, Option<String>);
+
 /// Every [`VisitGroup`] a report rollup keeps.
-pub(crate) const ROLLED_GROUPS: [VisitGroup; 22] = {
+pub(crate) const ROLLED_GROUPS: [VisitGroup; 23] = {
     use Grouping as G;
     use VisitGroup::By;
     [
@@ -91,6 +101,7 @@ pub(crate) const ROLLED_GROUPS: [VisitGroup; 22] = {
         VisitGroup::Entry { titles: true },
         VisitGroup::Exit { titles: false },
         VisitGroup::Exit { titles: true },
+        VisitGroup::Sections,
     ]
 };
 
@@ -120,7 +131,7 @@ impl VisitGroup {
         match self {
             VisitGroup::By(Grouping::Duration | Grouping::Pages) => (false, false),
             VisitGroup::Entry { .. } | VisitGroup::Exit { .. } => (true, false),
-            VisitGroup::By(_) => (true, true),
+            VisitGroup::By(_) | VisitGroup::Sections => (true, true),
         }
     }
 }
@@ -465,7 +476,25 @@ impl<'s> VisitKeys<'s> {
             VisitGroup::Exit { titles } => {
                 Some((self.boundary_page(at.archive, actions, titles, true)?, None))
             }
+            // A visit has a row in each of its sections: `sections`.
+            VisitGroup::Sections => None,
         }
+    }
+
+    /// The site's named sections, each with its row's key in the
+    /// sections report ([`VisitGroup::Sections`]); a section whose
+    /// prefixes do not resolve is left out (its questions fail on their
+    /// own).
+    pub(crate) fn sections(&self) -> Vec<(GroupKey, Arc<SectionSet>)> {
+        self.config
+            .sections
+            .iter()
+            .filter_map(|(name, _)| {
+                let prefixes = self.config.resolve_section(name).ok()?;
+                let set = self.dicts.sections.urls_for(prefixes, &self.dicts.urls);
+                Some(((name.clone(), Some(set.key.to_string())), set))
+            })
+            .collect()
     }
 
     /// The label and sub-label of a visit in a grouping's report.

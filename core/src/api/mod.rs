@@ -695,8 +695,12 @@ impl Engine {
         let t = &r.table;
         let resolved = match plan {
             Plan::Sections(resolved, sections) => {
-                let mut out = Vec::with_capacity(sections.len());
-                for (label, urls) in sections {
+                // Whole months and years from their report rollups.
+                let mut out = match resolved.rolled_sections(range, sections)? {
+                    Some(rows) => rows,
+                    None => Vec::with_capacity(sections.len()),
+                };
+                for (label, urls) in sections.iter().skip(out.len()) {
                     options.check(progress.0, progress.1)?;
                     let metrics = resolved
                         .with_section(urls.clone())

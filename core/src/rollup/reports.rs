@@ -294,9 +294,7 @@ impl StoredReports {
 /// A rolled-up report: key → row, in key order.
 pub(crate) type Table<C, K = u32> = BTreeMap<K, Row<C>>;
 
-/// A visits-grouped row's key: its label, and its sub-label for a row of
-/// a subtable (the row `(label, None)` is its parent).
-pub(crate) type GroupKey = (String, Option<String>);
+pub(crate) use crate::visit_key::GroupKey;
 
 /// A visits-grouped report's rows.
 pub(crate) type GroupTable = Table<DayTotals, GroupKey>;
@@ -417,6 +415,17 @@ impl Reports {
         // visits at all.
         for (g, from) in &other.groups {
             match self.groups.get_mut(g) {
+                // A section's row stands only where both sides counted it
+                // with the same definition.
+                Some(into) if *g == VisitGroup::Sections => {
+                    into.retain(|k, _| from.contains_key(k));
+                    let common: GroupTable = from
+                        .iter()
+                        .filter(|(k, _)| into.contains_key(*k))
+                        .map(|(k, r)| (k.clone(), r.clone()))
+                        .collect();
+                    merge_table(into, &common, DayTotals::add);
+                }
                 Some(into) => merge_table(into, from, DayTotals::add),
                 None if mine.0.visits == 0 => {
                     self.groups.insert(*g, from.clone());
@@ -477,6 +486,14 @@ impl Reports {
             )?;
         }
         for (g, mine) in self.groups.iter_mut() {
+            if *g == VisitGroup::Sections {
+                // The day's parts count the sections as defined now: the
+                // period's rows must be those very sections.
+                let (o, n) = (old.groups.get(g)?, new.groups.get(g)?);
+                if !mine.keys().eq(o.keys()) || !o.keys().eq(n.keys()) {
+                    return None;
+                }
+            }
             regrow_table(
                 mine,
                 old.groups.get(g)?,
@@ -550,6 +567,8 @@ pub(crate) struct ReportsBuilder<'d> {
     visits: Vec<(VisitTable, VisitRows)>,
     /// Each grouped report with its grouping's ranges.
     groups: Vec<(VisitGroup, Vec<Range>, GroupRows)>,
+    /// The site's sections (for the sections report), with their keys.
+    sections: Vec<(GroupKey, std::sync::Arc<crate::section::SectionSet>)>,
     scratch: Vec<u32>,
 }
 
@@ -578,8 +597,14 @@ impl<'d> ReportsBuilder<'d> {
             VisitGroup::By(g) => ranges(g),
             _ => Vec::new(),
         };
+        let sections = if groups.contains(&VisitGroup::Sections) {
+            keys.sections()
+        } else {
+            Vec::new()
+        };
         ReportsBuilder {
             keys,
+            sections,
             actions: actions
                 .into_iter()
                 .map(|t| (t, (HashMap::new(), HashMap::new())))
@@ -646,15 +671,19 @@ impl<'d> ReportsBuilder<'d> {
         let user = a.fields[VField::User as usize][v as usize];
         // Counts the visit into a row, with its visitor and user if the
         // report shows them.
-        let count = |row: &mut (DayTotals, RoaringBitmap, RoaringBitmap),
-                     (vs, us): (bool, bool)| {
-            row.0.add_visit(n as u64, length);
+        let count_cut = |row: &mut (DayTotals, RoaringBitmap, RoaringBitmap),
+                         (vs, us): (bool, bool),
+                         (n, length): (u64, u32)| {
+            row.0.add_visit(n, length);
             if vs {
                 row.1.insert(visitor);
             }
             if us && user != NONE {
                 row.2.insert(user);
             }
+        };
+        let count = |row: &mut (DayTotals, RoaringBitmap, RoaringBitmap), shown: (bool, bool)| {
+            count_cut(row, shown, (n as u64, length))
         };
         for (table, rows) in self.visits.iter_mut() {
             count(
@@ -674,6 +703,16 @@ impl<'d> ReportsBuilder<'d> {
         };
         let referrer = std::cell::OnceCell::new();
         for (group, bounds, rows) in self.groups.iter_mut() {
+            if *group == VisitGroup::Sections {
+                // The visit cut to each section it has an action in.
+                for (key, set) in &self.sections {
+                    if let Some(cut) = crate::archive::cut_counts(a, v, &set.urls) {
+                        let row = rows.entry(key.clone()).or_default();
+                        count_cut(row, group.distinct(), cut);
+                    }
+                }
+                continue;
+            }
             let key = self
                 .keys
                 .group_key(*group, &at, actions.clone(), bounds, &referrer);
@@ -733,7 +772,14 @@ impl<'d> ReportsBuilder<'d> {
         for (table, r) in self.visits {
             out.visits.insert(table, rows(r));
         }
-        for (group, _, r) in self.groups {
+        for (group, _, mut r) in self.groups {
+            if group == VisitGroup::Sections {
+                // Every section has its row, visits or none: a row that
+                // is missing means a section defined otherwise.
+                for (key, _) in &self.sections {
+                    r.entry(key.clone()).or_default();
+                }
+            }
             out.groups.insert(group, rows(r));
         }
         out
