@@ -374,6 +374,12 @@ fn grown_rollup(
     r.dates.extend_from_slice(changed);
     r.dates.sort_unstable();
     r.dates.dedup();
+    if let Some(reports) = &mut r.reports {
+        // The batch may have changed the visit counts of the month's
+        // other days too: those reports are left to the days until the
+        // month is built from them again.
+        reports.groups.retain(|g, _| !g.history());
+    }
     Some(r)
 }
 

@@ -301,6 +301,26 @@ impl History {
     }
 
     /// The latest day before `day` with visits of visitor `v`.
+    /// The newest generation among the stored pages of the months of
+    /// `first..=last` (`u64::MAX` when one of them is held: written by
+    /// no commit yet; a version 3 table's generation for all of them);
+    /// `None` when those months have no page. What those months' visit
+    /// counts and days since the last visit depend on: a month's page
+    /// holds each of its visitors' visits and last day before it, so a
+    /// late visit that changes them rewrites the page.
+    pub(crate) fn newest_within(&self, first: NaiveDate, last: NaiveDate) -> Option<u64> {
+        if let Some((generation, _)) = &self.legacy {
+            return Some(*generation);
+        }
+        self.pages
+            .range(first..=last)
+            .map(|(_, slot)| match slot {
+                Slot::Held(_) => u64::MAX,
+                Slot::Stored { generation, .. } => *generation,
+            })
+            .max()
+    }
+
     pub(crate) fn previous_day(&self, v: u32, day: NaiveDate) -> Option<NaiveDate> {
         let row = self.page(month_of(day)).ok()??.get(&v)?;
         let i = row.days.partition_point(|d| d.day < day);

@@ -509,9 +509,17 @@ fn wrong_rollups(id: u32, site: &SiteState) -> Vec<(Span, NaiveDate, String, Str
                 // A rollup written before grouped reports were kept is
                 // checked for the reports it keeps.
                 if let (Some(Ok(r)), Some(b)) = (&mut reports, built.reports.as_mut()) {
-                    if r.groups.is_empty() {
-                        b.groups.clear();
-                    }
+                    // Grouped reports it does not keep (written before
+                    // they were kept, or dropped by a late batch's update)
+                    // are read from the days; those that depend on the
+                    // visitor history only while it is as they saw it.
+                    let generation = lazy.rollups[&span][&start];
+                    let current = site
+                        .history()
+                        .newest_within(start, span.end(start))
+                        .is_none_or(|n| n <= generation);
+                    r.groups.retain(|g, _| current || !g.history());
+                    b.groups.retain(|g, _| r.groups.contains_key(g));
                     // Sections defined otherwise since it was written
                     // have other rows (and are not answered from it).
                     let g = crate::visit_key::VisitGroup::Sections;

@@ -959,6 +959,22 @@ impl Resolved<'_> {
             .and_then(|mut r| r.groups.remove(&group)))
     }
 
+    /// Whether no visitor history page of a month of `r`'s period is
+    /// newer than the rollup `r`: its history-dependent reports
+    /// ([`VisitGroup::history`]) still hold.
+    fn history_current(&self, r: &crate::rollup::Rollup) -> bool {
+        let generation = self
+            .site
+            .lazy
+            .as_ref()
+            .and_then(|l| l.rollups.get(&r.span)?.get(&r.start).copied());
+        let newest = self
+            .site
+            .history()
+            .newest_within(r.start, r.span.end(r.start));
+        generation.is_some_and(|g| newest.is_none_or(|n| n <= g))
+    }
+
     /// The sections report (`sections`: the site's, as
     /// [`crate::query::site_sections`] gives them) over `range` from report
     /// rollups and edge days, in the order given; `None` (the caller
@@ -1020,6 +1036,12 @@ impl Resolved<'_> {
             let Some(stored) = &r.stored else {
                 return Ok(None);
             };
+            if let Which::Group(g) = which
+                && g.history()
+                && !self.history_current(r)
+            {
+                return Ok(None);
+            }
             let piece = crate::store::format::decode_report(
                 stored,
                 which,
@@ -1037,7 +1059,13 @@ impl Resolved<'_> {
             }
         }
         for (a, b) in gaps {
-            let sel = self.select_columns(Some((a, b)), Columns::REPORTS)?;
+            // Visit counts and days since the last visit need the visitor
+            // history; no other report does.
+            let cols = match which {
+                Which::Group(g) if g.history() => Columns::ALL,
+                _ => Columns::REPORTS,
+            };
+            let sel = self.select_columns(Some((a, b)), cols)?;
             let keys = self.site.visit_keys();
             let mut builder = ReportsBuilder::new(&keys, Some(which), &[]);
             sel.for_each_visit(|cut| {

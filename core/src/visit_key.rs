@@ -51,10 +51,10 @@ pub(crate) enum Grouping {
     Referrer(ReferrerPart),
 }
 
-/// A visits-grouped report a report rollup keeps: a [`Grouping`] whose
-/// labels depend on a visit's own day alone (not the visit count or the
-/// days since the last visit, which later late hits change), or the
-/// entry and exit pages.
+/// A visits-grouped report a report rollup keeps: a [`Grouping`], the
+/// entry and exit pages, or the sections report. The visit count and the
+/// days since the last visit also depend on the visitor history of
+/// earlier days ([`VisitGroup::history`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum VisitGroup {
     /// Visits by a grouping's labels.
@@ -75,7 +75,7 @@ pub(crate) enum VisitGroup {
 pub(crate) type GroupKey = (String, Option<String>);
 
 /// Every [`VisitGroup`] a report rollup keeps.
-pub(crate) const ROLLED_GROUPS: [VisitGroup; 23] = {
+pub(crate) const ROLLED_GROUPS: [VisitGroup; 25] = {
     use Grouping as G;
     use VisitGroup::By;
     [
@@ -102,6 +102,8 @@ pub(crate) const ROLLED_GROUPS: [VisitGroup; 23] = {
         VisitGroup::Exit { titles: false },
         VisitGroup::Exit { titles: true },
         VisitGroup::Sections,
+        By(G::VisitCount),
+        By(G::DaysSinceLast),
     ]
 };
 
@@ -124,12 +126,29 @@ impl VisitGroup {
         self.code().is_some()
     }
 
+    /// Whether its labels depend on the visitor history (earlier days'
+    /// visits), not on the visit's own day alone: a rollup's rows of it
+    /// hold only while no history page of its period's months is newer
+    /// than the rollup, and only when it was built from its days (a late
+    /// batch's update of a period drops them).
+    pub(crate) fn history(self) -> bool {
+        matches!(
+            self,
+            VisitGroup::By(Grouping::VisitCount | Grouping::DaysSinceLast)
+        )
+    }
+
     /// Whether its rows show distinct visitors, and distinct users (a
     /// rollup keeps the ids of what they show): VisitorInterest's ranges
     /// show visits alone, entry and exit pages no users.
     pub(crate) fn distinct(self) -> (bool, bool) {
         match self {
-            VisitGroup::By(Grouping::Duration | Grouping::Pages) => (false, false),
+            VisitGroup::By(
+                Grouping::Duration
+                | Grouping::Pages
+                | Grouping::VisitCount
+                | Grouping::DaysSinceLast,
+            ) => (false, false),
             VisitGroup::Entry { .. } | VisitGroup::Exit { .. } => (true, false),
             VisitGroup::By(_) | VisitGroup::Sections => (true, true),
         }

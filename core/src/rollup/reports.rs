@@ -448,6 +448,9 @@ impl Reports {
         new: &Reports,
         new_summary: (DayTotals, RoaringBitmap, RoaringBitmap),
     ) -> Option<()> {
+        // The day's hits changed the visit counts of other days than its
+        // own: those reports are left to the days.
+        self.groups.retain(|g, _| !g.history());
         for ((mine, o), n) in self.actions.iter_mut().zip(&old.actions).zip(&new.actions) {
             regrow_table(
                 mine,
