@@ -6,9 +6,10 @@
 
 use std::collections::HashMap;
 
-use crate::dict::{Dict, NONE};
+use crate::dict::NONE;
 use crate::hit::HitType;
 use crate::query::{CutVisit, DistinctStamp, Selection, distinct_per_key};
+use crate::rollup::reports::EventCounts;
 use crate::summary::VisitsSummary;
 
 /// A row of a grouped visit report.
@@ -129,16 +130,7 @@ pub(crate) fn groups_of_table(table: crate::rollup::reports::GroupTable) -> Vec<
     top
 }
 
-/// Which part of an event a report is by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum EventPart {
-    Category,
-    Action,
-    Name,
-}
-
-/// The label of events without a name (Matomo's).
-pub(crate) const EVENT_NAME_NOT_DEFINED: &str = "Event Name not defined";
+pub(crate) use crate::visit_key::{EVENT_NAME_NOT_DEFINED, EventPart};
 
 /// A row of an event report.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -152,16 +144,6 @@ pub(crate) struct EventRow {
     pub max_event_value: Option<f64>,
     pub nb_events_with_value: u64,
     pub sub: Vec<EventRow>,
-}
-
-#[derive(Default, Clone)]
-struct EventAcc {
-    events: u64,
-    visits: u64,
-    sum: f64,
-    min: Option<f64>,
-    max: Option<f64>,
-    with_value: u64,
 }
 
 impl Selection<'_> {
@@ -216,20 +198,9 @@ impl Selection<'_> {
 
     /// Events grouped by one part, with subtables by another.
     pub(crate) fn event_report(&self, by: EventPart, sub: EventPart) -> Vec<EventRow> {
-        let d = &self.site.dicts;
-        let label = |events: &Dict, a: &crate::archive::DayArchive, i: usize, part: EventPart| {
-            let id = match part {
-                EventPart::Category => a.extra(i).ev_category,
-                EventPart::Action => a.extra(i).ev_action,
-                EventPart::Name => a.extra(i).ev_name,
-            };
-            match id {
-                NONE => EVENT_NAME_NOT_DEFINED.to_owned(),
-                id => events.value(id).to_owned(),
-            }
-        };
+        let labels = self.site.visit_keys();
         let mut keys = Keys::default();
-        let mut acc: Vec<Option<EventAcc>> = Vec::new();
+        let mut acc: Vec<Option<EventCounts>> = Vec::new();
         let mut visitors = DistinctStamp::new(0);
         let mut touched: Vec<u32> = Vec::new();
         self.for_each_visit_by_visitor(|cut| {
@@ -239,19 +210,14 @@ impl Selection<'_> {
                 if a.a_kind[i] != HitType::Event {
                     continue;
                 }
-                let top = keys.id(NONE, &label(&d.events, a, i, by));
-                let child = keys.id(top, &label(&d.events, a, i, sub));
+                let top = keys.id(NONE, &labels.event_label(a, i, by));
+                let child = keys.id(top, &labels.event_label(a, i, sub));
                 acc.resize(keys.labels.len(), None);
                 let value = a.extra(i).ev_value;
                 for k in [top, child] {
-                    let e = acc[k as usize].get_or_insert_with(EventAcc::default);
-                    e.events += 1;
-                    if !value.is_nan() {
-                        e.sum += value;
-                        e.with_value += 1;
-                        e.min = Some(e.min.map_or(value, |m| m.min(value)));
-                        e.max = Some(e.max.map_or(value, |m| m.max(value)));
-                    }
+                    acc[k as usize]
+                        .get_or_insert_with(EventCounts::default)
+                        .add_event(value);
                     touched.push(k);
                 }
             }
@@ -266,28 +232,69 @@ impl Selection<'_> {
             }
         });
         let uniques = visitors.counts;
-        let with_uniques: Vec<Option<(EventAcc, u64)>> = acc
+        let with_uniques: Vec<Option<(EventCounts, u64)>> = acc
             .into_iter()
             .enumerate()
             .map(|(k, e)| e.map(|e| (e, uniques.get(k).copied().unwrap_or(0))))
             .collect();
-        let row = |label: String, (e, u): (EventAcc, u64)| EventRow {
-            label,
-            nb_events: e.events,
-            nb_visits: e.visits,
-            nb_uniq_visitors: u,
-            sum_event_value: e.sum,
-            min_event_value: e.min,
-            max_event_value: e.max,
-            nb_events_with_value: e.with_value,
-            sub: Vec::new(),
-        };
         keys.assemble(with_uniques, |a, b| b.0.events.cmp(&a.0.events))
             .into_iter()
             .map(|n| EventRow {
-                sub: n.children.into_iter().map(|(l, v)| row(l, v)).collect(),
-                ..row(n.label, n.value)
+                sub: n
+                    .children
+                    .into_iter()
+                    .map(|(l, v)| event_row(l, v))
+                    .collect(),
+                ..event_row(n.label, n.value)
             })
             .collect()
     }
+}
+
+/// An event report's row from its sums and distinct visitors.
+fn event_row(label: String, (e, uniques): (EventCounts, u64)) -> EventRow {
+    EventRow {
+        label,
+        nb_events: e.events,
+        nb_visits: e.visits,
+        nb_uniq_visitors: uniques,
+        sum_event_value: e.sum.value(),
+        min_event_value: e.min,
+        max_event_value: e.max,
+        nb_events_with_value: e.with_value,
+        sub: Vec::new(),
+    }
+}
+
+/// An event report's rows from its rolled-up table, ordered as
+/// [`Selection::event_report`] orders them (by events, then label).
+pub(crate) fn event_rows_of_table(table: crate::rollup::reports::EventTable) -> Vec<EventRow> {
+    let mut top: Vec<EventRow> = Vec::new();
+    let mut children: HashMap<String, Vec<EventRow>> = HashMap::new();
+    for ((label, sub), row) in table {
+        if row.counts.events == 0 {
+            continue;
+        }
+        let uniques = row.distinct[0];
+        match sub {
+            None => top.push(event_row(label, (row.counts, uniques))),
+            Some(sub) => children
+                .entry(label)
+                .or_default()
+                .push(event_row(sub, (row.counts, uniques))),
+        }
+    }
+    let by_events = |a: &EventRow, b: &EventRow| {
+        b.nb_events
+            .cmp(&a.nb_events)
+            .then_with(|| a.label.cmp(&b.label))
+    };
+    for row in &mut top {
+        if let Some(mut sub) = children.remove(&row.label) {
+            sub.sort_by(by_events);
+            row.sub = sub;
+        }
+    }
+    top.sort_by(by_events);
+    top
 }

@@ -70,6 +70,7 @@ mod engine;
 mod erase;
 mod error;
 mod export;
+mod fsum;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;

@@ -520,6 +520,7 @@ fn wrong_rollups(id: u32, site: &SiteState) -> Vec<(Span, NaiveDate, String, Str
                         .is_none_or(|n| n <= generation);
                     r.groups.retain(|g, _| current || !g.history());
                     b.groups.retain(|g, _| r.groups.contains_key(g));
+                    b.events.retain(|e, _| r.events.contains_key(e));
                     // Sections defined otherwise since it was written
                     // have other rows (and are not answered from it).
                     let g = crate::visit_key::VisitGroup::Sections;

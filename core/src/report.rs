@@ -959,6 +959,22 @@ impl Resolved<'_> {
             .and_then(|mut r| r.groups.remove(&group)))
     }
 
+    /// An event report (by `by`, subtables by `sub`) over `range` from
+    /// report rollups and edge days, as [`Resolved::rolled_group`].
+    pub(crate) fn rolled_events(
+        &self,
+        range: Option<(NaiveDate, NaiveDate)>,
+        by: crate::visit_key::EventPart,
+        sub: crate::visit_key::EventPart,
+    ) -> crate::error::Result<Option<crate::rollup::reports::EventTable>> {
+        if !crate::visit_key::EVENT_TABLES.contains(&(by, sub)) {
+            return Ok(None);
+        }
+        Ok(self
+            .rolled_reports(range, Which::Event(by, sub), false)?
+            .and_then(|mut r| r.events.remove(&(by, sub))))
+    }
+
     /// Whether no visitor history page of a month of `r`'s period is
     /// newer than the rollup `r`: its history-dependent reports
     /// ([`VisitGroup::history`]) still hold.

@@ -70,6 +70,25 @@ pub(crate) enum VisitGroup {
     Sections,
 }
 
+/// Which part of an event a report is by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum EventPart {
+    Category,
+    Action,
+    Name,
+}
+
+/// The label of events without a name (Matomo's).
+pub(crate) const EVENT_NAME_NOT_DEFINED: &str = "Event Name not defined";
+
+/// The event reports a report rollup keeps: (part, subtable's part), as
+/// `Events.getCategory`, `getAction` and `getName` ask them.
+pub(crate) const EVENT_TABLES: [(EventPart, EventPart); 3] = [
+    (EventPart::Category, EventPart::Action),
+    (EventPart::Action, EventPart::Name),
+    (EventPart::Name, EventPart::Action),
+];
+
 /// A visits-grouped row's key: its label, and its sub-label for a row of
 /// a subtable (the row `(label, None)` is its parent).
 pub(crate) type GroupKey = (String, Option<String>);
@@ -445,6 +464,20 @@ impl<'s> VisitKeys<'s> {
         // Read by now: the day's `before` column came from it.
         let previous = self.history?.previous_day(a.visitor[vi], day)?;
         Some((day - previous).num_days())
+    }
+
+    /// The label of event action `i` of `a` by one of its parts.
+    pub(crate) fn event_label(&self, a: &DayArchive, i: usize, part: EventPart) -> String {
+        let e = a.extra(i);
+        let id = match part {
+            EventPart::Category => e.ev_category,
+            EventPart::Action => e.ev_action,
+            EventPart::Name => e.ev_name,
+        };
+        match id {
+            NONE => EVENT_NAME_NOT_DEFINED.to_owned(),
+            id => self.dicts.events.value(id).to_owned(),
+        }
     }
 
     /// The page label (or title, with `titles`) of the first or last

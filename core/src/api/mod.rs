@@ -939,6 +939,14 @@ impl Engine {
                 };
                 table::apply(rows, t, &Spec::new(ratios)).map(Some)
             }
+            Kind::Events(by, sub) => {
+                let Some(table) = resolved.rolled_events(range, by, sub)? else {
+                    return Ok(None);
+                };
+                let rows = crate::breakdown::event_rows_of_table(table);
+                let rows = rows::event_rows_of(&rows, by, sub);
+                table::apply(rows, t, &Spec::new(table::EVENT_RATIOS)).map(Some)
+            }
             Kind::Group(g) if VisitGroup::By(g).rolled() => {
                 let Some(groups) = resolved.rolled_group(range, VisitGroup::By(g))? else {
                     return Ok(None);

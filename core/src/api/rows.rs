@@ -197,8 +197,12 @@ fn event_segment(part: EventPart) -> &'static str {
 
 /// Events by one part with subtables by another.
 pub(crate) fn event_rows(sel: &Selection<'_>, by: EventPart, sub: EventPart) -> Vec<Row> {
-    sel.event_report(by, sub)
-        .iter()
+    event_rows_of(&sel.event_report(by, sub), by, sub)
+}
+
+/// Rows of an event report from its rows (a selection's, or rollups').
+pub(crate) fn event_rows_of(rows: &[EventRow], by: EventPart, sub: EventPart) -> Vec<Row> {
+    rows.iter()
         .map(|e| {
             let mut m = event_row(e);
             let own = event_condition(by, &e.label);

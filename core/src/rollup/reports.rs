@@ -19,9 +19,12 @@ use roaring::RoaringBitmap;
 
 use crate::archive::{DayArchive, DayTotals};
 use crate::dict::NONE;
+use crate::fsum::ExactSum;
 use crate::hit::HitType;
 use crate::raw::{SiteDicts, VField};
-use crate::visit_key::{ROLLED_GROUPS, Range, VisitAt, VisitGroup, VisitKeys, ranges};
+use crate::visit_key::{
+    EVENT_TABLES, EventPart, ROLLED_GROUPS, Range, VisitAt, VisitGroup, VisitKeys, ranges,
+};
 
 /// The key of untitled page views in a stored titles table.
 pub(crate) const UNTITLED_KEY: u32 = NONE - 1;
@@ -168,6 +171,77 @@ impl ActionCounts {
     }
 }
 
+/// Per-row sums of an event report.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct EventCounts {
+    /// Events.
+    pub events: u64,
+    /// Visits with such an event.
+    pub visits: u64,
+    /// Events with a value.
+    pub with_value: u64,
+    /// Their values' exact sum.
+    pub sum: ExactSum,
+    /// The smallest and largest value.
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl EventCounts {
+    /// Counts one event with its value (NaN: none).
+    pub(crate) fn add_event(&mut self, value: f64) {
+        self.events += 1;
+        if !value.is_nan() {
+            self.with_value += 1;
+            self.sum.add(value);
+            self.min = Some(self.min.map_or(value, |m| m.min(value)));
+            self.max = Some(self.max.map_or(value, |m| m.max(value)));
+        }
+    }
+
+    /// Adds another period's (or day's) sums.
+    pub(crate) fn add(&mut self, o: &EventCounts) {
+        self.events += o.events;
+        self.visits += o.visits;
+        self.with_value += o.with_value;
+        self.sum.add_sum(&o.sum);
+        let pick = |a: Option<f64>, b: Option<f64>, f: fn(f64, f64) -> f64| match (a, b) {
+            (Some(x), Some(y)) => Some(f(x, y)),
+            (x, None) => x,
+            (None, y) => y,
+        };
+        self.min = pick(self.min, o.min, f64::min);
+        self.max = pick(self.max, o.max, f64::max);
+    }
+
+    /// These sums with a day's taken out; the smallest and largest value
+    /// stay (the caller adds the same day with at least its events, so
+    /// its extremes reach as far: [`EventCounts::kept`]).
+    pub(crate) fn without(&self, o: &EventCounts) -> Option<EventCounts> {
+        let mut sum = self.sum.clone();
+        sum.sub_sum(&o.sum);
+        Some(EventCounts {
+            events: self.events.checked_sub(o.events)?,
+            visits: self.visits.checked_sub(o.visits)?,
+            with_value: self.with_value.checked_sub(o.with_value)?,
+            sum,
+            min: self.min,
+            max: self.max,
+        })
+    }
+
+    /// Whether `new` (a day after it gained hits) holds every event of
+    /// `old` (the same day before): its extremes reach at least as far.
+    pub(crate) fn kept(old: &EventCounts, new: &EventCounts) -> bool {
+        let below = |o: Option<f64>, n: Option<f64>| o.is_none_or(|o| n.is_some_and(|n| n <= o));
+        let above = |o: Option<f64>, n: Option<f64>| o.is_none_or(|o| n.is_some_and(|n| n >= o));
+        new.events >= old.events
+            && new.with_value >= old.with_value
+            && below(old.min, new.min)
+            && above(old.max, new.max)
+    }
+}
+
 /// Where a report's per-key sums live while visits are counted.
 pub(crate) trait CountsByKey {
     /// The sums of key `k`.
@@ -267,6 +341,8 @@ pub(crate) enum Which {
     Visit(VisitTable),
     /// A visits-grouped report (string labels).
     Group(VisitGroup),
+    /// An event report by a part, with subtables by another.
+    Event(EventPart, EventPart),
 }
 
 /// A rollup's reports as its file holds them: each report a packed
@@ -299,6 +375,9 @@ pub(crate) use crate::visit_key::GroupKey;
 /// A visits-grouped report's rows.
 pub(crate) type GroupTable = Table<DayTotals, GroupKey>;
 
+/// An event report's rows, by label (and sub-label).
+pub(crate) type EventTable = Table<EventCounts, GroupKey>;
+
 /// A period's rolled-up reports.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Reports {
@@ -310,10 +389,13 @@ pub(crate) struct Reports {
     /// Every visits-grouped report it keeps (a rollup written before
     /// they were kept has none: those reports are answered from days).
     pub groups: BTreeMap<VisitGroup, GroupTable>,
+    /// Every event report it keeps (by [`EVENT_TABLES`]; absent from a
+    /// rollup written before they were kept).
+    pub events: BTreeMap<(EventPart, EventPart), EventTable>,
 }
 
 /// Adds `from`'s rows into `into`.
-fn merge_table<C: Copy + Default, K: Ord + Clone>(
+fn merge_table<C: Clone + Default, K: Ord + Clone>(
     into: &mut Table<C, K>,
     from: &Table<C, K>,
     add: impl Fn(&mut C, &C),
@@ -330,7 +412,7 @@ fn merge_table<C: Copy + Default, K: Ord + Clone>(
 /// [`Reports::regrow`] of one table: `old`'s rows come out of `mine`
 /// (`without`), `new`'s go in; `None` unless every row of `old` is in
 /// `new` with a subset of its visitors and users and `kept(old, new)`.
-fn regrow_table<C: Copy + Default, K: Ord + Clone>(
+fn regrow_table<C: Clone + Default, K: Ord + Clone>(
     mine: &mut Table<C, K>,
     old: &Table<C, K>,
     new: &Table<C, K>,
@@ -436,6 +518,18 @@ impl Reports {
         if theirs.0.visits > 0 {
             self.groups.retain(|g, _| other.groups.contains_key(g));
         }
+        for (e, from) in &other.events {
+            match self.events.get_mut(e) {
+                Some(into) => merge_table(into, from, EventCounts::add),
+                None if mine.0.visits == 0 => {
+                    self.events.insert(*e, from.clone());
+                }
+                None => {}
+            }
+        }
+        if theirs.0.visits > 0 {
+            self.events.retain(|e, _| other.events.contains_key(e));
+        }
     }
 
     /// [`crate::rollup::Rollup::regrow`] of the reports: `old` and `new`
@@ -506,6 +600,16 @@ impl Reports {
                 |o, n| o.max_actions <= n.max_actions,
             )?;
         }
+        for (e, mine) in self.events.iter_mut() {
+            regrow_table(
+                mine,
+                old.events.get(e)?,
+                new.events.get(e)?,
+                EventCounts::without,
+                EventCounts::add,
+                EventCounts::kept,
+            )?;
+        }
         Some(())
     }
 
@@ -531,6 +635,7 @@ impl Reports {
             .map(Which::Action)
             .chain(self.visits.keys().map(|t| Which::Visit(*t)))
             .chain(self.groups.keys().map(|g| Which::Group(*g)))
+            .chain(self.events.keys().map(|(by, sub)| Which::Event(*by, *sub)))
     }
 
     /// Heap bytes, about (the cache counts them).
@@ -551,6 +656,7 @@ impl Reports {
         self.actions.iter().map(|t| table(t, id)).sum::<usize>()
             + self.visits.values().map(|t| table(t, id)).sum::<usize>()
             + self.groups.values().map(|t| table(t, label)).sum::<usize>()
+            + self.events.values().map(|t| table(t, label)).sum::<usize>()
     }
 }
 
@@ -563,6 +669,9 @@ type VisitRows = HashMap<u32, (DayTotals, RoaringBitmap, RoaringBitmap)>;
 /// A grouped report's sums, visitors and users by label, while counting.
 type GroupRows = std::collections::HashMap<GroupKey, (DayTotals, RoaringBitmap, RoaringBitmap)>;
 
+/// An event report's sums and visitors by label, while counting.
+type EventRows = std::collections::HashMap<GroupKey, (EventCounts, RoaringBitmap)>;
+
 /// Counts visits into [`Reports`].
 pub(crate) struct ReportsBuilder<'d> {
     keys: &'d VisitKeys<'d>,
@@ -572,6 +681,8 @@ pub(crate) struct ReportsBuilder<'d> {
     groups: Vec<(VisitGroup, Vec<Range>, GroupRows)>,
     /// The site's sections (for the sections report), with their keys.
     sections: Vec<(GroupKey, std::sync::Arc<crate::section::SectionSet>)>,
+    /// Each event report.
+    events: Vec<((EventPart, EventPart), EventRows)>,
     scratch: Vec<u32>,
 }
 
@@ -580,22 +691,25 @@ impl<'d> ReportsBuilder<'d> {
     /// `keys` looks up; `dims` are the custom dimensions (name ids) to
     /// keep with every one.
     pub(crate) fn new(keys: &'d VisitKeys<'d>, wanted: Option<Which>, dims: &[u32]) -> Self {
-        let (actions, visits, groups): (Vec<ActionTable>, Vec<VisitTable>, Vec<VisitGroup>) =
-            match wanted {
-                None => (
-                    ACTION_TABLES.to_vec(),
-                    FIELD_TABLES
-                        .iter()
-                        .map(|f| VisitTable::Field(*f as u8))
-                        .chain([VisitTable::ReferrerType])
-                        .chain(dims.iter().map(|n| VisitTable::Dimension(*n)))
-                        .collect(),
-                    ROLLED_GROUPS.to_vec(),
-                ),
-                Some(Which::Action(t)) => (vec![t], Vec::new(), Vec::new()),
-                Some(Which::Visit(t)) => (Vec::new(), vec![t], Vec::new()),
-                Some(Which::Group(g)) => (Vec::new(), Vec::new(), vec![g]),
-            };
+        let (mut actions, mut visits, mut groups, mut events) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        match wanted {
+            None => {
+                actions = ACTION_TABLES.to_vec();
+                visits = FIELD_TABLES
+                    .iter()
+                    .map(|f| VisitTable::Field(*f as u8))
+                    .chain([VisitTable::ReferrerType])
+                    .chain(dims.iter().map(|n| VisitTable::Dimension(*n)))
+                    .collect();
+                groups = ROLLED_GROUPS.to_vec();
+                events = EVENT_TABLES.to_vec();
+            }
+            Some(Which::Action(t)) => actions.push(t),
+            Some(Which::Visit(t)) => visits.push(t),
+            Some(Which::Group(g)) => groups.push(g),
+            Some(Which::Event(by, sub)) => events.push((by, sub)),
+        }
         let bounds = |g: VisitGroup| match g {
             VisitGroup::By(g) => ranges(g),
             _ => Vec::new(),
@@ -617,6 +731,7 @@ impl<'d> ReportsBuilder<'d> {
                 .into_iter()
                 .map(|g| (g, bounds(g), GroupRows::new()))
                 .collect(),
+            events: events.into_iter().map(|e| (e, EventRows::new())).collect(),
             scratch: Vec::new(),
         }
     }
@@ -693,6 +808,31 @@ impl<'d> ReportsBuilder<'d> {
                 rows.entry(table.key(a, v as usize)).or_default(),
                 (true, true),
             );
+        }
+        // Events: each event counts in its row and its subtable's row, the
+        // visit once in each row it touched.
+        for ((by, sub), rows) in self.events.iter_mut() {
+            let mut touched: Vec<GroupKey> = Vec::new();
+            for i in actions.clone() {
+                if a.a_kind[i] != HitType::Event {
+                    continue;
+                }
+                let label = self.keys.event_label(a, i, *by);
+                let child = (label.clone(), Some(self.keys.event_label(a, i, *sub)));
+                let value = a.extra(i).ev_value;
+                for key in [(label, None), child] {
+                    rows.entry(key.clone()).or_default().0.add_event(value);
+                    touched.push(key);
+                }
+            }
+            touched.sort_unstable();
+            touched.dedup();
+            for key in touched {
+                if let Some(row) = rows.get_mut(&key) {
+                    row.0.visits += 1;
+                    row.1.insert(visitor);
+                }
+            }
         }
         if self.groups.is_empty() {
             return;
@@ -774,6 +914,21 @@ impl<'d> ReportsBuilder<'d> {
         }
         for (table, r) in self.visits {
             out.visits.insert(table, rows(r));
+        }
+        for (parts, r) in self.events {
+            let table = r
+                .into_iter()
+                .map(|(k, (counts, visitors))| {
+                    let mut row = Row {
+                        counts,
+                        visitors,
+                        ..Row::default()
+                    };
+                    row.recount();
+                    (k, row)
+                })
+                .collect();
+            out.events.insert(parts, table);
         }
         for (group, _, mut r) in self.groups {
             if group == VisitGroup::Sections {

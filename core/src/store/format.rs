@@ -8,10 +8,12 @@ use crate::dict::{Dict, NONE};
 use crate::hit::{HitType, MAX_TS, MIN_TS};
 use crate::raw::{Extra, N_VFIELDS, SiteDicts};
 use crate::referrer::ReferrerType;
+use crate::fsum::ExactSum;
 use crate::rollup::reports::{
-    ACTION_TABLES, ActionCounts, GroupKey, Reports, Row, StoredReports, Table, VisitTable, Which,
+    ACTION_TABLES, ActionCounts, EventCounts, GroupKey, Reports, Row, StoredReports, Table,
+    VisitTable, Which,
 };
-use crate::visit_key::VisitGroup;
+use crate::visit_key::{EVENT_TABLES, VisitGroup};
 
 use super::codec::{Kind, ReadResult, Reader, Writer, open, open_versioned, seal};
 use chrono::{Datelike, NaiveDate};
@@ -1191,17 +1193,14 @@ fn encode_reports(w: &mut Writer, reports: &Reports) {
     fn sections<C, K>(
         t: &Table<C, K>,
         key: impl Fn(&mut Writer, &K),
-        counts: impl Fn(&C) -> [u64; 6],
-        n: usize,
+        counts: impl Fn(&mut Writer, &C),
         users: bool,
     ) -> (Vec<u8>, Vec<u8>) {
         let (mut w, mut ids_w) = (Writer::default(), Writer::default());
         w.var(t.len() as u64);
         for (k, r) in t {
             key(&mut w, k);
-            for c in &counts(&r.counts)[..n] {
-                w.var(*c);
-            }
+            counts(&mut w, &r.counts);
             w.var(r.distinct[0]);
             if users {
                 w.var(r.distinct[1]);
@@ -1233,32 +1232,55 @@ fn encode_reports(w: &mut Writer, reports: &Reports) {
         w.var(tag);
         w.var(u64::from(n));
         let id = |w: &mut Writer, k: &u32| w.var(u64::from(*k));
-        let visit = |c: &DayTotals| [c.visits, c.actions, c.max_actions, c.bounces, c.sum_length, 0];
+        let vars = |w: &mut Writer, v: &[u64]| v.iter().for_each(|x| w.var(*x));
+        let visit = |w: &mut Writer, c: &DayTotals| {
+            vars(w, &[c.visits, c.actions, c.max_actions, c.bounces, c.sum_length])
+        };
+        // The label, then 0 (a top row) or 1 and the sub-label.
+        let label = |w: &mut Writer, (label, sub): &GroupKey| {
+            w.str(label);
+            match sub {
+                None => w.var(0),
+                Some(sub) => {
+                    w.var(1);
+                    w.str(sub);
+                }
+            }
+        };
         let (counts, ids) = match which {
             Which::Action(t) => sections(
                 &reports.actions[t as usize],
                 id,
-                |c| [c.hits, c.visits, c.entries, c.exits, c.entry_bounces, c.time],
-                6,
+                |w, c| vars(w, &[c.hits, c.visits, c.entries, c.exits, c.entry_bounces, c.time]),
                 false,
             ),
-            Which::Visit(t) => sections(&reports.visits[&t], id, visit, 5, true),
-            Which::Group(g) => sections(
-                &reports.groups[&g],
-                // The label, then 0 (a top row) or 1 and the sub-label.
-                |w, (label, sub): &GroupKey| {
-                    w.str(label);
-                    match sub {
-                        None => w.var(0),
-                        Some(sub) => {
-                            w.var(1);
-                            w.str(sub);
+            Which::Visit(t) => sections(&reports.visits[&t], id, visit, true),
+            Which::Group(g) => sections(&reports.groups[&g], label, visit, true),
+            // Events, visits, events with a value; the exact sum's
+            // partials and overflow (f64 bits); the smallest and largest
+            // value (0, or 1 and the f64 bits).
+            Which::Event(by, sub) => sections(
+                &reports.events[&(by, sub)],
+                label,
+                |w, c| {
+                    vars(w, &[c.events, c.visits, c.with_value]);
+                    let (partials, overflow) = c.sum.parts();
+                    w.var(partials.len() as u64);
+                    for p in partials {
+                        w.u64(p.to_bits());
+                    }
+                    w.u64(overflow.to_bits());
+                    for m in [c.min, c.max] {
+                        match m {
+                            None => w.var(0),
+                            Some(m) => {
+                                w.var(1);
+                                w.u64(m.to_bits());
+                            }
                         }
                     }
                 },
-                visit,
-                5,
-                true,
+                false,
             ),
         };
         w.u8s(&counts);
@@ -1268,6 +1290,9 @@ fn encode_reports(w: &mut Writer, reports: &Reports) {
 
 /// The tag of a visits-grouped report in a rollup file.
 const GROUP_TAG: u64 = 9;
+
+/// The tag of an event report in a rollup file.
+const EVENT_TAG: u64 = 10;
 
 /// A report's tag and number in a rollup file.
 fn which_code(which: Which) -> (u64, u32) {
@@ -1279,6 +1304,13 @@ fn which_code(which: Which) -> (u64, u32) {
         }
         // Only rolled groups are built into rollups.
         Which::Group(g) => (GROUP_TAG, g.code().unwrap_or(u32::MAX)),
+        Which::Event(by, sub) => (
+            EVENT_TAG,
+            EVENT_TABLES
+                .iter()
+                .position(|e| *e == (by, sub))
+                .map_or(u32::MAX, |i| i as u32),
+        ),
     }
 }
 
@@ -1286,6 +1318,9 @@ fn which_of(tag: u64, n: u32) -> Option<Which> {
     match tag {
         0 => ACTION_TABLES.get(n as usize).map(|t| Which::Action(*t)),
         GROUP_TAG => VisitGroup::from_code(n).map(Which::Group),
+        EVENT_TAG => EVENT_TABLES
+            .get(n as usize)
+            .map(|(by, sub)| Which::Event(*by, *sub)),
         t => VisitTable::from_code(u8::try_from(t - 1).ok()?, n).map(Which::Visit),
     }
 }
@@ -1394,8 +1429,10 @@ pub(crate) fn decode_report(
     let Some((counts, id_bytes)) = stored.sections.get(&which) else {
         return match which {
             Which::Visit(VisitTable::Dimension(_)) => Ok(None),
-            // Written before rollups kept grouped reports.
-            Which::Group(_) => Err("this rollup keeps no grouped reports".into()),
+            // Written before rollups kept grouped (or event) reports.
+            Which::Group(_) | Which::Event(..) => {
+                Err("this rollup keeps no grouped reports".into())
+            }
             _ => Err("a report rollup lacks a report".into()),
         };
     };
@@ -1410,6 +1447,15 @@ pub(crate) fn decode_report(
         })
     };
     let visit_check = |c: &DayTotals, v: u64| v <= c.visits && c.max_actions <= c.actions;
+    let group_key = |r: &mut Reader<'_>| -> ReadResult<GroupKey> {
+        let label = r.str()?;
+        let sub = match r.var()? {
+            0 => None,
+            1 => Some(r.str()?),
+            _ => return Err("a grouped report row's key is unreadable".into()),
+        };
+        Ok((label, sub))
+    };
     let raw = decompress(counts)?;
     let mut r = Reader::new(&raw);
     let raw_ids = if bitmaps { decompress(id_bytes)? } else { Vec::new() };
@@ -1443,17 +1489,46 @@ pub(crate) fn decode_report(
             out.visits.insert(t, table);
         }
         Which::Group(g) => {
-            let key = |r: &mut Reader<'_>| -> ReadResult<GroupKey> {
-                let label = r.str()?;
-                let sub = match r.var()? {
-                    0 => None,
-                    1 => Some(r.str()?),
-                    _ => return Err("a grouped report row's key is unreadable".into()),
-                };
-                Ok((label, sub))
-            };
-            let table = table(&mut r, key, visit, true, modes, visit_check, ids)?;
+            let table = table(&mut r, group_key, visit, true, modes, visit_check, ids)?;
             out.groups.insert(g, table);
+        }
+        Which::Event(by, sub) => {
+            let counts = |r: &mut Reader<'_>| -> ReadResult<EventCounts> {
+                let (events, visits, with_value) = (r.var()?, r.var()?, r.var()?);
+                let n = r.var_count()?;
+                let mut partials = Vec::with_capacity(n.min(64));
+                for _ in 0..n {
+                    partials.push(f64::from_bits(r.u64()?));
+                }
+                let overflow = f64::from_bits(r.u64()?);
+                let sum = ExactSum::from_parts(partials, overflow)
+                    .ok_or("an event report's sum is unreadable")?;
+                let mut extreme = || -> ReadResult<Option<f64>> {
+                    Ok(match r.var()? {
+                        0 => None,
+                        1 => Some(f64::from_bits(r.u64()?)).filter(|x| x.is_finite()),
+                        _ => return Err("an event report's value is unreadable".into()),
+                    })
+                };
+                let (min, max) = (extreme()?, extreme()?);
+                Ok(EventCounts {
+                    events,
+                    visits,
+                    with_value,
+                    sum,
+                    min,
+                    max,
+                })
+            };
+            let check = |c: &EventCounts, v: u64| {
+                v <= c.visits
+                    && c.visits <= c.events
+                    && c.with_value <= c.events
+                    && (c.with_value > 0) == c.min.is_some()
+                    && (c.with_value > 0) == c.max.is_some()
+            };
+            let table = table(&mut r, group_key, counts, false, modes, check, ids)?;
+            out.events.insert((by, sub), table);
         }
     }
     Ok(Some(out))
@@ -1475,6 +1550,7 @@ pub(crate) fn decode_reports(
             Which::Action(t) => out.actions[*t as usize] = one.actions[*t as usize].clone(),
             Which::Visit(_) => out.visits.extend(one.visits),
             Which::Group(_) => out.groups.extend(one.groups),
+            Which::Event(..) => out.events.extend(one.events),
         }
     }
     Ok(out)

@@ -85,10 +85,16 @@ const ACTION_REPORTS: [ActionReportKind; 6] = [
 /// The visits-grouped reports report rollups keep (the visit count and
 /// the days since the last visit only while the visitor history they
 /// were counted with is current).
-const GROUPED: [&str; 28] = [
+const GROUPED: [&str; 34] = [
     "VisitorInterest.getNumberOfVisitsByVisitCount",
     "Hitmap.getSections",
     "VisitorInterest.getNumberOfVisitsByDaysSinceLast",
+    "Events.getCategory",
+    "Events.getCategory&expanded=1",
+    "Events.getAction",
+    "Events.getAction&expanded=1",
+    "Events.getName",
+    "Events.getName&expanded=1",
     "Actions.getEntryPageUrls",
     "Actions.getExitPageUrls",
     "Actions.getEntryPageTitles",
@@ -640,6 +646,17 @@ fn case_hits(seeds: &[(u8, u8, u16)]) -> Vec<Hit> {
             };
             if v % 5 == 0 {
                 h.url = Some(format!("https://x.org/p{}?utm_campaign=c{}", s % 5, d % 2));
+            }
+            if s % 7 == 3 {
+                // An event, with a fractional value on most.
+                h = Hit::new(1, h.ts, h.visitor.clone(), hitmap::HitType::Event).with_event(
+                    hitmap::Event {
+                        category: format!("c{}", s % 3),
+                        action: format!("a{}", v % 4),
+                        name: (s % 5 != 0).then(|| format!("n{}", d % 3)),
+                        value: (v % 3 != 0).then(|| f64::from(s % 100) / 10.0 + 0.01),
+                    },
+                );
             }
             if v % 2 == 0 {
                 h.browser = Some("Firefox".into());
