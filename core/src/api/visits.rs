@@ -15,6 +15,9 @@ use crate::segment::Segment;
 use crate::visit_key::VisitKeys;
 
 /// Visits of a selection as (start, piece, visit), newest first.
+/// The most visits one Live request details.
+pub(crate) const MAX_LIVE_VISITS: usize = 10_000;
+
 fn newest_first(sel: &Selection<'_>) -> Vec<(i64, usize, u32)> {
     let mut out = Vec::new();
     for (k, part) in sel.days.iter().enumerate() {
@@ -166,14 +169,27 @@ fn visit_details(keys: &VisitKeys<'_>, a: &DayArchive, v: u32, date: chrono::Nai
 
 impl Engine {
     /// `Live.getLastVisitsDetails`: the period's visits (segment applied),
-    /// newest first, `filter_offset` and `filter_limit` (default 100).
+    /// newest first, `filter_offset` and `filter_limit` (default 100); at
+    /// most [`MAX_LIVE_VISITS`] a request, so that a year of a big site
+    /// asked with `filter_limit=-1` is an error that says how to page,
+    /// not gigabytes of JSON.
     pub(super) fn last_visits(&self, r: &ApiRequest, sel: &Selection<'_>) -> Result<Value> {
         refuse_table_filters(r)?;
         let keys = sel.site.visit_keys();
-        let rows: Vec<Value> = newest_first(sel)
+        let order = newest_first(sel);
+        let wanted = r.table.rows_wanted(super::DEFAULT_LIMIT);
+        let rest = order.len().saturating_sub(r.table.offset);
+        if wanted.min(rest) > MAX_LIVE_VISITS {
+            return Err(bad(format!(
+                "{} answers at most {MAX_LIVE_VISITS} visits a request and {rest} are asked for: \
+                 ask with filter_limit={MAX_LIVE_VISITS} (or less) and page with filter_offset",
+                r.method
+            )));
+        }
+        let rows: Vec<Value> = order
             .into_iter()
             .skip(r.table.offset)
-            .take(r.table.rows_wanted(super::DEFAULT_LIMIT))
+            .take(wanted)
             .map(|(_, k, v)| {
                 let part = &sel.days[k];
                 visit_details(&keys, &part.archive, v, part.date)
@@ -221,9 +237,18 @@ impl Engine {
         };
         let last = order[0];
         let first = order[order.len() - 1];
+        let wanted = r.table.rows_wanted(10);
+        if wanted.min(order.len()) > MAX_LIVE_VISITS {
+            return Err(bad(format!(
+                "{} lists at most {MAX_LIVE_VISITS} visits and visitor '{id}' has {}: \
+                 ask with filter_limit={MAX_LIVE_VISITS} (or less)",
+                r.method,
+                order.len()
+            )));
+        }
         let visits: Vec<Value> = order
             .iter()
-            .take(r.table.rows_wanted(10))
+            .take(wanted)
             .map(|&(_, k, v)| visit_details(&keys, &sel.days[k].archive, v, sel.days[k].date))
             .collect();
         Ok(json!({

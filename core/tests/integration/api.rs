@@ -245,3 +245,41 @@ fn no_parameter_is_silently_ignored() {
         );
     }
 }
+
+/// Live details are bounded: a period of more visits than one request
+/// may list, asked for all of them (`filter_limit=-1`, what the CLI's
+/// `report` asks by default), is an error that says how to page, where a
+/// year of a big site once built gigabytes of JSON; pages of at most the
+/// bound answer.
+#[test]
+fn live_answers_at_most_ten_thousand_visits_a_request() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1)).unwrap();
+    let visits = 10_050;
+    e.ingest((0..visits).map(|i| {
+        Hit::pageview(
+            1,
+            1_717_200_000 + i64::from(i),
+            format!("v{i}"),
+            "https://x.org/",
+        )
+    }))
+    .unwrap();
+    let q = |extra: &str| {
+        format!(
+            "method=Live.getLastVisitsDetails&idSite=1&period=day&date=2024-06-01&format=json{extra}"
+        )
+    };
+    let err = e
+        .api_at(&q("&filter_limit=-1"), now())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("at most 10000 visits") && err.contains("filter_offset"),
+        "{err}"
+    );
+    let page = |extra: &str| api(&e, &q(extra)).as_array().unwrap().len();
+    assert_eq!(page("&filter_limit=10000"), 10_000);
+    assert_eq!(page("&filter_offset=100&filter_limit=-1"), 9_950);
+    assert_eq!(page(""), 100);
+}
