@@ -975,6 +975,70 @@ impl Resolved<'_> {
             .and_then(|mut r| r.events.remove(&(by, sub))))
     }
 
+    /// VisitFrequency over `range` from report rollups and edge days, as
+    /// [`Resolved::rolled_group`].
+    pub(crate) fn rolled_frequency(
+        &self,
+        range: Option<(NaiveDate, NaiveDate)>,
+    ) -> crate::error::Result<Option<crate::summary::VisitFrequency>> {
+        let Some(table) = self.rolled_group(range, VisitGroup::Frequency)? else {
+            return Ok(None);
+        };
+        let of = |label: &str| {
+            table
+                .get(&(label.to_owned(), None))
+                .map(rolled_summary)
+                .unwrap_or_default()
+        };
+        Ok(Some(crate::summary::VisitFrequency {
+            new: of("new"),
+            returning: of("returning"),
+        }))
+    }
+
+    /// Actions.get over `range` from the report rollups' page, download,
+    /// outlink, keyword and event rows (and edge days'): page views are
+    /// the page rows' hits and unique page views their visits (a visit
+    /// counts once per page), and so on.
+    pub(crate) fn rolled_actions_summary(
+        &self,
+        range: Option<(NaiveDate, NaiveDate)>,
+    ) -> crate::error::Result<Option<crate::summary::ActionsSummary>> {
+        let mut s = crate::summary::ActionsSummary::default();
+        for table in [
+            ActionTable::Pages,
+            ActionTable::Downloads,
+            ActionTable::Outlinks,
+            ActionTable::Keywords,
+        ] {
+            let Some(r) = self.rolled_reports(range, Which::Action(table), false)? else {
+                return Ok(None);
+            };
+            let rows = &r.actions[table as usize];
+            let hits = rows.values().map(|r| r.counts.hits).sum();
+            let visits = rows.values().map(|r| r.counts.visits).sum();
+            match table {
+                ActionTable::Pages => (s.nb_pageviews, s.nb_uniq_pageviews) = (hits, visits),
+                ActionTable::Downloads => (s.nb_downloads, s.nb_uniq_downloads) = (hits, visits),
+                ActionTable::Outlinks => (s.nb_outlinks, s.nb_uniq_outlinks) = (hits, visits),
+                _ => {
+                    s.nb_searches = hits;
+                    s.nb_keywords = rows.values().filter(|r| r.counts.hits > 0).count() as u64;
+                }
+            }
+        }
+        let (by, sub) = crate::visit_key::EVENT_TABLES[0];
+        let Some(events) = self.rolled_events(range, by, sub)? else {
+            return Ok(None);
+        };
+        s.nb_events = events
+            .iter()
+            .filter(|((_, sub), _)| sub.is_none())
+            .map(|(_, r)| r.counts.events)
+            .sum();
+        Ok(Some(s))
+    }
+
     /// Whether no visitor history page of a month of `r`'s period is
     /// newer than the rollup `r`: its history-dependent reports
     /// ([`VisitGroup::history`]) still hold.

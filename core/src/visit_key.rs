@@ -68,6 +68,9 @@ pub(crate) enum VisitGroup {
     /// the section's name and its prefixes (`SectionSet::key`), so a
     /// row stands only for the definition it was counted with.
     Sections,
+    /// VisitFrequency: visits that are their visitor's first (`new`) and
+    /// the others (`returning`).
+    Frequency,
 }
 
 /// Which part of an event a report is by.
@@ -94,7 +97,7 @@ pub(crate) const EVENT_TABLES: [(EventPart, EventPart); 3] = [
 pub(crate) type GroupKey = (String, Option<String>);
 
 /// Every [`VisitGroup`] a report rollup keeps.
-pub(crate) const ROLLED_GROUPS: [VisitGroup; 25] = {
+pub(crate) const ROLLED_GROUPS: [VisitGroup; 26] = {
     use Grouping as G;
     use VisitGroup::By;
     [
@@ -123,6 +126,7 @@ pub(crate) const ROLLED_GROUPS: [VisitGroup; 25] = {
         VisitGroup::Sections,
         By(G::VisitCount),
         By(G::DaysSinceLast),
+        VisitGroup::Frequency,
     ]
 };
 
@@ -153,7 +157,7 @@ impl VisitGroup {
     pub(crate) fn history(self) -> bool {
         matches!(
             self,
-            VisitGroup::By(Grouping::VisitCount | Grouping::DaysSinceLast)
+            VisitGroup::By(Grouping::VisitCount | Grouping::DaysSinceLast) | VisitGroup::Frequency
         )
     }
 
@@ -169,7 +173,7 @@ impl VisitGroup {
                 | Grouping::DaysSinceLast,
             ) => (false, false),
             VisitGroup::Entry { .. } | VisitGroup::Exit { .. } => (true, false),
-            VisitGroup::By(_) | VisitGroup::Sections => (true, true),
+            VisitGroup::By(_) | VisitGroup::Sections | VisitGroup::Frequency => (true, true),
         }
     }
 }
@@ -530,6 +534,10 @@ impl<'s> VisitKeys<'s> {
             }
             // A visit has a row in each of its sections: `sections`.
             VisitGroup::Sections => None,
+            VisitGroup::Frequency => {
+                let new = at.archive.is_new_visit(at.visit);
+                Some((if new { "new" } else { "returning" }.to_owned(), None))
+            }
         }
     }
 

@@ -8,7 +8,6 @@ use super::methods::{self, Kind, METHODS, MethodInfo};
 use super::{ApiOptions, ApiRequest, Keyed, Sites, bad};
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::query::Selection;
 use crate::render::Format;
 use crate::site::SiteConfig;
 use crate::table::{self, Row};
@@ -324,11 +323,14 @@ pub(super) fn report_metadata() -> Value {
     )
 }
 
-/// `MultiSites.getOne`: the site's row for one period.
-pub(super) fn multi_sites_row(sel: &Selection<'_>, r: &ApiRequest) -> Result<Value> {
-    let s = sel.visits_summary();
-    let a = sel.actions_summary();
-    let c = &sel.site.config;
+/// `MultiSites.getOne`: the site's row for one period, from its visits
+/// and actions summaries.
+pub(super) fn multi_sites_row(
+    s: &crate::summary::VisitsSummary,
+    a: &crate::summary::ActionsSummary,
+    c: &crate::site::SiteConfig,
+    r: &ApiRequest,
+) -> Result<Value> {
     let row = json!({
         "label": site_name(c),
         "nb_visits": s.nb_visits,

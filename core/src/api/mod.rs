@@ -738,29 +738,14 @@ impl Engine {
         let visits = Spec::new(table::VISIT_RATIOS);
         Ok(match kind {
             Kind::VisitsSummary => summary_answer(&sel.visits_summary(), t)?,
-            Kind::Actions => {
-                let a = sel.actions_summary();
-                if a == ActionsSummary::default() {
-                    json!([])
-                } else {
-                    table::apply_one(rows::actions_row(&a), t, &[])?
-                }
-            }
-            Kind::VisitFrequency => {
-                let f = sel.visit_frequency();
-                if f.new.nb_visits + f.returning.nb_visits == 0 {
-                    json!([])
-                } else {
-                    table::apply_one(frequency_row(&f), t, &[])?
-                }
-            }
-            Kind::ApiGet => {
-                let mut row = rows::summary_row(&sel.visits_summary());
-                table::derive(&mut row, table::VISIT_RATIOS);
-                row.extend(rows::actions_row(&sel.actions_summary()));
-                row.extend(frequency_row(&sel.visit_frequency()));
-                table::apply_one(row, t, &[])?
-            }
+            Kind::Actions => actions_answer(&sel.actions_summary(), t)?,
+            Kind::VisitFrequency => frequency_answer(&sel.visit_frequency(), t)?,
+            Kind::ApiGet => api_get_answer(
+                &sel.visits_summary(),
+                &sel.actions_summary(),
+                &sel.visit_frequency(),
+                t,
+            )?,
             Kind::PageUrls => {
                 let kind = if t.flat {
                     ActionReportKind::PageUrls
@@ -781,30 +766,8 @@ impl Engine {
                 &Spec::new(table::EXIT_RATIOS),
             )?,
             Kind::OnePage { titles } => {
-                let wanted = if titles {
-                    r.page_name
-                        .clone()
-                        .ok_or_else(|| bad("Actions.getPageTitle needs pageName=<title>"))?
-                } else {
-                    crate::url::page_label(
-                        r.page_url
-                            .as_deref()
-                            .ok_or_else(|| bad("Actions.getPageUrl needs pageUrl=<URL or path>"))?,
-                    )
-                    .to_owned()
-                };
-                let kind = if titles {
-                    ActionReportKind::PageTitles
-                } else {
-                    ActionReportKind::PageUrls
-                };
-                let rows: Vec<Row> = sel
-                    .action_report(kind)
-                    .iter()
-                    .filter(|row| row.label == wanted)
-                    .map(|row| rows::action_row(row, true))
-                    .collect();
-                table::apply(rows, t, &Spec::new(table::PAGE_RATIOS))?
+                let (kind, wanted) = one_page(r, titles)?;
+                one_page_answer(&sel.action_report(kind), &wanted, t)?
             }
             Kind::Events(by, sub) => table::apply(
                 rows::event_rows(sel, by, sub),
@@ -823,7 +786,12 @@ impl Engine {
             }
             Kind::Group(g) => table::apply(rows::group_rows(sel, g), t, &group_spec(g))?,
             Kind::LastVisits => self.last_visits(r, sel)?,
-            Kind::MultiSites { one: true } => global::multi_sites_row(sel, r)?,
+            Kind::MultiSites { one: true } => global::multi_sites_row(
+                &sel.visits_summary(),
+                &sel.actions_summary(),
+                &sel.site.config,
+                r,
+            )?,
             Kind::Sections
             | Kind::MultiSites { one: false }
             | Kind::Sites { .. }
@@ -909,6 +877,34 @@ impl Engine {
             Kind::Custom => {
                 let (d, segment) = self.custom_dimension(r, resolved.site)?;
                 dimension(&d, &segment)
+            }
+            Kind::OnePage { titles } => {
+                let (kind, wanted) = one_page(r, titles)?;
+                resolved
+                    .rolled_action_report(range, kind)?
+                    .map(|rows| one_page_answer(&rows, &wanted, t))
+                    .transpose()
+            }
+            Kind::Actions => resolved
+                .rolled_actions_summary(range)?
+                .map(|a| actions_answer(&a, t))
+                .transpose(),
+            Kind::VisitFrequency => resolved
+                .rolled_frequency(range)?
+                .map(|f| frequency_answer(&f, t))
+                .transpose(),
+            Kind::ApiGet | Kind::MultiSites { one: true } => {
+                let Some(a) = resolved.rolled_actions_summary(range)? else {
+                    return Ok(None);
+                };
+                let s = resolved.visits_summary(range)?;
+                if kind == Kind::ApiGet {
+                    let Some(f) = resolved.rolled_frequency(range)? else {
+                        return Ok(None);
+                    };
+                    return api_get_answer(&s, &a, &f, t).map(Some);
+                }
+                global::multi_sites_row(&s, &a, &resolved.site.config, r).map(Some)
             }
             Kind::Entry { titles } | Kind::Exit { titles } => {
                 let exit = matches!(kind, Kind::Exit { .. });
@@ -1045,6 +1041,69 @@ fn action_answer(kind: ActionReportKind, rows: Vec<Row>, t: &TableParams) -> Res
         ..t.clone()
     };
     table::apply(rows, &params, &Spec::new(ratios))
+}
+
+/// The page report and the row label `Actions.getPageUrl` (`pageUrl`)
+/// or `getPageTitle` (`pageName`) asks for.
+fn one_page(r: &ApiRequest, titles: bool) -> Result<(ActionReportKind, String)> {
+    Ok(if titles {
+        let name = r.page_name.clone();
+        let name = name.ok_or_else(|| bad("Actions.getPageTitle needs pageName=<title>"))?;
+        (ActionReportKind::PageTitles, name)
+    } else {
+        let url = r.page_url.as_deref();
+        let url = url.ok_or_else(|| bad("Actions.getPageUrl needs pageUrl=<URL or path>"))?;
+        (
+            ActionReportKind::PageUrls,
+            crate::url::page_label(url).to_owned(),
+        )
+    })
+}
+
+/// The one page's row among a page report's rows.
+fn one_page_answer(
+    rows: &[crate::report::ActionRow],
+    wanted: &str,
+    t: &table::TableParams,
+) -> Result<Value> {
+    let rows: Vec<Row> = rows
+        .iter()
+        .filter(|row| row.label == wanted)
+        .map(|row| rows::action_row(row, true))
+        .collect();
+    table::apply(rows, t, &Spec::new(table::PAGE_RATIOS))
+}
+
+/// Actions.get's answer: its one row, or none for a period without
+/// actions.
+fn actions_answer(a: &ActionsSummary, t: &table::TableParams) -> Result<Value> {
+    if *a == ActionsSummary::default() {
+        return Ok(json!([]));
+    }
+    table::apply_one(rows::actions_row(a), t, &[])
+}
+
+/// VisitFrequency.get's answer: its one row, or none without visits.
+fn frequency_answer(f: &crate::summary::VisitFrequency, t: &table::TableParams) -> Result<Value> {
+    if f.new.nb_visits + f.returning.nb_visits == 0 {
+        return Ok(json!([]));
+    }
+    table::apply_one(frequency_row(f), t, &[])
+}
+
+/// API.get's answer: the visits summary with its ratios, the actions
+/// summary and the frequency split, in one row.
+fn api_get_answer(
+    s: &crate::summary::VisitsSummary,
+    a: &ActionsSummary,
+    f: &crate::summary::VisitFrequency,
+    t: &table::TableParams,
+) -> Result<Value> {
+    let mut row = rows::summary_row(s);
+    table::derive(&mut row, table::VISIT_RATIOS);
+    row.extend(rows::actions_row(a));
+    row.extend(frequency_row(f));
+    table::apply_one(row, t, &[])
 }
 
 /// The table filters' view of a visits-grouped report: VisitorInterest's

@@ -85,7 +85,10 @@ const ACTION_REPORTS: [ActionReportKind; 6] = [
 /// The visits-grouped reports report rollups keep (the visit count and
 /// the days since the last visit only while the visitor history they
 /// were counted with is current).
-const GROUPED: [&str; 34] = [
+const GROUPED: [&str; 37] = [
+    "Actions.get",
+    "Actions.getPageUrl&pageUrl=https://intranet.example.org/",
+    "VisitFrequency.get",
     "VisitorInterest.getNumberOfVisitsByVisitCount",
     "Hitmap.getSections",
     "VisitorInterest.getNumberOfVisitsByDaysSinceLast",
@@ -215,6 +218,8 @@ fn assert_equal_everywhere(dir: &Path, want: &Engine, what: &str) {
             "Actions.getOutlinks&expanded=1",
             "DevicesDetection.getType",
             "CustomDimensions.getCustomDimension&idDimension=1",
+            "API.get",
+            "MultiSites.getOne",
         ]
         .into_iter()
         .chain(GROUPED)
@@ -739,7 +744,8 @@ proptest! {
             );
             // Grouped reports (report rollups where whole months are).
             let date = format!("{},{}", from, from + chrono::Days::new(len as u64));
-            for method in GROUPED.iter().step_by(2) {
+            let summaries = ["Actions.get", "VisitFrequency.get", "API.get", "MultiSites.getOne"];
+            for method in GROUPED.iter().step_by(2).chain(&summaries) {
                 let q = format!(
                     "method={method}&idSite=1&period=range&date={date}&format=json&filter_limit=-1"
                 );
@@ -1010,6 +1016,8 @@ fn history_reports_follow_late_visits_of_returning_visitors() {
     let methods = [
         "VisitorInterest.getNumberOfVisitsByVisitCount",
         "VisitorInterest.getNumberOfVisitsByDaysSinceLast",
+        "VisitFrequency.get",
+        "API.get",
     ];
     let ask = |e: &Engine, method: &str, month: &str| {
         e.api(&format!(
