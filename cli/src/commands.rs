@@ -639,9 +639,11 @@ pub fn check(dir: &Path, repair: bool, upgrade: bool) -> Result<String, CliError
         ));
         if upgrade {
             drop(engine);
-            let n = Engine::open(dir)?.upgrade_days()?;
+            let mut writer = Engine::open(dir)?;
+            let n = writer.upgrade_days()?;
+            let rollups = writer.upgrade_rollups()?;
             out.push_str(&format!(
-                "upgraded: {n} day file(s) rewritten in format version 3; every visitor history kept in month pages (format version 4)\n"
+                "upgraded: {n} day file(s) rewritten in format version 3; every visitor history kept in month pages (format version 4); {rollups} report rollup(s) rebuilt with every report (format version 5)\n"
             ));
         }
         return Ok(out);

@@ -313,8 +313,9 @@ enum Command {
         #[arg(long)]
         repair: bool,
         /// Then rewrite day files of older format versions in today's, a
-        /// month per commit: same answers, and segmented questions read
-        /// only the columns they use.
+        /// month per commit, and rebuild older report rollups: same
+        /// answers, segmented questions read only the columns they use,
+        /// and every report of a whole month or year comes from its rollup.
         #[arg(long)]
         upgrade: bool,
     },

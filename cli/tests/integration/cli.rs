@@ -286,7 +286,11 @@ fn check_upgrades_an_older_store() {
     let after = hitmap(&ask);
     assert_eq!(text(&after.stdout), text(&before.stdout));
     let again = hitmap(&["check", s, "--upgrade"]);
-    assert!(text(&again.stdout).contains("upgraded: 0 day file(s)"));
+    let said = text(&again.stdout);
+    assert!(
+        said.contains("upgraded: 0 day file(s)") && said.contains("0 report rollup(s) rebuilt"),
+        "{said}"
+    );
 }
 
 #[test]

@@ -125,7 +125,7 @@ impl SiteFiles {
         }
     }
 
-    fn rollups_of_mut(&mut self, span: Span) -> &mut BTreeMap<NaiveDate, u64> {
+    pub(crate) fn rollups_of_mut(&mut self, span: Span) -> &mut BTreeMap<NaiveDate, u64> {
         match span {
             Span::Month => &mut self.rollups,
             Span::Year => &mut self.years,

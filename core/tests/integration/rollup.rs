@@ -918,6 +918,24 @@ fn golden_report_rollup_reads_and_the_writer_is_stable() {
         let read_days = r.read_stats().requests - before > 1;
         assert_eq!(read_days, !grouped_from_rollup, "{version}");
     }
+    // `hitmap check --upgrade` rebuilds the old rollup (the file now holds
+    // rollup-v1's bytes) from its days, once; then every grouped report
+    // of the month comes from it.
+    drop(w);
+    let mut w = Engine::open(&dir.0).unwrap();
+    assert_eq!(w.upgrade_rollups().unwrap(), 1);
+    assert_eq!(w.upgrade_rollups().unwrap(), 0);
+    let r = reader(&dir.0);
+    r.action_report(&q, ActionReportKind::PageUrls).unwrap();
+    let before = r.read_stats().requests;
+    for method in grouped {
+        let q = format!(
+            "method={method}&idSite=1&period=month&date=2025-01-01&format=json&filter_limit=-1"
+        );
+        assert_eq!(r.api(&q).unwrap(), w.api(&q).unwrap(), "upgraded: {q}");
+    }
+    assert_eq!(r.read_stats().requests, before, "upgraded: no day read");
+    assert_eq!(reader(&dir.0).verify(), Vec::<String>::new());
 }
 
 /// `hitmap check` (`Engine::verify`) proves every rollup a query would use
