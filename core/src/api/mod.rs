@@ -724,6 +724,10 @@ impl Engine {
             // Whole months may come from their rollups, not their days.
             return summary_answer(&resolved.visits_summary(range)?, t);
         }
+        if kind == Kind::LastVisits {
+            // Its newest days first, until the page is full.
+            return self.last_visits(r, resolved, range);
+        }
         if let Some(answer) = self.rolled_answer(r, kind, resolved, range)? {
             return Ok(answer);
         }
@@ -785,7 +789,6 @@ impl Engine {
                 table::apply(rows, t, &visits)?
             }
             Kind::Group(g) => table::apply(rows::group_rows(sel, g), t, &group_spec(g))?,
-            Kind::LastVisits => self.last_visits(r, sel)?,
             Kind::MultiSites { one: true } => global::multi_sites_row(
                 &sel.visits_summary(),
                 &sel.actions_summary(),
@@ -802,6 +805,8 @@ impl Engine {
             | Kind::ProcessedReport
             | Kind::ConfiguredDimensions
             | Kind::VisitorProfile
+            // Answered before a selection is made (`answer_period`).
+            | Kind::LastVisits
             | Kind::Refused(_) => json!([]),
         })
     }

@@ -9,14 +9,18 @@ use crate::dict::NONE;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::hit::HitType;
-use crate::query::{Query, Selection};
+use crate::query::{Query, Resolved, Selection};
 use crate::raw::VField;
 use crate::segment::Segment;
 use crate::visit_key::VisitKeys;
+use chrono::NaiveDate;
 
 /// Visits of a selection as (start, piece, visit), newest first.
 /// The most visits one Live request details.
 pub(crate) const MAX_LIVE_VISITS: usize = 10_000;
+
+/// Days a Live request reads at a time, newest first.
+const LIVE_WINDOW_DAYS: u64 = 7;
 
 fn newest_first(sel: &Selection<'_>) -> Vec<(i64, usize, u32)> {
     let mut out = Vec::new();
@@ -172,29 +176,63 @@ impl Engine {
     /// newest first, `filter_offset` and `filter_limit` (default 100); at
     /// most [`MAX_LIVE_VISITS`] a request, so that a year of a big site
     /// asked with `filter_limit=-1` is an error that says how to page,
-    /// not gigabytes of JSON.
-    pub(super) fn last_visits(&self, r: &ApiRequest, sel: &Selection<'_>) -> Result<Value> {
+    /// not gigabytes of JSON. The days are read a week at a time from the
+    /// newest, until the page is full: the last 100 visits of a year read
+    /// its last days, not the year.
+    pub(super) fn last_visits(
+        &self,
+        r: &ApiRequest,
+        resolved: &Resolved<'_>,
+        range: Option<(NaiveDate, NaiveDate)>,
+    ) -> Result<Value> {
         refuse_table_filters(r)?;
-        let keys = sel.site.visit_keys();
-        let order = newest_first(sel);
         let wanted = r.table.rows_wanted(super::DEFAULT_LIMIT);
-        let rest = order.len().saturating_sub(r.table.offset);
-        if wanted.min(rest) > MAX_LIVE_VISITS {
-            return Err(bad(format!(
-                "{} answers at most {MAX_LIVE_VISITS} visits a request and {rest} are asked for: \
-                 ask with filter_limit={MAX_LIVE_VISITS} (or less) and page with filter_offset",
-                r.method
-            )));
+        let mut skip = r.table.offset;
+        if wanted > MAX_LIVE_VISITS {
+            // Whole periods from their rollups where they apply.
+            let total = resolved.visits_summary(range)?.nb_visits;
+            let rest = usize::try_from(total)
+                .unwrap_or(usize::MAX)
+                .saturating_sub(skip);
+            if rest > MAX_LIVE_VISITS {
+                return Err(bad(format!(
+                    "{} answers at most {MAX_LIVE_VISITS} visits a request and {rest} are asked for: \
+                     ask with filter_limit={MAX_LIVE_VISITS} (or less) and page with filter_offset",
+                    r.method
+                )));
+            }
         }
-        let rows: Vec<Value> = order
-            .into_iter()
-            .skip(r.table.offset)
-            .take(wanted)
-            .map(|(_, k, v)| {
+        let (first, last) = resolved.checked_range(range)?;
+        let dates = resolved.site.dates();
+        let (Some(&lo), Some(&hi)) = (dates.first(), dates.last()) else {
+            return Ok(Value::Array(Vec::new()));
+        };
+        let (first, mut end) = (first.max(lo), last.min(hi));
+        let mut rows: Vec<Value> = Vec::new();
+        // Visits never cross a local day: weeks newest first keep the
+        // visits newest first.
+        while end >= first && rows.len() < wanted {
+            let start = end
+                .checked_sub_days(chrono::Days::new(LIVE_WINDOW_DAYS - 1))
+                .map_or(first, |s| s.max(first));
+            let sel = resolved.select(Some((start, end)))?;
+            let keys = sel.site.visit_keys();
+            for (_, k, v) in newest_first(&sel) {
+                if rows.len() == wanted {
+                    break;
+                }
+                if skip > 0 {
+                    skip -= 1;
+                    continue;
+                }
                 let part = &sel.days[k];
-                visit_details(&keys, &part.archive, v, part.date)
-            })
-            .collect();
+                rows.push(visit_details(&keys, &part.archive, v, part.date));
+            }
+            match start.pred_opt() {
+                Some(p) => end = p,
+                None => break,
+            }
+        }
         Ok(Value::Array(rows))
     }
 

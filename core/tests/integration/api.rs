@@ -283,3 +283,56 @@ fn live_answers_at_most_ten_thousand_visits_a_request() {
     assert_eq!(page("&filter_offset=100&filter_limit=-1"), 9_950);
     assert_eq!(page(""), 100);
 }
+
+/// Live reads its range a week at a time from the newest day: the visits
+/// still come newest first across weeks, and pages of any offset and
+/// limit cut the same list.
+#[test]
+fn live_pages_cross_weeks_newest_first() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1)).unwrap();
+    // One visit a day for 30 days, two on some days.
+    let start = 1_717_200_000; // 2024-06-01
+    let hits: Vec<Hit> = (0..30)
+        .flat_map(|d: i64| {
+            let one = Hit::pageview(1, start + d * 86_400, format!("v{d}"), "https://x.org/");
+            let two = (d % 4 == 0).then(|| {
+                Hit::pageview(
+                    1,
+                    start + d * 86_400 + 60,
+                    format!("w{d}"),
+                    "https://x.org/",
+                )
+            });
+            std::iter::once(one).chain(two)
+        })
+        .collect();
+    let mut want: Vec<i64> = hits.iter().map(|h| h.ts).collect();
+    want.sort_unstable_by(|a, b| b.cmp(a));
+    e.ingest(hits).unwrap();
+    let starts = |extra: &str| -> Vec<i64> {
+        let q = format!(
+            "method=Live.getLastVisitsDetails&idSite=1&period=range&date=2024-05-20,2024-07-10&format=json{extra}"
+        );
+        api(&e, &q)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["firstActionTimestamp"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(starts("&filter_limit=-1"), want);
+    for (offset, limit) in [(0, 5), (3, 9), (7, 8), (30, 10), (37, 5)] {
+        let end = (offset + limit).min(want.len());
+        let page = if offset < want.len() {
+            want[offset..end].to_vec()
+        } else {
+            Vec::new()
+        };
+        assert_eq!(
+            starts(&format!("&filter_offset={offset}&filter_limit={limit}")),
+            page,
+            "{offset} {limit}"
+        );
+    }
+}
