@@ -94,39 +94,51 @@ struct Node<T> {
 /// [`crate::query::Resolved::rolled_group`]), ordered as
 /// [`Selection::group_visits`] orders them.
 pub(crate) fn groups_of_table(table: crate::rollup::reports::GroupTable) -> Vec<Group> {
-    let mut top: Vec<Group> = Vec::new();
-    let mut children: HashMap<String, Vec<Group>> = HashMap::new();
-    for ((label, sub), row) in table {
-        if row.counts.visits == 0 {
+    two_levels(
+        table,
+        |row| row.counts.visits > 0,
+        |label, row| Group {
+            label,
+            metrics: crate::report::rolled_summary(&row),
+            sub: Vec::new(),
+        },
+        (|g: &Group| &g.label, |g: &mut Group| &mut g.sub),
+        |a, b| b.metrics.nb_visits.cmp(&a.metrics.nb_visits),
+    )
+}
+
+/// A rolled-up table keyed by (label, sub-label) as report rows: the rows
+/// it keeps (`keep`) made by `make`, each top row with its subtable's
+/// rows beneath (`parts`: a row's label, and its subtable), each level
+/// sorted by `order` and then label, as `Keys::assemble` sorts a
+/// report's rows.
+fn two_levels<C, R>(
+    table: crate::rollup::reports::Table<C, crate::rollup::reports::GroupKey>,
+    keep: impl Fn(&crate::rollup::reports::Row<C>) -> bool,
+    make: impl Fn(String, crate::rollup::reports::Row<C>) -> R,
+    (label, sub): (impl Fn(&R) -> &String, impl Fn(&mut R) -> &mut Vec<R>),
+    order: impl Fn(&R, &R) -> std::cmp::Ordering,
+) -> Vec<R> {
+    let mut top: Vec<R> = Vec::new();
+    let mut children: HashMap<String, Vec<R>> = HashMap::new();
+    for ((name, below), row) in table {
+        if !keep(&row) {
             continue;
         }
-        let metrics = crate::report::rolled_summary(&row);
-        match sub {
-            None => top.push(Group {
-                label,
-                metrics,
-                sub: Vec::new(),
-            }),
-            Some(sub) => children.entry(label).or_default().push(Group {
-                label: sub,
-                metrics,
-                sub: Vec::new(),
-            }),
+        match below {
+            None => top.push(make(name, row)),
+            Some(below) => children.entry(name).or_default().push(make(below, row)),
         }
     }
-    let by_visits = |a: &Group, b: &Group| {
-        b.metrics
-            .nb_visits
-            .cmp(&a.metrics.nb_visits)
-            .then_with(|| a.label.cmp(&b.label))
-    };
-    for g in &mut top {
-        if let Some(mut sub) = children.remove(&g.label) {
-            sub.sort_by(by_visits);
-            g.sub = sub;
+    let sort =
+        |rows: &mut Vec<R>| rows.sort_by(|a, b| order(a, b).then_with(|| label(a).cmp(label(b))));
+    for row in &mut top {
+        if let Some(mut rows) = children.remove(label(row)) {
+            sort(&mut rows);
+            *sub(row) = rows;
         }
     }
-    top.sort_by(by_visits);
+    sort(&mut top);
     top
 }
 
@@ -269,32 +281,14 @@ fn event_row(label: String, (e, uniques): (EventCounts, u64)) -> EventRow {
 /// An event report's rows from its rolled-up table, ordered as
 /// [`Selection::event_report`] orders them (by events, then label).
 pub(crate) fn event_rows_of_table(table: crate::rollup::reports::EventTable) -> Vec<EventRow> {
-    let mut top: Vec<EventRow> = Vec::new();
-    let mut children: HashMap<String, Vec<EventRow>> = HashMap::new();
-    for ((label, sub), row) in table {
-        if row.counts.events == 0 {
-            continue;
-        }
-        let uniques = row.distinct[0];
-        match sub {
-            None => top.push(event_row(label, (row.counts, uniques))),
-            Some(sub) => children
-                .entry(label)
-                .or_default()
-                .push(event_row(sub, (row.counts, uniques))),
-        }
-    }
-    let by_events = |a: &EventRow, b: &EventRow| {
-        b.nb_events
-            .cmp(&a.nb_events)
-            .then_with(|| a.label.cmp(&b.label))
-    };
-    for row in &mut top {
-        if let Some(mut sub) = children.remove(&row.label) {
-            sub.sort_by(by_events);
-            row.sub = sub;
-        }
-    }
-    top.sort_by(by_events);
-    top
+    two_levels(
+        table,
+        |row| row.counts.events > 0,
+        |label, row| {
+            let uniques = row.distinct[0];
+            event_row(label, (row.counts, uniques))
+        },
+        (|e: &EventRow| &e.label, |e: &mut EventRow| &mut e.sub),
+        |a, b| b.nb_events.cmp(&a.nb_events),
+    )
 }
