@@ -797,7 +797,7 @@ impl Resolved<'_> {
         let tree = kind == ActionReportKind::PageUrlTree;
         let table = kind.table().unwrap_or(ActionTable::Pages);
         // A folder's visitors are its pages' together: the tree needs ids.
-        let Some(reports) = self.rolled_reports(range, Which::Action(table), tree)? else {
+        let Some(reports) = self.rolled_reports(range, &[Which::Action(table)], tree)? else {
             return Ok(None);
         };
         let d = &self.site.dicts;
@@ -855,7 +855,7 @@ impl Resolved<'_> {
             HitType::Outlink => ActionTable::Outlinks,
             _ => return Ok(None),
         };
-        let Some(reports) = self.rolled_reports(range, Which::Action(table), true)? else {
+        let Some(reports) = self.rolled_reports(range, &[Which::Action(table)], true)? else {
             return Ok(None);
         };
         let d = &self.site.dicts;
@@ -923,7 +923,7 @@ impl Resolved<'_> {
         let Some(table) = dimension.table(d) else {
             return Ok(None);
         };
-        let Some(reports) = self.rolled_reports(range, Which::Visit(table), false)? else {
+        let Some(reports) = self.rolled_reports(range, &[Which::Visit(table)], false)? else {
             return Ok(None);
         };
         let mut rows: Vec<DimensionRow> = reports
@@ -955,7 +955,7 @@ impl Resolved<'_> {
             return Ok(None);
         }
         Ok(self
-            .rolled_reports(range, Which::Group(group), false)?
+            .rolled_reports(range, &[Which::Group(group)], false)?
             .and_then(|mut r| r.groups.remove(&group)))
     }
 
@@ -971,7 +971,7 @@ impl Resolved<'_> {
             return Ok(None);
         }
         Ok(self
-            .rolled_reports(range, Which::Event(by, sub), false)?
+            .rolled_reports(range, &[Which::Event(by, sub)], false)?
             .and_then(|mut r| r.events.remove(&(by, sub))))
     }
 
@@ -1004,16 +1004,24 @@ impl Resolved<'_> {
         &self,
         range: Option<(NaiveDate, NaiveDate)>,
     ) -> crate::error::Result<Option<crate::summary::ActionsSummary>> {
-        let mut s = crate::summary::ActionsSummary::default();
-        for table in [
+        let tables = [
             ActionTable::Pages,
             ActionTable::Downloads,
             ActionTable::Outlinks,
             ActionTable::Keywords,
-        ] {
-            let Some(r) = self.rolled_reports(range, Which::Action(table), false)? else {
-                return Ok(None);
-            };
+        ];
+        let events = crate::visit_key::EVENT_TABLES[0];
+        let whiches: Vec<Which> = tables
+            .iter()
+            .map(|t| Which::Action(*t))
+            .chain([Which::Event(events.0, events.1)])
+            .collect();
+        // One pass over the rollups and the edge days for all of them.
+        let Some(r) = self.rolled_reports(range, &whiches, false)? else {
+            return Ok(None);
+        };
+        let mut s = crate::summary::ActionsSummary::default();
+        for table in tables {
             let rows = &r.actions[table as usize];
             let hits = rows.values().map(|r| r.counts.hits).sum();
             let visits = rows.values().map(|r| r.counts.visits).sum();
@@ -1027,12 +1035,11 @@ impl Resolved<'_> {
                 }
             }
         }
-        let (by, sub) = crate::visit_key::EVENT_TABLES[0];
-        let Some(events) = self.rolled_events(range, by, sub)? else {
-            return Ok(None);
-        };
-        s.nb_events = events
-            .iter()
+        s.nb_events = r
+            .events
+            .get(&events)
+            .into_iter()
+            .flatten()
             .filter(|((_, sub), _)| sub.is_none())
             .map(|(_, r)| r.counts.events)
             .sum();
@@ -1090,7 +1097,7 @@ impl Resolved<'_> {
     fn rolled_reports(
         &self,
         range: Option<(NaiveDate, NaiveDate)>,
-        which: Which,
+        whiches: &[Which],
         ids: bool,
     ) -> crate::error::Result<Option<Reports>> {
         use crate::rollup::Span;
@@ -1104,6 +1111,11 @@ impl Resolved<'_> {
         if rolled.is_empty() {
             return Ok(None);
         }
+        // Visit counts and days since the last visit need the visitor
+        // history; no other report does.
+        let history = whiches
+            .iter()
+            .any(|w| matches!(w, Which::Group(g) if g.history()));
         let d = &self.site.dicts;
         let empty = RoaringBitmap::new();
         let none = (&DayTotals::default(), &empty, &empty);
@@ -1116,38 +1128,38 @@ impl Resolved<'_> {
             let Some(stored) = &r.stored else {
                 return Ok(None);
             };
-            if let Which::Group(g) = which
-                && g.history()
-                && !self.history_current(r)
-            {
+            if history && !self.history_current(r) {
                 return Ok(None);
             }
-            let piece = crate::store::format::decode_report(
-                stored,
-                which,
-                !alone,
-                d.visitors.len(),
-                d.users.len(),
-            );
-            match piece {
-                Ok(Some(piece)) => add(piece),
-                Ok(None) => add(Reports::without_values(
+            // The period's reports asked for, each taken in whole.
+            let mut piece = Reports::default();
+            for &which in whiches {
+                let one = crate::store::format::decode_report(
+                    stored,
                     which,
-                    (&r.totals, &r.visitors, &r.users),
-                )),
-                Err(_) => return Ok(None),
+                    !alone,
+                    d.visitors.len(),
+                    d.users.len(),
+                );
+                let one = match one {
+                    Ok(Some(one)) => one,
+                    Ok(None) => Reports::without_values(which, (&r.totals, &r.visitors, &r.users)),
+                    Err(_) => return Ok(None),
+                };
+                piece.take(which, one);
             }
+            add(piece);
         }
+        // The edge days, read once for every report asked for.
+        let keys = self.site.visit_keys();
         for (a, b) in gaps {
-            // Visit counts and days since the last visit need the visitor
-            // history; no other report does.
-            let cols = match which {
-                Which::Group(g) if g.history() => Columns::ALL,
-                _ => Columns::REPORTS,
+            let cols = if history {
+                Columns::ALL
+            } else {
+                Columns::REPORTS
             };
             let sel = self.select_columns(Some((a, b)), cols)?;
-            let keys = self.site.visit_keys();
-            let mut builder = ReportsBuilder::new(&keys, Some(which), &[]);
+            let mut builder = ReportsBuilder::new(&keys, Some(whiches), &[]);
             sel.for_each_visit(|cut| {
                 let actions = cut.actions.iter();
                 builder.add_visit(

@@ -409,6 +409,30 @@ fn merge_table<C: Clone + Default, K: Ord + Clone>(
     }
 }
 
+/// Adds `other`'s tables into `mine` where both keep them (`merge`): a
+/// table one side lacks (a rollup written before it was kept) is unknown
+/// for the sum, unless that side has no visits at all (`visits`: mine,
+/// theirs).
+fn merge_kept<K: Ord + Copy, T: Clone>(
+    mine: &mut BTreeMap<K, T>,
+    other: &BTreeMap<K, T>,
+    (my_visits, their_visits): (u64, u64),
+    mut merge: impl FnMut(&K, &mut T, &T),
+) {
+    for (k, from) in other {
+        match mine.get_mut(k) {
+            Some(into) => merge(k, into, from),
+            None if my_visits == 0 => {
+                mine.insert(*k, from.clone());
+            }
+            None => {}
+        }
+    }
+    if their_visits > 0 {
+        mine.retain(|k, _| other.contains_key(k));
+    }
+}
+
 /// [`Reports::regrow`] of one table: `old`'s rows come out of `mine`
 /// (`without`), `new`'s go in; `None` unless every row of `old` is in
 /// `new` with a subset of its visitors and users and `kept(old, new)`.
@@ -492,43 +516,37 @@ impl Reports {
                 ),
             }
         }
-        // A grouped report one side lacks (a rollup written before they
-        // were kept) is unknown for the sum, unless that side has no
-        // visits at all.
-        for (g, from) in &other.groups {
-            match self.groups.get_mut(g) {
+        let visits = (mine.0.visits, theirs.0.visits);
+        merge_kept(&mut self.groups, &other.groups, visits, |g, into, from| {
+            if *g == VisitGroup::Sections {
                 // A section's row stands only where both sides counted it
                 // with the same definition.
-                Some(into) if *g == VisitGroup::Sections => {
-                    into.retain(|k, _| from.contains_key(k));
-                    let common: GroupTable = from
-                        .iter()
-                        .filter(|(k, _)| into.contains_key(*k))
-                        .map(|(k, r)| (k.clone(), r.clone()))
-                        .collect();
-                    merge_table(into, &common, DayTotals::add);
-                }
-                Some(into) => merge_table(into, from, DayTotals::add),
-                None if mine.0.visits == 0 => {
-                    self.groups.insert(*g, from.clone());
-                }
-                None => {}
+                into.retain(|k, _| from.contains_key(k));
+                let common: GroupTable = from
+                    .iter()
+                    .filter(|(k, _)| into.contains_key(*k))
+                    .map(|(k, r)| (k.clone(), r.clone()))
+                    .collect();
+                merge_table(into, &common, DayTotals::add);
+            } else {
+                merge_table(into, from, DayTotals::add);
             }
-        }
-        if theirs.0.visits > 0 {
-            self.groups.retain(|g, _| other.groups.contains_key(g));
-        }
-        for (e, from) in &other.events {
-            match self.events.get_mut(e) {
-                Some(into) => merge_table(into, from, EventCounts::add),
-                None if mine.0.visits == 0 => {
-                    self.events.insert(*e, from.clone());
-                }
-                None => {}
+        });
+        merge_kept(&mut self.events, &other.events, visits, |_, into, from| {
+            merge_table(into, from, EventCounts::add)
+        });
+    }
+
+    /// Takes the `which` report of `one` (a report decoded alone) into
+    /// these reports.
+    pub(crate) fn take(&mut self, which: Which, mut one: Reports) {
+        match which {
+            Which::Action(t) => {
+                self.actions[t as usize] = std::mem::take(&mut one.actions[t as usize]);
             }
-        }
-        if theirs.0.visits > 0 {
-            self.events.retain(|e, _| other.events.contains_key(e));
+            Which::Visit(_) => self.visits.extend(one.visits),
+            Which::Group(_) => self.groups.extend(one.groups),
+            Which::Event(..) => self.events.extend(one.events),
         }
     }
 
@@ -667,10 +685,10 @@ type ActionRows = (HashMap<u32, ActionCounts>, HashMap<u32, RoaringBitmap>);
 type VisitRows = HashMap<u32, (DayTotals, RoaringBitmap, RoaringBitmap)>;
 
 /// A grouped report's sums, visitors and users by label, while counting.
-type GroupRows = std::collections::HashMap<GroupKey, (DayTotals, RoaringBitmap, RoaringBitmap)>;
+type GroupRows = HashMap<GroupKey, (DayTotals, RoaringBitmap, RoaringBitmap)>;
 
 /// An event report's sums and visitors by label, while counting.
-type EventRows = std::collections::HashMap<GroupKey, (EventCounts, RoaringBitmap)>;
+type EventRows = HashMap<GroupKey, (EventCounts, RoaringBitmap)>;
 
 /// Counts visits into [`Reports`].
 pub(crate) struct ReportsBuilder<'d> {
@@ -687,13 +705,23 @@ pub(crate) struct ReportsBuilder<'d> {
 }
 
 impl<'d> ReportsBuilder<'d> {
-    /// A builder of the `wanted` report (`None`: every one) of the site
+    /// A builder of the `wanted` reports (`None`: every one) of the site
     /// `keys` looks up; `dims` are the custom dimensions (name ids) to
     /// keep with every one.
-    pub(crate) fn new(keys: &'d VisitKeys<'d>, wanted: Option<Which>, dims: &[u32]) -> Self {
+    pub(crate) fn new(keys: &'d VisitKeys<'d>, wanted: Option<&[Which]>, dims: &[u32]) -> Self {
         let (mut actions, mut visits, mut groups, mut events) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         match wanted {
+            Some(wanted) => {
+                for which in wanted {
+                    match *which {
+                        Which::Action(t) => actions.push(t),
+                        Which::Visit(t) => visits.push(t),
+                        Which::Group(g) => groups.push(g),
+                        Which::Event(by, sub) => events.push((by, sub)),
+                    }
+                }
+            }
             None => {
                 actions = ACTION_TABLES.to_vec();
                 visits = FIELD_TABLES
@@ -705,10 +733,6 @@ impl<'d> ReportsBuilder<'d> {
                 groups = ROLLED_GROUPS.to_vec();
                 events = EVENT_TABLES.to_vec();
             }
-            Some(Which::Action(t)) => actions.push(t),
-            Some(Which::Visit(t)) => visits.push(t),
-            Some(Which::Group(g)) => groups.push(g),
-            Some(Which::Event(by, sub)) => events.push((by, sub)),
         }
         let bounds = |g: VisitGroup| match g {
             VisitGroup::By(g) => ranges(g),

@@ -1546,12 +1546,7 @@ pub(crate) fn decode_reports(
         let Some(one) = decode_report(stored, *which, true, visitors, users)? else {
             continue;
         };
-        match which {
-            Which::Action(t) => out.actions[*t as usize] = one.actions[*t as usize].clone(),
-            Which::Visit(_) => out.visits.extend(one.visits),
-            Which::Group(_) => out.groups.extend(one.groups),
-            Which::Event(..) => out.events.extend(one.events),
-        }
+        out.take(*which, one);
     }
     Ok(out)
 }
