@@ -286,9 +286,23 @@ fn shelf_changes(
                         .lazy
                         .as_ref()?
                         .stored_rollup(site, month_span, start, g)?;
-                    (!stale(month_span, start) && r.dates.iter().eq(within(month_span, start)))
-                        .then(|| unpacked(site, r).map(std::sync::Arc::new))
-                        .flatten()
+                    let mut r = (!stale(month_span, start)
+                        && r.dates.iter().eq(within(month_span, start)))
+                    .then(|| unpacked(site, r))
+                    .flatten()?;
+                    // Its history-dependent reports hold only while its
+                    // month's history page is no newer than it: else the
+                    // year goes without them.
+                    let end = month_span.end(start);
+                    if site
+                        .history()
+                        .newest_within(start, end)
+                        .is_some_and(|n| n > g)
+                        && let Some(reports) = &mut r.reports
+                    {
+                        reports.groups.retain(|group, _| !group.history());
+                    }
+                    Some(std::sync::Arc::new(r))
                 }),
             };
             match r {
