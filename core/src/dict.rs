@@ -101,9 +101,10 @@ impl Dict {
         self.ends.len() as u32 - 1
     }
 
-    /// Room for `values` more values.
-    pub(crate) fn reserve(&mut self, values: usize) {
+    /// Room for `values` more values of `text` bytes in all.
+    pub(crate) fn reserve(&mut self, values: usize, text: usize) {
         self.ends.reserve(values);
+        self.text.reserve(text);
     }
 
     /// The id of `value` if it was seen.
@@ -171,7 +172,7 @@ mod tests {
     #[test]
     fn stored_values_are_found_after_the_lazy_build() {
         let mut d = Dict::default();
-        d.reserve(3);
+        d.reserve(3, 3);
         assert_eq!(d.push_stored("a"), 0);
         assert_eq!(d.push_stored("bb"), 1);
         assert_eq!(d.push_stored("a"), 2);

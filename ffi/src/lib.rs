@@ -22,6 +22,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 
 use hitmap::{Engine, Error, SiteConfig};
+use hitmap_intake::heap::Releasing;
 
 /// What a call did. `HITMAP_OK` is 0; anything else is an error whose text
 /// `hitmap_last_error_message()` returns.
@@ -168,9 +169,7 @@ unsafe fn text<'a>(p: *const c_char, name: &str) -> Result<&'a str, Failure> {
 ///
 /// # Safety
 /// `store` is NULL or a pointer from `hitmap_store_open*` not yet freed.
-unsafe fn engine<'a>(
-    store: *const hitmap_store,
-) -> Result<std::sync::MutexGuard<'a, Engine>, Failure> {
+unsafe fn engine<'a>(store: *const hitmap_store) -> Result<Locked<'a>, Failure> {
     if store.is_null() {
         return Err(null("store"));
     }
@@ -178,12 +177,19 @@ unsafe fn engine<'a>(
     let store = unsafe { &*store };
     // A panic while locked poisons the mutex; the engine is still whole
     // (every mutation commits or reloads), so carry on with it.
-    Ok(store.engine.lock().unwrap_or_else(|p| p.into_inner()))
+    Ok(Releasing(
+        store.engine.lock().unwrap_or_else(|p| p.into_inner()),
+    ))
 }
+
+/// A handle's engine, locked for a call, which gives the heap it freed
+/// back to the host process when the call is over (`heap.rs` of
+/// hitmap-intake: PHP workers live long).
+type Locked<'a> = Releasing<std::sync::MutexGuard<'a, Engine>>;
 
 /// A reader past its `max_age_ms` picks up newer commits first; if that
 /// fails (a network error), it answers from the snapshot it has.
-fn fresh(mut e: std::sync::MutexGuard<'_, Engine>) -> std::sync::MutexGuard<'_, Engine> {
+fn fresh(mut e: Locked<'_>) -> Locked<'_> {
     let _ = e.refresh_if_stale();
     e
 }

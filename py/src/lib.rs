@@ -94,13 +94,20 @@ impl Engine {
         }
     }
 
+    /// The engine, locked for a call; the heap the call freed goes back
+    /// to the system when it is over (`heap.rs` of hitmap-intake: a
+    /// long-running writer kept every peak otherwise).
+    fn lock(&self) -> hitmap_intake::heap::Releasing<std::sync::MutexGuard<'_, hitmap::Engine>> {
+        hitmap_intake::heap::Releasing(self.inner.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
     fn with<T: Send>(
         &self,
         py: Python<'_>,
         f: impl FnOnce(&mut hitmap::Engine) -> hitmap::Result<T> + Send,
     ) -> PyResult<T> {
         py.detach(|| {
-            let mut engine = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let mut engine = self.lock();
             f(&mut engine)
         })
         .map_err(to_py)
@@ -272,7 +279,7 @@ impl Engine {
             interrupted: None,
         };
         let result = py.detach(|| {
-            let mut engine = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let mut engine = self.lock();
             engine.ingest_ndjson_with(&mut reader, &options)
         });
         if let Some(err) = reader.interrupted.take() {
@@ -324,7 +331,7 @@ impl Engine {
             })
         };
         let result = py.detach(|| {
-            let mut engine = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let mut engine = self.lock();
             engine.ingest_ndjson_resuming(open, &options)
         });
         if let Some(err) = interrupted.lock().unwrap_or_else(|p| p.into_inner()).take() {
@@ -358,7 +365,7 @@ impl Engine {
         };
         let outcome = py
             .detach(|| {
-                let mut engine = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+                let mut engine = self.lock();
                 hitmap_intake::arrow::ingest_batches(&mut engine, reader, &options)
             })
             .map_err(|e| match e {
@@ -383,7 +390,7 @@ impl Engine {
             o.set(name, value).map_err(intake_to_py)?;
         }
         let summary = py.detach(|| {
-            let mut engine = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let mut engine = self.lock();
             hitmap_intake::logs::import_files(&mut engine, &paths, &o)
         });
         Ok(summary.map_err(intake_to_py)?.to_json().to_string())
@@ -441,7 +448,7 @@ impl Engine {
         };
         // The GIL stays held: every batch calls back into Python.
         let result = {
-            let mut engine = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let mut engine = self.lock();
             hitmap_intake::matomo::import(&mut engine, &mut db, &options, &mut on_batch)
         };
         if let Some(e) = db.failed.take() {

@@ -339,10 +339,15 @@ impl<'a> Reader<'a> {
     }
     /// A string as [`Writer::str`] writes it, borrowed from the input.
     pub(crate) fn str_ref(&mut self) -> ReadResult<&'a str> {
-        let n = self.count(1)?;
         let at = self.pos;
-        std::str::from_utf8(self.take(n)?)
+        std::str::from_utf8(self.bytes_ref()?)
             .map_err(|_| format!("a string at byte {at} is not UTF-8"))
+    }
+    /// Bytes as [`Writer::str`] writes a string (length first), borrowed
+    /// from the input and not checked.
+    pub(crate) fn bytes_ref(&mut self) -> ReadResult<&'a [u8]> {
+        let n = self.count(1)?;
+        self.take(n)
     }
     pub(crate) fn str(&mut self) -> ReadResult<String> {
         String::from_utf8(self.u8s()?)

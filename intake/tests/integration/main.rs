@@ -3,6 +3,7 @@
 #[cfg(feature = "arrow")]
 mod arrow;
 mod geo;
+mod heap;
 mod log_import;
 mod logs;
 mod matomo_rows;
