@@ -1014,3 +1014,131 @@ pub fn sample(
     };
     Ok((n, cfg.start, last))
 }
+
+/// `hitmap goals …`: a site's goals.
+#[derive(Debug, clap::Subcommand)]
+pub enum GoalsCommand {
+    /// Adds a goal, or replaces the goal with its id.
+    Add {
+        /// The store folder.
+        dir: PathBuf,
+        /// Site id.
+        #[arg(long)]
+        site: u32,
+        /// Goal id (Matomo's idgoal; default: one past the highest).
+        #[arg(long)]
+        id: Option<u32>,
+        /// The goal's name.
+        #[arg(long)]
+        name: String,
+        /// What converts: url, title, file, external_website,
+        /// event_category, event_action, event_name or manually.
+        #[arg(long = "match")]
+        attribute: String,
+        /// The pattern (not for manually).
+        #[arg(long, default_value = "")]
+        pattern: String,
+        /// contains, exact or regex.
+        #[arg(long, default_value = "contains")]
+        pattern_type: String,
+        /// Compare case-sensitively.
+        #[arg(long)]
+        case_sensitive: bool,
+        /// Convert once a second in a visit, not once a visit.
+        #[arg(long)]
+        allow_multiple: bool,
+        /// Revenue of each conversion.
+        #[arg(long, default_value_t = 0.0)]
+        revenue: f64,
+        /// An event goal's conversion earns its event's value.
+        #[arg(long)]
+        event_value_as_revenue: bool,
+        /// A description.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Lists a site's goals.
+    List {
+        /// The store folder.
+        dir: PathBuf,
+        /// Site id.
+        #[arg(long)]
+        site: u32,
+        /// table, json, csv, tsv or xml (default: table on a terminal, json when piped).
+        #[arg(long, default_value = "auto")]
+        format: OutputFormat,
+    },
+    /// Removes a goal.
+    Remove {
+        /// The store folder.
+        dir: PathBuf,
+        /// Site id.
+        #[arg(long)]
+        site: u32,
+        /// Goal id.
+        #[arg(long)]
+        id: u32,
+    },
+}
+
+/// `hitmap goals add|list|remove`.
+pub fn goals(command: GoalsCommand) -> Result<String, CliError> {
+    match command {
+        GoalsCommand::Add {
+            dir,
+            site,
+            id,
+            name,
+            attribute,
+            pattern,
+            pattern_type,
+            case_sensitive,
+            allow_multiple,
+            revenue,
+            event_value_as_revenue,
+            description,
+        } => {
+            let mut engine = open_existing(&dir)?;
+            let existing = engine.site(site).ok_or(hitmap::Error::UnknownSite(site))?;
+            let id = id.unwrap_or_else(|| {
+                existing
+                    .goals()
+                    .iter()
+                    .map(hitmap::Goal::id)
+                    .max()
+                    .unwrap_or(0)
+                    + 1
+            });
+            let goal =
+                hitmap::Goal::new(id, name, attribute.parse()?, pattern_type.parse()?, pattern)
+                    .case_sensitive(case_sensitive)
+                    .allow_multiple(allow_multiple)
+                    .revenue(revenue)
+                    .event_value_as_revenue(event_value_as_revenue)
+                    .description(description);
+            let replaced = existing.goals().iter().any(|g| g.id() == id);
+            engine.set_goal(site, goal)?;
+            Ok(format!(
+                "goal {id} of site {site} {}; it counts over every stored day\n",
+                if replaced { "replaced" } else { "added" }
+            ))
+        }
+        GoalsCommand::List { dir, site, format } => {
+            let engine = open_reader(&dir)?;
+            let answer = engine.api(&format!("method=Goals.getGoals&idSite={site}&format=json"))?;
+            let by_id: Value = serde_json::from_str(&answer).unwrap_or(Value::Null);
+            let rows: Vec<Value> = by_id
+                .as_object()
+                .map(|m| m.values().cloned().collect())
+                .unwrap_or_default();
+            Ok(show(&Value::Array(rows), format))
+        }
+        GoalsCommand::Remove { dir, site, id } => {
+            if open_existing(&dir)?.remove_goal(site, id)? {
+                Ok(format!("goal {id} of site {site} removed\n"))
+            } else {
+                Err(CliError::Usage(format!("site {site} has no goal {id}")))
+            }
+        }
+    }
+}

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use hitmap_cli::commands::{self, ReportArgs, SiteArgs};
+use hitmap_cli::commands::{self, GoalsCommand, ReportArgs, SiteArgs};
 use hitmap_cli::output::OutputFormat;
 use hitmap_cli::serve::{ServeOptions, serve};
 use hitmap_cli::{CliError, http};
@@ -296,6 +296,14 @@ enum Command {
         #[arg(required = true)]
         bundles: Vec<PathBuf>,
     },
+    /// A site's goals: add (or replace), list, remove. Goals count over
+    /// the stored actions when asked: a goal added today answers for
+    /// every past day at once (Goals.get, VisitsSummary.get).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  hitmap goals add ./metrics --site 1 --name Newsletter --match url --pattern /newsletter/thanks\n  hitmap goals add ./metrics --site 1 --id 2 --name Brochure --match file --pattern-type regex --pattern 'brochure.*\\.pdf$' --revenue 5\n  hitmap goals list ./metrics --site 1\n  hitmap goals remove ./metrics --site 1 --id 2\n  hitmap report ./metrics --site 1 --period year --date 2025-01-01 --method Goals.get --param idGoal=1"
+    )]
+    Goals(GoalsCommand),
     /// Removes a site and all its data.
     DropSite {
         /// The store folder.
@@ -676,6 +684,7 @@ fn run(command: Command) -> Result<String, CliError> {
         Command::Publish { dir, url, retain_s } => {
             commands::publish(&dir, &url, Duration::from_secs(retain_s))
         }
+        Command::Goals(command) => commands::goals(command),
         Command::DropSite { dir, site } => {
             commands::open_existing(&dir)?.drop_site(site)?;
             Ok(format!("site {site} and all its data removed\n"))

@@ -785,6 +785,9 @@ impl Engine {
     /// Adds a site, or updates one. A site that already holds data keeps
     /// its time zone, visit timeout and host lists (they shape archived
     /// days); its sections and declared dimensions may change any time.
+    /// An update whose configuration has no goals keeps the site's goals
+    /// (they are changed with [`Engine::set_goal`] and
+    /// [`Engine::remove_goal`]); one with goals replaces them.
     ///
     /// # Examples
     /// ```
@@ -793,8 +796,13 @@ impl Engine {
     /// assert!(engine.add_site(hitmap::SiteConfig::new(2).time_zone("Mars/Olympus")).is_err());
     /// # Ok::<(), hitmap::Error>(())
     /// ```
-    pub fn add_site(&mut self, config: SiteConfig) -> Result<()> {
+    pub fn add_site(&mut self, mut config: SiteConfig) -> Result<()> {
         self.writable()?;
+        if config.goals.is_empty()
+            && let Some(old) = self.sites.get(&config.id)
+        {
+            config.goals = old.config.goals.clone();
+        }
         let (config, tz) = config.validate()?;
         let id = config.id;
         if let Some(e) = self.broken.get(&id) {
@@ -833,6 +841,49 @@ impl Engine {
                 }
                 self.sites.insert(id, site);
             }
+        }
+        self.persist(BTreeMap::from([(id, (true, Vec::new()))]))
+    }
+
+    /// Adds a goal to a site, or replaces the site's goal with its id.
+    /// Every answer about the site's past and future days counts it at
+    /// once: nothing is rebuilt.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Goal, GoalMatch, PatternType, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1))?;
+    /// e.set_goal(1, Goal::new(1, "Jobs", GoalMatch::Url, PatternType::Contains, "/jobs/apply"))?;
+    /// assert_eq!(e.site(1).unwrap().goals()[0].name(), "Jobs");
+    /// assert!(e.set_goal(1, Goal::new(2, "Bad", GoalMatch::Url, PatternType::Regex, "(")).is_err());
+    /// assert!(e.remove_goal(1, 1)?);
+    /// assert!(e.site(1).unwrap().goals().is_empty());
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn set_goal(&mut self, site: u32, goal: crate::goal::Goal) -> Result<()> {
+        let config = self.site_state(site)?.config.clone().goal(goal);
+        self.replace_goals(config)
+    }
+
+    /// Removes a site's goal; whether it had one with that id.
+    pub fn remove_goal(&mut self, site: u32, id: u32) -> Result<bool> {
+        let config = &self.site_state(site)?.config;
+        if !config.goals.iter().any(|g| g.id == id) {
+            return Ok(false);
+        }
+        let config = config.clone().without_goal(id);
+        self.replace_goals(config).map(|()| true)
+    }
+
+    /// Stores a site's configuration that differs from its current one
+    /// by its goals alone.
+    fn replace_goals(&mut self, config: SiteConfig) -> Result<()> {
+        self.writable()?;
+        let (config, _) = config.validate()?;
+        let id = config.id;
+        if let Some(site) = self.sites.get_mut(&id) {
+            site.config = config;
         }
         self.persist(BTreeMap::from([(id, (true, Vec::new()))]))
     }

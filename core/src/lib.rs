@@ -74,6 +74,8 @@ mod fsum;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod goal;
+mod goals;
 mod history;
 mod intern;
 mod live;
@@ -139,6 +141,8 @@ pub use engine::{
 };
 pub use error::{Error, Result};
 pub use export::VisitRecord;
+pub use goal::{Goal, GoalMatch, MAX_GOALS, PatternType};
+pub use goals::{ByVisitorType, GoalMetrics, GoalsSummary};
 pub use hit::{Campaign, CampaignRef, Event, EventRef, Hit, HitRef, HitType};
 pub use ndjson::{FIELDS as HIT_FIELDS, Rejected, check_ndjson_line};
 pub use period::{FIRST_DAY, LAST_DAY, MAX_PERIODS, Period, PeriodRange, parse_day};

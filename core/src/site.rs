@@ -38,6 +38,10 @@ pub struct SiteConfig {
     /// Matomo's `idcustomdimension`; the others are numbered after them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) dimension_ids: Vec<(String, u32)>,
+    /// Goals (`goal.rs`), evaluated over the stored actions at query
+    /// time: they may change any time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) goals: Vec<crate::goal::Goal>,
 }
 
 impl SiteConfig {
@@ -53,7 +57,42 @@ impl SiteConfig {
             social_networks: Vec::new(),
             dimensions: Vec::new(),
             dimension_ids: Vec::new(),
+            goals: Vec::new(),
         }
+    }
+
+    /// Adds a goal, or replaces the one with its id.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Goal, GoalMatch, PatternType, SiteConfig};
+    /// let site = SiteConfig::new(1)
+    ///     .goal(Goal::new(1, "Contact", GoalMatch::Url, PatternType::Contains, "/contact/sent"))
+    ///     .goal(Goal::new(2, "Brochure", GoalMatch::File, PatternType::Regex, r"brochure.*\.pdf$"));
+    /// assert_eq!(site.goals().len(), 2);
+    /// ```
+    pub fn goal(mut self, goal: crate::goal::Goal) -> SiteConfig {
+        self.goals.retain(|g| g.id != goal.id);
+        self.goals.push(goal);
+        self.goals.sort_by_key(|g| g.id);
+        self
+    }
+
+    /// Removes the goal with id `id` (if any).
+    ///
+    /// ```
+    /// use hitmap::{Goal, SiteConfig};
+    /// let site = SiteConfig::new(1).goal(Goal::manual(1, "Call")).without_goal(1);
+    /// assert!(site.goals().is_empty());
+    /// ```
+    pub fn without_goal(mut self, id: u32) -> SiteConfig {
+        self.goals.retain(|g| g.id != id);
+        self
+    }
+
+    /// The site's goals, by id.
+    pub fn goals(&self) -> &[crate::goal::Goal] {
+        &self.goals
     }
 
     /// The site id.
@@ -229,6 +268,8 @@ impl SiteConfig {
                 "custom dimension ids must be positive and distinct".into(),
             ));
         }
+        crate::goal::validate_all(&self.goals)?;
+        self.goals.sort_by_key(|g| g.id);
         for (name, prefixes) in &mut self.sections {
             if name.is_empty() || name.starts_with('/') {
                 return Err(Error::InvalidSite(format!(

@@ -227,6 +227,18 @@ impl Engine {
         })
     }
 
+    /// Adds a goal (a JSON object with Matomo's field names,
+    /// `hitmap::Goal::from_json`) to a site, or replaces the one with its id.
+    fn set_goal(&self, py: Python<'_>, site: u32, goal: &str) -> PyResult<()> {
+        let goal = hitmap::Goal::from_json(goal).map_err(to_py)?;
+        self.with(py, |e| e.set_goal(site, goal))
+    }
+
+    /// Removes a site's goal; whether it had one with that id.
+    fn remove_goal(&self, py: Python<'_>, site: u32, id: u32) -> PyResult<bool> {
+        self.with(py, |e| e.remove_goal(site, id))
+    }
+
     /// Adds or updates a site.
     // One parameter per Python keyword argument: the signature is the API.
     #[allow(clippy::too_many_arguments)]

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _dates
+from ._goals import GoalsMixin
 from ._results import (
     ACTION_METRICS,
     ACTION_ROW_METRICS,
@@ -282,7 +283,7 @@ class _Prepended(io.RawIOBase):
         return len(data)
 
 
-class Engine:
+class Engine(GoalsMixin):
     """A hitmap engine: a store folder, or memory only.
 
     Parameters

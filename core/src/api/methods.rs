@@ -46,6 +46,10 @@ pub(crate) enum Kind {
     ReportMetadata,
     ProcessedReport,
     ConfiguredDimensions,
+    /// `Goals.get`: conversions of one goal or of all.
+    Goals,
+    /// `Goals.getGoals`: the site's goal definitions.
+    GoalDefinitions,
     /// A Matomo method hitmap cannot answer, with the reason.
     Refused(&'static str),
 }
@@ -122,6 +126,7 @@ const ACTIONS: &str = "Actions";
 const REFERRERS: &str = "Acquisition";
 const EVENTS: &str = "Events";
 const API: &str = "API";
+const GOALS: &str = "Goals";
 
 /// Every method, in the order `API.getReportMetadata` lists reports.
 pub(crate) const METHODS: &[MethodInfo] = &[
@@ -597,6 +602,15 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         F::None,
     ),
     m("API.getMatomoVersion", K::Version, API, "", None, F::None),
+    m("Goals.get", K::Goals, GOALS, "Goals", None, F::None),
+    m(
+        "Goals.getGoals",
+        K::GoalDefinitions,
+        GOALS,
+        "",
+        None,
+        F::None,
+    ),
     m("API.getPiwikVersion", K::Version, API, "", None, F::None),
     m("API.getBulkRequest", K::Bulk, API, "", None, F::None),
     m(
@@ -620,7 +634,10 @@ pub(crate) const METHODS: &[MethodInfo] = &[
 impl Kind {
     pub(crate) fn needs(self) -> Needs {
         match self {
-            K::Sites { one: true } | K::ConfiguredDimensions | K::VisitorProfile => Needs::Site,
+            K::Sites { one: true }
+            | K::ConfiguredDimensions
+            | K::GoalDefinitions
+            | K::VisitorProfile => Needs::Site,
             K::Sites { one: false }
             | K::SiteIds
             | K::Version

@@ -14,6 +14,7 @@
 //!   `table.rs`'s, the output formats `render.rs`'s.
 
 mod global;
+mod goals;
 mod methods;
 mod rows;
 mod typed;
@@ -124,6 +125,8 @@ pub struct ApiRequest {
     pub api_method: (Option<String>, Option<String>),
     /// `format`: json (default), csv, tsv or xml.
     pub format: Format,
+    /// `idGoal` for `Goals.get`: a goal id.
+    pub id_goal: Option<String>,
 }
 
 fn bad(msg: impl Into<String>) -> Error {
@@ -227,6 +230,7 @@ impl ApiRequest {
                 "idDimension" if !v.is_empty() => {
                     r.id_dimension = Some(integer(&v, "idDimension must be a positive integer")?)
                 }
+                "idGoal" if !v.is_empty() => r.id_goal = Some(v),
                 "pageUrl" if !v.is_empty() => r.page_url = Some(v),
                 "pageName" if !v.is_empty() => r.page_name = Some(v),
                 "visitorId" if !v.is_empty() => r.visitor_id = Some(v),
@@ -251,6 +255,7 @@ impl ApiRequest {
                 | "idSubtable"
                 | "dimension"
                 | "idDimension"
+                | "idGoal"
                 | "pageUrl"
                 | "pageName"
                 | "visitorId" => {}
@@ -301,6 +306,7 @@ impl ApiRequest {
                 self.api_method != (None, None),
                 k == Kind::ProcessedReport,
             ),
+            ("idGoal", self.id_goal.is_some(), k == Kind::Goals),
             (
                 "idDimension/dimension",
                 self.id_dimension.is_some() || self.dimension.is_some(),
@@ -376,6 +382,7 @@ pub const SUPPORTED_PARAMETERS: &[&str] = &[
     "expanded",
     "idDimension",
     "dimension",
+    "idGoal",
     "pageUrl",
     "pageName",
     "visitorId",
@@ -631,6 +638,10 @@ impl Engine {
                 ));
             }
             Kind::ConfiguredDimensions => return Ok((self.configured_dimensions(site)?, false)),
+            Kind::GoalDefinitions => {
+                let goals = &self.site_state(site)?.config.goals;
+                return Ok((goals::definitions(site, goals), false));
+            }
             Kind::VisitorProfile => return Ok((self.visitor_profile(r, site)?, false)),
             Kind::ProcessedReport => return Ok((self.processed_report(r, site, options)?, false)),
             _ => {}
@@ -722,7 +733,19 @@ impl Engine {
         };
         if kind == Kind::VisitsSummary {
             // Whole months may come from their rollups, not their days.
-            return summary_answer(&resolved.visits_summary(range)?, t);
+            let summary = resolved.visits_summary(range)?;
+            if resolved.site.config.goals.is_empty() || summary.nb_visits == 0 {
+                return summary_answer(&summary, t);
+            }
+            // A site with goals: its converted visits, from the days.
+            let converted = resolved.select(range)?.goals().overall.all;
+            let mut row = rows::summary_row(&summary);
+            row.shift_insert(
+                4,
+                "nb_visits_converted".into(),
+                json!(converted.nb_visits_converted),
+            );
+            return table::apply_one(row, t, table::VISIT_RATIOS);
         }
         if kind == Kind::LastVisits {
             // Its newest days first, until the page is full.
@@ -742,6 +765,10 @@ impl Engine {
         let visits = Spec::new(table::VISIT_RATIOS);
         Ok(match kind {
             Kind::VisitsSummary => summary_answer(&sel.visits_summary(), t)?,
+            Kind::Goals => {
+                let goal = goals::requested_goal(r, &sel.site.config.goals)?;
+                goals::goals_row(&sel.goals(), goal, r)?
+            }
             Kind::Actions => actions_answer(&sel.actions_summary(), t)?,
             Kind::VisitFrequency => frequency_answer(&sel.visit_frequency(), t)?,
             Kind::ApiGet => api_get_answer(
@@ -804,6 +831,7 @@ impl Engine {
             | Kind::ReportMetadata
             | Kind::ProcessedReport
             | Kind::ConfiguredDimensions
+            | Kind::GoalDefinitions
             | Kind::VisitorProfile
             // Answered before a selection is made (`answer_period`).
             | Kind::LastVisits

@@ -8,6 +8,7 @@ mod contract;
 mod disk;
 mod erase;
 mod examples;
+mod goals;
 mod hardening;
 mod history;
 mod layers;

@@ -247,7 +247,7 @@ fn segment() -> impl Strategy<Value = Vec<Vec<RCond>>> {
     prop::collection::vec(prop::collection::vec(cond(), 1..3), 0..3)
 }
 
-fn segment_text(seg: &[Vec<RCond>]) -> Option<String> {
+pub(crate) fn segment_text(seg: &[Vec<RCond>]) -> Option<String> {
     (!seg.is_empty()).then(|| {
         seg.iter()
             .map(|clause| clause.iter().map(RCond::text).collect::<Vec<_>>().join(","))
@@ -262,7 +262,7 @@ pub(crate) struct Case {
     pub base: i64,
     pub timeout: u32,
     pub specs: Vec<Spec>,
-    queries: Vec<(u64, u64, Vec<Vec<RCond>>, usize)>,
+    pub queries: Vec<(u64, u64, Vec<Vec<RCond>>, usize)>,
 }
 
 pub(crate) fn case() -> impl Strategy<Value = Case> {
@@ -282,7 +282,7 @@ pub(crate) fn case() -> impl Strategy<Value = Case> {
         })
 }
 
-const SECTIONS: [Option<&str>; 4] = [None, Some("/news"), Some("/teams"), Some("/")];
+pub(crate) const SECTIONS: [Option<&str>; 4] = [None, Some("/news"), Some("/teams"), Some("/")];
 
 pub(crate) fn site_config(case: &Case) -> SiteConfig {
     SiteConfig::new(1)

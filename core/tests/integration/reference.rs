@@ -618,3 +618,133 @@ pub fn boundary_page(c: &Cut, last: bool) -> Option<String> {
     let h = if last { pv.next_back() } else { pv.next() }?;
     Some(page_label(h.url.as_deref().unwrap()))
 }
+
+/// Whether `value` matches goal `g`'s pattern, as Matomo's tracker
+/// compares (ASCII case folded unless case-sensitive; the patterns the
+/// tests use need no percent-decoding).
+fn goal_matches(g: &hitmap::Goal, value: &str) -> bool {
+    let p = g.pattern();
+    let fold = !g.is_case_sensitive();
+    match g.pattern_type() {
+        hitmap::PatternType::Contains if fold => {
+            value.to_ascii_lowercase().contains(&p.to_ascii_lowercase())
+        }
+        hitmap::PatternType::Contains => value.contains(p),
+        hitmap::PatternType::Exact if fold => value.eq_ignore_ascii_case(p),
+        hitmap::PatternType::Exact => value == p,
+        hitmap::PatternType::Regex => regex::RegexBuilder::new(p)
+            .case_insensitive(fold)
+            .build()
+            .unwrap()
+            .is_match(value),
+    }
+}
+
+/// One visit's conversions of goal `g` and their revenue, or `None`.
+fn goal_conversions(c: &Cut, g: &hitmap::Goal) -> Option<(u64, f64)> {
+    use hitmap::GoalMatch as M;
+    let mut seconds = BTreeSet::new();
+    let (mut n, mut revenue) = (0u64, 0.0f64);
+    for &i in &c.actions {
+        let h = &c.visit.hits[i];
+        let ev = h.event.as_ref();
+        let value: Option<String> = match (g.match_attribute(), h.kind) {
+            (M::Url, HitType::Pageview)
+            | (M::File, HitType::Download)
+            | (M::ExternalWebsite, HitType::Outlink) => {
+                h.url.as_deref().map(|u| no_fragment(u).to_string())
+            }
+            (M::Title, HitType::Pageview) => Some(h.title.clone().unwrap_or_default()),
+            (M::EventCategory, HitType::Event) => {
+                Some(ev.map(|e| e.category.clone()).unwrap_or_default())
+            }
+            (M::EventAction, HitType::Event) => {
+                Some(ev.map(|e| e.action.clone()).unwrap_or_default())
+            }
+            (M::EventName, HitType::Event) => {
+                Some(ev.and_then(|e| e.name.clone()).unwrap_or_default())
+            }
+            _ => None,
+        };
+        let Some(value) = value else { continue };
+        if !goal_matches(g, &value) {
+            continue;
+        }
+        if g.allows_multiple() && !seconds.insert(h.ts) {
+            continue;
+        }
+        n += 1;
+        revenue += match ev.and_then(|e| e.value) {
+            Some(v) if g.uses_event_value() => v,
+            _ => g.revenue_per_conversion(),
+        };
+        if !g.allows_multiple() {
+            break;
+        }
+    }
+    (n > 0).then_some((n, revenue))
+}
+
+/// The goals of the cut visits, straight from the hits.
+pub fn goals(cuts: &[Cut], goals: &[hitmap::Goal]) -> hitmap::GoalsSummary {
+    use hitmap::{ByVisitorType, GoalMetrics};
+    #[derive(Default)]
+    struct Acc<'a> {
+        conversions: u64,
+        visits: u64,
+        visitors: BTreeSet<&'a str>,
+        revenue: f64,
+    }
+    let metrics = |a: &Acc| GoalMetrics {
+        nb_conversions: a.conversions,
+        nb_visits_converted: a.visits,
+        nb_uniq_visitors_converted: a.visitors.len() as u64,
+        revenue: a.revenue,
+    };
+    let by_type = |a: &[Acc; 3]| ByVisitorType {
+        all: metrics(&a[0]),
+        new: metrics(&a[1]),
+        returning: metrics(&a[2]),
+    };
+    let mut out = hitmap::GoalsSummary::default();
+    let mut overall: [Acc; 3] = Default::default();
+    let mut each: Vec<[Acc; 3]> = goals.iter().map(|_| Default::default()).collect();
+    for c in cuts {
+        let t = if c.visit.visit_count == 1 { 1 } else { 2 };
+        out.nb_visits.all += 1;
+        if t == 1 {
+            out.nb_visits.new += 1;
+        } else {
+            out.nb_visits.returning += 1;
+        }
+        let mut any = (0u64, 0.0f64);
+        for (g, acc) in goals.iter().zip(&mut each) {
+            let Some((n, revenue)) = goal_conversions(c, g) else {
+                continue;
+            };
+            any.0 += n;
+            any.1 += revenue;
+            for k in [0, t] {
+                acc[k].conversions += n;
+                acc[k].visits += 1;
+                acc[k].visitors.insert(&c.visit.visitor);
+                acc[k].revenue += revenue;
+            }
+        }
+        if any.0 > 0 {
+            for k in [0, t] {
+                overall[k].conversions += any.0;
+                overall[k].visits += 1;
+                overall[k].visitors.insert(&c.visit.visitor);
+                overall[k].revenue += any.1;
+            }
+        }
+    }
+    out.overall = by_type(&overall);
+    out.goals = goals
+        .iter()
+        .zip(&each)
+        .map(|(g, a)| (g.id(), by_type(a)))
+        .collect();
+    out
+}

@@ -1,0 +1,271 @@
+//! Goals (`goal.rs`, `goals.rs`): conversions computed from the stored
+//! actions equal a brute-force model over the raw hits for random goals,
+//! ranges, segments and sections; a goal defined after the data answers
+//! for it at once; definitions are kept with the store; the API's shapes.
+
+use chrono::Days;
+use hitmap::{Engine, Goal, GoalMatch, Hit, PatternType, Query, SiteConfig};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use crate::props::{Case, SECTIONS, build, case, first_day, make_hit, segment_text, site_config};
+use crate::reference::{self, RefSite};
+
+/// Goals over what the generated hits hold (props.rs's URLs, titles,
+/// files, outlinks and events), each with its flags varied.
+fn goal_pool(i: usize, id: u32, multiple: bool, case_sensitive: bool, revenue: u8) -> Goal {
+    use GoalMatch as M;
+    use PatternType as P;
+    let g = match i % 11 {
+        0 => Goal::new(id, "news", M::Url, P::Contains, "/NEWS"),
+        1 => Goal::new(id, "about", M::Url, P::Exact, "https://x.org/about"),
+        2 => Goal::new(
+            id,
+            "re",
+            M::Url,
+            P::Regex,
+            r"^https://x\.org/(news/a|teams)",
+        ),
+        3 => Goal::new(id, "t1", M::Title, P::Exact, "t1"),
+        4 => Goal::new(id, "titled", M::Title, P::Contains, "T"),
+        5 => Goal::new(id, "pdf", M::File, P::Contains, ".pdf"),
+        6 => Goal::new(id, "out", M::ExternalWebsite, P::Regex, r"ext\.com/news/1$"),
+        7 => Goal::new(id, "cat", M::EventCategory, P::Exact, "C1").event_value_as_revenue(true),
+        8 => Goal::new(id, "name", M::EventName, P::Contains, "n"),
+        9 => Goal::new(id, "action", M::EventAction, P::Exact, "a").event_value_as_revenue(true),
+        _ => Goal::manual(id, "manual"),
+    };
+    g.allow_multiple(multiple)
+        .case_sensitive(case_sensitive)
+        .revenue(f64::from(revenue) / 4.0)
+}
+
+fn goals() -> impl Strategy<Value = Vec<Goal>> {
+    prop::collection::vec((0..11usize, any::<bool>(), any::<bool>(), 0..9u8), 0..6).prop_map(|v| {
+        v.into_iter()
+            .enumerate()
+            .map(|(k, (i, m, c, r))| goal_pool(i, k as u32 + 1, m, c, r))
+            .collect()
+    })
+}
+
+fn check_goals(case: &Case, goals: &[Goal]) -> Result<(), TestCaseError> {
+    let hits: Vec<Hit> = case.specs.iter().map(|s| make_hit(s, case.base)).collect();
+    // Defined after the data, as a user adds a goal to a year of hits.
+    let mut engine = build(case, &hits, &[]);
+    engine.split_queries_eagerly(3);
+    for g in goals {
+        engine.set_goal(1, g.clone()).unwrap();
+    }
+    // Defined before the data.
+    let mut before = Engine::in_memory();
+    let mut config = site_config(case);
+    for g in goals {
+        config = config.goal(g.clone());
+    }
+    before.add_site(config).unwrap();
+    before.ingest(&hits).unwrap();
+    let site = RefSite {
+        tz: case.zone.parse().unwrap(),
+        timeout: i64::from(case.timeout),
+    };
+    let visits = reference::visits(&hits, &site);
+    let day0 = first_day(case);
+    for (start, len, seg, section) in &case.queries {
+        let from = day0 + Days::new(*start);
+        let to = from + Days::new(*len);
+        let section = SECTIONS[*section];
+        let mut q = Query::site(1).range(from, to);
+        if let Some(text) = segment_text(seg) {
+            q = q.segment(&text).unwrap();
+        }
+        if let Some(s) = section {
+            q = q.section(s);
+        }
+        let ctx = format!(
+            "range {from}..{to} segment {:?} section {section:?}",
+            segment_text(seg)
+        );
+        let got = engine.query(&q).unwrap().goals();
+        let cuts = reference::cut_visits(&visits, from, to, seg, section);
+        prop_assert_eq!(&got, &reference::goals(&cuts, goals), "goals, {}", ctx);
+        prop_assert_eq!(
+            &before.query(&q).unwrap().goals(),
+            &got,
+            "defined before, {}",
+            ctx
+        );
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+
+    #[test]
+    fn goals_equal_the_reference(case in case(), goals in goals()) {
+        check_goals(&case, &goals)?;
+    }
+}
+
+fn hit(visitor: &str, ts: i64, url: &str) -> Hit {
+    Hit::pageview(1, ts, visitor, url)
+}
+
+/// 2024-06-01 00:00 UTC.
+const T: i64 = 1_717_200_000;
+
+fn api(e: &Engine, q: &str) -> Value {
+    serde_json::from_str(&e.api(q).unwrap()).unwrap()
+}
+
+#[test]
+fn goals_are_kept_with_the_store_and_change_past_answers_at_once() {
+    let dir = crate::store::TempDir::new("goals");
+    let mut w = Engine::open(&dir.0).unwrap();
+    w.add_site(SiteConfig::new(1).host("x.org")).unwrap();
+    w.ingest([
+        hit("a", T, "https://x.org/shop"),
+        hit("a", T + 60, "https://x.org/thanks"),
+        hit("a", T + 120, "https://x.org/thanks?again"),
+        hit("b", T, "https://x.org/"),
+        hit("c", T + 86_400 * 40, "https://x.org/thanks"),
+    ])
+    .unwrap();
+    w.seal().unwrap();
+    let q = "method=Goals.get&idSite=1&period=year&date=2024-01-01&format=json";
+    let g = Goal::new(
+        1,
+        "Thanks",
+        GoalMatch::Url,
+        PatternType::Contains,
+        "/thanks",
+    )
+    .revenue(12.5);
+    w.set_goal(1, g).unwrap();
+    let v = api(&w, q);
+    assert_eq!(
+        (
+            &v["nb_conversions"],
+            &v["nb_visits_converted"],
+            &v["revenue"],
+            &v["conversion_rate"]
+        ),
+        (&json!(2), &json!(2), &json!(25), &json!("66.67%"))
+    );
+    // Re-adding the site without goals keeps them; a new process sees them.
+    w.add_site(SiteConfig::new(1).host("x.org")).unwrap();
+    drop(w);
+    let mut w = Engine::open(&dir.0).unwrap();
+    assert_eq!(w.site(1).unwrap().goals().len(), 1);
+    // Editing the goal changes the past: every second of the visit counts.
+    let g = Goal::new(
+        1,
+        "Thanks",
+        GoalMatch::Url,
+        PatternType::Contains,
+        "/thanks",
+    )
+    .allow_multiple(true);
+    w.set_goal(1, g).unwrap();
+    let v = api(&w, q);
+    assert_eq!(
+        (&v["nb_conversions"], &v["revenue"]),
+        (&json!(3), &json!(0))
+    );
+    let r = Engine::open_reader(dir.0.to_str().unwrap(), hitmap::ReaderOptions::default()).unwrap();
+    assert_eq!(api(&r, q)["nb_conversions"], json!(3));
+    // VisitsSummary carries the converted visits, after nb_actions.
+    let s = api(
+        &r,
+        "method=VisitsSummary.get&idSite=1&period=year&date=2024-01-01&format=json",
+    );
+    let keys: Vec<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        &keys[..6],
+        [
+            "nb_uniq_visitors",
+            "nb_users",
+            "nb_visits",
+            "nb_actions",
+            "nb_visits_converted",
+            "bounce_count"
+        ]
+    );
+    assert_eq!(s["nb_visits_converted"], json!(2));
+    assert!(w.remove_goal(1, 1).unwrap());
+    assert!(!w.remove_goal(1, 1).unwrap());
+    let s = api(
+        &w,
+        "method=VisitsSummary.get&idSite=1&period=year&date=2024-01-01&format=json",
+    );
+    assert!(s.get("nb_visits_converted").is_none());
+}
+
+#[test]
+fn goals_api_speaks_matomos_shapes_and_says_what_is_wrong() {
+    let mut e = Engine::in_memory();
+    let site = SiteConfig::new(1)
+        .goal(Goal::new(1, "A", GoalMatch::Url, PatternType::Contains, "/a").revenue(1.25))
+        .goal(Goal::manual(2, "Call").description("phoned"));
+    e.add_site(site).unwrap();
+    e.ingest([
+        hit("n", T, "https://x.org/a"),
+        hit("m", T, "https://x.org/b"),
+    ])
+    .unwrap();
+    let day = "idSite=1&period=day&date=2024-06-01&format=json";
+    let v = api(&e, &format!("method=Goals.get&{day}&idGoal=1"));
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "nb_conversions",
+            "nb_visits_converted",
+            "revenue",
+            "conversion_rate",
+            "nb_conversions_new_visit",
+            "nb_visits_converted_new_visit",
+            "revenue_new_visit",
+            "conversion_rate_new_visit",
+            "nb_conversions_returning_visit",
+            "nb_visits_converted_returning_visit",
+            "revenue_returning_visit",
+            "conversion_rate_returning_visit",
+            "nb_uniq_visitors_converted",
+        ]
+    );
+    assert_eq!(
+        (
+            &v["revenue"],
+            &v["conversion_rate"],
+            &v["conversion_rate_returning_visit"]
+        ),
+        (&json!(1.25), &json!("50%"), &json!("0%"))
+    );
+    let raw = api(&e, &format!("method=Goals.get&{day}&format_metrics=0"));
+    assert_eq!(raw["conversion_rate"], json!(0.5));
+    let defs = api(&e, "method=Goals.getGoals&idSite=1&format=json");
+    assert_eq!(defs["1"]["pattern_type"], json!("contains"));
+    assert_eq!(defs["1"]["revenue"], json!(1.25));
+    assert_eq!(defs["2"]["match_attribute"], json!("manually"));
+    assert!(defs["2"].get("pattern").is_none());
+    assert_eq!(defs["2"]["description"], json!("phoned"));
+    for (param, says) in [
+        ("idGoal=9", "has no goal 9"),
+        ("idGoal=x", "must be a goal id"),
+        ("idGoal=ecommerceOrder", "not recorded yet"),
+    ] {
+        let err = e
+            .api(&format!("method=Goals.get&{day}&{param}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says), "{param}: {err}");
+    }
+    let err = e
+        .api(&format!("method=VisitsSummary.get&{day}&idGoal=1"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("does not apply"), "{err}");
+    assert!(hitmap::supported_methods().contains(&"Goals.get"));
+}

@@ -1,0 +1,60 @@
+"""Goals from Python: defined after the data, they answer for it; edited,
+the past changes; bad definitions raise with the reason."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import hitmap
+
+T = 1_717_200_000  # 2024-06-01 00:00 UTC
+
+
+def hits():
+    rows = [
+        ("a", T, "https://x.org/shop"),
+        ("a", T + 60, "https://x.org/thanks"),
+        ("a", T + 120, "https://x.org/thanks?again"),
+        ("b", T, "https://x.org/"),
+    ]
+    return "".join(
+        json.dumps({"site": 1, "ts": ts, "visitor": v, "type": "pageview", "url": u}) + "\n" for v, ts, u in rows
+    ).encode()
+
+
+def goals_get(e, extra=""):
+    return e.api(f"method=Goals.get&idSite=1&period=day&date=2024-06-01{extra}")
+
+
+def test_a_goal_added_after_the_data_answers_for_it(tmp_path):
+    e = hitmap.Engine(str(tmp_path / "store"))
+    e.add_site(1, hosts=["x.org"])
+    e.ingest_ndjson(hits())
+    e.set_goal(1, 1, "Thanks", match="url", pattern="/THANKS", revenue=2.5)
+    g = goals_get(e)
+    assert (g["nb_conversions"], g["nb_visits_converted"], g["revenue"], g["conversion_rate"]) == (1, 1, 2.5, "50%")
+    # Edited: several conversions a visit, one a second.
+    e.set_goal(1, 1, "Thanks", match="url", pattern="/thanks", allow_multiple=True, case_sensitive=True)
+    assert goals_get(e, "&idGoal=1")["nb_conversions"] == 2
+    # add_site without goals keeps them; a reader of the store sees them.
+    e.add_site(1, hosts=["x.org"])
+    assert [g["name"] for g in e.goals(1)] == ["Thanks"]
+    summary = e.api("method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01")
+    assert summary["nb_visits_converted"] == 1
+    assert e.remove_goal(1, 1) and not e.remove_goal(1, 1)
+    assert e.goals(1) == []
+
+
+def test_bad_goals_raise_with_the_reason():
+    e = hitmap.Engine.in_memory()
+    e.add_site(1)
+    with pytest.raises(hitmap.HitmapError, match="not a regular expression"):
+        e.set_goal(1, 1, "Bad", pattern_type="regex", pattern="(")
+    with pytest.raises(hitmap.HitmapError, match="unknown goal match attribute"):
+        e.set_goal(1, 1, "Bad", match="page", pattern="/x")
+    with pytest.raises(hitmap.HitmapError, match="needs a pattern"):
+        e.set_goal(1, 1, "Bad", match="title")
+    e.set_goal(1, 2, "Call", match="manually")
+    assert e.goals(1)[0]["match_attribute"] == "manually"
