@@ -745,3 +745,108 @@ fn a_cron_over_a_growing_rotated_and_compressed_file_counts_each_line_once() {
     assert!(visits > 30, "{days}");
     assert_eq!(ask(&cron), want);
 }
+
+/// `hitmap goals add|list|remove`: a goal added to a store of past days
+/// answers for them at once (equal to the engine's own API answer), an
+/// init keeps the goals, a bad goal is refused with its reason.
+#[test]
+fn goals_commands_define_goals_that_answer_for_past_days() {
+    let dir = TempDir::new("goals");
+    let store = sample_store(&dir.0);
+    let s = store.to_str().unwrap();
+    let ok = |args: &[&str]| {
+        let out = hitmap(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let added = ok(&[
+        "goals",
+        "add",
+        s,
+        "--site",
+        "1",
+        "--name",
+        "News",
+        "--match",
+        "url",
+        "--pattern",
+        "/news",
+        "--revenue",
+        "1.5",
+    ]);
+    assert!(added.contains("goal 1 of site 1 added"), "{added}");
+    ok(&[
+        "goals",
+        "add",
+        s,
+        "--site",
+        "1",
+        "--name",
+        "Titled",
+        "--match",
+        "title",
+        "--pattern-type",
+        "regex",
+        "--pattern",
+        "^[A-Z]",
+        "--allow-multiple",
+    ]);
+    let bad = hitmap(&[
+        "goals",
+        "add",
+        s,
+        "--site",
+        "1",
+        "--name",
+        "Bad",
+        "--match",
+        "url",
+        "--pattern-type",
+        "regex",
+        "--pattern",
+        "(",
+    ]);
+    assert!(!bad.status.success() && text(&bad.stderr).contains("not a regular expression"));
+    ok(&["init", s, "--site", "1", "--timezone", "Europe/London"]);
+    let list: serde_json::Value = serde_json::from_str(&ok(&[
+        "goals", "list", s, "--site", "1", "--format", "json",
+    ]))
+    .unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["News", "Titled"]);
+    let args = [
+        "report",
+        s,
+        "--site",
+        "1",
+        "--period",
+        "month",
+        "--date",
+        "2025-01-01",
+        "--method",
+        "Goals.get",
+        "--param",
+        "idGoal=1",
+        "--format",
+        "json",
+    ];
+    let cli: serde_json::Value = serde_json::from_str(&ok(&args)).unwrap();
+    let engine = Engine::open_read_only(&store).unwrap();
+    let api: serde_json::Value = serde_json::from_str(
+        &engine
+            .api("method=Goals.get&idSite=1&period=month&date=2025-01-01&idGoal=1&format=json")
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(cli, api);
+    assert!(cli["nb_conversions"].as_u64().unwrap() > 0, "{cli}");
+    drop(engine);
+    ok(&["goals", "remove", s, "--site", "1", "--id", "1"]);
+    let gone = hitmap(&["goals", "remove", s, "--site", "1", "--id", "1"]);
+    assert!(!gone.status.success() && text(&gone.stderr).contains("has no goal 1"));
+}
