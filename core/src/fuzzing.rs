@@ -17,7 +17,14 @@ pub fn sample_engine() -> Engine {
     let _ = e.add_site(
         SiteConfig::new(1)
             .section("News", ["/news"])
-            .dimension("department"),
+            .dimension("department")
+            .goal(crate::goal::Goal::new(
+                1,
+                "News",
+                crate::goal::GoalMatch::Url,
+                crate::goal::PatternType::Contains,
+                "/news",
+            )),
     );
     let _ = e.ingest([
         Hit::pageview(1, 1_717_200_000, "a", "https://x.org/news/a")

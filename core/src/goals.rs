@@ -11,11 +11,10 @@
 use std::collections::BTreeMap;
 
 use crate::bitset::BitSet;
-use crate::dict::NONE;
+use crate::conversions::GoalState;
 use crate::fsum::ExactSum;
-use crate::goal::{Goal, GoalMatch, GoalMatcher};
-use crate::hit::HitType;
-use crate::query::{CutVisit, Selection};
+use crate::goal::Goal;
+use crate::query::Selection;
 
 /// Conversions of one goal, or of all together.
 ///
@@ -106,15 +105,6 @@ impl Acc {
     }
 }
 
-/// A goal ready to evaluate: its matcher and what it already decided
-/// for each value id of the dictionary it looks at (0 unknown, 1 no, 2
-/// yes): a URL is compared once per question, not once per hit.
-struct Ready<'g> {
-    goal: &'g Goal,
-    matcher: Option<GoalMatcher>,
-    seen: Vec<u8>,
-}
-
 impl Selection<'_> {
     /// The conversions of the site's goals in the selection (see the
     /// module's rules).
@@ -126,18 +116,7 @@ impl Selection<'_> {
     pub(crate) fn goals_of(&self, goals: &[Goal]) -> GoalsSummary {
         let d = &self.site.dicts;
         let n = d.visitors.len();
-        let mut ready: Vec<Ready<'_>> = goals
-            .iter()
-            .map(|goal| Ready {
-                goal,
-                // Validated when the site was added; a goal that no longer
-                // compiles converts nothing rather than failing questions.
-                matcher: (goal.match_attribute != GoalMatch::Manually)
-                    .then(|| GoalMatcher::new(goal).ok())
-                    .flatten(),
-                seen: Vec::new(),
-            })
-            .collect();
+        let mut ready: Vec<GoalState<'_>> = goals.iter().map(GoalState::new).collect();
         let three = || [Acc::new(n), Acc::new(n), Acc::new(n)];
         let mut overall = three();
         let mut each: Vec<[Acc; 3]> = goals.iter().map(|_| three()).collect();
@@ -150,7 +129,7 @@ impl Selection<'_> {
             let visitor = cut.visitor();
             let mut any = (0u64, ExactSum::default());
             for (g, acc) in ready.iter_mut().zip(&mut each) {
-                let Some((conversions, revenue)) = g.convert(cut, d) else {
+                let Some((conversions, revenue)) = g.convert(a, cut.actions.iter(), d) else {
                     continue;
                 };
                 for k in [0, t] {
@@ -192,86 +171,87 @@ impl Selection<'_> {
     }
 }
 
-impl Ready<'_> {
-    /// The visit's conversions of this goal and their revenue (`None`:
-    /// it did not convert).
-    fn convert(
-        &mut self,
-        cut: &CutVisit<'_>,
-        d: &crate::raw::SiteDicts,
-    ) -> Option<(u64, ExactSum)> {
-        let matcher = self.matcher.as_ref()?;
-        let goal = self.goal;
-        let a = cut.archive;
-        let kind = match goal.match_attribute {
-            GoalMatch::Url | GoalMatch::Title => HitType::Pageview,
-            GoalMatch::File => HitType::Download,
-            GoalMatch::ExternalWebsite => HitType::Outlink,
-            GoalMatch::EventCategory | GoalMatch::EventAction | GoalMatch::EventName => {
-                HitType::Event
+/// The ranges of Matomo's `Goals.getVisitsUntilConversion`: a visit's
+/// rank among its visitor's visits, from..=to (`None`: and more).
+pub(crate) const VISITS_UNTIL: [(u32, Option<u32>); 13] = [
+    (1, Some(1)),
+    (2, Some(2)),
+    (3, Some(3)),
+    (4, Some(4)),
+    (5, Some(5)),
+    (6, Some(6)),
+    (7, Some(7)),
+    (8, Some(8)),
+    (9, Some(14)),
+    (15, Some(25)),
+    (26, Some(50)),
+    (51, Some(100)),
+    (101, None),
+];
+
+/// A range's label as Matomo shows it (`1 visit`, `9-14 visits`,
+/// `101+ visits`).
+fn visits_label(from: u32, to: Option<u32>) -> String {
+    match to {
+        Some(1) if from == 1 => "1 visit".into(),
+        Some(t) if t == from => format!("{from} visits"),
+        Some(t) => format!("{from}-{t} visits"),
+        None => format!("{from}+ visits"),
+    }
+}
+
+impl Selection<'_> {
+    /// Conversions by the rank of the converting visit among its
+    /// visitor's visits, in Matomo's ranges (`Goals.getVisitsUntilConversion`):
+    /// of goal `goal`, or of every goal.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Goal, GoalMatch, Hit, PatternType, Query, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1).goal(Goal::new(1, "Buy", GoalMatch::Url, PatternType::Contains, "/buy")))?;
+    /// e.ingest([
+    ///     Hit::pageview(1, 1_717_200_000, "a", "https://x.org/"),
+    ///     Hit::pageview(1, 1_717_300_000, "a", "https://x.org/buy"),
+    /// ])?;
+    /// let rows = e.query(&Query::site(1))?.visits_until_conversion(None);
+    /// assert_eq!(rows[1], ("2 visits".to_string(), 1));
+    /// assert_eq!(rows.len(), 13);
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn visits_until_conversion(&self, goal: Option<u32>) -> Vec<(String, u64)> {
+        let d = &self.site.dicts;
+        let mut states: Vec<GoalState<'_>> = self
+            .site
+            .config
+            .goals
+            .iter()
+            .filter(|g| goal.is_none_or(|id| g.id == id))
+            .map(GoalState::new)
+            .collect();
+        let mut counts = [0u64; VISITS_UNTIL.len()];
+        self.for_each_visit(|cut| {
+            let a = cut.archive;
+            let n: u64 = states
+                .iter_mut()
+                .filter_map(|s| s.convert(a, cut.actions.iter(), d))
+                .map(|(n, _)| n)
+                .sum();
+            if n == 0 {
+                return;
             }
-            GoalMatch::Manually => return None,
-        };
-        let (dict, len) = match goal.match_attribute {
-            GoalMatch::Title => (&d.titles, d.titles.len()),
-            m if m.is_event() => (&d.events, d.events.len()),
-            _ => (&d.urls, d.urls.len()),
-        };
-        if self.seen.len() < len {
-            self.seen.resize(len, 0);
-        }
-        // A visit's actions come in time order.
-        let mut last_second = None;
-        let mut conversions = 0u64;
-        let mut revenue = ExactSum::default();
-        for i in cut.actions.iter() {
-            if a.a_kind[i] != kind {
-                continue;
+            let rank = a.visit_rank(cut.visit);
+            if let Some(i) = VISITS_UNTIL
+                .iter()
+                .position(|&(from, to)| rank >= from && to.is_none_or(|t| rank <= t))
+            {
+                counts[i] += n;
             }
-            let id = match goal.match_attribute {
-                GoalMatch::Title => a.a_title[i],
-                GoalMatch::EventCategory => a.extra(i).ev_category,
-                GoalMatch::EventAction => a.extra(i).ev_action,
-                GoalMatch::EventName => a.extra(i).ev_name,
-                _ => a.a_url[i],
-            };
-            let hit = match id {
-                // An action without the value matches as the empty text.
-                NONE => matcher.matches(""),
-                id => match self.seen.get(id as usize).copied() {
-                    Some(1) => false,
-                    Some(2) => true,
-                    _ => {
-                        let yes = matcher.matches(dict.value(id));
-                        if let Some(s) = self.seen.get_mut(id as usize) {
-                            *s = 1 + u8::from(yes);
-                        }
-                        yes
-                    }
-                },
-            };
-            if !hit {
-                continue;
-            }
-            if goal.allow_multiple {
-                // One conversion a second: Matomo's key is (visit, goal, time).
-                let ts = a.a_ts.get(i).copied();
-                if last_second.is_some() && last_second == ts {
-                    continue;
-                }
-                last_second = ts;
-            }
-            conversions += 1;
-            let value = a.extra(i).ev_value;
-            revenue.add(if goal.event_value_as_revenue && !value.is_nan() {
-                value
-            } else {
-                goal.revenue
-            });
-            if !goal.allow_multiple {
-                break;
-            }
-        }
-        (conversions > 0).then_some((conversions, revenue))
+        });
+        VISITS_UNTIL
+            .iter()
+            .zip(counts)
+            .map(|(&(from, to), n)| (visits_label(from, to), n))
+            .collect()
     }
 }

@@ -65,6 +65,7 @@ mod archive;
 mod arrow;
 mod bitset;
 mod breakdown;
+mod conversions;
 mod dict;
 mod engine;
 mod erase;

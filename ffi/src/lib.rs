@@ -459,6 +459,56 @@ pub unsafe extern "C" fn hitmap_store_add_site(
     })
 }
 
+/// Adds a goal to a site, or replaces the site's goal with its id, from
+/// JSON with Matomo's field names: `{"idgoal":1,"name":"Contact",
+/// "match_attribute":"url","pattern":"/contact/sent",
+/// "pattern_type":"contains","case_sensitive":0,"allow_multiple":0,
+/// "revenue":5,"event_value_as_revenue":0,"description":""}` (only
+/// `idgoal`, `name` and `match_attribute` are required; docs/goals.md).
+/// Every answer about the site's past and future days counts it at once.
+/// `Goals.getGoals` through `hitmap_store_api` lists a site's goals.
+///
+/// # Safety
+/// `store` is a live handle; `goal_json` a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hitmap_store_set_goal(
+    store: *mut hitmap_store,
+    site: u32,
+    goal_json: *const c_char,
+) -> hitmap_status {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let json = unsafe { text(goal_json, "goal_json") }?;
+        let goal = hitmap::Goal::from_json(json)?;
+        // SAFETY: per this function's contract.
+        unsafe { engine(store) }?.set_goal(site, goal)?;
+        Ok(())
+    })
+}
+
+/// Removes a site's goal. `*removed` (may be NULL) receives 1 if the site
+/// had a goal with that id, else 0.
+///
+/// # Safety
+/// `store` is a live handle; `removed` NULL or a valid pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hitmap_store_remove_goal(
+    store: *mut hitmap_store,
+    site: u32,
+    id: u32,
+    removed: *mut u8,
+) -> hitmap_status {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let had = unsafe { engine(store) }?.remove_goal(site, id)?;
+        if !removed.is_null() {
+            // SAFETY: non-NULL and valid per the contract.
+            unsafe { *removed = u8::from(had) };
+        }
+        Ok(())
+    })
+}
+
 /// Ingests an NDJSON buffer (one hit per line) as one batch. `*result_json`
 /// receives `{"accepted":N,"rejected":[{"line":L,"reason":"..."}]}`; free
 /// it with `hitmap_string_free`.

@@ -124,6 +124,51 @@ final class Store
     }
 
     /**
+     * Adds a goal to a site, or replaces the site's goal with its id.
+     * Goals are evaluated over the stored actions when asked: a goal
+     * added today answers for every past day (docs/goals.md).
+     *
+     * @param string $match url, title, file, external_website,
+     *     event_category, event_action, event_name or manually
+     * @param string $patternType contains, exact or regex
+     */
+    public function setGoal(
+        int $site,
+        int $id,
+        string $name,
+        string $match = 'url',
+        string $pattern = '',
+        string $patternType = 'contains',
+        bool $caseSensitive = false,
+        bool $allowMultiple = false,
+        float $revenue = 0.0,
+        bool $eventValueAsRevenue = false,
+        string $description = '',
+    ): void {
+        $goal = [
+            'idgoal' => $id,
+            'name' => $name,
+            'match_attribute' => $match,
+            'pattern' => $pattern,
+            'pattern_type' => $patternType,
+            'case_sensitive' => $caseSensitive,
+            'allow_multiple' => $allowMultiple,
+            'revenue' => $revenue,
+            'event_value_as_revenue' => $eventValueAsRevenue,
+            'description' => $description,
+        ];
+        self::check($this->ffi, $this->ffi->hitmap_store_set_goal($this->handle(), $site, json_encode($goal, JSON_THROW_ON_ERROR | JSON_PRESERVE_ZERO_FRACTION)));
+    }
+
+    /** Removes a site's goal; whether the site had one with that id. */
+    public function removeGoal(int $site, int $id): bool
+    {
+        $removed = $this->ffi->new('uint8_t');
+        self::check($this->ffi, $this->ffi->hitmap_store_remove_goal($this->handle(), $site, $id, FFI::addr($removed)));
+        return $removed->cdata === 1;
+    }
+
+    /**
      * Ingests NDJSON hits (one per line) as one batch. Bad lines are
      * rejected with their line number and reason; the rest go in.
      *

@@ -248,6 +248,32 @@ final class StoreTest extends TestCase
         self::assertCount(3660, $store->api('method=VisitsSummary.get&idSite=1&period=day&date=last3660'));
     }
 
+    public function testGoalsAddedAfterTheDataAnswerForIt(): void
+    {
+        $store = self::fixtureStore();
+        $request = 'method=Goals.get&idSite=1&period=year&date=2024-01-01';
+        $store->setGoal(1, 1, 'News', match: 'url', pattern: '/NEWS', revenue: 2.5);
+        $goals = $store->api('method=Goals.getGoals&idSite=1');
+        self::assertSame('News', $goals['1']['name']);
+        self::assertSame('contains', $goals['1']['pattern_type']);
+        $all = $store->api($request);
+        self::assertGreaterThan(0, $all['nb_visits_converted']);
+        self::assertEquals(2.5 * $all['nb_conversions'], $all['revenue']);
+        // Case-sensitive, the upper-case pattern matches nothing: the past changes.
+        $store->setGoal(1, 1, 'News', match: 'url', pattern: '/NEWS', caseSensitive: true);
+        self::assertSame(0, $store->api($request)['nb_conversions']);
+        try {
+            $store->setGoal(1, 2, 'Bad', patternType: 'regex', pattern: '(');
+            self::fail('a bad regex');
+        } catch (HitmapException $e) {
+            self::assertSame('HITMAP_ERR_INVALID_ARGUMENT', $e->getStatusName());
+            self::assertStringContainsString('not a regular expression', $e->getMessage());
+        }
+        self::assertTrue($store->removeGoal(1, 1));
+        self::assertFalse($store->removeGoal(1, 1));
+        self::assertSame([], $store->api('method=Goals.getGoals&idSite=1'));
+    }
+
     public function testBadSitesAndClosedStores(): void
     {
         $store = Store::inMemory();

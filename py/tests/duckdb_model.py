@@ -464,3 +464,100 @@ def write_ndjson(hits: Iterable[Dict[str, Any]], path: str) -> None:
         for h in hits:
             f.write(json.dumps(h))
             f.write("\n")
+
+
+# --------------------------------------------------------------------------
+# goals (docs/goals.md): Matomo's definitions as SQL over the cut actions
+
+GOAL_VALUES = {
+    "url": ("pageview", "url_nf"),
+    "title": ("pageview", "coalesce(title, '')"),
+    "file": ("download", "url_nf"),
+    "external_website": ("outlink", "url_nf"),
+    "event_category": ("event", "coalesce(ev_category, '')"),
+    "event_action": ("event", "coalesce(ev_action, '')"),
+    "event_name": ("event", "coalesce(ev_name, '')"),
+}
+
+# Goals over what generate() produces, each kind of match and flag once.
+TEST_GOALS: List[Dict[str, Any]] = [
+    {"idgoal": 1, "name": "news", "match_attribute": "url", "pattern": "/NEWS", "pattern_type": "contains",
+     "revenue": 1.25},
+    {"idgoal": 2, "name": "tools", "match_attribute": "url", "pattern": r"/tools(/vpn)?$", "pattern_type": "regex",
+     "allow_multiple": True, "revenue": 2},
+    {"idgoal": 3, "name": "wiki title", "match_attribute": "title", "pattern": "Title /wiki/page-1",
+     "pattern_type": "exact", "case_sensitive": True},
+    {"idgoal": 4, "name": "pdf", "match_attribute": "file", "pattern": ".PDF", "pattern_type": "contains",
+     "allow_multiple": True, "revenue": 0.5},
+    {"idgoal": 5, "name": "partner", "match_attribute": "external_website", "pattern": "partner[12]",
+     "pattern_type": "regex"},
+    {"idgoal": 6, "name": "video", "match_attribute": "event_category", "pattern": "video", "pattern_type": "exact",
+     "allow_multiple": True, "revenue": 3, "event_value_as_revenue": True},
+    {"idgoal": 7, "name": "called", "match_attribute": "manually"},
+]
+
+
+def _sql_text(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _goal_match(g: Dict[str, Any]) -> Optional[str]:
+    if g["match_attribute"] == "manually":
+        return None
+    kind, value = GOAL_VALUES[g["match_attribute"]]
+    pattern = _sql_text(g["pattern"])
+    fold = not g.get("case_sensitive", False)
+    kind_sql = f"type = '{kind}'"
+    t = g.get("pattern_type", "contains")
+    if t == "contains":
+        cond = f"contains(lower({value}), lower({pattern}))" if fold else f"contains({value}, {pattern})"
+    elif t == "exact":
+        cond = f"lower({value}) = lower({pattern})" if fold else f"{value} = {pattern}"
+    else:
+        cond = f"regexp_matches({value}, {pattern}{', ' + repr('i') if fold else ''})"
+    return f"{kind_sql} AND {cond}"
+
+
+def goals(con: Any, site: int, first: dt.date, last: dt.date, goal_defs: Sequence[Dict[str, Any]],
+          segment_sql: Optional[str] = None,
+          prefixes: Optional[Sequence[str]] = None) -> Dict[Any, Dict[str, Tuple[Any, ...]]]:
+    """Goals.get's numbers: for each goal id, and for ``None`` (all goals
+    together), {"all"|"new"|"returning": (nb_conversions,
+    nb_visits_converted, nb_uniq_visitors_converted, revenue)}."""
+    parts = []
+    for g in goal_defs:
+        cond = _goal_match(g)
+        if cond is None:
+            continue
+        revenue = float(g.get("revenue", 0))
+        rev = f"coalesce(ev_value, {revenue})" if g.get("event_value_as_revenue") else f"{revenue}"
+        per = "vid, ts" if g.get("allow_multiple") else "vid"
+        parts.append(
+            f"""SELECT {g['idgoal']} AS goal, vid, count(*) AS conv, sum(rev) AS rev FROM (
+                  SELECT vid, {rev} AS rev, row_number() OVER (PARTITION BY {per} ORDER BY seq) AS rn
+                  FROM ca WHERE {cond}) WHERE rn = 1 GROUP BY vid"""
+        )
+    out: Dict[Any, Dict[str, Tuple[Any, ...]]] = {}
+    empty = {"all": (0, 0, 0, 0.0), "new": (0, 0, 0, 0.0), "returning": (0, 0, 0, 0.0)}
+    for g in goal_defs:
+        out[g["idgoal"]] = dict(empty)
+    out[None] = dict(empty)
+    if not parts:
+        return out
+    per_visit = " UNION ALL ".join(parts)
+    rows = con.execute(
+        f"""WITH {_cut(site, first, last, segment_sql, prefixes)}, pv AS ({per_visit}),
+        both AS (
+            SELECT goal, vid, conv, rev FROM pv
+            UNION ALL SELECT NULL, vid, sum(conv), sum(rev) FROM pv GROUP BY vid
+        ), typed AS (
+            SELECT both.*, sv.visitor, CASE WHEN sv.visit_count = 1 THEN 'new' ELSE 'returning' END AS t
+            FROM both JOIN sv USING (vid)
+        )
+        SELECT goal, t, sum(conv), count(*), count(DISTINCT visitor), sum(rev) FROM typed GROUP BY ALL
+        UNION ALL
+        SELECT goal, 'all', sum(conv), count(*), count(DISTINCT visitor), sum(rev) FROM typed GROUP BY ALL"""
+    ).fetchall()
+    for goal, t, conv, visits, uniq, rev in rows:
+        out[goal][t] = (int(conv), int(visits), int(uniq), round(float(rev), 2))
+    return out

@@ -216,3 +216,42 @@ def test_dataframes_go_in_as_arrow_columns(data):
     with pytest.raises(ValueError, match="time zone"):
         e.ingest(naive)
     assert e.visits_summary(1, "2024-06-01")["nb_visits"] == 0
+
+
+@pytest.mark.parametrize("period, date", [p for p in PERIODS if p[0] in ("day", "month", "year", "range")])
+def test_goals_equal_sql_under_segments_and_sections(data, period, date):
+    """Goals defined after the data (docs/goals.md) against the same
+    definitions written as SQL over the sessionized hits."""
+    eng, con, _ = data
+    first, last = bounds(period, date)
+    for s in model.TEST_SITES[:2]:
+        for g in model.TEST_GOALS:
+            eng.set_goal(s.id, g["idgoal"], g["name"], match=g["match_attribute"], pattern=g.get("pattern", ""),
+                         pattern_type=g.get("pattern_type", "contains"),
+                         case_sensitive=g.get("case_sensitive", False),
+                         allow_multiple=g.get("allow_multiple", False), revenue=float(g.get("revenue", 0)),
+                         event_value_as_revenue=g.get("event_value_as_revenue", False))
+    converted = 0
+    try:
+        for s, (segment, sql), section in itertools.product(
+            model.TEST_SITES[:2], [(None, None)] + model.SEGMENTS[:3], SECTIONS
+        ):
+            want = model.goals(con, s.id, first, last, model.TEST_GOALS, sql, prefixes(s.id, section))
+            q = f"idSite={s.id}&period=range&date={first},{last}&format_metrics=0"
+            if segment:
+                q += "&segment=" + urllib.parse.quote(segment)
+            if section:
+                q += "&section=" + urllib.parse.quote(section)
+            for goal in [None] + [g["idgoal"] for g in model.TEST_GOALS]:
+                got = eng.api(f"method=Goals.get&{q}" + (f"&idGoal={goal}" if goal else ""))
+                for t, suffix in (("all", ""), ("new", "_new_visit"), ("returning", "_returning_visit")):
+                    uniq = got["nb_uniq_visitors_converted"] if t == "all" else want[goal][t][2]
+                    row = (got[f"nb_conversions{suffix}"], got[f"nb_visits_converted{suffix}"], uniq,
+                           round(float(got[f"revenue{suffix}"]), 2))
+                    assert row == want[goal][t], (s.id, period, date, segment, section, goal, t)
+            converted += want[None]["all"][1]
+    finally:
+        for s in model.TEST_SITES[:2]:
+            for g in model.TEST_GOALS:
+                eng.remove_goal(s.id, g["idgoal"])
+    assert converted > 100

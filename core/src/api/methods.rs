@@ -50,6 +50,8 @@ pub(crate) enum Kind {
     Goals,
     /// `Goals.getGoals`: the site's goal definitions.
     GoalDefinitions,
+    /// `Goals.getVisitsUntilConversion`.
+    VisitsUntilConversion,
     /// A Matomo method hitmap cannot answer, with the reason.
     Refused(&'static str),
 }
@@ -85,6 +87,10 @@ pub(crate) enum Family {
     Exit,
     Events,
     Interest,
+    /// `Goals.get`.
+    Goals,
+    /// Rows that count conversions.
+    Conversions,
     None,
 }
 
@@ -602,7 +608,7 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         F::None,
     ),
     m("API.getMatomoVersion", K::Version, API, "", None, F::None),
-    m("Goals.get", K::Goals, GOALS, "Goals", None, F::None),
+    m("Goals.get", K::Goals, GOALS, "Goals", None, F::Goals),
     m(
         "Goals.getGoals",
         K::GoalDefinitions,
@@ -610,6 +616,14 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         "",
         None,
         F::None,
+    ),
+    m(
+        "Goals.getVisitsUntilConversion",
+        K::VisitsUntilConversion,
+        GOALS,
+        "Visits to Conversion",
+        Some("Visits to Conversion"),
+        F::Conversions,
     ),
     m("API.getPiwikVersion", K::Version, API, "", None, F::None),
     m("API.getBulkRequest", K::Bulk, API, "", None, F::None),
@@ -748,6 +762,15 @@ pub(crate) fn family_metrics(f: Family) -> (Titles, Titles) {
             &[("avg_event_value", "Average Event Value")],
         ),
         F::Interest => (&[("nb_visits", "Visits")], &[]),
+        F::Goals => (
+            &[
+                ("nb_conversions", "Conversions"),
+                ("nb_visits_converted", "Visits converted"),
+                ("revenue", "Revenue"),
+            ],
+            &[("conversion_rate", "Conversion Rate")],
+        ),
+        F::Conversions => (&[("nb_conversions", "Conversions")], &[]),
         F::None => (&[], &[]),
     }
 }

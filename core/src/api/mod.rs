@@ -306,7 +306,11 @@ impl ApiRequest {
                 self.api_method != (None, None),
                 k == Kind::ProcessedReport,
             ),
-            ("idGoal", self.id_goal.is_some(), k == Kind::Goals),
+            (
+                "idGoal",
+                self.id_goal.is_some(),
+                k == Kind::Goals || k == Kind::VisitsUntilConversion,
+            ),
             (
                 "idDimension/dimension",
                 self.id_dimension.is_some() || self.dimension.is_some(),
@@ -768,6 +772,20 @@ impl Engine {
             Kind::Goals => {
                 let goal = goals::requested_goal(r, &sel.site.config.goals)?;
                 goals::goals_row(&sel.goals(), goal, r)?
+            }
+            Kind::VisitsUntilConversion => {
+                let goal = goals::requested_goal(r, &sel.site.config.goals)?;
+                let rows = sel
+                    .visits_until_conversion(goal)
+                    .into_iter()
+                    .map(|(label, n)| {
+                        let mut row = Row::new();
+                        row.insert("label".into(), json!(label));
+                        row.insert("nb_conversions".into(), json!(n));
+                        row
+                    })
+                    .collect();
+                table::apply(rows, t, &Spec::new(&[]))?
             }
             Kind::Actions => actions_answer(&sel.actions_summary(), t)?,
             Kind::VisitFrequency => frequency_answer(&sel.visit_frequency(), t)?,

@@ -10,6 +10,7 @@ use roaring::RoaringBitmap;
 
 use super::parse::{Condition, Field, Op, Segment};
 use crate::archive::{Columns, DayArchive, ValueIndex};
+use crate::conversions::GoalState;
 use crate::dict::{Dict, NONE};
 use crate::engine::SiteState;
 use crate::error::{Error, Result};
@@ -68,6 +69,14 @@ enum Pred {
         value: f64,
     },
     VisitorIsNew(bool),
+    /// Visits that converted a goal (`conversions.rs`): any of the site's
+    /// goals (`goal: None`), goal `id`, or (`other`) a goal but `id`;
+    /// complemented if `negate`.
+    Converted {
+        goal: Option<u32>,
+        other: bool,
+        negate: bool,
+    },
     /// A value derived per visit (`visit_key.rs`), tested as text:
     /// visits whose value passes, complemented if `negate`; `None` as the
     /// test asks for visits without a value.
@@ -144,7 +153,7 @@ impl CompiledSegment {
                     _ => Columns::ALL,
                 },
                 Pred::VisitorIsNew(_) => Columns::BEFORE,
-                Pred::Derived { .. } => Columns::ALL,
+                Pred::Derived { .. } | Pred::Converted { .. } => Columns::ALL,
             })
             .fold(Columns::NONE, Columns::with)
     }
@@ -225,6 +234,37 @@ fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
     }
     if c.field == Field::VisitorType {
         return Ok(Pred::VisitorIsNew((c.value == "new") != (c.op == Op::Ne)));
+    }
+    if c.field == Field::VisitConverted {
+        return Ok(Pred::Converted {
+            goal: None,
+            other: false,
+            negate: (c.value == "1") == (c.op == Op::Ne),
+        });
+    }
+    if c.field == Field::VisitConvertedGoalId {
+        let id: u32 = c.value.parse().expect("checked by the parser");
+        let goals = &site.config.goals;
+        if !goals.iter().any(|g| g.id == id) {
+            let ids: Vec<String> = goals.iter().map(|g| g.id.to_string()).collect();
+            return Err(Error::Segment {
+                position: c.position,
+                reason: format!(
+                    "site {} has no goal {id} (its goals: {})",
+                    site.config.id,
+                    if ids.is_empty() {
+                        "none".into()
+                    } else {
+                        ids.join(", ")
+                    }
+                ),
+            });
+        }
+        return Ok(Pred::Converted {
+            goal: Some(id),
+            other: c.op == Op::Ne,
+            negate: false,
+        });
     }
     let (target, dict): (Target, Option<&Dict>) = match &c.field {
         Field::VisitorId => (Target::Visitor, Some(&d.visitors)),
@@ -470,6 +510,26 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
             passes(x)
         })),
         Pred::VisitorIsNew(want) => Cow::Owned(scan(a, |v| a.is_new_visit(v) == *want)),
+        Pred::Converted {
+            goal,
+            other,
+            negate,
+        } => {
+            let keys = day.keys;
+            let mut states: Vec<GoalState<'_>> = keys
+                .config
+                .goals
+                .iter()
+                .filter(|g| goal.is_none_or(|id| (g.id == id) != *other))
+                .map(GoalState::new)
+                .collect();
+            Cow::Owned(scan(a, |v| {
+                let converted = states
+                    .iter_mut()
+                    .any(|s| s.convert(a, a.actions_of(v), keys.dicts).is_some());
+                converted != *negate
+            }))
+        }
         Pred::Derived {
             field,
             test,

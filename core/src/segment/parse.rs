@@ -152,11 +152,17 @@ pub enum Field {
     /// `daysSinceLastVisit` (numeric; 0 for a second visit the same day,
     /// no value for a first visit)
     DaysSinceLastVisit,
+    /// `visitConverted`: `1` for visits that converted a goal, `0` for
+    /// the others (the site's goals, evaluated over the visit's actions)
+    VisitConverted,
+    /// `visitConvertedGoalId`: visits that converted the goal with this
+    /// id (`!=`: visits that converted another goal, as Matomo's)
+    VisitConvertedGoalId,
     /// A custom dimension, by name (or `dimensionN`, the site's N-th).
     Dimension(String),
 }
 
-const BUILTIN: [(&str, Field); 39] = [
+const BUILTIN: [(&str, Field); 41] = [
     ("visitorId", Field::VisitorId),
     ("userId", Field::UserId),
     ("deviceType", Field::DeviceType),
@@ -196,6 +202,8 @@ const BUILTIN: [(&str, Field); 39] = [
     ("visitServerHour", Field::VisitServerHour),
     ("visitLocalHour", Field::VisitLocalHour),
     ("daysSinceLastVisit", Field::DaysSinceLastVisit),
+    ("visitConverted", Field::VisitConverted),
+    ("visitConvertedGoalId", Field::VisitConvertedGoalId),
 ];
 
 impl Field {
@@ -438,6 +446,19 @@ fn check(c: &Condition) -> Result<()> {
                 "operator {} needs a numeric field (actions, visitDuration, visitCount), not '{name}'",
                 c.op.symbol()
             ),
+        ));
+    }
+    if c.field == Field::VisitConverted
+        && (!matches!(c.op, Op::Eq | Op::Ne) || !matches!(c.value.as_str(), "0" | "1"))
+    {
+        return Err(err(c.position, "visitConverted takes == or != with 0 or 1"));
+    }
+    if c.field == Field::VisitConvertedGoalId
+        && (!matches!(c.op, Op::Eq | Op::Ne) || c.value.parse::<u32>().is_err())
+    {
+        return Err(err(
+            c.position,
+            "visitConvertedGoalId takes == or != with a goal id (Goals.getGoals lists them)",
         ));
     }
     if c.field == Field::VisitorType

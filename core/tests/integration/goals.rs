@@ -88,6 +88,23 @@ fn check_goals(case: &Case, goals: &[Goal]) -> Result<(), TestCaseError> {
         );
         let got = engine.query(&q).unwrap().goals();
         let cuts = reference::cut_visits(&visits, from, to, seg, section);
+        let first = goals.iter().take(1).cloned().collect::<Vec<_>>();
+        let sel = engine.query(&q).unwrap();
+        prop_assert_eq!(
+            sel.visits_until_conversion(None),
+            reference::visits_until_conversion(&cuts, goals),
+            "visits until conversion, {}",
+            ctx
+        );
+        prop_assert_eq!(
+            sel.visits_until_conversion(first.first().map(Goal::id)),
+            reference::visits_until_conversion(
+                &cuts,
+                if first.is_empty() { goals } else { &first }
+            ),
+            "visits until conversion of the first goal, {}",
+            ctx
+        );
         prop_assert_eq!(&got, &reference::goals(&cuts, goals), "goals, {}", ctx);
         prop_assert_eq!(
             &before.query(&q).unwrap().goals(),
@@ -95,6 +112,53 @@ fn check_goals(case: &Case, goals: &[Goal]) -> Result<(), TestCaseError> {
             "defined before, {}",
             ctx
         );
+    }
+    // The goal segments select visits whose whole visit converted (any
+    // goal; goal N; another goal than N), then the section cuts them.
+    let (from, to) = (day0, day0 + Days::new(9));
+    let whole = reference::cut_visits(&visits, from, to, &[], None);
+    let first = goals.first().map(Goal::id);
+    let mut segments = vec![("visitConverted==1".to_string(), None, false, false)];
+    segments.push(("visitConverted==0".to_string(), None, false, true));
+    if let Some(id) = first {
+        segments.push((
+            format!("visitConvertedGoalId=={id}"),
+            Some(id),
+            false,
+            false,
+        ));
+        segments.push((format!("visitConvertedGoalId!={id}"), Some(id), true, false));
+    }
+    for (text, goal, other, negate) in segments {
+        let picked: Vec<&reference::RVisit> = whole
+            .iter()
+            .filter(|c| {
+                let converted = goals
+                    .iter()
+                    .filter(|g| goal.is_none_or(|id| (g.id() == id) != other))
+                    .any(|g| reference::goal_conversions(c, g).is_some());
+                converted != negate
+            })
+            .map(|c| c.visit)
+            .collect();
+        for section in SECTIONS {
+            let cuts: Vec<_> = reference::cut_visits(&visits, from, to, &[], section)
+                .into_iter()
+                .filter(|c| picked.iter().any(|v| std::ptr::eq(*v, c.visit)))
+                .collect();
+            let mut q = Query::site(1).range(from, to).segment(&text).unwrap();
+            if let Some(s) = section {
+                q = q.section(s);
+            }
+            let got = engine.query(&q).unwrap().visits_summary();
+            prop_assert_eq!(
+                got,
+                reference::summary(&cuts),
+                "{} section {:?}",
+                text,
+                section
+            );
+        }
     }
     Ok(())
 }
@@ -203,6 +267,31 @@ fn goals_are_kept_with_the_store_and_change_past_answers_at_once() {
 }
 
 #[test]
+fn goal_segments_say_what_is_wrong() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1).goal(Goal::manual(2, "Call")))
+        .unwrap();
+    let err = |segment: &str| -> String {
+        match Query::site(1).segment(segment) {
+            Err(e) => e.to_string(),
+            Ok(q) => match e.query(&q) {
+                Err(e) => e.to_string(),
+                Ok(_) => panic!("{segment} was accepted"),
+            },
+        }
+    };
+    for (segment, says) in [
+        ("visitConvertedGoalId==9", "has no goal 9 (its goals: 2)"),
+        ("visitConvertedGoalId==x", "takes == or != with a goal id"),
+        ("visitConverted==2", "with 0 or 1"),
+        ("visitConverted=@1", "with 0 or 1"),
+    ] {
+        let got = err(segment);
+        assert!(got.contains(says), "{segment}: {got}");
+    }
+}
+
+#[test]
 fn goals_api_speaks_matomos_shapes_and_says_what_is_wrong() {
     let mut e = Engine::in_memory();
     let site = SiteConfig::new(1)
@@ -245,6 +334,12 @@ fn goals_api_speaks_matomos_shapes_and_says_what_is_wrong() {
     );
     let raw = api(&e, &format!("method=Goals.get&{day}&format_metrics=0"));
     assert_eq!(raw["conversion_rate"], json!(0.5));
+    let until = api(
+        &e,
+        "method=Goals.getVisitsUntilConversion&idSite=1&period=day&date=2024-06-01&format=json&idGoal=1",
+    );
+    assert_eq!(until[0], json!({"label": "1 visit", "nb_conversions": 1}));
+    assert_eq!(until[12]["label"], json!("101+ visits"));
     let defs = api(&e, "method=Goals.getGoals&idSite=1&format=json");
     assert_eq!(defs["1"]["pattern_type"], json!("contains"));
     assert_eq!(defs["1"]["revenue"], json!(1.25));

@@ -641,7 +641,7 @@ fn goal_matches(g: &hitmap::Goal, value: &str) -> bool {
 }
 
 /// One visit's conversions of goal `g` and their revenue, or `None`.
-fn goal_conversions(c: &Cut, g: &hitmap::Goal) -> Option<(u64, f64)> {
+pub fn goal_conversions(c: &Cut, g: &hitmap::Goal) -> Option<(u64, f64)> {
     use hitmap::GoalMatch as M;
     let mut seconds = BTreeSet::new();
     let (mut n, mut revenue) = (0u64, 0.0f64);
@@ -746,5 +746,39 @@ pub fn goals(cuts: &[Cut], goals: &[hitmap::Goal]) -> hitmap::GoalsSummary {
         .zip(&each)
         .map(|(g, a)| (g.id(), by_type(a)))
         .collect();
+    out
+}
+
+/// Conversions of `goals` by the converting visit's rank among its
+/// visitor's visits, in Matomo's ranges (label, conversions).
+pub fn visits_until_conversion(cuts: &[Cut], goals: &[hitmap::Goal]) -> Vec<(String, u64)> {
+    let ranges: [(u32, u32, &str); 13] = [
+        (1, 1, "1 visit"),
+        (2, 2, "2 visits"),
+        (3, 3, "3 visits"),
+        (4, 4, "4 visits"),
+        (5, 5, "5 visits"),
+        (6, 6, "6 visits"),
+        (7, 7, "7 visits"),
+        (8, 8, "8 visits"),
+        (9, 14, "9-14 visits"),
+        (15, 25, "15-25 visits"),
+        (26, 50, "26-50 visits"),
+        (51, 100, "51-100 visits"),
+        (101, u32::MAX, "101+ visits"),
+    ];
+    let mut out: Vec<(String, u64)> = ranges.iter().map(|r| (r.2.to_string(), 0)).collect();
+    for c in cuts {
+        let n: u64 = goals
+            .iter()
+            .filter_map(|g| goal_conversions(c, g))
+            .map(|(n, _)| n)
+            .sum();
+        let i = ranges
+            .iter()
+            .position(|r| (r.0..=r.1).contains(&c.visit.visit_count))
+            .unwrap();
+        out[i].1 += n;
+    }
     out
 }

@@ -1,0 +1,116 @@
+//! One visit's conversions of a goal (`goal.rs` says what converts),
+//! from a day's stored actions: what `Selection::goals` counts and what
+//! the `visitConverted` and `visitConvertedGoalId` segments test.
+
+use crate::archive::DayArchive;
+use crate::dict::NONE;
+use crate::fsum::ExactSum;
+use crate::goal::{Goal, GoalMatch, GoalMatcher};
+use crate::hit::HitType;
+use crate::raw::SiteDicts;
+
+/// A goal ready to evaluate: its matcher and what it already decided for
+/// each value id of the dictionary it looks at (0 unknown, 1 no, 2 yes):
+/// a URL is compared once per question, not once per hit.
+pub(crate) struct GoalState<'g> {
+    pub goal: &'g Goal,
+    matcher: Option<GoalMatcher>,
+    seen: Vec<u8>,
+}
+
+impl<'g> GoalState<'g> {
+    pub(crate) fn new(goal: &'g Goal) -> GoalState<'g> {
+        GoalState {
+            goal,
+            // Validated when the site was added; a goal that no longer
+            // compiles converts nothing rather than failing questions.
+            matcher: (goal.match_attribute != GoalMatch::Manually)
+                .then(|| GoalMatcher::new(goal).ok())
+                .flatten(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// The conversions among `actions` (positions in `a`, in time order)
+    /// and their revenue; `None`: none. Once a visit, or with
+    /// `allow_multiple` once a second; each earns the goal's revenue or
+    /// its event's value.
+    pub(crate) fn convert(
+        &mut self,
+        a: &DayArchive,
+        actions: impl Iterator<Item = usize>,
+        d: &SiteDicts,
+    ) -> Option<(u64, ExactSum)> {
+        let matcher = self.matcher.as_ref()?;
+        let goal = self.goal;
+        let kind = match goal.match_attribute {
+            GoalMatch::Url | GoalMatch::Title => HitType::Pageview,
+            GoalMatch::File => HitType::Download,
+            GoalMatch::ExternalWebsite => HitType::Outlink,
+            GoalMatch::EventCategory | GoalMatch::EventAction | GoalMatch::EventName => {
+                HitType::Event
+            }
+            GoalMatch::Manually => return None,
+        };
+        let dict = match goal.match_attribute {
+            GoalMatch::Title => &d.titles,
+            m if m.is_event() => &d.events,
+            _ => &d.urls,
+        };
+        if self.seen.len() < dict.len() {
+            self.seen.resize(dict.len(), 0);
+        }
+        let mut last_second = None;
+        let mut conversions = 0u64;
+        let mut revenue = ExactSum::default();
+        for i in actions {
+            if a.a_kind.get(i) != Some(&kind) {
+                continue;
+            }
+            let id = match goal.match_attribute {
+                GoalMatch::Title => a.a_title.get(i).copied().unwrap_or(NONE),
+                GoalMatch::EventCategory => a.extra(i).ev_category,
+                GoalMatch::EventAction => a.extra(i).ev_action,
+                GoalMatch::EventName => a.extra(i).ev_name,
+                _ => a.a_url.get(i).copied().unwrap_or(NONE),
+            };
+            let hit = match id {
+                // An action without the value matches as the empty text.
+                NONE => matcher.matches(""),
+                id => match self.seen.get(id as usize).copied() {
+                    Some(1) => false,
+                    Some(2) => true,
+                    _ => {
+                        let yes = matcher.matches(dict.value(id));
+                        if let Some(s) = self.seen.get_mut(id as usize) {
+                            *s = 1 + u8::from(yes);
+                        }
+                        yes
+                    }
+                },
+            };
+            if !hit {
+                continue;
+            }
+            if goal.allow_multiple {
+                // One conversion a second: Matomo's key is (visit, goal, time).
+                let ts = a.a_ts.get(i).copied();
+                if last_second.is_some() && last_second == ts {
+                    continue;
+                }
+                last_second = ts;
+            }
+            conversions += 1;
+            let value = a.extra(i).ev_value;
+            revenue.add(if goal.event_value_as_revenue && !value.is_nan() {
+                value
+            } else {
+                goal.revenue
+            });
+            if !goal.allow_multiple {
+                break;
+            }
+        }
+        (conversions > 0).then_some((conversions, revenue))
+    }
+}
