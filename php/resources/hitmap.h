@@ -170,6 +170,35 @@ void hitmap_store_free(struct hitmap_store *store);
 enum hitmap_status hitmap_store_add_site(struct hitmap_store *store, const char *site_json);
 
 /**
+ * Adds a goal to a site, or replaces the site's goal with its id, from
+ * JSON with Matomo's field names: `{"idgoal":1,"name":"Contact",
+ * "match_attribute":"url","pattern":"/contact/sent",
+ * "pattern_type":"contains","case_sensitive":0,"allow_multiple":0,
+ * "revenue":5,"event_value_as_revenue":0,"description":""}` (only
+ * `idgoal`, `name` and `match_attribute` are required; docs/goals.md).
+ * Every answer about the site's past and future days counts it at once.
+ * `Goals.getGoals` through `hitmap_store_api` lists a site's goals.
+ *
+ * # Safety
+ * `store` is a live handle; `goal_json` a NUL-terminated string.
+ */
+enum hitmap_status hitmap_store_set_goal(struct hitmap_store *store,
+                                         uint32_t site,
+                                         const char *goal_json);
+
+/**
+ * Removes a site's goal. `*removed` (may be NULL) receives 1 if the site
+ * had a goal with that id, else 0.
+ *
+ * # Safety
+ * `store` is a live handle; `removed` NULL or a valid pointer.
+ */
+enum hitmap_status hitmap_store_remove_goal(struct hitmap_store *store,
+                                            uint32_t site,
+                                            uint32_t id,
+                                            uint8_t *removed);
+
+/**
  * Ingests an NDJSON buffer (one hit per line) as one batch. `*result_json`
  * receives `{"accepted":N,"rejected":[{"line":L,"reason":"..."}]}`; free
  * it with `hitmap_string_free`.
