@@ -547,12 +547,12 @@ def goals(con: Any, site: int, first: dt.date, last: dt.date, goal_defs: Sequenc
     per_visit = " UNION ALL ".join(parts)
     rows = con.execute(
         f"""WITH {_cut(site, first, last, segment_sql, prefixes)}, pv AS ({per_visit}),
-        both AS (
+        gv AS (
             SELECT goal, vid, conv, rev FROM pv
             UNION ALL SELECT NULL, vid, sum(conv), sum(rev) FROM pv GROUP BY vid
         ), typed AS (
-            SELECT both.*, sv.visitor, CASE WHEN sv.visit_count = 1 THEN 'new' ELSE 'returning' END AS t
-            FROM both JOIN sv USING (vid)
+            SELECT gv.*, sv.visitor, CASE WHEN sv.visit_count = 1 THEN 'new' ELSE 'returning' END AS t
+            FROM gv JOIN sv USING (vid)
         )
         SELECT goal, t, sum(conv), count(*), count(DISTINCT visitor), sum(rev) FROM typed GROUP BY ALL
         UNION ALL
