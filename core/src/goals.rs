@@ -13,8 +13,12 @@ use std::collections::BTreeMap;
 use crate::bitset::BitSet;
 use crate::conversions::GoalState;
 use crate::fsum::ExactSum;
-use crate::goal::Goal;
-use crate::query::Selection;
+use crate::goal::{Goal, GoalMatch};
+use chrono::NaiveDate;
+
+use crate::archive::Columns;
+use crate::error::Result;
+use crate::query::{Resolved, Selection};
 
 /// Conversions of one goal, or of all together.
 ///
@@ -109,30 +113,125 @@ impl Selection<'_> {
     /// The conversions of the site's goals in the selection (see the
     /// module's rules).
     pub fn goals(&self) -> GoalsSummary {
-        self.goals_of(&self.site.config.goals)
+        let goals = &self.site.config.goals;
+        let mut acc = GoalsAcc::new(goals, self.site.dicts.visitors.len(), true);
+        acc.add(self);
+        acc.finish()
+    }
+}
+
+impl Resolved<'_> {
+    /// [`Selection::goals`] of the days `range`, read a window of days at
+    /// a time with the columns its goals use (memory follows the window,
+    /// not the range). Without `by_type`, new and returning visits are not
+    /// told apart (their fields stay zero) and the visitor history is not
+    /// read.
+    pub(crate) fn goals(
+        &self,
+        range: Option<(NaiveDate, NaiveDate)>,
+        by_type: bool,
+    ) -> Result<GoalsSummary> {
+        let goals = &self.site.config.goals;
+        let mut acc = GoalsAcc::new(goals, self.site.dicts.visitors.len(), by_type);
+        let mut cols = Columns::KINDS.with(Columns::URLS);
+        for g in goals {
+            if g.match_attribute == GoalMatch::Title {
+                cols = cols.with(Columns::TITLES);
+            }
+            if g.match_attribute.is_event() {
+                cols = cols.with(Columns::EXTRAS);
+            }
+            if g.allow_multiple {
+                cols = cols.with(Columns::TIMES);
+            }
+        }
+        if by_type {
+            cols = cols.with(Columns::BEFORE);
+        }
+        let (first, last) = self.checked_range(range)?;
+        // Windows over the site's days, not from year 1.
+        let dates = self.site.dates();
+        let (Some(&lo), Some(&hi)) = (dates.first(), dates.last()) else {
+            return Ok(acc.finish());
+        };
+        let (first, last) = (first.max(lo), last.min(hi));
+        let mut from = first;
+        while from <= last {
+            let to = (from + chrono::Days::new(WINDOW_DAYS - 1)).min(last);
+            acc.add(&self.select_columns(Some((from, to)), cols)?);
+            let Some(next) = to.succ_opt() else { break };
+            from = next;
+        }
+        Ok(acc.finish())
+    }
+}
+
+/// The sums a visit of type `t` adds to: every visit's (0), and its
+/// type's unless `t` is 0 (types not told apart).
+fn types(t: usize) -> impl Iterator<Item = usize> {
+    std::iter::once(0).chain((t > 0).then_some(t))
+}
+
+/// Days read at a time for goals.
+const WINDOW_DAYS: u64 = 31;
+
+/// Running sums of every goal over selections.
+struct GoalsAcc<'g> {
+    goals: &'g [Goal],
+    ready: Vec<GoalState<'g>>,
+    overall: [Acc; 3],
+    each: Vec<[Acc; 3]>,
+    visits: [u64; 3],
+    /// Whether new and returning visits are told apart.
+    by_type: bool,
+}
+
+impl<'g> GoalsAcc<'g> {
+    fn new(goals: &'g [Goal], visitors: usize, by_type: bool) -> GoalsAcc<'g> {
+        let three = || [Acc::new(visitors), Acc::new(visitors), Acc::new(visitors)];
+        GoalsAcc {
+            goals,
+            ready: goals.iter().map(GoalState::new).collect(),
+            overall: three(),
+            each: goals.iter().map(|_| three()).collect(),
+            visits: [0; 3],
+            by_type,
+        }
     }
 
-    /// [`Selection::goals`] for the goals `goals`.
-    pub(crate) fn goals_of(&self, goals: &[Goal]) -> GoalsSummary {
-        let d = &self.site.dicts;
-        let n = d.visitors.len();
-        let mut ready: Vec<GoalState<'_>> = goals.iter().map(GoalState::new).collect();
-        let three = || [Acc::new(n), Acc::new(n), Acc::new(n)];
-        let mut overall = three();
-        let mut each: Vec<[Acc; 3]> = goals.iter().map(|_| three()).collect();
-        let mut visits = [0u64; 3];
-        self.for_each_visit(|cut| {
+    fn add(&mut self, sel: &Selection<'_>) {
+        let d = &sel.site.dicts;
+        let GoalsAcc {
+            ready,
+            overall,
+            each,
+            visits,
+            by_type,
+            ..
+        } = self;
+        for acc in overall.iter_mut().chain(each.iter_mut().flatten()) {
+            acc.visitors.grow(d.visitors.len());
+        }
+        sel.for_each_visit(|cut| {
             let a = cut.archive;
-            let t = if a.is_new_visit(cut.visit) { 1 } else { 2 };
+            // Every visit's sums (0), and its type's (1 new, 2 returning)
+            // when they are told apart.
+            let t = match (*by_type, *by_type && a.is_new_visit(cut.visit)) {
+                (false, _) => 0,
+                (true, true) => 1,
+                (true, false) => 2,
+            };
             visits[0] += 1;
-            visits[t] += 1;
+            if t > 0 {
+                visits[t] += 1;
+            }
             let visitor = cut.visitor();
             let mut any = (0u64, ExactSum::default());
-            for (g, acc) in ready.iter_mut().zip(&mut each) {
+            for (g, acc) in ready.iter_mut().zip(each.iter_mut()) {
                 let Some((conversions, revenue)) = g.convert(a, cut.actions.iter(), d) else {
                     continue;
                 };
-                for k in [0, t] {
+                for k in types(t) {
                     acc[k].conversions += conversions;
                     acc[k].visits += 1;
                     acc[k].visitors.insert(visitor);
@@ -142,7 +241,7 @@ impl Selection<'_> {
                 any.1.add_sum(&revenue);
             }
             if any.0 > 0 {
-                for k in [0, t] {
+                for k in types(t) {
                     overall[k].conversions += any.0;
                     overall[k].visits += 1;
                     overall[k].visitors.insert(visitor);
@@ -150,6 +249,9 @@ impl Selection<'_> {
                 }
             }
         });
+    }
+
+    fn finish(self) -> GoalsSummary {
         let by_type = |acc: &[Acc; 3]| ByVisitorType {
             all: acc[0].finish(),
             new: acc[1].finish(),
@@ -157,14 +259,15 @@ impl Selection<'_> {
         };
         GoalsSummary {
             nb_visits: ByVisitorType {
-                all: visits[0],
-                new: visits[1],
-                returning: visits[2],
+                all: self.visits[0],
+                new: self.visits[1],
+                returning: self.visits[2],
             },
-            overall: by_type(&overall),
-            goals: goals
+            overall: by_type(&self.overall),
+            goals: self
+                .goals
                 .iter()
-                .zip(&each)
+                .zip(&self.each)
                 .map(|(g, acc)| (g.id, by_type(acc)))
                 .collect(),
         }

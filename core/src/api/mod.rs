@@ -742,7 +742,7 @@ impl Engine {
                 return summary_answer(&summary, t);
             }
             // A site with goals: its converted visits, from the days.
-            let converted = resolved.select(range)?.goals().overall.all;
+            let converted = resolved.goals(range, false)?.overall.all;
             let mut row = rows::summary_row(&summary);
             row.shift_insert(
                 4,
@@ -750,6 +750,11 @@ impl Engine {
                 json!(converted.nb_visits_converted),
             );
             return table::apply_one(row, t, table::VISIT_RATIOS);
+        }
+        if kind == Kind::Goals {
+            // A window of days at a time, with the columns goals read.
+            let goal = goals::requested_goal(r, &resolved.site.config.goals)?;
+            return goals::goals_row(&resolved.goals(range, true)?, goal, r);
         }
         if kind == Kind::LastVisits {
             // Its newest days first, until the page is full.
@@ -769,10 +774,8 @@ impl Engine {
         let visits = Spec::new(table::VISIT_RATIOS);
         Ok(match kind {
             Kind::VisitsSummary => summary_answer(&sel.visits_summary(), t)?,
-            Kind::Goals => {
-                let goal = goals::requested_goal(r, &sel.site.config.goals)?;
-                goals::goals_row(&sel.goals(), goal, r)?
-            }
+            // Answered before a selection is made (`answer_period`).
+            Kind::Goals => json!([]),
             Kind::VisitsUntilConversion => {
                 let goal = goals::requested_goal(r, &sel.site.config.goals)?;
                 let rows = sel

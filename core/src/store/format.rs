@@ -131,7 +131,9 @@ fn day_sections(a: &DayArchive) -> Vec<Vec<u8>> {
     next(&mut w);
     opt_ids(&mut w, &a.a_url);
     next(&mut w);
-    let mut last_title = std::collections::HashMap::new();
+    // foldhash: filled for every action of every day written or read with
+    // titles (SipHash was a tenth of a cold year's goal question).
+    let mut last_title: foldhash::HashMap<u32, u32> = foldhash::HashMapExt::new();
     for (&url, &title) in a.a_url.iter().zip(&a.a_title) {
         let predicted = last_title.insert(url, title).unwrap_or(NONE);
         w.var(if title == predicted {
@@ -520,7 +522,9 @@ fn read_times(r: &mut Reader<'_>, a: &mut DayArchive) -> ReadResult<()> {
 /// The titles, each "as this URL's last one" or its own (after the URLs).
 fn read_titles(r: &mut Reader<'_>, a: &mut DayArchive) -> ReadResult<()> {
     a.a_title = Vec::with_capacity(a.a_url.len());
-    let mut last_title = std::collections::HashMap::new();
+    // foldhash: filled for every action of every day written or read with
+    // titles (SipHash was a tenth of a cold year's goal question).
+    let mut last_title: foldhash::HashMap<u32, u32> = foldhash::HashMapExt::new();
     for &url in &a.a_url {
         let predicted = last_title.get(&url).copied().unwrap_or(NONE);
         let title = match r.var()? {
