@@ -133,16 +133,15 @@ impl Resolved<'_> {
     ) -> Result<GoalsSummary> {
         let goals = &self.site.config.goals;
         let mut acc = GoalsAcc::new(goals, self.site.dicts.visitors.len(), by_type);
-        let mut cols = Columns::KINDS.with(Columns::URLS);
+        // Times: a visit's length is derived from them (every visit of a
+        // selection carries it).
+        let mut cols = Columns::KINDS.with(Columns::URLS).with(Columns::TIMES);
         for g in goals {
             if g.match_attribute == GoalMatch::Title {
                 cols = cols.with(Columns::TITLES);
             }
             if g.match_attribute.is_event() {
                 cols = cols.with(Columns::EXTRAS);
-            }
-            if g.allow_multiple {
-                cols = cols.with(Columns::TIMES);
             }
         }
         if by_type {

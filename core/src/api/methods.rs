@@ -52,6 +52,8 @@ pub(crate) enum Kind {
     GoalDefinitions,
     /// `Goals.getVisitsUntilConversion`.
     VisitsUntilConversion,
+    /// `Goals.getGoal`: one goal's definition (`idGoal`).
+    GoalDefinition,
     /// A Matomo method hitmap cannot answer, with the reason.
     Refused(&'static str),
 }
@@ -617,6 +619,7 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         None,
         F::None,
     ),
+    m("Goals.getGoal", K::GoalDefinition, GOALS, "", None, F::None),
     m(
         "Goals.getVisitsUntilConversion",
         K::VisitsUntilConversion,
@@ -651,6 +654,7 @@ impl Kind {
             K::Sites { one: true }
             | K::ConfiguredDimensions
             | K::GoalDefinitions
+            | K::GoalDefinition
             | K::VisitorProfile => Needs::Site,
             K::Sites { one: false }
             | K::SiteIds

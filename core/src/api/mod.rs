@@ -309,7 +309,10 @@ impl ApiRequest {
             (
                 "idGoal",
                 self.id_goal.is_some(),
-                k == Kind::Goals || k == Kind::VisitsUntilConversion,
+                matches!(
+                    k,
+                    Kind::Goals | Kind::VisitsUntilConversion | Kind::GoalDefinition
+                ),
             ),
             (
                 "idDimension/dimension",
@@ -646,6 +649,13 @@ impl Engine {
                 let goals = &self.site_state(site)?.config.goals;
                 return Ok((goals::definitions(site, goals), false));
             }
+            Kind::GoalDefinition => {
+                let goals = &self.site_state(site)?.config.goals;
+                let id = goals::requested_goal(r, goals)?
+                    .ok_or_else(|| bad("Goals.getGoal needs idGoal (Goals.getGoals lists them)"))?;
+                let all = goals::definitions(site, goals);
+                return Ok((all[id.to_string()].clone(), false));
+            }
             Kind::VisitorProfile => return Ok((self.visitor_profile(r, site)?, false)),
             Kind::ProcessedReport => return Ok((self.processed_report(r, site, options)?, false)),
             _ => {}
@@ -853,6 +863,7 @@ impl Engine {
             | Kind::ProcessedReport
             | Kind::ConfiguredDimensions
             | Kind::GoalDefinitions
+            | Kind::GoalDefinition
             | Kind::VisitorProfile
             // Answered before a selection is made (`answer_period`).
             | Kind::LastVisits
