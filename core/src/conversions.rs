@@ -2,12 +2,28 @@
 //! from a day's stored actions: what `Selection::goals` counts and what
 //! the `visitConverted` and `visitConvertedGoalId` segments test.
 
-use crate::archive::DayArchive;
+use crate::archive::{Columns, DayArchive};
 use crate::dict::NONE;
 use crate::fsum::ExactSum;
 use crate::goal::{Goal, GoalMatch, GoalMatcher};
 use crate::hit::HitType;
 use crate::raw::SiteDicts;
+
+/// The column groups a day must hold for `goals` to be evaluated over
+/// its visits: the actions' kinds, URLs and times (a visit's length comes
+/// from them), titles for title goals, events for event goals.
+pub(crate) fn columns_for(goals: &[Goal]) -> Columns {
+    let mut cols = Columns::KINDS.with(Columns::URLS).with(Columns::TIMES);
+    for g in goals {
+        if g.match_attribute == GoalMatch::Title {
+            cols = cols.with(Columns::TITLES);
+        }
+        if g.match_attribute.is_event() {
+            cols = cols.with(Columns::EXTRAS);
+        }
+    }
+    cols
+}
 
 /// A goal ready to evaluate: its matcher and what it already decided for
 /// each value id of the dictionary it looks at (0 unknown, 1 no, 2 yes):

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use crate::bitset::BitSet;
 use crate::conversions::GoalState;
 use crate::fsum::ExactSum;
-use crate::goal::{Goal, GoalMatch};
+use crate::goal::Goal;
 use chrono::NaiveDate;
 
 use crate::archive::Columns;
@@ -133,17 +133,7 @@ impl Resolved<'_> {
     ) -> Result<GoalsSummary> {
         let goals = &self.site.config.goals;
         let mut acc = GoalsAcc::new(goals, self.site.dicts.visitors.len(), by_type);
-        // Times: a visit's length is derived from them (every visit of a
-        // selection carries it).
-        let mut cols = Columns::KINDS.with(Columns::URLS).with(Columns::TIMES);
-        for g in goals {
-            if g.match_attribute == GoalMatch::Title {
-                cols = cols.with(Columns::TITLES);
-            }
-            if g.match_attribute.is_event() {
-                cols = cols.with(Columns::EXTRAS);
-            }
-        }
+        let mut cols = crate::conversions::columns_for(goals);
         if by_type {
             cols = cols.with(Columns::BEFORE);
         }

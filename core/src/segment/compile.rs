@@ -76,6 +76,8 @@ enum Pred {
         goal: Option<u32>,
         other: bool,
         negate: bool,
+        /// The column groups the site's goals read.
+        cols: Columns,
     },
     /// A value derived per visit (`visit_key.rs`), tested as text:
     /// visits whose value passes, complemented if `negate`; `None` as the
@@ -153,7 +155,8 @@ impl CompiledSegment {
                     _ => Columns::ALL,
                 },
                 Pred::VisitorIsNew(_) => Columns::BEFORE,
-                Pred::Derived { .. } | Pred::Converted { .. } => Columns::ALL,
+                Pred::Derived { .. } => Columns::ALL,
+                Pred::Converted { cols, .. } => *cols,
             })
             .fold(Columns::NONE, Columns::with)
     }
@@ -240,6 +243,7 @@ fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
             goal: None,
             other: false,
             negate: (c.value == "1") == (c.op == Op::Ne),
+            cols: crate::conversions::columns_for(&site.config.goals),
         });
     }
     if c.field == Field::VisitConvertedGoalId {
@@ -264,6 +268,7 @@ fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
             goal: Some(id),
             other: c.op == Op::Ne,
             negate: false,
+            cols: crate::conversions::columns_for(goals),
         });
     }
     let (target, dict): (Target, Option<&Dict>) = match &c.field {
@@ -514,6 +519,7 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
             goal,
             other,
             negate,
+            ..
         } => {
             let keys = day.keys;
             let mut states: Vec<GoalState<'_>> = keys
