@@ -8,8 +8,11 @@ use hitmap::{Engine, Goal, GoalMatch, Hit, PatternType, Query, SiteConfig};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use crate::props::{Case, SECTIONS, build, case, first_day, make_hit, segment_text, site_config};
-use crate::reference::{self, RefSite};
+use crate::props::{
+    Case, CaseQuery, SECTIONS, build, case, case_query, first_day, make_hit, reference_visits,
+    segment_text, site_config,
+};
+use crate::reference;
 
 /// Goals over what the generated hits hold (props.rs's URLs, titles,
 /// files, outlinks and events), each with its flags varied.
@@ -65,27 +68,16 @@ fn check_goals(case: &Case, goals: &[Goal]) -> Result<(), TestCaseError> {
     }
     before.add_site(config).unwrap();
     before.ingest(&hits).unwrap();
-    let site = RefSite {
-        tz: case.zone.parse().unwrap(),
-        timeout: i64::from(case.timeout),
-    };
-    let visits = reference::visits(&hits, &site);
-    let day0 = first_day(case);
-    for (start, len, seg, section) in &case.queries {
-        let from = day0 + Days::new(*start);
-        let to = from + Days::new(*len);
-        let section = SECTIONS[*section];
-        let mut q = Query::site(1).range(from, to);
-        if let Some(text) = segment_text(seg) {
-            q = q.segment(&text).unwrap();
-        }
-        if let Some(s) = section {
-            q = q.section(s);
-        }
-        let ctx = format!(
-            "range {from}..{to} segment {:?} section {section:?}",
-            segment_text(seg)
-        );
+    let visits = reference_visits(case, &hits);
+    for query in &case.queries {
+        let CaseQuery {
+            from,
+            to,
+            seg,
+            section,
+            q,
+            ctx,
+        } = case_query(case, query);
         let got = engine.query(&q).unwrap().goals();
         let cuts = reference::cut_visits(&visits, from, to, seg, section);
         let first = goals.iter().take(1).cloned().collect::<Vec<_>>();
@@ -115,6 +107,7 @@ fn check_goals(case: &Case, goals: &[Goal]) -> Result<(), TestCaseError> {
     }
     // The goal segments select visits whose whole visit converted (any
     // goal; goal N; another goal than N), then the section cuts them.
+    let day0 = first_day(case);
     let (from, to) = (day0, day0 + Days::new(9));
     let whole = reference::cut_visits(&visits, from, to, &[], None);
     let first = goals.first().map(Goal::id);

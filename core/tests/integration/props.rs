@@ -326,6 +326,54 @@ pub(crate) fn first_day(case: &Case) -> NaiveDate {
         - Days::new(1)
 }
 
+/// The brute-force model's visits of a case's hits.
+pub(crate) fn reference_visits(case: &Case, hits: &[Hit]) -> Vec<reference::RVisit> {
+    let site = RefSite {
+        tz: case.zone.parse().unwrap(),
+        timeout: i64::from(case.timeout),
+    };
+    reference::visits(hits, &site)
+}
+
+/// One of a case's queries: its days, segment and section, the query,
+/// and how a failure names it.
+pub(crate) struct CaseQuery<'c> {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub seg: &'c [Vec<RCond>],
+    pub section: Option<&'static str>,
+    pub q: Query,
+    pub ctx: String,
+}
+
+pub(crate) fn case_query<'c>(
+    case: &Case,
+    (start, len, seg, section): &'c (u64, u64, Vec<Vec<RCond>>, usize),
+) -> CaseQuery<'c> {
+    let from = first_day(case) + Days::new(*start);
+    let to = from + Days::new(*len);
+    let section = SECTIONS[*section];
+    let mut q = Query::site(1).range(from, to);
+    if let Some(text) = segment_text(seg) {
+        q = q.segment(&text).unwrap();
+    }
+    if let Some(s) = section {
+        q = q.section(s);
+    }
+    let ctx = format!(
+        "range {from}..{to} segment {:?} section {section:?}",
+        segment_text(seg)
+    );
+    CaseQuery {
+        from,
+        to,
+        seg,
+        section,
+        q,
+        ctx,
+    }
+}
+
 fn check_against_reference(case: &Case) -> Result<(), TestCaseError> {
     let hits: Vec<Hit> = case.specs.iter().map(|s| make_hit(s, case.base)).collect();
     let mut engine = build(case, &hits, &[]);
@@ -333,27 +381,16 @@ fn check_against_reference(case: &Case) -> Result<(), TestCaseError> {
     // however few visits: the runs must add up to the reference exactly
     // (the other tests answer on one run).
     engine.split_queries_eagerly(3);
-    let site = RefSite {
-        tz: case.zone.parse().unwrap(),
-        timeout: i64::from(case.timeout),
-    };
-    let visits = reference::visits(&hits, &site);
-    let day0 = first_day(case);
-    for (start, len, seg, section) in &case.queries {
-        let from = day0 + Days::new(*start);
-        let to = from + Days::new(*len);
-        let section = SECTIONS[*section];
-        let mut q = Query::site(1).range(from, to);
-        if let Some(text) = segment_text(seg) {
-            q = q.segment(&text).unwrap();
-        }
-        if let Some(s) = section {
-            q = q.section(s);
-        }
-        let ctx = format!(
-            "range {from}..{to} segment {:?} section {section:?}",
-            segment_text(seg)
-        );
+    let visits = reference_visits(case, &hits);
+    for query in &case.queries {
+        let CaseQuery {
+            from,
+            to,
+            seg,
+            section,
+            q,
+            ctx,
+        } = case_query(case, query);
         let sel = engine.query(&q).unwrap();
         let cuts = reference::cut_visits(&visits, from, to, seg, section);
 
