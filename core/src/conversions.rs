@@ -12,7 +12,7 @@ use crate::raw::SiteDicts;
 /// The column groups a day must hold for `goals` to be evaluated over
 /// its visits: the actions' kinds, URLs and times (a visit's length comes
 /// from them), titles for title goals, events for event goals.
-pub(crate) fn columns_for(goals: &[Goal]) -> Columns {
+pub(crate) fn columns_for<'g>(goals: impl IntoIterator<Item = &'g Goal>) -> Columns {
     let mut cols = Columns::KINDS.with(Columns::URLS).with(Columns::TIMES);
     for g in goals {
         if g.match_attribute == GoalMatch::Title {
@@ -23,6 +23,15 @@ pub(crate) fn columns_for(goals: &[Goal]) -> Columns {
         }
     }
     cols
+}
+
+/// A goal's compiled pattern; `None` for a manual goal, and for one that
+/// no longer compiles (validated when the site was added, it converts
+/// nothing rather than failing questions).
+pub(crate) fn matcher_of(goal: &Goal) -> Option<GoalMatcher> {
+    (goal.match_attribute != GoalMatch::Manually)
+        .then(|| GoalMatcher::new(goal).ok())
+        .flatten()
 }
 
 /// A goal ready to evaluate: its matcher and what it already decided for
@@ -36,13 +45,16 @@ pub(crate) struct GoalState<'g> {
 
 impl<'g> GoalState<'g> {
     pub(crate) fn new(goal: &'g Goal) -> GoalState<'g> {
+        GoalState::with_matcher(goal, matcher_of(goal))
+    }
+
+    /// A state for `goal` with its matcher compiled before
+    /// ([`matcher_of`]): a question that starts a state per day compiles
+    /// each pattern once, not once a day.
+    pub(crate) fn with_matcher(goal: &'g Goal, matcher: Option<GoalMatcher>) -> GoalState<'g> {
         GoalState {
             goal,
-            // Validated when the site was added; a goal that no longer
-            // compiles converts nothing rather than failing questions.
-            matcher: (goal.match_attribute != GoalMatch::Manually)
-                .then(|| GoalMatcher::new(goal).ok())
-                .flatten(),
+            matcher,
             seen: Vec::new(),
         }
     }

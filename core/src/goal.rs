@@ -444,14 +444,14 @@ pub(crate) fn validate_all(goals: &[Goal]) -> Result<()> {
     goals.iter().try_for_each(Goal::validate)
 }
 
-/// A goal's pattern, ready to compare.
-#[derive(Debug)]
+/// A goal's pattern, ready to compare (a clone shares a compiled regex).
+#[derive(Debug, Clone)]
 pub(crate) struct GoalMatcher {
     /// The pattern as written, then percent-decoded if that differs.
     patterns: Vec<Compiled>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Compiled {
     Contains { pattern: String, fold: bool },
     Exact { pattern: String, fold: bool },

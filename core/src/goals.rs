@@ -137,19 +137,8 @@ impl Resolved<'_> {
         if by_type {
             cols = cols.with(Columns::BEFORE);
         }
-        let (first, last) = self.checked_range(range)?;
-        // Windows over the site's days, not from year 1.
-        let dates = self.site.dates();
-        let (Some(&lo), Some(&hi)) = (dates.first(), dates.last()) else {
-            return Ok(acc.finish());
-        };
-        let (first, last) = (first.max(lo), last.min(hi));
-        let mut from = first;
-        while from <= last {
-            let to = (from + chrono::Days::new(WINDOW_DAYS - 1)).min(last);
-            acc.add(&self.select_columns(Some((from, to)), cols)?);
-            let Some(next) = to.succ_opt() else { break };
-            from = next;
+        for window in self.windows(range)? {
+            acc.add(&self.select_columns(Some(window), cols)?);
         }
         Ok(acc.finish())
     }
@@ -160,9 +149,6 @@ impl Resolved<'_> {
 fn types(t: usize) -> impl Iterator<Item = usize> {
     std::iter::once(0).chain((t > 0).then_some(t))
 }
-
-/// Days read at a time for goals.
-const WINDOW_DAYS: u64 = 31;
 
 /// Running sums of every goal over selections.
 struct GoalsAcc<'g> {

@@ -162,6 +162,11 @@ pub struct Selection<'e> {
     pub(crate) threads: QueryThreads,
 }
 
+/// Days a question read a window at a time ([`Resolved::windows`]) holds
+/// at once: a year's decoded days at once were a third of a gigabyte,
+/// ten years' five.
+pub(crate) const WINDOW_DAYS: u64 = 31;
+
 /// A query's site, segment and section resolved once, so that a request
 /// over many periods compiles them once and each period only picks its
 /// days.
@@ -228,6 +233,32 @@ impl<'e> Resolved<'e> {
             });
         }
         Ok((first, last))
+    }
+
+    /// The site's stored days of `range` (`None`: every day) in windows
+    /// of [`WINDOW_DAYS`], first to last: a question over many days reads
+    /// one window, answers it and lets it go, so its memory follows the
+    /// window, not the range. The range is checked as
+    /// [`Resolved::checked_range`] checks it.
+    pub(crate) fn windows(
+        &self,
+        range: Option<(NaiveDate, NaiveDate)>,
+    ) -> Result<Vec<(NaiveDate, NaiveDate)>> {
+        let (first, last) = self.checked_range(range)?;
+        // Over the site's days, not from year 1.
+        let dates = self.site.dates();
+        let (Some(&lo), Some(&hi)) = (dates.first(), dates.last()) else {
+            return Ok(Vec::new());
+        };
+        let (mut from, last) = (first.max(lo), last.min(hi));
+        let mut out = Vec::new();
+        while from <= last {
+            let to = (from + chrono::Days::new(WINDOW_DAYS - 1)).min(last);
+            out.push((from, to));
+            let Some(next) = to.succ_opt() else { break };
+            from = next;
+        }
+        Ok(out)
     }
 
     /// Whether the query has neither a segment nor a section.

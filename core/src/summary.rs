@@ -167,15 +167,10 @@ impl Resolved<'_> {
                     .visits_summary());
             }
             // Stored days read a window at a time: read, answered, let go.
-            let (first, last) = self.checked_range(range)?;
             let mut sums = None;
-            let mut from = first;
-            while from <= last {
-                let to = (from + chrono::Days::new(WINDOW_DAYS - 1)).min(last);
-                let sel = self.select_columns(Some((from, to)), Columns::SUMMARY)?;
+            for window in self.windows(range)? {
+                let sel = self.select_columns(Some(window), Columns::SUMMARY)?;
                 sums = SummaryAcc::merged(sums.into_iter().chain(sel.summary_runs(&|_, _| true)));
-                let Some(next) = to.succ_opt() else { break };
-                from = next;
             }
             return Ok(SummaryAcc::finish(sums));
         };
@@ -379,11 +374,6 @@ impl Selection<'_> {
         s
     }
 }
-
-/// Days a segmented or sectioned summary of stored days holds at a time:
-/// memory follows the window, not the range (a year's decoded days at
-/// once were a third of a gigabyte, ten years' five).
-const WINDOW_DAYS: u64 = 31;
 
 /// Running sums of a summary over visits.
 struct SummaryAcc {

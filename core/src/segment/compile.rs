@@ -10,10 +10,11 @@ use roaring::RoaringBitmap;
 
 use super::parse::{Condition, Field, Op, Segment};
 use crate::archive::{Columns, DayArchive, ValueIndex};
-use crate::conversions::GoalState;
+use crate::conversions::{GoalState, columns_for, matcher_of};
 use crate::dict::{Dict, NONE};
 use crate::engine::SiteState;
 use crate::error::{Error, Result};
+use crate::goal::{Goal, GoalMatcher};
 use crate::hit::HitType;
 use crate::raw::VField;
 use crate::referrer::ReferrerType;
@@ -73,10 +74,10 @@ enum Pred {
     /// goals (`goal: None`), goal `id`, or (`other`) a goal but `id`;
     /// complemented if `negate`.
     Converted {
-        goal: Option<u32>,
-        other: bool,
+        /// The goals it asks about, each with its pattern compiled once.
+        goals: Arc<[(Goal, Option<GoalMatcher>)]>,
         negate: bool,
-        /// The column groups the site's goals read.
+        /// The column groups those goals read.
         cols: Columns,
     },
     /// A value derived per visit (`visit_key.rs`), tested as text:
@@ -223,6 +224,18 @@ pub(crate) fn all_visits(a: &DayArchive) -> RoaringBitmap {
     b
 }
 
+/// Visits that converted one of `goals` (complemented if `negate`).
+fn converted<'g>(goals: impl Iterator<Item = &'g Goal>, negate: bool) -> Pred {
+    let goals: Vec<(Goal, Option<GoalMatcher>)> =
+        goals.map(|g| (g.clone(), matcher_of(g))).collect();
+    let cols = columns_for(goals.iter().map(|(g, _)| g));
+    Pred::Converted {
+        goals: goals.into(),
+        negate,
+        cols,
+    }
+}
+
 fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
     let d = &site.dicts;
     if let Some(pred) = derived(c) {
@@ -239,12 +252,10 @@ fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
         return Ok(Pred::VisitorIsNew((c.value == "new") != (c.op == Op::Ne)));
     }
     if c.field == Field::VisitConverted {
-        return Ok(Pred::Converted {
-            goal: None,
-            other: false,
-            negate: (c.value == "1") == (c.op == Op::Ne),
-            cols: crate::conversions::columns_for(&site.config.goals),
-        });
+        return Ok(converted(
+            site.config.goals.iter(),
+            (c.value == "1") == (c.op == Op::Ne),
+        ));
     }
     if c.field == Field::VisitConvertedGoalId {
         let id: u32 = c.value.parse().expect("checked by the parser");
@@ -264,12 +275,12 @@ fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
                 ),
             });
         }
-        return Ok(Pred::Converted {
-            goal: Some(id),
-            other: c.op == Op::Ne,
-            negate: false,
-            cols: crate::conversions::columns_for(goals),
-        });
+        // `!=`: visits that converted another goal, as Matomo's.
+        let other = c.op == Op::Ne;
+        return Ok(converted(
+            goals.iter().filter(|g| (g.id == id) != other),
+            false,
+        ));
     }
     let (target, dict): (Target, Option<&Dict>) = match &c.field {
         Field::VisitorId => (Target::Visitor, Some(&d.visitors)),
@@ -515,19 +526,11 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
             passes(x)
         })),
         Pred::VisitorIsNew(want) => Cow::Owned(scan(a, |v| a.is_new_visit(v) == *want)),
-        Pred::Converted {
-            goal,
-            other,
-            negate,
-            ..
-        } => {
+        Pred::Converted { goals, negate, .. } => {
             let keys = day.keys;
-            let mut states: Vec<GoalState<'_>> = keys
-                .config
-                .goals
+            let mut states: Vec<GoalState<'_>> = goals
                 .iter()
-                .filter(|g| goal.is_none_or(|id| (g.id == id) != *other))
-                .map(GoalState::new)
+                .map(|(g, m)| GoalState::with_matcher(g, m.clone()))
                 .collect();
             Cow::Owned(scan(a, |v| {
                 let converted = states

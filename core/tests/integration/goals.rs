@@ -78,10 +78,10 @@ fn check_goals(case: &Case, goals: &[Goal]) -> Result<(), TestCaseError> {
             q,
             ctx,
         } = case_query(case, query);
-        let got = engine.query(&q).unwrap().goals();
-        let cuts = reference::cut_visits(&visits, from, to, seg, section);
-        let first = goals.iter().take(1).cloned().collect::<Vec<_>>();
         let sel = engine.query(&q).unwrap();
+        let got = sel.goals();
+        let cuts = reference::cut_visits(&visits, from, to, seg, section);
+        let first = &goals[..goals.len().min(1)];
         prop_assert_eq!(
             sel.visits_until_conversion(None),
             reference::visits_until_conversion(&cuts, goals),
@@ -90,10 +90,7 @@ fn check_goals(case: &Case, goals: &[Goal]) -> Result<(), TestCaseError> {
         );
         prop_assert_eq!(
             sel.visits_until_conversion(first.first().map(Goal::id)),
-            reference::visits_until_conversion(
-                &cuts,
-                if first.is_empty() { goals } else { &first }
-            ),
+            reference::visits_until_conversion(&cuts, first),
             "visits until conversion of the first goal, {}",
             ctx
         );
