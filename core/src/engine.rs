@@ -335,7 +335,9 @@ fn shelf_changes(
 /// each changed day's stored totals come out and its new totals go in,
 /// the maximum is the larger of the two (a day that gains hits never
 /// loses actions from a visit: visits only merge), and the visitor and
-/// user bitmaps take the changed days' (a superset of what they had).
+/// user bitmaps take the changed days' (a superset of what they had: a
+/// day whose users lost one, when an earlier hit gave a visit another
+/// user, returns `None`).
 /// `None` when the current rollup does not stand for the month's stored
 /// days, a changed stored day's old totals are unknown, or it cannot be
 /// read: the caller builds the month from its days.
@@ -379,7 +381,13 @@ fn grown_rollup(
             continue;
         }
         if had {
-            r.totals = r.totals.without(site.held_from.get(d)?)?;
+            let old = site.held_from.get(d)?;
+            // A visit's user can change when an earlier hit joins it:
+            // the month's users are then rebuilt from its days.
+            if !old.users.is_subset(&new.users) {
+                return None;
+            }
+            r.totals = r.totals.without(&old.totals)?;
         }
         r.totals.add(&new.totals);
         r.visitors |= &new.visitors;
@@ -483,11 +491,11 @@ pub(crate) struct SiteState {
     /// a cache when a query or a batch needs them; `None` for an
     /// in-memory engine, which holds every day in `days`.
     pub lazy: Option<crate::store::lazy::LazyDays>,
-    /// The totals of each held day as its stored file has them (a writer
-    /// reads a day into `days` before a batch changes it): a month's
-    /// rollup is then updated from its old rollup, not rebuilt from every
-    /// day of the month (`rollup_changes`).
-    pub held_from: BTreeMap<NaiveDate, crate::archive::DayTotals>,
+    /// The totals and users of each held day as its stored file has them
+    /// (a writer reads a day into `days` before a batch changes it): a
+    /// month's rollup is then updated from its old rollup, not rebuilt
+    /// from every day of the month (`rollup_changes`).
+    pub held_from: BTreeMap<NaiveDate, HeldDay>,
     /// Each held day's own report rollup as its stored file has it, for
     /// days of a month with a report rollup: that one is then updated
     /// (`Rollup::regrow`), not rebuilt from every day of the month.
@@ -495,6 +503,22 @@ pub(crate) struct SiteState {
     /// Rollups `Engine::verify` found disagreeing with their days: (file,
     /// why).
     pub rollup_damage: Vec<(String, String)>,
+}
+
+/// What a month's rollup took from a held day when it was stored.
+#[derive(Debug, Clone)]
+pub(crate) struct HeldDay {
+    pub totals: crate::archive::DayTotals,
+    pub users: roaring::RoaringBitmap,
+}
+
+impl HeldDay {
+    pub(crate) fn of(a: &crate::archive::DayArchive) -> HeldDay {
+        HeldDay {
+            totals: a.totals,
+            users: a.users.clone(),
+        }
+    }
 }
 
 impl crate::intern::SitesDicts for BTreeMap<u32, SiteState> {
@@ -2007,7 +2031,7 @@ impl Engine {
                     // (its month then has no report rollup: a month with a
                     // live day gets none until it is sealed and rebuilt).
                     if let Some(a) = site.days.get(day) {
-                        site.held_from.insert(*day, a.totals);
+                        site.held_from.insert(*day, HeldDay::of(a));
                     }
                     site.held_reports.remove(day);
                     continue;

@@ -412,7 +412,8 @@ impl Engine {
                 Ok(mut archive) => {
                     // The page is held: nothing left to read or fail.
                     let _ = site.history.fill_before(date, &mut archive);
-                    site.held_from.insert(date, archive.totals);
+                    site.held_from
+                        .insert(date, crate::engine::HeldDay::of(&archive));
                     // Its part of its month's report rollup, if it has one.
                     let month = crate::rollup::month_of(date);
                     let rolled = site.lazy.as_ref().is_some_and(|l| {

@@ -201,14 +201,20 @@ impl Rollup {
 
     /// Replaces one of its days, `old` (that day's own rollup as stored),
     /// by `new` (the same day's after it gained hits): sums lose `old`'s
-    /// and take `new`'s, bitmaps take `new`'s. Exact when every row of
-    /// `old` is in `new` with its visitors and users (and, in visit
+    /// and take `new`'s, bitmaps take `new`'s. Exact when `old`'s visitors
+    /// and users are in `new`'s, every row of `old` is in `new` with its
+    /// visitors and users (and, in visit
     /// reports, a maximum at least as large): what `old` added to a
     /// bitmap is then still added by `new`. `None` (nothing to trust:
     /// the caller builds the period from its days) when that does not
     /// hold, `old` is not in it, or a custom dimension appears that the
     /// period did not have.
     pub(crate) fn regrow(&mut self, old: &Rollup, new: &Rollup) -> Option<()> {
+        // A visit's user can change when an earlier hit joins it: what
+        // `old` added to the period's bitmaps must still be added.
+        if !old.visitors.is_subset(&new.visitors) || !old.users.is_subset(&new.users) {
+            return None;
+        }
         let totals = self.totals.without(&old.totals)?;
         if let Some(reports) = &mut self.reports {
             let summary = |r: &Rollup| (r.totals, r.visitors.clone(), r.users.clone());
