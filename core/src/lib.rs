@@ -76,6 +76,7 @@ mod fsum;
 #[doc(hidden)]
 pub mod fuzzing;
 mod goal;
+mod goal_rows;
 mod goals;
 mod history;
 mod intern;

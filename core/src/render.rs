@@ -295,7 +295,14 @@ fn element(out: &mut String, depth: usize, name: &str, attrs: &str, v: &Value) {
         Value::Object(m) if !m.is_empty() => {
             let _ = writeln!(out, "{indent}<{name}{attrs}>");
             for (k, x) in m {
-                element(out, depth + 1, k, "", x);
+                // Matomo's keyed rows (`goals`: `idgoal=1`) are `<row idgoal='1'>`.
+                match k.split_once('=') {
+                    Some((attr, value)) => {
+                        let attrs = format!(" {attr}='{}'", escape(value));
+                        element(out, depth + 1, "row", &attrs, x);
+                    }
+                    None => element(out, depth + 1, k, "", x),
+                }
             }
             let _ = writeln!(out, "{indent}</{name}>");
         }
@@ -355,6 +362,15 @@ mod tests {
             "<?xml version=\"1.0\" encoding=\"utf-8\" ?>\n<result />"
         );
         assert_eq!(render(&json!([]), Format::Csv), "");
+        // A row's goals, keyed `idgoal=N`, as Matomo writes them.
+        let goals = json!([{"label": "x", "goals": {"idgoal=2": {"nb_conversions": 1}}}]);
+        assert!(
+            render(&goals, Format::Xml).contains(
+                "\t\t<goals>\n\t\t\t<row idgoal='2'>\n\t\t\t\t<nb_conversions>1</nb_conversions>\n\t\t\t</row>\n\t\t</goals>"
+            ),
+            "{}",
+            render(&goals, Format::Xml)
+        );
         let map = json!({"2024-06": [{"label": "x", "nb_hits": 1}], "2024-07": []});
         assert_eq!(
             render(&map, Format::Csv),

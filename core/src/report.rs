@@ -753,7 +753,7 @@ fn visit_universe(d: &SiteDicts, t: VisitTable) -> usize {
 }
 
 /// The label of a value of a visit report.
-fn visit_label(d: &SiteDicts, t: VisitTable, k: u32) -> String {
+pub(crate) fn visit_label(d: &SiteDicts, t: VisitTable, k: u32) -> String {
     match t {
         VisitTable::Field(f) => d.field(f as usize).value(k).to_owned(),
         VisitTable::Dimension(_) => d.dim_values.value(k).to_owned(),

@@ -1,12 +1,18 @@
 //! `Goals.get`, `Goals.getGoals` and the converted visits of
 //! `VisitsSummary.get`, in Matomo's shapes.
 
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
 use serde_json::{Value, json};
 
+use super::methods::{FieldKind, Kind};
 use super::{ApiRequest, bad};
 use crate::error::Result;
 use crate::goal::{Goal, GoalMatch};
+use crate::goal_rows::{RowGoals, RowKey, RowsOf};
 use crate::goals::{GoalMetrics, GoalsSummary};
+use crate::query::Resolved;
 use crate::table::{self, Row};
 
 /// A revenue as Matomo prints it: rounded to cents, a whole number
@@ -134,4 +140,236 @@ pub(super) fn definitions(site: u32, goals: &[Goal]) -> Value {
         out.insert(g.id.to_string(), Value::Object(m));
     }
     Value::Object(out)
+}
+
+/// Which goal columns a visit report's rows take, for a site with goals
+/// (Matomo's): every row its `nb_visits_converted`; the referrer,
+/// country, continent, device type, browser, server time and custom
+/// dimension reports also `goals` (`idgoal=N`: conversions, converted
+/// visits, revenue), `nb_conversions` and `revenue`, on rows with
+/// conversions.
+pub(super) fn goal_rows_of(kind: Kind) -> Option<(RowsOf, bool)> {
+    use crate::visit_key::Grouping as G;
+    Some(match kind {
+        Kind::Group(G::Duration | G::Pages | G::VisitCount | G::DaysSinceLast) => return None,
+        Kind::Group(
+            g @ (G::ReferrerType
+            | G::ReferrerAll
+            | G::Referrer(_)
+            | G::Country
+            | G::Continent
+            | G::ServerHour),
+        ) => (RowsOf::Group(g), true),
+        Kind::Group(g) => (RowsOf::Group(g), false),
+        Kind::Field(f) => (
+            RowsOf::Dimension(super::rows::field_dimension(f)),
+            f != FieldKind::Os,
+        ),
+        // Its dimension comes with the request: `GoalColumns::of`.
+        Kind::Custom => (
+            RowsOf::Dimension(crate::report::Dimension::Custom(String::new())),
+            true,
+        ),
+        _ => return None,
+    })
+}
+
+/// The goal columns of a report's rows ([`GoalColumns::put`]).
+#[derive(Default)]
+pub(crate) struct GoalColumns {
+    /// Conversions by row; `None`: the report takes no goal columns.
+    rows: Option<HashMap<RowKey, RowGoals>>,
+    /// Whether rows take `goals`, `nb_conversions` and `revenue` too.
+    full: bool,
+    /// `filter_update_columns_when_show_all_goals`: which processed goal
+    /// metrics to add (`None`: none).
+    processed: Option<Processed>,
+    /// `filter_show_goal_columns_process_goals`: goals whose columns are
+    /// added even where no row converted them.
+    process: Vec<u32>,
+}
+
+/// Matomo's `AddColumnsProcessedMetricsGoal` modes (`idGoal` with
+/// `filter_update_columns_when_show_all_goals`).
+#[derive(Debug, Clone, PartialEq)]
+enum Processed {
+    /// `-2`: revenue per visit only.
+    Minimal,
+    /// `-1` (the default): and each goal's conversion rate.
+    Overview,
+    /// `0`: and each goal's conversions, revenue and revenue per visit.
+    Full,
+    /// A goal id: that goal's columns only.
+    One(u32),
+}
+
+impl GoalColumns {
+    /// A report without goal columns.
+    pub(crate) fn none() -> GoalColumns {
+        GoalColumns::default()
+    }
+
+    /// The goal columns of `kind`'s rows over `range` (none for a site
+    /// without goals or a report Matomo gives none).
+    pub(super) fn of(
+        r: &ApiRequest,
+        kind: Kind,
+        resolved: &Resolved<'_>,
+        range: Option<(NaiveDate, NaiveDate)>,
+        custom: Option<crate::report::Dimension>,
+    ) -> Result<GoalColumns> {
+        let goals = &resolved.site.config.goals;
+        let processed = processed_mode(r, goals)?;
+        let Some((of, full)) = goal_rows_of(kind).filter(|_| !goals.is_empty()) else {
+            if processed.is_some() {
+                return Err(bad(format!(
+                    "filter_update_columns_when_show_all_goals: {} has no goal metrics{}",
+                    r.method,
+                    if goals.is_empty() {
+                        " (the site has no goals; add one with `hitmap goals add`)"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+            return Ok(GoalColumns::none());
+        };
+        let of = match (of, custom) {
+            (RowsOf::Dimension(_), Some(d)) => RowsOf::Dimension(d),
+            (of, _) => of,
+        };
+        Ok(GoalColumns {
+            rows: Some(resolved.goal_rows(range, &of)?),
+            full,
+            processed: processed.filter(|_| full),
+            process: process_goals(r, goals)?,
+        })
+    }
+
+    /// Adds a row's goal columns (`key`: its raw label, and sub-label
+    /// for a subtable row), after the visit metrics `m` has.
+    pub(crate) fn put(&self, m: &mut Row, key: &RowKey) {
+        let Some(rows) = &self.rows else {
+            return;
+        };
+        let empty = RowGoals::default();
+        let g = rows.get(key).unwrap_or(&empty);
+        m.insert("nb_visits_converted".into(), json!(g.visits_converted));
+        if !self.full {
+            return;
+        }
+        if !g.goals.is_empty() {
+            let cells: serde_json::Map<String, Value> = g
+                .goals
+                .iter()
+                .map(|(id, c)| {
+                    let cell = json!({
+                        "nb_conversions": c.conversions,
+                        "nb_visits_converted": c.visits_converted,
+                        "revenue": money(c.revenue.value()),
+                    });
+                    (format!("idgoal={id}"), cell)
+                })
+                .collect();
+            m.insert("goals".into(), Value::Object(cells));
+            m.insert("nb_conversions".into(), json!(g.conversions()));
+            m.insert("revenue".into(), money(g.revenue()));
+        }
+        let Some(mode) = &self.processed else {
+            return;
+        };
+        let visits = m.get("nb_visits").and_then(Value::as_u64).unwrap_or(0);
+        // Per visit: Matomo divides by the converted visits when the row
+        // has none.
+        let per = if visits > 0 {
+            visits
+        } else {
+            g.visits_converted
+        };
+        let raw = false;
+        m.insert(
+            "conversion_rate".into(),
+            conversion_rate(table::ratio(g.visits_converted as f64, visits as f64), raw),
+        );
+        m.insert(
+            "revenue_per_visit".into(),
+            money(table::ratio(g.revenue(), per as f64)),
+        );
+        let ids: Vec<u32> = match mode {
+            Processed::Minimal => return,
+            Processed::One(id) => vec![*id],
+            // The goals some row converted, and those asked for.
+            _ => rows
+                .values()
+                .flat_map(|r| r.goals.keys().copied())
+                .chain(self.process.iter().copied())
+                .collect::<std::collections::BTreeSet<u32>>()
+                .into_iter()
+                .collect(),
+        };
+        for id in ids {
+            let c = g.goals.get(&id).cloned().unwrap_or_default();
+            let revenue = c.revenue.value();
+            m.insert(
+                format!("goal_{id}_conversion_rate"),
+                conversion_rate(table::ratio(c.conversions as f64, visits as f64), raw),
+            );
+            if *mode == Processed::Overview {
+                continue;
+            }
+            m.insert(format!("goal_{id}_nb_conversions"), json!(c.conversions));
+            m.insert(
+                format!("goal_{id}_revenue_per_visit"),
+                money(table::ratio(revenue, per as f64)),
+            );
+            m.insert(format!("goal_{id}_revenue"), money(revenue));
+        }
+    }
+}
+
+/// The processed goal metrics a request asks for: Matomo's
+/// `filter_update_columns_when_show_all_goals`, with `idGoal` choosing
+/// the mode (`-2`, `-1` the default, `0`, or a goal id).
+fn processed_mode(r: &ApiRequest, goals: &[Goal]) -> Result<Option<Processed>> {
+    let Some(flag) = r.goal_columns.as_deref() else {
+        return Ok(None);
+    };
+    // Matomo takes any value but a non-numeric one other than the
+    // ecommerce ids as "off".
+    if flag.parse::<i64>().is_err() {
+        return Ok(None);
+    }
+    Ok(Some(match r.id_goal.as_deref() {
+        None | Some("-1") => Processed::Overview,
+        Some("-2") => Processed::Minimal,
+        Some("0") => Processed::Full,
+        Some(_) => Processed::One(requested_goal(r, goals)?.unwrap_or_default()),
+    }))
+}
+
+/// `filter_show_goal_columns_process_goals`: goal ids, comma-separated
+/// (`0`, Matomo's "all goals", adds none of its own).
+fn process_goals(r: &ApiRequest, goals: &[Goal]) -> Result<Vec<u32>> {
+    let mut out = Vec::new();
+    for id in r
+        .goal_process
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty() && *s != "0")
+    {
+        let id: u32 = id.parse().map_err(|_| {
+            bad(format!(
+                "filter_show_goal_columns_process_goals takes goal ids, got {id:?}"
+            ))
+        })?;
+        if !goals.iter().any(|g| g.id == id) {
+            return Err(bad(format!(
+                "filter_show_goal_columns_process_goals: site {} has no goal {id} (its goals: {})",
+                r.site,
+                ids(goals)
+            )));
+        }
+        out.push(id);
+    }
+    Ok(out)
 }

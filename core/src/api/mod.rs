@@ -127,6 +127,12 @@ pub struct ApiRequest {
     pub format: Format,
     /// `idGoal` for `Goals.get`: a goal id.
     pub id_goal: Option<String>,
+    /// `filter_update_columns_when_show_all_goals`: a visit report's
+    /// processed goal metrics.
+    pub goal_columns: Option<String>,
+    /// `filter_show_goal_columns_process_goals`: goal ids whose columns
+    /// the processed goal metrics add.
+    pub goal_process: Vec<String>,
 }
 
 fn bad(msg: impl Into<String>) -> Error {
@@ -231,6 +237,12 @@ impl ApiRequest {
                     r.id_dimension = Some(integer(&v, "idDimension must be a positive integer")?)
                 }
                 "idGoal" if !v.is_empty() => r.id_goal = Some(v),
+                "filter_update_columns_when_show_all_goals" if !v.is_empty() => {
+                    r.goal_columns = Some(v)
+                }
+                "filter_show_goal_columns_process_goals" => {
+                    r.goal_process = v.split(',').map(str::to_owned).collect()
+                }
                 "pageUrl" if !v.is_empty() => r.page_url = Some(v),
                 "pageName" if !v.is_empty() => r.page_name = Some(v),
                 "visitorId" if !v.is_empty() => r.visitor_id = Some(v),
@@ -256,6 +268,7 @@ impl ApiRequest {
                 | "dimension"
                 | "idDimension"
                 | "idGoal"
+                | "filter_update_columns_when_show_all_goals"
                 | "pageUrl"
                 | "pageName"
                 | "visitorId" => {}
@@ -312,7 +325,12 @@ impl ApiRequest {
                 matches!(
                     k,
                     Kind::Goals | Kind::VisitsUntilConversion | Kind::GoalDefinition
-                ),
+                ) || (self.goal_columns.is_some() && goals::goal_rows_of(k).is_some()),
+            ),
+            (
+                "filter_update_columns_when_show_all_goals",
+                self.goal_columns.is_some() || !self.goal_process.is_empty(),
+                goals::goal_rows_of(k).is_some(),
             ),
             (
                 "idDimension/dimension",
@@ -390,6 +408,8 @@ pub const SUPPORTED_PARAMETERS: &[&str] = &[
     "idDimension",
     "dimension",
     "idGoal",
+    "filter_update_columns_when_show_all_goals",
+    "filter_show_goal_columns_process_goals",
     "pageUrl",
     "pageName",
     "visitorId",
@@ -770,16 +790,28 @@ impl Engine {
             // Its newest days first, until the page is full.
             return self.last_visits(r, resolved, range);
         }
-        if let Some(answer) = self.rolled_answer(r, kind, resolved, range)? {
+        // A site with goals: its visit reports' goal columns.
+        let custom = match kind {
+            Kind::Custom => Some(self.custom_dimension(r, resolved.site)?.0),
+            _ => None,
+        };
+        let cells = goals::GoalColumns::of(r, kind, resolved, range, custom)?;
+        if let Some(answer) = self.rolled_answer(r, kind, resolved, range, &cells)? {
             return Ok(answer);
         }
         let sel: Selection = resolved.select(range)?;
-        self.period_answer(r, kind, &sel)
+        self.period_answer(r, kind, &sel, &cells)
     }
 
     /// One period's answer for a selection (a VisitsSummary is answered
     /// by [`Resolved::visits_summary`] instead).
-    fn period_answer(&self, r: &ApiRequest, kind: Kind, sel: &Selection<'_>) -> Result<Value> {
+    fn period_answer(
+        &self,
+        r: &ApiRequest,
+        kind: Kind,
+        sel: &Selection<'_>,
+        cells: &goals::GoalColumns,
+    ) -> Result<Value> {
         let t = &r.table;
         let visits = Spec::new(table::VISIT_RATIOS);
         Ok(match kind {
@@ -838,15 +870,15 @@ impl Engine {
             )?,
             Kind::Field(f) => {
                 let d = rows::field_dimension(f);
-                let rows = rows::dimension_rows(&sel.dimension_report(&d), d.segment_name());
+                let rows = rows::dimension_rows(&sel.dimension_report(&d), d.segment_name(), cells);
                 table::apply(rows, t, &visits)?
             }
             Kind::Custom => {
                 let (d, segment) = self.custom_dimension(r, sel.site)?;
-                let rows = rows::dimension_rows(&sel.dimension_report(&d), &segment);
+                let rows = rows::dimension_rows(&sel.dimension_report(&d), &segment, cells);
                 table::apply(rows, t, &visits)?
             }
-            Kind::Group(g) => table::apply(rows::group_rows(sel, g), t, &group_spec(g))?,
+            Kind::Group(g) => table::apply(rows::group_rows(sel, g, cells), t, &group_spec(g))?,
             Kind::MultiSites { one: true } => global::multi_sites_row(
                 &sel.visits_summary(),
                 &sel.actions_summary(),
@@ -891,6 +923,7 @@ impl Engine {
         kind: Kind,
         resolved: &Resolved<'_>,
         range: Option<(NaiveDate, NaiveDate)>,
+        cells: &goals::GoalColumns,
     ) -> Result<Option<Value>> {
         let t = &r.table;
         // The rows of an action report, flat or the page tree.
@@ -903,7 +936,7 @@ impl Engine {
             resolved
                 .rolled_dimension_report(range, d)?
                 .map(|rows| {
-                    let rows = rows::dimension_rows(&rows, segment);
+                    let rows = rows::dimension_rows(&rows, segment, cells);
                     table::apply(rows, t, &Spec::new(table::VISIT_RATIOS))
                 })
                 .transpose()
@@ -1013,7 +1046,7 @@ impl Engine {
                     return Ok(None);
                 };
                 let groups = crate::breakdown::groups_of_table(groups);
-                let rows = rows::group_rows_of(g, &groups);
+                let rows = rows::group_rows_of(g, &groups, cells);
                 table::apply(rows, t, &group_spec(g)).map(Some)
             }
             Kind::Group(g @ (methods::Grouping::Country | methods::Grouping::LanguageCode)) => {
@@ -1027,7 +1060,7 @@ impl Engine {
                 };
                 rows::field_groups(&rows)
                     .map(|groups| {
-                        let rows = rows::rows_of_groups(g, &groups);
+                        let rows = rows::rows_of_groups(g, &groups, cells);
                         table::apply(rows, t, &Spec::new(table::VISIT_RATIOS))
                     })
                     .transpose()

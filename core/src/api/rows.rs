@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use super::goals::GoalColumns;
 use super::methods::{FieldKind, Grouping};
 use crate::breakdown::{EventPart, EventRow, Group};
 use crate::encode_query_value as enc;
@@ -233,10 +234,15 @@ fn event_condition(part: EventPart, label: &str) -> String {
 }
 
 /// A dimension report's rows with Matomo's row segment.
-pub(crate) fn dimension_rows(rows: &[DimensionRow], segment_name: &str) -> Vec<Row> {
+pub(crate) fn dimension_rows(
+    rows: &[DimensionRow],
+    segment_name: &str,
+    cells: &GoalColumns,
+) -> Vec<Row> {
     rows.iter()
         .map(|row| {
             let mut m = labelled(row.label.as_deref().unwrap_or(UNKNOWN), &row.metrics);
+            cells.put(&mut m, &(row.label.clone(), None));
             m.insert(
                 "segment".into(),
                 json!(format!(
@@ -288,16 +294,16 @@ const WEEKDAYS: [&str; 7] = [
 ];
 
 /// Rows of a visits-grouped report, in Matomo's shape and order.
-pub(crate) fn group_rows(sel: &Selection<'_>, g: Grouping) -> Vec<Row> {
+pub(crate) fn group_rows(sel: &Selection<'_>, g: Grouping, cells: &GoalColumns) -> Vec<Row> {
     let keys = sel.site.visit_keys();
     let bounds = ranges(g);
     let groups =
         sel.group_visits(|cut| keys.key_of(g, &bounds, &cut.at(), &std::cell::OnceCell::new()));
-    group_rows_of(g, &groups)
+    group_rows_of(g, &groups, cells)
 }
 
 /// A visits-grouped report's rows from its groups.
-pub(crate) fn group_rows_of(g: Grouping, groups: &[Group]) -> Vec<Row> {
+pub(crate) fn group_rows_of(g: Grouping, groups: &[Group], cells: &GoalColumns) -> Vec<Row> {
     let bounds = ranges(g);
     match g {
         Grouping::ServerHour | Grouping::LocalHour | Grouping::DayOfWeek => {
@@ -324,6 +330,7 @@ pub(crate) fn group_rows_of(g: Grouping, groups: &[Group]) -> Vec<Row> {
                         hour_label(k)
                     };
                     let mut m = labelled(&label, &s);
+                    cells.put(&mut m, &(Some(k.to_string()), None));
                     match field {
                         Some(f) => {
                             m.insert("segment".into(), json!(format!("{f}=={k}")));
@@ -336,7 +343,9 @@ pub(crate) fn group_rows_of(g: Grouping, groups: &[Group]) -> Vec<Row> {
                 })
                 .collect();
             if let Some(unknown) = groups.iter().find(|x| x.label == UNKNOWN) {
-                rows.push(labelled(UNKNOWN, &unknown.metrics));
+                let mut m = labelled(UNKNOWN, &unknown.metrics);
+                cells.put(&mut m, &(Some(UNKNOWN.to_owned()), None));
+                rows.push(m);
             }
             rows
         }
@@ -362,7 +371,7 @@ pub(crate) fn group_rows_of(g: Grouping, groups: &[Group]) -> Vec<Row> {
                 })
                 .collect()
         }
-        _ => rows_of_groups(g, groups),
+        _ => rows_of_groups(g, groups, cells),
     }
 }
 
@@ -391,11 +400,11 @@ pub(crate) fn field_groups(rows: &[DimensionRow]) -> Option<Vec<Group>> {
 
 /// A grouped report's rows from its groups (a grouping whose rows are
 /// one per group, with no fixed set of labels).
-pub(crate) fn rows_of_groups(g: Grouping, groups: &[Group]) -> Vec<Row> {
-    groups.iter().map(|x| group_row(g, x)).collect()
+pub(crate) fn rows_of_groups(g: Grouping, groups: &[Group], cells: &GoalColumns) -> Vec<Row> {
+    groups.iter().map(|x| group_row(g, x, cells)).collect()
 }
 
-fn group_row(g: Grouping, x: &Group) -> Row {
+fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
     let label = x.label.as_str();
     let unknown = label == UNKNOWN;
     let mut extra: Vec<(&str, Value)> = Vec::new();
@@ -476,7 +485,13 @@ fn group_row(g: Grouping, x: &Group) -> Row {
             let segment = if kind == ReferrerType::Direct {
                 "referrerType==direct".to_owned()
             } else {
-                format!("referrerType=={};referrerName=={}", kind.name(), enc(name))
+                // A referrer without a name: the segment of no name.
+                let value = if name == UNKNOWN {
+                    String::new()
+                } else {
+                    enc(name)
+                };
+                format!("referrerType=={};referrerName=={value}", kind.name())
             };
             (name.to_owned(), Some(segment))
         }
@@ -496,6 +511,7 @@ fn group_row(g: Grouping, x: &Group) -> Row {
         _ => (label.to_owned(), None),
     };
     let mut m = labelled(&shown, &x.metrics);
+    cells.put(&mut m, &(Some(x.label.clone()), None));
     for (k, v) in extra {
         m.insert(k.into(), v);
     }
@@ -513,6 +529,7 @@ fn group_row(g: Grouping, x: &Group) -> Row {
             .iter()
             .map(|c| {
                 let mut row = labelled(&c.label, &c.metrics);
+                cells.put(&mut row, &(Some(x.label.clone()), Some(c.label.clone())));
                 if let Some(own) = &segment {
                     let value = if c.label == KEYWORD_NOT_DEFINED || c.label == UNKNOWN {
                         String::new()

@@ -172,6 +172,21 @@ fn check_projected(case: &Case, goals: &[Goal]) -> Result<(), TestCaseError> {
     drop(w);
     let r = Engine::open_reader(dir.0.to_str().unwrap(), hitmap::ReaderOptions::default()).unwrap();
     let day0 = first_day(case);
+    // Rows of whole months and years (from the store's report rollups)
+    // take the goal columns of their days.
+    for (method, _) in GOAL_REPORTS {
+        for period in ["month", "year"] {
+            let q = format!(
+                "method={method}&idSite=1&period={period}&date={day0}&format=json&filter_limit=-1\
+                 &filter_update_columns_when_show_all_goals=1&idGoal=0"
+            );
+            match (r.api(&q), whole.api(&q)) {
+                (Ok(a), Ok(b)) => prop_assert_eq!(a, b, "{}", q),
+                (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string(), "{}", q),
+                (a, b) => prop_assert!(false, "{}: {:?} vs {:?}", q, a, b),
+            }
+        }
+    }
     for (start, len, seg, section) in &case.queries {
         let from = day0 + Days::new(*start);
         let to = from + Days::new(*len);
@@ -219,6 +234,171 @@ fn check_projected(case: &Case, goals: &[Goal]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// The visit reports Matomo gives goal columns, with whether rows take
+/// each goal's numbers (`goals`, `nb_conversions`, `revenue`) or only
+/// `nb_visits_converted`.
+const GOAL_REPORTS: [(&str, bool); 9] = [
+    ("Referrers.getReferrerType", true),
+    ("Referrers.getAll", true),
+    ("Referrers.getWebsites", true),
+    ("DevicesDetection.getType", true),
+    ("UserCountry.getCountry", true),
+    ("VisitTime.getVisitInformationPerServerTime", true),
+    (
+        "CustomDimensions.getCustomDimension&dimension=department",
+        true,
+    ),
+    ("DevicesDetection.getOsFamilies", false),
+    ("VisitTime.getByDayOfWeek", false),
+];
+
+/// Each row of a visit report (and of its subtables) shows the goal
+/// numbers `Goals.get` gives under the row's own segment, and the rows
+/// of a report that splits every visit once add up to `Goals.get`.
+fn check_rows(case: &Case, goals: &[Goal]) -> Result<(), TestCaseError> {
+    let hits: Vec<Hit> = case.specs.iter().map(|s| make_hit(s, case.base)).collect();
+    let mut e = build(case, &hits, &[]);
+    for g in goals {
+        e.set_goal(1, g.clone()).unwrap();
+    }
+    let day0 = first_day(case);
+    for (start, len, seg, section) in &case.queries {
+        let from = day0 + Days::new(*start);
+        let to = from + Days::new(*len);
+        let mut q = format!(
+            "idSite=1&period=range&date={from},{to}&format=json&format_metrics=0&filter_limit=-1"
+        );
+        if let Some(s) = SECTIONS[*section] {
+            q.push_str(&format!("&section={s}"));
+        }
+        let own = segment_text(seg);
+        let with = |row_segment: &str| match &own {
+            Some(o) => format!("{o};{row_segment}"),
+            None => row_segment.to_owned(),
+        };
+        let seg_param = |text: &str| format!("&segment={}", hitmap::encode_query_value(text));
+        let all_q = format!(
+            "method=Goals.get&{q}{}",
+            own.as_deref().map(seg_param).unwrap_or_default()
+        );
+        let all = api(&e, &all_q);
+        for (method, full) in GOAL_REPORTS {
+            let report_q = format!(
+                "method={method}&{q}{}",
+                own.as_deref().map(seg_param).unwrap_or_default()
+            );
+            let rows = api(&e, &report_q);
+            let rows = rows.as_array().unwrap();
+            let mut rows_and_subrows: Vec<&Value> = rows.iter().collect();
+            for r in rows {
+                if let Some(sub) = r["subtable"].as_array() {
+                    rows_and_subrows.extend(sub.iter());
+                }
+            }
+            for row in rows_and_subrows {
+                let visits = row["nb_visits"].as_u64().unwrap_or(0);
+                let converted = row["nb_visits_converted"].as_u64();
+                if goals.is_empty() {
+                    // A site without goals: Matomo's rows as they were.
+                    prop_assert!(converted.is_none(), "{} {}", report_q, row);
+                    continue;
+                }
+                prop_assert!(
+                    converted.is_some(),
+                    "{} row without nb_visits_converted: {}",
+                    report_q,
+                    row
+                );
+                let Some(row_segment) = row["segment"].as_str() else {
+                    continue;
+                };
+                if visits == 0 {
+                    prop_assert_eq!(converted, Some(0));
+                    continue;
+                }
+                // A website row's segment names the referrer, which a
+                // visit of another type may share.
+                let row_segment = if method == "Referrers.getWebsites" {
+                    format!("referrerType==website;{row_segment}")
+                } else {
+                    row_segment.to_owned()
+                };
+                let under = format!("method=Goals.get&{q}{}", seg_param(&with(&row_segment)));
+                let expected = api(&e, &under);
+                // The row's segment selects the row's visits.
+                let summary = api(
+                    &e,
+                    &under.replace("method=Goals.get", "method=VisitsSummary.get"),
+                );
+                prop_assert_eq!(
+                    &summary["nb_visits"],
+                    &row["nb_visits"],
+                    "{} {}",
+                    under,
+                    row
+                );
+                prop_assert_eq!(
+                    &row["nb_visits_converted"],
+                    &expected["nb_visits_converted"],
+                    "{} {}",
+                    report_q,
+                    row
+                );
+                if !full {
+                    prop_assert!(row.get("goals").is_none());
+                    continue;
+                }
+                let conversions = expected["nb_conversions"].as_u64().unwrap();
+                if conversions == 0 {
+                    prop_assert!(row.get("goals").is_none(), "{} {}", report_q, row);
+                    continue;
+                }
+                prop_assert_eq!(
+                    &row["nb_conversions"],
+                    &expected["nb_conversions"],
+                    "{} {}",
+                    report_q,
+                    row
+                );
+                prop_assert_eq!(
+                    &row["revenue"],
+                    &expected["revenue"],
+                    "{} {}",
+                    report_q,
+                    row
+                );
+                for g in goals {
+                    let one = api(&e, &format!("{under}&idGoal={}", g.id()));
+                    let cell = &row["goals"][format!("idgoal={}", g.id())];
+                    if one["nb_conversions"] == json!(0) {
+                        prop_assert!(cell.is_null(), "{} {}", report_q, row);
+                    } else {
+                        prop_assert_eq!(&cell["nb_conversions"], &one["nb_conversions"]);
+                        prop_assert_eq!(&cell["nb_visits_converted"], &one["nb_visits_converted"]);
+                        prop_assert_eq!(&cell["revenue"], &one["revenue"]);
+                    }
+                }
+            }
+            // Reports with a row for every visit (no subtables) add up.
+            let partition =
+                method.starts_with("DevicesDetection.getType") || method.starts_with("UserCountry");
+            if !goals.is_empty() && partition {
+                let sum: u64 = rows
+                    .iter()
+                    .map(|r| r["nb_visits_converted"].as_u64().unwrap())
+                    .sum();
+                prop_assert_eq!(
+                    json!(sum),
+                    all["nb_visits_converted"].clone(),
+                    "{}",
+                    report_q
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
 
@@ -230,6 +410,11 @@ proptest! {
     #[test]
     fn goals_from_stored_days_equal_whole_days(case in case(), goals in goals()) {
         check_projected(&case, &goals)?;
+    }
+
+    #[test]
+    fn report_rows_show_the_goals_of_their_segment(case in case(), goals in goals()) {
+        check_rows(&case, &goals)?;
     }
 }
 
@@ -439,4 +624,143 @@ fn goals_api_speaks_matomos_shapes_and_says_what_is_wrong() {
         .to_string();
     assert!(err.contains("does not apply"), "{err}");
     assert!(hitmap::supported_methods().contains(&"Goals.get"));
+}
+
+/// Matomo's goal columns on a visit report, as its system tests show them
+/// (`OneVisitorTwoVisits`, `TrackGoalsOneConversionPerVisit`): three
+/// Firefox visits, two converting goal 1 (500 each), one goal 2.
+#[test]
+fn visit_reports_carry_matomos_goal_columns() {
+    let mut e = Engine::in_memory();
+    let site = SiteConfig::new(1)
+        .host("x.org")
+        .goal(Goal::new(1, "Buy", GoalMatch::Url, PatternType::Contains, "/buy").revenue(500.0))
+        .goal(Goal::new(
+            2,
+            "Read",
+            GoalMatch::Title,
+            PatternType::Exact,
+            "Docs",
+        ));
+    e.add_site(site).unwrap();
+    let ff = |h: Hit| h.with_browser("Firefox").with_device("desktop");
+    e.ingest([
+        ff(hit("a", T, "https://x.org/buy").with_referrer("https://www.google.com/search?q=shop")),
+        ff(hit("b", T + 3_600, "https://x.org/buy")),
+        ff(hit("c", T + 7_200, "https://x.org/docs").with_title("Docs")),
+        ff(hit("c", T + 7_300, "https://x.org/other")),
+    ])
+    .unwrap();
+    let day = "idSite=1&period=day&date=2024-06-01&format=json";
+    let v = api(&e, &format!("method=DevicesDetection.getBrowsers&{day}"));
+    let row = &v[0];
+    let keys: Vec<&str> = row
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let at = |k: &str| keys.iter().position(|x| *x == k).unwrap();
+    // After the visit metrics, before the row's segment and ratios.
+    assert!(at("bounce_count") < at("nb_visits_converted"));
+    assert!(at("nb_visits_converted") < at("goals") && at("goals") < at("nb_conversions"));
+    assert!(at("revenue") < at("segment"), "{keys:?}");
+    assert_eq!(
+        (
+            &row["nb_visits_converted"],
+            &row["nb_conversions"],
+            &row["revenue"]
+        ),
+        (&json!(3), &json!(3), &json!(1000))
+    );
+    assert_eq!(
+        row["goals"],
+        json!({
+            "idgoal=1": {"nb_conversions": 2, "nb_visits_converted": 2, "revenue": 1000},
+            "idgoal=2": {"nb_conversions": 1, "nb_visits_converted": 1, "revenue": 0},
+        })
+    );
+    // Only nb_visits_converted where Matomo keeps no goal numbers.
+    let os = api(&e, &format!("method=DevicesDetection.getOsFamilies&{day}"));
+    assert_eq!(os[0]["nb_visits_converted"], json!(3));
+    assert!(os[0].get("goals").is_none());
+    // A referrer type's subtable rows carry theirs.
+    let types = api(
+        &e,
+        &format!("method=Referrers.getReferrerType&{day}&expanded=1"),
+    );
+    let search = types
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["label"] == "Search Engines")
+        .unwrap();
+    assert_eq!(
+        search["subtable"][0]["goals"]["idgoal=1"]["revenue"],
+        json!(500)
+    );
+    // XML as Matomo writes it.
+    let xml = e
+        .api("method=DevicesDetection.getBrowsers&idSite=1&period=day&date=2024-06-01&format=xml")
+        .unwrap();
+    assert!(
+        xml.contains("<goals>\n\t\t\t<row idgoal='1'>\n\t\t\t\t<nb_conversions>2</nb_conversions>"),
+        "{xml}"
+    );
+    // The processed goal metrics of one goal (Matomo's Goals view).
+    let one = api(
+        &e,
+        &format!(
+            "method=DevicesDetection.getBrowsers&{day}&filter_update_columns_when_show_all_goals=1&idGoal=1"
+        ),
+    );
+    assert_eq!(
+        (
+            &one[0]["conversion_rate"],
+            &one[0]["goal_1_conversion_rate"],
+            &one[0]["goal_1_nb_conversions"],
+            &one[0]["goal_1_revenue_per_visit"],
+            &one[0]["goal_1_revenue"],
+        ),
+        (
+            &json!("100%"),
+            &json!("66.67%"),
+            &json!(2),
+            &json!(333.33),
+            &json!(1000)
+        )
+    );
+    assert!(one[0].get("goal_2_conversion_rate").is_none());
+    // The overview: every goal's conversion rate, nothing else.
+    let overview = api(
+        &e,
+        &format!(
+            "method=DevicesDetection.getBrowsers&{day}&filter_update_columns_when_show_all_goals=1"
+        ),
+    );
+    assert_eq!(overview[0]["goal_2_conversion_rate"], json!("33.33%"));
+    assert!(overview[0].get("goal_2_nb_conversions").is_none());
+    // Sorting by a goal column works like any other.
+    let sorted = api(
+        &e,
+        &format!(
+            "method=Referrers.getReferrerType&{day}&filter_update_columns_when_show_all_goals=1&idGoal=0&filter_sort_column=goal_1_revenue&filter_sort_order=desc"
+        ),
+    );
+    assert_eq!(sorted[0]["goal_1_revenue"], json!(500));
+    // What cannot be honoured says so.
+    for (q, says) in [
+        ("method=DevicesDetection.getBrowsers&idGoal=1", "idGoal"),
+        (
+            "method=VisitorInterest.getNumberOfVisitsPerPage&filter_update_columns_when_show_all_goals=1",
+            "filter_update_columns_when_show_all_goals",
+        ),
+        (
+            "method=DevicesDetection.getBrowsers&filter_update_columns_when_show_all_goals=1&idGoal=9",
+            "no goal 9",
+        ),
+    ] {
+        let err = e.api(&format!("{q}&{day}")).unwrap_err().to_string();
+        assert!(err.contains(says), "{q}: {err}");
+    }
 }
