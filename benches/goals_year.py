@@ -120,6 +120,11 @@ def main():
         cold("year Goals.get, one goal (idGoal=2)",
              [a.bin, "report", store, *year, "--method", "Goals.get", "--param", "idGoal=2"])
         cold("year VisitsSummary.get of a site with goals", [a.bin, "report", store, *year])
+        # Visit reports carry goal columns on a site with goals (counted
+        # from the days); the same store without goals answers from rollups.
+        for method in ["DevicesDetection.getType", "Referrers.getReferrerType"]:
+            cold(f"year {method}, no goals", [a.bin, "report", a.store, *year, "--method", method])
+            cold(f"year {method} with goal columns", [a.bin, "report", store, *year, "--method", method])
         out = subprocess.run([a.bin, "report", store, *year, "--method", "Goals.get", "--format", "json"],
                              capture_output=True, text=True, env=env, check=True).stdout
         hm = json.loads(out)
