@@ -407,9 +407,11 @@ fn grown_rollup(
 
 /// Year `y`'s new report rollup from its current one, when this commit's
 /// months of it (`months`, each with its new report rollup; `olds`, the
-/// stored ones they were updated from) only gained hits: each changed month's current rollup comes out and its new one
-/// goes in (`Rollup::regrow`, which checks that nothing was lost), a new
-/// month is added. `None` when the year's or a changed month's stored
+/// stored ones they were updated from) only gained hits: each changed
+/// month's current rollup comes out and its new one goes in
+/// (`Rollup::regrow`, which checks that nothing was lost), a new month is
+/// added; the reports that depend on the visitor history are dropped (a
+/// new or grown month changes the visit counts of the months after it). `None` when the year's or a changed month's stored
 /// rollup does not stand for its stored days, a changed month has no new
 /// rollup, or a check fails: the caller builds the year from its months.
 fn grown_year(
@@ -451,6 +453,13 @@ fn grown_year(
     }
     year.dates.sort_unstable();
     year.dates.dedup();
+    if let Some(reports) = &mut year.reports {
+        // A month added or grown changes the visit counts of the year's
+        // later months too (`Reports::regrow` says the same of a changed
+        // day): those reports are left to the days until the year is
+        // built from its months again.
+        reports.groups.retain(|g, _| !g.history());
+    }
     Some(year)
 }
 
