@@ -1,0 +1,360 @@
+#!/usr/bin/env python3
+"""Matomo conformance: replay Matomo's own system-test fixtures through
+hitmap's doors and compare hitmap's answers with Matomo's expected files.
+
+Each fixture (FIXTURES) says how to rebuild Matomo's data with hitmap's
+CLI (sites, goals, `hitmap ingest` with the importer options Matomo's
+fixture passes) and which requests Matomo's system test made (date,
+period, site, segment, parameters, by the expected files' test suffix).
+Every expected file is then asked of hitmap (`hitmap report --format
+xml`) and compared: its rows in order, each row's label and columns
+(names and values, nested subtables and goals included).
+
+A file is
+- `equal`: the same rows, labels, columns and values;
+- `intended`: equal once the documented intended differences
+  (INTENDED, docs/conformance.md) are applied;
+- `differing`: hitmap answers, differently (the first difference is kept);
+- `unsupported`: hitmap refuses the method or a parameter by name.
+
+`--update` writes conformance/score.json and the score table of
+docs/conformance.md; `--check` (CI) fails when a file's status is worse
+than score.json records, and says which files got better.
+
+Usage: python3 conformance/run.py --bin target/debug/hitmap [--check | --update]
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(ROOT)
+LOGS = os.path.join(REPO, "intake", "tests", "data", "matomo-logs", "matomo-core", "access-logs")
+DATA = os.path.join(ROOT, "matomo", "data")
+SCORE = os.path.join(ROOT, "score.json")
+DOC = os.path.join(REPO, "docs", "conformance.md")
+MATOMO_COMMIT = "f09912cb702a76d06ab1a129a8e0a4e2a61818a8"
+
+# The order of statuses, best first: a file may only move left.
+RANK = {"equal": 0, "intended": 1, "differing": 2, "unsupported": 3}
+
+FIXTURES = {
+    "ImportLogs": {
+        "matomo": "tests/PHPUnit/Fixtures/ManySitesImportedLogs.php (with ImportLogsTest's options), "
+                  "tests/PHPUnit/System/ImportLogsTest.php",
+        # Matomo's fixture, step by step, through hitmap's CLI.
+        "setup": [
+            ["init", "{store}", "--site", "1", "--host", "piwik.net"],
+            ["init", "{store}", "--site", "2", "--host", "example-site-two.com"],
+            ["init", "{store}", "--site", "3", "--host", "example-site-three.com"],
+            # APIGoals::addGoal(1, 'all', 'url', 'http', 'contains', false, 5)
+            ["goals", "add", "{store}", "--site", "1", "--id", "1", "--name", "all", "--match", "url",
+             "--pattern-type", "contains", "--pattern", "http", "--revenue", "5"],
+            # logVisitsWithStaticResolver
+            ["ingest", "{store}", "{logs}/fake_logs.log", "--log-format", "auto", "--idsite", "1",
+             "--geoip", "{data}/GeoIP2-City.mmdb", "--no-progress", "--force"],
+            # logVisitsWithAllEnabled
+            ["ingest", "{store}", "{logs}/fake_logs_enable_all.log", "--log-format", "auto", "--idsite", "1",
+             "--enable-static", "--enable-bots", "--enable-http-errors", "--enable-http-redirects",
+             "--geoip", "{data}/GeoIP2-City.mmdb", "--no-progress", "--force"],
+            # logCustomFormat
+            ["ingest", "{store}", "{logs}/fake_logs_custom.log", "--idsite", "1", "--log-format-regex",
+             r'(?P<ip>\S+) - - \[(?P<date>.*?) (?P<timezone>.*?)\] (?P<status>\S+) '
+             r'\"\S+ (?P<path>.*?) \S+\" (?P<generation_time_micro>\S+)',
+             "--geoip", "{data}/GeoIP2-City.mmdb", "--no-progress", "--force"],
+            # logIisWithCustomFormat (the custom-variable mapping run is not replayed)
+            ["ingest", "{store}", "{logs}/fake_logs_custom_iis.log", "--log-format", "auto", "--idsite", "1",
+             "--w3c-map-field", "date-local=date", "--w3c-map-field", "time-local=time",
+             "--w3c-map-field", "cs(Host)=cs-host", "--w3c-map-field", "TimeTakenMS=time-taken",
+             "--enable-http-errors", "--enable-http-redirects",
+             "--geoip", "{data}/GeoIP2-City.mmdb", "--no-progress", "--force"],
+            # logNetscaler
+            ["ingest", "{store}", "{logs}/fake_logs_netscaler.log", "--log-format", "auto", "--idsite", "1",
+             "--enable-http-redirects", "--geoip", "{data}/GeoIP2-City.mmdb", "--no-progress", "--force"],
+            # logCloudfront, logCloudfrontRtmp
+            ["ingest", "{store}", "{logs}/fake_logs_cloudfront.log", "--log-format", "auto", "--idsite", "1",
+             "--geoip", "{data}/GeoIP2-City.mmdb", "--no-progress", "--force"],
+            ["ingest", "{store}", "{logs}/fake_logs_cloudfront_rtmp.log", "--log-format", "auto", "--idsite", "1",
+             "--geoip", "{data}/GeoIP2-City.mmdb", "--no-progress", "--force"],
+            # logNginxJsonLog (sites by host)
+            ["ingest", "{store}", "{logs}/fake_logs_nginx_json.log", "--log-format", "auto",
+             "--idsite-fallback", "1", "--geoip", "{data}/GeoIP2-City.mmdb", "--no-progress", "--force"],
+            # logWithIncludeFilters
+            ["ingest", "{store}", "{logs}/filter_include_logs.log", "--log-format", "auto", "--idsite", "1",
+             "--include-host", "included3.com", "--include-host", "www.included4.com",
+             "--geoip", "{data}/GeoIP2-City.mmdb", "--no-progress", "--force"],
+            # logWithExcludeFilters
+            ["ingest", "{store}", "{logs}/filter_exclude_logs.log", "--log-format", "auto", "--idsite", "1",
+             "--exclude-host", "filtered1.com", "--exclude-host", "www.filtered2.com",
+             "--exclude-older-than", "2012-08-09 08:10:39 +0000",
+             "--exclude-newer-than", "2012-08-31 00:00:00 +0000",
+             "--geoip", "{data}/GeoIP2-City.mmdb", "--no-progress", "--force"],
+        ],
+        # What hitmap cannot replay of the fixture yet, and so misses.
+        "not_replayed": [
+            "replayLogFile (twice): fake_logs_replay.log and fake_logs_replay_host.log hold tracking "
+            "requests (`--replay-tracking`), which `hitmap ingest` does not replay: their visits to "
+            "sites 1, 2 and 3 are missing",
+            "logIisWithCustomFormat with --regex-group-to-visit-cvar/--regex-group-to-page-cvar "
+            "(custom variables, which hitmap does not keep)",
+            "the segments the fixture pre-archives (nothing to do: hitmap answers any segment)",
+        ],
+        # Matomo's requests, by the expected files' test suffix and period.
+        "requests": [
+            {"suffix": "", "period": "month", "date": "2012-08-09", "site": 1},
+            # Methods without a period (Goals.getGoals).
+            {"suffix": "", "period": None, "date": "2012-08-09", "site": 1},
+            {"suffix": "", "period": "day", "date": "2012-09-30", "site": 1},
+            {"suffix": "", "period": "range", "date": "2012-08-09,2014-04-01", "site": 1,
+             "params": {"filter_limit": "1000"}},
+            {"suffix": "_siteIdThree_TrackedUsingLogReplayWithFixedSiteId", "period": "range",
+             "date": "2012-08-09,2014-04-01", "site": 3, "params": {"filter_limit": "1000"}},
+            {"suffix": "_siteIdTwo_TrackedUsingLogReplay", "period": "month", "date": "2012-08-09", "site": 2},
+            {"suffix": "_complexActionSegment", "period": "month", "date": "2012-08-09", "site": 1,
+             "segment": "pageUrl=@/docs/,pageUrl=@/blog;pageUrl!@/docs/manage",
+             "params": {"filter_limit": "5"}},
+            # setDateLastN: the date and six periods after it.
+            {"suffix": "_withEnhancedAndLast7", "period": "month", "date": "2012-08-09,2013-02-09", "site": 1,
+             "params": {"enhanced": "1"}},
+        ],
+        # Per method, the day file's own date (Referrers.getNumberOfDistinctWebsites: setDateLastN).
+        "dates": {"Referrers.getNumberOfDistinctWebsites": "2012-08-09,2012-08-15"},
+    },
+}
+
+# Parameters Matomo's harness sends to every request that the method
+# uses (hitmap refuses a parameter a method cannot honour).
+METHOD_PARAMS = {
+    "Actions.getPageUrl": {"pageUrl": "http://example.org/index.htm?sessionid=this is also ignored by default"},
+    "Actions.getPageTitle": {"pageName": " Checkout / Purchasing... "},
+    "Actions.getDownload": {"downloadUrl": "http://piwik.org/path/again/latest.zip?phpsessid=this is ignored when searching"},
+    "Actions.getOutlink": {"outlinkUrl": "http://dev.piwik.org/svn"},
+    "Referrers.getKeywordsForPageUrl": {"url": "http://example.org/store/purchase.htm"},
+}
+
+# Documented intended differences: (what, why, how a file is compared
+# once it is applied).
+INTENDED = [
+    {
+        "name": "exact range uniques",
+        "why": "For weeks, months, years and ranges hitmap's report rows give exact distinct "
+               "visitors and users (`nb_uniq_visitors`, `nb_users`); Matomo's give the sum of each "
+               "day's (`sum_daily_nb_uniq_visitors`, `sum_daily_nb_users`).",
+        "drop_expected": ["sum_daily_nb_uniq_visitors", "sum_daily_nb_users"],
+        "drop_actual": ["nb_uniq_visitors", "nb_users"],
+        "periods": ["week", "month", "year", "range"],
+    },
+]
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def build(bin_, fixture, store):
+    for step in fixture["setup"]:
+        args = [a.format(store=store, logs=LOGS, data=DATA) for a in step]
+        r = run([bin_, *args])
+        if r.returncode != 0:
+            sys.exit(f"setup step failed: hitmap {' '.join(args)}\n{r.stdout}\n{r.stderr}")
+
+
+def parse_name(fixture, name):
+    """(suffix, method, period) of test_<fixture><suffix>__<Method>[_<period>].xml."""
+    stem = name[len("test_" + fixture):-len(".xml")]
+    suffix, rest = stem.split("__", 1)
+    m = re.match(r"^(.*?)(?:_(day|week|month|year|range))?$", rest)
+    return suffix, m.group(1), m.group(2)
+
+
+def request_for(fixture, suffix, method, period):
+    for r in fixture["requests"]:
+        if r["suffix"] == suffix and r["period"] == period:
+            r = dict(r)
+            if period == "day" and method in fixture.get("dates", {}):
+                r["date"] = fixture["dates"][method]
+            return r
+    return None
+
+
+def ask(bin_, store, req, method):
+    cmd = [bin_, "report", store, "--site", str(req["site"]), "--date", req["date"], "--method", method,
+           "--format", "xml", "--param", "expanded=1", "--param", "language=en"]
+    if req.get("period"):
+        cmd += ["--period", req["period"]]
+    if req.get("segment"):
+        cmd += ["--segment", req["segment"]]
+    params = dict(req.get("params", {}))
+    params.update(METHOD_PARAMS.get(method, {}))
+    for k, v in params.items():
+        cmd += ["--param", f"{k}={v}"]
+    return run(cmd)
+
+
+def tree(elem):
+    """An XML element as plain data: text, a list of rows, or a dict of
+    columns (attributes such as idgoal='1' become part of the key)."""
+    children = list(elem)
+    if not children:
+        return (elem.text or "").strip()
+    if all(c.tag == "row" and not c.attrib for c in children) or all(c.tag == "result" for c in children):
+        return [tree(c) for c in children]
+    out = {}
+    for c in children:
+        key = c.tag + "".join(f"[{k}={v}]" for k, v in sorted(c.attrib.items()))
+        out[key] = tree(c)
+    return out
+
+
+def first_difference(exp, act, path="result"):
+    if type(exp) is not type(act):
+        return f"{path}: expected {short(exp)}, hitmap {short(act)}"
+    if isinstance(exp, list):
+        if len(exp) != len(act):
+            return f"{path}: {len(exp)} rows expected, hitmap has {len(act)}"
+        for i, (e, a) in enumerate(zip(exp, act)):
+            d = first_difference(e, a, f"{path}[{i}]")
+            if d:
+                return d
+        return None
+    if isinstance(exp, dict):
+        label = exp.get("label")
+        where = f"{path}({label})" if isinstance(label, str) else path
+        missing = [k for k in exp if k not in act]
+        extra = [k for k in act if k not in exp]
+        if missing or extra:
+            return f"{where}: columns missing {missing[:8]}, extra {extra[:8]}"
+        for k in exp:
+            d = first_difference(exp[k], act[k], f"{where}.{k}")
+            if d:
+                return d
+        return None
+    return None if exp == act else f"{path}: expected {short(exp)}, hitmap {short(act)}"
+
+
+def short(x):
+    s = json.dumps(x)
+    return s if len(s) < 80 else s[:77] + "..."
+
+
+def drop(x, columns):
+    if isinstance(x, list):
+        return [drop(i, columns) for i in x]
+    if isinstance(x, dict):
+        return {k: drop(v, columns) for k, v in x.items() if k not in columns}
+    return x
+
+
+def compare(expected_xml, actual_xml, period):
+    exp = tree(ET.fromstring(expected_xml))
+    act = tree(ET.fromstring(actual_xml))
+    d = first_difference(exp, act)
+    if d is None:
+        return "equal", None
+    for rule in INTENDED:
+        if period in rule["periods"]:
+            e2, a2 = drop(exp, set(rule["drop_expected"])), drop(act, set(rule["drop_actual"]))
+            if first_difference(e2, a2) is None:
+                return "intended", rule["name"]
+    return "differing", d
+
+
+def score_fixture(bin_, name, fixture):
+    folder = os.path.join(ROOT, "matomo", name, "expected")
+    tmp = tempfile.mkdtemp(prefix=f"hitmap-conformance-{name}-")
+    store = os.path.join(tmp, "store")
+    try:
+        build(bin_, fixture, store)
+        files = {}
+        for f in sorted(os.listdir(folder)):
+            suffix, method, period = parse_name(name, f)
+            req = request_for(fixture, suffix, method, period)
+            if req is None:
+                files[f] = {"status": "unsupported", "why": "request not replayed by the harness"}
+                continue
+            r = ask(bin_, store, req, method)
+            expected = open(os.path.join(folder, f), encoding="utf-8").read()
+            if r.returncode != 0:
+                why = (r.stderr.strip() or r.stdout.strip()).splitlines()
+                files[f] = {"status": "unsupported", "why": why[-1][:200] if why else "error"}
+                continue
+            try:
+                status, why = compare(expected, r.stdout, period)
+            except ET.ParseError as e:
+                status, why = "differing", f"unreadable XML: {e}"
+            files[f] = {"status": status, "why": why}
+        return files
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def summary(files):
+    out = {s: 0 for s in RANK}
+    for v in files.values():
+        out[v["status"]] += 1
+    return out
+
+
+def write_doc(result):
+    lines = ["<!-- score table: written by `python3 conformance/run.py --update` -->", "",
+             "| fixture | files | equal | intended | differing | unsupported |", "|---|---|---|---|---|---|"]
+    for name, files in result.items():
+        s = summary(files)
+        lines.append(f"| {name} | {len(files)} | {s['equal']} | {s['intended']} | {s['differing']} | "
+                     f"{s['unsupported']} |")
+    table = "\n".join(lines) + "\n"
+    text = open(DOC, encoding="utf-8").read()
+    start = text.index("<!-- score table")
+    end = text.index("<!-- end of score table -->")
+    open(DOC, "w", encoding="utf-8").write(text[:start] + table + "\n" + text[end:])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bin", default=os.path.join(REPO, "target", "debug", "hitmap"))
+    ap.add_argument("--update", action="store_true", help="write score.json and docs/conformance.md")
+    ap.add_argument("--check", action="store_true", help="fail if a file's status is worse than score.json")
+    ap.add_argument("--verbose", action="store_true", help="print every file's status and first difference")
+    a = ap.parse_args()
+    result = {name: score_fixture(a.bin, name, f) for name, f in FIXTURES.items()}
+    for name, files in result.items():
+        s = summary(files)
+        print(f"{name}: {len(files)} files: {s['equal']} equal, {s['intended']} intended, "
+              f"{s['differing']} differing, {s['unsupported']} unsupported")
+        if a.verbose:
+            for f, v in files.items():
+                print(f"  {v['status']:<11} {f}: {v['why'] or ''}")
+    if a.update:
+        with open(SCORE, "w", encoding="utf-8") as out:
+            json.dump({"matomo": MATOMO_COMMIT, "fixtures": result}, out, indent=1, sort_keys=True)
+            out.write("\n")
+        write_doc(result)
+        print(f"wrote {os.path.relpath(SCORE, REPO)} and {os.path.relpath(DOC, REPO)}")
+    if a.check:
+        recorded = json.load(open(SCORE, encoding="utf-8"))["fixtures"]
+        worse, better = [], []
+        for name, files in result.items():
+            for f, v in files.items():
+                was = recorded.get(name, {}).get(f, {}).get("status", "unsupported")
+                if RANK[v["status"]] > RANK[was]:
+                    worse.append(f"{name}/{f}: {was} -> {v['status']}: {v['why']}")
+                elif RANK[v["status"]] < RANK[was]:
+                    better.append(f"{name}/{f}: {was} -> {v['status']}")
+        for b in better:
+            print(f"better: {b}")
+        if better:
+            print("(run `python3 conformance/run.py --update` to record them)")
+        if worse:
+            print("\n".join(f"WORSE: {w}" for w in worse))
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
