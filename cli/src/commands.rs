@@ -263,6 +263,11 @@ pub struct LogArgs {
     /// or City .mmdb).
     #[arg(long, env = "HITMAP_GEOIP")]
     pub geoip: Option<PathBuf>,
+    /// The lines are tracking requests (/matomo.php?..., /piwik.php?...):
+    /// replay them as the tracking endpoint reads them (Matomo's
+    /// --replay-tracking); --idsite overrides their idsite.
+    #[arg(long)]
+    pub replay_tracking: bool,
 }
 
 impl LogArgs {
@@ -307,6 +312,7 @@ impl LogArgs {
             ("force-lowercase-path", self.force_lowercase_path),
             ("strip-query-string", self.strip_query_string),
             ("dry-run", self.dry_run),
+            ("replay-tracking", self.replay_tracking),
         ] {
             one(name, on.then(|| "true".to_owned()));
         }

@@ -77,6 +77,11 @@ pub struct LogOptions {
     pub dry_run: bool,
     /// Invalid lines kept as examples (with line number and reason).
     pub examples: usize,
+    /// The log's lines are tracking requests (`/matomo.php?...`,
+    /// `/piwik.php?...`), replayed as the tracking endpoint reads them
+    /// (Matomo's `--replay-tracking`): their parameters, the line's
+    /// address, user agent, referrer and time. `site` overrides `idsite`.
+    pub replay_tracking: bool,
 }
 
 impl Default for LogOptions {
@@ -101,6 +106,7 @@ impl Default for LogOptions {
             force: false,
             dry_run: false,
             examples: 10,
+            replay_tracking: false,
         }
     }
 }
@@ -138,7 +144,8 @@ fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T> {
 
 impl LogOptions {
     /// The option names [`LogOptions::set`] takes (the CLI's flags).
-    pub const NAMES: [&str; 27] = [
+    pub const NAMES: [&str; 28] = [
+        "replay-tracking",
         "log-format",
         "log-format-regex",
         "log-date-format",
@@ -251,6 +258,7 @@ impl LogOptions {
             "force" => self.force = flag(&key, value)?,
             "dry-run" => self.dry_run = flag(&key, value)?,
             "show-invalid" => self.examples = number(&key, value)?,
+            "replay-tracking" => self.replay_tracking = flag(&key, value)?,
             _ => {
                 return Err(Error::Config(format!(
                     "unknown log option {name:?} (known: {})",
@@ -637,6 +645,8 @@ struct Parser {
     keys: VisitorKeys,
     agents: AgentMemory,
     geo: Option<Geo>,
+    /// The tracking endpoint's reading of a request (`replay_tracking`).
+    tracker: Option<crate::track::Tracker>,
 }
 
 /// Per user agent: what it says, and whether the rules call it a robot
@@ -867,6 +877,10 @@ impl Parser {
             *c.skipped.entry(DATE_FILTERED).or_default() += 1;
             return;
         }
+        if let Some(tracker) = self.tracker.as_mut() {
+            replay(tracker, &self.options, input, line_no, &line, chunk);
+            return;
+        }
         let ua = line.user_agent.as_deref().unwrap_or("");
         let mut agent = None;
         let rules = &self.options.rules;
@@ -991,6 +1005,95 @@ impl Parser {
             hit.os = agent.os.clone();
         }
         hit
+    }
+}
+
+/// Skipped: a replayed request the tracking endpoint does not record
+/// (`rec=0` or none, Matomo's importer's default for a replay).
+pub const NOT_RECORDED: &str = "tracking request not recorded (rec is not 1)";
+/// Skipped: a replayed heartbeat (`ping=1`).
+pub const PING: &str = "heartbeat (ping=1)";
+
+/// One log line replayed as a tracking request (Matomo's
+/// `--replay-tracking`): a request to `matomo.php` or `piwik.php` with a
+/// query string, read by the tracking endpoint's rules with the line's
+/// address, user agent and time as the client's, its referrer as `urlref`
+/// unless the request has one, and `--idsite` over the request's
+/// `idsite`. The host, path and robot rules apply; HTTP statuses do not
+/// (the tracker may have failed the first time).
+fn replay(
+    tracker: &mut crate::track::Tracker,
+    o: &LogOptions,
+    input: &str,
+    line_no: u64,
+    line: &super::LogLine<'_>,
+    chunk: &mut Chunk,
+) {
+    use crate::track::{Client, Refused, Tracked};
+    let c = &mut chunk.counts;
+    let invalid = |c: &mut Counts, reason: String| {
+        c.invalid += 1;
+        if c.examples.len() < o.examples {
+            c.examples.push(InvalidLine {
+                input: input.to_owned(),
+                line: line_no,
+                reason,
+            });
+        }
+    };
+    let full = &*line.path;
+    let (path, query) = full.split_once('?').unwrap_or((full, ""));
+    let lower = path.to_ascii_lowercase();
+    if query.is_empty() || !(lower.ends_with("piwik.php") || lower.ends_with("matomo.php")) {
+        invalid(
+            c,
+            format!("no query string, or {lower} does not end with piwik.php/matomo.php"),
+        );
+        return;
+    }
+    let mut unstatused = line.clone();
+    unstatused.status = None;
+    if let Decision::Skip(s) = o.rules.decide(&unstatused) {
+        *c.skipped.entry(s.reason()).or_default() += 1;
+        return;
+    }
+    let mut params: Vec<(String, String)> = vec![("rec".into(), "0".into())];
+    if let Some(r) = line
+        .referrer
+        .as_deref()
+        .filter(|r| !r.is_empty() && *r != "-")
+    {
+        params.push(("urlref".into(), r.to_owned()));
+    }
+    params.extend(hitmap::query_pairs(query));
+    if !params.iter().any(|(k, _)| k == "idsite") {
+        invalid(c, "missing idsite".into());
+        return;
+    }
+    if let Some(site) = o.site {
+        params.push(("idsite".into(), site.to_string()));
+    }
+    let client = Client {
+        ip: line.ip.as_deref().filter(|ip| *ip != "-").unwrap_or(""),
+        user_agent: line.user_agent.as_deref(),
+        accept_language: None,
+        now: line.ts,
+    };
+    match tracker.track(&params, &client, None) {
+        Ok(Tracked::Hit(hit)) => {
+            match hit.kind {
+                HitType::Download => c.downloads += 1,
+                _ => c.pageviews += 1,
+            }
+            chunk.hits.push(*hit);
+        }
+        Ok(Tracked::Bot) => *c.skipped.entry(super::Skip::Bot.reason()).or_default() += 1,
+        Ok(Tracked::Ping) => *c.skipped.entry(PING).or_default() += 1,
+        Err(Refused::NotTracking) => *c.skipped.entry(NOT_RECORDED).or_default() += 1,
+        Err(Refused::Invalid(why)) if why.contains("is not a site of this store") => {
+            *c.skipped.entry(NO_SITE).or_default() += 1;
+        }
+        Err(Refused::Invalid(why)) => invalid(c, why),
     }
 }
 
@@ -1140,6 +1243,19 @@ pub fn import(
         keys,
         agents: AgentMemory::default(),
         geo: options.geoip.as_deref().map(Geo::open).transpose()?,
+        tracker: options
+            .replay_tracking
+            .then(|| {
+                crate::track::Tracker::new(
+                    engine,
+                    crate::track::TrackOptions {
+                        anonymize_ip: options.anonymize_ip,
+                        geoip: options.geoip.clone(),
+                        ..Default::default()
+                    },
+                )
+            })
+            .transpose()?,
     };
     let mut summary = LogSummary::default();
     // Each file where it resumes (read now: the store is the caller's

@@ -119,10 +119,23 @@ impl<'a> LogLine<'a> {
 
     /// Reads `METHOD path PROTOCOL` (the protocol may be missing).
     pub(crate) fn request(&mut self, request: Cow<'a, str>) -> Result<(), String> {
-        /// The first two space-separated words of a request line.
+        /// The method and the path of a request line: the path runs to
+        /// the protocol (`HTTP/1.1`), spaces and all, as Matomo's
+        /// importer reads it (an unencoded title in a replayed tracking
+        /// request); without a protocol, to the first space.
         fn words(r: &str) -> Option<(&str, &str)> {
             let (method, rest) = r.trim_start_matches(' ').split_once(' ')?;
-            let path = rest.trim_start_matches(' ').split(' ').next()?;
+            let rest = rest.trim_matches(' ');
+            let path = match rest.rsplit_once(' ') {
+                Some((path, protocol))
+                    if protocol
+                        .get(..5)
+                        .is_some_and(|p| p.eq_ignore_ascii_case("HTTP/")) =>
+                {
+                    path.trim_end_matches(' ')
+                }
+                _ => rest.split(' ').next()?,
+            };
             (!path.is_empty()).then_some((method, path))
         }
         let Some((method, path)) = words(&request) else {

@@ -21,7 +21,7 @@ mod w3c;
 
 pub use import::{
     DATE_FILTERED, DEFAULT_BATCH_BYTES, InvalidLine, LogOptions, LogSource, LogSummary, NO_SITE,
-    import, import_files,
+    NOT_RECORDED, PING, import, import_files,
 };
 
 pub use line::{LogLine, parse_apache_date, parse_iso_date};

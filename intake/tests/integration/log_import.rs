@@ -721,3 +721,77 @@ fn a_cron_over_a_growing_rotated_and_compressed_log_of_every_format_counts_each_
     }
     assert!(resumed_w3c >= 2, "W3C logs resumed: {resumed_w3c}");
 }
+
+/// Matomo's replay fixture (`--replay-tracking`): tracking requests in an
+/// access log are read as the tracking endpoint reads them, each to the
+/// site its `idsite` names (or `--idsite`'s); a request without `rec=1`
+/// is not recorded, nor a line that is no tracking request; an unencoded
+/// title runs to the protocol.
+#[test]
+fn matomos_replayed_tracking_requests() {
+    let sites = || {
+        let mut e = Engine::in_memory();
+        for id in 1..=3 {
+            e.add_site(SiteConfig::new(id)).unwrap();
+        }
+        e
+    };
+    let base = [
+        ("replay-tracking", "true"),
+        ("exclude-older-than", "2012-01-01 08:10:39 +0000"),
+        ("exclude-host", "excluded.com"),
+    ];
+    let mut e = sites();
+    let s = run(&mut e, fixture("fake_logs_replay.log"), &options(&base));
+    assert_eq!((s.pageviews, s.downloads), (19, 1), "{}", s.report());
+    assert_eq!(s.skipped[hitmap_intake::logs::NOT_RECORDED], 2);
+    assert_eq!(s.skipped[hitmap_intake::logs::DATE_FILTERED], 1);
+    // The bad `cid` line, and the two lines that are page requests.
+    assert_eq!(s.invalid, 3, "{}", s.report());
+    assert!(
+        s.examples
+            .iter()
+            .any(|x| x.reason.contains("piwik.php/matomo.php"))
+    );
+    let visits = |e: &Engine, site: u32| {
+        let v: Value = serde_json::from_str(
+            &e.api(&format!(
+                "method=VisitsSummary.get&idSite={site}&period=range&date=2012-01-01,2015-12-31&format=json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        (
+            v["nb_visits"].as_u64().unwrap_or(0),
+            v["nb_actions"].as_u64().unwrap_or(0),
+        )
+    };
+    // Matomo's expected answer for site 2 (ImportLogs, siteIdTwo): one
+    // visit of one action.
+    assert_eq!(visits(&e, 2), (1, 1));
+    let titles = api(
+        &e,
+        "method=Actions.getPageTitles&period=range&date=2014-03-01,2014-03-31&flat=1&filter_limit=-1",
+    );
+    let titles: Vec<&str> = titles
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["label"].as_str())
+        .collect();
+    assert!(
+        titles.iter().any(|t| t.contains("Hello Installing Piwik")),
+        "{titles:?}"
+    );
+    // `--idsite 3`: every request goes to site 3.
+    let mut forced = sites();
+    let mut o = options(&base);
+    o.set("idsite", "3").unwrap();
+    let s3 = run(&mut forced, fixture("fake_logs_replay.log"), &o);
+    assert_eq!(s3.pageviews + s3.downloads, 20);
+    // The same actions (one visitor's requests to sites 1, 2 and 3 at
+    // one moment become one visit of site 3).
+    let all: u64 = (1..=3).map(|id| visits(&e, id).1).sum();
+    assert_eq!(visits(&forced, 3).1, all);
+    assert_eq!((visits(&forced, 1), visits(&forced, 2)), ((0, 0), (0, 0)));
+}
