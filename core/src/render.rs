@@ -156,12 +156,17 @@ pub fn render_error(e: &Error, format: Format) -> String {
     }
 }
 
-/// A cell: strings as they are, numbers as JSON writes them, booleans 0/1.
+/// A cell: strings as they are, numbers as JSON writes them but a whole
+/// float without its `.0` (Matomo writes `1`, not `1.0`), booleans 0/1.
 fn cell(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::Bool(b) => u8::from(*b).to_string(),
         Value::String(s) => s.clone(),
+        Value::Number(n) => match n.as_f64() {
+            Some(x) if n.is_f64() && x.fract() == 0.0 && x.abs() < 1e15 => (x as i64).to_string(),
+            _ => n.to_string(),
+        },
         other => other.to_string(),
     }
 }

@@ -768,18 +768,86 @@ impl Engine {
         if kind == Kind::VisitsSummary {
             // Whole months may come from their rollups, not their days.
             let summary = resolved.visits_summary(range)?;
-            if resolved.site.config.goals.is_empty() || summary.nb_visits == 0 {
+            if summary.nb_visits == 0 {
                 return summary_answer(&summary, t);
             }
-            // A site with goals: its converted visits, from the days.
-            let converted = resolved.goals(range, false)?.overall.all;
+            // Matomo's converted visits: none without goals, else from
+            // the days.
+            let converted = if resolved.site.config.goals.is_empty() {
+                0
+            } else {
+                resolved
+                    .goals(range, false)?
+                    .overall
+                    .all
+                    .nb_visits_converted
+            };
             let mut row = rows::summary_row(&summary);
-            row.shift_insert(
-                4,
-                "nb_visits_converted".into(),
-                json!(converted.nb_visits_converted),
-            );
+            row.shift_insert(4, "nb_visits_converted".into(), json!(converted));
             return table::apply_one(row, t, table::VISIT_RATIOS);
+        }
+        if kind == Kind::ApiGet {
+            let mut answer =
+                match self.rolled_answer(r, kind, resolved, range, &goals::GoalColumns::none())? {
+                    Some(a) => a,
+                    None => self.period_answer(
+                        r,
+                        kind,
+                        &resolved.select(range)?,
+                        &goals::GoalColumns::none(),
+                    )?,
+                };
+            // VisitsSummary.get's converted visits, in its place.
+            if let Value::Object(row) = &mut answer
+                && let Some(i) = row.keys().position(|k| k == "nb_actions")
+            {
+                let converted = if resolved.site.config.goals.is_empty() {
+                    0
+                } else {
+                    resolved
+                        .goals(range, false)?
+                        .overall
+                        .all
+                        .nb_visits_converted
+                };
+                row.shift_insert(i + 1, "nb_visits_converted".into(), json!(converted));
+            }
+            return Ok(answer);
+        }
+        if kind == Kind::VisitFrequency {
+            let mut answer =
+                match self.rolled_answer(r, kind, resolved, range, &goals::GoalColumns::none())? {
+                    Some(a) => a,
+                    None => self.period_answer(
+                        r,
+                        kind,
+                        &resolved.select(range)?,
+                        &goals::GoalColumns::none(),
+                    )?,
+                };
+            // Matomo's converted new and returning visits, after each
+            // type's actions.
+            if let Value::Object(row) = &mut answer {
+                let (new, returning) = if resolved.site.config.goals.is_empty() {
+                    (0, 0)
+                } else {
+                    let g = resolved.goals(range, true)?.overall;
+                    (g.new.nb_visits_converted, g.returning.nb_visits_converted)
+                };
+                for (after, name, n) in [
+                    ("nb_actions_new", "nb_visits_converted_new", new),
+                    (
+                        "nb_actions_returning",
+                        "nb_visits_converted_returning",
+                        returning,
+                    ),
+                ] {
+                    if let Some(i) = row.keys().position(|k| k == after) {
+                        row.shift_insert(i + 1, name.into(), json!(n));
+                    }
+                }
+            }
+            return Ok(answer);
         }
         if kind == Kind::Goals {
             // A window of days at a time, with the columns goals read.

@@ -41,7 +41,7 @@ fn one_period_is_one_object_with_matomo_formatting() {
     );
     assert_eq!(
         v,
-        json!({"nb_uniq_visitors":2,"nb_users":0,"nb_visits":2,"nb_actions":3,"bounce_count":1,
+        json!({"nb_uniq_visitors":2,"nb_users":0,"nb_visits":2,"nb_actions":3,"nb_visits_converted":0,"bounce_count":1,
                "sum_visit_length":31,"max_actions":2,"bounce_rate":"50%","nb_actions_per_visit":1.5,
                "avg_time_on_site":16})
     );
