@@ -54,6 +54,13 @@ pub(crate) const ENTRY_RATIOS: &[Ratio] = &[
 /// Ratios of exit page rows.
 pub(crate) const EXIT_RATIOS: &[Ratio] = &[("exit_rate", "exit_nb_visits", "nb_visits")];
 
+/// A hidden column (not shown: its name starts with `$`): the visits of
+/// the whole report, for a row's share of them.
+pub(crate) const VISITS_TOTAL: &str = "$visits_total";
+
+/// A row's share of the report's visits (Matomo's `nb_visits_percentage`).
+pub(crate) const VISITS_PERCENT: &[Ratio] = &[("nb_visits_percentage", "nb_visits", VISITS_TOTAL)];
+
 /// Ratios of event rows.
 pub(crate) const EVENT_RATIOS: &[Ratio] =
     &[("avg_event_value", "sum_event_value", "nb_events_with_value")];
@@ -575,7 +582,7 @@ impl Columns {
 }
 
 fn finish(mut row: Row, p: &TableParams, columns: &Columns) -> Row {
-    row.retain(|k, _| columns.keeps(k));
+    row.retain(|k, _| !k.starts_with('$') && columns.keeps(k));
     if !p.raw_metrics {
         for (k, v) in row.iter_mut() {
             if let Some(f) = v.as_f64().and_then(|x| formatted(k, x)) {
@@ -603,17 +610,19 @@ fn formatted(name: &str, x: f64) -> Option<Value> {
         .strip_suffix("_new")
         .or_else(|| name.strip_suffix("_returning"))
         .unwrap_or(name);
-    Some(if name.ends_with("_rate") {
-        json!(format!("{}%", (x * 100.0).round() as i64))
-    } else if name == "nb_actions_per_visit" {
-        json!((x * 10.0).round() / 10.0)
-    } else if name.starts_with("avg_time") {
-        json!(x.round() as i64)
-    } else if name == "avg_event_value" {
-        json!((x * 100.0).round() / 100.0)
-    } else {
-        return None;
-    })
+    Some(
+        if name.ends_with("_rate") || name.ends_with("_percentage") {
+            json!(format!("{}%", (x * 100.0).round() as i64))
+        } else if name == "nb_actions_per_visit" {
+            json!((x * 10.0).round() / 10.0)
+        } else if name.starts_with("avg_time") {
+            json!(x.round() as i64)
+        } else if name == "avg_event_value" {
+            json!((x * 100.0).round() / 100.0)
+        } else {
+            return None;
+        },
+    )
 }
 
 #[cfg(test)]

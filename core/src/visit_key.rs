@@ -210,7 +210,8 @@ pub(crate) fn ranges(g: Grouping) -> Vec<Range> {
             let minutes = [(1, 2), (2, 4), (4, 7), (7, 10), (10, 15), (15, 30)];
             let mut out: Vec<Range> = seconds
                 .iter()
-                .map(|&(l, h)| r(l, Some(h), format!("{l}-{h}s")))
+                // Matomo's labels: an en dash for seconds, a hyphen for minutes.
+                .map(|&(l, h)| r(l, Some(h), format!("{l}\u{2013}{h}s")))
                 .collect();
             out.extend(
                 minutes
@@ -655,7 +656,7 @@ mod tests {
             .into_iter()
             .map(|r| r.label)
             .collect();
-        assert_eq!(d[0], "0-10s");
+        assert_eq!(d[0], "0\u{2013}10s");
         assert_eq!(d[3], "1-2 min");
         assert_eq!(d[9], "30+ min");
         let p: Vec<String> = ranges(Grouping::Pages)

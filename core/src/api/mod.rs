@@ -1114,7 +1114,14 @@ impl Engine {
                     return Ok(None);
                 };
                 let groups = crate::breakdown::groups_of_table(groups);
-                let rows = rows::group_rows_of(g, &groups, cells);
+                let new_visits = match g {
+                    methods::Grouping::DaysSinceLast => match resolved.rolled_frequency(range)? {
+                        Some(f) => Some(f.new.nb_visits),
+                        None => return Ok(None),
+                    },
+                    _ => None,
+                };
+                let rows = rows::group_rows_of(g, &groups, cells, new_visits);
                 table::apply(rows, t, &group_spec(g)).map(Some)
             }
             Kind::Group(g @ (methods::Grouping::Country | methods::Grouping::LanguageCode)) => {
@@ -1276,7 +1283,9 @@ fn api_get_answer(
 /// ranges have no ratios; referrer websites label their subtable rows
 /// flat.
 fn group_spec(g: methods::Grouping) -> Spec {
-    let spec = if rows::is_range(g) {
+    let spec = if g == methods::Grouping::VisitCount {
+        Spec::new(table::VISITS_PERCENT)
+    } else if rows::is_range(g) {
         Spec::new(&[])
     } else {
         Spec::new(table::VISIT_RATIOS)

@@ -15,7 +15,7 @@ use crate::report::{
     ActionReportKind, ActionRow, Dimension, DimensionRow, KEYWORD_NOT_DEFINED, ReferrerPart,
 };
 use crate::summary::{ActionsSummary, VisitsSummary};
-use crate::table::{Row, TableParams};
+use crate::table::{self, Row, TableParams};
 use crate::visit_key::{SEP, UNKNOWN, ranges};
 
 /// A visit summary's base columns (ratios are derived later).
@@ -299,11 +299,18 @@ pub(crate) fn group_rows(sel: &Selection<'_>, g: Grouping, cells: &GoalColumns) 
     let bounds = ranges(g);
     let groups =
         sel.group_visits(|cut| keys.key_of(g, &bounds, &cut.at(), &std::cell::OnceCell::new()));
-    group_rows_of(g, &groups, cells)
+    let new_visits = (g == Grouping::DaysSinceLast).then(|| sel.visit_frequency().new.nb_visits);
+    group_rows_of(g, &groups, cells, new_visits)
 }
 
-/// A visits-grouped report's rows from its groups.
-pub(crate) fn group_rows_of(g: Grouping, groups: &[Group], cells: &GoalColumns) -> Vec<Row> {
+/// A visits-grouped report's rows from its groups; `new_visits`: the
+/// new visits, Matomo's first row of the days-since-last-visit report.
+pub(crate) fn group_rows_of(
+    g: Grouping,
+    groups: &[Group],
+    cells: &GoalColumns,
+    new_visits: Option<u64>,
+) -> Vec<Row> {
     let bounds = ranges(g);
     match g {
         Grouping::ServerHour | Grouping::LocalHour | Grouping::DayOfWeek => {
@@ -350,26 +357,38 @@ pub(crate) fn group_rows_of(g: Grouping, groups: &[Group], cells: &GoalColumns) 
             rows
         }
         Grouping::Duration | Grouping::Pages | Grouping::VisitCount | Grouping::DaysSinceLast => {
-            bounds
-                .iter()
-                .enumerate()
-                .map(|(i, range)| {
-                    let visits = groups
-                        .iter()
-                        .find(|x| x.label == i.to_string())
-                        .map_or(0, |x| x.metrics.nb_visits);
-                    let field = range_field(g);
-                    let segment = match range.high {
-                        Some(h) => format!("{field}>={};{field}<={h}", range.low),
-                        None => format!("{field}>={}", range.low),
-                    };
-                    let mut m = Row::new();
-                    m.insert("label".into(), json!(range.label));
-                    m.insert("nb_visits".into(), json!(visits));
-                    m.insert("segment".into(), json!(segment));
-                    m
-                })
-                .collect()
+            let total: u64 = groups.iter().map(|x| x.metrics.nb_visits).sum();
+            let mut rows: Vec<Row> = Vec::new();
+            if let Some(n) = new_visits {
+                let mut m = Row::new();
+                m.insert("label".into(), json!("New visits"));
+                m.insert("nb_visits".into(), json!(n));
+                m.insert("segment".into(), json!("visitorType==new"));
+                rows.push(m);
+            }
+            rows.extend(bounds.iter().enumerate().map(|(i, range)| {
+                let visits = groups
+                    .iter()
+                    .find(|x| x.label == i.to_string())
+                    .map_or(0, |x| x.metrics.nb_visits);
+                let field = range_field(g);
+                // Matomo's: one value is `==`, a range `>=;<=`.
+                let segment = match range.high {
+                    Some(h) if h == range.low => format!("{field}=={h}"),
+                    Some(h) => format!("{field}>={};{field}<={h}", range.low),
+                    None => format!("{field}>={}", range.low),
+                };
+                let mut m = Row::new();
+                m.insert("label".into(), json!(range.label));
+                m.insert("nb_visits".into(), json!(visits));
+                if g == Grouping::VisitCount {
+                    // The share of the report's visits (`nb_visits_percentage`).
+                    m.insert(table::VISITS_TOTAL.into(), json!(total));
+                }
+                m.insert("segment".into(), json!(segment));
+                m
+            }));
+            rows
         }
         _ => rows_of_groups(g, groups, cells),
     }

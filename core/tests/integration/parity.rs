@@ -152,7 +152,7 @@ fn shapes() -> Vec<(&'static str, Vec<&'static str>)> {
         ("VisitorInterest.getNumberOfVisitsPerPage", interest.clone()),
         (
             "VisitorInterest.getNumberOfVisitsByVisitCount",
-            interest.clone(),
+            [interest.clone(), vec!["nb_visits_percentage"]].concat(),
         ),
         (
             "VisitorInterest.getNumberOfVisitsByDaysSinceLast",

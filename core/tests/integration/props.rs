@@ -548,9 +548,10 @@ fn check_api_reports(
     ];
     let duration = |x: u64| -> String {
         match x {
-            0..=10 => "0-10s".into(),
-            11..=30 => "11-30s".into(),
-            31..=60 => "31-60s".into(),
+            // Matomo's labels: an en dash for seconds.
+            0..=10 => "0\u{2013}10s".into(),
+            11..=30 => "11\u{2013}30s".into(),
+            31..=60 => "31\u{2013}60s".into(),
             x if x > 1800 => "30+ min".into(),
             x => {
                 let bounds = [(1, 2), (2, 4), (4, 7), (7, 10), (10, 15), (15, 30)];
@@ -600,8 +601,13 @@ fn check_api_reports(
     check("VisitorInterest.getNumberOfVisitsByVisitCount", &|c| {
         Some(count(c.visit.visit_count))
     })?;
+    // A first visit has no last one: Matomo's "New visits" row.
     check("VisitorInterest.getNumberOfVisitsByDaysSinceLast", &|c| {
-        c.visit.days_since_last.map(since)
+        Some(
+            c.visit
+                .days_since_last
+                .map_or_else(|| "New visits".to_owned(), since),
+        )
     })?;
     for (method, last) in [
         ("Actions.getEntryPageUrls", false),
