@@ -143,6 +143,10 @@ pub struct TableParams {
     pub expanded: bool,
     /// `format_metrics=0`: ratios as raw numbers.
     pub raw_metrics: bool,
+    /// `filter_add_columns_when_show_all_columns=1`: a visit report's rows
+    /// get the visit ratios (bounce rate, actions per visit, average time
+    /// on site), which Matomo's API leaves out by default.
+    pub add_columns: bool,
 }
 
 impl TableParams {

@@ -66,7 +66,7 @@ final class StoreTest extends TestCase
         $store = self::fixtureStore();
         $hours = $store->report('VisitTime.getVisitInformationPerServerTime', 1, 'range', '2024-01-01,2024-12-31');
         self::assertCount(24, $hours);
-        self::assertSame('12 AM', $hours[0]['label']);
+        self::assertSame('00', $hours[0]['label']);
         $visits = $store->api('method=VisitsSummary.get&idSite=1&period=range&date=2024-01-01,2024-12-31&format_metrics=0');
         self::assertSame($visits['nb_visits'], array_sum(array_column($hours, 'nb_visits')));
         $pages = $store->report('Actions.getPageUrls', 1, 'range', '2024-01-01,2024-12-31', ['flat' => 1]);

@@ -45,7 +45,7 @@ def test_every_report_kind_gives_every_row_with_its_columns():
     pages = eng.report("pages", 1, "2024-06")
     assert len(pages) == len(eng.api("method=Actions.getPageUrls&flat=1&idSite=1&period=month&date=2024-06-01&filter_limit=-1"))
     hours = eng.report("server_time", 1, "2024-06")
-    assert [r["label"] for r in hours][:2] == ["12 AM", "1 AM"]
+    assert [r["label"] for r in hours][:2] == ["00", "01"]
 
 
 def test_ingest_sources_and_rejects(tmp_path):

@@ -764,8 +764,11 @@ class Engine(GoalsMixin):
     @staticmethod
     def _query(method: str, site: int, period: str, date: str, extra: str = "",
                segment: Optional[str] = None, section: Optional[str] = None) -> str:
+        # Visit reports with their ratios (Matomo's API leaves them out
+        # unless asked): the columns a Report declares.
         params = {"method": method, "idSite": str(site), "period": period, "date": date,
-                  "format_metrics": "0", "filter_limit": "-1"}
+                  "format_metrics": "0", "filter_limit": "-1",
+                  "filter_add_columns_when_show_all_columns": "1"}
         if segment:
             params["segment"] = segment
         if section:

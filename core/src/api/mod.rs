@@ -232,6 +232,9 @@ impl ApiRequest {
                 "flat" => t.flat = v == "1",
                 "expanded" => t.expanded = v == "1",
                 "format_metrics" => t.raw_metrics = v == "0",
+                "filter_add_columns_when_show_all_columns" => {
+                    t.add_columns = !v.is_empty() && v != "0"
+                }
                 "dimension" if !v.is_empty() => r.dimension = Some(v),
                 "idDimension" if !v.is_empty() => {
                     r.id_dimension = Some(integer(&v, "idDimension must be a positive integer")?)
@@ -389,6 +392,7 @@ pub const SUPPORTED_PARAMETERS: &[&str] = &[
     "section",
     "format",
     "format_metrics",
+    "filter_add_columns_when_show_all_columns",
     "filter_limit",
     "filter_offset",
     "filter_sort_column",
@@ -761,7 +765,7 @@ impl Engine {
                     .iter()
                     .map(|row| rows::labelled(&row.label, &row.metrics))
                     .collect();
-                return table::apply(rows, t, &Spec::new(table::VISIT_RATIOS));
+                return table::apply(rows, t, &visit_spec(t));
             }
             Plan::One(resolved) => resolved,
         };
@@ -881,7 +885,7 @@ impl Engine {
         cells: &goals::GoalColumns,
     ) -> Result<Value> {
         let t = &r.table;
-        let visits = Spec::new(table::VISIT_RATIOS);
+        let visits = visit_spec(t);
         Ok(match kind {
             Kind::VisitsSummary => summary_answer(&sel.visits_summary(), t)?,
             // Answered before a selection is made (`answer_period`).
@@ -946,7 +950,7 @@ impl Engine {
                 let rows = rows::dimension_rows(&sel.dimension_report(&d), &segment, cells);
                 table::apply(rows, t, &visits)?
             }
-            Kind::Group(g) => table::apply(rows::group_rows(sel, g, cells), t, &group_spec(g))?,
+            Kind::Group(g) => table::apply(rows::group_rows(sel, g, cells), t, &group_spec(g, t))?,
             Kind::MultiSites { one: true } => global::multi_sites_row(
                 &sel.visits_summary(),
                 &sel.actions_summary(),
@@ -1005,7 +1009,7 @@ impl Engine {
                 .rolled_dimension_report(range, d)?
                 .map(|rows| {
                     let rows = rows::dimension_rows(&rows, segment, cells);
-                    table::apply(rows, t, &Spec::new(table::VISIT_RATIOS))
+                    table::apply(rows, t, &visit_spec(t))
                 })
                 .transpose()
         };
@@ -1122,7 +1126,7 @@ impl Engine {
                     _ => None,
                 };
                 let rows = rows::group_rows_of(g, &groups, cells, new_visits);
-                table::apply(rows, t, &group_spec(g)).map(Some)
+                table::apply(rows, t, &group_spec(g, t)).map(Some)
             }
             Kind::Group(g @ (methods::Grouping::Country | methods::Grouping::LanguageCode)) => {
                 let d = if g == methods::Grouping::Country {
@@ -1136,7 +1140,7 @@ impl Engine {
                 rows::field_groups(&rows)
                     .map(|groups| {
                         let rows = rows::rows_of_groups(g, &groups, cells);
-                        table::apply(rows, t, &Spec::new(table::VISIT_RATIOS))
+                        table::apply(rows, t, &visit_spec(t))
                     })
                     .transpose()
             }
@@ -1282,13 +1286,13 @@ fn api_get_answer(
 /// The table filters' view of a visits-grouped report: VisitorInterest's
 /// ranges have no ratios; referrer websites label their subtable rows
 /// flat.
-fn group_spec(g: methods::Grouping) -> Spec {
+fn group_spec(g: methods::Grouping, t: &TableParams) -> Spec {
     let spec = if g == methods::Grouping::VisitCount {
         Spec::new(table::VISITS_PERCENT)
     } else if rows::is_range(g) {
         Spec::new(&[])
     } else {
-        Spec::new(table::VISIT_RATIOS)
+        visit_spec(t)
     };
     if matches!(
         g,
@@ -1298,6 +1302,17 @@ fn group_spec(g: methods::Grouping) -> Spec {
     } else {
         spec
     }
+}
+
+/// The table filters' view of a visit report (rows of visit metrics by a
+/// dimension): Matomo's API gives their ratios only when asked
+/// (`filter_add_columns_when_show_all_columns=1`).
+fn visit_spec(t: &TableParams) -> Spec {
+    Spec::new(if t.add_columns {
+        table::VISIT_RATIOS
+    } else {
+        &[]
+    })
 }
 
 /// A VisitsSummary period's answer: no row without visits (Matomo's

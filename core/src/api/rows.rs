@@ -273,14 +273,9 @@ fn range_field(g: Grouping) -> &'static str {
     }
 }
 
-/// Matomo's 12-hour label of an hour (`12 AM`, `1 PM`).
+/// Matomo's API label of an hour: two digits (`00` to `23`).
 pub(crate) fn hour_label(h: u32) -> String {
-    match h {
-        0 => "12 AM".into(),
-        1..=11 => format!("{h} AM"),
-        12 => "12 PM".into(),
-        h => format!("{} PM", h - 12),
-    }
+    format!("{h:02}")
 }
 
 const WEEKDAYS: [&str; 7] = [
@@ -320,7 +315,7 @@ pub(crate) fn group_rows_of(
                 (24, 0)
             };
             let field = match g {
-                Grouping::ServerHour => Some("visitServerHour"),
+                Grouping::ServerHour => Some("visitStartServerHour"),
                 Grouping::LocalHour => Some("visitLocalHour"),
                 _ => None,
             };
@@ -337,6 +332,10 @@ pub(crate) fn group_rows_of(
                         hour_label(k)
                     };
                     let mut m = labelled(&label, &s);
+                    if g == Grouping::DayOfWeek {
+                        // Matomo's weekday rows have no maximum.
+                        m.shift_remove("max_actions");
+                    }
                     cells.put(&mut m, &(Some(k.to_string()), None));
                     match field {
                         Some(f) => {
@@ -427,6 +426,8 @@ fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
     let label = x.label.as_str();
     let unknown = label == UNKNOWN;
     let mut extra: Vec<(&str, Value)> = Vec::new();
+    // Columns after the row's segment.
+    let mut tail: Vec<(&str, Value)> = Vec::new();
     let (shown, segment): (String, Option<String>) = match g {
         Grouping::BrowserVersion | Grouping::OsVersion => {
             let (name_field, version_field) = if g == Grouping::BrowserVersion {
@@ -439,20 +440,33 @@ fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
                 (!unknown).then(|| version_segment(label, name_field, version_field)),
             )
         }
+        // Matomo's placeholders for no value: `unknown`, `xx` (the
+        // segments select the visits without one).
+        Grouping::Resolution if unknown => {
+            ("unknown".to_owned(), Some("resolution==unknown".into()))
+        }
         Grouping::Resolution => (
             label.to_owned(),
-            (!unknown).then(|| format!("resolution=={}", enc(label))),
+            Some(format!("resolution=={}", enc(label))),
         ),
+        // Matomo's continent rows carry their code, no segment.
         Grouping::Continent => {
             extra.push(("code", json!(label)));
             (
                 crate::names::continent(label).unwrap_or(UNKNOWN).to_owned(),
-                Some(format!("continentCode=={label}")),
+                None,
             )
         }
         Grouping::Country => {
             let code = if unknown { "xx" } else { label };
-            extra.push(("code", json!(code.to_ascii_lowercase())));
+            let lower = code.to_ascii_lowercase();
+            // Matomo's flag (its UI's icon path) and its height.
+            extra.push(("code", json!(lower)));
+            extra.push((
+                "logo",
+                json!(format!("plugins/Morpheus/icons/dist/flags/{lower}.png")),
+            ));
+            tail.push(("logoHeight", json!(16)));
             (
                 crate::names::country(code)
                     .map_or(UNKNOWN, |(n, _)| n)
@@ -463,24 +477,17 @@ fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
                 )),
             )
         }
+        Grouping::Language if unknown => (UNKNOWN.to_owned(), Some("languageCode==xx".into())),
         Grouping::Language => (
-            if unknown {
-                UNKNOWN.to_owned()
-            } else {
-                crate::names::language_label(label)
-            },
-            (!unknown).then(|| format!("languageCode=^{}", enc(label))),
+            crate::names::language_label(label),
+            Some(format!("languageCode=^{}", enc(label))),
         ),
+        Grouping::LanguageCode if unknown => {
+            (format!("{UNKNOWN} (xx)"), Some("languageCode==xx".into()))
+        }
         Grouping::LanguageCode => (
-            if unknown {
-                UNKNOWN.to_owned()
-            } else {
-                crate::names::language_code_label(label)
-            },
-            Some(format!(
-                "languageCode=={}",
-                if unknown { String::new() } else { enc(label) }
-            )),
+            crate::names::language_code_label(label),
+            Some(format!("languageCode=={}", enc(label))),
         ),
         Grouping::ReferrerType => {
             let kind = label
@@ -488,6 +495,7 @@ fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
                 .ok()
                 .and_then(|i| ReferrerType::ALL.get(i).copied());
             let kind = kind.unwrap_or(ReferrerType::Direct);
+            tail.push(("referrer_type", json!(kind.matomo_id())));
             (
                 kind.label().to_owned(),
                 Some(format!("referrerType=={}", kind.name())),
@@ -555,10 +563,15 @@ fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
                     } else {
                         enc(&c.label)
                     };
-                    row.insert(
-                        "segment".into(),
-                        json!(format!("{own};{child_field}=={value}")),
-                    );
+                    // Matomo's websites under a referrer type are named
+                    // by their own segment (as in Referrers.getWebsites).
+                    let websites = g == Grouping::ReferrerType && own == "referrerType==website";
+                    let segment = if websites {
+                        format!("{child_field}=={value}")
+                    } else {
+                        format!("{own};{child_field}=={value}")
+                    };
+                    row.insert("segment".into(), json!(segment));
                 }
                 Value::Object(row)
             })
@@ -567,6 +580,9 @@ fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
     }
     if let Some(s) = segment {
         m.insert("segment".into(), json!(s));
+    }
+    for (k, v) in tail {
+        m.insert(k.into(), v);
     }
     m
 }
@@ -596,8 +612,8 @@ mod tests {
 
     #[test]
     fn labels_follow_matomo() {
-        assert_eq!(hour_label(0), "12 AM");
-        assert_eq!(hour_label(13), "1 PM");
+        assert_eq!(hour_label(0), "00");
+        assert_eq!(hour_label(13), "13");
         // getPageUrl's pageUrl is looked up as the page report labels it.
         assert_eq!(crate::url::page_label("https://x.org/a?b=1#c"), "/a?b=1");
         assert_eq!(crate::url::page_label("https://x.org"), "/");

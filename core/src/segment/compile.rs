@@ -238,6 +238,25 @@ fn converted<'g>(goals: impl Iterator<Item = &'g Goal>, negate: bool) -> Pred {
 
 fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
     let d = &site.dicts;
+    // Matomo stores `xx` for a visit without a language and `unknown`
+    // for one without a resolution (its report rows' segments say so):
+    // those values name the visits without one.
+    let placeholder = matches!(c.op, Op::Eq | Op::Ne)
+        && match c.field {
+            Field::LanguageCode => c.value.eq_ignore_ascii_case("xx"),
+            Field::Resolution => c.value.eq_ignore_ascii_case("unknown"),
+            _ => false,
+        };
+    let missing;
+    let c = if placeholder {
+        missing = Condition {
+            value: String::new(),
+            ..c.clone()
+        };
+        &missing
+    } else {
+        c
+    };
     if let Some(pred) = derived(c) {
         return Ok(pred);
     }

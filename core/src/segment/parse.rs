@@ -162,7 +162,7 @@ pub enum Field {
     Dimension(String),
 }
 
-const BUILTIN: [(&str, Field); 41] = [
+const BUILTIN: [(&str, Field); 42] = [
     ("visitorId", Field::VisitorId),
     ("userId", Field::UserId),
     ("deviceType", Field::DeviceType),
@@ -200,6 +200,8 @@ const BUILTIN: [(&str, Field); 41] = [
     ("resolution", Field::Resolution),
     ("continentCode", Field::ContinentCode),
     ("visitServerHour", Field::VisitServerHour),
+    // Matomo's name in its server-time report's rows: the same hour.
+    ("visitStartServerHour", Field::VisitServerHour),
     ("visitLocalHour", Field::VisitLocalHour),
     ("daysSinceLastVisit", Field::DaysSinceLastVisit),
     ("visitConverted", Field::VisitConverted),

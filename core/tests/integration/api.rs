@@ -336,3 +336,64 @@ fn live_pages_cross_weeks_newest_first() {
         );
     }
 }
+
+/// Visit reports carry Matomo's columns: their ratios only when asked
+/// (`filter_add_columns_when_show_all_columns=1`), as Matomo's API.
+#[test]
+fn visit_reports_add_their_ratios_when_asked() {
+    let e = engine();
+    let q = "method=DevicesDetection.getType&idSite=1&period=day&date=2024-06-01";
+    let plain = api(&e, q);
+    assert!(plain[0].get("bounce_rate").is_none(), "{plain}");
+    assert!(plain[0].get("nb_visits").is_some());
+    let with = api(
+        &e,
+        &format!("{q}&filter_add_columns_when_show_all_columns=1"),
+    );
+    for k in ["bounce_rate", "nb_actions_per_visit", "avg_time_on_site"] {
+        assert!(with[0].get(k).is_some(), "{k}: {with}");
+    }
+    // A ratio sorts once asked for.
+    let sorted = api(
+        &e,
+        &format!("{q}&filter_add_columns_when_show_all_columns=1&filter_sort_column=bounce_rate"),
+    );
+    assert_eq!(
+        sorted.as_array().unwrap().len(),
+        with.as_array().unwrap().len()
+    );
+}
+
+/// Matomo's placeholders for no value name the visits without one: the
+/// rows `Unknown` (`languageCode==xx`) and `unknown`
+/// (`resolution==unknown`) select exactly their visits.
+#[test]
+fn placeholder_segments_select_the_visits_without_a_value() {
+    let e = engine();
+    let day = "idSite=1&period=day&date=2024-06-01";
+    for (method, segment) in [
+        ("UserLanguage.getLanguageCode", "languageCode==xx"),
+        ("Resolution.getResolution", "resolution==unknown"),
+    ] {
+        let rows = api(&e, &format!("method={method}&{day}"));
+        let row = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["segment"] == segment)
+            .unwrap_or_else(|| panic!("{method}: no row {segment} in {rows}"));
+        let q = format!(
+            "method=VisitsSummary.get&{day}&segment={}",
+            hitmap::encode_query_value(segment)
+        );
+        assert_eq!(api(&e, &q)["nb_visits"], row["nb_visits"], "{method}");
+        let not = q.replace("%3D%3D", "%21%3D");
+        let all = api(&e, &format!("method=VisitsSummary.get&{day}"));
+        let others = api(&e, &not)["nb_visits"].as_u64().unwrap_or(0);
+        assert_eq!(
+            others + row["nb_visits"].as_u64().unwrap(),
+            all["nb_visits"].as_u64().unwrap(),
+            "{method}: != is the complement"
+        );
+    }
+}

@@ -289,13 +289,16 @@ fn check_rows(case: &Case, goals: &[Goal]) -> Result<(), TestCaseError> {
             );
             let rows = api(&e, &report_q);
             let rows = rows.as_array().unwrap();
-            let mut rows_and_subrows: Vec<&Value> = rows.iter().collect();
+            // Each row with its parent's segment (a website under its
+            // referrer type is named by its own).
+            let mut rows_and_subrows: Vec<(&Value, Option<&str>)> =
+                rows.iter().map(|r| (r, None)).collect();
             for r in rows {
                 if let Some(sub) = r["subtable"].as_array() {
-                    rows_and_subrows.extend(sub.iter());
+                    rows_and_subrows.extend(sub.iter().map(|c| (c, r["segment"].as_str())));
                 }
             }
-            for row in rows_and_subrows {
+            for (row, parent) in rows_and_subrows {
                 let visits = row["nb_visits"].as_u64().unwrap_or(0);
                 let converted = row["nb_visits_converted"].as_u64();
                 if goals.is_empty() {
@@ -318,10 +321,12 @@ fn check_rows(case: &Case, goals: &[Goal]) -> Result<(), TestCaseError> {
                 }
                 // A website row's segment names the referrer, which a
                 // visit of another type may share.
-                let row_segment = if method == "Referrers.getWebsites" {
-                    format!("referrerType==website;{row_segment}")
-                } else {
-                    row_segment.to_owned()
+                let row_segment = match parent {
+                    _ if method == "Referrers.getWebsites" => {
+                        format!("referrerType==website;{row_segment}")
+                    }
+                    Some(p) if !row_segment.starts_with(p) => format!("{p};{row_segment}"),
+                    _ => row_segment.to_owned(),
                 };
                 let under = format!("method=Goals.get&{q}{}", seg_param(&with(&row_segment)));
                 let expected = api(&e, &under);

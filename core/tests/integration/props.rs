@@ -495,13 +495,9 @@ fn api_rows(
         .collect()
 }
 
+/// Matomo's API label of an hour (`00` to `23`).
 fn hour_label(h: u32) -> String {
-    match h {
-        0 => "12 AM".into(),
-        12 => "12 PM".into(),
-        h if h < 12 => format!("{h} AM"),
-        h => format!("{} PM", h - 12),
-    }
+    format!("{h:02}")
 }
 
 /// The Reporting API's newer reports equal the reference model.
