@@ -4,7 +4,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use hitmap::{ApiOptions, ApiRequest, Engine, Query, SiteConfig};
+use hitmap::{ApiOptions, ApiRequest, Engine, Format, Query, SiteConfig};
 use hitmap_intake::logs::LogSource;
 use serde_json::{Value, json};
 
@@ -556,6 +556,21 @@ pub fn report(dir: &Path, args: &ReportArgs, format: OutputFormat) -> Result<Str
 
 /// A Reporting API answer from an open engine, printed.
 fn report_on(engine: &Engine, args: &ReportArgs, format: OutputFormat) -> Result<String, CliError> {
+    if let OutputFormat::Api(f @ (Format::Csv | Format::Tsv | Format::Xml)) = format.resolve() {
+        // The Reporting API's own rendering: it knows which levels of an
+        // answer are periods or sites and which are keyed rows.
+        let name = match f {
+            Format::Csv => "csv",
+            Format::Tsv => "tsv",
+            _ => "xml",
+        };
+        let query = format!("{}&format={name}", args.query());
+        let mut text = engine.api_with(&query, &ApiOptions::default())?;
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        return Ok(text);
+    }
     let request = ApiRequest::parse(&args.query())?;
     let answer = engine.answer_with(&request, &ApiOptions::default())?;
     Ok(show(&answer, format))

@@ -306,6 +306,12 @@ fn element(out: &mut String, depth: usize, name: &str, attrs: &str, v: &Value) {
                         let attrs = format!(" {attr}='{}'", escape(value));
                         element(out, depth + 1, "row", &attrs, x);
                     }
+                    // Rows keyed by a number (Goals.getGoals: goal ids)
+                    // are `<row key="1">`, as Matomo writes them.
+                    None if k.starts_with(|c: char| c.is_ascii_digit()) => {
+                        let attrs = format!(" key=\"{}\"", escape(k));
+                        element(out, depth + 1, "row", &attrs, x);
+                    }
                     None => element(out, depth + 1, k, "", x),
                 }
             }

@@ -601,6 +601,8 @@ fn finish(mut row: Row, p: &TableParams, columns: &Columns) -> Row {
                 .filter_map(into_row)
                 .map(|c| Value::Object(finish(c, p, columns)))
                 .collect();
+            // Inline, as Matomo's `expanded=1`: no subtable id to ask for.
+            row.shift_remove("idsubtable");
             row.insert("subtable".into(), Value::Array(children));
         }
         _ => {}
