@@ -419,7 +419,13 @@ pub(crate) fn field_groups(rows: &[DimensionRow]) -> Option<Vec<Group>> {
 /// A grouped report's rows from its groups (a grouping whose rows are
 /// one per group, with no fixed set of labels).
 pub(crate) fn rows_of_groups(g: Grouping, groups: &[Group], cells: &GoalColumns) -> Vec<Row> {
-    groups.iter().map(|x| group_row(g, x, cells)).collect()
+    groups
+        .iter()
+        // Matomo's Referrers.getAll merges the referrer types' subtables:
+        // direct entries, which have none, are not in it.
+        .filter(|x| g != Grouping::ReferrerAll || !x.label.starts_with(&format!("0{SEP}")))
+        .map(|x| group_row(g, x, cells))
+        .collect()
 }
 
 fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
@@ -509,16 +515,18 @@ fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
                 .and_then(|i| ReferrerType::ALL.get(i).copied());
             let kind = kind.unwrap_or(ReferrerType::Direct);
             extra.push(("referer_type", json!(kind.matomo_id())));
-            let segment = if kind == ReferrerType::Direct {
-                "referrerType==direct".to_owned()
+            // A referrer without a name: the segment of no name.
+            let value = if name == UNKNOWN {
+                String::new()
             } else {
-                // A referrer without a name: the segment of no name.
-                let value = if name == UNKNOWN {
-                    String::new()
-                } else {
-                    enc(name)
-                };
-                format!("referrerType=={};referrerName=={value}", kind.name())
+                enc(name)
+            };
+            let segment = match kind {
+                ReferrerType::Direct => "referrerType==direct".to_owned(),
+                // Matomo names a website by its own segment (its row
+                // under the websites type).
+                ReferrerType::Website => format!("referrerName=={value}"),
+                kind => format!("referrerType=={};referrerName=={value}", kind.name()),
             };
             (name.to_owned(), Some(segment))
         }

@@ -321,8 +321,11 @@ fn check_rows(case: &Case, goals: &[Goal]) -> Result<(), TestCaseError> {
                 }
                 // A website row's segment names the referrer, which a
                 // visit of another type may share.
+                // A website row (getAll's referer_type 3) is named by its
+                // own segment too.
+                let website = row["referer_type"] == json!(3);
                 let row_segment = match parent {
-                    _ if method == "Referrers.getWebsites" => {
+                    _ if method == "Referrers.getWebsites" || website => {
                         format!("referrerType==website;{row_segment}")
                     }
                     Some(p) if !row_segment.starts_with(p) => format!("{p};{row_segment}"),
