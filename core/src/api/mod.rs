@@ -40,6 +40,7 @@ use crate::summary::ActionsSummary;
 use crate::table::{self, Row, Spec};
 use crate::url::percent_decode;
 use crate::visit_key::VisitGroup;
+use goals::GoalColumns;
 use methods::{Kind, MethodInfo, Needs};
 
 pub use crate::table::{DEFAULT_LIMIT, TableParams};
@@ -790,64 +791,39 @@ impl Engine {
             row.shift_insert(4, "nb_visits_converted".into(), json!(converted));
             return table::apply_one(row, t, table::VISIT_RATIOS);
         }
-        if kind == Kind::ApiGet {
+        if matches!(kind, Kind::ApiGet | Kind::VisitFrequency) {
             let mut answer =
-                match self.rolled_answer(r, kind, resolved, range, &goals::GoalColumns::none())? {
+                match self.rolled_answer(r, kind, resolved, range, &GoalColumns::none())? {
                     Some(a) => a,
-                    None => self.period_answer(
-                        r,
-                        kind,
-                        &resolved.select(range)?,
-                        &goals::GoalColumns::none(),
-                    )?,
+                    None => {
+                        self.period_answer(r, kind, &resolved.select(range)?, &GoalColumns::none())?
+                    }
                 };
-            // VisitsSummary.get's converted visits, in its place.
-            if let Value::Object(row) = &mut answer
-                && let Some(i) = row.keys().position(|k| k == "nb_actions")
-            {
-                let converted = if resolved.site.config.goals.is_empty() {
-                    0
-                } else {
-                    resolved
-                        .goals(range, false)?
-                        .overall
-                        .all
-                        .nb_visits_converted
-                };
-                row.shift_insert(i + 1, "nb_visits_converted".into(), json!(converted));
-            }
-            return Ok(answer);
-        }
-        if kind == Kind::VisitFrequency {
-            let mut answer =
-                match self.rolled_answer(r, kind, resolved, range, &goals::GoalColumns::none())? {
-                    Some(a) => a,
-                    None => self.period_answer(
-                        r,
-                        kind,
-                        &resolved.select(range)?,
-                        &goals::GoalColumns::none(),
-                    )?,
-                };
-            // Matomo's converted new and returning visits, after each
-            // type's actions.
+            // Matomo's converted visits (none without goals), each after
+            // its visits' actions: API.get's as VisitsSummary.get's,
+            // VisitFrequency.get's for new and for returning visits.
             if let Value::Object(row) = &mut answer {
-                let (new, returning) = if resolved.site.config.goals.is_empty() {
-                    (0, 0)
+                let by_type = kind == Kind::VisitFrequency;
+                let g = if resolved.site.config.goals.is_empty() {
+                    crate::goals::ByVisitorType::default()
                 } else {
-                    let g = resolved.goals(range, true)?.overall;
-                    (g.new.nb_visits_converted, g.returning.nb_visits_converted)
+                    resolved.goals(range, by_type)?.overall
                 };
-                for (after, name, n) in [
-                    ("nb_actions_new", "nb_visits_converted_new", new),
-                    (
-                        "nb_actions_returning",
-                        "nb_visits_converted_returning",
-                        returning,
-                    ),
-                ] {
+                let columns = if by_type {
+                    vec![
+                        ("nb_actions_new", "nb_visits_converted_new", g.new),
+                        (
+                            "nb_actions_returning",
+                            "nb_visits_converted_returning",
+                            g.returning,
+                        ),
+                    ]
+                } else {
+                    vec![("nb_actions", "nb_visits_converted", g.all)]
+                };
+                for (after, name, m) in columns {
                     if let Some(i) = row.keys().position(|k| k == after) {
-                        row.shift_insert(i + 1, name.into(), json!(n));
+                        row.shift_insert(i + 1, name.into(), json!(m.nb_visits_converted));
                     }
                 }
             }
