@@ -184,9 +184,10 @@ pub(crate) struct GoalColumns {
     /// `filter_update_columns_when_show_all_goals`: which processed goal
     /// metrics to add (`None`: none).
     processed: Option<Processed>,
-    /// `filter_show_goal_columns_process_goals`: goals whose columns are
-    /// added even where no row converted them.
-    process: Vec<u32>,
+    /// The goals whose processed columns every row gets: one goal's, or
+    /// those some row converted and those
+    /// `filter_show_goal_columns_process_goals` names.
+    processed_goals: Vec<u32>,
 }
 
 /// Matomo's `AddColumnsProcessedMetricsGoal` modes (`idGoal` with
@@ -238,11 +239,24 @@ impl GoalColumns {
             (RowsOf::Dimension(_), Some(d)) => RowsOf::Dimension(d),
             (of, _) => of,
         };
+        let rows = resolved.goal_rows(range, &of)?;
+        let asked = process_goals(r, goals)?;
+        let processed_goals = match processed {
+            None | Some(Processed::Minimal) => Vec::new(),
+            Some(Processed::One(id)) => vec![id],
+            Some(_) => rows
+                .values()
+                .flat_map(|r| r.goals.keys().copied())
+                .chain(asked)
+                .collect::<std::collections::BTreeSet<u32>>()
+                .into_iter()
+                .collect(),
+        };
         Ok(GoalColumns {
-            rows: Some(resolved.goal_rows(range, &of)?),
+            rows: Some(rows),
             full,
             processed: processed.filter(|_| full),
-            process: process_goals(r, goals)?,
+            processed_goals,
         })
     }
 
@@ -295,19 +309,10 @@ impl GoalColumns {
             "revenue_per_visit".into(),
             money(table::ratio(g.revenue(), per as f64)),
         );
-        let ids: Vec<u32> = match mode {
-            Processed::Minimal => return,
-            Processed::One(id) => vec![*id],
-            // The goals some row converted, and those asked for.
-            _ => rows
-                .values()
-                .flat_map(|r| r.goals.keys().copied())
-                .chain(self.process.iter().copied())
-                .collect::<std::collections::BTreeSet<u32>>()
-                .into_iter()
-                .collect(),
-        };
-        for id in ids {
+        if *mode == Processed::Minimal {
+            return;
+        }
+        for &id in &self.processed_goals {
             let c = g.goals.get(&id).cloned().unwrap_or_default();
             let revenue = c.revenue.value();
             m.insert(
