@@ -17,6 +17,7 @@ use crate::hit::attr;
 use crate::raw::{
     Extra, N_VFIELDS, RawHit, SideArena, SiteDicts, VField, same_action, sort_hits, tie_break,
 };
+use crate::recorded::Recorded;
 use crate::referrer::{ReferrerType, classify};
 use crate::site::SiteConfig;
 
@@ -309,7 +310,9 @@ impl Columns {
     /// The visits' visitors' visits on earlier days (`before`, from the
     /// visitor history: for visit counts and new or returning visits).
     pub(crate) const BEFORE: Columns = Columns(1 << 15);
-    pub(crate) const ALL: Columns = Columns((1 << 16) - 1);
+    /// The recorded conversions (`goal`, `order`, `cart` hits).
+    pub(crate) const CONVERSIONS: Columns = Columns(1 << 16);
+    pub(crate) const ALL: Columns = Columns((1 << 17) - 1);
     /// Everything but `before`: what a report reads (no report's rows
     /// depend on the visitors' earlier days, so the visitor history is
     /// not read for them).
@@ -377,6 +380,9 @@ pub(crate) struct DayArchive {
     /// Keywords and event attributes, kept for the few actions that have
     /// them ([`DayArchive::extra`]).
     pub a_extras: ActionExtras,
+    /// The day's recorded conversions, sorted by visit (those attached to
+    /// no visit last), then time (`recorded.rs`).
+    pub conversions: Vec<Recorded>,
     // indexes
     pub visitors: RoaringBitmap,
     pub users: RoaringBitmap,
@@ -466,7 +472,8 @@ impl DayArchive {
             + v(&self.a_ts)
             + v(&self.a_url)
             + v(&self.a_title)
-            + self.a_extras.heap_bytes();
+            + self.a_extras.heap_bytes()
+            + v(&self.conversions);
         let dims = self
             .dims
             .iter()
@@ -635,8 +642,128 @@ impl DayArchive {
 
     /// Sessionizes one day's hits and builds the archive. `hits` must hold
     /// every hit of the day (old and new); their custom dimensions point
-    /// into `dims`.
+    /// into `dims`. The recorded conversions among them go into the visits
+    /// the actions make (`recorded.rs`).
     pub(crate) fn build(
+        hits: &mut [RawHit],
+        side: &SideArena,
+        dicts: &SiteDicts,
+        site: &SiteConfig,
+    ) -> DayArchive {
+        // Actions first, conversions after.
+        let mut actions = hits.len();
+        let mut i = 0;
+        while i < actions {
+            if hits[i].kind.is_action() {
+                i += 1;
+            } else {
+                actions -= 1;
+                hits.swap(i, actions);
+            }
+        }
+        let (acts, convs) = hits.split_at_mut(actions);
+        let mut a = DayArchive::build_visits(acts, side, dicts, site);
+        if !convs.is_empty() {
+            a.attach(convs, side, dicts);
+        }
+        a
+    }
+
+    /// Attaches recorded conversions to the visits built (the rules of
+    /// `recorded.rs`).
+    fn attach(&mut self, convs: &[RawHit], side: &SideArena, dicts: &SiteDicts) {
+        let key_name = dicts.dim_names.get(attr::NAMES[attr::VISIT]);
+        let keys = key_name.and_then(|k| self.dims.iter().find(|c| c.name == k));
+        let mut out: Vec<Recorded> = convs
+            .iter()
+            .map(|h| {
+                let key = key_name.map_or(NONE, |k| {
+                    side.dims(h).iter().find(|d| d.0 == k).map_or(NONE, |d| d.1)
+                });
+                let from = self.visitor.partition_point(|&x| x < h.visitor);
+                let to = from + self.visitor[from..].partition_point(|&x| x == h.visitor);
+                let visits = from as u32..to as u32;
+                let visit = if visits.is_empty() {
+                    NONE
+                } else {
+                    let by_key = keys
+                        .filter(|_| key != NONE)
+                        .and_then(|col| visits.clone().find(|&v| col.values[v as usize] == key));
+                    by_key.unwrap_or_else(|| {
+                        visits
+                            .clone()
+                            .take_while(|&v| self.visit_start(v) <= h.ts)
+                            .last()
+                            .unwrap_or(visits.start)
+                    })
+                };
+                Recorded {
+                    visit,
+                    visitor: h.visitor,
+                    ts: h.ts,
+                    kind: h.kind,
+                    url: h.url,
+                    key,
+                    data: side.conversion(h).cloned().unwrap_or_default(),
+                    counted: true,
+                }
+            })
+            .collect();
+        out.sort_by(|x, y| {
+            x.visit
+                .cmp(&y.visit)
+                .then_with(|| {
+                    // Unattached ones by visitor (a visitor's are a run).
+                    dicts
+                        .visitors
+                        .opt(x.visitor)
+                        .cmp(&dicts.visitors.opt(y.visitor))
+                })
+                .then(x.ts.cmp(&y.ts))
+                .then(x.kind.cmp(&y.kind))
+                .then_with(|| dicts.urls.opt(x.url).cmp(&dicts.urls.opt(y.url)))
+                .then_with(|| {
+                    dicts
+                        .dim_values
+                        .opt(x.key)
+                        .cmp(&dicts.dim_values.opt(y.key))
+                })
+                .then_with(|| crate::recorded::content_cmp(&x.data, &y.data))
+        });
+        crate::recorded::derive_counted(&mut out);
+        self.conversions = out;
+    }
+
+    /// The conversions of visit `v`.
+    pub(crate) fn conversions_of(&self, v: u32) -> &[Recorded] {
+        crate::recorded::of_visit(&self.conversions, v)
+    }
+
+    /// Whether `visitor` has conversions attached to no visit here.
+    pub(crate) fn has_unattached(&self, visitor: u32) -> bool {
+        crate::recorded::unattached(&self.conversions)
+            .iter()
+            .any(|r| r.visitor == visitor)
+    }
+
+    /// The unattached conversions of the visitors `keep` accepts, as hits.
+    pub(crate) fn unattached_hits_into(
+        &self,
+        mut keep: impl FnMut(u32) -> bool,
+        hits: &mut Vec<RawHit>,
+        side: &mut SideArena,
+        dicts: &SiteDicts,
+    ) {
+        let key_name = dicts.dim_names.get(attr::NAMES[attr::VISIT]);
+        for r in crate::recorded::unattached(&self.conversions) {
+            if keep(r.visitor) {
+                conversion_hit_into(r, key_name, hits, side);
+            }
+        }
+    }
+
+    /// Builds the visits of a day's actions.
+    fn build_visits(
         hits: &mut [RawHit],
         side: &SideArena,
         dicts: &SiteDicts,
@@ -894,6 +1021,8 @@ impl DayArchive {
                             cats.push((x.ev_category, v));
                             acts.push((x.ev_action, v));
                         }
+                        // Conversions are not actions.
+                        HitType::Goal | HitType::Order | HitType::Cart => {}
                     }
                 }
             }
@@ -922,7 +1051,7 @@ impl DayArchive {
         side: &mut SideArena,
         dicts: &SiteDicts,
     ) {
-        self.visit_hits_into(0..self.visit_count(), hits, side, dicts);
+        self.piece_hits_into(0..self.visit_count(), |_| true, hits, side, dicts);
     }
 
     /// [`DayArchive::hits_into`] for some visits only (a live part takes
@@ -965,8 +1094,43 @@ impl DayArchive {
                 h.dims_len = (side.dims.len() - h.dims_start as usize) as u16;
                 hits.push(h);
             }
+            for r in self.conversions_of(v) {
+                conversion_hit_into(r, visit_key, hits, side);
+            }
         }
     }
+
+    /// [`DayArchive::visit_hits_into`] for every visit, with the
+    /// unattached conversions of `visitors` (a piece's visible ones).
+    pub(crate) fn piece_hits_into(
+        &self,
+        visits: impl IntoIterator<Item = u32>,
+        unattached: impl FnMut(u32) -> bool,
+        hits: &mut Vec<RawHit>,
+        side: &mut SideArena,
+        dicts: &SiteDicts,
+    ) {
+        self.visit_hits_into(visits, hits, side, dicts);
+        self.unattached_hits_into(unattached, hits, side, dicts);
+    }
+}
+
+/// A recorded conversion back as the hit it came from.
+fn conversion_hit_into(
+    r: &Recorded,
+    key_name: Option<u32>,
+    hits: &mut Vec<RawHit>,
+    side: &mut SideArena,
+) {
+    let mut h = RawHit::new(r.visitor, r.ts, r.kind);
+    h.url = r.url;
+    side.set_conversion(&mut h, r.data.clone());
+    if let (Some(name), true) = (key_name, r.key != NONE) {
+        h.dims_start = side.dims.len() as u32;
+        side.dims.push((name, r.key));
+        h.dims_len = 1;
+    }
+    hits.push(h);
 }
 
 /// The smallest value (by string) that the hits of `hits[first]`'s

@@ -13,7 +13,10 @@ use crate::raw::SiteDicts;
 /// its visits: the actions' kinds, URLs and times (a visit's length comes
 /// from them), titles for title goals, events for event goals.
 pub(crate) fn columns_for<'g>(goals: impl IntoIterator<Item = &'g Goal>) -> Columns {
-    let mut cols = Columns::KINDS.with(Columns::URLS).with(Columns::TIMES);
+    let mut cols = Columns::KINDS
+        .with(Columns::URLS)
+        .with(Columns::TIMES)
+        .with(Columns::CONVERSIONS);
     for g in goals {
         if g.match_attribute == GoalMatch::Title {
             cols = cols.with(Columns::TITLES);
@@ -59,16 +62,67 @@ impl<'g> GoalState<'g> {
         }
     }
 
-    /// The conversions among `actions` (positions in `a`, in time order)
-    /// and their revenue; `None`: none. Once a visit, or with
-    /// `allow_multiple` once a second; each earns the goal's revenue or
-    /// its event's value.
+    /// The conversions of visit `visit`, among `actions` (positions in
+    /// `a`, in time order: the visit's, or those of its cut to a section)
+    /// and its recorded conversions of the goal, and their revenue;
+    /// `None`: none. Once a visit (the earliest), or with `allow_multiple`
+    /// once a second for matching actions and each recorded one; each
+    /// earns the goal's revenue, its event's value, or the revenue the
+    /// recorded conversion carries.
     pub(crate) fn convert(
+        &mut self,
+        a: &DayArchive,
+        visit: u32,
+        actions: impl Iterator<Item = usize>,
+        d: &SiteDicts,
+    ) -> Option<(u64, ExactSum)> {
+        let goal = self.goal;
+        let recorded = a
+            .conversions_of(visit)
+            .iter()
+            .filter(|r| r.kind == HitType::Goal && r.data.goal == Some(goal.id));
+        let matched = self.matched(a, actions, d);
+        let mut first: Option<(i64, f64)> = None;
+        let mut conversions = 0u64;
+        let mut revenue = ExactSum::default();
+        for r in recorded {
+            let value = r.data.revenue.unwrap_or(goal.revenue);
+            if goal.allow_multiple {
+                conversions += 1;
+                revenue.add(value);
+            } else {
+                first = Some((r.ts, value));
+                break;
+            }
+        }
+        match matched {
+            Some((n, sum, at)) if goal.allow_multiple || first.is_none_or(|f| at < f.0) => {
+                if goal.allow_multiple {
+                    conversions += n;
+                    revenue.add_sum(&sum);
+                } else {
+                    conversions = n;
+                    revenue = sum;
+                    first = None;
+                }
+            }
+            _ => {}
+        }
+        if let Some((_, value)) = first {
+            conversions = 1;
+            revenue.add(value);
+        }
+        (conversions > 0).then_some((conversions, revenue))
+    }
+
+    /// The conversions among `actions` by the goal's pattern, their
+    /// revenue and the time of the first; `None`: none (or a manual goal).
+    fn matched(
         &mut self,
         a: &DayArchive,
         actions: impl Iterator<Item = usize>,
         d: &SiteDicts,
-    ) -> Option<(u64, ExactSum)> {
+    ) -> Option<(u64, ExactSum, i64)> {
         let matcher = self.matcher.as_ref()?;
         let goal = self.goal;
         let kind = match goal.match_attribute {
@@ -91,6 +145,7 @@ impl<'g> GoalState<'g> {
         let mut last_second = None;
         let mut conversions = 0u64;
         let mut revenue = ExactSum::default();
+        let mut at = None;
         for i in actions {
             if a.a_kind.get(i) != Some(&kind) {
                 continue;
@@ -129,6 +184,7 @@ impl<'g> GoalState<'g> {
                 last_second = ts;
             }
             conversions += 1;
+            at = at.or(a.a_ts.get(i).copied());
             let value = a.extra(i).ev_value;
             revenue.add(if goal.event_value_as_revenue && !value.is_nan() {
                 value
@@ -139,6 +195,6 @@ impl<'g> GoalState<'g> {
                 break;
             }
         }
-        (conversions > 0).then_some((conversions, revenue))
+        (conversions > 0).then(|| (conversions, revenue, at.unwrap_or(i64::MAX)))
     }
 }

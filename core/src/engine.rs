@@ -835,6 +835,7 @@ impl Engine {
             && let Some(old) = self.sites.get(&config.id)
         {
             config.goals = old.config.goals.clone();
+            config.ecommerce |= old.config.ecommerce;
         }
         let (config, tz) = config.validate()?;
         let id = config.id;

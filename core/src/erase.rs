@@ -47,6 +47,9 @@ pub(crate) fn translate(
         ev_value: x.ev_value,
     };
     new_side.set_extra(&mut out, extra);
+    if let Some(c) = old_side.conversion(h) {
+        new_side.set_conversion(&mut out, c.clone());
+    }
     let old_fields = old_side.fields(h);
     let mut fields = [NONE; N_VFIELDS];
     for f in 0..N_VFIELDS {

@@ -16,6 +16,22 @@ fn text(dict: &crate::dict::Dict, id: u32) -> Option<String> {
     (id != NONE).then(|| dict.value(id).to_owned())
 }
 
+/// A recorded conversion as the hit it came from.
+fn conversion_hit(
+    site: u32,
+    d: &crate::raw::SiteDicts,
+    r: &crate::recorded::Recorded,
+    visit_key: Option<u32>,
+) -> Hit {
+    let mut hit = Hit::new(site, r.ts, d.visitors.value(r.visitor), r.kind);
+    hit.url = text(&d.urls, r.url);
+    if visit_key.is_some() && r.key != NONE {
+        hit.visit = text(&d.dim_values, r.key);
+    }
+    hit.conversion = Some(r.data.clone());
+    hit
+}
+
 impl Engine {
     /// The local days a site holds data for, oldest first.
     ///
@@ -53,8 +69,40 @@ impl Engine {
         let d = &s.dicts;
         let visit_key = d.dim_names.get(attr::NAMES[attr::VISIT]);
         let mut out = Vec::new();
-        for (k, v) in crate::live::visits_in_order(&sel.days) {
-            let a = &*sel.days[k].archive;
+        let mut start = 0;
+        while start < sel.days.len() {
+            let date = sel.days[start].date;
+            let end = start + sel.days[start..].partition_point(|p| p.date == date);
+            let pieces = &sel.days[start..end];
+            start = end;
+            for (k, v) in crate::live::visits_in_order(pieces) {
+                let a = &*pieces[k].archive;
+                self.visit_hits_out(site, d, a, v, visit_key, &mut out);
+            }
+            // Conversions attached to no visit, of the visitors each piece
+            // holds.
+            for p in pieces {
+                for r in crate::recorded::unattached(&p.archive.conversions) {
+                    if p.mask.is_none_or(|m| !m.moved.contains(r.visitor)) {
+                        out.push(conversion_hit(site, d, r, visit_key));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// One visit's hits, its actions then its conversions, into `out`.
+    fn visit_hits_out(
+        &self,
+        site: u32,
+        d: &crate::raw::SiteDicts,
+        a: &crate::archive::DayArchive,
+        v: u32,
+        visit_key: Option<u32>,
+        out: &mut Vec<Hit>,
+    ) {
+        {
             {
                 let vi = v as usize;
                 let range = a.actions_of(v);
@@ -105,9 +153,11 @@ impl Engine {
                     }
                     out.push(hit);
                 }
+                for r in a.conversions_of(v) {
+                    out.push(conversion_hit(site, d, r, visit_key));
+                }
             }
         }
-        Ok(out)
     }
 
     /// One record per stored visit of a site's local days `from..=to`:

@@ -80,7 +80,7 @@ fn add_rows(
     sel.for_each_visit(|cut| {
         let mut converted: Vec<(u32, u64, ExactSum)> = Vec::new();
         for s in states.iter_mut() {
-            if let Some((n, revenue)) = s.convert(cut.archive, cut.actions.iter(), d) {
+            if let Some((n, revenue)) = s.convert(cut.archive, cut.visit, cut.actions.iter(), d) {
                 converted.push((s.goal.id, n, revenue));
             }
         }

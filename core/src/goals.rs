@@ -14,6 +14,8 @@ use crate::bitset::BitSet;
 use crate::conversions::GoalState;
 use crate::fsum::ExactSum;
 use crate::goal::Goal;
+use crate::hit::HitType;
+use crate::recorded::Recorded;
 use chrono::NaiveDate;
 
 use crate::archive::Columns;
@@ -37,6 +39,31 @@ pub struct GoalMetrics {
     pub nb_uniq_visitors_converted: u64,
     /// The conversions' revenue.
     pub revenue: f64,
+}
+
+/// Ecommerce orders or abandoned carts (Matomo's `ecommerceOrder` and
+/// `ecommerceAbandonedCart` goals).
+///
+/// # Examples
+/// ```
+/// let m = hitmap::EcommerceMetrics::default();
+/// assert_eq!((m.goal.nb_conversions, m.items), (0, 0));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EcommerceMetrics {
+    /// Orders (or abandoned carts), converted visits, converting visitors
+    /// and revenue (grand totals).
+    pub goal: GoalMetrics,
+    /// Products: the sum of the items' quantities.
+    pub items: u64,
+    /// Sum of the subtotals.
+    pub revenue_subtotal: f64,
+    /// Sum of the taxes.
+    pub revenue_tax: f64,
+    /// Sum of the shipping costs.
+    pub revenue_shipping: f64,
+    /// Sum of the discounts.
+    pub revenue_discount: f64,
 }
 
 /// A value for all visits, new visits and returning visits.
@@ -79,6 +106,12 @@ pub struct GoalsSummary {
     pub overall: ByVisitorType<GoalMetrics>,
     /// Each goal of the site, by id (those without conversions too).
     pub goals: BTreeMap<u32, ByVisitorType<GoalMetrics>>,
+    /// Ecommerce orders (an order id counts once per visitor and day);
+    /// part of `overall`.
+    pub orders: ByVisitorType<EcommerceMetrics>,
+    /// Abandoned carts: visits whose last ecommerce conversion is a cart
+    /// update (not part of `overall`, as in Matomo).
+    pub abandoned_carts: ByVisitorType<EcommerceMetrics>,
 }
 
 /// Running sums of one goal (or of all) for one visitor type.
@@ -87,6 +120,53 @@ struct Acc {
     visits: u64,
     visitors: BitSet,
     revenue: ExactSum,
+}
+
+/// Running sums of orders or abandoned carts for one visitor type.
+struct EcomAcc {
+    acc: Acc,
+    items: u64,
+    amounts: [ExactSum; 4],
+}
+
+impl EcomAcc {
+    fn new(visitors: usize) -> EcomAcc {
+        EcomAcc {
+            acc: Acc::new(visitors),
+            items: 0,
+            amounts: Default::default(),
+        }
+    }
+
+    /// Adds one visit's orders (or its abandoned cart).
+    fn add(&mut self, visitor: u32, records: &[&Recorded]) {
+        self.acc.conversions += records.len() as u64;
+        self.acc.visits += 1;
+        self.acc.visitors.insert(visitor);
+        for r in records {
+            let c = &r.data;
+            self.acc.revenue.add(c.revenue.unwrap_or(0.0));
+            self.items += crate::recorded::item_count(c);
+            for (sum, v) in self
+                .amounts
+                .iter_mut()
+                .zip([c.subtotal, c.tax, c.shipping, c.discount])
+            {
+                sum.add(v.unwrap_or(0.0));
+            }
+        }
+    }
+
+    fn finish(&self) -> EcommerceMetrics {
+        EcommerceMetrics {
+            goal: self.acc.finish(),
+            items: self.items,
+            revenue_subtotal: self.amounts[0].value(),
+            revenue_tax: self.amounts[1].value(),
+            revenue_shipping: self.amounts[2].value(),
+            revenue_discount: self.amounts[3].value(),
+        }
+    }
 }
 
 impl Acc {
@@ -114,7 +194,12 @@ impl Selection<'_> {
     /// module's rules).
     pub fn goals(&self) -> GoalsSummary {
         let goals = &self.site.config.goals;
-        let mut acc = GoalsAcc::new(goals, self.site.dicts.visitors.len(), true);
+        let mut acc = GoalsAcc::new(
+            goals,
+            self.site.dicts.visitors.len(),
+            true,
+            self.site.config.ecommerce,
+        );
         acc.add(self);
         acc.finish()
     }
@@ -132,7 +217,12 @@ impl Resolved<'_> {
         by_type: bool,
     ) -> Result<GoalsSummary> {
         let goals = &self.site.config.goals;
-        let mut acc = GoalsAcc::new(goals, self.site.dicts.visitors.len(), by_type);
+        let mut acc = GoalsAcc::new(
+            goals,
+            self.site.dicts.visitors.len(),
+            by_type,
+            self.site.config.ecommerce,
+        );
         let mut cols = crate::conversions::columns_for(goals);
         if by_type {
             cols = cols.with(Columns::BEFORE);
@@ -156,21 +246,28 @@ struct GoalsAcc<'g> {
     ready: Vec<GoalState<'g>>,
     overall: [Acc; 3],
     each: Vec<[Acc; 3]>,
+    orders: [EcomAcc; 3],
+    carts: [EcomAcc; 3],
     visits: [u64; 3],
     /// Whether new and returning visits are told apart.
     by_type: bool,
+    /// Whether orders and carts count (an ecommerce site).
+    ecommerce: bool,
 }
 
 impl<'g> GoalsAcc<'g> {
-    fn new(goals: &'g [Goal], visitors: usize, by_type: bool) -> GoalsAcc<'g> {
+    fn new(goals: &'g [Goal], visitors: usize, by_type: bool, ecommerce: bool) -> GoalsAcc<'g> {
         let three = || [Acc::new(visitors), Acc::new(visitors), Acc::new(visitors)];
         GoalsAcc {
             goals,
             ready: goals.iter().map(GoalState::new).collect(),
             overall: three(),
             each: goals.iter().map(|_| three()).collect(),
+            orders: std::array::from_fn(|_| EcomAcc::new(visitors)),
+            carts: std::array::from_fn(|_| EcomAcc::new(visitors)),
             visits: [0; 3],
             by_type,
+            ecommerce,
         }
     }
 
@@ -180,11 +277,19 @@ impl<'g> GoalsAcc<'g> {
             ready,
             overall,
             each,
+            orders,
+            carts,
             visits,
             by_type,
+            ecommerce,
             ..
         } = self;
-        for acc in overall.iter_mut().chain(each.iter_mut().flatten()) {
+        for acc in overall.iter_mut().chain(each.iter_mut().flatten()).chain(
+            orders
+                .iter_mut()
+                .chain(carts.iter_mut())
+                .map(|e| &mut e.acc),
+        ) {
             acc.visitors.grow(d.visitors.len());
         }
         sel.for_each_visit(|cut| {
@@ -203,7 +308,8 @@ impl<'g> GoalsAcc<'g> {
             let visitor = cut.visitor();
             let mut any = (0u64, ExactSum::default());
             for (g, acc) in ready.iter_mut().zip(each.iter_mut()) {
-                let Some((conversions, revenue)) = g.convert(a, cut.actions.iter(), d) else {
+                let Some((conversions, revenue)) = g.convert(a, cut.visit, cut.actions.iter(), d)
+                else {
                     continue;
                 };
                 for k in types(t) {
@@ -214,6 +320,27 @@ impl<'g> GoalsAcc<'g> {
                 }
                 any.0 += conversions;
                 any.1.add_sum(&revenue);
+            }
+            let recorded = a.conversions_of(cut.visit);
+            if *ecommerce && !recorded.is_empty() {
+                let bought: Vec<&Recorded> = recorded
+                    .iter()
+                    .filter(|r| r.kind == HitType::Order && r.counted)
+                    .collect();
+                if !bought.is_empty() {
+                    for k in types(t) {
+                        orders[k].add(visitor, &bought);
+                    }
+                    any.0 += bought.len() as u64;
+                    for r in &bought {
+                        any.1.add(r.data.revenue.unwrap_or(0.0));
+                    }
+                }
+                if let Some(cart) = crate::recorded::abandoned_cart(recorded) {
+                    for k in types(t) {
+                        carts[k].add(visitor, &[cart]);
+                    }
+                }
             }
             if any.0 > 0 {
                 for k in types(t) {
@@ -232,6 +359,11 @@ impl<'g> GoalsAcc<'g> {
             new: acc[1].finish(),
             returning: acc[2].finish(),
         };
+        let ecom = |acc: &[EcomAcc; 3]| ByVisitorType {
+            all: acc[0].finish(),
+            new: acc[1].finish(),
+            returning: acc[2].finish(),
+        };
         GoalsSummary {
             nb_visits: ByVisitorType {
                 all: self.visits[0],
@@ -245,6 +377,8 @@ impl<'g> GoalsAcc<'g> {
                 .zip(&self.each)
                 .map(|(g, acc)| (g.id, by_type(acc)))
                 .collect(),
+            orders: ecom(&self.orders),
+            abandoned_carts: ecom(&self.carts),
         }
     }
 }
@@ -312,7 +446,7 @@ impl Selection<'_> {
             let a = cut.archive;
             let n: u64 = states
                 .iter_mut()
-                .filter_map(|s| s.convert(a, cut.actions.iter(), d))
+                .filter_map(|s| s.convert(a, cut.visit, cut.actions.iter(), d))
                 .map(|(n, _)| n)
                 .sum();
             if n == 0 {

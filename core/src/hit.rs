@@ -18,6 +18,15 @@ pub enum HitType {
     Search = 3,
     /// A Matomo-style event.
     Event = 4,
+    /// A recorded conversion of a goal (Matomo's tracker `idgoal=N`): not
+    /// an action; it counts toward its goal in the visit it falls in.
+    Goal = 5,
+    /// An ecommerce order (Matomo `idgoal=0` with `ec_id`): not an action.
+    Order = 6,
+    /// An ecommerce cart update (Matomo `idgoal=0` without `ec_id`): not
+    /// an action; a visit whose last cart update has no order after it is
+    /// an abandoned cart.
+    Cart = 7,
 }
 
 impl HitType {
@@ -34,6 +43,9 @@ impl HitType {
             HitType::Outlink => "outlink",
             HitType::Search => "search",
             HitType::Event => "event",
+            HitType::Goal => "goal",
+            HitType::Order => "order",
+            HitType::Cart => "cart",
         }
     }
 
@@ -51,8 +63,23 @@ impl HitType {
             "outlink" => HitType::Outlink,
             "search" => HitType::Search,
             "event" => HitType::Event,
+            "goal" => HitType::Goal,
+            "order" => HitType::Order,
+            "cart" => HitType::Cart,
             _ => return None,
         })
+    }
+
+    /// Whether a hit of this kind is an action of its visit (every kind
+    /// but the recorded conversions: `goal`, `order`, `cart`).
+    ///
+    /// # Examples
+    /// ```
+    /// assert!(hitmap::HitType::Event.is_action());
+    /// assert!(!hitmap::HitType::Order.is_action());
+    /// ```
+    pub fn is_action(self) -> bool {
+        (self as u8) < HitType::Goal as u8
     }
 
     /// Whether this kind needs a `url`.
@@ -75,6 +102,192 @@ pub struct Event {
     pub name: Option<String>,
     /// Event value.
     pub value: Option<f64>,
+}
+
+/// What a recorded conversion (`goal`, `order` and `cart` hits) carries:
+/// Matomo's tracker parameters `idgoal`, `revenue`, `ec_id`, `ec_st`,
+/// `ec_tx`, `ec_sh`, `ec_dt` and `ec_items`.
+///
+/// # Examples
+/// ```
+/// use hitmap::{Conversion, Hit, HitType, Item};
+/// let order = Hit::new(1, 1_717_200_000, "v", HitType::Order).with_conversion(Conversion {
+///     order_id: Some("A-17".into()),
+///     revenue: Some(30.0),
+///     items: vec![Item::new("SKU-1").price(15.0).quantity(2)],
+///     ..Conversion::default()
+/// });
+/// assert!(order.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Conversion {
+    /// The goal a `goal` hit converts (1 or more); unused by orders and
+    /// carts.
+    pub goal: Option<u32>,
+    /// A goal conversion's revenue (without it: the goal's own revenue),
+    /// an order's grand total (required), a cart's total.
+    pub revenue: Option<f64>,
+    /// The order id (required for an order): an id counts once a day.
+    pub order_id: Option<String>,
+    /// The order's subtotal (Matomo `ec_st`).
+    pub subtotal: Option<f64>,
+    /// The order's tax (`ec_tx`).
+    pub tax: Option<f64>,
+    /// The order's shipping (`ec_sh`).
+    pub shipping: Option<f64>,
+    /// The order's discount (`ec_dt`).
+    pub discount: Option<f64>,
+    /// The products of an order or cart (`ec_items`).
+    pub items: Vec<Item>,
+}
+
+/// One product of an order or cart.
+///
+/// # Examples
+/// ```
+/// let i = hitmap::Item::new("SKU-1").name("Mug").category("Kitchen").price(9.5).quantity(3);
+/// assert_eq!((i.sku.as_str(), i.quantity), ("SKU-1", Some(3)));
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Item {
+    /// The product's SKU (required).
+    pub sku: String,
+    /// The product's name.
+    pub name: Option<String>,
+    /// Up to five categories.
+    pub categories: Vec<String>,
+    /// The unit price (without it: 0).
+    pub price: Option<f64>,
+    /// The quantity (without it: 1).
+    pub quantity: Option<u32>,
+}
+
+impl Item {
+    /// An item with only its SKU.
+    pub fn new(sku: impl Into<String>) -> Item {
+        Item {
+            sku: sku.into(),
+            ..Item::default()
+        }
+    }
+
+    /// Sets the name.
+    pub fn name(mut self, name: impl Into<String>) -> Item {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Adds a category.
+    pub fn category(mut self, category: impl Into<String>) -> Item {
+        self.categories.push(category.into());
+        self
+    }
+
+    /// Sets the unit price.
+    pub fn price(mut self, price: f64) -> Item {
+        self.price = Some(price);
+        self
+    }
+
+    /// Sets the quantity.
+    pub fn quantity(mut self, quantity: u32) -> Item {
+        self.quantity = Some(quantity);
+        self
+    }
+}
+
+/// Most items one order or cart may carry.
+pub(crate) const MAX_ITEMS: usize = 1000;
+
+impl Conversion {
+    /// A conversion of goal `goal`.
+    ///
+    /// # Examples
+    /// ```
+    /// let c = hitmap::Conversion::goal(3).revenue(12.5);
+    /// assert_eq!((c.goal, c.revenue), (Some(3), Some(12.5)));
+    /// ```
+    pub fn goal(goal: u32) -> Conversion {
+        Conversion {
+            goal: Some(goal),
+            ..Conversion::default()
+        }
+    }
+
+    /// Sets the revenue.
+    pub fn revenue(mut self, revenue: f64) -> Conversion {
+        self.revenue = Some(revenue);
+        self
+    }
+
+    /// The contract's rules for a conversion of kind `kind`.
+    pub(crate) fn validate(&self, kind: HitType) -> Result<(), String> {
+        let finite = |name: &str, v: Option<f64>| match v {
+            Some(x) if !x.is_finite() => Err(format!("`{name}` must be a finite number")),
+            _ => Ok(()),
+        };
+        finite("revenue", self.revenue)?;
+        for (name, v) in [
+            ("order.subtotal", self.subtotal),
+            ("order.tax", self.tax),
+            ("order.shipping", self.shipping),
+            ("order.discount", self.discount),
+        ] {
+            finite(name, v)?;
+        }
+        match kind {
+            HitType::Goal => {
+                if !self.goal.is_some_and(|g| g >= 1 && g <= i32::MAX as u32) {
+                    return Err("`goal` (the goal id, 1 or more) is required for a goal hit".into());
+                }
+                if self.order_id.is_some() || !self.items.is_empty() || self.has_amounts() {
+                    return Err("`order` and `items` belong to order and cart hits, not a goal hit".into());
+                }
+            }
+            HitType::Order => {
+                match self.order_id.as_deref() {
+                    None | Some("") => return Err("`order.id` is required for an order hit".into()),
+                    Some(id) if id.len() > 100 => {
+                        return Err(format!("`order.id` must be at most 100 bytes long, got {} bytes", id.len()));
+                    }
+                    _ => {}
+                }
+                if self.revenue.is_none() {
+                    return Err("`revenue` (the order's grand total) is required for an order hit".into());
+                }
+            }
+            HitType::Cart => {
+                if self.order_id.is_some() || self.has_amounts() {
+                    return Err("a cart hit has no `order`: send an order hit for a purchase".into());
+                }
+            }
+            _ => return Err(format!("a {} hit carries no conversion", kind.name())),
+        }
+        if kind != HitType::Goal && self.goal.is_some() {
+            return Err(format!("`goal` belongs to goal hits, not an {} hit", kind.name()));
+        }
+        if self.items.len() > MAX_ITEMS {
+            return Err(format!("`items` has {} entries; at most {MAX_ITEMS} are kept", self.items.len()));
+        }
+        for item in &self.items {
+            if item.sku.is_empty() || item.sku.len() > 255 {
+                return Err("every item needs a `sku` of 1 to 255 bytes".into());
+            }
+            if item.categories.len() > 5 {
+                return Err(format!("item {:?} has {} categories; at most 5", item.sku, item.categories.len()));
+            }
+            if item.price.is_some_and(|p| !p.is_finite()) {
+                return Err(format!("item {:?}: `price` must be a finite number", item.sku));
+            }
+        }
+        Ok(())
+    }
+
+    fn has_amounts(&self) -> bool {
+        [self.subtotal, self.tax, self.shipping, self.discount]
+            .iter()
+            .any(Option::is_some)
+    }
 }
 
 /// A marketing campaign a visit came from (Matomo's `campaign_*` fields).
@@ -219,6 +432,9 @@ pub struct Hit {
     /// it (Matomo's `new_visit=1`); later hits continue that visit by the
     /// timeout rule.
     pub new_visit: bool,
+    /// What a `goal`, `order` or `cart` hit records (required for those
+    /// kinds, absent on actions).
+    pub conversion: Option<Conversion>,
 }
 
 macro_rules! with_fields {
@@ -291,6 +507,12 @@ impl Hit {
         with_referrer_name => referrer_name,
         /// Sets `referrer_keyword`.
         with_referrer_keyword => referrer_keyword,
+    }
+
+    /// Sets the conversion of a `goal`, `order` or `cart` hit.
+    pub fn with_conversion(mut self, conversion: Conversion) -> Self {
+        self.conversion = Some(conversion);
+        self
     }
 
     /// Sets the campaign.
@@ -371,6 +593,7 @@ impl Hit {
             resolution: s(&self.resolution),
             local_hour: self.local_hour,
             new_visit: self.new_visit,
+            conversion: self.conversion.clone(),
         }
     }
 
@@ -509,6 +732,9 @@ impl Hit {
         if !campaign.is_empty() {
             o.insert("campaign".into(), campaign.into());
         }
+        if let Some(c) = &self.conversion {
+            c.to_json(&mut o);
+        }
         serde_json::Value::Object(o).to_string()
     }
 
@@ -598,6 +824,9 @@ pub struct HitRef<'a> {
     pub local_hour: Option<u8>,
     /// Starts a new visit whatever the gap before it.
     pub new_visit: bool,
+    /// The conversion of a `goal`, `order` or `cart` hit (owned: such hits
+    /// are few).
+    pub conversion: Option<Conversion>,
 }
 
 /// [`Event`] with its text borrowed.
@@ -677,6 +906,7 @@ impl<'a> HitRef<'a> {
             resolution: s(self.resolution),
             local_hour: self.local_hour,
             new_visit: self.new_visit,
+            conversion: self.conversion.clone(),
         }
     }
 
@@ -739,6 +969,61 @@ impl<'a> HitRef<'a> {
                 .map(|(k, v)| (Cow::Borrowed(k), Cow::Borrowed(v)))
                 .collect(),
             attrs: self.attrs().map(|v| v.filter(|x| !x.is_empty())),
+            conversion: self.conversion.clone().map(Box::new),
+        }
+    }
+}
+
+impl Conversion {
+    /// The conversion's fields into an NDJSON object (the contract's
+    /// `goal`, `revenue`, `order` and `items`).
+    fn to_json(&self, o: &mut serde_json::Map<String, serde_json::Value>) {
+        if let Some(g) = self.goal {
+            o.insert("goal".into(), g.into());
+        }
+        if let Some(r) = self.revenue {
+            o.insert("revenue".into(), r.into());
+        }
+        let mut order = serde_json::Map::new();
+        if let Some(id) = &self.order_id {
+            order.insert("id".into(), id.clone().into());
+        }
+        for (k, v) in [
+            ("subtotal", self.subtotal),
+            ("tax", self.tax),
+            ("shipping", self.shipping),
+            ("discount", self.discount),
+        ] {
+            if let Some(v) = v {
+                order.insert(k.into(), v.into());
+            }
+        }
+        if !order.is_empty() {
+            o.insert("order".into(), order.into());
+        }
+        if !self.items.is_empty() {
+            let items: Vec<serde_json::Value> = self
+                .items
+                .iter()
+                .map(|i| {
+                    let mut m = serde_json::Map::new();
+                    m.insert("sku".into(), i.sku.clone().into());
+                    if let Some(n) = &i.name {
+                        m.insert("name".into(), n.clone().into());
+                    }
+                    if !i.categories.is_empty() {
+                        m.insert("category".into(), i.categories.clone().into());
+                    }
+                    if let Some(p) = i.price {
+                        m.insert("price".into(), p.into());
+                    }
+                    if let Some(q) = i.quantity {
+                        m.insert("quantity".into(), q.into());
+                    }
+                    m.into()
+                })
+                .collect();
+            o.insert("items".into(), items.into());
         }
     }
 }
@@ -772,6 +1057,8 @@ pub(crate) struct HitView<'a> {
     pub dims: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     /// hitmap attributes by [`attr`] index.
     pub attrs: [Option<Cow<'a, str>>; attr::N],
+    /// A recorded conversion's data (boxed: most hits have none).
+    pub conversion: Option<Box<Conversion>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -783,6 +1070,50 @@ pub(crate) struct EventView<'a> {
 }
 
 impl HitView<'_> {
+    /// A conversion hit's rules: its conversion is valid, and it carries
+    /// no action or visit field (a conversion is not an action, and its
+    /// visit's fields come from the visit's actions); only `url` (where
+    /// it happened) and `visit` (the visit it belongs to).
+    fn conversion_fields_ok(&self) -> Result<(), String> {
+        let Some(c) = &self.conversion else {
+            return Err(format!(
+                "a {} hit needs its conversion: {}",
+                self.kind.name(),
+                match self.kind {
+                    HitType::Goal => "`goal` (the goal id)",
+                    HitType::Order => "`order.id` and `revenue`",
+                    _ => "`revenue` and `items`",
+                }
+            ));
+        };
+        c.validate(self.kind)?;
+        let visit_fields = [
+            ("title", self.title.is_some()),
+            ("referrer", self.referrer.is_some()),
+            ("user", self.user.is_some()),
+            ("device", self.device.is_some()),
+            ("browser", self.browser.is_some()),
+            ("os", self.os.is_some()),
+            ("country", self.country.is_some()),
+            ("language", self.language.is_some()),
+            ("search", self.search.is_some()),
+            ("event", self.event.is_some()),
+            ("dims", !self.dims.is_empty()),
+        ];
+        let attrs = attr::NAMES
+            .iter()
+            .zip(&self.attrs)
+            .filter(|(n, _)| **n != attr::NAMES[attr::VISIT])
+            .map(|(n, v)| (n.trim_start_matches('$'), v.is_some()));
+        if let Some((name, _)) = visit_fields.into_iter().chain(attrs).find(|f| f.1) {
+            return Err(format!(
+                "`{name}` on a {} hit: a conversion carries only `url`, `visit`, `goal`, `revenue`, `order` and `items` (send the visit's fields on its page views)",
+                self.kind.name()
+            ));
+        }
+        Ok(())
+    }
+
     /// The contract's rules that do not depend on the JSON encoding.
     pub(crate) fn validate(&self) -> Result<(), String> {
         if self.site == 0 || self.site > MAX_SITE {
@@ -849,6 +1180,16 @@ impl HitView<'_> {
                 "`visit` must be at most 128 bytes long, got {} bytes",
                 v.len()
             ));
+        }
+        if self.kind.is_action() {
+            if self.conversion.is_some() {
+                return Err(format!(
+                    "`goal`, `revenue`, `order` and `items` belong to goal, order and cart hits, not a {} hit",
+                    self.kind.name()
+                ));
+            }
+        } else {
+            self.conversion_fields_ok()?;
         }
         match self.kind {
             HitType::Search if self.search.is_none() => {

@@ -81,6 +81,11 @@ pub(crate) fn intern_hit(
         extra.ev_value = e.value.unwrap_or(f64::NAN);
     }
     side.set_extra(&mut raw, extra);
+    if let Some(c) = &h.conversion
+        && !h.kind.is_action()
+    {
+        side.set_conversion(&mut raw, (**c).clone());
+    }
     let visit_fields = [
         &h.user,
         &h.referrer,
@@ -206,6 +211,7 @@ impl<T> Block<T> {
         let buckets: Vec<u32> = local.buckets.iter().map(|&k| batch.bucket(k)).collect();
         let base_fields = batch.side.fields.len() as u32;
         let base_extras = batch.side.extras.len() as u32;
+        let base_conversions = batch.side.conversions.len() as u32;
         let base_dims = batch.side.dims.len() as u32;
         let side = &mut local.side;
         batch.hits.reserve(local.hits.len());
@@ -226,7 +232,9 @@ impl<T> Block<T> {
                 }
                 h.fields_at += base_fields;
             }
-            if h.extra_at != NONE {
+            if h.extra_at != NONE && !h.kind.is_action() {
+                h.extra_at += base_conversions;
+            } else if h.extra_at != NONE {
                 let e = &mut side.extras[h.extra_at as usize];
                 e.keyword = map(&r.keywords, e.keyword);
                 e.ev_category = map(&r.events, e.ev_category);
@@ -246,6 +254,7 @@ impl<T> Block<T> {
         }
         batch.side.fields.append(&mut side.fields);
         batch.side.extras.append(&mut side.extras);
+        batch.side.conversions.append(&mut side.conversions);
         batch.side.dims.append(&mut side.dims);
     }
 }

@@ -86,6 +86,7 @@ pub mod par;
 mod query;
 mod raw;
 mod reader;
+mod recorded;
 mod referrer;
 mod referrer_lists;
 mod render;
@@ -144,8 +145,8 @@ pub use engine::{
 pub use error::{Error, Result};
 pub use export::VisitRecord;
 pub use goal::{Goal, GoalMatch, MAX_GOALS, PatternType};
-pub use goals::{ByVisitorType, GoalMetrics, GoalsSummary};
-pub use hit::{Campaign, CampaignRef, Event, EventRef, Hit, HitRef, HitType};
+pub use goals::{ByVisitorType, EcommerceMetrics, GoalMetrics, GoalsSummary};
+pub use hit::{Campaign, CampaignRef, Conversion, Event, EventRef, Hit, HitRef, HitType, Item};
 pub use ndjson::{FIELDS as HIT_FIELDS, Rejected, check_ndjson_line};
 pub use period::{FIRST_DAY, LAST_DAY, MAX_PERIODS, Period, PeriodRange, parse_day};
 pub use query::{IntoDay, Query, Selection};

@@ -42,6 +42,8 @@ pub(crate) struct Mask {
     /// How many visits left have `totals.max_actions` actions (the maximum
     /// is recomputed only when the last of them goes).
     max_count: u64,
+    /// The visitors whose visits and unattached conversions moved out.
+    pub moved: RoaringBitmap,
 }
 
 impl Mask {
@@ -55,6 +57,7 @@ impl Mask {
             max_count: (0..a.visit_count())
                 .filter(|&v| a.actions_of(v).len() as u64 == max)
                 .count() as u64,
+            moved: RoaringBitmap::new(),
         }
     }
 
@@ -63,6 +66,7 @@ impl Mask {
         let mut users = Vec::new();
         let mut max_gone = false;
         for (visitor, range) in moved {
+            self.moved.insert(*visitor);
             self.visits.insert_range(range.clone());
             self.visitors.remove(*visitor);
             for v in range.clone() {
@@ -203,7 +207,8 @@ pub(crate) fn visible_visits<'a>(
     (0..a.visit_count()).filter(move |v| masked.is_none_or(|m| !m.contains(*v)))
 }
 
-/// The hits of the visible visits of some pieces, into `hits`.
+/// The hits of the visible visits of some pieces (and their visible
+/// unattached conversions), into `hits`.
 pub(crate) fn parts_hits_into(
     parts: &[DayPart<'_>],
     dicts: &crate::raw::SiteDicts,
@@ -211,9 +216,41 @@ pub(crate) fn parts_hits_into(
     side: &mut SideArena,
 ) {
     for p in parts {
-        p.archive
-            .visit_hits_into(visible_visits(&p.archive, p.mask), hits, side, dicts);
+        piece_hits_into(&p.archive, p.mask, hits, side, dicts);
     }
+}
+
+/// The hits of one piece's visible visits and visible unattached
+/// conversions (those of visitors that did not move out).
+pub(crate) fn piece_hits_into(
+    a: &DayArchive,
+    mask: Option<&Mask>,
+    hits: &mut Vec<RawHit>,
+    side: &mut SideArena,
+    dicts: &crate::raw::SiteDicts,
+) {
+    a.piece_hits_into(
+        visible_visits(a, mask),
+        |v| mask.is_none_or(|m| !m.moved.contains(v)),
+        hits,
+        side,
+        dicts,
+    );
+}
+
+/// The visitors with visits or unattached conversions in an archive, each
+/// once, ascending.
+pub(crate) fn holders(a: &DayArchive) -> Vec<u32> {
+    let mut out: Vec<u32> = a.visitor.clone();
+    out.extend(
+        a.conversions
+            .iter()
+            .filter(|r| r.visit == NONE)
+            .map(|r| r.visitor),
+    );
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// Every visible visit of some pieces as (piece, visit), ordered by date,

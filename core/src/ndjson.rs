@@ -17,7 +17,7 @@ use std::fmt;
 use serde::Deserializer as _;
 use serde::de::{self, Deserialize, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::hit::{EventView, HitType, HitView, MAX_SITE, attr};
+use crate::hit::{Conversion, EventView, HitType, HitView, Item, MAX_SITE, attr};
 
 /// A line that was not ingested, and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -232,6 +232,16 @@ impl<'de> Visitor<'de> for LineVisitor {
                 }
                 continue;
             }
+            if key == "items" {
+                // A list of objects: read whole (order and cart hits only).
+                let v: serde_json::Value = map.next_value()?;
+                note(&mut problem, items_of(v).map(|items| {
+                    if let Some(items) = items {
+                        hit.conversion.get_or_insert_default().items = items;
+                    }
+                }));
+                continue;
+            }
             let target = match bit {
                 Some(_) => map.next_value::<Scalar<'de>>()?,
                 None => {
@@ -252,7 +262,7 @@ impl<'de> Visitor<'de> for LineVisitor {
                     None => Ok(()),
                     Some(t) => HitType::parse(&t).map(|k| hit.kind = k).ok_or_else(|| {
                         format!(
-                            "`type` must be pageview, download, outlink, search or event, got {t:?}"
+                            "`type` must be pageview, download, outlink, search, event, goal, order or cart, got {t:?}"
                         )
                     }),
                 }),
@@ -291,6 +301,26 @@ impl<'de> Visitor<'de> for LineVisitor {
                 "local_hour" => visit_of(target)
                     .map_err(|_| "`local_hour` must be an integer from 0 to 23".to_string())
                     .map(|v| hit.attrs[attr::LOCAL_HOUR] = v),
+                "goal" => goal_of(target).map(|g| {
+                    if g.is_some() {
+                        hit.conversion.get_or_insert_default().goal = g;
+                    }
+                }),
+                "revenue" => number("revenue", target).map(|r| {
+                    if r.is_some() {
+                        hit.conversion.get_or_insert_default().revenue = r;
+                    }
+                }),
+                "order" => order_of(target).map(|o| {
+                    if let Some(o) = o {
+                        let c = hit.conversion.get_or_insert_default();
+                        c.order_id = o.order_id;
+                        c.subtotal = o.subtotal;
+                        c.tax = o.tax;
+                        c.shipping = o.shipping;
+                        c.discount = o.discount;
+                    }
+                }),
                 _ => dims_of(target).map(|d| hit.dims = d),
             };
             note(&mut problem, r);
@@ -317,7 +347,7 @@ impl<'de> Visitor<'de> for LineVisitor {
 /// assert_eq!(&hitmap::HIT_FIELDS[..3], ["site", "ts", "visitor"]);
 /// assert!(hitmap::HIT_FIELDS.contains(&"dims"));
 /// ```
-pub const FIELDS: [&str; 26] = [
+pub const FIELDS: [&str; 30] = [
     "site",
     "ts",
     "visitor",
@@ -344,6 +374,10 @@ pub const FIELDS: [&str; 26] = [
     "resolution",
     "local_hour",
     "new_visit",
+    "goal",
+    "revenue",
+    "order",
+    "items",
 ];
 
 /// `site` from its raw JSON text.
@@ -438,6 +472,115 @@ fn event_of(v: Scalar<'_>) -> Result<Option<EventView<'_>>, String> {
         }
     }
     Ok(Some(e))
+}
+
+/// An optional number.
+fn number(name: &str, v: Scalar<'_>) -> Result<Option<f64>, String> {
+    match v {
+        Scalar::Null => Ok(None),
+        Scalar::Int(i) => Ok(Some(i as f64)),
+        Scalar::UInt(u) => Ok(Some(u as f64)),
+        Scalar::Float(f) => Ok(Some(f)),
+        other => Err(format!("`{name}` must be a number, got {}", other.kind())),
+    }
+}
+
+/// `goal`: a goal id, an integer from 1.
+fn goal_of(v: Scalar<'_>) -> Result<Option<u32>, String> {
+    match v {
+        Scalar::Null => Ok(None),
+        Scalar::Int(i) if (1..=i64::from(i32::MAX)).contains(&i) => Ok(Some(i as u32)),
+        Scalar::UInt(u) if (1..=i32::MAX as u64).contains(&u) => Ok(Some(u as u32)),
+        _ => Err("`goal` must be a goal id, an integer from 1".into()),
+    }
+}
+
+/// `order`: `{id, subtotal?, tax?, shipping?, discount?}` (the grand
+/// total is the hit's `revenue`).
+fn order_of(v: Scalar<'_>) -> Result<Option<Conversion>, String> {
+    let entries = match v {
+        Scalar::Null => return Ok(None),
+        Scalar::Object(entries) => entries,
+        other => {
+            return Err(format!(
+                "`order` must be an object {{id, subtotal?, tax?, shipping?, discount?}}, got {}",
+                other.kind()
+            ));
+        }
+    };
+    no_repeats(&entries, "order")?;
+    let mut c = Conversion::default();
+    for (k, v) in entries {
+        match &*k {
+            "id" => c.order_id = visit_of(v).map_err(|_| "`order.id` must be a string".to_string())?.map(Cow::into_owned),
+            "subtotal" => c.subtotal = number("order.subtotal", v)?,
+            "tax" => c.tax = number("order.tax", v)?,
+            "shipping" => c.shipping = number("order.shipping", v)?,
+            "discount" => c.discount = number("order.discount", v)?,
+            _ => {}
+        }
+    }
+    Ok(Some(c))
+}
+
+/// `items`: `[{sku, name?, category?, price?, quantity?}]`, `category` a
+/// string or a list of up to five.
+fn items_of(v: serde_json::Value) -> Result<Option<Vec<Item>>, String> {
+    use serde_json::Value;
+    let list = match v {
+        Value::Null => return Ok(None),
+        Value::Array(list) => list,
+        _ => return Err("`items` must be a list of objects {sku, name?, category?, price?, quantity?}".into()),
+    };
+    let text = |name: &str, v: &Value| match v {
+        Value::Null => Ok(None),
+        Value::String(s) if s.is_empty() => Ok(None),
+        Value::String(s) => Ok(Some(s.clone())),
+        _ => Err(format!("`items[].{name}` must be a string")),
+    };
+    let mut items = Vec::with_capacity(list.len().min(crate::hit::MAX_ITEMS + 1));
+    for v in list {
+        let Value::Object(o) = v else {
+            return Err("every entry of `items` must be an object {sku, name?, category?, price?, quantity?}".into());
+        };
+        let mut item = Item::default();
+        for (k, v) in &o {
+            match k.as_str() {
+                "sku" => item.sku = text("sku", v)?.unwrap_or_default(),
+                "name" => item.name = text("name", v)?,
+                "category" => {
+                    item.categories = match v {
+                        Value::Array(c) => c
+                            .iter()
+                            .filter_map(|c| text("category", c).transpose())
+                            .collect::<Result<_, _>>()?,
+                        v => text("category", v)?.into_iter().collect(),
+                    }
+                }
+                "price" => {
+                    item.price = match v {
+                        Value::Null => None,
+                        Value::Number(n) => n.as_f64(),
+                        _ => return Err("`items[].price` must be a number".into()),
+                    }
+                }
+                "quantity" => {
+                    item.quantity = match v {
+                        Value::Null => None,
+                        Value::Number(n) => Some(
+                            n.as_u64()
+                                .and_then(|q| u32::try_from(q).ok())
+                                .ok_or("`items[].quantity` must be a whole number from 0")?,
+                        ),
+                        _ => return Err("`items[].quantity` must be a whole number from 0".into()),
+                    }
+                }
+                _ => {}
+            }
+        }
+        items.push(item);
+    }
+    Ok(Some(items))
 }
 
 /// `visit`: a string, or an integer (Matomo's `idvisit`) kept as its text.

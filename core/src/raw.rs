@@ -175,7 +175,9 @@ pub(crate) struct RawHit {
     pub title: u32,
     /// Index into [`SideArena::fields`], or [`NONE`].
     pub fields_at: u32,
-    /// Index into [`SideArena::extras`], or [`NONE`].
+    /// Index into [`SideArena::extras`] (an action) or
+    /// [`SideArena::conversions`] (a conversion: `goal`, `order`, `cart`),
+    /// or [`NONE`].
     pub extra_at: u32,
     pub dims_start: u32,
     pub dims_len: u16,
@@ -237,6 +239,8 @@ pub(crate) struct SideArena {
     pub dims: Vec<(u32, u32)>,
     pub fields: Vec<[u32; N_VFIELDS]>,
     pub extras: Vec<Extra>,
+    /// The recorded conversions' data (text owned: such hits are few).
+    pub conversions: Vec<crate::hit::Conversion>,
 }
 
 impl SideArena {
@@ -253,7 +257,7 @@ impl SideArena {
     }
 
     pub(crate) fn extra(&self, h: &RawHit) -> Extra {
-        if h.extra_at == NONE {
+        if h.extra_at == NONE || !h.kind.is_action() {
             Extra::NONE
         } else {
             self.extras[h.extra_at as usize]
@@ -266,6 +270,20 @@ impl SideArena {
             h.fields_at = self.fields.len() as u32;
             self.fields.push(fields);
         }
+    }
+
+    /// A conversion hit's data.
+    pub(crate) fn conversion(&self, h: &RawHit) -> Option<&crate::hit::Conversion> {
+        if h.kind.is_action() || h.extra_at == NONE {
+            return None;
+        }
+        self.conversions.get(h.extra_at as usize)
+    }
+
+    /// Stores a conversion hit's data.
+    pub(crate) fn set_conversion(&mut self, h: &mut RawHit, c: crate::hit::Conversion) {
+        h.extra_at = self.conversions.len() as u32;
+        self.conversions.push(c);
     }
 
     /// Stores a hit's search and event attributes, unless it has none.

@@ -42,6 +42,10 @@ pub struct SiteConfig {
     /// time: they may change any time.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) goals: Vec<crate::goal::Goal>,
+    /// An ecommerce site (Matomo's site setting): its orders and
+    /// abandoned carts are reported.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) ecommerce: bool,
 }
 
 impl SiteConfig {
@@ -58,7 +62,33 @@ impl SiteConfig {
             dimensions: Vec::new(),
             dimension_ids: Vec::new(),
             goals: Vec::new(),
+            ecommerce: false,
         }
+    }
+
+    /// Makes the site an ecommerce site (Matomo's setting): its recorded
+    /// orders and abandoned carts are reported (`Goals.get` with
+    /// `idGoal=ecommerceOrder`, converted visits, overall revenue).
+    ///
+    /// # Examples
+    /// ```
+    /// let site = hitmap::SiteConfig::new(1).ecommerce(true);
+    /// assert!(site.is_ecommerce());
+    /// ```
+    pub fn ecommerce(mut self, on: bool) -> SiteConfig {
+        self.ecommerce = on;
+        self
+    }
+
+    /// Whether the site is an ecommerce site.
+    pub fn is_ecommerce(&self) -> bool {
+        self.ecommerce
+    }
+
+    /// Whether the site reports conversions at all (goals or ecommerce):
+    /// without, every conversion count is 0 and nothing is read for it.
+    pub(crate) fn has_conversions(&self) -> bool {
+        !self.goals.is_empty() || self.ecommerce
     }
 
     /// Adds a goal, or replaces the one with its id.

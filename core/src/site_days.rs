@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use crate::archive::{Columns, DayArchive};
 use crate::engine::SiteState;
 use crate::error::Result;
-use crate::live::{DayPart, LiveDay, Mask, Part, push_live, visible_visits, visitor_range};
+use crate::live::{DayPart, LiveDay, Mask, Part, push_live, visitor_range};
 use crate::raw::{RawHit, SideArena};
 use crate::store::lazy::DayRef;
 
@@ -105,7 +105,7 @@ impl SiteState {
                 None => {
                     if let Some(a) = sealed {
                         let r = visitor_range(a, v);
-                        if !r.is_empty() {
+                        if !r.is_empty() || a.has_unattached(v) {
                             from_sealed.push((v, r));
                         }
                     }
@@ -115,8 +115,9 @@ impl SiteState {
         if let Some(a) = sealed
             && !from_sealed.is_empty()
         {
-            a.visit_hits_into(
+            a.piece_hits_into(
                 from_sealed.iter().flat_map(|(_, r)| r.clone()),
+                |v| from_sealed.iter().any(|m| m.0 == v),
                 &mut hits,
                 side,
                 dicts,
@@ -130,8 +131,9 @@ impl SiteState {
             let part = &mut live.parts[group[0].0 as usize];
             let moved: Vec<(u32, Range<u32>)> =
                 group.iter().map(|(_, v, r)| (*v, r.clone())).collect();
-            part.archive.visit_hits_into(
+            part.archive.piece_hits_into(
                 moved.iter().flat_map(|(_, r)| r.clone()),
+                |v| moved.iter().any(|m| m.0 == v),
                 &mut hits,
                 side,
                 dicts,
@@ -144,9 +146,11 @@ impl SiteState {
         let index = live.parts.len() as u32;
         let mut updates = Vec::new();
         crate::history::runs(&archive.visitor, |v, n| {
-            live.owner.insert(v, index);
             updates.push((v, date, 1u8, n));
         });
+        for v in crate::live::holders(&archive) {
+            live.owner.insert(v, index);
+        }
         let mut archive = archive;
         archive.before = vec![0; archive.visitor.len()];
         live.parts.push(Part {
@@ -182,8 +186,9 @@ impl SiteState {
             let merged = live.parts.split_off(n - take);
             let mut hits = Vec::new();
             for p in &merged {
-                p.archive.visit_hits_into(
-                    visible_visits(&p.archive, p.mask.as_ref()),
+                crate::live::piece_hits_into(
+                    &p.archive,
+                    p.mask.as_ref(),
                     &mut hits,
                     side,
                     &self.dicts,
@@ -192,9 +197,9 @@ impl SiteState {
             drop(merged);
             let mut archive = DayArchive::build(&mut hits, side, &self.dicts, &self.config);
             let index = live.parts.len() as u32;
-            crate::history::runs(&archive.visitor, |v, _| {
+            for v in crate::live::holders(&archive) {
                 live.owner.insert(v, index);
-            });
+            }
             // Live days' pages are held: nothing to read or fail.
             let _ = self.history.fill_before(date, &mut archive);
             live.parts.push(Part {
@@ -224,15 +229,10 @@ impl SiteState {
         let live = self.live.get(&date);
         if let Some(old) = self.days.get(&date) {
             let mask = live.and_then(|l| l.sealed.as_ref());
-            old.visit_hits_into(visible_visits(old, mask), hits, side, &self.dicts);
+            crate::live::piece_hits_into(old, mask, hits, side, &self.dicts);
         }
         for p in live.iter().flat_map(|l| &l.parts) {
-            p.archive.visit_hits_into(
-                visible_visits(&p.archive, p.mask.as_ref()),
-                hits,
-                side,
-                &self.dicts,
-            );
+            crate::live::piece_hits_into(&p.archive, p.mask.as_ref(), hits, side, &self.dicts);
         }
     }
 

@@ -359,6 +359,7 @@ impl Selection<'_> {
                         keywords.insert(a.extra(i).keyword);
                     }
                     HitType::Event => s.nb_events += 1,
+                    HitType::Goal | HitType::Order | HitType::Cart => {}
                 }
             }
             let distinct = |v: &mut Vec<u32>| {

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::rollup::Span;
-use crate::store::codec::{DAY_VERSION, FORMAT_VERSION, Kind, open_versioned};
+use crate::store::codec::{DAY_VERSION, Kind, open_versioned};
 use crate::store::day_path;
 
 impl Engine {
@@ -141,7 +141,7 @@ impl Engine {
                     continue;
                 };
                 if let Ok((version, _)) = open_versioned(Kind::Rollup, &bytes)
-                    && version < FORMAT_VERSION
+                    && version < crate::store::codec::REPORTS_VERSION
                 {
                     out.push((span, start));
                 }

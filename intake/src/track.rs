@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDateTime};
-use hitmap::{Campaign, Event, Hit, HitType};
+use hitmap::{Campaign, Conversion, Event, Hit, HitType, Item};
 
 use crate::enrich::{Agents, Geo, VisitorKeys, anonymize_ip};
 use crate::{Error, Result};
@@ -311,6 +311,14 @@ impl Tracker {
                 .key(&[&ip, agent_text, language.as_deref().unwrap_or("")]),
         };
         let url = nonempty("url").map(str::to_owned);
+        if let Some(idgoal) = nonempty("idgoal") {
+            // A conversion request records the conversion, not an action
+            // (Matomo's trackGoal and ecommerce requests).
+            let mut hit = conversion(site, ts, visitor, idgoal, &get)?;
+            hit.url = url;
+            hit.validate().map_err(Refused::Invalid)?;
+            return Ok(Tracked::Hit(Box::new(hit)));
+        }
         let (kind, target) = if let Some(d) = nonempty("download") {
             (HitType::Download, Some(d.to_owned()))
         } else if let Some(l) = nonempty("link") {
@@ -361,6 +369,9 @@ impl Tracker {
                 });
             }
             HitType::Download | HitType::Outlink => {}
+            HitType::Goal | HitType::Order | HitType::Cart => {
+                unreachable!("conversion requests return above")
+            }
         }
         hit.referrer = nonempty("urlref").or(nonempty("_ref")).map(str::to_owned);
         hit.user = uid.map(str::to_owned);
@@ -426,6 +437,114 @@ impl Tracker {
         }
         &self.salt.as_ref().expect("just set").1
     }
+}
+
+/// A number parameter (`revenue`, `ec_st`, ...), if given.
+fn amount(name: &str, v: Option<&str>) -> std::result::Result<Option<f64>, Refused> {
+    match v.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .map(Some)
+            .ok_or_else(|| Refused::Invalid(format!("{name} {v:?} is not a number"))),
+    }
+}
+
+/// A conversion request (`idgoal`): a goal conversion (`idgoal=N`), an
+/// ecommerce order (`idgoal=0` with `ec_id`) or a cart update (`idgoal=0`
+/// without), with `revenue`, the order's amounts and `ec_items`.
+fn conversion<'p>(
+    site: u32,
+    ts: i64,
+    visitor: String,
+    idgoal: &str,
+    get: &impl Fn(&str) -> Option<&'p str>,
+) -> std::result::Result<Hit, Refused> {
+    let goal: u32 = idgoal.trim().parse().map_err(|_| {
+        Refused::Invalid(format!(
+            "idgoal {idgoal:?} must be a goal id, or 0 for an ecommerce order or cart"
+        ))
+    })?;
+    let revenue = amount("revenue", get("revenue"))?;
+    if goal > 0 {
+        return Ok(
+            Hit::new(site, ts, visitor, HitType::Goal).with_conversion(Conversion {
+                goal: Some(goal),
+                revenue,
+                ..Conversion::default()
+            }),
+        );
+    }
+    let items = match get("ec_items").map(str::trim).filter(|v| !v.is_empty()) {
+        None => Vec::new(),
+        Some(text) => ecommerce_items(text)?,
+    };
+    let order_id = get("ec_id").map(str::trim).filter(|v| !v.is_empty());
+    let kind = if order_id.is_some() {
+        HitType::Order
+    } else {
+        HitType::Cart
+    };
+    let c = Conversion {
+        revenue: revenue.or(order_id.map(|_| 0.0)),
+        order_id: order_id.map(str::to_owned),
+        subtotal: amount("ec_st", get("ec_st"))?.filter(|_| order_id.is_some()),
+        tax: amount("ec_tx", get("ec_tx"))?.filter(|_| order_id.is_some()),
+        shipping: amount("ec_sh", get("ec_sh"))?.filter(|_| order_id.is_some()),
+        discount: amount("ec_dt", get("ec_dt"))?.filter(|_| order_id.is_some()),
+        items,
+        ..Conversion::default()
+    };
+    Ok(Hit::new(site, ts, visitor, kind).with_conversion(c))
+}
+
+/// Matomo's `ec_items`: a JSON list of `[sku, name, category, price,
+/// quantity]`, the category a string or a list of up to five.
+fn ecommerce_items(text: &str) -> std::result::Result<Vec<Item>, Refused> {
+    let bad = || {
+        Refused::Invalid(
+            "ec_items must be a JSON list of [sku, name, category, price, quantity]".into(),
+        )
+    };
+    let list: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|_| bad())?;
+    let text_of = |v: Option<&serde_json::Value>| match v {
+        Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let number = |v: Option<&serde_json::Value>| match v {
+        Some(serde_json::Value::Number(n)) => n.as_f64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    let mut items = Vec::with_capacity(list.len().min(1000));
+    for entry in list {
+        let serde_json::Value::Array(parts) = entry else {
+            return Err(bad());
+        };
+        let Some(sku) = text_of(parts.first()) else {
+            // Matomo skips an item without a SKU.
+            continue;
+        };
+        let categories = match parts.get(2) {
+            Some(serde_json::Value::Array(c)) => {
+                c.iter().filter_map(|c| text_of(Some(c))).take(5).collect()
+            }
+            other => text_of(other).into_iter().collect(),
+        };
+        items.push(Item {
+            sku,
+            name: text_of(parts.get(1)),
+            categories,
+            price: number(parts.get(3)).filter(|p| p.is_finite()),
+            quantity: number(parts.get(4))
+                .filter(|q| *q >= 0.0 && *q <= f64::from(u32::MAX))
+                .map(|q| q as u32),
+        });
+    }
+    Ok(items)
 }
 
 /// The requests of a bulk body: `{"requests": ["?idsite=1&rec=1&...",

@@ -41,7 +41,7 @@ impl Engine {
                         "main_url": main_url(c),
                         "timezone": c.time_zone_name(),
                         "currency": "USD",
-                        "ecommerce": 0,
+                        "ecommerce": u8::from(c.is_ecommerce()),
                         "sitesearch": 1,
                         "type": "website",
                         "alias_urls": c.hosts().iter().map(|h| format!("https://{h}")).collect::<Vec<_>>(),

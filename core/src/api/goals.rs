@@ -36,8 +36,9 @@ pub(super) fn requested_goal(r: &ApiRequest, goals: &[Goal]) -> Result<Option<u3
         "ecommerceOrder" | "ecommerceAbandonedCart" | "0" | "-1"
     ) {
         return Err(bad(format!(
-            "idGoal={given}: ecommerce orders and carts are not recorded yet (issue 34); \
-             pattern goals are: {}",
+            "idGoal={given}: {} answers goals by id ({}); Goals.get answers idGoal=ecommerceOrder \
+             and idGoal=ecommerceAbandonedCart",
+            r.method,
             ids(goals)
         )));
     }
@@ -64,6 +65,82 @@ fn ids(goals: &[Goal]) -> String {
         .map(|g| g.id.to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Orders or abandoned carts, as `idGoal` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ecommerce {
+    Order,
+    Cart,
+}
+
+/// The ecommerce goal `idGoal` names, if it names one (`ecommerceOrder`,
+/// `ecommerceAbandonedCart`); an error for a site that is not an
+/// ecommerce site.
+pub(super) fn requested_ecommerce(
+    r: &ApiRequest,
+    site: &crate::site::SiteConfig,
+) -> Result<Option<Ecommerce>> {
+    let e = match r.id_goal.as_deref() {
+        Some("ecommerceOrder") => Ecommerce::Order,
+        Some("ecommerceAbandonedCart") => Ecommerce::Cart,
+        _ => return Ok(None),
+    };
+    if !site.is_ecommerce() {
+        return Err(bad(format!(
+            "site {} is not an ecommerce site: make it one (SiteConfig::ecommerce, \
+             `hitmap site add --ecommerce`) to report its orders and carts",
+            site.id()
+        )));
+    }
+    Ok(Some(e))
+}
+
+/// `Goals.get` for orders or abandoned carts: Matomo's ecommerce columns
+/// for all visits, then for new and for returning visits, then hitmap's
+/// exact count of converting visitors.
+pub(super) fn ecommerce_row(s: &GoalsSummary, which: Ecommerce, r: &ApiRequest) -> Result<Value> {
+    let m = match which {
+        Ecommerce::Order => s.orders,
+        Ecommerce::Cart => s.abandoned_carts,
+    };
+    let mut row = Row::new();
+    for (suffix, e, visits) in [
+        ("", m.all, s.nb_visits.all),
+        ("_new_visit", m.new, s.nb_visits.new),
+        ("_returning_visit", m.returning, s.nb_visits.returning),
+    ] {
+        let g = &e.goal;
+        row.insert(format!("nb_conversions{suffix}"), json!(g.nb_conversions));
+        row.insert(
+            format!("nb_visits_converted{suffix}"),
+            json!(g.nb_visits_converted),
+        );
+        row.insert(format!("revenue{suffix}"), money(g.revenue));
+        if which == Ecommerce::Order {
+            for (name, v) in [
+                ("revenue_subtotal", e.revenue_subtotal),
+                ("revenue_tax", e.revenue_tax),
+                ("revenue_shipping", e.revenue_shipping),
+                ("revenue_discount", e.revenue_discount),
+            ] {
+                row.insert(format!("{name}{suffix}"), money(v));
+            }
+        }
+        row.insert(format!("items{suffix}"), json!(e.items));
+        let avg = table::ratio(g.revenue, g.nb_conversions as f64);
+        row.insert(format!("avg_order_revenue{suffix}"), money(avg));
+        let rate = table::ratio(g.nb_visits_converted as f64, visits as f64);
+        row.insert(
+            format!("conversion_rate{suffix}"),
+            conversion_rate(rate, r.table.raw_metrics),
+        );
+    }
+    row.insert(
+        "nb_uniq_visitors_converted".into(),
+        json!(m.all.goal.nb_uniq_visitors_converted),
+    );
+    table::apply_one(row, &r.table, &[])
 }
 
 /// `Goals.get`'s row: Matomo's columns for all visits, then for new and

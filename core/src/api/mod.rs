@@ -778,7 +778,7 @@ impl Engine {
             }
             // Matomo's converted visits: none without goals, else from
             // the days.
-            let converted = if resolved.site.config.goals.is_empty() {
+            let converted = if !resolved.site.config.has_conversions() {
                 0
             } else {
                 resolved
@@ -804,7 +804,7 @@ impl Engine {
             // VisitFrequency.get's for new and for returning visits.
             if let Value::Object(row) = &mut answer {
                 let by_type = kind == Kind::VisitFrequency;
-                let g = if resolved.site.config.goals.is_empty() {
+                let g = if !resolved.site.config.has_conversions() {
                     crate::goals::ByVisitorType::default()
                 } else {
                     resolved.goals(range, by_type)?.overall
@@ -831,6 +831,9 @@ impl Engine {
         }
         if kind == Kind::Goals {
             // A window of days at a time, with the columns goals read.
+            if let Some(e) = goals::requested_ecommerce(r, &resolved.site.config)? {
+                return goals::ecommerce_row(&resolved.goals(range, true)?, e, r);
+            }
             let goal = goals::requested_goal(r, &resolved.site.config.goals)?;
             return goals::goals_row(&resolved.goals(range, true)?, goal, r);
         }

@@ -43,6 +43,9 @@ fn action_type(kind: HitType) -> &'static str {
         HitType::Outlink => "outlink",
         HitType::Search => "search",
         HitType::Event => "event",
+        HitType::Goal => "goal",
+        HitType::Order => "ecommerceOrder",
+        HitType::Cart => "ecommerceAbandonedCart",
     }
 }
 

@@ -554,7 +554,7 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
             Cow::Owned(scan(a, |v| {
                 let converted = states
                     .iter_mut()
-                    .any(|s| s.convert(a, a.actions_of(v), keys.dicts).is_some());
+                    .any(|s| s.convert(a, v, a.actions_of(v), keys.dicts).is_some());
                 converted != *negate
             }))
         }

@@ -12,8 +12,15 @@ pub(crate) const MAGIC: &[u8; 7] = b"HITMAP\0";
 /// month pages (`P`) and totals (`N`) instead of one table (`V`, still
 /// read); version 5 adds visits-grouped reports to rollups with reports
 /// (`R`, `.rep`: an older build cannot read those and answers their
-/// periods from days); the other kinds are the same in all.
-pub(crate) const FORMAT_VERSION: u16 = 5;
+/// periods from days); version 6 adds recorded conversions to the day
+/// files of days that have any; the other kinds are the same in all.
+pub(crate) const FORMAT_VERSION: u16 = 6;
+
+/// The version of a day file with recorded conversions (a 24th section);
+/// days without any keep version 3's bytes.
+pub(crate) const CONVERSIONS_VERSION: u16 = 6;
+/// The version of a rollup with reports (visits-grouped reports, new in 5).
+pub(crate) const REPORTS_VERSION: u16 = 5;
 
 /// The version of the manifest and the visitor history's files.
 pub(crate) const HISTORY_VERSION: u16 = 4;

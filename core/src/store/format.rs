@@ -44,6 +44,9 @@ mod sec {
     pub(super) const TITLES: usize = 21;
     pub(super) const EXTRAS: usize = 22;
     pub(super) const COUNT: usize = 23;
+    /// The recorded conversions: a 24th section, in version 6 files
+    /// (written only for days that have conversions).
+    pub(super) const CONVERSIONS: usize = 23;
 }
 
 /// A day archive as a sealed file (format version 3; FORMAT.md).
@@ -57,10 +60,160 @@ mod sec {
 /// actions that have them. Each column group is a section of its own
 /// ([`day_sections`]), so a question reads only the groups it needs.
 pub(crate) fn encode_day(a: &DayArchive) -> Vec<u8> {
-    seal(
+    let mut sections = day_sections(a);
+    if a.conversions.is_empty() {
+        return seal(Kind::Day, &pack_day(a.visitor.len(), a.a_kind.len(), &sections));
+    }
+    sections.push(conversions_section(a));
+    super::codec::seal_in(
         Kind::Day,
-        &pack_day(a.visitor.len(), a.a_kind.len(), &day_sections(a)),
+        super::codec::CONVERSIONS_VERSION,
+        &pack_day(a.visitor.len(), a.a_kind.len(), &sections),
     )
+}
+
+/// An optional number: a flag byte, then the bits if there is one.
+fn opt_f64(w: &mut Writer, v: Option<f64>) {
+    match v {
+        None => w.buf.push(0),
+        Some(x) => {
+            w.buf.push(1);
+            w.buf.extend_from_slice(&x.to_bits().to_le_bytes());
+        }
+    }
+}
+
+fn read_opt_f64(r: &mut Reader<'_>) -> ReadResult<Option<f64>> {
+    match r.bytes(1)?[0] {
+        0 => Ok(None),
+        1 => Ok(Some(f64::from_bits(r.u64()?))),
+        b => Err(format!("bad number flag {b}")),
+    }
+}
+
+fn opt_str(w: &mut Writer, v: Option<&str>) {
+    match v {
+        None => w.var(0),
+        Some(s) => {
+            w.var(s.len() as u64 + 1);
+            w.buf.extend_from_slice(s.as_bytes());
+        }
+    }
+}
+
+fn read_opt_str(r: &mut Reader<'_>) -> ReadResult<Option<String>> {
+    match r.var_count()? {
+        0 => Ok(None),
+        n => String::from_utf8(r.bytes(n - 1)?.to_vec())
+            .map(Some)
+            .map_err(|_| "a conversion's text is not UTF-8".to_string()),
+    }
+}
+
+/// The recorded conversions: their count, then each one's visit, visitor,
+/// time, kind, URL, visit id and data (FORMAT.md).
+fn conversions_section(a: &DayArchive) -> Vec<u8> {
+    let mut w = Writer::default();
+    w.var(a.conversions.len() as u64);
+    for r in &a.conversions {
+        w.var(opt_id(r.visit));
+        w.var(u64::from(r.visitor));
+        w.buf.extend_from_slice(&r.ts.to_le_bytes());
+        w.buf.push(r.kind as u8);
+        w.var(opt_id(r.url));
+        w.var(opt_id(r.key));
+        let c = &r.data;
+        w.var(c.goal.map_or(0, |g| u64::from(g) + 1));
+        opt_f64(&mut w, c.revenue);
+        opt_str(&mut w, c.order_id.as_deref());
+        for v in [c.subtotal, c.tax, c.shipping, c.discount] {
+            opt_f64(&mut w, v);
+        }
+        w.var(c.items.len() as u64);
+        for i in &c.items {
+            opt_str(&mut w, Some(&i.sku));
+            opt_str(&mut w, i.name.as_deref());
+            w.var(i.categories.len() as u64);
+            for cat in &i.categories {
+                opt_str(&mut w, Some(cat));
+            }
+            opt_f64(&mut w, i.price);
+            w.var(i.quantity.map_or(0, |q| u64::from(q) + 1));
+        }
+    }
+    w.buf
+}
+
+fn read_conversions(r: &mut Reader<'_>, a: &mut DayArchive) -> ReadResult<()> {
+    use crate::hit::{Conversion, Item};
+    let n = r.var_count()?;
+    let mut out = Vec::with_capacity(n.min(r.rest_len()));
+    for _ in 0..n {
+        let visit = read_opt_id(r)?;
+        let visitor = r.var_u32()?;
+        let ts = i64::from_le_bytes(r.bytes(8)?.try_into().map_err(|_| "short time")?);
+        let kind = match r.bytes(1)?[0] {
+            5 => HitType::Goal,
+            6 => HitType::Order,
+            7 => HitType::Cart,
+            k => return Err(format!("unknown conversion kind {k}")),
+        };
+        let url = read_opt_id(r)?;
+        let key = read_opt_id(r)?;
+        let goal = match r.var()? {
+            0 => None,
+            g => Some(u32::try_from(g - 1).map_err(|_| "goal id out of range")?),
+        };
+        let mut c = Conversion {
+            goal,
+            revenue: read_opt_f64(r)?,
+            order_id: read_opt_str(r)?,
+            ..Conversion::default()
+        };
+        c.subtotal = read_opt_f64(r)?;
+        c.tax = read_opt_f64(r)?;
+        c.shipping = read_opt_f64(r)?;
+        c.discount = read_opt_f64(r)?;
+        let items = r.var_count()?;
+        for _ in 0..items.min(crate::hit::MAX_ITEMS + 1) {
+            let sku = read_opt_str(r)?.ok_or("an item without a SKU")?;
+            let name = read_opt_str(r)?;
+            let cats = r.var_count()?;
+            let mut categories = Vec::new();
+            for _ in 0..cats.min(6) {
+                categories.push(read_opt_str(r)?.ok_or("an empty item category")?);
+            }
+            let price = read_opt_f64(r)?;
+            let quantity = match r.var()? {
+                0 => None,
+                q => Some(u32::try_from(q - 1).map_err(|_| "item quantity out of range")?),
+            };
+            c.items.push(Item {
+                sku,
+                name,
+                categories,
+                price,
+                quantity,
+            });
+        }
+        c.validate(kind)?;
+        if !(MIN_TS..=MAX_TS).contains(&ts) {
+            return Err("a conversion's time is outside 1970..9999".into());
+        }
+        out.push(crate::recorded::Recorded {
+            visit,
+            visitor,
+            ts,
+            kind,
+            url,
+            key,
+            data: c,
+            counted: true,
+        });
+    }
+    crate::recorded::derive_counted(&mut out);
+    a.conversions = out;
+    Ok(())
 }
 
 /// The body of a version 3 day file: the visit and action counts, the
@@ -302,7 +455,7 @@ pub(crate) fn decode_day_columns(
             (a, Some(claims))
         }
         2 => (decode_day_v2(&decompress(body)?)?, None),
-        _ => (decode_day_v3(body, cols)?, None),
+        v => (decode_day_v3(body, cols, v)?, None),
     };
     validate(&a, d)?;
     a.derive_visit_columns();
@@ -371,12 +524,17 @@ fn decode_day_v2(raw: &[u8]) -> ReadResult<DayArchive> {
 }
 
 /// The version 3 body ([`pack_day`]), unpacking the sections `cols` needs.
-fn decode_day_v3(body: &[u8], cols: Columns) -> ReadResult<DayArchive> {
+fn decode_day_v3(body: &[u8], cols: Columns, version: u16) -> ReadResult<DayArchive> {
     let mut r = Reader::new(body);
     let visits = r.var_count()?;
     let actions = r.var()?;
     let lens = r.vars_u32()?;
-    len_ok(lens.len(), sec::COUNT, "day sections")?;
+    let with_conversions = version >= super::codec::CONVERSIONS_VERSION;
+    len_ok(
+        lens.len(),
+        sec::COUNT + usize::from(with_conversions),
+        "day sections",
+    )?;
     let mut packed = Vec::with_capacity(sec::COUNT);
     for &len in &lens {
         packed.push(r.bytes(len as usize)?);
@@ -468,6 +626,9 @@ fn decode_day_v3(body: &[u8], cols: Columns) -> ReadResult<DayArchive> {
     }
     if cols.has(Columns::EXTRAS) {
         read(sec::EXTRAS, &mut |r| read_extras(r, actions, &mut a))?;
+    }
+    if with_conversions && cols.has(Columns::CONVERSIONS) {
+        read(sec::CONVERSIONS, &mut |r| read_conversions(r, &mut a))?;
     }
     Ok(a)
 }
@@ -730,6 +891,23 @@ fn validate(a: &DayArchive, d: &SiteDicts) -> ReadResult<()> {
     if a.visitor.windows(2).any(|w| w[0] > w[1]) {
         return Err("visits must be sorted by visitor".into());
     }
+    for c in &a.conversions {
+        if c.visit != NONE && c.visit as usize >= v {
+            return Err(format!("a conversion names visit {} of {v}", c.visit));
+        }
+        if c.visit != NONE && a.visitor[c.visit as usize] != c.visitor {
+            return Err("a conversion's visitor is not its visit's".into());
+        }
+        if c.visitor as usize >= d.visitors.len()
+            || (c.url != NONE && c.url as usize >= d.urls.len())
+            || (c.key != NONE && c.key as usize >= d.dim_values.len())
+        {
+            return Err("a conversion's id is out of range".into());
+        }
+    }
+    if a.conversions.windows(2).any(|w| w[0].visit > w[1].visit) {
+        return Err("conversions must be sorted by visit".into());
+    }
     ids_ok(&a.visitor, &d.visitors, false, "visitor")?;
     if cols.has(Columns::REFERRER_TYPE) {
         len_ok(a.referrer_type.len(), v, "referrer types")?;
@@ -793,6 +971,8 @@ fn validate(a: &DayArchive, d: &SiteDicts) -> ReadResult<()> {
                 }
                 HitType::Search => !extras || x.keyword != NONE,
                 HitType::Event => !extras || (x.ev_category != NONE && x.ev_action != NONE),
+                // Never an action (`kinds` reads only actions' kinds).
+                HitType::Goal | HitType::Order | HitType::Cart => false,
             };
             if !needs {
                 return Err(format!("action {i} lacks the field its kind requires"));
@@ -1131,7 +1311,7 @@ pub(crate) fn encode_rollup(r: &crate::rollup::Rollup) -> Vec<u8> {
         Some(reports) => {
             encode_reports(&mut w, reports);
             // Its grouped reports are new in version 5.
-            super::codec::seal_in(Kind::Rollup, super::codec::FORMAT_VERSION, &w.buf)
+            super::codec::seal_in(Kind::Rollup, super::codec::REPORTS_VERSION, &w.buf)
         }
         None => seal(Kind::Rollup, &w.buf),
     }

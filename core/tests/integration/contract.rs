@@ -76,8 +76,31 @@ fn every_field_the_engine_writes_is_in_the_schema() {
         new_visit: true,
         ..hit
     };
-    let v: Value = serde_json::from_str(&hit.to_ndjson()).unwrap();
-    let written: BTreeSet<String> = v.as_object().unwrap().keys().cloned().collect();
+    // The conversion fields, on the conversions that carry them.
+    let goal = Hit::new(1, 1_717_200_000, "v", HitType::Goal)
+        .with_conversion(hitmap::Conversion::goal(2).revenue(3.5));
+    let order =
+        Hit::new(1, 1_717_200_001, "v", HitType::Order).with_conversion(hitmap::Conversion {
+            order_id: Some("A-1".into()),
+            revenue: Some(20.0),
+            subtotal: Some(15.0),
+            tax: Some(3.0),
+            shipping: Some(4.0),
+            discount: Some(2.0),
+            items: vec![
+                hitmap::Item::new("S")
+                    .name("n")
+                    .category("c")
+                    .price(5.0)
+                    .quantity(3),
+            ],
+            ..hitmap::Conversion::default()
+        });
+    let mut written = BTreeSet::new();
+    for h in [&hit, &goal, &order] {
+        let v: Value = serde_json::from_str(&h.to_ndjson()).unwrap();
+        written.extend(v.as_object().unwrap().keys().cloned());
+    }
     assert_eq!(written, schema_fields());
     // And what it writes, it reads back.
     let mut e = hitmap::Engine::in_memory();
@@ -98,6 +121,14 @@ fn every_field_the_engine_writes_is_in_the_schema() {
             ..hit
         }]
     );
+    for c in [&goal, &order] {
+        assert_eq!(
+            e.ingest_ndjson(c.to_ndjson().as_bytes()).unwrap().accepted,
+            1
+        );
+    }
+    let back = e.export_hits(1, "2024-06-01", "2024-06-01").unwrap();
+    assert_eq!(&back[1..], [goal, order]);
 }
 
 /// A Matomo-style import: visits kept as recorded.

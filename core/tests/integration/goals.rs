@@ -619,7 +619,7 @@ fn goals_api_speaks_matomos_shapes_and_says_what_is_wrong() {
     for (param, says) in [
         ("idGoal=9", "has no goal 9"),
         ("idGoal=x", "must be a goal id"),
-        ("idGoal=ecommerceOrder", "not recorded yet"),
+        ("idGoal=ecommerceOrder", "not an ecommerce site"),
     ] {
         let err = e
             .api(&format!("method=Goals.get&{day}&{param}"))

@@ -5,6 +5,7 @@
 
 mod api;
 mod contract;
+mod conversions;
 mod disk;
 mod erase;
 mod examples;

@@ -457,6 +457,8 @@ pub fn actions(cuts: &[Cut]) -> hitmap::ActionsSummary {
                     keywords.insert(h.search.clone().unwrap());
                 }
                 HitType::Event => s.nb_events += 1,
+                // The model's visits hold only actions.
+                HitType::Goal | HitType::Order | HitType::Cart => unreachable!(),
             }
         }
         s.nb_uniq_pageviews += uniq[0].len() as u64;

@@ -426,3 +426,57 @@ fn bulk_bodies_hold_query_strings_or_objects() {
         assert!(bulk_requests(bad).is_err());
     }
 }
+
+#[test]
+fn goal_and_ecommerce_requests_record_conversions() {
+    let mut t = tracker(TrackOptions::default());
+    let id = "_id=0123456789ABCDEF";
+    let g = hit(&mut t, &format!("{BASE}&{id}&idgoal=3&revenue=12.5"));
+    assert_eq!(g.kind, HitType::Goal);
+    assert_eq!(g.url.as_deref(), Some("https://x.org/news/a"));
+    let c = g.conversion.as_ref().unwrap();
+    assert_eq!((c.goal, c.revenue), (Some(3), Some(12.5)));
+    // No visit fields ride on a conversion.
+    assert!(g.device.is_none() && g.browser.is_none());
+    let items = hitmap::encode_query_value(
+        r#"[["SKU1","Mug",["Kitchen","Cups"],9.5,2],["SKU2","Pen","Office","1",1],["","no sku"]]"#,
+    );
+    let o = hit(
+        &mut t,
+        &format!(
+            "{BASE}&{id}&idgoal=0&ec_id=A-17&revenue=25.5&ec_st=20.5&ec_tx=3&ec_sh=2&ec_dt=0&ec_items={items}"
+        ),
+    );
+    assert_eq!(o.kind, HitType::Order);
+    let c = o.conversion.as_ref().unwrap();
+    assert_eq!(c.order_id.as_deref(), Some("A-17"));
+    assert_eq!(
+        (c.revenue, c.subtotal, c.tax, c.shipping, c.discount),
+        (Some(25.5), Some(20.5), Some(3.0), Some(2.0), Some(0.0))
+    );
+    assert_eq!(c.items.len(), 2, "an item without a SKU is skipped");
+    assert_eq!(c.items[0].categories, ["Kitchen", "Cups"]);
+    assert_eq!((c.items[1].price, c.items[1].quantity), (Some(1.0), Some(1)));
+    let cart = hit(&mut t, &format!("{BASE}&{id}&idgoal=0&revenue=9.5&ec_items={items}"));
+    assert_eq!(cart.kind, HitType::Cart);
+    assert!(refused(&mut t, &format!("{BASE}&idgoal=x")).contains("idgoal"));
+    assert!(refused(&mut t, &format!("{BASE}&idgoal=1&revenue=abc")).contains("revenue"));
+    assert!(refused(&mut t, &format!("{BASE}&idgoal=0&ec_items=%7B%7D")).contains("ec_items"));
+    // Into an ecommerce site with the goal: Goals.get shows them.
+    let mut e = Engine::in_memory();
+    e.add_site(
+        SiteConfig::new(1)
+            .ecommerce(true)
+            .goal(hitmap::Goal::manual(3, "Signed up")),
+    )
+    .unwrap();
+    let view = hit(&mut t, &format!("{BASE}&{id}"));
+    let out = e.ingest([view, g, o, cart]).unwrap();
+    assert_eq!(out.accepted, 4, "{:?}", out.rejected);
+    let q = "method=Goals.get&idSite=1&period=day&date=2024-06-01&format=json";
+    let all: serde_json::Value = serde_json::from_str(&e.api(q).unwrap()).unwrap();
+    assert_eq!((all["nb_conversions"].clone(), all["revenue"].clone()), (2.into(), 38.into()));
+    let orders: serde_json::Value =
+        serde_json::from_str(&e.api(&format!("{q}&idGoal=ecommerceOrder")).unwrap()).unwrap();
+    assert_eq!((orders["items"].clone(), orders["revenue_tax"].clone()), (3.into(), 3.into()));
+}

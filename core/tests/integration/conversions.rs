@@ -1,0 +1,704 @@
+//! Recorded conversions (`goal`, `order` and `cart` hits; `recorded.rs`):
+//! for random actions and conversions, ranges, segments and sections, the
+//! goals, orders and abandoned carts equal a brute-force model written
+//! from docs/hits.md's rules, however the hits arrive (one batch, many
+//! small live batches in any order, a store read back by a reader); the
+//! API's ecommerce shapes; the contract's reasons.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate};
+use hitmap::{
+    ByVisitorType, Conversion, EcommerceMetrics, Engine, Goal, GoalMatch, GoalMetrics,
+    GoalsSummary, Hit, HitType, Item, PatternType, SiteConfig,
+};
+use proptest::prelude::*;
+use serde_json::Value;
+
+use crate::props::{
+    Case, CaseQuery, build, case, case_query, make_hit, reference_visits, site_config,
+};
+use crate::reference::{self, Cut, RVisit};
+
+#[derive(Debug, Clone)]
+struct ConvSpec {
+    visitor: usize,
+    slot: u64,
+    jitter: i64,
+    kind: usize,
+    goal: u32,
+    revenue: Option<u8>,
+    order: usize,
+    items: usize,
+    key: usize,
+}
+
+fn conv_spec() -> impl Strategy<Value = ConvSpec> {
+    (
+        (
+            0..5usize,
+            0..16u64,
+            prop_oneof![0..2400i64, Just(0i64), Just(1799), Just(-60)],
+        ),
+        0..3usize,
+        1..4u32,
+        prop::option::of(0..12u8),
+        (0..3usize, 0..3usize, 0..8usize),
+    )
+        .prop_map(
+            |((visitor, slot, jitter), kind, goal, revenue, (order, items, key))| ConvSpec {
+                visitor,
+                slot,
+                jitter,
+                kind,
+                goal,
+                revenue,
+                order,
+                items,
+                key,
+            },
+        )
+}
+
+/// A conversion hit. An order's or cart's content follows its revenue, so
+/// that the model's "earliest by time, then content" is by time, then
+/// revenue.
+fn make_conversion(s: &ConvSpec, base: i64) -> Hit {
+    let ts = (base + (s.slot as i64) * 21_600 + s.jitter).max(0);
+    let r = s.revenue.map(|r| f64::from(r) / 4.0);
+    let kind = [HitType::Goal, HitType::Order, HitType::Cart][s.kind];
+    let amount = r.unwrap_or(1.0);
+    let items = (0..s.items)
+        .map(|i| {
+            Item::new(format!("sku{i}"))
+                .name(format!("n{i}"))
+                .category("c")
+                .price(amount)
+                .quantity(i as u32 + 1)
+        })
+        .collect();
+    let c = match kind {
+        HitType::Goal => Conversion {
+            goal: Some(s.goal),
+            revenue: r,
+            ..Conversion::default()
+        },
+        HitType::Order => Conversion {
+            order_id: Some(format!("o{}", s.order)),
+            revenue: Some(amount),
+            subtotal: Some(amount * 2.0),
+            tax: Some(amount / 2.0),
+            shipping: (s.items > 0).then_some(1.0),
+            discount: None,
+            items,
+            ..Conversion::default()
+        },
+        _ => Conversion {
+            revenue: Some(amount),
+            items,
+            ..Conversion::default()
+        },
+    };
+    let mut h = Hit::new(1, ts, format!("v{}", s.visitor), kind).with_conversion(c);
+    h.visit = (s.key >= 6).then(|| format!("k{}", s.key - 5));
+    if s.key == 1 {
+        h.url = Some("https://x.org/thanks".into());
+    }
+    h
+}
+
+/// Two manual goals and a URL goal (recorded conversions of it count with
+/// its matches), with their flags varied.
+fn goals() -> impl Strategy<Value = Vec<Goal>> {
+    (any::<[bool; 3]>(), 0..9u8).prop_map(|(multiple, revenue)| {
+        vec![
+            Goal::manual(1, "m1").allow_multiple(multiple[0]),
+            Goal::new(2, "news", GoalMatch::Url, PatternType::Contains, "/news")
+                .allow_multiple(multiple[1])
+                .revenue(f64::from(revenue) / 4.0),
+            Goal::manual(3, "m3")
+                .allow_multiple(multiple[2])
+                .revenue(f64::from(revenue) / 2.0),
+        ]
+    })
+}
+
+/// The model's conversion: its hit and, once attached, its visit.
+struct RConv<'a> {
+    hit: &'a Hit,
+    date: NaiveDate,
+    /// Index into the visits, `None`: attached to none.
+    visit: Option<usize>,
+    counted: bool,
+}
+
+/// docs/hits.md's rules, from the raw hits: the visit with the
+/// conversion's `visit` id, else the visitor's last visit of the day that
+/// started at or before it, else their first; an order id counts once per
+/// visitor and day (the earliest by time, then content).
+fn attach<'a>(visits: &[RVisit], convs: &'a [Hit], case: &Case) -> Vec<RConv<'a>> {
+    let tz: chrono_tz::Tz = case.zone.parse().unwrap();
+    let local = |ts: i64| {
+        DateTime::from_timestamp(ts, 0)
+            .unwrap()
+            .with_timezone(&tz)
+            .date_naive()
+    };
+    let mut out: Vec<RConv<'a>> = convs
+        .iter()
+        .map(|h| {
+            let date = local(h.ts);
+            let mut mine: Vec<usize> = (0..visits.len())
+                .filter(|&i| visits[i].visitor == h.visitor && visits[i].date == date)
+                .collect();
+            mine.sort_by(|&i, &j| {
+                (visits[i].hits[0].ts, &visits[i].hits[0].visit)
+                    .cmp(&(visits[j].hits[0].ts, &visits[j].hits[0].visit))
+            });
+            let by_key = h.visit.as_ref().and_then(|k| {
+                mine.iter()
+                    .copied()
+                    .find(|&i| visits[i].hits[0].visit.as_ref() == Some(k))
+            });
+            let visit = by_key.or_else(|| {
+                mine.iter()
+                    .copied()
+                    .rfind(|&i| visits[i].hits[0].ts <= h.ts)
+                    .or(mine.first().copied())
+            });
+            RConv {
+                hit: h,
+                date,
+                visit,
+                counted: true,
+            }
+        })
+        .collect();
+    // Orders: per visitor, day and id, the earliest (time, revenue, visit
+    // order) counts.
+    let rank = |c: &RConv| {
+        c.visit
+            .map(|i| (0, visits[i].hits[0].ts, visits[i].hits[0].visit.clone()))
+            .unwrap_or((1, 0, None))
+    };
+    let mut orders: Vec<usize> = (0..out.len())
+        .filter(|&i| out[i].hit.kind == HitType::Order)
+        .collect();
+    orders.sort_by(|&i, &j| {
+        let (x, y) = (&out[i], &out[j]);
+        let cx = x.hit.conversion.as_ref().unwrap();
+        let cy = y.hit.conversion.as_ref().unwrap();
+        (&x.hit.visitor, x.date, &cx.order_id, x.hit.ts)
+            .cmp(&(&y.hit.visitor, y.date, &cy.order_id, y.hit.ts))
+            .then(cx.revenue.unwrap().total_cmp(&cy.revenue.unwrap()))
+            .then(cx.items.len().cmp(&cy.items.len()))
+            .then_with(|| rank(x).cmp(&rank(y)))
+    });
+    for w in orders.windows(2) {
+        let (x, y) = (&out[w[0]], &out[w[1]]);
+        if x.hit.visitor == y.hit.visitor
+            && x.date == y.date
+            && x.hit.conversion.as_ref().unwrap().order_id
+                == y.hit.conversion.as_ref().unwrap().order_id
+        {
+            out[w[1]].counted = false;
+        }
+    }
+    out
+}
+
+/// One visit's conversions of goal `g`: its matching actions (those of
+/// the cut) and its recorded conversions of `g`.
+fn goal_conversions(c: &Cut, recorded: &[&RConv], g: &Goal) -> Option<(u64, f64)> {
+    let mine: Vec<&Hit> = {
+        let mut v: Vec<&Hit> = recorded
+            .iter()
+            .map(|r| r.hit)
+            .filter(|h| {
+                h.kind == HitType::Goal && h.conversion.as_ref().unwrap().goal == Some(g.id())
+            })
+            .collect();
+        v.sort_by(|a, b| {
+            a.ts.cmp(&b.ts).then(
+                a.conversion
+                    .as_ref()
+                    .unwrap()
+                    .revenue
+                    .map(f64::to_bits)
+                    .cmp(&b.conversion.as_ref().unwrap().revenue.map(f64::to_bits)),
+            )
+        });
+        v
+    };
+    let value = |h: &Hit| {
+        h.conversion
+            .as_ref()
+            .unwrap()
+            .revenue
+            .unwrap_or(g.revenue_per_conversion())
+    };
+    let matched = reference::goal_conversions(c, g);
+    if g.allows_multiple() {
+        let (n, r) = matched.unwrap_or((0, 0.0));
+        let n = n + mine.len() as u64;
+        let r = r + mine.iter().map(|h| value(h)).sum::<f64>();
+        return (n > 0).then_some((n, r));
+    }
+    let first_match = c
+        .actions
+        .iter()
+        .map(|&i| &c.visit.hits[i])
+        .find(|h| {
+            g.match_attribute() == GoalMatch::Url
+                && h.kind == HitType::Pageview
+                && reference::no_fragment(h.url.as_deref().unwrap_or(""))
+                    .to_ascii_lowercase()
+                    .contains(&g.pattern().to_ascii_lowercase())
+        })
+        .map(|h| h.ts);
+    match (mine.first(), first_match) {
+        (Some(r), Some(at)) if at < r.ts => matched,
+        (Some(r), _) => Some((1, value(r))),
+        (None, _) => matched,
+    }
+}
+
+#[derive(Default)]
+struct Acc {
+    conversions: u64,
+    visits: u64,
+    visitors: std::collections::BTreeSet<String>,
+    revenue: f64,
+    items: u64,
+    amounts: [f64; 4],
+}
+
+impl Acc {
+    fn add(&mut self, visitor: &str, n: u64, revenue: f64) {
+        self.conversions += n;
+        self.visits += 1;
+        self.visitors.insert(visitor.to_string());
+        self.revenue += revenue;
+    }
+
+    fn add_ecommerce(&mut self, visitor: &str, records: &[&Hit]) {
+        self.add(
+            visitor,
+            records.len() as u64,
+            records
+                .iter()
+                .map(|h| h.conversion.as_ref().unwrap().revenue.unwrap())
+                .sum(),
+        );
+        for h in records {
+            let c = h.conversion.as_ref().unwrap();
+            self.items += c
+                .items
+                .iter()
+                .map(|i| u64::from(i.quantity.unwrap_or(1)))
+                .sum::<u64>();
+            for (sum, v) in self
+                .amounts
+                .iter_mut()
+                .zip([c.subtotal, c.tax, c.shipping, c.discount])
+            {
+                *sum += v.unwrap_or(0.0);
+            }
+        }
+    }
+
+    fn metrics(&self) -> GoalMetrics {
+        GoalMetrics {
+            nb_conversions: self.conversions,
+            nb_visits_converted: self.visits,
+            nb_uniq_visitors_converted: self.visitors.len() as u64,
+            revenue: self.revenue,
+        }
+    }
+
+    fn ecommerce(&self) -> EcommerceMetrics {
+        EcommerceMetrics {
+            goal: self.metrics(),
+            items: self.items,
+            revenue_subtotal: self.amounts[0],
+            revenue_tax: self.amounts[1],
+            revenue_shipping: self.amounts[2],
+            revenue_discount: self.amounts[3],
+        }
+    }
+}
+
+/// The model's goals summary of the cut visits.
+fn model(cuts: &[Cut], visits: &[RVisit], convs: &[RConv], goals: &[Goal]) -> GoalsSummary {
+    let mut overall: [Acc; 3] = Default::default();
+    let mut each: Vec<[Acc; 3]> = goals.iter().map(|_| Default::default()).collect();
+    let mut orders: [Acc; 3] = Default::default();
+    let mut carts: [Acc; 3] = Default::default();
+    let mut out = GoalsSummary::default();
+    for c in cuts {
+        let index = visits
+            .iter()
+            .position(|v| std::ptr::eq(v, c.visit))
+            .unwrap();
+        let recorded: Vec<&RConv> = convs.iter().filter(|r| r.visit == Some(index)).collect();
+        let t = if c.visit.visit_count == 1 { 1 } else { 2 };
+        out.nb_visits.all += 1;
+        if t == 1 {
+            out.nb_visits.new += 1;
+        } else {
+            out.nb_visits.returning += 1;
+        }
+        let visitor = &c.visit.visitor;
+        let mut any = (0u64, 0.0f64);
+        for (g, acc) in goals.iter().zip(&mut each) {
+            if let Some((n, r)) = goal_conversions(c, &recorded, g) {
+                any.0 += n;
+                any.1 += r;
+                for k in [0, t] {
+                    acc[k].add(visitor, n, r);
+                }
+            }
+        }
+        let bought: Vec<&Hit> = recorded
+            .iter()
+            .filter(|r| r.hit.kind == HitType::Order && r.counted)
+            .map(|r| r.hit)
+            .collect();
+        if !bought.is_empty() {
+            any.0 += bought.len() as u64;
+            any.1 += bought
+                .iter()
+                .map(|h| h.conversion.as_ref().unwrap().revenue.unwrap())
+                .sum::<f64>();
+            for k in [0, t] {
+                orders[k].add_ecommerce(visitor, &bought);
+            }
+        }
+        // The last ecommerce conversion (an order wins a tie) is a cart.
+        let last = recorded
+            .iter()
+            .map(|r| r.hit)
+            .filter(|h| matches!(h.kind, HitType::Order | HitType::Cart))
+            .max_by(|a, b| {
+                let key = |h: &Hit| {
+                    let c = h.conversion.as_ref().unwrap();
+                    (
+                        h.ts,
+                        h.kind == HitType::Order,
+                        c.revenue.map(f64::to_bits),
+                        c.order_id.clone(),
+                        c.items.len(),
+                    )
+                };
+                key(a).cmp(&key(b))
+            });
+        if let Some(cart) = last.filter(|h| h.kind == HitType::Cart) {
+            for k in [0, t] {
+                carts[k].add_ecommerce(visitor, &[cart]);
+            }
+        }
+        if any.0 > 0 {
+            for k in [0, t] {
+                overall[k].add(visitor, any.0, any.1);
+            }
+        }
+    }
+    let by = |a: &[Acc; 3]| ByVisitorType {
+        all: a[0].metrics(),
+        new: a[1].metrics(),
+        returning: a[2].metrics(),
+    };
+    let ecom = |a: &[Acc; 3]| ByVisitorType {
+        all: a[0].ecommerce(),
+        new: a[1].ecommerce(),
+        returning: a[2].ecommerce(),
+    };
+    out.overall = by(&overall);
+    out.goals = goals
+        .iter()
+        .zip(&each)
+        .map(|(g, a)| (g.id(), by(a)))
+        .collect();
+    out.orders = ecom(&orders);
+    out.abandoned_carts = ecom(&carts);
+    out
+}
+
+fn config(case: &Case, goals: &[Goal]) -> SiteConfig {
+    goals
+        .iter()
+        .fold(site_config(case).ecommerce(true), |c, g| c.goal(g.clone()))
+}
+
+fn check(
+    case: &Case,
+    specs: &[ConvSpec],
+    goals: &[Goal],
+    order: &[u32],
+) -> Result<(), TestCaseError> {
+    let actions: Vec<Hit> = case.specs.iter().map(|s| make_hit(s, case.base)).collect();
+    let convs: Vec<Hit> = specs
+        .iter()
+        .map(|s| make_conversion(s, case.base))
+        .collect();
+    let visits = reference_visits(case, &actions);
+    let attached = attach(&visits, &convs, case);
+    let all: Vec<Hit> = actions.iter().chain(&convs).cloned().collect();
+    // One batch.
+    let mut one = build(case, &all, &[]);
+    one.add_site(config(case, goals)).unwrap();
+    // Small batches in another order: live parts, merged and sealed.
+    let mut shuffled: Vec<(u32, Hit)> = order.iter().copied().zip(all.iter().cloned()).collect();
+    shuffled.sort_by_key(|(k, _)| *k);
+    let shuffled: Vec<Hit> = shuffled.into_iter().map(|(_, h)| h).collect();
+    let mut live = Engine::in_memory();
+    live.add_site(config(case, goals)).unwrap();
+    for (i, chunk) in shuffled.chunks(3).enumerate() {
+        let out = live.ingest(chunk).unwrap();
+        prop_assert_eq!(out.accepted as usize, chunk.len(), "{:?}", out.rejected);
+        // Seals at random moments: later batches then take visitors
+        // (and their unattached conversions) back from a sealed day.
+        if order[i % order.len()].is_multiple_of(4) {
+            live.seal().unwrap();
+        }
+    }
+    // A store, read back by a reader (day files with conversions).
+    let dir = crate::store::TempDir::new("conversions");
+    let mut w = Engine::open(&dir.0).unwrap();
+    w.add_site(config(case, goals)).unwrap();
+    for chunk in shuffled.chunks(shuffled.len().div_ceil(2).max(1)) {
+        w.ingest(chunk).unwrap();
+    }
+    drop(w);
+    let reader =
+        Engine::open_reader(dir.0.to_str().unwrap(), hitmap::ReaderOptions::default()).unwrap();
+    for query in &case.queries {
+        let CaseQuery {
+            from,
+            to,
+            seg,
+            section,
+            q,
+            ctx,
+        } = case_query(case, query);
+        let cuts = reference::cut_visits(&visits, from, to, seg, section);
+        let want = model(&cuts, &visits, &attached, goals);
+        let got = one.query(&q).unwrap().goals();
+        prop_assert_eq!(&got, &want, "one batch, {}", ctx);
+        prop_assert_eq!(
+            &live.query(&q).unwrap().goals(),
+            &want,
+            "live batches, {}",
+            ctx
+        );
+        prop_assert_eq!(&reader.query(&q).unwrap().goals(), &want, "reader, {}", ctx);
+    }
+    // Every conversion comes back out, attached or not.
+    let exported = |e: &Engine| {
+        let mut v: Vec<String> = all_hits(e)
+            .into_iter()
+            .filter(|h| !h.kind.is_action())
+            .map(|h| h.to_ndjson())
+            .collect();
+        v.sort();
+        v
+    };
+    let mut want: Vec<String> = convs.iter().map(Hit::to_ndjson).collect();
+    want.sort();
+    prop_assert_eq!(exported(&one), want.clone());
+    prop_assert_eq!(exported(&live), want);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 120, ..ProptestConfig::default() })]
+
+    #[test]
+    fn conversions_equal_the_model_however_they_arrive(
+        case in case(),
+        specs in prop::collection::vec(conv_spec(), 0..25),
+        goals in goals(),
+        order in prop::collection::vec(any::<u32>(), 100),
+    ) {
+        check(&case, &specs, &goals, &order)?;
+    }
+}
+
+/// Every stored hit of site 1.
+fn all_hits(e: &Engine) -> Vec<Hit> {
+    let days = e.site_days(1).unwrap();
+    match (days.first(), days.last()) {
+        (Some(&from), Some(&to)) => e.export_hits(1, from, to).unwrap(),
+        _ => Vec::new(),
+    }
+}
+
+/// 2024-06-01 00:00 UTC.
+const T: i64 = 1_717_200_000;
+
+fn api(e: &Engine, q: &str) -> Value {
+    serde_json::from_str(&e.api(q).unwrap()).unwrap()
+}
+
+#[test]
+fn orders_and_carts_in_matomos_goals_get() {
+    let mut e = Engine::in_memory();
+    e.add_site(
+        SiteConfig::new(1)
+            .ecommerce(true)
+            .goal(Goal::manual(1, "Called").revenue(10.0)),
+    )
+    .unwrap();
+    let order = |ts, id: &str, revenue| {
+        Hit::new(1, ts, "a", HitType::Order).with_conversion(Conversion {
+            order_id: Some(id.into()),
+            revenue: Some(revenue),
+            subtotal: Some(revenue - 11.0),
+            tax: Some(5.0),
+            shipping: Some(6.0),
+            discount: Some(1.0),
+            items: vec![Item::new("S1").price(3.0).quantity(2), Item::new("S2")],
+            ..Conversion::default()
+        })
+    };
+    let out = e
+        .ingest([
+            Hit::pageview(1, T, "a", "https://x.org/shop"),
+            order(T + 10, "A-1", 100.0),
+            // The same order again: counted once.
+            order(T + 20, "A-1", 100.0),
+            order(T + 30, "A-2", 50.5),
+            Hit::pageview(1, T, "b", "https://x.org/"),
+            Hit::new(1, T + 5, "b", HitType::Cart).with_conversion(Conversion {
+                revenue: Some(30.0),
+                items: vec![Item::new("S1").quantity(3)],
+                ..Conversion::default()
+            }),
+            Hit::new(1, T + 6, "b", HitType::Goal).with_conversion(Conversion::goal(1)),
+        ])
+        .unwrap();
+    assert_eq!(out.accepted, 7, "{:?}", out.rejected);
+    let q = "method=Goals.get&idSite=1&period=day&date=2024-06-01&format=json";
+    let orders = api(&e, &format!("{q}&idGoal=ecommerceOrder"));
+    assert_eq!(orders["nb_conversions"], 2);
+    assert_eq!(orders["nb_visits_converted"], 1);
+    assert_eq!(orders["revenue"], 150.5);
+    assert_eq!(orders["revenue_subtotal"], 128.5);
+    assert_eq!(orders["revenue_tax"], 10);
+    assert_eq!(orders["items"], 6);
+    assert_eq!(orders["avg_order_revenue"], 75.25);
+    assert_eq!(orders["conversion_rate"], "50%");
+    let keys: Vec<&str> = orders
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .take(10)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "nb_conversions",
+            "nb_visits_converted",
+            "revenue",
+            "revenue_subtotal",
+            "revenue_tax",
+            "revenue_shipping",
+            "revenue_discount",
+            "items",
+            "avg_order_revenue",
+            "conversion_rate"
+        ]
+    );
+    let carts = api(&e, &format!("{q}&idGoal=ecommerceAbandonedCart"));
+    assert_eq!(
+        (
+            carts["nb_conversions"].clone(),
+            carts["revenue"].clone(),
+            carts["items"].clone()
+        ),
+        (1.into(), 30.into(), 3.into())
+    );
+    assert!(carts.get("revenue_tax").is_none());
+    // Overall: the goal conversion and the orders, not the cart.
+    let all = api(&e, q);
+    assert_eq!(
+        (
+            all["nb_conversions"].clone(),
+            all["nb_visits_converted"].clone(),
+            all["revenue"].clone()
+        ),
+        (3.into(), 2.into(), 160.5.into())
+    );
+    let summary = api(
+        &e,
+        "method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&format=json",
+    );
+    assert_eq!(summary["nb_visits_converted"], 2);
+    assert_eq!(summary["nb_actions"], 2, "conversions are not actions");
+    // A site that is not an ecommerce site says how to make it one.
+    e.add_site(SiteConfig::new(2)).unwrap();
+    let err = e
+        .api("method=Goals.get&idSite=2&period=day&date=2024-06-01&idGoal=ecommerceOrder")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not an ecommerce site"), "{err}");
+}
+
+#[test]
+fn conversion_lines_say_what_is_wrong() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1)).unwrap();
+    let lines = [
+        (r#"{"site":1,"ts":1,"visitor":"v","type":"goal"}"#, "`goal`"),
+        (
+            r#"{"site":1,"ts":1,"visitor":"v","type":"goal","goal":0}"#,
+            "integer from 1",
+        ),
+        (
+            r#"{"site":1,"ts":1,"visitor":"v","type":"order","revenue":3}"#,
+            "`order.id`",
+        ),
+        (
+            r#"{"site":1,"ts":1,"visitor":"v","type":"order","order":{"id":"A"}}"#,
+            "grand total",
+        ),
+        (
+            r#"{"site":1,"ts":1,"visitor":"v","type":"goal","goal":1,"device":"desktop"}"#,
+            "`device` on a goal hit",
+        ),
+        (
+            r#"{"site":1,"ts":1,"visitor":"v","type":"pageview","url":"https://x.org/","goal":1}"#,
+            "not a pageview hit",
+        ),
+        (
+            r#"{"site":1,"ts":1,"visitor":"v","type":"cart","items":[{"name":"x"}]}"#,
+            "`sku`",
+        ),
+        (
+            r#"{"site":1,"ts":1,"visitor":"v","type":"cart","items":[{"sku":"x","quantity":-1}]}"#,
+            "quantity",
+        ),
+        (
+            r#"{"site":1,"ts":1,"visitor":"v","type":"cart","items":{"sku":"x"}}"#,
+            "list of objects",
+        ),
+    ];
+    for (line, reason) in lines {
+        let out = e.ingest_ndjson(line.as_bytes()).unwrap();
+        assert_eq!(out.accepted, 0, "{line}");
+        assert!(
+            out.rejected[0].reason.contains(reason),
+            "{line}: {}",
+            out.rejected[0].reason
+        );
+    }
+    let good = r#"{"site":1,"ts":1,"visitor":"v","type":"order","url":"https://x.org/thanks","revenue":12.5,"order":{"id":"A-1","tax":2.5},"items":[{"sku":"S","category":["a","b"],"price":6.25,"quantity":2}],"visit":"7"}"#;
+    let out = e.ingest_ndjson(good.as_bytes()).unwrap();
+    assert_eq!(out.accepted, 1, "{:?}", out.rejected);
+    let back = all_hits(&e);
+    let mut want: BTreeMap<String, Value> = serde_json::from_str(good).unwrap();
+    let got: BTreeMap<String, Value> = serde_json::from_str(&back[0].to_ndjson()).unwrap();
+    want.insert("ts".into(), 1.into());
+    assert_eq!(got, want);
+}
