@@ -33,30 +33,102 @@ pub(crate) struct GoalCell {
     pub conversions: u64,
     pub visits_converted: u64,
     pub revenue: ExactSum,
+    /// Orders and abandoned carts: their products.
+    pub items: u64,
+    /// Orders: their subtotals, taxes, shipping and discounts.
+    pub amounts: [ExactSum; 4],
 }
 
-/// A row's conversions: visits that converted any goal, and each goal's
-/// (only goals with conversions).
+/// The cell key of orders (Matomo's `ecommerceOrder`, `idgoal` 0).
+pub(crate) const ORDERS: i64 = 0;
+/// The cell key of abandoned carts (`ecommerceAbandonedCart`, -1).
+pub(crate) const CARTS: i64 = -1;
+
+/// A row's conversions: visits that converted any goal (or ordered), and
+/// each goal's (only goals with conversions), orders' ([`ORDERS`]) and
+/// abandoned carts' ([`CARTS`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct RowGoals {
     pub visits_converted: u64,
-    pub goals: BTreeMap<u32, GoalCell>,
+    pub goals: BTreeMap<i64, GoalCell>,
 }
 
 impl RowGoals {
-    /// Conversions of every goal together.
+    /// Conversions of every goal and order together (carts are not
+    /// conversions).
     pub(crate) fn conversions(&self) -> u64 {
-        self.goals.values().map(|c| c.conversions).sum()
+        self.goals
+            .iter()
+            .filter(|(id, _)| **id != CARTS)
+            .map(|(_, c)| c.conversions)
+            .sum()
     }
 
-    /// Revenue of every goal together.
+    /// Revenue of every goal and order together.
     pub(crate) fn revenue(&self) -> f64 {
         let mut sum = ExactSum::default();
-        for c in self.goals.values() {
+        for (_, c) in self.goals.iter().filter(|(id, _)| **id != CARTS) {
             sum.add_sum(&c.revenue);
         }
         sum.value()
     }
+}
+
+/// A visit's conversions by cell: each goal's (conversions, revenue) and,
+/// on an ecommerce site, its counted orders and abandoned cart.
+fn visit_cells(
+    states: &mut [GoalState<'_>],
+    cut: &CutVisit<'_>,
+    d: &crate::raw::SiteDicts,
+    ecommerce: bool,
+) -> Vec<(i64, GoalCell)> {
+    let mut out = Vec::new();
+    for s in states.iter_mut() {
+        if let Some((n, revenue)) = s.convert(cut.archive, cut.visit, cut.actions.iter(), d) {
+            let cell = GoalCell {
+                conversions: n,
+                visits_converted: 1,
+                revenue,
+                ..GoalCell::default()
+            };
+            out.push((i64::from(s.goal.id), cell));
+        }
+    }
+    let recorded = cut.archive.conversions_of(cut.visit);
+    if !ecommerce || recorded.is_empty() {
+        return out;
+    }
+    let cell_of = |records: &[&crate::recorded::Recorded]| {
+        let mut cell = GoalCell {
+            conversions: records.len() as u64,
+            visits_converted: 1,
+            ..GoalCell::default()
+        };
+        for r in records {
+            let c = &r.data;
+            cell.revenue.add(c.revenue.unwrap_or(0.0));
+            cell.items += crate::recorded::item_count(c);
+            for (sum, v) in cell
+                .amounts
+                .iter_mut()
+                .zip([c.subtotal, c.tax, c.shipping, c.discount])
+            {
+                sum.add(v.unwrap_or(0.0));
+            }
+        }
+        cell
+    };
+    if let Some(cart) = crate::recorded::abandoned_cart(recorded) {
+        out.push((CARTS, cell_of(&[cart])));
+    }
+    let bought: Vec<&crate::recorded::Recorded> = recorded
+        .iter()
+        .filter(|r| r.kind == crate::hit::HitType::Order && r.counted)
+        .collect();
+    if !bought.is_empty() {
+        out.push((ORDERS, cell_of(&bought)));
+    }
+    out
 }
 
 /// Which report's rows.
@@ -77,13 +149,9 @@ fn add_rows(
     out: &mut HashMap<RowKey, RowGoals>,
 ) {
     let d = &sel.site.dicts;
+    let ecommerce = sel.site.config.is_ecommerce();
     sel.for_each_visit(|cut| {
-        let mut converted: Vec<(u32, u64, ExactSum)> = Vec::new();
-        for s in states.iter_mut() {
-            if let Some((n, revenue)) = s.convert(cut.archive, cut.visit, cut.actions.iter(), d) {
-                converted.push((s.goal.id, n, revenue));
-            }
-        }
+        let converted = visit_cells(states, cut, d, ecommerce);
         let Some((label, sub)) = key(cut) else {
             return;
         };
@@ -97,12 +165,18 @@ fn add_rows(
             if converted.is_empty() {
                 continue;
             }
-            row.visits_converted += 1;
-            for (id, n, revenue) in &converted {
+            if converted.iter().any(|(id, _)| *id != CARTS) {
+                row.visits_converted += 1;
+            }
+            for (id, c) in &converted {
                 let cell = row.goals.entry(*id).or_default();
-                cell.conversions += n;
+                cell.conversions += c.conversions;
                 cell.visits_converted += 1;
-                cell.revenue.add_sum(revenue);
+                cell.revenue.add_sum(&c.revenue);
+                cell.items += c.items;
+                for (sum, v) in cell.amounts.iter_mut().zip(&c.amounts) {
+                    sum.add_sum(v);
+                }
             }
         }
     });
@@ -119,7 +193,7 @@ impl Resolved<'_> {
     ) -> Result<HashMap<RowKey, RowGoals>> {
         let goals = &self.site.config.goals;
         let mut out = HashMap::new();
-        if goals.is_empty() {
+        if !self.site.config.has_conversions() {
             return Ok(out);
         }
         let matchers: Vec<_> = goals.iter().map(crate::conversions::matcher_of).collect();

@@ -10,7 +10,7 @@ use super::methods::{FieldKind, Kind};
 use super::{ApiRequest, bad};
 use crate::error::Result;
 use crate::goal::{Goal, GoalMatch};
-use crate::goal_rows::{RowGoals, RowKey, RowsOf};
+use crate::goal_rows::{CARTS, ORDERS, RowGoals, RowKey, RowsOf};
 use crate::goals::{GoalMetrics, GoalsSummary};
 use crate::query::Resolved;
 use crate::table::{self, Row};
@@ -264,7 +264,7 @@ pub(crate) struct GoalColumns {
     /// The goals whose processed columns every row gets: one goal's, or
     /// those some row converted and those
     /// `filter_show_goal_columns_process_goals` names.
-    processed_goals: Vec<u32>,
+    processed_goals: Vec<i64>,
 }
 
 /// Matomo's `AddColumnsProcessedMetricsGoal` modes (`idGoal` with
@@ -298,12 +298,13 @@ impl GoalColumns {
     ) -> Result<GoalColumns> {
         let goals = &resolved.site.config.goals;
         let processed = processed_mode(r, goals)?;
-        let Some((of, full)) = goal_rows_of(kind).filter(|_| !goals.is_empty()) else {
+        let has = resolved.site.config.has_conversions();
+        let Some((of, full)) = goal_rows_of(kind).filter(|_| has) else {
             if processed.is_some() {
                 return Err(bad(format!(
                     "filter_update_columns_when_show_all_goals: {} has no goal metrics{}",
                     r.method,
-                    if goals.is_empty() {
+                    if !has {
                         " (the site has no goals; add one with `hitmap goals add`)"
                     } else {
                         ""
@@ -320,12 +321,12 @@ impl GoalColumns {
         let asked = process_goals(r, goals)?;
         let processed_goals = match processed {
             None | Some(Processed::Minimal) => Vec::new(),
-            Some(Processed::One(id)) => vec![id],
+            Some(Processed::One(id)) => vec![i64::from(id)],
             Some(_) => rows
                 .values()
                 .flat_map(|r| r.goals.keys().copied())
-                .chain(asked)
-                .collect::<std::collections::BTreeSet<u32>>()
+                .chain(asked.into_iter().map(i64::from))
+                .collect::<std::collections::BTreeSet<i64>>()
                 .into_iter()
                 .collect(),
         };
@@ -353,13 +354,29 @@ impl GoalColumns {
             let cells: serde_json::Map<String, Value> = g
                 .goals
                 .iter()
-                .map(|(id, c)| {
-                    let cell = json!({
+                .map(|(&id, c)| {
+                    let mut cell = json!({
                         "nb_conversions": c.conversions,
                         "nb_visits_converted": c.visits_converted,
                         "revenue": money(c.revenue.value()),
                     });
-                    (format!("idgoal={id}"), cell)
+                    if id == ORDERS {
+                        for (name, v) in [
+                            "revenue_subtotal",
+                            "revenue_tax",
+                            "revenue_shipping",
+                            "revenue_discount",
+                        ]
+                        .into_iter()
+                        .zip(&c.amounts)
+                        {
+                            cell[name] = money(v.value());
+                        }
+                    }
+                    if id == ORDERS || id == CARTS {
+                        cell["items"] = json!(c.items);
+                    }
+                    (format!("idgoal={}", cell_name(id)), cell)
                 })
                 .collect();
             m.insert("goals".into(), Value::Object(cells));
@@ -389,8 +406,9 @@ impl GoalColumns {
         if *mode == Processed::Minimal {
             return;
         }
-        for &id in &self.processed_goals {
-            let c = g.goals.get(&id).cloned().unwrap_or_default();
+        for &key in &self.processed_goals {
+            let c = g.goals.get(&key).cloned().unwrap_or_default();
+            let id = cell_name(key);
             let revenue = c.revenue.value();
             m.insert(
                 format!("goal_{id}_conversion_rate"),
@@ -406,6 +424,16 @@ impl GoalColumns {
             );
             m.insert(format!("goal_{id}_revenue"), money(revenue));
         }
+    }
+}
+
+/// A goal cell's name as Matomo writes it: the goal id, or
+/// `ecommerceOrder` and `ecommerceAbandonedCart`.
+fn cell_name(key: i64) -> String {
+    match key {
+        ORDERS => "ecommerceOrder".into(),
+        CARTS => "ecommerceAbandonedCart".into(),
+        id => id.to_string(),
     }
 }
 

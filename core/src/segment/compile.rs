@@ -76,6 +76,9 @@ enum Pred {
     Converted {
         /// The goals it asks about, each with its pattern compiled once.
         goals: Arc<[(Goal, Option<GoalMatcher>)]>,
+        /// Whether a counted ecommerce order converts too (`visitConverted`
+        /// on an ecommerce site).
+        orders: bool,
         negate: bool,
         /// The column groups those goals read.
         cols: Columns,
@@ -225,12 +228,13 @@ pub(crate) fn all_visits(a: &DayArchive) -> RoaringBitmap {
 }
 
 /// Visits that converted one of `goals` (complemented if `negate`).
-fn converted<'g>(goals: impl Iterator<Item = &'g Goal>, negate: bool) -> Pred {
+fn converted<'g>(goals: impl Iterator<Item = &'g Goal>, orders: bool, negate: bool) -> Pred {
     let goals: Vec<(Goal, Option<GoalMatcher>)> =
         goals.map(|g| (g.clone(), matcher_of(g))).collect();
     let cols = columns_for(goals.iter().map(|(g, _)| g));
     Pred::Converted {
         goals: goals.into(),
+        orders,
         negate,
         cols,
     }
@@ -273,6 +277,7 @@ fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
     if c.field == Field::VisitConverted {
         return Ok(converted(
             site.config.goals.iter(),
+            site.config.is_ecommerce(),
             (c.value == "1") == (c.op == Op::Ne),
         ));
     }
@@ -298,6 +303,7 @@ fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
         let other = c.op == Op::Ne;
         return Ok(converted(
             goals.iter().filter(|g| (g.id == id) != other),
+            false,
             false,
         ));
     }
@@ -545,7 +551,12 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
             passes(x)
         })),
         Pred::VisitorIsNew(want) => Cow::Owned(scan(a, |v| a.is_new_visit(v) == *want)),
-        Pred::Converted { goals, negate, .. } => {
+        Pred::Converted {
+            goals,
+            orders,
+            negate,
+            ..
+        } => {
             let keys = day.keys;
             let mut states: Vec<GoalState<'_>> = goals
                 .iter()
@@ -554,7 +565,11 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
             Cow::Owned(scan(a, |v| {
                 let converted = states
                     .iter_mut()
-                    .any(|s| s.convert(a, v, a.actions_of(v), keys.dicts).is_some());
+                    .any(|s| s.convert(a, v, a.actions_of(v), keys.dicts).is_some())
+                    || (*orders
+                        && a.conversions_of(v)
+                            .iter()
+                            .any(|r| r.kind == crate::hit::HitType::Order && r.counted));
                 converted != *negate
             }))
         }

@@ -492,6 +492,116 @@ fn check(
             ctx
         );
         prop_assert_eq!(&reader.query(&q).unwrap().goals(), &want, "reader, {}", ctx);
+        // `visitConverted==1` selects the visits that converted a goal or
+        // ordered (whole visits, then the section cuts them).
+        let converted: Vec<&RVisit> = reference::cut_visits(&visits, from, to, seg, None)
+            .into_iter()
+            .filter(|c| {
+                model(std::slice::from_ref(c), &visits, &attached, goals)
+                    .overall
+                    .all
+                    .nb_visits_converted
+                    > 0
+            })
+            .map(|c| c.visit)
+            .collect();
+        let cuts: Vec<Cut> = cuts
+            .into_iter()
+            .filter(|c| converted.iter().any(|v| std::ptr::eq(*v, c.visit)))
+            .collect();
+        let mut clauses: Vec<String> = crate::props::segment_text(seg).into_iter().collect();
+        clauses.push("visitConverted==1".into());
+        let mut sq = hitmap::Query::site(1)
+            .range(from, to)
+            .segment(&clauses.join(";"))
+            .unwrap();
+        if let Some(s) = section {
+            sq = sq.section(s);
+        }
+        prop_assert_eq!(
+            one.query(&sq).unwrap().visits_summary(),
+            reference::summary(&cuts),
+            "visitConverted, {}",
+            ctx
+        );
+        // The rows of a report that puts every visit in one row add up to
+        // Goals.get: goals, orders and carts.
+        let mut api_q =
+            format!("idSite=1&period=range&date={from},{to}&format=json&format_metrics=0");
+        if let Some(text) = crate::props::segment_text(seg) {
+            api_q.push_str(&format!("&segment={}", hitmap::encode_query_value(&text)));
+        }
+        if let Some(s) = section {
+            api_q.push_str(&format!("&section={s}"));
+        }
+        let rows = api(
+            &one,
+            &format!("method=DevicesDetection.getType&{api_q}&filter_limit=-1"),
+        );
+        let sum = |cell: &str, column: &str| -> f64 {
+            rows.as_array()
+                .unwrap()
+                .iter()
+                .map(|r| match cell {
+                    "" => r[column].as_f64().unwrap_or(0.0),
+                    c => r["goals"][format!("idgoal={c}")][column]
+                        .as_f64()
+                        .unwrap_or(0.0),
+                })
+                .sum()
+        };
+        let m = &want;
+        prop_assert_eq!(
+            sum("", "nb_conversions"),
+            m.overall.all.nb_conversions as f64,
+            "{}",
+            ctx
+        );
+        prop_assert_eq!(
+            sum("", "nb_visits_converted"),
+            m.overall.all.nb_visits_converted as f64,
+            "{}",
+            ctx
+        );
+        // Revenues are rounded to cents per cell, as Matomo shows them.
+        let cents = 0.005 * rows.as_array().unwrap().len() as f64 + 1e-9;
+        prop_assert!(
+            (sum("ecommerceOrder", "revenue") - m.orders.all.goal.revenue).abs() <= cents,
+            "{}",
+            ctx
+        );
+        prop_assert!(
+            (sum("ecommerceOrder", "revenue_tax") - m.orders.all.revenue_tax).abs() <= cents,
+            "{}",
+            ctx
+        );
+        prop_assert_eq!(
+            sum("ecommerceOrder", "nb_conversions"),
+            m.orders.all.goal.nb_conversions as f64,
+            "{}",
+            ctx
+        );
+        prop_assert_eq!(
+            sum("ecommerceOrder", "items"),
+            m.orders.all.items as f64,
+            "{}",
+            ctx
+        );
+        prop_assert_eq!(
+            sum("ecommerceAbandonedCart", "nb_conversions"),
+            m.abandoned_carts.all.goal.nb_conversions as f64,
+            "{}",
+            ctx
+        );
+        for g in goals {
+            prop_assert_eq!(
+                sum(&g.id().to_string(), "nb_conversions"),
+                m.goals[&g.id()].all.nb_conversions as f64,
+                "goal {} {}",
+                g.id(),
+                ctx
+            );
+        }
     }
     // Every conversion comes back out, attached or not.
     let exported = |e: &Engine| {

@@ -456,8 +456,14 @@ fn goal_and_ecommerce_requests_record_conversions() {
     );
     assert_eq!(c.items.len(), 2, "an item without a SKU is skipped");
     assert_eq!(c.items[0].categories, ["Kitchen", "Cups"]);
-    assert_eq!((c.items[1].price, c.items[1].quantity), (Some(1.0), Some(1)));
-    let cart = hit(&mut t, &format!("{BASE}&{id}&idgoal=0&revenue=9.5&ec_items={items}"));
+    assert_eq!(
+        (c.items[1].price, c.items[1].quantity),
+        (Some(1.0), Some(1))
+    );
+    let cart = hit(
+        &mut t,
+        &format!("{BASE}&{id}&idgoal=0&revenue=9.5&ec_items={items}"),
+    );
     assert_eq!(cart.kind, HitType::Cart);
     assert!(refused(&mut t, &format!("{BASE}&idgoal=x")).contains("idgoal"));
     assert!(refused(&mut t, &format!("{BASE}&idgoal=1&revenue=abc")).contains("revenue"));
@@ -475,8 +481,14 @@ fn goal_and_ecommerce_requests_record_conversions() {
     assert_eq!(out.accepted, 4, "{:?}", out.rejected);
     let q = "method=Goals.get&idSite=1&period=day&date=2024-06-01&format=json";
     let all: serde_json::Value = serde_json::from_str(&e.api(q).unwrap()).unwrap();
-    assert_eq!((all["nb_conversions"].clone(), all["revenue"].clone()), (2.into(), 38.into()));
+    assert_eq!(
+        (all["nb_conversions"].clone(), all["revenue"].clone()),
+        (2.into(), 38.into())
+    );
     let orders: serde_json::Value =
         serde_json::from_str(&e.api(&format!("{q}&idGoal=ecommerceOrder")).unwrap()).unwrap();
-    assert_eq!((orders["items"].clone(), orders["revenue_tax"].clone()), (3.into(), 3.into()));
+    assert_eq!(
+        (orders["items"].clone(), orders["revenue_tax"].clone()),
+        (3.into(), 3.into())
+    );
 }
