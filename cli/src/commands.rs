@@ -113,6 +113,8 @@ pub struct SiteArgs {
     pub sections: Vec<String>,
     /// Declared custom dimensions.
     pub dimensions: Vec<String>,
+    /// An ecommerce site: its orders and abandoned carts are reported.
+    pub ecommerce: bool,
 }
 
 /// `hitmap init`: creates the store (if missing) and adds or updates a site.
@@ -140,6 +142,7 @@ pub fn init(dir: &Path, args: &SiteArgs) -> Result<String, CliError> {
     for d in &args.dimensions {
         config = config.dimension(d);
     }
+    config = config.ecommerce(args.ecommerce);
     let mut engine = Engine::open(dir)?;
     engine.add_site(config)?;
     Ok(format!(

@@ -119,6 +119,10 @@ enum Command {
         /// A custom dimension hits carry in `dims`; repeat.
         #[arg(long = "dimension")]
         dimensions: Vec<String>,
+        /// An ecommerce site: its orders and abandoned carts (`order` and
+        /// `cart` hits) are reported (Goals.get idGoal=ecommerceOrder).
+        #[arg(long)]
+        ecommerce: bool,
     },
     /// Ingests NDJSON hits, or web-server access logs with --log-format
     /// (gzip, bzip2 and zstd recognised; `-` for stdin), committed in
@@ -573,6 +577,7 @@ fn run(command: Command) -> Result<String, CliError> {
             hosts,
             sections,
             dimensions,
+            ecommerce,
         } => commands::init(
             &dir,
             &SiteArgs {
@@ -582,6 +587,7 @@ fn run(command: Command) -> Result<String, CliError> {
                 hosts,
                 sections,
                 dimensions,
+                ecommerce,
             },
         ),
         Command::Ingest {

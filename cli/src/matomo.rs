@@ -178,6 +178,13 @@ fn describe(summary: &Summary, took: Duration) -> String {
                 ""
             }
         );
+        if s.conversions.0 > 0 {
+            let _ = writeln!(
+                out,
+                "    {} recorded conversions (manual goals, orders, carts), {} taken",
+                s.conversions.0, s.conversions.1
+            );
+        }
         for (why, n) in &s.skipped {
             let _ = writeln!(out, "    skipped {n}: {why}");
         }

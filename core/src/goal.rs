@@ -384,8 +384,16 @@ impl Goal {
         Ok(goal)
     }
 
-    /// Checks the goal; the error says what to change.
-    pub(crate) fn validate(&self) -> Result<()> {
+    /// Checks the goal (its id, a pattern that compiles, a finite
+    /// revenue); the error says what to change.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Goal, GoalMatch, PatternType};
+    /// assert!(Goal::new(1, "ok", GoalMatch::Url, PatternType::Regex, "^/a").validate().is_ok());
+    /// assert!(Goal::new(1, "bad", GoalMatch::Url, PatternType::Regex, "(").validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<()> {
         let bad = |why: String| Err(Error::InvalidSite(format!("goal {}: {why}", self.id)));
         if self.id == 0 || self.id > i32::MAX as u32 {
             return bad("ids go from 1 (0 is the ecommerce order)".into());

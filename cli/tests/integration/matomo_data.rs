@@ -363,11 +363,94 @@ fn hex(b: &[u8]) -> String {
 }
 
 /// Gives ids in arrival order and writes the rows.
+/// Site 1's goals: a manual one (its conversions are recorded in
+/// `log_conversion`) and a URL one (Matomo records its conversions too,
+/// hitmap computes them from the actions; none are generated here).
+/// Every other site is an ecommerce site.
+const GOALS: &str = "(1, 1, 'Signed up', 'manually', '', '', 0, 0, 5, 0), \
+    (1, 2, 'News', 'url', 'news', 'contains', 0, 0, 2, 0), \
+    (1, 3, 'Gone', 'manually', '', '', 0, 0, 1, 1)";
+
+/// Recorded conversions for some visits, as Matomo's tracker writes
+/// them: on site 1 conversions of manual goal 1, elsewhere ecommerce
+/// orders (a unique id, products in `log_conversion_item`) or abandoned
+/// carts (idgoal -1, products under order id '0'), never both in one
+/// visit (an order takes its visit's cart over).
+fn conversions(spec: &Spec, visits: &[Visit], dict: &mut Actions) -> (Vec<String>, Vec<String>) {
+    let mut rng = Rng(spec.seed.wrapping_mul(31) | 1);
+    let (mut rows, mut items) = (Vec::new(), Vec::new());
+    for (vi, v) in visits.iter().enumerate() {
+        let roll = rng.below(10);
+        let at = v.acts[rng.below(v.acts.len() as u64) as usize].ts;
+        let visitor = hex(&v.visitor);
+        let url = "'https://x.org/thanks'";
+        let cents = |rng: &mut Rng| (1 + rng.below(20_000)) as f64 / 100.0;
+        if v.site == 1 {
+            if roll < 2 {
+                let revenue = cents(&mut rng);
+                rows.push(format!(
+                    "({}, 1, UNHEX('{visitor}'), {}, 1, 0, NULL, NULL, {url}, {revenue}, NULL, NULL, NULL, NULL)",
+                    vi + 1,
+                    datetime(at)
+                ));
+            }
+            continue;
+        }
+        if roll >= 3 {
+            continue;
+        }
+        let order = roll < 2;
+        let mut total_items = 0;
+        let mut subtotal = 0.0;
+        for k in 0..1 + rng.below(3) {
+            let price = cents(&mut rng);
+            let quantity = 1 + rng.below(3);
+            total_items += quantity;
+            subtotal += price * quantity as f64;
+            let sku = dict.id(&(format!("SKU{}", (vi as u64 + k) % 7), 5), None);
+            let name = dict.id(&(format!("Product {}", (vi as u64 + k) % 7), 6), None);
+            let category = dict.id(&(format!("Category {}", (vi as u64 + k) % 3), 7), None);
+            items.push(format!(
+                "({}, UNHEX('{visitor}'), {}, {}, '{}', {sku}, {name}, {category}, 0, 0, 0, 0, {price}, {quantity}, 0)",
+                v.site,
+                datetime(at),
+                vi + 1,
+                if order { format!("O{}", vi + 1) } else { "0".into() }
+            ));
+        }
+        let subtotal = (subtotal * 100.0).round() / 100.0;
+        if order {
+            rows.push(format!(
+                "({}, {}, UNHEX('{visitor}'), {}, 0, {}, 'O{}', {total_items}, {url}, {}, {subtotal}, 3.5, 4.25, 1)",
+                vi + 1,
+                v.site,
+                datetime(at),
+                vi + 1,
+                vi + 1,
+                subtotal + 3.5 + 4.25 - 1.0
+            ));
+        } else {
+            rows.push(format!(
+                "({}, {}, UNHEX('{visitor}'), {}, -1, 0, NULL, {total_items}, {url}, {subtotal}, NULL, NULL, NULL, NULL)",
+                vi + 1,
+                v.site,
+                datetime(at)
+            ));
+        }
+    }
+    (rows, items)
+}
+
 fn write(conn: &mut mysql::Conn, spec: &Spec, mut visits: Vec<Visit>) -> u64 {
+    conn.query_drop(format!(
+        "INSERT INTO matomo_goal (idsite, idgoal, name, match_attribute, pattern, pattern_type, case_sensitive, allow_multiple, revenue, deleted) VALUES {GOALS}"
+    ))
+    .unwrap();
     for &(site, zone, host) in &spec.sites {
         conn.query_drop(format!(
-            "INSERT INTO matomo_site (idsite, name, main_url, ts_created, sitesearch_keyword_parameters, sitesearch_category_parameters, timezone, currency, excluded_ips, excluded_parameters, excluded_user_agents, excluded_referrers, `group`, `type`) \
-             VALUES ({site}, 'Site {site}', 'https://{host}', NOW(), '', '', '{zone}', 'EUR', '', '', '', '', '', 'website')"
+            "INSERT INTO matomo_site (idsite, name, main_url, ts_created, ecommerce, sitesearch_keyword_parameters, sitesearch_category_parameters, timezone, currency, excluded_ips, excluded_parameters, excluded_user_agents, excluded_referrers, `group`, `type`) \
+             VALUES ({site}, 'Site {site}', 'https://{host}', NOW(), {}, '', '', '{zone}', 'EUR', '', '', '', '', '', 'website')",
+            u8::from(site != 1)
         ))
         .unwrap();
         conn.query_drop(format!(
@@ -431,6 +514,7 @@ fn write(conn: &mut mysql::Conn, spec: &Spec, mut visits: Vec<Visit>) -> u64 {
             events = v.acts.iter().filter(|a| a.kind == 10).count(),
         ));
     }
+    let (conversion_rows, item_rows) = conversions(spec, &visits, &mut dict);
     let mut link_rows = Vec::with_capacity(order.len());
     // Per visit: (time of its last action so far, URL of its last page view).
     let mut state: HashMap<usize, (i64, u64)> = HashMap::new();
@@ -492,6 +576,16 @@ fn write(conn: &mut mysql::Conn, spec: &Spec, mut visits: Vec<Visit>) -> u64 {
         conn,
         "INSERT INTO matomo_log_visit (idvisit, idsite, idvisitor, visit_last_action_time, config_id, location_ip, user_id, visit_first_action_time, visitor_returning, visitor_count_visits, visit_entry_idaction_name, visit_entry_idaction_url, visit_exit_idaction_name, visit_exit_idaction_url, visit_total_actions, visit_total_interactions, visit_total_searches, referer_keyword, referer_name, referer_type, referer_url, location_browser_lang, config_browser_name, config_browser_version, config_device_type, config_os, config_os_version, visit_total_events, visitor_localtime, visitor_seconds_since_last, config_resolution, visit_total_time, location_country, custom_dimension_1)",
         &visit_rows,
+    );
+    insert(
+        conn,
+        "INSERT INTO matomo_log_conversion (idvisit, idsite, idvisitor, server_time, idgoal, buster, idorder, items, url, revenue, revenue_subtotal, revenue_tax, revenue_shipping, revenue_discount)",
+        &conversion_rows,
+    );
+    insert(
+        conn,
+        "INSERT INTO matomo_log_conversion_item (idsite, idvisitor, server_time, idvisit, idorder, idaction_sku, idaction_name, idaction_category, idaction_category2, idaction_category3, idaction_category4, idaction_category5, price, quantity, deleted)",
+        &item_rows,
     );
     insert(
         conn,

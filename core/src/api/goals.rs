@@ -89,7 +89,7 @@ pub(super) fn requested_ecommerce(
     if !site.is_ecommerce() {
         return Err(bad(format!(
             "site {} is not an ecommerce site: make it one (SiteConfig::ecommerce, \
-             `hitmap site add --ecommerce`) to report its orders and carts",
+             `hitmap init DIR --site N --ecommerce`) to report its orders and carts",
             site.id()
         )));
     }

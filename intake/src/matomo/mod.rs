@@ -24,6 +24,7 @@
 //! `codes.rs`.
 
 mod codes;
+mod conversions;
 pub mod row;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -159,6 +160,9 @@ pub struct SiteSummary {
     pub skipped: BTreeMap<String, u64>,
     /// Rows the engine rejected, by reason (none on a sound database).
     pub rejected: BTreeMap<String, u64>,
+    /// Recorded conversions read (`log_conversion` rows of manual goals,
+    /// orders and abandoned carts) and accepted.
+    pub conversions: (u64, u64),
     /// The checkpoint after the run (last committed `idlink_va`).
     pub cursor: u64,
     /// Whether rows were left for the next run because they were newer
@@ -272,13 +276,14 @@ pub fn import(
     options: &ImportOptions,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Summary> {
-    let (schema, sites) = prepare(engine, db, options)?;
+    let (schema, sites, goals) = prepare(engine, db, options)?;
     let mut summary = Summary::default();
     for site in &sites {
         let (mut s, mut reader) = start_site(engine, options, &schema, site)?;
         while let Some(batch) = reader.next(db)? {
             commit(engine, batch, &mut s, progress)?;
         }
+        finish_site(engine, db, options, site, &goals, &mut s)?;
         summary.sites.push(s);
     }
     Ok(summary)
@@ -296,17 +301,17 @@ pub fn import_pipelined<D: Database + Send>(
     options: &ImportOptions,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Summary> {
-    let (schema, sites) = prepare(engine, db, options)?;
+    let (schema, sites, goals) = prepare(engine, db, options)?;
     let mut summary = Summary::default();
     for site in &sites {
         let (mut s, mut reader) = start_site(engine, options, &schema, site)?;
-        let db: &mut D = db;
+        let reading: &mut D = &mut *db;
         std::thread::scope(|scope| -> Result<()> {
             // One batch read ahead: memory stays at two batches.
             let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Batch>>(1);
             scope.spawn(move || {
                 loop {
-                    match reader.next(db) {
+                    match reader.next(reading) {
                         Ok(Some(batch)) => {
                             if tx.send(Ok(batch)).is_err() {
                                 break;
@@ -326,9 +331,30 @@ pub fn import_pipelined<D: Database + Send>(
             }
             Ok(())
         })?;
+        finish_site(engine, db, options, site, &goals, &mut s)?;
         summary.sites.push(s);
     }
     Ok(summary)
+}
+
+/// After a site's actions: its recorded conversions (`conversions.rs`),
+/// and the goals hitmap could not take, noted as skipped.
+fn finish_site(
+    engine: &mut Engine,
+    db: &mut dyn Database,
+    options: &ImportOptions,
+    site: &MatomoSite,
+    goals: &BTreeMap<u32, conversions::SiteGoals>,
+    s: &mut SiteSummary,
+) -> Result<()> {
+    let Some(g) = goals.get(&site.id) else {
+        return Ok(());
+    };
+    for why in &g.unsupported {
+        *s.skipped.entry(why.clone()).or_default() += 1;
+    }
+    let window = window_sql(site, options)?;
+    conversions::import(engine, db, options, site, g, &window, s)
 }
 
 /// A site's summary and batch reader, from the store's checkpoint.
@@ -353,7 +379,11 @@ fn prepare(
     engine: &mut Engine,
     db: &mut dyn Database,
     options: &ImportOptions,
-) -> Result<(Schema, Vec<MatomoSite>)> {
+) -> Result<(
+    Schema,
+    Vec<MatomoSite>,
+    BTreeMap<u32, conversions::SiteGoals>,
+)> {
     let p = &options.prefix;
     if !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(Error::Config(format!(
@@ -370,10 +400,11 @@ fn prepare(
     }
     let schema = Schema::read(db, p)?;
     let sites = read_sites(db, p, &schema, options.sites.as_deref())?;
+    let goals = conversions::read_goals(db, p, &schema.tables, schema.site_ecommerce, &sites)?;
     for site in &sites {
-        ensure_site(engine, site)?;
+        ensure_site(engine, site, goals.get(&site.id))?;
     }
-    Ok((schema, sites))
+    Ok((schema, sites, goals))
 }
 
 /// Which tables and optional columns the database has.
@@ -382,6 +413,8 @@ struct Schema {
     tables: BTreeSet<String>,
     visit_columns: BTreeSet<String>,
     action_columns: BTreeSet<String>,
+    /// Whether `site` has Matomo's `ecommerce` column.
+    site_ecommerce: bool,
 }
 
 impl Schema {
@@ -403,6 +436,10 @@ impl Schema {
             match t {
                 "log_visit" => s.visit_columns.insert(c.to_owned()),
                 "log_link_visit_action" => s.action_columns.insert(c.to_owned()),
+                "site" if c == "ecommerce" => {
+                    s.site_ecommerce = true;
+                    true
+                }
                 _ => false,
             };
         }
@@ -561,8 +598,25 @@ fn iana_zone(tz: &str, site: u32) -> Result<String> {
 
 /// Adds the site to the store if it is new; an existing site must have
 /// the same time zone (its days would differ from Matomo's otherwise).
-fn ensure_site(engine: &mut Engine, site: &MatomoSite) -> Result<()> {
+fn ensure_site(
+    engine: &mut Engine,
+    site: &MatomoSite,
+    goals: Option<&conversions::SiteGoals>,
+) -> Result<()> {
     if let Some(existing) = engine.site(site.id) {
+        // Matomo's goals the store lacks, and its ecommerce flag, are
+        // added (nothing the store has is taken away).
+        let existing = existing.clone();
+        if let Some(g) = goals {
+            if g.ecommerce && !existing.is_ecommerce() {
+                engine.add_site(existing.clone().ecommerce(true))?;
+            }
+            for goal in &g.goals {
+                if !existing.goals().iter().any(|x| x.id() == goal.id()) {
+                    engine.set_goal(site.id, goal.clone())?;
+                }
+            }
+        }
         if existing.time_zone_name() != site.time_zone {
             return Err(Error::Config(format!(
                 "site {} is in time zone {} in this store but {} in Matomo: import into a store whose site {} has Matomo's zone",
@@ -581,6 +635,12 @@ fn ensure_site(engine: &mut Engine, site: &MatomoSite) -> Result<()> {
     // Matomo's ids, so idDimension=N and dimensionN mean what they meant.
     for ((_, _, name), id) in site.dimensions.iter().zip(&site.dimension_ids) {
         config = config.dimension_with_id(name.clone(), *id);
+    }
+    if let Some(g) = goals {
+        config = config.ecommerce(g.ecommerce);
+        for goal in &g.goals {
+            config = config.goal(goal.clone());
+        }
     }
     engine.add_site(config)?;
     Ok(())
