@@ -96,6 +96,69 @@ pub(super) fn requested_ecommerce(
     Ok(Some(e))
 }
 
+/// An error unless the site is an ecommerce site (its products reports).
+pub(super) fn requested_shop(r: &ApiRequest, site: &crate::site::SiteConfig) -> Result<()> {
+    if site.is_ecommerce() {
+        return Ok(());
+    }
+    Err(bad(format!(
+        "{}: site {} is not an ecommerce site: make it one (SiteConfig::ecommerce, \
+         `hitmap init DIR --site N --ecommerce`) to report its products",
+        r.method,
+        site.id()
+    )))
+}
+
+/// A products report's rows in Matomo's shape: revenue, quantity,
+/// `orders` (or `abandoned_carts`), average price and quantity, the
+/// conversion rate (0%: hitmap records no product page views) and the
+/// row's segment.
+pub(super) fn item_rows(
+    items: &[crate::items::ItemRow],
+    by: crate::items::ItemsBy,
+    r: &ApiRequest,
+) -> Vec<Row> {
+    let count = if r.abandoned_carts {
+        "abandoned_carts"
+    } else {
+        "orders"
+    };
+    items
+        .iter()
+        .map(|i| {
+            let mut row = Row::new();
+            row.insert("label".into(), json!(i.label));
+            row.insert("revenue".into(), money(i.revenue));
+            row.insert("quantity".into(), json!(i.quantity));
+            row.insert(count.into(), json!(i.orders));
+            row.insert(
+                "avg_price".into(),
+                money(table::ratio(i.revenue, i.quantity as f64)),
+            );
+            let avg_quantity = table::ratio(i.quantity as f64, i.orders as f64);
+            row.insert(
+                "avg_quantity".into(),
+                json!((avg_quantity * 100.0).round() / 100.0),
+            );
+            row.insert(
+                "conversion_rate".into(),
+                conversion_rate(0.0, r.table.raw_metrics),
+            );
+            if i.label != crate::items::NOT_DEFINED {
+                row.insert(
+                    "segment".into(),
+                    json!(format!(
+                        "{}=={}",
+                        by.segment(),
+                        super::encode_query_value(&i.label)
+                    )),
+                );
+            }
+            row
+        })
+        .collect()
+}
+
 /// `Goals.get` for orders or abandoned carts: Matomo's ecommerce columns
 /// for all visits, then for new and for returning visits, then hitmap's
 /// exact count of converting visitors.

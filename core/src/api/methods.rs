@@ -52,6 +52,8 @@ pub(crate) enum Kind {
     GoalDefinitions,
     /// `Goals.getVisitsUntilConversion`.
     VisitsUntilConversion,
+    /// `Goals.getItemsSku`, `getItemsName`, `getItemsCategory`.
+    Items(crate::items::ItemsBy),
     /// `Goals.getGoal`: one goal's definition (`idGoal`).
     GoalDefinition,
     /// A Matomo method hitmap cannot answer, with the reason.
@@ -93,6 +95,8 @@ pub(crate) enum Family {
     Goals,
     /// Rows that count conversions.
     Conversions,
+    /// Ecommerce products.
+    Products,
     None,
 }
 
@@ -628,6 +632,30 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         Some("Visits to Conversion"),
         F::Conversions,
     ),
+    m(
+        "Goals.getItemsSku",
+        K::Items(crate::items::ItemsBy::Sku),
+        GOALS,
+        "Product SKU",
+        Some("Product SKU"),
+        F::Products,
+    ),
+    m(
+        "Goals.getItemsName",
+        K::Items(crate::items::ItemsBy::Name),
+        GOALS,
+        "Product Name",
+        Some("Product Name"),
+        F::Products,
+    ),
+    m(
+        "Goals.getItemsCategory",
+        K::Items(crate::items::ItemsBy::Category),
+        GOALS,
+        "Product Category",
+        Some("Product Category"),
+        F::Products,
+    ),
     m("API.getPiwikVersion", K::Version, API, "", None, F::None),
     m("API.getBulkRequest", K::Bulk, API, "", None, F::None),
     m(
@@ -775,6 +803,18 @@ pub(crate) fn family_metrics(f: Family) -> (Titles, Titles) {
             &[("conversion_rate", "Conversion Rate")],
         ),
         F::Conversions => (&[("nb_conversions", "Conversions")], &[]),
+        F::Products => (
+            &[
+                ("revenue", "Product Revenue"),
+                ("quantity", "Quantity"),
+                ("orders", "Unique Purchases"),
+            ],
+            &[
+                ("avg_price", "Average Price"),
+                ("avg_quantity", "Average Quantity"),
+                ("conversion_rate", "Product Conversion Rate"),
+            ],
+        ),
         F::None => (&[], &[]),
     }
 }

@@ -128,6 +128,8 @@ pub struct ApiRequest {
     pub format: Format,
     /// `idGoal` for `Goals.get`: a goal id.
     pub id_goal: Option<String>,
+    /// `abandonedCarts=1`: the products reports show abandoned carts.
+    pub abandoned_carts: bool,
     /// `filter_update_columns_when_show_all_goals`: a visit report's
     /// processed goal metrics.
     pub goal_columns: Option<String>,
@@ -241,6 +243,7 @@ impl ApiRequest {
                     r.id_dimension = Some(integer(&v, "idDimension must be a positive integer")?)
                 }
                 "idGoal" if !v.is_empty() => r.id_goal = Some(v),
+                "abandonedCarts" => r.abandoned_carts = v == "1",
                 "filter_update_columns_when_show_all_goals" if !v.is_empty() => {
                     r.goal_columns = Some(v)
                 }
@@ -332,6 +335,11 @@ impl ApiRequest {
                 ) || (self.goal_columns.is_some() && goals::goal_rows_of(k).is_some()),
             ),
             (
+                "abandonedCarts",
+                self.abandoned_carts,
+                matches!(k, Kind::Items(_)),
+            ),
+            (
                 "filter_update_columns_when_show_all_goals",
                 self.goal_columns.is_some() || !self.goal_process.is_empty(),
                 goals::goal_rows_of(k).is_some(),
@@ -413,6 +421,7 @@ pub const SUPPORTED_PARAMETERS: &[&str] = &[
     "idDimension",
     "dimension",
     "idGoal",
+    "abandonedCarts",
     "filter_update_columns_when_show_all_goals",
     "filter_show_goal_columns_process_goals",
     "pageUrl",
@@ -881,6 +890,11 @@ impl Engine {
                         row
                     })
                     .collect();
+                table::apply(rows, t, &Spec::new(&[]))?
+            }
+            Kind::Items(by) => {
+                goals::requested_shop(r, &sel.site.config)?;
+                let rows = goals::item_rows(&sel.items(by, r.abandoned_carts), by, r);
                 table::apply(rows, t, &Spec::new(&[]))?
             }
             Kind::Actions => actions_answer(&sel.actions_summary(), t)?,

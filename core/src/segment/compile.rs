@@ -83,6 +83,14 @@ enum Pred {
         /// The column groups those goals read.
         cols: Columns,
     },
+    /// An ecommerce value of a visit's recorded conversions (its status,
+    /// orders' revenues, products), tested: visits where one passes,
+    /// complemented if `negate`.
+    Ecommerce {
+        field: Field,
+        test: TextTest,
+        negate: bool,
+    },
     /// A value derived per visit (`visit_key.rs`), tested as text:
     /// visits whose value passes, complemented if `negate`; `None` as the
     /// test asks for visits without a value.
@@ -161,6 +169,7 @@ impl CompiledSegment {
                 Pred::VisitorIsNew(_) => Columns::BEFORE,
                 Pred::Derived { .. } => Columns::ALL,
                 Pred::Converted { cols, .. } => *cols,
+                Pred::Ecommerce { .. } => Columns::CONVERSIONS,
             })
             .fold(Columns::NONE, Columns::with)
     }
@@ -262,6 +271,9 @@ fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
         c
     };
     if let Some(pred) = derived(c) {
+        return Ok(pred);
+    }
+    if let Some(pred) = ecommerce(c) {
         return Ok(pred);
     }
     if c.field.is_numeric() {
@@ -408,6 +420,83 @@ fn derived(c: &Condition) -> Option<Pred> {
         test,
         negate,
     })
+}
+
+/// The ecommerce fields: from a visit's recorded conversions.
+fn ecommerce(c: &Condition) -> Option<Pred> {
+    use Field as F;
+    if !matches!(
+        c.field,
+        F::VisitEcommerceStatus
+            | F::RevenueOrder
+            | F::ProductSku
+            | F::ProductName
+            | F::ProductCategory
+    ) {
+        return None;
+    }
+    let empty = c.value.is_empty();
+    let (test, negate) = match c.op {
+        Op::Eq if empty => (TextTest::Present, true),
+        Op::Ne if empty => (TextTest::Present, false),
+        // A negative condition selects the visits where no value passes
+        // its positive form (visits without a value too).
+        Op::Ne => (TextTest::Op(Op::Eq, c.value.clone()), true),
+        Op::NotContains => (TextTest::Op(Op::Contains, c.value.clone()), true),
+        op => (TextTest::Op(op, c.value.clone()), false),
+    };
+    Some(Pred::Ecommerce {
+        field: c.field.clone(),
+        test,
+        negate,
+    })
+}
+
+/// Whether one of visit `v`'s ecommerce values of `field` passes `test`.
+fn ecommerce_passes(field: &Field, test: &TextTest, a: &DayArchive, v: u32) -> bool {
+    let recorded = a.conversions_of(v);
+    let orders = || {
+        recorded
+            .iter()
+            .filter(|r| r.kind == crate::hit::HitType::Order && r.counted)
+    };
+    let cart = crate::recorded::abandoned_cart(recorded);
+    match field {
+        Field::VisitEcommerceStatus => {
+            let status = match (orders().next().is_some(), cart.is_some()) {
+                (false, false) => "none",
+                (true, false) => "ordered",
+                (false, true) => "abandonedCart",
+                (true, true) => "orderedThenAbandonedCart",
+            };
+            test.passes(Some(status))
+        }
+        Field::RevenueOrder => orders().any(|r| {
+            let x = r.data.revenue.unwrap_or(0.0);
+            match test {
+                TextTest::Present => true,
+                TextTest::Op(op, want) => {
+                    let want: f64 = want.parse().unwrap_or(f64::NAN);
+                    match op {
+                        Op::Eq => x == want,
+                        Op::Lt => x < want,
+                        Op::Le => x <= want,
+                        Op::Gt => x > want,
+                        Op::Ge => x >= want,
+                        _ => false,
+                    }
+                }
+            }
+        }),
+        _ => orders()
+            .chain(cart)
+            .flat_map(|r| &r.data.items)
+            .any(|item| match field {
+                Field::ProductSku => test.passes(Some(&item.sku)),
+                Field::ProductName => test.passes(item.name.as_deref()),
+                _ => item.categories.iter().any(|c| test.passes(Some(c))),
+            }),
+    }
 }
 
 /// One day's piece as a predicate sees it.
@@ -580,5 +669,10 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
         } => Cow::Owned(scan(a, |v| {
             test.passes(derived_text(field, day, v).as_deref()) != *negate
         })),
+        Pred::Ecommerce {
+            field,
+            test,
+            negate,
+        } => Cow::Owned(scan(a, |v| ecommerce_passes(field, test, a, v) != *negate)),
     }
 }

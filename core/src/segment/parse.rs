@@ -158,11 +158,25 @@ pub enum Field {
     /// `visitConvertedGoalId`: visits that converted the goal with this
     /// id (`!=`: visits that converted another goal, as Matomo's)
     VisitConvertedGoalId,
+    /// `visitEcommerceStatus`: `none`, `ordered`, `abandonedCart` or
+    /// `orderedThenAbandonedCart` (the visit's orders and abandoned cart)
+    VisitEcommerceStatus,
+    /// `revenueOrder` (numeric): visits with an order whose grand total
+    /// compares so
+    RevenueOrder,
+    /// `productSku`: visits with an ordered or abandoned product of this
+    /// SKU
+    ProductSku,
+    /// `productName`: as `productSku`, by product name
+    ProductName,
+    /// `productCategory`: as `productSku`, by any of a product's
+    /// categories
+    ProductCategory,
     /// A custom dimension, by name (or `dimensionN`, the site's N-th).
     Dimension(String),
 }
 
-const BUILTIN: [(&str, Field); 42] = [
+const BUILTIN: [(&str, Field); 47] = [
     ("visitorId", Field::VisitorId),
     ("userId", Field::UserId),
     ("deviceType", Field::DeviceType),
@@ -206,6 +220,11 @@ const BUILTIN: [(&str, Field); 42] = [
     ("daysSinceLastVisit", Field::DaysSinceLastVisit),
     ("visitConverted", Field::VisitConverted),
     ("visitConvertedGoalId", Field::VisitConvertedGoalId),
+    ("visitEcommerceStatus", Field::VisitEcommerceStatus),
+    ("revenueOrder", Field::RevenueOrder),
+    ("productSku", Field::ProductSku),
+    ("productName", Field::ProductName),
+    ("productCategory", Field::ProductCategory),
 ];
 
 impl Field {
@@ -232,6 +251,7 @@ impl Field {
                 | Field::VisitServerHour
                 | Field::VisitLocalHour
                 | Field::DaysSinceLastVisit
+                | Field::RevenueOrder
         )
     }
 
@@ -461,6 +481,18 @@ fn check(c: &Condition) -> Result<()> {
         return Err(err(
             c.position,
             "visitConvertedGoalId takes == or != with a goal id (Goals.getGoals lists them)",
+        ));
+    }
+    if c.field == Field::VisitEcommerceStatus
+        && (!matches!(c.op, Op::Eq | Op::Ne)
+            || !matches!(
+                c.value.as_str(),
+                "none" | "ordered" | "abandonedCart" | "orderedThenAbandonedCart"
+            ))
+    {
+        return Err(err(
+            c.position,
+            "visitEcommerceStatus takes == or != with none, ordered, abandonedCart or orderedThenAbandonedCart",
         ));
     }
     if c.field == Field::VisitorType

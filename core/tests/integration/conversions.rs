@@ -593,6 +593,55 @@ fn check(
             "{}",
             ctx
         );
+        // The products reports hold the orders' and carts' items.
+        let sel = one.query(&q).unwrap();
+        for (carts, items) in [
+            (false, m.orders.all.items),
+            (true, m.abandoned_carts.all.items),
+        ] {
+            let rows = sel.items(hitmap::ItemsBy::Sku, carts);
+            prop_assert_eq!(
+                rows.iter().map(|r| r.quantity).sum::<u64>(),
+                items,
+                "{} carts {}",
+                ctx,
+                carts
+            );
+        }
+        // visitEcommerceStatus splits the visits by their orders and cart.
+        let (mut by_status, mut ordered, mut abandoned) = (0, 0, 0);
+        for status in [
+            "none",
+            "ordered",
+            "abandonedCart",
+            "orderedThenAbandonedCart",
+        ] {
+            let mut clauses: Vec<String> = crate::props::segment_text(seg).into_iter().collect();
+            clauses.push(format!("visitEcommerceStatus=={status}"));
+            let mut sq = hitmap::Query::site(1)
+                .range(from, to)
+                .segment(&clauses.join(";"))
+                .unwrap();
+            if let Some(s) = section {
+                sq = sq.section(s);
+            }
+            let n = one.query(&sq).unwrap().visits_summary().nb_visits;
+            by_status += n;
+            if status.starts_with("ordered") {
+                ordered += n;
+            }
+            if status.ends_with("bandonedCart") {
+                abandoned += n;
+            }
+        }
+        prop_assert_eq!(by_status, m.nb_visits.all, "{}", ctx);
+        prop_assert_eq!(ordered, m.orders.all.goal.nb_visits_converted, "{}", ctx);
+        prop_assert_eq!(
+            abandoned,
+            m.abandoned_carts.all.goal.nb_visits_converted,
+            "{}",
+            ctx
+        );
         for g in goals {
             prop_assert_eq!(
                 sum(&g.id().to_string(), "nb_conversions"),
@@ -811,4 +860,140 @@ fn conversion_lines_say_what_is_wrong() {
     let got: BTreeMap<String, Value> = serde_json::from_str(&back[0].to_ndjson()).unwrap();
     want.insert("ts".into(), 1.into());
     assert_eq!(got, want);
+}
+
+#[test]
+fn products_reports_and_ecommerce_segments() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1).ecommerce(true)).unwrap();
+    let order = |visitor: &str, ts, id: &str, items: Vec<Item>| {
+        Hit::new(1, ts, visitor, HitType::Order).with_conversion(Conversion {
+            order_id: Some(id.into()),
+            revenue: Some(
+                items
+                    .iter()
+                    .map(|i| i.price.unwrap_or(0.0) * f64::from(i.quantity.unwrap_or(1)))
+                    .sum(),
+            ),
+            items,
+            ..Conversion::default()
+        })
+    };
+    let mug = || {
+        Item::new("MUG")
+            .name("Mug")
+            .category("Kitchen")
+            .category("Gifts")
+            .price(9.5)
+    };
+    let pen = || Item::new("PEN").name("Pen").category("Office").price(2.0);
+    e.ingest([
+        Hit::pageview(1, T, "a", "https://x.org/"),
+        order(
+            "a",
+            T + 10,
+            "A-1",
+            vec![mug().quantity(2), pen().quantity(3)],
+        ),
+        Hit::pageview(1, T, "b", "https://x.org/"),
+        order("b", T + 20, "B-1", vec![mug()]),
+        Hit::pageview(1, T, "c", "https://x.org/"),
+        Hit::new(1, T + 30, "c", HitType::Cart).with_conversion(Conversion {
+            revenue: Some(4.0),
+            items: vec![pen().quantity(2), Item::new("INK")],
+            ..Conversion::default()
+        }),
+        Hit::pageview(1, T, "d", "https://x.org/"),
+    ])
+    .unwrap();
+    let day = "idSite=1&period=day&date=2024-06-01&format=json";
+    let sku = api(&e, &format!("method=Goals.getItemsSku&{day}"));
+    assert_eq!(sku[0]["label"], "MUG");
+    assert_eq!(
+        (
+            sku[0]["revenue"].clone(),
+            sku[0]["quantity"].clone(),
+            sku[0]["orders"].clone()
+        ),
+        (28.5.into(), 3.into(), 2.into())
+    );
+    assert_eq!(sku[0]["avg_price"], 9.5);
+    assert_eq!(sku[0]["avg_quantity"], 1.5);
+    assert_eq!(sku[0]["segment"], "productSku==MUG");
+    assert_eq!(
+        (sku[1]["label"].clone(), sku[1]["revenue"].clone()),
+        ("PEN".into(), 6.into())
+    );
+    let categories = api(&e, &format!("method=Goals.getItemsCategory&{day}"));
+    let labels: Vec<&str> = categories
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        ["Gifts", "Kitchen", "Office"],
+        "each of a product's categories"
+    );
+    let carts = api(
+        &e,
+        &format!("method=Goals.getItemsName&{day}&abandonedCarts=1"),
+    );
+    let rows: Vec<(&str, u64)> = carts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["label"].as_str().unwrap(),
+                r["abandoned_carts"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, [("Pen", 1), ("Value not defined", 1)]);
+    // Every row's segment selects the visits it counts.
+    let visits = |segment: &str| {
+        api(
+            &e,
+            &format!(
+                "method=VisitsSummary.get&{day}&segment={}",
+                hitmap::encode_query_value(segment)
+            ),
+        )["nb_visits"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(visits("productSku==MUG"), 2);
+    assert_eq!(
+        visits("productSku==PEN"),
+        2,
+        "a's order and c's abandoned cart"
+    );
+    assert_eq!(visits("productSku!=PEN"), 2, "b and d");
+    assert_eq!(visits("productCategory==Gifts"), 2);
+    assert_eq!(visits("productName=@e"), 2);
+    assert_eq!(visits("visitEcommerceStatus==ordered"), 2);
+    assert_eq!(visits("visitEcommerceStatus==abandonedCart"), 1);
+    assert_eq!(visits("visitEcommerceStatus==none"), 1);
+    assert_eq!(visits("revenueOrder>20"), 1);
+    assert_eq!(visits("revenueOrder<=9.5"), 1);
+    assert_eq!(
+        visits("visitConverted==1"),
+        2,
+        "orders convert a visit on an ecommerce site"
+    );
+    let err = e
+        .api(&format!(
+            "method=VisitsSummary.get&{day}&segment=visitEcommerceStatus==paid"
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("orderedThenAbandonedCart"), "{err}");
+    e.add_site(SiteConfig::new(2)).unwrap();
+    let err = e
+        .api("method=Goals.getItemsSku&idSite=2&period=day&date=2024-06-01")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not an ecommerce site"), "{err}");
 }

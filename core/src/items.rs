@@ -1,0 +1,149 @@
+//! Ecommerce products (Matomo's `Goals.getItemsSku`, `getItemsName`,
+//! `getItemsCategory`): the items of a selection's counted orders, or of
+//! its abandoned carts, by SKU, name or category, from the recorded
+//! conversions (`recorded.rs`).
+//!
+//! A row's revenue is the sum of its items' price × quantity, its
+//! quantity their quantities' sum (an item without one counts 1); orders
+//! counts the orders holding the product (abandoned carts: the visits
+//! whose abandoned cart holds it). A product with several categories
+//! counts in each; an item without a name or category is Matomo's
+//! `Value not defined`.
+
+use std::collections::BTreeMap;
+
+use crate::fsum::ExactSum;
+use crate::hit::HitType;
+use crate::query::Selection;
+
+/// Which label the rows of a products report group by.
+///
+/// # Examples
+/// ```
+/// assert_eq!(hitmap::ItemsBy::Category.segment(), "productCategory");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemsBy {
+    /// The SKU (`Goals.getItemsSku`).
+    Sku,
+    /// The product name (`Goals.getItemsName`).
+    Name,
+    /// Each category (`Goals.getItemsCategory`).
+    Category,
+}
+
+impl ItemsBy {
+    /// The segment that selects a row's visits.
+    pub fn segment(self) -> &'static str {
+        match self {
+            ItemsBy::Sku => "productSku",
+            ItemsBy::Name => "productName",
+            ItemsBy::Category => "productCategory",
+        }
+    }
+}
+
+/// One product row.
+///
+/// # Examples
+/// ```
+/// let r = hitmap::ItemRow::default();
+/// assert_eq!((r.quantity, r.orders), (0, 0));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ItemRow {
+    /// SKU, name or category (`Value not defined` for none).
+    pub label: String,
+    /// Sum of price × quantity.
+    pub revenue: f64,
+    /// Sum of quantities.
+    pub quantity: u64,
+    /// Orders holding the product, or visits whose abandoned cart holds
+    /// it.
+    pub orders: u64,
+}
+
+/// Matomo's label for an item without a name or category.
+pub const NOT_DEFINED: &str = "Value not defined";
+
+impl Selection<'_> {
+    /// The products of the selection's orders (or, with `carts`, of its
+    /// abandoned carts), by `by`, sorted by revenue (highest first), then
+    /// label.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Conversion, Engine, Hit, HitType, Item, ItemsBy, Query, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1).ecommerce(true))?;
+    /// let order = Conversion {
+    ///     order_id: Some("A-1".into()),
+    ///     revenue: Some(23.0),
+    ///     items: vec![Item::new("MUG").price(9.0).quantity(2), Item::new("PEN").price(5.0)],
+    ///     ..Conversion::default()
+    /// };
+    /// e.ingest([
+    ///     Hit::pageview(1, 1_717_200_000, "a", "https://x.org/shop"),
+    ///     Hit::new(1, 1_717_200_060, "a", HitType::Order).with_conversion(order),
+    /// ])?;
+    /// let rows = e.query(&Query::site(1))?.items(ItemsBy::Sku, false);
+    /// assert_eq!((rows[0].label.as_str(), rows[0].revenue, rows[0].quantity), ("MUG", 18.0, 2));
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn items(&self, by: ItemsBy, carts: bool) -> Vec<ItemRow> {
+        let mut rows: BTreeMap<String, (ExactSum, u64, u64)> = BTreeMap::new();
+        self.for_each_visit(|cut| {
+            let recorded = cut.archive.conversions_of(cut.visit);
+            if recorded.is_empty() {
+                return;
+            }
+            let picked: Vec<&crate::recorded::Recorded> = if carts {
+                crate::recorded::abandoned_cart(recorded)
+                    .into_iter()
+                    .collect()
+            } else {
+                recorded
+                    .iter()
+                    .filter(|r| r.kind == HitType::Order && r.counted)
+                    .collect()
+            };
+            for r in picked {
+                // Each order (or cart) counts once per label.
+                let mut seen: Vec<&str> = Vec::new();
+                for item in &r.data.items {
+                    let labels: Vec<&str> = match by {
+                        ItemsBy::Sku => vec![item.sku.as_str()],
+                        ItemsBy::Name => vec![item.name.as_deref().unwrap_or(NOT_DEFINED)],
+                        ItemsBy::Category if item.categories.is_empty() => vec![NOT_DEFINED],
+                        ItemsBy::Category => item.categories.iter().map(String::as_str).collect(),
+                    };
+                    let quantity = u64::from(item.quantity.unwrap_or(1));
+                    for label in labels {
+                        let row = rows.entry(label.to_owned()).or_default();
+                        row.0.add(item.price.unwrap_or(0.0) * quantity as f64);
+                        row.1 += quantity;
+                        if !seen.contains(&label) {
+                            seen.push(label);
+                            row.2 += 1;
+                        }
+                    }
+                }
+            }
+        });
+        let mut out: Vec<ItemRow> = rows
+            .into_iter()
+            .map(|(label, (revenue, quantity, orders))| ItemRow {
+                label,
+                revenue: revenue.value(),
+                quantity,
+                orders,
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.revenue
+                .total_cmp(&a.revenue)
+                .then_with(|| a.label.cmp(&b.label))
+        });
+        out
+    }
+}
