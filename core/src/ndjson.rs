@@ -523,6 +523,22 @@ fn order_of(v: Scalar<'_>) -> Result<Option<Conversion>, String> {
     Ok(Some(c))
 }
 
+/// The contract's `items` from JSON text (a DataFrame column of JSON, a
+/// tracker's parameter), with NDJSON's reasons.
+///
+/// # Examples
+/// ```
+/// let items = hitmap::items_from_json(r#"[{"sku":"MUG","category":["Kitchen","Gifts"],"quantity":2}]"#)?;
+/// assert_eq!((items[0].sku.as_str(), items[0].categories.len()), ("MUG", 2));
+/// assert!(hitmap::items_from_json("{}").is_err());
+/// # Ok::<(), String>(())
+/// ```
+pub fn items_from_json(text: &str) -> Result<Vec<Item>, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("`items` is not JSON: {e}"))?;
+    Ok(items_of(v)?.unwrap_or_default())
+}
+
 /// `items`: `[{sku, name?, category?, price?, quantity?}]`, `category` a
 /// string or a list of up to five.
 fn items_of(v: serde_json::Value) -> Result<Option<Vec<Item>>, String> {

@@ -385,6 +385,33 @@ fn identity_bytes(hit: &HitRef, out: &mut Vec<u8>) {
     out.extend_from_slice(&hit.site.to_le_bytes());
     out.extend_from_slice(&hit.ts.to_le_bytes());
     out.extend_from_slice(&[hit.local_hour.unwrap_or(u8::MAX), u8::from(hit.new_visit)]);
+    // Conversions: after everything else, and only for the hits that
+    // carry one, so earlier chunks keep their identity.
+    if let Some(c) = &hit.conversion {
+        let number = |out: &mut Vec<u8>, v: Option<f64>| {
+            let b = v.map(|v| v.to_bits().to_le_bytes());
+            feed(out, b.as_ref().map(|b| &b[..]));
+        };
+        out.push(2);
+        let goal = c.goal.map(|g| g.to_le_bytes());
+        feed(out, goal.as_ref().map(|g| &g[..]));
+        for v in [c.revenue, c.subtotal, c.tax, c.shipping, c.discount] {
+            number(out, v);
+        }
+        text(out, c.order_id.as_deref());
+        for item in &c.items {
+            text(out, Some(&item.sku));
+            text(out, item.name.as_deref());
+            for cat in &item.categories {
+                text(out, Some(cat));
+            }
+            text(out, None);
+            number(out, item.price);
+            let q = item.quantity.map(|q| q.to_le_bytes());
+            feed(out, q.as_ref().map(|q| &q[..]));
+        }
+        text(out, None);
+    }
 }
 
 /// A batch's columns, each read into the type its field needs.
@@ -403,6 +430,221 @@ struct Columns {
     campaign: Option<[Option<Strings>; 6]>,
     local_hour: Option<Int64Array>,
     new_visit: Option<arrow_array::BooleanArray>,
+    /// `goal`, `revenue`, `order`, `items`.
+    conversion: ConversionColumns,
+}
+
+/// The conversion fields' columns (docs/hits.md, "Conversions").
+#[derive(Default)]
+struct ConversionColumns {
+    goal: Option<Int64Array>,
+    revenue: Option<arrow_array::Float64Array>,
+    /// The `order` struct, its `id` and its amounts (subtotal, tax,
+    /// shipping, discount).
+    order: Option<(
+        StructArray,
+        Option<Strings>,
+        [Option<arrow_array::Float64Array>; 4],
+    )>,
+    items: Option<ItemsColumn>,
+}
+
+/// `items`: JSON text as in NDJSON, or a list of structs.
+enum ItemsColumn {
+    Json(Strings),
+    List(Box<ItemList>),
+}
+
+struct ItemList {
+    list: arrow_array::ListArray,
+    sku: Option<Strings>,
+    name: Option<Strings>,
+    /// One category per item, or a list of them.
+    category: Option<Categories>,
+    price: Option<arrow_array::Float64Array>,
+    quantity: Option<Int64Array>,
+}
+
+enum Categories {
+    One(Strings),
+    Many(arrow_array::ListArray, Strings),
+}
+
+/// A numeric column as `f64`.
+fn floats(name: &str, col: &ArrayRef) -> Result<arrow_array::Float64Array> {
+    if !(col.data_type().is_numeric() || *col.data_type() == DataType::Null) {
+        return Err(format_error(name, "numbers", col.data_type()));
+    }
+    Ok(cast_to(name, col, &DataType::Float64)?
+        .as_primitive::<Float64Type>()
+        .clone())
+}
+
+/// A list column (large lists too) as a `ListArray`.
+fn list_of(name: &str, col: &ArrayRef) -> Result<Option<arrow_array::ListArray>> {
+    Ok(match col.data_type() {
+        DataType::List(_) => Some(col.as_list::<i32>().clone()),
+        DataType::LargeList(f) => Some(
+            cast_to(name, col, &DataType::List(f.clone()))?
+                .as_list::<i32>()
+                .clone(),
+        ),
+        _ => None,
+    })
+}
+
+impl ConversionColumns {
+    fn of(col: &dyn Fn(&str) -> Option<ArrayRef>) -> Result<ConversionColumns> {
+        let goal = col("goal").map(|c| ints("goal", &c)).transpose()?;
+        let revenue = col("revenue").map(|c| floats("revenue", &c)).transpose()?;
+        let order = match col("order") {
+            None => None,
+            Some(c) => {
+                let keys = ["id", "subtotal", "tax", "shipping", "discount"];
+                let s = struct_of("order", &c, &keys)?.clone();
+                let id = match child(&s, "id") {
+                    Some(c) if is_int(c.data_type()) => Some(Strings::Utf8(
+                        cast_to("order.id", &c, &DataType::Utf8)?
+                            .as_string::<i32>()
+                            .clone(),
+                    )),
+                    Some(c) => Some(strings("order.id", &c)?),
+                    None => None,
+                };
+                let mut amounts: [Option<arrow_array::Float64Array>; 4] = Default::default();
+                for (slot, k) in amounts.iter_mut().zip(&keys[1..]) {
+                    *slot = child(&s, k)
+                        .map(|c| floats(&format!("order.{k}"), &c))
+                        .transpose()?;
+                }
+                Some((s, id, amounts))
+            }
+        };
+        let items = match col("items") {
+            None => None,
+            Some(c) if is_text(c.data_type()) => Some(ItemsColumn::Json(strings("items", &c)?)),
+            Some(c) => {
+                let list = list_of("items", &c)?.ok_or_else(|| {
+                    format_error(
+                        "items",
+                        "a list of structs {sku, name, category, price, quantity} or JSON text",
+                        c.data_type(),
+                    )
+                })?;
+                let values = list.values().clone();
+                let s = struct_of(
+                    "items",
+                    &values,
+                    &["sku", "name", "category", "price", "quantity"],
+                )?;
+                let category = match child(s, "category") {
+                    None => None,
+                    Some(c) => match list_of("items.category", &c)? {
+                        Some(l) => {
+                            let names = strings("items.category", l.values())?;
+                            Some(Categories::Many(l, names))
+                        }
+                        None => Some(Categories::One(strings("items.category", &c)?)),
+                    },
+                };
+                Some(ItemsColumn::List(Box::new(ItemList {
+                    sku: child(s, "sku")
+                        .map(|c| strings("items.sku", &c))
+                        .transpose()?,
+                    name: child(s, "name")
+                        .map(|c| strings("items.name", &c))
+                        .transpose()?,
+                    category,
+                    price: child(s, "price")
+                        .map(|c| floats("items.price", &c))
+                        .transpose()?,
+                    quantity: child(s, "quantity")
+                        .map(|c| ints("items.quantity", &c))
+                        .transpose()?,
+                    list,
+                })))
+            }
+        };
+        Ok(ConversionColumns {
+            goal,
+            revenue,
+            order,
+            items,
+        })
+    }
+
+    /// Row `i`'s conversion, if it has any conversion field.
+    fn row(&self, i: usize) -> std::result::Result<Option<hitmap::Conversion>, String> {
+        let float = |a: Option<&arrow_array::Float64Array>, k: usize| {
+            a.and_then(|a| a.is_valid(k).then(|| a.value(k)))
+                .filter(|v| !v.is_nan())
+        };
+        let mut c = hitmap::Conversion::default();
+        let mut any = false;
+        if let Some(g) = self.goal.as_ref().and_then(|g| value_i64(g, i)) {
+            c.goal = Some(
+                u32::try_from(g)
+                    .ok()
+                    .filter(|g| (1..=i32::MAX as u32).contains(g))
+                    .ok_or("`goal` must be a goal id, an integer from 1")?,
+            );
+            any = true;
+        }
+        if let Some(r) = float(self.revenue.as_ref(), i) {
+            c.revenue = Some(r);
+            any = true;
+        }
+        if let Some((s, id, amounts)) = &self.order
+            && s.is_valid(i)
+        {
+            c.order_id = text(id.as_ref(), i).map(str::to_owned);
+            [c.subtotal, c.tax, c.shipping, c.discount] =
+                std::array::from_fn(|k| float(amounts[k].as_ref(), i));
+            any = true;
+        }
+        match &self.items {
+            Some(ItemsColumn::Json(j)) => {
+                if let Some(t) = text(Some(j), i) {
+                    c.items = hitmap::items_from_json(t)?;
+                    any = true;
+                }
+            }
+            Some(ItemsColumn::List(l)) if l.list.is_valid(i) => {
+                let offsets = l.list.value_offsets();
+                for k in offsets[i] as usize..offsets[i + 1] as usize {
+                    let categories = match &l.category {
+                        None => Vec::new(),
+                        Some(Categories::One(s)) => {
+                            text(Some(s), k).map(str::to_owned).into_iter().collect()
+                        }
+                        Some(Categories::Many(list, names)) if list.is_valid(k) => {
+                            let o = list.value_offsets();
+                            (o[k] as usize..o[k + 1] as usize)
+                                .filter_map(|j| text(Some(names), j).map(str::to_owned))
+                                .collect()
+                        }
+                        Some(Categories::Many(..)) => Vec::new(),
+                    };
+                    let quantity = match l.quantity.as_ref().and_then(|q| value_i64(q, k)) {
+                        None => None,
+                        Some(q) => Some(u32::try_from(q).map_err(|_| {
+                            format!("`items[].quantity` must be a whole number from 0, got {q}")
+                        })?),
+                    };
+                    c.items.push(hitmap::Item {
+                        sku: text(l.sku.as_ref(), k).unwrap_or_default().to_owned(),
+                        name: text(l.name.as_ref(), k).map(str::to_owned),
+                        categories,
+                        price: float(l.price.as_ref(), k),
+                        quantity,
+                    });
+                }
+                any = true;
+            }
+            _ => {}
+        }
+        Ok(any.then_some(c))
+    }
 }
 
 /// Optional text fields of a hit, in column order.
@@ -695,6 +937,7 @@ impl Columns {
                 .map(|c| ints("local_hour", c))
                 .transpose()?,
             new_visit,
+            conversion: ConversionColumns::of(&|name| col(name).cloned())?,
         })
     }
 
@@ -730,9 +973,9 @@ impl Columns {
         // An empty type is an error, as in NDJSON, not missing.
         let kind = match raw(self.kind.as_ref(), i) {
             None => Ok(HitType::Pageview),
-            Some("") => Err("`type` must be pageview, download, outlink, search or event, got \"\" (leave it out for a pageview)".to_owned()),
+            Some("") => Err("`type` must be pageview, download, outlink, search, event, goal, order or cart, got \"\" (leave it out for a pageview)".to_owned()),
             Some(t) => HitType::parse(t).ok_or_else(|| {
-                format!("`type` must be pageview, download, outlink, search or event, got {t:?}")
+                format!("`type` must be pageview, download, outlink, search, event, goal, order or cart, got {t:?}")
             }),
         };
         let site = site.transpose()?;
@@ -834,6 +1077,7 @@ impl Columns {
             .new_visit
             .as_ref()
             .is_some_and(|b| b.is_valid(i) && b.value(i));
+        hit.conversion = self.conversion.row(i)?;
         Ok(hit)
     }
 }

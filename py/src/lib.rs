@@ -242,7 +242,7 @@ impl Engine {
     /// Adds or updates a site.
     // One parameter per Python keyword argument: the signature is the API.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (site, timezone="UTC", visit_timeout=1800, hosts=Vec::new(), sections=BTreeMap::new(), dimensions=Vec::new()))]
+    #[pyo3(signature = (site, timezone="UTC", visit_timeout=1800, hosts=Vec::new(), sections=BTreeMap::new(), dimensions=Vec::new(), ecommerce=false))]
     fn add_site(
         &self,
         py: Python<'_>,
@@ -252,10 +252,12 @@ impl Engine {
         hosts: Vec<String>,
         sections: BTreeMap<String, Vec<String>>,
         dimensions: Vec<String>,
+        ecommerce: bool,
     ) -> PyResult<()> {
         let mut config = hitmap::SiteConfig::new(site)
             .time_zone(timezone)
-            .visit_timeout(visit_timeout);
+            .visit_timeout(visit_timeout)
+            .ecommerce(ecommerce);
         for h in hosts {
             config = config.host(h);
         }

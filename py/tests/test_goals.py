@@ -58,3 +58,48 @@ def test_bad_goals_raise_with_the_reason():
         e.set_goal(1, 1, "Bad", match="title")
     e.set_goal(1, 2, "Call", match="manually")
     assert e.goals(1)[0]["match_attribute"] == "manually"
+
+
+def test_orders_carts_and_goal_conversions_from_a_dataframe_equal_ndjson():
+    pl = pytest.importorskip("polars")
+    rows = [
+        {"site": 1, "ts": T, "visitor": "a", "type": "pageview", "url": "https://x.org/shop"},
+        {"site": 1, "ts": T + 5, "visitor": "a", "type": "goal", "goal": 2, "revenue": 3.5},
+        {
+            "site": 1, "ts": T + 9, "visitor": "a", "type": "order", "revenue": 21.0,
+            "order": {"id": "A-1", "tax": 2.0},
+            "items": [
+                {"sku": "MUG", "name": "Mug", "category": ["K", "G"], "price": 9.5, "quantity": 2},
+                {"sku": "PEN", "name": None, "category": [], "price": None, "quantity": None},
+            ],
+        },
+        {"site": 1, "ts": T, "visitor": "b", "type": "pageview", "url": "https://x.org/"},
+        {
+            "site": 1, "ts": T + 20, "visitor": "b", "type": "cart", "revenue": 4.0,
+            "items": [{"sku": "INK", "name": None, "category": [], "price": None, "quantity": 4}],
+        },
+    ]
+
+    def engine():
+        e = hitmap.Engine.in_memory()
+        e.add_site(1, ecommerce=True)
+        e.set_goal(1, 2, "Called", match="manually")
+        return e
+
+    lines = engine()
+    result = lines.ingest_ndjson("".join(json.dumps(r) + "\n" for r in rows).encode())
+    assert result.accepted == 5, result.rejected
+    frame = engine()
+    result = frame.ingest(pl.DataFrame(rows))
+    assert result.accepted == 5, result.rejected
+    dicts = engine()
+    assert dicts.ingest(rows).accepted == 5
+    for extra in ["", "&idGoal=2", "&idGoal=ecommerceOrder", "&idGoal=ecommerceAbandonedCart"]:
+        want = goals_get(lines, extra)
+        assert goals_get(frame, extra) == want
+        assert goals_get(dicts, extra) == want
+    orders = goals_get(lines, "&idGoal=ecommerceOrder")
+    assert (orders["nb_conversions"], orders["revenue"], orders["items"], orders["revenue_tax"]) == (1, 21, 3, 2)
+    assert goals_get(lines, "&idGoal=2")["revenue"] == 3.5
+    products = frame.api("method=Goals.getItemsSku&idSite=1&period=day&date=2024-06-01")
+    assert [(r["label"], r["quantity"]) for r in products] == [("MUG", 2), ("PEN", 1)]

@@ -464,6 +464,7 @@ class Engine(GoalsMixin):
         hosts: Sequence[str] = (),
         sections: Mapping[str, Sequence[str]] | None = None,
         dimensions: Sequence[str] = (),
+        ecommerce: bool = False,
     ) -> None:
         """Adds or updates a site.
 
@@ -481,6 +482,10 @@ class Engine(GoalsMixin):
             Named sections: name to URL path prefixes.
         dimensions : sequence of str
             Custom dimensions segments may name before any hit carries them.
+        ecommerce : bool
+            An ecommerce site: its ``order`` and ``cart`` hits are reported
+            (``Goals.get`` with ``idGoal=ecommerceOrder``, the products
+            reports).
         """
         self._engine.add_site(
             site,
@@ -489,6 +494,7 @@ class Engine(GoalsMixin):
             list(hosts),
             {k: list(v) for k, v in (sections or {}).items()},
             list(dimensions),
+            ecommerce,
         )
 
     def ingest_ndjson(
@@ -699,7 +705,11 @@ class Engine(GoalsMixin):
         JSON in between: strings of any Arrow string type, ``ts`` as a
         time-zone-aware datetime column or integer Unix seconds, ``event``
         and ``campaign`` as struct columns, ``dims`` as a struct column
-        (one field per dimension) or a map. A column the contract does not
+        (one field per dimension) or a map; conversions (``type`` goal,
+        order or cart) with ``goal``, ``revenue``, ``order`` as a struct
+        (``id``, ``subtotal``, ``tax``, ``shipping``, ``discount``) and
+        ``items`` as a list of structs (``sku``, ``name``, ``category`` a
+        string or a list, ``price``, ``quantity``) or JSON text. A column the contract does not
         know, or a naive datetime column, raises ``ValueError`` before
         anything is ingested.
 

@@ -57,6 +57,7 @@ class Engine:
         hosts: List[str] = ...,
         sections: Dict[str, List[str]] = ...,
         dimensions: List[str] = ...,
+        ecommerce: bool = ...,
     ) -> None: ...
     def ingest_ndjson_stream(
         self,

@@ -306,6 +306,19 @@ fn npms_matomo_tracker_sends_a_day_that_answers_like_ndjson() {
         modules.display()
     );
     let dir = store("track-npm");
+    // An ecommerce site with a manual goal: the script ends with a goal
+    // conversion, an order with items and an abandoned cart.
+    let shop = || {
+        SiteConfig::new(1)
+            .host("x.org")
+            .section("News", ["/news"])
+            .ecommerce(true)
+            .goal(hitmap::Goal::manual(1, "Signed up").revenue(5.0))
+    };
+    {
+        let mut e = Engine::open(&dir.0).unwrap();
+        e.add_site(shop()).unwrap();
+    }
     let server = Server::start(&dir.0, &["--track"]);
     let start = now() - 6 * 3600;
     // The script's requests as parameter objects, with the user agent and
@@ -319,7 +332,38 @@ fn npms_matomo_tracker_sends_a_day_that_answers_like_ndjson() {
         o.insert("lang".into(), LANGS[*lang].into());
         o
     };
-    let script = script(start);
+    let mut script = script(start);
+    let items = hitmap::encode_query_value(
+        r#"[["MUG","Mug",["Kitchen","Gifts"],9.5,2],["PEN","Pen","Office",2,3]]"#,
+    );
+    let shopper = "_id=0000000000abc001";
+    let at = |s: i64| format!("cdt={}", start + 97 + s);
+    let url = "url=https%3A%2F%2Fx.org%2Fcheckout";
+    script.insert(
+        0,
+        (
+            format!("idsite=1&rec=1&{shopper}&{}&{url}&idgoal=0&ec_id=A-17&revenue=25&ec_st=25&ec_tx=4.5&ec_sh=0&ec_items={items}", at(30)),
+            1,
+            0,
+        ),
+    );
+    script.insert(
+        0,
+        (
+            format!("idsite=1&rec=1&{shopper}&{}&{url}&idgoal=1", at(20)),
+            1,
+            0,
+        ),
+    );
+    script.push((
+        format!(
+            "idsite=1&rec=1&_id=0000000000abc002&{}&{url}&idgoal=0&revenue=9.5&ec_items={}",
+            at(150),
+            hitmap::encode_query_value(r#"[["MUG","Mug","Kitchen",9.5,1]]"#)
+        ),
+        0,
+        1,
+    ));
     let (single, bulk) = script.split_at(script.len() - 20);
     let plan = serde_json::json!({
         "single": single.iter().map(to_object).collect::<Vec<_>>(),
@@ -344,9 +388,7 @@ fn npms_matomo_tracker_sends_a_day_that_answers_like_ndjson() {
     assert_eq!(bulk_answer["tracked"], 20, "{stdout}");
     // The same parameters through the library, as NDJSON.
     let mut expected = Engine::in_memory();
-    expected
-        .add_site(SiteConfig::new(1).host("x.org").section("News", ["/news"]))
-        .unwrap();
+    expected.add_site(shop()).unwrap();
     let mut tracker = Tracker::new(&expected, TrackOptions::default()).unwrap();
     let mut ndjson = String::new();
     for o in plan["single"]
@@ -389,4 +431,44 @@ fn npms_matomo_tracker_sends_a_day_that_answers_like_ndjson() {
         let served = get(&format!("{}/index.php?module=API&{q}", server.base), &[]).body;
         assert_eq!(served, expected.api(&q).unwrap(), "{q}");
     }
+    // The order, its products, the cart and the goal conversion.
+    let ask = |m: &str| {
+        let q = format!("method={m}&idSite=1&period=range&date={from},{to}&format=json");
+        let served = get(&format!("{}/index.php?module=API&{q}", server.base), &[]).body;
+        assert_eq!(served, expected.api(&q).unwrap(), "{q}");
+        serde_json::from_str::<serde_json::Value>(&served).unwrap()
+    };
+    let orders = ask("Goals.get&idGoal=ecommerceOrder");
+    assert_eq!(
+        (
+            orders["nb_conversions"].clone(),
+            orders["revenue"].clone(),
+            orders["items"].clone(),
+            orders["revenue_tax"].clone()
+        ),
+        (1.into(), 25.into(), 5.into(), 4.5.into())
+    );
+    let carts = ask("Goals.get&idGoal=ecommerceAbandonedCart");
+    assert_eq!(
+        (carts["nb_conversions"].clone(), carts["items"].clone()),
+        (1.into(), 1.into())
+    );
+    let goal = ask("Goals.get&idGoal=1");
+    assert_eq!(
+        (goal["nb_conversions"].clone(), goal["revenue"].clone()),
+        (1.into(), 5.into())
+    );
+    let products = ask("Goals.getItemsSku");
+    let rows: Vec<(&str, u64)> = products
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["label"].as_str().unwrap(),
+                r["quantity"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, [("MUG", 2), ("PEN", 3)]);
 }

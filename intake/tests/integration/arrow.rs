@@ -485,3 +485,188 @@ fn rows_read_on_any_number_of_threads_give_the_same_chunks() {
         assert_eq!((again.accepted, again.skipped_batches), (0, got.batches));
     }
 }
+
+/// Conversions as columns (`goal`, `revenue`, an `order` struct, `items`
+/// as a list of structs or as JSON text) equal the same hits through
+/// NDJSON.
+#[test]
+fn conversion_columns_equal_ndjson_lines() {
+    use arrow_array::builder::{Int64Builder, ListBuilder, StructBuilder};
+    let t = 1_717_200_000i64;
+    let lines = [
+        format!(r#"{{"site":1,"ts":{t},"visitor":"a","url":"https://x.org/shop"}}"#),
+        format!(
+            r#"{{"site":1,"ts":{},"visitor":"a","type":"goal","goal":2,"revenue":3.5}}"#,
+            t + 5
+        ),
+        format!(
+            r#"{{"site":1,"ts":{},"visitor":"a","type":"order","revenue":21,"order":{{"id":"A-1","tax":2}},"items":[{{"sku":"MUG","name":"Mug","category":["K","G"],"price":9.5,"quantity":2}},{{"sku":"PEN"}}]}}"#,
+            t + 9
+        ),
+        format!(
+            r#"{{"site":1,"ts":{},"visitor":"a","type":"cart","revenue":4,"items":[{{"sku":"INK","quantity":4}}]}}"#,
+            t + 20
+        ),
+    ];
+    let site = || {
+        hitmap::SiteConfig::new(1)
+            .ecommerce(true)
+            .goal(hitmap::Goal::manual(2, "Called"))
+    };
+    let mut want = Engine::in_memory();
+    want.add_site(site()).unwrap();
+    let out = want.ingest_ndjson(lines.join("\n").as_bytes()).unwrap();
+    assert_eq!(out.accepted, 4, "{:?}", out.rejected);
+    let day = |e: &Engine| e.export_hits(1, "2024-06-01", "2024-06-01").unwrap();
+    // Items as a list of structs.
+    let item_fields = Fields::from(vec![
+        Field::new("sku", DataType::Utf8, true),
+        Field::new("name", DataType::Utf8, true),
+        Field::new(
+            "category",
+            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+            true,
+        ),
+        Field::new("price", DataType::Float64, true),
+        Field::new("quantity", DataType::Int64, true),
+    ]);
+    let mut items = ListBuilder::new(StructBuilder::from_fields(item_fields.clone(), 4));
+    type Row<'a> = (
+        &'a str,
+        Option<&'a str>,
+        &'a [&'a str],
+        Option<f64>,
+        Option<i64>,
+    );
+    let rows: [Option<Vec<Row>>; 4] = [
+        None,
+        None,
+        Some(vec![
+            ("MUG", Some("Mug"), &["K", "G"], Some(9.5), Some(2)),
+            ("PEN", None, &[], None, None),
+        ]),
+        Some(vec![("INK", None, &[], None, Some(4))]),
+    ];
+    for row in &rows {
+        match row {
+            None => items.append(false),
+            Some(list) => {
+                for (sku, name, cats, price, quantity) in list {
+                    let s = items.values();
+                    s.field_builder::<StringBuilder>(0)
+                        .unwrap()
+                        .append_value(sku);
+                    s.field_builder::<StringBuilder>(1)
+                        .unwrap()
+                        .append_option(*name);
+                    let c = s
+                        .field_builder::<ListBuilder<Box<dyn arrow_array::builder::ArrayBuilder>>>(
+                            2,
+                        );
+                    match c {
+                        Some(c) => {
+                            for cat in *cats {
+                                c.values()
+                                    .as_any_mut()
+                                    .downcast_mut::<StringBuilder>()
+                                    .unwrap()
+                                    .append_value(cat);
+                            }
+                            c.append(true);
+                        }
+                        None => panic!("category builder"),
+                    }
+                    s.field_builder::<Float64Builder>(3)
+                        .unwrap()
+                        .append_option(*price);
+                    s.field_builder::<Int64Builder>(4)
+                        .unwrap()
+                        .append_option(*quantity);
+                    s.append(true);
+                }
+                items.append(true);
+            }
+        }
+    }
+    let items_list: ArrayRef = Arc::new(items.finish());
+    let items_json: ArrayRef = Arc::new(StringArray::from(vec![
+        None,
+        None,
+        Some(
+            r#"[{"sku":"MUG","name":"Mug","category":["K","G"],"price":9.5,"quantity":2},{"sku":"PEN"}]"#,
+        ),
+        Some(r#"[{"sku":"INK","quantity":4}]"#),
+    ]));
+    let order = StructArray::from(vec![
+        (
+            Arc::new(Field::new("id", DataType::Utf8, true)),
+            Arc::new(StringArray::from(vec![None, None, Some("A-1"), None])) as ArrayRef,
+        ),
+        (
+            Arc::new(Field::new("tax", DataType::Float64, true)),
+            Arc::new(arrow_array::Float64Array::from(vec![
+                None,
+                None,
+                Some(2.0),
+                None,
+            ])) as ArrayRef,
+        ),
+    ]);
+    let order = StructArray::try_new(
+        order.fields().clone(),
+        order.columns().to_vec(),
+        Some(vec![false, false, true, false].into()),
+    )
+    .unwrap();
+    for items in [items_list, items_json] {
+        let batch = RecordBatch::try_from_iter(vec![
+            ("site", Arc::new(Int64Array::from(vec![1; 4])) as ArrayRef),
+            (
+                "ts",
+                Arc::new(Int64Array::from(vec![t, t + 5, t + 9, t + 20])),
+            ),
+            ("visitor", Arc::new(StringArray::from(vec!["a"; 4]))),
+            (
+                "type",
+                Arc::new(StringArray::from(vec![
+                    None,
+                    Some("goal"),
+                    Some("order"),
+                    Some("cart"),
+                ])),
+            ),
+            (
+                "url",
+                Arc::new(StringArray::from(vec![
+                    Some("https://x.org/shop"),
+                    None,
+                    None,
+                    None,
+                ])),
+            ),
+            (
+                "goal",
+                Arc::new(Int64Array::from(vec![None, Some(2), None, None])),
+            ),
+            (
+                "revenue",
+                Arc::new(arrow_array::Float64Array::from(vec![
+                    None,
+                    Some(3.5),
+                    Some(21.0),
+                    Some(4.0),
+                ])),
+            ),
+            ("order", Arc::new(order.clone())),
+            ("items", items),
+        ])
+        .unwrap();
+        let mut got = Engine::in_memory();
+        got.add_site(site()).unwrap();
+        let out = ingest_batches(&mut got, [Ok(batch)], &ArrowOptions::default()).unwrap();
+        assert_eq!(out.accepted, 4, "{:?}", out.rejected);
+        assert_eq!(day(&got), day(&want));
+        let q = "method=Goals.get&idSite=1&period=day&date=2024-06-01&format=json";
+        assert_eq!(got.api(q).unwrap(), want.api(q).unwrap());
+    }
+}
