@@ -395,7 +395,7 @@ pub unsafe extern "C" fn hitmap_store_free(store: *mut hitmap_store) {
 
 /// A site as the C ABI takes it: JSON such as
 /// `{"id":1,"timezone":"Europe/London","visit_timeout":1800,
-///   "hosts":["x.org"],"sections":{"News":["/news"]},"dimensions":["department"]}`.
+///   "hosts":["x.org"],"sections":{"News":["/news"]},"dimensions":["department"],"ecommerce":true}`.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SiteSpec {
@@ -410,6 +410,9 @@ struct SiteSpec {
     sections: std::collections::BTreeMap<String, Vec<String>>,
     #[serde(default)]
     dimensions: Vec<String>,
+    /// An ecommerce site: its orders and carts are reported.
+    #[serde(default)]
+    ecommerce: bool,
 }
 
 impl SiteSpec {
@@ -430,7 +433,7 @@ impl SiteSpec {
         for d in self.dimensions {
             c = c.dimension(d);
         }
-        c
+        c.ecommerce(self.ecommerce)
     }
 }
 

@@ -103,6 +103,8 @@ final class Store
      * @param list<string> $hosts the site's own host names (direct referrers)
      * @param array<string, list<string>> $sections name => path prefixes
      * @param list<string> $dimensions custom dimensions segments may name
+     * @param bool $ecommerce an ecommerce site: its orders and abandoned
+     *                        carts (`order` and `cart` hits) are reported
      */
     public function addSite(
         int $id,
@@ -111,6 +113,7 @@ final class Store
         array $hosts = [],
         array $sections = [],
         array $dimensions = [],
+        bool $ecommerce = false,
     ): void {
         $spec = [
             'id' => $id,
@@ -119,6 +122,7 @@ final class Store
             'hosts' => array_values($hosts),
             'sections' => (object) $sections,
             'dimensions' => array_values($dimensions),
+            'ecommerce' => $ecommerce,
         ];
         self::check($this->ffi, $this->ffi->hitmap_store_add_site($this->handle(), json_encode($spec, JSON_THROW_ON_ERROR)));
     }

@@ -136,6 +136,21 @@ final class StoreTest extends TestCase
             $store->ingestNdjson(''));
     }
 
+    public function testOrdersOfAnEcommerceSiteAreReported(): void
+    {
+        $store = Store::inMemory();
+        $store->addSite(1, ecommerce: true);
+        $result = $store->ingestNdjson("{\"site\":1,\"visitor\":\"a\",\"ts\":1717200000,\"url\":\"https://x.org/shop\"}\n"
+            . "{\"site\":1,\"visitor\":\"a\",\"ts\":1717200030,\"type\":\"order\",\"order\":{\"id\":\"A-1\"},\"revenue\":12.5,"
+            . "\"items\":[{\"sku\":\"MUG\",\"price\":6.25,\"quantity\":2}]}\n");
+        self::assertSame(2, $result['accepted']);
+        $orders = $store->api('method=Goals.get&idSite=1&period=day&date=2024-06-01&idGoal=ecommerceOrder');
+        self::assertSame([1, 12.5, 2], [$orders['nb_conversions'], $orders['revenue'], $orders['items']]);
+        $products = $store->api('method=Goals.getItemsSku&idSite=1&period=day&date=2024-06-01');
+        self::assertSame('MUG', $products[0]['label']);
+        self::assertSame(1, $store->api('method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01')['nb_actions']);
+    }
+
     public function testStoreOnDiskLocksAndReopens(): void
     {
         $dir = self::tempDir();
