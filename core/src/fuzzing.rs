@@ -33,6 +33,18 @@ pub fn sample_engine() -> Engine {
         Hit::pageview(1, 1_717_200_030, "a", "https://x.org/about").with_title("About"),
         Hit::pageview(1, 1_717_300_000, "b", "https://x.org/news/b")
             .with_referrer("https://www.google.com/search?q=x"),
+        // Recorded conversions: a day file's conversions section.
+        Hit::new(1, 1_717_200_040, "a", crate::hit::HitType::Order).with_conversion(
+            crate::hit::Conversion {
+                order_id: Some("A-1".into()),
+                revenue: Some(12.5),
+                tax: Some(2.0),
+                items: vec![crate::hit::Item::new("MUG").category("K").price(6.25).quantity(2)],
+                ..crate::hit::Conversion::default()
+            },
+        ),
+        Hit::new(1, 1_717_200_050, "c", crate::hit::HitType::Goal)
+            .with_conversion(crate::hit::Conversion::goal(1)),
     ]);
     // Day archives, not live parts: the store seeds encode them.
     let _ = e.seal();
@@ -85,14 +97,18 @@ pub fn store_decoders(data: &[u8]) {
             let sealed = codec::seal_in(Kind::Day, 2, &format::compress(body));
             let _ = format::decode_day(&sealed, v2_dicts());
         }
-        // Today's day files, read whole and for a segmented summary.
+        // Today's day files (without and with recorded conversions), read
+        // whole and for a segmented summary.
         3 => {
-            let sealed = seal(Kind::Day, body);
-            let _ = format::decode_day(&sealed, sample_dicts());
-            let some = crate::archive::Columns::SUMMARY
-                .with(crate::archive::Columns::DIMS)
-                .with(crate::archive::Columns::URLS);
-            let _ = format::decode_day_columns(&sealed, sample_dicts(), some);
+            for version in [codec::DAY_VERSION, codec::CONVERSIONS_VERSION] {
+                let sealed = codec::seal_in(Kind::Day, version, body);
+                let _ = format::decode_day(&sealed, sample_dicts());
+                let some = crate::archive::Columns::SUMMARY
+                    .with(crate::archive::Columns::DIMS)
+                    .with(crate::archive::Columns::URLS)
+                    .with(crate::archive::Columns::CONVERSIONS);
+                let _ = format::decode_day_columns(&sealed, sample_dicts(), some);
+            }
         }
         4 => {
             let mut e = Engine::in_memory();
