@@ -9,6 +9,8 @@
 //!   the REST layout, each a thin alias of a Reporting API request
 //!   (`openapi.json` documents it, served at `/openapi.json`).
 //! - `GET /healthz`.
+//! - `GET /` (without `module`): the dashboard (`web.rs`), and its files
+//!   under `/assets/`.
 
 use std::time::Duration;
 
@@ -314,6 +316,23 @@ pub fn handle(engine: &Engine, config: &Config, req: &Request) -> Response {
             content_type: "application/json; charset=utf-8",
             body: OPENAPI.to_string(),
         },
+        // The dashboard: `/` asked for no API module or method.
+        ("GET" | "HEAD", "")
+            if !params(&query)
+                .iter()
+                .any(|(k, _)| k == "module" || k == "method") =>
+        {
+            crate::web::index()
+        }
+        ("GET" | "HEAD", p) if p.starts_with("/assets/") => {
+            crate::web::asset(p).unwrap_or_else(|| {
+                Response::error_with(
+                    404,
+                    &Error::Request(format!("no dashboard file '{p}'")),
+                    format,
+                )
+            })
+        }
         ("GET" | "POST", "" | "/index.php") => reporting_api(engine, config, req, &query, format),
         (_, p) if p.starts_with("/v1/") => {
             if req.method != "GET" && req.method != "HEAD" {

@@ -15,6 +15,7 @@ pub mod matomo;
 pub mod output;
 pub mod serve;
 pub mod track;
+pub mod web;
 
 /// Everything a `hitmap` command can fail with, and its exit code.
 #[derive(Debug, thiserror::Error)]

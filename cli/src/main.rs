@@ -541,6 +541,10 @@ fn run(command: Command) -> Result<String, CliError> {
             if no_serve {
                 return Ok(out);
             }
+            // The dashboard first: what a person opens.
+            println!(
+                "Dashboard: http://{listen}/ (open it in a browser once the server is listening)\n"
+            );
             print!("{out}");
             let _ = std::io::stdout().flush();
             serve_store(ServeOptions {
@@ -793,6 +797,7 @@ fn serve_store(options: ServeOptions) -> Result<(), CliError> {
         // Written with errors ignored: a closed stdout must not stop the server.
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on http://{addr}");
+        let _ = writeln!(out, "  dashboard: http://{addr}/");
         let _ = writeln!(
             out,
             "  try: curl 'http://{addr}/index.php?module=API&method=VisitsSummary.get&idSite=1&period=month&date=last3'"

@@ -39,7 +39,12 @@ pub fn sample_engine() -> Engine {
                 order_id: Some("A-1".into()),
                 revenue: Some(12.5),
                 tax: Some(2.0),
-                items: vec![crate::hit::Item::new("MUG").category("K").price(6.25).quantity(2)],
+                items: vec![
+                    crate::hit::Item::new("MUG")
+                        .category("K")
+                        .price(6.25)
+                        .quantity(2),
+                ],
                 ..crate::hit::Conversion::default()
             },
         ),

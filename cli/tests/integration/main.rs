@@ -2,6 +2,7 @@
 //! end, and its server over real loopback HTTP.
 
 mod cli;
+mod dashboard;
 mod logs;
 mod matomo;
 mod matomo_data;

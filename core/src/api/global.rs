@@ -77,6 +77,48 @@ impl Engine {
         ))
     }
 
+    /// `API.getSegmentsMetadata`: every segment name the site takes, in
+    /// Matomo's shape (`type` dimension or metric, `category`, `name`,
+    /// `segment`), its custom dimensions last.
+    pub(super) fn segments_metadata(&self, site: u32) -> Result<Value> {
+        use crate::segment::Field;
+        let state = self.site_state(site)?;
+        let mut out = Vec::new();
+        for (name, field) in Field::builtin() {
+            let category = if field.is_action_field() {
+                "Behaviour"
+            } else if matches!(
+                field,
+                Field::VisitConverted
+                    | Field::VisitConvertedGoalId
+                    | Field::VisitEcommerceStatus
+                    | Field::RevenueOrder
+                    | Field::ProductSku
+                    | Field::ProductName
+                    | Field::ProductCategory
+            ) {
+                "Goals"
+            } else {
+                "Visits"
+            };
+            out.push(json!({
+                "type": if field.is_numeric() { "metric" } else { "dimension" },
+                "category": category,
+                "name": name,
+                "segment": name,
+            }));
+        }
+        for name in state.dicts.custom_dim_names() {
+            out.push(json!({
+                "type": "dimension",
+                "category": "Custom dimensions",
+                "name": name,
+                "segment": name,
+            }));
+        }
+        Ok(Value::Array(out))
+    }
+
     /// `API.getBulkRequest`: each `urls[N]` (a URL-encoded query string)
     /// answered in order; a failing one answers Matomo's error object in
     /// its place and the others go on.

@@ -52,6 +52,8 @@ pub(crate) enum Kind {
     GoalDefinitions,
     /// `Goals.getVisitsUntilConversion`.
     VisitsUntilConversion,
+    /// `API.getSegmentsMetadata`: the segment names a site takes.
+    SegmentsMetadata,
     /// `Goals.getItemsSku`, `getItemsName`, `getItemsCategory`.
     Items(crate::items::ItemsBy),
     /// `Goals.getGoal`: one goal's definition (`idGoal`).
@@ -657,6 +659,14 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         F::Products,
     ),
     m("API.getPiwikVersion", K::Version, API, "", None, F::None),
+    m(
+        "API.getSegmentsMetadata",
+        K::SegmentsMetadata,
+        API,
+        "",
+        None,
+        F::None,
+    ),
     m("API.getBulkRequest", K::Bulk, API, "", None, F::None),
     m(
         "API.getReportMetadata",
@@ -683,6 +693,7 @@ impl Kind {
             | K::ConfiguredDimensions
             | K::GoalDefinitions
             | K::GoalDefinition
+            | K::SegmentsMetadata
             | K::VisitorProfile => Needs::Site,
             K::Sites { one: false }
             | K::SiteIds

@@ -679,6 +679,7 @@ impl Engine {
                 ));
             }
             Kind::ConfiguredDimensions => return Ok((self.configured_dimensions(site)?, false)),
+            Kind::SegmentsMetadata => return Ok((self.segments_metadata(site)?, false)),
             Kind::GoalDefinitions => {
                 let goals = &self.site_state(site)?.config.goals;
                 return Ok((goals::definitions(site, goals), false));
@@ -959,6 +960,7 @@ impl Engine {
             | Kind::ReportMetadata
             | Kind::ProcessedReport
             | Kind::ConfiguredDimensions
+            | Kind::SegmentsMetadata
             | Kind::GoalDefinitions
             | Kind::GoalDefinition
             | Kind::VisitorProfile

@@ -275,6 +275,11 @@ impl Field {
     pub fn builtin_names() -> impl Iterator<Item = &'static str> {
         BUILTIN.iter().map(|(n, _)| *n)
     }
+
+    /// The built-in fields with their names.
+    pub(crate) fn builtin() -> impl Iterator<Item = (&'static str, &'static Field)> {
+        BUILTIN.iter().map(|(n, f)| (*n, f))
+    }
 }
 
 /// One `name OP value` condition.
