@@ -411,7 +411,29 @@
     $('section').replaceChildren(el('option', { value: '', text: 'whole site' }),
       ...names.map((n) => el('option', { value: n, text: n })));
     const meta = await api({ method: 'API.getSegmentsMetadata', idSite: state.site }).catch(() => []);
-    $('segment-names').replaceChildren(...meta.map((m) => el('option', { value: m.segment + '==' })));
+    segmentNames = meta.map((m) => m.segment);
+    suggestedFor = '';
+    $('segment-names').replaceChildren(...segmentNames.map((n) => el('option', { value: n + '==' })));
+  }
+
+  // The segment box suggests the names, then the values the site holds
+  // for the name being typed (API.getSuggestedValuesForSegment).
+  let segmentNames = [];
+  let suggestedFor = '';
+  async function suggest() {
+    const text = $('segment').value;
+    const last = text.split(/[;,]/).pop();
+    const m = last.match(/^([A-Za-z0-9_]+)(==|!=|=@|!@|=\^|=\$|<=|>=|<|>)/);
+    const key = m ? m[1] + m[2] + text.length : '';
+    if (!m || key === suggestedFor) return;
+    suggestedFor = key;
+    const values = await api({
+      method: 'API.getSuggestedValuesForSegment', idSite: state.site, segmentName: m[1],
+    }).catch(() => []);
+    const prefix = text.slice(0, text.length - last.length) + m[1] + m[2];
+    $('segment-names').replaceChildren(
+      ...values.map((v) => el('option', { value: prefix + v })),
+      ...segmentNames.map((n) => el('option', { value: n + '==' })));
   }
 
   async function start() {
@@ -424,6 +446,7 @@
     toControls();
     await loadSite();
     toControls();
+    $('segment').addEventListener('input', () => { suggest(); });
     $('preset').onchange = () => {
       for (const e of document.querySelectorAll('.custom')) e.hidden = $('preset').value !== 'custom';
     };

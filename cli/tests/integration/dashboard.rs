@@ -159,6 +159,19 @@ fn the_dashboard_shows_what_the_api_answers() {
             .contains("method=Actions.getPageUrls")
     );
     assert_eq!(seen["trend"], true);
+    // The segment box suggests the device types the site holds.
+    let suggested = api(
+        b,
+        "method=API.getSuggestedValuesForSegment&idSite=1&segmentName=deviceType",
+    );
+    let want_suggestions: Vec<String> = suggested
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| format!("deviceType=={}", v.as_str().unwrap()))
+        .collect();
+    assert!(want_suggestions.contains(&"deviceType==smartphone".to_string()));
+    assert_eq!(seen["suggestions"], serde_json::json!(want_suggestions));
     // A segment changes the tiles to the segment's numbers.
     let phones = api(
         b,

@@ -75,6 +75,11 @@ const [base, hash, screenshot, token] = process.argv.slice(2);
   await page.waitForSelector('#panel-pages .trend canvas', { timeout: 30000 });
   out.trend = true;
 
+  // Typing a segment name suggests the values the site holds.
+  await page.fill('#segment', 'deviceType==');
+  await page.waitForFunction(() => [...document.querySelectorAll('#segment-names option')]
+    .some((o) => o.value.startsWith('deviceType==') && o.value.length > 12), null, { timeout: 30000 });
+  out.suggestions = await page.$$eval('#segment-names option', (o) => o.map((x) => x.value).filter((v) => v.startsWith('deviceType==') && v.length > 12));
   // A segment changes the tiles; a wrong one shows the server's reason.
   await submit('deviceType==smartphone');
   n = await ready(n);

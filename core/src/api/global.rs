@@ -119,6 +119,79 @@ impl Engine {
         Ok(Value::Array(out))
     }
 
+    /// `API.getSuggestedValuesForSegment`: values the site's data holds
+    /// for a segment name (from its dictionaries: every value stored, at
+    /// most 100, sorted), or the fixed values of an enumerated field. The
+    /// visitor and user ids are not suggested.
+    pub(super) fn suggested_values(&self, site: u32, name: &str) -> Result<Value> {
+        use crate::segment::Field;
+        let state = self.site_state(site)?;
+        let field = Field::builtin()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| f.clone())
+            .or_else(|| {
+                state
+                    .dicts
+                    .custom_dim(name)
+                    .map(|_| Field::Dimension(name.into()))
+            })
+            .ok_or_else(|| {
+                super::bad(format!(
+                    "unknown segment name '{name}': API.getSegmentsMetadata lists them"
+                ))
+            })?;
+        let fixed = |v: &[&str]| Ok(json!(v));
+        let d = &state.dicts;
+        let dict = match field {
+            Field::DeviceType => &d.values[0],
+            Field::BrowserName => &d.values[1],
+            Field::OperatingSystemName => &d.values[2],
+            Field::CountryCode => &d.values[3],
+            Field::LanguageCode => &d.values[4],
+            Field::ReferrerUrl => &d.referrers,
+            Field::PageUrl
+            | Field::DownloadUrl
+            | Field::OutlinkUrl
+            | Field::EntryPageUrl
+            | Field::ExitPageUrl => &d.urls,
+            Field::PageTitle => &d.titles,
+            Field::SiteSearchKeyword => &d.keywords,
+            Field::EventCategory | Field::EventAction | Field::EventName => &d.events,
+            Field::ReferrerType => {
+                return fixed(&["direct", "search", "website", "campaign", "social", "ai"]);
+            }
+            Field::VisitorType => return fixed(&["new", "returning"]),
+            Field::VisitConverted => return fixed(&["0", "1"]),
+            Field::VisitEcommerceStatus => {
+                return fixed(&[
+                    "none",
+                    "ordered",
+                    "abandonedCart",
+                    "orderedThenAbandonedCart",
+                ]);
+            }
+            Field::VisitConvertedGoalId => {
+                let ids: Vec<String> = state
+                    .config
+                    .goals
+                    .iter()
+                    .map(|g| g.id.to_string())
+                    .collect();
+                return Ok(json!(ids));
+            }
+            _ => return Ok(json!([])),
+        };
+        let mut values: Vec<&str> = dict
+            .iter()
+            .map(|(_, v)| v)
+            .filter(|v| !v.is_empty())
+            .collect();
+        values.sort_unstable();
+        values.dedup();
+        values.truncate(100);
+        Ok(json!(values))
+    }
+
     /// `API.getBulkRequest`: each `urls[N]` (a URL-encoded query string)
     /// answered in order; a failing one answers Matomo's error object in
     /// its place and the others go on.

@@ -54,6 +54,8 @@ pub(crate) enum Kind {
     VisitsUntilConversion,
     /// `API.getSegmentsMetadata`: the segment names a site takes.
     SegmentsMetadata,
+    /// `API.getSuggestedValuesForSegment`: values a segment name may take.
+    SuggestedValues,
     /// `Goals.getItemsSku`, `getItemsName`, `getItemsCategory`.
     Items(crate::items::ItemsBy),
     /// `Goals.getGoal`: one goal's definition (`idGoal`).
@@ -667,6 +669,14 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         None,
         F::None,
     ),
+    m(
+        "API.getSuggestedValuesForSegment",
+        K::SuggestedValues,
+        API,
+        "",
+        None,
+        F::None,
+    ),
     m("API.getBulkRequest", K::Bulk, API, "", None, F::None),
     m(
         "API.getReportMetadata",
@@ -694,6 +704,7 @@ impl Kind {
             | K::GoalDefinitions
             | K::GoalDefinition
             | K::SegmentsMetadata
+            | K::SuggestedValues
             | K::VisitorProfile => Needs::Site,
             K::Sites { one: false }
             | K::SiteIds

@@ -130,6 +130,9 @@ pub struct ApiRequest {
     pub id_goal: Option<String>,
     /// `abandonedCarts=1`: the products reports show abandoned carts.
     pub abandoned_carts: bool,
+    /// `segmentName`: the segment `API.getSuggestedValuesForSegment` asks
+    /// about.
+    pub segment_name: Option<String>,
     /// `filter_update_columns_when_show_all_goals`: a visit report's
     /// processed goal metrics.
     pub goal_columns: Option<String>,
@@ -244,6 +247,7 @@ impl ApiRequest {
                 }
                 "idGoal" if !v.is_empty() => r.id_goal = Some(v),
                 "abandonedCarts" => r.abandoned_carts = v == "1",
+                "segmentName" if !v.is_empty() => r.segment_name = Some(v),
                 "filter_update_columns_when_show_all_goals" if !v.is_empty() => {
                     r.goal_columns = Some(v)
                 }
@@ -340,6 +344,11 @@ impl ApiRequest {
                 matches!(k, Kind::Items(_)),
             ),
             (
+                "segmentName",
+                self.segment_name.is_some(),
+                k == Kind::SuggestedValues,
+            ),
+            (
                 "filter_update_columns_when_show_all_goals",
                 self.goal_columns.is_some() || !self.goal_process.is_empty(),
                 goals::goal_rows_of(k).is_some(),
@@ -422,6 +431,7 @@ pub const SUPPORTED_PARAMETERS: &[&str] = &[
     "dimension",
     "idGoal",
     "abandonedCarts",
+    "segmentName",
     "filter_update_columns_when_show_all_goals",
     "filter_show_goal_columns_process_goals",
     "pageUrl",
@@ -680,6 +690,13 @@ impl Engine {
             }
             Kind::ConfiguredDimensions => return Ok((self.configured_dimensions(site)?, false)),
             Kind::SegmentsMetadata => return Ok((self.segments_metadata(site)?, false)),
+            Kind::SuggestedValues => {
+                let name = r
+                    .segment_name
+                    .as_deref()
+                    .ok_or_else(|| bad("API.getSuggestedValuesForSegment needs segmentName"))?;
+                return Ok((self.suggested_values(site, name)?, false));
+            }
             Kind::GoalDefinitions => {
                 let goals = &self.site_state(site)?.config.goals;
                 return Ok((goals::definitions(site, goals), false));
@@ -961,6 +978,7 @@ impl Engine {
             | Kind::ProcessedReport
             | Kind::ConfiguredDimensions
             | Kind::SegmentsMetadata
+            | Kind::SuggestedValues
             | Kind::GoalDefinitions
             | Kind::GoalDefinition
             | Kind::VisitorProfile

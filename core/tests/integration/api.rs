@@ -397,3 +397,62 @@ fn placeholder_segments_select_the_visits_without_a_value() {
         );
     }
 }
+
+/// `API.getSegmentsMetadata` lists every segment name a site takes, and
+/// `API.getSuggestedValuesForSegment` the values its data holds; every
+/// suggested value, used in its segment, selects visits.
+#[test]
+fn segment_names_and_suggested_values() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1).dimension("department"))
+        .unwrap();
+    e.ingest([
+        Hit::pageview(1, 1_717_200_000, "a", "https://x.org/a")
+            .with_device("smartphone")
+            .with_country("gb")
+            .with_dim("department", "HR"),
+        Hit::pageview(1, 1_717_200_000, "b", "https://x.org/b").with_device("desktop"),
+    ])
+    .unwrap();
+    let ask = |q: &str| -> Value { serde_json::from_str(&e.api(q).unwrap()).unwrap() };
+    let meta = ask("method=API.getSegmentsMetadata&idSite=1&format=json");
+    let names: Vec<&str> = meta
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["segment"].as_str().unwrap())
+        .collect();
+    for name in [
+        "deviceType",
+        "pageUrl",
+        "visitConverted",
+        "productSku",
+        "department",
+    ] {
+        assert!(names.contains(&name), "{name}: {names:?}");
+    }
+    assert!(names.len() >= hitmap::Field::builtin_names().count());
+    let devices =
+        ask("method=API.getSuggestedValuesForSegment&idSite=1&segmentName=deviceType&format=json");
+    assert_eq!(devices, json!(["desktop", "smartphone"]));
+    for v in devices.as_array().unwrap() {
+        let q = format!(
+            "method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&format=json&segment=deviceType%3D%3D{}",
+            v.as_str().unwrap()
+        );
+        assert_eq!(ask(&q)["nb_visits"], 1);
+    }
+    let types =
+        ask("method=API.getSuggestedValuesForSegment&idSite=1&segmentName=visitorType&format=json");
+    assert_eq!(types, json!(["new", "returning"]));
+    let err = e
+        .api("method=API.getSuggestedValuesForSegment&idSite=1&segmentName=nope")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("getSegmentsMetadata"), "{err}");
+    let err = e
+        .api("method=API.getSuggestedValuesForSegment&idSite=1")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("segmentName"), "{err}");
+}
