@@ -218,6 +218,9 @@ fn the_dashboard_shows_what_the_api_answers() {
 fn a_token_protected_dashboard_asks_for_the_token_once() {
     let dir = TempDir::new("dashboard-token");
     let store = sample_store(&dir.0);
+    // A second site the token may not read: the page never lists it.
+    let out = hitmap(&["init", store.to_str().unwrap(), "--site", "2"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let tokens = dir.join("tokens");
     std::fs::write(&tokens, "reader-token 1\n").unwrap();
     let server = Server::start(&store, &["--token-file", tokens.to_str().unwrap()]);
@@ -231,6 +234,11 @@ fn a_token_protected_dashboard_asks_for_the_token_once() {
     let hash = "site=1&preset=custom&from=2025-01-01&to=2025-01-21";
     let seen = browse(&server.base, hash, &shot, Some("reader-token"));
     assert_eq!(seen["asked_token"], true);
+    assert_eq!(
+        seen["sites"],
+        serde_json::json!(["1"]),
+        "only the token's sites"
+    );
     let want = get(
         &format!(
             "{}/index.php?module=API&format=json&method=VisitsSummary.get&{RANGE}&token_auth=reader-token",
