@@ -451,7 +451,7 @@ fn demo_prints_reports_and_a_rerun_changes_nothing() {
             .unwrap();
         let mut lines =
             std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
-        let head: Vec<String> = (0..3).map(|_| lines.next().unwrap().unwrap()).collect();
+        let head: Vec<String> = (0..4).map(|_| lines.next().unwrap().unwrap()).collect();
         let _ = child.kill();
         let _ = child.wait();
         head
@@ -472,6 +472,16 @@ fn demo_prints_reports_and_a_rerun_changes_nothing() {
         })
         .collect();
     assert_eq!(urls.len(), 2, "{printed:?}");
+    // The dashboard's URL, printed right after the address, is the page.
+    let dashboard = printed[1]
+        .trim()
+        .strip_prefix("dashboard: ")
+        .expect("the dashboard line");
+    let page = crate::server::get(&format!("{}/", server.base), &[]);
+    assert!(
+        dashboard.ends_with('/') && page.body.contains("<title>hitmap</title>"),
+        "{printed:?}"
+    );
     for url in urls {
         let got = crate::server::get(&url, &[]);
         let v: serde_json::Value = serde_json::from_str(&got.body).unwrap();
