@@ -404,7 +404,7 @@ fn site_of(raw: &str) -> Result<u32, String> {
 fn type_text(v: Scalar<'_>) -> Result<Option<Cow<'_, str>>, String> {
     match v {
         Scalar::Str(s) if s.is_empty() => Err(
-            "`type` must be pageview, download, outlink, search or event, got \"\" (leave it out for a pageview)".into(),
+            "`type` must be pageview, download, outlink, search, event, goal, order or cart, got \"\" (leave it out for a pageview)".into(),
         ),
         other => text("type", other),
     }
