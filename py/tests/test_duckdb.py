@@ -1,5 +1,6 @@
 """Differential tests: hitmap against DuckDB SQL (duckdb_model.py) on
-generated hits, four sites in four time zones over six months. Every
+generated hits, four sites in four time zones over six months (and ecommerce
+orders on two of them). Every
 number must be equal, not close."""
 
 from __future__ import annotations
@@ -255,3 +256,111 @@ def test_goals_equal_sql_under_segments_and_sections(data, period, date):
             for g in model.TEST_GOALS:
                 eng.remove_goal(s.id, g["idgoal"])
     assert converted > 100
+
+
+# --------------------------------------------------------------------------
+# recorded conversions: ecommerce orders against SQL (docs/hits.md,
+# "Conversions": the visit an order falls in, an order id once per visitor
+# and day)
+
+
+def _orders(hits, seed):
+    """Orders for some of the generated visitors: near one of their hits
+    (sometimes on a day without a visit of theirs), an id reused now and
+    then by the same visitor."""
+    import random
+
+    rng = random.Random(seed)
+    by_visitor = {}
+    for h in hits:
+        by_visitor.setdefault((h["site"], h["visitor"]), []).append(h["ts"])
+    out = []
+    for (site, visitor), times in sorted(by_visitor.items()):
+        if rng.random() > 0.3:
+            continue
+        last_id = None
+        for _ in range(rng.choice([1, 1, 2, 3])):
+            ts = rng.choice(times) + rng.choice([-4000, -60, 0, 5, 600, 1799, 7200, 40000])
+            oid = last_id if last_id and rng.random() < 0.3 else f"o{len(out)}"
+            last_id = oid
+            qty = rng.randrange(1, 4)
+            out.append({"site": site, "visitor": visitor, "ts": ts, "type": "order",
+                        "order": {"id": oid, "tax": rng.randrange(0, 400) / 4},
+                        "revenue": rng.randrange(100, 40000) / 4,
+                        "items": [{"sku": f"sku{rng.randrange(5)}", "price": 1.5, "quantity": qty}]})
+    return out
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    sites = model.TEST_SITES[:2]
+    hits = model.generate(seed=11, visitors=1500, start=START, days=60, sites=sites)
+    orders = _orders(hits, seed=12)
+    path = str(tmp_path_factory.mktemp("shop") / "hits.ndjson")
+    model.write_ndjson(hits + orders, path)
+    eng = hitmap.Engine.in_memory()
+    for s in sites:
+        eng.add_site(s.id, timezone=s.timezone, hosts=[s.host], sections=s.sections,
+                     dimensions=list(s.dimensions), ecommerce=True)
+    res = eng.ingest_ndjson(path)
+    assert res.rejected == [] and res.accepted == len(hits) + len(orders)
+    con = duckdb.connect()
+    actions = str(tmp_path_factory.mktemp("shop-actions") / "hits.ndjson")
+    model.write_ndjson(hits, actions)
+    model.load(con, actions, sites, ["department"])
+    con.execute("CREATE TABLE orders (site INTEGER, visitor VARCHAR, ts BIGINT, oid VARCHAR, revenue DOUBLE, "
+                "tax DOUBLE, qty INTEGER)")
+    con.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(o["site"], o["visitor"], o["ts"], o["order"]["id"], o["revenue"], o["order"]["tax"],
+                      o["items"][0]["quantity"]) for o in orders])
+    # Each order's visit: the visitor's last visit of its local day that
+    # started at or before it, else their first; an id counts once per
+    # visitor and day (the earliest by time, then revenue).
+    con.execute("""
+        CREATE TABLE counted AS
+        WITH o AS (
+            SELECT o.*, CAST(timezone(s.tz, to_timestamp(o.ts)) AS DATE) AS day
+            FROM orders o JOIN sites s USING (site)
+        ), ranked AS (
+            SELECT o.*, row_number() OVER (PARTITION BY site, visitor, day, oid ORDER BY ts, revenue, tax) AS rn
+            FROM o
+        ), attached AS (
+            SELECT r.*, coalesce(
+                (SELECT max_by(v.vid, v.first_ts) FROM visits v
+                  WHERE v.site = r.site AND v.visitor = r.visitor AND v.day = r.day AND v.first_ts <= r.ts),
+                (SELECT min_by(v.vid, v.first_ts) FROM visits v
+                  WHERE v.site = r.site AND v.visitor = r.visitor AND v.day = r.day)) AS vid
+            FROM ranked r
+        )
+        SELECT * FROM attached WHERE rn = 1 AND vid IS NOT NULL
+    """)
+    return eng, con, orders
+
+
+@pytest.mark.parametrize("period, date", [("day", "2024-01-15"), ("week", "2024-01-22"),
+                                          ("month", "2024-02-01"), ("range", "2024-01-10,2024-02-20")])
+def test_orders_equal_sql_under_segments_and_sections(shop, period, date):
+    eng, con, orders = shop
+    first, last = bounds(period, date)
+    seen = 0
+    for s, (segment, sql), section in itertools.product(
+        model.TEST_SITES[:2], [(None, None)] + model.SEGMENTS[:3], SECTIONS
+    ):
+        cut = model._cut(s.id, first, last, sql, prefixes(s.id, section))
+        row = con.execute(
+            f"""WITH {cut}
+            SELECT count(*), count(DISTINCT o.vid), coalesce(sum(o.revenue), 0), coalesce(sum(o.tax), 0),
+                   coalesce(sum(o.qty), 0), count(DISTINCT o.visitor)
+            FROM counted o JOIN cv USING (vid)"""
+        ).fetchone()
+        q = f"idSite={s.id}&period=range&date={first},{last}&format_metrics=0&idGoal=ecommerceOrder"
+        if segment:
+            q += "&segment=" + urllib.parse.quote(segment)
+        if section:
+            q += "&section=" + urllib.parse.quote(section)
+        got = eng.api(f"method=Goals.get&{q}")
+        assert (got["nb_conversions"], got["nb_visits_converted"], round(float(got["revenue"]), 2),
+                round(float(got["revenue_tax"]), 2), got["items"], got["nb_uniq_visitors_converted"]) == (
+            row[0], row[1], round(row[2], 2), round(row[3], 2), row[4], row[5]), (s.id, segment, section)
+        seen += row[0]
+    assert seen > (0 if period == "day" else 50)
