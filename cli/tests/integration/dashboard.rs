@@ -203,15 +203,14 @@ fn the_dashboard_shows_what_the_api_answers() {
     assert_eq!(seen["deltas"].as_array().unwrap().len(), 6, "{seen}");
     assert_eq!(seen["phone_overflow"], false, "readable on a phone");
     assert!(shot.is_file());
-    // HITMAP_SCREENSHOT=path keeps a copy (the README's picture).
-    let kept = std::env::var_os("HITMAP_SCREENSHOT").map(PathBuf::from);
-    if let Some(path) = &kept {
-        std::fs::copy(&shot, path).unwrap();
-    }
-    println!(
-        "dashboard screenshot: {}",
-        kept.as_deref().unwrap_or(&shot).display()
+    // Kept where `scripts/test-all` prints it (target/dashboard.png), or
+    // at HITMAP_SCREENSHOT=path (the README's picture).
+    let kept = std::env::var_os("HITMAP_SCREENSHOT").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/dashboard.png"),
+        PathBuf::from,
     );
+    std::fs::copy(&shot, &kept).unwrap();
+    println!("dashboard screenshot: {}", kept.display());
 }
 
 #[test]
