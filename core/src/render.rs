@@ -127,6 +127,12 @@ pub fn render(v: &Value, format: Format) -> String {
 /// assert!(render_keyed(&v, Format::Xml, &["idSite", "date"]).contains("<result idSite=\"3\">\n\t\t<result date=\"2024-06\" />"));
 /// ```
 pub fn render_keyed(v: &Value, format: Format, keys: &[&str]) -> String {
+    // A lone number or text (Matomo's scalar getters): `{"value": x}` in
+    // JSON, a `value` column in CSV and TSV, `<result>x</result>` in XML.
+    if !matches!(v, Value::Object(_) | Value::Array(_)) && format != Format::Xml {
+        let wrapped = serde_json::json!({ "value": v });
+        return render_keyed(&wrapped, format, keys);
+    }
     match format {
         Format::Json => v.to_string(),
         Format::Csv => table(v, ',', keys),

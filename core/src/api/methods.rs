@@ -56,6 +56,10 @@ pub(crate) enum Kind {
     SegmentsMetadata,
     /// `API.getSuggestedValuesForSegment`: values a segment name may take.
     SuggestedValues,
+    /// One number of another report (`VisitsSummary.getVisits`,
+    /// `Referrers.getNumberOfDistinctWebsites`, ...): Matomo's scalar
+    /// getters.
+    Scalar(Scalar),
     /// `Goals.getItemsSku`, `getItemsName`, `getItemsCategory`.
     Items(crate::items::ItemsBy),
     /// `Goals.getGoal`: one goal's definition (`idGoal`).
@@ -70,6 +74,27 @@ pub(crate) enum FieldKind {
     Device,
     Browser,
     Os,
+}
+
+/// What a scalar getter answers: a column of `VisitsSummary.get`, or the
+/// number of rows of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scalar {
+    /// A column of `VisitsSummary.get` (`sum_visit_length` pretty-printed
+    /// when `pretty`).
+    Summary(&'static str, bool),
+    /// The rows of a report (flat).
+    Rows(&'static str),
+}
+
+impl Scalar {
+    /// The request whose answer the scalar is taken from.
+    pub(crate) fn source(self) -> &'static str {
+        match self {
+            Scalar::Summary(..) => "VisitsSummary.get",
+            Scalar::Rows(method) => method,
+        }
+    }
 }
 
 /// What a method needs from the request.
@@ -661,6 +686,134 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         F::Products,
     ),
     m("API.getPiwikVersion", K::Version, API, "", None, F::None),
+    m(
+        "VisitsSummary.getVisits",
+        K::Scalar(Scalar::Summary("nb_visits", false)),
+        VISITS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "VisitsSummary.getUniqueVisitors",
+        K::Scalar(Scalar::Summary("nb_uniq_visitors", false)),
+        VISITS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "VisitsSummary.getUsers",
+        K::Scalar(Scalar::Summary("nb_users", false)),
+        VISITS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "VisitsSummary.getActions",
+        K::Scalar(Scalar::Summary("nb_actions", false)),
+        VISITS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "VisitsSummary.getMaxActions",
+        K::Scalar(Scalar::Summary("max_actions", false)),
+        VISITS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "VisitsSummary.getBounceCount",
+        K::Scalar(Scalar::Summary("bounce_count", false)),
+        VISITS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "VisitsSummary.getVisitsConverted",
+        K::Scalar(Scalar::Summary("nb_visits_converted", false)),
+        VISITS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "VisitsSummary.getSumVisitsLength",
+        K::Scalar(Scalar::Summary("sum_visit_length", false)),
+        VISITS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "VisitsSummary.getSumVisitsLengthPretty",
+        K::Scalar(Scalar::Summary("sum_visit_length", true)),
+        VISITS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "Referrers.getNumberOfDistinctSearchEngines",
+        K::Scalar(Scalar::Rows("Referrers.getSearchEngines")),
+        REFERRERS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "Referrers.getNumberOfDistinctSocialNetworks",
+        K::Scalar(Scalar::Rows("Referrers.getSocials")),
+        REFERRERS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "Referrers.getNumberOfDistinctKeywords",
+        K::Scalar(Scalar::Rows("Referrers.getKeywords")),
+        REFERRERS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "Referrers.getNumberOfDistinctCampaigns",
+        K::Scalar(Scalar::Rows("Referrers.getCampaigns")),
+        REFERRERS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "Referrers.getNumberOfDistinctWebsites",
+        K::Scalar(Scalar::Rows("Referrers.getWebsites")),
+        REFERRERS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "Referrers.getNumberOfDistinctWebsitesUrls",
+        K::Scalar(Scalar::Rows("Referrers.getWebsites&flat=1")),
+        REFERRERS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "UserCountry.getNumberOfDistinctCountries",
+        K::Scalar(Scalar::Rows("UserCountry.getCountry")),
+        VISITS,
+        "",
+        None,
+        F::None,
+    ),
     m(
         "API.getSegmentsMetadata",
         K::SegmentsMetadata,

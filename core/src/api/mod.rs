@@ -443,6 +443,41 @@ pub const SUPPORTED_PARAMETERS: &[&str] = &[
     "and, changing nothing: module, token_auth, force_api_session, language, translateColumnNames, idSites, _",
 ];
 
+/// A scalar getter's number from its source report's answer for one
+/// period (`[]`: no data, 0).
+fn scalar_of(s: methods::Scalar, v: &Value) -> Value {
+    match s {
+        methods::Scalar::Summary(column, pretty) => {
+            let n = v.get(column).and_then(Value::as_f64).unwrap_or(0.0);
+            if pretty {
+                json!(pretty_seconds(n as u64))
+            } else {
+                v.get(column).cloned().unwrap_or(json!(0))
+            }
+        }
+        methods::Scalar::Rows(_) => json!(v.as_array().map_or(0, Vec::len)),
+    }
+}
+
+/// Seconds as Matomo's sentence (`9 min 11s`, `2 hours 5 min`, `3 days 4
+/// hours`, `1 years 2 days`).
+fn pretty_seconds(s: u64) -> String {
+    let year = 31_557_600; // 365.25 days
+    let (years, days) = (s / year, (s % year) / 86_400);
+    let (hours, minutes, seconds) = ((s % 86_400) / 3600, (s % 3600) / 60, s % 60);
+    if years > 0 {
+        format!("{years} years {days} days")
+    } else if days > 0 {
+        format!("{days} days {hours} hours")
+    } else if hours > 0 {
+        format!("{hours} hours {minutes} min")
+    } else if minutes > 0 {
+        format!("{minutes} min {seconds}s")
+    } else {
+        format!("{seconds}s")
+    }
+}
+
 /// The methods [`Engine::api`] answers.
 ///
 /// # Examples
@@ -618,7 +653,7 @@ impl Engine {
             })
         };
         match info.kind {
-            Kind::Version => return plain(json!({"value": MATOMO_API_VERSION})),
+            Kind::Version => return plain(json!(MATOMO_API_VERSION)),
             Kind::Bulk => return plain(self.bulk(r, options)?),
             Kind::ReportMetadata => return plain(global::report_metadata()),
             Kind::Sites { one: false } => {
@@ -690,6 +725,39 @@ impl Engine {
             }
             Kind::ConfiguredDimensions => return Ok((self.configured_dimensions(site)?, false)),
             Kind::SegmentsMetadata => return Ok((self.segments_metadata(site)?, false)),
+            Kind::Scalar(s) => {
+                // The report the number is taken from, whole, for the same
+                // periods, segment and section.
+                let (name, flat) = match s.source().split_once('&') {
+                    Some((m, _)) => (m, true),
+                    None => (s.source(), false),
+                };
+                let mut sub = r.clone();
+                sub.method = name.to_owned();
+                sub.table = table::TableParams {
+                    limit: Some(-1),
+                    flat,
+                    raw_metrics: true,
+                    ..table::TableParams::default()
+                };
+                let (value, multi) = self.answer_site(&sub, method(name)?, site, options)?;
+                let one = |v: &Value| scalar_of(s, v);
+                let value = match (multi, value) {
+                    (true, Value::Object(map)) => Value::Object(
+                        map.into_iter()
+                            .map(|(k, v)| {
+                                // Matomo writes a period whose number is 0
+                                // or missing as an empty element.
+                                let x = one(&v);
+                                let x = if x == json!(0) { json!([]) } else { x };
+                                (k, x)
+                            })
+                            .collect(),
+                    ),
+                    (_, v) => one(&v),
+                };
+                return Ok((value, multi));
+            }
             Kind::SuggestedValues => {
                 let name = r
                     .segment_name
@@ -979,6 +1047,7 @@ impl Engine {
             | Kind::ConfiguredDimensions
             | Kind::SegmentsMetadata
             | Kind::SuggestedValues
+            | Kind::Scalar(_)
             | Kind::GoalDefinitions
             | Kind::GoalDefinition
             | Kind::VisitorProfile

@@ -456,3 +456,81 @@ fn segment_names_and_suggested_values() {
         .to_string();
     assert!(err.contains("segmentName"), "{err}");
 }
+
+/// Matomo's scalar getters answer one number of another report, in
+/// Matomo's shapes: `{"value": n}` in JSON, `<result>n</result>` in XML,
+/// one per period in a map.
+#[test]
+fn scalar_getters_answer_a_number_of_their_report() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1).host("x.org")).unwrap();
+    e.ingest([
+        Hit::pageview(1, 1_717_200_000, "a", "https://x.org/a")
+            .with_referrer("https://blog.example.com/post")
+            .with_country("fr"),
+        Hit::pageview(1, 1_717_200_400, "a", "https://x.org/b"),
+        Hit::pageview(1, 1_717_210_000, "b", "https://x.org/")
+            .with_referrer("https://news.example.net/")
+            .with_country("gb"),
+        Hit::pageview(1, 1_717_300_000, "c", "https://x.org/")
+            .with_referrer("https://blog.example.com/other"),
+    ])
+    .unwrap();
+    let q = |m: &str, extra: &str| {
+        format!("method={m}&idSite=1&period=range&date=2024-06-01,2024-06-02{extra}")
+    };
+    let ask = |m: &str| -> Value {
+        serde_json::from_str(&e.api(&q(m, "&format=json")).unwrap()).unwrap()
+    };
+    let summary = ask("VisitsSummary.get");
+    for (getter, column) in [
+        ("VisitsSummary.getVisits", "nb_visits"),
+        ("VisitsSummary.getUniqueVisitors", "nb_uniq_visitors"),
+        ("VisitsSummary.getActions", "nb_actions"),
+        ("VisitsSummary.getMaxActions", "max_actions"),
+        ("VisitsSummary.getBounceCount", "bounce_count"),
+        ("VisitsSummary.getSumVisitsLength", "sum_visit_length"),
+        ("VisitsSummary.getUsers", "nb_users"),
+    ] {
+        assert_eq!(ask(getter), json!({ "value": summary[column] }), "{getter}");
+    }
+    assert_eq!(summary["sum_visit_length"], 401);
+    assert_eq!(
+        ask("VisitsSummary.getSumVisitsLengthPretty"),
+        json!({"value": "6 min 41s"})
+    );
+    let websites = ask("Referrers.getWebsites");
+    assert_eq!(websites.as_array().unwrap().len(), 2);
+    assert_eq!(
+        ask("Referrers.getNumberOfDistinctWebsites"),
+        json!({"value": 2})
+    );
+    assert_eq!(
+        ask("Referrers.getNumberOfDistinctWebsitesUrls"),
+        json!({"value": 3})
+    );
+    assert_eq!(
+        ask("Referrers.getNumberOfDistinctSearchEngines"),
+        json!({"value": 0})
+    );
+    assert_eq!(
+        ask("UserCountry.getNumberOfDistinctCountries"),
+        json!({"value": 3})
+    );
+    let xml = e.api(&q("VisitsSummary.getVisits", "&format=xml")).unwrap();
+    assert_eq!(
+        xml,
+        "<?xml version=\"1.0\" encoding=\"utf-8\" ?>\n<result>3</result>"
+    );
+    // By day: a number per day, an empty element where it is 0.
+    let days = e
+        .api("method=Referrers.getNumberOfDistinctWebsites&idSite=1&period=day&date=2024-06-01,2024-06-03&format=xml")
+        .unwrap();
+    assert!(
+        days.contains("<result date=\"2024-06-01\">2</result>"),
+        "{days}"
+    );
+    assert!(days.contains("<result date=\"2024-06-03\" />"), "{days}");
+    let version = e.api("method=API.getMatomoVersion&format=xml").unwrap();
+    assert!(version.ends_with("<result>5.1.0</result>"), "{version}");
+}
