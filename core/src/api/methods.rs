@@ -48,6 +48,8 @@ pub(crate) enum Kind {
     ConfiguredDimensions,
     /// `Goals.get`: conversions of one goal or of all.
     Goals,
+    /// `Goals.getMetrics`: `Goals.get`'s first four columns.
+    GoalMetrics,
     /// `Goals.getGoals`: the site's goal definitions.
     GoalDefinitions,
     /// `Goals.getVisitsUntilConversion`.
@@ -644,6 +646,7 @@ pub(crate) const METHODS: &[MethodInfo] = &[
     ),
     m("API.getMatomoVersion", K::Version, API, "", None, F::None),
     m("Goals.get", K::Goals, GOALS, "Goals", None, F::Goals),
+    m("Goals.getMetrics", K::GoalMetrics, GOALS, "", None, F::None),
     m(
         "Goals.getGoals",
         K::GoalDefinitions,

@@ -335,7 +335,10 @@ impl ApiRequest {
                 self.id_goal.is_some(),
                 matches!(
                     k,
-                    Kind::Goals | Kind::VisitsUntilConversion | Kind::GoalDefinition
+                    Kind::Goals
+                        | Kind::GoalMetrics
+                        | Kind::VisitsUntilConversion
+                        | Kind::GoalDefinition
                 ) || (self.goal_columns.is_some() && goals::goal_rows_of(k).is_some()),
             ),
             (
@@ -924,13 +927,26 @@ impl Engine {
             }
             return Ok(answer);
         }
-        if kind == Kind::Goals {
+        if matches!(kind, Kind::Goals | Kind::GoalMetrics) {
             // A window of days at a time, with the columns goals read.
-            if let Some(e) = goals::requested_ecommerce(r, &resolved.site.config)? {
-                return goals::ecommerce_row(&resolved.goals(range, true)?, e, r);
-            }
-            let goal = goals::requested_goal(r, &resolved.site.config.goals)?;
-            return goals::goals_row(&resolved.goals(range, true)?, goal, r);
+            let row = if let Some(e) = goals::requested_ecommerce(r, &resolved.site.config)? {
+                goals::ecommerce_row(&resolved.goals(range, true)?, e, r)?
+            } else {
+                let goal = goals::requested_goal(r, &resolved.site.config.goals)?;
+                goals::goals_row(&resolved.goals(range, true)?, goal, r)?
+            };
+            return Ok(match (kind, row) {
+                // Matomo's getMetrics: the columns for all visits only.
+                (Kind::GoalMetrics, Value::Object(mut m)) => {
+                    m.retain(|k, _| {
+                        !k.ends_with("_new_visit")
+                            && !k.ends_with("_returning_visit")
+                            && k != "nb_uniq_visitors_converted"
+                    });
+                    Value::Object(m)
+                }
+                (_, row) => row,
+            });
         }
         if kind == Kind::LastVisits {
             // Its newest days first, until the page is full.
@@ -963,7 +979,7 @@ impl Engine {
         Ok(match kind {
             Kind::VisitsSummary => summary_answer(&sel.visits_summary(), t)?,
             // Answered before a selection is made (`answer_period`).
-            Kind::Goals => json!([]),
+            Kind::Goals | Kind::GoalMetrics => json!([]),
             Kind::VisitsUntilConversion => {
                 let goal = goals::requested_goal(r, &sel.site.config.goals)?;
                 let rows = sel

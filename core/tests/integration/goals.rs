@@ -773,3 +773,54 @@ fn visit_reports_carry_matomos_goal_columns() {
         assert!(err.contains(says), "{q}: {err}");
     }
 }
+
+/// `Goals.getMetrics` is `Goals.get`'s columns for all visits, as
+/// Matomo's.
+#[test]
+fn goal_metrics_are_goals_get_for_all_visits() {
+    let mut e = Engine::in_memory();
+    e.add_site(
+        SiteConfig::new(1).goal(
+            Goal::new(
+                1,
+                "Thanks",
+                GoalMatch::Url,
+                PatternType::Contains,
+                "/thanks",
+            )
+            .revenue(5.0),
+        ),
+    )
+    .unwrap();
+    e.ingest([
+        hit("a", T, "https://x.org/shop"),
+        hit("a", T + 60, "https://x.org/thanks"),
+        hit("b", T, "https://x.org/"),
+    ])
+    .unwrap();
+    for extra in ["", "&idGoal=1"] {
+        let q =
+            |m: &str| format!("method={m}&idSite=1&period=day&date=2024-06-01&format=json{extra}");
+        let all = api(&e, &q("Goals.get"));
+        let metrics = api(&e, &q("Goals.getMetrics"));
+        let keys: Vec<&str> = metrics
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "nb_conversions",
+                "nb_visits_converted",
+                "revenue",
+                "conversion_rate"
+            ]
+        );
+        for k in keys {
+            assert_eq!(metrics[k], all[k], "{k}");
+        }
+        assert_eq!(metrics["conversion_rate"], "50%");
+    }
+}
