@@ -266,7 +266,14 @@
     { id: 'countries', title: 'Countries', method: 'UserCountry.getCountry', columns: VISITS, sort: 'nb_visits' },
     { id: 'hours', title: 'Visits by server hour', method: 'VisitTime.getVisitInformationPerServerTime',
       columns: VISITS, sort: '', fixedOrder: true },
+    // Shown for an ecommerce site only.
+    { id: 'products', title: 'Products sold', method: 'Goals.getItemsSku', shop: true,
+      columns: [['revenue', 'Revenue'], ['quantity', 'Quantity'], ['orders', 'Orders']], sort: 'revenue' },
   ];
+  function isShop() {
+    const s = sites.find((x) => String(x.idsite) === state.site);
+    return Boolean(s && Number(s.ecommerce));
+  }
   const panelState = {};
 
   function panelParams(p) {
@@ -355,13 +362,18 @@
     const box = $('panel-goals');
     const defs = await api({ method: 'Goals.getGoals', idSite: state.site });
     const goals = Array.isArray(defs) ? defs : Object.values(defs || {});
+    // An ecommerce site's orders and abandoned carts count like goals.
+    const shop = isShop();
+    const lines = goals.map((goal) => [goal.name, goal.idgoal]);
+    if (shop) lines.push(['Ecommerce orders', 'ecommerceOrder'], ['Abandoned carts', 'ecommerceAbandonedCart']);
     if (g !== generation) return;
-    if (!goals.length) { box.hidden = true; return; }
+    $('panel-products').hidden = !shop;
+    if (!lines.length) { box.hidden = true; return; }
     box.hidden = false;
     const rows = [];
-    for (const goal of goals) {
-      const r = await api({ method: 'Goals.get', ...common(), idGoal: goal.idgoal, format_metrics: 0 });
-      rows.push(el('tr', {}, el('td', { text: goal.name }), el('td', { text: fmt(r.nb_conversions) }),
+    for (const [name, id] of lines) {
+      const r = await api({ method: 'Goals.get', ...common(), idGoal: id, format_metrics: 0 });
+      rows.push(el('tr', { 'data-goal': String(id) }, el('td', { text: name }), el('td', { text: fmt(r.nb_conversions) }),
         el('td', { text: fmt(r.nb_visits_converted) }), el('td', { text: fmt(r.conversion_rate, 'percent') }),
         el('td', { text: fmt(r.revenue, 'money') })));
     }
@@ -376,7 +388,7 @@
   function buildPanels() {
     const grid = $('panels');
     grid.replaceChildren(...PANELS.map((p) => el('section', {
-      class: 'panel', id: 'panel-' + p.id, 'aria-labelledby': 'h-' + p.id,
+      class: 'panel', id: 'panel-' + p.id, 'aria-labelledby': 'h-' + p.id, hidden: p.shop ? '' : null,
     }, el('h2', { id: 'h-' + p.id, text: p.title }), el('div', { class: 'body' }),
     el('div', { class: 'pager' }), el('p', { class: 'links' }), el('div', { class: 'trend' }))));
     grid.append(el('section', { class: 'panel', id: 'panel-goals', 'aria-labelledby': 'h-goals', hidden: '' },
@@ -397,7 +409,8 @@
       if (g === generation) showError(e.message);
       return;
     }
-    const jobs = [drawSeries(g), drawGoals(g), ...PANELS.map((p) => drawPanel(p, g))];
+    const jobs = [drawSeries(g), drawGoals(g),
+      ...PANELS.filter((p) => !p.shop || isShop()).map((p) => drawPanel(p, g))];
     const results = await Promise.allSettled(jobs);
     const failed = results.find((r) => r.status === 'rejected');
     if (failed && g === generation) showError(failed.reason.message);

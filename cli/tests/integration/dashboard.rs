@@ -69,6 +69,40 @@ fn the_dashboard_shows_what_the_api_answers() {
         "/news",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // An ecommerce site (the sample's configuration, plus the flag) with
+    // a few orders: the goals panel shows them, the products panel too.
+    let s = store.to_str().unwrap();
+    let out = hitmap(&[
+        "init",
+        s,
+        "--site",
+        "1",
+        "--timezone",
+        "Europe/London",
+        "--section",
+        "News=/news",
+        "--section",
+        "HR=/teams/hr,/policies",
+        "--dimension",
+        "department",
+        "--ecommerce",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut orders = String::new();
+    for (i, (sku, qty)) in [("MUG", 2), ("PEN", 5), ("MUG", 1)].into_iter().enumerate() {
+        let ts = 1_736_074_800 + i as i64 * 86_400; // 2025-01-05 11:00 UTC, then a day apart
+        let shopper = format!("shopper{i}");
+        orders.push_str(&format!(
+            "{{\"site\":1,\"ts\":{ts},\"visitor\":\"{shopper}\",\"url\":\"https://intranet.example.org/shop\"}}\n\
+             {{\"site\":1,\"ts\":{},\"visitor\":\"{shopper}\",\"type\":\"order\",\"order\":{{\"id\":\"A{i}\"}},\"revenue\":{},\"items\":[{{\"sku\":\"{sku}\",\"price\":2.5,\"quantity\":{qty}}}]}}\n",
+            ts + 30,
+            2.5 * f64::from(qty)
+        ));
+    }
+    let file = dir.join("orders.ndjson");
+    std::fs::write(&file, orders).unwrap();
+    let out = hitmap(&["ingest", s, file.to_str().unwrap(), "--no-progress"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let server = Server::start(&store, &[]);
     let b = &server.base;
     let shot = dir.join("dashboard.png");
@@ -116,6 +150,32 @@ fn the_dashboard_shows_what_the_api_answers() {
     assert_eq!(seen["goals_shown"], true);
     let goal = api(b, &format!("method=Goals.get&{RANGE}&idGoal=1"));
     assert_eq!(seen["goal_rows"][0][1], goal["nb_conversions"].to_string());
+    let orders = api(
+        b,
+        &format!("method=Goals.get&{RANGE}&idGoal=ecommerceOrder"),
+    );
+    assert_eq!(orders["nb_conversions"], 3);
+    assert_eq!(seen["goal_rows"][1][0], "Ecommerce orders");
+    assert_eq!(
+        seen["goal_rows"][1][1],
+        orders["nb_conversions"].to_string()
+    );
+    assert_eq!(seen["goal_rows"][2][0], "Abandoned carts");
+    assert_eq!(seen["products_shown"], true);
+    let products = api(
+        b,
+        &format!(
+            "method=Goals.getItemsSku&{RANGE}&filter_sort_column=revenue&filter_sort_order=desc"
+        ),
+    );
+    let skus: Vec<&Value> = products
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["label"])
+        .collect();
+    assert_eq!(seen["products"], serde_json::json!(skus));
+    assert_eq!(skus.len(), 2);
     // Paging reaches every row of the pages report, in its order.
     let pages = api(
         b,

@@ -46,6 +46,8 @@ const [base, hash, screenshot, token] = process.argv.slice(2);
   out.chart = await page.$$eval('#chart canvas', (c) => c.length);
   out.goals_shown = await page.$eval('#panel-goals', (p) => !p.hidden);
   out.goal_rows = await page.$$eval('#panel-goals tbody tr', (r) => r.map((x) => [...x.cells].map((c) => c.textContent)));
+  out.products_shown = await page.$eval('#panel-products', (p) => !p.hidden);
+  out.products = await page.$$eval('#panel-products tbody tr', (r) => r.map((x) => x.dataset.label));
 
   // Every row of the pages table, by paging to the end.
   const labels = [];
