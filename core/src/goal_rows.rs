@@ -105,16 +105,12 @@ fn visit_cells(
             ..GoalCell::default()
         };
         for r in records {
-            let c = &r.data;
-            cell.revenue.add(c.revenue.unwrap_or(0.0));
-            cell.items += crate::recorded::item_count(c);
-            for (sum, v) in cell
-                .amounts
-                .iter_mut()
-                .zip([c.subtotal, c.tax, c.shipping, c.discount])
-            {
-                sum.add(v.unwrap_or(0.0));
-            }
+            crate::recorded::add_ecommerce(
+                &r.data,
+                &mut cell.revenue,
+                &mut cell.items,
+                &mut cell.amounts,
+            );
         }
         cell
     };

@@ -144,16 +144,12 @@ impl EcomAcc {
         self.acc.visits += 1;
         self.acc.visitors.insert(visitor);
         for r in records {
-            let c = &r.data;
-            self.acc.revenue.add(c.revenue.unwrap_or(0.0));
-            self.items += crate::recorded::item_count(c);
-            for (sum, v) in self
-                .amounts
-                .iter_mut()
-                .zip([c.subtotal, c.tax, c.shipping, c.discount])
-            {
-                sum.add(v.unwrap_or(0.0));
-            }
+            crate::recorded::add_ecommerce(
+                &r.data,
+                &mut self.acc.revenue,
+                &mut self.items,
+                &mut self.amounts,
+            );
         }
     }
 

@@ -134,6 +134,24 @@ pub(crate) fn abandoned_cart(visit: &[Recorded]) -> Option<&Recorded> {
         .filter(|r| r.kind == HitType::Cart)
 }
 
+/// Adds an order's or cart's grand total, products ([`item_count`]) and
+/// amounts (subtotal, tax, shipping, discount) to running sums.
+pub(crate) fn add_ecommerce(
+    c: &Conversion,
+    revenue: &mut crate::fsum::ExactSum,
+    items: &mut u64,
+    amounts: &mut [crate::fsum::ExactSum; 4],
+) {
+    revenue.add(c.revenue.unwrap_or(0.0));
+    *items += item_count(c);
+    for (sum, v) in amounts
+        .iter_mut()
+        .zip([c.subtotal, c.tax, c.shipping, c.discount])
+    {
+        sum.add(v.unwrap_or(0.0));
+    }
+}
+
 /// The number of products of an order or cart (the sum of quantities; an
 /// item without one counts 1), Matomo's `items`.
 pub(crate) fn item_count(c: &Conversion) -> u64 {

@@ -181,15 +181,7 @@ pub(super) fn import(
         .and_then(decode)
         .unwrap_or([i64::MIN, 0, 0, 0]);
     let time = "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', server_time)";
-    let now = query(
-        db,
-        "SELECT TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP())",
-    )?
-    .first()
-    .and_then(|r| r.first())
-    .and_then(Value::int)
-    .unwrap_or(i64::MAX);
-    let settled = now.saturating_sub(i64::from(options.settle_secs));
+    let settled = super::settled_before(db, options.settle_secs)?;
     let mut names = Names::new();
     loop {
         let after = if cursor[0] == i64::MIN {

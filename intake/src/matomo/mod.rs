@@ -454,6 +454,20 @@ impl Schema {
     }
 }
 
+/// The last Unix second whose rows are settled: the database's clock
+/// minus `settle_secs` (rows newer than that wait for the next run).
+fn settled_before(db: &mut dyn Database, settle_secs: u32) -> Result<i64> {
+    let now = query(
+        db,
+        "SELECT TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP())",
+    )?
+    .first()
+    .and_then(|r| r.first())
+    .and_then(Value::int)
+    .unwrap_or(i64::MAX);
+    Ok(now.saturating_sub(i64::from(settle_secs)))
+}
+
 fn query(db: &mut dyn Database, sql: &str) -> Result<Vec<Vec<Value>>> {
     db.query(sql).map_err(Error::Database)
 }
@@ -732,15 +746,7 @@ impl Reader {
         if self.done {
             return Ok(None);
         }
-        let now = query(
-            db,
-            "SELECT TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP())",
-        )?
-        .first()
-        .and_then(|r| r.first())
-        .and_then(Value::int)
-        .unwrap_or(i64::MAX);
-        let settled = now.saturating_sub(i64::from(self.settle_secs));
+        let settled = settled_before(db, self.settle_secs)?;
         let sql = self.columns.actions_sql(
             self.site,
             self.checkpoint.cursor,
