@@ -680,9 +680,7 @@ impl DayArchive {
                 let key = key_name.map_or(NONE, |k| {
                     side.dims(h).iter().find(|d| d.0 == k).map_or(NONE, |d| d.1)
                 });
-                let from = self.visitor.partition_point(|&x| x < h.visitor);
-                let to = from + self.visitor[from..].partition_point(|&x| x == h.visitor);
-                let visits = from as u32..to as u32;
+                let visits = self.visitor_range(h.visitor);
                 let visit = if visits.is_empty() {
                     NONE
                 } else {
@@ -732,6 +730,13 @@ impl DayArchive {
         });
         crate::recorded::derive_counted(&mut out);
         self.conversions = out;
+    }
+
+    /// The visits of `visitor` (its run of the sorted visitor column).
+    pub(crate) fn visitor_range(&self, visitor: u32) -> std::ops::Range<u32> {
+        let from = self.visitor.partition_point(|&x| x < visitor);
+        let to = from + self.visitor[from..].partition_point(|&x| x == visitor);
+        from as u32..to as u32
     }
 
     /// The conversions of visit `v`.
@@ -1100,8 +1105,8 @@ impl DayArchive {
         }
     }
 
-    /// [`DayArchive::visit_hits_into`] for every visit, with the
-    /// unattached conversions of `visitors` (a piece's visible ones).
+    /// [`DayArchive::visit_hits_into`] for `visits`, then the unattached
+    /// conversions of the visitors `unattached` accepts.
     pub(crate) fn piece_hits_into(
         &self,
         visits: impl IntoIterator<Item = u32>,

@@ -83,7 +83,7 @@ impl Engine {
             // holds.
             for p in pieces {
                 for r in crate::recorded::unattached(&p.archive.conversions) {
-                    if p.mask.is_none_or(|m| !m.moved.contains(r.visitor)) {
+                    if crate::live::unattached_visible(p.mask, r.visitor) {
                         out.push(conversion_hit(site, d, r, visit_key));
                     }
                 }

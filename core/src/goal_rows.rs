@@ -117,10 +117,7 @@ fn visit_cells(
     if let Some(cart) = crate::recorded::abandoned_cart(recorded) {
         out.push((CARTS, cell_of(&[cart])));
     }
-    let bought: Vec<&crate::recorded::Recorded> = recorded
-        .iter()
-        .filter(|r| r.kind == crate::hit::HitType::Order && r.counted)
-        .collect();
+    let bought: Vec<&crate::recorded::Recorded> = crate::recorded::orders(recorded).collect();
     if !bought.is_empty() {
         out.push((ORDERS, cell_of(&bought)));
     }

@@ -14,7 +14,6 @@ use crate::bitset::BitSet;
 use crate::conversions::GoalState;
 use crate::fsum::ExactSum;
 use crate::goal::Goal;
-use crate::hit::HitType;
 use crate::recorded::Recorded;
 use chrono::NaiveDate;
 
@@ -319,10 +318,7 @@ impl<'g> GoalsAcc<'g> {
             }
             let recorded = a.conversions_of(cut.visit);
             if *ecommerce && !recorded.is_empty() {
-                let bought: Vec<&Recorded> = recorded
-                    .iter()
-                    .filter(|r| r.kind == HitType::Order && r.counted)
-                    .collect();
+                let bought: Vec<&Recorded> = crate::recorded::orders(recorded).collect();
                 if !bought.is_empty() {
                     for k in types(t) {
                         orders[k].add(visitor, &bought);

@@ -13,7 +13,6 @@
 use std::collections::BTreeMap;
 
 use crate::fsum::ExactSum;
-use crate::hit::HitType;
 use crate::query::Selection;
 
 /// Which label the rows of a products report group by.
@@ -102,10 +101,7 @@ impl Selection<'_> {
                     .into_iter()
                     .collect()
             } else {
-                recorded
-                    .iter()
-                    .filter(|r| r.kind == HitType::Order && r.counted)
-                    .collect()
+                crate::recorded::orders(recorded).collect()
             };
             for r in picked {
                 // Each order (or cart) counts once per label.

@@ -191,13 +191,6 @@ pub(crate) fn push_live<'a>(out: &mut Vec<DayPart<'a>>, date: NaiveDate, l: &'a 
     }
 }
 
-/// The visits of `visitor` in an archive (its run of the sorted column).
-pub(crate) fn visitor_range(a: &DayArchive, visitor: u32) -> Range<u32> {
-    let from = a.visitor.partition_point(|&x| x < visitor);
-    let to = from + a.visitor[from..].partition_point(|&x| x == visitor);
-    from as u32..to as u32
-}
-
 /// The visible visits of an archive under a mask.
 pub(crate) fn visible_visits<'a>(
     a: &'a DayArchive,
@@ -231,11 +224,17 @@ pub(crate) fn piece_hits_into(
 ) {
     a.piece_hits_into(
         visible_visits(a, mask),
-        |v| mask.is_none_or(|m| !m.moved.contains(v)),
+        |v| unattached_visible(mask, v),
         hits,
         side,
         dicts,
     );
+}
+
+/// Whether a piece under `mask` shows `visitor`'s unattached conversions
+/// (they moved out with the visitor's visits otherwise).
+pub(crate) fn unattached_visible(mask: Option<&Mask>, visitor: u32) -> bool {
+    mask.is_none_or(|m| !m.moved.contains(visitor))
 }
 
 /// The visitors with visits or unattached conversions in an archive, each
@@ -243,9 +242,8 @@ pub(crate) fn piece_hits_into(
 pub(crate) fn holders(a: &DayArchive) -> Vec<u32> {
     let mut out: Vec<u32> = a.visitor.clone();
     out.extend(
-        a.conversions
+        crate::recorded::unattached(&a.conversions)
             .iter()
-            .filter(|r| r.visit == NONE)
             .map(|r| r.visitor),
     );
     out.sort_unstable();

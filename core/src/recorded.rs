@@ -120,6 +120,14 @@ pub(crate) fn unattached(all: &[Recorded]) -> &[Recorded] {
     &all[all.partition_point(|r| r.visit != NONE)..]
 }
 
+/// The orders of a visit's conversions that count (an order id's first
+/// use by the visitor that day).
+pub(crate) fn orders(visit: &[Recorded]) -> impl Iterator<Item = &Recorded> {
+    visit
+        .iter()
+        .filter(|r| r.kind == HitType::Order && r.counted)
+}
+
 /// A visit's abandoned cart: its last ecommerce conversion by time, if
 /// that is a cart update (ties: an order wins, the cart was bought).
 pub(crate) fn abandoned_cart(visit: &[Recorded]) -> Option<&Recorded> {

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use crate::archive::{Columns, DayArchive};
 use crate::engine::SiteState;
 use crate::error::Result;
-use crate::live::{DayPart, LiveDay, Mask, Part, push_live, visitor_range};
+use crate::live::{DayPart, LiveDay, Mask, Part, push_live};
 use crate::raw::{RawHit, SideArena};
 use crate::store::lazy::DayRef;
 
@@ -99,12 +99,12 @@ impl SiteState {
         for &v in &visitors {
             match live.owner.get(&v) {
                 Some(&p) => {
-                    let r = visitor_range(&live.parts[p as usize].archive, v);
+                    let r = live.parts[p as usize].archive.visitor_range(v);
                     from_parts.push((p, v, r));
                 }
                 None => {
                     if let Some(a) = sealed {
-                        let r = visitor_range(a, v);
+                        let r = a.visitor_range(v);
                         if !r.is_empty() || a.has_unattached(v) {
                             from_sealed.push((v, r));
                         }

@@ -452,14 +452,24 @@ fn ecommerce(c: &Condition) -> Option<Pred> {
     })
 }
 
+/// A numeric comparison (the parser allows only these operators on
+/// numeric fields).
+fn num_passes(op: Op, x: f64, want: f64) -> bool {
+    match op {
+        Op::Eq => x == want,
+        Op::Ne => x != want,
+        Op::Lt => x < want,
+        Op::Le => x <= want,
+        Op::Gt => x > want,
+        Op::Ge => x >= want,
+        _ => false,
+    }
+}
+
 /// Whether one of visit `v`'s ecommerce values of `field` passes `test`.
 fn ecommerce_passes(field: &Field, test: &TextTest, a: &DayArchive, v: u32) -> bool {
     let recorded = a.conversions_of(v);
-    let orders = || {
-        recorded
-            .iter()
-            .filter(|r| r.kind == crate::hit::HitType::Order && r.counted)
-    };
+    let orders = || crate::recorded::orders(recorded);
     let cart = crate::recorded::abandoned_cart(recorded);
     match field {
         Field::VisitEcommerceStatus => {
@@ -475,17 +485,7 @@ fn ecommerce_passes(field: &Field, test: &TextTest, a: &DayArchive, v: u32) -> b
             let x = r.data.revenue.unwrap_or(0.0);
             match test {
                 TextTest::Present => true,
-                TextTest::Op(op, want) => {
-                    let want: f64 = want.parse().unwrap_or(f64::NAN);
-                    match op {
-                        Op::Eq => x == want,
-                        Op::Lt => x < want,
-                        Op::Le => x <= want,
-                        Op::Gt => x > want,
-                        Op::Ge => x >= want,
-                        _ => false,
-                    }
-                }
+                TextTest::Op(op, want) => num_passes(*op, x, want.parse().unwrap_or(f64::NAN)),
             }
         }),
         _ => orders()
@@ -607,14 +607,7 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
             }
         }
         Pred::Numeric { field, op, value } => Cow::Owned(scan(a, |v| {
-            let passes = |x: f64| match op {
-                Op::Eq => x == *value,
-                Op::Ne => x != *value,
-                Op::Lt => x < *value,
-                Op::Le => x <= *value,
-                Op::Gt => x > *value,
-                _ => x >= *value,
-            };
+            let passes = |x: f64| num_passes(*op, x, *value);
             let k = day.keys;
             let x = match field {
                 Field::Actions => a.actions_of(v).len() as f64,
@@ -656,9 +649,9 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
                     .iter_mut()
                     .any(|s| s.convert(a, v, a.actions_of(v), keys.dicts).is_some())
                     || (*orders
-                        && a.conversions_of(v)
-                            .iter()
-                            .any(|r| r.kind == crate::hit::HitType::Order && r.counted));
+                        && crate::recorded::orders(a.conversions_of(v))
+                            .next()
+                            .is_some());
                 converted != *negate
             }))
         }
