@@ -393,21 +393,68 @@ pub(crate) const VISITS_UNTIL: [(u32, Option<u32>); 13] = [
     (101, None),
 ];
 
+/// The ranges of Matomo's `Goals.getDaysToConversion`: whole days from
+/// the visitor's first visit's start to the converting visit's start.
+pub(crate) const DAYS_TO: [(u32, Option<u32>); 14] = [
+    (0, Some(0)),
+    (1, Some(1)),
+    (2, Some(2)),
+    (3, Some(3)),
+    (4, Some(4)),
+    (5, Some(5)),
+    (6, Some(6)),
+    (7, Some(7)),
+    (8, Some(14)),
+    (15, Some(30)),
+    (31, Some(60)),
+    (61, Some(120)),
+    (121, Some(364)),
+    (365, None),
+];
+
 /// A range's label as Matomo shows it (`1 visit`, `9-14 visits`,
-/// `101+ visits`).
-fn visits_label(from: u32, to: Option<u32>) -> String {
+/// `101+ visits`; `0 days`, `1 day`, `365+ days`).
+fn range_label(from: u32, to: Option<u32>, one: &str, many: &str) -> String {
     match to {
-        Some(1) if from == 1 => "1 visit".into(),
-        Some(t) if t == from => format!("{from} visits"),
-        Some(t) => format!("{from}-{t} visits"),
-        None => format!("{from}+ visits"),
+        Some(1) if from == 1 => format!("1 {one}"),
+        Some(t) if t == from => format!("{from} {many}"),
+        Some(t) => format!("{from}-{t} {many}"),
+        None => format!("{from}+ {many}"),
+    }
+}
+
+/// Which conversions [`Selection::visits_until_conversion`] and
+/// [`Selection::days_to_conversion`] count (Matomo's `idGoal`).
+///
+/// # Examples
+/// ```
+/// use hitmap::ConversionsOf;
+/// assert_eq!(ConversionsOf::from(None), ConversionsOf::AllGoals);
+/// assert_eq!(ConversionsOf::from(Some(3)), ConversionsOf::Goal(3));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConversionsOf {
+    /// Every goal's conversions (Matomo's overview: orders and carts are
+    /// not goals there).
+    AllGoals,
+    /// The conversions of one goal.
+    Goal(u32),
+    /// Ecommerce orders (those that count: an order id once).
+    Orders,
+    /// Abandoned carts (a visit's, at most one).
+    AbandonedCarts,
+}
+
+impl From<Option<u32>> for ConversionsOf {
+    fn from(goal: Option<u32>) -> ConversionsOf {
+        goal.map_or(ConversionsOf::AllGoals, ConversionsOf::Goal)
     }
 }
 
 impl Selection<'_> {
-    /// Conversions by the rank of the converting visit among its
-    /// visitor's visits, in Matomo's ranges (`Goals.getVisitsUntilConversion`):
-    /// of goal `goal`, or of every goal.
+    /// Conversions of `of` (every goal, one goal, orders or abandoned
+    /// carts) by the converting visit's rank among its visitor's visits,
+    /// in Matomo's ranges (`Goals.getVisitsUntilConversion`).
     ///
     /// # Examples
     /// ```
@@ -423,39 +470,123 @@ impl Selection<'_> {
     /// assert_eq!(rows.len(), 13);
     /// # Ok::<(), hitmap::Error>(())
     /// ```
-    pub fn visits_until_conversion(&self, goal: Option<u32>) -> Vec<(String, u64)> {
+    pub fn visits_until_conversion(&self, of: impl Into<ConversionsOf>) -> Vec<(String, u64)> {
+        let counts = self.conversions_by(of.into(), &VISITS_UNTIL, |a, v| Ok(a.visit_rank(v)));
+        // Ranks need no history beyond the day's `before` column.
+        let counts = counts.unwrap_or_else(|_| vec![0; VISITS_UNTIL.len()]);
+        VISITS_UNTIL
+            .iter()
+            .zip(counts)
+            .map(|(&(from, to), n)| (range_label(from, to, "visit", "visits"), n))
+            .collect()
+    }
+
+    /// Conversions of `of` by whole days from the visitor's first visit
+    /// to the converting visit (both by their starts), in Matomo's ranges
+    /// (`Goals.getDaysToConversion`).
+    ///
+    /// # Errors
+    /// A store written before each visitor's first visit was kept, until
+    /// `hitmap check --upgrade` (`Engine::upgrade_days`) fills it in; a
+    /// visitor history file that cannot be read.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Goal, GoalMatch, Hit, PatternType, Query, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1).goal(Goal::new(1, "Buy", GoalMatch::Url, PatternType::Contains, "/buy")))?;
+    /// e.ingest([
+    ///     Hit::pageview(1, 1_717_200_000, "a", "https://x.org/"),
+    ///     Hit::pageview(1, 1_717_200_000 + 3 * 86_400 + 5, "a", "https://x.org/buy"),
+    /// ])?;
+    /// let rows = e.query(&Query::site(1))?.days_to_conversion(None)?;
+    /// assert_eq!(rows[3], ("3 days".to_string(), 1));
+    /// assert_eq!(rows.len(), 14);
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn days_to_conversion(&self, of: impl Into<ConversionsOf>) -> Result<Vec<(String, u64)>> {
+        let history = self.site.history();
+        let counts = self.conversions_by(of.into(), &DAYS_TO, |a, v| {
+            if a.visit_rank(v) == 1 {
+                return Ok(0);
+            }
+            let visitor = a.visitor[v as usize];
+            let first = history.totals()?.first_start(visitor).ok_or_else(|| {
+                crate::error::Error::Store {
+                    path: format!("site-{}/history", self.site.config.id()),
+                    reason: "the visitor history was written before first visits were kept: \
+                             run `hitmap check DIR --upgrade` to fill them in from the days"
+                        .into(),
+                }
+            })?;
+            let days = (a.visit_start(v) - first).max(0) / 86_400;
+            Ok(u32::try_from(days).unwrap_or(u32::MAX))
+        })?;
+        Ok(DAYS_TO
+            .iter()
+            .zip(counts)
+            .map(|(&(from, to), n)| (range_label(from, to, "day", "days"), n))
+            .collect())
+    }
+
+    /// Conversions of `of` summed by the range `key` puts each converting
+    /// visit in.
+    fn conversions_by(
+        &self,
+        of: ConversionsOf,
+        ranges: &[(u32, Option<u32>)],
+        mut key: impl FnMut(&crate::archive::DayArchive, u32) -> Result<u32>,
+    ) -> Result<Vec<u64>> {
         let d = &self.site.dicts;
         let mut states: Vec<GoalState<'_>> = self
             .site
             .config
             .goals
             .iter()
-            .filter(|g| goal.is_none_or(|id| g.id == id))
+            .filter(|g| match of {
+                ConversionsOf::AllGoals => true,
+                ConversionsOf::Goal(id) => g.id == id,
+                _ => false,
+            })
             .map(GoalState::new)
             .collect();
-        let mut counts = [0u64; VISITS_UNTIL.len()];
+        let ecommerce = self.site.config.ecommerce;
+        let mut counts = vec![0u64; ranges.len()];
+        let mut failed = None;
         self.for_each_visit(|cut| {
-            let a = cut.archive;
-            let n: u64 = states
-                .iter_mut()
-                .filter_map(|s| s.convert(a, cut.visit, cut.actions.iter(), d))
-                .map(|(n, _)| n)
-                .sum();
+            if failed.is_some() {
+                return;
+            }
+            let (a, v) = (cut.archive, cut.visit);
+            let n: u64 = match of {
+                ConversionsOf::AllGoals | ConversionsOf::Goal(_) => states
+                    .iter_mut()
+                    .filter_map(|s| s.convert(a, v, cut.actions.iter(), d))
+                    .map(|(n, _)| n)
+                    .sum(),
+                ConversionsOf::Orders if ecommerce => {
+                    crate::recorded::orders(a.conversions_of(v)).count() as u64
+                }
+                ConversionsOf::AbandonedCarts if ecommerce => {
+                    u64::from(crate::recorded::abandoned_cart(a.conversions_of(v)).is_some())
+                }
+                _ => 0,
+            };
             if n == 0 {
                 return;
             }
-            let rank = a.visit_rank(cut.visit);
-            if let Some(i) = VISITS_UNTIL
-                .iter()
-                .position(|&(from, to)| rank >= from && to.is_none_or(|t| rank <= t))
-            {
-                counts[i] += n;
+            match key(a, v) {
+                Ok(k) => {
+                    if let Some(i) = ranges
+                        .iter()
+                        .position(|&(from, to)| k >= from && to.is_none_or(|t| k <= t))
+                    {
+                        counts[i] += n;
+                    }
+                }
+                Err(e) => failed = Some(e),
             }
         });
-        VISITS_UNTIL
-            .iter()
-            .zip(counts)
-            .map(|(&(from, to), n)| (visits_label(from, to), n))
-            .collect()
+        failed.map_or(Ok(counts), Err)
     }
 }

@@ -39,11 +39,15 @@ pub(crate) struct Row {
 /// One month of the visitor history: visitor id → its row.
 pub(crate) type Page = BTreeMap<u32, Row>;
 
-/// Per visitor id: visits on all days, and the last day with any.
+/// Per visitor id: visits on all days, the last day with any, and when
+/// the first visit started (Matomo's seconds since the first visit count
+/// from it: `Goals.getDaysToConversion`). `first` is empty in totals
+/// written before it was kept (`hitmap check --upgrade` fills it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Totals {
     pub visits: Vec<u32>,
     pub last: Vec<Option<NaiveDate>>,
+    pub first: Vec<Option<i64>>,
 }
 
 impl Totals {
@@ -63,6 +67,43 @@ impl Totals {
         self.visits[i] = visits;
         self.last[i] = last;
     }
+
+    /// Whether every visitor with visits has its first visit's start
+    /// (totals written before it was kept have none).
+    pub(crate) fn has_firsts(&self) -> bool {
+        self.visits
+            .iter()
+            .enumerate()
+            .all(|(i, &n)| n == 0 || self.first.get(i).copied().flatten().is_some())
+    }
+
+    /// When visitor `v`'s first visit started, if known.
+    pub(crate) fn first_start(&self, v: u32) -> Option<i64> {
+        self.first.get(v as usize).copied().flatten()
+    }
+
+    /// Notes a visit of `v` that started at `ts`: the first start is the
+    /// earliest one noted.
+    pub(crate) fn note_start(&mut self, v: u32, ts: i64) {
+        let i = v as usize;
+        if self.first.len() <= i {
+            self.first.resize(i + 1, None);
+        }
+        let f = &mut self.first[i];
+        *f = Some(f.map_or(ts, |x| x.min(ts)));
+    }
+}
+
+/// Each visitor of a day archive with when its first visit that day
+/// started (visits are sorted by visitor, then start).
+pub(crate) fn day_starts(a: &DayArchive) -> Vec<(u32, i64)> {
+    let mut out = Vec::new();
+    let mut i = 0u32;
+    runs(&a.visitor, |v, n| {
+        out.push((v, a.visit_start(i)));
+        i += n;
+    });
+    out
 }
 
 /// Every page and the totals: a history read whole.
@@ -112,6 +153,9 @@ pub(crate) struct History {
     loader: Option<Arc<dyn PageLoader>>,
     /// Months whose pages changed (or went) since the last commit.
     dirty: BTreeSet<NaiveDate>,
+    /// Whether the totals changed without a page (first starts filled in
+    /// by an upgrade).
+    totals_dirty: bool,
 }
 
 impl Default for History {
@@ -122,6 +166,7 @@ impl Default for History {
             legacy: None,
             loader: None,
             dirty: BTreeSet::new(),
+            totals_dirty: false,
         }
     }
 }
@@ -192,6 +237,7 @@ impl History {
             legacy: None,
             loader: Some(loader),
             dirty: BTreeSet::new(),
+            totals_dirty: false,
         }
     }
 
@@ -206,9 +252,12 @@ impl History {
         }
     }
 
-    /// The history of days given by their sorted visitor columns, in day
-    /// order (every page changed: a commit writes them all).
-    pub(crate) fn from_days<'a>(days: impl Iterator<Item = (NaiveDate, &'a [u32])>) -> History {
+    /// The history of days given by their sorted visitor columns (and
+    /// [`day_starts`]), in day order (every page changed: a commit writes
+    /// them all).
+    pub(crate) fn from_days<'a>(
+        days: impl Iterator<Item = (NaiveDate, &'a [u32], Vec<(u32, i64)>)>,
+    ) -> History {
         let (pages, totals) = pages_of_days(days);
         let mut h = History::default();
         h.replace(pages, totals);
@@ -363,6 +412,37 @@ impl History {
         Ok(())
     }
 
+    /// The totals (read on first use).
+    pub(crate) fn totals(&self) -> crate::error::Result<&Totals> {
+        if let Some(l) = self.legacy_table() {
+            return l.map(|(_, t)| t).map_err(|d| damage_err(&d));
+        }
+        match &self.totals {
+            TotalsSlot::Held(t) => Ok(t),
+            TotalsSlot::Stored { generation, totals } => totals
+                .get_or_init(|| self.loader()?.totals(*generation))
+                .as_ref()
+                .map_err(damage_err),
+        }
+    }
+
+    /// Notes visits' starts ([`Totals::note_start`]) of a batch: the
+    /// totals are held ([`History::hold_from`]).
+    pub(crate) fn note_starts(&mut self, starts: impl IntoIterator<Item = (u32, i64)>) {
+        let t = self.held_totals();
+        for (v, ts) in starts {
+            t.note_start(v, ts);
+        }
+    }
+
+    /// Sets every visitor's first start (an upgrade of totals written
+    /// before they were kept, from the days); the next commit writes the
+    /// totals.
+    pub(crate) fn set_first_starts(&mut self, first: Vec<Option<i64>>) {
+        self.held_totals().first = first;
+        self.totals_dirty = true;
+    }
+
     fn held_totals(&mut self) -> &mut Totals {
         if !matches!(self.totals, TotalsSlot::Held(_)) {
             self.totals = TotalsSlot::Held(Totals::default());
@@ -498,7 +578,7 @@ impl History {
                 _ => (*m, None),
             })
             .collect::<Vec<_>>();
-        let totals = match (&self.totals, self.dirty.is_empty()) {
+        let totals = match (&self.totals, self.dirty.is_empty() && !self.totals_dirty) {
             (TotalsSlot::Held(t), false) => Some(t),
             _ => None,
         };
@@ -518,9 +598,11 @@ impl History {
         let Some(loader) = loader else {
             // An in-memory engine holds everything.
             self.dirty.clear();
+            self.totals_dirty = false;
             return;
         };
         self.loader = Some(loader);
+        self.totals_dirty = false;
         let latest = self.pages.keys().next_back().copied();
         for m in std::mem::take(&mut self.dirty) {
             let Some(&generation) = pages.get(&m) else {
@@ -573,16 +655,7 @@ impl History {
                 out.insert(m, p);
             }
         }
-        let totals = match &self.totals {
-            TotalsSlot::Held(t) => Some(t),
-            TotalsSlot::Stored { generation, totals } => Some(
-                totals
-                    .get_or_init(|| self.loader()?.totals(*generation))
-                    .as_ref()
-                    .map_err(damage_err)?,
-            ),
-        };
-        Ok((out, totals))
+        Ok((out, Some(self.totals()?)))
     }
 
     /// Bytes held in memory (estimated from lengths).
@@ -607,17 +680,24 @@ impl History {
             TotalsSlot::Held(t) => Some(t),
             TotalsSlot::Stored { totals, .. } => totals.get().and_then(|r| r.as_ref().ok()),
         };
-        bytes + totals.map_or(0, |t| t.visits.capacity() * 4 + t.last.capacity() * 4)
+        bytes
+            + totals.map_or(0, |t| {
+                t.visits.capacity() * 4 + t.last.capacity() * 4 + t.first.capacity() * 16
+            })
     }
 }
 
-/// Pages and totals from each day's sorted visitor column, days in order.
+/// Pages and totals from each day's sorted visitor column and
+/// [`day_starts`], days in order.
 pub(crate) fn pages_of_days<'a>(
-    days: impl Iterator<Item = (NaiveDate, &'a [u32])>,
+    days: impl Iterator<Item = (NaiveDate, &'a [u32], Vec<(u32, i64)>)>,
 ) -> (BTreeMap<NaiveDate, Page>, Totals) {
     let mut pages: BTreeMap<NaiveDate, Page> = BTreeMap::new();
     let mut totals = Totals::default();
-    for (day, column) in days {
+    for (day, column, starts) in days {
+        for (v, ts) in starts {
+            totals.note_start(v, ts);
+        }
         let page = pages.entry(month_of(day)).or_default();
         runs(column, |v, visits| {
             let (before, last) = totals.of(v);

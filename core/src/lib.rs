@@ -146,7 +146,7 @@ pub use engine::{
 pub use error::{Error, Result};
 pub use export::VisitRecord;
 pub use goal::{Goal, GoalMatch, MAX_GOALS, PatternType};
-pub use goals::{ByVisitorType, EcommerceMetrics, GoalMetrics, GoalsSummary};
+pub use goals::{ByVisitorType, ConversionsOf, EcommerceMetrics, GoalMetrics, GoalsSummary};
 pub use hit::{Campaign, CampaignRef, Conversion, Event, EventRef, Hit, HitRef, HitType, Item};
 pub use items::{ItemRow, ItemsBy, NOT_DEFINED as ITEM_NOT_DEFINED};
 pub use ndjson::{FIELDS as HIT_FIELDS, Rejected, check_ndjson_line, items_from_json};

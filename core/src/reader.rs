@@ -314,7 +314,9 @@ impl Engine {
                 let whole = bad.is_empty() && site.days.is_empty() && site.live.is_empty();
                 if whole {
                     let (pages, totals) = crate::history::pages_of_days(
-                        columns.iter().map(|(d, v)| (*d, v.as_slice())),
+                        columns
+                            .iter()
+                            .map(|(d, v, s)| (*d, v.as_slice(), s.clone())),
                     );
                     let files = &store.manifest.sites[&id];
                     let disagrees = match site.history().read_all() {
@@ -333,6 +335,11 @@ impl Engine {
                                         == totals.visits.get(v).copied().unwrap_or(0)
                                         && t.last.get(v).copied().flatten()
                                             == totals.last.get(v).copied().flatten()
+                                        // Totals from before first starts
+                                        // were kept have none.
+                                        && (t.first.is_empty()
+                                            || t.first_start(v as u32)
+                                                == totals.first_start(v as u32))
                                 })
                             });
                             (!(same_pages && same_totals)).then(|| {
@@ -572,8 +579,9 @@ pub(crate) fn read_day(
         })
 }
 
-/// Days' visitor columns.
-type Columns = Vec<(NaiveDate, Vec<u32>)>;
+/// Each day's sorted visitor column and its visitors' first starts
+/// (`history::day_starts`).
+type Columns = Vec<(NaiveDate, Vec<u32>, Vec<(u32, i64)>)>;
 /// Days that could not be read, with their damage records.
 type Unread = Vec<(NaiveDate, (String, String))>;
 
@@ -588,7 +596,10 @@ fn visitor_columns(
     let (mut columns, mut bad) = (Vec::with_capacity(files.len()), Vec::new());
     for (&date, &g) in files {
         match read_day(store, site, id, date, g) {
-            Ok(a) => columns.push((date, a.visitor)),
+            Ok(a) => {
+                let starts = crate::history::day_starts(&a);
+                columns.push((date, a.visitor, starts));
+            }
             Err(d) => bad.push((date, d)),
         }
     }
@@ -641,7 +652,11 @@ pub(crate) fn load_site_lazy(
                 days.remove(&date);
                 site.damaged.insert(date, d);
             }
-            History::from_days(columns.iter().map(|(d, v)| (*d, v.as_slice())))
+            History::from_days(
+                columns
+                    .iter()
+                    .map(|(d, v, s)| (*d, v.as_slice(), s.clone())),
+            )
         }
     };
     site.lazy = Some(LazyDays {

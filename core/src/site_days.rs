@@ -148,6 +148,7 @@ impl SiteState {
         crate::history::runs(&archive.visitor, |v, n| {
             updates.push((v, date, 1u8, n));
         });
+        let starts = crate::history::day_starts(&archive);
         for v in crate::live::holders(&archive) {
             live.owner.insert(v, index);
         }
@@ -157,7 +158,7 @@ impl SiteState {
             archive,
             mask: None,
         });
-        self.apply_visitor_updates(updates);
+        self.apply_visitor_updates(updates, starts);
         self.merge_tail(date, side);
     }
 

@@ -36,8 +36,9 @@ pub(super) fn requested_goal(r: &ApiRequest, goals: &[Goal]) -> Result<Option<u3
         "ecommerceOrder" | "ecommerceAbandonedCart" | "0" | "-1"
     ) {
         return Err(bad(format!(
-            "idGoal={given}: {} answers goals by id ({}); Goals.get answers idGoal=ecommerceOrder \
-             and idGoal=ecommerceAbandonedCart",
+            "idGoal={given}: {} answers goals by id ({}); Goals.get, \
+             Goals.getVisitsUntilConversion and Goals.getDaysToConversion answer \
+             idGoal=ecommerceOrder and idGoal=ecommerceAbandonedCart",
             r.method,
             ids(goals)
         )));

@@ -54,6 +54,8 @@ pub(crate) enum Kind {
     GoalDefinitions,
     /// `Goals.getVisitsUntilConversion`.
     VisitsUntilConversion,
+    /// `Goals.getDaysToConversion`.
+    DaysToConversion,
     /// `API.getSegmentsMetadata`: the segment names a site takes.
     SegmentsMetadata,
     /// `API.getSuggestedValuesForSegment`: values a segment name may take.
@@ -662,6 +664,14 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         GOALS,
         "Visits to Conversion",
         Some("Visits to Conversion"),
+        F::Conversions,
+    ),
+    m(
+        "Goals.getDaysToConversion",
+        K::DaysToConversion,
+        GOALS,
+        "Days to Conversion",
+        Some("Days to Conversion"),
         F::Conversions,
     ),
     m(

@@ -338,6 +338,7 @@ impl ApiRequest {
                     Kind::Goals
                         | Kind::GoalMetrics
                         | Kind::VisitsUntilConversion
+                        | Kind::DaysToConversion
                         | Kind::GoalDefinition
                 ) || (self.goal_columns.is_some() && goals::goal_rows_of(k).is_some()),
             ),
@@ -980,10 +981,18 @@ impl Engine {
             Kind::VisitsSummary => summary_answer(&sel.visits_summary(), t)?,
             // Answered before a selection is made (`answer_period`).
             Kind::Goals | Kind::GoalMetrics => json!([]),
-            Kind::VisitsUntilConversion => {
-                let goal = goals::requested_goal(r, &sel.site.config.goals)?;
-                let rows = sel
-                    .visits_until_conversion(goal)
+            Kind::VisitsUntilConversion | Kind::DaysToConversion => {
+                let of = match goals::requested_ecommerce(r, &sel.site.config)? {
+                    Some(goals::Ecommerce::Order) => crate::goals::ConversionsOf::Orders,
+                    Some(goals::Ecommerce::Cart) => crate::goals::ConversionsOf::AbandonedCarts,
+                    None => goals::requested_goal(r, &sel.site.config.goals)?.into(),
+                };
+                let rows = if kind == Kind::DaysToConversion {
+                    sel.days_to_conversion(of)?
+                } else {
+                    sel.visits_until_conversion(of)
+                };
+                let rows = rows
                     .into_iter()
                     .map(|(label, n)| {
                         let mut row = Row::new();

@@ -13,8 +13,13 @@ pub(crate) const MAGIC: &[u8; 7] = b"HITMAP\0";
 /// read); version 5 adds visits-grouped reports to rollups with reports
 /// (`R`, `.rep`: an older build cannot read those and answers their
 /// periods from days); version 6 adds recorded conversions to the day
-/// files of days that have any; the other kinds are the same in all.
-pub(crate) const FORMAT_VERSION: u16 = 6;
+/// files of days that have any; version 7 adds each visitor's first
+/// visit start to the visitor totals (`N`); the other kinds are the same
+/// in all.
+pub(crate) const FORMAT_VERSION: u16 = 7;
+
+/// The version of visitor totals with first visit starts.
+pub(crate) const TOTALS_VERSION: u16 = 7;
 
 /// The version of a day file with recorded conversions (a 24th section);
 /// days without any keep version 3's bytes.
@@ -33,7 +38,8 @@ pub(crate) const DAY_VERSION: u16 = 3;
 /// so files of unchanged kinds keep their bytes.
 pub(crate) fn version_of(kind: Kind) -> u16 {
     match kind {
-        Kind::Manifest | Kind::Page | Kind::Totals => HISTORY_VERSION,
+        Kind::Manifest | Kind::Page => HISTORY_VERSION,
+        Kind::Totals => TOTALS_VERSION,
         Kind::Rollup => ROLLUP_VERSION,
         _ => DAY_VERSION,
     }
@@ -311,6 +317,11 @@ impl<'a> Reader<'a> {
     pub(crate) fn vars_u32(&mut self) -> ReadResult<Vec<u32>> {
         let n = self.var_count()?;
         (0..n).map(|_| self.var_u32()).collect()
+    }
+    /// What [`Writer::vars`] wrote.
+    pub(crate) fn vars_u64(&mut self) -> ReadResult<Vec<u64>> {
+        let n = self.var_count()?;
+        (0..n).map(|_| self.var()).collect()
     }
     /// `n` raw bytes.
     pub(crate) fn bytes(&mut self, n: usize) -> ReadResult<&'a [u8]> {

@@ -1260,20 +1260,65 @@ pub(crate) fn decode_page(
     Ok(page)
 }
 
-/// Each visitor's visits on all days and last day with visits, as a
-/// sealed file (`N`, FORMAT.md).
+/// Each visitor's visits on all days, last day with visits and first
+/// visit's start, as a sealed file (`N`, FORMAT.md). The starts are
+/// left out when not every visitor has one (totals of an older store not
+/// upgraded yet).
 pub(crate) fn encode_totals(t: &crate::history::Totals) -> Vec<u8> {
     let mut w = Writer::default();
     w.u32s_of(t.visits.len(), t.visits.iter().copied());
     w.u32s_of(t.last.len(), t.last.iter().map(|d| day_number(*d)));
+    if t.has_firsts() {
+        // Zigzag deltas from the previous visitor's (0: no visits).
+        let mut prev = 0i64;
+        w.vars((0..t.visits.len()).map(|i| match t.first.get(i).copied().flatten() {
+            Some(ts) if t.visits[i] > 0 => {
+                let d = ts.wrapping_sub(prev);
+                prev = ts;
+                (((d << 1) ^ (d >> 63)) as u64).wrapping_add(1)
+            }
+            _ => 0,
+        }));
+    }
     seal(Kind::Totals, &compress(&w.buf))
 }
 
 /// Reads the totals for `visitors` visitor ids.
 pub(crate) fn decode_totals(bytes: &[u8], visitors: usize) -> ReadResult<crate::history::Totals> {
-    let raw = decompress(open(Kind::Totals, bytes)?)?;
+    let (version, body) = open_versioned(Kind::Totals, bytes)?;
+    let raw = decompress(body)?;
     let mut r = Reader::new(&raw);
     let (visits, last) = (r.u32s()?, r.u32s()?);
+    let mut first = Vec::new();
+    // Version 7 keeps first visit starts (when every visitor has one).
+    if version >= super::codec::TOTALS_VERSION && r.rest_len() > 0 {
+        let coded = r.vars_u64()?;
+        if coded.len() != visits.len() {
+            return Err(format!(
+                "holds {} first visits for {} visitors",
+                coded.len(),
+                visits.len()
+            ));
+        }
+        let mut prev = 0i64;
+        for (c, &n) in coded.into_iter().zip(&visits) {
+            if (c == 0) != (n == 0) {
+                return Err("a visitor's first visit disagrees with its visits".into());
+            }
+            first.push(c.checked_sub(1).map(|z| {
+                let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
+                prev = prev.wrapping_add(d);
+                prev
+            }));
+        }
+        if first
+            .iter()
+            .flatten()
+            .any(|ts| !(crate::hit::MIN_TS..=crate::hit::MAX_TS).contains(ts))
+        {
+            return Err("a first visit's time is outside 1970..9999".into());
+        }
+    }
     r.finish()?;
     if visits.len() != last.len() || visits.len() > visitors {
         return Err(format!(
@@ -1286,7 +1331,11 @@ pub(crate) fn decode_totals(bytes: &[u8], visitors: usize) -> ReadResult<crate::
         .into_iter()
         .map(day_of_number)
         .collect::<ReadResult<Vec<_>>>()?;
-    Ok(crate::history::Totals { visits, last })
+    Ok(crate::history::Totals {
+        visits,
+        last,
+        first,
+    })
 }
 
 /// A rollup as a sealed file (`R`, FORMAT.md): the first day of its

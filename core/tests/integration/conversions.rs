@@ -795,6 +795,42 @@ fn orders_and_carts_in_matomos_goals_get() {
     );
     assert_eq!(summary["nb_visits_converted"], 2);
     assert_eq!(summary["nb_actions"], 2, "conversions are not actions");
+    // Orders and carts by visits and days until conversion: "a" comes
+    // back three days and an hour later and orders again.
+    e.ingest([
+        Hit::pageview(1, T + 3 * 86_400 + 3_600, "a", "https://x.org/"),
+        order(T + 3 * 86_400 + 3_700, "A-3", 20.0),
+    ])
+    .unwrap();
+    let range = "idSite=1&period=range&date=2024-06-01,2024-06-10&format=json";
+    let rows = |method: &str, goal: &str| -> Vec<(String, u64)> {
+        api(&e, &format!("method=Goals.{method}&{range}&idGoal={goal}"))
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["nb_conversions"] != 0)
+            .map(|r| {
+                (
+                    r["label"].as_str().unwrap().to_string(),
+                    r["nb_conversions"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let pair = |label: &str, n| (label.to_string(), n);
+    assert_eq!(
+        rows("getDaysToConversion", "ecommerceOrder"),
+        [pair("0 days", 2), pair("3 days", 1)]
+    );
+    assert_eq!(
+        rows("getVisitsUntilConversion", "ecommerceOrder"),
+        [pair("1 visit", 2), pair("2 visits", 1)]
+    );
+    assert_eq!(
+        rows("getDaysToConversion", "ecommerceAbandonedCart"),
+        [pair("0 days", 1)]
+    );
+    assert_eq!(rows("getDaysToConversion", "1"), [pair("0 days", 1)]);
     // A site that is not an ecommerce site says how to make it one.
     e.add_site(SiteConfig::new(2)).unwrap();
     let err = e

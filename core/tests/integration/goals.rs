@@ -94,6 +94,18 @@ fn check_goals(case: &Case, goals: &[Goal]) -> Result<(), TestCaseError> {
             "visits until conversion of the first goal, {}",
             ctx
         );
+        prop_assert_eq!(
+            sel.days_to_conversion(None).unwrap(),
+            reference::days_to_conversion(&cuts, goals),
+            "days to conversion, {}",
+            ctx
+        );
+        prop_assert_eq!(
+            sel.days_to_conversion(first.first().map(Goal::id)).unwrap(),
+            reference::days_to_conversion(&cuts, first),
+            "days to conversion of the first goal, {}",
+            ctx
+        );
         prop_assert_eq!(&got, &reference::goals(&cuts, goals), "goals, {}", ctx);
         prop_assert_eq!(
             &before.query(&q).unwrap().goals(),

@@ -2,7 +2,7 @@
 //! in any order, in batches large and small, with writers reopened between
 //! them, late hits into earlier months, and erasures, answers every
 //! question that reads earlier visits (new/returning, visitCount, days
-//! since the last visit) as an in-memory engine fed everything at once,
+//! since the last visit, days since the first visit) as an in-memory engine fed everything at once,
 //! and its pages check clean against its days.
 
 use chrono::{Days, NaiveDate};
@@ -10,6 +10,19 @@ use hitmap::{Engine, Hit, Query};
 use proptest::prelude::*;
 
 use crate::props::{Case, case, first_day, make_hit, site_config};
+
+/// The case's site with a goal that most visits convert: days to
+/// conversion read each visitor's first visit.
+fn config(case: &Case) -> hitmap::SiteConfig {
+    use hitmap::{Goal, GoalMatch, PatternType};
+    site_config(case).goal(Goal::new(
+        1,
+        "any",
+        GoalMatch::Url,
+        PatternType::Contains,
+        "x.org",
+    ))
+}
 
 /// Days between the months the hits are spread over.
 const MONTH: i64 = 31 * 86_400;
@@ -25,6 +38,8 @@ fn answers(e: &Engine, case: &Case) -> Vec<String> {
         "VisitorInterest.getNumberOfVisitsByVisitCount",
         "VisitorInterest.getNumberOfVisitsByDaysSinceLast",
         "VisitsSummary.get",
+        "Goals.getDaysToConversion",
+        "Goals.getVisitsUntilConversion",
     ] {
         for (period, seg) in [
             ("range", ""),
@@ -76,14 +91,14 @@ proptest! {
     ) {
         let hits = spread(&case, &months);
         let mut whole = Engine::in_memory();
-        whole.add_site(site_config(&case)).unwrap();
+        whole.add_site(config(&case)).unwrap();
         whole.ingest(&hits).unwrap();
         let mut shuffled = hits.clone();
         shuffle(&mut shuffled, seed);
 
         let dir = crate::store::TempDir::new("history-pages");
         let mut w = Engine::open(&dir.0).unwrap();
-        w.add_site(site_config(&case)).unwrap();
+        w.add_site(config(&case)).unwrap();
         let mut rest = shuffled.as_slice();
         for &(n, live, reopen) in &cuts {
             let (now, later) = rest.split_at(n.min(rest.len()));

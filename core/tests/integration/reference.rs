@@ -32,6 +32,8 @@ pub struct RVisit {
     pub weekday: u32,
     /// Local days since the visitor's previous visit (0 the same day).
     pub days_since_last: Option<i64>,
+    /// When the visitor's first visit started (its first hit).
+    pub first_start: i64,
 }
 
 pub fn no_fragment(url: &str) -> &str {
@@ -184,6 +186,7 @@ pub fn visits(hits: &[Hit], site: &RefSite) -> Vec<RVisit> {
                     hour: clock.hour(),
                     weekday: clock.weekday().number_from_monday(),
                     days_since_last: None,
+                    first_start: first,
                     date,
                     visitor: visitor.clone(),
                     user: first_value(&vh, |h| h.user.clone()),
@@ -222,7 +225,9 @@ pub fn visits(hits: &[Hit], site: &RefSite) -> Vec<RVisit> {
                 .then_with(|| ev_value(&a.hits[0]).total_cmp(&ev_value(&b.hits[0])))
         });
         let mut previous: Option<NaiveDate> = None;
+        let first_start = idx.iter().map(|&i| out[i].hits[0].ts).min().unwrap();
         for (rank, i) in idx.into_iter().enumerate() {
+            out[i].first_start = first_start;
             out[i].visit_count = rank as u32 + 1;
             out[i].days_since_last = previous.map(|p| (out[i].date - p).num_days());
             previous = Some(out[i].date);
@@ -748,6 +753,34 @@ pub fn goals(cuts: &[Cut], goals: &[hitmap::Goal]) -> hitmap::GoalsSummary {
         .zip(&each)
         .map(|(g, a)| (g.id(), by_type(a)))
         .collect();
+    out
+}
+
+/// Conversions of `goals` by whole days from the visitor's first visit's
+/// start to the converting visit's, in Matomo's ranges (label,
+/// conversions), written from Matomo's `Archiver::$daysToConvRanges`.
+pub fn days_to_conversion(cuts: &[Cut], goals: &[hitmap::Goal]) -> Vec<(String, u64)> {
+    let mut ranges: Vec<(i64, i64, String)> = (0..=7)
+        .map(|d| (d, d, format!("{d} {}", if d == 1 { "day" } else { "days" })))
+        .collect();
+    for (a, b) in [(8, 14), (15, 30), (31, 60), (61, 120), (121, 364)] {
+        ranges.push((a, b, format!("{a}-{b} days")));
+    }
+    ranges.push((365, i64::MAX, "365+ days".into()));
+    let mut out: Vec<(String, u64)> = ranges.iter().map(|r| (r.2.clone(), 0)).collect();
+    for c in cuts {
+        let n: u64 = goals
+            .iter()
+            .filter_map(|g| goal_conversions(c, g))
+            .map(|(n, _)| n)
+            .sum();
+        let days = (c.visit.hits[0].ts - c.visit.first_start) / 86_400;
+        let i = ranges
+            .iter()
+            .position(|r| (r.0..=r.1).contains(&days))
+            .unwrap();
+        out[i].1 += n;
+    }
     out
 }
 

@@ -267,7 +267,7 @@ fn damaged_files_are_named_and_the_rest_still_answers() {
 /// bytes, or the version must change. `HITMAP_BLESS=1` rewrites them.
 #[test]
 fn golden_store_reads_and_the_writer_is_stable() {
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/store-v4");
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/store-v7");
     let dir = TempDir::new("golden");
     let e = sample_store(&dir.0);
     let answers = golden_answers(&e);
@@ -343,6 +343,43 @@ fn version_2_stores_read_and_keep_working() {
 #[test]
 fn version_3_stores_read_and_keep_working() {
     old_stores_read_and_keep_working(3);
+}
+
+/// A store whose visitor totals were written before first visits were
+/// kept (version 4 totals: `tests/golden/store-v4`) answers everything as
+/// before; days to conversion of returning visitors say to upgrade, and
+/// after `upgrade_days` they equal the same hits written today.
+#[test]
+fn version_4_totals_answer_days_to_conversion_after_an_upgrade() {
+    use hitmap::{Goal, GoalMatch, PatternType};
+    let old_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/store-v4");
+    let totals = std::fs::read(old_dir.join("site-1/totals-3.bin")).unwrap();
+    assert_eq!(
+        &totals[8..10],
+        &4u16.to_le_bytes(),
+        "the fixture has version 4 totals"
+    );
+    let copy = TempDir::new("totals-v4");
+    copy_dir(&old_dir, &copy.0);
+    let goal = Goal::new(1, "any page", GoalMatch::Url, PatternType::Contains, "/");
+    let q = "method=Goals.getDaysToConversion&idSite=1&period=range&date=2025-01-01,2025-01-05&format=json";
+    let today = TempDir::new("totals-today");
+    let mut want = sample_store(&today.0);
+    want.set_goal(1, goal.clone()).unwrap();
+    let want = want.api(q).unwrap();
+    assert!(!want.contains(r#""0 days","nb_conversions":0"#), "{want}");
+
+    let mut w = Engine::open(&copy.0).unwrap();
+    w.set_goal(1, goal).unwrap();
+    let err = w.api(q).unwrap_err().to_string();
+    assert!(err.contains("hitmap check DIR --upgrade"), "{err}");
+    assert_eq!(w.upgrade_days().unwrap(), 0, "no day file to rewrite");
+    assert_eq!(w.api(q).unwrap(), want);
+    drop(w);
+    let mut r =
+        Engine::open_reader(copy.0.to_str().unwrap(), hitmap::ReaderOptions::default()).unwrap();
+    assert_eq!(r.verify(), Vec::<String>::new());
+    assert_eq!(r.api(q).unwrap(), want);
 }
 
 /// `upgrade_days` (`hitmap check --upgrade`) rewrites a version 1 or 2
