@@ -600,9 +600,15 @@ impl SiteState {
     /// erasure rebuilt them), with each archive's `before` column.
     pub(crate) fn recompute_visitor_days(&mut self) {
         let (pages, totals) = crate::history::pages_of_days(
-            self.days
-                .iter()
-                .map(|(d, a)| (*d, a.visitor.as_slice(), crate::history::day_starts(a))),
+            self.days.iter().map(|(d, a)| {
+                (
+                    *d,
+                    a.visitor.as_slice(),
+                    crate::history::day_starts(a),
+                    crate::history::day_orders(a),
+                )
+            }),
+            &crate::history::by_visitor_string(&self.dicts.visitors),
         );
         self.history.replace(pages, totals);
         for (date, a) in &mut self.days {
@@ -652,6 +658,10 @@ impl SiteState {
         for (date, mut archive) in built {
             runs(&archive.visitor, |v, n| updates.push((v, date, 1, n)));
             starts.extend(crate::history::day_starts(&archive));
+            self.history.note_orders(
+                [&archive],
+                &crate::history::by_visitor_string(&self.dicts.visitors),
+            );
             archive.before = vec![0; archive.visitor.len()];
             self.days.insert(date, archive);
         }

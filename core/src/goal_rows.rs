@@ -81,6 +81,7 @@ fn visit_cells(
     cut: &CutVisit<'_>,
     d: &crate::raw::SiteDicts,
     ecommerce: bool,
+    history: &crate::history::History,
 ) -> Vec<(i64, GoalCell)> {
     let mut out = Vec::new();
     for s in states.iter_mut() {
@@ -117,7 +118,7 @@ fn visit_cells(
     if let Some(cart) = crate::recorded::abandoned_cart(recorded) {
         out.push((CARTS, cell_of(&[cart])));
     }
-    let bought: Vec<&crate::recorded::Recorded> = crate::recorded::orders(recorded).collect();
+    let bought: Vec<&crate::recorded::Recorded> = history.orders(recorded).collect();
     if !bought.is_empty() {
         out.push((ORDERS, cell_of(&bought)));
     }
@@ -144,7 +145,7 @@ fn add_rows(
     let d = &sel.site.dicts;
     let ecommerce = sel.site.config.is_ecommerce();
     sel.for_each_visit(|cut| {
-        let converted = visit_cells(states, cut, d, ecommerce);
+        let converted = visit_cells(states, cut, d, ecommerce, sel.site.history());
         let Some((label, sub)) = key(cut) else {
             return;
         };

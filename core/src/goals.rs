@@ -105,7 +105,7 @@ pub struct GoalsSummary {
     pub overall: ByVisitorType<GoalMetrics>,
     /// Each goal of the site, by id (those without conversions too).
     pub goals: BTreeMap<u32, ByVisitorType<GoalMetrics>>,
-    /// Ecommerce orders (an order id counts once per visitor and day);
+    /// Ecommerce orders (an order id counts once in the site);
     /// part of `overall`.
     pub orders: ByVisitorType<EcommerceMetrics>,
     /// Abandoned carts: visits whose last ecommerce conversion is a cart
@@ -268,6 +268,7 @@ impl<'g> GoalsAcc<'g> {
 
     fn add(&mut self, sel: &Selection<'_>) {
         let d = &sel.site.dicts;
+        let history = sel.site.history();
         let GoalsAcc {
             ready,
             overall,
@@ -318,7 +319,7 @@ impl<'g> GoalsAcc<'g> {
             }
             let recorded = a.conversions_of(cut.visit);
             if *ecommerce && !recorded.is_empty() {
-                let bought: Vec<&Recorded> = crate::recorded::orders(recorded).collect();
+                let bought: Vec<&Recorded> = history.orders(recorded).collect();
                 if !bought.is_empty() {
                     for k in types(t) {
                         orders[k].add(visitor, &bought);
@@ -565,7 +566,7 @@ impl Selection<'_> {
                     .map(|(n, _)| n)
                     .sum(),
                 ConversionsOf::Orders if ecommerce => {
-                    crate::recorded::orders(a.conversions_of(v)).count() as u64
+                    self.site.history().orders(a.conversions_of(v)).count() as u64
                 }
                 ConversionsOf::AbandonedCarts if ecommerce => {
                     u64::from(crate::recorded::abandoned_cart(a.conversions_of(v)).is_some())

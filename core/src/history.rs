@@ -43,11 +43,22 @@ pub(crate) type Page = BTreeMap<u32, Row>;
 /// the first visit started (Matomo's seconds since the first visit count
 /// from it: `Goals.getDaysToConversion`). `first` is empty in totals
 /// written before it was kept (`hitmap check --upgrade` fills it).
+///
+/// They also keep the site's order index: each order id's first use (its
+/// time and visitor), so that an order id counts once in the site, as
+/// Matomo's unique key on `log_conversion` (idsite, idorder) has it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Totals {
     pub visits: Vec<u32>,
     pub last: Vec<Option<NaiveDate>>,
     pub first: Vec<Option<i64>>,
+    /// Order id → (time, visitor) of the order that counts: the earliest,
+    /// equal times by visitor id string.
+    pub orders: BTreeMap<String, (i64, u32)>,
+    /// Whether `orders` is missing (totals written before it was kept:
+    /// orders then count once per visitor and day until `hitmap check
+    /// --upgrade`).
+    pub orders_unknown: bool,
 }
 
 impl Totals {
@@ -80,6 +91,62 @@ impl Totals {
     /// When visitor `v`'s first visit started, if known.
     pub(crate) fn first_start(&self, v: u32) -> Option<i64> {
         self.first.get(v as usize).copied().flatten()
+    }
+
+    /// Notes an order: it becomes its id's first use if it is earlier
+    /// than the one noted (`visitor_cmp` orders visitors by their ids'
+    /// strings, for equal times).
+    pub(crate) fn note_order(
+        &mut self,
+        id: &str,
+        ts: i64,
+        visitor: u32,
+        visitor_cmp: &dyn Fn(u32, u32) -> std::cmp::Ordering,
+    ) {
+        match self.orders.get_mut(id) {
+            Some(held) => {
+                if ts
+                    .cmp(&held.0)
+                    .then_with(|| visitor_cmp(visitor, held.1))
+                    .is_lt()
+                {
+                    *held = (ts, visitor);
+                }
+            }
+            None => {
+                self.orders.insert(id.to_string(), (ts, visitor));
+            }
+        }
+    }
+
+    /// Notes every order of `a` that is attached to a visit and counts
+    /// within its visitor's day ([`Totals::note_order`]): an order no
+    /// visit shows does not take its id from a later one.
+    pub(crate) fn note_orders(
+        &mut self,
+        a: &DayArchive,
+        visitor_cmp: &dyn Fn(u32, u32) -> std::cmp::Ordering,
+    ) {
+        for r in &a.conversions {
+            if r.kind == crate::hit::HitType::Order
+                && r.counted
+                && r.visit != crate::dict::NONE
+                && let Some(id) = &r.data.order_id
+            {
+                self.note_order(id, r.ts, r.visitor, visitor_cmp);
+            }
+        }
+    }
+
+    /// Whether order `r` counts: its visitor's first use of the id that
+    /// day, and the site's first use of it (when the index is known).
+    pub(crate) fn order_counts(&self, r: &crate::recorded::Recorded) -> bool {
+        r.counted
+            && (self.orders_unknown
+                || r.data
+                    .order_id
+                    .as_ref()
+                    .is_none_or(|id| self.orders.get(id) == Some(&(r.ts, r.visitor))))
     }
 
     /// Notes a visit of `v` that started at `ts`: the first start is the
@@ -252,13 +319,13 @@ impl History {
         }
     }
 
-    /// The history of days given by their sorted visitor columns (and
-    /// [`day_starts`]), in day order (every page changed: a commit writes
-    /// them all).
+    /// The history of days ([`DayOfHistory`]), in day order (every page
+    /// changed: a commit writes them all).
     pub(crate) fn from_days<'a>(
-        days: impl Iterator<Item = (NaiveDate, &'a [u32], Vec<(u32, i64)>)>,
+        days: impl Iterator<Item = DayOfHistory<'a>>,
+        visitor_cmp: &dyn Fn(u32, u32) -> std::cmp::Ordering,
     ) -> History {
-        let (pages, totals) = pages_of_days(days);
+        let (pages, totals) = pages_of_days(days, visitor_cmp);
         let mut h = History::default();
         h.replace(pages, totals);
         h
@@ -426,6 +493,34 @@ impl History {
         }
     }
 
+    /// The orders of a visit's conversions that count: an order id's
+    /// first use in the site ([`Totals::order_counts`]). The totals are
+    /// read on the first order met; if they cannot be, an order counts
+    /// once per visitor and day (the damage is reported by `verify`).
+    pub(crate) fn orders<'a>(
+        &'a self,
+        visit: &'a [crate::recorded::Recorded],
+    ) -> impl Iterator<Item = &'a crate::recorded::Recorded> + 'a {
+        crate::recorded::orders(visit)
+            .filter(move |r| self.totals().map_or(true, |t| t.order_counts(r)))
+    }
+
+    /// Notes the orders of new day archives ([`Totals::note_orders`]); the
+    /// totals are held, and are written by the next commit.
+    pub(crate) fn note_orders<'a>(
+        &mut self,
+        days: impl IntoIterator<Item = &'a DayArchive>,
+        visitor_cmp: &dyn Fn(u32, u32) -> std::cmp::Ordering,
+    ) {
+        let mut any = false;
+        let t = self.held_totals();
+        for a in days {
+            any |= !a.conversions.is_empty();
+            t.note_orders(a, visitor_cmp);
+        }
+        self.totals_dirty |= any;
+    }
+
     /// Notes visits' starts ([`Totals::note_start`]) of a batch: the
     /// totals are held ([`History::hold_from`]).
     pub(crate) fn note_starts(&mut self, starts: impl IntoIterator<Item = (u32, i64)>) {
@@ -435,11 +530,18 @@ impl History {
         }
     }
 
-    /// Sets every visitor's first start (an upgrade of totals written
-    /// before they were kept, from the days); the next commit writes the
-    /// totals.
-    pub(crate) fn set_first_starts(&mut self, first: Vec<Option<i64>>) {
-        self.held_totals().first = first;
+    /// Sets every visitor's first start and the order index (an upgrade
+    /// of totals written before they were kept, from the days); the next
+    /// commit writes the totals.
+    pub(crate) fn set_firsts(
+        &mut self,
+        first: Vec<Option<i64>>,
+        orders: BTreeMap<String, (i64, u32)>,
+    ) {
+        let t = self.held_totals();
+        t.first = first;
+        t.orders = orders;
+        t.orders_unknown = false;
         self.totals_dirty = true;
     }
 
@@ -682,21 +784,57 @@ impl History {
         };
         bytes
             + totals.map_or(0, |t| {
-                t.visits.capacity() * 4 + t.last.capacity() * 4 + t.first.capacity() * 16
+                t.visits.capacity() * 4
+                    + t.last.capacity() * 4
+                    + t.first.capacity() * 16
+                    + t.orders.keys().map(|k| k.len() + 64).sum::<usize>()
             })
     }
 }
 
-/// Pages and totals from each day's sorted visitor column and
-/// [`day_starts`], days in order.
+/// Orders visitor ids by their strings (equal order times: the order
+/// index's tie-break).
+pub(crate) fn by_visitor_string(
+    visitors: &crate::dict::Dict,
+) -> impl Fn(u32, u32) -> std::cmp::Ordering + '_ {
+    move |x, y| visitors.opt(x).cmp(&visitors.opt(y))
+}
+
+/// A day's orders that are attached to a visit and count within their
+/// visitor's day: (id, time, visitor), for [`pages_of_days`].
+pub(crate) fn day_orders(a: &DayArchive) -> Vec<(String, i64, u32)> {
+    a.conversions
+        .iter()
+        .filter(|r| {
+            r.kind == crate::hit::HitType::Order && r.counted && r.visit != crate::dict::NONE
+        })
+        .filter_map(|r| Some((r.data.order_id.clone()?, r.ts, r.visitor)))
+        .collect()
+}
+
+/// One day for [`pages_of_days`]: its date, sorted visitor column,
+/// [`day_starts`] and [`day_orders`].
+pub(crate) type DayOfHistory<'a> = (
+    NaiveDate,
+    &'a [u32],
+    Vec<(u32, i64)>,
+    Vec<(String, i64, u32)>,
+);
+
+/// Pages and totals from each day ([`DayOfHistory`]), days in order;
+/// `visitor_cmp` orders visitors by their ids' strings.
 pub(crate) fn pages_of_days<'a>(
-    days: impl Iterator<Item = (NaiveDate, &'a [u32], Vec<(u32, i64)>)>,
+    days: impl Iterator<Item = DayOfHistory<'a>>,
+    visitor_cmp: &dyn Fn(u32, u32) -> std::cmp::Ordering,
 ) -> (BTreeMap<NaiveDate, Page>, Totals) {
     let mut pages: BTreeMap<NaiveDate, Page> = BTreeMap::new();
     let mut totals = Totals::default();
-    for (day, column, starts) in days {
+    for (day, column, starts, orders) in days {
         for (v, ts) in starts {
             totals.note_start(v, ts);
+        }
+        for (id, ts, v) in orders {
+            totals.note_order(&id, ts, v, visitor_cmp);
         }
         let page = pages.entry(month_of(day)).or_default();
         runs(column, |v, visits| {
@@ -722,7 +860,10 @@ pub(crate) fn pages_of_days<'a>(
 /// Pages and totals from a whole table (a store from before pages).
 pub(crate) fn pages_of_table(table: &[Vec<VisitorDay>]) -> (BTreeMap<NaiveDate, Page>, Totals) {
     let mut pages: BTreeMap<NaiveDate, Page> = BTreeMap::new();
-    let mut totals = Totals::default();
+    let mut totals = Totals {
+        orders_unknown: true,
+        ..Totals::default()
+    };
     for (v, entries) in table.iter().enumerate() {
         let v = v as u32;
         let mut last = None;

@@ -101,7 +101,7 @@ impl Selection<'_> {
                     .into_iter()
                     .collect()
             } else {
-                crate::recorded::orders(recorded).collect()
+                self.site.history().orders(recorded).collect()
             };
             for r in picked {
                 // Each order (or cart) counts once per label.

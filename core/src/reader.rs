@@ -316,7 +316,8 @@ impl Engine {
                     let (pages, totals) = crate::history::pages_of_days(
                         columns
                             .iter()
-                            .map(|(d, v, s)| (*d, v.as_slice(), s.clone())),
+                            .map(|(d, v, s, o)| (*d, v.as_slice(), s.clone(), o.clone())),
+                        &crate::history::by_visitor_string(&site.dicts.visitors),
                     );
                     let files = &store.manifest.sites[&id];
                     let disagrees = match site.history().read_all() {
@@ -340,7 +341,7 @@ impl Engine {
                                         && (t.first.is_empty()
                                             || t.first_start(v as u32)
                                                 == totals.first_start(v as u32))
-                                })
+                                }) && (t.orders_unknown || t.orders == totals.orders)
                             });
                             (!(same_pages && same_totals)).then(|| {
                                 "the visitor history disagrees with the day files".to_string()
@@ -579,9 +580,14 @@ pub(crate) fn read_day(
         })
 }
 
-/// Each day's sorted visitor column and its visitors' first starts
-/// (`history::day_starts`).
-type Columns = Vec<(NaiveDate, Vec<u32>, Vec<(u32, i64)>)>;
+/// Each day's sorted visitor column, its visitors' first starts
+/// (`history::day_starts`) and its orders (`history::day_orders`).
+type Columns = Vec<(
+    NaiveDate,
+    Vec<u32>,
+    Vec<(u32, i64)>,
+    Vec<(String, i64, u32)>,
+)>;
 /// Days that could not be read, with their damage records.
 type Unread = Vec<(NaiveDate, (String, String))>;
 
@@ -598,7 +604,8 @@ fn visitor_columns(
         match read_day(store, site, id, date, g) {
             Ok(a) => {
                 let starts = crate::history::day_starts(&a);
-                columns.push((date, a.visitor, starts));
+                let orders = crate::history::day_orders(&a);
+                columns.push((date, a.visitor, starts, orders));
             }
             Err(d) => bad.push((date, d)),
         }
@@ -655,7 +662,8 @@ pub(crate) fn load_site_lazy(
             History::from_days(
                 columns
                     .iter()
-                    .map(|(d, v, s)| (*d, v.as_slice(), s.clone())),
+                    .map(|(d, v, s, o)| (*d, v.as_slice(), s.clone(), o.clone())),
+                &crate::history::by_visitor_string(&site.dicts.visitors),
             )
         }
     };

@@ -11,7 +11,9 @@
 //!   visit of the day. A visitor with no visit that day keeps it unattached
 //!   (counted nowhere until a visit of that day arrives; kept, exported and
 //!   given back on rebuilds);
-//! - an order id counts once per visitor and day: the earliest order with
+//! - an order id counts once in the site (the site's order index,
+//!   `history.rs`, holds each id's first use); within a visitor's day
+//!   (what a day archive decides alone) the earliest order with
 //!   that id (by time, then content) counts, later ones do not;
 //! - a visit's cart is abandoned when its last ecommerce conversion (by
 //!   time) is a cart update: the abandoned cart is that update.

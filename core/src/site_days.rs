@@ -149,6 +149,10 @@ impl SiteState {
             updates.push((v, date, 1u8, n));
         });
         let starts = crate::history::day_starts(&archive);
+        self.history.note_orders(
+            [&archive],
+            &crate::history::by_visitor_string(&self.dicts.visitors),
+        );
         for v in crate::live::holders(&archive) {
             live.owner.insert(v, index);
         }

@@ -68,12 +68,13 @@ impl Engine {
                 site.history.hold_from(NaiveDate::MIN)?;
                 self.persist(BTreeMap::from([(id, (false, Vec::new()))]))?;
             }
-            // Totals written before each visitor's first visit start was
-            // kept get them from the days.
-            let lacks = self
-                .sites
-                .get(&id)
-                .is_some_and(|s| s.history().totals().is_ok_and(|t| !t.has_firsts()));
+            // Totals written before each visitor's first visit start and
+            // the order index were kept get them from the days.
+            let lacks = self.sites.get(&id).is_some_and(|s| {
+                s.history()
+                    .totals()
+                    .is_ok_and(|t| !t.has_firsts() || t.orders_unknown)
+            });
             if lacks {
                 self.fill_first_starts(id)?;
                 self.persist(BTreeMap::from([(id, (false, Vec::new()))]))?;
@@ -82,36 +83,41 @@ impl Engine {
         Ok(rewritten)
     }
 
-    /// Sets each visitor's first visit start in the site's totals from
-    /// every day (stored, held and live), read one at a time.
+    /// Sets each visitor's first visit start and the order index in the
+    /// site's totals from every day (stored, held and live), read one at
+    /// a time.
     fn fill_first_starts(&mut self, id: u32) -> Result<()> {
         let Some(site) = self.sites.get(&id) else {
             return Ok(());
         };
         let mut t = crate::history::Totals::default();
-        let mut note = |a: &crate::archive::DayArchive| {
-            for (v, ts) in crate::history::day_starts(a) {
-                t.note_start(v, ts);
-            }
-        };
-        if let (Some(store), Some(lazy)) = (&self.store, &site.lazy) {
-            for (&date, &g) in &lazy.files {
-                if site.days.contains_key(&date) || site.damaged.contains_key(&date) {
-                    continue;
+        {
+            let by_string = crate::history::by_visitor_string(&site.dicts.visitors);
+            let mut note = |a: &crate::archive::DayArchive| {
+                for (v, ts) in crate::history::day_starts(a) {
+                    t.note_start(v, ts);
                 }
-                let a = crate::reader::read_day(store, site, id, date, g)
-                    .map_err(|(path, reason)| crate::error::Error::Store { path, reason })?;
-                note(&a);
+                t.note_orders(a, &by_string);
+            };
+            if let (Some(store), Some(lazy)) = (&self.store, &site.lazy) {
+                for (&date, &g) in &lazy.files {
+                    if site.days.contains_key(&date) || site.damaged.contains_key(&date) {
+                        continue;
+                    }
+                    let a = crate::reader::read_day(store, site, id, date, g)
+                        .map_err(|(path, reason)| crate::error::Error::Store { path, reason })?;
+                    note(&a);
+                }
             }
+            site.days.values().for_each(&mut note);
+            site.live
+                .values()
+                .flat_map(|l| &l.parts)
+                .for_each(|p| note(&p.archive));
         }
-        site.days.values().for_each(&mut note);
-        site.live
-            .values()
-            .flat_map(|l| &l.parts)
-            .for_each(|p| note(&p.archive));
         let site = self.sites.get_mut(&id).expect("looked up above");
         site.history.hold_from(NaiveDate::MAX)?;
-        site.history.set_first_starts(t.first);
+        site.history.set_firsts(t.first, t.orders);
         Ok(())
     }
 

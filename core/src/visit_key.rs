@@ -283,6 +283,19 @@ pub(crate) struct VisitKeys<'s> {
 }
 
 impl<'s> VisitKeys<'s> {
+    /// The orders of a visit's conversions that count: an order id's
+    /// first use in the site when the history is at hand
+    /// ([`History::orders`]), else its visitor's first use that day.
+    pub(crate) fn orders<'a>(
+        &'a self,
+        visit: &'a [crate::recorded::Recorded],
+    ) -> Box<dyn Iterator<Item = &'a crate::recorded::Recorded> + 'a> {
+        match self.history {
+            Some(h) => Box::new(h.orders(visit)),
+            None => Box::new(crate::recorded::orders(visit)),
+        }
+    }
+
     /// Lookups over a site's dictionaries, configuration and time zone,
     /// and its visitor history if `history` gives it.
     pub(crate) fn new(

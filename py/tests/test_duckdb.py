@@ -260,14 +260,13 @@ def test_goals_equal_sql_under_segments_and_sections(data, period, date):
 
 # --------------------------------------------------------------------------
 # recorded conversions: ecommerce orders against SQL (docs/hits.md,
-# "Conversions": the visit an order falls in, an order id once per visitor
-# and day)
+# "Conversions": the visit an order falls in, an order id once in the site)
 
 
 def _orders(hits, seed):
     """Orders for some of the generated visitors: near one of their hits
     (sometimes on a day without a visit of theirs), an id reused now and
-    then by the same visitor."""
+    then by the same visitor, or by another visitor on another day."""
     import random
 
     rng = random.Random(seed)
@@ -281,7 +280,13 @@ def _orders(hits, seed):
         last_id = None
         for _ in range(rng.choice([1, 1, 2, 3])):
             ts = rng.choice(times) + rng.choice([-4000, -60, 0, 5, 600, 1799, 7200, 40000])
-            oid = last_id if last_id and rng.random() < 0.3 else f"o{len(out)}"
+            roll = rng.random()
+            if last_id and roll < 0.3:
+                oid = last_id
+            elif out and roll < 0.4:
+                oid = rng.choice(out)["order"]["id"]
+            else:
+                oid = f"o{len(out)}"
             last_id = oid
             qty = rng.randrange(1, 4)
             out.append({"site": site, "visitor": visitor, "ts": ts, "type": "order",
@@ -314,25 +319,26 @@ def shop(tmp_path_factory):
                     [(o["site"], o["visitor"], o["ts"], o["order"]["id"], o["revenue"], o["order"]["tax"],
                       o["items"][0]["quantity"]) for o in orders])
     # Each order's visit: the visitor's last visit of its local day that
-    # started at or before it, else their first; an id counts once per
-    # visitor and day (the earliest by time, then revenue).
+    # started at or before it, else their first; an id counts once in the
+    # site: of the orders with a visit, the earliest by time, then
+    # visitor, then revenue.
     con.execute("""
         CREATE TABLE counted AS
         WITH o AS (
             SELECT o.*, CAST(timezone(s.tz, to_timestamp(o.ts)) AS DATE) AS day
             FROM orders o JOIN sites s USING (site)
-        ), ranked AS (
-            SELECT o.*, row_number() OVER (PARTITION BY site, visitor, day, oid ORDER BY ts, revenue, tax) AS rn
-            FROM o
         ), attached AS (
             SELECT r.*, coalesce(
                 (SELECT max_by(v.vid, v.first_ts) FROM visits v
                   WHERE v.site = r.site AND v.visitor = r.visitor AND v.day = r.day AND v.first_ts <= r.ts),
                 (SELECT min_by(v.vid, v.first_ts) FROM visits v
                   WHERE v.site = r.site AND v.visitor = r.visitor AND v.day = r.day)) AS vid
-            FROM ranked r
+            FROM o r
+        ), ranked AS (
+            SELECT a.*, row_number() OVER (PARTITION BY site, oid ORDER BY ts, visitor, revenue, tax) AS rn
+            FROM attached a WHERE vid IS NOT NULL
         )
-        SELECT * FROM attached WHERE rn = 1 AND vid IS NOT NULL
+        SELECT * FROM ranked WHERE rn = 1
     """)
     return eng, con, orders
 

@@ -467,9 +467,15 @@ fn num_passes(op: Op, x: f64, want: f64) -> bool {
 }
 
 /// Whether one of visit `v`'s ecommerce values of `field` passes `test`.
-fn ecommerce_passes(field: &Field, test: &TextTest, a: &DayArchive, v: u32) -> bool {
+fn ecommerce_passes(
+    field: &Field,
+    test: &TextTest,
+    keys: &VisitKeys<'_>,
+    a: &DayArchive,
+    v: u32,
+) -> bool {
     let recorded = a.conversions_of(v);
-    let orders = || crate::recorded::orders(recorded);
+    let orders = || keys.orders(recorded);
     let cart = crate::recorded::abandoned_cart(recorded);
     match field {
         Field::VisitEcommerceStatus => {
@@ -648,10 +654,7 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
                 let converted = states
                     .iter_mut()
                     .any(|s| s.convert(a, v, a.actions_of(v), keys.dicts).is_some())
-                    || (*orders
-                        && crate::recorded::orders(a.conversions_of(v))
-                            .next()
-                            .is_some());
+                    || (*orders && keys.orders(a.conversions_of(v)).next().is_some());
                 converted != *negate
             }))
         }
@@ -666,6 +669,8 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
             field,
             test,
             negate,
-        } => Cow::Owned(scan(a, |v| ecommerce_passes(field, test, a, v) != *negate)),
+        } => Cow::Owned(scan(a, |v| {
+            ecommerce_passes(field, test, day.keys, a, v) != *negate
+        })),
     }
 }

@@ -1261,26 +1261,45 @@ pub(crate) fn decode_page(
 }
 
 /// Each visitor's visits on all days, last day with visits and first
-/// visit's start, as a sealed file (`N`, FORMAT.md). The starts are
-/// left out when not every visitor has one (totals of an older store not
-/// upgraded yet).
+/// visit's start, and the site's order index, as a sealed file (`N`,
+/// FORMAT.md). The starts are left out when not every visitor has one,
+/// and the index when it is not known (totals of an older store not
+/// upgraded yet); a flags varint says which follow.
 pub(crate) fn encode_totals(t: &crate::history::Totals) -> Vec<u8> {
     let mut w = Writer::default();
     w.u32s_of(t.visits.len(), t.visits.iter().copied());
     w.u32s_of(t.last.len(), t.last.iter().map(|d| day_number(*d)));
-    if t.has_firsts() {
-        // Zigzag deltas from the previous visitor's (0: no visits).
+    let firsts = t.has_firsts();
+    w.var(u64::from(firsts) | (u64::from(!t.orders_unknown) << 1));
+    if firsts {
+        // Zigzag deltas from the previous visitor's, plus 1 (0: no visits).
         let mut prev = 0i64;
         w.vars((0..t.visits.len()).map(|i| match t.first.get(i).copied().flatten() {
             Some(ts) if t.visits[i] > 0 => {
                 let d = ts.wrapping_sub(prev);
                 prev = ts;
-                (((d << 1) ^ (d >> 63)) as u64).wrapping_add(1)
+                zigzag(d).wrapping_add(1)
             }
             _ => 0,
         }));
     }
+    if !t.orders_unknown {
+        w.var(t.orders.len() as u64);
+        for (id, &(ts, visitor)) in &t.orders {
+            w.str(id);
+            w.var(zigzag(ts));
+            w.var(u64::from(visitor));
+        }
+    }
     seal(Kind::Totals, &compress(&w.buf))
+}
+
+fn zigzag(d: i64) -> u64 {
+    ((d << 1) ^ (d >> 63)) as u64
+}
+
+fn unzigzag(z: u64) -> i64 {
+    ((z >> 1) as i64) ^ -((z & 1) as i64)
 }
 
 /// Reads the totals for `visitors` visitor ids.
@@ -1289,9 +1308,26 @@ pub(crate) fn decode_totals(bytes: &[u8], visitors: usize) -> ReadResult<crate::
     let raw = decompress(body)?;
     let mut r = Reader::new(&raw);
     let (visits, last) = (r.u32s()?, r.u32s()?);
+    if visits.len() != last.len() || visits.len() > visitors {
+        return Err(format!(
+            "holds {} visitors ({} last days), the dictionaries {visitors}",
+            visits.len(),
+            last.len()
+        ));
+    }
     let mut first = Vec::new();
-    // Version 7 keeps first visit starts (when every visitor has one).
-    if version >= super::codec::TOTALS_VERSION && r.rest_len() > 0 {
+    let mut orders = std::collections::BTreeMap::new();
+    // Version 7 says what follows: first visit starts, the order index.
+    let flags = if version >= super::codec::TOTALS_VERSION {
+        r.var()?
+    } else {
+        0
+    };
+    if flags > 3 {
+        return Err(format!("unknown flags {flags}"));
+    }
+    let in_range = |ts: &i64| (crate::hit::MIN_TS..=crate::hit::MAX_TS).contains(ts);
+    if flags & 1 == 1 {
         let coded = r.vars_u64()?;
         if coded.len() != visits.len() {
             return Err(format!(
@@ -1306,27 +1342,32 @@ pub(crate) fn decode_totals(bytes: &[u8], visitors: usize) -> ReadResult<crate::
                 return Err("a visitor's first visit disagrees with its visits".into());
             }
             first.push(c.checked_sub(1).map(|z| {
-                let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
-                prev = prev.wrapping_add(d);
+                prev = prev.wrapping_add(unzigzag(z));
                 prev
             }));
         }
-        if first
-            .iter()
-            .flatten()
-            .any(|ts| !(crate::hit::MIN_TS..=crate::hit::MAX_TS).contains(ts))
-        {
+        if !first.iter().flatten().all(in_range) {
             return Err("a first visit's time is outside 1970..9999".into());
         }
     }
-    r.finish()?;
-    if visits.len() != last.len() || visits.len() > visitors {
-        return Err(format!(
-            "holds {} visitors ({} last days), the dictionaries {visitors}",
-            visits.len(),
-            last.len()
-        ));
+    if flags & 2 == 2 {
+        let n = r.var_count()?;
+        let mut prev: Option<String> = None;
+        for _ in 0..n {
+            let id = r.str()?;
+            let ts = unzigzag(r.var()?);
+            let visitor = r.var_u32()?;
+            if prev.as_ref().is_some_and(|p| *p >= id) {
+                return Err("the order ids are not in order".into());
+            }
+            if !in_range(&ts) || visitor as usize >= visitors {
+                return Err(format!("order {id:?}: time {ts} or visitor {visitor} is out of range"));
+            }
+            prev = Some(id.clone());
+            orders.insert(id, (ts, visitor));
+        }
     }
+    r.finish()?;
     let last = last
         .into_iter()
         .map(day_of_number)
@@ -1335,6 +1376,8 @@ pub(crate) fn decode_totals(bytes: &[u8], visitors: usize) -> ReadResult<crate::
         visits,
         last,
         first,
+        orders,
+        orders_unknown: flags & 2 == 0,
     })
 }
 

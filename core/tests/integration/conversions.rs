@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate};
+use chrono::DateTime;
 use hitmap::{
     ByVisitorType, Conversion, EcommerceMetrics, Engine, Goal, GoalMatch, GoalMetrics,
     GoalsSummary, Hit, HitType, Item, PatternType, SiteConfig,
@@ -126,7 +126,6 @@ fn goals() -> impl Strategy<Value = Vec<Goal>> {
 /// The model's conversion: its hit and, once attached, its visit.
 struct RConv<'a> {
     hit: &'a Hit,
-    date: NaiveDate,
     /// Index into the visits, `None`: attached to none.
     visit: Option<usize>,
     counted: bool,
@@ -134,8 +133,9 @@ struct RConv<'a> {
 
 /// docs/hits.md's rules, from the raw hits: the visit with the
 /// conversion's `visit` id, else the visitor's last visit of the day that
-/// started at or before it, else their first; an order id counts once per
-/// visitor and day (the earliest by time, then content).
+/// started at or before it, else their first; an order id counts once in
+/// the site: of the orders attached to a visit, the earliest by time,
+/// then visitor id, then content.
 fn attach<'a>(visits: &[RVisit], convs: &'a [Hit], case: &Case) -> Vec<RConv<'a>> {
     let tz: chrono_tz::Tz = case.zone.parse().unwrap();
     let local = |ts: i64| {
@@ -168,38 +168,35 @@ fn attach<'a>(visits: &[RVisit], convs: &'a [Hit], case: &Case) -> Vec<RConv<'a>
             });
             RConv {
                 hit: h,
-                date,
                 visit,
                 counted: true,
             }
         })
         .collect();
-    // Orders: per visitor, day and id, the earliest (time, revenue, visit
-    // order) counts.
+    // Orders: per id, the earliest attached one (time, visitor, revenue,
+    // visit order) counts.
     let rank = |c: &RConv| {
         c.visit
             .map(|i| (0, visits[i].hits[0].ts, visits[i].hits[0].visit.clone()))
             .unwrap_or((1, 0, None))
     };
     let mut orders: Vec<usize> = (0..out.len())
-        .filter(|&i| out[i].hit.kind == HitType::Order)
+        .filter(|&i| out[i].hit.kind == HitType::Order && out[i].visit.is_some())
         .collect();
     orders.sort_by(|&i, &j| {
         let (x, y) = (&out[i], &out[j]);
         let cx = x.hit.conversion.as_ref().unwrap();
         let cy = y.hit.conversion.as_ref().unwrap();
-        (&x.hit.visitor, x.date, &cx.order_id, x.hit.ts)
-            .cmp(&(&y.hit.visitor, y.date, &cy.order_id, y.hit.ts))
+        (&cx.order_id, x.hit.ts, &x.hit.visitor)
+            .cmp(&(&cy.order_id, y.hit.ts, &y.hit.visitor))
             .then(cx.revenue.unwrap().total_cmp(&cy.revenue.unwrap()))
             .then(cx.items.len().cmp(&cy.items.len()))
             .then_with(|| rank(x).cmp(&rank(y)))
     });
     for w in orders.windows(2) {
         let (x, y) = (&out[w[0]], &out[w[1]]);
-        if x.hit.visitor == y.hit.visitor
-            && x.date == y.date
-            && x.hit.conversion.as_ref().unwrap().order_id
-                == y.hit.conversion.as_ref().unwrap().order_id
+        if x.hit.conversion.as_ref().unwrap().order_id
+            == y.hit.conversion.as_ref().unwrap().order_id
         {
             out[w[1]].counted = false;
         }
@@ -1032,4 +1029,59 @@ fn products_reports_and_ecommerce_segments() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("not an ecommerce site"), "{err}");
+}
+
+/// An order id counts once in the site, as Matomo's unique key has it:
+/// the earliest use that falls in a visit, on whatever day, read back from
+/// the store by a writer that reopened it and by a reader; a late order
+/// on an earlier day takes the id over.
+#[test]
+fn an_order_id_counts_once_in_the_site() {
+    let dir = crate::store::TempDir::new("order-once");
+    let order = |ts, visitor: &str, revenue| {
+        Hit::new(1, ts, visitor, HitType::Order).with_conversion(Conversion {
+            order_id: Some("X-1".into()),
+            revenue: Some(revenue),
+            ..Conversion::default()
+        })
+    };
+    let visit = |ts, visitor: &str| Hit::pageview(1, ts, visitor, "https://x.org/shop");
+    let day = 86_400;
+    let q = "method=Goals.get&idSite=1&period=day&date=2024-06-01,2024-06-04&idGoal=ecommerceOrder&format=json";
+    let orders = |e: &Engine| -> Vec<(u64, f64)> {
+        let v = api(e, q);
+        v.as_object()
+            .unwrap()
+            .values()
+            .map(|d| {
+                (
+                    d["nb_conversions"].as_u64().unwrap_or(0),
+                    d["revenue"].as_f64().unwrap_or(0.0),
+                )
+            })
+            .collect()
+    };
+    let mut w = Engine::open(&dir.0).unwrap();
+    w.add_site(SiteConfig::new(1).ecommerce(true)).unwrap();
+    w.ingest([
+        visit(T + day, "a"),
+        order(T + day + 10, "a", 10.0),
+        visit(T + 2 * day, "b"),
+        order(T + 2 * day + 10, "b", 20.0),
+        // No visit of "c" that day: it does not take the id.
+        order(T + 10, "c", 40.0),
+    ])
+    .unwrap();
+    assert_eq!(orders(&w), [(0, 0.0), (1, 10.0), (0, 0.0), (0, 0.0)]);
+    drop(w);
+    let mut w = Engine::open(&dir.0).unwrap();
+    // A visit of "c" on the first day arrives late: its order is now the
+    // id's first use.
+    w.ingest([visit(T + 5, "c")]).unwrap();
+    assert_eq!(orders(&w), [(1, 40.0), (0, 0.0), (0, 0.0), (0, 0.0)]);
+    drop(w);
+    let mut r =
+        Engine::open_reader(dir.0.to_str().unwrap(), hitmap::ReaderOptions::default()).unwrap();
+    assert_eq!(r.verify(), Vec::<String>::new());
+    assert_eq!(orders(&r), [(1, 40.0), (0, 0.0), (0, 0.0), (0, 0.0)]);
 }
