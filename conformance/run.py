@@ -45,6 +45,45 @@ MATOMO_COMMIT = "f09912cb702a76d06ab1a129a8e0a4e2a61818a8"
 # The order of statuses, best first: a file may only move left.
 RANK = {"equal": 0, "intended": 1, "differing": 2, "unsupported": 3}
 
+# OneVisitorTwoVisits's tracker, request by request (tests/PHPUnit/Fixtures/
+# OneVisitorTwoVisits.php, with Fixture::getTracker's defaults), as the
+# tracking requests of an access log that `hitmap ingest --replay-tracking`
+# replays: (seconds after 2010-03-06 11:22:33 UTC, parameters). The PHP
+# tracker sends the browser language as a header, written here as `lang`.
+def one_visitor_two_visits():
+    page1 = "http://example.org/index.htm?excluded_Parameter=SHOULD_NOT_DISPLAY&parameter=Should display"
+    ref1 = "http://referrer.com/page.htm?param=valuewith some spaces"
+    ref2 = "http://search.yahoo.com/search?p=purchase"
+    steps = [
+        (0, {"url": page1, "action_name": "incredible title!", "urlref": ref1}),
+        (180, {"url": "http://example.org/", "action_name": "Second page view - should be registered as URL /",
+               "urlref": ref1}),
+        (360, {"url": "http://example.org/", "link": "https://outlinks.org/#!outlink-with-fragment-<script>",
+               "urlref": ref1}),
+        (720, {"url": "http://example.org/", "download": "http://piwik.org/path/again/latest.zip", "urlref": ref1}),
+        (792, {"url": "http://example.org/",
+               "link": "http://outlinks.org/other_outlink#fragment&pk_campaign=Open%20partnership", "urlref": ref1}),
+        (900, {"url": "http://example.org/", "link": "http://dev.piwik.org/svn", "urlref": ref1}),
+        (1080, {"url": "http://example.org/", "idgoal": "1", "revenue": "42", "urlref": ref1, "lang": "th"}),
+        (1440, {"url": "http://example.org/", "idgoal": "1", "revenue": "42", "urlref": ref1, "lang": "th"}),
+        (1620, {"url": "http://example.org/index.htm#ignoredFragment#", "action_name": "Looking at homepage (again)...",
+                "urlref": ref1}),
+        (3600, {"url": "http://example.org/store/purchase.htm", "action_name": "Checkout/Purchasing...",
+                "urlref": ref2}),
+    ]
+    from datetime import datetime, timedelta, timezone
+    from urllib.parse import urlencode
+    start = datetime(2010, 3, 6, 11, 22, 33, tzinfo=timezone.utc)
+    agent = "Mozilla/5.0 (Windows; U; Windows NT 5.1; en-GB; rv:1.9.2.6) Gecko/20100625 Firefox/3.6.6 (.NET CLR 3.5.30729)"
+    lines = []
+    for secs, params in steps:
+        q = {"idsite": "1", "rec": "1", "apiv": "1", "_id": "5d3c1a0e6f2b4a97", "res": "1024x768",
+             "h": "12", "m": "34", "s": "6", "fla": "1", "java": "1", "lang": "fr", **params}
+        t = (start + timedelta(seconds=secs)).strftime("%d/%b/%Y:%H:%M:%S +0000")
+        lines.append(f'156.5.3.2 - - [{t}] "GET /matomo.php?{urlencode(q)} HTTP/1.1" 200 43 "-" "{agent}"')
+    return "\n".join(lines) + "\n"
+
+
 FIXTURES = {
     "ImportLogs": {
         "matomo": "tests/PHPUnit/Fixtures/ManySitesImportedLogs.php (with ImportLogsTest's options), "
@@ -130,6 +169,31 @@ FIXTURES = {
         # Per method, the day file's own date (Referrers.getNumberOfDistinctWebsites: setDateLastN).
         "dates": {"Referrers.getNumberOfDistinctWebsites": "2012-08-09,2012-08-15"},
     },
+    "OneVisitorTwoVisits": {
+        "matomo": "tests/PHPUnit/Fixtures/OneVisitorTwoVisits.php, tests/PHPUnit/System/OneVisitorTwoVisitsTest.php "
+                  "('all' for period day)",
+        "log": one_visitor_two_visits,
+        "setup": [
+            ["init", "{store}", "--site", "1", "--host", "site.com"],
+            ["init", "{store}", "--site", "2"],
+            ["init", "{store}", "--site", "3"],
+            # addGoal($idSite, 'triggered js', 'manually', '', '')
+            ["goals", "add", "{store}", "--site", "1", "--id", "1", "--name", "triggered js", "--match", "manually"],
+            # addGoal($idSite, 'matching purchase.htm', 'url', '(.*)store\/purchase\.(.*)', 'regex', false, 1)
+            ["goals", "add", "{store}", "--site", "1", "--id", "2", "--name", "matching purchase.htm", "--match", "url",
+             "--pattern-type", "regex", "--pattern", r"(.*)store\/purchase\.(.*)", "--revenue", "1"],
+            ["ingest", "{store}", "{log}", "--log-format", "auto", "--replay-tracking", "--no-progress", "--force"],
+        ],
+        "not_replayed": [
+            "the site's excluded query parameters (`excluded_parameter`, `anotherParameter`: hitmap keeps them)",
+            "the performance timings (PagePerformance: hitmap does not keep them)",
+        ],
+        "requests": [
+            {"suffix": "", "period": "day", "date": "2010-03-06", "site": 1,
+             "params": {"hideColumns": "nb_users,sum_bandwidth,nb_hits_with_bandwidth,min_bandwidth,max_bandwidth"}},
+            {"suffix": "", "period": None, "date": "2010-03-06", "site": 1},
+        ],
+    },
 }
 
 # Parameters Matomo's harness sends to every request that the method
@@ -182,8 +246,14 @@ def run(cmd, **kw):
 
 
 def build(bin_, fixture, store):
+    log = ""
+    if "log" in fixture:
+        log = os.path.join(os.path.dirname(store), "fixture.log")
+        os.makedirs(os.path.dirname(log), exist_ok=True)
+        with open(log, "w", encoding="utf-8") as f:
+            f.write(fixture["log"]())
     for step in fixture["setup"]:
-        args = [a.format(store=store, logs=LOGS, data=DATA) for a in step]
+        args = [a.format(store=store, logs=LOGS, data=DATA, log=log) for a in step]
         r = run([bin_, *args])
         if r.returncode != 0:
             sys.exit(f"setup step failed: hitmap {' '.join(args)}\n{r.stdout}\n{r.stderr}")

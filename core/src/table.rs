@@ -561,14 +561,17 @@ struct Columns {
 }
 
 impl Columns {
+    /// As Matomo's: `hideColumns` names that a report lacks are nothing to
+    /// hide, and `showColumns` shows the named columns the report has
+    /// (one list serves many reports); a `showColumns` that names none of
+    /// them is an error, not an empty answer.
     fn of(p: &TableParams, rows: &[Row]) -> Result<Columns> {
-        for (param, names) in [
-            ("showColumns", &p.show_columns),
-            ("hideColumns", &p.hide_columns),
-        ] {
-            for name in names {
-                check_column(rows, name, param)?;
-            }
+        if let Some(first) = p.show_columns.first()
+            && p.show_columns
+                .iter()
+                .all(|name| check_column(rows, name, "showColumns").is_err())
+        {
+            check_column(rows, first, "showColumns")?;
         }
         Ok(Columns {
             show: p.show_columns.clone(),
