@@ -332,11 +332,17 @@ pub(crate) fn group_rows_of(
                         hour_label(k)
                     };
                     let mut m = labelled(&label, &s);
-                    if g == Grouping::DayOfWeek {
-                        // Matomo's weekday rows have no maximum.
-                        m.shift_remove("max_actions");
+                    if g == Grouping::DayOfWeek && s.nb_visits == 0 {
+                        // Matomo's weekday without visits: its visits (0)
+                        // and its number, nothing else.
+                        m.retain(|k, _| k == "label" || k == "nb_visits");
+                    } else {
+                        if g == Grouping::DayOfWeek {
+                            // Matomo's weekday rows have no maximum.
+                            m.shift_remove("max_actions");
+                        }
+                        cells.put(&mut m, &(Some(k.to_string()), None));
                     }
-                    cells.put(&mut m, &(Some(k.to_string()), None));
                     match field {
                         Some(f) => {
                             m.insert("segment".into(), json!(format!("{f}=={k}")));
