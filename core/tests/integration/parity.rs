@@ -251,9 +251,15 @@ fn summaries_and_api_get() {
     // many reports).
     let lenient = get(
         &e,
-        &format!("method=VisitsSummary.get&{WEEK}&hideColumns=nb_users,sum_bandwidth&showColumns=nb_visits,nb_hits,nb_users"),
+        &format!(
+            "method=VisitsSummary.get&{WEEK}&hideColumns=nb_users,sum_bandwidth&showColumns=nb_visits,nb_hits,nb_users"
+        ),
     );
-    assert_eq!(lenient, json!({"nb_visits": shown["nb_visits"]}), "{lenient}");
+    assert_eq!(
+        lenient,
+        json!({"nb_visits": shown["nb_visits"]}),
+        "{lenient}"
+    );
     assert!(
         err(
             &e,
