@@ -130,18 +130,32 @@ pub(crate) const ROLLED_GROUPS: [VisitGroup; 26] = {
     ]
 };
 
+/// The number each rolled group is stored as in a rollup file (its
+/// position); `None`: a retired number, whose section a reader skips (the
+/// referrer type and all-referrers reports before version 7, whose search
+/// engine rows were engines, not keywords).
+const GROUP_CODES: [Option<VisitGroup>; 28] = {
+    let mut codes = [None; 28];
+    let mut i = 0;
+    while i < ROLLED_GROUPS.len() {
+        codes[if i == 10 || i == 11 { i + 16 } else { i }] = Some(ROLLED_GROUPS[i]);
+        i += 1;
+    }
+    codes
+};
+
 impl VisitGroup {
-    /// The number it is stored as: its position in [`ROLLED_GROUPS`].
+    /// The number it is stored as ([`GROUP_CODES`]).
     pub(crate) fn code(self) -> Option<u32> {
-        ROLLED_GROUPS
+        GROUP_CODES
             .iter()
-            .position(|g| *g == self)
+            .position(|g| *g == Some(self))
             .map(|i| i as u32)
     }
 
-    /// The group stored as `code`.
-    pub(crate) fn from_code(code: u32) -> Option<VisitGroup> {
-        ROLLED_GROUPS.get(code as usize).copied()
+    /// The group stored as `code`: `Some(None)` for a retired number.
+    pub(crate) fn from_code(code: u32) -> Option<Option<VisitGroup>> {
+        GROUP_CODES.get(code as usize).copied()
     }
 
     /// Whether report rollups keep it.
@@ -614,16 +628,22 @@ impl<'s> VisitKeys<'s> {
                 };
                 one(range_index(bounds, x)?.to_string())
             }
+            // Matomo's subtable of a referrer type is that type's report:
+            // keywords for search engines, names for the others.
             Grouping::ReferrerType => {
                 let r = described();
-                let sub = (r.kind != ReferrerType::Direct)
-                    .then(|| referrer_label(ReferrerPart::SearchEngine, r));
+                let sub = match r.kind {
+                    ReferrerType::Direct => None,
+                    ReferrerType::Search => Some(referrer_label(ReferrerPart::Keyword, r)),
+                    _ => Some(referrer_label(ReferrerPart::SearchEngine, r)),
+                };
                 Some((format!("{}", r.kind as u8), sub))
             }
             Grouping::ReferrerAll => {
                 let r = described();
                 let name = match r.kind {
                     ReferrerType::Direct => r.kind.label().to_owned(),
+                    ReferrerType::Search => referrer_label(ReferrerPart::Keyword, r),
                     _ => referrer_label(ReferrerPart::SearchEngine, r),
                 };
                 one(format!("{}{SEP}{name}", r.kind as u8))

@@ -532,6 +532,15 @@ fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
                 // Matomo names a website by its own segment (its row
                 // under the websites type).
                 ReferrerType::Website => format!("referrerName=={value}"),
+                // A search row is a keyword (Referrers.getKeywords' row).
+                ReferrerType::Search => {
+                    let value = if name == KEYWORD_NOT_DEFINED {
+                        String::new()
+                    } else {
+                        value
+                    };
+                    format!("referrerType=={};referrerKeyword=={value}", kind.name())
+                }
                 kind => format!("referrerType=={};referrerName=={value}", kind.name()),
             };
             (name.to_owned(), Some(segment))
@@ -580,10 +589,16 @@ fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
                     // Matomo's websites under a referrer type are named
                     // by their own segment (as in Referrers.getWebsites).
                     let websites = g == Grouping::ReferrerType && own == "referrerType==website";
-                    let segment = if websites {
-                        format!("{child_field}=={value}")
+                    // A search engine type's rows are keywords.
+                    let field = if g == Grouping::ReferrerType && own == "referrerType==search" {
+                        "referrerKeyword"
                     } else {
-                        format!("{own};{child_field}=={value}")
+                        child_field
+                    };
+                    let segment = if websites {
+                        format!("{field}=={value}")
+                    } else {
+                        format!("{own};{field}=={value}")
                     };
                     row.insert("segment".into(), json!(segment));
                 }

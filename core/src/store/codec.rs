@@ -14,8 +14,10 @@ pub(crate) const MAGIC: &[u8; 7] = b"HITMAP\0";
 /// (`R`, `.rep`: an older build cannot read those and answers their
 /// periods from days); version 6 adds recorded conversions to the day
 /// files of days that have any; version 7 adds each visitor's first
-/// visit start to the visitor totals (`N`); the other kinds are the same
-/// in all.
+/// visit start and the order index to the visitor totals (`N`), and
+/// keeps the referrer type and all-referrers reports of rollups with
+/// reports under new numbers (their search rows are keywords); the other
+/// kinds are the same in all.
 pub(crate) const FORMAT_VERSION: u16 = 7;
 
 /// The version of visitor totals with first visit starts.
@@ -24,8 +26,9 @@ pub(crate) const TOTALS_VERSION: u16 = 7;
 /// The version of a day file with recorded conversions (a 24th section);
 /// days without any keep version 3's bytes.
 pub(crate) const CONVERSIONS_VERSION: u16 = 6;
-/// The version of a rollup with reports (visits-grouped reports, new in 5).
-pub(crate) const REPORTS_VERSION: u16 = 5;
+/// The version of a rollup with reports (visits-grouped reports, new in
+/// 5; the referrer type and all-referrers reports renumbered in 7).
+pub(crate) const REPORTS_VERSION: u16 = 7;
 
 /// The version of the manifest and the visitor history's files.
 pub(crate) const HISTORY_VERSION: u16 = 4;
