@@ -97,19 +97,6 @@ pub(super) fn requested_ecommerce(
     Ok(Some(e))
 }
 
-/// An error unless the site is an ecommerce site (its products reports).
-pub(super) fn requested_shop(r: &ApiRequest, site: &crate::site::SiteConfig) -> Result<()> {
-    if site.is_ecommerce() {
-        return Ok(());
-    }
-    Err(bad(format!(
-        "{}: site {} is not an ecommerce site: make it one (SiteConfig::ecommerce, \
-         `hitmap init DIR --site N --ecommerce`) to report its products",
-        r.method,
-        site.id()
-    )))
-}
-
 /// A products report's rows in Matomo's shape: revenue, quantity,
 /// `orders` (or `abandoned_carts`), average price and quantity, the
 /// conversion rate (0%: hitmap records no product page views) and the

@@ -745,7 +745,11 @@ impl Engine {
                     ..table::TableParams::default()
                 };
                 let (value, multi) = self.answer_site(&sub, method(name)?, site, options)?;
-                let one = |v: &Value| scalar_of(s, v);
+                // Matomo applies hideColumns to the one column: hidden,
+                // the answer is empty.
+                let hidden = matches!(s, methods::Scalar::Summary(column, _)
+                    if r.table.hide_columns.iter().any(|h| h == column));
+                let one = |v: &Value| if hidden { json!([]) } else { scalar_of(s, v) };
                 let value = match (multi, value) {
                     (true, Value::Object(map)) => Value::Object(
                         map.into_iter()
@@ -1004,8 +1008,13 @@ impl Engine {
                 table::apply(rows, t, &Spec::new(&[]))?
             }
             Kind::Items(by) => {
-                goals::requested_shop(r, &sel.site.config)?;
-                let rows = goals::item_rows(&sel.items(by, r.abandoned_carts), by, r);
+                // Matomo's: a site that is not an ecommerce site has no
+                // products (an empty table, not an error).
+                let rows = if sel.site.config.is_ecommerce() {
+                    goals::item_rows(&sel.items(by, r.abandoned_carts), by, r)
+                } else {
+                    Vec::new()
+                };
                 table::apply(rows, t, &Spec::new(&[]))?
             }
             Kind::Actions => actions_answer(&sel.actions_summary(), t)?,
@@ -1372,7 +1381,25 @@ fn frequency_answer(f: &crate::summary::VisitFrequency, t: &table::TableParams) 
     if f.new.nb_visits + f.returning.nb_visits == 0 {
         return Ok(json!([]));
     }
-    table::apply_one(frequency_row(f), t, &[])
+    table::apply_one(frequency_row(f), &suffixed_hidden(t), &[])
+}
+
+/// Matomo's VisitFrequency.get (and API.get's part of it) is
+/// VisitsSummary.get's columns with `_new` and `_returning` appended, and
+/// the request's `hideColumns` applies to them before: hiding `nb_users`
+/// hides `nb_users_new` and `nb_users_returning`.
+fn suffixed_hidden(t: &table::TableParams) -> std::borrow::Cow<'_, table::TableParams> {
+    if t.hide_columns.is_empty() {
+        return std::borrow::Cow::Borrowed(t);
+    }
+    let mut t = t.clone();
+    let extra: Vec<String> = t
+        .hide_columns
+        .iter()
+        .flat_map(|h| [format!("{h}_new"), format!("{h}_returning")])
+        .collect();
+    t.hide_columns.extend(extra);
+    std::borrow::Cow::Owned(t)
 }
 
 /// API.get's answer: the visits summary with its ratios, the actions
@@ -1387,7 +1414,7 @@ fn api_get_answer(
     table::derive(&mut row, table::VISIT_RATIOS);
     row.extend(rows::actions_row(a));
     row.extend(frequency_row(f));
-    table::apply_one(row, t, &[])
+    table::apply_one(row, &suffixed_hidden(t), &[])
 }
 
 /// The table filters' view of a visits-grouped report: VisitorInterest's

@@ -260,6 +260,28 @@ fn summaries_and_api_get() {
         json!({"nb_visits": shown["nb_visits"]}),
         "{lenient}"
     );
+    // hideColumns applies to VisitsSummary's columns before
+    // VisitFrequency.get suffixes them, and empties a one-number getter of
+    // the hidden column (Matomo's OneVisitorTwoVisits expected files).
+    let frequency = get(
+        &e,
+        &format!("method=VisitFrequency.get&{WEEK}&hideColumns=nb_users"),
+    );
+    assert!(frequency.get("nb_visits_new").is_some(), "{frequency}");
+    assert!(
+        frequency.get("nb_users_new").is_none() && frequency.get("nb_users_returning").is_none()
+    );
+    assert_eq!(
+        get(
+            &e,
+            &format!("method=VisitsSummary.getUsers&{WEEK}&hideColumns=nb_users")
+        ),
+        json!([])
+    );
+    assert_ne!(
+        get(&e, &format!("method=VisitsSummary.getUsers&{WEEK}")),
+        json!([])
+    );
     assert!(
         err(
             &e,
