@@ -502,6 +502,34 @@ pub(crate) fn language_code_label(code: &str) -> String {
     }
 }
 
+/// Matomo's device types (DeviceDetector's codes, in its order), as hits
+/// carry them (`device`).
+pub(crate) const DEVICE_TYPES: [&str; 14] = [
+    "desktop",
+    "smartphone",
+    "tablet",
+    "feature phone",
+    "console",
+    "tv",
+    "car browser",
+    "smart display",
+    "camera",
+    "portable media player",
+    "phablet",
+    "smart speaker",
+    "wearable",
+    "peripheral",
+];
+
+/// A device type's label as Matomo shows it (`Desktop`, `Car browser`,
+/// `Tv`): its code with a capital first letter.
+pub(crate) fn device_type_label(code: &str) -> String {
+    let mut chars = code.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

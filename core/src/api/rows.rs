@@ -233,8 +233,78 @@ fn event_condition(part: EventPart, label: &str) -> String {
     format!("{}=={value}", event_segment(part))
 }
 
-/// A dimension report's rows with Matomo's row segment.
+/// A dimension report's rows with Matomo's row segment (device types
+/// in Matomo's shape: [`device_type_rows`]).
 pub(crate) fn dimension_rows(
+    rows: &[DimensionRow],
+    segment_name: &str,
+    cells: &GoalColumns,
+) -> Vec<Row> {
+    let out = plain_dimension_rows(rows, segment_name, cells);
+    if segment_name == "deviceType" {
+        device_type_rows(out)
+    } else {
+        out
+    }
+}
+
+/// Matomo's `DevicesDetection.getType`: each device type labelled as
+/// Matomo shows it (`Desktop`) with its icon (`logo`), the row of no type
+/// `Unknown` without a segment, and when the report has rows, every other
+/// device type with no visits after them (label, `nb_visits` 0, segment,
+/// icon), in Matomo's order (by label, case and spaces ignored).
+fn device_type_rows(mut rows: Vec<Row>) -> Vec<Row> {
+    let logo = |code: &str| {
+        json!(format!(
+            "plugins/Morpheus/icons/dist/devices/{}.png",
+            code.replace(' ', "_")
+        ))
+    };
+    let mut seen: Vec<String> = Vec::new();
+    for row in &mut rows {
+        let label = row
+            .get("label")
+            .and_then(Value::as_str)
+            .unwrap_or(UNKNOWN)
+            .to_owned();
+        if label == UNKNOWN {
+            row.shift_remove("segment");
+            row.insert("logo".into(), logo("unknown"));
+        } else if crate::names::DEVICE_TYPES.contains(&label.as_str()) {
+            row.insert(
+                "label".into(),
+                json!(crate::names::device_type_label(&label)),
+            );
+            row.insert("logo".into(), logo(&label));
+        }
+        seen.push(label);
+    }
+    if rows.is_empty() {
+        return rows;
+    }
+    let mut missing: Vec<&str> = crate::names::DEVICE_TYPES
+        .iter()
+        .copied()
+        .filter(|code| !seen.iter().any(|s| s == code))
+        .collect();
+    let key = |code: &str| code.replace(' ', "").to_lowercase();
+    missing.sort_by_key(|code| key(code));
+    rows.extend(missing.into_iter().map(|code| {
+        let mut m = Row::new();
+        m.insert("label".into(), json!(crate::names::device_type_label(code)));
+        m.insert("nb_visits".into(), json!(0));
+        m.insert(
+            "segment".into(),
+            json!(format!("deviceType=={}", enc(code))),
+        );
+        m.insert("logo".into(), logo(code));
+        m
+    }));
+    rows
+}
+
+/// A dimension report's rows with Matomo's row segment, as they are.
+fn plain_dimension_rows(
     rows: &[DimensionRow],
     segment_name: &str,
     cells: &GoalColumns,

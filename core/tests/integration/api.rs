@@ -97,11 +97,40 @@ fn reports_sort_filter_and_carry_segments() {
         .iter()
         .map(|r| r["label"].as_str().unwrap())
         .collect();
-    // ties on visits sort by label; the missing value sorts first
-    assert_eq!(labels, ["Unknown", "desktop", "smartphone"]);
-    assert_eq!(rows[0]["segment"], json!("deviceType=="));
+    // ties on visits sort by label; the missing value sorts first; then
+    // every other device type without visits, as Matomo's, by label
+    // (spaces and case ignored)
+    assert_eq!(
+        labels,
+        [
+            "Unknown",
+            "Desktop",
+            "Smartphone",
+            "Camera",
+            "Car browser",
+            "Console",
+            "Feature phone",
+            "Peripheral",
+            "Phablet",
+            "Portable media player",
+            "Smart display",
+            "Smart speaker",
+            "Tablet",
+            "Tv",
+            "Wearable"
+        ]
+    );
+    assert!(rows[0].get("segment").is_none(), "{}", rows[0]);
     assert_eq!(rows[2]["segment"], json!("deviceType==smartphone"));
+    assert_eq!(
+        rows[2]["logo"],
+        json!("plugins/Morpheus/icons/dist/devices/smartphone.png")
+    );
     assert_eq!(rows[2]["nb_actions"], json!(2));
+    assert_eq!(
+        rows[4],
+        json!({"label": "Car browser", "nb_visits": 0, "segment": "deviceType==car%20browser", "logo": "plugins/Morpheus/icons/dist/devices/car_browser.png"})
+    );
     let limited = api(
         &e,
         "method=Actions.getPageUrls&flat=1&idSite=1&period=month&date=2024-06-01&filter_sort_column=label&filter_sort_order=asc&filter_limit=2&filter_offset=1",

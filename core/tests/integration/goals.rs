@@ -318,8 +318,9 @@ fn check_rows(case: &Case, goals: &[Goal]) -> Result<(), TestCaseError> {
                     prop_assert!(converted.is_none(), "{} {}", report_q, row);
                     continue;
                 }
-                // Matomo's weekday without visits has its visits only.
-                let bare_weekday = visits == 0 && row.get("day_of_week").is_some();
+                // Matomo's placeholder rows (a weekday, a device type
+                // without visits) have their visits only.
+                let bare_weekday = visits == 0 && row.get("nb_uniq_visitors").is_none();
                 prop_assert!(
                     converted.is_some() != bare_weekday,
                     "{} row without nb_visits_converted: {}",
@@ -327,7 +328,7 @@ fn check_rows(case: &Case, goals: &[Goal]) -> Result<(), TestCaseError> {
                     row
                 );
                 if bare_weekday {
-                    prop_assert_eq!(row.as_object().unwrap().len(), 3, "{}", row);
+                    prop_assert!(row.as_object().unwrap().len() <= 4, "{}", row);
                     continue;
                 }
                 let Some(row_segment) = row["segment"].as_str() else {
@@ -411,7 +412,7 @@ fn check_rows(case: &Case, goals: &[Goal]) -> Result<(), TestCaseError> {
             if !goals.is_empty() && partition {
                 let sum: u64 = rows
                     .iter()
-                    .map(|r| r["nb_visits_converted"].as_u64().unwrap())
+                    .map(|r| r["nb_visits_converted"].as_u64().unwrap_or(0))
                     .sum();
                 prop_assert_eq!(
                     json!(sum),
