@@ -742,8 +742,18 @@ mod tests {
             v,
             json!([{"label": "a", "nb_visits": 5, "idsubtable": 1}, {"label": "b", "nb_visits": 3}])
         );
+        // As Matomo's, hiding a column the report lacks hides nothing; a
+        // showColumns that names none of its columns is an error.
         let p = TableParams {
             hide_columns: vec!["nope".into()],
+            ..TableParams::default()
+        };
+        assert_eq!(
+            apply(sample(), &p, &SPEC).unwrap(),
+            apply(sample(), &TableParams::default(), &SPEC).unwrap()
+        );
+        let p = TableParams {
+            show_columns: vec!["nope".into()],
             ..TableParams::default()
         };
         assert!(
