@@ -113,8 +113,8 @@ fn fake_logs_by_the_default_rules() {
             .find(|r| r["label"] == label)
             .map(|r| r["nb_visits"].as_u64().unwrap())
     };
-    assert_eq!(row(&types, "smartphone"), Some(1));
-    assert_eq!(row(&types, "desktop"), Some(16));
+    assert_eq!(row(&types, "Smartphone"), Some(1));
+    assert_eq!(row(&types, "Desktop"), Some(16));
     let browsers = api(
         &e,
         "method=DevicesDetection.getBrowsers&period=range&date=2012-08-09,2012-08-11",
