@@ -599,16 +599,14 @@ impl SiteState {
     /// Builds the visitor history from all held day archives (after an
     /// erasure rebuilt them), with each archive's `before` column.
     pub(crate) fn recompute_visitor_days(&mut self) {
+        let mut noted = crate::history::Totals::default();
+        let by_string = crate::history::by_visitor_string(&self.dicts.visitors);
+        for a in self.days.values() {
+            noted.note_day(a, &by_string);
+        }
         let (pages, totals) = crate::history::pages_of_days(
-            self.days.iter().map(|(d, a)| {
-                (
-                    *d,
-                    a.visitor.as_slice(),
-                    crate::history::day_starts(a),
-                    crate::history::day_orders(a),
-                )
-            }),
-            &crate::history::by_visitor_string(&self.dicts.visitors),
+            self.days.iter().map(|(d, a)| (*d, a.visitor.as_slice())),
+            noted,
         );
         self.history.replace(pages, totals);
         for (date, a) in &mut self.days {
@@ -654,36 +652,28 @@ impl SiteState {
         let built = crate::par::map_jobs(fresh, threads, |(date, hits)| {
             (date, DayArchive::build(hits, side, dicts, config))
         });
-        let mut starts = Vec::new();
         for (date, mut archive) in built {
             runs(&archive.visitor, |v, n| updates.push((v, date, 1, n)));
-            starts.extend(crate::history::day_starts(&archive));
-            self.history.note_orders(
-                [&archive],
+            self.history.note_day(
+                &archive,
                 &crate::history::by_visitor_string(&self.dicts.visitors),
             );
             archive.before = vec![0; archive.visitor.len()];
             self.days.insert(date, archive);
         }
-        self.apply_visitor_updates(updates, starts);
+        self.apply_visitor_updates(updates);
     }
 
     /// Applies `(visitor, day, order, visits)` updates to the visitor
     /// history (for one key the later order wins; 0 visits removes the
-    /// day) and the new days' visitor starts (`history::day_starts`), and
-    /// refreshes the `before` column of the held days from each visitor's
-    /// earliest touched day on.
-    pub(crate) fn apply_visitor_updates(
-        &mut self,
-        updates: Vec<(u32, NaiveDate, u8, u32)>,
-        starts: Vec<(u32, i64)>,
-    ) {
+    /// day), and refreshes the `before` column of the held days from each
+    /// visitor's earliest touched day on.
+    pub(crate) fn apply_visitor_updates(&mut self, updates: Vec<(u32, NaiveDate, u8, u32)>) {
         // Cached days from the earliest touched one on may hold `before`
         // columns these updates change: they are read again when needed.
         if let (Some(lazy), Some(earliest)) = (&self.lazy, updates.iter().map(|u| u.1).min()) {
             lazy.cache.forget_from(lazy.site, earliest);
         }
-        self.history.note_starts(starts);
         for (visitor, day, before) in self.history.apply(updates) {
             if let Some(a) = self.holder_mut(day, visitor) {
                 let from = a.visitor.partition_point(|&x| x < visitor);

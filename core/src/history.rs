@@ -119,14 +119,22 @@ impl Totals {
         }
     }
 
-    /// Notes every order of `a` that is attached to a visit and counts
-    /// within its visitor's day ([`Totals::note_order`]): an order no
-    /// visit shows does not take its id from a later one.
-    pub(crate) fn note_orders(
+    /// Notes what a day archive tells of the site's whole history: when
+    /// each of its visitors' first visit that day started
+    /// ([`Totals::note_start`]), and each order attached to a visit that
+    /// counts within its visitor's day ([`Totals::note_order`]; an order
+    /// no visit shows does not take its id from a later one).
+    pub(crate) fn note_day(
         &mut self,
         a: &DayArchive,
         visitor_cmp: &dyn Fn(u32, u32) -> std::cmp::Ordering,
     ) {
+        // Visits are sorted by visitor, then start: a run's first visit.
+        let mut first = 0u32;
+        runs(&a.visitor, |v, n| {
+            self.note_start(v, a.visit_start(first));
+            first += n;
+        });
         for r in &a.conversions {
             if r.kind == crate::hit::HitType::Order
                 && r.counted
@@ -151,7 +159,7 @@ impl Totals {
 
     /// Notes a visit of `v` that started at `ts`: the first start is the
     /// earliest one noted.
-    pub(crate) fn note_start(&mut self, v: u32, ts: i64) {
+    fn note_start(&mut self, v: u32, ts: i64) {
         let i = v as usize;
         if self.first.len() <= i {
             self.first.resize(i + 1, None);
@@ -159,18 +167,6 @@ impl Totals {
         let f = &mut self.first[i];
         *f = Some(f.map_or(ts, |x| x.min(ts)));
     }
-}
-
-/// Each visitor of a day archive with when its first visit that day
-/// started (visits are sorted by visitor, then start).
-pub(crate) fn day_starts(a: &DayArchive) -> Vec<(u32, i64)> {
-    let mut out = Vec::new();
-    let mut i = 0u32;
-    runs(&a.visitor, |v, n| {
-        out.push((v, a.visit_start(i)));
-        i += n;
-    });
-    out
 }
 
 /// Every page and the totals: a history read whole.
@@ -319,13 +315,14 @@ impl History {
         }
     }
 
-    /// The history of days ([`DayOfHistory`]), in day order (every page
-    /// changed: a commit writes them all).
+    /// The history of days given by their sorted visitor columns, in day
+    /// order, with what `noted` holds of them ([`Totals::note_day`])
+    /// (every page changed: a commit writes them all).
     pub(crate) fn from_days<'a>(
-        days: impl Iterator<Item = DayOfHistory<'a>>,
-        visitor_cmp: &dyn Fn(u32, u32) -> std::cmp::Ordering,
+        days: impl Iterator<Item = (NaiveDate, &'a [u32])>,
+        noted: Totals,
     ) -> History {
-        let (pages, totals) = pages_of_days(days, visitor_cmp);
+        let (pages, totals) = pages_of_days(days, noted);
         let mut h = History::default();
         h.replace(pages, totals);
         h
@@ -505,29 +502,17 @@ impl History {
             .filter(move |r| self.totals().map_or(true, |t| t.order_counts(r)))
     }
 
-    /// Notes the orders of new day archives ([`Totals::note_orders`]); the
-    /// totals are held, and are written by the next commit.
-    pub(crate) fn note_orders<'a>(
+    /// Notes a new day archive of a batch ([`Totals::note_day`]): the
+    /// totals are held ([`History::hold_from`]), and are written by the
+    /// next commit (a day's visitors change pages; its orders alone may
+    /// not).
+    pub(crate) fn note_day(
         &mut self,
-        days: impl IntoIterator<Item = &'a DayArchive>,
+        a: &DayArchive,
         visitor_cmp: &dyn Fn(u32, u32) -> std::cmp::Ordering,
     ) {
-        let mut any = false;
-        let t = self.held_totals();
-        for a in days {
-            any |= !a.conversions.is_empty();
-            t.note_orders(a, visitor_cmp);
-        }
-        self.totals_dirty |= any;
-    }
-
-    /// Notes visits' starts ([`Totals::note_start`]) of a batch: the
-    /// totals are held ([`History::hold_from`]).
-    pub(crate) fn note_starts(&mut self, starts: impl IntoIterator<Item = (u32, i64)>) {
-        let t = self.held_totals();
-        for (v, ts) in starts {
-            t.note_start(v, ts);
-        }
+        self.held_totals().note_day(a, visitor_cmp);
+        self.totals_dirty |= !a.conversions.is_empty();
     }
 
     /// Sets every visitor's first start and the order index (an upgrade
@@ -800,42 +785,16 @@ pub(crate) fn by_visitor_string(
     move |x, y| visitors.opt(x).cmp(&visitors.opt(y))
 }
 
-/// A day's orders that are attached to a visit and count within their
-/// visitor's day: (id, time, visitor), for [`pages_of_days`].
-pub(crate) fn day_orders(a: &DayArchive) -> Vec<(String, i64, u32)> {
-    a.conversions
-        .iter()
-        .filter(|r| {
-            r.kind == crate::hit::HitType::Order && r.counted && r.visit != crate::dict::NONE
-        })
-        .filter_map(|r| Some((r.data.order_id.clone()?, r.ts, r.visitor)))
-        .collect()
-}
-
-/// One day for [`pages_of_days`]: its date, sorted visitor column,
-/// [`day_starts`] and [`day_orders`].
-pub(crate) type DayOfHistory<'a> = (
-    NaiveDate,
-    &'a [u32],
-    Vec<(u32, i64)>,
-    Vec<(String, i64, u32)>,
-);
-
-/// Pages and totals from each day ([`DayOfHistory`]), days in order;
-/// `visitor_cmp` orders visitors by their ids' strings.
+/// Pages and totals from each day's sorted visitor column, days in order;
+/// the totals start from what `noted` holds of the same days (first
+/// starts and orders: [`Totals::note_day`]).
 pub(crate) fn pages_of_days<'a>(
-    days: impl Iterator<Item = DayOfHistory<'a>>,
-    visitor_cmp: &dyn Fn(u32, u32) -> std::cmp::Ordering,
+    days: impl Iterator<Item = (NaiveDate, &'a [u32])>,
+    noted: Totals,
 ) -> (BTreeMap<NaiveDate, Page>, Totals) {
     let mut pages: BTreeMap<NaiveDate, Page> = BTreeMap::new();
-    let mut totals = Totals::default();
-    for (day, column, starts, orders) in days {
-        for (v, ts) in starts {
-            totals.note_start(v, ts);
-        }
-        for (id, ts, v) in orders {
-            totals.note_order(&id, ts, v, visitor_cmp);
-        }
+    let mut totals = noted;
+    for (day, column) in days {
         let page = pages.entry(month_of(day)).or_default();
         runs(column, |v, visits| {
             let (before, last) = totals.of(v);

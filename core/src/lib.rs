@@ -149,6 +149,7 @@ pub use goal::{Goal, GoalMatch, MAX_GOALS, PatternType};
 pub use goals::{ByVisitorType, ConversionsOf, EcommerceMetrics, GoalMetrics, GoalsSummary};
 pub use hit::{Campaign, CampaignRef, Conversion, Event, EventRef, Hit, HitRef, HitType, Item};
 pub use items::{ItemRow, ItemsBy, NOT_DEFINED as ITEM_NOT_DEFINED};
+pub use names::DEVICE_TYPES;
 pub use ndjson::{FIELDS as HIT_FIELDS, Rejected, check_ndjson_line, items_from_json};
 pub use period::{FIRST_DAY, LAST_DAY, MAX_PERIODS, Period, PeriodRange, parse_day};
 pub use query::{IntoDay, Query, Selection};

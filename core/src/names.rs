@@ -502,9 +502,15 @@ pub(crate) fn language_code_label(code: &str) -> String {
     }
 }
 
-/// Matomo's device types (DeviceDetector's codes, in its order), as hits
-/// carry them (`device`).
-pub(crate) const DEVICE_TYPES: [&str; 14] = [
+/// Matomo's device types (DeviceDetector's codes, in its order: a type's
+/// position is Matomo's `deviceType` number), as hits carry them
+/// (`device`).
+///
+/// # Examples
+/// ```
+/// assert_eq!(hitmap::DEVICE_TYPES[1], "smartphone");
+/// ```
+pub const DEVICE_TYPES: [&str; 14] = [
     "desktop",
     "smartphone",
     "tablet",

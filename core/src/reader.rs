@@ -310,14 +310,12 @@ impl Engine {
         if let Some(store) = &self.store {
             for (&id, site) in &mut self.sites {
                 let Some(lazy) = &site.lazy else { continue };
-                let (columns, bad) = visitor_columns(store, site, id, &lazy.files);
+                let (columns, noted, bad) = visitor_columns(store, site, id, &lazy.files);
                 let whole = bad.is_empty() && site.days.is_empty() && site.live.is_empty();
                 if whole {
                     let (pages, totals) = crate::history::pages_of_days(
-                        columns
-                            .iter()
-                            .map(|(d, v, s, o)| (*d, v.as_slice(), s.clone(), o.clone())),
-                        &crate::history::by_visitor_string(&site.dicts.visitors),
+                        columns.iter().map(|(d, v)| (*d, v.as_slice())),
+                        noted,
                     );
                     let files = &store.manifest.sites[&id];
                     let disagrees = match site.history().read_all() {
@@ -580,37 +578,33 @@ pub(crate) fn read_day(
         })
 }
 
-/// Each day's sorted visitor column, its visitors' first starts
-/// (`history::day_starts`) and its orders (`history::day_orders`).
-type Columns = Vec<(
-    NaiveDate,
-    Vec<u32>,
-    Vec<(u32, i64)>,
-    Vec<(String, i64, u32)>,
-)>;
+/// Days' visitor columns.
+type Columns = Vec<(NaiveDate, Vec<u32>)>;
 /// Days that could not be read, with their damage records.
 type Unread = Vec<(NaiveDate, (String, String))>;
 
-/// Each day's visitor column (read, validated, the rest dropped), and the
-/// days that could not be read.
+/// Each day's visitor column (read, validated, the rest dropped), what
+/// the days tell of the site's whole history (first starts and orders:
+/// `Totals::note_day`), and the days that could not be read.
 fn visitor_columns(
     store: &Store,
     site: &SiteState,
     id: u32,
     files: &std::collections::BTreeMap<NaiveDate, u64>,
-) -> (Columns, Unread) {
+) -> (Columns, crate::history::Totals, Unread) {
     let (mut columns, mut bad) = (Vec::with_capacity(files.len()), Vec::new());
+    let mut noted = crate::history::Totals::default();
+    let by_string = crate::history::by_visitor_string(&site.dicts.visitors);
     for (&date, &g) in files {
         match read_day(store, site, id, date, g) {
             Ok(a) => {
-                let starts = crate::history::day_starts(&a);
-                let orders = crate::history::day_orders(&a);
-                columns.push((date, a.visitor, starts, orders));
+                noted.note_day(&a, &by_string);
+                columns.push((date, a.visitor));
             }
             Err(d) => bad.push((date, d)),
         }
     }
-    (columns, bad)
+    (columns, noted, bad)
 }
 
 /// A site's configuration and dictionaries, checked (writers and readers).
@@ -654,17 +648,12 @@ pub(crate) fn load_site_lazy(
         }
         Some(g) => History::legacy(loader, g),
         None => {
-            let (columns, bad) = visitor_columns(store, &site, id, &files.days);
+            let (columns, noted, bad) = visitor_columns(store, &site, id, &files.days);
             for (date, d) in bad {
                 days.remove(&date);
                 site.damaged.insert(date, d);
             }
-            History::from_days(
-                columns
-                    .iter()
-                    .map(|(d, v, s, o)| (*d, v.as_slice(), s.clone(), o.clone())),
-                &crate::history::by_visitor_string(&site.dicts.visitors),
-            )
+            History::from_days(columns.iter().map(|(d, v)| (*d, v.as_slice())), noted)
         }
     };
     site.lazy = Some(LazyDays {

@@ -148,9 +148,8 @@ impl SiteState {
         crate::history::runs(&archive.visitor, |v, n| {
             updates.push((v, date, 1u8, n));
         });
-        let starts = crate::history::day_starts(&archive);
-        self.history.note_orders(
-            [&archive],
+        self.history.note_day(
+            &archive,
             &crate::history::by_visitor_string(&self.dicts.visitors),
         );
         for v in crate::live::holders(&archive) {
@@ -162,7 +161,7 @@ impl SiteState {
             archive,
             mask: None,
         });
-        self.apply_visitor_updates(updates, starts);
+        self.apply_visitor_updates(updates);
         self.merge_tail(date, side);
     }
 

@@ -130,16 +130,27 @@ pub(crate) const ROLLED_GROUPS: [VisitGroup; 26] = {
     ]
 };
 
+/// Numbers of [`ROLLED_GROUPS`] positions that are retired in rollup
+/// files: the referrer type and all-referrers reports before version 7,
+/// whose search rows were engines, not keywords. Those two are stored
+/// under the numbers after the list's end instead.
+const RETIRED_GROUP_CODES: [usize; 2] = [10, 11];
+
 /// The number each rolled group is stored as in a rollup file (its
-/// position); `None`: a retired number, whose section a reader skips (the
-/// referrer type and all-referrers reports before version 7, whose search
-/// engine rows were engines, not keywords).
-const GROUP_CODES: [Option<VisitGroup>; 28] = {
-    let mut codes = [None; 28];
+/// position, but for the [`RETIRED_GROUP_CODES`], which hold `None` and
+/// whose sections a reader skips).
+const GROUP_CODES: [Option<VisitGroup>; ROLLED_GROUPS.len() + RETIRED_GROUP_CODES.len()] = {
+    let mut codes = [None; ROLLED_GROUPS.len() + RETIRED_GROUP_CODES.len()];
     let mut i = 0;
     while i < ROLLED_GROUPS.len() {
-        codes[if i == 10 || i == 11 { i + 16 } else { i }] = Some(ROLLED_GROUPS[i]);
+        codes[i] = Some(ROLLED_GROUPS[i]);
         i += 1;
+    }
+    let mut k = 0;
+    while k < RETIRED_GROUP_CODES.len() {
+        codes[ROLLED_GROUPS.len() + k] = codes[RETIRED_GROUP_CODES[k]];
+        codes[RETIRED_GROUP_CODES[k]] = None;
+        k += 1;
     }
     codes
 };

@@ -318,24 +318,7 @@ fn export_round_trips_into_the_same_reports() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let copy = dir.join("copy");
     let c = copy.to_str().unwrap();
-    assert!(
-        hitmap(&[
-            "init",
-            c,
-            "--site",
-            "1",
-            "--timezone",
-            "Europe/London",
-            "--section",
-            "News=/news",
-            "--section",
-            "HR=/teams/hr,/policies",
-            "--dimension",
-            "department"
-        ])
-        .status
-        .success()
-    );
+    crate::init_sample_site(c, &[]);
     assert!(
         hitmap(&["ingest", c, hits.to_str().unwrap(), "--no-progress"])
             .status

@@ -72,22 +72,7 @@ fn the_dashboard_shows_what_the_api_answers() {
     // An ecommerce site (the sample's configuration, plus the flag) with
     // a few orders: the goals panel shows them, the products panel too.
     let s = store.to_str().unwrap();
-    let out = hitmap(&[
-        "init",
-        s,
-        "--site",
-        "1",
-        "--timezone",
-        "Europe/London",
-        "--section",
-        "News=/news",
-        "--section",
-        "HR=/teams/hr,/policies",
-        "--dimension",
-        "department",
-        "--ecommerce",
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    crate::init_sample_site(s, &["--ecommerce"]);
     let mut orders = String::new();
     for (i, (sku, qty)) in [("MUG", 2), ("PEN", 5), ("MUG", 1)].into_iter().enumerate() {
         let ts = 1_736_074_800 + i as i64 * 86_400; // 2025-01-05 11:00 UTC, then a day apart

@@ -51,15 +51,13 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// A store with site 1 (Europe/London, a News section, a department
-/// dimension) holding a few weeks of sample traffic, ingested through
-/// `hitmap ingest`.
-pub fn sample_store(dir: &Path) -> PathBuf {
-    let store = dir.join("store");
-    let s = store.to_str().unwrap();
-    let out = hitmap(&[
+/// `hitmap init` of the sample's site 1 (Europe/London, a News and an HR
+/// section, a department dimension) in `store`, with `extra` options;
+/// it must succeed.
+pub fn init_sample_site(store: &str, extra: &[&str]) {
+    let mut args = vec![
         "init",
-        s,
+        store,
         "--site",
         "1",
         "--timezone",
@@ -70,8 +68,18 @@ pub fn sample_store(dir: &Path) -> PathBuf {
         "HR=/teams/hr,/policies",
         "--dimension",
         "department",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let out = hitmap(&args);
     assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// A store with site 1 ([`init_sample_site`]) holding a few weeks of
+/// sample traffic, ingested through `hitmap ingest`.
+pub fn sample_store(dir: &Path) -> PathBuf {
+    let store = dir.join("store");
+    let s = store.to_str().unwrap();
+    init_sample_site(s, &[]);
     let cfg = hitmap::sample::SampleConfig {
         days: 21,
         visitors: 150,

@@ -756,6 +756,31 @@ pub fn goals(cuts: &[Cut], goals: &[hitmap::Goal]) -> hitmap::GoalsSummary {
     out
 }
 
+/// Conversions of `goals` summed by the range (from, to, label) each
+/// converting visit's `key` falls in.
+fn conversions_by(
+    cuts: &[Cut],
+    goals: &[hitmap::Goal],
+    ranges: &[(i64, i64, String)],
+    key: impl Fn(&Cut) -> i64,
+) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = ranges.iter().map(|r| (r.2.clone(), 0)).collect();
+    for c in cuts {
+        let n: u64 = goals
+            .iter()
+            .filter_map(|g| goal_conversions(c, g))
+            .map(|(n, _)| n)
+            .sum();
+        let k = key(c);
+        let i = ranges
+            .iter()
+            .position(|r| (r.0..=r.1).contains(&k))
+            .unwrap();
+        out[i].1 += n;
+    }
+    out
+}
+
 /// Conversions of `goals` by whole days from the visitor's first visit's
 /// start to the converting visit's, in Matomo's ranges (label,
 /// conversions), written from Matomo's `Archiver::$daysToConvRanges`.
@@ -767,27 +792,15 @@ pub fn days_to_conversion(cuts: &[Cut], goals: &[hitmap::Goal]) -> Vec<(String, 
         ranges.push((a, b, format!("{a}-{b} days")));
     }
     ranges.push((365, i64::MAX, "365+ days".into()));
-    let mut out: Vec<(String, u64)> = ranges.iter().map(|r| (r.2.clone(), 0)).collect();
-    for c in cuts {
-        let n: u64 = goals
-            .iter()
-            .filter_map(|g| goal_conversions(c, g))
-            .map(|(n, _)| n)
-            .sum();
-        let days = (c.visit.hits[0].ts - c.visit.first_start) / 86_400;
-        let i = ranges
-            .iter()
-            .position(|r| (r.0..=r.1).contains(&days))
-            .unwrap();
-        out[i].1 += n;
-    }
-    out
+    conversions_by(cuts, goals, &ranges, |c| {
+        (c.visit.hits[0].ts - c.visit.first_start) / 86_400
+    })
 }
 
 /// Conversions of `goals` by the converting visit's rank among its
 /// visitor's visits, in Matomo's ranges (label, conversions).
 pub fn visits_until_conversion(cuts: &[Cut], goals: &[hitmap::Goal]) -> Vec<(String, u64)> {
-    let ranges: [(u32, u32, &str); 13] = [
+    let ranges: Vec<(i64, i64, String)> = [
         (1, 1, "1 visit"),
         (2, 2, "2 visits"),
         (3, 3, "3 visits"),
@@ -800,20 +813,10 @@ pub fn visits_until_conversion(cuts: &[Cut], goals: &[hitmap::Goal]) -> Vec<(Str
         (15, 25, "15-25 visits"),
         (26, 50, "26-50 visits"),
         (51, 100, "51-100 visits"),
-        (101, u32::MAX, "101+ visits"),
-    ];
-    let mut out: Vec<(String, u64)> = ranges.iter().map(|r| (r.2.to_string(), 0)).collect();
-    for c in cuts {
-        let n: u64 = goals
-            .iter()
-            .filter_map(|g| goal_conversions(c, g))
-            .map(|(n, _)| n)
-            .sum();
-        let i = ranges
-            .iter()
-            .position(|r| (r.0..=r.1).contains(&c.visit.visit_count))
-            .unwrap();
-        out[i].1 += n;
-    }
-    out
+        (101, i64::MAX, "101+ visits"),
+    ]
+    .into_iter()
+    .map(|(a, b, l)| (a, b, l.to_string()))
+    .collect();
+    conversions_by(cuts, goals, &ranges, |c| i64::from(c.visit.visit_count))
 }

@@ -442,25 +442,9 @@ pub fn referrer_type(code: i64) -> Option<&'static str> {
 /// assert_eq!(hitmap_intake::matomo::row::device_type(1), Some("smartphone"));
 /// ```
 pub fn device_type(code: i64) -> Option<&'static str> {
-    const TYPES: [&str; 14] = [
-        "desktop",
-        "smartphone",
-        "tablet",
-        "feature phone",
-        "console",
-        "tv",
-        "car browser",
-        "smart display",
-        "camera",
-        "portable media player",
-        "phablet",
-        "smart speaker",
-        "wearable",
-        "peripheral",
-    ];
     usize::try_from(code)
         .ok()
-        .and_then(|i| TYPES.get(i))
+        .and_then(|i| hitmap::DEVICE_TYPES.get(i))
         .copied()
 }
 
