@@ -46,6 +46,30 @@ impl BitSet {
         self.count
     }
 
+    /// Adds every id of a bitmap (growing the set as needed).
+    pub(crate) fn insert_all(&mut self, ids: &roaring::RoaringBitmap) {
+        if let Some(max) = ids.max() {
+            self.grow(max as usize + 1);
+        }
+        for id in ids {
+            self.insert(id);
+        }
+    }
+
+    /// The ids as a bitmap.
+    pub(crate) fn to_bitmap(&self) -> roaring::RoaringBitmap {
+        let mut out = roaring::RoaringBitmap::new();
+        for (w, &word) in self.words.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let b = bits.trailing_zeros();
+                let _ = out.try_push((w as u32) * 64 + b);
+                bits &= bits - 1;
+            }
+        }
+        out
+    }
+
     /// Whether `id` is in the set; ids beyond the universe (and `NONE`)
     /// are not.
     pub(crate) fn contains(&self, id: u32) -> bool {

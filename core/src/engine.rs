@@ -144,6 +144,7 @@ pub(crate) fn rollup_changes(
     let mut out = BTreeMap::new();
     shelf_changes(site, files, days, grown, false, &mut out);
     shelf_changes(site, files, days, grown, true, &mut out);
+    goal_changes(site, files, days, &mut out);
     // Encoded (and packed) on every core: a month's and a year's report
     // rollups are the largest.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -315,6 +316,156 @@ fn shelf_changes(
             out.insert((year_span, y), Some(std::sync::Arc::new(year)));
         } else if had(year_span, &y) {
             out.insert((year_span, y), None);
+        }
+    }
+    for (m, r) in months {
+        match r {
+            Some(r) => {
+                out.insert((month_span, m), Some(r));
+            }
+            None if had(month_span, &m) => {
+                out.insert((month_span, m), None);
+            }
+            None => {}
+        }
+    }
+}
+
+/// [`rollup_changes`] of the goal rollups: the complete months and years
+/// of a site with goals (and without ecommerce: an order id counts once
+/// in the site, so a late visit can move an order between periods that
+/// keep their day files), counted with its goal definitions, new and
+/// returning visits told apart. A period's goal rollup is counted again
+/// when a commit writes one of its days or rewrites its visitor history
+/// page (new and returning visits), and every one of them when the goal
+/// definitions changed; it goes when its period is no longer complete
+/// and settled, or the site no longer has goals.
+fn goal_changes(
+    site: &SiteState,
+    files: Option<&crate::store::SiteFiles>,
+    days: &[NaiveDate],
+    out: &mut RollupChanges,
+) {
+    use crate::rollup::{Rollup, Span};
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+    let (month_span, year_span) = (Span::MonthGoals, Span::YearGoals);
+    let had = |span: Span, start: &NaiveDate| {
+        files.is_some_and(|f| f.rollups_of(span).contains_key(start))
+    };
+    let stored = |span: Span| -> BTreeSet<NaiveDate> {
+        files.map_or_else(BTreeSet::new, |f| {
+            f.rollups_of(span).keys().copied().collect()
+        })
+    };
+    if !site.config.has_conversions() || site.config.ecommerce {
+        for span in [month_span, year_span] {
+            for start in stored(span) {
+                out.insert((span, start), None);
+            }
+        }
+        return;
+    }
+    let key = crate::goal_sums::goals_key(&site.config.goals, site.config.ecommerce);
+    let dates = site.dates();
+    let latest = dates.last().copied();
+    let within = |span: Span, start: NaiveDate| dates.range(start..=span.end(start));
+    let (pages, _) = site.history.changes();
+    let dirty: BTreeSet<NaiveDate> = pages.iter().map(|(m, _)| *m).collect();
+    let stale = |span: Span, start: NaiveDate| {
+        if site.goals_changed {
+            return true;
+        }
+        let Some(f) = files else { return true };
+        let Some(&g) = f.rollups_of(span).get(&start) else {
+            return true;
+        };
+        let range = start..=span.end(start);
+        f.days.range(range.clone()).any(|(_, &dg)| dg > g)
+            || f.days.range(range.clone()).count() != within(span, start).count()
+            || f.pages.range(range.clone()).any(|(_, &pg)| pg > g)
+            || dirty.range(range.clone()).next().is_some()
+            || days.iter().any(|d| range.contains(d))
+    };
+    let settled = |span: Span, start: NaiveDate| {
+        let range = start..=span.end(start);
+        site.live.range(range.clone()).next().is_none()
+            && site.damaged.range(range).next().is_none()
+            && latest.is_some_and(|l| l > span.end(start))
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cols = crate::conversions::columns_for(&site.config.goals)
+        .with(crate::archive::Columns::BEFORE)
+        .with(crate::archive::Columns::CONVERSIONS);
+    let build_month = |m: NaiveDate| -> Option<Rollup> {
+        let parts = site.parts_on(m, month_span.end(m), threads, cols).ok()?;
+        if parts.is_empty() || parts.len() != within(month_span, m).count() {
+            return None;
+        }
+        let sums = crate::goal_sums::GoalSums::new(
+            &site.config.goals,
+            site.dicts.visitors.len(),
+            true,
+            site.config.ecommerce,
+        );
+        Some(Rollup::build_goals(
+            m,
+            parts.iter().map(|p| (p.date, &*p.archive)),
+            sums,
+            key,
+            &site.dicts,
+            site.history(),
+        ))
+    };
+    // Months counted (or gone) here.
+    let mut months: BTreeMap<NaiveDate, Option<Arc<Rollup>>> = BTreeMap::new();
+    let mut starts: BTreeSet<NaiveDate> = dates.iter().map(|d| month_span.start_of(*d)).collect();
+    starts.extend(stored(month_span));
+    for m in starts {
+        if stale(month_span, m) {
+            let built = settled(month_span, m).then(|| build_month(m)).flatten();
+            months.insert(m, built.map(Arc::new));
+        }
+    }
+    let mut years: BTreeSet<NaiveDate> = dates.iter().map(|d| year_span.start_of(*d)).collect();
+    years.extend(stored(year_span));
+    for y in years {
+        let end = year_span.end(y);
+        if !stale(year_span, y) && months.range(y..=end).next().is_none() {
+            continue;
+        }
+        let mut parts: Vec<Arc<Rollup>> = Vec::new();
+        let mut whole = settled(year_span, y);
+        let mut last = None;
+        for date in within(year_span, y) {
+            let m = month_span.start_of(*date);
+            if !whole || last == Some(m) {
+                continue;
+            }
+            last = Some(m);
+            let r = match months.get(&m) {
+                Some(built) => built.clone(),
+                None => files.and_then(|f| {
+                    let &g = f.rollups_of(month_span).get(&m)?;
+                    site.lazy.as_ref()?.stored_rollup(site, month_span, m, g)
+                }),
+            };
+            match r {
+                Some(r) => parts.push(r),
+                None => whole = false,
+            }
+        }
+        let year = whole
+            .then(|| Rollup::year_goals(y, parts.iter().map(|r| &**r), key))
+            .flatten();
+        match year {
+            Some(year) => {
+                out.insert((year_span, y), Some(Arc::new(year)));
+            }
+            None if had(year_span, &y) => {
+                out.insert((year_span, y), None);
+            }
+            None => {}
         }
     }
     for (m, r) in months {
@@ -512,6 +663,9 @@ pub(crate) struct SiteState {
     /// Rollups `Engine::verify` found disagreeing with their days: (file,
     /// why).
     pub rollup_damage: Vec<(String, String)>,
+    /// Whether its goal definitions changed since the last commit: the
+    /// next commit counts every goal rollup again (`goal_changes`).
+    pub goals_changed: bool,
 }
 
 /// What a month's rollup took from a held day when it was stored.
@@ -570,7 +724,15 @@ impl SiteState {
             held_from: BTreeMap::new(),
             held_reports: BTreeMap::new(),
             rollup_damage: Vec::new(),
+            goals_changed: false,
         }
+    }
+
+    /// Takes a new configuration, noting whether its goals changed.
+    pub(crate) fn set_config(&mut self, config: SiteConfig) {
+        self.goals_changed |=
+            self.config.goals != config.goals || self.config.ecommerce != config.ecommerce;
+        self.config = config;
     }
 
     /// The visitor history.
@@ -870,7 +1032,7 @@ impl Engine {
                 for d in &config.dimensions {
                     site.dicts.dim_names.intern(d);
                 }
-                site.config = config;
+                site.set_config(config);
             }
             _ => {
                 let mut site = SiteState::new(config, tz);
@@ -891,7 +1053,9 @@ impl Engine {
 
     /// Adds a goal to a site, or replaces the site's goal with its id.
     /// Every answer about the site's past and future days counts it at
-    /// once: nothing is rebuilt.
+    /// once: no day is rebuilt. A store counts its goal rollups (each
+    /// complete month's and year's goal sums, that answer whole periods
+    /// without their days) again in the same commit.
     ///
     /// # Examples
     /// ```
@@ -927,7 +1091,7 @@ impl Engine {
         let (config, _) = config.validate()?;
         let id = config.id;
         if let Some(site) = self.sites.get_mut(&id) {
-            site.config = config;
+            site.set_config(config);
         }
         self.persist(BTreeMap::from([(id, (true, Vec::new()))]))
     }
@@ -2002,6 +2166,7 @@ impl Engine {
         if background {
             let writing = store.commit_in_background(changes, marks);
             if writing.is_ok() {
+                self.goals_counted(&written);
                 self.release_days(&written);
             }
             return writing.map_err(|e| self.reload_after_failed_commit(e));
@@ -2017,11 +2182,22 @@ impl Engine {
             self.seal_policy.sized_for(store.bytes());
         }
         if committed.is_ok() {
+            self.goals_counted(&written);
             self.release_days(&written);
         }
         committed
             .map(|()| None)
             .map_err(|e| self.reload_after_failed_commit(e))
+    }
+
+    /// After a commit: the goal rollups of its sites were counted with
+    /// their goal definitions.
+    fn goals_counted(&mut self, written: &[(u32, Vec<NaiveDate>)]) {
+        for (id, _) in written {
+            if let Some(site) = self.sites.get_mut(id) {
+                site.goals_changed = false;
+            }
+        }
     }
 
     /// After a commit: the written days of each site that take no live

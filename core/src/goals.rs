@@ -10,16 +10,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::bitset::BitSet;
 use crate::conversions::GoalState;
-use crate::fsum::ExactSum;
-use crate::goal::Goal;
-use crate::recorded::Recorded;
+use crate::goal_sums::{Acc, EcomAcc, GoalSums};
 use chrono::NaiveDate;
 
 use crate::archive::Columns;
 use crate::error::Result;
 use crate::query::{Resolved, Selection};
+use crate::rollup::Span;
 
 /// Conversions of one goal, or of all together.
 ///
@@ -113,90 +111,19 @@ pub struct GoalsSummary {
     pub abandoned_carts: ByVisitorType<EcommerceMetrics>,
 }
 
-/// Running sums of one goal (or of all) for one visitor type.
-struct Acc {
-    conversions: u64,
-    visits: u64,
-    visitors: BitSet,
-    revenue: ExactSum,
-}
-
-/// Running sums of orders or abandoned carts for one visitor type.
-struct EcomAcc {
-    acc: Acc,
-    items: u64,
-    amounts: [ExactSum; 4],
-}
-
-impl EcomAcc {
-    fn new(visitors: usize) -> EcomAcc {
-        EcomAcc {
-            acc: Acc::new(visitors),
-            items: 0,
-            amounts: Default::default(),
-        }
-    }
-
-    /// Adds one visit's orders (or its abandoned cart).
-    fn add(&mut self, visitor: u32, records: &[&Recorded]) {
-        self.acc.conversions += records.len() as u64;
-        self.acc.visits += 1;
-        self.acc.visitors.insert(visitor);
-        for r in records {
-            crate::recorded::add_ecommerce(
-                &r.data,
-                &mut self.acc.revenue,
-                &mut self.items,
-                &mut self.amounts,
-            );
-        }
-    }
-
-    fn finish(&self) -> EcommerceMetrics {
-        EcommerceMetrics {
-            goal: self.acc.finish(),
-            items: self.items,
-            revenue_subtotal: self.amounts[0].value(),
-            revenue_tax: self.amounts[1].value(),
-            revenue_shipping: self.amounts[2].value(),
-            revenue_discount: self.amounts[3].value(),
-        }
-    }
-}
-
-impl Acc {
-    fn new(visitors: usize) -> Acc {
-        Acc {
-            conversions: 0,
-            visits: 0,
-            visitors: BitSet::new(visitors),
-            revenue: ExactSum::default(),
-        }
-    }
-
-    fn finish(&self) -> GoalMetrics {
-        GoalMetrics {
-            nb_conversions: self.conversions,
-            nb_visits_converted: self.visits,
-            nb_uniq_visitors_converted: self.visitors.len(),
-            revenue: self.revenue.value(),
-        }
-    }
-}
-
 impl Selection<'_> {
     /// The conversions of the site's goals in the selection (see the
     /// module's rules).
     pub fn goals(&self) -> GoalsSummary {
         let goals = &self.site.config.goals;
-        let mut acc = GoalsAcc::new(
+        let mut acc = GoalSums::new(
             goals,
             self.site.dicts.visitors.len(),
             true,
             self.site.config.ecommerce,
         );
-        acc.add(self);
-        acc.finish()
+        add_selection(&mut acc, self);
+        finish(acc)
     }
 }
 
@@ -212,7 +139,7 @@ impl Resolved<'_> {
         by_type: bool,
     ) -> Result<GoalsSummary> {
         let goals = &self.site.config.goals;
-        let mut acc = GoalsAcc::new(
+        let mut acc = GoalSums::new(
             goals,
             self.site.dicts.visitors.len(),
             by_type,
@@ -222,157 +149,93 @@ impl Resolved<'_> {
         if by_type {
             cols = cols.with(Columns::BEFORE);
         }
-        for window in self.windows(range)? {
-            acc.add(&self.select_columns(Some(window), cols)?);
-        }
-        Ok(acc.finish())
-    }
-}
-
-/// The sums a visit of type `t` adds to: every visit's (0), and its
-/// type's unless `t` is 0 (types not told apart).
-fn types(t: usize) -> impl Iterator<Item = usize> {
-    std::iter::once(0).chain((t > 0).then_some(t))
-}
-
-/// Running sums of every goal over selections.
-struct GoalsAcc<'g> {
-    goals: &'g [Goal],
-    ready: Vec<GoalState<'g>>,
-    overall: [Acc; 3],
-    each: Vec<[Acc; 3]>,
-    orders: [EcomAcc; 3],
-    carts: [EcomAcc; 3],
-    visits: [u64; 3],
-    /// Whether new and returning visits are told apart.
-    by_type: bool,
-    /// Whether orders and carts count (an ecommerce site).
-    ecommerce: bool,
-}
-
-impl<'g> GoalsAcc<'g> {
-    fn new(goals: &'g [Goal], visitors: usize, by_type: bool, ecommerce: bool) -> GoalsAcc<'g> {
-        let three = || [Acc::new(visitors), Acc::new(visitors), Acc::new(visitors)];
-        GoalsAcc {
-            goals,
-            ready: goals.iter().map(GoalState::new).collect(),
-            overall: three(),
-            each: goals.iter().map(|_| three()).collect(),
-            orders: std::array::from_fn(|_| EcomAcc::new(visitors)),
-            carts: std::array::from_fn(|_| EcomAcc::new(visitors)),
-            visits: [0; 3],
-            by_type,
-            ecommerce,
-        }
-    }
-
-    fn add(&mut self, sel: &Selection<'_>) {
-        let d = &sel.site.dicts;
-        let history = sel.site.history();
-        let GoalsAcc {
-            ready,
-            overall,
-            each,
-            orders,
-            carts,
-            visits,
-            by_type,
-            ecommerce,
-            ..
-        } = self;
-        for acc in overall.iter_mut().chain(each.iter_mut().flatten()).chain(
-            orders
-                .iter_mut()
-                .chain(carts.iter_mut())
-                .map(|e| &mut e.acc),
-        ) {
-            acc.visitors.grow(d.visitors.len());
-        }
-        sel.for_each_visit(|cut| {
-            let a = cut.archive;
-            // Every visit's sums (0), and its type's (1 new, 2 returning)
-            // when they are told apart.
-            let t = match (*by_type, *by_type && a.is_new_visit(cut.visit)) {
-                (false, _) => 0,
-                (true, true) => 1,
-                (true, false) => 2,
-            };
-            visits[0] += 1;
-            if t > 0 {
-                visits[t] += 1;
+        // Whole months and years from their goal rollups, where they were
+        // counted with these goals (and, for new and returning visits,
+        // with the visitor history as it is): the days between are read.
+        let key = crate::goal_sums::goals_key(goals, self.site.config.ecommerce);
+        let spans = [Span::YearGoals, Span::MonthGoals];
+        let (rolled, gaps) = match self.rolled(range, &spans)? {
+            Some((rolled, gaps))
+                if rolled.iter().all(|r| {
+                    r.goals.as_ref().is_some_and(|g| g.key == key)
+                        && (!by_type || self.history_current(r))
+                }) =>
+            {
+                (rolled, gaps)
             }
-            let visitor = cut.visitor();
-            let mut any = (0u64, ExactSum::default());
-            for (g, acc) in ready.iter_mut().zip(each.iter_mut()) {
-                let Some((conversions, revenue)) = g.convert(a, cut.visit, cut.actions.iter(), d)
-                else {
-                    continue;
-                };
-                for k in types(t) {
-                    acc[k].conversions += conversions;
-                    acc[k].visits += 1;
-                    acc[k].visitors.insert(visitor);
-                    acc[k].revenue.add_sum(&revenue);
-                }
-                any.0 += conversions;
-                any.1.add_sum(&revenue);
-            }
-            let recorded = a.conversions_of(cut.visit);
-            if *ecommerce && !recorded.is_empty() {
-                let bought: Vec<&Recorded> = history.orders(recorded).collect();
-                if !bought.is_empty() {
-                    for k in types(t) {
-                        orders[k].add(visitor, &bought);
-                    }
-                    any.0 += bought.len() as u64;
-                    for r in &bought {
-                        any.1.add(r.data.revenue.unwrap_or(0.0));
-                    }
-                }
-                if let Some(cart) = crate::recorded::abandoned_cart(recorded) {
-                    for k in types(t) {
-                        carts[k].add(visitor, &[cart]);
-                    }
-                }
-            }
-            if any.0 > 0 {
-                for k in types(t) {
-                    overall[k].conversions += any.0;
-                    overall[k].visits += 1;
-                    overall[k].visitors.insert(visitor);
-                    overall[k].revenue.add_sum(&any.1);
-                }
-            }
-        });
-    }
-
-    fn finish(self) -> GoalsSummary {
-        let by_type = |acc: &[Acc; 3]| ByVisitorType {
-            all: acc[0].finish(),
-            new: acc[1].finish(),
-            returning: acc[2].finish(),
+            _ => (Vec::new(), vec![self.checked_range(range)?]),
         };
-        let ecom = |acc: &[EcomAcc; 3]| ByVisitorType {
-            all: acc[0].finish(),
-            new: acc[1].finish(),
-            returning: acc[2].finish(),
-        };
-        GoalsSummary {
-            nb_visits: ByVisitorType {
-                all: self.visits[0],
-                new: self.visits[1],
-                returning: self.visits[2],
-            },
-            overall: by_type(&self.overall),
-            goals: self
-                .goals
-                .iter()
-                .zip(&self.each)
-                .map(|(g, acc)| (g.id, by_type(acc)))
-                .collect(),
-            orders: ecom(&self.orders),
-            abandoned_carts: ecom(&self.carts),
+        for r in &rolled {
+            if let Some(g) = &r.goals {
+                acc.add_rollup(g);
+            }
         }
+        for gap in gaps {
+            for window in self.windows(Some(gap))? {
+                add_selection(&mut acc, &self.select_columns(Some(window), cols)?);
+            }
+        }
+        Ok(finish(acc))
+    }
+}
+
+/// Adds the visits of a selection (cut to its section).
+fn add_selection(acc: &mut GoalSums<'_>, sel: &Selection<'_>) {
+    let d = &sel.site.dicts;
+    let history = sel.site.history();
+    acc.grow(d.visitors.len());
+    sel.for_each_visit(|cut| {
+        acc.add_visit(cut.archive, cut.visit, || cut.actions.iter(), d, history);
+    });
+}
+
+/// The summary of running sums.
+fn finish(acc: GoalSums<'_>) -> GoalsSummary {
+    let by_type = |acc: &[Acc; 3]| ByVisitorType {
+        all: metrics(&acc[0]),
+        new: metrics(&acc[1]),
+        returning: metrics(&acc[2]),
+    };
+    let ecom = |acc: &[EcomAcc; 3]| ByVisitorType {
+        all: ecommerce(&acc[0]),
+        new: ecommerce(&acc[1]),
+        returning: ecommerce(&acc[2]),
+    };
+    GoalsSummary {
+        nb_visits: ByVisitorType {
+            all: acc.visits[0],
+            new: acc.visits[1],
+            returning: acc.visits[2],
+        },
+        overall: by_type(&acc.overall),
+        goals: acc
+            .goals
+            .iter()
+            .zip(&acc.each)
+            .map(|(g, each)| (g.id, by_type(each)))
+            .collect(),
+        orders: ecom(&acc.orders),
+        abandoned_carts: ecom(&acc.carts),
+    }
+}
+
+fn metrics(acc: &Acc) -> GoalMetrics {
+    GoalMetrics {
+        nb_conversions: acc.conversions,
+        nb_visits_converted: acc.visits,
+        nb_uniq_visitors_converted: acc.visitors.len(),
+        revenue: acc.revenue.value(),
+    }
+}
+
+fn ecommerce(acc: &EcomAcc) -> EcommerceMetrics {
+    EcommerceMetrics {
+        goal: metrics(&acc.acc),
+        items: acc.items,
+        revenue_subtotal: acc.amounts[0].value(),
+        revenue_tax: acc.amounts[1].value(),
+        revenue_shipping: acc.amounts[2].value(),
+        revenue_discount: acc.amounts[3].value(),
     }
 }
 

@@ -77,6 +77,7 @@ mod fsum;
 pub mod fuzzing;
 mod goal;
 mod goal_rows;
+mod goal_sums;
 mod goals;
 mod history;
 mod intern;

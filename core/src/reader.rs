@@ -445,6 +445,64 @@ impl Engine {
     }
 }
 
+/// Why a goal rollup that a query would use (counted with the site's
+/// goal definitions) disagrees with its days, if it does: every visit's
+/// sums, and new and returning visits' while the visitor history is as
+/// it saw it.
+fn wrong_goals(site: &SiteState, stored: &Rollup) -> Option<String> {
+    let g = stored.goals.as_ref()?;
+    let config = &site.config;
+    if g.key != crate::goal_sums::goals_key(&config.goals, config.ecommerce) {
+        return None;
+    }
+    let mut months: Vec<NaiveDate> = stored.dates.iter().map(|d| rollup::month_of(*d)).collect();
+    months.dedup();
+    let mut built = crate::goal_sums::GoalRollup {
+        key: g.key,
+        ..Default::default()
+    };
+    for m in months {
+        let parts = match site.parts(m, Span::Month.end(m)) {
+            Ok(parts) => parts,
+            Err(_) => return None,
+        };
+        let sums = crate::goal_sums::GoalSums::new(
+            &config.goals,
+            site.dicts.visitors.len(),
+            true,
+            config.ecommerce,
+        );
+        let r = Rollup::build_goals(
+            m,
+            parts.iter().map(|p| (p.date, &*p.archive)),
+            sums,
+            g.key,
+            &site.dicts,
+            site.history(),
+        );
+        built.add(r.goals.as_deref()?);
+    }
+    let generation = site
+        .lazy
+        .as_ref()
+        .and_then(|l| l.rollups.get(&stored.span)?.get(&stored.start).copied())?;
+    let current = site
+        .history()
+        .newest_within(stored.start, stored.span.end(stored.start))
+        .is_none_or(|n| n <= generation);
+    let (mine, days) = if current {
+        (g.as_ref().clone(), built)
+    } else {
+        (g.every_visit(), built.every_visit())
+    };
+    (mine != days).then(|| {
+        format!(
+            "its goal sums disagree with its days' ({} converted visits, {} from the days)",
+            mine.overall[0].visits, days.overall[0].visits
+        )
+    })
+}
+
 /// The rollups of a site that a query would use (current for their
 /// days) but that disagree with what those days give, as (span, first
 /// day, file, why). Days that cannot be read are left to the day check.
@@ -487,6 +545,19 @@ fn wrong_rollups(id: u32, site: &SiteState) -> Vec<(Span, NaiveDate, String, Str
             .map(|m| m.keys().copied().collect())
             .unwrap_or_default();
         for (start, stored) in lazy.rollups(site, span, &starts) {
+            if span.goals() {
+                if let Some(why) = wrong_goals(site, &stored) {
+                    let generation = lazy.rollups[&span][&start];
+                    let path = crate::store::span_rollup_path(id, span, start, generation);
+                    out.push((
+                        span,
+                        start,
+                        path.display().to_string(),
+                        format!("{why}; this process answers that period from its days, and the next commit that writes them rewrites it"),
+                    ));
+                }
+                continue;
+            }
             let built = match span.period() {
                 Span::Month => build_month(start, span.reports()),
                 _ => {

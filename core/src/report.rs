@@ -1046,22 +1046,6 @@ impl Resolved<'_> {
         Ok(Some(s))
     }
 
-    /// Whether no visitor history page of a month of `r`'s period is
-    /// newer than the rollup `r`: its history-dependent reports
-    /// ([`VisitGroup::history`]) still hold.
-    fn history_current(&self, r: &crate::rollup::Rollup) -> bool {
-        let generation = self
-            .site
-            .lazy
-            .as_ref()
-            .and_then(|l| l.rollups.get(&r.span)?.get(&r.start).copied());
-        let newest = self
-            .site
-            .history()
-            .newest_within(r.start, r.span.end(r.start));
-        generation.is_some_and(|g| newest.is_none_or(|n| n <= g))
-    }
-
     /// The sections report (`sections`: the site's, as
     /// [`crate::query::site_sections`] gives them) over `range` from report
     /// rollups and edge days, in the order given; `None` (the caller

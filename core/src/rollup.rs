@@ -18,6 +18,7 @@ use chrono::{Datelike, NaiveDate};
 use roaring::RoaringBitmap;
 
 use crate::archive::{DayArchive, DayTotals};
+use crate::goal_sums::GoalRollup;
 use crate::visit_key::VisitKeys;
 use reports::{ReportsBuilder, StoredReports};
 
@@ -36,28 +37,48 @@ pub(crate) enum Span {
     MonthReports,
     /// A complete year's summary and reports, from its months'.
     YearReports,
+    /// A complete month's goal sums (`goal_sums.rs`), for the goal
+    /// definitions of its commit.
+    MonthGoals,
+    /// A complete year's goal sums, from its months'.
+    YearGoals,
 }
 
 /// Every [`Span`].
-pub(crate) const SPANS: [Span; 4] = [
+pub(crate) const SPANS: [Span; 6] = [
     Span::Month,
     Span::Year,
     Span::MonthReports,
     Span::YearReports,
+    Span::MonthGoals,
+    Span::YearGoals,
 ];
 
 impl Span {
     /// The calendar period: `Month` or `Year`.
     pub(crate) fn period(self) -> Span {
         match self {
-            Span::Month | Span::MonthReports => Span::Month,
-            Span::Year | Span::YearReports => Span::Year,
+            Span::Month | Span::MonthReports | Span::MonthGoals => Span::Month,
+            Span::Year | Span::YearReports | Span::YearGoals => Span::Year,
         }
     }
 
     /// Whether its rollups hold reports.
     pub(crate) fn reports(self) -> bool {
         matches!(self, Span::MonthReports | Span::YearReports)
+    }
+
+    /// Whether its rollups hold goal sums (and nothing else).
+    pub(crate) fn goals(self) -> bool {
+        matches!(self, Span::MonthGoals | Span::YearGoals)
+    }
+
+    /// The same period's goal sums.
+    pub(crate) fn with_goals(self) -> Span {
+        match self.period() {
+            Span::Month => Span::MonthGoals,
+            _ => Span::YearGoals,
+        }
     }
 
     /// The same period with (`true`) or without reports.
@@ -128,6 +149,9 @@ pub(crate) struct Rollup {
     /// The period's reports as read from its file, each unpacked when
     /// needed (`store::format::decode_report`).
     pub stored: Option<std::sync::Arc<StoredReports>>,
+    /// The period's goal sums (a [`Span::goals`] rollup: its totals and
+    /// bitmaps stay empty).
+    pub goals: Option<std::sync::Arc<GoalRollup>>,
 }
 
 impl Rollup {
@@ -179,6 +203,61 @@ impl Rollup {
             r.add(m);
         }
         r
+    }
+
+    /// The goal rollup of a month's days (sealed archives, in date
+    /// order, each with its `before` column), counted with `sums`'s goals
+    /// (by visitor type) for goal definitions `key`.
+    pub(crate) fn build_goals<'a>(
+        month: NaiveDate,
+        days: impl IntoIterator<Item = (NaiveDate, &'a DayArchive)>,
+        mut sums: crate::goal_sums::GoalSums<'_>,
+        key: u64,
+        d: &crate::raw::SiteDicts,
+        history: &crate::history::History,
+    ) -> Rollup {
+        let mut dates = Vec::new();
+        for (date, a) in days {
+            debug_assert_eq!(month_of(date), month);
+            dates.push(date);
+            for v in 0..a.visit_count() {
+                sums.add_visit(a, v, || a.actions_of(v), d, history);
+            }
+        }
+        Rollup {
+            start: month,
+            span: Span::MonthGoals,
+            dates,
+            goals: Some(std::sync::Arc::new(sums.rollup(key))),
+            ..Rollup::default()
+        }
+    }
+
+    /// The goal rollup of a year from its months' (in month order, all
+    /// of one goal definitions `key`); `None` if one of them has no goal
+    /// sums or other definitions.
+    pub(crate) fn year_goals<'a>(
+        start: NaiveDate,
+        months: impl IntoIterator<Item = &'a Rollup>,
+        key: u64,
+    ) -> Option<Rollup> {
+        let mut goals = GoalRollup {
+            key,
+            ..GoalRollup::default()
+        };
+        let mut dates = Vec::new();
+        for m in months {
+            let g = m.goals.as_ref().filter(|g| g.key == key)?;
+            goals.add(g);
+            dates.extend_from_slice(&m.dates);
+        }
+        Some(Rollup {
+            start,
+            span: Span::YearGoals,
+            dates,
+            goals: Some(std::sync::Arc::new(goals)),
+            ..Rollup::default()
+        })
     }
 
     /// Adds a disjoint period's rollup: its days, totals, bitmaps and
@@ -237,6 +316,7 @@ impl Rollup {
         self.dates.len() * 4
             + self.reports.as_ref().map_or(0, |r| r.heap_bytes())
             + self.stored.as_ref().map_or(0, |r| r.heap_bytes())
+            + self.goals.as_ref().map_or(0, |g| g.heap_bytes())
             + self.visitors.serialized_size()
             + self.users.serialized_size()
             + std::mem::size_of::<Rollup>()

@@ -230,6 +230,22 @@ impl Resolved<'_> {
         }
         Ok(Some((rolled, gaps)))
     }
+
+    /// Whether no visitor history page of a month of `r`'s period is
+    /// newer than the rollup `r`: its history-dependent reports
+    /// ([`VisitGroup::history`]) still hold.
+    pub(crate) fn history_current(&self, r: &crate::rollup::Rollup) -> bool {
+        let generation = self
+            .site
+            .lazy
+            .as_ref()
+            .and_then(|l| l.rollups.get(&r.span)?.get(&r.start).copied());
+        let newest = self
+            .site
+            .history()
+            .newest_within(r.start, r.span.end(r.start));
+        generation.is_some_and(|g| newest.is_none_or(|n| n <= g))
+    }
 }
 
 /// Rollups of whole periods, and the day ranges between them.

@@ -16,9 +16,13 @@ pub(crate) const MAGIC: &[u8; 7] = b"HITMAP\0";
 /// files of days that have any; version 7 adds each visitor's first
 /// visit start and the order index to the visitor totals (`N`), and
 /// keeps the referrer type and all-referrers reports of rollups with
-/// reports under new numbers (their search rows are keywords); the other
-/// kinds are the same in all.
-pub(crate) const FORMAT_VERSION: u16 = 7;
+/// reports under new numbers (their search rows are keywords); version 8
+/// adds goal rollups (`R`, `.gol`: [`GOALS_VERSION`]); the other kinds
+/// are the same in all.
+pub(crate) const FORMAT_VERSION: u16 = 8;
+
+/// The version of a goal rollup (a month's or year's goal sums).
+pub(crate) const GOALS_VERSION: u16 = 8;
 
 /// The version of visitor totals with first visit starts.
 pub(crate) const TOTALS_VERSION: u16 = 7;

@@ -1393,6 +1393,10 @@ pub(crate) fn encode_rollup(r: &crate::rollup::Rollup) -> Vec<u8> {
             .iter()
             .map(|d| (*d - r.start).num_days().unsigned_abs()),
     );
+    if let Some(g) = &r.goals {
+        encode_goal_rollup(&mut w, g);
+        return super::codec::seal_in(Kind::Rollup, super::codec::GOALS_VERSION, &w.buf);
+    }
     let t = &r.totals;
     for v in [t.visits, t.actions, t.max_actions, t.bounces, t.sum_length] {
         w.var(v);
@@ -1434,6 +1438,20 @@ pub(crate) fn decode_rollup(
             .ok_or_else(|| format!("day {offset} of the period is out of order or range"))?;
         dates.push(date);
     }
+    if span.goals() {
+        let goals = read_goal_rollup(&mut r)?;
+        r.finish()?;
+        if goals.max_visitor().is_some_and(|m| m as usize >= visitors) {
+            return Err("an id is beyond the dictionaries".into());
+        }
+        return Ok(crate::rollup::Rollup {
+            start,
+            span,
+            dates,
+            goals: Some(std::sync::Arc::new(goals)),
+            ..crate::rollup::Rollup::default()
+        });
+    }
     let mut totals = crate::archive::DayTotals::default();
     for v in [
         &mut totals.visits,
@@ -1468,6 +1486,109 @@ pub(crate) fn decode_rollup(
         users: u,
         reports: None,
         stored,
+        goals: None,
+    })
+}
+
+/// An exact sum: its partials and overflow (f64 bits).
+fn write_sum(w: &mut Writer, sum: &ExactSum) {
+    let (partials, overflow) = sum.parts();
+    w.var(partials.len() as u64);
+    for p in partials {
+        w.u64(p.to_bits());
+    }
+    w.u64(overflow.to_bits());
+}
+
+fn read_sum(r: &mut Reader<'_>) -> ReadResult<ExactSum> {
+    let n = r.var_count()?;
+    let mut partials = Vec::with_capacity(n.min(64));
+    for _ in 0..n {
+        partials.push(f64::from_bits(r.u64()?));
+    }
+    let overflow = f64::from_bits(r.u64()?);
+    Ok(ExactSum::from_parts(partials, overflow).ok_or("a stored sum is unreadable")?)
+}
+
+/// A goal rollup's sums (after the period and its days): the goal
+/// definitions' key (u64), the visits of each visitor type (every, new,
+/// returning), the three sums of every goal together, the number of
+/// goals and each one's id and three sums, then orders' and abandoned
+/// carts' three sums each. A sum: conversions, visits, the converting
+/// visitors' bitmap, the revenue (exact sum); orders and carts add the
+/// items' quantity and the subtotal, tax, shipping and discount sums.
+fn encode_goal_rollup(w: &mut Writer, g: &crate::goal_sums::GoalRollup) {
+    use crate::goal_sums::{StoredAcc, StoredEcom};
+    let acc = |w: &mut Writer, a: &StoredAcc| {
+        w.var(a.conversions);
+        w.var(a.visits);
+        w.bitmap(&a.visitors);
+        write_sum(w, &a.revenue);
+    };
+    let ecom = |w: &mut Writer, e: &StoredEcom| {
+        acc(w, &e.acc);
+        w.var(e.items);
+        for a in &e.amounts {
+            write_sum(w, a);
+        }
+    };
+    w.u64(g.key);
+    for v in g.visits {
+        w.var(v);
+    }
+    g.overall.iter().for_each(|a| acc(w, a));
+    w.var(g.each.len() as u64);
+    for (id, accs) in &g.each {
+        w.var(u64::from(*id));
+        accs.iter().for_each(|a| acc(w, a));
+    }
+    g.orders.iter().chain(&g.carts).for_each(|e| ecom(w, e));
+}
+
+fn read_goal_rollup(r: &mut Reader<'_>) -> ReadResult<crate::goal_sums::GoalRollup> {
+    use crate::goal_sums::{GoalRollup, StoredAcc, StoredEcom};
+    fn acc(r: &mut Reader<'_>) -> ReadResult<StoredAcc> {
+        let (conversions, visits) = (r.var()?, r.var()?);
+        let visitors = r.bitmap()?;
+        if visitors.len() > visits || visits > conversions {
+            return Err("a goal rollup's counts disagree".into());
+        }
+        Ok(StoredAcc {
+            conversions,
+            visits,
+            visitors,
+            revenue: read_sum(r)?,
+        })
+    }
+    fn three(r: &mut Reader<'_>) -> ReadResult<[StoredAcc; 3]> {
+        Ok([acc(r)?, acc(r)?, acc(r)?])
+    }
+    fn ecom(r: &mut Reader<'_>) -> ReadResult<StoredEcom> {
+        Ok(StoredEcom {
+            acc: acc(r)?,
+            items: r.var()?,
+            amounts: [read_sum(r)?, read_sum(r)?, read_sum(r)?, read_sum(r)?],
+        })
+    }
+    let key = r.u64()?;
+    let visits = [r.var()?, r.var()?, r.var()?];
+    let overall = three(r)?;
+    let n = r.var_count()?;
+    let mut each = Vec::with_capacity(n.min(1024));
+    for _ in 0..n {
+        let id = u32::try_from(r.var()?).map_err(|_| "a goal id is out of range")?;
+        if each.iter().any(|(g, _)| *g == id) {
+            return Err("a goal rollup names a goal twice".into());
+        }
+        each.push((id, three(r)?));
+    }
+    Ok(GoalRollup {
+        key,
+        visits,
+        overall,
+        each,
+        orders: [ecom(r)?, ecom(r)?, ecom(r)?],
+        carts: [ecom(r)?, ecom(r)?, ecom(r)?],
     })
 }
 
@@ -1551,12 +1672,7 @@ fn encode_reports(w: &mut Writer, reports: &Reports) {
                 label,
                 |w, c| {
                     vars(w, &[c.events, c.visits, c.with_value]);
-                    let (partials, overflow) = c.sum.parts();
-                    w.var(partials.len() as u64);
-                    for p in partials {
-                        w.u64(p.to_bits());
-                    }
-                    w.u64(overflow.to_bits());
+                    write_sum(w, &c.sum);
                     for m in [c.min, c.max] {
                         match m {
                             None => w.var(0),
@@ -1789,14 +1905,7 @@ pub(crate) fn decode_report(
         Which::Event(by, sub) => {
             let counts = |r: &mut Reader<'_>| -> ReadResult<EventCounts> {
                 let (events, visits, with_value) = (r.var()?, r.var()?, r.var()?);
-                let n = r.var_count()?;
-                let mut partials = Vec::with_capacity(n.min(64));
-                for _ in 0..n {
-                    partials.push(f64::from_bits(r.u64()?));
-                }
-                let overflow = f64::from_bits(r.u64()?);
-                let sum = ExactSum::from_parts(partials, overflow)
-                    .ok_or("an event report's sum is unreadable")?;
+                let sum = read_sum(r)?;
                 let mut extreme = || -> ReadResult<Option<f64>> {
                     Ok(match r.var()? {
                         0 => None,

@@ -112,6 +112,14 @@ pub(crate) struct SiteFiles {
     /// (`rollups/<YYYY>-<gen>.rep`), from its months'.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub year_reports: BTreeMap<NaiveDate, u64>,
+    /// Complete month → generation of its goal rollup
+    /// (`rollups/<YYYY-MM>-<gen>.gol`: the goal sums, `goal_sums.rs`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub month_goals: BTreeMap<NaiveDate, u64>,
+    /// Complete year → generation of its goal rollup
+    /// (`rollups/<YYYY>-<gen>.gol`), from its months'.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub year_goals: BTreeMap<NaiveDate, u64>,
 }
 
 impl SiteFiles {
@@ -122,6 +130,8 @@ impl SiteFiles {
             Span::Year => &self.years,
             Span::MonthReports => &self.month_reports,
             Span::YearReports => &self.year_reports,
+            Span::MonthGoals => &self.month_goals,
+            Span::YearGoals => &self.year_goals,
         }
     }
 
@@ -131,6 +141,8 @@ impl SiteFiles {
             Span::Year => &mut self.years,
             Span::MonthReports => &mut self.month_reports,
             Span::YearReports => &mut self.year_reports,
+            Span::MonthGoals => &mut self.month_goals,
+            Span::YearGoals => &mut self.year_goals,
         }
     }
 
@@ -439,13 +451,17 @@ pub(crate) fn day_path(site: u32, day: NaiveDate, generation: u64) -> PathBuf {
 
 /// A rollup's file: `rollups/<YYYY-MM>-<gen>` for a month,
 /// `rollups/<YYYY>-<gen>` for a year; `.sum` for a summary, `.rep` with
-/// reports.
+/// reports, `.gol` for goal sums.
 pub(crate) fn span_rollup_path(site: u32, span: Span, start: NaiveDate, generation: u64) -> PathBuf {
     let period = match span.period() {
         Span::Month => start.format("%Y-%m"),
         _ => start.format("%Y"),
     };
-    let ext = if span.reports() { "rep" } else { "sum" };
+    let ext = match (span.reports(), span.goals()) {
+        (true, _) => "rep",
+        (_, true) => "gol",
+        _ => "sum",
+    };
     PathBuf::from(format!("site-{site}"))
         .join("rollups")
         .join(format!("{period}-{generation}.{ext}"))
@@ -530,9 +546,10 @@ impl FileName {
             }
             [site, "rollups", file] => {
                 let site = site_of(site)?;
-                let (stem, reports) = match file.rsplit_once('.')? {
-                    (stem, "sum") => (stem, false),
-                    (stem, "rep") => (stem, true),
+                let (stem, reports, goals) = match file.rsplit_once('.')? {
+                    (stem, "sum") => (stem, false, false),
+                    (stem, "rep") => (stem, true, false),
+                    (stem, "gol") => (stem, false, true),
                     _ => return None,
                 };
                 let (period, g) = stem.rsplit_once('-')?;
@@ -542,7 +559,11 @@ impl FileName {
                 } else {
                     (Span::Month, format!("{period}-01"))
                 };
-                let span = span.with_reports(reports);
+                let span = if goals {
+                    span.with_goals()
+                } else {
+                    span.with_reports(reports)
+                };
                 let start = NaiveDate::parse_from_str(&start, "%Y-%m-%d").ok()?;
                 (span_rollup_path(site, span, start, g) == rel)
                     .then_some(FileName::Rollup(site, span, start, g))
@@ -1518,6 +1539,14 @@ mod tests {
             (
                 span_rollup_path(2, Span::MonthReports, day, 9),
                 FileName::Rollup(2, Span::MonthReports, day, 9),
+            ),
+            (
+                span_rollup_path(2, Span::MonthGoals, day, 9),
+                FileName::Rollup(2, Span::MonthGoals, day, 9),
+            ),
+            (
+                span_rollup_path(2, Span::YearGoals, day.with_month(1).unwrap(), 3),
+                FileName::Rollup(2, Span::YearGoals, day.with_month(1).unwrap(), 3),
             ),
             (
                 span_rollup_path(2, Span::Year, day.with_month(1).unwrap(), 12),

@@ -843,3 +843,233 @@ fn goal_metrics_are_goals_get_for_all_visits() {
         assert_eq!(metrics["conversion_rate"], "50%");
     }
 }
+
+/// Three months of visits (2024-01 .. 2024-03) and a day of April, so
+/// that the three months are complete: visitors come back, some convert.
+fn quarter_hits() -> Vec<Hit> {
+    // 2024-01-01 00:00 UTC.
+    let jan = 1_704_067_200;
+    let mut out = Vec::new();
+    for day in 0..92i64 {
+        for v in 0..12i64 {
+            if (day + v) % 3 == 0 {
+                continue;
+            }
+            let visitor = format!("v{}", (v * 7 + day / 10) % 40);
+            let ts = jan + day * 86_400 + v * 3_000;
+            out.push(hit(&visitor, ts, "https://x.org/"));
+            let path = ["/shop", "/thanks", "/jobs/apply", "/about"][((day + v) % 4) as usize];
+            out.push(hit(&visitor, ts + 40, &format!("https://x.org{path}")));
+        }
+    }
+    out
+}
+
+fn quarter_goals() -> [Goal; 2] {
+    [
+        Goal::new(
+            1,
+            "Thanks",
+            GoalMatch::Url,
+            PatternType::Contains,
+            "/thanks",
+        )
+        .revenue(5.0),
+        Goal::new(2, "Jobs", GoalMatch::Url, PatternType::Contains, "/jobs/").allow_multiple(true),
+    ]
+}
+
+/// Goal questions over whole months and years (and the days between),
+/// as the reader answers and as the in-memory engine does.
+fn goal_questions() -> Vec<String> {
+    let mut out = Vec::new();
+    for (period, date) in [
+        ("month", "2024-02-01"),
+        ("range", "2024-01-01,2024-03-31"),
+        ("range", "2024-01-15,2024-04-01"),
+        ("year", "2024-01-01"),
+    ] {
+        for method in [
+            "Goals.get",
+            "Goals.get&idGoal=2",
+            "VisitsSummary.get",
+            "VisitFrequency.get",
+            "API.get",
+        ] {
+            out.push(format!(
+                "method={method}&idSite=1&period={period}&date={date}&format=json"
+            ));
+        }
+    }
+    out
+}
+
+fn rollup_files(dir: &std::path::Path, ext: &str) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(dir.join("site-1").join("rollups"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(ext))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+#[test]
+fn goal_rollups_answer_whole_months_exactly_and_follow_every_change() {
+    let dir = crate::store::TempDir::new("goal-rollups");
+    let mut hits = quarter_hits();
+    // A day of April: the first quarter's months are complete.
+    hits.push(hit("v1", 1_711_929_600 + 3_600, "https://x.org/"));
+    // A visitor first seen (and converting) in March.
+    hits.push(hit("m", 1_710_028_800, "https://x.org/thanks"));
+    let mut config = SiteConfig::new(1).host("x.org");
+    for g in quarter_goals() {
+        config = config.goal(g);
+    }
+    let mut w = Engine::open(&dir.0).unwrap();
+    w.add_site(config.clone()).unwrap();
+    w.ingest(&hits).unwrap();
+    w.seal().unwrap();
+    drop(w);
+    // A goal rollup for each complete month; the year is not complete.
+    assert_eq!(
+        rollup_files(&dir.0, ".gol")
+            .iter()
+            .map(|n| &n[..7])
+            .collect::<Vec<_>>(),
+        ["2024-01", "2024-02", "2024-03"]
+    );
+    let mut whole = Engine::in_memory();
+    whole.add_site(config).unwrap();
+    whole.ingest(&hits).unwrap();
+    let open =
+        || Engine::open_reader(dir.0.to_str().unwrap(), hitmap::ReaderOptions::default()).unwrap();
+    let check = |whole: &Engine| {
+        for q in goal_questions() {
+            let r = open();
+            assert_eq!(api(&r, &q), api(whole, &q), "{q}");
+        }
+    };
+    check(&whole);
+    // A quarter's goals from a new reader: its three goal rollups, the
+    // summary's, no day file.
+    let r = open();
+    let before = r.read_stats().requests;
+    api(
+        &r,
+        "method=Goals.get&idSite=1&period=range&date=2024-01-01,2024-03-31&format=json",
+    );
+    let goal_reads = r.read_stats().requests - before;
+    assert!(goal_reads <= 4, "{goal_reads} files read");
+    assert!(open().verify().is_empty());
+
+    // A late visit into February of the visitor first seen in March:
+    // March's visit turns returning (its days unwritten, its visitor
+    // history page rewritten), and February's goals change.
+    let late = [
+        hit("m", 1_706_745_600 + 7_200, "https://x.org/"),
+        hit("m", 1_706_745_600 + 7_260, "https://x.org/jobs/x"),
+    ];
+    let mut w = Engine::open(&dir.0).unwrap();
+    w.ingest(&late).unwrap();
+    w.seal().unwrap();
+    drop(w);
+    whole.ingest(&late).unwrap();
+    check(&whole);
+    // The commit counted March's goals again: still no day file read.
+    let r = open();
+    let before = r.read_stats().requests;
+    api(
+        &r,
+        "method=Goals.get&idSite=1&period=range&date=2024-01-01,2024-03-31&format=json",
+    );
+    assert!(r.read_stats().requests - before <= 4);
+
+    // An edited goal and a new one answer for every past month at once;
+    // the month rollups are counted again with the commit that edits.
+    let edited = Goal::new(1, "Shop", GoalMatch::Url, PatternType::Contains, "/shop");
+    let added = Goal::new(
+        3,
+        "About",
+        GoalMatch::Url,
+        PatternType::Exact,
+        "https://x.org/about",
+    );
+    let before = rollup_files(&dir.0, ".gol");
+    let mut w = Engine::open(&dir.0).unwrap();
+    w.set_goal(1, edited.clone()).unwrap();
+    w.set_goal(1, added.clone()).unwrap();
+    drop(w);
+    whole.set_goal(1, edited).unwrap();
+    whole.set_goal(1, added).unwrap();
+    assert_ne!(rollup_files(&dir.0, ".gol"), before);
+    check(&whole);
+    let r = open();
+    let before = r.read_stats().requests;
+    api(
+        &r,
+        "method=Goals.get&idSite=1&period=range&date=2024-01-01,2024-03-31&format=json&idGoal=3",
+    );
+    assert!(r.read_stats().requests - before <= 4);
+    assert!(open().verify().is_empty());
+
+    // Without goals, the goal rollups go (the manifest no longer names
+    // them; their files stay for readers until the retention time).
+    let manifest =
+        || String::from_utf8_lossy(&std::fs::read(dir.0.join("MANIFEST")).unwrap()).into_owned();
+    assert!(manifest().contains("\"month_goals\""));
+    let mut w = Engine::open(&dir.0).unwrap();
+    for id in [1, 2, 3] {
+        w.remove_goal(1, id).unwrap();
+    }
+    drop(w);
+    assert!(!manifest().contains("\"month_goals\""));
+}
+
+#[test]
+fn verify_finds_a_goal_rollup_that_disagrees_with_its_days() {
+    let make = |name: &str, extra: bool| {
+        let dir = crate::store::TempDir::new(name);
+        let mut hits = quarter_hits();
+        hits.push(hit("v1", 1_711_929_600 + 3_600, "https://x.org/"));
+        if extra {
+            // One more conversion in January.
+            hits.push(hit("v1", 1_704_153_600 + 82_800, "https://x.org/thanks"));
+        }
+        let mut config = SiteConfig::new(1).host("x.org");
+        for g in quarter_goals() {
+            config = config.goal(g);
+        }
+        let mut w = Engine::open(&dir.0).unwrap();
+        w.add_site(config).unwrap();
+        w.ingest(&hits).unwrap();
+        w.seal().unwrap();
+        dir
+    };
+    let (dir, other) = (make("goal-verify-a", false), make("goal-verify-b", true));
+    let names = rollup_files(&dir.0, ".gol");
+    assert_eq!(names, rollup_files(&other.0, ".gol"));
+    let q = "method=Goals.get&idSite=1&period=month&date=2024-01-01&format=json";
+    let open =
+        || Engine::open_reader(dir.0.to_str().unwrap(), hitmap::ReaderOptions::default()).unwrap();
+    let want = api(&open(), q);
+    std::fs::copy(
+        other.0.join("site-1/rollups").join(&names[0]),
+        dir.0.join("site-1/rollups").join(&names[0]),
+    )
+    .unwrap();
+    assert_ne!(
+        api(&open(), q),
+        want,
+        "the other store's goal rollup is used"
+    );
+    let found = open().verify();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains(&names[0]) && found[0].contains("goal sums disagree"),
+        "{found:?}"
+    );
+}

@@ -38,6 +38,7 @@ fn answers(e: &Engine, case: &Case) -> Vec<String> {
         "VisitorInterest.getNumberOfVisitsByVisitCount",
         "VisitorInterest.getNumberOfVisitsByDaysSinceLast",
         "VisitsSummary.get",
+        "Goals.get",
         "Goals.getDaysToConversion",
         "Goals.getVisitsUntilConversion",
     ] {
