@@ -394,9 +394,8 @@ fn goal_changes(
             && latest.is_some_and(|l| l > span.end(start))
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let cols = crate::conversions::columns_for(&site.config.goals)
-        .with(crate::archive::Columns::BEFORE)
-        .with(crate::archive::Columns::CONVERSIONS);
+    // The report rows' keys read every column group.
+    let cols = crate::archive::Columns::ALL;
     let build_month = |m: NaiveDate| -> Option<Rollup> {
         let parts = site.parts_on(m, month_span.end(m), threads, cols).ok()?;
         if parts.is_empty() || parts.len() != within(month_span, m).count() {
@@ -413,7 +412,7 @@ fn goal_changes(
             parts.iter().map(|p| (p.date, &*p.archive)),
             sums,
             key,
-            &site.dicts,
+            &site.visit_keys(),
             site.history(),
         ))
     };

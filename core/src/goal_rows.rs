@@ -10,7 +10,7 @@
 //! gives under the row's segment.
 
 use std::cell::OnceCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
@@ -18,112 +18,12 @@ use crate::archive::Columns;
 use crate::conversions::GoalState;
 use crate::dict::NONE;
 use crate::error::Result;
-use crate::fsum::ExactSum;
 use crate::query::{CutVisit, Resolved, Selection};
 use crate::report::Dimension;
 use crate::visit_key::{Grouping, ranges};
 
-/// A row's key: its label (`None`: the row of visits without a value,
-/// in a dimension report) and, for a subtable row, its sub-label.
-pub(crate) type RowKey = (Option<String>, Option<String>);
-
-/// One goal's conversions in a row.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct GoalCell {
-    pub conversions: u64,
-    pub visits_converted: u64,
-    pub revenue: ExactSum,
-    /// Orders and abandoned carts: their products.
-    pub items: u64,
-    /// Orders: their subtotals, taxes, shipping and discounts.
-    pub amounts: [ExactSum; 4],
-}
-
-/// The cell key of orders (Matomo's `ecommerceOrder`, `idgoal` 0).
-pub(crate) const ORDERS: i64 = 0;
-/// The cell key of abandoned carts (`ecommerceAbandonedCart`, -1).
-pub(crate) const CARTS: i64 = -1;
-
-/// A row's conversions: visits that converted any goal (or ordered), and
-/// each goal's (only goals with conversions), orders' ([`ORDERS`]) and
-/// abandoned carts' ([`CARTS`]).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct RowGoals {
-    pub visits_converted: u64,
-    pub goals: BTreeMap<i64, GoalCell>,
-}
-
-impl RowGoals {
-    /// Conversions of every goal and order together (carts are not
-    /// conversions).
-    pub(crate) fn conversions(&self) -> u64 {
-        self.goals
-            .iter()
-            .filter(|(id, _)| **id != CARTS)
-            .map(|(_, c)| c.conversions)
-            .sum()
-    }
-
-    /// Revenue of every goal and order together.
-    pub(crate) fn revenue(&self) -> f64 {
-        let mut sum = ExactSum::default();
-        for (_, c) in self.goals.iter().filter(|(id, _)| **id != CARTS) {
-            sum.add_sum(&c.revenue);
-        }
-        sum.value()
-    }
-}
-
-/// A visit's conversions by cell: each goal's (conversions, revenue) and,
-/// on an ecommerce site, its counted orders and abandoned cart.
-fn visit_cells(
-    states: &mut [GoalState<'_>],
-    cut: &CutVisit<'_>,
-    d: &crate::raw::SiteDicts,
-    ecommerce: bool,
-    history: &crate::history::History,
-) -> Vec<(i64, GoalCell)> {
-    let mut out = Vec::new();
-    for s in states.iter_mut() {
-        if let Some((n, revenue)) = s.convert(cut.archive, cut.visit, cut.actions.iter(), d) {
-            let cell = GoalCell {
-                conversions: n,
-                visits_converted: 1,
-                revenue,
-                ..GoalCell::default()
-            };
-            out.push((i64::from(s.goal.id), cell));
-        }
-    }
-    let recorded = cut.archive.conversions_of(cut.visit);
-    if !ecommerce || recorded.is_empty() {
-        return out;
-    }
-    let cell_of = |records: &[&crate::recorded::Recorded]| {
-        let mut cell = GoalCell {
-            conversions: records.len() as u64,
-            visits_converted: 1,
-            ..GoalCell::default()
-        };
-        for r in records {
-            crate::recorded::add_ecommerce(
-                &r.data,
-                &mut cell.revenue,
-                &mut cell.items,
-                &mut cell.amounts,
-            );
-        }
-        cell
-    };
-    if let Some(cart) = crate::recorded::abandoned_cart(recorded) {
-        out.push((CARTS, cell_of(&[cart])));
-    }
-    let bought: Vec<&crate::recorded::Recorded> = history.orders(recorded).collect();
-    if !bought.is_empty() {
-        out.push((ORDERS, cell_of(&bought)));
-    }
-    out
-}
+use crate::goal_sums::visit_cells;
+pub(crate) use crate::goal_sums::{CARTS, ORDERS, RowGoals, RowKey};
 
 /// Which report's rows.
 #[derive(Debug, Clone, PartialEq)]
@@ -144,8 +44,17 @@ fn add_rows(
 ) {
     let d = &sel.site.dicts;
     let ecommerce = sel.site.config.is_ecommerce();
+    let mut converted = Vec::new();
     sel.for_each_visit(|cut| {
-        let converted = visit_cells(states, cut, d, ecommerce, sel.site.history());
+        visit_cells(
+            states,
+            (cut.archive, cut.visit),
+            || cut.actions.iter(),
+            d,
+            ecommerce,
+            sel.site.history(),
+            &mut converted,
+        );
         let Some((label, sub)) = key(cut) else {
             return;
         };
@@ -156,21 +65,8 @@ fn add_rows(
         for k in keys {
             // Every row of a visit's value exists, converted or not.
             let row = out.entry(k).or_default();
-            if converted.is_empty() {
-                continue;
-            }
-            if converted.iter().any(|(id, _)| *id != CARTS) {
-                row.visits_converted += 1;
-            }
-            for (id, c) in &converted {
-                let cell = row.goals.entry(*id).or_default();
-                cell.conversions += c.conversions;
-                cell.visits_converted += 1;
-                cell.revenue.add_sum(&c.revenue);
-                cell.items += c.items;
-                for (sum, v) in cell.amounts.iter_mut().zip(&c.amounts) {
-                    sum.add_sum(v);
-                }
+            if !converted.is_empty() {
+                row.add_cells(&converted);
             }
         }
     });
@@ -192,7 +88,20 @@ impl Resolved<'_> {
         }
         let matchers: Vec<_> = goals.iter().map(crate::conversions::matcher_of).collect();
         let cols = crate::conversions::columns_for(goals).with(Columns::REPORTS);
-        for window in self.windows(range)? {
+        // Whole months and years from their goal rollups (counted with
+        // these goals); the days between are read.
+        let gaps = match self.rolled_goal_rows(range, of)? {
+            Some((rolled, gaps)) => {
+                out = rolled;
+                gaps
+            }
+            None => vec![self.checked_range(range)?],
+        };
+        let windows = gaps
+            .into_iter()
+            .map(|gap| self.windows(Some(gap)))
+            .collect::<Result<Vec<_>>>()?;
+        for window in windows.into_iter().flatten() {
             let sel = self.select_columns(Some(window), cols)?;
             let mut states: Vec<GoalState<'_>> = goals
                 .iter()
@@ -234,5 +143,72 @@ impl Resolved<'_> {
             }
         }
         Ok(out)
+    }
+    /// The goal rows of report `of` from the goal rollups of the whole
+    /// months and years of `range` that were counted with the site's
+    /// goal definitions, with the day ranges left to read; `None` when
+    /// none applies (a segment, a section, other definitions, a value a
+    /// rollup names that the dictionaries lack).
+    #[allow(clippy::type_complexity)]
+    fn rolled_goal_rows(
+        &self,
+        range: Option<(NaiveDate, NaiveDate)>,
+        of: &RowsOf,
+    ) -> Result<Option<(HashMap<RowKey, RowGoals>, Vec<(NaiveDate, NaiveDate)>)>> {
+        use crate::rollup::Span;
+        use crate::rollup::goals::GOAL_GROUPINGS;
+        use crate::rollup::reports::VisitTable;
+        let config = &self.site.config;
+        let key = crate::goal_sums::goals_key(&config.goals, config.ecommerce);
+        let Some((rolled, gaps)) = self.rolled(range, &[Span::YearGoals, Span::MonthGoals])? else {
+            return Ok(None);
+        };
+        let d = &self.site.dicts;
+        let mut out: HashMap<RowKey, RowGoals> = HashMap::new();
+        for r in &rolled {
+            let Some(g) = r.goals.as_ref().filter(|g| g.key == key) else {
+                return Ok(None);
+            };
+            match of {
+                RowsOf::Group(grouping) => {
+                    let Some(i) = GOAL_GROUPINGS.iter().position(|x| x == grouping) else {
+                        return Ok(None);
+                    };
+                    for ((label, sub), row) in g.rows.groups.get(&(i as u32)).into_iter().flatten()
+                    {
+                        out.entry((Some(label.clone()), sub.clone()))
+                            .or_default()
+                            .add(row);
+                    }
+                }
+                RowsOf::Dimension(dim) => {
+                    let Some(table) = dim.table(d) else {
+                        return Ok(None);
+                    };
+                    let Some(rows) = g.rows.tables.get(&table.code()) else {
+                        // A custom dimension none of the period's visits
+                        // has: every converting visit is without a value.
+                        out.entry((None, None)).or_default().add(&g.rows.all);
+                        continue;
+                    };
+                    for (&k, row) in rows {
+                        let known = match table {
+                            VisitTable::Field(f) => (k as usize) < d.field(f as usize).len(),
+                            VisitTable::Dimension(_) => (k as usize) < d.dim_values.len(),
+                            VisitTable::ReferrerType => {
+                                (k as usize) < crate::referrer::ReferrerType::ALL.len()
+                            }
+                        };
+                        let label = match k {
+                            NONE => None,
+                            _ if known => Some(crate::report::visit_label(d, table, k)),
+                            _ => return Ok(None),
+                        };
+                        out.entry((label, None)).or_default().add(row);
+                    }
+                }
+            }
+        }
+        Ok(Some((out, gaps)))
     }
 }

@@ -6,8 +6,11 @@
 //! month or year, visitors as bitmaps, so that periods add up with exact
 //! distinct converters.
 //!
-//! A goal rollup stands for the goal definitions it was counted with
-//! ([`goals_key`]); a question under other definitions reads the days.
+//! A goal rollup (`rollup/goals.rs`) stands for the goal definitions it
+//! was counted with ([`goals_key`]); a question under other definitions
+//! reads the days.
+
+use std::collections::BTreeMap;
 
 use roaring::RoaringBitmap;
 
@@ -18,13 +21,150 @@ use crate::fsum::ExactSum;
 use crate::goal::Goal;
 use crate::history::History;
 use crate::raw::SiteDicts;
-use crate::recorded::Recorded;
 
 /// The identity of a site's goal definitions (and whether it is an
 /// ecommerce site): what a goal rollup was counted with.
 pub(crate) fn goals_key(goals: &[Goal], ecommerce: bool) -> u64 {
     let json = serde_json::to_vec(&(goals, ecommerce)).unwrap_or_default();
     xxhash_rust::xxh3::xxh3_64(&json)
+}
+
+/// A row's key: its label (`None`: the row of visits without a value,
+/// in a dimension report) and, for a subtable row, its sub-label.
+pub(crate) type RowKey = (Option<String>, Option<String>);
+
+/// One goal's conversions in a row.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct GoalCell {
+    pub conversions: u64,
+    pub visits_converted: u64,
+    pub revenue: ExactSum,
+    /// Orders and abandoned carts: their products.
+    pub items: u64,
+    /// Orders: their subtotals, taxes, shipping and discounts.
+    pub amounts: [ExactSum; 4],
+}
+
+/// The cell key of orders (Matomo's `ecommerceOrder`, `idgoal` 0).
+pub(crate) const ORDERS: i64 = 0;
+/// The cell key of abandoned carts (`ecommerceAbandonedCart`, -1).
+pub(crate) const CARTS: i64 = -1;
+
+/// A row's conversions: visits that converted any goal (or ordered), and
+/// each goal's (only goals with conversions), orders' ([`ORDERS`]) and
+/// abandoned carts' ([`CARTS`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RowGoals {
+    pub visits_converted: u64,
+    pub goals: BTreeMap<i64, GoalCell>,
+}
+
+impl RowGoals {
+    /// Conversions of every goal and order together (carts are not
+    /// conversions).
+    pub(crate) fn conversions(&self) -> u64 {
+        self.goals
+            .iter()
+            .filter(|(id, _)| **id != CARTS)
+            .map(|(_, c)| c.conversions)
+            .sum()
+    }
+
+    /// Revenue of every goal and order together.
+    pub(crate) fn revenue(&self) -> f64 {
+        let mut sum = ExactSum::default();
+        for (_, c) in self.goals.iter().filter(|(id, _)| **id != CARTS) {
+            sum.add_sum(&c.revenue);
+        }
+        sum.value()
+    }
+}
+
+/// Visit `v`'s conversions by cell, into `out` (emptied first): each
+/// goal's (conversions, revenue) and, on an ecommerce site, its counted
+/// orders and abandoned cart. `actions` gives its actions (all, or those
+/// inside a section).
+pub(crate) fn visit_cells<I: Iterator<Item = usize>>(
+    states: &mut [GoalState<'_>],
+    (a, v): (&DayArchive, u32),
+    actions: impl Fn() -> I,
+    d: &SiteDicts,
+    ecommerce: bool,
+    history: &History,
+    out: &mut Vec<(i64, GoalCell)>,
+) {
+    out.clear();
+    for s in states.iter_mut() {
+        if let Some((n, revenue)) = s.convert(a, v, actions(), d) {
+            let cell = GoalCell {
+                conversions: n,
+                visits_converted: 1,
+                revenue,
+                ..GoalCell::default()
+            };
+            out.push((i64::from(s.goal.id), cell));
+        }
+    }
+    let recorded = a.conversions_of(v);
+    if !ecommerce || recorded.is_empty() {
+        return;
+    }
+    let cell_of = |records: &[&crate::recorded::Recorded]| {
+        let mut cell = GoalCell {
+            conversions: records.len() as u64,
+            visits_converted: 1,
+            ..GoalCell::default()
+        };
+        for r in records {
+            crate::recorded::add_ecommerce(
+                &r.data,
+                &mut cell.revenue,
+                &mut cell.items,
+                &mut cell.amounts,
+            );
+        }
+        cell
+    };
+    if let Some(cart) = crate::recorded::abandoned_cart(recorded) {
+        out.push((CARTS, cell_of(&[cart])));
+    }
+    let bought: Vec<&crate::recorded::Recorded> = history.orders(recorded).collect();
+    if !bought.is_empty() {
+        out.push((ORDERS, cell_of(&bought)));
+    }
+}
+
+impl RowGoals {
+    /// Adds a converting visit's cells (`cells` not empty).
+    pub(crate) fn add_cells(&mut self, cells: &[(i64, GoalCell)]) {
+        if cells.iter().any(|(id, _)| *id != CARTS) {
+            self.visits_converted += 1;
+        }
+        for (id, c) in cells {
+            self.goals.entry(*id).or_default().add(c);
+        }
+    }
+
+    /// Adds a disjoint period's (or run's) row.
+    pub(crate) fn add(&mut self, o: &RowGoals) {
+        self.visits_converted += o.visits_converted;
+        for (id, c) in &o.goals {
+            self.goals.entry(*id).or_default().add(c);
+        }
+    }
+}
+
+impl GoalCell {
+    /// Adds another visit's (or period's) cell of the same goal.
+    pub(crate) fn add(&mut self, c: &GoalCell) {
+        self.conversions += c.conversions;
+        self.visits_converted += c.visits_converted;
+        self.revenue.add_sum(&c.revenue);
+        self.items += c.items;
+        for (sum, v) in self.amounts.iter_mut().zip(&c.amounts) {
+            sum.add_sum(v);
+        }
+    }
 }
 
 /// Running sums of one goal (or of all) for one visitor type.
@@ -63,14 +203,14 @@ impl Acc {
         self.revenue.add_sum(revenue);
     }
 
-    fn add_stored(&mut self, s: &StoredAcc) {
+    pub(crate) fn add_stored(&mut self, s: &StoredAcc) {
         self.conversions += s.conversions;
         self.visits += s.visits;
         self.visitors.insert_all(&s.visitors);
         self.revenue.add_sum(&s.revenue);
     }
 
-    fn stored(&self) -> StoredAcc {
+    pub(crate) fn stored(&self) -> StoredAcc {
         StoredAcc {
             conversions: self.conversions,
             visits: self.visits,
@@ -82,7 +222,7 @@ impl Acc {
 
 impl StoredAcc {
     /// Adds a disjoint period's sums.
-    fn add(&mut self, o: &StoredAcc) {
+    pub(crate) fn add(&mut self, o: &StoredAcc) {
         self.conversions += o.conversions;
         self.visits += o.visits;
         self.visitors |= &o.visitors;
@@ -117,22 +257,16 @@ impl EcomAcc {
         }
     }
 
-    /// Adds one visit's orders (or its abandoned cart).
-    fn add(&mut self, visitor: u32, records: &[&Recorded]) {
-        self.acc.conversions += records.len() as u64;
-        self.acc.visits += 1;
-        self.acc.visitors.insert(visitor);
-        for r in records {
-            crate::recorded::add_ecommerce(
-                &r.data,
-                &mut self.acc.revenue,
-                &mut self.items,
-                &mut self.amounts,
-            );
+    /// Adds one visit's orders (or its abandoned cart), as a cell.
+    fn add_cell(&mut self, visitor: u32, c: &GoalCell) {
+        self.acc.add_visit(visitor, c.conversions, &c.revenue);
+        self.items += c.items;
+        for (a, b) in self.amounts.iter_mut().zip(&c.amounts) {
+            a.add_sum(b);
         }
     }
 
-    fn add_stored(&mut self, s: &StoredEcom) {
+    pub(crate) fn add_stored(&mut self, s: &StoredEcom) {
         self.acc.add_stored(&s.acc);
         self.items += s.items;
         for (a, b) in self.amounts.iter_mut().zip(&s.amounts) {
@@ -140,7 +274,7 @@ impl EcomAcc {
         }
     }
 
-    fn stored(&self) -> StoredEcom {
+    pub(crate) fn stored(&self) -> StoredEcom {
         StoredEcom {
             acc: self.acc.stored(),
             items: self.items,
@@ -150,7 +284,8 @@ impl EcomAcc {
 }
 
 impl StoredEcom {
-    fn add(&mut self, o: &StoredEcom) {
+    /// Adds a disjoint period's sums.
+    pub(crate) fn add(&mut self, o: &StoredEcom) {
         self.acc.add(&o.acc);
         self.items += o.items;
         for (a, b) in self.amounts.iter_mut().zip(&o.amounts) {
@@ -176,9 +311,11 @@ pub(crate) struct GoalSums<'g> {
     pub carts: [EcomAcc; 3],
     pub visits: [u64; 3],
     /// Whether new and returning visits are told apart.
-    by_type: bool,
+    pub by_type: bool,
     /// Whether orders and carts count (an ecommerce site).
     ecommerce: bool,
+    /// A visit's cells (kept to reuse their room).
+    cells: Vec<(i64, GoalCell)>,
 }
 
 impl<'g> GoalSums<'g> {
@@ -199,6 +336,7 @@ impl<'g> GoalSums<'g> {
             visits: [0; 3],
             by_type,
             ecommerce,
+            cells: Vec::new(),
         }
     }
 
@@ -222,7 +360,8 @@ impl<'g> GoalSums<'g> {
     }
 
     /// Counts visit `v` of `a` with its `actions` (all of them, or those
-    /// inside a section). `history` tells which orders count.
+    /// inside a section), and gives its cells. `history` tells which
+    /// orders count.
     pub(crate) fn add_visit<I: Iterator<Item = usize>>(
         &mut self,
         a: &DayArchive,
@@ -230,7 +369,24 @@ impl<'g> GoalSums<'g> {
         actions: impl Fn() -> I,
         d: &SiteDicts,
         history: &History,
-    ) {
+    ) -> &[(i64, GoalCell)] {
+        let mut cells = std::mem::take(&mut self.cells);
+        visit_cells(
+            &mut self.ready,
+            (a, v),
+            actions,
+            d,
+            self.ecommerce,
+            history,
+            &mut cells,
+        );
+        self.add_cells(a, v, &cells);
+        self.cells = cells;
+        &self.cells
+    }
+
+    /// Counts visit `v` of `a` by its cells ([`visit_cells`]).
+    pub(crate) fn add_cells(&mut self, a: &DayArchive, v: u32, cells: &[(i64, GoalCell)]) {
         // Every visit's sums (0), and its type's (1 new, 2 returning)
         // when they are told apart.
         let t = match (self.by_type, self.by_type && a.is_new_visit(v)) {
@@ -244,152 +400,35 @@ impl<'g> GoalSums<'g> {
         }
         let visitor = a.visitor[v as usize];
         let mut any = (0u64, ExactSum::default());
-        for (g, acc) in self.ready.iter_mut().zip(self.each.iter_mut()) {
-            let Some((conversions, revenue)) = g.convert(a, v, actions(), d) else {
-                continue;
-            };
-            for k in types(t) {
-                acc[k].add_visit(visitor, conversions, &revenue);
-            }
-            any.0 += conversions;
-            any.1.add_sum(&revenue);
-        }
-        let recorded = a.conversions_of(v);
-        if self.ecommerce && !recorded.is_empty() {
-            let bought: Vec<&Recorded> = history.orders(recorded).collect();
-            if !bought.is_empty() {
-                for k in types(t) {
-                    self.orders[k].add(visitor, &bought);
+        for (id, c) in cells {
+            match *id {
+                CARTS => {
+                    for k in types(t) {
+                        self.carts[k].add_cell(visitor, c);
+                    }
+                    continue;
                 }
-                any.0 += bought.len() as u64;
-                for r in &bought {
-                    any.1.add(r.data.revenue.unwrap_or(0.0));
+                ORDERS => {
+                    for k in types(t) {
+                        self.orders[k].add_cell(visitor, c);
+                    }
                 }
-            }
-            if let Some(cart) = crate::recorded::abandoned_cart(recorded) {
-                for k in types(t) {
-                    self.carts[k].add(visitor, &[cart]);
+                id => {
+                    let Some(i) = self.goals.iter().position(|g| i64::from(g.id) == id) else {
+                        continue;
+                    };
+                    for k in types(t) {
+                        self.each[i][k].add_visit(visitor, c.conversions, &c.revenue);
+                    }
                 }
             }
+            any.0 += c.conversions;
+            any.1.add_sum(&c.revenue);
         }
         if any.0 > 0 {
             for k in types(t) {
                 self.overall[k].add_visit(visitor, any.0, &any.1);
             }
         }
-    }
-
-    /// Adds a goal rollup's sums (a disjoint period, counted with these
-    /// goals; new and returning visits only if they are told apart here).
-    pub(crate) fn add_rollup(&mut self, r: &GoalRollup) {
-        let n = if self.by_type { 3 } else { 1 };
-        for k in 0..n {
-            self.visits[k] += r.visits[k];
-            self.overall[k].add_stored(&r.overall[k]);
-            self.orders[k].add_stored(&r.orders[k]);
-            self.carts[k].add_stored(&r.carts[k]);
-        }
-        for (g, acc) in self.goals.iter().zip(self.each.iter_mut()) {
-            if let Some((_, theirs)) = r.each.iter().find(|(id, _)| *id == g.id) {
-                for (mine, theirs) in acc.iter_mut().zip(theirs).take(n) {
-                    mine.add_stored(theirs);
-                }
-            }
-        }
-    }
-
-    /// The sums as a goal rollup keeps them, for goal definitions `key`.
-    pub(crate) fn rollup(&self, key: u64) -> GoalRollup {
-        let three = |acc: &[Acc; 3]| std::array::from_fn(|k| acc[k].stored());
-        GoalRollup {
-            key,
-            visits: self.visits,
-            overall: three(&self.overall),
-            each: self
-                .goals
-                .iter()
-                .zip(&self.each)
-                .map(|(g, acc)| (g.id, three(acc)))
-                .collect(),
-            orders: std::array::from_fn(|k| self.orders[k].stored()),
-            carts: std::array::from_fn(|k| self.carts[k].stored()),
-        }
-    }
-}
-
-/// A whole month's or year's goal sums, by visitor type (every visit,
-/// new, returning), with converting visitors as bitmaps.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct GoalRollup {
-    /// The goal definitions counted ([`goals_key`]).
-    pub key: u64,
-    pub visits: [u64; 3],
-    pub overall: [StoredAcc; 3],
-    /// Each goal by id, in the site's order.
-    pub each: Vec<(u32, [StoredAcc; 3])>,
-    pub orders: [StoredEcom; 3],
-    pub carts: [StoredEcom; 3],
-}
-
-impl GoalRollup {
-    /// Adds a disjoint period's rollup of the same definitions.
-    pub(crate) fn add(&mut self, o: &GoalRollup) {
-        for (k, visits) in o.visits.iter().enumerate() {
-            self.visits[k] += visits;
-        }
-        for (mine, theirs) in self.overall.iter_mut().zip(&o.overall) {
-            mine.add(theirs);
-        }
-        for (id, theirs) in &o.each {
-            match self.each.iter_mut().find(|(mine, _)| mine == id) {
-                Some((_, mine)) => mine.iter_mut().zip(theirs).for_each(|(m, t)| m.add(t)),
-                None => self.each.push((*id, theirs.clone())),
-            }
-        }
-        for (mine, theirs) in self.orders.iter_mut().zip(&o.orders) {
-            mine.add(theirs);
-        }
-        for (mine, theirs) in self.carts.iter_mut().zip(&o.carts) {
-            mine.add(theirs);
-        }
-    }
-
-    /// Its sums of every visit alone (those of new and returning visits
-    /// emptied): what holds whatever the visitor history says.
-    pub(crate) fn every_visit(&self) -> GoalRollup {
-        let mut out = self.clone();
-        for k in 1..3 {
-            out.visits[k] = 0;
-            out.overall[k] = StoredAcc::default();
-            out.orders[k] = StoredEcom::default();
-            out.carts[k] = StoredEcom::default();
-            for (_, acc) in &mut out.each {
-                acc[k] = StoredAcc::default();
-            }
-        }
-        out
-    }
-
-    /// Every visitor id it holds, at most (for checking a file against
-    /// the site's dictionary).
-    pub(crate) fn max_visitor(&self) -> Option<u32> {
-        let accs = self
-            .overall
-            .iter()
-            .chain(self.each.iter().flat_map(|(_, a)| a.iter()))
-            .chain(self.orders.iter().chain(&self.carts).map(|e| &e.acc));
-        accs.filter_map(|a| a.visitors.max()).max()
-    }
-
-    /// Heap bytes, about.
-    pub(crate) fn heap_bytes(&self) -> usize {
-        let accs = self
-            .overall
-            .iter()
-            .chain(self.each.iter().flat_map(|(_, a)| a.iter()))
-            .chain(self.orders.iter().chain(&self.carts).map(|e| &e.acc));
-        accs.map(|a| a.visitors.serialized_size() + 64)
-            .sum::<usize>()
-            + std::mem::size_of::<GoalRollup>()
     }
 }

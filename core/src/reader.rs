@@ -457,7 +457,7 @@ fn wrong_goals(site: &SiteState, stored: &Rollup) -> Option<String> {
     }
     let mut months: Vec<NaiveDate> = stored.dates.iter().map(|d| rollup::month_of(*d)).collect();
     months.dedup();
-    let mut built = crate::goal_sums::GoalRollup {
+    let mut built = crate::rollup::goals::GoalRollup {
         key: g.key,
         ..Default::default()
     };
@@ -477,7 +477,7 @@ fn wrong_goals(site: &SiteState, stored: &Rollup) -> Option<String> {
             parts.iter().map(|p| (p.date, &*p.archive)),
             sums,
             g.key,
-            &site.dicts,
+            &site.visit_keys(),
             site.history(),
         );
         built.add(r.goals.as_deref()?);

@@ -18,10 +18,11 @@ use chrono::{Datelike, NaiveDate};
 use roaring::RoaringBitmap;
 
 use crate::archive::{DayArchive, DayTotals};
-use crate::goal_sums::GoalRollup;
 use crate::visit_key::VisitKeys;
+use goals::GoalRollup;
 use reports::{ReportsBuilder, StoredReports};
 
+pub(crate) mod goals;
 pub(crate) mod reports;
 
 /// The rollups kept: a period, and whether it holds the period's reports
@@ -207,28 +208,28 @@ impl Rollup {
 
     /// The goal rollup of a month's days (sealed archives, in date
     /// order, each with its `before` column), counted with `sums`'s goals
-    /// (by visitor type) for goal definitions `key`.
+    /// (by visitor type) for goal definitions `key`, with the goal cells
+    /// of the site's visit reports (`keys`: its lookups).
     pub(crate) fn build_goals<'a>(
         month: NaiveDate,
         days: impl IntoIterator<Item = (NaiveDate, &'a DayArchive)>,
-        mut sums: crate::goal_sums::GoalSums<'_>,
+        sums: crate::goal_sums::GoalSums<'_>,
         key: u64,
-        d: &crate::raw::SiteDicts,
+        keys: &VisitKeys<'_>,
         history: &crate::history::History,
     ) -> Rollup {
-        let mut dates = Vec::new();
-        for (date, a) in days {
+        let days: Vec<(NaiveDate, &DayArchive)> = days.into_iter().collect();
+        let dims = ReportsBuilder::dims_of(keys.dicts, days.iter().map(|(_, a)| *a));
+        let mut b = goals::GoalRollupBuilder::new(sums, keys, history, &dims);
+        for &(date, a) in &days {
             debug_assert_eq!(month_of(date), month);
-            dates.push(date);
-            for v in 0..a.visit_count() {
-                sums.add_visit(a, v, || a.actions_of(v), d, history);
-            }
+            b.add_day(date, a);
         }
         Rollup {
             start: month,
             span: Span::MonthGoals,
-            dates,
-            goals: Some(std::sync::Arc::new(sums.rollup(key))),
+            dates: days.iter().map(|(d, _)| *d).collect(),
+            goals: Some(std::sync::Arc::new(b.finish(key))),
             ..Rollup::default()
         }
     }

@@ -1517,7 +1517,7 @@ fn read_sum(r: &mut Reader<'_>) -> ReadResult<ExactSum> {
 /// carts' three sums each. A sum: conversions, visits, the converting
 /// visitors' bitmap, the revenue (exact sum); orders and carts add the
 /// items' quantity and the subtotal, tax, shipping and discount sums.
-fn encode_goal_rollup(w: &mut Writer, g: &crate::goal_sums::GoalRollup) {
+fn encode_goal_rollup(w: &mut Writer, g: &crate::rollup::goals::GoalRollup) {
     use crate::goal_sums::{StoredAcc, StoredEcom};
     let acc = |w: &mut Writer, a: &StoredAcc| {
         w.var(a.conversions);
@@ -1543,10 +1543,138 @@ fn encode_goal_rollup(w: &mut Writer, g: &crate::goal_sums::GoalRollup) {
         accs.iter().for_each(|a| acc(w, a));
     }
     g.orders.iter().chain(&g.carts).for_each(|e| ecom(w, e));
+    encode_goal_rows(w, &g.rows);
 }
 
-fn read_goal_rollup(r: &mut Reader<'_>) -> ReadResult<crate::goal_sums::GoalRollup> {
-    use crate::goal_sums::{GoalRollup, StoredAcc, StoredEcom};
+/// A goal rollup's report rows (after its sums): every converting
+/// visit's cells; a counted list of grouped reports, each its number
+/// (`GOAL_GROUPINGS` position) and a counted list of rows by rising
+/// (label, sub-label): the label (string), 0 or 1 and the sub-label, the
+/// cells; a counted list of visit reports, each its tag and number (as a
+/// report rollup's) and a counted list of rows by rising value id
+/// (`u32::MAX`: no value): the id (varint), the cells. Cells: converted
+/// visits, then a counted list of goals by rising id, each its id + 1
+/// (orders 0 + 1, abandoned carts -1 + 1), conversions, converted
+/// visits, revenue (an exact sum), items, and the subtotal, tax,
+/// shipping and discount sums.
+fn encode_goal_rows(w: &mut Writer, rows: &crate::rollup::goals::GoalRows) {
+    use crate::goal_sums::RowGoals;
+    fn cells(w: &mut Writer, r: &RowGoals) {
+        w.var(r.visits_converted);
+        w.var(r.goals.len() as u64);
+        for (id, c) in &r.goals {
+            w.var(id.wrapping_add(1) as u64);
+            w.var(c.conversions);
+            w.var(c.visits_converted);
+            write_sum(w, &c.revenue);
+            w.var(c.items);
+            for a in &c.amounts {
+                write_sum(w, a);
+            }
+        }
+    }
+    cells(w, &rows.all);
+    w.var(rows.groups.len() as u64);
+    for (g, table) in &rows.groups {
+        w.var(u64::from(*g));
+        let mut keys: Vec<_> = table.iter().collect();
+        keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        w.var(keys.len() as u64);
+        for ((label, sub), r) in keys {
+            w.str(label);
+            match sub {
+                None => w.var(0),
+                Some(s) => {
+                    w.var(1);
+                    w.str(s);
+                }
+            }
+            cells(w, r);
+        }
+    }
+    w.var(rows.tables.len() as u64);
+    for ((tag, n), table) in &rows.tables {
+        w.var(u64::from(*tag));
+        w.var(u64::from(*n));
+        let mut keys: Vec<_> = table.iter().collect();
+        keys.sort_unstable_by_key(|(k, _)| **k);
+        w.var(keys.len() as u64);
+        for (k, r) in keys {
+            w.var(u64::from(*k));
+            cells(w, r);
+        }
+    }
+}
+
+fn read_goal_rows(r: &mut Reader<'_>) -> ReadResult<crate::rollup::goals::GoalRows> {
+    use crate::goal_sums::{GoalCell, RowGoals};
+    use crate::rollup::goals::{GOAL_GROUPINGS, GoalRows};
+    fn cells(r: &mut Reader<'_>) -> ReadResult<RowGoals> {
+        let visits_converted = r.var()?;
+        let n = r.var_count()?;
+        let mut goals = std::collections::BTreeMap::new();
+        for _ in 0..n {
+            let id = i64::try_from(r.var()?).map_err(|_| "a goal cell's id is out of range")? - 1;
+            let cell = GoalCell {
+                conversions: r.var()?,
+                visits_converted: r.var()?,
+                revenue: read_sum(r)?,
+                items: r.var()?,
+                amounts: [read_sum(r)?, read_sum(r)?, read_sum(r)?, read_sum(r)?],
+            };
+            if i32::try_from(id).is_err() || goals.insert(id, cell).is_some() {
+                return Err("a goal cell's id is out of range or repeated".into());
+            }
+        }
+        Ok(RowGoals {
+            visits_converted,
+            goals,
+        })
+    }
+    let mut out = GoalRows {
+        all: cells(r)?,
+        ..GoalRows::default()
+    };
+    for _ in 0..r.var_count()? {
+        let g = u32::try_from(r.var()?)
+            .ok()
+            .filter(|g| (*g as usize) < GOAL_GROUPINGS.len())
+            .ok_or("unknown grouped report in a goal rollup")?;
+        let mut table = std::collections::HashMap::new();
+        for _ in 0..r.var_count()? {
+            let label = r.str()?;
+            let sub = match r.var()? {
+                0 => None,
+                1 => Some(r.str()?),
+                _ => return Err("a goal row's sub-label is unreadable".into()),
+            };
+            table.insert((label, sub), cells(r)?);
+        }
+        if out.groups.insert(g, table).is_some() {
+            return Err("a goal rollup names a report twice".into());
+        }
+    }
+    for _ in 0..r.var_count()? {
+        let tag = u8::try_from(r.var()?).map_err(|_| "unknown visit report in a goal rollup")?;
+        let n = u32::try_from(r.var()?).map_err(|_| "unknown visit report in a goal rollup")?;
+        if VisitTable::from_code(tag, n).is_none() {
+            return Err("unknown visit report in a goal rollup".into());
+        }
+        let mut table = std::collections::HashMap::new();
+        for _ in 0..r.var_count()? {
+            let k = u32::try_from(r.var()?).map_err(|_| "a goal row's value is out of range")?;
+            table.insert(k, cells(r)?);
+        }
+        if out.tables.insert((tag, n), table).is_some() {
+            return Err("a goal rollup names a report twice".into());
+        }
+    }
+    Ok(out)
+}
+
+fn read_goal_rollup(r: &mut Reader<'_>) -> ReadResult<crate::rollup::goals::GoalRollup> {
+    use crate::goal_sums::{StoredAcc, StoredEcom};
+    use crate::rollup::goals::GoalRollup;
     fn acc(r: &mut Reader<'_>) -> ReadResult<StoredAcc> {
         let (conversions, visits) = (r.var()?, r.var()?);
         let visitors = r.bitmap()?;
@@ -1589,6 +1717,7 @@ fn read_goal_rollup(r: &mut Reader<'_>) -> ReadResult<crate::goal_sums::GoalRoll
         each,
         orders: [ecom(r)?, ecom(r)?, ecom(r)?],
         carts: [ecom(r)?, ecom(r)?, ecom(r)?],
+        rows: read_goal_rows(r)?,
     })
 }
 
