@@ -4,8 +4,9 @@ process) and warm (one process asking again), beside DuckDB computing the
 same conversions with the goals written as SQL over the raw hits in
 Parquet (sessionized with window functions: a visit is a visitor's hits
 on one local day with gaps under 30 minutes), cold and warm. The numbers
-of both must be equal. Also: what a definition change costs (nothing is
-rebuilt: `hitmap goals add` rewrites the site's configuration).
+of both must be equal. Also: what a definition change costs (`hitmap goals
+add` rewrites the site's configuration and counts the goal rollups of
+every complete month and year again; no day is rebuilt).
 
 Usage: scripts/bench-year first (it builds target/bench-year), then
 python3 benches/goals_year.py --bin target/release/hitmap \
@@ -120,8 +121,8 @@ def main():
         cold("year Goals.get, one goal (idGoal=2)",
              [a.bin, "report", store, *year, "--method", "Goals.get", "--param", "idGoal=2"])
         cold("year VisitsSummary.get of a site with goals", [a.bin, "report", store, *year])
-        # Visit reports carry goal columns on a site with goals (counted
-        # from the days); the same store without goals answers from rollups.
+        # Visit reports carry goal columns on a site with goals (from the
+        # goal rollups); the same store without goals answers from rollups.
         for method in ["DevicesDetection.getType", "Referrers.getReferrerType"]:
             cold(f"year {method}, no goals", [a.bin, "report", a.store, *year, "--method", method])
             cold(f"year {method} with goal columns", [a.bin, "report", store, *year, "--method", method])
@@ -177,7 +178,7 @@ print(json.dumps({{"row": [float(x) for x in r], "cold": cold, "warm": sorted(ts
                      statistics.median(res["warm"]) * 1000, None))
         print(f"{a.threads} thread(s), best of {a.repeat}; goals added in "
               f"{', '.join(f'{w * 1000:.0f}' for w in added)} ms each (hitmap goals add: a new configuration, "
-              "nothing rebuilt)")
+              "the goal rollups counted again)")
         print("| query | best ms | median ms | peak RSS MiB |")
         print("|---|---|---|---|")
         for label, b, m, rss in rows:

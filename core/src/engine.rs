@@ -420,12 +420,16 @@ fn goal_changes(
     let mut months: BTreeMap<NaiveDate, Option<Arc<Rollup>>> = BTreeMap::new();
     let mut starts: BTreeSet<NaiveDate> = dates.iter().map(|d| month_span.start_of(*d)).collect();
     starts.extend(stored(month_span));
-    for m in starts {
-        if stale(month_span, m) {
-            let built = settled(month_span, m).then(|| build_month(m)).flatten();
-            months.insert(m, built.map(Arc::new));
-        }
-    }
+    let stale_months: Vec<NaiveDate> = starts
+        .into_iter()
+        .filter(|m| stale(month_span, *m))
+        .collect();
+    // Months count on every core (each reads its days on one thread).
+    let built = crate::par::map_jobs(stale_months, threads, |m| {
+        let built = settled(month_span, m).then(|| build_month(m)).flatten();
+        (m, built.map(Arc::new))
+    });
+    months.extend(built);
     let mut years: BTreeSet<NaiveDate> = dates.iter().map(|d| year_span.start_of(*d)).collect();
     years.extend(stored(year_span));
     for y in years {

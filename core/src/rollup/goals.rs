@@ -6,7 +6,9 @@
 //! visits only: a row without conversions has no cells.
 
 use std::cell::OnceCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 
 use chrono::NaiveDate;
 

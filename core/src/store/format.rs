@@ -1640,7 +1640,7 @@ fn read_goal_rows(r: &mut Reader<'_>) -> ReadResult<crate::rollup::goals::GoalRo
             .ok()
             .filter(|g| (*g as usize) < GOAL_GROUPINGS.len())
             .ok_or("unknown grouped report in a goal rollup")?;
-        let mut table = std::collections::HashMap::new();
+        let mut table = foldhash::HashMap::default();
         for _ in 0..r.var_count()? {
             let label = r.str()?;
             let sub = match r.var()? {
@@ -1660,7 +1660,7 @@ fn read_goal_rows(r: &mut Reader<'_>) -> ReadResult<crate::rollup::goals::GoalRo
         if VisitTable::from_code(tag, n).is_none() {
             return Err("unknown visit report in a goal rollup".into());
         }
-        let mut table = std::collections::HashMap::new();
+        let mut table = foldhash::HashMap::default();
         for _ in 0..r.var_count()? {
             let k = u32::try_from(r.var()?).map_err(|_| "a goal row's value is out of range")?;
             table.insert(k, cells(r)?);
