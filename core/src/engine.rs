@@ -332,13 +332,14 @@ fn shelf_changes(
 }
 
 /// [`rollup_changes`] of the goal rollups: the complete months and years
-/// of a site with goals (and without ecommerce: an order id counts once
-/// in the site, so a late visit can move an order between periods that
-/// keep their day files), counted with its goal definitions, new and
-/// returning visits told apart. A period's goal rollup is counted again
-/// when a commit writes one of its days or rewrites its visitor history
-/// page (new and returning visits), and every one of them when the goal
-/// definitions changed; it goes when its period is no longer complete
+/// of a site with goals or ecommerce, counted with its goal definitions,
+/// new and returning visits told apart. A period's goal rollup is
+/// counted again when a commit writes one of its days, rewrites its
+/// visitor history page (new and returning visits) or moves one of its
+/// orders' ids to an earlier order (an id counts once in the site: a late
+/// visit can take it from a period whose days stay as they were), and
+/// every one of them when the goal definitions changed or the order
+/// index was set whole; it goes when its period is no longer complete
 /// and settled, or the site no longer has goals.
 fn goal_changes(
     site: &SiteState,
@@ -358,7 +359,7 @@ fn goal_changes(
             f.rollups_of(span).keys().copied().collect()
         })
     };
-    if !site.config.has_conversions() || site.config.ecommerce {
+    if !site.config.has_conversions() {
         for span in [month_span, year_span] {
             for start in stored(span) {
                 out.insert((span, start), None);
@@ -372,8 +373,19 @@ fn goal_changes(
     let within = |span: Span, start: NaiveDate| dates.range(start..=span.end(start));
     let (pages, _) = site.history.changes();
     let dirty: BTreeSet<NaiveDate> = pages.iter().map(|(m, _)| *m).collect();
+    // Months whose orders lost their id to an earlier order since the
+    // last commit (their days stay as they were), or every month when
+    // the order index was set whole.
+    let (reset, moved) = site.history.orders_moved();
+    let moved: BTreeSet<NaiveDate> = moved
+        .iter()
+        .map(|ts| month_span.start_of(site.local_date(*ts)))
+        .collect();
     let stale = |span: Span, start: NaiveDate| {
-        if site.goals_changed {
+        if site.goals_changed || reset {
+            return true;
+        }
+        if moved.range(start..=span.end(start)).next().is_some() {
             return true;
         }
         let Some(f) = files else { return true };
@@ -2199,6 +2211,7 @@ impl Engine {
         for (id, _) in written {
             if let Some(site) = self.sites.get_mut(id) {
                 site.goals_changed = false;
+                site.history.clear_orders_moved();
             }
         }
     }

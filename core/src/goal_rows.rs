@@ -163,6 +163,9 @@ impl Resolved<'_> {
         let Some((rolled, gaps)) = self.rolled(range, &[Span::YearGoals, Span::MonthGoals])? else {
             return Ok(None);
         };
+        if !self.goal_rollups_hold() {
+            return Ok(None);
+        }
         let d = &self.site.dicts;
         let mut out: HashMap<RowKey, RowGoals> = HashMap::new();
         for r in &rolled {

@@ -156,10 +156,11 @@ impl Resolved<'_> {
         let spans = [Span::YearGoals, Span::MonthGoals];
         let (rolled, gaps) = match self.rolled(range, &spans)? {
             Some((rolled, gaps))
-                if rolled.iter().all(|r| {
-                    r.goals.as_ref().is_some_and(|g| g.key == key)
-                        && (!by_type || self.history_current(r))
-                }) =>
+                if self.goal_rollups_hold()
+                    && rolled.iter().all(|r| {
+                        r.goals.as_ref().is_some_and(|g| g.key == key)
+                            && (!by_type || self.history_current(r))
+                    }) =>
             {
                 (rolled, gaps)
             }

@@ -102,7 +102,7 @@ impl Totals {
         ts: i64,
         visitor: u32,
         visitor_cmp: &dyn Fn(u32, u32) -> std::cmp::Ordering,
-    ) {
+    ) -> Option<i64> {
         match self.orders.get_mut(id) {
             Some(held) => {
                 if ts
@@ -110,11 +110,15 @@ impl Totals {
                     .then_with(|| visitor_cmp(visitor, held.1))
                     .is_lt()
                 {
+                    let displaced = held.0;
                     *held = (ts, visitor);
+                    return Some(displaced);
                 }
+                None
             }
             None => {
                 self.orders.insert(id.to_string(), (ts, visitor));
+                None
             }
         }
     }
@@ -123,12 +127,14 @@ impl Totals {
     /// each of its visitors' first visit that day started
     /// ([`Totals::note_start`]), and each order attached to a visit that
     /// counts within its visitor's day ([`Totals::note_order`]; an order
-    /// no visit shows does not take its id from a later one).
+    /// no visit shows does not take its id from a later one). Gives the
+    /// times of the orders that lost their id to an earlier one here.
     pub(crate) fn note_day(
         &mut self,
         a: &DayArchive,
         visitor_cmp: &dyn Fn(u32, u32) -> std::cmp::Ordering,
-    ) {
+    ) -> Vec<i64> {
+        let mut displaced = Vec::new();
         // Visits are sorted by visitor, then start: a run's first visit.
         let mut first = 0u32;
         runs(&a.visitor, |v, n| {
@@ -140,10 +146,12 @@ impl Totals {
                 && r.counted
                 && r.visit != crate::dict::NONE
                 && let Some(id) = &r.data.order_id
+                && let Some(ts) = self.note_order(id, r.ts, r.visitor, visitor_cmp)
             {
-                self.note_order(id, r.ts, r.visitor, visitor_cmp);
+                displaced.push(ts);
             }
         }
+        displaced
     }
 
     /// Whether order `r` counts: its visitor's first use of the id that
@@ -219,6 +227,10 @@ pub(crate) struct History {
     /// Whether the totals changed without a page (first starts filled in
     /// by an upgrade).
     totals_dirty: bool,
+    /// Since the last commit: the times of orders whose id an earlier
+    /// order took (their periods' goal rollups count them no more), and
+    /// whether the whole order index was set (an upgrade).
+    orders_moved: (bool, Vec<i64>),
 }
 
 impl Default for History {
@@ -230,6 +242,7 @@ impl Default for History {
             loader: None,
             dirty: BTreeSet::new(),
             totals_dirty: false,
+            orders_moved: (false, Vec::new()),
         }
     }
 }
@@ -301,6 +314,7 @@ impl History {
             loader: Some(loader),
             dirty: BTreeSet::new(),
             totals_dirty: false,
+            orders_moved: (false, Vec::new()),
         }
     }
 
@@ -511,8 +525,20 @@ impl History {
         a: &DayArchive,
         visitor_cmp: &dyn Fn(u32, u32) -> std::cmp::Ordering,
     ) {
-        self.held_totals().note_day(a, visitor_cmp);
+        let displaced = self.held_totals().note_day(a, visitor_cmp);
+        self.orders_moved.1.extend(displaced);
         self.totals_dirty |= !a.conversions.is_empty();
+    }
+
+    /// Whether the order index was set whole since the last commit, and
+    /// the times of the orders that lost their id to an earlier one.
+    pub(crate) fn orders_moved(&self) -> (bool, &[i64]) {
+        (self.orders_moved.0, &self.orders_moved.1)
+    }
+
+    /// After a commit that counted the goal rollups again.
+    pub(crate) fn clear_orders_moved(&mut self) {
+        self.orders_moved = (false, Vec::new());
     }
 
     /// Sets every visitor's first start and the order index (an upgrade
@@ -528,6 +554,7 @@ impl History {
         t.orders = orders;
         t.orders_unknown = false;
         self.totals_dirty = true;
+        self.orders_moved.0 = true;
     }
 
     fn held_totals(&mut self) -> &mut Totals {
@@ -842,4 +869,24 @@ pub(crate) fn pages_of_table(table: &[Vec<VisitorDay>]) -> (BTreeMap<NaiveDate, 
         }
     }
     (pages, totals)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_earlier_order_takes_the_id_and_names_the_order_it_displaced() {
+        let mut t = Totals::default();
+        let by_id = |a: u32, b: u32| a.cmp(&b);
+        assert_eq!(t.note_order("A", 100, 1, &by_id), None);
+        // Later: the id stays with the first.
+        assert_eq!(t.note_order("A", 170, 3, &by_id), None);
+        // Earlier: it takes the id, and says whose time lost it.
+        assert_eq!(t.note_order("A", 50, 2, &by_id), Some(100));
+        // The same time, an earlier visitor: it takes the id too.
+        assert_eq!(t.note_order("A", 50, 0, &by_id), Some(50));
+        assert_eq!(t.orders["A"], (50, 0));
+        assert_eq!(t.note_order("B", 10, 9, &by_id), None);
+    }
 }

@@ -231,6 +231,14 @@ impl Resolved<'_> {
         Ok(Some((rolled, gaps)))
     }
 
+    /// Whether the site's goal rollups can stand for their periods at
+    /// all: an ecommerce site's only while no live batch is held (a live
+    /// order can take an order id from a period a rollup counted it in;
+    /// the seal that writes it counts that period again).
+    pub(crate) fn goal_rollups_hold(&self) -> bool {
+        !self.site.config.ecommerce || self.site.live.is_empty()
+    }
+
     /// Whether no visitor history page of a month of `r`'s period is
     /// newer than the rollup `r`: its history-dependent reports
     /// ([`VisitGroup::history`]) still hold.

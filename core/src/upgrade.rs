@@ -93,7 +93,9 @@ impl Engine {
         let mut t = crate::history::Totals::default();
         {
             let by_string = crate::history::by_visitor_string(&site.dicts.visitors);
-            let mut note = |a: &crate::archive::DayArchive| t.note_day(a, &by_string);
+            let mut note = |a: &crate::archive::DayArchive| {
+                t.note_day(a, &by_string);
+            };
             if let (Some(store), Some(lazy)) = (&self.store, &site.lazy) {
                 for (&date, &g) in &lazy.files {
                     if site.days.contains_key(&date) || site.damaged.contains_key(&date) {

@@ -1117,3 +1117,116 @@ fn verify_finds_a_goal_rollup_that_disagrees_with_its_days() {
         "{found:?}"
     );
 }
+
+/// An order of `visitor` at `ts` with id `id` (in a visit of its own
+/// page view a second before).
+fn order_visit(visitor: &str, ts: i64, id: &str, revenue: f64) -> [Hit; 2] {
+    use hitmap::{Conversion, HitType, Item};
+    [
+        hit(visitor, ts - 1, "https://x.org/shop"),
+        Hit::new(1, ts, visitor, HitType::Order).with_conversion(Conversion {
+            order_id: Some(id.into()),
+            revenue: Some(revenue),
+            subtotal: Some(revenue - 1.0),
+            tax: Some(1.0),
+            items: vec![Item::new("SKU").price(revenue).quantity(1)],
+            ..Conversion::default()
+        }),
+    ]
+}
+
+#[test]
+fn an_ecommerce_sites_goal_rollups_follow_order_ids_across_months() {
+    let dir = crate::store::TempDir::new("goal-rollups-ecommerce");
+    let mut hits = quarter_hits();
+    hits.push(hit("v1", 1_711_929_600 + 3_600, "https://x.org/").with_dim("later", "x"));
+    // Orders each month; ids used again later count only the first time.
+    let (jan, feb, mar) = (1_704_067_200i64, 1_706_745_600i64, 1_709_251_200i64);
+    for (i, (month, id)) in [
+        (jan, "A"),
+        (jan, "B"),
+        (feb, "A"),
+        (feb, "C"),
+        (mar, "D"),
+        (mar, "E"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let ts = month + 5 * 86_400 + 80_000 + i as i64 * 60;
+        hits.extend(order_visit(&format!("v{i}"), ts, id, 10.0 + i as f64));
+    }
+    let config = SiteConfig::new(1)
+        .host("x.org")
+        .ecommerce(true)
+        .goal(quarter_goals()[0].clone());
+    let mut w = Engine::open(&dir.0).unwrap();
+    w.add_site(config.clone()).unwrap();
+    w.ingest(&hits).unwrap();
+    w.seal().unwrap();
+    drop(w);
+    let mut whole = Engine::in_memory();
+    whole.add_site(config).unwrap();
+    whole.ingest(&hits).unwrap();
+    let open =
+        || Engine::open_reader(dir.0.to_str().unwrap(), hitmap::ReaderOptions::default()).unwrap();
+    let questions = || {
+        let mut out: Vec<String> = goal_questions()
+            .into_iter()
+            .filter(|q| !q.contains("&idGoal=2&"))
+            .collect();
+        for (period, date) in [("month", "2024-03-01"), ("range", "2024-01-01,2024-03-31")] {
+            for extra in ["&idGoal=ecommerceOrder", "&idGoal=ecommerceAbandonedCart"] {
+                out.push(format!(
+                    "method=Goals.get&idSite=1&period={period}&date={date}&format=json{extra}"
+                ));
+            }
+        }
+        out
+    };
+    let check = |r: &Engine, whole: &Engine| {
+        for q in questions() {
+            match (r.api(&q), whole.api(&q)) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{q}"),
+                (a, b) => panic!("{q}: {a:?} vs {b:?}"),
+            }
+        }
+    };
+    check(&open(), &whole);
+    let quarter_reads = |r: &Engine| {
+        let before = r.read_stats().requests;
+        api(
+            r,
+            "method=Goals.get&idSite=1&period=range&date=2024-01-01,2024-03-31&format=json&idGoal=ecommerceOrder",
+        );
+        r.read_stats().requests - before
+    };
+    assert!(quarter_reads(&open()) <= 4);
+
+    // A late order in February takes id D from March: March's days stay
+    // as they were, its goal rollup is counted again.
+    let late = order_visit("late", feb + 9 * 86_400 + 80_000, "D", 99.0);
+    let mut w = Engine::open(&dir.0).unwrap();
+    w.ingest(&late).unwrap();
+    w.seal().unwrap();
+    drop(w);
+    whole.ingest(&late).unwrap();
+    check(&open(), &whole);
+    assert!(quarter_reads(&open()) <= 4);
+    assert!(open().verify().is_empty());
+
+    // A live order (in the write-ahead log, not sealed) that takes id E
+    // from March: a reader reads the days while it is held.
+    let live = order_visit("live", feb + 10 * 86_400 + 80_000, "E", 7.0);
+    let mut w = Engine::open(&dir.0).unwrap();
+    w.set_live_limit(1_000_000);
+    w.ingest(&live).unwrap();
+    whole.ingest(&live).unwrap();
+    check(&w, &whole);
+    check(&open(), &whole);
+    w.seal().unwrap();
+    drop(w);
+    check(&open(), &whole);
+    assert!(quarter_reads(&open()) <= 4);
+    assert!(open().verify().is_empty());
+}
