@@ -389,6 +389,15 @@ impl GoalColumns {
         })
     }
 
+    /// Adds a row's converted visits alone (Matomo's expanded subtables
+    /// of the referrer reports), if the report takes goal columns.
+    pub(crate) fn put_converted(&self, m: &mut Row, key: &RowKey) {
+        if let Some(rows) = &self.rows {
+            let converted = rows.get(key).map_or(0, |g| g.visits_converted);
+            m.insert("nb_visits_converted".into(), json!(converted));
+        }
+    }
+
     /// Adds a row's goal columns (`key`: its raw label, and sub-label
     /// for a subtable row), after the visit metrics `m` has.
     pub(crate) fn put(&self, m: &mut Row, key: &RowKey) {

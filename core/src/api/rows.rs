@@ -626,7 +626,15 @@ fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
             } else {
                 enc(label)
             };
-            (label.to_owned(), Some(format!("{field}=={value}")))
+            // Matomo prepends the referrer type to the rows of these
+            // reports (not to websites').
+            let kind = match part {
+                ReferrerPart::SearchEngine | ReferrerPart::Keyword => "referrerType==search;",
+                ReferrerPart::Campaign => "referrerType==campaign;",
+                ReferrerPart::Social => "referrerType==social;",
+                ReferrerPart::Website | ReferrerPart::AiAssistant => "",
+            };
+            (label.to_owned(), Some(format!("{kind}{field}=={value}")))
         }
         _ => (label.to_owned(), None),
     };
@@ -649,7 +657,15 @@ fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
             .iter()
             .map(|c| {
                 let mut row = labelled(&c.label, &c.metrics);
-                cells.put(&mut row, &(Some(x.label.clone()), Some(c.label.clone())));
+                let key = (Some(x.label.clone()), Some(c.label.clone()));
+                if matches!(g, Grouping::Referrer(_)) {
+                    // Matomo's expanded subtables of the referrer reports
+                    // (a website's URLs, a keyword's search engines, ...)
+                    // carry the converted visits alone, and no segment.
+                    cells.put_converted(&mut row, &key);
+                    return Value::Object(row);
+                }
+                cells.put(&mut row, &key);
                 if let Some(own) = &segment {
                     let value = if c.label == KEYWORD_NOT_DEFINED || c.label == UNKNOWN {
                         String::new()
