@@ -68,6 +68,10 @@ pub(crate) enum Kind {
     Items(crate::items::ItemsBy),
     /// `Goals.getGoal`: one goal's definition (`idGoal`).
     GoalDefinition,
+    /// A named subtable getter (`Referrers.getKeywordsFromSearchEngineId`
+    /// and the like): one row's subtable of another report, by
+    /// `idSubtable`, its rows segmented as Matomo's.
+    Subtable(SubtableOf),
     /// A Matomo method hitmap cannot answer, with the reason.
     Refused(&'static str),
 }
@@ -99,6 +103,18 @@ impl Scalar {
             Scalar::Rows(method) => method,
         }
     }
+}
+
+/// A named subtable getter's report and segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SubtableOf {
+    /// The report whose row's subtable it answers.
+    pub parent: &'static str,
+    /// What each row's segment starts with, `{}` standing for the parent
+    /// row's label (empty: none).
+    pub prefix: &'static str,
+    /// The segment field of the rows' labels.
+    pub field: &'static str,
 }
 
 /// What a method needs from the request.
@@ -384,6 +400,54 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         REFERRERS,
         "Campaigns",
         Some("Campaign"),
+        F::Visits,
+    ),
+    m(
+        "Referrers.getKeywordsFromSearchEngineId",
+        K::Subtable(SubtableOf {
+            parent: "Referrers.getSearchEngines",
+            prefix: "referrerName=={};referrerType==search;",
+            field: "referrerKeyword",
+        }),
+        REFERRERS,
+        "",
+        None,
+        F::Visits,
+    ),
+    m(
+        "Referrers.getSearchEnginesFromKeywordId",
+        K::Subtable(SubtableOf {
+            parent: "Referrers.getKeywords",
+            prefix: "referrerKeyword=={};referrerType==search;",
+            field: "referrerName",
+        }),
+        REFERRERS,
+        "",
+        None,
+        F::Visits,
+    ),
+    m(
+        "Referrers.getKeywordsFromCampaignId",
+        K::Subtable(SubtableOf {
+            parent: "Referrers.getCampaigns",
+            prefix: "referrerName=={};referrerType==campaign;",
+            field: "referrerKeyword",
+        }),
+        REFERRERS,
+        "",
+        None,
+        F::Visits,
+    ),
+    m(
+        "Referrers.getUrlsFromWebsiteId",
+        K::Subtable(SubtableOf {
+            parent: "Referrers.getWebsites",
+            prefix: "",
+            field: "referrerUrl",
+        }),
+        REFERRERS,
+        "",
+        None,
         F::Visits,
     ),
     m(

@@ -766,6 +766,7 @@ impl Engine {
                 };
                 return Ok((value, multi));
             }
+            Kind::Subtable(of) => return self.named_subtable(r, of, site, options),
             Kind::SuggestedValues => {
                 let name = r
                     .segment_name
@@ -1082,6 +1083,7 @@ impl Engine {
             | Kind::SegmentsMetadata
             | Kind::SuggestedValues
             | Kind::Scalar(_)
+            | Kind::Subtable(_)
             | Kind::GoalDefinitions
             | Kind::GoalDefinition
             | Kind::VisitorProfile
@@ -1089,6 +1091,108 @@ impl Engine {
             | Kind::LastVisits
             | Kind::Refused(_) => json!([]),
         })
+    }
+
+    /// A named subtable getter's answer for one site: the parent report
+    /// (whole, every row, with its subtables numbered as any request of it
+    /// numbers them), the subtable `idSubtable` names, each row given
+    /// Matomo's segment (the parent row's part, then the row's own), then
+    /// the request's generic filters.
+    fn named_subtable(
+        &self,
+        r: &ApiRequest,
+        of: methods::SubtableOf,
+        site: u32,
+        options: &ApiOptions,
+    ) -> Result<(Value, bool)> {
+        let id = r.table.id_subtable.ok_or_else(|| {
+            bad(format!(
+                "{} needs idSubtable: the idsubtable of a {} row",
+                r.method, of.parent
+            ))
+        })?;
+        // The parent's rows (with their subtable ids), and the subtable.
+        let mut parent = r.clone();
+        parent.method = of.parent.to_owned();
+        parent.table = table::TableParams {
+            limit: Some(-1),
+            raw_metrics: true,
+            ..table::TableParams::default()
+        };
+        let info = method(of.parent)?;
+        let (value, multi) = self.answer_site(&parent, info, site, options)?;
+        parent.table.id_subtable = Some(id);
+        // A period without that row has no such subtable.
+        let subtable = self.answer_site(&parent, info, site, options).ok();
+        let mut t = r.table.clone();
+        t.id_subtable = None;
+        // A period of several without that row answers an empty table.
+        let one = |v: Value, sub: Option<Value>| -> Result<Value> {
+            let rows = v.as_array().map(Vec::as_slice).unwrap_or_default();
+            let Some(row) = rows
+                .iter()
+                .find(|row| row.get("idsubtable").and_then(Value::as_u64) == Some(u64::from(id)))
+            else {
+                if multi {
+                    return Ok(json!([]));
+                }
+                return Err(bad(format!(
+                    "idSubtable={id} names no row of {}: use an idsubtable from its rows",
+                    of.parent
+                )));
+            };
+            let label = row.get("label").and_then(Value::as_str).unwrap_or("");
+            let label = if label == crate::referrer::KEYWORD_NOT_DEFINED {
+                ""
+            } else {
+                label
+            };
+            let prefix = of.prefix.replace("{}", label);
+            let rows: Vec<table::Row> = match sub {
+                Some(Value::Array(children)) => children,
+                _ => Vec::new(),
+            }
+            .into_iter()
+            .filter_map(|c| match c {
+                Value::Object(mut m) => {
+                    let own = m.get("label").and_then(Value::as_str).unwrap_or("");
+                    let value = if own == crate::referrer::KEYWORD_NOT_DEFINED {
+                        String::new()
+                    } else if of.field == "referrerUrl" {
+                        // Matomo's urlencode: spaces as `+`.
+                        crate::encode_query_value(own).replace("%20", "+")
+                    } else {
+                        crate::encode_query_value(own)
+                    };
+                    m.insert(
+                        "segment".into(),
+                        json!(format!("{prefix}{}=={value}", of.field)),
+                    );
+                    Some(m)
+                }
+                _ => None,
+            })
+            .collect();
+            table::apply(rows, &t, &visit_spec(&t))
+        };
+        let value = match (multi, value) {
+            (true, Value::Object(map)) => {
+                let mut subs = match subtable {
+                    Some((Value::Object(subs), _)) => subs,
+                    _ => Map::new(),
+                };
+                Value::Object(
+                    map.into_iter()
+                        .map(|(k, v)| {
+                            let sub = subs.remove(&k);
+                            Ok((k, one(v, sub)?))
+                        })
+                        .collect::<Result<_>>()?,
+                )
+            }
+            (_, v) => one(v, subtable.map(|(s, _)| s))?,
+        };
+        Ok((value, multi))
     }
 
     /// The custom dimension a request names, and its segment name.

@@ -210,3 +210,130 @@ fn referrers_reports_count_visits_by_name_and_keyword() {
     let v: serde_json::Value = serde_json::from_str(&e.api(q).unwrap()).unwrap();
     assert_eq!(v["nb_visits"], 1);
 }
+
+/// Matomo's named subtable getters answer a row's subtable of their
+/// report by `idSubtable`, each row segmented as Matomo segments it: the
+/// segment selects exactly the row's visits.
+#[test]
+fn named_subtable_getters_answer_a_rows_subtable_with_matomos_segments() {
+    let mut e = Engine::in_memory();
+    e.add_site(site()).unwrap();
+    let t = 1_717_200_000;
+    let page = |v: &str, k: i64, referrer: Option<&str>, url: &str| {
+        let mut h = Hit::pageview(1, t + k * 3600, v, url);
+        h.referrer = referrer.map(str::to_owned);
+        h
+    };
+    let home = "https://intranet.example.org/";
+    e.ingest([
+        page("a", 0, Some("https://www.google.de/search?q=Payroll"), home),
+        page(
+            "a",
+            1,
+            Some("https://www.google.com/search?q=payroll"),
+            home,
+        ),
+        page("b", 0, Some("https://www.bing.com/search?q=payroll"), home),
+        page("c", 0, Some("https://www.google.com/"), home),
+        page(
+            "f",
+            0,
+            None,
+            "https://intranet.example.org/?utm_campaign=Spring&utm_term=Tulip+bulbs",
+        ),
+        page("g", 0, Some("https://blog.example.com/a b"), home),
+        page("g", 1, Some("https://blog.example.com/b"), home),
+    ])
+    .unwrap();
+    let get = |q: &str| -> serde_json::Value {
+        let q = format!("{q}&idSite=1&period=day&date=2024-06-01&format_metrics=0");
+        serde_json::from_str(&e.api(&q).unwrap_or_else(|err| panic!("{q}: {err}"))).unwrap()
+    };
+    let visits = |segment: &str| -> u64 {
+        let v = get(&format!(
+            "method=VisitsSummary.get&segment={}",
+            hitmap::encode_query_value(segment)
+        ));
+        v["nb_visits"].as_u64().unwrap()
+    };
+    for (parent, getter, parent_label, want) in [
+        (
+            "getSearchEngines",
+            "getKeywordsFromSearchEngineId",
+            "Google",
+            vec![
+                "referrerName==Google;referrerType==search;referrerKeyword==payroll",
+                "referrerName==Google;referrerType==search;referrerKeyword==",
+            ],
+        ),
+        (
+            "getKeywords",
+            "getSearchEnginesFromKeywordId",
+            "payroll",
+            vec![
+                "referrerKeyword==payroll;referrerType==search;referrerName==Google",
+                "referrerKeyword==payroll;referrerType==search;referrerName==Bing",
+            ],
+        ),
+        (
+            "getCampaigns",
+            "getKeywordsFromCampaignId",
+            "spring",
+            vec!["referrerName==spring;referrerType==campaign;referrerKeyword==tulip%20bulbs"],
+        ),
+        (
+            "getWebsites",
+            "getUrlsFromWebsiteId",
+            "blog.example.com",
+            vec![
+                "referrerUrl==https%3A%2F%2Fblog.example.com%2Fa+b",
+                "referrerUrl==https%3A%2F%2Fblog.example.com%2Fb",
+            ],
+        ),
+    ] {
+        let rows = get(&format!("method=Referrers.{parent}"));
+        let row = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["label"] == parent_label)
+            .unwrap_or_else(|| panic!("{parent}: {rows}"));
+        let id = row["idsubtable"].as_u64().unwrap();
+        let sub = get(&format!("method=Referrers.{getter}&idSubtable={id}"));
+        let sub = sub.as_array().unwrap();
+        let expanded = get(&format!("method=Referrers.{parent}&idSubtable={id}"));
+        // The same rows as the report's own subtable.
+        let labels = |rows: &[serde_json::Value]| -> Vec<String> {
+            rows.iter()
+                .map(|r| r["label"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(
+            labels(sub),
+            labels(expanded.as_array().unwrap()),
+            "{getter}"
+        );
+        let segments: Vec<&str> = sub.iter().map(|r| r["segment"].as_str().unwrap()).collect();
+        assert_eq!(segments, want, "{getter}");
+        // Each segment selects the row's visits.
+        for r in sub {
+            let segment = r["segment"].as_str().unwrap().replace('+', "%20");
+            assert_eq!(
+                visits(&segment),
+                r["nb_visits"].as_u64().unwrap(),
+                "{getter}: {segment}"
+            );
+        }
+    }
+    // Without idSubtable, or with one no row has: a clear error.
+    let err = e
+        .api("method=Referrers.getUrlsFromWebsiteId&idSite=1&period=day&date=2024-06-01")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("needs idSubtable"), "{err}");
+    let err = e
+        .api("method=Referrers.getUrlsFromWebsiteId&idSite=1&period=day&date=2024-06-01&idSubtable=99")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("names no row"), "{err}");
+}
