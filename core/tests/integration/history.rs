@@ -39,6 +39,9 @@ fn answers(e: &Engine, case: &Case) -> Vec<String> {
         "VisitorInterest.getNumberOfVisitsByDaysSinceLast",
         "VisitsSummary.get",
         "Goals.get",
+        // Visit reports with goal columns (from goal rollups' rows).
+        "DevicesDetection.getType",
+        "Referrers.getReferrerType",
         "Goals.getDaysToConversion",
         "Goals.getVisitsUntilConversion",
     ] {
