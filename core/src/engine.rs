@@ -319,15 +319,20 @@ fn shelf_changes(
         }
     }
     for (m, r) in months {
-        match r {
-            Some(r) => {
-                out.insert((month_span, m), Some(r));
-            }
-            None if had(month_span, &m) => {
-                out.insert((month_span, m), None);
-            }
-            None => {}
-        }
+        put_rollup(out, (month_span, m), r, had(month_span, &m));
+    }
+}
+
+/// Notes a period's rollup in a commit's changes: written when built,
+/// removed when not built and the manifest `had` one.
+fn put_rollup(
+    out: &mut RollupChanges,
+    key: (crate::rollup::Span, NaiveDate),
+    built: Option<std::sync::Arc<crate::rollup::Rollup>>,
+    had: bool,
+) {
+    if built.is_some() || had {
+        out.insert(key, built);
     }
 }
 
@@ -473,26 +478,10 @@ fn goal_changes(
         let year = whole
             .then(|| Rollup::year_goals(y, parts.iter().map(|r| &**r), key))
             .flatten();
-        match year {
-            Some(year) => {
-                out.insert((year_span, y), Some(Arc::new(year)));
-            }
-            None if had(year_span, &y) => {
-                out.insert((year_span, y), None);
-            }
-            None => {}
-        }
+        put_rollup(out, (year_span, y), year.map(Arc::new), had(year_span, &y));
     }
     for (m, r) in months {
-        match r {
-            Some(r) => {
-                out.insert((month_span, m), Some(r));
-            }
-            None if had(month_span, &m) => {
-                out.insert((month_span, m), None);
-            }
-            None => {}
-        }
+        put_rollup(out, (month_span, m), r, had(month_span, &m));
     }
 }
 

@@ -545,16 +545,20 @@ fn wrong_rollups(id: u32, site: &SiteState) -> Vec<(Span, NaiveDate, String, Str
             .map(|m| m.keys().copied().collect())
             .unwrap_or_default();
         for (start, stored) in lazy.rollups(site, span, &starts) {
+            // What is wrong with it, and where.
+            let mut wrong = |why: String| {
+                let generation = lazy.rollups[&span][&start];
+                let path = crate::store::span_rollup_path(id, span, start, generation);
+                out.push((
+                    span,
+                    start,
+                    path.display().to_string(),
+                    format!("{why}; this process answers that period from its days, and the next commit that writes them rewrites it"),
+                ));
+            };
             if span.goals() {
                 if let Some(why) = wrong_goals(site, &stored) {
-                    let generation = lazy.rollups[&span][&start];
-                    let path = crate::store::span_rollup_path(id, span, start, generation);
-                    out.push((
-                        span,
-                        start,
-                        path.display().to_string(),
-                        format!("{why}; this process answers that period from its days, and the next commit that writes them rewrites it"),
-                    ));
+                    wrong(why);
                 }
                 continue;
             }
@@ -616,14 +620,7 @@ fn wrong_rollups(id: u32, site: &SiteState) -> Vec<(Span, NaiveDate, String, Str
                 }
             };
             if let Some(why) = why {
-                let generation = lazy.rollups[&span][&start];
-                let path = crate::store::span_rollup_path(id, span, start, generation);
-                out.push((
-                    span,
-                    start,
-                    path.display().to_string(),
-                    format!("{why}; this process answers that period from its days, and the next commit that writes them rewrites it"),
-                ));
+                wrong(why);
             }
         }
     }

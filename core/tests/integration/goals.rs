@@ -935,6 +935,13 @@ fn goal_questions() -> Vec<String> {
     out
 }
 
+/// The files a question reads.
+fn files_read(e: &Engine, q: &str) -> u64 {
+    let before = e.read_stats().requests;
+    api(e, q);
+    e.read_stats().requests - before
+}
+
 fn rollup_files(dir: &std::path::Path, ext: &str) -> Vec<String> {
     let mut out: Vec<String> = std::fs::read_dir(dir.join("site-1").join("rollups"))
         .map(|d| {
@@ -990,23 +997,17 @@ fn goal_rollups_answer_whole_months_exactly_and_follow_every_change() {
     check(&whole);
     // A quarter's goals from a new reader: its three goal rollups, the
     // summary's, no day file.
-    let r = open();
-    let before = r.read_stats().requests;
-    api(
-        &r,
+    let goal_reads = files_read(
+        &open(),
         "method=Goals.get&idSite=1&period=range&date=2024-01-01,2024-03-31&format=json",
     );
-    let goal_reads = r.read_stats().requests - before;
     assert!(goal_reads <= 4, "{goal_reads} files read");
     // A visit report with its goal columns: the months' report rollups
     // and goal rollups, no day file.
-    let r = open();
-    let before = r.read_stats().requests;
-    api(
-        &r,
+    let report_reads = files_read(
+        &open(),
         "method=Referrers.getReferrerType&idSite=1&period=range&date=2024-01-01,2024-03-31&format=json",
     );
-    let report_reads = r.read_stats().requests - before;
     assert!(report_reads <= 8, "{report_reads} files read");
     assert!(open().verify().is_empty());
 
@@ -1024,13 +1025,12 @@ fn goal_rollups_answer_whole_months_exactly_and_follow_every_change() {
     whole.ingest(&late).unwrap();
     check(&whole);
     // The commit counted March's goals again: still no day file read.
-    let r = open();
-    let before = r.read_stats().requests;
-    api(
-        &r,
-        "method=Goals.get&idSite=1&period=range&date=2024-01-01,2024-03-31&format=json",
+    assert!(
+        files_read(
+            &open(),
+            "method=Goals.get&idSite=1&period=range&date=2024-01-01,2024-03-31&format=json"
+        ) <= 4
     );
-    assert!(r.read_stats().requests - before <= 4);
 
     // An edited goal and a new one answer for every past month at once;
     // the month rollups are counted again with the commit that edits.
@@ -1051,13 +1051,12 @@ fn goal_rollups_answer_whole_months_exactly_and_follow_every_change() {
     whole.set_goal(1, added).unwrap();
     assert_ne!(rollup_files(&dir.0, ".gol"), before);
     check(&whole);
-    let r = open();
-    let before = r.read_stats().requests;
-    api(
-        &r,
-        "method=Goals.get&idSite=1&period=range&date=2024-01-01,2024-03-31&format=json&idGoal=3",
+    assert!(
+        files_read(
+            &open(),
+            "method=Goals.get&idSite=1&period=range&date=2024-01-01,2024-03-31&format=json&idGoal=3"
+        ) <= 4
     );
-    assert!(r.read_stats().requests - before <= 4);
     assert!(open().verify().is_empty());
 
     // Without goals, the goal rollups go (the manifest no longer names
@@ -1194,12 +1193,10 @@ fn an_ecommerce_sites_goal_rollups_follow_order_ids_across_months() {
     };
     check(&open(), &whole);
     let quarter_reads = |r: &Engine| {
-        let before = r.read_stats().requests;
-        api(
+        files_read(
             r,
             "method=Goals.get&idSite=1&period=range&date=2024-01-01,2024-03-31&format=json&idGoal=ecommerceOrder",
-        );
-        r.read_stats().requests - before
+        )
     };
     assert!(quarter_reads(&open()) <= 4);
 

@@ -135,37 +135,41 @@ fn real_referrer_urls_get_matomos_type_name_and_keyword() {
     );
 }
 
+/// The site's home page.
+const HOME: &str = "https://intranet.example.org/";
+
+/// A page view of visitor `v`, `k` hours after 2024-06-01 00:00 UTC,
+/// from `referrer`.
+fn page(v: &str, k: i64, referrer: Option<&str>, url: &str) -> Hit {
+    let mut h = Hit::pageview(1, 1_717_200_000 + k * 3600, v, url);
+    h.referrer = referrer.map(str::to_owned);
+    h
+}
+
 #[test]
 fn referrers_reports_count_visits_by_name_and_keyword() {
     let mut e = Engine::in_memory();
     e.add_site(site()).unwrap();
-    let t = 1_717_200_000;
-    let page = |v: &str, k: i64, referrer: Option<&str>, url: &str| {
-        let mut h = Hit::pageview(1, t + k * 3600, v, url);
-        h.referrer = referrer.map(str::to_owned);
-        h
-    };
-    let home = "https://intranet.example.org/";
     e.ingest([
-        page("a", 0, Some("https://www.google.de/search?q=Payroll"), home),
+        page("a", 0, Some("https://www.google.de/search?q=Payroll"), HOME),
         page(
             "a",
             1,
             Some("https://www.google.com/search?q=payroll"),
-            home,
+            HOME,
         ),
-        page("b", 0, Some("https://www.bing.com/search?q=holidays"), home),
-        page("c", 0, Some("https://www.google.com/"), home),
-        page("d", 0, Some("https://chatgpt.com/"), home),
-        page("e", 0, Some("https://t.co/x"), home),
+        page("b", 0, Some("https://www.bing.com/search?q=holidays"), HOME),
+        page("c", 0, Some("https://www.google.com/"), HOME),
+        page("d", 0, Some("https://chatgpt.com/"), HOME),
+        page("e", 0, Some("https://t.co/x"), HOME),
         page(
             "f",
             0,
             None,
             "https://intranet.example.org/?utm_campaign=Spring",
         ),
-        page("g", 0, Some("https://blog.example.com/"), home),
-        page("g", 1, Some("https://blog.example.com/b"), home),
+        page("g", 0, Some("https://blog.example.com/"), HOME),
+        page("g", 1, Some("https://blog.example.com/b"), HOME),
     ])
     .unwrap();
     let rows = |method: &str| -> Vec<(String, u64)> {
@@ -218,31 +222,24 @@ fn referrers_reports_count_visits_by_name_and_keyword() {
 fn named_subtable_getters_answer_a_rows_subtable_with_matomos_segments() {
     let mut e = Engine::in_memory();
     e.add_site(site()).unwrap();
-    let t = 1_717_200_000;
-    let page = |v: &str, k: i64, referrer: Option<&str>, url: &str| {
-        let mut h = Hit::pageview(1, t + k * 3600, v, url);
-        h.referrer = referrer.map(str::to_owned);
-        h
-    };
-    let home = "https://intranet.example.org/";
     e.ingest([
-        page("a", 0, Some("https://www.google.de/search?q=Payroll"), home),
+        page("a", 0, Some("https://www.google.de/search?q=Payroll"), HOME),
         page(
             "a",
             1,
             Some("https://www.google.com/search?q=payroll"),
-            home,
+            HOME,
         ),
-        page("b", 0, Some("https://www.bing.com/search?q=payroll"), home),
-        page("c", 0, Some("https://www.google.com/"), home),
+        page("b", 0, Some("https://www.bing.com/search?q=payroll"), HOME),
+        page("c", 0, Some("https://www.google.com/"), HOME),
         page(
             "f",
             0,
             None,
             "https://intranet.example.org/?utm_campaign=Spring&utm_term=Tulip+bulbs",
         ),
-        page("g", 0, Some("https://blog.example.com/a b"), home),
-        page("g", 1, Some("https://blog.example.com/b"), home),
+        page("g", 0, Some("https://blog.example.com/a b"), HOME),
+        page("g", 1, Some("https://blog.example.com/b"), HOME),
     ])
     .unwrap();
     let get = |q: &str| -> serde_json::Value {
