@@ -432,3 +432,33 @@ impl<'g> GoalSums<'g> {
         }
     }
 }
+
+/// The ranges of Matomo's `Goals.getVisitsUntilConversion`: a visit's
+/// rank among its visitor's visits, from..=to (`None`: and more).
+pub(crate) const VISITS_UNTIL: [(u32, Option<u32>); 13] = [
+    (1, Some(1)),
+    (2, Some(2)),
+    (3, Some(3)),
+    (4, Some(4)),
+    (5, Some(5)),
+    (6, Some(6)),
+    (7, Some(7)),
+    (8, Some(8)),
+    (9, Some(14)),
+    (15, Some(25)),
+    (26, Some(50)),
+    (51, Some(100)),
+    (101, None),
+];
+
+/// The range of [`VISITS_UNTIL`] a visit of rank `rank` falls in.
+pub(crate) fn visits_until_range(rank: u32) -> Option<usize> {
+    VISITS_UNTIL
+        .iter()
+        .position(|&(from, to)| rank >= from && to.is_none_or(|t| rank <= t))
+}
+
+/// The key of every goal's conversions together in a goal rollup's
+/// visits-until-conversion counts (a goal's own is its id, orders' 0,
+/// abandoned carts' -1: the cell keys).
+pub(crate) const ALL_GOALS: i64 = -2;

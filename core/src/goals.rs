@@ -180,6 +180,64 @@ impl Resolved<'_> {
     }
 }
 
+impl Resolved<'_> {
+    /// [`Selection::visits_until_conversion`] of the days `range`, whole
+    /// months and years from their goal rollups (counted with the site's
+    /// goal definitions and visitor history as it is) and the days
+    /// between read a window at a time; `None` when no goal rollup
+    /// applies (the caller reads the days).
+    pub(crate) fn rolled_visits_until(
+        &self,
+        range: Option<(NaiveDate, NaiveDate)>,
+        of: ConversionsOf,
+    ) -> Result<Option<Vec<(String, u64)>>> {
+        let config = &self.site.config;
+        let key = crate::goal_sums::goals_key(&config.goals, config.ecommerce);
+        let Some((rolled, gaps)) = self.rolled(range, &[Span::YearGoals, Span::MonthGoals])? else {
+            return Ok(None);
+        };
+        let current = |r: &crate::rollup::Rollup| {
+            r.goals.as_ref().is_some_and(|g| g.key == key) && self.history_current(r)
+        };
+        if rolled.is_empty() || !self.goal_rollups_hold() || !rolled.iter().all(|r| current(r)) {
+            return Ok(None);
+        }
+        let cell = match of {
+            ConversionsOf::AllGoals => crate::goal_sums::ALL_GOALS,
+            ConversionsOf::Goal(id) => i64::from(id),
+            ConversionsOf::Orders => crate::goal_sums::ORDERS,
+            ConversionsOf::AbandonedCarts => crate::goal_sums::CARTS,
+        };
+        let mut counts = vec![0u64; VISITS_UNTIL.len()];
+        for r in &rolled {
+            let stored = r.goals.as_ref().and_then(|g| g.until.get(&cell));
+            for (c, n) in counts.iter_mut().zip(stored.into_iter().flatten()) {
+                *c += n;
+            }
+        }
+        let cols = crate::conversions::columns_for(&config.goals).with(Columns::BEFORE);
+        for gap in gaps {
+            for window in self.windows(Some(gap))? {
+                let sel = self.select_columns(Some(window), cols)?;
+                let more = sel.conversions_by(of, &VISITS_UNTIL, |a, v| Ok(a.visit_rank(v)))?;
+                for (c, n) in counts.iter_mut().zip(more) {
+                    *c += n;
+                }
+            }
+        }
+        Ok(Some(visits_until_rows(counts)))
+    }
+}
+
+/// Visits-until-conversion counts as Matomo's labelled rows.
+fn visits_until_rows(counts: Vec<u64>) -> Vec<(String, u64)> {
+    VISITS_UNTIL
+        .iter()
+        .zip(counts)
+        .map(|(&(from, to), n)| (range_label(from, to, "visit", "visits"), n))
+        .collect()
+}
+
 /// Adds the visits of a selection (cut to its section).
 fn add_selection(acc: &mut GoalSums<'_>, sel: &Selection<'_>) {
     let d = &sel.site.dicts;
@@ -240,23 +298,7 @@ fn ecommerce(acc: &EcomAcc) -> EcommerceMetrics {
     }
 }
 
-/// The ranges of Matomo's `Goals.getVisitsUntilConversion`: a visit's
-/// rank among its visitor's visits, from..=to (`None`: and more).
-pub(crate) const VISITS_UNTIL: [(u32, Option<u32>); 13] = [
-    (1, Some(1)),
-    (2, Some(2)),
-    (3, Some(3)),
-    (4, Some(4)),
-    (5, Some(5)),
-    (6, Some(6)),
-    (7, Some(7)),
-    (8, Some(8)),
-    (9, Some(14)),
-    (15, Some(25)),
-    (26, Some(50)),
-    (51, Some(100)),
-    (101, None),
-];
+pub(crate) use crate::goal_sums::VISITS_UNTIL;
 
 /// The ranges of Matomo's `Goals.getDaysToConversion`: whole days from
 /// the visitor's first visit's start to the converting visit's start.
@@ -339,11 +381,7 @@ impl Selection<'_> {
         let counts = self.conversions_by(of.into(), &VISITS_UNTIL, |a, v| Ok(a.visit_rank(v)));
         // Ranks need no history beyond the day's `before` column.
         let counts = counts.unwrap_or_else(|_| vec![0; VISITS_UNTIL.len()]);
-        VISITS_UNTIL
-            .iter()
-            .zip(counts)
-            .map(|(&(from, to), n)| (range_label(from, to, "visit", "visits"), n))
-            .collect()
+        visits_until_rows(counts)
     }
 
     /// Conversions of `of` by whole days from the visitor's first visit

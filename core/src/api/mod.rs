@@ -987,26 +987,13 @@ impl Engine {
             // Answered before a selection is made (`answer_period`).
             Kind::Goals | Kind::GoalMetrics => json!([]),
             Kind::VisitsUntilConversion | Kind::DaysToConversion => {
-                let of = match goals::requested_ecommerce(r, &sel.site.config)? {
-                    Some(goals::Ecommerce::Order) => crate::goals::ConversionsOf::Orders,
-                    Some(goals::Ecommerce::Cart) => crate::goals::ConversionsOf::AbandonedCarts,
-                    None => goals::requested_goal(r, &sel.site.config.goals)?.into(),
-                };
+                let of = conversions_of(r, &sel.site.config)?;
                 let rows = if kind == Kind::DaysToConversion {
                     sel.days_to_conversion(of)?
                 } else {
                     sel.visits_until_conversion(of)
                 };
-                let rows = rows
-                    .into_iter()
-                    .map(|(label, n)| {
-                        let mut row = Row::new();
-                        row.insert("label".into(), json!(label));
-                        row.insert("nb_conversions".into(), json!(n));
-                        row
-                    })
-                    .collect();
-                table::apply(rows, t, &Spec::new(&[]))?
+                conversion_ranges_answer(rows, t)?
             }
             Kind::Items(by) => {
                 // Matomo's: a site that is not an ecommerce site has no
@@ -1275,6 +1262,10 @@ impl Engine {
                     .map(|rows| one_page_answer(&rows, &wanted, t))
                     .transpose()
             }
+            Kind::VisitsUntilConversion => resolved
+                .rolled_visits_until(range, conversions_of(r, &resolved.site.config)?)?
+                .map(|rows| conversion_ranges_answer(rows, t))
+                .transpose(),
             Kind::Actions => resolved
                 .rolled_actions_summary(range)?
                 .map(|a| actions_answer(&a, t))
@@ -1469,6 +1460,33 @@ fn one_page_answer(
         .map(|row| rows::action_row(row, true))
         .collect();
     table::apply(rows, t, &Spec::new(table::PAGE_RATIOS))
+}
+
+/// Which conversions a request's `idGoal` names (every goal without).
+fn conversions_of(
+    r: &ApiRequest,
+    config: &crate::site::SiteConfig,
+) -> Result<crate::goals::ConversionsOf> {
+    Ok(match goals::requested_ecommerce(r, config)? {
+        Some(goals::Ecommerce::Order) => crate::goals::ConversionsOf::Orders,
+        Some(goals::Ecommerce::Cart) => crate::goals::ConversionsOf::AbandonedCarts,
+        None => goals::requested_goal(r, &config.goals)?.into(),
+    })
+}
+
+/// Conversions by Matomo's ranges (days or visits until conversion) as
+/// rows of `label` and `nb_conversions`.
+fn conversion_ranges_answer(rows: Vec<(String, u64)>, t: &table::TableParams) -> Result<Value> {
+    let rows = rows
+        .into_iter()
+        .map(|(label, n)| {
+            let mut row = Row::new();
+            row.insert("label".into(), json!(label));
+            row.insert("nb_conversions".into(), json!(n));
+            row
+        })
+        .collect();
+    table::apply(rows, t, &Spec::new(&[]))
 }
 
 /// Actions.get's answer: its one row, or none for a period without

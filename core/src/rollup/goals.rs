@@ -13,7 +13,9 @@ use foldhash::HashMap;
 use chrono::NaiveDate;
 
 use crate::archive::DayArchive;
-use crate::goal_sums::{Acc, GoalCell, GoalSums, RowGoals, StoredAcc, StoredEcom};
+use crate::goal_sums::{
+    ALL_GOALS, Acc, GoalCell, GoalSums, RowGoals, StoredAcc, StoredEcom, VISITS_UNTIL,
+};
 use crate::referrer::ReferrerPart;
 use crate::visit_key::{Grouping, Range, VisitAt, VisitKeys, ranges};
 
@@ -102,6 +104,7 @@ pub(crate) struct GoalRollupBuilder<'a> {
     groups: Vec<(Grouping, Vec<Range>)>,
     tables: Vec<VisitTable>,
     rows: GoalRows,
+    until: BTreeMap<i64, Vec<u64>>,
 }
 
 impl<'a> GoalRollupBuilder<'a> {
@@ -126,6 +129,7 @@ impl<'a> GoalRollupBuilder<'a> {
             groups: GOAL_GROUPINGS.iter().map(|g| (*g, ranges(*g))).collect(),
             tables,
             rows: GoalRows::default(),
+            until: BTreeMap::new(),
         }
     }
 
@@ -137,6 +141,22 @@ impl<'a> GoalRollupBuilder<'a> {
             let cells = self.sums.add_visit(a, v, || a.actions_of(v), d, history);
             if cells.is_empty() {
                 continue;
+            }
+            if let Some(i) = crate::goal_sums::visits_until_range(a.visit_rank(v)) {
+                let mut all = 0;
+                for (id, c) in cells {
+                    if *id > 0 {
+                        all += c.conversions;
+                    }
+                    self.until
+                        .entry(*id)
+                        .or_insert_with(|| vec![0; VISITS_UNTIL.len()])[i] += c.conversions;
+                }
+                if all > 0 {
+                    self.until
+                        .entry(ALL_GOALS)
+                        .or_insert_with(|| vec![0; VISITS_UNTIL.len()])[i] += all;
+                }
             }
             add_rows(
                 &mut self.rows,
@@ -158,6 +178,7 @@ impl<'a> GoalRollupBuilder<'a> {
     pub(crate) fn finish(self, key: u64) -> GoalRollup {
         let mut out = self.sums.rollup(key);
         out.rows = self.rows;
+        out.until = self.until;
         out
     }
 }
@@ -233,6 +254,7 @@ impl GoalSums<'_> {
             orders: std::array::from_fn(|k| self.orders[k].stored()),
             carts: std::array::from_fn(|k| self.carts[k].stored()),
             rows: GoalRows::default(),
+            until: BTreeMap::new(),
         }
     }
 }
@@ -251,6 +273,12 @@ pub(crate) struct GoalRollup {
     pub carts: [StoredEcom; 3],
     /// The visit reports' goal cells, by row.
     pub rows: GoalRows,
+    /// Conversions by the converting visit's rank among its visitor's
+    /// visits (`VISITS_UNTIL`'s ranges): every goal's together
+    /// (`ALL_GOALS`), each goal's by id, orders' (0), abandoned carts'
+    /// (-1). They depend on the visitor history, as new and returning
+    /// visits do.
+    pub until: BTreeMap<i64, Vec<u64>>,
 }
 
 impl GoalRollup {
@@ -275,6 +303,15 @@ impl GoalRollup {
             mine.add(theirs);
         }
         self.rows.add(&o.rows);
+        for (k, theirs) in &o.until {
+            let mine = self
+                .until
+                .entry(*k)
+                .or_insert_with(|| vec![0; theirs.len()]);
+            for (m, t) in mine.iter_mut().zip(theirs) {
+                *m += t;
+            }
+        }
     }
 
     /// Its sums of every visit alone (those of new and returning visits
@@ -290,6 +327,7 @@ impl GoalRollup {
                 acc[k] = StoredAcc::default();
             }
         }
+        out.until.clear();
         out
     }
 

@@ -1544,6 +1544,13 @@ fn encode_goal_rollup(w: &mut Writer, g: &crate::rollup::goals::GoalRollup) {
     }
     g.orders.iter().chain(&g.carts).for_each(|e| ecom(w, e));
     encode_goal_rows(w, &g.rows);
+    // Visits until conversion: a counted list by rising key, each its
+    // key + 2 and the ranges' counts (a counted varint array).
+    w.var(g.until.len() as u64);
+    for (k, counts) in &g.until {
+        w.var(k.wrapping_add(2) as u64);
+        w.vars(counts.iter().copied());
+    }
 }
 
 /// A goal rollup's report rows (after its sums): every converting
@@ -1718,6 +1725,20 @@ fn read_goal_rollup(r: &mut Reader<'_>) -> ReadResult<crate::rollup::goals::Goal
         orders: [ecom(r)?, ecom(r)?, ecom(r)?],
         carts: [ecom(r)?, ecom(r)?, ecom(r)?],
         rows: read_goal_rows(r)?,
+        until: {
+            let mut until = std::collections::BTreeMap::new();
+            for _ in 0..r.var_count()? {
+                let k = i64::try_from(r.var()?).map_err(|_| "a goal key is out of range")? - 2;
+                let counts = r.vars_u64()?;
+                if counts.len() != crate::goal_sums::VISITS_UNTIL.len()
+                    || i32::try_from(k).is_err()
+                    || until.insert(k, counts).is_some()
+                {
+                    return Err("a goal rollup's visits until conversion are unreadable".into());
+                }
+            }
+            until
+        },
     })
 }
 

@@ -903,6 +903,8 @@ fn goal_questions() -> Vec<String> {
         for method in [
             "Goals.get",
             "Goals.get&idGoal=2",
+            "Goals.getVisitsUntilConversion",
+            "Goals.getVisitsUntilConversion&idGoal=2",
             "VisitsSummary.get",
             "VisitFrequency.get",
             "API.get",
@@ -924,7 +926,10 @@ fn goal_questions() -> Vec<String> {
             out.push(format!(
                 "method={method}&idSite=1&period={period}&date={date}&format=json&filter_limit=-1"
             ));
-            if !method.contains(".get&") && !method.ends_with(".get") {
+            if !method.starts_with("Goals.")
+                && !method.contains(".get&")
+                && !method.ends_with(".get")
+            {
                 out.push(format!(
                     "method={method}&idSite=1&period={period}&date={date}&format=json\
                      &filter_limit=-1&filter_update_columns_when_show_all_goals=1&idGoal=0"
@@ -1002,6 +1007,11 @@ fn goal_rollups_answer_whole_months_exactly_and_follow_every_change() {
         "method=Goals.get&idSite=1&period=range&date=2024-01-01,2024-03-31&format=json",
     );
     assert!(goal_reads <= 4, "{goal_reads} files read");
+    let until_reads = files_read(
+        &open(),
+        "method=Goals.getVisitsUntilConversion&idSite=1&period=range&date=2024-01-01,2024-03-31&format=json",
+    );
+    assert!(until_reads <= 4, "{until_reads} files read");
     // A visit report with its goal columns: the months' report rollups
     // and goal rollups, no day file.
     let report_reads = files_read(
@@ -1176,9 +1186,11 @@ fn an_ecommerce_sites_goal_rollups_follow_order_ids_across_months() {
             .collect();
         for (period, date) in [("month", "2024-03-01"), ("range", "2024-01-01,2024-03-31")] {
             for extra in ["&idGoal=ecommerceOrder", "&idGoal=ecommerceAbandonedCart"] {
-                out.push(format!(
-                    "method=Goals.get&idSite=1&period={period}&date={date}&format=json{extra}"
-                ));
+                for method in ["Goals.get", "Goals.getVisitsUntilConversion"] {
+                    out.push(format!(
+                        "method={method}&idSite=1&period={period}&date={date}&format=json{extra}"
+                    ));
+                }
             }
         }
         out
