@@ -418,17 +418,9 @@ fn goal_changes(
         if parts.is_empty() || parts.len() != within(month_span, m).count() {
             return None;
         }
-        let sums = crate::goal_sums::GoalSums::new(
-            &site.config.goals,
-            site.dicts.visitors.len(),
-            true,
-            site.config.ecommerce,
-        );
         Some(Rollup::build_goals(
             m,
             parts.iter().map(|p| (p.date, &*p.archive)),
-            sums,
-            key,
             &site.visit_keys(),
             site.history(),
         ))

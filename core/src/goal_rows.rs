@@ -155,21 +155,16 @@ impl Resolved<'_> {
         range: Option<(NaiveDate, NaiveDate)>,
         of: &RowsOf,
     ) -> Result<Option<(HashMap<RowKey, RowGoals>, Vec<(NaiveDate, NaiveDate)>)>> {
-        use crate::rollup::Span;
         use crate::rollup::goals::GOAL_GROUPINGS;
         use crate::rollup::reports::VisitTable;
-        let config = &self.site.config;
-        let key = crate::goal_sums::goals_key(&config.goals, config.ecommerce);
-        let Some((rolled, gaps)) = self.rolled(range, &[Span::YearGoals, Span::MonthGoals])? else {
+        // Goal rows do not depend on the visitor history.
+        let Some((rolled, gaps)) = self.rolled_goals(range, false)? else {
             return Ok(None);
         };
-        if !self.goal_rollups_hold() {
-            return Ok(None);
-        }
         let d = &self.site.dicts;
         let mut out: HashMap<RowKey, RowGoals> = HashMap::new();
         for r in &rolled {
-            let Some(g) = r.goals.as_ref().filter(|g| g.key == key) else {
+            let Some(g) = &r.goals else {
                 return Ok(None);
             };
             match of {

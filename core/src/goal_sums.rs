@@ -451,11 +451,12 @@ pub(crate) const VISITS_UNTIL: [(u32, Option<u32>); 13] = [
     (101, None),
 ];
 
-/// The range of [`VISITS_UNTIL`] a visit of rank `rank` falls in.
-pub(crate) fn visits_until_range(rank: u32) -> Option<usize> {
-    VISITS_UNTIL
+/// The position of the range (from..=to, `None`: and more) that `k`
+/// falls in.
+pub(crate) fn range_of(ranges: &[(u32, Option<u32>)], k: u32) -> Option<usize> {
+    ranges
         .iter()
-        .position(|&(from, to)| rank >= from && to.is_none_or(|t| rank <= t))
+        .position(|&(from, to)| k >= from && to.is_none_or(|t| k <= t))
 }
 
 /// The key of every goal's conversions together in a goal rollup's

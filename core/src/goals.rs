@@ -17,7 +17,6 @@ use chrono::NaiveDate;
 use crate::archive::Columns;
 use crate::error::Result;
 use crate::query::{Resolved, Selection};
-use crate::rollup::Span;
 
 /// Conversions of one goal, or of all together.
 ///
@@ -149,22 +148,11 @@ impl Resolved<'_> {
         if by_type {
             cols = cols.with(Columns::BEFORE);
         }
-        // Whole months and years from their goal rollups, where they were
-        // counted with these goals (and, for new and returning visits,
-        // with the visitor history as it is): the days between are read.
-        let key = crate::goal_sums::goals_key(goals, self.site.config.ecommerce);
-        let spans = [Span::YearGoals, Span::MonthGoals];
-        let (rolled, gaps) = match self.rolled(range, &spans)? {
-            Some((rolled, gaps))
-                if self.goal_rollups_hold()
-                    && rolled.iter().all(|r| {
-                        r.goals.as_ref().is_some_and(|g| g.key == key)
-                            && (!by_type || self.history_current(r))
-                    }) =>
-            {
-                (rolled, gaps)
-            }
-            _ => (Vec::new(), vec![self.checked_range(range)?]),
+        // Whole months and years from their goal rollups where they stand
+        // for their periods: the days between are read.
+        let (rolled, gaps) = match self.rolled_goals(range, by_type)? {
+            Some(rolled) => rolled,
+            None => (Vec::new(), vec![self.checked_range(range)?]),
         };
         for r in &rolled {
             if let Some(g) = &r.goals {
@@ -192,14 +180,10 @@ impl Resolved<'_> {
         of: ConversionsOf,
     ) -> Result<Option<Vec<(String, u64)>>> {
         let config = &self.site.config;
-        let key = crate::goal_sums::goals_key(&config.goals, config.ecommerce);
-        let Some((rolled, gaps)) = self.rolled(range, &[Span::YearGoals, Span::MonthGoals])? else {
+        let Some((rolled, gaps)) = self.rolled_goals(range, true)? else {
             return Ok(None);
         };
-        let current = |r: &crate::rollup::Rollup| {
-            r.goals.as_ref().is_some_and(|g| g.key == key) && self.history_current(r)
-        };
-        if rolled.is_empty() || !self.goal_rollups_hold() || !rolled.iter().all(|r| current(r)) {
+        if rolled.is_empty() {
             return Ok(None);
         }
         let cell = match of {
@@ -480,10 +464,7 @@ impl Selection<'_> {
             }
             match key(a, v) {
                 Ok(k) => {
-                    if let Some(i) = ranges
-                        .iter()
-                        .position(|&(from, to)| k >= from && to.is_none_or(|t| k <= t))
-                    {
+                    if let Some(i) = crate::goal_sums::range_of(ranges, k) {
                         counts[i] += n;
                     }
                 }

@@ -466,17 +466,9 @@ fn wrong_goals(site: &SiteState, stored: &Rollup) -> Option<String> {
             Ok(parts) => parts,
             Err(_) => return None,
         };
-        let sums = crate::goal_sums::GoalSums::new(
-            &config.goals,
-            site.dicts.visitors.len(),
-            true,
-            config.ecommerce,
-        );
         let r = Rollup::build_goals(
             m,
             parts.iter().map(|p| (p.date, &*p.archive)),
-            sums,
-            g.key,
             &site.visit_keys(),
             site.history(),
         );

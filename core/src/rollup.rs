@@ -207,17 +207,19 @@ impl Rollup {
     }
 
     /// The goal rollup of a month's days (sealed archives, in date
-    /// order, each with its `before` column), counted with `sums`'s goals
-    /// (by visitor type) for goal definitions `key`, with the goal cells
-    /// of the site's visit reports (`keys`: its lookups).
+    /// order, each with its `before` column), counted with the site's
+    /// goals (`keys`: its lookups and configuration) by visitor type, with
+    /// the goal cells of its visit reports.
     pub(crate) fn build_goals<'a>(
         month: NaiveDate,
         days: impl IntoIterator<Item = (NaiveDate, &'a DayArchive)>,
-        sums: crate::goal_sums::GoalSums<'_>,
-        key: u64,
         keys: &VisitKeys<'_>,
         history: &crate::history::History,
     ) -> Rollup {
+        let (goals, ecommerce) = (&keys.config.goals, keys.config.ecommerce);
+        let key = crate::goal_sums::goals_key(goals, ecommerce);
+        let sums =
+            crate::goal_sums::GoalSums::new(goals, keys.dicts.visitors.len(), true, ecommerce);
         let days: Vec<(NaiveDate, &DayArchive)> = days.into_iter().collect();
         let dims = ReportsBuilder::dims_of(keys.dicts, days.iter().map(|(_, a)| *a));
         let mut b = goals::GoalRollupBuilder::new(sums, keys, history, &dims);

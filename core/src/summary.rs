@@ -231,14 +231,33 @@ impl Resolved<'_> {
         Ok(Some((rolled, gaps)))
     }
 
-    /// Whether the site's goal rollups can stand for their periods at
-    /// all: an ecommerce site's only while no live batch is held (a live
-    /// order can take an order id from a period a rollup counted it in;
-    /// the seal that writes it counts that period again).
-    pub(crate) fn goal_rollups_hold(&self) -> bool {
-        !self.site.config.ecommerce || self.site.live.is_empty()
+    /// The goal rollups of the whole months and years of `range` with
+    /// the day ranges left over, when every one of them stands for its
+    /// period: counted with the site's goal definitions, with the visitor
+    /// history as it is when `history` (new and returning visits, visits
+    /// until conversion), and, on an ecommerce site, no live batch held
+    /// (a live order can take an order id from a period a rollup counted
+    /// it in; the seal that writes it counts that period again). `None`:
+    /// the caller reads the days (a segment, a section, no store, a
+    /// rollup that does not stand).
+    pub(crate) fn rolled_goals(
+        &self,
+        range: Option<(NaiveDate, NaiveDate)>,
+        history: bool,
+    ) -> Result<Option<Rolled>> {
+        let config = &self.site.config;
+        if config.ecommerce && !self.site.live.is_empty() {
+            return Ok(None);
+        }
+        let Some((rolled, gaps)) = self.rolled(range, &[Span::YearGoals, Span::MonthGoals])? else {
+            return Ok(None);
+        };
+        let key = crate::goal_sums::goals_key(&config.goals, config.ecommerce);
+        let stands = |r: &Rollup| {
+            r.goals.as_ref().is_some_and(|g| g.key == key) && (!history || self.history_current(r))
+        };
+        Ok(rolled.iter().all(|r| stands(r)).then_some((rolled, gaps)))
     }
-
     /// Whether no visitor history page of a month of `r`'s period is
     /// newer than the rollup `r`: its history-dependent reports
     /// ([`VisitGroup::history`]) still hold.

@@ -142,7 +142,7 @@ impl<'a> GoalRollupBuilder<'a> {
             if cells.is_empty() {
                 continue;
             }
-            if let Some(i) = crate::goal_sums::visits_until_range(a.visit_rank(v)) {
+            if let Some(i) = crate::goal_sums::range_of(&VISITS_UNTIL, a.visit_rank(v)) {
                 let mut all = 0;
                 for (id, c) in cells {
                     if *id > 0 {
