@@ -275,6 +275,7 @@
     return Boolean(s && Number(s.ecommerce));
   }
   const panelState = {};
+  const panelTickets = {};
 
   function panelParams(p) {
     const s = panelState[p.id] || (panelState[p.id] = { page: 0, sort: p.sort, order: 'desc' });
@@ -291,15 +292,20 @@
     const box = $('panel-' + p.id);
     const body = box.querySelector('.body');
     const params = panelParams(p);
+    // Only the newest request of a panel may draw: two quick clicks on a
+    // column must not let the slower, older answer replace the newer one.
+    const ticket = (panelTickets[p.id] || 0) + 1;
+    panelTickets[p.id] = ticket;
+    const stale = () => g !== generation || panelTickets[p.id] !== ticket;
     let rows;
     try {
       rows = await api(params);
     } catch (e) {
-      if (g !== generation) return;
+      if (stale()) return;
       body.replaceChildren(el('p', { class: 'empty', text: e.message }));
       return;
     }
-    if (g !== generation) return;
+    if (stale()) return;
     const s = panelState[p.id];
     const more = rows.length > PAGE;
     rows = rows.slice(0, PAGE);
