@@ -708,7 +708,7 @@ pub fn export(
     to: &str,
     what: &str,
     format: &str,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
 ) -> Result<u64, CliError> {
     let engine = open_reader(dir)?;
     let (from, to) = (
@@ -717,6 +717,9 @@ pub fn export(
     );
     let (from, to) = (from.as_str(), to.as_str());
     let w = |e| CliError::Io("cannot write the export".into(), e);
+    if let ("parquet", Some(kind)) = (format, hitmap::ExportKind::parse(what)) {
+        return Ok(engine.export_parquet(site, from, to, kind, out)?.rows);
+    }
     let mut n = 0u64;
     match (what, format) {
         ("hits", "ndjson" | "json") => {
@@ -822,7 +825,7 @@ pub fn export(
         }
         (what, format) => {
             return Err(CliError::Usage(format!(
-                "export --what {what} --format {format} is not available: use --what hits|visits with --format csv|ndjson (parquet: convert the CSV, e.g. with DuckDB)"
+                "export --what {what} --format {format} is not available: use --what hits|visits with --format csv|ndjson|parquet"
             )));
         }
     }

@@ -350,7 +350,7 @@ enum Command {
         /// hits (the input records) or visits.
         #[arg(long, default_value = "hits")]
         what: String,
-        /// csv or ndjson.
+        /// csv, ndjson or parquet (typed columns, a row group per day).
         #[arg(long, default_value = "csv")]
         format: String,
         /// Write here instead of stdout.
@@ -725,7 +725,13 @@ fn run(command: Command) -> Result<String, CliError> {
                     n
                 }
                 None => {
-                    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                    use std::io::IsTerminal;
+                    if format == "parquet" && std::io::stdout().is_terminal() {
+                        return Err(CliError::Usage(
+                            "Parquet is binary: write it to a file with --output FILE (or redirect stdout)".into(),
+                        ));
+                    }
+                    let mut out = std::io::BufWriter::new(std::io::stdout());
                     let n = commands::export(&dir, site, &from, &to, &what, &format, &mut out)?;
                     out.flush()
                         .map_err(|e| CliError::Io("cannot write stdout".into(), e))?;

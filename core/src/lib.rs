@@ -67,10 +67,13 @@ mod bitset;
 mod breakdown;
 mod conversions;
 mod dict;
+mod distributed;
 mod engine;
 mod erase;
 mod error;
 mod export;
+#[cfg(feature = "parquet")]
+mod export_parquet;
 mod fsum;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
@@ -141,11 +144,14 @@ pub use api::{
     ApiOptions, ApiRequest, DEFAULT_LIMIT, HARMLESS_PARAMETERS, MATOMO_API_VERSION,
     SUPPORTED_PARAMETERS, Sites, TableParams, encode_query_value, query_pairs, supported_methods,
 };
+pub use distributed::BuiltDay;
 pub use engine::{
     DEFAULT_CHUNK_BYTES, DEFAULT_LIVE_LIMIT, DEFAULT_SEAL_AGE, Engine, IngestOptions, IngestOutcome,
 };
 pub use error::{Error, Result};
 pub use export::VisitRecord;
+#[cfg(feature = "parquet")]
+pub use export_parquet::{ExportKind, Exported};
 pub use goal::{Goal, GoalMatch, MAX_GOALS, PatternType};
 pub use goals::{ByVisitorType, ConversionsOf, EcommerceMetrics, GoalMetrics, GoalsSummary};
 pub use hit::{Campaign, CampaignRef, Conversion, Event, EventRef, Hit, HitRef, HitType, Item};

@@ -367,11 +367,47 @@ fn export_round_trips_into_the_same_reports() {
         "--from",
         "2025-01-01",
         "--to",
+        "2025-01-21",
+        "--what",
+        "visits",
+        "--format",
+        "parquet",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Parquet on stdout: a row per visit, a row group per day.
+    let file = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        bytes::Bytes::from(out.stdout),
+    )
+    .unwrap();
+    let days = a.site_days(1).unwrap();
+    let in_range = days
+        .iter()
+        .filter(|d| d.to_string().as_str() <= "2025-01-21");
+    assert_eq!(file.metadata().num_row_groups(), in_range.count());
+    assert_eq!(
+        file.metadata().file_metadata().num_rows() as u64,
+        v["nb_visits"].as_u64().unwrap()
+    );
+    let out = hitmap(&[
+        "export",
+        s,
+        "--site",
+        "1",
+        "--from",
+        "2025-01-01",
+        "--to",
         "2025-01-02",
+        "--what",
+        "rows",
         "--format",
         "parquet",
     ]);
     assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--what hits|visits"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

@@ -670,3 +670,195 @@ fn conversion_columns_equal_ndjson_lines() {
         assert_eq!(got.api(q).unwrap(), want.api(q).unwrap());
     }
 }
+
+/// A Parquet file's record batches and its row groups.
+fn read_parquet(bytes: Vec<u8>) -> (Vec<RecordBatch>, usize) {
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        bytes::Bytes::from(bytes),
+    )
+    .unwrap();
+    let groups = reader.metadata().num_row_groups();
+    let batches = reader
+        .build()
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    (batches, groups)
+}
+
+#[test]
+fn a_parquet_export_read_back_as_a_dataframe_gives_the_same_store() {
+    use hitmap::{Campaign, Conversion, ExportKind, HitType, Item};
+    let cfg = SampleConfig {
+        visitors: 120,
+        days: 9,
+        ..SampleConfig::default()
+    };
+    let site = || {
+        sample::site_config(&cfg)
+            .dimension("plan")
+            .dimension("team")
+            .ecommerce(true)
+            .goal(hitmap::Goal::manual(2, "Called"))
+    };
+    let mut hits: Vec<Hit> = sample::generate(&cfg).collect();
+    // Every field of the contract, on a few visits.
+    let t = hits[40].ts;
+    let mut full = Hit::pageview(1, t + 7, "full", "https://intranet.example/shop?x=1")
+        .with_title("Shop")
+        .with_referrer("https://www.google.com/search?q=mugs");
+    full.visit = Some("v-17".into());
+    full.campaign = Some(Campaign {
+        name: Some("spring".into()),
+        source: Some("mail".into()),
+        medium: None,
+        keyword: Some("mugs".into()),
+        content: None,
+        id: Some("c1".into()),
+    });
+    full.browser_version = Some("120.0".into());
+    full.os_version = Some("14.2".into());
+    full.resolution = Some("1920x1080".into());
+    full.local_hour = Some(9);
+    full.new_visit = true;
+    full.referrer_name = Some("Google".into());
+    full.dims = vec![("team".into(), "blue".into())];
+    let mut goal = Hit::new(1, t + 9, "full", HitType::Goal).with_conversion(Conversion {
+        goal: Some(2),
+        revenue: Some(3.5),
+        ..Conversion::default()
+    });
+    goal.visit = Some("v-17".into());
+    let order = Hit::new(1, t + 20, "full", HitType::Order).with_conversion(Conversion {
+        order_id: Some("A-1".into()),
+        revenue: Some(21.0),
+        tax: Some(2.0),
+        discount: Some(0.5),
+        items: vec![
+            Item::new("MUG")
+                .name("Mug")
+                .category("K")
+                .category("G")
+                .price(9.5)
+                .quantity(2),
+            Item::new("PEN"),
+        ],
+        ..Conversion::default()
+    });
+    let cart = Hit::new(1, t + 900, "cart-only", HitType::Cart).with_conversion(Conversion {
+        revenue: Some(4.0),
+        items: vec![Item::new("INK").quantity(4)],
+        ..Conversion::default()
+    });
+    let mut event = Hit::pageview(1, t + 30, "full", "https://intranet.example/video");
+    event.kind = HitType::Event;
+    event.event = Some(hitmap::Event {
+        category: "Video".into(),
+        action: "play".into(),
+        name: Some("intro".into()),
+        value: Some(1.25),
+    });
+    event.dims = vec![("plan".into(), "gold".into())];
+    let browse = Hit::pageview(1, t + 890, "cart-only", "https://intranet.example/shop");
+    hits.extend([full, goal, order, browse, cart, event]);
+
+    let mut first = Engine::in_memory();
+    first.add_site(site()).unwrap();
+    let out = first.ingest(hits).unwrap();
+    assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+    let (from, to) = ("2025-01-01", "2025-01-09");
+    let days = first.site_days(1).unwrap().len();
+
+    let mut file = Vec::new();
+    let done = first
+        .export_parquet(1, from, to, ExportKind::Hits, &mut file)
+        .unwrap();
+    let (batches, groups) = read_parquet(file);
+    assert_eq!(groups, days, "a row group per day");
+    assert_eq!(done.row_groups as usize, days);
+    assert_eq!(
+        batches.iter().map(|b| b.num_rows()).sum::<usize>() as u64,
+        done.rows
+    );
+    let schema = batches[0].schema();
+    assert_eq!(
+        schema.field_with_name("ts").unwrap().data_type(),
+        &DataType::Timestamp(arrow_schema::TimeUnit::Second, Some("UTC".into()))
+    );
+    assert!(matches!(
+        schema.field_with_name("items").unwrap().data_type(),
+        DataType::List(_)
+    ));
+
+    // Read back through the intake (what `Engine.ingest(df)` does).
+    let mut second = Engine::in_memory();
+    second.add_site(site()).unwrap();
+    let back = ingest_batches(
+        &mut second,
+        batches.into_iter().map(Ok),
+        &ArrowOptions::default(),
+    )
+    .unwrap();
+    assert!(back.rejected.is_empty(), "{:?}", back.rejected);
+    assert_eq!(back.accepted, done.rows);
+    assert_eq!(
+        first.export_hits(1, from, to).unwrap(),
+        second.export_hits(1, from, to).unwrap()
+    );
+    for method in [
+        "VisitsSummary.get",
+        "Goals.get",
+        "Goals.getItemsSku",
+        "Goals.getItemsSku&abandonedCarts=1",
+        "Referrers.getCampaigns",
+        "DevicesDetection.getBrowserVersions",
+        "Resolution.getResolution",
+        "Events.getCategory",
+        "CustomDimensions.getCustomDimension&idDimension=2",
+        "Actions.getPageUrls&flat=1",
+    ] {
+        let q = format!("method={method}&idSite=1&period=range&date={from},{to}&format=json");
+        let a = first.api(&q).unwrap();
+        assert_eq!(a, second.api(&q).unwrap(), "{method}");
+        assert!(a.len() > 20, "{method}: {a}");
+    }
+
+    // Visits: a row per visit, typed, the records export_visits gives.
+    let mut file = Vec::new();
+    let done = first
+        .export_parquet(1, from, to, ExportKind::Visits, &mut file)
+        .unwrap();
+    let (batches, groups) = read_parquet(file);
+    assert_eq!(groups, days);
+    let want = first.export_visits(1, from, to).unwrap();
+    assert_eq!(done.rows as usize, want.len());
+    let visitors: Vec<&str> = batches
+        .iter()
+        .flat_map(|b| {
+            let c = b.column_by_name("visitor").unwrap().as_any();
+            let s = c.downcast_ref::<StringArray>().unwrap();
+            (0..arrow_array::Array::len(s)).map(move |i| s.value(i))
+        })
+        .collect();
+    assert_eq!(
+        visitors,
+        want.iter().map(|v| v.visitor.as_str()).collect::<Vec<_>>()
+    );
+    let lengths: Vec<u32> = batches
+        .iter()
+        .flat_map(|b| {
+            let c = b.column_by_name("length").unwrap().as_any();
+            let s = c.downcast_ref::<arrow_array::UInt32Array>().unwrap();
+            s.values().to_vec()
+        })
+        .collect();
+    assert_eq!(lengths, want.iter().map(|v| v.length).collect::<Vec<_>>());
+    assert_eq!(
+        batches[0]
+            .schema()
+            .field_with_name("date")
+            .unwrap()
+            .data_type(),
+        &DataType::Date32
+    );
+}
