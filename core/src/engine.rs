@@ -662,6 +662,10 @@ pub(crate) struct SiteState {
     /// Whether its goal definitions changed since the last commit: the
     /// next commit counts every goal rollup again (`goal_changes`).
     pub goals_changed: bool,
+    /// On a worker of a distributed build: each dictionary's length as
+    /// installed (`distributed.rs`), which its ingests must not change,
+    /// and the installed dictionaries' identity.
+    pub installed: Option<(Vec<usize>, u64)>,
 }
 
 /// What a month's rollup took from a held day when it was stored.
@@ -721,6 +725,7 @@ impl SiteState {
             held_reports: BTreeMap::new(),
             rollup_damage: Vec::new(),
             goals_changed: false,
+            installed: None,
         }
     }
 
@@ -810,16 +815,43 @@ impl SiteState {
         let built = crate::par::map_jobs(fresh, threads, |(date, hits)| {
             (date, DayArchive::build(hits, side, dicts, config))
         });
-        for (date, mut archive) in built {
-            runs(&archive.visitor, |v, n| updates.push((v, date, 1, n)));
-            self.history.note_day(
-                &archive,
-                &crate::history::by_visitor_string(&self.dicts.visitors),
-            );
-            archive.before = vec![0; archive.visitor.len()];
-            self.days.insert(date, archive);
+        for (date, archive) in built {
+            self.insert_built(date, archive, &mut updates);
         }
         self.apply_visitor_updates(updates);
+    }
+
+    /// Days built elsewhere (`distributed.rs`) replace the days, and the
+    /// visitor history follows, as [`SiteState::rebuild`]'s days.
+    pub(crate) fn adopt(&mut self, built: Vec<(NaiveDate, DayArchive)>) {
+        let mut updates: Vec<(u32, NaiveDate, u8, u32)> = Vec::new();
+        for (date, archive) in built {
+            if let Some(old) = self.days.remove(&date) {
+                runs(&old.visitor, |v, _| updates.push((v, date, 0, 0)));
+            }
+            for p in self.live.remove(&date).iter().flat_map(|l| &l.parts) {
+                runs(&p.archive.visitor, |v, _| updates.push((v, date, 0, 0)));
+            }
+            self.insert_built(date, archive, &mut updates);
+        }
+        self.apply_visitor_updates(updates);
+    }
+
+    /// Holds a newly built day: its visitors' updates to the history
+    /// (applied by the caller), what it tells of the whole history.
+    fn insert_built(
+        &mut self,
+        date: NaiveDate,
+        mut archive: DayArchive,
+        updates: &mut Vec<(u32, NaiveDate, u8, u32)>,
+    ) {
+        runs(&archive.visitor, |v, n| updates.push((v, date, 1, n)));
+        self.history.note_day(
+            &archive,
+            &crate::history::by_visitor_string(&self.dicts.visitors),
+        );
+        archive.before = vec![0; archive.visitor.len()];
+        self.days.insert(date, archive);
     }
 
     /// Applies `(visitor, day, order, visits)` updates to the visitor
@@ -914,6 +946,8 @@ pub struct Engine {
     pub(crate) day_cache: Option<Arc<crate::store::lazy::DayCache>>,
     /// Threads one query may use ([`Engine::set_query_threads`]).
     pub(crate) query_threads: crate::par::QueryThreads,
+    /// Ingests only intern ([`Engine::set_dictionaries_only`]).
+    pub(crate) dictionaries_only: bool,
 }
 
 /// How many hits a batch may have to land as live parts instead of
@@ -1645,6 +1679,11 @@ impl Engine {
         marks: Marks<'_>,
         background: bool,
     ) -> Result<(IngestOutcome, Option<crate::store::Background>)> {
+        // A distributed build's first pass: the strings are in the
+        // dictionaries, the hits are not kept.
+        if self.dictionaries_only {
+            return Ok((batch.outcome, None));
+        }
         // The days the batch touches are read first (a writer holds only
         // those); one that cannot be read is damaged.
         self.hold_days(&batch.held.buckets, true);

@@ -265,6 +265,12 @@ pub(crate) trait SitesDicts {
     fn dicts_mut(&mut self, site: u32) -> Option<&mut SiteDicts>;
 }
 
+/// Interns every value of `local` into `global`, in local id order (a
+/// distributed build's dictionaries merged in input order).
+pub(crate) fn merge_dicts(global: &mut SiteDicts, local: &SiteDicts) {
+    Remap::new(global, local);
+}
+
 /// A block-local id (or [`NONE`]) as the site's id.
 fn map(remap: &[u32], id: u32) -> u32 {
     if id == NONE { NONE } else { remap[id as usize] }

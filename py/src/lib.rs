@@ -560,6 +560,61 @@ impl Engine {
         Ok(pyo3::types::PyBytes::new(py, &bytes))
     }
 
+    /// The stored hits or visits of local days `from_day..=to_day` as an
+    /// Arrow table, a record batch per day (`hitmap::Engine::export_arrow`).
+    fn export_arrow(
+        &self,
+        py: Python<'_>,
+        site: u32,
+        from_day: String,
+        to_day: String,
+        what: String,
+    ) -> PyResult<pyo3_arrow::PyTable> {
+        let kind = export_kind(&what)?;
+        let (batches, schema) = self.with(py, |e| {
+            let _ = e.refresh_if_stale();
+            Ok((
+                e.export_arrow(site, from_day.as_str(), to_day.as_str(), kind)?,
+                e.export_schema(site, kind)?,
+            ))
+        })?;
+        pyo3_arrow::PyTable::try_new(batches, schema)
+    }
+
+    /// Writes the stored hits or visits of local days `from_day..=to_day`
+    /// to a Parquet file (written beside it, then renamed over it);
+    /// returns (rows, row groups).
+    fn export_parquet(
+        &self,
+        py: Python<'_>,
+        site: u32,
+        from_day: String,
+        to_day: String,
+        what: String,
+        path: std::path::PathBuf,
+    ) -> PyResult<(u64, u64)> {
+        let kind = export_kind(&what)?;
+        let done = self.with(py, |e| {
+            let _ = e.refresh_if_stale();
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            let partial = path.with_file_name(format!(".{}.partial", name.unwrap_or_default()));
+            let file = std::fs::File::create(&partial)?;
+            let mut out = std::io::BufWriter::new(file);
+            let written = e
+                .export_parquet(site, from_day.as_str(), to_day.as_str(), kind, &mut out)
+                .and_then(|d| {
+                    std::io::Write::flush(&mut out)?;
+                    std::fs::rename(&partial, &path)?;
+                    Ok(d)
+                });
+            if written.is_err() {
+                let _ = std::fs::remove_file(&partial);
+            }
+            written
+        })?;
+        Ok((done.rows, done.row_groups))
+    }
+
     /// Imports a day bundle; returns its day (YYYY-MM-DD).
     fn import_day(&self, py: Python<'_>, bundle: Vec<u8>) -> PyResult<String> {
         self.with(py, |e| e.import_day(&bundle).map(|d| d.to_string()))
@@ -588,6 +643,14 @@ const CHECK_EVERY: usize = 4 << 20;
 type IngestTuple = (u64, Vec<(u64, String)>, u64, u64, u64);
 
 /// An ingest's options from Python's `batch_id` and `force`.
+fn export_kind(what: &str) -> PyResult<hitmap::ExportKind> {
+    hitmap::ExportKind::parse(what).ok_or_else(|| {
+        pyo3::exceptions::PyValueError::new_err(format!(
+            "what={what:?}: export \"hits\" or \"visits\""
+        ))
+    })
+}
+
 fn ingest_options(batch_id: Option<String>, force: bool) -> hitmap::IngestOptions {
     let options = hitmap::IngestOptions::default().force(force);
     match batch_id {

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _dates
+from ._export import ExportMixin
 from ._goals import GoalsMixin
 from ._results import (
     ACTION_METRICS,
@@ -283,7 +284,7 @@ class _Prepended(io.RawIOBase):
         return len(data)
 
 
-class Engine(GoalsMixin):
+class Engine(GoalsMixin, ExportMixin):
     """A hitmap engine: a store folder, or memory only.
 
     Parameters

@@ -1013,7 +1013,7 @@ fn carriers_ok(a: &DayArchive, values: &[u32], carriers: &[u32]) -> ReadResult<(
 }
 
 /// The site's dictionaries, in the order FORMAT.md gives.
-fn dicts_in_order(d: &SiteDicts) -> [&Dict; 14] {
+pub(crate) fn dicts_in_order(d: &SiteDicts) -> [&Dict; 14] {
     [
         &d.visitors,
         &d.users,

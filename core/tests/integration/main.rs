@@ -7,6 +7,7 @@ mod api;
 mod contract;
 mod conversions;
 mod disk;
+mod distributed;
 mod erase;
 mod examples;
 mod goals;

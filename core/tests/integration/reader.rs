@@ -7,6 +7,54 @@ use hitmap::{Engine, Hit, Query, ReaderOptions, SiteConfig};
 
 use crate::store::TempDir;
 
+/// A method's answer (or error) with the parameters of `extra` it takes:
+/// one it refuses as not applying to it is left out.
+pub(crate) fn answer_with(
+    e: &Engine,
+    base: &str,
+    extra: &[&str],
+    now: DateTime<chrono::Utc>,
+) -> String {
+    let mut params: Vec<&str> = extra.to_vec();
+    loop {
+        let q = std::iter::once(base)
+            .chain(params.iter().copied())
+            .collect::<Vec<_>>()
+            .join("&");
+        match e.api_at(&q, now) {
+            Ok(text) => return text,
+            Err(err) => {
+                let msg = err.to_string();
+                // "parameter 'idDimension/dimension' does not apply to …"
+                let named = msg
+                    .strip_prefix("parameter '")
+                    .and_then(|rest| rest.split_once("' does not apply"))
+                    .map(|(names, _)| names.split('/').collect::<Vec<_>>())
+                    .unwrap_or_default();
+                let refused = params.iter().position(|p| {
+                    let name = p.split('=').next().unwrap_or_default();
+                    named.contains(&name) || msg.starts_with(&format!("{name} does not apply"))
+                });
+                match refused {
+                    Some(i) => {
+                        params.remove(i);
+                    }
+                    None => return format!("error: {msg}"),
+                }
+            }
+        }
+    }
+}
+
+/// The parameters some methods need: a dimension, a page, a visitor, a
+/// goal.
+pub(crate) const METHOD_PARAMS: [&str; 4] = [
+    "idDimension=1",
+    "pageUrl=https://intranet.example.org/",
+    "visitorId=v1",
+    "idGoal=1",
+];
+
 /// Every supported method over `dates`, as text (answers and errors).
 pub(crate) fn every_answer(e: &Engine, dates: &str) -> Vec<(String, String)> {
     let now = DateTime::from_timestamp(1_767_000_000, 0).unwrap();
@@ -17,14 +65,8 @@ pub(crate) fn every_answer(e: &Engine, dates: &str) -> Vec<(String, String)> {
             "&segment=visitorType==returning",
             "&flat=1&filter_limit=-1",
         ] {
-            let q = format!(
-                "method={method}&idSite=1&period=range&date={dates}&idDimension=1\
-                 &pageUrl=https://intranet.example.org/&visitorId=v1{extra}"
-            );
-            let a = match e.api_at(&q, now) {
-                Ok(text) => text,
-                Err(err) => format!("error: {err}"),
-            };
+            let q = format!("method={method}&idSite=1&period=range&date={dates}{extra}");
+            let a = answer_with(e, &q, &METHOD_PARAMS, now);
             out.push((q, a));
         }
     }
