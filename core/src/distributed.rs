@@ -140,7 +140,7 @@ impl Engine {
     /// worker.add_site(SiteConfig::new(1))?;
     /// worker.install_dictionaries(1, &writer.site_dictionaries(1)?)?;
     /// worker.ingest([hit])?;
-    /// writer.adopt_days(worker.encoded_days(1)?)?;
+    /// writer.adopt_days(worker.encoded_days(1)?, None)?;
     /// assert_eq!(writer.export_hits(1, "2024-06-01", "2024-06-01")?.len(), 1);
     /// # Ok::<(), hitmap::Error>(())
     /// ```
@@ -187,8 +187,9 @@ impl Engine {
         Ok(())
     }
 
-    /// A held day of a site as its day file's bytes, `None` if the site
-    /// has no data that day. A writer reads it from its store.
+    /// A day of a site as its day file's bytes, `None` if the site has no
+    /// data that day: a writer's (read from its store, live parts sealed
+    /// first) or an in-memory engine's. A read-only engine refuses.
     pub fn encoded_day(&mut self, site: u32, date: NaiveDate) -> Result<Option<Vec<u8>>> {
         self.seal()?;
         if self.store.is_some() {
@@ -240,8 +241,10 @@ impl Engine {
     /// hits on its day); a stored day is replaced (the worker rebuilt it
     /// with its new hits). The visitor history, rollups and dictionaries
     /// follow, in one commit: readers see all of them or none. A damaged
-    /// or foreign day fails the call before anything is changed.
-    pub fn adopt_days(&mut self, days: Vec<BuiltDay>) -> Result<()> {
+    /// or foreign day fails the call before anything is changed. With
+    /// `batch`, the commit records that identity
+    /// ([`Engine::has_batch`]), so a build that ran once is not run twice.
+    pub fn adopt_days(&mut self, days: Vec<BuiltDay>, batch: Option<&str>) -> Result<()> {
         self.writable()?;
         self.seal()?;
         let mut keys: BTreeMap<u32, u64> = BTreeMap::new();
@@ -286,7 +289,26 @@ impl Engine {
                 .expect("checked above")
                 .adopt(built);
         }
-        self.persist(changed)
+        let marks = crate::store::Marks {
+            batch,
+            cursor: None,
+            live: None,
+        };
+        self.persist_batch(changed, marks, false).map(|_| ())
+    }
+
+    /// A site's configuration as bytes (the store's configuration file),
+    /// for the workers of a distributed build ([`Engine::add_site_from`]).
+    pub fn site_configuration(&self, site: u32) -> Result<Vec<u8>> {
+        Ok(format::encode_config(&self.site_state(site)?.config))
+    }
+
+    /// Adds (or updates) a site from [`Engine::site_configuration`]'s
+    /// bytes: a worker's engine then places, interns and builds its hits
+    /// as the writer would.
+    pub fn add_site_from(&mut self, bytes: &[u8]) -> Result<()> {
+        let config = format::decode_config(bytes).map_err(build_err)?;
+        self.add_site(config)
     }
 }
 

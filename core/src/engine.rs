@@ -2120,7 +2120,7 @@ impl Engine {
         )
     }
 
-    fn persist_batch(
+    pub(crate) fn persist_batch(
         &mut self,
         changed: BTreeMap<u32, (bool, Vec<NaiveDate>)>,
         marks: Marks<'_>,

@@ -615,6 +615,116 @@ impl Engine {
         Ok((done.rows, done.row_groups))
     }
 
+    /// Closes the store: live data is sealed, the writer's lock released;
+    /// the engine is empty and in memory afterwards.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |e| {
+            if e.path().is_some() && e.damaged().is_empty() {
+                let _ = e.seal();
+            }
+            *e = hitmap::Engine::in_memory();
+            Ok(())
+        })
+    }
+
+    /// A distributed build's steps (`hitmap::Engine::set_dictionaries_only`
+    /// and the rest; `hitmap.dask` drives them).
+    fn set_dictionaries_only(&self, py: Python<'_>, on: bool) -> PyResult<()> {
+        self.with(py, |e| e.set_dictionaries_only(on))
+    }
+
+    fn site_dictionaries<'py>(
+        &self,
+        py: Python<'py>,
+        site: u32,
+    ) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+        let bytes = self.with(py, |e| e.site_dictionaries(site))?;
+        Ok(pyo3::types::PyBytes::new(py, &bytes))
+    }
+
+    fn merge_dictionaries(&self, py: Python<'_>, site: u32, bytes: Vec<u8>) -> PyResult<()> {
+        self.with(py, |e| e.merge_dictionaries(site, &bytes))
+    }
+
+    fn install_dictionaries(&self, py: Python<'_>, site: u32, bytes: Vec<u8>) -> PyResult<()> {
+        self.with(py, |e| e.install_dictionaries(site, &bytes))
+    }
+
+    fn install_day(&self, py: Python<'_>, site: u32, day: String, bytes: Vec<u8>) -> PyResult<()> {
+        let day = hitmap::parse_day(&day).map_err(to_py)?;
+        self.with(py, |e| e.install_day(site, day, &bytes))
+    }
+
+    fn encoded_day<'py>(
+        &self,
+        py: Python<'py>,
+        site: u32,
+        day: String,
+    ) -> PyResult<Option<Bound<'py, pyo3::types::PyBytes>>> {
+        let day = hitmap::parse_day(&day).map_err(to_py)?;
+        let bytes = self.with(py, |e| e.encoded_day(site, day))?;
+        Ok(bytes.map(|b| pyo3::types::PyBytes::new(py, &b)))
+    }
+
+    /// Every held day of a site: [(site, day, dictionaries key, bytes)].
+    fn encoded_days<'py>(
+        &self,
+        py: Python<'py>,
+        site: u32,
+    ) -> PyResult<Vec<(u32, String, u64, Bound<'py, pyo3::types::PyBytes>)>> {
+        let days = self.with(py, |e| e.encoded_days(site))?;
+        Ok(days
+            .into_iter()
+            .map(|b| {
+                (
+                    b.site,
+                    b.day.to_string(),
+                    b.dictionaries,
+                    pyo3::types::PyBytes::new(py, &b.bytes),
+                )
+            })
+            .collect())
+    }
+
+    #[pyo3(signature = (days, batch_id=None))]
+    fn adopt_days(
+        &self,
+        py: Python<'_>,
+        days: Vec<(u32, String, u64, Vec<u8>)>,
+        batch_id: Option<String>,
+    ) -> PyResult<()> {
+        let days = days
+            .into_iter()
+            .map(|(site, day, dictionaries, bytes)| {
+                Ok(hitmap::BuiltDay {
+                    site,
+                    day: hitmap::parse_day(&day)?,
+                    dictionaries,
+                    bytes,
+                })
+            })
+            .collect::<hitmap::Result<Vec<_>>>()
+            .map_err(to_py)?;
+        self.with(py, |e| e.adopt_days(days, batch_id.as_deref()))
+    }
+
+    fn has_batch(&self, py: Python<'_>, batch_id: String) -> PyResult<bool> {
+        self.with(py, |e| Ok(e.has_batch(&batch_id)))
+    }
+
+    fn site_configuration<'py>(
+        &self,
+        py: Python<'py>,
+        site: u32,
+    ) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+        let bytes = self.with(py, |e| e.site_configuration(site))?;
+        Ok(pyo3::types::PyBytes::new(py, &bytes))
+    }
+
+    fn add_site_from(&self, py: Python<'_>, bytes: Vec<u8>) -> PyResult<()> {
+        self.with(py, |e| e.add_site_from(&bytes))
+    }
+
     /// Imports a day bundle; returns its day (YYYY-MM-DD).
     fn import_day(&self, py: Python<'_>, bundle: Vec<u8>) -> PyResult<String> {
         self.with(py, |e| e.import_day(&bundle).map(|d| d.to_string()))

@@ -1171,5 +1171,26 @@ class Engine(GoalsMixin, ExportMixin):
         """
         return self._engine.seal()
 
+    def close(self) -> None:
+        """Seals live data and releases the store (its writer's lock): the
+        engine is empty and in memory afterwards. ``with Engine(path) as e:``
+        closes it at the block's end.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> path = tempfile.mkdtemp()
+        >>> with Engine(path) as e:
+        ...     e.add_site(1)
+        >>> Engine(path).close()  # the lock was released
+        """
+        self._engine.close()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
     def __repr__(self) -> str:
         return f"hitmap.Engine(sites={self._engine.site_ids()})"

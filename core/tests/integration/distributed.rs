@@ -127,7 +127,7 @@ fn distributed_build(writer: &mut Engine, hits: &[Hit], parts: usize, tasks: usi
         }
     }
     // 3. One commit.
-    writer.adopt_days(built).unwrap();
+    writer.adopt_days(built, None).unwrap();
 }
 
 fn answers(e: &Engine) -> Vec<String> {
@@ -225,7 +225,7 @@ fn a_built_day_that_does_not_fit_the_store_is_refused_and_changes_nothing() {
     stray.ingest(b.iter().cloned()).unwrap();
     let days = stray.encoded_days(1).unwrap();
     let last = days.last().unwrap().clone();
-    let err = writer.adopt_days(vec![last.clone()]).unwrap_err();
+    let err = writer.adopt_days(vec![last.clone()], None).unwrap_err();
     assert!(err.to_string().contains("other dictionaries"), "{err}");
     // A day file given for another day.
     let mut fitted = engine_with_sites();
@@ -237,7 +237,7 @@ fn a_built_day_that_does_not_fit_the_store_is_refused_and_changes_nothing() {
         .unwrap();
     let mut moved = fitted.encoded_days(1).unwrap().pop().unwrap();
     moved.day = moved.day.pred_opt().unwrap();
-    let err = writer.adopt_days(vec![moved]).unwrap_err();
+    let err = writer.adopt_days(vec![moved], None).unwrap_err();
     assert!(err.to_string().contains("is not on"), "{err}");
     // A worker whose hits add values to the installed dictionaries.
     let mut fitted = engine_with_sites();

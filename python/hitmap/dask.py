@@ -1,0 +1,362 @@
+"""Stores built on a Dask cluster (``pip install hitmap[dask]``).
+
+:func:`build` turns a Dask DataFrame of hits (or NDJSON or Parquet files)
+into a store's day archives on the cluster's workers, in three phases
+(docs/scale.md):
+
+1. **Dictionaries.** Every input partition is interned on a worker into
+   dictionaries of its own (no hits are kept); the client merges them in
+   partition order into the store's dictionaries, so each value gets the id
+   one process reading the input in that order would give it. The same
+   task cuts its partition into the (site, local day) buckets of the
+   build's tasks.
+2. **Days.** Each task takes whole (site, local day) buckets: the store's
+   dictionaries (broadcast once), the stored days its hits fall on (late
+   hits rebuild their day whole), and builds the day files.
+3. **Commit.** The client adopts every built day in one commit of the
+   store: the visitor history, rollups and manifest follow. Readers see the
+   old commit or the new one, never a part.
+
+The result equals a store built by one process from the same hits in the
+same order, day file for day file. The store folder is written by the
+client alone (it holds the writer's lock); the workers need not reach it.
+
+Example, on a real cluster::
+
+    import dask.dataframe as dd
+    from dask.distributed import Client
+    import hitmap.dask
+
+    client = Client("tcp://scheduler:8786")
+    hits = dd.read_parquet("s3://logs/2025/*.parquet")
+    hitmap.dask.build(hits, "./metrics", sites=[{"site": 1, "timezone": "Europe/London"}])
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from ._hitmap import Engine as _Engine
+
+__all__ = ["BuildResult", "build", "day_keys"]
+
+#: A day key is ``site * DAY_KEY_SITE + days since 1970-01-01 + DAY_KEY_OFFSET``.
+DAY_KEY_SITE = 4_000_000
+DAY_KEY_OFFSET = 1_000_000
+_EPOCH = _dt.date(1970, 1, 1)
+
+
+@dataclass
+class BuildResult:
+    """What :func:`build` did."""
+
+    #: Hits the day builds took.
+    accepted: int = 0
+    #: Rejected rows: ``(partition, row in it from 1, reason)``.
+    rejected: List[Tuple[int, int, str]] = field(default_factory=list)
+    #: (site, day) buckets built and committed.
+    days: int = 0
+    #: Input partitions (phase 1 tasks) and day-building tasks (phase 2).
+    partitions: int = 0
+    tasks: int = 0
+    #: Seconds of each phase, as the client saw them.
+    seconds: Dict[str, float] = field(default_factory=dict)
+    #: The build's identity was already in the store: nothing was done.
+    skipped: bool = False
+
+
+def day_keys(df: Any, zones: Mapping[int, str]) -> Any:
+    """Each row's (site, local day) as one integer (a pandas Series), or -1
+    where the row has no site of ``zones`` or no readable ``ts`` (the
+    engine rejects those rows with its own reason). ``ts`` may be integer
+    or float Unix seconds, RFC 3339 text, or aware datetimes.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"site": [1, 1, 2], "ts": [1717199000, "2024-06-01T00:30:00+02:00", 0]})
+    >>> [int(k) % DAY_KEY_SITE - DAY_KEY_OFFSET for k in day_keys(df, {1: "Europe/London"})[:2]]
+    [19875, 19874]
+    >>> int(day_keys(df, {1: "UTC"})[2])
+    -1
+    """
+    import pandas as pd  # type: ignore[import-untyped]
+
+    ts = df["ts"]
+    if pd.api.types.is_numeric_dtype(ts):
+        secs = pd.to_numeric(ts, errors="coerce")
+        when = pd.to_datetime(secs.floordiv(1), unit="s", utc=True, errors="coerce")
+    elif isinstance(ts.dtype, pd.DatetimeTZDtype):
+        when = ts.dt.tz_convert("UTC")
+    else:
+        def one(v: Any) -> Any:
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                return pd.to_datetime(int(v // 1), unit="s", utc=True)
+            return pd.to_datetime(v, utc=True, format="ISO8601", errors="coerce")
+
+        when = ts.map(one)
+        when = pd.to_datetime(when, utc=True, errors="coerce")
+    sites = pd.to_numeric(df["site"], errors="coerce")
+    keys = pd.Series(-1, index=df.index, dtype="int64")
+    for site, zone in zones.items():
+        rows = (sites == site) & when.notna()
+        if not rows.any():
+            continue
+        local = when[rows].dt.tz_convert(zone).dt.tz_localize(None).dt.normalize()
+        days = (local - pd.Timestamp(_EPOCH)).dt.days
+        keys[rows] = site * DAY_KEY_SITE + days.astype("int64") + DAY_KEY_OFFSET
+    return keys
+
+
+def _key_day(key: int) -> Tuple[int, str]:
+    site, days = divmod(int(key), DAY_KEY_SITE)
+    return site, (_EPOCH + _dt.timedelta(days=days - DAY_KEY_OFFSET)).isoformat()
+
+
+def _worker(configs: Sequence[bytes]) -> _Engine:
+    e = _Engine.in_memory()
+    for c in configs:
+        e.add_site_from(c)
+    return e
+
+
+def _first_pass(
+    part: Any, configs: Sequence[bytes], sites: Sequence[int], zones: Mapping[int, str], tasks: int
+) -> Tuple[Dict[int, bytes], List[Any], List[int], List[Tuple[int, str]]]:
+    """Phase 1 on a worker: the partition's own dictionaries, its rows cut
+    into the build's tasks (in input order), the day keys it holds, and
+    the rows the contract refuses."""
+    e = _worker(configs)
+    e.set_dictionaries_only(True)
+    rejected: List[Tuple[int, str]] = []
+    if len(part):
+        _, rejected, _, _, _ = e.ingest_arrow(_arrow(part), force=True)
+    dicts = {s: e.site_dictionaries(s) for s in sites}
+    keys = day_keys(part, zones)
+    pieces = [part[(keys % tasks) == t] if tasks > 1 else part for t in range(tasks)]
+    seen = sorted(int(k) for k in keys.unique() if k >= 0)
+    return dicts, pieces, seen, rejected
+
+
+def _arrow(part: Any) -> Any:
+    import pyarrow as pa  # type: ignore[import-untyped]
+
+    return pa.Table.from_pandas(part, preserve_index=False)
+
+
+def _build_days(
+    task: int,
+    pieces: Sequence[Any],
+    configs: Sequence[bytes],
+    sites: Sequence[int],
+    dicts: Mapping[int, bytes],
+    stored: Mapping[Tuple[int, str], bytes],
+    before: Optional[Callable[[int], None]],
+) -> Tuple[List[Tuple[int, str, int, bytes]], int]:
+    """Phase 2 on a worker: whole (site, day) buckets into day files, and
+    the hits they took."""
+    if before is not None:
+        before(task)
+    e = _worker(configs)
+    for s in sites:
+        e.install_dictionaries(s, dicts[s])
+    for (s, day), data in stored.items():
+        e.install_day(s, day, data)
+    import pyarrow as pa  # type: ignore[import-untyped]
+
+    tables = [_arrow(p) for p in pieces if len(p)]
+    accepted = 0
+    if tables:
+        # Pieces of different files may differ in columns and struct keys.
+        whole = pa.concat_tables(tables, promote_options="permissive")
+        accepted = e.ingest_arrow(whole, force=True)[0]
+    built = []
+    for s in sites:
+        built.extend(e.encoded_days(s))
+    return built, accepted
+
+
+def _read_file(path: str) -> Any:
+    """One NDJSON or Parquet file as a pandas DataFrame of Arrow types
+    (nested objects stay structs; Dask keeps Arrow types as they are)."""
+    import pandas as pd  # type: ignore[import-untyped]
+    import pyarrow as pa  # type: ignore[import-untyped]
+
+    if path.endswith(".parquet"):
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+        table = pq.read_table(path)
+    else:
+        import pyarrow.json as pj  # type: ignore[import-untyped]
+
+        table = pj.read_json(path)
+        ts = table.schema.field("ts") if "ts" in table.column_names else None
+        if ts is not None and pa.types.is_timestamp(ts.type) and ts.type.tz is None:
+            # pyarrow reads RFC 3339 text as UTC instants without a zone.
+            i = table.column_names.index("ts")
+            table = table.set_column(
+                i, "ts", table.column(i).cast(pa.timestamp(ts.type.unit, tz="UTC"))
+            )
+    return table.to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def _frame(hits: Any) -> Any:
+    """A Dask DataFrame of the hits: one given, or files read (one
+    partition per file, in the order given)."""
+    import dask.dataframe as dd
+
+    if hasattr(hits, "to_delayed") and hasattr(hits, "npartitions"):
+        return hits
+    paths = [os.fspath(hits)] if isinstance(hits, (str, os.PathLike)) else [os.fspath(p) for p in hits]
+    if not paths:
+        raise ValueError("hits: give a Dask DataFrame or at least one NDJSON or Parquet file")
+    if not all(p.endswith((".parquet", ".ndjson", ".jsonl", ".json")) for p in paths):
+        raise ValueError(
+            "hits: files must be Parquet (.parquet) or NDJSON (.ndjson, .jsonl, .json); "
+            f"got {paths[:3]}"
+        )
+    return dd.from_map(_read_file, paths, enforce_metadata=False)
+
+
+def build(
+    hits: Any,
+    store: Union[str, "os.PathLike[str]"],
+    sites: Sequence[Mapping[str, Any]] = (),
+    *,
+    client: Any = None,
+    tasks: Optional[int] = None,
+    batch_id: Optional[str] = None,
+    before_task: Optional[Callable[[int], None]] = None,
+) -> BuildResult:
+    """Builds (or adds to) a store from hits on a Dask cluster.
+
+    Parameters
+    ----------
+    hits : dask.dataframe.DataFrame, str or list of str
+        The hits, with the input contract's columns (``docs/hits.md``), in
+        the order one process would ingest them (partition by partition);
+        or NDJSON / Parquet files, read with ``dask.dataframe``.
+    store : path
+        The store folder, written by this process (the client) alone.
+    sites : sequence of dict
+        Sites to add (or update) first, as :meth:`hitmap.Engine.add_site`
+        takes them (``{"site": 1, "timezone": "Europe/London", ...}``);
+        the store's own sites are built too.
+    client : dask.distributed.Client, optional
+        Defaults to the current client.
+    tasks : int, optional
+        Day-building tasks (phase 2); defaults to twice the workers'
+        threads.
+    batch_id : str, optional
+        The build's identity: recorded with its commit, and a build whose
+        identity the store holds is skipped (``BuildResult.skipped``).
+    before_task : callable, optional
+        Called on the worker with the task number before each phase 2 task
+        (logging, tests).
+
+    Returns
+    -------
+    BuildResult
+
+    Raises
+    ------
+    HitmapError
+        A task failed for good (after Dask's retries) or a built day did
+        not fit the store: nothing was committed.
+    """
+    from dask.distributed import default_client
+
+    from . import Engine
+
+    client = client or default_client()
+    with Engine(os.fspath(store)) as writer:
+        return _build(client, writer, hits, sites, tasks, batch_id, before_task)
+
+
+def _build(
+    client: Any,
+    writer: Any,
+    hits: Any,
+    sites: Sequence[Mapping[str, Any]],
+    tasks: Optional[int],
+    batch_id: Optional[str],
+    before_task: Optional[Callable[[int], None]],
+) -> BuildResult:
+    started = time.perf_counter()
+    raw = writer._engine
+    for s in sites:
+        kw = dict(s)
+        writer.add_site(kw.pop("site"), **kw)
+    if batch_id is not None and raw.has_batch(batch_id):
+        return BuildResult(skipped=True)
+    site_ids = raw.site_ids()
+    configs = [raw.site_configuration(s) for s in site_ids]
+    zones = {s: raw.site_timezone(s) for s in site_ids}
+    frame = _frame(hits)
+    parts = frame.to_delayed()
+    if tasks is None:
+        threads = sum(client.nthreads().values()) or 1
+        tasks = max(1, 2 * threads)
+    result = BuildResult(partitions=len(parts), tasks=tasks)
+
+    # Phase 1: dictionaries, merged in partition order.
+    firsts = client.compute(
+        [_delayed(_first_pass)(p, configs, site_ids, zones, tasks) for p in parts]
+    )
+    heads = client.gather(
+        [client.submit(lambda r: (r[0], r[2], r[3]), f, pure=False) for f in firsts]
+    )
+    keys = set()
+    for j, (dicts, seen, rejected) in enumerate(heads):
+        for s in site_ids:
+            raw.merge_dictionaries(s, dicts[s])
+        keys.update(seen)
+        result.rejected.extend((j, line, why) for line, why in rejected)
+    result.seconds["dictionaries"] = time.perf_counter() - started
+
+    # Phase 2: whole (site, day) buckets per task, with the stored days
+    # their hits fall on.
+    t2 = time.perf_counter()
+    # A list (keys from the content): a dict's keys would be the futures'
+    # keys, and an earlier build's dictionaries under the same key win.
+    scattered = client.scatter([raw.site_dictionaries(s) for s in site_ids], broadcast=True)
+    shared = dict(zip(site_ids, scattered))
+    stored: Dict[int, Dict[Tuple[int, str], bytes]] = {t: {} for t in range(tasks)}
+    for k in keys:
+        site, day = _key_day(k)
+        data = raw.encoded_day(site, day)
+        if data is not None:
+            stored[k % tasks][(site, day)] = data
+    builds = []
+    for t in range(tasks):
+        pieces = [client.submit(lambda r, t=t: r[1][t], f, pure=False) for f in firsts]
+        builds.append(
+            client.submit(
+                _build_days, t, pieces, configs, site_ids, shared, stored[t], before_task,
+                pure=False,
+            )
+        )
+    built: List[Tuple[int, str, int, bytes]] = []
+    for days, accepted in client.gather(builds):
+        built.extend(days)
+        result.accepted += accepted
+    del firsts
+    result.seconds["days"] = time.perf_counter() - t2
+
+    # Phase 3: one commit.
+    t3 = time.perf_counter()
+    raw.adopt_days(built, batch_id)
+    result.days = len(built)
+    result.seconds["commit"] = time.perf_counter() - t3
+    result.seconds["total"] = time.perf_counter() - started
+    return result
+
+
+def _delayed(f: Callable[..., Any]) -> Any:
+    from dask import delayed
+
+    return delayed(f, pure=True)
