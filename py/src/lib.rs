@@ -671,7 +671,7 @@ impl Engine {
         &self,
         py: Python<'py>,
         site: u32,
-    ) -> PyResult<Vec<(u32, String, u64, Bound<'py, pyo3::types::PyBytes>)>> {
+    ) -> PyResult<Vec<BuiltDayTuple<'py>>> {
         let days = self.with(py, |e| e.encoded_days(site))?;
         Ok(days
             .into_iter()
@@ -753,6 +753,9 @@ const CHECK_EVERY: usize = 4 << 20;
 type IngestTuple = (u64, Vec<(u64, String)>, u64, u64, u64);
 
 /// An ingest's options from Python's `batch_id` and `force`.
+/// A built day as Python gets it: (site, day, dictionaries key, bytes).
+type BuiltDayTuple<'py> = (u32, String, u64, Bound<'py, pyo3::types::PyBytes>);
+
 fn export_kind(what: &str) -> PyResult<hitmap::ExportKind> {
     hitmap::ExportKind::parse(what).ok_or_else(|| {
         pyo3::exceptions::PyValueError::new_err(format!(
