@@ -226,6 +226,9 @@ fn shelf_changes(
     let mut months: BTreeMap<NaiveDate, Option<std::sync::Arc<Rollup>>> = BTreeMap::new();
     // The stored report rollups of the months updated here, as they were.
     let mut olds: BTreeMap<NaiveDate, Rollup> = BTreeMap::new();
+    // Months rebuilt from their days, on every core (a commit of a year
+    // builds twelve).
+    let mut rebuild = Vec::new();
     for m in periods(month_span) {
         let built = if unsettled(month_span, m) {
             None
@@ -241,19 +244,29 @@ fn shelf_changes(
                     files.and_then(|f| grown_rollup(site, f, month_span, m, &changed, &mut olds))
                 })
                 .flatten();
-            grew.or_else(|| {
-                // The month's days: held, cached or read.
-                let parts = site.parts(m, end).unwrap_or_default();
-                let keys = site.visit_keys();
-                (!parts.is_empty() && parts.len() == within(month_span, m).count()).then(|| {
-                    Rollup::build(
-                        m,
-                        parts.iter().map(|p| (p.date, &*p.archive)),
-                        reports.then_some(&keys),
-                    )
-                })
-            })
+            if grew.is_none() {
+                rebuild.push(m);
+            }
+            grew
         };
+        months.insert(m, built.map(std::sync::Arc::new));
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rebuilt = crate::par::map_jobs(rebuild, threads, |m| {
+        // The month's days: held, cached or read.
+        let parts = site.parts(m, month_span.end(m)).unwrap_or_default();
+        let keys = site.visit_keys();
+        let whole = !parts.is_empty() && parts.len() == within(month_span, m).count();
+        let built = whole.then(|| {
+            Rollup::build(
+                m,
+                parts.iter().map(|p| (p.date, &*p.archive)),
+                reports.then_some(&keys),
+            )
+        });
+        (m, built)
+    });
+    for (m, built) in rebuilt {
         months.insert(m, built.map(std::sync::Arc::new));
     }
     // Years: from their months' rollups, this commit's or the stored

@@ -667,11 +667,7 @@ impl Engine {
     }
 
     /// Every held day of a site: [(site, day, dictionaries key, bytes)].
-    fn encoded_days<'py>(
-        &self,
-        py: Python<'py>,
-        site: u32,
-    ) -> PyResult<Vec<BuiltDayTuple<'py>>> {
+    fn encoded_days<'py>(&self, py: Python<'py>, site: u32) -> PyResult<Vec<BuiltDayTuple<'py>>> {
         let days = self.with(py, |e| e.encoded_days(site))?;
         Ok(days
             .into_iter()

@@ -25,3 +25,18 @@ def test_the_readme_python_session_runs_as_written(tmp_path: pathlib.Path, monke
     exec(compile(code, "README.md", "exec"), second)
     assert (second["res"].accepted, second["res"].skipped_batches) == (0, 1)
     assert second["eng"].api("method=VisitsSummary.get&idSite=1&period=range&date=2025-01-01,2025-03-31") == summary
+
+
+def test_the_readme_dask_session_runs_as_written(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("dask.distributed")
+    block = re.search(r"## Scale out on Dask.*?```python\n(.*?)```", README, re.S)
+    assert block is not None
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(block.group(1), "README.md", "exec"), scope)
+    import hitmap
+
+    assert scope["built"].accepted > 1_000 and scope["built"].days >= 40
+    q = "method=VisitsSummary.get&idSite=1&period=range&date=2025-01-01,2025-02-28"
+    one = hitmap.Engine.open_read_only("metrics").api(q)
+    assert hitmap.Engine.open_read_only("metrics-dask").api(q) == one

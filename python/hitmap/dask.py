@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._hitmap import Engine as _Engine
+from ._hitmap import HitmapError as hitmap_error
 
 __all__ = ["BuildResult", "build", "day_keys"]
 
@@ -86,6 +87,8 @@ def day_keys(df: Any, zones: Mapping[int, str]) -> Any:
     """
     import pandas as pd  # type: ignore[import-untyped]
 
+    if "ts" not in df.columns or "site" not in df.columns:
+        return pd.Series(-1, index=df.index, dtype="int64")  # every row is rejected
     ts = df["ts"]
     if pd.api.types.is_numeric_dtype(ts):
         secs = pd.to_numeric(ts, errors="coerce")
@@ -117,29 +120,49 @@ def _key_day(key: int) -> Tuple[int, str]:
     return site, (_EPOCH + _dt.timedelta(days=days - DAY_KEY_OFFSET)).isoformat()
 
 
-def _worker(configs: Sequence[bytes]) -> _Engine:
+def _worker(configs: Mapping[int, bytes]) -> _Engine:
     e = _Engine.in_memory()
-    for c in configs:
+    # One thread per task: Dask runs as many tasks as a worker has threads.
+    e.set_query_threads(1)
+    for c in configs.values():
         e.add_site_from(c)
     return e
 
 
 def _first_pass(
-    part: Any, configs: Sequence[bytes], sites: Sequence[int], zones: Mapping[int, str], tasks: int
-) -> Tuple[Dict[int, bytes], List[Any], List[int], List[Tuple[int, str]]]:
-    """Phase 1 on a worker: the partition's own dictionaries, its rows cut
-    into the build's tasks (in input order), the day keys it holds, and
-    the rows the contract refuses."""
+    part: Any, configs: Mapping[int, bytes], zones: Mapping[int, str], tasks: int
+) -> Tuple[Dict[int, bytes], List[Any], List[int], int, List[Tuple[int, str]]]:
+    """Phase 1 on a worker: the partition's own dictionaries of the sites
+    it holds, its rows cut into the build's tasks (Arrow tables, in input
+    order), the day keys it holds, the hits it accepted and the rows the
+    contract refuses. ``part`` is a pandas DataFrame or a file's path."""
+    import pyarrow as pa  # type: ignore[import-untyped]
+
+    table = _read_file(part) if isinstance(part, str) else _arrow(part)
     e = _worker(configs)
     e.set_dictionaries_only(True)
+    accepted = 0
     rejected: List[Tuple[int, str]] = []
-    if len(part):
-        _, rejected, _, _, _ = e.ingest_arrow(_arrow(part), force=True)
-    dicts = {s: e.site_dictionaries(s) for s in sites}
-    keys = day_keys(part, zones)
-    pieces = [part[(keys % tasks) == t] if tasks > 1 else part for t in range(tasks)]
+    if table.num_rows:
+        accepted, rejected, _, _, _ = e.ingest_arrow(table, force=True)
+    placing = table.select([c for c in ("site", "ts") if c in table.column_names])
+    # Without the pandas metadata of the other columns.
+    keys = day_keys(placing.replace_schema_metadata(None).to_pandas(), zones)
     seen = sorted(int(k) for k in keys.unique() if k >= 0)
-    return dicts, pieces, seen, rejected
+    present = {k // DAY_KEY_SITE for k in seen}
+    dicts = {s: e.site_dictionaries(s) for s in present}
+    pieces = [table]
+    if tasks > 1:
+        import numpy as np
+
+        # One stable reordering by task, then zero-copy slices: rows keep
+        # their input order within each task.
+        task_of = (keys % tasks).to_numpy()
+        ordered = table.take(pa.array(np.argsort(task_of, kind="stable")))
+        ends = np.cumsum(np.bincount(task_of, minlength=tasks))
+        starts = np.concatenate(([0], ends[:-1]))
+        pieces = [ordered.slice(int(a), int(b - a)) for a, b in zip(starts, ends)]
+    return dicts, pieces, seen, accepted, rejected
 
 
 def _arrow(part: Any) -> Any:
@@ -151,66 +174,59 @@ def _arrow(part: Any) -> Any:
 def _build_days(
     task: int,
     pieces: Sequence[Any],
-    configs: Sequence[bytes],
-    sites: Sequence[int],
+    configs: Mapping[int, bytes],
     dicts: Mapping[int, bytes],
     stored: Mapping[Tuple[int, str], bytes],
     before: Optional[Callable[[int], None]],
 ) -> Tuple[List[Tuple[int, str, int, bytes]], int]:
-    """Phase 2 on a worker: whole (site, day) buckets into day files, and
-    the hits they took."""
+    """Phase 2 on a worker: whole (site, day) buckets of the sites in
+    ``dicts`` into day files, and the hits they took."""
+    import pyarrow as pa  # type: ignore[import-untyped]
+
     if before is not None:
         before(task)
     e = _worker(configs)
-    for s in sites:
-        e.install_dictionaries(s, dicts[s])
+    for s, d in dicts.items():
+        e.install_dictionaries(s, d)
     for (s, day), data in stored.items():
         e.install_day(s, day, data)
-    import pyarrow as pa  # type: ignore[import-untyped]
-
-    tables = [_arrow(p) for p in pieces if len(p)]
+    tables = [p for p in pieces if p.num_rows]
     accepted = 0
     if tables:
         # Pieces of different files may differ in columns and struct keys.
         whole = pa.concat_tables(tables, promote_options="permissive")
         accepted = e.ingest_arrow(whole, force=True)[0]
     built = []
-    for s in sites:
+    for s in dicts:
         built.extend(e.encoded_days(s))
     return built, accepted
 
 
 def _read_file(path: str) -> Any:
-    """One NDJSON or Parquet file as a pandas DataFrame of Arrow types
-    (nested objects stay structs; Dask keeps Arrow types as they are)."""
-    import pandas as pd  # type: ignore[import-untyped]
+    """One NDJSON or Parquet file as an Arrow table (nested objects stay
+    structs; RFC 3339 ``ts`` text of NDJSON becomes UTC instants)."""
     import pyarrow as pa  # type: ignore[import-untyped]
 
     if path.endswith(".parquet"):
         import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-        table = pq.read_table(path)
-    else:
-        import pyarrow.json as pj  # type: ignore[import-untyped]
+        return pq.read_table(path)
+    import pyarrow.json as pj  # type: ignore[import-untyped]
 
-        table = pj.read_json(path)
-        ts = table.schema.field("ts") if "ts" in table.column_names else None
-        if ts is not None and pa.types.is_timestamp(ts.type) and ts.type.tz is None:
-            # pyarrow reads RFC 3339 text as UTC instants without a zone.
-            i = table.column_names.index("ts")
-            table = table.set_column(
-                i, "ts", table.column(i).cast(pa.timestamp(ts.type.unit, tz="UTC"))
-            )
-    return table.to_pandas(types_mapper=pd.ArrowDtype)
+    table = pj.read_json(path)
+    ts = table.schema.field("ts") if "ts" in table.column_names else None
+    if ts is not None and pa.types.is_timestamp(ts.type) and ts.type.tz is None:
+        # pyarrow reads RFC 3339 text as UTC instants without a zone.
+        i = table.column_names.index("ts")
+        table = table.set_column(i, "ts", table.column(i).cast(pa.timestamp(ts.type.unit, tz="UTC")))
+    return table
 
 
-def _frame(hits: Any) -> Any:
-    """A Dask DataFrame of the hits: one given, or files read (one
-    partition per file, in the order given)."""
-    import dask.dataframe as dd
-
+def _parts(hits: Any) -> List[Any]:
+    """The input's partitions, in order: a Dask DataFrame's (delayed pandas
+    frames), or file paths (each file one partition, read by its task)."""
     if hasattr(hits, "to_delayed") and hasattr(hits, "npartitions"):
-        return hits
+        return list(hits.to_delayed())
     paths = [os.fspath(hits)] if isinstance(hits, (str, os.PathLike)) else [os.fspath(p) for p in hits]
     if not paths:
         raise ValueError("hits: give a Dask DataFrame or at least one NDJSON or Parquet file")
@@ -219,7 +235,9 @@ def _frame(hits: Any) -> Any:
             "hits: files must be Parquet (.parquet) or NDJSON (.ndjson, .jsonl, .json); "
             f"got {paths[:3]}"
         )
-    return dd.from_map(_read_file, paths, enforce_metadata=False)
+    # Read by the workers: local paths they reach (a shared folder), or
+    # URLs pyarrow reads (s3://…, Parquet).
+    return [p if "://" in p else os.path.abspath(p) for p in paths]
 
 
 def build(
@@ -294,49 +312,62 @@ def _build(
     if batch_id is not None and raw.has_batch(batch_id):
         return BuildResult(skipped=True)
     site_ids = raw.site_ids()
-    configs = [raw.site_configuration(s) for s in site_ids]
+    configs = {s: raw.site_configuration(s) for s in site_ids}
     zones = {s: raw.site_timezone(s) for s in site_ids}
-    frame = _frame(hits)
-    parts = frame.to_delayed()
+    parts = _parts(hits)
     if tasks is None:
         threads = sum(client.nthreads().values()) or 1
         tasks = max(1, 2 * threads)
     result = BuildResult(partitions=len(parts), tasks=tasks)
 
     # Phase 1: dictionaries, merged in partition order.
-    firsts = client.compute(
-        [_delayed(_first_pass)(p, configs, site_ids, zones, tasks) for p in parts]
-    )
+    firsts = [
+        client.compute(_delayed(_first_pass)(p, configs, zones, tasks))
+        if not isinstance(p, str)
+        else client.submit(_first_pass, p, configs, zones, tasks, pure=False)
+        for p in parts
+    ]
     heads = client.gather(
-        [client.submit(lambda r: (r[0], r[2], r[3]), f, pure=False) for f in firsts]
+        [client.submit(lambda r: (r[0], r[2], r[3], r[4]), f, pure=False) for f in firsts]
     )
     keys = set()
-    for j, (dicts, seen, rejected) in enumerate(heads):
-        for s in site_ids:
-            raw.merge_dictionaries(s, dicts[s])
+    placed = 0
+    for j, (dicts, seen, accepted, rejected) in enumerate(heads):
+        for s, d in dicts.items():
+            raw.merge_dictionaries(s, d)
         keys.update(seen)
+        placed += accepted
         result.rejected.extend((j, line, why) for line, why in rejected)
     result.seconds["dictionaries"] = time.perf_counter() - started
 
-    # Phase 2: whole (site, day) buckets per task, with the stored days
-    # their hits fall on.
+    # Phase 2: whole (site, day) buckets per task, with the sites'
+    # dictionaries and the stored days their hits fall on.
     t2 = time.perf_counter()
-    # A list (keys from the content): a dict's keys would be the futures'
-    # keys, and an earlier build's dictionaries under the same key win.
-    scattered = client.scatter([raw.site_dictionaries(s) for s in site_ids], broadcast=True)
-    shared = dict(zip(site_ids, scattered))
+    task_sites: Dict[int, set] = {t: set() for t in range(tasks)}
     stored: Dict[int, Dict[Tuple[int, str], bytes]] = {t: {} for t in range(tasks)}
     for k in keys:
         site, day = _key_day(k)
+        task_sites[k % tasks].add(site)
         data = raw.encoded_day(site, day)
         if data is not None:
             stored[k % tasks][(site, day)] = data
+    # Each site's dictionaries once on the cluster (keys from the content:
+    # an earlier build's futures never stand in), to the tasks that need them.
+    needed = sorted(set().union(*task_sites.values()))
+    scattered = dict(zip(needed, client.scatter([raw.site_dictionaries(s) for s in needed])))
     builds = []
     for t in range(tasks):
         pieces = [client.submit(lambda r, t=t: r[1][t], f, pure=False) for f in firsts]
+        mine = sorted(task_sites[t])
         builds.append(
             client.submit(
-                _build_days, t, pieces, configs, site_ids, shared, stored[t], before_task,
+                _build_days,
+                t,
+                pieces,
+                {s: configs[s] for s in mine},
+                {s: scattered[s] for s in mine},
+                stored[t],
+                before_task,
                 pure=False,
             )
         )
@@ -345,6 +376,11 @@ def _build(
         built.extend(days)
         result.accepted += accepted
     del firsts
+    if result.accepted != placed:
+        raise hitmap_error(
+            f"the day tasks took {result.accepted} hits where the first pass accepted {placed}: "
+            "some rows' local day was read differently (their `ts`); nothing was committed"
+        )
     result.seconds["days"] = time.perf_counter() - t2
 
     # Phase 3: one commit.

@@ -235,7 +235,12 @@ fn a_built_day_that_does_not_fit_the_store_is_refused_and_changes_nothing() {
     fitted
         .ingest(a.iter().filter(|h| h.site == 1).cloned())
         .unwrap();
-    let mut moved = fitted.encoded_days(1).unwrap().pop().unwrap();
+    let days = fitted.encoded_days(1).unwrap();
+    // One day from two tasks (its hits were split): refused.
+    let twice = vec![days[0].clone(), days[0].clone()];
+    let err = writer.adopt_days(twice, None).unwrap_err();
+    assert!(err.to_string().contains("built twice"), "{err}");
+    let mut moved = days.last().unwrap().clone();
     moved.day = moved.day.pred_opt().unwrap();
     let err = writer.adopt_days(vec![moved], None).unwrap_err();
     assert!(err.to_string().contains("is not on"), "{err}");
