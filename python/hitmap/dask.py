@@ -37,97 +37,12 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ._hitmap import Engine as _Engine
+from ._build import DAY_KEY_OFFSET, DAY_KEY_SITE, BuildResult, Writer, day_keys, key_day, worker
 from ._hitmap import HitmapError as hitmap_error
 
 __all__ = ["BuildResult", "build", "day_keys"]
-
-#: A day key is ``site * DAY_KEY_SITE + days since 1970-01-01 + DAY_KEY_OFFSET``.
-DAY_KEY_SITE = 4_000_000
-DAY_KEY_OFFSET = 1_000_000
-_EPOCH = _dt.date(1970, 1, 1)
-
-
-@dataclass
-class BuildResult:
-    """What :func:`build` did."""
-
-    #: Hits the day builds took.
-    accepted: int = 0
-    #: Rejected rows: ``(partition, row in it from 1, reason)``.
-    rejected: List[Tuple[int, int, str]] = field(default_factory=list)
-    #: (site, day) buckets built and committed.
-    days: int = 0
-    #: Input partitions (phase 1 tasks) and day-building tasks (phase 2).
-    partitions: int = 0
-    tasks: int = 0
-    #: Seconds of each phase, as the client saw them.
-    seconds: Dict[str, float] = field(default_factory=dict)
-    #: The build's identity was already in the store: nothing was done.
-    skipped: bool = False
-
-
-def day_keys(df: Any, zones: Mapping[int, str]) -> Any:
-    """Each row's (site, local day) as one integer (a pandas Series), or -1
-    where the row has no site of ``zones`` or no readable ``ts`` (the
-    engine rejects those rows with its own reason). ``ts`` may be integer
-    or float Unix seconds, RFC 3339 text, or aware datetimes.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> df = pd.DataFrame({"site": [1, 1, 2], "ts": [1717199000, "2024-06-01T00:30:00+02:00", 0]})
-    >>> [int(k) % DAY_KEY_SITE - DAY_KEY_OFFSET for k in day_keys(df, {1: "Europe/London"})[:2]]
-    [19875, 19874]
-    >>> int(day_keys(df, {1: "UTC"})[2])
-    -1
-    """
-    import pandas as pd  # type: ignore[import-untyped]
-
-    if "ts" not in df.columns or "site" not in df.columns:
-        return pd.Series(-1, index=df.index, dtype="int64")  # every row is rejected
-    ts = df["ts"]
-    if pd.api.types.is_numeric_dtype(ts):
-        secs = pd.to_numeric(ts, errors="coerce")
-        when = pd.to_datetime(secs.floordiv(1), unit="s", utc=True, errors="coerce")
-    elif isinstance(ts.dtype, pd.DatetimeTZDtype):
-        when = ts.dt.tz_convert("UTC")
-    else:
-        def one(v: Any) -> Any:
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                return pd.to_datetime(int(v // 1), unit="s", utc=True)
-            return pd.to_datetime(v, utc=True, format="ISO8601", errors="coerce")
-
-        when = ts.map(one)
-        when = pd.to_datetime(when, utc=True, errors="coerce")
-    sites = pd.to_numeric(df["site"], errors="coerce")
-    keys = pd.Series(-1, index=df.index, dtype="int64")
-    for site, zone in zones.items():
-        rows = (sites == site) & when.notna()
-        if not rows.any():
-            continue
-        local = when[rows].dt.tz_convert(zone).dt.tz_localize(None).dt.normalize()
-        days = (local - pd.Timestamp(_EPOCH)).dt.days
-        keys[rows] = site * DAY_KEY_SITE + days.astype("int64") + DAY_KEY_OFFSET
-    return keys
-
-
-def _key_day(key: int) -> Tuple[int, str]:
-    site, days = divmod(int(key), DAY_KEY_SITE)
-    return site, (_EPOCH + _dt.timedelta(days=days - DAY_KEY_OFFSET)).isoformat()
-
-
-def _worker(configs: Mapping[int, bytes]) -> _Engine:
-    e = _Engine.in_memory()
-    # One thread per task: Dask runs as many tasks as a worker has threads.
-    e.set_query_threads(1)
-    for c in configs.values():
-        e.add_site_from(c)
-    return e
-
 
 def _first_pass(
     part: Any, configs: Mapping[int, bytes], zones: Mapping[int, str], tasks: int
@@ -139,7 +54,7 @@ def _first_pass(
     import pyarrow as pa  # type: ignore[import-untyped]
 
     table = _read_file(part) if isinstance(part, str) else _arrow(part)
-    e = _worker(configs)
+    e = worker(configs)
     e.set_dictionaries_only(True)
     accepted = 0
     rejected: List[Tuple[int, str]] = []
@@ -185,7 +100,7 @@ def _build_days(
 
     if before is not None:
         before(task)
-    e = _worker(configs)
+    e = worker(configs)
     for s, d in dicts.items():
         e.install_dictionaries(s, d)
     for (s, day), data in stored.items():
@@ -288,32 +203,23 @@ def build(
     """
     from dask.distributed import default_client
 
-    from . import Engine
-
     client = client or default_client()
-    with Engine(os.fspath(store)) as writer:
-        return _build(client, writer, hits, sites, tasks, batch_id, before_task)
+    with Writer(store, sites, batch_id) as w:
+        if w.skipped:
+            return BuildResult(skipped=True)
+        return _build(client, w, hits, tasks, batch_id, before_task)
 
 
 def _build(
     client: Any,
-    writer: Any,
+    w: Writer,
     hits: Any,
-    sites: Sequence[Mapping[str, Any]],
     tasks: Optional[int],
     batch_id: Optional[str],
     before_task: Optional[Callable[[int], None]],
 ) -> BuildResult:
     started = time.perf_counter()
-    raw = writer._engine
-    for s in sites:
-        kw = dict(s)
-        writer.add_site(kw.pop("site"), **kw)
-    if batch_id is not None and raw.has_batch(batch_id):
-        return BuildResult(skipped=True)
-    site_ids = raw.site_ids()
-    configs = {s: raw.site_configuration(s) for s in site_ids}
-    zones = {s: raw.site_timezone(s) for s in site_ids}
+    raw, configs, zones = w.raw, w.configs, w.zones
     parts = _parts(hits)
     if tasks is None:
         threads = sum(client.nthreads().values()) or 1
@@ -346,7 +252,7 @@ def _build(
     task_sites: Dict[int, set] = {t: set() for t in range(tasks)}
     stored: Dict[int, Dict[Tuple[int, str], bytes]] = {t: {} for t in range(tasks)}
     for k in keys:
-        site, day = _key_day(k)
+        site, day = key_day(k)
         task_sites[k % tasks].add(site)
         data = raw.encoded_day(site, day)
         if data is not None:
