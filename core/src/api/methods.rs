@@ -115,6 +115,9 @@ pub(crate) struct SubtableOf {
     pub prefix: &'static str,
     /// The segment field of the rows' labels.
     pub field: &'static str,
+    /// The parent's `secondaryDimension` (events: the subtable's rows are
+    /// taken as they are, segments included).
+    pub secondary: Option<&'static str>,
 }
 
 /// What a method needs from the request.
@@ -347,6 +350,84 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         F::Events,
     ),
     m(
+        "Events.getActionFromCategoryId",
+        K::Subtable(SubtableOf {
+            parent: "Events.getCategory",
+            prefix: "",
+            field: "",
+            secondary: Some("eventAction"),
+        }),
+        EVENTS,
+        "",
+        None,
+        F::Events,
+    ),
+    m(
+        "Events.getNameFromCategoryId",
+        K::Subtable(SubtableOf {
+            parent: "Events.getCategory",
+            prefix: "",
+            field: "",
+            secondary: Some("eventName"),
+        }),
+        EVENTS,
+        "",
+        None,
+        F::Events,
+    ),
+    m(
+        "Events.getCategoryFromActionId",
+        K::Subtable(SubtableOf {
+            parent: "Events.getAction",
+            prefix: "",
+            field: "",
+            secondary: Some("eventCategory"),
+        }),
+        EVENTS,
+        "",
+        None,
+        F::Events,
+    ),
+    m(
+        "Events.getNameFromActionId",
+        K::Subtable(SubtableOf {
+            parent: "Events.getAction",
+            prefix: "",
+            field: "",
+            secondary: Some("eventName"),
+        }),
+        EVENTS,
+        "",
+        None,
+        F::Events,
+    ),
+    m(
+        "Events.getActionFromNameId",
+        K::Subtable(SubtableOf {
+            parent: "Events.getName",
+            prefix: "",
+            field: "",
+            secondary: Some("eventAction"),
+        }),
+        EVENTS,
+        "",
+        None,
+        F::Events,
+    ),
+    m(
+        "Events.getCategoryFromNameId",
+        K::Subtable(SubtableOf {
+            parent: "Events.getName",
+            prefix: "",
+            field: "",
+            secondary: Some("eventCategory"),
+        }),
+        EVENTS,
+        "",
+        None,
+        F::Events,
+    ),
+    m(
         "Referrers.getReferrerType",
         K::Group(G::ReferrerType),
         REFERRERS,
@@ -408,6 +489,7 @@ pub(crate) const METHODS: &[MethodInfo] = &[
             parent: "Referrers.getSearchEngines",
             prefix: "referrerName=={};referrerType==search;",
             field: "referrerKeyword",
+            secondary: None,
         }),
         REFERRERS,
         "",
@@ -420,6 +502,7 @@ pub(crate) const METHODS: &[MethodInfo] = &[
             parent: "Referrers.getKeywords",
             prefix: "referrerKeyword=={};referrerType==search;",
             field: "referrerName",
+            secondary: None,
         }),
         REFERRERS,
         "",
@@ -432,6 +515,7 @@ pub(crate) const METHODS: &[MethodInfo] = &[
             parent: "Referrers.getCampaigns",
             prefix: "referrerName=={};referrerType==campaign;",
             field: "referrerKeyword",
+            secondary: None,
         }),
         REFERRERS,
         "",
@@ -444,6 +528,7 @@ pub(crate) const METHODS: &[MethodInfo] = &[
             parent: "Referrers.getWebsites",
             prefix: "",
             field: "referrerUrl",
+            secondary: None,
         }),
         REFERRERS,
         "",

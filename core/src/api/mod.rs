@@ -139,6 +139,43 @@ pub struct ApiRequest {
     /// `filter_show_goal_columns_process_goals`: goal ids whose columns
     /// the processed goal metrics add.
     pub goal_process: Vec<String>,
+    /// `secondaryDimension` of an events report: what its subtables group
+    /// by (`eventCategory`, `eventAction` or `eventName`).
+    pub secondary_dimension: Option<String>,
+}
+
+/// The part an events report's subtables group by: its
+/// `secondaryDimension`, else `default` (Matomo's for the report).
+fn secondary(
+    r: &ApiRequest,
+    by: crate::visit_key::EventPart,
+    default: crate::visit_key::EventPart,
+) -> Result<crate::visit_key::EventPart> {
+    use crate::visit_key::EventPart;
+    let Some(name) = r.secondary_dimension.as_deref() else {
+        return Ok(default);
+    };
+    let parts = [
+        (EventPart::Category, "eventCategory"),
+        (EventPart::Action, "eventAction"),
+        (EventPart::Name, "eventName"),
+    ];
+    let valid: Vec<&str> = parts
+        .iter()
+        .filter(|(p, _)| *p != by)
+        .map(|(_, n)| *n)
+        .collect();
+    parts
+        .iter()
+        .find(|(p, n)| *n == name && *p != by)
+        .map(|(p, _)| *p)
+        .ok_or_else(|| {
+            bad(format!(
+                "secondaryDimension '{name}' is not valid for {}: use {}",
+                r.method,
+                valid.join(" or ")
+            ))
+        })
 }
 
 fn bad(msg: impl Into<String>) -> Error {
@@ -248,6 +285,7 @@ impl ApiRequest {
                 "idGoal" if !v.is_empty() => r.id_goal = Some(v),
                 "abandonedCarts" => r.abandoned_carts = v == "1",
                 "segmentName" if !v.is_empty() => r.segment_name = Some(v),
+                "secondaryDimension" if !v.is_empty() => r.secondary_dimension = Some(v),
                 "filter_update_columns_when_show_all_goals" if !v.is_empty() => {
                     r.goal_columns = Some(v)
                 }
@@ -351,6 +389,11 @@ impl ApiRequest {
                 "segmentName",
                 self.segment_name.is_some(),
                 k == Kind::SuggestedValues,
+            ),
+            (
+                "secondaryDimension",
+                self.secondary_dimension.is_some(),
+                matches!(k, Kind::Events(..)),
             ),
             (
                 "filter_update_columns_when_show_all_goals",
@@ -1036,11 +1079,14 @@ impl Engine {
                 let (kind, wanted) = one_page(r, titles)?;
                 one_page_answer(&sel.action_report(kind), &wanted, t)?
             }
-            Kind::Events(by, sub) => table::apply(
-                rows::event_rows(sel, by, sub),
-                t,
-                &Spec::new(table::EVENT_RATIOS),
-            )?,
+            Kind::Events(by, sub) => {
+                let sub = secondary(r, by, sub)?;
+                table::apply(
+                    rows::event_rows(sel, by, sub),
+                    t,
+                    &Spec::new(table::EVENT_RATIOS),
+                )?
+            }
             Kind::Field(f) => {
                 let d = rows::field_dimension(f);
                 let rows = rows::dimension_rows(&sel.dimension_report(&d), d.segment_name(), cells);
@@ -1101,6 +1147,7 @@ impl Engine {
         // The parent's rows (with their subtable ids), and the subtable.
         let mut parent = r.clone();
         parent.method = of.parent.to_owned();
+        parent.secondary_dimension = of.secondary.map(str::to_owned);
         parent.table = table::TableParams {
             limit: Some(-1),
             raw_metrics: true,
@@ -1134,32 +1181,44 @@ impl Engine {
             } else {
                 label
             };
-            let prefix = of.prefix.replace("{}", label);
-            let rows: Vec<table::Row> = match sub {
+            let children = match sub {
                 Some(Value::Array(children)) => children,
                 _ => Vec::new(),
+            };
+            if of.secondary.is_some() {
+                // Events: the subtable's rows carry their own segments.
+                let rows: Vec<table::Row> = children
+                    .into_iter()
+                    .filter_map(|c| match c {
+                        Value::Object(m) => Some(m),
+                        _ => None,
+                    })
+                    .collect();
+                return table::apply(rows, &t, &Spec::new(table::EVENT_RATIOS));
             }
-            .into_iter()
-            .filter_map(|c| match c {
-                Value::Object(mut m) => {
-                    let own = m.get("label").and_then(Value::as_str).unwrap_or("");
-                    let value = if own == crate::referrer::KEYWORD_NOT_DEFINED {
-                        String::new()
-                    } else if of.field == "referrerUrl" {
-                        // Matomo's urlencode: spaces as `+`.
-                        crate::encode_query_value(own).replace("%20", "+")
-                    } else {
-                        crate::encode_query_value(own)
-                    };
-                    m.insert(
-                        "segment".into(),
-                        json!(format!("{prefix}{}=={value}", of.field)),
-                    );
-                    Some(m)
-                }
-                _ => None,
-            })
-            .collect();
+            let prefix = of.prefix.replace("{}", label);
+            let rows: Vec<table::Row> = children
+                .into_iter()
+                .filter_map(|c| match c {
+                    Value::Object(mut m) => {
+                        let own = m.get("label").and_then(Value::as_str).unwrap_or("");
+                        let value = if own == crate::referrer::KEYWORD_NOT_DEFINED {
+                            String::new()
+                        } else if of.field == "referrerUrl" {
+                            // Matomo's urlencode: spaces as `+`.
+                            crate::encode_query_value(own).replace("%20", "+")
+                        } else {
+                            crate::encode_query_value(own)
+                        };
+                        m.insert(
+                            "segment".into(),
+                            json!(format!("{prefix}{}=={value}", of.field)),
+                        );
+                        Some(m)
+                    }
+                    _ => None,
+                })
+                .collect();
             table::apply(rows, &t, &visit_spec(&t))
         };
         let value = match (multi, value) {
@@ -1317,6 +1376,7 @@ impl Engine {
                 table::apply(rows, t, &Spec::new(ratios)).map(Some)
             }
             Kind::Events(by, sub) => {
+                let sub = secondary(r, by, sub)?;
                 let Some(table) = resolved.rolled_events(range, by, sub)? else {
                     return Ok(None);
                 };

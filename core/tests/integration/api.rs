@@ -563,3 +563,116 @@ fn scalar_getters_answer_a_number_of_their_report() {
     let version = e.api("method=API.getMatomoVersion&format=xml").unwrap();
     assert!(version.ends_with("<result>5.1.0</result>"), "{version}");
 }
+
+/// Events reports with any `secondaryDimension`, and Matomo's six named
+/// subtable getters: each answers a row's subtable by its `idsubtable`,
+/// the rows (with their segments) as the report's own expanded subtable.
+#[test]
+fn events_answer_every_secondary_dimension_and_the_named_subtable_getters() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1)).unwrap();
+    let ev = |visitor: &str, t: i64, cat: &str, action: &str, name: Option<&str>, value: f64| {
+        Hit::new(1, 1_717_200_000 + t, visitor, hitmap::HitType::Event)
+            .with_url("https://x.org/video")
+            .with_event(hitmap::Event {
+                category: cat.into(),
+                action: action.into(),
+                name: name.map(str::to_owned),
+                value: Some(value),
+            })
+    };
+    e.ingest([
+        ev("a", 0, "Video", "play", Some("intro"), 1.0),
+        ev("a", 10, "Video", "pause", Some("intro"), 2.0),
+        ev("b", 0, "Video", "play", Some("outro"), 3.0),
+        ev("b", 20, "Form", "send", None, 4.0),
+        ev("c", 0, "Form", "play", Some("intro"), 5.0),
+    ])
+    .unwrap();
+    let get = |q: &str| -> Value {
+        let q = format!("{q}&idSite=1&period=day&date=2024-06-01&format_metrics=0");
+        serde_json::from_str(&e.api(&q).unwrap_or_else(|err| panic!("{q}: {err}"))).unwrap()
+    };
+    let labels = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["label"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Events by name, their subtables by category.
+    let by_name = get("method=Events.getName&secondaryDimension=eventCategory&expanded=1");
+    let intro = by_name
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["label"] == "intro")
+        .unwrap();
+    assert_eq!(labels(&intro["subtable"]), ["Video", "Form"]);
+    assert_eq!(intro["subtable"][0]["nb_events"], 2);
+    assert_eq!(
+        intro["subtable"][0]["segment"],
+        "eventName==intro;eventCategory==Video"
+    );
+    for (parent, secondary, getter) in [
+        ("getCategory", "eventAction", "getActionFromCategoryId"),
+        ("getCategory", "eventName", "getNameFromCategoryId"),
+        ("getAction", "eventCategory", "getCategoryFromActionId"),
+        ("getAction", "eventName", "getNameFromActionId"),
+        ("getName", "eventAction", "getActionFromNameId"),
+        ("getName", "eventCategory", "getCategoryFromNameId"),
+    ] {
+        let report = format!("method=Events.{parent}&secondaryDimension={secondary}");
+        let expanded = get(&format!("{report}&expanded=1"));
+        let rows = get(&report);
+        let rows = rows.as_array().unwrap();
+        assert!(rows.len() >= 2, "{parent}: {rows:?}");
+        for row in rows {
+            let id = row["idsubtable"].as_u64().unwrap();
+            let own = expanded
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["label"] == row["label"])
+                .unwrap();
+            let sub = get(&format!("method=Events.{getter}&idSubtable={id}"));
+            assert_eq!(sub, own["subtable"], "{getter} of {}", row["label"]);
+            // Each row's segment selects the visits of its pair.
+            for s in sub.as_array().unwrap() {
+                let seg = s["segment"].as_str().unwrap();
+                assert!(seg.contains(';'), "{seg}");
+            }
+        }
+    }
+    // The subtables of a report without `expanded` are the getters'.
+    let plain = get("method=Events.getAction&secondaryDimension=eventCategory");
+    let play = plain
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["label"] == "play")
+        .unwrap();
+    let id = play["idsubtable"].as_u64().unwrap();
+    let sub = get(&format!(
+        "method=Events.getCategoryFromActionId&idSubtable={id}"
+    ));
+    assert_eq!(labels(&sub), ["Video", "Form"]);
+    assert_eq!(sub[0]["nb_events"], 2);
+    // A dimension a report cannot group by, a report without it, a getter
+    // without its row: clear errors.
+    let err = e
+        .api("method=Events.getCategory&secondaryDimension=eventCategory&idSite=1&period=day&date=2024-06-01")
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("use eventAction or eventName"),
+        "{err}"
+    );
+    let err = e
+        .api("method=Actions.getPageUrls&secondaryDimension=eventName&idSite=1&period=day&date=2024-06-01")
+        .unwrap_err();
+    assert!(err.to_string().contains("does not apply"), "{err}");
+    let err = e
+        .api("method=Events.getNameFromActionId&idSite=1&period=day&date=2024-06-01")
+        .unwrap_err();
+    assert!(err.to_string().contains("needs idSubtable"), "{err}");
+}

@@ -742,6 +742,42 @@ fn check_api_reports(
             .collect();
         prop_assert_eq!(got, reference::events(cuts, by_name), "{}, {}", method, ctx);
     }
+    // Every pair of parts (`secondaryDimension`), flattened.
+    for (method, by, sub) in [
+        ("Events.getCategory", "eventCategory", "eventAction"),
+        ("Events.getCategory", "eventCategory", "eventName"),
+        ("Events.getAction", "eventAction", "eventName"),
+        ("Events.getAction", "eventAction", "eventCategory"),
+        ("Events.getName", "eventName", "eventAction"),
+        ("Events.getName", "eventName", "eventCategory"),
+    ] {
+        let asked = format!("{method}&secondaryDimension={sub}&flat=1");
+        let rows = api_rows(e, &asked, from, to, seg, section);
+        let got: BTreeMap<String, (u64, u64, u64, u64)> = rows
+            .iter()
+            .map(|(k, r)| {
+                let n = |c: &str| r[c].as_u64().unwrap();
+                let counts = (
+                    n("nb_events"),
+                    n("nb_visits"),
+                    n("nb_uniq_visitors"),
+                    n("nb_events_with_value"),
+                );
+                (k.clone(), counts)
+            })
+            .collect();
+        let want: BTreeMap<String, (u64, u64, u64, u64)> = reference::events_by(cuts, |ev| {
+            format!(
+                "{} - {}",
+                reference::event_part(ev, by),
+                reference::event_part(ev, sub)
+            )
+        })
+        .into_iter()
+        .map(|(k, r)| (k, (r.0, r.1, r.2, r.6)))
+        .collect();
+        prop_assert_eq!(got, want, "{}, {}", asked, ctx);
+    }
     Ok(())
 }
 

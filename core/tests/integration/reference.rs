@@ -562,6 +562,34 @@ pub fn events(
     cuts: &[Cut],
     by_name: bool,
 ) -> BTreeMap<String, (u64, u64, u64, f64, f64, f64, u64)> {
+    events_by(cuts, |e| {
+        if by_name {
+            event_part(e, "eventName")
+        } else {
+            e.category.clone()
+        }
+    })
+}
+
+/// An event's category (`eventCategory`), action (`eventAction`) or name
+/// (`eventName`) as the events reports label it.
+pub fn event_part(e: &hitmap::Event, part: &str) -> String {
+    match part {
+        "eventCategory" => e.category.clone(),
+        "eventAction" => e.action.clone(),
+        _ => e
+            .name
+            .clone()
+            .unwrap_or_else(|| "Event Name not defined".into()),
+    }
+}
+
+/// Events rows by any label of an event: (events, visits, visitors, sum,
+/// min, max, events with a value).
+pub fn events_by(
+    cuts: &[Cut],
+    label: impl Fn(&hitmap::Event) -> String,
+) -> BTreeMap<String, (u64, u64, u64, f64, f64, f64, u64)> {
     type Acc = (
         u64,
         BTreeSet<usize>,
@@ -578,14 +606,7 @@ pub fn events(
             let (HitType::Event, Some(e)) = (h.kind, &h.event) else {
                 continue;
             };
-            let label = if by_name {
-                e.name
-                    .clone()
-                    .unwrap_or_else(|| "Event Name not defined".into())
-            } else {
-                e.category.clone()
-            };
-            let r = rows.entry(label).or_default();
+            let r = rows.entry(label(e)).or_default();
             r.0 += 1;
             r.1.insert(k);
             r.2.insert(c.visit.visitor.clone());
