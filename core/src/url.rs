@@ -8,6 +8,52 @@ pub(crate) fn without_fragment(url: &str) -> &str {
     url.split_once('#').map_or(url, |(u, _)| u)
 }
 
+/// Matomo's default `url_query_parameter_to_exclude_from_url`: click ids
+/// and session ids that its tracker strips from action URLs.
+pub(crate) const SESSION_PARAMETERS: [&str; 16] = [
+    "gclid",
+    "fbclid",
+    "msclkid",
+    "twclid",
+    "wbraid",
+    "gbraid",
+    "yclid",
+    "fb_xd_fragment",
+    "fb_comment_id",
+    "phpsessid",
+    "jsessionid",
+    "sessionid",
+    "aspsessionid",
+    "doing_wp_cron",
+    "sid",
+    "pk_vid",
+];
+
+/// A URL without its fragment and without the query parameters Matomo
+/// strips from action URLs ([`SESSION_PARAMETERS`], any case): how
+/// Matomo matches a URL it is asked about (`Actions.getDownload`).
+pub(crate) fn without_session_parameters(url: &str) -> String {
+    let url = without_fragment(url);
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let name = pair.split('=').next().unwrap_or_default();
+            !pair.is_empty()
+                && !SESSION_PARAMETERS
+                    .iter()
+                    .any(|p| p.eq_ignore_ascii_case(name))
+        })
+        .collect();
+    if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    }
+}
+
 /// Where the part after `scheme://host[:port]` starts, if there is a scheme.
 fn authority_end(url: &str) -> Option<(usize, usize)> {
     let start = url.find("://")? + 3;
@@ -116,6 +162,26 @@ pub(crate) fn percent_decode(s: &str, plus_is_space: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_parameters_are_left_out() {
+        assert_eq!(
+            without_session_parameters("http://x.org/a.zip?PHPSESSID=1&v=2#f"),
+            "http://x.org/a.zip?v=2"
+        );
+        assert_eq!(
+            without_session_parameters("http://x.org/a?gclid=x&sid=2"),
+            "http://x.org/a"
+        );
+        assert_eq!(
+            without_session_parameters("http://x.org/a?sidebar=1"),
+            "http://x.org/a?sidebar=1"
+        );
+        assert_eq!(
+            without_session_parameters("http://x.org/a"),
+            "http://x.org/a"
+        );
+    }
 
     #[test]
     fn labels_and_paths() {

@@ -26,6 +26,10 @@ pub(crate) enum Kind {
     OnePage {
         titles: bool,
     },
+    /// `Actions.getDownload` / `getOutlink`: one URL's row.
+    OneLink {
+        outlink: bool,
+    },
     Events(EventPart, EventPart),
     /// Device type, browser or OS family: one row per stored value.
     Field(FieldKind),
@@ -282,6 +286,22 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         "Page title",
         Some("Page Name"),
         F::Pages,
+    ),
+    m(
+        "Actions.getDownload",
+        K::OneLink { outlink: false },
+        ACTIONS,
+        "Download",
+        Some("Download URL"),
+        F::Hits,
+    ),
+    m(
+        "Actions.getOutlink",
+        K::OneLink { outlink: true },
+        ACTIONS,
+        "Outlink",
+        Some("Outlink URL"),
+        F::Hits,
     ),
     m(
         "Actions.getDownloads",

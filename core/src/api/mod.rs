@@ -118,6 +118,10 @@ pub struct ApiRequest {
     pub page_url: Option<String>,
     /// `pageName` for `Actions.getPageTitle`.
     pub page_name: Option<String>,
+    /// `downloadUrl` for `Actions.getDownload`.
+    pub download_url: Option<String>,
+    /// `outlinkUrl` for `Actions.getOutlink`.
+    pub outlink_url: Option<String>,
     /// `visitorId` for `Live.getVisitorProfile`.
     pub visitor_id: Option<String>,
     /// `urls[N]` for `API.getBulkRequest`, in index order.
@@ -294,6 +298,8 @@ impl ApiRequest {
                 }
                 "pageUrl" if !v.is_empty() => r.page_url = Some(v),
                 "pageName" if !v.is_empty() => r.page_name = Some(v),
+                "downloadUrl" if !v.is_empty() => r.download_url = Some(v),
+                "outlinkUrl" if !v.is_empty() => r.outlink_url = Some(v),
                 "visitorId" if !v.is_empty() => r.visitor_id = Some(v),
                 "apiModule" => r.api_method.0 = Some(v),
                 "apiAction" => r.api_method.1 = Some(v),
@@ -357,6 +363,16 @@ impl ApiRequest {
                 "pageName",
                 self.page_name.is_some(),
                 k == Kind::OnePage { titles: true },
+            ),
+            (
+                "downloadUrl",
+                self.download_url.is_some(),
+                k == Kind::OneLink { outlink: false },
+            ),
+            (
+                "outlinkUrl",
+                self.outlink_url.is_some(),
+                k == Kind::OneLink { outlink: true },
             ),
             (
                 "visitorId",
@@ -1079,6 +1095,10 @@ impl Engine {
                 let (kind, wanted) = one_page(r, titles)?;
                 one_page_answer(&sel.action_report(kind), &wanted, t)?
             }
+            Kind::OneLink { outlink } => {
+                let (kind, wanted) = one_link(r, outlink)?;
+                one_link_answer(&sel.action_report(kind), &wanted, t)?
+            }
             Kind::Events(by, sub) => {
                 let sub = secondary(r, by, sub)?;
                 table::apply(
@@ -1321,6 +1341,13 @@ impl Engine {
                     .map(|rows| one_page_answer(&rows, &wanted, t))
                     .transpose()
             }
+            Kind::OneLink { outlink } => {
+                let (kind, wanted) = one_link(r, outlink)?;
+                resolved
+                    .rolled_action_report(range, kind)?
+                    .map(|rows| one_link_answer(&rows, &wanted, t))
+                    .transpose()
+            }
             Kind::VisitsUntilConversion => resolved
                 .rolled_visits_until(range, conversions_of(r, &resolved.site.config)?)?
                 .map(|rows| conversion_ranges_answer(rows, t))
@@ -1506,6 +1533,44 @@ fn one_page(r: &ApiRequest, titles: bool) -> Result<(ActionReportKind, String)> 
             crate::url::page_label(url).to_owned(),
         )
     })
+}
+
+/// The report and the URL `Actions.getDownload` (`downloadUrl`) or
+/// `getOutlink` (`outlinkUrl`) asks about, without its fragment and the
+/// session parameters Matomo leaves out when it matches.
+fn one_link(r: &ApiRequest, outlink: bool) -> Result<(ActionReportKind, String)> {
+    let (url, kind, name) = if outlink {
+        (&r.outlink_url, ActionReportKind::Outlinks, "outlinkUrl")
+    } else {
+        (&r.download_url, ActionReportKind::Downloads, "downloadUrl")
+    };
+    let url = url
+        .as_deref()
+        .ok_or_else(|| bad(format!("{} needs {name}=<URL>", r.method)))?;
+    Ok((kind, crate::url::without_session_parameters(url)))
+}
+
+/// A download's or outlink's rows among the report's URLs, as Matomo's:
+/// labelled by path and query (the host is the parent row in the tree),
+/// with the URL, and no time spent (time is spent on pages). URLs stored
+/// with different session parameters are rows of their own.
+fn one_link_answer(
+    rows: &[crate::report::ActionRow],
+    wanted: &str,
+    t: &table::TableParams,
+) -> Result<Value> {
+    let rows: Vec<Row> = rows
+        .iter()
+        .filter(|row| crate::url::without_session_parameters(&row.label) == wanted)
+        .map(|row| {
+            let mut m = rows::action_row(row, false);
+            m.insert("label".into(), json!(crate::url::page_label(&row.label)));
+            m.insert("sum_time_spent".into(), json!(0));
+            m.insert("url".into(), json!(row.label));
+            m
+        })
+        .collect();
+    table::apply(rows, t, &Spec::new(&[]))
 }
 
 /// The one page's row among a page report's rows.

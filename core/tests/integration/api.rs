@@ -676,3 +676,74 @@ fn events_answer_every_secondary_dimension_and_the_named_subtable_getters() {
         .unwrap_err();
     assert!(err.to_string().contains("needs idSubtable"), "{err}");
 }
+
+/// `Actions.getDownload` and `getOutlink`: one URL's row, matched as
+/// Matomo matches (fragment and session parameters left out), labelled
+/// by path with its URL.
+#[test]
+fn a_download_and_an_outlink_answer_their_own_row() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1)).unwrap();
+    let link = |visitor: &str, t: i64, kind: hitmap::HitType, url: &str| {
+        let mut h = Hit::pageview(1, 1_717_200_000 + t, visitor, url);
+        h.kind = kind;
+        h
+    };
+    use hitmap::HitType::{Download, Outlink};
+    e.ingest([
+        Hit::pageview(1, 1_717_200_000, "a", "https://x.org/"),
+        link("a", 5, Download, "http://piwik.org/path/latest.zip?v=2"),
+        link("a", 9, Download, "http://piwik.org/path/latest.zip?v=2#top"),
+        link("b", 5, Download, "http://piwik.org/path/latest.zip?v=3"),
+        link("b", 7, Outlink, "http://dev.piwik.org/svn"),
+    ])
+    .unwrap();
+    let get = |q: &str| -> Value {
+        let q = format!("{q}&idSite=1&period=day&date=2024-06-01&format_metrics=0");
+        serde_json::from_str(&e.api(&q).unwrap_or_else(|err| panic!("{q}: {err}"))).unwrap()
+    };
+    let enc = hitmap::encode_query_value;
+    let rows = get(&format!(
+        "method=Actions.getDownload&downloadUrl={}",
+        enc("http://piwik.org/path/latest.zip?PHPSESSID=zz&v=2#x")
+    ));
+    assert_eq!(
+        rows,
+        json!([{
+            "label": "/path/latest.zip?v=2",
+            "nb_visits": 1,
+            "nb_uniq_visitors": 1,
+            "nb_hits": 2,
+            "sum_time_spent": 0,
+            "url": "http://piwik.org/path/latest.zip?v=2",
+        }])
+    );
+    let rows = get(&format!(
+        "method=Actions.getOutlink&outlinkUrl={}",
+        enc("http://dev.piwik.org/svn?gclid=1")
+    ));
+    assert_eq!(rows[0]["label"], "/svn");
+    assert_eq!(rows[0]["nb_hits"], 1);
+    // Not there: no row. Each period of several: its own rows.
+    let none = get(&format!(
+        "method=Actions.getDownload&downloadUrl={}",
+        enc("http://piwik.org/other.zip")
+    ));
+    assert_eq!(none, json!([]));
+    let q = format!(
+        "method=Actions.getDownload&downloadUrl={}&idSite=1&period=day&date=2024-05-31,2024-06-01",
+        enc("http://piwik.org/path/latest.zip?v=3")
+    );
+    let by_day: Value = serde_json::from_str(&e.api(&q).unwrap()).unwrap();
+    assert_eq!(by_day["2024-05-31"], json!([]));
+    assert_eq!(by_day["2024-06-01"][0]["nb_visits"], 1);
+    // The parameter is required, and belongs to its method alone.
+    let err = e
+        .api("method=Actions.getOutlink&idSite=1&period=day&date=2024-06-01")
+        .unwrap_err();
+    assert!(err.to_string().contains("needs outlinkUrl"), "{err}");
+    let err = e
+        .api("method=Actions.getOutlinks&outlinkUrl=x&idSite=1&period=day&date=2024-06-01")
+        .unwrap_err();
+    assert!(err.to_string().contains("does not apply"), "{err}");
+}

@@ -46,11 +46,13 @@ pub(crate) fn answer_with(
     }
 }
 
-/// The parameters some methods need: a dimension, a page, a visitor, a
-/// goal.
-pub(crate) const METHOD_PARAMS: [&str; 4] = [
+/// The parameters some methods need: a dimension, a page, a download, an
+/// outlink, a visitor, a goal.
+pub(crate) const METHOD_PARAMS: [&str; 6] = [
     "idDimension=1",
     "pageUrl=https://intranet.example.org/",
+    "downloadUrl=https%3A%2F%2Fintranet.example.org%2Fdocs%2Ffiles%2Fform-1.pdf%3Fsid%3D9",
+    "outlinkUrl=https://www.partner1.example/",
     "visitorId=v1",
     "idGoal=1",
 ];
