@@ -97,6 +97,18 @@ def day_files(path: pathlib.Path) -> List[Any]:
     return out
 
 
+def waves() -> Any:
+    """Two sites' hits in two waves: the first until 2025-01-25 without
+    every 30th hit; the second the rest (new days, and late hits for the
+    first wave's days)."""
+    rows = records(42, 1) + records(43, 2)
+    rows.sort(key=lambda r: r["ts"])
+    cut = next(i for i, r in enumerate(rows) if r["ts"] >= 1_737_763_200)  # 2025-01-25
+    first = [r for i, r in enumerate(rows) if i < cut and i % 30]
+    second = [r for i, r in enumerate(rows) if i >= cut or not i % 30]
+    return first, second
+
+
 @pytest.fixture(scope="module")
 def client() -> Any:
     cluster = distributed.LocalCluster(
@@ -119,12 +131,7 @@ def kill_once(marker: str) -> Any:
 def test_a_cluster_build_and_its_increment_equal_one_process(
     client: Any, tmp_path: pathlib.Path
 ) -> None:
-    rows = records(42, 1) + records(43, 2)
-    rows.sort(key=lambda r: r["ts"])
-    cut = next(i for i, r in enumerate(rows) if r["ts"] >= 1_737_763_200)  # 2025-01-25
-    first = [r for i, r in enumerate(rows) if i < cut and i % 30]
-    second = [r for i, r in enumerate(rows) if i >= cut or not i % 30]
-
+    first, second = waves()
     engine_at(tmp_path / "one").ingest(frame(first))
     engine_at(tmp_path / "many")  # the store's sites and goals, then closed
     marker = str(tmp_path / "killed")

@@ -14,7 +14,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from test_dask import answers, day_files, engine_at, records
+from test_dask import answers, day_files, engine_at, waves
 
 pa = pytest.importorskip("pyarrow")
 pyspark_sql = pytest.importorskip("pyspark.sql")
@@ -58,11 +58,7 @@ def frame(spark: Any, rows: List[Dict[str, Any]], partitions: int) -> Any:
 
 
 def test_a_spark_build_and_its_increment_equal_one_process(spark: Any, tmp_path: pathlib.Path) -> None:
-    rows = records(42, 1) + records(43, 2)
-    rows.sort(key=lambda r: r["ts"])
-    cut = next(i for i, r in enumerate(rows) if r["ts"] >= 1_737_763_200)  # 2025-01-25
-    first = [r for i, r in enumerate(rows) if i < cut and i % 30]
-    second = [r for i, r in enumerate(rows) if i >= cut or not i % 30]
+    first, second = waves()
     engine_at(tmp_path / "one").ingest(table_of(first))
     engine_at(tmp_path / "many")
     done = hitmap.spark.build(frame(spark, first, 3), tmp_path / "many", tasks=3)

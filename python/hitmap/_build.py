@@ -124,6 +124,34 @@ class Writer:
             self.engine.close()
             raise
 
+    def commit(
+        self,
+        built: List[Tuple[int, str, int, bytes]],
+        result: BuildResult,
+        placed: int,
+        batch_id: Optional[str],
+        started: float,
+        days_started: float,
+    ) -> BuildResult:
+        """Phase 3: the built days adopted in one commit, once the day tasks
+        are seen to have taken every hit the first pass accepted."""
+        import time
+
+        from ._hitmap import HitmapError
+
+        if result.accepted != placed:
+            raise HitmapError(
+                f"the day tasks took {result.accepted} hits where the first pass accepted {placed}: "
+                "some rows' local day was read differently (their `ts`); nothing was committed"
+            )
+        result.seconds["days"] = time.perf_counter() - days_started
+        t = time.perf_counter()
+        self.raw.adopt_days(built, batch_id)
+        result.days = len(built)
+        result.seconds["commit"] = time.perf_counter() - t
+        result.seconds["total"] = time.perf_counter() - started
+        return result
+
     def __enter__(self) -> "Writer":
         return self
 

@@ -40,7 +40,6 @@ import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._build import DAY_KEY_OFFSET, DAY_KEY_SITE, BuildResult, Writer, day_keys, key_day, worker
-from ._hitmap import HitmapError as hitmap_error
 
 __all__ = ["BuildResult", "build", "day_keys"]
 
@@ -282,20 +281,7 @@ def _build(
         built.extend(days)
         result.accepted += accepted
     del firsts
-    if result.accepted != placed:
-        raise hitmap_error(
-            f"the day tasks took {result.accepted} hits where the first pass accepted {placed}: "
-            "some rows' local day was read differently (their `ts`); nothing was committed"
-        )
-    result.seconds["days"] = time.perf_counter() - t2
-
-    # Phase 3: one commit.
-    t3 = time.perf_counter()
-    raw.adopt_days(built, batch_id)
-    result.days = len(built)
-    result.seconds["commit"] = time.perf_counter() - t3
-    result.seconds["total"] = time.perf_counter() - started
-    return result
+    return w.commit(built, result, placed, batch_id, started, t2)
 
 
 def _delayed(f: Callable[..., Any]) -> Any:

@@ -226,18 +226,4 @@ def _build(hits: Any, w: Writer, tasks: Optional[int], batch_id: Optional[str]) 
         if r["day"]:
             built.append((r["site"], r["day"], int(r["key"]), bytes(r["bytes"])))
     shared.destroy()
-    if result.accepted != placed:
-        from ._hitmap import HitmapError
-
-        raise HitmapError(
-            f"the day tasks took {result.accepted} hits where the first pass accepted {placed}: "
-            "some rows' local day was read differently (their `ts`); nothing was committed"
-        )
-    result.seconds["days"] = time.perf_counter() - t2
-
-    t3 = time.perf_counter()
-    w.raw.adopt_days(built, batch_id)
-    result.days = len(built)
-    result.seconds["commit"] = time.perf_counter() - t3
-    result.seconds["total"] = time.perf_counter() - started
-    return result
+    return w.commit(built, result, placed, batch_id, started, t2)
