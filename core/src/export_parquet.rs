@@ -564,8 +564,11 @@ impl Engine {
         mut each: impl FnMut(RecordBatch) -> Result<()>,
     ) -> Result<()> {
         let (from, to) = (from.into_day()?, to.into_day()?);
-        let schema = self.export_schema(site, what)?;
         let dims = self.export_dims(site)?;
+        let schema = match what {
+            ExportKind::Hits => hits_schema(&dims),
+            ExportKind::Visits => visits_schema(),
+        };
         for day in self.site_days(site)? {
             if day < from || day > to {
                 continue;

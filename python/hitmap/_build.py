@@ -82,6 +82,14 @@ def day_keys(df: Any, zones: Mapping[int, str]) -> Any:
     return keys
 
 
+def table_day_keys(table: Any, zones: Mapping[int, str]) -> Any:
+    """:func:`day_keys` of an Arrow table's rows (its ``site`` and ``ts``
+    columns alone go to pandas)."""
+    placing = table.select([c for c in ("site", "ts") if c in table.column_names])
+    # Without the pandas metadata of the other columns.
+    return day_keys(placing.replace_schema_metadata(None).to_pandas(), zones)
+
+
 def key_day(key: int) -> Tuple[int, str]:
     site, days = divmod(int(key), DAY_KEY_SITE)
     return site, (_EPOCH + _dt.timedelta(days=days - DAY_KEY_OFFSET)).isoformat()

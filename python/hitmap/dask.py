@@ -39,7 +39,15 @@ import os
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ._build import DAY_KEY_OFFSET, DAY_KEY_SITE, BuildResult, Writer, day_keys, key_day, worker
+from ._build import (
+    DAY_KEY_SITE,
+    BuildResult,
+    Writer,
+    day_keys,
+    key_day,
+    table_day_keys,
+    worker,
+)
 
 __all__ = ["BuildResult", "build", "day_keys"]
 
@@ -59,9 +67,7 @@ def _first_pass(
     rejected: List[Tuple[int, str]] = []
     if table.num_rows:
         accepted, rejected, _, _, _ = e.ingest_arrow(table, force=True)
-    placing = table.select([c for c in ("site", "ts") if c in table.column_names])
-    # Without the pandas metadata of the other columns.
-    keys = day_keys(placing.replace_schema_metadata(None).to_pandas(), zones)
+    keys = table_day_keys(table, zones)
     seen = sorted(int(k) for k in keys.unique() if k >= 0)
     present = {k // DAY_KEY_SITE for k in seen}
     dicts = {s: e.site_dictionaries(s) for s in present}

@@ -32,8 +32,8 @@ from ._build import (
     DAY_KEY_SITE,
     BuildResult,
     Writer,
-    day_keys,
     key_day,
+    table_day_keys,
     worker,
 )
 
@@ -60,11 +60,6 @@ def _whole(batches: Iterator[Any]) -> Any:
     if not tables:
         return None
     return pa.concat_tables(tables)
-
-
-def _keys(table: Any, zones: Mapping[int, str]) -> Any:
-    placing = table.select([c for c in ("site", "ts") if c in table.column_names])
-    return day_keys(placing.replace_schema_metadata(None).to_pandas(), zones)
 
 
 def build(
@@ -125,7 +120,7 @@ def _build(hits: Any, w: Writer, tasks: Optional[int], batch_id: Optional[str]) 
         dicts: Dict[int, bytes] = {}
         if table is not None:
             accepted, rejected, _, _, _ = e.ingest_arrow(table, force=True)
-            keys = _keys(table, zones)
+            keys = table_day_keys(table, zones)
             seen = sorted(int(k) for k in keys.unique() if k >= 0)
             dicts = {s: e.site_dictionaries(s) for s in {k // DAY_KEY_SITE for k in seen}}
         blob = pickle.dumps((dicts, seen, accepted, rejected))
@@ -166,7 +161,7 @@ def _build(hits: Any, w: Writer, tasks: Optional[int], batch_id: Optional[str]) 
         offset = 0
         for b in batches:
             table = pa.Table.from_batches([b])
-            task = (_keys(table, zones) % tasks).to_numpy()
+            task = (table_day_keys(table, zones) % tasks).to_numpy()
             rows = pa.array(range((part << 32) + offset, (part << 32) + offset + b.num_rows), pa.int64())
             offset += b.num_rows
             out = table.append_column(_ROW, rows).append_column(_TASK, pa.array(task, pa.int64()))
@@ -186,7 +181,7 @@ def _build(hits: Any, w: Writer, tasks: Optional[int], batch_id: Optional[str]) 
         out: Dict[str, List[Any]] = {"site": [], "day": [], "key": [], "bytes": [], "accepted": []}
         if table is not None:
             table = table.drop_columns([_ROW, _TASK])
-            mine = [int(k) for k in _keys(table, zones).unique() if k >= 0]
+            mine = [int(k) for k in table_day_keys(table, zones).unique() if k >= 0]
             sites = sorted({k // DAY_KEY_SITE for k in mine})
             e = worker({s: configs[s] for s in sites})
             for s in sites:

@@ -159,27 +159,18 @@ fn secondary(
     let Some(name) = r.secondary_dimension.as_deref() else {
         return Ok(default);
     };
-    let parts = [
-        (EventPart::Category, "eventCategory"),
-        (EventPart::Action, "eventAction"),
-        (EventPart::Name, "eventName"),
-    ];
-    let valid: Vec<&str> = parts
-        .iter()
-        .filter(|(p, _)| *p != by)
-        .map(|(_, n)| *n)
-        .collect();
-    parts
-        .iter()
-        .find(|(p, n)| *n == name && *p != by)
-        .map(|(p, _)| *p)
-        .ok_or_else(|| {
-            bad(format!(
-                "secondaryDimension '{name}' is not valid for {}: use {}",
-                r.method,
-                valid.join(" or ")
-            ))
-        })
+    let others = [EventPart::Category, EventPart::Action, EventPart::Name]
+        .into_iter()
+        .filter(|p| *p != by);
+    if let Some(part) = others.clone().find(|p| rows::event_segment(*p) == name) {
+        return Ok(part);
+    }
+    let valid: Vec<&str> = others.map(rows::event_segment).collect();
+    Err(bad(format!(
+        "secondaryDimension '{name}' is not valid for {}: use {}",
+        r.method,
+        valid.join(" or ")
+    )))
 }
 
 fn bad(msg: impl Into<String>) -> Error {

@@ -188,7 +188,7 @@ fn event_row(e: &EventRow) -> Row {
     m
 }
 
-fn event_segment(part: EventPart) -> &'static str {
+pub(crate) fn event_segment(part: EventPart) -> &'static str {
     match part {
         EventPart::Category => "eventCategory",
         EventPart::Action => "eventAction",
