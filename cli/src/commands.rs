@@ -250,6 +250,10 @@ pub struct LogArgs {
     /// Drop query strings.
     #[arg(long)]
     pub strip_query_string: bool,
+    /// Fields to read but leave out, comma-separated (Matomo's
+    /// --ignore-groups, e.g. 'userid': visitors by address and agent).
+    #[arg(long)]
+    pub ignore_groups: Vec<String>,
     /// The logs' encoding (windows-1252, big5, ...; default UTF-8, bad bytes replaced).
     #[arg(long)]
     pub encoding: Option<String>,
@@ -326,6 +330,7 @@ impl LogArgs {
             ("include-path", &self.include_path),
             ("exclude-path", &self.exclude_path),
             ("useragent-exclude", &self.useragent_exclude),
+            ("ignore-groups", &self.ignore_groups),
         ] {
             for v in list {
                 one(name, Some(v.clone()));

@@ -553,7 +553,7 @@ pub unsafe extern "C" fn hitmap_store_ingest_ndjson(
 /// without dashes or with `_`: `{"log-format":"combined","idsite":1,
 /// "enable-static":true,"exclude-path":["/login","/logout"]}` (a list gives the
 /// option once per value). `*result_json` receives the summary:
-/// `{"lines":..,"hits":..,"pageviews":..,"downloads":..,"comments":..,
+/// `{"lines":..,"hits":..,"pageviews":..,"downloads":..,"events":..,"comments":..,
 /// "invalid":..,"skipped":{"reason":n},"examples":[{"input","line","reason"}],
 /// "rejected":..,"batches":..,"skipped_batches":..,"skipped_lines":..,
 /// "formats":[{"input","format"}]}`; free it with `hitmap_string_free`.

@@ -206,7 +206,7 @@ final class Store
      *
      * @param list<string> $paths
      * @param array<string, scalar|list<scalar>> $options
-     * @return array{lines: int, hits: int, pageviews: int, downloads: int, comments: int, invalid: int,
+     * @return array{lines: int, hits: int, pageviews: int, downloads: int, events: int, comments: int, invalid: int,
      *     skipped: array<string, int>, examples: list<array{input: string, line: int, reason: string}>,
      *     rejected: int, batches: int, skipped_batches: int, skipped_lines: int,
      *     formats: list<array{input: string, format: string}>}

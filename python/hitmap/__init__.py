@@ -111,8 +111,10 @@ class LogResult:
     ----------
     lines : int
         Lines read.
-    hits, pageviews, downloads : int
-        Hits that went in, and of which kind.
+    hits, pageviews, downloads, events : int
+        Hits that went in, and of which kind (events: a streaming
+        server's, such as CloudFront RTMP's, and replayed tracking
+        requests').
     comments, invalid : int
         Blank or comment lines; lines that are not requests of the format.
     skipped : dict of str to int
@@ -147,6 +149,7 @@ class LogResult:
     skipped_lines: int
     rejected: int
     held_back: int = 0
+    events: int = 0
 
 
 def _timestamp(value: Any) -> Any:
@@ -679,6 +682,7 @@ class Engine(GoalsMixin, ExportMixin):
             hits=s["hits"],
             pageviews=s["pageviews"],
             downloads=s["downloads"],
+            events=s["events"],
             comments=s["comments"],
             invalid=s["invalid"],
             skipped=dict(s["skipped"]),

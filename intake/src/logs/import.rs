@@ -59,6 +59,9 @@ pub struct LogOptions {
     pub lowercase_path: bool,
     /// Drop query strings (`--strip-query-string`).
     pub strip_query: bool,
+    /// Fields read from lines but left out (Matomo's `--ignore-groups`,
+    /// e.g. `userid`): see [`LogLine::ignore`](super::LogLine::ignore).
+    pub ignore_groups: Vec<String>,
     /// The logs' character encoding (`windows-1252`, `big5`, ...); by
     /// default UTF-8 with bad bytes replaced.
     pub encoding: Option<&'static encoding_rs::Encoding>,
@@ -98,6 +101,7 @@ impl Default for LogOptions {
             exclude_newer_than: None,
             lowercase_path: false,
             strip_query: false,
+            ignore_groups: Vec::new(),
             encoding: None,
             visitor_secret: None,
             anonymize_ip: 0,
@@ -144,7 +148,7 @@ fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T> {
 
 impl LogOptions {
     /// The option names [`LogOptions::set`] takes (the CLI's flags).
-    pub const NAMES: [&str; 28] = [
+    pub const NAMES: [&str; 29] = [
         "replay-tracking",
         "log-format",
         "log-format-regex",
@@ -165,6 +169,7 @@ impl LogOptions {
         "exclude-newer-than",
         "force-lowercase-path",
         "strip-query-string",
+        "ignore-groups",
         "encoding",
         "visitor-secret",
         "anonymize-ip",
@@ -236,6 +241,14 @@ impl LogOptions {
             "exclude-newer-than" => self.exclude_newer_than = Some(instant(&key, value)?),
             "force-lowercase-path" => self.lowercase_path = flag(&key, value)?,
             "strip-query-string" => self.strip_query = flag(&key, value)?,
+            "ignore-groups" => {
+                for group in value.split(',').map(str::trim).filter(|g| !g.is_empty()) {
+                    super::LogLine::default()
+                        .ignore(group)
+                        .map_err(|e| Error::Config(format!("ignore-groups: {e}")))?;
+                    self.ignore_groups.push(group.to_owned());
+                }
+            }
             "encoding" => {
                 self.encoding = Some(
                     encoding_rs::Encoding::for_label(value.trim().as_bytes()).ok_or_else(|| {
@@ -294,6 +307,9 @@ pub struct LogSummary {
     pub pageviews: u64,
     /// Downloads made.
     pub downloads: u64,
+    /// Events made: a streaming server's events (CloudFront RTMP) and
+    /// replayed tracking requests' events.
+    pub events: u64,
     /// Requests that are not hits, by reason ([`super::Skip::reason`], or
     /// "no site for the host").
     pub skipped: BTreeMap<String, u64>,
@@ -321,7 +337,7 @@ pub struct LogSummary {
 impl LogSummary {
     /// Hits that went in.
     pub fn hits(&self) -> u64 {
-        (self.pageviews + self.downloads).saturating_sub(self.rejected)
+        (self.pageviews + self.downloads + self.events).saturating_sub(self.rejected)
     }
 
     /// The summary as text, for people: one line of totals, then the
@@ -334,8 +350,13 @@ impl LogSummary {
     /// ```
     pub fn report(&self) -> String {
         let skipped: u64 = self.skipped.values().sum();
+        let events = if self.events > 0 {
+            format!(", {} events", self.events)
+        } else {
+            String::new()
+        };
         let mut out = format!(
-            "{} lines: {} hits ({} page views, {} downloads), {} skipped, {} invalid, {} comments or blank\n",
+            "{} lines: {} hits ({} page views, {} downloads{events}), {} skipped, {} invalid, {} comments or blank\n",
             self.lines,
             self.hits(),
             self.pageviews,
@@ -398,6 +419,7 @@ impl LogSummary {
             "hits": self.hits(),
             "pageviews": self.pageviews,
             "downloads": self.downloads,
+            "events": self.events,
             "comments": self.comments,
             "invalid": self.invalid,
             "skipped": self.skipped,
@@ -420,6 +442,7 @@ impl LogSummary {
         self.invalid += c.invalid;
         self.pageviews += c.pageviews;
         self.downloads += c.downloads;
+        self.events += c.events;
         for (k, n) in &c.skipped {
             *self.skipped.entry((*k).to_owned()).or_default() += n;
         }
@@ -439,6 +462,7 @@ struct Counts {
     invalid: u64,
     pageviews: u64,
     downloads: u64,
+    events: u64,
     skipped: BTreeMap<&'static str, u64>,
     examples: Vec<InvalidLine>,
 }
@@ -451,6 +475,7 @@ impl Counts {
         self.invalid += o.invalid;
         self.pageviews += o.pageviews;
         self.downloads += o.downloads;
+        self.events += o.events;
         for (k, n) in o.skipped {
             *self.skipped.entry(k).or_default() += n;
         }
@@ -853,7 +878,13 @@ impl Parser {
                 c.comments += 1;
                 return;
             }
-            Ok(Parsed::Line(l)) => l.validate().map(|()| l),
+            Ok(Parsed::Line(mut l)) => {
+                for g in &self.options.ignore_groups {
+                    // Checked when the option was set.
+                    let _ = l.ignore(g);
+                }
+                l.validate().map(|()| l)
+            }
             Err(reason) => Err(reason),
         };
         let line = match line {
@@ -892,6 +923,8 @@ impl Parser {
             bot
         });
         let kind = match decision {
+            // A streaming server's event, as Matomo's importer records it.
+            Decision::Pageview if line.event_action.is_some() => HitType::Event,
             Decision::Pageview => HitType::Pageview,
             Decision::Download => HitType::Download,
             Decision::Skip(s) => {
@@ -905,6 +938,7 @@ impl Parser {
         };
         match kind {
             HitType::Download => c.downloads += 1,
+            HitType::Event => c.events += 1,
             _ => c.pageviews += 1,
         }
         let agent = match agent {
@@ -995,6 +1029,14 @@ impl Parser {
             }
             hit.title = Some(title);
         }
+        if let (HitType::Event, Some(action)) = (kind, line.event_action.as_deref()) {
+            hit.event = Some(hitmap::Event {
+                category: "cloudfront_rtmp".to_owned(),
+                action: action.to_owned(),
+                name: line.event_name.as_deref().map(str::to_owned),
+                value: None,
+            });
+        }
         hit.url = Some(url);
         hit.country = country;
         hit.user = user.map(str::to_owned);
@@ -1083,6 +1125,7 @@ fn replay(
         Ok(Tracked::Hit(hit)) => {
             match hit.kind {
                 HitType::Download => c.downloads += 1,
+                HitType::Event => c.events += 1,
                 _ => c.pageviews += 1,
             }
             chunk.hits.push(*hit);

@@ -32,6 +32,56 @@ pub struct LogLine<'a> {
     pub user_agent: Option<Cow<'a, str>>,
     /// The server's time for the request, milliseconds, when logged.
     pub generation_ms: Option<f64>,
+    /// A streaming server's event (CloudFront RTMP's `x-event`, e.g.
+    /// `play`), which Matomo's importer records as an event of category
+    /// `cloudfront_rtmp` rather than a page view.
+    pub event_action: Option<Cow<'a, str>>,
+    /// The stream's name (CloudFront RTMP's `x-sname`), the event's name.
+    pub event_name: Option<Cow<'a, str>>,
+}
+
+impl LogLine<'_> {
+    /// Forgets one field read from the line, by the name of Matomo's
+    /// regex group (its importer's `--ignore-groups`): `ip`, `userid`,
+    /// `host`, `referrer`, `user_agent`, `length`, `method`,
+    /// `generation_time_milli` (and `_micro`, `_secs`), `event_action`,
+    /// `event_name`.
+    ///
+    /// # Errors
+    /// A group a hit cannot do without (`date`, `path`, `status`) or an
+    /// unknown one, naming those it can ignore.
+    ///
+    /// # Examples
+    /// ```
+    /// let mut l = hitmap_intake::logs::LogLine::default();
+    /// l.userid = Some("user1".into());
+    /// l.ignore("userid").unwrap();
+    /// assert_eq!(l.userid, None);
+    /// assert!(l.ignore("path").is_err());
+    /// ```
+    pub fn ignore(&mut self, group: &str) -> Result<(), String> {
+        match group {
+            "ip" => self.ip = None,
+            "userid" => self.userid = None,
+            "host" => self.host = None,
+            "referrer" => self.referrer = None,
+            "user_agent" => self.user_agent = None,
+            "length" => self.length = None,
+            "method" => self.method = None,
+            "generation_time_milli" | "generation_time_micro" | "generation_time_secs" => {
+                self.generation_ms = None
+            }
+            "event_action" => self.event_action = None,
+            "event_name" => self.event_name = None,
+            other => {
+                return Err(format!(
+                    "{other:?} cannot be ignored (one of: ip, userid, host, referrer, user_agent, \
+                     length, method, generation_time_milli, event_action, event_name)"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// HTTP methods a web server logs: RFC 9110's, PATCH, and WebDAV's.
@@ -345,7 +395,43 @@ fn json_u64(v: &serde_json::Value) -> Option<u64> {
 }
 
 /// nginx (Matomo's documented `log_format`), Traefik and Caddy JSON lines.
+/// `\xNN` escapes (an escaping backslash, not an escaped one, before two
+/// hex digits) as JSON's `\u00NN`.
+fn hex_escapes_as_unicode(line: &str) -> String {
+    let b = line.as_bytes();
+    let mut out = String::with_capacity(line.len() + 16);
+    let mut i = 0;
+    let mut from = 0;
+    while i < b.len() {
+        if b[i] == b'\\' {
+            let hex = |j: usize| b.get(j).is_some_and(u8::is_ascii_hexdigit);
+            if b.get(i + 1) == Some(&b'x') && hex(i + 2) && hex(i + 3) {
+                out.push_str(&line[from..i]);
+                out.push_str("\\u00");
+                i += 2;
+                from = i;
+            } else {
+                // An escape of two characters (`\\`, `\"`, ...).
+                i += 2;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(&line[from.min(line.len())..]);
+    out
+}
+
 pub(crate) fn parse_json(format: Format, line: &str) -> Result<LogLine<'static>, String> {
+    // nginx escapes bytes it will not log as `\xNN`, which JSON does not
+    // know; read as Matomo's importer reads them, as `\u00NN`.
+    let escaped;
+    let line = if line.contains("\\x") {
+        escaped = hex_escapes_as_unicode(line);
+        escaped.as_str()
+    } else {
+        line
+    };
     let v: serde_json::Value =
         serde_json::from_str(line).map_err(|e| format!("not a JSON object: {e}"))?;
     let obj = v.as_object().ok_or("not a JSON object")?;

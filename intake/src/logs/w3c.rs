@@ -93,7 +93,12 @@ pub(crate) fn parse<'a>(line: &'a str, fields: &mut W3cFields) -> Result<Parsed<
     l.userid = first(&["cs-username"]);
     l.host = first(&["x-host-header", "cs-host", "cs(host)"]);
     let mut path = match (first(&["cs-uri-stem"]), first(&["cs-uri"])) {
-        (Some(stem), _) => stem.into_owned(),
+        // CloudFront RTMP: the stream's address, `rtmp://host/app`, whose
+        // path is what follows `rtmp:/` (as Matomo's importer reads it).
+        (Some(stem), _) => match stem.strip_prefix("rtmp:/") {
+            Some(rest) if rest.starts_with('/') => rest.to_owned(),
+            _ => stem.into_owned(),
+        },
         // Incapsula: the host and the path in one column.
         (None, Some(uri)) => {
             let (host, path) = uri.split_once('/').unwrap_or((&uri, ""));
@@ -122,6 +127,8 @@ pub(crate) fn parse<'a>(line: &'a str, fields: &mut W3cFields) -> Result<Parsed<
         let v: f64 = t.parse().ok()?;
         Some(if t.contains('.') { v * 1e3 } else { v })
     });
+    l.event_action = first(&["x-event"]);
+    l.event_name = first(&["x-sname"]);
     Ok(Parsed::Line(l))
 }
 

@@ -382,10 +382,10 @@ fn every_sample_format_imports() {
         let skipped: u64 = s.skipped.values().sum();
         assert_eq!(
             s.lines,
-            s.comments + s.invalid + s.pageviews + s.downloads + skipped,
+            s.comments + s.invalid + s.pageviews + s.downloads + s.events + skipped,
             "{name}: {s:?}"
         );
-        assert!(s.pageviews + s.downloads > 0, "{name}: {}", s.report());
+        assert!(s.hits() > 0, "{name}: {}", s.report());
         assert!(s.invalid * 2 <= s.lines, "{name}: {}", s.report());
     }
 }
@@ -456,7 +456,7 @@ proptest! {
         let mut e = engine();
         let s = run(&mut e, text, &options(&[("batch-bytes", "300")]));
         let skipped: u64 = s.skipped.values().sum();
-        prop_assert_eq!(s.lines, s.comments + s.invalid + s.pageviews + s.downloads + skipped);
+        prop_assert_eq!(s.lines, s.comments + s.invalid + s.pageviews + s.downloads + s.events + skipped);
     }
 }
 
@@ -794,4 +794,158 @@ fn matomos_replayed_tracking_requests() {
     let all: u64 = (1..=3).map(|id| visits(&e, id).1).sum();
     assert_eq!(visits(&forced, 3).1, all);
     assert_eq!((visits(&forced, 1), visits(&forced, 2)), ((0, 0), (0, 0)));
+}
+
+/// CloudFront RTMP lines are a streaming server's events, recorded as
+/// Matomo's importer records them: category `cloudfront_rtmp`, the
+/// `x-event` as action, the stream (`x-sname`) as name; the stream's
+/// address without `rtmp:/` as the URL.
+#[test]
+fn cloudfront_rtmp_lines_are_events() {
+    let mut e = engine();
+    let s = run(
+        &mut e,
+        fixture("fake_logs_cloudfront_rtmp.log"),
+        &options(&[("idsite", "1")]),
+    );
+    assert_eq!(
+        (s.events, s.pageviews, s.hits(), s.invalid),
+        (2, 0, 2, 0),
+        "{}",
+        s.report()
+    );
+    assert!(
+        s.report().contains("(0 page views, 0 downloads, 2 events)"),
+        "{}",
+        s.report()
+    );
+    let q = "period=day&date=2012-08-12";
+    let names = api(&e, &format!("method=Events.getName&{q}&expanded=1"));
+    let labels: Vec<(&str, Option<&str>, Vec<&str>)> = names
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let sub = r["subtable"].as_array().map_or(vec![], |s| {
+                s.iter().map(|c| c["label"].as_str().unwrap()).collect()
+            });
+            (r["label"].as_str().unwrap(), r["segment"].as_str(), sub)
+        })
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            ("Event Name not defined", None, vec!["connect"]),
+            ("myvideo", Some("eventName==myvideo"), vec!["play"]),
+        ]
+    );
+    let cats = api(&e, &format!("method=Events.getCategory&{q}"));
+    assert_eq!(cats[0]["label"], "cloudfront_rtmp");
+    assert_eq!(cats[0]["nb_events"], 2);
+    // No valued event: no minimum or maximum.
+    assert!(cats[0]["min_event_value"].is_null() && cats[0]["max_event_value"].is_null());
+    // The unnamed `connect` has no row in the actions' subtables by name.
+    let actions = api(&e, &format!("method=Events.getAction&{q}&expanded=1"));
+    assert_eq!(actions[0]["label"], "connect");
+    assert!(actions[0].get("subtable").is_none(), "{actions}");
+    assert_eq!(actions[1]["subtable"][0]["label"], "myvideo");
+    let pages = api(&e, &format!("method=Actions.get&{q}"));
+    assert_eq!(pages["nb_pageviews"], 0);
+    let live = api(&e, &format!("method=Live.getLastVisitsDetails&{q}"));
+    let url = live[0]["actionDetails"][0]["url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://piwik.net/shqshne4jdp4b6.cloudfront.net/cfx/st"),
+        "{url}"
+    );
+}
+
+/// nginx writes the bytes it will not log as `\xNN`, which JSON does not
+/// know: read as `\u00NN` (Matomo's importer does the same), and an
+/// escaped backslash before an `x` stays a backslash.
+#[test]
+fn nginx_json_hex_escapes_read() {
+    let mut e = engine();
+    let s = run(
+        &mut e,
+        fixture("fake_logs_nginx_json.log"),
+        &options(&[("idsite", "1")]),
+    );
+    assert_eq!(
+        (s.pageviews, s.invalid, s.held_back),
+        (2, 0, 0),
+        "{}",
+        s.report()
+    );
+    let urls = api(
+        &e,
+        "method=Actions.getPageUrls&period=day&date=2012-08-13&flat=1",
+    );
+    let labels: Vec<&str> = urls
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["label"].as_str().unwrap())
+        .collect();
+    assert!(labels.contains(&"/api/fútbol-user-agent"), "{labels:?}");
+    let mut e = engine();
+    let line = br#"{"ip": "1.2.3.4","host": "piwik.net","path": "/a\\x41\x41","status": "200","user_agent": "x","date": "2012-08-13T13:20:31+01:00"}
+"#;
+    let s = run(
+        &mut e,
+        line.to_vec(),
+        &options(&[("idsite", "1"), ("log-format", "nginx_json")]),
+    );
+    assert_eq!(s.pageviews, 1, "{}", s.report());
+    let live = api(
+        &e,
+        "method=Live.getLastVisitsDetails&period=day&date=2012-08-13",
+    );
+    assert_eq!(
+        live[0]["actionDetails"][0]["url"],
+        "https://piwik.net/a\\x41A"
+    );
+}
+
+/// `ignore-groups` leaves fields of the line out (Matomo's
+/// `--ignore-groups`): without their user ids, lines are visitors by
+/// address and agent; a field a hit needs cannot be ignored.
+#[test]
+fn ignored_groups_are_left_out() {
+    let log = fixture("fake_logs_custom_iis.log");
+    let o = |extra: &[(&str, &str)]| {
+        let mut pairs = vec![
+            ("idsite", "1"),
+            ("w3c-map-field", "date-local=date"),
+            ("enable-http-errors", "true"),
+            ("enable-http-redirects", "true"),
+        ];
+        pairs.extend_from_slice(extra);
+        let mut o = options(&pairs);
+        for m in [
+            "time-local=time",
+            "cs(Host)=cs-host",
+            "TimeTakenMS=time-taken",
+        ] {
+            o.set("w3c-map-field", m).unwrap();
+        }
+        o
+    };
+    let users = |e: &Engine| {
+        api(e, "method=VisitsSummary.get&period=day&date=2012-08-15")["nb_users"]
+            .as_u64()
+            .unwrap()
+    };
+    let mut with = engine();
+    run(&mut with, log.clone(), &o(&[]));
+    let mut without = engine();
+    let s = run(&mut without, log, &o(&[("ignore-groups", "userid")]));
+    assert_eq!(s.pageviews, 4, "{}", s.report());
+    assert_eq!((users(&with), users(&without)), (2, 0));
+    let err = LogOptions::default()
+        .set("ignore-groups", "userid,path")
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("\"path\" cannot be ignored"),
+        "{err}"
+    );
 }
