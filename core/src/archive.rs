@@ -615,15 +615,35 @@ impl DayArchive {
         self.a_ts[self.action_offsets[visit as usize] as usize]
     }
 
-    /// Seconds from action `i` to the next action of its visit, whose
-    /// actions end before `end`; 0 for the visit's last action (Matomo's
-    /// time spent on a page). Derived from the times, not stored.
-    pub(crate) fn time_spent(&self, i: usize, end: usize) -> u32 {
-        if i + 1 < end {
-            (self.a_ts[i + 1] - self.a_ts[i]) as u32
-        } else {
-            0
+    /// The seconds spent on page view `i` of `visit` (Matomo's time spent
+    /// on a page, `time_spent_ref_action` summed by the page it refers
+    /// to): each later action's seconds since the request before it, up
+    /// to and with the next page view (the visit's last action when none
+    /// follows); events' seconds count nowhere, and a recorded conversion
+    /// (a request of its own) restarts the clock. Without events or
+    /// conversions between, the time to the next page view. Derived from
+    /// the times, not stored.
+    pub(crate) fn time_spent(&self, visit: u32, i: usize) -> u32 {
+        let end = self.action_offsets[visit as usize + 1] as usize;
+        let convs = self.conversions_of(visit);
+        let mut total = 0i64;
+        for k in i + 1..end {
+            let kind = self.a_kind[k];
+            if kind != HitType::Event {
+                let (prev, at) = (self.a_ts[k - 1], self.a_ts[k]);
+                let since = convs
+                    .iter()
+                    .map(|c| c.ts)
+                    .filter(|&t| t > prev && t < at)
+                    .max()
+                    .unwrap_or(prev);
+                total += at - since;
+            }
+            if kind == HitType::Pageview {
+                break;
+            }
         }
+        u32::try_from(total.max(0)).unwrap_or(u32::MAX)
     }
 
     /// Action `i`'s keyword and event attributes.

@@ -632,6 +632,10 @@ fn unpacked(
 ) -> Option<crate::rollup::Rollup> {
     let mut r = std::sync::Arc::unwrap_or_clone(r);
     if let Some(stored) = r.stored.take() {
+        // Reports built by older rules are rebuilt from the days.
+        if !stored.current {
+            return None;
+        }
         let d = &site.dicts;
         let reports =
             crate::store::format::decode_reports(&stored, d.visitors.len(), d.users.len());

@@ -180,7 +180,7 @@ impl Resolved<'_> {
                     }
                 }
                 RowsOf::Dimension(dim) => {
-                    let Some(table) = dim.table(d) else {
+                    let Some(table) = dim.table(d).filter(|t| t.rolled()) else {
                         return Ok(None);
                     };
                     let Some(rows) = g.rows.tables.get(&table.code()) else {

@@ -163,6 +163,8 @@ pub enum Dimension {
     Custom(String),
     /// A part of the referrer, over the visits of its type.
     Referrer(ReferrerPart),
+    /// The user id (rows of visits without one have no label).
+    User,
 }
 
 impl Dimension {
@@ -178,6 +180,7 @@ impl Dimension {
             Dimension::Custom(name) => name,
             Dimension::Referrer(ReferrerPart::Keyword) => "referrerKeyword",
             Dimension::Referrer(_) => "referrerName",
+            Dimension::User => "userId",
         }
     }
 }
@@ -779,6 +782,7 @@ impl Dimension {
                 Some(VisitTable::Dimension(d.custom_dim(name).unwrap_or(NONE)))
             }
             Dimension::Referrer(_) => None,
+            Dimension::User => field(VField::User),
         }
     }
 }
@@ -923,6 +927,10 @@ impl Resolved<'_> {
         let Some(table) = dimension.table(d) else {
             return Ok(None);
         };
+        // Users are not kept in report rollups: their days are read.
+        if !table.rolled() {
+            return Ok(None);
+        }
         let Some(reports) = self.rolled_reports(range, &[Which::Visit(table)], false)? else {
             return Ok(None);
         };
@@ -1109,7 +1117,9 @@ impl Resolved<'_> {
             Some(out) => out.merge(none, &piece, none),
         };
         for r in &rolled {
-            let Some(stored) = &r.stored else {
+            // An older rollup's reports (built by older rules) are not
+            // used: the period is read from its days.
+            let Some(stored) = r.stored.as_ref().filter(|s| s.current) else {
                 return Ok(None);
             };
             if history && !self.history_current(r) {

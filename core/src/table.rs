@@ -535,11 +535,26 @@ fn children(row: &Row) -> impl Iterator<Item = &Row> {
     list.iter().filter_map(Value::as_object)
 }
 
+/// Subtables' rows in their parents' places, labelled `parent - child`;
+/// a row without a segment takes its parent's (as Matomo's flattener
+/// gives a subtable's rows their parent's metadata).
 fn flatten(rows: Vec<Row>, join: Option<&str>, prefix: &str) -> Vec<Row> {
+    flatten_under(rows, join, prefix, None)
+}
+
+fn flatten_under(
+    rows: Vec<Row>,
+    join: Option<&str>,
+    prefix: &str,
+    segment: Option<&Value>,
+) -> Vec<Row> {
     let mut out = Vec::with_capacity(rows.len());
     for mut r in rows {
         let children = take_children(&mut r);
         r.shift_remove("idsubtable");
+        if let (Some(s), false) = (segment, r.contains_key("segment")) {
+            r.insert("segment".into(), s.clone());
+        }
         let name = match join {
             Some(sep) if !prefix.is_empty() => format!("{prefix}{sep}{}", label(&r)),
             _ => label(&r).to_owned(),
@@ -548,7 +563,8 @@ fn flatten(rows: Vec<Row>, join: Option<&str>, prefix: &str) -> Vec<Row> {
             r.insert("label".into(), json!(name));
             out.push(r);
         } else {
-            out.extend(flatten(children, join, &name));
+            let own = r.get("segment").cloned();
+            out.extend(flatten_under(children, join, &name, own.as_ref()));
         }
     }
     out

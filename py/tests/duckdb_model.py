@@ -116,13 +116,24 @@ def sessionize(con: Any, dimensions: Sequence[str]) -> None:
             SELECT *, sum(CASE WHEN gap IS NULL OR gap >= timeout THEN 1 ELSE 0 END)
                           OVER (PARTITION BY site, visitor, day ORDER BY seq) AS vno
             FROM ordered
+        ), marked AS (
+            -- Time on page (docs/hits.md): each hit's seconds since the one
+            -- before go to the page it was made on (a page view's to the
+            -- page before it); events' count nowhere.
+            SELECT *, sum(CASE WHEN type = 'pageview' THEN 1 ELSE 0 END) OVER v AS pvno,
+                   CASE WHEN type = 'event' THEN 0 ELSE coalesce(ts - lag(ts) OVER v, 0) END AS contrib
+            FROM numbered WINDOW v AS (PARTITION BY site, visitor, day, vno ORDER BY seq)
+        ), refs AS (
+            SELECT site AS r_site, visitor AS r_visitor, day AS r_day, vno AS r_vno,
+                   pvno - CASE WHEN type = 'pageview' THEN 1 ELSE 0 END AS r_page, sum(contrib) AS r_time
+            FROM marked GROUP BY ALL
         )
-        SELECT *,
+        SELECT m.*,
                dense_rank() OVER (PARTITION BY site, visitor, day, vno ORDER BY {ORDER}) AS arank,
-               coalesce(lead(ts) OVER (PARTITION BY site, visitor, day, vno ORDER BY seq) - ts, 0)
-                   AS time_spent,
+               CASE WHEN type = 'pageview' THEN coalesce(r_time, 0) ELSE 0 END AS time_spent,
                regexp_extract(url_nf, '^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?]*(.*)$', 1) AS label0
-        FROM numbered
+        FROM marked m LEFT JOIN refs ON (r_site = site AND r_visitor = visitor AND r_day = day
+                                          AND r_vno = vno AND r_page = pvno)
         """
     )
     con.execute(

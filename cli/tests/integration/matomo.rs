@@ -288,7 +288,7 @@ fn check_referrer_types(conn: &mut mysql::Conn, engine: &Engine, site: u32, p: &
 /// Actions.getPageUrls (flat): the archiver's action query (hits, visits,
 /// visitors per `idaction_url` of type 1, events excluded), its entry and
 /// exit queries over `log_visit`, and with `time` its time-spent query
-/// (`time_spent_ref_action` by `idaction_url_ref`).
+/// (`time_spent_ref_action` by `idaction_url_ref`, events' left out).
 fn check_page_urls(conn: &mut mysql::Conn, engine: &Engine, site: u32, p: &Period, time: bool) {
     let label = |name: &str| format!("/{}", name.split_once('/').map_or("", |(_, path)| path));
     let mut matomo: BTreeMap<String, [i64; 6]> = BTreeMap::new();
@@ -357,6 +357,7 @@ fn check_page_urls(conn: &mut mysql::Conn, engine: &Engine, site: u32, p: &Perio
              LEFT JOIN matomo_log_action AS log_action ON log_link_visit_action.idaction_url_ref = log_action.idaction \
              WHERE log_link_visit_action.server_time >= {start} AND log_link_visit_action.server_time <= {end} \
              AND log_link_visit_action.idsite IN ({site}) AND log_link_visit_action.time_spent_ref_action > 0 \
+             AND log_link_visit_action.idaction_event_category IS NULL \
              AND log_action.type IN (1) GROUP BY log_link_visit_action.idaction_url_ref".into(),
         )) {
             matomo.entry(label(&name)).or_default()[5] += v[0];
@@ -411,7 +412,9 @@ fn keeping_matomos_visits_gives_matomos_numbers() {
         for p in periods(zone) {
             check_visits_summary(&mut conn, &engine, site, &p);
             check_referrer_types(&mut conn, &engine, site, &p);
-            check_page_urls(&mut conn, &engine, site, &p, false);
+            // Page time too: downloads, outlinks, searches and events
+            // between page views, as Matomo's tracker times them.
+            check_page_urls(&mut conn, &engine, site, &p, true);
             check_goals(&mut conn, &engine, site, &p);
         }
     }

@@ -291,7 +291,7 @@ pub(super) fn goal_rows_of(kind: Kind) -> Option<(RowsOf, bool)> {
         Kind::Group(g) => (RowsOf::Group(g), false),
         Kind::Field(f) => (
             RowsOf::Dimension(super::rows::field_dimension(f)),
-            f != FieldKind::Os,
+            !matches!(f, FieldKind::Os | FieldKind::User),
         ),
         // Its dimension comes with the request: `GoalColumns::of`.
         Kind::Custom => (

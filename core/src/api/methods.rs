@@ -86,6 +86,7 @@ pub(crate) enum FieldKind {
     Device,
     Browser,
     Os,
+    User,
 }
 
 /// What a scalar getter answers: a column of `VisitsSummary.get`, or the
@@ -97,6 +98,8 @@ pub(crate) enum Scalar {
     Summary(&'static str, bool),
     /// The rows of a report (flat).
     Rows(&'static str),
+    /// A column of `Goals.get` (of the goal `idGoal` names, else of all).
+    Goals(&'static str),
 }
 
 impl Scalar {
@@ -105,6 +108,7 @@ impl Scalar {
         match self {
             Scalar::Summary(..) => "VisitsSummary.get",
             Scalar::Rows(method) => method,
+            Scalar::Goals(_) => "Goals.get",
         }
     }
 }
@@ -652,6 +656,14 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         F::Visits,
     ),
     m(
+        "UserId.getUsers",
+        K::Field(FieldKind::User),
+        VISITS,
+        "User IDs",
+        Some("User ID"),
+        F::Visits,
+    ),
+    m(
         "DevicesDetection.getType",
         K::Field(FieldKind::Device),
         VISITS,
@@ -818,6 +830,31 @@ pub(crate) const METHODS: &[MethodInfo] = &[
     m("API.getMatomoVersion", K::Version, API, "", None, F::None),
     m("Goals.get", K::Goals, GOALS, "Goals", None, F::Goals),
     m("Goals.getMetrics", K::GoalMetrics, GOALS, "", None, F::None),
+    // Matomo's single-metric getters of Goals.get.
+    m(
+        "Goals.getConversions",
+        K::Scalar(Scalar::Goals("nb_conversions")),
+        GOALS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "Goals.getNbVisitsConverted",
+        K::Scalar(Scalar::Goals("nb_visits_converted")),
+        GOALS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "Goals.getRevenue",
+        K::Scalar(Scalar::Goals("revenue")),
+        GOALS,
+        "",
+        None,
+        F::None,
+    ),
     m(
         "Goals.getGoals",
         K::GoalDefinitions,

@@ -382,6 +382,7 @@ impl ApiRequest {
                     k,
                     Kind::Goals
                         | Kind::GoalMetrics
+                        | Kind::Scalar(methods::Scalar::Goals(_))
                         | Kind::VisitsUntilConversion
                         | Kind::DaysToConversion
                         | Kind::GoalDefinition
@@ -510,6 +511,7 @@ fn scalar_of(s: methods::Scalar, v: &Value) -> Value {
             }
         }
         methods::Scalar::Rows(_) => json!(v.as_array().map_or(0, Vec::len)),
+        methods::Scalar::Goals(column) => v.get(column).cloned().unwrap_or(json!(0)),
     }
 }
 
@@ -797,7 +799,7 @@ impl Engine {
                 let (value, multi) = self.answer_site(&sub, method(name)?, site, options)?;
                 // Matomo applies hideColumns to the one column: hidden,
                 // the answer is empty.
-                let hidden = matches!(s, methods::Scalar::Summary(column, _)
+                let hidden = matches!(s, methods::Scalar::Summary(column, _) | methods::Scalar::Goals(column)
                     if r.table.hide_columns.iter().any(|h| h == column));
                 let one = |v: &Value| if hidden { json!([]) } else { scalar_of(s, v) };
                 let value = match (multi, value) {
@@ -1197,7 +1199,7 @@ impl Engine {
                 _ => Vec::new(),
             };
             if of.secondary.is_some() {
-                // Events: the subtable's rows carry their own segments.
+                // Events: the subtable's rows as they are (no segment, as Matomo's).
                 let rows: Vec<table::Row> = children
                     .into_iter()
                     .filter_map(|c| match c {
@@ -1399,7 +1401,7 @@ impl Engine {
                     return Ok(None);
                 };
                 let rows = crate::breakdown::event_rows_of_table(table);
-                let rows = rows::event_rows_of(&rows, by, sub);
+                let rows = rows::event_rows_of(&rows, by);
                 table::apply(rows, t, &Spec::new(table::EVENT_RATIOS)).map(Some)
             }
             Kind::Group(g) if VisitGroup::By(g).rolled() => {

@@ -170,20 +170,21 @@ fn event_row(e: &EventRow) -> Row {
     m.insert("nb_visits".into(), json!(e.nb_visits));
     m.insert("nb_uniq_visitors".into(), json!(e.nb_uniq_visitors));
     m.insert("sum_event_value".into(), json!(e.sum_event_value));
-    m.insert(
-        "min_event_value".into(),
-        json!(e.min_event_value.unwrap_or(0.0)),
-    );
-    m.insert(
-        "max_event_value".into(),
-        json!(e.max_event_value.unwrap_or(0.0)),
-    );
+    // Without a valued event there is no minimum or maximum (Matomo's
+    // empty cells).
+    m.insert("min_event_value".into(), json!(e.min_event_value));
+    m.insert("max_event_value".into(), json!(e.max_event_value));
     m.insert("nb_events_with_value".into(), json!(e.nb_events_with_value));
-    if !e.sub.is_empty() {
-        m.insert(
-            "subtable".into(),
-            Value::Array(e.sub.iter().map(|c| Value::Object(event_row(c))).collect()),
-        );
+    // Unnamed events have no row in a subtable by name (Matomo's: an
+    // event's name is optional, its category and action are not).
+    let sub: Vec<Value> = e
+        .sub
+        .iter()
+        .filter(|c| c.label != crate::breakdown::EVENT_NAME_NOT_DEFINED)
+        .map(|c| Value::Object(event_row(c)))
+        .collect();
+    if !sub.is_empty() {
+        m.insert("subtable".into(), Value::Array(sub));
     }
     m
 }
@@ -198,39 +199,29 @@ pub(crate) fn event_segment(part: EventPart) -> &'static str {
 
 /// Events by one part with subtables by another.
 pub(crate) fn event_rows(sel: &Selection<'_>, by: EventPart, sub: EventPart) -> Vec<Row> {
-    event_rows_of(&sel.event_report(by, sub), by, sub)
+    event_rows_of(&sel.event_report(by, sub), by)
 }
 
 /// Rows of an event report from its rows (a selection's, or rollups').
-pub(crate) fn event_rows_of(rows: &[EventRow], by: EventPart, sub: EventPart) -> Vec<Row> {
+pub(crate) fn event_rows_of(rows: &[EventRow], by: EventPart) -> Vec<Row> {
     rows.iter()
         .map(|e| {
             let mut m = event_row(e);
+            // Unnamed events' row has no segment, nor has a subtable's
+            // row (as Matomo's).
             let own = event_condition(by, &e.label);
-            if let Some(Value::Array(children)) = m.get_mut("subtable") {
-                for (c, row) in children.iter_mut().zip(&e.sub) {
-                    if let Value::Object(c) = c {
-                        c.insert(
-                            "segment".into(),
-                            json!(format!("{own};{}", event_condition(sub, &row.label))),
-                        );
-                    }
-                }
+            if let Some(own) = own {
+                m.insert("segment".into(), json!(own));
             }
-            m.insert("segment".into(), json!(own));
             m
         })
         .collect()
 }
 
-/// An event row's segment: `eventName==` (no value) for unnamed events.
-fn event_condition(part: EventPart, label: &str) -> String {
-    let value = if label == crate::breakdown::EVENT_NAME_NOT_DEFINED {
-        String::new()
-    } else {
-        enc(label)
-    };
-    format!("{}=={value}", event_segment(part))
+/// An event row's segment; none for unnamed events' row (as Matomo's).
+fn event_condition(part: EventPart, label: &str) -> Option<String> {
+    (label != crate::breakdown::EVENT_NAME_NOT_DEFINED)
+        .then(|| format!("{}=={}", event_segment(part), enc(label)))
 }
 
 /// A dimension report's rows with Matomo's row segment (device types
@@ -309,7 +300,10 @@ fn plain_dimension_rows(
     segment_name: &str,
     cells: &GoalColumns,
 ) -> Vec<Row> {
+    // The user ids report has rows of users only (Matomo's).
+    let users = segment_name == "userId";
     rows.iter()
+        .filter(|row| !users || row.label.is_some())
         .map(|row| {
             let mut m = labelled(row.label.as_deref().unwrap_or(UNKNOWN), &row.metrics);
             cells.put(&mut m, &(row.label.clone(), None));
@@ -331,6 +325,7 @@ pub(crate) fn field_dimension(f: FieldKind) -> Dimension {
         FieldKind::Device => Dimension::DeviceType,
         FieldKind::Browser => Dimension::Browser,
         FieldKind::Os => Dimension::OperatingSystem,
+        FieldKind::User => Dimension::User,
     }
 }
 

@@ -130,7 +130,6 @@ fn visit_details(keys: &VisitKeys<'_>, a: &DayArchive, v: u32, date: chrono::Nai
             m.insert(name.to_owned(), json!(text(&d.dim_values, c.values[vi])));
         }
     }
-    let end = range.end;
     let actions: Vec<Value> = range
         .map(|i| {
             let mut x = Map::new();
@@ -139,7 +138,7 @@ fn visit_details(keys: &VisitKeys<'_>, a: &DayArchive, v: u32, date: chrono::Nai
             x.insert("url".into(), json!(text(&d.urls, a.a_url[i])));
             if kind == HitType::Pageview {
                 x.insert("pageTitle".into(), json!(text(&d.titles, a.a_title[i])));
-                x.insert("timeSpent".into(), json!(a.time_spent(i, end)));
+                x.insert("timeSpent".into(), json!(a.time_spent(v, i)));
             }
             if kind == HitType::Search {
                 x.insert(

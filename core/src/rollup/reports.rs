@@ -111,6 +111,15 @@ impl VisitTable {
         }
     }
 
+    /// Whether rollups keep it (users are not kept: a report by user
+    /// reads its days).
+    pub(crate) fn rolled(self) -> bool {
+        match self {
+            VisitTable::Field(f) => FIELD_TABLES.iter().any(|t| *t as u8 == f),
+            VisitTable::ReferrerType | VisitTable::Dimension(_) => true,
+        }
+    }
+
     /// The tag and number it is stored as.
     pub(crate) fn code(self) -> (u8, u32) {
         match self {
@@ -274,7 +283,6 @@ pub(crate) fn count_visit(
     scratch: &mut Vec<u32>,
     mut keys_of: impl FnMut(usize, &mut Vec<u32>),
 ) {
-    let end = a.action_offsets[visit as usize + 1] as usize;
     // The keys of the visit's actions, in action order; the keys of its
     // first and last page are scratch[first] and scratch[last].
     scratch.clear();
@@ -285,7 +293,7 @@ pub(crate) fn count_visit(
         if scratch.len() == from {
             continue;
         }
-        let time = if pages { a.time_spent(i, end) } else { 0 };
+        let time = if pages { a.time_spent(visit, i) } else { 0 };
         for &k in &scratch[from..] {
             let c = acc.at(k);
             c.hits += 1;
@@ -355,6 +363,10 @@ pub(crate) struct StoredReports {
     /// Each report's packed sections: its rows' keys and counts, and its
     /// rows' ids (read only to add periods up).
     pub sections: BTreeMap<Which, (Vec<u8>, Vec<u8>)>,
+    /// Whether they were built by today's rules (a rollup of
+    /// [`REPORTS_VERSION`](crate::store::codec::REPORTS_VERSION)); an
+    /// older one's periods are answered from their days.
+    pub current: bool,
 }
 
 impl StoredReports {

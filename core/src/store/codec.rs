@@ -17,9 +17,11 @@ pub(crate) const MAGIC: &[u8; 7] = b"HITMAP\0";
 /// visit start and the order index to the visitor totals (`N`), and
 /// keeps the referrer type and all-referrers reports of rollups with
 /// reports under new numbers (their search rows are keywords); version 8
-/// adds goal rollups (`R`, `.gol`: [`GOALS_VERSION`]); the other kinds
-/// are the same in all.
-pub(crate) const FORMAT_VERSION: u16 = 8;
+/// adds goal rollups (`R`, `.gol`: [`GOALS_VERSION`]); version 9 counts
+/// the time spent on a page until the next page view (Matomo's rule) in
+/// report rollups, whose older ones are read from their days until
+/// rebuilt ([`REPORTS_VERSION`]); the other kinds are the same in all.
+pub(crate) const FORMAT_VERSION: u16 = 9;
 
 /// The version of a goal rollup (a month's or year's goal sums).
 pub(crate) const GOALS_VERSION: u16 = 8;
@@ -31,8 +33,11 @@ pub(crate) const TOTALS_VERSION: u16 = 7;
 /// days without any keep version 3's bytes.
 pub(crate) const CONVERSIONS_VERSION: u16 = 6;
 /// The version of a rollup with reports (visits-grouped reports, new in
-/// 5; the referrer type and all-referrers reports renumbered in 7).
-pub(crate) const REPORTS_VERSION: u16 = 7;
+/// 5; the referrer type and all-referrers reports renumbered in 7; the
+/// time spent on pages until the next page view in 9: an older one's
+/// reports are not used, its periods read from their days until `hitmap
+/// check --upgrade` or a write to its month rebuilds it).
+pub(crate) const REPORTS_VERSION: u16 = 9;
 
 /// The version of the manifest and the visitor history's files.
 pub(crate) const HISTORY_VERSION: u16 = 4;

@@ -1422,7 +1422,8 @@ pub(crate) fn decode_rollup(
     visitors: usize,
     users: usize,
 ) -> ReadResult<crate::rollup::Rollup> {
-    let mut r = Reader::new(open(Kind::Rollup, bytes)?);
+    let (version, body) = super::codec::open_versioned(Kind::Rollup, bytes)?;
+    let mut r = Reader::new(body);
     let day = r.var()?;
     let start = i32::try_from(day)
         .ok()
@@ -1464,7 +1465,9 @@ pub(crate) fn decode_rollup(
     }
     let (v, u) = (r.bitmap()?, r.bitmap()?);
     let stored = if span.reports() {
-        Some(std::sync::Arc::new(read_reports(&mut r)?))
+        let mut stored = read_reports(&mut r)?;
+        stored.current = version >= super::codec::REPORTS_VERSION;
+        Some(std::sync::Arc::new(stored))
     } else {
         None
     };
@@ -1909,7 +1912,11 @@ fn read_reports(r: &mut Reader<'_>) -> ReadResult<StoredReports> {
     {
         return Err("a report rollup lacks an action report".into());
     }
-    Ok(StoredReports { bitmaps, sections })
+    Ok(StoredReports {
+        bitmaps,
+        sections,
+        current: true,
+    })
 }
 
 /// One report of a stored rollup, unpacked and checked against the

@@ -215,15 +215,20 @@ fn goal_conversions(c: &Cut, recorded: &[&RConv], g: &Goal) -> Option<(u64, f64)
                 h.kind == HitType::Goal && h.conversion.as_ref().unwrap().goal == Some(g.id())
             })
             .collect();
+        // docs/hits.md: at equal times, by URL, then visit id, then
+        // revenue (none first).
         v.sort_by(|a, b| {
-            a.ts.cmp(&b.ts).then(
-                a.conversion
-                    .as_ref()
-                    .unwrap()
-                    .revenue
-                    .map(f64::to_bits)
-                    .cmp(&b.conversion.as_ref().unwrap().revenue.map(f64::to_bits)),
-            )
+            a.ts.cmp(&b.ts)
+                .then_with(|| a.url.cmp(&b.url))
+                .then_with(|| a.visit.cmp(&b.visit))
+                .then(
+                    a.conversion
+                        .as_ref()
+                        .unwrap()
+                        .revenue
+                        .map(f64::to_bits)
+                        .cmp(&b.conversion.as_ref().unwrap().revenue.map(f64::to_bits)),
+                )
         });
         v
     };

@@ -841,7 +841,23 @@ fn goal_metrics_are_goals_get_for_all_visits() {
             assert_eq!(metrics[k], all[k], "{k}");
         }
         assert_eq!(metrics["conversion_rate"], "50%");
+        // Matomo's single-metric getters: the column alone.
+        for (getter, column) in [
+            ("Goals.getConversions", "nb_conversions"),
+            ("Goals.getNbVisitsConverted", "nb_visits_converted"),
+            ("Goals.getRevenue", "revenue"),
+        ] {
+            // Matomo's JSON gives a number as `{"value": n}`.
+            assert_eq!(api(&e, &q(getter))["value"], all[column], "{getter}{extra}");
+        }
     }
+    assert_eq!(
+        api(
+            &e,
+            "method=Goals.getRevenue&idSite=1&period=day&date=2024-06-01&format=json"
+        )["value"],
+        5
+    );
 }
 
 /// Three months of visits (2024-01 .. 2024-03) and a day of April, so

@@ -451,6 +451,30 @@ fn check_against_reference(case: &Case) -> Result<(), TestCaseError> {
             ctx
         );
 
+        // Visits by user id (UserId.getUsers: rows of users only).
+        let users: std::collections::BTreeMap<_, _> = sel
+            .dimension_report(&Dimension::User)
+            .into_iter()
+            .map(|r| (r.label, r.metrics))
+            .collect();
+        prop_assert_eq!(
+            users,
+            reference::by_dimension(&cuts, |v| v.user.clone()),
+            "users, {}",
+            ctx
+        );
+        let api_users = api_rows(&engine, "UserId.getUsers", from, to, seg, section);
+        let want: std::collections::BTreeMap<String, u64> =
+            reference::by_dimension(&cuts, |v| v.user.clone())
+                .into_iter()
+                .filter_map(|(k, s)| Some((k?, s.nb_visits)))
+                .collect();
+        let got: std::collections::BTreeMap<String, u64> = api_users
+            .iter()
+            .map(|(k, r)| (k.clone(), r["nb_visits"].as_u64().unwrap()))
+            .collect();
+        prop_assert_eq!(got, want, "UserId.getUsers, {}", ctx);
+
         check_api_reports(&engine, &cuts, from, to, seg, section, &ctx)?;
 
         let refs: std::collections::BTreeMap<_, _> = sel
@@ -733,13 +757,19 @@ fn check_api_reports(
                         r["nb_visits"].as_u64().unwrap(),
                         r["nb_uniq_visitors"].as_u64().unwrap(),
                         r["sum_event_value"].as_f64().unwrap(),
-                        r["min_event_value"].as_f64().unwrap(),
-                        r["max_event_value"].as_f64().unwrap(),
+                        // No minimum or maximum without a valued event.
+                        r["min_event_value"].as_f64().unwrap_or(0.0),
+                        r["max_event_value"].as_f64().unwrap_or(0.0),
                         r["nb_events_with_value"].as_u64().unwrap(),
                     ),
                 )
             })
             .collect();
+        for r in rows.values() {
+            let valued = r["nb_events_with_value"].as_u64().unwrap() > 0;
+            prop_assert_eq!(r["min_event_value"].is_null(), !valued, "{}", ctx);
+            prop_assert_eq!(r["max_event_value"].is_null(), !valued, "{}", ctx);
+        }
         prop_assert_eq!(got, reference::events(cuts, by_name), "{}, {}", method, ctx);
     }
     // Every pair of parts (`secondaryDimension`), flattened.
@@ -766,14 +796,25 @@ fn check_api_reports(
                 (k.clone(), counts)
             })
             .collect();
+        // Unnamed events have no row in a subtable by name: a row whose
+        // events are all unnamed stays whole, flattened.
+        let named: std::collections::BTreeSet<String> =
+            reference::events_by(cuts, |ev| match (sub, &ev.name) {
+                ("eventName", None) => String::new(),
+                _ => reference::event_part(ev, by),
+            })
+            .into_keys()
+            .collect();
         let want: BTreeMap<String, (u64, u64, u64, u64)> = reference::events_by(cuts, |ev| {
-            format!(
-                "{} - {}",
-                reference::event_part(ev, by),
-                reference::event_part(ev, sub)
-            )
+            let top = reference::event_part(ev, by);
+            match (sub, &ev.name) {
+                ("eventName", None) if named.contains(&top) => String::new(),
+                ("eventName", None) => top,
+                _ => format!("{top} - {}", reference::event_part(ev, sub)),
+            }
         })
         .into_iter()
+        .filter(|(k, _)| !k.is_empty())
         .map(|(k, r)| (k, (r.0, r.1, r.2, r.6)))
         .collect();
         prop_assert_eq!(got, want, "{}, {}", asked, ctx);

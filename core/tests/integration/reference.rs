@@ -474,6 +474,22 @@ pub fn actions(cuts: &[Cut]) -> hitmap::ActionsSummary {
     s
 }
 
+/// docs/hits.md's time spent on page view `i` of a visit's hits (no
+/// recorded conversions): each later hit's seconds since the one before,
+/// up to and with the next page view, events' seconds left out.
+pub fn page_time(hits: &[Hit], i: usize) -> u64 {
+    let mut t = 0;
+    for k in i + 1..hits.len() {
+        if hits[k].kind != HitType::Event {
+            t += (hits[k].ts - hits[k - 1].ts) as u64;
+        }
+        if hits[k].kind == HitType::Pageview {
+            break;
+        }
+    }
+    t
+}
+
 /// Flat page rows: label -> (hits, visits, visitors, entries, exits, entry bounces, time).
 pub fn pages(cuts: &[Cut]) -> BTreeMap<String, (u64, u64, u64, u64, u64, u64, u64)> {
     let mut rows: BTreeMap<
@@ -508,7 +524,7 @@ pub fn pages(cuts: &[Cut]) -> BTreeMap<String, (u64, u64, u64, u64, u64, u64, u6
                 hits[0].visit.clone(),
             ));
             r.2.insert(c.visit.visitor.clone());
-            r.6 += hits.get(i + 1).map_or(0, |n| (n.ts - hits[i].ts) as u64);
+            r.6 += page_time(hits, i);
         }
         if let (Some(&first), Some(&last)) = (pv.first(), pv.last()) {
             let e = rows
