@@ -68,6 +68,9 @@ pub(crate) enum Kind {
     /// `Referrers.getNumberOfDistinctWebsites`, ...): Matomo's scalar
     /// getters.
     Scalar(Scalar),
+    /// `Referrers.get`: visits by channel, their shares, and the distinct
+    /// referrers of each kind.
+    ReferrersGet,
     /// `Goals.getItemsSku`, `getItemsName`, `getItemsCategory`.
     Items(crate::items::ItemsBy),
     /// `Goals.getGoal`: one goal's definition (`idGoal`).
@@ -973,6 +976,14 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         "VisitsSummary.getSumVisitsLengthPretty",
         K::Scalar(Scalar::Summary("sum_visit_length", true)),
         VISITS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "Referrers.get",
+        K::ReferrersGet,
+        REFERRERS,
         "",
         None,
         F::None,

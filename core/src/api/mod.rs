@@ -498,6 +498,27 @@ pub const SUPPORTED_PARAMETERS: &[&str] = &[
     "and, changing nothing: module, token_auth, force_api_session, language, translateColumnNames, idSites, _",
 ];
 
+/// `Referrers.get`'s channels: the name in its columns and the row of
+/// `Referrers.getReferrerType`, in Matomo's order.
+const REFERRERS_CHANNELS: [(&str, &str); 5] = [
+    ("SearchEngines", "Search Engines"),
+    ("SocialNetworks", "Social Networks"),
+    ("DirectEntry", "Direct Entry"),
+    ("Websites", "Websites"),
+    ("Campaigns", "Campaigns"),
+];
+
+/// `Referrers.get`'s distinct counts: the name in its columns and the
+/// report whose rows they are (flat or not).
+const REFERRERS_DISTINCT: [(&str, &str, bool); 6] = [
+    ("SearchEngines", "Referrers.getSearchEngines", false),
+    ("SocialNetworks", "Referrers.getSocials", false),
+    ("Keywords", "Referrers.getKeywords", false),
+    ("Websites", "Referrers.getWebsites", false),
+    ("WebsitesUrls", "Referrers.getWebsites", true),
+    ("Campaigns", "Referrers.getCampaigns", false),
+];
+
 /// A scalar getter's number from its source report's answer for one
 /// period (`[]`: no data, 0).
 fn scalar_of(s: methods::Scalar, v: &Value) -> Value {
@@ -819,6 +840,7 @@ impl Engine {
                 return Ok((value, multi));
             }
             Kind::Subtable(of) => return self.named_subtable(r, of, site, options),
+            Kind::ReferrersGet => return self.referrers_get(r, site, options),
             Kind::SuggestedValues => {
                 let name = r
                     .segment_name
@@ -1129,6 +1151,7 @@ impl Engine {
             | Kind::SegmentsMetadata
             | Kind::SuggestedValues
             | Kind::Scalar(_)
+            | Kind::ReferrersGet
             | Kind::Subtable(_)
             | Kind::GoalDefinitions
             | Kind::GoalDefinition
@@ -1137,6 +1160,100 @@ impl Engine {
             | Kind::LastVisits
             | Kind::Refused(_) => json!([]),
         })
+    }
+
+    /// `Referrers.get` (Matomo's Referrers plugin's `get`): the visits of
+    /// each channel (`Referrers_visitorsFrom*`, and `_percent` of all
+    /// visits), and the number of distinct search engines, social
+    /// networks, keywords, websites, website URLs and campaigns: the rows
+    /// of the reports that list them, for the same periods, segment and
+    /// section.
+    fn referrers_get(
+        &self,
+        r: &ApiRequest,
+        site: u32,
+        options: &ApiOptions,
+    ) -> Result<(Value, bool)> {
+        let sub = |name: &str, flat: bool| -> Result<(Value, bool)> {
+            let mut s = r.clone();
+            s.method = name.to_owned();
+            s.table = table::TableParams {
+                limit: Some(-1),
+                flat,
+                raw_metrics: true,
+                ..table::TableParams::default()
+            };
+            self.answer_site(&s, method(name)?, site, options)
+        };
+        let (types, multi) = sub("Referrers.getReferrerType", false)?;
+        let mut distinct = Vec::with_capacity(REFERRERS_DISTINCT.len());
+        for (name, report, flat) in REFERRERS_DISTINCT {
+            distinct.push((name, sub(report, flat)?.0));
+        }
+        let one = |key: Option<&str>| -> Value {
+            let pick = |v: &Value| -> Value {
+                match key {
+                    Some(k) => v.get(k).cloned().unwrap_or(Value::Null),
+                    None => v.clone(),
+                }
+            };
+            let types = pick(&types);
+            let visits = |label: &str| -> u64 {
+                types
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|row| row.get("label").and_then(Value::as_str) == Some(label))
+                    .filter_map(|row| row.get("nb_visits").and_then(Value::as_u64))
+                    .sum()
+            };
+            let all: u64 = types
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|row| row.get("nb_visits").and_then(Value::as_u64))
+                .sum();
+            let mut m = Map::new();
+            for (name, label) in REFERRERS_CHANNELS {
+                m.insert(
+                    format!("Referrers_visitorsFrom{name}"),
+                    json!(visits(label)),
+                );
+            }
+            for (name, rows) in &distinct {
+                let n = pick(rows).as_array().map_or(0, Vec::len);
+                m.insert(format!("Referrers_distinct{name}"), json!(n));
+            }
+            for name in [
+                "DirectEntry",
+                "SearchEngines",
+                "Campaigns",
+                "SocialNetworks",
+                "Websites",
+            ] {
+                let label = REFERRERS_CHANNELS
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map_or("", |(_, l)| l);
+                let share = if all == 0 {
+                    0
+                } else {
+                    (visits(label) as f64 * 100.0 / all as f64).round() as u64
+                };
+                m.insert(
+                    format!("Referrers_visitorsFrom{name}_percent"),
+                    json!(format!("{share}%")),
+                );
+            }
+            Value::Object(m)
+        };
+        let value = match (&types, multi) {
+            (Value::Object(periods), true) => {
+                Value::Object(periods.keys().map(|k| (k.clone(), one(Some(k)))).collect())
+            }
+            _ => one(None),
+        };
+        Ok((value, multi))
     }
 
     /// A named subtable getter's answer for one site: the parent report

@@ -334,3 +334,78 @@ fn named_subtable_getters_answer_a_rows_subtable_with_matomos_segments() {
         .to_string();
     assert!(err.contains("names no row"), "{err}");
 }
+
+/// `Referrers.get`: the visits of each channel and their share of all
+/// visits, and the distinct referrers of each kind, equal to the reports
+/// that list them, for one period and for several.
+#[test]
+fn referrers_get_sums_up_the_channels() {
+    let mut e = Engine::in_memory();
+    e.add_site(site()).unwrap();
+    e.ingest([
+        page("a", 0, Some("https://www.google.de/search?q=Payroll"), HOME),
+        page("b", 0, Some("https://www.bing.com/search?q=holidays"), HOME),
+        page("c", 0, None, HOME),
+        page("d", 0, Some("https://t.co/x"), HOME),
+        page(
+            "f",
+            0,
+            None,
+            "https://intranet.example.org/?utm_campaign=Spring",
+        ),
+        page("g", 0, Some("https://blog.example.com/"), HOME),
+        page("h", 0, Some("https://blog.example.com/b"), HOME),
+        page("i", 0, Some("https://news.example.net/"), HOME),
+        page("j", 30, None, HOME),
+    ])
+    .unwrap();
+    let get = |q: &str| -> serde_json::Value {
+        serde_json::from_str(&e.api(&format!("idSite=1&format=json&{q}")).unwrap()).unwrap()
+    };
+    let one = get("method=Referrers.get&period=day&date=2024-06-01");
+    let n = |k: &str| one[k].as_u64().unwrap_or_else(|| panic!("{k}: {one}"));
+    assert_eq!(
+        [
+            n("Referrers_visitorsFromSearchEngines"),
+            n("Referrers_visitorsFromSocialNetworks"),
+            n("Referrers_visitorsFromDirectEntry"),
+            n("Referrers_visitorsFromWebsites"),
+            n("Referrers_visitorsFromCampaigns"),
+        ],
+        [2, 1, 1, 3, 1]
+    );
+    assert_eq!(
+        [
+            n("Referrers_distinctSearchEngines"),
+            n("Referrers_distinctSocialNetworks"),
+            n("Referrers_distinctKeywords"),
+            n("Referrers_distinctWebsites"),
+            n("Referrers_distinctWebsitesUrls"),
+            n("Referrers_distinctCampaigns"),
+        ],
+        [2, 1, 2, 2, 3, 1]
+    );
+    // 3 of 8 visits.
+    assert_eq!(one["Referrers_visitorsFromWebsites_percent"], "38%");
+    for (column, getter) in [
+        ("Referrers_distinctWebsites", "getNumberOfDistinctWebsites"),
+        (
+            "Referrers_distinctWebsitesUrls",
+            "getNumberOfDistinctWebsitesUrls",
+        ),
+        ("Referrers_distinctKeywords", "getNumberOfDistinctKeywords"),
+    ] {
+        let v = get(&format!(
+            "method=Referrers.{getter}&period=day&date=2024-06-01"
+        ));
+        assert_eq!(one[column], v["value"], "{getter}");
+    }
+    // Several periods: one object each, the day without visits all 0.
+    let days = get("method=Referrers.get&period=day&date=2024-06-01,2024-06-02");
+    assert_eq!(days["2024-06-01"], one);
+    assert_eq!(days["2024-06-02"]["Referrers_visitorsFromDirectEntry"], 1);
+    assert_eq!(
+        days["2024-06-02"]["Referrers_visitorsFromDirectEntry_percent"],
+        "100%"
+    );
+}
