@@ -781,6 +781,28 @@ impl Engine {
             .collect()
     }
 
+    /// Report `name` of request `r`'s site, periods, segment and section,
+    /// whole (every row, flat or not, raw metrics): what a scalar getter
+    /// or `Referrers.get` takes its numbers from.
+    fn whole_report(
+        &self,
+        r: &ApiRequest,
+        name: &str,
+        flat: bool,
+        site: u32,
+        options: &ApiOptions,
+    ) -> Result<(Value, bool)> {
+        let mut sub = r.clone();
+        sub.method = name.to_owned();
+        sub.table = table::TableParams {
+            limit: Some(-1),
+            flat,
+            raw_metrics: true,
+            ..table::TableParams::default()
+        };
+        self.answer_site(&sub, method(name)?, site, options)
+    }
+
     /// One site's answer, and whether it is a map of periods.
     fn answer_site(
         &self,
@@ -809,15 +831,7 @@ impl Engine {
                     Some((m, _)) => (m, true),
                     None => (s.source(), false),
                 };
-                let mut sub = r.clone();
-                sub.method = name.to_owned();
-                sub.table = table::TableParams {
-                    limit: Some(-1),
-                    flat,
-                    raw_metrics: true,
-                    ..table::TableParams::default()
-                };
-                let (value, multi) = self.answer_site(&sub, method(name)?, site, options)?;
+                let (value, multi) = self.whole_report(r, name, flat, site, options)?;
                 // Matomo applies hideColumns to the one column: hidden,
                 // the answer is empty.
                 let hidden = matches!(s, methods::Scalar::Summary(column, _) | methods::Scalar::Goals(column)
@@ -1174,17 +1188,7 @@ impl Engine {
         site: u32,
         options: &ApiOptions,
     ) -> Result<(Value, bool)> {
-        let sub = |name: &str, flat: bool| -> Result<(Value, bool)> {
-            let mut s = r.clone();
-            s.method = name.to_owned();
-            s.table = table::TableParams {
-                limit: Some(-1),
-                flat,
-                raw_metrics: true,
-                ..table::TableParams::default()
-            };
-            self.answer_site(&s, method(name)?, site, options)
-        };
+        let sub = |name: &str, flat: bool| self.whole_report(r, name, flat, site, options);
         let (types, multi) = sub("Referrers.getReferrerType", false)?;
         let mut distinct = Vec::with_capacity(REFERRERS_DISTINCT.len());
         for (name, report, flat) in REFERRERS_DISTINCT {

@@ -432,7 +432,7 @@ mod tests {
                 .contains("truncated")
         );
         let mut newer = sealed.clone();
-        newer[8] = 9;
+        newer[8] = u8::try_from(FORMAT_VERSION + 1).unwrap();
         assert!(open(Kind::Day, &newer).unwrap_err().contains("newer"));
     }
 
