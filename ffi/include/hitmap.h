@@ -233,7 +233,7 @@ enum hitmap_status hitmap_store_ingest_ndjson(struct hitmap_store *store,
  * without dashes or with `_`: `{"log-format":"combined","idsite":1,
  * "enable-static":true,"exclude-path":["/login","/logout"]}` (a list gives the
  * option once per value). `*result_json` receives the summary:
- * `{"lines":..,"hits":..,"pageviews":..,"downloads":..,"comments":..,
+ * `{"lines":..,"hits":..,"pageviews":..,"downloads":..,"events":..,"comments":..,
  * "invalid":..,"skipped":{"reason":n},"examples":[{"input","line","reason"}],
  * "rejected":..,"batches":..,"skipped_batches":..,"skipped_lines":..,
  * "formats":[{"input","format"}]}`; free it with `hitmap_string_free`.
