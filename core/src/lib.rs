@@ -142,7 +142,8 @@ pub struct ReadmeDoctests;
 
 pub use api::{
     ApiOptions, ApiRequest, DEFAULT_LIMIT, HARMLESS_PARAMETERS, MATOMO_API_VERSION,
-    SUPPORTED_PARAMETERS, Sites, TableParams, encode_query_value, query_pairs, supported_methods,
+    SUPPORTED_PARAMETERS, Sites, TableParams, encode_query_value, encode_segment_value,
+    query_pairs, supported_methods,
 };
 pub use distributed::BuiltDay;
 pub use engine::{

@@ -138,7 +138,7 @@ pub(super) fn item_rows(
                     json!(format!(
                         "{}=={}",
                         by.segment(),
-                        super::encode_query_value(&i.label)
+                        super::encode_segment_value(&i.label)
                     )),
                 );
             }

@@ -1338,11 +1338,8 @@ impl Engine {
                         let own = m.get("label").and_then(Value::as_str).unwrap_or("");
                         let value = if own == crate::referrer::KEYWORD_NOT_DEFINED {
                             String::new()
-                        } else if of.field == "referrerUrl" {
-                            // Matomo's urlencode: spaces as `+`.
-                            crate::encode_query_value(own).replace("%20", "+")
                         } else {
-                            crate::encode_query_value(own)
+                            crate::encode_segment_value(own)
                         };
                         m.insert(
                             "segment".into(),
@@ -1956,10 +1953,27 @@ pub fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
 /// assert_eq!(hitmap::encode_query_value("a==b c/é"), "a%3D%3Db%20c%2F%C3%A9");
 /// ```
 pub fn encode_query_value(v: &str) -> String {
+    encode_value(v, "%20")
+}
+
+/// A value in a report row's segment, as Matomo writes it (PHP's
+/// `urlencode`: spaces as `+`, which a segment reads back as spaces).
+///
+/// # Examples
+/// ```
+/// assert_eq!(hitmap::encode_segment_value("car browser/é+"), "car+browser%2F%C3%A9%2B");
+/// ```
+pub fn encode_segment_value(v: &str) -> String {
+    encode_value(v, "+")
+}
+
+fn encode_value(v: &str, space: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for b in v.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
             out.push(b as char);
+        } else if b == b' ' {
+            out.push_str(space);
         } else {
             out.push_str(&format!("%{b:02X}"));
         }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::goals::GoalColumns;
 use super::methods::{FieldKind, Grouping};
 use crate::breakdown::{EventPart, EventRow, Group};
-use crate::encode_query_value as enc;
+use crate::encode_segment_value as enc;
 use crate::hit::HitType;
 use crate::query::Selection;
 use crate::referrer::ReferrerType;
@@ -528,11 +528,10 @@ fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
         ),
         // Matomo's continent rows carry their code, no segment.
         Grouping::Continent => {
-            extra.push(("code", json!(label)));
-            (
-                crate::names::continent(label).unwrap_or(UNKNOWN).to_owned(),
-                None,
-            )
+            let name = crate::names::continent(label).unwrap_or(UNKNOWN);
+            // Matomo's `code` is the continent's name too.
+            extra.push(("code", json!(name)));
+            (name.to_owned(), None)
         }
         Grouping::Country => {
             let code = if unknown { "xx" } else { label };
@@ -557,7 +556,11 @@ fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
         Grouping::Language if unknown => (UNKNOWN.to_owned(), Some("languageCode==xx".into())),
         Grouping::Language => (
             crate::names::language_label(label),
-            Some(format!("languageCode=^{}", enc(label))),
+            // Matomo's: the code itself, or any of its regional codes.
+            Some(format!(
+                "languageCode=={code},languageCode=@{code}-",
+                code = enc(label)
+            )),
         ),
         Grouping::LanguageCode if unknown => {
             (format!("{UNKNOWN} (xx)"), Some("languageCode==xx".into()))

@@ -408,7 +408,8 @@ fn parse_condition(text: &str, position: usize) -> Result<Condition> {
         ));
     };
     let raw = &rest[symbol.len()..];
-    let value = percent_decode(&unescape(raw), false);
+    // Matomo url-decodes a value: `+` is a space (`%2B` a plus).
+    let value = percent_decode(&unescape(raw), true);
     let field = BUILTIN
         .iter()
         .find(|(n, _)| *n == name)

@@ -129,7 +129,7 @@ fn reports_sort_filter_and_carry_segments() {
     assert_eq!(rows[2]["nb_actions"], json!(2));
     assert_eq!(
         rows[4],
-        json!({"label": "Car browser", "nb_visits": 0, "segment": "deviceType==car%20browser", "logo": "plugins/Morpheus/icons/dist/devices/car_browser.png"})
+        json!({"label": "Car browser", "nb_visits": 0, "segment": "deviceType==car+browser", "logo": "plugins/Morpheus/icons/dist/devices/car_browser.png"})
     );
     let limited = api(
         &e,
@@ -751,4 +751,35 @@ fn a_download_and_an_outlink_answer_their_own_row() {
         .api("method=Actions.getOutlinks&outlinkUrl=x&idSite=1&period=day&date=2024-06-01")
         .unwrap_err();
     assert!(err.to_string().contains("does not apply"), "{err}");
+}
+
+/// As Matomo's (its `urldecode`), `+` in a segment's value is a space and
+/// `%2B` a plus; rows give their segments in that form (`car+browser`).
+#[test]
+fn a_plus_in_a_segment_value_is_a_space() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1)).unwrap();
+    let mut a = Hit::pageview(1, 1_717_200_000, "a", "https://x.org/a");
+    a.title = Some("tea time".into());
+    let mut b = Hit::pageview(1, 1_717_200_000, "b", "https://x.org/b");
+    b.title = Some("tea+time".into());
+    e.ingest([a, b]).unwrap();
+    let visits = |segment: &str| -> u64 {
+        let q = format!(
+            "method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&format=json&segment={}",
+            hitmap::encode_query_value(segment)
+        );
+        serde_json::from_str::<Value>(&e.api(&q).unwrap()).unwrap()["nb_visits"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(visits("pageTitle==tea+time"), 1);
+    assert_eq!(visits("pageTitle==tea%20time"), 1);
+    assert_eq!(visits("pageTitle==tea%2Btime"), 1);
+    assert_eq!(visits("pageTitle=@tea"), 2);
+    // Two different visits: the space's and the plus's.
+    assert_eq!(visits("pageTitle==tea+time,pageTitle==tea%2Btime"), 2);
+    assert_eq!(visits("pageTitle==tea+time;pageTitle==tea%20time"), 1);
+    assert_eq!(hitmap::encode_segment_value("tea time"), "tea+time");
+    assert_eq!(hitmap::encode_segment_value("tea+time"), "tea%2Btime");
 }
