@@ -1431,7 +1431,7 @@ impl Engine {
                 };
                 resolved
                     .rolled_url_tree(range, kind)?
-                    .map(|rows| action_answer(k, rows::action_rows_of(&rows, false, t), t))
+                    .map(|rows| action_answer(k, rows::link_tree_rows(&rows, t), t))
                     .transpose()
             }
             Kind::Action(k) => flat_rows(k)?

@@ -76,12 +76,52 @@ pub(crate) fn action_rows(
     let flat = t.flat;
     let pages = kind.pages();
     let rows = match kind {
-        ActionReportKind::Downloads if !flat => sel.url_tree(HitType::Download),
-        ActionReportKind::Outlinks if !flat => sel.url_tree(HitType::Outlink),
+        ActionReportKind::Downloads if !flat => {
+            return link_tree_rows(&sel.url_tree(HitType::Download), t);
+        }
+        ActionReportKind::Outlinks if !flat => {
+            return link_tree_rows(&sel.url_tree(HitType::Outlink), t);
+        }
         ActionReportKind::PageUrlTree if flat => sel.action_report(ActionReportKind::PageUrls),
         k => sel.action_report(k),
     };
     action_rows_of(&rows, pages, t)
+}
+
+/// A downloads or outlinks report by domain in Matomo's shape: each of a
+/// domain's URLs labelled by the path under the domain
+/// (`/files/a.pdf?v=2`) with its `url`; no time spent (Matomo's
+/// `sum_time_spent` 0: the time goes to the page the link was clicked
+/// on). A domain's row keeps its exact unique visitors (Matomo has none).
+pub(crate) fn link_tree_rows(rows: &[ActionRow], t: &TableParams) -> Vec<Row> {
+    action_rows_of(rows, false, t)
+        .into_iter()
+        .map(|mut domain| {
+            domain.insert("sum_time_spent".into(), json!(0));
+            if let Some(Value::Array(urls)) = domain.get_mut("subtable") {
+                for u in urls.iter_mut().filter_map(Value::as_object_mut) {
+                    let url = u
+                        .get("label")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned();
+                    u.insert("label".into(), json!(path_under_host(&url)));
+                    u.insert("sum_time_spent".into(), json!(0));
+                    u.insert("url".into(), json!(url));
+                }
+            }
+            domain
+        })
+        .collect()
+}
+
+/// A URL without its scheme and host (`/` for none).
+fn path_under_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    match rest.find(['/', '?']) {
+        Some(i) => &rest[i..],
+        None => "/",
+    }
 }
 
 /// Rows of an action report's rows (`pages`: with page columns). Rows

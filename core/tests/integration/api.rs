@@ -783,3 +783,56 @@ fn a_plus_in_a_segment_value_is_a_space() {
     assert_eq!(hitmap::encode_segment_value("tea time"), "tea+time");
     assert_eq!(hitmap::encode_segment_value("tea+time"), "tea%2Btime");
 }
+
+/// Downloads and outlinks by domain, as Matomo's: a URL's row labelled by
+/// its path under the domain with its `url`, no time spent; the domain's
+/// row the sum, with exact unique visitors.
+#[test]
+fn links_by_domain_are_labelled_by_their_path() {
+    use hitmap::HitType;
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1)).unwrap();
+    let t = 1_717_200_000;
+    e.ingest([
+        Hit::pageview(1, t, "a", "https://x.org/"),
+        Hit::new(1, t + 10, "a", HitType::Download).with_url("https://cdn.x.org/files/a.pdf?v=2"),
+        Hit::new(1, t + 20, "a", HitType::Download).with_url("https://cdn.x.org"),
+        Hit::pageview(1, t, "b", "https://x.org/"),
+        Hit::new(1, t + 10, "b", HitType::Download).with_url("https://cdn.x.org/files/a.pdf?v=2"),
+    ])
+    .unwrap();
+    let rows = api(
+        &e,
+        "method=Actions.getDownloads&idSite=1&period=day&date=2024-06-01&format=json&expanded=1",
+    );
+    let domain = &rows[0];
+    assert_eq!(domain["label"], "cdn.x.org");
+    assert_eq!(
+        (
+            domain["nb_hits"].as_u64(),
+            domain["nb_uniq_visitors"].as_u64()
+        ),
+        (Some(3), Some(2))
+    );
+    assert_eq!(domain["sum_time_spent"], 0);
+    let urls: Vec<(&str, &str, u64)> = domain["subtable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["sum_time_spent"], 0);
+            (
+                r["label"].as_str().unwrap(),
+                r["url"].as_str().unwrap(),
+                r["nb_hits"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            ("/files/a.pdf?v=2", "https://cdn.x.org/files/a.pdf?v=2", 2),
+            ("/", "https://cdn.x.org", 1)
+        ]
+    );
+}
