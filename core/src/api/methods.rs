@@ -192,6 +192,28 @@ const fn m(
     }
 }
 
+/// An Events named subtable getter: a row's subtable of `parent` by
+/// `idSubtable`, grouped by `secondary` (`eventAction`, ...).
+const fn event_subtable(
+    name: &'static str,
+    parent: &'static str,
+    secondary: &'static str,
+) -> MethodInfo {
+    m(
+        name,
+        Kind::Subtable(SubtableOf {
+            parent,
+            prefix: "",
+            field: "",
+            secondary: Some(secondary),
+        }),
+        EVENTS,
+        "",
+        None,
+        Family::Events,
+    )
+}
+
 use Family as F;
 use Grouping as G;
 use Kind as K;
@@ -376,83 +398,35 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         Some("Event Name"),
         F::Events,
     ),
-    m(
+    event_subtable(
         "Events.getActionFromCategoryId",
-        K::Subtable(SubtableOf {
-            parent: "Events.getCategory",
-            prefix: "",
-            field: "",
-            secondary: Some("eventAction"),
-        }),
-        EVENTS,
-        "",
-        None,
-        F::Events,
+        "Events.getCategory",
+        "eventAction",
     ),
-    m(
+    event_subtable(
         "Events.getNameFromCategoryId",
-        K::Subtable(SubtableOf {
-            parent: "Events.getCategory",
-            prefix: "",
-            field: "",
-            secondary: Some("eventName"),
-        }),
-        EVENTS,
-        "",
-        None,
-        F::Events,
+        "Events.getCategory",
+        "eventName",
     ),
-    m(
+    event_subtable(
         "Events.getCategoryFromActionId",
-        K::Subtable(SubtableOf {
-            parent: "Events.getAction",
-            prefix: "",
-            field: "",
-            secondary: Some("eventCategory"),
-        }),
-        EVENTS,
-        "",
-        None,
-        F::Events,
+        "Events.getAction",
+        "eventCategory",
     ),
-    m(
+    event_subtable(
         "Events.getNameFromActionId",
-        K::Subtable(SubtableOf {
-            parent: "Events.getAction",
-            prefix: "",
-            field: "",
-            secondary: Some("eventName"),
-        }),
-        EVENTS,
-        "",
-        None,
-        F::Events,
+        "Events.getAction",
+        "eventName",
     ),
-    m(
+    event_subtable(
         "Events.getActionFromNameId",
-        K::Subtable(SubtableOf {
-            parent: "Events.getName",
-            prefix: "",
-            field: "",
-            secondary: Some("eventAction"),
-        }),
-        EVENTS,
-        "",
-        None,
-        F::Events,
+        "Events.getName",
+        "eventAction",
     ),
-    m(
+    event_subtable(
         "Events.getCategoryFromNameId",
-        K::Subtable(SubtableOf {
-            parent: "Events.getName",
-            prefix: "",
-            field: "",
-            secondary: Some("eventCategory"),
-        }),
-        EVENTS,
-        "",
-        None,
-        F::Events,
+        "Events.getName",
+        "eventCategory",
     ),
     m(
         "Referrers.getReferrerType",

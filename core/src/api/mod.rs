@@ -1202,32 +1202,30 @@ impl Engine {
                 }
             };
             let types = pick(&types);
-            let visits = |label: &str| -> u64 {
-                types
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|row| row.get("label").and_then(Value::as_str) == Some(label))
-                    .filter_map(|row| row.get("nb_visits").and_then(Value::as_u64))
-                    .sum()
-            };
-            let all: u64 = types
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|row| row.get("nb_visits").and_then(Value::as_u64))
-                .sum();
+            let rows = types.as_array().map_or(&[][..], Vec::as_slice);
+            let visits_of = |row: &Value| row.get("nb_visits").and_then(Value::as_u64);
+            let all: u64 = rows.iter().filter_map(visits_of).sum();
+            // Each channel's visits, in REFERRERS_CHANNELS' order.
+            let channels: Vec<(&str, u64)> = REFERRERS_CHANNELS
+                .iter()
+                .map(|&(name, label)| {
+                    let n = rows
+                        .iter()
+                        .filter(|row| row.get("label").and_then(Value::as_str) == Some(label))
+                        .filter_map(visits_of)
+                        .sum();
+                    (name, n)
+                })
+                .collect();
             let mut m = Map::new();
-            for (name, label) in REFERRERS_CHANNELS {
-                m.insert(
-                    format!("Referrers_visitorsFrom{name}"),
-                    json!(visits(label)),
-                );
+            for (name, n) in &channels {
+                m.insert(format!("Referrers_visitorsFrom{name}"), json!(n));
             }
             for (name, rows) in &distinct {
                 let n = pick(rows).as_array().map_or(0, Vec::len);
                 m.insert(format!("Referrers_distinct{name}"), json!(n));
             }
+            // The shares, in Matomo's order of them.
             for name in [
                 "DirectEntry",
                 "SearchEngines",
@@ -1235,14 +1233,14 @@ impl Engine {
                 "SocialNetworks",
                 "Websites",
             ] {
-                let label = REFERRERS_CHANNELS
+                let n = channels
                     .iter()
-                    .find(|(n, _)| *n == name)
-                    .map_or("", |(_, l)| l);
+                    .find(|(c, _)| *c == name)
+                    .map_or(0, |(_, n)| *n);
                 let share = if all == 0 {
                     0
                 } else {
-                    (visits(label) as f64 * 100.0 / all as f64).round() as u64
+                    (n as f64 * 100.0 / all as f64).round() as u64
                 };
                 m.insert(
                     format!("Referrers_visitorsFrom{name}_percent"),

@@ -105,7 +105,7 @@ pub(crate) fn link_tree_rows(rows: &[ActionRow], t: &TableParams) -> Vec<Row> {
                         .and_then(Value::as_str)
                         .unwrap_or_default()
                         .to_owned();
-                    u.insert("label".into(), json!(path_under_host(&url)));
+                    u.insert("label".into(), json!(crate::url::page_label(&url)));
                     u.insert("sum_time_spent".into(), json!(0));
                     u.insert("url".into(), json!(url));
                 }
@@ -113,15 +113,6 @@ pub(crate) fn link_tree_rows(rows: &[ActionRow], t: &TableParams) -> Vec<Row> {
             domain
         })
         .collect()
-}
-
-/// A URL without its scheme and host (`/` for none).
-fn path_under_host(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    match rest.find(['/', '?']) {
-        Some(i) => &rest[i..],
-        None => "/",
-    }
 }
 
 /// Rows of an action report's rows (`pages`: with page columns). Rows
