@@ -123,7 +123,58 @@ impl<'g> GoalState<'g> {
         actions: impl Iterator<Item = usize>,
         d: &SiteDicts,
     ) -> Option<(u64, ExactSum, i64)> {
-        let matcher = self.matcher.as_ref()?;
+        let mut conversions = 0u64;
+        let mut revenue = ExactSum::default();
+        let mut at = None;
+        self.each_match(a, actions, d, |ts, value| {
+            conversions += 1;
+            at = at.or(ts);
+            revenue.add(value);
+        });
+        (conversions > 0).then(|| (conversions, revenue, at.unwrap_or(i64::MAX)))
+    }
+
+    /// The times of visit `visit`'s conversions of the goal, as
+    /// [`GoalState::convert`] counts them (one time per conversion),
+    /// pushed to `out`.
+    pub(crate) fn times(
+        &mut self,
+        a: &DayArchive,
+        visit: u32,
+        actions: impl Iterator<Item = usize>,
+        d: &SiteDicts,
+        out: &mut Vec<i64>,
+    ) {
+        let goal = self.goal;
+        let recorded = a
+            .conversions_of(visit)
+            .iter()
+            .filter(|r| r.kind == HitType::Goal && r.data.goal == Some(goal.id))
+            .map(|r| r.ts);
+        let mut matched = Vec::new();
+        self.each_match(a, actions, d, |ts, _| matched.push(ts.unwrap_or(i64::MAX)));
+        if goal.allow_multiple {
+            out.extend(recorded);
+            out.extend(matched);
+        } else if let Some(first) = recorded.chain(matched).min() {
+            out.push(first);
+        }
+    }
+
+    /// Calls `each` with the time and revenue of every conversion among
+    /// `actions` by the goal's pattern (none for a manual goal): the
+    /// first only, unless the goal allows several a visit (then one a
+    /// second).
+    fn each_match(
+        &mut self,
+        a: &DayArchive,
+        actions: impl Iterator<Item = usize>,
+        d: &SiteDicts,
+        mut each: impl FnMut(Option<i64>, f64),
+    ) {
+        let Some(matcher) = self.matcher.as_ref() else {
+            return;
+        };
         let goal = self.goal;
         let kind = match goal.match_attribute {
             GoalMatch::Url | GoalMatch::Title => HitType::Pageview,
@@ -132,7 +183,7 @@ impl<'g> GoalState<'g> {
             GoalMatch::EventCategory | GoalMatch::EventAction | GoalMatch::EventName => {
                 HitType::Event
             }
-            GoalMatch::Manually => return None,
+            GoalMatch::Manually => return,
         };
         let dict = match goal.match_attribute {
             GoalMatch::Title => &d.titles,
@@ -143,9 +194,6 @@ impl<'g> GoalState<'g> {
             self.seen.resize(dict.len(), 0);
         }
         let mut last_second = None;
-        let mut conversions = 0u64;
-        let mut revenue = ExactSum::default();
-        let mut at = None;
         for i in actions {
             if a.a_kind.get(i) != Some(&kind) {
                 continue;
@@ -183,18 +231,18 @@ impl<'g> GoalState<'g> {
                 }
                 last_second = ts;
             }
-            conversions += 1;
-            at = at.or(a.a_ts.get(i).copied());
             let value = a.extra(i).ev_value;
-            revenue.add(if goal.event_value_as_revenue && !value.is_nan() {
-                value
-            } else {
-                goal.revenue
-            });
+            each(
+                a.a_ts.get(i).copied(),
+                if goal.event_value_as_revenue && !value.is_nan() {
+                    value
+                } else {
+                    goal.revenue
+                },
+            );
             if !goal.allow_multiple {
                 break;
             }
         }
-        (conversions > 0).then(|| (conversions, revenue, at.unwrap_or(i64::MAX)))
     }
 }

@@ -66,8 +66,17 @@ pub struct ActionRow {
     pub entry_bounce_count: u64,
     /// Seconds spent (page reports).
     pub sum_time_spent: u64,
+    /// Page views right after a site search (Matomo's
+    /// `nb_hits_following_search`): counted by the pages-following-search
+    /// reports only ([`Selection::pages_following_search`]), 0 in others.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub nb_hits_following_search: u64,
     /// Children of a folder row (tree reports only).
     pub subtable: Vec<ActionRow>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The count columns of an action row, in the Reporting API's order:
@@ -402,6 +411,7 @@ impl ActionAccumulator {
                         exit_nb_visits: a.exits,
                         entry_bounce_count: a.entry_bounces,
                         sum_time_spent: a.time,
+                        nb_hits_following_search: 0,
                         subtable: Vec::new(),
                     },
                 )
@@ -496,11 +506,21 @@ fn sum_subtable(row: &mut ActionRow) {
         sum.exit_nb_visits += c.exit_nb_visits;
         sum.entry_bounce_count += c.entry_bounce_count;
         sum.sum_time_spent += c.sum_time_spent;
+        sum.nb_hits_following_search += c.nb_hits_following_search;
     }
     sum.nb_uniq_visitors = row.nb_uniq_visitors;
     sum.label = std::mem::take(&mut row.label);
     sum.subtable = std::mem::take(&mut row.subtable);
     *row = sum;
+}
+
+/// Leaves out the rows (and subtable rows) without a page view after a
+/// site search.
+fn keep_following(rows: &mut Vec<ActionRow>) {
+    rows.retain(|r| r.nb_hits_following_search > 0);
+    for r in rows {
+        keep_following(&mut r.subtable);
+    }
 }
 
 fn sort_tree(rows: &mut [ActionRow]) {
@@ -578,6 +598,87 @@ impl Selection<'_> {
     }
 
     fn page_tree(&self) -> Vec<ActionRow> {
+        self.page_tree_with(None)
+    }
+
+    /// Matomo's pages following a site search (`titles`: page titles,
+    /// else page URLs as a folder tree, or flat with `flat`): the page
+    /// report's rows whose pages were viewed right after a site search,
+    /// each with `nb_hits_following_search`, the views whose previous
+    /// page view or search in the visit was a search (Matomo's
+    /// `idaction_name_ref`: downloads, outlinks and events do not come
+    /// between). Folders keep their sums and are left out without such
+    /// a view below them.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Hit, HitType, Query, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1))?;
+    /// e.ingest([
+    ///     Hit::pageview(1, 1_717_200_000, "v", "https://x.org/a"),
+    ///     Hit::new(1, 1_717_200_010, "v", HitType::Search).with_url("https://x.org/?q=x").with_search("x"),
+    ///     Hit::pageview(1, 1_717_200_020, "v", "https://x.org/b"),
+    ///     Hit::pageview(1, 1_717_200_030, "v", "https://x.org/a"),
+    /// ])?;
+    /// let rows = e.query(&Query::site(1))?.pages_following_search(false, true);
+    /// assert_eq!(rows.len(), 1);
+    /// assert_eq!((rows[0].label.as_str(), rows[0].nb_hits_following_search), ("/b", 1));
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn pages_following_search(&self, titles: bool, flat: bool) -> Vec<ActionRow> {
+        let d = &self.site.dicts;
+        let untitled = d.titles.len() as u32;
+        let table = if titles {
+            ActionTable::Titles
+        } else {
+            ActionTable::Pages
+        };
+        let mut following: HashMap<u32, u64> = HashMap::default();
+        self.for_each_visit_by_visitor(|cut| {
+            let a = cut.archive;
+            let start = a.actions_of(cut.visit).start;
+            for i in cut.actions.iter() {
+                if a.a_kind[i] != HitType::Pageview {
+                    continue;
+                }
+                let before = (start..i)
+                    .rev()
+                    .map(|j| a.a_kind[j])
+                    .find(|k| matches!(k, HitType::Pageview | HitType::Search));
+                if before == Some(HitType::Search) {
+                    *following.entry(table.key(d, a, i, untitled)).or_default() += 1;
+                }
+            }
+        });
+        let mut rows = if titles || flat {
+            let universe = if titles {
+                d.titles.len() + 1
+            } else {
+                d.pages().labels.len()
+            };
+            let pairs = self
+                .flat_report(true, universe, |a, i| table.key(d, a, i, untitled))
+                .rows(|k| action_label(d, table, k, untitled));
+            pairs
+                .into_iter()
+                .map(|(k, mut r)| {
+                    r.nb_hits_following_search = following.get(&k).copied().unwrap_or(0);
+                    r
+                })
+                .collect()
+        } else {
+            self.page_tree_with(Some(&following))
+        };
+        keep_following(&mut rows);
+        sort_tree(&mut rows);
+        rows
+    }
+
+    /// The page URL tree; with `following` (page views after a site
+    /// search by page id), each page's row carries its count and folders
+    /// their sums.
+    fn page_tree_with(&self, following: Option<&HashMap<u32, u64>>) -> Vec<ActionRow> {
         let pages = self.site.dicts.pages();
         let mut tree = Tree::default();
         tree.names.push(String::new());
@@ -600,7 +701,13 @@ impl Selection<'_> {
                 }
             });
         });
-        let rows = acc.rows(|_| String::new()).into_iter().collect();
+        let mut rows: HashMap<u32, ActionRow> = acc.rows(|_| String::new()).into_iter().collect();
+        for (page, n) in following.into_iter().flatten() {
+            let leaf = tree.chains.get(page).and_then(|c| c.last());
+            if let Some(row) = leaf.and_then(|l| rows.get_mut(l)) {
+                row.nb_hits_following_search += n;
+            }
+        }
         let mut top = tree.assemble(rows);
         sort_tree(&mut top);
         top
@@ -1199,6 +1306,7 @@ fn rolled_row(d: &SiteDicts, table: ActionTable, k: u32, r: &RolledRow) -> Actio
         exit_nb_visits: c.exits,
         entry_bounce_count: c.entry_bounces,
         sum_time_spent: c.time,
+        nb_hits_following_search: 0,
         subtable: Vec::new(),
     }
 }

@@ -35,6 +35,9 @@ pub(crate) enum Grouping {
     BrowserVersion,
     OsVersion,
     Resolution,
+    /// `Resolution.getConfiguration`: operating system, browser and
+    /// screen resolution together (`Windows / Firefox / 1024x768`).
+    Configuration,
     Continent,
     Language,
     LanguageCode,
@@ -613,6 +616,15 @@ impl<'s> VisitKeys<'s> {
             Grouping::BrowserVersion => one(known(keys.browser_version(a, v))),
             Grouping::OsVersion => one(known(keys.os_version(a, v))),
             Grouping::Resolution => one(known(keys.resolution(a, v).map(str::to_owned))),
+            // Matomo's label: the names without versions, `Unknown` for
+            // an operating system or browser without one, and the stored
+            // resolution or its `unknown`.
+            Grouping::Configuration => one(format!(
+                "{} / {} / {}",
+                keys.field(a, v, VField::Os).unwrap_or(UNKNOWN),
+                keys.field(a, v, VField::Browser).unwrap_or(UNKNOWN),
+                keys.resolution(a, v).unwrap_or("unknown"),
+            )),
             Grouping::Continent => one(keys.continent(a, v).unwrap_or("unk").to_owned()),
             // Stored values as they are, so each row's segment matches them;
             // names are looked up case-insensitively.

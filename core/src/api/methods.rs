@@ -26,6 +26,10 @@ pub(crate) enum Kind {
     OnePage {
         titles: bool,
     },
+    /// `Actions.getPageUrlsFollowingSiteSearch` / `getPageTitlesFollowingSiteSearch`.
+    FollowingSearch {
+        titles: bool,
+    },
     /// `Actions.getDownload` / `getOutlink`: one URL's row.
     OneLink {
         outlink: bool,
@@ -38,6 +42,13 @@ pub(crate) enum Kind {
     Sections,
     LastVisits,
     VisitorProfile,
+    /// `Live.getCounters`: visits, actions, visitors and conversions of
+    /// the last `lastMinutes`.
+    LiveCounters,
+    /// `Live.getMostRecentVisitorId`.
+    MostRecentVisitorId,
+    /// `Live.getMostRecentVisitsDateTime`.
+    MostRecentVisitsDateTime,
     MultiSites {
         one: bool,
     },
@@ -103,6 +114,9 @@ pub(crate) enum Scalar {
     Rows(&'static str),
     /// A column of `Goals.get` (of the goal `idGoal` names, else of all).
     Goals(&'static str),
+    /// `Goals.getConversionRate`: `Goals.get`'s conversion rates, of all
+    /// visits, new visits and returning visits.
+    ConversionRates,
 }
 
 impl Scalar {
@@ -111,7 +125,7 @@ impl Scalar {
         match self {
             Scalar::Summary(..) => "VisitsSummary.get",
             Scalar::Rows(method) => method,
-            Scalar::Goals(_) => "Goals.get",
+            Scalar::Goals(_) | Scalar::ConversionRates => "Goals.get",
         }
     }
 }
@@ -355,6 +369,22 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         "Site Search Keywords",
         Some("Keyword (Site Search)"),
         F::Hits,
+    ),
+    m(
+        "Actions.getPageUrlsFollowingSiteSearch",
+        K::FollowingSearch { titles: false },
+        ACTIONS,
+        "Pages Following a Site Search",
+        Some("Destination Page"),
+        F::Pages,
+    ),
+    m(
+        "Actions.getPageTitlesFollowingSiteSearch",
+        K::FollowingSearch { titles: true },
+        ACTIONS,
+        "Page Titles Following a Site Search",
+        Some("Destination Page"),
+        F::Pages,
     ),
     m(
         "Actions.getSiteSearchNoResultKeywords",
@@ -709,6 +739,14 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         F::Visits,
     ),
     m(
+        "Resolution.getConfiguration",
+        K::Group(G::Configuration),
+        VISITS,
+        "Configurations",
+        Some("Configuration"),
+        F::Visits,
+    ),
+    m(
         "CustomDimensions.getCustomDimension",
         K::Custom,
         VISITS,
@@ -743,6 +781,30 @@ pub(crate) const METHODS: &[MethodInfo] = &[
     m(
         "Live.getVisitorProfile",
         K::VisitorProfile,
+        VISITS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "Live.getCounters",
+        K::LiveCounters,
+        VISITS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "Live.getMostRecentVisitorId",
+        K::MostRecentVisitorId,
+        VISITS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "Live.getMostRecentVisitsDateTime",
+        K::MostRecentVisitsDateTime,
         VISITS,
         "",
         None,
@@ -819,6 +881,14 @@ pub(crate) const METHODS: &[MethodInfo] = &[
     m(
         "Goals.getNbVisitsConverted",
         K::Scalar(Scalar::Goals("nb_visits_converted")),
+        GOALS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "Goals.getConversionRate",
+        K::Scalar(Scalar::ConversionRates),
         GOALS,
         "",
         None,
@@ -1062,7 +1132,10 @@ impl Kind {
             | K::GoalDefinition
             | K::SegmentsMetadata
             | K::SuggestedValues
-            | K::VisitorProfile => Needs::Site,
+            | K::VisitorProfile
+            | K::LiveCounters
+            | K::MostRecentVisitorId
+            | K::MostRecentVisitsDateTime => Needs::Site,
             K::Sites { one: false }
             | K::SiteIds
             | K::Version

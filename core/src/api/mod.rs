@@ -124,6 +124,8 @@ pub struct ApiRequest {
     pub outlink_url: Option<String>,
     /// `visitorId` for `Live.getVisitorProfile`.
     pub visitor_id: Option<String>,
+    /// `lastMinutes` for `Live.getCounters`.
+    pub last_minutes: Option<i64>,
     /// `urls[N]` for `API.getBulkRequest`, in index order.
     pub urls: Vec<String>,
     /// `apiModule` and `apiAction` for `API.getProcessedReport`.
@@ -292,6 +294,12 @@ impl ApiRequest {
                 "downloadUrl" if !v.is_empty() => r.download_url = Some(v),
                 "outlinkUrl" if !v.is_empty() => r.outlink_url = Some(v),
                 "visitorId" if !v.is_empty() => r.visitor_id = Some(v),
+                "lastMinutes" if !v.is_empty() => {
+                    r.last_minutes = Some(integer(
+                        &v,
+                        "lastMinutes must be a number of minutes (1 to 2880)",
+                    )?)
+                }
                 "apiModule" => r.api_method.0 = Some(v),
                 "apiAction" => r.api_method.1 = Some(v),
                 "format" => r.format = v.parse()?,
@@ -317,7 +325,8 @@ impl ApiRequest {
                 | "filter_update_columns_when_show_all_goals"
                 | "pageUrl"
                 | "pageName"
-                | "visitorId" => {}
+                | "visitorId"
+                | "lastMinutes" => {}
                 other => {
                     return Err(bad(format!(
                         "parameter '{other}' is not supported: hitmap never ignores a parameter it cannot honour. \
@@ -371,6 +380,11 @@ impl ApiRequest {
                 k == Kind::VisitorProfile,
             ),
             (
+                "lastMinutes",
+                self.last_minutes.is_some(),
+                k == Kind::LiveCounters,
+            ),
+            (
                 "apiModule/apiAction",
                 self.api_method != (None, None),
                 k == Kind::ProcessedReport,
@@ -382,7 +396,9 @@ impl ApiRequest {
                     k,
                     Kind::Goals
                         | Kind::GoalMetrics
-                        | Kind::Scalar(methods::Scalar::Goals(_))
+                        | Kind::Scalar(
+                            methods::Scalar::Goals(_) | methods::Scalar::ConversionRates
+                        )
                         | Kind::VisitsUntilConversion
                         | Kind::DaysToConversion
                         | Kind::GoalDefinition
@@ -492,6 +508,7 @@ pub const SUPPORTED_PARAMETERS: &[&str] = &[
     "pageUrl",
     "pageName",
     "visitorId",
+    "lastMinutes",
     "apiModule",
     "apiAction",
     "urls[N]",
@@ -520,8 +537,9 @@ const REFERRERS_DISTINCT: [(&str, &str, bool); 6] = [
 ];
 
 /// A scalar getter's number from its source report's answer for one
-/// period (`[]`: no data, 0).
-fn scalar_of(s: methods::Scalar, v: &Value) -> Value {
+/// period (`[]`: no data, 0), taken with raw metrics; rates formatted
+/// unless `raw`.
+fn scalar_of(s: methods::Scalar, v: &Value, raw: bool) -> Value {
     match s {
         methods::Scalar::Summary(column, pretty) => {
             let n = v.get(column).and_then(Value::as_f64).unwrap_or(0.0);
@@ -533,6 +551,16 @@ fn scalar_of(s: methods::Scalar, v: &Value) -> Value {
         }
         methods::Scalar::Rows(_) => json!(v.as_array().map_or(0, Vec::len)),
         methods::Scalar::Goals(column) => v.get(column).cloned().unwrap_or(json!(0)),
+        methods::Scalar::ConversionRates => Value::Object(
+            ["", "_new_visit", "_returning_visit"]
+                .iter()
+                .map(|suffix| {
+                    let k = format!("conversion_rate{suffix}");
+                    let x = v.get(&k).and_then(Value::as_f64).unwrap_or(0.0);
+                    (k, goals::conversion_rate(x, raw))
+                })
+                .collect(),
+        ),
     }
 }
 
@@ -836,7 +864,13 @@ impl Engine {
                 // the answer is empty.
                 let hidden = matches!(s, methods::Scalar::Summary(column, _) | methods::Scalar::Goals(column)
                     if r.table.hide_columns.iter().any(|h| h == column));
-                let one = |v: &Value| if hidden { json!([]) } else { scalar_of(s, v) };
+                let one = |v: &Value| {
+                    if hidden {
+                        json!([])
+                    } else {
+                        scalar_of(s, v, r.table.raw_metrics)
+                    }
+                };
                 let value = match (multi, value) {
                     (true, Value::Object(map)) => Value::Object(
                         map.into_iter()
@@ -874,6 +908,29 @@ impl Engine {
                 return Ok((all[id.to_string()].clone(), false));
             }
             Kind::VisitorProfile => return Ok((self.visitor_profile(r, site)?, false)),
+            Kind::LiveCounters => return Ok((self.live_counters(r, site, options.now)?, false)),
+            Kind::MostRecentVisitorId => {
+                let newest = self.newest_visit(site, r.segment.as_deref(), None)?;
+                return Ok((newest.map_or(json!(false), |(_, v)| json!(v)), false));
+            }
+            Kind::MostRecentVisitsDateTime => {
+                // Within the period when one is asked, else over every day.
+                let range = if r.period.is_empty() || r.date.is_empty() {
+                    None
+                } else {
+                    let (periods, _) =
+                        self.periods(site, r.period.parse()?, &r.date, options.now)?;
+                    periods
+                        .first()
+                        .zip(periods.last())
+                        .map(|(f, l)| (f.from, l.to))
+                };
+                let newest = self.newest_visit(site, r.segment.as_deref(), range)?;
+                let at = newest
+                    .and_then(|(ts, _)| DateTime::from_timestamp(ts, 0))
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string());
+                return Ok((json!(at.unwrap_or_default()), false));
+            }
             Kind::ProcessedReport => return Ok((self.processed_report(r, site, options)?, false)),
             _ => {}
         }
@@ -1110,6 +1167,14 @@ impl Engine {
                 page_urls_answer(rows::action_rows(sel, kind, t), t)?
             }
             Kind::Action(kind) => action_answer(kind, rows::action_rows(sel, kind, t), t)?,
+            Kind::FollowingSearch { titles } => {
+                let rows = rows::action_rows_of(&sel.pages_following_search(titles, t.flat), true, t);
+                if titles {
+                    action_answer(ActionReportKind::PageTitles, rows, t)?
+                } else {
+                    page_urls_answer(rows, t)?
+                }
+            }
             Kind::Entry { titles } => table::apply(
                 rows::boundary_rows(sel, titles, false),
                 t,
@@ -1170,6 +1235,9 @@ impl Engine {
             | Kind::GoalDefinitions
             | Kind::GoalDefinition
             | Kind::VisitorProfile
+            | Kind::LiveCounters
+            | Kind::MostRecentVisitorId
+            | Kind::MostRecentVisitsDateTime
             // Answered before a selection is made (`answer_period`).
             | Kind::LastVisits
             | Kind::Refused(_) => json!([]),

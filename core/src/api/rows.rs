@@ -53,6 +53,12 @@ pub(crate) fn action_row(row: &ActionRow, pages: bool) -> Row {
     for (name, value) in ActionRow::count_columns(pages) {
         m.insert((*name).into(), json!(value(row)));
     }
+    if row.nb_hits_following_search > 0 {
+        m.insert(
+            "nb_hits_following_search".into(),
+            json!(row.nb_hits_following_search),
+        );
+    }
     if row.is_folder() {
         m.insert(
             "subtable".into(),
@@ -557,6 +563,8 @@ fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
             label.to_owned(),
             Some(format!("resolution=={}", enc(label))),
         ),
+        // Matomo's configuration rows have no segment.
+        Grouping::Configuration => (label.to_owned(), None),
         // Matomo's continent rows carry their code, no segment.
         Grouping::Continent => {
             let name = crate::names::continent(label).unwrap_or(UNKNOWN);

@@ -328,3 +328,172 @@ fn refuse_table_filters(r: &ApiRequest) -> Result<()> {
         None => Ok(()),
     }
 }
+
+/// Live's counters: what Matomo's `Live.getCounters` counts over the last
+/// minutes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Counters {
+    /// Visits whose last action is in the window.
+    pub visits: u64,
+    /// Actions in the window (of any kind).
+    pub actions: u64,
+    /// Distinct visitors of those visits.
+    pub visitors: u64,
+    /// Conversions in the window (Matomo's `visitsConverted` counts
+    /// conversions: each goal's as the goal counts them, orders that
+    /// count, abandoned carts).
+    pub conversions: u64,
+}
+
+/// The most minutes `Live.getCounters` looks back (Matomo's limit: two
+/// days).
+pub(crate) const MAX_LAST_MINUTES: i64 = 2880;
+
+impl Engine {
+    /// `Live.getCounters`: visits, actions, visitors and conversions of
+    /// the last `lastMinutes` (1 to 2880) before `now`, segment applied.
+    pub(super) fn live_counters(
+        &self,
+        r: &ApiRequest,
+        site: u32,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Value> {
+        let minutes = r
+            .last_minutes
+            .filter(|m| (1..=MAX_LAST_MINUTES).contains(m))
+            .ok_or_else(|| {
+                bad(format!(
+                    "Live.getCounters needs lastMinutes=N, N from 1 to {MAX_LAST_MINUTES}"
+                ))
+            })?;
+        let since = now.timestamp() - minutes * 60;
+        let c = self.counters_since(site, r.segment.as_deref(), since)?;
+        let columns = [
+            ("visits", c.visits),
+            ("actions", c.actions),
+            ("visitors", c.visitors),
+            ("visitsConverted", c.conversions),
+        ];
+        let t = &r.table;
+        let mut m = Map::new();
+        for (name, n) in columns {
+            let shown = t.show_columns.is_empty() || t.show_columns.iter().any(|s| s == name);
+            if shown && !t.hide_columns.iter().any(|h| h == name) {
+                m.insert(name.into(), json!(n));
+            }
+        }
+        Ok(json!([m]))
+    }
+
+    /// [`Counters`] of the site's actions from `since` (unix seconds) on,
+    /// as Matomo's (no upper bound).
+    pub(crate) fn counters_since(
+        &self,
+        site: u32,
+        segment: Option<&str>,
+        since: i64,
+    ) -> Result<Counters> {
+        let state = self.site_state(site)?;
+        let day = |ts: i64| {
+            chrono::DateTime::from_timestamp(ts, 0)
+                .map(|t| t.with_timezone(&state.tz).date_naive())
+                .unwrap_or(NaiveDate::MIN)
+        };
+        let q = Query::site(site).with_segment(segment.map(str::parse::<Segment>).transpose()?);
+        let resolved = self.resolve(&q)?;
+        let sel = resolved.select(Some((day(since), NaiveDate::MAX)))?;
+        let d = &sel.site.dicts;
+        let goals = &sel.site.config.goals;
+        let mut states: Vec<_> = goals
+            .iter()
+            .map(crate::conversions::GoalState::new)
+            .collect();
+        let mut c = Counters::default();
+        let mut visitors = std::collections::HashSet::new();
+        let mut times = Vec::new();
+        for part in &sel.days {
+            let a = &*part.archive;
+            let visits: Vec<u32> = match sel.selected(part) {
+                Some(b) => b.iter().collect(),
+                None => (0..a.visit_count()).collect(),
+            };
+            for v in visits {
+                let range = a.actions_of(v);
+                if a.a_ts[range.end - 1] < since {
+                    continue;
+                }
+                c.visits += 1;
+                visitors.insert(a.visitor[v as usize]);
+                c.actions += range.clone().filter(|&i| a.a_ts[i] >= since).count() as u64;
+                times.clear();
+                for s in &mut states {
+                    s.times(a, v, range.clone(), d, &mut times);
+                }
+                let recorded = a.conversions_of(v);
+                times.extend(crate::recorded::orders(recorded).map(|o| o.ts));
+                times.extend(crate::recorded::abandoned_cart(recorded).map(|o| o.ts));
+                c.conversions += times.iter().filter(|&&t| t >= since).count() as u64;
+            }
+        }
+        c.visitors = visitors.len() as u64;
+        Ok(c)
+    }
+
+    /// The newest visit of `range` (every stored day: `None`) by its last
+    /// action, segment applied: (its last action's time, its visitor).
+    /// Days are read a week at a time from the newest.
+    pub(crate) fn newest_visit(
+        &self,
+        site: u32,
+        segment: Option<&str>,
+        range: Option<(NaiveDate, NaiveDate)>,
+    ) -> Result<Option<(i64, String)>> {
+        let q = Query::site(site).with_segment(segment.map(str::parse::<Segment>).transpose()?);
+        let resolved = self.resolve(&q)?;
+        let (first, last) = resolved.checked_range(range)?;
+        let dates = resolved.site.dates();
+        let (Some(&lo), Some(&hi)) = (dates.first(), dates.last()) else {
+            return Ok(None);
+        };
+        let (first, mut end) = (first.max(lo), last.min(hi));
+        while end >= first {
+            let start = end
+                .checked_sub_days(chrono::Days::new(LIVE_WINDOW_DAYS - 1))
+                .map_or(first, |s| s.max(first));
+            let sel = resolved.select(Some((start, end)))?;
+            let mut best: Option<(i64, u32)> = None;
+            for part in &sel.days {
+                let a = &*part.archive;
+                let visits: Vec<u32> = match sel.selected(part) {
+                    Some(b) => b.iter().collect(),
+                    None => (0..a.visit_count()).collect(),
+                };
+                for v in visits {
+                    let at = a.a_ts[a.actions_of(v).end - 1];
+                    let visitor = a.visitor[v as usize];
+                    // Ties: the smaller visitor key, so the answer is stable.
+                    let better = best.is_none_or(|(t, b)| {
+                        at > t
+                            || (at == t
+                                && sel.site.dicts.visitors.value(visitor)
+                                    < sel.site.dicts.visitors.value(b))
+                    });
+                    if better {
+                        best = Some((at, visitor));
+                    }
+                }
+            }
+            if let Some((at, visitor)) = best {
+                return Ok(Some((
+                    at,
+                    sel.site.dicts.visitors.value(visitor).to_owned(),
+                )));
+            }
+            match start.pred_opt() {
+                Some(p) => end = p,
+                None => break,
+            }
+        }
+        Ok(None)
+    }
+}

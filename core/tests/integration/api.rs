@@ -836,3 +836,216 @@ fn links_by_domain_are_labelled_by_their_path() {
         ]
     );
 }
+
+/// `Resolution.getConfiguration` groups visits by operating system,
+/// browser and resolution as Matomo labels them (names without versions,
+/// `Unknown` and `unknown` for what a visit lacks), with no segment.
+#[test]
+fn configurations_group_visits_by_os_browser_and_resolution() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1)).unwrap();
+    let mut a = Hit::pageview(1, 1_717_200_000, "a", "https://x.org/")
+        .with_os("Windows")
+        .with_browser("Firefox");
+    a.resolution = Some("1024x768".into());
+    let b = Hit::pageview(1, 1_717_200_100, "b", "https://x.org/").with_os("Windows");
+    let c = Hit::pageview(1, 1_717_200_200, "c", "https://x.org/");
+    let c2 = Hit::pageview(1, 1_717_200_260, "c", "https://x.org/b");
+    let mut a2 = a.clone();
+    a2.visitor = "a2".into();
+    e.ingest([a, a2, b, c, c2]).unwrap();
+    let v = api(
+        &e,
+        "method=Resolution.getConfiguration&idSite=1&period=day&date=2024-06-01&format=json",
+    );
+    let rows: Vec<(String, u64, u64, bool)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["label"].as_str().unwrap().to_owned(),
+                r["nb_visits"].as_u64().unwrap(),
+                r["nb_actions"].as_u64().unwrap(),
+                r.get("segment").is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("Windows / Firefox / 1024x768".to_owned(), 2, 2, false),
+            ("Unknown / Unknown / unknown".to_owned(), 1, 2, false),
+            ("Windows / Unknown / unknown".to_owned(), 1, 1, false),
+        ]
+    );
+}
+
+/// Live's newest visit and its counters: `getMostRecentVisitorId` (the
+/// visitor of the visit with the latest last action, segment applied),
+/// `getMostRecentVisitsDateTime` (that action's time in UTC, within the
+/// period when one is asked), `getCounters` and its bounds. JSON wraps a
+/// single value as Matomo's renderer does (`{"value": ...}`).
+#[test]
+fn live_names_the_most_recent_visit_and_counts_the_last_minutes() {
+    let e = engine();
+    let one = |q: &str| api(&e, &format!("{q}&format=json"));
+    assert_eq!(
+        one("method=Live.getMostRecentVisitorId&idSite=1"),
+        json!({"value": "a"})
+    );
+    assert_eq!(
+        one("method=Live.getMostRecentVisitorId&idSite=1&segment=deviceType==desktop"),
+        json!({"value": "b"})
+    );
+    assert_eq!(
+        one("method=Live.getMostRecentVisitorId&idSite=1&segment=deviceType==tablet"),
+        json!({"value": false})
+    );
+    assert_eq!(
+        one("method=Live.getMostRecentVisitsDateTime&idSite=1"),
+        json!({"value": "2024-06-09 02:26:40"})
+    );
+    assert_eq!(
+        one("method=Live.getMostRecentVisitsDateTime&idSite=1&period=day&date=2024-06-01"),
+        json!({"value": "2024-06-01 00:00:30"})
+    );
+    assert_eq!(
+        one("method=Live.getMostRecentVisitsDateTime&idSite=1&period=day&date=2024-06-05"),
+        json!({"value": ""})
+    );
+    // 2024-06-09 02:26:40 is the last hit; now is 2024-06-10 06:13:20.
+    let at = |q: &str, now: i64| -> Value {
+        serde_json::from_str(
+            &e.api_at(
+                &format!("{q}&format=json"),
+                DateTime::from_timestamp(now, 0).unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap()
+    };
+    let counters = "method=Live.getCounters&idSite=1&lastMinutes=";
+    assert_eq!(
+        at(&format!("{counters}2880"), 1_717_900_060),
+        json!([{"visits": 1, "actions": 1, "visitors": 1, "visitsConverted": 0}])
+    );
+    assert_eq!(
+        at(&format!("{counters}1"), 1_717_900_100),
+        json!([{"visits": 0, "actions": 0, "visitors": 0, "visitsConverted": 0}])
+    );
+    // From 45 seconds before: a's first-day visit counts its second
+    // action only, b's visit is over, a's later visit counts too (no
+    // upper bound, as Matomo's).
+    assert_eq!(
+        at(
+            &format!("{counters}1&hideColumns=visitsConverted"),
+            1_717_200_075
+        ),
+        json!([{"visits": 2, "actions": 2, "visitors": 1}])
+    );
+    assert_eq!(
+        at(&format!("{counters}1&showColumns=visits"), 1_717_200_075),
+        json!([{"visits": 2}])
+    );
+    for bad in ["", "0", "2881", "x"] {
+        let q = format!("{counters}{bad}&format=json");
+        let err = e.api_at(&q, now()).unwrap_err().to_string();
+        assert!(err.contains("lastMinutes"), "{bad}: {err}");
+    }
+    let err = e
+        .api_at(
+            "method=VisitsSummary.get&idSite=1&period=day&date=today&lastMinutes=5",
+            now(),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("'lastMinutes' does not apply"), "{err}");
+}
+
+/// Pages following a site search: the page reports' rows of the pages
+/// viewed right after a search (downloads and events between do not
+/// count as a page), with `nb_hits_following_search`; folders keep the
+/// sums of all their pages, and only rows with such a view are listed.
+#[test]
+fn pages_following_a_site_search() {
+    use hitmap::HitType;
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1)).unwrap();
+    let t0 = 1_717_200_000;
+    let page = |s: i64, url: &str, title: &str| {
+        Hit::pageview(1, t0 + s, "v", format!("https://x.org{url}")).with_title(title)
+    };
+    let search = |s: i64, k: &str| {
+        Hit::new(1, t0 + s, "v", HitType::Search)
+            .with_url(format!("https://x.org/search?q={k}"))
+            .with_search(k)
+    };
+    e.ingest([
+        page(0, "/a", "A"),
+        search(10, "x"),
+        page(20, "/b", "B"),
+        Hit::new(1, t0 + 25, "v", HitType::Download).with_url("https://x.org/f.pdf"),
+        page(30, "/news/c", "C"),
+        search(40, "y"),
+        Hit::new(1, t0 + 45, "v", HitType::Event).with_event(hitmap::Event {
+            category: "c".into(),
+            action: "a".into(),
+            ..Default::default()
+        }),
+        page(50, "/news/d", "D"),
+        page(60, "/a", "A"),
+    ])
+    .unwrap();
+    let q = |m: &str, extra: &str| {
+        api(
+            &e,
+            &format!("method=Actions.{m}&idSite=1&period=day&date=2024-06-01&format=json{extra}"),
+        )
+    };
+    let brief = |rows: &Value| -> Vec<(String, u64, u64, usize)> {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["label"].as_str().unwrap().to_owned(),
+                    r["nb_hits"].as_u64().unwrap(),
+                    r["nb_hits_following_search"].as_u64().unwrap(),
+                    r.get("subtable")
+                        .and_then(Value::as_array)
+                        .map_or(0, Vec::len),
+                )
+            })
+            .collect()
+    };
+    let urls = q("getPageUrlsFollowingSiteSearch", "&expanded=1");
+    assert_eq!(
+        brief(&urls),
+        [("news".to_owned(), 2, 1, 1), ("/b".to_owned(), 1, 1, 0)]
+    );
+    assert_eq!(brief(&urls[0]["subtable"]), [("/d".to_owned(), 1, 1, 0)]);
+    assert_eq!(
+        brief(&q("getPageUrlsFollowingSiteSearch", "&flat=1")),
+        [("/b".to_owned(), 1, 1, 0), ("/news/d".to_owned(), 1, 1, 0)]
+    );
+    assert_eq!(
+        brief(&q("getPageTitlesFollowingSiteSearch", "")),
+        [("B".to_owned(), 1, 1, 0), ("D".to_owned(), 1, 1, 0)]
+    );
+    // The page reports themselves carry no such column.
+    let pages = q("getPageUrls", "&flat=1");
+    assert!(
+        pages
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r.get("nb_hits_following_search").is_none())
+    );
+    // A visit without searches: empty, as Matomo's.
+    let none = q(
+        "getPageTitlesFollowingSiteSearch",
+        "&segment=pageTitle==nothing",
+    );
+    assert_eq!(none, json!([]));
+}

@@ -162,6 +162,65 @@ fn check_goals(case: &Case, goals: &[Goal]) -> Result<(), TestCaseError> {
             );
         }
     }
+    check_live_counters(case, &engine, &visits, goals)
+}
+
+/// `Live.getCounters` at moments inside the data: the visits whose last
+/// action is within the last minutes, their actions since then, their
+/// visitors, and the conversions since then (each goal's as it counts
+/// them), with every later hit counting too (Matomo's query has no upper
+/// bound).
+fn check_live_counters(
+    case: &Case,
+    engine: &Engine,
+    visits: &[reference::RVisit],
+    goals: &[Goal],
+) -> Result<(), TestCaseError> {
+    let day0 = first_day(case);
+    let all = reference::cut_visits(visits, day0 - Days::new(2), day0 + Days::new(60), &[], None);
+    let mut times: Vec<i64> = visits
+        .iter()
+        .flat_map(|v| v.hits.iter().map(|h| h.ts))
+        .collect();
+    times.sort_unstable();
+    let moments = [
+        0,
+        times.len() / 3,
+        times.len() / 2,
+        times.len().saturating_sub(1),
+    ];
+    for at in moments.iter().filter_map(|&i| times.get(i)) {
+        let now = chrono::DateTime::from_timestamp(at + 30, 0).unwrap();
+        for minutes in [1i64, 45, 600, 2880] {
+            let since = now.timestamp() - minutes * 60;
+            let (mut n, mut actions, mut conversions) = (0u64, 0u64, 0u64);
+            let mut visitors = std::collections::BTreeSet::new();
+            for c in &all {
+                let last = c.visit.hits.iter().map(|h| h.ts).max().unwrap();
+                if last < since {
+                    continue;
+                }
+                n += 1;
+                visitors.insert(&c.visit.visitor);
+                actions += c.visit.hits.iter().filter(|h| h.ts >= since).count() as u64;
+                conversions += goals
+                    .iter()
+                    .flat_map(|g| reference::goal_conversion_list(c, g))
+                    .filter(|(ts, _)| *ts >= since)
+                    .count() as u64;
+            }
+            let q = format!("method=Live.getCounters&idSite=1&lastMinutes={minutes}&format=json");
+            let got: Value = serde_json::from_str(&engine.api_at(&q, now).unwrap()).unwrap();
+            prop_assert_eq!(
+                got,
+                json!([{"visits": n, "actions": actions, "visitors": visitors.len(),
+                        "visitsConverted": conversions}]),
+                "Live.getCounters, {} minutes before {}",
+                minutes,
+                now
+            );
+        }
+    }
     Ok(())
 }
 
@@ -849,6 +908,17 @@ fn goal_metrics_are_goals_get_for_all_visits() {
         ] {
             // Matomo's JSON gives a number as `{"value": n}`.
             assert_eq!(api(&e, &q(getter))["value"], all[column], "{getter}{extra}");
+        }
+        // Goals.getConversionRate: the three conversion rates of Goals.get.
+        let rates = api(&e, &q("Goals.getConversionRate"));
+        let rate_keys = [
+            "conversion_rate",
+            "conversion_rate_new_visit",
+            "conversion_rate_returning_visit",
+        ];
+        assert_eq!(rates.as_object().unwrap().len(), 3, "{rates}");
+        for k in rate_keys {
+            assert_eq!(rates[k], all[k], "{k}{extra}");
         }
     }
     assert_eq!(

@@ -686,9 +686,15 @@ fn goal_matches(g: &hitmap::Goal, value: &str) -> bool {
 
 /// One visit's conversions of goal `g` and their revenue, or `None`.
 pub fn goal_conversions(c: &Cut, g: &hitmap::Goal) -> Option<(u64, f64)> {
+    let each = goal_conversion_list(c, g);
+    (!each.is_empty()).then(|| (each.len() as u64, each.iter().map(|(_, r)| r).sum()))
+}
+
+/// One visit's conversions of goal `g`: each one's time and revenue.
+pub fn goal_conversion_list(c: &Cut, g: &hitmap::Goal) -> Vec<(i64, f64)> {
     use hitmap::GoalMatch as M;
     let mut seconds = BTreeSet::new();
-    let (mut n, mut revenue) = (0u64, 0.0f64);
+    let mut out = Vec::new();
     for &i in &c.actions {
         let h = &c.visit.hits[i];
         let ev = h.event.as_ref();
@@ -717,16 +723,16 @@ pub fn goal_conversions(c: &Cut, g: &hitmap::Goal) -> Option<(u64, f64)> {
         if g.allows_multiple() && !seconds.insert(h.ts) {
             continue;
         }
-        n += 1;
-        revenue += match ev.and_then(|e| e.value) {
+        let revenue = match ev.and_then(|e| e.value) {
             Some(v) if g.uses_event_value() => v,
             _ => g.revenue_per_conversion(),
         };
+        out.push((h.ts, revenue));
         if !g.allows_multiple() {
             break;
         }
     }
-    (n > 0).then_some((n, revenue))
+    out
 }
 
 /// The goals of the cut visits, straight from the hits.
