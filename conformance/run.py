@@ -90,9 +90,12 @@ FIXTURES = {
                   "tests/PHPUnit/System/ImportLogsTest.php",
         # Matomo's fixture, step by step, through hitmap's CLI.
         "setup": [
-            ["init", "{store}", "--site", "1", "--host", "piwik.net"],
-            ["init", "{store}", "--site", "2", "--host", "example-site-two.com"],
-            ["init", "{store}", "--site", "3", "--host", "example-site-three.com"],
+            ["init", "{store}", "--site", "1", "--host", "piwik.net", "--ecommerce",
+             "--name", "Piwik test", "--main-url", "http://piwik.net"],
+            ["init", "{store}", "--site", "2", "--host", "example-site-two.com",
+             "--name", "Piwik test two", "--main-url", "http://example-site-two.com"],
+            ["init", "{store}", "--site", "3", "--host", "example-site-three.com",
+             "--name", "Piwik test three", "--main-url", "http://example-site-three.com"],
             # APIGoals::addGoal(1, 'all', 'url', 'http', 'contains', false, 5)
             ["goals", "add", "{store}", "--site", "1", "--id", "1", "--name", "all", "--match", "url",
              "--pattern-type", "contains", "--pattern", "http", "--revenue", "5"],
@@ -181,9 +184,10 @@ FIXTURES = {
                   "('all' for period day)",
         "log": one_visitor_two_visits,
         "setup": [
-            ["init", "{store}", "--site", "1", "--host", "site.com"],
-            ["init", "{store}", "--site", "2"],
-            ["init", "{store}", "--site", "3"],
+            ["init", "{store}", "--site", "1", "--host", "site.com",
+             "--name", "new name", "--main-url", "http://site.com"],
+            ["init", "{store}", "--site", "2", "--name", "Piwik test", "--main-url", "http://piwik.net"],
+            ["init", "{store}", "--site", "3", "--name", "Piwik test", "--main-url", "http://piwik.net"],
             # addGoal($idSite, 'triggered js', 'manually', '', '')
             ["goals", "add", "{store}", "--site", "1", "--id", "1", "--name", "triggered js", "--match", "manually"],
             # addGoal($idSite, 'matching purchase.htm', 'url', '(.*)store\/purchase\.(.*)', 'regex', false, 1)
@@ -211,6 +215,12 @@ METHOD_PARAMS = {
     "Actions.getDownload": {"downloadUrl": "http://piwik.org/path/again/latest.zip?phpsessid=this is ignored when searching"},
     "Actions.getOutlink": {"outlinkUrl": "http://dev.piwik.org/svn"},
     "Referrers.getKeywordsForPageUrl": {"url": "http://example.org/store/purchase.htm"},
+    # Matomo's MultiSites.getAll and getAllWithGroups take no idSite: every
+    # site (hitmap narrows to the idSite given, which `--site` always
+    # gives); getAllWithGroups lists filter_limit sites, none by default
+    # (`hitmap report` asks for every row unless told).
+    "MultiSites.getAll": {"idSite": "all"},
+    "MultiSites.getAllWithGroups": {"idSite": "all", "filter_limit": "0"},
 }
 
 # Documented intended differences: (what, why, how a file is compared

@@ -115,6 +115,10 @@ pub struct SiteArgs {
     pub dimensions: Vec<String>,
     /// An ecommerce site: its orders and abandoned carts are reported.
     pub ecommerce: bool,
+    /// The site's name.
+    pub name: Option<String>,
+    /// The site's main URL.
+    pub main_url: Option<String>,
 }
 
 /// `hitmap init`: creates the store (if missing) and adds or updates a site.
@@ -143,6 +147,12 @@ pub fn init(dir: &Path, args: &SiteArgs) -> Result<String, CliError> {
         config = config.dimension(d);
     }
     config = config.ecommerce(args.ecommerce);
+    if let Some(n) = &args.name {
+        config = config.name(n);
+    }
+    if let Some(u) = &args.main_url {
+        config = config.main_url(u);
+    }
     let mut engine = Engine::open(dir)?;
     engine.add_site(config)?;
     Ok(format!(

@@ -123,6 +123,14 @@ enum Command {
         /// `cart` hits) are reported (Goals.get idGoal=ecommerceOrder).
         #[arg(long)]
         ecommerce: bool,
+        /// The site's name (MultiSites and SitesManager show it; default:
+        /// its first host).
+        #[arg(long)]
+        name: Option<String>,
+        /// The site's main URL with its scheme (default: https:// and its
+        /// first host).
+        #[arg(long)]
+        main_url: Option<String>,
     },
     /// Ingests NDJSON hits, or web-server access logs with --log-format
     /// (gzip, bzip2 and zstd recognised; `-` for stdin), committed in
@@ -582,6 +590,8 @@ fn run(command: Command) -> Result<String, CliError> {
             sections,
             dimensions,
             ecommerce,
+            name,
+            main_url,
         } => commands::init(
             &dir,
             &SiteArgs {
@@ -592,6 +602,8 @@ fn run(command: Command) -> Result<String, CliError> {
                 sections,
                 dimensions,
                 ecommerce,
+                name,
+                main_url,
             },
         ),
         Command::Ingest {

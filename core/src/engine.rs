@@ -1039,7 +1039,8 @@ impl Engine {
     /// days); its sections and declared dimensions may change any time.
     /// An update whose configuration has no goals keeps the site's goals
     /// (they are changed with [`Engine::set_goal`] and
-    /// [`Engine::remove_goal`]); one with goals replaces them.
+    /// [`Engine::remove_goal`]); one with goals replaces them. An update
+    /// without a name or main URL keeps the site's.
     ///
     /// # Examples
     /// ```
@@ -1050,6 +1051,10 @@ impl Engine {
     /// ```
     pub fn add_site(&mut self, mut config: SiteConfig) -> Result<()> {
         self.writable()?;
+        if let Some(old) = self.sites.get(&config.id) {
+            config.name = config.name.or_else(|| old.config.name.clone());
+            config.main_url = config.main_url.or_else(|| old.config.main_url.clone());
+        }
         if config.goals.is_empty()
             && let Some(old) = self.sites.get(&config.id)
         {

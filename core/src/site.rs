@@ -46,6 +46,13 @@ pub struct SiteConfig {
     /// abandoned carts are reported.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) ecommerce: bool,
+    /// The site's name (Matomo's `name`), shown by `MultiSites` and
+    /// `SitesManager`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) name: Option<String>,
+    /// The site's main URL (Matomo's `main_url`, with its scheme).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) main_url: Option<String>,
 }
 
 impl SiteConfig {
@@ -63,7 +70,56 @@ impl SiteConfig {
             dimension_ids: Vec::new(),
             goals: Vec::new(),
             ecommerce: false,
+            name: None,
+            main_url: None,
         }
+    }
+
+    /// Names the site (Matomo's site name).
+    ///
+    /// # Examples
+    /// ```
+    /// let s = hitmap::SiteConfig::new(1).host("x.org");
+    /// assert_eq!(s.display_name(), "x.org");
+    /// assert_eq!(s.name("Intranet").display_name(), "Intranet");
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> SiteConfig {
+        self.name = Some(name.into()).filter(|n: &String| !n.trim().is_empty());
+        self
+    }
+
+    /// The site's name: the one given to [`SiteConfig::name`], else its
+    /// first host, else `Site N`.
+    pub fn display_name(&self) -> String {
+        self.name
+            .clone()
+            .or_else(|| self.hosts.first().cloned())
+            .unwrap_or_else(|| format!("Site {}", self.id))
+    }
+
+    /// Sets the site's main URL (Matomo's `main_url`: scheme and host,
+    /// `http://example.org`).
+    ///
+    /// # Examples
+    /// ```
+    /// let s = hitmap::SiteConfig::new(1).host("x.org");
+    /// assert_eq!(s.url(), "https://x.org");
+    /// assert_eq!(s.main_url("http://x.org").url(), "http://x.org");
+    /// ```
+    pub fn main_url(mut self, url: impl Into<String>) -> SiteConfig {
+        self.main_url = Some(url.into()).filter(|u: &String| !u.trim().is_empty());
+        self
+    }
+
+    /// The site's main URL: the one given to [`SiteConfig::main_url`],
+    /// else `https://` and its first host, else empty.
+    pub fn url(&self) -> String {
+        self.main_url.clone().unwrap_or_else(|| {
+            self.hosts
+                .first()
+                .map(|h| format!("https://{h}"))
+                .unwrap_or_default()
+        })
     }
 
     /// Makes the site an ecommerce site (Matomo's setting): its recorded

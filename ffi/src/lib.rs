@@ -413,6 +413,12 @@ struct SiteSpec {
     /// An ecommerce site: its orders and carts are reported.
     #[serde(default)]
     ecommerce: bool,
+    /// The site's name (Matomo's).
+    #[serde(default)]
+    name: Option<String>,
+    /// The site's main URL, with its scheme.
+    #[serde(default)]
+    main_url: Option<String>,
 }
 
 impl SiteSpec {
@@ -432,6 +438,12 @@ impl SiteSpec {
         }
         for d in self.dimensions {
             c = c.dimension(d);
+        }
+        if let Some(n) = self.name {
+            c = c.name(n);
+        }
+        if let Some(u) = self.main_url {
+            c = c.main_url(u);
         }
         c.ecommerce(self.ecommerce)
     }

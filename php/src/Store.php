@@ -105,6 +105,8 @@ final class Store
      * @param list<string> $dimensions custom dimensions segments may name
      * @param bool $ecommerce an ecommerce site: its orders and abandoned
      *                        carts (`order` and `cart` hits) are reported
+     * @param string|null $name the site's name (MultiSites, SitesManager)
+     * @param string|null $mainUrl the site's main URL, with its scheme
      */
     public function addSite(
         int $id,
@@ -114,6 +116,8 @@ final class Store
         array $sections = [],
         array $dimensions = [],
         bool $ecommerce = false,
+        ?string $name = null,
+        ?string $mainUrl = null,
     ): void {
         $spec = [
             'id' => $id,
@@ -123,6 +127,8 @@ final class Store
             'sections' => (object) $sections,
             'dimensions' => array_values($dimensions),
             'ecommerce' => $ecommerce,
+            'name' => $name,
+            'main_url' => $mainUrl,
         ];
         self::check($this->ffi, $this->ffi->hitmap_store_add_site($this->handle(), json_encode($spec, JSON_THROW_ON_ERROR)));
     }

@@ -151,6 +151,14 @@ final class StoreTest extends TestCase
         self::assertSame(1, $store->api('method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01')['nb_actions']);
     }
 
+    public function testASiteHasItsNameAndMainUrl(): void
+    {
+        $store = Store::inMemory();
+        $store->addSite(1, hosts: ['x.org'], name: 'Intranet', mainUrl: 'http://x.org');
+        $site = $store->api('method=SitesManager.getSiteFromId&idSite=1');
+        self::assertSame(['Intranet', 'http://x.org'], [$site['name'], $site['main_url']]);
+    }
+
     public function testStoreOnDiskLocksAndReopens(): void
     {
         $dir = self::tempDir();

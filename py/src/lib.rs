@@ -242,7 +242,7 @@ impl Engine {
     /// Adds or updates a site.
     // One parameter per Python keyword argument: the signature is the API.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (site, timezone="UTC", visit_timeout=1800, hosts=Vec::new(), sections=BTreeMap::new(), dimensions=Vec::new(), ecommerce=false))]
+    #[pyo3(signature = (site, timezone="UTC", visit_timeout=1800, hosts=Vec::new(), sections=BTreeMap::new(), dimensions=Vec::new(), ecommerce=false, name=None, main_url=None))]
     fn add_site(
         &self,
         py: Python<'_>,
@@ -253,11 +253,19 @@ impl Engine {
         sections: BTreeMap<String, Vec<String>>,
         dimensions: Vec<String>,
         ecommerce: bool,
+        name: Option<String>,
+        main_url: Option<String>,
     ) -> PyResult<()> {
         let mut config = hitmap::SiteConfig::new(site)
             .time_zone(timezone)
             .visit_timeout(visit_timeout)
             .ecommerce(ecommerce);
+        if let Some(n) = name {
+            config = config.name(n);
+        }
+        if let Some(u) = main_url {
+            config = config.main_url(u);
+        }
         for h in hosts {
             config = config.host(h);
         }

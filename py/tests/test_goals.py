@@ -103,3 +103,12 @@ def test_orders_carts_and_goal_conversions_from_a_dataframe_equal_ndjson():
     assert goals_get(lines, "&idGoal=2")["revenue"] == 3.5
     products = frame.api("method=Goals.getItemsSku&idSite=1&period=day&date=2024-06-01")
     assert [(r["label"], r["quantity"]) for r in products] == [("MUG", 2), ("PEN", 1)]
+
+
+def test_a_site_keeps_its_name_and_main_url():
+    e = hitmap.Engine.in_memory()
+    e.add_site(1, hosts=["x.org"], name="Intranet", main_url="http://x.org")
+    # An update without them keeps them.
+    e.add_site(1, hosts=["x.org"])
+    site = e.api("method=SitesManager.getSiteFromId&idSite=1")
+    assert (site["name"], site["main_url"]) == ("Intranet", "http://x.org")

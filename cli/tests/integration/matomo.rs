@@ -437,6 +437,13 @@ fn keeping_matomos_visits_gives_matomos_numbers() {
         .collect();
     assert_eq!(goal_ids, [1, 2]);
     assert!(engine.site(2).unwrap().is_ecommerce() && !engine.site(1).unwrap().is_ecommerce());
+    // Matomo's site name and main URL (its scheme kept).
+    let site = api(&engine, "method=SitesManager.getSiteFromId&idSite=2");
+    assert_eq!(site["name"], "Shop and news 2");
+    assert!(
+        site["main_url"].as_str().unwrap().starts_with("http://"),
+        "{site}"
+    );
     // The mapping, on one visit: names for DeviceDetector's codes, the
     // recorded referrer, the configured custom dimension.
     let visits = api(

@@ -449,7 +449,7 @@ fn write(conn: &mut mysql::Conn, spec: &Spec, mut visits: Vec<Visit>) -> u64 {
     for &(site, zone, host) in &spec.sites {
         conn.query_drop(format!(
             "INSERT INTO matomo_site (idsite, name, main_url, ts_created, ecommerce, sitesearch_keyword_parameters, sitesearch_category_parameters, timezone, currency, excluded_ips, excluded_parameters, excluded_user_agents, excluded_referrers, `group`, `type`) \
-             VALUES ({site}, 'Site {site}', 'https://{host}', NOW(), {}, '', '', '{zone}', 'EUR', '', '', '', '', '', 'website')",
+             VALUES ({site}, 'Shop and news {site}', 'http://{host}', NOW(), {}, '', '', '{zone}', 'EUR', '', '', '', '', '', 'website')",
             u8::from(site != 1)
         ))
         .unwrap();

@@ -8,24 +8,19 @@ use super::methods::{self, Kind, METHODS, MethodInfo};
 use super::{ApiOptions, ApiRequest, Keyed, Sites, bad};
 use crate::engine::Engine;
 use crate::error::Result;
+use crate::period::{Period, PeriodRange};
 use crate::render::Format;
 use crate::site::SiteConfig;
 use crate::table::{self, Row};
+use chrono::{DateTime, NaiveDate, Utc};
 
-/// A site's display name: its first host, else `Site N` (hitmap's site
-/// config has no separate name).
+/// A site's display name ([`SiteConfig::display_name`]).
 pub(crate) fn site_name(c: &SiteConfig) -> String {
-    c.hosts()
-        .first()
-        .cloned()
-        .unwrap_or_else(|| format!("Site {}", c.id()))
+    c.display_name()
 }
 
 fn main_url(c: &SiteConfig) -> String {
-    c.hosts()
-        .first()
-        .map(|h| format!("https://{h}"))
-        .unwrap_or_default()
+    c.url()
 }
 
 impl Engine {
@@ -256,54 +251,43 @@ impl Engine {
             .sum()
     }
 
-    /// `MultiSites.getAll`: one row per site (visits, actions, page views)
-    /// for each period, every site in its own time zone.
+    /// `MultiSites.getAll`: one row per site with visits for each period
+    /// (every site in its own time zone; with `enhanced=1` every site,
+    /// and conversions, orders and product revenue), and the evolution
+    /// against the period before ([`Engine::multi_sites_site`]).
     pub(super) fn multi_sites(&self, r: &ApiRequest, options: &ApiOptions) -> Result<Keyed> {
-        let info = methods::find("MultiSites.getOne").expect("listed");
         let ids = match &r.sites {
             Sites::One(s) => vec![*s],
             Sites::List(l) => l.clone(),
             Sites::None | Sites::All => self.readable_sites(options),
         };
         options.check_sites(&ids)?;
-        let mut per_period: Vec<(String, Vec<Value>)> = Vec::new();
+        let mut per_period: Vec<(String, Vec<Row>)> = Vec::new();
         let mut multi = false;
-        let mut flat: Vec<Value> = Vec::new();
-        let one = ApiRequest {
-            table: table::TableParams {
-                limit: Some(-1),
-                ..Default::default()
-            },
-            ..r.clone()
-        };
         for id in ids {
-            let (value, m) = self.answer_site(&one, info, id, options)?;
+            let (periods, m) = self.multi_sites_site(r, id, options, true)?;
             multi = m;
-            match value {
-                Value::Object(map) if m => {
-                    for (date, row) in map {
-                        match per_period.iter_mut().find(|(d, _)| *d == date) {
-                            Some((_, rows)) => rows.push(row),
-                            None => per_period.push((date, vec![row])),
-                        }
+            for (label, row) in periods {
+                // Matomo leaves out sites without visits, but with enhanced=1.
+                if !r.enhanced && row.get("nb_visits").and_then(Value::as_f64) == Some(0.0) {
+                    if !per_period.iter().any(|(d, _)| *d == label) {
+                        per_period.push((label, Vec::new()));
                     }
+                    continue;
                 }
-                row => flat.push(row),
+                match per_period.iter_mut().find(|(d, _)| *d == label) {
+                    Some((_, rows)) => rows.push(row),
+                    None => per_period.push((label, vec![row])),
+                }
             }
         }
-        let finish = |rows: Vec<Value>| -> Result<Value> {
-            let rows: Vec<Row> = rows
-                .into_iter()
-                .filter_map(|v| match v {
-                    Value::Object(m) => Some(m),
-                    _ => None,
-                })
-                .collect();
+        let finish = |rows: Vec<Row>| -> Result<Value> {
             table::apply(rows, &r.table, &table::Spec::new(&[]))
         };
         if !multi {
+            let rows = per_period.pop().map(|(_, rows)| rows).unwrap_or_default();
             return Ok(Keyed {
-                value: finish(flat)?,
+                value: finish(rows)?,
                 keys: Vec::new(),
             });
         }
@@ -314,6 +298,256 @@ impl Engine {
         Ok(Keyed {
             value: Value::Object(map),
             keys: vec!["date"],
+        })
+    }
+
+    /// `MultiSites.getOne`: the site's visits, actions, page views and
+    /// revenue with their evolution against the period before.
+    pub(super) fn multi_sites_one(
+        &self,
+        r: &ApiRequest,
+        site: u32,
+        options: &ApiOptions,
+    ) -> Result<(Value, bool)> {
+        let (periods, multi) = self.multi_sites_site(r, site, options, false)?;
+        let one = |row: Row| table::apply_one(row, &r.table, &[]);
+        if !multi {
+            let row = periods
+                .into_iter()
+                .next()
+                .map(|(_, row)| row)
+                .unwrap_or_default();
+            return Ok((one(row)?, false));
+        }
+        let mut map = Map::new();
+        for (label, row) in periods {
+            map.insert(label, one(row)?);
+        }
+        Ok((Value::Object(map), true))
+    }
+
+    /// One site's `MultiSites` rows, one per period of the request: its
+    /// metrics (visits, actions, page views, goal revenue; with
+    /// `enhanced=1` conversions, and on an ecommerce site orders and
+    /// product revenue), each metric's evolution against the period
+    /// before (`*_evolution`, `*_evolution_trend`) unless the date is
+    /// `lastN`/`previousN` (Matomo's), and, for `getAll` (`all`), Matomo's
+    /// row metadata: label (the site's name), `idsite`, `ratio` (the
+    /// share of the current period gone by, when it is not over: the
+    /// past value is scaled by it), `currencySymbol`, `previous_*`,
+    /// `periodName`, `previousRange`, `group` and `main_url`.
+    fn multi_sites_site(
+        &self,
+        r: &ApiRequest,
+        site: u32,
+        options: &ApiOptions,
+        all: bool,
+    ) -> Result<(Vec<(String, Row)>, bool)> {
+        let config = self.site_state(site)?.config.clone();
+        let period: Period = r.period.parse()?;
+        let (periods, multi) = self.periods(site, period, &r.date, options.now)?;
+        let evolution = !r.date.contains("last") && !r.date.contains("previous");
+        let mut metrics: Vec<&SiteMetric> = SITE_METRICS[..4].iter().collect();
+        if r.enhanced {
+            metrics.push(&SITE_METRICS[4]);
+            if config.is_ecommerce() {
+                metrics.extend(&SITE_METRICS[5..]);
+            }
+        }
+        let raw = r.table.raw_metrics;
+        let mut out = Vec::with_capacity(periods.len());
+        for p in &periods {
+            let now = self.site_values(r, site, options, p.from, p.to, config.is_ecommerce())?;
+            let mut row = Row::new();
+            if all {
+                row.insert("label".into(), json!(config.display_name()));
+            }
+            for m in &metrics {
+                row.insert(m.column.into(), metric_value(m, now[m.source]));
+            }
+            if evolution {
+                let before = previous_period(period, p);
+                let past = self.site_values(
+                    r,
+                    site,
+                    options,
+                    before.from,
+                    before.to,
+                    config.is_ecommerce(),
+                )?;
+                let ratio = elapsed_ratio(p, &before, options.now);
+                for m in &metrics {
+                    let q = evolution_quotient(now[m.source], past[m.source] * ratio);
+                    row.insert(
+                        m.evolution.into(),
+                        if raw {
+                            number(q)
+                        } else {
+                            json!(format!("{}%", (q * 1000.0).round() / 10.0))
+                        },
+                    );
+                    row.insert(
+                        format!("{}_trend", m.evolution),
+                        json!(if q > 0.0 {
+                            1
+                        } else if q < 0.0 {
+                            -1
+                        } else {
+                            0
+                        }),
+                    );
+                }
+                if all {
+                    row.insert("ratio".into(), number(ratio));
+                    row.insert("currencySymbol".into(), json!("$"));
+                    for m in &metrics {
+                        row.insert(
+                            format!("previous_{}", m.record),
+                            metric_value(m, past[m.source]),
+                        );
+                    }
+                    row.insert("periodName".into(), json!(period_name(period)));
+                    row.insert("previousRange".into(), json!(short_range(period, &before)));
+                }
+            }
+            if all {
+                row.insert("idsite".into(), json!(site));
+                row.insert("group".into(), json!(""));
+                row.insert("main_url".into(), json!(config.url()));
+            }
+            out.push((p.label.clone(), row));
+        }
+        Ok((out, multi))
+    }
+
+    /// A site's additive `MultiSites` values from `from` to `to` (by
+    /// [`SiteMetric::source`]), segment and section applied.
+    fn site_values(
+        &self,
+        r: &ApiRequest,
+        site: u32,
+        options: &ApiOptions,
+        from: NaiveDate,
+        to: NaiveDate,
+        ecommerce: bool,
+    ) -> Result<[f64; 7]> {
+        let ask = |method: &str, goal: Option<&str>| -> Result<Value> {
+            let sub = ApiRequest {
+                method: method.to_owned(),
+                sites: Sites::One(site),
+                site,
+                period: "range".into(),
+                date: format!("{from},{to}"),
+                id_goal: goal.map(str::to_owned),
+                enhanced: false,
+                table: table::TableParams {
+                    limit: Some(-1),
+                    raw_metrics: true,
+                    ..table::TableParams::default()
+                },
+                ..r.clone()
+            };
+            Ok(self
+                .answer_site(&sub, methods::find(method).expect("listed"), site, options)?
+                .0)
+        };
+        let n = |v: &Value, k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+        let visits = ask("VisitsSummary.get", None)?;
+        let actions = ask("Actions.get", None)?;
+        let goals = ask("Goals.get", None)?;
+        let orders = if ecommerce {
+            ask("Goals.get", Some("ecommerceOrder"))?
+        } else {
+            Value::Null
+        };
+        Ok([
+            n(&visits, "nb_visits"),
+            n(&visits, "nb_actions"),
+            n(&actions, "nb_pageviews"),
+            n(&goals, "revenue"),
+            n(&goals, "nb_conversions"),
+            n(&orders, "nb_conversions"),
+            n(&orders, "revenue"),
+        ])
+    }
+
+    /// `MultiSites.getAllWithGroups`: the number of sites, the totals of
+    /// visits, page views, actions and revenue with the visits of the
+    /// period before, that period's date, and the sites' `getAll`
+    /// (`enhanced=1`) rows, `filter_limit` of them (default none, as
+    /// Matomo's). Sites have no groups in hitmap.
+    pub(super) fn multi_sites_with_groups(
+        &self,
+        r: &ApiRequest,
+        options: &ApiOptions,
+    ) -> Result<Keyed> {
+        let period: Period = r.period.parse()?;
+        let several = r.date.contains("last") || r.date.contains("previous");
+        if several || (period != Period::Range && r.date.contains(',')) {
+            return Err(bad(
+                "MultiSites.getAllWithGroups answers one period: multiple periods are not supported",
+            ));
+        }
+        let ids = self.readable_sites(options);
+        options.check_sites(&ids)?;
+        let enhanced = ApiRequest {
+            enhanced: true,
+            ..r.clone()
+        };
+        let mut sites: Vec<Row> = Vec::new();
+        let mut totals = [0.0f64; 5];
+        let mut last_date = String::new();
+        for &id in &ids {
+            let (mut periods, _) = self.multi_sites_site(&enhanced, id, options, true)?;
+            let Some((_, row)) = periods.pop() else {
+                continue;
+            };
+            let n = |k: &str| row.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+            for (t, k) in totals.iter_mut().zip([
+                "nb_pageviews",
+                "nb_visits",
+                "nb_actions",
+                "revenue",
+                "previous_nb_visits",
+            ]) {
+                *t += n(k);
+            }
+            if last_date.is_empty() && period != Period::Range {
+                let (p, _) = self.periods(id, period, &r.date, options.now)?;
+                if let Some(p) = p.first() {
+                    last_date = previous_period(period, p).from.to_string();
+                }
+            }
+            sites.push(row);
+        }
+        let wanted = match r.table.limit {
+            None | Some(0) => 0,
+            Some(n) if n < 0 => usize::MAX,
+            Some(n) => n as usize,
+        };
+        let params = table::TableParams {
+            limit: Some(-1),
+            ..r.table.clone()
+        };
+        let listed = table::apply(sites, &params, &table::Spec::new(&[]))?;
+        let listed: Vec<Value> = listed
+            .as_array()
+            .map(|a| a.iter().take(wanted).cloned().collect())
+            .unwrap_or_default();
+        Ok(Keyed {
+            value: json!({
+                "numSites": ids.len(),
+                "totals": {
+                    "nb_pageviews": number(totals[0]),
+                    "nb_visits": number(totals[1]),
+                    "nb_actions": number(totals[2]),
+                    "revenue": super::goals::money(totals[3]),
+                    "nb_visits_lastdate": number(totals[4]),
+                },
+                "lastDate": last_date,
+                "sites": listed,
+            }),
+            keys: Vec::new(),
         })
     }
 
@@ -438,25 +672,188 @@ pub(super) fn report_metadata() -> Value {
     )
 }
 
-/// `MultiSites.getOne`: the site's row for one period, from its visits
-/// and actions summaries.
-pub(super) fn multi_sites_row(
-    s: &crate::summary::VisitsSummary,
-    a: &crate::summary::ActionsSummary,
-    c: &crate::site::SiteConfig,
-    r: &ApiRequest,
-) -> Result<Value> {
-    let row = json!({
-        "label": site_name(c),
-        "nb_visits": s.nb_visits,
-        "nb_actions": s.nb_actions,
-        "nb_pageviews": a.nb_pageviews,
-        "revenue": 0,
-        "idsite": c.id(),
-        "main_url": main_url(c),
-    });
-    match row {
-        Value::Object(m) => table::apply_one(m, &r.table, &[]),
-        _ => Ok(Value::Null),
+/// A metric of `MultiSites` rows.
+struct SiteMetric {
+    /// Its column.
+    column: &'static str,
+    /// Its evolution column (`_trend` appended: the trend's).
+    evolution: &'static str,
+    /// Matomo's record name (`previous_` + it: the period before's value).
+    record: &'static str,
+    /// Its place in [`Engine::site_values`]'s answer.
+    source: usize,
+    /// A money amount.
+    money: bool,
+}
+
+const fn metric(
+    column: &'static str,
+    evolution: &'static str,
+    record: &'static str,
+    source: usize,
+    money: bool,
+) -> SiteMetric {
+    SiteMetric {
+        column,
+        evolution,
+        record,
+        source,
+        money,
+    }
+}
+
+/// Matomo's `MultiSites` metrics: visits, actions, page views and goal
+/// revenue; with `enhanced=1` conversions, and for ecommerce sites orders
+/// and product revenue.
+const SITE_METRICS: [SiteMetric; 7] = [
+    metric("nb_visits", "visits_evolution", "nb_visits", 0, false),
+    metric("nb_actions", "actions_evolution", "nb_actions", 1, false),
+    metric(
+        "nb_pageviews",
+        "pageviews_evolution",
+        "Actions_nb_pageviews",
+        2,
+        false,
+    ),
+    metric("revenue", "revenue_evolution", "Goal_revenue", 3, true),
+    metric(
+        "nb_conversions",
+        "nb_conversions_evolution",
+        "Goal_nb_conversions",
+        4,
+        false,
+    ),
+    metric(
+        "orders",
+        "orders_evolution",
+        "Goal_0_nb_conversions",
+        5,
+        false,
+    ),
+    metric(
+        "ecommerce_revenue",
+        "ecommerce_revenue_evolution",
+        "Goal_0_revenue",
+        6,
+        true,
+    ),
+];
+
+/// A number as Matomo writes it: whole numbers without a fraction.
+fn number(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        json!(x as i64)
+    } else {
+        json!(x)
+    }
+}
+
+fn metric_value(m: &SiteMetric, x: f64) -> Value {
+    if m.money {
+        super::goals::money(x)
+    } else {
+        json!(x as u64)
+    }
+}
+
+/// Matomo's evolution quotient (`EvolutionMetric::compute`): 0 when the
+/// values are equal, 1 (100%) from nothing, else the change over the
+/// past value to three places.
+fn evolution_quotient(now: f64, past: f64) -> f64 {
+    let change = now - past;
+    if change == 0.0 {
+        0.0
+    } else if past == 0.0 {
+        1.0
+    } else {
+        (change / past * 1000.0).round() / 1000.0
+    }
+}
+
+/// The period before `p` (Matomo's `Range::getLastDate`): the day, week,
+/// month or year before, or the range of as many days just before.
+pub(crate) fn previous_period(period: Period, p: &PeriodRange) -> PeriodRange {
+    use chrono::{Datelike, Days, Months};
+    let (from, to) = match period {
+        Period::Day => (p.from - Days::new(1), p.to - Days::new(1)),
+        Period::Week => (p.from - Days::new(7), p.to - Days::new(7)),
+        Period::Month => {
+            let from = p.from - Months::new(1);
+            (from, p.from - Days::new(1))
+        }
+        Period::Year => (
+            NaiveDate::from_ymd_opt(p.from.year() - 1, 1, 1).unwrap_or(p.from),
+            NaiveDate::from_ymd_opt(p.from.year() - 1, 12, 31).unwrap_or(p.to),
+        ),
+        Period::Range => {
+            let days = (p.to - p.from).num_days().unsigned_abs();
+            let to = p.from - Days::new(1);
+            (to - Days::new(days), to)
+        }
+    };
+    PeriodRange {
+        label: if from == to {
+            from.to_string()
+        } else {
+            format!("{from},{to}")
+        },
+        from,
+        to,
+    }
+}
+
+/// Matomo's `EvolutionMetric::getRatio`: the share of the current period
+/// gone by at `now` when the period is not over (the past period's value
+/// is scaled by it), else 1; days as UTC, as Matomo's dates.
+fn elapsed_ratio(p: &PeriodRange, before: &PeriodRange, now: DateTime<Utc>) -> f64 {
+    let start = |d: NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp())
+            .unwrap_or(0)
+    };
+    let end = |d: NaiveDate| start(d) + 86_399;
+    let now = now.timestamp();
+    if start(p.from) <= now && end(p.to) >= now {
+        let past = (end(before.to) - start(before.from)) as f64;
+        let current = (now - start(p.from)) as f64;
+        ((current / past) * 1000.0).round() / 1000.0
+    } else {
+        1.0
+    }
+}
+
+fn period_name(p: Period) -> &'static str {
+    match p {
+        Period::Day => "day",
+        Period::Week => "week",
+        Period::Month => "month",
+        Period::Year => "year",
+        Period::Range => "range",
+    }
+}
+
+/// Matomo's short English name of a period (`getLocalizedShortString`):
+/// `Fri, Mar 5`, `Mar 1 – 7, 2010`, `Feb 2010`, `2009`.
+pub(crate) fn short_range(period: Period, p: &PeriodRange) -> String {
+    use chrono::Datelike;
+    match period {
+        Period::Day => p.from.format("%a, %b %-d").to_string(),
+        Period::Month => p.from.format("%b %Y").to_string(),
+        Period::Year => p.from.year().to_string(),
+        Period::Week | Period::Range => {
+            let (a, b) = (p.from, p.to);
+            if a.year() != b.year() {
+                format!("{} – {}", a.format("%b %-d, %Y"), b.format("%b %-d, %Y"))
+            } else if a.month() != b.month() {
+                format!(
+                    "{} – {}, {}",
+                    a.format("%b %-d"),
+                    b.format("%b %-d"),
+                    a.year()
+                )
+            } else {
+                format!("{} – {}, {}", a.format("%b %-d"), b.day(), a.year())
+            }
+        }
     }
 }

@@ -52,6 +52,8 @@ pub(crate) enum Kind {
     MultiSites {
         one: bool,
     },
+    /// `MultiSites.getAllWithGroups`: totals and the sites' rows.
+    MultiSitesGroups,
     Sites {
         one: bool,
     },
@@ -819,6 +821,14 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         F::None,
     ),
     m(
+        "MultiSites.getAllWithGroups",
+        K::MultiSitesGroups,
+        "All Websites",
+        "",
+        None,
+        F::None,
+    ),
+    m(
         "MultiSites.getOne",
         K::MultiSites { one: true },
         "All Websites",
@@ -1142,7 +1152,7 @@ impl Kind {
             | K::Bulk
             | K::ReportMetadata
             | K::Refused(_) => Needs::Nothing,
-            K::MultiSites { one: false } => Needs::Period,
+            K::MultiSites { one: false } | K::MultiSitesGroups => Needs::Period,
             _ => Needs::Report,
         }
     }

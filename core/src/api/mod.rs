@@ -126,6 +126,9 @@ pub struct ApiRequest {
     pub visitor_id: Option<String>,
     /// `lastMinutes` for `Live.getCounters`.
     pub last_minutes: Option<i64>,
+    /// `enhanced=1` for `MultiSites`: conversions, orders and product
+    /// revenue too, and sites without visits.
+    pub enhanced: bool,
     /// `urls[N]` for `API.getBulkRequest`, in index order.
     pub urls: Vec<String>,
     /// `apiModule` and `apiAction` for `API.getProcessedReport`.
@@ -294,6 +297,7 @@ impl ApiRequest {
                 "downloadUrl" if !v.is_empty() => r.download_url = Some(v),
                 "outlinkUrl" if !v.is_empty() => r.outlink_url = Some(v),
                 "visitorId" if !v.is_empty() => r.visitor_id = Some(v),
+                "enhanced" => r.enhanced = v == "1" || v == "true",
                 "lastMinutes" if !v.is_empty() => {
                     r.last_minutes = Some(integer(
                         &v,
@@ -383,6 +387,11 @@ impl ApiRequest {
                 "lastMinutes",
                 self.last_minutes.is_some(),
                 k == Kind::LiveCounters,
+            ),
+            (
+                "enhanced",
+                self.enhanced,
+                matches!(k, Kind::MultiSites { .. }),
             ),
             (
                 "apiModule/apiAction",
@@ -509,6 +518,7 @@ pub const SUPPORTED_PARAMETERS: &[&str] = &[
     "pageName",
     "visitorId",
     "lastMinutes",
+    "enhanced",
     "apiModule",
     "apiAction",
     "urls[N]",
@@ -766,6 +776,7 @@ impl Engine {
             }
             Kind::SiteIds => return plain(json!(self.readable_sites(options))),
             Kind::MultiSites { one: false } => return self.multi_sites(r, options),
+            Kind::MultiSitesGroups => return self.multi_sites_with_groups(r, options),
             _ => {}
         }
         let (sites, multi_site) = match &r.sites {
@@ -909,6 +920,7 @@ impl Engine {
             }
             Kind::VisitorProfile => return Ok((self.visitor_profile(r, site)?, false)),
             Kind::LiveCounters => return Ok((self.live_counters(r, site, options.now)?, false)),
+            Kind::MultiSites { one: true } => return self.multi_sites_one(r, site, options),
             Kind::MostRecentVisitorId => {
                 let newest = self.newest_visit(site, r.segment.as_deref(), None)?;
                 return Ok((newest.map_or(json!(false), |(_, v)| json!(v)), false));
@@ -1212,14 +1224,9 @@ impl Engine {
                 table::apply(rows, t, &visits)?
             }
             Kind::Group(g) => table::apply(rows::group_rows(sel, g, cells), t, &group_spec(g, t))?,
-            Kind::MultiSites { one: true } => global::multi_sites_row(
-                &sel.visits_summary(),
-                &sel.actions_summary(),
-                &sel.site.config,
-                r,
-            )?,
             Kind::Sections
-            | Kind::MultiSites { one: false }
+            | Kind::MultiSites { .. }
+            | Kind::MultiSitesGroups
             | Kind::Sites { .. }
             | Kind::SiteIds
             | Kind::Version
@@ -1537,18 +1544,15 @@ impl Engine {
                 .rolled_frequency(range)?
                 .map(|f| frequency_answer(&f, t))
                 .transpose(),
-            Kind::ApiGet | Kind::MultiSites { one: true } => {
+            Kind::ApiGet => {
                 let Some(a) = resolved.rolled_actions_summary(range)? else {
                     return Ok(None);
                 };
                 let s = resolved.visits_summary(range)?;
-                if kind == Kind::ApiGet {
-                    let Some(f) = resolved.rolled_frequency(range)? else {
-                        return Ok(None);
-                    };
-                    return api_get_answer(&s, &a, &f, t).map(Some);
-                }
-                global::multi_sites_row(&s, &a, &resolved.site.config, r).map(Some)
+                let Some(f) = resolved.rolled_frequency(range)? else {
+                    return Ok(None);
+                };
+                api_get_answer(&s, &a, &f, t).map(Some)
             }
             Kind::Entry { titles } | Kind::Exit { titles } => {
                 let exit = matches!(kind, Kind::Exit { .. });

@@ -1049,3 +1049,143 @@ fn pages_following_a_site_search() {
     );
     assert_eq!(none, json!([]));
 }
+
+/// MultiSites as Matomo's: each metric's evolution against the period
+/// before (Matomo's quotient to three places, `_trend` its sign), the
+/// past value scaled by the share of a current period gone by (`ratio`),
+/// none for `lastN`; `getOne` without the row metadata; `enhanced=1`
+/// adds conversions and keeps sites without visits; `getAllWithGroups`
+/// totals the sites.
+#[test]
+fn multi_sites_compare_with_the_period_before() {
+    let mut e = Engine::in_memory();
+    e.add_site(
+        SiteConfig::new(1)
+            .name("Intranet")
+            .main_url("http://x.org")
+            .goal(hitmap::Goal::new(
+                1,
+                "b",
+                hitmap::GoalMatch::Url,
+                hitmap::PatternType::Contains,
+                "/b",
+            ))
+            .time_zone("UTC"),
+    )
+    .unwrap();
+    e.add_site(SiteConfig::new(2).host("y.org")).unwrap();
+    let day1 = 1_717_200_000; // 2024-06-01 00:00 UTC
+    let day2 = day1 + 86_400;
+    let mut hits = vec![
+        Hit::pageview(1, day1, "a", "https://x.org/a"),
+        Hit::pageview(1, day1 + 10, "a", "https://x.org/b"),
+        Hit::pageview(1, day1 + 20, "a", "https://x.org/c"),
+        Hit::pageview(1, day1 + 100, "b", "https://x.org/a"),
+    ];
+    for v in ["a", "b", "c"] {
+        hits.push(Hit::pageview(1, day2 + 50, v, "https://x.org/a"));
+    }
+    e.ingest(hits).unwrap();
+    let at = |q: &str, now: i64| -> Value {
+        serde_json::from_str(
+            &e.api_at(
+                &format!("{q}&format=json"),
+                DateTime::from_timestamp(now, 0).unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap()
+    };
+    let later = day2 + 10 * 86_400;
+    let one = at(
+        "method=MultiSites.getOne&idSite=1&period=day&date=2024-06-02",
+        later,
+    );
+    // 3 visits after 2, 3 actions after 4, 3 page views after 4, no
+    // revenue after 0 (the goal has no revenue).
+    assert_eq!(
+        one,
+        json!({"nb_visits": 3, "nb_actions": 3, "nb_pageviews": 3, "revenue": 0,
+               "visits_evolution": "50%", "visits_evolution_trend": 1,
+               "actions_evolution": "-25%", "actions_evolution_trend": -1,
+               "pageviews_evolution": "-25%", "pageviews_evolution_trend": -1,
+               "revenue_evolution": "0%", "revenue_evolution_trend": 0})
+    );
+    let raw = at(
+        "method=MultiSites.getOne&idSite=1&period=day&date=2024-06-02&format_metrics=0",
+        later,
+    );
+    assert_eq!(raw["visits_evolution"], json!(0.5));
+    assert_eq!(raw["actions_evolution"], json!(-0.25));
+    // Half of 2024-06-02 gone by: the day before counts half (2 visits
+    // as 1, 4 actions as 2).
+    let half = at(
+        "method=MultiSites.getAll&idSite=1&period=day&date=2024-06-02",
+        day2 + 43_200,
+    );
+    assert_eq!(half[0]["ratio"], json!(0.5));
+    assert_eq!(half[0]["visits_evolution"], json!("200%"));
+    assert_eq!(half[0]["actions_evolution"], json!("50%"));
+    assert_eq!(half[0]["previous_nb_visits"], json!(2));
+    assert_eq!(half[0]["previousRange"], json!("Sat, Jun 1"));
+    assert_eq!(half[0]["periodName"], json!("day"));
+    assert_eq!(half[0]["label"], json!("Intranet"));
+    assert_eq!(half[0]["main_url"], json!("http://x.org"));
+    // Every site; site 2 has no visits: left out, but with enhanced=1.
+    let all = at(
+        "method=MultiSites.getAll&idSite=all&period=day&date=2024-06-01",
+        later,
+    );
+    assert_eq!(all.as_array().unwrap().len(), 1);
+    let enhanced = at(
+        "method=MultiSites.getAll&idSite=all&period=day&date=2024-06-01&enhanced=1",
+        later,
+    );
+    let rows = enhanced.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["nb_conversions"], json!(1));
+    assert_eq!(rows[0]["nb_conversions_evolution"], json!("100%"));
+    assert_eq!(rows[1]["label"], json!("y.org"));
+    // lastN: no evolution (Matomo's).
+    let last = at(
+        "method=MultiSites.getOne&idSite=1&period=day&date=last2",
+        later,
+    );
+    assert!(
+        last.as_object()
+            .unwrap()
+            .values()
+            .all(|d| d.get("visits_evolution").is_none()),
+        "{last}"
+    );
+    // A range compares with as many days before it.
+    let range = at(
+        "method=MultiSites.getAll&idSite=1&period=range&date=2024-06-02,2024-06-03",
+        later,
+    );
+    assert_eq!(range[0]["previous_nb_visits"], json!(2));
+    assert_eq!(range[0]["previousRange"], json!("May 31 – Jun 1, 2024"));
+    let groups = at(
+        "method=MultiSites.getAllWithGroups&period=day&date=2024-06-02&filter_limit=5",
+        later,
+    );
+    assert_eq!(groups["numSites"], json!(2));
+    assert_eq!(
+        groups["totals"],
+        json!({"nb_pageviews": 3, "nb_visits": 3, "nb_actions": 3, "revenue": 0,
+               "nb_visits_lastdate": 2})
+    );
+    assert_eq!(groups["lastDate"], json!("2024-06-01"));
+    assert_eq!(groups["sites"].as_array().unwrap().len(), 2);
+    let err = e
+        .api_at(
+            "method=VisitsSummary.get&idSite=1&period=day&date=today&enhanced=1",
+            now(),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("'enhanced' does not apply"), "{err}");
+    // An update without a name keeps the name.
+    e.add_site(SiteConfig::new(1).time_zone("UTC")).unwrap();
+    assert_eq!(e.site(1).unwrap().display_name(), "Intranet");
+}

@@ -254,6 +254,9 @@ struct MatomoSite {
     id: u32,
     time_zone: String,
     hosts: Vec<String>,
+    /// Matomo's site name and main URL.
+    name: Option<String>,
+    main_url: Option<String>,
     /// (scope, index, name) of the active custom dimensions.
     dimensions: Vec<(String, u32, String)>,
     /// Matomo's `idcustomdimension` of each, in the same order.
@@ -491,7 +494,7 @@ fn read_sites(
     let mut sites = BTreeMap::new();
     for r in query(
         db,
-        &format!("SELECT idsite, timezone, main_url FROM {p}site{filter} ORDER BY idsite"),
+        &format!("SELECT idsite, timezone, main_url, name FROM {p}site{filter} ORDER BY idsite"),
     )? {
         let Some(id) = r
             .first()
@@ -509,6 +512,8 @@ fn read_sites(
                 id,
                 time_zone,
                 hosts,
+                name: r.get(3).and_then(Value::text).map(str::to_owned),
+                main_url: r.get(2).and_then(Value::text).map(str::to_owned),
                 dimensions: Vec::new(),
                 dimension_ids: Vec::new(),
             },
@@ -645,6 +650,12 @@ fn ensure_site(
     let mut config = SiteConfig::new(site.id).time_zone(site.time_zone.clone());
     for h in &site.hosts {
         config = config.host(h.clone());
+    }
+    if let Some(n) = &site.name {
+        config = config.name(n.clone());
+    }
+    if let Some(u) = &site.main_url {
+        config = config.main_url(u.clone());
     }
     // Matomo's ids, so idDimension=N and dimensionN mean what they meant.
     for ((_, _, name), id) in site.dimensions.iter().zip(&site.dimension_ids) {
