@@ -595,8 +595,9 @@ struct Sites {
     forced: Option<u32>,
     by_host: HashMap<String, u32>,
     fallback: Option<u32>,
-    /// The host of each site's URLs when a line has none.
-    main_host: HashMap<u32, String>,
+    /// Each site's main URL scheme (`https://`, Matomo's importer takes
+    /// it for every line) and host (for lines without one).
+    main_host: HashMap<u32, (String, String)>,
 }
 
 /// A host as sites are matched: no port, no trailing dot, no `www.`,
@@ -632,8 +633,12 @@ impl Sites {
                 for h in site.hosts() {
                     by_host.entry(normal_host(h).into_owned()).or_insert(*id);
                 }
-                if let Some(h) = site.hosts().first() {
-                    main_host.insert(*id, h.clone());
+                // Matomo's importer: the scheme of the site's main URL,
+                // and its host for lines without one.
+                let url = site.url();
+                if let Some((scheme, rest)) = url.split_once("://") {
+                    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+                    main_host.insert(*id, (format!("{scheme}://"), host.to_owned()));
                 }
             }
         }
@@ -974,18 +979,16 @@ impl Parser {
             .as_deref()
             .map(str::trim)
             .filter(|h| !h.is_empty());
+        let main = self.sites.main_host.get(&site);
         let host = match host {
             Some(h) => h,
-            None => self
-                .sites
-                .main_host
-                .get(&site)
-                .map_or("localhost", String::as_str),
+            None => main.map_or("localhost", |(_, h)| h.as_str()),
         };
+        let scheme = main.map_or("https://", |(s, _)| s.as_str());
         let query = query.filter(|q| !o.strip_query && !q.is_empty());
         let mut url =
             String::with_capacity(9 + host.len() + path.len() + query.map_or(0, |q| q.len() + 1));
-        url.push_str("https://");
+        url.push_str(scheme);
         url.push_str(host);
         if host.bytes().any(|b| b.is_ascii_uppercase()) {
             url.make_ascii_lowercase();

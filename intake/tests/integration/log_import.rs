@@ -949,3 +949,34 @@ fn ignored_groups_are_left_out() {
         "{err}"
     );
 }
+
+/// URLs take the scheme of the site's main URL, as Matomo's importer
+/// builds them (`http://` for a site whose main URL is `http://...`),
+/// and its host when a line has none; a site without one gets
+/// `https://` and its first host.
+#[test]
+fn urls_take_the_scheme_and_host_of_the_sites_main_url() {
+    let line = b"1.2.3.4 - - [10/Aug/2012:10:11:12 +0000] \"GET /a/b?x=1 HTTP/1.1\" 200 10 \"-\" \"Mozilla/5.0 (X11; Linux x86_64) Firefox/99.0\"\n".to_vec();
+    let urls = |config: SiteConfig| {
+        let mut e = Engine::in_memory();
+        e.add_site(config).unwrap();
+        run(&mut e, line.clone(), &options(&[("idsite", "1")]));
+        let v = api(
+            &e,
+            "method=Live.getLastVisitsDetails&period=day&date=2012-08-10",
+        );
+        v[0]["actionDetails"][0]["url"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(
+        urls(SiteConfig::new(1).host("piwik.net")),
+        "https://piwik.net/a/b?x=1"
+    );
+    assert_eq!(
+        urls(
+            SiteConfig::new(1)
+                .host("piwik.net")
+                .main_url("http://www.piwik.net/")
+        ),
+        "http://www.piwik.net/a/b?x=1"
+    );
+}
