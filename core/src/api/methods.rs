@@ -733,6 +733,36 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         F::None,
     ),
     m(
+        "DevicesDetection.getBrowserEngines",
+        K::Refused(
+            "hits carry no browser engine (the hit contract has `browser` and its version only)",
+        ),
+        VISITS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "DevicesDetection.getBrowserFamilies",
+        K::Refused(
+            "hits carry no browser family (the hit contract has `browser` and its version only; DevicesDetection.getBrowsers groups by browser)",
+        ),
+        VISITS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "DevicePlugins.getPlugin",
+        K::Refused(
+            "hits carry no browser plugins (the tracker's fla, java, pdf, qt, realp, wma, ag and cookie flags are not in the hit contract)",
+        ),
+        VISITS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
         "Resolution.getResolution",
         K::Group(G::Resolution),
         VISITS,

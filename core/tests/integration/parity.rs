@@ -750,6 +750,9 @@ fn versions_resolution_local_time_and_referrers() {
     for refused in [
         "DevicesDetection.getBrand",
         "DevicesDetection.getModel",
+        "DevicesDetection.getBrowserEngines",
+        "DevicesDetection.getBrowserFamilies",
+        "DevicePlugins.getPlugin",
         "Actions.getSiteSearchCategories",
     ] {
         assert!(
