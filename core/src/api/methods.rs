@@ -47,6 +47,9 @@ pub(crate) enum Kind {
     LiveCounters,
     /// `Live.getMostRecentVisitorId`.
     MostRecentVisitorId,
+    /// `Transitions.getTransitionsForAction` (and its page URL and title
+    /// forms).
+    Transitions,
     /// `Live.getMostRecentVisitsDateTime`.
     MostRecentVisitsDateTime,
     MultiSites {
@@ -814,6 +817,30 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         "Live.getVisitorProfile",
         K::VisitorProfile,
         VISITS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "Transitions.getTransitionsForAction",
+        K::Transitions,
+        ACTIONS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "Transitions.getTransitionsForPageUrl",
+        K::Transitions,
+        ACTIONS,
+        "",
+        None,
+        F::None,
+    ),
+    m(
+        "Transitions.getTransitionsForPageTitle",
+        K::Transitions,
+        ACTIONS,
         "",
         None,
         F::None,

@@ -17,6 +17,7 @@ mod global;
 mod goals;
 mod methods;
 mod rows;
+mod transitions;
 mod typed;
 #[cfg(all(test, feature = "arrow"))]
 pub(crate) use typed::typed_tests;
@@ -126,6 +127,17 @@ pub struct ApiRequest {
     pub visitor_id: Option<String>,
     /// `lastMinutes` for `Live.getCounters`.
     pub last_minutes: Option<i64>,
+    /// `pageTitle` for `Transitions.getTransitionsForPageTitle`.
+    pub page_title: Option<String>,
+    /// `actionName` and `actionType` (`url` or `title`) for
+    /// `Transitions.getTransitionsForAction`.
+    pub action_name: Option<String>,
+    /// See `action_name`.
+    pub action_type: Option<String>,
+    /// `limitBeforeGrouping` for Transitions: rows before `Others`.
+    pub limit_before_grouping: Option<usize>,
+    /// `parts` for Transitions.
+    pub transitions_parts: Option<String>,
     /// `enhanced=1` for `MultiSites`: conversions, orders and product
     /// revenue too, and sites without visits.
     pub enhanced: bool,
@@ -298,6 +310,16 @@ impl ApiRequest {
                 "outlinkUrl" if !v.is_empty() => r.outlink_url = Some(v),
                 "visitorId" if !v.is_empty() => r.visitor_id = Some(v),
                 "enhanced" => r.enhanced = v == "1" || v == "true",
+                "pageTitle" if !v.is_empty() => r.page_title = Some(v),
+                "actionName" if !v.is_empty() => r.action_name = Some(v),
+                "actionType" if !v.is_empty() => r.action_type = Some(v),
+                "limitBeforeGrouping" if !v.is_empty() => {
+                    r.limit_before_grouping = Some(integer(
+                        &v,
+                        "limitBeforeGrouping must be a non-negative integer",
+                    )?)
+                }
+                "parts" if !v.is_empty() => r.transitions_parts = Some(v),
                 "lastMinutes" if !v.is_empty() => {
                     r.last_minutes = Some(integer(
                         &v,
@@ -330,7 +352,12 @@ impl ApiRequest {
                 | "pageUrl"
                 | "pageName"
                 | "visitorId"
-                | "lastMinutes" => {}
+                | "lastMinutes"
+                | "pageTitle"
+                | "actionName"
+                | "actionType"
+                | "limitBeforeGrouping"
+                | "parts" => {}
                 other => {
                     return Err(bad(format!(
                         "parameter '{other}' is not supported: hitmap never ignores a parameter it cannot honour. \
@@ -361,7 +388,32 @@ impl ApiRequest {
             (
                 "pageUrl",
                 self.page_url.is_some(),
-                k == Kind::OnePage { titles: false },
+                k == Kind::OnePage { titles: false } || k == Kind::Transitions,
+            ),
+            (
+                "pageTitle",
+                self.page_title.is_some(),
+                k == Kind::Transitions,
+            ),
+            (
+                "actionName",
+                self.action_name.is_some(),
+                k == Kind::Transitions,
+            ),
+            (
+                "actionType",
+                self.action_type.is_some(),
+                k == Kind::Transitions,
+            ),
+            (
+                "limitBeforeGrouping",
+                self.limit_before_grouping.is_some(),
+                k == Kind::Transitions,
+            ),
+            (
+                "parts",
+                self.transitions_parts.is_some(),
+                k == Kind::Transitions,
             ),
             (
                 "pageName",
@@ -519,6 +571,11 @@ pub const SUPPORTED_PARAMETERS: &[&str] = &[
     "visitorId",
     "lastMinutes",
     "enhanced",
+    "pageTitle",
+    "actionName",
+    "actionType",
+    "limitBeforeGrouping",
+    "parts",
     "apiModule",
     "apiAction",
     "urls[N]",
@@ -1115,6 +1172,10 @@ impl Engine {
             // Its newest days first, until the page is full.
             return self.last_visits(r, resolved, range);
         }
+        if kind == Kind::Transitions {
+            let sel = resolved.select(range)?;
+            return transitions::answer(r, &sel, r.period.parse()?, p);
+        }
         // A site with goals: its visit reports' goal columns.
         let custom = match kind {
             Kind::Custom => Some(self.custom_dimension(r, resolved.site)?.0),
@@ -1245,6 +1306,7 @@ impl Engine {
             | Kind::LiveCounters
             | Kind::MostRecentVisitorId
             | Kind::MostRecentVisitsDateTime
+            | Kind::Transitions
             // Answered before a selection is made (`answer_period`).
             | Kind::LastVisits
             | Kind::Refused(_) => json!([]),

@@ -25,3 +25,4 @@ mod rollup;
 mod store;
 mod threads;
 mod tmpfs;
+mod transitions;

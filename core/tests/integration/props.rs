@@ -20,7 +20,7 @@ const ZONES: [&str; 5] = [
 /// UTC midnights a day before DST changes (London and New York in spring,
 /// London in autumn, Lord Howe's half-hour shift).
 const BASES: [i64; 4] = [1_711_756_800, 1_709_942_400, 1_729_900_800, 1_712_361_600];
-const URLS: [&str; 9] = [
+pub(crate) const URLS: [&str; 9] = [
     "https://x.org/",
     "https://x.org/news",
     "https://x.org/news/a",
