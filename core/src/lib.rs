@@ -169,7 +169,7 @@ pub use report::{
     ReportRow, SectionRow, UNTITLED, sort_rows,
 };
 pub use resume::{InputCursor, Resumed};
-pub use segment::{Condition, Field, Op, Segment};
+pub use segment::{Clock, Condition, Field, Op, Segment};
 pub use site::SiteConfig;
 pub use store::lazy::{DEFAULT_CACHE_MB, ReaderOptions};
 #[cfg(feature = "object-store")]

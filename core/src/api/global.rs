@@ -88,6 +88,7 @@ impl Engine {
                     | Field::VisitConvertedGoalId
                     | Field::VisitEcommerceStatus
                     | Field::RevenueOrder
+                    | Field::OrderId
                     | Field::ProductSku
                     | Field::ProductName
                     | Field::ProductCategory
@@ -149,7 +150,7 @@ impl Engine {
             | Field::OutlinkUrl
             | Field::EntryPageUrl
             | Field::ExitPageUrl => &d.urls,
-            Field::PageTitle => &d.titles,
+            Field::PageTitle | Field::EntryPageTitle | Field::ExitPageTitle => &d.titles,
             Field::SiteSearchKeyword => &d.keywords,
             Field::EventCategory | Field::EventAction | Field::EventName => &d.events,
             Field::ReferrerType => {

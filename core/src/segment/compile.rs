@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use roaring::RoaringBitmap;
 
-use super::parse::{Condition, Field, Op, Segment};
+use super::parse::{Clock, Condition, Field, Op, Segment};
 use crate::archive::{Columns, DayArchive, ValueIndex};
 use crate::conversions::{GoalState, columns_for, matcher_of};
 use crate::dict::{Dict, NONE};
@@ -163,7 +163,8 @@ impl CompiledSegment {
                 Pred::Numeric { field, .. } => match field {
                     Field::Actions => Columns::NONE,
                     Field::VisitCount => Columns::BEFORE,
-                    Field::VisitDuration => Columns::TIMES,
+                    Field::VisitDuration | Field::Clock(_) => Columns::TIMES,
+                    Field::Events | Field::Searches => Columns::KINDS,
                     _ => Columns::ALL,
                 },
                 Pred::VisitorIsNew(_) => Columns::BEFORE,
@@ -406,6 +407,8 @@ fn derived(c: &Condition) -> Option<Pred> {
             | F::OperatingSystemVersion
             | F::Resolution
             | F::ContinentCode
+            | F::EntryPageTitle
+            | F::ExitPageTitle
     ) {
         return None;
     }
@@ -429,6 +432,7 @@ fn ecommerce(c: &Condition) -> Option<Pred> {
         c.field,
         F::VisitEcommerceStatus
             | F::RevenueOrder
+            | F::OrderId
             | F::ProductSku
             | F::ProductName
             | F::ProductCategory
@@ -487,6 +491,11 @@ fn ecommerce_passes(
             };
             test.passes(Some(status))
         }
+        Field::OrderId => match test {
+            // No order id: visits without an order.
+            TextTest::Present => orders().next().is_some(),
+            _ => orders().any(|r| test.passes(r.data.order_id.as_deref())),
+        },
         Field::RevenueOrder => orders().any(|r| {
             let x = r.data.revenue.unwrap_or(0.0);
             match test {
@@ -538,6 +547,20 @@ fn derived_text(field: &Field, day: &Day<'_, '_>, v: u32) -> Option<String> {
         Field::OperatingSystemVersion => k.os_version_only(a, v).map(str::to_owned),
         Field::Resolution => k.resolution(a, v).map(str::to_owned),
         Field::ContinentCode => k.continent(a, v).map(str::to_owned),
+        Field::EntryPageTitle | Field::ExitPageTitle => {
+            let mut pages = a
+                .actions_of(v)
+                .filter(|&i| a.a_kind[i] == HitType::Pageview);
+            let page = if *field == Field::EntryPageTitle {
+                pages.next()
+            } else {
+                pages.next_back()
+            }?;
+            match a.a_title[page] {
+                NONE => None,
+                t => Some(k.dicts.titles.value(t).to_owned()),
+            }
+        }
         _ => None,
     }
 }
@@ -619,6 +642,30 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
                 Field::Actions => a.actions_of(v).len() as f64,
                 Field::VisitDuration => f64::from(a.length[v as usize]),
                 Field::VisitServerHour => f64::from(k.server_hour(a, v)),
+                Field::Clock(c) => {
+                    let range = a.actions_of(v);
+                    let ts = match c {
+                        Clock::ActionHour | Clock::ActionMinute => {
+                            return range
+                                .into_iter()
+                                .any(|i| c.of(a.a_ts[i]).is_some_and(|x| passes(f64::from(x))));
+                        }
+                        Clock::StartMinute => a.a_ts[range.start],
+                        _ => a.a_ts[range.end - 1],
+                    };
+                    match c.of(ts) {
+                        Some(x) => f64::from(x),
+                        None => return false,
+                    }
+                }
+                Field::Events | Field::Searches => {
+                    let kind = if *field == Field::Events {
+                        HitType::Event
+                    } else {
+                        HitType::Search
+                    };
+                    a.actions_of(v).filter(|&i| a.a_kind[i] == kind).count() as f64
+                }
                 Field::VisitLocalHour => match k.local_hour(a, v) {
                     Some(h) => f64::from(h),
                     None => return false,

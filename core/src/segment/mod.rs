@@ -5,4 +5,4 @@ mod compile;
 mod parse;
 
 pub(crate) use compile::CompiledSegment;
-pub use parse::{Condition, Field, Op, Segment};
+pub use parse::{Clock, Condition, Field, Op, Segment};

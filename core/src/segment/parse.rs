@@ -144,9 +144,25 @@ pub enum Field {
     Resolution,
     /// `continentCode` (`eur`, `amn`, ...)
     ContinentCode,
-    /// `visitServerHour`: the hour the visit started on the site's clock
-    /// (numeric)
+    /// `visitStartServerHour`: the hour the visit started on the site's
+    /// clock (numeric; Matomo's is UTC: the same on a UTC site), as the
+    /// server-time report's rows are labelled, so that a row's segment
+    /// selects its visits
     VisitServerHour,
+    /// A time of the visit's first or last action, or of any action, in
+    /// UTC as Matomo's SQL takes it (numeric): `visitServerHour` (the
+    /// last action's hour), `visitEndServerMinute`, ...
+    Clock(Clock),
+    /// `events`: the visit's events (numeric)
+    Events,
+    /// `searches`: the visit's site searches (numeric)
+    Searches,
+    /// `entryPageTitle`: the title of the visit's first page view
+    EntryPageTitle,
+    /// `exitPageTitle`: the title of the visit's last page view
+    ExitPageTitle,
+    /// `orderId`: visits with an order (that counts) of this id
+    OrderId,
     /// `visitLocalHour`: the visitor's local hour (numeric)
     VisitLocalHour,
     /// `daysSinceLastVisit` (numeric; 0 for a second visit the same day,
@@ -176,7 +192,7 @@ pub enum Field {
     Dimension(String),
 }
 
-const BUILTIN: [(&str, Field); 47] = [
+const BUILTIN: [(&str, Field); 64] = [
     ("visitorId", Field::VisitorId),
     ("userId", Field::UserId),
     ("deviceType", Field::DeviceType),
@@ -213,9 +229,31 @@ const BUILTIN: [(&str, Field); 47] = [
     ("operatingSystemVersion", Field::OperatingSystemVersion),
     ("resolution", Field::Resolution),
     ("continentCode", Field::ContinentCode),
-    ("visitServerHour", Field::VisitServerHour),
-    // Matomo's name in its server-time report's rows: the same hour.
     ("visitStartServerHour", Field::VisitServerHour),
+    ("visitServerHour", Field::Clock(Clock::EndHour)),
+    ("visitStartServerMinute", Field::Clock(Clock::StartMinute)),
+    ("visitEndServerMinute", Field::Clock(Clock::EndMinute)),
+    ("visitEndServerSecond", Field::Clock(Clock::EndSecond)),
+    (
+        "visitEndServerDayOfMonth",
+        Field::Clock(Clock::EndDayOfMonth),
+    ),
+    ("visitEndServerDayOfWeek", Field::Clock(Clock::EndDayOfWeek)),
+    ("visitEndServerDayOfYear", Field::Clock(Clock::EndDayOfYear)),
+    ("visitEndServerMonth", Field::Clock(Clock::EndMonth)),
+    ("visitEndServerQuarter", Field::Clock(Clock::EndQuarter)),
+    (
+        "visitEndServerWeekOfYear",
+        Field::Clock(Clock::EndWeekOfYear),
+    ),
+    ("visitEndServerYear", Field::Clock(Clock::EndYear)),
+    ("actionServerHour", Field::Clock(Clock::ActionHour)),
+    ("actionServerMinute", Field::Clock(Clock::ActionMinute)),
+    ("events", Field::Events),
+    ("searches", Field::Searches),
+    ("entryPageTitle", Field::EntryPageTitle),
+    ("exitPageTitle", Field::ExitPageTitle),
+    ("orderId", Field::OrderId),
     ("visitLocalHour", Field::VisitLocalHour),
     ("daysSinceLastVisit", Field::DaysSinceLastVisit),
     ("visitConverted", Field::VisitConverted),
@@ -249,6 +287,9 @@ impl Field {
                 | Field::VisitCount
                 | Field::EventValue
                 | Field::VisitServerHour
+                | Field::Clock(_)
+                | Field::Events
+                | Field::Searches
                 | Field::VisitLocalHour
                 | Field::DaysSinceLastVisit
                 | Field::RevenueOrder
@@ -279,6 +320,57 @@ impl Field {
     /// The built-in fields with their names.
     pub(crate) fn builtin() -> impl Iterator<Item = (&'static str, &'static Field)> {
         BUILTIN.iter().map(|(n, f)| (*n, f))
+    }
+}
+
+/// Which time of a visit a [`Field::Clock`] condition reads, in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Clock {
+    /// `visitStartServerMinute`: the first action's minute.
+    StartMinute,
+    /// `visitServerHour`: the last action's hour (Matomo's).
+    EndHour,
+    /// `visitEndServerMinute`.
+    EndMinute,
+    /// `visitEndServerSecond`.
+    EndSecond,
+    /// `visitEndServerDayOfMonth` (1-31).
+    EndDayOfMonth,
+    /// `visitEndServerDayOfWeek` (MySQL's: 1 Sunday to 7 Saturday).
+    EndDayOfWeek,
+    /// `visitEndServerDayOfYear` (1-366).
+    EndDayOfYear,
+    /// `visitEndServerMonth` (1-12).
+    EndMonth,
+    /// `visitEndServerQuarter` (1-4).
+    EndQuarter,
+    /// `visitEndServerWeekOfYear` (ISO week, MySQL's `WEEKOFYEAR`).
+    EndWeekOfYear,
+    /// `visitEndServerYear`.
+    EndYear,
+    /// `actionServerHour`: the hour of any of the visit's actions.
+    ActionHour,
+    /// `actionServerMinute`: the minute of any of the visit's actions.
+    ActionMinute,
+}
+
+impl Clock {
+    /// The clock value of a UTC time (unix seconds).
+    pub(crate) fn of(self, ts: i64) -> Option<u32> {
+        use chrono::{Datelike, Timelike};
+        let t = chrono::DateTime::from_timestamp(ts, 0)?;
+        Some(match self {
+            Clock::EndHour | Clock::ActionHour => t.hour(),
+            Clock::StartMinute | Clock::EndMinute | Clock::ActionMinute => t.minute(),
+            Clock::EndSecond => t.second(),
+            Clock::EndDayOfMonth => t.day(),
+            Clock::EndDayOfWeek => t.weekday().number_from_sunday(),
+            Clock::EndDayOfYear => t.ordinal(),
+            Clock::EndMonth => t.month(),
+            Clock::EndQuarter => t.month0() / 3 + 1,
+            Clock::EndWeekOfYear => t.iso_week().week(),
+            Clock::EndYear => u32::try_from(t.year()).ok()?,
+        })
     }
 }
 

@@ -1016,6 +1016,11 @@ fn products_reports_and_ecommerce_segments() {
     assert_eq!(visits("visitEcommerceStatus==none"), 1);
     assert_eq!(visits("revenueOrder>20"), 1);
     assert_eq!(visits("revenueOrder<=9.5"), 1);
+    assert_eq!(visits("orderId==A-1"), 1);
+    assert_eq!(visits("orderId=@-1"), 2);
+    assert_eq!(visits("orderId!=A-1"), 3, "b, c and d");
+    assert_eq!(visits("orderId!="), 2, "the visits with an order");
+    assert_eq!(visits("orderId=="), 2, "the visits without one");
     assert_eq!(
         visits("visitConverted==1"),
         2,

@@ -193,6 +193,51 @@ fn cond() -> impl Strategy<Value = RCond> {
             pick(&["<", ">=", "==", "!="], i),
             pick(&["6", "12", "0", "18"], i)
         )),
+        (0..4usize).prop_map(move |i| c(
+            "visitStartServerHour",
+            pick(&["<", ">=", "==", "!="], i),
+            pick(&["6", "12", "0", "18"], i)
+        )),
+        (0..8usize).prop_map(move |i| c(
+            pick(
+                &[
+                    "visitEndServerMinute",
+                    "visitStartServerMinute",
+                    "actionServerMinute",
+                    "visitEndServerSecond",
+                ],
+                i
+            ),
+            pick(&["<", ">="], i),
+            pick(&["20", "40"], i)
+        )),
+        (0..12usize).prop_map(move |i| c(
+            pick(
+                &[
+                    "visitEndServerDayOfWeek",
+                    "visitEndServerDayOfMonth",
+                    "visitEndServerDayOfYear",
+                    "visitEndServerMonth",
+                    "visitEndServerQuarter",
+                    "visitEndServerWeekOfYear",
+                    "visitEndServerYear",
+                    "actionServerHour",
+                ],
+                i
+            ),
+            pick(&["==", ">", "<="], i),
+            pick(&["1", "2", "3", "14", "2024"], i)
+        )),
+        (0..6usize).prop_map(move |i| c(
+            pick(&["events", "searches"], i),
+            pick(&["==", ">", "<="], i),
+            pick(&["0", "1", "2"], i)
+        )),
+        (0..6usize).prop_map(move |i| c(
+            pick(&["entryPageTitle", "exitPageTitle"], i),
+            pick(&["==", "!=", "=@"], i),
+            pick(&["T1", "T2", ""], i)
+        )),
         (0..3usize).prop_map(move |i| c(
             "daysSinceLastVisit",
             pick(&["==", ">", "<="], i),

@@ -348,7 +348,33 @@ pub fn cond_matches(c: &RCond, v: &RVisit) -> bool {
         .map(|u| no_fragment(u).to_string());
     match c.field {
         "actions" => num(v.hits.len() as f64),
-        "visitServerHour" => num(f64::from(v.hour)),
+        // Matomo's: the last action's hour in UTC.
+        "visitServerHour" => num(f64::from(utc(last_ts(v)).hour())),
+        "visitStartServerHour" => num(f64::from(v.hour)),
+        "visitStartServerMinute" => num(f64::from(utc(v.hits[0].ts).minute())),
+        "visitEndServerMinute" => num(f64::from(utc(last_ts(v)).minute())),
+        "visitEndServerSecond" => num(f64::from(utc(last_ts(v)).second())),
+        "visitEndServerDayOfWeek" => num(f64::from(utc(last_ts(v)).weekday().number_from_sunday())),
+        "visitEndServerDayOfMonth" => num(f64::from(utc(last_ts(v)).day())),
+        "visitEndServerDayOfYear" => num(f64::from(utc(last_ts(v)).ordinal())),
+        "visitEndServerMonth" => num(f64::from(utc(last_ts(v)).month())),
+        "visitEndServerQuarter" => num(f64::from((utc(last_ts(v)).month() - 1) / 3 + 1)),
+        "visitEndServerWeekOfYear" => num(f64::from(utc(last_ts(v)).iso_week().week())),
+        "visitEndServerYear" => num(f64::from(utc(last_ts(v)).year())),
+        "actionServerHour" => v.hits.iter().any(|h| num(f64::from(utc(h.ts).hour()))),
+        "actionServerMinute" => v.hits.iter().any(|h| num(f64::from(utc(h.ts).minute()))),
+        "events" => num(v.hits.iter().filter(|h| h.kind == HitType::Event).count() as f64),
+        "searches" => num(v.hits.iter().filter(|h| h.kind == HitType::Search).count() as f64),
+        "entryPageTitle" => text_match(
+            c.op,
+            &c.value,
+            page_urls().next().and_then(|h| h.title.as_deref()),
+        ),
+        "exitPageTitle" => text_match(
+            c.op,
+            &c.value,
+            page_urls().next_back().and_then(|h| h.title.as_deref()),
+        ),
         "daysSinceLastVisit" => v.days_since_last.is_some_and(|d| num(d as f64)),
         "eventValue" => v.hits.iter().any(|h| {
             h.kind == HitType::Event && h.event.as_ref().and_then(|e| e.value).is_some_and(num)
@@ -365,6 +391,14 @@ pub fn cond_matches(c: &RCond, v: &RVisit) -> bool {
         "entryPageUrl" => text_match(c.op, &c.value, entry.as_deref()),
         dim => text_match(c.op, &c.value, v.dims.get(dim).map(String::as_str)),
     }
+}
+
+fn utc(ts: i64) -> DateTime<chrono::Utc> {
+    DateTime::from_timestamp(ts, 0).unwrap()
+}
+
+fn last_ts(v: &RVisit) -> i64 {
+    v.hits.iter().map(|h| h.ts).max().unwrap()
 }
 
 /// AND of ORs.
