@@ -574,12 +574,15 @@ pub fn report(dir: &Path, args: &ReportArgs, format: OutputFormat) -> Result<Str
 
 /// A Reporting API answer from an open engine, printed.
 fn report_on(engine: &Engine, args: &ReportArgs, format: OutputFormat) -> Result<String, CliError> {
-    if let OutputFormat::Api(f @ (Format::Csv | Format::Tsv | Format::Xml)) = format.resolve() {
+    if let OutputFormat::Api(f @ (Format::Csv | Format::Tsv | Format::Xml | Format::Html)) =
+        format.resolve()
+    {
         // The Reporting API's own rendering: it knows which levels of an
         // answer are periods or sites and which are keyed rows.
         let name = match f {
             Format::Csv => "csv",
             Format::Tsv => "tsv",
+            Format::Html => "html",
             _ => "xml",
         };
         let query = format!("{}&format={name}", args.query());
@@ -1106,7 +1109,7 @@ pub enum GoalsCommand {
         /// Site id.
         #[arg(long)]
         site: u32,
-        /// table, json, csv, tsv or xml (default: table on a terminal, json when piped).
+        /// table, json, csv, tsv, xml or html (default: table on a terminal, json when piped).
         #[arg(long, default_value = "auto")]
         format: OutputFormat,
     },

@@ -4,7 +4,7 @@
 //!
 //! - `GET|POST /index.php?module=API&method=...` and `/?module=API...`:
 //!   Matomo's Reporting API, exactly what [`Engine::api_response`] answers
-//!   (formats json, csv, tsv, xml; errors in Matomo's shape).
+//!   (formats json, csv, tsv, xml, html; errors in Matomo's shape).
 //! - `GET /v1/sites/{id}/visits|pages|downloads|outlinks|sections|series`:
 //!   the REST layout, each a thin alias of a Reporting API request
 //!   (`openapi.json` documents it, served at `/openapi.json`).

@@ -235,7 +235,7 @@ enum Command {
     Sites {
         /// The store folder.
         dir: PathBuf,
-        /// table, json, csv, tsv or xml (default: table on a terminal, json when piped).
+        /// table, json, csv, tsv, xml or html (default: table on a terminal, json when piped).
         #[arg(long, default_value = "auto")]
         format: OutputFormat,
     },
@@ -499,7 +499,7 @@ struct QueryArgs {
     /// store is read lazily: the days asked, and each site's head files).
     #[arg(long)]
     read_stats: bool,
-    /// table, json, csv, tsv or xml (default: table on a terminal, json when piped).
+    /// table, json, csv, tsv, xml or html (default: table on a terminal, json when piped).
     #[arg(long, default_value = "auto")]
     format: OutputFormat,
 }

@@ -30,6 +30,10 @@ pub enum Format {
     Tsv,
     /// Matomo's XML: `<result>`, `<row>`, `<results>` for maps.
     Xml,
+    /// An HTML table (Matomo's `format=html`): a header row of the
+    /// columns, a row per report row, subtables as nested tables, a
+    /// heading per period or site of a map.
+    Html,
 }
 
 impl FromStr for Format {
@@ -40,16 +44,17 @@ impl FromStr for Format {
             "csv" => Format::Csv,
             "tsv" => Format::Tsv,
             "xml" => Format::Xml,
+            "html" => Format::Html,
             "original" => {
                 return Err(Error::Request(
                     "format=original returns PHP objects inside Matomo and is not supported: \
-                     use format=json, csv, tsv or xml"
+                     use format=json, csv, tsv, xml or html"
                         .into(),
                 ));
             }
             other => {
                 return Err(Error::Request(format!(
-                    "unknown format '{other}': use json, csv, tsv or xml"
+                    "unknown format '{other}': use json, csv, tsv, xml or html"
                 )));
             }
         })
@@ -64,6 +69,7 @@ impl Format {
             Format::Csv => "text/csv; charset=utf-8",
             Format::Tsv => "text/tab-separated-values; charset=utf-8",
             Format::Xml => "text/xml; charset=utf-8",
+            Format::Html => "text/html; charset=utf-8",
         }
     }
 
@@ -129,7 +135,9 @@ pub fn render(v: &Value, format: Format) -> String {
 pub fn render_keyed(v: &Value, format: Format, keys: &[&str]) -> String {
     // A lone number or text (Matomo's scalar getters): `{"value": x}` in
     // JSON, a `value` column in CSV and TSV, `<result>x</result>` in XML.
-    if !matches!(v, Value::Object(_) | Value::Array(_)) && format != Format::Xml {
+    if !matches!(v, Value::Object(_) | Value::Array(_))
+        && !matches!(format, Format::Xml | Format::Html)
+    {
         let wrapped = serde_json::json!({ "value": v });
         return render_keyed(&wrapped, format, keys);
     }
@@ -138,6 +146,7 @@ pub fn render_keyed(v: &Value, format: Format, keys: &[&str]) -> String {
         Format::Csv => table(v, ',', keys),
         Format::Tsv => table(v, '\t', keys),
         Format::Xml => xml(v, keys),
+        Format::Html => html(v, keys),
     }
 }
 
@@ -159,6 +168,7 @@ pub fn render_error(e: &Error, format: Format) -> String {
             "<?xml version=\"1.0\" encoding=\"utf-8\" ?>\n<result>\n\t<error message=\"{}\" />\n</result>",
             escape(&e.to_string())
         ),
+        Format::Html => format!("<p class=\"error\">Error: {}</p>\n", escape(&e.to_string())),
     }
 }
 
@@ -343,6 +353,85 @@ fn element(out: &mut String, depth: usize, name: &str, attrs: &str, v: &Value) {
     }
 }
 
+/// HTML: the map levels as headings (`<h2>date 2024-06</h2>`), each
+/// answer a table: rows under a header of every column in first-seen
+/// order (a nested table for a subtable or another list), one object as a
+/// two-column table of names and values, an empty answer as an empty
+/// table.
+fn html(v: &Value, keys: &[&str]) -> String {
+    let mut out = String::new();
+    html_level(&mut out, v, keys, 2);
+    out
+}
+
+fn html_level(out: &mut String, v: &Value, keys: &[&str], depth: usize) {
+    match (v, keys.split_first()) {
+        (Value::Object(m), Some((key, rest))) => {
+            for (k, x) in m {
+                let h = depth.min(6);
+                let _ = writeln!(out, "<h{h}>{} {}</h{h}>", escape(key), escape(k));
+                html_level(out, x, rest, depth + 1);
+            }
+        }
+        (x, _) => html_table(out, x),
+    }
+}
+
+fn html_table(out: &mut String, v: &Value) {
+    match v {
+        Value::Array(items) => {
+            let rows: Vec<&Map<String, Value>> =
+                items.iter().filter_map(Value::as_object).collect();
+            let mut columns: Vec<&str> = Vec::new();
+            for m in &rows {
+                for k in m.keys() {
+                    if !columns.contains(&k.as_str()) {
+                        columns.push(k);
+                    }
+                }
+            }
+            out.push_str("<table>\n<thead><tr>");
+            for c in &columns {
+                let _ = write!(out, "<th>{}</th>", escape(c));
+            }
+            out.push_str("</tr></thead>\n<tbody>\n");
+            for m in rows {
+                out.push_str("<tr>");
+                for c in &columns {
+                    out.push_str("<td>");
+                    match m.get(*c) {
+                        Some(x @ (Value::Array(_) | Value::Object(_))) => html_table(out, x),
+                        Some(x) => out.push_str(&escape(&cell(x))),
+                        None => {}
+                    }
+                    out.push_str("</td>");
+                }
+                out.push_str("</tr>\n");
+            }
+            out.push_str("</tbody>\n</table>\n");
+        }
+        Value::Object(m) => {
+            out.push_str("<table>\n<tbody>\n");
+            for (k, x) in m {
+                let _ = write!(out, "<tr><th>{}</th><td>", escape(k));
+                match x {
+                    Value::Array(_) | Value::Object(_) => html_table(out, x),
+                    _ => out.push_str(&escape(&cell(x))),
+                }
+                out.push_str("</td></tr>\n");
+            }
+            out.push_str("</tbody>\n</table>\n");
+        }
+        scalar => {
+            let _ = writeln!(
+                out,
+                "<table>\n<tbody>\n<tr><td>{}</td></tr>\n</tbody>\n</table>",
+                escape(&cell(scalar))
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,6 +484,47 @@ mod tests {
         );
         let x = render(&map, Format::Xml);
         assert!(x.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\" ?>\n<results>\n\t<result date=\"2024-06\">\n\t\t<row>"), "{x}");
+    }
+
+    #[test]
+    fn html_is_a_table_of_the_rows() {
+        let rows = json!([{"label": "<a>", "nb_visits": 2, "subtable": [{"label": "c", "nb_visits": 1}]}, {"label": "d", "nb_visits": 1}]);
+        let h = render(&rows, Format::Html);
+        assert!(
+            h.starts_with(
+                "<table>\n<thead><tr><th>label</th><th>nb_visits</th><th>subtable</th></tr></thead>"
+            ),
+            "{h}"
+        );
+        assert!(
+            h.contains("<tr><td>&lt;a&gt;</td><td>2</td><td><table>"),
+            "{h}"
+        );
+        assert!(h.contains("<tr><td>d</td><td>1</td><td></td></tr>"), "{h}");
+        let one = render(&json!({"nb_visits": 3}), Format::Html);
+        assert_eq!(
+            one,
+            "<table>\n<tbody>\n<tr><th>nb_visits</th><td>3</td></tr>\n</tbody>\n</table>\n"
+        );
+        let map = render(
+            &json!({"2024-06": [{"label": "x"}], "2024-07": []}),
+            Format::Html,
+        );
+        assert!(map.starts_with("<h2>date 2024-06</h2>\n<table>"), "{map}");
+        assert!(
+            map.contains("<h2>date 2024-07</h2>\n<table>\n<thead><tr></tr></thead>"),
+            "{map}"
+        );
+        assert_eq!(
+            render(&json!(5), Format::Html),
+            "<table>\n<tbody>\n<tr><td>5</td></tr>\n</tbody>\n</table>\n"
+        );
+        let e = Error::Request("bad <x>".into());
+        assert_eq!(
+            render_error(&e, Format::Html),
+            "<p class=\"error\">Error: bad &lt;x&gt;</p>\n"
+        );
+        assert_eq!("html".parse::<Format>().unwrap(), Format::Html);
     }
 
     #[test]

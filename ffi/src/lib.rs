@@ -723,6 +723,7 @@ pub unsafe extern "C" fn hitmap_store_api_response(
             hitmap::Format::Csv => c"text/csv; charset=utf-8",
             hitmap::Format::Tsv => c"text/tab-separated-values; charset=utf-8",
             hitmap::Format::Xml => c"text/xml; charset=utf-8",
+            hitmap::Format::Html => c"text/html; charset=utf-8",
         };
         // SAFETY: checked non-NULL above.
         unsafe {

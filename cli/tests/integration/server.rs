@@ -227,6 +227,7 @@ fn every_method_in_every_format_answers_what_the_engine_answers() {
                     ("csv", "text/csv"),
                     ("tsv", "text/tab-separated-values"),
                     ("xml", "text/xml"),
+                    ("html", "text/html"),
                 ] {
                     let got = get(
                         &format!("{}/index.php?{q}&format={format}", server.base),
