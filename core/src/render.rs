@@ -324,6 +324,16 @@ fn element(out: &mut String, depth: usize, name: &str, attrs: &str, v: &Value) {
                     }
                     // Rows keyed by a number (Goals.getGoals: goal ids)
                     // are `<row key="1">`, as Matomo writes them.
+                    // Row evolution's periods, as Matomo writes a map.
+                    None if k == "reportData" && x.is_object() => {
+                        let inner = "\t".repeat(depth + 1);
+                        let _ = writeln!(out, "{inner}<reportData>");
+                        for (date, rows) in x.as_object().into_iter().flatten() {
+                            let attrs = format!(" date=\"{}\"", escape(date));
+                            element(out, depth + 2, "result", &attrs, rows);
+                        }
+                        let _ = writeln!(out, "{inner}</reportData>");
+                    }
                     None if k.starts_with(|c: char| c.is_ascii_digit()) => {
                         let attrs = format!(" key=\"{}\"", escape(k));
                         element(out, depth + 1, "row", &attrs, x);

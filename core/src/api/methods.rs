@@ -65,6 +65,8 @@ pub(crate) enum Kind {
     Bulk,
     ReportMetadata,
     ProcessedReport,
+    /// `API.getRowEvolution`: one report row over a series of periods.
+    RowEvolution,
     ConfiguredDimensions,
     /// `Goals.get`: conversions of one goal or of all.
     Goals,
@@ -934,6 +936,14 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         F::None,
     ),
     m("API.getMatomoVersion", K::Version, API, "", None, F::None),
+    m(
+        "API.getRowEvolution",
+        K::RowEvolution,
+        API,
+        "",
+        None,
+        F::None,
+    ),
     m("Goals.get", K::Goals, GOALS, "Goals", None, F::Goals),
     m("Goals.getMetrics", K::GoalMetrics, GOALS, "", None, F::None),
     // Matomo's single-metric getters of Goals.get.

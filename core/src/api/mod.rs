@@ -13,6 +13,7 @@
 //! - the generic filters (`filter_limit`, `label`, `flat`, ...) are
 //!   `table.rs`'s, the output formats `render.rs`'s.
 
+mod evolution;
 mod global;
 mod goals;
 mod methods;
@@ -448,7 +449,7 @@ impl ApiRequest {
             (
                 "apiModule/apiAction",
                 self.api_method != (None, None),
-                k == Kind::ProcessedReport,
+                matches!(k, Kind::ProcessedReport | Kind::RowEvolution),
             ),
             (
                 "idGoal",
@@ -1001,6 +1002,7 @@ impl Engine {
                 return Ok((json!(at.unwrap_or_default()), false));
             }
             Kind::ProcessedReport => return Ok((self.processed_report(r, site, options)?, false)),
+            Kind::RowEvolution => return Ok((self.row_evolution(r, site, options)?, false)),
             _ => {}
         }
         let (periods, multi) = self.periods(site, r.period.parse()?, &r.date, options.now)?;
@@ -1294,6 +1296,7 @@ impl Engine {
             | Kind::Bulk
             | Kind::ReportMetadata
             | Kind::ProcessedReport
+            | Kind::RowEvolution
             | Kind::ConfiguredDimensions
             | Kind::SegmentsMetadata
             | Kind::SuggestedValues

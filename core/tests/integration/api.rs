@@ -1189,3 +1189,54 @@ fn multi_sites_compare_with_the_period_before() {
     e.add_site(SiteConfig::new(1).time_zone("UTC")).unwrap();
     assert_eq!(e.site(1).unwrap().display_name(), "Intranet");
 }
+
+/// `API.getRowEvolution`: one row of a report over a series of periods,
+/// only the report's metrics in each period's row, no row where the
+/// label has none, each metric's range from its first non-zero value and
+/// its change from the first period to the last; Matomo's XML map.
+#[test]
+fn row_evolution_follows_one_row_over_periods() {
+    let e = engine();
+    let q = "method=API.getRowEvolution&idSite=1&period=day&date=2024-06-01,2024-06-03&apiModule=Actions&apiAction=getPageTitles&label=B";
+    let v = api(&e, &format!("{q}&format=json"));
+    assert_eq!(v["label"], json!("B"));
+    let data = v["reportData"].as_object().unwrap();
+    assert_eq!(
+        data.keys().collect::<Vec<_>>(),
+        ["2024-06-01", "2024-06-02", "2024-06-03"]
+    );
+    assert_eq!(data["2024-06-01"][0]["nb_hits"], json!(1));
+    assert!(data["2024-06-01"][0].get("label").is_none());
+    assert_eq!(data["2024-06-02"], json!([]));
+    let hits = &v["metadata"]["metrics"]["nb_hits"];
+    assert_eq!(
+        (&hits["min"], &hits["max"], &hits["change"]),
+        (&json!(0), &json!(1), &json!("-100%"))
+    );
+    assert_eq!(v["metadata"]["dimension"], json!("Page Name"));
+    // A page's row by its path: the label is its URL without the scheme.
+    let page = api(
+        &e,
+        "method=API.getRowEvolution&idSite=1&period=day&date=last10&apiModule=Actions&apiAction=getPageUrls&label=news>/a&format=json",
+    );
+    assert_eq!(page["label"], json!("x.org/news/a"));
+    assert_eq!(page["reportData"]["2024-06-01"][0]["nb_hits"], json!(1));
+    assert_eq!(page["reportData"].as_object().unwrap().len(), 10);
+    let xml = e.api_at(&format!("{q}&format=xml"), now()).unwrap();
+    assert!(
+        xml.contains("<reportData>\n\t\t<result date=\"2024-06-01\">\n\t\t\t<row>"),
+        "{xml}"
+    );
+    assert!(xml.contains("<result date=\"2024-06-02\" />"), "{xml}");
+    for (bad, says) in [
+        ("&label=B&date=2024-06-01", "series of periods"),
+        ("&date=2024-06-01,2024-06-03", "needs label"),
+        ("&label=B&label=C&date=last3", "one label"),
+    ] {
+        let q = format!(
+            "method=API.getRowEvolution&idSite=1&period=day&apiModule=Actions&apiAction=getPageTitles{bad}"
+        );
+        let err = e.api_at(&q, now()).unwrap_err().to_string();
+        assert!(err.contains(says), "{q}: {err}");
+    }
+}
