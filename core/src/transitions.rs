@@ -53,7 +53,9 @@ pub struct Transitions {
     pub pageviews: u64,
     /// Page views of the page right after a view of it.
     pub loops: u64,
-    /// Visits entering on the page.
+    /// Visits entering on the page: their first step (page view or site
+    /// search) is a view of it, as Matomo's entry action (a visit that
+    /// opens with a site search entered on no page).
     pub entries: u64,
     /// Page views of the page that no page view or site search followed:
     /// `pageviews` less the following pages and searches and the loops.
@@ -250,6 +252,8 @@ impl Selection<'_> {
                         if after_target {
                             bump(&mut following_searches, keyword(a, i));
                         }
+                        // A visit that opens with a search entered on no page.
+                        entered = true;
                         last = Some(i);
                     }
                     HitType::Outlink if after_target => bump(&mut outlinks, url(a, i)),

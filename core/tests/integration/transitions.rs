@@ -51,7 +51,9 @@ fn model(cuts: &[Cut], of: &TransitionsOf) -> Option<Transitions> {
     for c in cuts {
         let hits: Vec<&Hit> = c.actions.iter().map(|&i| &c.visit.hits[i]).collect();
         let mut last: Option<&Hit> = None;
-        let first_page = hits.iter().find(|h| h.kind == HitType::Pageview);
+        let first_page = hits
+            .iter()
+            .find(|h| matches!(h.kind, HitType::Pageview | HitType::Search));
         if first_page.is_some_and(|h| target(h)) {
             *entries.entry(c.visit.referrer_type.to_owned()).or_default() += 1;
         }
