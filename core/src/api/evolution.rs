@@ -49,22 +49,13 @@ impl Engine {
         site: u32,
         options: &ApiOptions,
     ) -> Result<Value> {
-        let (module, action) = match &r.api_method {
-            (Some(m), Some(a)) => (m.clone(), a.clone()),
-            _ => {
-                return Err(bad(
-                    "API.getRowEvolution needs apiModule and apiAction (e.g. apiModule=Actions&apiAction=getPageUrls)",
-                ));
-            }
-        };
-        let name = format!("{module}.{action}");
-        let info = methods::find(&name)
-            .filter(|m| methods::is_report(m) && m.dimension.is_some())
-            .ok_or_else(|| {
-                bad(format!(
-                    "{name} is not a report with a dimension: row evolution takes one of API.getReportMetadata's reports"
-                ))
-            })?;
+        let (module, action, info) = super::global::asked_report(r, "Actions", "getPageUrls")?;
+        let name = info.name.to_owned();
+        if info.dimension.is_none() {
+            return Err(bad(format!(
+                "{name} has no dimension: row evolution follows a row of a report with one"
+            )));
+        }
         let label = match r.table.labels.as_slice() {
             [one] => one.clone(),
             [] => {

@@ -559,18 +559,8 @@ impl Engine {
         site: u32,
         options: &ApiOptions,
     ) -> Result<Value> {
-        let (module, action) = match &r.api_method {
-            (Some(m), Some(a)) => (m.clone(), a.clone()),
-            _ => {
-                return Err(bad(
-                    "API.getProcessedReport needs apiModule and apiAction (e.g. apiModule=UserCountry&apiAction=getCountry)",
-                ));
-            }
-        };
-        let name = format!("{module}.{action}");
-        let info = methods::find(&name)
-            .filter(|m| methods::is_report(m))
-            .ok_or_else(|| bad(format!("{name} is not a report: see API.getReportMetadata")))?;
+        let (_, _, info) = asked_report(r, "UserCountry", "getCountry")?;
+        let name = info.name.to_owned();
         let sub = ApiRequest {
             method: name,
             sites: Sites::One(site),
@@ -671,6 +661,30 @@ pub(super) fn report_metadata() -> Value {
             .map(report_json)
             .collect(),
     )
+}
+
+/// The report `apiModule` and `apiAction` name (`API.getProcessedReport`,
+/// `API.getRowEvolution`): its module, action and method; the example
+/// in the error is `module.action`.
+pub(super) fn asked_report(
+    r: &ApiRequest,
+    module: &str,
+    action: &str,
+) -> Result<(String, String, &'static MethodInfo)> {
+    let (m, a) = match &r.api_method {
+        (Some(m), Some(a)) => (m.clone(), a.clone()),
+        _ => {
+            return Err(bad(format!(
+                "{} needs apiModule and apiAction (e.g. apiModule={module}&apiAction={action})",
+                r.method
+            )));
+        }
+    };
+    let name = format!("{m}.{a}");
+    let info = methods::find(&name)
+        .filter(|m| methods::is_report(m))
+        .ok_or_else(|| bad(format!("{name} is not a report: see API.getReportMetadata")))?;
+    Ok((m, a, info))
 }
 
 /// A metric of `MultiSites` rows.

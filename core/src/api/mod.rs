@@ -146,7 +146,7 @@ pub struct ApiRequest {
     pub urls: Vec<String>,
     /// `apiModule` and `apiAction` for `API.getProcessedReport`.
     pub api_method: (Option<String>, Option<String>),
-    /// `format`: json (default), csv, tsv or xml.
+    /// `format`: json (default), csv, tsv, xml or html.
     pub format: Format,
     /// `idGoal` for `Goals.get`: a goal id.
     pub id_goal: Option<String>,

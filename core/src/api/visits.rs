@@ -329,6 +329,14 @@ fn refuse_table_filters(r: &ApiRequest) -> Result<()> {
     }
 }
 
+/// The visits of a day's piece that a selection keeps, in order.
+fn selected_visits(sel: &Selection<'_>, part: &crate::live::DayPart<'_>) -> Vec<u32> {
+    match sel.selected(part) {
+        Some(b) => b.iter().collect(),
+        None => (0..part.archive.visit_count()).collect(),
+    }
+}
+
 /// Live's counters: what Matomo's `Live.getCounters` counts over the last
 /// minutes.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -413,11 +421,7 @@ impl Engine {
         let mut times = Vec::new();
         for part in &sel.days {
             let a = &*part.archive;
-            let visits: Vec<u32> = match sel.selected(part) {
-                Some(b) => b.iter().collect(),
-                None => (0..a.visit_count()).collect(),
-            };
-            for v in visits {
+            for v in selected_visits(&sel, part) {
                 let range = a.actions_of(v);
                 if a.a_ts[range.end - 1] < since {
                     continue;
@@ -464,11 +468,7 @@ impl Engine {
             let mut best: Option<(i64, u32)> = None;
             for part in &sel.days {
                 let a = &*part.archive;
-                let visits: Vec<u32> = match sel.selected(part) {
-                    Some(b) => b.iter().collect(),
-                    None => (0..a.visit_count()).collect(),
-                };
-                for v in visits {
+                for v in selected_visits(&sel, part) {
                     let at = a.a_ts[a.actions_of(v).end - 1];
                     let visitor = a.visitor[v as usize];
                     // Ties: the smaller visitor key, so the answer is stable.

@@ -225,7 +225,7 @@ fn errors_say_what_to_fix() {
     assert!(err("method=VisitsSummary.get&idSite=1&period=day&date=last0").contains("lastN"));
     assert!(
         err("method=VisitsSummary.get&idSite=1&period=day&date=today&format=original")
-            .contains("use format=json, csv, tsv or xml")
+            .contains("use format=json, csv, tsv, xml or html")
     );
     assert!(
         err("method=VisitsSummary.get&idSite=1&period=day&date=today&format=yaml")
