@@ -469,6 +469,8 @@ class Engine(GoalsMixin, ExportMixin):
         sections: Mapping[str, Sequence[str]] | None = None,
         dimensions: Sequence[str] = (),
         ecommerce: bool = False,
+        name: str | None = None,
+        main_url: str | None = None,
     ) -> None:
         """Adds or updates a site.
 
@@ -490,6 +492,12 @@ class Engine(GoalsMixin, ExportMixin):
             An ecommerce site: its ``order`` and ``cart`` hits are reported
             (``Goals.get`` with ``idGoal=ecommerceOrder``, the products
             reports).
+        name : str, optional
+            The site's name (``MultiSites``, ``SitesManager``); kept by an
+            update without one.
+        main_url : str, optional
+            The site's main URL with its scheme (``http://example.org``);
+            access logs' URLs take its scheme.
         """
         self._engine.add_site(
             site,
@@ -499,6 +507,8 @@ class Engine(GoalsMixin, ExportMixin):
             {k: list(v) for k, v in (sections or {}).items()},
             list(dimensions),
             ecommerce,
+            name,
+            main_url,
         )
 
     def ingest_ndjson(

@@ -58,6 +58,8 @@ class Engine:
         sections: Dict[str, List[str]] = ...,
         dimensions: List[str] = ...,
         ecommerce: bool = ...,
+        name: Optional[str] = None,
+        main_url: Optional[str] = None,
     ) -> None: ...
     def ingest_ndjson_stream(
         self,
