@@ -370,6 +370,20 @@ impl<'s> VisitKeys<'s> {
             .with_timezone(&self.tz)
     }
 
+    /// The visit's id (Matomo's `idVisit`): a number from its visitor
+    /// and its first action's time (a hash, below 2^53 so that JSON
+    /// readers keep it exact), the same for the same visit in any store
+    /// or build of it.
+    pub(crate) fn visit_id(&self, a: &DayArchive, v: u32) -> u64 {
+        let visitor = self.dicts.visitors.value(a.visitor[v as usize]);
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(visitor.as_bytes());
+        h.update(&[0]);
+        h.update(&a.visit_start(v).to_le_bytes());
+        // Never 0: Matomo's ids start at 1.
+        (h.digest() & ((1 << 53) - 1)).max(1)
+    }
+
     /// The hour (0-23) the visit started, on the site's clock.
     pub(crate) fn server_hour(&self, a: &DayArchive, v: u32) -> u32 {
         self.start(a, v).hour()

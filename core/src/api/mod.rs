@@ -128,6 +128,12 @@ pub struct ApiRequest {
     pub visitor_id: Option<String>,
     /// `lastMinutes` for `Live.getCounters`.
     pub last_minutes: Option<i64>,
+    /// `minTimestamp` for `Live.getLastVisitsDetails`: visits whose last
+    /// action is later.
+    pub min_timestamp: Option<i64>,
+    /// `doNotFetchActions=1` for `Live.getLastVisitsDetails`: visits
+    /// without their `actionDetails`.
+    pub do_not_fetch_actions: bool,
     /// `pageTitle` for `Transitions.getTransitionsForPageTitle`.
     pub page_title: Option<String>,
     /// `actionName` and `actionType` (`url` or `title`) for
@@ -311,6 +317,11 @@ impl ApiRequest {
                 "outlinkUrl" if !v.is_empty() => r.outlink_url = Some(v),
                 "visitorId" if !v.is_empty() => r.visitor_id = Some(v),
                 "enhanced" => r.enhanced = v == "1" || v == "true",
+                "minTimestamp" if !v.is_empty() => {
+                    r.min_timestamp =
+                        Some(integer(&v, "minTimestamp must be a unix time in seconds")?)
+                }
+                "doNotFetchActions" => r.do_not_fetch_actions = v == "1" || v == "true",
                 "pageTitle" if !v.is_empty() => r.page_title = Some(v),
                 "actionName" if !v.is_empty() => r.action_name = Some(v),
                 "actionType" if !v.is_empty() => r.action_type = Some(v),
@@ -354,6 +365,7 @@ impl ApiRequest {
                 | "pageName"
                 | "visitorId"
                 | "lastMinutes"
+                | "minTimestamp"
                 | "pageTitle"
                 | "actionName"
                 | "actionType"
@@ -445,6 +457,16 @@ impl ApiRequest {
                 "enhanced",
                 self.enhanced,
                 matches!(k, Kind::MultiSites { .. }),
+            ),
+            (
+                "minTimestamp",
+                self.min_timestamp.is_some(),
+                k == Kind::LastVisits,
+            ),
+            (
+                "doNotFetchActions",
+                self.do_not_fetch_actions,
+                k == Kind::LastVisits,
             ),
             (
                 "apiModule/apiAction",
@@ -571,6 +593,8 @@ pub const SUPPORTED_PARAMETERS: &[&str] = &[
     "pageName",
     "visitorId",
     "lastMinutes",
+    "minTimestamp",
+    "doNotFetchActions",
     "enhanced",
     "pageTitle",
     "actionName",

@@ -50,7 +50,15 @@ fn action_type(kind: HitType) -> &'static str {
 }
 
 /// One visit with its actions, named as Matomo's Live API names them.
-fn visit_details(keys: &VisitKeys<'_>, a: &DayArchive, v: u32, date: chrono::NaiveDate) -> Value {
+/// `with_actions`: with `actionDetails` (Live's `doNotFetchActions=1`
+/// leaves them out).
+fn visit_details(
+    keys: &VisitKeys<'_>,
+    a: &DayArchive,
+    v: u32,
+    date: chrono::NaiveDate,
+    with_actions: bool,
+) -> Value {
     let d = keys.dicts;
     let vi = v as usize;
     let text = |dict: &crate::dict::Dict, id: u32| (id != NONE).then(|| dict.value(id).to_owned());
@@ -60,6 +68,7 @@ fn visit_details(keys: &VisitKeys<'_>, a: &DayArchive, v: u32, date: chrono::Nai
     let country = field(VField::Country).map(|c| c.to_ascii_lowercase());
     let mut m = Map::new();
     m.insert("idSite".into(), json!(keys.config.id));
+    m.insert("idVisit".into(), json!(keys.visit_id(a, v)));
     m.insert("visitorId".into(), json!(d.visitors.value(a.visitor[vi])));
     m.insert(
         "visitorType".into(),
@@ -129,6 +138,9 @@ fn visit_details(keys: &VisitKeys<'_>, a: &DayArchive, v: u32, date: chrono::Nai
         if !name.starts_with('$') {
             m.insert(name.to_owned(), json!(text(&d.dim_values, c.values[vi])));
         }
+    }
+    if !with_actions {
+        return Value::Object(m);
     }
     let actions: Vec<Value> = range
         .map(|i| {
@@ -223,12 +235,25 @@ impl Engine {
                 if rows.len() == wanted {
                     break;
                 }
+                let part = &sel.days[k];
+                let a = &*part.archive;
+                // Matomo's minTimestamp: visits active after it.
+                if r.min_timestamp
+                    .is_some_and(|t| a.a_ts[a.actions_of(v).end - 1] <= t)
+                {
+                    continue;
+                }
                 if skip > 0 {
                     skip -= 1;
                     continue;
                 }
-                let part = &sel.days[k];
-                rows.push(visit_details(&keys, &part.archive, v, part.date));
+                rows.push(visit_details(
+                    &keys,
+                    a,
+                    v,
+                    part.date,
+                    !r.do_not_fetch_actions,
+                ));
             }
             match start.pred_opt() {
                 Some(p) => end = p,
@@ -289,7 +314,7 @@ impl Engine {
         let visits: Vec<Value> = order
             .iter()
             .take(wanted)
-            .map(|&(_, k, v)| visit_details(&keys, &sel.days[k].archive, v, sel.days[k].date))
+            .map(|&(_, k, v)| visit_details(&keys, &sel.days[k].archive, v, sel.days[k].date, true))
             .collect();
         Ok(json!({
             "visitorId": id,

@@ -163,7 +163,7 @@ impl CompiledSegment {
                 Pred::Numeric { field, .. } => match field {
                     Field::Actions => Columns::NONE,
                     Field::VisitCount => Columns::BEFORE,
-                    Field::VisitDuration | Field::Clock(_) => Columns::TIMES,
+                    Field::VisitDuration | Field::Clock(_) | Field::VisitId => Columns::TIMES,
                     Field::Events | Field::Searches => Columns::KINDS,
                     _ => Columns::ALL,
                 },
@@ -642,6 +642,7 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
                 Field::Actions => a.actions_of(v).len() as f64,
                 Field::VisitDuration => f64::from(a.length[v as usize]),
                 Field::VisitServerHour => f64::from(k.server_hour(a, v)),
+                Field::VisitId => k.visit_id(a, v) as f64,
                 Field::Clock(c) => {
                     let range = a.actions_of(v);
                     let ts = match c {

@@ -163,6 +163,8 @@ pub enum Field {
     ExitPageTitle,
     /// `orderId`: visits with an order (that counts) of this id
     OrderId,
+    /// `visitId`: the visit's `idVisit` in Live (numeric)
+    VisitId,
     /// `visitLocalHour`: the visitor's local hour (numeric)
     VisitLocalHour,
     /// `daysSinceLastVisit` (numeric; 0 for a second visit the same day,
@@ -192,7 +194,7 @@ pub enum Field {
     Dimension(String),
 }
 
-const BUILTIN: [(&str, Field); 64] = [
+const BUILTIN: [(&str, Field); 65] = [
     ("visitorId", Field::VisitorId),
     ("userId", Field::UserId),
     ("deviceType", Field::DeviceType),
@@ -254,6 +256,7 @@ const BUILTIN: [(&str, Field); 64] = [
     ("entryPageTitle", Field::EntryPageTitle),
     ("exitPageTitle", Field::ExitPageTitle),
     ("orderId", Field::OrderId),
+    ("visitId", Field::VisitId),
     ("visitLocalHour", Field::VisitLocalHour),
     ("daysSinceLastVisit", Field::DaysSinceLastVisit),
     ("visitConverted", Field::VisitConverted),
@@ -290,6 +293,7 @@ impl Field {
                 | Field::Clock(_)
                 | Field::Events
                 | Field::Searches
+                | Field::VisitId
                 | Field::VisitLocalHour
                 | Field::DaysSinceLastVisit
                 | Field::RevenueOrder

@@ -1240,3 +1240,72 @@ fn row_evolution_follows_one_row_over_periods() {
         assert!(err.contains(says), "{q}: {err}");
     }
 }
+
+/// Live's visits carry an `idVisit` that the `visitId` segment finds,
+/// the same in a store built in another order; `minTimestamp` keeps the
+/// visits active after it; `doNotFetchActions=1` leaves the actions out.
+#[test]
+fn live_visits_have_ids_the_segment_finds() {
+    let e = engine();
+    let q = "method=Live.getLastVisitsDetails&idSite=1&period=range&date=2024-05-01,2024-06-30&format=json";
+    let visits = api(&e, q);
+    let ids: Vec<u64> = visits
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["idVisit"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.iter().all(|&id| id > 0 && id < 1 << 53), "{ids:?}");
+    let mut distinct = ids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 3);
+    // The same hits in another order: the same ids.
+    let mut again = Engine::in_memory();
+    again
+        .add_site(SiteConfig::new(1).time_zone("Europe/London").host("x.org"))
+        .unwrap();
+    again
+        .ingest([
+            Hit::pageview(1, 1_717_900_000, "a", "https://x.org/"),
+            Hit::pageview(1, 1_717_200_000, "b", "https://x.org/about"),
+            Hit::pageview(1, 1_717_200_030, "a", "https://x.org/news/b"),
+            Hit::pageview(1, 1_717_200_000, "a", "https://x.org/news/a"),
+        ])
+        .unwrap();
+    let other: Vec<u64> = api(&again, q)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["idVisit"].as_u64().unwrap())
+        .collect();
+    assert_eq!(other, ids);
+    for (i, id) in ids.iter().enumerate() {
+        let one = api(&e, &format!("{q}&segment=visitId=={id}"));
+        assert_eq!(one.as_array().unwrap().len(), 1);
+        assert_eq!(one[0], visits[i]);
+        let rest = api(&e, &format!("{q}&segment=visitId!={id}"));
+        assert_eq!(rest.as_array().unwrap().len(), 2);
+    }
+    // Active after 2024-06-01 00:00:10 UTC: a's visits (b's ended at 00:00:00).
+    let after = api(&e, &format!("{q}&minTimestamp=1717200010"));
+    let who: Vec<&str> = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["visitorId"].as_str().unwrap())
+        .collect();
+    assert_eq!(who, ["a", "a"]);
+    let bare = api(&e, &format!("{q}&doNotFetchActions=1"));
+    assert!(bare[0].get("actionDetails").is_none());
+    assert_eq!(bare[0]["actions"], visits[0]["actions"]);
+    let err = e
+        .api_at(
+            "method=VisitsSummary.get&idSite=1&period=day&date=today&minTimestamp=5",
+            now(),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("'minTimestamp' does not apply"), "{err}");
+}
