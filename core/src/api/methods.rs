@@ -574,6 +574,19 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         F::Visits,
     ),
     m(
+        "Referrers.getUrlsForSocial",
+        K::Subtable(SubtableOf {
+            parent: "Referrers.getSocials",
+            prefix: "",
+            field: "referrerUrl",
+            secondary: None,
+        }),
+        REFERRERS,
+        "",
+        None,
+        F::Visits,
+    ),
+    m(
         "Referrers.getAIAssistants",
         K::Group(G::Referrer(ReferrerPart::AiAssistant)),
         REFERRERS,

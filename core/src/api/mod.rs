@@ -1427,6 +1427,56 @@ impl Engine {
     /// numbers them), the subtable `idSubtable` names, each row given
     /// Matomo's segment (the parent row's part, then the row's own), then
     /// the request's generic filters.
+    /// A named subtable getter without `idSubtable`
+    /// (`Referrers.getUrlsForSocial`, as Matomo's): the rows of every
+    /// parent row's subtable together, each with its segment.
+    fn every_subtable(
+        &self,
+        r: &ApiRequest,
+        of: methods::SubtableOf,
+        site: u32,
+        options: &ApiOptions,
+    ) -> Result<(Value, bool)> {
+        let mut parent = r.clone();
+        parent.method = of.parent.to_owned();
+        parent.table = table::TableParams {
+            limit: Some(-1),
+            expanded: true,
+            raw_metrics: true,
+            ..table::TableParams::default()
+        };
+        let (value, multi) = self.answer_site(&parent, method(of.parent)?, site, options)?;
+        let t = &r.table;
+        let one = |v: &Value| -> Result<Value> {
+            let rows: Vec<table::Row> = v
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|row| row.get("subtable").and_then(Value::as_array))
+                .flatten()
+                .filter_map(|c| c.as_object().cloned())
+                .map(|mut m| {
+                    let own = m.get("label").and_then(Value::as_str).unwrap_or("");
+                    let segment = format!("{}=={}", of.field, crate::encode_segment_value(own));
+                    m.insert("segment".into(), json!(segment));
+                    m
+                })
+                .collect();
+            table::apply(rows, t, &visit_spec(t))
+        };
+        Ok(match (multi, &value) {
+            (true, Value::Object(map)) => (
+                Value::Object(
+                    map.iter()
+                        .map(|(k, v)| Ok((k.clone(), one(v)?)))
+                        .collect::<Result<_>>()?,
+                ),
+                true,
+            ),
+            (_, v) => (one(v)?, false),
+        })
+    }
+
     fn named_subtable(
         &self,
         r: &ApiRequest,
@@ -1434,6 +1484,9 @@ impl Engine {
         site: u32,
         options: &ApiOptions,
     ) -> Result<(Value, bool)> {
+        if r.table.id_subtable.is_none() && r.method == "Referrers.getUrlsForSocial" {
+            return self.every_subtable(r, of, site, options);
+        }
         let id = r.table.id_subtable.ok_or_else(|| {
             bad(format!(
                 "{} needs idSubtable: the idsubtable of a {} row",

@@ -240,6 +240,9 @@ fn named_subtable_getters_answer_a_rows_subtable_with_matomos_segments() {
         ),
         page("g", 0, Some("https://blog.example.com/a b"), HOME),
         page("g", 1, Some("https://blog.example.com/b"), HOME),
+        page("h", 0, Some("https://www.facebook.com/groups/x"), HOME),
+        page("i", 0, Some("https://www.facebook.com/b"), HOME),
+        page("j", 0, Some("https://twitter.com/a"), HOME),
     ])
     .unwrap();
     let get = |q: &str| -> serde_json::Value {
@@ -277,6 +280,15 @@ fn named_subtable_getters_answer_a_rows_subtable_with_matomos_segments() {
             "getKeywordsFromCampaignId",
             "spring",
             vec!["referrerName==spring;referrerType==campaign;referrerKeyword==tulip+bulbs"],
+        ),
+        (
+            "getSocials",
+            "getUrlsForSocial",
+            "Facebook",
+            vec![
+                "referrerUrl==https%3A%2F%2Fwww.facebook.com%2Fb",
+                "referrerUrl==https%3A%2F%2Fwww.facebook.com%2Fgroups%2Fx",
+            ],
         ),
         (
             "getWebsites",
@@ -323,6 +335,24 @@ fn named_subtable_getters_answer_a_rows_subtable_with_matomos_segments() {
             );
         }
     }
+    // Referrers.getUrlsForSocial without idSubtable: every social
+    // network's URLs together, as Matomo's.
+    let all = get("method=Referrers.getUrlsForSocial");
+    let mut urls: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["label"].as_str().unwrap())
+        .collect();
+    urls.sort_unstable();
+    assert_eq!(
+        urls,
+        [
+            "https://twitter.com/a",
+            "https://www.facebook.com/b",
+            "https://www.facebook.com/groups/x"
+        ]
+    );
     // Without idSubtable, or with one no row has: a clear error.
     let err = e
         .api("method=Referrers.getUrlsFromWebsiteId&idSite=1&period=day&date=2024-06-01")
