@@ -17,6 +17,7 @@ use crate::hit::HitType;
 use crate::query::Selection;
 use crate::raw::VField;
 use crate::referrer::ReferrerType;
+use crate::url::page_name;
 use crate::visit_key::UNTITLED;
 
 /// The page a transitions question is about.
@@ -79,17 +80,6 @@ pub struct Transitions {
     pub referrers: Vec<EntryReferrers>,
 }
 
-/// A URL as Matomo names its page actions: without scheme, leading
-/// `www.` and fragment.
-pub(crate) fn url_name(url: &str) -> &str {
-    let url = url.split('#').next().unwrap_or(url);
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .unwrap_or(url);
-    rest.strip_prefix("www.").unwrap_or(rest)
-}
-
 /// Matomo's order of referrer types in Transitions.
 const REFERRER_ORDER: [ReferrerType; 6] = [
     ReferrerType::Direct,
@@ -138,9 +128,9 @@ impl Selection<'_> {
         // The page as a set of URL or title ids (`NONE`: untitled).
         let (titles, target): (bool, Vec<bool>) = match of {
             TransitionsOf::Url(u) => {
-                let wanted = url_name(u.trim());
+                let wanted = page_name(u.trim());
                 let ids = (0..d.urls.len() as u32)
-                    .map(|id| url_name(d.urls.value(id)) == wanted)
+                    .map(|id| page_name(d.urls.value(id)) == wanted)
                     .collect();
                 (false, ids)
             }
@@ -175,7 +165,7 @@ impl Selection<'_> {
             } else {
                 match a.a_url[i] {
                     NONE => String::new(),
-                    u => url_name(d.urls.value(u)).to_owned(),
+                    u => page_name(d.urls.value(u)).to_owned(),
                 }
             }
         };

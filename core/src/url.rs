@@ -8,6 +8,17 @@ pub(crate) fn without_fragment(url: &str) -> &str {
     url.split_once('#').map_or(url, |(u, _)| u)
 }
 
+/// A URL as Matomo names a page action: without its scheme, a leading
+/// `www.` and its fragment (`http://www.x.org/a#b` is `x.org/a`).
+pub(crate) fn page_name(url: &str) -> &str {
+    let url = without_fragment(url);
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .unwrap_or(url);
+    rest.strip_prefix("www.").unwrap_or(rest)
+}
+
 /// Matomo's default `url_query_parameter_to_exclude_from_url`: click ids
 /// and session ids that its tracker strips from action URLs.
 pub(crate) const SESSION_PARAMETERS: [&str; 16] = [

@@ -10,7 +10,7 @@ use crate::engine::Engine;
 use crate::error::Result;
 
 /// The leading number of a cell (`"100%"` is 100), as PHP's `floatval`.
-fn number(v: &Value) -> f64 {
+fn leading_number(v: &Value) -> f64 {
     match v {
         Value::Number(n) => n.as_f64().unwrap_or(0.0),
         Value::String(s) => {
@@ -22,15 +22,6 @@ fn number(v: &Value) -> f64 {
         }
         Value::Bool(b) => f64::from(u8::from(*b)),
         _ => 0.0,
-    }
-}
-
-/// A number as Matomo writes it: whole numbers without a fraction.
-fn whole(x: f64) -> Value {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        json!(x as i64)
-    } else {
-        json!(x)
     }
 }
 
@@ -100,20 +91,21 @@ impl Engine {
         let mut report = Map::new();
         let mut actual: Option<String> = None;
         let periods = data.as_object().cloned().unwrap_or_default();
-        for (date, rows) in &periods {
-            let row = rows
-                .as_array()
-                .and_then(|a| a.first())
-                .and_then(Value::as_object);
+        // Each period's row of the label, if it has one.
+        let rows: Vec<Option<&Map<String, Value>>> = periods
+            .values()
+            .map(|rows| {
+                rows.as_array()
+                    .and_then(|a| a.first())
+                    .and_then(Value::as_object)
+            })
+            .collect();
+        for (date, &row) in periods.keys().zip(&rows) {
             if let (None, Some(row)) = (&actual, row) {
                 let url = row.get("url").and_then(Value::as_str);
                 actual = match url {
                     Some(u) if module == "Actions" || name == "Referrers.getWebsites" => {
-                        let rest = u
-                            .strip_prefix("https://")
-                            .or_else(|| u.strip_prefix("http://"))
-                            .unwrap_or(u);
-                        Some(rest.strip_prefix("www.").unwrap_or(rest).to_owned())
+                        Some(crate::url::page_name(u).to_owned())
                     }
                     _ => row.get("label").and_then(Value::as_str).map(str::to_owned),
                 };
@@ -136,19 +128,11 @@ impl Engine {
             );
         }
         let mut described = Map::new();
-        let rows: Vec<Option<&Map<String, Value>>> = periods
-            .values()
-            .map(|rows| {
-                rows.as_array()
-                    .and_then(|a| a.first())
-                    .and_then(Value::as_object)
-            })
-            .collect();
         for (metric, title) in &names {
             let mut m = Map::new();
             m.insert("name".into(), json!(title));
             let value = |row: &Option<&Map<String, Value>>| {
-                row.and_then(|r| r.get(*metric)).map_or(0.0, number)
+                row.and_then(|r| r.get(*metric)).map_or(0.0, leading_number)
             };
             let mut seen = false;
             let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -161,8 +145,8 @@ impl Engine {
                 }
             }
             if seen {
-                m.insert("min".into(), whole(min));
-                m.insert("max".into(), whole(max));
+                m.insert("min".into(), super::global::number(min));
+                m.insert("max".into(), super::global::number(max));
             }
             let first = rows.first().map_or(0.0, value);
             let last = rows.last().map_or(0.0, value);
@@ -185,12 +169,8 @@ impl Engine {
             );
         let label = if url_report {
             let state = self.site_state(site)?;
-            let host = state.config.url();
-            let host = host.split("://").nth(1).unwrap_or(&host);
-            let host = host
-                .strip_prefix("www.")
-                .unwrap_or(host)
-                .trim_end_matches('/');
+            let main = state.config.url();
+            let host = crate::url::page_name(&main).trim_end_matches('/');
             let path: String = label.split('>').map(str::trim).collect();
             let slash = if path.starts_with('/') { "" } else { "/" };
             format!("{host}{slash}{path}")

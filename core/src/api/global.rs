@@ -755,7 +755,7 @@ const SITE_METRICS: [SiteMetric; 7] = [
 ];
 
 /// A number as Matomo writes it: whole numbers without a fraction.
-fn number(x: f64) -> Value {
+pub(super) fn number(x: f64) -> Value {
     if x.fract() == 0.0 && x.abs() < 1e15 {
         json!(x as i64)
     } else {

@@ -150,6 +150,9 @@ pub(crate) struct SubtableOf {
     /// The parent's `secondaryDimension` (events: the subtable's rows are
     /// taken as they are, segments included).
     pub secondary: Option<&'static str>,
+    /// Without `idSubtable`: every parent row's subtable together
+    /// (`Referrers.getUrlsForSocial`, as Matomo's), not an error.
+    pub merged: bool,
 }
 
 /// What a method needs from the request.
@@ -227,11 +230,38 @@ const fn event_subtable(
             prefix: "",
             field: "",
             secondary: Some(secondary),
+            merged: false,
         }),
         EVENTS,
         "",
         None,
         Family::Events,
+    )
+}
+
+/// A Referrers named subtable getter: a row's subtable of `parent` by
+/// `idSubtable`, each row's segment `prefix` (`{}`: the parent row's
+/// label) and `field==` its label; `merged`: see [`SubtableOf::merged`].
+const fn referrer_subtable(
+    name: &'static str,
+    parent: &'static str,
+    prefix: &'static str,
+    field: &'static str,
+    merged: bool,
+) -> MethodInfo {
+    m(
+        name,
+        Kind::Subtable(SubtableOf {
+            parent,
+            prefix,
+            field,
+            secondary: None,
+            merged,
+        }),
+        REFERRERS,
+        "",
+        None,
+        Family::Visits,
     )
 }
 
@@ -521,70 +551,40 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         Some("Campaign"),
         F::Visits,
     ),
-    m(
+    referrer_subtable(
         "Referrers.getKeywordsFromSearchEngineId",
-        K::Subtable(SubtableOf {
-            parent: "Referrers.getSearchEngines",
-            prefix: "referrerName=={};referrerType==search;",
-            field: "referrerKeyword",
-            secondary: None,
-        }),
-        REFERRERS,
-        "",
-        None,
-        F::Visits,
+        "Referrers.getSearchEngines",
+        "referrerName=={};referrerType==search;",
+        "referrerKeyword",
+        false,
     ),
-    m(
+    referrer_subtable(
         "Referrers.getSearchEnginesFromKeywordId",
-        K::Subtable(SubtableOf {
-            parent: "Referrers.getKeywords",
-            prefix: "referrerKeyword=={};referrerType==search;",
-            field: "referrerName",
-            secondary: None,
-        }),
-        REFERRERS,
-        "",
-        None,
-        F::Visits,
+        "Referrers.getKeywords",
+        "referrerKeyword=={};referrerType==search;",
+        "referrerName",
+        false,
     ),
-    m(
+    referrer_subtable(
         "Referrers.getKeywordsFromCampaignId",
-        K::Subtable(SubtableOf {
-            parent: "Referrers.getCampaigns",
-            prefix: "referrerName=={};referrerType==campaign;",
-            field: "referrerKeyword",
-            secondary: None,
-        }),
-        REFERRERS,
-        "",
-        None,
-        F::Visits,
+        "Referrers.getCampaigns",
+        "referrerName=={};referrerType==campaign;",
+        "referrerKeyword",
+        false,
     ),
-    m(
+    referrer_subtable(
         "Referrers.getUrlsFromWebsiteId",
-        K::Subtable(SubtableOf {
-            parent: "Referrers.getWebsites",
-            prefix: "",
-            field: "referrerUrl",
-            secondary: None,
-        }),
-        REFERRERS,
+        "Referrers.getWebsites",
         "",
-        None,
-        F::Visits,
+        "referrerUrl",
+        false,
     ),
-    m(
+    referrer_subtable(
         "Referrers.getUrlsForSocial",
-        K::Subtable(SubtableOf {
-            parent: "Referrers.getSocials",
-            prefix: "",
-            field: "referrerUrl",
-            secondary: None,
-        }),
-        REFERRERS,
+        "Referrers.getSocials",
         "",
-        None,
-        F::Visits,
+        "referrerUrl",
+        true,
     ),
     m(
         "Referrers.getAIAssistants",

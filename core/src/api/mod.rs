@@ -1427,9 +1427,9 @@ impl Engine {
     /// numbers them), the subtable `idSubtable` names, each row given
     /// Matomo's segment (the parent row's part, then the row's own), then
     /// the request's generic filters.
-    /// A named subtable getter without `idSubtable`
-    /// (`Referrers.getUrlsForSocial`, as Matomo's): the rows of every
-    /// parent row's subtable together, each with its segment.
+    /// A merged named subtable getter without `idSubtable`
+    /// ([`methods::SubtableOf::merged`]): the rows of every parent row's
+    /// subtable together, each with its segment.
     fn every_subtable(
         &self,
         r: &ApiRequest,
@@ -1484,7 +1484,7 @@ impl Engine {
         site: u32,
         options: &ApiOptions,
     ) -> Result<(Value, bool)> {
-        if r.table.id_subtable.is_none() && r.method == "Referrers.getUrlsForSocial" {
+        if r.table.id_subtable.is_none() && of.merged {
             return self.every_subtable(r, of, site, options);
         }
         let id = r.table.id_subtable.ok_or_else(|| {

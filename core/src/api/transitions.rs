@@ -157,7 +157,7 @@ pub(super) fn answer(
         // Without the previous pages, a loop is a following page (Matomo's).
         if !parts.internal && t.loops > 0 {
             let label = match &of {
-                TransitionsOf::Url(u) => crate::transitions::url_name(u).to_owned(),
+                TransitionsOf::Url(u) => crate::url::page_name(u).to_owned(),
                 TransitionsOf::Title(title) => title.trim().to_owned(),
             };
             pages.push((label, t.loops));

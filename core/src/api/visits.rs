@@ -26,10 +26,11 @@ fn newest_first(sel: &Selection<'_>) -> Vec<(i64, usize, u32)> {
     let mut out = Vec::new();
     for (k, part) in sel.days.iter().enumerate() {
         let a = &*part.archive;
-        match sel.selected(part) {
-            Some(b) => out.extend(b.iter().map(|v| (a.visit_start(v), k, v))),
-            None => out.extend((0..a.visit_count()).map(|v| (a.visit_start(v), k, v))),
-        }
+        out.extend(
+            selected_visits(sel, part)
+                .into_iter()
+                .map(|v| (a.visit_start(v), k, v)),
+        );
     }
     // Ties (same start second) by piece and visit, so the order is stable.
     out.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
