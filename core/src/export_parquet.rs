@@ -170,6 +170,11 @@ fn hits_schema(dims: &[String]) -> SchemaRef {
         Field::new_list_field(DataType::Struct(item_fields()), true),
         true,
     ));
+    for k in ["region", "region_name", "city"] {
+        f.push(text(k));
+    }
+    f.push(Field::new("latitude", DataType::Float64, true));
+    f.push(Field::new("longitude", DataType::Float64, true));
     Arc::new(Schema::new(f))
 }
 
@@ -389,6 +394,12 @@ fn hits_batch(schema: &SchemaRef, dims: &[String], hits: &[Hit]) -> Result<Recor
         item_structs,
         counts.iter().map(|n| *n > 0).collect(),
     )?);
+    let places: [fn(&Hit) -> &Option<String>; 3] = [|h| &h.region, |h| &h.region_name, |h| &h.city];
+    for f in places {
+        cols.push(texts(hits.iter().map(|h| f(h).as_deref())));
+    }
+    cols.push(floats(hits.iter().map(|h| h.latitude)));
+    cols.push(floats(hits.iter().map(|h| h.longitude)));
     RecordBatch::try_new(schema.clone(), cols).map_err(arrow_err)
 }
 

@@ -314,7 +314,7 @@ pub struct Campaign {
 /// up as custom dimensions.
 pub(crate) mod attr {
     /// Number of attributes.
-    pub const N: usize = 15;
+    pub const N: usize = 20;
     /// Reserved dimension names, by attribute index.
     pub const NAMES: [&str; N] = [
         "$visit",
@@ -332,6 +332,11 @@ pub(crate) mod attr {
         "$resolution",
         "$local_hour",
         "$new_visit",
+        "$region",
+        "$region_name",
+        "$city",
+        "$latitude",
+        "$longitude",
     ];
     pub const VISIT: usize = 0;
     pub const REFERRER_TYPE: usize = 1;
@@ -341,11 +346,33 @@ pub(crate) mod attr {
     /// The first attribute after the campaign's: each is a top-level NDJSON
     /// field named as the attribute without its `$`.
     pub const AFTER_CAMPAIGN: usize = CAMPAIGN + CAMPAIGN_KEYS.len();
+    pub const BROWSER_VERSION: usize = 10;
+    pub const OS_VERSION: usize = 11;
+    pub const RESOLUTION: usize = 12;
     pub const LOCAL_HOUR: usize = 13;
     /// `1` on a hit that starts a new visit whatever the gap before it.
     pub const NEW_VISIT: usize = 14;
+    /// The visit's location: region code, region name, city, latitude
+    /// and longitude (the last two numbers, kept as their shortest text).
+    pub const REGION: usize = 15;
+    pub const REGION_NAME: usize = 16;
+    pub const CITY: usize = 17;
+    pub const LATITUDE: usize = 18;
+    pub const LONGITUDE: usize = 19;
     /// The keys of the NDJSON `campaign` object, by offset from [`CAMPAIGN`].
     pub const CAMPAIGN_KEYS: [&str; 6] = ["name", "source", "medium", "keyword", "content", "id"];
+
+    /// The longest value a top-level attribute may have, in bytes: names
+    /// of places 255 (Matomo's column), the others 100.
+    pub fn max_len(i: usize) -> usize {
+        if matches!(i, REGION_NAME | CITY) { 255 } else { 100 }
+    }
+
+    /// A coordinate's stored text: its shortest decimal form.
+    pub fn coordinate(x: f64) -> String {
+        // One text for zero, whatever its sign.
+        format!("{}", if x == 0.0 { 0.0 } else { x })
+    }
 
     /// The index of a reserved name.
     pub fn index(name: &str) -> Option<usize> {
@@ -428,6 +455,17 @@ pub struct Hit {
     pub resolution: Option<String>,
     /// The hour on the visitor's clock, 0 to 23 (Matomo's `h`).
     pub local_hour: Option<u8>,
+    /// The region of the visitor's location: its code within the country
+    /// (ISO 3166-2 without the country part, Matomo's `regionCode`: `VA`).
+    pub region: Option<String>,
+    /// The region's name (`Virginia`), as reports label it.
+    pub region_name: Option<String>,
+    /// The city of the visitor's location (`Ashburn`).
+    pub city: Option<String>,
+    /// The location's latitude, -90 to 90.
+    pub latitude: Option<f64>,
+    /// The location's longitude, -180 to 180.
+    pub longitude: Option<f64>,
     /// This hit starts a new visit of its visitor, whatever the gap before
     /// it (Matomo's `new_visit=1`); later hits continue that visit by the
     /// timeout rule.
@@ -592,6 +630,11 @@ impl Hit {
             os_version: s(&self.os_version),
             resolution: s(&self.resolution),
             local_hour: self.local_hour,
+            region: s(&self.region),
+            region_name: s(&self.region_name),
+            city: s(&self.city),
+            latitude: self.latitude,
+            longitude: self.longitude,
             new_visit: self.new_visit,
             conversion: self.conversion.clone(),
         }
@@ -609,11 +652,22 @@ impl Hit {
             attr::REFERRER_TYPE => &mut self.referrer_type,
             attr::REFERRER_NAME => &mut self.referrer_name,
             attr::REFERRER_KEYWORD => &mut self.referrer_keyword,
-            10 => &mut self.browser_version,
-            11 => &mut self.os_version,
-            12 => &mut self.resolution,
+            attr::BROWSER_VERSION => &mut self.browser_version,
+            attr::OS_VERSION => &mut self.os_version,
+            attr::RESOLUTION => &mut self.resolution,
+            attr::REGION => &mut self.region,
+            attr::REGION_NAME => &mut self.region_name,
+            attr::CITY => &mut self.city,
             attr::LOCAL_HOUR => {
                 self.local_hour = value.parse().ok();
+                return true;
+            }
+            attr::LATITUDE => {
+                self.latitude = value.parse().ok();
+                return true;
+            }
+            attr::LONGITUDE => {
+                self.longitude = value.parse().ok();
                 return true;
             }
             attr::NEW_VISIT => {
@@ -719,6 +773,9 @@ impl Hit {
                 let value = match (i, self.local_hour) {
                     (attr::LOCAL_HOUR, Some(h)) => h.into(),
                     (attr::NEW_VISIT, _) => true.into(),
+                    (attr::LATITUDE | attr::LONGITUDE, _) => {
+                        v.parse::<f64>().map_or_else(|_| v.to_string().into(), Into::into)
+                    }
                     _ => v.to_string().into(),
                 };
                 o.insert(name.trim_start_matches('$').into(), value);
@@ -822,6 +879,16 @@ pub struct HitRef<'a> {
     pub resolution: Option<&'a str>,
     /// The visitor's local hour (0..23).
     pub local_hour: Option<u8>,
+    /// Region code of the visitor's location.
+    pub region: Option<&'a str>,
+    /// Region name.
+    pub region_name: Option<&'a str>,
+    /// City.
+    pub city: Option<&'a str>,
+    /// Latitude, -90 to 90.
+    pub latitude: Option<f64>,
+    /// Longitude, -180 to 180.
+    pub longitude: Option<f64>,
     /// Starts a new visit whatever the gap before it.
     pub new_visit: bool,
     /// The conversion of a `goal`, `order` or `cart` hit (owned: such hits
@@ -905,6 +972,11 @@ impl<'a> HitRef<'a> {
             os_version: s(self.os_version),
             resolution: s(self.resolution),
             local_hour: self.local_hour,
+            region: s(self.region),
+            region_name: s(self.region_name),
+            city: s(self.city),
+            latitude: self.latitude,
+            longitude: self.longitude,
             new_visit: self.new_visit,
             conversion: self.conversion.clone(),
         }
@@ -930,6 +1002,11 @@ impl<'a> HitRef<'a> {
             b(self.resolution),
             self.local_hour.map(|h| Cow::Owned(h.to_string())),
             self.new_visit.then_some(Cow::Borrowed("1")),
+            b(self.region),
+            b(self.region_name),
+            b(self.city),
+            self.latitude.map(|x| Cow::Owned(attr::coordinate(x))),
+            self.longitude.map(|x| Cow::Owned(attr::coordinate(x))),
         ]
     }
 
@@ -1163,15 +1240,30 @@ impl HitView<'_> {
         let long = attr::NAMES
             .iter()
             .zip(&self.attrs)
+            .enumerate()
             .skip(attr::AFTER_CAMPAIGN)
-            .find_map(|(name, v)| Some((name, v.as_ref()?)))
-            .filter(|(_, v)| v.len() > 100);
-        if let Some((name, v)) = long {
+            .find_map(|(i, (name, v))| Some((i, name, v.as_ref()?)))
+            .filter(|(i, _, v)| v.len() > attr::max_len(*i));
+        if let Some((i, name, v)) = long {
             return Err(format!(
-                "`{}` must be at most 100 bytes long, got {} bytes",
+                "`{}` must be at most {} bytes long, got {} bytes",
                 name.trim_start_matches('$'),
+                attr::max_len(i),
                 v.len()
             ));
+        }
+        let coordinates = [
+            ("latitude", &self.attrs[attr::LATITUDE], 90.0),
+            ("longitude", &self.attrs[attr::LONGITUDE], 180.0),
+        ];
+        for (name, v, bound) in coordinates {
+            if let Some(v) = v
+                && !v.parse::<f64>().is_ok_and(|x: f64| x.abs() <= bound)
+            {
+                return Err(format!(
+                    "`{name}` must be a number from -{bound} to {bound}, got {v}"
+                ));
+            }
         }
         if let Some(v) = &self.attrs[attr::VISIT]
             && v.len() > 128

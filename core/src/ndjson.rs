@@ -197,7 +197,7 @@ impl<'de> Visitor<'de> for LineVisitor {
         let (mut has_site, mut has_ts, mut has_visitor) = (false, false, false);
         // Fields seen so far (a bit per known field; other keys by name):
         // a repeated key is an error, never "the last one wins".
-        let mut seen = 0u32;
+        let mut seen = 0u64;
         let mut seen_other: Vec<Cow<'de, str>> = Vec::new();
         let note = |p: &mut Option<String>, r: Result<(), String>| {
             if let (None, Err(e)) = (p.as_ref(), r) {
@@ -208,8 +208,8 @@ impl<'de> Visitor<'de> for LineVisitor {
             let bit = FIELDS.iter().position(|f| *f == &*key);
             let repeated = match bit {
                 Some(b) => {
-                    let was = seen & (1 << b) != 0;
-                    seen |= 1 << b;
+                    let was = seen & (1u64 << b) != 0;
+                    seen |= 1u64 << b;
                     was
                 }
                 None if seen_other.contains(&key) => true,
@@ -287,9 +287,20 @@ impl<'de> Visitor<'de> for LineVisitor {
                     target,
                     &mut hit.attrs[attr::CAMPAIGN..attr::AFTER_CAMPAIGN],
                 ),
-                "browser_version" => text(key, target).map(|v| hit.attrs[10] = v),
-                "os_version" => text(key, target).map(|v| hit.attrs[11] = v),
-                "resolution" => text(key, target).map(|v| hit.attrs[12] = v),
+                "browser_version" => {
+                    text(key, target).map(|v| hit.attrs[attr::BROWSER_VERSION] = v)
+                }
+                "os_version" => text(key, target).map(|v| hit.attrs[attr::OS_VERSION] = v),
+                "resolution" => text(key, target).map(|v| hit.attrs[attr::RESOLUTION] = v),
+                "region" => text(key, target).map(|v| hit.attrs[attr::REGION] = v),
+                "region_name" => text(key, target).map(|v| hit.attrs[attr::REGION_NAME] = v),
+                "city" => text(key, target).map(|v| hit.attrs[attr::CITY] = v),
+                "latitude" => number(key, target).map(|x| {
+                    hit.attrs[attr::LATITUDE] = x.map(|x| Cow::Owned(attr::coordinate(x)));
+                }),
+                "longitude" => number(key, target).map(|x| {
+                    hit.attrs[attr::LONGITUDE] = x.map(|x| Cow::Owned(attr::coordinate(x)));
+                }),
                 "new_visit" => match target {
                     Scalar::Bool(b) => {
                         hit.attrs[attr::NEW_VISIT] = b.then_some(Cow::Borrowed("1"));
@@ -347,7 +358,7 @@ impl<'de> Visitor<'de> for LineVisitor {
 /// assert_eq!(&hitmap::HIT_FIELDS[..3], ["site", "ts", "visitor"]);
 /// assert!(hitmap::HIT_FIELDS.contains(&"dims"));
 /// ```
-pub const FIELDS: [&str; 30] = [
+pub const FIELDS: [&str; 35] = [
     "site",
     "ts",
     "visitor",
@@ -374,11 +385,19 @@ pub const FIELDS: [&str; 30] = [
     "resolution",
     "local_hour",
     "new_visit",
+    "region",
+    "region_name",
+    "city",
+    "latitude",
+    "longitude",
     "goal",
     "revenue",
     "order",
     "items",
 ];
+
+// A line's keys seen so far are bits of a `u64`.
+const _: () = assert!(FIELDS.len() <= 64);
 
 /// `site` from its raw JSON text.
 fn site_of(raw: &str) -> Result<u32, String> {
@@ -732,6 +751,8 @@ mod tests {
             1 => Just("00".to_string()),
             1 => Just("-5".to_string()),
             1 => Just("-0".to_string()),
+            1 => (0u64..200, 0u32..10_000).prop_map(|(a, b)| format!("-{a}.{b}")),
+            1 => Just("-".to_string()),
             1 => (0u64..100_000, 0u32..10_000).prop_map(|(a, b)| format!("{a}.{b}")),
             1 => Just("4.0e2".to_string()),
             1 => Just("12345678901234567890".to_string()),
@@ -770,6 +791,7 @@ mod tests {
             Just("title"), Just("referrer"), Just("user"), Just("device"), Just("search"),
             Just("country"), Just("referrer_type"), Just("resolution"), Just("visit"),
             Just("local_hour"), Just("new_visit"), Just("campaign"), Just("other"),
+            Just("latitude"), Just("longitude"), Just("city"), Just("region_name"),
         ];
         let ws = prop_oneof![4 => Just(""), 1 => Just(" "), 1 => Just("\t\r ")];
         prop_oneof![

@@ -42,6 +42,13 @@ pub(crate) enum Grouping {
     Language,
     LanguageCode,
     Country,
+    /// `UserCountry.getRegion`: visits by region and country (a row's
+    /// subtable: the region's names the visits carried).
+    Region,
+    /// `UserCountry.getCity`: visits by city, region and country (a
+    /// row's subtable: the region's name and the coordinates the visits
+    /// carried).
+    City,
     ServerHour,
     LocalHour,
     DayOfWeek,
@@ -403,7 +410,7 @@ impl<'s> VisitKeys<'s> {
     pub(crate) fn browser_version(&self, a: &DayArchive, v: u32) -> Option<String> {
         joined(
             self.field(a, v, VField::Browser),
-            self.attr(a, v, attr::AFTER_CAMPAIGN),
+            self.attr(a, v, attr::BROWSER_VERSION),
         )
     }
 
@@ -411,23 +418,58 @@ impl<'s> VisitKeys<'s> {
     pub(crate) fn os_version(&self, a: &DayArchive, v: u32) -> Option<String> {
         joined(
             self.field(a, v, VField::Os),
-            self.attr(a, v, attr::AFTER_CAMPAIGN + 1),
+            self.attr(a, v, attr::OS_VERSION),
         )
     }
 
     /// The browser's version alone.
     pub(crate) fn browser_version_only(&self, a: &DayArchive, v: u32) -> Option<&'s str> {
-        self.attr(a, v, attr::AFTER_CAMPAIGN)
+        self.attr(a, v, attr::BROWSER_VERSION)
     }
 
     /// The operating system's version alone.
     pub(crate) fn os_version_only(&self, a: &DayArchive, v: u32) -> Option<&'s str> {
-        self.attr(a, v, attr::AFTER_CAMPAIGN + 1)
+        self.attr(a, v, attr::OS_VERSION)
     }
 
     /// The screen resolution (`1920x1080`).
     pub(crate) fn resolution(&self, a: &DayArchive, v: u32) -> Option<&'s str> {
-        self.attr(a, v, attr::AFTER_CAMPAIGN + 2)
+        self.attr(a, v, attr::RESOLUTION)
+    }
+
+    /// A part of the visit's location ([`attr::REGION`], [`attr::CITY`],
+    /// ...), as its first hit with one carried it.
+    pub(crate) fn place(&self, a: &DayArchive, v: u32, part: usize) -> Option<&'s str> {
+        self.attr(a, v, part)
+    }
+
+    /// The visit's region or city row key (Matomo's `region|country`,
+    /// `city|region|country`) and its sub-label (the region's name; for
+    /// a city also the coordinates), or `None` without a region (city).
+    fn location_key(&self, a: &DayArchive, v: u32, city: bool) -> (String, Option<String>) {
+        let place = |i| self.place(a, v, i).unwrap_or("");
+        let (region, country) = (
+            place(attr::REGION),
+            self.field(a, v, VField::Country).unwrap_or(""),
+        );
+        let key = if city {
+            match self.place(a, v, attr::CITY) {
+                Some(c) => format!("{c}{SEP}{region}{SEP}{country}"),
+                None => return (UNKNOWN.to_owned(), None),
+            }
+        } else if region.is_empty() {
+            return (UNKNOWN.to_owned(), None);
+        } else {
+            format!("{region}{SEP}{country}")
+        };
+        let mut sub = place(attr::REGION_NAME).to_owned();
+        if city {
+            for i in [attr::LATITUDE, attr::LONGITUDE] {
+                sub.push(SEP);
+                sub.push_str(place(i));
+            }
+        }
+        (key, Some(sub))
     }
 
     /// The continent code of the visit's country (`eur`, `amc`, ...).
@@ -643,6 +685,8 @@ impl<'s> VisitKeys<'s> {
             // Stored values as they are, so each row's segment matches them;
             // names are looked up case-insensitively.
             Grouping::Country => one(known(keys.field(a, v, VField::Country).map(str::to_owned))),
+            Grouping::Region => Some(keys.location_key(a, v, false)),
+            Grouping::City => Some(keys.location_key(a, v, true)),
             Grouping::Language => one(known(
                 keys.field(a, v, VField::Language)
                     .map(|l| l.split('-').next().unwrap_or(l).to_owned()),

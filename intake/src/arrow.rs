@@ -385,8 +385,24 @@ fn identity_bytes(hit: &HitRef, out: &mut Vec<u8>) {
     out.extend_from_slice(&hit.site.to_le_bytes());
     out.extend_from_slice(&hit.ts.to_le_bytes());
     out.extend_from_slice(&[hit.local_hour.unwrap_or(u8::MAX), u8::from(hit.new_visit)]);
-    // Conversions: after everything else, and only for the hits that
-    // carry one, so earlier chunks keep their identity.
+    // The location's fields, then conversions: after everything else,
+    // and only for the hits that carry them, so earlier chunks keep
+    // their identity.
+    if hit.region.is_some()
+        || hit.region_name.is_some()
+        || hit.city.is_some()
+        || hit.latitude.is_some()
+        || hit.longitude.is_some()
+    {
+        out.push(3);
+        for s in [hit.region, hit.region_name, hit.city] {
+            text(out, s);
+        }
+        for v in [hit.latitude, hit.longitude] {
+            let b = v.map(|v| v.to_bits().to_le_bytes());
+            feed(out, b.as_ref().map(|b| &b[..]));
+        }
+    }
     if let Some(c) = &hit.conversion {
         let number = |out: &mut Vec<u8>, v: Option<f64>| {
             let b = v.map(|v| v.to_bits().to_le_bytes());
@@ -425,8 +441,10 @@ struct Columns {
     event: Option<EventColumns>,
     dims: Option<Dims>,
     visit: Option<Strings>,
-    /// referrer_type .. resolution, in [`ATTRS`] order.
+    /// referrer_type .. city, in [`ATTRS`] order.
     attrs: Vec<Option<Strings>>,
+    /// `latitude`, `longitude`.
+    coordinates: [Option<arrow_array::Float64Array>; 2],
     campaign: Option<[Option<Strings>; 6]>,
     local_hour: Option<Int64Array>,
     new_visit: Option<arrow_array::BooleanArray>,
@@ -652,13 +670,16 @@ const TEXT: [&str; 10] = [
     "url", "title", "referrer", "user", "device", "browser", "os", "country", "language", "search",
 ];
 /// Recorded visit attributes, in column order.
-const ATTRS: [&str; 6] = [
+const ATTRS: [&str; 9] = [
     "referrer_type",
     "referrer_name",
     "referrer_keyword",
     "browser_version",
     "os_version",
     "resolution",
+    "region",
+    "region_name",
+    "city",
 ];
 const CAMPAIGN_KEYS: [&str; 6] = ["name", "source", "medium", "keyword", "content", "id"];
 
@@ -932,6 +953,12 @@ impl Columns {
             dims,
             visit,
             attrs: ATTRS.iter().map(|n| text_col(n)).collect::<Result<_>>()?,
+            coordinates: [
+                col("latitude").map(|c| floats("latitude", c)).transpose()?,
+                col("longitude")
+                    .map(|c| floats("longitude", c))
+                    .transpose()?,
+            ],
             campaign,
             local_hour: col("local_hour")
                 .map(|c| ints("local_hour", c))
@@ -1048,10 +1075,26 @@ impl Columns {
         }
         hit.dims.sort_by(|a, b| a.0.cmp(b.0));
         hit.visit = text(self.visit.as_ref(), i);
-        let [rtype, rname, rkeyword, bversion, osversion, resolution] =
-            std::array::from_fn(|k| text(self.attrs.get(k).and_then(Option::as_ref), i));
+        let [
+            rtype,
+            rname,
+            rkeyword,
+            bversion,
+            osversion,
+            resolution,
+            region,
+            region_name,
+            city,
+        ] = std::array::from_fn(|k| text(self.attrs.get(k).and_then(Option::as_ref), i));
         (hit.referrer_type, hit.referrer_name, hit.referrer_keyword) = (rtype, rname, rkeyword);
         (hit.browser_version, hit.os_version, hit.resolution) = (bversion, osversion, resolution);
+        (hit.region, hit.region_name, hit.city) = (region, region_name, city);
+        [hit.latitude, hit.longitude] = std::array::from_fn(|k| {
+            self.coordinates[k]
+                .as_ref()
+                .and_then(|a| a.is_valid(i).then(|| a.value(i)))
+                .filter(|v| !v.is_nan())
+        });
         if let Some(c) = &self.campaign {
             let [name, source, medium, keyword, content, id] =
                 std::array::from_fn(|k| text(c[k].as_ref(), i));

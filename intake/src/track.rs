@@ -380,11 +380,32 @@ impl Tracker {
         hit.browser_version = agent.browser_version.clone();
         hit.os = agent.os.clone();
         hit.os_version = agent.os_version.clone();
-        hit.country = self
-            .geo
-            .as_mut()
-            .and_then(|g| g.country(&ip))
+        let place = self.geo.as_mut().and_then(|g| g.locate(&ip)).cloned();
+        if let Some(p) = &place {
+            p.fill(&mut hit);
+        }
+        hit.country = place
+            .and_then(|p| p.country)
             .or_else(|| language.as_deref().and_then(country_of_language));
+        if authed {
+            // Matomo's location overrides, for authenticated requests.
+            if let Some(c) = nonempty("country").filter(|c| c.len() == 2) {
+                hit.country = Some(c.to_ascii_lowercase());
+            }
+            if let Some(r) = nonempty("region") {
+                hit.region = Some(r.to_owned());
+            }
+            if let Some(c) = nonempty("city") {
+                hit.city = Some(c.to_owned());
+            }
+            let coordinate = |k: &str, bound: f64| {
+                nonempty(k)
+                    .and_then(|x| x.trim().parse::<f64>().ok())
+                    .filter(|x| x.abs() <= bound)
+            };
+            hit.latitude = coordinate("lat", 90.0).or(hit.latitude);
+            hit.longitude = coordinate("long", 180.0).or(hit.longitude);
+        }
         hit.language = language;
         hit.local_hour = get("h")
             .and_then(|h| h.trim().parse::<u8>().ok())

@@ -285,6 +285,105 @@ fn check_referrer_types(conn: &mut mysql::Conn, engine: &Engine, site: u32, p: &
     assert_eq!(ours, matomo, "getReferrerType site {site} {}", p.api);
 }
 
+/// UserCountry.getCity: Matomo's location query (visits by city, region
+/// and country, `MAX` of the coordinates) against each row, found by its
+/// segment; visits without a city are the `Unknown` row.
+fn check_cities(conn: &mut mysql::Conn, engine: &Engine, site: u32, p: &Period) {
+    use mysql::prelude::Queryable;
+    type Key = (String, String, String);
+    let sql = format!(
+        "SELECT COALESCE(location_city, ''), COALESCE(location_region, ''), \
+         IF(location_country = 'xx', '', COALESCE(location_country, '')), \
+         count(distinct idvisitor), count(*), sum(visit_total_actions), \
+         CAST(ROUND(MAX(location_latitude) * 1000) AS SIGNED), \
+         CAST(ROUND(MAX(location_longitude) * 1000) AS SIGNED) \
+         FROM matomo_log_visit WHERE visit_last_action_time >= {} \
+         AND visit_last_action_time <= {} AND idsite IN ({site}) GROUP BY 1, 2, 3",
+        p.start, p.end
+    );
+    type Row = (
+        String,
+        String,
+        String,
+        i64,
+        i64,
+        i64,
+        Option<i64>,
+        Option<i64>,
+    );
+    let mut matomo: BTreeMap<Key, Vec<i64>> = BTreeMap::new();
+    for (city, region, country, uniq, visits, actions, lat, long) in
+        conn.query::<Row, _>(sql).unwrap()
+    {
+        let key = if city.is_empty() {
+            (String::new(), String::new(), String::new())
+        } else {
+            (city, region, country)
+        };
+        let known = !key.0.is_empty();
+        let row = matomo.entry(key).or_insert_with(|| vec![0; 5]);
+        // Visitors of the unknown row are not additive: counted below.
+        row[0] += uniq;
+        row[1] += visits;
+        row[2] += actions;
+        if known {
+            row[3] = lat.unwrap_or(i64::MIN);
+            row[4] = long.unwrap_or(i64::MIN);
+        }
+    }
+    let got = api(
+        engine,
+        &format!(
+            "method=UserCountry.getCity&idSite={site}&filter_limit=-1&{}",
+            p.api
+        ),
+    );
+    let mut ours: BTreeMap<Key, Vec<i64>> = BTreeMap::new();
+    for r in got.as_array().unwrap() {
+        let key = match r["segment"].as_str() {
+            None => (String::new(), String::new(), String::new()),
+            Some(s) => {
+                let part = |k: &str| {
+                    s.split(';')
+                        .find_map(|c| c.strip_prefix(k))
+                        .unwrap()
+                        .replace('+', " ")
+                };
+                (part("city=="), part("regionCode=="), part("countryCode=="))
+            }
+        };
+        let milli = |k: &str| {
+            r[k].as_f64()
+                .map_or(i64::MIN, |x| (x * 1000.0).round() as i64)
+        };
+        let known = !key.0.is_empty();
+        ours.insert(
+            key,
+            vec![
+                num(r, "nb_uniq_visitors"),
+                num(r, "nb_visits"),
+                num(r, "nb_actions"),
+                if known { milli("lat") } else { 0 },
+                if known { milli("long") } else { 0 },
+            ],
+        );
+    }
+    // The unknown row's visitors, counted once.
+    let unknown = (String::new(), String::new(), String::new());
+    if let Some(row) = matomo.get_mut(&unknown) {
+        row[0] = rows(
+            conn,
+            &format!(
+                "SELECT count(distinct idvisitor) FROM matomo_log_visit \
+                 WHERE visit_last_action_time >= {} AND visit_last_action_time <= {} \
+                 AND idsite IN ({site}) AND location_city IS NULL",
+                p.start, p.end
+            ),
+        )[0][0];
+    }
+    assert_eq!(ours, matomo, "getCity site {site} {}", p.api);
+}
+
 /// Actions.getPageUrls (flat): the archiver's action query (hits, visits,
 /// visitors per `idaction_url` of type 1, events excluded), its entry and
 /// exit queries over `log_visit`, and with `time` its time-spent query
@@ -412,6 +511,7 @@ fn keeping_matomos_visits_gives_matomos_numbers() {
         for p in periods(zone) {
             check_visits_summary(&mut conn, &engine, site, &p);
             check_referrer_types(&mut conn, &engine, site, &p);
+            check_cities(&mut conn, &engine, site, &p);
             // Page time too: downloads, outlinks, searches and events
             // between page views, as Matomo's tracker times them.
             check_page_urls(&mut conn, &engine, site, &p, true);

@@ -106,6 +106,8 @@ struct Visit {
     referrer: (u8, Option<String>, Option<String>, Option<String>),
     device: (u8, &'static str, &'static str),
     country: &'static str,
+    /// `location_region`, `location_city`, latitude, longitude (SQL text).
+    place: (&'static str, &'static str, &'static str, &'static str),
     lang: &'static str,
     dim: Option<String>,
 }
@@ -135,6 +137,15 @@ const DEVICES: [(u8, &str, &str); 5] = [
     (0, "UNK", "LIN"),
 ];
 const COUNTRIES: [&str; 5] = ["fr", "de", "gb", "us", "xx"];
+/// Locations as Matomo's GeoIP provider records them (a city without a
+/// region, a region without a city, none).
+const PLACES: [(&str, &str, &str, &str); 5] = [
+    ("'VA'", "'Ashburn'", "39.044000", "-77.488000"),
+    ("'VA'", "'Ashburn'", "39.050000", "-77.500000"),
+    ("NULL", "'Singapore'", "1.367000", "103.800000"),
+    ("'NU'", "NULL", "69.400000", "-81.800000"),
+    ("NULL", "NULL", "NULL", "NULL"),
+];
 const LANGS: [&str; 4] = ["fr-fr,fr;q=0.9", "de", "en-gb", "xx"];
 const DEPARTMENTS: [&str; 3] = ["HR", "IT", "Sales"];
 
@@ -196,6 +207,7 @@ pub fn load(conn: &mut mysql::Conn, spec: &Spec) -> u64 {
                         referrer,
                         device: rng.pick(&DEVICES),
                         country: rng.pick(&COUNTRIES),
+                        place: rng.pick(&PLACES),
                         lang: rng.pick(&LANGS),
                         dim: dim.clone(),
                     });
@@ -489,7 +501,7 @@ fn write(conn: &mut mysql::Conn, spec: &Spec, mut visits: Vec<Visit>) -> u64 {
         seen.1 = last;
         let (rtype, rname, rkw, rurl) = &v.referrer;
         visit_rows.push(format!(
-            "({}, {}, UNHEX('{}'), {}, UNHEX('{}'), UNHEX('7f000001'), {}, {}, {}, {}, {entry_name}, {entry}, {exit_name}, {exit}, {n}, {n}, {searches}, {}, {}, {rtype}, {}, '{}', '{}', '', {}, '{}', '', {events}, '12:00:00', {since_last}, '1920x1080', {}, '{}', {})",
+            "({}, {}, UNHEX('{}'), {}, UNHEX('{}'), UNHEX('7f000001'), {}, {}, {}, {}, {entry_name}, {entry}, {exit_name}, {exit}, {n}, {n}, {searches}, {}, {}, {rtype}, {}, '{}', '{}', '', {}, '{}', '', {events}, '12:00:00', {since_last}, '1920x1080', {}, '{}', {}, {}, {}, {}, {})",
             vi + 1,
             v.site,
             hex(&v.visitor),
@@ -509,6 +521,10 @@ fn write(conn: &mut mysql::Conn, spec: &Spec, mut visits: Vec<Visit>) -> u64 {
             if v.acts.len() == 1 { 0 } else { 1 + last - first },
             v.country,
             sql_str(v.dim.as_deref()),
+            v.place.0,
+            v.place.1,
+            v.place.2,
+            v.place.3,
             n = v.acts.len(),
             searches = v.acts.iter().filter(|a| a.kind == 8).count(),
             events = v.acts.iter().filter(|a| a.kind == 10).count(),
@@ -574,7 +590,7 @@ fn write(conn: &mut mysql::Conn, spec: &Spec, mut visits: Vec<Visit>) -> u64 {
     );
     insert(
         conn,
-        "INSERT INTO matomo_log_visit (idvisit, idsite, idvisitor, visit_last_action_time, config_id, location_ip, user_id, visit_first_action_time, visitor_returning, visitor_count_visits, visit_entry_idaction_name, visit_entry_idaction_url, visit_exit_idaction_name, visit_exit_idaction_url, visit_total_actions, visit_total_interactions, visit_total_searches, referer_keyword, referer_name, referer_type, referer_url, location_browser_lang, config_browser_name, config_browser_version, config_device_type, config_os, config_os_version, visit_total_events, visitor_localtime, visitor_seconds_since_last, config_resolution, visit_total_time, location_country, custom_dimension_1)",
+        "INSERT INTO matomo_log_visit (idvisit, idsite, idvisitor, visit_last_action_time, config_id, location_ip, user_id, visit_first_action_time, visitor_returning, visitor_count_visits, visit_entry_idaction_name, visit_entry_idaction_url, visit_exit_idaction_name, visit_exit_idaction_url, visit_total_actions, visit_total_interactions, visit_total_searches, referer_keyword, referer_name, referer_type, referer_url, location_browser_lang, config_browser_name, config_browser_version, config_device_type, config_os, config_os_version, visit_total_events, visitor_localtime, visitor_seconds_since_last, config_resolution, visit_total_time, location_country, custom_dimension_1, location_region, location_city, location_latitude, location_longitude)",
         &visit_rows,
     );
     insert(

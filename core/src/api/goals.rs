@@ -285,6 +285,8 @@ pub(super) fn goal_rows_of(kind: Kind) -> Option<(RowsOf, bool)> {
             | G::ReferrerAll
             | G::Referrer(_)
             | G::Country
+            | G::Region
+            | G::City
             | G::Continent
             | G::ServerHour),
         ) => (RowsOf::Group(g), true),

@@ -659,6 +659,22 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         F::Visits,
     ),
     m(
+        "UserCountry.getRegion",
+        K::Group(G::Region),
+        VISITS,
+        "Region",
+        Some("Region"),
+        F::Visits,
+    ),
+    m(
+        "UserCountry.getCity",
+        K::Group(G::City),
+        VISITS,
+        "City",
+        Some("City"),
+        F::Visits,
+    ),
+    m(
         "UserCountry.getContinent",
         K::Group(G::Continent),
         VISITS,

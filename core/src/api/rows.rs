@@ -537,6 +537,9 @@ pub(crate) fn rows_of_groups(g: Grouping, groups: &[Group], cells: &GoalColumns)
 }
 
 fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
+    if matches!(g, Grouping::Region | Grouping::City) {
+        return location_row(g == Grouping::City, x, cells);
+    }
     let label = x.label.as_str();
     let unknown = label == UNKNOWN;
     let mut extra: Vec<(&str, Value)> = Vec::new();
@@ -736,6 +739,101 @@ fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
     for (k, v) in tail {
         m.insert(k.into(), v);
     }
+    m
+}
+
+/// A `UserCountry.getRegion` or `getCity` row, as Matomo's: the label
+/// `Ashburn, Virginia, United States` (the region left out when the
+/// visits had none, `Unknown` for visits without a region or city), the
+/// codes (`xx` for none), names, flag and segment; a city's latitude and
+/// longitude are the largest its visits carried (Matomo's `MAX`), to 3
+/// decimals. The row's subtable (the names and coordinates its visits
+/// carried) is not shown; its name is the one most of them carried.
+fn location_row(city: bool, x: &Group, cells: &GoalColumns) -> Row {
+    let name_of = |code: &str| crate::names::country(code).map_or(UNKNOWN, |(n, _)| n);
+    let flag = |code: &str| json!(format!("plugins/Morpheus/icons/dist/flags/{code}.png"));
+    let mut m = labelled(UNKNOWN, &x.metrics);
+    cells.put(&mut m, &(Some(x.label.clone()), None));
+    if x.label == UNKNOWN && x.sub.is_empty() {
+        if city {
+            m.insert("city_name".into(), json!(UNKNOWN));
+            m.insert("city".into(), json!("xx"));
+        }
+        for (k, v) in [
+            ("region", "xx"),
+            ("country", "xx"),
+            ("country_name", UNKNOWN),
+            ("region_name", UNKNOWN),
+        ] {
+            m.insert(k.into(), json!(v));
+        }
+        m.insert("logo".into(), flag("xx"));
+        return m;
+    }
+    let parts: Vec<&str> = x.label.split(SEP).collect();
+    let (place, region, country) = match parts[..] {
+        [c, r, k] if city => (c, r, k),
+        [r, k] => ("", r, k),
+        _ => ("", "", ""),
+    };
+    let country = country.to_ascii_lowercase();
+    // The sub-rows: `name`, and for a city `name SEP latitude SEP longitude`.
+    let subs: Vec<Vec<&str>> = x.sub.iter().map(|s| s.label.split(SEP).collect()).collect();
+    let region_name = match subs.first().map(|p| p[0]) {
+        Some(n) if !n.is_empty() && !region.is_empty() => n,
+        _ => UNKNOWN,
+    };
+    let mut label = if city {
+        place.to_owned()
+    } else {
+        region_name.to_owned()
+    };
+    if !country.is_empty() {
+        if city && !region.is_empty() {
+            label = format!("{label}, {region_name}");
+        }
+        label = format!("{label}, {}", name_of(&country));
+    }
+    m.insert("label".into(), json!(label));
+    if city {
+        let largest = |k: usize| {
+            subs.iter()
+                .filter_map(|p| p.get(k)?.parse::<f64>().ok())
+                .reduce(f64::max)
+                .map(|x| (x * 1000.0).round() / 1000.0)
+        };
+        if let (Some(lat), Some(long)) = (largest(1), largest(2)) {
+            m.insert("lat".into(), json!(lat));
+            m.insert("long".into(), json!(long));
+        }
+        m.insert("city_name".into(), json!(place));
+    }
+    let mut segment = Vec::new();
+    if city {
+        segment.push(format!("city=={}", enc(place)));
+    }
+    segment.push(format!("regionCode=={}", enc(region)));
+    segment.push(format!("countryCode=={}", enc(&country)));
+    m.insert("segment".into(), json!(segment.join(";")));
+    let code = |c: &str| {
+        if c.is_empty() {
+            "xx".to_owned()
+        } else {
+            c.to_owned()
+        }
+    };
+    m.insert("region".into(), json!(code(region)));
+    m.insert("country".into(), json!(code(&country)));
+    m.insert(
+        "country_name".into(),
+        json!(if country.is_empty() {
+            UNKNOWN
+        } else {
+            name_of(&country)
+        }),
+    );
+    m.insert("region_name".into(), json!(region_name));
+    m.insert("logo".into(), flag(&code(&country)));
     m
 }
 

@@ -8,7 +8,7 @@ use crate::archive::DayArchive;
 use crate::dict::NONE;
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::hit::HitType;
+use crate::hit::{HitType, attr};
 use crate::query::{Query, Resolved, Selection};
 use crate::raw::VField;
 use crate::segment::Segment;
@@ -133,6 +133,27 @@ fn visit_details(
         ),
     );
     m.insert("continentCode".into(), json!(keys.continent(a, v)));
+    // The location, as Matomo's Live names it.
+    let place = |i| keys.place(a, v, i);
+    let country_name = country
+        .as_deref()
+        .and_then(crate::names::country)
+        .map_or(crate::visit_key::UNKNOWN, |(n, _)| n);
+    m.insert("region".into(), json!(place(attr::REGION_NAME)));
+    m.insert("regionCode".into(), json!(place(attr::REGION)));
+    m.insert("city".into(), json!(place(attr::CITY)));
+    let location: Vec<&str> = [place(attr::CITY), place(attr::REGION_NAME)]
+        .into_iter()
+        .flatten()
+        .chain([country_name])
+        .collect();
+    m.insert("location".into(), json!(location.join(", ")));
+    for (k, i) in [("latitude", attr::LATITUDE), ("longitude", attr::LONGITUDE)] {
+        m.insert(
+            k.into(),
+            json!(place(i).and_then(|x| x.parse::<f64>().ok())),
+        );
+    }
     m.insert("languageCode".into(), json!(field(VField::Language)));
     for c in &a.dims {
         let name = d.dim_names.value(c.name);

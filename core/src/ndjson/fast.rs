@@ -58,6 +58,23 @@ pub(super) fn line(src: &str) -> Option<HitView<'_>> {
             }
             DIMS => hit.dims = s.dims()?,
             EVENT => hit.event = s.event()?,
+            LATITUDE | LONGITUDE => {
+                let i = if field == LATITUDE {
+                    attr::LATITUDE
+                } else {
+                    attr::LONGITUDE
+                };
+                let slot = hit.attrs.get_mut(i)?;
+                if !s.null() {
+                    let negative = s.peek()? == b'-';
+                    if negative {
+                        s.next();
+                    }
+                    let x = s.number()?;
+                    let x = if negative { -x } else { x };
+                    *slot = Some(Cow::Owned(attr::coordinate(x)));
+                }
+            }
             _ => {
                 let v = s.text()?;
                 let slot = match field {
@@ -74,9 +91,12 @@ pub(super) fn line(src: &str) -> Option<HitView<'_>> {
                     REFERRER_TYPE => hit.attrs.get_mut(attr::REFERRER_TYPE)?,
                     REFERRER_NAME => hit.attrs.get_mut(attr::REFERRER_NAME)?,
                     REFERRER_KEYWORD => hit.attrs.get_mut(attr::REFERRER_KEYWORD)?,
-                    BROWSER_VERSION => hit.attrs.get_mut(10)?,
-                    OS_VERSION => hit.attrs.get_mut(11)?,
-                    RESOLUTION => hit.attrs.get_mut(12)?,
+                    BROWSER_VERSION => hit.attrs.get_mut(attr::BROWSER_VERSION)?,
+                    OS_VERSION => hit.attrs.get_mut(attr::OS_VERSION)?,
+                    RESOLUTION => hit.attrs.get_mut(attr::RESOLUTION)?,
+                    REGION => hit.attrs.get_mut(attr::REGION)?,
+                    REGION_NAME => hit.attrs.get_mut(attr::REGION_NAME)?,
+                    CITY => hit.attrs.get_mut(attr::CITY)?,
                     _ => return None,
                 };
                 *slot = v;
@@ -116,6 +136,11 @@ const REFERRER_KEYWORD: u32 = 18;
 const BROWSER_VERSION: u32 = 19;
 const OS_VERSION: u32 = 20;
 const RESOLUTION: u32 = 21;
+const REGION: u32 = 22;
+const REGION_NAME: u32 = 23;
+const CITY: u32 = 24;
+const LATITUDE: u32 = 25;
+const LONGITUDE: u32 = 26;
 
 /// The fields the fast path reads, by their bit; `None` for the others.
 fn field(key: &str) -> Option<u32> {
@@ -142,6 +167,11 @@ fn field(key: &str) -> Option<u32> {
         "browser_version" => BROWSER_VERSION,
         "os_version" => OS_VERSION,
         "resolution" => RESOLUTION,
+        "region" => REGION,
+        "region_name" => REGION_NAME,
+        "city" => CITY,
+        "latitude" => LATITUDE,
+        "longitude" => LONGITUDE,
         _ => return None,
     })
 }

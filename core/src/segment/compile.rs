@@ -15,7 +15,7 @@ use crate::dict::{Dict, NONE};
 use crate::engine::SiteState;
 use crate::error::{Error, Result};
 use crate::goal::{Goal, GoalMatcher};
-use crate::hit::HitType;
+use crate::hit::{HitType, attr};
 use crate::raw::VField;
 use crate::referrer::ReferrerType;
 use crate::visit_key::{ReferrerCache, VisitKeys};
@@ -407,6 +407,8 @@ fn derived(c: &Condition) -> Option<Pred> {
             | F::OperatingSystemVersion
             | F::Resolution
             | F::ContinentCode
+            | F::RegionCode
+            | F::City
             | F::EntryPageTitle
             | F::ExitPageTitle
     ) {
@@ -547,6 +549,8 @@ fn derived_text(field: &Field, day: &Day<'_, '_>, v: u32) -> Option<String> {
         Field::OperatingSystemVersion => k.os_version_only(a, v).map(str::to_owned),
         Field::Resolution => k.resolution(a, v).map(str::to_owned),
         Field::ContinentCode => k.continent(a, v).map(str::to_owned),
+        Field::RegionCode => k.place(a, v, attr::REGION).map(str::to_owned),
+        Field::City => k.place(a, v, attr::CITY).map(str::to_owned),
         Field::EntryPageTitle | Field::ExitPageTitle => {
             let mut pages = a
                 .actions_of(v)
@@ -666,6 +670,17 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
                         HitType::Search
                     };
                     a.actions_of(v).filter(|&i| a.a_kind[i] == kind).count() as f64
+                }
+                Field::Latitude | Field::Longitude => {
+                    let part = if *field == Field::Latitude {
+                        attr::LATITUDE
+                    } else {
+                        attr::LONGITUDE
+                    };
+                    match k.place(a, v, part).and_then(|x| x.parse::<f64>().ok()) {
+                        Some(x) => x,
+                        None => return false,
+                    }
                 }
                 Field::VisitLocalHour => match k.local_hour(a, v) {
                     Some(h) => f64::from(h),

@@ -144,6 +144,15 @@ pub enum Field {
     Resolution,
     /// `continentCode` (`eur`, `amn`, ...)
     ContinentCode,
+    /// `regionCode`: the region of the visit's location, its code within
+    /// the country (`VA`)
+    RegionCode,
+    /// `city`: the city of the visit's location
+    City,
+    /// `latitude` of the visit's location (numeric)
+    Latitude,
+    /// `longitude` of the visit's location (numeric)
+    Longitude,
     /// `visitStartServerHour`: the hour the visit started on the site's
     /// clock (numeric; Matomo's is UTC: the same on a UTC site), as the
     /// server-time report's rows are labelled, so that a row's segment
@@ -194,7 +203,7 @@ pub enum Field {
     Dimension(String),
 }
 
-const BUILTIN: [(&str, Field); 65] = [
+const BUILTIN: [(&str, Field); 69] = [
     ("visitorId", Field::VisitorId),
     ("userId", Field::UserId),
     ("deviceType", Field::DeviceType),
@@ -231,6 +240,10 @@ const BUILTIN: [(&str, Field); 65] = [
     ("operatingSystemVersion", Field::OperatingSystemVersion),
     ("resolution", Field::Resolution),
     ("continentCode", Field::ContinentCode),
+    ("regionCode", Field::RegionCode),
+    ("city", Field::City),
+    ("latitude", Field::Latitude),
+    ("longitude", Field::Longitude),
     ("visitStartServerHour", Field::VisitServerHour),
     ("visitServerHour", Field::Clock(Clock::EndHour)),
     ("visitStartServerMinute", Field::Clock(Clock::StartMinute)),
@@ -297,6 +310,8 @@ impl Field {
                 | Field::VisitLocalHour
                 | Field::DaysSinceLastVisit
                 | Field::RevenueOrder
+                | Field::Latitude
+                | Field::Longitude
         )
     }
 

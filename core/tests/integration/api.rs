@@ -1309,3 +1309,186 @@ fn live_visits_have_ids_the_segment_finds() {
         .to_string();
     assert!(err.contains("'minTimestamp' does not apply"), "{err}");
 }
+
+/// `UserCountry.getRegion` and `getCity` as Matomo's: rows by region and
+/// country, and by city, region and country; labels from the names the
+/// hits carried (`Unknown` for visits without a region or city, a city's
+/// region left out when its visits had none); the codes, names and flag;
+/// a city's coordinates the largest its visits carried, to 3 decimals;
+/// goal columns; and each row's segment selects exactly its visits.
+/// Live shows the location.
+#[test]
+fn regions_and_cities_as_matomo_labels_them() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1).goal(hitmap::Goal::new(
+        1,
+        "b",
+        hitmap::GoalMatch::Url,
+        hitmap::PatternType::Contains,
+        "/b",
+    )))
+    .unwrap();
+    let at = |visitor: &str, ts: i64, url: &str| {
+        Hit::pageview(1, ts, visitor, format!("https://x.org{url}"))
+    };
+    let placed = |h: Hit, region: Option<&str>, city: Option<&str>, lat: f64, long: f64| Hit {
+        country: Some(if region == Some("VA") { "us" } else { "sg" }.into()),
+        region: region.map(str::to_owned),
+        region_name: region.map(|_| "Virginia".to_owned()),
+        city: city.map(str::to_owned),
+        latitude: Some(lat),
+        longitude: Some(long),
+        ..h
+    };
+    let day = 1_717_200_000; // 2024-06-01
+    e.ingest([
+        placed(
+            at("a", day, "/"),
+            Some("VA"),
+            Some("Ashburn"),
+            39.0438,
+            -77.4874,
+        ),
+        at("a", day + 60, "/b"),
+        // The same city a day later, further north: the largest wins.
+        placed(
+            at("a2", day + 86_400, "/"),
+            Some("VA"),
+            Some("Ashburn"),
+            39.0502,
+            -77.5,
+        ),
+        placed(
+            at("b", day + 100, "/"),
+            None,
+            Some("Singapore"),
+            1.3667,
+            103.8,
+        ),
+        // A region without a city.
+        placed(at("d", day + 200, "/"), Some("VA"), None, 37.5, -78.0),
+        at("c", day + 300, "/b"),
+    ])
+    .unwrap();
+    let ask = |q: &str| {
+        api(
+            &e,
+            &format!("{q}&idSite=1&period=range&date=2024-06-01,2024-06-02&format=json"),
+        )
+    };
+    let cities = ask("method=UserCountry.getCity");
+    let rows: Vec<(String, u64)> = cities
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["label"].as_str().unwrap().to_owned(),
+                r["nb_visits"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("Ashburn, Virginia, United States".to_owned(), 2),
+            ("Unknown".to_owned(), 2),
+            ("Singapore, Singapore".to_owned(), 1),
+        ]
+    );
+    let ashburn = &cities[0];
+    assert_eq!(
+        (&ashburn["lat"], &ashburn["long"]),
+        (&json!(39.05), &json!(-77.487))
+    );
+    assert_eq!(
+        ashburn["segment"],
+        "city==Ashburn;regionCode==VA;countryCode==us"
+    );
+    assert_eq!(
+        (
+            &ashburn["city_name"],
+            &ashburn["region"],
+            &ashburn["region_name"]
+        ),
+        (&json!("Ashburn"), &json!("VA"), &json!("Virginia"))
+    );
+    assert_eq!(ashburn["logo"], "plugins/Morpheus/icons/dist/flags/us.png");
+    assert_eq!(ashburn["nb_visits_converted"], 1);
+    assert_eq!(ashburn["goals"]["idgoal=1"]["nb_conversions"], 1);
+    assert_eq!(cities[1]["city"], "xx");
+    assert_eq!(cities[1].get("segment"), None);
+    assert_eq!(
+        cities[2]["segment"],
+        "city==Singapore;regionCode==;countryCode==sg"
+    );
+    assert_eq!(
+        (&cities[2]["region"], &cities[2]["region_name"]),
+        (&json!("xx"), &json!("Unknown"))
+    );
+    let regions = ask("method=UserCountry.getRegion");
+    let rows: Vec<(String, u64)> = regions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["label"].as_str().unwrap().to_owned(),
+                r["nb_visits"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("Virginia, United States".to_owned(), 3),
+            ("Unknown".to_owned(), 2),
+        ]
+    );
+    assert_eq!(regions[0]["segment"], "regionCode==VA;countryCode==us");
+    assert_eq!(regions[0].get("lat"), None);
+    // Every row's segment selects its visits.
+    for r in cities
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(regions.as_array().unwrap())
+    {
+        let Some(segment) = r["segment"].as_str() else {
+            continue;
+        };
+        let n = ask(&format!("method=VisitsSummary.getVisits&segment={segment}"));
+        assert_eq!(n["value"], r["nb_visits"], "{segment}");
+    }
+    // The coordinates compare as numbers.
+    assert_eq!(
+        ask("method=VisitsSummary.getVisits&segment=latitude>30")["value"],
+        3
+    );
+    assert_eq!(
+        ask("method=VisitsSummary.getVisits&segment=longitude>0")["value"],
+        1
+    );
+    // Live: the location as Matomo's Live names it.
+    let live = api(
+        &e,
+        "method=Live.getLastVisitsDetails&idSite=1&period=day&date=2024-06-01&segment=visitorId==a&format=json",
+    );
+    let v = &live[0];
+    assert_eq!(
+        (
+            &v["city"],
+            &v["region"],
+            &v["regionCode"],
+            &v["location"],
+            &v["latitude"]
+        ),
+        (
+            &json!("Ashburn"),
+            &json!("Virginia"),
+            &json!("VA"),
+            &json!("Ashburn, Virginia, United States"),
+            &json!(39.0438)
+        )
+    );
+}

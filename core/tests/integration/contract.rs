@@ -74,6 +74,11 @@ fn every_field_the_engine_writes_is_in_the_schema() {
         resolution: Some("1920x1080".into()),
         local_hour: Some(14),
         new_visit: true,
+        region: Some("VA".into()),
+        region_name: Some("Virginia".into()),
+        city: Some("Ashburn".into()),
+        latitude: Some(39.0438),
+        longitude: Some(-77.4874),
         ..hit
     };
     // The conversion fields, on the conversions that carry them.

@@ -13,5 +13,5 @@ mod geo;
 mod visitor;
 
 pub use agent::{Agent, Agents};
-pub use geo::Geo;
+pub use geo::{Geo, Location};
 pub use visitor::{SECRET_CURSOR, VisitorKeys, anonymize_ip};

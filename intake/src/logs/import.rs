@@ -1015,7 +1015,7 @@ impl Parser {
         };
         // The (anonymised, when asked) address: geolocation sees no more
         // of it than the visitor key does.
-        let country = self.geo.as_mut().and_then(|g| g.country(&ip));
+        let place = self.geo.as_mut().and_then(|g| g.locate(&ip)).cloned();
         let referrer = line
             .referrer
             .as_deref()
@@ -1041,7 +1041,10 @@ impl Parser {
             });
         }
         hit.url = Some(url);
-        hit.country = country;
+        if let Some(p) = place {
+            p.fill(&mut hit);
+            hit.country = p.country;
+        }
         hit.user = user.map(str::to_owned);
         hit.referrer = referrer.map(str::to_owned);
         if let Some(agent) = agent {

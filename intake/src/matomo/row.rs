@@ -15,6 +15,7 @@
 //! | `campaign_*` (when the columns exist) | `campaign` |
 //! | `config_device_type`, `config_browser_name`, `config_os` | `device`, `browser`, `os` (DeviceDetector's names) |
 //! | `location_country`, `location_browser_lang` | `country`, `language` |
+//! | `location_region`, `location_city`, `location_latitude`, `location_longitude` (when the columns exist) | `region`, `city`, `latitude`, `longitude` (Matomo keeps no region name) |
 //! | `custom_dimension_N` | `dims` by the site's configured name |
 //!
 //! Visit columns go on every hit of the visit; hitmap takes each from the
@@ -109,6 +110,8 @@ pub struct Columns {
     prefix: String,
     /// `campaign_<part>` columns of `log_visit` that exist.
     campaign: Vec<&'static str>,
+    /// `location_<part>` columns of `log_visit` that exist.
+    location: Vec<&'static str>,
     /// (dimension name, column) of visit-scope custom dimensions.
     visit_dims: Vec<(String, String)>,
     /// (dimension name, column) of action-scope custom dimensions.
@@ -118,6 +121,9 @@ pub struct Columns {
 /// `campaign_*` columns (MarketingCampaignsReporting) and their part of
 /// the hit's campaign.
 const CAMPAIGN_COLUMNS: [&str; 6] = ["name", "source", "medium", "keyword", "content", "id"];
+
+/// `location_*` columns (UserCountry) beyond the country.
+const LOCATION_COLUMNS: [&str; 4] = ["region", "city", "latitude", "longitude"];
 
 fn int(row: &[Value], i: usize) -> Option<i64> {
     row.get(i).and_then(Value::int)
@@ -152,6 +158,10 @@ impl Columns {
             .into_iter()
             .filter(|part| visit_columns.contains(&format!("campaign_{part}")))
             .collect();
+        let location = LOCATION_COLUMNS
+            .into_iter()
+            .filter(|part| visit_columns.contains(&format!("location_{part}")))
+            .collect();
         let (mut visit_dims, mut action_dims) = (Vec::new(), Vec::new());
         for (scope, index, name) in dimensions {
             let c = format!("custom_dimension_{index}");
@@ -164,6 +174,7 @@ impl Columns {
         Columns {
             prefix: prefix.to_owned(),
             campaign,
+            location,
             visit_dims,
             action_dims,
         }
@@ -196,6 +207,7 @@ impl Columns {
     pub fn visits_sql(&self, ids: &[u64]) -> String {
         let mut cols: Vec<String> = VISIT_COLUMNS.iter().map(|c| (*c).to_string()).collect();
         cols.extend(self.campaign.iter().map(|p| format!("campaign_{p}")));
+        cols.extend(self.location.iter().map(|p| format!("location_{p}")));
         cols.extend(self.visit_dims.iter().map(|(_, c)| c.clone()));
         format!(
             "SELECT {} FROM {}log_visit WHERE idvisit IN ({})",
@@ -386,7 +398,23 @@ impl Columns {
             .map(|c| c.to_ascii_lowercase())
             .filter(|c| c != "xx");
         hit.language = text(visit, v::LANGUAGE).and_then(|l| language(&l));
-        let visit_dims = v::MORE + self.campaign.len();
+        let location = v::MORE + self.campaign.len();
+        for (i, part) in self.location.iter().enumerate() {
+            let value = text(visit, location + i).filter(|x| !x.is_empty() && x != "xx");
+            let coordinate = |bound: f64| {
+                visit
+                    .get(location + i)
+                    .and_then(Value::float)
+                    .filter(|x| x.is_finite() && x.abs() <= bound)
+            };
+            match *part {
+                "region" => hit.region = value,
+                "city" => hit.city = value,
+                "latitude" => hit.latitude = coordinate(90.0),
+                _ => hit.longitude = coordinate(180.0),
+            }
+        }
+        let visit_dims = location + self.location.len();
         for (i, (name, _)) in self.visit_dims.iter().enumerate() {
             if let Some(value) = text(visit, visit_dims + i) {
                 hit.dims.push((name.clone(), value));

@@ -192,3 +192,57 @@ fn imported_logs_carry_countries() {
     assert!(err.to_string().contains("/no/such.mmdb"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A city database (Matomo's test GeoIP2 City database, copied for the
+/// conformance suite): region code and English name, city and
+/// coordinates, as Matomo's GeoIP2 provider reads them; records without
+/// a region or city give the country and coordinates alone.
+#[test]
+fn regions_cities_and_coordinates_from_a_city_database() {
+    let db = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../conformance/matomo/data/GeoIP2-City.mmdb");
+    let mut geo = Geo::open(&db).unwrap();
+    let ashburn = geo.locate("72.44.32.10").cloned().unwrap();
+    assert_eq!(
+        ashburn,
+        hitmap_intake::enrich::Location {
+            country: Some("us".into()),
+            region: Some("VA".into()),
+            region_name: Some("Virginia".into()),
+            city: Some("Ashburn".into()),
+            latitude: Some(39.044),
+            longitude: Some(-77.488),
+        }
+    );
+    // A code that is not ISO's letters is kept as the database has it.
+    let tabriz = geo.locate("95.81.66.139").unwrap();
+    assert_eq!(
+        (tabriz.region.as_deref(), tabriz.city.as_deref()),
+        (Some("01"), Some("Tabriz"))
+    );
+    let japan = geo.locate("175.41.192.40").unwrap();
+    assert_eq!(
+        (
+            japan.country.as_deref(),
+            japan.region.as_deref(),
+            japan.city.as_deref()
+        ),
+        (Some("jp"), None, None)
+    );
+    assert_eq!(geo.country("72.44.32.10").as_deref(), Some("us"));
+    assert_eq!(geo.locate("203.38.78.246"), None);
+    assert_eq!(geo.locate("2001:db8::1"), None);
+    // The hit takes the region, city and coordinates.
+    let mut hit = hitmap::Hit::pageview(1, 0, "v", "https://x.org/");
+    ashburn.fill(&mut hit);
+    assert_eq!(
+        (
+            hit.region.as_deref(),
+            hit.region_name.as_deref(),
+            hit.city.as_deref()
+        ),
+        (Some("VA"), Some("Virginia"), Some("Ashburn"))
+    );
+    assert_eq!((hit.latitude, hit.longitude), (Some(39.044), Some(-77.488)));
+    assert!(hit.validate().is_ok());
+}

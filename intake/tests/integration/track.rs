@@ -390,6 +390,39 @@ fn countries_come_from_geoip_when_configured() {
     }
 }
 
+/// Matomo's location overrides (`country`, `region`, `city`, `lat`,
+/// `long`) count only with a token, as Matomo's.
+#[test]
+fn locations_are_overridden_only_with_a_token() {
+    let mut t = tracker(TrackOptions {
+        tokens: vec![TokenAccess::all("s3cret")],
+        ..TrackOptions::default()
+    });
+    let q = format!("{BASE}&country=US&region=VA&city=Ashburn&lat=39.04&long=-77.49");
+    let without = hit(&mut t, &q);
+    assert_eq!(
+        (without.region, without.city, without.latitude),
+        (None, None, None)
+    );
+    assert_ne!(without.country.as_deref(), Some("us"));
+    let with = hit(&mut t, &format!("{q}&token_auth=s3cret"));
+    assert_eq!(
+        (
+            with.country.as_deref(),
+            with.region.as_deref(),
+            with.city.as_deref()
+        ),
+        (Some("us"), Some("VA"), Some("Ashburn"))
+    );
+    assert_eq!((with.latitude, with.longitude), (Some(39.04), Some(-77.49)));
+    // A coordinate out of its range is left out.
+    let off = hit(
+        &mut t,
+        &format!("{BASE}&lat=91&long=-181&token_auth=s3cret"),
+    );
+    assert_eq!((off.latitude, off.longitude), (None, None));
+}
+
 #[test]
 fn new_visit_starts_a_visit() {
     let mut t = tracker(TrackOptions::default());
