@@ -179,3 +179,28 @@ def test_memory_usage_reports_the_engine_by_part():
     # A section summary keeps its per-day cuts, which count.
     eng.visits_summary(1, "2024-06", section="News")
     assert eng.memory_usage()["section cuts"] > 0
+
+
+def test_locations_from_a_dataframe_answer_the_region_and_city_reports():
+    pl = pytest.importorskip("polars")
+    df = pl.DataFrame({
+        "site": [1, 1, 1],
+        "ts": [1717200000, 1717200060, 1717200100],
+        "visitor": ["a", "a", "b"],
+        "url": ["https://x.org/", "https://x.org/b", "https://x.org/"],
+        "country": ["us", None, None],
+        "region": ["VA", None, None],
+        "region_name": ["Virginia", None, None],
+        "city": ["Ashburn", None, None],
+        "latitude": [39.0438, None, None],
+        "longitude": [-77.4874, None, None],
+    })
+    eng = hitmap.Engine.in_memory()
+    eng.add_site(1)
+    assert eng.ingest(df).accepted == 3
+    rows = json.loads(eng.api("method=UserCountry.getCity&idSite=1&period=day&date=2024-06-01&format=json"))
+    assert [(r["label"], r["nb_visits"]) for r in rows] == [
+        ("Ashburn, Virginia, United States", 1), ("Unknown", 1)]
+    assert (rows[0]["lat"], rows[0]["long"]) == (39.044, -77.487)
+    regions = eng.report("region", 1, "2024-06-01")
+    assert "Virginia, United States" in list(regions["label"])
