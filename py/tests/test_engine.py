@@ -198,9 +198,9 @@ def test_locations_from_a_dataframe_answer_the_region_and_city_reports():
     eng = hitmap.Engine.in_memory()
     eng.add_site(1)
     assert eng.ingest(df).accepted == 3
-    rows = json.loads(eng.api("method=UserCountry.getCity&idSite=1&period=day&date=2024-06-01&format=json"))
+    rows = eng.api("method=UserCountry.getCity&idSite=1&period=day&date=2024-06-01")
     assert [(r["label"], r["nb_visits"]) for r in rows] == [
         ("Ashburn, Virginia, United States", 1), ("Unknown", 1)]
     assert (rows[0]["lat"], rows[0]["long"]) == (39.044, -77.487)
     regions = eng.report("region", 1, "2024-06-01")
-    assert "Virginia, United States" in list(regions["label"])
+    assert "Virginia, United States" in [r["label"] for r in regions]
