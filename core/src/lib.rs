@@ -66,6 +66,7 @@ mod arrow;
 mod bitset;
 mod breakdown;
 mod conversions;
+pub mod device_codes;
 mod dict;
 mod distributed;
 mod engine;

@@ -106,6 +106,9 @@ fn is_country_part(s: &str) -> bool {
 #[derive(Debug)]
 pub(crate) struct Lists {
     pub engines: Vec<SearchEngine>,
+    /// Each engine name's first URL as the list writes it (Matomo's
+    /// `getUrlFromName`: the URL its reports show).
+    first_urls: HashMap<String, String>,
     /// Exact hosts (no `{}`) to the (pattern, engine) entries with that host.
     search_hosts: HashMap<String, Vec<(Pattern, usize)>>,
     search_wild: Vec<(Pattern, usize)>,
@@ -164,6 +167,7 @@ impl Lists {
     fn parse() -> Lists {
         let mut engines: Vec<SearchEngine> = Vec::new();
         let mut hosts: Vec<(Pattern, usize)> = Vec::new();
+        let mut first_urls: HashMap<String, String> = HashMap::new();
         let mut name = String::new();
         let mut list = "";
         for line in SEARCH_ENGINES.lines() {
@@ -187,7 +191,12 @@ impl Lists {
                     continue;
                 };
                 match list {
-                    "urls" => hosts.push((Pattern::parse(&item), index)),
+                    "urls" => {
+                        first_urls
+                            .entry(engine.name.clone())
+                            .or_insert_with(|| item.clone());
+                        hosts.push((Pattern::parse(&item), index));
+                    }
                     "params" if item.starts_with('/') => {
                         engine.params.extend(php_regex(&item).map(Param::Pattern));
                     }
@@ -218,11 +227,18 @@ impl Lists {
         }
         Lists {
             engines,
+            first_urls,
             search_hosts,
             search_wild,
             socials: HostList::new(parse_hosts(SOCIALS)),
             ai: HostList::new(parse_hosts(AI_ASSISTANTS)),
         }
+    }
+
+    /// A search engine's URL as Matomo's reports show it
+    /// (`http://search.yahoo.com`: its first URL in the list).
+    pub(crate) fn search_engine_url(&self, name: &str) -> Option<String> {
+        self.first_urls.get(name).map(|u| format!("http://{u}"))
     }
 
     /// The search engine configurations whose patterns match, the most

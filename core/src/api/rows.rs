@@ -269,11 +269,34 @@ pub(crate) fn dimension_rows(
     cells: &GoalColumns,
 ) -> Vec<Row> {
     let out = plain_dimension_rows(rows, segment_name, cells);
-    if segment_name == "deviceType" {
-        device_type_rows(out)
-    } else {
-        out
+    match segment_name {
+        "deviceType" => device_type_rows(out),
+        "browserName" | "operatingSystemName" => software_rows(out, segment_name == "browserName"),
+        _ => out,
     }
+}
+
+/// Matomo's `DevicesDetection.getBrowsers` and `getOsFamilies` rows:
+/// each with its DeviceDetector icon (`logo`); a browser's segment by its
+/// code (`browserCode==FF`, by name when the name has no code); the
+/// operating systems without a segment, as Matomo's families.
+fn software_rows(mut rows: Vec<Row>, browser: bool) -> Vec<Row> {
+    for row in &mut rows {
+        let label = row.get("label").and_then(Value::as_str).unwrap_or(UNKNOWN);
+        let name = (label != UNKNOWN).then_some(label);
+        let logo = if browser {
+            crate::device_codes::browser_logo(name)
+        } else {
+            crate::device_codes::os_logo(name)
+        };
+        if !browser {
+            row.shift_remove("segment");
+        } else if let Some(code) = name.and_then(crate::device_codes::browser_code) {
+            row.insert("segment".into(), json!(format!("browserCode=={code}")));
+        }
+        row.insert("logo".into(), json!(logo));
+    }
+    rows
 }
 
 /// Matomo's `DevicesDetection.getType`: each device type labelled as
@@ -547,15 +570,47 @@ fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
     let mut tail: Vec<(&str, Value)> = Vec::new();
     let (shown, segment): (String, Option<String>) = match g {
         Grouping::BrowserVersion | Grouping::OsVersion => {
-            let (name_field, version_field) = if g == Grouping::BrowserVersion {
-                ("browserName", "browserVersion")
-            } else {
-                ("operatingSystemName", "operatingSystemVersion")
+            let browser = g == Grouping::BrowserVersion;
+            let code_of = |name: &str| -> Option<&'static str> {
+                if browser {
+                    crate::device_codes::browser_code(name)
+                } else {
+                    crate::device_codes::os_code(name)
+                }
             };
-            (
-                label.to_owned(),
-                (!unknown).then(|| version_segment(label, name_field, version_field)),
-            )
+            let (name, version) = split_version(label, code_of);
+            let code = code_of(name);
+            let known = (!unknown).then_some(name);
+            extra.push((
+                "logo",
+                json!(if browser {
+                    crate::device_codes::browser_logo(known)
+                } else {
+                    crate::device_codes::os_logo(known)
+                }),
+            ));
+            // Matomo's: by the code (`browserCode==FF;browserVersion==3.6`),
+            // by the name when it has none.
+            let (name_field, code_field, version_field) = if browser {
+                ("browserName", "browserCode", "browserVersion")
+            } else {
+                (
+                    "operatingSystemName",
+                    "operatingSystemCode",
+                    "operatingSystemVersion",
+                )
+            };
+            let segment = (!unknown).then(|| {
+                let what = match code {
+                    Some(c) => format!("{code_field}=={c}"),
+                    None => format!("{name_field}=={}", enc(name)),
+                };
+                match version {
+                    Some(v) => format!("{what};{version_field}=={}", enc(v)),
+                    None => what,
+                }
+            });
+            (label.to_owned(), segment)
         }
         // Matomo's placeholders for no value: `unknown`, `xx` (the
         // segments select the visits without one).
@@ -666,6 +721,22 @@ fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
             } else {
                 enc(label)
             };
+            if part == ReferrerPart::SearchEngine {
+                // Matomo's engine URL (its first in the list) and icon.
+                let url = crate::referrer_lists::lists().search_engine_url(label);
+                let host = url.as_deref().map(|u| {
+                    let rest = u.split_once("//").map_or(u, |(_, r)| r);
+                    rest.split('/').next().unwrap_or(rest).to_owned()
+                });
+                tail.push(("url", json!(url.as_deref().unwrap_or("URL unknown!"))));
+                tail.push((
+                    "logo",
+                    json!(format!(
+                        "plugins/Morpheus/icons/dist/searchEngines/{}.png",
+                        host.as_deref().unwrap_or("xx")
+                    )),
+                ));
+            }
             // Matomo prepends the referrer type to the rows of these
             // reports (not to websites').
             let kind = match part {
@@ -837,14 +908,27 @@ fn location_row(city: bool, x: &Group, cells: &GoalColumns) -> Row {
     m
 }
 
-fn version_segment(label: &str, name_field: &str, version_field: &str) -> String {
+/// A versions report's label as name and version: the longest leading
+/// words that are a name with a code (`Windows` of `Windows XP`), else
+/// the last word as the version when it starts with a digit (`Chrome
+/// 120.0`).
+fn split_version(
+    label: &str,
+    code_of: impl Fn(&str) -> Option<&'static str>,
+) -> (&str, Option<&str>) {
+    let known = label
+        .match_indices(' ')
+        .map(|(i, _)| i)
+        .rev()
+        .find(|&i| code_of(&label[..i]).is_some());
+    if let Some(i) = known {
+        return (&label[..i], Some(&label[i + 1..]));
+    }
     match label.rsplit_once(' ') {
-        Some((name, version)) if version.starts_with(|c: char| c.is_ascii_digit()) => format!(
-            "{name_field}=={};{version_field}=={}",
-            enc(name),
-            enc(version)
-        ),
-        _ => format!("{name_field}=={}", enc(label)),
+        Some((name, version)) if version.starts_with(|c: char| c.is_ascii_digit()) => {
+            (name, Some(version))
+        }
+        _ => (label, None),
     }
 }
 
@@ -868,9 +952,14 @@ mod tests {
         assert_eq!(crate::url::page_label("https://x.org/a?b=1#c"), "/a?b=1");
         assert_eq!(crate::url::page_label("https://x.org"), "/");
         assert_eq!(crate::url::page_label("/news"), "/news");
+        let os = crate::device_codes::os_code;
+        assert_eq!(split_version("Windows XP", os), ("Windows", Some("XP")));
+        assert_eq!(split_version("Mac 10.15", os), ("Mac", Some("10.15")));
+        let none = |_: &str| -> Option<&'static str> { None };
         assert_eq!(
-            version_segment("Chrome 120.0", "browserName", "browserVersion"),
-            "browserName==Chrome;browserVersion==120.0"
+            split_version("Chrome 120.0", none),
+            ("Chrome", Some("120.0"))
         );
+        assert_eq!(split_version("Some OS", none), ("Some OS", None));
     }
 }

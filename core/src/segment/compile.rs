@@ -320,6 +320,9 @@ fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
             false,
         ));
     }
+    if let Some(pred) = software_code(c, site) {
+        return Ok(pred);
+    }
     let (target, dict): (Target, Option<&Dict>) = match &c.field {
         Field::VisitorId => (Target::Visitor, Some(&d.visitors)),
         Field::UserId => (Target::Field(VField::User), Some(&d.users)),
@@ -373,6 +376,43 @@ fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
         }
     };
     Ok(Pred::Text {
+        target,
+        matcher,
+        negate,
+    })
+}
+
+/// `browserCode` and `operatingSystemCode` (DeviceDetector's codes,
+/// `FF`, `WIN`; compared without case, as Matomo's SQL does): the
+/// browser or operating system names whose code passes.
+fn software_code(c: &Condition, site: &SiteState) -> Option<Pred> {
+    let (target, dict, code_of): (_, _, fn(&str) -> Option<&'static str>) = match c.field {
+        Field::BrowserCode => (
+            Target::Field(VField::Browser),
+            &site.dicts.values[1],
+            crate::device_codes::browser_code,
+        ),
+        Field::OperatingSystemCode => (
+            Target::Field(VField::Os),
+            &site.dicts.values[2],
+            crate::device_codes::os_code,
+        ),
+        _ => return None,
+    };
+    let (matcher, negate) = match c.op {
+        Op::Eq if c.value.is_empty() => (Matcher::Any, true),
+        Op::Ne if c.value.is_empty() => (Matcher::Any, false),
+        op => {
+            let test = TextTest::Op(op, c.value.to_ascii_uppercase());
+            let ids = dict
+                .iter()
+                .filter(|(_, name)| code_of(name).is_some_and(|code| test.passes(Some(code))))
+                .map(|(i, _)| i)
+                .collect();
+            (Matcher::Ids(ids), op.is_negative())
+        }
+    };
+    Some(Pred::Text {
         target,
         matcher,
         negate,

@@ -142,6 +142,11 @@ pub enum Field {
     OperatingSystemVersion,
     /// `resolution` (`1920x1080`)
     Resolution,
+    /// `browserCode`: the browser's DeviceDetector code (`FF`)
+    BrowserCode,
+    /// `operatingSystemCode`: the operating system's DeviceDetector code
+    /// (`WIN`)
+    OperatingSystemCode,
     /// `continentCode` (`eur`, `amn`, ...)
     ContinentCode,
     /// `regionCode`: the region of the visit's location, its code within
@@ -203,7 +208,7 @@ pub enum Field {
     Dimension(String),
 }
 
-const BUILTIN: [(&str, Field); 69] = [
+const BUILTIN: [(&str, Field); 71] = [
     ("visitorId", Field::VisitorId),
     ("userId", Field::UserId),
     ("deviceType", Field::DeviceType),
@@ -240,6 +245,8 @@ const BUILTIN: [(&str, Field); 69] = [
     ("operatingSystemVersion", Field::OperatingSystemVersion),
     ("resolution", Field::Resolution),
     ("continentCode", Field::ContinentCode),
+    ("browserCode", Field::BrowserCode),
+    ("operatingSystemCode", Field::OperatingSystemCode),
     ("regionCode", Field::RegionCode),
     ("city", Field::City),
     ("latitude", Field::Latitude),

@@ -175,9 +175,10 @@ fn shapes() -> Vec<(&'static str, Vec<&'static str>)> {
         ("UserLanguage.getLanguage", visits(&["segment"])),
         ("UserLanguage.getLanguageCode", visits(&["segment"])),
         ("DevicesDetection.getType", visits(&["segment", "logo"])),
-        ("DevicesDetection.getBrowsers", visits(&["segment"])),
+        ("DevicesDetection.getBrowsers", visits(&["segment", "logo"])),
         ("UserId.getUsers", visits(&["segment"])),
-        ("DevicesDetection.getOsFamilies", visits(&["segment"])),
+        // Matomo's operating system families carry no segment.
+        ("DevicesDetection.getOsFamilies", visits(&["logo"])),
         (
             "CustomDimensions.getCustomDimension&idDimension=1",
             visits(&["segment"]),
@@ -672,10 +673,53 @@ fn versions_resolution_local_time_and_referrers() {
     let q = |m: &str| get(&e, &format!("method={m}&{day}"));
     let browsers = q("DevicesDetection.getBrowserVersions");
     assert_eq!(labels(&browsers), ["Unknown", "Chrome 120.0", "Firefox"]);
+    // Matomo's: the browser by its DeviceDetector code, and its icon.
     assert_eq!(
         browsers[1]["segment"],
-        json!("browserName==Chrome;browserVersion==120.0")
+        json!("browserCode==CH;browserVersion==120.0")
     );
+    assert_eq!(
+        browsers[1]["logo"],
+        json!("plugins/Morpheus/icons/dist/browsers/CH.png")
+    );
+    assert_eq!(
+        browsers[0]["logo"],
+        json!("plugins/Morpheus/icons/dist/browsers/UNK.png")
+    );
+    // Every versions row's segment selects its visits; the codes compare
+    // without case, as Matomo's.
+    let visits = |segment: &str| {
+        let v = get(
+            &e,
+            &format!(
+                "method=VisitsSummary.get&{day}&segment={}",
+                hitmap::encode_query_value(segment)
+            ),
+        );
+        v.get("nb_visits").and_then(Value::as_u64).unwrap_or(0)
+    };
+    for method in [
+        "DevicesDetection.getBrowserVersions",
+        "DevicesDetection.getOsVersions",
+        "DevicesDetection.getBrowsers",
+    ] {
+        for row in q(method).as_array().unwrap() {
+            if let Some(segment) = row["segment"].as_str() {
+                assert_eq!(
+                    visits(segment),
+                    row["nb_visits"].as_u64().unwrap(),
+                    "{segment}"
+                );
+            }
+        }
+    }
+    assert_eq!(visits("browserCode==ch"), visits("browserName==Chrome"));
+    assert!(visits("browserCode==CH") > 0);
+    assert_eq!(
+        visits("operatingSystemCode=@wi"),
+        visits("operatingSystemName==Windows")
+    );
+    assert_eq!(visits("browserCode!=CH"), visits("browserName!=Chrome"));
     assert_eq!(
         labels(&q("DevicesDetection.getOsVersions"))[1],
         "Windows 10"

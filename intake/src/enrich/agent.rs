@@ -18,12 +18,14 @@ pub struct Agent {
     pub device: Option<&'static str>,
     /// The browser's name (`Chrome`, `Firefox`, `Internet Explorer`, ...).
     pub browser: Option<String>,
-    /// The browser's version (`120.0.6099.71`).
+    /// The browser's version, major and minor (`120.0`), as Matomo keeps
+    /// it.
     pub browser_version: Option<String>,
     /// The operating system's name (`Windows`, `Mac`, `GNU/Linux`, `iOS`,
     /// `Android`, ...).
     pub os: Option<String>,
-    /// The operating system's version (`10`, `10.6.7`, `2.3.5`).
+    /// The operating system's version, major and minor (`10`, `10.6`,
+    /// `2.3`).
     pub os_version: Option<String>,
     /// A crawler, feed reader or other robot.
     pub bot: bool,
@@ -39,6 +41,9 @@ impl Agent {
     /// assert_eq!((a.device, a.browser.as_deref(), a.os.as_deref()), (Some("desktop"), Some("Firefox"), Some("Windows")));
     /// assert_eq!((a.browser_version.as_deref(), a.os_version.as_deref()), (Some("120.0"), Some("10")));
     /// assert!(Agent::parse("Googlebot/2.1 (+http://www.google.com/bot.html)").bot);
+    /// // Versions as Matomo keeps them: major and minor.
+    /// let c = Agent::parse("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.71 Safari/537.36");
+    /// assert_eq!((c.browser_version.as_deref(), c.os_version.as_deref()), (Some("120.0"), Some("10.15")));
     /// ```
     pub fn parse(agent: &str) -> Agent {
         parse_with(&woothee::parser::Parser::new(), agent)
@@ -47,6 +52,12 @@ impl Agent {
 
 fn known(s: &str) -> Option<String> {
     (!s.is_empty() && s != woothee::woothee::VALUE_UNKNOWN).then(|| s.to_string())
+}
+
+/// A version cut to its major and minor parts (`3.6.6` → `3.6`), as
+/// Matomo's DeviceDetector keeps them.
+fn major_minor(v: &str) -> String {
+    v.splitn(3, '.').take(2).collect::<Vec<_>>().join(".")
 }
 
 fn parse_with(parser: &woothee::parser::Parser, agent: &str) -> Agent {
@@ -82,6 +93,7 @@ fn parse_with(parser: &woothee::parser::Parser, agent: &str) -> Agent {
     {
         *v = v.replace('_', ".");
     }
+    let os_version = os_version.map(|v| major_minor(&v));
     let device = match r.category {
         "pc" => Some("desktop"),
         "smartphone" => {
@@ -96,7 +108,10 @@ fn parse_with(parser: &woothee::parser::Parser, agent: &str) -> Agent {
     let browser = known(r.name);
     Agent {
         device,
-        browser_version: browser.as_ref().and_then(|_| known(r.version)),
+        browser_version: browser
+            .as_ref()
+            .and_then(|_| known(r.version))
+            .map(|v| major_minor(&v)),
         browser,
         os: (!os.is_empty()).then_some(os),
         os_version,

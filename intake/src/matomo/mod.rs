@@ -23,7 +23,6 @@
 //! The mapping of one row is in [`row`]; DeviceDetector's codes in
 //! `codes.rs`.
 
-mod codes;
 mod conversions;
 pub mod row;
 

@@ -26,7 +26,7 @@ use std::collections::BTreeSet;
 use hitmap::{Campaign, Event, Hit, HitType};
 
 use super::Value;
-use super::codes::{BROWSERS, OPERATING_SYSTEMS};
+use hitmap::device_codes::{BROWSERS, OPERATING_SYSTEMS};
 
 /// What one row becomes.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,13 +1,14 @@
 //! Matomo's short codes for browsers and operating systems (the
-//! `config_browser_name` and `config_os` columns of `log_visit`) and the
-//! names its reports show. The codes and names are those of the
+//! `config_browser_name` and `config_os` columns of `log_visit`, the
+//! `browserCode` and `operatingSystemCode` segments, the icons of its
+//! reports' `logo` column) and the names its reports show. The codes and names are those of the
 //! DeviceDetector project (matomo-org/device-detector, `Parser/Client/Browser.php`
 //! and `Parser/OperatingSystem.php`), listed here as data: code, name,
 //! sorted by code for a binary search. Codes Matomo adds later are
 //! kept as they are stored (an unknown code is reported as itself).
 
-/// Browser code → name.
-pub(crate) const BROWSERS: &[(&str, &str)] = &[
+/// Browser code → name, sorted by code.
+pub const BROWSERS: &[(&str, &str)] = &[
     ("00", "Ace"),
     ("0A", "AppTec Secure Browser"),
     ("0C", "Cave Browser"),
@@ -737,8 +738,8 @@ pub(crate) const BROWSERS: &[(&str, &str)] = &[
     ("ZV", "Zvu"),
 ];
 
-/// Operating-system code → name.
-pub(crate) const OPERATING_SYSTEMS: &[(&str, &str)] = &[
+/// Operating-system code → name, sorted by code.
+pub const OPERATING_SYSTEMS: &[(&str, &str)] = &[
     ("ADR", "Android TV"),
     ("AGO", "Android Go"),
     ("AIX", "AIX"),
@@ -950,3 +951,96 @@ pub(crate) const OPERATING_SYSTEMS: &[(&str, &str)] = &[
     ("ZEN", "Zenwalk"),
     ("ZOR", "ZorinOS"),
 ];
+
+fn code_of(table: &'static [(&'static str, &'static str)], name: &str) -> Option<&'static str> {
+    table.iter().find(|(_, n)| *n == name).map(|(c, _)| *c)
+}
+
+fn name_of(table: &'static [(&'static str, &'static str)], code: &str) -> Option<&'static str> {
+    let i = table.binary_search_by(|(c, _)| (*c).cmp(code)).ok()?;
+    table.get(i).map(|(_, n)| *n)
+}
+
+/// A browser's name by its code (`FF` → `Firefox`).
+///
+/// # Examples
+/// ```
+/// assert_eq!(hitmap::device_codes::browser_name("FF"), Some("Firefox"));
+/// assert_eq!(hitmap::device_codes::browser_name("??"), None);
+/// ```
+pub fn browser_name(code: &str) -> Option<&'static str> {
+    name_of(BROWSERS, code)
+}
+
+/// A browser's code by its name (`Firefox` → `FF`).
+///
+/// # Examples
+/// ```
+/// assert_eq!(hitmap::device_codes::browser_code("Chrome Mobile"), Some("CM"));
+/// ```
+pub fn browser_code(name: &str) -> Option<&'static str> {
+    code_of(BROWSERS, name)
+}
+
+/// An operating system's name by its code (`WIN` → `Windows`).
+///
+/// # Examples
+/// ```
+/// assert_eq!(hitmap::device_codes::os_name("AND"), Some("Android"));
+/// ```
+pub fn os_name(code: &str) -> Option<&'static str> {
+    name_of(OPERATING_SYSTEMS, code)
+}
+
+/// An operating system's code by its name (`Windows` → `WIN`).
+///
+/// # Examples
+/// ```
+/// assert_eq!(hitmap::device_codes::os_code("Mac"), Some("MAC"));
+/// ```
+pub fn os_code(name: &str) -> Option<&'static str> {
+    code_of(OPERATING_SYSTEMS, name)
+}
+
+/// Matomo's icon of a browser (its code's, `UNK` for an unknown one).
+///
+/// # Examples
+/// ```
+/// assert_eq!(
+///     hitmap::device_codes::browser_logo(Some("Firefox")),
+///     "plugins/Morpheus/icons/dist/browsers/FF.png"
+/// );
+/// ```
+pub fn browser_logo(name: Option<&str>) -> String {
+    let code = name.and_then(browser_code).unwrap_or("UNK");
+    format!("plugins/Morpheus/icons/dist/browsers/{code}.png")
+}
+
+/// Matomo's icon of an operating system (its code's, `UNK` for an
+/// unknown one).
+///
+/// # Examples
+/// ```
+/// assert_eq!(
+///     hitmap::device_codes::os_logo(Some("Windows")),
+///     "plugins/Morpheus/icons/dist/os/WIN.png"
+/// );
+/// ```
+pub fn os_logo(name: Option<&str>) -> String {
+    let code = name.and_then(os_code).unwrap_or("UNK");
+    format!("plugins/Morpheus/icons/dist/os/{code}.png")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_are_sorted_by_code_and_names_are_unique() {
+        for table in [BROWSERS, OPERATING_SYSTEMS] {
+            assert!(table.windows(2).all(|w| w[0].0 < w[1].0));
+            let names: std::collections::HashSet<&str> = table.iter().map(|(_, n)| *n).collect();
+            assert_eq!(names.len(), table.len());
+        }
+    }
+}
