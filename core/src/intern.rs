@@ -98,7 +98,16 @@ pub(crate) fn intern_hit(
     let mut fields = [NONE; N_VFIELDS];
     for (f, value) in visit_fields.into_iter().enumerate() {
         if let Some(v) = value {
-            fields[f] = d.field_mut(f).intern(v);
+            // Country and language codes are kept in lower case, as
+            // Matomo keeps them (`GB` is `gb`), so that their rows and
+            // segments (`countryCode==GB`) agree.
+            let code = f == crate::raw::VField::Country as usize
+                || f == crate::raw::VField::Language as usize;
+            fields[f] = if code && v.bytes().any(|b| b.is_ascii_uppercase()) {
+                d.field_mut(f).intern(&v.to_ascii_lowercase())
+            } else {
+                d.field_mut(f).intern(v)
+            };
         }
     }
     side.set_fields(&mut raw, fields);

@@ -106,23 +106,66 @@ enum Pred {
 enum TextTest {
     /// Has any value.
     Present,
+    /// Compares exactly.
     Op(Op, String),
+    /// Compares without case (the wanted text lower case), as Matomo's
+    /// SQL does under its tables' collation.
+    Fold(Op, String),
+}
+
+/// Text in lower case, for comparisons without case (borrowed when it
+/// has no upper case).
+fn fold(s: &str) -> Cow<'_, str> {
+    if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(s.to_lowercase())
+    }
+}
+
+fn text_passes(op: Op, s: &str, want: &str) -> bool {
+    match op {
+        Op::Eq | Op::Ne => s == want,
+        Op::Contains | Op::NotContains => s.contains(want),
+        Op::StartsWith => s.starts_with(want),
+        Op::EndsWith => s.ends_with(want),
+        _ => false,
+    }
 }
 
 impl TextTest {
+    /// The test of `op` and `value`: without case unless `exact`.
+    fn new(op: Op, value: &str, exact: bool) -> TextTest {
+        if exact {
+            TextTest::Op(op, value.to_owned())
+        } else {
+            TextTest::Fold(op, fold(value).into_owned())
+        }
+    }
+
     fn passes(&self, value: Option<&str>) -> bool {
         match (self, value) {
             (_, None) => false,
             (TextTest::Present, Some(_)) => true,
-            (TextTest::Op(op, want), Some(s)) => match op {
-                Op::Eq | Op::Ne => s == want,
-                Op::Contains | Op::NotContains => s.contains(want.as_str()),
-                Op::StartsWith => s.starts_with(want.as_str()),
-                Op::EndsWith => s.ends_with(want.as_str()),
-                _ => false,
-            },
+            (TextTest::Op(op, want), Some(s)) => text_passes(*op, s, want),
+            (TextTest::Fold(op, want), Some(s)) => text_passes(*op, &fold(s), want),
         }
     }
+}
+
+/// Whether a condition compares exactly. Matomo's `=@`, `!@`, `=^` and
+/// `=$` are SQL `LIKE` under its tables' collation, so they compare
+/// without case here too; so does `==` (and `!=`) on the codes, which
+/// hitmap keeps in lower case as Matomo does (`countryCode==GB`,
+/// `languageCode`, `continentCode`). Other `==` compare exactly, so that
+/// each report row's segment selects exactly that row's visits (values
+/// that differ in case are rows of their own; Matomo's collation would
+/// merge them). The visitor key is compared exactly whatever the
+/// operator: it is opaque.
+fn exact(field: &Field, op: Op) -> bool {
+    use Field as F;
+    let code = matches!(field, F::CountryCode | F::LanguageCode | F::ContinentCode);
+    *field == F::VisitorId || (matches!(op, Op::Eq | Op::Ne) && !code)
 }
 
 /// A segment ready to evaluate on the site's day archives.
@@ -358,9 +401,12 @@ fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
         Op::Ne if empty => (Matcher::Any, false),
         op => {
             let v = c.value.as_str();
-            let test = TextTest::Op(op, c.value.clone());
+            let exact = exact(&c.field, op);
+            let test = TextTest::new(op, v, exact);
             let ids = match dict {
-                Some(dict) if matches!(op, Op::Eq | Op::Ne) => dict.get(v).into_iter().collect(),
+                Some(dict) if exact && matches!(op, Op::Eq | Op::Ne) => {
+                    dict.get(v).into_iter().collect()
+                }
                 Some(dict) => dict
                     .iter()
                     .filter(|(_, s)| test.passes(Some(s)))
@@ -458,7 +504,10 @@ fn derived(c: &Condition) -> Option<Pred> {
     let (test, negate) = match c.op {
         Op::Eq if empty => (TextTest::Present, true),
         Op::Ne if empty => (TextTest::Present, false),
-        op => (TextTest::Op(op, c.value.clone()), op.is_negative()),
+        op => (
+            TextTest::new(op, &c.value, exact(&c.field, op)),
+            op.is_negative(),
+        ),
     };
     Some(Pred::Derived {
         field: c.field.clone(),
@@ -542,7 +591,9 @@ fn ecommerce_passes(
             let x = r.data.revenue.unwrap_or(0.0);
             match test {
                 TextTest::Present => true,
-                TextTest::Op(op, want) => num_passes(*op, x, want.parse().unwrap_or(f64::NAN)),
+                TextTest::Op(op, want) | TextTest::Fold(op, want) => {
+                    num_passes(*op, x, want.parse().unwrap_or(f64::NAN))
+                }
             }
         }),
         _ => orders()

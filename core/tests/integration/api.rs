@@ -1492,3 +1492,48 @@ fn regions_and_cities_as_matomo_labels_them() {
         )
     );
 }
+
+/// Matomo's case rules for segments: `=@`, `!@`, `=^` and `=$` compare
+/// without case (its SQL `LIKE`), as do `==` and `!=` on codes, which are
+/// kept in lower case (`countryCode==GB`); other `==` compare exactly, so
+/// a row's segment selects exactly its row.
+#[test]
+fn segments_compare_as_matomos_sql_does() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1)).unwrap();
+    let t = 1_717_200_000;
+    let mut a = Hit::pageview(1, t, "a", "https://x.org/News/One").with_country("GB");
+    a.title = Some("Opening Hours".into());
+    let b = Hit::pageview(1, t + 10, "b", "https://x.org/news/two")
+        .with_country("gb")
+        .with_language("EN-GB");
+    e.ingest([a, b]).unwrap();
+    let n = |segment: &str| {
+        api(
+            &e,
+            &format!(
+                "method=VisitsSummary.getVisits&idSite=1&period=day&date=2024-06-01&segment={segment}&format=json"
+            ),
+        )["value"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(n("countryCode==GB"), 2);
+    assert_eq!(n("countryCode!=Gb"), 0);
+    assert_eq!(n("languageCode==en-GB"), 1);
+    assert_eq!(n("pageUrl=@%2Fnews%2F"), 2);
+    assert_eq!(n("pageUrl=^https%3A%2F%2Fx.org%2FNEWS"), 2);
+    assert_eq!(n("pageUrl!@NEWS"), 0);
+    assert_eq!(n("pageTitle=$hours"), 1);
+    // `==` on an action's name is exact, as Matomo's lookup by hash.
+    assert_eq!(n("pageTitle==opening+hours"), 0);
+    assert_eq!(n("pageTitle==Opening+Hours"), 1);
+    // Codes are kept in lower case: one row, its segment selects both.
+    let countries = api(
+        &e,
+        "method=UserCountry.getCountry&idSite=1&period=day&date=2024-06-01&format=json",
+    );
+    assert_eq!(countries.as_array().unwrap().len(), 1);
+    assert_eq!(countries[0]["segment"], "countryCode==gb");
+    assert_eq!(countries[0]["nb_visits"], 2);
+}

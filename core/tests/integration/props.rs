@@ -150,22 +150,22 @@ fn cond() -> impl Strategy<Value = RCond> {
         (0..6usize).prop_map(move |i| c(
             "countryCode",
             pick(&["==", "!=", "=@", "=^"], i),
-            pick(&["gb", "fr", ""], i)
+            pick(&["gb", "FR", ""], i)
         )),
         (0..4usize).prop_map(move |i| c(
             "department",
             pick(&["==", "!=", "!@"], i),
-            pick(&["HR", "IT", ""], i)
+            pick(&["HR", "it", ""], i)
         )),
         (0..6usize).prop_map(move |i| c(
             "pageUrl",
             pick(&["=@", "!@", "==", "!=", "=$"], i),
             pick(&["/news", "https://x.org/about", "", "/a"], i)
         )),
-        (0..4usize).prop_map(move |i| c(
+        (0..6usize).prop_map(move |i| c(
             "pageTitle",
             pick(&["==", "!=", "=@"], i),
-            pick(&["T1", "T2", ""], i)
+            pick(&["T1", "t2", ""], i)
         )),
         (0..3usize).prop_map(move |i| c(
             "downloadUrl",

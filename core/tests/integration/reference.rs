@@ -250,7 +250,23 @@ impl RCond {
     }
 }
 
+/// `=@`, `!@`, `=^`, `=$` compare without case (Matomo's `LIKE`), as do
+/// `==` and `!=` on codes kept in lower case (`countryCode`); other `==`
+/// exactly (each row's segment selects exactly its row).
 fn text_match(op: &str, v: &str, s: Option<&str>) -> bool {
+    if matches!(op, "==" | "!=") {
+        exact_match(op, v, s)
+    } else {
+        fold_match(op, v, s)
+    }
+}
+
+fn fold_match(op: &str, v: &str, s: Option<&str>) -> bool {
+    let (v, s) = (v.to_lowercase(), s.map(str::to_lowercase));
+    exact_match(op, &v, s.as_deref())
+}
+
+fn exact_match(op: &str, v: &str, s: Option<&str>) -> bool {
     match op {
         "==" if v.is_empty() => s.is_none(),
         "!=" if v.is_empty() => s.is_some(),
@@ -332,9 +348,8 @@ pub fn cond_matches(c: &RCond, v: &RVisit) -> bool {
         if c.value.is_empty() && matches!(c.op, "==" | "!=") {
             return (c.op == "!=") != present.is_empty();
         }
-        let any = present
-            .iter()
-            .any(|s| text_match(positive(c.op), &c.value, Some(s)));
+        let op = positive(c.op);
+        let any = present.iter().any(|s| text_match(op, &c.value, Some(s)));
         return if matches!(c.op, "!=" | "!@") {
             !any
         } else {
@@ -382,10 +397,10 @@ pub fn cond_matches(c: &RCond, v: &RVisit) -> bool {
         "visitDuration" => num(v.length as f64),
         "visitCount" => num(f64::from(v.visit_count)),
         "visitorType" => (v.visit_count == 1) == ((c.value == "new") == (c.op == "==")),
-        "visitorId" => text_match(c.op, &c.value, Some(&v.visitor)),
+        "visitorId" => exact_match(c.op, &c.value, Some(&v.visitor)),
         "userId" => text_match(c.op, &c.value, v.user.as_deref()),
         "deviceType" => text_match(c.op, &c.value, v.device.as_deref()),
-        "countryCode" => text_match(c.op, &c.value, v.country.as_deref()),
+        "countryCode" => fold_match(c.op, &c.value, v.country.as_deref()),
         "referrerType" => text_match(c.op, &c.value, Some(v.referrer_type)),
         "referrerUrl" => text_match(c.op, &c.value, v.referrer.as_deref()),
         "entryPageUrl" => text_match(c.op, &c.value, entry.as_deref()),
