@@ -137,7 +137,11 @@ def test_dimension_reports(data, report, column):
         # are Matomo's names: "Direct Entry", "United Kingdom", "Desktop");
         # Matomo's device type rows: "Unknown" has no segment, and every
         # type without visits follows with its visits (0) only.
+        # Browser rows are segmented by Matomo's code (browserCode==FF):
+        # keyed by their label, the stored name.
         def key(r):
+            if report == "browser":
+                return r["label"]
             segment = r.get("segment")
             return (urllib.parse.unquote(segment.split("==", 1)[1]) if segment else "") or "Unknown"
 
