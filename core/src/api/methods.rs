@@ -82,6 +82,10 @@ pub(crate) enum Kind {
     SegmentsMetadata,
     /// `API.getSuggestedValuesForSegment`: values a segment name may take.
     SuggestedValues,
+    /// `VisitsSummary.getColumns`: the columns `VisitsSummary.get`
+    /// answers (hitmap's exact distinct visitors and users for every
+    /// period).
+    SummaryColumns,
     /// One number of another report (`VisitsSummary.getVisits`,
     /// `Referrers.getNumberOfDistinctWebsites`, ...): Matomo's scalar
     /// getters.
@@ -1210,6 +1214,14 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         None,
         F::None,
     ),
+    m(
+        "VisitsSummary.getColumns",
+        K::SummaryColumns,
+        VISITS,
+        "",
+        None,
+        F::None,
+    ),
     m("API.getBulkRequest", K::Bulk, API, "", None, F::None),
     m(
         "API.getReportMetadata",
@@ -1238,6 +1250,7 @@ impl Kind {
             | K::GoalDefinition
             | K::SegmentsMetadata
             | K::SuggestedValues
+            | K::SummaryColumns
             | K::VisitorProfile
             | K::LiveCounters
             | K::MostRecentVisitorId

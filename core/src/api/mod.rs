@@ -989,6 +989,22 @@ impl Engine {
                     .ok_or_else(|| bad("API.getSuggestedValuesForSegment needs segmentName"))?;
                 return Ok((self.suggested_values(site, name)?, false));
             }
+            Kind::SummaryColumns => {
+                let columns = [
+                    "nb_uniq_visitors",
+                    "nb_users",
+                    "nb_visits",
+                    "nb_actions",
+                    "nb_visits_converted",
+                    "bounce_count",
+                    "sum_visit_length",
+                    "max_actions",
+                    "bounce_rate",
+                    "nb_actions_per_visit",
+                    "avg_time_on_site",
+                ];
+                return Ok((serde_json::json!(columns), false));
+            }
             Kind::GoalDefinitions => {
                 let goals = &self.site_state(site)?.config.goals;
                 return Ok((goals::definitions(site, goals), false));
@@ -1324,6 +1340,7 @@ impl Engine {
             | Kind::ConfiguredDimensions
             | Kind::SegmentsMetadata
             | Kind::SuggestedValues
+            | Kind::SummaryColumns
             | Kind::Scalar(_)
             | Kind::ReferrersGet
             | Kind::Subtable(_)

@@ -1537,3 +1537,32 @@ fn segments_compare_as_matomos_sql_does() {
     assert_eq!(countries[0]["segment"], "countryCode==gb");
     assert_eq!(countries[0]["nb_visits"], 2);
 }
+
+/// `VisitsSummary.getColumns`: the columns `VisitsSummary.get` answers,
+/// Matomo's list (with distinct visitors and users for every period: hitmap
+/// counts them exactly).
+#[test]
+fn visits_summary_names_its_columns() {
+    let e = engine();
+    let columns = api(
+        &e,
+        "method=VisitsSummary.getColumns&idSite=1&period=day&date=2024-06-01&format=json",
+    );
+    let summary = api(
+        &e,
+        "method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&format=json",
+    );
+    let keys: Vec<&str> = summary
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let names: Vec<&str> = columns
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(names, keys);
+}
