@@ -658,7 +658,7 @@ fn scalar_of(s: methods::Scalar, v: &Value, raw: bool) -> Value {
 
 /// Seconds as Matomo's sentence (`9 min 11s`, `2 hours 5 min`, `3 days 4
 /// hours`, `1 years 2 days`).
-fn pretty_seconds(s: u64) -> String {
+pub(super) fn pretty_seconds(s: u64) -> String {
     let year = 31_557_600; // 365.25 days
     let (years, days) = (s / year, (s % year) / 86_400);
     let (hours, minutes, seconds) = ((s % 86_400) / 3600, (s % 3600) / 60, s % 60);

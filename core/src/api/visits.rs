@@ -50,11 +50,103 @@ fn action_type(kind: HitType) -> &'static str {
     }
 }
 
+/// The site's goals, evaluated visit by visit for Live's conversion
+/// columns.
+pub(super) struct Goals<'s> {
+    states: Vec<crate::conversions::GoalState<'s>>,
+    site: &'s crate::engine::SiteState,
+    cells: Vec<(i64, crate::goal_sums::GoalCell)>,
+}
+
+impl<'s> Goals<'s> {
+    pub(super) fn of(site: &'s crate::engine::SiteState) -> Goals<'s> {
+        Goals {
+            states: site
+                .config
+                .goals
+                .iter()
+                .map(crate::conversions::GoalState::new)
+                .collect(),
+            site,
+            cells: Vec::new(),
+        }
+    }
+
+    /// Matomo's conversion columns of a visit: `goalConversions` (its
+    /// goals' conversions and orders), `visitConverted` and its icon,
+    /// `visitEcommerceStatus` and its icon, and the orders' and abandoned
+    /// cart's revenue, count and products.
+    fn put(&mut self, m: &mut Map<String, Value>, a: &DayArchive, v: u32) {
+        use crate::goal_sums::{CARTS, ORDERS};
+        crate::goal_sums::visit_cells(
+            &mut self.states,
+            (a, v),
+            || a.actions_of(v),
+            &self.site.dicts,
+            self.site.config.is_ecommerce(),
+            self.site.history(),
+            &mut self.cells,
+        );
+        let cell = |id: i64| self.cells.iter().find(|(k, _)| *k == id).map(|(_, c)| c);
+        let conversions: u64 = self
+            .cells
+            .iter()
+            .filter(|(id, _)| *id != CARTS)
+            .map(|(_, c)| c.conversions)
+            .sum();
+        let converted = conversions > 0;
+        m.insert("goalConversions".into(), json!(conversions));
+        m.insert("visitConverted".into(), json!(u8::from(converted)));
+        m.insert(
+            "visitConvertedIcon".into(),
+            json!(converted.then_some("plugins/Morpheus/images/goal.svg")),
+        );
+        let (order, cart) = (cell(ORDERS), cell(CARTS));
+        let (status, icon) = match (order.is_some(), cart.is_some()) {
+            (false, false) => ("none", None),
+            (true, false) => (
+                "ordered",
+                Some("plugins/Morpheus/images/ecommerceOrder.svg"),
+            ),
+            (false, true) => (
+                "abandonedCart",
+                Some("plugins/Morpheus/images/ecommerceAbandonedCart.svg"),
+            ),
+            (true, true) => (
+                "orderedThenAbandonedCart",
+                Some("plugins/Morpheus/images/ecommerceOrder.svg"),
+            ),
+        };
+        m.insert("visitEcommerceStatus".into(), json!(status));
+        m.insert("visitEcommerceStatusIcon".into(), json!(icon));
+        let money = |c: Option<&crate::goal_sums::GoalCell>| c.map_or(0.0, |c| c.revenue.value());
+        m.insert("totalEcommerceRevenue".into(), json!(money(order)));
+        m.insert(
+            "totalEcommerceConversions".into(),
+            json!(order.map_or(0, |c| c.conversions)),
+        );
+        m.insert(
+            "totalEcommerceItems".into(),
+            json!(order.map_or(0, |c| c.items)),
+        );
+        m.insert("totalAbandonedCartsRevenue".into(), json!(money(cart)));
+        m.insert(
+            "totalAbandonedCarts".into(),
+            json!(cart.map_or(0, |c| c.conversions)),
+        );
+        m.insert(
+            "totalAbandonedCartsItems".into(),
+            json!(cart.map_or(0, |c| c.items)),
+        );
+    }
+}
+
 /// One visit with its actions, named as Matomo's Live API names them.
 /// `with_actions`: with `actionDetails` (Live's `doNotFetchActions=1`
 /// leaves them out).
 fn visit_details(
     keys: &VisitKeys<'_>,
+    goals: &mut Goals<'_>,
     a: &DayArchive,
     v: u32,
     date: chrono::NaiveDate,
@@ -79,7 +171,16 @@ fn visit_details(
             "returning"
         }),
     );
+    // Matomo's icon of a returning visitor (none for a new one).
+    m.insert(
+        "visitorTypeIcon".into(),
+        json!((!a.is_new_visit(v)).then_some("plugins/Live/images/returningVisitor.png")),
+    );
+    m.insert("siteName".into(), json!(keys.config.display_name()));
+    m.insert("siteCurrency".into(), json!("USD"));
+    m.insert("siteCurrencySymbol".into(), json!("$"));
     m.insert("visitCount".into(), json!(a.visit_rank(v)));
+    goals.put(&mut m, a, v);
     m.insert(
         "daysSinceLastVisit".into(),
         json!(keys.days_since_last(a, v, date).unwrap_or(0)),
@@ -98,7 +199,15 @@ fn visit_details(
     m.insert("firstActionTimestamp".into(), json!(a.a_ts[range.start]));
     m.insert("lastActionTimestamp".into(), json!(a.a_ts[range.end - 1]));
     m.insert("visitDuration".into(), json!(a.length[vi]));
+    m.insert(
+        "visitDurationPretty".into(),
+        json!(super::pretty_seconds(u64::from(a.length[vi]))),
+    );
+    let count = |kind: HitType| range.clone().filter(|&i| a.a_kind[i] == kind).count();
+    m.insert("searches".into(), json!(count(HitType::Search)));
+    m.insert("events".into(), json!(count(HitType::Event)));
     m.insert("actions".into(), json!(range.len()));
+    m.insert("interactions".into(), json!(range.len()));
     m.insert("referrerType".into(), json!(referrer.kind.name()));
     m.insert("referrerTypeName".into(), json!(referrer.kind.label()));
     m.insert("referrerName".into(), json!(referrer.name));
@@ -110,13 +219,49 @@ fn visit_details(
         m.insert("campaignContent".into(), json!(c.content));
         m.insert("campaignId".into(), json!(c.id));
     }
-    m.insert("deviceType".into(), json!(field(VField::Device)));
-    m.insert("browserName".into(), json!(field(VField::Browser)));
+    // Devices and software as Matomo's Live shows them: labels, icons,
+    // DeviceDetector's codes.
+    let device = field(VField::Device);
+    m.insert(
+        "deviceType".into(),
+        json!(device.as_deref().map(crate::names::device_type_label)),
+    );
+    m.insert(
+        "deviceTypeIcon".into(),
+        json!(device.as_deref().map(|d| format!(
+            "plugins/Morpheus/icons/dist/devices/{}.png",
+            d.replace(' ', "_")
+        ))),
+    );
+    let (browser, os) = (field(VField::Browser), field(VField::Os));
+    m.insert("browser".into(), json!(keys.browser_version(a, v)));
+    m.insert("browserName".into(), json!(browser));
+    m.insert(
+        "browserIcon".into(),
+        json!(crate::device_codes::browser_logo(browser.as_deref())),
+    );
+    m.insert(
+        "browserCode".into(),
+        json!(
+            browser
+                .as_deref()
+                .and_then(crate::device_codes::browser_code)
+        ),
+    );
     m.insert(
         "browserVersion".into(),
         json!(keys.browser_version_only(a, v)),
     );
-    m.insert("operatingSystemName".into(), json!(field(VField::Os)));
+    m.insert("operatingSystem".into(), json!(keys.os_version(a, v)));
+    m.insert("operatingSystemName".into(), json!(os));
+    m.insert(
+        "operatingSystemIcon".into(),
+        json!(crate::device_codes::os_logo(os.as_deref())),
+    );
+    m.insert(
+        "operatingSystemCode".into(),
+        json!(os.as_deref().and_then(crate::device_codes::os_code)),
+    );
     m.insert(
         "operatingSystemVersion".into(),
         json!(keys.os_version_only(a, v)),
@@ -130,6 +275,22 @@ fn visit_details(
                 .as_deref()
                 .and_then(crate::names::country)
                 .map(|(n, _)| n)
+        ),
+    );
+    m.insert(
+        "countryFlag".into(),
+        json!(format!(
+            "plugins/Morpheus/icons/dist/flags/{}.png",
+            country.as_deref().unwrap_or("xx")
+        )),
+    );
+    let continent = keys.continent(a, v);
+    m.insert(
+        "continent".into(),
+        json!(
+            continent
+                .and_then(crate::names::continent)
+                .unwrap_or(crate::visit_key::UNKNOWN)
         ),
     );
     m.insert("continentCode".into(), json!(keys.continent(a, v)));
@@ -155,6 +316,13 @@ fn visit_details(
         );
     }
     m.insert("languageCode".into(), json!(field(VField::Language)));
+    m.insert(
+        "language".into(),
+        json!(field(VField::Language).map_or_else(
+            || crate::visit_key::UNKNOWN.to_owned(),
+            |l| crate::names::language_label(l.split('-').next().unwrap_or(&l))
+        )),
+    );
     for c in &a.dims {
         let name = d.dim_names.value(c.name);
         if !name.starts_with('$') {
@@ -253,6 +421,7 @@ impl Engine {
                 .map_or(first, |s| s.max(first));
             let sel = resolved.select(Some((start, end)))?;
             let keys = sel.site.visit_keys();
+            let mut goals = Goals::of(sel.site);
             for (_, k, v) in newest_first(&sel) {
                 if rows.len() == wanted {
                     break;
@@ -271,6 +440,7 @@ impl Engine {
                 }
                 rows.push(visit_details(
                     &keys,
+                    &mut goals,
                     a,
                     v,
                     part.date,
@@ -333,10 +503,14 @@ impl Engine {
                 order.len()
             )));
         }
+        let mut goals = Goals::of(sel.site);
         let visits: Vec<Value> = order
             .iter()
             .take(wanted)
-            .map(|&(_, k, v)| visit_details(&keys, &sel.days[k].archive, v, sel.days[k].date, true))
+            .map(|&(_, k, v)| {
+                let part = &sel.days[k];
+                visit_details(&keys, &mut goals, &part.archive, v, part.date, true)
+            })
             .collect();
         Ok(json!({
             "visitorId": id,

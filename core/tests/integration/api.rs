@@ -1566,3 +1566,135 @@ fn visits_summary_names_its_columns() {
         .collect();
     assert_eq!(names, keys);
 }
+
+/// Live's visits carry Matomo's visitor-log columns: conversions (a URL
+/// goal, an order and an abandoned cart), the ecommerce status, icons and
+/// codes of the device, browser and system, the returning visitor's icon,
+/// the pretty duration, the site's name and currency.
+#[test]
+fn live_visits_carry_matomos_visitor_log_columns() {
+    let mut e = Engine::in_memory();
+    e.add_site(
+        SiteConfig::new(1)
+            .name("Shop")
+            .ecommerce(true)
+            .goal(hitmap::Goal::new(
+                1,
+                "b",
+                hitmap::GoalMatch::Url,
+                hitmap::PatternType::Contains,
+                "/b",
+            )),
+    )
+    .unwrap();
+    let t = 1_717_200_000;
+    let order =
+        Hit::new(1, t + 70, "a", hitmap::HitType::Order).with_conversion(hitmap::Conversion {
+            order_id: Some("A-1".into()),
+            revenue: Some(20.0),
+            items: vec![hitmap::Item::new("S").quantity(2)],
+            ..hitmap::Conversion::default()
+        });
+    let cart =
+        Hit::new(1, t + 80, "a", hitmap::HitType::Cart).with_conversion(hitmap::Conversion {
+            revenue: Some(5.0),
+            items: vec![hitmap::Item::new("T")],
+            ..hitmap::Conversion::default()
+        });
+    e.ingest([
+        Hit::pageview(1, t, "a", "https://x.org/a")
+            .with_device("desktop")
+            .with_browser("Firefox")
+            .with_os("Windows")
+            .with_country("fr")
+            .with_language("fr-fr"),
+        Hit::pageview(1, t + 65, "a", "https://x.org/b"),
+        order,
+        cart,
+        // A later visit of the same visitor: returning, no conversion.
+        Hit::pageview(1, t + 7200, "a", "https://x.org/a"),
+    ])
+    .unwrap();
+    let visits = api(
+        &e,
+        "method=Live.getLastVisitsDetails&idSite=1&period=day&date=2024-06-01&format=json",
+    );
+    let (later, first) = (&visits[0], &visits[1]);
+    let cols =
+        |v: &Value, keys: &[&str]| -> Vec<Value> { keys.iter().map(|k| v[*k].clone()).collect() };
+    assert_eq!(
+        cols(
+            first,
+            &[
+                "goalConversions",
+                "visitConverted",
+                "visitConvertedIcon",
+                "visitEcommerceStatus",
+                "totalEcommerceRevenue",
+                "totalEcommerceConversions",
+                "totalEcommerceItems",
+                "totalAbandonedCartsRevenue",
+                "totalAbandonedCarts",
+                "totalAbandonedCartsItems",
+            ]
+        ),
+        [
+            json!(2),
+            json!(1),
+            json!("plugins/Morpheus/images/goal.svg"),
+            json!("orderedThenAbandonedCart"),
+            json!(20.0),
+            json!(1),
+            json!(2),
+            json!(5.0),
+            json!(1),
+            json!(1),
+        ]
+    );
+    assert_eq!(
+        cols(
+            first,
+            &[
+                "deviceType",
+                "deviceTypeIcon",
+                "browserCode",
+                "browserIcon",
+                "operatingSystemCode",
+                "operatingSystemIcon",
+                "visitDurationPretty",
+                "visitorTypeIcon",
+                "language",
+                "continent",
+                "countryFlag",
+                "siteName",
+                "siteCurrency",
+            ]
+        ),
+        [
+            json!("Desktop"),
+            json!("plugins/Morpheus/icons/dist/devices/desktop.png"),
+            json!("FF"),
+            json!("plugins/Morpheus/icons/dist/browsers/FF.png"),
+            json!("WIN"),
+            json!("plugins/Morpheus/icons/dist/os/WIN.png"),
+            json!("1 min 6s"),
+            Value::Null,
+            json!("French"),
+            json!("Europe"),
+            json!("plugins/Morpheus/icons/dist/flags/fr.png"),
+            json!("Shop"),
+            json!("USD"),
+        ]
+    );
+    assert_eq!(
+        cols(
+            later,
+            &["visitConverted", "visitEcommerceStatus", "visitorTypeIcon"]
+        ),
+        [
+            json!(0),
+            json!("none"),
+            json!("plugins/Live/images/returningVisitor.png")
+        ]
+    );
+}
