@@ -318,6 +318,15 @@ pub(crate) struct VisitKeys<'s> {
 }
 
 impl<'s> VisitKeys<'s> {
+    /// Seconds from the start of the visitor's first visit to this
+    /// visit's start (0 for the first visit), when the history is at hand
+    /// and knows it.
+    pub(crate) fn seconds_since_first(&self, a: &DayArchive, v: u32) -> Option<i64> {
+        let totals = self.history?.totals().ok()?;
+        let first = totals.first_start(a.visitor[v as usize])?;
+        Some((a.visit_start(v) - first).max(0))
+    }
+
     /// The orders of a visit's conversions that count: an order id's
     /// first use in the site when the history is at hand
     /// ([`History::orders`]), else its visitor's first use that day.

@@ -185,6 +185,10 @@ fn visit_details(
         "daysSinceLastVisit".into(),
         json!(keys.days_since_last(a, v, date).unwrap_or(0)),
     );
+    // Matomo's time since the visitor's first visit.
+    let since_first = keys.seconds_since_first(a, v).unwrap_or(0);
+    m.insert("daysSinceFirstVisit".into(), json!(since_first / 86_400));
+    m.insert("secondsSinceFirstVisit".into(), json!(since_first));
     m.insert("userId".into(), json!(field(VField::User)));
     m.insert("serverDate".into(), json!(date.to_string()));
     m.insert("serverTimestamp".into(), json!(a.visit_start(v)));

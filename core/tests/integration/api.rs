@@ -1689,12 +1689,21 @@ fn live_visits_carry_matomos_visitor_log_columns() {
     assert_eq!(
         cols(
             later,
-            &["visitConverted", "visitEcommerceStatus", "visitorTypeIcon"]
+            &[
+                "visitConverted",
+                "visitEcommerceStatus",
+                "visitorTypeIcon",
+                "secondsSinceFirstVisit",
+                "daysSinceFirstVisit"
+            ]
         ),
         [
             json!(0),
             json!("none"),
-            json!("plugins/Live/images/returningVisitor.png")
+            json!("plugins/Live/images/returningVisitor.png"),
+            json!(7200),
+            json!(0)
         ]
     );
+    assert_eq!(first["secondsSinceFirstVisit"], 0);
 }
