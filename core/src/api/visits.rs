@@ -141,6 +141,23 @@ impl<'s> Goals<'s> {
     }
 }
 
+/// Matomo's visitor-log subtitle of an event (its quotes as Matomo's:
+/// `Category: "video', Name: "intro", Action: "play", Value: "3.5"`).
+fn event_subtitle(d: &crate::raw::SiteDicts, x: &crate::raw::Extra) -> String {
+    let part = |id: u32| (id != NONE).then(|| d.events.value(id));
+    let mut out = format!("Category: \"{}'", part(x.ev_category).unwrap_or(""));
+    if let Some(name) = part(x.ev_name) {
+        out.push_str(&format!(", Name: \"{name}\""));
+    }
+    if let Some(action) = part(x.ev_action) {
+        out.push_str(&format!(", Action: \"{action}\""));
+    }
+    if !x.ev_value.is_nan() && x.ev_value != 0.0 {
+        out.push_str(&format!(", Value: \"{}\"", x.ev_value));
+    }
+    out
+}
+
 /// One visit with its actions, named as Matomo's Live API names them.
 /// `with_actions`: with `actionDetails` (Live's `doNotFetchActions=1`
 /// leaves them out).
@@ -336,16 +353,55 @@ fn visit_details(
     if !with_actions {
         return Value::Object(m);
     }
+    let mut pageviews = 0u32;
     let actions: Vec<Value> = range
         .map(|i| {
             let mut x = Map::new();
             let kind = a.a_kind[i];
+            let url = text(&d.urls, a.a_url[i]);
             x.insert("type".into(), json!(action_type(kind)));
-            x.insert("url".into(), json!(text(&d.urls, a.a_url[i])));
+            x.insert("url".into(), json!(url));
+            // Matomo's visitor-log title, subtitle and icons of an action.
+            let (title, subtitle, icon) = match kind {
+                HitType::Pageview => (text(&d.titles, a.a_title[i]), url.clone(), "action"),
+                HitType::Download => (Some("Download".into()), url.clone(), "download"),
+                HitType::Outlink => (Some("Outlink".into()), url.clone(), "link"),
+                HitType::Search => (
+                    Some("Site Search".into()),
+                    text(&d.keywords, a.extra(i).keyword),
+                    "search",
+                ),
+                _ => (
+                    Some("Event".into()),
+                    Some(event_subtitle(d, &a.extra(i))),
+                    "event",
+                ),
+            };
             if kind == HitType::Pageview {
+                pageviews += 1;
+                let spent = a.time_spent(v, i);
                 x.insert("pageTitle".into(), json!(text(&d.titles, a.a_title[i])));
-                x.insert("timeSpent".into(), json!(a.time_spent(v, i)));
+                x.insert("timeSpent".into(), json!(spent));
+                x.insert(
+                    "timeSpentPretty".into(),
+                    json!(super::pretty_seconds(u64::from(spent))),
+                );
+                x.insert("pageviewPosition".into(), json!(pageviews));
             }
+            x.insert("title".into(), json!(title));
+            x.insert("subtitle".into(), json!(subtitle));
+            x.insert(
+                "icon".into(),
+                json!(if kind == HitType::Pageview {
+                    String::new()
+                } else {
+                    format!("plugins/Morpheus/images/{icon}.png")
+                }),
+            );
+            x.insert(
+                "iconSVG".into(),
+                json!(format!("plugins/Morpheus/images/{icon}.svg")),
+            );
             if kind == HitType::Search {
                 x.insert(
                     "siteSearchKeyword".into(),

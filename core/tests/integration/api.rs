@@ -1613,6 +1613,12 @@ fn live_visits_carry_matomos_visitor_log_columns() {
         cart,
         // A later visit of the same visitor: returning, no conversion.
         Hit::pageview(1, t + 7200, "a", "https://x.org/a"),
+        Hit::new(1, t + 7210, "a", hitmap::HitType::Event).with_event(hitmap::Event {
+            category: "video".into(),
+            action: "play".into(),
+            name: Some("intro".into()),
+            value: Some(3.5),
+        }),
     ])
     .unwrap();
     let visits = api(
@@ -1706,4 +1712,34 @@ fn live_visits_carry_matomos_visitor_log_columns() {
         ]
     );
     assert_eq!(first["secondsSinceFirstVisit"], 0);
+    // Each action as Matomo's visitor log shows it.
+    let action = |v: &Value, i: usize, keys: &[&str]| cols(&v["actionDetails"][i], keys);
+    let page = [
+        "pageviewPosition",
+        "timeSpentPretty",
+        "title",
+        "subtitle",
+        "icon",
+        "iconSVG",
+    ];
+    assert_eq!(
+        action(first, 1, &page),
+        [
+            json!(2),
+            json!("0s"),
+            Value::Null,
+            json!("https://x.org/b"),
+            json!(""),
+            json!("plugins/Morpheus/images/action.svg")
+        ]
+    );
+    assert_eq!(first["actionDetails"][0]["timeSpentPretty"], "1 min 5s");
+    assert_eq!(
+        action(later, 1, &["title", "subtitle", "iconSVG"]),
+        [
+            json!("Event"),
+            json!("Category: \"video', Name: \"intro\", Action: \"play\", Value: \"3.5\""),
+            json!("plugins/Morpheus/images/event.svg")
+        ]
+    );
 }
