@@ -119,25 +119,29 @@ impl<'s> Goals<'s> {
         };
         m.insert("visitEcommerceStatus".into(), json!(status));
         m.insert("visitEcommerceStatusIcon".into(), json!(icon));
-        let money = |c: Option<&crate::goal_sums::GoalCell>| c.map_or(0.0, |c| c.revenue.value());
-        m.insert("totalEcommerceRevenue".into(), json!(money(order)));
-        m.insert(
-            "totalEcommerceConversions".into(),
-            json!(order.map_or(0, |c| c.conversions)),
-        );
-        m.insert(
-            "totalEcommerceItems".into(),
-            json!(order.map_or(0, |c| c.items)),
-        );
-        m.insert("totalAbandonedCartsRevenue".into(), json!(money(cart)));
-        m.insert(
-            "totalAbandonedCarts".into(),
-            json!(cart.map_or(0, |c| c.conversions)),
-        );
-        m.insert(
-            "totalAbandonedCartsItems".into(),
-            json!(cart.map_or(0, |c| c.items)),
-        );
+        // The orders' and the abandoned cart's revenue, count, products.
+        for (c, [revenue, count, items]) in [
+            (
+                order,
+                [
+                    "totalEcommerceRevenue",
+                    "totalEcommerceConversions",
+                    "totalEcommerceItems",
+                ],
+            ),
+            (
+                cart,
+                [
+                    "totalAbandonedCartsRevenue",
+                    "totalAbandonedCarts",
+                    "totalAbandonedCartsItems",
+                ],
+            ),
+        ] {
+            m.insert(revenue.into(), json!(c.map_or(0.0, |c| c.revenue.value())));
+            m.insert(count.into(), json!(c.map_or(0, |c| c.conversions)));
+            m.insert(items.into(), json!(c.map_or(0, |c| c.items)));
+        }
     }
 }
 

@@ -1377,17 +1377,20 @@ fn regions_and_cities_as_matomo_labels_them() {
         )
     };
     let cities = ask("method=UserCountry.getCity");
-    let rows: Vec<(String, u64)> = cities
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["label"].as_str().unwrap().to_owned(),
-                r["nb_visits"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    // (label, visits) of each row.
+    let visits_by_label = |rows: &Value| -> Vec<(String, u64)> {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["label"].as_str().unwrap().to_owned(),
+                    r["nb_visits"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let rows = visits_by_label(&cities);
     assert_eq!(
         rows,
         [
@@ -1427,17 +1430,7 @@ fn regions_and_cities_as_matomo_labels_them() {
         (&json!("xx"), &json!("Unknown"))
     );
     let regions = ask("method=UserCountry.getRegion");
-    let rows: Vec<(String, u64)> = regions
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["label"].as_str().unwrap().to_owned(),
-                r["nb_visits"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let rows = visits_by_label(&regions);
     assert_eq!(
         rows,
         [
