@@ -134,6 +134,45 @@ impl<'g> GoalState<'g> {
         (conversions > 0).then(|| (conversions, revenue, at.unwrap_or(i64::MAX)))
     }
 
+    /// Visit `visit`'s conversions of the goal, one (time, revenue) each,
+    /// as [`GoalState::convert`] counts them and earns their revenue, in
+    /// time order: what Live's visitor log lists.
+    pub(crate) fn each_conversion(
+        &mut self,
+        a: &DayArchive,
+        visit: u32,
+        actions: impl Iterator<Item = usize>,
+        d: &SiteDicts,
+        out: &mut Vec<(i64, f64)>,
+    ) {
+        let goal = self.goal;
+        let recorded: Vec<(i64, f64)> = a
+            .conversions_of(visit)
+            .iter()
+            .filter(|r| r.kind == HitType::Goal && r.data.goal == Some(goal.id))
+            .map(|r| (r.ts, r.data.revenue.unwrap_or(goal.revenue)))
+            .collect();
+        let mut matched = Vec::new();
+        self.each_match(a, actions, d, |ts, value| {
+            matched.push((ts.unwrap_or(i64::MAX), value));
+        });
+        let start = out.len();
+        if goal.allow_multiple {
+            out.extend(recorded);
+            out.extend(matched);
+        } else {
+            // The earliest: the first recorded one unless a match came
+            // before it (as `convert`).
+            let first = match (recorded.first(), matched.first()) {
+                (Some(r), Some(m)) if m.0 < r.0 => Some(*m),
+                (Some(r), _) => Some(*r),
+                (None, m) => m.copied(),
+            };
+            out.extend(first);
+        }
+        out[start..].sort_by_key(|c| c.0);
+    }
+
     /// The times of visit `visit`'s conversions of the goal, as
     /// [`GoalState::convert`] counts them (one time per conversion),
     /// pushed to `out`.

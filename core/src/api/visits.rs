@@ -72,6 +72,19 @@ impl<'s> Goals<'s> {
         }
     }
 
+    /// A visit's conversions of the site's goals: the goal, the time and
+    /// the revenue of each.
+    fn conversions(&mut self, a: &DayArchive, v: u32) -> Vec<(&'s crate::goal::Goal, i64, f64)> {
+        let mut out = Vec::new();
+        let mut each = Vec::new();
+        for (s, goal) in self.states.iter_mut().zip(&self.site.config.goals) {
+            each.clear();
+            s.each_conversion(a, v, a.actions_of(v), &self.site.dicts, &mut each);
+            out.extend(each.iter().map(|&(ts, revenue)| (goal, ts, revenue)));
+        }
+        out
+    }
+
     /// Matomo's conversion columns of a visit: `goalConversions` (its
     /// goals' conversions and orders), `visitConverted` and its icon,
     /// `visitEcommerceStatus` and its icon, and the orders' and abandoned
@@ -142,6 +155,15 @@ impl<'s> Goals<'s> {
             m.insert(count.into(), json!(c.map_or(0, |c| c.conversions)));
             m.insert(items.into(), json!(c.map_or(0, |c| c.items)));
         }
+    }
+}
+
+/// Money as Matomo's visitor log writes it (`$5`, `$5.50`).
+fn pretty_money(x: f64) -> String {
+    if x.fract() == 0.0 {
+        format!("${x}")
+    } else {
+        format!("${x:.2}")
     }
 }
 
@@ -435,6 +457,42 @@ fn visit_details(
             Value::Object(x)
         })
         .collect();
+    // Each goal conversion after the action it followed, as Matomo's
+    // visitor log lists them.
+    let mut actions = actions;
+    let times: Vec<i64> = a.actions_of(v).map(|i| a.a_ts[i]).collect();
+    let mut converted = goals.conversions(a, v);
+    converted.sort_by_key(|c| c.1);
+    for (goal, ts, revenue) in converted.into_iter().rev() {
+        let after = times.partition_point(|&t| t <= ts);
+        let url = after
+            .checked_sub(1)
+            .and_then(|i| actions.get(i))
+            .and_then(|x| x.get("url").cloned())
+            .unwrap_or(Value::Null);
+        let mut subtitle = goal.name.clone();
+        if revenue > 0.0 {
+            subtitle.push_str(&format!(" ({} revenue)", pretty_money(revenue)));
+        }
+        let row = json!({
+            "type": "goal",
+            "goalName": goal.name,
+            "goalId": goal.id,
+            "revenue": revenue,
+            "url": url,
+            "referrerType": referrer.kind.name(),
+            "referrerName": referrer.name,
+            "referrerKeyword": referrer.keyword,
+            "icon": "plugins/Morpheus/images/goal.png",
+            "iconSVG": "plugins/Morpheus/images/goal.svg",
+            "title": "Goal conversion",
+            "subtitle": subtitle,
+            "timestamp": ts,
+        });
+        // Inserted from the latest: the rows before `after` are still
+        // the actions alone.
+        actions.insert(after, row);
+    }
     m.insert("actionDetails".into(), Value::Array(actions));
     Value::Object(m)
 }

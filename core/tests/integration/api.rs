@@ -1727,6 +1727,26 @@ fn live_visits_carry_matomos_visitor_log_columns() {
         ]
     );
     assert_eq!(first["actionDetails"][0]["timeSpentPretty"], "1 min 5s");
+    // The goal's conversion follows the page view that converted it.
+    assert_eq!(
+        action(
+            first,
+            2,
+            &[
+                "type", "goalName", "goalId", "revenue", "url", "title", "subtitle"
+            ]
+        ),
+        [
+            json!("goal"),
+            json!("b"),
+            json!(1),
+            json!(0.0),
+            json!("https://x.org/b"),
+            json!("Goal conversion"),
+            json!("b")
+        ]
+    );
+    assert_eq!(first["actionDetails"].as_array().unwrap().len(), 3);
     assert_eq!(
         action(later, 1, &["title", "subtitle", "iconSVG"]),
         [

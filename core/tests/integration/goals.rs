@@ -162,7 +162,67 @@ fn check_goals(case: &Case, goals: &[Goal]) -> Result<(), TestCaseError> {
             );
         }
     }
-    check_live_counters(case, &engine, &visits, goals)
+    check_live_counters(case, &engine, &visits, goals)?;
+    check_live_goal_rows(case, &engine, &visits, goals)
+}
+
+/// Live's visitor log lists each visit's goal conversions (goal, time,
+/// revenue) as the goals count them.
+fn check_live_goal_rows(
+    case: &Case,
+    engine: &Engine,
+    visits: &[reference::RVisit],
+    goals: &[Goal],
+) -> Result<(), TestCaseError> {
+    type Rows = std::collections::BTreeMap<(String, i64), Vec<(u64, i64, String)>>;
+    let day0 = first_day(case);
+    let (first, last) = (day0 - Days::new(2), day0 + Days::new(60));
+    let mut want: Rows = Rows::new();
+    for c in reference::cut_visits(visits, first, last, &[], None) {
+        let start = c.visit.hits.iter().map(|h| h.ts).min().unwrap();
+        let mut rows: Vec<(u64, i64, String)> = goals
+            .iter()
+            .flat_map(|g| {
+                reference::goal_conversion_list(&c, g)
+                    .into_iter()
+                    .map(move |(ts, revenue)| (u64::from(g.id()), ts, format!("{revenue}")))
+            })
+            .collect();
+        if !rows.is_empty() {
+            rows.sort();
+            want.insert((c.visit.visitor.clone(), start), rows);
+        }
+    }
+    let q = format!(
+        "method=Live.getLastVisitsDetails&idSite=1&period=range&date={first},{last}&filter_limit=10000&format=json"
+    );
+    let got: Value = serde_json::from_str(&engine.api(&q).unwrap()).unwrap();
+    let mut have: Rows = Rows::new();
+    for v in got.as_array().unwrap() {
+        let mut rows: Vec<(u64, i64, String)> = v["actionDetails"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["type"] == "goal")
+            .map(|x| {
+                (
+                    x["goalId"].as_u64().unwrap(),
+                    x["timestamp"].as_i64().unwrap(),
+                    format!("{}", x["revenue"].as_f64().unwrap()),
+                )
+            })
+            .collect();
+        if !rows.is_empty() {
+            rows.sort();
+            let key = (
+                v["visitorId"].as_str().unwrap().to_owned(),
+                v["firstActionTimestamp"].as_i64().unwrap(),
+            );
+            have.insert(key, rows);
+        }
+    }
+    prop_assert_eq!(have, want, "Live's goal rows");
+    Ok(())
 }
 
 /// `Live.getCounters` at moments inside the data: the visits whose last
