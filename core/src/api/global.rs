@@ -156,6 +156,20 @@ impl Engine {
             Field::ReferrerType => {
                 return fixed(&["direct", "search", "website", "campaign", "social", "ai"]);
             }
+            // DeviceDetector's codes of the stored browser and system names.
+            Field::BrowserCode | Field::OperatingSystemCode => {
+                let (dict, code_of): (_, fn(&str) -> Option<&'static str>) =
+                    if field == Field::BrowserCode {
+                        (&d.values[1], crate::device_codes::browser_code)
+                    } else {
+                        (&d.values[2], crate::device_codes::os_code)
+                    };
+                let mut codes: Vec<&str> = dict.iter().filter_map(|(_, v)| code_of(v)).collect();
+                codes.sort_unstable();
+                codes.dedup();
+                codes.truncate(100);
+                return Ok(json!(codes));
+            }
             Field::VisitorType => return fixed(&["new", "returning"]),
             Field::VisitConverted => return fixed(&["0", "1"]),
             Field::VisitEcommerceStatus => {

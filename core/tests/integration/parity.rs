@@ -720,6 +720,19 @@ fn versions_resolution_local_time_and_referrers() {
         visits("operatingSystemName==Windows")
     );
     assert_eq!(visits("browserCode!=CH"), visits("browserName!=Chrome"));
+    // Suggested values: the codes of the stored names, each selecting
+    // its browser's visits.
+    let codes = get(
+        &e,
+        "method=API.getSuggestedValuesForSegment&idSite=1&segmentName=browserCode",
+    );
+    assert_eq!(codes, json!(["CH", "FF"]));
+    assert_eq!(visits("browserCode==FF"), visits("browserName==Firefox"));
+    let systems = get(
+        &e,
+        "method=API.getSuggestedValuesForSegment&idSite=1&segmentName=operatingSystemCode",
+    );
+    assert_eq!(systems, json!(["WIN"]));
     assert_eq!(
         labels(&q("DevicesDetection.getOsVersions"))[1],
         "Windows 10"
