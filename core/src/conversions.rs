@@ -173,33 +173,6 @@ impl<'g> GoalState<'g> {
         out[start..].sort_by_key(|c| c.0);
     }
 
-    /// The times of visit `visit`'s conversions of the goal, as
-    /// [`GoalState::convert`] counts them (one time per conversion),
-    /// pushed to `out`.
-    pub(crate) fn times(
-        &mut self,
-        a: &DayArchive,
-        visit: u32,
-        actions: impl Iterator<Item = usize>,
-        d: &SiteDicts,
-        out: &mut Vec<i64>,
-    ) {
-        let goal = self.goal;
-        let recorded = a
-            .conversions_of(visit)
-            .iter()
-            .filter(|r| r.kind == HitType::Goal && r.data.goal == Some(goal.id))
-            .map(|r| r.ts);
-        let mut matched = Vec::new();
-        self.each_match(a, actions, d, |ts, _| matched.push(ts.unwrap_or(i64::MAX)));
-        if goal.allow_multiple {
-            out.extend(recorded);
-            out.extend(matched);
-        } else if let Some(first) = recorded.chain(matched).min() {
-            out.push(first);
-        }
-    }
-
     /// Calls `each` with the time and revenue of every conversion among
     /// `actions` by the goal's pattern (none for a manual goal): the
     /// first only, unless the goal allows several a visit (then one a

@@ -527,6 +527,14 @@ pub const DEVICE_TYPES: [&str; 14] = [
     "peripheral",
 ];
 
+/// Matomo's icon of a device type (`desktop`, `car browser`).
+pub(crate) fn device_type_logo(code: &str) -> String {
+    format!(
+        "plugins/Morpheus/icons/dist/devices/{}.png",
+        code.replace(' ', "_")
+    )
+}
+
 /// A device type's label as Matomo shows it (`Desktop`, `Car browser`,
 /// `Tv`): its code with a capital first letter.
 pub(crate) fn device_type_label(code: &str) -> String {

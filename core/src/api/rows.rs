@@ -305,12 +305,7 @@ fn software_rows(mut rows: Vec<Row>, browser: bool) -> Vec<Row> {
 /// device type with no visits after them (label, `nb_visits` 0, segment,
 /// icon), in Matomo's order (by label, case and spaces ignored).
 fn device_type_rows(mut rows: Vec<Row>) -> Vec<Row> {
-    let logo = |code: &str| {
-        json!(format!(
-            "plugins/Morpheus/icons/dist/devices/{}.png",
-            code.replace(' ', "_")
-        ))
-    };
+    let logo = |code: &str| json!(crate::names::device_type_logo(code));
     let mut seen: Vec<String> = Vec::new();
     for row in &mut rows {
         let label = row

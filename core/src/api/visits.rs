@@ -275,10 +275,7 @@ fn visit_details(
     );
     m.insert(
         "deviceTypeIcon".into(),
-        json!(device.as_deref().map(|d| format!(
-            "plugins/Morpheus/icons/dist/devices/{}.png",
-            d.replace(' ', "_")
-        ))),
+        json!(device.as_deref().map(crate::names::device_type_logo)),
     );
     let (browser, os) = (field(VField::Browser), field(VField::Os));
     m.insert("browser".into(), json!(keys.browser_version(a, v)));
@@ -761,7 +758,7 @@ impl Engine {
             .collect();
         let mut c = Counters::default();
         let mut visitors = std::collections::HashSet::new();
-        let mut times = Vec::new();
+        let (mut times, mut conversions) = (Vec::new(), Vec::new());
         for part in &sel.days {
             let a = &*part.archive;
             for v in selected_visits(&sel, part) {
@@ -774,7 +771,9 @@ impl Engine {
                 c.actions += range.clone().filter(|&i| a.a_ts[i] >= since).count() as u64;
                 times.clear();
                 for s in &mut states {
-                    s.times(a, v, range.clone(), d, &mut times);
+                    conversions.clear();
+                    s.each_conversion(a, v, range.clone(), d, &mut conversions);
+                    times.extend(conversions.iter().map(|c| c.0));
                 }
                 let recorded = a.conversions_of(v);
                 times.extend(crate::recorded::orders(recorded).map(|o| o.ts));
