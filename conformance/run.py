@@ -163,6 +163,118 @@ def transitions():
     return "\n".join(lines) + "\n"
 
 
+def ecommerce_order_with_items():
+    """TwoSitesEcommerceOrderWithItems: one visitor's product and category
+    page views, cart updates, orders (one refused: its id was used) and
+    abandoned carts over two days on site 1, and a page view and an order
+    of two visitors on site 2, as the fixture's PHP tracker sends them
+    (product views as `_pks`, `_pkn`, `_pkc`, `_pkp`; items as
+    `ec_items`), as tracking requests."""
+    from datetime import datetime, timedelta, timezone
+    from urllib.parse import urlencode
+    start = datetime(2011, 4, 5, 0, 11, 42, tzinfo=timezone.utc)
+    agent = "Mozilla/5.0 (Windows; U; Windows NT 5.1; en-GB; rv:1.9.2.6) Gecko/20100625 Firefox/3.6.6 (.NET CLR 3.5.30729)"
+    lines = []
+    state = {"lang": "fr"}
+
+    def send(site, vid, hours, url, params):
+        q = {"idsite": str(site), "rec": "1", "apiv": "1", "_id": vid, "res": "1024x768", "h": "12", "m": "34",
+             "s": "6", "fla": "1", "java": "1", "cookie": "1", "lang": state["lang"], "url": url, "urlref": "",
+             **params}
+        t = (start + timedelta(hours=hours)).strftime("%d/%b/%Y:%H:%M:%S +0000")
+        lines.append(f'156.5.3.2 - - [{t}] "GET /matomo.php?{urlencode(q)} HTTP/1.1" 200 43 "-" "{agent}"')
+
+    def view(sku="", name="", category="", price=0):
+        # MatomoTracker::setEcommerceView: `_pkc` always, `_pkp` when not
+        # empty, `_pks` and `_pkn` unless both are empty.
+        v = {"_pkc": json.dumps(category, separators=(",", ":")) if isinstance(category, list) else category}
+        if price:
+            v["_pkp"] = repr(float(price)) if not float(price).is_integer() else str(int(price))
+        if sku or name:
+            if sku:
+                v["_pks"] = sku
+            v["_pkn"] = name
+        return v
+
+    def items(*rows):
+        return json.dumps([list(r) for r in rows], separators=(",", ":"))
+
+    def cart(total, *rows):
+        return {"idgoal": "0", "revenue": str(total), "ec_items": items(*rows)}
+
+    def order(oid, total, *rows, st=None, tx=None, sh=None, dt=None):
+        q = {"idgoal": "0", "ec_id": oid, "revenue": str(total)}
+        for k, v in (("ec_st", st), ("ec_tx", tx), ("ec_sh", sh), ("ec_dt", dt)):
+            if v:
+                q[k] = str(v)
+        if rows:
+            q["ec_items"] = items(*rows)
+        return q
+
+    s1, v1 = 1, "a1b2c3d4e5f60718"
+    url = "http://example.org/index.htm"
+    cat = "Electronics & Cameras"
+    many = ["Multiple Category 1", "", 0, "Multiple Category 2", "Electronics & Cameras", "Multiple Category 4",
+            "Multiple Category 5", "SHOULD NOT BE REPORTEDSSSSSSSSSSSSSSssssssssssssssssssssssssssstttttttttttttttttttttttuuuu!"]
+    # Visit 1
+    send(s1, v1, 0, url, {"action_name": "incredible title!", **view("SKU2", "PRODUCT name", cat, 1111.11111)})
+    send(s1, v1, 0.1, url, {"action_name": "Another Product page", **view("SKU VERY nice indeed", "PRODUCT name", cat, 666)})
+    send(s1, v1, 0.2, url, {"action_name": "Another Product page with no category",
+                            **view("SKU VERY nice indeed", "PRODUCT name", "", 888)})
+    send(s1, v1, 0.2, url, {"action_name": "Another Product page with multiple categories",
+                            **view("SKU VERY nice indeed", "PRODUCT name", many)})
+    # Visit 2 (browser language pl from here on)
+    state["lang"] = "pl"
+    send(s1, v1, 1.6, url, {"action_name": f"Looking at {cat} page with a page level custom variable",
+                            **view("", "", cat)})
+    send(s1, v1, 1.7, url, {"action_name": f"Looking at {cat} page again", **view("", "", cat)})
+    send(s1, v1, 1.8, url, {"action_name": "Looking at product page",
+                            **view("SKU VERY nice indeed", "PRODUCT name", cat, 666)})
+    send(s1, v1, 1.9, url, cart(1300, ("SKU VERY nice indeed", "PRODUCT name", cat, 500, 1),
+                                ("SKU VERY nice indeed", "PRODUCT name", cat, 500, 2),
+                                ("SKU VERY nice indeed REMOVED", "PRODUCT name REMOVED", cat + " REMOVED", 300, 1),
+                                ("SKU WILL BE DELETED", "BLABLA DELETED", "", 5000000, 20)))
+    send(s1, v1, 1.95, url, cart(1000, ("SKU VERY nice indeed", "PRODUCT name", cat, 500, 1),
+                                 ("SKU VERY nice indeed", "PRODUCT name", cat, 500, 2),
+                                 ("SKU WILL BE DELETED", "BLABLA DELETED", "", 5000000, 20)))
+    send(s1, v1, 2, url, order("937nsjusu 3894", 1111.11, ("SKU VERY nice indeed", "PRODUCT name", many, 500, 2),
+                               ("ANOTHER SKU HERE", "PRODUCT name BIS", "", 100, 6),
+                               st=1000, tx=111, sh=0.11, dt=666))
+    send(s1, v1, 2.1, url, order("1037nsjusu4s3894", 2000, ("SKU2", "Canon SLR", cat, 1500, 1),
+                                 ("SKU VERY nice indeed", "PRODUCT name", "", 11.22, 1),
+                                 st=1500, tx=400, sh=100))
+    # The same order id again: Matomo's tracker refuses it.
+    send(s1, v1, 2.2, url, order("1037nsjusu4s3894", 20000000,
+                                 ("SKU2", "Canon SLR NOT!", cat + " NOT!", 15000000000, 10000),
+                                 st=1500, tx=400, sh=100))
+    send(s1, v1, 2.3, url, cart(1000, ("SKU IN ABANDONED CART ONE", "PRODUCT ONE LEFT in cart", "", 500.11111112, 2)))
+    for offset in (0, 5, 24):
+        if offset >= 24:
+            send(s1, v1, offset + 2.4, url, order("1037nsjusu4s3894", 20000000,
+                                                  ("SKU2", "Canon SLR", cat, 1500, 1), st=1500, tx=400, sh=100))
+        send(s1, v1, offset + 2.5, url, {"action_name": "View product left in cart",
+                                         **view("SKU VERY nice indeed", "PRODUCT THREE LEFT in cart", "", 999)})
+        send(s1, v1, offset + 2.55, url, {"action_name": "View product left in cart",
+                                          **view("SKU VERY nice indeed", "PRODUCT THREE LEFT in cart", "", 333)})
+        send(s1, v1, offset + 2.6, url, {"action_name": "View product left in cart",
+                                         **view("SKU IN ABANDONED CART TWO", "PRODUCT TWO LEFT in cart",
+                                                ["Category TWO LEFT in cart", "second category"])})
+        send(s1, v1, offset + 2.7, url, cart(2510.11111112,
+                                             ("SKU IN ABANDONED CART ONE", "PRODUCT ONE LEFT in cart", "", 500.11111112, 1),
+                                             ("SKU IN ABANDONED CART TWO", "PRODUCT TWO LEFT in cart",
+                                              ["Category TWO LEFT in cart", "second category"], 1000, 2),
+                                             ("SKU VERY nice indeed", "PRODUCT THREE LEFT in cart", cat, 10, 1)))
+    send(s1, v1, 30.7, url, order("666", 240, ("TRIPOD SKU", "TRIPOD - bought day after", "Tools", 100, 2),
+                                  st=200, tx=20, sh=20, dt=20))
+    send(s1, v1, 30.8, url, order("777", 10000))
+    # Site 2: a page view, then another visitor's order with an id site 1 used.
+    state["lang"] = "fr"
+    send(2, "b2c3d4e5f6071829", 1, "http://example-site2.com/index.htm", {"action_name": "one page visit"})
+    send(2, "c3d4e5f607182930", 30.9, "http://example-site2.com/index.htm",
+         order("777", 250, ("TRIPOD SKU", "TRIPOD - bought day after", "Tools", 100, 2)))
+    return "\n".join(lines) + "\n"
+
+
 FIXTURES = {
     "ImportLogs": {
         "matomo": "tests/PHPUnit/Fixtures/ManySitesImportedLogs.php (with ImportLogsTest's options), "
@@ -317,6 +429,91 @@ FIXTURES = {
                      "pageUrl": "http://example.org/page/one.html", "limitBeforeGrouping": "2",
                      "segment": "visitConvertedGoalId!=2"},
                  "Transitions.getTransitionsForPageTitle": {"pageTitle": "page title - page/one.html"}}},
+        ],
+    },
+    "EcommerceOrderWithItems": {
+        "matomo": "tests/PHPUnit/Fixtures/TwoSitesEcommerceOrderWithItems.php, "
+                  "plugins/Ecommerce/tests/System/EcommerceOrderWithItemsTest.php",
+        "prefix": "ecommerceOrderWithItems",
+        "log": ecommerce_order_with_items,
+        "setup": [
+            ["init", "{store}", "--site", "1", "--ecommerce", "--name",
+             "A very long name for a very tiny test site, that also reaches the 90 character limit fully",
+             "--main-url", "http://piwik.net"],
+            ["init", "{store}", "--site", "2", "--name", "Piwik test", "--main-url", "http://piwik.net"],
+            # addGoal($idSite, 'title match, triggered ONCE', 'title', 'incredible', 'contains', false, 10, true)
+            ["goals", "add", "{store}", "--site", "1", "--id", "1", "--name", "title match, triggered ONCE",
+             "--match", "title", "--pattern", "incredible", "--pattern-type", "contains", "--revenue", "10",
+             "--allow-multiple"],
+            ["ingest", "{store}", "{log}", "--log-format", "auto", "--replay-tracking", "--no-progress", "--force"],
+        ],
+        "not_replayed": [
+            "the custom variables (hitmap keeps none: `CustomVariables.getCustomVariables` is unsupported)",
+            "the scheduled reports (`ScheduledReports.generateReport`: not analytics answers)",
+        ],
+        "requests": [
+            *({"suffix": suffix, "period": period, "date": "2011-04-05", "site": 1, "segment": segment,
+               **({"params": params} if params else {})}
+              for suffix, periods, segment, params in [
+                  ("_SegmentPageUrlContains", ("day", "week"), "pageUrl=@example.org%2Findex.htm", None),
+                  ("_EcommerceOrderGoal_SegmentPageUrlContains", ("day", "week"),
+                   "pageTitle==Looking%20at%20product%20page", {"idGoal": "ecommerceOrder"}),
+                  ("_SegmentCountryIsFr", ("day", "week"), "countryCode==fr", None),
+                  ("", ("day", "week"), None, None),
+                  ("_AbandonedCarts", ("day", "week"), None, {"abandonedCarts": "1"}),
+                  ("_GoalAbandonedCart", ("day", "week"), None, {"idGoal": "ecommerceAbandonedCart"}),
+                  ("_GoalOrder", ("day", "week"), None, {"idGoal": "ecommerceOrder"}),
+                  ("_GoalMatchTitle", ("day", "week"), None, {"idGoal": "1"}),
+                  ("_GoalOverall", ("day", "week"), None, {"idGoal": ""}),
+                  ("_SegmentNoEcommerce", ("day",), "visitEcommerceStatus==none", None),
+                  ("_SegmentOrderedSomething", ("day",),
+                   "visitEcommerceStatus==ordered,visitEcommerceStatus==orderedThenAbandonedCart", None),
+                  ("_SegmentAbandonedCart", ("day",),
+                   "visitEcommerceStatus==abandonedCart,visitEcommerceStatus==orderedThenAbandonedCart", None),
+                  ("_SegmentConvertedGoalId1", ("day", "week"), "visitConvertedGoalId==1", None),
+                  ("_SegmentDidNotConvertGoalId1", ("day",), "visitConvertedGoalId!=1", None),
+                  ("_SegmentNewVisitors", ("week",), "visitorType==new", None),
+                  ("_SegmentReturningVisitors", ("week",), "visitorType==returning", None),
+                  ("_SegmentReturningCustomers", ("week",), "visitorType==returningCustomer", None),
+                  ("_SegmentVisitHasConvertedGoal", ("week",), "visitConvertedGoalId==1;visitConvertedGoalId!=2",
+                   None),
+                  ("_SegmentNoVisit_HaveConvertedNonExistingGoal", ("week",), "visitConvertedGoalId==666", None),
+                  ("_SegmentVisitHasNotOrderedAndConvertedGoal", ("week",),
+                   "visitEcommerceStatus!=ordered;visitConvertedGoalId==1", None),
+                  ("_SegmentPageTitleMatch", ("day",), "pageTitle==incredible title!", None),
+                  ("_API_get", ("day", "week"), None,
+                   {"columns": "nb_pageviews,nb_visits,avg_time_on_site,nb_visits_converted"}),
+                  ("_AvgOrderRevenue", ("week",), None, {"idGoal": "ecommerceOrder", "columns": "avg_order_revenue"}),
+                  ("_productCategorySegment", ("week",), "productCategory==Tools", None),
+                  ("_productNameSegment", ("week",), "productName=@bought%2Bday%2Bafter", None),
+                  ("_productSkuSegment", ("week",), "productSku==SKU%2BVERY%2Bnice%2Bindeed", None),
+                  ("_productSkuSegmentSorted", ("week",), "productSku==SKU%2BVERY%2Bnice%2Bindeed",
+                   {"filter_sort_column": "nb_visits"}),
+                  ("_productSkuSegmentDeleted", ("week",), "productSku==SKU%2BWILL%2BBE%2BDELETED", None),
+                  ("_productPrice", ("week",), "productPrice>500", None),
+                  ("_SegmentRevenueOrder", ("day",), "revenueOrder>500", None),
+                  ("_SegmentCartRevenueOrder", ("day",), "revenueAbandonedCart>100", None),
+              ]
+              for period in periods),
+            *({"suffix": suffix, "period": "day", "date": "2011-04-05", "site": 1, "params": params}
+              for suffix, params in [
+                  ("_Metadata_ItemsSku", {"apiModule": "Goals", "apiAction": "getItemsSku"}),
+                  ("_Metadata_ItemsCategory", {"apiModule": "Goals", "apiAction": "getItemsCategory"}),
+                  ("_Metadata_Goals.Get_Order", {"apiModule": "Goals", "apiAction": "get", "idGoal": "ecommerceOrder"}),
+                  ("_Metadata_Goals.Get_AbandonedCart",
+                   {"apiModule": "Goals", "apiAction": "get", "idGoal": "ecommerceAbandonedCart"}),
+                  ("_Metadata_Goals.Get_NormalGoal", {"apiModule": "Goals", "apiAction": "get", "idGoal": "1"}),
+                  ("_Metadata_Goals.Get_NotExistingGoal",
+                   {"apiModule": "Goals", "apiAction": "get", "idGoal": "FAKE IDGOAL"}),
+                  ("_Metadata_VisitTime.getVisitInformationPerServerTime",
+                   {"apiModule": "VisitTime", "apiAction": "getVisitInformationPerServerTime"}),
+              ]),
+            # setDateLastN: the seven days from the fixture's day.
+            {"suffix": "multipleDates", "period": "day", "date": "2011-04-05,2011-04-11", "site": 1},
+            {"suffix": "multipleDates_andMultipleWebsites", "period": "day", "date": "2011-04-05,2011-04-11",
+             "site": "1,2"},
+            {"suffix": "_LiveEcommerceStatusOrdered", "period": "day", "date": "2011-04-06", "site": 1},
+            {"suffix": "_Website2", "period": "week", "date": "2011-04-05", "site": 2},
         ],
     },
 }
@@ -647,7 +844,7 @@ def score_fixture(bin_, name, fixture, keep=None):
         build(bin_, fixture, store)
         files = {}
         for f in sorted(os.listdir(folder)):
-            suffix, method, period = parse_name(name, f)
+            suffix, method, period = parse_name(fixture.get("prefix", name), f)
             req = request_for(fixture, suffix, method, period)
             if req is None:
                 files[f] = {"status": "unsupported", "why": "request not replayed by the harness"}
@@ -727,8 +924,14 @@ def main():
     ap.add_argument("--check", action="store_true", help="fail if a file's status is worse than score.json")
     ap.add_argument("--verbose", action="store_true", help="print every file's status and first difference")
     ap.add_argument("--keep", metavar="DIR", help="build each fixture's store in DIR/<fixture> and keep it")
+    ap.add_argument("--only", metavar="FIXTURE", help="score one fixture (not with --update or --check)")
     a = ap.parse_args()
-    result = {name: score_fixture(a.bin, name, f, a.keep) for name, f in FIXTURES.items()}
+    if a.only and (a.update or a.check):
+        sys.exit("--only scores one fixture: --update and --check need them all")
+    if a.only and a.only not in FIXTURES:
+        sys.exit(f"no fixture {a.only!r}: {', '.join(FIXTURES)}")
+    result = {name: score_fixture(a.bin, name, f, a.keep) for name, f in FIXTURES.items()
+              if not a.only or name == a.only}
     for name, files in result.items():
         s = summary(files)
         print(f"{name}: {len(files)} files: {s['equal']} equal, {s['intended']} intended, "

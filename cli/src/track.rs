@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hitmap::{Engine, Hit, IngestOptions};
-use hitmap_intake::track::{Client, Refused, Tracked, Tracker};
+use hitmap_intake::track::{Client, Refused, Tracker};
 
 /// How the tracking endpoint commits.
 #[derive(Debug, Clone)]
@@ -149,11 +149,10 @@ fn commit_group(engine: &RwLock<Engine>, tracker: &mut Tracker, jobs: Vec<Job>) 
         let start = hits.len();
         let reply = match &job.kind {
             JobKind::Single(params) => Reply::Single(match tracker.track(params, &client, None) {
-                Ok(Tracked::Hit(h)) => {
-                    hits.push(*h);
+                Ok(t) => {
+                    hits.extend(t.into_hits());
                     Ok(())
                 }
-                Ok(_) => Ok(()),
                 Err(e) => Err(e),
             }),
             JobKind::Bulk(requests, token) => {
@@ -162,11 +161,10 @@ fn commit_group(engine: &RwLock<Engine>, tracker: &mut Tracker, jobs: Vec<Job>) 
                 let mut invalid = Vec::new();
                 for (i, params) in requests.iter().enumerate() {
                     match tracker.track(params, &client, token.as_deref()) {
-                        Ok(Tracked::Hit(h)) => {
-                            hits.push(*h);
+                        Ok(t) => {
+                            hits.extend(t.into_hits());
                             tracked += 1;
                         }
-                        Ok(_) => tracked += 1,
                         Err(_) => invalid.push(i),
                     }
                 }

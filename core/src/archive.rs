@@ -383,6 +383,9 @@ pub(crate) struct DayArchive {
     /// The day's recorded conversions, sorted by visit (those attached to
     /// no visit last), then time (`recorded.rs`).
     pub conversions: Vec<Recorded>,
+    /// The day's product views (`product_view` hits), attached and
+    /// sorted as the conversions are; never counted as conversions.
+    pub views: Vec<Recorded>,
     // indexes
     pub visitors: RoaringBitmap,
     pub users: RoaringBitmap,
@@ -473,7 +476,8 @@ impl DayArchive {
             + v(&self.a_url)
             + v(&self.a_title)
             + self.a_extras.heap_bytes()
-            + v(&self.conversions);
+            + v(&self.conversions)
+            + v(&self.views);
         let dims = self
             .dims
             .iter()
@@ -682,7 +686,8 @@ impl DayArchive {
             }
         }
         let (acts, convs) = hits.split_at_mut(actions);
-        let mut a = DayArchive::build_visits(acts, side, dicts, site);
+        let bridges = Bridges::of(convs, side, dicts);
+        let mut a = DayArchive::build_visits(acts, &bridges, side, dicts, site);
         if !convs.is_empty() {
             a.attach(convs, side, dicts);
         }
@@ -748,8 +753,12 @@ impl DayArchive {
                 })
                 .then_with(|| crate::recorded::content_cmp(&x.data, &y.data))
         });
+        let (views, mut out): (Vec<Recorded>, Vec<Recorded>) = out
+            .into_iter()
+            .partition(|r| r.kind == HitType::ProductView);
         crate::recorded::derive_counted(&mut out);
         self.conversions = out;
+        self.views = views;
     }
 
     /// The visits of `visitor` (its run of the sorted visitor column).
@@ -764,11 +773,22 @@ impl DayArchive {
         crate::recorded::of_visit(&self.conversions, v)
     }
 
-    /// Whether `visitor` has conversions attached to no visit here.
-    pub(crate) fn has_unattached(&self, visitor: u32) -> bool {
+    /// The product views of visit `v`.
+    pub(crate) fn views_of(&self, v: u32) -> &[Recorded] {
+        crate::recorded::of_visit(&self.views, v)
+    }
+
+    /// The conversions and product views attached to no visit.
+    pub(crate) fn unattached_records(&self) -> impl Iterator<Item = &Recorded> {
         crate::recorded::unattached(&self.conversions)
             .iter()
-            .any(|r| r.visitor == visitor)
+            .chain(crate::recorded::unattached(&self.views))
+    }
+
+    /// Whether `visitor` has conversions (or product views) attached to
+    /// no visit here.
+    pub(crate) fn has_unattached(&self, visitor: u32) -> bool {
+        self.unattached_records().any(|r| r.visitor == visitor)
     }
 
     /// The unattached conversions of the visitors `keep` accepts, as hits.
@@ -780,16 +800,18 @@ impl DayArchive {
         dicts: &SiteDicts,
     ) {
         let key_name = dicts.dim_names.get(attr::NAMES[attr::VISIT]);
-        for r in crate::recorded::unattached(&self.conversions) {
+        for r in self.unattached_records() {
             if keep(r.visitor) {
                 conversion_hit_into(r, key_name, hits, side);
             }
         }
     }
 
-    /// Builds the visits of a day's actions.
+    /// Builds the visits of a day's actions; `bridges` (the day's
+    /// conversions and product views) keep a visit open as its actions do.
     fn build_visits(
         hits: &mut [RawHit],
+        bridges: &Bridges,
         side: &SideArena,
         dicts: &SiteDicts,
         site: &SiteConfig,
@@ -815,7 +837,7 @@ impl DayArchive {
             let n = hits.len();
             let splits = |i: usize| {
                 hits[i].visitor != hits[i - 1].visitor
-                    || hits[i].ts - hits[i - 1].ts >= timeout
+                    || bridges.gap(hits[i].visitor, hits[i - 1].ts, hits[i].ts, timeout)
                     || starts(&hits[i])
             };
             let visits = 1 + (1..n).filter(|&i| splits(i)).count();
@@ -858,7 +880,8 @@ impl DayArchive {
                 && hits[end].visitor == visitor
                 && key_of(&hits[end]) == key
                 && (key != NONE
-                    || (hits[end].ts - hits[end - 1].ts < timeout && !starts(&hits[end])))
+                    || (!bridges.gap(visitor, hits[end - 1].ts, hits[end].ts, timeout)
+                        && !starts(&hits[end])))
             {
                 end += 1;
             }
@@ -1047,7 +1070,7 @@ impl DayArchive {
                             acts.push((x.ev_action, v));
                         }
                         // Conversions are not actions.
-                        HitType::Goal | HitType::Order | HitType::Cart => {}
+                        HitType::Goal | HitType::Order | HitType::Cart | HitType::ProductView => {}
                     }
                 }
             }
@@ -1119,7 +1142,7 @@ impl DayArchive {
                 h.dims_len = (side.dims.len() - h.dims_start as usize) as u16;
                 hits.push(h);
             }
-            for r in self.conversions_of(v) {
+            for r in self.conversions_of(v).iter().chain(self.views_of(v)) {
                 conversion_hit_into(r, visit_key, hits, side);
             }
         }
@@ -1137,6 +1160,46 @@ impl DayArchive {
     ) {
         self.visit_hits_into(visits, hits, side, dicts);
         self.unattached_hits_into(unattached, hits, side, dicts);
+    }
+}
+
+/// The times of the day's conversions and product views that carry no
+/// visit id, by visitor: Matomo's tracker keeps a visit open while any
+/// request of it comes within the timeout, an order or a cart update as
+/// much as a page view, so the gap that ends a visit is measured over
+/// them too. They add no action (docs/hits.md, "Visits").
+pub(crate) struct Bridges(Vec<(u32, i64)>);
+
+impl Bridges {
+    fn of(convs: &[RawHit], side: &SideArena, dicts: &SiteDicts) -> Bridges {
+        let key_name = dicts.dim_names.get(attr::NAMES[attr::VISIT]);
+        let keyed = |h: &RawHit| key_name.is_some_and(|k| side.dims(h).iter().any(|d| d.0 == k));
+        let mut times: Vec<(u32, i64)> = convs
+            .iter()
+            .filter(|h| !keyed(h))
+            .map(|h| (h.visitor, h.ts))
+            .collect();
+        times.sort_unstable();
+        Bridges(times)
+    }
+
+    /// Whether `visitor`'s actions at `from` and then `to` (`from <= to`)
+    /// are in different visits: some stretch of `from`, the conversions
+    /// between and `to` lasts `timeout` or more.
+    fn gap(&self, visitor: u32, from: i64, to: i64, timeout: i64) -> bool {
+        if to - from < timeout {
+            return false;
+        }
+        let lo = self.0.partition_point(|&x| x < (visitor, from));
+        let hi = self.0.partition_point(|&x| x < (visitor, to));
+        let mut last = from;
+        for &(_, t) in &self.0[lo..hi] {
+            if t - last >= timeout {
+                return true;
+            }
+            last = t;
+        }
+        to - last >= timeout
     }
 }
 

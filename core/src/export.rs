@@ -82,7 +82,7 @@ impl Engine {
             // Conversions attached to no visit, of the visitors each piece
             // holds.
             for p in pieces {
-                for r in crate::recorded::unattached(&p.archive.conversions) {
+                for r in p.archive.unattached_records() {
                     if crate::live::unattached_visible(p.mask, r.visitor) {
                         out.push(conversion_hit(site, d, r, visit_key));
                     }
@@ -153,7 +153,7 @@ impl Engine {
                     }
                     out.push(hit);
                 }
-                for r in a.conversions_of(v) {
+                for r in a.conversions_of(v).iter().chain(a.views_of(v)) {
                     out.push(conversion_hit(site, d, r, visit_key));
                 }
             }

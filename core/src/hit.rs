@@ -27,6 +27,10 @@ pub enum HitType {
     /// an action; a visit whose last cart update has no order after it is
     /// an abandoned cart.
     Cart = 7,
+    /// A product page view (Matomo's `_pks`, `_pkn`, `_pkc`, `_pkp` on a
+    /// page view): not an action (its page view is one); it feeds the
+    /// view columns of the products reports.
+    ProductView = 8,
 }
 
 impl HitType {
@@ -46,6 +50,7 @@ impl HitType {
             HitType::Goal => "goal",
             HitType::Order => "order",
             HitType::Cart => "cart",
+            HitType::ProductView => "product_view",
         }
     }
 
@@ -66,12 +71,14 @@ impl HitType {
             "goal" => HitType::Goal,
             "order" => HitType::Order,
             "cart" => HitType::Cart,
+            "product_view" => HitType::ProductView,
             _ => return None,
         })
     }
 
     /// Whether a hit of this kind is an action of its visit (every kind
-    /// but the recorded conversions: `goal`, `order`, `cart`).
+    /// but the recorded conversions, `goal`, `order`, `cart`, and
+    /// `product_view`).
     ///
     /// # Examples
     /// ```
@@ -221,6 +228,36 @@ impl Conversion {
     }
 
     /// The contract's rules for a conversion of kind `kind`.
+    /// A product view: one item (SKU, name, categories and price, each
+    /// optional but not all missing; no quantity) and nothing else.
+    fn validate_view(&self) -> Result<(), String> {
+        if self.goal.is_some() || self.revenue.is_some() || self.order_id.is_some() || self.has_amounts() {
+            return Err("a product_view hit carries only `items` (the product viewed)".into());
+        }
+        let [item] = self.items.as_slice() else {
+            return Err(format!(
+                "a product_view hit needs `items` with exactly one product (sku, name, category, price), got {}",
+                self.items.len()
+            ));
+        };
+        if item.sku.len() > 255 || item.name.as_ref().is_some_and(|n| n.len() > 255) {
+            return Err("a viewed product's `sku` and `name` are at most 255 bytes".into());
+        }
+        if item.sku.is_empty() && item.name.is_none() && item.categories.is_empty() {
+            return Err("a product_view hit's product needs a `sku`, a `name` or a `category`".into());
+        }
+        if item.categories.len() > 5 {
+            return Err(format!("the viewed product has {} categories; at most 5", item.categories.len()));
+        }
+        if item.price.is_some_and(|p| !p.is_finite()) {
+            return Err("the viewed product's `price` must be a finite number".into());
+        }
+        if item.quantity.is_some() {
+            return Err("a viewed product has no `quantity`".into());
+        }
+        Ok(())
+    }
+
     pub(crate) fn validate(&self, kind: HitType) -> Result<(), String> {
         let finite = |name: &str, v: Option<f64>| match v {
             Some(x) if !x.is_finite() => Err(format!("`{name}` must be a finite number")),
@@ -261,6 +298,7 @@ impl Conversion {
                     return Err("a cart hit has no `order`: send an order hit for a purchase".into());
                 }
             }
+            HitType::ProductView => return self.validate_view(),
             _ => return Err(format!("a {} hit carries no conversion", kind.name())),
         }
         if kind != HitType::Goal && self.goal.is_some() {
@@ -1159,6 +1197,7 @@ impl HitView<'_> {
                 match self.kind {
                     HitType::Goal => "`goal` (the goal id)",
                     HitType::Order => "`order.id` and `revenue`",
+                    HitType::ProductView => "`items` (the product viewed)",
                     _ => "`revenue` and `items`",
                 }
             ));

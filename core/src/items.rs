@@ -9,6 +9,11 @@
 //! whose abandoned cart holds it). A product with several categories
 //! counts in each; an item without a name or category is Matomo's
 //! `Value not defined`.
+//!
+//! Product page views (`product_view` hits) add a row's views, the
+//! visits and distinct visitors that viewed it and the average price
+//! the views showed, in both tables (orders and abandoned carts), as
+//! Matomo's product reports do.
 
 use std::collections::BTreeMap;
 
@@ -60,6 +65,44 @@ pub struct ItemRow {
     /// Orders holding the product, or visits whose abandoned cart holds
     /// it.
     pub orders: u64,
+    /// Sum of the unit prices of the order (or cart) lines holding it
+    /// (Matomo's `price`: its average price is this over `orders`).
+    pub price: f64,
+    /// Visits that viewed the product's page (`product_view` hits).
+    pub visits: u64,
+    /// Distinct visitors of those visits (exact over any range).
+    pub visitors: u64,
+    /// Product page views.
+    pub views: u64,
+    /// The average price the views showed, over the views with one.
+    pub avg_price_viewed: Option<f64>,
+}
+
+/// A row's running sums.
+#[derive(Default)]
+struct Acc {
+    revenue: ExactSum,
+    price: ExactSum,
+    quantity: u64,
+    orders: u64,
+    visits: u64,
+    visitors: roaring::RoaringBitmap,
+    views: u64,
+    viewed_price: ExactSum,
+    priced_views: u64,
+}
+
+/// The labels a viewed product counts under: its SKU, its name, or each
+/// of its categories (none when the view does not name one).
+fn view_labels(item: &crate::hit::Item, by: ItemsBy) -> Vec<&str> {
+    match by {
+        ItemsBy::Sku => [item.sku.as_str()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect(),
+        ItemsBy::Name => item.name.as_deref().into_iter().collect(),
+        ItemsBy::Category => item.categories.iter().map(String::as_str).collect(),
+    }
 }
 
 /// Matomo's label for an item without a name or category.
@@ -90,8 +133,29 @@ impl Selection<'_> {
     /// # Ok::<(), hitmap::Error>(())
     /// ```
     pub fn items(&self, by: ItemsBy, carts: bool) -> Vec<ItemRow> {
-        let mut rows: BTreeMap<String, (ExactSum, u64, u64)> = BTreeMap::new();
+        let mut rows: BTreeMap<String, Acc> = BTreeMap::new();
         self.for_each_visit(|cut| {
+            let visitor = cut.archive.visitor[cut.visit as usize];
+            // Product views: each viewed label's views, price and visit.
+            let mut viewed: Vec<&str> = Vec::new();
+            for r in cut.archive.views_of(cut.visit) {
+                let Some(item) = r.data.items.first() else {
+                    continue;
+                };
+                for label in view_labels(item, by) {
+                    let row = rows.entry(label.to_owned()).or_default();
+                    row.views += 1;
+                    if let Some(p) = item.price {
+                        row.viewed_price.add(p);
+                        row.priced_views += 1;
+                    }
+                    if !viewed.contains(&label) {
+                        viewed.push(label);
+                        row.visits += 1;
+                        row.visitors.insert(visitor);
+                    }
+                }
+            }
             let recorded = cut.archive.conversions_of(cut.visit);
             if recorded.is_empty() {
                 return;
@@ -116,11 +180,12 @@ impl Selection<'_> {
                     let quantity = u64::from(item.quantity.unwrap_or(1));
                     for label in labels {
                         let row = rows.entry(label.to_owned()).or_default();
-                        row.0.add(item.price.unwrap_or(0.0) * quantity as f64);
-                        row.1 += quantity;
+                        row.revenue.add(item.price.unwrap_or(0.0) * quantity as f64);
+                        row.price.add(item.price.unwrap_or(0.0));
+                        row.quantity += quantity;
                         if !seen.contains(&label) {
                             seen.push(label);
-                            row.2 += 1;
+                            row.orders += 1;
                         }
                     }
                 }
@@ -128,11 +193,17 @@ impl Selection<'_> {
         });
         let mut out: Vec<ItemRow> = rows
             .into_iter()
-            .map(|(label, (revenue, quantity, orders))| ItemRow {
+            .map(|(label, a)| ItemRow {
                 label,
-                revenue: revenue.value(),
-                quantity,
-                orders,
+                revenue: a.revenue.value(),
+                price: a.price.value(),
+                quantity: a.quantity,
+                orders: a.orders,
+                visits: a.visits,
+                visitors: a.visitors.len(),
+                views: a.views,
+                avg_price_viewed: (a.priced_views > 0)
+                    .then(|| a.viewed_price.value() / a.priced_views as f64),
             })
             .collect();
         out.sort_by(|a, b| {

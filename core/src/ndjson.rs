@@ -262,7 +262,7 @@ impl<'de> Visitor<'de> for LineVisitor {
                     None => Ok(()),
                     Some(t) => HitType::parse(&t).map(|k| hit.kind = k).ok_or_else(|| {
                         format!(
-                            "`type` must be pageview, download, outlink, search, event, goal, order or cart, got {t:?}"
+                            "`type` must be pageview, download, outlink, search, event, goal, order, cart or product_view, got {t:?}"
                         )
                     }),
                 }),
@@ -423,7 +423,7 @@ fn site_of(raw: &str) -> Result<u32, String> {
 fn type_text(v: Scalar<'_>) -> Result<Option<Cow<'_, str>>, String> {
     match v {
         Scalar::Str(s) if s.is_empty() => Err(
-            "`type` must be pageview, download, outlink, search, event, goal, order or cart, got \"\" (leave it out for a pageview)".into(),
+            "`type` must be pageview, download, outlink, search, event, goal, order, cart or product_view, got \"\" (leave it out for a pageview)".into(),
         ),
         other => text("type", other),
     }

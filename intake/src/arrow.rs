@@ -1000,9 +1000,9 @@ impl Columns {
         // An empty type is an error, as in NDJSON, not missing.
         let kind = match raw(self.kind.as_ref(), i) {
             None => Ok(HitType::Pageview),
-            Some("") => Err("`type` must be pageview, download, outlink, search, event, goal, order or cart, got \"\" (leave it out for a pageview)".to_owned()),
+            Some("") => Err("`type` must be pageview, download, outlink, search, event, goal, order, cart or product_view, got \"\" (leave it out for a pageview)".to_owned()),
             Some(t) => HitType::parse(t).ok_or_else(|| {
-                format!("`type` must be pageview, download, outlink, search, event, goal, order or cart, got {t:?}")
+                format!("`type` must be pageview, download, outlink, search, event, goal, order, cart or product_view, got {t:?}")
             }),
         };
         let site = site.transpose()?;

@@ -115,11 +115,32 @@ pub struct Client<'a> {
 pub enum Tracked {
     /// A hit to store.
     Hit(Box<Hit>),
+    /// A page view of a product or category page (Matomo's `_pks`,
+    /// `_pkn`, `_pkc`, `_pkp`): the page view and its `product_view`
+    /// hit, both to store.
+    Viewed(Box<Hit>, Box<Hit>),
     /// A heartbeat (`ping=1`): answered, not stored (hitmap's visits end
     /// at their last action; Matomo would extend the visit's length).
     Ping,
     /// A robot's request, not stored unless the request says `bots=1`.
     Bot,
+}
+
+impl Tracked {
+    /// The hits to store (none for a ping or a robot).
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap_intake::track::Tracked;
+    /// assert!(Tracked::Ping.into_hits().is_empty());
+    /// ```
+    pub fn into_hits(self) -> Vec<Hit> {
+        match self {
+            Tracked::Hit(h) => vec![*h],
+            Tracked::Viewed(page, view) => vec![*page, *view],
+            Tracked::Ping | Tracked::Bot => Vec::new(),
+        }
+    }
 }
 
 /// Why a request is not tracked.
@@ -369,7 +390,7 @@ impl Tracker {
                 });
             }
             HitType::Download | HitType::Outlink => {}
-            HitType::Goal | HitType::Order | HitType::Cart => {
+            HitType::Goal | HitType::Order | HitType::Cart | HitType::ProductView => {
                 unreachable!("conversion requests return above")
             }
         }
@@ -441,6 +462,19 @@ impl Tracker {
         }
         hit.new_visit = get("new_visit") == Some("1");
         hit.validate().map_err(Refused::Invalid)?;
+        if kind == HitType::Pageview
+            && let Some(item) = product_view(&get)
+        {
+            let mut view = Hit::new(site, ts, hit.visitor.clone(), HitType::ProductView)
+                .with_conversion(Conversion {
+                    items: vec![item],
+                    ..Conversion::default()
+                });
+            view.url = hit.url.clone();
+            view.visit = hit.visit.clone();
+            view.validate().map_err(Refused::Invalid)?;
+            return Ok(Tracked::Viewed(Box::new(hit), Box::new(view)));
+        }
         Ok(Tracked::Hit(Box::new(hit)))
     }
 
@@ -519,6 +553,49 @@ fn conversion<'p>(
         ..Conversion::default()
     };
     Ok(Hit::new(site, ts, visitor, kind).with_conversion(c))
+}
+
+/// The product a page view shows (Matomo's `_pks` SKU, `_pkn` name,
+/// `_pkc` category: a text or a JSON list whose first five non-empty
+/// entries count, `_pkp` price), if it names a SKU, name or category.
+fn product_view<'p>(get: &impl Fn(&str) -> Option<&'p str>) -> Option<Item> {
+    let text = |k: &str| {
+        get(k).map(str::trim).filter(|v| !v.is_empty()).map(|v| {
+            // Matomo's action names are cut to their column; hitmap
+            // keeps a product's first 255 bytes.
+            let mut end = v.len().min(255);
+            while !v.is_char_boundary(end) {
+                end -= 1;
+            }
+            v[..end].to_owned()
+        })
+    };
+    let categories: Vec<String> = match get("_pkc").map(str::trim) {
+        Some(c) if c.starts_with("[\"") => serde_json::from_str::<Vec<serde_json::Value>>(c)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| match v {
+                serde_json::Value::String(s) if !s.trim().is_empty() && s.trim() != "0" => {
+                    Some(s.trim().to_owned())
+                }
+                serde_json::Value::Number(n) if n.as_f64() != Some(0.0) => Some(n.to_string()),
+                _ => None,
+            })
+            .take(5)
+            .collect(),
+        Some(c) if !c.is_empty() => vec![c.to_owned()],
+        _ => Vec::new(),
+    };
+    let item = Item {
+        sku: text("_pks").unwrap_or_default(),
+        name: text("_pkn"),
+        categories,
+        price: get("_pkp")
+            .and_then(|p| p.trim().parse::<f64>().ok())
+            .filter(|p| p.is_finite()),
+        quantity: None,
+    };
+    (!item.sku.is_empty() || item.name.is_some() || !item.categories.is_empty()).then_some(item)
 }
 
 /// Matomo's `ec_items`: a JSON list of `[sku, name, category, price,

@@ -97,10 +97,12 @@ pub(super) fn requested_ecommerce(
     Ok(Some(e))
 }
 
-/// A products report's rows in Matomo's shape: revenue, quantity,
-/// `orders` (or `abandoned_carts`), average price and quantity, the
-/// conversion rate (0%: hitmap records no product page views) and the
-/// row's segment.
+/// A products report's rows in Matomo's shape: revenue, quantity and
+/// `orders` (or `abandoned_carts`) for a product that was bought (or left
+/// in a cart); `nb_visits`, `nb_uniq_visitors` and `nb_actions` for one
+/// whose page was viewed; the average price (of the order lines, else of
+/// the views) and quantity, the conversion rate (orders over the visits
+/// that viewed it: 0% without views, as Matomo's) and the row's segment.
 pub(super) fn item_rows(
     items: &[crate::items::ItemRow],
     by: crate::items::ItemsBy,
@@ -116,13 +118,22 @@ pub(super) fn item_rows(
         .map(|i| {
             let mut row = Row::new();
             row.insert("label".into(), json!(i.label));
-            row.insert("revenue".into(), money(i.revenue));
-            row.insert("quantity".into(), json!(i.quantity));
-            row.insert(count.into(), json!(i.orders));
-            row.insert(
-                "avg_price".into(),
-                money(table::ratio(i.revenue, i.quantity as f64)),
-            );
+            if i.orders > 0 {
+                row.insert("revenue".into(), money(i.revenue));
+                row.insert("quantity".into(), json!(i.quantity));
+                row.insert(count.into(), json!(i.orders));
+            }
+            if i.views > 0 {
+                row.insert("nb_visits".into(), json!(i.visits));
+                row.insert("nb_uniq_visitors".into(), json!(i.visitors));
+                row.insert("nb_actions".into(), json!(i.views));
+            }
+            let avg_price = if i.price == 0.0 {
+                i.avg_price_viewed.unwrap_or(0.0)
+            } else {
+                table::ratio(i.price, i.orders as f64)
+            };
+            row.insert("avg_price".into(), money(avg_price));
             let avg_quantity = table::ratio(i.quantity as f64, i.orders as f64);
             row.insert(
                 "avg_quantity".into(),
@@ -130,7 +141,10 @@ pub(super) fn item_rows(
             );
             row.insert(
                 "conversion_rate".into(),
-                conversion_rate(0.0, r.table.raw_metrics),
+                conversion_rate(
+                    table::ratio(i.orders as f64, i.visits as f64),
+                    r.table.raw_metrics,
+                ),
             );
             if i.label != crate::items::NOT_DEFINED {
                 row.insert(

@@ -47,6 +47,7 @@ fn action_type(kind: HitType) -> &'static str {
         HitType::Goal => "goal",
         HitType::Order => "ecommerceOrder",
         HitType::Cart => "ecommerceAbandonedCart",
+        HitType::ProductView => "action",
     }
 }
 

@@ -20,8 +20,15 @@ pub(crate) const MAGIC: &[u8; 7] = b"HITMAP\0";
 /// adds goal rollups (`R`, `.gol`: [`GOALS_VERSION`]); version 9 counts
 /// the time spent on a page until the next page view (Matomo's rule) in
 /// report rollups, whose older ones are read from their days until
-/// rebuilt ([`REPORTS_VERSION`]); the other kinds are the same in all.
-pub(crate) const FORMAT_VERSION: u16 = 9;
+/// rebuilt ([`REPORTS_VERSION`]); version 10 adds product views to the
+/// conversions section of the day files of days that have any
+/// ([`VIEWS_VERSION`]); the other kinds are the same in all.
+pub(crate) const FORMAT_VERSION: u16 = 10;
+
+/// The version of a day file whose conversions section holds product
+/// views (kind 8): an older build refuses it by version instead of
+/// misreading it. Days without views keep their version.
+pub(crate) const VIEWS_VERSION: u16 = 10;
 
 /// The version of a goal rollup (a month's or year's goal sums).
 pub(crate) const GOALS_VERSION: u16 = 8;

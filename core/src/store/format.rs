@@ -61,13 +61,17 @@ mod sec {
 /// ([`day_sections`]), so a question reads only the groups it needs.
 pub(crate) fn encode_day(a: &DayArchive) -> Vec<u8> {
     let mut sections = day_sections(a);
-    if a.conversions.is_empty() {
+    if a.conversions.is_empty() && a.views.is_empty() {
         return seal(Kind::Day, &pack_day(a.visitor.len(), a.a_kind.len(), &sections));
     }
     sections.push(conversions_section(a));
     super::codec::seal_in(
         Kind::Day,
-        super::codec::CONVERSIONS_VERSION,
+        if a.views.is_empty() {
+            super::codec::CONVERSIONS_VERSION
+        } else {
+            super::codec::VIEWS_VERSION
+        },
         &pack_day(a.visitor.len(), a.a_kind.len(), &sections),
     )
 }
@@ -114,8 +118,8 @@ fn read_opt_str(r: &mut Reader<'_>) -> ReadResult<Option<String>> {
 /// time, kind, URL, visit id and data (FORMAT.md).
 fn conversions_section(a: &DayArchive) -> Vec<u8> {
     let mut w = Writer::default();
-    w.var(a.conversions.len() as u64);
-    for r in &a.conversions {
+    w.var((a.conversions.len() + a.views.len()) as u64);
+    for r in a.conversions.iter().chain(&a.views) {
         w.var(opt_id(r.visit));
         w.var(u64::from(r.visitor));
         w.buf.extend_from_slice(&r.ts.to_le_bytes());
@@ -156,6 +160,7 @@ fn read_conversions(r: &mut Reader<'_>, a: &mut DayArchive) -> ReadResult<()> {
             5 => HitType::Goal,
             6 => HitType::Order,
             7 => HitType::Cart,
+            8 => HitType::ProductView,
             k => return Err(format!("unknown conversion kind {k}")),
         };
         let url = read_opt_id(r)?;
@@ -211,8 +216,12 @@ fn read_conversions(r: &mut Reader<'_>, a: &mut DayArchive) -> ReadResult<()> {
             counted: true,
         });
     }
+    let (views, mut out): (Vec<_>, Vec<_>) = out
+        .into_iter()
+        .partition(|r| r.kind == HitType::ProductView);
     crate::recorded::derive_counted(&mut out);
     a.conversions = out;
+    a.views = views;
     Ok(())
 }
 
@@ -891,7 +900,7 @@ fn validate(a: &DayArchive, d: &SiteDicts) -> ReadResult<()> {
     if a.visitor.windows(2).any(|w| w[0] > w[1]) {
         return Err("visits must be sorted by visitor".into());
     }
-    for c in &a.conversions {
+    for c in a.conversions.iter().chain(&a.views) {
         if c.visit != NONE && c.visit as usize >= v {
             return Err(format!("a conversion names visit {} of {v}", c.visit));
         }
@@ -905,7 +914,9 @@ fn validate(a: &DayArchive, d: &SiteDicts) -> ReadResult<()> {
             return Err("a conversion's id is out of range".into());
         }
     }
-    if a.conversions.windows(2).any(|w| w[0].visit > w[1].visit) {
+    if a.conversions.windows(2).any(|w| w[0].visit > w[1].visit)
+        || a.views.windows(2).any(|w| w[0].visit > w[1].visit)
+    {
         return Err("conversions must be sorted by visit".into());
     }
     ids_ok(&a.visitor, &d.visitors, false, "visitor")?;
@@ -972,7 +983,7 @@ fn validate(a: &DayArchive, d: &SiteDicts) -> ReadResult<()> {
                 HitType::Search => !extras || x.keyword != NONE,
                 HitType::Event => !extras || (x.ev_category != NONE && x.ev_action != NONE),
                 // Never an action (`kinds` reads only actions' kinds).
-                HitType::Goal | HitType::Order | HitType::Cart => false,
+                HitType::Goal | HitType::Order | HitType::Cart | HitType::ProductView => false,
             };
             if !needs {
                 return Err(format!("action {i} lacks the field its kind requires"));

@@ -443,9 +443,10 @@ fn check(
         .iter()
         .map(|s| make_conversion(s, case.base))
         .collect();
-    let visits = reference_visits(case, &actions);
-    let attached = attach(&visits, &convs, case);
     let all: Vec<Hit> = actions.iter().chain(&convs).cloned().collect();
+    // Conversions keep visits open: the model sessionizes over all hits.
+    let visits = reference_visits(case, &all);
+    let attached = attach(&visits, &convs, case);
     // One batch.
     let mut one = build(case, &all, &[]);
     one.add_site(config(case, goals)).unwrap();
@@ -1108,4 +1109,217 @@ fn an_order_id_counts_once_in_the_site() {
         Engine::open_reader(dir.0.to_str().unwrap(), hitmap::ReaderOptions::default()).unwrap();
     assert_eq!(r.verify(), Vec::<String>::new());
     assert_eq!(orders(&r), [(1, 40.0), (0, 0.0), (0, 0.0), (0, 0.0)]);
+}
+
+/// A product page view (`product_view`): its product by SKU, name and
+/// categories.
+fn viewed(visitor: &str, ts: i64, sku: &str, name: &str, cats: &[&str], price: Option<f64>) -> Hit {
+    let mut item = Item::new(sku);
+    if !name.is_empty() {
+        item = item.name(name);
+    }
+    for c in cats {
+        item = item.category(*c);
+    }
+    item.price = price;
+    let mut h = Hit::new(1, ts, visitor, HitType::ProductView).with_conversion(Conversion {
+        items: vec![item],
+        ..Conversion::default()
+    });
+    h.url = Some("https://x.org/p".into());
+    h
+}
+
+#[test]
+fn product_views_feed_the_products_reports() {
+    let dir = crate::store::TempDir::new("product-views");
+    let mut w = Engine::open(&dir.0).unwrap();
+    w.add_site(SiteConfig::new(1).ecommerce(true)).unwrap();
+    let page = |visitor: &str, ts| Hit::pageview(1, ts, visitor, "https://x.org/p");
+    let hits = vec![
+        // Visitor a: two views of the mug (9 and 11), then buys one.
+        page("a", T),
+        viewed("a", T, "MUG", "Mug", &["Kitchen"], Some(9.0)),
+        page("a", T + 60),
+        viewed("a", T + 60, "MUG", "Mug", &["Kitchen"], Some(11.0)),
+        Hit::new(1, T + 120, "a", HitType::Order).with_conversion(Conversion {
+            order_id: Some("A-1".into()),
+            revenue: Some(10.0),
+            items: vec![Item::new("MUG").name("Mug").category("Kitchen").price(10.0)],
+            ..Conversion::default()
+        }),
+        // Visitor b: views the mug without a price, and a category page.
+        page("b", T),
+        viewed("b", T, "MUG", "Mug", &["Kitchen"], None),
+        page("b", T + 30),
+        viewed("b", T + 30, "", "", &["Garden"], None),
+        // Visitor a again, hours later: a view of a pen left in a cart.
+        page("a", T + 20_000),
+        viewed("a", T + 20_000, "PEN", "", &[], Some(2.0)),
+        Hit::new(1, T + 20_060, "a", HitType::Cart).with_conversion(Conversion {
+            revenue: Some(2.0),
+            items: vec![Item::new("PEN").price(2.0)],
+            ..Conversion::default()
+        }),
+    ];
+    let out = w.ingest(&hits).unwrap();
+    assert_eq!(out.accepted as usize, hits.len(), "{:?}", out.rejected);
+    drop(w);
+    let e = Engine::open_reader(dir.0.to_str().unwrap(), hitmap::ReaderOptions::default()).unwrap();
+    let day = "idSite=1&period=day&date=2024-06-01&format=json";
+    let sku = api(&e, &format!("method=Goals.getItemsSku&{day}"));
+    let row = |rows: &Value, label: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["label"] == label)
+            .cloned()
+            .unwrap_or_else(|| panic!("no row {label} in {rows}"))
+    };
+    let mug = row(&sku, "MUG");
+    assert_eq!(
+        (
+            mug["orders"].clone(),
+            mug["nb_visits"].clone(),
+            mug["nb_uniq_visitors"].clone(),
+            mug["nb_actions"].clone()
+        ),
+        (1.into(), 2.into(), 2.into(), 3.into()),
+        "{mug}"
+    );
+    assert_eq!(mug["avg_price"], 10, "the order lines' price");
+    assert_eq!(
+        mug["conversion_rate"], "50%",
+        "one order over two viewing visits"
+    );
+    // A product only viewed: no order columns, the views' average price.
+    let pen = row(&sku, "PEN");
+    assert!(
+        pen.get("orders").is_none() && pen.get("revenue").is_none(),
+        "{pen}"
+    );
+    assert_eq!(
+        (pen["nb_actions"].clone(), pen["avg_price"].clone()),
+        (1.into(), 2.into())
+    );
+    assert_eq!(pen["conversion_rate"], "0%");
+    // Abandoned carts: the pen's cart, and the same views.
+    let carts = api(
+        &e,
+        &format!("method=Goals.getItemsSku&{day}&abandonedCarts=1"),
+    );
+    let pen = row(&carts, "PEN");
+    assert_eq!(
+        (
+            pen["abandoned_carts"].clone(),
+            pen["nb_visits"].clone(),
+            pen["conversion_rate"].clone()
+        ),
+        (1.into(), 1.into(), "100%".into())
+    );
+    assert_eq!(row(&carts, "MUG")["nb_actions"], 3);
+    // Categories: a category page counts there, not under a SKU or name.
+    let cats = api(&e, &format!("method=Goals.getItemsCategory&{day}"));
+    assert_eq!(row(&cats, "Garden")["nb_visits"], 1);
+    let names = api(&e, &format!("method=Goals.getItemsName&{day}"));
+    assert!(
+        names
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["label"] != "Garden")
+    );
+    assert_eq!(row(&names, "Mug")["nb_visits"], 2);
+    // Views are not actions or conversions.
+    let summary = api(&e, &format!("method=VisitsSummary.get&{day}"));
+    assert_eq!(
+        (summary["nb_visits"].clone(), summary["nb_actions"].clone()),
+        (3.into(), 5.into())
+    );
+    let goals = api(&e, &format!("method=Goals.get&{day}"));
+    assert_eq!(goals["nb_conversions"], 1, "{goals}");
+    // They come back out as they went in.
+    let mut back: Vec<String> = e
+        .export_hits(1, "2024-06-01", "2024-06-01")
+        .unwrap()
+        .iter()
+        .filter(|h| h.kind == HitType::ProductView)
+        .map(Hit::to_ndjson)
+        .collect();
+    let mut sent: Vec<String> = hits
+        .iter()
+        .filter(|h| h.kind == HitType::ProductView)
+        .map(Hit::to_ndjson)
+        .collect();
+    back.sort();
+    sent.sort();
+    assert_eq!(back, sent);
+}
+
+#[test]
+fn product_views_are_checked() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1).ecommerce(true)).unwrap();
+    for (line, why) in [
+        (
+            r#"{"site":1,"ts":1,"visitor":"v","type":"product_view","url":"https://x.org/"}"#,
+            "needs its conversion",
+        ),
+        (
+            r#"{"site":1,"ts":1,"visitor":"v","type":"product_view","items":[{"sku":"A"},{"sku":"B"}]}"#,
+            "exactly one product",
+        ),
+        (
+            r#"{"site":1,"ts":1,"visitor":"v","type":"product_view","items":[{"price":3}]}"#,
+            "needs a `sku`, a `name` or a `category`",
+        ),
+        (
+            r#"{"site":1,"ts":1,"visitor":"v","type":"product_view","items":[{"sku":"A","quantity":2}]}"#,
+            "no `quantity`",
+        ),
+        (
+            r#"{"site":1,"ts":1,"visitor":"v","type":"product_view","revenue":3,"items":[{"sku":"A"}]}"#,
+            "carries only `items`",
+        ),
+    ] {
+        let out = e.ingest_ndjson(line.as_bytes()).unwrap();
+        assert_eq!(out.accepted, 0, "{line}");
+        assert!(
+            out.rejected.iter().any(|r| r.reason.contains(why)),
+            "{line}: {:?}",
+            out.rejected
+        );
+    }
+    let ok = r#"{"site":1,"ts":1,"visitor":"v","type":"product_view","items":[{"category":["A","B"],"price":3}]}"#;
+    assert_eq!(e.ingest_ndjson(ok.as_bytes()).unwrap().accepted, 1);
+}
+
+#[test]
+fn conversions_keep_a_visit_open() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1).ecommerce(true)).unwrap();
+    let cart = |ts| {
+        Hit::new(1, ts, "a", HitType::Cart).with_conversion(Conversion {
+            revenue: Some(1.0),
+            items: vec![Item::new("X")],
+            ..Conversion::default()
+        })
+    };
+    e.ingest([
+        // 20 minutes to a cart update, 20 more to the next page: one
+        // visit, as Matomo's tracker keeps it open.
+        Hit::pageview(1, T, "a", "https://x.org/1"),
+        cart(T + 1200),
+        Hit::pageview(1, T + 2400, "a", "https://x.org/2"),
+        // 40 minutes without anything: a new visit.
+        Hit::pageview(1, T + 4800, "a", "https://x.org/3"),
+    ])
+    .unwrap();
+    let day = "idSite=1&period=day&date=2024-06-01&format=json";
+    let s = api(&e, &format!("method=VisitsSummary.get&{day}"));
+    assert_eq!(
+        (s["nb_visits"].clone(), s["nb_actions"].clone()),
+        (2.into(), 3.into()),
+        "{s}"
+    );
 }

@@ -164,7 +164,16 @@ pub fn visits(hits: &[Hit], site: &RefSite) -> Vec<RVisit> {
         let mut start = 0;
         for i in 1..=hs.len() {
             if i == hs.len() || (key.is_none() && hs[i].ts - hs[i - 1].ts >= site.timeout) {
-                let vh = hs[start..i].to_vec();
+                // Conversions keep a visit open but are not its actions.
+                let vh: Vec<Hit> = hs[start..i]
+                    .iter()
+                    .filter(|h| h.kind.is_action())
+                    .cloned()
+                    .collect();
+                start = i;
+                if vh.is_empty() {
+                    continue;
+                }
                 let first = vh[0].ts;
                 let last = vh[vh.len() - 1].ts;
                 let referrer = first_value(&vh, |h| h.referrer.clone());
@@ -206,7 +215,6 @@ pub fn visits(hits: &[Hit], site: &RefSite) -> Vec<RVisit> {
                     },
                     hits: vh,
                 });
-                start = i;
             }
         }
     }
@@ -512,7 +520,9 @@ pub fn actions(cuts: &[Cut]) -> hitmap::ActionsSummary {
                 }
                 HitType::Event => s.nb_events += 1,
                 // The model's visits hold only actions.
-                HitType::Goal | HitType::Order | HitType::Cart => unreachable!(),
+                HitType::Goal | HitType::Order | HitType::Cart | HitType::ProductView => {
+                    unreachable!()
+                }
             }
         }
         s.nb_uniq_pageviews += uniq[0].len() as u64;

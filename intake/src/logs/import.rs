@@ -1128,13 +1128,16 @@ fn replay(
         now: line.ts,
     };
     match tracker.track(&params, &client, None) {
-        Ok(Tracked::Hit(hit)) => {
-            match hit.kind {
-                HitType::Download => c.downloads += 1,
-                HitType::Event => c.events += 1,
-                _ => c.pageviews += 1,
+        Ok(t @ (Tracked::Hit(_) | Tracked::Viewed(..))) => {
+            for hit in t.into_hits() {
+                match hit.kind {
+                    HitType::Download => c.downloads += 1,
+                    HitType::Event => c.events += 1,
+                    HitType::ProductView => {}
+                    _ => c.pageviews += 1,
+                }
+                chunk.hits.push(hit);
             }
-            chunk.hits.push(*hit);
         }
         Ok(Tracked::Bot) => *c.skipped.entry(super::Skip::Bot.reason()).or_default() += 1,
         Ok(Tracked::Ping) => *c.skipped.entry(PING).or_default() += 1,

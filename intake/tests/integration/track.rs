@@ -525,3 +525,64 @@ fn goal_and_ecommerce_requests_record_conversions() {
         (3.into(), 3.into())
     );
 }
+
+#[test]
+fn a_product_page_view_is_a_page_view_and_a_product_view() {
+    let mut t = tracker(TrackOptions::default());
+    let id = "_id=0123456789abcdef";
+    // Matomo's setEcommerceView: SKU, name, a JSON list of categories
+    // (empty and "0" entries dropped, five kept) and the price.
+    let cats = "%5B%22A%22%2C%22%22%2C0%2C%22B%22%2C%22C%22%2C%22D%22%2C%22E%22%2C%22F%22%5D";
+    let Ok(Tracked::Viewed(page, view)) = t.track_query(
+        &format!("{BASE}&{id}&action_name=Mug&_pks=MUG&_pkn=Mug&_pkc={cats}&_pkp=9.5"),
+        &client(),
+    ) else {
+        panic!("a product page view is two hits");
+    };
+    assert_eq!(
+        (page.kind, page.title.as_deref()),
+        (HitType::Pageview, Some("Mug"))
+    );
+    assert_eq!(view.kind, HitType::ProductView);
+    assert_eq!(
+        (view.ts, view.visitor.as_str(), view.url.as_deref()),
+        (page.ts, page.visitor.as_str(), page.url.as_deref())
+    );
+    let item = &view.conversion.as_ref().unwrap().items[0];
+    assert_eq!(
+        (item.sku.as_str(), item.name.as_deref(), item.price),
+        ("MUG", Some("Mug"), Some(9.5))
+    );
+    assert_eq!(item.categories, ["A", "B", "C", "D", "E"]);
+    // A category page: no SKU, one category.
+    let Ok(Tracked::Viewed(_, view)) =
+        t.track_query(&format!("{BASE}&{id}&_pkc=Kitchen&_pkn="), &client())
+    else {
+        panic!("a category page view is two hits");
+    };
+    let item = &view.conversion.as_ref().unwrap().items[0];
+    assert_eq!((item.sku.as_str(), item.name.as_deref()), ("", None));
+    assert_eq!(item.categories, ["Kitchen"]);
+    // Nothing named: an ordinary page view.
+    let h = hit(&mut t, &format!("{BASE}&{id}&_pkc=&_pkp=3"));
+    assert_eq!(h.kind, HitType::Pageview);
+    // Into an ecommerce site: the products report counts the view.
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1).ecommerce(true)).unwrap();
+    let mut t = Tracker::new(&e, TrackOptions::default()).unwrap();
+    let hits = t
+        .track_query(&format!("{BASE}&{id}&_pks=MUG&_pkp=9.5"), &client())
+        .unwrap()
+        .into_hits();
+    assert_eq!(hits.len(), 2);
+    e.ingest(&hits).unwrap();
+    let rows = e
+        .api("method=Goals.getItemsSku&idSite=1&period=day&date=2024-06-01&format=json")
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_str(&rows).unwrap();
+    assert_eq!(
+        (rows[0]["label"].clone(), rows[0]["nb_actions"].clone()),
+        ("MUG".into(), 1.into()),
+        "{rows}"
+    );
+}
