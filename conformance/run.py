@@ -485,11 +485,14 @@ FIXTURES = {
                    {"columns": "nb_pageviews,nb_visits,avg_time_on_site,nb_visits_converted"}),
                   ("_AvgOrderRevenue", ("week",), None, {"idGoal": "ecommerceOrder", "columns": "avg_order_revenue"}),
                   ("_productCategorySegment", ("week",), "productCategory==Tools", None),
-                  ("_productNameSegment", ("week",), "productName=@bought%2Bday%2Bafter", None),
-                  ("_productSkuSegment", ("week",), "productSku==SKU%2BVERY%2Bnice%2Bindeed", None),
-                  ("_productSkuSegmentSorted", ("week",), "productSku==SKU%2BVERY%2Bnice%2Bindeed",
+                  # Matomo decodes a definition twice when the decoded one parses as
+                  # well (Segment::__construct): the test's urlencode(urlencode(v))
+                  # values are sent as Matomo reads them (hitmap decodes once).
+                  ("_productNameSegment", ("week",), "productName=@bought+day+after", None),
+                  ("_productSkuSegment", ("week",), "productSku==SKU+VERY+nice+indeed", None),
+                  ("_productSkuSegmentSorted", ("week",), "productSku==SKU+VERY+nice+indeed",
                    {"filter_sort_column": "nb_visits"}),
-                  ("_productSkuSegmentDeleted", ("week",), "productSku==SKU%2BWILL%2BBE%2BDELETED", None),
+                  ("_productSkuSegmentDeleted", ("week",), "productSku==SKU+WILL+BE+DELETED", None),
                   ("_productPrice", ("week",), "productPrice>500", None),
                   ("_SegmentRevenueOrder", ("day",), "revenueOrder>500", None),
                   ("_SegmentCartRevenueOrder", ("day",), "revenueAbandonedCart>100", None),
@@ -575,6 +578,16 @@ INTENDED = [
         "drop_expected": [],
         "drop_actual": ["nb_uniq_visitors_converted", "nb_events"],
         "added": True,
+        "periods": [None, "day", "week", "month", "year", "range"],
+    },
+    {
+        "name": "no segment on a products report's not-defined row",
+        "why": "A products report's row of products without a name or category (`Product Name "
+               "not defined`, `Product Category not defined`) has no `segment` in hitmap: Matomo's "
+               "(`productCategory==Product+Category+not+defined`) names the label and selects no visit.",
+        "drop_expected": ["segment"],
+        "drop_actual": [],
+        "not_defined": True,
         "periods": [None, "day", "week", "month", "year", "range"],
     },
 ]
@@ -745,8 +758,11 @@ def drop_pair(exp, act, rule):
     if isinstance(exp, dict) and isinstance(act, dict):
         folder = rule.get("folders") and "subtable" in exp and "subtable" in act and not any(
             k in exp for k in rule["drop_actual"])
-        applies = folder or (rule.get("added") and not any(k in exp for k in rule["drop_actual"])) or any(
-            k in exp for k in rule["drop_expected"]) or (
+        not_defined = rule.get("not_defined") and str(exp.get("label", "")).endswith(" not defined") and (
+            "segment" in exp and "segment" not in act)
+        applies = folder or not_defined or (
+            rule.get("added") and not any(k in exp for k in rule["drop_actual"])) or (
+            not rule.get("not_defined") and any(k in exp for k in rule["drop_expected"])) or (
             bool(rule.get("requires")) and all(k in exp for k in rule["requires"])
             and not any(k in exp for k in rule["drop_actual"]))
         e2, a2 = {}, {}

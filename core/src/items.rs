@@ -37,6 +37,21 @@ pub enum ItemsBy {
 }
 
 impl ItemsBy {
+    /// The label Matomo's report gives the row of products without this
+    /// value.
+    ///
+    /// # Examples
+    /// ```
+    /// assert_eq!(hitmap::ItemsBy::Name.not_defined(), "Product Name not defined");
+    /// ```
+    pub fn not_defined(self) -> &'static str {
+        match self {
+            ItemsBy::Sku => "Product SKU not defined",
+            ItemsBy::Name => "Product Name not defined",
+            ItemsBy::Category => "Product Category not defined",
+        }
+    }
+
     /// The segment that selects a row's visits.
     pub fn segment(self) -> &'static str {
         match self {
@@ -68,9 +83,12 @@ pub struct ItemRow {
     /// Sum of the unit prices of the order (or cart) lines holding it
     /// (Matomo's `price`: its average price is this over `orders`).
     pub price: f64,
-    /// Visits that viewed the product's page (`product_view` hits).
+    /// Visits that viewed the product's page (`product_view` hits). By
+    /// category, counted for each place the category held in the viewed
+    /// products' lists and summed, as Matomo's five category columns are.
     pub visits: u64,
-    /// Distinct visitors of those visits (exact over any range).
+    /// Distinct visitors of those visits (exact over any range; by
+    /// category summed over places as `visits`).
     pub visitors: u64,
     /// Product page views.
     pub views: u64,
@@ -86,21 +104,29 @@ struct Acc {
     quantity: u64,
     orders: u64,
     visits: u64,
-    visitors: roaring::RoaringBitmap,
+    /// The viewing visitors, by the label's place in the product's
+    /// categories (always 0 for a SKU or name).
+    visitors: [roaring::RoaringBitmap; 5],
     views: u64,
     viewed_price: ExactSum,
     priced_views: u64,
 }
 
 /// The labels a viewed product counts under: its SKU, its name, or each
-/// of its categories (none when the view does not name one).
+/// of its categories. As Matomo's trackers send them: a product without
+/// a name is `Value not defined` by name (a category page, without SKU
+/// and name, counts by category only), one without a category `Value
+/// not defined` by category.
 fn view_labels(item: &crate::hit::Item, by: ItemsBy) -> Vec<&str> {
     match by {
-        ItemsBy::Sku => [item.sku.as_str()]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .collect(),
-        ItemsBy::Name => item.name.as_deref().into_iter().collect(),
+        ItemsBy::Sku if item.sku.is_empty() => Vec::new(),
+        ItemsBy::Sku => vec![item.sku.as_str()],
+        ItemsBy::Name => match item.name.as_deref() {
+            Some(name) => vec![name],
+            None if item.sku.is_empty() => Vec::new(),
+            None => vec![NOT_DEFINED],
+        },
+        ItemsBy::Category if item.categories.is_empty() => vec![NOT_DEFINED],
         ItemsBy::Category => item.categories.iter().map(String::as_str).collect(),
     }
 }
@@ -137,22 +163,27 @@ impl Selection<'_> {
         self.for_each_visit(|cut| {
             let visitor = cut.archive.visitor[cut.visit as usize];
             // Product views: each viewed label's views, price and visit.
-            let mut viewed: Vec<&str> = Vec::new();
+            let mut viewed: Vec<(&str, usize)> = Vec::new();
             for r in cut.archive.views_of(cut.visit) {
                 let Some(item) = r.data.items.first() else {
                     continue;
                 };
-                for label in view_labels(item, by) {
+                for (place, label) in view_labels(item, by).into_iter().enumerate() {
+                    let place = if by == ItemsBy::Category {
+                        place.min(4)
+                    } else {
+                        0
+                    };
                     let row = rows.entry(label.to_owned()).or_default();
                     row.views += 1;
                     if let Some(p) = item.price {
                         row.viewed_price.add(p);
                         row.priced_views += 1;
                     }
-                    if !viewed.contains(&label) {
-                        viewed.push(label);
+                    if !viewed.contains(&(label, place)) {
+                        viewed.push((label, place));
                         row.visits += 1;
-                        row.visitors.insert(visitor);
+                        row.visitors[place].insert(visitor);
                     }
                 }
             }
@@ -200,7 +231,7 @@ impl Selection<'_> {
                 quantity: a.quantity,
                 orders: a.orders,
                 visits: a.visits,
-                visitors: a.visitors.len(),
+                visitors: a.visitors.iter().map(roaring::RoaringBitmap::len).sum(),
                 views: a.views,
                 avg_price_viewed: (a.priced_views > 0)
                     .then(|| a.viewed_price.value() / a.priced_views as f64),

@@ -626,11 +626,15 @@ fn ecommerce_items(text: &str) -> std::result::Result<Vec<Item>, Refused> {
             // Matomo skips an item without a SKU.
             continue;
         };
+        // Matomo drops empty and "0" categories, then keeps five.
         let categories = match parts.get(2) {
-            Some(serde_json::Value::Array(c)) => {
-                c.iter().filter_map(|c| text_of(Some(c))).take(5).collect()
-            }
-            other => text_of(other).into_iter().collect(),
+            Some(serde_json::Value::Array(c)) => c
+                .iter()
+                .filter_map(|c| text_of(Some(c)))
+                .filter(|c| c != "0")
+                .take(5)
+                .collect(),
+            other => text_of(other).into_iter().filter(|c| c != "0").collect(),
         };
         items.push(Item {
             sku,

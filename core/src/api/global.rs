@@ -88,6 +88,7 @@ impl Engine {
                     | Field::VisitConvertedGoalId
                     | Field::VisitEcommerceStatus
                     | Field::RevenueOrder
+                    | Field::RevenueAbandonedCart
                     | Field::OrderId
                     | Field::ProductSku
                     | Field::ProductName
@@ -588,6 +589,12 @@ impl Engine {
         }
         let totals = totals(&data, info);
         let state = self.site_state(site)?;
+        let period: Period = r.period.parse()?;
+        let (periods, _) = self.periods(site, period, &r.date, options.now)?;
+        let pretty = periods.first().map_or_else(
+            || format!("{} {}", r.period, r.date),
+            |p| pretty_date(period, p),
+        );
         let metadata = report_json(info);
         let mut columns = Map::new();
         if info.dimension.is_some() {
@@ -599,13 +606,41 @@ impl Engine {
         }
         Ok(json!({
             "website": site_name(&state.config),
-            "prettyDate": format!("{} {}", r.period, r.date),
+            "prettyDate": pretty,
             "metadata": metadata,
             "columns": columns,
             "reportData": data,
             "reportMetadata": [],
             "reportTotal": totals,
         }))
+    }
+}
+
+/// A period as Matomo's `getLocalizedLongString` writes it in English:
+/// `Tuesday, April 5, 2011`, `week April 4 – 10, 2011`, `April 2011`,
+/// `2011`, `April 5 – May 2, 2011`.
+fn pretty_date(period: Period, p: &crate::period::PeriodRange) -> String {
+    use chrono::Datelike;
+    let (from, to) = (p.from, p.to);
+    let range = || {
+        if from.year() != to.year() {
+            format!(
+                "{} – {}",
+                from.format("%B %-d, %Y"),
+                to.format("%B %-d, %Y")
+            )
+        } else if from.month() != to.month() {
+            format!("{} – {}", from.format("%B %-d"), to.format("%B %-d, %Y"))
+        } else {
+            format!("{} – {}", from.format("%B %-d"), to.format("%-d, %Y"))
+        }
+    };
+    match period {
+        Period::Day => from.format("%A, %B %-d, %Y").to_string(),
+        Period::Week => format!("week {}", range()),
+        Period::Month => from.format("%B %Y").to_string(),
+        Period::Year => from.format("%Y").to_string(),
+        Period::Range => range(),
     }
 }
 

@@ -18,12 +18,23 @@ use crate::table::{self, Row};
 /// A revenue as Matomo prints it: rounded to cents, a whole number
 /// without decimals.
 pub(super) fn money(x: f64) -> Value {
-    let cents = (x * 100.0).round() / 100.0;
+    let cents = php_round(x * 100.0) / 100.0;
     if cents.fract() == 0.0 && cents.abs() < 9.0e15 {
         json!(cents as i64)
     } else {
         json!(cents)
     }
+}
+
+/// Rounds half away from zero as PHP's `round` does: the value is first
+/// taken to 15 significant digits, so a binary fraction just under a
+/// half (`1555.555 * 100` is `155555.49999999999`) rounds up, as the
+/// decimal the user wrote would.
+fn php_round(x: f64) -> f64 {
+    if !x.is_finite() || x.abs() >= 1e15 {
+        return x.round();
+    }
+    format!("{x:.14e}").parse::<f64>().unwrap_or(x).round()
 }
 
 /// The goal a request's `idGoal` names (`None`: every goal together).
@@ -117,7 +128,13 @@ pub(super) fn item_rows(
         .iter()
         .map(|i| {
             let mut row = Row::new();
-            row.insert("label".into(), json!(i.label));
+            // Matomo's label of the row without a name or category.
+            let label = if i.label == crate::items::NOT_DEFINED {
+                by.not_defined()
+            } else {
+                &i.label
+            };
+            row.insert("label".into(), json!(label));
             if i.orders > 0 {
                 row.insert("revenue".into(), money(i.revenue));
                 row.insert("quantity".into(), json!(i.quantity));
@@ -558,4 +575,18 @@ fn process_goals(r: &ApiRequest, goals: &[Goal]) -> Result<Vec<u32>> {
         out.push(id);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_rounds_as_php_does() {
+        assert_eq!(money((1111.11 + 2000.0) / 2.0), json!(1555.56));
+        assert_eq!(money(0.285), json!(0.29));
+        assert_eq!(money(-2.675), json!(-2.68));
+        assert_eq!(money(10.0), json!(10));
+        assert_eq!(money(1.004), json!(1));
+    }
 }

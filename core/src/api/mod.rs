@@ -170,6 +170,9 @@ pub struct ApiRequest {
     /// `secondaryDimension` of an events report: what its subtables group
     /// by (`eventCategory`, `eventAction` or `eventName`).
     pub secondary_dimension: Option<String>,
+    /// Whether `columns` was given (the metrics of `API.get`,
+    /// `VisitsSummary.get`, `Goals.get`, ...: it sets `showColumns`).
+    pub columns: bool,
 }
 
 /// The part an events report's subtables group by: its
@@ -282,6 +285,16 @@ impl ApiRequest {
                     )?)
                 }
                 "showColumns" => t.show_columns = list(&v),
+                // Matomo's `columns` of the single-row getters: those
+                // metrics, with their new- and returning-visit forms.
+                "columns" if !v.is_empty() => {
+                    r.columns = true;
+                    for c in list(&v) {
+                        t.show_columns.push(format!("{c}_new_visit"));
+                        t.show_columns.push(format!("{c}_returning_visit"));
+                        t.show_columns.push(c);
+                    }
+                }
                 "hideColumns" => t.hide_columns = list(&v),
                 "label" => t.labels.extend(list(&v)),
                 "label[]" if !v.is_empty() => t.labels.push(v),
@@ -494,6 +507,19 @@ impl ApiRequest {
                 matches!(k, Kind::Items(_)),
             ),
             (
+                "columns",
+                self.columns,
+                matches!(
+                    k,
+                    Kind::ApiGet
+                        | Kind::VisitsSummary
+                        | Kind::Actions
+                        | Kind::VisitFrequency
+                        | Kind::Goals
+                        | Kind::ReferrersGet
+                ),
+            ),
+            (
                 "segmentName",
                 self.segment_name.is_some(),
                 k == Kind::SuggestedValues,
@@ -578,6 +604,7 @@ pub const SUPPORTED_PARAMETERS: &[&str] = &[
     "filter_truncate",
     "showColumns",
     "hideColumns",
+    "columns (API.get, VisitsSummary.get, Actions.get, VisitFrequency.get, Goals.get, Referrers.get)",
     "label",
     "idSubtable",
     "flat",
@@ -1134,7 +1161,17 @@ impl Engine {
             // Whole months may come from their rollups, not their days.
             let summary = resolved.visits_summary(range)?;
             if summary.nb_visits == 0 {
-                return summary_answer(&summary, t);
+                // Matomo archives a period whose site had visits: a
+                // segment (or section) that selects none of them is a
+                // row of zeros; a period without visits has no row.
+                if resolved.is_unfiltered()
+                    || resolved.unfiltered().visits_summary(range)?.nb_visits == 0
+                {
+                    return summary_answer(&summary, t);
+                }
+                let mut row = rows::summary_row(&summary);
+                row.shift_insert(4, "nb_visits_converted".into(), json!(0));
+                return table::apply_one(row, t, table::VISIT_RATIOS);
             }
             // Matomo's converted visits: none without goals, else from
             // the days.
@@ -1182,9 +1219,17 @@ impl Engine {
                     vec![("nb_actions", "nb_visits_converted", g.all)]
                 };
                 for (after, name, m) in columns {
-                    if let Some(i) = row.keys().position(|k| k == after) {
-                        row.shift_insert(i + 1, name.into(), json!(m.nb_visits_converted));
+                    let shown = (t.show_columns.is_empty()
+                        || t.show_columns.iter().any(|c| c == name))
+                        && !t.hide_columns.iter().any(|c| c == name);
+                    if !shown {
+                        continue;
                     }
+                    let at = row
+                        .keys()
+                        .position(|k| k == after)
+                        .map_or(row.len(), |i| i + 1);
+                    row.shift_insert(at, name.into(), json!(m.nb_visits_converted));
                 }
             }
             return Ok(answer);

@@ -79,6 +79,9 @@ enum Pred {
         /// Whether a counted ecommerce order converts too (`visitConverted`
         /// on an ecommerce site).
         orders: bool,
+        /// Whether an abandoned cart does too (`visitConvertedGoalId!=`
+        /// on an ecommerce site: Matomo's conversions table holds carts).
+        carts: bool,
         negate: bool,
         /// The column groups those goals read.
         cols: Columns,
@@ -281,13 +284,19 @@ pub(crate) fn all_visits(a: &DayArchive) -> RoaringBitmap {
 }
 
 /// Visits that converted one of `goals` (complemented if `negate`).
-fn converted<'g>(goals: impl Iterator<Item = &'g Goal>, orders: bool, negate: bool) -> Pred {
+fn converted<'g>(
+    goals: impl Iterator<Item = &'g Goal>,
+    orders: bool,
+    carts: bool,
+    negate: bool,
+) -> Pred {
     let goals: Vec<(Goal, Option<GoalMatcher>)> =
         goals.map(|g| (g.clone(), matcher_of(g))).collect();
     let cols = columns_for(goals.iter().map(|(g, _)| g));
     Pred::Converted {
         goals: goals.into(),
         orders,
+        carts,
         negate,
         cols,
     }
@@ -334,32 +343,25 @@ fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
         return Ok(converted(
             site.config.goals.iter(),
             site.config.is_ecommerce(),
+            false,
             (c.value == "1") == (c.op == Op::Ne),
         ));
     }
     if c.field == Field::VisitConvertedGoalId {
         let id: u32 = c.value.parse().expect("checked by the parser");
         let goals = &site.config.goals;
-        if !goals.iter().any(|g| g.id == id) {
-            let ids: Vec<String> = goals.iter().map(|g| g.id.to_string()).collect();
-            return Err(Error::Segment {
-                position: c.position,
-                reason: format!(
-                    "site {} has no goal {id} (its goals: {})",
-                    site.config.id,
-                    if ids.is_empty() {
-                        "none".into()
-                    } else {
-                        ids.join(", ")
-                    }
-                ),
-            });
-        }
-        // `!=`: visits that converted another goal, as Matomo's.
+        // A goal the site does not define converts no visit: `==` selects
+        // none and `!=` the visits that converted any goal, as Matomo's
+        // SQL on its conversions answers.
+        // `!=`: visits with another conversion, as Matomo's SQL on its
+        // conversions table has it: another goal's, an order or an
+        // abandoned cart.
         let other = c.op == Op::Ne;
+        let ecommerce = other && site.config.is_ecommerce();
         return Ok(converted(
             goals.iter().filter(|g| (g.id == id) != other),
-            false,
+            ecommerce,
+            ecommerce,
             false,
         ));
     }
@@ -523,6 +525,7 @@ fn ecommerce(c: &Condition) -> Option<Pred> {
         c.field,
         F::VisitEcommerceStatus
             | F::RevenueOrder
+            | F::RevenueAbandonedCart
             | F::OrderId
             | F::ProductSku
             | F::ProductName
@@ -587,15 +590,22 @@ fn ecommerce_passes(
             TextTest::Present => orders().next().is_some(),
             _ => orders().any(|r| test.passes(r.data.order_id.as_deref())),
         },
-        Field::RevenueOrder => orders().any(|r| {
-            let x = r.data.revenue.unwrap_or(0.0);
-            match test {
-                TextTest::Present => true,
-                TextTest::Op(op, want) | TextTest::Fold(op, want) => {
-                    num_passes(*op, x, want.parse().unwrap_or(f64::NAN))
+        Field::RevenueOrder | Field::RevenueAbandonedCart => {
+            let passes = |r: &crate::recorded::Recorded| {
+                let x = r.data.revenue.unwrap_or(0.0);
+                match test {
+                    TextTest::Present => true,
+                    TextTest::Op(op, want) | TextTest::Fold(op, want) => {
+                        num_passes(*op, x, want.parse().unwrap_or(f64::NAN))
+                    }
                 }
+            };
+            if *field == Field::RevenueOrder {
+                orders().any(passes)
+            } else {
+                cart.is_some_and(passes)
             }
-        }),
+        }
         _ => orders()
             .chain(cart)
             .flat_map(|r| &r.data.items)
@@ -796,6 +806,7 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
         Pred::Converted {
             goals,
             orders,
+            carts,
             negate,
             ..
         } => {
@@ -808,7 +819,8 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
                 let converted = states
                     .iter_mut()
                     .any(|s| s.convert(a, v, a.actions_of(v), keys.dicts).is_some())
-                    || (*orders && keys.orders(a.conversions_of(v)).next().is_some());
+                    || (*orders && keys.orders(a.conversions_of(v)).next().is_some())
+                    || (*carts && crate::recorded::abandoned_cart(a.conversions_of(v)).is_some());
                 converted != *negate
             }))
         }

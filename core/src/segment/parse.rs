@@ -196,6 +196,9 @@ pub enum Field {
     /// `revenueOrder` (numeric): visits with an order whose grand total
     /// compares so
     RevenueOrder,
+    /// `revenueAbandonedCart` (numeric): visits whose abandoned cart's
+    /// total compares so
+    RevenueAbandonedCart,
     /// `productSku`: visits with an ordered or abandoned product of this
     /// SKU
     ProductSku,
@@ -208,7 +211,7 @@ pub enum Field {
     Dimension(String),
 }
 
-const BUILTIN: [(&str, Field); 71] = [
+const BUILTIN: [(&str, Field); 72] = [
     ("visitorId", Field::VisitorId),
     ("userId", Field::UserId),
     ("deviceType", Field::DeviceType),
@@ -283,6 +286,7 @@ const BUILTIN: [(&str, Field); 71] = [
     ("visitConvertedGoalId", Field::VisitConvertedGoalId),
     ("visitEcommerceStatus", Field::VisitEcommerceStatus),
     ("revenueOrder", Field::RevenueOrder),
+    ("revenueAbandonedCart", Field::RevenueAbandonedCart),
     ("productSku", Field::ProductSku),
     ("productName", Field::ProductName),
     ("productCategory", Field::ProductCategory),
@@ -317,6 +321,7 @@ impl Field {
                 | Field::VisitLocalHour
                 | Field::DaysSinceLastVisit
                 | Field::RevenueOrder
+                | Field::RevenueAbandonedCart
                 | Field::Latitude
                 | Field::Longitude
         )

@@ -990,7 +990,7 @@ fn products_reports_and_ecommerce_segments() {
             )
         })
         .collect();
-    assert_eq!(rows, [("Pen", 1), ("Value not defined", 1)]);
+    assert_eq!(rows, [("Pen", 1), ("Product Name not defined", 1)]);
     // Every row's segment selects the visits it counts.
     let visits = |segment: &str| {
         api(
@@ -1238,6 +1238,26 @@ fn product_views_feed_the_products_reports() {
     );
     let goals = api(&e, &format!("method=Goals.get&{day}"));
     assert_eq!(goals["nb_conversions"], 1, "{goals}");
+    // The abandoned cart's total as a numeric segment.
+    // And Matomo's `visitConvertedGoalId!=`: any other conversion, an
+    // order or an abandoned cart included.
+    for (segment, visits) in [
+        ("revenueAbandonedCart>1", 1),
+        ("revenueAbandonedCart>2", 0),
+        ("revenueAbandonedCart<=2", 1),
+        ("visitConvertedGoalId!=1", 2),
+        ("visitConvertedGoalId==1", 0),
+    ] {
+        let s = api(
+            &e,
+            &format!("method=VisitsSummary.get&{day}&segment={segment}"),
+        );
+        assert_eq!(
+            s["nb_visits"].as_u64().unwrap_or(0),
+            visits,
+            "{segment}: {s}"
+        );
+    }
     // They come back out as they went in.
     let mut back: Vec<String> = e
         .export_hits(1, "2024-06-01", "2024-06-01")
