@@ -908,8 +908,36 @@ def conversion_slack(bin_, store, fixture, req, cache={}):
                     converted = int(float(ET.fromstring(r.stdout).text or 0))
                 except (ET.ParseError, ValueError):
                     converted = 0
-        cache[key] = converted * (max(ids, default=0) + 1)
+        cache[key] = converted * (max(ids, default=0) + 1) + requests_after_last_action(bin_, store, req)
     return cache[key]
+
+
+def requests_after_last_action(bin_, store, req):
+    """The seconds Matomo's visit lengths run past hitmap's in the
+    request's visits: from each visit's last action to its last
+    conversion row in Live (an order or a cart update after the last page
+    view keeps Matomo's visit going; hitmap's length ends at the action)."""
+    if not req.get("period"):
+        return 0
+    cmd = [bin_, "report", store, "--site", str(req["site"]), "--date", req["date"], "--period", req["period"],
+           "--method", "Live.getLastVisitsDetails", "--format", "json", "--param", "filter_limit=-1"]
+    if req.get("segment"):
+        cmd += ["--segment", req["segment"]]
+    r = run(cmd)
+    if r.returncode != 0:
+        return 0
+    try:
+        visits = json.loads(r.stdout)
+    except ValueError:
+        return 0
+    total = 0
+    for v in visits if isinstance(visits, list) else []:
+        rows = v.get("actionDetails", [])
+        acts = [a["timestamp"] for a in rows if a.get("type") not in ("goal", "ecommerceOrder", "ecommerceAbandonedCart")]
+        convs = [a["timestamp"] for a in rows if a.get("type") in ("goal", "ecommerceOrder", "ecommerceAbandonedCart")]
+        if acts and convs and max(convs) > max(acts):
+            total += max(convs) - max(acts)
+    return total
 
 
 def summary(files):

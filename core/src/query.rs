@@ -184,7 +184,7 @@ impl<'e> Resolved<'e> {
             site: self.site,
             segment: None,
             section: None,
-            threads: self.threads.clone(),
+            threads: self.threads,
         }
     }
 

@@ -160,12 +160,123 @@ impl<'s> Goals<'s> {
 }
 
 /// Money as Matomo's visitor log writes it (`$5`, `$5.50`).
+/// Matomo's money in the visitor log: `$5`, `$1,111.11` (cents rounded
+/// as Matomo's, thousands grouped).
 fn pretty_money(x: f64) -> String {
-    if x.fract() == 0.0 {
-        format!("${x}")
-    } else {
-        format!("${x:.2}")
+    let cents = match super::goals::money(x) {
+        Value::Number(n) => n.as_f64().unwrap_or(0.0),
+        _ => 0.0,
+    };
+    let sign = if cents < 0.0 { "-" } else { "" };
+    let whole = cents.abs().trunc();
+    let mut digits = format!("{whole:.0}");
+    let mut grouped = String::new();
+    while digits.len() > 3 {
+        let tail = digits.split_off(digits.len() - 3);
+        grouped = format!(",{tail}{grouped}");
     }
+    let fraction = ((cents.abs() - whole) * 100.0).round() as u64;
+    if fraction == 0 {
+        format!("{sign}${digits}{grouped}")
+    } else {
+        format!("{sign}${digits}{grouped}.{fraction:02}")
+    }
+}
+
+/// A visit's counted orders and its abandoned cart as the rows of Matomo's
+/// visitor log (`ecommerceOrder`, `ecommerceAbandonedCart`), with their
+/// times.
+fn ecommerce_rows(
+    site: &crate::engine::SiteState,
+    a: &DayArchive,
+    v: u32,
+    referrer: &crate::referrer::Referrer,
+) -> Vec<(i64, Value)> {
+    if !site.config.is_ecommerce() {
+        return Vec::new();
+    }
+    let recorded = a.conversions_of(v);
+    let orders = site.history().orders(recorded);
+    let cart = crate::recorded::abandoned_cart(recorded);
+    orders
+        .chain(cart)
+        .map(|r| {
+            let c = &r.data;
+            let order = r.kind == HitType::Order;
+            let items = crate::recorded::item_count(c);
+            let details: Vec<Value> = c
+                .items
+                .iter()
+                .map(|i| {
+                    json!({
+                        "itemSKU": i.sku,
+                        "itemName": i.name.clone().unwrap_or_default(),
+                        "itemCategory": i.categories.first().cloned().unwrap_or_default(),
+                        "price": super::goals::money(i.price.unwrap_or(0.0)),
+                        "quantity": i.quantity.unwrap_or(1),
+                        "categories": i.categories,
+                    })
+                })
+                .collect();
+            let names: Vec<&str> = c
+                .items
+                .iter()
+                .map(|i| i.name.as_deref().unwrap_or(&i.sku))
+                .collect();
+            // Matomo's template closes a parenthesis it never opened.
+            let subtitle = format!(
+                "{} revenue - {items} items: {})",
+                pretty_money(c.revenue.unwrap_or(0.0)),
+                names.join(", ")
+            );
+            let mut m = Map::new();
+            if order {
+                m.insert("type".into(), json!("ecommerceOrder"));
+                m.insert("orderId".into(), json!(c.order_id));
+            } else {
+                m.insert("type".into(), json!("ecommerceAbandonedCart"));
+            }
+            m.insert(
+                "revenue".into(),
+                super::goals::money(c.revenue.unwrap_or(0.0)),
+            );
+            if order {
+                for (k, x) in [
+                    ("revenueSubTotal", c.subtotal),
+                    ("revenueTax", c.tax),
+                    ("revenueShipping", c.shipping),
+                    ("revenueDiscount", c.discount),
+                ] {
+                    m.insert(k.into(), super::goals::money(x.unwrap_or(0.0)));
+                }
+            }
+            m.insert("items".into(), json!(items));
+            m.insert("referrerType".into(), json!(referrer.kind.name()));
+            m.insert("referrerName".into(), json!(referrer.name));
+            m.insert("referrerKeyword".into(), json!(referrer.keyword));
+            m.insert("itemDetails".into(), Value::Array(details));
+            let (icon, title) = if order {
+                (
+                    "ecommerceOrder",
+                    format!("Ordered ({})", c.order_id.as_deref().unwrap_or("")),
+                )
+            } else {
+                ("ecommerceAbandonedCart", "Abandoned Cart".to_owned())
+            };
+            m.insert(
+                "icon".into(),
+                json!(format!("plugins/Morpheus/images/{icon}.png")),
+            );
+            m.insert(
+                "iconSVG".into(),
+                json!(format!("plugins/Morpheus/images/{icon}.svg")),
+            );
+            m.insert("title".into(), json!(title));
+            m.insert("subtitle".into(), json!(subtitle));
+            m.insert("timestamp".into(), json!(r.ts));
+            (r.ts, Value::Object(m))
+        })
+        .collect()
 }
 
 /// Matomo's visitor-log subtitle of an event (its quotes as Matomo's:
@@ -455,38 +566,50 @@ fn visit_details(
             Value::Object(x)
         })
         .collect();
-    // Each goal conversion after the action it followed, as Matomo's
-    // visitor log lists them.
+    // Each goal conversion, order and abandoned cart after the action it
+    // followed, as Matomo's visitor log lists them.
     let mut actions = actions;
     let times: Vec<i64> = a.actions_of(v).map(|i| a.a_ts[i]).collect();
-    let mut converted = goals.conversions(a, v);
-    converted.sort_by_key(|c| c.1);
-    for (goal, ts, revenue) in converted.into_iter().rev() {
+    let mut extra: Vec<(i64, Value)> = goals
+        .conversions(a, v)
+        .into_iter()
+        .map(|(goal, ts, revenue)| {
+            let mut subtitle = goal.name.clone();
+            if revenue > 0.0 {
+                subtitle.push_str(&format!(" ({} revenue)", pretty_money(revenue)));
+            }
+            let row = json!({
+                "type": "goal",
+                "goalName": goal.name,
+                "goalId": goal.id,
+                "revenue": revenue,
+                "url": Value::Null,
+                "referrerType": referrer.kind.name(),
+                "referrerName": referrer.name,
+                "referrerKeyword": referrer.keyword,
+                "icon": "plugins/Morpheus/images/goal.png",
+                "iconSVG": "plugins/Morpheus/images/goal.svg",
+                "title": "Goal conversion",
+                "subtitle": subtitle,
+                "timestamp": ts,
+            });
+            (ts, row)
+        })
+        .collect();
+    extra.extend(ecommerce_rows(goals.site, a, v, &referrer));
+    // By time, goals before orders and carts at the same second (a
+    // stable sort keeps that order).
+    extra.sort_by_key(|e| e.0);
+    for (ts, mut row) in extra.into_iter().rev() {
         let after = times.partition_point(|&t| t <= ts);
-        let url = after
-            .checked_sub(1)
-            .and_then(|i| actions.get(i))
-            .and_then(|x| x.get("url").cloned())
-            .unwrap_or(Value::Null);
-        let mut subtitle = goal.name.clone();
-        if revenue > 0.0 {
-            subtitle.push_str(&format!(" ({} revenue)", pretty_money(revenue)));
+        if row["type"] == "goal" {
+            // A goal row names the page it converted on.
+            row["url"] = after
+                .checked_sub(1)
+                .and_then(|i| actions.get(i))
+                .and_then(|x| x.get("url").cloned())
+                .unwrap_or(Value::Null);
         }
-        let row = json!({
-            "type": "goal",
-            "goalName": goal.name,
-            "goalId": goal.id,
-            "revenue": revenue,
-            "url": url,
-            "referrerType": referrer.kind.name(),
-            "referrerName": referrer.name,
-            "referrerKeyword": referrer.keyword,
-            "icon": "plugins/Morpheus/images/goal.png",
-            "iconSVG": "plugins/Morpheus/images/goal.svg",
-            "title": "Goal conversion",
-            "subtitle": subtitle,
-            "timestamp": ts,
-        });
         // Inserted from the latest: the rows before `after` are still
         // the actions alone.
         actions.insert(after, row);
@@ -838,5 +961,17 @@ impl Engine {
             }
         }
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn money_as_matomos_visitor_log_writes_it() {
+        assert_eq!(super::pretty_money(5.0), "$5");
+        assert_eq!(super::pretty_money(2510.11111112), "$2,510.11");
+        assert_eq!(super::pretty_money(1_234_567.5), "$1,234,567.50");
+        assert_eq!(super::pretty_money(-1500.0), "-$1,500");
+        assert_eq!(super::pretty_money(0.285), "$0.29");
     }
 }

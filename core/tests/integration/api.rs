@@ -1746,7 +1746,38 @@ fn live_visits_carry_matomos_visitor_log_columns() {
             json!("b")
         ]
     );
-    assert_eq!(first["actionDetails"].as_array().unwrap().len(), 3);
+    // Then the order and the abandoned cart, by time, as Matomo's
+    // visitor log lists them.
+    assert_eq!(first["actionDetails"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        action(
+            first,
+            3,
+            &["type", "orderId", "revenue", "items", "title", "subtitle"]
+        ),
+        [
+            json!("ecommerceOrder"),
+            json!("A-1"),
+            json!(20),
+            json!(2),
+            json!("Ordered (A-1)"),
+            json!("$20 revenue - 2 items: S)")
+        ]
+    );
+    assert_eq!(
+        first["actionDetails"][3]["itemDetails"],
+        json!([{"itemSKU": "S", "itemName": "", "itemCategory": "", "price": 0, "quantity": 2, "categories": []}])
+    );
+    assert_eq!(
+        action(first, 4, &["type", "revenue", "items", "title", "iconSVG"]),
+        [
+            json!("ecommerceAbandonedCart"),
+            json!(5),
+            json!(1),
+            json!("Abandoned Cart"),
+            json!("plugins/Morpheus/images/ecommerceAbandonedCart.svg")
+        ]
+    );
     assert_eq!(
         action(later, 1, &["title", "subtitle", "iconSVG"]),
         [
