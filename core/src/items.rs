@@ -112,6 +112,56 @@ struct Acc {
     priced_views: u64,
 }
 
+/// PHP's natural order (`strnatcasecmp`, Martin Pool's algorithm):
+/// whitespace is skipped, runs of digits compare as numbers, letters
+/// without case. Matomo's products rows of equal revenue come in this
+/// order of their labels (`SKU2` before `SKU VERY nice indeed`).
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    loop {
+        while a.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        while b.get(j).is_some_and(u8::is_ascii_whitespace) {
+            j += 1;
+        }
+        match (a.get(i), b.get(j)) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let run = |s: &[u8], mut k: usize| {
+                    while s.get(k) == Some(&b'0') && s.get(k + 1).is_some_and(u8::is_ascii_digit) {
+                        k += 1;
+                    }
+                    let from = k;
+                    while s.get(k).is_some_and(u8::is_ascii_digit) {
+                        k += 1;
+                    }
+                    (from, k)
+                };
+                let ((fa, ta), (fb, tb)) = (run(a, i), run(b, j));
+                let order = (ta - fa)
+                    .cmp(&(tb - fb))
+                    .then_with(|| a[fa..ta].cmp(&b[fb..tb]));
+                if order != Ordering::Equal {
+                    return order;
+                }
+                (i, j) = (ta, tb);
+            }
+            (Some(x), Some(y)) => {
+                let order = x.to_ascii_lowercase().cmp(&y.to_ascii_lowercase());
+                if order != Ordering::Equal {
+                    return order;
+                }
+                (i, j) = (i + 1, j + 1);
+            }
+        }
+    }
+}
+
 /// The labels a viewed product counts under: its SKU, its name, or each
 /// of its categories. As Matomo's trackers send them: a product without
 /// a name is `Value not defined` by name (a category page, without SKU
@@ -137,7 +187,7 @@ pub const NOT_DEFINED: &str = "Value not defined";
 impl Selection<'_> {
     /// The products of the selection's orders (or, with `carts`, of its
     /// abandoned carts), by `by`, sorted by revenue (highest first), then
-    /// label.
+    /// label in PHP's natural order, as Matomo's.
     ///
     /// # Examples
     /// ```
@@ -237,11 +287,40 @@ impl Selection<'_> {
                     .then(|| a.viewed_price.value() / a.priced_views as f64),
             })
             .collect();
+        // By the labels Matomo shows (`Product Category not defined`).
+        fn shown(l: &str, by: ItemsBy) -> &str {
+            if l == NOT_DEFINED {
+                by.not_defined()
+            } else {
+                l
+            }
+        }
         out.sort_by(|a, b| {
             b.revenue
                 .total_cmp(&a.revenue)
+                .then_with(|| natural_cmp(shown(&a.label, by), shown(&b.label, by)))
                 .then_with(|| a.label.cmp(&b.label))
         });
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::natural_cmp;
+    use std::cmp::Ordering::*;
+
+    #[test]
+    fn labels_in_phps_natural_order() {
+        assert_eq!(natural_cmp("SKU2", "SKU VERY nice indeed"), Less);
+        assert_eq!(
+            natural_cmp("SKU IN ABANDONED CART TWO", "SKU VERY nice indeed"),
+            Less
+        );
+        assert_eq!(natural_cmp("item 9", "item 10"), Less);
+        assert_eq!(natural_cmp("Mug", "mug"), Equal);
+        assert_eq!(natural_cmp("a007", "a7"), Equal);
+        assert_eq!(natural_cmp("", "a"), Less);
+        assert_eq!(natural_cmp("PRODUCT THREE", "PRODUCT TWO"), Less);
     }
 }

@@ -89,6 +89,7 @@ impl Engine {
                     | Field::VisitEcommerceStatus
                     | Field::RevenueOrder
                     | Field::RevenueAbandonedCart
+                    | Field::ProductPrice
                     | Field::OrderId
                     | Field::ProductSku
                     | Field::ProductName

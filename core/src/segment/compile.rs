@@ -526,6 +526,7 @@ fn ecommerce(c: &Condition) -> Option<Pred> {
         F::VisitEcommerceStatus
             | F::RevenueOrder
             | F::RevenueAbandonedCart
+            | F::ProductPrice
             | F::OrderId
             | F::ProductSku
             | F::ProductName
@@ -610,6 +611,14 @@ fn ecommerce_passes(
             .chain(cart)
             .flat_map(|r| &r.data.items)
             .any(|item| match field {
+                Field::ProductPrice => match test {
+                    TextTest::Present => true,
+                    TextTest::Op(op, want) | TextTest::Fold(op, want) => num_passes(
+                        *op,
+                        item.price.unwrap_or(0.0),
+                        want.parse().unwrap_or(f64::NAN),
+                    ),
+                },
                 Field::ProductSku => test.passes(Some(&item.sku)),
                 Field::ProductName => test.passes(item.name.as_deref()),
                 _ => item.categories.iter().any(|c| test.passes(Some(c))),

@@ -199,6 +199,9 @@ pub enum Field {
     /// `revenueAbandonedCart` (numeric): visits whose abandoned cart's
     /// total compares so
     RevenueAbandonedCart,
+    /// `productPrice` (numeric): visits with an ordered or abandoned
+    /// product whose unit price compares so
+    ProductPrice,
     /// `productSku`: visits with an ordered or abandoned product of this
     /// SKU
     ProductSku,
@@ -211,7 +214,7 @@ pub enum Field {
     Dimension(String),
 }
 
-const BUILTIN: [(&str, Field); 72] = [
+const BUILTIN: [(&str, Field); 73] = [
     ("visitorId", Field::VisitorId),
     ("userId", Field::UserId),
     ("deviceType", Field::DeviceType),
@@ -287,6 +290,7 @@ const BUILTIN: [(&str, Field); 72] = [
     ("visitEcommerceStatus", Field::VisitEcommerceStatus),
     ("revenueOrder", Field::RevenueOrder),
     ("revenueAbandonedCart", Field::RevenueAbandonedCart),
+    ("productPrice", Field::ProductPrice),
     ("productSku", Field::ProductSku),
     ("productName", Field::ProductName),
     ("productCategory", Field::ProductCategory),
@@ -322,6 +326,7 @@ impl Field {
                 | Field::DaysSinceLastVisit
                 | Field::RevenueOrder
                 | Field::RevenueAbandonedCart
+                | Field::ProductPrice
                 | Field::Latitude
                 | Field::Longitude
         )

@@ -1247,6 +1247,11 @@ fn product_views_feed_the_products_reports() {
         ("revenueAbandonedCart<=2", 1),
         ("visitConvertedGoalId!=1", 2),
         ("visitConvertedGoalId==1", 0),
+        // A product's unit price, in an order or the abandoned cart.
+        ("productPrice>5", 1),
+        ("productPrice<5", 1),
+        ("productPrice>=2", 2),
+        ("productPrice>100", 0),
     ] {
         let s = api(
             &e,
