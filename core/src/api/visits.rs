@@ -87,7 +87,8 @@ impl<'s> Goals<'s> {
     }
 
     /// Matomo's conversion columns of a visit: `goalConversions` (its
-    /// goals' conversions and orders), `visitConverted` and its icon,
+    /// goals' conversions, not its orders), `visitConverted` (a goal or
+    /// an order) and its icon,
     /// `visitEcommerceStatus` and its icon, and the orders' and abandoned
     /// cart's revenue, count and products.
     fn put(&mut self, m: &mut Map<String, Value>, a: &DayArchive, v: u32) {
@@ -102,13 +103,19 @@ impl<'s> Goals<'s> {
             &mut self.cells,
         );
         let cell = |id: i64| self.cells.iter().find(|(k, _)| *k == id).map(|(_, c)| c);
+        // Matomo's goalConversions counts goals only (`idgoal > 0`);
+        // an order converts the visit too.
         let conversions: u64 = self
             .cells
             .iter()
-            .filter(|(id, _)| *id != CARTS)
+            .filter(|(id, _)| *id != CARTS && *id != ORDERS)
             .map(|(_, c)| c.conversions)
             .sum();
-        let converted = conversions > 0;
+        let converted = conversions > 0
+            || self
+                .cells
+                .iter()
+                .any(|(id, c)| *id == ORDERS && c.conversions > 0);
         m.insert("goalConversions".into(), json!(conversions));
         m.insert("visitConverted".into(), json!(u8::from(converted)));
         m.insert(
@@ -152,7 +159,10 @@ impl<'s> Goals<'s> {
                 ],
             ),
         ] {
-            m.insert(revenue.into(), json!(c.map_or(0.0, |c| c.revenue.value())));
+            m.insert(
+                revenue.into(),
+                super::goals::money(c.map_or(0.0, |c| c.revenue.value())),
+            );
             m.insert(count.into(), json!(c.map_or(0, |c| c.conversions)));
             m.insert(items.into(), json!(c.map_or(0, |c| c.items)));
         }
@@ -489,6 +499,9 @@ fn visit_details(
         return Value::Object(m);
     }
     let mut pageviews = 0u32;
+    // The product each page showed (its `product_view`, same time and
+    // URL), each view given to one page.
+    let mut views: Vec<&crate::recorded::Recorded> = a.views_of(v).iter().collect();
     let actions: Vec<Value> = range
         .map(|i| {
             let mut x = Map::new();
@@ -496,6 +509,29 @@ fn visit_details(
             let url = text(&d.urls, a.a_url[i]);
             x.insert("type".into(), json!(action_type(kind)));
             x.insert("url".into(), json!(url));
+            let shown = (kind == HitType::Pageview)
+                .then(|| {
+                    views
+                        .iter()
+                        .position(|r| r.ts == a.a_ts[i] && r.url == a.a_url[i])
+                })
+                .flatten()
+                .map(|k| views.remove(k));
+            if let Some(item) = shown.and_then(|r| r.data.items.first()) {
+                // Matomo's visitor log leaves the empty ones out.
+                if !item.sku.is_empty() {
+                    x.insert("productViewSku".into(), json!(item.sku));
+                }
+                if let Some(name) = &item.name {
+                    x.insert("productViewName".into(), json!(name));
+                }
+                if let Some(price) = item.price.filter(|p| *p != 0.0) {
+                    x.insert("productViewPrice".into(), json!(price));
+                }
+                if !item.categories.is_empty() {
+                    x.insert("productViewCategories".into(), json!(item.categories));
+                }
+            }
             // Matomo's visitor-log title, subtitle and icons of an action.
             let (title, subtitle, icon) = match kind {
                 HitType::Pageview => (text(&d.titles, a.a_title[i]), url.clone(), "action"),

@@ -1638,14 +1638,16 @@ fn live_visits_carry_matomos_visitor_log_columns() {
             ]
         ),
         [
-            json!(2),
+            // The URL goal's conversion (Matomo's goalConversions counts
+            // goals, not orders).
+            json!(1),
             json!(1),
             json!("plugins/Morpheus/images/goal.svg"),
             json!("orderedThenAbandonedCart"),
-            json!(20.0),
+            json!(20),
             json!(1),
             json!(2),
-            json!(5.0),
+            json!(5),
             json!(1),
             json!(1),
         ]

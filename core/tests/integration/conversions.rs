@@ -13,7 +13,7 @@ use hitmap::{
     GoalsSummary, Hit, HitType, Item, PatternType, SiteConfig,
 };
 use proptest::prelude::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::props::{
     Case, CaseQuery, build, case, case_query, make_hit, reference_visits, site_config,
@@ -1263,6 +1263,34 @@ fn product_views_feed_the_products_reports() {
             "{segment}: {s}"
         );
     }
+    // Live shows each page's product, as Matomo's visitor log does.
+    let live = api(
+        &e,
+        &format!("method=Live.getLastVisitsDetails&{day}&filter_limit=-1"),
+    );
+    let pages: Vec<(Value, Value, Value)> = live
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|v| v["actionDetails"].as_array().unwrap().clone())
+        .filter(|x| x["type"] == "action")
+        .map(|x| {
+            (
+                x["productViewSku"].clone(),
+                x["productViewPrice"].clone(),
+                x["productViewCategories"].clone(),
+            )
+        })
+        .collect();
+    assert!(
+        pages.contains(&("MUG".into(), 11.0.into(), json!(["Kitchen"]))),
+        "{pages:?}"
+    );
+    assert!(
+        pages.contains(&(Value::Null, Value::Null, json!(["Garden"]))),
+        "{pages:?}"
+    );
+    assert_eq!(pages.iter().filter(|p| p.0 == "MUG").count(), 3);
     // They come back out as they went in.
     let mut back: Vec<String> = e
         .export_hits(1, "2024-06-01", "2024-06-01")
