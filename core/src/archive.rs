@@ -262,7 +262,7 @@ impl DayTotals {
         self.visits += 1;
         self.actions += n;
         self.max_actions = self.max_actions.max(n);
-        self.bounces += u64::from(n == 1);
+        self.bounces += u64::from(n <= 1);
         self.sum_length += u64::from(length);
     }
 }
@@ -300,8 +300,9 @@ impl Columns {
     pub(crate) const DIMS: Columns = Columns(1 << 8);
     pub(crate) const REFERRER_TYPE: Columns = Columns(1 << 9);
     pub(crate) const KINDS: Columns = Columns(1 << 10);
-    /// Action times (and so visit lengths).
-    pub(crate) const TIMES: Columns = Columns(1 << 11);
+    /// Action times (and so visit lengths), with the recorded
+    /// conversions: a visit without actions takes its times from them.
+    pub(crate) const TIMES: Columns = Columns(1 << 11 | Columns::CONVERSIONS.0);
     pub(crate) const URLS: Columns = Columns(1 << 12);
     /// Page titles (stored against the URLs: they come with them).
     pub(crate) const TITLES: Columns = Columns(1 << 13 | Columns::URLS.0);
@@ -590,7 +591,7 @@ impl DayArchive {
             });
             let r = self.actions_of(v as u32);
             if times {
-                length.push(self.span_length(r.len(), r.start, r.end - 1));
+                length.push(self.span_length(r.len(), r.start, r.end.saturating_sub(1)));
             }
             if pages {
                 let mut views = r.filter(|&i| self.a_kind[i] == HitType::Pageview);
@@ -607,16 +608,40 @@ impl DayArchive {
     /// actions from `first` to `last`: 0 for one action, else the seconds
     /// from the first to the last, plus one.
     pub(crate) fn span_length(&self, n: usize, first: usize, last: usize) -> u32 {
-        if n == 1 {
+        if n <= 1 {
             0
         } else {
             (1 + self.a_ts[last] - self.a_ts[first]) as u32
         }
     }
 
-    /// When a visit started: its first action's time (Unix seconds).
+    /// When a visit started: its first action's time (Unix seconds), or
+    /// for a visit without actions its first conversion's.
     pub(crate) fn visit_start(&self, visit: u32) -> i64 {
-        self.a_ts[self.action_offsets[visit as usize] as usize]
+        let r = self.actions_of(visit);
+        if r.is_empty() {
+            self.records_of(visit).map(|c| c.ts).min().unwrap_or(0)
+        } else {
+            self.a_ts[r.start]
+        }
+    }
+
+    /// When a visit's last action was (Unix seconds), or for a visit
+    /// without actions its last conversion's.
+    pub(crate) fn visit_last(&self, visit: u32) -> i64 {
+        let r = self.actions_of(visit);
+        if r.is_empty() {
+            self.records_of(visit).map(|c| c.ts).max().unwrap_or(0)
+        } else {
+            self.a_ts[r.end - 1]
+        }
+    }
+
+    /// A visit's conversions and product views.
+    fn records_of(&self, visit: u32) -> impl Iterator<Item = &Recorded> {
+        self.conversions_of(visit)
+            .iter()
+            .chain(self.views_of(visit))
     }
 
     /// The seconds spent on page view `i` of `visit` (Matomo's time spent
@@ -687,38 +712,56 @@ impl DayArchive {
         }
         let (acts, convs) = hits.split_at_mut(actions);
         let bridges = Bridges::of(convs, side, dicts);
-        let mut a = DayArchive::build_visits(acts, &bridges, side, dicts, site);
+        let plan = Plan::of(acts, convs, side, dicts, i64::from(site.visit_timeout));
+        let (mut a, empty_visits) =
+            DayArchive::build_visits(acts, &bridges, &plan.empties, side, dicts, site);
         if !convs.is_empty() {
-            a.attach(convs, side, dicts);
+            a.attach(convs, &plan, &empty_visits, side, dicts);
         }
         a
     }
 
     /// Attaches recorded conversions to the visits built (the rules of
-    /// `recorded.rs`).
-    fn attach(&mut self, convs: &[RawHit], side: &SideArena, dicts: &SiteDicts) {
+    /// `recorded.rs`, decided by `plan`; `empty_visits` holds the visit
+    /// of each of its visits without actions).
+    fn attach(
+        &mut self,
+        convs: &[RawHit],
+        plan: &Plan,
+        empty_visits: &[u32],
+        side: &SideArena,
+        dicts: &SiteDicts,
+    ) {
         let key_name = dicts.dim_names.get(attr::NAMES[attr::VISIT]);
         let keys = key_name.and_then(|k| self.dims.iter().find(|c| c.name == k));
         let mut out: Vec<Recorded> = convs
             .iter()
-            .map(|h| {
+            .zip(&plan.assign)
+            .map(|(h, assign)| {
                 let key = key_name.map_or(NONE, |k| {
                     side.dims(h).iter().find(|d| d.0 == k).map_or(NONE, |d| d.1)
                 });
                 let visits = self.visitor_range(h.visitor);
-                let visit = if visits.is_empty() {
-                    NONE
-                } else {
-                    let by_key = keys
-                        .filter(|_| key != NONE)
-                        .and_then(|col| visits.clone().find(|&v| col.values[v as usize] == key));
-                    by_key.unwrap_or_else(|| {
-                        visits
-                            .clone()
-                            .take_while(|&v| self.visit_start(v) <= h.ts)
-                            .last()
-                            .unwrap_or(visits.start)
-                    })
+                // The visitor's visit without a `visit` id with an action
+                // at or before `t` (else their first).
+                let at = |t: i64| {
+                    let with_actions = visits.clone().filter(|&v| {
+                        !self.actions_of(v).is_empty()
+                            && keys.is_none_or(|col| col.values[v as usize] == NONE)
+                    });
+                    let first = with_actions.clone().next();
+                    with_actions
+                        .take_while(|&v| self.visit_start(v) <= t)
+                        .last()
+                        .or(first)
+                        .unwrap_or(NONE)
+                };
+                let visit = match *assign {
+                    Assign::Empty(k) => empty_visits.get(k).copied().unwrap_or(NONE),
+                    Assign::Anchor(t) => at(t),
+                    Assign::Key => keys
+                        .and_then(|col| visits.clone().find(|&v| col.values[v as usize] == key))
+                        .unwrap_or_else(|| at(h.ts)),
                 };
                 Recorded {
                     visit,
@@ -809,13 +852,17 @@ impl DayArchive {
 
     /// Builds the visits of a day's actions; `bridges` (the day's
     /// conversions and product views) keep a visit open as its actions do.
+    /// `empties` are the day's visits without actions (a conversion with
+    /// no action of its visitor within the timeout), laid out among the
+    /// others by visitor and start; the second value is each one's visit.
     fn build_visits(
         hits: &mut [RawHit],
         bridges: &Bridges,
+        empties: &[Empty],
         side: &SideArena,
         dicts: &SiteDicts,
         site: &SiteConfig,
-    ) -> DayArchive {
+    ) -> (DayArchive, Vec<u32>) {
         let timeout = i64::from(site.visit_timeout);
         let ctx = VisitContext {
             side,
@@ -841,16 +888,20 @@ impl DayArchive {
                     || starts(&hits[i])
             };
             let visits = 1 + (1..n).filter(|&i| splits(i)).count();
-            let mut a = DayArchive::with_capacity(if n == 0 { 0 } else { visits }, n);
+            let mut a =
+                DayArchive::with_capacity(if n == 0 { 0 } else { visits } + empties.len(), n);
             let mut dim_cells = Vec::new();
+            let mut placed = Vec::with_capacity(empties.len());
             let mut start = 0;
             while start < n {
                 let end = (start + 1..n).find(|&i| splits(i)).unwrap_or(n);
+                a.push_empties_before(empties, &mut placed, (hits[start].visitor, hits[start].ts));
                 let visit = a.visitor.len() as u32;
                 a.push_visit(&hits[start..end], &ctx, &mut dim_cells, visit);
                 start = end;
             }
-            return a.finish(dim_cells);
+            a.push_empties_before(empties, &mut placed, (u32::MAX, i64::MAX));
+            return (a.finish(dim_cells), placed);
         };
         // Explicit visit ids: a visitor's hits group by id (hits without
         // one by the timeout rule), then visits are laid out by (visitor,
@@ -901,13 +952,40 @@ impl DayArchive {
                 })
                 .then_with(|| tie_break(a, b, dicts, side))
         });
-        let mut a = DayArchive::with_capacity(visits.len(), n);
+        let mut a = DayArchive::with_capacity(visits.len() + empties.len(), n);
         let mut dim_cells = Vec::new();
+        let mut placed = Vec::with_capacity(empties.len());
         for range in visits {
+            let first = &hits[range.start];
+            a.push_empties_before(empties, &mut placed, (first.visitor, first.ts));
             let visit = a.visitor.len() as u32;
             a.push_visit(&hits[range], &ctx, &mut dim_cells, visit);
         }
-        a.finish(dim_cells)
+        a.push_empties_before(empties, &mut placed, (u32::MAX, i64::MAX));
+        (a.finish(dim_cells), placed)
+    }
+
+    /// Lays out the visits without actions of `empties` (sorted) that come
+    /// before a visit of `(visitor, start)`, noting each one's visit.
+    fn push_empties_before(
+        &mut self,
+        empties: &[Empty],
+        placed: &mut Vec<u32>,
+        before: (u32, i64),
+    ) {
+        while let Some(e) = empties.get(placed.len()) {
+            if (e.visitor, e.start) > before {
+                break;
+            }
+            placed.push(self.visitor.len() as u32);
+            self.visitor.push(e.visitor);
+            self.action_offsets.push(self.a_kind.len() as u32);
+            for f in 0..N_VFIELDS {
+                self.fields[f].push(NONE);
+                self.field_carriers[f].push(NONE);
+            }
+            self.referrer_type.push(ReferrerType::Direct as u8);
+        }
     }
 
     fn finish(mut self, dim_cells: Vec<(u32, u32, u32, u32)>) -> DayArchive {
@@ -1160,6 +1238,170 @@ impl DayArchive {
     ) {
         self.visit_hits_into(visits, hits, side, dicts);
         self.unattached_hits_into(unattached, hits, side, dicts);
+    }
+}
+
+/// A visit without actions: a visitor's conversions (or product views)
+/// with no action of theirs within the visit timeout, or with a `visit`
+/// id no action carries. Matomo's tracker makes such a visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Empty {
+    visitor: u32,
+    /// Its first conversion's time.
+    start: i64,
+}
+
+/// Where a recorded conversion goes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Assign {
+    /// The visit with its `visit` id.
+    Key,
+    /// The `n`-th visit without actions of the plan.
+    Empty(usize),
+    /// The visit of the visitor's action at this time: the last action
+    /// at or before the conversion in its stretch of requests, else the
+    /// first after it.
+    Anchor(i64),
+}
+
+/// Where each of a day's recorded conversions goes (docs/hits.md,
+/// "Conversions"), decided from the times alone before the visits are
+/// laid out: a visitor's actions and conversions without a `visit` id,
+/// in time order, make stretches wherever a gap reaches the timeout (as
+/// Matomo's tracker keeps a visit open on any request); a conversion
+/// goes to the visit of the action before it in its stretch (else the
+/// one after), and a stretch without actions is a visit of its own.
+/// Conversions with a `visit` id go to that visit, or to a visit of
+/// their own when no action carries the id.
+pub(crate) struct Plan {
+    /// The visits without actions, by visitor, start (then `visit` id).
+    pub(crate) empties: Vec<Empty>,
+    /// Per conversion, in order.
+    pub(crate) assign: Vec<Assign>,
+}
+
+impl Plan {
+    fn of(
+        acts: &[RawHit],
+        convs: &[RawHit],
+        side: &SideArena,
+        dicts: &SiteDicts,
+        timeout: i64,
+    ) -> Plan {
+        let mut assign = vec![Assign::Key; convs.len()];
+        if convs.is_empty() {
+            return Plan {
+                empties: Vec::new(),
+                assign,
+            };
+        }
+        let key_name = dicts.dim_names.get(attr::NAMES[attr::VISIT]);
+        let key_of = |h: &RawHit| {
+            key_name.map_or(NONE, |k| {
+                side.dims(h).iter().find(|d| d.0 == k).map_or(NONE, |d| d.1)
+            })
+        };
+        let conv_keys: Vec<u32> = convs.iter().map(key_of).collect();
+        let mut visitors: Vec<u32> = convs.iter().map(|h| h.visitor).collect();
+        visitors.sort_unstable();
+        visitors.dedup();
+        // The actions of those visitors: times (unkeyed conversions) and
+        // the visit ids they carry (keyed ones).
+        let mut times: Vec<(u32, i64)> = Vec::new();
+        let mut act_keys: Vec<(u32, u32)> = Vec::new();
+        for h in acts {
+            if visitors.binary_search(&h.visitor).is_ok() {
+                // Hits without a visit id follow the timeout rule among
+                // themselves.
+                match key_of(h) {
+                    NONE => times.push((h.visitor, h.ts)),
+                    k => act_keys.push((h.visitor, k)),
+                }
+            }
+        }
+        times.sort_unstable();
+        act_keys.sort_unstable();
+        act_keys.dedup();
+        // (visitor, start, key) of each visit without actions, with the
+        // conversions that make it.
+        let mut empties: Vec<(u32, i64, u32, Vec<usize>)> = Vec::new();
+        // Keyed conversions.
+        let mut keyed: Vec<usize> = (0..convs.len()).filter(|&i| conv_keys[i] != NONE).collect();
+        keyed.sort_by_key(|&i| (convs[i].visitor, conv_keys[i], convs[i].ts));
+        for group in keyed
+            .chunk_by(|&i, &j| (convs[i].visitor, conv_keys[i]) == (convs[j].visitor, conv_keys[j]))
+        {
+            let (u, k) = (convs[group[0]].visitor, conv_keys[group[0]]);
+            if act_keys.binary_search(&(u, k)).is_err() {
+                empties.push((u, convs[group[0]].ts, k, group.to_vec()));
+            }
+        }
+        // Unkeyed ones: each visitor's stretches.
+        let mut unkeyed: Vec<usize> = (0..convs.len()).filter(|&i| conv_keys[i] == NONE).collect();
+        unkeyed.sort_by_key(|&i| (convs[i].visitor, convs[i].ts));
+        for group in unkeyed.chunk_by(|&i, &j| convs[i].visitor == convs[j].visitor) {
+            let u = convs[group[0]].visitor;
+            let lo = times.partition_point(|&(v, _)| v < u);
+            let hi = times.partition_point(|&(v, _)| v <= u);
+            let acts_ts = &times[lo..hi];
+            let (mut a, mut c) = (0, 0);
+            let mut last: Option<i64> = None;
+            let mut last_action: Option<i64> = None;
+            let mut waiting: Vec<usize> = Vec::new();
+            let close = |waiting: &mut Vec<usize>,
+                         empties: &mut Vec<(u32, i64, u32, Vec<usize>)>| {
+                if let Some(&first) = waiting.first() {
+                    empties.push((u, convs[first].ts, NONE, std::mem::take(waiting)));
+                }
+            };
+            while a < acts_ts.len() || c < group.len() {
+                // Actions first at equal times.
+                let action =
+                    c >= group.len() || (a < acts_ts.len() && acts_ts[a].1 <= convs[group[c]].ts);
+                let ts = if action {
+                    acts_ts[a].1
+                } else {
+                    convs[group[c]].ts
+                };
+                if last.is_some_and(|l| ts - l >= timeout) {
+                    close(&mut waiting, &mut empties);
+                    last_action = None;
+                }
+                last = Some(last.map_or(ts, |l| l.max(ts)));
+                if action {
+                    for i in waiting.drain(..) {
+                        assign[i] = Assign::Anchor(ts);
+                    }
+                    last_action = Some(ts);
+                    a += 1;
+                } else {
+                    let i = group[c];
+                    match last_action {
+                        Some(t) => assign[i] = Assign::Anchor(t),
+                        None => waiting.push(i),
+                    }
+                    c += 1;
+                }
+            }
+            close(&mut waiting, &mut empties);
+        }
+        // Laid out by visitor, start, then `visit` id text.
+        empties.sort_by(|x, y| {
+            (x.0, x.1)
+                .cmp(&(y.0, y.1))
+                .then_with(|| dicts.dim_values.opt(x.2).cmp(&dicts.dim_values.opt(y.2)))
+        });
+        let mut out = Vec::with_capacity(empties.len());
+        for (n, (visitor, start, _, members)) in empties.into_iter().enumerate() {
+            for i in members {
+                assign[i] = Assign::Empty(n);
+            }
+            out.push(Empty { visitor, start });
+        }
+        Plan {
+            empties: out,
+            assign,
+        }
     }
 }
 

@@ -198,7 +198,7 @@ impl Engine {
                 out.push(VisitRecord {
                     date,
                     visitor: d.visitors.value(a.visitor[vi]).to_owned(),
-                    first_ts: a.a_ts[range.start],
+                    first_ts: a.visit_start(v),
                     length: a.length[vi],
                     actions: range.len() as u32,
                     entry_url: text(&d.urls, a.entry_url[vi]),

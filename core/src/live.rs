@@ -74,7 +74,7 @@ impl Mask {
                 let t = &mut self.totals;
                 t.visits -= 1;
                 t.actions -= n;
-                t.bounces -= u64::from(n == 1);
+                t.bounces -= u64::from(n <= 1);
                 t.sum_length -= u64::from(a.length[v as usize]);
                 if n == t.max_actions {
                     self.max_count -= 1;

@@ -5,12 +5,11 @@
 //! them with the goals evaluated over the actions.
 //!
 //! Rules (docs/hits.md, "Conversions"):
-//! - a conversion belongs to the visitor's visit with its `visit` id if it
-//!   has one and such a visit exists that day; else to the visitor's last
-//!   visit of the day that started at or before it; else to their first
-//!   visit of the day. A visitor with no visit that day keeps it unattached
-//!   (counted nowhere until a visit of that day arrives; kept, exported and
-//!   given back on rebuilds);
+//! - a conversion belongs to the visit of its stretch of requests, or of
+//!   its `visit` id; with no action near, to a visit without actions of
+//!   its own (`archive.rs`, `Plan`). Day files written before that rule
+//!   may hold conversions attached to no visit: they count nowhere and
+//!   are given back on rebuilds, which attaches them;
 //! - an order id counts once in the site (the site's order index,
 //!   `history.rs`, holds each id's first use); within a visitor's day
 //!   (what a day archive decides alone) the earliest order with

@@ -1324,7 +1324,7 @@ pub(crate) fn tally(
     s.nb_visits += 1;
     s.nb_actions += n;
     s.max_actions = s.max_actions.max(n);
-    s.bounce_count += u64::from(n == 1);
+    s.bounce_count += u64::from(n <= 1);
     s.sum_visit_length += u64::from(cut.length);
     visitors.see(key, cut.visitor());
     let user = cut.archive.fields[VField::User as usize][cut.visit as usize];

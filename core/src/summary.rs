@@ -474,7 +474,7 @@ impl SummaryAcc {
         s.nb_visits += 1;
         s.nb_actions += n;
         s.max_actions = s.max_actions.max(n);
-        s.bounce_count += u64::from(n == 1);
+        s.bounce_count += u64::from(n <= 1);
         s.sum_visit_length += u64::from(length);
         let visitor = a.visitor[v as usize];
         if visitor != self.last_visitor {

@@ -503,7 +503,8 @@ impl<'s> VisitKeys<'s> {
             };
         }
         let d = self.dicts;
-        let first = a.a_url[a.actions_of(v).start];
+        // A visit without actions has no landing page.
+        let first = a.actions_of(v).next().map_or(NONE, |i| a.a_url[i]);
         let referrer = a.fields[VField::Referrer as usize][v as usize];
         let cache = match &self.referrers {
             Cache::Own(c) => c,

@@ -365,8 +365,8 @@ fn visit_details(
         "visitLocalHour".into(),
         json!(keys.local_hour(a, v).map(|h| h.to_string())),
     );
-    m.insert("firstActionTimestamp".into(), json!(a.a_ts[range.start]));
-    m.insert("lastActionTimestamp".into(), json!(a.a_ts[range.end - 1]));
+    m.insert("firstActionTimestamp".into(), json!(a.visit_start(v)));
+    m.insert("lastActionTimestamp".into(), json!(a.visit_last(v)));
     m.insert("visitDuration".into(), json!(a.length[vi]));
     m.insert(
         "visitDurationPretty".into(),
@@ -708,9 +708,7 @@ impl Engine {
                 let part = &sel.days[k];
                 let a = &*part.archive;
                 // Matomo's minTimestamp: visits active after it.
-                if r.min_timestamp
-                    .is_some_and(|t| a.a_ts[a.actions_of(v).end - 1] <= t)
-                {
+                if r.min_timestamp.is_some_and(|t| a.visit_last(v) <= t) {
                     continue;
                 }
                 if skip > 0 {
@@ -923,7 +921,7 @@ impl Engine {
             let a = &*part.archive;
             for v in selected_visits(&sel, part) {
                 let range = a.actions_of(v);
-                if a.a_ts[range.end - 1] < since {
+                if a.visit_last(v) < since {
                     continue;
                 }
                 c.visits += 1;
@@ -971,7 +969,7 @@ impl Engine {
             for part in &sel.days {
                 let a = &*part.archive;
                 for v in selected_visits(&sel, part) {
-                    let at = a.a_ts[a.actions_of(v).end - 1];
+                    let at = a.visit_last(v);
                     let visitor = a.visitor[v as usize];
                     // Ties: the smaller visitor key, so the answer is stable.
                     let better = best.is_none_or(|(t, b)| {

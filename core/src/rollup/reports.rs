@@ -306,7 +306,7 @@ pub(crate) fn count_visit(
             last = from..scratch.len();
         }
     }
-    let bounce = u64::from(n == 1);
+    let bounce = u64::from(n <= 1);
     for i in first {
         let c = acc.at(scratch[i]);
         c.entries += 1;

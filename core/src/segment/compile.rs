@@ -765,8 +765,8 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
                                 .into_iter()
                                 .any(|i| c.of(a.a_ts[i]).is_some_and(|x| passes(f64::from(x))));
                         }
-                        Clock::StartMinute => a.a_ts[range.start],
-                        _ => a.a_ts[range.end - 1],
+                        Clock::StartMinute => a.visit_start(v),
+                        _ => a.visit_last(v),
                     };
                     match c.of(ts) {
                         Some(x) => f64::from(x),

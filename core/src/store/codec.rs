@@ -22,8 +22,14 @@ pub(crate) const MAGIC: &[u8; 7] = b"HITMAP\0";
 /// report rollups, whose older ones are read from their days until
 /// rebuilt ([`REPORTS_VERSION`]); version 10 adds product views to the
 /// conversions section of the day files of days that have any
-/// ([`VIEWS_VERSION`]); the other kinds are the same in all.
-pub(crate) const FORMAT_VERSION: u16 = 10;
+/// ([`VIEWS_VERSION`]); version 11 lets a day file hold visits without
+/// actions ([`EMPTY_VISITS_VERSION`]); the other kinds are the same in all.
+pub(crate) const FORMAT_VERSION: u16 = 11;
+
+/// The version of a day file with a visit without actions (a conversion
+/// alone): its action times skip that visit, which an older build would
+/// misread, so it refuses the file by version.
+pub(crate) const EMPTY_VISITS_VERSION: u16 = 11;
 
 /// The version of a day file whose conversions section holds product
 /// views (kind 8): an older build refuses it by version instead of

@@ -65,9 +65,12 @@ pub(crate) fn encode_day(a: &DayArchive) -> Vec<u8> {
         return seal(Kind::Day, &pack_day(a.visitor.len(), a.a_kind.len(), &sections));
     }
     sections.push(conversions_section(a));
+    let empty_visits = (0..a.visitor.len() as u32).any(|v| a.actions_of(v).is_empty());
     super::codec::seal_in(
         Kind::Day,
-        if a.views.is_empty() {
+        if empty_visits {
+            super::codec::EMPTY_VISITS_VERSION
+        } else if a.views.is_empty() {
             super::codec::CONVERSIONS_VERSION
         } else {
             super::codec::VIEWS_VERSION
@@ -276,15 +279,20 @@ fn day_sections(a: &DayArchive) -> Vec<Vec<u8>> {
     w.buf.extend(a.a_kind.iter().map(|k| *k as u8));
     next(&mut w);
     // Times: the day's first visit start in full, each visit's start as
-    // seconds after it, each later action as seconds after the one before.
-    let base = a.action_offsets[..visits]
-        .iter()
-        .map(|&o| a.a_ts[o as usize])
+    // seconds after it, each later action as seconds after the one before
+    // (a visit without actions has none: its times are its conversions').
+    let base = (0..visits as u32)
+        .map(|v| a.actions_of(v))
+        .filter(|r| !r.is_empty())
+        .map(|r| a.a_ts[r.start])
         .min()
         .unwrap_or(0);
     w.buf.extend_from_slice(&base.to_le_bytes());
     for v in 0..visits as u32 {
         let r = a.actions_of(v);
+        if r.is_empty() {
+            continue;
+        }
         w.var((a.a_ts[r.start] - base) as u64);
         for i in r.start + 1..r.end {
             w.var((a.a_ts[i] - a.a_ts[i - 1]) as u64);
@@ -523,7 +531,7 @@ fn decode_day_v2(raw: &[u8]) -> ReadResult<DayArchive> {
     }
     a.a_kind = kinds(r.bytes(actions)?)?;
     // Offsets are checked before the times are spread over the visits.
-    offsets_ok(&a, actions)?;
+    offsets_ok(&a, actions, false)?;
     read_times(&mut r, &mut a)?;
     a.a_url = read_opt_ids(&mut r, actions)?;
     read_titles(&mut r, &mut a)?;
@@ -565,7 +573,11 @@ fn decode_day_v3(body: &[u8], cols: Columns, version: u16) -> ReadResult<DayArch
         .filter(|&&n| u64::from(n) == actions)
         .map(|&n| n as usize)
         .ok_or_else(|| format!("claims {actions} actions, the visits hold another number"))?;
-    offsets_ok(&a, actions)?;
+    offsets_ok(
+        &a,
+        actions,
+        version >= super::codec::EMPTY_VISITS_VERSION,
+    )?;
     // Each wanted section, read whole by `read`.
     let read = |i: usize, read: &mut dyn FnMut(&mut Reader<'_>) -> ReadResult<()>| {
         let raw = section(i)?;
@@ -679,6 +691,9 @@ fn read_times(r: &mut Reader<'_>, a: &mut DayArchive) -> ReadResult<()> {
     };
     for v in 0..visits {
         let r2 = a.actions_of(v);
+        if r2.is_empty() {
+            continue;
+        }
         let mut t = add(base, r.var()?)?;
         a.a_ts.push(t);
         for _ in r2.start + 1..r2.end {
@@ -866,12 +881,15 @@ struct ExtraColumns {
 }
 
 /// The action offsets rise from 0 to the `n` actions, one or more per
-/// visit.
-fn offsets_ok(a: &DayArchive, n: usize) -> ReadResult<()> {
+/// visit (none allowed, with `empty_ok`, in files that may hold visits
+/// of conversions alone).
+fn offsets_ok(a: &DayArchive, n: usize, empty_ok: bool) -> ReadResult<()> {
     len_ok(a.action_offsets.len(), a.visitor.len() + 1, "action offsets")?;
     if a.action_offsets.first() != Some(&0)
         || a.action_offsets.last() != Some(&(n as u32))
-        || a.action_offsets.windows(2).any(|w| w[0] >= w[1])
+        || a.action_offsets
+            .windows(2)
+            .any(|w| w[0] > w[1] || (w[0] == w[1] && !empty_ok))
     {
         return Err(
             "action offsets must rise from 0 to the action count, one or more per visit".into(),
@@ -886,7 +904,14 @@ fn validate(a: &DayArchive, d: &SiteDicts) -> ReadResult<()> {
     let cols = a.cols;
     let v = a.visitor.len();
     let n = a.action_offsets.last().map_or(0, |&n| n as usize);
-    offsets_ok(a, n)?;
+    // The decoder checked empty visits against the file's version.
+    offsets_ok(a, n, true)?;
+    if cols.has(Columns::CONVERSIONS)
+        && let Some(v) =
+            (0..v as u32).find(|&v| a.actions_of(v).is_empty() && a.conversions_of(v).is_empty() && a.views_of(v).is_empty())
+    {
+        return Err(format!("visit {v} has neither actions nor conversions"));
+    }
     for (len, what, held) in [
         (a.a_kind.len(), "action kinds", Columns::KINDS),
         (a.a_ts.len(), "action times", Columns::TIMES),

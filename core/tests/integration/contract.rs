@@ -132,8 +132,10 @@ fn every_field_the_engine_writes_is_in_the_schema() {
             1
         );
     }
+    // The conversions, with no action near, are a visit of their own.
     let back = e.export_hits(1, "2024-06-01", "2024-06-01").unwrap();
-    assert_eq!(&back[1..], [goal, order]);
+    assert_eq!(back.len(), 3, "{back:?}");
+    assert!(back.contains(&goal) && back.contains(&order), "{back:?}");
 }
 
 /// A Matomo-style import: visits kept as recorded.

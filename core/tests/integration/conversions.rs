@@ -131,9 +131,9 @@ struct RConv<'a> {
     counted: bool,
 }
 
-/// docs/hits.md's rules, from the raw hits: the visit with the
-/// conversion's `visit` id, else the visitor's last visit of the day that
-/// started at or before it, else their first; an order id counts once in
+/// docs/hits.md's rules, from the raw hits: the visit of the
+/// conversion's stretch of requests (or of its `visit` id), a visit of
+/// its own when no action is near; an order id counts once in
 /// the site: of the orders attached to a visit, the earliest by time,
 /// then visitor id, then content.
 fn attach<'a>(visits: &[RVisit], convs: &'a [Hit], case: &Case) -> Vec<RConv<'a>> {
@@ -144,28 +144,13 @@ fn attach<'a>(visits: &[RVisit], convs: &'a [Hit], case: &Case) -> Vec<RConv<'a>
             .with_timezone(&tz)
             .date_naive()
     };
+    // Each conversion is in the visit of its stretch of requests (or of
+    // its `visit` id): the model's visits hold them.
+    let _ = local;
     let mut out: Vec<RConv<'a>> = convs
         .iter()
         .map(|h| {
-            let date = local(h.ts);
-            let mut mine: Vec<usize> = (0..visits.len())
-                .filter(|&i| visits[i].visitor == h.visitor && visits[i].date == date)
-                .collect();
-            mine.sort_by(|&i, &j| {
-                (visits[i].hits[0].ts, &visits[i].hits[0].visit)
-                    .cmp(&(visits[j].hits[0].ts, &visits[j].hits[0].visit))
-            });
-            let by_key = h.visit.as_ref().and_then(|k| {
-                mine.iter()
-                    .copied()
-                    .find(|&i| visits[i].hits[0].visit.as_ref() == Some(k))
-            });
-            let visit = by_key.or_else(|| {
-                mine.iter()
-                    .copied()
-                    .rfind(|&i| visits[i].hits[0].ts <= h.ts)
-                    .or(mine.first().copied())
-            });
+            let visit = visits.iter().position(|v| v.convs.iter().any(|c| c == h));
             RConv {
                 hit: h,
                 visit,
@@ -177,7 +162,7 @@ fn attach<'a>(visits: &[RVisit], convs: &'a [Hit], case: &Case) -> Vec<RConv<'a>
     // visit order) counts.
     let rank = |c: &RConv| {
         c.visit
-            .map(|i| (0, visits[i].hits[0].ts, visits[i].hits[0].visit.clone()))
+            .map(|i| (0, visits[i].start, visits[i].key.clone()))
             .unwrap_or((1, 0, None))
     };
     let mut orders: Vec<usize> = (0..out.len())
@@ -1057,9 +1042,10 @@ fn products_reports_and_ecommerce_segments() {
 }
 
 /// An order id counts once in the site, as Matomo's unique key has it:
-/// the earliest use that falls in a visit, on whatever day, read back from
-/// the store by a writer that reopened it and by a reader; a late order
-/// on an earlier day takes the id over.
+/// the earliest use, on whatever day, read back from the store by a
+/// writer that reopened it and by a reader; a late order on an earlier
+/// day takes the id over, in a visit of its own when no page view of its
+/// visitor is near.
 #[test]
 fn an_order_id_counts_once_in_the_site() {
     let dir = crate::store::TempDir::new("order-once");
@@ -1093,17 +1079,34 @@ fn an_order_id_counts_once_in_the_site() {
         order(T + day + 10, "a", 10.0),
         visit(T + 2 * day, "b"),
         order(T + 2 * day + 10, "b", 20.0),
-        // No visit of "c" that day: it does not take the id.
-        order(T + 10, "c", 40.0),
     ])
     .unwrap();
     assert_eq!(orders(&w), [(0, 0.0), (1, 10.0), (0, 0.0), (0, 0.0)]);
     drop(w);
     let mut w = Engine::open(&dir.0).unwrap();
-    // A visit of "c" on the first day arrives late: its order is now the
-    // id's first use.
+    // An order of "c" on the first day arrives late, with no page view:
+    // a visit of its own (Matomo's), and now the id's first use.
+    w.ingest([order(T + 10, "c", 40.0)]).unwrap();
+    assert_eq!(orders(&w), [(1, 40.0), (0, 0.0), (0, 0.0), (0, 0.0)]);
+    let visits = api(
+        &w,
+        "method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&format=json",
+    );
+    assert_eq!(
+        (visits["nb_visits"].clone(), visits["nb_actions"].clone()),
+        (1.into(), 0.into())
+    );
+    // Its page view arrives later still: the same visit, now with it.
     w.ingest([visit(T + 5, "c")]).unwrap();
     assert_eq!(orders(&w), [(1, 40.0), (0, 0.0), (0, 0.0), (0, 0.0)]);
+    let visits = api(
+        &w,
+        "method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&format=json",
+    );
+    assert_eq!(
+        (visits["nb_visits"].clone(), visits["nb_actions"].clone()),
+        (1.into(), 1.into())
+    );
     drop(w);
     let mut r =
         Engine::open_reader(dir.0.to_str().unwrap(), hitmap::ReaderOptions::default()).unwrap();
@@ -1375,4 +1378,102 @@ fn conversions_keep_a_visit_open() {
         (2.into(), 3.into()),
         "{s}"
     );
+}
+
+/// A conversion with no action of its visitor within the visit timeout is
+/// a visit of its own, without actions, as Matomo's tracker makes it: it
+/// counts as a visit (a bounce), converted, with its order, in every
+/// report, Live and the export, read back from the store.
+#[test]
+fn a_conversion_alone_is_a_visit_without_actions() {
+    let dir = crate::store::TempDir::new("conversion-alone");
+    let mut w = Engine::open(&dir.0).unwrap();
+    w.add_site(SiteConfig::new(1).ecommerce(true)).unwrap();
+    let order = |visitor: &str, ts, id: &str, revenue| {
+        Hit::new(1, ts, visitor, HitType::Order).with_conversion(Conversion {
+            order_id: Some(id.into()),
+            revenue: Some(revenue),
+            items: vec![Item::new("MUG").price(revenue)],
+            ..Conversion::default()
+        })
+    };
+    let hits = vec![
+        Hit::pageview(1, T, "a", "https://x.org/shop"),
+        // Four hours later, from the back office: a visit of its own.
+        order("a", T + 4 * 3600, "A-1", 10.0),
+        order("a", T + 4 * 3600 + 60, "A-2", 5.0),
+        // A visitor with no page view that day at all.
+        order("b", T + 100, "B-1", 7.0),
+    ];
+    w.ingest(&hits).unwrap();
+    drop(w);
+    let e = Engine::open_reader(dir.0.to_str().unwrap(), hitmap::ReaderOptions::default()).unwrap();
+    let mut e = e;
+    assert_eq!(e.verify(), Vec::<String>::new());
+    let day = "idSite=1&period=day&date=2024-06-01&format=json";
+    let s = api(&e, &format!("method=VisitsSummary.get&{day}"));
+    assert_eq!(
+        (
+            s["nb_visits"].clone(),
+            s["nb_actions"].clone(),
+            s["bounce_count"].clone(),
+            s["nb_visits_converted"].clone()
+        ),
+        (3.into(), 1.into(), 3.into(), 2.into()),
+        "{s}"
+    );
+    let g = api(&e, &format!("method=Goals.get&{day}&idGoal=ecommerceOrder"));
+    assert_eq!(
+        (g["nb_conversions"].clone(), g["revenue"].clone()),
+        (3.into(), 22.into()),
+        "{g}"
+    );
+    // Live: the visits without actions show their orders.
+    let live = api(&e, &format!("method=Live.getLastVisitsDetails&{day}"));
+    let rows: Vec<(u64, Vec<String>)> = live
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["actions"].as_u64().unwrap(),
+                v["actionDetails"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x["type"].as_str().unwrap().to_owned())
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                0,
+                vec!["ecommerceOrder".to_owned(), "ecommerceOrder".to_owned()]
+            ),
+            (0, vec!["ecommerceOrder".to_owned()]),
+            (1, vec!["action".to_owned()]),
+        ]
+    );
+    assert_eq!(live[0]["firstActionTimestamp"], T + 4 * 3600);
+    assert_eq!(live[0]["lastActionTimestamp"], T + 4 * 3600 + 60);
+    // The export gives every hit back.
+    let mut back: Vec<String> = e
+        .export_hits(1, "2024-06-01", "2024-06-01")
+        .unwrap()
+        .iter()
+        .map(Hit::to_ndjson)
+        .collect();
+    let mut sent: Vec<String> = hits.iter().map(Hit::to_ndjson).collect();
+    back.sort();
+    sent.sort();
+    assert_eq!(back, sent);
+    // With a segment on actions, the visits without actions are out.
+    let s = api(
+        &e,
+        &format!("method=VisitsSummary.get&{day}&segment=actions>=1"),
+    );
+    assert_eq!(s["nb_visits"], 1);
 }

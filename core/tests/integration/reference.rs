@@ -17,7 +17,15 @@ pub struct RefSite {
 pub struct RVisit {
     pub date: NaiveDate,
     pub visitor: String,
+    /// Its actions (none for a visit of conversions alone).
     pub hits: Vec<Hit>,
+    /// Its first action's time, or its first conversion's.
+    pub start: i64,
+    /// Its `visit` id.
+    pub key: Option<String>,
+    /// The recorded conversions of its stretch of requests (or of its
+    /// `visit` id): the ones it holds.
+    pub convs: Vec<Hit>,
     pub user: Option<String>,
     pub referrer: Option<String>,
     pub device: Option<String>,
@@ -164,14 +172,44 @@ pub fn visits(hits: &[Hit], site: &RefSite) -> Vec<RVisit> {
         let mut start = 0;
         for i in 1..=hs.len() {
             if i == hs.len() || (key.is_none() && hs[i].ts - hs[i - 1].ts >= site.timeout) {
-                // Conversions keep a visit open but are not its actions.
+                // Conversions keep a visit open but are not its actions; a
+                // stretch of conversions alone is a visit without actions.
                 let vh: Vec<Hit> = hs[start..i]
                     .iter()
                     .filter(|h| h.kind.is_action())
                     .cloned()
                     .collect();
+                let convs: Vec<Hit> = hs[start..i]
+                    .iter()
+                    .filter(|h| !h.kind.is_action())
+                    .cloned()
+                    .collect();
                 start = i;
                 if vh.is_empty() {
+                    let first = convs[0].ts;
+                    let clock = DateTime::from_timestamp(first, 0)
+                        .unwrap()
+                        .with_timezone(&site.tz);
+                    out.push(RVisit {
+                        hour: clock.hour(),
+                        weekday: clock.weekday().number_from_monday(),
+                        days_since_last: None,
+                        first_start: first,
+                        date,
+                        visitor: visitor.clone(),
+                        user: None,
+                        device: None,
+                        country: None,
+                        referrer_type: "direct",
+                        referrer: None,
+                        dims: BTreeMap::new(),
+                        visit_count: 0,
+                        length: 0,
+                        hits: Vec::new(),
+                        start: first,
+                        key: key.clone(),
+                        convs,
+                    });
                     continue;
                 }
                 let first = vh[0].ts;
@@ -213,6 +251,9 @@ pub fn visits(hits: &[Hit], site: &RefSite) -> Vec<RVisit> {
                     } else {
                         (1 + last - first) as u64
                     },
+                    start: vh[0].ts,
+                    key: key.clone(),
+                    convs,
                     hits: vh,
                 });
             }
@@ -227,13 +268,21 @@ pub fn visits(hits: &[Hit], site: &RefSite) -> Vec<RVisit> {
         let mut idx = idx.clone();
         idx.sort_by(|&i, &j| {
             let (a, b) = (&out[i], &out[j]);
-            (a.date, a.hits[0].ts, &a.hits[0].visit)
-                .cmp(&(b.date, b.hits[0].ts, &b.hits[0].visit))
-                .then_with(|| action_key(&a.hits[0]).cmp(&action_key(&b.hits[0])))
-                .then_with(|| ev_value(&a.hits[0]).total_cmp(&ev_value(&b.hits[0])))
+            (a.date, a.start, &a.key)
+                .cmp(&(b.date, b.start, &b.key))
+                .then_with(|| {
+                    a.hits
+                        .first()
+                        .map(action_key)
+                        .cmp(&b.hits.first().map(action_key))
+                })
+                .then_with(|| {
+                    let value = |v: &RVisit| v.hits.first().map_or(f64::NAN, ev_value);
+                    value(a).total_cmp(&value(b))
+                })
         });
         let mut previous: Option<NaiveDate> = None;
-        let first_start = idx.iter().map(|&i| out[i].hits[0].ts).min().unwrap();
+        let first_start = idx.iter().map(|&i| out[i].start).min().unwrap();
         for (rank, i) in idx.into_iter().enumerate() {
             out[i].first_start = first_start;
             out[i].visit_count = rank as u32 + 1;
@@ -374,7 +423,7 @@ pub fn cond_matches(c: &RCond, v: &RVisit) -> bool {
         // Matomo's: the last action's hour in UTC.
         "visitServerHour" => num(f64::from(utc(last_ts(v)).hour())),
         "visitStartServerHour" => num(f64::from(v.hour)),
-        "visitStartServerMinute" => num(f64::from(utc(v.hits[0].ts).minute())),
+        "visitStartServerMinute" => num(f64::from(utc(v.start).minute())),
         "visitEndServerMinute" => num(f64::from(utc(last_ts(v)).minute())),
         "visitEndServerSecond" => num(f64::from(utc(last_ts(v)).second())),
         "visitEndServerDayOfWeek" => num(f64::from(utc(last_ts(v)).weekday().number_from_sunday())),
@@ -421,7 +470,8 @@ fn utc(ts: i64) -> DateTime<chrono::Utc> {
 }
 
 fn last_ts(v: &RVisit) -> i64 {
-    v.hits.iter().map(|h| h.ts).max().unwrap()
+    let of = if v.hits.is_empty() { &v.convs } else { &v.hits };
+    of.iter().map(|h| h.ts).max().unwrap()
 }
 
 /// AND of ORs.
@@ -454,7 +504,7 @@ pub fn cut_visits<'a>(
         let actions: Vec<usize> = (0..v.hits.len())
             .filter(|&i| section.is_none_or(|p| in_section(v.hits[i].url.as_deref(), p)))
             .collect();
-        if actions.is_empty() {
+        if actions.is_empty() && section.is_some() {
             continue;
         }
         let length = if section.is_none() {
@@ -482,7 +532,7 @@ pub fn summary(cuts: &[Cut]) -> hitmap::VisitsSummary {
         s.nb_visits += 1;
         s.nb_actions += n;
         s.max_actions = s.max_actions.max(n);
-        s.bounce_count += u64::from(n == 1);
+        s.bounce_count += u64::from(n <= 1);
         s.sum_visit_length += c.length;
         visitors.insert(&c.visit.visitor);
         if let Some(u) = &c.visit.user {
@@ -579,8 +629,8 @@ pub fn pages(cuts: &[Cut]) -> BTreeMap<String, (u64, u64, u64, u64, u64, u64, u6
             r.1.insert((
                 c.visit.date,
                 c.visit.visitor.clone(),
-                hits[0].ts,
-                hits[0].visit.clone(),
+                c.visit.start,
+                c.visit.key.clone(),
             ));
             r.2.insert(c.visit.visitor.clone());
             r.6 += page_time(hits, i);
@@ -895,7 +945,7 @@ pub fn days_to_conversion(cuts: &[Cut], goals: &[hitmap::Goal]) -> Vec<(String, 
     }
     ranges.push((365, i64::MAX, "365+ days".into()));
     conversions_by(cuts, goals, &ranges, |c| {
-        (c.visit.hits[0].ts - c.visit.first_start) / 86_400
+        (c.visit.start - c.visit.first_start) / 86_400
     })
 }
 
