@@ -895,12 +895,17 @@ impl DayArchive {
             let mut start = 0;
             while start < n {
                 let end = (start + 1..n).find(|&i| splits(i)).unwrap_or(n);
-                a.push_empties_before(empties, &mut placed, (hits[start].visitor, hits[start].ts));
+                a.push_empties_before(
+                    empties,
+                    &mut placed,
+                    (hits[start].visitor, hits[start].ts, NONE),
+                    dicts,
+                );
                 let visit = a.visitor.len() as u32;
                 a.push_visit(&hits[start..end], &ctx, &mut dim_cells, visit);
                 start = end;
             }
-            a.push_empties_before(empties, &mut placed, (u32::MAX, i64::MAX));
+            a.push_empties_before(empties, &mut placed, (u32::MAX, i64::MAX, NONE), dicts);
             return (a.finish(dim_cells), placed);
         };
         // Explicit visit ids: a visitor's hits group by id (hits without
@@ -957,24 +962,40 @@ impl DayArchive {
         let mut placed = Vec::with_capacity(empties.len());
         for range in visits {
             let first = &hits[range.start];
-            a.push_empties_before(empties, &mut placed, (first.visitor, first.ts));
+            a.push_empties_before(
+                empties,
+                &mut placed,
+                (first.visitor, first.ts, key_of(first)),
+                dicts,
+            );
             let visit = a.visitor.len() as u32;
             a.push_visit(&hits[range], &ctx, &mut dim_cells, visit);
         }
-        a.push_empties_before(empties, &mut placed, (u32::MAX, i64::MAX));
+        a.push_empties_before(empties, &mut placed, (u32::MAX, i64::MAX, NONE), dicts);
         (a.finish(dim_cells), placed)
     }
 
     /// Lays out the visits without actions of `empties` (sorted) that come
-    /// before a visit of `(visitor, start)`, noting each one's visit.
+    /// before a visit of `(visitor, start, visit id)` in the order visits
+    /// are ranked (visitor, start, then `visit` id text, none first),
+    /// noting each one's visit.
     fn push_empties_before(
         &mut self,
         empties: &[Empty],
         placed: &mut Vec<u32>,
-        before: (u32, i64),
+        before: (u32, i64, u32),
+        dicts: &SiteDicts,
     ) {
         while let Some(e) = empties.get(placed.len()) {
-            if (e.visitor, e.start) > before {
+            let order = (e.visitor, e.start)
+                .cmp(&(before.0, before.1))
+                .then_with(|| {
+                    dicts
+                        .dim_values
+                        .opt(e.key)
+                        .cmp(&dicts.dim_values.opt(before.2))
+                });
+            if order != std::cmp::Ordering::Less {
                 break;
             }
             placed.push(self.visitor.len() as u32);
@@ -1249,6 +1270,8 @@ pub(crate) struct Empty {
     visitor: u32,
     /// Its first conversion's time.
     start: i64,
+    /// Its `visit` id (a dimension value id), or [`NONE`].
+    key: u32,
 }
 
 /// Where a recorded conversion goes.
@@ -1392,11 +1415,15 @@ impl Plan {
                 .then_with(|| dicts.dim_values.opt(x.2).cmp(&dicts.dim_values.opt(y.2)))
         });
         let mut out = Vec::with_capacity(empties.len());
-        for (n, (visitor, start, _, members)) in empties.into_iter().enumerate() {
+        for (n, (visitor, start, key, members)) in empties.into_iter().enumerate() {
             for i in members {
                 assign[i] = Assign::Empty(n);
             }
-            out.push(Empty { visitor, start });
+            out.push(Empty {
+                visitor,
+                start,
+                key,
+            });
         }
         Plan {
             empties: out,
