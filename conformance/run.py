@@ -688,8 +688,12 @@ def request_for(fixture, suffix, method, period):
 
 
 def ask(bin_, store, req, method):
-    cmd = [bin_, "report", store, "--site", str(req["site"]), "--date", req["date"], "--method", method,
+    # Several sites (`idSite=1,2`): `--site` takes one, the parameter the list.
+    sites = str(req["site"])
+    cmd = [bin_, "report", store, "--site", sites.split(",")[0], "--date", req["date"], "--method", method,
            "--format", "xml", "--param", "expanded=1", "--param", "language=en"]
+    if "," in sites:
+        cmd += ["--param", f"idSite={sites}"]
     if req.get("period"):
         cmd += ["--period", req["period"]]
     if req.get("segment"):
