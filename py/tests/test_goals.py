@@ -105,6 +105,36 @@ def test_orders_carts_and_goal_conversions_from_a_dataframe_equal_ndjson():
     assert [(r["label"], r["quantity"]) for r in products] == [("MUG", 2), ("PEN", 1)]
 
 
+def test_product_views_from_a_dataframe_equal_ndjson():
+    pl = pytest.importorskip("polars")
+    rows = [
+        {"site": 1, "ts": T, "visitor": "a", "type": "pageview", "url": "https://x.org/mug"},
+        {"site": 1, "ts": T, "visitor": "a", "type": "product_view", "url": "https://x.org/mug",
+         "items": [{"sku": "MUG", "name": "Mug", "category": ["Kitchen"], "price": 9.5}]},
+        {"site": 1, "ts": T + 60, "visitor": "a", "type": "pageview", "url": "https://x.org/garden"},
+        {"site": 1, "ts": T + 60, "visitor": "a", "type": "product_view", "url": "https://x.org/garden",
+         "items": [{"sku": None, "name": None, "category": ["Garden"], "price": None}]},
+    ]
+
+    def engine():
+        e = hitmap.Engine.in_memory()
+        e.add_site(1, ecommerce=True)
+        return e
+
+    lines = engine()
+    assert lines.ingest_ndjson("".join(json.dumps(r) + "\n" for r in rows).encode()).accepted == 4
+    frame = engine()
+    result = frame.ingest(pl.DataFrame(rows))
+    assert result.accepted == 4, result.rejected
+    for method in ["Goals.getItemsSku", "Goals.getItemsName", "Goals.getItemsCategory"]:
+        q = f"method={method}&idSite=1&period=day&date=2024-06-01"
+        assert frame.api(q) == lines.api(q), method
+    categories = frame.api("method=Goals.getItemsCategory&idSite=1&period=day&date=2024-06-01")
+    assert [(r["label"], r["nb_actions"]) for r in categories] == [("Garden", 1), ("Kitchen", 1)]
+    summary = frame.api("method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01")
+    assert (summary["nb_visits"], summary["nb_actions"]) == (1, 2)
+
+
 def test_a_site_keeps_its_name_and_main_url():
     e = hitmap.Engine.in_memory()
     e.add_site(1, hosts=["x.org"], name="Intranet", main_url="http://x.org")
