@@ -711,10 +711,9 @@ impl DayArchive {
             }
         }
         let (acts, convs) = hits.split_at_mut(actions);
-        let bridges = Bridges::of(convs, side, dicts);
         let plan = Plan::of(acts, convs, side, dicts, i64::from(site.visit_timeout));
         let (mut a, empty_visits) =
-            DayArchive::build_visits(acts, &bridges, &plan.empties, side, dicts, site);
+            DayArchive::build_visits(acts, &plan.bridges, &plan.empties, side, dicts, site);
         if !convs.is_empty() {
             a.attach(convs, &plan, &empty_visits, side, dicts);
         }
@@ -736,11 +735,8 @@ impl DayArchive {
         let keys = key_name.and_then(|k| self.dims.iter().find(|c| c.name == k));
         let mut out: Vec<Recorded> = convs
             .iter()
-            .zip(&plan.assign)
-            .map(|(h, assign)| {
-                let key = key_name.map_or(NONE, |k| {
-                    side.dims(h).iter().find(|d| d.0 == k).map_or(NONE, |d| d.1)
-                });
+            .zip(plan.assign.iter().zip(&plan.keys))
+            .map(|(h, (assign, &key))| {
                 let visits = self.visitor_range(h.visitor);
                 // The visitor's visit without a `visit` id with an action
                 // at or before `t` (else their first).
@@ -912,12 +908,7 @@ impl DayArchive {
         // one by the timeout rule), then visits are laid out by (visitor,
         // start, id string) so that ranks follow time and nothing depends
         // on arrival order.
-        let key_of = |h: &RawHit| {
-            side.dims(h)
-                .iter()
-                .find(|d| d.0 == key_name)
-                .map_or(NONE, |d| d.1)
-        };
+        let key_of = |h: &RawHit| visit_id(h, Some(key_name), side);
         hits.sort_unstable_by(|a, b| {
             a.visitor
                 .cmp(&b.visitor)
@@ -1301,6 +1292,10 @@ pub(crate) struct Plan {
     pub(crate) empties: Vec<Empty>,
     /// Per conversion, in order.
     pub(crate) assign: Vec<Assign>,
+    /// Per conversion, its `visit` id (a dimension value id) or [`NONE`].
+    pub(crate) keys: Vec<u32>,
+    /// The times of the conversions without a `visit` id.
+    pub(crate) bridges: Bridges,
 }
 
 impl Plan {
@@ -1311,20 +1306,28 @@ impl Plan {
         dicts: &SiteDicts,
         timeout: i64,
     ) -> Plan {
+        let key_name = dicts.dim_names.get(attr::NAMES[attr::VISIT]);
+        let key_of = |h: &RawHit| visit_id(h, key_name, side);
+        let conv_keys: Vec<u32> = convs.iter().map(key_of).collect();
+        // Unkeyed ones, by visitor and time: they bridge gaps between
+        // actions, and make the stretches below.
+        let mut unkeyed: Vec<usize> = (0..convs.len()).filter(|&i| conv_keys[i] == NONE).collect();
+        unkeyed.sort_by_key(|&i| (convs[i].visitor, convs[i].ts));
+        let bridges = Bridges(
+            unkeyed
+                .iter()
+                .map(|&i| (convs[i].visitor, convs[i].ts))
+                .collect(),
+        );
         let mut assign = vec![Assign::Key; convs.len()];
         if convs.is_empty() {
             return Plan {
                 empties: Vec::new(),
                 assign,
+                keys: conv_keys,
+                bridges,
             };
         }
-        let key_name = dicts.dim_names.get(attr::NAMES[attr::VISIT]);
-        let key_of = |h: &RawHit| {
-            key_name.map_or(NONE, |k| {
-                side.dims(h).iter().find(|d| d.0 == k).map_or(NONE, |d| d.1)
-            })
-        };
-        let conv_keys: Vec<u32> = convs.iter().map(key_of).collect();
         let mut visitors: Vec<u32> = convs.iter().map(|h| h.visitor).collect();
         visitors.sort_unstable();
         visitors.dedup();
@@ -1360,8 +1363,6 @@ impl Plan {
             }
         }
         // Unkeyed ones: each visitor's stretches.
-        let mut unkeyed: Vec<usize> = (0..convs.len()).filter(|&i| conv_keys[i] == NONE).collect();
-        unkeyed.sort_by_key(|&i| (convs[i].visitor, convs[i].ts));
         for group in unkeyed.chunk_by(|&i, &j| convs[i].visitor == convs[j].visitor) {
             let u = convs[group[0]].visitor;
             let lo = times.partition_point(|&(v, _)| v < u);
@@ -1428,8 +1429,18 @@ impl Plan {
         Plan {
             empties: out,
             assign,
+            keys: conv_keys,
+            bridges,
         }
     }
+}
+
+/// A hit's `visit` id (a dimension value id), or [`NONE`]; `key_name` is
+/// the id of the `$visit` dimension name, if the site has seen one.
+fn visit_id(h: &RawHit, key_name: Option<u32>, side: &SideArena) -> u32 {
+    key_name.map_or(NONE, |k| {
+        side.dims(h).iter().find(|d| d.0 == k).map_or(NONE, |d| d.1)
+    })
 }
 
 /// The times of the day's conversions and product views that carry no
@@ -1440,18 +1451,6 @@ impl Plan {
 pub(crate) struct Bridges(Vec<(u32, i64)>);
 
 impl Bridges {
-    fn of(convs: &[RawHit], side: &SideArena, dicts: &SiteDicts) -> Bridges {
-        let key_name = dicts.dim_names.get(attr::NAMES[attr::VISIT]);
-        let keyed = |h: &RawHit| key_name.is_some_and(|k| side.dims(h).iter().any(|d| d.0 == k));
-        let mut times: Vec<(u32, i64)> = convs
-            .iter()
-            .filter(|h| !keyed(h))
-            .map(|h| (h.visitor, h.ts))
-            .collect();
-        times.sort_unstable();
-        Bridges(times)
-    }
-
     /// Whether `visitor`'s actions at `from` and then `to` (`from <= to`)
     /// are in different visits: some stretch of `from`, the conversions
     /// between and `to` lasts `timeout` or more.

@@ -30,7 +30,7 @@ pub(super) fn money(x: f64) -> Value {
 /// taken to 15 significant digits, so a binary fraction just under a
 /// half (`1555.555 * 100` is `155555.49999999999`) rounds up, as the
 /// decimal the user wrote would.
-fn php_round(x: f64) -> f64 {
+pub(super) fn php_round(x: f64) -> f64 {
     if !x.is_finite() || x.abs() >= 1e15 {
         return x.round();
     }

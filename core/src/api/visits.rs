@@ -173,19 +173,15 @@ impl<'s> Goals<'s> {
 /// Matomo's money in the visitor log: `$5`, `$1,111.11` (cents rounded
 /// as Matomo's, thousands grouped).
 fn pretty_money(x: f64) -> String {
-    let cents = match super::goals::money(x) {
-        Value::Number(n) => n.as_f64().unwrap_or(0.0),
-        _ => 0.0,
-    };
-    let sign = if cents < 0.0 { "-" } else { "" };
-    let whole = cents.abs().trunc();
-    let mut digits = format!("{whole:.0}");
+    let cents = super::goals::php_round(x * 100.0) as i64;
+    let sign = if cents < 0 { "-" } else { "" };
+    let (whole, fraction) = (cents.unsigned_abs() / 100, cents.unsigned_abs() % 100);
+    let mut digits = whole.to_string();
     let mut grouped = String::new();
     while digits.len() > 3 {
         let tail = digits.split_off(digits.len() - 3);
         grouped = format!(",{tail}{grouped}");
     }
-    let fraction = ((cents.abs() - whole) * 100.0).round() as u64;
     if fraction == 0 {
         format!("{sign}${digits}{grouped}")
     } else {

@@ -1407,8 +1407,8 @@ fn a_conversion_alone_is_a_visit_without_actions() {
     ];
     w.ingest(&hits).unwrap();
     drop(w);
-    let e = Engine::open_reader(dir.0.to_str().unwrap(), hitmap::ReaderOptions::default()).unwrap();
-    let mut e = e;
+    let mut e =
+        Engine::open_reader(dir.0.to_str().unwrap(), hitmap::ReaderOptions::default()).unwrap();
     assert_eq!(e.verify(), Vec::<String>::new());
     let day = "idSite=1&period=day&date=2024-06-01&format=json";
     let s = api(&e, &format!("method=VisitsSummary.get&{day}"));

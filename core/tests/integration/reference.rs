@@ -185,35 +185,10 @@ pub fn visits(hits: &[Hit], site: &RefSite) -> Vec<RVisit> {
                     .cloned()
                     .collect();
                 start = i;
-                if vh.is_empty() {
-                    let first = convs[0].ts;
-                    let clock = DateTime::from_timestamp(first, 0)
-                        .unwrap()
-                        .with_timezone(&site.tz);
-                    out.push(RVisit {
-                        hour: clock.hour(),
-                        weekday: clock.weekday().number_from_monday(),
-                        days_since_last: None,
-                        first_start: first,
-                        date,
-                        visitor: visitor.clone(),
-                        user: None,
-                        device: None,
-                        country: None,
-                        referrer_type: "direct",
-                        referrer: None,
-                        dims: BTreeMap::new(),
-                        visit_count: 0,
-                        length: 0,
-                        hits: Vec::new(),
-                        start: first,
-                        key: key.clone(),
-                        convs,
-                    });
-                    continue;
-                }
-                let first = vh[0].ts;
-                let last = vh[vh.len() - 1].ts;
+                // Without actions: no fields, a direct entry, its
+                // conversions' times.
+                let first = vh.first().map_or_else(|| convs[0].ts, |h| h.ts);
+                let last = vh.last().map_or(first, |h| h.ts);
                 let referrer = first_value(&vh, |h| h.referrer.clone());
                 let mut dims = BTreeMap::new();
                 let names: BTreeSet<String> = vh
@@ -241,17 +216,20 @@ pub fn visits(hits: &[Hit], site: &RefSite) -> Vec<RVisit> {
                     country: first_value(&vh, |h| h.country.clone()),
                     referrer_type: match first_value(&vh, |h| h.referrer_type.clone()) {
                         Some(t) => recorded_type(&t),
-                        None => referrer_type(vh[0].url.as_deref(), referrer.as_deref()),
+                        None => referrer_type(
+                            vh.first().and_then(|h| h.url.as_deref()),
+                            referrer.as_deref(),
+                        ),
                     },
                     referrer,
                     dims,
                     visit_count: 0,
-                    length: if vh.len() == 1 {
+                    length: if vh.len() <= 1 {
                         0
                     } else {
                         (1 + last - first) as u64
                     },
-                    start: vh[0].ts,
+                    start: first,
                     key: key.clone(),
                     convs,
                     hits: vh,
