@@ -9,9 +9,11 @@
 //! gets them too.
 
 mod agent;
+mod detector;
 mod geo;
 mod visitor;
 
 pub use agent::{Agent, Agents};
+pub use detector::{Detected, Detector, os_family};
 pub use geo::{Geo, Location};
 pub use visitor::{SECRET_CURSOR, VisitorKeys, anonymize_ip};

@@ -2,6 +2,7 @@
 
 #[cfg(feature = "arrow")]
 mod arrow;
+mod detector;
 mod geo;
 mod heap;
 mod log_import;
