@@ -21,6 +21,10 @@ A file is
 docs/conformance.md; `--check` (CI) fails when a file's status is worse
 than score.json records, and says which files got better.
 
+Browsers, systems and devices are named by Matomo's DeviceDetector
+rules (HITMAP_DEVICE_DETECTOR, by default where scripts/test-all installs
+them), as Matomo names them.
+
 Usage: python3 conformance/run.py --bin target/debug/hitmap [--check | --update]
 """
 
@@ -38,6 +42,7 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(ROOT)
 LOGS = os.path.join(REPO, "intake", "tests", "data", "matomo-logs", "matomo-core", "access-logs")
 DATA = os.path.join(ROOT, "matomo", "data")
+DEVICE_DETECTOR = os.path.join(REPO, "target", "device-detector", "device_detector")
 SCORE = os.path.join(ROOT, "score.json")
 DOC = os.path.join(REPO, "docs", "conformance.md")
 MATOMO_COMMIT = "f09912cb702a76d06ab1a129a8e0a4e2a61818a8"
@@ -974,6 +979,13 @@ def main():
     ap.add_argument("--keep", metavar="DIR", help="build each fixture's store in DIR/<fixture> and keep it")
     ap.add_argument("--only", metavar="FIXTURE", help="score one fixture (not with --update or --check)")
     a = ap.parse_args()
+    # Matomo names browsers, systems and devices with DeviceDetector: the
+    # imports and the tracker read its rules (scripts/test-all installs
+    # them; HITMAP_DEVICE_DETECTOR, which the CLI reads, may name others).
+    rules = os.environ.setdefault("HITMAP_DEVICE_DETECTOR", DEVICE_DETECTOR)
+    if not os.path.isdir(rules):
+        sys.exit(f"no DeviceDetector rules at {rules}: run scripts/test-all once (it installs "
+                 "PyPI's device_detector there) or set HITMAP_DEVICE_DETECTOR")
     if a.only and (a.update or a.check):
         sys.exit("--only scores one fixture: --update and --check need them all")
     if a.only and a.only not in FIXTURES:

@@ -280,6 +280,11 @@ pub struct LogArgs {
     /// or City .mmdb).
     #[arg(long, env = "HITMAP_GEOIP")]
     pub geoip: Option<PathBuf>,
+    /// Browsers, systems and devices as Matomo names them, with brand,
+    /// model and engine: Matomo's DeviceDetector rules (a directory:
+    /// device-detector's regexes/, or PyPI's device_detector package).
+    #[arg(long, env = "HITMAP_DEVICE_DETECTOR")]
+    pub device_detector: Option<PathBuf>,
     /// The lines are tracking requests (/matomo.php?..., /piwik.php?...):
     /// replay them as the tracking endpoint reads them (Matomo's
     /// --replay-tracking); --idsite overrides their idsite.
@@ -320,6 +325,12 @@ impl LogArgs {
         one(
             "geoip",
             self.geoip.as_ref().map(|p| p.display().to_string()),
+        );
+        one(
+            "device-detector",
+            self.device_detector
+                .as_ref()
+                .map(|p| p.display().to_string()),
         );
         for (name, on) in [
             ("enable-static", self.enable_static),

@@ -469,6 +469,11 @@ struct TrackArgs {
     /// Countries from this MaxMind-format database (else from the browser language).
     #[arg(long, env = "HITMAP_GEOIP")]
     geoip: Option<PathBuf>,
+    /// Browsers, systems and devices as Matomo names them, with brand,
+    /// model and engine: Matomo's DeviceDetector rules (a directory:
+    /// device-detector's regexes/, or PyPI's device_detector package).
+    #[arg(long, env = "HITMAP_DEVICE_DETECTOR")]
+    device_detector: Option<PathBuf>,
 }
 
 /// Flags shared by `report` and `pages`.
@@ -786,6 +791,7 @@ fn run(command: Command) -> Result<String, CliError> {
                     user_id_is_visitor: track.user_id_is_visitor,
                     anonymize_ip: track.anonymize_ip,
                     geoip: track.geoip.clone(),
+                    device_detector: track.device_detector.clone(),
                 },
                 commit_interval: Duration::from_millis(track.commit_ms),
                 seal_idle: Duration::from_secs(track.seal_idle_s.max(1)),

@@ -175,6 +175,9 @@ fn hits_schema(dims: &[String]) -> SchemaRef {
     }
     f.push(Field::new("latitude", DataType::Float64, true));
     f.push(Field::new("longitude", DataType::Float64, true));
+    for k in ["device_brand", "device_model", "browser_engine"] {
+        f.push(text(k));
+    }
     Arc::new(Schema::new(f))
 }
 
@@ -400,6 +403,14 @@ fn hits_batch(schema: &SchemaRef, dims: &[String], hits: &[Hit]) -> Result<Recor
     }
     cols.push(floats(hits.iter().map(|h| h.latitude)));
     cols.push(floats(hits.iter().map(|h| h.longitude)));
+    let devices: [fn(&Hit) -> &Option<String>; 3] = [
+        |h| &h.device_brand,
+        |h| &h.device_model,
+        |h| &h.browser_engine,
+    ];
+    for f in devices {
+        cols.push(texts(hits.iter().map(|h| f(h).as_deref())));
+    }
     RecordBatch::try_new(schema.clone(), cols).map_err(arrow_err)
 }
 

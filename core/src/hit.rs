@@ -352,7 +352,7 @@ pub struct Campaign {
 /// up as custom dimensions.
 pub(crate) mod attr {
     /// Number of attributes.
-    pub const N: usize = 20;
+    pub const N: usize = 23;
     /// Reserved dimension names, by attribute index.
     pub const NAMES: [&str; N] = [
         "$visit",
@@ -375,6 +375,9 @@ pub(crate) mod attr {
         "$city",
         "$latitude",
         "$longitude",
+        "$device_brand",
+        "$device_model",
+        "$browser_engine",
     ];
     pub const VISIT: usize = 0;
     pub const REFERRER_TYPE: usize = 1;
@@ -397,6 +400,11 @@ pub(crate) mod attr {
     pub const CITY: usize = 17;
     pub const LATITUDE: usize = 18;
     pub const LONGITUDE: usize = 19;
+    /// The device's brand, model, and the browser's engine (Matomo's
+    /// DeviceDetector names).
+    pub const DEVICE_BRAND: usize = 20;
+    pub const DEVICE_MODEL: usize = 21;
+    pub const BROWSER_ENGINE: usize = 22;
     /// The keys of the NDJSON `campaign` object, by offset from [`CAMPAIGN`].
     pub const CAMPAIGN_KEYS: [&str; 6] = ["name", "source", "medium", "keyword", "content", "id"];
 
@@ -504,6 +512,13 @@ pub struct Hit {
     pub latitude: Option<f64>,
     /// The location's longitude, -180 to 180.
     pub longitude: Option<f64>,
+    /// The device's brand (`Apple`, `Samsung`), as Matomo's DeviceDetector
+    /// names it.
+    pub device_brand: Option<String>,
+    /// The device's model (`iPhone`, `Galaxy S5`).
+    pub device_model: Option<String>,
+    /// The browser's engine (`Blink`, `WebKit`, `Gecko`, `Trident`).
+    pub browser_engine: Option<String>,
     /// This hit starts a new visit of its visitor, whatever the gap before
     /// it (Matomo's `new_visit=1`); later hits continue that visit by the
     /// timeout rule.
@@ -673,6 +688,9 @@ impl Hit {
             city: s(&self.city),
             latitude: self.latitude,
             longitude: self.longitude,
+            device_brand: s(&self.device_brand),
+            device_model: s(&self.device_model),
+            browser_engine: s(&self.browser_engine),
             new_visit: self.new_visit,
             conversion: self.conversion.clone(),
         }
@@ -696,6 +714,9 @@ impl Hit {
             attr::REGION => &mut self.region,
             attr::REGION_NAME => &mut self.region_name,
             attr::CITY => &mut self.city,
+            attr::DEVICE_BRAND => &mut self.device_brand,
+            attr::DEVICE_MODEL => &mut self.device_model,
+            attr::BROWSER_ENGINE => &mut self.browser_engine,
             attr::LOCAL_HOUR => {
                 self.local_hour = value.parse().ok();
                 return true;
@@ -927,6 +948,12 @@ pub struct HitRef<'a> {
     pub latitude: Option<f64>,
     /// Longitude, -180 to 180.
     pub longitude: Option<f64>,
+    /// Device brand.
+    pub device_brand: Option<&'a str>,
+    /// Device model.
+    pub device_model: Option<&'a str>,
+    /// Browser engine.
+    pub browser_engine: Option<&'a str>,
     /// Starts a new visit whatever the gap before it.
     pub new_visit: bool,
     /// The conversion of a `goal`, `order` or `cart` hit (owned: such hits
@@ -1015,6 +1042,9 @@ impl<'a> HitRef<'a> {
             city: s(self.city),
             latitude: self.latitude,
             longitude: self.longitude,
+            device_brand: s(self.device_brand),
+            device_model: s(self.device_model),
+            browser_engine: s(self.browser_engine),
             new_visit: self.new_visit,
             conversion: self.conversion.clone(),
         }
@@ -1045,6 +1075,9 @@ impl<'a> HitRef<'a> {
             b(self.city),
             self.latitude.map(|x| Cow::Owned(attr::coordinate(x))),
             self.longitude.map(|x| Cow::Owned(attr::coordinate(x))),
+            b(self.device_brand),
+            b(self.device_model),
+            b(self.browser_engine),
         ]
     }
 

@@ -295,6 +295,11 @@ impl<'de> Visitor<'de> for LineVisitor {
                 "region" => text(key, target).map(|v| hit.attrs[attr::REGION] = v),
                 "region_name" => text(key, target).map(|v| hit.attrs[attr::REGION_NAME] = v),
                 "city" => text(key, target).map(|v| hit.attrs[attr::CITY] = v),
+                "device_brand" => text(key, target).map(|v| hit.attrs[attr::DEVICE_BRAND] = v),
+                "device_model" => text(key, target).map(|v| hit.attrs[attr::DEVICE_MODEL] = v),
+                "browser_engine" => {
+                    text(key, target).map(|v| hit.attrs[attr::BROWSER_ENGINE] = v)
+                }
                 "latitude" => number(key, target).map(|x| {
                     hit.attrs[attr::LATITUDE] = x.map(|x| Cow::Owned(attr::coordinate(x)));
                 }),
@@ -358,7 +363,7 @@ impl<'de> Visitor<'de> for LineVisitor {
 /// assert_eq!(&hitmap::HIT_FIELDS[..3], ["site", "ts", "visitor"]);
 /// assert!(hitmap::HIT_FIELDS.contains(&"dims"));
 /// ```
-pub const FIELDS: [&str; 35] = [
+pub const FIELDS: [&str; 38] = [
     "site",
     "ts",
     "visitor",
@@ -390,6 +395,9 @@ pub const FIELDS: [&str; 35] = [
     "city",
     "latitude",
     "longitude",
+    "device_brand",
+    "device_model",
+    "browser_engine",
     "goal",
     "revenue",
     "order",

@@ -33,6 +33,17 @@ pub(crate) const UNKNOWN: &str = "Unknown";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Grouping {
     BrowserVersion,
+    /// `DevicesDetection.getOsFamilies`: the operating system's family
+    /// (`Ubuntu` → `GNU/Linux`).
+    OsFamily,
+    /// `DevicesDetection.getBrand`.
+    Brand,
+    /// `DevicesDetection.getModel`: brand and model (Matomo's
+    /// `brand;model`, a visit without a model of a known device type
+    /// `generic <type>`).
+    Model,
+    /// `DevicesDetection.getBrowserEngines`.
+    Engine,
     OsVersion,
     Resolution,
     /// `Resolution.getConfiguration`: operating system, browser and
@@ -107,7 +118,7 @@ pub(crate) const EVENT_TABLES: [(EventPart, EventPart); 3] = [
 pub(crate) type GroupKey = (String, Option<String>);
 
 /// Every [`VisitGroup`] a report rollup keeps.
-pub(crate) const ROLLED_GROUPS: [VisitGroup; 26] = {
+pub(crate) const ROLLED_GROUPS: [VisitGroup; 30] = {
     use Grouping as G;
     use VisitGroup::By;
     [
@@ -137,13 +148,23 @@ pub(crate) const ROLLED_GROUPS: [VisitGroup; 26] = {
         By(G::VisitCount),
         By(G::DaysSinceLast),
         VisitGroup::Frequency,
+        // Rollups of version 12 on.
+        By(G::OsFamily),
+        By(G::Brand),
+        By(G::Model),
+        By(G::Engine),
     ]
 };
+
+/// The groups rollups kept before version 12: their codes are their
+/// positions (but for the retired ones); the later groups' codes follow
+/// the retired numbers.
+const ROLLED_BEFORE_12: usize = 26;
 
 /// Numbers of [`ROLLED_GROUPS`] positions that are retired in rollup
 /// files: the referrer type and all-referrers reports before version 7,
 /// whose search rows were engines, not keywords. Those two are stored
-/// under the numbers after the list's end instead.
+/// under the numbers after the first [`ROLLED_BEFORE_12`] groups instead.
 const RETIRED_GROUP_CODES: [usize; 2] = [10, 11];
 
 /// The number each rolled group is stored as in a rollup file (its
@@ -153,12 +174,17 @@ const GROUP_CODES: [Option<VisitGroup>; ROLLED_GROUPS.len() + RETIRED_GROUP_CODE
     let mut codes = [None; ROLLED_GROUPS.len() + RETIRED_GROUP_CODES.len()];
     let mut i = 0;
     while i < ROLLED_GROUPS.len() {
-        codes[i] = Some(ROLLED_GROUPS[i]);
+        let code = if i < ROLLED_BEFORE_12 {
+            i
+        } else {
+            i + RETIRED_GROUP_CODES.len()
+        };
+        codes[code] = Some(ROLLED_GROUPS[i]);
         i += 1;
     }
     let mut k = 0;
     while k < RETIRED_GROUP_CODES.len() {
-        codes[ROLLED_GROUPS.len() + k] = codes[RETIRED_GROUP_CODES[k]];
+        codes[ROLLED_BEFORE_12 + k] = codes[RETIRED_GROUP_CODES[k]];
         codes[RETIRED_GROUP_CODES[k]] = None;
         k += 1;
     }
@@ -441,6 +467,28 @@ impl<'s> VisitKeys<'s> {
         self.attr(a, v, attr::OS_VERSION)
     }
 
+    /// The device's brand, as the visit's first hit with one carried it.
+    pub(crate) fn brand(&self, a: &DayArchive, v: u32) -> Option<&'s str> {
+        self.attr(a, v, attr::DEVICE_BRAND)
+    }
+
+    /// The browser's engine.
+    pub(crate) fn engine(&self, a: &DayArchive, v: u32) -> Option<&'s str> {
+        self.attr(a, v, attr::BROWSER_ENGINE)
+    }
+
+    /// The device's model as Matomo stores it: the model, else `generic
+    /// <device type>` for a visit of a known device type (`generic
+    /// desktop`), else none.
+    pub(crate) fn model(&self, a: &DayArchive, v: u32) -> Option<String> {
+        match self.attr(a, v, attr::DEVICE_MODEL) {
+            Some(m) => Some(m.to_owned()),
+            None => self
+                .field(a, v, VField::Device)
+                .map(|t| format!("generic {t}")),
+        }
+    }
+
     /// The screen resolution (`1920x1080`).
     pub(crate) fn resolution(&self, a: &DayArchive, v: u32) -> Option<&'s str> {
         self.attr(a, v, attr::RESOLUTION)
@@ -681,6 +729,17 @@ impl<'s> VisitKeys<'s> {
         match g {
             Grouping::BrowserVersion => one(known(keys.browser_version(a, v))),
             Grouping::OsVersion => one(known(keys.os_version(a, v))),
+            Grouping::OsFamily => one(known(
+                keys.field(a, v, VField::Os)
+                    .map(|os| crate::device_codes::os_family(os).to_owned()),
+            )),
+            Grouping::Brand => one(known(keys.brand(a, v).map(str::to_owned))),
+            Grouping::Model => one(format!(
+                "{}{SEP}{}",
+                keys.brand(a, v).unwrap_or(""),
+                keys.model(a, v).unwrap_or_default()
+            )),
+            Grouping::Engine => one(known(keys.engine(a, v).map(str::to_owned))),
             Grouping::Resolution => one(known(keys.resolution(a, v).map(str::to_owned))),
             // Matomo's label: the names without versions, `Unknown` for
             // an operating system or browser without one, and the stored

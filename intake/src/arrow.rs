@@ -403,6 +403,14 @@ fn identity_bytes(hit: &HitRef, out: &mut Vec<u8>) {
             feed(out, b.as_ref().map(|b| &b[..]));
         }
     }
+    // The device's brand, model and engine: after the location, only
+    // for the hits that carry them, for the same reason.
+    if hit.device_brand.is_some() || hit.device_model.is_some() || hit.browser_engine.is_some() {
+        out.push(4);
+        for s in [hit.device_brand, hit.device_model, hit.browser_engine] {
+            text(out, s);
+        }
+    }
     if let Some(c) = &hit.conversion {
         let number = |out: &mut Vec<u8>, v: Option<f64>| {
             let b = v.map(|v| v.to_bits().to_le_bytes());
@@ -670,7 +678,7 @@ const TEXT: [&str; 10] = [
     "url", "title", "referrer", "user", "device", "browser", "os", "country", "language", "search",
 ];
 /// Recorded visit attributes, in column order.
-const ATTRS: [&str; 9] = [
+const ATTRS: [&str; 12] = [
     "referrer_type",
     "referrer_name",
     "referrer_keyword",
@@ -680,6 +688,9 @@ const ATTRS: [&str; 9] = [
     "region",
     "region_name",
     "city",
+    "device_brand",
+    "device_model",
+    "browser_engine",
 ];
 const CAMPAIGN_KEYS: [&str; 6] = ["name", "source", "medium", "keyword", "content", "id"];
 
@@ -1085,7 +1096,11 @@ impl Columns {
             region,
             region_name,
             city,
+            brand,
+            model,
+            engine,
         ] = std::array::from_fn(|k| text(self.attrs.get(k).and_then(Option::as_ref), i));
+        (hit.device_brand, hit.device_model, hit.browser_engine) = (brand, model, engine);
         (hit.referrer_type, hit.referrer_name, hit.referrer_keyword) = (rtype, rname, rkeyword);
         (hit.browser_version, hit.os_version, hit.resolution) = (bversion, osversion, resolution);
         (hit.region, hit.region_name, hit.city) = (region, region_name, city);

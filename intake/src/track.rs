@@ -49,6 +49,11 @@ pub struct TrackOptions {
     pub anonymize_ip: u8,
     /// A MaxMind-format database for countries.
     pub geoip: Option<PathBuf>,
+    /// Matomo's DeviceDetector rules (a directory, see
+    /// [`Detector::load`](crate::enrich::Detector::load)): browsers,
+    /// systems and devices named as Matomo names them, with brand, model
+    /// and engine; else the built-in rules.
+    pub device_detector: Option<PathBuf>,
 }
 
 /// A token and the sites it may write to (and read).
@@ -209,7 +214,10 @@ impl Tracker {
         });
         Ok(Tracker {
             sites: engine.site_ids().into_iter().collect(),
-            agents: Agents::default(),
+            agents: match &options.device_detector {
+                Some(dir) => Agents::with_detector(crate::enrich::Detector::shared(dir)?),
+                None => Agents::default(),
+            },
             geo,
             salt,
             salt_to_store: None,
@@ -401,6 +409,9 @@ impl Tracker {
         hit.browser_version = agent.browser_version.clone();
         hit.os = agent.os.clone();
         hit.os_version = agent.os_version.clone();
+        hit.device_brand = agent.brand.clone();
+        hit.device_model = agent.model.clone();
+        hit.browser_engine = agent.engine.clone();
         let place = self.geo.as_mut().and_then(|g| g.locate(&ip)).cloned();
         if let Some(p) = &place {
             p.fill(&mut hit);

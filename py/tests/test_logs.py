@@ -135,3 +135,28 @@ def test_a_cron_over_a_growing_and_rotated_log_counts_each_line_once(tmp_path):
     once.ingest_ndjson(ndjson)
     for date in ("2012-08-09,2012-08-11", "2024-06-01,2024-06-02"):
         assert visits(eng, date) == visits(once, date)
+
+
+def device_detector_rules():
+    """Matomo's DeviceDetector rules, where scripts/test-all installs them."""
+    import os
+
+    d = os.environ.get("HITMAP_DEVICE_DETECTOR") or str(ROOT / "target/device-detector/device_detector")
+    assert os.path.isdir(d), f"{d}: run scripts/test-all once (it installs PyPI's device_detector)"
+    return d
+
+
+def test_device_detector_names_devices_as_matomo():
+    eng = engine()
+    eng.ingest_log(LOGS / "fake_logs.log", idsite=1, device_detector=device_detector_rules())
+    query = "method={}&idSite=1&period=range&date=2012-08-09,2012-08-11&format=json"
+    brands = {r["label"]: r["nb_visits"] for r in eng.api(query.format("DevicesDetection.getBrand"))}
+    engines = {r["label"] for r in eng.api(query.format("DevicesDetection.getBrowserEngines"))}
+    browsers = {r["label"] for r in eng.api(query.format("DevicesDetection.getBrowsers"))}
+    assert brands.get("Apple", 0) > 0
+    assert "Blink (Chrome, Opera)" in engines or "WebKit (Safari)" in engines
+    # Matomo's names, which the built-in rules do not have.
+    assert "RockMelt" in browsers
+    plain = engine()
+    plain.ingest_log(LOGS / "fake_logs.log", idsite=1)
+    assert "RockMelt" not in {r["label"] for r in plain.api(query.format("DevicesDetection.getBrowsers"))}

@@ -184,6 +184,9 @@ REPORTS: Dict[str, Tuple[str, str]] = {
     "browser_version": ("DevicesDetection.getBrowserVersions", ""),
     "os": ("DevicesDetection.getOsFamilies", ""),
     "os_version": ("DevicesDetection.getOsVersions", ""),
+    "device_brand": ("DevicesDetection.getBrand", ""),
+    "device_model": ("DevicesDetection.getModel", ""),
+    "browser_engine": ("DevicesDetection.getBrowserEngines", ""),
     "resolution": ("Resolution.getResolution", ""),
     "country": ("UserCountry.getCountry", ""),
     "continent": ("UserCountry.getContinent", ""),
@@ -660,8 +663,10 @@ class Engine(GoalsMixin, ExportMixin):
             ``exclude_older_than``, ``exclude_newer_than``,
             ``w3c_map_field`` (lists or one value), ``force_lowercase_path``,
             ``strip_query_string``, ``encoding``, ``visitor_secret``,
-            ``anonymize_ip``, ``geoip`` (a ``.mmdb`` path), ``force``, ``dry_run``,
-            ``show_invalid``.
+            ``anonymize_ip``, ``geoip`` (a ``.mmdb`` path), ``device_detector``
+            (a directory of Matomo's DeviceDetector rules: browsers,
+            systems and devices named as Matomo names them, with brand,
+            model and engine), ``force``, ``dry_run``, ``show_invalid``.
 
         Examples
         --------

@@ -303,8 +303,8 @@ pub(super) fn definitions(site: u32, goals: &[Goal]) -> Value {
 
 /// Which goal columns a visit report's rows take, for a site with goals
 /// (Matomo's): every row its `nb_visits_converted`; the referrer,
-/// country, continent, device type, browser, server time and custom
-/// dimension reports also `goals` (`idgoal=N`: conversions, converted
+/// country, continent, device type, brand and model, browser, server
+/// time and custom dimension reports also `goals` (`idgoal=N`: conversions, converted
 /// visits, revenue), `nb_conversions` and `revenue`, on rows with
 /// conversions.
 pub(super) fn goal_rows_of(kind: Kind) -> Option<(RowsOf, bool)> {
@@ -318,13 +318,15 @@ pub(super) fn goal_rows_of(kind: Kind) -> Option<(RowsOf, bool)> {
             | G::Country
             | G::Region
             | G::City
+            | G::Brand
+            | G::Model
             | G::Continent
             | G::ServerHour),
         ) => (RowsOf::Group(g), true),
         Kind::Group(g) => (RowsOf::Group(g), false),
         Kind::Field(f) => (
             RowsOf::Dimension(super::rows::field_dimension(f)),
-            !matches!(f, FieldKind::Os | FieldKind::User),
+            f != FieldKind::User,
         ),
         // Its dimension comes with the request: `GoalColumns::of`.
         Kind::Custom => (

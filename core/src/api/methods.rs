@@ -110,7 +110,6 @@ pub(crate) enum Kind {
 pub(crate) enum FieldKind {
     Device,
     Browser,
-    Os,
     User,
 }
 
@@ -736,7 +735,7 @@ pub(crate) const METHODS: &[MethodInfo] = &[
     ),
     m(
         "DevicesDetection.getOsFamilies",
-        K::Field(FieldKind::Os),
+        K::Group(G::OsFamily),
         VISITS,
         "Operating System families",
         Some("Operating System family"),
@@ -752,33 +751,27 @@ pub(crate) const METHODS: &[MethodInfo] = &[
     ),
     m(
         "DevicesDetection.getBrand",
-        K::Refused(
-            "hits carry no device brand (the hit contract has `device`, `browser` and `os`)",
-        ),
+        K::Group(G::Brand),
         VISITS,
-        "",
-        None,
-        F::None,
+        "Device brand",
+        Some("Device brand"),
+        F::Visits,
     ),
     m(
         "DevicesDetection.getModel",
-        K::Refused(
-            "hits carry no device model (the hit contract has `device`, `browser` and `os`)",
-        ),
+        K::Group(G::Model),
         VISITS,
-        "",
-        None,
-        F::None,
+        "Device model",
+        Some("Device model"),
+        F::Visits,
     ),
     m(
         "DevicesDetection.getBrowserEngines",
-        K::Refused(
-            "hits carry no browser engine (the hit contract has `browser` and its version only)",
-        ),
+        K::Group(G::Engine),
         VISITS,
-        "",
-        None,
-        F::None,
+        "Browser engines",
+        Some("Browser engine"),
+        F::Visits,
     ),
     m(
         "DevicesDetection.getBrowserFamilies",

@@ -708,7 +708,7 @@ pub(super) fn pretty_seconds(s: u64) -> String {
 /// ```
 /// let methods = hitmap::supported_methods();
 /// assert!(methods.contains(&"Events.getCategory") && methods.contains(&"API.getBulkRequest"));
-/// assert!(!methods.contains(&"DevicesDetection.getModel")); // refused: hits carry no model
+/// assert!(!methods.contains(&"DevicePlugins.getPlugin")); // refused: hits carry no plugins
 /// ```
 pub fn supported_methods() -> Vec<&'static str> {
     methods::METHODS

@@ -349,6 +349,38 @@ fn device_type_rows(mut rows: Vec<Row>) -> Vec<Row> {
     rows
 }
 
+/// The label of rows without a value.
+pub(super) const UNKNOWN_LABEL: &str = UNKNOWN;
+
+/// Matomo's label of a device model row: `Apple - iPhone`, `Generic
+/// Desktop` for a visit without a model of a known device type, the
+/// model alone without a brand, `Unknown` without either.
+pub(super) fn model_label(brand: &str, model: &str) -> String {
+    let model = match model.strip_prefix("generic ") {
+        Some(kind) => format!("Generic {}", crate::names::device_type_label(kind)),
+        None if model.is_empty() => UNKNOWN.to_owned(),
+        None => model.to_owned(),
+    };
+    if brand == UNKNOWN {
+        model
+    } else {
+        format!("{brand} - {model}")
+    }
+}
+
+/// Matomo's name of a browser engine (`Blink (Chrome, Opera)`).
+pub(super) fn engine_label(engine: &str) -> &str {
+    match engine {
+        "Trident" => "Trident (IE)",
+        "Gecko" => "Gecko (Firefox)",
+        "KHTML" => "KHTML (Konqueror)",
+        "Presto" => "Presto (Opera)",
+        "WebKit" => "WebKit (Safari)",
+        "Blink" => "Blink (Chrome, Opera)",
+        other => other,
+    }
+}
+
 /// A dimension report's rows with Matomo's row segment, as they are.
 fn plain_dimension_rows(
     rows: &[DimensionRow],
@@ -379,7 +411,6 @@ pub(crate) fn field_dimension(f: FieldKind) -> Dimension {
     match f {
         FieldKind::Device => Dimension::DeviceType,
         FieldKind::Browser => Dimension::Browser,
-        FieldKind::Os => Dimension::OperatingSystem,
         FieldKind::User => Dimension::User,
     }
 }
@@ -545,13 +576,30 @@ pub(crate) fn field_groups(rows: &[DimensionRow]) -> Option<Vec<Group>> {
 /// A grouped report's rows from its groups (a grouping whose rows are
 /// one per group, with no fixed set of labels).
 pub(crate) fn rows_of_groups(g: Grouping, groups: &[Group], cells: &GoalColumns) -> Vec<Row> {
-    groups
+    let mut rows: Vec<Row> = groups
         .iter()
         // Matomo's Referrers.getAll merges the referrer types' subtables:
         // direct entries, which have none, are not in it.
         .filter(|x| g != Grouping::ReferrerAll || !x.label.starts_with(&format!("0{SEP}")))
         .map(|x| group_row(g, x, cells))
-        .collect()
+        .collect();
+    if g == Grouping::Model {
+        // A model's key starts with its brand; rows of as many visits are
+        // in the order of their labels (`Apple - iPhone`, `Generic ...`).
+        let visits = |r: &Row| r.get("nb_visits").and_then(Value::as_u64).unwrap_or(0);
+        let label = |r: &Row| {
+            r.get("label")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        rows.sort_by(|a, b| {
+            visits(b)
+                .cmp(&visits(a))
+                .then_with(|| label(a).cmp(&label(b)))
+        });
+    }
+    rows
 }
 
 fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
@@ -607,6 +655,48 @@ fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
             });
             (label.to_owned(), segment)
         }
+        // Matomo's families: the icon of the family's system, no segment.
+        Grouping::OsFamily => {
+            extra.push((
+                "logo",
+                json!(crate::device_codes::os_logo((!unknown).then_some(label))),
+            ));
+            (label.to_owned(), None)
+        }
+        Grouping::Brand => {
+            let file = if unknown {
+                "unk".to_owned()
+            } else {
+                label.replace(' ', "_")
+            };
+            extra.push((
+                "logo",
+                json!(format!("plugins/Morpheus/icons/dist/brand/{file}.png")),
+            ));
+            (
+                label.to_owned(),
+                Some(format!("deviceBrand=={}", enc(label))),
+            )
+        }
+        Grouping::Model => {
+            let (brand, model) = label.split_once(SEP).unwrap_or(("", label));
+            let brand = if brand.is_empty() { UNKNOWN } else { brand };
+            (
+                model_label(brand, model),
+                Some(format!(
+                    "deviceBrand=={};deviceModel=={}",
+                    enc(brand),
+                    enc(model)
+                )),
+            )
+        }
+        Grouping::Engine => (
+            engine_label(label).to_owned(),
+            Some(format!(
+                "browserEngine=={}",
+                if unknown { String::new() } else { enc(label) }
+            )),
+        ),
         // Matomo's placeholders for no value: `unknown`, `xx` (the
         // segments select the visits without one).
         Grouping::Resolution if unknown => {

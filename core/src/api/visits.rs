@@ -395,6 +395,27 @@ fn visit_details(
         "deviceTypeIcon".into(),
         json!(device.as_deref().map(crate::names::device_type_logo)),
     );
+    // Matomo's: the brand's name or `Unknown`, the model as its report
+    // labels it (`Generic Desktop`).
+    m.insert(
+        "deviceBrand".into(),
+        json!(keys.brand(a, v).unwrap_or(super::rows::UNKNOWN_LABEL)),
+    );
+    m.insert(
+        "deviceModel".into(),
+        json!(super::rows::model_label(
+            super::rows::UNKNOWN_LABEL,
+            &keys.model(a, v).unwrap_or_default()
+        )),
+    );
+    let engine = keys.engine(a, v);
+    m.insert("browserFamily".into(), json!(engine));
+    m.insert(
+        "browserFamilyDescription".into(),
+        json!(super::rows::engine_label(
+            engine.unwrap_or(super::rows::UNKNOWN_LABEL)
+        )),
+    );
     let (browser, os) = (field(VField::Browser), field(VField::Os));
     m.insert("browser".into(), json!(keys.browser_version(a, v)));
     m.insert("browserName".into(), json!(browser));

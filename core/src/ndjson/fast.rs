@@ -97,6 +97,9 @@ pub(super) fn line(src: &str) -> Option<HitView<'_>> {
                     REGION => hit.attrs.get_mut(attr::REGION)?,
                     REGION_NAME => hit.attrs.get_mut(attr::REGION_NAME)?,
                     CITY => hit.attrs.get_mut(attr::CITY)?,
+                    DEVICE_BRAND => hit.attrs.get_mut(attr::DEVICE_BRAND)?,
+                    DEVICE_MODEL => hit.attrs.get_mut(attr::DEVICE_MODEL)?,
+                    BROWSER_ENGINE => hit.attrs.get_mut(attr::BROWSER_ENGINE)?,
                     _ => return None,
                 };
                 *slot = v;
@@ -141,6 +144,9 @@ const REGION_NAME: u32 = 23;
 const CITY: u32 = 24;
 const LATITUDE: u32 = 25;
 const LONGITUDE: u32 = 26;
+const DEVICE_BRAND: u32 = 27;
+const DEVICE_MODEL: u32 = 28;
+const BROWSER_ENGINE: u32 = 29;
 
 /// The fields the fast path reads, by their bit; `None` for the others.
 fn field(key: &str) -> Option<u32> {
@@ -172,6 +178,9 @@ fn field(key: &str) -> Option<u32> {
         "city" => CITY,
         "latitude" => LATITUDE,
         "longitude" => LONGITUDE,
+        "device_brand" => DEVICE_BRAND,
+        "device_model" => DEVICE_MODEL,
+        "browser_engine" => BROWSER_ENGINE,
         _ => return None,
     })
 }

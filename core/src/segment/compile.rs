@@ -497,6 +497,9 @@ fn derived(c: &Condition) -> Option<Pred> {
             | F::ContinentCode
             | F::RegionCode
             | F::City
+            | F::DeviceBrand
+            | F::DeviceModel
+            | F::BrowserEngine
             | F::EntryPageTitle
             | F::ExitPageTitle
     ) {
@@ -661,6 +664,11 @@ fn derived_text(field: &Field, day: &Day<'_, '_>, v: u32) -> Option<String> {
         Field::ContinentCode => k.continent(a, v).map(str::to_owned),
         Field::RegionCode => k.place(a, v, attr::REGION).map(str::to_owned),
         Field::City => k.place(a, v, attr::CITY).map(str::to_owned),
+        // Matomo's brand row of no brand is `Unknown`, and its segment
+        // names it.
+        Field::DeviceBrand => Some(k.brand(a, v).unwrap_or("Unknown").to_owned()),
+        Field::DeviceModel => k.model(a, v),
+        Field::BrowserEngine => k.engine(a, v).map(str::to_owned),
         Field::EntryPageTitle | Field::ExitPageTitle => {
             let mut pages = a
                 .actions_of(v)

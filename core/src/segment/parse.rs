@@ -154,6 +154,13 @@ pub enum Field {
     RegionCode,
     /// `city`: the city of the visit's location
     City,
+    /// `deviceBrand`: the device's brand (`Apple`; `Unknown` for none)
+    DeviceBrand,
+    /// `deviceModel`: the device's model (`iPhone`; `generic desktop` for
+    /// a visit of a known device type without a model)
+    DeviceModel,
+    /// `browserEngine`: the browser's engine (`Blink`)
+    BrowserEngine,
     /// `latitude` of the visit's location (numeric)
     Latitude,
     /// `longitude` of the visit's location (numeric)
@@ -214,7 +221,7 @@ pub enum Field {
     Dimension(String),
 }
 
-const BUILTIN: [(&str, Field); 73] = [
+const BUILTIN: [(&str, Field); 76] = [
     ("visitorId", Field::VisitorId),
     ("userId", Field::UserId),
     ("deviceType", Field::DeviceType),
@@ -255,6 +262,9 @@ const BUILTIN: [(&str, Field); 73] = [
     ("operatingSystemCode", Field::OperatingSystemCode),
     ("regionCode", Field::RegionCode),
     ("city", Field::City),
+    ("deviceBrand", Field::DeviceBrand),
+    ("deviceModel", Field::DeviceModel),
+    ("browserEngine", Field::BrowserEngine),
     ("latitude", Field::Latitude),
     ("longitude", Field::Longitude),
     ("visitStartServerHour", Field::VisitServerHour),

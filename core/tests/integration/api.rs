@@ -1789,3 +1789,219 @@ fn live_visits_carry_matomos_visitor_log_columns() {
         ]
     );
 }
+
+/// Matomo's device reports from the hits' brand, model and engine (as
+/// Matomo's DeviceDetector names them): labels, icons, segments that
+/// select each row's visits, operating systems by family, Live's fields,
+/// and a month answered from its rollup as from its days.
+#[test]
+fn device_brands_models_engines_and_os_families() {
+    let dir = crate::store::TempDir::new("device-reports");
+    let mut e = Engine::open(&dir.0).unwrap();
+    e.add_site(SiteConfig::new(1).host("x.org")).unwrap();
+    let visit = |visitor: &str,
+                 ts: i64,
+                 os: &str,
+                 device: &str,
+                 brand: Option<&str>,
+                 model: Option<&str>,
+                 engine: Option<&str>| {
+        let mut h = Hit::pageview(1, ts, visitor, "https://x.org/")
+            .with_os(os)
+            .with_device(device);
+        h.device_brand = brand.map(str::to_owned);
+        h.device_model = model.map(str::to_owned);
+        h.browser_engine = engine.map(str::to_owned);
+        h
+    };
+    let day = 1_717_200_000; // 2024-06-01
+    e.ingest([
+        visit(
+            "a",
+            day,
+            "iOS",
+            "smartphone",
+            Some("Apple"),
+            Some("iPhone"),
+            Some("WebKit"),
+        ),
+        visit(
+            "b",
+            day + 60,
+            "iOS",
+            "smartphone",
+            Some("Apple"),
+            Some("iPhone"),
+            Some("WebKit"),
+        ),
+        visit(
+            "c",
+            day + 120,
+            "Mac",
+            "desktop",
+            Some("Apple"),
+            None,
+            Some("WebKit"),
+        ),
+        visit(
+            "d",
+            day + 180,
+            "Ubuntu",
+            "desktop",
+            None,
+            None,
+            Some("Blink"),
+        ),
+        visit(
+            "e",
+            day + 240,
+            "Debian",
+            "desktop",
+            None,
+            None,
+            Some("Gecko"),
+        ),
+        visit(
+            "f",
+            day + 300,
+            "Android",
+            "smartphone",
+            Some("Samsung"),
+            Some("Galaxy S5"),
+            Some("Blink"),
+        ),
+        Hit::pageview(1, day + 360, "g", "https://x.org/"),
+    ])
+    .unwrap();
+    e.seal().unwrap();
+    let q = |method: &str, period: &str| {
+        format!("method={method}&idSite=1&period={period}&date=2024-06-01&format=json")
+    };
+    let rows = |method: &str| api(&e, &q(method, "day"));
+    let labels = |v: &Value| -> Vec<(String, u64)> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["label"].as_str().unwrap().to_owned(),
+                    r["nb_visits"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let owned = |x: &[(&str, u64)]| -> Vec<(String, u64)> {
+        x.iter().map(|(l, n)| ((*l).to_owned(), *n)).collect()
+    };
+    let brands = rows("DevicesDetection.getBrand");
+    assert_eq!(
+        labels(&brands),
+        owned(&[("Apple", 3), ("Unknown", 3), ("Samsung", 1)])
+    );
+    assert_eq!(
+        brands[0]["logo"],
+        json!("plugins/Morpheus/icons/dist/brand/Apple.png")
+    );
+    assert_eq!(
+        brands[1]["logo"],
+        json!("plugins/Morpheus/icons/dist/brand/unk.png")
+    );
+    let models = rows("DevicesDetection.getModel");
+    assert_eq!(
+        labels(&models),
+        owned(&[
+            ("Apple - iPhone", 2),
+            ("Generic Desktop", 2),
+            ("Apple - Generic Desktop", 1),
+            ("Samsung - Galaxy S5", 1),
+            ("Unknown", 1),
+        ])
+    );
+    assert_eq!(
+        models[1]["segment"],
+        json!("deviceBrand==Unknown;deviceModel==generic+desktop")
+    );
+    let engines = rows("DevicesDetection.getBrowserEngines");
+    assert_eq!(
+        labels(&engines),
+        owned(&[
+            ("WebKit (Safari)", 3),
+            ("Blink (Chrome, Opera)", 2),
+            ("Gecko (Firefox)", 1),
+            ("Unknown", 1),
+        ])
+    );
+    assert_eq!(engines[3]["segment"], json!("browserEngine=="));
+    let families = rows("DevicesDetection.getOsFamilies");
+    assert_eq!(
+        labels(&families),
+        owned(&[
+            ("GNU/Linux", 2),
+            ("iOS", 2),
+            ("Android", 1),
+            ("Mac", 1),
+            ("Unknown", 1)
+        ])
+    );
+    assert_eq!(
+        families[0]["logo"],
+        json!("plugins/Morpheus/icons/dist/os/LIN.png")
+    );
+    // Every row's segment selects exactly its visits.
+    for report in [&brands, &models, &engines] {
+        for row in report.as_array().unwrap() {
+            let segment = row["segment"].as_str().unwrap();
+            let got = api(
+                &e,
+                &format!("{}&segment={segment}", q("VisitsSummary.get", "day")),
+            );
+            assert_eq!(got["nb_visits"], row["nb_visits"], "{segment}");
+        }
+    }
+    // Live: Matomo's names of them.
+    let live = api(
+        &e,
+        &format!("{}&filter_limit=-1", q("Live.getLastVisitsDetails", "day")),
+    );
+    let of = |visitor_key: &str| {
+        live.as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["operatingSystemName"] == json!(visitor_key))
+            .cloned()
+            .unwrap()
+    };
+    let mac = of("Mac");
+    assert_eq!(
+        (
+            &mac["deviceBrand"],
+            &mac["deviceModel"],
+            &mac["browserFamily"],
+            &mac["browserFamilyDescription"]
+        ),
+        (
+            &json!("Apple"),
+            &json!("Generic Desktop"),
+            &json!("WebKit"),
+            &json!("WebKit (Safari)")
+        )
+    );
+    // A month from its rollup answers as the days do.
+    drop(e);
+    let r = hitmap::Engine::open_read_only(&dir.0).unwrap();
+    for method in [
+        "DevicesDetection.getBrand",
+        "DevicesDetection.getModel",
+        "DevicesDetection.getBrowserEngines",
+        "DevicesDetection.getOsFamilies",
+    ] {
+        let month = api(&r, &q(method, "month"));
+        let range = api(
+            &r,
+            &format!(
+                "method={method}&idSite=1&period=range&date=2024-06-01,2024-06-30&format=json"
+            ),
+        );
+        assert_eq!(month, range, "{method}");
+    }
+}

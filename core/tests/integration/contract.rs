@@ -79,6 +79,9 @@ fn every_field_the_engine_writes_is_in_the_schema() {
         city: Some("Ashburn".into()),
         latitude: Some(39.0438),
         longitude: Some(-77.4874),
+        device_brand: Some("Apple".into()),
+        device_model: Some("iPhone".into()),
+        browser_engine: Some("WebKit".into()),
         ..hit
     };
     // The conversion fields, on the conversions that carry them.

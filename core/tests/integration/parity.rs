@@ -805,9 +805,6 @@ fn versions_resolution_local_time_and_referrers() {
     assert_eq!(events[0]["avg_event_value"], json!(3.5));
     assert_eq!(events[0]["subtable"][0]["label"], json!("play"));
     for refused in [
-        "DevicesDetection.getBrand",
-        "DevicesDetection.getModel",
-        "DevicesDetection.getBrowserEngines",
         "DevicesDetection.getBrowserFamilies",
         "DevicePlugins.getPlugin",
         "Actions.getSiteSearchCategories",

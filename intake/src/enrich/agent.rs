@@ -11,6 +11,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::Detector;
+
 /// What a user agent says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Agent {
@@ -29,6 +31,12 @@ pub struct Agent {
     pub os_version: Option<String>,
     /// A crawler, feed reader or other robot.
     pub bot: bool,
+    /// The device's brand (`Apple`; Matomo's DeviceDetector only).
+    pub brand: Option<String>,
+    /// The device's model (`iPhone`; Matomo's DeviceDetector only).
+    pub model: Option<String>,
+    /// The browser's engine (`Blink`; Matomo's DeviceDetector only).
+    pub engine: Option<String>,
 }
 
 impl Agent {
@@ -47,6 +55,40 @@ impl Agent {
     /// ```
     pub fn parse(agent: &str) -> Agent {
         parse_with(&woothee::parser::Parser::new(), agent)
+    }
+
+    /// Parses one user agent with Matomo's DeviceDetector rules, as
+    /// Matomo's tracker records it: versions cut to major and minor, the
+    /// client's name as the browser whatever its kind (Matomo's
+    /// `Apache HTTP Client`), the model of a device without one `generic
+    /// <device type>` (Matomo's `generic desktop`), a robot's operating
+    /// system `Bot` and nothing else.
+    pub fn detect(detector: &Detector, agent: &str) -> Agent {
+        let d = detector.detect(agent);
+        if d.bot.is_some() {
+            return Agent {
+                os: Some("Bot".into()),
+                bot: true,
+                ..Agent::default()
+            };
+        }
+        Agent {
+            device: d.device,
+            browser_version: d
+                .client
+                .as_ref()
+                .and(d.client_version.as_deref())
+                .map(major_minor),
+            browser: d.client,
+            os_version: d.os.as_ref().and(d.os_version.as_deref()).map(major_minor),
+            os: d.os,
+            bot: false,
+            brand: d.brand,
+            // Matomo's stored model of a device without one: `generic
+            // <type>`, so the visit's first request names it.
+            model: d.model.or_else(|| d.device.map(|t| format!("generic {t}"))),
+            engine: d.engine,
+        }
     }
 }
 
@@ -115,7 +157,7 @@ fn parse_with(parser: &woothee::parser::Parser, agent: &str) -> Agent {
         browser,
         os: (!os.is_empty()).then_some(os),
         os_version,
-        bot: false,
+        ..Agent::default()
     }
 }
 
@@ -130,6 +172,7 @@ fn parse_with(parser: &woothee::parser::Parser, agent: &str) -> Agent {
 /// ```
 pub struct Agents {
     parser: woothee::parser::Parser,
+    detector: Option<Arc<Detector>>,
     cache: HashMap<Box<str>, Arc<Agent>, foldhash::fast::RandomState>,
 }
 
@@ -140,6 +183,7 @@ impl Default for Agents {
     fn default() -> Agents {
         Agents {
             parser: woothee::parser::Parser::new(),
+            detector: None,
             cache: HashMap::default(),
         }
     }
@@ -154,6 +198,23 @@ impl std::fmt::Debug for Agents {
 }
 
 impl Agents {
+    /// Agents parsed with Matomo's DeviceDetector rules instead of the
+    /// built-in ones.
+    pub fn with_detector(detector: Arc<Detector>) -> Agents {
+        Agents {
+            detector: Some(detector),
+            ..Agents::default()
+        }
+    }
+
+    /// Parses one agent, uncached, by the rules this cache uses.
+    pub fn parse(&self, agent: &str) -> Agent {
+        match &self.detector {
+            Some(d) => Agent::detect(d, agent),
+            None => parse_with(&self.parser, agent),
+        }
+    }
+
     /// The parsed agent, from the cache when seen before.
     pub fn get(&mut self, agent: &str) -> Arc<Agent> {
         if let Some(a) = self.cache.get(agent) {
@@ -162,7 +223,7 @@ impl Agents {
         if self.cache.len() >= CACHE_SIZE {
             self.cache.clear();
         }
-        let parsed = Arc::new(parse_with(&self.parser, agent));
+        let parsed = Arc::new(self.parse(agent));
         self.cache.insert(agent.into(), parsed.clone());
         parsed
     }

@@ -28,6 +28,7 @@ use std::sync::OnceLock;
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::Error;
+use hitmap::device_codes::os_family;
 
 /// What DeviceDetector says of a user agent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -557,6 +558,26 @@ impl Detector {
             .map_err(|e| Error::Config(format!("DeviceDetector rules in {}: {e}", dir.display())))
     }
 
+    /// The rules of `dir`, loaded once per process (about a second) and
+    /// shared by every importer and tracker that names the directory.
+    ///
+    /// # Errors
+    /// As [`Detector::load`].
+    pub fn shared(dir: impl AsRef<Path>) -> Result<std::sync::Arc<Detector>, Error> {
+        static LOADED: std::sync::Mutex<Vec<(PathBuf, std::sync::Arc<Detector>)>> =
+            std::sync::Mutex::new(Vec::new());
+        let dir = dir.as_ref().to_path_buf();
+        let mut loaded = LOADED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, d)) = loaded.iter().find(|(p, _)| *p == dir) {
+            return Ok(d.clone());
+        }
+        let d = std::sync::Arc::new(Detector::load(&dir)?);
+        loaded.push((dir, d.clone()));
+        Ok(d)
+    }
+
     fn load_from(dir: &Path) -> Result<Detector, String> {
         let list = |y: &Yaml| -> Vec<Yaml> { y.as_vec().cloned().unwrap_or_default() };
         let bots = load_yaml(&dir.join("bots.yml"))?;
@@ -961,231 +982,3 @@ impl Detector {
         d.model = (!model_name.is_empty()).then_some(model_name);
     }
 }
-
-/// The family of an operating system, as DeviceDetector groups them
-/// (`Ubuntu` → `GNU/Linux`, `iPadOS` → `iOS`); an operating system of no
-/// known family is its own.
-///
-/// # Examples
-/// ```
-/// use hitmap_intake::enrich::os_family;
-/// assert_eq!(os_family("Ubuntu"), "GNU/Linux");
-/// assert_eq!(os_family("Windows"), "Windows");
-/// assert_eq!(os_family("Fire OS"), "Android");
-/// ```
-pub fn os_family(os: &str) -> &str {
-    OS_FAMILIES
-        .iter()
-        .find(|(_, members)| members.contains(&os))
-        .map_or(os, |(family, _)| family)
-}
-
-/// Families of operating systems by name, after DeviceDetector's
-/// `$osFamilies` (checked on its fixture files).
-const OS_FAMILIES: &[(&str, &[&str])] = &[
-    (
-        "Android",
-        &[
-            "Android",
-            "Android TV",
-            "Armadillo OS",
-            "ClearOS Mobile",
-            "CyanogenMod",
-            "Fire OS",
-            "HarmonyOS",
-            "HyperOS",
-            "Lineage OS",
-            "Meta Horizon",
-            "MildWild",
-            "MocorDroid",
-            "MyOS",
-            "PICO OS",
-            "Puffin OS",
-            "Remix OS",
-            "Resurrection Remix OS",
-            "Sirin OS",
-            "Smartisan OS",
-            "Wear OS",
-            "YaOS",
-            "YodaOS-Master",
-            "YunOS",
-            "RazoDroiD",
-            "GridOS",
-            "Bliss OS",
-            "Revenge OS",
-            "Baidu Yi",
-            "Android Go",
-            "FydeOS",
-            "Titan OS",
-            "HONOR MagicOS",
-            "PrimeOS",
-            "e/OS",
-            "Phoenix OS",
-            "Helix OS",
-            "Rey",
-        ],
-    ),
-    ("AmigaOS", &["AmigaOS", "MorphOS", "AROS"]),
-    ("BeOS", &["BeOS", "Haiku OS"]),
-    (
-        "BlackBerry",
-        &["BlackBerry OS", "BlackBerry Tablet OS", "BlackBerry 10"],
-    ),
-    ("Brew", &["Brew"]),
-    ("Chrome OS", &["Chrome OS", "Chromium OS"]),
-    ("Firefox OS", &["Firefox OS", "KaiOS"]),
-    ("Gaming Console", &["Nintendo", "PlayStation"]),
-    ("Google TV", &["Google TV"]),
-    ("IBM", &["OS/2"]),
-    ("iOS", &["iOS", "iPadOS", "tvOS", "watchOS", "visionOS"]),
-    ("RISC OS", &["RISC OS"]),
-    (
-        "GNU/Linux",
-        &[
-            "GNU/Linux",
-            "Arch Linux",
-            "BrightSignOS",
-            "CentOS",
-            "Coolita OS",
-            "Debian",
-            "Fedora",
-            "Fuchsia",
-            "Gentoo",
-            "KoboOS",
-            "KreaTV",
-            "Kubuntu",
-            "Mandriva",
-            "Mint",
-            "Opera TV",
-            "Ordissimo",
-            "Plasma Mobile",
-            "PureOS",
-            "Red Hat",
-            "Roku OS",
-            "Sabayon",
-            "Sailfish OS",
-            "Slackware",
-            "SUSE",
-            "TiVo OS",
-            "Ubuntu",
-            "VIDAA",
-            "ViziOS",
-            "Knoppix",
-            "Xubuntu",
-            "Lubuntu",
-            "VectorLinux",
-            "BackTrack",
-            "TmaxOS",
-            "Rosa",
-            "Deepin",
-            "Freebox",
-            "Mageia",
-            "Zenwalk",
-            "Fenix",
-            "Caixa Mágica",
-            "PCLinuxOS",
-            "HasCodingOS",
-            "Lumin OS",
-            "DVKBuntu",
-            "Manjaro",
-            "elementary OS",
-            "Kali",
-            "Pop!_OS",
-            "Raspbian",
-            "Rocky Linux",
-            "AlmaLinux",
-            "Oracle Linux",
-            "Amazon Linux",
-            "Zorin OS",
-            "Solus",
-            "NixOS",
-            "Endless OS",
-            "Puppy",
-            "MX Linux",
-            "Pardus",
-            "Kylin",
-            "openEuler",
-            "Azure Linux",
-            "Bodhi Linux",
-            "Qubes OS",
-            "Gobo Linux",
-            "Linspire",
-            "Turbolinux",
-        ],
-    ),
-    ("Mac", &["Mac"]),
-    (
-        "Mobile Gaming Console",
-        &["PlayStation Portable", "Nintendo Mobile", "Xbox", "SteamOS"],
-    ),
-    ("OpenHarmony", &["OpenHarmony", "HarmonyOS NEXT"]),
-    ("OpenVMS", &["OpenVMS"]),
-    (
-        "Other Mobile",
-        &[
-            "Bada",
-            "Maemo",
-            "MeeGo",
-            "palmOS",
-            "Tizen",
-            "webOS",
-            "Ubuntu Touch",
-        ],
-    ),
-    ("Other Smart TV", &["Orsay", "Vega OS", "Whale OS"]),
-    (
-        "Real-time OS",
-        &[
-            "Java ME",
-            "MRE",
-            "MTK / Nucleus",
-            "Mocor OS",
-            "REX",
-            "RTOS & Next",
-            "ThreadX",
-        ],
-    ),
-    (
-        "Symbian",
-        &[
-            "Symbian",
-            "Symbian OS",
-            "Symbian OS Series 40",
-            "Symbian OS Series 60",
-            "Symbian^3",
-        ],
-    ),
-    (
-        "Unix",
-        &[
-            "FreeBSD",
-            "IRIX",
-            "Inferno",
-            "NetBSD",
-            "OSF1",
-            "OpenBSD",
-            "Solaris",
-            "Syllable",
-            "ThinOS",
-            "AIX",
-            "HP-UX",
-            "DragonFly",
-            "GhostBSD",
-            "Plan 9",
-            "SerenityOS",
-            "Minix",
-        ],
-    ),
-    ("WebTV", &["WebTV"]),
-    ("Windows", &["Windows", "Windows IoT"]),
-    (
-        "Windows Mobile",
-        &[
-            "KIN OS",
-            "Windows CE",
-            "Windows Mobile",
-            "Windows Phone",
-            "Windows RT",
-        ],
-    ),
-];

@@ -14,6 +14,7 @@ mod geo;
 mod visitor;
 
 pub use agent::{Agent, Agents};
-pub use detector::{Detected, Detector, os_family};
+pub use detector::{Detected, Detector};
 pub use geo::{Geo, Location};
+pub use hitmap::device_codes::os_family;
 pub use visitor::{SECRET_CURSOR, VisitorKeys, anonymize_ip};

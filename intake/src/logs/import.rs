@@ -21,7 +21,7 @@ use std::sync::{Arc, mpsc};
 use hitmap::{Engine, Hit, HitType, IngestOptions};
 
 use super::{CustomFormat, Decision, Format, Parsed, Rules, W3cFields, detect_with, parse_line};
-use crate::enrich::{Agent, Geo, SECRET_CURSOR, VisitorKeys, anonymize_ip};
+use crate::enrich::{Agent, Agents, Geo, SECRET_CURSOR, VisitorKeys, anonymize_ip};
 use crate::{Error, Result};
 
 /// Bytes of a log per committed batch, by default.
@@ -71,6 +71,9 @@ pub struct LogOptions {
     pub anonymize_ip: u8,
     /// A MaxMind-format database (`.mmdb`) for the visitors' countries.
     pub geoip: Option<std::path::PathBuf>,
+    /// Matomo's DeviceDetector rules (a directory): browsers, systems and
+    /// devices as Matomo names them; else the built-in rules.
+    pub device_detector: Option<std::path::PathBuf>,
     /// Bytes of log per committed batch.
     pub batch_bytes: usize,
     /// Import chunks the store already holds.
@@ -106,6 +109,7 @@ impl Default for LogOptions {
             visitor_secret: None,
             anonymize_ip: 0,
             geoip: None,
+            device_detector: None,
             batch_bytes: DEFAULT_BATCH_BYTES,
             force: false,
             dry_run: false,
@@ -148,7 +152,7 @@ fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T> {
 
 impl LogOptions {
     /// The option names [`LogOptions::set`] takes (the CLI's flags).
-    pub const NAMES: [&str; 29] = [
+    pub const NAMES: [&str; 30] = [
         "replay-tracking",
         "log-format",
         "log-format-regex",
@@ -174,6 +178,7 @@ impl LogOptions {
         "visitor-secret",
         "anonymize-ip",
         "geoip",
+        "device-detector",
         "batch-bytes",
         "force",
         "dry-run",
@@ -267,6 +272,7 @@ impl LogOptions {
                 self.anonymize_ip = n;
             }
             "geoip" => self.geoip = Some(value.into()),
+            "device-detector" => self.device_detector = Some(value.into()),
             "batch-bytes" => self.batch_bytes = number::<usize>(&key, value)?.max(1),
             "force" => self.force = flag(&key, value)?,
             "dry-run" => self.dry_run = flag(&key, value)?,
@@ -683,6 +689,7 @@ struct Parser {
 /// (one lookup a line for both).
 #[derive(Default)]
 struct AgentMemory {
+    agents: Agents,
     seen: HashMap<Box<str>, (Arc<Agent>, bool), foldhash::fast::RandomState>,
 }
 
@@ -694,7 +701,7 @@ impl AgentMemory {
         if self.seen.len() >= SEEN_AGENTS {
             self.seen.clear();
         }
-        let entry = (Arc::new(Agent::parse(ua)), rules.is_bot(ua));
+        let entry = (Arc::new(self.agents.parse(ua)), rules.is_bot(ua));
         self.seen.insert(ua.into(), entry.clone());
         entry
     }
@@ -1050,7 +1057,12 @@ impl Parser {
         if let Some(agent) = agent {
             hit.device = agent.device.map(str::to_owned);
             hit.browser = agent.browser.clone();
+            hit.browser_version = agent.browser_version.clone();
             hit.os = agent.os.clone();
+            hit.os_version = agent.os_version.clone();
+            hit.device_brand = agent.brand.clone();
+            hit.device_model = agent.model.clone();
+            hit.browser_engine = agent.engine.clone();
         }
         hit
     }
@@ -1293,7 +1305,13 @@ pub fn import(
         options: options.clone(),
         sites,
         keys,
-        agents: AgentMemory::default(),
+        agents: AgentMemory {
+            agents: match &options.device_detector {
+                Some(dir) => Agents::with_detector(crate::enrich::Detector::shared(dir)?),
+                None => Agents::default(),
+            },
+            seen: HashMap::default(),
+        },
         geo: options.geoip.as_deref().map(Geo::open).transpose()?,
         tracker: options
             .replay_tracking
@@ -1303,6 +1321,7 @@ pub fn import(
                     crate::track::TrackOptions {
                         anonymize_ip: options.anonymize_ip,
                         geoip: options.geoip.clone(),
+                        device_detector: options.device_detector.clone(),
                         ..Default::default()
                     },
                 )

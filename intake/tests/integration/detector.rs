@@ -128,3 +128,135 @@ fn device_detection_agrees_with_device_detectors_fixtures() {
     // two app names DeviceDetector takes from its code, not its files.
     assert!(worst >= 99.8, "worst field {worst:.2} %");
 }
+
+/// An access log imported with `device-detector` names browsers, systems
+/// and devices as Matomo does, with versions, brand, model and engine;
+/// without it, the built-in rules (no brand, model or engine).
+#[test]
+fn access_logs_get_matomos_device_names() {
+    use hitmap::{Engine, SiteConfig};
+    use hitmap_intake::logs::{LogOptions, import};
+    let log = [
+        // RockMelt, which the built-in rules fold into Chrome.
+        r#"1.1.1.1 - - [10/Feb/2012:16:42:07 -0500] "GET /a HTTP/1.1" 200 1 "-" "Mozilla/5.0 (Macintosh; U; Intel Mac OS X 10_6_8; en-US) AppleWebKit/534.16 (KHTML, like Gecko) RockMelt/0.9.48.59 Chrome/10.0.648.205 Safari/534.16""#,
+        r#"2.2.2.2 - - [10/Feb/2012:16:43:07 -0500] "GET /b HTTP/1.1" 200 1 "-" "Mozilla/5.0 (iPhone; CPU iPhone OS 7_1 like Mac OS X) AppleWebKit/537.51.2 (KHTML, like Gecko) Version/7.0 Mobile/11D167 Safari/9537.53""#,
+        r#"3.3.3.3 - - [10/Feb/2012:16:44:07 -0500] "GET /c HTTP/1.1" 200 1 "-" "Mozilla/5.0 (Linux; Android 4.4.2; SM-G900F Build/KOT49H) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/34.0.1847.114 Mobile Safari/537.36""#,
+    ]
+    .join("\n");
+    let run = |detector: bool| {
+        let mut e = Engine::in_memory();
+        e.add_site(SiteConfig::new(1).host("x.org")).unwrap();
+        let mut o = LogOptions::default();
+        o.set("idsite", "1").unwrap();
+        if detector {
+            o.set("device-detector", &data_dir().display().to_string())
+                .unwrap();
+        }
+        let input: Box<dyn std::io::BufRead + Send> =
+            Box::new(std::io::Cursor::new(log.clone().into_bytes()));
+        import(
+            &mut e,
+            vec![("a.log".into(), input.into())],
+            &o,
+            &mut |_| {},
+        )
+        .unwrap();
+        let labels = |method: &str| -> Vec<String> {
+            let q = format!("idSite=1&format=json&method={method}&period=day&date=2012-02-10");
+            let v: serde_json::Value = serde_json::from_str(&e.api(&q).unwrap()).unwrap();
+            let mut l: Vec<String> = v
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["nb_visits"].as_u64() > Some(0))
+                .map(|r| r["label"].as_str().unwrap().to_owned())
+                .collect();
+            l.sort();
+            l
+        };
+        [
+            labels("DevicesDetection.getBrowserVersions"),
+            labels("DevicesDetection.getOsVersions"),
+            labels("DevicesDetection.getType"),
+            labels("DevicesDetection.getModel"),
+            labels("DevicesDetection.getBrowserEngines"),
+        ]
+    };
+    let s = |x: &[&str]| x.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        run(true),
+        [
+            s(&["Chrome Mobile 34.0", "Mobile Safari 7.0", "RockMelt 0.9"]),
+            s(&["Android 4.4", "Mac 10.6", "iOS 7.1"]),
+            s(&["Desktop", "Smartphone"]),
+            s(&[
+                "Apple - Generic Desktop",
+                "Apple - iPhone",
+                "Samsung - Galaxy S5"
+            ]),
+            s(&["Blink (Chrome, Opera)", "WebKit (Safari)"]),
+        ]
+    );
+    let builtin = run(false);
+    assert!(
+        !builtin[0].iter().any(|b| b.starts_with("RockMelt")),
+        "{builtin:?}"
+    );
+    assert_eq!(builtin[3], s(&["Generic Desktop", "Generic Smartphone"]));
+    assert_eq!(builtin[4], s(&["Unknown"]));
+}
+
+/// The tracking endpoint with `device_detector` fills the same fields.
+#[test]
+fn the_tracker_gets_matomos_device_names() {
+    use hitmap_intake::track::{Client, TrackOptions, Tracked, Tracker};
+    let mut e = hitmap::Engine::in_memory();
+    e.add_site(hitmap::SiteConfig::new(1).host("x.org"))
+        .unwrap();
+    let mut t = Tracker::new(
+        &e,
+        TrackOptions {
+            device_detector: Some(data_dir()),
+            ..TrackOptions::default()
+        },
+    )
+    .unwrap();
+    let client = Client {
+        ip: "10.0.0.1",
+        user_agent: Some(
+            "Mozilla/5.0 (Linux; Android 4.4.2; SM-G900F Build/KOT49H) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/34.0.1847.114 Mobile Safari/537.36",
+        ),
+        accept_language: None,
+        now: 1_717_200_000,
+    };
+    let Tracked::Hit(hit) = t
+        .track_query("idsite=1&rec=1&url=https%3A%2F%2Fx.org%2F", &client)
+        .unwrap()
+    else {
+        panic!("not a hit")
+    };
+    assert_eq!(
+        (
+            hit.browser.as_deref(),
+            hit.browser_version.as_deref(),
+            hit.os.as_deref(),
+            hit.os_version.as_deref(),
+            hit.device.as_deref(),
+        ),
+        (
+            Some("Chrome Mobile"),
+            Some("34.0"),
+            Some("Android"),
+            Some("4.4"),
+            Some("smartphone")
+        )
+    );
+    assert_eq!(
+        (
+            hit.device_brand.as_deref(),
+            hit.device_model.as_deref(),
+            hit.browser_engine.as_deref()
+        ),
+        (Some("Samsung"), Some("Galaxy S5"), Some("Blink"))
+    );
+}
