@@ -164,8 +164,10 @@ fn without_lookarounds(p: &str) -> String {
     while i < b.len() {
         let c = b[i];
         if c == b'\\' {
-            out.push_str(&p[i..(i + 2).min(p.len())]);
-            i += 2;
+            // The backslash and the whole character it escapes.
+            let next = p[i + 1..].chars().next().map_or(0, char::len_utf8);
+            out.push_str(&p[i..i + 1 + next]);
+            i += 1 + next;
             continue;
         }
         if class {

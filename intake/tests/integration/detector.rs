@@ -127,6 +127,26 @@ fn device_detection_agrees_with_device_detectors_fixtures() {
     // fixtures); the misses are Steam Deck's, a Dell thin client's and
     // two app names DeviceDetector takes from its code, not its files.
     assert!(worst >= 99.8, "worst field {worst:.2} %");
+    // The misses measured on DeviceDetector 6.5.1's fixtures (the version
+    // scripts/test-all installs), per field: Steam Deck's, a Dell thin
+    // client's and an OpenHarmony PC's devices, two app names
+    // DeviceDetector spells in its PHP code rather than its files. A
+    // change that misses one more fails here.
+    let known: BTreeMap<&str, u32> = [
+        ("brand", 4),
+        ("client", 4),
+        ("device type", 32),
+        ("model", 1),
+    ]
+    .into_iter()
+    .collect();
+    for (field, (_, bad)) in &fields {
+        let allowed = known.get(field).copied().unwrap_or(0);
+        assert!(
+            *bad <= allowed,
+            "{field}: {bad} agents differ, {allowed} known"
+        );
+    }
 }
 
 /// An access log imported with `device-detector` names browsers, systems
@@ -259,4 +279,36 @@ fn the_tracker_gets_matomos_device_names() {
         ),
         (Some("Samsung"), Some("Galaxy S5"), Some("Blink"))
     );
+}
+
+fn shared() -> &'static Detector {
+    static D: std::sync::OnceLock<Detector> = std::sync::OnceLock::new();
+    D.get_or_init(|| Detector::load(data_dir()).unwrap())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+    /// Any agent text, including a real agent cut or spliced anywhere,
+    /// is detected without a panic and the same way twice.
+    #[test]
+    fn any_agent_is_detected_without_a_panic(
+        text in "\\PC{0,300}",
+        cut in 0usize..200,
+    ) {
+        let d = shared();
+        let real = "Mozilla/5.0 (Linux; Android 4.4.2; SM-G900F Build/KOT49H) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/34.0.1847.114 Mobile Safari/537.36";
+        let spliced = format!("{}{text}{}", &real[..cut.min(real.len())], &real[cut.min(real.len())..]);
+        for ua in [text.as_str(), spliced.as_str()] {
+            let r = d.detect(ua);
+            proptest::prop_assert_eq!(&r, &d.detect(ua));
+            // A robot is nothing else; Apple's brand only on Apple's systems.
+            if r.bot.is_some() {
+                proptest::prop_assert!(r.os.is_none() && r.client.is_none() && r.device.is_none());
+            }
+            if r.brand.as_deref() == Some("Apple") {
+                let os = r.os.as_deref().unwrap_or("");
+                proptest::prop_assert!(["iPadOS", "tvOS", "watchOS", "iOS", "Mac"].contains(&os), "{ua}");
+            }
+        }
+    }
 }
