@@ -586,6 +586,15 @@ INTENDED = [
         "periods": [None, "day", "week", "month", "year", "range"],
     },
     {
+        "name": "no IP address",
+        "why": "hitmap never stores a visitor's IP address (the visitor key is a keyed hash of "
+               "it, docs/logs.md), nor Matomo's device fingerprint (`config_id`): Live's visits "
+               "have no `visitIp` and no `fingerprint`.",
+        "drop_expected": ["visitIp", "fingerprint"],
+        "drop_actual": [],
+        "periods": [None, "day", "week", "month", "year", "range"],
+    },
+    {
         "name": "no segment on a products report's not-defined row",
         "why": "A products report's row of products without a name or category (`Product Name "
                "not defined`, `Product Category not defined`) has no `segment` in hitmap: Matomo's "

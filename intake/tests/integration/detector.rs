@@ -312,3 +312,23 @@ proptest::proptest! {
         }
     }
 }
+
+/// A directory without DeviceDetector's rules is refused with what to
+/// point at; a rules file that does not parse is named.
+#[test]
+fn missing_or_broken_rules_say_what_to_do() {
+    let e = Detector::load("/nonexistent/device-detector")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no DeviceDetector rules") && e.contains("PyPI"),
+        "{e}"
+    );
+    let dir = std::env::temp_dir().join(format!("hitmap-dd-broken-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("oss.yml"), "- regex: 'x'\n  name: [unclosed\n").unwrap();
+    std::fs::write(dir.join("bots.yml"), "[]\n").unwrap();
+    let e = Detector::load(&dir).unwrap_err().to_string();
+    assert!(e.contains("oss.yml"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
