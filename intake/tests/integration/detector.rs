@@ -3,8 +3,9 @@
 //! headers), each field compared with what DeviceDetector says.
 //!
 //! The rules and fixtures are DeviceDetector's LGPL data, not shipped
-//! here: `.ci/run` installs the `device_detector` package from PyPI, which
-//! carries both, and sets `HITMAP_DEVICE_DETECTOR` to it.
+//! here: `scripts/test-all` installs the `device_detector` package from
+//! PyPI, which carries both, into `target/device-detector`
+//! (`HITMAP_DEVICE_DETECTOR` may name another copy).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
