@@ -135,6 +135,37 @@ def test_product_views_from_a_dataframe_equal_ndjson():
     assert (summary["nb_visits"], summary["nb_actions"]) == (1, 2)
 
 
+def test_a_dataframe_with_columns_and_fields_of_nulls_only_ingests_as_ndjson():
+    # polars types an all-missing column (and struct field) `Null`, which
+    # its Arrow export writes in a way the C data interface refuses:
+    # hitmap casts them to the contract's types first.
+    pl = pytest.importorskip("polars")
+    rows = [
+        {"site": 1, "ts": T, "visitor": "a", "type": "pageview", "url": "https://x.org/mug",
+         "title": None, "revenue": None, "new_visit": None, "items": None},
+        {"site": 1, "ts": T, "visitor": "a", "type": "product_view", "url": "https://x.org/mug",
+         "title": None, "revenue": None, "new_visit": None,
+         "items": [{"sku": "MUG", "name": None, "price": None, "quantity": None}]},
+    ]
+    frame = pl.DataFrame(rows)
+    assert frame.schema["title"] == pl.Null and frame.schema["revenue"] == pl.Null
+
+    def engine():
+        e = hitmap.Engine.in_memory()
+        e.add_site(1, ecommerce=True)
+        return e
+
+    lines = engine()
+    ndjson = "".join(json.dumps({k: v for k, v in r.items() if v is not None}) + "\n" for r in rows)
+    assert lines.ingest_ndjson(ndjson.encode()).accepted == 2
+    framed = engine()
+    result = framed.ingest(frame)
+    assert (result.accepted, result.rejected) == (2, [])
+    for method in ["Goals.getItemsSku", "VisitsSummary.get", "Actions.getPageTitles"]:
+        q = f"method={method}&idSite=1&period=day&date=2024-06-01"
+        assert framed.api(q) == lines.api(q), method
+
+
 def test_a_site_keeps_its_name_and_main_url():
     e = hitmap.Engine.in_memory()
     e.add_site(1, hosts=["x.org"], name="Intranet", main_url="http://x.org")

@@ -30,6 +30,7 @@ from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence, T
 
 from . import _dates
 from ._export import ExportMixin
+from ._frames import without_null_columns
 from ._goals import GoalsMixin
 from ._results import (
     ACTION_METRICS,
@@ -762,7 +763,7 @@ class Engine(GoalsMixin, ExportMixin):
             # straight into the engine, no JSON in between.
             try:
                 accepted, rejected, batches, skipped, skipped_lines = self._engine.ingest_arrow(
-                    records, batch_id=batch_id, force=force
+                    without_null_columns(records), batch_id=batch_id, force=force
                 )
             except ImportError:  # pandas without pyarrow cannot export
                 pass
