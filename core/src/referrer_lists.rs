@@ -113,6 +113,9 @@ pub(crate) struct Lists {
     search_hosts: HashMap<String, Vec<(Pattern, usize)>>,
     search_wild: Vec<(Pattern, usize)>,
     socials: HostList,
+    /// Each social network's first domain in the list (Matomo's "main
+    /// URL"), by name.
+    social_main: HashMap<String, String>,
     ai: HostList,
 }
 
@@ -230,6 +233,15 @@ impl Lists {
             first_urls,
             search_hosts,
             search_wild,
+            social_main: {
+                let mut main = HashMap::new();
+                for (p, name) in parse_hosts(SOCIALS) {
+                    main.entry(name).or_insert_with(|| {
+                        format!("{}{}", p.host, p.path.as_deref().unwrap_or(""))
+                    });
+                }
+                main
+            },
             socials: HostList::new(parse_hosts(SOCIALS)),
             ai: HostList::new(parse_hosts(AI_ASSISTANTS)),
         }
@@ -255,6 +267,12 @@ impl Lists {
             .collect();
         found.sort_by_key(|(p, _)| std::cmp::Reverse(p.path.as_ref().map_or(0, String::len)));
         found.into_iter().map(|(_, i)| &self.engines[i]).collect()
+    }
+
+    /// A social network's main URL as Matomo's Live shows it: its first
+    /// domain in the list (`facebook.com`).
+    pub(crate) fn social_main_url(&self, name: &str) -> Option<&str> {
+        self.social_main.get(name).map(String::as_str)
     }
 
     /// The social network of a host, if any.

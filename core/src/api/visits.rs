@@ -378,6 +378,45 @@ fn visit_details(
     m.insert("referrerName".into(), json!(referrer.name));
     m.insert("referrerKeyword".into(), json!(referrer.keyword));
     m.insert("referrerUrl".into(), json!(field(VField::Referrer)));
+    // Matomo's Live extras: a Google result's position (`cd`), the search
+    // engine's or social network's URL and icon.
+    let lists = crate::referrer_lists::lists();
+    let name = referrer.name.as_deref().filter(|n| !n.is_empty());
+    let search = referrer.kind == crate::referrer::ReferrerType::Search;
+    let social = referrer.kind == crate::referrer::ReferrerType::Social;
+    let position = field(VField::Referrer)
+        .filter(|_| search && name.is_some_and(|n| n.contains("Google")))
+        .and_then(|url| {
+            let query = url.split_once('?')?.1.split('#').next()?.to_owned();
+            super::query_pairs(&query)
+                .find(|(k, v)| k == "cd" && !v.is_empty())
+                .map(|(_, v)| v)
+        });
+    m.insert("referrerKeywordPosition".into(), json!(position));
+    let engine_url = name
+        .filter(|_| search)
+        .and_then(|n| lists.search_engine_url(n));
+    let host = |u: &str| {
+        let rest = u.split_once("//").map_or(u, |(_, r)| r);
+        rest.split('/').next().unwrap_or(rest).to_owned()
+    };
+    m.insert(
+        "referrerSearchEngineIcon".into(),
+        json!(
+            engine_url
+                .as_deref()
+                .map(|u| format!("plugins/Morpheus/icons/dist/searchEngines/{}.png", host(u)))
+        ),
+    );
+    m.insert("referrerSearchEngineUrl".into(), json!(engine_url));
+    let social_url = name
+        .filter(|_| social)
+        .and_then(|n| lists.social_main_url(n));
+    m.insert("referrerSocialNetworkUrl".into(), json!(social_url));
+    m.insert(
+        "referrerSocialNetworkIcon".into(),
+        json!(social_url.map(|u| format!("plugins/Morpheus/icons/dist/socials/{}.png", host(u)))),
+    );
     if let Some(c) = &referrer.campaign {
         m.insert("campaignSource".into(), json!(c.source));
         m.insert("campaignMedium".into(), json!(c.medium));

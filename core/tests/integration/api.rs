@@ -2005,3 +2005,63 @@ fn device_brands_models_engines_and_os_families() {
         assert_eq!(month, range, "{method}");
     }
 }
+
+/// Live's referrer extras, as Matomo's: a Google result's position (its
+/// `cd` parameter), the search engine's URL and icon, the social
+/// network's main URL and icon; none for a direct entry.
+#[test]
+fn live_shows_the_search_engine_and_social_network_of_a_visit() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1).host("x.org")).unwrap();
+    let t = 1_717_200_000;
+    e.ingest([
+        Hit::pageview(1, t, "a", "https://x.org/")
+            .with_referrer("https://www.google.com/url?q=hitmap&cd=3&sa=t"),
+        Hit::pageview(1, t + 10, "b", "https://x.org/").with_referrer("https://www.facebook.com/"),
+        Hit::pageview(1, t + 20, "c", "https://x.org/"),
+    ])
+    .unwrap();
+    let live = api(
+        &e,
+        "method=Live.getLastVisitsDetails&idSite=1&period=day&date=2024-06-01&format=json",
+    );
+    let of = |kind: &str| {
+        live.as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["referrerType"] == json!(kind))
+            .cloned()
+            .unwrap()
+    };
+    let fields = |v: &Value| {
+        [
+            "referrerKeywordPosition",
+            "referrerSearchEngineUrl",
+            "referrerSearchEngineIcon",
+            "referrerSocialNetworkUrl",
+            "referrerSocialNetworkIcon",
+        ]
+        .map(|k| v[k].clone())
+    };
+    assert_eq!(
+        fields(&of("search")),
+        [
+            json!("3"),
+            json!("http://google.com"),
+            json!("plugins/Morpheus/icons/dist/searchEngines/google.com.png"),
+            Value::Null,
+            Value::Null
+        ]
+    );
+    assert_eq!(
+        fields(&of("social")),
+        [
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            json!("facebook.com"),
+            json!("plugins/Morpheus/icons/dist/socials/facebook.com.png")
+        ]
+    );
+    assert_eq!(fields(&of("direct")), [(); 5].map(|_| Value::Null));
+}
