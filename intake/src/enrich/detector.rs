@@ -59,26 +59,10 @@ pub struct Detected {
     pub model: Option<String>,
 }
 
-/// DeviceDetector's device types, by the names its YAML files use.
-const DEVICE_TYPES: [&str; 14] = [
-    "desktop",
-    "smartphone",
-    "tablet",
-    "feature phone",
-    "console",
-    "tv",
-    "car browser",
-    "smart display",
-    "camera",
-    "portable media player",
-    "phablet",
-    "smart speaker",
-    "wearable",
-    "peripheral",
-];
-
+/// A device type by the name DeviceDetector's YAML files use (Matomo's
+/// types, [`hitmap::DEVICE_TYPES`]).
 fn device_type(name: &str) -> Option<&'static str> {
-    DEVICE_TYPES.iter().copied().find(|t| *t == name)
+    hitmap::DEVICE_TYPES.iter().copied().find(|t| *t == name)
 }
 
 /// The operating systems DeviceDetector counts as desktops' (its
