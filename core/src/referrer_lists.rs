@@ -228,21 +228,20 @@ impl Lists {
                 search_hosts.entry(p.host.clone()).or_default().push((p, i));
             }
         }
+        let socials = parse_hosts(SOCIALS);
+        let mut social_main = HashMap::new();
+        for (p, name) in &socials {
+            social_main
+                .entry(name.clone())
+                .or_insert_with(|| format!("{}{}", p.host, p.path.as_deref().unwrap_or("")));
+        }
         Lists {
             engines,
             first_urls,
             search_hosts,
             search_wild,
-            social_main: {
-                let mut main = HashMap::new();
-                for (p, name) in parse_hosts(SOCIALS) {
-                    main.entry(name).or_insert_with(|| {
-                        format!("{}{}", p.host, p.path.as_deref().unwrap_or(""))
-                    });
-                }
-                main
-            },
-            socials: HostList::new(parse_hosts(SOCIALS)),
+            social_main,
+            socials: HostList::new(socials),
             ai: HostList::new(parse_hosts(AI_ASSISTANTS)),
         }
     }

@@ -214,10 +214,7 @@ impl Tracker {
         });
         Ok(Tracker {
             sites: engine.site_ids().into_iter().collect(),
-            agents: match &options.device_detector {
-                Some(dir) => Agents::with_detector(crate::enrich::Detector::shared(dir)?),
-                None => Agents::default(),
-            },
+            agents: Agents::configured(options.device_detector.as_deref())?,
             geo,
             salt,
             salt_to_store: None,
@@ -404,14 +401,7 @@ impl Tracker {
         }
         hit.referrer = nonempty("urlref").or(nonempty("_ref")).map(str::to_owned);
         hit.user = uid.map(str::to_owned);
-        hit.device = agent.device.map(str::to_owned);
-        hit.browser = agent.browser.clone();
-        hit.browser_version = agent.browser_version.clone();
-        hit.os = agent.os.clone();
-        hit.os_version = agent.os_version.clone();
-        hit.device_brand = agent.brand.clone();
-        hit.device_model = agent.model.clone();
-        hit.browser_engine = agent.engine.clone();
+        agent.fill(&mut hit);
         let place = self.geo.as_mut().and_then(|g| g.locate(&ip)).cloned();
         if let Some(p) = &place {
             p.fill(&mut hit);

@@ -349,8 +349,25 @@ fn device_type_rows(mut rows: Vec<Row>) -> Vec<Row> {
     rows
 }
 
-/// The label of rows without a value.
-pub(super) const UNKNOWN_LABEL: &str = UNKNOWN;
+/// The host part of a URL as Matomo's icons name it (`google.com` of
+/// `http://google.com/x`, the text itself without a scheme).
+fn icon_host(url: &str) -> &str {
+    let rest = url.split_once("//").map_or(url, |(_, r)| r);
+    rest.split('/').next().unwrap_or(rest)
+}
+
+/// Matomo's icon of a search engine by its URL (`xx` for none).
+pub(super) fn search_engine_logo(url: Option<&str>) -> String {
+    format!(
+        "plugins/Morpheus/icons/dist/searchEngines/{}.png",
+        url.map_or("xx", icon_host)
+    )
+}
+
+/// Matomo's icon of a social network by its main URL.
+pub(super) fn social_logo(url: &str) -> String {
+    format!("plugins/Morpheus/icons/dist/socials/{}.png", icon_host(url))
+}
 
 /// Matomo's label of a device model row: `Apple - iPhone`, `Generic
 /// Desktop` for a visit without a model of a known device type, the
@@ -809,18 +826,8 @@ fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
             if part == ReferrerPart::SearchEngine {
                 // Matomo's engine URL (its first in the list) and icon.
                 let url = crate::referrer_lists::lists().search_engine_url(label);
-                let host = url.as_deref().map(|u| {
-                    let rest = u.split_once("//").map_or(u, |(_, r)| r);
-                    rest.split('/').next().unwrap_or(rest).to_owned()
-                });
                 tail.push(("url", json!(url.as_deref().unwrap_or("URL unknown!"))));
-                tail.push((
-                    "logo",
-                    json!(format!(
-                        "plugins/Morpheus/icons/dist/searchEngines/{}.png",
-                        host.as_deref().unwrap_or("xx")
-                    )),
-                ));
+                tail.push(("logo", json!(search_engine_logo(url.as_deref()))));
             }
             // Matomo prepends the referrer type to the rows of these
             // reports (not to websites').

@@ -387,7 +387,10 @@ fn visit_details(
     let position = field(VField::Referrer)
         .filter(|_| search && name.is_some_and(|n| n.contains("Google")))
         .and_then(|url| {
-            let query = url.split_once('?')?.1.split('#').next()?.to_owned();
+            let query = crate::url::without_fragment(&url)
+                .split_once('?')?
+                .1
+                .to_owned();
             super::query_pairs(&query)
                 .find(|(k, v)| k == "cd" && !v.is_empty())
                 .map(|(_, v)| v)
@@ -396,16 +399,12 @@ fn visit_details(
     let engine_url = name
         .filter(|_| search)
         .and_then(|n| lists.search_engine_url(n));
-    let host = |u: &str| {
-        let rest = u.split_once("//").map_or(u, |(_, r)| r);
-        rest.split('/').next().unwrap_or(rest).to_owned()
-    };
     m.insert(
         "referrerSearchEngineIcon".into(),
         json!(
             engine_url
                 .as_deref()
-                .map(|u| format!("plugins/Morpheus/icons/dist/searchEngines/{}.png", host(u)))
+                .map(|u| super::rows::search_engine_logo(Some(u)))
         ),
     );
     m.insert("referrerSearchEngineUrl".into(), json!(engine_url));
@@ -415,7 +414,7 @@ fn visit_details(
     m.insert("referrerSocialNetworkUrl".into(), json!(social_url));
     m.insert(
         "referrerSocialNetworkIcon".into(),
-        json!(social_url.map(|u| format!("plugins/Morpheus/icons/dist/socials/{}.png", host(u)))),
+        json!(social_url.map(super::rows::social_logo)),
     );
     if let Some(c) = &referrer.campaign {
         m.insert("campaignSource".into(), json!(c.source));
@@ -438,12 +437,12 @@ fn visit_details(
     // labels it (`Generic Desktop`).
     m.insert(
         "deviceBrand".into(),
-        json!(keys.brand(a, v).unwrap_or(super::rows::UNKNOWN_LABEL)),
+        json!(keys.brand(a, v).unwrap_or(crate::visit_key::UNKNOWN)),
     );
     m.insert(
         "deviceModel".into(),
         json!(super::rows::model_label(
-            super::rows::UNKNOWN_LABEL,
+            crate::visit_key::UNKNOWN,
             &keys.model(a, v).unwrap_or_default()
         )),
     );
@@ -452,7 +451,7 @@ fn visit_details(
     m.insert(
         "browserFamilyDescription".into(),
         json!(super::rows::engine_label(
-            engine.unwrap_or(super::rows::UNKNOWN_LABEL)
+            engine.unwrap_or(crate::visit_key::UNKNOWN)
         )),
     );
     let (browser, os) = (field(VField::Browser), field(VField::Os));

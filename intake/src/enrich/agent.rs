@@ -57,6 +57,18 @@ impl Agent {
         parse_with(&woothee::parser::Parser::new(), agent)
     }
 
+    /// Sets a hit's device, software and their versions from this agent.
+    pub fn fill(&self, hit: &mut hitmap::Hit) {
+        hit.device = self.device.map(str::to_owned);
+        hit.browser = self.browser.clone();
+        hit.browser_version = self.browser_version.clone();
+        hit.os = self.os.clone();
+        hit.os_version = self.os_version.clone();
+        hit.device_brand = self.brand.clone();
+        hit.device_model = self.model.clone();
+        hit.browser_engine = self.engine.clone();
+    }
+
     /// Parses one user agent with Matomo's DeviceDetector rules, as
     /// Matomo's tracker records it: versions cut to major and minor, the
     /// client's name as the browser whatever its kind (Matomo's
@@ -205,6 +217,18 @@ impl Agents {
             detector: Some(detector),
             ..Agents::default()
         }
+    }
+
+    /// Agents parsed with Matomo's DeviceDetector rules from `dir` (loaded
+    /// once per process, [`Detector::shared`]), or the built-in rules.
+    ///
+    /// # Errors
+    /// As [`Detector::load`].
+    pub fn configured(dir: Option<&std::path::Path>) -> crate::Result<Agents> {
+        Ok(match dir {
+            Some(dir) => Agents::with_detector(Detector::shared(dir)?),
+            None => Agents::default(),
+        })
     }
 
     /// Parses one agent, uncached, by the rules this cache uses.

@@ -209,54 +209,43 @@ const CHUNK: usize = 48;
 impl<T> List<T> {
     fn new(items: Vec<(String, T)>, what: &str) -> Result<List<T>, String> {
         let mut entries = Vec::with_capacity(items.len());
-        let mut patterns = Vec::new();
-        let mut in_set = Vec::with_capacity(items.len());
-        let mut chunks = Vec::new();
+        // What each entry's set screens with: the expression itself, or
+        // for a fancy one the expression without its look-arounds (a
+        // look-around only narrows a match, so that is a superset).
+        let mut screens = Vec::with_capacity(items.len());
         for (pattern, value) in items {
-            if entries.len() % CHUNK == 0 && !entries.is_empty() {
-                chunks.push(Self::chunk(
-                    entries.len() - CHUNK,
-                    entries.len(),
-                    &mut patterns,
-                ));
-            }
             let (re, full) =
                 Re::new(&pattern).map_err(|e| format!("{what}: expression {pattern:?}: {e}"))?;
-            // A look-around only narrows a match: without them the
-            // expression matches a superset, which is what the set needs.
-            let screen = match re {
+            screens.push(match re {
                 Re::Plain(_) => Some(full),
                 Re::Fancy(_) => {
                     Some(without_lookarounds(&full)).filter(|p| regex::bytes::Regex::new(p).is_ok())
                 }
-            };
-            in_set.push(screen.map(|p| {
-                patterns.push(p);
-                patterns.len() - 1
-            }));
+            });
             entries.push((re, value));
         }
-        if !entries.is_empty() {
-            let start = entries.len() - (entries.len() - 1) % CHUNK - 1;
-            chunks.push(Self::chunk(start, entries.len(), &mut patterns));
+        let mut in_set = vec![None; entries.len()];
+        let mut chunks = Vec::new();
+        for start in (0..entries.len()).step_by(CHUNK) {
+            let end = (start + CHUNK).min(entries.len());
+            let mut patterns = Vec::new();
+            for i in start..end {
+                if let Some(p) = screens[i].take() {
+                    in_set[i] = Some(patterns.len());
+                    patterns.push(p);
+                }
+            }
+            let set = regex::bytes::RegexSetBuilder::new(patterns)
+                .size_limit(64 << 20)
+                .build()
+                .ok();
+            chunks.push((start, end, set));
         }
         Ok(List {
             entries,
             chunks,
             in_set,
         })
-    }
-
-    fn chunk(
-        start: usize,
-        end: usize,
-        patterns: &mut Vec<String>,
-    ) -> (usize, usize, Option<regex::bytes::RegexSet>) {
-        let set = regex::bytes::RegexSetBuilder::new(patterns.drain(..))
-            .size_limit(64 << 20)
-            .build()
-            .ok();
-        (start, end, set)
     }
 
     /// The first entry that matches, with its groups.
@@ -566,14 +555,18 @@ impl Detector {
 
     fn load_from(dir: &Path) -> Result<Detector, String> {
         let list = |y: &Yaml| -> Vec<Yaml> { y.as_vec().cloned().unwrap_or_default() };
-        let bots = load_yaml(&dir.join("bots.yml"))?;
-        let bots = List::new(
-            list(&bots)
-                .iter()
-                .filter_map(|b| Some((field(b, "regex")?, field(b, "name")?)))
-                .collect(),
-            "bots.yml",
-        )?;
+        // A file of `{regex, name}` entries.
+        let named = |file: &str| -> Result<List<String>, String> {
+            let y = load_yaml(&dir.join(file))?;
+            List::new(
+                list(&y)
+                    .iter()
+                    .filter_map(|e| Some((field(e, "regex")?, field(e, "name")?)))
+                    .collect(),
+                file,
+            )
+        };
+        let bots = named("bots.yml")?;
         let oss_yaml = load_yaml(&dir.join("oss.yml"))?;
         let mut oss = Vec::new();
         for o in list(&oss_yaml) {
@@ -654,14 +647,7 @@ impl Detector {
             }
             clients.push((kind, List::new(rules, file)?));
         }
-        let engines = load_yaml(&dir.join("client").join("browser_engine.yml"))?;
-        let engines = List::new(
-            list(&engines)
-                .iter()
-                .filter_map(|e| Some((field(e, "regex")?, field(e, "name")?)))
-                .collect(),
-            "browser_engine.yml",
-        )?;
+        let engines = named("client/browser_engine.yml")?;
         let mut devices = Vec::new();
         for (file, kind) in [
             ("televisions.yml", DeviceParserKind::HbbTv),
@@ -820,13 +806,15 @@ impl Detector {
                 DeviceParserKind::Notebook if !s.notebook.is_match(ua) => continue,
                 _ => {}
             }
+            // A TV parser's agent is a TV, brand or not.
+            let tv = matches!(p.kind, DeviceParserKind::HbbTv | DeviceParserKind::ShellTv);
             let found = if desktop_fragment {
                 None
             } else {
                 p.brands.first(ua)
             };
             let Some((rule, g)) = found else {
-                if matches!(p.kind, DeviceParserKind::HbbTv | DeviceParserKind::ShellTv) {
+                if tv {
                     device = Some("tv");
                     break;
                 }
@@ -862,9 +850,7 @@ impl Detector {
                     }
                 }
             }
-            if matches!(p.kind, DeviceParserKind::HbbTv | DeviceParserKind::ShellTv)
-                && device.is_none()
-            {
+            if tv && device.is_none() {
                 device = Some("tv");
             }
             break;

@@ -1055,14 +1055,7 @@ impl Parser {
         hit.user = user.map(str::to_owned);
         hit.referrer = referrer.map(str::to_owned);
         if let Some(agent) = agent {
-            hit.device = agent.device.map(str::to_owned);
-            hit.browser = agent.browser.clone();
-            hit.browser_version = agent.browser_version.clone();
-            hit.os = agent.os.clone();
-            hit.os_version = agent.os_version.clone();
-            hit.device_brand = agent.brand.clone();
-            hit.device_model = agent.model.clone();
-            hit.browser_engine = agent.engine.clone();
+            agent.fill(&mut hit);
         }
         hit
     }
@@ -1306,10 +1299,7 @@ pub fn import(
         sites,
         keys,
         agents: AgentMemory {
-            agents: match &options.device_detector {
-                Some(dir) => Agents::with_detector(crate::enrich::Detector::shared(dir)?),
-                None => Agents::default(),
-            },
+            agents: Agents::configured(options.device_detector.as_deref())?,
             seen: HashMap::default(),
         },
         geo: options.geoip.as_deref().map(Geo::open).transpose()?,
