@@ -366,39 +366,83 @@ pub(crate) fn resume<R: BufRead>(
         skipped_lines: 0,
         skipped_filled: 0,
     };
-    if !first.ends_with(b"\n") {
+    let ended = first.ends_with(b"\n");
+    // An input of one line without its `\n` (under way, or a whole last
+    // line) is known by that line as it will be once ended: read again
+    // when it has grown, the part the store holds is skipped.
+    let line = first.strip_suffix(b"\n").unwrap_or(&first);
+    if first.is_empty() || (!ended && first.len() > MAX_FIRST_LINE) {
         return Ok(fresh(open()?, None));
     }
-    let name = cursor_name(&first);
+    let name = cursor_name(&[line, b"\n"].concat());
     let prefixes = cursor(&name);
     let start = || InputCursor(InputMark::new(name.clone(), prefixes.clone()));
     if prefixes.is_empty() || force {
         return Ok(fresh(open()?, Some(start())));
     }
     let mut mark = InputMark::new(name.clone(), prefixes.clone());
-    mark.advance(&first);
-    let (at, reader) = match find(&mut reader, mark)? {
-        None => return Ok(fresh(open()?, Some(start()))),
-        Some((at, true)) => (at, reader),
-        Some((at, false)) => {
-            // Read on past the prefix to look for a longer one: start
-            // over and skip to it.
-            let mut again = open()?;
-            let mut check = InputMark::new(String::new(), Vec::new());
-            if feed(&mut again, at.len(), &mut check)? < at.len() || check.digest() != at.digest() {
-                return Err(std::io::Error::other(
-                    "the input changed while it was read; read it again",
-                ));
-            }
+    mark.advance(line);
+    // A prefix that ends with the first line, before its `\n`: the line
+    // was committed whole while it had none.
+    let short = mark
+        .prefixes
+        .iter()
+        .position(|p| *p == (mark.len(), mark.digest()))
+        .map(|i| {
+            let mut m = mark.clone();
+            m.extends = vec![i];
+            m
+        });
+    mark.advance(&first[line.len()..]);
+    let found = match ended {
+        true => find(&mut reader, mark)?,
+        false => None,
+    };
+    let (at, reader) = match (found, short) {
+        (None, None) => return Ok(fresh(open()?, Some(start()))),
+        (Some((mut at, here)), short) if here => {
+            at.extends
+                .extend(short.map(|s| s.extends).unwrap_or_default());
+            (at, reader)
+        }
+        // Only the line without its `\n` was read: the reader stands
+        // right after it.
+        (None, Some(at)) if !ended => (at, reader),
+        (Some((mut at, _)), short) => {
+            at.extends
+                .extend(short.map(|s| s.extends).unwrap_or_default());
+            let again = skip_to(&mut open, &at)?;
+            (at, again)
+        }
+        (None, Some(at)) => {
+            let again = skip_to(&mut open, &at)?;
             (at, again)
         }
     };
+    // A whole line the prefix ends with, without its `\n`, is skipped too.
+    let open_line = at.len() > at.at_line_end.1;
     Ok(Resumed {
         reader,
-        skipped_lines: at.count.lines,
-        skipped_filled: at.count.filled,
+        skipped_lines: at.count.lines + u64::from(open_line),
+        skipped_filled: at.count.filled + u64::from(open_line && at.count.open_has_text),
         cursor: Some(InputCursor(at)),
     })
+}
+
+/// The input opened again and read up to `at` (a prefix found by reading
+/// on past it, looking for a longer one).
+fn skip_to<R: BufRead>(
+    open: &mut impl FnMut() -> std::io::Result<R>,
+    at: &InputMark,
+) -> std::io::Result<R> {
+    let mut again = open()?;
+    let mut check = InputMark::new(String::new(), Vec::new());
+    if feed(&mut again, at.len(), &mut check)? < at.len() || check.digest() != at.digest() {
+        return Err(std::io::Error::other(
+            "the input changed while it was read; read it again",
+        ));
+    }
+    Ok(again)
 }
 
 #[cfg(test)]

@@ -214,6 +214,53 @@ fn a_cursor_lands_with_its_hits_and_survives_a_reopen() {
     assert_eq!(s.nb_actions, 1);
 }
 
+/// A file whose first line is still being written, then whole but
+/// without its `\n`, then ended, then grown: the line under way is held
+/// back (not rejected), the whole line counts once, and the skip of it is
+/// reported as one line.
+#[test]
+fn a_first_line_without_its_newline_counts_once_as_the_file_grows() {
+    let input = ndjson(1, 20);
+    let end = input.iter().position(|&b| b == b'\n').unwrap();
+    let want = {
+        let mut e = Engine::in_memory();
+        site(&mut e);
+        (e.ingest_ndjson(&input[..]).unwrap().accepted, answers(&e))
+    };
+    let dir = TempDir::new("first-line");
+    let mut e = Engine::open(&dir.0).unwrap();
+    site(&mut e);
+    let options = IngestOptions::default();
+    let mut run = |e: &mut Engine, len: usize| {
+        e.ingest_ndjson_resuming(|| Ok(&input[..len]), &options)
+            .unwrap()
+    };
+    let under_way = run(&mut e, end / 2);
+    assert_eq!(
+        (
+            under_way.accepted,
+            under_way.rejected.len(),
+            under_way.held_back
+        ),
+        (0, 0, 1)
+    );
+    let whole = run(&mut e, end);
+    assert_eq!(whole.accepted, 1);
+    let same = run(&mut e, end);
+    assert_eq!(
+        (same.accepted, same.skipped_batches, same.skipped_lines),
+        (0, 1, 1)
+    );
+    let ended = run(&mut e, end + 1);
+    assert_eq!((ended.accepted, ended.skipped_lines), (0, 1));
+    drop(e);
+    let mut e = Engine::open(&dir.0).unwrap();
+    let rest = run(&mut e, input.len());
+    assert_eq!(rest.skipped_lines, 1);
+    assert_eq!(1 + rest.accepted, want.0);
+    assert_eq!(answers(&e), want.1);
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
 
