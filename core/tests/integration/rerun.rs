@@ -231,7 +231,7 @@ fn a_first_line_without_its_newline_counts_once_as_the_file_grows() {
     let mut e = Engine::open(&dir.0).unwrap();
     site(&mut e);
     let options = IngestOptions::default();
-    let mut run = |e: &mut Engine, len: usize| {
+    let run = |e: &mut Engine, len: usize| {
         e.ingest_ndjson_resuming(|| Ok(&input[..len]), &options)
             .unwrap()
     };
