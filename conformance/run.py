@@ -38,6 +38,8 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
+import fixtures
+
 ROOT = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(ROOT)
 LOGS = os.path.join(REPO, "intake", "tests", "data", "matomo-logs", "matomo-core", "access-logs")
@@ -524,6 +526,53 @@ FIXTURES = {
             {"suffix": "_Website2", "period": "week", "date": "2011-04-05", "site": 2},
         ],
     },
+    "CustomEvents": {
+        "matomo": "tests/PHPUnit/Fixtures/ThreeVisitsWithCustomEvents.php, "
+                  "tests/PHPUnit/System/CustomEventsTest.php",
+        "log": fixtures.three_visits_with_custom_events,
+        "setup": [
+            ["init", "{store}", "--site", "1", "--name", "Piwik test", "--main-url", "http://piwik.net"],
+            # addGoal(1, 'triggered js', 'url', 'webradio', 'contains')
+            ["goals", "add", "{store}", "--site", "1", "--id", "1", "--name", "triggered js", "--match", "url",
+             "--pattern-type", "contains", "--pattern", "webradio"],
+            # addGoal(1, 'triggered js', 'title', 'Music', 'contains')
+            ["goals", "add", "{store}", "--site", "1", "--id", "2", "--name", "triggered js", "--match", "title",
+             "--pattern-type", "contains", "--pattern", "Music"],
+            # addGoal(1, 'event matching', 'event_category', 'CategoryTriggersGoal', 'contains', false, 8,
+            #         true, '', true): several a visit, the event's value as revenue
+            ["goals", "add", "{store}", "--site", "1", "--id", "3", "--name", "event matching",
+             "--match", "event_category", "--pattern-type", "contains", "--pattern", "CategoryTriggersGoal",
+             "--revenue", "8", "--allow-multiple", "--event-value-as-revenue"],
+            ["ingest", "{store}", "{log}", "--log-format", "auto", "--replay-tracking", "--no-progress", "--force"],
+        ],
+        "not_replayed": [
+            "the custom variables of events (hitmap keeps none)",
+            "the performance timings (PagePerformance: hitmap does not keep them)",
+        ],
+        "requests": [
+            *({"suffix": "", "period": period, "date": "2010-01-03", "site": 1,
+               "xml_fields_to_remove": ["idsubdatatable"],
+               "method_params": {"Goals.get": {"idGoal": "3"}}}
+              for period in ("day", "month")),
+            *({"suffix": suffix, "period": "day", "date": "2010-01-03", "site": 1, "segment": segment,
+               "xml_fields_to_remove": ["idsubdatatable"]}
+              for suffix, segment in [
+                  # urlencode('La fiancée de l\'eau') in the definition, as the test sends it
+                  ("_eventCategoryOrNameMatch", "eventCategory==Movie,eventName==La+fianc%C3%A9e+de+l%27eau"),
+                  ("_eventValueMatch", "eventAction==rating;eventValue>9"),
+                  ("_segmentMatchesEventActionPlay", "eventAction=@play"),
+              ]),
+            *({"suffix": f"_{module}.{action}_{kind}", "period": "day", "date": "2010-01-03,2010-01-09", "site": 1,
+               "params": {"apiModule": module, "apiAction": action, **({"flat": "1"} if kind == "flat" else {})}}
+              for module, action in (("Events", "getCategory"), ("Events", "getAction"), ("Events", "getName"),
+                                     ("Actions", "getPageUrls"))
+              for kind in ("lastN", "flat")),
+            *({"suffix": "_secondaryDimensionIs" + dim[0].upper() + dim[1:], "period": period, "date": "2010-01-03",
+               "site": 1, "params": {"secondaryDimension": dim}, "xml_fields_to_remove": ["idsubdatatable"]}
+              for dim in ("eventCategory", "eventAction", "eventName")
+              for period in ("day", "month")),
+        ],
+    },
 }
 
 # Parameters Matomo's harness sends to every request that the method
@@ -583,6 +632,17 @@ INTENDED = [
         "drop_expected": [],
         "drop_actual": ["nb_uniq_visitors_converted", "nb_events"],
         "added": True,
+        "periods": [None, "day", "week", "month", "year", "range"],
+    },
+    {
+        "name": "exact uniques of event rows",
+        "why": "An event row's `nb_uniq_visitors` is the exact number of distinct visitors with "
+               "such an event; Matomo's is the sum of each event combination's (category, action, "
+               "name) under the row, so a visitor with two combinations counts twice. (Its "
+               "`nb_visits` is Matomo's: a visit counts once per combination.)",
+        "drop_expected": ["nb_uniq_visitors"],
+        "drop_actual": ["nb_uniq_visitors"],
+        "methods": ["Events.getCategory", "Events.getAction", "Events.getName"],
         "periods": [None, "day", "week", "month", "year", "range"],
     },
     {
@@ -839,7 +899,7 @@ def compare(expected_xml, actual_xml, period, slack=0, method="", removed=()):
     # Every intended difference that applies, one after the other.
     applied = []
     for rule in INTENDED:
-        if period in rule["periods"]:
+        if period in rule["periods"] and method in rule.get("methods", [method]):
             e2, a2 = drop_pair(exp, act, rule)
             if (e2, a2) != (exp, act):
                 applied.append(rule["name"])

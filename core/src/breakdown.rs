@@ -208,13 +208,16 @@ impl Selection<'_> {
             .collect()
     }
 
-    /// Events grouped by one part, with subtables by another.
+    /// Events grouped by one part, with subtables by another. A row's
+    /// visits count each visit once per event combination (category,
+    /// action, name) it had under the row, as Matomo's do
+    /// ([`EventCounts::visits`]); its visitors are distinct.
     pub(crate) fn event_report(&self, by: EventPart, sub: EventPart) -> Vec<EventRow> {
         let labels = self.site.visit_keys();
         let mut keys = Keys::default();
         let mut acc: Vec<Option<EventCounts>> = Vec::new();
         let mut visitors = DistinctStamp::new(0);
-        let mut touched: Vec<u32> = Vec::new();
+        let mut touched: Vec<(u32, [u32; 3])> = Vec::new();
         self.for_each_visit_by_visitor(|cut| {
             let a = cut.archive;
             touched.clear();
@@ -230,13 +233,13 @@ impl Selection<'_> {
                     acc[k as usize]
                         .get_or_insert_with(EventCounts::default)
                         .add_event(value);
-                    touched.push(k);
+                    touched.push((k, crate::visit_key::event_combination(a, i)));
                 }
             }
             touched.sort_unstable();
             touched.dedup();
             visitors.grow(keys.labels.len());
-            for &k in &touched {
+            for &(k, _) in &touched {
                 if let Some(e) = acc[k as usize].as_mut() {
                     e.visits += 1;
                 }
@@ -249,7 +252,8 @@ impl Selection<'_> {
             .enumerate()
             .map(|(k, e)| e.map(|e| (e, uniques.get(k).copied().unwrap_or(0))))
             .collect();
-        keys.assemble(with_uniques, |a, b| b.0.events.cmp(&a.0.events))
+        let mut rows: Vec<EventRow> = keys
+            .assemble(with_uniques, |a, b| b.0.visits.cmp(&a.0.visits))
             .into_iter()
             .map(|n| EventRow {
                 sub: n
@@ -259,7 +263,24 @@ impl Selection<'_> {
                     .collect(),
                 ..event_row(n.label, n.value)
             })
-            .collect()
+            .collect();
+        sort_event_rows(&mut rows);
+        rows
+    }
+}
+
+/// Event rows in Matomo's order: by visits, then label regardless of
+/// case (then byte order), each subtable too.
+fn sort_event_rows(rows: &mut [EventRow]) {
+    let order = |a: &EventRow, b: &EventRow| {
+        b.nb_visits
+            .cmp(&a.nb_visits)
+            .then_with(|| a.label.to_lowercase().cmp(&b.label.to_lowercase()))
+            .then_with(|| a.label.cmp(&b.label))
+    };
+    rows.sort_by(order);
+    for r in rows.iter_mut() {
+        r.sub.sort_by(order);
     }
 }
 
@@ -279,9 +300,9 @@ fn event_row(label: String, (e, uniques): (EventCounts, u64)) -> EventRow {
 }
 
 /// An event report's rows from its rolled-up table, ordered as
-/// [`Selection::event_report`] orders them (by events, then label).
+/// [`Selection::event_report`] orders them.
 pub(crate) fn event_rows_of_table(table: crate::rollup::reports::EventTable) -> Vec<EventRow> {
-    two_levels(
+    let mut rows = two_levels(
         table,
         |row| row.counts.events > 0,
         |label, row| {
@@ -289,6 +310,8 @@ pub(crate) fn event_rows_of_table(table: crate::rollup::reports::EventTable) -> 
             event_row(label, (row.counts, uniques))
         },
         (|e: &EventRow| &e.label, |e: &mut EventRow| &mut e.sub),
-        |a, b| b.nb_events.cmp(&a.nb_events),
-    )
+        |a, b| b.nb_visits.cmp(&a.nb_visits),
+    );
+    sort_event_rows(&mut rows);
+    rows
 }

@@ -170,8 +170,74 @@ pub(crate) fn percent_decode(s: &str, plus_is_space: bool) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Matomo's input sanitising (PHP's `htmlspecialchars` with quotes):
+/// `& < > " '` as `&amp; &lt; &gt; &quot; &#039;`.
+pub(crate) fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#039;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// [`html_escape`] undone: the five entities back to their characters
+/// (others, and a lone `&`, stay as written).
+pub(crate) fn html_unescape(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let found = [
+            ("&amp;", '&'),
+            ("&lt;", '<'),
+            ("&gt;", '>'),
+            ("&quot;", '"'),
+            ("&#039;", '\''),
+            ("&#39;", '\''),
+        ]
+        .into_iter()
+        .find(|(e, _)| rest.starts_with(e));
+        match found {
+            Some((e, c)) => {
+                out.push(c);
+                rest = &rest[e.len()..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn html_escaping_round_trips_as_matomo_sanitizes() {
+        let text = "La fiancée de l'eau ---> \"x\" & <y>";
+        let escaped = html_escape(text);
+        assert_eq!(
+            escaped,
+            "La fiancée de l&#039;eau ---&gt; &quot;x&quot; &amp; &lt;y&gt;"
+        );
+        assert_eq!(html_unescape(&escaped), text);
+        // Other entities and lone ampersands stay.
+        assert_eq!(html_unescape("a & b &nbsp; &#39;"), "a & b &nbsp; '");
+    }
+
     use super::*;
 
     #[test]

@@ -102,6 +102,13 @@ pub(crate) enum EventPart {
     Name,
 }
 
+/// The event combination (category, action, name ids) of event action
+/// `i`: a row's visits count a visit once per combination.
+pub(crate) fn event_combination(a: &DayArchive, i: usize) -> [u32; 3] {
+    let x = a.extra(i);
+    [x.ev_category, x.ev_action, x.ev_name]
+}
+
 /// The label of events without a name (Matomo's).
 pub(crate) const EVENT_NAME_NOT_DEFINED: &str = "Event Name not defined";
 

@@ -387,10 +387,11 @@ impl Tracker {
                             })?,
                     ),
                 };
+                // Matomo's tracker trims an event's parts.
                 hit.event = Some(Event {
-                    category: category.to_owned(),
-                    action: action.to_owned(),
-                    name: nonempty("e_n").map(str::to_owned),
+                    category: category.trim().to_owned(),
+                    action: action.trim().to_owned(),
+                    name: nonempty("e_n").map(|n| n.trim().to_owned()),
                     value,
                 });
             }

@@ -186,17 +186,25 @@ fn secondary(
     let Some(name) = r.secondary_dimension.as_deref() else {
         return Ok(default);
     };
-    let others = [EventPart::Category, EventPart::Action, EventPart::Name]
-        .into_iter()
-        .filter(|p| *p != by);
-    if let Some(part) = others.clone().find(|p| rows::event_segment(*p) == name) {
+    // Matomo's order (Events' API): the default first.
+    let others = match by {
+        EventPart::Category => [EventPart::Action, EventPart::Name],
+        EventPart::Action => [EventPart::Name, EventPart::Category],
+        EventPart::Name => [EventPart::Action, EventPart::Category],
+    };
+    if let Some(part) = others.into_iter().find(|p| rows::event_segment(*p) == name) {
         return Ok(part);
     }
-    let valid: Vec<&str> = others.map(rows::event_segment).collect();
+    let valid: Vec<&str> = others.into_iter().map(rows::event_segment).collect();
+    // Matomo's words: "Secondary dimension 'x' is not valid for the API
+    // getAction. Use one of: eventName, eventCategory".
+    let action = r
+        .method
+        .split_once('.')
+        .map_or(r.method.as_str(), |(_, a)| a);
     Err(bad(format!(
-        "secondaryDimension '{name}' is not valid for {}: use {}",
-        r.method,
-        valid.join(" or ")
+        "Secondary dimension '{name}' is not valid for the API {action}. Use one of: {}",
+        valid.join(", ")
     )))
 }
 

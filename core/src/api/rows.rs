@@ -256,9 +256,13 @@ pub(crate) fn event_rows_of(rows: &[EventRow], by: EventPart) -> Vec<Row> {
 }
 
 /// An event row's segment; none for unnamed events' row (as Matomo's).
+/// The label is HTML-escaped first, as Matomo stores an event's parts
+/// (the segment reads it back: `segment::parse`).
 fn event_condition(part: EventPart, label: &str) -> Option<String> {
-    (label != crate::breakdown::EVENT_NAME_NOT_DEFINED)
-        .then(|| format!("{}=={}", event_segment(part), enc(label)))
+    (label != crate::breakdown::EVENT_NAME_NOT_DEFINED).then(|| {
+        let escaped = crate::url::html_escape(label);
+        format!("{}=={}", event_segment(part), enc(&escaped))
+    })
 }
 
 /// A dimension report's rows with Matomo's row segment (device types

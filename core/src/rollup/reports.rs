@@ -185,7 +185,9 @@ impl ActionCounts {
 pub(crate) struct EventCounts {
     /// Events.
     pub events: u64,
-    /// Visits with such an event.
+    /// Visits with such an event, a visit once per event combination
+    /// (category, action, name) it had: Matomo's event visits, the sum
+    /// of each combination's visits.
     pub visits: u64,
     /// Events with a value.
     pub with_value: u64,
@@ -846,9 +848,10 @@ impl<'d> ReportsBuilder<'d> {
             );
         }
         // Events: each event counts in its row and its subtable's row, the
-        // visit once in each row it touched.
+        // visit once per event combination in each row it touched
+        // (`EventCounts::visits`).
         for ((by, sub), rows) in self.events.iter_mut() {
-            let mut touched: Vec<GroupKey> = Vec::new();
+            let mut touched: Vec<(GroupKey, [u32; 3])> = Vec::new();
             for i in actions.clone() {
                 if a.a_kind[i] != HitType::Event {
                     continue;
@@ -858,12 +861,12 @@ impl<'d> ReportsBuilder<'d> {
                 let value = a.extra(i).ev_value;
                 for key in [(label, None), child] {
                     rows.entry(key.clone()).or_default().0.add_event(value);
-                    touched.push(key);
+                    touched.push((key, crate::visit_key::event_combination(a, i)));
                 }
             }
             touched.sort_unstable();
             touched.dedup();
-            for key in touched {
+            for (key, _) in touched {
                 if let Some(row) = rows.get_mut(&key) {
                     row.0.visits += 1;
                     row.1.insert(visitor);

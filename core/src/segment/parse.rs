@@ -547,12 +547,20 @@ fn parse_condition(text: &str, position: usize) -> Result<Condition> {
     };
     let raw = &rest[symbol.len()..];
     // Matomo url-decodes a value: `+` is a space (`%2B` a plus).
-    let value = percent_decode(&unescape(raw), true);
+    let mut value = percent_decode(&unescape(raw), true);
     let field = BUILTIN
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, f)| f.clone())
         .unwrap_or_else(|| Field::Dimension(name.to_owned()));
+    if matches!(
+        field,
+        Field::EventCategory | Field::EventAction | Field::EventName
+    ) {
+        // Matomo stores an event's parts HTML-escaped and its event rows'
+        // segments name them so (`eventName==l%26%23039%3Beau`).
+        value = crate::url::html_unescape(&value);
+    }
     let cond = Condition {
         field,
         op: *op,

@@ -25,9 +25,10 @@ pub(crate) const MAGIC: &[u8; 7] = b"HITMAP\0";
 /// ([`VIEWS_VERSION`]); version 11 lets a day file hold visits without
 /// actions ([`EMPTY_VISITS_VERSION`]); version 12 adds the operating
 /// system family, device brand, device model and browser engine reports
-/// to report rollups ([`REPORTS_VERSION`]); the other kinds are the same
-/// in all.
-pub(crate) const FORMAT_VERSION: u16 = 12;
+/// to report rollups ([`REPORTS_VERSION`]); version 13 counts an event
+/// row's visits once per event combination in report rollups (Matomo's
+/// event visits); the other kinds are the same in all.
+pub(crate) const FORMAT_VERSION: u16 = 13;
 
 /// The version of a day file with a visit without actions (a conversion
 /// alone): its action times skip that visit, which an older build would
@@ -51,10 +52,10 @@ pub(crate) const CONVERSIONS_VERSION: u16 = 6;
 /// The version of a rollup with reports (visits-grouped reports, new in
 /// 5; the referrer type and all-referrers reports renumbered in 7; the
 /// time spent on pages until the next page view in 9; the device
-/// reports in 12: an older one's reports are not used, its periods read
-/// from their days until `hitmap check --upgrade` or a write to its
-/// month rebuilds it).
-pub(crate) const REPORTS_VERSION: u16 = 12;
+/// reports in 12; event visits by combination in 13: an older one's
+/// reports are not used, its periods read from their days until `hitmap
+/// check --upgrade` or a write to its month rebuilds it).
+pub(crate) const REPORTS_VERSION: u16 = 13;
 
 /// The version of the manifest and the visitor history's files.
 pub(crate) const HISTORY_VERSION: u16 = 4;

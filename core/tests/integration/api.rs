@@ -572,14 +572,7 @@ fn events_answer_every_secondary_dimension_and_the_named_subtable_getters() {
     let mut e = Engine::in_memory();
     e.add_site(SiteConfig::new(1)).unwrap();
     let ev = |visitor: &str, t: i64, cat: &str, action: &str, name: Option<&str>, value: f64| {
-        Hit::new(1, 1_717_200_000 + t, visitor, hitmap::HitType::Event)
-            .with_url("https://x.org/video")
-            .with_event(hitmap::Event {
-                category: cat.into(),
-                action: action.into(),
-                name: name.map(str::to_owned),
-                value: Some(value),
-            })
+        event_hit(visitor, t, [cat, action], name, Some(value))
     };
     e.ingest([
         ev("a", 0, "Video", "play", Some("intro"), 1.0),
@@ -668,8 +661,12 @@ fn events_answer_every_secondary_dimension_and_the_named_subtable_getters() {
     let err = e
         .api("method=Events.getCategory&secondaryDimension=eventCategory&idSite=1&period=day&date=2024-06-01")
         .unwrap_err();
+    // Matomo's words, its order (the default first).
     assert!(
-        err.to_string().contains("use eventAction or eventName"),
+        err.to_string().contains(
+            "Secondary dimension 'eventCategory' is not valid for the API getCategory. \
+             Use one of: eventAction, eventName"
+        ),
         "{err}"
     );
     let err = e
@@ -680,6 +677,112 @@ fn events_answer_every_secondary_dimension_and_the_named_subtable_getters() {
         .api("method=Events.getNameFromActionId&idSite=1&period=day&date=2024-06-01")
         .unwrap_err();
     assert!(err.to_string().contains("needs idSubtable"), "{err}");
+}
+
+/// Event rows as Matomo's: a row's visits count a visit once per event
+/// combination (category, action, name) under it, its visitors are
+/// distinct; rows by visits, then label regardless of case; a row's
+/// segment names its label HTML-escaped, as Matomo stores an event's parts,
+/// and selects exactly the row's visits.
+#[test]
+fn event_rows_count_visits_by_combination_in_matomos_order() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1)).unwrap();
+    let ev = |visitor: &str, t: i64, cat: &str, action: &str, name: Option<&str>| {
+        event_hit(visitor, t, [cat, action], name, None)
+    };
+    e.ingest([
+        // One visit, three combinations under `Movie`, two under `play`.
+        ev("a", 0, "Movie", "play", Some("l'eau")),
+        ev("a", 10, "Movie", "play", Some("<Ponyo>")),
+        ev("a", 20, "Movie", "play", Some("l'eau")),
+        ev("a", 30, "Movie", "stop", None),
+        ev("b", 0, "music", "play", Some("l'eau")),
+        ev("b", 10, "music", "rate", Some("x")),
+    ])
+    .unwrap();
+    let get = |q: &str| -> Value {
+        let q = format!("{q}&idSite=1&period=day&date=2024-06-01&format_metrics=0&expanded=1");
+        serde_json::from_str(&e.api(&q).unwrap_or_else(|err| panic!("{q}: {err}"))).unwrap()
+    };
+    let rows = get("method=Events.getCategory");
+    let cells = |r: &Value| {
+        (
+            r["label"].as_str().unwrap().to_owned(),
+            r["nb_visits"].as_u64().unwrap(),
+            r["nb_uniq_visitors"].as_u64().unwrap(),
+            r["nb_events"].as_u64().unwrap(),
+        )
+    };
+    let top: Vec<_> = rows.as_array().unwrap().iter().map(cells).collect();
+    assert_eq!(
+        top,
+        [("Movie".to_owned(), 3, 1, 4), ("music".to_owned(), 2, 1, 2)]
+    );
+    let movie: Vec<_> = rows[0]["subtable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(cells)
+        .collect();
+    assert_eq!(
+        movie,
+        [("play".to_owned(), 2, 1, 3), ("stop".to_owned(), 1, 1, 1)]
+    );
+    // Ties by label regardless of case: `a` before `B`.
+    let names = get("method=Events.getName");
+    let labels: Vec<&str> = names
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["l'eau", "<Ponyo>", "Event Name not defined", "x"]);
+    assert_eq!(names[0]["nb_visits"], 2);
+    assert_eq!(names[0]["segment"], "eventName==l%26%23039%3Beau");
+    assert_eq!(names[1]["segment"], "eventName==%26lt%3BPonyo%26gt%3B");
+    // Each segment, Matomo's escaped form or the plain one, selects the
+    // row's visits.
+    for segment in [
+        "eventName==l%26%23039%3Beau",
+        "eventName==l%27eau",
+        "eventName==%26lt%3BPonyo%26gt%3B",
+    ] {
+        let q = format!(
+            "method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&segment={}",
+            urlencoding(segment)
+        );
+        let v: Value = serde_json::from_str(&e.api(&q).unwrap()).unwrap();
+        let want = if segment.contains("Ponyo") { 1 } else { 2 };
+        assert_eq!(v["nb_visits"], want, "{segment}");
+    }
+}
+
+/// An event of site 1, `t` seconds after 2024-06-01 00:00 UTC.
+fn event_hit(
+    visitor: &str,
+    t: i64,
+    [category, action]: [&str; 2],
+    name: Option<&str>,
+    value: Option<f64>,
+) -> Hit {
+    Hit::new(1, 1_717_200_000 + t, visitor, hitmap::HitType::Event)
+        .with_url("https://x.org/video")
+        .with_event(hitmap::Event {
+            category: category.into(),
+            action: action.into(),
+            name: name.map(str::to_owned),
+            value,
+        })
+}
+
+fn urlencoding(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// `Actions.getDownload` and `getOutlink`: one URL's row, matched as

@@ -688,14 +688,16 @@ pub fn event_part(e: &hitmap::Event, part: &str) -> String {
 }
 
 /// Events rows by any label of an event: (events, visits, visitors, sum,
-/// min, max, events with a value).
+/// min, max, events with a value). A row's visits count a visit once per
+/// event combination (category, action, name) it had under the row
+/// (Matomo's); its visitors are distinct.
 pub fn events_by(
     cuts: &[Cut],
     label: impl Fn(&hitmap::Event) -> String,
 ) -> BTreeMap<String, (u64, u64, u64, f64, f64, f64, u64)> {
     type Acc = (
         u64,
-        BTreeSet<usize>,
+        BTreeSet<(usize, String, String, Option<String>)>,
         BTreeSet<String>,
         f64,
         Option<f64>,
@@ -711,7 +713,7 @@ pub fn events_by(
             };
             let r = rows.entry(label(e)).or_default();
             r.0 += 1;
-            r.1.insert(k);
+            r.1.insert((k, e.category.clone(), e.action.clone(), e.name.clone()));
             r.2.insert(c.visit.visitor.clone());
             if let Some(x) = e.value {
                 r.3 += x;

@@ -1,0 +1,94 @@
+"""Matomo's system-test fixtures transcribed call by call with the PHP
+tracker's twin (tracker.py). Each function returns the access log of
+tracking requests that its fixture's tracker calls send."""
+
+from tracker import Log, Tracker, add_hours
+
+
+def three_visits_with_custom_events():
+    """tests/PHPUnit/Fixtures/ThreeVisitsWithCustomEvents.php: a visitor's
+    page views, music and movie events (some without a URL, some with
+    long names), then two more visitors' events, half an hour and a day
+    later."""
+    log = Log()
+    base = {"t": "2010-01-03 11:22:33"}
+
+    def forward(vis, minutes):
+        vis.set_force_visit_date_time(add_hours(base["t"], minutes / 60))
+
+    def music_playing(vis):
+        name = "La fiancée de l'eau"
+        for minutes, action in ((1, "play"), (2, "play25%"), (3, "play50%"), (4, "play75%"), (4.5, "playEnd")):
+            forward(vis, minutes)
+            vis.do_track_event("Music", action, name)
+
+    def music_ratings(vis):
+        forward(vis, 5)
+        vis.do_track_event("Music", "rating", "La fiancée de l'eau", 9)
+        forward(vis, 5.02)
+        vis.do_track_event("Music", "rating", "La fiancée de l'eau", 10)
+
+    def event_without_url(vis):
+        url = vis.url
+        vis.set_url("")
+        forward(vis, 1)
+        vis.do_track_event("CategoryTriggersGoal here", "This is an event without a URL", False)
+        forward(vis, 2)
+        vis.do_track_event("CategoryTriggersGoal here", "This is an event without a URL", False, 23)
+        forward(vis, 3)
+        vis.do_track_event("CategoryTriggersGoal here", "This is an event without a URL", False, 0)
+        vis.set_url(url)
+
+    def movie_watching(vis):
+        forward(vis, 30)
+        vis.set_url("http://example.org/movies")
+        vis.do_track_page_view("Movie Theater")
+        spirited = "Spirited Away (千と千尋の神隠し)"
+        for minutes, action, name in ((31, "playTrailer", "Princess Mononoke (もののけ姫)"),
+                                      (33, "playTrailer", "Ponyo (崖の上のポニョ)"),
+                                      (35, "playTrailer", spirited), (36, "clickBuyNow", spirited),
+                                      (38, "playStart", spirited), (60, "play25%", spirited)):
+            forward(vis, minutes)
+            vis.do_track_event("Movie", action, name)
+        forward(vis, 150)
+        vis.do_track_event("Movie", "Search")
+        forward(vis, 200)
+        forward(vis, 222)
+        vis.do_track_event("Movie", "play50%", spirited)
+        forward(vis, 244)
+        vis.do_track_event("Movie", "play75%", spirited)
+        forward(vis, 251)
+        vis.do_track_event("Movie", "Search", "Search query here")
+        forward(vis, 266)
+        vis.do_track_event("Movie", "playEnd", spirited)
+        vis.set_url("")
+        forward(vis, 268)
+        vis.do_track_event("Movie", "rating", spirited, 9.66)
+        vis.set_url("http://example.org/finishedMovie")
+        append = " ".join(["Extremely long"] * 10)
+        append += " ---> SHOULD APPEAR IN TEST OUTPUT NOT TRUNCATED <---         "
+        forward(vis, 280)
+        vis.do_track_event("event category " + append, "event action " + append, "event name " + append, 9.66)
+        forward(vis, 352)
+        vis.do_track_event("Movie", "Search")
+        forward(vis, 453)
+        vis.do_track_event("Movie", "Purchase")
+
+    vis = Tracker(log, 1, base["t"])
+    vis.set_url("http://example.org/webradio")
+    vis.do_track_page_view("Welcome!")
+    music_playing(vis)
+    music_ratings(vis)
+    event_without_url(vis)
+    movie_watching(vis)
+
+    for hours, ip in ((0.5, "111.1.1.1"), (24, "111.1.1.2")):
+        base["t"] = add_hours(base["t"], hours)
+        v = Tracker(log, 1, base["t"])
+        v.set_url("http://example.com/piwik/")
+        v.set_ip(ip)
+        v.set_plugins(False, False)
+        music_playing(v)
+        music_ratings(v)
+        movie_watching(v)
+    return log.text()
