@@ -92,3 +92,41 @@ def three_visits_with_custom_events():
         music_ratings(v)
         movie_watching(v)
     return log.text()
+
+
+def visits_over_several_days():
+    """tests/PHPUnit/Fixtures/VisitsOverSeveralDays.php: on five days, a
+    new visitor's two visits to site 1 from social networks (the second
+    an hour later; the address changes within the first), and on the
+    first three days another visitor's page view on site 2."""
+    log = Log()
+    referrers = [
+        "http://facebook.com/whatever", "http://www.facebook.com/another/path", "http://fb.me/?q=sdlfjs&n=slfjsd",
+        "http://twitter.com/whatever2", "http://www.twitter.com/index?a=2334", "http://t.co/id/?y=dsfs",
+        "http://www.flickr.com", "http://xanga.com", "http://skyrock.com", "http://mixi.jp",
+    ]
+    r = 0
+    for days, when in enumerate(["2010-12-14 01:00:00", "2010-12-15 01:00:00", "2010-12-25 01:00:00",
+                                 "2011-01-15 01:00:00", "2011-01-16 01:00:00"], start=1):
+        v = Tracker(log, 1, when)
+        v.set_force_visit_date_time(add_hours(when, 0.1))
+        v.set_url("http://example.org/homepage")
+        v.set_url_referrer(referrers[r])
+        r += 1
+        v.do_track_page_view("ou pas")
+        v.set_ip("200.1.15.22")
+        v.set_force_visit_date_time(add_hours(when, 0.2))
+        v.set_url("http://example.org/sub1/sub2/sub3/news")
+        v.do_track_page_view("ou pas")
+        v.set_force_visit_date_time(add_hours(when, 1))
+        v.set_url("http://example.org/news")
+        v.set_url_referrer(referrers[r])
+        r += 1
+        v.do_track_page_view("ou pas")
+        if days <= 3:
+            v = Tracker(log, 2, when)
+            v.set_force_visit_date_time(add_hours(when, 0.1))
+            v.set_url("http://example.org/homepage")
+            v.set_url_referrer(referrers[r - 1])
+            v.do_track_page_view("Second website")
+    return log.text()

@@ -75,6 +75,9 @@ pub(crate) struct Spec {
     pub flat_join: Option<&'static str>,
     /// Columns that are distinct counts: an "Others" row cannot sum them.
     pub distinct: &'static [&'static str],
+    /// Row metadata that `showColumns` and `hideColumns` leave (Matomo's
+    /// metadata are not columns); a name ending with `_` is a prefix.
+    pub metadata: &'static [&'static str],
 }
 
 impl Spec {
@@ -88,6 +91,7 @@ impl Spec {
                 "entry_nb_uniq_visitors",
                 "exit_nb_uniq_visitors",
             ],
+            metadata: &[],
         }
     }
 
@@ -296,7 +300,7 @@ fn find_subtable(rows: Vec<Value>, id: u32) -> Option<Vec<Value>> {
     None
 }
 
-fn regex(pattern: &str, param: &str) -> Result<Regex> {
+pub(crate) fn regex(pattern: &str, param: &str) -> Result<Regex> {
     RegexBuilder::new(pattern)
         .case_insensitive(true)
         .size_limit(1 << 20)
@@ -359,7 +363,7 @@ pub(crate) fn apply(rows: Vec<Row>, p: &TableParams, spec: &Spec) -> Result<Valu
         .skip(p.offset)
         .take(p.rows_wanted(DEFAULT_LIMIT))
         .collect();
-    let columns = Columns::of(p, &rows)?;
+    let columns = Columns::of(p, &rows, spec.metadata)?;
     Ok(Value::Array(
         rows.into_iter()
             .map(|r| Value::Object(finish(r, p, &columns)))
@@ -371,7 +375,7 @@ pub(crate) fn apply(rows: Vec<Row>, p: &TableParams, spec: &Spec) -> Result<Valu
 pub(crate) fn apply_one(mut row: Row, p: &TableParams, ratios: &[Ratio]) -> Result<Value> {
     derive(&mut row, ratios);
     let rows = [row];
-    let columns = Columns::of(p, &rows)?;
+    let columns = Columns::of(p, &rows, &[])?;
     let [row] = rows;
     Ok(Value::Object(finish(row, p, &columns)))
 }
@@ -574,6 +578,7 @@ fn flatten_under(
 struct Columns {
     show: Vec<String>,
     hide: Vec<String>,
+    metadata: &'static [&'static str],
 }
 
 impl Columns {
@@ -581,7 +586,7 @@ impl Columns {
     /// hide, and `showColumns` shows the named columns the report has
     /// (one list serves many reports); a `showColumns` that names none of
     /// them is an error, not an empty answer.
-    fn of(p: &TableParams, rows: &[Row]) -> Result<Columns> {
+    fn of(p: &TableParams, rows: &[Row], metadata: &'static [&'static str]) -> Result<Columns> {
         if let Some(first) = p.show_columns.first()
             && p.show_columns
                 .iter()
@@ -592,12 +597,22 @@ impl Columns {
         Ok(Columns {
             show: p.show_columns.clone(),
             hide: p.hide_columns.clone(),
+            metadata,
         })
     }
 
     fn keeps(&self, name: &str) -> bool {
-        if matches!(name, "label" | "subtable" | "idsubtable") {
+        if matches!(name, "label" | "subtable" | "idsubtable") || self.metadata.contains(&name) {
             return true;
+        }
+        if self
+            .metadata
+            .iter()
+            .any(|m| m.ends_with('_') && name.starts_with(m))
+        {
+            // A metric's metadata (`previous_nb_visits`, ...) goes with it.
+            let of = |c: &String| name.ends_with(c.as_str());
+            return (self.show.is_empty() || self.show.iter().any(of)) && !self.hide.iter().any(of);
         }
         (self.show.is_empty() || self.show.iter().any(|s| s == name))
             && !self.hide.iter().any(|h| h == name)

@@ -298,8 +298,22 @@ impl Engine {
                 }
             }
         }
-        let finish = |rows: Vec<Row>| -> Result<Value> {
-            table::apply(rows, &r.table, &table::Spec::new(&[]))
+        // `pattern`: the sites whose name matches, regardless of case.
+        let pattern = match &r.sites_pattern {
+            Some(p) => Some(table::regex(p, "pattern")?),
+            None => None,
+        };
+        let spec = table::Spec {
+            metadata: MULTI_SITES_METADATA,
+            ..table::Spec::new(&[])
+        };
+        let finish = |mut rows: Vec<Row>| -> Result<Value> {
+            if let Some(re) = &pattern {
+                rows.retain(|row| {
+                    re.is_match(row.get("label").and_then(Value::as_str).unwrap_or(""))
+                });
+            }
+            table::apply(rows, &r.table, &spec)
         };
         if !multi {
             let rows = per_period.pop().map(|(_, rows)| rows).unwrap_or_default();
@@ -619,21 +633,29 @@ impl Engine {
 
 /// A period as Matomo's `getLocalizedLongString` writes it in English:
 /// `Tuesday, April 5, 2011`, `week April 4 – 10, 2011`, `April 2011`,
-/// `2011`, `April 5 – May 2, 2011`.
+/// `2011`, `April 5 – May 2, 2011` (the dash between thin spaces, U+2009).
 fn pretty_date(period: Period, p: &crate::period::PeriodRange) -> String {
     use chrono::Datelike;
     let (from, to) = (p.from, p.to);
     let range = || {
         if from.year() != to.year() {
             format!(
-                "{} – {}",
+                "{}\u{2009}–\u{2009}{}",
                 from.format("%B %-d, %Y"),
                 to.format("%B %-d, %Y")
             )
         } else if from.month() != to.month() {
-            format!("{} – {}", from.format("%B %-d"), to.format("%B %-d, %Y"))
+            format!(
+                "{}\u{2009}–\u{2009}{}",
+                from.format("%B %-d"),
+                to.format("%B %-d, %Y")
+            )
         } else {
-            format!("{} – {}", from.format("%B %-d"), to.format("%-d, %Y"))
+            format!(
+                "{}\u{2009}–\u{2009}{}",
+                from.format("%B %-d"),
+                to.format("%-d, %Y")
+            )
         }
     };
     match period {
@@ -897,8 +919,22 @@ fn period_name(p: Period) -> &'static str {
     }
 }
 
+/// A `MultiSites` row's metadata (Matomo's: not columns, so
+/// `showColumns` and `hideColumns` leave them; `previous_` a prefix).
+const MULTI_SITES_METADATA: &[&str] = &[
+    "idsite",
+    "ratio",
+    "currencySymbol",
+    "periodName",
+    "previousRange",
+    "group",
+    "main_url",
+    "previous_",
+];
+
 /// Matomo's short English name of a period (`getLocalizedShortString`):
-/// `Fri, Mar 5`, `Mar 1 – 7, 2010`, `Feb 2010`, `2009`.
+/// `Fri, Mar 5`, `Mar 1 – 7, 2010`, `Feb 2010`, `2009` (the dash between
+/// thin spaces, U+2009, as Matomo's).
 pub(crate) fn short_range(period: Period, p: &PeriodRange) -> String {
     use chrono::Datelike;
     match period {
@@ -908,16 +944,25 @@ pub(crate) fn short_range(period: Period, p: &PeriodRange) -> String {
         Period::Week | Period::Range => {
             let (a, b) = (p.from, p.to);
             if a.year() != b.year() {
-                format!("{} – {}", a.format("%b %-d, %Y"), b.format("%b %-d, %Y"))
+                format!(
+                    "{}\u{2009}–\u{2009}{}",
+                    a.format("%b %-d, %Y"),
+                    b.format("%b %-d, %Y")
+                )
             } else if a.month() != b.month() {
                 format!(
-                    "{} – {}, {}",
+                    "{}\u{2009}–\u{2009}{}, {}",
                     a.format("%b %-d"),
                     b.format("%b %-d"),
                     a.year()
                 )
             } else {
-                format!("{} – {}, {}", a.format("%b %-d"), b.day(), a.year())
+                format!(
+                    "{}\u{2009}–\u{2009}{}, {}",
+                    a.format("%b %-d"),
+                    b.day(),
+                    a.year()
+                )
             }
         }
     }

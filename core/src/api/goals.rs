@@ -397,6 +397,14 @@ impl GoalColumns {
                     }
                 )));
             }
+            // Matomo's rows of such a report carry `nb_visits_converted`,
+            // 0 on a site without goals.
+            if goal_rows_of(kind).is_some() {
+                return Ok(GoalColumns {
+                    rows: Some(Default::default()),
+                    ..GoalColumns::none()
+                });
+            }
             return Ok(GoalColumns::none());
         };
         let of = match (of, custom) {

@@ -148,6 +148,9 @@ pub struct ApiRequest {
     /// `enhanced=1` for `MultiSites`: conversions, orders and product
     /// revenue too, and sites without visits.
     pub enhanced: bool,
+    /// `pattern` for `MultiSites`: the sites whose name matches it (a
+    /// regular expression, regardless of case, as Matomo's).
+    pub sites_pattern: Option<String>,
     /// `urls[N]` for `API.getBulkRequest`, in index order.
     pub urls: Vec<String>,
     /// `apiModule` and `apiAction` for `API.getProcessedReport`.
@@ -206,6 +209,25 @@ fn secondary(
         "Secondary dimension '{name}' is not valid for the API {action}. Use one of: {}",
         valid.join(", ")
     )))
+}
+
+/// A row of `Referrers.getUrlsForSocial` as Matomo's: labelled by its
+/// URL without the scheme, the whole URL as `url` (other subtables'
+/// rows stay as they are).
+fn social_url_row(of: methods::SubtableOf, m: &mut table::Row) {
+    if of.parent != "Referrers.getSocials" {
+        return;
+    }
+    let Some(url) = m.get("label").and_then(Value::as_str).map(str::to_owned) else {
+        return;
+    };
+    let bare = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .unwrap_or(&url)
+        .to_owned();
+    m.insert("label".into(), json!(bare));
+    m.insert("url".into(), json!(url));
 }
 
 fn bad(msg: impl Into<String>) -> Error {
@@ -338,6 +360,7 @@ impl ApiRequest {
                 "outlinkUrl" if !v.is_empty() => r.outlink_url = Some(v),
                 "visitorId" if !v.is_empty() => r.visitor_id = Some(v),
                 "enhanced" => r.enhanced = v == "1" || v == "true",
+                "pattern" if !v.is_empty() => r.sites_pattern = Some(v),
                 "minTimestamp" if !v.is_empty() => {
                     r.min_timestamp =
                         Some(integer(&v, "minTimestamp must be a unix time in seconds")?)
@@ -477,6 +500,11 @@ impl ApiRequest {
             (
                 "enhanced",
                 self.enhanced,
+                matches!(k, Kind::MultiSites { .. }),
+            ),
+            (
+                "pattern",
+                self.sites_pattern.is_some(),
                 matches!(k, Kind::MultiSites { .. }),
             ),
             (
@@ -631,6 +659,7 @@ pub const SUPPORTED_PARAMETERS: &[&str] = &[
     "minTimestamp",
     "doNotFetchActions",
     "enhanced",
+    "pattern",
     "pageTitle",
     "actionName",
     "actionType",
@@ -1529,9 +1558,24 @@ impl Engine {
                     let own = m.get("label").and_then(Value::as_str).unwrap_or("");
                     let segment = format!("{}=={}", of.field, crate::encode_segment_value(own));
                     m.insert("segment".into(), json!(segment));
+                    social_url_row(of, &mut m);
                     m
                 })
                 .collect();
+            // Matomo's merged table: by visits, then label.
+            let mut rows = rows;
+            let visits = |m: &table::Row| m.get("nb_visits").and_then(Value::as_u64).unwrap_or(0);
+            let label = |m: &table::Row| {
+                m.get("label")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            rows.sort_by(|a, b| {
+                visits(b)
+                    .cmp(&visits(a))
+                    .then_with(|| label(a).cmp(&label(b)))
+            });
             table::apply(rows, t, &visit_spec(t))
         };
         Ok(match (multi, &value) {
@@ -1620,16 +1664,21 @@ impl Engine {
                 .into_iter()
                 .filter_map(|c| match c {
                     Value::Object(mut m) => {
-                        let own = m.get("label").and_then(Value::as_str).unwrap_or("");
+                        let own = m
+                            .get("label")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_owned();
                         let value = if own == crate::referrer::KEYWORD_NOT_DEFINED {
                             String::new()
                         } else {
-                            crate::encode_segment_value(own)
+                            crate::encode_segment_value(&own)
                         };
                         m.insert(
                             "segment".into(),
                             json!(format!("{prefix}{}=={value}", of.field)),
                         );
+                        social_url_row(of, &mut m);
                         Some(m)
                     }
                     _ => None,

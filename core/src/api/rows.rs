@@ -833,6 +833,13 @@ fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
                 tail.push(("url", json!(url.as_deref().unwrap_or("URL unknown!"))));
                 tail.push(("logo", json!(search_engine_logo(url.as_deref()))));
             }
+            if part == ReferrerPart::Social {
+                // Matomo's network URL (its first domain in the list) and icon.
+                if let Some(url) = crate::referrer_lists::lists().social_main_url(label) {
+                    tail.push(("url", json!(url)));
+                    tail.push(("logo", json!(social_logo(url))));
+                }
+            }
             // Matomo prepends the referrer type to the rows of these
             // reports (not to websites').
             let kind = match part {

@@ -1246,6 +1246,46 @@ fn multi_sites_compare_with_the_period_before() {
     );
     let rows = enhanced.as_array().unwrap();
     assert_eq!(rows.len(), 2);
+    // `pattern`: the sites whose name matches, regardless of case.
+    let names = |q: &str| -> Vec<Value> {
+        at(q, later)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["label"].clone())
+            .collect()
+    };
+    let q = "method=MultiSites.getAll&idSite=all&period=day&date=2024-06-01&enhanced=1";
+    assert_eq!(names(&format!("{q}&pattern=iNTRA")), [json!("Intranet")]);
+    assert_eq!(names(&format!("{q}&pattern=^2$|net$")), [json!("Intranet")]);
+    assert!(names(&format!("{q}&pattern=nothing")).is_empty());
+    assert!(e.api(&format!("{q}&pattern=(")).is_err());
+    assert!(
+        e.api("method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&pattern=x")
+            .is_err()
+    );
+    // `showColumns` leaves a site's metadata (Matomo's are not columns),
+    // the previous value of the metrics it shows only.
+    let shown = at(&format!("{q}&showColumns=nb_visits"), later);
+    let keys: Vec<&str> = shown[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for k in [
+        "label",
+        "nb_visits",
+        "idsite",
+        "main_url",
+        "previous_nb_visits",
+        "previousRange",
+    ] {
+        assert!(keys.contains(&k), "{k}: {keys:?}");
+    }
+    for k in ["nb_actions", "previous_nb_actions", "visits_evolution"] {
+        assert!(!keys.contains(&k), "{k}: {keys:?}");
+    }
     assert_eq!(rows[0]["nb_conversions"], json!(1));
     assert_eq!(rows[0]["nb_conversions_evolution"], json!("100%"));
     assert_eq!(rows[1]["label"], json!("y.org"));
@@ -1267,7 +1307,10 @@ fn multi_sites_compare_with_the_period_before() {
         later,
     );
     assert_eq!(range[0]["previous_nb_visits"], json!(2));
-    assert_eq!(range[0]["previousRange"], json!("May 31 – Jun 1, 2024"));
+    assert_eq!(
+        range[0]["previousRange"],
+        json!("May 31\u{2009}–\u{2009}Jun 1, 2024")
+    );
     let groups = at(
         "method=MultiSites.getAllWithGroups&period=day&date=2024-06-02&filter_limit=5",
         later,

@@ -67,6 +67,8 @@ const VISIT_COLUMNS: &[&str] = &[
     "bounce_count",
     "sum_visit_length",
     "max_actions",
+    // Matomo's visit reports carry it, 0 on a site without goals.
+    "nb_visits_converted",
 ];
 
 fn shapes() -> Vec<(&'static str, Vec<&'static str>)> {

@@ -307,6 +307,14 @@ fn named_subtable_getters_answer_a_rows_subtable_with_matomos_segments() {
             .iter()
             .find(|r| r["label"] == parent_label)
             .unwrap_or_else(|| panic!("{parent}: {rows}"));
+        if parent == "getSocials" {
+            // Matomo's network URL (the first domain of its list) and icon.
+            assert_eq!(row["url"], "facebook.com", "{row}");
+            assert_eq!(
+                row["logo"],
+                "plugins/Morpheus/icons/dist/socials/facebook.com.png"
+            );
+        }
         let id = row["idsubtable"].as_u64().unwrap();
         let sub = get(&format!("method=Referrers.{getter}&idSubtable={id}"));
         let sub = sub.as_array().unwrap();
@@ -317,11 +325,29 @@ fn named_subtable_getters_answer_a_rows_subtable_with_matomos_segments() {
                 .map(|r| r["label"].as_str().unwrap().to_owned())
                 .collect()
         };
-        assert_eq!(
-            labels(sub),
-            labels(expanded.as_array().unwrap()),
-            "{getter}"
-        );
+        // The same rows as the report's own subtable; Matomo's social
+        // URLs are labelled without their scheme, the URL as `url`.
+        let bare = |l: String| {
+            if getter == "getUrlsForSocial" {
+                l.trim_start_matches("https://")
+                    .trim_start_matches("http://")
+                    .to_owned()
+            } else {
+                l
+            }
+        };
+        let own: Vec<String> = labels(expanded.as_array().unwrap())
+            .into_iter()
+            .map(bare)
+            .collect();
+        assert_eq!(labels(sub), own, "{getter}");
+        if getter == "getUrlsForSocial" {
+            let urls: Vec<String> = sub
+                .iter()
+                .map(|r| r["url"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(urls, labels(expanded.as_array().unwrap()), "{getter}");
+        }
         let segments: Vec<&str> = sub.iter().map(|r| r["segment"].as_str().unwrap()).collect();
         assert_eq!(segments, want, "{getter}");
         // Each segment selects the row's visits.
@@ -336,21 +362,33 @@ fn named_subtable_getters_answer_a_rows_subtable_with_matomos_segments() {
         }
     }
     // Referrers.getUrlsForSocial without idSubtable: every social
-    // network's URLs together, as Matomo's.
+    // network's URLs together, as Matomo's: by visits, then label.
     let all = get("method=Referrers.getUrlsForSocial");
-    let mut urls: Vec<&str> = all
+    let urls: Vec<(&str, &str)> = all
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r["label"].as_str().unwrap())
+        .map(|r| (r["label"].as_str().unwrap(), r["url"].as_str().unwrap()))
         .collect();
+    let mut sorted = all.as_array().unwrap().clone();
+    sorted.sort_by(|a, b| {
+        b["nb_visits"]
+            .as_u64()
+            .cmp(&a["nb_visits"].as_u64())
+            .then_with(|| a["label"].as_str().cmp(&b["label"].as_str()))
+    });
+    assert_eq!(&sorted, all.as_array().unwrap());
+    let mut urls = urls;
     urls.sort_unstable();
     assert_eq!(
         urls,
         [
-            "https://twitter.com/a",
-            "https://www.facebook.com/b",
-            "https://www.facebook.com/groups/x"
+            ("twitter.com/a", "https://twitter.com/a"),
+            ("www.facebook.com/b", "https://www.facebook.com/b"),
+            (
+                "www.facebook.com/groups/x",
+                "https://www.facebook.com/groups/x"
+            )
         ]
     );
     // Without idSubtable, or with one no row has: a clear error.
