@@ -130,3 +130,42 @@ def visits_over_several_days():
             v.set_url_referrer(referrers[r - 1])
             v.do_track_page_view("Second website")
     return log.text()
+
+
+def invalid_visits():
+    """tests/PHPUnit/Fixtures/InvalidVisits.php: requests Matomo must not
+    record: an empty request, a robot, excluded user agents (the site's
+    and the global list's), excluded IPs (the site's and the global
+    list's), twice; then, with "only track visits to the site's URLs" on,
+    page views of other hosts. Two logs: before that setting and after."""
+    before, after = Log(), Log()
+    when = "2009-01-04 00:11:42"
+    t = Tracker(before, 1, when)
+    # The empty request (no parameters): not a tracking request.
+    before.lines.append('156.5.3.2 - - [04/Jan/2009:00:11:42 +0000] "GET /matomo.php HTTP/1.1" 200 43 "-" "-"')
+    t.set_user_agent("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")
+    t.do_track_page_view("bot visit, please do not record")
+    firefox = ("Mozilla/5.0 (Windows; U; Windows NT 5.1; en-GB; rv:1.9.2.6) Gecko/20100625 Firefox/3.6.6 "
+               "(.NET CLR 3.5.30729)")
+    for _enable in (False, True):
+        t.set_user_agent(firefox + " (excludeduseragentstring)")
+        t.set_ip("211.1.2.3")
+        t.do_track_page_view("visit from excluded User Agent")
+        t.set_user_agent("Mozilla/5.0 (Windows NT 6.1; rv:6.0) Gecko/20110814 Firefox/6.0 Google "
+                         "(+https://developers.google.com/+/web/snippet/)")
+        t.do_track_page_view("visit from excluded User Agent")
+        t.set_user_agent(firefox + " (globalexcludeduseragent)")
+        t.set_ip("211.1.2.3")
+        t.do_track_page_view("visit from global excluded User Agent")
+        t.set_user_agent(firefox)
+        t.set_ip("154.1.12.34")
+        t.do_track_page_view("visit from IP excluded")
+        t.set_ip("145.5.3.4")
+        t.do_track_page_view("visit from IP globally excluded")
+    t.log = after
+    t.set_ip("125.4.5.6")
+    t.set_url("http://piwik.com/to/the/moon")
+    t.do_track_page_view("ignored, not from piwik.net")
+    t.set_url("http://their.stuff.com/back/to/the/future")
+    t.do_track_page_view("ignored, not from my.stuff.com")
+    return {"before": before.text(), "after": after.text()}

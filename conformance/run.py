@@ -282,6 +282,15 @@ def ecommerce_order_with_items():
     return "\n".join(lines) + "\n"
 
 
+# InvalidVisits' site as the fixture leaves it: renamed, two URLs, its
+# excluded IPs and user agents (Matomo's global lists given to the site:
+# hitmap has no store-wide lists).
+NO_VISIT_SITE = ["--site", "1", "--name", "new site name", "--main-url", "http://piwik.net",
+                 "--host", "piwik.net", "--host", "my.stuff.com",
+                 "--exclude-ip", "154.1.12.34", "--exclude-ip", "1.2.3.4", "--exclude-ip", "145.5.3.4",
+                 "--exclude-user-agent", "excludeduseragentstring",
+                 "--exclude-user-agent", "globalexcludeduseragent"]
+
 FIXTURES = {
     "ImportLogs": {
         "matomo": "tests/PHPUnit/Fixtures/ManySitesImportedLogs.php (with ImportLogsTest's options), "
@@ -619,6 +628,32 @@ FIXTURES = {
              "params": {"flat": "0", "expanded": "1"}},
         ],
     },
+    "NoVisit": {
+        "matomo": "tests/PHPUnit/Fixtures/InvalidVisits.php, tests/PHPUnit/System/NoVisitTest.php "
+                  "('all' for the day)",
+        "prefix": "noVisit",
+        "log": fixtures.invalid_visits,
+        # The site as the fixture leaves it (renamed, two URLs, its excluded
+        # IPs and user agents; Matomo's global lists given to the site, as
+        # hitmap has none), "only track visits to the site's URLs" on for
+        # the second log only, as the fixture turns it on and off.
+        "setup": [
+            ["init", "{store}", *NO_VISIT_SITE],
+            ["ingest", "{store}", "{log_before}", "--log-format", "auto", "--replay-tracking", "--no-progress",
+             "--force"],
+            ["init", "{store}", *NO_VISIT_SITE, "--exclude-unknown-urls"],
+            ["ingest", "{store}", "{log_after}", "--log-format", "auto", "--replay-tracking", "--no-progress",
+             "--force"],
+            ["init", "{store}", *NO_VISIT_SITE],
+        ],
+        "not_replayed": [
+            "Matomo's global excluded IPs and user agents are given to the site (hitmap has no store-wide lists)",
+        ],
+        "requests": [
+            {"suffix": "", "period": "day", "date": "2009-01-04", "site": 1},
+            {"suffix": "", "period": None, "date": "2009-01-04", "site": 1},
+        ],
+    },
 }
 
 # Parameters Matomo's harness sends to every request that the method
@@ -796,14 +831,19 @@ def run(cmd, **kw):
 
 
 def build(bin_, fixture, store):
-    log = ""
+    # The fixture's log (`{log}`), or its logs by name (`{log_NAME}`) when
+    # its settings change between them.
+    logs = {"log": ""}
     if "log" in fixture:
-        log = os.path.join(os.path.dirname(store), "fixture.log")
-        os.makedirs(os.path.dirname(log), exist_ok=True)
-        with open(log, "w", encoding="utf-8") as f:
-            f.write(fixture["log"]())
+        made = fixture["log"]()
+        for name, text in (made.items() if isinstance(made, dict) else [("", made)]):
+            path = os.path.join(os.path.dirname(store), f"fixture{'-' + name if name else ''}.log")
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            logs["log_" + name if name else "log"] = path
     for step in fixture["setup"]:
-        args = [a.format(store=store, logs=LOGS, data=DATA, log=log) for a in step]
+        args = [a.format(store=store, logs=LOGS, data=DATA, **logs) for a in step]
         r = run([bin_, *args])
         if r.returncode != 0:
             sys.exit(f"setup step failed: hitmap {' '.join(args)}\n{r.stdout}\n{r.stderr}")

@@ -119,6 +119,12 @@ pub struct SiteArgs {
     pub name: Option<String>,
     /// The site's main URL.
     pub main_url: Option<String>,
+    /// Excluded IPs (addresses, ranges, wildcards).
+    pub exclude_ips: Vec<String>,
+    /// Excluded user agents (a part, any case).
+    pub exclude_user_agents: Vec<String>,
+    /// Drop requests to URLs that are not the site's.
+    pub exclude_unknown_urls: bool,
 }
 
 /// `hitmap init`: creates the store (if missing) and adds or updates a site.
@@ -153,6 +159,15 @@ pub fn init(dir: &Path, args: &SiteArgs) -> Result<String, CliError> {
     if let Some(u) = &args.main_url {
         config = config.main_url(u);
     }
+    for ip in &args.exclude_ips {
+        config = config.exclude_ip(ip);
+    }
+    for agent in &args.exclude_user_agents {
+        config = config.exclude_user_agent(agent);
+    }
+    config = config.exclude_unknown_urls(args.exclude_unknown_urls);
+    // A rule the tracker could not read is refused now, named.
+    hitmap_intake::exclude::Exclusions::of(&config).map_err(CliError::Usage)?;
     let mut engine = Engine::open(dir)?;
     engine.add_site(config)?;
     Ok(format!(

@@ -131,6 +131,18 @@ enum Command {
         /// first host).
         #[arg(long)]
         main_url: Option<String>,
+        /// Drop the requests of an IP address, a range (10.0.0.0/8) or a
+        /// wildcard (192.168.*.*), as Matomo's excluded IPs; repeat.
+        #[arg(long = "exclude-ip")]
+        exclude_ips: Vec<String>,
+        /// Drop the requests whose user agent holds this text (any case),
+        /// as Matomo's excluded user agents; repeat.
+        #[arg(long = "exclude-user-agent")]
+        exclude_user_agents: Vec<String>,
+        /// Drop the requests to URLs not on the site's hosts or under its
+        /// main URL (Matomo's "only track visits to these URLs").
+        #[arg(long)]
+        exclude_unknown_urls: bool,
     },
     /// Ingests NDJSON hits, or web-server access logs with --log-format
     /// (gzip, bzip2 and zstd recognised; `-` for stdin), committed in
@@ -597,6 +609,9 @@ fn run(command: Command) -> Result<String, CliError> {
             ecommerce,
             name,
             main_url,
+            exclude_ips,
+            exclude_user_agents,
+            exclude_unknown_urls,
         } => commands::init(
             &dir,
             &SiteArgs {
@@ -609,6 +624,9 @@ fn run(command: Command) -> Result<String, CliError> {
                 ecommerce,
                 name,
                 main_url,
+                exclude_ips,
+                exclude_user_agents,
+                exclude_unknown_urls,
             },
         ),
         Command::Ingest {

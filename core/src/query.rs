@@ -178,16 +178,6 @@ pub(crate) struct Resolved<'e> {
 }
 
 impl<'e> Resolved<'e> {
-    /// The same site and threads without the segment and section.
-    pub(crate) fn unfiltered(&self) -> Resolved<'e> {
-        Resolved {
-            site: self.site,
-            segment: None,
-            section: None,
-            threads: self.threads,
-        }
-    }
-
     /// The selection of the days `from..=to` (`None`: every day).
     pub(crate) fn select(&self, range: Option<(NaiveDate, NaiveDate)>) -> Result<Selection<'e>> {
         self.select_columns(range, Columns::ALL)

@@ -53,6 +53,19 @@ pub struct SiteConfig {
     /// The site's main URL (Matomo's `main_url`, with its scheme).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) main_url: Option<String>,
+    /// Matomo's excluded IPs (addresses, `a.b.c.d/n` ranges, `a.b.*.*`
+    /// wildcards): the tracker drops their requests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) excluded_ips: Vec<String>,
+    /// Matomo's excluded user agents: a request whose user agent holds
+    /// one (regardless of case) is dropped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) excluded_user_agents: Vec<String>,
+    /// Matomo's "only track visits to the site's URLs": a request whose
+    /// URL is not on one of the site's hosts (or under its main URL) is
+    /// dropped.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) exclude_unknown_urls: bool,
 }
 
 impl SiteConfig {
@@ -72,6 +85,9 @@ impl SiteConfig {
             ecommerce: false,
             name: None,
             main_url: None,
+            excluded_ips: Vec::new(),
+            excluded_user_agents: Vec::new(),
+            exclude_unknown_urls: false,
         }
     }
 
@@ -139,6 +155,73 @@ impl SiteConfig {
     /// Whether the site is an ecommerce site.
     pub fn is_ecommerce(&self) -> bool {
         self.ecommerce
+    }
+
+    /// Excludes an IP address, a range (`10.0.0.0/8`, `2001:db8::/32`) or
+    /// a wildcard (`192.168.*.*`): the tracker and the log importer drop
+    /// the requests of such addresses, as Matomo's excluded IPs (the
+    /// address itself is never stored).
+    ///
+    /// # Examples
+    /// ```
+    /// let s = hitmap::SiteConfig::new(1).exclude_ip("10.0.0.0/8").exclude_ip("192.168.1.*");
+    /// assert_eq!(s.excluded_ips(), ["10.0.0.0/8", "192.168.1.*"]);
+    /// ```
+    pub fn exclude_ip(mut self, rule: impl Into<String>) -> SiteConfig {
+        self.excluded_ips.push(rule.into().trim().to_owned());
+        self
+    }
+
+    /// The excluded IPs, as given to [`SiteConfig::exclude_ip`].
+    pub fn excluded_ips(&self) -> &[String] {
+        &self.excluded_ips
+    }
+
+    /// Excludes the requests whose user agent holds `text` (regardless of
+    /// case), as Matomo's excluded user agents.
+    ///
+    /// # Examples
+    /// ```
+    /// let s = hitmap::SiteConfig::new(1).exclude_user_agent("HeadlessChrome");
+    /// assert_eq!(s.excluded_user_agents(), ["HeadlessChrome"]);
+    /// ```
+    pub fn exclude_user_agent(mut self, text: impl Into<String>) -> SiteConfig {
+        let text = text.into();
+        if !text.trim().is_empty() {
+            self.excluded_user_agents.push(text.trim().to_owned());
+        }
+        self
+    }
+
+    /// The excluded user agents, as given to
+    /// [`SiteConfig::exclude_user_agent`].
+    pub fn excluded_user_agents(&self) -> &[String] {
+        &self.excluded_user_agents
+    }
+
+    /// Drops requests whose URL is not on one of the site's hosts
+    /// ([`SiteConfig::host`]) or under its main URL, as Matomo's "only
+    /// track visits and actions when the action URL starts with one of
+    /// the site's URLs".
+    ///
+    /// # Examples
+    /// ```
+    /// let s = hitmap::SiteConfig::new(1).host("x.org").exclude_unknown_urls(true);
+    /// assert!(s.excludes_unknown_urls());
+    /// ```
+    pub fn exclude_unknown_urls(mut self, on: bool) -> SiteConfig {
+        self.exclude_unknown_urls = on;
+        self
+    }
+
+    /// Whether requests to other URLs than the site's are dropped.
+    pub fn excludes_unknown_urls(&self) -> bool {
+        self.exclude_unknown_urls
+    }
+
+    /// The site's main URL as given to [`SiteConfig::main_url`], if any.
+    pub fn main_url_given(&self) -> Option<&str> {
+        self.main_url.as_deref()
     }
 
     /// Whether the site reports conversions at all (goals or ecommerce):

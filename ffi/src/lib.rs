@@ -419,6 +419,15 @@ struct SiteSpec {
     /// The site's main URL, with its scheme.
     #[serde(default)]
     main_url: Option<String>,
+    /// Matomo's excluded IPs (addresses, ranges, wildcards).
+    #[serde(default)]
+    excluded_ips: Vec<String>,
+    /// Matomo's excluded user agents (a part, any case).
+    #[serde(default)]
+    excluded_user_agents: Vec<String>,
+    /// Drop requests to URLs that are not the site's.
+    #[serde(default)]
+    exclude_unknown_urls: bool,
 }
 
 impl SiteSpec {
@@ -445,7 +454,14 @@ impl SiteSpec {
         if let Some(u) = self.main_url {
             c = c.main_url(u);
         }
-        c.ecommerce(self.ecommerce)
+        for ip in self.excluded_ips {
+            c = c.exclude_ip(ip);
+        }
+        for agent in self.excluded_user_agents {
+            c = c.exclude_user_agent(agent);
+        }
+        c.exclude_unknown_urls(self.exclude_unknown_urls)
+            .ecommerce(self.ecommerce)
     }
 }
 

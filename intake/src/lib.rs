@@ -29,6 +29,7 @@
 #[cfg(feature = "arrow")]
 pub mod arrow;
 pub mod enrich;
+pub mod exclude;
 pub mod heap;
 pub mod input;
 pub mod logs;

@@ -129,6 +129,9 @@ pub enum Tracked {
     Ping,
     /// A robot's request, not stored unless the request says `bots=1`.
     Bot,
+    /// A request the site excludes (its address, user agent or URL:
+    /// [`crate::exclude`]), answered and not stored, as Matomo's.
+    Excluded(crate::exclude::Excluded),
 }
 
 impl Tracked {
@@ -143,7 +146,7 @@ impl Tracked {
         match self {
             Tracked::Hit(h) => vec![*h],
             Tracked::Viewed(page, view) => vec![*page, *view],
-            Tracked::Ping | Tracked::Bot => Vec::new(),
+            Tracked::Ping | Tracked::Bot | Tracked::Excluded(_) => Vec::new(),
         }
     }
 }
@@ -170,6 +173,8 @@ impl std::fmt::Display for Refused {
 /// Turns tracking requests into hits: sites, caches, the day's salt.
 pub struct Tracker {
     sites: BTreeSet<u32>,
+    /// The sites' exclusions (sites that exclude something).
+    exclusions: std::collections::HashMap<u32, crate::exclude::Exclusions>,
     agents: Agents,
     geo: Option<Geo>,
     salt: Option<(String, VisitorKeys)>,
@@ -212,8 +217,18 @@ impl Tracker {
             let (day, secret) = c.split_once(':')?;
             Some((day.to_owned(), VisitorKeys::new(secret)))
         });
+        let mut exclusions = std::collections::HashMap::new();
+        for id in engine.site_ids() {
+            if let Some(site) = engine.site(id) {
+                let ex = crate::exclude::Exclusions::of(site).map_err(crate::Error::Input)?;
+                if !ex.is_empty() {
+                    exclusions.insert(id, ex);
+                }
+            }
+        }
         Ok(Tracker {
             sites: engine.site_ids().into_iter().collect(),
+            exclusions,
             agents: Agents::configured(options.device_detector.as_deref())?,
             geo,
             salt,
@@ -320,6 +335,13 @@ impl Tracker {
             Some(cip) if authed => cip,
             _ => client.ip,
         };
+        if let Some(why) = self
+            .exclusions
+            .get(&site)
+            .and_then(|ex| ex.test(ip, agent_text, nonempty("url")))
+        {
+            return Ok(Tracked::Excluded(why));
+        }
         let ip = anonymize_ip(ip, self.options.anonymize_ip);
         let language = nonempty("lang")
             .or(client.accept_language)

@@ -242,7 +242,7 @@ impl Engine {
     /// Adds or updates a site.
     // One parameter per Python keyword argument: the signature is the API.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (site, timezone="UTC", visit_timeout=1800, hosts=Vec::new(), sections=BTreeMap::new(), dimensions=Vec::new(), ecommerce=false, name=None, main_url=None))]
+    #[pyo3(signature = (site, timezone="UTC", visit_timeout=1800, hosts=Vec::new(), sections=BTreeMap::new(), dimensions=Vec::new(), ecommerce=false, name=None, main_url=None, excluded_ips=Vec::new(), excluded_user_agents=Vec::new(), exclude_unknown_urls=false))]
     fn add_site(
         &self,
         py: Python<'_>,
@@ -255,6 +255,9 @@ impl Engine {
         ecommerce: bool,
         name: Option<String>,
         main_url: Option<String>,
+        excluded_ips: Vec<String>,
+        excluded_user_agents: Vec<String>,
+        exclude_unknown_urls: bool,
     ) -> PyResult<()> {
         let mut config = hitmap::SiteConfig::new(site)
             .time_zone(timezone)
@@ -269,6 +272,13 @@ impl Engine {
         for h in hosts {
             config = config.host(h);
         }
+        for ip in excluded_ips {
+            config = config.exclude_ip(ip);
+        }
+        for agent in excluded_user_agents {
+            config = config.exclude_user_agent(agent);
+        }
+        config = config.exclude_unknown_urls(exclude_unknown_urls);
         for (name, prefixes) in sections {
             config = config.section(name, prefixes);
         }

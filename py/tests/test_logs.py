@@ -160,3 +160,27 @@ def test_device_detector_names_devices_as_matomo():
     plain = engine()
     plain.ingest_log(LOGS / "fake_logs.log", idsite=1)
     assert "RockMelt" not in {r["label"] for r in plain.api(query.format("DevicesDetection.getBrowsers"))}
+
+
+def test_a_sites_exclusions_drop_replayed_tracking_requests(tmp_path):
+    eng = hitmap.Engine.in_memory()
+    eng.add_site(1, hosts=["x.org"], excluded_ips=["10.9.*.*"], excluded_user_agents=["HeadlessChrome"],
+                 exclude_unknown_urls=True)
+    firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+
+    def line(ip, url, agent):
+        return (f'{ip} - - [01/Jun/2024:10:00:00 +0000] "GET /matomo.php?idsite=1&rec=1&url={url}&action_name=A '
+                f'HTTP/1.1" 200 43 "-" "{agent}"\n')
+
+    log = tmp_path / "tracking.log"
+    log.write_text(line("10.9.1.1", "https%3A%2F%2Fx.org%2F", firefox)
+                   + line("10.1.1.1", "https%3A%2F%2Fx.org%2F", "Mozilla/5.0 HeadlessChrome/120")
+                   + line("10.1.1.2", "https%3A%2F%2Fy.org%2F", firefox)
+                   + line("10.1.1.3", "https%3A%2F%2Fx.org%2Fa", firefox))
+    eng.ingest_log(log, replay_tracking=True)
+    summary = eng.api("method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&format=json")
+    assert summary["nb_visits"] == 1
+    with pytest.raises(Exception, match="10.1.2"):
+        bad = hitmap.Engine.in_memory()
+        bad.add_site(1, excluded_ips=["10.1.2"])
+        bad.ingest_log(log, replay_tracking=True)

@@ -477,6 +477,9 @@ class Engine(GoalsMixin, ExportMixin):
         ecommerce: bool = False,
         name: str | None = None,
         main_url: str | None = None,
+        excluded_ips: Sequence[str] = (),
+        excluded_user_agents: Sequence[str] = (),
+        exclude_unknown_urls: bool = False,
     ) -> None:
         """Adds or updates a site.
 
@@ -504,6 +507,15 @@ class Engine(GoalsMixin, ExportMixin):
         main_url : str, optional
             The site's main URL with its scheme (``http://example.org``);
             access logs' URLs take its scheme.
+        excluded_ips : sequence of str
+            Matomo's excluded IPs: addresses, ranges (``10.0.0.0/8``) and
+            wildcards (``192.168.*.*``) whose tracking requests are dropped.
+        excluded_user_agents : sequence of str
+            Tracking requests whose user agent holds one (any case) are
+            dropped.
+        exclude_unknown_urls : bool
+            Tracking requests to URLs off the site's hosts and main URL are
+            dropped.
         """
         self._engine.add_site(
             site,
@@ -515,6 +527,9 @@ class Engine(GoalsMixin, ExportMixin):
             ecommerce,
             name,
             main_url,
+            list(excluded_ips),
+            list(excluded_user_agents),
+            exclude_unknown_urls,
         )
 
     def ingest_ndjson(

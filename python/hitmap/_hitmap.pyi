@@ -60,6 +60,9 @@ class Engine:
         ecommerce: bool = ...,
         name: Optional[str] = None,
         main_url: Optional[str] = None,
+        excluded_ips: List[str] = ...,
+        excluded_user_agents: List[str] = ...,
+        exclude_unknown_urls: bool = ...,
     ) -> None: ...
     def ingest_ndjson_stream(
         self,

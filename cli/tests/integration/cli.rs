@@ -167,6 +167,83 @@ fn errors_say_what_to_do() {
     drop(writer);
 }
 
+/// `hitmap init --exclude-ip/--exclude-user-agent/--exclude-unknown-urls`:
+/// Matomo's site exclusions drop replayed tracking requests; a rule that
+/// is no address is refused, named.
+#[test]
+fn init_takes_matomos_exclusions() {
+    let dir = TempDir::new("exclusions");
+    let store = dir.join("store");
+    let s = store.to_str().unwrap();
+    let out = hitmap(&["init", s, "--site", "1", "--exclude-ip", "10.1.2"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("10.1.2"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = hitmap(&[
+        "init",
+        s,
+        "--site",
+        "1",
+        "--host",
+        "x.org",
+        "--exclude-ip",
+        "10.9.*.*",
+        "--exclude-user-agent",
+        "HeadlessChrome",
+        "--exclude-unknown-urls",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = |ip: &str, url: &str, agent: &str| {
+        format!(
+            "{ip} - - [01/Jun/2024:10:00:00 +0000] \"GET /matomo.php?idsite=1&rec=1&url={url}&action_name=A HTTP/1.1\" 200 43 \"-\" \"{agent}\"\n"
+        )
+    };
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
+    let log = [
+        line("10.9.1.1", "https%3A%2F%2Fx.org%2F", firefox),
+        line(
+            "10.1.1.1",
+            "https%3A%2F%2Fx.org%2F",
+            "Mozilla/5.0 HeadlessChrome/120",
+        ),
+        line("10.1.1.2", "https%3A%2F%2Fy.org%2F", firefox),
+        line("10.1.1.3", "https%3A%2F%2Fx.org%2Fa", firefox),
+    ]
+    .concat();
+    let file = dir.join("tracking.log");
+    std::fs::write(&file, log).unwrap();
+    let out = hitmap(&[
+        "ingest",
+        s,
+        file.to_str().unwrap(),
+        "--log-format",
+        "auto",
+        "--replay-tracking",
+        "--no-progress",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout) + &text(&out.stderr);
+    for reason in ["excluded IP", "excluded user agent", "URL not of the site"] {
+        assert!(said.contains(reason), "{reason}: {said}");
+    }
+    let out = hitmap(&[
+        "report",
+        s,
+        "--site",
+        "1",
+        "--date",
+        "2024-06-01",
+        "--method",
+        "VisitsSummary.get",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(json(&out)["nb_visits"], 1, "{}", text(&out.stdout));
+}
+
 #[test]
 fn forget_delete_drop_site() {
     let dir = TempDir::new("erase");

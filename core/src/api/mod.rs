@@ -1198,14 +1198,8 @@ impl Engine {
             // Whole months may come from their rollups, not their days.
             let summary = resolved.visits_summary(range)?;
             if summary.nb_visits == 0 {
-                // Matomo archives a period whose site had visits: a
-                // segment (or section) that selects none of them is a
-                // row of zeros; a period without visits has no row.
-                if resolved.is_unfiltered()
-                    || resolved.unfiltered().visits_summary(range)?.nb_visits == 0
-                {
-                    return summary_answer(&summary, t);
-                }
+                // Matomo's period without visits (or a segment, a section
+                // that selects none) is a row of zeros.
                 let mut row = rows::summary_row(&summary);
                 row.shift_insert(4, "nb_visits_converted".into(), json!(0));
                 return table::apply_one(row, t, table::VISIT_RATIOS);
@@ -2044,6 +2038,11 @@ fn conversions_of(
 /// Conversions by Matomo's ranges (days or visits until conversion) as
 /// rows of `label` and `nb_conversions`.
 fn conversion_ranges_answer(rows: Vec<(String, u64)>, t: &table::TableParams) -> Result<Value> {
+    // Matomo's: a period without conversions has no rows (no ranges of
+    // zeros).
+    if rows.iter().all(|(_, n)| *n == 0) {
+        return table::apply(Vec::new(), t, &Spec::new(&[]));
+    }
     let rows = rows
         .into_iter()
         .map(|(label, n)| {
@@ -2056,20 +2055,15 @@ fn conversion_ranges_answer(rows: Vec<(String, u64)>, t: &table::TableParams) ->
     table::apply(rows, t, &Spec::new(&[]))
 }
 
-/// Actions.get's answer: its one row, or none for a period without
-/// actions.
+/// Actions.get's answer: its one row (of zeros for a period without
+/// actions, as Matomo's).
 fn actions_answer(a: &ActionsSummary, t: &table::TableParams) -> Result<Value> {
-    if *a == ActionsSummary::default() {
-        return Ok(json!([]));
-    }
     table::apply_one(rows::actions_row(a), t, &[])
 }
 
-/// VisitFrequency.get's answer: its one row, or none without visits.
+/// VisitFrequency.get's answer: its one row (of zeros without visits, as
+/// Matomo's).
 fn frequency_answer(f: &crate::summary::VisitFrequency, t: &table::TableParams) -> Result<Value> {
-    if f.new.nb_visits + f.returning.nb_visits == 0 {
-        return Ok(json!([]));
-    }
     table::apply_one(frequency_row(f), &suffixed_hidden(t), &[])
 }
 

@@ -478,6 +478,11 @@ pub(crate) fn group_rows_of(
     cells: &GoalColumns,
     new_visits: Option<u64>,
 ) -> Vec<Row> {
+    // Matomo's report of a period without visits is empty: no placeholder
+    // hours, weekdays or ranges of zeros.
+    if groups.iter().all(|x| x.metrics.nb_visits == 0) && new_visits.unwrap_or(0) == 0 {
+        return Vec::new();
+    }
     let bounds = ranges(g);
     match g {
         Grouping::ServerHour | Grouping::LocalHour | Grouping::DayOfWeek => {

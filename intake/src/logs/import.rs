@@ -1145,6 +1145,7 @@ fn replay(
             }
         }
         Ok(Tracked::Bot) => *c.skipped.entry(super::Skip::Bot.reason()).or_default() += 1,
+        Ok(Tracked::Excluded(why)) => *c.skipped.entry(why.reason()).or_default() += 1,
         Ok(Tracked::Ping) => *c.skipped.entry(PING).or_default() += 1,
         Err(Refused::NotTracking) => *c.skipped.entry(NOT_RECORDED).or_default() += 1,
         Err(Refused::Invalid(why)) if why.contains("is not a site of this store") => {

@@ -587,3 +587,73 @@ fn a_product_page_view_is_a_page_view_and_a_product_view() {
         "{rows}"
     );
 }
+
+/// A site's exclusions, as Matomo's: excluded IPs (address, range,
+/// wildcard; the `cip` a token sets counts), user agents (a part, any
+/// case) and URLs off the site's hosts are answered and not stored; the
+/// log importer's replayed requests count them as skipped with the
+/// reason; a rule that is no address is refused when the tracker starts.
+#[test]
+fn a_sites_exclusions_drop_its_requests() {
+    use hitmap_intake::exclude::Excluded;
+    let mut e = Engine::in_memory();
+    e.add_site(
+        SiteConfig::new(1)
+            .host("x.org")
+            .exclude_ip("10.9.0.0/16")
+            .exclude_ip("192.168.*.*")
+            .exclude_user_agent("HeadlessChrome")
+            .exclude_unknown_urls(true),
+    )
+    .unwrap();
+    e.add_site(SiteConfig::new(2)).unwrap();
+    let options = TrackOptions {
+        tokens: vec![TokenAccess::all("secret")],
+        ..TrackOptions::default()
+    };
+    let mut t = Tracker::new(&e, options).unwrap();
+    let at = |ip: &'static str, agent: &'static str| Client {
+        ip,
+        user_agent: Some(agent),
+        accept_language: None,
+        now: NOW,
+    };
+    let q = "idsite=1&rec=1&url=https%3A%2F%2Fwww.x.org%2Fa&action_name=A";
+    for (client, query, want) in [
+        (at("10.9.8.7", FIREFOX), q.to_owned(), Some(Excluded::Ip)),
+        (at("192.168.1.2", FIREFOX), q.to_owned(), Some(Excluded::Ip)),
+        (
+            at("10.1.2.3", FIREFOX),
+            format!("{q}&cip=10.9.1.1&token_auth=secret"),
+            Some(Excluded::Ip),
+        ),
+        (
+            at("10.1.2.3", "Mozilla/5.0 headlesschrome/120"),
+            q.to_owned(),
+            Some(Excluded::UserAgent),
+        ),
+        (
+            at("10.1.2.3", FIREFOX),
+            "idsite=1&rec=1&url=https%3A%2F%2Fy.org%2Fa".to_owned(),
+            Some(Excluded::UnknownUrl),
+        ),
+        (at("10.1.2.3", FIREFOX), q.to_owned(), None),
+        // Another site excludes nothing.
+        (
+            at("10.9.8.7", FIREFOX),
+            q.replace("idsite=1", "idsite=2"),
+            None,
+        ),
+    ] {
+        match (t.track_query(&query, &client), want) {
+            (Ok(Tracked::Excluded(why)), Some(w)) => assert_eq!(why, w, "{query}"),
+            (Ok(Tracked::Hit(_)), None) => {}
+            (other, _) => panic!("{query}: {other:?}, want {want:?}"),
+        }
+    }
+    let mut bad = Engine::in_memory();
+    bad.add_site(SiteConfig::new(1).exclude_ip("10.1.2"))
+        .unwrap();
+    let err = Tracker::new(&bad, TrackOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("10.1.2"), "{err}");
+}
