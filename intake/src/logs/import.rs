@@ -604,6 +604,9 @@ struct Sites {
     /// Each site's main URL scheme (`https://`, Matomo's importer takes
     /// it for every line) and host (for lines without one).
     main_host: HashMap<u32, (String, String)>,
+    /// The sites' exclusions (those that exclude something): Matomo's
+    /// importer sends every line to its tracker, which drops them.
+    exclusions: HashMap<u32, crate::exclude::Exclusions>,
 }
 
 /// A host as sites are matched: no port, no trailing dot, no `www.`,
@@ -634,8 +637,13 @@ impl Sites {
         }
         let mut by_host = HashMap::new();
         let mut main_host = HashMap::new();
+        let mut exclusions = HashMap::new();
         for id in &ids {
             if let Some(site) = engine.site(*id) {
+                let ex = crate::exclude::Exclusions::of(site).map_err(Error::Config)?;
+                if !ex.is_empty() {
+                    exclusions.insert(*id, ex);
+                }
                 for h in site.hosts() {
                     by_host.entry(normal_host(h).into_owned()).or_insert(*id);
                 }
@@ -657,6 +665,7 @@ impl Sites {
             by_host,
             fallback,
             main_host,
+            exclusions,
         })
     }
 
@@ -948,19 +957,29 @@ impl Parser {
             *c.skipped.entry(NO_SITE).or_default() += 1;
             return;
         };
-        match kind {
-            HitType::Download => c.downloads += 1,
-            HitType::Event => c.events += 1,
-            _ => c.pageviews += 1,
-        }
         let agent = match agent {
             Some(a) => Some(a),
             None if !ua.is_empty() => Some(self.agents.get(ua, &self.options.rules).0),
             None => None,
         };
-        chunk
-            .hits
-            .push(self.hit(site, kind, &line, agent.as_deref()));
+        let hit = self.hit(site, kind, &line, agent.as_deref());
+        // The site's exclusions, on the line's own address (before any
+        // anonymisation, as Matomo's tracker tests it) and the hit's URL.
+        if let Some(why) = self
+            .sites
+            .exclusions
+            .get(&site)
+            .and_then(|ex| ex.test(line.ip.as_deref().unwrap_or(""), ua, hit.url.as_deref()))
+        {
+            *c.skipped.entry(why.reason()).or_default() += 1;
+            return;
+        }
+        match kind {
+            HitType::Download => c.downloads += 1,
+            HitType::Event => c.events += 1,
+            _ => c.pageviews += 1,
+        }
+        chunk.hits.push(hit);
     }
 
     fn hit(

@@ -980,3 +980,44 @@ fn urls_take_the_scheme_and_host_of_the_sites_main_url() {
         "http://www.piwik.net/a/b?x=1"
     );
 }
+
+/// A site's exclusions hold for access-log lines too, as Matomo's
+/// importer sends every line to its tracker: an excluded address (the
+/// line's own, before `anonymize-ip`), user agent or URL off the site's
+/// hosts is skipped, with the reason.
+#[test]
+fn a_sites_exclusions_skip_access_log_lines() {
+    let mut e = Engine::in_memory();
+    e.add_site(
+        SiteConfig::new(1)
+            .host("x.org")
+            .exclude_ip("10.9.0.0/16")
+            .exclude_user_agent("HeadlessChrome")
+            .exclude_unknown_urls(true),
+    )
+    .unwrap();
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
+    let line = |ip: &str, host: &str, agent: &str| {
+        format!(
+            "{host} {ip} - - [01/Jun/2024:10:00:00 +0000] \"GET /a HTTP/1.1\" 200 512 \"-\" \"{agent}\"\n"
+        )
+    };
+    let log = [
+        line("10.9.1.1", "x.org", firefox),
+        line("10.1.1.1", "x.org", "Mozilla/5.0 HeadlessChrome/120"),
+        line("10.1.1.2", "y.org", firefox),
+        line("10.1.1.3", "www.x.org", firefox),
+    ]
+    .concat();
+    let o = options(&[
+        ("log-format", "common_complete"),
+        ("idsite", "1"),
+        ("anonymize-ip", "2"),
+    ]);
+    let s = run(&mut e, log.into_bytes(), &o);
+    assert_eq!(s.hits(), 1, "{s:?}");
+    for reason in ["excluded IP", "excluded user agent", "URL not of the site"] {
+        assert_eq!(s.skipped.get(reason), Some(&1), "{reason}: {:?}", s.skipped);
+    }
+    assert_eq!(summary(&e, "2024-06-01", "2024-06-01").0, 1);
+}
