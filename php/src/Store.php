@@ -107,6 +107,12 @@ final class Store
      *                        carts (`order` and `cart` hits) are reported
      * @param string|null $name the site's name (MultiSites, SitesManager)
      * @param string|null $mainUrl the site's main URL, with its scheme
+     * @param list<string> $excludedIps Matomo's excluded IPs: addresses,
+     *                                  ranges (10.0.0.0/8), wildcards (192.168.*.*)
+     * @param list<string> $excludedUserAgents requests whose user agent
+     *                                         holds one (any case) are dropped
+     * @param bool $excludeUnknownUrls drop requests to URLs off the
+     *                                 site's hosts and main URL
      */
     public function addSite(
         int $id,
@@ -118,6 +124,9 @@ final class Store
         bool $ecommerce = false,
         ?string $name = null,
         ?string $mainUrl = null,
+        array $excludedIps = [],
+        array $excludedUserAgents = [],
+        bool $excludeUnknownUrls = false,
     ): void {
         $spec = [
             'id' => $id,
@@ -129,6 +138,9 @@ final class Store
             'ecommerce' => $ecommerce,
             'name' => $name,
             'main_url' => $mainUrl,
+            'excluded_ips' => array_values($excludedIps),
+            'excluded_user_agents' => array_values($excludedUserAgents),
+            'exclude_unknown_urls' => $excludeUnknownUrls,
         ];
         self::check($this->ffi, $this->ffi->hitmap_store_add_site($this->handle(), json_encode($spec, JSON_THROW_ON_ERROR)));
     }

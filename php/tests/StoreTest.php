@@ -123,6 +123,22 @@ final class StoreTest extends TestCase
         }
     }
 
+    public function testASitesExclusionsSkipItsLogLines(): void
+    {
+        $logs = dirname(__DIR__, 2) . '/intake/tests/data/matomo-logs/matomo-core/access-logs';
+        $store = Store::inMemory();
+        $store->addSite(1, hosts: ['piwik.net'], excludedIps: ['175.41.192.0/24']);
+        $r = $store->ingestLog([$logs . '/fake_logs.log'], ['idsite' => 1, 'enable-static' => true]);
+        // The lines of that address are skipped, the others counted as before.
+        $excluded = $r['skipped']['excluded IP'] ?? 0;
+        self::assertGreaterThan(0, $excluded);
+        self::assertSame(17 + 2, $r['pageviews'] + $r['downloads'] + $excluded);
+        $this->expectException(HitmapException::class);
+        $bad = Store::inMemory();
+        $bad->addSite(1, excludedIps: ['175.41']);
+        $bad->ingestLog([$logs . '/fake_logs.log'], ['idsite' => 1]);
+    }
+
     public function testIngestReportsRejectedLines(): void
     {
         $store = Store::inMemory();
@@ -177,7 +193,8 @@ final class StoreTest extends TestCase
         self::assertSame(1, $writer->forgetVisitor(1, 'a'));
         $writer->close();
         $again = Store::openReadOnly($dir);
-        self::assertSame([], $again->api('method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01'));
+        // The day has no visit left: Matomo's row of zeros.
+        self::assertSame(0, $again->api('method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01')['nb_visits']);
         $this->expectExceptionMessage('read-only');
         $again->addSite(2);
     }
