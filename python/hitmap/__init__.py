@@ -1059,8 +1059,8 @@ class Engine(GoalsMixin, ExportMixin):
         >>> import hitmap
         >>> e = hitmap.Engine.in_memory()
         >>> e.add_site(1)
-        >>> e.api("method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01", timeout=5.0)
-        []
+        >>> e.api("method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01", timeout=5.0)["nb_visits"]
+        0
         """
         text = self._engine.api_json(query, timeout)
         fmt = urllib.parse.parse_qs(query.lstrip("?")).get("format", ["json"])[-1]
