@@ -272,15 +272,17 @@ impl Selection<'_> {
 /// Event rows in Matomo's order: by visits, then label regardless of
 /// case (then byte order), each subtable too.
 fn sort_event_rows(rows: &mut [EventRow]) {
-    let order = |a: &EventRow, b: &EventRow| {
-        b.nb_visits
-            .cmp(&a.nb_visits)
-            .then_with(|| a.label.to_lowercase().cmp(&b.label.to_lowercase()))
-            .then_with(|| a.label.cmp(&b.label))
+    // Each label lowered once, not at every comparison.
+    let key = |r: &EventRow| {
+        (
+            std::cmp::Reverse(r.nb_visits),
+            r.label.to_lowercase(),
+            r.label.clone(),
+        )
     };
-    rows.sort_by(order);
+    rows.sort_by_cached_key(key);
     for r in rows.iter_mut() {
-        r.sub.sort_by(order);
+        r.sub.sort_by_cached_key(key);
     }
 }
 

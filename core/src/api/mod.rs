@@ -1558,18 +1558,7 @@ impl Engine {
                 .collect();
             // Matomo's merged table: by visits, then label.
             let mut rows = rows;
-            let visits = |m: &table::Row| m.get("nb_visits").and_then(Value::as_u64).unwrap_or(0);
-            let label = |m: &table::Row| {
-                m.get("label")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned()
-            };
-            rows.sort_by(|a, b| {
-                visits(b)
-                    .cmp(&visits(a))
-                    .then_with(|| label(a).cmp(&label(b)))
-            });
+            rows::sort_by_visits_then_label(&mut rows);
             table::apply(rows, t, &visit_spec(t))
         };
         Ok(match (multi, &value) {

@@ -612,20 +612,22 @@ pub(crate) fn rows_of_groups(g: Grouping, groups: &[Group], cells: &GoalColumns)
     if g == Grouping::Model {
         // A model's key starts with its brand; rows of as many visits are
         // in the order of their labels (`Apple - iPhone`, `Generic ...`).
-        let visits = |r: &Row| r.get("nb_visits").and_then(Value::as_u64).unwrap_or(0);
-        let label = |r: &Row| {
-            r.get("label")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned()
-        };
-        rows.sort_by(|a, b| {
-            visits(b)
-                .cmp(&visits(a))
-                .then_with(|| label(a).cmp(&label(b)))
-        });
+        sort_by_visits_then_label(&mut rows);
     }
     rows
+}
+
+/// Rows by visits, then label (Matomo's order of a table it built row by
+/// row).
+pub(crate) fn sort_by_visits_then_label(rows: &mut [Row]) {
+    let visits = |r: &Row| r.get("nb_visits").and_then(Value::as_u64).unwrap_or(0);
+    let label = |r: &Row| {
+        r.get("label")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    rows.sort_by_cached_key(|r| (std::cmp::Reverse(visits(r)), label(r)));
 }
 
 fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
