@@ -1044,6 +1044,7 @@ pub fn sample(
     days: u32,
     seed: u64,
     start: Option<chrono::NaiveDate>,
+    profile: hitmap::sample::Profile,
 ) -> Result<(u64, chrono::NaiveDate, chrono::NaiveDate), CliError> {
     use hitmap::sample::{self, SampleConfig};
     let cfg = SampleConfig {
@@ -1051,6 +1052,7 @@ pub fn sample(
         days,
         seed,
         start: sample_start(days, start),
+        profile,
         ..SampleConfig::default()
     };
     let last = cfg.start + chrono::Days::new(u64::from(days.max(1) - 1));
@@ -1063,7 +1065,7 @@ pub fn sample(
     let write = |w: &mut dyn Write| -> std::io::Result<u64> {
         let mut n = 0u64;
         for hit in sample::generate(&cfg) {
-            w.write_all(hit.to_ndjson().as_bytes())?;
+            w.write_all(sample::ndjson_line(&cfg, &hit).as_bytes())?;
             w.write_all(b"\n")?;
             n += 1;
         }

@@ -76,7 +76,7 @@ enum Command {
     /// Writes sample traffic as NDJSON (gzip when the name ends in .gz):
     /// hits to try `hitmap ingest` on.
     #[command(
-        after_help = "Examples:\n  hitmap sample hits.ndjson.gz --days 90\n  hitmap sample - --days 1 | head -3"
+        after_help = "Examples:\n  hitmap sample hits.ndjson.gz --days 90\n  hitmap sample - --days 1 | head -3\n  hitmap sample heavy.ndjson --days 365 --visitors 30000 --profile heavy"
     )]
     Sample {
         /// The file to write (`-` for stdout).
@@ -93,6 +93,11 @@ enum Command {
         /// Seed of the generator (the same seed gives the same hits).
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// What the hits look like: `intranet` (integer timestamps, about
+        /// 176 bytes a line) or `heavy` (RFC 3339 timestamps, the visit's
+        /// fields on every hit, 8,000 long URLs; about 330 bytes a line).
+        #[arg(long, default_value = "intranet")]
+        profile: hitmap::sample::Profile,
     },
     /// Creates a store (if missing) and adds or updates a site.
     #[command(
@@ -591,8 +596,9 @@ fn run(command: Command) -> Result<String, CliError> {
             days,
             start,
             seed,
+            profile,
         } => {
-            let (n, first, last) = commands::sample(&output, visitors, days, seed, start)?;
+            let (n, first, last) = commands::sample(&output, visitors, days, seed, start, profile)?;
             eprintln!(
                 "wrote {n} hits of site 1 from {first} to {last} (time zone Europe/London, sections News, HR, IT; `hitmap demo` sets such a site up)"
             );

@@ -781,9 +781,15 @@ impl Hit {
     /// assert_eq!(h.to_ndjson(), r#"{"site":1,"ts":5,"visitor":"v","type":"pageview","url":"https://x.org/","dims":{"team":"HR"}}"#);
     /// ```
     pub fn to_ndjson(&self) -> String {
+        self.to_ndjson_with_time(self.ts.into())
+    }
+
+    /// [`Hit::to_ndjson`] with `ts` written as given (an RFC 3339 string
+    /// of the same second, for the heavy sample).
+    pub(crate) fn to_ndjson_with_time(&self, ts: serde_json::Value) -> String {
         let mut o = serde_json::Map::new();
         o.insert("site".into(), self.site.into());
-        o.insert("ts".into(), self.ts.into());
+        o.insert("ts".into(), ts);
         o.insert("visitor".into(), self.visitor.clone().into());
         o.insert("type".into(), self.kind.name().into());
         let fields = [

@@ -7,6 +7,12 @@
 //! popularity in a path hierarchy; page titles; downloads, outlinks, site
 //! searches and events; referrers and campaigns; visits that cross local
 //! midnight; hits delivered somewhat out of order.
+//!
+//! Two profiles ([`Profile`]): the intranet (integer timestamps, visit
+//! fields on a visit's first hit, about 176 bytes a line) and a heavy
+//! one that looks like what a big client's collector sends (RFC 3339
+//! timestamps with the site's offset, the visit's fields on every hit,
+//! thousands of URLs and titles, about 330 bytes a line).
 
 use chrono::{Datelike, NaiveDate, TimeZone, Weekday};
 use chrono_tz::Tz;
@@ -40,6 +46,63 @@ pub struct SampleConfig {
     pub actions_per_visit: f64,
     /// Share of visitors who visit on an average weekday.
     pub daily_share: f64,
+    /// What the hits look like.
+    pub profile: Profile,
+}
+
+/// What the sample hits look like.
+///
+/// # Examples
+/// ```
+/// use hitmap::sample::{Profile, SampleConfig, generate, ndjson_line};
+/// let cfg = SampleConfig { days: 1, visitors: 200, profile: Profile::Heavy, ..Default::default() };
+/// let hit = generate(&cfg).next().unwrap();
+/// assert!(hit.browser.is_some() && hit.title.is_some() || hit.kind != hitmap::HitType::Pageview);
+/// // Its line carries an RFC 3339 time with the site's offset.
+/// assert!(ndjson_line(&cfg, &hit).contains(r#""ts":"2025-01-01T"#));
+/// assert_eq!("heavy".parse::<Profile>(), Ok(Profile::Heavy));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Profile {
+    /// The intranet: integer timestamps, a visit's device, browser, OS,
+    /// country, language, user and dimensions on its first hit only,
+    /// 2,000 pages; about 176 bytes a line.
+    #[default]
+    Intranet,
+    /// A big client's collector: RFC 3339 timestamps with the site's
+    /// offset; title, user, device, browser, OS, country and language on
+    /// every hit, two visit dimensions on three hits in four; 8,000 pages
+    /// with long URLs and titles; about 7 actions a visit and 330 bytes a
+    /// line (30,000 visitors over a year: about 12 million hits).
+    Heavy,
+}
+
+impl std::str::FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Profile, String> {
+        match s {
+            "intranet" => Ok(Profile::Intranet),
+            "heavy" => Ok(Profile::Heavy),
+            _ => Err(format!("unknown sample profile {s:?}: intranet or heavy")),
+        }
+    }
+}
+
+/// A sample hit as its NDJSON line (no newline), as the profile writes
+/// it: integer Unix seconds for the intranet, RFC 3339 with the site's
+/// offset for the heavy profile.
+pub fn ndjson_line(cfg: &SampleConfig, hit: &Hit) -> String {
+    match cfg.profile {
+        Profile::Intranet => hit.to_ndjson(),
+        Profile::Heavy => {
+            let tz: Tz = TIME_ZONE.parse().expect("known zone");
+            let t = tz
+                .timestamp_opt(hit.ts, 0)
+                .single()
+                .expect("a Unix second is one local time");
+            hit.to_ndjson_with_time(t.to_rfc3339().into())
+        }
+    }
 }
 
 impl Default for SampleConfig {
@@ -53,6 +116,7 @@ impl Default for SampleConfig {
             visitors: 30_000,
             actions_per_visit: 6.0,
             daily_share: 0.175,
+            profile: Profile::Intranet,
         }
     }
 }
@@ -243,6 +307,58 @@ fn page(rank: u64, dept: &str) -> (String, String) {
     }
 }
 
+const SHOP_SECTIONS: [&str; 10] = [
+    "products",
+    "support",
+    "blog",
+    "docs",
+    "careers",
+    "press",
+    "community",
+    "pricing",
+    "partners",
+    "events",
+];
+const WORDS: [&str; 16] = [
+    "getting",
+    "started",
+    "advanced",
+    "guide",
+    "release",
+    "notes",
+    "security",
+    "update",
+    "customer",
+    "story",
+    "pricing",
+    "plans",
+    "integration",
+    "overview",
+    "migration",
+    "checklist",
+];
+
+/// One page of the heavy profile's site: a long URL and title.
+fn heavy_page(rank: u64) -> (String, String) {
+    if rank == 0 {
+        return (
+            "https://intranet.example.org/".into(),
+            "Example Corporation | Home of the example products and services".into(),
+        );
+    }
+    let section = SHOP_SECTIONS[(rank % SHOP_SECTIONS.len() as u64) as usize];
+    let n = rank / SHOP_SECTIONS.len() as u64;
+    let w = |k: u64| WORDS[((rank.wrapping_mul(2_654_435_761) >> (4 * k)) % 16) as usize];
+    let slug = format!("{}-{}-{}", w(0), w(1), w(2));
+    (
+        format!(
+            "https://intranet.example.org/{section}/{}/{slug}-{n}",
+            n % 23
+        ),
+        format!("{} {} {} {n} - {section} | Example", w(0), w(1), w(2)),
+    )
+}
+
 /// Streams the sample traffic, day by day.
 pub fn generate(cfg: &SampleConfig) -> impl Iterator<Item = Hit> + use<> {
     let mut rng = Rng(cfg.seed);
@@ -310,12 +426,19 @@ fn day_hits(
 }
 
 fn visit_hits(cfg: &SampleConfig, v: &Visitor, start: i64, rng: &mut Rng, out: &mut Vec<Hit>) {
-    let n = rng.geometric(cfg.actions_per_visit);
+    // The heavy profile's visits are one action longer on average.
+    let n = rng.geometric(match cfg.profile {
+        Profile::Intranet => cfg.actions_per_visit,
+        Profile::Heavy => cfg.actions_per_visit + 1.0,
+    });
     let mut ts = start;
     for a in 0..n {
         let mut hit = match rng.below(100) {
             0..=83 => {
-                let (url, title) = page(rng.zipf(2_000), v.department);
+                let (url, title) = match cfg.profile {
+                    Profile::Intranet => page(rng.zipf(2_000), v.department),
+                    Profile::Heavy => heavy_page(rng.zipf(8_000)),
+                };
                 let url = if a == 0 && rng.chance(0.03) {
                     format!(
                         "{url}?utm_source=newsletter&utm_campaign=w{}",
@@ -342,7 +465,24 @@ fn visit_hits(cfg: &SampleConfig, v: &Visitor, start: i64, rng: &mut Rng, out: &
                 value: rng.chance(0.5).then(|| rng.below(100) as f64),
             }),
         };
-        if a == 0 {
+        if cfg.profile == Profile::Heavy {
+            // A collector that sends the visit's fields with every hit.
+            hit.device = Some(v.device.into());
+            hit.browser = Some(v.browser.into());
+            hit.os = Some(v.os.into());
+            hit.country = Some(v.country.into());
+            hit.language = Some(v.language.into());
+            hit.user = v.user.clone();
+            if a == 0 && rng.chance(0.3) {
+                hit.referrer = Some(REFERRERS[rng.zipf(REFERRERS.len() as u64) as usize].into());
+            }
+            if rng.chance(0.75) {
+                hit.dims = vec![
+                    ("department".into(), v.department.into()),
+                    ("office".into(), v.office.into()),
+                ];
+            }
+        } else if a == 0 {
             hit.device = Some(v.device.into());
             hit.browser = Some(v.browser.into());
             hit.os = Some(v.os.into());

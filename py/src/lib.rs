@@ -994,26 +994,31 @@ fn value(v: &Bound<'_, PyAny>) -> hitmap_intake::matomo::Value {
 /// The project's seeded sample traffic as NDJSON bytes (see
 /// `hitmap::sample`): the same seed gives the same hits everywhere.
 #[pyfunction]
-#[pyo3(signature = (days=30, visitors=2000, seed=42, start="2025-01-01"))]
+#[pyo3(signature = (days=30, visitors=2000, seed=42, start="2025-01-01", profile="intranet"))]
 fn sample_ndjson(
     py: Python<'_>,
     days: u32,
     visitors: u32,
     seed: u64,
     start: &str,
+    profile: &str,
 ) -> PyResult<Py<pyo3::types::PyBytes>> {
     let start = hitmap::parse_day(start).map_err(to_py)?;
+    let profile = profile
+        .parse()
+        .map_err(pyo3::exceptions::PyValueError::new_err)?;
     let cfg = hitmap::sample::SampleConfig {
         seed,
         start,
         days,
         visitors,
+        profile,
         ..Default::default()
     };
     let out = py.detach(|| {
         let mut out = Vec::new();
         for hit in hitmap::sample::generate(&cfg) {
-            out.extend_from_slice(hit.to_ndjson().as_bytes());
+            out.extend_from_slice(hitmap::sample::ndjson_line(&cfg, &hit).as_bytes());
             out.push(b'\n');
         }
         out

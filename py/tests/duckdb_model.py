@@ -51,15 +51,20 @@ class Site:
 # loading and sessionizing
 
 
-def load(con: Any, ndjson_path: str, sites: Sequence[Site], dimensions: Sequence[str]) -> None:
+def load(con: Any, ndjson_path: str, sites: Sequence[Site], dimensions: Sequence[str],
+         rfc3339: bool = False, sessionize_too: bool = True) -> None:
     """Reads the hits and builds the tables ``hv`` (hits with their visit)
-    and ``visits``. ``dimensions`` are the custom dimension names."""
+    and ``visits``. ``dimensions`` are the custom dimension names;
+    ``rfc3339``: the timestamps are RFC 3339 strings (else Unix seconds);
+    without ``sessionize_too`` only the ``raw`` table is built."""
     _sites(con, sites)
     dim_cols = "".join(f", dims->>'{d}' AS \"dim_{d}\"" for d in dimensions)
+    ts_col = "CAST(epoch(CAST(ts AS TIMESTAMPTZ)) AS BIGINT) AS ts" if rfc3339 else "ts"
+    ts_type = "VARCHAR" if rfc3339 else "BIGINT"
     con.execute(
         f"""
         CREATE OR REPLACE TABLE raw AS
-        SELECT site, ts, visitor, coalesce(type, 'pageview') AS type, url, title,
+        SELECT site, {ts_col}, visitor, coalesce(type, 'pageview') AS type, url, title,
                referrer, "user", device, browser, os, country, language,
                CASE WHEN coalesce(type, 'pageview') = 'search' THEN search END AS keyword,
                CASE WHEN type = 'event' THEN event->>'category' END AS ev_category,
@@ -68,14 +73,15 @@ def load(con: Any, ndjson_path: str, sites: Sequence[Site], dimensions: Sequence
                CASE WHEN type = 'event' THEN CAST(event->>'value' AS DOUBLE) END AS ev_value
                {dim_cols}
         FROM read_json(?, format = 'newline_delimited', columns = {{
-            site: 'INTEGER', ts: 'BIGINT', visitor: 'VARCHAR', type: 'VARCHAR',
+            site: 'INTEGER', ts: '{ts_type}', visitor: 'VARCHAR', type: 'VARCHAR',
             url: 'VARCHAR', title: 'VARCHAR', referrer: 'VARCHAR', "user": 'VARCHAR',
             device: 'VARCHAR', browser: 'VARCHAR', os: 'VARCHAR', country: 'VARCHAR',
             language: 'VARCHAR', search: 'VARCHAR', event: 'JSON', dims: 'JSON'}})
         """,
         [ndjson_path],
     )
-    sessionize(con, dimensions)
+    if sessionize_too:
+        sessionize(con, dimensions)
 
 
 def load_parquet(con: Any, parquet_path: str, sites: Sequence[Site], dimensions: Sequence[str]) -> None:

@@ -31,7 +31,8 @@ SITE: Dict[str, Any] = {
 }
 
 
-def ndjson(days: int = 30, visitors: int = 2000, seed: int = 42, start: str = "2025-01-01") -> bytes:
+def ndjson(days: int = 30, visitors: int = 2000, seed: int = 42, start: str = "2025-01-01",
+           profile: str = "intranet") -> bytes:
     """Sample hits of site 1 as NDJSON bytes.
 
     Parameters
@@ -44,9 +45,20 @@ def ndjson(days: int = 30, visitors: int = 2000, seed: int = 42, start: str = "2
         The same seed gives the same hits on every machine.
     start : str
         First day, ``YYYY-MM-DD``.
+    profile : str
+        ``"intranet"`` (integer timestamps, a visit's fields on its first
+        hit, about 176 bytes a line) or ``"heavy"`` (RFC 3339 timestamps,
+        the visit's fields on every hit, 8,000 long URLs and titles, about
+        330 bytes a line: what a big client's collector sends).
 
     Returns
     -------
     bytes
+
+    Examples
+    --------
+    >>> line = ndjson(days=1, visitors=50, profile="heavy").splitlines()[0]
+    >>> b'"ts":"2025-01-01T' in line
+    True
     """
-    return sample_ndjson(days, visitors, seed, start)
+    return sample_ndjson(days, visitors, seed, start, profile)

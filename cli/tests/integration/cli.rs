@@ -956,3 +956,73 @@ fn goals_commands_define_goals_that_answer_for_past_days() {
     let gone = hitmap(&["goals", "remove", s, "--site", "1", "--id", "1"]);
     assert!(!gone.status.success() && text(&gone.stderr).contains("has no goal 1"));
 }
+
+/// `hitmap sample --profile heavy` (issue 37's benchmark data): RFC 3339
+/// times, the visit's fields on every hit, long lines; every line is
+/// accepted, and its answers are those of the same hits as Rust values.
+#[test]
+fn the_heavy_sample_is_rfc_3339_lines_of_a_collector_that_ingest_whole() {
+    let dir = TempDir::new("heavy-sample");
+    let file = dir.0.join("heavy.ndjson");
+    let out = hitmap(&[
+        "sample",
+        file.to_str().unwrap(),
+        "--profile",
+        "heavy",
+        "--days",
+        "3",
+        "--visitors",
+        "300",
+        "--start",
+        "2025-06-01",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines = std::fs::read_to_string(&file).unwrap();
+    let n = lines.lines().count();
+    assert!(n > 500, "{n} hits");
+    let mean = lines.len() / n;
+    assert!((300..400).contains(&mean), "{mean} bytes a line");
+    for line in lines.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let ts = v["ts"].as_str().unwrap();
+        assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "{ts}");
+        // Summer time in London: the site's offset.
+        assert!(ts.ends_with("+01:00"), "{ts}");
+        for field in ["device", "browser", "os", "country", "language"] {
+            assert!(v[field].is_string(), "{field}: {line}");
+        }
+    }
+    let store = dir.0.join("store");
+    let s = store.to_str().unwrap();
+    crate::init_sample_site(s, &[]);
+    let out = hitmap(&["ingest", s, file.to_str().unwrap(), "--no-progress"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains(&format!("{n} hits ingested, 0 lines rejected")));
+    // The same hits as Rust values, in memory.
+    let cfg = hitmap::sample::SampleConfig {
+        days: 3,
+        visitors: 300,
+        start: chrono::NaiveDate::from_ymd_opt(2025, 6, 1).unwrap(),
+        profile: hitmap::sample::Profile::Heavy,
+        ..Default::default()
+    };
+    let mut memory = Engine::in_memory();
+    memory
+        .add_site(
+            hitmap::SiteConfig::new(1)
+                .time_zone("Europe/London")
+                .section("News", ["/news"])
+                .section("HR", ["/teams/hr", "/policies"])
+                .dimension("department"),
+        )
+        .unwrap();
+    memory.ingest(hitmap::sample::generate(&cfg)).unwrap();
+    let stored = Engine::open_read_only(&store).unwrap();
+    for q in [
+        "method=VisitsSummary.get&idSite=1&period=range&date=2025-06-01,2025-06-03",
+        "method=Actions.getPageTitles&idSite=1&period=range&date=2025-06-01,2025-06-03&filter_limit=-1",
+        "method=CustomDimensions.getCustomDimension&dimension=department&idSite=1&period=day&date=2025-06-02",
+    ] {
+        assert_eq!(stored.api(q).unwrap(), memory.api(q).unwrap(), "{q}");
+    }
+}
