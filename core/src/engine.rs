@@ -140,10 +140,13 @@ pub(crate) fn rollup_changes(
     files: Option<&crate::store::SiteFiles>,
     days: &[NaiveDate],
     grown: bool,
+    reports: bool,
 ) -> BTreeMap<(crate::rollup::Span, NaiveDate), Option<Vec<u8>>> {
     let mut out = BTreeMap::new();
     shelf_changes(site, files, days, grown, false, &mut out);
-    shelf_changes(site, files, days, grown, true, &mut out);
+    if reports {
+        shelf_changes(site, files, days, grown, true, &mut out);
+    }
     goal_changes(site, files, days, &mut out);
     // Encoded (and packed) on every core: a month's and a year's report
     // rollups are the largest.
@@ -965,6 +968,12 @@ pub struct Engine {
     pub(crate) query_threads: crate::par::QueryThreads,
     /// Ingests only intern ([`Engine::set_dictionaries_only`]).
     pub(crate) dictionaries_only: bool,
+    /// Commits leave the report rollups of completed periods out: a
+    /// bulk ingest builds them once, in its last commit
+    /// ([`Engine::ingest_chunks`]), rather than a month at each commit
+    /// that completes one (and again when a later chunk adds to its last
+    /// day).
+    pub(crate) defer_report_rollups: bool,
 }
 
 /// How many hits a batch may have to land as live parts instead of
@@ -1391,26 +1400,86 @@ impl Engine {
         mut reader: R,
         options: &IngestOptions,
         writing: &mut Option<crate::store::Background>,
+        mark: Option<&mut crate::resume::InputMark>,
+    ) -> Result<IngestOutcome> {
+        // Room for a whole chunk from the start: grown on the way, it
+        // would be copied and its fresh pages zeroed several times.
+        let mut chunk: Vec<u8> = Vec::with_capacity(options.chunk_bytes.saturating_add(1 << 20));
+        let mut line_no = mark.as_ref().map_or(0, |m| m.count.lines);
+        let mut phases = Phases::from_env();
+        // The report rollups of the periods this input completes are
+        // built once, in a last commit of their own (below), from the
+        // days then at hand; each chunk's commit leaves them out. Were
+        // the process to stop before, the store holds its days and the
+        // summary rollups, and a later commit of the site builds them.
+        let deferred = self.store.is_some() && !self.defer_report_rollups;
+        self.defer_report_rollups |= deferred;
+        let mut touched = std::collections::BTreeSet::new();
+        let read = self.read_chunks(
+            &mut reader,
+            options,
+            writing,
+            mark,
+            &mut chunk,
+            &mut line_no,
+            &mut phases,
+            &mut touched,
+        );
+        if deferred {
+            self.defer_report_rollups = false;
+        }
+        let total = read?;
+        if deferred && !touched.is_empty() {
+            phases.start();
+            self.settle(writing.take())?;
+            let changed = touched
+                .into_iter()
+                .map(|s| (s, (false, Vec::new())))
+                .collect();
+            let marks = Marks {
+                batch: None,
+                cursor: None,
+                live: None,
+            };
+            *writing = self.persist_batch(changed, marks, true)?;
+            phases.add(Phase::Rollups);
+        }
+        phases.report(&total);
+        Ok(total)
+    }
+
+    /// [`Engine::ingest_chunks`]' loop: chunk after chunk, each committed
+    /// (the sites it touched go to `touched`).
+    #[allow(clippy::too_many_arguments)]
+    fn read_chunks<R: BufRead>(
+        &mut self,
+        reader: &mut R,
+        options: &IngestOptions,
+        writing: &mut Option<crate::store::Background>,
         mut mark: Option<&mut crate::resume::InputMark>,
+        chunk: &mut Vec<u8>,
+        line_no: &mut u64,
+        phases: &mut Phases,
+        touched: &mut std::collections::BTreeSet<u32>,
     ) -> Result<IngestOutcome> {
         let mut total = IngestOutcome::default();
-        let mut chunk: Vec<u8> = Vec::new();
-        let mut line_no = mark.as_ref().map_or(0, |m| m.count.lines);
         let mut index = 0u64;
         loop {
+            phases.start();
             chunk.clear();
-            read_chunk(&mut reader, options.chunk_bytes, &mut chunk)?;
+            read_chunk(reader, options.chunk_bytes, chunk)?;
+            phases.add(Phase::Read);
             if chunk.is_empty() {
                 break;
             }
             if let Some(m) = mark.as_deref_mut() {
-                m.advance(&chunk);
+                m.advance(chunk);
                 // Only the end of the input lacks a line end: a last line
                 // that is not whole JSON is still being written; it is
                 // read again, whole, by a later run (the mark's prefix
                 // stops before it).
-                if !chunk.ends_with(b"\n") && !crate::resume::is_whole(last_line(&chunk)) {
-                    chunk.truncate(memchr::memrchr(b'\n', &chunk).map_or(0, |i| i + 1));
+                if !chunk.ends_with(b"\n") && !crate::resume::is_whole(last_line(chunk)) {
+                    chunk.truncate(memchr::memrchr(b'\n', chunk).map_or(0, |i| i + 1));
                     total.held_back = 1;
                     if chunk.is_empty() {
                         break;
@@ -1419,25 +1488,26 @@ impl Engine {
             }
             let id = match &options.batch_id {
                 Some(b) => format!("{b}#{index}"),
-                None => format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&chunk)),
+                None => format!("{:032x}", xxhash_rust::xxh3::xxh3_128(chunk)),
             };
             index += 1;
             if !options.force && self.has_batch(&id) {
                 total.skipped_batches += 1;
                 // Line numbers count every line, blank ones too.
-                for line in lines(&chunk) {
-                    line_no += 1;
+                for line in lines(chunk) {
+                    *line_no += 1;
                     total.skipped_lines += u64::from(!line.iter().all(json_whitespace));
                 }
                 continue;
             }
+            phases.add(Phase::BatchId);
             let mut batch = self.new_batch(0);
             let threads = self.query_threads.get();
             // A line's outcome into the batch (and the write-ahead log).
             let mut take = |batch: &mut Batch, raw: &[u8], r: crate::intern::LineOutcome| {
-                line_no += 1;
+                *line_no += 1;
                 let Some(r) = r else { return };
-                batch.record(line_no, r, |log| {
+                batch.record(*line_no, r, |log| {
                     log.extend_from_slice(raw);
                     if !raw.ends_with(b"\n") {
                         log.push(b'\n');
@@ -1449,7 +1519,7 @@ impl Engine {
                 // Blocks are read and interned on every thread into
                 // dictionaries of their own, and merged in input order as
                 // they come (`intern.rs`): the same ids as one thread gives.
-                let blocks: Vec<&[u8]> = blocks(&chunk, BLOCK_BYTES).collect();
+                let blocks: Vec<&[u8]> = blocks(chunk, BLOCK_BYTES).collect();
                 let sites = &mut self.sites;
                 let n = blocks.len();
                 crate::par::in_order(
@@ -1472,7 +1542,7 @@ impl Engine {
                     },
                 );
             } else {
-                for raw in lines(&chunk) {
+                for raw in lines(chunk) {
                     let r = match parse_raw(raw) {
                         Parsed::Blank => None,
                         Parsed::Hit(view) => {
@@ -1488,8 +1558,12 @@ impl Engine {
                 cursor: cursor.as_ref().map(|(n, v)| (*n, v.as_str())),
                 live: None,
             };
+            phases.add(Phase::Parse);
             self.settle(writing.take())?;
+            phases.add(Phase::Write);
+            touched.extend(batch.held.buckets.iter().map(|(site, _)| *site));
             let (out, write) = self.commit_batch_with(batch, marks, true)?;
+            phases.add(Phase::Commit);
             *writing = write;
             total.accepted += out.accepted;
             total.rejected.extend(out.rejected);
@@ -2189,7 +2263,13 @@ impl Engine {
             }
             // The files encode (and compress) independently; the
             // dictionaries, the largest, first.
-            change.rollups = rollup_changes(site, store.manifest.sites.get(&id), &days, true);
+            change.rollups = rollup_changes(
+                site,
+                store.manifest.sites.get(&id),
+                &days,
+                true,
+                !self.defer_report_rollups,
+            );
             let (pages, totals) = site.history.changes();
             let parts = [Part::Dicts]
                 .into_iter()
@@ -2564,6 +2644,58 @@ fn read_hits<'a, T: TypedHit>(
         block.lines.push((hit, Some(outcome)));
     }
     block
+}
+
+/// A part of [`Engine::ingest_chunks`]' time ([`Phases`]).
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    Read,
+    BatchId,
+    Parse,
+    Write,
+    Commit,
+    Rollups,
+}
+
+/// Where an NDJSON ingest's time goes, summed by [`Phase`], when the
+/// `HITMAP_INGEST_PHASES` environment variable is set: printed on stderr
+/// at the end (the profiles of BENCHMARKS.md).
+struct Phases {
+    on: Option<(std::time::Instant, [f64; 6])>,
+}
+
+impl Phases {
+    fn from_env() -> Phases {
+        Phases {
+            on: std::env::var_os("HITMAP_INGEST_PHASES")
+                .map(|_| (std::time::Instant::now(), [0.0; 6])),
+        }
+    }
+
+    fn start(&mut self) {
+        if let Some((t, _)) = &mut self.on {
+            *t = std::time::Instant::now();
+        }
+    }
+
+    /// The time since the last call (or [`Phases::start`]) goes to `p`.
+    fn add(&mut self, p: Phase) {
+        if let Some((t, sums)) = &mut self.on {
+            sums[p as usize] += t.elapsed().as_secs_f64();
+            *t = std::time::Instant::now();
+        }
+    }
+
+    fn report(&self, total: &IngestOutcome) {
+        if let Some((_, [read, id, parse, write, commit, rollups])) = self.on {
+            eprintln!(
+                "ingest phases (s): read {read:.2}, batch id {id:.2}, parse and intern {parse:.2}, \
+                 wait for the previous write {write:.2}, commit {commit:.2}, report rollups \
+                 {rollups:.2} ({} hits, {} batches)",
+                total.accepted, total.batches
+            );
+        }
+    }
 }
 
 /// Reads whole lines into `chunk` until it holds at least `size` bytes

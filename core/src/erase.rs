@@ -246,8 +246,13 @@ impl Engine {
         }
         // Every month's rollup holds the old ids: each is rewritten or
         // removed, and the old ones deleted with the old days.
-        change.rollups =
-            crate::engine::rollup_changes(state, store.manifest.sites.get(&site), &all, false);
+        change.rollups = crate::engine::rollup_changes(
+            state,
+            store.manifest.sites.get(&site),
+            &all,
+            false,
+            true,
+        );
         store.commit_erasure(BTreeMap::from([(site, change)]))?;
         // Cached days hold the old ids (and the erased data).
         if let Some(lazy) = &state.lazy {

@@ -178,13 +178,62 @@ impl Rollup {
         }
         if let Some(keys) = reports {
             let dims = ReportsBuilder::dims_of(keys.dicts, days.iter().map(|(_, a)| *a));
-            let mut b = ReportsBuilder::new(keys, None, &dims);
-            for (date, a) in &days {
-                b.add_day(*date, a);
-            }
-            r.reports = Some(Box::new(b.finish()));
+            r.reports = Some(Box::new(Self::count_reports(&days, keys, &dims)));
         }
         r
+    }
+
+    /// The reports of `days`, counted on every core: each thread counts
+    /// a run of days, and the runs merge in date order as a year's months
+    /// do ([`reports::Reports::merge`]), the same reports one thread
+    /// counts (the rollup tests compare them with the days').
+    fn count_reports(
+        days: &[(NaiveDate, &DayArchive)],
+        keys: &VisitKeys<'_>,
+        dims: &[u32],
+    ) -> reports::Reports {
+        let count = |run: &[(NaiveDate, &DayArchive)]| {
+            let mut b = ReportsBuilder::new(keys, None, dims);
+            let mut summary = (
+                DayTotals::default(),
+                RoaringBitmap::new(),
+                RoaringBitmap::new(),
+            );
+            for (date, a) in run {
+                b.add_day(*date, a);
+                summary.0.add(&a.totals);
+                summary.1 |= &a.visitors;
+                summary.2 |= &a.users;
+            }
+            (b.finish(), summary)
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if threads < 2 || days.len() < 4 {
+            return count(days).0;
+        }
+        let runs: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = days
+                .chunks(days.len().div_ceil(threads))
+                .map(|run| s.spawn(move || count(run)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        let mut runs = runs.into_iter();
+        let (mut out, mut summary) = runs.next().expect("at least four days");
+        for (theirs, their_summary) in runs {
+            out.merge(
+                (&summary.0, &summary.1, &summary.2),
+                &theirs,
+                (&their_summary.0, &their_summary.1, &their_summary.2),
+            );
+            summary.0.add(&their_summary.0);
+            summary.1 |= &their_summary.1;
+            summary.2 |= &their_summary.2;
+        }
+        out
     }
 
     /// The rollup of a year from its months' rollups (in month order),
@@ -194,15 +243,37 @@ impl Rollup {
         months: impl IntoIterator<Item = &'a Rollup>,
         reports: bool,
     ) -> Rollup {
-        let mut r = Rollup {
-            start,
-            span: Span::Year.with_reports(reports),
-            reports: reports.then(Box::default),
-            ..Rollup::default()
+        let fold = |months: &[&Rollup]| {
+            let mut r = Rollup {
+                start,
+                span: Span::Year.with_reports(reports),
+                reports: reports.then(Box::default),
+                ..Rollup::default()
+            };
+            for m in months {
+                r.add(m);
+            }
+            r
         };
-        for m in months {
-            r.add(m);
+        let months: Vec<&Rollup> = months.into_iter().collect();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if threads < 2 || months.len() < 4 {
+            return fold(&months);
         }
+        // Each half of the year summed on a thread of its own, then the
+        // second added to the first: the same sums, in month order.
+        let (first, second) = months.split_at(months.len() / 2);
+        let (mut r, later) = std::thread::scope(|s| {
+            let later = s.spawn(|| fold(second));
+            let r = fold(first);
+            (
+                r,
+                later
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            )
+        });
+        r.add(&later);
         r
     }
 

@@ -45,7 +45,10 @@ pub(super) fn line(src: &str) -> Option<HitView<'_>> {
             TS => {
                 hit.ts = if s.peek()? == b'"' {
                     let t = s.string()?;
-                    chrono::DateTime::parse_from_rfc3339(t).ok()?.timestamp()
+                    match rfc3339(t.as_bytes()) {
+                        Some(ts) => ts,
+                        None => chrono::DateTime::parse_from_rfc3339(t).ok()?.timestamp(),
+                    }
                 } else {
                     i64::try_from(s.uint(18)?).ok()?
                 };
@@ -183,6 +186,93 @@ fn field(key: &str) -> Option<u32> {
         "browser_engine" => BROWSER_ENGINE,
         _ => return None,
     })
+}
+
+/// The Unix second of the common RFC 3339 form,
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)`, read without
+/// chrono's general parser; `None` for anything else (another form, a
+/// leap second, a date that does not exist), which chrono then reads or
+/// refuses as before. Equal to chrono's `timestamp()` wherever it answers
+/// (a proptest below checks).
+fn rfc3339(b: &[u8]) -> Option<i64> {
+    // Every value below has at most four digits and every index is
+    // within the line: the wrapping operations cannot wrap.
+    let digits = |r: std::ops::Range<usize>| -> Option<i64> {
+        b.get(r)?.iter().try_fold(0i64, |n, &c| {
+            c.is_ascii_digit()
+                .then(|| n.wrapping_mul(10).wrapping_add(i64::from(c.wrapping_sub(b'0'))))
+        })
+    };
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
+    if !(at(4, b'-') && at(7, b'-') && at(10, b'T') && at(13, b':') && at(16, b':')) {
+        return None;
+    }
+    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if day == 0 || day > days_in_month || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let mut i = 19usize;
+    if at(i, b'.') {
+        let fraction = b.get(20..)?.iter().take_while(|c| c.is_ascii_digit()).count();
+        if fraction == 0 {
+            return None;
+        }
+        i = 20usize.wrapping_add(fraction);
+    }
+    let rest = b.get(i..)?;
+    let offset = match rest {
+        [b'Z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let two = |x: u8, y: u8| -> Option<i64> {
+                (x.is_ascii_digit() && y.is_ascii_digit()).then(|| {
+                    i64::from(x.wrapping_sub(b'0'))
+                        .wrapping_mul(10)
+                        .wrapping_add(i64::from(y.wrapping_sub(b'0')))
+                })
+            };
+            let (h, m) = (two(*h1, *h2)?, two(*m1, *m2)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let o = h.wrapping_mul(3600).wrapping_add(m.wrapping_mul(60));
+            if *sign == b'-' { o.wrapping_neg() } else { o }
+        }
+        _ => return None,
+    };
+    // Days from 1970-01-01 of a proleptic Gregorian date (Howard
+    // Hinnant's `days_from_civil`).
+    let y = if month <= 2 { year.wrapping_sub(1) } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.wrapping_sub(era.wrapping_mul(400));
+    let mp = month.wrapping_add(9) % 12;
+    let doy = (mp.wrapping_mul(153).wrapping_add(2) / 5)
+        .wrapping_add(day)
+        .wrapping_sub(1);
+    let doe = yoe
+        .wrapping_mul(365)
+        .wrapping_add(yoe / 4)
+        .wrapping_sub(yoe / 100)
+        .wrapping_add(doy);
+    let days = era
+        .wrapping_mul(146_097)
+        .wrapping_add(doe)
+        .wrapping_sub(719_468);
+    Some(
+        days.wrapping_mul(86_400)
+            .wrapping_add(hour.wrapping_mul(3600))
+            .wrapping_add(minute.wrapping_mul(60))
+            .wrapping_add(second)
+            .wrapping_sub(offset),
+    )
 }
 
 /// Powers of ten that are exact in an `f64`.
@@ -374,6 +464,64 @@ impl<'a> Scan<'a> {
                 b',' => {}
                 b'}' => return Some(()),
                 _ => return None,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+    use proptest::prelude::*;
+
+    fn chrono(s: &str) -> Option<i64> {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.timestamp())
+    }
+
+    #[test]
+    fn the_common_forms_read_as_chrono_reads_them() {
+        for s in [
+            "2025-01-01T00:00:00Z",
+            "1970-01-01T00:00:00Z",
+            "2024-02-29T23:59:59.123456789+01:00",
+            "2025-06-11T09:12:33+01:00",
+            "1969-12-31T23:59:59-00:30",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+        ] {
+            assert_eq!(rfc3339(s.as_bytes()), chrono(s), "{s}");
+            assert!(rfc3339(s.as_bytes()).is_some(), "{s}");
+        }
+        // Left to chrono: other forms, leap seconds, impossible dates.
+        for s in [
+            "2025-02-29T00:00:00Z",
+            "2025-01-01t00:00:00z",
+            "2025-01-01 00:00:00Z",
+            "2016-12-31T23:59:60Z",
+            "2025-01-01T00:00:00",
+            "2025-01-01T00:00:00.Z",
+            "2025-01-01T00:00:00+0100",
+            "2025-13-01T00:00:00Z",
+        ] {
+            assert_eq!(rfc3339(s.as_bytes()), None, "{s}");
+        }
+    }
+
+    proptest! {
+        /// Wherever the fast reader answers, chrono gives the same second.
+        #[test]
+        fn equals_chrono(
+            y in 0u32..10_000, mo in 0u32..14, d in 0u32..33, h in 0u32..26, mi in 0u32..62,
+            se in 0u32..62, frac in proptest::option::of("[0-9]{0,10}"),
+            zone in prop_oneof![Just("Z".to_owned()), "[+-][0-2][0-9]:[0-6][0-9]", "[+-Zz][0-9:]{0,6}"],
+            sep in prop_oneof![Just('T'), Just('t'), Just(' ')],
+        ) {
+            let frac = frac.map(|f| format!(".{f}")).unwrap_or_default();
+            let s = format!("{y:04}-{mo:02}-{d:02}{sep}{h:02}:{mi:02}:{se:02}{frac}{zone}");
+            if let Some(t) = rfc3339(s.as_bytes()) {
+                prop_assert_eq!(Some(t), chrono(&s), "{}", s);
             }
         }
     }

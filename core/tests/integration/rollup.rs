@@ -1094,3 +1094,80 @@ fn history_reports_follow_late_visits_of_returning_visitors() {
     ask(&r, methods[0], "2025-03-01");
     assert_eq!(r.read_stats().requests - before, 1, "March's report rollup");
 }
+
+/// An input that gives the first `n` bytes of `bytes`, then an error.
+struct FailsAfter<'a> {
+    bytes: &'a [u8],
+    n: usize,
+}
+
+impl std::io::Read for FailsAfter<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.n == 0 {
+            return Err(std::io::Error::other("the disk went away"));
+        }
+        let k = buf.len().min(self.n).min(self.bytes.len());
+        buf[..k].copy_from_slice(&self.bytes[..k]);
+        self.bytes = &self.bytes[k..];
+        self.n -= k;
+        Ok(k)
+    }
+}
+
+#[test]
+fn an_ndjson_ingest_builds_the_report_rollups_it_completes_once_at_its_end() {
+    let cfg = hitmap::sample::SampleConfig {
+        days: 120,
+        visitors: 400,
+        ..Default::default()
+    };
+    let ndjson: Vec<u8> = hitmap::sample::generate(&cfg)
+        .flat_map(|h| (h.to_ndjson() + "\n").into_bytes())
+        .collect();
+    let options = hitmap::IngestOptions::default().chunk_bytes(ndjson.len() / 10);
+    // The same hits committed batch by batch, each commit with its
+    // rollups: what the NDJSON ingest must equal.
+    let want_dir = TempDir::new("rollup-ndjson-want");
+    let want = sample_store(&want_dir.0, 120);
+
+    let dir = TempDir::new("rollup-ndjson");
+    let mut e = Engine::open(&dir.0).unwrap();
+    e.add_site(hitmap::sample::site_config(&cfg)).unwrap();
+    // Stopped at 70 %: its chunks are committed (January and February
+    // complete), their report rollups left for the end it did not reach.
+    let cut = FailsAfter {
+        bytes: &ndjson,
+        n: ndjson.len() * 7 / 10,
+    };
+    let err = e
+        .ingest_ndjson_with(std::io::BufReader::new(cut), &options)
+        .unwrap_err();
+    assert!(err.to_string().contains("the disk went away"), "{err}");
+    assert!(
+        rollup_files(&dir.0).len() >= 2,
+        "{:?}",
+        rollup_files(&dir.0)
+    );
+    assert_eq!(report_files(&dir.0), Vec::<String>::new());
+    // A reader answers from the days meanwhile, exactly.
+    let q = Query::site(1).range(day(31), day(31 + 30));
+    assert_eq!(
+        reader(&dir.0).query(&q).unwrap().visits_summary(),
+        want.query(&q).unwrap().visits_summary()
+    );
+
+    // The whole input again: the committed chunks are skipped, the rest
+    // read, and the last commit builds every complete month's reports
+    // and no more (April is the last month with days).
+    let out = e.ingest_ndjson_with(&ndjson[..], &options).unwrap();
+    assert!(out.skipped_batches >= 6 && out.batches >= 3, "{out:?}");
+    e.seal().unwrap();
+    assert_eq!(
+        report_files(&dir.0)
+            .iter()
+            .map(|f| &f[..7])
+            .collect::<Vec<_>>(),
+        ["2025-01", "2025-02", "2025-03"]
+    );
+    assert_equal_everywhere(&dir.0, &want, "NDJSON in chunks");
+}
