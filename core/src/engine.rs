@@ -1472,7 +1472,23 @@ impl Engine {
             if chunk.is_empty() {
                 break;
             }
-            if let Some(m) = mark.as_deref_mut() {
+            let content_id = |bytes: &[u8]| format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes));
+            // A chunk that ends its last line is hashed for its id on a
+            // thread of its own while the mark takes it in (both read
+            // every byte).
+            let early = (options.batch_id.is_none() && chunk.ends_with(b"\n")).then(|| {
+                let bytes: &[u8] = chunk;
+                std::thread::scope(|s| {
+                    let id = s.spawn(|| content_id(bytes));
+                    if let Some(m) = mark.as_deref_mut() {
+                        m.advance(bytes);
+                    }
+                    id.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+                })
+            });
+            if early.is_none()
+                && let Some(m) = mark.as_deref_mut()
+            {
                 m.advance(chunk);
                 // Only the end of the input lacks a line end: a last line
                 // that is not whole JSON is still being written; it is
@@ -1486,9 +1502,10 @@ impl Engine {
                     }
                 }
             }
-            let id = match &options.batch_id {
-                Some(b) => format!("{b}#{index}"),
-                None => format!("{:032x}", xxhash_rust::xxh3::xxh3_128(chunk)),
+            let id = match (&options.batch_id, early) {
+                (Some(b), _) => format!("{b}#{index}"),
+                (None, Some(id)) => id,
+                (None, None) => content_id(chunk),
             };
             index += 1;
             if !options.force && self.has_batch(&id) {
