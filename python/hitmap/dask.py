@@ -262,10 +262,15 @@ def _build(
         data = raw.encoded_day(site, day)
         if data is not None:
             stored[k % tasks][(site, day)] = data
-    # Each site's dictionaries once on the cluster (keys from the content:
-    # an earlier build's futures never stand in), to the tasks that need them.
+    # Each site's dictionaries once on the cluster, to the tasks that need
+    # them, under keys of their own (`hash=False`): an earlier build's
+    # futures never stand in, and the same bytes scattered again while the
+    # scheduler still forgets an earlier build's copy cannot cancel this
+    # build ("already forgotten").
     needed = sorted(set().union(*task_sites.values()))
-    scattered = dict(zip(needed, client.scatter([raw.site_dictionaries(s) for s in needed])))
+    scattered = dict(
+        zip(needed, client.scatter([raw.site_dictionaries(s) for s in needed], hash=False))
+    )
     builds = []
     for t in range(tasks):
         pieces = [client.submit(lambda r, t=t: r[1][t], f, pure=False) for f in firsts]
