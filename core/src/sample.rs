@@ -465,8 +465,10 @@ fn visit_hits(cfg: &SampleConfig, v: &Visitor, start: i64, rng: &mut Rng, out: &
                 value: rng.chance(0.5).then(|| rng.below(100) as f64),
             }),
         };
-        if cfg.profile == Profile::Heavy {
-            // A collector that sends the visit's fields with every hit.
+        let heavy = cfg.profile == Profile::Heavy;
+        // The visit's fields on its first hit; the heavy profile's
+        // collector sends them with every hit.
+        if heavy || a == 0 {
             hit.device = Some(v.device.into());
             hit.browser = Some(v.browser.into());
             hit.os = Some(v.os.into());
@@ -476,27 +478,18 @@ fn visit_hits(cfg: &SampleConfig, v: &Visitor, start: i64, rng: &mut Rng, out: &
             if a == 0 && rng.chance(0.3) {
                 hit.referrer = Some(REFERRERS[rng.zipf(REFERRERS.len() as u64) as usize].into());
             }
-            if rng.chance(0.75) {
+            if !heavy {
+                hit.dims = vec![
+                    ("department".into(), v.department.into()),
+                    ("office".into(), v.office.into()),
+                    ("role".into(), v.role.into()),
+                ];
+            } else if rng.chance(0.75) {
                 hit.dims = vec![
                     ("department".into(), v.department.into()),
                     ("office".into(), v.office.into()),
                 ];
             }
-        } else if a == 0 {
-            hit.device = Some(v.device.into());
-            hit.browser = Some(v.browser.into());
-            hit.os = Some(v.os.into());
-            hit.country = Some(v.country.into());
-            hit.language = Some(v.language.into());
-            hit.user = v.user.clone();
-            if rng.chance(0.3) {
-                hit.referrer = Some(REFERRERS[rng.zipf(REFERRERS.len() as u64) as usize].into());
-            }
-            hit.dims = vec![
-                ("department".into(), v.department.into()),
-                ("office".into(), v.office.into()),
-                ("role".into(), v.role.into()),
-            ];
         }
         out.push(hit);
         ts += rng.dwell();
