@@ -153,7 +153,6 @@ def main() -> None:
     py = sys.executable
     store2 = d / "store-py"
     init_store(a.bin, store2)
-    cpu0, t0 = children_cpu(), time.perf_counter()
     r = json.loads(subprocess.run([py, "-c", PY_INGEST, str(store2), str(ndjson)], check=True,
                                   capture_output=True, text=True).stdout)
     assert r["accepted"] == n_hits and r["rejected"] == 0, r

@@ -1413,7 +1413,9 @@ impl Engine {
         // the process to stop before, the store holds its days and the
         // summary rollups, and a later commit of the site builds them.
         let deferred = self.store.is_some() && !self.defer_report_rollups;
-        self.defer_report_rollups |= deferred;
+        if deferred {
+            self.defer_report_rollups = true;
+        }
         let mut touched = std::collections::BTreeSet::new();
         let read = self.read_chunks(
             &mut reader,
@@ -1473,19 +1475,20 @@ impl Engine {
                 break;
             }
             let content_id = |bytes: &[u8]| format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes));
-            // A chunk that ends its last line is hashed for its id on a
-            // thread of its own while the mark takes it in (both read
-            // every byte).
-            let early = (options.batch_id.is_none() && chunk.ends_with(b"\n")).then(|| {
-                let bytes: &[u8] = chunk;
-                std::thread::scope(|s| {
-                    let id = s.spawn(|| content_id(bytes));
-                    if let Some(m) = mark.as_deref_mut() {
+            // With a mark, a chunk that ends its last line is hashed for
+            // its id on a thread of its own while the mark takes it in
+            // (both read every byte).
+            let early = match mark.as_deref_mut() {
+                Some(m) if options.batch_id.is_none() && chunk.ends_with(b"\n") => {
+                    let bytes: &[u8] = chunk;
+                    Some(std::thread::scope(|s| {
+                        let id = s.spawn(|| content_id(bytes));
                         m.advance(bytes);
-                    }
-                    id.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
-                })
-            });
+                        id.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+                    }))
+                }
+                _ => None,
+            };
             if early.is_none()
                 && let Some(m) = mark.as_deref_mut()
             {

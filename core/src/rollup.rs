@@ -158,86 +158,70 @@ pub(crate) struct Rollup {
 impl Rollup {
     /// The rollup of a month's days (sealed archives, in date order),
     /// with the month's reports if `reports` gives the site's lookups.
+    /// The reports are counted on every core: each thread counts a run of
+    /// days, and the runs add up in date order as a year's months do
+    /// ([`Rollup::add`]), the same reports one thread counts (the rollup
+    /// tests compare them with the days').
     pub(crate) fn build<'a>(
         month: NaiveDate,
         days: impl IntoIterator<Item = (NaiveDate, &'a DayArchive)>,
         reports: Option<&VisitKeys<'_>>,
     ) -> Rollup {
         let days: Vec<(NaiveDate, &DayArchive)> = days.into_iter().collect();
+        let Some(keys) = reports else {
+            return Self::count(month, &days, None);
+        };
+        // Every run keeps the month's custom dimensions.
+        let dims = ReportsBuilder::dims_of(keys.dicts, days.iter().map(|(_, a)| *a));
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let runs: Vec<&[(NaiveDate, &DayArchive)]> = if threads < 2 || days.len() < 4 {
+            vec![&days]
+        } else {
+            days.chunks(days.len().div_ceil(threads)).collect()
+        };
+        let mut parts = crate::par::map_jobs(runs, threads, |run| {
+            Self::count(month, run, Some((keys, &dims)))
+        })
+        .into_iter();
+        let mut r = parts.next().unwrap_or_default();
+        for part in parts {
+            r.add(&part);
+        }
+        r
+    }
+
+    /// [`Rollup::build`] of one run of a month's days, on one thread.
+    fn count(
+        month: NaiveDate,
+        days: &[(NaiveDate, &DayArchive)],
+        reports: Option<(&VisitKeys<'_>, &[u32])>,
+    ) -> Rollup {
         let mut r = Rollup {
             start: month,
             span: Span::Month.with_reports(reports.is_some()),
             ..Rollup::default()
         };
-        for &(date, a) in &days {
+        for &(date, a) in days {
             debug_assert_eq!(month_of(date), month);
             r.dates.push(date);
             r.totals.add(&a.totals);
             r.visitors |= &a.visitors;
             r.users |= &a.users;
         }
-        if let Some(keys) = reports {
-            let dims = ReportsBuilder::dims_of(keys.dicts, days.iter().map(|(_, a)| *a));
-            r.reports = Some(Box::new(Self::count_reports(&days, keys, &dims)));
+        if let Some((keys, dims)) = reports {
+            let mut b = ReportsBuilder::new(keys, None, dims);
+            for (date, a) in days {
+                b.add_day(*date, a);
+            }
+            r.reports = Some(Box::new(b.finish()));
         }
         r
     }
 
-    /// The reports of `days`, counted on every core: each thread counts
-    /// a run of days, and the runs merge in date order as a year's months
-    /// do ([`reports::Reports::merge`]), the same reports one thread
-    /// counts (the rollup tests compare them with the days').
-    fn count_reports(
-        days: &[(NaiveDate, &DayArchive)],
-        keys: &VisitKeys<'_>,
-        dims: &[u32],
-    ) -> reports::Reports {
-        let count = |run: &[(NaiveDate, &DayArchive)]| {
-            let mut b = ReportsBuilder::new(keys, None, dims);
-            let mut summary = (
-                DayTotals::default(),
-                RoaringBitmap::new(),
-                RoaringBitmap::new(),
-            );
-            for (date, a) in run {
-                b.add_day(*date, a);
-                summary.0.add(&a.totals);
-                summary.1 |= &a.visitors;
-                summary.2 |= &a.users;
-            }
-            (b.finish(), summary)
-        };
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if threads < 2 || days.len() < 4 {
-            return count(days).0;
-        }
-        let runs: Vec<_> = std::thread::scope(|s| {
-            let handles: Vec<_> = days
-                .chunks(days.len().div_ceil(threads))
-                .map(|run| s.spawn(move || count(run)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
-        });
-        let mut runs = runs.into_iter();
-        let (mut out, mut summary) = runs.next().expect("at least four days");
-        for (theirs, their_summary) in runs {
-            out.merge(
-                (&summary.0, &summary.1, &summary.2),
-                &theirs,
-                (&their_summary.0, &their_summary.1, &their_summary.2),
-            );
-            summary.0.add(&their_summary.0);
-            summary.1 |= &their_summary.1;
-            summary.2 |= &their_summary.2;
-        }
-        out
-    }
-
     /// The rollup of a year from its months' rollups (in month order),
     /// with reports when every month has them and `reports` asks for them.
+    /// Each half of the year is summed on a thread of its own, then the
+    /// second is added to the first: the same sums, in month order.
     pub(crate) fn year<'a>(
         start: NaiveDate,
         months: impl IntoIterator<Item = &'a Rollup>,
@@ -257,23 +241,17 @@ impl Rollup {
         };
         let months: Vec<&Rollup> = months.into_iter().collect();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if threads < 2 || months.len() < 4 {
-            return fold(&months);
+        let halves = if threads < 2 || months.len() < 4 {
+            vec![&months[..]]
+        } else {
+            let (first, second) = months.split_at(months.len() / 2);
+            vec![first, second]
+        };
+        let mut halves = crate::par::map_jobs(halves, threads, fold).into_iter();
+        let mut r = halves.next().unwrap_or_else(|| fold(&[]));
+        for later in halves {
+            r.add(&later);
         }
-        // Each half of the year summed on a thread of its own, then the
-        // second added to the first: the same sums, in month order.
-        let (first, second) = months.split_at(months.len() / 2);
-        let (mut r, later) = std::thread::scope(|s| {
-            let later = s.spawn(|| fold(second));
-            let r = fold(first);
-            (
-                r,
-                later
-                    .join()
-                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
-            )
-        });
-        r.add(&later);
         r
     }
 
