@@ -310,6 +310,15 @@ pub(crate) fn range_index(ranges: &[Range], x: u64) -> Option<usize> {
         .position(|r| x >= r.low && r.high.is_none_or(|h| x <= h))
 }
 
+/// What a visit's key in a grouped report derives from
+/// ([`VisitKeys::group_source`]): dictionary ids and small numbers, the
+/// unused places [`NONE`].
+pub(crate) type GroupSource = [u32; GROUP_SOURCE_LEN];
+
+/// The most values a [`GroupSource`] holds (a campaign's: its type,
+/// landing URL, referrer URL and six recorded parts).
+pub(crate) const GROUP_SOURCE_LEN: usize = 9;
+
 /// Separates a referrer type from a name in one grouping key.
 pub(crate) const SEP: char = '\u{1}';
 
@@ -702,6 +711,138 @@ impl<'s> VisitKeys<'s> {
                 Some((if new { "new" } else { "returning" }.to_owned(), None))
             }
         }
+    }
+
+    /// What a visit's `group` key derives from, as dictionary ids and
+    /// small numbers ([`GroupSource`]): two visits with the same source
+    /// have the same key ([`VisitKeys::group_key`]), so a report counts
+    /// by source and builds each key's strings once. `None` for the
+    /// sections report (a visit has a row in each of its sections).
+    ///
+    /// `campaign` tells whether a URL (by id) carries campaign parameters
+    /// ([`crate::referrer::has_campaign`]): only then does the landing
+    /// URL change a visit's referrer, so only then is it in the source.
+    pub(crate) fn group_source(
+        &self,
+        group: VisitGroup,
+        at: &VisitAt<'_>,
+        actions: impl Iterator<Item = usize>,
+        bounds: &[Range],
+        campaign: impl FnOnce(u32) -> bool,
+    ) -> Option<GroupSource> {
+        let (a, v) = (at.archive, at.visit);
+        let mut out = [NONE; GROUP_SOURCE_LEN];
+        let mut put = |xs: &[u32]| out[..xs.len()].copy_from_slice(xs);
+        let f = |field: VField| a.fields[field as usize][v as usize];
+        let at_ = |i: usize| self.attr_id(a, v, i);
+        let boundary = |last: bool, titles: bool| {
+            let is_page = |i: &usize| a.a_kind[*i] == HitType::Pageview;
+            let mut actions = actions;
+            let i = if last {
+                actions.filter(is_page).last()
+            } else {
+                actions.find(is_page)
+            };
+            // An untitled page view's source is NONE - 1, no page view's NONE.
+            match i {
+                None => NONE,
+                Some(i) if titles => a.a_title[i].min(NONE - 1),
+                Some(i) => a.a_url[i].min(NONE - 1),
+            }
+        };
+        match group {
+            VisitGroup::Sections => return None,
+            VisitGroup::Entry { titles } => put(&[boundary(false, titles)]),
+            VisitGroup::Exit { titles } => put(&[boundary(true, titles)]),
+            VisitGroup::Frequency => put(&[u32::from(a.is_new_visit(v))]),
+            VisitGroup::By(g) => {
+                use Grouping as G;
+                let index = |x: u64| range_index(bounds, x).map_or(NONE, |i| i as u32);
+                match g {
+                    G::BrowserVersion => put(&[f(VField::Browser), at_(attr::BROWSER_VERSION)]),
+                    G::OsVersion => put(&[f(VField::Os), at_(attr::OS_VERSION)]),
+                    G::OsFamily => put(&[f(VField::Os)]),
+                    G::Brand => put(&[at_(attr::DEVICE_BRAND)]),
+                    G::Model => put(&[
+                        at_(attr::DEVICE_BRAND),
+                        at_(attr::DEVICE_MODEL),
+                        f(VField::Device),
+                    ]),
+                    G::Engine => put(&[at_(attr::BROWSER_ENGINE)]),
+                    G::Resolution => put(&[at_(attr::RESOLUTION)]),
+                    G::Configuration => {
+                        put(&[f(VField::Os), f(VField::Browser), at_(attr::RESOLUTION)])
+                    }
+                    G::Continent | G::Country => put(&[f(VField::Country)]),
+                    G::Region => put(&[
+                        at_(attr::REGION),
+                        f(VField::Country),
+                        at_(attr::REGION_NAME),
+                    ]),
+                    G::City => put(&[
+                        at_(attr::CITY),
+                        at_(attr::REGION),
+                        f(VField::Country),
+                        at_(attr::REGION_NAME),
+                        at_(attr::LATITUDE),
+                        at_(attr::LONGITUDE),
+                    ]),
+                    G::Language | G::LanguageCode => put(&[f(VField::Language)]),
+                    G::ServerHour => put(&[self.server_hour(a, v)]),
+                    G::LocalHour => put(&[at_(attr::LOCAL_HOUR)]),
+                    G::DayOfWeek => put(&[self.weekday(a, v)]),
+                    G::Duration => put(&[index(u64::from(at.length))]),
+                    G::Pages => put(&[index(at.actions as u64)]),
+                    G::VisitCount => put(&[index(u64::from(a.visit_rank(v)))]),
+                    G::DaysSinceLast => put(&[self
+                        .days_since_last(a, v, at.date)
+                        .map_or(NONE, |d| index(d as u64))]),
+                    G::ReferrerType | G::ReferrerAll | G::Referrer(_) => {
+                        // `referrer`'s inputs: the type; unless direct, the
+                        // landing URL, the referrer URL and the recorded parts.
+                        let kind = a.referrer_type[v as usize];
+                        out[0] = u32::from(kind);
+                        // A report of one type has no row for the others.
+                        let other = matches!(g, G::Referrer(part) if part.kind() as u8 != kind);
+                        if !other
+                            && ReferrerType::ALL.get(usize::from(kind))
+                                != Some(&ReferrerType::Direct)
+                        {
+                            out[1] = a
+                                .actions_of(v)
+                                .next()
+                                .map(|i| a.a_url[i])
+                                .filter(|&u| u != NONE && campaign(u))
+                                .unwrap_or(NONE);
+                            out[2] = f(VField::Referrer);
+                            let recorded: &[usize] = if ReferrerType::ALL.get(usize::from(kind))
+                                == Some(&ReferrerType::Campaign)
+                            {
+                                &[0, 1, 2, 3, 4, 5].map(|k| attr::CAMPAIGN + k)
+                            } else {
+                                &[attr::REFERRER_NAME, attr::REFERRER_KEYWORD]
+                            };
+                            for (slot, &i) in out[3..].iter_mut().zip(recorded) {
+                                *slot = self.attr_id(a, v, i);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// Whether the URL `id` carries campaign parameters.
+    pub(crate) fn is_campaign_url(&self, id: u32) -> bool {
+        crate::referrer::has_campaign(self.dicts.urls.value(id))
+    }
+
+    /// The value id of one of hitmap's visit attributes, or [`NONE`].
+    fn attr_id(&self, a: &DayArchive, v: u32, index: usize) -> u32 {
+        self.attrs[index]
+            .and_then(|name| a.dims.iter().find(|c| c.name == name))
+            .map_or(NONE, |c| c.values[v as usize])
     }
 
     /// The site's named sections, each with its row's key in the

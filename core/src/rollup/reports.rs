@@ -23,7 +23,8 @@ use crate::fsum::ExactSum;
 use crate::hit::HitType;
 use crate::raw::{SiteDicts, VField};
 use crate::visit_key::{
-    EVENT_TABLES, EventPart, ROLLED_GROUPS, Range, VisitAt, VisitGroup, VisitKeys, ranges,
+    EVENT_TABLES, EventPart, GroupSource, ROLLED_GROUPS, Range, VisitAt, VisitGroup, VisitKeys,
+    ranges,
 };
 
 /// The key of untitled page views in a stored titles table.
@@ -719,8 +720,78 @@ type ActionRows = (HashMap<u32, ActionCounts>, HashMap<u32, Ids>);
 /// A visit report's sums, visitors and users by key, while counting.
 type VisitRows = HashMap<u32, (DayTotals, Ids, Ids)>;
 
-/// A grouped report's sums, visitors and users by label, while counting.
-type GroupRows = HashMap<GroupKey, (DayTotals, Ids, Ids)>;
+/// A grouped report's sums, visitors and users, while counting.
+type GroupSums = (DayTotals, Ids, Ids);
+
+/// A grouped report while counting: its rows, each label's row, and the
+/// rows each visit source counts into ([`VisitKeys::group_source`]), so
+/// that a label's strings are made once per distinct source, not once per
+/// visit.
+#[derive(Default)]
+struct GroupRows {
+    rows: Vec<(GroupKey, GroupSums)>,
+    by_label: HashMap<GroupKey, u32>,
+    /// A source's row and its sub-label's row; `None`: no row.
+    by_source: HashMap<GroupSource, Slots>,
+    /// The same for sources of one small number (most groupings': a
+    /// dictionary id, an hour, a range), by that number: no hashing.
+    by_number: Vec<Option<Slots>>,
+}
+
+/// A visit's row in a grouped report and its sub-label's row; `None`: the
+/// report leaves the visit out.
+type Slots = Option<(u32, Option<u32>)>;
+
+/// The numbers [`GroupRows::by_number`] keeps (dictionary ids are dense).
+const BY_NUMBER: u32 = 1 << 16;
+
+impl GroupRows {
+    /// The rows of `source` if known; else `key()`'s, noted for it.
+    fn slots_of(
+        &mut self,
+        source: GroupSource,
+        key: impl FnOnce() -> Option<(String, Option<String>)>,
+    ) -> Slots {
+        let number = (source[1..].iter().all(|&x| x == NONE) && source[0] < BY_NUMBER)
+            .then_some(source[0] as usize);
+        let known = match number {
+            Some(n) => self.by_number.get(n).copied().flatten(),
+            None => self.by_source.get(&source).copied(),
+        };
+        if let Some(slots) = known {
+            return slots;
+        }
+        let slots = self.slots(key());
+        match number {
+            Some(n) => {
+                if self.by_number.len() <= n {
+                    self.by_number.resize(n + 1, None);
+                }
+                self.by_number[n] = Some(slots);
+            }
+            None => {
+                self.by_source.insert(source, slots);
+            }
+        }
+        slots
+    }
+
+    /// The row of `key`, made if new.
+    fn slot(&mut self, key: GroupKey) -> u32 {
+        let rows = &mut self.rows;
+        *self.by_label.entry(key).or_insert_with_key(|key| {
+            rows.push((key.clone(), GroupSums::default()));
+            (rows.len() - 1) as u32
+        })
+    }
+
+    /// The rows of a visit whose key is `key` (label, sub-label).
+    fn slots(&mut self, key: Option<(String, Option<String>)>) -> Slots {
+        let (label, sub) = key?;
+        let sub = sub.map(|sub| self.slot((label.clone(), Some(sub))));
+        Some((self.slot((label, None)), sub))
+    }
+}
 
 /// An event report's sums and visitors by label, while counting.
 type EventRows = HashMap<GroupKey, (EventCounts, Ids)>;
@@ -732,10 +803,18 @@ pub(crate) struct ReportsBuilder<'d> {
     visits: Vec<(VisitTable, VisitRows)>,
     /// Each grouped report with its grouping's ranges.
     groups: Vec<(VisitGroup, Vec<Range>, GroupRows)>,
-    /// The site's sections (for the sections report), with their keys.
-    sections: Vec<(GroupKey, std::sync::Arc<crate::section::SectionSet>)>,
+    /// The site's sections (for the sections report), with their keys and
+    /// rows there (every section has its row, visits or none: a row that
+    /// is missing means a section defined otherwise).
+    sections: Vec<(
+        GroupKey,
+        std::sync::Arc<crate::section::SectionSet>,
+        Option<u32>,
+    )>,
     /// Each event report.
     events: Vec<((EventPart, EventPart), EventRows)>,
+    /// Whether a landing URL (by id) carries campaign parameters.
+    campaign_urls: HashMap<u32, bool>,
     scratch: Vec<u32>,
 }
 
@@ -773,11 +852,25 @@ impl<'d> ReportsBuilder<'d> {
             VisitGroup::By(g) => ranges(g),
             _ => Vec::new(),
         };
-        let sections = if groups.contains(&VisitGroup::Sections) {
+        let mut sections: Vec<_> = if groups.contains(&VisitGroup::Sections) {
             keys.sections()
+                .into_iter()
+                .map(|(k, set)| (k, set, None))
+                .collect()
         } else {
             Vec::new()
         };
+        let mut groups: Vec<_> = groups
+            .into_iter()
+            .map(|g| (g, bounds(g), GroupRows::default()))
+            .collect();
+        for (group, _, rows) in groups.iter_mut() {
+            if *group == VisitGroup::Sections {
+                for (key, _, slot) in sections.iter_mut() {
+                    *slot = Some(rows.slot(key.clone()));
+                }
+            }
+        }
         ReportsBuilder {
             keys,
             sections,
@@ -786,11 +879,9 @@ impl<'d> ReportsBuilder<'d> {
                 .map(|t| (t, (HashMap::new(), HashMap::new())))
                 .collect(),
             visits: visits.into_iter().map(|t| (t, HashMap::new())).collect(),
-            groups: groups
-                .into_iter()
-                .map(|g| (g, bounds(g), GroupRows::new()))
-                .collect(),
+            groups,
             events: events.into_iter().map(|e| (e, EventRows::new())).collect(),
+            campaign_urls: HashMap::new(),
             scratch: Vec::new(),
         }
     }
@@ -848,19 +939,17 @@ impl<'d> ReportsBuilder<'d> {
         let user = a.fields[VField::User as usize][v as usize];
         // Counts the visit into a row, with its visitor and user if the
         // report shows them.
-        let count_cut =
-            |row: &mut (DayTotals, Ids, Ids), (vs, us): (bool, bool), (n, length): (u64, u32)| {
-                row.0.add_visit(n, length);
-                if vs {
-                    row.1.insert(visitor);
-                }
-                if us && user != NONE {
-                    row.2.insert(user);
-                }
-            };
-        let count = |row: &mut (DayTotals, Ids, Ids), shown: (bool, bool)| {
-            count_cut(row, shown, (n as u64, length))
+        let count_cut = |row: &mut GroupSums, (vs, us): (bool, bool), (n, length): (u64, u32)| {
+            row.0.add_visit(n, length);
+            if vs {
+                row.1.insert(visitor);
+            }
+            if us && user != NONE {
+                row.2.insert(user);
+            }
         };
+        let count =
+            |row: &mut GroupSums, shown: (bool, bool)| count_cut(row, shown, (n as u64, length));
         for (table, rows) in self.visits.iter_mut() {
             count(
                 rows.entry(table.key(a, v as usize)).or_default(),
@@ -904,26 +993,47 @@ impl<'d> ReportsBuilder<'d> {
             length,
         };
         let referrer = std::cell::OnceCell::new();
+        let campaign_urls = &mut self.campaign_urls;
         for (group, bounds, rows) in self.groups.iter_mut() {
             if *group == VisitGroup::Sections {
                 // The visit cut to each section it has an action in.
-                for (key, set) in &self.sections {
-                    if let Some(cut) = crate::archive::cut_counts(a, v, &set.urls) {
-                        let row = rows.entry(key.clone()).or_default();
-                        count_cut(row, group.distinct(), cut);
+                for (_, set, slot) in &self.sections {
+                    if let (Some(cut), Some(slot)) =
+                        (crate::archive::cut_counts(a, v, &set.urls), slot)
+                    {
+                        count_cut(&mut rows.rows[*slot as usize].1, group.distinct(), cut);
                     }
                 }
                 continue;
             }
-            let key = self
-                .keys
-                .group_key(*group, &at, actions.clone(), bounds, &referrer);
-            let Some((label, sub)) = key else { continue };
+            let keys = self.keys;
+            let key = || keys.group_key(*group, &at, actions.clone(), bounds, &referrer);
+            let campaign = |u: u32| {
+                *campaign_urls
+                    .entry(u)
+                    .or_insert_with(|| keys.is_campaign_url(u))
+            };
+            let slots = match keys.group_source(*group, &at, actions.clone(), bounds, campaign) {
+                Some(source) => {
+                    let slots = rows.slots_of(source, key);
+                    // Every test checks that a source stands for one key.
+                    debug_assert_eq!(
+                        slots.map(|(s, sub)| (
+                            rows.rows[s as usize].0.0.clone(),
+                            sub.and_then(|x| rows.rows[x as usize].0.1.clone())
+                        )),
+                        key()
+                    );
+                    slots
+                }
+                None => rows.slots(key()),
+            };
+            let Some((main, sub)) = slots else { continue };
             let shown = group.distinct();
             if let Some(sub) = sub {
-                count(rows.entry((label.clone(), Some(sub))).or_default(), shown);
+                count(&mut rows.rows[sub as usize].1, shown);
             }
-            count(rows.entry((label, None)).or_default(), shown);
+            count(&mut rows.rows[main as usize].1, shown);
         }
     }
 
@@ -989,16 +1099,152 @@ impl<'d> ReportsBuilder<'d> {
                 .collect();
             out.events.insert(parts, table);
         }
-        for (group, _, mut r) in self.groups {
-            if group == VisitGroup::Sections {
-                // Every section has its row, visits or none: a row that
-                // is missing means a section defined otherwise.
-                for (key, _) in &self.sections {
-                    r.entry(key.clone()).or_default();
-                }
-            }
-            out.groups.insert(group, rows(r));
+        for (group, _, r) in self.groups {
+            out.groups.insert(group, rows(r.rows));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::visit_key::{ROLLED_GROUPS, VisitAt};
+    use proptest::prelude::*;
+
+    /// One hit's varying parts, each from a small pool (so that sources
+    /// and labels repeat and collide).
+    type HitParts = (u8, u8, [u8; 8], u8, [u8; 4]);
+
+    fn line(i: usize, (visitor, minutes, p, kind, c): HitParts) -> String {
+        let pick = |xs: &[&str], n: u8| xs[usize::from(n) % xs.len()].to_owned();
+        let mut hit = serde_json::json!({
+            "site": 1,
+            "ts": 1_735_700_000 + i64::from(minutes) * 600 + i as i64,
+            "visitor": format!("v{visitor}"),
+            "url": pick(&[
+                "http://x.org/",
+                "http://x.org/a",
+                "http://x.org/a/b?q=1",
+                "http://y.org/",
+                "http://x.org/?pk_campaign=Spring",
+                "http://x.org/a?utm_campaign=fall&utm_term=k&utm_medium=mail",
+            ], p[0]),
+            "title": pick(&["", "A", "B"], p[1]),
+        });
+        let o = hit.as_object_mut().unwrap();
+        let mut set = |k: &str, xs: &[&str], n: u8| {
+            let v = pick(xs, n);
+            if !v.is_empty() {
+                o.insert(k.into(), v.into());
+            }
+        };
+        set("browser", &["", "Chrome", "Firefox"], p[2]);
+        set("browser_version", &["", "1.0", "2.0"], p[3]);
+        set("os", &["", "Windows", "Mac"], p[4]);
+        set("os_version", &["", "10", "11"], p[5]);
+        set("resolution", &["", "800x600", "1024x768"], p[6]);
+        set("language", &["", "en-gb", "en-us", "fr"], p[7]);
+        set("country", &["", "gb", "fr"], c[0]);
+        set("region", &["", "ENG", "IDF"], c[1]);
+        set("region_name", &["", "England", "Paris"], c[2]);
+        set("city", &["", "London", "Paris"], c[3]);
+        set("device", &["", "desktop", "smartphone"], c[0] >> 2);
+        set("device_brand", &["", "Apple", "Samsung"], c[1] >> 2);
+        set("device_model", &["", "iPhone", "Galaxy"], c[2] >> 2);
+        set("browser_engine", &["", "Blink", "Gecko"], c[3] >> 2);
+        set("local_hour", &["", "3", "17"], p[0] >> 2);
+        set(
+            "referrer",
+            &[
+                "",
+                "https://www.google.com/search?q=a",
+                "http://news.example/x",
+                "https://facebook.com/",
+            ],
+            p[1] >> 2,
+        );
+        set("referrer_name", &["", "Engine", "Site"], p[2] >> 2);
+        set("referrer_keyword", &["", "kw", "other"], p[3] >> 2);
+        set("user", &["", "u1", "u2"], p[4] >> 2);
+        match kind % 4 {
+            1 => {
+                o.insert("referrer_type".into(), "campaign".into());
+                let campaign = serde_json::json!({
+                    "name": pick(&["spring", "fall"], p[5] >> 2),
+                    "source": pick(&["mail", "ads"], p[6] >> 2),
+                    "keyword": pick(&["k1", "k2"], p[7] >> 2),
+                });
+                o.insert("campaign".into(), campaign);
+            }
+            2 => {
+                o.insert("referrer_type".into(), "search".into());
+            }
+            3 => {
+                o.insert("type".into(), "download".into());
+            }
+            _ => {}
+        }
+        hit.to_string()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// Two visits with the same source have the same key in every
+        /// grouped report a rollup keeps: counting by source is counting
+        /// by key.
+        #[test]
+        fn a_group_source_stands_for_one_key(
+            hits in prop::collection::vec(
+                (0..6u8, 0..200u8, any::<[u8; 8]>(), any::<u8>(), any::<[u8; 4]>()),
+                1..160,
+            ),
+        ) {
+            let text: String = hits.iter().enumerate().map(|(i, h)| line(i, *h) + "\n").collect();
+            let mut engine = crate::Engine::in_memory();
+            engine.add_site(crate::SiteConfig::new(1)).unwrap();
+            let outcome = engine.ingest_ndjson(text.as_bytes()).unwrap();
+            prop_assert_eq!(outcome.accepted, hits.len() as u64);
+            engine.seal().unwrap();
+            let state = engine.site_state(1).unwrap();
+            let keys = state.visit_keys();
+            let mut seen = std::collections::HashMap::new();
+            let visits: usize = state.days.values().map(|a| a.visitor.len()).sum();
+            prop_assert!(visits > 0, "{} days, {} live", state.days.len(), state.live.len());
+            for (date, a) in &state.days {
+                for v in 0..a.visitor.len() as u32 {
+                    let actions = a.actions_of(v);
+                    let at = VisitAt {
+                        date: *date,
+                        archive: a,
+                        visit: v,
+                        actions: actions.clone().count(),
+                        length: a.length[v as usize],
+                    };
+                    for group in ROLLED_GROUPS {
+                        let bounds = match group {
+                            VisitGroup::By(g) => ranges(g),
+                            _ => Vec::new(),
+                        };
+                        let campaign = |u| keys.is_campaign_url(u);
+                        let Some(source) =
+                            keys.group_source(group, &at, actions.clone(), &bounds, campaign)
+                        else {
+                            continue;
+                        };
+                        let key = keys.group_key(
+                            group,
+                            &at,
+                            actions.clone(),
+                            &bounds,
+                            &std::cell::OnceCell::new(),
+                        );
+                        let first = seen.entry((group, source)).or_insert_with(|| key.clone());
+                        prop_assert_eq!(&*first, &key, "{:?} {:?}", group, source);
+                    }
+                }
+            }
+        }
     }
 }
