@@ -714,11 +714,68 @@ impl Ids {
     }
 }
 
+/// Values by dictionary id while counting: ids are dense, so most are
+/// found by position (an index of 4 bytes an id up to the largest seen
+/// below [`IdMap::DENSE`]) instead of by hash.
+struct IdMap<V> {
+    /// Position in `entries` + 1 by id; 0: none yet.
+    index: Vec<u32>,
+    entries: Vec<(u32, V)>,
+    /// Positions of ids at or above `DENSE`.
+    sparse: HashMap<u32, u32>,
+}
+
+impl<V: Default> IdMap<V> {
+    const DENSE: u32 = 1 << 18;
+
+    fn new() -> Self {
+        IdMap {
+            index: Vec::new(),
+            entries: Vec::new(),
+            sparse: HashMap::new(),
+        }
+    }
+
+    /// The value of `k`, made if new.
+    fn at(&mut self, k: u32) -> &mut V {
+        let next = self.entries.len() as u32;
+        let pos = if k < Self::DENSE {
+            let i = k as usize;
+            if self.index.len() <= i {
+                self.index.resize((i + 1).next_power_of_two(), 0);
+            }
+            match self.index[i] {
+                0 => {
+                    self.index[i] = next + 1;
+                    next
+                }
+                p => p - 1,
+            }
+        } else {
+            *self.sparse.entry(k).or_insert(next)
+        };
+        if pos == next {
+            self.entries.push((k, V::default()));
+        }
+        &mut self.entries[pos as usize].1
+    }
+
+    fn into_entries(self) -> Vec<(u32, V)> {
+        self.entries
+    }
+}
+
+impl CountsByKey for IdMap<(ActionCounts, Ids)> {
+    fn at(&mut self, k: u32) -> &mut ActionCounts {
+        &mut IdMap::at(self, k).0
+    }
+}
+
 /// An action report's sums and visitors by key, while counting.
-type ActionRows = (HashMap<u32, ActionCounts>, HashMap<u32, Ids>);
+type ActionRows = IdMap<(ActionCounts, Ids)>;
 
 /// A visit report's sums, visitors and users by key, while counting.
-type VisitRows = HashMap<u32, (DayTotals, Ids, Ids)>;
+type VisitRows = IdMap<(DayTotals, Ids, Ids)>;
 
 /// A grouped report's sums, visitors and users, while counting.
 type GroupSums = (DayTotals, Ids, Ids);
@@ -874,11 +931,8 @@ impl<'d> ReportsBuilder<'d> {
         ReportsBuilder {
             keys,
             sections,
-            actions: actions
-                .into_iter()
-                .map(|t| (t, (HashMap::new(), HashMap::new())))
-                .collect(),
-            visits: visits.into_iter().map(|t| (t, HashMap::new())).collect(),
+            actions: actions.into_iter().map(|t| (t, IdMap::new())).collect(),
+            visits: visits.into_iter().map(|t| (t, IdMap::new())).collect(),
             groups,
             events: events.into_iter().map(|e| (e, EventRows::new())).collect(),
             campaign_urls: HashMap::new(),
@@ -916,7 +970,7 @@ impl<'d> ReportsBuilder<'d> {
     ) {
         let visitor = a.visitor[v as usize];
         let d = self.keys.dicts;
-        for (table, (counts, visitors)) in self.actions.iter_mut() {
+        for (table, counts) in self.actions.iter_mut() {
             let t = *table;
             count_visit(
                 a,
@@ -933,7 +987,7 @@ impl<'d> ReportsBuilder<'d> {
                 },
             );
             for &k in &self.scratch {
-                visitors.entry(k).or_default().insert(visitor);
+                counts.at(k).1.insert(visitor);
             }
         }
         let user = a.fields[VField::User as usize][v as usize];
@@ -951,10 +1005,7 @@ impl<'d> ReportsBuilder<'d> {
         let count =
             |row: &mut GroupSums, shown: (bool, bool)| count_cut(row, shown, (n as u64, length));
         for (table, rows) in self.visits.iter_mut() {
-            count(
-                rows.entry(table.key(a, v as usize)).or_default(),
-                (true, true),
-            );
+            count(rows.at(table.key(a, v as usize)), (true, true));
         }
         // Events: each event counts in its row and its subtable's row, the
         // visit once per event combination in each row it touched
@@ -1051,13 +1102,14 @@ impl<'d> ReportsBuilder<'d> {
     /// The reports counted.
     pub(crate) fn finish(self) -> Reports {
         let mut out = Reports::default();
-        for (table, (counts, mut visitors)) in self.actions {
+        for (table, counts) in self.actions {
             out.actions[table as usize] = counts
+                .into_entries()
                 .into_iter()
-                .map(|(k, c)| {
+                .map(|(k, (c, visitors))| {
                     let mut row = Row {
                         counts: c,
-                        visitors: visitors.remove(&k).unwrap_or_default().into_bitmap(),
+                        visitors: visitors.into_bitmap(),
                         ..Row::default()
                     };
                     row.recount();
@@ -1082,7 +1134,7 @@ impl<'d> ReportsBuilder<'d> {
                 .collect()
         }
         for (table, r) in self.visits {
-            out.visits.insert(table, rows(r));
+            out.visits.insert(table, rows(r.into_entries()));
         }
         for (parts, r) in self.events {
             let table = r
@@ -1186,6 +1238,28 @@ mod tests {
             _ => {}
         }
         hit.to_string()
+    }
+
+    proptest! {
+        /// An id map keeps each id's value apart, dense ids and sparse
+        /// ones alike, as a hash map does, and gives back every id once.
+        #[test]
+        fn an_id_map_equals_a_hash_map(
+            ops in prop::collection::vec(
+                (prop_oneof![0..64u32, (IdMap::<u64>::DENSE - 4)..(IdMap::<u64>::DENSE + 4), Just(NONE), Just(NONE - 1)], 1..9u64),
+                0..300,
+            ),
+        ) {
+            let mut map = IdMap::<u64>::new();
+            let mut model = std::collections::BTreeMap::new();
+            for (k, x) in ops {
+                *map.at(k) += x;
+                *model.entry(k).or_insert(0) += x;
+            }
+            let mut got = map.into_entries();
+            got.sort_unstable();
+            prop_assert_eq!(got, model.into_iter().collect::<Vec<_>>());
+        }
     }
 
     proptest! {
