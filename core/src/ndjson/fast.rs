@@ -323,7 +323,7 @@ impl<'a> Scan<'a> {
     /// A string without escapes or control characters, borrowed.
     fn string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
-        let len = self.rest.iter().position(|&c| c == b'"')?;
+        let len = memchr::memchr(b'"', self.rest)?;
         let (body, after) = self.rest.split_at_checked(len)?;
         // One pass the compiler vectorizes: no escape, no raw control byte.
         if body.iter().fold(false, |bad, &c| bad | (c < 0x20) | (c == b'\\')) {
