@@ -516,7 +516,7 @@ impl Engine {
         let several = r.date.contains("last") || r.date.contains("previous");
         if several || (period != Period::Range && r.date.contains(',')) {
             return Err(bad(
-                "MultiSites.getAllWithGroups answers one period: multiple periods are not supported",
+                "Multiple periods are not supported: MultiSites.getAllWithGroups answers one period",
             ));
         }
         let ids = self.readable_sites(options);

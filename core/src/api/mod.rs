@@ -1112,8 +1112,28 @@ impl Engine {
         let (periods, multi) = self.periods(site, r.period.parse()?, &r.date, options.now)?;
         let plan = self.plan(r, info, site)?;
         let mut answers = Vec::with_capacity(periods.len());
+        // Of several periods, Matomo writes one without visits (in the
+        // segment and section asked) of a report of one row of metrics as
+        // an empty element (`<result date="..." />`); one period alone is
+        // a row of zeros.
+        let empty_without_visits = multi
+            && matches!(
+                info.kind,
+                Kind::VisitsSummary
+                    | Kind::Actions
+                    | Kind::VisitFrequency
+                    | Kind::ApiGet
+                    | Kind::Goals
+                    | Kind::GoalMetrics
+            );
         for (done, p) in periods.iter().enumerate() {
             options.check(done, periods.len())?;
+            if let (true, Plan::One(resolved)) = (empty_without_visits, &plan)
+                && resolved.visits_summary(Some((p.from, p.to)))?.nb_visits == 0
+            {
+                answers.push(json!([]));
+                continue;
+            }
             answers.push(self.answer_period(
                 r,
                 info.kind,
@@ -1507,9 +1527,17 @@ impl Engine {
             Value::Object(m)
         };
         let value = match (&types, multi) {
-            (Value::Object(periods), true) => {
-                Value::Object(periods.keys().map(|k| (k.clone(), one(Some(k)))).collect())
-            }
+            // Of several periods, one without visits is an empty element
+            // (as `VisitsSummary.get`'s, `answer_site`).
+            (Value::Object(periods), true) => Value::Object(
+                periods
+                    .iter()
+                    .map(|(k, rows)| {
+                        let visited = rows.as_array().is_some_and(|r| !r.is_empty());
+                        (k.clone(), if visited { one(Some(k)) } else { json!([]) })
+                    })
+                    .collect(),
+            ),
             _ => one(None),
         };
         Ok((value, multi))

@@ -53,10 +53,11 @@ fn one_period_is_one_object_with_matomo_formatting() {
     assert_eq!(raw["avg_time_on_site"], json!(15.5));
 }
 
-/// Several periods are a map by period: a period without visits is a row
-/// of zeros for the single-row getters (Matomo's numeric archives) and
-/// an empty array for reports, the visit-grouped ones too (no
-/// placeholder hours or ranges).
+/// Several periods are a map by period: a period without visits is an
+/// empty array, for the single-row getters (as Matomo writes them, an
+/// empty `<result date="..." />`, while one period alone is a row of
+/// zeros) and for reports, the visit-grouped ones too (no placeholder
+/// hours or ranges).
 #[test]
 fn several_periods_are_a_map_with_empty_arrays() {
     let v = api(
@@ -65,15 +66,36 @@ fn several_periods_are_a_map_with_empty_arrays() {
     );
     let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["2024-06-01", "2024-06-02", "2024-06-03"]);
-    assert_eq!(v["2024-06-02"]["nb_visits"], json!(0));
-    assert_eq!(v["2024-06-02"]["bounce_rate"], json!("0%"));
+    assert_eq!(v["2024-06-02"], json!([]));
     assert_eq!(v["2024-06-01"]["nb_visits"], json!(2));
-    for method in ["Actions.get", "VisitFrequency.get"] {
+    let alone = api(
+        &engine(),
+        "method=VisitsSummary.get&idSite=1&period=day&date=2024-06-02",
+    );
+    assert_eq!(
+        (&alone["nb_visits"], &alone["bounce_rate"]),
+        (&json!(0), &json!("0%"))
+    );
+    for method in [
+        "Actions.get",
+        "VisitFrequency.get",
+        "API.get",
+        "Goals.get",
+        "Goals.getMetrics",
+        "Referrers.get",
+    ] {
         let q = format!("method={method}&idSite=1&period=day&date=2024-06-01,2024-06-03");
         let v = api(&engine(), &q);
-        let empty = v["2024-06-02"].as_object().unwrap();
+        assert_eq!(v["2024-06-02"], json!([]), "{q}");
+        assert!(
+            v["2024-06-01"].as_object().is_some_and(|m| !m.is_empty()),
+            "{q}: {v}"
+        );
+        let one = format!("method={method}&idSite=1&period=day&date=2024-06-02");
+        let zeros = api(&engine(), &one);
         let zero = |x: &Value| x.as_f64() == Some(0.0) || x == "0%";
-        assert!(!empty.is_empty() && empty.values().all(zero), "{q}: {v}");
+        let row = zeros.as_object().unwrap();
+        assert!(!row.is_empty() && row.values().all(zero), "{one}: {zeros}");
     }
     for method in [
         "Actions.getPageUrls",
@@ -104,9 +126,8 @@ fn several_periods_are_a_map_with_empty_arrays() {
         &engine(),
         "method=VisitsSummary.get&idSite=1&period=year&date=last2",
     );
-    // A year without visits: zeros (hitmap does not know when a site
-    // was created; Matomo's periods before that are empty).
-    assert_eq!(year["2023"]["nb_visits"], json!(0));
+    // A year without visits, among several: empty, as Matomo's.
+    assert_eq!(year["2023"], json!([]));
     assert_eq!(year["2024"]["nb_visits"], json!(3));
 }
 

@@ -497,7 +497,17 @@ fn many_periods_answer_as_each_period_alone() {
                 let one = format!("method={method}&idSite=1&period=day&date={day}{extra}");
                 let one: serde_json::Value =
                     serde_json::from_str(&e.api_at(&one, now).unwrap()).unwrap();
-                assert_eq!(map[day], one, "{method} {extra} {day}");
+                // A single-row getter's period without visits is a row of
+                // zeros alone, an empty element among several (Matomo's).
+                if map[day] == serde_json::json!([]) && one.get("nb_visits").is_some() {
+                    assert_eq!(
+                        one["nb_visits"],
+                        serde_json::json!(0),
+                        "{method} {extra} {day}"
+                    );
+                } else {
+                    assert_eq!(map[day], one, "{method} {extra} {day}");
+                }
             }
         }
     }
