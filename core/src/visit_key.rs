@@ -661,16 +661,11 @@ impl<'s> VisitKeys<'s> {
     pub(crate) fn boundary_page(
         &self,
         a: &DayArchive,
-        mut actions: impl Iterator<Item = usize>,
+        actions: impl Iterator<Item = usize>,
         titles: bool,
         last: bool,
     ) -> Option<String> {
-        let is_page = |i: &usize| a.a_kind[*i] == HitType::Pageview;
-        let i = if last {
-            actions.filter(is_page).last()
-        } else {
-            actions.find(is_page)
-        }?;
+        let i = boundary_view(a, actions, last)?;
         let d = self.dicts;
         Some(if titles {
             match a.a_title[i] {
@@ -736,15 +731,8 @@ impl<'s> VisitKeys<'s> {
         let f = |field: VField| a.fields[field as usize][v as usize];
         let at_ = |i: usize| self.attr_id(a, v, i);
         let boundary = |last: bool, titles: bool| {
-            let is_page = |i: &usize| a.a_kind[*i] == HitType::Pageview;
-            let mut actions = actions;
-            let i = if last {
-                actions.filter(is_page).last()
-            } else {
-                actions.find(is_page)
-            };
             // An untitled page view's source is NONE - 1, no page view's NONE.
-            match i {
+            match boundary_view(a, actions, last) {
                 None => NONE,
                 Some(i) if titles => a.a_title[i].min(NONE - 1),
                 Some(i) => a.a_url[i].min(NONE - 1),
@@ -967,6 +955,20 @@ impl<'s> VisitKeys<'s> {
                 Some((label, sub))
             }
         }
+    }
+}
+
+/// The first or last (`last`) page view among `actions` (positions in `a`).
+fn boundary_view(
+    a: &DayArchive,
+    mut actions: impl Iterator<Item = usize>,
+    last: bool,
+) -> Option<usize> {
+    let is_page = |i: &usize| a.a_kind[*i] == HitType::Pageview;
+    if last {
+        actions.filter(is_page).last()
+    } else {
+        actions.find(is_page)
     }
 }
 
