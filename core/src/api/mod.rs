@@ -1112,33 +1112,13 @@ impl Engine {
         let (periods, multi) = self.periods(site, r.period.parse()?, &r.date, options.now)?;
         let plan = self.plan(r, info, site)?;
         let mut answers = Vec::with_capacity(periods.len());
-        // Of several periods, Matomo writes one without visits (in the
-        // segment and section asked) of a report of one row of metrics as
-        // an empty element (`<result date="..." />`); one period alone is
-        // a row of zeros.
-        let empty_without_visits = multi
-            && matches!(
-                info.kind,
-                Kind::VisitsSummary
-                    | Kind::Actions
-                    | Kind::VisitFrequency
-                    | Kind::ApiGet
-                    | Kind::Goals
-                    | Kind::GoalMetrics
-            );
         for (done, p) in periods.iter().enumerate() {
             options.check(done, periods.len())?;
-            if let (true, Plan::One(resolved)) = (empty_without_visits, &plan)
-                && resolved.visits_summary(Some((p.from, p.to)))?.nb_visits == 0
-            {
-                answers.push(json!([]));
-                continue;
-            }
             answers.push(self.answer_period(
                 r,
                 info.kind,
                 &plan,
-                p,
+                (p, multi),
                 options,
                 (done, periods.len()),
             )?);
@@ -1181,7 +1161,7 @@ impl Engine {
         r: &ApiRequest,
         kind: Kind,
         plan: &Plan<'_>,
-        p: &PeriodRange,
+        (p, several): (&PeriodRange, bool),
         options: &ApiOptions,
         progress: (usize, usize),
     ) -> Result<Value> {
@@ -1214,12 +1194,33 @@ impl Engine {
             }
             Plan::One(resolved) => resolved,
         };
+        // Of several periods (`several`: `p` is one of them), Matomo
+        // writes one without visits (in the segment and section asked) of
+        // a report of one row of metrics as an empty element (`<result
+        // date="..." />`); one period alone is a row of zeros.
+        // VisitsSummary.get's is decided below, from its own summary.
+        if several
+            && matches!(
+                kind,
+                Kind::Actions
+                    | Kind::VisitFrequency
+                    | Kind::ApiGet
+                    | Kind::Goals
+                    | Kind::GoalMetrics
+            )
+            && resolved.visits_summary(range)?.nb_visits == 0
+        {
+            return Ok(json!([]));
+        }
         if kind == Kind::VisitsSummary {
             // Whole months may come from their rollups, not their days.
             let summary = resolved.visits_summary(range)?;
             if summary.nb_visits == 0 {
+                if several {
+                    return Ok(json!([]));
+                }
                 // Matomo's period without visits (or a segment, a section
-                // that selects none) is a row of zeros.
+                // that selects none) alone is a row of zeros.
                 let mut row = rows::summary_row(&summary);
                 row.shift_insert(4, "nb_visits_converted".into(), json!(0));
                 return table::apply_one(row, t, table::VISIT_RATIOS);

@@ -266,12 +266,6 @@ impl CountsByKey for Vec<ActionCounts> {
     }
 }
 
-impl CountsByKey for HashMap<u32, ActionCounts> {
-    fn at(&mut self, k: u32) -> &mut ActionCounts {
-        self.entry(k).or_default()
-    }
-}
-
 /// Counts one visit's `actions` (its action positions in order: all of
 /// them, or a section's; and how many) into `acc`: `keys_of(i, out)`
 /// pushes action `i`'s keys (none if it is not of the report's kind).
