@@ -215,6 +215,39 @@ impl ActionExtras {
     pub(crate) fn heap_bytes(&self) -> usize {
         self.at.capacity() * 4 + self.values.capacity() * std::mem::size_of::<Extra>()
     }
+
+    /// Sets the load timings and bandwidth of the actions `cells` names
+    /// (ascending positions), beside the extras already held.
+    pub(crate) fn merge_perf(&mut self, cells: Vec<(usize, crate::raw::PerfCells)>) {
+        if cells.is_empty() {
+            return;
+        }
+        let old = std::mem::take(self);
+        let mut held = old.at.into_iter().zip(old.values).peekable();
+        let mut cells = cells.into_iter().peekable();
+        loop {
+            let take_held = match (held.peek(), cells.peek()) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some((h, _)), Some((c, _))) => (*h as usize) < *c,
+            };
+            if take_held {
+                let (i, x) = held.next().expect("peeked");
+                self.at.push(i);
+                self.values.push(x);
+                continue;
+            }
+            let (i, perf) = cells.next().expect("peeked");
+            let mut x = match held.peek() {
+                Some((h, _)) if *h as usize == i => held.next().expect("peeked").1,
+                _ => Extra::NONE,
+            };
+            x.perf = perf;
+            self.at.push(i as u32);
+            self.values.push(x);
+        }
+    }
 }
 
 /// A custom dimension's column: value and carrier position per visit.

@@ -45,6 +45,7 @@ pub(crate) fn translate(
         ev_action: reintern(x.ev_action, &old.events, &mut new.events),
         ev_name: reintern(x.ev_name, &old.events, &mut new.events),
         ev_value: x.ev_value,
+        perf: x.perf,
     };
     new_side.set_extra(&mut out, extra);
     if let Some(c) = old_side.conversion(h) {

@@ -136,6 +136,7 @@ impl Engine {
                         language: carried(6),
                         search: text(&d.keywords, a.extra(i).keyword),
                         event,
+                        perf: a.extra(i).perf.to_perf(),
                         ..Hit::default()
                     };
                     for c in &a.dims {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use arrow_array::builder::{BooleanBuilder, StringBuilder};
 use arrow_array::{
     ArrayRef, Date32Array, Float64Array, ListArray, RecordBatch, StringArray, StructArray,
-    TimestampSecondArray, UInt8Array, UInt32Array,
+    TimestampSecondArray, UInt8Array, UInt32Array, UInt64Array,
 };
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use chrono::NaiveDate;
@@ -177,6 +177,9 @@ fn hits_schema(dims: &[String]) -> SchemaRef {
     f.push(Field::new("longitude", DataType::Float64, true));
     for k in ["device_brand", "device_model", "browser_engine"] {
         f.push(text(k));
+    }
+    for k in crate::hit::Perf::FIELDS {
+        f.push(Field::new(k, DataType::UInt64, true));
     }
     Arc::new(Schema::new(f))
 }
@@ -410,6 +413,11 @@ fn hits_batch(schema: &SchemaRef, dims: &[String], hits: &[Hit]) -> Result<Recor
     ];
     for f in devices {
         cols.push(texts(hits.iter().map(|h| f(h).as_deref())));
+    }
+    for i in 0..crate::hit::Perf::FIELDS.len() {
+        cols.push(Arc::new(
+            hits.iter().map(|h| h.perf.get(i)).collect::<UInt64Array>(),
+        ));
     }
     RecordBatch::try_new(schema.clone(), cols).map_err(arrow_err)
 }

@@ -111,6 +111,85 @@ pub struct Event {
     pub value: Option<f64>,
 }
 
+/// How long a page took to load and how many bytes an action sent: what
+/// Matomo's page performance (`pf_net`, `pf_srv`, `pf_tfr`, `pf_dm1`,
+/// `pf_dm2`, `pf_onl`) and bandwidth (`bw_bytes`) tracker parameters
+/// record. Timings belong to page views; bandwidth to any action.
+///
+/// # Examples
+/// ```
+/// use hitmap::{Hit, Perf};
+/// let mut perf = Perf::default();
+/// perf.times[Perf::SERVER] = Some(198); // milliseconds
+/// perf.bandwidth = Some(5_609); // bytes
+/// let hit = Hit::pageview(1, 1_717_200_000, "v", "https://x.org/").with_perf(perf);
+/// assert!(hit.validate().is_ok());
+/// assert!(hit.to_ndjson().contains(r#""time_server":198"#));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Perf {
+    /// Milliseconds of each phase of a page view's loading, by
+    /// [`Perf::TIMINGS`] position: network, server, transfer, DOM
+    /// processing, DOM completion, on load; each 0 to
+    /// [`Perf::MAX_TIME_MS`].
+    pub times: [Option<u32>; 6],
+    /// Bytes sent, 0 to [`Perf::MAX_BANDWIDTH`].
+    pub bandwidth: Option<u64>,
+}
+
+impl Perf {
+    /// The timings' names: each is the hit contract's field `time_<name>`
+    /// and Matomo's report columns `sum_time_<name>`, `avg_time_<name>`.
+    pub const TIMINGS: [&'static str; 6] = [
+        "network",
+        "server",
+        "transfer",
+        "dom_processing",
+        "dom_completion",
+        "on_load",
+    ];
+    /// The hit contract's fields, timings then bandwidth.
+    pub const FIELDS: [&'static str; 7] = [
+        "time_network",
+        "time_server",
+        "time_transfer",
+        "time_dom_processing",
+        "time_dom_completion",
+        "time_on_load",
+        "bandwidth",
+    ];
+    /// Position of the network time in [`Perf::times`].
+    pub const NETWORK: usize = 0;
+    /// Position of the server time (Matomo's generation time).
+    pub const SERVER: usize = 1;
+    /// Position of the transfer time.
+    pub const TRANSFER: usize = 2;
+    /// Position of the DOM processing time.
+    pub const DOM_PROCESSING: usize = 3;
+    /// Position of the DOM completion time.
+    pub const DOM_COMPLETION: usize = 4;
+    /// Position of the on-load time.
+    pub const ON_LOAD: usize = 5;
+    /// The longest timing kept, in milliseconds (Matomo's column is an
+    /// unsigned 24-bit integer and its tracker ignores longer ones).
+    pub const MAX_TIME_MS: u32 = 16_777_215;
+    /// The largest bandwidth kept, in bytes (2^53 - 1: exact in JSON).
+    pub const MAX_BANDWIDTH: u64 = (1 << 53) - 1;
+
+    /// Whether nothing is set.
+    pub fn is_empty(&self) -> bool {
+        self.times.iter().all(Option::is_none) && self.bandwidth.is_none()
+    }
+
+    /// Field `i` of [`Perf::FIELDS`] as a number.
+    pub(crate) fn get(&self, i: usize) -> Option<u64> {
+        match i {
+            6 => self.bandwidth,
+            _ => self.times.get(i).copied().flatten().map(u64::from),
+        }
+    }
+}
+
 /// What a recorded conversion (`goal`, `order` and `cart` hits) carries:
 /// Matomo's tracker parameters `idgoal`, `revenue`, `ec_id`, `ec_st`,
 /// `ec_tx`, `ec_sh`, `ec_dt` and `ec_items`.
@@ -523,6 +602,8 @@ pub struct Hit {
     /// it (Matomo's `new_visit=1`); later hits continue that visit by the
     /// timeout rule.
     pub new_visit: bool,
+    /// A page view's load timings and an action's bandwidth.
+    pub perf: Perf,
     /// What a `goal`, `order` or `cart` hit records (required for those
     /// kinds, absent on actions).
     pub conversion: Option<Conversion>,
@@ -603,6 +684,12 @@ impl Hit {
     /// Sets the conversion of a `goal`, `order` or `cart` hit.
     pub fn with_conversion(mut self, conversion: Conversion) -> Self {
         self.conversion = Some(conversion);
+        self
+    }
+
+    /// Sets the load timings and bandwidth.
+    pub fn with_perf(mut self, perf: Perf) -> Self {
+        self.perf = perf;
         self
     }
 
@@ -692,6 +779,7 @@ impl Hit {
             device_model: s(&self.device_model),
             browser_engine: s(&self.browser_engine),
             new_visit: self.new_visit,
+            perf: self.perf,
             conversion: self.conversion.clone(),
         }
     }
@@ -854,6 +942,11 @@ impl Hit {
         if !campaign.is_empty() {
             o.insert("campaign".into(), campaign.into());
         }
+        for (i, name) in Perf::FIELDS.iter().enumerate() {
+            if let Some(v) = self.perf.get(i) {
+                o.insert((*name).into(), v.into());
+            }
+        }
         if let Some(c) = &self.conversion {
             c.to_json(&mut o);
         }
@@ -962,6 +1055,8 @@ pub struct HitRef<'a> {
     pub browser_engine: Option<&'a str>,
     /// Starts a new visit whatever the gap before it.
     pub new_visit: bool,
+    /// Load timings and bandwidth.
+    pub perf: Perf,
     /// The conversion of a `goal`, `order` or `cart` hit (owned: such hits
     /// are few).
     pub conversion: Option<Conversion>,
@@ -1052,6 +1147,7 @@ impl<'a> HitRef<'a> {
             device_model: s(self.device_model),
             browser_engine: s(self.browser_engine),
             new_visit: self.new_visit,
+            perf: self.perf,
             conversion: self.conversion.clone(),
         }
     }
@@ -1123,6 +1219,7 @@ impl<'a> HitRef<'a> {
                 .map(|(k, v)| (Cow::Borrowed(k), Cow::Borrowed(v)))
                 .collect(),
             attrs: self.attrs().map(|v| v.filter(|x| !x.is_empty())),
+            perf: std::array::from_fn(|i| self.perf.get(i)),
             conversion: self.conversion.clone().map(Box::new),
         }
     }
@@ -1211,6 +1308,8 @@ pub(crate) struct HitView<'a> {
     pub dims: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     /// hitmap attributes by [`attr`] index.
     pub attrs: [Option<Cow<'a, str>>; attr::N],
+    /// [`Perf::FIELDS`] as read (checked by `validate`).
+    pub perf: [Option<u64>; 7],
     /// A recorded conversion's data (boxed: most hits have none).
     pub conversion: Option<Box<Conversion>>,
 }
@@ -1254,13 +1353,15 @@ impl HitView<'_> {
             ("search", self.search.is_some()),
             ("event", self.event.is_some()),
             ("dims", !self.dims.is_empty()),
-        ];
+        ]
+        .into_iter()
+        .chain(Perf::FIELDS.iter().zip(&self.perf).map(|(n, v)| (*n, v.is_some())));
         let attrs = attr::NAMES
             .iter()
             .zip(&self.attrs)
             .filter(|(n, _)| **n != attr::NAMES[attr::VISIT])
             .map(|(n, v)| (n.trim_start_matches('$'), v.is_some()));
-        if let Some((name, _)) = visit_fields.into_iter().chain(attrs).find(|f| f.1) {
+        if let Some((name, _)) = visit_fields.chain(attrs).find(|f| f.1) {
             return Err(format!(
                 "`{name}` on a {} hit: a conversion carries only `url`, `visit`, `goal`, `revenue`, `order` and `items` (send the visit's fields on its page views)",
                 self.kind.name()
@@ -1350,6 +1451,26 @@ impl HitView<'_> {
                 "`visit` must be at most 128 bytes long, got {} bytes",
                 v.len()
             ));
+        }
+        for (i, (name, v)) in Perf::FIELDS.iter().zip(&self.perf).enumerate() {
+            let Some(v) = *v else { continue };
+            let max = if i == 6 {
+                Perf::MAX_BANDWIDTH
+            } else {
+                u64::from(Perf::MAX_TIME_MS)
+            };
+            if v > max {
+                return Err(format!(
+                    "`{name}` must be an integer from 0 to {max} ({}), got {v}",
+                    if i == 6 { "bytes" } else { "milliseconds" }
+                ));
+            }
+            if i < 6 && self.kind.is_action() && self.kind != HitType::Pageview {
+                return Err(format!(
+                    "`{name}` belongs to page views (a page's load timings), not a {} hit",
+                    self.kind.name()
+                ));
+            }
         }
         if self.kind.is_action() {
             if self.conversion.is_some() {

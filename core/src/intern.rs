@@ -80,6 +80,9 @@ pub(crate) fn intern_hit(
         extra.ev_name = e.name.as_ref().map_or(NONE, |n| d.events.intern(n));
         extra.ev_value = e.value.unwrap_or(f64::NAN);
     }
+    if h.kind.is_action() {
+        extra.perf = crate::raw::PerfCells::of(&h.perf);
+    }
     side.set_extra(&mut raw, extra);
     if let Some(c) = &h.conversion
         && !h.kind.is_action()

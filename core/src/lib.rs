@@ -157,7 +157,9 @@ pub use export::VisitRecord;
 pub use export_parquet::{ExportKind, Exported};
 pub use goal::{Goal, GoalMatch, MAX_GOALS, PatternType};
 pub use goals::{ByVisitorType, ConversionsOf, EcommerceMetrics, GoalMetrics, GoalsSummary};
-pub use hit::{Campaign, CampaignRef, Conversion, Event, EventRef, Hit, HitRef, HitType, Item};
+pub use hit::{
+    Campaign, CampaignRef, Conversion, Event, EventRef, Hit, HitRef, HitType, Item, Perf,
+};
 pub use items::{ItemRow, ItemsBy, NOT_DEFINED as ITEM_NOT_DEFINED};
 pub use names::DEVICE_TYPES;
 pub use ndjson::{FIELDS as HIT_FIELDS, Rejected, check_ndjson_line, items_from_json};

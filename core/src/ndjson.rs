@@ -317,6 +317,15 @@ impl<'de> Visitor<'de> for LineVisitor {
                 "local_hour" => visit_of(target)
                     .map_err(|_| "`local_hour` must be an integer from 0 to 23".to_string())
                     .map(|v| hit.attrs[attr::LOCAL_HOUR] = v),
+                "time_network" | "time_server" | "time_transfer" | "time_dom_processing"
+                | "time_dom_completion" | "time_on_load" | "bandwidth" => {
+                    let i = crate::hit::Perf::FIELDS.iter().position(|f| *f == key);
+                    perf_of(key, target).map(|v| {
+                        if let Some(slot) = i.and_then(|i| hit.perf.get_mut(i)) {
+                            *slot = v;
+                        }
+                    })
+                }
                 "goal" => goal_of(target).map(|g| {
                     if g.is_some() {
                         hit.conversion.get_or_insert_default().goal = g;
@@ -363,7 +372,7 @@ impl<'de> Visitor<'de> for LineVisitor {
 /// assert_eq!(&hitmap::HIT_FIELDS[..3], ["site", "ts", "visitor"]);
 /// assert!(hitmap::HIT_FIELDS.contains(&"dims"));
 /// ```
-pub const FIELDS: [&str; 38] = [
+pub const FIELDS: [&str; 45] = [
     "site",
     "ts",
     "visitor",
@@ -398,6 +407,13 @@ pub const FIELDS: [&str; 38] = [
     "device_brand",
     "device_model",
     "browser_engine",
+    "time_network",
+    "time_server",
+    "time_transfer",
+    "time_dom_processing",
+    "time_dom_completion",
+    "time_on_load",
+    "bandwidth",
     "goal",
     "revenue",
     "order",
@@ -509,6 +525,24 @@ fn number(name: &str, v: Scalar<'_>) -> Result<Option<f64>, String> {
         Scalar::UInt(u) => Ok(Some(u as f64)),
         Scalar::Float(f) => Ok(Some(f)),
         other => Err(format!("`{name}` must be a number, got {}", other.kind())),
+    }
+}
+
+/// A load timing or bandwidth: a whole number from 0 (its upper bound is
+/// checked with the hit's other rules).
+fn perf_of(name: &str, v: Scalar<'_>) -> Result<Option<u64>, String> {
+    match v {
+        Scalar::Null => Ok(None),
+        Scalar::UInt(u) => Ok(Some(u)),
+        Scalar::Int(i) if i >= 0 => Ok(Some(i as u64)),
+        other => Err(format!(
+            "`{name}` must be a whole number from 0, got {}",
+            match other {
+                Scalar::Int(i) => i.to_string(),
+                Scalar::Float(f) => f.to_string(),
+                o => o.kind().to_string(),
+            }
+        )),
     }
 }
 
@@ -800,6 +834,7 @@ mod tests {
             Just("country"), Just("referrer_type"), Just("resolution"), Just("visit"),
             Just("local_hour"), Just("new_visit"), Just("campaign"), Just("other"),
             Just("latitude"), Just("longitude"), Just("city"), Just("region_name"),
+            Just("time_server"), Just("time_on_load"), Just("bandwidth"),
         ];
         let ws = prop_oneof![4 => Just(""), 1 => Just(" "), 1 => Just("\t\r ")];
         prop_oneof![

@@ -211,6 +211,58 @@ pub(crate) struct Extra {
     pub ev_name: u32,
     /// NaN when the event has no value (JSON cannot carry NaN).
     pub ev_value: f64,
+    /// The action's load timings and bandwidth.
+    pub perf: PerfCells,
+}
+
+/// An action's load timings in milliseconds ([`NONE`] where missing: no
+/// timing reaches it) and bandwidth in bytes (`u64::MAX` where missing),
+/// by [`crate::hit::Perf::FIELDS`] position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PerfCells {
+    pub ms: [u32; 6],
+    pub bytes: u64,
+}
+
+impl PerfCells {
+    pub(crate) const NONE: PerfCells = PerfCells {
+        ms: [NONE; 6],
+        bytes: u64::MAX,
+    };
+
+    /// From a hit's checked values (in range: see `HitView::validate`).
+    pub(crate) fn of(values: &[Option<u64>; 7]) -> PerfCells {
+        let mut out = PerfCells::NONE;
+        for (cell, v) in out.ms.iter_mut().zip(values) {
+            if let Some(v) = v {
+                *cell = u32::try_from(*v).unwrap_or(NONE);
+            }
+        }
+        if let Some(b) = values[6] {
+            out.bytes = b;
+        }
+        out
+    }
+
+    /// Field `i` ([`crate::hit::Perf::FIELDS`] position), if set.
+    pub(crate) fn get(&self, i: usize) -> Option<u64> {
+        match i {
+            6 => (self.bytes != u64::MAX).then_some(self.bytes),
+            _ => (self.ms[i] != NONE).then_some(u64::from(self.ms[i])),
+        }
+    }
+
+    pub(crate) fn is_none(&self) -> bool {
+        *self == PerfCells::NONE
+    }
+
+    /// As the public type.
+    pub(crate) fn to_perf(self) -> crate::hit::Perf {
+        crate::hit::Perf {
+            times: std::array::from_fn(|i| (self.ms[i] != NONE).then_some(self.ms[i])),
+            bandwidth: self.get(6),
+        }
+    }
 }
 
 impl Extra {
@@ -220,11 +272,16 @@ impl Extra {
         ev_action: NONE,
         ev_name: NONE,
         ev_value: f64::NAN,
+        perf: PerfCells::NONE,
     };
 
     /// No attribute at all (an event's value included).
     pub(crate) fn is_empty(&self) -> bool {
-        self.is_none() && self.ev_action == NONE && self.ev_name == NONE && self.ev_value.is_nan()
+        self.is_none()
+            && self.ev_action == NONE
+            && self.ev_name == NONE
+            && self.ev_value.is_nan()
+            && self.perf.is_none()
     }
 
     pub(crate) fn is_none(&self) -> bool {
@@ -288,7 +345,7 @@ impl SideArena {
 
     /// Stores a hit's search and event attributes, unless it has none.
     pub(crate) fn set_extra(&mut self, h: &mut RawHit, extra: Extra) {
-        if !extra.is_none() {
+        if !extra.is_empty() {
             h.extra_at = self.extras.len() as u32;
             self.extras.push(extra);
         }
@@ -326,6 +383,8 @@ pub(crate) fn tie_break(a: &RawHit, b: &RawHit, d: &SiteDicts, side: &SideArena)
         .then_with(|| by_str(&d.events, x.ev_action, y.ev_action))
         .then_with(|| by_str(&d.events, x.ev_name, y.ev_name))
         .then_with(|| x.ev_value.total_cmp(&y.ev_value))
+        .then_with(|| x.perf.ms.cmp(&y.perf.ms))
+        .then_with(|| x.perf.bytes.cmp(&y.perf.bytes))
 }
 
 /// Whether two hits are the same action (time and every action attribute):
@@ -341,6 +400,7 @@ pub(crate) fn same_action(a: &RawHit, b: &RawHit, side: &SideArena) -> bool {
         && x.ev_action == y.ev_action
         && x.ev_name == y.ev_name
         && x.ev_value.total_cmp(&y.ev_value).is_eq()
+        && x.perf == y.perf
 }
 
 // A batch buffers millions of these: keep them small.

@@ -411,6 +411,20 @@ fn identity_bytes(hit: &HitRef, out: &mut Vec<u8>) {
             text(out, s);
         }
     }
+    // Load timings and bandwidth: only for the hits that carry them.
+    if !hit.perf.is_empty() {
+        out.push(5);
+        for v in hit
+            .perf
+            .times
+            .iter()
+            .map(|t| t.map(u64::from))
+            .chain([hit.perf.bandwidth])
+        {
+            let b = v.map(u64::to_le_bytes);
+            feed(out, b.as_ref().map(|b| &b[..]));
+        }
+    }
     if let Some(c) = &hit.conversion {
         let number = |out: &mut Vec<u8>, v: Option<f64>| {
             let b = v.map(|v| v.to_bits().to_le_bytes());
@@ -456,6 +470,8 @@ struct Columns {
     campaign: Option<[Option<Strings>; 6]>,
     local_hour: Option<Int64Array>,
     new_visit: Option<arrow_array::BooleanArray>,
+    /// `time_network` .. `bandwidth` ([`hitmap::Perf::FIELDS`]).
+    perf: Vec<Option<Int64Array>>,
     /// `goal`, `revenue`, `order`, `items`.
     conversion: ConversionColumns,
 }
@@ -975,6 +991,10 @@ impl Columns {
                 .map(|c| ints("local_hour", c))
                 .transpose()?,
             new_visit,
+            perf: hitmap::Perf::FIELDS
+                .iter()
+                .map(|n| col(n).map(|c| ints(n, c)).transpose())
+                .collect::<Result<_>>()?,
             conversion: ConversionColumns::of(&|name| col(name).cloned())?,
         })
     }
@@ -1135,6 +1155,25 @@ impl Columns {
             .new_visit
             .as_ref()
             .is_some_and(|b| b.is_valid(i) && b.value(i));
+        for (f, c) in self.perf.iter().enumerate() {
+            let Some(v) = c.as_ref().and_then(|c| value_i64(c, i)) else {
+                continue;
+            };
+            let name = hitmap::Perf::FIELDS[f];
+            let max = if f == 6 {
+                hitmap::Perf::MAX_BANDWIDTH
+            } else {
+                u64::from(hitmap::Perf::MAX_TIME_MS)
+            };
+            let v = u64::try_from(v)
+                .ok()
+                .filter(|v| *v <= max)
+                .ok_or_else(|| format!("`{name}` must be an integer from 0 to {max}, got {v}"))?;
+            match f {
+                6 => hit.perf.bandwidth = Some(v),
+                _ => hit.perf.times[f] = Some(v as u32),
+            }
+        }
         hit.conversion = self.conversion.row(i)?;
         Ok(hit)
     }

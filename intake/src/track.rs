@@ -485,6 +485,7 @@ impl Tracker {
             });
         }
         hit.new_visit = get("new_visit") == Some("1");
+        hit.perf = perf(&get, kind);
         hit.validate().map_err(Refused::Invalid)?;
         if kind == HitType::Pageview
             && let Some(item) = product_view(&get)
@@ -743,6 +744,26 @@ fn parse_cdt(text: &str) -> Option<i64> {
 fn visitor_id(id: &str) -> Option<String> {
     let id = id.trim();
     (id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_ascii_lowercase())
+}
+
+/// A request's load timings (`pf_net`, `pf_srv`, `pf_tfr`, `pf_dm1`,
+/// `pf_dm2`, `pf_onl`, in milliseconds, page views only) and bandwidth
+/// (`bw_bytes`), as Matomo's tracker reads them: `-1`, a value that is
+/// not a whole number or one past what Matomo's columns hold is no value.
+fn perf<'a>(get: &impl Fn(&str) -> Option<&'a str>, kind: HitType) -> hitmap::Perf {
+    let mut perf = hitmap::Perf::default();
+    if kind == HitType::Pageview {
+        let names = ["pf_net", "pf_srv", "pf_tfr", "pf_dm1", "pf_dm2", "pf_onl"];
+        for (t, name) in perf.times.iter_mut().zip(names) {
+            *t = get(name)
+                .and_then(|v| v.trim().parse::<u32>().ok())
+                .filter(|v| *v <= hitmap::Perf::MAX_TIME_MS);
+        }
+    }
+    perf.bandwidth = get("bw_bytes")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|v| *v <= hitmap::Perf::MAX_BANDWIDTH);
+    perf
 }
 
 /// `WIDTHxHEIGHT`, digits only.

@@ -23,13 +23,13 @@ pub(super) fn line(src: &str) -> Option<HitView<'_>> {
         rest: src.as_bytes(),
     };
     let mut hit = HitView::default();
-    let mut seen = 0u32;
+    let mut seen = 0u64;
     s.ws();
     s.eat(b'{')?;
     loop {
         s.ws();
         let field = field(s.string()?)?;
-        let bit = 1u32.checked_shl(field)?;
+        let bit = 1u64.checked_shl(field)?;
         if seen & bit != 0 {
             return None;
         }
@@ -60,6 +60,11 @@ pub(super) fn line(src: &str) -> Option<HitView<'_>> {
                 }
             }
             DIMS => hit.dims = s.dims()?,
+            TIME_NETWORK..=BANDWIDTH => {
+                if !s.null() {
+                    *hit.perf.get_mut(field.checked_sub(TIME_NETWORK)? as usize)? = Some(s.uint(16)?);
+                }
+            }
             EVENT => hit.event = s.event()?,
             LATITUDE | LONGITUDE => {
                 let i = if field == LATITUDE {
@@ -150,6 +155,9 @@ const LONGITUDE: u32 = 26;
 const DEVICE_BRAND: u32 = 27;
 const DEVICE_MODEL: u32 = 28;
 const BROWSER_ENGINE: u32 = 29;
+/// `time_network` to `time_on_load`, then `bandwidth` (`Perf::FIELDS`).
+const TIME_NETWORK: u32 = 30;
+const BANDWIDTH: u32 = 36;
 
 /// The fields the fast path reads, by their bit; `None` for the others.
 fn field(key: &str) -> Option<u32> {
@@ -184,6 +192,13 @@ fn field(key: &str) -> Option<u32> {
         "device_brand" => DEVICE_BRAND,
         "device_model" => DEVICE_MODEL,
         "browser_engine" => BROWSER_ENGINE,
+        "time_network" => TIME_NETWORK,
+        "time_server" => TIME_NETWORK + 1,
+        "time_transfer" => TIME_NETWORK + 2,
+        "time_dom_processing" => TIME_NETWORK + 3,
+        "time_dom_completion" => TIME_NETWORK + 4,
+        "time_on_load" => TIME_NETWORK + 5,
+        "bandwidth" => BANDWIDTH,
         _ => return None,
     })
 }

@@ -27,8 +27,16 @@ pub(crate) const MAGIC: &[u8; 7] = b"HITMAP\0";
 /// system family, device brand, device model and browser engine reports
 /// to report rollups ([`REPORTS_VERSION`]); version 13 counts an event
 /// row's visits once per event combination in report rollups (Matomo's
-/// event visits); the other kinds are the same in all.
-pub(crate) const FORMAT_VERSION: u16 = 13;
+/// event visits); version 14 adds the actions' load timings and bandwidth
+/// to the day files of days that have any ([`PERF_VERSION`]) and to
+/// report rollups' action rows ([`REPORTS_VERSION`]); the other kinds are
+/// the same in all.
+pub(crate) const FORMAT_VERSION: u16 = 14;
+
+/// The version of a day file with load timings or bandwidth (a 25th
+/// section, after the conversions section, which it always has): an older
+/// build refuses it by version. Days without any keep their version.
+pub(crate) const PERF_VERSION: u16 = 14;
 
 /// The version of a day file with a visit without actions (a conversion
 /// alone): its action times skip that visit, which an older build would

@@ -47,6 +47,9 @@ mod sec {
     /// The recorded conversions: a 24th section, in version 6 files
     /// (written only for days that have conversions).
     pub(super) const CONVERSIONS: usize = 23;
+    /// The actions' load timings and bandwidth: a 25th section, in
+    /// version 14 files (written only for days that have any).
+    pub(super) const PERF: usize = 24;
 }
 
 /// A day archive as a sealed file (format version 3; FORMAT.md).
@@ -61,14 +64,20 @@ mod sec {
 /// ([`day_sections`]), so a question reads only the groups it needs.
 pub(crate) fn encode_day(a: &DayArchive) -> Vec<u8> {
     let mut sections = day_sections(a);
-    if a.conversions.is_empty() && a.views.is_empty() {
+    let perf = a.a_extras.iter().any(|(_, x)| !x.perf.is_none());
+    if a.conversions.is_empty() && a.views.is_empty() && !perf {
         return seal(Kind::Day, &pack_day(a.visitor.len(), a.a_kind.len(), &sections));
     }
     sections.push(conversions_section(a));
+    if perf {
+        sections.push(perf_section(a));
+    }
     let empty_visits = (0..a.visitor.len() as u32).any(|v| a.actions_of(v).is_empty());
     super::codec::seal_in(
         Kind::Day,
-        if empty_visits {
+        if perf {
+            super::codec::PERF_VERSION
+        } else if empty_visits {
             super::codec::EMPTY_VISITS_VERSION
         } else if a.views.is_empty() {
             super::codec::CONVERSIONS_VERSION
@@ -77,6 +86,64 @@ pub(crate) fn encode_day(a: &DayArchive) -> Vec<u8> {
         },
         &pack_day(a.visitor.len(), a.a_kind.len(), &sections),
     )
+}
+
+/// The actions' load timings and bandwidth: how many actions have any,
+/// then for each its position (as the difference from the last one's
+/// next), a byte of which of the seven values it has
+/// ([`crate::hit::Perf::FIELDS`] order, bit 0 first) and those values.
+fn perf_section(a: &DayArchive) -> Vec<u8> {
+    let mut w = Writer::default();
+    let with = || a.a_extras.iter().filter(|(_, x)| !x.perf.is_none());
+    w.var(with().count() as u64);
+    let mut next = 0;
+    for (i, x) in with() {
+        w.var((i - next) as u64);
+        next = i + 1;
+        let values: Vec<(usize, u64)> = (0..7).filter_map(|f| Some((f, x.perf.get(f)?))).collect();
+        w.buf.push(values.iter().fold(0u8, |m, (f, _)| m | 1 << f));
+        for (_, v) in values {
+            w.var(v);
+        }
+    }
+    w.buf
+}
+
+/// [`perf_section`] back, into the archive's action extras.
+fn read_perf(r: &mut Reader<'_>, actions: usize, a: &mut DayArchive) -> ReadResult<()> {
+    let n = r.var_count()?;
+    let mut cells = Vec::with_capacity(n.min(r.rest_len()));
+    let mut next = 0usize;
+    for _ in 0..n {
+        let at = usize::try_from(r.var()?)
+            .ok()
+            .and_then(|d| next.checked_add(d))
+            .filter(|&i| i < actions)
+            .ok_or("a load timing belongs to no action")?;
+        next = at + 1;
+        let mask = r.bytes(1)?[0];
+        if mask == 0 || mask & 0x80 != 0 {
+            return Err(format!("bad load timing flags {mask:#x}"));
+        }
+        let mut values = [None; 7];
+        for (f, v) in values.iter_mut().enumerate() {
+            if mask & 1 << f != 0 {
+                let x = r.var()?;
+                let max = if f == 6 {
+                    crate::hit::Perf::MAX_BANDWIDTH
+                } else {
+                    u64::from(crate::hit::Perf::MAX_TIME_MS)
+                };
+                if x > max {
+                    return Err(format!("a load timing or bandwidth of {x} is out of range"));
+                }
+                *v = Some(x);
+            }
+        }
+        cells.push((at, crate::raw::PerfCells::of(&values)));
+    }
+    a.a_extras.merge_perf(cells);
+    Ok(())
 }
 
 /// An optional number: a flag byte, then the bits if there is one.
@@ -313,10 +380,19 @@ fn day_sections(a: &DayArchive) -> Vec<Vec<u8>> {
         });
     }
     next(&mut w);
-    let extras = &a.a_extras;
-    w.var(extras.iter().count() as u64);
+    // Load timings and bandwidth have a section of their own.
+    let extras = || {
+        a.a_extras.iter().filter(|(_, x)| {
+            !Extra {
+                perf: crate::raw::PerfCells::NONE,
+                ..**x
+            }
+            .is_empty()
+        })
+    };
+    w.var(extras().count() as u64);
     let mut at = 0;
-    for (i, x) in extras.iter() {
+    for (i, x) in extras() {
         w.var((i - at) as u64);
         at = i + 1;
         for id in [x.keyword, x.ev_category, x.ev_action, x.ev_name] {
@@ -547,9 +623,10 @@ fn decode_day_v3(body: &[u8], cols: Columns, version: u16) -> ReadResult<DayArch
     let actions = r.var()?;
     let lens = r.vars_u32()?;
     let with_conversions = version >= super::codec::CONVERSIONS_VERSION;
+    let with_perf = version >= super::codec::PERF_VERSION;
     len_ok(
         lens.len(),
-        sec::COUNT + usize::from(with_conversions),
+        sec::COUNT + usize::from(with_conversions) + usize::from(with_perf),
         "day sections",
     )?;
     let mut packed = Vec::with_capacity(sec::COUNT);
@@ -647,6 +724,9 @@ fn decode_day_v3(body: &[u8], cols: Columns, version: u16) -> ReadResult<DayArch
     }
     if cols.has(Columns::EXTRAS) {
         read(sec::EXTRAS, &mut |r| read_extras(r, actions, &mut a))?;
+        if with_perf {
+            read(sec::PERF, &mut |r| read_perf(r, actions, &mut a))?;
+        }
     }
     if with_conversions && cols.has(Columns::CONVERSIONS) {
         read(sec::CONVERSIONS, &mut |r| read_conversions(r, &mut a))?;
@@ -746,6 +826,7 @@ fn read_extras(r: &mut Reader<'_>, actions: usize, a: &mut DayArchive) -> ReadRe
             ev_action,
             ev_name,
             ev_value: f64::from_bits(u64::from_le_bytes(bits)),
+            perf: crate::raw::PerfCells::NONE,
         };
         a.a_extras.push(at, x);
     }
@@ -836,6 +917,7 @@ fn decode_day_v1(raw: &[u8]) -> ReadResult<(DayArchive, V1Claims)> {
             ev_action,
             ev_name,
             ev_value,
+            perf: crate::raw::PerfCells::NONE,
         };
         a.a_extras.push(i, extra);
     }
@@ -1012,6 +1094,9 @@ fn validate(a: &DayArchive, d: &SiteDicts) -> ReadResult<()> {
             };
             if !needs {
                 return Err(format!("action {i} lacks the field its kind requires"));
+            }
+            if a.a_kind[i] != HitType::Pageview && x.perf.ms.iter().any(|&m| m != NONE) {
+                return Err(format!("action {i} has load timings but is not a page view"));
             }
         }
     }

@@ -104,8 +104,14 @@ fn every_field_the_engine_writes_is_in_the_schema() {
             ],
             ..hitmap::Conversion::default()
         });
+    // Load timings and bandwidth, on a page view (timings belong to page
+    // views only).
+    let viewed = Hit::pageview(1, 1_717_200_100, "w", "https://x.org/p").with_perf(hitmap::Perf {
+        times: [Some(26), Some(58), Some(155), Some(255), Some(0), Some(90)],
+        bandwidth: Some(5_609),
+    });
     let mut written = BTreeSet::new();
-    for h in [&hit, &goal, &order] {
+    for h in [&hit, &goal, &order, &viewed] {
         let v: Value = serde_json::from_str(&h.to_ndjson()).unwrap();
         written.extend(v.as_object().unwrap().keys().cloned());
     }
@@ -129,7 +135,7 @@ fn every_field_the_engine_writes_is_in_the_schema() {
             ..hit
         }]
     );
-    for c in [&goal, &order] {
+    for c in [&goal, &order, &viewed] {
         assert_eq!(
             e.ingest_ndjson(c.to_ndjson().as_bytes()).unwrap().accepted,
             1
@@ -137,8 +143,9 @@ fn every_field_the_engine_writes_is_in_the_schema() {
     }
     // The conversions, with no action near, are a visit of their own.
     let back = e.export_hits(1, "2024-06-01", "2024-06-01").unwrap();
-    assert_eq!(back.len(), 3, "{back:?}");
+    assert_eq!(back.len(), 4, "{back:?}");
     assert!(back.contains(&goal) && back.contains(&order), "{back:?}");
+    assert!(back.contains(&viewed), "{back:?}");
 }
 
 /// A Matomo-style import: visits kept as recorded.

@@ -131,6 +131,14 @@ pub(crate) fn make_hit(s: &Spec, base: i64) -> Hit {
         h.dims
             .push(("department".into(), pick(&["HR", "IT"], dept).into()));
     }
+    // Load timings on some page views, bandwidth on some actions.
+    if kind == HitType::Pageview && s.title != 1 {
+        h.perf.times[hitmap::Perf::SERVER] = Some((s.jitter as u32 * 7) % 900);
+        h.perf.times[s.url % 6] = Some((s.slot as u32 * 13) % 400);
+    }
+    if s.extra >= 3 && kind != HitType::Event {
+        h.perf.bandwidth = Some((s.jitter as u64 * 31) % 20_000);
+    }
     h
 }
 

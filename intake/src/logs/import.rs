@@ -1067,6 +1067,18 @@ impl Parser {
             });
         }
         hit.url = Some(url);
+        // Matomo's importer: the generation time (whole milliseconds, when
+        // above 0) as the server time, the response's length (when above
+        // 0) as the bandwidth.
+        if kind == HitType::Pageview {
+            hit.perf.times[hitmap::Perf::SERVER] = line
+                .generation_ms
+                .filter(|ms| *ms >= 1.0 && *ms <= f64::from(hitmap::Perf::MAX_TIME_MS))
+                .map(|ms| ms as u32);
+        }
+        hit.perf.bandwidth = line
+            .length
+            .filter(|n| *n > 0 && *n <= hitmap::Perf::MAX_BANDWIDTH);
         if let Some(p) = place {
             p.fill(&mut hit);
             hit.country = p.country;
@@ -1144,6 +1156,16 @@ fn replay(
     }
     if let Some(site) = o.site {
         params.push(("idsite".into(), site.to_string()));
+    }
+    // Matomo's importer sends the line's generation time as `pf_srv` and
+    // its length as `bw_bytes`, over the request's own.
+    if let Some(ms) = line.generation_ms.filter(|ms| *ms >= 1.0) {
+        params.retain(|(k, _)| k != "pf_srv");
+        params.push(("pf_srv".into(), (ms as u64).to_string()));
+    }
+    if let Some(n) = line.length.filter(|n| *n > 0) {
+        params.retain(|(k, _)| k != "bw_bytes");
+        params.push(("bw_bytes".into(), n.to_string()));
     }
     let client = Client {
         ip: line.ip.as_deref().filter(|ip| *ip != "-").unwrap_or(""),

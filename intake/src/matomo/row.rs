@@ -17,6 +17,7 @@
 //! | `location_country`, `location_browser_lang` | `country`, `language` |
 //! | `location_region`, `location_city`, `location_latitude`, `location_longitude` (when the columns exist) | `region`, `city`, `latitude`, `longitude` (Matomo keeps no region name) |
 //! | `custom_dimension_N` | `dims` by the site's configured name |
+//! | `time_network` .. `time_on_load` (PagePerformance), `bandwidth` (Bandwidth), when the columns exist | the same fields (timings on page views only) |
 //!
 //! Visit columns go on every hit of the visit; hitmap takes each from the
 //! visit's first hit, as Matomo recorded them when the visit began.
@@ -116,6 +117,10 @@ pub struct Columns {
     visit_dims: Vec<(String, String)>,
     /// (dimension name, column) of action-scope custom dimensions.
     action_dims: Vec<(String, String)>,
+    /// The [`hitmap::Perf::FIELDS`] positions whose columns of
+    /// `log_link_visit_action` exist (PagePerformance's timings,
+    /// Bandwidth's bytes), read after the action dimensions.
+    perf: Vec<usize>,
 }
 
 /// `campaign_*` columns (MarketingCampaignsReporting) and their part of
@@ -171,12 +176,16 @@ impl Columns {
                 action_dims.push((name.clone(), c));
             }
         }
+        let perf = (0..hitmap::Perf::FIELDS.len())
+            .filter(|&f| action_columns.contains(hitmap::Perf::FIELDS[f]))
+            .collect();
         Columns {
             prefix: prefix.to_owned(),
             campaign,
             location,
             visit_dims,
             action_dims,
+            perf,
         }
     }
 
@@ -195,6 +204,11 @@ impl Columns {
             "custom_float".into(),
         ];
         cols.extend(self.action_dims.iter().map(|(_, c)| c.clone()));
+        cols.extend(
+            self.perf
+                .iter()
+                .map(|&f| hitmap::Perf::FIELDS[f].to_owned()),
+        );
         format!(
             "SELECT {} FROM {}log_link_visit_action FORCE INDEX (PRIMARY) \
              WHERE idlink_va > {cursor} AND idsite = {site}{window} ORDER BY idlink_va LIMIT {limit}",
@@ -355,6 +369,19 @@ impl Columns {
         for (i, (name, _)) in self.action_dims.iter().enumerate() {
             if let Some(value) = text(action, a::DIMS + i) {
                 hit.dims.push((name.clone(), value));
+            }
+        }
+        let at = a::DIMS + self.action_dims.len();
+        for (i, &f) in self.perf.iter().enumerate() {
+            let value = int(action, at + i).and_then(|v| u64::try_from(v).ok());
+            match f {
+                6 => hit.perf.bandwidth = value.filter(|v| *v <= hitmap::Perf::MAX_BANDWIDTH),
+                _ if hit.kind == HitType::Pageview => {
+                    hit.perf.times[f] = value
+                        .and_then(|v| u32::try_from(v).ok())
+                        .filter(|v| *v <= hitmap::Perf::MAX_TIME_MS);
+                }
+                _ => {}
             }
         }
         RowOutcome::Hit(Box::new(hit))
