@@ -42,6 +42,7 @@ def three_visits_with_custom_events():
     def movie_watching(vis):
         forward(vis, 30)
         vis.set_url("http://example.org/movies")
+        vis.set_performance_timings(0, 455, 169, 20, 99, 160)
         vis.do_track_page_view("Movie Theater")
         spirited = "Spirited Away (千と千尋の神隠し)"
         for minutes, action, name in ((31, "playTrailer", "Princess Mononoke (もののけ姫)"),
@@ -76,6 +77,7 @@ def three_visits_with_custom_events():
 
     vis = Tracker(log, 1, base["t"])
     vis.set_url("http://example.org/webradio")
+    vis.set_performance_timings(5, 111, 245, 145, 66, 0)
     vis.do_track_page_view("Welcome!")
     music_playing(vis)
     music_ratings(vis)
@@ -142,7 +144,7 @@ def invalid_visits():
     when = "2009-01-04 00:11:42"
     t = Tracker(before, 1, when)
     # The empty request (no parameters): not a tracking request.
-    before.lines.append('156.5.3.2 - - [04/Jan/2009:00:11:42 +0000] "GET /matomo.php HTTP/1.1" 200 43 "-" "-"')
+    before.lines.append('156.5.3.2 - - [04/Jan/2009:00:11:42 +0000] "GET /matomo.php HTTP/1.1" 200 - "-" "-"')
     t.set_user_agent("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")
     t.do_track_page_view("bot visit, please do not record")
     firefox = ("Mozilla/5.0 (Windows; U; Windows NT 5.1; en-GB; rv:1.9.2.6) Gecko/20100625 Firefox/3.6.6 "

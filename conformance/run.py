@@ -64,9 +64,10 @@ def one_visitor_two_visits():
     ref1 = "http://referrer.com/page.htm?param=valuewith some spaces"
     ref2 = "http://search.yahoo.com/search?p=purchase"
     steps = [
-        (0, {"url": page1, "action_name": "incredible title!", "urlref": ref1}),
+        # setPerformanceTimings(...) before each page view, as the fixture.
+        (0, {"url": page1, "action_name": "incredible title!", "urlref": ref1, "pf_net": "33", "pf_srv": "105", "pf_tfr": "205", "pf_dm1": "1325", "pf_dm2": "390", "pf_onl": "222"}),
         (180, {"url": "http://example.org/", "action_name": "Second page view - should be registered as URL /",
-               "urlref": ref1}),
+               "urlref": ref1, "pf_net": "62", "pf_srv": "198", "pf_tfr": "253", "pf_dm1": "1559", "pf_dm2": "222", "pf_onl": "152"}),
         (360, {"url": "http://example.org/", "link": "https://outlinks.org/#!outlink-with-fragment-<script>",
                "urlref": ref1}),
         (720, {"url": "http://example.org/", "download": "http://piwik.org/path/again/latest.zip", "urlref": ref1}),
@@ -76,9 +77,9 @@ def one_visitor_two_visits():
         (1080, {"url": "http://example.org/", "idgoal": "1", "revenue": "42", "urlref": ref1, "lang": "th"}),
         (1440, {"url": "http://example.org/", "idgoal": "1", "revenue": "42", "urlref": ref1, "lang": "th"}),
         (1620, {"url": "http://example.org/index.htm#ignoredFragment#", "action_name": "Looking at homepage (again)...",
-                "urlref": ref1}),
+                "urlref": ref1, "pf_net": "0", "pf_srv": "222", "pf_tfr": "333", "pf_dm1": "1111", "pf_dm2": "666", "pf_onl": "333"}),
         (3600, {"url": "http://example.org/store/purchase.htm", "action_name": "Checkout/Purchasing...",
-                "urlref": ref2}),
+                "urlref": ref2, "pf_net": "22", "pf_srv": "157", "pf_tfr": "266", "pf_dm1": "2000", "pf_dm2": "1002", "pf_onl": "666"}),
     ]
     from datetime import datetime, timedelta, timezone
     from urllib.parse import urlencode
@@ -89,7 +90,7 @@ def one_visitor_two_visits():
         q = {"idsite": "1", "rec": "1", "apiv": "1", "_id": "5d3c1a0e6f2b4a97", "res": "1024x768",
              "h": "12", "m": "34", "s": "6", "fla": "1", "java": "1", "lang": "fr", **params}
         t = (start + timedelta(seconds=secs)).strftime("%d/%b/%Y:%H:%M:%S +0000")
-        lines.append(f'156.5.3.2 - - [{t}] "GET /matomo.php?{urlencode(q)} HTTP/1.1" 200 43 "-" "{agent}"')
+        lines.append(f'156.5.3.2 - - [{t}] "GET /matomo.php?{urlencode(q)} HTTP/1.1" 200 - "-" "{agent}"')
     return "\n".join(lines) + "\n"
 
 
@@ -127,7 +128,7 @@ def transitions():
         elif kind == "event":
             q.update({"e_c": cat, "e_a": "event name", "e_n": kwd, "e_v": str(n)})
         t = (when + timedelta(hours=hours)).strftime("%d/%b/%Y:%H:%M:%S +0000")
-        lines.append(f'{ip} - - [{t}] "GET /matomo.php?{urlencode(q)} HTTP/1.1" 200 43 "-" "{agent}"')
+        lines.append(f'{ip} - - [{t}] "GET /matomo.php?{urlencode(q)} HTTP/1.1" 200 - "-" "{agent}"')
 
     v = ("156.5.3.1", "a1a1a1a1a1a1a1a1", google)
     for h, p in [(0, "page/one.html"), (0.1, "sub/dir/page2.html"), (0.2, "page/one.html"),
@@ -191,7 +192,7 @@ def ecommerce_order_with_items():
              "s": "6", "fla": "1", "java": "1", "cookie": "1", "lang": state["lang"], "url": url, "urlref": "",
              **params}
         t = (start + timedelta(hours=hours)).strftime("%d/%b/%Y:%H:%M:%S +0000")
-        lines.append(f'156.5.3.2 - - [{t}] "GET /matomo.php?{urlencode(q)} HTTP/1.1" 200 43 "-" "{agent}"')
+        lines.append(f'156.5.3.2 - - [{t}] "GET /matomo.php?{urlencode(q)} HTTP/1.1" 200 - "-" "{agent}"')
 
     def view(sku="", name="", category="", price=0):
         # MatomoTracker::setEcommerceView: `_pkc` always, `_pkp` when not

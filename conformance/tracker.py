@@ -167,10 +167,21 @@ class Tracker:
         q.update(params)
         t = self.when.strftime("%d/%b/%Y:%H:%M:%S +0000")
         agent = self.agent.replace('"', "%22") or "-"
-        self.log.lines.append(f'{self.ip} - - [{t}] "GET /matomo.php?{urlencode(q)} HTTP/1.1" 200 43 "-" "{agent}"')
+        # No response length ("-"): a replayed line's length is its
+        # request's bandwidth (Matomo's importer sends it as `bw_bytes`),
+        # and Matomo tracked these fixtures directly.
+        self.log.lines.append(f'{self.ip} - - [{t}] "GET /matomo.php?{urlencode(q)} HTTP/1.1" 200 - "-" "{agent}"')
+
+    def set_performance_timings(self, network, server, transfer, dom_processing, dom_completion, on_load):
+        """The next page view's timings (milliseconds), as MatomoTracker
+        sends them with it (`pf_net` .. `pf_onl`) and then clears them."""
+        self.timings = {"pf_net": network, "pf_srv": server, "pf_tfr": transfer,
+                        "pf_dm1": dom_processing, "pf_dm2": dom_completion, "pf_onl": on_load}
 
     def do_track_page_view(self, title):
-        self.send({"action_name": title})
+        timings = {k: str(v) for k, v in getattr(self, "timings", {}).items()}
+        self.timings = {}
+        self.send({"action_name": title, **timings})
 
     def do_track_event(self, category, action, name=None, value=None):
         q = {"e_c": category, "e_a": action}

@@ -187,6 +187,8 @@ pub(crate) struct ActionExtras {
     /// Positions of the actions with extras, ascending.
     at: Vec<u32>,
     values: Vec<Extra>,
+    /// Whether an action has load timings or bandwidth.
+    perf: bool,
 }
 
 impl ActionExtras {
@@ -196,7 +198,13 @@ impl ActionExtras {
         if !x.is_empty() {
             self.at.push(i as u32);
             self.values.push(x);
+            self.perf |= !x.perf.is_none();
         }
+    }
+
+    /// Whether an action has load timings or bandwidth.
+    pub(crate) fn has_perf(&self) -> bool {
+        self.perf
     }
 
     /// Action `i`'s extras ([`Extra::NONE`] if it has none).
@@ -244,6 +252,7 @@ impl ActionExtras {
                 _ => Extra::NONE,
             };
             x.perf = perf;
+            self.perf |= !perf.is_none();
             self.at.push(i as u32);
             self.values.push(x);
         }

@@ -63,42 +63,11 @@ impl Engine {
 }
 
 /// A flat action report's typed rows as the record batch
-/// [`rows_to_batch`] would build from their JSON rows: the same columns,
-/// types and values, without the JSON.
+/// [`rows_to_batch`] builds from the generic path's JSON rows.
 fn action_batch(t: &ActionTable) -> Result<RecordBatch> {
-    let rows = &t.rows;
-    if rows.is_empty() {
-        return rows_to_batch(&Value::Array(Vec::new()));
-    }
-    let mut columns: Vec<(&str, ArrayRef)> = vec![(
-        "label",
-        Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|r| r.label.as_str()),
-        )),
-    )];
-    for &(name, value) in t.count_columns() {
-        let values: Vec<u64> = rows.iter().map(value).collect();
-        let column: ArrayRef = match values.iter().all(|&v| i64::try_from(v).is_ok()) {
-            true => Arc::new(Int64Array::from_iter_values(
-                values.iter().map(|&v| v as i64),
-            )),
-            // As JSON numbers past i64 are read: as floats.
-            false => Arc::new(Float64Array::from_iter_values(
-                values.iter().map(|&v| v as f64),
-            )),
-        };
-        columns.push((name, column));
-    }
-    for (name, cells) in t.ratio_columns() {
-        columns.push((name, column(&cells.iter().map(Some).collect::<Vec<_>>())));
-    }
-    let fields: Vec<Field> = columns
-        .iter()
-        .map(|(name, c)| Field::new(*name, c.data_type().clone(), true))
-        .collect();
-    let columns = columns.into_iter().map(|(_, c)| c).collect();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
-        .map_err(|e| Error::Request(format!("cannot build the Arrow table: {e}")))
+    rows_to_batch(&Value::Array(
+        t.json_rows().into_iter().map(Value::Object).collect(),
+    ))
 }
 
 /// The rows of an answer as a record batch (see [`Engine::api_arrow`]).

@@ -172,6 +172,7 @@ pub use report::{
     ReportRow, SectionRow, UNTITLED, sort_rows,
 };
 pub use resume::{InputCursor, Resumed};
+pub use rollup::reports::PerfSums;
 pub use segment::{Clock, Condition, Field, Op, Segment};
 pub use site::SiteConfig;
 pub use store::lazy::{DEFAULT_CACHE_MB, ReaderOptions};

@@ -354,11 +354,13 @@ fn element(out: &mut String, depth: usize, name: &str, attrs: &str, v: &Value) {
             let _ = writeln!(out, "{indent}<{name}{attrs} />");
         }
         scalar => {
-            let _ = writeln!(
-                out,
-                "{indent}<{name}{attrs}>{}</{name}>",
-                escape(&cell(scalar))
-            );
+            // An empty value is an empty element, as Matomo writes it.
+            let text = cell(scalar);
+            if text.is_empty() {
+                let _ = writeln!(out, "{indent}<{name}{attrs} />");
+            } else {
+                let _ = writeln!(out, "{indent}<{name}{attrs}>{}</{name}>", escape(&text));
+            }
         }
     }
 }

@@ -19,8 +19,8 @@ pub use crate::visit_key::UNTITLED;
 use crate::query::Resolved;
 use crate::referrer::ReferrerType;
 use crate::rollup::reports::{
-    ActionCounts, ActionTable, GroupTable, Reports, ReportsBuilder, UNTITLED_KEY, VisitTable,
-    Which, count_visit,
+    ActionCounts, ActionTable, GroupTable, PerfSums, Reports, ReportsBuilder, UNTITLED_KEY,
+    VisitTable, Which, count_visit,
 };
 use crate::summary::{VisitsSummary, ratio};
 use crate::visit_key::{Grouping, VisitGroup};
@@ -64,6 +64,10 @@ pub struct ActionRow {
     pub exit_nb_visits: u64,
     /// One-action visits entering here (page reports).
     pub entry_bounce_count: u64,
+    /// The actions of the visits entering here (page reports).
+    pub entry_nb_actions: u64,
+    /// The length of the visits entering here, in seconds (page reports).
+    pub entry_sum_visit_length: u64,
     /// Seconds spent (page reports).
     pub sum_time_spent: u64,
     /// Page views right after a site search (Matomo's
@@ -71,6 +75,10 @@ pub struct ActionRow {
     /// reports only ([`Selection::pages_following_search`]), 0 in others.
     #[serde(skip_serializing_if = "is_zero")]
     pub nb_hits_following_search: u64,
+    /// Its actions' load timings and bandwidth (page views' timings; any
+    /// action's bandwidth).
+    #[serde(skip_serializing_if = "PerfSums::is_empty")]
+    pub perf: PerfSums,
     /// Children of a folder row (tree reports only).
     pub subtable: Vec<ActionRow>,
 }
@@ -82,12 +90,14 @@ fn is_zero(n: &u64) -> bool {
 /// The count columns of an action row, in the Reporting API's order:
 /// those of every action report, then those of page reports only.
 pub(crate) type CountColumn = (&'static str, fn(&ActionRow) -> u64);
-const ACTION_COUNTS: [CountColumn; 7] = [
+const ACTION_COUNTS: [CountColumn; 9] = [
     ("nb_visits", |r| r.nb_visits),
     ("nb_uniq_visitors", |r| r.nb_uniq_visitors),
     ("nb_hits", |r| r.nb_hits),
     ("sum_time_spent", |r| r.sum_time_spent),
     ("entry_nb_visits", |r| r.entry_nb_visits),
+    ("entry_nb_actions", |r| r.entry_nb_actions),
+    ("entry_sum_visit_length", |r| r.entry_sum_visit_length),
     ("entry_bounce_count", |r| r.entry_bounce_count),
     ("exit_nb_visits", |r| r.exit_nb_visits),
 ];
@@ -96,7 +106,7 @@ impl ActionRow {
     /// The count columns a row of a page report (`pages`) or of another
     /// action report has, after its label.
     pub(crate) fn count_columns(pages: bool) -> &'static [CountColumn] {
-        &ACTION_COUNTS[..if pages { 7 } else { 3 }]
+        &ACTION_COUNTS[..if pages { 9 } else { 3 }]
     }
 
     /// One-action visits entering here / entries.
@@ -376,7 +386,7 @@ impl ActionAccumulator {
             scratch,
             pages,
         } = self;
-        let actions = (cut.actions.iter(), cut.actions.len());
+        let actions = (cut.actions.iter(), cut.actions.len(), cut.length);
         count_visit(
             cut.archive,
             cut.visit,
@@ -410,8 +420,11 @@ impl ActionAccumulator {
                         entry_nb_visits: a.entries,
                         exit_nb_visits: a.exits,
                         entry_bounce_count: a.entry_bounces,
+                        entry_nb_actions: a.entry_actions,
+                        entry_sum_visit_length: a.entry_length,
                         sum_time_spent: a.time,
                         nb_hits_following_search: 0,
+                        perf: a.perf.as_deref().copied().unwrap_or_default(),
                         subtable: Vec::new(),
                     },
                 )
@@ -505,8 +518,11 @@ fn sum_subtable(row: &mut ActionRow) {
         sum.entry_nb_visits += c.entry_nb_visits;
         sum.exit_nb_visits += c.exit_nb_visits;
         sum.entry_bounce_count += c.entry_bounce_count;
+        sum.entry_nb_actions += c.entry_nb_actions;
+        sum.entry_sum_visit_length += c.entry_sum_visit_length;
         sum.sum_time_spent += c.sum_time_spent;
         sum.nb_hits_following_search += c.nb_hits_following_search;
+        sum.perf.add(&c.perf);
     }
     sum.nb_uniq_visitors = row.nb_uniq_visitors;
     sum.label = std::mem::take(&mut row.label);
@@ -1305,8 +1321,11 @@ fn rolled_row(d: &SiteDicts, table: ActionTable, k: u32, r: &RolledRow) -> Actio
         entry_nb_visits: c.entries,
         exit_nb_visits: c.exits,
         entry_bounce_count: c.entry_bounces,
+        entry_nb_actions: c.entry_actions,
+        entry_sum_visit_length: c.entry_length,
         sum_time_spent: c.time,
         nb_hits_following_search: 0,
+        perf: c.perf.as_deref().copied().unwrap_or_default(),
         subtable: Vec::new(),
     }
 }

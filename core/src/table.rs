@@ -461,6 +461,28 @@ fn truncate(rows: &mut Vec<Row>, n: usize, spec: &Spec) {
             {
                 continue;
             }
+            // Least and most: the extreme of the rows' (numbers, or
+            // Matomo's seconds as text); averages are not summed.
+            let extreme = k
+                .strip_prefix("min_")
+                .map(|_| Ordering::Less)
+                .or_else(|| k.strip_prefix("max_").map(|_| Ordering::Greater));
+            if let Some(want) = extreme {
+                let value = |v: &Value| v.as_f64().or_else(|| v.as_str()?.parse().ok());
+                if let Some(x) = value(v) {
+                    let better = others
+                        .get(k)
+                        .and_then(value)
+                        .is_none_or(|y| x.partial_cmp(&y) == Some(want));
+                    if better {
+                        others.insert(k.clone(), v.clone());
+                    }
+                }
+                continue;
+            }
+            if k.starts_with("avg_") {
+                continue;
+            }
             if let Some(x) = v.as_f64() {
                 let sum = num(others.get(k)) + x;
                 let value = if v.is_f64() {
@@ -655,7 +677,7 @@ fn formatted(name: &str, x: f64) -> Option<Value> {
             json!(format!("{}%", (x * 100.0).round() as i64))
         } else if name == "nb_actions_per_visit" {
             json!((x * 10.0).round() / 10.0)
-        } else if name.starts_with("avg_time") {
+        } else if matches!(name, "avg_time_on_site" | "avg_time_on_page") {
             json!(x.round() as i64)
         } else if name == "avg_event_value" {
             json!((x * 100.0).round() / 100.0)

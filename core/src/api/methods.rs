@@ -70,6 +70,10 @@ pub(crate) enum Kind {
     ConfiguredDimensions,
     /// `Goals.get`: conversions of one goal or of all.
     Goals,
+    /// `PagePerformance.get`: the page views' average load timings.
+    PagePerformance,
+    /// `Bandwidth.get`: the bytes of all actions, page views, downloads.
+    Bandwidth,
     /// `Goals.getMetrics`: `Goals.get`'s first four columns.
     GoalMetrics,
     /// `Goals.getGoals`: the site's goal definitions.
@@ -294,6 +298,22 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         K::Actions,
         ACTIONS,
         "Actions - Main metrics",
+        None,
+        F::None,
+    ),
+    m(
+        "PagePerformance.get",
+        K::PagePerformance,
+        ACTIONS,
+        "Performance overview",
+        None,
+        F::None,
+    ),
+    m(
+        "Bandwidth.get",
+        K::Bandwidth,
+        ACTIONS,
+        "Bandwidth",
         None,
         F::None,
     ),

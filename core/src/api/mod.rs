@@ -1207,6 +1207,8 @@ impl Engine {
                     | Kind::ApiGet
                     | Kind::Goals
                     | Kind::GoalMetrics
+                    | Kind::PagePerformance
+                    | Kind::Bandwidth
             )
             && resolved.visits_summary(range)?.nb_visits == 0
         {
@@ -1363,6 +1365,10 @@ impl Engine {
                 table::apply(rows, t, &Spec::new(&[]))?
             }
             Kind::Actions => actions_answer(&sel.actions_summary(), t)?,
+            Kind::PagePerformance | Kind::Bandwidth => {
+                let totals = perf_totals(kind, |k| Ok(Some(sel.action_report(k))))?;
+                perf_answer(kind, &totals.unwrap_or_default(), t)?
+            }
             Kind::VisitFrequency => frequency_answer(&sel.visit_frequency(), t)?,
             Kind::ApiGet => api_get_answer(
                 &sel.visits_summary(),
@@ -1809,6 +1815,11 @@ impl Engine {
                 .rolled_visits_until(range, conversions_of(r, &resolved.site.config)?)?
                 .map(|rows| conversion_ranges_answer(rows, t))
                 .transpose(),
+            Kind::PagePerformance | Kind::Bandwidth => {
+                perf_totals(kind, |k| resolved.rolled_action_report(range, k))?
+                    .map(|totals| perf_answer(kind, &totals, t))
+                    .transpose()
+            }
             Kind::Actions => resolved
                 .rolled_actions_summary(range)?
                 .map(|a| actions_answer(&a, t))
@@ -1951,7 +1962,57 @@ fn page_urls_answer(rows: Vec<Row>, t: &TableParams) -> Result<Value> {
         flat: false,
         ..t.clone()
     };
-    table::apply(rows, &params, &Spec::new(table::PAGE_RATIOS))
+    let mut v = table::apply(rows, &params, &Spec::new(table::PAGE_RATIOS))?;
+    without_zero_entries(&mut v);
+    Ok(v)
+}
+
+/// A page report's rows without entries leave out their entry columns,
+/// and those without exits their exit column, as Matomo's (whose entry
+/// and exit counts come from queries of their own: a page no visit
+/// entered has no such row); the rates stay.
+pub(crate) fn without_zero_entries(v: &mut Value) {
+    match v {
+        Value::Array(rows) => rows.iter_mut().for_each(without_zero_entries),
+        Value::Object(m) => {
+            if m.contains_key("label") {
+                without_zero_entry_columns(m);
+            }
+            // Rows of several periods or sites, and subtables.
+            for x in m.values_mut() {
+                if x.is_array() || x.is_object() {
+                    without_zero_entries(x);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// [`without_zero_entries`] of one row (not its subtable).
+pub(crate) fn without_zero_entry_columns(m: &mut Row) {
+    for (count, columns) in [
+        (
+            "entry_nb_visits",
+            &[
+                "entry_nb_uniq_visitors",
+                "entry_nb_visits",
+                "entry_nb_actions",
+                "entry_sum_visit_length",
+                "entry_bounce_count",
+            ][..],
+        ),
+        (
+            "exit_nb_visits",
+            &["exit_nb_uniq_visitors", "exit_nb_visits"][..],
+        ),
+    ] {
+        if m.get(count).and_then(Value::as_u64) == Some(0) {
+            for c in columns {
+                m.shift_remove(*c);
+            }
+        }
+    }
 }
 
 /// Another action report's answer from its rows.
@@ -1969,7 +2030,11 @@ fn action_answer(kind: ActionReportKind, rows: Vec<Row>, t: &TableParams) -> Res
         flat: t.flat && !tree,
         ..t.clone()
     };
-    table::apply(rows, &params, &Spec::new(ratios))
+    let mut v = table::apply(rows, &params, &Spec::new(ratios))?;
+    if kind.pages() {
+        without_zero_entries(&mut v);
+    }
+    Ok(v)
 }
 
 /// The page report and the row label `Actions.getPageUrl` (`pageUrl`)
@@ -2013,13 +2078,13 @@ fn one_link_answer(
     wanted: &str,
     t: &table::TableParams,
 ) -> Result<Value> {
+    let shape = rows::PerfShape::of(rows, false, t).links();
     let rows: Vec<Row> = rows
         .iter()
         .filter(|row| crate::url::without_session_parameters(&row.label) == wanted)
         .map(|row| {
-            let mut m = rows::action_row(row, false);
+            let mut m = rows::action_row(row, &shape, true);
             m.insert("label".into(), json!(crate::url::page_label(&row.label)));
-            m.insert("sum_time_spent".into(), json!(0));
             m.insert("url".into(), json!(row.label));
             m
         })
@@ -2033,12 +2098,15 @@ fn one_page_answer(
     wanted: &str,
     t: &table::TableParams,
 ) -> Result<Value> {
+    let shape = rows::PerfShape::of(rows, true, t);
     let rows: Vec<Row> = rows
         .iter()
         .filter(|row| row.label == wanted)
-        .map(|row| rows::action_row(row, true))
+        .map(|row| rows::action_row(row, &shape, true))
         .collect();
-    table::apply(rows, t, &Spec::new(table::PAGE_RATIOS))
+    let mut v = table::apply(rows, t, &Spec::new(table::PAGE_RATIOS))?;
+    without_zero_entries(&mut v);
+    Ok(v)
 }
 
 /// Which conversions a request's `idGoal` names (every goal without).
@@ -2077,6 +2145,77 @@ fn conversion_ranges_answer(rows: Vec<(String, u64)>, t: &table::TableParams) ->
 /// actions, as Matomo's).
 fn actions_answer(a: &ActionsSummary, t: &table::TableParams) -> Result<Value> {
     table::apply_one(rows::actions_row(a), t, &[])
+}
+
+/// The load timings and bandwidth of a period's page views, downloads,
+/// outlinks and site searches, summed over their reports' rows
+/// (`report(kind)`; `None` if one is not at hand). `PagePerformance.get`
+/// needs the page views' alone.
+fn perf_totals(
+    kind: Kind,
+    mut report: impl FnMut(ActionReportKind) -> Result<Option<Vec<crate::report::ActionRow>>>,
+) -> Result<Option<[crate::PerfSums; 4]>> {
+    let kinds = [
+        ActionReportKind::PageUrls,
+        ActionReportKind::Downloads,
+        ActionReportKind::Outlinks,
+        ActionReportKind::SiteSearchKeywords,
+    ];
+    let wanted = if kind == Kind::PagePerformance { 1 } else { 4 };
+    let mut out = [crate::PerfSums::default(); 4];
+    for (total, k) in out.iter_mut().zip(kinds).take(wanted) {
+        let Some(rows) = report(k)? else {
+            return Ok(None);
+        };
+        for row in &rows {
+            total.add(&row.perf);
+        }
+    }
+    Ok(Some(out))
+}
+
+/// `PagePerformance.get` (each timing's average over the page views that
+/// have it, and the average page load time: all timings of the page
+/// views with any, in seconds to two decimals, as Matomo's) or
+/// `Bandwidth.get` (bytes of all actions, of page views, of downloads).
+fn perf_answer(kind: Kind, totals: &[crate::PerfSums; 4], t: &TableParams) -> Result<Value> {
+    let mut row = Row::new();
+    if kind == Kind::Bandwidth {
+        let bytes = |p: &crate::PerfSums| p.sum[6];
+        let overall: u64 = totals.iter().map(bytes).sum();
+        row.insert("nb_total_overall_bandwidth".into(), json!(overall));
+        row.insert(
+            "nb_total_pageview_bandwidth".into(),
+            json!(bytes(&totals[0])),
+        );
+        row.insert(
+            "nb_total_download_bandwidth".into(),
+            json!(bytes(&totals[1])),
+        );
+        return table::apply_one(row, t, &[]);
+    }
+    let pages = &totals[0];
+    // Milliseconds per view in hundredths of a second, rounded half up.
+    let hundredths = |ms: u64, n: u64| (2 * ms + 10 * n).checked_div(20 * n).unwrap_or(0);
+    let seconds = |h: u64| {
+        if h.is_multiple_of(100) {
+            json!(h / 100)
+        } else {
+            json!(h as f64 / 100.0)
+        }
+    };
+    for (f, name) in crate::hit::Perf::TIMINGS.iter().enumerate() {
+        row.insert(
+            format!("avg_time_{name}"),
+            seconds(hundredths(pages.sum[f], pages.hits[f])),
+        );
+    }
+    let load: u64 = pages.sum[..6].iter().sum();
+    row.insert(
+        "avg_page_load_time".into(),
+        seconds(hundredths(load, pages.timed)),
+    );
+    table::apply_one(row, t, &[])
 }
 
 /// VisitFrequency.get's answer: its one row (of zeros without visits, as

@@ -8,7 +8,7 @@ use super::goals::GoalColumns;
 use super::methods::{FieldKind, Grouping};
 use crate::breakdown::{EventPart, EventRow, Group};
 use crate::encode_segment_value as enc;
-use crate::hit::HitType;
+use crate::hit::{HitType, Perf};
 use crate::query::Selection;
 use crate::referrer::ReferrerType;
 use crate::report::{
@@ -46,11 +46,86 @@ pub(crate) fn actions_row(a: &ActionsSummary) -> Row {
     }
 }
 
-/// An action report row (pages with their page metrics), with children.
-pub(crate) fn action_row(row: &ActionRow, pages: bool) -> Row {
+/// What an action report's rows show of their load timings and
+/// bandwidth, as Matomo's page performance and bandwidth plugins do: every
+/// row has its bandwidth columns; a page report's rows have the columns
+/// of each timing whose sum over the report's rows is above 0 (the sums
+/// themselves are temporary metrics Matomo shows only when `showColumns`
+/// or `hideColumns` is given); top rows get the averages.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PerfShape {
+    pages: bool,
+    timings: [bool; 6],
+    sums: bool,
+    /// Download or outlink rows: Matomo's `sum_time_spent` 0 (time is
+    /// spent on pages) before the bandwidth.
+    links: bool,
+}
+
+impl PerfShape {
+    /// The shape of a report whose top rows are `rows`.
+    pub(crate) fn of(rows: &[ActionRow], pages: bool, t: &TableParams) -> PerfShape {
+        PerfShape {
+            pages,
+            timings: std::array::from_fn(|f| pages && rows.iter().any(|r| r.perf.sum[f] > 0)),
+            sums: !t.show_columns.is_empty() || !t.hide_columns.is_empty(),
+            links: false,
+        }
+    }
+
+    /// The shape of download or outlink rows.
+    pub(crate) fn links(self) -> PerfShape {
+        PerfShape {
+            links: true,
+            ..self
+        }
+    }
+}
+
+/// Milliseconds as Matomo's archives write seconds (`0.0620`).
+fn seconds(ms: u64) -> String {
+    format!("{}.{:03}0", ms / 1000, ms % 1000)
+}
+
+/// An action report row (pages with their page metrics), with children;
+/// `top`: a row of the report's first level (which gets the averages).
+pub(crate) fn action_row(row: &ActionRow, shape: &PerfShape, top: bool) -> Row {
     let mut m = Row::new();
     m.insert("label".into(), json!(row.label));
-    for (name, value) in ActionRow::count_columns(pages) {
+    let counts = ActionRow::count_columns(shape.pages);
+    // Matomo's order: counts and time spent, timings, bandwidth, then
+    // entries and exits.
+    let (before, after) = counts.split_at(counts.len().min(4));
+    for (name, value) in before {
+        m.insert((*name).into(), json!(value(row)));
+    }
+    if shape.links {
+        m.insert("sum_time_spent".into(), json!(0));
+    }
+    let p = &row.perf;
+    let leaf = !row.is_folder();
+    for (f, name) in Perf::TIMINGS.iter().enumerate() {
+        if !shape.timings[f] {
+            continue;
+        }
+        if shape.sums {
+            // A page's sum as its archive writes it; a folder's added up.
+            let sum = if leaf {
+                json!(seconds(p.sum[f]))
+            } else {
+                json!(p.sum[f] as f64 / 1000.0)
+            };
+            m.insert(format!("sum_time_{name}"), sum);
+        }
+        m.insert(format!("nb_hits_with_time_{name}"), json!(p.hits[f]));
+        m.insert(format!("min_time_{name}"), json!(p.least(f).map(seconds)));
+        m.insert(format!("max_time_{name}"), json!(p.most(f).map(seconds)));
+    }
+    m.insert("sum_bandwidth".into(), json!(p.sum[6]));
+    m.insert("nb_hits_with_bandwidth".into(), json!(p.hits[6]));
+    m.insert("min_bandwidth".into(), json!(p.least(6)));
+    m.insert("max_bandwidth".into(), json!(p.most(6)));
+    for (name, value) in after {
         m.insert((*name).into(), json!(value(row)));
     }
     if row.nb_hits_following_search > 0 {
@@ -59,18 +134,54 @@ pub(crate) fn action_row(row: &ActionRow, pages: bool) -> Row {
             json!(row.nb_hits_following_search),
         );
     }
+    if top {
+        // Matomo's averages: whole bytes (rounded down), seconds to
+        // three decimals, the page load time their sum.
+        let avg_bytes = p.sum[6].checked_div(p.hits[6]).unwrap_or(0);
+        m.insert("avg_bandwidth".into(), json!(avg_bytes));
+        if shape.pages {
+            let mut load = 0u64;
+            for (f, name) in Perf::TIMINGS.iter().enumerate() {
+                if shape.timings[f] {
+                    let avg = thousandths(p.sum[f], p.hits[f]);
+                    load += avg;
+                    m.insert(format!("avg_time_{name}"), in_seconds(avg));
+                }
+            }
+            m.insert("avg_page_load_time".into(), in_seconds(load));
+        }
+    }
     if row.is_folder() {
         m.insert(
             "subtable".into(),
             Value::Array(
                 row.subtable
                     .iter()
-                    .map(|c| Value::Object(action_row(c, pages)))
+                    .map(|c| Value::Object(action_row(c, shape, false)))
                     .collect(),
             ),
         );
     }
     m
+}
+
+/// Thousandths of a second as a number of seconds (whole: an integer).
+fn in_seconds(thousandths: u64) -> Value {
+    if thousandths.is_multiple_of(1000) {
+        json!(thousandths / 1000)
+    } else {
+        json!(thousandths as f64 / 1000.0)
+    }
+}
+
+/// `ms / hits` milliseconds in whole thousandths of a second, rounded
+/// half away from zero as PHP's `round(x, 3)` (0 without hits).
+fn thousandths(ms: u64, hits: u64) -> u64 {
+    if hits == 0 {
+        return 0;
+    }
+    // ms / hits milliseconds = thousandths; round the division.
+    (2 * ms + hits) / (2 * hits)
 }
 
 /// Rows of an action report kind.
@@ -100,10 +211,10 @@ pub(crate) fn action_rows(
 /// `sum_time_spent` 0: the time goes to the page the link was clicked
 /// on). A domain's row keeps its exact unique visitors (Matomo has none).
 pub(crate) fn link_tree_rows(rows: &[ActionRow], t: &TableParams) -> Vec<Row> {
-    action_rows_of(rows, false, t)
-        .into_iter()
-        .map(|mut domain| {
-            domain.insert("sum_time_spent".into(), json!(0));
+    let shape = PerfShape::of(rows, false, t).links();
+    rows.iter()
+        .map(|r| {
+            let mut domain = action_row(r, &shape, true);
             if let Some(Value::Array(urls)) = domain.get_mut("subtable") {
                 for u in urls.iter_mut().filter_map(Value::as_object_mut) {
                     let url = u
@@ -112,7 +223,6 @@ pub(crate) fn link_tree_rows(rows: &[ActionRow], t: &TableParams) -> Vec<Row> {
                         .unwrap_or_default()
                         .to_owned();
                     u.insert("label".into(), json!(crate::url::page_label(&url)));
-                    u.insert("sum_time_spent".into(), json!(0));
                     u.insert("url".into(), json!(url));
                 }
             }
@@ -134,7 +244,11 @@ pub(crate) fn action_rows_of(rows: &[ActionRow], pages: bool, t: &TableParams) -
     } else {
         rows.len()
     };
-    rows[..keep].iter().map(|r| action_row(r, pages)).collect()
+    let shape = PerfShape::of(rows, pages, t);
+    rows[..keep]
+        .iter()
+        .map(|r| action_row(r, &shape, true))
+        .collect()
 }
 
 /// Entry or exit pages (URLs or titles): visits grouped by their first or

@@ -5,19 +5,21 @@
 //! rows the generic filters work on; anything else goes the generic way.
 //! Both give what the generic rows give, byte for byte.
 
-use std::fmt::Write;
-
 use crate::api::methods::Kind;
+use crate::api::rows::{PerfShape, action_row};
 use crate::api::{ApiOptions, ApiRequest, Plan, Sites, method};
 use crate::engine::Engine;
 use crate::report::{ActionReportKind, ActionRow};
-use crate::table::{self, DEFAULT_LIMIT, Ratio};
+use crate::table::{self, DEFAULT_LIMIT, Ratio, Row};
 use serde_json::Value;
 
 /// The rows of a flat action report, as the generic filters would leave
 /// them: sorted, offset and limited, with the report's derived metrics.
 pub(crate) struct ActionTable {
     pub rows: Vec<ActionRow>,
+    /// What the rows show of their load timings and bandwidth (decided
+    /// by the whole report's rows, before the offset and limit).
+    pub shape: PerfShape,
     /// Whether the rows carry page metrics (time, entries, exits).
     pub pages: bool,
     /// The derived metrics, in the order the generic rows add them.
@@ -75,6 +77,7 @@ impl Engine {
             None => resolved.select(range).ok()?.action_report(kind),
         };
         let pages = kind.pages();
+        let shape = PerfShape::of(&rows, pages, t);
         let rows = rows
             .into_iter()
             .skip(t.offset)
@@ -82,6 +85,7 @@ impl Engine {
             .collect();
         Some(ActionTable {
             rows,
+            shape,
             pages,
             ratios: if pages { table::PAGE_RATIOS } else { &[] },
             raw_metrics: t.raw_metrics,
@@ -90,54 +94,32 @@ impl Engine {
 }
 
 impl ActionTable {
-    /// The counts of an action row, by column name.
-    pub(crate) fn count_columns(&self) -> &'static [crate::report::CountColumn] {
-        ActionRow::count_columns(self.pages)
-    }
-
-    /// Each derived metric with its value in each row, as the answer shows
-    /// it (raw or formatted).
-    pub(crate) fn ratio_columns(&self) -> Vec<(&'static str, Vec<Value>)> {
-        let counts = self.count_columns();
-        let count = |name: &str| counts.iter().find(|c| c.0 == name).map(|c| c.1);
-        self.ratios
+    /// The rows as the generic path gives them: each row's columns, its
+    /// derived metrics (raw or formatted) after them, a page without
+    /// entries or exits without those columns.
+    pub(crate) fn json_rows(&self) -> Vec<Row> {
+        self.rows
             .iter()
-            .filter_map(|&(name, n, d)| {
-                let (n, d) = (count(n)?, count(d)?);
-                let cells = self
-                    .rows
-                    .iter()
-                    .map(|r| {
-                        let x = table::ratio(n(r) as f64, d(r) as f64);
-                        table::shown(name, x, self.raw_metrics)
-                    })
-                    .collect();
-                Some((name, cells))
+            .map(|r| {
+                let mut m = action_row(r, &self.shape, true);
+                for &(name, n, d) in self.ratios {
+                    let num = |c: &str| m.get(c).and_then(Value::as_f64);
+                    if let (Some(n), Some(d)) = (num(n), num(d)) {
+                        let x = table::ratio(n, d);
+                        m.insert(name.into(), table::shown(name, x, self.raw_metrics));
+                    }
+                }
+                if self.pages {
+                    crate::api::without_zero_entry_columns(&mut m);
+                }
+                m
             })
             .collect()
     }
 
     /// The rows as the Reporting API's JSON (`format=json`).
     pub(crate) fn to_json(&self) -> String {
-        let ratios = self.ratio_columns();
-        let mut out = String::with_capacity(self.rows.len() * 256 + 2);
-        out.push('[');
-        for (i, row) in self.rows.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str("{\"label\":");
-            out.push_str(&Value::from(row.label.as_str()).to_string());
-            for (name, value) in self.count_columns() {
-                let _ = write!(out, ",\"{name}\":{}", value(row));
-            }
-            for (name, cells) in &ratios {
-                let _ = write!(out, ",\"{name}\":{}", cells[i]);
-            }
-            out.push('}');
-        }
-        out.push(']');
-        out
+        Value::Array(self.json_rows().into_iter().map(Value::Object).collect()).to_string()
     }
 }
 

@@ -141,7 +141,7 @@ impl VisitTable {
 }
 
 /// Per-row sums of an action report.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct ActionCounts {
     /// Actions.
     pub hits: u64,
@@ -155,11 +155,26 @@ pub(crate) struct ActionCounts {
     pub entry_bounces: u64,
     /// Seconds spent.
     pub time: u64,
+    /// The actions of the visits entering here (Matomo's
+    /// `entry_nb_actions`).
+    pub entry_actions: u64,
+    /// The length of the visits entering here, in seconds (Matomo's
+    /// `entry_sum_visit_length`).
+    pub entry_length: u64,
+    /// The load timings and bandwidth of its actions (boxed: most rows of
+    /// most sites have none).
+    pub perf: Option<Box<PerfSums>>,
 }
 
 impl ActionCounts {
-    /// These sums with another's taken out; `None` if they do not hold it.
+    /// These sums with another's taken out; `None` if they do not hold it
+    /// (the least and most timings stay: see [`PerfSums::kept`]).
     pub(crate) fn without(&self, o: &ActionCounts) -> Option<ActionCounts> {
+        let perf = match (&self.perf, &o.perf) {
+            (p, None) => p.clone(),
+            (None, Some(_)) => return None,
+            (Some(p), Some(q)) => Some(Box::new(p.without(q)?)),
+        };
         Some(ActionCounts {
             hits: self.hits.checked_sub(o.hits)?,
             visits: self.visits.checked_sub(o.visits)?,
@@ -167,6 +182,9 @@ impl ActionCounts {
             exits: self.exits.checked_sub(o.exits)?,
             entry_bounces: self.entry_bounces.checked_sub(o.entry_bounces)?,
             time: self.time.checked_sub(o.time)?,
+            entry_actions: self.entry_actions.checked_sub(o.entry_actions)?,
+            entry_length: self.entry_length.checked_sub(o.entry_length)?,
+            perf,
         })
     }
 
@@ -178,6 +196,132 @@ impl ActionCounts {
         self.exits += o.exits;
         self.entry_bounces += o.entry_bounces;
         self.time += o.time;
+        self.entry_actions += o.entry_actions;
+        self.entry_length += o.entry_length;
+        if let Some(p) = &o.perf {
+            self.perf.get_or_insert_default().add(p);
+        }
+    }
+
+    /// Whether a day's rows `o`, before it gained hits, and `n`, after,
+    /// let a period's least and most timings be updated in place.
+    pub(crate) fn kept(o: &ActionCounts, n: &ActionCounts) -> bool {
+        match (&o.perf, &n.perf) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(o), Some(n)) => PerfSums::kept(o, n),
+        }
+    }
+}
+
+/// The load timings and bandwidth of an action report row's actions, by
+/// [`Perf::FIELDS`](crate::Perf::FIELDS) position (timings in
+/// milliseconds, bandwidth in bytes): how many actions had each value,
+/// their sum, least and most (`u64::MAX` and 0 while none had it), and how
+/// many page views had any timing (Matomo's page load hits).
+///
+/// # Examples
+/// ```
+/// use hitmap::{ActionReportKind, Engine, Hit, Perf, Query, SiteConfig};
+/// let mut e = Engine::in_memory();
+/// e.add_site(SiteConfig::new(1))?;
+/// let timed = |ms| Perf { times: [None, Some(ms), None, None, None, None], bandwidth: Some(1000) };
+/// e.ingest([
+///     Hit::pageview(1, 1_717_200_000, "a", "https://x.org/p").with_perf(timed(100)),
+///     Hit::pageview(1, 1_717_200_000, "b", "https://x.org/p").with_perf(timed(300)),
+/// ])?;
+/// let rows = e.query(&Query::site(1))?.action_report(ActionReportKind::PageUrls);
+/// let p = &rows[0].perf;
+/// assert_eq!((p.hits[Perf::SERVER], p.sum[Perf::SERVER], p.timed), (2, 400, 2));
+/// assert_eq!((p.least(Perf::SERVER), p.most(Perf::SERVER)), (Some(100), Some(300)));
+/// assert_eq!(p.sum[6], 2000); // bytes
+/// # Ok::<(), hitmap::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct PerfSums {
+    /// Actions with each value.
+    pub hits: [u64; 7],
+    /// The values' sums.
+    pub sum: [u64; 7],
+    /// The least of each (`u64::MAX` while no action had it: see
+    /// [`PerfSums::least`]).
+    pub min: [u64; 7],
+    /// The most of each (see [`PerfSums::most`]).
+    pub max: [u64; 7],
+    /// Page views with any timing.
+    pub timed: u64,
+}
+
+impl Default for PerfSums {
+    fn default() -> PerfSums {
+        PerfSums {
+            hits: [0; 7],
+            sum: [0; 7],
+            min: [u64::MAX; 7],
+            max: [0; 7],
+            timed: 0,
+        }
+    }
+}
+
+impl PerfSums {
+    /// Counts one action's values.
+    pub(crate) fn add_action(&mut self, p: &crate::raw::PerfCells) {
+        for f in 0..7 {
+            if let Some(v) = p.get(f) {
+                self.hits[f] += 1;
+                self.sum[f] = self.sum[f].saturating_add(v);
+                self.min[f] = self.min[f].min(v);
+                self.max[f] = self.max[f].max(v);
+            }
+        }
+        self.timed += u64::from(p.ms.iter().any(|&m| m != NONE));
+    }
+
+    /// Adds another row's (or period's).
+    pub(crate) fn add(&mut self, o: &PerfSums) {
+        for f in 0..7 {
+            self.hits[f] += o.hits[f];
+            self.sum[f] = self.sum[f].saturating_add(o.sum[f]);
+            self.min[f] = self.min[f].min(o.min[f]);
+            self.max[f] = self.max[f].max(o.max[f]);
+        }
+        self.timed += o.timed;
+    }
+
+    /// The counts and sums with another's taken out; the least and most
+    /// stay (a caller checks [`PerfSums::kept`] first).
+    fn without(&self, o: &PerfSums) -> Option<PerfSums> {
+        let mut out = *self;
+        for f in 0..7 {
+            out.hits[f] = self.hits[f].checked_sub(o.hits[f])?;
+            out.sum[f] = self.sum[f].checked_sub(o.sum[f])?;
+        }
+        out.timed = self.timed.checked_sub(o.timed)?;
+        Some(out)
+    }
+
+    /// Whether `n` (a day's row after it gained hits) holds `o` (before):
+    /// its least no more and its most no less wherever `o` had a value,
+    /// so that taking `o` out and putting `n` in leaves a period's least
+    /// and most right.
+    fn kept(o: &PerfSums, n: &PerfSums) -> bool {
+        (0..7).all(|f| o.hits[f] == 0 || (n.min[f] <= o.min[f] && n.max[f] >= o.max[f]))
+    }
+
+    /// Whether no action had any value.
+    pub fn is_empty(&self) -> bool {
+        self.hits.iter().all(|&n| n == 0)
+    }
+
+    /// Field `f`'s least value, if any action had it.
+    pub fn least(&self, f: usize) -> Option<u64> {
+        (self.hits.get(f)? > &0).then(|| self.min[f])
+    }
+
+    /// Field `f`'s most value, if any action had it.
+    pub fn most(&self, f: usize) -> Option<u64> {
+        (self.hits.get(f)? > &0).then(|| self.max[f])
     }
 }
 
@@ -267,14 +411,15 @@ impl CountsByKey for Vec<ActionCounts> {
 }
 
 /// Counts one visit's `actions` (its action positions in order: all of
-/// them, or a section's; and how many) into `acc`: `keys_of(i, out)`
+/// them, or a section's; how many; and the visit's length, for its entry
+/// page) into `acc`: `keys_of(i, out)`
 /// pushes action `i`'s keys (none if it is not of the report's kind).
 /// Leaves the visit's distinct keys in `scratch`, sorted, for the caller
 /// to count the visit and its visitor once per key.
 pub(crate) fn count_visit(
     a: &DayArchive,
     visit: u32,
-    (actions, n): (impl Iterator<Item = usize>, usize),
+    (actions, n, length): (impl Iterator<Item = usize>, usize, u32),
     pages: bool,
     acc: &mut impl CountsByKey,
     scratch: &mut Vec<u32>,
@@ -283,6 +428,7 @@ pub(crate) fn count_visit(
     // The keys of the visit's actions, in action order; the keys of its
     // first and last page are scratch[first] and scratch[last].
     scratch.clear();
+    let perf_day = a.a_extras.has_perf();
     let (mut first, mut last) = (0..0, 0..0);
     for i in actions {
         let from = scratch.len();
@@ -296,6 +442,14 @@ pub(crate) fn count_visit(
             c.hits += 1;
             c.time += u64::from(time);
         }
+        if perf_day {
+            let p = a.extra(i).perf;
+            if !p.is_none() {
+                for &k in &scratch[from..] {
+                    acc.at(k).perf.get_or_insert_default().add_action(&p);
+                }
+            }
+        }
         if pages {
             if first.is_empty() {
                 first = from..scratch.len();
@@ -304,10 +458,13 @@ pub(crate) fn count_visit(
         }
     }
     let bounce = u64::from(n <= 1);
+    let length = u64::from(length);
     for i in first {
         let c = acc.at(scratch[i]);
         c.entries += 1;
         c.entry_bounces += bounce;
+        c.entry_actions += n as u64;
+        c.entry_length += length;
     }
     for i in last {
         acc.at(scratch[i]).exits += 1;
@@ -579,7 +736,7 @@ impl Reports {
                 n,
                 ActionCounts::without,
                 ActionCounts::add,
-                |_, _| true,
+                ActionCounts::kept,
             )?;
         }
         if new.visits.keys().any(|t| !self.visits.contains_key(t))
@@ -969,7 +1126,7 @@ impl<'d> ReportsBuilder<'d> {
             count_visit(
                 a,
                 v,
-                (actions.clone(), n),
+                (actions.clone(), n, length),
                 t.pages(),
                 counts,
                 &mut self.scratch,

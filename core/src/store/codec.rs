@@ -60,10 +60,11 @@ pub(crate) const CONVERSIONS_VERSION: u16 = 6;
 /// The version of a rollup with reports (visits-grouped reports, new in
 /// 5; the referrer type and all-referrers reports renumbered in 7; the
 /// time spent on pages until the next page view in 9; the device
-/// reports in 12; event visits by combination in 13: an older one's
+/// reports in 12; event visits by combination in 13; the action rows'
+/// load timings and bandwidth in 14: an older one's
 /// reports are not used, its periods read from their days until `hitmap
 /// check --upgrade` or a write to its month rebuilds it).
-pub(crate) const REPORTS_VERSION: u16 = 13;
+pub(crate) const REPORTS_VERSION: u16 = 14;
 
 /// The version of the manifest and the visitor history's files.
 pub(crate) const HISTORY_VERSION: u16 = 4;

@@ -146,6 +146,52 @@ fn read_perf(r: &mut Reader<'_>, actions: usize, a: &mut DayArchive) -> ReadResu
     Ok(())
 }
 
+/// An action row's load timings and bandwidth in a report rollup (format
+/// version 14): a byte of which of the seven values its actions had (0:
+/// none), then for each such value the count, sum, least and most, then
+/// (when it had timings) how many page views had any.
+fn write_perf_sums(w: &mut Writer, p: Option<&crate::rollup::reports::PerfSums>) {
+    let mask = p.map_or(0u8, |p| (0..7).fold(0, |m, f| m | u8::from(p.hits[f] > 0) << f));
+    w.buf.push(mask);
+    if let Some(p) = p {
+        for f in (0..7).filter(|f| mask & 1 << f != 0) {
+            for v in [p.hits[f], p.sum[f], p.min[f], p.max[f]] {
+                w.var(v);
+            }
+        }
+        if mask & 0x3f != 0 {
+            w.var(p.timed);
+        }
+    }
+}
+
+fn read_perf_sums(r: &mut Reader<'_>) -> ReadResult<Option<crate::rollup::reports::PerfSums>> {
+    let mask = r.bytes(1)?[0];
+    if mask == 0 {
+        return Ok(None);
+    }
+    if mask & 0x80 != 0 {
+        return Err(format!("bad load timing flags {mask:#x}"));
+    }
+    let mut p = crate::rollup::reports::PerfSums::default();
+    for f in (0..7).filter(|f| mask & 1 << f != 0) {
+        let (hits, sum, min, max) = (r.var()?, r.var()?, r.var()?, r.var()?);
+        if hits == 0 || min > max || sum < max {
+            return Err("a report row's load timings disagree".into());
+        }
+        (p.hits[f], p.sum[f], p.min[f], p.max[f]) = (hits, sum, min, max);
+    }
+    if mask & 0x3f != 0 {
+        p.timed = r.var()?;
+        let most = (0..6).map(|f| p.hits[f]).max().unwrap_or(0);
+        let all: u64 = (0..6).map(|f| p.hits[f]).sum();
+        if p.timed < most || p.timed > all {
+            return Err("a report row's timed page views disagree".into());
+        }
+    }
+    Ok(Some(p))
+}
+
 /// An optional number: a flag byte, then the bits if there is one.
 fn opt_f64(w: &mut Writer, v: Option<f64>) {
     match v {
@@ -1933,7 +1979,11 @@ fn encode_reports(w: &mut Writer, reports: &Reports) {
             Which::Action(t) => sections(
                 &reports.actions[t as usize],
                 id,
-                |w, c| vars(w, &[c.hits, c.visits, c.entries, c.exits, c.entry_bounces, c.time]),
+                |w, c| {
+                    vars(w, &[c.hits, c.visits, c.entries, c.exits, c.entry_bounces, c.time]);
+                    vars(w, &[c.entry_actions, c.entry_length]);
+                    write_perf_sums(w, c.perf.as_deref());
+                },
                 false,
             ),
             Which::Visit(t) => sections(&reports.visits[&t], id, visit, true),
@@ -2164,11 +2214,20 @@ pub(crate) fn decode_report(
                         exits: r.var()?,
                         entry_bounces: r.var()?,
                         time: r.var()?,
+                        entry_actions: r.var()?,
+                        entry_length: r.var()?,
+                        perf: read_perf_sums(r)?.map(Box::new),
                     })
                 },
                 false,
                 modes,
-                |c, v| v <= c.visits && c.visits <= c.hits && c.entries <= c.visits,
+                |c, v| {
+                    v <= c.visits
+                        && c.visits <= c.hits
+                        && c.entries <= c.visits
+                        && c.entries <= c.entry_actions
+                        && c.perf.as_ref().is_none_or(|p| p.hits.iter().all(|&n| n <= c.hits))
+                },
                 ids,
             )?;
         }
@@ -2401,7 +2460,7 @@ mod tests {
                 if cols.has(held) {
                     assert_eq!(x, y, "{cols:?}");
                 } else {
-                    assert!(matches!(x.as_str(), "[]" | "ActionExtras { at: [], values: [] }"), "{cols:?}: {x}");
+                    assert!(matches!(x.as_str(), "[]" | "ActionExtras { at: [], values: [], perf: false }"), "{cols:?}: {x}");
                 }
             };
             assert_eq!(

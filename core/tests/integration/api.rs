@@ -845,10 +845,14 @@ fn a_download_and_an_outlink_answer_their_own_row() {
         h
     };
     use hitmap::HitType::{Download, Outlink};
+    let bytes = |n| hitmap::Perf {
+        bandwidth: Some(n),
+        ..hitmap::Perf::default()
+    };
     e.ingest([
         Hit::pageview(1, 1_717_200_000, "a", "https://x.org/"),
-        link("a", 5, Download, "http://piwik.org/path/latest.zip?v=2"),
-        link("a", 9, Download, "http://piwik.org/path/latest.zip?v=2#top"),
+        link("a", 5, Download, "http://piwik.org/path/latest.zip?v=2").with_perf(bytes(1000)),
+        link("a", 9, Download, "http://piwik.org/path/latest.zip?v=2#top").with_perf(bytes(3001)),
         link("b", 5, Download, "http://piwik.org/path/latest.zip?v=3"),
         link("b", 7, Outlink, "http://dev.piwik.org/svn"),
     ])
@@ -870,6 +874,12 @@ fn a_download_and_an_outlink_answer_their_own_row() {
             "nb_uniq_visitors": 1,
             "nb_hits": 2,
             "sum_time_spent": 0,
+            // Matomo's bandwidth columns; the average rounded down.
+            "sum_bandwidth": 4001,
+            "nb_hits_with_bandwidth": 2,
+            "min_bandwidth": 1000,
+            "max_bandwidth": 3001,
+            "avg_bandwidth": 2000,
             "url": "http://piwik.org/path/latest.zip?v=2",
         }])
     );

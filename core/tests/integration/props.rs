@@ -479,6 +479,27 @@ fn check_against_reference(case: &Case) -> Result<(), TestCaseError> {
             })
             .collect();
         prop_assert_eq!(pages, reference::pages(&cuts), "pages, {}", ctx);
+        // Entry visits' actions and length, load timings and bandwidth.
+        let extras: std::collections::BTreeMap<_, _> = sel
+            .action_report(ActionReportKind::PageUrls)
+            .into_iter()
+            .map(|r| {
+                let p = r.perf;
+                let cells = (0..7)
+                    .map(|f| (p.hits[f], p.sum[f], p.least(f), p.most(f)))
+                    .collect();
+                (
+                    r.label,
+                    (r.entry_nb_actions, r.entry_sum_visit_length, cells, p.timed),
+                )
+            })
+            .collect();
+        prop_assert_eq!(
+            extras,
+            reference::page_extras(&cuts),
+            "page extras, {}",
+            ctx
+        );
 
         let devices: std::collections::BTreeMap<_, _> = sel
             .dimension_report(&Dimension::DeviceType)

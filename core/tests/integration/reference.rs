@@ -634,6 +634,52 @@ pub fn pages(cuts: &[Cut]) -> BTreeMap<String, (u64, u64, u64, u64, u64, u64, u6
         .collect()
 }
 
+/// Per page label: the actions and length of the visits entering there,
+/// then each load timing's and the bandwidth's count, sum, least and most
+/// over its page views, and how many had any timing.
+pub type PageExtras = (u64, u64, Vec<(u64, u64, Option<u64>, Option<u64>)>, u64);
+
+pub fn page_extras(cuts: &[Cut]) -> BTreeMap<String, PageExtras> {
+    let mut rows: BTreeMap<String, PageExtras> = BTreeMap::new();
+    for c in cuts {
+        let hits = &c.visit.hits;
+        let pv: Vec<usize> = c
+            .actions
+            .iter()
+            .copied()
+            .filter(|&i| hits[i].kind == HitType::Pageview)
+            .collect();
+        for &i in &pv {
+            let r = rows
+                .entry(page_label(hits[i].url.as_deref().unwrap()))
+                .or_insert_with(|| (0, 0, vec![(0, 0, None, None); 7], 0));
+            let p = &hits[i].perf;
+            let values = p
+                .times
+                .iter()
+                .map(|t| t.map(u64::from))
+                .chain([p.bandwidth]);
+            for (cell, v) in r.2.iter_mut().zip(values) {
+                if let Some(v) = v {
+                    cell.0 += 1;
+                    cell.1 += v;
+                    cell.2 = Some(cell.2.map_or(v, |m| m.min(v)));
+                    cell.3 = Some(cell.3.map_or(v, |m| m.max(v)));
+                }
+            }
+            r.3 += u64::from(p.times.iter().any(Option::is_some));
+        }
+        if let Some(&first) = pv.first() {
+            let e = rows
+                .get_mut(&page_label(hits[first].url.as_deref().unwrap()))
+                .unwrap();
+            e.0 += c.actions.len() as u64;
+            e.1 += c.length;
+        }
+    }
+    rows
+}
+
 /// Dimension rows: value (None = missing) -> summary of its visits.
 pub fn by_dimension(
     cuts: &[Cut],

@@ -471,6 +471,11 @@ fn old_stores_read_and_keep_working(version: u16) {
     );
     let old = Engine::open_read_only(&old_dir).unwrap();
     assert!(old.damaged().is_empty());
+    if std::env::var_os("HITMAP_BLESS").is_some() {
+        // The answers' shape changed (the old store's data did not: the
+        // second check below holds them to today's store's answers).
+        std::fs::write(old_dir.join("answers.json"), golden_answers(&old)).unwrap();
+    }
     let want = std::fs::read_to_string(old_dir.join("answers.json")).unwrap();
     assert_eq!(golden_answers(&old), want);
     drop(old);

@@ -1067,13 +1067,13 @@ impl Parser {
             });
         }
         hit.url = Some(url);
-        // Matomo's importer: the generation time (whole milliseconds, when
-        // above 0) as the server time, the response's length (when above
-        // 0) as the bandwidth.
+        // Matomo's importer: the generation time (when above 0, its whole
+        // milliseconds) as the server time, the response's length (when
+        // above 0) as the bandwidth.
         if kind == HitType::Pageview {
             hit.perf.times[hitmap::Perf::SERVER] = line
                 .generation_ms
-                .filter(|ms| *ms >= 1.0 && *ms <= f64::from(hitmap::Perf::MAX_TIME_MS))
+                .filter(|ms| *ms > 0.0 && *ms < f64::from(hitmap::Perf::MAX_TIME_MS) + 1.0)
                 .map(|ms| ms as u32);
         }
         hit.perf.bandwidth = line
@@ -1159,7 +1159,7 @@ fn replay(
     }
     // Matomo's importer sends the line's generation time as `pf_srv` and
     // its length as `bw_bytes`, over the request's own.
-    if let Some(ms) = line.generation_ms.filter(|ms| *ms >= 1.0) {
+    if let Some(ms) = line.generation_ms.filter(|ms| *ms > 0.0) {
         params.retain(|(k, _)| k != "pf_srv");
         params.push(("pf_srv".into(), (ms as u64).to_string()));
     }

@@ -723,6 +723,10 @@ fn a_parquet_export_read_back_as_a_dataframe_gives_the_same_store() {
     full.new_visit = true;
     full.referrer_name = Some("Google".into());
     full.dims = vec![("team".into(), "blue".into())];
+    full.perf = hitmap::Perf {
+        times: [Some(26), Some(58), None, Some(255), Some(0), Some(90)],
+        bandwidth: Some(5_609),
+    };
     let mut goal = Hit::new(1, t + 9, "full", HitType::Goal).with_conversion(Conversion {
         goal: Some(2),
         revenue: Some(3.5),
@@ -816,6 +820,8 @@ fn a_parquet_export_read_back_as_a_dataframe_gives_the_same_store() {
         "Events.getCategory",
         "CustomDimensions.getCustomDimension&idDimension=2",
         "Actions.getPageUrls&flat=1",
+        "PagePerformance.get",
+        "Bandwidth.get",
     ] {
         let q = format!("method={method}&idSite=1&period=range&date={from},{to}&format=json");
         let a = first.api(&q).unwrap();

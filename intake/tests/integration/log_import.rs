@@ -1021,3 +1021,44 @@ fn a_sites_exclusions_skip_access_log_lines() {
     }
     assert_eq!(summary(&e, "2024-06-01", "2024-06-01").0, 1);
 }
+
+/// As Matomo's importer sends them: a line's generation time as the page
+/// view's server time (whole milliseconds, when above 0) and its response
+/// length as the action's bandwidth (when above 0).
+#[test]
+fn generation_time_and_length_become_server_time_and_bandwidth() {
+    let log = br#"1.2.3.4 - - [10/Oct/2024:13:55:36 +0000] "GET /a HTTP/1.1" 200 2326 "-" "Mozilla/5.0" 0.1234
+1.2.3.4 - - [10/Oct/2024:13:55:40 +0000] "GET /a HTTP/1.1" 200 100 "-" "Mozilla/5.0" 0.0004
+1.2.3.4 - - [10/Oct/2024:13:55:50 +0000] "GET /file.pdf HTTP/1.1" 200 5000 "-" "Mozilla/5.0" 1.5
+"#;
+    let o = options(&[
+        ("idsite", "1"),
+        (
+            "log-format-regex",
+            r#"(?P<ip>\S+) - - \[(?P<date>.*?) (?P<timezone>.*?)\] "\S+ (?P<path>.*?) \S+" (?P<status>\S+) (?P<length>\S+) "(?P<referrer>.*?)" "(?P<user_agent>.*?)" (?P<generation_time_secs>\S+)"#,
+        ),
+    ]);
+    let mut e = engine();
+    let s = run(&mut e, log.to_vec(), &o);
+    assert_eq!((s.pageviews, s.downloads, s.invalid), (2, 1, 0));
+    let hits = e.export_hits(1, "2024-10-10", "2024-10-10").unwrap();
+    let perf: Vec<(Option<u32>, Option<u64>)> = hits
+        .iter()
+        .map(|h| (h.perf.times[hitmap::Perf::SERVER], h.perf.bandwidth))
+        .collect();
+    // 123.4 ms is 123, 0.4 ms is 0 (Matomo's `int()`); a download has no
+    // timings.
+    assert_eq!(
+        perf,
+        [
+            (Some(123), Some(2326)),
+            (Some(0), Some(100)),
+            (None, Some(5000))
+        ]
+    );
+    let b = api(&e, "method=Bandwidth.get&period=day&date=2024-10-10");
+    assert_eq!(b["nb_total_overall_bandwidth"], 7426);
+    assert_eq!(b["nb_total_download_bandwidth"], 5000);
+    let p = api(&e, "method=PagePerformance.get&period=day&date=2024-10-10");
+    assert_eq!(p["avg_time_server"], 0.06);
+}

@@ -657,3 +657,28 @@ fn a_sites_exclusions_drop_its_requests() {
     let err = Tracker::new(&bad, TrackOptions::default()).unwrap_err();
     assert!(err.to_string().contains("10.1.2"), "{err}");
 }
+
+/// Matomo's page performance (`pf_net` .. `pf_onl`, page views only) and
+/// bandwidth (`bw_bytes`): `-1`, text and values past Matomo's columns
+/// are no value, as Matomo's tracker reads them.
+#[test]
+fn load_timings_and_bandwidth_are_read_as_matomos_tracker_reads_them() {
+    let mut t = tracker(TrackOptions::default());
+    let h = hit(
+        &mut t,
+        &format!(
+            "{BASE}&pf_net=26&pf_srv=58&pf_tfr=-1&pf_dm1=x&pf_dm2=16777216&pf_onl=0&bw_bytes=5609"
+        ),
+    );
+    assert_eq!(
+        h.perf.times,
+        [Some(26), Some(58), None, None, None, Some(0)]
+    );
+    assert_eq!(h.perf.bandwidth, Some(5609));
+    // A download carries its bytes, never page timings.
+    let d = hit(
+        &mut t,
+        &format!("{BASE}&download=https%3A%2F%2Fx.org%2Fa.pdf&pf_srv=58&bw_bytes=100"),
+    );
+    assert_eq!((d.perf.times, d.perf.bandwidth), ([None; 6], Some(100)));
+}
