@@ -144,6 +144,8 @@ pub(crate) struct Pages {
     pub labels: Dict,
     /// Per URL id, its label's id.
     of_url: Vec<u32>,
+    /// Per label id, the first URL id with it (the URL its rows show).
+    first_url: Vec<u32>,
 }
 
 impl Pages {
@@ -152,12 +154,20 @@ impl Pages {
         if id as usize == self.of_url.len() {
             let page = self.labels.intern(crate::url::page_label(urls.value(id)));
             self.of_url.push(page);
+            if page as usize == self.first_url.len() {
+                self.first_url.push(id);
+            }
         }
     }
 
     /// The label id of URL `url`.
     pub(crate) fn of(&self, url: u32) -> u32 {
         self.of_url[url as usize]
+    }
+
+    /// The first URL id with label `page`.
+    pub(crate) fn url_of(&self, page: u32) -> u32 {
+        self.first_url[page as usize]
     }
 }
 

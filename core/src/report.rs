@@ -75,6 +75,10 @@ pub struct ActionRow {
     /// reports only ([`Selection::pages_following_search`]), 0 in others.
     #[serde(skip_serializing_if = "is_zero")]
     pub nb_hits_following_search: u64,
+    /// A page row's URL (the first URL seen with its label); `None` for
+    /// other rows and folders.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     /// Its actions' load timings and bandwidth (page views' timings; any
     /// action's bandwidth).
     #[serde(skip_serializing_if = "PerfSums::is_empty")]
@@ -149,6 +153,11 @@ impl ActionReportKind {
             ActionReportKind::SiteSearchKeywords => ActionTable::Keywords,
         })
     }
+}
+
+/// The URL a page row shows (page URL rows only).
+fn page_url(d: &SiteDicts, table: ActionTable, k: u32) -> Option<String> {
+    (table == ActionTable::Pages).then(|| d.urls.value(d.pages().url_of(k)).to_owned())
 }
 
 /// The label of key `k` of a flat action report (`untitled`: the key of
@@ -414,6 +423,7 @@ impl ActionAccumulator {
                     k as u32,
                     ActionRow {
                         label: label(k as u32),
+                        url: None,
                         nb_hits: a.hits,
                         nb_visits: a.visits,
                         nb_uniq_visitors: uniques[k],
@@ -442,6 +452,8 @@ struct Tree {
     parents: Vec<u32>,
     /// Per page label id: the node chain from the top folder to the leaf.
     chains: HashMap<u32, Vec<u32>>,
+    /// Per leaf node: its page label id.
+    pages: HashMap<u32, u32>,
 }
 
 impl Tree {
@@ -473,7 +485,9 @@ impl Tree {
                 chain.push(parent);
             }
             let leaf = if leaf[0].is_empty() { "index" } else { leaf[0] };
-            chain.push(self.node(parent, format!("/{leaf}{query}")));
+            let node = self.node(parent, format!("/{leaf}{query}"));
+            chain.push(node);
+            self.pages.insert(node, page_id);
             self.chains.insert(page_id, chain);
         }
         &self.chains[&page_id]
@@ -539,6 +553,16 @@ fn keep_following(rows: &mut Vec<ActionRow>) {
     }
 }
 
+/// A domain's URL rows as Matomo's: by visits, ties by the path under the
+/// domain (the label the report shows), not by the whole URL.
+fn sort_links(rows: &mut [ActionRow]) {
+    rows.sort_by(|a, b| {
+        b.nb_visits
+            .cmp(&a.nb_visits)
+            .then_with(|| crate::url::page_label(&a.label).cmp(crate::url::page_label(&b.label)))
+    });
+}
+
 fn sort_tree(rows: &mut [ActionRow]) {
     let _ = sort_rows(rows, "nb_visits", true);
 }
@@ -577,7 +601,13 @@ impl Selection<'_> {
         let pairs = self
             .flat_report(table.pages(), universe, |a, i| table.key(d, a, i, untitled))
             .rows(|k| action_label(d, table, k, untitled));
-        let mut rows: Vec<ActionRow> = pairs.into_iter().map(|(_, r)| r).collect();
+        let mut rows: Vec<ActionRow> = pairs
+            .into_iter()
+            .map(|(k, mut r)| {
+                r.url = page_url(d, table, k);
+                r
+            })
+            .collect();
         sort_tree(&mut rows);
         rows
     }
@@ -718,6 +748,11 @@ impl Selection<'_> {
             });
         });
         let mut rows: HashMap<u32, ActionRow> = acc.rows(|_| String::new()).into_iter().collect();
+        for (node, row) in rows.iter_mut() {
+            if let Some(&page) = tree.pages.get(node) {
+                row.url = page_url(&self.site.dicts, ActionTable::Pages, page);
+            }
+        }
         for (page, n) in following.into_iter().flatten() {
             let leaf = tree.chains.get(page).and_then(|c| c.last());
             if let Some(row) = leaf.and_then(|l| rows.get_mut(l)) {
@@ -802,7 +837,7 @@ impl Selection<'_> {
         let mut rows: Vec<ActionRow> = top.into_values().collect();
         for r in &mut rows {
             sum_subtable(r);
-            sort_tree(&mut r.subtable);
+            sort_links(&mut r.subtable);
         }
         sort_tree(&mut rows);
         rows
@@ -1008,7 +1043,7 @@ impl Resolved<'_> {
             .map(|(mut row, visitors)| {
                 row.nb_uniq_visitors = visitors.len();
                 sum_subtable(&mut row);
-                sort_tree(&mut row.subtable);
+                sort_links(&mut row.subtable);
                 row
             })
             .collect();
@@ -1315,6 +1350,7 @@ fn rolled_row(d: &SiteDicts, table: ActionTable, k: u32, r: &RolledRow) -> Actio
     let c = &r.counts;
     ActionRow {
         label: action_label(d, table, k, UNTITLED_KEY),
+        url: page_url(d, table, k),
         nb_hits: c.hits,
         nb_visits: c.visits,
         nb_uniq_visitors: r.distinct[0],

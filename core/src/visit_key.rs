@@ -24,7 +24,7 @@ use crate::section::SectionSet;
 use crate::site::SiteConfig;
 
 /// The label Matomo gives page views without a title.
-pub const UNTITLED: &str = "Page Name Not Defined";
+pub const UNTITLED: &str = "Page Name not defined";
 
 /// The label of rows without a value.
 pub(crate) const UNKNOWN: &str = "Unknown";

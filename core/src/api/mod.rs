@@ -1386,7 +1386,14 @@ impl Engine {
             }
             Kind::Action(kind) => action_answer(kind, rows::action_rows(sel, kind, t), t)?,
             Kind::FollowingSearch { titles } => {
-                let rows = rows::action_rows_of(&sel.pages_following_search(titles, t.flat), true, t);
+                let kind = if titles {
+                    ActionReportKind::PageTitles
+                } else {
+                    ActionReportKind::PageUrlTree
+                };
+                let main_url = sel.site.config.main_url.as_deref();
+                let rows = sel.pages_following_search(titles, t.flat);
+                let rows = rows::action_rows_of(&rows, kind, main_url, t);
                 if titles {
                     action_answer(ActionReportKind::PageTitles, rows, t)?
                 } else {
@@ -1405,11 +1412,11 @@ impl Engine {
             )?,
             Kind::OnePage { titles } => {
                 let (kind, wanted) = one_page(r, titles)?;
-                one_page_answer(&sel.action_report(kind), &wanted, t)?
+                one_page_answer(&sel.action_report(kind), (kind, &wanted), t)?
             }
             Kind::OneLink { outlink } => {
                 let (kind, wanted) = one_link(r, outlink)?;
-                one_link_answer(&sel.action_report(kind), &wanted, t)?
+                one_link_answer(&sel.action_report(kind), (kind, &wanted), t)?
             }
             Kind::Events(by, sub) => {
                 let sub = secondary(r, by, sub)?;
@@ -1748,10 +1755,11 @@ impl Engine {
     ) -> Result<Option<Value>> {
         let t = &r.table;
         // The rows of an action report, flat or the page tree.
+        let main_url = resolved.site.config.main_url.as_deref();
         let flat_rows = |kind: ActionReportKind| -> Result<Option<Vec<Row>>> {
             Ok(resolved
                 .rolled_action_report(range, kind)?
-                .map(|rows| rows::action_rows_of(&rows, kind.pages(), t)))
+                .map(|rows| rows::action_rows_of(&rows, kind, main_url, t)))
         };
         let dimension = |d: &Dimension, segment: &str| -> Result<Option<Value>> {
             resolved
@@ -1783,7 +1791,7 @@ impl Engine {
                 };
                 resolved
                     .rolled_url_tree(range, kind)?
-                    .map(|rows| action_answer(k, rows::link_tree_rows(&rows, t), t))
+                    .map(|rows| action_answer(k, rows::link_tree_rows(&rows, k, t), t))
                     .transpose()
             }
             Kind::Action(k) => flat_rows(k)?
@@ -1801,14 +1809,14 @@ impl Engine {
                 let (kind, wanted) = one_page(r, titles)?;
                 resolved
                     .rolled_action_report(range, kind)?
-                    .map(|rows| one_page_answer(&rows, &wanted, t))
+                    .map(|rows| one_page_answer(&rows, (kind, &wanted), t))
                     .transpose()
             }
             Kind::OneLink { outlink } => {
                 let (kind, wanted) = one_link(r, outlink)?;
                 resolved
                     .rolled_action_report(range, kind)?
-                    .map(|rows| one_link_answer(&rows, &wanted, t))
+                    .map(|rows| one_link_answer(&rows, (kind, &wanted), t))
                     .transpose()
             }
             Kind::VisitsUntilConversion => resolved
@@ -2075,16 +2083,18 @@ fn one_link(r: &ApiRequest, outlink: bool) -> Result<(ActionReportKind, String)>
 /// with different session parameters are rows of their own.
 fn one_link_answer(
     rows: &[crate::report::ActionRow],
-    wanted: &str,
+    (kind, wanted): (ActionReportKind, &str),
     t: &table::TableParams,
 ) -> Result<Value> {
-    let shape = rows::PerfShape::of(rows, false, t).links();
+    let shape = rows::PerfShape::of(rows, kind, None, t).links();
     let rows: Vec<Row> = rows
         .iter()
         .filter(|row| crate::url::without_session_parameters(&row.label) == wanted)
         .map(|row| {
             let mut m = rows::action_row(row, &shape, true);
             m.insert("label".into(), json!(crate::url::page_label(&row.label)));
+            // Matomo's one link row has its URL and no segment.
+            m.shift_remove("segment");
             m.insert("url".into(), json!(row.label));
             m
         })
@@ -2095,10 +2105,10 @@ fn one_link_answer(
 /// The one page's row among a page report's rows.
 fn one_page_answer(
     rows: &[crate::report::ActionRow],
-    wanted: &str,
+    (kind, wanted): (ActionReportKind, &str),
     t: &table::TableParams,
 ) -> Result<Value> {
-    let shape = rows::PerfShape::of(rows, true, t);
+    let shape = rows::PerfShape::of(rows, kind, None, t);
     let rows: Vec<Row> = rows
         .iter()
         .filter(|row| row.label == wanted)

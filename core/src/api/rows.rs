@@ -52,7 +52,7 @@ pub(crate) fn actions_row(a: &ActionsSummary) -> Row {
 /// of each timing whose sum over the report's rows is above 0 (the sums
 /// themselves are temporary metrics Matomo shows only when `showColumns`
 /// or `hideColumns` is given); top rows get the averages.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct PerfShape {
     pages: bool,
     timings: [bool; 6],
@@ -60,16 +60,35 @@ pub(crate) struct PerfShape {
     /// Download or outlink rows: Matomo's `sum_time_spent` 0 (time is
     /// spent on pages) before the bandwidth.
     links: bool,
+    /// The segment a row's label selects by (`pageUrl`, ...), if any.
+    segment: Option<&'static str>,
+    /// The site's main URL, which a folder's segment starts with.
+    main_url: Option<String>,
 }
 
 impl PerfShape {
-    /// The shape of a report whose top rows are `rows`.
-    pub(crate) fn of(rows: &[ActionRow], pages: bool, t: &TableParams) -> PerfShape {
+    /// The shape of a report of `kind` whose top rows are `rows`, on a
+    /// site whose main URL is `main_url`.
+    pub(crate) fn of(
+        rows: &[ActionRow],
+        kind: ActionReportKind,
+        main_url: Option<&str>,
+        t: &TableParams,
+    ) -> PerfShape {
+        let pages = kind.pages();
         PerfShape {
             pages,
             timings: std::array::from_fn(|f| pages && rows.iter().any(|r| r.perf.sum[f] > 0)),
             sums: !t.show_columns.is_empty() || !t.hide_columns.is_empty(),
             links: false,
+            segment: match kind {
+                ActionReportKind::PageUrls | ActionReportKind::PageUrlTree => Some("pageUrl"),
+                ActionReportKind::PageTitles => Some("pageTitle"),
+                ActionReportKind::Downloads => Some("downloadUrl"),
+                ActionReportKind::Outlinks => Some("outlinkUrl"),
+                ActionReportKind::SiteSearchKeywords => Some("siteSearchKeyword"),
+            },
+            main_url: main_url.map(|u| u.trim_end_matches('/').to_owned()),
         }
     }
 
@@ -90,6 +109,11 @@ fn seconds(ms: u64) -> String {
 /// An action report row (pages with their page metrics), with children;
 /// `top`: a row of the report's first level (which gets the averages).
 pub(crate) fn action_row(row: &ActionRow, shape: &PerfShape, top: bool) -> Row {
+    action_row_under(row, shape, top, "")
+}
+
+/// [`action_row`] of a row under the folders `path` (`blog/category`).
+fn action_row_under(row: &ActionRow, shape: &PerfShape, top: bool, path: &str) -> Row {
     let mut m = Row::new();
     m.insert("label".into(), json!(row.label));
     let counts = ActionRow::count_columns(shape.pages);
@@ -151,18 +175,67 @@ pub(crate) fn action_row(row: &ActionRow, shape: &PerfShape, top: bool) -> Row {
             m.insert("avg_page_load_time".into(), in_seconds(load));
         }
     }
+    // Matomo's metadata: a page's URL, the segment that selects the row.
+    let folder_path = match (row.is_folder(), path) {
+        (false, _) => String::new(),
+        (true, "") => row.label.clone(),
+        (true, p) => format!("{p}/{}", row.label),
+    };
+    if let Some(url) = &row.url {
+        m.insert("url".into(), json!(url));
+    }
+    if let Some(segment) = row_segment(row, shape, &folder_path) {
+        m.insert("segment".into(), json!(segment));
+    }
     if row.is_folder() {
         m.insert(
             "subtable".into(),
             Value::Array(
                 row.subtable
                     .iter()
-                    .map(|c| Value::Object(action_row(c, shape, false)))
+                    .map(|c| Value::Object(action_row_under(c, shape, false, &folder_path)))
                     .collect(),
             ),
         );
     }
     m
+}
+
+/// The segment that selects an action row's actions, as Matomo writes it:
+/// a page's URL or a title twice encoded (`pageUrl==http%253A%252F%252F`),
+/// a folder by its URL's start (`pageUrl=^`, from the site's main URL), a
+/// keyword once; a download's or outlink's domain has none.
+fn row_segment(row: &ActionRow, shape: &PerfShape, folder_path: &str) -> Option<String> {
+    let field = shape.segment?;
+    let twice = |v: &str| enc(&enc(v));
+    Some(match field {
+        "pageUrl" if row.is_folder() => {
+            let main = shape.main_url.clone().or_else(|| {
+                let url = first_leaf_url(row)?;
+                let host_end = url.find("://").map(|i| i + 3)?;
+                let end = url[host_end..]
+                    .find('/')
+                    .map_or(url.len(), |i| host_end + i);
+                Some(url[..end].to_owned())
+            })?;
+            format!("pageUrl=^{}", twice(&format!("{main}/{folder_path}")))
+        }
+        "pageUrl" => format!("pageUrl=={}", twice(row.url.as_deref()?)),
+        "pageTitle" if row.is_folder() => return None,
+        "pageTitle" if row.label == crate::report::UNTITLED => "pageTitle==".into(),
+        "pageTitle" => format!("pageTitle=={}", twice(&row.label)),
+        "siteSearchKeyword" => format!("siteSearchKeyword=={}", enc(&row.label)),
+        // Links: the URL rows (their label is the URL here).
+        _ if row.is_folder() => return None,
+        _ => format!("{field}=={}", twice(&row.label)),
+    })
+}
+
+/// The URL of a folder's first page row, depth first.
+fn first_leaf_url(row: &ActionRow) -> Option<&str> {
+    row.url
+        .as_deref()
+        .or_else(|| row.subtable.iter().find_map(first_leaf_url))
 }
 
 /// Thousandths of a second as a number of seconds (whole: an integer).
@@ -191,18 +264,18 @@ pub(crate) fn action_rows(
     t: &TableParams,
 ) -> Vec<Row> {
     let flat = t.flat;
-    let pages = kind.pages();
     let rows = match kind {
         ActionReportKind::Downloads if !flat => {
-            return link_tree_rows(&sel.url_tree(HitType::Download), t);
+            return link_tree_rows(&sel.url_tree(HitType::Download), kind, t);
         }
         ActionReportKind::Outlinks if !flat => {
-            return link_tree_rows(&sel.url_tree(HitType::Outlink), t);
+            return link_tree_rows(&sel.url_tree(HitType::Outlink), kind, t);
         }
         ActionReportKind::PageUrlTree if flat => sel.action_report(ActionReportKind::PageUrls),
         k => sel.action_report(k),
     };
-    action_rows_of(&rows, pages, t)
+    let main_url = sel.site.config.main_url.as_deref();
+    action_rows_of(&rows, kind, main_url, t)
 }
 
 /// A downloads or outlinks report by domain in Matomo's shape: each of a
@@ -210,8 +283,12 @@ pub(crate) fn action_rows(
 /// (`/files/a.pdf?v=2`) with its `url`; no time spent (Matomo's
 /// `sum_time_spent` 0: the time goes to the page the link was clicked
 /// on). A domain's row keeps its exact unique visitors (Matomo has none).
-pub(crate) fn link_tree_rows(rows: &[ActionRow], t: &TableParams) -> Vec<Row> {
-    let shape = PerfShape::of(rows, false, t).links();
+pub(crate) fn link_tree_rows(
+    rows: &[ActionRow],
+    kind: ActionReportKind,
+    t: &TableParams,
+) -> Vec<Row> {
+    let shape = PerfShape::of(rows, kind, None, t).links();
     rows.iter()
         .map(|r| {
             let mut domain = action_row(r, &shape, true);
@@ -235,7 +312,12 @@ pub(crate) fn link_tree_rows(rows: &[ActionRow], t: &TableParams) -> Vec<Row> {
 /// of a flat report that the filters `t` would only offset and limit are
 /// cut to what they keep first: a year of thousands of URLs asked for its
 /// top 100 builds 100 rows, not thousands.
-pub(crate) fn action_rows_of(rows: &[ActionRow], pages: bool, t: &TableParams) -> Vec<Row> {
+pub(crate) fn action_rows_of(
+    rows: &[ActionRow],
+    kind: ActionReportKind,
+    main_url: Option<&str>,
+    t: &TableParams,
+) -> Vec<Row> {
     let flat = rows.iter().all(|r| !r.is_folder());
     let keep = if flat && t.passes_flat_rows() {
         t.offset
@@ -244,7 +326,7 @@ pub(crate) fn action_rows_of(rows: &[ActionRow], pages: bool, t: &TableParams) -
     } else {
         rows.len()
     };
-    let shape = PerfShape::of(rows, pages, t);
+    let shape = PerfShape::of(rows, kind, main_url, t);
     rows[..keep]
         .iter()
         .map(|r| action_row(r, &shape, true))

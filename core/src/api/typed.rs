@@ -77,7 +77,7 @@ impl Engine {
             None => resolved.select(range).ok()?.action_report(kind),
         };
         let pages = kind.pages();
-        let shape = PerfShape::of(&rows, pages, t);
+        let shape = PerfShape::of(&rows, kind, resolved.site.config.main_url.as_deref(), t);
         let rows = rows
             .into_iter()
             .skip(t.offset)

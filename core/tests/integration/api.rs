@@ -248,7 +248,7 @@ fn sections_and_titles() {
         .iter()
         .map(|r| r["label"].as_str().unwrap())
         .collect();
-    assert_eq!(labels, ["Page Name Not Defined", "B"]);
+    assert_eq!(labels, ["Page Name not defined", "B"]);
 }
 
 #[test]

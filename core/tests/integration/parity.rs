@@ -108,10 +108,19 @@ fn shapes() -> Vec<(&'static str, Vec<&'static str>)> {
     ]
     .concat();
     let hits = [
-        &["label", "nb_visits", "nb_uniq_visitors", "nb_hits"][..],
+        &[
+            "label",
+            "nb_visits",
+            "nb_uniq_visitors",
+            "nb_hits",
+            "segment",
+        ][..],
         &bandwidth,
     ]
     .concat();
+    // A page title's row selects by its title; a page URL's shows its URL too.
+    let titles = [&pages[..], &["segment"]].concat();
+    let urls = [&pages[..], &["url", "segment"]].concat();
     let events = vec![
         "label",
         "nb_events",
@@ -126,8 +135,8 @@ fn shapes() -> Vec<(&'static str, Vec<&'static str>)> {
     ];
     let interest = vec!["label", "nb_visits", "segment"];
     vec![
-        ("Actions.getPageUrls&flat=1", pages.clone()),
-        ("Actions.getPageTitles", pages.clone()),
+        ("Actions.getPageUrls&flat=1", urls),
+        ("Actions.getPageTitles", titles),
         (
             "Actions.getEntryPageUrls",
             vec![

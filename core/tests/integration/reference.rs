@@ -107,8 +107,20 @@ fn ev_value(h: &Hit) -> f64 {
     }
 }
 
+/// The load timings and bandwidth as the engine orders equal actions by
+/// them (a missing value after every value).
+fn perf_key(h: &Hit) -> ([u32; 6], u64) {
+    (
+        h.perf.times.map(|t| t.unwrap_or(u32::MAX)),
+        h.perf.bandwidth.unwrap_or(u64::MAX),
+    )
+}
+
 fn same_action(a: &Hit, b: &Hit) -> bool {
-    a.ts == b.ts && action_key(a) == action_key(b) && ev_value(a).total_cmp(&ev_value(b)).is_eq()
+    a.ts == b.ts
+        && action_key(a) == action_key(b)
+        && ev_value(a).total_cmp(&ev_value(b)).is_eq()
+        && perf_key(a) == perf_key(b)
 }
 
 /// The visit's value of a field: its first hit that carries one; among
@@ -168,6 +180,7 @@ pub fn visits(hits: &[Hit], site: &RefSite) -> Vec<RVisit> {
             a.ts.cmp(&b.ts)
                 .then_with(|| action_key(a).cmp(&action_key(b)))
                 .then_with(|| ev_value(a).total_cmp(&ev_value(b)))
+                .then_with(|| perf_key(a).cmp(&perf_key(b)))
         });
         let mut start = 0;
         for i in 1..=hs.len() {
@@ -257,6 +270,10 @@ pub fn visits(hits: &[Hit], site: &RefSite) -> Vec<RVisit> {
                 .then_with(|| {
                     let value = |v: &RVisit| v.hits.first().map_or(f64::NAN, ev_value);
                     value(a).total_cmp(&value(b))
+                })
+                .then_with(|| {
+                    let key = |v: &RVisit| v.hits.first().map(perf_key);
+                    key(a).cmp(&key(b))
                 })
         });
         let mut previous: Option<NaiveDate> = None;
