@@ -113,7 +113,8 @@ def test_page_reports_row_by_row(data, period, date):
         want = model.pages(con, s.id, first, last, sql, prefixes(s.id, section))
         report = eng.report("pages", s.id, date_arg, period=period_arg, segment=segment,
                             section=section)
-        got = {r["label"]: tuple(r[k] for k in model.PAGE_KEYS) for r in report}
+        # A page without entries or exits leaves those columns out.
+        got = {r["label"]: tuple(r.get(k, 0) for k in model.PAGE_KEYS) for r in report}
         assert got == want, (s.id, period, date, segment, section)
 
 

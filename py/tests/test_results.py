@@ -64,13 +64,18 @@ def test_all_date_forms_name_the_same_period():
         eng.visits_summary(1, "2024-02-30", "2024-03-01")
 
 
+def without_nulls(rows):
+    return [{k: v for k, v in r.items() if v is not None} for r in rows]
+
+
 def test_report_rows_frames_and_dict():
     eng = fixture_engine()
     segment = "deviceType==desktop"
     r = eng.report("pages", 1, MONTH, segment=segment)
     api = eng.api("method=Actions.getPageUrls&flat=1&idSite=1&period=month&date=2024-06-01"
                   "&format_metrics=0&segment=deviceType%3D%3Ddesktop")
-    assert r.rows == api and len(r) == len(api) > 10
+    # A row leaves out a column without a value (an empty min_bandwidth).
+    assert r.rows == without_nulls(api) and len(r) == len(api) > 10
     df = r.to_pandas()
     assert list(df.columns[:4]) == ["label", "nb_visits", "nb_uniq_visitors", "nb_hits"]
     assert df["label"].tolist() == [row["label"] for row in api]
@@ -253,7 +258,7 @@ def test_reports_come_as_arrow_columns_equal_to_the_json_rows():
                                          segment)
             json_rows = eng.api(query)
             from_json = hitmap.Report(kind, 1, arrow.start, arrow.end, arrow._columns, json_rows, segment)
-            assert arrow.rows == json_rows, kind
+            assert arrow.rows == without_nulls(json_rows) == from_json.rows, kind
             table = arrow.to_arrow()
             assert table.column_names == list(hitmap._report_columns(kind))
             assert table.equals(from_json.to_arrow()), kind

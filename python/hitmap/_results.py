@@ -241,6 +241,10 @@ class Summary(_Table):
         return f"<table><caption>{caption}</caption>{cells}</table>"
 
 
+def _without_nulls(row: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: v for k, v in row.items() if v is not None}
+
+
 class Report(_Table):
     """Every row of a report for one period: pages, titles, downloads,
     devices, countries, sections, ... Each row has exact distinct
@@ -277,7 +281,9 @@ class Report(_Table):
         self.end = end
         self.segment = segment
         self.section = section
-        self._row_list = rows
+        # A column without a value (Matomo's empty `min_bandwidth`) is left
+        # out of its row, as an Arrow table's null is.
+        self._row_list = None if rows is None else [_without_nulls(r) for r in rows]
         # The engine's Arrow table of the rows (pyarrow), when it gave one.
         self._arrow = arrow
         self._columns = tuple(columns)
@@ -287,7 +293,7 @@ class Report(_Table):
         """The rows as dicts (made from the Arrow table on first use)."""
         if self._row_list is None:
             table = self._arrow.to_pylist() if self._arrow is not None else []
-            self._row_list = [{k: v for k, v in r.items() if v is not None} for r in table]
+            self._row_list = [_without_nulls(r) for r in table]
         return self._row_list
 
     def to_arrow(self) -> Any:
