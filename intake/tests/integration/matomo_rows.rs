@@ -163,3 +163,56 @@ fn a_page_view_row_becomes_a_page_view_hit() {
     );
     assert_eq!(later.dims, vec![("variant".to_string(), "b".to_string())]);
 }
+
+/// PagePerformance's and Bandwidth's columns of `log_link_visit_action`,
+/// when the database has them, are read after the action dimensions:
+/// timings on page views only, as Matomo records them.
+#[test]
+fn load_timings_and_bandwidth_come_from_their_columns_when_they_exist() {
+    let action_columns: BTreeSet<String> = ["custom_dimension_2", "time_server", "bandwidth"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let c = Columns::new(
+        "matomo_",
+        &BTreeSet::new(),
+        &action_columns,
+        &[("action".into(), 2, "variant".into())],
+    );
+    let sql = c.actions_sql(1, 0, "", 10);
+    assert!(
+        sql.contains("custom_dimension_2, time_server, bandwidth FROM"),
+        "{sql}"
+    );
+    let names: Names = [(
+        7,
+        ActionName {
+            name: "x.org/a".into(),
+            kind: Some(1),
+            prefix: Some(0),
+        },
+    )]
+    .into_iter()
+    .collect();
+    let visit = vec![Value::Int(42), Value::Text("00000000000000aa".into())];
+    let row = |url: i64| {
+        vec![
+            Value::Int(1),
+            Value::Int(1_717_200_000),
+            Value::Int(42),
+            Value::Int(url),
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Int(198),
+            Value::Int(5609),
+        ]
+    };
+    let RowOutcome::Hit(h) = c.hit(&row(7), Some(&visit), &names, 1, false, false) else {
+        panic!("not a hit");
+    };
+    assert_eq!(h.perf.times[hitmap::Perf::SERVER], Some(198));
+    assert_eq!(h.perf.bandwidth, Some(5609));
+}
