@@ -115,12 +115,7 @@ fn read_perf(r: &mut Reader<'_>, actions: usize, a: &mut DayArchive) -> ReadResu
     let mut cells = Vec::with_capacity(n.min(r.rest_len()));
     let mut next = 0usize;
     for _ in 0..n {
-        let at = usize::try_from(r.var()?)
-            .ok()
-            .and_then(|d| next.checked_add(d))
-            .filter(|&i| i < actions)
-            .ok_or("a load timing belongs to no action")?;
-        next = at + 1;
+        let at = next_action(r, &mut next, actions, "a load timing belongs to no action")?;
         let mask = r.bytes(1)?[0];
         if mask == 0 || mask & 0x80 != 0 {
             return Err(format!("bad load timing flags {mask:#x}"));
@@ -848,17 +843,30 @@ fn read_titles(r: &mut Reader<'_>, a: &mut DayArchive) -> ReadResult<()> {
     Ok(())
 }
 
+/// The next action position of a sparse column: a varint difference from
+/// `next` (the previous position plus one), below `actions`; `what` says
+/// what belongs to no action otherwise.
+fn next_action(
+    r: &mut Reader<'_>,
+    next: &mut usize,
+    actions: usize,
+    what: &'static str,
+) -> ReadResult<usize> {
+    let at = usize::try_from(r.var()?)
+        .ok()
+        .and_then(|d| next.checked_add(d))
+        .filter(|&i| i < actions)
+        .ok_or(what)?;
+    *next = at + 1;
+    Ok(at)
+}
+
 /// The keywords and event attributes of the actions that have any.
 fn read_extras(r: &mut Reader<'_>, actions: usize, a: &mut DayArchive) -> ReadResult<()> {
     let n = r.var_count()?;
     let mut next = 0usize;
     for _ in 0..n {
-        let at = usize::try_from(r.var()?)
-            .ok()
-            .and_then(|d| next.checked_add(d))
-            .filter(|&i| i < actions)
-            .ok_or("an event or keyword belongs to no action")?;
-        next = at + 1;
+        let at = next_action(r, &mut next, actions, "an event or keyword belongs to no action")?;
         let [keyword, ev_category, ev_action, ev_name] = [
             read_opt_id(r)?,
             read_opt_id(r)?,
