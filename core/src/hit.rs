@@ -176,6 +176,22 @@ impl Perf {
     /// The largest bandwidth kept, in bytes (2^53 - 1: exact in JSON).
     pub const MAX_BANDWIDTH: u64 = (1 << 53) - 1;
 
+    /// The largest value field `i` of [`Perf::FIELDS`] may hold.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::Perf;
+    /// assert_eq!(Perf::max(Perf::SERVER), 16_777_215);
+    /// assert_eq!(Perf::max(6), Perf::MAX_BANDWIDTH);
+    /// ```
+    pub const fn max(i: usize) -> u64 {
+        if i == 6 {
+            Perf::MAX_BANDWIDTH
+        } else {
+            Perf::MAX_TIME_MS as u64
+        }
+    }
+
     /// Whether nothing is set.
     pub fn is_empty(&self) -> bool {
         self.times.iter().all(Option::is_none) && self.bandwidth.is_none()
@@ -1454,11 +1470,7 @@ impl HitView<'_> {
         }
         for (i, (name, v)) in Perf::FIELDS.iter().zip(&self.perf).enumerate() {
             let Some(v) = *v else { continue };
-            let max = if i == 6 {
-                Perf::MAX_BANDWIDTH
-            } else {
-                u64::from(Perf::MAX_TIME_MS)
-            };
+            let max = Perf::max(i);
             if v > max {
                 return Err(format!(
                     "`{name}` must be an integer from 0 to {max} ({}), got {v}",

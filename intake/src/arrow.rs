@@ -1160,11 +1160,7 @@ impl Columns {
                 continue;
             };
             let name = hitmap::Perf::FIELDS[f];
-            let max = if f == 6 {
-                hitmap::Perf::MAX_BANDWIDTH
-            } else {
-                u64::from(hitmap::Perf::MAX_TIME_MS)
-            };
+            let max = hitmap::Perf::max(f);
             let v = u64::try_from(v)
                 .ok()
                 .filter(|v| *v <= max)

@@ -124,12 +124,7 @@ fn read_perf(r: &mut Reader<'_>, actions: usize, a: &mut DayArchive) -> ReadResu
         for (f, v) in values.iter_mut().enumerate() {
             if mask & 1 << f != 0 {
                 let x = r.var()?;
-                let max = if f == 6 {
-                    crate::hit::Perf::MAX_BANDWIDTH
-                } else {
-                    u64::from(crate::hit::Perf::MAX_TIME_MS)
-                };
-                if x > max {
+                if x > crate::hit::Perf::max(f) {
                     return Err(format!("a load timing or bandwidth of {x} is out of range"));
                 }
                 *v = Some(x);
