@@ -731,10 +731,14 @@ INTENDED = [
     {
         "name": "exact range uniques",
         "why": "For weeks, months, years and ranges hitmap's report rows give exact distinct "
-               "visitors and users (`nb_uniq_visitors`, `nb_users`); Matomo's give the sum of each "
-               "day's (`sum_daily_nb_uniq_visitors`, `sum_daily_nb_users`).",
-        "drop_expected": ["sum_daily_nb_uniq_visitors", "sum_daily_nb_users"],
-        "drop_actual": ["nb_uniq_visitors", "nb_users"],
+               "visitors and users (`nb_uniq_visitors`, `nb_users`, and a page's entering and "
+               "leaving visitors `entry_nb_uniq_visitors`, `exit_nb_uniq_visitors`); Matomo's give "
+               "the sum of each day's (`sum_daily_nb_uniq_visitors`, `sum_daily_nb_users`, "
+               "`sum_daily_entry_nb_uniq_visitors`, `sum_daily_exit_nb_uniq_visitors`).",
+        "drop_expected": ["sum_daily_nb_uniq_visitors", "sum_daily_nb_users",
+                          "sum_daily_entry_nb_uniq_visitors", "sum_daily_exit_nb_uniq_visitors"],
+        "drop_actual": ["nb_uniq_visitors", "nb_users", "entry_nb_uniq_visitors",
+                        "exit_nb_uniq_visitors"],
         "periods": ["week", "month", "year", "range"],
     },
     {
@@ -760,10 +764,10 @@ INTENDED = [
     {
         "name": "exact uniques of folder rows",
         "why": "A folder's row (a page URL folder, a download's or outlink's domain) gives the "
-               "exact distinct visitors of its pages (`nb_uniq_visitors`); Matomo's, a sum of its "
-               "children, has none.",
+               "exact distinct visitors of its pages (`nb_uniq_visitors`, and a page folder's "
+               "entering and leaving visitors); Matomo's, a sum of its children, has none.",
         "drop_expected": [],
-        "drop_actual": ["nb_uniq_visitors"],
+        "drop_actual": ["nb_uniq_visitors", "entry_nb_uniq_visitors", "exit_nb_uniq_visitors"],
         # Rows with a subtable that Matomo gives no unique visitors.
         "folders": True,
         "periods": [None, "day", "week", "month", "year", "range"],

@@ -19,8 +19,8 @@ pub use crate::visit_key::UNTITLED;
 use crate::query::Resolved;
 use crate::referrer::ReferrerType;
 use crate::rollup::reports::{
-    ActionCounts, ActionTable, GroupTable, PerfSums, Reports, ReportsBuilder, UNTITLED_KEY,
-    VisitTable, Which, count_visit,
+    ActionCounts, ActionTable, CountedKeys, GroupTable, PerfSums, Reports, ReportsBuilder,
+    UNTITLED_KEY, VisitTable, Which, count_visit,
 };
 use crate::summary::{VisitsSummary, ratio};
 use crate::visit_key::{Grouping, VisitGroup};
@@ -60,6 +60,10 @@ pub struct ActionRow {
     pub nb_uniq_visitors: u64,
     /// Visits entering here (page reports).
     pub entry_nb_visits: u64,
+    /// Distinct visitors entering here (page reports).
+    pub entry_nb_uniq_visitors: u64,
+    /// Distinct visitors leaving from here (page reports).
+    pub exit_nb_uniq_visitors: u64,
     /// Visits leaving from here (page reports).
     pub exit_nb_visits: u64,
     /// One-action visits entering here (page reports).
@@ -94,15 +98,17 @@ fn is_zero(n: &u64) -> bool {
 /// The count columns of an action row, in the Reporting API's order:
 /// those of every action report, then those of page reports only.
 pub(crate) type CountColumn = (&'static str, fn(&ActionRow) -> u64);
-const ACTION_COUNTS: [CountColumn; 9] = [
+const ACTION_COUNTS: [CountColumn; 11] = [
     ("nb_visits", |r| r.nb_visits),
     ("nb_uniq_visitors", |r| r.nb_uniq_visitors),
     ("nb_hits", |r| r.nb_hits),
     ("sum_time_spent", |r| r.sum_time_spent),
+    ("entry_nb_uniq_visitors", |r| r.entry_nb_uniq_visitors),
     ("entry_nb_visits", |r| r.entry_nb_visits),
     ("entry_nb_actions", |r| r.entry_nb_actions),
     ("entry_sum_visit_length", |r| r.entry_sum_visit_length),
     ("entry_bounce_count", |r| r.entry_bounce_count),
+    ("exit_nb_uniq_visitors", |r| r.exit_nb_uniq_visitors),
     ("exit_nb_visits", |r| r.exit_nb_visits),
 ];
 
@@ -110,7 +116,7 @@ impl ActionRow {
     /// The count columns a row of a page report (`pages`) or of another
     /// action report has, after its label.
     pub(crate) fn count_columns(pages: bool) -> &'static [CountColumn] {
-        &ACTION_COUNTS[..if pages { 9 } else { 3 }]
+        &ACTION_COUNTS[..if pages { ACTION_COUNTS.len() } else { 3 }]
     }
 
     /// One-action visits entering here / entries.
@@ -353,7 +359,9 @@ fn permute<R>(rows: &mut [R], mut order: Vec<usize>) {
 struct ActionAccumulator {
     acc: Vec<ActionCounts>,
     visitors: DistinctStamp,
-    scratch: Vec<u32>,
+    /// Distinct visitors entering and leaving (page reports).
+    bounds: [DistinctStamp; 2],
+    scratch: CountedKeys,
     pages: bool,
 }
 
@@ -362,7 +370,8 @@ impl ActionAccumulator {
         ActionAccumulator {
             acc: vec![ActionCounts::default(); keys],
             visitors: DistinctStamp::new(keys),
-            scratch: Vec::new(),
+            bounds: [0, 0].map(|_| DistinctStamp::new(if pages { keys } else { 0 })),
+            scratch: CountedKeys::default(),
             pages,
         }
     }
@@ -374,8 +383,12 @@ impl ActionAccumulator {
         for (a, o) in self.acc.iter_mut().zip(&other.acc) {
             a.add(o);
         }
-        for (c, o) in self.visitors.counts.iter_mut().zip(&other.visitors.counts) {
-            *c += o;
+        for (mine, theirs) in std::iter::once((&mut self.visitors, &other.visitors))
+            .chain(self.bounds.iter_mut().zip(&other.bounds))
+        {
+            for (c, o) in mine.counts.iter_mut().zip(&theirs.counts) {
+                *c += o;
+            }
         }
     }
 
@@ -384,6 +397,9 @@ impl ActionAccumulator {
             self.acc.resize(keys, ActionCounts::default());
         }
         self.visitors.grow(keys);
+        if self.pages {
+            self.bounds.iter_mut().for_each(|b| b.grow(keys));
+        }
     }
 
     /// `keys_of(action, out)` pushes the keys of an action into `out`,
@@ -392,6 +408,7 @@ impl ActionAccumulator {
         let ActionAccumulator {
             acc,
             visitors,
+            bounds,
             scratch,
             pages,
         } = self;
@@ -406,14 +423,21 @@ impl ActionAccumulator {
             keys_of,
         );
         let visitor = cut.visitor();
-        for &k in scratch.iter() {
+        for &k in scratch.keys.iter() {
             visitors.see(k, visitor);
+        }
+        for (stamp, keys) in bounds.iter_mut().zip(&scratch.bounds) {
+            for &k in keys {
+                stamp.see(k, visitor);
+            }
         }
     }
 
     /// Rows for keys with hits, labelled by `label`.
     fn rows(self, mut label: impl FnMut(u32) -> String) -> Vec<(u32, ActionRow)> {
         let uniques = self.visitors.counts;
+        let [entering, leaving] = self.bounds.map(|b| b.counts);
+        let bound = |counts: &[u64], k: usize| counts.get(k).copied().unwrap_or(0);
         self.acc
             .iter()
             .enumerate()
@@ -427,6 +451,8 @@ impl ActionAccumulator {
                         nb_hits: a.hits,
                         nb_visits: a.visits,
                         nb_uniq_visitors: uniques[k],
+                        entry_nb_uniq_visitors: bound(&entering, k),
+                        exit_nb_uniq_visitors: bound(&leaving, k),
                         entry_nb_visits: a.entries,
                         exit_nb_visits: a.exits,
                         entry_bounce_count: a.entry_bounces,
@@ -539,6 +565,8 @@ fn sum_subtable(row: &mut ActionRow) {
         sum.perf.add(&c.perf);
     }
     sum.nb_uniq_visitors = row.nb_uniq_visitors;
+    sum.entry_nb_uniq_visitors = row.entry_nb_uniq_visitors;
+    sum.exit_nb_uniq_visitors = row.exit_nb_uniq_visitors;
     sum.label = std::mem::take(&mut row.label);
     sum.subtable = std::mem::take(&mut row.subtable);
     *row = sum;
@@ -975,7 +1003,8 @@ impl Resolved<'_> {
             tree.names.push(String::new());
             tree.parents.push(0);
             let mut rows: HashMap<u32, ActionRow> = HashMap::default();
-            let mut folders: HashMap<u32, RoaringBitmap> = HashMap::default();
+            // A folder's visitors, entering and leaving visitors.
+            let mut folders: HashMap<u32, [RoaringBitmap; 3]> = HashMap::default();
             for (&page, r) in rolled {
                 let chain = tree.chain(page, pages.labels.value(page)).to_vec();
                 let Some((&leaf, up)) = chain.split_last() else {
@@ -983,14 +1012,21 @@ impl Resolved<'_> {
                 };
                 rows.insert(leaf, row_of(page, r));
                 for &f in up {
-                    *folders.entry(f).or_default() |= &r.visitors;
+                    let [visitors, entering, leaving] = folders.entry(f).or_default();
+                    *visitors |= &r.visitors;
+                    if let Some([e, l]) = r.counts.bound_ids.as_deref() {
+                        *entering |= e;
+                        *leaving |= l;
+                    }
                 }
             }
-            for (f, visitors) in folders {
+            for (f, [visitors, entering, leaving]) in folders {
                 rows.insert(
                     f,
                     ActionRow {
                         nb_uniq_visitors: visitors.len(),
+                        entry_nb_uniq_visitors: entering.len(),
+                        exit_nb_uniq_visitors: leaving.len(),
                         ..ActionRow::default()
                     },
                 );
@@ -1354,6 +1390,8 @@ fn rolled_row(d: &SiteDicts, table: ActionTable, k: u32, r: &RolledRow) -> Actio
         nb_hits: c.hits,
         nb_visits: c.visits,
         nb_uniq_visitors: r.distinct[0],
+        entry_nb_uniq_visitors: c.bound_visitors[0],
+        exit_nb_uniq_visitors: c.bound_visitors[1],
         entry_nb_visits: c.entries,
         exit_nb_visits: c.exits,
         entry_bounce_count: c.entry_bounces,

@@ -289,7 +289,8 @@ def actions_summary(con: Any, site: int, first: dt.date, last: dt.date,
 
 
 PAGE_KEYS = ("nb_hits", "nb_visits", "nb_uniq_visitors", "entry_nb_visits",
-             "exit_nb_visits", "entry_bounce_count", "sum_time_spent")
+             "exit_nb_visits", "entry_bounce_count", "sum_time_spent",
+             "entry_nb_uniq_visitors", "exit_nb_uniq_visitors")
 
 
 def pages(con: Any, site: int, first: dt.date, last: dt.date,
@@ -302,7 +303,9 @@ def pages(con: Any, site: int, first: dt.date, last: dt.date,
                count(*) FILTER (WHERE ca.seq = cv.entry_seq),
                count(*) FILTER (WHERE ca.seq = cv.exit_seq),
                count(*) FILTER (WHERE ca.seq = cv.entry_seq AND cv.n = 1),
-               sum(ca.time_spent)
+               sum(ca.time_spent),
+               count(DISTINCT ca.visitor) FILTER (WHERE ca.seq = cv.entry_seq),
+               count(DISTINCT ca.visitor) FILTER (WHERE ca.seq = cv.exit_seq)
         FROM ca JOIN cv USING (vid)
         WHERE ca.type = 'pageview'
         GROUP BY ca.label"""

@@ -141,7 +141,7 @@ impl VisitTable {
 }
 
 /// Per-row sums of an action report.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct ActionCounts {
     /// Actions.
     pub hits: u64,
@@ -164,6 +164,14 @@ pub(crate) struct ActionCounts {
     /// The load timings and bandwidth of its actions (boxed: most rows of
     /// most sites have none).
     pub perf: Option<Box<PerfSums>>,
+    /// Distinct visitors entering and leaving here (Matomo's
+    /// `entry_nb_uniq_visitors`, `exit_nb_uniq_visitors`): not additive,
+    /// see [`ActionCounts::add`].
+    pub bound_visitors: [u64; 2],
+    /// Their ids, entering and leaving (a rolled-up row read with its
+    /// bitmaps; `None` while counting days, and for rows without entries
+    /// and exits).
+    pub bound_ids: Option<Box<[RoaringBitmap; 2]>>,
 }
 
 impl ActionCounts {
@@ -185,10 +193,16 @@ impl ActionCounts {
             entry_actions: self.entry_actions.checked_sub(o.entry_actions)?,
             entry_length: self.entry_length.checked_sub(o.entry_length)?,
             perf,
+            // Ids cannot be taken out: `kept` lets this through only when
+            // the new rows' ids hold the old ones', which `add` unites.
+            bound_visitors: self.bound_visitors,
+            bound_ids: self.bound_ids.clone(),
         })
     }
 
-    /// Adds another period's (or run's) sums.
+    /// Adds another period's (or run's) sums. Distinct entering and
+    /// leaving visitors: the ids united when `o` has them (rolled-up
+    /// periods), else the counts added (runs of different visitors).
     pub(crate) fn add(&mut self, o: &ActionCounts) {
         self.hits += o.hits;
         self.visits += o.visits;
@@ -201,16 +215,44 @@ impl ActionCounts {
         if let Some(p) = &o.perf {
             self.perf.get_or_insert_default().add(p);
         }
+        match &o.bound_ids {
+            Some(ids) => {
+                let mine = self.bound_ids.get_or_insert_default();
+                for (m, i) in mine.iter_mut().zip(ids.iter()) {
+                    *m |= i;
+                }
+                self.bound_visitors = [mine[0].len(), mine[1].len()];
+            }
+            None => {
+                self.bound_visitors[0] += o.bound_visitors[0];
+                self.bound_visitors[1] += o.bound_visitors[1];
+            }
+        }
     }
 
     /// Whether a day's rows `o`, before it gained hits, and `n`, after,
-    /// let a period's least and most timings be updated in place.
+    /// let a period's least and most timings and its entering and leaving
+    /// visitors be updated in place.
     pub(crate) fn kept(o: &ActionCounts, n: &ActionCounts) -> bool {
-        match (&o.perf, &n.perf) {
+        let perf = match (&o.perf, &n.perf) {
             (None, _) => true,
             (Some(_), None) => false,
             (Some(o), Some(n)) => PerfSums::kept(o, n),
-        }
+        };
+        let bounds = match (&o.bound_ids, &n.bound_ids) {
+            (None, _) => true,
+            (Some(o), None) => o.iter().all(RoaringBitmap::is_empty),
+            (Some(o), Some(n)) => o.iter().zip(n.iter()).all(|(o, n)| o.is_subset(n)),
+        };
+        perf && bounds
+    }
+
+    /// Sets its entering and leaving visitors' ids (those of a row of
+    /// days being rolled up), and their counts.
+    pub(crate) fn set_bound_ids(&mut self, entering: RoaringBitmap, leaving: RoaringBitmap) {
+        self.bound_visitors = [entering.len(), leaving.len()];
+        self.bound_ids =
+            (!entering.is_empty() || !leaving.is_empty()).then(|| Box::new([entering, leaving]));
     }
 }
 
@@ -410,34 +452,47 @@ impl CountsByKey for Vec<ActionCounts> {
     }
 }
 
+/// A visit's keys while it is counted by [`count_visit`] (reused from
+/// visit to visit).
+#[derive(Debug, Default)]
+pub(crate) struct CountedKeys {
+    /// Its distinct keys, sorted: the visit and its visitor count once
+    /// in each.
+    pub keys: Vec<u32>,
+    /// The keys of its first page and of its last (page reports): its
+    /// visitor enters and leaves there.
+    pub bounds: [Vec<u32>; 2],
+}
+
 /// Counts one visit's `actions` (its action positions in order: all of
 /// them, or a section's; how many; and the visit's length, for its entry
 /// page) into `acc`: `keys_of(i, out)`
 /// pushes action `i`'s keys (none if it is not of the report's kind).
-/// Leaves the visit's distinct keys in `scratch`, sorted, for the caller
-/// to count the visit and its visitor once per key.
+/// Leaves the visit's distinct keys and its entry and exit keys in
+/// `scratch`, for the caller to count the visit's visitor.
 pub(crate) fn count_visit(
     a: &DayArchive,
     visit: u32,
     (actions, n, length): (impl Iterator<Item = usize>, usize, u32),
     pages: bool,
     acc: &mut impl CountsByKey,
-    scratch: &mut Vec<u32>,
+    scratch: &mut CountedKeys,
     mut keys_of: impl FnMut(usize, &mut Vec<u32>),
 ) {
     // The keys of the visit's actions, in action order; the keys of its
-    // first and last page are scratch[first] and scratch[last].
-    scratch.clear();
+    // first and last page are keys[first] and keys[last].
+    let keys = &mut scratch.keys;
+    keys.clear();
     let perf_day = a.a_extras.has_perf();
     let (mut first, mut last) = (0..0, 0..0);
     for i in actions {
-        let from = scratch.len();
-        keys_of(i, scratch);
-        if scratch.len() == from {
+        let from = keys.len();
+        keys_of(i, keys);
+        if keys.len() == from {
             continue;
         }
         let time = if pages { a.time_spent(visit, i) } else { 0 };
-        for &k in &scratch[from..] {
+        for &k in &keys[from..] {
             let c = acc.at(k);
             c.hits += 1;
             c.time += u64::from(time);
@@ -445,33 +500,38 @@ pub(crate) fn count_visit(
         if perf_day {
             let p = a.extra(i).perf;
             if !p.is_none() {
-                for &k in &scratch[from..] {
+                for &k in &keys[from..] {
                     acc.at(k).perf.get_or_insert_default().add_action(&p);
                 }
             }
         }
         if pages {
             if first.is_empty() {
-                first = from..scratch.len();
+                first = from..keys.len();
             }
-            last = from..scratch.len();
+            last = from..keys.len();
         }
     }
     let bounce = u64::from(n <= 1);
     let length = u64::from(length);
-    for i in first {
-        let c = acc.at(scratch[i]);
+    let [entering, leaving] = &mut scratch.bounds;
+    entering.clear();
+    leaving.clear();
+    for &k in &keys[first] {
+        let c = acc.at(k);
         c.entries += 1;
         c.entry_bounces += bounce;
         c.entry_actions += n as u64;
         c.entry_length += length;
+        entering.push(k);
     }
-    for i in last {
-        acc.at(scratch[i]).exits += 1;
+    for &k in &keys[last] {
+        acc.at(k).exits += 1;
+        leaving.push(k);
     }
-    scratch.sort_unstable();
-    scratch.dedup();
-    for &k in scratch.iter() {
+    keys.sort_unstable();
+    keys.dedup();
+    for &k in keys.iter() {
         acc.at(k).visits += 1;
     }
 }
@@ -824,7 +884,11 @@ impl Reports {
 
     /// Heap bytes, about (the cache counts them).
     pub(crate) fn heap_bytes(&self) -> usize {
-        fn table<C, K>(t: &Table<C, K>, key: impl Fn(&K) -> usize) -> usize {
+        fn table<C, K>(
+            t: &Table<C, K>,
+            key: impl Fn(&K) -> usize,
+            extra: impl Fn(&C) -> usize,
+        ) -> usize {
             t.iter()
                 .map(|(k, r)| {
                     std::mem::size_of::<Row<C>>()
@@ -832,15 +896,42 @@ impl Reports {
                         + key(k)
                         + r.visitors.serialized_size()
                         + r.users.serialized_size()
+                        + extra(&r.counts)
                 })
                 .sum()
         }
         let id = |_: &u32| 0;
         let label = |(l, s): &GroupKey| l.len() + s.as_ref().map_or(0, String::len) + 48;
-        self.actions.iter().map(|t| table(t, id)).sum::<usize>()
-            + self.visits.values().map(|t| table(t, id)).sum::<usize>()
-            + self.groups.values().map(|t| table(t, label)).sum::<usize>()
-            + self.events.values().map(|t| table(t, label)).sum::<usize>()
+        fn none<C>(_: &C) -> usize {
+            0
+        }
+        let action = |c: &ActionCounts| {
+            c.perf
+                .as_ref()
+                .map_or(0, |_| std::mem::size_of::<PerfSums>())
+                + c.bound_ids.as_ref().map_or(0, |b| {
+                    b.iter().map(RoaringBitmap::serialized_size).sum::<usize>() + 48
+                })
+        };
+        self.actions
+            .iter()
+            .map(|t| table(t, id, action))
+            .sum::<usize>()
+            + self
+                .visits
+                .values()
+                .map(|t| table(t, id, none))
+                .sum::<usize>()
+            + self
+                .groups
+                .values()
+                .map(|t| table(t, label, none))
+                .sum::<usize>()
+            + self
+                .events
+                .values()
+                .map(|t| table(t, label, none))
+                .sum::<usize>()
     }
 }
 
@@ -916,14 +1007,15 @@ impl<V: Default> IdMap<V> {
     }
 }
 
-impl CountsByKey for IdMap<(ActionCounts, Ids)> {
+impl CountsByKey for IdMap<(ActionCounts, Ids, [Ids; 2])> {
     fn at(&mut self, k: u32) -> &mut ActionCounts {
         &mut IdMap::at(self, k).0
     }
 }
 
-/// An action report's sums and visitors by key, while counting.
-type ActionRows = IdMap<(ActionCounts, Ids)>;
+/// An action report's sums, visitors, and entering and leaving visitors
+/// by key, while counting.
+type ActionRows = IdMap<(ActionCounts, Ids, [Ids; 2])>;
 
 /// A visit report's sums, visitors and users by key, while counting.
 type VisitRows = IdMap<(DayTotals, Ids, Ids)>;
@@ -1023,7 +1115,7 @@ pub(crate) struct ReportsBuilder<'d> {
     events: Vec<((EventPart, EventPart), EventRows)>,
     /// Whether a landing URL (by id) carries campaign parameters.
     campaign_urls: HashMap<u32, bool>,
-    scratch: Vec<u32>,
+    scratch: CountedKeys,
 }
 
 impl<'d> ReportsBuilder<'d> {
@@ -1087,7 +1179,7 @@ impl<'d> ReportsBuilder<'d> {
             groups,
             events: events.into_iter().map(|e| (e, EventRows::new())).collect(),
             campaign_urls: HashMap::new(),
-            scratch: Vec::new(),
+            scratch: CountedKeys::default(),
         }
     }
 
@@ -1137,8 +1229,13 @@ impl<'d> ReportsBuilder<'d> {
                     }
                 },
             );
-            for &k in &self.scratch {
+            for &k in &self.scratch.keys {
                 counts.at(k).1.insert(visitor);
+            }
+            for (side, keys) in self.scratch.bounds.iter().enumerate() {
+                for &k in keys {
+                    counts.at(k).2[side].insert(visitor);
+                }
             }
         }
         let user = a.fields[VField::User as usize][v as usize];
@@ -1257,7 +1354,8 @@ impl<'d> ReportsBuilder<'d> {
             out.actions[table as usize] = counts
                 .into_entries()
                 .into_iter()
-                .map(|(k, (c, visitors))| {
+                .map(|(k, (mut c, visitors, [entering, leaving]))| {
+                    c.set_bound_ids(entering.into_bitmap(), leaving.into_bitmap());
                     let mut row = Row {
                         counts: c,
                         visitors: visitors.into_bitmap(),

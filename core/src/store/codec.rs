@@ -29,9 +29,10 @@ pub(crate) const MAGIC: &[u8; 7] = b"HITMAP\0";
 /// row's visits once per event combination in report rollups (Matomo's
 /// event visits); version 14 adds the actions' load timings and bandwidth
 /// to the day files of days that have any ([`PERF_VERSION`]) and to
-/// report rollups' action rows ([`REPORTS_VERSION`]); the other kinds are
-/// the same in all.
-pub(crate) const FORMAT_VERSION: u16 = 14;
+/// report rollups' action rows ([`REPORTS_VERSION`]); version 15 adds
+/// the distinct visitors entering and leaving on each page row of report
+/// rollups ([`REPORTS_VERSION`]); the other kinds are the same in all.
+pub(crate) const FORMAT_VERSION: u16 = 15;
 
 /// The version of a day file with load timings or bandwidth (a 25th
 /// section, after the conversions section, which it always has): an older
@@ -61,10 +62,11 @@ pub(crate) const CONVERSIONS_VERSION: u16 = 6;
 /// 5; the referrer type and all-referrers reports renumbered in 7; the
 /// time spent on pages until the next page view in 9; the device
 /// reports in 12; event visits by combination in 13; the action rows'
-/// load timings and bandwidth in 14: an older one's
+/// load timings and bandwidth in 14; their entering and leaving visitors
+/// in 15: an older one's
 /// reports are not used, its periods read from their days until `hitmap
 /// check --upgrade` or a write to its month rebuilds it).
-pub(crate) const REPORTS_VERSION: u16 = 14;
+pub(crate) const REPORTS_VERSION: u16 = 15;
 
 /// The version of the manifest and the visitor history's files.
 pub(crate) const HISTORY_VERSION: u16 = 4;

@@ -1926,6 +1926,7 @@ fn encode_reports(w: &mut Writer, reports: &Reports) {
         key: impl Fn(&mut Writer, &K),
         counts: impl Fn(&mut Writer, &C),
         users: bool,
+        more_ids: impl Fn(&mut Writer, &C),
     ) -> (Vec<u8>, Vec<u8>) {
         let (mut w, mut ids_w) = (Writer::default(), Writer::default());
         w.var(t.len() as u64);
@@ -1940,6 +1941,7 @@ fn encode_reports(w: &mut Writer, reports: &Reports) {
             if users {
                 ids(&mut ids_w, &r.users);
             }
+            more_ids(&mut ids_w, &r.counts);
         }
         // zstd's fastest level: a late batch rewrites a month's and a
         // year's report rollup in its commit.
@@ -1978,7 +1980,10 @@ fn encode_reports(w: &mut Writer, reports: &Reports) {
                 }
             }
         };
+        fn none<C>(_: &mut Writer, _: &C) {}
         let (counts, ids) = match which {
+            // Its entering and leaving visitors: their counts with the
+            // counts, their ids after the row's visitors.
             Which::Action(t) => sections(
                 &reports.actions[t as usize],
                 id,
@@ -1986,11 +1991,23 @@ fn encode_reports(w: &mut Writer, reports: &Reports) {
                     vars(w, &[c.hits, c.visits, c.entries, c.exits, c.entry_bounces, c.time]);
                     vars(w, &[c.entry_actions, c.entry_length]);
                     write_perf_sums(w, c.perf.as_deref());
+                    vars(w, &c.bound_visitors);
                 },
                 false,
+                |w, c| {
+                    debug_assert_eq!(
+                        c.bound_ids.as_deref().map_or([0, 0], |[e, l]| [e.len(), l.len()]),
+                        c.bound_visitors,
+                        "a rolled-up row keeps the ids of its entering and leaving visitors"
+                    );
+                    if let Some([e, l]) = c.bound_ids.as_deref() {
+                        ids(w, e);
+                        ids(w, l);
+                    }
+                },
             ),
-            Which::Visit(t) => sections(&reports.visits[&t], id, visit, true),
-            Which::Group(g) => sections(&reports.groups[&g], label, visit, true),
+            Which::Visit(t) => sections(&reports.visits[&t], id, visit, true, none),
+            Which::Group(g) => sections(&reports.groups[&g], label, visit, true, none),
             // Events, visits, events with a value; the exact sum's
             // partials and overflow (f64 bits); the smallest and largest
             // value (0, or 1 and the f64 bits).
@@ -2011,6 +2028,7 @@ fn encode_reports(w: &mut Writer, reports: &Reports) {
                     }
                 },
                 false,
+                none,
             ),
         };
         w.u8s(&counts);
@@ -2110,7 +2128,10 @@ pub(crate) fn decode_report(
         mut counts: impl FnMut(&mut Reader<'_>) -> ReadResult<C>,
         with_users: bool,
         ids_of: Option<&mut Reader<'_>>,
-        check: impl Fn(&C, u64) -> bool,
+        (check, mut more_ids): (
+            impl Fn(&C, u64) -> bool,
+            impl FnMut(&mut Reader<'_>, &mut C, usize) -> ReadResult<()>,
+        ),
         (visitors, users): (usize, usize),
     ) -> ReadResult<Table<C, K>> {
         let n = r.var_count()?;
@@ -2133,6 +2154,7 @@ pub(crate) fn decode_report(
             if let Some(i) = ids_of.as_deref_mut() {
                 row.visitors = ids(i, distinct[0], visitors)?;
                 row.users = ids(i, distinct[1], users)?;
+                more_ids(i, &mut row.counts, visitors)?;
             }
             if !check(&row.counts, distinct[0]) {
                 return Err("a report row's counts disagree with its visitors".into());
@@ -2188,6 +2210,10 @@ pub(crate) fn decode_report(
         })
     };
     let visit_check = |c: &DayTotals, v: u64| v <= c.visits && c.max_actions <= c.actions;
+    // Rows of reports that keep no more ids than their visitors' (and users').
+    fn no_ids<C>(_: &mut Reader<'_>, _: &mut C, _: usize) -> ReadResult<()> {
+        Ok(())
+    }
     let group_key = |r: &mut Reader<'_>| -> ReadResult<GroupKey> {
         let label = r.str()?;
         let sub = match r.var()? {
@@ -2202,7 +2228,7 @@ pub(crate) fn decode_report(
     let raw_ids = if bitmaps { decompress(id_bytes)? } else { Vec::new() };
     let mut id_reader = Reader::new(&raw_ids);
     let modes = bitmaps.then_some(&mut id_reader);
-    let ids = (visitors, users);
+    let sizes = (visitors, users);
     let mut out = Reports::default();
     match which {
         Which::Action(t) => {
@@ -2220,26 +2246,41 @@ pub(crate) fn decode_report(
                         entry_actions: r.var()?,
                         entry_length: r.var()?,
                         perf: read_perf_sums(r)?.map(Box::new),
+                        bound_visitors: [r.var()?, r.var()?],
+                        bound_ids: None,
                     })
                 },
                 false,
                 modes,
-                |c, v| {
-                    v <= c.visits
-                        && c.visits <= c.hits
-                        && c.entries <= c.visits
-                        && c.entries <= c.entry_actions
-                        && c.perf.as_ref().is_none_or(|p| p.hits.iter().all(|&n| n <= c.hits))
-                },
-                ids,
+                (
+                    |c: &ActionCounts, v| {
+                        v <= c.visits
+                            && c.visits <= c.hits
+                            && c.entries <= c.visits
+                            && c.entries <= c.entry_actions
+                            && c.bound_visitors[0] <= c.entries.min(v)
+                            && c.bound_visitors[1] <= c.exits.min(v)
+                            && c.perf.as_ref().is_none_or(|p| p.hits.iter().all(|&n| n <= c.hits))
+                    },
+                    |i: &mut Reader<'_>, c: &mut ActionCounts, limit| {
+                        if c.bound_visitors != [0, 0] {
+                            let e = ids(i, c.bound_visitors[0], limit)?;
+                            let l = ids(i, c.bound_visitors[1], limit)?;
+                            c.bound_ids = Some(Box::new([e, l]));
+                        }
+                        Ok(())
+                    },
+                ),
+                sizes,
             )?;
         }
         Which::Visit(t) => {
-            let table = table(&mut r, id, visit, true, modes, visit_check, ids)?;
+            let table = table(&mut r, id, visit, true, modes, (visit_check, no_ids), sizes)?;
             out.visits.insert(t, table);
         }
         Which::Group(g) => {
-            let table = table(&mut r, group_key, visit, true, modes, visit_check, ids)?;
+            let checks = (visit_check, no_ids);
+            let table = table(&mut r, group_key, visit, true, modes, checks, sizes)?;
             out.groups.insert(g, table);
         }
         Which::Event(by, sub) => {
@@ -2270,7 +2311,7 @@ pub(crate) fn decode_report(
                     && (c.with_value > 0) == c.min.is_some()
                     && (c.with_value > 0) == c.max.is_some()
             };
-            let table = table(&mut r, group_key, counts, false, modes, check, ids)?;
+            let table = table(&mut r, group_key, counts, false, modes, (check, no_ids), sizes)?;
             out.events.insert((by, sub), table);
         }
     }

@@ -488,9 +488,16 @@ fn check_against_reference(case: &Case) -> Result<(), TestCaseError> {
                 let cells = (0..7)
                     .map(|f| (p.hits[f], p.sum[f], p.least(f), p.most(f)))
                     .collect();
+                let bounds = [r.entry_nb_uniq_visitors, r.exit_nb_uniq_visitors];
                 (
                     r.label,
-                    (r.entry_nb_actions, r.entry_sum_visit_length, cells, p.timed),
+                    (
+                        r.entry_nb_actions,
+                        r.entry_sum_visit_length,
+                        cells,
+                        p.timed,
+                        bounds,
+                    ),
                 )
             })
             .collect();

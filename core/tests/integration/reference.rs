@@ -653,11 +653,20 @@ pub fn pages(cuts: &[Cut]) -> BTreeMap<String, (u64, u64, u64, u64, u64, u64, u6
 
 /// Per page label: the actions and length of the visits entering there,
 /// then each load timing's and the bandwidth's count, sum, least and most
-/// over its page views, and how many had any timing.
-pub type PageExtras = (u64, u64, Vec<(u64, u64, Option<u64>, Option<u64>)>, u64);
+/// over its page views, how many had any timing, and the distinct
+/// visitors entering and leaving there.
+pub type PageExtras = (
+    u64,
+    u64,
+    Vec<(u64, u64, Option<u64>, Option<u64>)>,
+    u64,
+    [u64; 2],
+);
 
 pub fn page_extras(cuts: &[Cut]) -> BTreeMap<String, PageExtras> {
     let mut rows: BTreeMap<String, PageExtras> = BTreeMap::new();
+    // Per page label: its entering and leaving visitors.
+    let mut bounds: BTreeMap<String, [BTreeSet<&str>; 2]> = BTreeMap::new();
     for c in cuts {
         let hits = &c.visit.hits;
         let pv: Vec<usize> = c
@@ -669,7 +678,7 @@ pub fn page_extras(cuts: &[Cut]) -> BTreeMap<String, PageExtras> {
         for &i in &pv {
             let r = rows
                 .entry(page_label(hits[i].url.as_deref().unwrap()))
-                .or_insert_with(|| (0, 0, vec![(0, 0, None, None); 7], 0));
+                .or_insert_with(|| (0, 0, vec![(0, 0, None, None); 7], 0, [0, 0]));
             let p = &hits[i].perf;
             let values = p
                 .times
@@ -687,11 +696,20 @@ pub fn page_extras(cuts: &[Cut]) -> BTreeMap<String, PageExtras> {
             r.3 += u64::from(p.times.iter().any(Option::is_some));
         }
         if let Some(&first) = pv.first() {
-            let e = rows
-                .get_mut(&page_label(hits[first].url.as_deref().unwrap()))
-                .unwrap();
+            let label = page_label(hits[first].url.as_deref().unwrap());
+            let e = rows.get_mut(&label).unwrap();
             e.0 += c.actions.len() as u64;
             e.1 += c.length;
+            bounds.entry(label).or_default()[0].insert(&c.visit.visitor);
+        }
+        if let Some(&last) = pv.last() {
+            let label = page_label(hits[last].url.as_deref().unwrap());
+            bounds.entry(label).or_default()[1].insert(&c.visit.visitor);
+        }
+    }
+    for (label, [entering, leaving]) in bounds {
+        if let Some(r) = rows.get_mut(&label) {
+            r.4 = [entering.len() as u64, leaving.len() as u64];
         }
     }
     rows
