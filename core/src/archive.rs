@@ -227,6 +227,21 @@ impl ActionExtras {
     /// Sets the load timings and bandwidth of the actions `cells` names
     /// (ascending positions), beside the extras already held.
     pub(crate) fn merge_perf(&mut self, cells: Vec<(usize, crate::raw::PerfCells)>) {
+        self.merge(cells, |x, perf| x.perf = perf);
+    }
+
+    /// Sets the site search categories and result counts of the actions
+    /// `cells` names (ascending positions), beside the extras held.
+    pub(crate) fn merge_search(&mut self, cells: Vec<(usize, (u32, Option<u32>))>) {
+        self.merge(cells, |x, (cat, count)| {
+            x.search_cat = cat;
+            x.search_count = count;
+        });
+    }
+
+    /// Sets a part of the extras of the actions `cells` names (ascending
+    /// positions) with `set`, beside the extras already held.
+    fn merge<T>(&mut self, cells: Vec<(usize, T)>, set: impl Fn(&mut Extra, T)) {
         if cells.is_empty() {
             return;
         }
@@ -242,17 +257,18 @@ impl ActionExtras {
             };
             if take_held {
                 let (i, x) = held.next().expect("peeked");
+                self.perf |= !x.perf.is_none();
                 self.at.push(i);
                 self.values.push(x);
                 continue;
             }
-            let (i, perf) = cells.next().expect("peeked");
+            let (i, cell) = cells.next().expect("peeked");
             let mut x = match held.peek() {
                 Some((h, _)) if *h as usize == i => held.next().expect("peeked").1,
                 _ => Extra::NONE,
             };
-            x.perf = perf;
-            self.perf |= !perf.is_none();
+            set(&mut x, cell);
+            self.perf |= !x.perf.is_none();
             self.at.push(i as u32);
             self.values.push(x);
         }

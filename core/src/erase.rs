@@ -46,6 +46,8 @@ pub(crate) fn translate(
         ev_name: reintern(x.ev_name, &old.events, &mut new.events),
         ev_value: x.ev_value,
         perf: x.perf,
+        search_cat: reintern(x.search_cat, &old.dim_values, &mut new.dim_values),
+        search_count: x.search_count,
     };
     new_side.set_extra(&mut out, extra);
     if let Some(c) = old_side.conversion(h) {

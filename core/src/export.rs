@@ -135,6 +135,8 @@ impl Engine {
                         country: carried(5),
                         language: carried(6),
                         search: text(&d.keywords, a.extra(i).keyword),
+                        search_category: text(&d.dim_values, a.extra(i).search_cat),
+                        search_count: a.extra(i).search_count,
                         event,
                         perf: a.extra(i).perf.to_perf(),
                         ..Hit::default()

@@ -181,6 +181,8 @@ fn hits_schema(dims: &[String]) -> SchemaRef {
     for k in crate::hit::Perf::FIELDS {
         f.push(Field::new(k, DataType::UInt64, true));
     }
+    f.push(text("search_category"));
+    f.push(Field::new("search_count", DataType::UInt32, true));
     Arc::new(Schema::new(f))
 }
 
@@ -419,6 +421,10 @@ fn hits_batch(schema: &SchemaRef, dims: &[String], hits: &[Hit]) -> Result<Recor
             hits.iter().map(|h| h.perf.get(i)).collect::<UInt64Array>(),
         ));
     }
+    cols.push(texts(hits.iter().map(|h| h.search_category.as_deref())));
+    cols.push(Arc::new(
+        hits.iter().map(|h| h.search_count).collect::<UInt32Array>(),
+    ));
     RecordBatch::try_new(schema.clone(), cols).map_err(arrow_err)
 }
 

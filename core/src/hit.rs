@@ -566,6 +566,12 @@ pub struct Hit {
     pub language: Option<String>,
     /// Site-search keyword (required for `search`).
     pub search: Option<String>,
+    /// A site search's category (Matomo's `search_cat`; `search` hits
+    /// only).
+    pub search_category: Option<String>,
+    /// How many results a site search found (Matomo's `search_count`;
+    /// `search` hits only): 0 makes its keyword a keyword without results.
+    pub search_count: Option<u32>,
     /// Event (required for `event`).
     pub event: Option<Event>,
     /// Custom dimensions, name to value. Names must not start with `$`.
@@ -687,6 +693,8 @@ impl Hit {
         with_language => language,
         /// Sets `search` (the site-search keyword).
         with_search => search,
+        /// Sets `search_category` (a site search's category).
+        with_search_category => search_category,
         /// Sets `visit` (an explicit visit id).
         with_visit => visit,
         /// Sets `referrer_type` (`direct`, `search`, `website`, `campaign`, `social`).
@@ -700,6 +708,24 @@ impl Hit {
     /// Sets the conversion of a `goal`, `order` or `cart` hit.
     pub fn with_conversion(mut self, conversion: Conversion) -> Self {
         self.conversion = Some(conversion);
+        self
+    }
+
+    /// Sets how many results a site search found.
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Hit, HitType};
+    /// let h = Hit::new(1, 1_717_200_000, "v", HitType::Search)
+    ///     .with_url("https://x.org/?q=shoes")
+    ///     .with_search("shoes")
+    ///     .with_search_category("Products")
+    ///     .with_search_count(0);
+    /// assert!(h.validate().is_ok());
+    /// assert!(h.to_ndjson().contains(r#""search_count":0"#));
+    /// ```
+    pub fn with_search_count(mut self, n: u32) -> Self {
+        self.search_count = Some(n);
         self
     }
 
@@ -763,6 +789,8 @@ impl Hit {
             country: s(&self.country),
             language: s(&self.language),
             search: s(&self.search),
+            search_category: s(&self.search_category),
+            search_count: self.search_count,
             event: self.event.as_ref().map(|e| EventRef {
                 category: &e.category,
                 action: &e.action,
@@ -907,11 +935,15 @@ impl Hit {
             ("country", &self.country),
             ("language", &self.language),
             ("search", &self.search),
+            ("search_category", &self.search_category),
         ];
         for (name, value) in fields {
             if let Some(v) = value {
                 o.insert(name.into(), v.clone().into());
             }
+        }
+        if let Some(n) = self.search_count {
+            o.insert("search_count".into(), n.into());
         }
         if let Some(e) = &self.event {
             let mut ev = serde_json::Map::new();
@@ -1031,6 +1063,10 @@ pub struct HitRef<'a> {
     pub language: Option<&'a str>,
     /// Site-search keyword.
     pub search: Option<&'a str>,
+    /// A site search's category.
+    pub search_category: Option<&'a str>,
+    /// How many results a site search found.
+    pub search_count: Option<u32>,
     /// The event of an `event` hit.
     pub event: Option<EventRef<'a>>,
     /// Custom dimensions (name, value).
@@ -1127,6 +1163,8 @@ impl<'a> HitRef<'a> {
             country: s(self.country),
             language: s(self.language),
             search: s(self.search),
+            search_category: s(self.search_category),
+            search_count: self.search_count,
             event: self.event.as_ref().map(|e| Event {
                 category: e.category.to_owned(),
                 action: e.action.to_owned(),
@@ -1224,6 +1262,8 @@ impl<'a> HitRef<'a> {
             country: s(self.country),
             language: s(self.language),
             search: s(self.search),
+            search_category: s(self.search_category),
+            search_count: self.search_count.map(u64::from),
             event: self.event.as_ref().map(|e| EventView {
                 category: Cow::Borrowed(e.category),
                 action: Cow::Borrowed(e.action),
@@ -1320,6 +1360,9 @@ pub(crate) struct HitView<'a> {
     pub country: Option<Cow<'a, str>>,
     pub language: Option<Cow<'a, str>>,
     pub search: Option<Cow<'a, str>>,
+    pub search_category: Option<Cow<'a, str>>,
+    /// As read (checked by `validate`).
+    pub search_count: Option<u64>,
     pub event: Option<EventView<'a>>,
     pub dims: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     /// hitmap attributes by [`attr`] index.
@@ -1367,6 +1410,8 @@ impl HitView<'_> {
             ("country", self.country.is_some()),
             ("language", self.language.is_some()),
             ("search", self.search.is_some()),
+            ("search_category", self.search_category.is_some()),
+            ("search_count", self.search_count.is_some()),
             ("event", self.event.is_some()),
             ("dims", !self.dims.is_empty()),
         ]
@@ -1493,6 +1538,27 @@ impl HitView<'_> {
             }
         } else {
             self.conversion_fields_ok()?;
+        }
+        if self.kind != HitType::Search
+            && let Some(name) = [
+                ("search_category", self.search_category.is_some()),
+                ("search_count", self.search_count.is_some()),
+            ]
+            .iter()
+            .find_map(|(n, set)| set.then_some(*n))
+        {
+            return Err(format!(
+                "`{name}` belongs to search hits (a site search's category and result count), not a {} hit",
+                self.kind.name()
+            ));
+        }
+        if let Some(n) = self.search_count
+            && n > u64::from(u32::MAX)
+        {
+            return Err(format!(
+                "`search_count` must be an integer from 0 to {}, got {n}",
+                u32::MAX
+            ));
         }
         match self.kind {
             HitType::Search if self.search.is_none() => {

@@ -71,6 +71,11 @@ pub(crate) fn intern_hit(
         && let Some(k) = &h.search
     {
         extra.keyword = d.keywords.intern(k);
+        extra.search_cat = h
+            .search_category
+            .as_ref()
+            .map_or(NONE, |c| d.dim_values.intern(c));
+        extra.search_count = h.search_count.and_then(|n| u32::try_from(n).ok());
     }
     if h.kind == HitType::Event
         && let Some(e) = &h.event
@@ -252,6 +257,7 @@ impl<T> Block<T> {
                 e.ev_category = map(&r.events, e.ev_category);
                 e.ev_action = map(&r.events, e.ev_action);
                 e.ev_name = map(&r.events, e.ev_name);
+                e.search_cat = map(&r.dim_values, e.search_cat);
                 h.extra_at += base_extras;
             }
             if h.dims_len > 0 {

@@ -276,6 +276,8 @@ impl<'de> Visitor<'de> for LineVisitor {
                 "country" => text(key, target).map(|v| hit.country = v),
                 "language" => text(key, target).map(|v| hit.language = v),
                 "search" => text(key, target).map(|v| hit.search = v),
+                "search_category" => text(key, target).map(|v| hit.search_category = v),
+                "search_count" => perf_of(key, target).map(|v| hit.search_count = v),
                 "event" => event_of(target).map(|e| hit.event = e),
                 "visit" => visit_of(target).map(|v| hit.attrs[attr::VISIT] = v),
                 "referrer_type" => text(key, target).map(|v| hit.attrs[attr::REFERRER_TYPE] = v),
@@ -372,7 +374,7 @@ impl<'de> Visitor<'de> for LineVisitor {
 /// assert_eq!(&hitmap::HIT_FIELDS[..3], ["site", "ts", "visitor"]);
 /// assert!(hitmap::HIT_FIELDS.contains(&"dims"));
 /// ```
-pub const FIELDS: [&str; 45] = [
+pub const FIELDS: [&str; 47] = [
     "site",
     "ts",
     "visitor",
@@ -387,6 +389,8 @@ pub const FIELDS: [&str; 45] = [
     "country",
     "language",
     "search",
+    "search_category",
+    "search_count",
     "event",
     "dims",
     "visit",
@@ -835,6 +839,7 @@ mod tests {
             Just("local_hour"), Just("new_visit"), Just("campaign"), Just("other"),
             Just("latitude"), Just("longitude"), Just("city"), Just("region_name"),
             Just("time_server"), Just("time_on_load"), Just("bandwidth"),
+            Just("search_category"), Just("search_count"),
         ];
         let ws = prop_oneof![4 => Just(""), 1 => Just(" "), 1 => Just("\t\r ")];
         prop_oneof![

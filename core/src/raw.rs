@@ -223,6 +223,12 @@ pub(crate) struct Extra {
     pub ev_value: f64,
     /// The action's load timings and bandwidth.
     pub perf: PerfCells,
+    /// A site search's category (an id of the values dictionary,
+    /// `dim_values`, which holds custom dimension values, visit ids and
+    /// search categories; [`NONE`] without one).
+    pub search_cat: u32,
+    /// How many results a site search found.
+    pub search_count: Option<u32>,
 }
 
 /// An action's load timings in milliseconds ([`NONE`] where missing: no
@@ -283,6 +289,8 @@ impl Extra {
         ev_name: NONE,
         ev_value: f64::NAN,
         perf: PerfCells::NONE,
+        search_cat: NONE,
+        search_count: None,
     };
 
     /// No attribute at all (an event's value included).
@@ -292,6 +300,12 @@ impl Extra {
             && self.ev_name == NONE
             && self.ev_value.is_nan()
             && self.perf.is_none()
+            && !self.has_search_details()
+    }
+
+    /// Whether it has a site search's category or result count.
+    pub(crate) fn has_search_details(&self) -> bool {
+        self.search_cat != NONE || self.search_count.is_some()
     }
 
     pub(crate) fn is_none(&self) -> bool {
@@ -395,6 +409,8 @@ pub(crate) fn tie_break(a: &RawHit, b: &RawHit, d: &SiteDicts, side: &SideArena)
         .then_with(|| x.ev_value.total_cmp(&y.ev_value))
         .then_with(|| x.perf.ms.cmp(&y.perf.ms))
         .then_with(|| x.perf.bytes.cmp(&y.perf.bytes))
+        .then_with(|| by_str(&d.dim_values, x.search_cat, y.search_cat))
+        .then_with(|| x.search_count.cmp(&y.search_count))
 }
 
 /// Whether two hits are the same action (time and every action attribute):
@@ -411,6 +427,8 @@ pub(crate) fn same_action(a: &RawHit, b: &RawHit, side: &SideArena) -> bool {
         && x.ev_name == y.ev_name
         && x.ev_value.total_cmp(&y.ev_value).is_eq()
         && x.perf == y.perf
+        && x.search_cat == y.search_cat
+        && x.search_count == y.search_count
 }
 
 // A batch buffers millions of these: keep them small.

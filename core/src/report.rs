@@ -45,6 +45,8 @@ pub enum ActionReportKind {
     Outlinks,
     /// Site-search keywords.
     SiteSearchKeywords,
+    /// Site-search categories.
+    SiteSearchCategories,
 }
 
 /// A row of an action report.
@@ -87,6 +89,11 @@ pub struct ActionRow {
     /// action's bandwidth).
     #[serde(skip_serializing_if = "PerfSums::is_empty")]
     pub perf: PerfSums,
+    /// The most results any of its site searches found (site search
+    /// keyword and category rows; `None` when no search said): a keyword
+    /// whose searches all found none is a keyword without results.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub most_results: Option<u32>,
     /// Children of a folder row (tree reports only).
     pub subtable: Vec<ActionRow>,
 }
@@ -157,6 +164,7 @@ impl ActionReportKind {
             ActionReportKind::Downloads => ActionTable::Downloads,
             ActionReportKind::Outlinks => ActionTable::Outlinks,
             ActionReportKind::SiteSearchKeywords => ActionTable::Keywords,
+            ActionReportKind::SiteSearchCategories => ActionTable::Categories,
         })
     }
 }
@@ -175,6 +183,7 @@ fn action_label(d: &SiteDicts, table: ActionTable, k: u32, untitled: u32) -> Str
         ActionTable::Titles => d.titles.value(k).to_owned(),
         ActionTable::Downloads | ActionTable::Outlinks => d.urls.value(k).to_owned(),
         ActionTable::Keywords => d.keywords.value(k).to_owned(),
+        ActionTable::Categories => d.dim_values.value(k).to_owned(),
     }
 }
 
@@ -461,6 +470,7 @@ impl ActionAccumulator {
                         sum_time_spent: a.time,
                         nb_hits_following_search: 0,
                         perf: a.perf.as_deref().copied().unwrap_or_default(),
+                        most_results: a.most_results,
                         subtable: Vec::new(),
                     },
                 )
@@ -625,6 +635,7 @@ impl Selection<'_> {
             ActionTable::Titles => d.titles.len() + 1,
             ActionTable::Downloads | ActionTable::Outlinks => d.urls.len(),
             ActionTable::Keywords => d.keywords.len(),
+            ActionTable::Categories => d.dim_values.len(),
         };
         let pairs = self
             .flat_report(table.pages(), universe, |a, i| table.key(d, a, i, untitled))
@@ -1400,6 +1411,7 @@ fn rolled_row(d: &SiteDicts, table: ActionTable, k: u32, r: &RolledRow) -> Actio
         sum_time_spent: c.time,
         nb_hits_following_search: 0,
         perf: c.perf.as_deref().copied().unwrap_or_default(),
+        most_results: c.most_results,
         subtable: Vec::new(),
     }
 }

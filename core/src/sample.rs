@@ -140,6 +140,9 @@ const TOPICS: [&str; 12] = [
     "news", "teams", "policies", "it-help", "projects", "events", "docs", "people", "finance",
     "jobs", "wiki", "tools",
 ];
+/// Site search categories (by keyword).
+const SEARCH_CATEGORIES: [&str; 3] = ["People", "Documents", "News"];
+
 const KEYWORDS: [&str; 20] = [
     "holiday",
     "expenses",
@@ -455,9 +458,20 @@ fn visit_hits(cfg: &SampleConfig, v: &Visitor, start: i64, rng: &mut Rng, out: &
             )),
             90..=92 => Hit::new(cfg.site, ts, v.key.clone(), HitType::Outlink)
                 .with_url(format!("https://www.partner{}.example/", rng.zipf(50))),
-            93..=97 => Hit::new(cfg.site, ts, v.key.clone(), HitType::Search)
-                .with_url("https://intranet.example.org/search")
-                .with_search(KEYWORDS[rng.zipf(KEYWORDS.len() as u64) as usize]),
+            93..=97 => {
+                let k = rng.zipf(KEYWORDS.len() as u64) as usize;
+                let mut hit = Hit::new(cfg.site, ts, v.key.clone(), HitType::Search)
+                    .with_url("https://intranet.example.org/search")
+                    .with_search(KEYWORDS[k]);
+                // A category and a result count from the keyword and the
+                // time (no draw: the other hits stay as they were); every
+                // fourth keyword never finds anything.
+                if !k.is_multiple_of(5) {
+                    hit.search_category = Some(SEARCH_CATEGORIES[k % 3].into());
+                }
+                hit.search_count = Some(if k % 4 == 3 { 0 } else { (ts % 20) as u32 });
+                hit
+            }
             _ => Hit::new(cfg.site, ts, v.key.clone(), HitType::Event).with_event(Event {
                 category: ["video", "form", "share"][rng.below(3) as usize].into(),
                 action: ["play", "submit", "click"][rng.below(3) as usize].into(),

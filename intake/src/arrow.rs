@@ -425,6 +425,14 @@ fn identity_bytes(hit: &HitRef, out: &mut Vec<u8>) {
             feed(out, b.as_ref().map(|b| &b[..]));
         }
     }
+    // A site search's category and result count: only for the hits that
+    // carry them.
+    if hit.search_category.is_some() || hit.search_count.is_some() {
+        out.push(6);
+        text(out, hit.search_category);
+        let b = hit.search_count.map(u32::to_le_bytes);
+        feed(out, b.as_ref().map(|b| &b[..]));
+    }
     if let Some(c) = &hit.conversion {
         let number = |out: &mut Vec<u8>, v: Option<f64>| {
             let b = v.map(|v| v.to_bits().to_le_bytes());
@@ -472,6 +480,8 @@ struct Columns {
     new_visit: Option<arrow_array::BooleanArray>,
     /// `time_network` .. `bandwidth` ([`hitmap::Perf::FIELDS`]).
     perf: Vec<Option<Int64Array>>,
+    /// `search_category`, `search_count`.
+    search: (Option<Strings>, Option<Int64Array>),
     /// `goal`, `revenue`, `order`, `items`.
     conversion: ConversionColumns,
 }
@@ -995,6 +1005,12 @@ impl Columns {
                 .iter()
                 .map(|n| col(n).map(|c| ints(n, c)).transpose())
                 .collect::<Result<_>>()?,
+            search: (
+                text_col("search_category")?,
+                col("search_count")
+                    .map(|c| ints("search_count", c))
+                    .transpose()?,
+            ),
             conversion: ConversionColumns::of(&|name| col(name).cloned())?,
         })
     }
@@ -1169,6 +1185,15 @@ impl Columns {
                 6 => hit.perf.bandwidth = Some(v),
                 _ => hit.perf.times[f] = Some(v as u32),
             }
+        }
+        hit.search_category = text(self.search.0.as_ref(), i);
+        if let Some(n) = self.search.1.as_ref().and_then(|c| value_i64(c, i)) {
+            hit.search_count = Some(u32::try_from(n).map_err(|_| {
+                format!(
+                    "`search_count` must be an integer from 0 to {}, got {n}",
+                    u32::MAX
+                )
+            })?);
         }
         hit.conversion = self.conversion.row(i)?;
         Ok(hit)

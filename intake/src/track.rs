@@ -7,7 +7,7 @@
 //! `lang` (or Accept-Language), `cip` and `cdt` (authenticated; `cdt`
 //! within the last 24 hours needs no token, as in Matomo), `h` (the
 //! visitor's local hour), `res`, `e_c`/`e_a`/`e_n`/`e_v`, `search`/
-//! `search_cat`, `download`, `link`, `dimensionN`, `_rcn`/`_rck`,
+//! `search_cat`/`search_count`, `download`, `link`, `dimensionN`, `_rcn`/`_rck`,
 //! `new_visit`, `ping`, `bots`. Enrichment is [`crate::enrich`]'s: the
 //! user agent, the country (GeoIP, else the browser language as Matomo
 //! guesses it), and the visitor key.
@@ -387,9 +387,13 @@ impl Tracker {
             HitType::Pageview => hit.title = nonempty("action_name").map(str::to_owned),
             HitType::Search => {
                 hit.search = Some(get("search").unwrap_or_default().to_owned());
-                if let Some(cat) = nonempty("search_cat") {
-                    hit.dims.push(("search_category".into(), cat.to_owned()));
-                }
+                // Matomo's tracker: the category trimmed, a count kept when
+                // it is a number from 0 (anything else is no count).
+                hit.search_category = nonempty("search_cat")
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_owned);
+                hit.search_count = get("search_count").and_then(|n| n.trim().parse::<u32>().ok());
             }
             HitType::Event => {
                 let (Some(category), Some(action)) = (nonempty("e_c"), nonempty("e_a")) else {

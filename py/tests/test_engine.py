@@ -204,3 +204,28 @@ def test_locations_from_a_dataframe_answer_the_region_and_city_reports():
     assert (rows[0]["lat"], rows[0]["long"]) == (39.044, -77.487)
     regions = eng.report("region", 1, "2024-06-01")
     assert "Virginia, United States" in [r["label"] for r in regions]
+
+
+def test_site_search_categories_and_keywords_without_results():
+    eng = hitmap.Engine.in_memory()
+    eng.add_site(1)
+    day = 1_717_200_000
+    search = {"site": 1, "type": "search", "url": "https://x.org/search"}
+    eng.ingest([
+        dict(search, visitor="a", ts=day, search="vpn", search_category="IT", search_count=0),
+        dict(search, visitor="a", ts=day + 60, search="vpn", search_category="IT", search_count=0),
+        dict(search, visitor="b", ts=day, search="payroll", search_category="HR", search_count=4),
+        dict(search, visitor="b", ts=day + 60, search="printer", search_count=0),
+        dict(search, visitor="c", ts=day, search="printer", search_count=2),
+    ])
+    cats = {r["label"]: (r["nb_visits"], r["nb_actions"], r["nb_pages_per_search"])
+            for r in eng.report("site_search_categories", 1, "2024-06-01")}
+    assert cats == {"IT": (1, 2, 2), "HR": (1, 1, 1)}
+    # printer found results once: only vpn never did.
+    none = [r["label"] for r in eng.report("site_search_no_result_keywords", 1, "2024-06-01")]
+    assert none == ["vpn"]
+    # The category and the count select visits.
+    seg = eng.visits_summary(1, "2024-06-01", segment="siteSearchCategory==HR")
+    assert seg.nb_visits == 1
+    seg = eng.visits_summary(1, "2024-06-01", segment="siteSearchCount>1")
+    assert seg.nb_visits == 2

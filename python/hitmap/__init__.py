@@ -177,6 +177,8 @@ REPORTS: Dict[str, Tuple[str, str]] = {
     "downloads": ("Actions.getDownloads", "flat=1"),
     "outlinks": ("Actions.getOutlinks", "flat=1"),
     "site_search_keywords": ("Actions.getSiteSearchKeywords", ""),
+    "site_search_no_result_keywords": ("Actions.getSiteSearchNoResultKeywords", ""),
+    "site_search_categories": ("Actions.getSiteSearchCategories", ""),
     "event_categories": ("Events.getCategory", ""),
     "event_actions": ("Events.getAction", ""),
     "event_names": ("Events.getName", ""),
@@ -214,7 +216,8 @@ REPORTS: Dict[str, Tuple[str, str]] = {
     "custom_dimension": ("CustomDimensions.getCustomDimension", ""),
 }
 
-_ACTION_REPORTS = ("pages", "page_titles", "downloads", "outlinks", "site_search_keywords")
+_ACTION_REPORTS = ("pages", "page_titles", "downloads", "outlinks", "site_search_keywords",
+                   "site_search_no_result_keywords")
 _PAGE_REPORTS = ("pages", "page_titles")
 _EVENT_METRICS = ("nb_events", "nb_visits", "nb_uniq_visitors", "sum_event_value", "min_event_value",
                   "max_event_value", "nb_events_with_value", "avg_event_value")
@@ -223,6 +226,7 @@ _OTHER_COLUMNS: Dict[str, Tuple[str, ...]] = {
                     "entry_sum_visit_length", "entry_bounce_count", "bounce_rate",
                     "avg_time_on_site", "nb_actions_per_visit"),
     "exit_pages": ("exit_nb_visits", "exit_nb_uniq_visitors", "nb_visits", "exit_rate"),
+    "site_search_categories": ("nb_visits", "nb_actions", "nb_pages_per_search", "segment"),
     "event_categories": _EVENT_METRICS + ("segment",),
     "visit_duration": ("nb_visits", "segment"),
     "day_of_week": VISIT_METRICS + ("day_of_week",),
@@ -899,7 +903,8 @@ class Engine(GoalsMixin, ExportMixin):
             ``"pages"`` (flat page URLs), ``"page_titles"``,
             ``"entry_pages"``, ``"exit_pages"``, ``"entry_page_titles"``,
             ``"exit_page_titles"``, ``"downloads"``, ``"outlinks"``,
-            ``"site_search_keywords"``, ``"event_categories"``,
+            ``"site_search_keywords"``, ``"site_search_no_result_keywords"``,
+            ``"site_search_categories"``, ``"event_categories"``,
             ``"event_actions"``, ``"event_names"``, ``"device_type"``,
             ``"browser"``, ``"browser_version"``, ``"os"``,
             ``"os_version"``, ``"resolution"``, ``"country"``,

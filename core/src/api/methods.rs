@@ -34,6 +34,9 @@ pub(crate) enum Kind {
     OneLink {
         outlink: bool,
     },
+    /// `Actions.getSiteSearchNoResultKeywords`: the keywords whose
+    /// searches all found no result.
+    NoResultKeywords,
     Events(EventPart, EventPart),
     /// Device type, browser or OS family: one row per stored value.
     Field(FieldKind),
@@ -185,6 +188,8 @@ pub(crate) enum Family {
     Exit,
     Events,
     Interest,
+    /// Site search categories.
+    SearchCategories,
     /// `Goals.get`.
     Goals,
     /// Rows that count conversions.
@@ -448,21 +453,19 @@ pub(crate) const METHODS: &[MethodInfo] = &[
     ),
     m(
         "Actions.getSiteSearchNoResultKeywords",
-        K::Refused(
-            "hits carry no search result count (the hit contract has `search` only), so keywords without results cannot be told apart",
-        ),
+        K::NoResultKeywords,
         ACTIONS,
-        "",
-        None,
-        F::None,
+        "Search Keywords with No Results",
+        Some("Keyword (Site Search)"),
+        F::Hits,
     ),
     m(
         "Actions.getSiteSearchCategories",
-        K::Refused("hits carry no search category (the hit contract has `search` only)"),
+        K::Action(ActionReportKind::SiteSearchCategories),
         ACTIONS,
-        "",
-        None,
-        F::None,
+        "Search Categories",
+        Some("Search Category"),
+        F::SearchCategories,
     ),
     m(
         "Events.getCategory",
@@ -1378,6 +1381,10 @@ pub(crate) fn family_metrics(f: Family) -> (Titles, Titles) {
             &[("avg_event_value", "Average Event Value")],
         ),
         F::Interest => (&[("nb_visits", "Visits")], &[]),
+        F::SearchCategories => (
+            &[("nb_visits", "Visits"), ("nb_actions", "Actions")],
+            &[("nb_pages_per_search", "Search Results Pages")],
+        ),
         F::Goals => (
             &[
                 ("nb_conversions", "Conversions"),

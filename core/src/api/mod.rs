@@ -1385,6 +1385,12 @@ impl Engine {
                 page_urls_answer(rows::action_rows(sel, kind, t), t)?
             }
             Kind::Action(kind) => action_answer(kind, rows::action_rows(sel, kind, t), t)?,
+            Kind::NoResultKeywords => {
+                let kind = ActionReportKind::SiteSearchKeywords;
+                let main_url = sel.site.config.main_url.as_deref();
+                let rows = without_results(sel.action_report(kind));
+                action_answer(kind, rows::action_rows_of(&rows, kind, main_url, t), t)?
+            }
             Kind::FollowingSearch { titles } => {
                 let kind = if titles {
                     ActionReportKind::PageTitles
@@ -1797,6 +1803,16 @@ impl Engine {
             Kind::Action(k) => flat_rows(k)?
                 .map(|rows| action_answer(k, rows, t))
                 .transpose(),
+            Kind::NoResultKeywords => {
+                let k = ActionReportKind::SiteSearchKeywords;
+                resolved
+                    .rolled_action_report(range, k)?
+                    .map(|rows| {
+                        let rows = rows::action_rows_of(&without_results(rows), k, main_url, t);
+                        action_answer(k, rows, t)
+                    })
+                    .transpose()
+            }
             Kind::Field(f) => {
                 let d = rows::field_dimension(f);
                 dimension(&d, d.segment_name())
@@ -2149,6 +2165,14 @@ fn conversion_ranges_answer(rows: Vec<(String, u64)>, t: &table::TableParams) ->
         })
         .collect();
     table::apply(rows, t, &Spec::new(&[]))
+}
+
+/// The site search keyword rows whose searches all found no result
+/// (Matomo's keywords without results: their greatest result count is 0;
+/// a keyword no search gave a count for is not one).
+fn without_results(mut rows: Vec<crate::report::ActionRow>) -> Vec<crate::report::ActionRow> {
+    rows.retain(|r| r.most_results == Some(0));
+    rows
 }
 
 /// Actions.get's answer: its one row (of zeros for a period without

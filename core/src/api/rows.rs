@@ -87,6 +87,7 @@ impl PerfShape {
                 ActionReportKind::Downloads => Some("downloadUrl"),
                 ActionReportKind::Outlinks => Some("outlinkUrl"),
                 ActionReportKind::SiteSearchKeywords => Some("siteSearchKeyword"),
+                ActionReportKind::SiteSearchCategories => Some("siteSearchCategory"),
             },
             main_url: main_url.map(|u| u.trim_end_matches('/').to_owned()),
         }
@@ -151,6 +152,12 @@ fn action_row_under(row: &ActionRow, shape: &PerfShape, top: bool, path: &str) -
     m.insert("max_bandwidth".into(), json!(p.most(6)));
     for (name, value) in after {
         m.insert((*name).into(), json!(value(row)));
+    }
+    if shape.segment == Some("siteSearchKeyword") {
+        m.insert(
+            "nb_pages_per_search".into(),
+            per_search(row.nb_hits, row.nb_visits),
+        );
     }
     if row.nb_hits_following_search > 0 {
         m.insert(
@@ -326,11 +333,47 @@ pub(crate) fn action_rows_of(
     } else {
         rows.len()
     };
+    if kind == ActionReportKind::SiteSearchCategories {
+        return rows[..keep].iter().map(category_row).collect();
+    }
     let shape = PerfShape::of(rows, kind, main_url, t);
     rows[..keep]
         .iter()
         .map(|r| action_row(r, &shape, true))
         .collect()
+}
+
+/// A site search category's row, as Matomo's: its visits, searches
+/// (`nb_actions`), searches per visit and segment.
+fn category_row(row: &ActionRow) -> Row {
+    let mut m = Row::new();
+    m.insert("label".into(), json!(row.label));
+    m.insert("nb_visits".into(), json!(row.nb_visits));
+    m.insert("nb_actions".into(), json!(row.nb_hits));
+    m.insert(
+        "nb_pages_per_search".into(),
+        per_search(row.nb_hits, row.nb_visits),
+    );
+    m.insert(
+        "segment".into(),
+        json!(format!("siteSearchCategory=={}", enc(&row.label))),
+    );
+    m
+}
+
+/// Matomo's `nb_pages_per_search`: searches (or result pages) per visit,
+/// to one decimal (a whole number as an integer).
+fn per_search(searches: u64, visits: u64) -> Value {
+    if visits == 0 {
+        return json!(0);
+    }
+    // Tenths, rounded half up.
+    let tenths = (20 * searches + visits) / (2 * visits);
+    if tenths.is_multiple_of(10) {
+        json!(tenths / 10)
+    } else {
+        json!(tenths as f64 / 10.0)
+    }
 }
 
 /// Entry or exit pages (URLs or titles): visits grouped by their first or

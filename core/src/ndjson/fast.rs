@@ -65,6 +65,11 @@ pub(super) fn line(src: &str) -> Option<HitView<'_>> {
                     *hit.perf.get_mut(field.checked_sub(TIME_NETWORK)? as usize)? = Some(s.uint(16)?);
                 }
             }
+            SEARCH_COUNT => {
+                if !s.null() {
+                    hit.search_count = Some(s.uint(10)?);
+                }
+            }
             EVENT => hit.event = s.event()?,
             LATITUDE | LONGITUDE => {
                 let i = if field == LATITUDE {
@@ -96,6 +101,7 @@ pub(super) fn line(src: &str) -> Option<HitView<'_>> {
                     COUNTRY => &mut hit.country,
                     LANGUAGE => &mut hit.language,
                     SEARCH => &mut hit.search,
+                    SEARCH_CATEGORY => &mut hit.search_category,
                     REFERRER_TYPE => hit.attrs.get_mut(attr::REFERRER_TYPE)?,
                     REFERRER_NAME => hit.attrs.get_mut(attr::REFERRER_NAME)?,
                     REFERRER_KEYWORD => hit.attrs.get_mut(attr::REFERRER_KEYWORD)?,
@@ -158,6 +164,8 @@ const BROWSER_ENGINE: u32 = 29;
 /// `time_network` to `time_on_load`, then `bandwidth` (`Perf::FIELDS`).
 const TIME_NETWORK: u32 = 30;
 const BANDWIDTH: u32 = 36;
+const SEARCH_CATEGORY: u32 = 37;
+const SEARCH_COUNT: u32 = 38;
 
 /// The fields the fast path reads, by their bit; `None` for the others.
 fn field(key: &str) -> Option<u32> {
@@ -199,6 +207,8 @@ fn field(key: &str) -> Option<u32> {
         "time_dom_completion" => TIME_NETWORK + 4,
         "time_on_load" => TIME_NETWORK + 5,
         "bandwidth" => BANDWIDTH,
+        "search_category" => SEARCH_CATEGORY,
+        "search_count" => SEARCH_COUNT,
         _ => return None,
     })
 }

@@ -43,15 +43,18 @@ pub(crate) enum ActionTable {
     Outlinks = 3,
     /// Site-search keywords.
     Keywords = 4,
+    /// Site-search categories (values dictionary ids; since format 15).
+    Categories = 5,
 }
 
 /// Every [`ActionTable`], in their stored order.
-pub(crate) const ACTION_TABLES: [ActionTable; 5] = [
+pub(crate) const ACTION_TABLES: [ActionTable; 6] = [
     ActionTable::Pages,
     ActionTable::Titles,
     ActionTable::Downloads,
     ActionTable::Outlinks,
     ActionTable::Keywords,
+    ActionTable::Categories,
 ];
 
 impl ActionTable {
@@ -73,6 +76,7 @@ impl ActionTable {
             ActionTable::Downloads if kind == HitType::Download => a.a_url[i],
             ActionTable::Outlinks if kind == HitType::Outlink => a.a_url[i],
             ActionTable::Keywords if kind == HitType::Search => a.extra(i).keyword,
+            ActionTable::Categories if kind == HitType::Search => a.extra(i).search_cat,
             _ => NONE,
         }
     }
@@ -172,6 +176,10 @@ pub(crate) struct ActionCounts {
     /// bitmaps; `None` while counting days, and for rows without entries
     /// and exits).
     pub bound_ids: Option<Box<[RoaringBitmap; 2]>>,
+    /// The most results any of its site searches found (`None`: none
+    /// said): a keyword whose searches all found 0 is a keyword without
+    /// results.
+    pub most_results: Option<u32>,
 }
 
 impl ActionCounts {
@@ -197,6 +205,7 @@ impl ActionCounts {
             // the new rows' ids hold the old ones', which `add` unites.
             bound_visitors: self.bound_visitors,
             bound_ids: self.bound_ids.clone(),
+            most_results: self.most_results,
         })
     }
 
@@ -215,6 +224,7 @@ impl ActionCounts {
         if let Some(p) = &o.perf {
             self.perf.get_or_insert_default().add(p);
         }
+        self.most_results = self.most_results.max(o.most_results);
         match &o.bound_ids {
             Some(ids) => {
                 let mine = self.bound_ids.get_or_insert_default();
@@ -244,7 +254,8 @@ impl ActionCounts {
             (Some(o), None) => o.iter().all(RoaringBitmap::is_empty),
             (Some(o), Some(n)) => o.iter().zip(n.iter()).all(|(o, n)| o.is_subset(n)),
         };
-        perf && bounds
+        // A day's most results only grow with its hits.
+        perf && bounds && o.most_results <= n.most_results
     }
 
     /// Sets its entering and leaving visitors' ids (those of a row of
@@ -505,6 +516,14 @@ pub(crate) fn count_visit(
                 }
             }
         }
+        if a.a_kind[i] == HitType::Search
+            && let Some(n) = a.extra(i).search_count
+        {
+            for &k in &keys[from..] {
+                let c = acc.at(k);
+                c.most_results = c.most_results.max(Some(n));
+            }
+        }
         if pages {
             if first.is_empty() {
                 first = from..keys.len();
@@ -608,7 +627,7 @@ pub(crate) type EventTable = Table<EventCounts, GroupKey>;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Reports {
     /// By [`ActionTable`] position.
-    pub actions: [Table<ActionCounts>; 5],
+    pub actions: [Table<ActionCounts>; 6],
     /// Every visit report; a custom dimension no day of the period has
     /// is absent (its visits all have no value: see [`Reports::merge`]).
     pub visits: BTreeMap<VisitTable, Table<DayTotals>>,

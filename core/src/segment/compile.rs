@@ -54,6 +54,7 @@ enum Target {
     EntryUrl,
     ExitUrl,
     EventName,
+    SearchCategory,
 }
 
 #[derive(Debug, Clone)]
@@ -203,7 +204,9 @@ impl CompiledSegment {
                     | Target::EventCategory
                     | Target::EventAction => actions,
                     Target::EntryUrl | Target::ExitUrl => ends,
-                    Target::EventName => Columns::KINDS.with(Columns::EXTRAS),
+                    Target::EventName | Target::SearchCategory => {
+                        Columns::KINDS.with(Columns::EXTRAS)
+                    }
                     Target::Visitor => Columns::NONE,
                 },
                 Pred::Numeric { field, .. } => match field {
@@ -395,6 +398,7 @@ fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
             None => return Err(unknown_field(c, site)),
         },
         Field::EventName => (Target::EventName, Some(&d.events)),
+        Field::SiteSearchCategory => (Target::SearchCategory, Some(&d.dim_values)),
         _ => unreachable!("numeric and derived fields are handled above"),
     };
     let empty = c.value.is_empty();
@@ -750,6 +754,11 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
                         a.a_kind[i] == HitType::Event && matcher.contains(a.extra(i).ev_name)
                     })
                 })),
+                Target::SearchCategory => Cow::Owned(scan(a, |v| {
+                    a.actions_of(v).any(|i| {
+                        a.a_kind[i] == HitType::Search && matcher.contains(a.extra(i).search_cat)
+                    })
+                })),
             };
             if *negate {
                 Cow::Owned(all_visits(a) - hits.as_ref())
@@ -813,6 +822,14 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
                         a.a_kind[i] == HitType::Event
                             && !a.extra(i).ev_value.is_nan()
                             && passes(a.extra(i).ev_value)
+                    });
+                }
+                Field::SiteSearchCount => {
+                    return a.actions_of(v).any(|i| {
+                        a.a_kind[i] == HitType::Search
+                            && a.extra(i)
+                                .search_count
+                                .is_some_and(|n| passes(f64::from(n)))
                     });
                 }
                 _ => f64::from(a.visit_rank(v)),

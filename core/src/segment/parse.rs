@@ -110,6 +110,11 @@ pub enum Field {
     OutlinkUrl,
     /// `siteSearchKeyword` (action field)
     SiteSearchKeyword,
+    /// `siteSearchCategory` (action field): a site search's category
+    SiteSearchCategory,
+    /// `siteSearchCount` (action field, numeric): visits with a site
+    /// search whose result count compares so
+    SiteSearchCount,
     /// `eventCategory` (action field)
     EventCategory,
     /// `eventAction` (action field)
@@ -221,7 +226,7 @@ pub enum Field {
     Dimension(String),
 }
 
-const BUILTIN: [(&str, Field); 76] = [
+const BUILTIN: [(&str, Field); 78] = [
     ("visitorId", Field::VisitorId),
     ("userId", Field::UserId),
     ("deviceType", Field::DeviceType),
@@ -242,6 +247,8 @@ const BUILTIN: [(&str, Field); 76] = [
     ("downloadUrl", Field::DownloadUrl),
     ("outlinkUrl", Field::OutlinkUrl),
     ("siteSearchKeyword", Field::SiteSearchKeyword),
+    ("siteSearchCategory", Field::SiteSearchCategory),
+    ("siteSearchCount", Field::SiteSearchCount),
     ("eventCategory", Field::EventCategory),
     ("eventAction", Field::EventAction),
     ("eventName", Field::EventName),
@@ -327,6 +334,7 @@ impl Field {
                 | Field::VisitDuration
                 | Field::VisitCount
                 | Field::EventValue
+                | Field::SiteSearchCount
                 | Field::VisitServerHour
                 | Field::Clock(_)
                 | Field::Events
@@ -351,6 +359,8 @@ impl Field {
                 | Field::DownloadUrl
                 | Field::OutlinkUrl
                 | Field::SiteSearchKeyword
+                | Field::SiteSearchCategory
+                | Field::SiteSearchCount
                 | Field::EventCategory
                 | Field::EventAction
                 | Field::EventName

@@ -31,8 +31,16 @@ pub(crate) const MAGIC: &[u8; 7] = b"HITMAP\0";
 /// to the day files of days that have any ([`PERF_VERSION`]) and to
 /// report rollups' action rows ([`REPORTS_VERSION`]); version 15 adds
 /// the distinct visitors entering and leaving on each page row of report
-/// rollups ([`REPORTS_VERSION`]); the other kinds are the same in all.
+/// rollups ([`REPORTS_VERSION`]) and a 26th day-file section, the site
+/// searches' categories and result counts, to the day files of days that
+/// have any ([`SEARCH_VERSION`]); the other kinds are the same in all.
 pub(crate) const FORMAT_VERSION: u16 = 15;
+
+/// The version of a day file with site search categories or result
+/// counts (a 26th section, after the conversions section and the load
+/// timings section, which it always has): an older build refuses it by
+/// version. Days without any keep their version.
+pub(crate) const SEARCH_VERSION: u16 = 15;
 
 /// The version of a day file with load timings or bandwidth (a 25th
 /// section, after the conversions section, which it always has): an older

@@ -50,6 +50,9 @@ mod sec {
     /// The actions' load timings and bandwidth: a 25th section, in
     /// version 14 files (written only for days that have any).
     pub(super) const PERF: usize = 24;
+    /// The site searches' categories and result counts: a 26th section,
+    /// in version 15 files (written only for days that have any).
+    pub(super) const SEARCH: usize = 25;
 }
 
 /// A day archive as a sealed file (format version 3; FORMAT.md).
@@ -65,17 +68,23 @@ mod sec {
 pub(crate) fn encode_day(a: &DayArchive) -> Vec<u8> {
     let mut sections = day_sections(a);
     let perf = a.a_extras.iter().any(|(_, x)| !x.perf.is_none());
-    if a.conversions.is_empty() && a.views.is_empty() && !perf {
+    let search = a.a_extras.iter().any(|(_, x)| x.has_search_details());
+    if a.conversions.is_empty() && a.views.is_empty() && !perf && !search {
         return seal(Kind::Day, &pack_day(a.visitor.len(), a.a_kind.len(), &sections));
     }
     sections.push(conversions_section(a));
-    if perf {
+    if perf || search {
         sections.push(perf_section(a));
+    }
+    if search {
+        sections.push(search_section(a));
     }
     let empty_visits = (0..a.visitor.len() as u32).any(|v| a.actions_of(v).is_empty());
     super::codec::seal_in(
         Kind::Day,
-        if perf {
+        if search {
+            super::codec::SEARCH_VERSION
+        } else if perf {
             super::codec::PERF_VERSION
         } else if empty_visits {
             super::codec::EMPTY_VISITS_VERSION
@@ -107,6 +116,47 @@ fn perf_section(a: &DayArchive) -> Vec<u8> {
         }
     }
     w.buf
+}
+
+/// The site searches' categories and result counts: how many searches
+/// have either, then for each its position (as the difference from the
+/// last one's next), a byte of which it has (bit 0 a category, bit 1 a
+/// count) and those (the category's values dictionary id, the count).
+fn search_section(a: &DayArchive) -> Vec<u8> {
+    let mut w = Writer::default();
+    let with = || a.a_extras.iter().filter(|(_, x)| x.has_search_details());
+    w.var(with().count() as u64);
+    let mut next = 0;
+    for (i, x) in with() {
+        w.var((i - next) as u64);
+        next = i + 1;
+        let cat = (x.search_cat != NONE).then_some(x.search_cat);
+        w.buf
+            .push(u8::from(cat.is_some()) | u8::from(x.search_count.is_some()) << 1);
+        for v in [cat, x.search_count].into_iter().flatten() {
+            w.var(u64::from(v));
+        }
+    }
+    w.buf
+}
+
+/// [`search_section`] back, into the archive's action extras.
+fn read_search(r: &mut Reader<'_>, actions: usize, a: &mut DayArchive) -> ReadResult<()> {
+    let n = r.var_count()?;
+    let mut cells = Vec::with_capacity(n.min(r.rest_len()));
+    let mut next = 0usize;
+    for _ in 0..n {
+        let at = next_action(r, &mut next, actions, "a site search category belongs to no action")?;
+        let mask = r.bytes(1)?[0];
+        if mask == 0 || mask & !3 != 0 {
+            return Err(format!("bad site search flags {mask:#x}"));
+        }
+        let cat = if mask & 1 != 0 { r.var_u32()? } else { NONE };
+        let count = if mask & 2 != 0 { Some(r.var_u32()?) } else { None };
+        cells.push((at, (cat, count)));
+    }
+    a.a_extras.merge_search(cells);
+    Ok(())
 }
 
 /// [`perf_section`] back, into the archive's action extras.
@@ -416,11 +466,14 @@ fn day_sections(a: &DayArchive) -> Vec<Vec<u8>> {
         });
     }
     next(&mut w);
-    // Load timings and bandwidth have a section of their own.
+    // Load timings and bandwidth, and site search categories and
+    // counts, have sections of their own.
     let extras = || {
         a.a_extras.iter().filter(|(_, x)| {
             !Extra {
                 perf: crate::raw::PerfCells::NONE,
+                search_cat: NONE,
+                search_count: None,
                 ..**x
             }
             .is_empty()
@@ -660,9 +713,13 @@ fn decode_day_v3(body: &[u8], cols: Columns, version: u16) -> ReadResult<DayArch
     let lens = r.vars_u32()?;
     let with_conversions = version >= super::codec::CONVERSIONS_VERSION;
     let with_perf = version >= super::codec::PERF_VERSION;
+    let with_search = version >= super::codec::SEARCH_VERSION;
     len_ok(
         lens.len(),
-        sec::COUNT + usize::from(with_conversions) + usize::from(with_perf),
+        sec::COUNT
+            + usize::from(with_conversions)
+            + usize::from(with_perf)
+            + usize::from(with_search),
         "day sections",
     )?;
     let mut packed = Vec::with_capacity(sec::COUNT);
@@ -762,6 +819,9 @@ fn decode_day_v3(body: &[u8], cols: Columns, version: u16) -> ReadResult<DayArch
         read(sec::EXTRAS, &mut |r| read_extras(r, actions, &mut a))?;
         if with_perf {
             read(sec::PERF, &mut |r| read_perf(r, actions, &mut a))?;
+        }
+        if with_search {
+            read(sec::SEARCH, &mut |r| read_search(r, actions, &mut a))?;
         }
     }
     if with_conversions && cols.has(Columns::CONVERSIONS) {
@@ -876,6 +936,8 @@ fn read_extras(r: &mut Reader<'_>, actions: usize, a: &mut DayArchive) -> ReadRe
             ev_name,
             ev_value: f64::from_bits(u64::from_le_bytes(bits)),
             perf: crate::raw::PerfCells::NONE,
+            search_cat: NONE,
+            search_count: None,
         };
         a.a_extras.push(at, x);
     }
@@ -967,6 +1029,8 @@ fn decode_day_v1(raw: &[u8]) -> ReadResult<(DayArchive, V1Claims)> {
             ev_name,
             ev_value,
             perf: crate::raw::PerfCells::NONE,
+            search_cat: NONE,
+            search_count: None,
         };
         a.a_extras.push(i, extra);
     }
@@ -1121,6 +1185,7 @@ fn validate(a: &DayArchive, d: &SiteDicts) -> ReadResult<()> {
         for (_, x) in a.a_extras.iter() {
             ids_ok(&[x.keyword], &d.keywords, true, "keyword")?;
             ids_ok(&[x.ev_category, x.ev_action, x.ev_name], &d.events, true, "event string")?;
+            ids_ok(&[x.search_cat], &d.dim_values, true, "search category")?;
         }
     }
     if cols.has(Columns::KINDS) {
@@ -1143,6 +1208,11 @@ fn validate(a: &DayArchive, d: &SiteDicts) -> ReadResult<()> {
             };
             if !needs {
                 return Err(format!("action {i} lacks the field its kind requires"));
+            }
+            if a.a_kind[i] != HitType::Search && x.has_search_details() {
+                return Err(format!(
+                    "action {i} has a site search category or count but is not a search"
+                ));
             }
             if a.a_kind[i] != HitType::Pageview && x.perf.ms.iter().any(|&m| m != NONE) {
                 return Err(format!("action {i} has load timings but is not a page view"));
@@ -1992,6 +2062,7 @@ fn encode_reports(w: &mut Writer, reports: &Reports) {
                     vars(w, &[c.entry_actions, c.entry_length]);
                     write_perf_sums(w, c.perf.as_deref());
                     vars(w, &c.bound_visitors);
+                    w.var(c.most_results.map_or(0, |n| u64::from(n) + 1));
                 },
                 false,
                 |w, c| {
@@ -2098,8 +2169,11 @@ fn read_reports(r: &mut Reader<'_>) -> ReadResult<StoredReports> {
             return Err("a report is stored twice".into());
         }
     }
+    // Site search categories are kept since format 15 (an older rollup is
+    // not used: its periods read their days).
     if ACTION_TABLES
         .iter()
+        .filter(|t| **t != crate::rollup::reports::ActionTable::Categories)
         .any(|t| !sections.contains_key(&Which::Action(*t)))
     {
         return Err("a report rollup lacks an action report".into());
@@ -2248,6 +2322,13 @@ pub(crate) fn decode_report(
                         perf: read_perf_sums(r)?.map(Box::new),
                         bound_visitors: [r.var()?, r.var()?],
                         bound_ids: None,
+                        most_results: match r.var()? {
+                            0 => None,
+                            n => Some(
+                                u32::try_from(n - 1)
+                                    .map_err(|_| "a keyword's result count is out of range")?,
+                            ),
+                        },
                     })
                 },
                 false,

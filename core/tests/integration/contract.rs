@@ -110,8 +110,14 @@ fn every_field_the_engine_writes_is_in_the_schema() {
         times: [Some(26), Some(58), Some(155), Some(255), Some(0), Some(90)],
         bandwidth: Some(5_609),
     });
+    // A site search's category and result count.
+    let searched = Hit::new(1, 1_717_200_200, "w", HitType::Search)
+        .with_url("https://x.org/?q=shoes")
+        .with_search("shoes")
+        .with_search_category("Products")
+        .with_search_count(0);
     let mut written = BTreeSet::new();
-    for h in [&hit, &goal, &order, &viewed] {
+    for h in [&hit, &goal, &order, &viewed, &searched] {
         let v: Value = serde_json::from_str(&h.to_ndjson()).unwrap();
         written.extend(v.as_object().unwrap().keys().cloned());
     }
@@ -135,7 +141,7 @@ fn every_field_the_engine_writes_is_in_the_schema() {
             ..hit
         }]
     );
-    for c in [&goal, &order, &viewed] {
+    for c in [&goal, &order, &viewed, &searched] {
         assert_eq!(
             e.ingest_ndjson(c.to_ndjson().as_bytes()).unwrap().accepted,
             1
@@ -143,9 +149,33 @@ fn every_field_the_engine_writes_is_in_the_schema() {
     }
     // The conversions, with no action near, are a visit of their own.
     let back = e.export_hits(1, "2024-06-01", "2024-06-01").unwrap();
-    assert_eq!(back.len(), 4, "{back:?}");
+    assert_eq!(back.len(), 5, "{back:?}");
     assert!(back.contains(&goal) && back.contains(&order), "{back:?}");
     assert!(back.contains(&viewed), "{back:?}");
+    assert!(back.contains(&searched), "{back:?}");
+    // They belong to search hits, and a count is a whole number from 0.
+    for (line, why) in [
+        (
+            r#"{"site":1,"ts":1,"visitor":"v","url":"https://x.org/","search_category":"c"}"#,
+            "belongs to search hits",
+        ),
+        (
+            r#"{"site":1,"ts":1,"visitor":"v","type":"search","search":"k","search_count":-1}"#,
+            "search_count",
+        ),
+        (
+            r#"{"site":1,"ts":1,"visitor":"v","type":"search","search":"k","search_count":4294967296}"#,
+            "from 0 to 4294967295",
+        ),
+    ] {
+        let out = e.ingest_ndjson(line.as_bytes()).unwrap();
+        assert_eq!(out.accepted, 0, "{line}");
+        assert!(
+            out.rejected[0].reason.contains(why),
+            "{line}: {:?}",
+            out.rejected
+        );
+    }
 }
 
 /// A Matomo-style import: visits kept as recorded.

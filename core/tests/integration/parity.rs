@@ -164,7 +164,24 @@ fn shapes() -> Vec<(&'static str, Vec<&'static str>)> {
             ],
         ),
         ("Actions.getDownloads&flat=1", hits.clone()),
-        ("Actions.getSiteSearchKeywords", hits.clone()),
+        (
+            "Actions.getSiteSearchKeywords",
+            [&hits[..], &["nb_pages_per_search"]].concat(),
+        ),
+        (
+            "Actions.getSiteSearchNoResultKeywords",
+            [&hits[..], &["nb_pages_per_search"]].concat(),
+        ),
+        (
+            "Actions.getSiteSearchCategories",
+            vec![
+                "label",
+                "nb_visits",
+                "nb_actions",
+                "nb_pages_per_search",
+                "segment",
+            ],
+        ),
         ("Events.getCategory&flat=1", events.clone()),
         ("Events.getName", events.clone()),
         // A type's row carries its Matomo id (the websites under it, as
@@ -850,7 +867,6 @@ fn versions_resolution_local_time_and_referrers() {
     for refused in [
         "DevicesDetection.getBrowserFamilies",
         "DevicePlugins.getPlugin",
-        "Actions.getSiteSearchCategories",
     ] {
         assert!(
             err(&e, &format!("method={refused}&{day}")).contains("not supported"),

@@ -110,6 +110,12 @@ pub(crate) fn make_hit(s: &Spec, base: i64) -> Hit {
     h.title = opt(&["T1", "T2"], s.title);
     if kind == HitType::Search {
         h.search = Some(format!("k{}", s.extra % 3));
+        h.search_category = (s.title > 0).then(|| format!("cat{}", s.title % 2));
+        h.search_count = match s.url % 3 {
+            0 => None,
+            1 => Some(0),
+            _ => Some(s.jitter as u32 % 3),
+        };
     }
     if kind == HitType::Event {
         h.event = Some(Event {
@@ -186,6 +192,16 @@ fn cond() -> impl Strategy<Value = RCond> {
             pick(&["k1", "k0", ""], i)
         )),
         (0..2usize).prop_map(move |i| c("eventCategory", pick(&["==", "!@"], i), "c1")),
+        (0..3usize).prop_map(move |i| c(
+            "siteSearchCategory",
+            pick(&["==", "!=", "=@"], i),
+            pick(&["cat1", "cat0", ""], i)
+        )),
+        (0..3usize).prop_map(move |i| c(
+            "siteSearchCount",
+            pick(&["==", ">", "<"], i),
+            pick(&["0", "1", "2"], i)
+        )),
         (0..4usize).prop_map(move |i| c(
             "eventName",
             pick(&["==", "!=", "=@"], i),
@@ -638,6 +654,37 @@ fn check_api_reports(
         prop_assert_eq!(visits_of(&rows), model_visits(label), "{}, {}", method, ctx);
         Ok(())
     };
+    // Site search categories (searches and visits) and the keywords
+    // whose searches all found no result.
+    let rows = api_rows(e, "Actions.getSiteSearchCategories", from, to, seg, section);
+    let got: BTreeMap<String, (u64, u64)> = rows
+        .iter()
+        .map(|(k, r)| {
+            let n = |c: &str| r[c].as_u64().unwrap();
+            (k.clone(), (n("nb_actions"), n("nb_visits")))
+        })
+        .collect();
+    prop_assert_eq!(
+        got,
+        reference::search_categories(cuts),
+        "categories, {}",
+        ctx
+    );
+    let rows = api_rows(
+        e,
+        "Actions.getSiteSearchNoResultKeywords",
+        from,
+        to,
+        seg,
+        section,
+    );
+    let got: std::collections::BTreeSet<String> = rows.into_keys().collect();
+    prop_assert_eq!(
+        got,
+        reference::no_result_keywords(cuts),
+        "no results, {}",
+        ctx
+    );
     let days = [
         "Monday",
         "Tuesday",
@@ -939,6 +986,8 @@ pub(crate) fn fingerprint(e: &Engine, case: &Case) -> Vec<String> {
         "Actions.getDownloads",
         "Actions.getOutlinks",
         "Actions.getSiteSearchKeywords",
+        "Actions.getSiteSearchCategories",
+        "Actions.getSiteSearchNoResultKeywords",
         "DevicesDetection.getType",
         "UserCountry.getCountry",
         "Referrers.getReferrerType",

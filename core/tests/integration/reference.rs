@@ -116,11 +116,18 @@ fn perf_key(h: &Hit) -> ([u32; 6], u64) {
     )
 }
 
+/// A site search's category and result count, as the engine orders
+/// equal actions by them (missing first).
+fn search_key(h: &Hit) -> (Option<String>, Option<u32>) {
+    (h.search_category.clone(), h.search_count)
+}
+
 fn same_action(a: &Hit, b: &Hit) -> bool {
     a.ts == b.ts
         && action_key(a) == action_key(b)
         && ev_value(a).total_cmp(&ev_value(b)).is_eq()
         && perf_key(a) == perf_key(b)
+        && search_key(a) == search_key(b)
 }
 
 /// The visit's value of a field: its first hit that carries one; among
@@ -181,6 +188,7 @@ pub fn visits(hits: &[Hit], site: &RefSite) -> Vec<RVisit> {
                 .then_with(|| action_key(a).cmp(&action_key(b)))
                 .then_with(|| ev_value(a).total_cmp(&ev_value(b)))
                 .then_with(|| perf_key(a).cmp(&perf_key(b)))
+                .then_with(|| search_key(a).cmp(&search_key(b)))
         });
         let mut start = 0;
         for i in 1..=hs.len() {
@@ -273,6 +281,10 @@ pub fn visits(hits: &[Hit], site: &RefSite) -> Vec<RVisit> {
                 })
                 .then_with(|| {
                     let key = |v: &RVisit| v.hits.first().map(perf_key);
+                    key(a).cmp(&key(b))
+                })
+                .then_with(|| {
+                    let key = |v: &RVisit| v.hits.first().map(search_key);
                     key(a).cmp(&key(b))
                 })
         });
@@ -379,6 +391,13 @@ pub fn cond_matches(c: &RCond, v: &RVisit) -> bool {
                 .map(|h| h.search.clone())
                 .collect(),
         ),
+        "siteSearchCategory" => Some(
+            v.hits
+                .iter()
+                .filter(|h| h.kind == HitType::Search)
+                .map(|h| h.search_category.clone())
+                .collect(),
+        ),
         "eventCategory" => Some(
             v.hits
                 .iter()
@@ -445,6 +464,9 @@ pub fn cond_matches(c: &RCond, v: &RVisit) -> bool {
         "daysSinceLastVisit" => v.days_since_last.is_some_and(|d| num(d as f64)),
         "eventValue" => v.hits.iter().any(|h| {
             h.kind == HitType::Event && h.event.as_ref().and_then(|e| e.value).is_some_and(num)
+        }),
+        "siteSearchCount" => v.hits.iter().any(|h| {
+            h.kind == HitType::Search && h.search_count.is_some_and(|n| num(f64::from(n)))
         }),
         "visitDuration" => num(v.length as f64),
         "visitCount" => num(f64::from(v.visit_count)),
@@ -648,6 +670,43 @@ pub fn pages(cuts: &[Cut]) -> BTreeMap<String, (u64, u64, u64, u64, u64, u64, u6
                 (r.0, r.1.len() as u64, r.2.len() as u64, r.3, r.4, r.5, r.6),
             )
         })
+        .collect()
+}
+
+/// Site search categories: category -> (searches, visits with one).
+pub fn search_categories(cuts: &[Cut]) -> BTreeMap<String, (u64, u64)> {
+    let mut rows: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for c in cuts {
+        let mut seen = BTreeSet::new();
+        for &i in &c.actions {
+            let h = &c.visit.hits[i];
+            if let (HitType::Search, Some(cat)) = (h.kind, &h.search_category) {
+                rows.entry(cat.clone()).or_default().0 += 1;
+                if seen.insert(cat.clone()) {
+                    rows.get_mut(cat).unwrap().1 += 1;
+                }
+            }
+        }
+    }
+    rows
+}
+
+/// The keywords whose searches all found no result (a count of 0, and
+/// no search of them with another count).
+pub fn no_result_keywords(cuts: &[Cut]) -> BTreeSet<String> {
+    let mut most: BTreeMap<String, Option<u32>> = BTreeMap::new();
+    for c in cuts {
+        for &i in &c.actions {
+            let h = &c.visit.hits[i];
+            if h.kind == HitType::Search {
+                let m = most.entry(h.search.clone().unwrap()).or_default();
+                *m = (*m).max(h.search_count);
+            }
+        }
+    }
+    most.into_iter()
+        .filter(|(_, m)| *m == Some(0))
+        .map(|(k, _)| k)
         .collect()
 }
 

@@ -73,13 +73,14 @@ fn ranges() -> Vec<(chrono::NaiveDate, chrono::NaiveDate)> {
     out
 }
 
-const ACTION_REPORTS: [ActionReportKind; 6] = [
+const ACTION_REPORTS: [ActionReportKind; 7] = [
     ActionReportKind::PageUrls,
     ActionReportKind::PageUrlTree,
     ActionReportKind::PageTitles,
     ActionReportKind::Downloads,
     ActionReportKind::Outlinks,
     ActionReportKind::SiteSearchKeywords,
+    ActionReportKind::SiteSearchCategories,
 ];
 
 /// The visits-grouped reports report rollups keep (the visit count and
@@ -334,6 +335,8 @@ fn complete_months_and_years_answer_reports_from_report_rollups() {
         "Actions.getDownloads&flat=1",
         "Actions.getOutlinks&flat=1",
         "Actions.getSiteSearchKeywords",
+        "Actions.getSiteSearchCategories",
+        "Actions.getSiteSearchNoResultKeywords",
         "DevicesDetection.getType",
         "DevicesDetection.getBrowsers",
         "DevicesDetection.getOsFamilies",

@@ -18,6 +18,7 @@
 //! | `location_region`, `location_city`, `location_latitude`, `location_longitude` (when the columns exist) | `region`, `city`, `latitude`, `longitude` (Matomo keeps no region name) |
 //! | `custom_dimension_N` | `dims` by the site's configured name |
 //! | `time_network` .. `time_on_load` (PagePerformance), `bandwidth` (Bandwidth), when the columns exist | the same fields (timings on page views only) |
+//! | `search_cat`, `search_count` of a site search, when the columns exist | `search_category`, `search_count` |
 //!
 //! Visit columns go on every hit of the visit; hitmap takes each from the
 //! visit's first hit, as Matomo recorded them when the visit began.
@@ -121,7 +122,13 @@ pub struct Columns {
     /// `log_link_visit_action` exist (PagePerformance's timings,
     /// Bandwidth's bytes), read after the action dimensions.
     perf: Vec<usize>,
+    /// Which of `search_cat` and `search_count` (a site search's category
+    /// and result count) exist, read after the timings.
+    search: [bool; 2],
 }
+
+/// A site search's columns of `log_link_visit_action`.
+const SEARCH_COLUMNS: [&str; 2] = ["search_cat", "search_count"];
 
 /// `campaign_*` columns (MarketingCampaignsReporting) and their part of
 /// the hit's campaign.
@@ -186,6 +193,7 @@ impl Columns {
             visit_dims,
             action_dims,
             perf,
+            search: SEARCH_COLUMNS.map(|c| action_columns.contains(c)),
         }
     }
 
@@ -208,6 +216,13 @@ impl Columns {
             self.perf
                 .iter()
                 .map(|&f| hitmap::Perf::FIELDS[f].to_owned()),
+        );
+        cols.extend(
+            SEARCH_COLUMNS
+                .iter()
+                .zip(self.search)
+                .filter(|(_, has)| *has)
+                .map(|(c, _)| (*c).to_owned()),
         );
         format!(
             "SELECT {} FROM {}log_link_visit_action FORCE INDEX (PRIMARY) \
@@ -383,6 +398,16 @@ impl Columns {
                 }
                 _ => {}
             }
+        }
+        let mut at = at + self.perf.len();
+        if self.search[0] {
+            if hit.kind == HitType::Search {
+                hit.search_category = text(action, at).filter(|c| !c.is_empty());
+            }
+            at += 1;
+        }
+        if self.search[1] && hit.kind == HitType::Search {
+            hit.search_count = int(action, at).and_then(|n| u32::try_from(n).ok());
         }
         RowOutcome::Hit(Box::new(hit))
     }

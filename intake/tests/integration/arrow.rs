@@ -95,6 +95,18 @@ fn batch(hits: &[Hit], timestamps: bool) -> RecordBatch {
         ("country", strings(hits, |h| h.country.as_deref())),
         ("language", strings(hits, |h| h.language.as_deref())),
         ("search", strings(hits, |h| h.search.as_deref())),
+        (
+            "search_category",
+            strings(hits, |h| h.search_category.as_deref()),
+        ),
+        (
+            "search_count",
+            Arc::new(
+                hits.iter()
+                    .map(|h| h.search_count.map(i64::from))
+                    .collect::<Int64Array>(),
+            ),
+        ),
         ("event", Arc::new(event)),
         ("dims", Arc::new(dims)),
         (

@@ -147,9 +147,22 @@ fn downloads_outlinks_searches_and_events() {
         (HitType::Search, Some("holiday form"))
     );
     assert_eq!(
-        h.dims,
-        vec![("search_category".to_string(), "HR".to_string())]
+        (h.search_category.as_deref(), h.search_count, h.dims.len()),
+        (Some("HR"), Some(3), 0)
     );
+    // Matomo's tracker: the category trimmed; a count that is not a
+    // number from 0 is no count.
+    for (count, want) in [("0", Some(0)), ("-1", None), ("many", None), ("", None)] {
+        let h = hit(
+            &mut t,
+            &format!("{BASE}&search=vpn&search_cat=%20IT%20&search_count={count}"),
+        );
+        assert_eq!(
+            (h.search_category.as_deref(), h.search_count),
+            (Some("IT"), want),
+            "{count}"
+        );
+    }
     let h = hit(
         &mut t,
         // Matomo's tracker trims an event's parts.
