@@ -797,8 +797,24 @@ fn strings(name: &str, col: &ArrayRef) -> Result<Strings> {
 }
 
 /// An integer column as `i64` (values beyond it become null, then a
-/// reject).
+/// reject). A float column of whole numbers is one too: pandas stores an
+/// integer column with missing values as floats (NaN for missing).
 fn ints(name: &str, col: &ArrayRef) -> Result<Int64Array> {
+    if matches!(col.data_type(), DataType::Float32 | DataType::Float64) {
+        let floats = cast_to(name, col, &DataType::Float64)?;
+        let floats = floats.as_primitive::<arrow_array::types::Float64Type>();
+        let whole = |x: f64| x.is_nan() || (x.fract() == 0.0 && x.abs() < 9.2e18);
+        if let Some(x) = floats.iter().flatten().find(|x| !whole(*x)) {
+            return Err(Error::Format(format!(
+                "column `{name}`: expected integers, got {x}"
+            )));
+        }
+        // NaN is pandas' missing value.
+        return Ok(floats
+            .iter()
+            .map(|x| x.filter(|x| !x.is_nan()).map(|x| x as i64))
+            .collect());
+    }
     if !is_int(col.data_type()) {
         return Err(format_error(name, "integers", col.data_type()));
     }

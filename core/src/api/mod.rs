@@ -2071,9 +2071,11 @@ fn one_page(r: &ApiRequest, titles: bool) -> Result<(ActionReportKind, String)> 
     } else {
         let url = r.page_url.as_deref();
         let url = url.ok_or_else(|| bad("Actions.getPageUrl needs pageUrl=<URL or path>"))?;
+        // As Matomo matches: without the session parameters it leaves
+        // out of page URLs (`sessionid`, `phpsessid`, ...).
         (
             ActionReportKind::PageUrls,
-            crate::url::page_label(url).to_owned(),
+            crate::url::page_label(&crate::url::without_session_parameters(url)).to_owned(),
         )
     })
 }
@@ -2124,11 +2126,10 @@ fn one_page_answer(
     (kind, wanted): (ActionReportKind, &str),
     t: &table::TableParams,
 ) -> Result<Value> {
-    let shape = rows::PerfShape::of(rows, kind, None, t);
     let rows: Vec<Row> = rows
         .iter()
         .filter(|row| row.label == wanted)
-        .map(|row| rows::action_row(row, &shape, true))
+        .map(|row| rows::one_page_row(row, kind, t))
         .collect();
     let mut v = table::apply(rows, t, &Spec::new(table::PAGE_RATIOS))?;
     without_zero_entries(&mut v);

@@ -343,6 +343,31 @@ pub(crate) fn action_rows_of(
         .collect()
 }
 
+/// The row of one page (`Actions.getPageUrl`, `getPageTitle`) as
+/// Matomo's: its archived row as it is, without the page performance
+/// columns Matomo's page reports add, its bandwidth columns only when it
+/// had some (`avg_bandwidth` always), and no segment.
+pub(crate) fn one_page_row(row: &ActionRow, kind: ActionReportKind, t: &TableParams) -> Row {
+    let shape = PerfShape {
+        timings: [false; 6],
+        ..PerfShape::of(std::slice::from_ref(row), kind, None, t)
+    };
+    let mut m = action_row(row, &shape, true);
+    m.shift_remove("segment");
+    m.shift_remove("avg_page_load_time");
+    if row.perf.hits[6] == 0 {
+        for c in [
+            "sum_bandwidth",
+            "nb_hits_with_bandwidth",
+            "min_bandwidth",
+            "max_bandwidth",
+        ] {
+            m.shift_remove(c);
+        }
+    }
+    m
+}
+
 /// A site search category's row, as Matomo's: its visits, searches
 /// (`nb_actions`), searches per visit and segment.
 fn category_row(row: &ActionRow) -> Row {
@@ -793,11 +818,19 @@ pub(crate) fn group_rows_of(
                     .find(|x| x.label == i.to_string())
                     .map_or(0, |x| x.metrics.nb_visits);
                 let field = range_field(g);
-                // Matomo's: one value is `==`, a range `>=;<=`.
+                // Matomo's: one value is `==`, a range `>=;<=`; a duration
+                // row of minutes starts its segment at its whole minute
+                // (`1-2 min` is `>=60;<=120`: Matomo's segment metadata
+                // names the minutes of the label, while the row counts
+                // visits of 61 to 120 seconds).
+                let low = match (g, range.high) {
+                    (Grouping::Duration, Some(_)) if range.low > 60 => range.low - 1,
+                    _ => range.low,
+                };
                 let segment = match range.high {
-                    Some(h) if h == range.low => format!("{field}=={h}"),
-                    Some(h) => format!("{field}>={};{field}<={h}", range.low),
-                    None => format!("{field}>={}", range.low),
+                    Some(h) if h == low => format!("{field}=={h}"),
+                    Some(h) => format!("{field}>={low};{field}<={h}"),
+                    None => format!("{field}>={low}"),
                 };
                 let mut m = Row::new();
                 m.insert("label".into(), json!(range.label));

@@ -264,6 +264,14 @@ fn columns_that_cannot_be_read_stop_the_call_and_keep_what_was_committed() {
             with("visitor", Arc::new(Int64Array::from(vec![1i64; 10]))),
             "column `visitor`: expected strings",
         ),
+        // An integer field as floats: whole numbers only.
+        (
+            with(
+                "search_count",
+                Arc::new(arrow_array::Float64Array::from(vec![1.5; 10])),
+            ),
+            "column `search_count`: expected integers, got 1.5",
+        ),
     ];
     for (bad, says) in cases {
         let mut e = engine(&cfg);
@@ -285,6 +293,23 @@ fn columns_that_cannot_be_read_stop_the_call_and_keep_what_was_committed() {
             10
         );
     }
+    // pandas keeps an integer column with missing values as floats (NaN
+    // or null for missing): whole floats read as the integers.
+    let floats: Vec<Option<f64>> = hits.iter().map(|h| h.search_count.map(f64::from)).collect();
+    let as_floats = with(
+        "search_count",
+        Arc::new(arrow_array::Float64Array::from(
+            floats
+                .iter()
+                .map(|x| Some(x.unwrap_or(f64::NAN)))
+                .collect::<Vec<_>>(),
+        )),
+    );
+    let mut by_floats = engine(&cfg);
+    ingest_batches(&mut by_floats, [Ok(as_floats)], &ArrowOptions::default()).unwrap();
+    let mut by_ints = engine(&cfg);
+    ingest_batches(&mut by_ints, [Ok(good.clone())], &ArrowOptions::default()).unwrap();
+    assert_eq!(answers(&by_floats), answers(&by_ints));
     // A stream's batches share its schema: a bad first batch ingests nothing.
     let mut e = engine(&cfg);
     let bad = with("colour", strings(&hits, |_| Some("red")));
