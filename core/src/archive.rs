@@ -189,6 +189,8 @@ pub(crate) struct ActionExtras {
     values: Vec<Extra>,
     /// Whether an action has load timings or bandwidth.
     perf: bool,
+    /// Whether a site search has a category.
+    categories: bool,
 }
 
 impl ActionExtras {
@@ -199,7 +201,14 @@ impl ActionExtras {
             self.at.push(i as u32);
             self.values.push(x);
             self.perf |= !x.perf.is_none();
+            self.categories |= x.search_cat != NONE;
         }
+    }
+
+    /// Whether a site search has a category (a day without any counts
+    /// no site search category report).
+    pub(crate) fn has_search_categories(&self) -> bool {
+        self.categories
     }
 
     /// Whether an action has load timings or bandwidth.
@@ -258,6 +267,7 @@ impl ActionExtras {
             if take_held {
                 let (i, x) = held.next().expect("peeked");
                 self.perf |= !x.perf.is_none();
+                self.categories |= x.search_cat != NONE;
                 self.at.push(i);
                 self.values.push(x);
                 continue;
@@ -269,6 +279,7 @@ impl ActionExtras {
             };
             set(&mut x, cell);
             self.perf |= !x.perf.is_none();
+            self.categories |= x.search_cat != NONE;
             self.at.push(i as u32);
             self.values.push(x);
         }

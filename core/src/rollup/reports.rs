@@ -1234,6 +1234,11 @@ impl<'d> ReportsBuilder<'d> {
         let d = self.keys.dicts;
         for (table, counts) in self.actions.iter_mut() {
             let t = *table;
+            // Most days have no site search category: no pass over their
+            // actions for that report.
+            if t == ActionTable::Categories && !a.a_extras.has_search_categories() {
+                continue;
+            }
             count_visit(
                 a,
                 v,
