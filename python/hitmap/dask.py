@@ -266,10 +266,17 @@ def _build(
     # them, under keys of their own (`hash=False`): an earlier build's
     # futures never stand in, and the same bytes scattered again while the
     # scheduler still forgets an earlier build's copy cannot cancel this
-    # build ("already forgotten").
+    # build ("already forgotten"). Broadcast to every worker: a copy on
+    # one worker alone is lost with it, and every task that needs it is
+    # cancelled instead of retried on another worker.
     needed = sorted(set().union(*task_sites.values()))
     scattered = dict(
-        zip(needed, client.scatter([raw.site_dictionaries(s) for s in needed], hash=False))
+        zip(
+            needed,
+            client.scatter(
+                [raw.site_dictionaries(s) for s in needed], hash=False, broadcast=True
+            ),
+        )
     )
     builds = []
     for t in range(tasks):
