@@ -88,6 +88,7 @@ mod intern;
 mod items;
 mod live;
 mod names;
+mod page_goals;
 pub mod par;
 mod query;
 mod raw;

@@ -36,24 +36,6 @@ pub(crate) const PAGE_RATIOS: &[Ratio] = &[
     ("exit_rate", "exit_nb_visits", "nb_visits"),
 ];
 
-/// Ratios of entry page rows.
-pub(crate) const ENTRY_RATIOS: &[Ratio] = &[
-    ("bounce_rate", "entry_bounce_count", "entry_nb_visits"),
-    (
-        "avg_time_on_site",
-        "entry_sum_visit_length",
-        "entry_nb_visits",
-    ),
-    (
-        "nb_actions_per_visit",
-        "entry_nb_actions",
-        "entry_nb_visits",
-    ),
-];
-
-/// Ratios of exit page rows.
-pub(crate) const EXIT_RATIOS: &[Ratio] = &[("exit_rate", "exit_nb_visits", "nb_visits")];
-
 /// A hidden column (not shown: its name starts with `$`): the visits of
 /// the whole report, for a row's share of them.
 pub(crate) const VISITS_TOTAL: &str = "$visits_total";

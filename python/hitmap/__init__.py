@@ -170,8 +170,8 @@ def _timestamp(value: Any) -> Any:
 REPORTS: Dict[str, Tuple[str, str]] = {
     "pages": ("Actions.getPageUrls", "flat=1"),
     "page_titles": ("Actions.getPageTitles", ""),
-    "entry_pages": ("Actions.getEntryPageUrls", ""),
-    "exit_pages": ("Actions.getExitPageUrls", ""),
+    "entry_pages": ("Actions.getEntryPageUrls", "flat=1"),
+    "exit_pages": ("Actions.getExitPageUrls", "flat=1"),
     "entry_page_titles": ("Actions.getEntryPageTitles", ""),
     "exit_page_titles": ("Actions.getExitPageTitles", ""),
     "downloads": ("Actions.getDownloads", "flat=1"),
@@ -218,14 +218,13 @@ REPORTS: Dict[str, Tuple[str, str]] = {
 
 _ACTION_REPORTS = ("pages", "page_titles", "downloads", "outlinks", "site_search_keywords",
                    "site_search_no_result_keywords")
-_PAGE_REPORTS = ("pages", "page_titles")
+# Matomo's entry and exit page reports are page reports cut to the pages
+# visits entered (left) on.
+_PAGE_REPORTS = ("pages", "page_titles", "entry_pages", "exit_pages", "entry_page_titles",
+                 "exit_page_titles")
 _EVENT_METRICS = ("nb_events", "nb_visits", "nb_uniq_visitors", "sum_event_value", "min_event_value",
                   "max_event_value", "nb_events_with_value", "avg_event_value")
 _OTHER_COLUMNS: Dict[str, Tuple[str, ...]] = {
-    "entry_pages": ("entry_nb_visits", "entry_nb_uniq_visitors", "entry_nb_actions",
-                    "entry_sum_visit_length", "entry_bounce_count", "bounce_rate",
-                    "avg_time_on_site", "nb_actions_per_visit"),
-    "exit_pages": ("exit_nb_visits", "exit_nb_uniq_visitors", "nb_visits", "exit_rate"),
     "site_search_categories": ("nb_visits", "nb_actions", "nb_pages_per_search", "segment"),
     "event_categories": _EVENT_METRICS + ("segment",),
     "visit_duration": ("nb_visits", "segment"),
@@ -233,8 +232,7 @@ _OTHER_COLUMNS: Dict[str, Tuple[str, ...]] = {
     "country": VISIT_METRICS + ("code", "segment"),
     "referrers": VISIT_METRICS + ("referer_type", "segment"),
 }
-for _same, _as in (("entry_page_titles", "entry_pages"), ("exit_page_titles", "exit_pages"),
-                   ("event_actions", "event_categories"), ("event_names", "event_categories"),
+for _same, _as in (("event_actions", "event_categories"), ("event_names", "event_categories"),
                    ("pages_per_visit", "visit_duration"), ("visit_number", "visit_duration"),
                    ("days_since_last_visit", "visit_duration"), ("continent", "country")):
     _OTHER_COLUMNS[_same] = _OTHER_COLUMNS[_as]

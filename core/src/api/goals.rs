@@ -12,17 +12,26 @@ use crate::error::Result;
 use crate::goal::{Goal, GoalMatch};
 use crate::goal_rows::{CARTS, ORDERS, RowGoals, RowKey, RowsOf};
 use crate::goals::{GoalMetrics, GoalsSummary};
+use crate::page_goals::{PageGoalCell, PageGoals, add_goals};
 use crate::query::Resolved;
+use crate::rollup::reports::ActionTable;
 use crate::table::{self, Row};
 
 /// A revenue as Matomo prints it: rounded to cents, a whole number
 /// without decimals.
 pub(super) fn money(x: f64) -> Value {
-    let cents = php_round(x * 100.0) / 100.0;
-    if cents.fract() == 0.0 && cents.abs() < 9.0e15 {
-        json!(cents as i64)
+    decimal(x, 2)
+}
+
+/// `x` rounded to `places` decimals as PHP rounds, a whole number
+/// without decimals.
+fn decimal(x: f64, places: i32) -> Value {
+    let f = 10f64.powi(places);
+    let r = php_round(x * f) / f;
+    if r.fract() == 0.0 && r.abs() < 9.0e15 {
+        json!(r as i64)
     } else {
-        json!(cents)
+        json!(r)
     }
 }
 
@@ -337,6 +346,19 @@ pub(super) fn goal_rows_of(kind: Kind) -> Option<(RowsOf, bool)> {
     })
 }
 
+/// Whether `kind`'s rows are pages that take Matomo's page goal cells
+/// (`Some(true)`: page titles).
+pub(super) fn page_rows_of(kind: Kind) -> Option<bool> {
+    use crate::report::ActionReportKind as A;
+    match kind {
+        Kind::PageUrls => Some(false),
+        Kind::Action(A::PageTitles) => Some(true),
+        Kind::Action(A::PageUrls | A::PageUrlTree) => Some(false),
+        Kind::OnePage { titles } | Kind::Entry { titles } | Kind::Exit { titles } => Some(titles),
+        _ => None,
+    }
+}
+
 /// The goal columns of a report's rows ([`GoalColumns::put`]).
 #[derive(Default)]
 pub(crate) struct GoalColumns {
@@ -351,6 +373,9 @@ pub(crate) struct GoalColumns {
     /// those some row converted and those
     /// `filter_show_goal_columns_process_goals` names.
     processed_goals: Vec<i64>,
+    /// Page rows' goal cells (page URL and title reports of a site with
+    /// goals).
+    pages: Option<PageGoalColumns>,
 }
 
 /// Matomo's `AddColumnsProcessedMetricsGoal` modes (`idGoal` with
@@ -385,6 +410,12 @@ impl GoalColumns {
         let goals = &resolved.site.config.goals;
         let processed = processed_mode(r, goals)?;
         let has = resolved.site.config.has_conversions();
+        if let Some(titles) = page_rows_of(kind).filter(|_| has && processed.is_none()) {
+            return Ok(GoalColumns {
+                pages: Some(PageGoalColumns::of(resolved, range, titles)?),
+                ..GoalColumns::none()
+            });
+        }
         let Some((of, full)) = goal_rows_of(kind).filter(|_| has) else {
             if processed.is_some() {
                 return Err(bad(format!(
@@ -429,7 +460,16 @@ impl GoalColumns {
             full,
             processed: processed.filter(|_| full),
             processed_goals,
+            pages: None,
         })
+    }
+
+    /// Adds the goal cells of page rows (and of their folders), if the
+    /// report takes them.
+    pub(crate) fn put_pages(&self, rows: &mut [Row]) {
+        if let Some(p) = &self.pages {
+            p.put(rows);
+        }
     }
 
     /// Adds a row's converted visits alone (Matomo's expanded subtables
@@ -527,6 +567,149 @@ impl GoalColumns {
             );
             m.insert(format!("goal_{id}_revenue"), money(revenue));
         }
+    }
+}
+
+/// The goal columns of page rows (Matomo's `goals` on page URL and page
+/// title rows: `page_goals.rs` says how conversions are credited).
+#[derive(Debug, Default)]
+pub(crate) struct PageGoalColumns {
+    /// Cells by row label (a URL's path and query, or a title).
+    cells: HashMap<String, PageGoals>,
+    /// Each goal's conversions in the period, which a row's
+    /// `nb_conversions_page_rate` divides by.
+    totals: HashMap<i64, u64>,
+    /// Rows of titles (else of URLs, keyed by their `url`).
+    titles: bool,
+}
+
+impl PageGoalColumns {
+    /// The page goal columns of `table`'s rows over `range`.
+    pub(super) fn of(
+        resolved: &Resolved<'_>,
+        range: Option<(NaiveDate, NaiveDate)>,
+        titles: bool,
+    ) -> Result<PageGoalColumns> {
+        let table = if titles {
+            ActionTable::Titles
+        } else {
+            ActionTable::Pages
+        };
+        let cells = resolved.page_goals(range, table)?;
+        let mut totals = HashMap::new();
+        if !cells.is_empty() {
+            let g = resolved.goals(range, false)?;
+            for (id, m) in &g.goals {
+                totals.insert(i64::from(*id), m.all.nb_conversions);
+            }
+            totals.insert(ORDERS, g.orders.all.goal.nb_conversions);
+            totals.insert(CARTS, g.abandoned_carts.all.goal.nb_conversions);
+        }
+        Ok(PageGoalColumns {
+            cells,
+            totals,
+            titles,
+        })
+    }
+
+    /// Adds each row's `goals` (a folder's: its pages' together), and
+    /// gives the cells of the rows together.
+    pub(crate) fn put(&self, rows: &mut [Row]) -> PageGoals {
+        let mut all = PageGoals::new();
+        for m in rows {
+            add_goals(&mut all, &self.put_row(m));
+        }
+        all
+    }
+
+    fn put_row(&self, m: &mut Row) -> PageGoals {
+        let cells = match m.get_mut("subtable") {
+            Some(Value::Array(children)) => {
+                let mut sum = PageGoals::new();
+                for c in children.iter_mut().filter_map(Value::as_object_mut) {
+                    add_goals(&mut sum, &self.put_row(c));
+                }
+                sum
+            }
+            _ => {
+                let label = m.get("label").and_then(Value::as_str).unwrap_or_default();
+                let key = match m.get("url").and_then(Value::as_str) {
+                    Some(url) if !self.titles => crate::url::page_label(url),
+                    _ => label,
+                };
+                match self.cells.get(key) {
+                    Some(c) => c.clone(),
+                    None => return PageGoals::new(),
+                }
+            }
+        };
+        if cells.is_empty() {
+            return cells;
+        }
+        let entries = m
+            .get("entry_nb_visits")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let goals: serde_json::Map<String, Value> = cells
+            .iter()
+            .map(|(&id, c)| {
+                (
+                    format!("idgoal={}", cell_name(id)),
+                    self.cell(id, c, entries),
+                )
+            })
+            .collect();
+        // Matomo's place: after the counts, before the averages and
+        // the metadata.
+        let at = m
+            .keys()
+            .position(|k| {
+                k.starts_with("avg_") || matches!(k.as_str(), "url" | "segment" | "subtable")
+            })
+            .unwrap_or(m.len());
+        m.shift_insert(at, "goals".into(), Value::Object(goals));
+        cells
+    }
+
+    /// One goal's columns of a row that `entries` visits entered on.
+    fn cell(&self, id: i64, c: &PageGoalCell, entries: u64) -> Value {
+        let mut m = serde_json::Map::new();
+        if c.has_pages() {
+            m.insert("nb_conversions".into(), json!(c.conversions));
+            m.insert("revenue".into(), money(c.revenue.value()));
+            if c.attributed {
+                m.insert("nb_conv_pages_before".into(), json!(c.pages_before));
+                m.insert(
+                    "nb_conversions_attrib".into(),
+                    decimal(c.attrib as f64 / 10_000.0, 4),
+                );
+            }
+            // Of the goal's conversions, how many had the page before
+            // them (at most all).
+            let total = self.totals.get(&id).copied().unwrap_or(0);
+            let rate = table::ratio(c.conversions as f64, total as f64).min(1.0);
+            m.insert("nb_conversions_page_rate".into(), decimal(rate, 3));
+            m.insert("nb_conversions_page_uniq".into(), json!(c.conversions));
+            if c.attributed {
+                m.insert("revenue_attrib".into(), money(c.revenue_attrib.value()));
+            }
+        }
+        if c.entry_conversions > 0 {
+            let revenue = c.entry_revenue.value();
+            m.insert("revenue_entry".into(), money(revenue));
+            if entries > 0 {
+                m.insert(
+                    "nb_conversions_entry_rate".into(),
+                    decimal(c.entry_conversions as f64 / entries as f64, 3),
+                );
+                m.insert(
+                    "revenue_per_entry".into(),
+                    decimal(revenue / entries as f64, 3),
+                );
+            }
+            m.insert("nb_conversions_entry".into(), json!(c.entry_conversions));
+        }
+        Value::Object(m)
     }
 }
 

@@ -1382,9 +1382,15 @@ impl Engine {
                 } else {
                     ActionReportKind::PageUrlTree
                 };
-                page_urls_answer(rows::action_rows(sel, kind, t), t)?
+                let mut rows = rows::action_rows(sel, kind, t);
+                cells.put_pages(&mut rows);
+                page_urls_answer(rows, t)?
             }
-            Kind::Action(kind) => action_answer(kind, rows::action_rows(sel, kind, t), t)?,
+            Kind::Action(kind) => {
+                let mut rows = rows::action_rows(sel, kind, t);
+                cells.put_pages(&mut rows);
+                action_answer(kind, rows, t)?
+            }
             Kind::NoResultKeywords => {
                 let kind = ActionReportKind::SiteSearchKeywords;
                 let main_url = sel.site.config.main_url.as_deref();
@@ -1406,19 +1412,15 @@ impl Engine {
                     page_urls_answer(rows, t)?
                 }
             }
-            Kind::Entry { titles } => table::apply(
-                rows::boundary_rows(sel, titles, false),
-                t,
-                &Spec::new(table::ENTRY_RATIOS),
-            )?,
-            Kind::Exit { titles } => table::apply(
-                rows::boundary_rows(sel, titles, true),
-                t,
-                &Spec::new(table::EXIT_RATIOS),
-            )?,
+            Kind::Entry { titles } | Kind::Exit { titles } => {
+                let exit = matches!(kind, Kind::Exit { .. });
+                let kind = boundary_kind(titles, t);
+                let rows = rows::action_rows(sel, kind, &every_row(t));
+                boundary_answer(rows, (titles, exit), t, cells)?
+            }
             Kind::OnePage { titles } => {
                 let (kind, wanted) = one_page(r, titles)?;
-                one_page_answer(&sel.action_report(kind), (kind, &wanted), t)?
+                one_page_answer(&sel.action_report(kind), (kind, &wanted), t, cells)?
             }
             Kind::OneLink { outlink } => {
                 let (kind, wanted) = one_link(r, outlink)?;
@@ -1784,7 +1786,10 @@ impl Engine {
                     ActionReportKind::PageUrlTree
                 };
                 flat_rows(kind)?
-                    .map(|rows| page_urls_answer(rows, t))
+                    .map(|mut rows| {
+                        cells.put_pages(&mut rows);
+                        page_urls_answer(rows, t)
+                    })
                     .transpose()
             }
             Kind::Action(k @ (ActionReportKind::Downloads | ActionReportKind::Outlinks))
@@ -1801,7 +1806,10 @@ impl Engine {
                     .transpose()
             }
             Kind::Action(k) => flat_rows(k)?
-                .map(|rows| action_answer(k, rows, t))
+                .map(|mut rows| {
+                    cells.put_pages(&mut rows);
+                    action_answer(k, rows, t)
+                })
                 .transpose(),
             Kind::NoResultKeywords => {
                 let k = ActionReportKind::SiteSearchKeywords;
@@ -1825,7 +1833,7 @@ impl Engine {
                 let (kind, wanted) = one_page(r, titles)?;
                 resolved
                     .rolled_action_report(range, kind)?
-                    .map(|rows| one_page_answer(&rows, (kind, &wanted), t))
+                    .map(|rows| one_page_answer(&rows, (kind, &wanted), t, cells))
                     .transpose()
             }
             Kind::OneLink { outlink } => {
@@ -1864,32 +1872,14 @@ impl Engine {
             }
             Kind::Entry { titles } | Kind::Exit { titles } => {
                 let exit = matches!(kind, Kind::Exit { .. });
-                let group = if exit {
-                    VisitGroup::Exit { titles }
-                } else {
-                    VisitGroup::Entry { titles }
-                };
-                let Some(groups) = resolved.rolled_group(range, group)? else {
-                    return Ok(None);
-                };
-                // Exit rows show their page's visits.
-                let pages = if exit {
-                    let kind = rows::boundary_pages(titles);
-                    match resolved.rolled_action_report(range, kind)? {
-                        Some(rows) => Some(rows),
-                        None => return Ok(None),
-                    }
-                } else {
-                    None
-                };
-                let groups = crate::breakdown::groups_of_table(groups);
-                let rows = rows::boundary_rows_of(&groups, pages.as_deref(), exit);
-                let ratios = if exit {
-                    table::EXIT_RATIOS
-                } else {
-                    table::ENTRY_RATIOS
-                };
-                table::apply(rows, t, &Spec::new(ratios)).map(Some)
+                let kind = boundary_kind(titles, t);
+                resolved
+                    .rolled_action_report(range, kind)?
+                    .map(|rows| {
+                        let rows = rows::action_rows_of(&rows, kind, main_url, &every_row(t));
+                        boundary_answer(rows, (titles, exit), t, cells)
+                    })
+                    .transpose()
             }
             Kind::Events(by, sub) => {
                 let sub = secondary(r, by, sub)?;
@@ -2061,6 +2051,87 @@ fn action_answer(kind: ActionReportKind, rows: Vec<Row>, t: &TableParams) -> Res
     Ok(v)
 }
 
+/// The page report an entry or exit page report filters: the URL tree
+/// (flat with `flat`), or the titles.
+fn boundary_kind(titles: bool, t: &TableParams) -> ActionReportKind {
+    match (titles, t.flat) {
+        (true, _) => ActionReportKind::PageTitles,
+        (false, true) => ActionReportKind::PageUrls,
+        (false, false) => ActionReportKind::PageUrlTree,
+    }
+}
+
+/// `t` without its offset and limit: every row of a report that is
+/// filtered before they apply.
+fn every_row(t: &TableParams) -> TableParams {
+    TableParams {
+        limit: Some(-1),
+        offset: 0,
+        ..t.clone()
+    }
+}
+
+/// Matomo's entry (exit) page reports: the rows of the page report
+/// (URL tree, flat URLs or titles) that visits entered (left) on, and
+/// the folders above them, with their goal cells (a folder's of all its
+/// pages); a page's segment names its entry (exit) page
+/// (`entryPageUrl==`). Titles leave out the row of untitled views.
+fn boundary_answer(
+    mut rows: Vec<Row>,
+    (titles, exit): (bool, bool),
+    t: &TableParams,
+    cells: &GoalColumns,
+) -> Result<Value> {
+    cells.put_pages(&mut rows);
+    if titles {
+        // Matomo's: a visit that entered (left) on a page view without a
+        // title has no entry (exit) title, so no row.
+        rows.retain(|m| m.get("label") != Some(&json!(crate::report::UNTITLED)));
+    }
+    let rows = boundary_only(rows, exit);
+    if titles {
+        action_answer(ActionReportKind::PageTitles, rows, t)
+    } else {
+        page_urls_answer(rows, t)
+    }
+}
+
+/// The rows (and subtable rows) with entries (`exit`: exits).
+fn boundary_only(rows: Vec<Row>, exit: bool) -> Vec<Row> {
+    let (count, prefix) = if exit {
+        ("exit_nb_visits", "exit")
+    } else {
+        ("entry_nb_visits", "entry")
+    };
+    rows.into_iter()
+        .filter(|m| m.get(count).and_then(Value::as_u64).unwrap_or(0) > 0)
+        .map(|mut m| {
+            if let Some(Value::Array(sub)) = m.get_mut("subtable") {
+                let children = std::mem::take(sub)
+                    .into_iter()
+                    .filter_map(|v| match v {
+                        Value::Object(o) => Some(o),
+                        _ => None,
+                    })
+                    .collect();
+                *sub = boundary_only(children, exit)
+                    .into_iter()
+                    .map(Value::Object)
+                    .collect();
+            }
+            if let Some(Value::String(segment)) = m.get_mut("segment") {
+                for (field, named) in [("pageUrl==", "PageUrl=="), ("pageTitle==", "PageTitle==")] {
+                    if let Some(value) = segment.strip_prefix(field) {
+                        *segment = format!("{prefix}{named}{value}");
+                        break;
+                    }
+                }
+            }
+            m
+        })
+        .collect()
+}
+
 /// The page report and the row label `Actions.getPageUrl` (`pageUrl`)
 /// or `getPageTitle` (`pageName`) asks for.
 fn one_page(r: &ApiRequest, titles: bool) -> Result<(ActionReportKind, String)> {
@@ -2125,12 +2196,14 @@ fn one_page_answer(
     rows: &[crate::report::ActionRow],
     (kind, wanted): (ActionReportKind, &str),
     t: &table::TableParams,
+    cells: &GoalColumns,
 ) -> Result<Value> {
-    let rows: Vec<Row> = rows
+    let mut rows: Vec<Row> = rows
         .iter()
         .filter(|row| row.label == wanted)
         .map(|row| rows::one_page_row(row, kind, t))
         .collect();
+    cells.put_pages(&mut rows);
     let mut v = table::apply(rows, t, &Spec::new(table::PAGE_RATIOS))?;
     without_zero_entries(&mut v);
     Ok(v)

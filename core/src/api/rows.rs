@@ -401,69 +401,6 @@ fn per_search(searches: u64, visits: u64) -> Value {
     }
 }
 
-/// Entry or exit pages (URLs or titles): visits grouped by their first or
-/// last page view.
-pub(crate) fn boundary_rows(sel: &Selection<'_>, titles: bool, exit: bool) -> Vec<Row> {
-    let keys = sel.site.visit_keys();
-    let groups = sel.group_visits(|cut| {
-        keys.boundary_page(cut.archive, cut.actions.iter(), titles, exit)
-            .map(|p| (p, None))
-    });
-    let pages = exit.then(|| sel.action_report(boundary_pages(titles)));
-    boundary_rows_of(&groups, pages.as_deref(), exit)
-}
-
-/// The page report whose visits an exit pages report shows.
-pub(crate) fn boundary_pages(titles: bool) -> ActionReportKind {
-    if titles {
-        ActionReportKind::PageTitles
-    } else {
-        ActionReportKind::PageUrls
-    }
-}
-
-/// Entry or exit page rows from their groups, and (exit pages) the page
-/// report's rows ([`boundary_pages`]) for each page's visits.
-pub(crate) fn boundary_rows_of(
-    groups: &[Group],
-    pages: Option<&[ActionRow]>,
-    exit: bool,
-) -> Vec<Row> {
-    let page_visits: std::collections::HashMap<&str, u64> = pages
-        .into_iter()
-        .flatten()
-        .map(|r| (r.label.as_str(), r.nb_visits))
-        .collect();
-    groups
-        .iter()
-        .map(|g| {
-            let mut m = Row::new();
-            m.insert("label".into(), json!(g.label));
-            let s = &g.metrics;
-            if exit {
-                m.insert("exit_nb_visits".into(), json!(s.nb_visits));
-                m.insert("exit_nb_uniq_visitors".into(), json!(s.nb_uniq_visitors));
-                m.insert(
-                    "nb_visits".into(),
-                    json!(
-                        page_visits
-                            .get(g.label.as_str())
-                            .copied()
-                            .unwrap_or(s.nb_visits)
-                    ),
-                );
-            } else {
-                m.insert("entry_nb_visits".into(), json!(s.nb_visits));
-                m.insert("entry_nb_uniq_visitors".into(), json!(s.nb_uniq_visitors));
-                m.insert("entry_nb_actions".into(), json!(s.nb_actions));
-                m.insert("entry_sum_visit_length".into(), json!(s.sum_visit_length));
-                m.insert("entry_bounce_count".into(), json!(s.bounce_count));
-            }
-            m
-        })
-        .collect()
-}
-
 fn event_row(e: &EventRow) -> Row {
     let mut m = Row::new();
     m.insert("label".into(), json!(e.label));

@@ -68,6 +68,10 @@ impl Engine {
         let Plan::One(resolved) = self.plan(r, info, site).ok()? else {
             return None;
         };
+        // Page rows of a site with goals carry goal cells: the generic way.
+        if kind.pages() && resolved.site.config.has_conversions() {
+            return None;
+        }
         options.check(0, 1).ok()?;
         let range = Some((p.from, p.to));
         // Whole months and years from their report rollups, if they have

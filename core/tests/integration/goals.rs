@@ -546,8 +546,130 @@ fn check_rows(case: &Case, goals: &[Goal]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Page rows' goal cells (`goals` of Actions.getPageUrls and
+/// getPageTitles, flat) equal the reference's, written from Matomo's SQL,
+/// for each query's range, segment and section.
+fn check_page_goals(case: &Case, goals: &[Goal]) -> Result<(), TestCaseError> {
+    let hits: Vec<Hit> = case.specs.iter().map(|s| make_hit(s, case.base)).collect();
+    let mut e = build(case, &hits, &[]);
+    for g in goals {
+        e.set_goal(1, g.clone()).unwrap();
+    }
+    let visits = reference_visits(case, &hits);
+    for query in &case.queries {
+        let CaseQuery {
+            from,
+            to,
+            seg,
+            section,
+            ctx,
+            ..
+        } = case_query(case, query);
+        let mut q =
+            format!("idSite=1&period=range&date={from},{to}&format=json&flat=1&filter_limit=-1");
+        if let Some(s) = section {
+            q.push_str(&format!("&section={s}"));
+        }
+        if let Some(text) = segment_text(seg) {
+            q.push_str(&format!("&segment={}", hitmap::encode_query_value(&text)));
+        }
+        let cuts = reference::cut_visits(&visits, from, to, seg, section);
+        for (method, titles) in [
+            ("Actions.getPageUrls", false),
+            ("Actions.getPageTitles", true),
+        ] {
+            let want = reference::page_goals(&cuts, goals, titles);
+            let rows = api(&e, &format!("method={method}&{q}"));
+            let mut got = std::collections::BTreeMap::new();
+            for row in rows.as_array().unwrap() {
+                let label = row["label"].as_str().unwrap().to_owned();
+                for (name, cell) in row["goals"].as_object().into_iter().flatten() {
+                    let id: u32 = name.trim_start_matches("idgoal=").parse().unwrap();
+                    got.insert((label.clone(), id), (cell.clone(), row.clone()));
+                }
+            }
+            let keys = |m: &std::collections::BTreeMap<(String, u32), _>| -> Vec<(String, u32)> {
+                m.keys().cloned().collect()
+            };
+            let want_keys: Vec<(String, u32)> = want
+                .iter()
+                .filter(|(_, c)| c.conversions > 0 || c.entry_conversions > 0)
+                .map(|(k, _)| k.clone())
+                .collect();
+            prop_assert_eq!(keys(&got), want_keys, "{} {} {}", method, ctx, rows);
+            let num = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+            let close = |a: f64, b: f64| (a - b).abs() < 1e-6;
+            for (key, (cell, row)) in &got {
+                let w = &want[key];
+                let why = format!("{method} {ctx} {key:?}: {cell} vs {w:?}");
+                if w.conversions > 0 {
+                    prop_assert_eq!(&cell["nb_conversions"], &json!(w.conversions), "{}", why);
+                    prop_assert_eq!(
+                        &cell["nb_conversions_page_uniq"],
+                        &json!(w.conversions),
+                        "{}",
+                        why
+                    );
+                    prop_assert!(close(num(&cell["revenue"]), w.revenue), "{}", why);
+                    prop_assert_eq!(
+                        &cell["nb_conv_pages_before"],
+                        &json!(w.pages_before),
+                        "{}",
+                        why
+                    );
+                    prop_assert!(
+                        close(
+                            num(&cell["nb_conversions_attrib"]),
+                            w.attrib as f64 / 10_000.0
+                        ),
+                        "{}",
+                        why
+                    );
+                    prop_assert!(
+                        close(num(&cell["revenue_attrib"]), w.revenue_attrib),
+                        "{}",
+                        why
+                    );
+                } else {
+                    prop_assert!(cell.get("nb_conversions").is_none(), "{}", why);
+                }
+                if w.entry_conversions > 0 {
+                    prop_assert_eq!(
+                        &cell["nb_conversions_entry"],
+                        &json!(w.entry_conversions),
+                        "{}",
+                        why
+                    );
+                    prop_assert!(
+                        close(num(&cell["revenue_entry"]), w.entry_revenue),
+                        "{}",
+                        why
+                    );
+                    let entries = num(&row["entry_nb_visits"]);
+                    prop_assert!(
+                        close(
+                            num(&cell["nb_conversions_entry_rate"]),
+                            ((w.entry_conversions as f64 / entries) * 1000.0).round() / 1000.0
+                        ),
+                        "{}",
+                        why
+                    );
+                } else {
+                    prop_assert!(cell.get("nb_conversions_entry").is_none(), "{}", why);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+
+    #[test]
+    fn page_goal_cells_equal_the_reference(case in case(), goals in goals()) {
+        check_page_goals(&case, &goals)?;
+    }
 
     #[test]
     fn goals_equal_the_reference(case in case(), goals in goals()) {
@@ -1401,4 +1523,107 @@ fn an_ecommerce_sites_goal_rollups_follow_order_ids_across_months() {
     check(&open(), &whole);
     assert!(quarter_reads(&open()) <= 4);
     assert!(open().verify().is_empty());
+}
+
+/// Matomo's page goal cells by hand: each conversion credited to every
+/// earlier view of a page in its visit, its share by the pages before it,
+/// the entry page's conversions; folders add up; the entry and exit page
+/// reports keep the rows visits entered (left) on, with their cells.
+#[test]
+fn page_rows_carry_matomos_goal_cells() {
+    let mut e = Engine::in_memory();
+    e.add_site(
+        SiteConfig::new(1)
+            .host("x.org")
+            .goal(Goal::new(1, "buy", GoalMatch::Url, PatternType::Contains, "/buy").revenue(10.0)),
+    )
+    .unwrap();
+    e.ingest([
+        hit("a", T, "https://x.org/news/a"),
+        hit("a", T + 60, "https://x.org/news/b"),
+        hit("a", T + 120, "https://x.org/news/a"),
+        hit("a", T + 180, "https://x.org/buy"),
+        hit("b", T, "https://x.org/news/b"),
+        hit("b", T + 60, "https://x.org/buy"),
+    ])
+    .unwrap();
+    let q = "idSite=1&period=day&date=2024-06-01&format=json&format_metrics=0";
+    let flat = api(&e, &format!("method=Actions.getPageUrls&{q}&flat=1"));
+    let cell = |rows: &Value, label: &str| -> Value {
+        let row = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["label"] == label)
+            .unwrap_or_else(|| panic!("no row {label}: {rows}"));
+        row["goals"]["idgoal=1"].clone()
+    };
+    // Visit a: 4 page views before its conversion (a share of 0.25 each);
+    // visit b: 2 (0.5 each). Two conversions of goal 1 in all.
+    assert_eq!(
+        cell(&flat, "/news/a"),
+        json!({"nb_conversions": 2, "revenue": 20, "nb_conv_pages_before": 4,
+               "nb_conversions_attrib": 0.5, "nb_conversions_page_rate": 1,
+               "nb_conversions_page_uniq": 2, "revenue_attrib": 5, "revenue_entry": 10,
+               "nb_conversions_entry_rate": 1, "revenue_per_entry": 10,
+               "nb_conversions_entry": 1})
+    );
+    assert_eq!(
+        cell(&flat, "/news/b"),
+        json!({"nb_conversions": 2, "revenue": 20, "nb_conv_pages_before": 4,
+               "nb_conversions_attrib": 0.75, "nb_conversions_page_rate": 1,
+               "nb_conversions_page_uniq": 2, "revenue_attrib": 7.5, "revenue_entry": 10,
+               "nb_conversions_entry_rate": 1, "revenue_per_entry": 10,
+               "nb_conversions_entry": 1})
+    );
+    assert_eq!(
+        cell(&flat, "/buy"),
+        json!({"nb_conversions": 2, "revenue": 20, "nb_conv_pages_before": 4,
+               "nb_conversions_attrib": 0.75, "nb_conversions_page_rate": 1,
+               "nb_conversions_page_uniq": 2, "revenue_attrib": 7.5})
+    );
+    // The folder adds up its pages; its entry rate is per visit entering
+    // in it.
+    let tree = api(&e, &format!("method=Actions.getPageUrls&{q}&expanded=1"));
+    assert_eq!(
+        cell(&tree, "news"),
+        json!({"nb_conversions": 4, "revenue": 40, "nb_conv_pages_before": 4,
+               "nb_conversions_attrib": 1.25, "nb_conversions_page_rate": 1,
+               "nb_conversions_page_uniq": 4, "revenue_attrib": 12.5, "revenue_entry": 20,
+               "nb_conversions_entry_rate": 1, "revenue_per_entry": 10,
+               "nb_conversions_entry": 2})
+    );
+    // Entry pages: the folder and both its pages, each page's segment
+    // naming the entry page; exit pages: /buy alone.
+    let entry = api(
+        &e,
+        &format!("method=Actions.getEntryPageUrls&{q}&expanded=1"),
+    );
+    let labels = |rows: &Value| -> Vec<String> {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["label"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(labels(&entry), ["news"]);
+    // By visits: /b was viewed in both.
+    assert_eq!(labels(&entry[0]["subtable"]), ["/b", "/a"]);
+    assert_eq!(cell(&entry, "news"), cell(&tree, "news"));
+    assert_eq!(
+        entry[0]["subtable"][1]["segment"],
+        "entryPageUrl==https%253A%252F%252Fx.org%252Fnews%252Fa"
+    );
+    let exit = api(
+        &e,
+        &format!("method=Actions.getExitPageUrls&{q}&expanded=1"),
+    );
+    assert_eq!(labels(&exit), ["/buy"]);
+    assert_eq!(cell(&exit, "/buy"), cell(&flat, "/buy"));
+    // A site without goals has no cells.
+    let mut plain = Engine::in_memory();
+    plain.add_site(SiteConfig::new(1).host("x.org")).unwrap();
+    plain.ingest([hit("a", T, "https://x.org/news/a")]).unwrap();
+    let rows = api(&plain, &format!("method=Actions.getPageUrls&{q}&flat=1"));
+    assert!(rows[0].get("goals").is_none(), "{rows}");
 }

@@ -137,32 +137,12 @@ fn shapes() -> Vec<(&'static str, Vec<&'static str>)> {
     ];
     let interest = vec!["label", "nb_visits", "segment"];
     vec![
-        ("Actions.getPageUrls&flat=1", urls),
-        ("Actions.getPageTitles", titles),
-        (
-            "Actions.getEntryPageUrls",
-            vec![
-                "label",
-                "entry_nb_visits",
-                "entry_nb_uniq_visitors",
-                "entry_nb_actions",
-                "entry_sum_visit_length",
-                "entry_bounce_count",
-                "bounce_rate",
-                "avg_time_on_site",
-                "nb_actions_per_visit",
-            ],
-        ),
-        (
-            "Actions.getExitPageTitles",
-            vec![
-                "label",
-                "exit_nb_visits",
-                "exit_nb_uniq_visitors",
-                "nb_visits",
-                "exit_rate",
-            ],
-        ),
+        ("Actions.getPageUrls&flat=1", urls.clone()),
+        ("Actions.getPageTitles", titles.clone()),
+        // Matomo's entry and exit page reports: the page report's rows
+        // with entries (exits).
+        ("Actions.getEntryPageUrls&flat=1", urls.clone()),
+        ("Actions.getExitPageTitles", titles.clone()),
         ("Actions.getDownloads&flat=1", hits.clone()),
         (
             "Actions.getSiteSearchKeywords",

@@ -761,12 +761,31 @@ fn check_api_reports(
         ("Actions.getEntryPageUrls", false),
         ("Actions.getExitPageUrls", true),
     ] {
-        let rows = api_rows(e, method, from, to, seg, section);
         let column = if last {
             "exit_nb_visits"
         } else {
             "entry_nb_visits"
         };
+        // Matomo's tree: the page tree's rows with entries (exits).
+        let tree = api_rows(e, method, from, to, seg, section);
+        let pages: BTreeMap<String, serde_json::Value> =
+            api_rows(e, "Actions.getPageUrls", from, to, seg, section)
+                .into_iter()
+                .filter(|(_, r)| r[column].as_u64().unwrap_or(0) > 0)
+                .collect();
+        prop_assert_eq!(
+            tree.iter()
+                .map(|(k, r)| (k.clone(), r[column].clone(), r["nb_visits"].clone()))
+                .collect::<Vec<_>>(),
+            pages
+                .iter()
+                .map(|(k, r)| (k.clone(), r[column].clone(), r["nb_visits"].clone()))
+                .collect::<Vec<_>>(),
+            "{} tree, {}",
+            method,
+            ctx
+        );
+        let rows = api_rows(e, &format!("{method}&flat=1"), from, to, seg, section);
         let got: BTreeMap<String, u64> = rows
             .iter()
             .map(|(k, r)| (k.clone(), r[column].as_u64().unwrap()))

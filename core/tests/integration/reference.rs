@@ -1092,3 +1092,89 @@ pub fn visits_until_conversion(cuts: &[Cut], goals: &[hitmap::Goal]) -> Vec<(Str
     .collect();
     conversions_by(cuts, goals, &ranges, |c| i64::from(c.visit.visit_count))
 }
+
+/// One goal's conversions credited to a page row, written from Matomo's
+/// SQL (`LogAggregator::queryConversionsByPageView`, by entry page
+/// `queryConversionsByEntryPageView`).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct PageGoal {
+    /// (conversion, earlier view of the page) pairs.
+    pub conversions: u64,
+    /// Their revenue, rounded to cents per visit and page.
+    pub revenue: f64,
+    /// Each pair's `ROUND(1 / pages before, 4)`, in ten-thousandths.
+    pub attrib: u64,
+    /// `ROUND(SUM(1 / pages before * revenue), 2)` per visit and page.
+    pub revenue_attrib: f64,
+    /// The most pages before a conversion (the first conversion's, per
+    /// visit and page).
+    pub pages_before: u64,
+    /// Conversions of visits entering on the page, and their revenue.
+    pub entry_conversions: u64,
+    pub entry_revenue: f64,
+}
+
+/// Page goal cells by (row label, goal id): rows of page URLs (path and
+/// query), or of titles (`titles`; views without a title have none).
+pub fn page_goals(
+    cuts: &[Cut],
+    goals: &[hitmap::Goal],
+    titles: bool,
+) -> BTreeMap<(String, u32), PageGoal> {
+    let round = |x: f64| (x * 100.0).round() / 100.0;
+    let mut out: BTreeMap<(String, u32), PageGoal> = BTreeMap::new();
+    for c in cuts {
+        let hits = &c.visit.hits;
+        // The visit's page views: (time, row label).
+        let views: Vec<(i64, Option<String>)> = c
+            .actions
+            .iter()
+            .map(|&i| &hits[i])
+            .filter(|h| h.kind == HitType::Pageview)
+            .map(|h| {
+                let label = if titles {
+                    h.title.clone()
+                } else {
+                    Some(page_label(h.url.as_deref().unwrap()))
+                };
+                (h.ts, label)
+            })
+            .collect();
+        for g in goals {
+            // Matomo's GROUP BY idvisit, idaction for this goal.
+            let mut groups: BTreeMap<String, (u64, f64, u64, f64, Option<u64>)> = BTreeMap::new();
+            let list = goal_conversion_list(c, g);
+            for &(ts, revenue) in &list {
+                let before: Vec<&(i64, Option<String>)> =
+                    views.iter().filter(|(t, _)| *t <= ts).collect();
+                let n = before.len() as u64;
+                let share = if n == 0 { 0 } else { (20_000 + n) / (2 * n) };
+                for (_, label) in before {
+                    let Some(label) = label else { continue };
+                    let gr = groups.entry(label.clone()).or_default();
+                    gr.0 += 1;
+                    gr.1 += revenue;
+                    gr.2 += share;
+                    gr.3 += share as f64 / 10_000.0 * revenue;
+                    gr.4.get_or_insert(n);
+                }
+            }
+            for (label, (pairs, revenue, share, revenue_attrib, before)) in groups {
+                let cell = out.entry((label, g.id())).or_default();
+                cell.conversions += pairs;
+                cell.revenue += round(revenue);
+                cell.attrib += share;
+                cell.revenue_attrib += round(revenue_attrib);
+                cell.pages_before = cell.pages_before.max(before.unwrap_or(0));
+            }
+            if let Some((_, Some(entry))) = views.first()
+                && !list.is_empty()
+            {
+                let cell = out.entry((entry.clone(), g.id())).or_default();
+                cell.entry_conversions += list.len() as u64;
+                cell.entry_revenue += list.iter().map(|(_, r)| r).sum::<f64>();
+            }
+        }
+    }
+    out
+}
