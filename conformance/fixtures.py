@@ -171,3 +171,31 @@ def invalid_visits():
     t.set_url("http://their.stuff.com/back/to/the/future")
     t.do_track_page_view("ignored, not from my.stuff.com")
     return {"before": before.text(), "after": after.text()}
+
+
+def one_visit_with_abnormal_pageview_urls():
+    """tests/PHPUnit/Fixtures/OneVisitWithAbnormalPageviewUrls.php: one
+    visit's page views of URLs with mixed protocols, `www.` and case,
+    unicode and an emoji, the last one sent with an earlier time than the
+    two before it."""
+    log = Log()
+    when = "2010-03-06 11:22:33"
+    t = Tracker(log, 1, when)
+    t.set_url_referrer("http://www.google.com/search?q=piwik")
+    t.set_url("http://example.org/foo/bar.html")
+    t.do_track_page_view("http://incredible.title/")
+    for hours, url, title in (
+            (0.2, "https://example.org/foo/bar.html", "https://incredible.title/"),
+            (0.3, "https://wWw.example.org/foo/bar2.html", "http://www.incredible.title/"),
+            (0.4, "http://WwW.example.org/foo/bar2.html", "https://www.incredible.title/"),
+            (0.5, "http://www.example.org/foo/bar3.html", "incredible.title/"),
+            (0.7, "http://www.my.url/\ua7fd\uf93b\u34a7\u42b6\u4e84\ufd86\u2145\u0e02\u03ba\u3082\u12b8\u1f79\u03c3\u0936\u03bc\u03b5\u0796\u0943", "Valid URL, although strange looking"),
+            (0.8, "https://make.wordpress.org/?emoji=😎l&param=test", "Emoji here: %F0%9F%98%8E"),
+            # "this pageview should be last" (the URLs' characters escaped as
+            # the PHP source has them: an editor's normalisation would change
+            # U+F93B and U+1F79)
+            (0.6, "https://example.org/foo/bar4.html", "incredible.title/")):
+        t.set_url(url)
+        t.set_force_visit_date_time(add_hours(when, hours))
+        t.do_track_page_view(title)
+    return log.text()

@@ -293,11 +293,12 @@ impl Resolved<'_> {
                 );
             });
             for (k, cells) in by_key {
+                // The label the row shows (a title's decoded).
                 let label = match table {
-                    ActionTable::Titles => d.titles.value(k),
-                    _ => d.pages().labels.value(k),
+                    ActionTable::Titles => crate::url::title_label(d.titles.value(k)),
+                    _ => std::borrow::Cow::Borrowed(d.pages().labels.value(k)),
                 };
-                add_goals(out.entry(label.to_owned()).or_default(), &cells);
+                add_goals(out.entry(label.into_owned()).or_default(), &cells);
             }
         }
         Ok(out)

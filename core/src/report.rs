@@ -171,7 +171,8 @@ impl ActionReportKind {
 
 /// The URL a page row shows (page URL rows only).
 fn page_url(d: &SiteDicts, table: ActionTable, k: u32) -> Option<String> {
-    (table == ActionTable::Pages).then(|| d.urls.value(d.pages().url_of(k)).to_owned())
+    (table == ActionTable::Pages)
+        .then(|| crate::url::shown_url(d.urls.value(d.pages().url_of(k))).into_owned())
 }
 
 /// The label of key `k` of a flat action report (`untitled`: the key of
@@ -505,7 +506,8 @@ impl Tree {
     }
 
     /// Matomo's layout: `/news/a/b` is folder `news`, folder `a`, page
-    /// `/b`; a trailing `/` or the root is the page `/index`.
+    /// `/b`; a trailing `/` or the root is the page `/index` (with a
+    /// query, `/?q=1`).
     fn chain(&mut self, page_id: u32, label: &str) -> &[u32] {
         if !self.chains.contains_key(&page_id) {
             let (path, query) = match label.split_once('?') {
@@ -520,7 +522,14 @@ impl Tree {
                 parent = self.node(parent, format!("{f}/"));
                 chain.push(parent);
             }
-            let leaf = if leaf[0].is_empty() { "index" } else { leaf[0] };
+            // Matomo's default name only for an empty path without a
+            // query: `/?a=1` is the page `/?a=1`, `/news/?a=1` the page
+            // `/?a=1` under `news`.
+            let leaf = if leaf[0].is_empty() && query.is_empty() {
+                "index"
+            } else {
+                leaf[0]
+            };
             let node = self.node(parent, format!("/{leaf}{query}"));
             chain.push(node);
             self.pages.insert(node, page_id);

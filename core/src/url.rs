@@ -19,6 +19,20 @@ pub(crate) fn page_name(url: &str) -> &str {
     rest.strip_prefix("www.").unwrap_or(rest)
 }
 
+/// A URL as Matomo compares it with a segment's `pageUrl==` value (and
+/// the other URL segments' `==`, `!=`): its action name ([`page_name`],
+/// the scheme and `www.` dropped in any case), without case, as MySQL's
+/// collation compares (`https://WWW.x.org/A` and `x.org/a` are the same).
+pub(crate) fn url_match_key(url: &str) -> String {
+    let url = without_fragment(url.trim());
+    let lower = url.to_lowercase();
+    let rest = lower
+        .strip_prefix("http://")
+        .or_else(|| lower.strip_prefix("https://"))
+        .unwrap_or(&lower);
+    rest.strip_prefix("www.").unwrap_or(rest).to_owned()
+}
+
 /// Matomo's default `url_query_parameter_to_exclude_from_url`: click ids
 /// and session ids that its tracker strips from action URLs.
 pub(crate) const SESSION_PARAMETERS: [&str; 16] = [
@@ -170,6 +184,61 @@ pub(crate) fn percent_decode(s: &str, plus_is_space: bool) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A page URL as Matomo shows it (its action's URL prefix, `http://`,
+/// `http://www.`, `https://` or `https://www.`, is stored apart from
+/// the rest and shown in lower case): `https://wWw.x.org/A` is
+/// `https://www.x.org/A`.
+pub(crate) fn shown_url(url: &str) -> std::borrow::Cow<'_, str> {
+    let scheme = ["http://", "https://"]
+        .into_iter()
+        .find(|p| url.len() >= p.len() && url[..p.len()].eq_ignore_ascii_case(p));
+    let Some(scheme) = scheme else {
+        return std::borrow::Cow::Borrowed(url);
+    };
+    let rest = &url[scheme.len()..];
+    let www = rest.len() >= 4 && rest[..4].eq_ignore_ascii_case("www.");
+    let end = scheme.len() + if www { 4 } else { 0 };
+    if url[..end].bytes().all(|b| !b.is_ascii_uppercase()) {
+        return std::borrow::Cow::Borrowed(url);
+    }
+    std::borrow::Cow::Owned(format!(
+        "{}{}",
+        url[..end].to_ascii_lowercase(),
+        &url[end..]
+    ))
+}
+
+/// A page title as Matomo's API labels its report row: percent-escapes
+/// decoded when they decode to UTF-8 (Matomo's `SafeDecodeLabel`; an
+/// access log's `404/URL = http%3A%2F%2Fx.org%2Fa` is
+/// `404/URL = http://x.org/a`), `+` kept (PHP's `urldecode` would make it
+/// a space); the row's segment keeps the title as stored.
+pub(crate) fn title_label(title: &str) -> std::borrow::Cow<'_, str> {
+    if !title.contains('%') {
+        return std::borrow::Cow::Borrowed(title);
+    }
+    let bytes = title.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    match String::from_utf8(out) {
+        Ok(decoded) => std::borrow::Cow::Owned(decoded),
+        Err(_) => std::borrow::Cow::Borrowed(title),
+    }
+}
+
 /// Matomo's input sanitising (PHP's `htmlspecialchars` with quotes):
 /// `& < > " '` as `&amp; &lt; &gt; &quot; &#039;`.
 pub(crate) fn html_escape(s: &str) -> String {
@@ -225,6 +294,34 @@ pub(crate) fn html_unescape(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn shown_urls_have_matomos_lower_case_prefix() {
+        assert_eq!(
+            shown_url("https://wWw.Example.org/A"),
+            "https://www.Example.org/A"
+        );
+        assert_eq!(shown_url("HTTP://x.org/"), "http://x.org/");
+        assert_eq!(shown_url("http://x.org/"), "http://x.org/");
+        assert_eq!(shown_url("ftp://x.org/"), "ftp://x.org/");
+    }
+
+    #[test]
+    fn title_labels_decode_as_matomos_api() {
+        assert_eq!(
+            title_label("Emoji here: %F0%9F%98%8E"),
+            "Emoji here: \u{1F60E}"
+        );
+        assert_eq!(
+            title_label("404/URL = http%3A%2F%2Fx.org%2Fa%2C1"),
+            "404/URL = http://x.org/a,1"
+        );
+        assert_eq!(title_label("C++ at 100%"), "C++ at 100%");
+        // Not UTF-8 once decoded: as stored.
+        assert_eq!(title_label("a%FFb"), "a%FFb");
+    }
+
     #[test]
     fn html_escaping_round_trips_as_matomo_sanitizes() {
         let text = "La fiancée de l'eau ---> \"x\" & <y>";
@@ -237,8 +334,6 @@ mod tests {
         // Other entities and lone ampersands stay.
         assert_eq!(html_unescape("a & b &nbsp; &#39;"), "a & b &nbsp; '");
     }
-
-    use super::*;
 
     #[test]
     fn session_parameters_are_left_out() {

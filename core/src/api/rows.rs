@@ -116,7 +116,12 @@ pub(crate) fn action_row(row: &ActionRow, shape: &PerfShape, top: bool) -> Row {
 /// [`action_row`] of a row under the folders `path` (`blog/category`).
 fn action_row_under(row: &ActionRow, shape: &PerfShape, top: bool, path: &str) -> Row {
     let mut m = Row::new();
-    m.insert("label".into(), json!(row.label));
+    let label = if shape.segment == Some("pageTitle") {
+        crate::url::title_label(&row.label)
+    } else {
+        std::borrow::Cow::Borrowed(row.label.as_str())
+    };
+    m.insert("label".into(), json!(label));
     let counts = ActionRow::count_columns(shape.pages);
     // Matomo's order: counts and time spent, timings, bandwidth, then
     // entries and exits.

@@ -409,7 +409,24 @@ fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
             let v = c.value.as_str();
             let exact = exact(&c.field, op);
             let test = TextTest::new(op, v, exact);
+            let url = matches!(
+                c.field,
+                Field::PageUrl
+                    | Field::EntryPageUrl
+                    | Field::ExitPageUrl
+                    | Field::DownloadUrl
+                    | Field::OutlinkUrl
+            );
             let ids = match dict {
+                // Matomo's: the URL's action name, whatever its scheme,
+                // `www.` and case.
+                Some(dict) if url && matches!(op, Op::Eq | Op::Ne) => {
+                    let key = crate::url::url_match_key(v);
+                    dict.iter()
+                        .filter(|(_, s)| crate::url::url_match_key(s) == key)
+                        .map(|(i, _)| i)
+                        .collect()
+                }
                 Some(dict) if exact && matches!(op, Op::Eq | Op::Ne) => {
                     dict.get(v).into_iter().collect()
                 }

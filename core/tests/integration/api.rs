@@ -2268,3 +2268,38 @@ fn live_shows_the_search_engine_and_social_network_of_a_visit() {
     );
     assert_eq!(fields(&of("direct")), [(); 5].map(|_| Value::Null));
 }
+
+/// Matomo's URL segments compare `==` by the action name: the URL without
+/// scheme, `www.` and case (UrlNormalizationTest's `pageUrl==` values).
+#[test]
+fn url_segments_match_as_matomo_normalizes() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1)).unwrap();
+    let t = 1_717_200_000;
+    e.ingest([
+        Hit::pageview(1, t, "a", "https://wWw.example.org/foo/bar2.html"),
+        Hit::pageview(1, t + 60, "a", "http://example.org/foo/other.html"),
+        Hit::pageview(1, t, "b", "http://example.org/foo/bar.html"),
+    ])
+    .unwrap();
+    let visits = |segment: &str| -> u64 {
+        let q = format!(
+            "method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&format=json&segment={}",
+            hitmap::encode_query_value(segment)
+        );
+        api(&e, &q)["nb_visits"].as_u64().unwrap()
+    };
+    for same in [
+        "pageUrl==example.org/foo/bar2.html",
+        "pageUrl==https://WWw.example.org/foo/bar2.html",
+        "pageUrl==http://EXAMPLE.org/Foo/Bar2.html",
+        "entryPageUrl==example.org/foo/bar2.html",
+        "exitPageUrl==www.example.org/foo/other.html",
+    ] {
+        assert_eq!(visits(same), 1, "{same}");
+    }
+    assert_eq!(visits("pageUrl!=example.org/foo/bar2.html"), 1);
+    assert_eq!(visits("pageUrl==example.org/foo/bar2"), 0);
+    // Other operators compare the URL as it is.
+    assert_eq!(visits("pageUrl=@example.org/foo"), 2);
+}

@@ -840,14 +840,16 @@ fn check_api_reports(
                 let top = if parts.len() > 1 {
                     parts[0].to_string()
                 } else {
-                    let leaf = if parts[0].is_empty() {
+                    let query = label
+                        .split_once('?')
+                        .map_or(String::new(), |(_, q)| format!("?{q}"));
+                    // Matomo's default name for an empty path without a
+                    // query only (`/?a=1` stays).
+                    let leaf = if parts[0].is_empty() && query.is_empty() {
                         "index"
                     } else {
                         parts[0]
                     };
-                    let query = label
-                        .split_once('?')
-                        .map_or(String::new(), |(_, q)| format!("?{q}"));
                     format!("/{leaf}{query}")
                 };
                 let row = model.entry(top).or_default();

@@ -317,6 +317,17 @@ impl RCond {
 /// `=@`, `!@`, `=^`, `=$` compare without case (Matomo's `LIKE`), as do
 /// `==` and `!=` on codes kept in lower case (`countryCode`); other `==`
 /// exactly (each row's segment selects exactly its row).
+/// A URL as Matomo's URL segments compare it with `==`: without scheme,
+/// `www.`, fragment and case.
+fn url_key(url: &str) -> String {
+    let lower = no_fragment(url.trim()).to_lowercase();
+    let rest = lower
+        .strip_prefix("http://")
+        .or_else(|| lower.strip_prefix("https://"))
+        .unwrap_or(&lower);
+    rest.strip_prefix("www.").unwrap_or(rest).to_owned()
+}
+
 fn text_match(op: &str, v: &str, s: Option<&str>) -> bool {
     if matches!(op, "==" | "!=") {
         exact_match(op, v, s)
@@ -420,7 +431,14 @@ pub fn cond_matches(c: &RCond, v: &RVisit) -> bool {
             return (c.op == "!=") != present.is_empty();
         }
         let op = positive(c.op);
-        let any = present.iter().any(|s| text_match(op, &c.value, Some(s)));
+        let url = matches!(c.field, "pageUrl" | "downloadUrl");
+        let any = present.iter().any(|s| {
+            if url && op == "==" {
+                url_key(&c.value) == url_key(s)
+            } else {
+                text_match(op, &c.value, Some(s))
+            }
+        });
         return if matches!(c.op, "!=" | "!@") {
             !any
         } else {
@@ -477,6 +495,9 @@ pub fn cond_matches(c: &RCond, v: &RVisit) -> bool {
         "countryCode" => fold_match(c.op, &c.value, v.country.as_deref()),
         "referrerType" => text_match(c.op, &c.value, Some(v.referrer_type)),
         "referrerUrl" => text_match(c.op, &c.value, v.referrer.as_deref()),
+        "entryPageUrl" if matches!(c.op, "==" | "!=") && !c.value.is_empty() => {
+            (entry.as_deref().map(url_key) == Some(url_key(&c.value))) == (c.op == "==")
+        }
         "entryPageUrl" => text_match(c.op, &c.value, entry.as_deref()),
         dim => text_match(c.op, &c.value, v.dims.get(dim).map(String::as_str)),
     }

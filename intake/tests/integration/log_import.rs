@@ -167,8 +167,16 @@ fn fake_logs_with_everything_enabled() {
         "method=Actions.getPageTitles&period=day&date=2012-08-11&flat=1",
     );
     let text = titles.to_string();
+    // Stored as Matomo's importer titles it (the URL escaped), labelled
+    // as Matomo's API shows it (decoded).
     assert!(
-        text.contains("404/URL = https%3A%2F%2Fpiwik.net%2Fthis%2Fis%2Fnot%2Fthe%2Fpage%2Fi%2Fam%2Flooking%2Ffor%2F"),
+        text.contains(
+            r#""label":"404/URL = https://piwik.net/this/is/not/the/page/i/am/looking/for/""#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("pageTitle==404%252FURL%2B%253D%2Bhttps%25253A%25252F%25252Fpiwik.net"),
         "{text}"
     );
     // The user id of the log is the visit's user, and its key: the page
