@@ -312,8 +312,9 @@ impl ReportRow for SectionRow {
     }
 }
 
-/// Sorts rows by a metric (or `label`), ties by label ascending, so that
-/// the order never depends on anything but the data.
+/// Sorts rows by a metric (or `label`), ties by label ascending in
+/// Matomo's order ([`crate::table::label_order`]), so that the order never depends on
+/// anything but the data.
 ///
 /// Returns an error message naming the columns when `column` is unknown.
 pub fn sort_rows<R: ReportRow>(
@@ -323,7 +324,7 @@ pub fn sort_rows<R: ReportRow>(
 ) -> Result<(), String> {
     if column == "label" {
         rows.sort_by(|a, b| {
-            let o = a.sort_label().cmp(b.sort_label());
+            let o = crate::table::label_order(a.sort_label(), b.sort_label());
             if descending { o.reverse() } else { o }
         });
         return Ok(());
@@ -342,7 +343,7 @@ pub fn sort_rows<R: ReportRow>(
     order.sort_by(|&a, &b| {
         let o = keys[a].partial_cmp(&keys[b]).unwrap_or(Ordering::Equal);
         let o = if descending { o.reverse() } else { o };
-        o.then_with(|| rows[a].sort_label().cmp(rows[b].sort_label()))
+        o.then_with(|| crate::table::label_order(rows[a].sort_label(), rows[b].sort_label()))
     });
     permute(rows, order);
     Ok(())

@@ -388,10 +388,48 @@ fn check_column(rows: &[Row], column: &str, param: &str) -> Result<()> {
     )))
 }
 
+/// Labels in Matomo's order (PHP's `SORT_NATURAL | SORT_FLAG_CASE`):
+/// without case, runs of digits by their number (`item-9` before
+/// `item-10`); labels equal so are ordered by their bytes, so that the
+/// order never depends on anything but the data.
+pub(crate) fn label_order(a: &str, b: &str) -> Ordering {
+    let (mut x, mut y) = (a.chars().peekable(), b.chars().peekable());
+    loop {
+        match (x.peek().copied(), y.peek().copied()) {
+            (None, None) => return a.cmp(b),
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let run = |it: &mut std::iter::Peekable<std::str::Chars<'_>>| {
+                    let mut digits = String::new();
+                    while let Some(c) = it.peek().copied().filter(char::is_ascii_digit) {
+                        digits.push(c);
+                        it.next();
+                    }
+                    digits.trim_start_matches('0').to_owned()
+                };
+                let (m, n) = (run(&mut x), run(&mut y));
+                let o = m.len().cmp(&n.len()).then_with(|| m.cmp(&n));
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            (Some(c), Some(d)) => {
+                let o = c.to_lowercase().cmp(d.to_lowercase());
+                if o != Ordering::Equal {
+                    return o;
+                }
+                x.next();
+                y.next();
+            }
+        }
+    }
+}
+
 fn sort(rows: &mut [Row], column: &str, descending: bool) {
     let cmp = |a: &Row, b: &Row| -> Ordering {
         let o = if column == "label" {
-            label(a).cmp(label(b))
+            label_order(label(a), label(b))
         } else {
             match (a.get(column), b.get(column)) {
                 (Some(Value::String(x)), Some(Value::String(y))) => x.cmp(y),
@@ -399,7 +437,7 @@ fn sort(rows: &mut [Row], column: &str, descending: bool) {
             }
         };
         let o = if descending { o.reverse() } else { o };
-        o.then_with(|| label(a).cmp(label(b)))
+        o.then_with(|| label_order(label(a), label(b)))
     };
     rows.sort_by(cmp);
     for r in rows {
@@ -672,6 +710,34 @@ fn formatted(name: &str, x: f64) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_sort_as_matomos_natural_case_insensitive_order() {
+        let mut labels = vec![
+            "item-10",
+            "Valid",
+            "item-9",
+            "incredible",
+            "Emoji",
+            "item-09",
+            "B",
+            "b",
+        ];
+        labels.sort_by(|a, b| label_order(a, b));
+        assert_eq!(
+            labels,
+            [
+                "B",
+                "b",
+                "Emoji",
+                "incredible",
+                "item-09",
+                "item-9",
+                "item-10",
+                "Valid"
+            ]
+        );
+    }
 
     fn rows(v: Value) -> Vec<Row> {
         v.as_array()
