@@ -313,7 +313,8 @@ impl ReportRow for SectionRow {
 }
 
 /// Sorts rows by a metric (or `label`), ties by label ascending in
-/// Matomo's order ([`crate::table::label_order`]), so that the order never depends on
+/// Matomo's order (PHP's natural, case-insensitive sort: `item-9` before
+/// `item-10`), so that the order never depends on
 /// anything but the data.
 ///
 /// Returns an error message naming the columns when `column` is unknown.
