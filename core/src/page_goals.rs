@@ -106,13 +106,14 @@ struct Pair {
     revenue: f64,
     attrib: u64,
     revenue_attrib: f64,
-    attributed: bool,
+    /// The first conversion's pages before, if a conversion knew them
+    /// (not an abandoned cart): then the pair has the attributed columns.
     pages_before: Option<u64>,
 }
 
 /// What a visit's counting reuses from visit to visit.
 #[derive(Default)]
-pub(crate) struct Scratch {
+struct Scratch {
     conversions: Vec<Conversion>,
     found: Vec<(i64, f64)>,
     /// The visit's page views: (time, row key; `NONE` without one).
@@ -133,15 +134,15 @@ fn cents(x: f64) -> f64 {
 
 /// What page goals are counted with: the site's goals ready to
 /// evaluate, and whether it is an ecommerce site.
-pub(crate) struct Counter<'g> {
-    pub states: Vec<GoalState<'g>>,
-    pub ecommerce: bool,
+struct Counter<'g> {
+    states: Vec<GoalState<'g>>,
+    ecommerce: bool,
 }
 
 impl Counter<'_> {
     /// Adds visit `cut`'s conversions to the rows of its pages (`key`:
     /// a page view's row key, `NONE` for none).
-    pub(crate) fn add_visit(
+    fn add_visit(
         &mut self,
         sel: &Selection<'_>,
         cut: &CutVisit<'_>,
@@ -213,7 +214,6 @@ impl Counter<'_> {
                 p.views += 1;
                 p.revenue += c.revenue;
                 if c.attributed && pages_before > 0 {
-                    p.attributed = true;
                     p.attrib += q;
                     p.revenue_attrib += q as f64 / 10_000.0 * c.revenue;
                     p.pages_before.get_or_insert(pages_before);
@@ -224,11 +224,11 @@ impl Counter<'_> {
             let cell = out.entry(k).or_default().entry(goal).or_default();
             cell.conversions += p.views;
             cell.revenue.add(cents(p.revenue));
-            if p.attributed {
+            if let Some(before) = p.pages_before {
                 cell.attributed = true;
                 cell.attrib += p.attrib;
                 cell.revenue_attrib.add(cents(p.revenue_attrib));
-                cell.pages_before = cell.pages_before.max(p.pages_before.unwrap_or(0));
+                cell.pages_before = cell.pages_before.max(before);
             }
         }
         // The entry page: the visit's first page view.

@@ -24,13 +24,7 @@ pub(crate) fn page_name(url: &str) -> &str {
 /// the scheme and `www.` dropped in any case), without case, as MySQL's
 /// collation compares (`https://WWW.x.org/A` and `x.org/a` are the same).
 pub(crate) fn url_match_key(url: &str) -> String {
-    let url = without_fragment(url.trim());
-    let lower = url.to_lowercase();
-    let rest = lower
-        .strip_prefix("http://")
-        .or_else(|| lower.strip_prefix("https://"))
-        .unwrap_or(&lower);
-    rest.strip_prefix("www.").unwrap_or(rest).to_owned()
+    page_name(&url.trim().to_lowercase()).to_owned()
 }
 
 /// Matomo's default `url_query_parameter_to_exclude_from_url`: click ids
@@ -165,6 +159,11 @@ pub(crate) fn query_keys(url: &str) -> impl Iterator<Item = &str> {
 /// Decodes `%XX` escapes (and `+` as space when `plus_is_space`); invalid
 /// escapes stay as they are, invalid UTF-8 is replaced.
 pub(crate) fn percent_decode(s: &str, plus_is_space: bool) -> String {
+    String::from_utf8_lossy(&percent_decode_bytes(s, plus_is_space)).into_owned()
+}
+
+/// The bytes `%XX` escapes stand for (`plus_is_space`: `+` is a space).
+fn percent_decode_bytes(s: &str, plus_is_space: bool) -> Vec<u8> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -181,7 +180,7 @@ pub(crate) fn percent_decode(s: &str, plus_is_space: bool) -> String {
         out.push(if plus_is_space && b == b'+' { b' ' } else { b });
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 /// A page URL as Matomo shows it (its action's URL prefix, `http://`,
@@ -217,23 +216,7 @@ pub(crate) fn title_label(title: &str) -> std::borrow::Cow<'_, str> {
     if !title.contains('%') {
         return std::borrow::Cow::Borrowed(title);
     }
-    let bytes = title.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    match String::from_utf8(out) {
+    match String::from_utf8(percent_decode_bytes(title, false)) {
         Ok(decoded) => std::borrow::Cow::Owned(decoded),
         Err(_) => std::borrow::Cow::Borrowed(title),
     }
