@@ -1393,9 +1393,11 @@ def conversion_slack(bin_, store, fixture, req, cache={}):
 
 def requests_after_last_action(bin_, store, req):
     """The seconds Matomo's visit lengths run past hitmap's in the
-    request's visits: from each visit's last action to its last
-    conversion row in Live (an order or a cart update after the last page
-    view keeps Matomo's visit going; hitmap's length ends at the action)."""
+    request's visits: the conversion rows in Live before a visit's first
+    action or after its last (Matomo's visit length runs from its first
+    request to its last, an order or a cart update included; hitmap's
+    from the first action to the last), and a visit of conversions only
+    from its first conversion to its last, plus 1."""
     if not req.get("period"):
         return 0
     cmd = [bin_, "report", store, "--site", str(req["site"]), "--date", req["date"], "--period", req["period"],
@@ -1414,8 +1416,15 @@ def requests_after_last_action(bin_, store, req):
         rows = v.get("actionDetails", [])
         acts = [a["timestamp"] for a in rows if a.get("type") not in ("goal", "ecommerceOrder", "ecommerceAbandonedCart")]
         convs = [a["timestamp"] for a in rows if a.get("type") in ("goal", "ecommerceOrder", "ecommerceAbandonedCart")]
-        if acts and convs and max(convs) > max(acts):
-            total += max(convs) - max(acts)
+        if not convs:
+            continue
+        if acts:
+            # Conversions after the last action or before the first.
+            total += max(0, max(convs) - max(acts)) + max(0, min(acts) - min(convs))
+        elif len(convs) > 1:
+            # A visit of conversions only: Matomo's length is 1 + last -
+            # first request; hitmap's is 0.
+            total += 1 + max(convs) - min(convs)
     return total
 
 

@@ -46,7 +46,7 @@ fn add_rows(
     let ecommerce = sel.site.config.is_ecommerce();
     let mut converted = Vec::new();
     sel.for_each_visit(|cut| {
-        visit_cells(
+        let visit_converted = visit_cells(
             states,
             (cut.archive, cut.visit),
             || cut.actions.iter(),
@@ -65,8 +65,8 @@ fn add_rows(
         for k in keys {
             // Every row of a visit's value exists, converted or not.
             let row = out.entry(k).or_default();
-            if !converted.is_empty() {
-                row.add_cells(&converted);
+            if visit_converted || !converted.is_empty() {
+                row.add_cells(&converted, visit_converted);
             }
         }
     });

@@ -22,10 +22,17 @@ use crate::goal::Goal;
 use crate::history::History;
 use crate::raw::SiteDicts;
 
+/// How goal rollups count, numbered: a rollup counted by other rules
+/// (before the number was kept, or by another number) stands for nothing
+/// and is counted again. 2: a visit with an order request its tracker
+/// refused is a converted visit.
+const COUNTING: u32 = 2;
+
 /// The identity of a site's goal definitions (and whether it is an
-/// ecommerce site): what a goal rollup was counted with.
+/// ecommerce site) and of the counting rules ([`COUNTING`]): what a goal
+/// rollup was counted with.
 pub(crate) fn goals_key(goals: &[Goal], ecommerce: bool) -> u64 {
-    let json = serde_json::to_vec(&(goals, ecommerce)).unwrap_or_default();
+    let json = serde_json::to_vec(&(goals, ecommerce, COUNTING)).unwrap_or_default();
     xxhash_rust::xxh3::xxh3_64(&json)
 }
 
@@ -83,7 +90,10 @@ impl RowGoals {
 /// Visit `v`'s conversions by cell, into `out` (emptied first): each
 /// goal's (conversions, revenue) and, on an ecommerce site, its counted
 /// orders and abandoned cart. `actions` gives its actions (all, or those
-/// inside a section).
+/// inside a section). Gives whether the visit converted as Matomo's
+/// `visit_goal_converted` says: a goal or an order cell, or, on an
+/// ecommerce site, an order request its tracker refused (an earlier order
+/// took its id: no conversion, but the visit is marked converted).
 pub(crate) fn visit_cells<I: Iterator<Item = usize>>(
     states: &mut [GoalState<'_>],
     (a, v): (&DayArchive, u32),
@@ -92,7 +102,7 @@ pub(crate) fn visit_cells<I: Iterator<Item = usize>>(
     ecommerce: bool,
     history: &History,
     out: &mut Vec<(i64, GoalCell)>,
-) {
+) -> bool {
     out.clear();
     for s in states.iter_mut() {
         if let Some((n, revenue)) = s.convert(a, v, actions(), d) {
@@ -107,7 +117,7 @@ pub(crate) fn visit_cells<I: Iterator<Item = usize>>(
     }
     let recorded = a.conversions_of(v);
     if !ecommerce || recorded.is_empty() {
-        return;
+        return !out.is_empty();
     }
     let cell_of = |records: &[&crate::recorded::Recorded]| {
         let mut cell = GoalCell {
@@ -132,12 +142,15 @@ pub(crate) fn visit_cells<I: Iterator<Item = usize>>(
     if !bought.is_empty() {
         out.push((ORDERS, cell_of(&bought)));
     }
+    out.iter().any(|(id, _)| *id != CARTS) || crate::recorded::ordered(recorded)
 }
 
 impl RowGoals {
-    /// Adds a converting visit's cells (`cells` not empty).
-    pub(crate) fn add_cells(&mut self, cells: &[(i64, GoalCell)]) {
-        if cells.iter().any(|(id, _)| *id != CARTS) {
+    /// Adds a visit's cells and whether it converted ([`visit_cells`]):
+    /// Matomo's rows count converted visits by its visits' flag, so a
+    /// visit whose only order was refused counts without a cell.
+    pub(crate) fn add_cells(&mut self, cells: &[(i64, GoalCell)], converted: bool) {
+        if converted {
             self.visits_converted += 1;
         }
         for (id, c) in cells {
@@ -360,7 +373,7 @@ impl<'g> GoalSums<'g> {
     }
 
     /// Counts visit `v` of `a` with its `actions` (all of them, or those
-    /// inside a section), and gives its cells. `history` tells which
+    /// inside a section), and gives its cells and whether it converted. `history` tells which
     /// orders count.
     pub(crate) fn add_visit<I: Iterator<Item = usize>>(
         &mut self,
@@ -369,9 +382,9 @@ impl<'g> GoalSums<'g> {
         actions: impl Fn() -> I,
         d: &SiteDicts,
         history: &History,
-    ) -> &[(i64, GoalCell)] {
+    ) -> (&[(i64, GoalCell)], bool) {
         let mut cells = std::mem::take(&mut self.cells);
-        visit_cells(
+        let converted = visit_cells(
             &mut self.ready,
             (a, v),
             actions,
@@ -380,13 +393,20 @@ impl<'g> GoalSums<'g> {
             history,
             &mut cells,
         );
-        self.add_cells(a, v, &cells);
+        self.add_cells(a, v, &cells, converted);
         self.cells = cells;
-        &self.cells
+        (&self.cells, converted)
     }
 
-    /// Counts visit `v` of `a` by its cells ([`visit_cells`]).
-    pub(crate) fn add_cells(&mut self, a: &DayArchive, v: u32, cells: &[(i64, GoalCell)]) {
+    /// Counts visit `v` of `a` by its cells and whether it converted
+    /// ([`visit_cells`]).
+    pub(crate) fn add_cells(
+        &mut self,
+        a: &DayArchive,
+        v: u32,
+        cells: &[(i64, GoalCell)],
+        converted: bool,
+    ) {
         // Every visit's sums (0), and its type's (1 new, 2 returning)
         // when they are told apart.
         let t = match (self.by_type, self.by_type && a.is_new_visit(v)) {
@@ -425,7 +445,8 @@ impl<'g> GoalSums<'g> {
             any.0 += c.conversions;
             any.1.add_sum(&c.revenue);
         }
-        if any.0 > 0 {
+        // Every goal's together: the visits Matomo marks converted.
+        if any.0 > 0 || converted {
             for k in types(t) {
                 self.overall[k].add_visit(visitor, any.0, &any.1);
             }

@@ -129,6 +129,13 @@ pub(crate) fn orders(visit: &[Recorded]) -> impl Iterator<Item = &Recorded> {
         .filter(|r| r.kind == HitType::Order && r.counted)
 }
 
+/// Whether a visit holds an order request, counted or not: Matomo's
+/// tracker marks a visit converted and ordered on every order request,
+/// also on one it then refuses because an earlier order took its id.
+pub(crate) fn ordered(visit: &[Recorded]) -> bool {
+    visit.iter().any(|r| r.kind == HitType::Order)
+}
+
 /// A visit's abandoned cart: its last ecommerce conversion by time, if
 /// that is a cart update (ties: an order wins, the cart was bought).
 pub(crate) fn abandoned_cart(visit: &[Recorded]) -> Option<&Recorded> {

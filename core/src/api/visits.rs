@@ -87,13 +87,13 @@ impl<'s> Goals<'s> {
     }
 
     /// Matomo's conversion columns of a visit: `goalConversions` (its
-    /// goals' conversions, not its orders), `visitConverted` (a goal or
-    /// an order) and its icon,
+    /// goals' conversions, not its orders), `visitConverted` (a goal, an
+    /// order, or an order request refused for its used id) and its icon,
     /// `visitEcommerceStatus` and its icon, and the orders' and abandoned
     /// cart's revenue, count and products.
     fn put(&mut self, m: &mut Map<String, Value>, a: &DayArchive, v: u32) {
         use crate::goal_sums::{CARTS, ORDERS};
-        crate::goal_sums::visit_cells(
+        let converted = crate::goal_sums::visit_cells(
             &mut self.states,
             (a, v),
             || a.actions_of(v),
@@ -111,11 +111,6 @@ impl<'s> Goals<'s> {
             .filter(|(id, _)| *id != CARTS && *id != ORDERS)
             .map(|(_, c)| c.conversions)
             .sum();
-        let converted = conversions > 0
-            || self
-                .cells
-                .iter()
-                .any(|(id, c)| *id == ORDERS && c.conversions > 0);
         m.insert("goalConversions".into(), json!(conversions));
         m.insert("visitConverted".into(), json!(u8::from(converted)));
         m.insert(
@@ -123,7 +118,11 @@ impl<'s> Goals<'s> {
             json!(converted.then_some("plugins/Morpheus/images/goal.svg")),
         );
         let (order, cart) = (cell(ORDERS), cell(CARTS));
-        let (status, icon) = match (order.is_some(), cart.is_some()) {
+        // Any order request makes the visit `ordered`, also one the
+        // tracker refused (its id was used): Matomo's `visit_goal_buyer`.
+        let ordered =
+            self.site.config.is_ecommerce() && crate::recorded::ordered(a.conversions_of(v));
+        let (status, icon) = match (ordered, cart.is_some()) {
             (false, false) => ("none", None),
             (true, false) => (
                 "ordered",

@@ -138,8 +138,8 @@ impl<'a> GoalRollupBuilder<'a> {
         let d = self.keys.dicts;
         let history = self.history;
         for v in 0..a.visit_count() {
-            let cells = self.sums.add_visit(a, v, || a.actions_of(v), d, history);
-            if cells.is_empty() {
+            let (cells, converted) = self.sums.add_visit(a, v, || a.actions_of(v), d, history);
+            if cells.is_empty() && !converted {
                 continue;
             }
             if let Some(i) = crate::goal_sums::range_of(&VISITS_UNTIL, a.visit_rank(v)) {
@@ -169,7 +169,7 @@ impl<'a> GoalRollupBuilder<'a> {
                     actions: a.actions_of(v).len(),
                     length: a.length[v as usize],
                 },
-                cells,
+                (cells, converted),
             );
         }
     }
@@ -189,9 +189,9 @@ fn add_rows(
     (groups, tables): (&[(Grouping, Vec<Range>)], &[VisitTable]),
     keys: &VisitKeys<'_>,
     at: VisitAt<'_>,
-    cells: &[(i64, GoalCell)],
+    (cells, converted): (&[(i64, GoalCell)], bool),
 ) {
-    rows.all.add_cells(cells);
+    rows.all.add_cells(cells, converted);
     let referrer = OnceCell::new();
     for (i, (g, bounds)) in groups.iter().enumerate() {
         let Some((label, sub)) = keys.key_of(*g, bounds, &at, &referrer) else {
@@ -202,9 +202,12 @@ fn add_rows(
             table
                 .entry((label.clone(), sub))
                 .or_default()
-                .add_cells(cells);
+                .add_cells(cells, converted);
         }
-        table.entry((label, None)).or_default().add_cells(cells);
+        table
+            .entry((label, None))
+            .or_default()
+            .add_cells(cells, converted);
     }
     for t in tables {
         let k = t.key(at.archive, at.visit as usize);
@@ -213,7 +216,7 @@ fn add_rows(
             .or_default()
             .entry(k)
             .or_default()
-            .add_cells(cells);
+            .add_cells(cells, converted);
     }
 }
 

@@ -77,9 +77,12 @@ enum Pred {
     Converted {
         /// The goals it asks about, each with its pattern compiled once.
         goals: Arc<[(Goal, Option<GoalMatcher>)]>,
-        /// Whether a counted ecommerce order converts too (`visitConverted`
-        /// on an ecommerce site).
-        orders: bool,
+        /// Which ecommerce orders convert too: none, counted ones
+        /// (`visitConvertedGoalId!=` on an ecommerce site: Matomo's
+        /// conversions table), or any order request (`visitConverted` on
+        /// an ecommerce site: Matomo's tracker marks a visit converted on
+        /// an order request even when it refuses the order).
+        orders: OrdersConvert,
         /// Whether an abandoned cart does too (`visitConvertedGoalId!=`
         /// on an ecommerce site: Matomo's conversions table holds carts).
         carts: bool,
@@ -286,10 +289,23 @@ pub(crate) fn all_visits(a: &DayArchive) -> RoaringBitmap {
     b
 }
 
+/// Which ecommerce orders convert a visit for a condition
+/// ([`Pred::Converted`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OrdersConvert {
+    /// No order does.
+    No,
+    /// An order that counts does (Matomo's conversions table).
+    Counted,
+    /// Any order request does, counted or refused (Matomo's
+    /// `visit_goal_converted`).
+    Requested,
+}
+
 /// Visits that converted one of `goals` (complemented if `negate`).
 fn converted<'g>(
     goals: impl Iterator<Item = &'g Goal>,
-    orders: bool,
+    orders: OrdersConvert,
     carts: bool,
     negate: bool,
 ) -> Pred {
@@ -343,9 +359,14 @@ fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
         return Ok(Pred::VisitorIsNew((c.value == "new") != (c.op == Op::Ne)));
     }
     if c.field == Field::VisitConverted {
+        let orders = if site.config.is_ecommerce() {
+            OrdersConvert::Requested
+        } else {
+            OrdersConvert::No
+        };
         return Ok(converted(
             site.config.goals.iter(),
-            site.config.is_ecommerce(),
+            orders,
             false,
             (c.value == "1") == (c.op == Op::Ne),
         ));
@@ -361,9 +382,14 @@ fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
         // abandoned cart.
         let other = c.op == Op::Ne;
         let ecommerce = other && site.config.is_ecommerce();
+        let orders = if ecommerce {
+            OrdersConvert::Counted
+        } else {
+            OrdersConvert::No
+        };
         return Ok(converted(
             goals.iter().filter(|g| (g.id == id) != other),
-            ecommerce,
+            orders,
             ecommerce,
             false,
         ));
@@ -602,7 +628,9 @@ fn ecommerce_passes(
     let cart = crate::recorded::abandoned_cart(recorded);
     match field {
         Field::VisitEcommerceStatus => {
-            let status = match (orders().next().is_some(), cart.is_some()) {
+            // Any order request makes the visit `ordered`, also one the
+            // tracker refused (its id was used): Matomo's `visit_goal_buyer`.
+            let status = match (crate::recorded::ordered(recorded), cart.is_some()) {
                 (false, false) => "none",
                 (true, false) => "ordered",
                 (false, true) => "abandonedCart",
@@ -870,7 +898,11 @@ fn eval_pred<'a>(pred: &Pred, day: &Day<'a, '_>) -> Cow<'a, RoaringBitmap> {
                 let converted = states
                     .iter_mut()
                     .any(|s| s.convert(a, v, a.actions_of(v), keys.dicts).is_some())
-                    || (*orders && keys.orders(a.conversions_of(v)).next().is_some())
+                    || match orders {
+                        OrdersConvert::No => false,
+                        OrdersConvert::Counted => keys.orders(a.conversions_of(v)).next().is_some(),
+                        OrdersConvert::Requested => crate::recorded::ordered(a.conversions_of(v)),
+                    }
                     || (*carts && crate::recorded::abandoned_cart(a.conversions_of(v)).is_some());
                 converted != *negate
             }))

@@ -1925,10 +1925,13 @@ fn read_goal_rows(r: &mut Reader<'_>) -> ReadResult<crate::rollup::goals::GoalRo
 fn read_goal_rollup(r: &mut Reader<'_>) -> ReadResult<crate::rollup::goals::GoalRollup> {
     use crate::goal_sums::{StoredAcc, StoredEcom};
     use crate::rollup::goals::GoalRollup;
-    fn acc(r: &mut Reader<'_>) -> ReadResult<StoredAcc> {
+    // `overall`: every goal's together, whose converted visits include
+    // visits without a conversion (an order request refused for its used
+    // id converts the visit: `goal_sums::visit_cells`).
+    fn acc_of(r: &mut Reader<'_>, overall: bool) -> ReadResult<StoredAcc> {
         let (conversions, visits) = (r.var()?, r.var()?);
         let visitors = r.bitmap()?;
-        if visitors.len() > visits || visits > conversions {
+        if visitors.len() > visits || (!overall && visits > conversions) {
             return Err("a goal rollup's counts disagree".into());
         }
         Ok(StoredAcc {
@@ -1937,6 +1940,9 @@ fn read_goal_rollup(r: &mut Reader<'_>) -> ReadResult<crate::rollup::goals::Goal
             visitors,
             revenue: read_sum(r)?,
         })
+    }
+    fn acc(r: &mut Reader<'_>) -> ReadResult<StoredAcc> {
+        acc_of(r, false)
     }
     fn three(r: &mut Reader<'_>) -> ReadResult<[StoredAcc; 3]> {
         Ok([acc(r)?, acc(r)?, acc(r)?])
@@ -1950,7 +1956,7 @@ fn read_goal_rollup(r: &mut Reader<'_>) -> ReadResult<crate::rollup::goals::Goal
     }
     let key = r.u64()?;
     let visits = [r.var()?, r.var()?, r.var()?];
-    let overall = three(r)?;
+    let overall = [acc_of(r, true)?, acc_of(r, true)?, acc_of(r, true)?];
     let n = r.var_count()?;
     let mut each = Vec::with_capacity(n.min(1024));
     for _ in 0..n {
