@@ -123,6 +123,8 @@ pub struct SiteArgs {
     pub exclude_ips: Vec<String>,
     /// Excluded user agents (a part, any case).
     pub exclude_user_agents: Vec<String>,
+    /// Excluded URL query parameters (any case).
+    pub exclude_parameters: Vec<String>,
     /// Drop requests to URLs that are not the site's.
     pub exclude_unknown_urls: bool,
 }
@@ -164,6 +166,9 @@ pub fn init(dir: &Path, args: &SiteArgs) -> Result<String, CliError> {
     }
     for agent in &args.exclude_user_agents {
         config = config.exclude_user_agent(agent);
+    }
+    for p in &args.exclude_parameters {
+        config = config.exclude_parameter(p);
     }
     config = config.exclude_unknown_urls(args.exclude_unknown_urls);
     // A rule the tracker could not read is refused now, named.

@@ -144,6 +144,13 @@ enum Command {
         /// as Matomo's excluded user agents; repeat.
         #[arg(long = "exclude-user-agent")]
         exclude_user_agents: Vec<String>,
+        /// Strip this URL query parameter (any case) from the action URLs
+        /// the tracker and the access-log importer record, as Matomo's
+        /// excluded parameters (Matomo's default session and click ids,
+        /// gclid, fbclid, phpsessid, jsessionid, sessionid, sid, ..., are
+        /// always stripped); repeat.
+        #[arg(long = "exclude-parameter")]
+        exclude_parameters: Vec<String>,
         /// Drop the requests to URLs not on the site's hosts or under its
         /// main URL (Matomo's "only track visits to these URLs").
         #[arg(long)]
@@ -617,6 +624,7 @@ fn run(command: Command) -> Result<String, CliError> {
             main_url,
             exclude_ips,
             exclude_user_agents,
+            exclude_parameters,
             exclude_unknown_urls,
         } => commands::init(
             &dir,
@@ -632,6 +640,7 @@ fn run(command: Command) -> Result<String, CliError> {
                 main_url,
                 exclude_ips,
                 exclude_user_agents,
+                exclude_parameters,
                 exclude_unknown_urls,
             },
         ),

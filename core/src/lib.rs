@@ -183,3 +183,4 @@ pub use store::source::ReadStats;
 pub use store::{Recovery, StoreOptions, files_holding, recover_manifest};
 pub use summary::{ActionsSummary, VisitFrequency, VisitsSummary};
 pub use transitions::{Counted, EntryReferrers, Transitions, TransitionsOf};
+pub use url::strip_excluded_parameters;

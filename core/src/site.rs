@@ -66,6 +66,12 @@ pub struct SiteConfig {
     /// dropped.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) exclude_unknown_urls: bool,
+    /// Matomo's excluded URL query parameters: the tracker and the
+    /// access-log importer strip them (any case) from action URLs, with
+    /// Matomo's default session and click ids
+    /// ([`SiteConfig::strip_excluded_parameters`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) excluded_parameters: Vec<String>,
 }
 
 impl SiteConfig {
@@ -88,6 +94,7 @@ impl SiteConfig {
             excluded_ips: Vec::new(),
             excluded_user_agents: Vec::new(),
             exclude_unknown_urls: false,
+            excluded_parameters: Vec::new(),
         }
     }
 
@@ -197,6 +204,52 @@ impl SiteConfig {
     /// [`SiteConfig::exclude_user_agent`].
     pub fn excluded_user_agents(&self) -> &[String] {
         &self.excluded_user_agents
+    }
+
+    /// Strips the URL query parameter `name` (any case) from the site's
+    /// action URLs as the tracker and the access-log importer record
+    /// them, as Matomo's excluded parameters (a session id of the site's
+    /// own, a tracking parameter). Hits given to the engine directly
+    /// (NDJSON, DataFrames) keep their URLs as given.
+    ///
+    /// # Examples
+    /// ```
+    /// let s = hitmap::SiteConfig::new(1).exclude_parameter("ref_id");
+    /// assert_eq!(s.excluded_parameters(), ["ref_id"]);
+    /// ```
+    pub fn exclude_parameter(mut self, name: impl Into<String>) -> SiteConfig {
+        let name = name.into();
+        if !name.trim().is_empty() {
+            self.excluded_parameters.push(name.trim().to_owned());
+        }
+        self
+    }
+
+    /// The excluded URL query parameters, as given to
+    /// [`SiteConfig::exclude_parameter`].
+    pub fn excluded_parameters(&self) -> &[String] {
+        &self.excluded_parameters
+    }
+
+    /// `url` as Matomo's tracker records an action URL of the site:
+    /// without the query parameters the site excludes
+    /// ([`SiteConfig::exclude_parameter`]) and Matomo's default excluded
+    /// session and click ids (`gclid`, `fbclid`, `phpsessid`,
+    /// `jsessionid`, `sessionid`, `sid`, ... in any case), the rest of the
+    /// query in its order; the fragment is kept.
+    ///
+    /// # Examples
+    /// ```
+    /// let s = hitmap::SiteConfig::new(1).exclude_parameter("Ref_Id");
+    /// assert_eq!(
+    ///     s.strip_excluded_parameters("https://x.org/a?ref_id=7&q=1&GCLID=x#top"),
+    ///     "https://x.org/a?q=1#top"
+    /// );
+    /// assert_eq!(s.strip_excluded_parameters("https://x.org/a?sid=2"), "https://x.org/a");
+    /// assert_eq!(s.strip_excluded_parameters("https://x.org/a?q=1"), "https://x.org/a?q=1");
+    /// ```
+    pub fn strip_excluded_parameters<'u>(&self, url: &'u str) -> std::borrow::Cow<'u, str> {
+        crate::url::strip_excluded_parameters(url, &self.excluded_parameters)
     }
 
     /// Drops requests whose URL is not on one of the site's hosts

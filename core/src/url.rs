@@ -3,6 +3,8 @@
 //! (sections, folders) and the query keys (campaign parameters), and must
 //! never fail on whatever text a tracker sends.
 
+use std::borrow::Cow;
+
 /// The URL without its `#fragment`.
 pub(crate) fn without_fragment(url: &str) -> &str {
     url.split_once('#').map_or(url, |(u, _)| u)
@@ -52,25 +54,65 @@ pub(crate) const SESSION_PARAMETERS: [&str; 16] = [
 /// strips from action URLs ([`SESSION_PARAMETERS`], any case): how
 /// Matomo matches a URL it is asked about (`Actions.getDownload`).
 pub(crate) fn without_session_parameters(url: &str) -> String {
-    let url = without_fragment(url);
-    let Some((base, query)) = url.split_once('?') else {
-        return url.to_owned();
+    without_parameters(without_fragment(url), |name| {
+        SESSION_PARAMETERS
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(name))
+    })
+    .into_owned()
+}
+
+/// `url` as Matomo's tracker records an action URL: without Matomo's
+/// default excluded session and click ids ([`SESSION_PARAMETERS`]) and
+/// the parameters `site` names (a site's excluded parameters), in any
+/// case; what `SiteConfig::strip_excluded_parameters` does, for hosts
+/// that keep a site's list apart from its configuration.
+///
+/// # Examples
+/// ```
+/// let site = vec!["ref".to_string()];
+/// assert_eq!(
+///     hitmap::strip_excluded_parameters("https://x.org/?REF=1&q=2&jsessionid=9", &site),
+///     "https://x.org/?q=2"
+/// );
+/// ```
+pub fn strip_excluded_parameters<'u>(url: &'u str, site: &[String]) -> Cow<'u, str> {
+    without_parameters(url, |name| {
+        SESSION_PARAMETERS
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(name))
+            || site.iter().any(|p| p.eq_ignore_ascii_case(name))
+    })
+}
+
+/// `url` without the query parameters whose name `excluded` says, the
+/// others in their order, its fragment kept; unchanged (borrowed) when
+/// none is excluded. Empty pairs (`a=1&&b=2`) are dropped with them.
+pub(crate) fn without_parameters(url: &str, excluded: impl Fn(&str) -> bool) -> Cow<'_, str> {
+    let (rest, fragment) = match url.find('#') {
+        Some(i) => url.split_at(i),
+        None => (url, ""),
     };
+    let Some((base, query)) = rest.split_once('?') else {
+        return Cow::Borrowed(url);
+    };
+    fn name(pair: &str) -> &str {
+        pair.split('=').next().unwrap_or_default()
+    }
+    if !query.split('&').any(|pair| excluded(name(pair))) {
+        return Cow::Borrowed(url);
+    }
     let kept: Vec<&str> = query
         .split('&')
-        .filter(|pair| {
-            let name = pair.split('=').next().unwrap_or_default();
-            !pair.is_empty()
-                && !SESSION_PARAMETERS
-                    .iter()
-                    .any(|p| p.eq_ignore_ascii_case(name))
-        })
+        .filter(|pair| !pair.is_empty() && !excluded(name(pair)))
         .collect();
-    if kept.is_empty() {
-        base.to_owned()
-    } else {
-        format!("{base}?{}", kept.join("&"))
+    let mut out = base.to_owned();
+    if !kept.is_empty() {
+        out.push('?');
+        out.push_str(&kept.join("&"));
     }
+    out.push_str(fragment);
+    Cow::Owned(out)
 }
 
 /// Where the part after `scheme://host[:port]` starts, if there is a scheme.
@@ -316,6 +358,25 @@ mod tests {
         assert_eq!(html_unescape(&escaped), text);
         // Other entities and lone ampersands stay.
         assert_eq!(html_unescape("a & b &nbsp; &#39;"), "a & b &nbsp; '");
+    }
+
+    #[test]
+    fn excluded_parameters_leave_the_query_in_order() {
+        let site = vec!["Ref".to_string()];
+        let strip = |u| strip_excluded_parameters(u, &site).into_owned();
+        assert_eq!(
+            strip("https://x.org/a?b=1&ref=2&c=3#f?ref=4"),
+            "https://x.org/a?b=1&c=3#f?ref=4"
+        );
+        assert_eq!(strip("https://x.org/a?REF&&c=3"), "https://x.org/a?c=3");
+        assert_eq!(strip("https://x.org/a?ref=1#top"), "https://x.org/a#top");
+        assert_eq!(strip("https://x.org/a?&q=1"), "https://x.org/a?&q=1");
+        assert_eq!(strip("https://x.org/?"), "https://x.org/?");
+        assert_eq!(strip("https://x.org/a#?ref=1"), "https://x.org/a#?ref=1");
+        assert!(matches!(
+            strip_excluded_parameters("https://x.org/a?q=1", &site),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]

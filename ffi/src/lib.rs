@@ -428,6 +428,10 @@ struct SiteSpec {
     /// Drop requests to URLs that are not the site's.
     #[serde(default)]
     exclude_unknown_urls: bool,
+    /// Matomo's excluded query parameters (any case), stripped from the
+    /// page URLs the tracker records.
+    #[serde(default)]
+    excluded_parameters: Vec<String>,
 }
 
 impl SiteSpec {
@@ -459,6 +463,9 @@ impl SiteSpec {
         }
         for agent in self.excluded_user_agents {
             c = c.exclude_user_agent(agent);
+        }
+        for p in self.excluded_parameters {
+            c = c.exclude_parameter(p);
         }
         c.exclude_unknown_urls(self.exclude_unknown_urls)
             .ecommerce(self.ecommerce)

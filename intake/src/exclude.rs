@@ -3,7 +3,8 @@
 //! replayed tracking requests): excluded IPs (addresses, `a.b.c.d/n`
 //! ranges, `a.b.*.*` wildcards, IPv6 too), excluded user agents (a part,
 //! regardless of case) and "only track visits to the site's URLs"
-//! ([`hitmap::SiteConfig::exclude_ip`] and its siblings).
+//! ([`hitmap::SiteConfig::exclude_ip`] and its siblings); and the query
+//! parameters stripped from action URLs ([`Exclusions::action_url`]).
 
 use std::net::IpAddr;
 
@@ -14,6 +15,8 @@ pub struct Exclusions {
     agents: Vec<String>,
     /// The site's URLs (host, path prefix) when unknown URLs are dropped.
     urls: Option<Vec<(String, String)>>,
+    /// The site's excluded URL query parameters.
+    parameters: Vec<String>,
 }
 
 /// Why a request is excluded.
@@ -92,12 +95,34 @@ impl Exclusions {
                 .map(|a| a.to_lowercase())
                 .collect(),
             urls,
+            parameters: site.excluded_parameters().to_vec(),
         })
     }
 
     /// Whether the site excludes nothing.
     pub fn is_empty(&self) -> bool {
-        self.ips.is_empty() && self.agents.is_empty() && self.urls.is_none()
+        self.ips.is_empty()
+            && self.agents.is_empty()
+            && self.urls.is_none()
+            && self.parameters.is_empty()
+    }
+
+    /// `url` as Matomo's tracker records an action URL of the site
+    /// (`ex`: its exclusions, if it has any): without Matomo's default
+    /// session and click ids and the site's excluded parameters
+    /// ([`hitmap::SiteConfig::exclude_parameter`]).
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap_intake::exclude::Exclusions;
+    /// let site = hitmap::SiteConfig::new(1).exclude_parameter("ref");
+    /// let ex = Exclusions::of(&site)?;
+    /// assert_eq!(Exclusions::action_url(Some(&ex), "https://x.org/a?ref=1&q=2"), "https://x.org/a?q=2");
+    /// assert_eq!(Exclusions::action_url(None, "https://x.org/a?ref=1&sid=2"), "https://x.org/a?ref=1");
+    /// # Ok::<(), String>(())
+    /// ```
+    pub fn action_url<'u>(ex: Option<&Exclusions>, url: &'u str) -> std::borrow::Cow<'u, str> {
+        hitmap::strip_excluded_parameters(url, ex.map_or(&[], |e| &e.parameters))
     }
 
     /// Why a request from `ip` with `agent` to `url` is excluded, if it is

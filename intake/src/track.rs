@@ -358,7 +358,12 @@ impl Tracker {
                 .day_keys(ts)
                 .key(&[&ip, agent_text, language.as_deref().unwrap_or("")]),
         };
-        let url = nonempty("url").map(str::to_owned);
+        // Page URLs as Matomo's tracker records them (of page views, site
+        // searches, events and conversions): without the site's excluded
+        // query parameters and Matomo's default session and click ids.
+        let excluded = self.exclusions.get(&site);
+        let action_url = |u: &str| crate::exclude::Exclusions::action_url(excluded, u).into_owned();
+        let url = nonempty("url").map(action_url);
         if let Some(idgoal) = nonempty("idgoal") {
             // A conversion request records the conversion, not an action
             // (Matomo's trackGoal and ecommerce requests).
@@ -367,6 +372,8 @@ impl Tracker {
             hit.validate().map_err(Refused::Invalid)?;
             return Ok(Tracked::Hit(Box::new(hit)));
         }
+        // Downloads and outlinks keep their URLs as sent (Matomo's
+        // `setActionUrlWithoutExcludingParameters`).
         let (kind, target) = if let Some(d) = nonempty("download") {
             (HitType::Download, Some(d.to_owned()))
         } else if let Some(l) = nonempty("link") {

@@ -113,6 +113,9 @@ final class Store
      *                                         holds one (any case) are dropped
      * @param bool $excludeUnknownUrls drop requests to URLs off the
      *                                 site's hosts and main URL
+     * @param list<string> $excludedParameters Matomo's excluded query
+     *                                         parameters, stripped (any case) from the page URLs
+     *                                         the tracker records, with Matomo's default session ids
      */
     public function addSite(
         int $id,
@@ -127,6 +130,7 @@ final class Store
         array $excludedIps = [],
         array $excludedUserAgents = [],
         bool $excludeUnknownUrls = false,
+        array $excludedParameters = [],
     ): void {
         $spec = [
             'id' => $id,
@@ -141,6 +145,7 @@ final class Store
             'excluded_ips' => array_values($excludedIps),
             'excluded_user_agents' => array_values($excludedUserAgents),
             'exclude_unknown_urls' => $excludeUnknownUrls,
+            'excluded_parameters' => array_values($excludedParameters),
         ];
         self::check($this->ffi, $this->ffi->hitmap_store_add_site($this->handle(), json_encode($spec, JSON_THROW_ON_ERROR)));
     }

@@ -139,6 +139,19 @@ final class StoreTest extends TestCase
         $bad->ingestLog([$logs . '/fake_logs.log'], ['idsite' => 1]);
     }
 
+    public function testExcludedParametersLeavePageUrls(): void
+    {
+        $store = Store::inMemory();
+        $store->addSite(1, hosts: ['x.org'], excludedParameters: ['ref']);
+        $log = (string) tempnam(sys_get_temp_dir(), 'hitmap-log');
+        file_put_contents($log, 'x.org 10.1.1.1 - - [01/Jun/2024:10:00:00 +0000] "GET /a?ref=mail&q=1&sid=9 HTTP/1.1" 200 512 "-" '
+            . '"Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"' . "\n");
+        $store->ingestLog([$log], ['idsite' => 1, 'log_format' => 'common_vhost']);
+        unlink($log);
+        $rows = $store->api('method=Actions.getPageUrls&idSite=1&period=day&date=2024-06-01&flat=1');
+        self::assertSame(['/a?q=1'], array_column($rows, 'label'));
+    }
+
     public function testIngestReportsRejectedLines(): void
     {
         $store = Store::inMemory();

@@ -242,7 +242,7 @@ impl Engine {
     /// Adds or updates a site.
     // One parameter per Python keyword argument: the signature is the API.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (site, timezone="UTC", visit_timeout=1800, hosts=Vec::new(), sections=BTreeMap::new(), dimensions=Vec::new(), ecommerce=false, name=None, main_url=None, excluded_ips=Vec::new(), excluded_user_agents=Vec::new(), exclude_unknown_urls=false))]
+    #[pyo3(signature = (site, timezone="UTC", visit_timeout=1800, hosts=Vec::new(), sections=BTreeMap::new(), dimensions=Vec::new(), ecommerce=false, name=None, main_url=None, excluded_ips=Vec::new(), excluded_user_agents=Vec::new(), exclude_unknown_urls=false, excluded_parameters=Vec::new()))]
     fn add_site(
         &self,
         py: Python<'_>,
@@ -258,6 +258,7 @@ impl Engine {
         excluded_ips: Vec<String>,
         excluded_user_agents: Vec<String>,
         exclude_unknown_urls: bool,
+        excluded_parameters: Vec<String>,
     ) -> PyResult<()> {
         let mut config = hitmap::SiteConfig::new(site)
             .time_zone(timezone)
@@ -277,6 +278,9 @@ impl Engine {
         }
         for agent in excluded_user_agents {
             config = config.exclude_user_agent(agent);
+        }
+        for p in excluded_parameters {
+            config = config.exclude_parameter(p);
         }
         config = config.exclude_unknown_urls(exclude_unknown_urls);
         for (name, prefixes) in sections {

@@ -165,7 +165,7 @@ def test_device_detector_names_devices_as_matomo():
 def test_a_sites_exclusions_drop_replayed_tracking_requests(tmp_path):
     eng = hitmap.Engine.in_memory()
     eng.add_site(1, hosts=["x.org"], excluded_ips=["10.9.*.*"], excluded_user_agents=["HeadlessChrome"],
-                 exclude_unknown_urls=True)
+                 exclude_unknown_urls=True, excluded_parameters=["ref"])
     firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
 
     def line(ip, url, agent):
@@ -176,10 +176,13 @@ def test_a_sites_exclusions_drop_replayed_tracking_requests(tmp_path):
     log.write_text(line("10.9.1.1", "https%3A%2F%2Fx.org%2F", firefox)
                    + line("10.1.1.1", "https%3A%2F%2Fx.org%2F", "Mozilla/5.0 HeadlessChrome/120")
                    + line("10.1.1.2", "https%3A%2F%2Fy.org%2F", firefox)
-                   + line("10.1.1.3", "https%3A%2F%2Fx.org%2Fa", firefox))
+                   + line("10.1.1.3", "https%3A%2F%2Fx.org%2Fa%3FREF%3D1%26q%3D2", firefox))
     eng.ingest_log(log, replay_tracking=True)
     summary = eng.api("method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&format=json")
     assert summary["nb_visits"] == 1
+    # The excluded parameter left the page URL (any case).
+    pages = eng.api("method=Actions.getPageUrls&idSite=1&period=day&date=2024-06-01&flat=1&format=json")
+    assert [r["label"] for r in pages] == ["/a?q=2"]
     with pytest.raises(Exception, match="10.1.2"):
         bad = hitmap.Engine.in_memory()
         bad.add_site(1, excluded_ips=["10.1.2"])

@@ -482,6 +482,7 @@ class Engine(GoalsMixin, ExportMixin):
         excluded_ips: Sequence[str] = (),
         excluded_user_agents: Sequence[str] = (),
         exclude_unknown_urls: bool = False,
+        excluded_parameters: Sequence[str] = (),
     ) -> None:
         """Adds or updates a site.
 
@@ -518,6 +519,11 @@ class Engine(GoalsMixin, ExportMixin):
         exclude_unknown_urls : bool
             Tracking requests to URLs off the site's hosts and main URL are
             dropped.
+        excluded_parameters : sequence of str
+            Matomo's excluded query parameters: stripped (any case) from the
+            page URLs the tracker and the access-log importer record, with
+            Matomo's default session and click ids (``gclid``,
+            ``phpsessid``, ``sid``, ...).
         """
         self._engine.add_site(
             site,
@@ -532,6 +538,7 @@ class Engine(GoalsMixin, ExportMixin):
             list(excluded_ips),
             list(excluded_user_agents),
             exclude_unknown_urls,
+            list(excluded_parameters),
         )
 
     def ingest_ndjson(

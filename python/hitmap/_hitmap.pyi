@@ -65,6 +65,7 @@ class Engine:
         excluded_ips: List[str] = ...,
         excluded_user_agents: List[str] = ...,
         exclude_unknown_urls: bool = ...,
+        excluded_parameters: List[str] = ...,
     ) -> None: ...
     def ingest_ndjson_stream(
         self,

@@ -169,7 +169,8 @@ fn errors_say_what_to_do() {
 
 /// `hitmap init --exclude-ip/--exclude-user-agent/--exclude-unknown-urls`:
 /// Matomo's site exclusions drop replayed tracking requests; a rule that
-/// is no address is refused, named.
+/// is no address is refused, named. `--exclude-parameter` strips a query
+/// parameter from the page URLs the tracker records.
 #[test]
 fn init_takes_matomos_exclusions() {
     let dir = TempDir::new("exclusions");
@@ -194,6 +195,8 @@ fn init_takes_matomos_exclusions() {
         "--exclude-user-agent",
         "HeadlessChrome",
         "--exclude-unknown-urls",
+        "--exclude-parameter",
+        "ref",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let line = |ip: &str, url: &str, agent: &str| {
@@ -210,7 +213,11 @@ fn init_takes_matomos_exclusions() {
             "Mozilla/5.0 HeadlessChrome/120",
         ),
         line("10.1.1.2", "https%3A%2F%2Fy.org%2F", firefox),
-        line("10.1.1.3", "https%3A%2F%2Fx.org%2Fa", firefox),
+        line(
+            "10.1.1.3",
+            "https%3A%2F%2Fx.org%2Fa%3Fref%3D1%26q%3D2",
+            firefox,
+        ),
     ]
     .concat();
     let file = dir.join("tracking.log");
@@ -242,6 +249,21 @@ fn init_takes_matomos_exclusions() {
         "json",
     ]);
     assert_eq!(json(&out)["nb_visits"], 1, "{}", text(&out.stdout));
+    let out = hitmap(&[
+        "report",
+        s,
+        "--site",
+        "1",
+        "--date",
+        "2024-06-01",
+        "--method",
+        "Actions.getPageUrls",
+        "--param",
+        "flat=1",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(json(&out)[0]["label"], "/a?q=2", "{}", text(&out.stdout));
 }
 
 #[test]

@@ -1066,7 +1066,19 @@ impl Parser {
                 value: None,
             });
         }
-        hit.url = Some(url);
+        // As Matomo's tracker records a page view's URL: without the
+        // site's excluded query parameters and Matomo's default session
+        // and click ids (the error title above keeps them, as Matomo's
+        // importer sends it; a download keeps its URL as sent).
+        let excluded = self.sites.exclusions.get(&site);
+        let stripped = match kind {
+            HitType::Download => None,
+            _ => match crate::exclude::Exclusions::action_url(excluded, &url) {
+                std::borrow::Cow::Owned(stripped) => Some(stripped),
+                std::borrow::Cow::Borrowed(_) => None,
+            },
+        };
+        hit.url = Some(stripped.unwrap_or(url));
         // Matomo's importer: the generation time (when above 0, its whole
         // milliseconds) as the server time, the response's length (when
         // above 0) as the bandwidth.

@@ -989,6 +989,52 @@ fn urls_take_the_scheme_and_host_of_the_sites_main_url() {
     );
 }
 
+/// Access-log lines lose the site's excluded query parameters and
+/// Matomo's default session ids in their page URLs, as Matomo's tracker
+/// records the URLs its importer sends: two lines that differ only there
+/// are one page; a download keeps its URL as sent.
+#[test]
+fn excluded_parameters_leave_access_log_page_urls() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1).host("x.org").exclude_parameter("ref"))
+        .unwrap();
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
+    let line = |path: &str, at: &str| {
+        format!(
+            "x.org 10.1.1.1 - - [01/Jun/2024:10:{at} +0000] \"GET {path} HTTP/1.1\" 200 512 \"-\" \"{firefox}\"\n"
+        )
+    };
+    let log = [
+        line("/a?ref=mail&q=1", "00:00"),
+        line("/a?q=1&PHPSESSID=abc", "01:00"),
+        line("/a?q=1", "02:00"),
+        line("/f.zip?ref=mail", "03:00"),
+    ]
+    .concat();
+    let o = options(&[("log-format", "common_vhost"), ("idsite", "1")]);
+    let s = run(&mut e, log.into_bytes(), &o);
+    assert_eq!(s.hits(), 4, "{s:?}");
+    let pages = api(
+        &e,
+        "method=Actions.getPageUrls&idSite=1&period=day&date=2024-06-01&flat=1&format=json",
+    );
+    let labels: Vec<(&str, u64)> = pages
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["label"].as_str().unwrap(), r["nb_hits"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(labels, [("/a?q=1", 3)]);
+    let downloads = api(
+        &e,
+        "method=Actions.getDownloads&idSite=1&period=day&date=2024-06-01&flat=1&format=json",
+    );
+    assert_eq!(
+        downloads[0]["label"], "https://x.org/f.zip?ref=mail",
+        "{downloads}"
+    );
+}
+
 /// A site's exclusions hold for access-log lines too, as Matomo's
 /// importer sends every line to its tracker: an excluded address (the
 /// line's own, before `anonymize-ip`), user agent or URL off the site's

@@ -671,6 +671,48 @@ fn a_sites_exclusions_drop_its_requests() {
     assert!(err.to_string().contains("10.1.2"), "{err}");
 }
 
+/// A site's excluded query parameters and Matomo's default session and
+/// click ids (any case) are stripped from page URLs, the rest of the
+/// query kept in order; download and outlink URLs keep them, as Matomo's
+/// tracker records them; a site without a list still loses the defaults.
+#[test]
+fn excluded_parameters_leave_page_urls() {
+    let mut e = Engine::in_memory();
+    e.add_site(
+        SiteConfig::new(1)
+            .exclude_parameter("excluded_parameter")
+            .exclude_parameter("anotherParameter"),
+    )
+    .unwrap();
+    e.add_site(SiteConfig::new(2)).unwrap();
+    let mut t = Tracker::new(&e, TrackOptions::default()).unwrap();
+    let page = "https%3A%2F%2Fx.org%2Fa%3FEXCLUDED_Parameter%3D1%26q%3D2%26gclid%3Dz%26anotherparameter%3D3%23top";
+    let mut url = |query: &str| hit(&mut t, query).url.unwrap();
+    assert_eq!(
+        url(&format!("idsite=1&rec=1&url={page}&action_name=A")),
+        "https://x.org/a?q=2#top"
+    );
+    assert_eq!(
+        url(&format!("idsite=1&rec=1&url={page}&search=shoes")),
+        "https://x.org/a?q=2#top"
+    );
+    // Another site: only Matomo's defaults.
+    assert_eq!(
+        url(&format!("idsite=2&rec=1&url={page}&action_name=A")),
+        "https://x.org/a?EXCLUDED_Parameter=1&q=2&anotherparameter=3#top"
+    );
+    // Downloads and outlinks keep theirs.
+    let file = "https%3A%2F%2Fx.org%2Ff.zip%3Fsid%3D1%26excluded_parameter%3D2";
+    assert_eq!(
+        url(&format!("idsite=1&rec=1&url={page}&download={file}")),
+        "https://x.org/f.zip?sid=1&excluded_parameter=2"
+    );
+    assert_eq!(
+        url(&format!("idsite=1&rec=1&url={page}&link={file}")),
+        "https://x.org/f.zip?sid=1&excluded_parameter=2"
+    );
+}
+
 /// Matomo's page performance (`pf_net` .. `pf_onl`, page views only) and
 /// bandwidth (`bw_bytes`): `-1`, text and values past Matomo's columns
 /// are no value, as Matomo's tracker reads them.
