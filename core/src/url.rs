@@ -62,11 +62,15 @@ pub(crate) fn without_session_parameters(url: &str) -> String {
     .into_owned()
 }
 
-/// `url` as Matomo's tracker records an action URL: without Matomo's
-/// default excluded session and click ids ([`SESSION_PARAMETERS`]) and
-/// the parameters `site` names (a site's excluded parameters), in any
-/// case; what `SiteConfig::strip_excluded_parameters` does, for hosts
-/// that keep a site's list apart from its configuration.
+/// `url` as Matomo's tracker records a page URL: without Matomo's
+/// default excluded session and click ids (its
+/// `url_query_parameter_to_exclude_from_url`: `gclid`, `fbclid`,
+/// `msclkid`, `twclid`, `wbraid`, `gbraid`, `yclid`, `fb_xd_fragment`,
+/// `fb_comment_id`, `phpsessid`, `jsessionid`, `sessionid`,
+/// `aspsessionid`, `doing_wp_cron`, `sid`, `pk_vid`) and the parameters
+/// `site` names (a site's excluded parameters), in any case; what
+/// [`crate::SiteConfig::strip_excluded_parameters`] does, for hosts that
+/// keep a site's list apart from its configuration.
 ///
 /// # Examples
 /// ```
