@@ -1,7 +1,7 @@
 //! Reports that group visits (or events) by a label computed per visit,
 //! with an optional second label for each row's subtable: the time of
-//! day, visitor interest ranges, versions, continents, languages, entry
-//! and exit pages, referrers with their subtables, and events. Every row,
+//! day, visitor interest ranges, versions, continents, languages,
+//! referrers with their subtables, and events. Every row,
 //! child rows included, carries exact distinct visitors and users.
 
 use std::collections::HashMap;

@@ -187,7 +187,7 @@ impl Engine {
                     continue;
                 };
                 if let Ok((version, _)) = open_versioned(Kind::Rollup, &bytes)
-                    && version < crate::store::codec::REPORTS_VERSION
+                    && version < crate::store::codec::REPORTS_CURRENT_FROM
                 {
                     out.push((span, start));
                 }

@@ -17,7 +17,7 @@ use chrono_tz::Tz;
 use crate::archive::DayArchive;
 use crate::dict::NONE;
 use crate::history::History;
-use crate::hit::{HitType, attr};
+use crate::hit::attr;
 use crate::raw::{SiteDicts, VField};
 use crate::referrer::{Referrer, ReferrerPart, ReferrerType, describe_referrer, referrer_label};
 use crate::section::SectionSet;
@@ -72,18 +72,14 @@ pub(crate) enum Grouping {
     Referrer(ReferrerPart),
 }
 
-/// A visits-grouped report a report rollup keeps: a [`Grouping`], the
-/// entry and exit pages, or the sections report. The visit count and the
-/// days since the last visit also depend on the visitor history of
-/// earlier days ([`VisitGroup::history`]).
+/// A visits-grouped report a report rollup keeps: a [`Grouping`],
+/// the sections report or VisitFrequency's. The visit count and the days
+/// since the last visit also depend on the visitor history of earlier
+/// days ([`VisitGroup::history`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum VisitGroup {
     /// Visits by a grouping's labels.
     By(Grouping),
-    /// Visits by their first page view's URL (or title).
-    Entry { titles: bool },
-    /// Visits by their last page view's URL (or title).
-    Exit { titles: bool },
     /// The sections report: each named section's visits, cut to it. A
     /// visit counts in every section it has an action in; a row's key is
     /// the section's name and its prefixes (`SectionSet::key`), so a
@@ -124,78 +120,79 @@ pub(crate) const EVENT_TABLES: [(EventPart, EventPart); 3] = [
 /// a subtable (the row `(label, None)` is its parent).
 pub(crate) type GroupKey = (String, Option<String>);
 
-/// Every [`VisitGroup`] a report rollup keeps.
-pub(crate) const ROLLED_GROUPS: [VisitGroup; 30] = {
+/// The number each rolled group is stored as in a rollup file; `None`
+/// marks a retired number, whose sections a reader skips: 10 and 11, the
+/// referrer type and all-referrers reports before version 7 (whose search
+/// rows were engines, not keywords: stored as 26 and 27 since), and 18 to
+/// 21, the entry and exit page reports by URL and title, which rollups
+/// kept until the entry and exit reports became the page reports cut to
+/// their entries and exits.
+const GROUP_CODES: [Option<VisitGroup>; 32] = {
     use Grouping as G;
     use VisitGroup::By;
     [
-        By(G::BrowserVersion),
-        By(G::OsVersion),
-        By(G::Resolution),
-        By(G::Continent),
-        By(G::Language),
-        By(G::ServerHour),
-        By(G::LocalHour),
-        By(G::DayOfWeek),
-        By(G::Duration),
-        By(G::Pages),
-        By(G::ReferrerType),
-        By(G::ReferrerAll),
-        By(G::Referrer(ReferrerPart::SearchEngine)),
-        By(G::Referrer(ReferrerPart::Keyword)),
-        By(G::Referrer(ReferrerPart::Website)),
-        By(G::Referrer(ReferrerPart::Social)),
-        By(G::Referrer(ReferrerPart::Campaign)),
-        By(G::Referrer(ReferrerPart::AiAssistant)),
-        VisitGroup::Entry { titles: false },
-        VisitGroup::Entry { titles: true },
-        VisitGroup::Exit { titles: false },
-        VisitGroup::Exit { titles: true },
-        VisitGroup::Sections,
-        By(G::VisitCount),
-        By(G::DaysSinceLast),
-        VisitGroup::Frequency,
+        Some(By(G::BrowserVersion)),
+        Some(By(G::OsVersion)),
+        Some(By(G::Resolution)),
+        Some(By(G::Continent)),
+        Some(By(G::Language)),
+        Some(By(G::ServerHour)),
+        Some(By(G::LocalHour)),
+        Some(By(G::DayOfWeek)),
+        Some(By(G::Duration)),
+        Some(By(G::Pages)),
+        None,
+        None,
+        Some(By(G::Referrer(ReferrerPart::SearchEngine))),
+        Some(By(G::Referrer(ReferrerPart::Keyword))),
+        Some(By(G::Referrer(ReferrerPart::Website))),
+        Some(By(G::Referrer(ReferrerPart::Social))),
+        Some(By(G::Referrer(ReferrerPart::Campaign))),
+        Some(By(G::Referrer(ReferrerPart::AiAssistant))),
+        None,
+        None,
+        None,
+        None,
+        Some(VisitGroup::Sections),
+        Some(By(G::VisitCount)),
+        Some(By(G::DaysSinceLast)),
+        Some(VisitGroup::Frequency),
+        Some(By(G::ReferrerType)),
+        Some(By(G::ReferrerAll)),
         // Rollups of version 12 on.
-        By(G::OsFamily),
-        By(G::Brand),
-        By(G::Model),
-        By(G::Engine),
+        Some(By(G::OsFamily)),
+        Some(By(G::Brand)),
+        Some(By(G::Model)),
+        Some(By(G::Engine)),
     ]
 };
 
-/// The groups rollups kept before version 12: their codes are their
-/// positions (but for the retired ones); the later groups' codes follow
-/// the retired numbers.
-const ROLLED_BEFORE_12: usize = 26;
-
-/// Numbers of [`ROLLED_GROUPS`] positions that are retired in rollup
-/// files: the referrer type and all-referrers reports before version 7,
-/// whose search rows were engines, not keywords. Those two are stored
-/// under the numbers after the first [`ROLLED_BEFORE_12`] groups instead.
-const RETIRED_GROUP_CODES: [usize; 2] = [10, 11];
-
-/// The number each rolled group is stored as in a rollup file (its
-/// position, but for the [`RETIRED_GROUP_CODES`], which hold `None` and
-/// whose sections a reader skips).
-const GROUP_CODES: [Option<VisitGroup>; ROLLED_GROUPS.len() + RETIRED_GROUP_CODES.len()] = {
-    let mut codes = [None; ROLLED_GROUPS.len() + RETIRED_GROUP_CODES.len()];
+/// How many groups a report rollup keeps ([`GROUP_CODES`] not retired).
+const ROLLED_COUNT: usize = {
+    let mut n = 0;
     let mut i = 0;
-    while i < ROLLED_GROUPS.len() {
-        let code = if i < ROLLED_BEFORE_12 {
-            i
-        } else {
-            i + RETIRED_GROUP_CODES.len()
-        };
-        codes[code] = Some(ROLLED_GROUPS[i]);
+    while i < GROUP_CODES.len() {
+        if GROUP_CODES[i].is_some() {
+            n += 1;
+        }
         i += 1;
     }
-    let mut k = 0;
-    while k < RETIRED_GROUP_CODES.len() {
-        codes[ROLLED_BEFORE_12 + k] = codes[RETIRED_GROUP_CODES[k]];
-        codes[RETIRED_GROUP_CODES[k]] = None;
-        k += 1;
+    n
+};
+
+/// Every [`VisitGroup`] a report rollup keeps, in the order of their
+/// numbers.
+pub(crate) const ROLLED_GROUPS: [VisitGroup; ROLLED_COUNT] = {
+    let mut out = [VisitGroup::Sections; ROLLED_COUNT];
+    let (mut i, mut k) = (0, 0);
+    while i < GROUP_CODES.len() {
+        if let Some(g) = GROUP_CODES[i] {
+            out[k] = g;
+            k += 1;
+        }
+        i += 1;
     }
-    codes
+    out
 };
 
 impl VisitGroup {
@@ -240,7 +237,6 @@ impl VisitGroup {
                 | Grouping::VisitCount
                 | Grouping::DaysSinceLast,
             ) => (false, false),
-            VisitGroup::Entry { .. } | VisitGroup::Exit { .. } => (true, false),
             VisitGroup::By(_) | VisitGroup::Sections | VisitGroup::Frequency => (true, true),
         }
     }
@@ -656,49 +652,18 @@ impl<'s> VisitKeys<'s> {
         }
     }
 
-    /// The page label (or title, with `titles`) of the first or last
-    /// (`last`) page view among `actions` (positions in `a`).
-    pub(crate) fn boundary_page(
-        &self,
-        a: &DayArchive,
-        actions: impl Iterator<Item = usize>,
-        titles: bool,
-        last: bool,
-    ) -> Option<String> {
-        let i = boundary_view(a, actions, last)?;
-        let d = self.dicts;
-        Some(if titles {
-            match a.a_title[i] {
-                NONE => UNTITLED.to_owned(),
-                t => d.titles.value(t).to_owned(),
-            }
-        } else {
-            let pages = d.pages();
-            pages.labels.value(pages.of(a.a_url[i])).to_owned()
-        })
-    }
-
     /// A visit's label and sub-label in the `group` report (`None`: the
-    /// report leaves it out): `actions` are its counted actions' positions
-    /// (entry and exit pages), `bounds` the grouping's [`ranges`], and
+    /// report leaves it out): `bounds` are the grouping's [`ranges`], and
     /// `referrer` its referrer once described.
     pub(crate) fn group_key(
         &self,
         group: VisitGroup,
         at: &VisitAt<'_>,
-        actions: impl Iterator<Item = usize>,
         bounds: &[Range],
         referrer: &OnceCell<Referrer>,
     ) -> Option<(String, Option<String>)> {
         match group {
             VisitGroup::By(g) => self.key_of(g, bounds, at, referrer),
-            VisitGroup::Entry { titles } => Some((
-                self.boundary_page(at.archive, actions, titles, false)?,
-                None,
-            )),
-            VisitGroup::Exit { titles } => {
-                Some((self.boundary_page(at.archive, actions, titles, true)?, None))
-            }
             // A visit has a row in each of its sections: `sections`.
             VisitGroup::Sections => None,
             VisitGroup::Frequency => {
@@ -721,7 +686,6 @@ impl<'s> VisitKeys<'s> {
         &self,
         group: VisitGroup,
         at: &VisitAt<'_>,
-        actions: impl Iterator<Item = usize>,
         bounds: &[Range],
         campaign: impl FnOnce(u32) -> bool,
     ) -> Option<GroupSource> {
@@ -730,18 +694,8 @@ impl<'s> VisitKeys<'s> {
         let mut put = |xs: &[u32]| out[..xs.len()].copy_from_slice(xs);
         let f = |field: VField| a.fields[field as usize][v as usize];
         let at_ = |i: usize| self.attr_id(a, v, i);
-        let boundary = |last: bool, titles: bool| {
-            // An untitled page view's source is NONE - 1, no page view's NONE.
-            match boundary_view(a, actions, last) {
-                None => NONE,
-                Some(i) if titles => a.a_title[i].min(NONE - 1),
-                Some(i) => a.a_url[i].min(NONE - 1),
-            }
-        };
         match group {
             VisitGroup::Sections => return None,
-            VisitGroup::Entry { titles } => put(&[boundary(false, titles)]),
-            VisitGroup::Exit { titles } => put(&[boundary(true, titles)]),
             VisitGroup::Frequency => put(&[u32::from(a.is_new_visit(v))]),
             VisitGroup::By(g) => {
                 use Grouping as G;
@@ -955,20 +909,6 @@ impl<'s> VisitKeys<'s> {
                 Some((label, sub))
             }
         }
-    }
-}
-
-/// The first or last (`last`) page view among `actions` (positions in `a`).
-fn boundary_view(
-    a: &DayArchive,
-    mut actions: impl Iterator<Item = usize>,
-    last: bool,
-) -> Option<usize> {
-    let is_page = |i: &usize| a.a_kind[*i] == HitType::Pageview;
-    if last {
-        actions.filter(is_page).last()
-    } else {
-        actions.find(is_page)
     }
 }
 

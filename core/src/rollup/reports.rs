@@ -3,7 +3,7 @@
 //! reports (device, browser, OS, country, language, referrer type,
 //! custom dimensions) and visits-grouped reports (versions, resolution,
 //! continent, language, visit time, duration and pages, referrers with
-//! their subtables, entry and exit pages: `visit_key::ROLLED_GROUPS`),
+//! their subtables: `visit_key::ROLLED_GROUPS`),
 //! one row per value with its counts and its visitor (and, for visit
 //! reports, user) bitmap, so that rows of several periods and edge days
 //! add up with exact distinct visitors.
@@ -597,8 +597,8 @@ pub(crate) struct StoredReports {
     /// rows' ids (read only to add periods up).
     pub sections: BTreeMap<Which, (Vec<u8>, Vec<u8>)>,
     /// Whether they were built by today's rules (a rollup of
-    /// [`REPORTS_VERSION`](crate::store::codec::REPORTS_VERSION)); an
-    /// older one's periods are answered from their days.
+    /// [`REPORTS_CURRENT_FROM`](crate::store::codec::REPORTS_CURRENT_FROM)
+    /// on); an older one's periods are answered from their days.
     pub current: bool,
 }
 
@@ -1330,13 +1330,13 @@ impl<'d> ReportsBuilder<'d> {
                 continue;
             }
             let keys = self.keys;
-            let key = || keys.group_key(*group, &at, actions.clone(), bounds, &referrer);
+            let key = || keys.group_key(*group, &at, bounds, &referrer);
             let campaign = |u: u32| {
                 *campaign_urls
                     .entry(u)
                     .or_insert_with(|| keys.is_campaign_url(u))
             };
-            let slots = match keys.group_source(*group, &at, actions.clone(), bounds, campaign) {
+            let slots = match keys.group_source(*group, &at, bounds, campaign) {
                 Some(source) => {
                     let slots = rows.slots_of(source, key);
                     // Every test checks that a source stands for one key.
@@ -1575,18 +1575,11 @@ mod tests {
                             _ => Vec::new(),
                         };
                         let campaign = |u| keys.is_campaign_url(u);
-                        let Some(source) =
-                            keys.group_source(group, &at, actions.clone(), &bounds, campaign)
-                        else {
+                        let Some(source) = keys.group_source(group, &at, &bounds, campaign) else {
                             continue;
                         };
-                        let key = keys.group_key(
-                            group,
-                            &at,
-                            actions.clone(),
-                            &bounds,
-                            &std::cell::OnceCell::new(),
-                        );
+                        let key =
+                            keys.group_key(group, &at, &bounds, &std::cell::OnceCell::new());
                         let first = seen.entry((group, source)).or_insert_with(|| key.clone());
                         prop_assert_eq!(&*first, &key, "{:?} {:?}", group, source);
                     }

@@ -33,8 +33,10 @@ pub(crate) const MAGIC: &[u8; 7] = b"HITMAP\0";
 /// the distinct visitors entering and leaving on each page row of report
 /// rollups ([`REPORTS_VERSION`]) and a 26th day-file section, the site
 /// searches' categories and result counts, to the day files of days that
-/// have any ([`SEARCH_VERSION`]); the other kinds are the same in all.
-pub(crate) const FORMAT_VERSION: u16 = 15;
+/// have any ([`SEARCH_VERSION`]); version 16 leaves the entry and exit
+/// page reports (visits-grouped report numbers 18 to 21) out of report
+/// rollups ([`REPORTS_VERSION`]); the other kinds are the same in all.
+pub(crate) const FORMAT_VERSION: u16 = 16;
 
 /// The version of a day file with site search categories or result
 /// counts (a 26th section, after the conversions section and the load
@@ -71,10 +73,16 @@ pub(crate) const CONVERSIONS_VERSION: u16 = 6;
 /// time spent on pages until the next page view in 9; the device
 /// reports in 12; event visits by combination in 13; the action rows'
 /// load timings and bandwidth in 14; their entering and leaving visitors
-/// in 15: an older one's
-/// reports are not used, its periods read from their days until `hitmap
-/// check --upgrade` or a write to its month rebuilds it).
-pub(crate) const REPORTS_VERSION: u16 = 15;
+/// in 15; the entry and exit page reports left out in 16, which an older
+/// build would miss, so it refuses the file by version).
+pub(crate) const REPORTS_VERSION: u16 = 16;
+
+/// The oldest rollup whose reports are used ([`REPORTS_VERSION`] 15 holds
+/// the same reports, and the entry and exit page reports, which a reader
+/// skips): an older one's reports are not used, its periods read from
+/// their days until `hitmap check --upgrade` or a write to its month
+/// rebuilds it.
+pub(crate) const REPORTS_CURRENT_FROM: u16 = 15;
 
 /// The version of the manifest and the visitor history's files.
 pub(crate) const HISTORY_VERSION: u16 = 4;

@@ -1706,7 +1706,7 @@ pub(crate) fn decode_rollup(
     let (v, u) = (r.bitmap()?, r.bitmap()?);
     let stored = if span.reports() {
         let mut stored = read_reports(&mut r)?;
-        stored.current = version >= super::codec::REPORTS_VERSION;
+        stored.current = version >= super::codec::REPORTS_CURRENT_FROM;
         Some(std::sync::Arc::new(stored))
     } else {
         None

@@ -868,7 +868,9 @@ fn a_writer_reads_only_what_its_batches_and_questions_touch() {
 /// their load timings, bandwidth and entry actions (`rollup-v13`) and
 /// before they kept their entering and leaving visitors (`rollup-v14`),
 /// whose reports are not
-/// used at all, too, reading the days for those.
+/// used at all, too, reading the days for those; and from the last one
+/// that kept the entry and exit page reports (`rollup-v15`), whose other
+/// reports are used as they are.
 #[test]
 fn golden_report_rollup_reads_and_the_writer_is_stable() {
     let dir = TempDir::new("rollup-golden");
@@ -886,7 +888,7 @@ fn golden_report_rollup_reads_and_the_writer_is_stable() {
     let file = dir.0.join("site-1/rollups").join(&names[0]);
     let written = std::fs::read(&file).unwrap();
     let golden_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
-    let golden = golden_dir.join("rollup-v15/2025-01.rep");
+    let golden = golden_dir.join("rollup-v16/2025-01.rep");
     if std::env::var_os("HITMAP_BLESS").is_some() {
         std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
         std::fs::write(&golden, &written).unwrap();
@@ -906,6 +908,7 @@ fn golden_report_rollup_reads_and_the_writer_is_stable() {
         "DevicesDetection.getBrowserVersions",
     ];
     for (version, grouped_from_rollup, current) in [
+        ("rollup-v16", true, true),
         ("rollup-v15", true, true),
         ("rollup-v14", false, false),
         ("rollup-v13", false, false),
