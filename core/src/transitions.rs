@@ -7,7 +7,12 @@
 //! A step's "previous" action is Matomo's `idaction_url_ref` /
 //! `idaction_name_ref`: the last page view or site search before it in
 //! the visit (downloads, outlinks and events do not move it). Events are
-//! not steps: they are neither previous nor following actions.
+//! not steps: they are neither previous nor following actions. A site
+//! search that opened its visit is no page URL's previous search: Matomo's
+//! tracker starts a visit with the exit URL 0 when its first request is a
+//! search (a search has no URL action), where a later search sets it to
+//! NULL, and only a NULL URL reference falls back to the name reference
+//! (the keyword); a page title's previous search counts either way.
 
 use std::collections::HashMap;
 
@@ -190,6 +195,9 @@ impl Selection<'_> {
             let a = cut.archive;
             // The last page view or site search so far.
             let mut last: Option<usize> = None;
+            // The visit's first action (whatever its kind): a search there
+            // is no page URL's previous search.
+            let opening = a.actions_of(cut.visit).start;
             let mut entered = false;
             for i in cut.actions.iter() {
                 let after_target =
@@ -200,6 +208,12 @@ impl Selection<'_> {
                         if here {
                             t.pageviews += 1;
                             match last {
+                                // Matomo's URL reference 0: neither a page
+                                // nor a search before it.
+                                Some(j)
+                                    if a.a_kind[j] == HitType::Search
+                                        && !titles
+                                        && j == opening => {}
                                 Some(j) if a.a_kind[j] == HitType::Search => {
                                     bump(&mut previous_searches, keyword(a, j));
                                 }

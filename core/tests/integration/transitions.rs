@@ -57,6 +57,10 @@ fn model(cuts: &[Cut], of: &TransitionsOf) -> Option<Transitions> {
         if first_page.is_some_and(|h| target(h)) {
             *entries.entry(c.visit.referrer_type.to_owned()).or_default() += 1;
         }
+        // A search that opened the visit is no page URL's previous search
+        // (Matomo's URL reference 0).
+        let opening = c.visit.hits.first();
+        let urls = matches!(of, TransitionsOf::Url(_));
         for h in hits {
             let after = last.is_some_and(&target);
             match h.kind {
@@ -64,6 +68,10 @@ fn model(cuts: &[Cut], of: &TransitionsOf) -> Option<Transitions> {
                     if target(h) {
                         t.pageviews += 1;
                         match last {
+                            Some(p)
+                                if p.kind == HitType::Search
+                                    && urls
+                                    && opening.is_some_and(|o| std::ptr::eq(o, p)) => {}
                             Some(p) if p.kind == HitType::Search => {
                                 *ps.entry(p.search.clone().unwrap_or_default()).or_default() += 1
                             }
@@ -304,5 +312,42 @@ fn transitions_answer_in_matomos_shape() {
     assert!(
         misplaced.contains("'limitBeforeGrouping' does not apply"),
         "{misplaced}"
+    );
+}
+
+/// A site search that opens its visit is no previous search of the page
+/// URL viewed after it, as Matomo's tracker records the visit's first
+/// search with URL reference 0 (a later one with NULL, which falls back to
+/// the keyword); the page title's transitions count both.
+#[test]
+fn a_search_that_opens_a_visit_is_no_page_urls_previous_search() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1).host("x.org")).unwrap();
+    let day = 1_717_200_000; // 2024-06-01
+    let search = |s: i64, kwd: &str| {
+        Hit::new(1, day + s, "d", HitType::Search)
+            .with_url(format!("https://x.org/?q={kwd}"))
+            .with_search(kwd)
+    };
+    let page = |s: i64| Hit::pageview(1, day + s, "d", "https://x.org/q").with_title("Q");
+    e.ingest([search(0, "a"), page(10), search(20, "b"), page(30)])
+        .unwrap();
+    let q = "idSite=1&period=day&date=2024-06-01";
+    let by_url = api(
+        &e,
+        &format!("method=Transitions.getTransitionsForPageUrl&pageUrl=https://x.org/q&{q}"),
+    );
+    assert_eq!(
+        by_url["previousSiteSearches"],
+        json!([{"label": "b", "referrals": 1}])
+    );
+    assert_eq!(by_url["pageMetrics"]["pageviews"], 2);
+    let by_title = api(
+        &e,
+        &format!("method=Transitions.getTransitionsForPageTitle&pageTitle=Q&{q}"),
+    );
+    assert_eq!(
+        by_title["previousSiteSearches"],
+        json!([{"label": "a", "referrals": 1}, {"label": "b", "referrals": 1}])
     );
 }
