@@ -122,7 +122,9 @@ pub(crate) fn parse<'a>(line: &'a str, fields: &mut W3cFields) -> Result<Parsed<
     }
     l.length = first(&["sc-bytes"]).and_then(|s| s.parse().ok());
     l.user_agent = first(&["cs(user-agent)", "c-user-agent"]).map(|a| Cow::Owned(decode_agent(&a)));
-    l.referrer = first(&["cs(referer)", "cs(referrer)", "c-referrer"]);
+    // CloudFront RTMP's `c-referrer` (the player's address) is no page
+    // referrer: Matomo's importer reads `cs(Referer)` alone.
+    l.referrer = first(&["cs(referer)", "cs(referrer)"]);
     l.generation_ms = first(&["time-taken"]).and_then(|t| {
         let v: f64 = t.parse().ok()?;
         Some(if t.contains('.') { v * 1e3 } else { v })

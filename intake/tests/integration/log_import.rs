@@ -807,7 +807,9 @@ fn matomos_replayed_tracking_requests() {
 /// CloudFront RTMP lines are a streaming server's events, recorded as
 /// Matomo's importer records them: category `cloudfront_rtmp`, the
 /// `x-event` as action, the stream (`x-sname`) as name; the stream's
-/// address without `rtmp:/` as the URL.
+/// address without `rtmp:/` as the URL; no referrer (the line's
+/// `c-referrer` is the player's address, which Matomo's importer does not
+/// read).
 #[test]
 fn cloudfront_rtmp_lines_are_events() {
     let mut e = engine();
@@ -864,6 +866,12 @@ fn cloudfront_rtmp_lines_are_events() {
     assert!(
         url.starts_with("https://piwik.net/shqshne4jdp4b6.cloudfront.net/cfx/st"),
         "{url}"
+    );
+    let referrers = api(&e, &format!("method=Referrers.getReferrerType&{q}"));
+    assert_eq!(
+        (referrers[0]["label"].clone(), referrers[0]["nb_visits"].clone()),
+        ("Direct Entry".into(), 2.into()),
+        "{referrers}"
     );
 }
 
