@@ -915,14 +915,15 @@ INTENDED = [
                "time, whatever order the requests arrived in. "
                "Matomo's tracker takes the last request to arrive as the visit's last action, "
                "even one with an earlier time (UrlNormalization's fixture sends its last page view "
-               "with a time before the two sent before it), so its exit page and visit length "
-               "differ there.",
+               "with a time before the two sent before it; ImportLogs' custom-format log lists a "
+               "visit's requests of 10:10:38 to 10:12:03, then 10:10:40 to 10:12:04, then "
+               "10:10:41 ...), so its exit page, visit length and time on page differ there.",
         "drop_expected": ["exit_nb_visits", "exit_nb_uniq_visitors", "exit_rate",
                           "entry_sum_visit_length", "sum_time_spent", "avg_time_on_page"],
         "drop_actual": ["exit_nb_visits", "exit_nb_uniq_visitors", "exit_rate",
                         "entry_sum_visit_length", "sum_time_spent", "avg_time_on_page"],
         # The fixtures that send a request with an earlier time than one before it.
-        "fixtures": ["UrlNormalization"],
+        "fixtures": ["UrlNormalization", "ImportLogs"],
         "periods": [None, "day", "week", "month", "year", "range"],
     },
     {
