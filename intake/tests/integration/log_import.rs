@@ -869,7 +869,10 @@ fn cloudfront_rtmp_lines_are_events() {
     );
     let referrers = api(&e, &format!("method=Referrers.getReferrerType&{q}"));
     assert_eq!(
-        (referrers[0]["label"].clone(), referrers[0]["nb_visits"].clone()),
+        (
+            referrers[0]["label"].clone(),
+            referrers[0]["nb_visits"].clone()
+        ),
         ("Direct Entry".into(), 2.into()),
         "{referrers}"
     );
