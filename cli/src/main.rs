@@ -144,8 +144,9 @@ enum Command {
         /// as Matomo's excluded user agents; repeat.
         #[arg(long = "exclude-user-agent")]
         exclude_user_agents: Vec<String>,
-        /// Strip this URL query parameter (any case) from the action URLs
-        /// the tracker and the access-log importer record, as Matomo's
+        /// Strip this URL query parameter (any case) from the page URLs
+        /// the tracker and the access-log importer record (downloads and
+        /// outlinks keep theirs), as Matomo's
         /// excluded parameters (Matomo's default session and click ids,
         /// gclid, fbclid, phpsessid, jsessionid, sessionid, sid, ..., are
         /// always stripped); repeat.

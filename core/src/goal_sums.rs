@@ -373,8 +373,8 @@ impl<'g> GoalSums<'g> {
     }
 
     /// Counts visit `v` of `a` with its `actions` (all of them, or those
-    /// inside a section), and gives its cells and whether it converted. `history` tells which
-    /// orders count.
+    /// inside a section), and gives its cells and whether it converted.
+    /// `history` tells which orders count.
     pub(crate) fn add_visit<I: Iterator<Item = usize>>(
         &mut self,
         a: &DayArchive,

@@ -67,7 +67,7 @@ pub struct SiteConfig {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) exclude_unknown_urls: bool,
     /// Matomo's excluded URL query parameters: the tracker and the
-    /// access-log importer strip them (any case) from action URLs, with
+    /// access-log importer strip them (any case) from page URLs, with
     /// Matomo's default session and click ids
     /// ([`SiteConfig::strip_excluded_parameters`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -207,10 +207,12 @@ impl SiteConfig {
     }
 
     /// Strips the URL query parameter `name` (any case) from the site's
-    /// action URLs as the tracker and the access-log importer record
-    /// them, as Matomo's excluded parameters (a session id of the site's
-    /// own, a tracking parameter). Hits given to the engine directly
-    /// (NDJSON, DataFrames) keep their URLs as given.
+    /// page URLs (of page views, site searches, events and conversions;
+    /// downloads and outlinks keep theirs, as Matomo's) as the tracker
+    /// and the access-log importer record them, as Matomo's excluded
+    /// parameters (a session id of the site's own, a tracking parameter).
+    /// Hits given to the engine directly (NDJSON, DataFrames) keep their
+    /// URLs as given.
     ///
     /// # Examples
     /// ```
@@ -231,7 +233,7 @@ impl SiteConfig {
         &self.excluded_parameters
     }
 
-    /// `url` as Matomo's tracker records an action URL of the site:
+    /// `url` as Matomo's tracker records a page URL of the site:
     /// without the query parameters the site excludes
     /// ([`SiteConfig::exclude_parameter`]) and Matomo's default excluded
     /// session and click ids (`gclid`, `fbclid`, `phpsessid`,

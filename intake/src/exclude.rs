@@ -4,7 +4,7 @@
 //! ranges, `a.b.*.*` wildcards, IPv6 too), excluded user agents (a part,
 //! regardless of case) and "only track visits to the site's URLs"
 //! ([`hitmap::SiteConfig::exclude_ip`] and its siblings); and the query
-//! parameters stripped from action URLs ([`Exclusions::action_url`]).
+//! parameters stripped from page URLs ([`Exclusions::page_url`]).
 
 use std::net::IpAddr;
 
@@ -107,7 +107,9 @@ impl Exclusions {
             && self.parameters.is_empty()
     }
 
-    /// `url` as Matomo's tracker records an action URL of the site
+    /// `url` as Matomo's tracker records a page URL of the site (a page
+    /// view's, site search's, event's or conversion's; downloads and
+    /// outlinks keep theirs)
     /// (`ex`: its exclusions, if it has any): without Matomo's default
     /// session and click ids and the site's excluded parameters
     /// ([`hitmap::SiteConfig::exclude_parameter`]).
@@ -117,11 +119,11 @@ impl Exclusions {
     /// use hitmap_intake::exclude::Exclusions;
     /// let site = hitmap::SiteConfig::new(1).exclude_parameter("ref");
     /// let ex = Exclusions::of(&site)?;
-    /// assert_eq!(Exclusions::action_url(Some(&ex), "https://x.org/a?ref=1&q=2"), "https://x.org/a?q=2");
-    /// assert_eq!(Exclusions::action_url(None, "https://x.org/a?ref=1&sid=2"), "https://x.org/a?ref=1");
+    /// assert_eq!(Exclusions::page_url(Some(&ex), "https://x.org/a?ref=1&q=2"), "https://x.org/a?q=2");
+    /// assert_eq!(Exclusions::page_url(None, "https://x.org/a?ref=1&sid=2"), "https://x.org/a?ref=1");
     /// # Ok::<(), String>(())
     /// ```
-    pub fn action_url<'u>(ex: Option<&Exclusions>, url: &'u str) -> std::borrow::Cow<'u, str> {
+    pub fn page_url<'u>(ex: Option<&Exclusions>, url: &'u str) -> std::borrow::Cow<'u, str> {
         hitmap::strip_excluded_parameters(url, ex.map_or(&[], |e| &e.parameters))
     }
 

@@ -362,8 +362,8 @@ impl Tracker {
         // searches, events and conversions): without the site's excluded
         // query parameters and Matomo's default session and click ids.
         let excluded = self.exclusions.get(&site);
-        let action_url = |u: &str| crate::exclude::Exclusions::action_url(excluded, u).into_owned();
-        let url = nonempty("url").map(action_url);
+        let url =
+            nonempty("url").map(|u| crate::exclude::Exclusions::page_url(excluded, u).into_owned());
         if let Some(idgoal) = nonempty("idgoal") {
             // A conversion request records the conversion, not an action
             // (Matomo's trackGoal and ecommerce requests).

@@ -1073,7 +1073,7 @@ impl Parser {
         let excluded = self.sites.exclusions.get(&site);
         let stripped = match kind {
             HitType::Download => None,
-            _ => match crate::exclude::Exclusions::action_url(excluded, &url) {
+            _ => match crate::exclude::Exclusions::page_url(excluded, &url) {
                 std::borrow::Cow::Owned(stripped) => Some(stripped),
                 std::borrow::Cow::Borrowed(_) => None,
             },
