@@ -131,8 +131,21 @@ pub fn render(v: &Value, format: Format) -> String {
 /// let v = serde_json::json!({"1": {"2024-06": {"nb_visits": 2}}, "3": {"2024-06": []}});
 /// assert_eq!(render_keyed(&v, Format::Csv, &["idSite", "date"]), "idSite,date,nb_visits\n1,2024-06,2\n");
 /// assert!(render_keyed(&v, Format::Xml, &["idSite", "date"]).contains("<result idSite=\"3\">\n\t\t<result date=\"2024-06\" />"));
+/// // No answer at all is Matomo's success message.
+/// assert_eq!(render_keyed(&serde_json::Value::Null, Format::Json, &[]), r#"{"result":"success","message":"ok"}"#);
 /// ```
 pub fn render_keyed(v: &Value, format: Format, keys: &[&str]) -> String {
+    // No answer (a getter of something that does not exist, such as
+    // `Goals.getGoal` of an unknown id): Matomo's "success" in each format.
+    if v.is_null() {
+        return match format {
+            Format::Json => r#"{"result":"success","message":"ok"}"#.into(),
+            Format::Csv => "message\nok".into(),
+            Format::Tsv => "message\tok".into(),
+            Format::Xml => "<?xml version=\"1.0\" encoding=\"utf-8\" ?>\n<result>\n\t<success message=\"ok\" />\n</result>".into(),
+            Format::Html => "<!-- Success: ok -->".into(),
+        };
+    }
     // A lone number or text (Matomo's scalar getters): `{"value": x}` in
     // JSON, a `value` column in CSV and TSV, `<result>x</result>` in XML.
     if !matches!(v, Value::Object(_) | Value::Array(_))
