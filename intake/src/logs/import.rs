@@ -1110,12 +1110,18 @@ pub const NOT_RECORDED: &str = "tracking request not recorded (rec is not 1)";
 /// Skipped: a replayed heartbeat (`ping=1`).
 pub const PING: &str = "heartbeat (ping=1)";
 
+/// The token replayed requests carry, as the bulk requests of Matomo's
+/// importer carry its `token_auth`: the importer's own tracker knows only
+/// this one, and no request from outside reaches that tracker.
+const REPLAY_TOKEN: &str = "hitmap-log-import-replay";
+
 /// One log line replayed as a tracking request (Matomo's
 /// `--replay-tracking`): a request to `matomo.php` or `piwik.php` with a
 /// query string, read by the tracking endpoint's rules with the line's
 /// address, user agent and time as the client's, its referrer as `urlref`
 /// unless the request has one, and `--idsite` over the request's
-/// `idsite`. The host, path and robot rules apply; HTTP statuses do not
+/// `idsite`, authenticated as Matomo's importer's requests are (`cip`, an
+/// old `cdt` and `country`, `region`, `city`, `lat`, `long` apply). The host, path and robot rules apply; HTTP statuses do not
 /// (the tracker may have failed the first time).
 fn replay(
     tracker: &mut crate::track::Tracker,
@@ -1185,7 +1191,7 @@ fn replay(
         accept_language: None,
         now: line.ts,
     };
-    match tracker.track(&params, &client, None) {
+    match tracker.track(&params, &client, Some(REPLAY_TOKEN)) {
         Ok(t @ (Tracked::Hit(_) | Tracked::Viewed(..))) => {
             for hit in t.into_hits() {
                 match hit.kind {
@@ -1363,6 +1369,10 @@ pub fn import(
                 crate::track::Tracker::new(
                     engine,
                     crate::track::TrackOptions {
+                        // Matomo's importer sends its token with every
+                        // replayed request: they may set `cip`, an old
+                        // `cdt` and the location overrides.
+                        tokens: vec![crate::track::TokenAccess::all(REPLAY_TOKEN)],
                         anonymize_ip: options.anonymize_ip,
                         geoip: options.geoip.clone(),
                         device_detector: options.device_detector.clone(),

@@ -804,6 +804,45 @@ fn matomos_replayed_tracking_requests() {
     assert_eq!((visits(&forced, 1), visits(&forced, 2)), ((0, 0), (0, 0)));
 }
 
+/// Replayed requests are authenticated, as Matomo's importer sends its
+/// token with each: their location overrides (`country`, `city`) apply,
+/// which an anonymous tracking request's do not.
+#[test]
+fn replayed_requests_may_set_matomos_overrides() {
+    let line = |ip: &str, visitor: &str, extra: &str| {
+        format!(
+            "{ip} - - [05/Jan/2009:10:00:00 +0000] \"GET /matomo.php?idsite=1&rec=1&_id={visitor}\
+             &url=http%3A%2F%2Fpiwik.net%2Fa&action_name=A{extra} HTTP/1.1\" 200 - \"-\" \"Mozilla/5.0\"\n"
+        )
+    };
+    let log = [
+        line("156.5.3.2", "0000000000000001", "&country=jp&city=Tokyo"),
+        line("156.5.3.2", "0000000000000002", ""),
+    ]
+    .concat();
+    let mut e = engine();
+    let s = run(
+        &mut e,
+        log.into_bytes(),
+        &options(&[("replay-tracking", "true")]),
+    );
+    assert_eq!(s.pageviews, 2, "{}", s.report());
+    let q = "period=day&date=2009-01-05";
+    let countries = api(&e, &format!("method=UserCountry.getCountry&{q}"));
+    let japan = countries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "jp");
+    assert_eq!(
+        japan.map(|r| &r["nb_visits"]),
+        Some(&serde_json::json!(1)),
+        "{countries}"
+    );
+    let cities = api(&e, &format!("method=UserCountry.getCity&{q}"));
+    assert!(cities.to_string().contains("Tokyo"), "{cities}");
+}
+
 /// CloudFront RTMP lines are a streaming server's events, recorded as
 /// Matomo's importer records them: category `cloudfront_rtmp`, the
 /// `x-event` as action, the stream (`x-sname`) as name; the stream's
