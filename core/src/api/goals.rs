@@ -410,9 +410,20 @@ impl GoalColumns {
         let goals = &resolved.site.config.goals;
         let processed = processed_mode(r, goals)?;
         let has = resolved.site.config.has_conversions();
-        if let Some(titles) = page_rows_of(kind).filter(|_| has && processed.is_none()) {
+        if let Some(titles) = page_rows_of(kind).filter(|_| has) {
+            // Processed goal metrics on page rows: those of the goals the
+            // rows convert (`put_pages`), and those asked for.
+            let processed_goals = match processed {
+                Some(Processed::One(id)) => vec![i64::from(id)],
+                _ => process_goals(r, goals)?
+                    .into_iter()
+                    .map(i64::from)
+                    .collect(),
+            };
             return Ok(GoalColumns {
                 pages: Some(PageGoalColumns::of(resolved, range, titles)?),
+                processed,
+                processed_goals,
                 ..GoalColumns::none()
             });
         }
@@ -467,8 +478,26 @@ impl GoalColumns {
     /// Adds the goal cells of page rows (and of their folders), if the
     /// report takes them.
     pub(crate) fn put_pages(&self, rows: &mut [Row]) {
-        if let Some(p) = &self.pages {
-            p.put(rows);
+        let Some(p) = &self.pages else {
+            return;
+        };
+        p.put(rows);
+        let Some(mode) = &self.processed else {
+            return;
+        };
+        let mut keys: Vec<i64> = self.processed_goals.clone();
+        if !matches!(mode, Processed::One(_)) {
+            let named = rows
+                .iter()
+                .filter_map(|m| m.get("goals").and_then(Value::as_object))
+                .flat_map(|g| g.keys())
+                .filter_map(|k| cell_key(k.strip_prefix("idgoal=")?));
+            keys.extend(named);
+            keys.sort_unstable();
+            keys.dedup();
+        }
+        for m in rows.iter_mut() {
+            page_processed(m, mode, &keys);
         }
     }
 
@@ -710,6 +739,95 @@ impl PageGoalColumns {
             m.insert("nb_conversions_entry".into(), json!(c.entry_conversions));
         }
         Value::Object(m)
+    }
+}
+
+/// Matomo's processed goal metrics (`filter_update_columns_when_show_all_goals`)
+/// on a page row of the table asked for, from its goal cells: the visit
+/// ratios a page row has no parts of (0: `conversion_rate`,
+/// `nb_actions_per_visit`, `avg_time_on_site`), `revenue_per_visit`
+/// (every goal's and order's revenue over the row's visits), and per
+/// goal its conversion rate, conversions, revenue per visit and revenue,
+/// placed before the page ratios as Matomo places them. The row's
+/// `bounce_rate` stays the page's (its entries that bounced), moved to
+/// Matomo's place among them.
+fn page_processed(m: &mut Row, mode: &Processed, keys: &[i64]) {
+    let visits = m.get("nb_visits").and_then(Value::as_u64).unwrap_or(0);
+    let cell = |key: i64| -> (u64, f64) {
+        let c = m
+            .get("goals")
+            .and_then(|g| g.get(format!("idgoal={}", cell_name(key))));
+        let num = |name: &str| c.and_then(|c| c.get(name)).and_then(Value::as_f64);
+        (
+            num("nb_conversions").unwrap_or(0.0) as u64,
+            num("revenue").unwrap_or(0.0),
+        )
+    };
+    let revenue: f64 = m
+        .get("goals")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| k.as_str() != "idgoal=ecommerceAbandonedCart")
+        .filter_map(|(_, c)| c.get("revenue").and_then(Value::as_f64))
+        .sum();
+    let cells: Vec<(i64, (u64, f64))> = keys.iter().map(|&k| (k, cell(k))).collect();
+    let mut add: Vec<(String, Value)> = vec![
+        ("conversion_rate".into(), conversion_rate(0.0, false)),
+        ("nb_actions_per_visit".into(), json!(0)),
+        ("avg_time_on_site".into(), json!(0)),
+        (
+            "bounce_rate".into(),
+            m.get("bounce_rate").cloned().unwrap_or(json!(0)),
+        ),
+        (
+            "revenue_per_visit".into(),
+            money(table::ratio(revenue, visits as f64)),
+        ),
+    ];
+    if *mode != Processed::Minimal {
+        for (key, (conversions, revenue)) in cells {
+            let id = cell_name(key);
+            add.push((
+                format!("goal_{id}_conversion_rate"),
+                conversion_rate(table::ratio(conversions as f64, visits as f64), false),
+            ));
+            if *mode == Processed::Overview {
+                continue;
+            }
+            let per = if visits > 0 { visits } else { conversions };
+            add.push((format!("goal_{id}_nb_conversions"), json!(conversions)));
+            add.push((
+                format!("goal_{id}_revenue_per_visit"),
+                money(table::ratio(revenue, per as f64)),
+            ));
+            add.push((format!("goal_{id}_revenue"), money(revenue)));
+        }
+    }
+    let mut at = m
+        .keys()
+        .position(|k| {
+            matches!(
+                k.as_str(),
+                "avg_time_on_page" | "exit_rate" | "url" | "segment" | "subtable" | "idsubtable"
+            )
+        })
+        .unwrap_or(m.len());
+    for (k, v) in add {
+        m.shift_remove(&k);
+        at = at.min(m.len());
+        m.shift_insert(at, k, v);
+        at += 1;
+    }
+}
+
+/// A goal cell's key from its name (`1`, `ecommerceOrder`,
+/// `ecommerceAbandonedCart`).
+fn cell_key(name: &str) -> Option<i64> {
+    match name {
+        "ecommerceOrder" => Some(ORDERS),
+        "ecommerceAbandonedCart" => Some(CARTS),
+        id => id.parse().ok(),
     }
 }
 

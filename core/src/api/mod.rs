@@ -535,7 +535,12 @@ impl ApiRequest {
                         | Kind::VisitsUntilConversion
                         | Kind::DaysToConversion
                         | Kind::GoalDefinition
-                ) || (self.goal_columns.is_some() && goals::goal_rows_of(k).is_some()),
+                ) || (self.goal_columns.is_some() && goals::goal_rows_of(k).is_some())
+                    // Matomo's goals-by-page view sends it to the page
+                    // reports, whose rows carry every goal's cells (with
+                    // filter_update_columns_when_show_all_goals it chooses
+                    // the processed metrics).
+                    || goals::page_rows_of(k).is_some(),
             ),
             (
                 "abandonedCarts",
@@ -568,7 +573,7 @@ impl ApiRequest {
             (
                 "filter_update_columns_when_show_all_goals",
                 self.goal_columns.is_some() || !self.goal_process.is_empty(),
-                goals::goal_rows_of(k).is_some(),
+                goals::goal_rows_of(k).is_some() || goals::page_rows_of(k).is_some(),
             ),
             (
                 "idDimension/dimension",
@@ -1074,11 +1079,15 @@ impl Engine {
                 return Ok((goals::definitions(site, goals), false));
             }
             Kind::GoalDefinition => {
+                // Matomo's getGoal answers nothing (its "success") for an
+                // id that names no goal of the site.
                 let goals = &self.site_state(site)?.config.goals;
-                let id = goals::requested_goal(r, goals)?
+                let given = r
+                    .id_goal
+                    .as_deref()
                     .ok_or_else(|| bad("Goals.getGoal needs idGoal (Goals.getGoals lists them)"))?;
                 let all = goals::definitions(site, goals);
-                return Ok((all[id.to_string()].clone(), false));
+                return Ok((all.get(given).cloned().unwrap_or(Value::Null), false));
             }
             Kind::VisitorProfile => return Ok((self.visitor_profile(r, site)?, false)),
             Kind::LiveCounters => return Ok((self.live_counters(r, site, options.now)?, false)),

@@ -893,6 +893,19 @@ fn goals_api_speaks_matomos_shapes_and_says_what_is_wrong() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("needs idGoal"), "{err}");
+    // A goal the site does not have: Matomo's "success", in every format.
+    for id in ["9", "ecommerceAbandonedCart"] {
+        let q = format!("method=Goals.getGoal&idSite=1&idGoal={id}");
+        assert_eq!(
+            e.api(&format!("{q}&format=json")).unwrap(),
+            r#"{"result":"success","message":"ok"}"#
+        );
+        assert!(
+            e.api(&format!("{q}&format=xml"))
+                .unwrap()
+                .ends_with("<result>\n\t<success message=\"ok\" />\n</result>")
+        );
+    }
     for (param, says) in [
         ("idGoal=9", "has no goal 9"),
         ("idGoal=x", "must be a goal id"),
@@ -1626,4 +1639,103 @@ fn page_rows_carry_matomos_goal_cells() {
     plain.ingest([hit("a", T, "https://x.org/news/a")]).unwrap();
     let rows = api(&plain, &format!("method=Actions.getPageUrls&{q}&flat=1"));
     assert!(rows[0].get("goals").is_none(), "{rows}");
+}
+
+/// Matomo's goals-by-page view: `idGoal` and
+/// `filter_update_columns_when_show_all_goals` on the page reports give
+/// the table's rows (not its expanded subtables) the processed goal
+/// metrics, worked out from their goal cells and visits; without the
+/// flag, `idGoal` leaves the rows as they are.
+#[test]
+fn page_reports_take_matomos_processed_goal_metrics() {
+    let mut e = Engine::in_memory();
+    e.add_site(
+        SiteConfig::new(1)
+            .host("x.org")
+            .goal(Goal::new(1, "buy", GoalMatch::Url, PatternType::Contains, "/buy").revenue(10.0))
+            .goal(
+                Goal::new(2, "news", GoalMatch::Url, PatternType::Contains, "/news/b").revenue(3.0),
+            ),
+    )
+    .unwrap();
+    e.ingest([
+        hit("a", T, "https://x.org/news/a"),
+        hit("a", T + 60, "https://x.org/news/b"),
+        hit("a", T + 180, "https://x.org/buy"),
+        hit("b", T, "https://x.org/news/a"),
+        hit("c", T, "https://x.org/news/a"),
+        hit("c", T + 60, "https://x.org/buy"),
+    ])
+    .unwrap();
+    let q = "idSite=1&period=day&date=2024-06-01&format=json";
+    let plain = api(
+        &e,
+        &format!("method=Actions.getEntryPageUrls&{q}&expanded=1"),
+    );
+    assert_eq!(
+        api(
+            &e,
+            &format!("method=Actions.getEntryPageUrls&{q}&expanded=1&idGoal=1")
+        ),
+        plain,
+        "idGoal alone changes nothing"
+    );
+    let flag = "filter_update_columns_when_show_all_goals=1";
+    let flat = api(
+        &e,
+        &format!("method=Actions.getEntryPageUrls&{q}&flat=1&idGoal=1&{flag}"),
+    );
+    let a = &flat[0];
+    assert_eq!(a["label"], "/news/a");
+    // Three visits entered on news/a; two converted goal 1 (10 each), one
+    // goal 2 (3): 23 over 3 visits.
+    assert_eq!(a["nb_visits"], 3);
+    assert_eq!(a["conversion_rate"], "0%");
+    assert_eq!(a["nb_actions_per_visit"].as_f64(), Some(0.0));
+    assert_eq!(a["avg_time_on_site"], 0);
+    assert_eq!(a["revenue_per_visit"], 7.67);
+    assert_eq!(a["goal_1_conversion_rate"], "66.67%");
+    assert_eq!(a["goal_1_nb_conversions"], 2);
+    assert_eq!(a["goal_1_revenue_per_visit"], 6.67);
+    assert_eq!(a["goal_1_revenue"], 20);
+    assert!(a.get("goal_2_conversion_rate").is_none(), "{a}");
+    // A folder's come from its cells (its pages' together) over its
+    // visits (its pages' together): news/a 3 and news/b 1; goal 1
+    // converted after news/a twice and news/b once.
+    let tree = api(
+        &e,
+        &format!("method=Actions.getEntryPageUrls&{q}&expanded=1&idGoal=1&{flag}"),
+    );
+    let news = &tree[0];
+    assert_eq!(
+        (&news["label"], &news["nb_visits"]),
+        (&json!("news"), &json!(4))
+    );
+    assert_eq!(news["goal_1_nb_conversions"], 3);
+    assert_eq!(news["goal_1_conversion_rate"], "75%");
+    assert_eq!(news["revenue_per_visit"], 9);
+    // The expanded subtable keeps its plain rows.
+    assert_eq!(news["subtable"], plain[0]["subtable"]);
+    // Every goal the rows converted (idGoal=0), and only rates (-1).
+    let all = api(
+        &e,
+        &format!("method=Actions.getEntryPageUrls&{q}&flat=1&idGoal=0&{flag}"),
+    );
+    assert_eq!(all[0]["goal_2_nb_conversions"], 1);
+    assert_eq!(all[0]["goal_2_revenue"], 3);
+    assert_eq!(all[0]["goal_2_conversion_rate"], "33.33%");
+    let rates = api(&e, &format!("method=Actions.getPageUrls&{q}&flat=1&{flag}"));
+    assert!(rates[0].get("goal_1_conversion_rate").is_some(), "{rates}");
+    assert!(rates[0].get("goal_1_nb_conversions").is_none(), "{rates}");
+    // A site without goals says so.
+    let mut bare = Engine::in_memory();
+    bare.add_site(SiteConfig::new(1).host("x.org")).unwrap();
+    bare.ingest([hit("a", T, "https://x.org/news/a")]).unwrap();
+    let err = bare
+        .api(&format!(
+            "method=Actions.getPageUrls&{q}&filter_update_columns_when_show_all_goals=1"
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("has no goals"), "{err}");
 }
