@@ -199,3 +199,97 @@ def one_visit_with_abnormal_pageview_urls():
         t.set_force_visit_date_time(add_hours(when, hours))
         t.do_track_page_view(title)
     return log.text()
+
+
+def abandoned_cart_without_conversions():
+    """plugins/Ecommerce/tests/Fixtures/AbandonedCartWithoutConversions.php:
+    on an ecommerce site, a visitor's page view, then an hour later
+    another visitor's page view and a cart update that is never ordered
+    (no goal converts: the site's goal matches no title)."""
+    log = Log()
+    when = "2011-04-05 00:11:42"
+    t = Tracker(log, 1, when)
+    t.set_url("http://piwik.net/here/we/go")
+    t.do_track_page_view("one page visit")
+    t = Tracker(log, 1, when)
+    t.set_url("http://piwik.net/here/we/go")
+    t.set_force_visit_date_time(add_hours(when, 1))
+    t.do_track_page_view("one page visit")
+    t.set_force_visit_date_time(add_hours(when, 1.1))
+    t.add_ecommerce_item("SKU IN ABANDONED CART ONE", "PRODUCT ONE LEFT in cart", "", 500.11111112, 2)
+    t.do_track_ecommerce_cart_update(1000)
+    return log.text()
+
+
+def some_page_goal_visits_with_conversions():
+    """tests/PHPUnit/Fixtures/SomePageGoalVisitsWithConversions.php: over
+    three days, seven visitors' walks through pages A to D of one site,
+    with events that convert goal 1 (`click`) or goal 2 (`press`); one
+    visitor is from Japan, the last from the US, the rest from France
+    (the first sends no country). The fixture's clock, `ticks` hours
+    after the day's start, runs on across the days as a float, as PHP's."""
+    log = Log()
+    state = {"day": "2009-01-05 00:00:00", "ticks": 0.0}
+    t = Tracker(log, 1, state["day"])
+
+    def tick(step):
+        state["ticks"] += step
+        t.set_force_visit_date_time(add_hours(state["day"], state["ticks"]))
+
+    def page(letter, sub=None):
+        t.set_url(f"http://example.org/page_{letter}" + (f"/{sub}" if sub else ""))
+        tick(0.1)
+        t.do_track_page_view(f"Page {letter}" + (f" - {sub}" if sub else ""))
+
+    def conversion(goal):
+        tick(0.1)
+        t.do_track_event("category", "click_action" if goal == 1 else "press_action", "name")
+
+    def new_visitor(vid, country="us"):
+        t.set_visitor_id(vid)
+        t.set_country(country)
+        # setForceVisitDateTime(addHour($this->ticks++ * 2)): overridden
+        # by the next page view's time before any request is sent.
+        state["ticks"] += 1
+        t.set_force_new_visit()
+
+    def next_day():
+        state["day"] = add_hours(state["day"], 24)
+
+    # Day 1
+    for p in (("A", "index.html"), ("B",), ("A", "X"), ("C",)):
+        page(*p)
+    conversion(1)
+    new_visitor("f66bc315f2a01a79", "fr")
+    for p in (("A", "index.html"), ("A", "Z"), ("C",)):
+        page(*p)
+    conversion(1)
+    new_visitor("a13b7c5a62f72dea", "fr")
+    page("A", "index.html")
+    page("D")
+    new_visitor("39f72e3961e18b4e", "fr")
+    page("A", "index.html")
+    page("C")
+    conversion(1)
+    for p in (("A", "index.html"), ("B",), ("C",)):
+        page(*p)
+    conversion(2)
+    # Day 2
+    next_day()
+    new_visitor("5f3756ae8b4cceba", "fr")
+    for p in (("A", "index.html"), ("A", "Z"), ("A", "Y"), ("C",)):
+        page(*p)
+    conversion(1)
+    for p in (("A", "index.html"), ("B",), ("C",)):
+        page(*p)
+    conversion(2)
+    new_visitor("132886427a57e7ba", "jp")
+    page("A", "index.html")
+    conversion(1)
+    # Day 3
+    next_day()
+    new_visitor("0335a0c08ac15bb8")
+    for p in (("A", "index.html"), ("B",), ("A", "Z")):
+        page(*p)
+    conversion(2)
+    return log.text()

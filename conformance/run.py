@@ -648,6 +648,67 @@ FIXTURES = {
              "params": {"flat": "0", "expanded": "1"}},
         ],
     },
+    "AbandonedCart": {
+        "matomo": "plugins/Ecommerce/tests/Fixtures/AbandonedCartWithoutConversions.php, "
+                  "plugins/Ecommerce/tests/System/AbandonedCartWithoutConversionsTest.php",
+        "prefix": "abandonedCartWithoutConversions",
+        "log": fixtures.abandoned_cart_without_conversions,
+        "setup": [
+            ["init", "{store}", "--site", "1", "--ecommerce", "--name", "test site", "--main-url", "http://piwik.net"],
+            # addGoal(1, 'title match, triggered NEVER', 'title', 'saldkfjaslkdfjsalkdjf', 'contains',
+            #         false, 10, true)
+            ["goals", "add", "{store}", "--site", "1", "--id", "1", "--name", "title match, triggered NEVER",
+             "--match", "title", "--pattern-type", "contains", "--pattern", "saldkfjaslkdfjsalkdjf",
+             "--revenue", "10", "--allow-multiple"],
+            ["ingest", "{store}", "{log}", "--log-format", "auto", "--replay-tracking", "--no-progress", "--force"],
+        ],
+        "not_replayed": [],
+        "requests": [
+            # Every Goals method, with idGoal=ecommerceAbandonedCart.
+            *({"suffix": "", "period": period, "date": "2011-04-05", "site": 1,
+               "params": {"idGoal": "ecommerceAbandonedCart"}}
+              for period in ("day", "week", None)),
+            *({"suffix": "_AbandonedCarts", "period": period, "date": "2011-04-05", "site": 1,
+               "params": {"abandonedCarts": "1"}}
+              for period in ("day", "week")),
+        ],
+    },
+    "TrackGoalsPages": {
+        "matomo": "tests/PHPUnit/Fixtures/SomePageGoalVisitsWithConversions.php, "
+                  "plugins/Goals/tests/System/TrackGoalsPagesTest.php and TrackGoalsPagesSegmentTest.php",
+        "prefix": "trackGoals_pages",
+        "log": fixtures.some_page_goal_visits_with_conversions,
+        "setup": [
+            ["init", "{store}", "--site", "1", "--name", "Piwik test", "--main-url", "http://piwik.net"],
+            # addGoal(1, 'Goal 1', 'event_action', 'click', 'contains', false, 10)
+            ["goals", "add", "{store}", "--site", "1", "--id", "1", "--name", "Goal 1",
+             "--match", "event_action", "--pattern-type", "contains", "--pattern", "click", "--revenue", "10"],
+            # addGoal(1, 'Goal "<2~$%+"', 'event_action', 'press', 'contains', false, 10)
+            ["goals", "add", "{store}", "--site", "1", "--id", "2", "--name", 'Goal "<2~$%+"',
+             "--match", "event_action", "--pattern-type", "contains", "--pattern", "press", "--revenue", "10"],
+            ["ingest", "{store}", "{log}", "--log-format", "auto", "--replay-tracking", "--no-progress", "--force"],
+        ],
+        "not_replayed": [
+            "the stored segment `goalsByCountry` the fixture pre-archives (nothing to do: hitmap answers any segment)",
+        ],
+        "requests": [
+            {"suffix": "", "period": "week", "date": "2009-01-05", "site": 1, "params": {"idGoal": "1"}},
+            {"suffix": "", "period": "day", "date": "2009-01-05", "site": 1,
+             "params": {"idGoal": "1", "filter_update_columns_when_show_all_goals": "1"}},
+            {"suffix": "_segment", "period": "week", "date": "2009-01-05", "site": 1, "segment": "countryCode==jp",
+             "params": {"idGoal": "1"},
+             "method_params": {m: {"idGoal": "1", "filter_update_columns_when_show_all_goals": "1"}
+                               for m in ("Actions.getEntryPageUrls", "Actions.getEntryPageTitles")}},
+            *({"suffix": suffix, "period": "day", "date": "2009-01-05", "site": 1,
+               "params": {"filter_update_columns_when_show_all_goals": "1", "apiModule": "Actions",
+                          "apiAction": action, **extra}}
+              for suffix, action, extra in [
+                  ("showGoalsMetricsSingleGoal", "getEntryPageTitles", {"filter_show_goal_columns_process_goals": "1"}),
+                  ("showGoalsMetricsAllGoals", "getEntryPageTitles", {}),
+                  ("showGoalsMetricsPageReport", "getPageTitles", {"filter_show_goal_columns_process_goals": "1"}),
+              ]),
+        ],
+    },
     "NoVisit": {
         "matomo": "tests/PHPUnit/Fixtures/InvalidVisits.php, tests/PHPUnit/System/NoVisitTest.php "
                   "('all' for the day)",
@@ -700,6 +761,15 @@ METHOD_PARAMS = {
 
 # Documented intended differences: (what, why, how a file is compared
 # once it is applied).
+# Parameters a Matomo method does not take: Matomo's dispatcher passes a
+# method only the parameters of its signature, so these are ignored
+# there, and not sent to hitmap (which refuses a parameter a method
+# cannot honour).
+IGNORED_PARAMS = {
+    **{m: ("idGoal",) for m in ("Goals.getGoals", "Goals.getItemsSku", "Goals.getItemsName",
+                                "Goals.getItemsCategory")},
+}
+
 # Methods Matomo has removed: their expected files are left over in
 # Matomo's repository (last written before the removal), and Matomo's own
 # system tests no longer ask for them, so they are not scored.
@@ -1074,6 +1144,8 @@ def ask(bin_, store, req, method, fmt="xml"):
     params = dict(req.get("params", {}))
     params.update(METHOD_PARAMS.get(method, {}))
     params.update(req.get("method_params", {}).get(method, {}))
+    for k in IGNORED_PARAMS.get(method, ()):
+        params.pop(k, None)
     for k, v in params.items():
         cmd += ["--param", f"{k}={v}"]
     return run(cmd)

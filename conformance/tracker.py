@@ -135,9 +135,6 @@ class Tracker:
     def set_custom_tracking_parameter(self, name, value):
         self.custom[name] = value
 
-    def set_performance_timings(self, *timings):
-        """Accepted, not sent: hitmap keeps no page performance."""
-
     def set_custom_variable(self, *args, **kw):
         """Accepted, not sent: hitmap keeps no custom variables."""
 
@@ -203,6 +200,21 @@ class Tracker:
         q = {"idgoal": str(idgoal)}
         if revenue:
             q["revenue"] = php_number(revenue)
+        self.send(q)
+
+    def add_ecommerce_item(self, sku, name="", category="", price=0.0, quantity=1):
+        """MatomoTracker::addEcommerceItem: the price as PHP writes it
+        (a string), sent with the next cart update or order."""
+        self.__dict__.setdefault("ecommerce_items", []).append(
+            [sku, name, category, php_number(price), quantity])
+
+    def do_track_ecommerce_cart_update(self, grand_total):
+        """MatomoTracker::doTrackEcommerceCartUpdate: `idgoal=0`, the
+        total as `revenue` and the items added since the last one."""
+        q = {"idgoal": "0", "revenue": php_number(grand_total)}
+        rows = self.__dict__.pop("ecommerce_items", [])
+        if rows:
+            q["ec_items"] = json.dumps(rows, separators=(",", ":"))
         self.send(q)
 
     def do_track_action(self, url, kind):
