@@ -11,7 +11,7 @@ use super::{ApiRequest, bad};
 use crate::error::Result;
 use crate::goal::{Goal, GoalMatch};
 use crate::goal_rows::{CARTS, ORDERS, RowGoals, RowKey, RowsOf};
-use crate::goals::{GoalMetrics, GoalsSummary};
+use crate::goals::{ByVisitorType, GoalMetrics, GoalsSummary};
 use crate::page_goals::{PageGoalCell, PageGoals, add_goals};
 use crate::query::Resolved;
 use crate::rollup::reports::ActionTable;
@@ -236,19 +236,77 @@ pub(super) fn ecommerce_row(s: &GoalsSummary, which: Ecommerce, r: &ApiRequest) 
 
 /// `Goals.get`'s row: Matomo's columns for all visits, then for new and
 /// for returning visits, then hitmap's exact count of converting
-/// visitors.
-pub(super) fn goals_row(s: &GoalsSummary, goal: Option<u32>, r: &ApiRequest) -> Result<Value> {
+/// visitors. `each`: the goals whose own columns come too (Matomo's
+/// `showAllGoalSpecificMetrics`: `nb_visits`, then each goal's
+/// conversions, converted visits and revenue after the totals, and each
+/// goal's conversion rate before the overall one).
+pub(super) fn goals_row(
+    s: &GoalsSummary,
+    goal: Option<u32>,
+    each: &[u32],
+    r: &ApiRequest,
+) -> Result<Value> {
     let m = match goal {
         None => s.overall,
         Some(id) => s.goals.get(&id).copied().unwrap_or_default(),
     };
+    let raw = r.table.raw_metrics;
     let mut row = Row::new();
-    for (suffix, metrics, visits) in [
-        ("", m.all, s.nb_visits.all),
-        ("_new_visit", m.new, s.nb_visits.new),
-        ("_returning_visit", m.returning, s.nb_visits.returning),
+    let of = |id: u32| s.goals.get(&id).copied().unwrap_or_default();
+    for (suffix, metrics, visits, pick) in [
+        (
+            "",
+            m.all,
+            s.nb_visits.all,
+            (|b| b.all) as fn(&ByVisitorType<GoalMetrics>) -> GoalMetrics,
+        ),
+        ("_new_visit", m.new, s.nb_visits.new, |b| b.new),
+        (
+            "_returning_visit",
+            m.returning,
+            s.nb_visits.returning,
+            |b| b.returning,
+        ),
     ] {
-        insert(&mut row, suffix, &metrics, visits, r.table.raw_metrics);
+        if each.is_empty() {
+            insert(&mut row, suffix, &metrics, visits, raw);
+            continue;
+        }
+        row.insert(format!("nb_visits{suffix}"), json!(visits));
+        row.insert(
+            format!("nb_conversions{suffix}"),
+            json!(metrics.nb_conversions),
+        );
+        row.insert(
+            format!("nb_visits_converted{suffix}"),
+            json!(metrics.nb_visits_converted),
+        );
+        row.insert(format!("revenue{suffix}"), money(metrics.revenue));
+        for &id in each {
+            let g = pick(&of(id));
+            row.insert(
+                format!("goal_{id}_nb_conversions{suffix}"),
+                json!(g.nb_conversions),
+            );
+            row.insert(
+                format!("goal_{id}_nb_visits_converted{suffix}"),
+                json!(g.nb_visits_converted),
+            );
+            row.insert(format!("goal_{id}_revenue{suffix}"), money(g.revenue));
+        }
+        for &id in each {
+            let g = pick(&of(id));
+            let rate = table::ratio(g.nb_visits_converted as f64, visits as f64);
+            row.insert(
+                format!("goal_{id}_conversion_rate{suffix}"),
+                conversion_rate(rate, raw),
+            );
+        }
+        let rate = table::ratio(metrics.nb_visits_converted as f64, visits as f64);
+        row.insert(
+            format!("conversion_rate{suffix}"),
+            conversion_rate(rate, raw),
+        );
     }
     row.insert(
         "nb_uniq_visitors_converted".into(),

@@ -170,6 +170,9 @@ pub struct ApiRequest {
     /// `filter_show_goal_columns_process_goals`: goal ids whose columns
     /// the processed goal metrics add.
     pub goal_process: Vec<String>,
+    /// `showAllGoalSpecificMetrics=1` of `Goals.get` and `getMetrics`
+    /// without `idGoal`: each goal's columns too.
+    pub all_goal_metrics: bool,
     /// `secondaryDimension` of an events report: what its subtables group
     /// by (`eventCategory`, `eventAction` or `eventName`).
     pub secondary_dimension: Option<String>,
@@ -346,6 +349,7 @@ impl ApiRequest {
                 }
                 "idGoal" if !v.is_empty() => r.id_goal = Some(v),
                 "abandonedCarts" => r.abandoned_carts = v == "1",
+                "showAllGoalSpecificMetrics" => r.all_goal_metrics = !v.is_empty() && v != "0",
                 "segmentName" if !v.is_empty() => r.segment_name = Some(v),
                 "secondaryDimension" if !v.is_empty() => r.secondary_dimension = Some(v),
                 "filter_update_columns_when_show_all_goals" if !v.is_empty() => {
@@ -548,6 +552,11 @@ impl ApiRequest {
                 matches!(k, Kind::Items(_)),
             ),
             (
+                "showAllGoalSpecificMetrics",
+                self.all_goal_metrics,
+                matches!(k, Kind::Goals | Kind::GoalMetrics),
+            ),
+            (
                 "columns",
                 self.columns,
                 matches!(
@@ -654,6 +663,7 @@ pub const SUPPORTED_PARAMETERS: &[&str] = &[
     "dimension",
     "idGoal",
     "abandonedCarts",
+    "showAllGoalSpecificMetrics",
     "segmentName",
     "filter_update_columns_when_show_all_goals",
     "filter_show_goal_columns_process_goals",
@@ -1302,8 +1312,16 @@ impl Engine {
             let row = if let Some(e) = goals::requested_ecommerce(r, &resolved.site.config)? {
                 goals::ecommerce_row(&resolved.goals(range, true)?, e, r)?
             } else {
-                let goal = goals::requested_goal(r, &resolved.site.config.goals)?;
-                goals::goals_row(&resolved.goals(range, true)?, goal, r)?
+                let defined = &resolved.site.config.goals;
+                let goal = goals::requested_goal(r, defined)?;
+                // Matomo's showAllGoalSpecificMetrics: every goal of the
+                // site, when no goal is asked for.
+                let each: Vec<u32> = if r.all_goal_metrics && goal.is_none() {
+                    defined.iter().map(|g| g.id).collect()
+                } else {
+                    Vec::new()
+                };
+                goals::goals_row(&resolved.goals(range, true)?, goal, &each, r)?
             };
             return Ok(match (kind, row) {
                 // Matomo's getMetrics: the columns for all visits only.

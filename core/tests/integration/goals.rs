@@ -1739,3 +1739,74 @@ fn page_reports_take_matomos_processed_goal_metrics() {
         .to_string();
     assert!(err.contains("has no goals"), "{err}");
 }
+
+/// Matomo's `showAllGoalSpecificMetrics`: `Goals.get` without `idGoal`
+/// gives every goal's numbers and conversion rate next to the totals,
+/// for all, new and returning visits, and `columns` picks among them.
+#[test]
+fn goals_get_shows_every_goals_metrics_when_asked() {
+    let mut e = Engine::in_memory();
+    e.add_site(
+        SiteConfig::new(1)
+            .host("x.org")
+            .goal(Goal::new(1, "buy", GoalMatch::Url, PatternType::Contains, "/buy").revenue(10.0))
+            .goal(Goal::new(2, "news", GoalMatch::Url, PatternType::Contains, "/news").revenue(3.0))
+            .goal(Goal::new(
+                3,
+                "never",
+                GoalMatch::Url,
+                PatternType::Contains,
+                "/never",
+            )),
+    )
+    .unwrap();
+    e.ingest([
+        hit("a", T, "https://x.org/news"),
+        hit("a", T + 60, "https://x.org/buy"),
+        hit("b", T, "https://x.org/buy"),
+        hit("c", T, "https://x.org/home"),
+        // c again, two hours later: a returning visit that reads news.
+        hit("c", T + 7200, "https://x.org/news"),
+    ])
+    .unwrap();
+    let q = "method=Goals.get&idSite=1&period=day&date=2024-06-01&format=json";
+    let all = api(&e, &format!("{q}&showAllGoalSpecificMetrics=1"));
+    assert_eq!(all["nb_visits"], 4);
+    assert_eq!(all["nb_conversions"], 4);
+    assert_eq!(
+        (
+            &all["goal_1_nb_conversions"],
+            &all["goal_1_nb_visits_converted"],
+            &all["goal_1_revenue"]
+        ),
+        (&json!(2), &json!(2), &json!(20))
+    );
+    assert_eq!(all["goal_1_conversion_rate"], "50%");
+    assert_eq!(all["goal_2_conversion_rate"], "50%");
+    assert_eq!(all["goal_3_nb_conversions"], 0);
+    assert_eq!(all["goal_3_conversion_rate"], "0%");
+    assert_eq!(all["nb_visits_new_visit"], 3);
+    assert_eq!(all["goal_2_nb_conversions_new_visit"], 1);
+    assert_eq!(all["goal_2_nb_conversions_returning_visit"], 1);
+    assert_eq!(all["goal_2_conversion_rate_returning_visit"], "100%");
+    // The plain answer has none of them.
+    let plain = api(&e, q);
+    assert!(plain.get("goal_1_nb_conversions").is_none(), "{plain}");
+    assert!(plain.get("nb_visits").is_none(), "{plain}");
+    // `columns` picks one, with its new and returning forms.
+    let picked = api(
+        &e,
+        &format!("{q}&showAllGoalSpecificMetrics=1&columns=goal_1_conversion_rate"),
+    );
+    assert_eq!(
+        picked,
+        json!({"goal_1_conversion_rate": "50%", "goal_1_conversion_rate_new_visit": "66.67%",
+               "goal_1_conversion_rate_returning_visit": "0%"})
+    );
+    // Elsewhere it is refused by name.
+    let err = e
+        .api("method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&showAllGoalSpecificMetrics=1")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("showAllGoalSpecificMetrics"), "{err}");
+}
