@@ -2,6 +2,8 @@
 tracker's twin (tracker.py). Each function returns the access log of
 tracking requests that its fixture's tracker calls send."""
 
+import json
+
 from tracker import Log, Tracker, add_hours
 
 
@@ -292,4 +294,50 @@ def some_page_goal_visits_with_conversions():
     for p in (("A", "index.html"), ("B",), ("A", "Z")):
         page(*p)
     conversion(2)
+    return log.text()
+
+
+def two_visits_with_custom_variables():
+    """tests/PHPUnit/Fixtures/TwoVisitsWithCustomVariables.php (with
+    `doExtraQuoteTests` off, as TrackGoalsOneConversionPerVisitTest has
+    it): a visitor from a Google search views three pages and converts
+    the manual goals 2 and 1; a second visitor (its id forced) converts
+    goal 1 with revenue 1000 before its page view, and an hour later
+    starts a new visit with an outlink. Their custom variables are
+    accepted and not sent (hitmap keeps none)."""
+    log = Log()
+    when = "2010-01-03 11:22:33"
+    a = Tracker(log, 1, when)
+    a.set_url_referrer(
+        "http://www.google.com/url?sa=t&source=web&cd=1&ved=0CB4QFjAA&url=http://piwik.org/&rct=j"
+        "&q=this keyword should be ranked&ei=V8WfTePkKKLfiALrpZWGAw&usg=AFQjCNF_MGJRqKPvaKuUokHtZ3VvNG9ALw"
+        "&sig2=BvKAdCtNixsmfNWXjsNyMw")
+    a.set_attribution_info(json.dumps(
+        ["", "", 1302306504, "http://www.google.com/search?q=piwik&ie=utf-8&oe=utf-8&aq=t"
+                             "&rls=org.mozilla:en-GB:official&client=firefox-a"]))
+    a.set_resolution(1111, 222)
+    a.set_force_visit_date_time(add_hours(when, 0.1))
+    a.set_url("http://example.org/homepage")
+    a.do_track_page_view("Homepage")
+    a.do_track_goal(2)
+    a.set_force_visit_date_time(add_hours(when, 0.2))
+    a.set_url("http://example.org/user/profile")
+    a.do_track_page_view("Profile page")
+    a.do_track_page_view("Profile page for user *_)%")
+    a.do_track_goal(1)
+    b = Tracker(log, 1, when)
+    b.set_visitor_id("61e8cc2d51fea26d")
+    b.set_url_referrer("")
+    b.set_attribution_info(json.dumps(
+        [" CAMPAIGN NAME -%20YEAH! ", " CAMPAIGN%20KEYWORD - RIGHT... ", 1302306504,
+         "http://www.example.org/test/really?q=yes"]))
+    b.set_resolution(1111, 222)
+    b.set_user_agent("Mozilla/5.0 (Windows; U; Windows NT 5.1; en-GB; rv:1.9.0.6) Gecko/2009011913 Firefox/3.0.6")
+    b.set_force_visit_date_time(add_hours(when, 1))
+    b.set_url("http://example.org/homepage")
+    b.do_track_goal(1, 1000)
+    b.set_force_visit_date_time(add_hours(when, 1.1))
+    b.do_track_page_view("Homepage")
+    b.set_force_visit_date_time(add_hours(when, 2))
+    b.do_track_action("http://test.com", "link")
     return log.text()

@@ -709,6 +709,40 @@ FIXTURES = {
               ]),
         ],
     },
+    "TrackGoalsOneConversion": {
+        "matomo": "tests/PHPUnit/Fixtures/TwoVisitsWithCustomVariables.php, "
+                  "plugins/Goals/tests/System/TrackGoalsOneConversionPerVisitTest.php",
+        "prefix": "trackGoals_oneConversionPerVisit",
+        "log": fixtures.two_visits_with_custom_variables,
+        "setup": [
+            ["init", "{store}", "--site", "1", "--name", "Piwik test", "--main-url", "http://piwik.net"],
+            # addGoal(1, 'triggered js', 'manually', '', ''), addGoal(1, 'second goal', 'manually', '', '')
+            ["goals", "add", "{store}", "--site", "1", "--id", "1", "--name", "triggered js", "--match", "manually"],
+            ["goals", "add", "{store}", "--site", "1", "--id", "2", "--name", "second goal", "--match", "manually"],
+            ["ingest", "{store}", "{log}", "--log-format", "auto", "--replay-tracking", "--no-progress", "--force"],
+        ],
+        "not_replayed": [
+            "the custom variables (hitmap keeps none)",
+        ],
+        "requests": [
+            {"suffix": "", "period": "day", "date": "2010-01-03", "site": 1},
+            {"suffix": "showAllGoalSpecificMetrics", "period": "day", "date": "2010-01-03", "site": 1,
+             "params": {"showAllGoalSpecificMetrics": "1"}},
+            {"suffix": "showAllGoalSpecificMetrics_requestedColumns", "period": "day", "date": "2010-01-03",
+             "site": 1, "params": {"showAllGoalSpecificMetrics": "1", "columns": "goal_1_conversion_rate"}},
+            {"suffix": "_withLogLinkVisitActionSegment", "period": "day", "date": "2010-01-03", "site": 1,
+             "segment": "pageUrl=@/"},
+            {"suffix": "_withLogLinkVisitActionAndLogVisitSegment", "period": "day", "date": "2010-01-03",
+             "site": 1, "segment": "visitCount>=1;pageUrl=@/"},
+            *({"suffix": suffix, "period": "day", "date": "2010-01-03", "site": 1,
+               "params": {"filter_update_columns_when_show_all_goals": "1", "apiModule": "DevicesDetection",
+                          "apiAction": "getBrowsers", **extra}}
+              for suffix, extra in [
+                  ("showGoalsMetricsSingleGoal", {"filter_show_goal_columns_process_goals": "1"}),
+                  ("showGoalsMetricsAllGoals", {}),
+              ]),
+        ],
+    },
     "NoVisit": {
         "matomo": "tests/PHPUnit/Fixtures/InvalidVisits.php, tests/PHPUnit/System/NoVisitTest.php "
                   "('all' for the day)",

@@ -132,6 +132,13 @@ class Tracker:
     def set_longitude(self, lon):
         self.location["long"] = str(lon)
 
+    def set_attribution_info(self, info):
+        """MatomoTracker::setAttributionInfo (a JSON list: campaign name,
+        keyword, referrer time, referrer URL), sent with every request
+        as `_rcn`, `_rck`, `_refts` and `_ref`."""
+        name, keyword, ts, url = json.loads(info)
+        self.attribution = {"_rcn": name, "_rck": keyword, "_refts": str(ts), "_ref": url}
+
     def set_custom_tracking_parameter(self, name, value):
         self.custom[name] = value
 
@@ -161,6 +168,7 @@ class Tracker:
         if self.lang:
             q["lang"] = self.lang
         q.update(self.custom)
+        q.update(getattr(self, "attribution", {}))
         q.update(params)
         t = self.when.strftime("%d/%b/%Y:%H:%M:%S +0000")
         agent = self.agent.replace('"', "%22") or "-"
