@@ -664,11 +664,7 @@ impl Columns {
 fn finish(mut row: Row, p: &TableParams, columns: &Columns) -> Row {
     row.retain(|k, _| !k.starts_with('$') && columns.keeps(k));
     if !p.raw_metrics {
-        for (k, v) in row.iter_mut() {
-            if let Some(f) = v.as_f64().and_then(|x| formatted(k, x)) {
-                *v = f;
-            }
-        }
+        format_metrics(&mut row);
     }
     match row.shift_remove("subtable") {
         Some(Value::Array(children)) if p.expanded => {
@@ -684,6 +680,17 @@ fn finish(mut row: Row, p: &TableParams, columns: &Columns) -> Row {
         _ => {}
     }
     row
+}
+
+/// A row's derived metrics formatted as Matomo formats them
+/// (`format_metrics=1`: `0.94` bounce rate is `94%`), the rest as they
+/// are.
+pub(crate) fn format_metrics(row: &mut Row) {
+    for (k, v) in row.iter_mut() {
+        if let Some(f) = v.as_f64().and_then(|x| formatted(k, x)) {
+            *v = f;
+        }
+    }
 }
 
 /// Matomo's formatting of a derived metric (`format_metrics=1`).

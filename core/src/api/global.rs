@@ -634,7 +634,7 @@ impl Engine {
 /// A period as Matomo's `getLocalizedLongString` writes it in English:
 /// `Tuesday, April 5, 2011`, `week April 4 – 10, 2011`, `April 2011`,
 /// `2011`, `April 5 – May 2, 2011` (the dash between thin spaces, U+2009).
-fn pretty_date(period: Period, p: &crate::period::PeriodRange) -> String {
+pub(super) fn pretty_date(period: Period, p: &crate::period::PeriodRange) -> String {
     use chrono::Datelike;
     let (from, to) = (p.from, p.to);
     let range = || {

@@ -13,6 +13,7 @@
 //! - the generic filters (`filter_limit`, `label`, `flat`, ...) are
 //!   `table.rs`'s, the output formats `render.rs`'s.
 
+mod compare;
 mod evolution;
 mod global;
 mod goals;
@@ -170,6 +171,19 @@ pub struct ApiRequest {
     /// `filter_show_goal_columns_process_goals`: goal ids whose columns
     /// the processed goal metrics add.
     pub goal_process: Vec<String>,
+    /// `compare=1`: rows get Matomo's `comparisons` with the series of
+    /// `compare_segments` and of `compare_dates`/`compare_periods`.
+    pub compare: bool,
+    /// `compareSegments[]`: segments compared with the request's.
+    pub compare_segments: Vec<String>,
+    /// `compareDates[]`: dates compared with the request's, each with
+    /// the period of the same place in `compare_periods`.
+    pub compare_dates: Vec<String>,
+    /// `comparePeriods[]`.
+    pub compare_periods: Vec<String>,
+    /// `invert_compare_change_compute=1`: with two compared periods, the
+    /// changes run from the second period's series to the first's.
+    pub invert_compare: bool,
     /// `showAllGoalSpecificMetrics=1` of `Goals.get` and `getMetrics`
     /// without `idGoal`: each goal's columns too.
     pub all_goal_metrics: bool,
@@ -179,6 +193,27 @@ pub struct ApiRequest {
     /// Whether `columns` was given (the metrics of `API.get`,
     /// `VisitsSummary.get`, `Goals.get`, ...: it sets `showColumns`).
     pub columns: bool,
+}
+
+/// Which of Matomo's comparison lists a parameter adds to
+/// (`compareSegments[]`, `compareSegments[0]`, ...).
+enum CompareList {
+    Segments,
+    Dates,
+    Periods,
+}
+
+fn compare_list(key: &str) -> Option<CompareList> {
+    let (name, rest) = key.split_once('[')?;
+    if !rest.ends_with(']') || !rest[..rest.len() - 1].bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(match name {
+        "compareSegments" => CompareList::Segments,
+        "compareDates" => CompareList::Dates,
+        "comparePeriods" => CompareList::Periods,
+        _ => return None,
+    })
 }
 
 /// The part an events report's subtables group by: its
@@ -389,6 +424,16 @@ impl ApiRequest {
                 "apiModule" => r.api_method.0 = Some(v),
                 "apiAction" => r.api_method.1 = Some(v),
                 "format" => r.format = v.parse()?,
+                "compare" => r.compare = v == "1",
+                "invert_compare_change_compute" => r.invert_compare = v == "1",
+                k if compare_list(k).is_some() => {
+                    let list = match compare_list(k) {
+                        Some(CompareList::Segments) => &mut r.compare_segments,
+                        Some(CompareList::Dates) => &mut r.compare_dates,
+                        _ => &mut r.compare_periods,
+                    };
+                    list.push(v);
+                }
                 k if k.starts_with("urls[") && k.ends_with(']') => {
                     let i: usize = integer(&k[5..k.len() - 1], "urls[N] needs a number N")?;
                     urls.push((i, v));
@@ -683,6 +728,11 @@ pub const SUPPORTED_PARAMETERS: &[&str] = &[
     "apiModule",
     "apiAction",
     "urls[N]",
+    "compare",
+    "compareSegments[]",
+    "compareDates[]",
+    "comparePeriods[]",
+    "invert_compare_change_compute",
     "and, changing nothing: module, token_auth, force_api_session, language, translateColumnNames, idSites, _",
 ];
 
@@ -951,6 +1001,7 @@ impl Engine {
         let mut keys = Vec::new();
         for &site in &sites {
             let (value, multi_period) = self.answer_site(r, info, site, options)?;
+            let value = self.compared(r, info, site, options, value, multi_period)?;
             if multi_period && keys.is_empty() {
                 keys.push("date");
             }

@@ -51,6 +51,10 @@ impl Engine {
         let Sites::One(site) = r.sites else {
             return None;
         };
+        // Comparisons are added to the rows of the general path.
+        if r.compare {
+            return None;
+        }
         if !t.passes_flat_rows() {
             return None;
         }

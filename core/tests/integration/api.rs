@@ -2303,3 +2303,119 @@ fn url_segments_match_as_matomo_normalizes() {
     // Other operators compare the URL as it is.
     assert_eq!(visits("pageUrl=@example.org/foo"), 2);
 }
+
+/// Matomo's data comparison (`compare=1`): every row, and a summary,
+/// carries `comparisons`, one per series (each compared period times
+/// each compared segment, the request's own first), whose numbers are
+/// those of the same request asked for that segment or period alone;
+/// periods compared add each later period's change from the first.
+#[test]
+fn comparisons_carry_each_series_numbers_and_changes() {
+    let e = engine();
+    let month = "idSite=1&period=month&date=2024-06-01";
+    let summary = api(
+        &e,
+        &format!(
+            "method=VisitsSummary.get&{month}&compare=1&compareSegments[]=deviceType%3D%3Dsmartphone\
+             &compareDates[]=2024-06-01&comparePeriods[]=day&format_metrics=0"
+        ),
+    );
+    let c = summary["comparisons"].as_array().unwrap();
+    assert_eq!(c.len(), 4, "{summary}");
+    let series = [
+        ("", "month", "2024-06-01"),
+        ("deviceType==smartphone", "month", "2024-06-01"),
+        ("", "day", "2024-06-01"),
+        ("deviceType==smartphone", "day", "2024-06-01"),
+    ];
+    for (row, (segment, period, date)) in c.iter().zip(series) {
+        let alone = api(
+            &e,
+            &format!(
+                "method=VisitsSummary.get&idSite=1&period={period}&date={date}&segment={}",
+                segment.replace("==", "%3D%3D")
+            ),
+        );
+        for k in [
+            "nb_visits",
+            "nb_actions",
+            "nb_uniq_visitors",
+            "bounce_count",
+        ] {
+            assert_eq!(row[k], alone[k], "{k} of {segment} {period}: {row}");
+        }
+        assert_eq!(row["comparePeriod"], period);
+        assert_eq!(row["compareDate"], date);
+        assert_eq!(row["idsubdatatable"], -1);
+    }
+    assert_eq!(c[0]["compareSegmentPretty"], "All visits");
+    assert_eq!(c[1]["compareSegmentPretty"], "deviceType==smartphone");
+    assert_eq!(c[1]["compareSegment"], "deviceType==smartphone");
+    assert_eq!(c[0]["comparePeriodPretty"], "June 2024");
+    assert_eq!(
+        c[3]["compareSeriesPretty"],
+        "(Saturday, June 1, 2024) (deviceType==smartphone)"
+    );
+    // The month has 3 visits, its first day 2: the day's change from the
+    // month and back; the first period's series have none.
+    assert_eq!(summary["nb_visits"], 3);
+    assert_eq!(c[2]["nb_visits"], 2);
+    assert_eq!(c[2]["nb_visits_change"], "-33.3%");
+    assert_eq!(c[2]["nb_visits_change_from"], "+50%");
+    assert!(c[0].get("nb_visits_change").is_none() && c[1].get("nb_visits_change").is_none());
+    // A report's rows: each compared with the same label's row of the
+    // series, zeros where the series has none, the row's segment within
+    // the series' segment.
+    let rows = api(
+        &e,
+        &format!(
+            "method=Actions.getPageUrls&{month}&flat=1&compare=1\
+             &compareSegments[]=deviceType%3D%3Ddesktop"
+        ),
+    );
+    let by_label = |label: &str| -> Value {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["label"] == label)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {label}: {rows}"))
+    };
+    let about = by_label("/about");
+    assert_eq!(about["comparisons"][1]["nb_visits"], 1);
+    assert_eq!(
+        about["comparisons"][1]["segment"],
+        format!("deviceType==desktop;{}", about["segment"].as_str().unwrap())
+    );
+    let news = by_label("/news/a");
+    assert_eq!(news["comparisons"][0]["nb_visits"], news["nb_visits"]);
+    assert_eq!(news["comparisons"][1]["nb_visits"], 0);
+    // Nothing to compare: no rows, no comparisons.
+    let empty = api(
+        &e,
+        "method=Actions.getPageUrls&idSite=1&period=day&date=2024-05-01&compare=1\
+         &compareDates[]=2024-06-01&comparePeriods[]=day",
+    );
+    assert_eq!(empty, json!([]));
+    // What cannot be compared says why.
+    for (q, says) in [
+        (
+            "method=VisitsSummary.get&idSite=1&period=day&date=last3&compare=1\
+             &compareDates[]=2024-06-01&comparePeriods[]=day",
+            "original request is multiple period",
+        ),
+        (
+            "method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01&compare=1\
+             &compareDates[]=2024-06-01",
+            "same number of values",
+        ),
+        (
+            "method=Live.getLastVisitsDetails&idSite=1&period=day&date=2024-06-01&compare=1\
+             &compareSegments[]=deviceType%3D%3Ddesktop",
+            "does not apply to Live.getLastVisitsDetails",
+        ),
+    ] {
+        let err = e.api_at(q, now()).unwrap_err().to_string();
+        assert!(err.contains(says), "{q}: {err}");
+    }
+}

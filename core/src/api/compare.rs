@@ -1,0 +1,561 @@
+//! Matomo's data comparison (`compare=1` with `compareSegments[]`,
+//! `compareDates[]` and `comparePeriods[]`, as Matomo's UI sends it when
+//! segments or periods are compared): every row of the answer, and a
+//! summary, gets `comparisons`, one row per series, each the same
+//! request's row of that label under another segment or for another
+//! period.
+//!
+//! Matomo's rules (`DataComparisonFilter`, `ComparisonRowGenerator`):
+//! - The series are every compared period (the request's first) times
+//!   every compared segment (the request's first), periods outermost.
+//! - A series row holds the numeric columns of the same label's row in
+//!   that series' answer (0 for each of the row's metrics where the
+//!   series has no such row), then `compareSegment`,
+//!   `compareSegmentPretty` (`All visits` for none), `comparePeriod`,
+//!   `compareDate`, `comparePeriodPretty`, `compareSeriesPretty`,
+//!   `idsubdatatable` (the series row's subtable, or -1) and, where the
+//!   row has one, its `segment` combined with the series' segment.
+//! - When periods are compared, each series of a later period gets, per
+//!   column, `_change` (from the same segment's series of the first
+//!   period to it) and `_change_from` (back), percentages to one decimal
+//!   with a sign (`+325%`, `-76.5%`, `+1,033.3%`), computed from the
+//!   values as shown (a bounce rate's `94%`).
+//! - Expanded subtables are compared row by row in the same way.
+//!
+//! The series are asked as the request is, with every row and raw
+//! metrics, so the comparison is exact under the generic filters the
+//! request applies to its own rows.
+
+use serde_json::{Map, Value, json};
+
+use super::methods::{Kind, MethodInfo, Needs};
+use super::{ApiOptions, ApiRequest, bad};
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::period::Period;
+
+/// Columns of a row that are Matomo's metadata, not metrics, even when
+/// they hold numbers.
+const NOT_METRICS: &[&str] = &[
+    "label",
+    "idsubdatatable",
+    "idsubtable",
+    "logoHeight",
+    "logoWidth",
+    "referer_type",
+];
+
+/// One compared series: its segment (as given), its period and date as
+/// asked, the periods they name, and its metadata columns.
+struct Series {
+    segment: String,
+    period: String,
+    date: String,
+    kind: Period,
+    ranges: Vec<crate::period::PeriodRange>,
+    pretty: Map<String, Value>,
+}
+
+impl Series {
+    /// The metadata of the series' `i`-th period in a request of several
+    /// periods: that period's own `comparePeriod`, `compareDate` and
+    /// `comparePeriodPretty` (its `compareSeriesPretty` names them all).
+    fn pretty_of(&self, i: usize) -> Map<String, Value> {
+        let mut m = self.pretty.clone();
+        if let Some(range) = self.ranges.get(i) {
+            let kind = if self.kind == Period::Range {
+                Period::Range
+            } else {
+                self.kind
+            };
+            m.insert("comparePeriod".into(), json!(self.period));
+            m.insert("compareDate".into(), json!(range.from.to_string()));
+            m.insert(
+                "comparePeriodPretty".into(),
+                json!(capitalized(&super::global::pretty_date(kind, range))),
+            );
+        }
+        m
+    }
+}
+
+/// What the comparison of one table needs: each series' metadata, the
+/// number of compared segments, whether periods are compared and whether
+/// the changes run from the first period's rows (`invert_compare_change_compute`).
+struct Plan<'a> {
+    pretty: &'a [Map<String, Value>],
+    series: &'a [Series],
+    segments: usize,
+    periods_compared: bool,
+    invert: bool,
+}
+
+impl Engine {
+    /// Request `r`'s one-site answer `value` with Matomo's comparisons
+    /// added, when it asks for them (`compare=1`).
+    pub(super) fn compared(
+        &self,
+        r: &ApiRequest,
+        info: &MethodInfo,
+        site: u32,
+        options: &ApiOptions,
+        mut value: Value,
+        multi: bool,
+    ) -> Result<Value> {
+        if !r.compare || (r.compare_segments.is_empty() && r.compare_dates.is_empty()) {
+            return Ok(value);
+        }
+        if info.kind.needs() != Needs::Report
+            || matches!(
+                info.kind,
+                Kind::LastVisits
+                    | Kind::Transitions
+                    | Kind::ProcessedReport
+                    | Kind::RowEvolution
+                    | Kind::Scalar(_)
+            )
+        {
+            return Err(bad(format!(
+                "compare=1 does not apply to {}: Matomo compares the rows of reports and \
+                 summaries (its Live API refuses it too)",
+                r.method
+            )));
+        }
+        if r.table.id_subtable.is_some() {
+            return Err(bad(
+                "compare=1 with idSubtable is not supported: compare the parent report \
+                 with expanded=1",
+            ));
+        }
+        let series = self.series(r, site, options, multi)?;
+        let segments = 1 + r.compare_segments.len();
+        let periods = series.len() / segments;
+        if r.invert_compare && periods != 2 {
+            return Err(bad(
+                "invert_compare_change_compute=1 can only be used when comparing two periods.",
+            ));
+        }
+        let mut answers = Vec::with_capacity(series.len());
+        for s in &series {
+            let mut sub = r.clone();
+            sub.compare = false;
+            sub.invert_compare = false;
+            sub.compare_segments.clear();
+            sub.compare_dates.clear();
+            sub.compare_periods.clear();
+            sub.segment = (!s.segment.is_empty()).then(|| definition(&s.segment));
+            sub.period = s.period.clone();
+            sub.date = s.date.clone();
+            sub.table = crate::table::TableParams {
+                limit: Some(-1),
+                flat: r.table.flat,
+                expanded: r.table.expanded,
+                raw_metrics: true,
+                ..crate::table::TableParams::default()
+            };
+            let (answer, _) = self.answer_site(&sub, info, site, options)?;
+            answers.push(answer);
+        }
+        let periods_compared = periods > 1;
+        // Matomo compares nothing when the request's table has no rows.
+        let empty = |v: &Value| v.as_array().is_some_and(Vec::is_empty);
+        if empty(&value)
+            || value
+                .as_object()
+                .is_some_and(|m| multi && m.values().all(empty))
+        {
+            return Ok(value);
+        }
+        if !multi {
+            let pretty: Vec<Map<String, Value>> = series.iter().map(|s| s.pretty.clone()).collect();
+            let plan = Plan {
+                pretty: &pretty,
+                series: &series,
+                segments,
+                periods_compared,
+                invert: r.invert_compare,
+            };
+            let found: Vec<Option<&Value>> = answers.iter().map(Some).collect();
+            compare_value(&mut value, &found, &plan);
+            return Ok(value);
+        }
+        // Several periods: each of the request's periods with each
+        // series' period of the same place; a series with more periods
+        // adds empty ones after the request's last.
+        let Value::Object(map) = &mut value else {
+            return Ok(value);
+        };
+        let longest = answers
+            .iter()
+            .filter_map(Value::as_object)
+            .map(Map::len)
+            .max()
+            .unwrap_or(0);
+        let base = series
+            .first()
+            .map(|s| (s.kind, s.ranges.last().map(|r| r.to)));
+        if let Some((kind, Some(mut last))) = base {
+            for _ in map.len()..longest {
+                let Some(next) = next_period(kind, last) else {
+                    break;
+                };
+                map.insert(next.0, json!([]));
+                last = next.1;
+            }
+        }
+        let keys: Vec<String> = map.keys().cloned().collect();
+        for (i, key) in keys.iter().enumerate() {
+            let pretty: Vec<Map<String, Value>> = series.iter().map(|s| s.pretty_of(i)).collect();
+            let plan = Plan {
+                pretty: &pretty,
+                series: &series,
+                segments,
+                periods_compared,
+                invert: r.invert_compare,
+            };
+            let found: Vec<Option<&Value>> = answers
+                .iter()
+                .map(|a| a.as_object().and_then(|m| m.values().nth(i)))
+                .collect();
+            if let Some(child) = map.get_mut(key) {
+                compare_value(child, &found, &plan);
+            }
+        }
+        Ok(value)
+    }
+
+    /// The compared series in Matomo's order: for each period (the
+    /// request's first), each segment (the request's first).
+    fn series(
+        &self,
+        r: &ApiRequest,
+        site: u32,
+        options: &ApiOptions,
+        multi: bool,
+    ) -> Result<Vec<Series>> {
+        if r.compare_dates.len() != r.compare_periods.len() {
+            return Err(bad(
+                "compareDates[] and comparePeriods[] must have the same number of values",
+            ));
+        }
+        let mut segments = vec![r.segment.clone().unwrap_or_default()];
+        segments.extend(r.compare_segments.iter().cloned());
+        let mut periods = vec![(r.period.clone(), r.date.clone())];
+        periods.extend(
+            r.compare_periods
+                .iter()
+                .cloned()
+                .zip(r.compare_dates.iter().cloned()),
+        );
+        let mut out = Vec::new();
+        for (period, date) in &periods {
+            let kind: Period = period.parse()?;
+            let (ranges, several) = self.periods(site, kind, date, options.now)?;
+            if several != multi {
+                return Err(bad(if multi {
+                    "Cannot compare: original request is multiple period and cannot be compared \
+                     with single periods."
+                } else {
+                    "Cannot compare: original request is single period and cannot be compared \
+                     with multiple periods."
+                }));
+            }
+            let (Some(first), Some(last)) = (ranges.first(), ranges.last()) else {
+                return Err(bad(format!("compareDates[]: {date} names no period")));
+            };
+            // A request of several periods is named by their whole span.
+            let whole = crate::period::PeriodRange {
+                label: String::new(),
+                from: first.from,
+                to: last.to,
+            };
+            let period_pretty = if several {
+                capitalized(&super::global::pretty_date(Period::Range, &whole))
+            } else {
+                capitalized(&super::global::pretty_date(kind, first))
+            };
+            for segment in &segments {
+                let segment_pretty = if segment.is_empty() {
+                    "All visits".to_owned()
+                } else {
+                    definition(segment)
+                };
+                let mut pretty = Map::new();
+                pretty.insert("compareSegment".into(), json!(segment));
+                pretty.insert("compareSegmentPretty".into(), json!(segment_pretty));
+                pretty.insert("comparePeriod".into(), json!(period));
+                pretty.insert("compareDate".into(), json!(date));
+                pretty.insert("comparePeriodPretty".into(), json!(period_pretty));
+                pretty.insert(
+                    "compareSeriesPretty".into(),
+                    json!(format!("({period_pretty}) ({segment_pretty})")),
+                );
+                out.push(Series {
+                    segment: segment.clone(),
+                    period: period.clone(),
+                    date: date.clone(),
+                    kind,
+                    ranges: ranges.clone(),
+                    pretty,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The label and last day of the period after the one ending on `last`
+/// (days, months and years; `None` for the others).
+fn next_period(kind: Period, last: chrono::NaiveDate) -> Option<(String, chrono::NaiveDate)> {
+    use chrono::Datelike;
+    let from = last.succ_opt()?;
+    match kind {
+        Period::Day => Some((from.to_string(), from)),
+        Period::Month => {
+            let to = from
+                .checked_add_months(chrono::Months::new(1))?
+                .pred_opt()?;
+            Some((format!("{}-{:02}", from.year(), from.month()), to))
+        }
+        Period::Year => {
+            let to = from.with_year(from.year() + 1)?.pred_opt()?;
+            Some((from.year().to_string(), to))
+        }
+        _ => None,
+    }
+}
+
+/// One table (a row list) or summary compared with the series' tables.
+fn compare_value(value: &mut Value, found: &[Option<&Value>], plan: &Plan<'_>) {
+    match value {
+        Value::Array(rows) => {
+            if rows.is_empty() {
+                // Matomo adds an empty row to carry the comparisons.
+                rows.push(Value::Object(Map::new()));
+            }
+            let tables: Vec<Option<&Vec<Value>>> =
+                found.iter().map(|f| f.and_then(Value::as_array)).collect();
+            let summaries = tables.iter().all(Option::is_none);
+            if summaries {
+                // The request's period had no data where the series' are
+                // summaries: compare its empty row with them.
+                let found: Vec<Option<&Map<String, Value>>> =
+                    found.iter().map(|f| f.and_then(Value::as_object)).collect();
+                if let Some(row) = rows.first_mut().and_then(Value::as_object_mut) {
+                    compare_row(row, &found, plan);
+                }
+                return;
+            }
+            compare_rows(rows, &tables, plan);
+        }
+        Value::Object(summary) => {
+            let found: Vec<Option<&Map<String, Value>>> =
+                found.iter().map(|f| f.and_then(Value::as_object)).collect();
+            compare_row(summary, &found, plan);
+        }
+        _ => {}
+    }
+}
+
+/// Each row of `rows` compared with the same label's row of each series'
+/// rows, subtables too.
+fn compare_rows(rows: &mut [Value], tables: &[Option<&Vec<Value>>], plan: &Plan<'_>) {
+    for row in rows.iter_mut().filter_map(Value::as_object_mut) {
+        let label = row.get("label").cloned();
+        let found: Vec<Option<&Map<String, Value>>> = tables
+            .iter()
+            .map(|t| {
+                t.and_then(|rows| {
+                    rows.iter()
+                        .filter_map(Value::as_object)
+                        .find(|r| label.is_some() && r.get("label") == label.as_ref())
+                })
+            })
+            .collect();
+        compare_row(row, &found, plan);
+        if let Some(Value::Array(children)) = row.get_mut("subtable") {
+            let subtables: Vec<Option<&Vec<Value>>> = found
+                .iter()
+                .map(|f| f.and_then(|r| r.get("subtable")).and_then(Value::as_array))
+                .collect();
+            compare_rows(children, &subtables, plan);
+        }
+    }
+}
+
+/// Row `row`'s `comparisons`: a row per series from that series' row
+/// (`found`), with the changes between periods.
+fn compare_row(
+    row: &mut Map<String, Value>,
+    found: &[Option<&Map<String, Value>>],
+    plan: &Plan<'_>,
+) {
+    let segments = plan.segments;
+    let mut out: Vec<Map<String, Value>> = Vec::with_capacity(plan.series.len());
+    for f in found.iter().take(plan.series.len()) {
+        let mut c = Map::new();
+        match f {
+            Some(f) => {
+                for (k, v) in f.iter() {
+                    if v.is_number() && !NOT_METRICS.contains(&k.as_str()) {
+                        c.insert(k.clone(), v.clone());
+                    }
+                }
+                crate::table::format_metrics(&mut c);
+            }
+            None => {
+                for (k, v) in row.iter() {
+                    if NOT_METRICS.contains(&k.as_str()) {
+                        continue;
+                    }
+                    if v.is_number() {
+                        c.insert(k.clone(), json!(0));
+                    } else if v.as_str().is_some_and(|s| s.ends_with('%')) {
+                        c.insert(k.clone(), json!("0%"));
+                    }
+                }
+            }
+        }
+        out.push(c);
+    }
+    if plan.periods_compared {
+        // Each later period's series from the first period's of its
+        // segment, or (inverted) the first period's from the second's.
+        let pairs: Vec<(usize, usize)> = if plan.invert {
+            (0..segments.min(out.len()))
+                .map(|i| (i, i + segments))
+                .collect()
+        } else {
+            (segments..out.len()).map(|i| (i, i % segments)).collect()
+        };
+        for (i, other) in pairs {
+            let Some(base) = out.get(other).cloned() else {
+                continue;
+            };
+            let names: Vec<String> = out[i].keys().cloned().collect();
+            for name in names {
+                let to = shown(out[i].get(&name));
+                let from = shown(base.get(&name));
+                out[i].insert(format!("{name}_change"), json!(change(to, from)));
+                out[i].insert(format!("{name}_change_from"), json!(change(from, to)));
+            }
+        }
+    }
+    let rows: Vec<Value> = out
+        .into_iter()
+        .zip(plan.series.iter().zip(plan.pretty))
+        .zip(found)
+        .map(|((mut c, (s, pretty)), f)| {
+            for (k, v) in pretty {
+                c.insert(k.clone(), v.clone());
+            }
+            let subtable = f
+                .and_then(|f| f.get("idsubdatatable").or_else(|| f.get("idsubtable")))
+                .cloned()
+                .unwrap_or(json!(-1));
+            c.insert("idsubdatatable".into(), subtable);
+            if let Some(segment) = row.get("segment").and_then(Value::as_str) {
+                let combined = if s.segment.is_empty() {
+                    segment.to_owned()
+                } else {
+                    format!("{};{segment}", s.segment)
+                };
+                c.insert("segment".into(), json!(combined));
+            }
+            Value::Object(c)
+        })
+        .collect();
+    row.insert("comparisons".into(), Value::Array(rows));
+}
+
+/// A compared segment's definition: as given, or decoded once more when
+/// it came encoded (`browserCode%3D%3Dff`, no operator of its own), as
+/// Matomo's segments decode a definition that parses decoded.
+fn definition(segment: &str) -> String {
+    let has_operator = ["==", "!=", "=@", "!@", "=^", "=$", ">", "<"]
+        .iter()
+        .any(|op| segment.contains(op));
+    if has_operator {
+        segment.to_owned()
+    } else {
+        crate::url::percent_decode(segment, false)
+    }
+}
+
+/// A metric's value as shown (`94%` is 94, `1.1` is 1.1), 0 for none.
+fn shown(v: Option<&Value>) -> f64 {
+    match v {
+        Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
+        Some(Value::String(s)) => s
+            .trim_end_matches('%')
+            .replace(',', "")
+            .parse()
+            .unwrap_or(0.0),
+        _ => 0.0,
+    }
+}
+
+/// Matomo's evolution from `from` to `to`: a percentage to one decimal,
+/// `+` unless it fell, 100 % from nothing.
+fn change(to: f64, from: f64) -> String {
+    let diff = to - from;
+    let pct = if diff == 0.0 {
+        0.0
+    } else if from == 0.0 {
+        100.0 * diff.signum()
+    } else {
+        diff / from * 100.0
+    };
+    let pct = super::goals::php_round(pct * 10.0) / 10.0;
+    let sign = if pct >= 0.0 { "+" } else { "" };
+    format!("{sign}{}%", grouped(pct))
+}
+
+/// A number with thousands separators and at most one decimal
+/// (`1,033.3`, `-76.5`, `325`).
+fn grouped(x: f64) -> String {
+    let neg = x < 0.0;
+    let text = format!("{:.1}", x.abs());
+    let (int, frac) = text.split_once('.').unwrap_or((&text, "0"));
+    let mut out = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if frac != "0" {
+        out.push('.');
+        out.push_str(frac);
+    }
+    if neg { format!("-{out}") } else { out }
+}
+
+/// The text with its first letter upper-cased (PHP's `ucfirst`).
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_read_as_matomos() {
+        assert_eq!(change(8.0, 34.0), "-76.5%");
+        assert_eq!(change(34.0, 8.0), "+325%");
+        assert_eq!(change(34.0, 3.0), "+1,033.3%");
+        assert_eq!(change(0.0, 1.0), "-100%");
+        assert_eq!(change(1.0, 0.0), "+100%");
+        assert_eq!(change(5.0, 5.0), "+0%");
+        assert_eq!(change(100.0, 94.0), "+6.4%");
+        assert_eq!(
+            capitalized("week August 13 – 19, 2012"),
+            "Week August 13 – 19, 2012"
+        );
+    }
+}
