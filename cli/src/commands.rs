@@ -293,6 +293,12 @@ pub struct LogArgs {
     /// Mask this many bytes of the IP before the visitor key is made (0-4).
     #[arg(long)]
     pub anonymize_ip: Option<u8>,
+    /// Count visitors as Matomo's importer does: a line without a user id
+    /// starts a new visitor with each new visit (Matomo gives such a visit a
+    /// random visitor id), so none is returning. Default: visitors are
+    /// recognised across visits by address and agent.
+    #[arg(long)]
+    pub matomo_visitors: bool,
     /// Read, check and count the lines, but import nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -359,6 +365,7 @@ impl LogArgs {
             ("enable-http-redirects", self.enable_http_redirects),
             ("force-lowercase-path", self.force_lowercase_path),
             ("strip-query-string", self.strip_query_string),
+            ("matomo-visitors", self.matomo_visitors),
             ("dry-run", self.dry_run),
             ("replay-tracking", self.replay_tracking),
         ] {

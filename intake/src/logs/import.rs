@@ -69,6 +69,13 @@ pub struct LogOptions {
     pub visitor_secret: Option<String>,
     /// IP bytes masked before the visitor key is made (0 to 4).
     pub anonymize_ip: u8,
+    /// Count visitors as Matomo's importer does (`--matomo-visitors`): a
+    /// line without a user id whose address and agent have had no request
+    /// for 30 minutes starts a new visitor, as Matomo's tracker gives such
+    /// a visit a random visitor id. Unique visitors then equal such
+    /// visits, and none of them is returning. By default a visitor is
+    /// recognised across visits by address and agent.
+    pub matomo_visitors: bool,
     /// A MaxMind-format database (`.mmdb`) for the visitors' countries.
     pub geoip: Option<std::path::PathBuf>,
     /// Matomo's DeviceDetector rules (a directory): browsers, systems and
@@ -108,6 +115,7 @@ impl Default for LogOptions {
             encoding: None,
             visitor_secret: None,
             anonymize_ip: 0,
+            matomo_visitors: false,
             geoip: None,
             device_detector: None,
             batch_bytes: DEFAULT_BATCH_BYTES,
@@ -152,7 +160,7 @@ fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T> {
 
 impl LogOptions {
     /// The option names [`LogOptions::set`] takes (the CLI's flags).
-    pub const NAMES: [&str; 30] = [
+    pub const NAMES: [&str; 31] = [
         "replay-tracking",
         "log-format",
         "log-format-regex",
@@ -177,6 +185,7 @@ impl LogOptions {
         "encoding",
         "visitor-secret",
         "anonymize-ip",
+        "matomo-visitors",
         "geoip",
         "device-detector",
         "batch-bytes",
@@ -271,6 +280,7 @@ impl LogOptions {
                 }
                 self.anonymize_ip = n;
             }
+            "matomo-visitors" => self.matomo_visitors = flag(&key, value)?,
             "geoip" => self.geoip = Some(value.into()),
             "device-detector" => self.device_detector = Some(value.into()),
             "batch-bytes" => self.batch_bytes = number::<usize>(&key, value)?.max(1),
@@ -692,6 +702,9 @@ struct Parser {
     geo: Option<Geo>,
     /// The tracking endpoint's reading of a request (`replay_tracking`).
     tracker: Option<crate::track::Tracker>,
+    /// `matomo_visitors`: per site and address-and-agent visitor key, the
+    /// number of its visits so far and its last request's time.
+    visits: HashMap<(u32, String), (u32, i64)>,
 }
 
 /// Per user agent: what it says, and whether the rules call it a robot
@@ -1037,6 +1050,23 @@ impl Parser {
         };
         let visitor = match user {
             Some(u) => self.keys.key(&["uid", u]),
+            None if self.options.matomo_visitors => {
+                // Matomo's tracker: no open visit of this address and agent
+                // (none in the last 30 minutes), a new random visitor.
+                let base = self.keys.key(&["ip", &ip, ua]);
+                let (n, last) = self
+                    .visits
+                    .entry((site, base.clone()))
+                    .or_insert((0, line.ts));
+                if line.ts - *last > MATOMO_VISIT_SECONDS {
+                    *n += 1;
+                }
+                *last = (*last).max(line.ts);
+                match *n {
+                    0 => base,
+                    n => self.keys.key(&["ip", &ip, ua, &n.to_string()]),
+                }
+            }
             None => self.keys.key(&["ip", &ip, ua]),
         };
         // The (anonymised, when asked) address: geolocation sees no more
@@ -1109,6 +1139,10 @@ impl Parser {
 pub const NOT_RECORDED: &str = "tracking request not recorded (rec is not 1)";
 /// Skipped: a replayed heartbeat (`ping=1`).
 pub const PING: &str = "heartbeat (ping=1)";
+
+/// Matomo's visit window: a request more than this long after its
+/// visitor's last one starts a new visit (`--matomo-visitors`).
+const MATOMO_VISIT_SECONDS: i64 = 30 * 60;
 
 /// The token replayed requests carry, as the bulk requests of Matomo's
 /// importer carry its `token_auth`: the importer's own tracker knows only
@@ -1363,6 +1397,7 @@ pub fn import(
             seen: HashMap::default(),
         },
         geo: options.geoip.as_deref().map(Geo::open).transpose()?,
+        visits: HashMap::default(),
         tracker: options
             .replay_tracking
             .then(|| {

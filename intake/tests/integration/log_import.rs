@@ -804,6 +804,36 @@ fn matomos_replayed_tracking_requests() {
     assert_eq!((visits(&forced, 1), visits(&forced, 2)), ((0, 0), (0, 0)));
 }
 
+/// `matomo-visitors`: Matomo's importer sends no visitor id, so its
+/// tracker gives each new visit of an address and agent a random one:
+/// two visits four hours apart are two new visitors there, one new and
+/// one returning visitor by default here.
+#[test]
+fn matomo_visitors_count_each_log_visit_as_a_new_visitor() {
+    let log = "\
+175.41.192.41 - - [11/Aug/2012:18:10:38 +0200] \"GET /a HTTP/1.1\" 200 10 \"-\" \"Mozilla/5.0 Firefox/3.6\"
+175.41.192.41 - - [11/Aug/2012:18:20:38 +0200] \"GET /b HTTP/1.1\" 200 10 \"-\" \"Mozilla/5.0 Firefox/3.6\"
+175.41.192.41 - - [11/Aug/2012:22:15:41 +0200] \"GET /c HTTP/1.1\" 200 10 \"-\" \"Mozilla/5.0 Firefox/3.6\"
+";
+    let counts = |matomo: bool| {
+        let mut e = engine();
+        let mut o = options(&[("idsite", "1")]);
+        if matomo {
+            o.set("matomo-visitors", "true").unwrap();
+        }
+        run(&mut e, log.as_bytes().to_vec(), &o);
+        let v = api(&e, "method=VisitsSummary.get&period=day&date=2012-08-11");
+        let f = api(&e, "method=VisitFrequency.get&period=day&date=2012-08-11");
+        (
+            v["nb_visits"].as_u64().unwrap(),
+            v["nb_uniq_visitors"].as_u64().unwrap(),
+            f["nb_visits_returning"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(counts(false), (2, 1, 1));
+    assert_eq!(counts(true), (2, 2, 0));
+}
+
 /// Replayed requests are authenticated, as Matomo's importer sends its
 /// token with each: their location overrides (`country`, `city`) apply,
 /// which an anonymous tracking request's do not.
