@@ -63,25 +63,22 @@ impl Series {
     fn pretty_of(&self, i: usize) -> Map<String, Value> {
         let mut m = self.pretty.clone();
         if let Some(range) = self.ranges.get(i) {
-            let kind = if self.kind == Period::Range {
-                Period::Range
-            } else {
-                self.kind
-            };
             m.insert("comparePeriod".into(), json!(self.period));
             m.insert("compareDate".into(), json!(range.from.to_string()));
             m.insert(
                 "comparePeriodPretty".into(),
-                json!(capitalized(&super::global::pretty_date(kind, range))),
+                json!(capitalized(&super::global::pretty_date(self.kind, range))),
             );
         }
         m
     }
 }
 
-/// What the comparison of one table needs: each series' metadata, the
+/// What the comparison of one table needs (`pretty` per table, the rest
+/// per request): each series' metadata, the
 /// number of compared segments, whether periods are compared and whether
 /// the changes run from the first period's rows (`invert_compare_change_compute`).
+#[derive(Clone, Copy)]
 struct Plan<'a> {
     pretty: &'a [Map<String, Value>],
     series: &'a [Series],
@@ -166,16 +163,20 @@ impl Engine {
         {
             return Ok(value);
         }
+        let plan = Plan {
+            pretty: &[],
+            series: &series,
+            segments,
+            periods_compared,
+            invert: r.invert_compare,
+        };
         if !multi {
             let pretty: Vec<Map<String, Value>> = series.iter().map(|s| s.pretty.clone()).collect();
+            let found: Vec<Option<&Value>> = answers.iter().map(Some).collect();
             let plan = Plan {
                 pretty: &pretty,
-                series: &series,
-                segments,
-                periods_compared,
-                invert: r.invert_compare,
+                ..plan
             };
-            let found: Vec<Option<&Value>> = answers.iter().map(Some).collect();
             compare_value(&mut value, &found, &plan);
             return Ok(value);
         }
@@ -206,18 +207,15 @@ impl Engine {
         let keys: Vec<String> = map.keys().cloned().collect();
         for (i, key) in keys.iter().enumerate() {
             let pretty: Vec<Map<String, Value>> = series.iter().map(|s| s.pretty_of(i)).collect();
-            let plan = Plan {
-                pretty: &pretty,
-                series: &series,
-                segments,
-                periods_compared,
-                invert: r.invert_compare,
-            };
             let found: Vec<Option<&Value>> = answers
                 .iter()
                 .map(|a| a.as_object().and_then(|m| m.values().nth(i)))
                 .collect();
             if let Some(child) = map.get_mut(key) {
+                let plan = Plan {
+                    pretty: &pretty,
+                    ..plan
+                };
                 compare_value(child, &found, &plan);
             }
         }

@@ -273,26 +273,9 @@ pub(super) fn goals_row(
             continue;
         }
         row.insert(format!("nb_visits{suffix}"), json!(visits));
-        row.insert(
-            format!("nb_conversions{suffix}"),
-            json!(metrics.nb_conversions),
-        );
-        row.insert(
-            format!("nb_visits_converted{suffix}"),
-            json!(metrics.nb_visits_converted),
-        );
-        row.insert(format!("revenue{suffix}"), money(metrics.revenue));
+        counts(&mut row, "", suffix, &metrics);
         for &id in each {
-            let g = pick(&of(id));
-            row.insert(
-                format!("goal_{id}_nb_conversions{suffix}"),
-                json!(g.nb_conversions),
-            );
-            row.insert(
-                format!("goal_{id}_nb_visits_converted{suffix}"),
-                json!(g.nb_visits_converted),
-            );
-            row.insert(format!("goal_{id}_revenue{suffix}"), money(g.revenue));
+            counts(&mut row, &format!("goal_{id}_"), suffix, &pick(&of(id)));
         }
         for &id in each {
             let g = pick(&of(id));
@@ -315,13 +298,21 @@ pub(super) fn goals_row(
     table::apply_one(row, &r.table, &[])
 }
 
-fn insert(row: &mut Row, suffix: &str, m: &GoalMetrics, visits: u64, raw: bool) {
-    row.insert(format!("nb_conversions{suffix}"), json!(m.nb_conversions));
+/// Conversions, converted visits and revenue as `{prefix}nb_conversions{suffix}`, ...
+fn counts(row: &mut Row, prefix: &str, suffix: &str, m: &GoalMetrics) {
     row.insert(
-        format!("nb_visits_converted{suffix}"),
+        format!("{prefix}nb_conversions{suffix}"),
+        json!(m.nb_conversions),
+    );
+    row.insert(
+        format!("{prefix}nb_visits_converted{suffix}"),
         json!(m.nb_visits_converted),
     );
-    row.insert(format!("revenue{suffix}"), money(m.revenue));
+    row.insert(format!("{prefix}revenue{suffix}"), money(m.revenue));
+}
+
+fn insert(row: &mut Row, suffix: &str, m: &GoalMetrics, visits: u64, raw: bool) {
+    counts(row, "", suffix, m);
     let rate = table::ratio(m.nb_visits_converted as f64, visits as f64);
     row.insert(
         format!("conversion_rate{suffix}"),
