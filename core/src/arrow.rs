@@ -83,7 +83,11 @@ fn rows_to_batch(answer: &Value) -> Result<RecordBatch> {
             .iter()
             .map(|r| r.as_object().ok_or_else(not_a_table))
             .collect::<Result<_>>()?,
-        Value::Object(m) if m.values().all(|v| !v.is_object() && !v.is_array()) => {
+        // One summary; its `comparisons` (`compare=1`) a cell of JSON text.
+        Value::Object(m)
+            if m.iter()
+                .all(|(k, v)| k == "comparisons" || (!v.is_object() && !v.is_array())) =>
+        {
             one = m;
             vec![one]
         }
@@ -147,6 +151,24 @@ mod tests {
     use arrow_array::Array;
     use arrow_schema::DataType;
     use serde_json::json;
+
+    #[test]
+    fn a_compared_summary_is_one_row() {
+        let batch = rows_to_batch(&json!({
+            "nb_visits": 3,
+            "comparisons": [{"nb_visits": 3, "compareSegment": ""}],
+        }))
+        .unwrap();
+        assert_eq!(batch.num_rows(), 1);
+        let c = batch
+            .column_by_name("comparisons")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        assert!(c.value(0).starts_with("[{"), "{}", c.value(0));
+        assert!(rows_to_batch(&json!({"2024-06-01": {"nb_visits": 1}})).is_err());
+    }
 
     #[test]
     fn columns_take_the_type_of_their_values() {
