@@ -369,6 +369,10 @@ IMPORT_LOGS_SETUP = [
 DC_SEGMENTS = ["browserCode%3D%3Dff", "browserCode%3D%3Die", "browserName%3D%3Dicedragon",
                "operatingSystemCode%3D%3DWIN"]
 
+# DataComparisonTest's usual comparison: two segments, a day and a week.
+DC_SEGMENTS_AND_PERIODS = {"compare": "1", "compareSegments": DC_SEGMENTS[:2],
+                           "compareDates": ["2012-08-10", "2012-08-16"], "comparePeriods": ["day", "week"]}
+
 FIXTURES = {
     "ImportLogs": {
         "matomo": "tests/PHPUnit/Fixtures/ManySitesImportedLogs.php (with ImportLogsTest's options), "
@@ -783,24 +787,19 @@ FIXTURES = {
                   ("_periods", 1, "2012-08-09", "month",
                    {"compare": "1", "compareDates": ["2012-08-10", "2012-08-16"], "comparePeriods": ["day", "week"]}),
                   ("_segmentsAndPeriods", 1, "2012-08-09", "month",
-                   {"compare": "1", "compareSegments": DC_SEGMENTS[:2],
-                    "compareDates": ["2012-08-10", "2012-08-16"], "comparePeriods": ["day", "week"]}),
+                   DC_SEGMENTS_AND_PERIODS),
                   ("_multipleSites_multipleCompare", "all", "2012-08-09", "month",
-                   {"compare": "1", "compareSegments": DC_SEGMENTS[:2],
-                    "compareDates": ["2012-08-10", "2012-08-16"], "comparePeriods": ["day", "week"]}),
+                   DC_SEGMENTS_AND_PERIODS),
                   ("_multiplePeriods_multipleCompare", 1, "2012-08-09,2012-08-16", "day",
-                   {"compare": "1", "compareSegments": DC_SEGMENTS[:2],
-                    "compareDates": ["2012-08-10", "2012-08-16"], "comparePeriods": ["day", "week"]}),
+                   DC_SEGMENTS_AND_PERIODS),
                   ("_multipleSitesPeriods_multipleCompare", "all", "2012-08-09,2012-08-16", "day",
-                   {"compare": "1", "compareSegments": DC_SEGMENTS[:2],
-                    "compareDates": ["2012-08-10", "2012-08-16"], "comparePeriods": ["day", "week"]}),
+                   DC_SEGMENTS_AND_PERIODS),
                   ("_multipleMultiPeriods", 1, "2012-08-09,2012-08-16", "day",
                    {"compare": "1", "compareSegments": DC_SEGMENTS[:2],
                     "compareDates": ["2012-08-09,2012-08-16", "2012-08-12,2012-08-15"],
                     "comparePeriods": ["day", "day"]}),
                   ("_rangePeriodAgainstSingle", 1, "2012-08-09,2012-08-16", "range",
-                   {"compare": "1", "compareSegments": DC_SEGMENTS[:2],
-                    "compareDates": ["2012-08-10", "2012-08-16"], "comparePeriods": ["day", "week"]}),
+                   DC_SEGMENTS_AND_PERIODS),
                   ("_rangePeriodAgainstMultiple", 1, "2012-08-09,2012-08-16", "range",
                    {"compare": "1", "compareDates": ["2012-08-10", "2012-08-09,2012-08-16"],
                     "comparePeriods": ["day", "day"]}),

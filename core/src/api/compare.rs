@@ -26,6 +26,8 @@
 //! metrics, so the comparison is exact under the generic filters the
 //! request applies to its own rows.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value, json};
 
 use super::methods::{Kind, MethodInfo, Needs};
@@ -74,10 +76,10 @@ impl Series {
     }
 }
 
-/// What the comparison of one table needs (`pretty` per table, the rest
-/// per request): each series' metadata, the
-/// number of compared segments, whether periods are compared and whether
-/// the changes run from the first period's rows (`invert_compare_change_compute`).
+/// What comparing one table takes: each series' metadata (`pretty`, per
+/// table), the series, the number of compared segments, whether periods
+/// are compared and whether the changes run from the second period to
+/// the first (`invert_compare_change_compute`).
 #[derive(Clone, Copy)]
 struct Plan<'a> {
     pretty: &'a [Map<String, Value>],
@@ -132,6 +134,16 @@ impl Engine {
                 "invert_compare_change_compute=1 can only be used when comparing two periods.",
             ));
         }
+        // Matomo compares nothing when the request's table has no rows
+        // (its series are then not asked).
+        let empty = |v: &Value| v.as_array().is_some_and(Vec::is_empty);
+        if empty(&value)
+            || value
+                .as_object()
+                .is_some_and(|m| multi && m.values().all(empty))
+        {
+            return Ok(value);
+        }
         let mut answers = Vec::with_capacity(series.len());
         for s in &series {
             let mut sub = r.clone();
@@ -154,15 +166,6 @@ impl Engine {
             answers.push(answer);
         }
         let periods_compared = periods > 1;
-        // Matomo compares nothing when the request's table has no rows.
-        let empty = |v: &Value| v.as_array().is_some_and(Vec::is_empty);
-        if empty(&value)
-            || value
-                .as_object()
-                .is_some_and(|m| multi && m.values().all(empty))
-        {
-            return Ok(value);
-        }
         let plan = Plan {
             pretty: &[],
             series: &series,
@@ -195,13 +198,13 @@ impl Engine {
         let base = series
             .first()
             .map(|s| (s.kind, s.ranges.last().map(|r| r.to)));
-        if let Some((kind, Some(mut last))) = base {
+        if let Some((kind, Some(mut last))) = base.filter(|(kind, _)| *kind != Period::Range) {
             for _ in map.len()..longest {
-                let Some(next) = next_period(kind, last) else {
+                let Some(next) = last.succ_opt().and_then(|day| kind.containing(day)) else {
                     break;
                 };
-                map.insert(next.0, json!([]));
-                last = next.1;
+                last = next.to;
+                map.insert(next.label, json!([]));
             }
         }
         let keys: Vec<String> = map.keys().cloned().collect();
@@ -302,27 +305,6 @@ impl Engine {
     }
 }
 
-/// The label and last day of the period after the one ending on `last`
-/// (days, months and years; `None` for the others).
-fn next_period(kind: Period, last: chrono::NaiveDate) -> Option<(String, chrono::NaiveDate)> {
-    use chrono::Datelike;
-    let from = last.succ_opt()?;
-    match kind {
-        Period::Day => Some((from.to_string(), from)),
-        Period::Month => {
-            let to = from
-                .checked_add_months(chrono::Months::new(1))?
-                .pred_opt()?;
-            Some((format!("{}-{:02}", from.year(), from.month()), to))
-        }
-        Period::Year => {
-            let to = from.with_year(from.year() + 1)?.pred_opt()?;
-            Some((from.year().to_string(), to))
-        }
-        _ => None,
-    }
-}
-
 /// One table (a row list) or summary compared with the series' tables.
 fn compare_value(value: &mut Value, found: &[Option<&Value>], plan: &Plan<'_>) {
     match value {
@@ -358,17 +340,23 @@ fn compare_value(value: &mut Value, found: &[Option<&Value>], plan: &Plan<'_>) {
 /// Each row of `rows` compared with the same label's row of each series'
 /// rows, subtables too.
 fn compare_rows(rows: &mut [Value], tables: &[Option<&Vec<Value>>], plan: &Plan<'_>) {
+    // Each series' rows by label, found once per table, not per row.
+    let by_label: Vec<HashMap<String, &Map<String, Value>>> = tables
+        .iter()
+        .map(|t| {
+            t.iter()
+                .flat_map(|rows| rows.iter())
+                .filter_map(Value::as_object)
+                .filter_map(|r| Some((r.get("label")?.to_string(), r)))
+                .rev()
+                .collect()
+        })
+        .collect();
     for row in rows.iter_mut().filter_map(Value::as_object_mut) {
-        let label = row.get("label").cloned();
-        let found: Vec<Option<&Map<String, Value>>> = tables
+        let label = row.get("label").map(Value::to_string);
+        let found: Vec<Option<&Map<String, Value>>> = by_label
             .iter()
-            .map(|t| {
-                t.and_then(|rows| {
-                    rows.iter()
-                        .filter_map(Value::as_object)
-                        .find(|r| label.is_some() && r.get("label") == label.as_ref())
-                })
-            })
+            .map(|rows| label.as_ref().and_then(|l| rows.get(l).copied()))
             .collect();
         compare_row(row, &found, plan);
         if let Some(Value::Array(children)) = row.get_mut("subtable") {
@@ -512,21 +500,13 @@ fn change(to: f64, from: f64) -> String {
 /// A number with thousands separators and at most one decimal
 /// (`1,033.3`, `-76.5`, `325`).
 fn grouped(x: f64) -> String {
-    let neg = x < 0.0;
-    let text = format!("{:.1}", x.abs());
-    let (int, frac) = text.split_once('.').unwrap_or((&text, "0"));
-    let mut out = String::new();
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
+    let tenths = (x.abs() * 10.0).round() as u64;
+    let sign = if x < 0.0 { "-" } else { "" };
+    let whole = super::thousands(tenths / 10);
+    match tenths % 10 {
+        0 => format!("{sign}{whole}"),
+        tenth => format!("{sign}{whole}.{tenth}"),
     }
-    if frac != "0" {
-        out.push('.');
-        out.push_str(frac);
-    }
-    if neg { format!("-{out}") } else { out }
 }
 
 /// The text with its first letter upper-cased (PHP's `ucfirst`).

@@ -624,28 +624,46 @@ impl GoalColumns {
             "revenue_per_visit".into(),
             money(table::ratio(g.revenue(), per as f64)),
         );
-        if *mode == Processed::Minimal {
-            return;
-        }
-        for &key in &self.processed_goals {
+        let cells = self.processed_goals.iter().map(|&key| {
             let c = g.goals.get(&key).cloned().unwrap_or_default();
-            let id = cell_name(key);
-            let revenue = c.revenue.value();
-            m.insert(
-                format!("goal_{id}_conversion_rate"),
-                conversion_rate(table::ratio(c.conversions as f64, visits as f64), raw),
-            );
-            if *mode == Processed::Overview {
-                continue;
-            }
-            m.insert(format!("goal_{id}_nb_conversions"), json!(c.conversions));
-            m.insert(
-                format!("goal_{id}_revenue_per_visit"),
-                money(table::ratio(revenue, per as f64)),
-            );
-            m.insert(format!("goal_{id}_revenue"), money(revenue));
-        }
+            (key, c.conversions, c.revenue.value())
+        });
+        m.extend(goal_specific(mode, visits, cells, |_| per));
     }
+}
+
+/// Each goal's processed columns in `mode` (Matomo's goal-specific
+/// metrics), from its `(key, conversions, revenue)`: its conversion rate
+/// over `visits` and, unless only rates are asked, its conversions,
+/// revenue per visit (over `per` of its conversions) and revenue. None
+/// for [`Processed::Minimal`].
+fn goal_specific(
+    mode: &Processed,
+    visits: u64,
+    cells: impl IntoIterator<Item = (i64, u64, f64)>,
+    per: impl Fn(u64) -> u64,
+) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    if *mode == Processed::Minimal {
+        return out;
+    }
+    for (key, conversions, revenue) in cells {
+        let id = cell_name(key);
+        out.push((
+            format!("goal_{id}_conversion_rate"),
+            conversion_rate(table::ratio(conversions as f64, visits as f64), false),
+        ));
+        if *mode == Processed::Overview {
+            continue;
+        }
+        out.push((format!("goal_{id}_nb_conversions"), json!(conversions)));
+        out.push((
+            format!("goal_{id}_revenue_per_visit"),
+            money(table::ratio(revenue, per(conversions) as f64)),
+        ));
+        out.push((format!("goal_{id}_revenue"), money(revenue)));
+    }
+    out
 }
 
 /// The goal columns of page rows (Matomo's `goals` on page URL and page
@@ -802,12 +820,13 @@ impl PageGoalColumns {
 /// Matomo's place among them.
 fn page_processed(m: &mut Row, mode: &Processed, keys: &[i64]) {
     let visits = m.get("nb_visits").and_then(Value::as_u64).unwrap_or(0);
-    let cell = |key: i64| -> (u64, f64) {
+    let cell = |key: i64| -> (i64, u64, f64) {
         let c = m
             .get("goals")
             .and_then(|g| g.get(format!("idgoal={}", cell_name(key))));
         let num = |name: &str| c.and_then(|c| c.get(name)).and_then(Value::as_f64);
         (
+            key,
             num("nb_conversions").unwrap_or(0.0) as u64,
             num("revenue").unwrap_or(0.0),
         )
@@ -820,7 +839,7 @@ fn page_processed(m: &mut Row, mode: &Processed, keys: &[i64]) {
         .filter(|(k, _)| k.as_str() != "idgoal=ecommerceAbandonedCart")
         .filter_map(|(_, c)| c.get("revenue").and_then(Value::as_f64))
         .sum();
-    let cells: Vec<(i64, (u64, f64))> = keys.iter().map(|&k| (k, cell(k))).collect();
+    let cells: Vec<(i64, u64, f64)> = keys.iter().map(|&k| cell(k)).collect();
     let mut add: Vec<(String, Value)> = vec![
         ("conversion_rate".into(), conversion_rate(0.0, false)),
         ("nb_actions_per_visit".into(), json!(0)),
@@ -834,25 +853,11 @@ fn page_processed(m: &mut Row, mode: &Processed, keys: &[i64]) {
             money(table::ratio(revenue, visits as f64)),
         ),
     ];
-    if *mode != Processed::Minimal {
-        for (key, (conversions, revenue)) in cells {
-            let id = cell_name(key);
-            add.push((
-                format!("goal_{id}_conversion_rate"),
-                conversion_rate(table::ratio(conversions as f64, visits as f64), false),
-            ));
-            if *mode == Processed::Overview {
-                continue;
-            }
-            let per = if visits > 0 { visits } else { conversions };
-            add.push((format!("goal_{id}_nb_conversions"), json!(conversions)));
-            add.push((
-                format!("goal_{id}_revenue_per_visit"),
-                money(table::ratio(revenue, per as f64)),
-            ));
-            add.push((format!("goal_{id}_revenue"), money(revenue)));
-        }
-    }
+    // A goal's revenue per visit: over its conversions where the row has
+    // no visits, as Matomo's.
+    add.extend(goal_specific(mode, visits, cells, |conversions| {
+        if visits > 0 { visits } else { conversions }
+    }));
     let mut at = m
         .keys()
         .position(|k| {

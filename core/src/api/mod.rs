@@ -785,6 +785,19 @@ fn scalar_of(s: methods::Scalar, v: &Value, raw: bool) -> Value {
     }
 }
 
+/// A whole number with Matomo's thousands separators (`1,033`).
+pub(super) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Seconds as Matomo's sentence (`9 min 11s`, `2 hours 5 min`, `3 days 4
 /// hours`, `1 years 2 days`).
 pub(super) fn pretty_seconds(s: u64) -> String {

@@ -168,23 +168,17 @@ impl<'s> Goals<'s> {
     }
 }
 
-/// Money as Matomo's visitor log writes it (`$5`, `$5.50`).
 /// Matomo's money in the visitor log: `$5`, `$1,111.11` (cents rounded
 /// as Matomo's, thousands grouped).
 fn pretty_money(x: f64) -> String {
     let cents = super::goals::php_round(x * 100.0) as i64;
     let sign = if cents < 0 { "-" } else { "" };
     let (whole, fraction) = (cents.unsigned_abs() / 100, cents.unsigned_abs() % 100);
-    let mut digits = whole.to_string();
-    let mut grouped = String::new();
-    while digits.len() > 3 {
-        let tail = digits.split_off(digits.len() - 3);
-        grouped = format!(",{tail}{grouped}");
-    }
+    let whole = super::thousands(whole);
     if fraction == 0 {
-        format!("{sign}${digits}{grouped}")
+        format!("{sign}${whole}")
     } else {
-        format!("{sign}${digits}{grouped}.{fraction:02}")
+        format!("{sign}${whole}.{fraction:02}")
     }
 }
 
