@@ -293,12 +293,18 @@ pub struct LogArgs {
     /// Mask this many bytes of the IP before the visitor key is made (0-4).
     #[arg(long)]
     pub anonymize_ip: Option<u8>,
-    /// Count visitors as Matomo's importer does: a line without a user id
-    /// starts a new visitor with each new visit (Matomo gives such a visit a
-    /// random visitor id), so none is returning. Default: visitors are
-    /// recognised across visits by address and agent.
+    /// Count visitors and visits as Matomo's importer and tracker do: a line
+    /// joins the visit of its address and agent (or user id) whose last
+    /// request is within 30 minutes, in the order lines come; else a new
+    /// visit, of a new visitor (Matomo gives it a random id). Default:
+    /// visitors are recognised across visits by address and agent.
     #[arg(long)]
     pub matomo_visitors: bool,
+    /// Keep the visits --matomo-visitors recognises in FILE between imports
+    /// (read before, written after; implies --matomo-visitors): a later
+    /// import's lines join them as in Matomo.
+    #[arg(long, value_name = "FILE")]
+    pub matomo_visitors_state: Option<PathBuf>,
     /// Read, check and count the lines, but import nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -351,6 +357,12 @@ impl LogArgs {
         one(
             "geoip",
             self.geoip.as_ref().map(|p| p.display().to_string()),
+        );
+        one(
+            "matomo-visitors-state",
+            self.matomo_visitors_state
+                .as_ref()
+                .map(|p| p.display().to_string()),
         );
         one(
             "device-detector",

@@ -688,7 +688,9 @@ class Engine(GoalsMixin, ExportMixin):
             ``exclude_older_than``, ``exclude_newer_than``,
             ``w3c_map_field`` (lists or one value), ``force_lowercase_path``,
             ``strip_query_string``, ``encoding``, ``visitor_secret``,
-            ``anonymize_ip``, ``matomo_visitors``, ``geoip`` (a ``.mmdb`` path), ``device_detector``
+            ``anonymize_ip``, ``matomo_visitors``, ``matomo_visitors_state`` (a file
+            that keeps the visits ``matomo_visitors`` recognises between
+            imports), ``geoip`` (a ``.mmdb`` path), ``device_detector``
             (a directory of Matomo's DeviceDetector rules: browsers,
             systems and devices named as Matomo names them, with brand,
             model and engine), ``force``, ``dry_run``, ``show_invalid``.

@@ -69,13 +69,22 @@ pub struct LogOptions {
     pub visitor_secret: Option<String>,
     /// IP bytes masked before the visitor key is made (0 to 4).
     pub anonymize_ip: u8,
-    /// Count visitors as Matomo's importer does (`--matomo-visitors`): a
-    /// line without a user id whose address and agent have had no request
-    /// for 30 minutes starts a new visitor, as Matomo's tracker gives such
-    /// a visit a random visitor id. Unique visitors then equal such
-    /// visits, and none of them is returning. By default a visitor is
-    /// recognised across visits by address and agent.
+    /// Count visitors and visits as Matomo's importer does
+    /// (`--matomo-visitors`): a line without a user id that joins no visit
+    /// starts a new visitor, as Matomo's tracker gives such a visit a
+    /// random visitor id, so none of them is returning. By default a
+    /// visitor is recognised across visits by address and agent.
+    ///
+    /// Lines then join visits as Matomo's tracker recognises them, in
+    /// the order they arrive ([`super::Recognizer`]): a line joins the
+    /// visit of its address and agent whose last request is within 30
+    /// minutes of it, also one an earlier import made when
+    /// `matomo_visitors_state` keeps them.
     pub matomo_visitors: bool,
+    /// Where the visits `matomo_visitors` recognises are kept between
+    /// imports (`--matomo-visitors-state FILE`; implies
+    /// `matomo_visitors`): read before the import, written after it.
+    pub matomo_visitors_state: Option<std::path::PathBuf>,
     /// A MaxMind-format database (`.mmdb`) for the visitors' countries.
     pub geoip: Option<std::path::PathBuf>,
     /// Matomo's DeviceDetector rules (a directory): browsers, systems and
@@ -116,6 +125,7 @@ impl Default for LogOptions {
             visitor_secret: None,
             anonymize_ip: 0,
             matomo_visitors: false,
+            matomo_visitors_state: None,
             geoip: None,
             device_detector: None,
             batch_bytes: DEFAULT_BATCH_BYTES,
@@ -160,7 +170,7 @@ fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T> {
 
 impl LogOptions {
     /// The option names [`LogOptions::set`] takes (the CLI's flags).
-    pub const NAMES: [&str; 31] = [
+    pub const NAMES: [&str; 32] = [
         "replay-tracking",
         "log-format",
         "log-format-regex",
@@ -186,6 +196,7 @@ impl LogOptions {
         "visitor-secret",
         "anonymize-ip",
         "matomo-visitors",
+        "matomo-visitors-state",
         "geoip",
         "device-detector",
         "batch-bytes",
@@ -281,6 +292,10 @@ impl LogOptions {
                 self.anonymize_ip = n;
             }
             "matomo-visitors" => self.matomo_visitors = flag(&key, value)?,
+            "matomo-visitors-state" => {
+                self.matomo_visitors_state = Some(value.into());
+                self.matomo_visitors = true;
+            }
             "geoip" => self.geoip = Some(value.into()),
             "device-detector" => self.device_detector = Some(value.into()),
             "batch-bytes" => self.batch_bytes = number::<usize>(&key, value)?.max(1),
@@ -702,9 +717,10 @@ struct Parser {
     geo: Option<Geo>,
     /// The tracking endpoint's reading of a request (`replay_tracking`).
     tracker: Option<crate::track::Tracker>,
-    /// `matomo_visitors`: per site and address-and-agent visitor key, the
-    /// number of its visits so far and its last request's time.
-    visits: HashMap<(u32, String), (u32, i64)>,
+    /// `matomo_visitors`: Matomo's visit recognition, and the config key
+    /// (address and agent) of the hit [`Parser::hit`] made last.
+    recognizer: Option<super::Recognizer>,
+    config: u64,
 }
 
 /// Per user agent: what it says, and whether the rules call it a robot
@@ -987,12 +1003,39 @@ impl Parser {
             *c.skipped.entry(why.reason()).or_default() += 1;
             return;
         }
+        let mut hit = hit;
+        self.join(&mut hit);
         match kind {
             HitType::Download => c.downloads += 1,
             HitType::Event => c.events += 1,
             _ => c.pageviews += 1,
         }
         chunk.hits.push(hit);
+    }
+
+    /// `matomo_visitors`: the visitor and visit Matomo's tracker gives a
+    /// kept line ([`super::Recognizer`]), as the hit's visitor key and
+    /// explicit visit id.
+    fn join(&mut self, hit: &mut Hit) {
+        let Some(r) = self.recognizer.as_mut() else {
+            return;
+        };
+        let user = hit.user.as_deref().map(|_| key_bits(&hit.visitor));
+        // A new visitor's key: its config and first request's time (as
+        // Matomo's random id, a visitor of its own).
+        let fresh = key_bits(&self.keys.key(&[
+            "matomo",
+            &format!("{:016x}", self.config),
+            &hit.ts.to_string(),
+        ]));
+        let joined = r.join(hit.site, hit.ts, self.config, user, fresh);
+        hit.visitor = format!("{:016x}", joined.visitor);
+        hit.visit = Some(format!("m{}", joined.first));
+        // A line older than the visit it joins (its lines arrived out of
+        // order, or an earlier import's visit): Matomo's visit still runs
+        // from its first request to arrive (`visit_first_action_time`,
+        // and its length from there); the line counts at that start.
+        hit.ts = hit.ts.max(joined.first);
     }
 
     fn hit(
@@ -1050,25 +1093,13 @@ impl Parser {
         };
         let visitor = match user {
             Some(u) => self.keys.key(&["uid", u]),
-            None if self.options.matomo_visitors => {
-                // Matomo's tracker: no open visit of this address and agent
-                // (none in the last 30 minutes), a new random visitor.
-                let base = self.keys.key(&["ip", &ip, ua]);
-                let (n, last) = self
-                    .visits
-                    .entry((site, base.clone()))
-                    .or_insert((0, line.ts));
-                if line.ts - *last > MATOMO_VISIT_SECONDS {
-                    *n += 1;
-                }
-                *last = (*last).max(line.ts);
-                match *n {
-                    0 => base,
-                    n => self.keys.key(&["ip", &ip, ua, &n.to_string()]),
-                }
-            }
             None => self.keys.key(&["ip", &ip, ua]),
         };
+        if self.recognizer.is_some() {
+            // Matomo's config id: the address and agent (the visitor
+            // and visit are given once the line is kept, `Parser::join`).
+            self.config = key_bits(&self.keys.key(&["ip", &ip, ua]));
+        }
         // The (anonymised, when asked) address: geolocation sees no more
         // of it than the visitor key does.
         let place = self.geo.as_mut().and_then(|g| g.locate(&ip)).cloned();
@@ -1140,9 +1171,10 @@ pub const NOT_RECORDED: &str = "tracking request not recorded (rec is not 1)";
 /// Skipped: a replayed heartbeat (`ping=1`).
 pub const PING: &str = "heartbeat (ping=1)";
 
-/// Matomo's visit window: a request more than this long after its
-/// visitor's last one starts a new visit (`--matomo-visitors`).
-const MATOMO_VISIT_SECONDS: i64 = 30 * 60;
+/// A visitor key's 64 bits (16 hex digits, [`VisitorKeys::key`]).
+fn key_bits(key: &str) -> u64 {
+    u64::from_str_radix(key, 16).unwrap_or_default()
+}
 
 /// The token replayed requests carry, as the bulk requests of Matomo's
 /// importer carry its `token_auth`: the importer's own tracker knows only
@@ -1397,7 +1429,12 @@ pub fn import(
             seen: HashMap::default(),
         },
         geo: options.geoip.as_deref().map(Geo::open).transpose()?,
-        visits: HashMap::default(),
+        recognizer: match (&options.matomo_visitors_state, options.matomo_visitors) {
+            (Some(path), _) => Some(super::Recognizer::load(path)?),
+            (None, true) => Some(super::Recognizer::default()),
+            (None, false) => None,
+        },
+        config: 0,
         tracker: options
             .replay_tracking
             .then(|| {
@@ -1463,13 +1500,14 @@ pub fn import(
     let (tx, rx) = mpsc::sync_channel::<Result<Chunk>>(1);
     // Emptied hit vectors go back to the parser: no new pages per chunk.
     let (give_back, spare) = mpsc::channel::<Vec<Hit>>();
-    std::thread::scope(|scope| -> Result<()> {
-        scope.spawn(move || {
+    let recognized = std::thread::scope(|scope| -> Result<Option<super::Recognizer>> {
+        let parsing = scope.spawn(move || {
             for (name, input, resumed) in readers {
                 if !parser.run(&name, input, resumed, &tx, &spare) {
                     break;
                 }
             }
+            parser.recognizer
         });
         for chunk in rx {
             let chunk = chunk?;
@@ -1511,7 +1549,14 @@ pub fn import(
             hits.clear();
             let _ = give_back.send(hits);
         }
-        Ok(())
+        Ok(parsing.join().unwrap_or_default())
     })?;
+    // The visits recognised, for the next import (after every chunk is
+    // committed: a failed import leaves the state as it was).
+    if let (Some(path), Some(r)) = (&options.matomo_visitors_state, recognized)
+        && !options.dry_run
+    {
+        r.save(path)?;
+    }
     Ok(summary)
 }

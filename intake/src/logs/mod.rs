@@ -16,6 +16,7 @@
 
 mod import;
 mod line;
+mod recognize;
 mod rules;
 mod w3c;
 
@@ -25,6 +26,7 @@ pub use import::{
 };
 
 pub use line::{LogLine, parse_apache_date, parse_iso_date};
+pub use recognize::{Joined, Recognizer};
 pub use rules::{
     BOT_AGENTS, DOWNLOAD_EXTENSIONS, Decision, Rules, STATIC_EXTENSIONS, STATIC_FILES, Skip, glob,
 };

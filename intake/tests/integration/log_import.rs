@@ -834,6 +834,77 @@ fn matomo_visitors_count_each_log_visit_as_a_new_visitor() {
     assert_eq!(counts(true), (2, 2, 0));
 }
 
+/// Matomo's fixture (`ManySitesImportedLogs`) imports its IIS log twice,
+/// the second time without user ids: Matomo's tracker joins the second
+/// import's lines to the first one's visits by address and agent (the
+/// visit with the latest last request first), so the site has four
+/// visits, not six. With the state kept between imports
+/// (`--matomo-visitors-state`), so does hitmap; the state is a file the
+/// importer writes and reads back, never deletes.
+#[test]
+fn matomo_visitors_join_an_earlier_imports_visits_as_matomo() {
+    let iis = std::fs::read_to_string(format!(
+        "{}/tests/data/matomo-logs/matomo-core/access-logs/fake_logs_custom_iis.log",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("hitmap-matomo-visitors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("visits");
+    let counts = |keep: bool| {
+        let _ = std::fs::remove_file(&state);
+        let mut e = Engine::in_memory();
+        e.add_site(SiteConfig::new(1).host("example.org")).unwrap();
+        let fields = [
+            ("log-format", "iis"),
+            ("idsite", "1"),
+            ("w3c-map-field", "date-local=date"),
+            ("w3c-map-field", "time-local=time"),
+            ("w3c-map-field", "cs(Host)=cs-host"),
+            ("enable-http-errors", "true"),
+            ("enable-http-redirects", "true"),
+            ("force", "true"),
+        ];
+        let mut first = options(&fields);
+        let mut second = options(&fields);
+        second.set("ignore-groups", "userid").unwrap();
+        for o in [&mut first, &mut second] {
+            match keep {
+                true => o
+                    .set("matomo-visitors-state", state.to_str().unwrap())
+                    .unwrap(),
+                false => o.set("matomo-visitors", "true").unwrap(),
+            }
+        }
+        let a = run(&mut e, iis.clone().into_bytes(), &first);
+        let b = run(&mut e, iis.clone().into_bytes(), &second);
+        assert_eq!((a.pageviews, b.pageviews), (4, 4), "{}", b.report());
+        let q = "period=day&date=2012-08-15";
+        let v = api(&e, &format!("method=VisitsSummary.get&{q}"));
+        let users = api(&e, &format!("method=UserId.getUsers&{q}"));
+        let user1 = users
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["label"] == "user1")
+            .map(|r| r["nb_actions"].clone());
+        (
+            v["nb_visits"].as_u64().unwrap(),
+            v["nb_uniq_visitors"].as_u64().unwrap(),
+            v["nb_actions"].as_u64().unwrap(),
+            user1,
+        )
+    };
+    // Matomo's answer: visits 58 (user1: three actions), 59, 60 (user2,
+    // the returning visitor of 59) and 67.
+    assert_eq!(counts(true), (4, 3, 8, Some(serde_json::json!(3))));
+    assert!(state.exists(), "the state is kept for the next import");
+    // Without the state, the second import starts visits of its own.
+    let alone = counts(false);
+    assert!(alone.0 > 4, "{alone:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Replayed requests are authenticated, as Matomo's importer sends its
 /// token with each: their location overrides (`country`, `city`) apply,
 /// which an anonymous tracking request's do not.
