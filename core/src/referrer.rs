@@ -4,7 +4,7 @@
 
 use crate::referrer_lists::{Param, lists};
 use crate::site::SiteConfig;
-use crate::url::{host_of, percent_decode, query_keys, without_fragment};
+use crate::url::{full_host_of, host_of, percent_decode, query_keys, without_fragment};
 
 /// How a visit arrived (Matomo's `referrerType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -319,7 +319,10 @@ fn referrer_of(
     if let Some(h) = site.social_networks.iter().find(|h| host_matches(&host, h)) {
         return named(ReferrerType::Social, h, None);
     }
-    named(ReferrerType::Website, &host, None)
+    // Matomo names a website by its host as the referrer gives it (`www.`
+    // kept: `www.test.nl`).
+    let name = full_host_of(referrer).unwrap_or(host);
+    named(ReferrerType::Website, &name, None)
 }
 
 /// Which part of the referrer a report is by (Matomo's Referrers reports).

@@ -134,6 +134,14 @@ fn authority_end(url: &str) -> Option<(usize, usize)> {
 /// The lower-cased host of an absolute URL, without user info, port or
 /// a leading `www.`.
 pub(crate) fn host_of(url: &str) -> Option<String> {
+    let host = full_host_of(url)?;
+    let host = host.strip_prefix("www.").map(str::to_owned).unwrap_or(host);
+    (!host.is_empty()).then_some(host)
+}
+
+/// The lower-cased host of an absolute URL, without user info or port,
+/// a leading `www.` kept (Matomo's name of a referrer website).
+pub(crate) fn full_host_of(url: &str) -> Option<String> {
     let (start, end) = authority_end(url)?;
     let authority = &url[start..end];
     let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
@@ -145,7 +153,6 @@ pub(crate) fn host_of(url: &str) -> Option<String> {
         host.split_once(':').map_or(host, |(h, _)| h)
     };
     let host = host.to_ascii_lowercase();
-    let host = host.strip_prefix("www.").map(str::to_owned).unwrap_or(host);
     (!host.is_empty()).then_some(host)
 }
 
