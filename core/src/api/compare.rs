@@ -87,6 +87,16 @@ struct Plan<'a> {
     segments: usize,
     periods_compared: bool,
     invert: bool,
+    /// The derived metrics the answer's rows carry (`bounce_rate`, ...):
+    /// a comparison row of a missing row has them at 0, as Matomo
+    /// computes them on its row of zeros.
+    derived: &'a [String],
+    /// The answer is a summary (one row, `VisitsSummary.get`): a period
+    /// without data (`[]`) is compared as an empty summary.
+    summary: bool,
+    /// A period added after the request's last (a longer series): only
+    /// the other series' rows, without changes, as in Matomo.
+    appended: bool,
 }
 
 impl Engine {
@@ -166,12 +176,23 @@ impl Engine {
             answers.push(answer);
         }
         let periods_compared = periods > 1;
+        let mut derived = Vec::new();
+        for a in answers.iter().chain(std::iter::once(&value)) {
+            derived_names(a, &mut derived);
+        }
+        let summary_in = |v: &Value| match v {
+            Value::Object(m) if multi => m.values().any(Value::is_object),
+            v => v.is_object(),
+        };
         let plan = Plan {
             pretty: &[],
             series: &series,
             segments,
             periods_compared,
             invert: r.invert_compare,
+            derived: &derived,
+            summary: summary_in(&value) || answers.iter().any(summary_in),
+            appended: false,
         };
         if !multi {
             let pretty: Vec<Map<String, Value>> = series.iter().map(|s| s.pretty.clone()).collect();
@@ -189,6 +210,7 @@ impl Engine {
         let Value::Object(map) = &mut value else {
             return Ok(value);
         };
+        let periods_asked = map.len();
         let longest = answers
             .iter()
             .filter_map(Value::as_object)
@@ -209,6 +231,10 @@ impl Engine {
         }
         let keys: Vec<String> = map.keys().cloned().collect();
         for (i, key) in keys.iter().enumerate() {
+            // The periods added after the request's last are tables even
+            // for a summary (Matomo's new `DataTable` for each).
+            let appended = i >= periods_asked;
+            let summary = plan.summary && !appended;
             let pretty: Vec<Map<String, Value>> = series.iter().map(|s| s.pretty_of(i)).collect();
             let found: Vec<Option<&Value>> = answers
                 .iter()
@@ -217,6 +243,8 @@ impl Engine {
             if let Some(child) = map.get_mut(key) {
                 let plan = Plan {
                     pretty: &pretty,
+                    summary,
+                    appended,
                     ..plan
                 };
                 compare_value(child, &found, &plan);
@@ -315,15 +343,18 @@ fn compare_value(value: &mut Value, found: &[Option<&Value>], plan: &Plan<'_>) {
             }
             let tables: Vec<Option<&Vec<Value>>> =
                 found.iter().map(|f| f.and_then(Value::as_array)).collect();
-            let summaries = tables.iter().all(Option::is_none);
-            if summaries {
+            if plan.summary || found.iter().any(|f| f.is_some_and(Value::is_object)) {
                 // The request's period had no data where the series' are
-                // summaries: compare its empty row with them.
+                // summaries: its empty summary (a table's one empty row
+                // after the request's last period), compared with them.
                 let found: Vec<Option<&Map<String, Value>>> =
                     found.iter().map(|f| f.and_then(Value::as_object)).collect();
-                if let Some(row) = rows.first_mut().and_then(Value::as_object_mut) {
-                    compare_row(row, &found, plan);
-                }
+                let mut row = Map::new();
+                compare_row(&mut row, &found, plan);
+                *value = match plan.summary {
+                    true => Value::Object(row),
+                    false => Value::Array(vec![Value::Object(row)]),
+                };
                 return;
             }
             compare_rows(rows, &tables, plan);
@@ -404,7 +435,7 @@ fn compare_row(
         }
         out.push(c);
     }
-    if plan.periods_compared {
+    if plan.periods_compared && !plan.appended {
         // Each later period's series from the first period's of its
         // segment, or (inverted) the first period's from the second's.
         let pairs: Vec<(usize, usize)> = if plan.invert {
@@ -424,6 +455,23 @@ fn compare_row(
                 let from = shown(base.get(&name));
                 out[i].insert(format!("{name}_change"), json!(change(to, from)));
                 out[i].insert(format!("{name}_change_from"), json!(change(from, to)));
+            }
+        }
+    }
+    // The derived metrics of a row of zeros (also of the empty row an
+    // empty period's table gets): Matomo computes them after the changes.
+    for (c, f) in out.iter_mut().zip(found) {
+        if f.is_some() {
+            continue;
+        }
+        for name in plan.derived {
+            if !c.contains_key(name) {
+                let zero = if base_name(name).ends_with("_rate") {
+                    json!("0%")
+                } else {
+                    json!(0)
+                };
+                c.insert(name.clone(), zero);
             }
         }
     }
@@ -450,8 +498,51 @@ fn compare_row(
             }
             Value::Object(c)
         })
+        // A period after the request's last: the request's own series
+        // (its first, one per segment) has no such period.
+        .skip(if plan.appended { segments } else { 0 })
         .collect();
     row.insert("comparisons".into(), Value::Array(rows));
+}
+
+/// Derived metrics Matomo computes on every comparison row (of zeros
+/// when the series has no such row).
+const DERIVED: &[&str] = &[
+    "bounce_rate",
+    "exit_rate",
+    "nb_actions_per_visit",
+    "avg_time_on_site",
+    "avg_time_on_page",
+    "avg_bandwidth",
+    "avg_page_load_time",
+];
+
+/// A metric's name without VisitFrequency's `_new` or `_returning`.
+fn base_name(name: &str) -> &str {
+    name.strip_suffix("_new")
+        .or_else(|| name.strip_suffix("_returning"))
+        .unwrap_or(name)
+}
+
+/// The derived metrics (`DERIVED`, also `_new` and `_returning`) of the
+/// rows of `v` (a table, a summary, or a map of periods), once each, in
+/// the order first met.
+fn derived_names(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Array(rows) => rows.iter().for_each(|r| derived_names(r, out)),
+        Value::Object(m) => {
+            for (k, child) in m {
+                if DERIVED.contains(&base_name(k)) {
+                    if !out.contains(k) {
+                        out.push(k.clone());
+                    }
+                } else if child.is_array() || child.is_object() {
+                    derived_names(child, out);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A compared segment's definition: as given, or decoded once more when

@@ -2390,6 +2390,45 @@ fn comparisons_carry_each_series_numbers_and_changes() {
     let news = by_label("/news/a");
     assert_eq!(news["comparisons"][0]["nb_visits"], news["nb_visits"]);
     assert_eq!(news["comparisons"][1]["nb_visits"], 0);
+    // Several periods with a longer series: a day without data is an
+    // empty summary whose own comparison has Matomo's derived metrics at
+    // 0; the days after the request's last carry only the longer
+    // series' rows, without changes.
+    let days = api(
+        &e,
+        "method=VisitsSummary.get&idSite=1&period=day&date=2024-06-01,2024-06-03&compare=1\
+         &compareDates[]=2024-06-08,2024-06-12&comparePeriods[]=day",
+    );
+    let days = days.as_object().unwrap();
+    assert_eq!(days.len(), 5, "{days:?}");
+    let second = &days["2024-06-02"];
+    assert!(second.is_object(), "an empty summary: {second}");
+    let own = &second["comparisons"][0];
+    assert_eq!(
+        (
+            &own["bounce_rate"],
+            &own["nb_actions_per_visit"],
+            &own["avg_time_on_site"]
+        ),
+        (&json!("0%"), &json!(0), &json!(0)),
+        "{own}"
+    );
+    assert!(own.get("nb_visits").is_none(), "{own}");
+    assert_eq!(second["comparisons"][1]["compareDate"], "2024-06-09");
+    assert_eq!(second["comparisons"][1]["nb_visits"], 1);
+    assert_eq!(second["comparisons"][1]["nb_visits_change"], "+100%");
+    let after = &days["2024-06-05"];
+    let only = after[0]["comparisons"].as_array().unwrap();
+    assert_eq!(only.len(), 1, "{after}");
+    assert_eq!(only[0]["compareDate"], "2024-06-12");
+    assert!(
+        only[0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| !k.ends_with("_change")),
+        "{after}"
+    );
     // Nothing to compare: no rows, no comparisons.
     let empty = api(
         &e,
