@@ -313,6 +313,10 @@ impl Engine {
                     re.is_match(row.get("label").and_then(Value::as_str).unwrap_or(""))
                 });
             }
+            // Matomo's order: most visits first (sites of equal visits by
+            // id), unless a sort is asked.
+            let visits = |row: &Row| row.get("nb_visits").and_then(Value::as_f64).unwrap_or(0.0);
+            rows.sort_by(|a, b| visits(b).total_cmp(&visits(a)));
             table::apply(rows, &r.table, &spec)
         };
         if !multi {
@@ -544,8 +548,21 @@ impl Engine {
                 *t += n(k);
             }
             if last_date.is_empty() && period != Period::Range {
+                // Matomo's `lastDate`: the date asked, one period earlier
+                // (`2012-08-09` by month: `2012-07-09`), else the
+                // previous period's start.
+                let asked = NaiveDate::parse_from_str(r.date.trim(), "%Y-%m-%d").ok();
+                let earlier = asked.and_then(|d| match period {
+                    Period::Day => d.checked_sub_days(chrono::Days::new(1)),
+                    Period::Week => d.checked_sub_days(chrono::Days::new(7)),
+                    Period::Month => d.checked_sub_months(chrono::Months::new(1)),
+                    Period::Year => d.checked_sub_months(chrono::Months::new(12)),
+                    Period::Range => None,
+                });
                 let (p, _) = self.periods(id, period, &r.date, options.now)?;
-                if let Some(p) = p.first() {
+                if let Some(d) = earlier {
+                    last_date = d.to_string();
+                } else if let Some(p) = p.first() {
                     last_date = previous_period(period, p).from.to_string();
                 }
             }

@@ -971,10 +971,8 @@ fn group_row(g: Grouping, x: &Group, cells: &GoalColumns) -> Row {
                 crate::names::country(code)
                     .map_or(UNKNOWN, |(n, _)| n)
                     .to_owned(),
-                Some(format!(
-                    "countryCode=={}",
-                    if unknown { String::new() } else { enc(code) }
-                )),
+                // Matomo's `xx` names the visits without a country.
+                Some(format!("countryCode=={}", enc(code))),
             )
         }
         Grouping::Language if unknown => (UNKNOWN.to_owned(), Some("languageCode==xx".into())),

@@ -323,12 +323,12 @@ fn converted<'g>(
 
 fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
     let d = &site.dicts;
-    // Matomo stores `xx` for a visit without a language and `unknown`
-    // for one without a resolution (its report rows' segments say so):
-    // those values name the visits without one.
+    // Matomo stores `xx` for a visit without a language or country and
+    // `unknown` for one without a resolution (its report rows' segments
+    // say so): those values name the visits without one.
     let placeholder = matches!(c.op, Op::Eq | Op::Ne)
         && match c.field {
-            Field::LanguageCode => c.value.eq_ignore_ascii_case("xx"),
+            Field::LanguageCode | Field::CountryCode => c.value.eq_ignore_ascii_case("xx"),
             Field::Resolution => c.value.eq_ignore_ascii_case("unknown"),
             _ => false,
         };

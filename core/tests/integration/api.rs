@@ -441,7 +441,7 @@ fn visit_reports_add_their_ratios_when_asked() {
 }
 
 /// Matomo's placeholders for no value name the visits without one: the
-/// rows `Unknown` (`languageCode==xx`) and `unknown`
+/// rows `Unknown` (`languageCode==xx`, `countryCode==xx`) and `unknown`
 /// (`resolution==unknown`) select exactly their visits.
 #[test]
 fn placeholder_segments_select_the_visits_without_a_value() {
@@ -449,6 +449,7 @@ fn placeholder_segments_select_the_visits_without_a_value() {
     let day = "idSite=1&period=day&date=2024-06-01";
     for (method, segment) in [
         ("UserLanguage.getLanguageCode", "languageCode==xx"),
+        ("UserCountry.getCountry", "countryCode==xx"),
         ("Resolution.getResolution", "resolution==unknown"),
     ] {
         let rows = api(&e, &format!("method={method}&{day}"));
