@@ -318,8 +318,11 @@ IMPORT_LOGS_SETUP = [
     ["ingest", "{store}", "{logs}/fake_logs.log", "--log-format", "auto", "--idsite", "1",
      "--geoip", "{data}/GeoIP2-City.mmdb", "--no-progress", "--force", *MATOMO_VISITORS],
     # logVisitsWithAllEnabled
+    # (Matomo's harness passes an option set to false as a flag:
+    # --force-lowercase-path is on.)
     ["ingest", "{store}", "{logs}/fake_logs_enable_all.log", "--log-format", "auto", "--idsite", "1",
      "--enable-static", "--enable-bots", "--enable-http-errors", "--enable-http-redirects",
+     "--force-lowercase-path",
      "--geoip", "{data}/GeoIP2-City.mmdb", "--no-progress", "--force", *MATOMO_VISITORS],
     # replayLogFile(), then replayLogFile(['--idsite' => 3]): tracking requests
     *[["ingest", "{store}", "{logs}/" + log, "--log-format", "auto", "--replay-tracking",

@@ -1381,6 +1381,30 @@ fn multi_sites_compare_with_the_period_before() {
     );
     assert_eq!(groups["lastDate"], json!("2024-06-01"));
     assert_eq!(groups["sites"].as_array().unwrap().len(), 2);
+    // Matomo's lastDate: the date asked, one period earlier.
+    let by_month = at(
+        "method=MultiSites.getAllWithGroups&period=month&date=2024-06-02",
+        later,
+    );
+    assert_eq!(by_month["lastDate"], json!("2024-05-02"));
+    // Sites by most visits first, by id only on equal visits.
+    let day7 = day1 + 6 * 86_400;
+    e.ingest([
+        Hit::pageview(1, day7, "a", "https://x.org/a"),
+        Hit::pageview(2, day7, "a", "https://y.org/a"),
+        Hit::pageview(2, day7, "b", "https://y.org/a"),
+    ])
+    .unwrap();
+    let at = |q: &str| -> Value {
+        serde_json::from_str(
+            &e.api_at(&format!("{q}&format=json"), DateTime::from_timestamp(later, 0).unwrap())
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let listed = at("method=MultiSites.getAll&period=day&date=2024-06-07");
+    let ids: Vec<&Value> = listed.as_array().unwrap().iter().map(|r| &r["idsite"]).collect();
+    assert_eq!(ids, [&json!(2), &json!(1)], "{listed}");
     let err = e
         .api_at(
             "method=VisitsSummary.get&idSite=1&period=day&date=today&enhanced=1",
