@@ -222,6 +222,9 @@ fn rest_of(url: &str) -> &str {
 /// assert_eq!((r.kind, r.name.as_deref(), r.keyword.as_deref()), (ReferrerType::Campaign, Some("spring"), Some("shoes")));
 /// assert_eq!(r.campaign.unwrap().medium.as_deref(), Some("email"));
 /// assert_eq!(describe_referrer(Some("https://x.org/"), Some("https://chatgpt.com/"), &site).kind, ReferrerType::Ai);
+/// // A website keeps its host's `www.`, as Matomo names it.
+/// let r = describe_referrer(Some("https://x.org/"), Some("https://WWW.Test.nl:8080/a"), &site);
+/// assert_eq!((r.kind, r.name.as_deref()), (ReferrerType::Website, Some("www.test.nl")));
 /// ```
 pub fn describe_referrer(
     first_url: Option<&str>,

@@ -133,6 +133,9 @@ pub struct TableParams {
     /// get the visit ratios (bounce rate, actions per visit, average time
     /// on site), which Matomo's API leaves out by default.
     pub add_columns: bool,
+    /// With `expanded`, rows keep their `idsubtable` too (the series a
+    /// comparison asks: a comparison row names its subtable's id).
+    pub keep_subtable_ids: bool,
 }
 
 impl TableParams {
@@ -674,7 +677,9 @@ fn finish(mut row: Row, p: &TableParams, columns: &Columns) -> Row {
                 .map(|c| Value::Object(finish(c, p, columns)))
                 .collect();
             // Inline, as Matomo's `expanded=1`: no subtable id to ask for.
-            row.shift_remove("idsubtable");
+            if !p.keep_subtable_ids {
+                row.shift_remove("idsubtable");
+            }
             row.insert("subtable".into(), Value::Array(children));
         }
         _ => {}

@@ -169,6 +169,7 @@ impl Engine {
                 limit: Some(-1),
                 flat: r.table.flat,
                 expanded: r.table.expanded,
+                keep_subtable_ids: true,
                 raw_metrics: true,
                 ..crate::table::TableParams::default()
             };

@@ -1397,13 +1397,21 @@ fn multi_sites_compare_with_the_period_before() {
     .unwrap();
     let at = |q: &str| -> Value {
         serde_json::from_str(
-            &e.api_at(&format!("{q}&format=json"), DateTime::from_timestamp(later, 0).unwrap())
-                .unwrap(),
+            &e.api_at(
+                &format!("{q}&format=json"),
+                DateTime::from_timestamp(later, 0).unwrap(),
+            )
+            .unwrap(),
         )
         .unwrap()
     };
     let listed = at("method=MultiSites.getAll&period=day&date=2024-06-07");
-    let ids: Vec<&Value> = listed.as_array().unwrap().iter().map(|r| &r["idsite"]).collect();
+    let ids: Vec<&Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["idsite"])
+        .collect();
     assert_eq!(ids, [&json!(2), &json!(1)], "{listed}");
     let err = e
         .api_at(
@@ -2415,6 +2423,34 @@ fn comparisons_carry_each_series_numbers_and_changes() {
     let news = by_label("/news/a");
     assert_eq!(news["comparisons"][0]["nb_visits"], news["nb_visits"]);
     assert_eq!(news["comparisons"][1]["nb_visits"], 0);
+    // An expanded folder row's comparisons name the series' subtable ids,
+    // which expanded rows do not show themselves.
+    let plain = api(&e, &format!("method=Actions.getPageUrls&{month}"));
+    let expanded = api(
+        &e,
+        &format!(
+            "method=Actions.getPageUrls&{month}&expanded=1&compare=1\
+             &compareSegments[]=deviceType%3D%3Dsmartphone"
+        ),
+    );
+    let folder = |rows: &Value| -> Value {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["label"] == "news")
+            .cloned()
+            .unwrap_or_else(|| panic!("no news folder: {rows}"))
+    };
+    let news = folder(&expanded);
+    assert!(
+        news.get("idsubtable").is_none() && news.get("subtable").is_some(),
+        "{news}"
+    );
+    assert_eq!(
+        news["comparisons"][0]["idsubdatatable"],
+        folder(&plain)["idsubtable"]
+    );
+    assert_ne!(news["comparisons"][0]["idsubdatatable"], -1);
     // Several periods with a longer series: a day without data is an
     // empty summary whose own comparison has Matomo's derived metrics at
     // 0; the days after the request's last carry only the longer
