@@ -632,6 +632,8 @@ struct Sites {
     /// The sites' exclusions (those that exclude something): Matomo's
     /// importer sends every line to its tracker, which drops them.
     exclusions: HashMap<u32, crate::exclude::Exclusions>,
+    /// Each site's time zone (a visit ends at its local midnight).
+    zones: HashMap<u32, chrono_tz::Tz>,
 }
 
 /// A host as sites are matched: no port, no trailing dot, no `www.`,
@@ -663,8 +665,12 @@ impl Sites {
         let mut by_host = HashMap::new();
         let mut main_host = HashMap::new();
         let mut exclusions = HashMap::new();
+        let mut zones = HashMap::new();
         for id in &ids {
             if let Some(site) = engine.site(*id) {
+                if let Ok(tz) = site.time_zone_name().parse::<chrono_tz::Tz>() {
+                    zones.insert(*id, tz);
+                }
                 let ex = crate::exclude::Exclusions::of(site).map_err(Error::Config)?;
                 if !ex.is_empty() {
                     exclusions.insert(*id, ex);
@@ -691,7 +697,23 @@ impl Sites {
             fallback,
             main_host,
             exclusions,
+            zones,
         })
+    }
+
+    /// The local day (days since 1970-01-01 in the site's time zone) of
+    /// a time.
+    fn local_day(&self, site: u32, ts: i64) -> i64 {
+        use chrono::TimeZone;
+        let utc = ts.div_euclid(86_400);
+        let Some(tz) = self.zones.get(&site) else {
+            return utc;
+        };
+        let Some(t) = chrono::DateTime::from_timestamp(ts, 0) else {
+            return utc;
+        };
+        let local = tz.from_utc_datetime(&t.naive_utc()).naive_local();
+        local.and_utc().timestamp().div_euclid(86_400)
     }
 
     fn resolve(&self, host: Option<&str>) -> Option<u32> {
@@ -1028,7 +1050,8 @@ impl Parser {
             &format!("{:016x}", self.config),
             &hit.ts.to_string(),
         ]));
-        let joined = r.join(hit.site, hit.ts, self.config, user, fresh);
+        let day = self.sites.local_day(hit.site, hit.ts);
+        let joined = r.join(hit.site, hit.ts, day, self.config, user, fresh);
         hit.visitor = format!("{:016x}", joined.visitor);
         hit.visit = Some(format!("m{}", joined.first));
         // A line older than the visit it joins (its lines arrived out of

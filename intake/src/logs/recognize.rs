@@ -15,8 +15,9 @@
 //!   however long ago), then as above among visits without a user or of
 //!   the same user;
 //! - the visit found continues when its last request is less than 30
-//!   minutes before `t` (or after it); otherwise a new visit starts for
-//!   the visitor found; with nothing found, a new visitor starts (Matomo
+//!   minutes before `t` (or after it) and on the same local day
+//!   (Matomo's `create_new_visit_after_midnight`); otherwise a new visit
+//!   starts for the visitor found; with nothing found, a new visitor starts (Matomo
 //!   gives it a random id; here a key of the line's config and time).
 //!
 //! So an access log imported twice (or two logs of the same visitors)
@@ -46,6 +47,8 @@ struct Visit {
     user: Option<u64>,
     first: i64,
     last: i64,
+    /// The local day of `last` (days since 1970-01-01 in the site's zone).
+    last_day: i64,
 }
 
 /// The visitor and visit a line joins (see the module's documentation).
@@ -72,24 +75,29 @@ impl Recognizer {
     /// from a visit's requests cannot join it by its config id.
     pub const LIMIT: usize = 250_000;
 
-    /// The visit a request of `site` at `ts` joins: `config` is the key of
-    /// its address and agent, `user` its user id's key, `fresh` the key a
-    /// new visitor gets.
+    /// The visit a request of `site` at `ts` (on local day `day`, days
+    /// since 1970-01-01 in the site's time zone) joins: `config` is the
+    /// key of its address and agent, `user` its user id's key, `fresh` the
+    /// key a new visitor gets.
     ///
     /// # Examples
     /// ```
     /// use hitmap_intake::logs::Recognizer;
     /// let mut r = Recognizer::default();
-    /// let a = r.join(1, 1_000, 7, None, 100);
+    /// let a = r.join(1, 1_000, 0, 7, None, 100);
     /// // The same address and agent 20 minutes later: the same visit.
-    /// assert_eq!(r.join(1, 2_200, 7, None, 101), a);
+    /// assert_eq!(r.join(1, 2_200, 0, 7, None, 101), a);
     /// // An hour after that: a new visit, and (no id) a new visitor.
-    /// assert_eq!(r.join(1, 5_800, 7, None, 102).visitor, 102);
+    /// assert_eq!(r.join(1, 5_800, 0, 7, None, 102).visitor, 102);
+    /// // Past local midnight: a new visit of the same visitor.
+    /// let b = r.join(1, 6_000, 1, 7, None, 103);
+    /// assert_eq!((b.visitor, b.first), (102, 6_000));
     /// ```
     pub fn join(
         &mut self,
         site: u32,
         ts: i64,
+        day: i64,
         config: u64,
         user: Option<u64>,
         fresh: u64,
@@ -116,8 +124,10 @@ impl Recognizer {
         let visitor = match found {
             Some(i) => {
                 let v = &mut self.visits[i];
-                if v.last > ts - WINDOW {
-                    v.last = v.last.max(ts);
+                if v.last > ts - WINDOW && v.last_day == day {
+                    if ts >= v.last {
+                        (v.last, v.last_day) = (ts, day);
+                    }
                     if user.is_some() {
                         v.user = user;
                     }
@@ -137,6 +147,7 @@ impl Recognizer {
             user,
             first: ts,
             last: ts,
+            last_day: day,
         });
         if self.visits.len() > Self::LIMIT {
             self.forget_older_half();
@@ -213,10 +224,10 @@ impl Recognizer {
     /// use hitmap_intake::logs::Recognizer;
     /// let path = std::env::temp_dir().join(format!("hitmap-recognizer-doc-{}", std::process::id()));
     /// let mut r = Recognizer::default();
-    /// let a = r.join(3, 1_000, 7, Some(9), 100);
+    /// let a = r.join(3, 1_000, 0, 7, Some(9), 100);
     /// r.save(&path)?;
     /// let mut again = Recognizer::load(&path)?;
-    /// assert_eq!(again.join(3, 1_500, 7, None, 101), a);
+    /// assert_eq!(again.join(3, 1_500, 0, 7, None, 101), a);
     /// std::fs::remove_file(&path)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -231,8 +242,8 @@ impl Recognizer {
                 let user = v.user.map_or("-".to_owned(), |u| format!("{u:016x}"));
                 writeln!(
                     out,
-                    "{} {:016x} {:016x} {user} {} {}",
-                    v.site, v.config, v.visitor, v.first, v.last
+                    "{} {:016x} {:016x} {user} {} {} {}",
+                    v.site, v.config, v.visitor, v.first, v.last, v.last_day
                 )?;
             }
             out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
@@ -243,7 +254,7 @@ impl Recognizer {
 }
 
 /// The first line of a saved state.
-const HEADER: &str = "hitmap matomo-visitors 1: site config visitor user first last";
+const HEADER: &str = "hitmap matomo-visitors 1: site config visitor user first last last_day";
 
 fn parse_visit(line: &str) -> Option<Visit> {
     let mut f = line.split(' ');
@@ -258,6 +269,7 @@ fn parse_visit(line: &str) -> Option<Visit> {
         },
         first: f.next()?.parse().ok()?,
         last: f.next()?.parse().ok()?,
+        last_day: f.next()?.parse().ok()?,
     };
     f.next().is_none().then_some(v)
 }
@@ -283,13 +295,17 @@ mod tests {
         let (c1, c2, c3) = (1, 2, 3);
         let (user1, user2) = (11, 12);
         // First import, with user ids.
-        let v58 = r.join(1, t, c1, Some(user1), 100);
-        assert_eq!(r.join(1, t, c2, Some(user1), 101), v58, "the user's visit");
-        let v59 = r.join(1, t, c3, None, 102);
+        let v58 = r.join(1, t, 0, c1, Some(user1), 100);
+        assert_eq!(
+            r.join(1, t, 0, c2, Some(user1), 101),
+            v58,
+            "the user's visit"
+        );
+        let v59 = r.join(1, t, 0, c3, None, 102);
         assert_eq!(v59.visitor, 102);
         // Exactly 30 minutes later: found by its config id, not the same
         // visit; the visitor is the one found.
-        let v60 = r.join(1, t + 1800, c3, Some(user2), 103);
+        let v60 = r.join(1, t + 1800, 0, c3, Some(user2), 103);
         assert_eq!(
             v60,
             Joined {
@@ -298,34 +314,34 @@ mod tests {
             }
         );
         // Second import, no user ids.
-        assert_eq!(r.join(1, t, c1, None, 104), v58);
-        let v67 = r.join(1, t, c2, None, 105);
+        assert_eq!(r.join(1, t, 0, c1, None, 104), v58);
+        let v67 = r.join(1, t, 0, c2, None, 105);
         assert_eq!(
             v67.visitor, 105,
             "a config the user's visit did not start with"
         );
         assert_eq!(
-            r.join(1, t, c3, None, 106),
+            r.join(1, t, 0, c3, None, 106),
             v60,
             "the visit with the latest last request"
         );
-        assert_eq!(r.join(1, t + 1800, c3, None, 107), v60);
+        assert_eq!(r.join(1, t + 1800, 0, c3, None, 107), v60);
         // Another site shares nothing.
-        assert_eq!(r.join(2, t, c1, None, 108).visitor, 108);
+        assert_eq!(r.join(2, t, 0, c1, None, 108).visitor, 108);
     }
 
     #[test]
     fn a_user_finds_its_visitor_however_long_ago() {
         let mut r = Recognizer::default();
-        let a = r.join(1, 0, 1, Some(9), 100);
-        let b = r.join(1, 86_400, 2, Some(9), 101);
+        let a = r.join(1, 0, 0, 1, Some(9), 100);
+        let b = r.join(1, 86_400, 0, 2, Some(9), 101);
         assert_eq!((b.visitor, b.first), (a.visitor, 86_400));
         // A user's request does not join another user's visit by config.
-        let c = r.join(1, 86_400, 2, Some(8), 102);
+        let c = r.join(1, 86_400, 0, 2, Some(8), 102);
         assert_eq!(c.visitor, 8);
         // A visit ends no later than 30 minutes after the request: a
         // user's later visit is not found from before it.
-        let d = r.join(1, 40_000, 3, Some(8), 103);
+        let d = r.join(1, 40_000, 0, 3, Some(8), 103);
         assert_eq!((d.visitor, d.first), (8, 40_000));
     }
 
@@ -336,8 +352,8 @@ mod tests {
         let path = dir.join("state");
         assert!(Recognizer::load(&path).unwrap().visits.is_empty());
         let mut r = Recognizer::default();
-        r.join(1, 10, 1, None, 5);
-        r.join(2, 20, 1, Some(3), 6);
+        r.join(1, 10, 0, 1, None, 5);
+        r.join(2, 20, 0, 1, Some(3), 6);
         r.save(&path).unwrap();
         assert_eq!(Recognizer::load(&path).unwrap().visits, r.visits);
         std::fs::write(&path, "something else\n").unwrap();
@@ -353,11 +369,11 @@ mod tests {
     fn older_visits_are_forgotten_beyond_the_limit() {
         let mut r = Recognizer::default();
         for i in 0..=Recognizer::LIMIT as i64 {
-            r.join(1, i * 4000, i as u64, None, i as u64);
+            r.join(1, i * 4000, 0, i as u64, None, i as u64);
         }
         assert_eq!(r.visits.len(), Recognizer::LIMIT / 2);
         let newest = Recognizer::LIMIT as i64 * 4000;
-        let again = r.join(1, newest + 60, Recognizer::LIMIT as u64, None, 0);
+        let again = r.join(1, newest + 60, 0, Recognizer::LIMIT as u64, None, 0);
         assert_eq!(again.first, newest, "the newest visits are kept");
     }
 }
