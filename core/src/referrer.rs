@@ -4,7 +4,7 @@
 
 use crate::referrer_lists::{Param, lists};
 use crate::site::SiteConfig;
-use crate::url::{full_host_of, host_of, percent_decode, query_keys, without_fragment};
+use crate::url::{full_host_of, percent_decode, query_keys, without_fragment, without_www};
 
 /// How a visit arrived (Matomo's `referrerType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -280,7 +280,12 @@ fn referrer_of(
             }),
         };
     }
-    let Some((referrer, host)) = referrer.and_then(|r| Some((r, host_of(r)?))) else {
+    // The host as the referrer gives it (a website's name), and without
+    // `www.` (what lists and own hosts are matched by).
+    let Some((referrer, full)) = referrer.and_then(|r| Some((r, full_host_of(r)?))) else {
+        return plain(ReferrerType::Direct);
+    };
+    let Some(host) = without_www(&full) else {
         return plain(ReferrerType::Direct);
     };
     if site.hosts.iter().any(|h| host_matches(&host, h)) {
@@ -324,8 +329,7 @@ fn referrer_of(
     }
     // Matomo names a website by its host as the referrer gives it (`www.`
     // kept: `www.test.nl`).
-    let name = full_host_of(referrer).unwrap_or(host);
-    named(ReferrerType::Website, &name, None)
+    named(ReferrerType::Website, &full, None)
 }
 
 /// Which part of the referrer a report is by (Matomo's Referrers reports).

@@ -134,9 +134,14 @@ fn authority_end(url: &str) -> Option<(usize, usize)> {
 /// The lower-cased host of an absolute URL, without user info, port or
 /// a leading `www.`.
 pub(crate) fn host_of(url: &str) -> Option<String> {
-    let host = full_host_of(url)?;
-    let host = host.strip_prefix("www.").map(str::to_owned).unwrap_or(host);
-    (!host.is_empty()).then_some(host)
+    without_www(&full_host_of(url)?)
+}
+
+/// A lower-cased host without a leading `www.` (`None` when nothing is
+/// left).
+pub(crate) fn without_www(host: &str) -> Option<String> {
+    let host = host.strip_prefix("www.").unwrap_or(host);
+    (!host.is_empty()).then(|| host.to_owned())
 }
 
 /// The lower-cased host of an absolute URL, without user info or port,

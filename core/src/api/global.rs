@@ -556,13 +556,11 @@ impl Engine {
                     Period::Day => d.checked_sub_days(chrono::Days::new(1)),
                     Period::Week => d.checked_sub_days(chrono::Days::new(7)),
                     Period::Month => d.checked_sub_months(chrono::Months::new(1)),
-                    Period::Year => d.checked_sub_months(chrono::Months::new(12)),
-                    Period::Range => None,
+                    _ => d.checked_sub_months(chrono::Months::new(12)),
                 });
-                let (p, _) = self.periods(id, period, &r.date, options.now)?;
                 if let Some(d) = earlier {
                     last_date = d.to_string();
-                } else if let Some(p) = p.first() {
+                } else if let Some(p) = self.periods(id, period, &r.date, options.now)?.0.first() {
                     last_date = previous_period(period, p).from.to_string();
                 }
             }

@@ -1043,13 +1043,10 @@ impl Parser {
             return;
         };
         let user = hit.user.as_deref().map(|_| key_bits(&hit.visitor));
-        // A new visitor's key: its config and first request's time (as
-        // Matomo's random id, a visitor of its own).
-        let fresh = key_bits(&self.keys.key(&[
-            "matomo",
-            &format!("{:016x}", self.config),
-            &hit.ts.to_string(),
-        ]));
+        // A new visitor's key (made only when one starts): its config and
+        // first request's time, as Matomo's random id, a visitor of its own.
+        let (keys, config, ts) = (&self.keys, self.config, hit.ts);
+        let fresh = || key_bits(&keys.key(&["matomo", &format!("{config:016x}"), &ts.to_string()]));
         let day = self.sites.local_day(hit.site, hit.ts);
         let joined = r.join(hit.site, hit.ts, day, self.config, user, fresh);
         hit.visitor = format!("{:016x}", joined.visitor);
@@ -1121,7 +1118,10 @@ impl Parser {
         if self.recognizer.is_some() {
             // Matomo's config id: the address and agent (the visitor
             // and visit are given once the line is kept, `Parser::join`).
-            self.config = key_bits(&self.keys.key(&["ip", &ip, ua]));
+            self.config = match user {
+                None => key_bits(&visitor),
+                Some(_) => key_bits(&self.keys.key(&["ip", &ip, ua])),
+            };
         }
         // The (anonymised, when asked) address: geolocation sees no more
         // of it than the visitor key does.
@@ -1572,7 +1572,11 @@ pub fn import(
             hits.clear();
             let _ = give_back.send(hits);
         }
-        Ok(parsing.join().unwrap_or_default())
+        // A panic of the parsing thread goes on here, as the scope's own
+        // join would have carried it.
+        parsing
+            .join()
+            .map_err(|panic| std::panic::resume_unwind(panic))
     })?;
     // The visits recognised, for the next import (after every chunk is
     // committed: a failed import leaves the state as it was).

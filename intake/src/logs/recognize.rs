@@ -78,19 +78,19 @@ impl Recognizer {
     /// The visit a request of `site` at `ts` (on local day `day`, days
     /// since 1970-01-01 in the site's time zone) joins: `config` is the
     /// key of its address and agent, `user` its user id's key, `fresh` the
-    /// key a new visitor gets.
+    /// key a new visitor gets (asked only when one starts).
     ///
     /// # Examples
     /// ```
     /// use hitmap_intake::logs::Recognizer;
     /// let mut r = Recognizer::default();
-    /// let a = r.join(1, 1_000, 0, 7, None, 100);
+    /// let a = r.join(1, 1_000, 0, 7, None, || 100);
     /// // The same address and agent 20 minutes later: the same visit.
-    /// assert_eq!(r.join(1, 2_200, 0, 7, None, 101), a);
+    /// assert_eq!(r.join(1, 2_200, 0, 7, None, || 101), a);
     /// // An hour after that: a new visit, and (no id) a new visitor.
-    /// assert_eq!(r.join(1, 5_800, 0, 7, None, 102).visitor, 102);
+    /// assert_eq!(r.join(1, 5_800, 0, 7, None, || 102).visitor, 102);
     /// // Past local midnight: a new visit of the same visitor.
-    /// let b = r.join(1, 6_000, 1, 7, None, 103);
+    /// let b = r.join(1, 6_000, 1, 7, None, || 103);
     /// assert_eq!((b.visitor, b.first), (102, 6_000));
     /// ```
     pub fn join(
@@ -100,7 +100,7 @@ impl Recognizer {
         day: i64,
         config: u64,
         user: Option<u64>,
-        fresh: u64,
+        fresh: impl FnOnce() -> u64,
     ) -> Joined {
         let latest = |ids: Option<&Vec<u32>>, ok: &dyn Fn(&Visit) -> bool| {
             ids.into_iter()
@@ -138,7 +138,7 @@ impl Recognizer {
                 }
                 v.visitor
             }
-            None => user.unwrap_or(fresh),
+            None => user.unwrap_or_else(fresh),
         };
         self.push(Visit {
             site,
@@ -224,10 +224,10 @@ impl Recognizer {
     /// use hitmap_intake::logs::Recognizer;
     /// let path = std::env::temp_dir().join(format!("hitmap-recognizer-doc-{}", std::process::id()));
     /// let mut r = Recognizer::default();
-    /// let a = r.join(3, 1_000, 0, 7, Some(9), 100);
+    /// let a = r.join(3, 1_000, 0, 7, Some(9), || 100);
     /// r.save(&path)?;
     /// let mut again = Recognizer::load(&path)?;
-    /// assert_eq!(again.join(3, 1_500, 0, 7, None, 101), a);
+    /// assert_eq!(again.join(3, 1_500, 0, 7, None, || 101), a);
     /// std::fs::remove_file(&path)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -295,17 +295,17 @@ mod tests {
         let (c1, c2, c3) = (1, 2, 3);
         let (user1, user2) = (11, 12);
         // First import, with user ids.
-        let v58 = r.join(1, t, 0, c1, Some(user1), 100);
+        let v58 = r.join(1, t, 0, c1, Some(user1), || 100);
         assert_eq!(
-            r.join(1, t, 0, c2, Some(user1), 101),
+            r.join(1, t, 0, c2, Some(user1), || 101),
             v58,
             "the user's visit"
         );
-        let v59 = r.join(1, t, 0, c3, None, 102);
+        let v59 = r.join(1, t, 0, c3, None, || 102);
         assert_eq!(v59.visitor, 102);
         // Exactly 30 minutes later: found by its config id, not the same
         // visit; the visitor is the one found.
-        let v60 = r.join(1, t + 1800, 0, c3, Some(user2), 103);
+        let v60 = r.join(1, t + 1800, 0, c3, Some(user2), || 103);
         assert_eq!(
             v60,
             Joined {
@@ -314,34 +314,34 @@ mod tests {
             }
         );
         // Second import, no user ids.
-        assert_eq!(r.join(1, t, 0, c1, None, 104), v58);
-        let v67 = r.join(1, t, 0, c2, None, 105);
+        assert_eq!(r.join(1, t, 0, c1, None, || 104), v58);
+        let v67 = r.join(1, t, 0, c2, None, || 105);
         assert_eq!(
             v67.visitor, 105,
             "a config the user's visit did not start with"
         );
         assert_eq!(
-            r.join(1, t, 0, c3, None, 106),
+            r.join(1, t, 0, c3, None, || 106),
             v60,
             "the visit with the latest last request"
         );
-        assert_eq!(r.join(1, t + 1800, 0, c3, None, 107), v60);
+        assert_eq!(r.join(1, t + 1800, 0, c3, None, || 107), v60);
         // Another site shares nothing.
-        assert_eq!(r.join(2, t, 0, c1, None, 108).visitor, 108);
+        assert_eq!(r.join(2, t, 0, c1, None, || 108).visitor, 108);
     }
 
     #[test]
     fn a_user_finds_its_visitor_however_long_ago() {
         let mut r = Recognizer::default();
-        let a = r.join(1, 0, 0, 1, Some(9), 100);
-        let b = r.join(1, 86_400, 0, 2, Some(9), 101);
+        let a = r.join(1, 0, 0, 1, Some(9), || 100);
+        let b = r.join(1, 86_400, 0, 2, Some(9), || 101);
         assert_eq!((b.visitor, b.first), (a.visitor, 86_400));
         // A user's request does not join another user's visit by config.
-        let c = r.join(1, 86_400, 0, 2, Some(8), 102);
+        let c = r.join(1, 86_400, 0, 2, Some(8), || 102);
         assert_eq!(c.visitor, 8);
         // A visit ends no later than 30 minutes after the request: a
         // user's later visit is not found from before it.
-        let d = r.join(1, 40_000, 0, 3, Some(8), 103);
+        let d = r.join(1, 40_000, 0, 3, Some(8), || 103);
         assert_eq!((d.visitor, d.first), (8, 40_000));
     }
 
@@ -352,8 +352,8 @@ mod tests {
         let path = dir.join("state");
         assert!(Recognizer::load(&path).unwrap().visits.is_empty());
         let mut r = Recognizer::default();
-        r.join(1, 10, 0, 1, None, 5);
-        r.join(2, 20, 0, 1, Some(3), 6);
+        r.join(1, 10, 0, 1, None, || 5);
+        r.join(2, 20, 0, 1, Some(3), || 6);
         r.save(&path).unwrap();
         assert_eq!(Recognizer::load(&path).unwrap().visits, r.visits);
         std::fs::write(&path, "something else\n").unwrap();
@@ -369,11 +369,11 @@ mod tests {
     fn older_visits_are_forgotten_beyond_the_limit() {
         let mut r = Recognizer::default();
         for i in 0..=Recognizer::LIMIT as i64 {
-            r.join(1, i * 4000, 0, i as u64, None, i as u64);
+            r.join(1, i * 4000, 0, i as u64, None, || i as u64);
         }
         assert_eq!(r.visits.len(), Recognizer::LIMIT / 2);
         let newest = Recognizer::LIMIT as i64 * 4000;
-        let again = r.join(1, newest + 60, 0, Recognizer::LIMIT as u64, None, 0);
+        let again = r.join(1, newest + 60, 0, Recognizer::LIMIT as u64, None, || 0);
         assert_eq!(again.first, newest, "the newest visits are kept");
     }
 }
