@@ -20,7 +20,16 @@
 //!   period to it) and `_change_from` (back), percentages to one decimal
 //!   with a sign (`+325%`, `-76.5%`, `+1,033.3%`), computed from the
 //!   values as shown (a bounce rate's `94%`).
-//! - Expanded subtables are compared row by row in the same way.
+//! - Expanded subtables are compared row by row in the same way, with
+//!   the series whose parent row has a subtable only, without changes
+//!   (Matomo computes those for the top table's rows) and without the
+//!   bandwidth columns a queued filter adds to Matomo's subtables.
+//! - A series row of zeros holds the row's numeric columns (numeric
+//!   strings too, as PHP's `is_numeric`) at 0, with the timing sums the
+//!   row shows only when asked.
+//! - A row whose segment Matomo makes from its value after comparing (a
+//!   page's, a country's: `SegmentBy`) gives its series rows its own
+//!   segment, not combined.
 //!
 //! The series are asked as the request is, with every row and raw
 //! metrics, so the comparison is exact under the generic filters the
@@ -97,6 +106,69 @@ struct Plan<'a> {
     /// A period added after the request's last (a longer series): only
     /// the other series' rows, without changes, as in Matomo.
     appended: bool,
+    /// The series compared, by index (`None`: all). A subtable is
+    /// compared only with the series whose parent row has one, as Matomo
+    /// recurses only into a series row's subtable.
+    only: Option<&'a [usize]>,
+    /// The rows compared are a subtable's: Matomo computes the changes
+    /// of the top table's rows only.
+    nested: bool,
+    /// How the report's rows get their `segment` (see [`SegmentBy`]).
+    segment_by: SegmentBy,
+}
+
+/// How a report's rows get their `segment` in Matomo, which decides a
+/// comparison row's: a row whose segment Matomo sets before comparing
+/// gets it combined with the series' segment; a row whose segment it
+/// makes afterwards from the row's value (`segmentValue`, Matomo's
+/// `AddSegmentValue`) gets the row's own, as it is.
+#[derive(Clone, Copy, PartialEq)]
+enum SegmentBy {
+    /// Set before comparing: always combined.
+    Label,
+    /// From the value, on the top table's rows.
+    Value,
+    /// An action report: a folder's (`=^`) is set before comparing, a
+    /// page's (`==`) comes from its value, at every level.
+    ActionLeaves,
+}
+
+impl SegmentBy {
+    /// Matomo's way for method `method`'s rows.
+    fn of(method: &str) -> SegmentBy {
+        match method {
+            m if m.starts_with("Actions.") => SegmentBy::ActionLeaves,
+            "UserCountry.getCountry"
+            | "UserLanguage.getLanguageCode"
+            | "Resolution.getResolution"
+            | "VisitTime.getVisitInformationPerLocalTime"
+            | "DevicesDetection.getBrowsers"
+            | "DevicesDetection.getBrowserEngines"
+            | "Events.getCategory"
+            | "Events.getAction"
+            | "Events.getName"
+            | "Contents.getContentNames"
+            | "Contents.getContentPieces" => SegmentBy::Value,
+            _ => SegmentBy::Label,
+        }
+    }
+
+    /// Whether a comparison row of a row with `segment` combines it with
+    /// the series' segment.
+    fn combines(self, segment: &str, nested: bool) -> bool {
+        match self {
+            SegmentBy::Label => true,
+            SegmentBy::Value => nested,
+            SegmentBy::ActionLeaves => !segment.contains("=="),
+        }
+    }
+}
+
+impl Plan<'_> {
+    /// Whether series `i` is compared.
+    fn compares(&self, i: usize) -> bool {
+        self.only.is_none_or(|only| only.contains(&i))
+    }
 }
 
 impl Engine {
@@ -194,6 +266,9 @@ impl Engine {
             derived: &derived,
             summary: summary_in(&value) || answers.iter().any(summary_in),
             appended: false,
+            only: None,
+            nested: false,
+            segment_by: SegmentBy::of(&r.method),
         };
         if !multi {
             let pretty: Vec<Map<String, Value>> = series.iter().map(|s| s.pretty.clone()).collect();
@@ -396,7 +471,15 @@ fn compare_rows(rows: &mut [Value], tables: &[Option<&Vec<Value>>], plan: &Plan<
                 .iter()
                 .map(|f| f.and_then(|r| r.get("subtable")).and_then(Value::as_array))
                 .collect();
-            compare_rows(children, &subtables, plan);
+            let only: Vec<usize> = (0..subtables.len())
+                .filter(|&i| plan.compares(i) && subtables[i].is_some())
+                .collect();
+            let nested = Plan {
+                only: Some(&only),
+                nested: true,
+                ..*plan
+            };
+            compare_rows(children, &subtables, &nested);
         }
     }
 }
@@ -415,7 +498,12 @@ fn compare_row(
         match f {
             Some(f) => {
                 for (k, v) in f.iter() {
-                    if v.is_number() && !NOT_METRICS.contains(&k.as_str()) {
+                    // A subtable's bandwidth is added by a queued filter,
+                    // which Matomo's series requests skip.
+                    if numeric(v)
+                        && !NOT_METRICS.contains(&k.as_str())
+                        && !(plan.nested && BANDWIDTH.contains(&k.as_str()))
+                    {
                         c.insert(k.clone(), v.clone());
                     }
                 }
@@ -426,17 +514,26 @@ fn compare_row(
                     if NOT_METRICS.contains(&k.as_str()) {
                         continue;
                     }
-                    if v.is_number() {
+                    if numeric(v) {
                         c.insert(k.clone(), json!(0));
                     } else if v.as_str().is_some_and(|s| s.ends_with('%')) {
                         c.insert(k.clone(), json!("0%"));
+                    }
+                    // A timing's sum, a temporary metric the row shows
+                    // only when asked, is still the row's when Matomo
+                    // copies it.
+                    if let Some(timing) = k.strip_prefix("nb_hits_with_time_") {
+                        let sum = format!("sum_time_{timing}");
+                        if !row.contains_key(&sum) {
+                            c.insert(sum, json!(0));
+                        }
                     }
                 }
             }
         }
         out.push(c);
     }
-    if plan.periods_compared && !plan.appended {
+    if plan.periods_compared && !plan.appended && !plan.nested {
         // Each later period's series from the first period's of its
         // segment, or (inverted) the first period's from the second's.
         let pairs: Vec<(usize, usize)> = if plan.invert {
@@ -460,9 +557,11 @@ fn compare_row(
         }
     }
     // The derived metrics of a row of zeros (also of the empty row an
-    // empty period's table gets): Matomo computes them after the changes.
+    // empty period's table gets): Matomo computes them after the changes,
+    // those of the report's top table (a subtable's zero row has the
+    // row's own, copied above).
     for (c, f) in out.iter_mut().zip(found) {
-        if f.is_some() {
+        if f.is_some() || plan.nested {
             continue;
         }
         for name in plan.derived {
@@ -490,11 +589,12 @@ fn compare_row(
                 .unwrap_or(json!(-1));
             c.insert("idsubdatatable".into(), subtable);
             if let Some(segment) = row.get("segment").and_then(Value::as_str) {
-                let combined = if s.segment.is_empty() {
-                    segment.to_owned()
-                } else {
-                    format!("{};{segment}", s.segment)
-                };
+                let combined =
+                    if s.segment.is_empty() || !plan.segment_by.combines(segment, plan.nested) {
+                        segment.to_owned()
+                    } else {
+                        format!("{};{segment}", s.segment)
+                    };
                 c.insert("segment".into(), json!(combined));
             }
             Value::Object(c)
@@ -502,9 +602,32 @@ fn compare_row(
         // A period after the request's last: the request's own series
         // (its first, one per segment) has no such period.
         .skip(if plan.appended { segments } else { 0 })
+        .enumerate()
+        .filter(|(i, _)| plan.compares(i + if plan.appended { segments } else { 0 }))
+        .map(|(_, c)| c)
         .collect();
     row.insert("comparisons".into(), Value::Array(rows));
 }
+
+/// Whether a column's value is a number as PHP's `is_numeric` sees it:
+/// a number, or a string of one (a timing's `0.0010`).
+fn numeric(v: &Value) -> bool {
+    v.is_number()
+        || v.as_str().is_some_and(|s| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
+                && s.parse::<f64>().is_ok()
+        })
+}
+
+/// The bandwidth columns of an action row.
+const BANDWIDTH: &[&str] = &[
+    "sum_bandwidth",
+    "nb_hits_with_bandwidth",
+    "min_bandwidth",
+    "max_bandwidth",
+];
 
 /// Derived metrics Matomo computes on every comparison row (of zeros
 /// when the series has no such row).
@@ -627,5 +750,57 @@ mod tests {
             capitalized("week August 13 – 19, 2012"),
             "Week August 13 – 19, 2012"
         );
+    }
+
+    /// A series without the row gets the row's numbers at 0: its numeric
+    /// strings (a timing's `0.0010`, as PHP's `is_numeric`) and the
+    /// timing sums it shows only when asked; a page's segment stays its
+    /// own, a folder's is combined with the series'.
+    #[test]
+    fn a_missing_rows_zeros_are_matomos() {
+        assert!(numeric(&json!("0.0010")) && numeric(&json!(3)) && numeric(&json!("-1e3")));
+        assert!(!numeric(&json!("100%")) && !numeric(&json!("")) && !numeric(&json!("inf")));
+        let mut row = json!({
+            "label": "/a", "nb_visits": 2, "nb_hits_with_time_server": 1,
+            "min_time_server": "0.0010", "bounce_rate": "50%",
+            "segment": "pageUrl==http%253A%252F%252Fx.org%252Fa",
+        });
+        let series = [Series {
+            segment: "browserCode==ff".into(),
+            period: "day".into(),
+            date: "2024-06-01".into(),
+            kind: Period::Day,
+            ranges: Vec::new(),
+            pretty: Map::new(),
+        }];
+        let pretty = [Map::new()];
+        let plan = Plan {
+            pretty: &pretty,
+            series: &series,
+            segments: 2,
+            periods_compared: false,
+            invert: false,
+            derived: &[],
+            summary: false,
+            appended: false,
+            only: None,
+            nested: false,
+            segment_by: SegmentBy::of("Actions.getPageUrls"),
+        };
+        compare_row(row.as_object_mut().unwrap(), &[None], &plan);
+        let zeros = &row["comparisons"][0];
+        for k in [
+            "nb_visits",
+            "nb_hits_with_time_server",
+            "min_time_server",
+            "sum_time_server",
+        ] {
+            assert_eq!(zeros[k], 0, "{k}: {zeros}");
+        }
+        assert_eq!(zeros["bounce_rate"], "0%");
+        assert_eq!(zeros["segment"], row["segment"]);
+        assert!(SegmentBy::ActionLeaves.combines("pageUrl=^http%253A", false));
+        assert!(!SegmentBy::Value.combines("browserCode==ff", false));
+        assert!(SegmentBy::Label.combines("referrerName==x", true));
     }
 }

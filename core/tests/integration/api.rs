@@ -2416,10 +2416,9 @@ fn comparisons_carry_each_series_numbers_and_changes() {
     };
     let about = by_label("/about");
     assert_eq!(about["comparisons"][1]["nb_visits"], 1);
-    assert_eq!(
-        about["comparisons"][1]["segment"],
-        format!("deviceType==desktop;{}", about["segment"].as_str().unwrap())
-    );
+    // A page's segment is Matomo's from the row's value, made after the
+    // comparison: the row's own, not combined.
+    assert_eq!(about["comparisons"][1]["segment"], about["segment"]);
     let news = by_label("/news/a");
     assert_eq!(news["comparisons"][0]["nb_visits"], news["nb_visits"]);
     assert_eq!(news["comparisons"][1]["nb_visits"], 0);
@@ -2430,7 +2429,8 @@ fn comparisons_carry_each_series_numbers_and_changes() {
         &e,
         &format!(
             "method=Actions.getPageUrls&{month}&expanded=1&compare=1\
-             &compareSegments[]=deviceType%3D%3Dsmartphone"
+             &compareSegments[]=deviceType%3D%3Dsmartphone\
+             &compareSegments[]=deviceType%3D%3Ddesktop"
         ),
     );
     let folder = |rows: &Value| -> Value {
@@ -2451,6 +2451,41 @@ fn comparisons_carry_each_series_numbers_and_changes() {
         folder(&plain)["idsubtable"]
     );
     assert_ne!(news["comparisons"][0]["idsubdatatable"], -1);
+    // A folder's segment, set before the comparison, is combined.
+    assert_eq!(
+        news["comparisons"][1]["segment"],
+        format!(
+            "deviceType==smartphone;{}",
+            news["segment"].as_str().unwrap()
+        )
+    );
+    // Its subtable's rows are compared only with the series whose folder
+    // row has a subtable, and carry no changes (Matomo's are the top
+    // table's); a series' row of zeros has the row's columns at 0, the
+    // timing sums the row shows only when asked among them.
+    let with_subtable = news["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["idsubdatatable"] != -1)
+        .count();
+    // The desktop visits have no news page.
+    assert_eq!(
+        (news["comparisons"].as_array().unwrap().len(), with_subtable),
+        (3, 2),
+        "{news}"
+    );
+    let zeros = &news["comparisons"][2];
+    assert_eq!(zeros["nb_visits"], 0, "{zeros}");
+    for child in news["subtable"].as_array().unwrap() {
+        let c = child["comparisons"].as_array().unwrap();
+        assert_eq!(c.len(), with_subtable, "{child}");
+        for row in c {
+            let row = row.as_object().unwrap();
+            assert!(row.keys().all(|k| !k.ends_with("_change")), "{child}");
+            assert!(!row.contains_key("sum_bandwidth"), "{child}");
+        }
+    }
     // Several periods with a longer series: a day without data is an
     // empty summary whose own comparison has Matomo's derived metrics at
     // 0; the days after the request's last carry only the longer
