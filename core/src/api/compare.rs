@@ -253,6 +253,18 @@ impl Engine {
         for a in answers.iter().chain(std::iter::once(&value)) {
             derived_names(a, &mut derived);
         }
+        if info.kind == Kind::VisitFrequency {
+            // Its processed metrics, whether or not a period had visits
+            // of both types.
+            for name in ["bounce_rate", "nb_actions_per_visit", "avg_time_on_site"] {
+                for suffix in ["_new", "_returning"] {
+                    let name = format!("{name}{suffix}");
+                    if !derived.contains(&name) {
+                        derived.push(name);
+                    }
+                }
+            }
+        }
         let summary_in = |v: &Value| match v {
             Value::Object(m) if multi => m.values().any(Value::is_object),
             v => v.is_object(),
@@ -282,7 +294,7 @@ impl Engine {
         }
         // Several periods: each of the request's periods with each
         // series' period of the same place; a series with more periods
-        // adds empty ones after the request's last.
+        // adds empty ones after the request's last (a map of dates).
         let Value::Object(map) = &mut value else {
             return Ok(value);
         };
@@ -296,7 +308,12 @@ impl Engine {
         let base = series
             .first()
             .map(|s| (s.kind, s.ranges.last().map(|r| r.to)));
-        if let Some((kind, Some(mut last))) = base.filter(|(kind, _)| *kind != Period::Range) {
+        // Not for VisitFrequency.get, whose map Matomo keys by `period`,
+        // not `date` (its comparison fills only a map of dates).
+        let by_date = info.kind != Kind::VisitFrequency;
+        if let Some((kind, Some(mut last))) =
+            base.filter(|(kind, _)| *kind != Period::Range && by_date)
+        {
             for _ in map.len()..longest {
                 let Some(next) = last.succ_opt().and_then(|day| kind.containing(day)) else {
                     break;
@@ -557,11 +574,12 @@ fn compare_row(
         }
     }
     // The derived metrics of a row of zeros (also of the empty row an
-    // empty period's table gets): Matomo computes them after the changes,
-    // those of the report's top table (a subtable's zero row has the
-    // row's own, copied above).
-    for (c, f) in out.iter_mut().zip(found) {
-        if f.is_some() || plan.nested {
+    // empty period's table gets), and those a series row lacks (a
+    // VisitFrequency period without returning visits): Matomo computes
+    // the top table's on every comparison row, after the changes (a
+    // subtable's zero row has the row's own, copied above).
+    for c in out.iter_mut() {
+        if plan.nested {
             continue;
         }
         for name in plan.derived {

@@ -1368,6 +1368,18 @@ impl Engine {
                         .map_or(row.len(), |i| i + 1);
                     row.shift_insert(at, name.into(), json!(m.nb_visits_converted));
                 }
+                // Matomo's VisitFrequency.get of several periods or sites
+                // is a map of VisitsSummary.get's under each visitor
+                // type's segment, whose table without such visits is
+                // empty: that type's columns are absent.
+                if by_type && (several || !matches!(r.sites, Sites::One(_))) {
+                    for suffix in ["_new", "_returning"] {
+                        let visits = row.get(&format!("nb_visits{suffix}"));
+                        if visits.and_then(Value::as_u64) == Some(0) {
+                            row.retain(|k, _| !k.ends_with(suffix));
+                        }
+                    }
+                }
             }
             return Ok(answer);
         }

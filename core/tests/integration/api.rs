@@ -2554,3 +2554,71 @@ fn comparisons_carry_each_series_numbers_and_changes() {
         assert!(err.contains(says), "{q}: {err}");
     }
 }
+
+/// Matomo's VisitFrequency.get of several periods is a map of
+/// VisitsSummary.get's under each visitor type's segment: a period
+/// without returning (or new) visits has no such columns, where one
+/// period alone has them at 0; its comparisons carry every processed
+/// metric and add no periods after the request's last (its map is keyed
+/// by `period`, not `date`).
+#[test]
+fn visit_frequency_of_several_periods_leaves_out_a_type_without_visits() {
+    let e = engine();
+    let days = api(
+        &e,
+        "method=VisitFrequency.get&idSite=1&period=day&date=2024-06-01,2024-06-03&format_metrics=0",
+    );
+    let mut checked = 0;
+    for (day, row) in days.as_object().unwrap() {
+        let alone = api(
+            &e,
+            &format!("method=VisitFrequency.get&idSite=1&period=day&date={day}&format_metrics=0"),
+        );
+        for suffix in ["_new", "_returning"] {
+            let visits = alone[format!("nb_visits{suffix}")].as_u64().unwrap();
+            let keys: Vec<&String> = match row {
+                Value::Object(m) => m.keys().filter(|k| k.ends_with(suffix)).collect(),
+                _ => Vec::new(),
+            };
+            if visits == 0 {
+                assert!(keys.is_empty(), "{day}{suffix}: {row}");
+                if alone["nb_visits_new"].as_u64().unwrap()
+                    + alone["nb_visits_returning"].as_u64().unwrap()
+                    > 0
+                {
+                    checked += 1;
+                    assert!(
+                        alone.get(format!("bounce_rate{suffix}")).is_some(),
+                        "{alone}"
+                    );
+                }
+            } else {
+                assert_eq!(row[format!("nb_visits{suffix}")], visits, "{day}: {row}");
+            }
+        }
+    }
+    assert!(checked > 0, "a day with visits of one type only: {days}");
+    let compared = api(
+        &e,
+        "method=VisitFrequency.get&idSite=1&period=day&date=2024-06-01,2024-06-02&compare=1\
+         &compareDates[]=2024-06-01,2024-06-05&comparePeriods[]=day",
+    );
+    let compared = compared.as_object().unwrap();
+    assert_eq!(compared.len(), 2, "no periods appended: {compared:?}");
+    for row in compared.values() {
+        let comparisons = match row {
+            Value::Array(rows) => &rows[0]["comparisons"],
+            row => &row["comparisons"],
+        };
+        for c in comparisons.as_array().unwrap() {
+            for name in ["bounce_rate", "nb_actions_per_visit", "avg_time_on_site"] {
+                for suffix in ["_new", "_returning"] {
+                    assert!(
+                        c.get(format!("{name}{suffix}")).is_some(),
+                        "{name}{suffix}: {c}"
+                    );
+                }
+            }
+        }
+    }
+}
