@@ -394,6 +394,15 @@ fn json_u64(v: &serde_json::Value) -> Option<u64> {
     }
 }
 
+/// A JSON number, or a string of one (Python's `float()` of it).
+fn json_f64(v: &serde_json::Value) -> Option<f64> {
+    match v {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => s.trim().parse().ok().filter(|x: &f64| x.is_finite()),
+        _ => None,
+    }
+}
+
 /// nginx (Matomo's documented `log_format`), Traefik and Caddy JSON lines.
 /// `\xNN` escapes (an escaping backslash, not an escaped one, before two
 /// hex digits) as JSON's `\u00NN`.
@@ -448,7 +457,9 @@ pub(crate) fn parse_json(format: Format, line: &str) -> Result<LogLine<'static>,
             l.user_agent = json_text(field("user_agent"));
             l.userid = json_text(field("userid"));
             l.method = json_text(field("method"));
-            l.generation_ms = field("generation_time_milli").as_f64();
+            // Despite its name, nginx's `$request_time`: seconds, which
+            // Matomo's importer multiplies by 1000.
+            l.generation_ms = json_f64(field("generation_time_milli")).map(|s| s * 1e3);
             let date = field("date").as_str().ok_or("no \"date\"")?;
             l.ts = parse_iso_date(date)?;
         }

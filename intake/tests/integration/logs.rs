@@ -238,6 +238,14 @@ fn json_logs() {
         (l.ts, s(&l.referrer)),
         (1_381_416_720, Some("http://clearcode.cc/"))
     );
+    // `generation_time_milli` holds nginx's `$request_time`, seconds:
+    // Matomo's importer multiplies it by 1000 (0.001 is 1 ms).
+    let line = r#"{"ip": "1.2.3.4","host": "x.org","path": "/","status": "200","length": 9,"generation_time_milli": 0.001,"date": "2012-08-13T13:20:31+01:00"}"#;
+    let mut fields = W3cFields::default();
+    let Ok(Parsed::Line(l)) = parse_line(Format::NginxJson, line, &mut fields) else {
+        panic!("{line}");
+    };
+    assert_eq!(l.generation_ms, Some(1.0));
 
     let l = first(Format::TraefikJson, "traefik_json.log");
     assert_eq!(
