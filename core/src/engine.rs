@@ -539,6 +539,10 @@ fn grown_rollup(
             if had {
                 r.regrow(site.held_reports.get(d)?, &new)?;
             } else {
+                // A day before the month's last may name a page row's URL.
+                if !r.adds_in_order(&new) {
+                    return None;
+                }
                 r.add(&new);
             }
             continue;
@@ -600,6 +604,9 @@ fn grown_year(
     for (&m, new) in months.range(y..=Span::Year.end(y)) {
         let new = new.as_ref()?;
         if files.days.range(m..=Span::Month.end(m)).next().is_none() {
+            if !year.adds_in_order(new) {
+                return None;
+            }
             year.add(new);
             continue;
         }

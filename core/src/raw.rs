@@ -144,8 +144,13 @@ pub(crate) struct Pages {
     pub labels: Dict,
     /// Per URL id, its label's id.
     of_url: Vec<u32>,
-    /// Per label id, the first URL id with it (the URL its rows show).
+    /// Per label id, the first URL id with it (the URL its rows show
+    /// unless Matomo's rule names another: `rollup::reports::FirstDayUrls`).
     first_url: Vec<u32>,
+    /// Whether a label has several URLs (another host or scheme).
+    shared: Vec<bool>,
+    /// Whether any label has.
+    any_shared: bool,
 }
 
 impl Pages {
@@ -156,8 +161,22 @@ impl Pages {
             self.of_url.push(page);
             if page as usize == self.first_url.len() {
                 self.first_url.push(id);
+                self.shared.push(false);
+            } else {
+                self.shared[page as usize] = true;
+                self.any_shared = true;
             }
         }
+    }
+
+    /// Whether label `page` has several URLs.
+    pub(crate) fn shared(&self, page: u32) -> bool {
+        self.shared.get(page as usize).copied().unwrap_or(false)
+    }
+
+    /// Whether any label has several URLs.
+    pub(crate) fn any_shared(&self) -> bool {
+        self.any_shared
     }
 
     /// The label id of URL `url`.

@@ -19,8 +19,8 @@ pub use crate::visit_key::UNTITLED;
 use crate::query::Resolved;
 use crate::referrer::ReferrerType;
 use crate::rollup::reports::{
-    ActionCounts, ActionTable, CountedKeys, GroupTable, PerfSums, Reports, ReportsBuilder,
-    UNTITLED_KEY, VisitTable, Which, count_visit,
+    ActionCounts, ActionTable, CountedKeys, FirstDayUrls, GroupTable, PerfSums, Reports,
+    ReportsBuilder, UNTITLED_KEY, VisitTable, Which, count_visit,
 };
 use crate::summary::{VisitsSummary, ratio};
 use crate::visit_key::{Grouping, VisitGroup};
@@ -81,7 +81,8 @@ pub struct ActionRow {
     /// reports only ([`Selection::pages_following_search`]), 0 in others.
     #[serde(skip_serializing_if = "is_zero")]
     pub nb_hits_following_search: u64,
-    /// A page row's URL (the first URL seen with its label); `None` for
+    /// A page row's URL (Matomo's: of the URLs with its label, the one of
+    /// the most page views on the first day it has any); `None` for
     /// other rows and folders.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -651,10 +652,17 @@ impl Selection<'_> {
         let pairs = self
             .flat_report(table.pages(), universe, |a, i| table.key(d, a, i, untitled))
             .rows(|k| action_label(d, table, k, untitled));
+        let named = match table {
+            ActionTable::Pages => self.first_day_urls(),
+            _ => HashMap::default(),
+        };
         let mut rows: Vec<ActionRow> = pairs
             .into_iter()
             .map(|(k, mut r)| {
-                r.url = page_url(d, table, k);
+                r.url = match named.get(&k) {
+                    Some(&u) => Some(crate::url::shown_url(d.urls.value(u)).into_owned()),
+                    None => page_url(d, table, k),
+                };
                 r
             })
             .collect();
@@ -695,6 +703,26 @@ impl Selection<'_> {
 
     fn page_tree(&self) -> Vec<ActionRow> {
         self.page_tree_with(None)
+    }
+
+    /// Matomo's URL of each page row whose label several URLs share,
+    /// where it is not the label's first ([`FirstDayUrls`] over the
+    /// selected visits, day by day): what a rollup's page rows keep.
+    fn first_day_urls(&self) -> HashMap<u32, u32> {
+        let d = &self.site.dicts;
+        if !d.pages().any_shared() {
+            return HashMap::default();
+        }
+        let mut first = FirstDayUrls::default();
+        self.for_each_visit(|cut| {
+            let a = cut.archive;
+            for i in cut.actions.iter() {
+                if a.a_kind[i] == HitType::Pageview {
+                    first.page_view(d, cut.date, a.a_url[i]);
+                }
+            }
+        });
+        first.finish(d)
     }
 
     /// Matomo's pages following a site search (`titles`: page titles,
@@ -798,9 +826,14 @@ impl Selection<'_> {
             });
         });
         let mut rows: HashMap<u32, ActionRow> = acc.rows(|_| String::new()).into_iter().collect();
+        let named = self.first_day_urls();
+        let d = &self.site.dicts;
         for (node, row) in rows.iter_mut() {
             if let Some(&page) = tree.pages.get(node) {
-                row.url = page_url(&self.site.dicts, ActionTable::Pages, page);
+                row.url = match named.get(&page) {
+                    Some(&u) => Some(crate::url::shown_url(d.urls.value(u)).into_owned()),
+                    None => page_url(d, ActionTable::Pages, page),
+                };
             }
         }
         for (page, n) in following.into_iter().flatten() {
@@ -1327,11 +1360,10 @@ impl Resolved<'_> {
         let d = &self.site.dicts;
         let empty = RoaringBitmap::new();
         let none = (&DayTotals::default(), &empty, &empty);
-        let mut out: Option<Reports> = None;
-        let mut add = |piece: Reports| match &mut out {
-            None => out = Some(piece),
-            Some(out) => out.merge(none, &piece, none),
-        };
+        // The pieces, added up in date order (a page row keeps its first
+        // period's URL).
+        let mut pieces: Vec<(NaiveDate, Reports)> = Vec::with_capacity(rolled.len() + gaps.len());
+        let mut add = |start: NaiveDate, piece: Reports| pieces.push((start, piece));
         for r in &rolled {
             // An older rollup's reports (built by older rules) are not
             // used: the period is read from its days.
@@ -1358,7 +1390,7 @@ impl Resolved<'_> {
                 };
                 piece.take(which, one);
             }
-            add(piece);
+            add(r.start, piece);
         }
         // The edge days, read once for every report asked for.
         let keys = self.site.visit_keys();
@@ -1381,7 +1413,15 @@ impl Resolved<'_> {
                     cut.length,
                 );
             });
-            add(builder.finish());
+            add(a, builder.finish());
+        }
+        pieces.sort_by_key(|(start, _)| *start);
+        let mut out: Option<Reports> = None;
+        for (_, piece) in pieces {
+            match &mut out {
+                None => out = Some(piece),
+                Some(out) => out.merge(none, &piece, none),
+            }
         }
         Ok(out)
     }
@@ -1406,9 +1446,15 @@ type RolledRow = crate::rollup::reports::Row<ActionCounts>;
 
 fn rolled_row(d: &SiteDicts, table: ActionTable, k: u32, r: &RolledRow) -> ActionRow {
     let c = &r.counts;
+    let url = match c.url.filter(|&u| (u as usize) < d.urls.len()) {
+        Some(u) if table == ActionTable::Pages => {
+            Some(crate::url::shown_url(d.urls.value(u)).into_owned())
+        }
+        _ => page_url(d, table, k),
+    };
     ActionRow {
         label: action_label(d, table, k, UNTITLED_KEY),
-        url: page_url(d, table, k),
+        url,
         nb_hits: c.hits,
         nb_visits: c.visits,
         nb_uniq_visitors: r.distinct[0],

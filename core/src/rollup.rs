@@ -330,6 +330,23 @@ impl Rollup {
         self.users |= &m.users;
     }
 
+    /// Whether adding `new` (a disjoint period's rollup, [`Rollup::add`])
+    /// keeps each page row's URL its first day's: `new` comes after every
+    /// day of this one, or none of its page rows that this one has names
+    /// another URL. When not, the caller builds the period from its days.
+    pub(crate) fn adds_in_order(&self, new: &Rollup) -> bool {
+        // Its dates may be unsorted while a writer adds days.
+        let after = match (self.dates.iter().max(), new.dates.iter().min()) {
+            (Some(last), Some(first)) => first > last,
+            _ => true,
+        };
+        after
+            || match (&self.reports, &new.reports) {
+                (Some(mine), Some(theirs)) => mine.page_urls_agree(theirs),
+                _ => true,
+            }
+    }
+
     /// Replaces one of its days, `old` (that day's own rollup as stored),
     /// by `new` (the same day's after it gained hits): sums lose `old`'s
     /// and take `new`'s, bitmaps take `new`'s. Exact when `old`'s visitors

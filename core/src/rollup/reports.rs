@@ -180,6 +180,12 @@ pub(crate) struct ActionCounts {
     /// said): a keyword whose searches all found 0 is a keyword without
     /// results.
     pub most_results: Option<u32>,
+    /// A page row's URL where Matomo's is not its label's first
+    /// ([`crate::raw::Pages::url_of`]): the URL of the most page views
+    /// on the first day the row has any ([`FirstDayUrls`]); `None` for
+    /// the first URL and for other reports' rows. Adding a later
+    /// period's rows keeps a row's own.
+    pub url: Option<u32>,
 }
 
 impl ActionCounts {
@@ -206,6 +212,7 @@ impl ActionCounts {
             bound_visitors: self.bound_visitors,
             bound_ids: self.bound_ids.clone(),
             most_results: self.most_results,
+            url: self.url,
         })
     }
 
@@ -213,6 +220,11 @@ impl ActionCounts {
     /// leaving visitors: the ids united when `o` has them (rolled-up
     /// periods), else the counts added (runs of different visitors).
     pub(crate) fn add(&mut self, o: &ActionCounts) {
+        // A row's URL is its first period's (periods are added in time
+        // order; a row without hits is not there yet).
+        if self.hits == 0 {
+            self.url = o.url;
+        }
         self.hits += o.hits;
         self.visits += o.visits;
         self.entries += o.entries;
@@ -555,6 +567,92 @@ pub(crate) fn count_visit(
     }
 }
 
+/// Matomo's URL of a page row whose label several URLs share (hosts or
+/// schemes with the same path): a day names the URL of the most page
+/// views (on a tie the first by its stored name, Matomo's `log_action`
+/// name without scheme and `www.`, in MySQL's case-blind order), and a
+/// longer period the first day's that has the row (Matomo's period
+/// archives keep the first subperiod's metadata). Fed with page views
+/// day by day, in date order.
+#[derive(Debug, Default)]
+pub(crate) struct FirstDayUrls {
+    /// The day being counted.
+    day: Option<chrono::NaiveDate>,
+    /// Its page views by shared label and URL, of labels not yet named.
+    hits: HashMap<(u32, u32), u64>,
+    /// The URL named for each shared label seen.
+    chosen: HashMap<u32, u32>,
+}
+
+impl FirstDayUrls {
+    /// Counts a page view of URL `url` on `date` (days in order).
+    pub(crate) fn page_view(&mut self, d: &SiteDicts, date: chrono::NaiveDate, url: u32) {
+        if self.day != Some(date) {
+            self.end_day(d);
+            self.day = Some(date);
+        }
+        let pages = d.pages();
+        let label = pages.of(url);
+        if pages.shared(label) && !self.chosen.contains_key(&label) {
+            *self.hits.entry((label, url)).or_default() += 1;
+        }
+    }
+
+    /// Names the URL of each label the day counted. URLs of one stored
+    /// name (`http://` and `https://`, with and without `www.`) are one
+    /// Matomo action, shown with the prefix it was first seen with: the
+    /// name's first URL in the dictionary.
+    fn end_day(&mut self, d: &SiteDicts) {
+        // Per label and stored name: page views, and its first URL.
+        let mut names: HashMap<(u32, String), (u64, u32)> = HashMap::new();
+        for (&(label, url), &n) in &self.hits {
+            let e = names
+                .entry((label, stored_name(d.urls.value(url))))
+                .or_insert((0, url));
+            e.0 += n;
+            e.1 = e.1.min(url);
+        }
+        let mut best: HashMap<u32, (u64, String, u32)> = HashMap::new();
+        for ((label, name), (n, url)) in names {
+            let b = best.entry(label).or_insert((n, name.clone(), url));
+            let before = (name.to_lowercase(), &name) < (b.1.to_lowercase(), &b.1);
+            if n > b.0 || (n == b.0 && before) {
+                *b = (n, name, url);
+            }
+        }
+        for (label, (_, _, url)) in best {
+            self.chosen.insert(label, url);
+        }
+        self.hits.clear();
+    }
+
+    /// The URL named for each shared label, where it is not the label's
+    /// first.
+    pub(crate) fn finish(mut self, d: &SiteDicts) -> HashMap<u32, u32> {
+        self.end_day(d);
+        let pages = d.pages();
+        self.chosen
+            .retain(|&label, &mut url| pages.url_of(label) != url);
+        self.chosen
+    }
+}
+
+/// A URL as Matomo stores an action's name: without its scheme and
+/// `www.` (kept apart as its prefix, in any case), its host in lower case.
+fn stored_name(url: &str) -> String {
+    let strip = |s: &str, p: &str| {
+        s.get(..p.len())
+            .filter(|head| head.eq_ignore_ascii_case(p))
+            .map(|_| s[p.len()..].to_owned())
+    };
+    let rest = strip(url, "http://")
+        .or_else(|| strip(url, "https://"))
+        .unwrap_or_else(|| url.to_owned());
+    let rest = strip(&rest, "www.").unwrap_or(rest);
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    format!("{}{}", rest[..host_end].to_lowercase(), &rest[host_end..])
+}
+
 /// One row of a rolled-up report.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Row<C> {
@@ -600,6 +698,8 @@ pub(crate) struct StoredReports {
     /// [`REPORTS_CURRENT_FROM`](crate::store::codec::REPORTS_CURRENT_FROM)
     /// on); an older one's periods are answered from their days.
     pub current: bool,
+    /// The version it was written in (what its rows hold).
+    pub version: u16,
 }
 
 impl StoredReports {
@@ -782,6 +882,17 @@ impl Reports {
         });
     }
 
+    /// Whether every page row of `other` that these reports have names
+    /// the same URL here.
+    pub(crate) fn page_urls_agree(&self, other: &Reports) -> bool {
+        let pages = ActionTable::Pages as usize;
+        other.actions[pages].iter().all(|(k, o)| {
+            self.actions[pages]
+                .get(k)
+                .is_none_or(|m| m.counts.hits == 0 || m.counts.url == o.counts.url)
+        })
+    }
+
     /// Takes the `which` report of `one` (a report decoded alone) into
     /// these reports.
     pub(crate) fn take(&mut self, which: Which, mut one: Reports) {
@@ -805,6 +916,23 @@ impl Reports {
         new: &Reports,
         new_summary: (DayTotals, RoaringBitmap, RoaringBitmap),
     ) -> Option<()> {
+        // A page row's URL is its first day's: a day whose URL for a row
+        // changed, or that newly has a row other days have, may be that
+        // first day, unknown here unless the period's URL is the day's.
+        let pages = ActionTable::Pages as usize;
+        for (k, n) in &new.actions[pages] {
+            let o = old.actions[pages].get(k);
+            if o.is_some_and(|o| o.counts.url == n.counts.url) {
+                continue;
+            }
+            let Some(m) = self.actions[pages].get(k) else {
+                continue;
+            };
+            let others = m.counts.hits - o.map_or(0, |o| o.counts.hits.min(m.counts.hits));
+            if others > 0 && m.counts.url != n.counts.url {
+                return None;
+            }
+        }
         // The day's hits changed the visit counts of other days than its
         // own: those reports are left to the days.
         self.groups.retain(|g, _| !g.history());
@@ -1134,6 +1262,9 @@ pub(crate) struct ReportsBuilder<'d> {
     events: Vec<((EventPart, EventPart), EventRows)>,
     /// Whether a landing URL (by id) carries campaign parameters.
     campaign_urls: HashMap<u32, bool>,
+    /// The URLs of page rows whose label several URLs share (when the
+    /// page report is counted and the site has such labels).
+    first_urls: Option<FirstDayUrls>,
     scratch: CountedKeys,
 }
 
@@ -1190,6 +1321,7 @@ impl<'d> ReportsBuilder<'d> {
                 }
             }
         }
+        let actions_wanted_pages = actions.contains(&ActionTable::Pages);
         ReportsBuilder {
             keys,
             sections,
@@ -1198,6 +1330,8 @@ impl<'d> ReportsBuilder<'d> {
             groups,
             events: events.into_iter().map(|e| (e, EventRows::new())).collect(),
             campaign_urls: HashMap::new(),
+            first_urls: (actions_wanted_pages && keys.dicts.pages().any_shared())
+                .then(FirstDayUrls::default),
             scratch: CountedKeys::default(),
         }
     }
@@ -1253,6 +1387,15 @@ impl<'d> ReportsBuilder<'d> {
                     }
                 },
             );
+            if t == ActionTable::Pages
+                && let Some(first) = self.first_urls.as_mut()
+            {
+                for i in actions.clone() {
+                    if a.a_kind[i] == HitType::Pageview {
+                        first.page_view(d, date, a.a_url[i]);
+                    }
+                }
+            }
             for &k in &self.scratch.keys {
                 counts.at(k).1.insert(visitor);
             }
@@ -1374,12 +1517,19 @@ impl<'d> ReportsBuilder<'d> {
     /// The reports counted.
     pub(crate) fn finish(self) -> Reports {
         let mut out = Reports::default();
+        let urls = self
+            .first_urls
+            .map(|f| f.finish(self.keys.dicts))
+            .unwrap_or_default();
         for (table, counts) in self.actions {
             out.actions[table as usize] = counts
                 .into_entries()
                 .into_iter()
                 .map(|(k, (mut c, visitors, [entering, leaving]))| {
                     c.set_bound_ids(entering.into_bitmap(), leaving.into_bitmap());
+                    if table == ActionTable::Pages {
+                        c.url = urls.get(&k).copied();
+                    }
                     let mut row = Row {
                         counts: c,
                         visitors: visitors.into_bitmap(),

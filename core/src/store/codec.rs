@@ -35,8 +35,15 @@ pub(crate) const MAGIC: &[u8; 7] = b"HITMAP\0";
 /// searches' categories and result counts, to the day files of days that
 /// have any ([`SEARCH_VERSION`]); version 16 leaves the entry and exit
 /// page reports (visits-grouped report numbers 18 to 21) out of report
-/// rollups ([`REPORTS_VERSION`]); the other kinds are the same in all.
-pub(crate) const FORMAT_VERSION: u16 = 16;
+/// rollups ([`REPORTS_VERSION`]); version 17 adds Matomo's URL of a
+/// page row whose label several URLs share to report rollups
+/// ([`PAGE_URLS_VERSION`]); the other kinds are the same in all.
+pub(crate) const FORMAT_VERSION: u16 = 17;
+
+/// The version of a report rollup whose page rows name their URL (the
+/// first day's, when a label has several URLs): older ones are read from
+/// their days until rebuilt.
+pub(crate) const PAGE_URLS_VERSION: u16 = 17;
 
 /// The version of a day file with site search categories or result
 /// counts (a 26th section, after the conversions section and the load
@@ -74,15 +81,15 @@ pub(crate) const CONVERSIONS_VERSION: u16 = 6;
 /// reports in 12; event visits by combination in 13; the action rows'
 /// load timings and bandwidth in 14; their entering and leaving visitors
 /// in 15; the entry and exit page reports left out in 16, which an older
-/// build would miss, so it refuses the file by version).
-pub(crate) const REPORTS_VERSION: u16 = 16;
+/// build would miss, so it refuses the file by version; the page rows'
+/// URLs in 17).
+pub(crate) const REPORTS_VERSION: u16 = 17;
 
-/// The oldest rollup whose reports are used ([`REPORTS_VERSION`] 15 holds
-/// the same reports, and the entry and exit page reports, which a reader
-/// skips): an older one's reports are not used, its periods read from
-/// their days until `hitmap check --upgrade` or a write to its month
-/// rebuilds it.
-pub(crate) const REPORTS_CURRENT_FROM: u16 = 15;
+/// The oldest rollup whose reports are used (an older one lacks the page
+/// rows' URLs, [`PAGE_URLS_VERSION`]): an older one's reports are not
+/// used, its periods read from their days until `hitmap check --upgrade`
+/// or a write to its month rebuilds it.
+pub(crate) const REPORTS_CURRENT_FROM: u16 = 17;
 
 /// The version of the manifest and the visitor history's files.
 pub(crate) const HISTORY_VERSION: u16 = 4;

@@ -1707,6 +1707,7 @@ pub(crate) fn decode_rollup(
     let stored = if span.reports() {
         let mut stored = read_reports(&mut r)?;
         stored.current = version >= super::codec::REPORTS_CURRENT_FROM;
+        stored.version = version;
         Some(std::sync::Arc::new(stored))
     } else {
         None
@@ -2069,6 +2070,10 @@ fn encode_reports(w: &mut Writer, reports: &Reports) {
                     write_perf_sums(w, c.perf.as_deref());
                     vars(w, &c.bound_visitors);
                     w.var(c.most_results.map_or(0, |n| u64::from(n) + 1));
+                    // A page row's URL when not its label's first (0).
+                    if t == crate::rollup::reports::ActionTable::Pages {
+                        w.var(c.url.map_or(0, |u| u64::from(u) + 1));
+                    }
                 },
                 false,
                 |w, c| {
@@ -2188,6 +2193,7 @@ fn read_reports(r: &mut Reader<'_>) -> ReadResult<StoredReports> {
         bitmaps,
         sections,
         current: true,
+        version: super::codec::REPORTS_VERSION,
     })
 }
 
@@ -2334,6 +2340,20 @@ pub(crate) fn decode_report(
                                 u32::try_from(n - 1)
                                     .map_err(|_| "a keyword's result count is out of range")?,
                             ),
+                        },
+                        url: match t {
+                            crate::rollup::reports::ActionTable::Pages
+                                if stored.version >= super::codec::PAGE_URLS_VERSION =>
+                            {
+                                match r.var()? {
+                                    0 => None,
+                                    n => Some(
+                                        u32::try_from(n - 1)
+                                            .map_err(|_| "a page row's URL is out of range")?,
+                                    ),
+                                }
+                            }
+                            _ => None,
                         },
                     })
                 },

@@ -2622,3 +2622,75 @@ fn visit_frequency_of_several_periods_leaves_out_a_type_without_visits() {
         }
     }
 }
+
+/// A page row whose path several hosts share names Matomo's URL: for a
+/// day the URL of the most page views (on a tie the first by its stored
+/// name, without scheme and `www.`), for a longer period the first day's
+/// that has the row.
+#[test]
+fn a_page_of_several_hosts_names_matomos_url() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1)).unwrap();
+    let day = |d: i64, s: i64| 1_719_792_000 + d * 86_400 + s; // 2024-07-01 + d
+    let mut hits = Vec::new();
+    // The second day first, so the dictionary's first URL of /x is a.org's.
+    for s in 0..3 {
+        hits.push(Hit::pageview(
+            1,
+            day(1, s * 60),
+            format!("b{s}"),
+            "https://www.a.org/x",
+        ));
+    }
+    for s in 0..2 {
+        hits.push(Hit::pageview(
+            1,
+            day(0, s * 60),
+            format!("c{s}"),
+            "https://b.org/x",
+        ));
+    }
+    hits.push(Hit::pageview(1, day(0, 600), "d", "https://www.a.org/x"));
+    // A tie: one view each; c.org's comes first, a.org's name sorts first.
+    hits.push(Hit::pageview(1, day(2, 0), "e", "http://c.org/y"));
+    hits.push(Hit::pageview(1, day(2, 60), "f", "https://www.a.org/y"));
+    // One stored name whatever the scheme and `www.`'s case: q.org's two
+    // views outnumber p.org's one, shown as the name was first seen.
+    hits.push(Hit::pageview(1, day(3, 0), "g", "https://wWw.q.org/z"));
+    hits.push(Hit::pageview(1, day(3, 60), "h", "https://p.org/z"));
+    hits.push(Hit::pageview(1, day(3, 120), "i", "http://WwW.q.org/z"));
+    e.ingest(hits).unwrap();
+    let url_of = |period: &str, date: &str, label: &str| -> Value {
+        let rows = api(
+            &e,
+            &format!("method=Actions.getPageUrls&idSite=1&period={period}&date={date}&flat=1"),
+        );
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["label"] == label)
+            .map(|r| r["url"].clone())
+            .unwrap_or_else(|| panic!("no {label}: {rows}"))
+    };
+    assert_eq!(url_of("day", "2024-07-01", "/x"), "https://b.org/x");
+    assert_eq!(url_of("day", "2024-07-02", "/x"), "https://www.a.org/x");
+    assert_eq!(url_of("month", "2024-07-01", "/x"), "https://b.org/x");
+    assert_eq!(
+        url_of("range", "2024-07-02,2024-07-03", "/x"),
+        "https://www.a.org/x"
+    );
+    assert_eq!(url_of("day", "2024-07-03", "/y"), "https://www.a.org/y");
+    assert_eq!(url_of("day", "2024-07-04", "/z"), "https://www.q.org/z");
+    // The tree's page rows and the entry pages name it too.
+    let tree = api(
+        &e,
+        "method=Actions.getEntryPageUrls&idSite=1&period=month&date=2024-07-01&flat=1",
+    );
+    let x = tree
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["label"] == "/x")
+        .unwrap_or_else(|| panic!("{tree}"));
+    assert_eq!(x["url"], "https://b.org/x");
+}
