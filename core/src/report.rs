@@ -170,10 +170,16 @@ impl ActionReportKind {
     }
 }
 
-/// The URL a page row shows (page URL rows only).
-fn page_url(d: &SiteDicts, table: ActionTable, k: u32) -> Option<String> {
-    (table == ActionTable::Pages)
-        .then(|| crate::url::shown_url(d.urls.value(d.pages().url_of(k))).into_owned())
+/// The URL a page row shows (page URL rows only): its label's first, or
+/// `named` when Matomo's rule names another ([`FirstDayUrls`],
+/// `ActionCounts::url`).
+fn page_url(d: &SiteDicts, table: ActionTable, k: u32, named: Option<u32>) -> Option<String> {
+    (table == ActionTable::Pages).then(|| {
+        let url = named
+            .filter(|&u| (u as usize) < d.urls.len())
+            .unwrap_or_else(|| d.pages().url_of(k));
+        crate::url::shown_url(d.urls.value(url)).into_owned()
+    })
 }
 
 /// The label of key `k` of a flat action report (`untitled`: the key of
@@ -659,10 +665,7 @@ impl Selection<'_> {
         let mut rows: Vec<ActionRow> = pairs
             .into_iter()
             .map(|(k, mut r)| {
-                r.url = match named.get(&k) {
-                    Some(&u) => Some(crate::url::shown_url(d.urls.value(u)).into_owned()),
-                    None => page_url(d, table, k),
-                };
+                r.url = page_url(d, table, k, named.get(&k).copied());
                 r
             })
             .collect();
@@ -830,10 +833,7 @@ impl Selection<'_> {
         let d = &self.site.dicts;
         for (node, row) in rows.iter_mut() {
             if let Some(&page) = tree.pages.get(node) {
-                row.url = match named.get(&page) {
-                    Some(&u) => Some(crate::url::shown_url(d.urls.value(u)).into_owned()),
-                    None => page_url(d, ActionTable::Pages, page),
-                };
+                row.url = page_url(d, ActionTable::Pages, page, named.get(&page).copied());
             }
         }
         for (page, n) in following.into_iter().flatten() {
@@ -1446,15 +1446,9 @@ type RolledRow = crate::rollup::reports::Row<ActionCounts>;
 
 fn rolled_row(d: &SiteDicts, table: ActionTable, k: u32, r: &RolledRow) -> ActionRow {
     let c = &r.counts;
-    let url = match c.url.filter(|&u| (u as usize) < d.urls.len()) {
-        Some(u) if table == ActionTable::Pages => {
-            Some(crate::url::shown_url(d.urls.value(u)).into_owned())
-        }
-        _ => page_url(d, table, k),
-    };
     ActionRow {
         label: action_label(d, table, k, UNTITLED_KEY),
-        url,
+        url: page_url(d, table, k, c.url),
         nb_hits: c.hits,
         nb_visits: c.visits,
         nb_uniq_visitors: r.distinct[0],

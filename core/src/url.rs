@@ -21,6 +21,16 @@ pub(crate) fn page_name(url: &str) -> &str {
     rest.strip_prefix("www.").unwrap_or(rest)
 }
 
+/// The name Matomo stores a page action under, in any case of its
+/// scheme and `www.` ([`page_name`] of [`shown_url`]'s form), its host in
+/// lower case: URLs of one name are one action
+/// (`http://WwW.X.org/a` and `https://www.x.org/a` are `x.org/a`).
+pub(crate) fn action_name(url: &str) -> String {
+    let name = page_name(&shown_url(url)).to_owned();
+    let host_end = name.find(['/', '?', '#']).unwrap_or(name.len());
+    format!("{}{}", name[..host_end].to_lowercase(), &name[host_end..])
+}
+
 /// A URL as Matomo compares it with a segment's `pageUrl==` value (and
 /// the other URL segments' `==`, `!=`): its action name ([`page_name`],
 /// the scheme and `www.` dropped in any case), without case, as MySQL's

@@ -256,7 +256,7 @@ impl Engine {
         if info.kind == Kind::VisitFrequency {
             // Its processed metrics, whether or not a period had visits
             // of both types.
-            for name in ["bounce_rate", "nb_actions_per_visit", "avg_time_on_site"] {
+            for (name, _, _) in crate::table::VISIT_RATIOS {
                 for suffix in ["_new", "_returning"] {
                     let name = format!("{name}{suffix}");
                     if !derived.contains(&name) {
@@ -578,10 +578,7 @@ fn compare_row(
     // VisitFrequency period without returning visits): Matomo computes
     // the top table's on every comparison row, after the changes (a
     // subtable's zero row has the row's own, copied above).
-    for c in out.iter_mut() {
-        if plan.nested {
-            continue;
-        }
+    for c in out.iter_mut().filter(|_| !plan.nested) {
         for name in plan.derived {
             if !c.contains_key(name) {
                 let zero = if base_name(name).ends_with("_rate") {

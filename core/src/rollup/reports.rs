@@ -607,7 +607,7 @@ impl FirstDayUrls {
         let mut names: HashMap<(u32, String), (u64, u32)> = HashMap::new();
         for (&(label, url), &n) in &self.hits {
             let e = names
-                .entry((label, stored_name(d.urls.value(url))))
+                .entry((label, crate::url::action_name(d.urls.value(url))))
                 .or_insert((0, url));
             e.0 += n;
             e.1 = e.1.min(url);
@@ -635,22 +635,6 @@ impl FirstDayUrls {
             .retain(|&label, &mut url| pages.url_of(label) != url);
         self.chosen
     }
-}
-
-/// A URL as Matomo stores an action's name: without its scheme and
-/// `www.` (kept apart as its prefix, in any case), its host in lower case.
-fn stored_name(url: &str) -> String {
-    let strip = |s: &str, p: &str| {
-        s.get(..p.len())
-            .filter(|head| head.eq_ignore_ascii_case(p))
-            .map(|_| s[p.len()..].to_owned())
-    };
-    let rest = strip(url, "http://")
-        .or_else(|| strip(url, "https://"))
-        .unwrap_or_else(|| url.to_owned());
-    let rest = strip(&rest, "www.").unwrap_or(rest);
-    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    format!("{}{}", rest[..host_end].to_lowercase(), &rest[host_end..])
 }
 
 /// One row of a rolled-up report.
