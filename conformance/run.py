@@ -58,7 +58,9 @@ RANK = {"equal": 0, "intended": 1, "differing": 2, "unsupported": 3}
 # OneVisitorTwoVisits.php, with Fixture::getTracker's defaults), as the
 # tracking requests of an access log that `hitmap ingest --replay-tracking`
 # replays: (seconds after 2010-03-06 11:22:33 UTC, parameters). The PHP
-# tracker sends the browser language as a header, written here as `lang`.
+# tracker sends the browser language as a header, written here as `lang`,
+# and `cookie=1` with the plugins (Fixture::getTracker's browser has
+# cookies, Flash and Java).
 def one_visitor_two_visits():
     page1 = "http://example.org/index.htm?excluded_Parameter=SHOULD_NOT_DISPLAY&parameter=Should display"
     ref1 = "http://referrer.com/page.htm?param=valuewith some spaces"
@@ -88,7 +90,7 @@ def one_visitor_two_visits():
     lines = []
     for secs, params in steps:
         q = {"idsite": "1", "rec": "1", "apiv": "1", "_id": "5d3c1a0e6f2b4a97", "res": "1024x768",
-             "h": "12", "m": "34", "s": "6", "fla": "1", "java": "1", "lang": "fr", **params}
+             "h": "12", "m": "34", "s": "6", "fla": "1", "java": "1", "cookie": "1", "lang": "fr", **params}
         t = (start + timedelta(seconds=secs)).strftime("%d/%b/%Y:%H:%M:%S +0000")
         lines.append(f'156.5.3.2 - - [{t}] "GET /matomo.php?{urlencode(q)} HTTP/1.1" 200 - "-" "{agent}"')
     return "\n".join(lines) + "\n"

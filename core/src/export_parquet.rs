@@ -183,6 +183,7 @@ fn hits_schema(dims: &[String]) -> SchemaRef {
     }
     f.push(text("search_category"));
     f.push(Field::new("search_count", DataType::UInt32, true));
+    f.push(text("plugins"));
     Arc::new(Schema::new(f))
 }
 
@@ -425,6 +426,7 @@ fn hits_batch(schema: &SchemaRef, dims: &[String], hits: &[Hit]) -> Result<Recor
     cols.push(Arc::new(
         hits.iter().map(|h| h.search_count).collect::<UInt32Array>(),
     ));
+    cols.push(texts(hits.iter().map(|h| h.plugins.as_deref())));
     RecordBatch::try_new(schema.clone(), cols).map_err(arrow_err)
 }
 

@@ -441,13 +441,66 @@ pub struct Campaign {
     pub id: Option<String>,
 }
 
+/// The browser plugins Matomo records (`config_<name>`), in its order,
+/// with the tracker parameter that reports each (`fla=1`): the names a
+/// hit's `plugins` lists.
+///
+/// # Examples
+/// ```
+/// assert_eq!(hitmap::PLUGIN_NAMES[1], ("flash", "fla"));
+/// ```
+pub const PLUGIN_NAMES: [(&str, &str); 8] = [
+    ("cookie", "cookie"),
+    ("flash", "fla"),
+    ("java", "java"),
+    ("pdf", "pdf"),
+    ("quicktime", "qt"),
+    ("realplayer", "realp"),
+    ("silverlight", "ag"),
+    ("windowsmedia", "wma"),
+];
+
+/// The stored form of a `plugins` value: its names (any case, any
+/// order, separated by commas and spaces) in [`PLUGIN_NAMES`] order,
+/// each once; an error names an unknown one.
+///
+/// # Examples
+/// ```
+/// assert_eq!(hitmap::plugins_text("Java, cookie,java").unwrap(), "cookie,java");
+/// assert!(hitmap::plugins_text("shockwave").is_err());
+/// ```
+pub fn plugins_text(value: &str) -> Result<String, String> {
+    let mut seen = [false; PLUGIN_NAMES.len()];
+    for name in value.split([',', ' ']).filter(|n| !n.is_empty()) {
+        let on = PLUGIN_NAMES
+            .iter()
+            .zip(seen.iter_mut())
+            .find(|((n, _), _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, on)| on)
+            .ok_or_else(|| {
+                format!(
+                    "`plugins`: unknown plugin {name:?} (known: {})",
+                    PLUGIN_NAMES.map(|p| p.0).join(", ")
+                )
+            })?;
+        *on = true;
+    }
+    Ok(PLUGIN_NAMES
+        .iter()
+        .zip(seen)
+        .filter(|(_, on)| *on)
+        .map(|(p, _)| p.0)
+        .collect::<Vec<_>>()
+        .join(","))
+}
+
 /// hitmap's own visit-level attributes. They are kept like custom
 /// dimensions (first carrier wins, exact rebuilds) under reserved names
 /// that start with `$`, which no custom dimension may use, and never show
 /// up as custom dimensions.
 pub(crate) mod attr {
     /// Number of attributes.
-    pub const N: usize = 23;
+    pub const N: usize = 24;
     /// Reserved dimension names, by attribute index.
     pub const NAMES: [&str; N] = [
         "$visit",
@@ -473,6 +526,7 @@ pub(crate) mod attr {
         "$device_brand",
         "$device_model",
         "$browser_engine",
+        "$plugins",
     ];
     pub const VISIT: usize = 0;
     pub const REFERRER_TYPE: usize = 1;
@@ -500,6 +554,10 @@ pub(crate) mod attr {
     pub const DEVICE_BRAND: usize = 20;
     pub const DEVICE_MODEL: usize = 21;
     pub const BROWSER_ENGINE: usize = 22;
+    /// The browser's plugins (and cookie support), Matomo's names joined
+    /// by commas in [`PLUGIN_NAMES`](super::PLUGIN_NAMES) order.
+    pub const PLUGINS: usize = 23;
+
     /// The keys of the NDJSON `campaign` object, by offset from [`CAMPAIGN`].
     pub const CAMPAIGN_KEYS: [&str; 6] = ["name", "source", "medium", "keyword", "content", "id"];
 
@@ -620,6 +678,11 @@ pub struct Hit {
     pub device_model: Option<String>,
     /// The browser's engine (`Blink`, `WebKit`, `Gecko`, `Trident`).
     pub browser_engine: Option<String>,
+    /// The browser's plugins and cookie support, Matomo's names joined by
+    /// commas (`cookie,flash,java`; the names are `cookie`, `flash`,
+    /// `java`, `pdf`, `quicktime`, `realplayer`, `silverlight`,
+    /// `windowsmedia`): `DevicePlugins.getPlugin`.
+    pub plugins: Option<String>,
     /// This hit starts a new visit of its visitor, whatever the gap before
     /// it (Matomo's `new_visit=1`); later hits continue that visit by the
     /// timeout rule.
@@ -703,6 +766,8 @@ impl Hit {
         with_referrer_name => referrer_name,
         /// Sets `referrer_keyword`.
         with_referrer_keyword => referrer_keyword,
+        /// Sets `plugins` (`cookie,flash`: the browser's plugins).
+        with_plugins => plugins,
     }
 
     /// Sets the conversion of a `goal`, `order` or `cart` hit.
@@ -822,6 +887,7 @@ impl Hit {
             device_brand: s(&self.device_brand),
             device_model: s(&self.device_model),
             browser_engine: s(&self.browser_engine),
+            plugins: s(&self.plugins),
             new_visit: self.new_visit,
             perf: self.perf,
             conversion: self.conversion.clone(),
@@ -849,6 +915,7 @@ impl Hit {
             attr::DEVICE_BRAND => &mut self.device_brand,
             attr::DEVICE_MODEL => &mut self.device_model,
             attr::BROWSER_ENGINE => &mut self.browser_engine,
+            attr::PLUGINS => &mut self.plugins,
             attr::LOCAL_HOUR => {
                 self.local_hour = value.parse().ok();
                 return true;
@@ -1105,6 +1172,8 @@ pub struct HitRef<'a> {
     pub device_model: Option<&'a str>,
     /// Browser engine.
     pub browser_engine: Option<&'a str>,
+    /// Browser plugins (`cookie,flash`).
+    pub plugins: Option<&'a str>,
     /// Starts a new visit whatever the gap before it.
     pub new_visit: bool,
     /// Load timings and bandwidth.
@@ -1200,6 +1269,7 @@ impl<'a> HitRef<'a> {
             device_brand: s(self.device_brand),
             device_model: s(self.device_model),
             browser_engine: s(self.browser_engine),
+            plugins: s(self.plugins),
             new_visit: self.new_visit,
             perf: self.perf,
             conversion: self.conversion.clone(),
@@ -1234,6 +1304,7 @@ impl<'a> HitRef<'a> {
             b(self.device_brand),
             b(self.device_model),
             b(self.browser_engine),
+            b(self.plugins),
         ]
     }
 
@@ -1504,6 +1575,9 @@ impl HitView<'_> {
                     "`{name}` must be a number from -{bound} to {bound}, got {v}"
                 ));
             }
+        }
+        if let Some(v) = &self.attrs[attr::PLUGINS] {
+            plugins_text(v)?;
         }
         if let Some(v) = &self.attrs[attr::VISIT]
             && v.len() > 128

@@ -138,10 +138,16 @@ pub(crate) fn intern_hit(
             }
         }
         // hitmap's own attributes ride along as `$` dimensions.
-        for (name, v) in attr::NAMES.iter().zip(&h.attrs) {
+        for (i, (name, v)) in attr::NAMES.iter().zip(&h.attrs).enumerate() {
             if let Some(v) = v {
+                let value = if i == attr::PLUGINS {
+                    // Validated: one stored form for any order and case.
+                    &crate::hit::plugins_text(v).unwrap_or_default()
+                } else {
+                    &**v
+                };
                 side.dims
-                    .push((d.dim_names.intern(name), d.dim_values.intern(v)));
+                    .push((d.dim_names.intern(name), d.dim_values.intern(value)));
             }
         }
         raw.dims_len = (side.dims.len() - raw.dims_start as usize) as u16;

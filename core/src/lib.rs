@@ -159,7 +159,8 @@ pub use export_parquet::{ExportKind, Exported};
 pub use goal::{Goal, GoalMatch, MAX_GOALS, PatternType};
 pub use goals::{ByVisitorType, ConversionsOf, EcommerceMetrics, GoalMetrics, GoalsSummary};
 pub use hit::{
-    Campaign, CampaignRef, Conversion, Event, EventRef, Hit, HitRef, HitType, Item, Perf,
+    Campaign, CampaignRef, Conversion, Event, EventRef, Hit, HitRef, HitType, Item, PLUGIN_NAMES,
+    Perf, plugins_text,
 };
 pub use items::{ItemRow, ItemsBy, NOT_DEFINED as ITEM_NOT_DEFINED};
 pub use names::DEVICE_TYPES;

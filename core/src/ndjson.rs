@@ -302,6 +302,7 @@ impl<'de> Visitor<'de> for LineVisitor {
                 "browser_engine" => {
                     text(key, target).map(|v| hit.attrs[attr::BROWSER_ENGINE] = v)
                 }
+                "plugins" => text(key, target).map(|v| hit.attrs[attr::PLUGINS] = v),
                 "latitude" => number(key, target).map(|x| {
                     hit.attrs[attr::LATITUDE] = x.map(|x| Cow::Owned(attr::coordinate(x)));
                 }),
@@ -374,7 +375,7 @@ impl<'de> Visitor<'de> for LineVisitor {
 /// assert_eq!(&hitmap::HIT_FIELDS[..3], ["site", "ts", "visitor"]);
 /// assert!(hitmap::HIT_FIELDS.contains(&"dims"));
 /// ```
-pub const FIELDS: [&str; 47] = [
+pub const FIELDS: [&str; 48] = [
     "site",
     "ts",
     "visitor",
@@ -411,6 +412,7 @@ pub const FIELDS: [&str; 47] = [
     "device_brand",
     "device_model",
     "browser_engine",
+    "plugins",
     "time_network",
     "time_server",
     "time_transfer",

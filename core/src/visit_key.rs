@@ -49,6 +49,10 @@ pub(crate) enum Grouping {
     /// `Resolution.getConfiguration`: operating system, browser and
     /// screen resolution together (`Windows / Firefox / 1024x768`).
     Configuration,
+    /// `DevicePlugins.getPlugin`: visits by their set of browser plugins
+    /// ([`plugins_key`]); the report counts each plugin's visits from
+    /// these sets.
+    Plugins,
     Continent,
     Language,
     LanguageCode,
@@ -506,6 +510,12 @@ impl<'s> VisitKeys<'s> {
         self.attr(a, v, attr::RESOLUTION)
     }
 
+    /// The browser's plugins (`cookie,flash`), as the visit's first hit
+    /// with them carried them.
+    pub(crate) fn plugins(&self, a: &DayArchive, v: u32) -> Option<&'s str> {
+        self.attr(a, v, attr::PLUGINS)
+    }
+
     /// A part of the visit's location ([`attr::REGION`], [`attr::CITY`],
     /// ...), as its first hit with one carried it.
     pub(crate) fn place(&self, a: &DayArchive, v: u32, part: usize) -> Option<&'s str> {
@@ -712,6 +722,11 @@ impl<'s> VisitKeys<'s> {
                     ]),
                     G::Engine => put(&[at_(attr::BROWSER_ENGINE)]),
                     G::Resolution => put(&[at_(attr::RESOLUTION)]),
+                    G::Plugins => put(&[
+                        at_(attr::PLUGINS),
+                        f(VField::Browser),
+                        at_(attr::BROWSER_VERSION),
+                    ]),
                     G::Configuration => {
                         put(&[f(VField::Os), f(VField::Browser), at_(attr::RESOLUTION)])
                     }
@@ -831,6 +846,11 @@ impl<'s> VisitKeys<'s> {
             )),
             Grouping::Engine => one(known(keys.engine(a, v).map(str::to_owned))),
             Grouping::Resolution => one(known(keys.resolution(a, v).map(str::to_owned))),
+            Grouping::Plugins => one(plugins_key(
+                keys.plugins(a, v),
+                keys.field(a, v, VField::Browser),
+                keys.browser_version_only(a, v),
+            )),
             // Matomo's label: the names without versions, `Unknown` for
             // an operating system or browser without one, and the stored
             // resolution or its `unknown`.
@@ -910,6 +930,21 @@ impl<'s> VisitKeys<'s> {
             }
         }
     }
+}
+
+/// The key of a visit in the plugins grouping: its plugins' stored text
+/// (`cookie,flash`, empty without), after a `!` when its browser is
+/// Internet Explorer 6 to 10, whose plugins Matomo does not count in the
+/// share of visits (its detection fails there; Matomo's browser versions
+/// `IE;6.0` to `IE;10.0`).
+pub(crate) fn plugins_key(
+    plugins: Option<&str>,
+    browser: Option<&str>,
+    version: Option<&str>,
+) -> String {
+    let old_ie = browser == Some("Internet Explorer")
+        && matches!(version, Some("6.0" | "7.0" | "8.0" | "9.0" | "10.0"));
+    format!("{}{}", if old_ie { "!" } else { "" }, plugins.unwrap_or(""))
 }
 
 fn joined(name: Option<&str>, version: Option<&str>) -> Option<String> {

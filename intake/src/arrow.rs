@@ -433,6 +433,11 @@ fn identity_bytes(hit: &HitRef, out: &mut Vec<u8>) {
         let b = hit.search_count.map(u32::to_le_bytes);
         feed(out, b.as_ref().map(|b| &b[..]));
     }
+    // The browser's plugins: only for the hits that carry them.
+    if hit.plugins.is_some() {
+        out.push(7);
+        text(out, hit.plugins);
+    }
     if let Some(c) = &hit.conversion {
         let number = |out: &mut Vec<u8>, v: Option<f64>| {
             let b = v.map(|v| v.to_bits().to_le_bytes());
@@ -704,7 +709,7 @@ const TEXT: [&str; 10] = [
     "url", "title", "referrer", "user", "device", "browser", "os", "country", "language", "search",
 ];
 /// Recorded visit attributes, in column order.
-const ATTRS: [&str; 12] = [
+const ATTRS: [&str; 13] = [
     "referrer_type",
     "referrer_name",
     "referrer_keyword",
@@ -717,6 +722,7 @@ const ATTRS: [&str; 12] = [
     "device_brand",
     "device_model",
     "browser_engine",
+    "plugins",
 ];
 const CAMPAIGN_KEYS: [&str; 6] = ["name", "source", "medium", "keyword", "content", "id"];
 
@@ -1151,7 +1157,9 @@ impl Columns {
             brand,
             model,
             engine,
+            plugins,
         ] = std::array::from_fn(|k| text(self.attrs.get(k).and_then(Option::as_ref), i));
+        hit.plugins = plugins;
         (hit.device_brand, hit.device_model, hit.browser_engine) = (brand, model, engine);
         (hit.referrer_type, hit.referrer_name, hit.referrer_keyword) = (rtype, rname, rkeyword);
         (hit.browser_version, hit.os_version, hit.resolution) = (bversion, osversion, resolution);

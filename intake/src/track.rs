@@ -469,6 +469,14 @@ impl Tracker {
         hit.resolution = nonempty("res")
             .filter(|r| is_resolution(r))
             .map(str::to_owned);
+        // The browser's plugins and cookie support (`fla=1`, `cookie=1`, ...):
+        // Matomo's `config_<plugin>` columns.
+        let plugins: Vec<&str> = hitmap::PLUGIN_NAMES
+            .iter()
+            .filter(|(_, param)| get(param).is_some_and(|v| v.trim() == "1"))
+            .map(|(name, _)| *name)
+            .collect();
+        hit.plugins = (!plugins.is_empty()).then(|| plugins.join(","));
         for (k, v) in params {
             if let Some(n) = k.strip_prefix("dimension")
                 && !n.is_empty()

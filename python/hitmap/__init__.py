@@ -191,6 +191,7 @@ REPORTS: Dict[str, Tuple[str, str]] = {
     "device_model": ("DevicesDetection.getModel", ""),
     "browser_engine": ("DevicesDetection.getBrowserEngines", ""),
     "resolution": ("Resolution.getResolution", ""),
+    "plugins": ("DevicePlugins.getPlugin", ""),
     "country": ("UserCountry.getCountry", ""),
     "continent": ("UserCountry.getContinent", ""),
     "region": ("UserCountry.getRegion", ""),

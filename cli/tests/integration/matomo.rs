@@ -384,6 +384,47 @@ fn check_cities(conn: &mut mysql::Conn, engine: &Engine, site: u32, p: &Period) 
     assert_eq!(ours, matomo, "getCity site {site} {}", p.api);
 }
 
+/// DevicePlugins.getPlugin: Matomo's plugins query (each plugin's visits
+/// with its `config_` column at 1) against each row; with no Internet
+/// Explorer among the visits, the share is of all visits.
+fn check_plugins(conn: &mut mysql::Conn, engine: &Engine, site: u32, p: &Period) {
+    let columns: Vec<String> = hitmap::PLUGIN_NAMES
+        .iter()
+        .map(|(name, _)| format!("sum(case config_{name} when 1 then 1 else 0 end)"))
+        .collect();
+    let sql = format!(
+        "SELECT count(*), {} FROM matomo_log_visit WHERE visit_last_action_time >= {} \
+         AND visit_last_action_time <= {} AND idsite IN ({site})",
+        columns.join(", "),
+        p.start,
+        p.end
+    );
+    let counts = &rows(conn, &sql)[0];
+    let total = counts[0];
+    let mut matomo: BTreeMap<String, (i64, String)> = BTreeMap::new();
+    if total > 0 {
+        for ((name, _), &n) in hitmap::PLUGIN_NAMES.iter().zip(&counts[1..]) {
+            let percent = format!("{}%", (n as f64 * 100.0 / total as f64).round() as i64);
+            matomo.insert(name.to_string(), (n, percent));
+        }
+    }
+    let got = api(
+        engine,
+        &format!("method=DevicePlugins.getPlugin&idSite={site}&{}", p.api),
+    );
+    let ours: BTreeMap<String, (i64, String)> = got
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let label = r["label"].as_str().unwrap().to_lowercase();
+            let share = r["nb_visits_percentage"].as_str().unwrap().to_string();
+            (label, (num(r, "nb_visits"), share))
+        })
+        .collect();
+    assert_eq!(ours, matomo, "getPlugin site {site} {}", p.api);
+}
+
 /// Actions.getPageUrls (flat): the archiver's action query (hits, visits,
 /// visitors per `idaction_url` of type 1, events excluded), its entry and
 /// exit queries over `log_visit`, and with `time` its time-spent query
@@ -512,6 +553,7 @@ fn keeping_matomos_visits_gives_matomos_numbers() {
             check_visits_summary(&mut conn, &engine, site, &p);
             check_referrer_types(&mut conn, &engine, site, &p);
             check_cities(&mut conn, &engine, site, &p);
+            check_plugins(&mut conn, &engine, site, &p);
             // Page time too: downloads, outlinks, searches and events
             // between page views, as Matomo's tracker times them.
             check_page_urls(&mut conn, &engine, site, &p, true);

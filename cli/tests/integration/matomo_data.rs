@@ -110,6 +110,9 @@ struct Visit {
     place: (&'static str, &'static str, &'static str, &'static str),
     lang: &'static str,
     dim: Option<String>,
+    /// `config_cookie` .. `config_windowsmedia` (bit i: the i-th of
+    /// `hitmap::PLUGIN_NAMES`): 0, 1 or NULL.
+    plugins: [Option<u8>; 8],
 }
 
 struct Rng(u64);
@@ -210,6 +213,11 @@ pub fn load(conn: &mut mysql::Conn, spec: &Spec) -> u64 {
                         place: rng.pick(&PLACES),
                         lang: rng.pick(&LANGS),
                         dim: dim.clone(),
+                        plugins: std::array::from_fn(|_| match rng.below(5) {
+                            0 => None,
+                            1 | 2 => Some(0),
+                            _ => Some(1),
+                        }),
                     });
                     // The next visit: sometimes a campaign click a few
                     // minutes later (Matomo starts a new visit for it),
@@ -501,7 +509,7 @@ fn write(conn: &mut mysql::Conn, spec: &Spec, mut visits: Vec<Visit>) -> u64 {
         seen.1 = last;
         let (rtype, rname, rkw, rurl) = &v.referrer;
         visit_rows.push(format!(
-            "({}, {}, UNHEX('{}'), {}, UNHEX('{}'), UNHEX('7f000001'), {}, {}, {}, {}, {entry_name}, {entry}, {exit_name}, {exit}, {n}, {n}, {searches}, {}, {}, {rtype}, {}, '{}', '{}', '', {}, '{}', '', {events}, '12:00:00', {since_last}, '1920x1080', {}, '{}', {}, {}, {}, {}, {})",
+            "({}, {}, UNHEX('{}'), {}, UNHEX('{}'), UNHEX('7f000001'), {}, {}, {}, {}, {entry_name}, {entry}, {exit_name}, {exit}, {n}, {n}, {searches}, {}, {}, {rtype}, {}, '{}', '{}', '', {}, '{}', '', {events}, '12:00:00', {since_last}, '1920x1080', {}, '{}', {}, {}, {}, {}, {}, {plugins})",
             vi + 1,
             v.site,
             hex(&v.visitor),
@@ -528,6 +536,12 @@ fn write(conn: &mut mysql::Conn, spec: &Spec, mut visits: Vec<Visit>) -> u64 {
             n = v.acts.len(),
             searches = v.acts.iter().filter(|a| a.kind == 8).count(),
             events = v.acts.iter().filter(|a| a.kind == 10).count(),
+            plugins = v
+                .plugins
+                .iter()
+                .map(|p| p.map_or("NULL".into(), |p| p.to_string()))
+                .collect::<Vec<_>>()
+                .join(", "),
         ));
     }
     let (conversion_rows, item_rows) = conversions(spec, &visits, &mut dict);
@@ -590,7 +604,7 @@ fn write(conn: &mut mysql::Conn, spec: &Spec, mut visits: Vec<Visit>) -> u64 {
     );
     insert(
         conn,
-        "INSERT INTO matomo_log_visit (idvisit, idsite, idvisitor, visit_last_action_time, config_id, location_ip, user_id, visit_first_action_time, visitor_returning, visitor_count_visits, visit_entry_idaction_name, visit_entry_idaction_url, visit_exit_idaction_name, visit_exit_idaction_url, visit_total_actions, visit_total_interactions, visit_total_searches, referer_keyword, referer_name, referer_type, referer_url, location_browser_lang, config_browser_name, config_browser_version, config_device_type, config_os, config_os_version, visit_total_events, visitor_localtime, visitor_seconds_since_last, config_resolution, visit_total_time, location_country, custom_dimension_1, location_region, location_city, location_latitude, location_longitude)",
+        "INSERT INTO matomo_log_visit (idvisit, idsite, idvisitor, visit_last_action_time, config_id, location_ip, user_id, visit_first_action_time, visitor_returning, visitor_count_visits, visit_entry_idaction_name, visit_entry_idaction_url, visit_exit_idaction_name, visit_exit_idaction_url, visit_total_actions, visit_total_interactions, visit_total_searches, referer_keyword, referer_name, referer_type, referer_url, location_browser_lang, config_browser_name, config_browser_version, config_device_type, config_os, config_os_version, visit_total_events, visitor_localtime, visitor_seconds_since_last, config_resolution, visit_total_time, location_country, custom_dimension_1, location_region, location_city, location_latitude, location_longitude, config_cookie, config_flash, config_java, config_pdf, config_quicktime, config_realplayer, config_silverlight, config_windowsmedia)",
         &visit_rows,
     );
     insert(

@@ -368,7 +368,9 @@ pub(super) fn definitions(site: u32, goals: &[Goal]) -> Value {
 pub(super) fn goal_rows_of(kind: Kind) -> Option<(RowsOf, bool)> {
     use crate::visit_key::Grouping as G;
     Some(match kind {
-        Kind::Group(G::Duration | G::Pages | G::VisitCount | G::DaysSinceLast) => return None,
+        Kind::Group(G::Duration | G::Pages | G::VisitCount | G::DaysSinceLast | G::Plugins) => {
+            return None;
+        }
         Kind::Group(
             g @ (G::ReferrerType
             | G::ReferrerAll

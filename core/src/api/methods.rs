@@ -808,13 +808,11 @@ pub(crate) const METHODS: &[MethodInfo] = &[
     ),
     m(
         "DevicePlugins.getPlugin",
-        K::Refused(
-            "hits carry no browser plugins (the tracker's fla, java, pdf, qt, realp, wma, ag and cookie flags are not in the hit contract)",
-        ),
+        K::Group(G::Plugins),
         VISITS,
-        "",
-        None,
-        F::None,
+        "Browser Plugins",
+        Some("Plugin"),
+        F::Interest,
     ),
     m(
         "Resolution.getResolution",

@@ -823,7 +823,7 @@ pub(super) fn pretty_seconds(s: u64) -> String {
 /// ```
 /// let methods = hitmap::supported_methods();
 /// assert!(methods.contains(&"Events.getCategory") && methods.contains(&"API.getBulkRequest"));
-/// assert!(!methods.contains(&"DevicePlugins.getPlugin")); // refused: hits carry no plugins
+/// assert!(!methods.contains(&"DevicesDetection.getBrowserFamilies")); // refused by name
 /// ```
 pub fn supported_methods() -> Vec<&'static str> {
     methods::METHODS
@@ -2472,7 +2472,10 @@ fn api_get_answer(
 /// ranges have no ratios; referrer websites label their subtable rows
 /// flat.
 fn group_spec(g: methods::Grouping, t: &TableParams) -> Spec {
-    let spec = if g == methods::Grouping::VisitCount {
+    let spec = if matches!(
+        g,
+        methods::Grouping::VisitCount | methods::Grouping::Plugins
+    ) {
         Spec::new(table::VISITS_PERCENT)
     } else if rows::is_range(g) {
         Spec::new(&[])

@@ -786,8 +786,51 @@ pub(crate) fn group_rows_of(
             }));
             rows
         }
+        Grouping::Plugins => plugin_rows(groups),
         _ => rows_of_groups(g, groups, cells),
     }
+}
+
+/// `DevicePlugins.getPlugin`'s rows from the visits by plugin set
+/// ([`crate::visit_key::plugins_key`]): each plugin's visits, as a share
+/// of the visits whose browser is not Internet Explorer 6 to 10 (at most
+/// 100 %, as Matomo's range check), every plugin a row; by visits, then
+/// name.
+fn plugin_rows(groups: &[Group]) -> Vec<Row> {
+    let old_ie = |x: &Group| x.label.starts_with('!');
+    let total: u64 = groups
+        .iter()
+        .filter(|x| !old_ie(x))
+        .map(|x| x.metrics.nb_visits)
+        .sum();
+    let mut rows: Vec<Row> = crate::hit::PLUGIN_NAMES
+        .iter()
+        .map(|(name, _)| {
+            let visits: u64 = groups
+                .iter()
+                .filter(|x| {
+                    x.label
+                        .trim_start_matches('!')
+                        .split(',')
+                        .any(|p| p == *name)
+                })
+                .map(|x| x.metrics.nb_visits)
+                .sum();
+            let mut m = Row::new();
+            let mut label = name.to_string();
+            label[..1].make_ascii_uppercase();
+            m.insert("label".into(), json!(label));
+            m.insert("nb_visits".into(), json!(visits));
+            m.insert(table::VISITS_TOTAL.into(), json!(total.max(visits)));
+            m.insert(
+                "logo".into(),
+                json!(format!("plugins/Morpheus/icons/dist/plugins/{name}.png")),
+            );
+            m
+        })
+        .collect();
+    sort_by_visits_then_label(&mut rows);
+    rows
 }
 
 /// The groups a grouping by one stored visit field gives (`Country`,

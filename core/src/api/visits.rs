@@ -481,6 +481,29 @@ fn visit_details(
         json!(keys.os_version_only(a, v)),
     );
     m.insert("resolution".into(), json!(keys.resolution(a, v)));
+    // Matomo's: the plugins' names joined by `, `, and each one's icon
+    // (none without plugins).
+    let plugins: Vec<&str> = keys
+        .plugins(a, v)
+        .map(|p| p.split(',').collect())
+        .unwrap_or_default();
+    m.insert("plugins".into(), json!(plugins.join(", ")));
+    m.insert(
+        "pluginsIcons".into(),
+        if plugins.is_empty() {
+            Value::Null
+        } else {
+            plugins
+                .iter()
+                .map(|p| {
+                    json!({
+                        "pluginIcon": format!("plugins/Morpheus/icons/dist/plugins/{p}.png"),
+                        "pluginName": p,
+                    })
+                })
+                .collect()
+        },
+    );
     m.insert("countryCode".into(), json!(country));
     m.insert(
         "country".into(),

@@ -114,6 +114,7 @@ pub(super) fn line(src: &str) -> Option<HitView<'_>> {
                     DEVICE_BRAND => hit.attrs.get_mut(attr::DEVICE_BRAND)?,
                     DEVICE_MODEL => hit.attrs.get_mut(attr::DEVICE_MODEL)?,
                     BROWSER_ENGINE => hit.attrs.get_mut(attr::BROWSER_ENGINE)?,
+                    PLUGINS => hit.attrs.get_mut(attr::PLUGINS)?,
                     _ => return None,
                 };
                 *slot = v;
@@ -166,6 +167,7 @@ const TIME_NETWORK: u32 = 30;
 const BANDWIDTH: u32 = 36;
 const SEARCH_CATEGORY: u32 = 37;
 const SEARCH_COUNT: u32 = 38;
+const PLUGINS: u32 = 39;
 
 /// The fields the fast path reads, by their bit; `None` for the others.
 fn field(key: &str) -> Option<u32> {
@@ -209,6 +211,7 @@ fn field(key: &str) -> Option<u32> {
         "bandwidth" => BANDWIDTH,
         "search_category" => SEARCH_CATEGORY,
         "search_count" => SEARCH_COUNT,
+        "plugins" => PLUGINS,
         _ => return None,
     })
 }

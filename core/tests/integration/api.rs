@@ -1042,6 +1042,122 @@ fn configurations_group_visits_by_os_browser_and_resolution() {
     );
 }
 
+/// `DevicePlugins.getPlugin`: a row per plugin Matomo records, each the
+/// visits whose browser reported it (a visit's plugins from its first hit
+/// with them, written in any case and order, through the typed and the
+/// NDJSON doors), as a share of the visits not on Internet Explorer 6 to
+/// 10 (at most 100 %); by visits, then label. Live shows a visit's
+/// plugins as Matomo's visitor log.
+#[test]
+fn browser_plugins_count_each_plugins_visits_as_matomo() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1)).unwrap();
+    let day = 1_717_200_000; // 2024-06-01
+    let page = |ts: i64, v: &str| Hit::pageview(1, ts, v, "https://x.org/");
+    let mut old_ie = page(day + 300, "ie").with_plugins("flash,pdf");
+    old_ie.browser = Some("Internet Explorer".into());
+    old_ie.browser_version = Some("9.0".into());
+    e.ingest([
+        page(day, "a").with_plugins("Java, COOKIE,java"),
+        // A later hit's plugins do not change the visit's.
+        page(day + 60, "a").with_plugins("pdf"),
+        page(day + 100, "b"),
+        page(day + 160, "b").with_plugins("cookie,flash"),
+        page(day + 200, "c"),
+        old_ie,
+    ])
+    .unwrap();
+    let next = r#"{"site":1,"ts":"2024-06-02T10:00:00Z","visitor":"d","url":"https://x.org/","plugins":"windowsmedia, cookie"}"#;
+    assert_eq!(e.ingest_ndjson(next.as_bytes()).unwrap().accepted, 1);
+    let rows = |q: &str| -> Vec<(String, u64, String)> {
+        api(
+            &e,
+            &format!("method=DevicePlugins.getPlugin&idSite=1&{q}&format=json"),
+        )
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(
+                r["logo"].as_str().unwrap(),
+                format!(
+                    "plugins/Morpheus/icons/dist/plugins/{}.png",
+                    r["label"].as_str().unwrap().to_lowercase()
+                )
+            );
+            (
+                r["label"].as_str().unwrap().to_owned(),
+                r["nb_visits"].as_u64().unwrap(),
+                r["nb_visits_percentage"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+    };
+    let row = |l: &str, n: u64, p: &str| (l.to_owned(), n, p.to_owned());
+    // Day one: 4 visits, one on IE 9, so shares are of 3.
+    assert_eq!(
+        rows("period=day&date=2024-06-01"),
+        [
+            row("Cookie", 2, "67%"),
+            row("Flash", 2, "67%"),
+            row("Java", 1, "33%"),
+            row("Pdf", 1, "33%"),
+            row("Quicktime", 0, "0%"),
+            row("Realplayer", 0, "0%"),
+            row("Silverlight", 0, "0%"),
+            row("Windowsmedia", 0, "0%"),
+        ]
+    );
+    // Both days: 5 visits, 4 counted.
+    assert_eq!(
+        rows("period=range&date=2024-06-01,2024-06-02")[..4],
+        [
+            row("Cookie", 3, "75%"),
+            row("Flash", 2, "50%"),
+            row("Java", 1, "25%"),
+            row("Pdf", 1, "25%"),
+        ]
+    );
+    // A day of IE 9 only: its plugin's share stops at 100 %.
+    let mut e2 = Engine::in_memory();
+    e2.add_site(SiteConfig::new(1)).unwrap();
+    let mut ie = page(day, "ie").with_plugins("flash");
+    ie.browser = Some("Internet Explorer".into());
+    ie.browser_version = Some("9.0".into());
+    e2.ingest([ie, page(day + 10, "x").with_plugins("cookie")])
+        .unwrap();
+    let v = api(
+        &e2,
+        "method=DevicePlugins.getPlugin&idSite=1&period=day&date=2024-06-01&format=json",
+    );
+    assert_eq!(v[0]["nb_visits_percentage"], "100%");
+    assert_eq!(v[1]["nb_visits_percentage"], "100%");
+    // A day without visits has no rows.
+    assert_eq!(rows("period=day&date=2024-06-03"), []);
+    let live = api(
+        &e,
+        "method=Live.getLastVisitsDetails&idSite=1&period=day&date=2024-06-01&format=json&filter_limit=-1",
+    );
+    let of = |visitor: &str| {
+        live.as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["visitorId"] == visitor)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(of("a")["plugins"], "cookie, java");
+    assert_eq!(
+        of("a")["pluginsIcons"],
+        json!([
+            {"pluginIcon": "plugins/Morpheus/icons/dist/plugins/cookie.png", "pluginName": "cookie"},
+            {"pluginIcon": "plugins/Morpheus/icons/dist/plugins/java.png", "pluginName": "java"},
+        ])
+    );
+    assert_eq!(of("c")["plugins"], "");
+    assert_eq!(of("c")["pluginsIcons"], Value::Null);
+}
+
 /// Live's newest visit and its counters: `getMostRecentVisitorId` (the
 /// visitor of the visit with the latest last action, segment applied),
 /// `getMostRecentVisitsDateTime` (that action's time in UTC, within the

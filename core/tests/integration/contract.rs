@@ -82,6 +82,7 @@ fn every_field_the_engine_writes_is_in_the_schema() {
         device_brand: Some("Apple".into()),
         device_model: Some("iPhone".into()),
         browser_engine: Some("WebKit".into()),
+        plugins: Some("cookie,flash".into()),
         ..hit
     };
     // The conversion fields, on the conversions that carry them.
@@ -166,6 +167,10 @@ fn every_field_the_engine_writes_is_in_the_schema() {
         (
             r#"{"site":1,"ts":1,"visitor":"v","type":"search","search":"k","search_count":4294967296}"#,
             "from 0 to 4294967295",
+        ),
+        (
+            r#"{"site":1,"ts":1,"visitor":"v","url":"https://x.org/","plugins":"flash,shockwave"}"#,
+            "unknown plugin \"shockwave\"",
         ),
     ] {
         let out = e.ingest_ndjson(line.as_bytes()).unwrap();

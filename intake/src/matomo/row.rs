@@ -16,6 +16,7 @@
 //! | `config_device_type`, `config_browser_name`, `config_os` | `device`, `browser`, `os` (DeviceDetector's names) |
 //! | `location_country`, `location_browser_lang` | `country`, `language` |
 //! | `location_region`, `location_city`, `location_latitude`, `location_longitude` (when the columns exist) | `region`, `city`, `latitude`, `longitude` (Matomo keeps no region name) |
+//! | `config_cookie`, `config_flash`, ... `config_windowsmedia` (DevicePlugins, when the columns exist) | `plugins` (those at 1) |
 //! | `custom_dimension_N` | `dims` by the site's configured name |
 //! | `time_network` .. `time_on_load` (PagePerformance), `bandwidth` (Bandwidth), when the columns exist | the same fields (timings on page views only) |
 //! | `search_cat`, `search_count` of a site search, when the columns exist | `search_category`, `search_count` |
@@ -114,6 +115,8 @@ pub struct Columns {
     campaign: Vec<&'static str>,
     /// `location_<part>` columns of `log_visit` that exist.
     location: Vec<&'static str>,
+    /// The plugins whose `config_<plugin>` column of `log_visit` exists.
+    plugins: Vec<&'static str>,
     /// (dimension name, column) of visit-scope custom dimensions.
     visit_dims: Vec<(String, String)>,
     /// (dimension name, column) of action-scope custom dimensions.
@@ -174,6 +177,11 @@ impl Columns {
             .into_iter()
             .filter(|part| visit_columns.contains(&format!("location_{part}")))
             .collect();
+        let plugins = hitmap::PLUGIN_NAMES
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|name| visit_columns.contains(&format!("config_{name}")))
+            .collect();
         let (mut visit_dims, mut action_dims) = (Vec::new(), Vec::new());
         for (scope, index, name) in dimensions {
             let c = format!("custom_dimension_{index}");
@@ -190,6 +198,7 @@ impl Columns {
             prefix: prefix.to_owned(),
             campaign,
             location,
+            plugins,
             visit_dims,
             action_dims,
             perf,
@@ -237,6 +246,7 @@ impl Columns {
         let mut cols: Vec<String> = VISIT_COLUMNS.iter().map(|c| (*c).to_string()).collect();
         cols.extend(self.campaign.iter().map(|p| format!("campaign_{p}")));
         cols.extend(self.location.iter().map(|p| format!("location_{p}")));
+        cols.extend(self.plugins.iter().map(|p| format!("config_{p}")));
         cols.extend(self.visit_dims.iter().map(|(_, c)| c.clone()));
         format!(
             "SELECT {} FROM {}log_visit WHERE idvisit IN ({})",
@@ -466,7 +476,13 @@ impl Columns {
                 _ => hit.longitude = coordinate(180.0),
             }
         }
-        let visit_dims = location + self.location.len();
+        let plugins = location + self.location.len();
+        let on: Vec<&str> = (self.plugins.iter().enumerate())
+            .filter(|(i, _)| int(visit, plugins + i) == Some(1))
+            .map(|(_, p)| *p)
+            .collect();
+        hit.plugins = (!on.is_empty()).then(|| on.join(","));
+        let visit_dims = plugins + self.plugins.len();
         for (i, (name, _)) in self.visit_dims.iter().enumerate() {
             if let Some(value) = text(visit, visit_dims + i) {
                 hit.dims.push((name.clone(), value));

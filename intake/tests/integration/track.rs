@@ -53,7 +53,7 @@ fn a_page_view_carries_what_matomos_tracker_reads() {
     let h = hit(
         &mut t,
         &format!(
-            "{BASE}&action_name=News%20A&_id=0123456789ABCDEF&uid=alice&urlref=https%3A%2F%2Fwww.google.fr%2F&res=1920x1080&h=14&m=5&s=0&dimension1=HR&dimension3=Paris"
+            "{BASE}&action_name=News%20A&_id=0123456789ABCDEF&uid=alice&urlref=https%3A%2F%2Fwww.google.fr%2F&res=1920x1080&h=14&m=5&s=0&dimension1=HR&dimension3=Paris&fla=1&java=0&ag=1&cookie=1&wma=junk"
         ),
     );
     assert_eq!((h.site, h.ts, h.kind), (1, NOW, HitType::Pageview));
@@ -64,6 +64,8 @@ fn a_page_view_carries_what_matomos_tracker_reads() {
     assert_eq!(h.referrer.as_deref(), Some("https://www.google.fr/"));
     assert_eq!(h.resolution.as_deref(), Some("1920x1080"));
     assert_eq!(h.local_hour, Some(14));
+    // The plugin flags at 1, Matomo's `config_<plugin>`.
+    assert_eq!(h.plugins.as_deref(), Some("cookie,flash,silverlight"));
     assert_eq!(
         h.dims,
         vec![
