@@ -61,7 +61,7 @@ pub(crate) fn intern_hit(
     let mut raw = RawHit::new(d.visitors.intern(&h.visitor), h.ts, h.kind);
     raw.bucket = bucket;
     if let Some(u) = &h.url {
-        raw.url = d.intern_url(u);
+        raw.url = d.intern_url(crate::url::action_url(u, h.kind));
     }
     if let Some(t) = &h.title {
         raw.title = d.titles.intern(t);

@@ -103,8 +103,8 @@ impl SiteDicts {
             .filter(|n| !n.starts_with('$'))
     }
 
-    /// Appends the next URL as read from a store (each is held once,
-    /// without fragment).
+    /// Appends the next URL as read from a store (each is held once; a
+    /// page's without its fragment, a download's or outlink's with it).
     pub(crate) fn push_stored_url(&mut self, url: &str) -> u32 {
         let id = self.urls.push_stored(url);
         if let Some(pages) = self.pages.get_mut() {
@@ -113,8 +113,9 @@ impl SiteDicts {
         id
     }
 
+    /// Interns a URL as it is: a hit's page URL comes without its fragment
+    /// ([`crate::url::action_url`]).
     pub(crate) fn intern_url(&mut self, url: &str) -> u32 {
-        let url = crate::url::without_fragment(url);
         let id = self.urls.intern(url);
         if let Some(pages) = self.pages.get_mut() {
             pages.add(&self.urls, id);

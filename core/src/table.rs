@@ -136,7 +136,16 @@ pub struct TableParams {
     /// With `expanded`, rows keep their `idsubtable` too (the series a
     /// comparison asks: a comparison row names its subtable's id).
     pub keep_subtable_ids: bool,
+    /// With `flat=1`, the columns that name each flattened row's parts:
+    /// Matomo's report dimension and its subtable's (`Referrers_SocialNetwork`,
+    /// `Referrers_WebsitePage`); set from the method by
+    /// [`ApiRequest::parse`](crate::ApiRequest::parse).
+    pub(crate) flat_dimensions: Option<FlatDimensions>,
 }
+
+/// The columns Matomo's flattener names a row's parts by: the report's
+/// dimension (a top row's label) and its subtable's (a child's label).
+pub(crate) type FlatDimensions = (&'static str, &'static str);
 
 impl TableParams {
     /// How many rows `filter_limit` asks for: `default` without one, all
@@ -316,7 +325,18 @@ pub(crate) fn apply(rows: Vec<Row>, p: &TableParams, spec: &Spec) -> Result<Valu
         rows = by_labels(rows, &p.labels);
     }
     if p.flat {
-        rows = flatten(rows, spec.flat_join, "");
+        let nested = rows.iter().any(|r| children(r).next().is_some());
+        rows = flatten(rows, spec.flat_join, p.flat_dimensions);
+        // Matomo sorts the flattened table by the report's default column
+        // (visits), then label: a table that had subtables is re-sorted
+        // (a flat one keeps the report's order).
+        if nested
+            && p.sort_column.is_none()
+            && p.flat_dimensions.is_some()
+            && rows.iter().all(|r| r.contains_key("nb_visits"))
+        {
+            sort(&mut rows, "nb_visits", true);
+        }
     }
     if let Some(column) = &p.excludelowpop {
         let min = match p.excludelowpop_value {
@@ -585,35 +605,90 @@ fn children(row: &Row) -> impl Iterator<Item = &Row> {
 }
 
 /// Subtables' rows in their parents' places, labelled `parent - child`;
-/// a row without a segment takes its parent's (as Matomo's flattener
-/// gives a subtable's rows their parent's metadata).
-fn flatten(rows: Vec<Row>, join: Option<&str>, prefix: &str) -> Vec<Row> {
-    flatten_under(rows, join, prefix, None)
+/// a row without a segment, URL or logo takes its parent's (as Matomo's
+/// flattener gives a subtable's rows their parent's metadata); with
+/// `dims`, each row names its parts in the dimensions' columns (the top
+/// row's label, a child's own label: without its parent's `parent/` when
+/// the child's label is whole).
+fn flatten(rows: Vec<Row>, join: Option<&str>, dims: Option<FlatDimensions>) -> Vec<Row> {
+    flatten_under(rows, join, "", &Row::new(), dims, 0)
 }
+
+/// A row of a report that comes flat (page URLs): its label, its whole
+/// path, in the dimension's column, last, as Matomo's flattener names it.
+pub(crate) fn name_flat_path(row: &mut Row, column: &str) {
+    if let Some(label) = row.get("label").cloned() {
+        row.insert(column.into(), label);
+    }
+}
+
+/// What a subtable's rows take from their parent when they lack it.
+const INHERITED: [&str; 3] = ["url", "logo", "segment"];
 
 fn flatten_under(
     rows: Vec<Row>,
     join: Option<&str>,
     prefix: &str,
-    segment: Option<&Value>,
+    parent: &Row,
+    dims: Option<FlatDimensions>,
+    level: usize,
 ) -> Vec<Row> {
     let mut out = Vec::with_capacity(rows.len());
     for mut r in rows {
         let children = take_children(&mut r);
         r.shift_remove("idsubtable");
-        if let (Some(s), false) = (segment, r.contains_key("segment")) {
-            r.insert("segment".into(), s.clone());
+        for (k, v) in parent {
+            if !r.contains_key(k) {
+                r.insert(k.clone(), v.clone());
+            }
         }
+        let own = label(&r).to_owned();
         let name = match join {
-            Some(sep) if !prefix.is_empty() => format!("{prefix}{sep}{}", label(&r)),
-            _ => label(&r).to_owned(),
+            Some(sep) if !prefix.is_empty() => format!("{prefix}{sep}{own}"),
+            _ => own.clone(),
         };
+        if let Some((top, sub)) = dims {
+            let column = if level == 0 { top } else { sub };
+            let part = match (join, prefix.is_empty()) {
+                (None, false) => own
+                    .strip_prefix(prefix)
+                    .and_then(|rest| rest.strip_prefix('/'))
+                    .unwrap_or(&own)
+                    .to_owned(),
+                _ => own.clone(),
+            };
+            let part = match r.get(column).and_then(Value::as_str) {
+                // A deeper level of the same dimension continues its path.
+                Some(up) if level > 1 || top == sub => {
+                    format!("{up}{}{part}", join.unwrap_or("/"))
+                }
+                _ => part,
+            };
+            r.insert(column.into(), json!(part));
+        }
         if children.is_empty() {
             r.insert("label".into(), json!(name));
             out.push(r);
         } else {
-            let own = r.get("segment").cloned();
-            out.extend(flatten_under(children, join, &name, own.as_ref()));
+            let mut inherited: Row = INHERITED
+                .iter()
+                .filter_map(|k| Some(((*k).to_owned(), r.get(*k)?.clone())))
+                .collect();
+            if let Some((top, sub)) = dims {
+                for column in [top, sub] {
+                    if let Some(v) = r.get(column) {
+                        inherited.insert(column.into(), v.clone());
+                    }
+                }
+            }
+            out.extend(flatten_under(
+                children,
+                join,
+                &name,
+                &inherited,
+                dims,
+                level + 1,
+            ));
         }
     }
     out

@@ -10,6 +10,34 @@ pub(crate) fn without_fragment(url: &str) -> &str {
     url.split_once('#').map_or(url, |(u, _)| u)
 }
 
+/// The URL an action of `kind` keeps: a download's or outlink's as it
+/// is, any other's without its `#fragment` (Matomo keeps the fragment of
+/// a clicked link, `ActionClickUrl`, and drops a page's).
+pub(crate) fn action_url(url: &str, kind: crate::HitType) -> &str {
+    match kind {
+        crate::HitType::Download | crate::HitType::Outlink => url,
+        _ => without_fragment(url),
+    }
+}
+
+/// A download's or outlink's row label under its domain, as Matomo's:
+/// `/` and the path with its query, then `#` and the fragment if it has
+/// one (`https://x.org/a?b#c` is `/a?b#c`), percent-escapes decoded as
+/// Matomo's API decodes labels ([`title_label`]).
+pub(crate) fn link_label(url: &str) -> String {
+    let (rest, fragment) = url.split_once('#').unwrap_or((url, ""));
+    let path = match authority_end(rest) {
+        Some((_, end)) => &rest[end..],
+        None => rest,
+    };
+    let mut label = format!("/{}", path.strip_prefix('/').unwrap_or(path).trim());
+    if !fragment.is_empty() {
+        label.push('#');
+        label.push_str(fragment);
+    }
+    title_label(&label).into_owned()
+}
+
 /// A URL as Matomo names a page action: without its scheme, a leading
 /// `www.` and its fragment (`http://www.x.org/a#b` is `x.org/a`).
 pub(crate) fn page_name(url: &str) -> &str {
@@ -34,9 +62,16 @@ pub(crate) fn action_name(url: &str) -> String {
 /// A URL as Matomo compares it with a segment's `pageUrl==` value (and
 /// the other URL segments' `==`, `!=`): its action name ([`page_name`],
 /// the scheme and `www.` dropped in any case), without case, as MySQL's
-/// collation compares (`https://WWW.x.org/A` and `x.org/a` are the same).
-pub(crate) fn url_match_key(url: &str) -> String {
-    page_name(&url.trim().to_lowercase()).to_owned()
+/// collation compares (`https://WWW.x.org/A` and `x.org/a` are the same);
+/// a download's or outlink's with its fragment ([`action_url`]).
+pub(crate) fn url_match_key(url: &str, kind: crate::HitType) -> String {
+    let url = url.trim().to_lowercase();
+    let url = action_url(&url, kind);
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .unwrap_or(url);
+    rest.strip_prefix("www.").unwrap_or(rest).to_owned()
 }
 
 /// Matomo's default `url_query_parameter_to_exclude_from_url`: click ids
@@ -346,6 +381,31 @@ pub(crate) fn html_unescape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Matomo's `parseNameFromPageUrl` of a clicked link: `/`, the path
+    /// and query after the host, `#` and the fragment when there is one;
+    /// the label's escapes decoded.
+    #[test]
+    fn a_link_label_keeps_its_fragment_as_matomos() {
+        let cases = [
+            ("https://outlinks.org/#!a-<b>", "/#!a-<b>"),
+            ("http://x.org/o#f&c=Open%20p", "/o#f&c=Open p"),
+            ("http://x.org", "/"),
+            ("http://x.org/a?b=1#", "/a?b=1"),
+            ("http://x.org//a", "//a"),
+        ];
+        for (url, label) in cases {
+            assert_eq!(link_label(url), label, "{url}");
+        }
+        assert_eq!(
+            action_url("http://x.org/a#b", crate::HitType::Outlink),
+            "http://x.org/a#b"
+        );
+        assert_eq!(
+            action_url("http://x.org/a#b", crate::HitType::Pageview),
+            "http://x.org/a"
+        );
+    }
 
     #[test]
     fn shown_urls_have_matomos_lower_case_prefix() {

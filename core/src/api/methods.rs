@@ -1407,3 +1407,41 @@ pub(crate) fn family_metrics(f: Family) -> (Titles, Titles) {
         F::None => (&[], &[]),
     }
 }
+
+/// The columns a flattened report names its rows' parts by (Matomo's
+/// report dimension and subtable dimension ids, `.` as `_`), for the
+/// reports with subtables; `secondary`: an events report's
+/// `secondaryDimension`.
+pub(crate) fn flat_dimensions(
+    method: &str,
+    secondary: Option<&str>,
+) -> Option<crate::table::FlatDimensions> {
+    let event = |name: &str| match name {
+        "eventCategory" => Some("Events_EventCategory"),
+        "eventAction" => Some("Events_EventAction"),
+        "eventName" => Some("Events_EventName"),
+        _ => None,
+    };
+    let events = |own: &'static str, default: &'static str| {
+        Some((own, secondary.and_then(event).unwrap_or(default)))
+    };
+    match method {
+        "Actions.getPageUrls" => Some(("Actions_PageUrl", "Actions_PageUrl")),
+        "Actions.getPageTitles" => Some(("Actions_PageTitle", "Actions_PageTitle")),
+        "Actions.getEntryPageUrls" => Some(("Actions_EntryPageUrl", "Actions_EntryPageUrl")),
+        "Actions.getExitPageUrls" => Some(("Actions_ExitPageUrl", "Actions_ExitPageUrl")),
+        "Actions.getEntryPageTitles" => Some(("Actions_EntryPageTitle", "Actions_EntryPageTitle")),
+        "Actions.getExitPageTitles" => Some(("Actions_ExitPageTitle", "Actions_ExitPageTitle")),
+        "Actions.getDownloads" => Some(("Actions_DownloadUrl", "Actions_DownloadUrl")),
+        "Actions.getOutlinks" => Some(("Actions_ClickedUrl", "Actions_ClickedUrl")),
+        "Referrers.getSearchEngines" => Some(("Referrers_SearchEngine", "Referrers_Keyword")),
+        "Referrers.getKeywords" => Some(("Referrers_Keyword", "Referrers_SearchEngine")),
+        "Referrers.getCampaigns" => Some(("Referrers_Campaign", "Referrers_Keyword")),
+        "Referrers.getSocials" => Some(("Referrers_SocialNetwork", "Referrers_WebsitePage")),
+        "Referrers.getWebsites" => Some(("Referrers_Website", "Referrers_WebsitePage")),
+        "Events.getCategory" => events("Events_EventCategory", "Events_EventAction"),
+        "Events.getAction" => events("Events_EventAction", "Events_EventName"),
+        "Events.getName" => events("Events_EventName", "Events_EventAction"),
+        _ => None,
+    }
+}

@@ -483,6 +483,10 @@ impl ApiRequest {
                 "missing parameter 'method', e.g. method=VisitsSummary.get",
             ));
         }
+        if r.table.flat {
+            r.table.flat_dimensions =
+                methods::flat_dimensions(&r.method, r.secondary_dimension.as_deref());
+        }
         Ok(r)
     }
 
@@ -2081,7 +2085,22 @@ fn page_urls_answer(rows: Vec<Row>, t: &TableParams) -> Result<Value> {
     };
     let mut v = table::apply(rows, &params, &Spec::new(table::PAGE_RATIOS))?;
     without_zero_entries(&mut v);
+    name_flat_paths(&mut v, t);
     Ok(v)
+}
+
+/// The rows of a report that comes flat (page URLs, downloads, outlinks)
+/// with `flat=1`: each names its path in the report's dimension column,
+/// as Matomo's flattener does.
+fn name_flat_paths(v: &mut Value, t: &TableParams) {
+    if t.flat
+        && let Some((column, _)) = t.flat_dimensions
+        && let Value::Array(rows) = v
+    {
+        rows.iter_mut()
+            .filter_map(Value::as_object_mut)
+            .for_each(|r| table::name_flat_path(r, column));
+    }
 }
 
 /// A page report's rows without entries leave out their entry columns,
@@ -2150,6 +2169,9 @@ fn action_answer(kind: ActionReportKind, rows: Vec<Row>, t: &TableParams) -> Res
     let mut v = table::apply(rows, &params, &Spec::new(ratios))?;
     if kind.pages() {
         without_zero_entries(&mut v);
+    }
+    if tree {
+        name_flat_paths(&mut v, t);
     }
     Ok(v)
 }
@@ -2256,7 +2278,8 @@ fn one_page(r: &ApiRequest, titles: bool) -> Result<(ActionReportKind, String)> 
 
 /// The report and the URL `Actions.getDownload` (`downloadUrl`) or
 /// `getOutlink` (`outlinkUrl`) asks about, without its fragment and the
-/// session parameters Matomo leaves out when it matches.
+/// session parameters, as Matomo searches (`excludeQueryParametersFromUrl`):
+/// a link stored with a fragment is not found.
 fn one_link(r: &ApiRequest, outlink: bool) -> Result<(ActionReportKind, String)> {
     let (url, kind, name) = if outlink {
         (&r.outlink_url, ActionReportKind::Outlinks, "outlinkUrl")
@@ -2281,10 +2304,13 @@ fn one_link_answer(
     let shape = rows::PerfShape::of(rows, kind, None, t).links();
     let rows: Vec<Row> = rows
         .iter()
-        .filter(|row| crate::url::without_session_parameters(&row.label) == wanted)
+        // A link stored with its fragment is another action.
+        .filter(|row| {
+            !row.label.contains('#') && crate::url::without_session_parameters(&row.label) == wanted
+        })
         .map(|row| {
             let mut m = rows::action_row(row, &shape, true);
-            m.insert("label".into(), json!(crate::url::page_label(&row.label)));
+            m.insert("label".into(), json!(crate::url::link_label(&row.label)));
             // Matomo's one link row has its URL and no segment.
             m.shift_remove("segment");
             m.insert("url".into(), json!(row.label));

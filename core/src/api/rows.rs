@@ -237,9 +237,11 @@ fn row_segment(row: &ActionRow, shape: &PerfShape, folder_path: &str) -> Option<
         "pageTitle" if row.label == crate::report::UNTITLED => "pageTitle==".into(),
         "pageTitle" => format!("pageTitle=={}", twice(&row.label)),
         "siteSearchKeyword" => format!("siteSearchKeyword=={}", enc(&row.label)),
-        // Links: the URL rows (their label is the URL here).
+        // Links: the URL rows (their label is the URL here), HTML-escaped
+        // as Matomo stores a clicked URL (`&amp;`; `segment::parse` reads
+        // it back).
         _ if row.is_folder() => return None,
-        _ => format!("{field}=={}", twice(&row.label)),
+        _ => format!("{field}=={}", twice(&crate::url::html_escape(&row.label))),
     })
 }
 
@@ -311,7 +313,7 @@ pub(crate) fn link_tree_rows(
                         .and_then(Value::as_str)
                         .unwrap_or_default()
                         .to_owned();
-                    u.insert("label".into(), json!(crate::url::page_label(&url)));
+                    u.insert("label".into(), json!(crate::url::link_label(&url)));
                     u.insert("url".into(), json!(url));
                 }
             }

@@ -26,6 +26,9 @@ pub(crate) struct ActionTable {
     pub ratios: &'static [Ratio],
     /// `format_metrics=0`: ratios as raw numbers.
     pub raw_metrics: bool,
+    /// Flat: the column that names each row's path (Matomo's flattened
+    /// dimension), last, as the generic filters add it.
+    pub flat_dimension: Option<&'static str>,
 }
 
 impl Engine {
@@ -97,6 +100,7 @@ impl Engine {
             pages,
             ratios: if pages { table::PAGE_RATIOS } else { &[] },
             raw_metrics: t.raw_metrics,
+            flat_dimension: t.flat_dimensions.map(|d| d.0),
         })
     }
 }
@@ -119,6 +123,9 @@ impl ActionTable {
                 }
                 if self.pages {
                     crate::api::without_zero_entry_columns(&mut m);
+                }
+                if let Some(column) = self.flat_dimension {
+                    table::name_flat_path(&mut m, column);
                 }
                 m
             })

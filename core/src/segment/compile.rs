@@ -447,9 +447,15 @@ fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
                 // Matomo's: the URL's action name, whatever its scheme,
                 // `www.` and case.
                 Some(dict) if url && matches!(op, Op::Eq | Op::Ne) => {
-                    let key = crate::url::url_match_key(v);
+                    // A clicked link's URL keeps its fragment.
+                    let kind = match c.field {
+                        Field::DownloadUrl => crate::HitType::Download,
+                        Field::OutlinkUrl => crate::HitType::Outlink,
+                        _ => crate::HitType::Pageview,
+                    };
+                    let key = crate::url::url_match_key(v, kind);
                     dict.iter()
-                        .filter(|(_, s)| crate::url::url_match_key(s) == key)
+                        .filter(|(_, s)| crate::url::url_match_key(s, kind) == key)
                         .map(|(i, _)| i)
                         .collect()
                 }

@@ -565,10 +565,15 @@ fn parse_condition(text: &str, position: usize) -> Result<Condition> {
         .unwrap_or_else(|| Field::Dimension(name.to_owned()));
     if matches!(
         field,
-        Field::EventCategory | Field::EventAction | Field::EventName
+        Field::EventCategory
+            | Field::EventAction
+            | Field::EventName
+            | Field::DownloadUrl
+            | Field::OutlinkUrl
     ) {
-        // Matomo stores an event's parts HTML-escaped and its event rows'
-        // segments name them so (`eventName==l%26%23039%3Beau`).
+        // Matomo stores an event's parts and a clicked link's URL
+        // HTML-escaped and its event and link rows' segments name them so
+        // (`eventName==l%26%23039%3Beau`, `outlinkUrl==...%26amp%3B...`).
         value = crate::url::html_unescape(&value);
     }
     let cond = Condition {

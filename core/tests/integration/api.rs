@@ -834,8 +834,11 @@ fn urlencoding(s: &str) -> String {
 }
 
 /// `Actions.getDownload` and `getOutlink`: one URL's row, matched as
-/// Matomo matches (fragment and session parameters left out), labelled
-/// by path with its URL.
+/// Matomo matches (the asked URL's fragment and session parameters left
+/// out; a link clicked with a fragment is an action of its own, which
+/// Matomo's search does not find), labelled by path with its URL. The
+/// downloads report keeps a fragment in its label, URL and segment (the
+/// segment HTML-escaped, as Matomo stores the URL).
 #[test]
 fn a_download_and_an_outlink_answer_their_own_row() {
     let mut e = Engine::in_memory();
@@ -856,6 +859,7 @@ fn a_download_and_an_outlink_answer_their_own_row() {
         link("a", 9, Download, "http://piwik.org/path/latest.zip?v=2#top").with_perf(bytes(3001)),
         link("b", 5, Download, "http://piwik.org/path/latest.zip?v=3"),
         link("b", 7, Outlink, "http://dev.piwik.org/svn"),
+        link("c", 5, Download, "http://piwik.org/f.zip#a&b=Open%20x"),
     ])
     .unwrap();
     let get = |q: &str| -> Value {
@@ -873,17 +877,54 @@ fn a_download_and_an_outlink_answer_their_own_row() {
             "label": "/path/latest.zip?v=2",
             "nb_visits": 1,
             "nb_uniq_visitors": 1,
-            "nb_hits": 2,
+            "nb_hits": 1,
             "sum_time_spent": 0,
-            // Matomo's bandwidth columns; the average rounded down.
-            "sum_bandwidth": 4001,
-            "nb_hits_with_bandwidth": 2,
+            // Matomo's bandwidth columns.
+            "sum_bandwidth": 1000,
+            "nb_hits_with_bandwidth": 1,
             "min_bandwidth": 1000,
-            "max_bandwidth": 3001,
-            "avg_bandwidth": 2000,
+            "max_bandwidth": 1000,
+            "avg_bandwidth": 1000,
             "url": "http://piwik.org/path/latest.zip?v=2",
         }])
     );
+    let tree = get("method=Actions.getDownloads&expanded=1");
+    let urls: Vec<(&str, &str, u64)> = tree[0]["subtable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["label"].as_str().unwrap(),
+                r["url"].as_str().unwrap(),
+                r["nb_hits"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        urls.contains(&(
+            "/path/latest.zip?v=2#top",
+            "http://piwik.org/path/latest.zip?v=2#top",
+            1
+        )),
+        "{urls:?}"
+    );
+    // The segment of a link with `&`: Matomo's stored form, `&amp;`,
+    // which finds its visit.
+    let row = tree[0]["subtable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["url"] == "http://piwik.org/f.zip#a&b=Open%20x")
+        .unwrap()
+        .clone();
+    assert_eq!(row["label"], "/f.zip#a&b=Open x");
+    let segment = row["segment"].as_str().unwrap();
+    assert!(segment.contains("%2526amp%253B"), "{segment}");
+    // As a request carries it (Matomo's rows' segments are ready for a
+    // query string).
+    let found = get(&format!("method=VisitsSummary.get&segment={segment}"));
+    assert_eq!(found["nb_visits"], 1);
     let rows = get(&format!(
         "method=Actions.getOutlink&outlinkUrl={}",
         enc("http://dev.piwik.org/svn?gclid=1")
@@ -1040,6 +1081,103 @@ fn configurations_group_visits_by_os_browser_and_resolution() {
             ("Windows / Unknown / unknown".to_owned(), 1, 1, false),
         ]
     );
+}
+
+/// `flat=1` as Matomo's flattener: each row names its parts in the
+/// report's dimension columns (`Referrers_SocialNetwork` the network,
+/// `Referrers_WebsitePage` the child's own label; an events report's
+/// subtable column follows `secondaryDimension`; a flat page report its
+/// path in `Actions_PageUrl`), a child takes its parent's URL, logo and
+/// segment, and the flattened rows sort by visits, then label.
+#[test]
+fn flattened_rows_name_their_dimensions_as_matomo() {
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1)).unwrap();
+    let t = 1_717_200_000;
+    let from = |v: &str, dt: i64, referrer: &str| {
+        Hit::pageview(1, t + dt, v, "https://x.org/a/b").with_referrer(referrer)
+    };
+    e.ingest([
+        from("a", 0, "https://twitter.com/z"),
+        from("b", 10, "https://twitter.com/y"),
+        from("c", 20, "https://www.facebook.com/w"),
+        from("d", 30, "https://twitter.com/y"),
+        Hit::new(1, t + 40, "a", hitmap::HitType::Event)
+            .with_url("https://x.org/")
+            .with_event(hitmap::Event {
+                category: "video".into(),
+                action: "play".into(),
+                name: Some("intro".into()),
+                value: None,
+            }),
+    ])
+    .unwrap();
+    let get = |q: &str| -> Vec<Value> {
+        api(
+            &e,
+            &format!("{q}&idSite=1&period=day&date=2024-06-01&flat=1&format=json"),
+        )
+        .as_array()
+        .unwrap()
+        .clone()
+    };
+    let socials = get("method=Referrers.getSocials");
+    let rows: Vec<(&str, &str, &str, u64)> = socials
+        .iter()
+        .map(|r| {
+            (
+                r["label"].as_str().unwrap(),
+                r["Referrers_SocialNetwork"].as_str().unwrap(),
+                r["Referrers_WebsitePage"].as_str().unwrap(),
+                r["nb_visits"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "Twitter - https://twitter.com/y",
+                "Twitter",
+                "https://twitter.com/y",
+                2
+            ),
+            (
+                "Facebook - https://www.facebook.com/w",
+                "Facebook",
+                "https://www.facebook.com/w",
+                1
+            ),
+            (
+                "Twitter - https://twitter.com/z",
+                "Twitter",
+                "https://twitter.com/z",
+                1
+            ),
+        ]
+    );
+    for r in &socials {
+        let network = r["Referrers_SocialNetwork"].as_str().unwrap();
+        assert_eq!(
+            r["segment"],
+            format!("referrerType==social;referrerName=={network}"),
+            "{r}"
+        );
+        assert!(r["logo"].as_str().unwrap().contains("socials/"), "{r}");
+        assert!(r.get("url").is_some(), "{r}");
+    }
+    let events = get("method=Events.getCategory&secondaryDimension=eventName");
+    assert_eq!(events[0]["label"], "video - intro");
+    assert_eq!(events[0]["Events_EventCategory"], "video");
+    assert_eq!(events[0]["Events_EventName"], "intro");
+    let pages = get("method=Actions.getPageUrls");
+    assert_eq!(pages[0]["label"], pages[0]["Actions_PageUrl"]);
+    // Not flat: no such columns.
+    let tree = api(
+        &e,
+        "method=Referrers.getSocials&idSite=1&period=day&date=2024-06-01&expanded=1&format=json",
+    );
+    assert!(tree[0].get("Referrers_SocialNetwork").is_none());
 }
 
 /// `DevicePlugins.getPlugin`: a row per plugin Matomo records, each the

@@ -137,13 +137,24 @@ fn shapes() -> Vec<(&'static str, Vec<&'static str>)> {
     ];
     let interest = vec!["label", "nb_visits", "segment"];
     vec![
-        ("Actions.getPageUrls&flat=1", urls.clone()),
+        // Flattened, a row names its parts in the report's dimension
+        // columns (Matomo's flattener).
+        (
+            "Actions.getPageUrls&flat=1",
+            [&urls[..], &["Actions_PageUrl"]].concat(),
+        ),
         ("Actions.getPageTitles", titles.clone()),
         // Matomo's entry and exit page reports: the page report's rows
         // with entries (exits).
-        ("Actions.getEntryPageUrls&flat=1", urls.clone()),
+        (
+            "Actions.getEntryPageUrls&flat=1",
+            [&urls[..], &["Actions_EntryPageUrl"]].concat(),
+        ),
         ("Actions.getExitPageTitles", titles.clone()),
-        ("Actions.getDownloads&flat=1", hits.clone()),
+        (
+            "Actions.getDownloads&flat=1",
+            [&hits[..], &["Actions_DownloadUrl"]].concat(),
+        ),
         (
             "Actions.getSiteSearchKeywords",
             [&hits[..], &["nb_pages_per_search"]].concat(),
@@ -162,7 +173,10 @@ fn shapes() -> Vec<(&'static str, Vec<&'static str>)> {
                 "segment",
             ],
         ),
-        ("Events.getCategory&flat=1", events.clone()),
+        (
+            "Events.getCategory&flat=1",
+            [&events[..], &["Events_EventCategory", "Events_EventAction"]].concat(),
+        ),
         ("Events.getName", events.clone()),
         // A type's row carries its Matomo id (the websites under it, as
         // flat rows, do not: their shape is the websites report's).
