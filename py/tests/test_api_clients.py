@@ -120,7 +120,7 @@ def test_plain_http_as_the_documentation_shows(server):
     # What hitmap cannot honour is an error that names it, never ignored.
     status, _, body = get(method="VisitsSummary.get", idSite=1, period="day", date="2025-01-02", pivotBy="x")
     assert status == 400 and "pivotBy" in json.loads(body)["message"]
-    status, _, body = get(method="DevicePlugins.getPlugin", idSite=1, period="day", date="2025-01-02")
+    status, _, body = get(method="DevicesDetection.getBrowserFamilies", idSite=1, period="day", date="2025-01-02")
     assert status == 400 and "not supported" in json.loads(body)["message"]
 
     meta = json.loads(get(method="API.getReportMetadata", idSites=1)[2])

@@ -2091,10 +2091,13 @@ fn page_urls_answer(rows: Vec<Row>, t: &TableParams) -> Result<Value> {
 
 /// The rows of a report that comes flat (page URLs, downloads, outlinks)
 /// with `flat=1`: each names its path in the report's dimension column,
-/// as Matomo's flattener does.
+/// as Matomo's flattener does (unless `showColumns` or `hideColumns`
+/// leave it out, as the generic filters do).
 fn name_flat_paths(v: &mut Value, t: &TableParams) {
     if t.flat
         && let Some((column, _)) = t.flat_dimensions
+        && (t.show_columns.is_empty() || t.show_columns.iter().any(|c| c == column))
+        && !t.hide_columns.iter().any(|c| c == column)
         && let Value::Array(rows) = v
     {
         rows.iter_mut()

@@ -1172,6 +1172,16 @@ fn flattened_rows_name_their_dimensions_as_matomo() {
     assert_eq!(events[0]["Events_EventName"], "intro");
     let pages = get("method=Actions.getPageUrls");
     assert_eq!(pages[0]["label"], pages[0]["Actions_PageUrl"]);
+    // `showColumns` and `hideColumns` leave it out as the other columns.
+    for q in [
+        "method=Actions.getPageUrls&showColumns=nb_hits",
+        "method=Actions.getPageUrls&hideColumns=Actions_PageUrl",
+        "method=Referrers.getSocials&showColumns=nb_visits",
+    ] {
+        let row = &get(q)[0];
+        assert!(row.get("Actions_PageUrl").is_none(), "{q}: {row}");
+        assert!(row.get("Referrers_SocialNetwork").is_none(), "{q}: {row}");
+    }
     // Not flat: no such columns.
     let tree = api(
         &e,
