@@ -141,11 +141,15 @@ pub(crate) fn intern_hit(
         for (i, (name, v)) in attr::NAMES.iter().zip(&h.attrs).enumerate() {
             if let Some(v) = v {
                 let value = if i == attr::PLUGINS {
-                    // Validated: one stored form for any order and case.
+                    // Validated: one stored form for any order and case;
+                    // no names (`" , "`) is none.
                     &crate::hit::plugins_text(v).unwrap_or_default()
                 } else {
                     &**v
                 };
+                if value.is_empty() {
+                    continue;
+                }
                 side.dims
                     .push((d.dim_names.intern(name), d.dim_values.intern(value)));
             }

@@ -1211,7 +1211,7 @@ fn browser_plugins_count_each_plugins_visits_as_matomo() {
         page(day + 60, "a").with_plugins("pdf"),
         page(day + 100, "b"),
         page(day + 160, "b").with_plugins("cookie,flash"),
-        page(day + 200, "c"),
+        page(day + 200, "c").with_plugins(" , "),
         old_ie,
     ])
     .unwrap();
