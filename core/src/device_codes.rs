@@ -1016,6 +1016,20 @@ pub fn browser_logo(name: Option<&str>) -> String {
     format!("plugins/Morpheus/icons/dist/browsers/{code}.png")
 }
 
+/// Matomo's icon of a browser plugin (`cookie`, `flash`, ...: a name of
+/// [`PLUGIN_NAMES`](crate::PLUGIN_NAMES)).
+///
+/// # Examples
+/// ```
+/// assert_eq!(
+///     hitmap::device_codes::plugin_logo("flash"),
+///     "plugins/Morpheus/icons/dist/plugins/flash.png"
+/// );
+/// ```
+pub fn plugin_logo(name: &str) -> String {
+    format!("plugins/Morpheus/icons/dist/plugins/{name}.png")
+}
+
 /// Matomo's icon of an operating system (its code's, `UNK` for an
 /// unknown one).
 ///

@@ -462,36 +462,53 @@ pub const PLUGIN_NAMES: [(&str, &str); 8] = [
 
 /// The stored form of a `plugins` value: its names (any case, any
 /// order, separated by commas and spaces) in [`PLUGIN_NAMES`] order,
-/// each once; an error names an unknown one.
+/// each once; an error names an unknown one. A value already in that
+/// form is returned as it is (the trackers' usual case: no copy).
 ///
 /// # Examples
 /// ```
 /// assert_eq!(hitmap::plugins_text("Java, cookie,java").unwrap(), "cookie,java");
+/// assert!(matches!(hitmap::plugins_text("cookie,java"), Ok(std::borrow::Cow::Borrowed(_))));
 /// assert!(hitmap::plugins_text("shockwave").is_err());
 /// ```
-pub fn plugins_text(value: &str) -> Result<String, String> {
+pub fn plugins_text(value: &str) -> Result<Cow<'_, str>, String> {
     let mut seen = [false; PLUGIN_NAMES.len()];
-    for name in value.split([',', ' ']).filter(|n| !n.is_empty()) {
-        let on = PLUGIN_NAMES
-            .iter()
-            .zip(seen.iter_mut())
-            .find(|((n, _), _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, on)| on)
-            .ok_or_else(|| {
-                format!(
-                    "`plugins`: unknown plugin {name:?} (known: {})",
-                    PLUGIN_NAMES.map(|p| p.0).join(", ")
-                )
-            })?;
-        *on = true;
+    // Already stored form: lower-case names in order, one comma between.
+    let mut stored = true;
+    let mut last = None;
+    for name in value.split(',') {
+        let names = name.split(' ').filter(|n| !n.is_empty());
+        stored &= !name.is_empty() && !name.contains(' ');
+        for name in names {
+            let (i, (known, on)) = PLUGIN_NAMES
+                .iter()
+                .map(|p| p.0)
+                .zip(seen.iter_mut())
+                .enumerate()
+                .find(|(_, (n, _))| n.eq_ignore_ascii_case(name))
+                .ok_or_else(|| {
+                    format!(
+                        "`plugins`: unknown plugin {name:?} (known: {})",
+                        PLUGIN_NAMES.map(|p| p.0).join(", ")
+                    )
+                })?;
+            stored &= last.is_none_or(|l| l < i) && known == name;
+            last = Some(i);
+            *on = true;
+        }
     }
-    Ok(PLUGIN_NAMES
-        .iter()
-        .zip(seen)
-        .filter(|(_, on)| *on)
-        .map(|(p, _)| p.0)
-        .collect::<Vec<_>>()
-        .join(","))
+    if stored {
+        return Ok(Cow::Borrowed(value));
+    }
+    Ok(Cow::Owned(
+        PLUGIN_NAMES
+            .iter()
+            .zip(seen)
+            .filter(|(_, on)| *on)
+            .map(|(p, _)| p.0)
+            .collect::<Vec<_>>()
+            .join(","),
+    ))
 }
 
 /// hitmap's own visit-level attributes. They are kept like custom

@@ -145,7 +145,7 @@ pub(crate) fn intern_hit(
                     // no names (`" , "`) is none.
                     &crate::hit::plugins_text(v).unwrap_or_default()
                 } else {
-                    &**v
+                    v
                 };
                 if value.is_empty() {
                     continue;

@@ -947,6 +947,16 @@ pub(crate) fn plugins_key(
     format!("{}{}", if old_ie { "!" } else { "" }, plugins.unwrap_or(""))
 }
 
+/// A [`plugins_key`] back as (whether the browser is Internet Explorer 6
+/// to 10, the plugins' names).
+pub(crate) fn plugins_of_key(key: &str) -> (bool, impl Iterator<Item = &str>) {
+    let (old_ie, plugins) = match key.strip_prefix('!') {
+        Some(rest) => (true, rest),
+        None => (false, key),
+    };
+    (old_ie, plugins.split(',').filter(|p| !p.is_empty()))
+}
+
 fn joined(name: Option<&str>, version: Option<&str>) -> Option<String> {
     Some(match (name?, version) {
         (n, Some(v)) => format!("{n} {v}"),

@@ -799,10 +799,10 @@ pub(crate) fn group_rows_of(
 /// 100 %, as Matomo's range check), every plugin a row; by visits, then
 /// name.
 fn plugin_rows(groups: &[Group]) -> Vec<Row> {
-    let old_ie = |x: &Group| x.label.starts_with('!');
+    use crate::visit_key::plugins_of_key;
     let total: u64 = groups
         .iter()
-        .filter(|x| !old_ie(x))
+        .filter(|x| !plugins_of_key(&x.label).0)
         .map(|x| x.metrics.nb_visits)
         .sum();
     let mut rows: Vec<Row> = crate::hit::PLUGIN_NAMES
@@ -810,12 +810,7 @@ fn plugin_rows(groups: &[Group]) -> Vec<Row> {
         .map(|(name, _)| {
             let visits: u64 = groups
                 .iter()
-                .filter(|x| {
-                    x.label
-                        .trim_start_matches('!')
-                        .split(',')
-                        .any(|p| p == *name)
-                })
+                .filter(|x| plugins_of_key(&x.label).1.any(|p| p == *name))
                 .map(|x| x.metrics.nb_visits)
                 .sum();
             let mut m = Row::new();
@@ -824,10 +819,7 @@ fn plugin_rows(groups: &[Group]) -> Vec<Row> {
             m.insert("label".into(), json!(label));
             m.insert("nb_visits".into(), json!(visits));
             m.insert(table::VISITS_TOTAL.into(), json!(total.max(visits)));
-            m.insert(
-                "logo".into(),
-                json!(format!("plugins/Morpheus/icons/dist/plugins/{name}.png")),
-            );
+            m.insert("logo".into(), json!(crate::device_codes::plugin_logo(name)));
             m
         })
         .collect();

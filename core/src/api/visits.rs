@@ -497,7 +497,7 @@ fn visit_details(
                 .iter()
                 .map(|p| {
                     json!({
-                        "pluginIcon": format!("plugins/Morpheus/icons/dist/plugins/{p}.png"),
+                        "pluginIcon": crate::device_codes::plugin_logo(p),
                         "pluginName": p,
                     })
                 })
