@@ -453,7 +453,8 @@ pub(crate) struct DayArchive {
     /// The day's recorded conversions, sorted by visit (those attached to
     /// no visit last), then time (`recorded.rs`).
     pub conversions: Vec<Recorded>,
-    /// The day's product views (`product_view` hits), attached and
+    /// The day's product views (`product_view` hits) and content
+    /// impressions and interactions (`content` hits), attached and
     /// sorted as the conversions are; never counted as conversions.
     pub views: Vec<Recorded>,
     // indexes
@@ -706,7 +707,7 @@ impl DayArchive {
         }
     }
 
-    /// A visit's conversions and product views.
+    /// A visit's conversions, product views and contents.
     fn records_of(&self, visit: u32) -> impl Iterator<Item = &Recorded> {
         self.conversions_of(visit)
             .iter()
@@ -863,7 +864,7 @@ impl DayArchive {
         });
         let (views, mut out): (Vec<Recorded>, Vec<Recorded>) = out
             .into_iter()
-            .partition(|r| r.kind == HitType::ProductView);
+            .partition(|r| matches!(r.kind, HitType::ProductView | HitType::Content));
         crate::recorded::derive_counted(&mut out);
         self.conversions = out;
         self.views = views;
@@ -1229,7 +1230,11 @@ impl DayArchive {
                             acts.push((x.ev_action, v));
                         }
                         // Conversions are not actions.
-                        HitType::Goal | HitType::Order | HitType::Cart | HitType::ProductView => {}
+                        HitType::Goal
+                        | HitType::Order
+                        | HitType::Cart
+                        | HitType::ProductView
+                        | HitType::Content => {}
                     }
                 }
             }

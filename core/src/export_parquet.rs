@@ -95,6 +95,14 @@ fn campaign_fields() -> Fields {
     CAMPAIGN_KEYS.iter().map(|k| text(k)).collect()
 }
 
+/// A content hit's `content`: name, piece, target, interaction.
+fn content_fields() -> Fields {
+    ["name", "piece", "target", "interaction"]
+        .iter()
+        .map(|k| text(k))
+        .collect()
+}
+
 fn order_fields() -> Fields {
     let mut f = vec![text("id")];
     f.extend(
@@ -184,6 +192,11 @@ fn hits_schema(dims: &[String]) -> SchemaRef {
     f.push(text("search_category"));
     f.push(Field::new("search_count", DataType::UInt32, true));
     f.push(text("plugins"));
+    f.push(Field::new(
+        "content",
+        DataType::Struct(content_fields()),
+        true,
+    ));
     Arc::new(Schema::new(f))
 }
 
@@ -427,6 +440,23 @@ fn hits_batch(schema: &SchemaRef, dims: &[String], hits: &[Hit]) -> Result<Recor
         hits.iter().map(|h| h.search_count).collect::<UInt32Array>(),
     ));
     cols.push(texts(hits.iter().map(|h| h.plugins.as_deref())));
+    fn content(h: &Hit) -> Option<&crate::hit::Content> {
+        h.conversion.as_ref().and_then(|c| c.content.as_ref())
+    }
+    let parts: [fn(&crate::hit::Content) -> Option<&str>; 4] = [
+        |c| Some(c.name.as_str()),
+        |c| c.piece.as_deref(),
+        |c| c.target.as_deref(),
+        |c| c.interaction.as_deref(),
+    ];
+    cols.push(structs(
+        content_fields(),
+        parts
+            .iter()
+            .map(|f| texts(hits.iter().map(|h| content(h).and_then(f))))
+            .collect(),
+        hits.iter().map(|h| content(h).is_some()).collect(),
+    )?);
     RecordBatch::try_new(schema.clone(), cols).map_err(arrow_err)
 }
 

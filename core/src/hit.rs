@@ -31,6 +31,10 @@ pub enum HitType {
     /// page view): not an action (its page view is one); it feeds the
     /// view columns of the products reports.
     ProductView = 8,
+    /// A content impression or interaction (Matomo's content tracking:
+    /// `c_n`, `c_p`, `c_t`, `c_i`): not an action (Matomo counts none);
+    /// it keeps its visit open and feeds the Contents reports.
+    Content = 9,
 }
 
 impl HitType {
@@ -51,6 +55,7 @@ impl HitType {
             HitType::Order => "order",
             HitType::Cart => "cart",
             HitType::ProductView => "product_view",
+            HitType::Content => "content",
         }
     }
 
@@ -72,6 +77,7 @@ impl HitType {
             "order" => HitType::Order,
             "cart" => HitType::Cart,
             "product_view" => HitType::ProductView,
+            "content" => HitType::Content,
             _ => return None,
         })
     }
@@ -241,7 +247,118 @@ pub struct Conversion {
     pub discount: Option<f64>,
     /// The products of an order or cart (`ec_items`).
     pub items: Vec<Item>,
+    /// What a `content` hit shows or records an interaction with
+    /// (required for those hits, absent on the others).
+    pub content: Option<Content>,
 }
+
+/// A content block a page showed (an impression) or that the visitor
+/// interacted with: Matomo's content tracking (`c_n`, `c_p`, `c_t`,
+/// `c_i`), the rows of `Contents.getContentNames` and `getContentPieces`.
+///
+/// # Examples
+/// ```
+/// use hitmap::{Content, Conversion, Hit, HitType};
+/// let banner = Content::new("Banner").piece("/img/sale.png").target("https://x.org/sale");
+/// let click = banner.clone().interaction("click");
+/// let hit = Hit::new(1, 1_717_200_000, "v", HitType::Content)
+///     .with_url("https://x.org/")
+///     .with_conversion(Conversion::content(click));
+/// assert!(hit.validate().is_ok());
+/// assert!(hit.to_ndjson().contains(r#""interaction":"click""#));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Content {
+    /// The content's name (required, 1 to 255 bytes: Matomo's `c_n`).
+    pub name: String,
+    /// The piece shown: an image's path, a text (`c_p`).
+    pub piece: Option<String>,
+    /// Where the content leads (`c_t`).
+    pub target: Option<String>,
+    /// The interaction (`click`, `submit`: `c_i`); without one the hit is
+    /// an impression.
+    pub interaction: Option<String>,
+}
+
+impl Content {
+    /// A content impression of `name`.
+    pub fn new(name: impl Into<String>) -> Content {
+        Content {
+            name: name.into(),
+            ..Content::default()
+        }
+    }
+
+    /// Sets the piece.
+    pub fn piece(mut self, piece: impl Into<String>) -> Content {
+        self.piece = Some(piece.into());
+        self
+    }
+
+    /// Sets the target.
+    pub fn target(mut self, target: impl Into<String>) -> Content {
+        self.target = Some(target.into());
+        self
+    }
+
+    /// Empty piece, target and interaction as none (Matomo stores an
+    /// empty `c_p`, `c_t` or `c_i` as no value).
+    pub(crate) fn normalized(mut self) -> Content {
+        for part in [&mut self.piece, &mut self.target, &mut self.interaction] {
+            if part.as_deref() == Some("") {
+                *part = None;
+            }
+        }
+        self
+    }
+
+    /// The part a contents segment compares (`contentName`,
+    /// `contentPiece`, `contentTarget`, `contentInteraction`), if set.
+    pub(crate) fn segment_part(&self, field: &str) -> Option<&str> {
+        match field {
+            "contentName" => Some(&self.name),
+            "contentPiece" => self.piece.as_deref(),
+            "contentTarget" => self.target.as_deref(),
+            "contentInteraction" => self.interaction.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Makes it an interaction (`click`).
+    pub fn interaction(mut self, interaction: impl Into<String>) -> Content {
+        self.interaction = Some(interaction.into());
+        self
+    }
+
+    /// The contract's rules: a name, every part at most
+    /// [`MAX_CONTENT_BYTES`] (an empty piece, target or interaction is
+    /// none: [`Content::normalized`]).
+    fn validate(&self) -> Result<(), String> {
+        if self.name.is_empty() {
+            return Err("a content hit needs `content.name` (Matomo's c_n)".into());
+        }
+        for (field, v) in [
+            ("name", Some(&self.name)),
+            ("piece", self.piece.as_ref()),
+            ("target", self.target.as_ref()),
+            ("interaction", self.interaction.as_ref()),
+        ] {
+            match v {
+                Some(v) if v.len() > MAX_CONTENT_BYTES => {
+                    return Err(format!(
+                        "`content.{field}` must be at most {MAX_CONTENT_BYTES} bytes long, got {} bytes",
+                        v.len()
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Longest part of a [`Content`] kept.
+pub(crate) const MAX_CONTENT_BYTES: usize = 1024;
 
 /// One product of an order or cart.
 ///
@@ -316,6 +433,20 @@ impl Conversion {
         }
     }
 
+    /// What a `content` hit records.
+    ///
+    /// # Examples
+    /// ```
+    /// let c = hitmap::Conversion::content(hitmap::Content::new("Banner"));
+    /// assert_eq!(c.content.unwrap().name, "Banner");
+    /// ```
+    pub fn content(content: Content) -> Conversion {
+        Conversion {
+            content: Some(content),
+            ..Conversion::default()
+        }
+    }
+
     /// Sets the revenue.
     pub fn revenue(mut self, revenue: f64) -> Conversion {
         self.revenue = Some(revenue);
@@ -353,7 +484,21 @@ impl Conversion {
         Ok(())
     }
 
+    /// A content hit: its content and nothing else.
+    fn validate_content(&self) -> Result<(), String> {
+        let Some(content) = &self.content else {
+            return Err("a content hit needs `content` with its `name` (Matomo's c_n)".into());
+        };
+        if self.goal.is_some() || self.revenue.is_some() || self.order_id.is_some() || self.has_amounts() || !self.items.is_empty() {
+            return Err("a content hit carries only `content`".into());
+        }
+        content.validate()
+    }
+
     pub(crate) fn validate(&self, kind: HitType) -> Result<(), String> {
+        if kind != HitType::Content && self.content.is_some() {
+            return Err(format!("`content` belongs to content hits, not a {} hit", kind.name()));
+        }
         let finite = |name: &str, v: Option<f64>| match v {
             Some(x) if !x.is_finite() => Err(format!("`{name}` must be a finite number")),
             _ => Ok(()),
@@ -394,6 +539,7 @@ impl Conversion {
                 }
             }
             HitType::ProductView => return self.validate_view(),
+            HitType::Content => return self.validate_content(),
             _ => return Err(format!("a {} hit carries no conversion", kind.name())),
         }
         if kind != HitType::Goal && self.goal.is_some() {
@@ -1420,6 +1566,16 @@ impl Conversion {
                 .collect();
             o.insert("items".into(), items.into());
         }
+        if let Some(c) = &self.content {
+            let mut m = serde_json::Map::new();
+            m.insert("name".into(), c.name.clone().into());
+            for (k, v) in [("piece", &c.piece), ("target", &c.target), ("interaction", &c.interaction)] {
+                if let Some(v) = v {
+                    m.insert(k.into(), v.clone().into());
+                }
+            }
+            o.insert("content".into(), m.into());
+        }
     }
 }
 
@@ -1483,6 +1639,7 @@ impl HitView<'_> {
                     HitType::Goal => "`goal` (the goal id)",
                     HitType::Order => "`order.id` and `revenue`",
                     HitType::ProductView => "`items` (the product viewed)",
+                    HitType::Content => "`content` with its `name`",
                     _ => "`revenue` and `items`",
                 }
             ));
@@ -1512,7 +1669,7 @@ impl HitView<'_> {
             .map(|(n, v)| (n.trim_start_matches('$'), v.is_some()));
         if let Some((name, _)) = visit_fields.chain(attrs).find(|f| f.1) {
             return Err(format!(
-                "`{name}` on a {} hit: a conversion carries only `url`, `visit`, `goal`, `revenue`, `order` and `items` (send the visit's fields on its page views)",
+                "`{name}` on a {} hit: a conversion carries only `url`, `visit`, `goal`, `revenue`, `order`, `items` and `content` (send the visit's fields on its page views)",
                 self.kind.name()
             ));
         }
@@ -1621,11 +1778,15 @@ impl HitView<'_> {
             }
         }
         if self.kind.is_action() {
-            if self.conversion.is_some() {
-                return Err(format!(
-                    "`goal`, `revenue`, `order` and `items` belong to goal, order and cart hits, not a {} hit",
-                    self.kind.name()
-                ));
+            if let Some(c) = &self.conversion {
+                return Err(if c.content.is_some() {
+                    format!("`content` belongs to content hits (`\"type\":\"content\"`), not a {} hit", self.kind.name())
+                } else {
+                    format!(
+                        "`goal`, `revenue`, `order` and `items` belong to goal, order and cart hits, not a {} hit",
+                        self.kind.name()
+                    )
+                });
             }
         } else {
             self.conversion_fields_ok()?;

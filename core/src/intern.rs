@@ -92,7 +92,9 @@ pub(crate) fn intern_hit(
     if let Some(c) = &h.conversion
         && !h.kind.is_action()
     {
-        side.set_conversion(&mut raw, (**c).clone());
+        let mut c = (**c).clone();
+        c.content = c.content.map(crate::hit::Content::normalized);
+        side.set_conversion(&mut raw, c);
     }
     let visit_fields = [
         &h.user,

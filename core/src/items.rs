@@ -215,7 +215,12 @@ impl Selection<'_> {
             // Product views: each viewed label's views, price and visit.
             let mut viewed: Vec<(&str, usize)> = Vec::new();
             for r in cut.archive.views_of(cut.visit) {
-                let Some(item) = r.data.items.first() else {
+                let Some(item) = r
+                    .data
+                    .items
+                    .first()
+                    .filter(|_| r.kind == crate::hit::HitType::ProductView)
+                else {
                     continue;
                 };
                 for (place, label) in view_labels(item, by).into_iter().enumerate() {

@@ -65,6 +65,7 @@ mod archive;
 mod arrow;
 mod bitset;
 mod breakdown;
+mod contents;
 mod conversions;
 pub mod device_codes;
 mod dict;
@@ -148,6 +149,7 @@ pub use api::{
     SUPPORTED_PARAMETERS, Sites, TableParams, encode_query_value, encode_segment_value,
     query_pairs, supported_methods,
 };
+pub use contents::{ContentRow, ContentsBy, PIECE_NOT_DEFINED as CONTENT_PIECE_NOT_DEFINED};
 pub use distributed::BuiltDay;
 pub use engine::{
     DEFAULT_CHUNK_BYTES, DEFAULT_LIVE_LIMIT, DEFAULT_SEAL_AGE, Engine, IngestOptions, IngestOutcome,
@@ -159,8 +161,8 @@ pub use export_parquet::{ExportKind, Exported};
 pub use goal::{Goal, GoalMatch, MAX_GOALS, PatternType};
 pub use goals::{ByVisitorType, ConversionsOf, EcommerceMetrics, GoalMetrics, GoalsSummary};
 pub use hit::{
-    Campaign, CampaignRef, Conversion, Event, EventRef, Hit, HitRef, HitType, Item, PLUGIN_NAMES,
-    Perf, plugins_text,
+    Campaign, CampaignRef, Content, Conversion, Event, EventRef, Hit, HitRef, HitType, Item,
+    PLUGIN_NAMES, Perf, plugins_text,
 };
 pub use items::{ItemRow, ItemsBy, NOT_DEFINED as ITEM_NOT_DEFINED};
 pub use names::DEVICE_TYPES;

@@ -242,6 +242,16 @@ impl<'de> Visitor<'de> for LineVisitor {
                 }));
                 continue;
             }
+            if key == "content" {
+                // An object of strings: read whole (content hits only).
+                let v: serde_json::Value = map.next_value()?;
+                note(&mut problem, content_of(v).map(|content| {
+                    if content.is_some() {
+                        hit.conversion.get_or_insert_default().content = content;
+                    }
+                }));
+                continue;
+            }
             let target = match bit {
                 Some(_) => map.next_value::<Scalar<'de>>()?,
                 None => {
@@ -262,7 +272,7 @@ impl<'de> Visitor<'de> for LineVisitor {
                     None => Ok(()),
                     Some(t) => HitType::parse(&t).map(|k| hit.kind = k).ok_or_else(|| {
                         format!(
-                            "`type` must be pageview, download, outlink, search, event, goal, order, cart or product_view, got {t:?}"
+                            "`type` must be pageview, download, outlink, search, event, goal, order, cart, product_view or content, got {t:?}"
                         )
                     }),
                 }),
@@ -375,7 +385,7 @@ impl<'de> Visitor<'de> for LineVisitor {
 /// assert_eq!(&hitmap::HIT_FIELDS[..3], ["site", "ts", "visitor"]);
 /// assert!(hitmap::HIT_FIELDS.contains(&"dims"));
 /// ```
-pub const FIELDS: [&str; 48] = [
+pub const FIELDS: [&str; 49] = [
     "site",
     "ts",
     "visitor",
@@ -424,6 +434,7 @@ pub const FIELDS: [&str; 48] = [
     "revenue",
     "order",
     "items",
+    "content",
 ];
 
 // A line's keys seen so far are bits of a `u64`.
@@ -453,7 +464,7 @@ fn site_of(raw: &str) -> Result<u32, String> {
 fn type_text(v: Scalar<'_>) -> Result<Option<Cow<'_, str>>, String> {
     match v {
         Scalar::Str(s) if s.is_empty() => Err(
-            "`type` must be pageview, download, outlink, search, event, goal, order, cart or product_view, got \"\" (leave it out for a pageview)".into(),
+            "`type` must be pageview, download, outlink, search, event, goal, order, cart, product_view or content, got \"\" (leave it out for a pageview)".into(),
         ),
         other => text("type", other),
     }
@@ -608,6 +619,35 @@ pub fn items_from_json(text: &str) -> Result<Vec<Item>, String> {
 
 /// `items`: `[{sku, name?, category?, price?, quantity?}]`, `category` a
 /// string or a list of up to five.
+/// A content hit's `content`: `{name, piece?, target?, interaction?}`,
+/// strings (an empty one as missing: [`crate::hit::Content`]).
+fn content_of(v: serde_json::Value) -> Result<Option<crate::hit::Content>, String> {
+    use serde_json::Value;
+    const SHAPE: &str = "`content` must be an object {name, piece?, target?, interaction?} of strings";
+    let o = match v {
+        Value::Null => return Ok(None),
+        Value::Object(o) => o,
+        _ => return Err(SHAPE.into()),
+    };
+    let mut c = crate::hit::Content::default();
+    for (k, v) in o {
+        let v = match v {
+            Value::Null => None,
+            Value::String(s) if s.is_empty() => None,
+            Value::String(s) => Some(s),
+            _ => return Err(format!("`content.{k}` must be a string")),
+        };
+        match k.as_str() {
+            "name" => c.name = v.unwrap_or_default(),
+            "piece" => c.piece = v,
+            "target" => c.target = v,
+            "interaction" => c.interaction = v,
+            _ => return Err(format!("{SHAPE}, got a key `{k}`")),
+        }
+    }
+    Ok(Some(c))
+}
+
 fn items_of(v: serde_json::Value) -> Result<Option<Vec<Item>>, String> {
     use serde_json::Value;
     let list = match v {

@@ -402,7 +402,11 @@ impl Selection<'_> {
                         keywords.insert(a.extra(i).keyword);
                     }
                     HitType::Event => s.nb_events += 1,
-                    HitType::Goal | HitType::Order | HitType::Cart | HitType::ProductView => {}
+                    HitType::Goal
+                    | HitType::Order
+                    | HitType::Cart
+                    | HitType::ProductView
+                    | HitType::Content => {}
                 }
             }
             let distinct = |v: &mut Vec<u32>| {

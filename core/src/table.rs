@@ -43,6 +43,10 @@ pub(crate) const VISITS_TOTAL: &str = "$visits_total";
 /// A row's share of the report's visits (Matomo's `nb_visits_percentage`).
 pub(crate) const VISITS_PERCENT: &[Ratio] = &[("nb_visits_percentage", "nb_visits", VISITS_TOTAL)];
 
+/// Ratios of content rows.
+pub(crate) const CONTENT_RATIOS: &[Ratio] =
+    &[("interaction_rate", "nb_interactions", "nb_impressions")];
+
 /// Ratios of event rows.
 pub(crate) const EVENT_RATIOS: &[Ratio] =
     &[("avg_event_value", "sum_event_value", "nb_events_with_value")];
@@ -779,19 +783,21 @@ fn formatted(name: &str, x: f64) -> Option<Value> {
         .strip_suffix("_new")
         .or_else(|| name.strip_suffix("_returning"))
         .unwrap_or(name);
-    Some(
-        if name.ends_with("_rate") || name.ends_with("_percentage") {
-            json!(format!("{}%", (x * 100.0).round() as i64))
-        } else if name == "nb_actions_per_visit" {
-            json!((x * 10.0).round() / 10.0)
-        } else if matches!(name, "avg_time_on_site" | "avg_time_on_page") {
-            json!(x.round() as i64)
-        } else if name == "avg_event_value" {
-            json!((x * 100.0).round() / 100.0)
-        } else {
-            return None;
-        },
-    )
+    Some(if name == "interaction_rate" {
+        // Matomo's two decimals, trailing zeros dropped (`66.67%`).
+        let x = (x * 10_000.0).round() / 100.0;
+        json!(format!("{x}%"))
+    } else if name.ends_with("_rate") || name.ends_with("_percentage") {
+        json!(format!("{}%", (x * 100.0).round() as i64))
+    } else if name == "nb_actions_per_visit" {
+        json!((x * 10.0).round() / 10.0)
+    } else if matches!(name, "avg_time_on_site" | "avg_time_on_page") {
+        json!(x.round() as i64)
+    } else if name == "avg_event_value" {
+        json!((x * 100.0).round() / 100.0)
+    } else {
+        return None;
+    })
 }
 
 #[cfg(test)]

@@ -462,6 +462,14 @@ fn identity_bytes(hit: &HitRef, out: &mut Vec<u8>) {
             feed(out, q.as_ref().map(|q| &q[..]));
         }
         text(out, None);
+        // A content's parts: only for the hits that carry one.
+        if let Some(content) = &c.content {
+            out.push(8);
+            text(out, Some(&content.name));
+            for part in [&content.piece, &content.target, &content.interaction] {
+                text(out, part.as_deref());
+            }
+        }
     }
 }
 
@@ -504,7 +512,12 @@ struct ConversionColumns {
         [Option<arrow_array::Float64Array>; 4],
     )>,
     items: Option<ItemsColumn>,
+    /// The `content` struct and its name, piece, target and interaction.
+    content: Option<(StructArray, [Option<Strings>; 4])>,
 }
+
+/// The keys of a content hit's `content`.
+const CONTENT_KEYS: [&str; 4] = ["name", "piece", "target", "interaction"];
 
 /// `items`: JSON text as in NDJSON, or a list of structs.
 enum ItemsColumn {
@@ -622,11 +635,25 @@ impl ConversionColumns {
                 })))
             }
         };
+        let content = match col("content") {
+            None => None,
+            Some(c) => {
+                let s = struct_of("content", &c, &CONTENT_KEYS)?.clone();
+                let mut parts: [Option<Strings>; 4] = Default::default();
+                for (slot, k) in parts.iter_mut().zip(CONTENT_KEYS) {
+                    *slot = child(&s, k)
+                        .map(|c| strings(&format!("content.{k}"), &c))
+                        .transpose()?;
+                }
+                Some((s, parts))
+            }
+        };
         Ok(ConversionColumns {
             goal,
             revenue,
             order,
             items,
+            content,
         })
     }
 
@@ -699,6 +726,19 @@ impl ConversionColumns {
                 any = true;
             }
             _ => {}
+        }
+        if let Some((s, parts)) = &self.content
+            && s.is_valid(i)
+        {
+            let [name, piece, target, interaction] =
+                std::array::from_fn(|k| text(parts[k].as_ref(), i).map(str::to_owned));
+            c.content = Some(hitmap::Content {
+                name: name.unwrap_or_default(),
+                piece,
+                target,
+                interaction,
+            });
+            any = true;
         }
         Ok(any.then_some(c))
     }
@@ -1069,9 +1109,9 @@ impl Columns {
         // An empty type is an error, as in NDJSON, not missing.
         let kind = match raw(self.kind.as_ref(), i) {
             None => Ok(HitType::Pageview),
-            Some("") => Err("`type` must be pageview, download, outlink, search, event, goal, order, cart or product_view, got \"\" (leave it out for a pageview)".to_owned()),
+            Some("") => Err("`type` must be pageview, download, outlink, search, event, goal, order, cart, product_view or content, got \"\" (leave it out for a pageview)".to_owned()),
             Some(t) => HitType::parse(t).ok_or_else(|| {
-                format!("`type` must be pageview, download, outlink, search, event, goal, order, cart or product_view, got {t:?}")
+                format!("`type` must be pageview, download, outlink, search, event, goal, order, cart, product_view or content, got {t:?}")
             }),
         };
         let site = site.transpose()?;

@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDateTime};
-use hitmap::{Campaign, Conversion, Event, Hit, HitType, Item};
+use hitmap::{Campaign, Content, Conversion, Event, Hit, HitType, Item};
 
 use crate::enrich::{Agents, Geo, VisitorKeys, anonymize_ip};
 use crate::{Error, Result};
@@ -372,6 +372,30 @@ impl Tracker {
             hit.validate().map_err(Refused::Invalid)?;
             return Ok(Tracked::Hit(Box::new(hit)));
         }
+        if let Some(name) = nonempty("c_n").map(str::trim).filter(|n| !n.is_empty())
+            && nonempty("download").is_none()
+            && nonempty("link").is_none()
+        {
+            // A content impression or interaction (Matomo's content
+            // tracking): not an action; its parts trimmed, empty ones none.
+            let part = |k: &str| {
+                nonempty(k)
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+            };
+            let content = Content {
+                name: name.to_owned(),
+                piece: part("c_p"),
+                target: part("c_t"),
+                interaction: part("c_i"),
+            };
+            let mut hit = Hit::new(site, ts, visitor, HitType::Content)
+                .with_conversion(Conversion::content(content));
+            hit.url = url;
+            hit.validate().map_err(Refused::Invalid)?;
+            return Ok(Tracked::Hit(Box::new(hit)));
+        }
         // Downloads and outlinks keep their URLs as sent (Matomo's
         // `setActionUrlWithoutExcludingParameters`).
         let (kind, target) = if let Some(d) = nonempty("download") {
@@ -429,8 +453,12 @@ impl Tracker {
                 });
             }
             HitType::Download | HitType::Outlink => {}
-            HitType::Goal | HitType::Order | HitType::Cart | HitType::ProductView => {
-                unreachable!("conversion requests return above")
+            HitType::Goal
+            | HitType::Order
+            | HitType::Cart
+            | HitType::ProductView
+            | HitType::Content => {
+                unreachable!("conversion and content requests return above")
             }
         }
         hit.referrer = nonempty("urlref").or(nonempty("_ref")).map(str::to_owned);

@@ -182,6 +182,8 @@ REPORTS: Dict[str, Tuple[str, str]] = {
     "event_categories": ("Events.getCategory", ""),
     "event_actions": ("Events.getAction", ""),
     "event_names": ("Events.getName", ""),
+    "content_names": ("Contents.getContentNames", ""),
+    "content_pieces": ("Contents.getContentPieces", ""),
     "device_type": ("DevicesDetection.getType", ""),
     "browser": ("DevicesDetection.getBrowsers", ""),
     "browser_version": ("DevicesDetection.getBrowserVersions", ""),
@@ -228,12 +230,15 @@ _EVENT_METRICS = ("nb_events", "nb_visits", "nb_uniq_visitors", "sum_event_value
 _OTHER_COLUMNS: Dict[str, Tuple[str, ...]] = {
     "site_search_categories": ("nb_visits", "nb_actions", "nb_pages_per_search", "segment"),
     "event_categories": _EVENT_METRICS + ("segment",),
+    "content_names": ("nb_uniq_visitors", "nb_visits", "nb_impressions", "nb_interactions", "interaction_rate",
+                      "segment"),
     "visit_duration": ("nb_visits", "segment"),
     "day_of_week": VISIT_METRICS + ("day_of_week",),
     "country": VISIT_METRICS + ("code", "segment"),
     "referrers": VISIT_METRICS + ("referer_type", "segment"),
 }
 for _same, _as in (("event_actions", "event_categories"), ("event_names", "event_categories"),
+                   ("content_pieces", "content_names"),
                    ("pages_per_visit", "visit_duration"), ("visit_number", "visit_duration"),
                    ("days_since_last_visit", "visit_duration"), ("continent", "country")):
     _OTHER_COLUMNS[_same] = _OTHER_COLUMNS[_as]

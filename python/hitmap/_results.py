@@ -13,6 +13,7 @@ RATIO_METRICS = frozenset(
     {
         "bounce_rate",
         "exit_rate",
+        "interaction_rate",
         "nb_actions_per_visit",
         "avg_time_on_site",
         "avg_time_on_page",

@@ -102,6 +102,8 @@ pub(crate) enum Kind {
     ReferrersGet,
     /// `Goals.getItemsSku`, `getItemsName`, `getItemsCategory`.
     Items(crate::items::ItemsBy),
+    /// `Contents.getContentNames`, `getContentPieces`.
+    Contents(crate::contents::ContentsBy),
     /// `Goals.getGoal`: one goal's definition (`idGoal`).
     GoalDefinition,
     /// A named subtable getter (`Referrers.getKeywordsFromSearchEngineId`
@@ -196,6 +198,8 @@ pub(crate) enum Family {
     Conversions,
     /// Ecommerce products.
     Products,
+    /// Content impressions and interactions.
+    Contents,
     None,
 }
 
@@ -1075,6 +1079,22 @@ pub(crate) const METHODS: &[MethodInfo] = &[
         Some("Product Category"),
         F::Products,
     ),
+    m(
+        "Contents.getContentNames",
+        K::Contents(crate::contents::ContentsBy::Name),
+        ACTIONS,
+        "Content Name",
+        Some("Content Name"),
+        F::Contents,
+    ),
+    m(
+        "Contents.getContentPieces",
+        K::Contents(crate::contents::ContentsBy::Piece),
+        ACTIONS,
+        "Content Piece",
+        Some("Content Piece"),
+        F::Contents,
+    ),
     m("API.getPiwikVersion", K::Version, API, "", None, F::None),
     m(
         "VisitsSummary.getVisits",
@@ -1404,6 +1424,13 @@ pub(crate) fn family_metrics(f: Family) -> (Titles, Titles) {
                 ("conversion_rate", "Product Conversion Rate"),
             ],
         ),
+        F::Contents => (
+            &[
+                ("nb_impressions", "Impressions"),
+                ("nb_interactions", "Interactions"),
+            ],
+            &[("interaction_rate", "Interaction Rate")],
+        ),
         F::None => (&[], &[]),
     }
 }
@@ -1442,6 +1469,8 @@ pub(crate) fn flat_dimensions(
         "Events.getCategory" => events("Events_EventCategory", "Events_EventAction"),
         "Events.getAction" => events("Events_EventAction", "Events_EventName"),
         "Events.getName" => events("Events_EventName", "Events_EventAction"),
+        "Contents.getContentNames" => Some(("Contents_ContentName", "Contents_ContentPiece")),
+        "Contents.getContentPieces" => Some(("Contents_ContentPiece", "Contents_ContentName")),
         _ => None,
     }
 }

@@ -1471,6 +1471,11 @@ impl Engine {
                 };
                 table::apply(rows, t, &Spec::new(&[]))?
             }
+            Kind::Contents(by) => table::apply(
+                rows::content_rows(&sel.contents(by), by),
+                t,
+                &Spec::new(table::CONTENT_RATIOS),
+            )?,
             Kind::Actions => actions_answer(&sel.actions_summary(), t)?,
             Kind::PagePerformance | Kind::Bandwidth => {
                 let totals = perf_totals(kind, |k| Ok(Some(sel.action_report(k))))?;

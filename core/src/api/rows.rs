@@ -463,6 +463,43 @@ pub(crate) fn event_rows_of(rows: &[EventRow], by: EventPart) -> Vec<Row> {
         .collect()
 }
 
+/// A contents report's rows (`Contents.getContentNames`,
+/// `getContentPieces`) in Matomo's shape: the top rows with their
+/// segment (none for `Content Piece not defined`), the subtable's
+/// without.
+pub(crate) fn content_rows(
+    rows: &[crate::contents::ContentRow],
+    by: crate::contents::ContentsBy,
+) -> Vec<Row> {
+    fn row(c: &crate::contents::ContentRow) -> Row {
+        let mut m = Row::new();
+        m.insert("label".into(), json!(c.shown_label()));
+        m.insert("nb_uniq_visitors".into(), json!(c.visitors));
+        m.insert("nb_visits".into(), json!(c.visits));
+        m.insert("nb_impressions".into(), json!(c.impressions));
+        m.insert("nb_interactions".into(), json!(c.interactions));
+        if !c.sub.is_empty() {
+            m.insert(
+                "subtable".into(),
+                Value::Array(c.sub.iter().map(|s| Value::Object(row(s))).collect()),
+            );
+        }
+        m
+    }
+    rows.iter()
+        .map(|c| {
+            let mut m = row(c);
+            if let Some(label) = &c.label {
+                m.insert(
+                    "segment".into(),
+                    json!(format!("{}=={}", by.segment(), enc(label))),
+                );
+            }
+            m
+        })
+        .collect()
+}
+
 /// An event row's segment; none for unnamed events' row (as Matomo's).
 /// The label is HTML-escaped first, as Matomo stores an event's parts
 /// (the segment reads it back: `segment::parse`).

@@ -48,6 +48,8 @@ fn action_type(kind: HitType) -> &'static str {
         HitType::Order => "ecommerceOrder",
         HitType::Cart => "ecommerceAbandonedCart",
         HitType::ProductView => "action",
+        // Matomo's Live gives a content action its type id (13).
+        HitType::Content => "13",
     }
 }
 
@@ -274,6 +276,48 @@ fn ecommerce_rows(
             m.insert("subtitle".into(), json!(subtitle));
             m.insert("timestamp".into(), json!(r.ts));
             (r.ts, Value::Object(m))
+        })
+        .collect()
+}
+
+/// A visit's content impressions and interactions as Matomo's visitor
+/// log lists them (type 13, the content's parts, its icon and title).
+fn content_rows(d: &crate::raw::SiteDicts, a: &DayArchive, v: u32) -> Vec<(i64, Value)> {
+    // The page views up to each content (Matomo's `pageviewPosition`).
+    let views: Vec<i64> = a
+        .actions_of(v)
+        .filter(|&i| a.a_kind[i] == HitType::Pageview)
+        .map(|i| a.a_ts[i])
+        .collect();
+    a.views_of(v)
+        .iter()
+        .filter(|r| r.kind == HitType::Content)
+        .filter_map(|r| Some((r, r.data.content.as_ref()?)))
+        .map(|(r, c)| {
+            let (icon, title) = match &c.interaction {
+                Some(i) => ("contentinteraction", format!("Content Interaction ({i})")),
+                None => ("contentimpression", "Content Impression".to_owned()),
+            };
+            let subtitle = match &c.piece {
+                Some(p) => format!("{} - {p}", c.name),
+                None => c.name.clone(),
+            };
+            let row = json!({
+                "type": action_type(HitType::Content),
+                "url": (r.url != NONE).then(|| d.urls.value(r.url)),
+                "pageTitle": Value::Null,
+                "contentName": c.name,
+                "contentPiece": c.piece,
+                "contentTarget": c.target,
+                "contentInteraction": c.interaction,
+                "pageviewPosition": views.partition_point(|&t| t <= r.ts),
+                "icon": format!("plugins/Morpheus/images/{icon}.png"),
+                "iconSVG": format!("plugins/Morpheus/images/{icon}.svg"),
+                "title": title,
+                "subtitle": subtitle,
+                "timestamp": r.ts,
+            });
+            (r.ts, row)
         })
         .collect()
 }
@@ -572,7 +616,11 @@ fn visit_details(
     let mut pageviews = 0u32;
     // The product each page showed (its `product_view`, same time and
     // URL), each view given to one page.
-    let mut views: Vec<&crate::recorded::Recorded> = a.views_of(v).iter().collect();
+    let mut views: Vec<&crate::recorded::Recorded> = a
+        .views_of(v)
+        .iter()
+        .filter(|r| r.kind == HitType::ProductView)
+        .collect();
     let actions: Vec<Value> = range
         .map(|i| {
             let mut x = Map::new();
@@ -704,6 +752,7 @@ fn visit_details(
         })
         .collect();
     extra.extend(ecommerce_rows(goals.site, a, v, &referrer));
+    extra.extend(content_rows(d, a, v));
     // By time, goals before orders and carts at the same second (a
     // stable sort keeps that order).
     extra.sort_by_key(|e| e.0);

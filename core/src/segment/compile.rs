@@ -574,7 +574,8 @@ fn derived(c: &Condition) -> Option<Pred> {
     })
 }
 
-/// The ecommerce fields: from a visit's recorded conversions.
+/// The ecommerce and content fields: from a visit's recorded
+/// conversions and contents.
 fn ecommerce(c: &Condition) -> Option<Pred> {
     use Field as F;
     if !matches!(
@@ -587,6 +588,10 @@ fn ecommerce(c: &Condition) -> Option<Pred> {
             | F::ProductSku
             | F::ProductName
             | F::ProductCategory
+            | F::ContentName
+            | F::ContentPiece
+            | F::ContentTarget
+            | F::ContentInteraction
     ) {
         return None;
     }
@@ -629,6 +634,17 @@ fn ecommerce_passes(
     a: &DayArchive,
     v: u32,
 ) -> bool {
+    if matches!(
+        field,
+        Field::ContentName | Field::ContentPiece | Field::ContentTarget | Field::ContentInteraction
+    ) {
+        // Content hits are kept with the product views.
+        return a
+            .views_of(v)
+            .iter()
+            .filter_map(|r| r.data.content.as_ref())
+            .any(|c| test.passes(c.segment_part(field.name())));
+    }
     let recorded = a.conversions_of(v);
     let orders = || keys.orders(recorded);
     let cart = crate::recorded::abandoned_cart(recorded);

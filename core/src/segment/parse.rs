@@ -222,11 +222,21 @@ pub enum Field {
     /// `productCategory`: as `productSku`, by any of a product's
     /// categories
     ProductCategory,
+    /// `contentName`: visits with a content impression or interaction of
+    /// this name
+    ContentName,
+    /// `contentPiece`: as `contentName`, by the content's piece
+    ContentPiece,
+    /// `contentTarget`: as `contentName`, by the content's target
+    ContentTarget,
+    /// `contentInteraction`: visits with a content interaction of this
+    /// kind (`click`)
+    ContentInteraction,
     /// A custom dimension, by name (or `dimensionN`, the site's N-th).
     Dimension(String),
 }
 
-const BUILTIN: [(&str, Field); 78] = [
+const BUILTIN: [(&str, Field); 82] = [
     ("visitorId", Field::VisitorId),
     ("userId", Field::UserId),
     ("deviceType", Field::DeviceType),
@@ -311,6 +321,10 @@ const BUILTIN: [(&str, Field); 78] = [
     ("productSku", Field::ProductSku),
     ("productName", Field::ProductName),
     ("productCategory", Field::ProductCategory),
+    ("contentName", Field::ContentName),
+    ("contentPiece", Field::ContentPiece),
+    ("contentTarget", Field::ContentTarget),
+    ("contentInteraction", Field::ContentInteraction),
 ];
 
 impl Field {
@@ -365,6 +379,10 @@ impl Field {
                 | Field::EventAction
                 | Field::EventName
                 | Field::EventValue
+                | Field::ContentName
+                | Field::ContentPiece
+                | Field::ContentTarget
+                | Field::ContentInteraction
         )
     }
 

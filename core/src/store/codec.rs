@@ -37,8 +37,16 @@ pub(crate) const MAGIC: &[u8; 7] = b"HITMAP\0";
 /// page reports (visits-grouped report numbers 18 to 21) out of report
 /// rollups ([`REPORTS_VERSION`]); version 17 adds Matomo's URL of a
 /// page row whose label several URLs share to report rollups
-/// ([`PAGE_URLS_VERSION`]); the other kinds are the same in all.
-pub(crate) const FORMAT_VERSION: u16 = 17;
+/// ([`PAGE_URLS_VERSION`]); version 18 adds content impressions and
+/// interactions to the conversions section of the day files of days that
+/// have any ([`CONTENTS_VERSION`]); the other kinds are the same in all.
+pub(crate) const FORMAT_VERSION: u16 = 18;
+
+/// The version of a day file with content impressions or interactions
+/// (conversion kind 9, its name, piece, target and interaction after the
+/// items): an older build refuses it by version. Days without any keep
+/// their version.
+pub(crate) const CONTENTS_VERSION: u16 = 18;
 
 /// The version of a report rollup whose page rows name their URL (the
 /// first day's, when a label has several URLs): older ones are read from

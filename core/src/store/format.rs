@@ -67,8 +67,11 @@ mod sec {
 /// ([`day_sections`]), so a question reads only the groups it needs.
 pub(crate) fn encode_day(a: &DayArchive) -> Vec<u8> {
     let mut sections = day_sections(a);
-    let perf = a.a_extras.iter().any(|(_, x)| !x.perf.is_none());
-    let search = a.a_extras.iter().any(|(_, x)| x.has_search_details());
+    // A version 18 file (contents) has every later section, as a version
+    // 15 one has the timings' section.
+    let contents = a.views.iter().any(|r| r.kind == HitType::Content);
+    let perf = contents || a.a_extras.iter().any(|(_, x)| !x.perf.is_none());
+    let search = contents || a.a_extras.iter().any(|(_, x)| x.has_search_details());
     if a.conversions.is_empty() && a.views.is_empty() && !perf && !search {
         return seal(Kind::Day, &pack_day(a.visitor.len(), a.a_kind.len(), &sections));
     }
@@ -82,7 +85,9 @@ pub(crate) fn encode_day(a: &DayArchive) -> Vec<u8> {
     let empty_visits = (0..a.visitor.len() as u32).any(|v| a.actions_of(v).is_empty());
     super::codec::seal_in(
         Kind::Day,
-        if search {
+        if contents {
+            super::codec::CONTENTS_VERSION
+        } else if search {
             super::codec::SEARCH_VERSION
         } else if perf {
             super::codec::PERF_VERSION
@@ -300,6 +305,13 @@ fn conversions_section(a: &DayArchive) -> Vec<u8> {
             opt_f64(&mut w, i.price);
             w.var(i.quantity.map_or(0, |q| u64::from(q) + 1));
         }
+        if r.kind == HitType::Content {
+            let content = c.content.clone().unwrap_or_default();
+            opt_str(&mut w, Some(&content.name));
+            for part in [&content.piece, &content.target, &content.interaction] {
+                opt_str(&mut w, part.as_deref());
+            }
+        }
     }
     w.buf
 }
@@ -317,6 +329,7 @@ fn read_conversions(r: &mut Reader<'_>, a: &mut DayArchive) -> ReadResult<()> {
             6 => HitType::Order,
             7 => HitType::Cart,
             8 => HitType::ProductView,
+            9 => HitType::Content,
             k => return Err(format!("unknown conversion kind {k}")),
         };
         let url = read_opt_id(r)?;
@@ -357,6 +370,14 @@ fn read_conversions(r: &mut Reader<'_>, a: &mut DayArchive) -> ReadResult<()> {
                 quantity,
             });
         }
+        if kind == HitType::Content {
+            c.content = Some(crate::hit::Content {
+                name: read_opt_str(r)?.ok_or("a content without a name")?,
+                piece: read_opt_str(r)?,
+                target: read_opt_str(r)?,
+                interaction: read_opt_str(r)?,
+            });
+        }
         c.validate(kind)?;
         if !(MIN_TS..=MAX_TS).contains(&ts) {
             return Err("a conversion's time is outside 1970..9999".into());
@@ -374,7 +395,7 @@ fn read_conversions(r: &mut Reader<'_>, a: &mut DayArchive) -> ReadResult<()> {
     }
     let (views, mut out): (Vec<_>, Vec<_>) = out
         .into_iter()
-        .partition(|r| r.kind == HitType::ProductView);
+        .partition(|r| matches!(r.kind, HitType::ProductView | HitType::Content));
     crate::recorded::derive_counted(&mut out);
     a.conversions = out;
     a.views = views;
@@ -1204,7 +1225,7 @@ fn validate(a: &DayArchive, d: &SiteDicts) -> ReadResult<()> {
                 HitType::Search => !extras || x.keyword != NONE,
                 HitType::Event => !extras || (x.ev_category != NONE && x.ev_action != NONE),
                 // Never an action (`kinds` reads only actions' kinds).
-                HitType::Goal | HitType::Order | HitType::Cart | HitType::ProductView => false,
+                HitType::Goal | HitType::Order | HitType::Cart | HitType::ProductView | HitType::Content => false,
             };
             if !needs {
                 return Err(format!("action {i} lacks the field its kind requires"));

@@ -117,8 +117,17 @@ fn every_field_the_engine_writes_is_in_the_schema() {
         .with_search("shoes")
         .with_search_category("Products")
         .with_search_count(0);
+    // A content interaction.
+    let clicked = Hit::new(1, 1_717_200_300, "w", HitType::Content)
+        .with_url("https://x.org/p")
+        .with_conversion(hitmap::Conversion::content(
+            hitmap::Content::new("Banner")
+                .piece("p")
+                .target("https://x.org/t")
+                .interaction("click"),
+        ));
     let mut written = BTreeSet::new();
-    for h in [&hit, &goal, &order, &viewed, &searched] {
+    for h in [&hit, &goal, &order, &viewed, &searched, &clicked] {
         let v: Value = serde_json::from_str(&h.to_ndjson()).unwrap();
         written.extend(v.as_object().unwrap().keys().cloned());
     }

@@ -4,6 +4,7 @@
 #![allow(clippy::type_complexity)]
 
 mod api;
+mod contents;
 mod contract;
 mod conversions;
 mod disk;

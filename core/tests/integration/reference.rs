@@ -608,7 +608,11 @@ pub fn actions(cuts: &[Cut]) -> hitmap::ActionsSummary {
                 }
                 HitType::Event => s.nb_events += 1,
                 // The model's visits hold only actions.
-                HitType::Goal | HitType::Order | HitType::Cart | HitType::ProductView => {
+                HitType::Goal
+                | HitType::Order
+                | HitType::Cart
+                | HitType::ProductView
+                | HitType::Content => {
                     unreachable!()
                 }
             }

@@ -801,7 +801,19 @@ fn a_parquet_export_read_back_as_a_dataframe_gives_the_same_store() {
     });
     event.dims = vec![("plan".into(), "gold".into())];
     let browse = Hit::pageview(1, t + 890, "cart-only", "https://intranet.example/shop");
-    hits.extend([full, goal, order, browse, cart, event]);
+    let shown = Hit::new(1, t + 40, "full", HitType::Content)
+        .with_url("https://intranet.example/video")
+        .with_conversion(Conversion::content(
+            hitmap::Content::new("Banner")
+                .piece("/img/a.png")
+                .target("https://x.org/t"),
+        ));
+    let clicked = Hit::new(1, t + 45, "full", HitType::Content)
+        .with_url("https://intranet.example/video")
+        .with_conversion(Conversion::content(
+            hitmap::Content::new("Banner").interaction("click"),
+        ));
+    hits.extend([full, goal, order, browse, cart, event, shown, clicked]);
 
     let mut first = Engine::in_memory();
     first.add_site(site()).unwrap();
@@ -859,6 +871,7 @@ fn a_parquet_export_read_back_as_a_dataframe_gives_the_same_store() {
         "Actions.getPageUrls&flat=1",
         "PagePerformance.get",
         "Bandwidth.get",
+        "Contents.getContentNames&expanded=1",
     ] {
         let q = format!("method={method}&idSite=1&period=range&date={from},{to}&format=json");
         let a = first.api(&q).unwrap();

@@ -739,3 +739,64 @@ fn load_timings_and_bandwidth_are_read_as_matomos_tracker_reads_them() {
     );
     assert_eq!((d.perf.times, d.perf.bandwidth), ([None; 6], Some(100)));
 }
+
+#[test]
+fn content_impressions_and_interactions_are_content_hits() {
+    let mut t = tracker(TrackOptions::default());
+    let id = "_id=0123456789abcdef";
+    // Matomo's trackContentImpression: name, piece, target; its parts
+    // trimmed, an empty one none.
+    let h = hit(
+        &mut t,
+        &format!("{BASE}&{id}&c_n=+Banner+&c_p=%2Fimg%2Fsale.png&c_t=&action_name=ignored"),
+    );
+    assert_eq!(h.kind, HitType::Content);
+    assert_eq!(h.url.as_deref(), Some("https://x.org/news/a"));
+    assert_eq!(h.title, None);
+    let c = h.conversion.as_ref().unwrap().content.clone().unwrap();
+    assert_eq!(
+        (c.name.as_str(), c.piece.as_deref(), c.target, c.interaction),
+        ("Banner", Some("/img/sale.png"), None, None)
+    );
+    // trackContentInteraction: the interaction too.
+    let h = hit(
+        &mut t,
+        &format!(
+            "{BASE}&{id}&c_n=Banner&c_p=%2Fimg%2Fsale.png&c_t=https%3A%2F%2Fx.org%2Fsale&c_i=click"
+        ),
+    );
+    let c = h.conversion.as_ref().unwrap().content.clone().unwrap();
+    assert_eq!(
+        (c.target.as_deref(), c.interaction.as_deref()),
+        (Some("https://x.org/sale"), Some("click"))
+    );
+    // A blank name is no content: a page view.
+    assert_eq!(
+        hit(&mut t, &format!("{BASE}&{id}&c_n=+")).kind,
+        HitType::Pageview
+    );
+    // Into the engine: the report counts the impression and the click.
+    let mut e = engine();
+    let mut t = Tracker::new(&e, TrackOptions::default()).unwrap();
+    for q in [
+        format!("{BASE}&{id}&action_name=News"),
+        format!("{BASE}&{id}&c_n=Banner&c_p=sale"),
+        format!("{BASE}&{id}&c_n=Banner&c_p=sale&c_i=click"),
+    ] {
+        let hits = t.track_query(&q, &client()).unwrap().into_hits();
+        e.ingest(&hits).unwrap();
+    }
+    let rows = e
+        .api("method=Contents.getContentNames&idSite=1&period=day&date=2024-06-01&format=json")
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_str(&rows).unwrap();
+    assert_eq!(
+        (
+            rows[0]["label"].clone(),
+            rows[0]["nb_impressions"].clone(),
+            rows[0]["nb_interactions"].clone(),
+            rows[0]["interaction_rate"].clone()
+        ),
+        ("Banner".into(), 1.into(), 1.into(), "100%".into())
+    );
+}
