@@ -178,8 +178,8 @@ def transitions():
 def ecommerce_order_with_items():
     """TwoSitesEcommerceOrderWithItems: one visitor's product and category
     page views, cart updates, orders (one refused: its id was used) and
-    abandoned carts over two days on site 1, and a page view and an order
-    of two visitors on site 2, as the fixture's PHP tracker sends them
+    abandoned carts over two days on site 1, and a visitor's page view and
+    order on site 2, as the fixture's PHP tracker sends them
     (product views as `_pks`, `_pkn`, `_pkc`, `_pkp`; items as
     `ec_items`), as tracking requests."""
     from datetime import datetime, timedelta, timezone
@@ -279,10 +279,14 @@ def ecommerce_order_with_items():
     send(s1, v1, 30.7, url, order("666", 240, ("TRIPOD SKU", "TRIPOD - bought day after", "Tools", 100, 2),
                                   st=200, tx=20, sh=20, dt=20))
     send(s1, v1, 30.8, url, order("777", 10000))
-    # Site 2: a page view, then another visitor's order with an id site 1 used.
+    # Site 2: a page view, then an order with an id site 1 used, the next
+    # day. The fixture's second tracker has a random visitor id, but the
+    # same address, agent and settings: Matomo's tracker recognises the
+    # visitor by its fingerprint (`config_id`), so the order's visit is
+    # the same visitor's returning visit.
     state["lang"] = "fr"
     send(2, "b2c3d4e5f6071829", 1, "http://example-site2.com/index.htm", {"action_name": "one page visit"})
-    send(2, "c3d4e5f607182930", 30.9, "http://example-site2.com/index.htm",
+    send(2, "b2c3d4e5f6071829", 30.9, "http://example-site2.com/index.htm",
          order("777", 250, ("TRIPOD SKU", "TRIPOD - bought day after", "Tools", 100, 2)))
     return "\n".join(lines) + "\n"
 

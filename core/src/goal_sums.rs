@@ -91,9 +91,10 @@ impl RowGoals {
 /// goal's (conversions, revenue) and, on an ecommerce site, its counted
 /// orders and abandoned cart. `actions` gives its actions (all, or those
 /// inside a section). Gives whether the visit converted as Matomo's
-/// `visit_goal_converted` says: a goal or an order cell, or, on an
-/// ecommerce site, an order request its tracker refused (an earlier order
-/// took its id: no conversion, but the visit is marked converted).
+/// `visit_goal_converted` says: a goal or an order cell, or an order
+/// request that counts nowhere (on an ecommerce site, one its tracker
+/// refused because an earlier order took its id; any order on another
+/// site): no conversion, but the visit is marked converted.
 pub(crate) fn visit_cells<I: Iterator<Item = usize>>(
     states: &mut [GoalState<'_>],
     (a, v): (&DayArchive, u32),
@@ -116,8 +117,13 @@ pub(crate) fn visit_cells<I: Iterator<Item = usize>>(
         }
     }
     let recorded = a.conversions_of(v);
-    if !ecommerce || recorded.is_empty() {
+    if recorded.is_empty() {
         return !out.is_empty();
+    }
+    if !ecommerce {
+        // Another site's order is no conversion, but Matomo's tracker
+        // marks its visit converted all the same.
+        return !out.is_empty() || crate::recorded::ordered(recorded);
     }
     let cell_of = |records: &[&crate::recorded::Recorded]| {
         let mut cell = GoalCell {

@@ -359,14 +359,11 @@ fn compile_condition(c: &Condition, site: &SiteState) -> Result<Pred> {
         return Ok(Pred::VisitorIsNew((c.value == "new") != (c.op == Op::Ne)));
     }
     if c.field == Field::VisitConverted {
-        let orders = if site.config.is_ecommerce() {
-            OrdersConvert::Requested
-        } else {
-            OrdersConvert::No
-        };
+        // Matomo's `visit_goal_converted`: any order request marks its
+        // visit, on any site (`goal_sums::visit_cells`).
         return Ok(converted(
             site.config.goals.iter(),
-            orders,
+            OrdersConvert::Requested,
             false,
             (c.value == "1") == (c.op == Op::Ne),
         ));

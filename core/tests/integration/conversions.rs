@@ -1526,3 +1526,43 @@ fn a_conversion_alone_is_a_visit_without_actions() {
     );
     assert_eq!(s["nb_visits"], 1);
 }
+
+#[test]
+fn an_order_on_a_site_without_ecommerce_converts_its_visit_only() {
+    // Matomo's TwoSitesEcommerceOrderWithItems: site 2 (no ecommerce)
+    // records an order; Goals.get counts no conversion, but the visit is
+    // converted (Matomo's tracker marks it), in every report that counts
+    // converted visits.
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(2)).unwrap();
+    let order = Hit::new(2, T + 60, "a", HitType::Order).with_conversion(Conversion {
+        order_id: Some("777".into()),
+        revenue: Some(250.0),
+        ..Conversion::default()
+    });
+    e.ingest([
+        Hit::pageview(2, T, "a", "https://x.org/"),
+        order,
+        Hit::pageview(2, T + 100, "b", "https://x.org/"),
+    ])
+    .unwrap();
+    let q = "idSite=2&period=day&date=2024-06-01&format=json";
+    let goals = api(&e, &format!("method=Goals.get&{q}"));
+    assert_eq!(
+        (
+            goals["nb_conversions"].as_u64(),
+            goals["nb_visits_converted"].as_u64(),
+            goals["revenue"].as_f64()
+        ),
+        (Some(0), Some(1), Some(0.0))
+    );
+    assert_eq!(goals["conversion_rate"], "50%");
+    let summary = api(
+        &e,
+        &format!("method=VisitsSummary.get&{q}&segment=visitConverted==1"),
+    );
+    assert_eq!(summary["nb_visits"], 1);
+    // No products report on such a site.
+    let items = api(&e, &format!("method=Goals.getItemsSku&{q}"));
+    assert_eq!(items, serde_json::json!([]));
+}
