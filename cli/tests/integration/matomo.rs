@@ -983,3 +983,241 @@ fn the_follow_command_keeps_a_store_current() {
         ),
     );
 }
+
+/// Matomo's Contents archiver (`ContentRecords`): impressions grouped by
+/// (piece, target, name) with their distinct visits and visitors, and
+/// interactions by (piece, interaction, name), added up per name (or
+/// piece) as its record does; interactions count where the row has
+/// impressions. (label, visits, visitors, impressions, interactions).
+fn matomo_contents(conn: &mut mysql::Conn, by_piece: bool) -> BTreeMap<String, [i64; 4]> {
+    let named = |conn: &mut mysql::Conn,
+                 q: &str|
+     -> Vec<(Option<String>, Option<String>, Vec<i64>)> {
+        let rows: Vec<mysql::Row> = conn.query(q).unwrap();
+        rows.into_iter()
+            .map(|r| {
+                let mut vals = r.unwrap().into_iter();
+                let mut text = || match vals.next().unwrap() {
+                    mysql::Value::Bytes(b) => Some(String::from_utf8(b).unwrap()),
+                    mysql::Value::NULL => None,
+                    other => panic!("{other:?}"),
+                };
+                let (a, b) = (text(), text());
+                let nums = vals
+                    .map(|v| match v {
+                        mysql::Value::Int(i) => i,
+                        mysql::Value::UInt(u) => u as i64,
+                        mysql::Value::Bytes(b) => String::from_utf8(b).unwrap().parse().unwrap(),
+                        other => panic!("{other:?}"),
+                    })
+                    .collect();
+                (a, b, nums)
+            })
+            .collect()
+    };
+    let impressions = named(
+        conn,
+        "SELECT p.name, n.name, count(distinct l.idvisit), count(distinct l.idvisitor), count(*) \
+         FROM matomo_log_link_visit_action l \
+         LEFT JOIN matomo_log_action p ON l.idaction_content_piece = p.idaction \
+         LEFT JOIN matomo_log_action t ON l.idaction_content_target = t.idaction \
+         LEFT JOIN matomo_log_action n ON l.idaction_content_name = n.idaction \
+         WHERE l.idaction_content_name IS NOT NULL AND l.idaction_content_interaction IS NULL \
+         GROUP BY l.idaction_content_piece, l.idaction_content_target, l.idaction_content_name",
+    );
+    let interactions = named(
+        conn,
+        "SELECT p.name, n.name, count(*) FROM matomo_log_link_visit_action l \
+         LEFT JOIN matomo_log_action p ON l.idaction_content_piece = p.idaction \
+         LEFT JOIN matomo_log_action i ON l.idaction_content_interaction = i.idaction \
+         LEFT JOIN matomo_log_action n ON l.idaction_content_name = n.idaction \
+         WHERE l.idaction_content_name IS NOT NULL AND l.idaction_content_interaction IS NOT NULL \
+         GROUP BY p.idaction, i.idaction, n.idaction",
+    );
+    let label = |piece: &Option<String>, name: &Option<String>| -> Option<String> {
+        if by_piece {
+            piece.clone()
+        } else {
+            name.clone()
+        }
+    };
+    let mut out: BTreeMap<String, [i64; 4]> = BTreeMap::new();
+    for (piece, name, n) in &impressions {
+        let key = label(piece, name).unwrap_or_else(|| "Content Piece not defined".into());
+        let row = out.entry(key).or_default();
+        row[0] += n[0];
+        row[1] += n[1];
+        row[2] += n[2];
+    }
+    for (piece, name, n) in &interactions {
+        if let Some(row) = label(piece, name).and_then(|k| out.get_mut(&k)) {
+            row[3] += n[0];
+        }
+    }
+    out
+}
+
+#[test]
+fn contents_import_as_matomos_content_archiver_counts_them() {
+    // Matomo's Contents system test (TwoVisitsWithContents) as its tracker
+    // stores it: two visitors, each a page view then content impressions
+    // and interactions (their URL an action of type 13).
+    let mut conn = matomo_data::create_db(socket(), "hm_contents", false);
+    conn.query_drop(
+        "INSERT INTO matomo_site (idsite, name, main_url, ts_created, ecommerce, sitesearch_keyword_parameters, \
+         sitesearch_category_parameters, timezone, currency, excluded_ips, excluded_parameters, excluded_user_agents, \
+         excluded_referrers, `group`, `type`) VALUES (1, 'Contents', 'http://www.example.org', NOW(), 0, '', '', 'UTC', \
+         'EUR', '', '', '', '', '', 'website')",
+    )
+    .unwrap();
+    let names: [(&str, u8); 14] = [
+        ("www.example.org/page", 1),
+        ("Ads", 4),
+        ("http://www.example.org/page", 13),
+        ("ImageAd", 13),
+        ("Text Ad", 13),
+        ("Video Ad", 13),
+        ("Unknown", 14),
+        ("/path/ad.jpg", 14),
+        ("/path/ad2.jpg", 14),
+        ("Click to download Piwik now", 14),
+        ("Click NOW", 14),
+        ("movie.mov", 14),
+        ("http://www.example.com", 15),
+        ("click", 16),
+    ];
+    let actions: Vec<String> = names
+        .iter()
+        .enumerate()
+        .map(|(i, (name, kind))| {
+            let prefix = if *kind == 1 { "1" } else { "NULL" };
+            format!("({}, '{name}', {i}, {kind}, {prefix})", i + 1)
+        })
+        .collect();
+    conn.query_drop(format!(
+        "INSERT INTO matomo_log_action (idaction, name, hash, type, url_prefix) VALUES {}",
+        actions.join(",")
+    ))
+    .unwrap();
+    let id = |name: &str| names.iter().position(|(n, _)| *n == name).unwrap() + 1;
+    // (seconds after the visit's start, name, piece, target, interaction)
+    type ContentRow<'a> = (
+        i64,
+        &'a str,
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<&'a str>,
+    );
+    let contents: [ContentRow; 9] = [
+        (0, "ImageAd", Some("Unknown"), None, None),
+        (0, "ImageAd", None, None, None),
+        (
+            120,
+            "ImageAd",
+            Some("/path/ad.jpg"),
+            Some("http://www.example.com"),
+            None,
+        ),
+        (
+            120,
+            "ImageAd",
+            Some("/path/ad2.jpg"),
+            Some("http://www.example.com"),
+            None,
+        ),
+        (
+            120,
+            "ImageAd",
+            Some("/path/ad.jpg"),
+            Some("http://www.example.com"),
+            Some("click"),
+        ),
+        (
+            180,
+            "Text Ad",
+            Some("Click to download Piwik now"),
+            None,
+            None,
+        ),
+        (180, "Text Ad", Some("Click NOW"), None, Some("click")),
+        (270, "Video Ad", Some("movie.mov"), None, None),
+        (275, "Video Ad", Some("movie.mov"), None, None),
+    ];
+    let opt = |x: Option<&str>| x.map_or("NULL".to_string(), |n| id(n).to_string());
+    let mut link = 0;
+    for (v, start) in [(1u64, "2010-01-03 11:22:33"), (2, "2010-01-03 11:52:33")] {
+        let visitor = format!("UNHEX('000000000000000{v}')");
+        let at = |s: i64| format!("DATE_ADD('{start}', INTERVAL {s} SECOND)");
+        conn.query_drop(format!(
+            "INSERT INTO matomo_log_visit (idvisit, idsite, idvisitor, visit_last_action_time, config_id, location_ip, \
+             visit_first_action_time, visit_total_time, visit_total_actions, referer_type) \
+             VALUES ({v}, 1, {visitor}, {}, {visitor}, UNHEX('7F000001'), '{start}', 276, 1, 1)",
+            at(275)
+        ))
+        .unwrap();
+        link += 1;
+        conn.query_drop(format!(
+            "INSERT INTO matomo_log_link_visit_action (idlink_va, idsite, idvisitor, idvisit, server_time, idaction_url, \
+             idaction_name) VALUES ({link}, 1, {visitor}, {v}, '{start}', {}, {})",
+            id("www.example.org/page"),
+            id("Ads")
+        ))
+        .unwrap();
+        for (s, name, piece, target, interaction) in contents {
+            link += 1;
+            conn.query_drop(format!(
+                "INSERT INTO matomo_log_link_visit_action (idlink_va, idsite, idvisitor, idvisit, server_time, \
+                 idaction_url, idaction_content_name, idaction_content_piece, idaction_content_target, \
+                 idaction_content_interaction) VALUES ({link}, 1, {visitor}, {v}, {}, {}, {}, {}, {}, {})",
+                at(s),
+                id("http://www.example.org/page"),
+                id(name),
+                opt(piece),
+                opt(target),
+                opt(interaction)
+            ))
+            .unwrap();
+        }
+    }
+    let mut engine = Engine::in_memory();
+    let summary = import("hm_contents", &mut engine, &keep());
+    assert_eq!(summary.hits(), summary.rows(), "{summary:?}");
+    assert_eq!(summary.rows(), 20);
+    for (method, by_piece) in [
+        ("Contents.getContentNames", false),
+        ("Contents.getContentPieces", true),
+    ] {
+        let got = api(
+            &engine,
+            &format!("method={method}&idSite=1&period=day&date=2010-01-03"),
+        );
+        let ours: BTreeMap<String, [i64; 4]> = got
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let n = |k| num(r, k);
+                (
+                    r["label"].as_str().unwrap().to_owned(),
+                    [
+                        n("nb_visits"),
+                        n("nb_uniq_visitors"),
+                        n("nb_impressions"),
+                        n("nb_interactions"),
+                    ],
+                )
+            })
+            .collect();
+        assert_eq!(ours, matomo_contents(&mut conn, by_piece), "{method}");
+    }
+    // The contents are not actions, and the visit keeps its page view's
+    // visit columns (the first content row carries none).
+    let summary = api(
+        &engine,
+        "method=VisitsSummary.get&idSite=1&period=day&date=2010-01-03",
+    );
+    assert_eq!(
+        (num(&summary, "nb_visits"), num(&summary, "nb_actions")),
+        (2, 2)
+    );
+}

@@ -817,7 +817,11 @@ impl Reader {
             );
             match hit {
                 RowOutcome::Hit(h) => {
-                    self.carried.extend(id);
+                    // A content hit carries no visit columns: the visit's
+                    // next action carries them.
+                    if h.kind != hitmap::HitType::Content {
+                        self.carried.extend(id);
+                    }
                     batch.hits.push(*h);
                 }
                 RowOutcome::Skip(reason) => *batch.skipped.entry(reason).or_default() += 1,
@@ -892,7 +896,7 @@ fn fetch_names(
 ) -> Result<()> {
     let mut ids: Vec<u64> = rows
         .iter()
-        .flat_map(|r| Columns::action_ids(r))
+        .flat_map(|r| columns.action_ids(r))
         .filter(|id| !names.contains_key(id))
         .collect();
     ids.sort_unstable();

@@ -20,6 +20,7 @@
 //! | `custom_dimension_N` | `dims` by the site's configured name |
 //! | `time_network` .. `time_on_load` (PagePerformance), `bandwidth` (Bandwidth), when the columns exist | the same fields (timings on page views only) |
 //! | `search_cat`, `search_count` of a site search, when the columns exist | `search_category`, `search_count` |
+//! | `idaction_content_name`, `_piece`, `_target`, `_interaction` (Contents) | a `content` hit with its `content` (its URL, `idaction_url` of type 13, as `url`; no visit columns) |
 //!
 //! Visit columns go on every hit of the visit; hitmap takes each from the
 //! visit's first hit, as Matomo recorded them when the visit began.
@@ -128,7 +129,19 @@ pub struct Columns {
     /// Which of `search_cat` and `search_count` (a site search's category
     /// and result count) exist, read after the timings.
     search: [bool; 2],
+    /// Whether the content columns (`idaction_content_name`, `_piece`,
+    /// `_target`, `_interaction`) exist, read after the search columns.
+    contents: bool,
 }
+
+/// A content's columns of `log_link_visit_action` (Contents), in the
+/// order of [`hitmap::Content`]'s parts.
+const CONTENT_COLUMNS: [&str; 4] = [
+    "idaction_content_name",
+    "idaction_content_piece",
+    "idaction_content_target",
+    "idaction_content_interaction",
+];
 
 /// A site search's columns of `log_link_visit_action`.
 const SEARCH_COLUMNS: [&str; 2] = ["search_cat", "search_count"];
@@ -203,6 +216,7 @@ impl Columns {
             action_dims,
             perf,
             search: SEARCH_COLUMNS.map(|c| action_columns.contains(c)),
+            contents: CONTENT_COLUMNS.iter().all(|c| action_columns.contains(*c)),
         }
     }
 
@@ -233,6 +247,9 @@ impl Columns {
                 .filter(|(_, has)| *has)
                 .map(|(c, _)| (*c).to_owned()),
         );
+        if self.contents {
+            cols.extend(CONTENT_COLUMNS.iter().map(|c| (*c).to_owned()));
+        }
         format!(
             "SELECT {} FROM {}log_link_visit_action FORCE INDEX (PRIMARY) \
              WHERE idlink_va > {cursor} AND idsite = {site}{window} ORDER BY idlink_va LIMIT {limit}",
@@ -266,11 +283,25 @@ impl Columns {
     }
 
     /// The `log_action` ids an action row refers to.
-    pub fn action_ids(row: &[Value]) -> impl Iterator<Item = u64> + '_ {
+    pub fn action_ids<'r>(&self, row: &'r [Value]) -> impl Iterator<Item = u64> + 'r {
+        let contents = self.content_at();
         [a::URL, a::NAME, a::EVENT_CATEGORY, a::EVENT_ACTION]
             .into_iter()
+            .chain(
+                contents
+                    .into_iter()
+                    .flat_map(|at| at..at + CONTENT_COLUMNS.len()),
+            )
             .filter_map(|i| int(row, i).and_then(|x| u64::try_from(x).ok()))
             .filter(|&x| x > 0)
+    }
+
+    /// Where an action row's content columns start (after the
+    /// dimensions, timings and search columns), if the table has them.
+    fn content_at(&self) -> Option<usize> {
+        let searches = self.search.iter().filter(|s| **s).count();
+        self.contents
+            .then(|| a::DIMS + self.action_dims.len() + self.perf.len() + searches)
     }
 
     /// An action row's `idlink_va`.
@@ -345,6 +376,33 @@ impl Columns {
         let name_action = name_of(a::NAME);
         let name = name_action.map(|n| n.name.clone());
         let name_type = name_action.and_then(|n| n.kind);
+        if let Some(at) = self.content_at()
+            && int(action, at).is_some_and(|id| id > 0)
+        {
+            // A content impression or interaction: Matomo's content
+            // columns, its page URL (a `log_action` of type 13).
+            let part = |i: usize| {
+                name_of(at + i)
+                    .map(|n| n.name.trim().to_owned())
+                    .filter(|n| !n.is_empty())
+            };
+            let Some(content_name) = part(0) else {
+                return skip("content without a name");
+            };
+            let content = hitmap::Content {
+                name: content_name,
+                piece: part(1),
+                target: part(2),
+                interaction: part(3),
+            };
+            let mut h = Hit::new(site, ts, visitor, HitType::Content)
+                .with_conversion(hitmap::Conversion::content(content));
+            h.url = url;
+            if keep_visits {
+                h.visit = int(visit, v::ID).map(|v| v.to_string());
+            }
+            return RowOutcome::Hit(Box::new(h));
+        }
         let mut hit = if let Some(category) = name_of(a::EVENT_CATEGORY) {
             let Some(action_name) = name_of(a::EVENT_ACTION) else {
                 return skip("event without an action");

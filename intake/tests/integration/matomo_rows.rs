@@ -22,10 +22,16 @@ fn columns() -> Columns {
         .into_iter()
         .map(String::from)
         .collect();
-    let action: BTreeSet<String> = ["custom_dimension_2"]
-        .into_iter()
-        .map(String::from)
-        .collect();
+    let action: BTreeSet<String> = [
+        "custom_dimension_2",
+        "idaction_content_name",
+        "idaction_content_piece",
+        "idaction_content_target",
+        "idaction_content_interaction",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
     Columns::new(
         "matomo_",
         &visit,
@@ -40,7 +46,7 @@ fn columns() -> Columns {
 proptest! {
     #[test]
     fn any_row_maps_or_is_skipped(
-        action in prop::collection::vec(value(), 0..12),
+        action in prop::collection::vec(value(), 0..16),
         visit in prop::option::of(prop::collection::vec(value(), 0..18)),
         names in prop::collection::vec((0u64..20, ".{0,8}", prop::option::of(-2i64..16), prop::option::of(-1i64..5)), 0..10),
         keep in any::<bool>(),
@@ -65,7 +71,7 @@ proptest! {
             RowOutcome::Skip(reason) => prop_assert!(!reason.is_empty()),
         }
         let _ = Columns::id(&action);
-        let _ = Columns::action_ids(&action).count();
+        let _ = c.action_ids(&action).count();
     }
 }
 
