@@ -423,10 +423,12 @@ FIXTURES = {
                   "('all' for period day)",
         "log": one_visitor_two_visits,
         "setup": [
-            # updateSite(..., 'excluded_parameter,anotherParameter', ...)
+            # updateSite(..., 'excluded_parameter,anotherParameter', ...);
+            # the test's config: action_title_category_delimiter = "/".
             ["init", "{store}", "--site", "1", "--host", "site.com",
              "--name", "new name", "--main-url", "http://site.com",
-             "--exclude-parameter", "excluded_parameter", "--exclude-parameter", "anotherParameter"],
+             "--exclude-parameter", "excluded_parameter", "--exclude-parameter", "anotherParameter",
+             "--title-category-delimiter", "/"],
             ["init", "{store}", "--site", "2", "--name", "Piwik test", "--main-url", "http://piwik.net"],
             ["init", "{store}", "--site", "3", "--name", "Piwik test", "--main-url", "http://piwik.net"],
             # addGoal($idSite, 'triggered js', 'manually', '', '')

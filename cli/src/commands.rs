@@ -127,6 +127,8 @@ pub struct SiteArgs {
     pub exclude_parameters: Vec<String>,
     /// Drop requests to URLs that are not the site's.
     pub exclude_unknown_urls: bool,
+    /// Matomo's `action_title_category_delimiter`.
+    pub title_category_delimiter: Option<String>,
 }
 
 /// `hitmap init`: creates the store (if missing) and adds or updates a site.
@@ -160,6 +162,9 @@ pub fn init(dir: &Path, args: &SiteArgs) -> Result<String, CliError> {
     }
     if let Some(u) = &args.main_url {
         config = config.main_url(u);
+    }
+    if let Some(d) = &args.title_category_delimiter {
+        config = config.title_category_delimiter(d);
     }
     for ip in &args.exclude_ips {
         config = config.exclude_ip(ip);

@@ -156,6 +156,12 @@ enum Command {
         /// main URL (Matomo's "only track visits to these URLs").
         #[arg(long)]
         exclude_unknown_urls: bool,
+        /// Page titles are categories joined by this text (Matomo's
+        /// action_title_category_delimiter, e.g. "/" or " | "): the page
+        /// title reports show a tree of them, and the tracking endpoint
+        /// stores titles cleaned as Matomo's tracker does.
+        #[arg(long)]
+        title_category_delimiter: Option<String>,
     },
     /// Ingests NDJSON hits, or web-server access logs with --log-format
     /// (gzip, bzip2 and zstd recognised; `-` for stdin), committed in
@@ -627,6 +633,7 @@ fn run(command: Command) -> Result<String, CliError> {
             exclude_user_agents,
             exclude_parameters,
             exclude_unknown_urls,
+            title_category_delimiter,
         } => commands::init(
             &dir,
             &SiteArgs {
@@ -643,6 +650,7 @@ fn run(command: Command) -> Result<String, CliError> {
                 exclude_user_agents,
                 exclude_parameters,
                 exclude_unknown_urls,
+                title_category_delimiter,
             },
         ),
         Command::Ingest {

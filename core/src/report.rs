@@ -500,7 +500,14 @@ struct Tree {
     chains: HashMap<u32, Vec<u32>>,
     /// Per leaf node: its page label id.
     pages: HashMap<u32, u32>,
+    /// A tree of page titles: names are labels as they are (a folder's
+    /// ends with [`TITLE_FOLDER`]).
+    titles: bool,
 }
+
+/// The end of a title folder's node name, so that a folder and a title
+/// of the same text are two rows (Matomo prefixes its title leaves).
+const TITLE_FOLDER: char = '\u{1}';
 
 impl Tree {
     fn node(&mut self, parent: u32, name: String) -> u32 {
@@ -547,6 +554,33 @@ impl Tree {
         &self.chains[&page_id]
     }
 
+    /// A page title's chain (Matomo's title categories): a folder per
+    /// category but the last, the title itself as the leaf; a title
+    /// without categories (or none: `title_id` past the dictionary) is
+    /// a leaf at the top.
+    fn title_chain(
+        &mut self,
+        title_id: u32,
+        title: &str,
+        site: &crate::site::SiteConfig,
+    ) -> &[u32] {
+        if !self.chains.contains_key(&title_id) {
+            let parts = site.title_categories(title);
+            let folders = parts.len().saturating_sub(1);
+            let mut chain = Vec::with_capacity(folders + 1);
+            let mut parent = 0;
+            for f in &parts[..folders] {
+                parent = self.node(parent, format!("{f}{TITLE_FOLDER}"));
+                chain.push(parent);
+            }
+            let node = self.node(parent, title.to_owned());
+            chain.push(node);
+            self.pages.insert(node, title_id);
+            self.chains.insert(title_id, chain);
+        }
+        &self.chains[&title_id]
+    }
+
     fn assemble(&self, mut rows: HashMap<u32, ActionRow>) -> Vec<ActionRow> {
         // Children have higher ids than their parents: attach bottom-up.
         let mut ids: Vec<u32> = rows.keys().copied().collect();
@@ -554,8 +588,13 @@ impl Tree {
         let mut top = Vec::new();
         for id in ids {
             let mut row = rows.remove(&id).expect("each id once");
-            row.label = self.names[id as usize].trim_end_matches('/').to_string();
-            if row.label.is_empty() {
+            let name = &self.names[id as usize];
+            row.label = if self.titles {
+                name.trim_end_matches(TITLE_FOLDER).to_owned()
+            } else {
+                name.trim_end_matches('/').to_string()
+            };
+            if row.label.is_empty() && !self.titles {
                 row.label = "/".into();
             }
             if !row.subtable.is_empty() {
@@ -617,6 +656,29 @@ fn sort_links(rows: &mut [ActionRow]) {
             .cmp(&a.nb_visits)
             .then_with(|| crate::url::page_label(&a.label).cmp(crate::url::page_label(&b.label)))
     });
+}
+
+/// A title tree's rows by visits (most first), then the label they show
+/// (a title's last category), at every level.
+fn sort_titles(rows: &mut [ActionRow], site: &crate::site::SiteConfig) {
+    let shown = |r: &ActionRow| -> String {
+        if r.is_folder() {
+            r.label.clone()
+        } else {
+            site.title_categories(&r.label)
+                .last()
+                .map_or_else(|| r.label.clone(), |l| (*l).to_owned())
+        }
+    };
+    // Equal visits: Matomo's label order (natural, case-insensitive).
+    rows.sort_by(|a, b| {
+        b.nb_visits
+            .cmp(&a.nb_visits)
+            .then_with(|| crate::table::label_order(&shown(a), &shown(b)))
+    });
+    for r in rows {
+        sort_titles(&mut r.subtable, site);
+    }
 }
 
 fn sort_tree(rows: &mut [ActionRow]) {
@@ -844,6 +906,67 @@ impl Selection<'_> {
         }
         let mut top = tree.assemble(rows);
         sort_tree(&mut top);
+        top
+    }
+
+    /// Page titles as a tree of their categories (a site with Matomo's
+    /// `action_title_category_delimiter`, [`SiteConfig::title_category_delimiter`]):
+    /// a folder row per category, holding the titles and folders under it
+    /// in `subtable`, its counts the sums of its rows' and its unique
+    /// visitors exact, as the page URL tree's; a title row keeps the
+    /// whole title as its label (the report shows its last category).
+    ///
+    /// [`SiteConfig::title_category_delimiter`]: crate::SiteConfig::title_category_delimiter
+    ///
+    /// # Examples
+    /// ```
+    /// use hitmap::{Engine, Hit, Query, SiteConfig};
+    /// let mut e = Engine::in_memory();
+    /// e.add_site(SiteConfig::new(1).title_category_delimiter("/"))?;
+    /// e.ingest([
+    ///     Hit::pageview(1, 1_717_200_000, "v", "https://x.org/a").with_title("Shop/Boots"),
+    ///     Hit::pageview(1, 1_717_200_010, "v", "https://x.org/b").with_title("Shop/Hats"),
+    /// ])?;
+    /// let rows = e.query(&Query::site(1))?.title_tree();
+    /// assert_eq!((rows[0].label.as_str(), rows[0].nb_hits, rows[0].subtable.len()), ("Shop", 2, 2));
+    /// assert_eq!(rows[0].subtable[0].label, "Shop/Boots");
+    /// # Ok::<(), hitmap::Error>(())
+    /// ```
+    pub fn title_tree(&self) -> Vec<ActionRow> {
+        let d = &self.site.dicts;
+        let site = &self.site.config;
+        let untitled = d.titles.len() as u32;
+        let mut tree = Tree {
+            titles: true,
+            ..Tree::default()
+        };
+        tree.names.push(String::new());
+        tree.parents.push(0);
+        let mut acc = ActionAccumulator::new(0, true);
+        let title_of = |id: u32| if id == NONE { untitled } else { id };
+        self.for_each_visit_by_visitor(|cut| {
+            let a = cut.archive;
+            for i in cut.actions.iter() {
+                if a.a_kind[i] == HitType::Pageview {
+                    let t = title_of(a.a_title[i]);
+                    let text = if t == untitled {
+                        UNTITLED
+                    } else {
+                        d.titles.value(t)
+                    };
+                    tree.title_chain(t, text, site);
+                }
+            }
+            acc.grow(tree.names.len());
+            acc.add(cut, |i, out| {
+                if a.a_kind[i] == HitType::Pageview {
+                    out.extend_from_slice(&tree.chains[&title_of(a.a_title[i])]);
+                }
+            });
+        });
+        let rows: HashMap<u32, ActionRow> = acc.rows(|_| String::new()).into_iter().collect();
+        let mut top = tree.assemble(rows);
+        sort_titles(&mut top, site);
         top
     }
 

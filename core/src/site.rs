@@ -72,6 +72,11 @@ pub struct SiteConfig {
     /// ([`SiteConfig::strip_excluded_parameters`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) excluded_parameters: Vec<String>,
+    /// Matomo's `action_title_category_delimiter`: page titles are
+    /// categories joined by it (`Shop / Shoes / Boots`), and the page
+    /// title reports group them into folders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) title_delimiter: Option<String>,
 }
 
 impl SiteConfig {
@@ -95,6 +100,57 @@ impl SiteConfig {
             excluded_user_agents: Vec::new(),
             exclude_unknown_urls: false,
             excluded_parameters: Vec::new(),
+            title_delimiter: None,
+        }
+    }
+
+    /// Sets Matomo's `action_title_category_delimiter`: page titles are
+    /// categories joined by `delimiter`, and `Actions.getPageTitles`
+    /// (and the entry and exit title reports) show a tree of them, as
+    /// Matomo's with that setting. The tracking endpoint stores titles
+    /// cleaned as Matomo's tracker does ([`SiteConfig::clean_title`]).
+    /// An empty delimiter is none (Matomo's default).
+    ///
+    /// # Examples
+    /// ```
+    /// let s = hitmap::SiteConfig::new(1).title_category_delimiter("/");
+    /// assert_eq!(s.title_categories(" Shop / Boots/"), ["Shop", "Boots"]);
+    /// assert_eq!(s.clean_title(" Shop / Boots/"), "Shop/Boots");
+    /// ```
+    pub fn title_category_delimiter(mut self, delimiter: impl Into<String>) -> SiteConfig {
+        self.title_delimiter = Some(delimiter.into()).filter(|d: &String| !d.is_empty());
+        self
+    }
+
+    /// The title category delimiter, if the site has one.
+    pub fn title_delimiter(&self) -> Option<&str> {
+        self.title_delimiter.as_deref()
+    }
+
+    /// A page title's categories: its parts between the delimiter,
+    /// trimmed, empty ones dropped (the whole title, trimmed, without a
+    /// delimiter).
+    pub fn title_categories<'t>(&self, title: &'t str) -> Vec<&'t str> {
+        match self.title_delimiter() {
+            Some(d) => title
+                .split(d)
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .collect(),
+            None => Some(title.trim())
+                .filter(|p| !p.is_empty())
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    /// A page title as Matomo's tracker stores it on a site with a
+    /// delimiter: its categories joined by it (the title as it is
+    /// without one).
+    pub fn clean_title(&self, title: &str) -> String {
+        match self.title_delimiter() {
+            Some(d) => self.title_categories(title).join(d),
+            None => title.to_owned(),
         }
     }
 

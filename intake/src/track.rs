@@ -175,6 +175,10 @@ pub struct Tracker {
     sites: BTreeSet<u32>,
     /// The sites' exclusions (sites that exclude something).
     exclusions: std::collections::HashMap<u32, crate::exclude::Exclusions>,
+    /// The sites whose page titles are categories (Matomo's
+    /// `action_title_category_delimiter`): their titles are cleaned as
+    /// Matomo's tracker does.
+    titled: std::collections::HashMap<u32, hitmap::SiteConfig>,
     agents: Agents,
     geo: Option<Geo>,
     salt: Option<(String, VisitorKeys)>,
@@ -218,17 +222,22 @@ impl Tracker {
             Some((day.to_owned(), VisitorKeys::new(secret)))
         });
         let mut exclusions = std::collections::HashMap::new();
+        let mut titled = std::collections::HashMap::new();
         for id in engine.site_ids() {
             if let Some(site) = engine.site(id) {
                 let ex = crate::exclude::Exclusions::of(site).map_err(crate::Error::Input)?;
                 if !ex.is_empty() {
                     exclusions.insert(id, ex);
                 }
+                if site.title_delimiter().is_some() {
+                    titled.insert(id, site.clone());
+                }
             }
         }
         Ok(Tracker {
             sites: engine.site_ids().into_iter().collect(),
             exclusions,
+            titled,
             agents: Agents::configured(options.device_detector.as_deref())?,
             geo,
             salt,
@@ -415,7 +424,14 @@ impl Tracker {
             HitType::Pageview if hit.url.is_none() => {
                 return Err(Refused::Invalid("url is missing".into()));
             }
-            HitType::Pageview => hit.title = nonempty("action_name").map(str::to_owned),
+            HitType::Pageview => {
+                // A site with title categories: trimmed, empty ones
+                // dropped, as Matomo's tracker stores the title.
+                hit.title = nonempty("action_name").map(|t| match self.titled.get(&site) {
+                    Some(config) => config.clean_title(t),
+                    None => t.to_owned(),
+                });
+            }
             HitType::Search => {
                 hit.search = Some(get("search").unwrap_or_default().to_owned());
                 // Matomo's tracker: the category trimmed, a count kept when

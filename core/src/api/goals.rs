@@ -733,7 +733,8 @@ impl PageGoalColumns {
                 let label = m.get("label").and_then(Value::as_str).unwrap_or_default();
                 let key = match m.get("url").and_then(Value::as_str) {
                     Some(url) if !self.titles => crate::url::page_label(url),
-                    _ => label,
+                    // A title tree's row: its whole title.
+                    _ => m.get("$title").and_then(Value::as_str).unwrap_or(label),
                 };
                 match self.cells.get(key) {
                     Some(c) => c.clone(),

@@ -1532,7 +1532,12 @@ impl Engine {
             }
             Kind::OnePage { titles } => {
                 let (kind, wanted) = one_page(r, titles)?;
-                one_page_answer(&sel.action_report(kind), (kind, &wanted), t, cells)?
+                one_page_answer(
+                    &sel.action_report(kind),
+                    (kind, &wanted),
+                    (t, &sel.site.config),
+                    cells,
+                )?
             }
             Kind::OneLink { outlink } => {
                 let (kind, wanted) = one_link(r, outlink)?;
@@ -1891,6 +1896,13 @@ impl Engine {
                 .transpose()
         };
         match kind {
+            // A tree of title categories comes from the days.
+            Kind::Action(k) if rows::title_tree(&resolved.site.config, k, t) => Ok(None),
+            Kind::Entry { titles: true } | Kind::Exit { titles: true }
+                if rows::title_tree(&resolved.site.config, ActionReportKind::PageTitles, t) =>
+            {
+                Ok(None)
+            }
             Kind::PageUrls => {
                 let kind = if t.flat {
                     ActionReportKind::PageUrls
@@ -1945,7 +1957,9 @@ impl Engine {
                 let (kind, wanted) = one_page(r, titles)?;
                 resolved
                     .rolled_action_report(range, kind)?
-                    .map(|rows| one_page_answer(&rows, (kind, &wanted), t, cells))
+                    .map(|rows| {
+                        one_page_answer(&rows, (kind, &wanted), (t, &resolved.site.config), cells)
+                    })
                     .transpose()
             }
             Kind::OneLink { outlink } => {
@@ -2332,13 +2346,33 @@ fn one_link_answer(
 fn one_page_answer(
     rows: &[crate::report::ActionRow],
     (kind, wanted): (ActionReportKind, &str),
-    t: &table::TableParams,
+    (t, site): (&table::TableParams, &crate::site::SiteConfig),
     cells: &GoalColumns,
 ) -> Result<Value> {
+    // A title as Matomo searches it: its categories, trimmed (the whole
+    // title, trimmed, on a site without a delimiter); the row shows its
+    // last category, as the title tree's.
+    let titles = kind == ActionReportKind::PageTitles;
+    let wanted_parts = site.title_categories(wanted);
     let mut rows: Vec<Row> = rows
         .iter()
-        .filter(|row| row.label == wanted)
-        .map(|row| rows::one_page_row(row, kind, t))
+        .filter(|row| {
+            if titles {
+                site.title_categories(&row.label) == wanted_parts
+            } else {
+                row.label == wanted
+            }
+        })
+        .map(|row| {
+            let mut m = rows::one_page_row(row, kind, t);
+            if titles && site.title_delimiter().is_some() {
+                m.insert("$title".into(), json!(row.label));
+                if let Some(last) = site.title_categories(&row.label).last() {
+                    m.insert("label".into(), json!(crate::url::title_label(last)));
+                }
+            }
+            m
+        })
         .collect();
     cells.put_pages(&mut rows);
     let mut v = table::apply(rows, t, &Spec::new(table::PAGE_RATIOS))?;

@@ -64,6 +64,10 @@ pub(crate) struct PerfShape {
     segment: Option<&'static str>,
     /// The site's main URL, which a folder's segment starts with.
     main_url: Option<String>,
+    /// A page title tree's delimiter (Matomo's
+    /// `action_title_category_delimiter`): its folders are categories, a
+    /// title row shows its last one.
+    title_delimiter: Option<String>,
 }
 
 impl PerfShape {
@@ -90,6 +94,15 @@ impl PerfShape {
                 ActionReportKind::SiteSearchCategories => Some("siteSearchCategory"),
             },
             main_url: main_url.map(|u| u.trim_end_matches('/').to_owned()),
+            title_delimiter: None,
+        }
+    }
+
+    /// The shape of a page title tree whose categories `delimiter` joins.
+    pub(crate) fn title_tree(self, delimiter: &str) -> PerfShape {
+        PerfShape {
+            title_delimiter: Some(delimiter.to_owned()),
+            ..self
         }
     }
 
@@ -116,7 +129,17 @@ pub(crate) fn action_row(row: &ActionRow, shape: &PerfShape, top: bool) -> Row {
 /// [`action_row`] of a row under the folders `path` (`blog/category`).
 fn action_row_under(row: &ActionRow, shape: &PerfShape, top: bool, path: &str) -> Row {
     let mut m = Row::new();
-    let label = if shape.segment == Some("pageTitle") {
+    let label = if let (Some(d), false) = (&shape.title_delimiter, row.is_folder()) {
+        // A title row of a tree: its last category (the whole title
+        // stays its segment's and its goal cells' key).
+        let last = row
+            .label
+            .rsplit(d.as_str())
+            .map(str::trim)
+            .find(|p| !p.is_empty());
+        m.insert("$title".into(), json!(row.label));
+        std::borrow::Cow::Owned(crate::url::title_label(last.unwrap_or(&row.label)).into_owned())
+    } else if shape.segment == Some("pageTitle") {
         crate::url::title_label(&row.label)
     } else {
         std::borrow::Cow::Borrowed(row.label.as_str())
@@ -191,7 +214,11 @@ fn action_row_under(row: &ActionRow, shape: &PerfShape, top: bool, path: &str) -
     let folder_path = match (row.is_folder(), path) {
         (false, _) => String::new(),
         (true, "") => row.label.clone(),
-        (true, p) => format!("{p}/{}", row.label),
+        (true, p) => format!(
+            "{p}{}{}",
+            shape.title_delimiter.as_deref().unwrap_or("/"),
+            row.label
+        ),
     };
     if let Some(url) = &row.url {
         m.insert("url".into(), json!(url));
@@ -233,7 +260,8 @@ fn row_segment(row: &ActionRow, shape: &PerfShape, folder_path: &str) -> Option<
             format!("pageUrl=^{}", twice(&format!("{main}/{folder_path}")))
         }
         "pageUrl" => format!("pageUrl=={}", twice(row.url.as_deref()?)),
-        "pageTitle" if row.is_folder() => return None,
+        // A title folder: the titles that start with its categories.
+        "pageTitle" if row.is_folder() => format!("pageTitle=^{}", twice(folder_path)),
         "pageTitle" if row.label == crate::report::UNTITLED => "pageTitle==".into(),
         "pageTitle" => format!("pageTitle=={}", twice(&row.label)),
         "siteSearchKeyword" => format!("siteSearchKeyword=={}", enc(&row.label)),
@@ -286,10 +314,29 @@ pub(crate) fn action_rows(
             return link_tree_rows(&sel.url_tree(HitType::Outlink), kind, t);
         }
         ActionReportKind::PageUrlTree if flat => sel.action_report(ActionReportKind::PageUrls),
+        ActionReportKind::PageTitles if !flat => {
+            if let Some(d) = sel.site.config.title_delimiter() {
+                let rows = sel.title_tree();
+                let shape = PerfShape::of(&rows, kind, None, t).title_tree(d);
+                return rows.iter().map(|r| action_row(r, &shape, true)).collect();
+            }
+            sel.action_report(kind)
+        }
         k => sel.action_report(k),
     };
     let main_url = sel.site.config.main_url.as_deref();
     action_rows_of(&rows, kind, main_url, t)
+}
+
+/// Whether a page title report of `site` is a tree of title categories
+/// (not flat, and the site has a delimiter): its rows come from the
+/// days (report rollups keep the flat titles).
+pub(crate) fn title_tree(
+    site: &crate::site::SiteConfig,
+    kind: ActionReportKind,
+    t: &TableParams,
+) -> bool {
+    kind == ActionReportKind::PageTitles && !t.flat && site.title_delimiter().is_some()
 }
 
 /// A downloads or outlinks report by domain in Matomo's shape: each of a

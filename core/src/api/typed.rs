@@ -75,8 +75,11 @@ impl Engine {
         let Plan::One(resolved) = self.plan(r, info, site).ok()? else {
             return None;
         };
-        // Page rows of a site with goals carry goal cells: the generic way.
-        if kind.pages() && resolved.site.config.has_conversions() {
+        // Page rows of a site with goals carry goal cells, and a site's
+        // title categories make a tree: the generic way.
+        if kind.pages() && resolved.site.config.has_conversions()
+            || crate::api::rows::title_tree(&resolved.site.config, kind, t)
+        {
             return None;
         }
         options.check(0, 1).ok()?;

@@ -2958,3 +2958,99 @@ fn a_page_of_several_hosts_names_matomos_url() {
         .unwrap_or_else(|| panic!("{tree}"));
     assert_eq!(x["url"], "https://b.org/x");
 }
+
+#[test]
+fn page_titles_make_a_tree_of_their_categories_as_matomos() {
+    // Matomo's action_title_category_delimiter: "Shop / Boots" is folder
+    // Shop, title Boots.
+    let mut e = Engine::in_memory();
+    e.add_site(
+        SiteConfig::new(1)
+            .title_category_delimiter("/")
+            .goal(hitmap::Goal::manual(1, "Called")),
+    )
+    .unwrap();
+    let day = 1_717_200_000; // 2024-06-01
+    let page = |ts: i64, v: &str, title: &str| {
+        Hit::pageview(1, ts, v, format!("https://x.org/{ts}")).with_title(title)
+    };
+    e.ingest([
+        page(day, "a", "Shop/Boots"),
+        page(day + 60, "a", "Shop / Hats/"),
+        page(day + 120, "a", "Home"),
+        page(day + 300, "b", "Shop/Boots"),
+        Hit::new(1, day + 310, "b", hitmap::HitType::Goal)
+            .with_conversion(hitmap::Conversion::goal(1)),
+        page(day + 400, "c", "Shop/Sale/Boots"),
+    ])
+    .unwrap();
+    let q = "idSite=1&period=day&date=2024-06-01&format=json";
+    let rows = api(&e, &format!("method=Actions.getPageTitles&{q}&expanded=1"));
+    let labels = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["label"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(labels(&rows), ["Shop", "Home"]);
+    let shop = &rows[0];
+    // The folder sums its rows (four page views, visits counted per
+    // title), its visitors exact; it selects its titles by their start.
+    assert_eq!(
+        (
+            &shop["nb_hits"],
+            &shop["nb_visits"],
+            &shop["nb_uniq_visitors"]
+        ),
+        (&json!(4), &json!(4), &json!(3))
+    );
+    assert_eq!(shop["segment"], "pageTitle=^Shop");
+    assert_eq!(labels(&shop["subtable"]), ["Boots", "Hats", "Sale"]);
+    let boots = &shop["subtable"][0];
+    assert_eq!(
+        (&boots["nb_hits"], &boots["segment"]),
+        (&json!(2), &json!("pageTitle==Shop%252FBoots"))
+    );
+    // The goal cells of a title under a folder are its own title's.
+    assert_eq!(boots["goals"]["idgoal=1"]["nb_conversions"], 1);
+    let sale = &shop["subtable"][2];
+    assert_eq!(sale["segment"], "pageTitle=^Shop%252FSale");
+    assert_eq!(labels(&sale["subtable"]), ["Boots"]);
+    // The segments select the visits the rows count.
+    let visits = |segment: &str| {
+        api(
+            &e,
+            &format!("method=VisitsSummary.get&{q}&segment={segment}"),
+        )["nb_visits"]
+            .clone()
+    };
+    assert_eq!(visits("pageTitle%3D%5EShop"), 3);
+    assert_eq!(visits("pageTitle%3D%3DShop%252FBoots"), 2);
+    // A month reads the same tree (report rollups keep flat titles).
+    let month = api(
+        &e,
+        "method=Actions.getPageTitles&idSite=1&period=month&date=2024-06-01&format=json&expanded=1",
+    );
+    assert_eq!(month, rows);
+    // Flat: the titles as they are stored.
+    let flat = api(&e, &format!("method=Actions.getPageTitles&{q}&flat=1"));
+    assert!(labels(&flat).contains(&"Shop / Hats/".to_owned()), "{flat}");
+    // Entry titles: the tree of the titles visits entered on.
+    let entries = api(
+        &e,
+        &format!("method=Actions.getEntryPageTitles&{q}&expanded=1"),
+    );
+    assert_eq!(labels(&entries), ["Shop"]);
+    assert_eq!(entries[0]["entry_nb_visits"], 3);
+    // One title, as Matomo searches it: by its categories, trimmed; the
+    // row shows its last one.
+    let one = api(
+        &e,
+        &format!("method=Actions.getPageTitle&{q}&pageName=%20Shop%20%2F%20Boots%20"),
+    );
+    assert_eq!(
+        (&one[0]["label"], &one[0]["nb_hits"]),
+        (&json!("Boots"), &json!(2))
+    );
+}

@@ -800,3 +800,27 @@ fn content_impressions_and_interactions_are_content_hits() {
         ("Banner".into(), 1.into(), 1.into(), "100%".into())
     );
 }
+
+#[test]
+fn titles_are_cleaned_on_a_site_with_title_categories() {
+    // Matomo's tracker with action_title_category_delimiter: each category
+    // trimmed, empty ones dropped.
+    let mut e = Engine::in_memory();
+    e.add_site(SiteConfig::new(1).title_category_delimiter("/"))
+        .unwrap();
+    e.add_site(SiteConfig::new(2)).unwrap();
+    let mut t = Tracker::new(&e, TrackOptions::default()).unwrap();
+    let id = "_id=0123456789abcdef";
+    let h = hit(
+        &mut t,
+        &format!("{BASE}&{id}&action_name=+Shop+%2F+Boots%2F%2F"),
+    );
+    assert_eq!(h.title.as_deref(), Some("Shop/Boots"));
+    // Another site keeps its titles as sent.
+    let other = BASE.replace("idsite=1", "idsite=2");
+    let h = hit(
+        &mut t,
+        &format!("{other}&{id}&action_name=+Shop+%2F+Boots%2F%2F"),
+    );
+    assert_eq!(h.title.as_deref(), Some(" Shop / Boots//"));
+}
