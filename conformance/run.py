@@ -1472,9 +1472,13 @@ def drop_pair(exp, act, rule):
     if isinstance(exp, dict) and isinstance(act, dict):
         # A folder: hitmap's row has a subtable, or its id (a range's
         # folder rows, which Matomo's give no id: see "subtable ids of a
-        # range").
-        folder = rule.get("folders") and ("subtable" in exp or "idsubtable" in act) and (
-            "subtable" in act or "idsubtable" in act) and not any(
+        # range"), or Matomo names it by a folder's segment (`pageUrl=^`,
+        # `pageTitle=^`: a folder row a `label` filter picked, without
+        # its subtable).
+        folder_segment = str(exp.get("segment", "")).startswith(("pageUrl=^", "pageTitle=^"))
+        folder = rule.get("folders") and (
+            (("subtable" in exp or "idsubtable" in act) and ("subtable" in act or "idsubtable" in act))
+            or (folder_segment and exp.get("segment") == act.get("segment"))) and not any(
             k in exp for k in rule["drop_actual"])
         not_defined = rule.get("not_defined") and str(exp.get("label", "")).endswith(" not defined") and (
             "segment" in exp and "segment" not in act)

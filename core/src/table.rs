@@ -92,9 +92,11 @@ impl Spec {
 ///
 /// # Examples
 /// ```
-/// let r = hitmap::ApiRequest::parse("method=Actions.getPageUrls&idSite=1&period=day&date=today&filter_limit=-1&label=news%3E%2Fa&expanded=1")?;
+/// let r = hitmap::ApiRequest::parse("method=Actions.getPageUrls&idSite=1&period=day&date=today&filter_limit=-1&expanded=1")?;
 /// assert_eq!((r.table.limit, r.table.expanded), (Some(-1), true));
-/// assert_eq!(r.table.labels, ["news>/a"]);
+/// // As Matomo's, `label` drops `expanded`.
+/// let r = hitmap::ApiRequest::parse("method=Actions.getPageUrls&idSite=1&period=day&date=today&label=news%3E%2Fa&expanded=1")?;
+/// assert_eq!((r.table.labels.as_slice(), r.table.expanded), (&["news>/a".to_string()][..], false));
 /// # Ok::<(), hitmap::Error>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]

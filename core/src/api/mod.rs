@@ -487,6 +487,11 @@ impl ApiRequest {
             r.table.flat_dimensions =
                 methods::flat_dimensions(&r.method, r.secondary_dimension.as_deref());
         }
+        // Matomo's: `label` drops `expanded` (the rows it finds come
+        // with their subtable's id, not the subtable).
+        if !r.table.labels.is_empty() {
+            r.table.expanded = false;
+        }
         Ok(r)
     }
 
