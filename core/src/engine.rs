@@ -1070,6 +1070,9 @@ impl Engine {
         if let Some(old) = self.sites.get(&config.id) {
             config.name = config.name.or_else(|| old.config.name.clone());
             config.main_url = config.main_url.or_else(|| old.config.main_url.clone());
+            config.title_delimiter = config
+                .title_delimiter
+                .or_else(|| old.config.title_delimiter.clone());
         }
         if config.goals.is_empty()
             && let Some(old) = self.sites.get(&config.id)

@@ -242,7 +242,7 @@ impl Engine {
     /// Adds or updates a site.
     // One parameter per Python keyword argument: the signature is the API.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (site, timezone="UTC", visit_timeout=1800, hosts=Vec::new(), sections=BTreeMap::new(), dimensions=Vec::new(), ecommerce=false, name=None, main_url=None, excluded_ips=Vec::new(), excluded_user_agents=Vec::new(), exclude_unknown_urls=false, excluded_parameters=Vec::new()))]
+    #[pyo3(signature = (site, timezone="UTC", visit_timeout=1800, hosts=Vec::new(), sections=BTreeMap::new(), dimensions=Vec::new(), ecommerce=false, name=None, main_url=None, excluded_ips=Vec::new(), excluded_user_agents=Vec::new(), exclude_unknown_urls=false, excluded_parameters=Vec::new(), title_category_delimiter=None))]
     fn add_site(
         &self,
         py: Python<'_>,
@@ -259,6 +259,7 @@ impl Engine {
         excluded_user_agents: Vec<String>,
         exclude_unknown_urls: bool,
         excluded_parameters: Vec<String>,
+        title_category_delimiter: Option<String>,
     ) -> PyResult<()> {
         let mut config = hitmap::SiteConfig::new(site)
             .time_zone(timezone)
@@ -269,6 +270,9 @@ impl Engine {
         }
         if let Some(u) = main_url {
             config = config.main_url(u);
+        }
+        if let Some(d) = title_category_delimiter {
+            config = config.title_category_delimiter(d);
         }
         for h in hosts {
             config = config.host(h);

@@ -173,3 +173,20 @@ def test_a_site_keeps_its_name_and_main_url():
     e.add_site(1, hosts=["x.org"])
     site = e.api("method=SitesManager.getSiteFromId&idSite=1")
     assert (site["name"], site["main_url"]) == ("Intranet", "http://x.org")
+
+
+def test_a_site_with_title_categories_reports_a_title_tree():
+    e = hitmap.Engine.in_memory()
+    e.add_site(1, title_category_delimiter="/")
+    # An update without it keeps it, as the name and main URL.
+    e.add_site(1, hosts=["x.org"])
+    lines = [
+        {"site": 1, "ts": T, "visitor": "a", "url": "https://x.org/a", "title": "Shop / Boots"},
+        {"site": 1, "ts": T + 60, "visitor": "a", "url": "https://x.org/b", "title": "Shop/Hats"},
+        {"site": 1, "ts": T + 120, "visitor": "b", "url": "https://x.org/", "title": "Home"},
+    ]
+    e.ingest_ndjson("".join(json.dumps(x) + "\n" for x in lines).encode())
+    rows = e.report("page_titles", 1, "2024-06-01").rows
+    assert [(r["label"], r["nb_hits"]) for r in rows] == [("Shop", 2), ("Home", 1)]
+    flat = e.api("method=Actions.getPageTitles&idSite=1&period=day&date=2024-06-01&flat=1")
+    assert sorted(r["label"] for r in flat) == ["Home", "Shop / Boots", "Shop/Hats"]

@@ -489,6 +489,7 @@ class Engine(GoalsMixin, ExportMixin):
         excluded_user_agents: Sequence[str] = (),
         exclude_unknown_urls: bool = False,
         excluded_parameters: Sequence[str] = (),
+        title_category_delimiter: str | None = None,
     ) -> None:
         """Adds or updates a site.
 
@@ -530,6 +531,14 @@ class Engine(GoalsMixin, ExportMixin):
             page URLs the tracker and the access-log importer record, with
             Matomo's default session and click ids (``gclid``,
             ``phpsessid``, ``sid``, ...).
+        title_category_delimiter : str, optional
+            Matomo's ``action_title_category_delimiter`` (``"/"``,
+            ``" | "``): page titles are categories joined by it, and the
+            page title reports are a tree of them (``report("page_titles")``
+            gives its top level: a row per first category, its counts the
+            sums of the titles under it, and the titles without one;
+            ``api("method=Actions.getPageTitles&flat=1...")`` gives the
+            titles as stored).
         """
         self._engine.add_site(
             site,
@@ -545,6 +554,7 @@ class Engine(GoalsMixin, ExportMixin):
             list(excluded_user_agents),
             exclude_unknown_urls,
             list(excluded_parameters),
+            title_category_delimiter,
         )
 
     def ingest_ndjson(

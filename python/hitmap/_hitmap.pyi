@@ -66,6 +66,7 @@ class Engine:
         excluded_user_agents: List[str] = ...,
         exclude_unknown_urls: bool = ...,
         excluded_parameters: List[str] = ...,
+        title_category_delimiter: Optional[str] = None,
     ) -> None: ...
     def ingest_ndjson_stream(
         self,
