@@ -438,25 +438,9 @@ fn check_page_urls(conn: &mut mysql::Conn, engine: &Engine, site: u32, p: &Perio
             .replace("{site}", &site.to_string())
     };
     let named = |conn: &mut mysql::Conn, q: String| -> Vec<(String, Vec<i64>)> {
-        let rows: Vec<mysql::Row> = conn.query(q).unwrap();
-        rows.into_iter()
-            .map(|r| {
-                let mut vals = r.unwrap().into_iter();
-                let name = match vals.next().unwrap() {
-                    mysql::Value::Bytes(b) => String::from_utf8(b).unwrap(),
-                    other => panic!("{other:?}"),
-                };
-                let nums = vals
-                    .map(|v| match v {
-                        mysql::Value::Int(i) => i,
-                        mysql::Value::UInt(u) => u as i64,
-                        mysql::Value::Bytes(b) => String::from_utf8(b).unwrap().parse().unwrap(),
-                        mysql::Value::NULL => 0,
-                        other => panic!("{other:?}"),
-                    })
-                    .collect();
-                (name, nums)
-            })
+        named_rows(conn, &q, 1)
+            .into_iter()
+            .map(|(mut names, nums)| (names.remove(0).expect("a name"), nums))
             .collect()
     };
     for (name, v) in named(conn, sql(
@@ -984,37 +968,52 @@ fn the_follow_command_keeps_a_store_current() {
     );
 }
 
+/// The rows of a query whose first `texts` columns are names (`None`
+/// for NULL) and the rest numbers (NULL as 0).
+fn named_rows(
+    conn: &mut mysql::Conn,
+    q: &str,
+    texts: usize,
+) -> Vec<(Vec<Option<String>>, Vec<i64>)> {
+    let rows: Vec<mysql::Row> = conn.query(q).unwrap();
+    rows.into_iter()
+        .map(|r| {
+            let mut vals = r.unwrap().into_iter();
+            let names = (&mut vals)
+                .take(texts)
+                .map(|v| match v {
+                    mysql::Value::Bytes(b) => Some(String::from_utf8(b).unwrap()),
+                    mysql::Value::NULL => None,
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            let nums = vals
+                .map(|v| match v {
+                    mysql::Value::Int(i) => i,
+                    mysql::Value::UInt(u) => u as i64,
+                    mysql::Value::Bytes(b) => String::from_utf8(b).unwrap().parse().unwrap(),
+                    mysql::Value::NULL => 0,
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            (names, nums)
+        })
+        .collect()
+}
+
 /// Matomo's Contents archiver (`ContentRecords`): impressions grouped by
 /// (piece, target, name) with their distinct visits and visitors, and
 /// interactions by (piece, interaction, name), added up per name (or
 /// piece) as its record does; interactions count where the row has
 /// impressions. (label, visits, visitors, impressions, interactions).
 fn matomo_contents(conn: &mut mysql::Conn, by_piece: bool) -> BTreeMap<String, [i64; 4]> {
-    let named = |conn: &mut mysql::Conn,
-                 q: &str|
-     -> Vec<(Option<String>, Option<String>, Vec<i64>)> {
-        let rows: Vec<mysql::Row> = conn.query(q).unwrap();
-        rows.into_iter()
-            .map(|r| {
-                let mut vals = r.unwrap().into_iter();
-                let mut text = || match vals.next().unwrap() {
-                    mysql::Value::Bytes(b) => Some(String::from_utf8(b).unwrap()),
-                    mysql::Value::NULL => None,
-                    other => panic!("{other:?}"),
-                };
-                let (a, b) = (text(), text());
-                let nums = vals
-                    .map(|v| match v {
-                        mysql::Value::Int(i) => i,
-                        mysql::Value::UInt(u) => u as i64,
-                        mysql::Value::Bytes(b) => String::from_utf8(b).unwrap().parse().unwrap(),
-                        other => panic!("{other:?}"),
-                    })
-                    .collect();
-                (a, b, nums)
-            })
-            .collect()
-    };
+    let named =
+        |conn: &mut mysql::Conn, q: &str| -> Vec<(Option<String>, Option<String>, Vec<i64>)> {
+            named_rows(conn, q, 2)
+                .into_iter()
+                .map(|(mut names, nums)| (names.remove(0), names.remove(0), nums))
+                .collect()
+        };
     let impressions = named(
         conn,
         "SELECT p.name, n.name, count(distinct l.idvisit), count(distinct l.idvisitor), count(*) \
