@@ -80,6 +80,7 @@ pub(crate) fn content_cmp(a: &Conversion, b: &Conversion) -> Ordering {
                 .find(|o| o.is_ne())
                 .unwrap_or(Ordering::Equal)
         })
+        .then_with(|| a.content.cmp(&b.content))
 }
 
 /// Sets [`Recorded::counted`]: within each visitor's conversions, an

@@ -348,7 +348,10 @@ fn contents_come_from_ndjson_survive_a_store_and_show_in_live() {
     assert_eq!(submit["title"], "Content Interaction (submit)");
     assert_eq!(submit["subtitle"], "ImageAd - /path/ad.jpg");
     assert_eq!(submit["contentTarget"], "http://www.example.com");
-    let unnamed = &details[2];
+    let unnamed = details
+        .iter()
+        .find(|d| d["contentName"] == "ImageAd" && d["contentPiece"].is_null())
+        .unwrap();
     assert_eq!(
         (&unnamed["title"], &unnamed["subtitle"]),
         (&Value::from("Content Impression"), &Value::from("ImageAd"))
@@ -391,4 +394,21 @@ fn a_content_hit_needs_its_name_and_nothing_else() {
         "method=Contents.getContentPieces&period=day&date=2010-01-03",
     );
     assert_eq!(pieces[0]["label"], "Content Piece not defined");
+}
+
+#[test]
+fn contents_of_one_second_keep_one_order_whatever_their_arrival() {
+    let hits = fixture_hits();
+    let answer = |hits: Vec<Hit>| {
+        let mut e = Engine::in_memory();
+        e.add_site(SiteConfig::new(1)).unwrap();
+        e.ingest(hits).unwrap();
+        api(
+            &e,
+            "method=Live.getLastVisitsDetails&period=day&date=2010-01-03",
+        )
+    };
+    let mut reversed = hits.clone();
+    reversed.reverse();
+    assert_eq!(answer(hits), answer(reversed));
 }
