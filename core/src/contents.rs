@@ -46,14 +46,6 @@ impl ContentsBy {
             ContentsBy::Piece => "contentPiece",
         }
     }
-
-    /// The segment of the subtable's rows.
-    pub fn sub_segment(self) -> &'static str {
-        match self {
-            ContentsBy::Name => ContentsBy::Piece.segment(),
-            ContentsBy::Piece => ContentsBy::Name.segment(),
-        }
-    }
 }
 
 /// Matomo's label of the piece-less impressions' row.

@@ -79,6 +79,21 @@ pub struct SiteConfig {
     pub(crate) title_delimiter: Option<String>,
 }
 
+/// A page title's categories by `delimiter` ([`SiteConfig::title_categories`]).
+pub(crate) fn title_categories_by<'t>(title: &'t str, delimiter: Option<&str>) -> Vec<&'t str> {
+    match delimiter {
+        Some(d) => title
+            .split(d)
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect(),
+        None => Some(title.trim())
+            .filter(|p| !p.is_empty())
+            .into_iter()
+            .collect(),
+    }
+}
+
 impl SiteConfig {
     /// A site with Matomo's defaults: UTC, 1800 s visit timeout.
     pub fn new(id: u32) -> SiteConfig {
@@ -131,17 +146,7 @@ impl SiteConfig {
     /// trimmed, empty ones dropped (the whole title, trimmed, without a
     /// delimiter).
     pub fn title_categories<'t>(&self, title: &'t str) -> Vec<&'t str> {
-        match self.title_delimiter() {
-            Some(d) => title
-                .split(d)
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .collect(),
-            None => Some(title.trim())
-                .filter(|p| !p.is_empty())
-                .into_iter()
-                .collect(),
-        }
+        title_categories_by(title, self.title_delimiter())
     }
 
     /// A page title as Matomo's tracker stores it on a site with a

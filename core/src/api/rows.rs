@@ -132,11 +132,9 @@ fn action_row_under(row: &ActionRow, shape: &PerfShape, top: bool, path: &str) -
     let label = if let (Some(d), false) = (&shape.title_delimiter, row.is_folder()) {
         // A title row of a tree: its last category (the whole title
         // stays its segment's and its goal cells' key).
-        let last = row
-            .label
-            .rsplit(d.as_str())
-            .map(str::trim)
-            .find(|p| !p.is_empty());
+        let last = crate::site::title_categories_by(&row.label, Some(d))
+            .last()
+            .copied();
         m.insert("$title".into(), json!(row.label));
         std::borrow::Cow::Owned(crate::url::title_label(last.unwrap_or(&row.label)).into_owned())
     } else if shape.segment == Some("pageTitle") {
