@@ -343,6 +343,9 @@ struct VisitContext<'a> {
     site: &'a SiteConfig,
     /// The name id of `$referrer_type`, if the site has seen one.
     recorded_type: Option<u32>,
+    /// The name ids of `$campaign_name` and `$campaign_keyword`, if the
+    /// site has seen them.
+    recorded_campaign: [Option<u32>; 2],
     /// Referrer types already derived this build, by (landing URL id,
     /// referrer id): a day's visits repeat few pairs, and the lists are
     /// long.
@@ -935,6 +938,8 @@ impl DayArchive {
             dicts,
             site,
             recorded_type: dicts.dim_names.get(attr::NAMES[attr::REFERRER_TYPE]),
+            recorded_campaign: [attr::CAMPAIGN, attr::CAMPAIGN + 3]
+                .map(|i| dicts.dim_names.get(attr::NAMES[i])),
             referrer_types: Default::default(),
         };
         let key_name = dicts.dim_names.get(attr::NAMES[attr::VISIT]);
@@ -1114,13 +1119,25 @@ impl DayArchive {
                 dim_cells.push((name, visit, value, pos as u32));
             }
         }
-        // The referrer type: as recorded (`referrer_type`), else derived
+        // The referrer type: as recorded (`referrer_type`); else a
+        // campaign when the landing action records one (a name or a
+        // keyword: the parameters its URL had, `intern.rs`); else derived
         // from the landing URL and the visit's referrer.
+        let cells = &dim_cells[visit_dims_start..];
         let recorded = ctx
             .recorded_type
-            .and_then(|name| dim_cells[visit_dims_start..].iter().find(|c| c.0 == name))
+            .and_then(|name| cells.iter().find(|c| c.0 == name))
             .and_then(|c| ReferrerType::parse(dicts.dim_values.value(c.2)));
+        let landing_campaign = ctx.recorded_campaign.iter().flatten().any(|&name| {
+            cells
+                .iter()
+                .find(|c| c.0 == name)
+                .is_some_and(|c| same_action(&hits[c.3 as usize], first, side))
+        });
         let referrer_type = recorded.unwrap_or_else(|| {
+            if landing_campaign {
+                return ReferrerType::Campaign;
+            }
             let referrer = *self.fields[VField::Referrer as usize].last().unwrap();
             *ctx.referrer_types
                 .borrow_mut()

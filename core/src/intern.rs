@@ -60,8 +60,25 @@ pub(crate) fn intern_hit(
 ) {
     let mut raw = RawHit::new(d.visitors.intern(&h.visitor), h.ts, h.kind);
     raw.bucket = bucket;
+    // Matomo's tracker strips a campaign's name and keyword parameters
+    // from an action's URL (not a download's or outlink's); an action
+    // keeps the campaign they name as its recorded campaign, unless it
+    // records one of its own. A visit whose landing action records a
+    // campaign is a campaign visit (`DayArchive::push_visit`).
+    let mut campaign = None;
     if let Some(u) = &h.url {
-        raw.url = d.intern_url(crate::url::action_url(u, h.kind));
+        let u = crate::url::action_url(u, h.kind);
+        let kept = match h.kind {
+            HitType::Download | HitType::Outlink => std::borrow::Cow::Borrowed(u),
+            _ => crate::referrer::without_campaign_parameters(u),
+        };
+        if matches!(kept, std::borrow::Cow::Owned(_))
+            && h.kind.is_action()
+            && CAMPAIGN_ATTRS.iter().all(|&i| h.attrs[i].is_none())
+        {
+            campaign = Some(crate::referrer::url_campaign(u));
+        }
+        raw.url = d.intern_url(&kept);
     }
     if let Some(t) = &h.title {
         raw.title = d.titles.intern(t);
@@ -121,7 +138,7 @@ pub(crate) fn intern_hit(
         }
     }
     side.set_fields(&mut raw, fields);
-    let has_attrs = h.attrs.iter().any(Option::is_some);
+    let has_attrs = campaign.is_some() || h.attrs.iter().any(Option::is_some);
     if !h.dims.is_empty() || has_attrs {
         raw.dims_start = side.dims.len() as u32;
         let sorted_unique = h.dims.windows(2).all(|w| w[0].0 < w[1].0);
@@ -141,6 +158,9 @@ pub(crate) fn intern_hit(
         }
         // hitmap's own attributes ride along as `$` dimensions.
         for (i, (name, v)) in attr::NAMES.iter().zip(&h.attrs).enumerate() {
+            let v = v
+                .as_deref()
+                .or_else(|| campaign.as_ref().and_then(|c| campaign_attr(c, i)));
             if let Some(v) = v {
                 let value = if i == attr::PLUGINS {
                     // Validated: one stored form for any order and case;
@@ -159,6 +179,32 @@ pub(crate) fn intern_hit(
         raw.dims_len = (side.dims.len() - raw.dims_start as usize) as u16;
     }
     hits.push(raw);
+}
+
+/// The attributes a campaign in an action's URL fills: the six campaign
+/// parts ([`campaign_attr`]).
+const CAMPAIGN_ATTRS: [usize; 6] = [
+    attr::CAMPAIGN,
+    attr::CAMPAIGN + 1,
+    attr::CAMPAIGN + 2,
+    attr::CAMPAIGN + 3,
+    attr::CAMPAIGN + 4,
+    attr::CAMPAIGN + 5,
+];
+
+/// A hit's attribute `index` (one of the six campaign attributes from
+/// `attr::CAMPAIGN`) as campaign `c` gives it.
+fn campaign_attr(c: &crate::referrer::Referrer, index: usize) -> Option<&str> {
+    let parts = c.campaign.as_ref();
+    match index.checked_sub(attr::CAMPAIGN)? {
+        0 => c.name.as_deref(),
+        1 => parts.and_then(|p| p.source.as_deref()),
+        2 => parts.and_then(|p| p.medium.as_deref()),
+        3 => c.keyword.as_deref(),
+        4 => parts.and_then(|p| p.content.as_deref()),
+        5 => parts.and_then(|p| p.id.as_deref()),
+        _ => None,
+    }
 }
 
 /// What became of one line: `None` for a blank line, else whether it was

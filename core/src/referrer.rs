@@ -198,6 +198,46 @@ fn first_param(url: &str, keys: &[&str]) -> Option<String> {
     })
 }
 
+/// The campaign a URL's campaign parameters name (lower-cased, decoded):
+/// what [`describe_referrer`] makes of a landing URL that
+/// [`has_campaign`].
+pub(crate) fn url_campaign(url: &str) -> Referrer {
+    Referrer {
+        kind: ReferrerType::Campaign,
+        name: first_param(url, &CAMPAIGN_NAMES),
+        keyword: first_param(url, &CAMPAIGN_KEYWORDS),
+        campaign: Some(CampaignParts {
+            source: first_param(
+                url,
+                &["mtm_source", "utm_source", "pk_source", "matomo_source"],
+            ),
+            medium: first_param(
+                url,
+                &["mtm_medium", "utm_medium", "pk_medium", "matomo_medium"],
+            ),
+            content: first_param(
+                url,
+                &["mtm_content", "utm_content", "pk_content", "matomo_content"],
+            ),
+            id: first_param(url, &["mtm_cid", "utm_id", "pk_cid", "matomo_cid"]),
+        }),
+    }
+}
+
+/// `url` without Matomo's campaign name and keyword parameters (its
+/// `campaign_var_name` and `campaign_keyword_var_name`, any case), which
+/// its tracker strips from an action's URL; unchanged (borrowed) when it
+/// has none. The other campaign parameters (`mtm_content`, `utm_id`, ...)
+/// stay, as Matomo's.
+pub(crate) fn without_campaign_parameters(url: &str) -> std::borrow::Cow<'_, str> {
+    crate::url::without_parameters(url, |name| {
+        CAMPAIGN_NAMES
+            .iter()
+            .chain(&CAMPAIGN_KEYWORDS)
+            .any(|p| p.eq_ignore_ascii_case(name))
+    })
+}
+
 /// A URL's path and query after its host (`""` when it has none).
 fn rest_of(url: &str) -> &str {
     let url = without_fragment(url);
@@ -259,26 +299,7 @@ fn referrer_of(
         if !details {
             return plain(ReferrerType::Campaign);
         }
-        return Referrer {
-            kind: ReferrerType::Campaign,
-            name: first_param(url, &CAMPAIGN_NAMES),
-            keyword: first_param(url, &CAMPAIGN_KEYWORDS),
-            campaign: Some(CampaignParts {
-                source: first_param(
-                    url,
-                    &["mtm_source", "utm_source", "pk_source", "matomo_source"],
-                ),
-                medium: first_param(
-                    url,
-                    &["mtm_medium", "utm_medium", "pk_medium", "matomo_medium"],
-                ),
-                content: first_param(
-                    url,
-                    &["mtm_content", "utm_content", "pk_content", "matomo_content"],
-                ),
-                id: first_param(url, &["mtm_cid", "utm_id", "pk_cid", "matomo_cid"]),
-            }),
-        };
+        return url_campaign(url);
     }
     // The host as the referrer gives it (a website's name), and without
     // `www.` (what lists and own hosts are matched by).

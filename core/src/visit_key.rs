@@ -600,10 +600,13 @@ impl<'s> VisitKeys<'s> {
         } else {
             (attr::REFERRER_NAME, attr::REFERRER_KEYWORD)
         };
+        // What the URLs say counts only for the type they say: a recorded
+        // campaign's keyword is not a search engine's.
+        let same = derived.kind == kind;
         let mut out = Referrer {
             kind,
-            name: recorded(name).or_else(|| derived.name.clone()),
-            keyword: recorded(keyword).or_else(|| derived.keyword.clone()),
+            name: recorded(name).or_else(|| derived.name.clone().filter(|_| same)),
+            keyword: recorded(keyword).or_else(|| derived.keyword.clone().filter(|_| same)),
             campaign: None,
         };
         if campaign {

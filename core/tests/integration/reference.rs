@@ -15,6 +15,9 @@ pub struct RefSite {
 
 #[derive(Debug, Clone)]
 pub struct RVisit {
+    /// A number of its own: two visits of a visitor may start in the same
+    /// second (a campaign that changes starts a visit).
+    pub seq: usize,
     pub date: NaiveDate,
     pub visitor: String,
     /// Its actions (none for a visit of conversions alone).
@@ -158,6 +161,107 @@ fn referrer_type(first_url: Option<&str>, referrer: Option<&str>) -> &'static st
     }
 }
 
+/// Matomo's campaign name and keyword parameters (docs/hits.md, "Campaigns").
+const CAMPAIGN_NAMES: [&str; 8] = [
+    "pk_cpn",
+    "pk_campaign",
+    "piwik_campaign",
+    "mtm_campaign",
+    "matomo_campaign",
+    "utm_campaign",
+    "utm_source",
+    "utm_medium",
+];
+const CAMPAIGN_KEYWORDS: [&str; 7] = [
+    "pk_kwd",
+    "pk_keyword",
+    "piwik_kwd",
+    "mtm_kwd",
+    "mtm_keyword",
+    "matomo_kwd",
+    "utm_term",
+];
+
+/// A hit as the engine keeps it: an action's URL (not a download's or
+/// outlink's) without campaign name and keyword parameters; an action
+/// whose URL named a campaign, and that records no campaign, records it
+/// (its name: the first name parameter's value, lower-cased).
+pub fn as_stored(h: &Hit) -> Hit {
+    let mut h = h.clone();
+    if matches!(h.kind, HitType::Download | HitType::Outlink) {
+        return h;
+    }
+    let Some(url) = h.url.clone() else { return h };
+    let (base, fragment) = url
+        .split_once('#')
+        .map_or((&*url, None), |(b, f)| (b, Some(f)));
+    let Some((path, query)) = base.split_once('?') else {
+        return h;
+    };
+    let is = |list: &[&str], kv: &str| {
+        let k = kv.split('=').next().unwrap();
+        list.iter().any(|p| p.eq_ignore_ascii_case(k))
+    };
+    let pairs: Vec<&str> = query.split('&').collect();
+    if !pairs
+        .iter()
+        .any(|kv| is(&CAMPAIGN_NAMES, kv) || is(&CAMPAIGN_KEYWORDS, kv))
+    {
+        return h;
+    }
+    let kept: Vec<&str> = pairs
+        .iter()
+        .copied()
+        .filter(|kv| !kv.is_empty() && !is(&CAMPAIGN_NAMES, kv) && !is(&CAMPAIGN_KEYWORDS, kv))
+        .collect();
+    let mut stored = path.to_string();
+    if !kept.is_empty() {
+        stored = format!("{stored}?{}", kept.join("&"));
+    }
+    if let Some(f) = fragment {
+        stored = format!("{stored}#{f}");
+    }
+    h.url = Some(stored);
+    if h.kind.is_action() && h.campaign.is_none() {
+        let value = |list: &[&str]| {
+            list.iter().find_map(|name| {
+                pairs.iter().find_map(|kv| {
+                    let (k, v) = kv.split_once('=')?;
+                    (k.eq_ignore_ascii_case(name) && !v.is_empty()).then(|| v.to_lowercase())
+                })
+            })
+        };
+        h.campaign = Some(hitmap::Campaign {
+            name: value(&CAMPAIGN_NAMES),
+            keyword: value(&CAMPAIGN_KEYWORDS),
+            ..Default::default()
+        });
+    }
+    h
+}
+
+/// The referrer type of a visit's actions: the first recorded; else a
+/// campaign when its landing action (any hit of it) records a campaign
+/// name or keyword; else derived from the first one's URL and the first
+/// referrer.
+fn type_of(vh: &[Hit]) -> &'static str {
+    let landing_campaign = vh.first().is_some_and(|first| {
+        vh.iter().take_while(|h| same_action(h, first)).any(|h| {
+            h.campaign
+                .as_ref()
+                .is_some_and(|c| c.name.is_some() || c.keyword.is_some())
+        })
+    });
+    match first_value(vh, |h| h.referrer_type.clone()) {
+        Some(t) => recorded_type(&t),
+        None if landing_campaign => "campaign",
+        None => referrer_type(
+            vh.first().and_then(|h| h.url.as_deref()),
+            first_value(vh, |h| h.referrer.clone()).as_deref(),
+        ),
+    }
+}
+
 fn recorded_type(t: &str) -> &'static str {
     ["direct", "search", "website", "campaign", "social"]
         .into_iter()
@@ -179,7 +283,7 @@ pub fn visits(hits: &[Hit], site: &RefSite) -> Vec<RVisit> {
         groups
             .entry((h.visitor.clone(), local(h.ts), h.visit.clone()))
             .or_default()
-            .push(h.clone());
+            .push(as_stored(h));
     }
     let mut out = Vec::new();
     for ((visitor, date, key), mut hs) in groups {
@@ -226,6 +330,7 @@ pub fn visits(hits: &[Hit], site: &RefSite) -> Vec<RVisit> {
                     .unwrap()
                     .with_timezone(&site.tz);
                 out.push(RVisit {
+                    seq: out.len(),
                     hour: clock.hour(),
                     weekday: clock.weekday().number_from_monday(),
                     days_since_last: None,
@@ -235,13 +340,7 @@ pub fn visits(hits: &[Hit], site: &RefSite) -> Vec<RVisit> {
                     user: first_value(&vh, |h| h.user.clone()),
                     device: first_value(&vh, |h| h.device.clone()),
                     country: first_value(&vh, |h| h.country.clone()),
-                    referrer_type: match first_value(&vh, |h| h.referrer_type.clone()) {
-                        Some(t) => recorded_type(&t),
-                        None => referrer_type(
-                            vh.first().and_then(|h| h.url.as_deref()),
-                            referrer.as_deref(),
-                        ),
-                    },
+                    referrer_type: type_of(&vh),
                     referrer,
                     dims,
                     visit_count: 0,
@@ -643,18 +742,8 @@ pub fn page_time(hits: &[Hit], i: usize) -> u64 {
 
 /// Flat page rows: label -> (hits, visits, visitors, entries, exits, entry bounces, time).
 pub fn pages(cuts: &[Cut]) -> BTreeMap<String, (u64, u64, u64, u64, u64, u64, u64)> {
-    let mut rows: BTreeMap<
-        String,
-        (
-            u64,
-            BTreeSet<(NaiveDate, String, i64, Option<String>)>,
-            BTreeSet<String>,
-            u64,
-            u64,
-            u64,
-            u64,
-        ),
-    > = BTreeMap::new();
+    let mut rows: BTreeMap<String, (u64, BTreeSet<usize>, BTreeSet<String>, u64, u64, u64, u64)> =
+        BTreeMap::new();
     for c in cuts {
         let hits = &c.visit.hits;
         let pv: Vec<usize> = c
@@ -668,12 +757,7 @@ pub fn pages(cuts: &[Cut]) -> BTreeMap<String, (u64, u64, u64, u64, u64, u64, u6
                 .entry(page_label(hits[i].url.as_deref().unwrap()))
                 .or_default();
             r.0 += 1;
-            r.1.insert((
-                c.visit.date,
-                c.visit.visitor.clone(),
-                c.visit.start,
-                c.visit.key.clone(),
-            ));
+            r.1.insert(c.visit.seq);
             r.2.insert(c.visit.visitor.clone());
             r.6 += page_time(hits, i);
         }

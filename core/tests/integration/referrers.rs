@@ -1,7 +1,7 @@
 //! Referrers from real referrer URLs, with Matomo's lists: type, name and
 //! keyword, and the Referrers reports over them.
 
-use hitmap::{Engine, Hit, ReferrerType, SiteConfig, describe_referrer};
+use hitmap::{Engine, Hit, HitType, ReferrerType, SiteConfig, describe_referrer};
 
 fn site() -> SiteConfig {
     SiteConfig::new(1).host("intranet.example.org")
@@ -477,4 +477,106 @@ fn referrers_get_sums_up_the_channels() {
         days["2024-06-02"]["Referrers_visitorsFromDirectEntry_percent"],
         "100%"
     );
+}
+
+/// Matomo's tracker strips a campaign's name and keyword parameters from
+/// the URLs it stores (`campaign_var_name`, `campaign_keyword_var_name`),
+/// and the visit keeps the campaign: a page reached from a campaign is
+/// one page with the same page reached otherwise, while the campaign
+/// report still names the campaign, its keyword and its parts. Other
+/// parameters stay, in their order; downloads keep their URLs; a campaign
+/// on a later action is not the visit's (the landing action's is).
+#[test]
+fn campaign_parameters_leave_page_urls_and_the_visit_keeps_its_campaign() {
+    let mut e = Engine::in_memory();
+    e.add_site(site()).unwrap();
+    let landing = "https://intranet.example.org/a?x=1&PK_CAMPAIGN=Spring&pk_kwd=Tulips&utm_medium=Mail&utm_content=top";
+    let mut download = Hit::new(1, 1_717_200_060, "b", HitType::Download);
+    download.url = Some("https://intranet.example.org/f.pdf?utm_campaign=Spring".into());
+    let mut later = page(
+        "b",
+        0,
+        None,
+        "https://intranet.example.org/a?x=1&mtm_campaign=Autumn",
+    );
+    later.ts += 120;
+    e.ingest([
+        page("a", 0, None, landing),
+        page(
+            "b",
+            0,
+            Some("https://www.google.com/search?q=payroll"),
+            "https://intranet.example.org/a?x=1",
+        ),
+        download,
+        later,
+        // A campaign named by its keyword alone.
+        page("c", 0, None, "https://intranet.example.org/?utm_term=Shoes"),
+    ])
+    .unwrap();
+    let ask = |q: &str| -> serde_json::Value {
+        let q = format!("{q}&idSite=1&period=day&date=2024-06-01&format_metrics=0");
+        serde_json::from_str(&e.api(&q).unwrap()).unwrap()
+    };
+    let rows = |q: &str, column: &str| -> std::collections::BTreeSet<(String, u64)> {
+        ask(q)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["label"].as_str().unwrap().to_owned(),
+                    r[column].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let set = |xs: &[(&str, u64)]| xs.iter().map(|(l, n)| (l.to_string(), *n)).collect();
+    assert_eq!(
+        rows("method=Actions.getPageUrls&flat=1", "nb_hits"),
+        set(&[("/a?x=1", 2), ("/a?x=1&utm_content=top", 1), ("/", 1)])
+    );
+    let downloads = ask("method=Actions.getDownloads&flat=1");
+    assert_eq!(
+        downloads[0]["label"],
+        "https://intranet.example.org/f.pdf?utm_campaign=Spring"
+    );
+    assert_eq!(
+        rows("method=Referrers.getReferrerType", "nb_visits"),
+        set(&[("Campaigns", 2), ("Search Engines", 1)])
+    );
+    let campaigns = ask("method=Referrers.getCampaigns");
+    assert_eq!(
+        rows("method=Referrers.getCampaigns", "nb_visits"),
+        set(&[("spring", 1), ("Unknown", 1)])
+    );
+    let spring = campaigns
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["label"] == "spring")
+        .unwrap();
+    let id = spring["idsubtable"].as_u64().unwrap();
+    assert_eq!(
+        rows(
+            &format!("method=Referrers.getKeywordsFromCampaignId&idSubtable={id}"),
+            "nb_visits"
+        ),
+        set(&[("tulips", 1)])
+    );
+    // The campaign's parts: the stripped medium, and the content the URL
+    // keeps; `pageUrl` matches the stored URL.
+    for (segment, visits) in [
+        ("campaignMedium==mail", 1),
+        ("campaignContent==top", 1),
+        ("campaignKeyword==shoes", 1),
+        ("pageUrl==https%3A%2F%2Fintranet.example.org%2Fa%3Fx%3D1", 1),
+        ("referrerName==autumn", 0),
+    ] {
+        let v = ask(&format!(
+            "method=VisitsSummary.get&segment={}",
+            segment.replace('=', "%3D")
+        ));
+        assert_eq!(v["nb_visits"], visits, "{segment}");
+    }
 }
