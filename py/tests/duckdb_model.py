@@ -34,6 +34,16 @@ ORDER = (
 
 VISIT_FIELDS = ("user", "referrer", "device", "browser", "os", "country", "language")
 
+# Matomo's campaign name and keyword parameters (docs/hits.md), as a
+# DuckDB list.
+CAMPAIGN_PARAMS = "[" + ", ".join(
+    f"'{p}'" for p in (
+        "pk_cpn", "pk_campaign", "piwik_campaign", "mtm_campaign", "matomo_campaign",
+        "utm_campaign", "utm_source", "utm_medium", "pk_kwd", "pk_keyword", "piwik_kwd",
+        "mtm_kwd", "mtm_keyword", "matomo_kwd", "utm_term",
+    )
+) + "]"
+
 
 @dataclass
 class Site:
@@ -109,12 +119,34 @@ def sessionize(con: Any, dimensions: Sequence[str]) -> None:
     con.execute(
         f"""
         CREATE OR REPLACE TABLE hv AS
-        WITH h AS (
+        WITH h0 AS (
             SELECT r.*, s.timeout, s.host,
                    CAST(timezone(s.tz, to_timestamp(r.ts)) AS DATE) AS day,
-                   regexp_replace(r.url, '#.*$', '') AS url_nf,
+                   regexp_replace(r.url, '#.*$', '') AS url_f,
+                   list_filter(string_split(regexp_extract(regexp_replace(r.url, '#.*$', ''),
+                                                           '\\?(.*)$', 1), '&'),
+                               lambda x: x <> '') AS pairs,
                    {TYPE_RANK} AS trank
             FROM raw r JOIN sites s USING (site)
+        ), h AS (
+            -- docs/hits.md, "Campaign parameters leave action URLs": an
+            -- action's URL (not a download's or outlink's) without the
+            -- campaign name and keyword parameters; the action then
+            -- records the campaign when one of them has a value.
+            SELECT * EXCLUDE (url_f, pairs, kept),
+                   CASE WHEN type IN ('download', 'outlink') OR NOT contains(url_f, '?')
+                          OR len(kept) = len(pairs) THEN url_f
+                        ELSE split_part(url_f, '?', 1)
+                             || CASE WHEN len(kept) = 0 THEN '' ELSE '?' || array_to_string(kept, '&') END
+                   END AS url_nf,
+                   type NOT IN ('download', 'outlink')
+                     AND len(list_filter(pairs, lambda x: list_contains({CAMPAIGN_PARAMS},
+                                                                   lower(split_part(x, '=', 1)))
+                                                     AND trim(split_part(x, '=', 2)) <> '')) > 0
+                     AS records_campaign
+            FROM (SELECT *, list_filter(pairs, lambda x: NOT list_contains({CAMPAIGN_PARAMS},
+                                                                     lower(split_part(x, '=', 1)))) AS kept
+                  FROM h0)
         ), ordered AS (
             SELECT *, row_number() OVER w AS seq, ts - lag(ts) OVER w AS gap
             FROM h WINDOW w AS (PARTITION BY site, visitor, day ORDER BY {ORDER})
@@ -177,7 +209,8 @@ def sessionize(con: Any, dimensions: Sequence[str]) -> None:
                    first(hv.url_nf ORDER BY hv.seq) AS first_url,
                    first(hv.url_nf ORDER BY hv.seq) FILTER (WHERE hv.type = 'pageview') AS entry_url,
                    first(hv.url_nf ORDER BY hv.seq DESC) FILTER (WHERE hv.type = 'pageview') AS exit_url,
-                   any_value(hv.host) AS site_host
+                   any_value(hv.host) AS site_host,
+                   bool_or(hv.records_campaign) FILTER (WHERE hv.arank = 1) AS landing_campaign
             FROM hv JOIN c USING (site, visitor, day, vno) GROUP BY ALL
         ), typed AS (
             SELECT *, lower(regexp_extract(referrer,
@@ -187,10 +220,11 @@ def sessionize(con: Any, dimensions: Sequence[str]) -> None:
             SELECT *, CASE WHEN starts_with(rhost0, 'www.') THEN rhost0[5:] ELSE rhost0 END AS rhost
             FROM typed
         )
-        SELECT * EXCLUDE (rhost0, rhost),
+        SELECT * EXCLUDE (rhost0, rhost, landing_campaign),
                CASE
                  WHEN regexp_matches(lower(coalesce(first_url, '')), '\\?([^&]*&)*(mtm_|pk_|utm_)')
                    THEN 'campaign'
+                 WHEN landing_campaign THEN 'campaign'
                  WHEN referrer IS NULL OR coalesce(rhost, '') = '' THEN 'direct'
                  WHEN rhost = site_host OR ends_with(rhost, '.' || site_host) THEN 'direct'
                  -- Matomo's list: Google News is a search engine only with a
