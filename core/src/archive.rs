@@ -1122,24 +1122,29 @@ impl DayArchive {
         // The referrer type: as recorded (`referrer_type`); else a
         // campaign when the landing action records one (a name or a
         // keyword: the parameters its URL had, `intern.rs`); else derived
-        // from the landing URL and the visit's referrer.
+        // from the landing URL and the visit's referrer, and a direct
+        // entry becomes a campaign when a later action records one (as
+        // Matomo's tracker gives a direct entry a later request's
+        // referrer). Each reads only the visit's first carriers, which a
+        // day archive keeps: a rebuild gives the same type.
         let cells = &dim_cells[visit_dims_start..];
         let recorded = ctx
             .recorded_type
             .and_then(|name| cells.iter().find(|c| c.0 == name))
             .and_then(|c| ReferrerType::parse(dicts.dim_values.value(c.2)));
-        let landing_campaign = ctx.recorded_campaign.iter().flatten().any(|&name| {
-            cells
+        let campaign_carriers = || {
+            ctx.recorded_campaign
                 .iter()
-                .find(|c| c.0 == name)
-                .is_some_and(|c| same_action(&hits[c.3 as usize], first, side))
-        });
+                .flatten()
+                .filter_map(|&name| cells.iter().find(|c| c.0 == name))
+        };
         let referrer_type = recorded.unwrap_or_else(|| {
-            if landing_campaign {
+            if campaign_carriers().any(|c| same_action(&hits[c.3 as usize], first, side)) {
                 return ReferrerType::Campaign;
             }
             let referrer = *self.fields[VField::Referrer as usize].last().unwrap();
-            *ctx.referrer_types
+            let derived = *ctx
+                .referrer_types
                 .borrow_mut()
                 .entry((first.url, referrer))
                 .or_insert_with(|| {
@@ -1148,7 +1153,12 @@ impl DayArchive {
                         dicts.referrers.opt(referrer),
                         site,
                     )
-                })
+                });
+            if derived == ReferrerType::Direct && campaign_carriers().next().is_some() {
+                ReferrerType::Campaign
+            } else {
+                derived
+            }
         });
         self.referrer_type.push(referrer_type as u8);
         for h in hits {

@@ -210,7 +210,8 @@ def sessionize(con: Any, dimensions: Sequence[str]) -> None:
                    first(hv.url_nf ORDER BY hv.seq) FILTER (WHERE hv.type = 'pageview') AS entry_url,
                    first(hv.url_nf ORDER BY hv.seq DESC) FILTER (WHERE hv.type = 'pageview') AS exit_url,
                    any_value(hv.host) AS site_host,
-                   bool_or(hv.records_campaign) FILTER (WHERE hv.arank = 1) AS landing_campaign
+                   bool_or(hv.records_campaign) FILTER (WHERE hv.arank = 1) AS landing_campaign,
+                   bool_or(hv.records_campaign) AS any_campaign
             FROM hv JOIN c USING (site, visitor, day, vno) GROUP BY ALL
         ), typed AS (
             SELECT *, lower(regexp_extract(referrer,
@@ -220,13 +221,15 @@ def sessionize(con: Any, dimensions: Sequence[str]) -> None:
             SELECT *, CASE WHEN starts_with(rhost0, 'www.') THEN rhost0[5:] ELSE rhost0 END AS rhost
             FROM typed
         )
-        SELECT * EXCLUDE (rhost0, rhost, landing_campaign),
+        SELECT * EXCLUDE (rhost0, rhost, landing_campaign, any_campaign),
                CASE
                  WHEN regexp_matches(lower(coalesce(first_url, '')), '\\?([^&]*&)*(mtm_|pk_|utm_)')
                    THEN 'campaign'
                  WHEN landing_campaign THEN 'campaign'
-                 WHEN referrer IS NULL OR coalesce(rhost, '') = '' THEN 'direct'
-                 WHEN rhost = site_host OR ends_with(rhost, '.' || site_host) THEN 'direct'
+                 -- A direct entry takes a later action's campaign.
+                 WHEN referrer IS NULL OR coalesce(rhost, '') = ''
+                   OR rhost = site_host OR ends_with(rhost, '.' || site_host)
+                   THEN CASE WHEN any_campaign THEN 'campaign' ELSE 'direct' END
                  -- Matomo's list: Google News is a search engine only with a
                  -- keyword (its entry hides none); Google hides it on '/'.
                  WHEN starts_with(rhost, 'news.google.')

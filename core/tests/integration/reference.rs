@@ -243,22 +243,29 @@ pub fn as_stored(h: &Hit) -> Hit {
 /// The referrer type of a visit's actions: the first recorded; else a
 /// campaign when its landing action (any hit of it) records a campaign
 /// name or keyword; else derived from the first one's URL and the first
-/// referrer.
+/// referrer, a direct entry becoming a campaign when any action records
+/// one.
 fn type_of(vh: &[Hit]) -> &'static str {
+    let names_campaign = |h: &Hit| {
+        h.campaign
+            .as_ref()
+            .is_some_and(|c| c.name.is_some() || c.keyword.is_some())
+    };
     let landing_campaign = vh.first().is_some_and(|first| {
-        vh.iter().take_while(|h| same_action(h, first)).any(|h| {
-            h.campaign
-                .as_ref()
-                .is_some_and(|c| c.name.is_some() || c.keyword.is_some())
-        })
+        vh.iter()
+            .take_while(|h| same_action(h, first))
+            .any(names_campaign)
     });
     match first_value(vh, |h| h.referrer_type.clone()) {
         Some(t) => recorded_type(&t),
         None if landing_campaign => "campaign",
-        None => referrer_type(
+        None => match referrer_type(
             vh.first().and_then(|h| h.url.as_deref()),
             first_value(vh, |h| h.referrer.clone()).as_deref(),
-        ),
+        ) {
+            "direct" if vh.iter().any(names_campaign) => "campaign",
+            derived => derived,
+        },
     }
 }
 
