@@ -107,13 +107,41 @@ where
         failed: false,
     };
     let threads = engine.query_threads();
+    let mut spare = Spare::default();
     for chunk in chunks {
         let chunk = chunk?;
         chunk
-            .read(threads)
-            .commit(engine, options, &mut index, &mut total)?;
+            .read(threads, &mut spare)
+            .commit(engine, options, &mut index, &mut total, &mut spare)?;
     }
     Ok(total)
+}
+
+/// The vectors of a chunk's blocks, kept for the next chunk: a block's
+/// hits are large (`HitRef` is about a kilobyte), and vectors made afresh
+/// for every chunk had the kernel fault in and zero their pages again
+/// (BENCHMARKS.md, "The DataFrame path").
+#[derive(Default)]
+struct Spare {
+    hits: Vec<Vec<HitRef<'static>>>,
+    rows: Vec<Vec<u64>>,
+    identity: Vec<Vec<u8>>,
+}
+
+/// `v`'s allocation, emptied, for hits that borrow another chunk: a
+/// vector of values of one layout collected in place keeps its buffer.
+fn recycle<'b>(mut v: Vec<HitRef<'_>>) -> Vec<HitRef<'b>> {
+    v.clear();
+    v.into_iter()
+        .map(|_| unreachable!("the vector was emptied"))
+        .collect()
+}
+
+/// The vectors one block is read into.
+struct Buffers<'c> {
+    hits: Vec<HitRef<'c>>,
+    rows: Vec<u64>,
+    identity: Vec<u8>,
 }
 
 /// Chunks of hits read from a stream of batches.
@@ -215,24 +243,34 @@ const ROWS_PER_THREAD: usize = 4096;
 impl Chunk {
     /// Reads the chunk's rows on up to `threads` threads; the hits,
     /// rejects and identity are the same on any number.
-    fn read(&self, threads: usize) -> Read<'_> {
+    fn read(&self, threads: usize, spare: &mut Spare) -> Read<'_> {
         // Each part split in about equal runs, one per thread.
         let n = self.size as usize;
         let runs = threads.clamp(1, (n / ROWS_PER_THREAD).max(1));
-        let mut jobs: Vec<(&Columns, std::ops::Range<usize>, u64)> = Vec::new();
+        let mut jobs: Vec<(&Columns, std::ops::Range<usize>, u64, Buffers<'_>)> = Vec::new();
         let mut row = self.first_row;
         for (columns, range) in &self.parts {
             let len = range.len();
             for p in 0..runs {
                 let (a, b) = (len * p / runs, len * (p + 1) / runs);
                 if a < b {
-                    jobs.push((columns, range.start + a..range.start + b, row + a as u64));
+                    let buffers = Buffers {
+                        hits: recycle(spare.hits.pop().unwrap_or_default()),
+                        rows: spare.rows.pop().unwrap_or_default(),
+                        identity: spare.identity.pop().unwrap_or_default(),
+                    };
+                    jobs.push((
+                        columns,
+                        range.start + a..range.start + b,
+                        row + a as u64,
+                        buffers,
+                    ));
                 }
             }
             row += len as u64;
         }
-        let blocks = hitmap::par::map_jobs(jobs, runs, |(columns, range, first)| {
-            read_rows(columns, range, first)
+        let blocks = hitmap::par::map_jobs(jobs, runs, |(columns, range, first, buffers)| {
+            read_rows(columns, range, first, buffers)
         });
         let mut out = Read {
             blocks: Vec::with_capacity(blocks.len()),
@@ -245,20 +283,39 @@ impl Chunk {
             out.hasher.update(&block.identity);
             out.rows.extend_from_slice(&block.rows);
             out.rejected.append(&mut block.rejected);
-            block.identity = Vec::new();
+            let mut identity = std::mem::take(&mut block.identity);
+            identity.clear();
+            spare.identity.push(identity);
             out.blocks.push(block);
         }
         out
     }
 }
 
-/// Rows `range` of a batch's columns, the first numbered `first`.
-fn read_rows(columns: &Columns, range: std::ops::Range<usize>, first: u64) -> Block<'_> {
+/// Rows `range` of a batch's columns, the first numbered `first`, read
+/// into `buffers` (emptied).
+fn read_rows<'c>(
+    columns: &'c Columns,
+    range: std::ops::Range<usize>,
+    first: u64,
+    buffers: Buffers<'c>,
+) -> Block<'c> {
+    let Buffers {
+        mut hits,
+        mut rows,
+        mut identity,
+    } = buffers;
+    hits.clear();
+    rows.clear();
+    identity.clear();
+    hits.reserve(range.len());
+    rows.reserve(range.len());
+    identity.reserve(range.len() * 160);
     let mut block = Block {
-        hits: Vec::with_capacity(range.len()),
-        rows: Vec::with_capacity(range.len()),
+        hits,
+        rows,
         rejected: Vec::new(),
-        identity: Vec::with_capacity(range.len() * 160),
+        identity,
     };
     for i in range.clone() {
         let row = first + (i - range.start) as u64;
@@ -275,8 +332,33 @@ fn read_rows(columns: &Columns, range: std::ops::Range<usize>, first: u64) -> Bl
 }
 
 impl Read<'_> {
+    /// Hands the chunk's hits to the engine; the blocks' vectors go back
+    /// to `spare`.
     fn commit(
-        self,
+        mut self,
+        engine: &mut Engine,
+        options: &ArrowOptions,
+        index: &mut u64,
+        total: &mut IngestOutcome,
+        spare: &mut Spare,
+    ) -> Result<()> {
+        let outcome = self.hand_over(engine, options, index, total);
+        self.give_back(spare);
+        outcome
+    }
+
+    /// The blocks' vectors, back to `spare` for the next chunk.
+    fn give_back(self, spare: &mut Spare) {
+        for block in self.blocks {
+            spare.hits.push(recycle(block.hits));
+            let mut rows = block.rows;
+            rows.clear();
+            spare.rows.push(rows);
+        }
+    }
+
+    fn hand_over(
+        &mut self,
         engine: &mut Engine,
         options: &ArrowOptions,
         index: &mut u64,
@@ -298,7 +380,7 @@ impl Read<'_> {
             return Ok(());
         }
         // The engine numbers the hits it was given: back to row numbers.
-        let mut rejected = self.rejected;
+        let mut rejected = std::mem::take(&mut self.rejected);
         for r in out.rejected {
             let row = usize::try_from(r.line)
                 .ok()
@@ -1286,6 +1368,23 @@ mod tests {
     use arrow_array::{BooleanArray, Float64Array};
     use arrow_schema::{Field, Fields};
 
+    /// The next chunk's hits go where the last chunk's were: a recycled
+    /// vector keeps its buffer, emptied (the kernel does not fault in and
+    /// zero a chunk's hits again).
+    #[test]
+    fn a_recycled_vector_keeps_its_buffer() {
+        let text = String::from("v");
+        let mut v: Vec<HitRef<'_>> = Vec::with_capacity(1000);
+        v.push(HitRef {
+            visitor: &text,
+            ..HitRef::default()
+        });
+        let (buffer, capacity) = (v.as_ptr() as usize, v.capacity());
+        let w: Vec<HitRef<'static>> = recycle(v);
+        assert!(w.is_empty());
+        assert_eq!((w.as_ptr() as usize, w.capacity()), (buffer, capacity));
+    }
+
     /// A chunk's identity is what a re-run recognises it by, in stores
     /// written by every earlier version: the digest of these rows is fixed.
     #[test]
@@ -1364,13 +1463,17 @@ mod tests {
             failed: false,
         };
         let chunk = chunks.next().unwrap().unwrap();
-        for threads in [1, 2] {
-            let read = chunk.read(threads);
+        // On any number of threads, into new vectors or ones a chunk
+        // read before gave back.
+        let mut spare = Spare::default();
+        for threads in [1, 2, 1, 2] {
+            let read = chunk.read(threads, &mut spare);
             assert_eq!((read.rows.len(), read.rejected.len()), (3, 1));
             assert_eq!(
                 format!("{:032x}", read.hasher.digest128()),
                 "0bee6d8526c20b152901c86a7381a35f"
             );
+            read.give_back(&mut spare);
         }
     }
 }
