@@ -74,7 +74,9 @@ pub(crate) fn intern_hit(
         };
         if matches!(kept, std::borrow::Cow::Owned(_))
             && h.kind.is_action()
-            && CAMPAIGN_ATTRS.iter().all(|&i| h.attrs[i].is_none())
+            && h.attrs[attr::CAMPAIGN..attr::AFTER_CAMPAIGN]
+                .iter()
+                .all(Option::is_none)
         {
             campaign = Some(crate::referrer::url_campaign(u));
         }
@@ -181,19 +183,8 @@ pub(crate) fn intern_hit(
     hits.push(raw);
 }
 
-/// The attributes a campaign in an action's URL fills: the six campaign
-/// parts ([`campaign_attr`]).
-const CAMPAIGN_ATTRS: [usize; 6] = [
-    attr::CAMPAIGN,
-    attr::CAMPAIGN + 1,
-    attr::CAMPAIGN + 2,
-    attr::CAMPAIGN + 3,
-    attr::CAMPAIGN + 4,
-    attr::CAMPAIGN + 5,
-];
-
-/// A hit's attribute `index` (one of the six campaign attributes from
-/// `attr::CAMPAIGN`) as campaign `c` gives it.
+/// A hit's attribute `index` (a campaign attribute, in the order of
+/// `attr::CAMPAIGN_KEYS`) as campaign `c` gives it.
 fn campaign_attr(c: &crate::referrer::Referrer, index: usize) -> Option<&str> {
     let parts = c.campaign.as_ref();
     match index.checked_sub(attr::CAMPAIGN)? {

@@ -283,9 +283,7 @@ impl Chunk {
             out.hasher.update(&block.identity);
             out.rows.extend_from_slice(&block.rows);
             out.rejected.append(&mut block.rejected);
-            let mut identity = std::mem::take(&mut block.identity);
-            identity.clear();
-            spare.identity.push(identity);
+            spare.identity.push(std::mem::take(&mut block.identity));
             out.blocks.push(block);
         }
         out
@@ -305,7 +303,7 @@ fn read_rows<'c>(
         mut rows,
         mut identity,
     } = buffers;
-    hits.clear();
+    // `hits` comes emptied (`recycle`); the others as a block left them.
     rows.clear();
     identity.clear();
     hits.reserve(range.len());
@@ -351,9 +349,7 @@ impl Read<'_> {
     fn give_back(self, spare: &mut Spare) {
         for block in self.blocks {
             spare.hits.push(recycle(block.hits));
-            let mut rows = block.rows;
-            rows.clear();
-            spare.rows.push(rows);
+            spare.rows.push(block.rows);
         }
     }
 

@@ -123,11 +123,12 @@ def sessionize(con: Any, dimensions: Sequence[str]) -> None:
             SELECT r.*, s.timeout, s.host,
                    CAST(timezone(s.tz, to_timestamp(r.ts)) AS DATE) AS day,
                    regexp_replace(r.url, '#.*$', '') AS url_f,
-                   list_filter(string_split(regexp_extract(regexp_replace(r.url, '#.*$', ''),
-                                                           '\\?(.*)$', 1), '&'),
-                               lambda x: x <> '') AS pairs,
                    {TYPE_RANK} AS trank
             FROM raw r JOIN sites s USING (site)
+        ), h1 AS (
+            SELECT *, list_filter(string_split(regexp_extract(url_f, '\\?(.*)$', 1), '&'),
+                                  lambda x: x <> '') AS pairs
+            FROM h0
         ), h AS (
             -- docs/hits.md, "Campaign parameters leave action URLs": an
             -- action's URL (not a download's or outlink's) without the
@@ -146,7 +147,7 @@ def sessionize(con: Any, dimensions: Sequence[str]) -> None:
                      AS records_campaign
             FROM (SELECT *, list_filter(pairs, lambda x: NOT list_contains({CAMPAIGN_PARAMS},
                                                                      lower(split_part(x, '=', 1)))) AS kept
-                  FROM h0)
+                  FROM h1)
         ), ordered AS (
             SELECT *, row_number() OVER w AS seq, ts - lag(ts) OVER w AS gap
             FROM h WINDOW w AS (PARTITION BY site, visitor, day ORDER BY {ORDER})
