@@ -1066,24 +1066,98 @@ impl Reports {
     }
 }
 
-/// A row's visitor (or user) ids while counting: pushed as they come
-/// (a repeat of the last one skipped: a day's visits are in visitor
-/// order), sorted into a bitmap once at the end. Cheaper than a bitmap
-/// insert per visit, which searches its container each time.
-#[derive(Debug, Default)]
-struct Ids(Vec<u32>);
+/// A row's visitor (or user) ids while counting. A list at first: ids
+/// pushed as they come (a repeat of the last one skipped: a day's visits
+/// are in visitor order), sorted into a bitmap once at the end, which is
+/// cheaper than a bitmap insert per visit (that searches its container
+/// each time). A row that many visitors reach (a country, a browser, a
+/// site's top pages) turns into a bit per id once its list would be
+/// larger: setting a bit costs no growth, no copy and no sort.
+#[derive(Debug)]
+enum Ids {
+    /// The ids pushed, with repeats.
+    List(Vec<u32>),
+    /// Bit `i % 64` of word `i / 64` set for id `i`; ids too far above
+    /// those words to double them, listed apart.
+    Bits(Vec<u64>, Vec<u32>),
+}
+
+impl Default for Ids {
+    fn default() -> Self {
+        Ids::List(Vec::new())
+    }
+}
 
 impl Ids {
+    /// The shortest list checked for turning into bits.
+    const SHORTEST: usize = 64;
+
+    #[inline]
     fn insert(&mut self, id: u32) {
-        if self.0.last() != Some(&id) {
-            self.0.push(id);
+        match self {
+            Ids::List(list) => {
+                if list.last() == Some(&id) {
+                    return;
+                }
+                if list.len() < list.capacity() || list.len() < Self::SHORTEST {
+                    list.push(id);
+                } else {
+                    self.grow(id);
+                }
+            }
+            Ids::Bits(words, _) => match words.get_mut(id as usize >> 6) {
+                Some(w) => *w |= 1 << (id & 63),
+                None => self.grow(id),
+            },
         }
     }
 
-    fn into_bitmap(mut self) -> RoaringBitmap {
-        self.0.sort_unstable();
-        self.0.dedup();
-        RoaringBitmap::from_sorted_iter(self.0).expect("sorted and deduplicated")
+    /// [`Ids::insert`] where the list is full or the id is above the bits.
+    fn grow(&mut self, id: u32) {
+        match self {
+            Ids::List(list) => {
+                // Would bits up to its largest id take no more room than
+                // the list does (a bit an id against 32)?
+                let most = list.iter().copied().fold(id, u32::max);
+                if list.len() as u64 * 32 > u64::from(most) {
+                    let mut words = vec![0u64; (most as usize >> 6) + 1];
+                    for &i in list.iter().chain([&id]) {
+                        words[i as usize >> 6] |= 1 << (i & 63);
+                    }
+                    *self = Ids::Bits(words, Vec::new());
+                } else {
+                    list.push(id);
+                }
+            }
+            Ids::Bits(words, far) => {
+                let w = id as usize >> 6;
+                if w >= words.len() * 2 {
+                    far.push(id);
+                } else {
+                    words.resize(words.len() * 2, 0);
+                    words[w] |= 1 << (id & 63);
+                }
+            }
+        }
+    }
+
+    fn into_bitmap(self) -> RoaringBitmap {
+        match self {
+            Ids::List(mut list) => {
+                list.sort_unstable();
+                list.dedup();
+                RoaringBitmap::from_sorted_iter(list).expect("sorted and deduplicated")
+            }
+            Ids::Bits(words, far) => {
+                let used = words.iter().rposition(|w| *w != 0).map_or(0, |i| i + 1);
+                let bytes: Vec<u8> = words[..used].iter().flat_map(|w| w.to_le_bytes()).collect();
+                let mut out = RoaringBitmap::from_lsb0_bytes(0, &bytes);
+                if !far.is_empty() {
+                    out |= Ids::List(far).into_bitmap();
+                }
+                out
+            }
+        }
     }
 }
 
@@ -1666,6 +1740,34 @@ mod tests {
             let mut got = map.into_entries();
             got.sort_unstable();
             prop_assert_eq!(got, model.into_iter().collect::<Vec<_>>());
+        }
+    }
+
+    proptest! {
+        /// A row's ids give the bitmap of the ids inserted, whether they
+        /// stay a list or turn into bits (few ids over a wide range, many
+        /// over a narrow one, and ids above those already set).
+        #[test]
+        fn ids_give_the_ids_inserted(
+            first in prop_oneof![
+                prop::collection::vec(0..200u32, 0..2000),
+                prop::collection::vec(0..100_000u32, 0..300),
+            ],
+            then in prop::collection::vec(prop_oneof![
+                8 => 0..256u32,
+                1 => 256..1024u32,
+                1 => 60_000..70_000u32,
+                1 => Just(u32::MAX - 1),
+            ], 0..300),
+        ) {
+            let ids: Vec<u32> = first.into_iter().chain(then).collect();
+            let mut got = Ids::default();
+            for &i in &ids {
+                got.insert(i);
+            }
+            let turned = matches!(got, Ids::Bits(..));
+            let want: RoaringBitmap = ids.iter().copied().collect();
+            prop_assert_eq!(got.into_bitmap(), want, "bits: {}", turned);
         }
     }
 
