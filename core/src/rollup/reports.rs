@@ -1079,8 +1079,12 @@ enum Ids {
     List(Vec<u32>),
     /// Bit `i % 64` of word `i / 64` set for id `i`; ids too far above
     /// those words to double them, listed apart.
-    Bits(Vec<u64>, Vec<u32>),
+    /// (Boxed: a row keeps three of these, and most rows stay lists.)
+    Bits(Box<(Vec<u64>, Vec<u32>)>),
 }
+
+// As small as a list: a row keeps three.
+const _: () = assert!(std::mem::size_of::<Ids>() == std::mem::size_of::<Vec<u32>>());
 
 impl Default for Ids {
     fn default() -> Self {
@@ -1105,7 +1109,7 @@ impl Ids {
                     self.grow(id);
                 }
             }
-            Ids::Bits(words, _) => match words.get_mut(id as usize >> 6) {
+            Ids::Bits(bits) => match bits.0.get_mut(id as usize >> 6) {
                 Some(w) => *w |= 1 << (id & 63),
                 None => self.grow(id),
             },
@@ -1124,12 +1128,13 @@ impl Ids {
                     for &i in list.iter().chain([&id]) {
                         words[i as usize >> 6] |= 1 << (i & 63);
                     }
-                    *self = Ids::Bits(words, Vec::new());
+                    *self = Ids::Bits(Box::new((words, Vec::new())));
                 } else {
                     list.push(id);
                 }
             }
-            Ids::Bits(words, far) => {
+            Ids::Bits(bits) => {
+                let (words, far) = &mut **bits;
                 let w = id as usize >> 6;
                 if w >= words.len() * 2 {
                     far.push(id);
@@ -1148,7 +1153,8 @@ impl Ids {
                 list.dedup();
                 RoaringBitmap::from_sorted_iter(list).expect("sorted and deduplicated")
             }
-            Ids::Bits(words, far) => {
+            Ids::Bits(bits) => {
+                let (words, far) = *bits;
                 let used = words.iter().rposition(|w| *w != 0).map_or(0, |i| i + 1);
                 let bytes: Vec<u8> = words[..used].iter().flat_map(|w| w.to_le_bytes()).collect();
                 let mut out = RoaringBitmap::from_lsb0_bytes(0, &bytes);
