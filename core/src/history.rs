@@ -39,6 +39,15 @@ pub(crate) struct Row {
 /// One month of the visitor history: visitor id → its row.
 pub(crate) type Page = BTreeMap<u32, Row>;
 
+/// The latest day before `day` on which the visitor of `row` (a row of
+/// `day`'s month) had visits.
+fn previous_in(row: &Row, day: NaiveDate) -> Option<NaiveDate> {
+    match row.days.partition_point(|d| d.day < day) {
+        0 => row.prev,
+        i => Some(row.days[i - 1].day),
+    }
+}
+
 /// Per visitor id: visits on all days, the last day with any, and when
 /// the first visit started (Matomo's seconds since the first visit count
 /// from it: `Goals.getDaysToConversion`). `first` is empty in totals
@@ -449,12 +458,35 @@ impl History {
     }
 
     pub(crate) fn previous_day(&self, v: u32, day: NaiveDate) -> Option<NaiveDate> {
-        let row = self.page(month_of(day)).ok()??.get(&v)?;
-        let i = row.days.partition_point(|d| d.day < day);
-        match i {
-            0 => row.prev,
-            i => Some(row.days[i - 1].day),
+        previous_in(self.page(month_of(day)).ok()??.get(&v)?, day)
+    }
+
+    /// [`History::previous_day`] of each of `visitors` on `day`: for
+    /// visitors in ascending order (a day's visits are), one walk through
+    /// the month's page instead of a search of it for each.
+    pub(crate) fn previous_days(&self, visitors: &[u32], day: NaiveDate) -> Vec<Option<NaiveDate>> {
+        if !visitors.is_sorted() {
+            return visitors
+                .iter()
+                .map(|&v| self.previous_day(v, day))
+                .collect();
         }
+        let Some(page) = self.page(month_of(day)).ok().flatten() else {
+            return vec![None; visitors.len()];
+        };
+        let mut rows = page
+            .range(visitors.first().copied().unwrap_or(0)..)
+            .peekable();
+        visitors
+            .iter()
+            .map(|&v| {
+                while rows.next_if(|(k, _)| **k < v).is_some() {}
+                match rows.peek() {
+                    Some((k, row)) if **k == v => previous_in(row, day),
+                    _ => None,
+                }
+            })
+            .collect()
     }
 
     /// Reads (if needed) and holds every page from `month` on and the
@@ -874,6 +906,32 @@ pub(crate) fn pages_of_table(table: &[Vec<VisitorDay>]) -> (BTreeMap<NaiveDate, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A day's previous days found in one walk of its month's page
+        /// are those found visitor by visitor: visitors in order, with
+        /// repeats, without a row, and out of order.
+        #[test]
+        fn previous_days_in_one_walk_are_those_found_one_by_one(
+            visits in prop::collection::vec((0..40u32, 0..90u64, 1..3u32), 0..200),
+            asked in prop::collection::vec(0..45u32, 0..60),
+            day in 0..90u64,
+            sorted in any::<bool>(),
+        ) {
+            let start = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
+            let date = |d: u64| start + chrono::Days::new(d);
+            let mut h = History::default();
+            h.apply(visits.iter().map(|&(v, d, n)| (v, date(d), 0, n)).collect());
+            let mut asked = asked;
+            if sorted {
+                asked.sort_unstable();
+            }
+            let day = date(day);
+            let one_by_one: Vec<_> = asked.iter().map(|&v| h.previous_day(v, day)).collect();
+            prop_assert_eq!(h.previous_days(&asked, day), one_by_one);
+        }
+    }
 
     #[test]
     fn an_earlier_order_takes_the_id_and_names_the_order_it_displaced() {

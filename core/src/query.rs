@@ -400,6 +400,7 @@ impl CutVisit<'_> {
             visit: self.visit,
             actions: self.actions.len(),
             length: self.length,
+            since_last: None,
         }
     }
 }

@@ -333,6 +333,9 @@ pub(crate) struct VisitAt<'a> {
     pub actions: usize,
     /// Its length in seconds (whole, or cut to the section).
     pub length: u32,
+    /// Its [`VisitKeys::days_since_last`] when the caller has it at hand
+    /// ([`VisitKeys::days_since_last_of_day`]); `None`: looked up.
+    pub since_last: Option<Option<i64>>,
 }
 
 /// Referrer descriptions by (landing URL id, referrer id) of one site's
@@ -651,6 +654,38 @@ impl<'s> VisitKeys<'s> {
         Some((day - previous).num_days())
     }
 
+    /// [`VisitKeys::days_since_last`] of every visit of `a`, a whole day
+    /// `day`, by visit: the history's month page walked once.
+    pub(crate) fn days_since_last_of_day(
+        &self,
+        a: &DayArchive,
+        day: chrono::NaiveDate,
+    ) -> Vec<Option<i64>> {
+        let previous = match self.history {
+            Some(h) => h.previous_days(&a.visitor, day),
+            None => vec![None; a.visitor.len()],
+        };
+        previous
+            .into_iter()
+            .enumerate()
+            .map(|(vi, previous)| {
+                if a.rank_in_day[vi] > 0 {
+                    Some(0)
+                } else if a.before[vi] == 0 {
+                    None
+                } else {
+                    previous.map(|p| (day - p).num_days())
+                }
+            })
+            .collect()
+    }
+
+    /// The visit's days since the last: given, or looked up.
+    fn since_last(&self, at: &VisitAt<'_>) -> Option<i64> {
+        at.since_last
+            .unwrap_or_else(|| self.days_since_last(at.archive, at.visit, at.date))
+    }
+
     /// The label of event action `i` of `a` by one of its parts.
     pub(crate) fn event_label(&self, a: &DayArchive, i: usize, part: EventPart) -> String {
         let e = a.extra(i);
@@ -754,9 +789,9 @@ impl<'s> VisitKeys<'s> {
                     G::Duration => put(&[index(u64::from(at.length))]),
                     G::Pages => put(&[index(at.actions as u64)]),
                     G::VisitCount => put(&[index(u64::from(a.visit_rank(v)))]),
-                    G::DaysSinceLast => put(&[self
-                        .days_since_last(a, v, at.date)
-                        .map_or(NONE, |d| index(d as u64))]),
+                    G::DaysSinceLast => {
+                        put(&[self.since_last(at).map_or(NONE, |d| index(d as u64))])
+                    }
                     G::ReferrerType | G::ReferrerAll | G::Referrer(_) => {
                         // `referrer`'s inputs: the type; unless direct, the
                         // landing URL, the referrer URL and the recorded parts.
@@ -887,7 +922,7 @@ impl<'s> VisitKeys<'s> {
                     Grouping::Duration => u64::from(cut.length),
                     Grouping::Pages => cut.actions as u64,
                     Grouping::VisitCount => u64::from(a.visit_rank(v)),
-                    _ => keys.days_since_last(a, v, cut.date)? as u64,
+                    _ => keys.since_last(cut)? as u64,
                 };
                 one(range_index(bounds, x)?.to_string())
             }

@@ -168,6 +168,7 @@ impl<'a> GoalRollupBuilder<'a> {
                     visit: v,
                     actions: a.actions_of(v).len(),
                     length: a.length[v as usize],
+                    since_last: None,
                 },
                 (cells, converted),
             );

@@ -1428,6 +1428,19 @@ impl<'d> ReportsBuilder<'d> {
         n: usize,
         length: u32,
     ) {
+        self.add_visit_since(date, a, v, (actions, n, length), None);
+    }
+
+    /// [`ReportsBuilder::add_visit`], with the visit's days since the
+    /// last when known.
+    fn add_visit_since(
+        &mut self,
+        date: chrono::NaiveDate,
+        a: &DayArchive,
+        v: u32,
+        (actions, n, length): (impl Iterator<Item = usize> + Clone, usize, u32),
+        since_last: Option<Option<i64>>,
+    ) {
         let visitor = a.visitor[v as usize];
         let d = self.keys.dicts;
         for (table, counts) in self.actions.iter_mut() {
@@ -1521,6 +1534,7 @@ impl<'d> ReportsBuilder<'d> {
             visit: v,
             actions: n,
             length,
+            since_last,
         };
         let referrer = std::cell::OnceCell::new();
         let campaign_urls = &mut self.campaign_urls;
@@ -1569,12 +1583,19 @@ impl<'d> ReportsBuilder<'d> {
 
     /// Counts every visit of a whole day, `date`.
     pub(crate) fn add_day(&mut self, date: chrono::NaiveDate, a: &DayArchive) {
+        let by_days = VisitGroup::By(crate::visit_key::Grouping::DaysSinceLast);
+        let since_last = self
+            .groups
+            .iter()
+            .any(|(g, ..)| *g == by_days)
+            .then(|| self.keys.days_since_last_of_day(a, date));
         for v in 0..a.visitor.len() {
             let (from, to) = (
                 a.action_offsets[v] as usize,
                 a.action_offsets[v + 1] as usize,
             );
-            self.add_visit(date, a, v as u32, from..to, to - from, a.length[v]);
+            let since = since_last.as_ref().map(|s| s[v]);
+            self.add_visit_since(date, a, v as u32, (from..to, to - from, a.length[v]), since);
         }
     }
 
@@ -1810,6 +1831,7 @@ mod tests {
                         visit: v,
                         actions: actions.clone().count(),
                         length: a.length[v as usize],
+                        since_last: None,
                     };
                     for group in ROLLED_GROUPS {
                         let bounds = match group {
