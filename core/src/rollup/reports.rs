@@ -58,6 +58,16 @@ pub(crate) const ACTION_TABLES: [ActionTable; 6] = [
 ];
 
 impl ActionTable {
+    /// The kind of the actions it counts.
+    pub(crate) fn kind(self) -> HitType {
+        match self {
+            ActionTable::Pages | ActionTable::Titles => HitType::Pageview,
+            ActionTable::Downloads => HitType::Download,
+            ActionTable::Outlinks => HitType::Outlink,
+            ActionTable::Keywords | ActionTable::Categories => HitType::Search,
+        }
+    }
+
     /// Whether its rows have page columns (time spent, entries, exits).
     pub(crate) fn pages(self) -> bool {
         matches!(self, ActionTable::Pages | ActionTable::Titles)
@@ -66,18 +76,18 @@ impl ActionTable {
     /// Action `i`'s row (`untitled` for an untitled page view in the
     /// titles table), `NONE` if the action is not of this report's kind.
     pub(crate) fn key(self, d: &SiteDicts, a: &DayArchive, i: usize, untitled: u32) -> u32 {
-        let kind = a.a_kind[i];
+        if a.a_kind[i] != self.kind() {
+            return NONE;
+        }
         match self {
-            ActionTable::Pages if kind == HitType::Pageview => d.pages().of(a.a_url[i]),
-            ActionTable::Titles if kind == HitType::Pageview => match a.a_title[i] {
+            ActionTable::Pages => d.pages().of(a.a_url[i]),
+            ActionTable::Titles => match a.a_title[i] {
                 NONE => untitled,
                 t => t,
             },
-            ActionTable::Downloads if kind == HitType::Download => a.a_url[i],
-            ActionTable::Outlinks if kind == HitType::Outlink => a.a_url[i],
-            ActionTable::Keywords if kind == HitType::Search => a.extra(i).keyword,
-            ActionTable::Categories if kind == HitType::Search => a.extra(i).search_cat,
-            _ => NONE,
+            ActionTable::Downloads | ActionTable::Outlinks => a.a_url[i],
+            ActionTable::Keywords => a.extra(i).keyword,
+            ActionTable::Categories => a.extra(i).search_cat,
         }
     }
 }
@@ -1443,8 +1453,16 @@ impl<'d> ReportsBuilder<'d> {
     ) {
         let visitor = a.visitor[v as usize];
         let d = self.keys.dicts;
+        // The kinds of the visit's actions: a report of a kind the visit
+        // has none of (most visits download nothing) is not passed over.
+        let kinds = actions.clone().fold(0u32, |m, i| {
+            m | 1u32.checked_shl(u32::from(a.a_kind[i] as u8)).unwrap_or(0)
+        });
         for (table, counts) in self.actions.iter_mut() {
             let t = *table;
+            if kinds & (1 << (t.kind() as u8)) == 0 {
+                continue;
+            }
             // Most days have no site search category: no pass over their
             // actions for that report.
             if t == ActionTable::Categories && !a.a_extras.has_search_categories() {
