@@ -1454,7 +1454,8 @@ impl<'d> ReportsBuilder<'d> {
         let visitor = a.visitor[v as usize];
         let d = self.keys.dicts;
         // The kinds of the visit's actions: a report of a kind the visit
-        // has none of (most visits download nothing) is not passed over.
+        // has none of (most visits download nothing) is skipped, without
+        // a pass over the visit's actions.
         let kinds = actions.clone().fold(0u32, |m, i| {
             m | 1u32.checked_shl(u32::from(a.a_kind[i] as u8)).unwrap_or(0)
         });
