@@ -362,6 +362,24 @@ pub(crate) struct VisitKeys<'s> {
     referrers: Cache<'s>,
 }
 
+/// [`VisitKeys::days_since_last`] of visit `vi` of `a` (a day `day`),
+/// with `previous` giving its visitor's previous day with visits when the
+/// visit is the day's first of a returning visitor.
+fn since_last_with(
+    a: &DayArchive,
+    vi: usize,
+    day: chrono::NaiveDate,
+    previous: impl FnOnce() -> Option<chrono::NaiveDate>,
+) -> Option<i64> {
+    if a.rank_in_day[vi] > 0 {
+        return Some(0);
+    }
+    if a.before[vi] == 0 {
+        return None;
+    }
+    Some((day - previous()?).num_days())
+}
+
 impl<'s> VisitKeys<'s> {
     /// Seconds from the start of the visitor's first visit to this
     /// visit's start (0 for the first visit), when the history is at hand
@@ -642,16 +660,10 @@ impl<'s> VisitKeys<'s> {
         v: u32,
         day: chrono::NaiveDate,
     ) -> Option<i64> {
-        let vi = v as usize;
-        if a.rank_in_day[vi] > 0 {
-            return Some(0);
-        }
-        if a.before[vi] == 0 {
-            return None;
-        }
         // Read by now: the day's `before` column came from it.
-        let previous = self.history?.previous_day(a.visitor[vi], day)?;
-        Some((day - previous).num_days())
+        since_last_with(a, v as usize, day, || {
+            self.history?.previous_day(a.visitor[v as usize], day)
+        })
     }
 
     /// [`VisitKeys::days_since_last`] of every visit of `a`, a whole day
@@ -668,15 +680,7 @@ impl<'s> VisitKeys<'s> {
         previous
             .into_iter()
             .enumerate()
-            .map(|(vi, previous)| {
-                if a.rank_in_day[vi] > 0 {
-                    Some(0)
-                } else if a.before[vi] == 0 {
-                    None
-                } else {
-                    previous.map(|p| (day - p).num_days())
-                }
-            })
+            .map(|(vi, previous)| since_last_with(a, vi, day, || previous))
             .collect()
     }
 
