@@ -4,7 +4,8 @@ use std::io::Write;
 
 // mimalloc: hits are many small strings made on one thread (the log
 // parser) and freed on another (the committer); it keeps them cheap and
-// keeps freed pages instead of faulting new ones in per batch.
+// keeps freed pages instead of faulting new ones in per batch. Built
+// without transparent huge pages (cli/Cargo.toml says why).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::net::SocketAddr;
