@@ -745,6 +745,34 @@ struct Parser {
     config: u64,
 }
 
+/// The chunks' hit vectors, handed back by the committer once emptied.
+/// A chunk holds 100,000s of hits of about a kilobyte each, and each new
+/// vector is 100s of MB of fresh pages the kernel faults in and zeroes,
+/// so at most [`HitVectors::IN_FLIGHT`] are made: one committing while
+/// the parser fills the other.
+struct HitVectors {
+    spare: mpsc::Receiver<Vec<Hit>>,
+    made: usize,
+}
+
+impl HitVectors {
+    const IN_FLIGHT: usize = 2;
+
+    /// An empty vector: one handed back, a new one while fewer than
+    /// [`HitVectors::IN_FLIGHT`] exist, else the next one handed back
+    /// (or a new one if the committer is gone: its error ends the run).
+    fn take(&mut self) -> Vec<Hit> {
+        if let Ok(v) = self.spare.try_recv() {
+            return v;
+        }
+        if self.made < Self::IN_FLIGHT {
+            self.made += 1;
+            return Vec::new();
+        }
+        self.spare.recv().unwrap_or_default()
+    }
+}
+
 /// Per user agent: what it says, and whether the rules call it a robot
 /// (one lookup a line for both).
 #[derive(Default)]
@@ -793,11 +821,18 @@ impl Parser {
         mut input: Box<dyn BufRead + Send>,
         mut resumed: Option<Resumed>,
         tx: &mpsc::SyncSender<Result<Chunk>>,
-        spare: &mpsc::Receiver<Vec<Hit>>,
+        spare: &mut HitVectors,
     ) -> bool {
         let mut fields = W3cFields::mapped(self.options.w3c_map.clone());
         let mut line_no = resumed.as_ref().map_or(0, |r| r.skipped);
-        let mut buf: Vec<u8> = Vec::new();
+        // A chunk's bytes, allocated once at their full size: grown by
+        // doubling, each step would copy and fault in what it held.
+        let mut buf: Vec<u8> = Vec::with_capacity(
+            self.options
+                .batch_bytes
+                .saturating_add(1 << 16)
+                .min(1 << 30),
+        );
         // The start of a line the last chunk cut off.
         let mut carry: Vec<u8> = Vec::new();
         let mut format = match &self.reader {
@@ -845,7 +880,7 @@ impl Parser {
                     }
                 }
             }
-            let mut hits = spare.try_recv().unwrap_or_default();
+            let mut hits = spare.take();
             hits.reserve(buf.len() / 400);
             let mut chunk = Chunk {
                 // The bytes and where they start: two equal chunks of one
@@ -1521,34 +1556,43 @@ pub fn import(
         )?;
     }
     let (tx, rx) = mpsc::sync_channel::<Result<Chunk>>(1);
-    // Emptied hit vectors go back to the parser: no new pages per chunk.
+    // Emptied hit vectors go back to the parser ([`HitVectors`]).
     let (give_back, spare) = mpsc::channel::<Vec<Hit>>();
+    let mut vectors = HitVectors { spare, made: 0 };
     let recognized = std::thread::scope(|scope| -> Result<Option<super::Recognizer>> {
+        // Owned here, so dropped when this returns (with an error too): a
+        // parser waiting for an emptied vector then stops.
+        let give_back = give_back;
         let parsing = scope.spawn(move || {
             for (name, input, resumed) in readers {
-                if !parser.run(&name, input, resumed, &tx, &spare) {
+                if !parser.run(&name, input, resumed, &tx, &mut vectors) {
                     break;
                 }
             }
             parser.recognizer
         });
         for chunk in rx {
-            let chunk = chunk?;
+            let mut chunk = chunk?;
             if let Some(f) = chunk.format.clone() {
                 summary.formats.push(f);
             }
             summary.held_back += u64::from(chunk.held_back);
+            // Every chunk's vector goes back, emptied, whatever its fate.
+            let mut hits = std::mem::take(&mut chunk.hits);
+            let give = |hits: &mut Vec<Hit>| {
+                hits.clear();
+                let _ = give_back.send(std::mem::take(hits));
+            };
             if options.dry_run {
                 summary.add(&chunk.counts, options.examples);
                 progress(&summary);
-                let mut hits = chunk.hits;
-                hits.clear();
-                let _ = give_back.send(hits);
+                give(&mut hits);
                 continue;
             }
             if !options.force && engine.has_batch(&chunk.id) {
                 summary.skipped_batches += 1;
                 summary.skipped_lines += chunk.counts.lines;
+                give(&mut hits);
                 continue;
             }
             let mut ingest = IngestOptions::default()
@@ -1557,7 +1601,7 @@ pub fn import(
             if let Some((name, value)) = &chunk.cursor {
                 ingest = ingest.cursor(name.clone(), value.clone());
             }
-            let out = engine.ingest_with(&chunk.hits, &ingest)?;
+            let out = engine.ingest_with(&hits, &ingest)?;
             summary.add(&chunk.counts, options.examples);
             summary.rejected += out.rejected.len() as u64;
             for r in out.rejected.iter() {
@@ -1568,9 +1612,7 @@ pub fn import(
             }
             summary.batches += 1;
             progress(&summary);
-            let mut hits = chunk.hits;
-            hits.clear();
-            let _ = give_back.send(hits);
+            give(&mut hits);
         }
         // A panic of the parsing thread goes on here, as the scope's own
         // join would have carried it.
