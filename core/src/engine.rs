@@ -1766,12 +1766,16 @@ impl Engine {
         }
     }
 
-    /// An empty batch for about `hits` hits: live (small batches land as
-    /// live parts) unless the engine has a store without a write-ahead log.
+    /// An empty batch for at least `hits` hits: live (small batches land
+    /// as live parts) unless the engine has a store without a write-ahead
+    /// log, or the batch is known to be larger than the live limit (its
+    /// hits are then not written out for the log only to be dropped).
     fn new_batch(&self, hits: usize) -> Batch {
         Batch {
             held: Bucketed::with_capacity(hits),
-            live: self.live_limit.0 > 0 && (self.store.is_none() || self.wal.is_some()),
+            live: self.live_limit.0 > 0
+                && hits <= self.live_limit.0
+                && (self.store.is_none() || self.wal.is_some()),
             to_wal: self.wal.is_some(),
             limit: self.live_limit,
             ..Batch::default()

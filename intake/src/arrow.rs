@@ -366,7 +366,9 @@ impl Read<'_> {
         };
         *index += 1;
         let opts = IngestOptions::default().batch_id(id).force(options.force);
-        let hits = self.blocks.iter().flat_map(|b| b.hits.iter());
+        // Collected, so the engine knows the batch's size: one larger than
+        // its live limit is not written out for a write-ahead log first.
+        let hits: Vec<&HitRef<'_>> = self.blocks.iter().flat_map(|b| b.hits.iter()).collect();
         let out = engine.ingest_refs_with(hits, &opts)?;
         total.accepted += out.accepted;
         total.batches += out.batches;

@@ -91,6 +91,42 @@ proptest! {
     }
 }
 
+/// A batch whose size says it is larger than the live limit builds its
+/// days at once, even when rejected hits leave no more accepted than the
+/// limit: its hits are not written out for the log first. One of unknown
+/// size is live until its accepted hits pass the limit.
+#[test]
+fn a_batch_known_to_be_larger_than_the_live_limit_builds_its_days() {
+    let hits: Vec<Hit> = (0..12)
+        .map(|i| {
+            // Two hits without a visitor: rejected.
+            let v = if i < 2 {
+                String::new()
+            } else {
+                format!("v{i}")
+            };
+            Hit::pageview(1, 1_717_200_000 + i, v, "https://x.org/")
+        })
+        .collect();
+    for (known, live) in [(true, 0), (false, 10)] {
+        let dir = TempDir::new("live-limit");
+        let mut e = open_writer(&dir.0);
+        e.add_site(hitmap::SiteConfig::new(1)).unwrap();
+        e.set_live_limit(10);
+        let opts = IngestOptions::default();
+        let out = if known {
+            e.ingest_with(&hits, &opts).unwrap()
+        } else {
+            e.ingest_with(hits.iter().filter(|_| true), &opts).unwrap()
+        };
+        assert_eq!((out.accepted, out.rejected.len()), (10, 2));
+        assert_eq!(e.live_hits(), live, "size known: {known}");
+        assert_eq!(dir.0.join("site-1/days").exists(), known);
+        let s = e.query(&Query::site(1)).unwrap().visits_summary();
+        assert_eq!(s.nb_visits, 10);
+    }
+}
+
 #[test]
 fn a_live_batch_is_durable_and_a_repeat_is_skipped_before_and_after_a_seal() {
     let dir = TempDir::new("live-ids");
