@@ -133,7 +133,9 @@ fn generate(lines: u64, out: &mut impl Write) -> std::io::Result<()> {
             referrer = own;
             t += 5 + rng.below(120) as i64;
         }
-        ts += (86_400 / per_day as i64).max(1) * (rng.below(2) as i64);
+        // A visit every 86,400 / (per_day / 7.5 lines a visit) seconds.
+        let gap = (86_400 * 15 / (2 * per_day as i64)).max(1);
+        ts += rng.below(2 * gap as u64 + 1) as i64;
         if written.is_multiple_of(997) {
             ts += 1;
         }
