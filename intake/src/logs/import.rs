@@ -746,7 +746,7 @@ struct Parser {
 }
 
 /// The chunks' hit vectors, handed back by the committer once emptied.
-/// A chunk holds 100,000s of hits of about a kilobyte each, and each new
+/// A chunk holds 100,000s of hits of 1.2 KB each, and each new
 /// vector is 100s of MB of fresh pages the kernel faults in and zeroes,
 /// so at most [`HitVectors::IN_FLIGHT`] are made: one committing while
 /// the parser fills the other.
