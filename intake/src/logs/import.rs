@@ -1577,42 +1577,34 @@ pub fn import(
                 summary.formats.push(f);
             }
             summary.held_back += u64::from(chunk.held_back);
-            // Every chunk's vector goes back, emptied, whatever its fate.
-            let mut hits = std::mem::take(&mut chunk.hits);
-            let give = |hits: &mut Vec<Hit>| {
-                hits.clear();
-                let _ = give_back.send(std::mem::take(hits));
-            };
             if options.dry_run {
                 summary.add(&chunk.counts, options.examples);
                 progress(&summary);
-                give(&mut hits);
-                continue;
-            }
-            if !options.force && engine.has_batch(&chunk.id) {
+            } else if !options.force && engine.has_batch(&chunk.id) {
                 summary.skipped_batches += 1;
                 summary.skipped_lines += chunk.counts.lines;
-                give(&mut hits);
-                continue;
-            }
-            let mut ingest = IngestOptions::default()
-                .batch_id(chunk.id.clone())
-                .force(options.force);
-            if let Some((name, value)) = &chunk.cursor {
-                ingest = ingest.cursor(name.clone(), value.clone());
-            }
-            let out = engine.ingest_with(&hits, &ingest)?;
-            summary.add(&chunk.counts, options.examples);
-            summary.rejected += out.rejected.len() as u64;
-            for r in out.rejected.iter() {
-                if summary.rejected_examples.len() >= options.examples {
-                    break;
+            } else {
+                let mut ingest = IngestOptions::default()
+                    .batch_id(chunk.id.clone())
+                    .force(options.force);
+                if let Some((name, value)) = &chunk.cursor {
+                    ingest = ingest.cursor(name.clone(), value.clone());
                 }
-                summary.rejected_examples.push(r.reason.clone());
+                let out = engine.ingest_with(&chunk.hits, &ingest)?;
+                summary.add(&chunk.counts, options.examples);
+                summary.rejected += out.rejected.len() as u64;
+                for r in out.rejected.iter() {
+                    if summary.rejected_examples.len() >= options.examples {
+                        break;
+                    }
+                    summary.rejected_examples.push(r.reason.clone());
+                }
+                summary.batches += 1;
+                progress(&summary);
             }
-            summary.batches += 1;
-            progress(&summary);
-            give(&mut hits);
+            // Every chunk's vector goes back, emptied, whatever its fate.
+            chunk.hits.clear();
+            let _ = give_back.send(chunk.hits);
         }
         // A panic of the parsing thread goes on here, as the scope's own
         // join would have carried it.
