@@ -28,12 +28,28 @@ use hitmap_cli::matomo::MysqlDatabase;
 use hitmap_intake::matomo::{self, ImportOptions};
 use mysql::prelude::Queryable;
 
+// The allocator of the `hitmap` command (cli/src/main.rs), so that this
+// measures what `hitmap import-matomo` runs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn arg(name: &str, default: u32) -> u32 {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
         .map_or(default, |v| v.parse().expect("a number"))
+}
+
+/// Seconds of CPU (user + system) process `pid` (or `self`) used so far.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces).
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line: 12 and 13 after ')'.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn main() {
@@ -115,19 +131,34 @@ fn measure(
         let store = root.join(format!("target/bench-matomo-store-{keep_visits}"));
         let _ = std::fs::remove_dir_all(&store);
         let mut engine = hitmap::Engine::open(&store).unwrap();
-        let mut db = MysqlDatabase::connect(dsn).unwrap();
+        // As `hitmap import-matomo`: one connection reads the actions,
+        // a second their visits and names (--connections 1: one for all).
+        let mut dbs: Vec<MysqlDatabase> = (0..arg("--connections", 2))
+            .map(|_| MysqlDatabase::connect(dsn).unwrap())
+            .collect();
         let options = ImportOptions {
             keep_visits,
             settle_secs: 0,
             batch_rows: arg("--batch-rows", 100_000) as usize,
             ..ImportOptions::default()
         };
+        let server = std::fs::read_to_string(root.join("target/bench-mariadb/mysqld.pid"))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let (ours, theirs) = (cpu_seconds("self"), cpu_seconds(&server));
         let t = Instant::now();
         let summary =
-            matomo::import_pipelined(&mut engine, &mut db, &options, &mut |_| {}).unwrap();
+            matomo::import_pipelined(&mut engine, &mut dbs, &options, &mut |_| {}).unwrap();
         let secs = t.elapsed().as_secs_f64();
         assert_eq!(summary.rows(), rows);
-        println!("{label}: {:.1} s, {:.0} rows/s", secs, rows as f64 / secs);
+        let (ours, theirs) = (cpu_seconds("self") - ours, cpu_seconds(&server) - theirs);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        println!(
+            "{label}: {secs:.1} s, {:.0} rows/s; CPU: hitmap {ours:.1} s, MariaDB {theirs:.1} s ({:.0} % of {cores} cores)",
+            rows as f64 / secs,
+            100.0 * (ours + theirs) / (secs * cores)
+        );
         results.push((label, secs));
         drop(engine);
         let _ = std::fs::remove_dir_all(&store);

@@ -98,7 +98,7 @@ pub struct ImportArgs {
 /// before it stays and the next run resumes there.
 pub fn import(dir: &Path, args: &ImportArgs) -> Result<String, CliError> {
     let mut engine = hitmap::Engine::open(dir)?;
-    let mut db = Some(MysqlDatabase::connect(&args.dsn)?);
+    let mut db = Some(connect(&args.dsn)?);
     loop {
         let started = Instant::now();
         let bar = args.progress.then(|| {
@@ -117,12 +117,14 @@ pub fn import(dir: &Path, args: &ImportArgs) -> Result<String, CliError> {
             }
         };
         let result = match db.as_mut() {
-            Some(conn) => matomo::import_pipelined(&mut engine, conn, &args.options, &mut on_batch),
-            None => MysqlDatabase::connect(&args.dsn)
+            Some(conns) => {
+                matomo::import_pipelined(&mut engine, conns, &args.options, &mut on_batch)
+            }
+            None => connect(&args.dsn)
                 .map_err(|e| hitmap_intake::Error::Database(e.to_string()))
-                .and_then(|conn| {
-                    let conn = db.insert(conn);
-                    matomo::import_pipelined(&mut engine, conn, &args.options, &mut on_batch)
+                .and_then(|conns| {
+                    let conns = db.insert(conns);
+                    matomo::import_pipelined(&mut engine, conns, &args.options, &mut on_batch)
                 }),
         };
         if let Some(bar) = bar {
@@ -151,6 +153,12 @@ pub fn import(dir: &Path, args: &ImportArgs) -> Result<String, CliError> {
         }
         std::thread::sleep(args.interval);
     }
+}
+
+/// The import's two connections: one reads the actions, the other their
+/// visits and names at the same time ([`matomo::import_pipelined`]).
+fn connect(dsn: &str) -> Result<[MysqlDatabase; 2], CliError> {
+    Ok([MysqlDatabase::connect(dsn)?, MysqlDatabase::connect(dsn)?])
 }
 
 fn describe(summary: &Summary, took: Duration) -> String {

@@ -604,6 +604,69 @@ fn keeping_matomos_visits_gives_matomos_numbers() {
     assert_eq!(labels(&by_id), departments);
 }
 
+/// The import in stages on other threads (what `hitmap import-matomo`
+/// runs), on one connection or two, stores what the plain one does.
+#[test]
+fn the_pipelined_import_stores_what_the_plain_one_does() {
+    let name = "hm_pipe";
+    matomo_db(name, &spec(23, false));
+    for keep_visits in [true, false] {
+        let options = ImportOptions {
+            keep_visits,
+            // Small batches: visits cut across them, every stage busy.
+            batch_rows: 613,
+            settle_secs: 0,
+            ..ImportOptions::default()
+        };
+        let mut plain = Engine::in_memory();
+        let want = import(name, &mut plain, &options);
+        for connections in [1, 2, 3] {
+            let mut dbs: Vec<MysqlDatabase> = (0..connections)
+                .map(|_| MysqlDatabase::connect(&dsn(name)).unwrap())
+                .collect();
+            let mut engine = Engine::in_memory();
+            let mut batches = 0;
+            let got = matomo::import_pipelined(&mut engine, &mut dbs, &options, &mut |_| {
+                batches += 1;
+            })
+            .unwrap();
+            assert_eq!(got, want, "{connections} connections");
+            assert!(batches > 10, "{batches}");
+            for (site, zone) in [(1, "Europe/Paris"), (2, "UTC")] {
+                for p in periods(zone) {
+                    for method in [
+                        "VisitsSummary.get",
+                        "Actions.getPageUrls&flat=1",
+                        "Actions.getPageTitles&flat=1",
+                        "Actions.getEntryPageUrls&flat=1",
+                        "Referrers.getReferrerType",
+                        "Goals.get",
+                        "DevicesDetection.getBrowsers",
+                        "UserCountry.getCity",
+                        "CustomDimensions.getCustomDimension&idDimension=1",
+                    ] {
+                        let q = format!("method={method}&idSite={site}&{}", p.api);
+                        assert_eq!(
+                            api(&engine, &q),
+                            api(&plain, &q),
+                            "{q}, {connections} connections, keep_visits {keep_visits}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    let mut none: [MysqlDatabase; 0] = [];
+    let err = matomo::import_pipelined(
+        &mut Engine::in_memory(),
+        &mut none,
+        &ImportOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("needs a connection"), "{err}");
+}
+
 #[test]
 fn page_time_matches_matomo_when_visits_are_page_views() {
     let mut conn = matomo_db("hm_time", &spec(11, true));
@@ -864,22 +927,45 @@ fn an_interrupted_import_resumes_without_loss_or_double_counting() {
     let mut conn = matomo_db(name, &spec(17, false));
     let dir = crate::TempDir::new("matomo-resume");
     let options = ImportOptions {
-        batch_rows: 500,
+        batch_rows: 250,
         ..keep()
     };
-    // Fail part-way, several times: each run keeps what it committed.
+    let flaky = |left| Flaky {
+        inner: MysqlDatabase::connect(&dsn(name)).unwrap(),
+        left,
+    };
+    // Fail part-way, several times: each run keeps what it committed,
+    // whether the import runs on one thread, or in stages on two
+    // connections and one of them fails (the actions' or the lookups').
     let mut failures = 0;
-    for left in [9, 14, 23] {
+    for (run, left) in [16, 18, 6, 20].into_iter().enumerate() {
         let mut e = Engine::open(&dir.0).unwrap();
-        let mut db = Flaky {
-            inner: MysqlDatabase::connect(&dsn(name)).unwrap(),
-            left,
-        };
-        let err = matomo::import(&mut e, &mut db, &options, &mut |_| {}).unwrap_err();
+        let before = e.cursor("matomo:1").map(str::to_owned);
+        let err = match run {
+            0 | 3 => matomo::import(&mut e, &mut flaky(left), &options, &mut |_| {}),
+            1 => matomo::import_pipelined(
+                &mut e,
+                &mut [flaky(left), flaky(usize::MAX)],
+                &options,
+                &mut |_| {},
+            ),
+            _ => matomo::import_pipelined(
+                &mut e,
+                &mut [flaky(usize::MAX), flaky(left)],
+                &options,
+                &mut |_| {},
+            ),
+        }
+        .unwrap_err();
         assert!(err.to_string().contains("Lost connection"), "{err}");
+        assert_ne!(
+            e.cursor("matomo:1").map(str::to_owned),
+            before,
+            "run {run} committed nothing"
+        );
         failures += 1;
     }
-    assert_eq!(failures, 3);
+    assert_eq!(failures, 4);
     let mut e = Engine::open(&dir.0).unwrap();
     let rest = import(name, &mut e, &options);
     let total = rows(

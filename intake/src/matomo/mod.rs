@@ -281,9 +281,9 @@ pub fn import(
     let (schema, sites, goals) = prepare(engine, db, options)?;
     let mut summary = Summary::default();
     for site in &sites {
-        let (mut s, mut reader) = start_site(engine, options, &schema, site)?;
-        while let Some(batch) = reader.next(db)? {
-            commit(engine, batch, &mut s, progress)?;
+        let (mut s, mut reader, mut mapper) = start_site(engine, options, &schema, site)?;
+        while let Some(rows) = reader.next(db)? {
+            commit(engine, mapper.map(db, rows)?, &mut s, progress)?;
         }
         finish_site(engine, db, options, site, &goals, &mut s)?;
         summary.sites.push(s);
@@ -291,44 +291,59 @@ pub fn import(
     Ok(summary)
 }
 
-/// [`import`] with the reading on a second thread: while the engine
-/// commits a batch, the next one is queried and mapped. Same results;
-/// for clients that can move to another thread (the `mysql` crate's).
+/// [`import`] with the reading on other threads, for clients that can
+/// move to another thread (the `mysql` crate's). With one connection, one
+/// thread reads and maps the next batch while the engine commits one;
+/// with two or more, the first connection reads the actions and the
+/// second their visits and names, so three stages overlap: MariaDB runs
+/// each query on one thread, and an import on one connection leaves the
+/// machine waiting on it. Same results either way; the first connection
+/// also reads the sites and the conversions.
 ///
 /// # Errors
-/// As [`import`].
+/// As [`import`]; [`Error::Config`] for an empty `dbs`.
 pub fn import_pipelined<D: Database + Send>(
     engine: &mut Engine,
-    db: &mut D,
+    dbs: &mut [D],
     options: &ImportOptions,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Summary> {
+    let Some((db, rest)) = dbs.split_first_mut() else {
+        return Err(Error::Config("import_pipelined needs a connection".into()));
+    };
     let (schema, sites, goals) = prepare(engine, db, options)?;
     let mut summary = Summary::default();
     for site in &sites {
-        let (mut s, mut reader) = start_site(engine, options, &schema, site)?;
+        let (mut s, mut reader, mut mapper) = start_site(engine, options, &schema, site)?;
         let reading: &mut D = &mut *db;
+        let lookups: Option<&mut D> = rest.first_mut();
         std::thread::scope(|scope| -> Result<()> {
-            // One batch read ahead: memory stays at two batches.
+            // One batch ahead at each stage: memory stays bounded.
             let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Batch>>(1);
-            scope.spawn(move || {
-                loop {
-                    match reader.next(reading) {
-                        Ok(Some(batch)) => {
-                            if tx.send(Ok(batch)).is_err() {
-                                break;
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            let _ = tx.send(Err(e));
-                            break;
-                        }
-                    }
+            match lookups {
+                None => {
+                    scope.spawn(move || {
+                        produce(&tx, || match reader.next(reading)? {
+                            Some(rows) => mapper.map(reading, rows).map(Some),
+                            None => Ok(None),
+                        });
+                    });
                 }
-            });
+                Some(lookups) => {
+                    let (rows_tx, rows_rx) = std::sync::mpsc::sync_channel::<Result<Rows>>(1);
+                    scope.spawn(move || produce(&rows_tx, || reader.next(reading)));
+                    scope.spawn(move || {
+                        let mut rows = rows_rx.into_iter();
+                        produce(&tx, || match rows.next() {
+                            Some(r) => mapper.map(lookups, r?).map(Some),
+                            None => Ok(None),
+                        });
+                    });
+                }
+            }
             for batch in rx.iter() {
-                // An error drops the receiver, which stops the reader.
+                // An error drops the receiver, which stops the stages
+                // before it, one after the other.
                 commit(engine, batch?, &mut s, progress)?;
             }
             Ok(())
@@ -337,6 +352,28 @@ pub fn import_pipelined<D: Database + Send>(
         summary.sites.push(s);
     }
     Ok(summary)
+}
+
+/// Sends what `next` makes until it has nothing more, fails (the error is
+/// sent too), or the receiver is gone.
+fn produce<T>(
+    tx: &std::sync::mpsc::SyncSender<Result<T>>,
+    mut next: impl FnMut() -> Result<Option<T>>,
+) {
+    loop {
+        match next() {
+            Ok(Some(item)) => {
+                if tx.send(Ok(item)).is_err() {
+                    return;
+                }
+            }
+            Ok(None) => return,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        }
+    }
 }
 
 /// After a site's actions: its recorded conversions (`conversions.rs`),
@@ -359,20 +396,43 @@ fn finish_site(
     conversions::import(engine, db, options, site, g, &window, s)
 }
 
-/// A site's summary and batch reader, from the store's checkpoint.
+/// A site's summary, action reader and mapper, from the store's
+/// checkpoint.
 fn start_site(
     engine: &Engine,
     options: &ImportOptions,
     schema: &Schema,
     site: &MatomoSite,
-) -> Result<(SiteSummary, Reader)> {
+) -> Result<(SiteSummary, Reader, Mapper)> {
     let checkpoint = start_checkpoint(engine, options, site.id)?;
     let summary = SiteSummary {
         site: site.id,
         cursor: checkpoint.cursor,
         ..SiteSummary::default()
     };
-    Ok((summary, Reader::new(options, schema, site, checkpoint)?))
+    let columns = Columns::new(
+        &options.prefix,
+        &schema.visit_columns,
+        &schema.action_columns,
+        &site.dimensions,
+    );
+    let mapper = Mapper {
+        site: site.id,
+        columns: columns.clone(),
+        keep_visits: options.keep_visits,
+        names: Names::new(),
+        carried: HashSet::new(),
+    };
+    let reader = Reader {
+        site: site.id,
+        columns,
+        window: window_sql(site, options)?,
+        batch_rows: options.batch_rows,
+        settle_secs: options.settle_secs,
+        checkpoint,
+        done: false,
+    };
+    Ok((summary, reader, mapper))
 }
 
 /// Checks the options, reads the schema and the sites, and adds the
@@ -700,6 +760,14 @@ fn start_checkpoint(engine: &Engine, options: &ImportOptions, site: u32) -> Resu
     Ok(checkpoint)
 }
 
+/// One batch of action rows, read in `idlink_va` order.
+struct Rows {
+    rows: Vec<Vec<Value>>,
+    /// The checkpoint once this batch is in.
+    checkpoint: Checkpoint,
+    settling: bool,
+}
+
 /// One batch read and mapped, ready to commit.
 struct Batch {
     hits: Vec<hitmap::Hit>,
@@ -710,49 +778,20 @@ struct Batch {
     settling: bool,
 }
 
-/// Reads a site's batches: the queries and the mapping, no engine.
+/// Reads a site's action rows in batches, from the checkpoint on.
 struct Reader {
     site: u32,
     columns: Columns,
     window: String,
     batch_rows: usize,
     settle_secs: u32,
-    keep_visits: bool,
     checkpoint: Checkpoint,
-    names: Names,
-    /// Visits whose own columns went on a hit in this run.
-    carried: HashSet<u64>,
     done: bool,
 }
 
 impl Reader {
-    fn new(
-        options: &ImportOptions,
-        schema: &Schema,
-        site: &MatomoSite,
-        checkpoint: Checkpoint,
-    ) -> Result<Reader> {
-        Ok(Reader {
-            site: site.id,
-            columns: Columns::new(
-                &options.prefix,
-                &schema.visit_columns,
-                &schema.action_columns,
-                &site.dimensions,
-            ),
-            window: window_sql(site, options)?,
-            batch_rows: options.batch_rows,
-            settle_secs: options.settle_secs,
-            keep_visits: options.keep_visits,
-            checkpoint,
-            names: Names::new(),
-            carried: HashSet::new(),
-            done: false,
-        })
-    }
-
     /// The next batch, or `None` when nothing more is ready.
-    fn next(&mut self, db: &mut dyn Database) -> Result<Option<Batch>> {
+    fn next(&mut self, db: &mut dyn Database) -> Result<Option<Rows>> {
         if self.done {
             return Ok(None);
         }
@@ -791,16 +830,41 @@ impl Reader {
             self.done = true;
             return Ok(None);
         }
+        self.checkpoint.cursor = last;
+        Ok(Some(Rows {
+            rows,
+            checkpoint: self.checkpoint.clone(),
+            settling,
+        }))
+    }
+}
+
+/// Turns a site's batches of action rows into hits: their visits and
+/// names by primary key, then the mapping of [`row`]. Batches must come
+/// in order (a visit's columns go on its first hit of the run).
+struct Mapper {
+    site: u32,
+    columns: Columns,
+    keep_visits: bool,
+    names: Names,
+    /// Visits whose own columns went on a hit in this run.
+    carried: HashSet<u64>,
+}
+
+impl Mapper {
+    fn map(&mut self, db: &mut dyn Database, rows: Rows) -> Result<Batch> {
+        let Rows {
+            rows,
+            checkpoint,
+            settling,
+        } = rows;
         let visits = fetch_visits(db, &self.columns, &rows)?;
         fetch_names(db, &self.columns, &rows, &mut self.names)?;
         let mut batch = Batch {
             hits: Vec::with_capacity(rows.len()),
             rows: rows.len() as u64,
             skipped: BTreeMap::new(),
-            checkpoint: Checkpoint {
-                cursor: last,
-                ..self.checkpoint.clone()
-            },
+            checkpoint,
             settling,
         };
         for r in &rows {
@@ -827,8 +891,7 @@ impl Reader {
                 RowOutcome::Skip(reason) => *batch.skipped.entry(reason).or_default() += 1,
             }
         }
-        self.checkpoint.cursor = last;
-        Ok(Some(batch))
+        Ok(batch)
     }
 }
 
