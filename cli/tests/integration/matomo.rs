@@ -973,14 +973,58 @@ fn an_interrupted_import_resumes_without_loss_or_double_counting() {
         "SELECT count(*) FROM matomo_log_link_visit_action",
     )[0][0];
     assert!(rest.rows() > 0 && (rest.rows() as i64) < total, "{rest:?}");
+    // The conversions' checkpoint is the actions' one: they are
+    // committed with the batches of actions around them.
+    let checkpoint = e.cursor("matomo:1").unwrap().to_owned();
+    assert!(checkpoint.contains(";conversions="), "{checkpoint}");
+    assert_eq!(e.cursor("matomo-conversions:1"), None);
     drop(e);
     let engine = Engine::open_read_only(&dir.0).unwrap();
     for (site, zone) in [(1, "Europe/Paris"), (2, "UTC")] {
         for p in periods(zone) {
             check_visits_summary(&mut conn, &engine, site, &p);
             check_page_urls(&mut conn, &engine, site, &p, false);
+            // Conversions too: none lost or counted twice across the
+            // interruptions.
+            check_goals(&mut conn, &engine, site, &p);
         }
     }
+}
+
+/// A store an earlier hitmap imported keeps its conversions' checkpoint
+/// under its own key: a later run goes on from it and does not read
+/// those conversions again.
+#[test]
+fn an_older_stores_conversions_checkpoint_is_honoured() {
+    let name = "hm_old_conv";
+    let mut conn = matomo_db(name, &spec(29, false));
+    let all = import(name, &mut Engine::in_memory(), &keep());
+    let read: u64 = all.sites.iter().map(|s| s.conversions.0).sum();
+    assert!(read > 20, "{all:?}");
+    // The middle conversion of site 2, as the older key held it.
+    let mid = rows(
+        &mut conn,
+        "SELECT TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', server_time), idvisit, idgoal, buster \
+         FROM matomo_log_conversion WHERE idsite = 2 AND idgoal <= 0 \
+         ORDER BY server_time, idvisit, idgoal, buster",
+    );
+    let after = mid.len() / 2;
+    let m = &mid[after - 1];
+    let mut engine = Engine::in_memory();
+    engine
+        .ingest_with(
+            &[] as &[hitmap::Hit],
+            &hitmap::IngestOptions::default().cursor(
+                "matomo-conversions:2",
+                format!("{}:{}:{}:{}", m[0], m[1], m[2], m[3]),
+            ),
+        )
+        .unwrap();
+    let s = import(name, &mut engine, &keep());
+    let site2 = |s: &matomo::Summary| s.sites.iter().find(|x| x.site == 2).unwrap().conversions;
+    assert_eq!(site2(&s).0, site2(&all).0 - after as u64, "{s:?}");
+    let site1 = |s: &matomo::Summary| s.sites.iter().find(|x| x.site == 1).unwrap().conversions;
+    assert_eq!(site1(&s), site1(&all));
 }
 
 #[test]

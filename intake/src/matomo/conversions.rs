@@ -8,16 +8,18 @@
 //! hitmap evaluates those goals over the imported actions at query time,
 //! so importing Matomo's rows too would count them twice.
 //!
-//! Conversions are read after a site's actions, in (`server_time`,
-//! `idvisit`, `idgoal`, `buster`) order, a batch at a time, each batch
-//! committed with its own checkpoint (`matomo-conversions:<site>`), so a
-//! repeated run reads only newer rows.
+//! Conversions are read in (`server_time`, `idvisit`, `idgoal`, `buster`)
+//! order: with each batch of actions, those up to the batch's last
+//! action time go into the same commit (so the days a batch writes are
+//! written once, not again for their conversions), and after a site's
+//! actions the rest. Their checkpoint is part of the actions' one
+//! (`matomo:<site>`), so a repeated run reads only newer rows.
 
 use std::collections::{BTreeMap, HashMap};
 
-use hitmap::{Conversion, Engine, Goal, Hit, HitType, IngestOptions, Item};
+use hitmap::{Conversion, Engine, Goal, Hit, HitType, Item};
 
-use super::{Database, ImportOptions, MatomoSite, Names, SiteSummary, Value, query};
+use super::{Database, ImportOptions, MatomoSite, Names, Value, query};
 use crate::Result;
 
 /// A site's goals as Matomo defines them, and whether it is an ecommerce
@@ -137,13 +139,16 @@ pub(super) fn read_goals(
     Ok(out)
 }
 
-/// The checkpoint of a site's conversions: the last committed row's
-/// (`server_time`, `idvisit`, `idgoal`, `buster`).
-fn key(site: u32) -> String {
+/// Where older stores keep the conversions' checkpoint; the actions'
+/// checkpoint (`matomo:<site>`) holds it now.
+fn old_key(site: u32) -> String {
     format!("matomo-conversions:{site}")
 }
 
-fn decode(text: &str) -> Option<[i64; 4]> {
+/// The checkpoint of a site's conversions, the last committed row's
+/// (`server_time`, `idvisit`, `idgoal`, `buster`), from its text
+/// `time:idvisit:idgoal:buster`.
+pub(super) fn decode(text: &str) -> Option<[i64; 4]> {
     let parts: Vec<i64> = text
         .split(':')
         .map(|p| p.parse().ok())
@@ -151,139 +156,206 @@ fn decode(text: &str) -> Option<[i64; 4]> {
     parts.try_into().ok()
 }
 
-/// Imports a site's recorded conversions (see the module's rules).
-pub(super) fn import(
-    engine: &mut Engine,
-    db: &mut dyn Database,
-    options: &ImportOptions,
-    site: &MatomoSite,
-    goals: &SiteGoals,
-    window: &str,
-    s: &mut SiteSummary,
-) -> Result<()> {
-    let p = &options.prefix;
-    let manual = goals.manual();
-    let mut wanted = vec!["idgoal = 0".to_string()];
-    if goals.ecommerce {
-        wanted.push("idgoal = -1".into());
-    } else {
-        wanted.clear();
-    }
-    if !manual.is_empty() {
-        let ids: Vec<String> = manual.iter().map(u32::to_string).collect();
-        wanted.push(format!("idgoal IN ({})", ids.join(",")));
-    }
-    if wanted.is_empty() || !goals.recorded {
-        return Ok(());
-    }
-    let mut cursor = engine
-        .cursor(&key(site.id))
-        .and_then(decode)
-        .unwrap_or([i64::MIN, 0, 0, 0]);
-    let time = "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', server_time)";
-    let settled = super::settled_before(db, options.settle_secs)?;
-    let mut names = Names::new();
-    loop {
-        let after = if cursor[0] == i64::MIN {
-            String::new()
+/// [`decode`]'s inverse.
+pub(super) fn encode(cursor: [i64; 4]) -> String {
+    cursor.map(|x| x.to_string()).join(":")
+}
+
+/// What [`Conversions::read`] read (its hits went into a batch).
+#[derive(Debug, Default)]
+pub(super) struct Read {
+    /// `log_conversion` rows read.
+    pub rows: u64,
+    /// Whether a limit cut the read short: more may follow.
+    pub full: bool,
+}
+
+/// A site's recorded conversions, read in (`server_time`, `idvisit`,
+/// `idgoal`, `buster`) order after a cursor.
+#[derive(Debug)]
+pub(super) struct Conversions {
+    site: u32,
+    prefix: String,
+    /// Which `idgoal`s are read, as SQL.
+    wanted: String,
+    window: String,
+    batch_rows: usize,
+    keep_visits: bool,
+    items: bool,
+    names: Names,
+    /// The last conversion read; `i64::MIN` first before any.
+    pub cursor: [i64; 4],
+}
+
+impl Conversions {
+    /// The site's conversions after the store's checkpoint (`stored`, from
+    /// the actions' checkpoint, or an older store's own key); `None` when
+    /// the site has none hitmap takes.
+    pub(super) fn new(
+        engine: &Engine,
+        options: &ImportOptions,
+        site: &MatomoSite,
+        goals: &SiteGoals,
+        stored: Option<[i64; 4]>,
+    ) -> Result<Option<Conversions>> {
+        let manual = goals.manual();
+        let mut wanted = vec!["idgoal = 0".to_string()];
+        if goals.ecommerce {
+            wanted.push("idgoal = -1".into());
         } else {
-            format!(
+            wanted.clear();
+        }
+        if !manual.is_empty() {
+            let ids: Vec<String> = manual.iter().map(u32::to_string).collect();
+            wanted.push(format!("idgoal IN ({})", ids.join(",")));
+        }
+        if wanted.is_empty() || !goals.recorded {
+            return Ok(None);
+        }
+        // Both checkpoints only grow, and each stands for all the rows
+        // before it: the later one is where this run goes on.
+        let old = engine.cursor(&old_key(site.id)).and_then(decode);
+        let cursor = stored.max(old).unwrap_or([i64::MIN, 0, 0, 0]);
+        Ok(Some(Conversions {
+            site: site.id,
+            prefix: options.prefix.clone(),
+            wanted: wanted.join(" OR "),
+            window: super::window_sql(site, options)?,
+            batch_rows: options.batch_rows,
+            keep_visits: options.keep_visits,
+            items: goals.items,
+            names: Names::new(),
+            cursor,
+        }))
+    }
+
+    /// The checkpoint to commit, `None` before the first conversion.
+    pub(super) fn checkpoint(&self) -> Option<[i64; 4]> {
+        (self.cursor[0] != i64::MIN).then_some(self.cursor)
+    }
+
+    /// Reads up to a batch of conversions after the cursor whose
+    /// `server_time` is at most `until` (Unix seconds), as hits appended
+    /// to `hits`; rows that are not conversions are counted in `skipped`.
+    pub(super) fn read(
+        &mut self,
+        db: &mut dyn Database,
+        until: i64,
+        hits: &mut Vec<Hit>,
+        skipped: &mut BTreeMap<String, u64>,
+    ) -> Result<Read> {
+        let time = "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', server_time)";
+        // The exact bounds on the computed time, and the same bounds on
+        // the column itself so that the (idsite, server_time) index
+        // narrows the scan.
+        let mut bounds = format!(" AND {time} <= {until}");
+        if let Some(t) = utc_literal(until) {
+            bounds += &format!(" AND server_time <= '{t}'");
+        }
+        if self.cursor[0] != i64::MIN {
+            let c = self.cursor;
+            bounds += &format!(
                 " AND ({time}, idvisit, idgoal, buster) > ({}, {}, {}, {})",
-                cursor[0], cursor[1], cursor[2], cursor[3]
-            )
-        };
+                c[0], c[1], c[2], c[3]
+            );
+            if let Some(t) = utc_literal(c[0]) {
+                bounds += &format!(" AND server_time >= '{t}'");
+            }
+        }
         let sql = format!(
             "SELECT {time}, idvisit, idgoal, buster, LOWER(HEX(idvisitor)), url, idorder, revenue, \
              revenue_subtotal, revenue_tax, revenue_shipping, revenue_discount \
-             FROM {p}log_conversion WHERE idsite = {} AND ({}){window}{after} AND {time} <= {settled} \
+             FROM {}log_conversion WHERE idsite = {} AND ({}){}{bounds} \
              ORDER BY server_time, idvisit, idgoal, buster LIMIT {}",
-            site.id,
-            wanted.join(" OR "),
-            options.batch_rows
+            self.prefix, self.site, self.wanted, self.window, self.batch_rows
         );
         let rows = query(db, &sql)?;
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let full = rows.len() >= options.batch_rows;
-        let items = if goals.items {
-            fetch_items(db, p, site.id, &rows, &mut names)?
-        } else {
-            HashMap::new()
+        let Some(last) = rows.last() else {
+            return Ok(Read::default());
         };
-        let mut hits = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let (Some(ts), Some(visit), Some(goal), Some(visitor)) =
-                (int(r, 0), int(r, 1), int(r, 2), text(r, 4))
-            else {
-                *s.skipped
-                    .entry("conversion without time, visit or visitor".into())
-                    .or_default() += 1;
-                continue;
-            };
-            let revenue = float(r, 7);
-            let (kind, c) = match goal {
-                g if g > 0 => (
-                    HitType::Goal,
-                    Conversion {
-                        goal: u32::try_from(g).ok(),
-                        revenue,
-                        ..Conversion::default()
-                    },
-                ),
-                0 => {
-                    let order = text(r, 6).map(str::to_owned);
-                    let products = items.get(&(visit, order.clone().unwrap_or_default()));
-                    (
-                        HitType::Order,
-                        Conversion {
-                            order_id: order,
-                            revenue: Some(revenue.unwrap_or(0.0)),
-                            subtotal: float(r, 8),
-                            tax: float(r, 9),
-                            shipping: float(r, 10),
-                            discount: float(r, 11),
-                            items: products.cloned().unwrap_or_default(),
-                            ..Conversion::default()
-                        },
-                    )
-                }
-                _ => (
-                    HitType::Cart,
-                    Conversion {
-                        revenue,
-                        // Matomo's cart items carry order id "0".
-                        items: items.get(&(visit, "0".into())).cloned().unwrap_or_default(),
-                        ..Conversion::default()
-                    },
-                ),
-            };
-            let mut hit = Hit::new(site.id, ts, visitor, kind).with_conversion(c);
-            hit.url = text(r, 5).map(str::to_owned);
-            if options.keep_visits {
-                hit.visit = Some(visit.to_string());
-            }
-            hits.push(hit);
-        }
-        let last = rows.last().expect("not empty");
-        cursor = [
+        self.cursor = [
             int(last, 0).unwrap_or(0),
             int(last, 1).unwrap_or(0),
             int(last, 2).unwrap_or(0),
             int(last, 3).unwrap_or(0),
         ];
-        let text = cursor.map(|x| x.to_string()).join(":");
-        let out =
-            engine.ingest_with(&hits, &IngestOptions::default().cursor(key(site.id), text))?;
-        s.conversions.0 += rows.len() as u64;
-        s.conversions.1 += out.accepted;
-        for r in out.rejected {
-            *s.rejected.entry(r.reason).or_default() += 1;
+        let items = if self.items {
+            fetch_items(db, &self.prefix, self.site, &rows, &mut self.names)?
+        } else {
+            HashMap::new()
+        };
+        for r in &rows {
+            match self.hit(r, &items) {
+                Some(hit) => hits.push(hit),
+                None => {
+                    *skipped
+                        .entry("conversion without time, visit or visitor".into())
+                        .or_default() += 1;
+                }
+            }
         }
-        if !full {
-            return Ok(());
-        }
+        Ok(Read {
+            rows: rows.len() as u64,
+            full: rows.len() >= self.batch_rows,
+        })
     }
+
+    /// One `log_conversion` row as a hit.
+    fn hit(&self, r: &[Value], items: &HashMap<(i64, String), Vec<Item>>) -> Option<Hit> {
+        let (Some(ts), Some(visit), Some(goal), Some(visitor)) =
+            (int(r, 0), int(r, 1), int(r, 2), text(r, 4))
+        else {
+            return None;
+        };
+        let revenue = float(r, 7);
+        let (kind, c) = match goal {
+            g if g > 0 => (
+                HitType::Goal,
+                Conversion {
+                    goal: u32::try_from(g).ok(),
+                    revenue,
+                    ..Conversion::default()
+                },
+            ),
+            0 => {
+                let order = text(r, 6).map(str::to_owned);
+                let products = items.get(&(visit, order.clone().unwrap_or_default()));
+                (
+                    HitType::Order,
+                    Conversion {
+                        order_id: order,
+                        revenue: Some(revenue.unwrap_or(0.0)),
+                        subtotal: float(r, 8),
+                        tax: float(r, 9),
+                        shipping: float(r, 10),
+                        discount: float(r, 11),
+                        items: products.cloned().unwrap_or_default(),
+                        ..Conversion::default()
+                    },
+                )
+            }
+            _ => (
+                HitType::Cart,
+                Conversion {
+                    revenue,
+                    // Matomo's cart items carry order id "0".
+                    items: items.get(&(visit, "0".into())).cloned().unwrap_or_default(),
+                    ..Conversion::default()
+                },
+            ),
+        };
+        let mut hit = Hit::new(self.site, ts, visitor, kind).with_conversion(c);
+        hit.url = text(r, 5).map(str::to_owned);
+        if self.keep_visits {
+            hit.visit = Some(visit.to_string());
+        }
+        Some(hit)
+    }
+}
+
+/// Unix seconds as a UTC `DATETIME` literal's text.
+fn utc_literal(secs: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp(secs, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
 }
 
 /// The products of a batch's orders and carts, by (visit, order id).

@@ -196,6 +196,8 @@ struct Checkpoint {
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
     keep_visits: bool,
+    /// The last committed conversion (`conversions.rs`), if any.
+    conversions: Option<[i64; 4]>,
 }
 
 impl Checkpoint {
@@ -205,7 +207,7 @@ impl Checkpoint {
 
     fn encode(&self) -> String {
         let day = |d: Option<NaiveDate>| d.map_or("-".to_string(), |d| d.to_string());
-        format!(
+        let mut text = format!(
             "v1;cursor={};from={};to={};visits={}",
             self.cursor,
             day(self.from),
@@ -215,7 +217,11 @@ impl Checkpoint {
             } else {
                 "sessionize"
             }
-        )
+        );
+        if let Some(c) = self.conversions {
+            text += &format!(";conversions={}", conversions::encode(c));
+        }
+        text
     }
 
     fn decode(text: &str) -> Option<Checkpoint> {
@@ -242,6 +248,10 @@ impl Checkpoint {
                 "keep" => true,
                 "sessionize" => false,
                 _ => return None,
+            },
+            conversions: match fields.get("conversions") {
+                Some(c) => Some(conversions::decode(c)?),
+                None => None,
             },
         })
     }
@@ -281,11 +291,11 @@ pub fn import(
     let (schema, sites, goals) = prepare(engine, db, options)?;
     let mut summary = Summary::default();
     for site in &sites {
-        let (mut s, mut reader, mut mapper) = start_site(engine, options, &schema, site)?;
+        let (mut s, mut reader, mut mapper) = start_site(engine, options, &schema, site, &goals)?;
         while let Some(rows) = reader.next(db)? {
             commit(engine, mapper.map(db, rows)?, &mut s, progress)?;
         }
-        finish_site(engine, db, options, site, &goals, &mut s)?;
+        finish_site(engine, db, options, site, &goals, mapper, &mut s)?;
         summary.sites.push(s);
     }
     Ok(summary)
@@ -314,9 +324,11 @@ pub fn import_pipelined<D: Database + Send>(
     let (schema, sites, goals) = prepare(engine, db, options)?;
     let mut summary = Summary::default();
     for site in &sites {
-        let (mut s, mut reader, mut mapper) = start_site(engine, options, &schema, site)?;
+        let (mut s, mut reader, mut mapper) = start_site(engine, options, &schema, site, &goals)?;
         let reading: &mut D = &mut *db;
         let lookups: Option<&mut D> = rest.first_mut();
+        // Borrowed by the stages, handed to `finish_site` after them.
+        let mapping = &mut mapper;
         std::thread::scope(|scope| -> Result<()> {
             // One batch ahead at each stage: memory stays bounded.
             let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Batch>>(1);
@@ -324,7 +336,7 @@ pub fn import_pipelined<D: Database + Send>(
                 None => {
                     scope.spawn(move || {
                         produce(&tx, || match reader.next(reading)? {
-                            Some(rows) => mapper.map(reading, rows).map(Some),
+                            Some(rows) => mapping.map(reading, rows).map(Some),
                             None => Ok(None),
                         });
                     });
@@ -335,7 +347,7 @@ pub fn import_pipelined<D: Database + Send>(
                     scope.spawn(move || {
                         let mut rows = rows_rx.into_iter();
                         produce(&tx, || match rows.next() {
-                            Some(r) => mapper.map(lookups, r?).map(Some),
+                            Some(r) => mapping.map(lookups, r?).map(Some),
                             None => Ok(None),
                         });
                     });
@@ -348,7 +360,7 @@ pub fn import_pipelined<D: Database + Send>(
             }
             Ok(())
         })?;
-        finish_site(engine, db, options, site, &goals, &mut s)?;
+        finish_site(engine, db, options, site, &goals, mapper, &mut s)?;
         summary.sites.push(s);
     }
     Ok(summary)
@@ -376,24 +388,48 @@ fn produce<T>(
     }
 }
 
-/// After a site's actions: its recorded conversions (`conversions.rs`),
-/// and the goals hitmap could not take, noted as skipped.
+/// After a site's actions: its recorded conversions newer than the last
+/// action (`conversions.rs`), a batch a commit, and the goals hitmap
+/// could not take, noted as skipped.
 fn finish_site(
     engine: &mut Engine,
     db: &mut dyn Database,
     options: &ImportOptions,
     site: &MatomoSite,
     goals: &BTreeMap<u32, conversions::SiteGoals>,
+    mapper: Mapper,
     s: &mut SiteSummary,
 ) -> Result<()> {
-    let Some(g) = goals.get(&site.id) else {
+    if let Some(g) = goals.get(&site.id) {
+        for why in &g.unsupported {
+            *s.skipped.entry(why.clone()).or_default() += 1;
+        }
+    }
+    let Some(mut conv) = mapper.conversions else {
         return Ok(());
     };
-    for why in &g.unsupported {
-        *s.skipped.entry(why.clone()).or_default() += 1;
+    let settled = settled_before(db, options.settle_secs)?;
+    loop {
+        let mut batch = Batch {
+            hits: Vec::new(),
+            rows: 0,
+            actions: 0,
+            conversions: 0,
+            skipped: BTreeMap::new(),
+            checkpoint: mapper.checkpoint.clone(),
+            settling: false,
+        };
+        let read = conv.read(db, settled, &mut batch.hits, &mut batch.skipped)?;
+        if read.rows == 0 {
+            return Ok(());
+        }
+        batch.conversions = read.rows;
+        batch.checkpoint.conversions = conv.checkpoint();
+        commit(engine, batch, s, &mut |_| {})?;
+        if !read.full {
+            return Ok(());
+        }
     }
-    let window = window_sql(site, options)?;
-    conversions::import(engine, db, options, site, g, &window, s)
 }
 
 /// A site's summary, action reader and mapper, from the store's
@@ -403,8 +439,13 @@ fn start_site(
     options: &ImportOptions,
     schema: &Schema,
     site: &MatomoSite,
+    goals: &BTreeMap<u32, conversions::SiteGoals>,
 ) -> Result<(SiteSummary, Reader, Mapper)> {
     let checkpoint = start_checkpoint(engine, options, site.id)?;
+    let conversions = match goals.get(&site.id) {
+        Some(g) => conversions::Conversions::new(engine, options, site, g, checkpoint.conversions)?,
+        None => None,
+    };
     let summary = SiteSummary {
         site: site.id,
         cursor: checkpoint.cursor,
@@ -422,6 +463,8 @@ fn start_site(
         keep_visits: options.keep_visits,
         names: Names::new(),
         carried: HashSet::new(),
+        conversions,
+        checkpoint: checkpoint.clone(),
     };
     let reader = Reader {
         site: site.id,
@@ -739,6 +782,7 @@ fn start_checkpoint(engine: &Engine, options: &ImportOptions, site: u32) -> Resu
         from: options.from,
         to: options.to,
         keep_visits: options.keep_visits,
+        conversions: None,
     };
     if let Some(text) = engine.cursor(&key) {
         let stored = Checkpoint::decode(text).ok_or_else(|| {
@@ -756,6 +800,7 @@ fn start_checkpoint(engine: &Engine, options: &ImportOptions, site: u32) -> Resu
             )));
         }
         checkpoint.cursor = stored.cursor;
+        checkpoint.conversions = stored.conversions;
     }
     Ok(checkpoint)
 }
@@ -770,8 +815,14 @@ struct Rows {
 
 /// One batch read and mapped, ready to commit.
 struct Batch {
+    /// The actions' hits, then the conversions'.
     hits: Vec<hitmap::Hit>,
+    /// Action rows read.
     rows: u64,
+    /// Hits of actions, the first of `hits`.
+    actions: usize,
+    /// Conversion rows read.
+    conversions: u64,
     skipped: BTreeMap<String, u64>,
     /// The checkpoint once this batch is in.
     checkpoint: Checkpoint,
@@ -849,6 +900,11 @@ struct Mapper {
     names: Names,
     /// Visits whose own columns went on a hit in this run.
     carried: HashSet<u64>,
+    /// The site's recorded conversions, read up to each batch's last
+    /// action time into the batch.
+    conversions: Option<conversions::Conversions>,
+    /// The last batch's checkpoint.
+    checkpoint: Checkpoint,
 }
 
 impl Mapper {
@@ -863,6 +919,8 @@ impl Mapper {
         let mut batch = Batch {
             hits: Vec::with_capacity(rows.len()),
             rows: rows.len() as u64,
+            actions: 0,
+            conversions: 0,
             skipped: BTreeMap::new(),
             checkpoint,
             settling,
@@ -891,6 +949,22 @@ impl Mapper {
                 RowOutcome::Skip(reason) => *batch.skipped.entry(reason).or_default() += 1,
             }
         }
+        batch.actions = batch.hits.len();
+        // The conversions up to the batch's last action go into the same
+        // commit: the days it writes are written once.
+        if let Some(conv) = &mut self.conversions
+            && let Some(until) = rows.iter().filter_map(|r| Columns::ts(r)).max()
+        {
+            loop {
+                let read = conv.read(db, until, &mut batch.hits, &mut batch.skipped)?;
+                batch.conversions += read.rows;
+                if !read.full {
+                    break;
+                }
+            }
+            batch.checkpoint.conversions = conv.checkpoint();
+        }
+        self.checkpoint = batch.checkpoint.clone();
         Ok(batch)
     }
 }
@@ -906,13 +980,20 @@ fn commit(
     let opts = IngestOptions::default().cursor(key, batch.checkpoint.encode());
     let out = engine.ingest_with(&batch.hits, &opts)?;
     s.rows += batch.rows;
-    s.hits += out.accepted;
     for (why, n) in batch.skipped {
         *s.skipped.entry(why).or_default() += n;
     }
+    // Positions are 1-based; the conversions' hits come after the
+    // actions'.
+    let mut rejected = [0u64; 2];
     for r in out.rejected {
+        rejected[usize::from(r.line > batch.actions as u64)] += 1;
         *s.rejected.entry(r.reason).or_default() += 1;
     }
+    let conversion_hits = (batch.hits.len() - batch.actions) as u64;
+    s.hits += batch.actions as u64 - rejected[0];
+    s.conversions.0 += batch.conversions;
+    s.conversions.1 += conversion_hits - rejected[1];
     s.cursor = batch.checkpoint.cursor;
     s.settling |= batch.settling;
     progress(&Progress {
@@ -1022,6 +1103,12 @@ mod tests {
             from: NaiveDate::from_ymd_opt(2025, 1, 1),
             to: None,
             keep_visits: true,
+            conversions: None,
+        };
+        assert_eq!(Checkpoint::decode(&c.encode()), Some(c.clone()));
+        let c = Checkpoint {
+            conversions: Some([1_735_689_600, 7, -1, 3]),
+            ..c
         };
         assert_eq!(Checkpoint::decode(&c.encode()), Some(c));
         assert_eq!(Checkpoint::decode("v2;cursor=1"), None);
