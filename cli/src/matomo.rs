@@ -70,7 +70,11 @@ fn value(v: mysql::Value) -> Value {
         }
         mysql::Value::Float(f) => Value::Float(f64::from(f)),
         mysql::Value::Double(f) => Value::Float(f),
-        mysql::Value::Bytes(b) => Value::Text(String::from_utf8_lossy(&b).into_owned()),
+        // The row's own bytes become the text, not a copy of them.
+        mysql::Value::Bytes(b) => Value::Text(
+            String::from_utf8(b)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        ),
         other => Value::Text(other.as_sql(true).trim_matches('\'').to_string()),
     }
 }

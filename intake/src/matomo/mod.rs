@@ -911,17 +911,35 @@ impl Mapper {
     fn map(&mut self, db: &mut dyn Database, rows: Rows) -> Result<Batch> {
         let Rows {
             rows,
-            checkpoint,
+            mut checkpoint,
             settling,
         } = rows;
         let visits = fetch_visits(db, &self.columns, &rows)?;
         fetch_names(db, &self.columns, &rows, &mut self.names)?;
+        // The conversions up to the batch's last action go into the same
+        // commit: the days it writes are written once.
+        let mut conversions = Vec::new();
+        let mut skipped = BTreeMap::new();
+        let mut read = 0;
+        if let Some(conv) = &mut self.conversions
+            && let Some(until) = rows.iter().filter_map(|r| Columns::ts(r)).max()
+        {
+            loop {
+                let r = conv.read(db, until, &mut conversions, &mut skipped)?;
+                read += r.rows;
+                if !r.full {
+                    break;
+                }
+            }
+            checkpoint.conversions = conv.checkpoint();
+        }
+        // Hits are large: the vector is made once, at its full size.
         let mut batch = Batch {
-            hits: Vec::with_capacity(rows.len()),
+            hits: Vec::with_capacity(rows.len() + conversions.len()),
             rows: rows.len() as u64,
             actions: 0,
-            conversions: 0,
-            skipped: BTreeMap::new(),
+            conversions: read,
+            skipped,
             checkpoint,
             settling,
         };
@@ -950,20 +968,7 @@ impl Mapper {
             }
         }
         batch.actions = batch.hits.len();
-        // The conversions up to the batch's last action go into the same
-        // commit: the days it writes are written once.
-        if let Some(conv) = &mut self.conversions
-            && let Some(until) = rows.iter().filter_map(|r| Columns::ts(r)).max()
-        {
-            loop {
-                let read = conv.read(db, until, &mut batch.hits, &mut batch.skipped)?;
-                batch.conversions += read.rows;
-                if !read.full {
-                    break;
-                }
-            }
-            batch.checkpoint.conversions = conv.checkpoint();
-        }
+        batch.hits.append(&mut conversions);
         self.checkpoint = batch.checkpoint.clone();
         Ok(batch)
     }
