@@ -575,9 +575,28 @@ pub(crate) fn compress_fast(raw: &[u8]) -> Vec<u8> {
 }
 
 fn compress_at(raw: &[u8], level: i32) -> Vec<u8> {
-    let mut out = vec![ZSTD];
+    // This thread's context, reused: a new one for every call allocated
+    // and cleared its tables each time (the commit of a batch of days
+    // packs hundreds of files).
+    thread_local! {
+        static PACK: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let packed = PACK
+        .with(|cell| {
+            let mut cell = cell.borrow_mut();
+            let c = match &mut *cell {
+                Some(c) => c,
+                None => cell.insert(zstd::bulk::Compressor::new(level)?),
+            };
+            c.set_compression_level(level)?;
+            c.compress(raw)
+        })
+        .expect("compressing into memory cannot fail");
+    let mut out = Vec::with_capacity(9 + packed.len());
+    out.push(ZSTD);
     out.extend_from_slice(&(raw.len() as u64).to_le_bytes());
-    out.extend(zstd::bulk::compress(raw, level).expect("compressing into memory cannot fail"));
+    out.extend_from_slice(&packed);
     out
 }
 
