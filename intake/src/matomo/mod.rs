@@ -304,11 +304,11 @@ pub fn import(
 /// [`import`] with the reading on other threads, for clients that can
 /// move to another thread (the `mysql` crate's). With one connection, one
 /// thread reads and maps the next batch while the engine commits one;
-/// with two or more, the first connection reads the actions and the
-/// second their visits and names, so three stages overlap: MariaDB runs
-/// each query on one thread, and an import on one connection leaves the
-/// machine waiting on it. Same results either way; the first connection
-/// also reads the sites and the conversions.
+/// with two, the first connection reads the actions and the second their
+/// visits, names and conversions, so three stages overlap (MariaDB runs
+/// each query on one thread). Connections after the second are not
+/// used. Same results either way; the first connection also reads the
+/// sites, and the conversions newer than the last action.
 ///
 /// # Errors
 /// As [`import`]; [`Error::Config`] for an empty `dbs`.
@@ -921,16 +921,18 @@ impl Mapper {
         let mut conversions = Vec::new();
         let mut skipped = BTreeMap::new();
         let mut read = 0;
-        if let Some(conv) = &mut self.conversions
-            && let Some(until) = rows.iter().filter_map(|r| Columns::ts(r)).max()
-        {
-            loop {
-                let r = conv.read(db, until, &mut conversions, &mut skipped)?;
-                read += r.rows;
-                if !r.full {
-                    break;
+        if let Some(conv) = &mut self.conversions {
+            if let Some(until) = rows.iter().filter_map(|r| Columns::ts(r)).max() {
+                loop {
+                    let r = conv.read(db, until, &mut conversions, &mut skipped)?;
+                    read += r.rows;
+                    if !r.full {
+                        break;
+                    }
                 }
             }
+            // Always the reader's own: the batch's checkpoint came from the
+            // start of the run, and a commit must not move it back.
             checkpoint.conversions = conv.checkpoint();
         }
         // Hits are large: the vector is made once, at its full size.
