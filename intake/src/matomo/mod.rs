@@ -27,6 +27,7 @@ mod conversions;
 pub mod row;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use chrono::{NaiveDate, NaiveTime, TimeZone};
 use hitmap::{Engine, IngestOptions, SiteConfig};
@@ -292,8 +293,10 @@ pub fn import(
     let mut summary = Summary::default();
     for site in &sites {
         let (mut s, mut reader, mut mapper) = start_site(engine, options, &schema, site, &goals)?;
+        let spares = mapper.spares();
         while let Some(rows) = reader.next(db)? {
-            commit(engine, mapper.map(db, rows)?, &mut s, progress)?;
+            let spent = commit(engine, mapper.map(db, rows)?, &mut s, progress)?;
+            let _ = spares.try_send(spent);
         }
         finish_site(engine, db, options, site, &goals, mapper, &mut s)?;
         summary.sites.push(s);
@@ -327,6 +330,7 @@ pub fn import_pipelined<D: Database + Send>(
         let (mut s, mut reader, mut mapper) = start_site(engine, options, &schema, site, &goals)?;
         let reading: &mut D = &mut *db;
         let lookups: Option<&mut D> = rest.first_mut();
+        let spares = mapper.spares();
         // Borrowed by the stages, handed to `finish_site` after them.
         let mapping = &mut mapper;
         std::thread::scope(|scope| -> Result<()> {
@@ -356,7 +360,8 @@ pub fn import_pipelined<D: Database + Send>(
             for batch in rx.iter() {
                 // An error drops the receiver, which stops the stages
                 // before it, one after the other.
-                commit(engine, batch?, &mut s, progress)?;
+                let spent = commit(engine, batch?, &mut s, progress)?;
+                let _ = spares.try_send(spent);
             }
             Ok(())
         })?;
@@ -465,6 +470,7 @@ fn start_site(
         carried: HashSet::new(),
         conversions,
         checkpoint: checkpoint.clone(),
+        spare: std::sync::mpsc::sync_channel(1),
     };
     let reader = Reader {
         site: site.id,
@@ -905,9 +911,18 @@ struct Mapper {
     conversions: Option<conversions::Conversions>,
     /// The last batch's checkpoint.
     checkpoint: Checkpoint,
+    /// Hit vectors committed and emptied, to be filled again: a new one
+    /// of a batch's size is 120 MB of fresh pages.
+    spare: (SyncSender<Vec<hitmap::Hit>>, Receiver<Vec<hitmap::Hit>>),
 }
 
 impl Mapper {
+    /// Where a commit hands its emptied vector back (one is kept, more
+    /// are dropped).
+    fn spares(&self) -> SyncSender<Vec<hitmap::Hit>> {
+        self.spare.0.clone()
+    }
+
     fn map(&mut self, db: &mut dyn Database, rows: Rows) -> Result<Batch> {
         let Rows {
             rows,
@@ -935,9 +950,15 @@ impl Mapper {
             // start of the run, and a commit must not move it back.
             checkpoint.conversions = conv.checkpoint();
         }
-        // Hits are large: the vector is made once, at its full size.
+        // Hits are large (1,232 bytes): the vector is made once, at its
+        // full size, or is one a commit handed back, whose pages are in.
+        let want = rows.len() + conversions.len();
+        let hits = match self.spare.1.try_recv() {
+            Ok(v) if v.capacity() >= want => v,
+            _ => Vec::with_capacity(want),
+        };
         let mut batch = Batch {
-            hits: Vec::with_capacity(rows.len() + conversions.len()),
+            hits,
             rows: rows.len() as u64,
             actions: 0,
             conversions: read,
@@ -976,13 +997,14 @@ impl Mapper {
     }
 }
 
-/// Commits one batch with its checkpoint and adds it to the summary.
+/// Commits one batch with its checkpoint and adds it to the summary;
+/// returns its hit vector, emptied.
 fn commit(
     engine: &mut Engine,
     batch: Batch,
     s: &mut SiteSummary,
     progress: &mut dyn FnMut(&Progress),
-) -> Result<()> {
+) -> Result<Vec<hitmap::Hit>> {
     let key = Checkpoint::key(s.site);
     let opts = IngestOptions::default().cursor(key, batch.checkpoint.encode());
     let out = engine.ingest_with(&batch.hits, &opts)?;
@@ -1009,7 +1031,9 @@ fn commit(
         hits: s.hits,
         cursor: s.cursor,
     });
-    Ok(())
+    let mut hits = batch.hits;
+    hits.clear();
+    Ok(hits)
 }
 
 /// Ids per `IN (...)` list.
