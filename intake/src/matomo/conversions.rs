@@ -183,8 +183,8 @@ pub(super) struct Conversions {
     keep_visits: bool,
     items: bool,
     names: Names,
-    /// The last conversion read; `i64::MIN` first before any.
-    pub cursor: [i64; 4],
+    /// The last conversion read (`i64::MIN` as its time before any).
+    cursor: [i64; 4],
 }
 
 impl Conversions {
