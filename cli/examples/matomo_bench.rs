@@ -132,7 +132,8 @@ fn measure(
         let _ = std::fs::remove_dir_all(&store);
         let mut engine = hitmap::Engine::open(&store).unwrap();
         // As `hitmap import-matomo`: one connection reads the actions,
-        // a second their visits and names (--connections 1: one for all).
+        // a second their visits, names and conversions (--connections 1:
+        // one for all).
         let mut dbs: Vec<MysqlDatabase> = (0..arg("--connections", 2))
             .map(|_| MysqlDatabase::connect(dsn).unwrap())
             .collect();

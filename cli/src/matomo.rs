@@ -160,7 +160,8 @@ pub fn import(dir: &Path, args: &ImportArgs) -> Result<String, CliError> {
 }
 
 /// The import's two connections: one reads the actions, the other their
-/// visits and names at the same time ([`matomo::import_pipelined`]).
+/// visits, names and conversions at the same time
+/// ([`matomo::import_pipelined`]).
 fn connect(dsn: &str) -> Result<[MysqlDatabase; 2], CliError> {
     Ok([MysqlDatabase::connect(dsn)?, MysqlDatabase::connect(dsn)?])
 }
