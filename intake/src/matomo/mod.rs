@@ -1020,9 +1020,9 @@ fn commit(
         *s.rejected.entry(r.reason).or_default() += 1;
     }
     let conversion_hits = (batch.hits.len() - batch.actions) as u64;
-    s.hits += batch.actions as u64 - rejected[0];
+    s.hits += (batch.actions as u64).saturating_sub(rejected[0]);
     s.conversions.0 += batch.conversions;
-    s.conversions.1 += conversion_hits - rejected[1];
+    s.conversions.1 += conversion_hits.saturating_sub(rejected[1]);
     s.cursor = batch.checkpoint.cursor;
     s.settling |= batch.settling;
     progress(&Progress {
