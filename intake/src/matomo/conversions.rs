@@ -188,16 +188,18 @@ pub(super) struct Conversions {
 }
 
 impl Conversions {
-    /// The site's conversions after the store's checkpoint (`stored`, from
-    /// the actions' checkpoint, or an older store's own key); `None` when
-    /// the site has none hitmap takes.
+    /// The site's conversions in the import's window (`window`, as SQL)
+    /// after the store's checkpoint (`stored`, from the actions'
+    /// checkpoint, or an older store's own key); `None` when the site has
+    /// none hitmap takes.
     pub(super) fn new(
         engine: &Engine,
         options: &ImportOptions,
         site: &MatomoSite,
         goals: &SiteGoals,
+        window: &str,
         stored: Option<[i64; 4]>,
-    ) -> Result<Option<Conversions>> {
+    ) -> Option<Conversions> {
         let manual = goals.manual();
         let mut wanted = vec!["idgoal = 0".to_string()];
         if goals.ecommerce {
@@ -210,23 +212,23 @@ impl Conversions {
             wanted.push(format!("idgoal IN ({})", ids.join(",")));
         }
         if wanted.is_empty() || !goals.recorded {
-            return Ok(None);
+            return None;
         }
         // Both checkpoints only grow, and each stands for all the rows
         // before it: the later one is where this run goes on.
         let old = engine.cursor(&old_key(site.id)).and_then(decode);
         let cursor = stored.max(old).unwrap_or([i64::MIN, 0, 0, 0]);
-        Ok(Some(Conversions {
+        Some(Conversions {
             site: site.id,
             prefix: options.prefix.clone(),
             wanted: wanted.join(" OR "),
-            window: super::window_sql(site, options)?,
+            window: window.to_owned(),
             batch_rows: options.batch_rows,
             keep_visits: options.keep_visits,
             items: goals.items,
             names: Names::new(),
             cursor,
-        }))
+        })
     }
 
     /// The checkpoint to commit, `None` before the first conversion.

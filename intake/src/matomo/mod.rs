@@ -12,8 +12,10 @@
 //! 2. actions (`log_link_visit_action`) are read in batches in
 //!    `idlink_va` order, the table's primary key, so every batch is one
 //!    index range scan; their visits (`log_visit`) and names
-//!    (`log_action`, cached) follow by primary key. A visit that was
-//!    still open at the last run simply goes on with its newer rows;
+//!    (`log_action`, cached) follow by primary key, and the recorded
+//!    conversions up to the batch's last action (`conversions.rs`). A
+//!    visit that was still open at the last run simply goes on with its
+//!    newer rows;
 //! 3. each batch is committed with the checkpoint `matomo:<site>` in the
 //!    same commit ([`hitmap::IngestOptions::cursor`]): an interrupted
 //!    import resumes after the last committed row, and a repeated run
@@ -21,7 +23,8 @@
 //!    `core:archive`).
 //!
 //! The mapping of one row is in [`row`]; DeviceDetector's codes in
-//! `codes.rs`.
+//! [`hitmap::device_codes`]. [`import_pipelined`] runs the reading, the
+//! lookups and the commits as stages on threads (`Reader`, `Mapper`).
 
 mod conversions;
 pub mod row;
@@ -415,21 +418,29 @@ fn finish_site(
     };
     let settled = settled_before(db, options.settle_secs)?;
     loop {
-        let mut batch = Batch {
-            hits: Vec::new(),
-            rows: 0,
-            actions: 0,
-            conversions: 0,
-            skipped: BTreeMap::new(),
-            checkpoint: mapper.checkpoint.clone(),
-            settling: false,
-        };
-        let read = conv.read(db, settled, &mut batch.hits, &mut batch.skipped)?;
+        let mut hits = Vec::new();
+        let mut skipped = BTreeMap::new();
+        let read = conv.read(db, settled, &mut hits, &mut skipped)?;
         if read.rows == 0 {
             return Ok(());
         }
-        batch.conversions = read.rows;
-        batch.checkpoint.conversions = conv.checkpoint();
+        // The actions' checkpoint as the last commit left it.
+        let checkpoint = Checkpoint {
+            cursor: s.cursor,
+            from: options.from,
+            to: options.to,
+            keep_visits: options.keep_visits,
+            conversions: conv.checkpoint(),
+        };
+        let batch = Batch {
+            hits,
+            rows: 0,
+            actions: 0,
+            conversions: read.rows,
+            skipped,
+            checkpoint,
+            settling: false,
+        };
         commit(engine, batch, s, &mut |_| {})?;
         if !read.full {
             return Ok(());
@@ -447,10 +458,10 @@ fn start_site(
     goals: &BTreeMap<u32, conversions::SiteGoals>,
 ) -> Result<(SiteSummary, Reader, Mapper)> {
     let checkpoint = start_checkpoint(engine, options, site.id)?;
-    let conversions = match goals.get(&site.id) {
-        Some(g) => conversions::Conversions::new(engine, options, site, g, checkpoint.conversions)?,
-        None => None,
-    };
+    let window = window_sql(site, options)?;
+    let conversions = goals.get(&site.id).and_then(|g| {
+        conversions::Conversions::new(engine, options, site, g, &window, checkpoint.conversions)
+    });
     let summary = SiteSummary {
         site: site.id,
         cursor: checkpoint.cursor,
@@ -469,13 +480,12 @@ fn start_site(
         names: Names::new(),
         carried: HashSet::new(),
         conversions,
-        checkpoint: checkpoint.clone(),
         spare: std::sync::mpsc::sync_channel(1),
     };
     let reader = Reader {
         site: site.id,
         columns,
-        window: window_sql(site, options)?,
+        window,
         batch_rows: options.batch_rows,
         settle_secs: options.settle_secs,
         checkpoint,
@@ -909,8 +919,6 @@ struct Mapper {
     /// The site's recorded conversions, read up to each batch's last
     /// action time into the batch.
     conversions: Option<conversions::Conversions>,
-    /// The last batch's checkpoint.
-    checkpoint: Checkpoint,
     /// Hit vectors committed and emptied, to be filled again: a new one
     /// of a batch's size is 120 MB of fresh pages.
     spare: (SyncSender<Vec<hitmap::Hit>>, Receiver<Vec<hitmap::Hit>>),
@@ -992,7 +1000,6 @@ impl Mapper {
         }
         batch.actions = batch.hits.len();
         batch.hits.append(&mut conversions);
-        self.checkpoint = batch.checkpoint.clone();
         Ok(batch)
     }
 }
