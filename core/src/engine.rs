@@ -952,8 +952,13 @@ pub struct Engine {
     batch_seq: u64,
     /// Importer checkpoints of an in-memory engine.
     cursors: BTreeMap<String, String>,
-    /// The write-ahead log a writer store appends small batches to.
-    wal: Option<crate::store::wal::Wal>,
+    /// The write-ahead log a writer store appends small batches to,
+    /// shared with its log writers ([`Engine::log_writer`]).
+    wal: Option<wal::Shared>,
+    /// The newest log segment whose records are in live parts: a seal
+    /// may retire the segments before the first one holding a record not
+    /// applied yet only if no live part holds a record from there on.
+    live_segment: Option<u64>,
     /// Batch identities and cursors only the write-ahead log holds yet.
     pending: LiveMarks,
     /// Batches of at most this many hits land as live parts.
@@ -981,6 +986,17 @@ pub struct Engine {
     /// that completes one (and again when a later chunk adds to its last
     /// day).
     pub(crate) defer_report_rollups: bool,
+}
+
+/// What [`Engine::apply_logged`] did.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Hits added, and those refused with their position and reason.
+    pub outcome: IngestOutcome,
+    /// The refused hits themselves (for a damaged day): their record
+    /// leaves the log at the next seal, so a caller that keeps them (a
+    /// file to ingest once the day is restored) loses nothing.
+    pub refused: Vec<Hit>,
 }
 
 /// How many hits a batch may have to land as live parts instead of
@@ -1771,13 +1787,21 @@ impl Engine {
     /// log, or the batch is known to be larger than the live limit (its
     /// hits are then not written out for the log only to be dropped).
     fn new_batch(&self, hits: usize) -> Batch {
+        // While a log writer appends, every batch lands live: a rebuild
+        // seals the live parts, which must wait for the writer's records.
+        let shared = self.log_shared();
         Batch {
             held: Bucketed::with_capacity(hits),
-            live: self.live_limit.0 > 0
-                && hits <= self.live_limit.0
-                && (self.store.is_none() || self.wal.is_some()),
+            live: shared
+                || (self.live_limit.0 > 0
+                    && hits <= self.live_limit.0
+                    && (self.store.is_none() || self.wal.is_some())),
             to_wal: self.wal.is_some(),
-            limit: self.live_limit,
+            limit: if shared {
+                LiveLimit(usize::MAX)
+            } else {
+                self.live_limit
+            },
             ..Batch::default()
         }
     }
@@ -1884,16 +1908,7 @@ impl Engine {
             && (batch.outcome.accepted > 0 || marks.batch.is_some() || marks.cursor.is_some())
         {
             let record = wal::encode_record(marks.batch, marks.cursor, &batch.log);
-            let mut appended = self.wal.as_mut().map_or(Ok(()), |w| w.append(&record));
-            // A full disk: the files kept for readers of older commits
-            // make room, and the append is tried once more.
-            if let Err(e) = &appended
-                && crate::store::is_disk_full(e)
-                && self.store.as_mut().is_some_and(Store::purge_retired)
-            {
-                appended = self.wal.as_mut().map_or(Ok(()), |w| w.append(&record));
-            }
-            appended?;
+            self.append_record(&record)?;
             self.seal_policy
                 .since
                 .get_or_insert_with(std::time::Instant::now);
@@ -1913,11 +1928,7 @@ impl Engine {
                 .into_iter()
                 .filter(|(site, date)| self.sites[site].live_is_large(*date))
                 .collect();
-            let wal_full = self
-                .wal
-                .as_ref()
-                .is_some_and(|w| self.seal_policy.due(w.len()));
-            if self.store.is_some() && (wal_full || !over.is_empty()) {
+            if self.store.is_some() && (self.log_due() || !over.is_empty()) {
                 // The batch is durable in the log already: a seal that
                 // fails is tried again by a later one, and must not make
                 // the caller send the batch twice.
@@ -1930,6 +1941,194 @@ impl Engine {
             }
         }
         Ok(batch.outcome)
+    }
+
+    /// Appends a record of the engine's own live batch to the log and
+    /// makes it durable. On a full disk the files kept for readers of
+    /// older commits make room, and the append is tried once more.
+    fn append_record(&mut self, record: &[u8]) -> Result<()> {
+        let Some(shared) = self.wal.clone() else {
+            return Ok(());
+        };
+        let append = |engine: &mut Engine| {
+            let mut log = wal::lock(&shared);
+            log.wal.append(record)?;
+            engine.live_segment = engine.live_segment.max(Some(log.wal.segment()));
+            Ok(())
+        };
+        let appended = append(self);
+        match appended {
+            Err(e)
+                if crate::store::is_disk_full(&e)
+                    && self.store.as_mut().is_some_and(Store::purge_retired) =>
+            {
+                append(self)
+            }
+            r => r,
+        }
+    }
+
+    /// Whether the log is due for a seal (its size or its age).
+    fn log_due(&self) -> bool {
+        self.wal
+            .as_ref()
+            .is_some_and(|w| self.seal_policy.due(wal::lock(w).wal.len()))
+    }
+
+    /// Whether the live parts can be sealed now: none holds a record of a
+    /// segment the seal must keep (one with a record a log writer
+    /// appended that is not applied yet, or a later one).
+    fn log_sealable(&self) -> bool {
+        if self.sites.values().all(|s| s.live.is_empty()) {
+            return true;
+        }
+        match (&self.wal, self.live_segment) {
+            (Some(w), Some(live)) => wal::lock(w).first_unapplied().is_none_or(|s| live < s),
+            _ => true,
+        }
+    }
+
+    /// A handle that appends hits to this writer's write-ahead log from
+    /// any thread, while the engine is busy elsewhere (sealing a large
+    /// day, merging live parts): a server answers a request once its
+    /// record is durable and applies it after ([`Engine::apply_logged`]).
+    /// `None` without a log (an in-memory engine, a reader). The handle
+    /// knows the sites the engine holds now. While one exists, every
+    /// batch lands as live parts, and a seal waits until the records
+    /// appended before it are applied.
+    ///
+    /// # Examples
+    /// ```
+    /// let mut engine = hitmap::Engine::in_memory();
+    /// assert!(engine.log_writer().is_none()); // no log to append to
+    /// ```
+    pub fn log_writer(&self) -> Option<crate::LogWriter> {
+        let log = self.wal.clone()?;
+        self.writable().ok()?;
+        Some(crate::LogWriter {
+            log,
+            zones: Arc::new(self.zones()),
+        })
+    }
+
+    /// Whether a log writer shares the log.
+    fn log_shared(&self) -> bool {
+        self.wal.as_ref().is_some_and(|w| Arc::strong_count(w) > 1)
+    }
+
+    /// Adds what log writers appended ([`crate::LogWriter::append`]) as
+    /// live parts, in the tickets' order, without appending it again; the
+    /// cursors they carry are committed with the next seal. Hits for a
+    /// day whose file cannot be read are rejected with the reason (their
+    /// position counts through the tickets' hits) and handed back in
+    /// [`Applied::refused`], for the caller to keep; the rest go
+    /// in. Does not seal: see [`Engine::seal_due`].
+    ///
+    /// # Examples
+    /// See [`crate::LogWriter`].
+    pub fn apply_logged(&mut self, logged: Vec<crate::Logged>) -> Result<Applied> {
+        self.writable()?;
+        let Some(shared) = self.wal.clone() else {
+            return Err(Error::Store {
+                path: wal::WAL_DIR.into(),
+                reason: "this engine has no write-ahead log".into(),
+            });
+        };
+        let generation = wal::lock(&shared).generation;
+        // A reload since replayed the older tickets' records.
+        let logged: Vec<crate::Logged> = logged
+            .into_iter()
+            .filter(|l| l.generation == generation)
+            .collect();
+        // Each hit with its 1-based position through the tickets.
+        let mut hits: Vec<(u64, &Hit)> = (1..).zip(logged.iter().flat_map(|l| &l.hits)).collect();
+        // The days they touch are read first; a damaged one cannot take
+        // hits (rebuilding it would drop what the unreadable file holds).
+        let zones = self.zones();
+        let places: Vec<Option<(u32, NaiveDate)>> = hits
+            .iter()
+            .map(|(_, h)| zones.place(&h.view()).ok().map(|d| (h.site, d)))
+            .collect();
+        let mut days: Vec<(u32, NaiveDate)> = places.iter().flatten().copied().collect();
+        days.sort_unstable();
+        days.dedup();
+        self.hold_days(&days, true);
+        let damaged = |(site, date): (u32, NaiveDate)| {
+            self.sites
+                .get(&site)
+                .and_then(|s| s.damaged.get(&date))
+                .map(|(path, reason)| {
+                    format!("{path}: {reason}; this hit was not stored (restore the file, or delete the day with delete_range)")
+                })
+        };
+        let mut rejected: Vec<Rejected> = Vec::new();
+        if days.iter().any(|&d| damaged(d).is_some()) {
+            let mut kept = Vec::with_capacity(hits.len());
+            for ((line, hit), place) in hits.into_iter().zip(&places) {
+                match place.and_then(damaged) {
+                    Some(reason) => rejected.push(Rejected { line, reason }),
+                    None => kept.push((line, hit)),
+                }
+            }
+            hits = kept;
+        }
+        let mut batch = Batch {
+            held: Bucketed::with_capacity(hits.len()),
+            live: true,
+            limit: LiveLimit(usize::MAX),
+            ..Batch::default()
+        };
+        for &(line, hit) in &hits {
+            let r = self.add_hit(&mut batch, hit);
+            batch.note(line, r);
+        }
+        let mut outcome = self.commit_live(batch, Marks::default(), false)?;
+        outcome.batches = logged.len() as u64;
+        outcome.rejected.extend(rejected);
+        outcome.rejected.sort_by_key(|r| r.line);
+        let all: Vec<&Hit> = logged.iter().flat_map(|l| &l.hits).collect();
+        let refused: Vec<Hit> = outcome
+            .rejected
+            .iter()
+            .filter_map(|r| all.get((r.line as usize).checked_sub(1)?))
+            .map(|h| (*h).clone())
+            .collect();
+        {
+            let mut log = wal::lock(&shared);
+            for l in &logged {
+                log.applied(l.segment);
+                self.live_segment = self.live_segment.max(Some(l.segment));
+            }
+        }
+        for l in &logged {
+            let cursor = l.cursor.as_ref().map(|(n, v)| (n.as_str(), v.as_str()));
+            self.note_live_marks(None, cursor);
+        }
+        if !logged.is_empty() {
+            self.seal_policy
+                .since
+                .get_or_insert_with(std::time::Instant::now);
+        }
+        Ok(Applied { outcome, refused })
+    }
+
+    /// Whether the live parts are due for a seal ([`Engine::seal`]): a
+    /// day's live parts grew large against its sealed archive, or the
+    /// log grew large or old (see [`Engine::set_seal_age`]). Ingests
+    /// seal on their own; a host applying logged records
+    /// ([`Engine::apply_logged`]) asks this after each.
+    ///
+    /// # Examples
+    /// ```
+    /// let engine = hitmap::Engine::in_memory();
+    /// assert!(!engine.seal_due());
+    /// ```
+    pub fn seal_due(&self) -> bool {
+        self.log_due()
+            || self
+                .sites
+                .values()
+                .any(|s| s.live.keys().any(|&d| s.live_is_large(d)))
     }
 
     /// Records a live batch's identity and cursor: in a store, pending
@@ -1976,6 +2175,12 @@ impl Engine {
     /// ```
     pub fn seal(&mut self) -> Result<()> {
         self.writable()?;
+        if !self.log_sealable() {
+            // A log writer's records not applied yet share a segment with
+            // the live parts: the next seal after they are applied takes
+            // them all.
+            return Ok(());
+        }
         let mut changed = BTreeMap::new();
         let mut side = SideArena::default();
         self.seal_live(&mut changed, &mut side);
@@ -2162,7 +2367,10 @@ impl Engine {
             let next = wal::segments(&root)
                 .last()
                 .map_or(first, |last| (last + 1).max(first));
-            self.wal = Some(Wal::new(&root, next));
+            if !log.records.is_empty() {
+                self.live_segment = next.checked_sub(1);
+            }
+            self.wal = Some(wal::SharedLog::new(Wal::new(&root, next)));
             let bytes = self.store.as_ref().map_or(0, Store::bytes);
             self.seal_policy.sized_for(bytes);
             if self.live_hits() > 0 {
@@ -2232,14 +2440,27 @@ impl Engine {
         if self.sites.values().any(|s| !s.live.is_empty()) {
             return None;
         }
-        // The current segment, if it was started, is sealed too.
-        let next = w.segment() + u64::from(w.has_records());
+        let mut log = wal::lock(w);
+        // A record a log writer appended and the engine has not applied
+        // keeps its segment and every later one. Otherwise the current
+        // segment, if it holds records, is sealed too, and appends from
+        // now on start the next one.
+        let next = match log.first_unapplied() {
+            Some(s) => s,
+            None => {
+                if log.wal.has_records() {
+                    log.wal.rotate();
+                }
+                log.wal.segment()
+            }
+        };
+        drop(log);
         let retire: Vec<std::path::PathBuf> = wal::segments(store.root())
             .into_iter()
             .filter(|&n| n < next && n >= store.manifest.wal)
             .map(wal::wal_path)
             .collect();
-        let written = w.has_records() || !retire.is_empty();
+        let written = !retire.is_empty();
         (written || !self.pending.batches.is_empty() || !self.pending.cursors.is_empty()).then(
             || LiveMarks {
                 batches: self.pending.batches.clone(),
@@ -2343,12 +2564,9 @@ impl Engine {
             return writing.map_err(|e| self.reload_after_failed_commit(e));
         }
         let committed = store.commit_batch(changes, marks);
-        if committed.is_ok()
-            && live_marks.is_some()
-            && let Some(w) = &mut self.wal
-        {
+        if committed.is_ok() && live_marks.is_some() && self.wal.is_some() {
             self.pending = LiveMarks::default();
-            w.rotate();
+            self.live_segment = None;
             self.seal_policy.since = None;
             self.seal_policy.sized_for(store.bytes());
         }
@@ -2428,6 +2646,10 @@ impl Engine {
         };
         let limit = self.live_limit;
         let threads = self.query_threads;
+        // Log writers keep appending to the log they hold: it stays the
+        // engine's, and nothing is appended while the reload replays it.
+        let shared = self.wal.take();
+        let mut guard = shared.as_ref().map(wal::lock);
         let reloaded = store.reload_manifest().and_then(|()| {
             let mut engine = Engine::load(store)?;
             engine.live_limit = limit;
@@ -2435,15 +2657,36 @@ impl Engine {
             engine.open_wal(true)?;
             Ok(engine)
         });
+        let reloaded = reloaded.map(|mut engine| {
+            let fresh = engine.wal.take().and_then(|f| Arc::try_unwrap(f).ok());
+            if let (Some(log), Some(fresh)) = (guard.as_mut(), fresh) {
+                // Every record on disk is replayed into live parts, those
+                // log writers appended and the engine had not applied
+                // included: their tickets (an earlier generation) apply
+                // nothing.
+                log.wal = fresh
+                    .into_inner()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .wal;
+                log.unapplied.clear();
+                log.generation += 1;
+            }
+            engine
+        });
+        drop(guard);
         match reloaded {
-            Ok(engine) => {
+            Ok(mut engine) => {
+                engine.wal = shared;
                 *self = engine;
                 e
             }
-            Err(reload) => Error::Store {
-                path: ".".into(),
-                reason: format!("{e}; reloading the store then failed too: {reload}"),
-            },
+            Err(reload) => {
+                self.wal = shared;
+                Error::Store {
+                    path: ".".into(),
+                    reason: format!("{e}; reloading the store then failed too: {reload}"),
+                }
+            }
         }
     }
 
@@ -2637,6 +2880,15 @@ fn read_block<'a>(zones: &crate::intern::Zones, bytes: &'a [u8]) -> crate::inter
         block.lines.push((raw, outcome));
     }
     block
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // The store's lock goes with the engine: log writers stop.
+        if let Some(w) = &self.wal {
+            wal::lock(w).closed = true;
+        }
+    }
 }
 
 /// A typed hit the ingest reads: owned ([`Hit`]) or borrowed ([`HitRef`]).

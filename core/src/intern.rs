@@ -23,6 +23,7 @@ use crate::raw::{Extra, N_VFIELDS, RawHit, SideArena, SiteDicts};
 /// What placing a hit in its site's day needs of the engine, apart from
 /// it (so workers read while the calling thread merges): each site's time
 /// zone and its name, or why the site cannot take hits.
+#[derive(Debug)]
 pub(crate) struct Zones(pub(crate) BTreeMap<u32, Result<(Tz, String), String>>);
 
 impl Zones {

@@ -88,6 +88,7 @@ mod history;
 mod intern;
 mod items;
 mod live;
+mod log_writer;
 mod names;
 mod page_goals;
 pub mod par;
@@ -152,7 +153,8 @@ pub use api::{
 pub use contents::{ContentRow, ContentsBy, PIECE_NOT_DEFINED as CONTENT_PIECE_NOT_DEFINED};
 pub use distributed::BuiltDay;
 pub use engine::{
-    DEFAULT_CHUNK_BYTES, DEFAULT_LIVE_LIMIT, DEFAULT_SEAL_AGE, Engine, IngestOptions, IngestOutcome,
+    Applied, DEFAULT_CHUNK_BYTES, DEFAULT_LIVE_LIMIT, DEFAULT_SEAL_AGE, Engine, IngestOptions,
+    IngestOutcome,
 };
 pub use error::{Error, Result};
 pub use export::VisitRecord;
@@ -165,6 +167,7 @@ pub use hit::{
     PLUGIN_NAMES, Perf, plugins_text,
 };
 pub use items::{ItemRow, ItemsBy, NOT_DEFINED as ITEM_NOT_DEFINED};
+pub use log_writer::{LogWriter, Logged};
 pub use names::DEVICE_TYPES;
 pub use ndjson::{FIELDS as HIT_FIELDS, Rejected, check_ndjson_line, items_from_json};
 pub use period::{FIRST_DAY, LAST_DAY, MAX_PERIODS, Period, PeriodRange, parse_day};

@@ -828,6 +828,19 @@ impl Store {
         !self.manifest.retired.is_empty()
     }
 
+    /// [`Store::purge_retired`] for a store folder known by its path (a
+    /// log writer's, whose engine is busy): the retired files of the
+    /// manifest on disk.
+    pub(crate) fn purge_retired_in(root: &Path) -> bool {
+        let Ok(Some(manifest)) = read_manifest(root) else {
+            return false;
+        };
+        for p in manifest.retired.keys() {
+            remove_ours(root, Path::new(p));
+        }
+        !manifest.retired.is_empty()
+    }
+
     /// The bytes of the files the manifest names (what a folder holds;
     /// 0 for an object store, which holds no log).
     pub(crate) fn bytes(&self) -> u64 {

@@ -184,6 +184,11 @@ impl Wal {
         Ok(self.file.insert(file))
     }
 
+    /// The store folder.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// The segment being appended to.
     pub(crate) fn segment(&self) -> u64 {
         self.segment
@@ -229,6 +234,58 @@ impl Wal {
         self.len = self.len.saturating_add(record.len() as u64);
         Ok(())
     }
+}
+
+/// The log a writer shares with its [`LogWriter`](crate::LogWriter)s: the
+/// segment appended to, and what log writers appended that the engine
+/// has not applied yet.
+#[derive(Debug)]
+pub(crate) struct SharedLog {
+    pub(crate) wal: Wal,
+    /// Records appended by log writers and not applied yet, per segment.
+    /// A seal keeps every segment from the first of these on.
+    pub(crate) unapplied: std::collections::BTreeMap<u64, u64>,
+    /// Counts the engine's reloads: a reload replays every record on disk,
+    /// so records appended before it are in its live parts already.
+    pub(crate) generation: u64,
+    /// The engine is gone (and with it the store's lock): log writers
+    /// append nothing more.
+    pub(crate) closed: bool,
+}
+
+/// A writer's log, shared with its log writers.
+pub(crate) type Shared = std::sync::Arc<std::sync::Mutex<SharedLog>>;
+
+impl SharedLog {
+    pub(crate) fn new(wal: Wal) -> Shared {
+        std::sync::Arc::new(std::sync::Mutex::new(SharedLog {
+            wal,
+            unapplied: Default::default(),
+            generation: 0,
+            closed: false,
+        }))
+    }
+
+    /// The first segment that holds a record not applied yet.
+    pub(crate) fn first_unapplied(&self) -> Option<u64> {
+        self.unapplied.keys().next().copied()
+    }
+
+    /// One record of `segment` applied (or replayed).
+    pub(crate) fn applied(&mut self, segment: u64) {
+        if let Some(n) = self.unapplied.get_mut(&segment) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.unapplied.remove(&segment);
+            }
+        }
+    }
+}
+
+/// Locks a shared log. A thread that panicked while holding it left the
+/// log as its last whole append did (an append is one write and one sync).
+pub(crate) fn lock(log: &Shared) -> std::sync::MutexGuard<'_, SharedLog> {
+    log.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A record's payload: what a live batch commits besides its hits (its

@@ -16,6 +16,7 @@ mod hardening;
 mod history;
 mod layers;
 mod live;
+mod log_writer;
 mod parity;
 mod props;
 mod reader;

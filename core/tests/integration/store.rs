@@ -116,7 +116,7 @@ fn sample_store(dir: &Path) -> Engine {
     e
 }
 
-fn day_files(dir: &Path, site: u32) -> Vec<PathBuf> {
+pub(crate) fn day_files(dir: &Path, site: u32) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join(format!("site-{site}/days")))
         .unwrap()
         .map(|e| e.unwrap().path())
