@@ -117,6 +117,8 @@ struct AppState {
     permits: Arc<Semaphore>,
     max_concurrent: usize,
     track: Option<(std::sync::mpsc::Sender<Job>, usize)>,
+    /// What a query waits for: the tracked hits answered before it.
+    visible: Option<Arc<track::Visible>>,
     limits: Limits,
     /// Room for request bodies, in bytes.
     inflight: Arc<Semaphore>,
@@ -153,6 +155,7 @@ fn manifest_stamp(dir: &Path) -> Option<Stamp> {
 /// `ready` receives the bound address (port 0 picks a free one).
 pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), CliError> {
     let mut committer = None;
+    let mut visible = None;
     let (source, track) = match &options.track {
         None => (
             Source::Snapshot(RwLock::new(Arc::new(crate::commands::open_reader_with(
@@ -164,9 +167,13 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<()
         Some(cfg) => {
             let store = hitmap::StoreOptions::default().cache_mb(options.cache_mb);
             let engine = Arc::new(RwLock::new(Engine::open_with(&options.dir, store)?));
-            let (tx, handle) = track::start(engine.clone(), cfg.clone())?;
-            committer = Some(handle);
-            (Source::Writer(engine), Some((tx, cfg.max_body_bytes)))
+            let started = track::start(engine.clone(), &options.dir, cfg.clone())?;
+            committer = Some(started.thread);
+            visible = started.visible;
+            (
+                Source::Writer(engine),
+                Some((started.jobs, cfg.max_body_bytes)),
+            )
         }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -185,6 +192,7 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<()
             permits: Arc::new(Semaphore::new(options.max_concurrent)),
             max_concurrent: options.max_concurrent,
             track,
+            visible,
             limits: options.limits.clone(),
             inflight: Arc::new(Semaphore::new(inflight)),
             sites: std::sync::Mutex::new(Vec::new()),
@@ -433,8 +441,13 @@ async fn answer(
         }
         Source::Writer(engine) => {
             let engine = engine.clone();
+            let visible = state.visible.clone();
+            let limit = state.config.timeout;
             tokio::task::spawn_blocking(move || {
                 let _permit = permit;
+                if let Some(v) = visible {
+                    v.wait_applied(limit);
+                }
                 let e = engine.read().unwrap_or_else(|p| p.into_inner());
                 answer(&e)
             })
