@@ -748,7 +748,9 @@ fn decode_day_v2(raw: &[u8]) -> ReadResult<DayArchive> {
 /// The version 3 body ([`pack_day`]), unpacking the sections `cols` needs.
 fn decode_day_v3(body: &[u8], cols: Columns, version: u16) -> ReadResult<DayArchive> {
     let mut r = Reader::new(body);
-    let visits = r.var_count()?;
+    // Bounded once the visits' section is unpacked: the packed sections
+    // of a day of many alike visits take fewer bytes than it has visits.
+    let visits = r.var()?;
     let actions = r.var()?;
     let lens = r.vars_u32()?;
     let with_conversions = version >= super::codec::CONVERSIONS_VERSION;
@@ -773,6 +775,11 @@ fn decode_day_v3(body: &[u8], cols: Columns, version: u16) -> ReadResult<DayArch
         ..DayArchive::default()
     };
     let raw = section(sec::VISITS)?;
+    // Each visit takes a byte at least of its section.
+    let visits = usize::try_from(visits)
+        .ok()
+        .filter(|&n| n <= raw.len())
+        .ok_or_else(|| format!("claims {visits} visits, more than their section holds"))?;
     let mut r = Reader::new(&raw);
     read_visits(&mut r, visits, &mut a)?;
     r.finish()?;

@@ -165,6 +165,49 @@ fn reader_ingest(reader: &Engine) -> hitmap::Result<hitmap::IngestOutcome> {
     again.ingest([Hit::pageview(1, 0, "x", "https://x.org/")])
 }
 
+/// A day of many alike visits packs into fewer bytes than it has visits
+/// (each section is zstd-packed): it still reads back. Such a day was
+/// once refused as "runs past the end", and a writer then refused every
+/// hit for it.
+#[test]
+fn a_day_that_packs_smaller_than_its_visit_count_reads_back() {
+    let dir = TempDir::new("packs-small");
+    let visitors = 30_000u32;
+    {
+        let mut e = open_writer(&dir.0);
+        e.add_site(hitmap::SiteConfig::new(1)).unwrap();
+        let hits: Vec<Hit> = (0..visitors)
+            .map(|v| {
+                Hit::pageview(
+                    1,
+                    1_717_200_000 + i64::from(v % 600),
+                    format!("{v:016x}"),
+                    "https://x.org/",
+                )
+            })
+            .collect();
+        e.ingest(&hits).unwrap();
+    }
+    let file = &day_files(&dir.0, 1)[0];
+    let bytes = std::fs::metadata(file).unwrap().len();
+    assert!(
+        bytes < u64::from(visitors),
+        "the day packs to {bytes} bytes: the case needs fewer than its visits"
+    );
+    let mut reader = Engine::open_read_only(&dir.0).unwrap();
+    assert_eq!(reader.verify(), Vec::<String>::new());
+    let s = reader.query(&Query::site(1)).unwrap().visits_summary();
+    assert_eq!(s.nb_visits, u64::from(visitors));
+    // And a writer takes hits for it.
+    drop(reader);
+    let mut w = open_writer(&dir.0);
+    w.set_live_limit(0);
+    w.ingest([Hit::pageview(1, 1_717_200_000, "another", "https://x.org/")])
+        .unwrap();
+    let s = w.query(&Query::site(1)).unwrap().visits_summary();
+    assert_eq!(s.nb_visits, u64::from(visitors) + 1);
+}
+
 #[test]
 fn damaged_files_are_named_and_the_rest_still_answers() {
     let dir = TempDir::new("damage");
