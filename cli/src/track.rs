@@ -89,6 +89,9 @@ struct Counts {
     applied: u64,
     /// Hits appended and not applied yet.
     backlog: usize,
+    /// The applier is gone (it stopped, or a bug stopped it): nothing
+    /// waits for it any more.
+    stopped: bool,
 }
 
 /// Hits appended and not applied that make the committer wait before it
@@ -109,7 +112,7 @@ impl Visible {
         let mut counts = self.lock();
         let want = counts.logged;
         let deadline = Instant::now() + limit;
-        while counts.applied < want {
+        while counts.applied < want && !counts.stopped {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 return;
             };
@@ -124,7 +127,7 @@ impl Visible {
     /// Waits for room in the backlog.
     fn wait_room(&self) {
         let mut counts = self.lock();
-        while counts.backlog > MAX_BACKLOG {
+        while counts.backlog > MAX_BACKLOG && !counts.stopped {
             counts = self
                 .changed
                 .wait(counts)
@@ -143,6 +146,16 @@ impl Visible {
         counts.applied += records;
         counts.backlog = counts.backlog.saturating_sub(hits);
         self.changed.notify_all();
+    }
+}
+
+/// Marks the applier stopped when its thread ends, however it ends.
+struct Stopped<'a>(&'a Visible);
+
+impl Drop for Stopped<'_> {
+    fn drop(&mut self) {
+        self.0.lock().stopped = true;
+        self.0.changed.notify_all();
     }
 }
 
@@ -195,7 +208,10 @@ pub(crate) fn start(
         let idle = config.seal_idle;
         std::thread::Builder::new()
             .name("hitmap-apply".into())
-            .spawn(move || applier.run(&arx, idle))
+            .spawn(move || {
+                let _stopped = Stopped(&applier.visible);
+                applier.run(&arx, idle);
+            })
             .map_err(spawn_failed)?
     };
     let thread = {
