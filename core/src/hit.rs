@@ -1149,6 +1149,32 @@ impl Hit {
     /// [`Hit::to_ndjson`] with `ts` written as given (an RFC 3339 string
     /// of the same second, for the heavy sample).
     pub(crate) fn to_ndjson_with_time(&self, ts: serde_json::Value) -> String {
+        // Written field by field (a JSON map built per hit cost most of a
+        // tracked hit's time in the committer); a conversion, or a
+        // dimension named twice (the map keeps its first place and last
+        // value), goes the map's way.
+        let twice = self.dims.len() > 1 && {
+            let mut names: Vec<&str> = self.dims.iter().map(|(k, _)| k.as_str()).collect();
+            names.sort_unstable();
+            names.windows(2).any(|w| w.first() == w.last())
+        };
+        if self.conversion.is_some() || twice {
+            return self.ndjson_by_map(ts);
+        }
+        let mut out = Vec::with_capacity(256);
+        let written = serde::Serialize::serialize(
+            &NdjsonFields { hit: self, ts: &ts },
+            &mut serde_json::Serializer::new(&mut out),
+        );
+        match written.ok().and_then(|()| String::from_utf8(out).ok()) {
+            Some(line) => line,
+            None => self.ndjson_by_map(ts),
+        }
+    }
+
+    /// [`Hit::to_ndjson_with_time`] through a `serde_json::Map`: the
+    /// reference the field-by-field writer is tested against.
+    pub(crate) fn ndjson_by_map(&self, ts: serde_json::Value) -> String {
         let mut o = serde_json::Map::new();
         o.insert("site".into(), self.site.into());
         o.insert("ts".into(), ts);
@@ -1234,6 +1260,132 @@ impl Hit {
     pub(crate) fn view(&self) -> HitView<'_> {
         let dims = self.dims.iter().map(|(k, v)| (k.as_str(), v.as_str()));
         self.fields().view_with(dims)
+    }
+}
+
+/// A hit without a conversion as its NDJSON fields, in
+/// [`Hit::ndjson_by_map`]'s order and with its values.
+struct NdjsonFields<'a> {
+    hit: &'a Hit,
+    ts: &'a serde_json::Value,
+}
+
+impl serde::Serialize for NdjsonFields<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        /// A JSON object of the given entries, those with a value.
+        struct Object<'a, V>(&'a [(&'a str, Option<V>)]);
+        impl<V: serde::Serialize> serde::Serialize for Object<'_, V> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(None)?;
+                for (k, v) in self.0 {
+                    if let Some(v) = v {
+                        m.serialize_entry(k, v)?;
+                    }
+                }
+                m.end()
+            }
+        }
+        /// A JSON number or, when the text is not one, the text.
+        enum Attr<'a> {
+            Text(&'a str),
+            Hour(u8),
+            True,
+            Float(f64),
+        }
+        impl serde::Serialize for Attr<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    Attr::Text(t) => s.serialize_str(t),
+                    Attr::Hour(h) => s.serialize_u8(*h),
+                    Attr::True => s.serialize_bool(true),
+                    Attr::Float(f) => s.serialize_f64(*f),
+                }
+            }
+        }
+        let h = self.hit;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("site", &h.site)?;
+        m.serialize_entry("ts", self.ts)?;
+        m.serialize_entry("visitor", &h.visitor)?;
+        m.serialize_entry("type", h.kind.name())?;
+        let fields = [
+            ("url", &h.url),
+            ("title", &h.title),
+            ("referrer", &h.referrer),
+            ("user", &h.user),
+            ("device", &h.device),
+            ("browser", &h.browser),
+            ("os", &h.os),
+            ("country", &h.country),
+            ("language", &h.language),
+            ("search", &h.search),
+            ("search_category", &h.search_category),
+        ];
+        for (name, value) in fields {
+            if let Some(v) = value {
+                m.serialize_entry(name, v)?;
+            }
+        }
+        if let Some(n) = h.search_count {
+            m.serialize_entry("search_count", &n)?;
+        }
+        if let Some(e) = &h.event {
+            #[derive(serde::Serialize)]
+            struct Ev<'a> {
+                category: &'a str,
+                action: &'a str,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                name: Option<&'a str>,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                value: Option<f64>,
+            }
+            let ev = Ev {
+                category: &e.category,
+                action: &e.action,
+                name: e.name.as_deref(),
+                value: e.value,
+            };
+            m.serialize_entry("event", &ev)?;
+        }
+        if !h.dims.is_empty() {
+            let dims: Vec<(&str, Option<&str>)> = h
+                .dims
+                .iter()
+                .map(|(k, v)| (k.as_str(), Some(v.as_str())))
+                .collect();
+            m.serialize_entry("dims", &Object(&dims))?;
+        }
+        let attrs = h.attrs();
+        for (i, (name, v)) in attr::NAMES.iter().zip(&attrs).enumerate() {
+            let Some(v) = v else { continue };
+            if (attr::CAMPAIGN..attr::AFTER_CAMPAIGN).contains(&i) {
+                continue;
+            }
+            let value = match (i, h.local_hour) {
+                (attr::LOCAL_HOUR, Some(hour)) => Attr::Hour(hour),
+                (attr::NEW_VISIT, _) => Attr::True,
+                (attr::LATITUDE | attr::LONGITUDE, _) => {
+                    v.parse::<f64>().map_or(Attr::Text(v), Attr::Float)
+                }
+                _ => Attr::Text(v),
+            };
+            m.serialize_entry(name.trim_start_matches('$'), &value)?;
+        }
+        let campaign: Vec<(&str, Option<&str>)> = attr::CAMPAIGN_KEYS
+            .iter()
+            .zip(&attrs[attr::CAMPAIGN..attr::AFTER_CAMPAIGN])
+            .map(|(k, v)| (*k, v.as_deref()))
+            .collect();
+        if campaign.iter().any(|(_, v)| v.is_some()) {
+            m.serialize_entry("campaign", &Object(&campaign))?;
+        }
+        for (i, name) in Perf::FIELDS.iter().enumerate() {
+            if let Some(v) = h.perf.get(i) {
+                m.serialize_entry(name, &v)?;
+            }
+        }
+        m.end()
     }
 }
 
@@ -1829,5 +1981,95 @@ impl HitView<'_> {
             _ => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every optional field set, with values that test the writer's
+    /// numbers (a NaN event value, text that is not a latitude).
+    fn full(i: u32) -> Hit {
+        let s = |x: &str| Some(format!("{x}-{i} \"quoted\" \\ é \u{1}"));
+        Hit {
+            site: 7,
+            ts: 1_717_200_000 + i64::from(i),
+            visitor: format!("v{i}"),
+            kind: if i.is_multiple_of(2) { HitType::Pageview } else { HitType::Event },
+            url: s("https://x.org/a"),
+            title: s("t"),
+            referrer: s("https://r.org/"),
+            user: s("u"),
+            device: s("d"),
+            browser: s("b"),
+            os: s("o"),
+            country: s("gb"),
+            language: s("en"),
+            search: s("q"),
+            search_category: s("c"),
+            search_count: Some(i),
+            event: Some(Event {
+                category: "cat".into(),
+                action: "act".into(),
+                name: i.is_multiple_of(3).then(|| "n".into()),
+                value: [None, Some(1.0), Some(f64::NAN), Some(-2.5e300)][i as usize % 4],
+            }),
+            dims: vec![("team".into(), "HR".into()), ("office".into(), format!("o{i}"))],
+            visit: s("visit"),
+            referrer_type: s("website"),
+            referrer_name: s("name"),
+            referrer_keyword: s("kw"),
+            campaign: Some(Campaign {
+                name: s("camp"),
+                keyword: i.is_multiple_of(2).then(|| "k".into()),
+                ..Campaign::default()
+            }),
+            browser_version: s("1.0"),
+            os_version: s("10"),
+            resolution: s("1x1"),
+            local_hour: Some((i % 24) as u8),
+            region: s("r"),
+            region_name: s("rn"),
+            city: s("c"),
+            latitude: Some(51.5 + f64::from(i)),
+            longitude: [Some(-0.1), Some(f64::INFINITY), None][i as usize % 3],
+            device_brand: s("br"),
+            device_model: s("m"),
+            browser_engine: s("e"),
+            plugins: s("pdf"),
+            new_visit: i % 2 == 1,
+            perf: Perf {
+                times: [Some(1), None, Some(3), None, Some(5), Some(i)],
+                bandwidth: Some(u64::from(i) * 1000),
+            },
+            conversion: None,
+        }
+    }
+
+    #[test]
+    fn the_field_writer_writes_what_the_map_writes() {
+        let mut hits: Vec<Hit> = (0..48).map(full).collect();
+        for profile in [crate::sample::Profile::default(), crate::sample::Profile::Heavy] {
+            let cfg = crate::sample::SampleConfig {
+                days: 3,
+                visitors: 400,
+                profile,
+                ..crate::sample::SampleConfig::default()
+            };
+            hits.extend(crate::sample::generate(&cfg));
+        }
+        // Each field alone too.
+        hits.push(Hit::pageview(1, 5, "v", "https://x.org/"));
+        hits.push(Hit::new(1, 5, "v", HitType::Pageview).with_dim("a", "1").with_dim("b", "2"));
+        let mut conversions = 0;
+        for h in &hits {
+            conversions += usize::from(h.conversion.is_some());
+            assert_eq!(h.to_ndjson(), h.ndjson_by_map(h.ts.into()), "{h:?}");
+            let rfc: serde_json::Value = "2024-06-01T00:00:05Z".into();
+            assert_eq!(h.to_ndjson_with_time(rfc.clone()), h.ndjson_by_map(rfc));
+        }
+        assert!(hits.len() > 1000, "{}", hits.len());
+        assert!(conversions < hits.len());
     }
 }
