@@ -1172,15 +1172,9 @@ impl Hit {
         }
     }
 
-    /// [`Hit::to_ndjson_with_time`] through a `serde_json::Map`: the
-    /// reference the field-by-field writer is tested against.
-    pub(crate) fn ndjson_by_map(&self, ts: serde_json::Value) -> String {
-        let mut o = serde_json::Map::new();
-        o.insert("site".into(), self.site.into());
-        o.insert("ts".into(), ts);
-        o.insert("visitor".into(), self.visitor.clone().into());
-        o.insert("type".into(), self.kind.name().into());
-        let fields = [
+    /// The optional text fields NDJSON writes after `type`, in order.
+    fn text_fields(&self) -> [(&'static str, &Option<String>); 11] {
+        [
             ("url", &self.url),
             ("title", &self.title),
             ("referrer", &self.referrer),
@@ -1192,8 +1186,18 @@ impl Hit {
             ("language", &self.language),
             ("search", &self.search),
             ("search_category", &self.search_category),
-        ];
-        for (name, value) in fields {
+        ]
+    }
+
+    /// [`Hit::to_ndjson_with_time`] through a `serde_json::Map`: the
+    /// reference the field-by-field writer is tested against.
+    pub(crate) fn ndjson_by_map(&self, ts: serde_json::Value) -> String {
+        let mut o = serde_json::Map::new();
+        o.insert("site".into(), self.site.into());
+        o.insert("ts".into(), ts);
+        o.insert("visitor".into(), self.visitor.clone().into());
+        o.insert("type".into(), self.kind.name().into());
+        for (name, value) in self.text_fields() {
             if let Some(v) = value {
                 o.insert(name.into(), v.clone().into());
             }
@@ -1309,20 +1313,7 @@ impl serde::Serialize for NdjsonFields<'_> {
         m.serialize_entry("ts", self.ts)?;
         m.serialize_entry("visitor", &h.visitor)?;
         m.serialize_entry("type", h.kind.name())?;
-        let fields = [
-            ("url", &h.url),
-            ("title", &h.title),
-            ("referrer", &h.referrer),
-            ("user", &h.user),
-            ("device", &h.device),
-            ("browser", &h.browser),
-            ("os", &h.os),
-            ("country", &h.country),
-            ("language", &h.language),
-            ("search", &h.search),
-            ("search_category", &h.search_category),
-        ];
-        for (name, value) in fields {
+        for (name, value) in h.text_fields() {
             if let Some(v) = value {
                 m.serialize_entry(name, v)?;
             }

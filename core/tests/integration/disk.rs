@@ -24,7 +24,7 @@ fn batch(n: i64) -> Vec<Hit> {
         .collect()
 }
 
-fn actions(e: &Engine) -> u64 {
+pub(crate) fn actions(e: &Engine) -> u64 {
     e.query(&Query::site(1))
         .unwrap()
         .visits_summary()

@@ -7,6 +7,7 @@
 use hitmap::{Engine, Hit, Logged, Query, SiteConfig};
 use proptest::prelude::*;
 
+use crate::disk::actions;
 use crate::props::{case, fingerprint, make_hit, site_config};
 use crate::store::{TempDir, open_writer};
 
@@ -115,13 +116,6 @@ proptest! {
             prop_assert_eq!(&fingerprint(&reader, &case), &expected, "read");
         }
     }
-}
-
-fn actions(e: &Engine) -> u64 {
-    e.query(&Query::site(1))
-        .unwrap()
-        .visits_summary()
-        .nb_actions
 }
 
 #[test]
