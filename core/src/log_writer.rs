@@ -58,6 +58,11 @@ impl Logged {
     pub fn hits(&self) -> usize {
         self.hits.len()
     }
+
+    /// The log segment the record is in.
+    pub fn segment(&self) -> u64 {
+        self.segment
+    }
 }
 
 impl LogWriter {
@@ -143,12 +148,5 @@ impl LogWriter {
         wal::lock(&self.log)
             .first_unapplied()
             .is_none_or(|s| s >= boundary)
-    }
-}
-
-impl Logged {
-    /// The log segment the record is in.
-    pub fn segment(&self) -> u64 {
-        self.segment
     }
 }

@@ -6,7 +6,7 @@
 use hitmap::{Engine, Hit, IngestOptions, Query};
 use proptest::prelude::*;
 
-use crate::props::{case, fingerprint, make_hit, site_config};
+use crate::props::{case, fingerprint, make_hit, rebuilt, site_config};
 use crate::store::{TempDir, open_writer};
 
 /// The hits shuffled by a seeded LCG, cut into batches of 1..=4.
@@ -38,10 +38,7 @@ proptest! {
     #[test]
     fn live_parts_equal_a_rebuild(case in case(), seed in any::<u64>(), seals in prop::collection::vec(0..40usize, 0..3)) {
         let hits: Vec<Hit> = case.specs.iter().map(|s| make_hit(s, case.base)).collect();
-        let mut rebuilt = Engine::in_memory();
-        rebuilt.set_live_limit(0);
-        rebuilt.add_site(site_config(&case)).unwrap();
-        rebuilt.ingest(&hits).unwrap();
+        let rebuilt = rebuilt(&case, &hits);
         let expected = fingerprint(&rebuilt, &case);
 
         let batches = small_batches(&hits, seed);

@@ -8,7 +8,7 @@ use hitmap::{Engine, Hit, Logged, Query, SiteConfig};
 use proptest::prelude::*;
 
 use crate::disk::actions;
-use crate::props::{case, fingerprint, make_hit, site_config};
+use crate::props::{case, fingerprint, make_hit, rebuilt, site_config};
 use crate::store::{TempDir, open_writer};
 
 /// What a step of the interleaving does after appending its batch.
@@ -49,10 +49,7 @@ proptest! {
         crash in any::<bool>(),
     ) {
         let hits: Vec<Hit> = case.specs.iter().map(|s| make_hit(s, case.base)).collect();
-        let mut rebuilt = Engine::in_memory();
-        rebuilt.set_live_limit(0);
-        rebuilt.add_site(site_config(&case)).unwrap();
-        rebuilt.ingest(&hits).unwrap();
+        let rebuilt = rebuilt(&case, &hits);
         let expected = fingerprint(&rebuilt, &case);
 
         let dir = TempDir::new("log-writer");

@@ -361,6 +361,16 @@ pub(crate) fn site_config(case: &Case) -> SiteConfig {
         .dimension("department")
 }
 
+/// The case's hits in one rebuild (no live parts): the reference that
+/// other ways of landing the same hits must answer like.
+pub(crate) fn rebuilt(case: &Case, hits: &[Hit]) -> Engine {
+    let mut e = Engine::in_memory();
+    e.set_live_limit(0);
+    e.add_site(site_config(case)).unwrap();
+    e.ingest(hits).unwrap();
+    e
+}
+
 pub(crate) fn build(case: &Case, hits: &[Hit], batches: &[usize]) -> Engine {
     build_with(case, hits, batches, |_| {})
 }
